@@ -1,0 +1,17 @@
+/**
+ * The one place commands are registered. Entries load lazily so that `meshctl version --client`
+ * pays only for the version module, not for inject's YAML engine or the Kubernetes client.
+ * Keep this list in the order `meshctl --help` should show it.
+ */
+import type { CommandDefinition } from './command.js';
+
+/** A registered command: its name and how to load its module. */
+export interface CommandEntry {
+  readonly name: string;
+  readonly load: () => Promise<{ default: CommandDefinition }>;
+}
+
+/** Every top-level command of meshctl. */
+export const commandIndex: readonly CommandEntry[] = [
+  { name: 'version', load: () => import('./version.js') },
+];

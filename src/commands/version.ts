@@ -1,0 +1,30 @@
+/** `meshctl version`: the client version (and, once a mesh is reachable, the control and data plane versions). */
+import type { CommandDefinition } from './command.js';
+import { examples, parseOutputFormat } from './command.js';
+import { meshctlVersion } from '../version.js';
+import { toJson } from '../ui/printers.js';
+
+interface VersionOptions {
+  client?: boolean;
+  output?: string;
+}
+
+const command: CommandDefinition = {
+  name: 'version',
+  summary: 'Print the meshctl client version',
+  define(cmd, bind) {
+    cmd
+      .option('--client', 'print only the client version, without contacting a mesh')
+      .option('-o, --output <format>', 'output format: text or json')
+      .addHelpText('after', examples(['meshctl version --client', 'meshctl version -o json']));
+    bind<VersionOptions>(cmd, async (ctx, _args, opts) => {
+      const format = parseOutputFormat(opts.output, ['text', 'json', 'short'] as const, 'text');
+      const client = { version: meshctlVersion(), nodeVersion: process.versions.node, platform: `${process.platform}/${process.arch}` };
+      if (format === 'json') ctx.out(toJson({ clientVersion: client }));
+      else if (format === 'short') ctx.out(`${client.version}\n`);
+      else ctx.out(`client version: ${client.version} (node ${client.nodeVersion}, ${client.platform})\n`);
+      return 0;
+    });
+  },
+};
+export default command;

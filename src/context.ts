@@ -1,0 +1,120 @@
+/**
+ * The CliContext: everything a command needs from the outside world, built once per invocation
+ * and passed in. Commands never reach for `process` directly, which keeps them testable in-process
+ * (tests give their own streams and env) and keeps platform selection in one place.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { ChalkInstance } from 'chalk';
+import { makeStyle, wantsColor } from './ui/style.js';
+import { UsageError } from './errors.js';
+
+/** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
+export type PlatformKind = 'kubernetes' | 'local';
+
+/** Flags every command accepts (registered on the root command). */
+export interface GlobalOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  local?: boolean;
+  kubernetes?: boolean;
+  verbose?: boolean;
+  color?: boolean;
+}
+
+/** The streams of one invocation; tests pass their own. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** Debug logging to stderr, shown only with --verbose. Never pass secrets to it. */
+export interface Logger {
+  debug(message: string): void;
+  warn(message: string): void;
+}
+
+/** The context handed to every command handler. */
+export interface CliContext {
+  readonly io: CliIo;
+  readonly globals: GlobalOptions;
+  /** Styling for stdout and stderr respectively (no colour when not a TTY or NO_COLOR). */
+  readonly style: ChalkInstance;
+  readonly errStyle: ChalkInstance;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** Writes to stdout / stderr. */
+  out(text: string): void;
+  err(text: string): void;
+  /** The namespace flag, or `default`. */
+  namespace(): string;
+  /** Which platform this invocation targets (flags, MESHCTL_PLATFORM, then kubeconfig detection). */
+  platformKind(): PlatformKind;
+  /** The mesh's home on the local platform (`$MESHCTL_HOME`, default ~/.meshctl). */
+  meshHome(): string;
+  /** Asks for confirmation on a TTY; returns `fallback` where nobody can answer. */
+  confirm(message: string, fallback: boolean): Promise<boolean>;
+}
+
+/** Builds the one context of an invocation. */
+export function createContext(io: CliIo, globals: GlobalOptions): CliContext {
+  const colorFlag = globals.color === false ? false : undefined;
+  const style = makeStyle(colorFlag ?? wantsColor(io.stdout, io.env));
+  const errStyle = makeStyle(colorFlag ?? wantsColor(io.stderr, io.env));
+  const logger: Logger = {
+    debug: (m) => {
+      if (globals.verbose) io.stderr.write(errStyle.dim(`debug: ${m}`) + '\n');
+    },
+    warn: (m) => void io.stderr.write(errStyle.yellow(`warning: ${m}`) + '\n'),
+  };
+  let platform: PlatformKind | undefined;
+  return {
+    io,
+    globals,
+    style,
+    errStyle,
+    logger,
+    now: () => new Date(),
+    out: (t) => void io.stdout.write(t),
+    err: (t) => void io.stderr.write(t),
+    namespace: () => globals.namespace ?? 'default',
+    platformKind: () => (platform ??= selectPlatform(globals, io.env)),
+    meshHome: () => io.env.MESHCTL_HOME ?? join(homedir(), '.meshctl'),
+    confirm: async (message, fallback) => {
+      if (!io.stdin.isTTY || !io.stderr.isTTY) return fallback;
+      const { confirm } = await import('@inquirer/prompts');
+      return confirm({ message, default: fallback }, { input: io.stdin, output: io.stderr });
+    },
+  };
+}
+
+/**
+ * Platform selection, as DESIGN.md states it: --local / --kubernetes, else MESHCTL_PLATFORM,
+ * else kubernetes when a kubeconfig with a current context exists, else local.
+ */
+export function selectPlatform(globals: GlobalOptions, env: NodeJS.ProcessEnv): PlatformKind {
+  if (globals.local && globals.kubernetes) throw new UsageError('--local and --kubernetes cannot be used together');
+  if (globals.local) return 'local';
+  if (globals.kubernetes) return 'kubernetes';
+  const fromEnv = env.MESHCTL_PLATFORM;
+  if (fromEnv === 'local' || fromEnv === 'kubernetes') return fromEnv;
+  if (fromEnv) throw new UsageError(`MESHCTL_PLATFORM=${fromEnv} is not a platform`, 'set it to "local" or "kubernetes"');
+  if (globals.context) return 'kubernetes';
+  return kubeconfigHasCurrentContext(globals.kubeconfig, env) ? 'kubernetes' : 'local';
+}
+
+function kubeconfigHasCurrentContext(flag: string | undefined, env: NodeJS.ProcessEnv): boolean {
+  const paths = flag ? [flag] : env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [join(env.HOME ?? homedir(), '.kube', 'config')];
+  for (const p of paths) {
+    if (!p || !existsSync(p)) continue;
+    // A regex instead of a YAML parse keeps this off the start-up path of every command.
+    const text = readFileSync(p, 'utf8');
+    if (/^current-context:\s*["']?[^\s"'#]+/m.test(text)) return true;
+  }
+  return false;
+}
