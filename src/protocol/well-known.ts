@@ -1,0 +1,77 @@
+/**
+ * Names and numbers that the injector, the proxy and the control plane must agree on.
+ * They are part of the contract with users (annotations, labels, ports in their manifests),
+ * so they change only with a migration.
+ */
+
+/** Sidecar ports (DESIGN.md: same numbers as Istio, so existing NetworkPolicies and dashboards keep working). */
+export const ProxyPorts = {
+  outboundCapture: 15001,
+  inboundCapture: 15006,
+  admin: 15000,
+  telemetry: 15020,
+} as const;
+
+/** Control plane ports. */
+export const ControlPlanePorts = {
+  stream: 15012,
+  debug: 15014,
+  webhook: 15017,
+} as const;
+
+/** The proxy's UID and GID: excluded from capture, so apps must not use them. */
+export const PROXY_UID = 1337;
+export const PROXY_GID = 1337;
+
+/** The namespace and Service of the control plane on Kubernetes. */
+export const MESH_NAMESPACE = 'mesh-system';
+export const CONTROL_PLANE_SERVICE = 'meshctl-control-plane';
+/** The address proxies dial for config and certificates. */
+export const DEFAULT_CONTROL_PLANE_ADDRESS = `${CONTROL_PLANE_SERVICE}.${MESH_NAMESPACE}.svc:${ControlPlanePorts.stream}`;
+/** The ConfigMap the control plane publishes in every namespace with the mesh root CA. */
+export const CA_ROOT_CONFIGMAP = 'meshctl-ca-root';
+/** The audience of the ServiceAccount token a proxy presents to the CA. */
+export const TOKEN_AUDIENCE = 'meshctl';
+/** SPIFFE trust domain. */
+export const TRUST_DOMAIN = 'cluster.local';
+
+/** Labels and annotations of the mesh. */
+export const Annotations = {
+  /** Pod/namespace opt-in or opt-out: `enabled` / `disabled`. */
+  inject: 'meshctl.dev/inject',
+  /** What was injected, by which version (JSON); makes inject idempotent and uninject exact. */
+  status: 'meshctl.dev/status',
+  proxyCpuRequest: 'meshctl.dev/proxy-cpu-request',
+  proxyMemoryRequest: 'meshctl.dev/proxy-memory-request',
+  proxyCpuLimit: 'meshctl.dev/proxy-cpu-limit',
+  proxyMemoryLimit: 'meshctl.dev/proxy-memory-limit',
+  proxyImage: 'meshctl.dev/proxy-image',
+  proxyLogLevel: 'meshctl.dev/proxy-log-level',
+  /** Ports that are opaque TCP (server-speaks-first protocols): no protocol detection. */
+  opaquePorts: 'meshctl.dev/opaque-ports',
+  defaultContainer: 'kubectl.kubernetes.io/default-container',
+} as const;
+
+/** Namespace label that turns on automatic injection. */
+export const INJECT_NAMESPACE_LABEL = 'meshctl.dev/inject';
+/** Label put on injected pods so the control plane and `check --proxy` can select them. */
+export const INJECTED_LABEL = 'meshctl.dev/injected';
+
+/** Capture annotations: meshctl's names, and Istio's names accepted as aliases. */
+export const CaptureAnnotations = {
+  excludeInboundPorts: ['traffic.meshctl.dev/exclude-inbound-ports', 'traffic.sidecar.istio.io/excludeInboundPorts'],
+  includeInboundPorts: ['traffic.meshctl.dev/include-inbound-ports', 'traffic.sidecar.istio.io/includeInboundPorts'],
+  excludeOutboundPorts: ['traffic.meshctl.dev/exclude-outbound-ports', 'traffic.sidecar.istio.io/excludeOutboundPorts'],
+  excludeOutboundIpRanges: ['traffic.meshctl.dev/exclude-outbound-ip-ranges', 'traffic.sidecar.istio.io/excludeOutboundIPRanges'],
+  includeOutboundIpRanges: ['traffic.meshctl.dev/include-outbound-ip-ranges', 'traffic.sidecar.istio.io/includeOutboundIPRanges'],
+} as const;
+
+/** Containers of other meshes: a pod carrying one is refused by inject. */
+export const FOREIGN_SIDECARS: Readonly<Record<string, string>> = {
+  'istio-proxy': 'Istio',
+  'istio-init': 'Istio',
+  'istio-validation': 'Istio',
+  'linkerd-proxy': 'Linkerd',
+  'linkerd-init': 'Linkerd',
+  'linkerd-network-validator': 'Linkerd',
+};
