@@ -13,5 +13,7 @@ export interface CommandEntry {
 
 /** Every top-level command of meshctl. */
 export const commandIndex: readonly CommandEntry[] = [
+  { name: 'inject', load: () => import('./inject.js') },
+  { name: 'uninject', load: () => import('./uninject.js') },
   { name: 'version', load: () => import('./version.js') },
 ];

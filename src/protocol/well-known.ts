@@ -75,3 +75,30 @@ export const FOREIGN_SIDECARS: Readonly<Record<string, string>> = {
   'linkerd-init': 'Linkerd',
   'linkerd-network-validator': 'Linkerd',
 };
+
+/** Environment of the injected proxy container: how a sidecar learns who and where it is. */
+export const ProxyEnv = {
+  podName: 'MESH_POD_NAME',
+  podNamespace: 'MESH_POD_NAMESPACE',
+  podIp: 'MESH_POD_IP',
+  serviceAccount: 'MESH_SERVICE_ACCOUNT',
+  controlPlaneAddress: 'MESH_CONTROL_PLANE_ADDRESS',
+  logLevel: 'MESH_PROXY_LOG_LEVEL',
+  /** JSON: `/app-health/<container>/<probe>` -> the app's original probe handler, for the proxy's prober. */
+  appProbers: 'MESH_APP_PROBERS',
+  /** Comma-separated container ports of the app (the inbound ports). */
+  appPorts: 'MESH_APP_PORTS',
+  opaquePorts: 'MESH_OPAQUE_PORTS',
+  tokenPath: 'MESH_TOKEN_PATH',
+  caRootPath: 'MESH_CA_ROOT_PATH',
+  certsDir: 'MESH_CERTS_DIR',
+} as const;
+
+/** Where the injected volumes are mounted in the proxy container. */
+export const ProxyMounts = {
+  tokenDir: '/var/run/secrets/tokens',
+  tokenFile: 'meshctl-token',
+  certsDir: '/var/run/meshctl/certs',
+  caRootDir: '/var/run/meshctl/ca-root',
+  caRootFile: 'root-cert.pem',
+} as const;

@@ -1,0 +1,93 @@
+/**
+ * Applies a per-object transform (inject or uninject) to whole manifests: every document of every
+ * input in order, `List` items one by one, untouched documents left as they were. Produces the
+ * complete output text only when no object was refused, so a failed run writes nothing.
+ */
+import { stringify } from 'yaml';
+import { parseDocuments, type ParsedDocument } from '../config/documents.js';
+import type { SourceText } from '../config/sources.js';
+import type { ReportEntry } from './report.js';
+import type { TransformResult } from './transform.js';
+import { isObject, type JsonObject } from './workloads.js';
+import { syncNode } from './yaml-sync.js';
+
+/** A per-object transform: the object and where it came from (`file:line`). */
+export type ObjectTransform = (obj: JsonObject, source: string) => TransformResult;
+
+/** The outcome of a whole run. */
+export interface ManifestResult {
+  /** One rendered document per output document, in input order. */
+  documents: string[];
+  entries: ReportEntry[];
+  /** Entries whose object was refused; when non-empty, `documents` must not be printed. */
+  refused: ReportEntry[];
+}
+
+/** Whether sequences in the source are indented under their key (`key:\n  - x`) or flush (`key:\n- x`, kubectl's style). */
+function indentsSequences(text: string): boolean {
+  const m = text.match(/^([ \t]*)[^\s#-][^\n]*:[ \t]*\n(?:[ \t]*#[^\n]*\n)*([ \t]*)- /m);
+  return m ? m[2]!.length > m[1]!.length : true;
+}
+
+/**
+ * Renders one output document. `before` is the object with an earlier injection removed: syncing it
+ * first drops the old proxy's nodes, so a re-injection renders exactly like a first injection.
+ */
+function render(doc: ParsedDocument, value: unknown, before: unknown, changed: boolean, format: 'yaml' | 'json', indentSeq: boolean): string {
+  if (format === 'json') return JSON.stringify(value, null, 2) + '\n';
+  if (doc.format === 'json') return stringify(value, { lineWidth: 0, indentSeq: false });
+  if (changed) {
+    if (before !== undefined) doc.doc.contents = syncNode(doc.doc, doc.doc.contents, before) as never;
+    doc.doc.contents = syncNode(doc.doc, doc.doc.contents, value) as never;
+  }
+  return doc.doc.toString({ lineWidth: 0, indentSeq, flowCollectionPadding: false }).replace(/^---\n/, '');
+}
+
+/** Runs `transform` over every object of `sources` and renders the output documents. */
+export function transformManifests(sources: readonly SourceText[], transform: ObjectTransform, format: 'yaml' | 'json'): ManifestResult {
+  const documents: string[] = [];
+  const entries: ReportEntry[] = [];
+  for (const source of sources) {
+    const indentSeq = indentsSequences(source.text);
+    for (const doc of parseDocuments(source.text, source.name)) {
+      const value = doc.object;
+      if (value === null || value === undefined) continue;
+      const where = (path: (string | number)[]) => {
+        const pos = doc.positionOf(path);
+        return `${pos.file}:${pos.line}`;
+      };
+      if (!isObject(value)) {
+        entries.push({ object: `document ${doc.index + 1}`, source: where([]), outcome: 'skipped', reasons: ['no-kind'], warnings: [] });
+        documents.push(render(doc, value, undefined, false, format, indentSeq));
+        continue;
+      }
+      let changed = false;
+      let out: JsonObject;
+      let before: JsonObject | undefined;
+      if (typeof value.kind === 'string' && /List$/.test(value.kind) && Array.isArray(value.items)) {
+        const results = value.items.map((item: unknown, i: number) => {
+          if (!isObject(item)) return { object: item, uninjected: undefined };
+          const r = transform(item, where(['items', i]));
+          entries.push(r.entry);
+          if (r.object !== item) changed = true;
+          return r;
+        });
+        out = changed ? { ...value, items: results.map((r) => r.object) } : value;
+        if (results.some((r) => r.uninjected)) before = { ...value, items: results.map((r) => r.uninjected ?? r.object) };
+      } else {
+        const r = transform(value, where([]));
+        entries.push(r.entry);
+        changed = r.object !== value;
+        out = r.object;
+        before = r.uninjected;
+      }
+      documents.push(render(doc, out, before, changed, format, indentSeq));
+    }
+  }
+  return { documents, entries, refused: entries.filter((e) => e.outcome === 'refused') };
+}
+
+/** Joins rendered documents into one stream: YAML separated by `---`, JSON objects one after another. */
+export function joinDocuments(documents: readonly string[], format: 'yaml' | 'json'): string {
+  return format === 'json' ? documents.join('') : documents.join('---\n');
+}

@@ -1,0 +1,46 @@
+/** Where each workload kind keeps its pod template. */
+
+/** A JSON object as found in manifests. */
+export type JsonObject = Record<string, unknown>;
+
+/** Path from the object to its pod template (for a Pod: the object itself). */
+const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Pod: [],
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  ReplicationController: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+/** The kinds inject transforms. */
+export const WORKLOAD_KINDS = Object.keys(TEMPLATE_PATHS);
+
+/** Whether a value is a plain JSON object. */
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The pod template of a workload, or undefined when the object has none (or a malformed one). */
+export function podTemplateOf(obj: JsonObject): JsonObject | undefined {
+  const kind = obj.kind;
+  if (typeof kind !== 'string') return undefined;
+  const path = TEMPLATE_PATHS[kind];
+  if (!path) return undefined;
+  let cur: unknown = obj;
+  for (const key of path) {
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return isObject(cur) && isObject(cur.spec) ? cur : undefined;
+}
+
+/** How reports name an object: `deployment "web"`, as linkerd and kubectl do. */
+export function describeObject(obj: JsonObject): string {
+  const kind = typeof obj.kind === 'string' ? obj.kind.toLowerCase() : 'object';
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? `${meta.generateName}*` : '<unnamed>';
+  return `${kind} "${name}"`;
+}
