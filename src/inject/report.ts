@@ -25,6 +25,8 @@ export const Reason = {
   BadAnnotation: 'bad-annotation',
   /** The status annotation cannot be read, so what was injected is unknown. */
   BadStatus: 'bad-status-annotation',
+  /** A container or volume already uses a name the mesh reserves. */
+  NameConflict: 'reserved-name',
   /** The object was not injected (uninject: nothing to remove). */
   NotInjected: 'not-injected',
 } as const;

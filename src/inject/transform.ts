@@ -7,7 +7,7 @@ import type { InjectOptions } from './options.js';
 import { podOverrides } from './options.js';
 import { restoreProbes, rewriteProbes } from './probes.js';
 import { Reason, type ReportEntry } from './report.js';
-import { initContainer, meshVolumes, proxyContainer } from './sidecar.js';
+import { initContainer, meshVolumes, MeshNames, proxyContainer } from './sidecar.js';
 import { formatStatus, parseStatus, type InjectStatus } from './status.js';
 import { describeObject, isObject, podTemplateOf, type JsonObject } from './workloads.js';
 
@@ -85,6 +85,13 @@ export function injectObject(input: JsonObject, options: InjectOptions, source: 
     const mesh = FOREIGN_SIDECARS[foreign];
     return refuse(input, entry, Reason.OtherMesh, `it already carries ${mesh}'s sidecar (container "${foreign}")`,
       `uninject it from ${mesh} first (${mesh === 'Istio' ? 'istioctl kube-uninject' : 'linkerd uninject'}), or leave it out with ${Annotations.inject}: disabled`);
+  }
+
+  const taken = [...arrayOf(spec.initContainers), ...arrayOf(spec.containers), ...arrayOf(spec.volumes)].map((c) => String(c.name));
+  const clash = taken.find((n) => (Object.values(MeshNames) as string[]).includes(n));
+  if (clash) {
+    return refuse(input, entry, Reason.NameConflict, `it already has a container or volume named "${clash}", a name the mesh reserves`,
+      `rename "${clash}" in the manifest (names mesh-proxy, mesh-init, mesh-token, mesh-certs and mesh-ca-root are reserved)`);
   }
 
   const o = podOverrides(options, annotations, (w) => {

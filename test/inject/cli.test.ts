@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:https';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { runCli } from '../support/cli.js';
+import { makeTestCa, makeTestLeaf } from '../support/tls.js';
+
+const POD = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: app\n    image: x\n';
+
+describe('meshctl inject: flags and inputs', () => {
+  it('needs -f', async () => {
+    const r = await runCli(['inject']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('inject needs at least one -f');
+  });
+
+  it('rejects an unknown --set key, naming the settable keys', async () => {
+    const r = await runCli(['inject', '-f', '-', '--set', 'proxy.color=blue'], { stdin: POD });
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--set proxy.color: unknown setting');
+    expect(r.stderr).toContain('proxy.resources.requests.cpu');
+    expect(r.stdout).toBe('');
+  });
+
+  it('rejects a bad quantity and a bad --native-sidecar value', async () => {
+    const a = await runCli(['inject', '-f', '-', '--set', 'proxy.resources.requests.memory=lots'], { stdin: POD });
+    expect(a.code).toBe(64);
+    expect(a.stderr).toContain('not a Kubernetes quantity');
+    const b = await runCli(['inject', '-f', '-', '--native-sidecar=maybe'], { stdin: POD });
+    expect(b.code).toBe(64);
+    expect(b.stderr).toContain('--native-sidecar=maybe: expected true or false');
+  });
+
+  it('names a missing file and writes nothing', async () => {
+    const r = await runCli(['inject', '-f', 'no-such.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("Error: no-such.yaml: no such file or directory\n  hint: check the path given to -f\n");
+    expect(r.stdout).toBe('');
+  });
+
+  it('refuses plain http URLs', async () => {
+    const r = await runCli(['inject', '-f', 'http://127.0.0.1:1/app.yaml']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('only https:// URLs are accepted');
+  });
+
+  it('writes nothing to stdout when one object of many is refused', async () => {
+    const text = POD + '---\n' + POD.replace('name: p', 'name: q').replace('spec:\n', 'spec:\n  hostNetwork: true\n');
+    const r = await runCli(['inject', '-f', '-'], { stdin: text });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('pod "q" (<stdin>:10) cannot be injected: it uses hostNetwork: true');
+  });
+
+  it('refuses a container named like the proxy', async () => {
+    const r = await runCli(['inject', '-f', '-'], { stdin: POD.replace('name: app', 'name: mesh-proxy') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('a name the mesh reserves');
+  });
+
+  it('reads an https URL (a real TLS server, trusted through NODE_EXTRA_CA_CERTS)', async () => {
+    const ca = await makeTestCa();
+    const leaf = await makeTestLeaf(ca, { dns: ['localhost'], ip: ['127.0.0.1'] });
+    const dir = await mkdtemp(join(tmpdir(), 'meshctl-https-'));
+    await writeFile(join(dir, 'ca.pem'), ca.cert);
+    const server = createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+      if (req.url === '/app.yaml') res.end(POD);
+      else res.writeHead(404).end('not found');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'), NO_COLOR: '1' };
+      const run = promisify(execFile);
+      const ok = await run(process.execPath, ['bin/meshctl', 'inject', '-f', `https://localhost:${port}/app.yaml`], { env });
+      expect(ok.stdout).toContain('name: mesh-proxy');
+      expect(ok.stderr).toBe('pod "p" injected\n');
+      const missing = await run(process.execPath, ['bin/meshctl', 'inject', '-f', `https://localhost:${port}/nope.yaml`], { env }).catch((e) => e);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('server answered 404');
+    } finally {
+      server.close();
+    }
+  });
+});
