@@ -2,12 +2,16 @@
  * The commander root: global flags, lazy registration of the invoked command, and the single place
  * where errors become one clear line and an exit code. Nothing here calls process.exit.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import type * as CommanderModule from 'commander';
 import { commandIndex } from './commands/index.js';
 import type { BindAction } from './commands/command.js';
 import { createContext, type CliContext, type CliIo, type GlobalOptions } from './context.js';
 import { describeError, ExitCode, UsageError } from './errors.js';
 import { meshctlVersion } from './version.js';
+
+// commander is CommonJS: require() skips the ESM loader's export scan of it (~3 ms per start-up).
+const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof CommanderModule;
 
 /** Global options that take a value, so the command name can be found without parsing everything. */
 const VALUE_FLAGS = new Set(['--kubeconfig', '--context', '-n', '--namespace']);

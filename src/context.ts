@@ -64,20 +64,25 @@ export interface CliContext {
 /** Builds the one context of an invocation. */
 export function createContext(io: CliIo, globals: GlobalOptions): CliContext {
   const colorFlag = globals.color === false ? false : undefined;
-  const style = makeStyle(colorFlag ?? wantsColor(io.stdout, io.env));
-  const errStyle = makeStyle(colorFlag ?? wantsColor(io.stderr, io.env));
+  let style: ChalkInstance | undefined;
+  let errStyle: ChalkInstance | undefined;
+  const getErrStyle = () => (errStyle ??= makeStyle(colorFlag ?? wantsColor(io.stderr, io.env)));
   const logger: Logger = {
     debug: (m) => {
-      if (globals.verbose) io.stderr.write(errStyle.dim(`debug: ${m}`) + '\n');
+      if (globals.verbose) io.stderr.write(getErrStyle().dim(`debug: ${m}`) + '\n');
     },
-    warn: (m) => void io.stderr.write(errStyle.yellow(`warning: ${m}`) + '\n'),
+    warn: (m) => void io.stderr.write(getErrStyle().yellow(`warning: ${m}`) + '\n'),
   };
   let platform: PlatformKind | undefined;
   return {
     io,
     globals,
-    style,
-    errStyle,
+    get style() {
+      return (style ??= makeStyle(colorFlag ?? wantsColor(io.stdout, io.env)));
+    },
+    get errStyle() {
+      return getErrStyle();
+    },
     logger,
     now: () => new Date(),
     out: (t) => void io.stdout.write(t),

@@ -1,5 +1,10 @@
-/** Printers for structured output (`-o yaml|json`), shared by every command that prints data. */
-import { stringify } from 'yaml';
+/**
+ * Printers for structured output (`-o yaml|json`), shared by every command that prints data.
+ * The YAML engine is loaded only when YAML is printed (it costs ~25 ms at start-up).
+ */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 
 /** The structured output formats a command may accept with `-o`. */
 export type DataFormat = 'json' | 'yaml';
@@ -11,6 +16,7 @@ export function toJson(value: unknown): string {
 
 /** YAML without line folding or anchors, so output round-trips through kubectl unchanged. */
 export function toYaml(value: unknown): string {
+  const { stringify } = require('yaml') as typeof import('yaml');
   return stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 

@@ -2,7 +2,12 @@
  * Terminal styling. Colour only when the stream is a TTY and NO_COLOR is unset (FORCE_COLOR wins),
  * so piped output (`meshctl inject ... | kubectl apply -f -`) never carries escape codes.
  */
-import { Chalk, type ChalkInstance } from 'chalk';
+import { createRequire } from 'node:module';
+import type { ChalkInstance } from 'chalk';
+
+// chalk is loaded on first use (require of an ES module, Node >= 22.12): commands that print no
+// colour, such as `version`, do not pay for it at start-up.
+const require = createRequire(import.meta.url);
 
 /** The symbols of check-style output: ✔ ok, ‼ warning, ✖ failure. */
 export const Symbols = { ok: '✔', warn: '‼', fail: '✖', info: '•' } as const;
@@ -17,5 +22,6 @@ export function wantsColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv):
 
 /** A chalk instance that colours only when `enabled`. */
 export function makeStyle(enabled: boolean): ChalkInstance {
+  const { Chalk } = require('chalk') as typeof import('chalk');
   return new Chalk({ level: enabled ? 1 : 0 });
 }
