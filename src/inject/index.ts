@@ -5,3 +5,4 @@ export { transformManifests, joinDocuments, type ManifestResult } from './manife
 export { Reason, reportLine, type ReportEntry, type Outcome } from './report.js';
 export { parseStatus, type InjectStatus } from './status.js';
 export { podTemplateOf, WORKLOAD_KINDS } from './workloads.js';
+export { diffToPatch, applyPatch, type PatchOperation } from './patch.js';
