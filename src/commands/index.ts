@@ -15,6 +15,7 @@ export interface CommandEntry {
 export const commandIndex: readonly CommandEntry[] = [
   { name: 'inject', load: () => import('./inject.js') },
   { name: 'uninject', load: () => import('./uninject.js') },
+  { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
   { name: 'version', load: () => import('./version.js') },
 ];
