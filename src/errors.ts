@@ -32,6 +32,9 @@ export const ErrorCode = {
   CheckFailed: 'MESH_ERR_CHECK_FAILED',
   Capture: 'MESH_ERR_CAPTURE',
   NativeBinding: 'MESH_ERR_NATIVE_BINDING',
+  CredentialRejected: 'MESH_ERR_CREDENTIAL_REJECTED',
+  CertificateRequestInvalid: 'MESH_ERR_CSR_INVALID',
+  CaMaterialInvalid: 'MESH_ERR_CA_INVALID',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -176,4 +179,27 @@ export function describeError(err: unknown): { message: string; hint?: string; e
     exitCode: ExitCode.Failure,
     code: ErrorCode.Internal,
   };
+}
+
+/** A workload credential (token) the CA does not accept: unknown, expired or revoked. */
+export class CredentialRejectedError extends MeshError {
+  constructor(reason: string, hint = 'register the workload again (meshctl run issues a fresh token) or check its token file') {
+    super(ErrorCode.CredentialRejected, `credential rejected: ${reason}`, { hint });
+  }
+}
+
+/** A certificate signing request the CA refuses: malformed, bad signature, or an unsupported key. */
+export class CertificateRequestInvalidError extends MeshError {
+  constructor(reason: string) {
+    super(ErrorCode.CertificateRequestInvalid, `certificate signing request refused: ${reason}`, {
+      hint: 'send a PKCS#10 CSR signed with an ECDSA P-256 or RSA (2048+) key',
+    });
+  }
+}
+
+/** The root CA material (supplied or stored) is unusable: names the file and what is wrong. */
+export class CaMaterialInvalidError extends MeshError {
+  constructor(subject: string, reason: string, hint: string) {
+    super(ErrorCode.CaMaterialInvalid, `${subject}: ${reason}`, { hint });
+  }
 }
