@@ -17,5 +17,6 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'uninject', load: () => import('./uninject.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
+  { name: 'analyze', load: () => import('./analyze.js') },
   { name: 'version', load: () => import('./version.js') },
 ];

@@ -1,0 +1,64 @@
+/** DestinationRule and Gateway analyzers: subsets that select no workload, Gateway secrets that do not exist. */
+import type { Analyzer } from '../context.js';
+import { clusterServiceOf, labelsMatch, resolveHost, serviceForHost } from '../hosts.js';
+import { Messages } from '../messages.js';
+
+function describeLabels(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/** DestinationRule subsets whose labels match none of the host's workloads (workloads known). */
+export const subsetWorkloadAnalyzer: Analyzer = {
+  name: 'destination-rule-subsets',
+  run(ctx) {
+    const workloads = ctx.input.inventory.workloads;
+    if (!workloads) return;
+    const cd = ctx.input.clusterDomain;
+    for (const dr of ctx.of('DestinationRule')) {
+      const fqdn = resolveHost(dr.res.spec.host, dr.res.metadata.namespace!, cd);
+      const svc = clusterServiceOf(fqdn, cd);
+      if (!svc) continue;
+      const service = serviceForHost(fqdn, ctx.input.inventory, cd);
+      const backing = workloads.filter((w) => w.namespace === svc.namespace && (!service?.selector || labelsMatch(service.selector, w.labels)));
+      if (backing.length === 0) continue; // nothing known about this host's workloads: no basis to judge
+      dr.res.spec.subsets?.forEach((s, i) => {
+        if (!s.labels || Object.keys(s.labels).length === 0) return;
+        if (backing.some((w) => labelsMatch(s.labels!, w.labels))) return;
+        ctx.report(
+          Messages.SubsetSelectsNoWorkload,
+          dr.r,
+          `Subset "${s.name}" selects no workload of host "${dr.res.spec.host}": none of ${backing.map((w) => `${w.kind} ${w.name}`).join(', ')} has labels ${describeLabels(s.labels)}; fix the subset labels or deploy that version.`,
+          ['spec', 'subsets', i, 'labels'],
+        );
+      });
+    }
+  },
+};
+
+/** Gateway servers whose credentialName Secret does not exist where the gateway runs (secrets known). */
+export const gatewayCredentialAnalyzer: Analyzer = {
+  name: 'gateway-credentials',
+  run(ctx) {
+    const secrets = ctx.input.inventory.secrets;
+    if (!secrets) return;
+    for (const gw of ctx.of('Gateway')) {
+      const selector = gw.res.spec.selector ?? {};
+      const runners = (ctx.input.inventory.workloads ?? []).filter((w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels));
+      const namespaces = runners.length ? [...new Set(runners.map((w) => w.namespace))] : [gw.res.metadata.namespace!];
+      gw.res.spec.servers.forEach((s, i) => {
+        const names = [s.tls?.credentialName, ...(s.tls?.credentialNames ?? [])].filter((n): n is string => !!n);
+        for (const name of names) {
+          const missing = namespaces.filter((ns) => !secrets.some((sec) => sec.namespace === ns && (sec.name === name || sec.name === `${name}-cacert`)));
+          if (missing.length === 0 || missing.length < namespaces.length) continue;
+          const ns = missing[0]!;
+          ctx.report(
+            Messages.GatewayCredentialNotFound,
+            gw.r,
+            `credentialName "${name}" names no Secret in namespace "${ns}", where the gateway runs; create it (kubectl create secret tls ${name} -n ${ns} --cert=cert.pem --key=key.pem) or fix the name.`,
+            ['spec', 'servers', i, 'tls', 'credentialName'],
+          );
+        }
+      });
+    }
+  },
+};

@@ -1,0 +1,130 @@
+/**
+ * VirtualService analyzers: subsets and hosts that routes reference, route weights, conflicting
+ * VirtualServices, gateways, and retries that cannot fit in the route timeout.
+ */
+import { parseDuration, formatDuration, type Destination, type FieldPath, type VirtualService } from '../../config/index.js';
+import type { AnalysisContext, Analyzer, Typed } from '../context.js';
+import { hostMatches, hostsOverlap, resolveHost, serviceFqdn } from '../hosts.js';
+import { Messages } from '../messages.js';
+
+/** Every destination of a VirtualService (routes, mirrors; http, tcp, tls) with its path. */
+export function destinationsOf(vs: VirtualService): { dest: Destination; path: FieldPath; mirror: boolean }[] {
+  const out: { dest: Destination; path: FieldPath; mirror: boolean }[] = [];
+  vs.spec.http?.forEach((h, i) => {
+    h.route?.forEach((d, j) => out.push({ dest: d.destination, path: ['spec', 'http', i, 'route', j, 'destination'], mirror: false }));
+    if (h.mirror) out.push({ dest: h.mirror, path: ['spec', 'http', i, 'mirror'], mirror: true });
+    h.mirrors?.forEach((m, j) => out.push({ dest: m.destination, path: ['spec', 'http', i, 'mirrors', j, 'destination'], mirror: true }));
+  });
+  vs.spec.tcp?.forEach((t, i) => t.route?.forEach((d, j) => out.push({ dest: d.destination, path: ['spec', 'tcp', i, 'route', j, 'destination'], mirror: false })));
+  vs.spec.tls?.forEach((t, i) => t.route?.forEach((d, j) => out.push({ dest: d.destination, path: ['spec', 'tls', i, 'route', j, 'destination'], mirror: false })));
+  return out;
+}
+
+function checkSubsetsAndHosts(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
+  const cd = ctx.input.clusterDomain;
+  const ns = vs.res.metadata.namespace!;
+  const rules = ctx.of('DestinationRule').map((d) => ({ host: resolveHost(d.res.spec.host, d.res.metadata.namespace!, cd), subsets: d.res.spec.subsets ?? [] }));
+  const services = ctx.input.inventory.services;
+  const entries = ctx.of('ServiceEntry').flatMap((se) => se.res.spec.hosts.map((h) => resolveHost(h, se.res.metadata.namespace!, cd)));
+  for (const { dest, path, mirror } of destinationsOf(vs.res)) {
+    const fqdn = resolveHost(dest.host, ns, cd);
+    if (dest.subset) {
+      const defined = rules.some((r) => hostsOverlap(r.host, fqdn) && r.subsets.some((s) => s.name === dest.subset));
+      if (!defined) {
+        ctx.report(Messages.ReferencedSubsetNotFound, vs.r, `Referenced subset "${dest.subset}" is not defined in any DestinationRule for host "${dest.host}"; define it or fix the ${mirror ? 'mirror' : 'route'}.`, [...path, 'subset']);
+      }
+    }
+    if (services && !fqdn.includes('*')) {
+      const known = services.some((s) => serviceFqdn(s, cd) === fqdn) || entries.some((h) => hostMatches(h, fqdn));
+      if (!known) {
+        const shown = fqdn === dest.host ? `"${dest.host}"` : `"${dest.host}" (${fqdn})`;
+        ctx.report(Messages.ReferencedHostNotFound, vs.r, `Referenced host ${shown} is not defined by any Service or ServiceEntry; create it or fix the ${mirror ? 'mirror' : 'route'} host.`, [...path, 'host']);
+      }
+    }
+  }
+}
+
+function checkWeights(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
+  const groups: { route: { weight?: number }[]; path: FieldPath }[] = [];
+  vs.res.spec.http?.forEach((h, i) => h.route && groups.push({ route: h.route, path: ['spec', 'http', i, 'route'] }));
+  vs.res.spec.tcp?.forEach((t, i) => t.route && groups.push({ route: t.route, path: ['spec', 'tcp', i, 'route'] }));
+  vs.res.spec.tls?.forEach((t, i) => t.route && groups.push({ route: t.route, path: ['spec', 'tls', i, 'route'] }));
+  for (const g of groups) {
+    if (g.route.length < 2) continue;
+    const sum = g.route.reduce((a, d) => a + (d.weight ?? 0), 0);
+    if (sum !== 100) {
+      const shares = g.route.map((d) => d.weight ?? 0).join(' + ');
+      ctx.report(Messages.RouteWeightsNotSumTo100, vs.r, `Route weights ${shares} sum to ${sum}, not 100; traffic is split in proportion to them, so set them to add up to 100.`, g.path);
+    }
+  }
+}
+
+function checkRetries(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
+  vs.res.spec.http?.forEach((h, i) => {
+    if (!h.timeout || !h.retries?.perTryTimeout) return;
+    const timeout = parseDuration(h.timeout);
+    const perTry = parseDuration(h.retries.perTryTimeout);
+    const attempts = h.retries.attempts ?? 2;
+    if (!timeout || !perTry || attempts <= 0) return;
+    if (perTry * attempts > timeout) {
+      ctx.report(
+        Messages.RetriesExceedTimeout,
+        vs.r,
+        `Retries need up to ${attempts} x ${h.retries.perTryTimeout} = ${formatDuration(perTry * attempts)} but the route times out after ${h.timeout}, so the last retries never complete; raise timeout to at least ${formatDuration(perTry * attempts)} or lower attempts or perTryTimeout.`,
+        ['spec', 'http', i, 'retries'],
+      );
+    }
+  });
+}
+
+function checkGateways(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
+  const ns = vs.res.metadata.namespace!;
+  const gateways = new Set(ctx.of('Gateway').map((g) => `${g.res.metadata.namespace}/${g.res.metadata.name}`));
+  const refs: { name: string; path: FieldPath }[] = [];
+  vs.res.spec.gateways?.forEach((g, i) => refs.push({ name: g, path: ['spec', 'gateways', i] }));
+  vs.res.spec.http?.forEach((h, i) => h.match?.forEach((m, j) => m.gateways?.forEach((g, k) => refs.push({ name: g, path: ['spec', 'http', i, 'match', j, 'gateways', k] }))));
+  for (const ref of refs) {
+    if (ref.name === 'mesh') continue;
+    const key = ref.name.includes('/') ? ref.name : `${ns}/${ref.name}`;
+    if (!gateways.has(key)) ctx.report(Messages.GatewayNotFound, vs.r, `Referenced gateway "${ref.name}" (${key}) is not found; create the Gateway or fix the name (use namespace/name for a Gateway in another namespace).`, ref.path);
+  }
+}
+
+function checkConflicts(ctx: AnalysisContext, all: Typed<VirtualService>[]): void {
+  const cd = ctx.input.clusterDomain;
+  const owner = new Map<string, Typed<VirtualService>>();
+  for (const vs of all) {
+    const gws = vs.res.spec.gateways?.length ? vs.res.spec.gateways : ['mesh'];
+    if (!gws.includes('mesh')) continue; // gateways merge VirtualServices for one host; sidecars do not
+    vs.res.spec.hosts?.forEach((h, i) => {
+      const fqdn = resolveHost(h, vs.res.metadata.namespace!, cd);
+      const first = owner.get(fqdn);
+      if (!first) {
+        owner.set(fqdn, vs);
+        return;
+      }
+      const a = `${first.res.metadata.name}.${first.res.metadata.namespace}`;
+      ctx.report(
+        Messages.ConflictingVirtualServices,
+        vs.r,
+        `VirtualServices ${a} and ${vs.res.metadata.name}.${vs.res.metadata.namespace} both route host "${h}" for the sidecars (mesh); only one of them takes effect, so merge their routes into one VirtualService.`,
+        ['spec', 'hosts', i],
+      );
+    });
+  }
+}
+
+/** The VirtualService analyzers. */
+export const routingAnalyzer: Analyzer = {
+  name: 'virtual-service',
+  run(ctx) {
+    const all = ctx.of('VirtualService');
+    for (const vs of all) {
+      checkSubsetsAndHosts(ctx, vs);
+      checkWeights(ctx, vs);
+      checkRetries(ctx, vs);
+      checkGateways(ctx, vs);
+    }
+    checkConflicts(ctx, all);
+  },
+};
