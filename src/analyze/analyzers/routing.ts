@@ -86,7 +86,8 @@ function checkGateways(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
   for (const ref of refs) {
     if (ref.name === 'mesh') continue;
     const key = ref.name.includes('/') ? ref.name : `${ns}/${ref.name}`;
-    if (!gateways.has(key)) ctx.report(Messages.GatewayNotFound, vs.r, `Referenced gateway "${ref.name}" (${key}) is not found; create the Gateway or fix the name (use namespace/name for a Gateway in another namespace).`, ref.path);
+    const shown = key === ref.name ? `"${key}"` : `"${ref.name}" (${key})`;
+    if (!gateways.has(key)) ctx.report(Messages.GatewayNotFound, vs.r, `Referenced gateway ${shown} is not found; create the Gateway or fix the name (use namespace/name for a Gateway in another namespace).`, ref.path);
   }
 }
 
