@@ -70,33 +70,37 @@ async function restore(runner: CommandRunner, b: IptablesBackend, lines: readonl
   if (r.exitCode === 0) return;
   const message = iptablesMessage(r.stderr) || `exit ${String(r.exitCode)}`;
   const failing = failingLine(lines, r.stderr, message);
+  const culprit = failing ? `the rule "${failing.text}"` : `the rules (${restoreText(lines).trim().split('\n').length} lines; see them with --dry-run)`;
   throw new CaptureError(
-    `${b.restore} (${FAMILY_LABEL[b.family]}) refused ${failing ? `the rule "${failing.text}"` : 'the rules'}: ${message}`,
+    `${b.restore} (${FAMILY_LABEL[b.family]}) refused ${culprit}: ${message}`,
     'nothing was changed (the rules are applied in one transaction); check the flags and annotations that produced this rule, or run with --dry-run to see all rules',
   );
 }
 
-/** iptables' message without its program-and-version prefix and help footer. */
+/** iptables' message without its program-and-version prefix, line reference and help footer. */
 function iptablesMessage(stderr: string): string {
   return stderr
     .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !/^Try `/.test(l) && !/^Error occurred at line/.test(l) && !/^# Warning/.test(l))
-    .map((l) => l.replace(/^ip6?tables(-nft|-legacy)?-restore( v[\d.]+)?( \([^)]*\))?:\s*/, ''))
+    .map((l) => l.trim().replace(/^ip6?tables(-nft|-legacy)?-restore( v[\d.]+)?( \([^)]*\))?:\s*/, '').replace(/^line \d+:\s*/, ''))
+    .filter((l) => l !== '' && !/^Try `/.test(l) && !/^Error occurred at line/.test(l) && !/^# Warning/.test(l) && !/^line \d+ failed$/.test(l))
     .join('; ');
 }
 
 /**
- * The line iptables-restore blames. Errors found while committing (nft) point at the COMMIT line;
- * then the rule is the first one naming what the message quotes (a chain or target).
+ * The line iptables-restore blames. Errors found while committing point at the COMMIT line; then
+ * the rule is the one naming what the message quotes (a chain or target), or the only rule of
+ * the chain the message names.
  */
 function failingLine(lines: readonly RestoreLine[], stderr: string, message: string): RestoreLine | undefined {
-  const m = /Error occurred at line: (\d+)|line (\d+) failed/.exec(stderr);
-  const n = m ? Number(m[1] ?? m[2]) : 0;
+  const m = /Error occurred at line: (\d+)|line (\d+) failed|^line (\d+):/m.exec(stderr.replace(/^ip6?tables\S*-restore[^:]*:\s*/gm, ''));
+  const n = m ? Number(m[1] ?? m[2] ?? m[3]) : 0;
   const named = lines[n - 1];
   if (named && named.text !== 'COMMIT' && !named.text.startsWith('*')) return named;
   const quoted = /[`'"]([^`'"]+)['"]/.exec(message)?.[1];
-  return quoted ? lines.find((l) => l.rule && l.text.split(' ').includes(quoted)) : undefined;
+  if (quoted) return lines.find((l) => l.rule && l.text.split(' ').includes(quoted));
+  const chain = /rule in chain (\S+)/.exec(message)?.[1];
+  const inChain = lines.filter((l) => l.rule?.chain === chain);
+  return inChain.length === 1 ? inChain[0] : undefined;
 }
 
 /** The rule sets the options produce for the given families (what --dry-run prints). */
