@@ -1,0 +1,69 @@
+/**
+ * Outbound clusters: one per service port (`outbound|9080||reviews.default.svc.cluster.local`) and
+ * one per DestinationRule subset (`outbound|9080|v2|...`), with endpoints from the workloads the
+ * service selects. Endpoints that run a sidecar get mTLS with their expected SPIFFE identity
+ * (auto mTLS), unless a DestinationRule disables TLS.
+ */
+import type { ClusterConfig, EndpointConfig } from '../../protocol/proxy-config/index.js';
+import { destinationPolicy } from './destination-rules.js';
+import { clusterName, selects, serviceFqdn, spiffeId, type MeshService, type MeshSnapshot, type ServicePort } from './model.js';
+
+/** Istio's subset cluster name. */
+export function subsetClusterName(port: number, subset: string, fqdn: string): string {
+  return `outbound|${port}|${subset}|${fqdn}`;
+}
+
+function upstreamProtocol(p: ServicePort): ClusterConfig['protocol'] {
+  return p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : p.protocol === 'http' ? 'http1' : 'auto';
+}
+
+/** The endpoints of a service port: the workloads it selects, at the port peers reach them on. */
+export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort): EndpointConfig[] {
+  return snapshot.workloads
+    .filter((w) => w.namespace === service.namespace && selects(service.selector, w.labels))
+    .map((w) => ({
+      address: w.address,
+      port: w.inboundPorts?.[port.targetPort] ?? port.targetPort,
+      labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace },
+      ...(w.meshed ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+    }));
+}
+
+/** A DestinationRule's `tls.mode: DISABLE` turns auto mTLS off for every endpoint. */
+function withTls(endpoints: EndpointConfig[], tls: ClusterConfig['tls']): EndpointConfig[] {
+  return tls === 'disable' ? endpoints.map((e) => ({ ...e, tls: 'disable' as const })) : endpoints;
+}
+
+/** Every outbound cluster a proxy in `clientNamespace` needs. */
+export function outboundClusters(snapshot: MeshSnapshot, clientNamespace: string): ClusterConfig[] {
+  const out: ClusterConfig[] = [];
+  for (const service of snapshot.services) {
+    const fqdn = serviceFqdn(service);
+    for (const port of service.ports) {
+      const endpoints = endpointsOf(snapshot, service, port);
+      const { policy, subsets } = destinationPolicy(snapshot, port.port, fqdn, clientNamespace);
+      const base: ClusterConfig = {
+        name: clusterName.outbound(port.port, fqdn),
+        type: 'static',
+        protocol: upstreamProtocol(port),
+        service: fqdn,
+        endpoints: withTls(endpoints, policy.tls),
+        ...policy,
+      };
+      out.push(base);
+      for (const s of subsets) {
+        out.push({
+          ...base,
+          name: subsetClusterName(port.port, s.name, fqdn),
+          endpoints: withTls(endpoints.filter((e) => Object.entries(s.labels).every(([k, v]) => e.labels?.[k] === v)), s.policy.tls),
+          loadBalancer: undefined,
+          connectionPool: undefined,
+          outlierDetection: undefined,
+          ...s.policy,
+        });
+      }
+    }
+  }
+  // JSON has no undefined: drop the fields a subset cleared.
+  return out.map((c) => JSON.parse(JSON.stringify(c)) as ClusterConfig);
+}

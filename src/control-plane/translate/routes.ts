@@ -1,0 +1,197 @@
+/**
+ * The routes of one service port, from (in this order of precedence) a VirtualService, an SMI
+ * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
+ * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
+ */
+import { parseDuration, parseQuantity, type HTTPRoute, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
+import { subsetClusterName } from './clusters.js';
+import { compact } from './destination-rules.js';
+import { clusterName, resolveHost, serviceFqdn, type MeshService, type MeshSnapshot, type ServicePort } from './model.js';
+
+/** Things the translation could not express, for `analyze` and the control plane's log. */
+export interface TranslationNote {
+  resource: string;
+  message: string;
+}
+
+const ms = (d: string | undefined): string | undefined => {
+  if (d === undefined) return undefined;
+  const v = parseDuration(d);
+  return Number.isFinite(v) ? `${v}ms` : undefined;
+};
+
+/** gRPC status names (Istio's abort.grpcStatus) -> codes. */
+const GRPC_CODES: Record<string, number> = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+};
+
+/** The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`). */
+export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string): VirtualService | undefined {
+  return snapshot.resources
+    .filter((r): r is VirtualService => r.kind === 'VirtualService')
+    .filter((vs) => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh'))
+    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
+    .find((vs) => (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn));
+}
+
+/** The cluster for a destination host (as written in a resource of `namespace`), port and subset. */
+function destinationCluster(snapshot: MeshSnapshot, host: string, namespace: string, port: number | undefined, subset: string | undefined, fallbackPort: number): string {
+  const fqdn = resolveHost(host, namespace, snapshot.services);
+  const service = snapshot.services.find((s) => serviceFqdn(s) === fqdn);
+  const p = port ?? (service && service.ports.length === 1 ? service.ports[0]!.port : fallbackPort);
+  return subset ? subsetClusterName(p, subset, fqdn) : clusterName.outbound(p, fqdn);
+}
+
+function headerMatches(m: Record<string, { exact?: string; prefix?: string; regex?: string }> | undefined): Record<string, HeaderMatchConfig> | undefined {
+  if (!m) return undefined;
+  // An empty match in Istio means "present with any value".
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), Object.keys(v).length === 0 ? { present: true } : (v as HeaderMatchConfig)]));
+}
+
+/** Converts VirtualService match blocks for port `port` and a client in `clientNamespace`; undefined = route does not apply. */
+function convertMatches(route: HTTPRoute, port: number, clientNamespace: string): RouteMatchConfig[] | undefined | 'all' {
+  if (!route.match || route.match.length === 0) return 'all';
+  const blocks = route.match
+    .filter((m) => (m.port === undefined || m.port === port) && (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace))
+    .filter((m) => !m.gateways || m.gateways.length === 0 || m.gateways.includes('mesh'))
+    .map((m) =>
+      compact<RouteMatchConfig>({
+        uri: m.uri,
+        method: m.method,
+        authority: m.authority,
+        scheme: m.scheme,
+        headers: headerMatches(m.headers),
+        withoutHeaders: headerMatches(m.withoutHeaders),
+        queryParams: headerMatches(m.queryParams),
+        sourceLabels: m.sourceLabels,
+        ignoreUriCase: m.ignoreUriCase,
+      }),
+    );
+  return blocks.length === 0 ? undefined : blocks;
+}
+
+function percent(p: { value?: number } | undefined, legacy?: number): { value: number } | undefined {
+  if (p?.value !== undefined) return { value: p.value };
+  return legacy === undefined ? undefined : { value: legacy };
+}
+
+/** One VirtualService HTTP route -> proxy route, or undefined when it does not apply to this port/client. */
+export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: HTTPRoute, port: number, clientNamespace: string, notes: TranslationNote[]): RouteSpec | undefined {
+  const match = convertMatches(r, port, clientNamespace);
+  if (match === undefined) return undefined;
+  const ns = vs.metadata.namespace ?? 'default';
+  const where = `VirtualService ${vs.metadata.name}.${ns}`;
+  const out: RouteSpec = { ...(r.name ? { name: r.name } : {}), ...(match === 'all' ? {} : { match }) };
+  if (r.route) {
+    out.route = r.route.map((d) =>
+      compact({
+        cluster: destinationCluster(snapshot, d.destination.host, ns, d.destination.port?.number, d.destination.subset, port),
+        weight: d.weight ?? (r.route!.length === 1 ? 100 : 0),
+        headers: d.headers,
+      }),
+    );
+  }
+  if (r.redirect) out.redirect = compact({ uri: r.redirect.uri, authority: r.redirect.authority, scheme: r.redirect.scheme, port: r.redirect.port, redirectCode: r.redirect.redirectCode });
+  if (r.directResponse) {
+    const b = r.directResponse.body;
+    out.directResponse = compact({ status: r.directResponse.status, body: b?.string ?? (b?.bytes ? Buffer.from(b.bytes, 'base64').toString('utf8') : undefined) });
+  }
+  if (r.rewrite) {
+    if (r.rewrite.uriRegexRewrite) notes.push({ resource: where, message: 'rewrite.uriRegexRewrite is not applied by the proxy' });
+    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority });
+    if (Object.keys(rw).length) out.rewrite = rw;
+  }
+  if (r.timeout) out.timeout = ms(r.timeout);
+  if (r.retries) {
+    out.retries = compact({
+      attempts: r.retries.attempts ?? 2,
+      perTryTimeout: ms(r.retries.perTryTimeout),
+      retryOn: r.retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      backoff: r.retries.backoff ? { baseInterval: ms(r.retries.backoff) } : undefined,
+    });
+  }
+  if (r.fault) {
+    const { delay, abort } = r.fault;
+    out.fault = compact({
+      delay: delay?.fixedDelay ? compact({ fixedDelay: ms(delay.fixedDelay)!, percentage: percent(delay.percentage, delay.percent) }) : undefined,
+      abort: abort
+        ? compact({ httpStatus: abort.httpStatus, grpcStatus: abort.grpcStatus ? GRPC_CODES[abort.grpcStatus.toUpperCase()] : undefined, percentage: percent(abort.percentage) })
+        : undefined,
+    });
+  }
+  const mirror = r.mirror ?? r.mirrors?.[0]?.destination;
+  if (mirror) {
+    if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
+    out.mirror = compact({
+      cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
+      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent) ?? { value: 100 },
+    });
+  }
+  if (r.headers) out.headers = r.headers;
+  if (r.corsPolicy) notes.push({ resource: where, message: 'corsPolicy is not applied by the proxy' });
+  return out;
+}
+
+/** The default destination of a service port: an SMI TrafficSplit's backends, or the service itself. */
+function defaultDestinations(snapshot: MeshSnapshot, service: MeshService, port: ServicePort): NonNullable<RouteSpec['route']> {
+  const split = snapshot.resources.find(
+    (r): r is TrafficSplit => r.kind === 'TrafficSplit' && r.metadata.namespace === service.namespace && resolveHost(r.spec.service, service.namespace, snapshot.services) === serviceFqdn(service),
+  );
+  if (split) {
+    const weights = split.spec.backends.map((b) => parseQuantity(b.weight));
+    // v1alpha1 weights are quantities (500m); proxy weights are integers: scale, keep ratios.
+    const scale = weights.some((w) => !Number.isInteger(w)) ? 1000 : 1;
+    const dests = split.spec.backends.map((b, i) => ({
+      cluster: destinationCluster(snapshot, b.service, service.namespace, port.port, undefined, port.port),
+      weight: Math.round((weights[i] ?? 0) * scale),
+    }));
+    if (dests.some((d) => d.weight > 0)) return dests;
+  }
+  return [{ cluster: clusterName.outbound(port.port, serviceFqdn(service)), weight: 100 }];
+}
+
+/** A ServiceProfile's routes, each to the default destinations, followed by a catch-all. */
+function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['route']>, notes: TranslationNote[]): RouteSpec[] {
+  const where = `ServiceProfile ${sp.metadata.name}.${sp.metadata.namespace ?? 'default'}`;
+  const budget = sp.spec.retryBudget
+    ? { retryRatio: sp.spec.retryBudget.retryRatio, minRetriesPerSecond: sp.spec.retryBudget.minRetriesPerSecond, ttl: ms(sp.spec.retryBudget.ttl) }
+    : { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: '10000ms' };
+  const routes: RouteSpec[] = [];
+  for (const r of sp.spec.routes ?? []) {
+    const c = r.condition;
+    const simple = (x: typeof c): RouteMatchConfig | undefined =>
+      x.all || x.any || x.not ? undefined : compact<RouteMatchConfig>({ method: x.method ? { exact: x.method.toUpperCase() } : undefined, uri: x.pathRegex ? { regex: x.pathRegex } : undefined });
+    const blocks = c.any ? c.any.map(simple) : c.all ? [Object.assign({}, ...c.all.map(simple)) as RouteMatchConfig] : [simple(c)];
+    if (blocks.some((b) => b === undefined)) {
+      notes.push({ resource: where, message: `route "${r.name}": nested or negated conditions are not applied; the route is left out` });
+      continue;
+    }
+    routes.push(
+      compact<RouteSpec>({
+        name: r.name,
+        match: blocks as RouteMatchConfig[],
+        route: dests,
+        timeout: ms(r.timeout ?? '10s'),
+        retries: r.isRetryable ? compact({ attempts: 3, retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream', budget: compact(budget) }) : undefined,
+      }),
+    );
+  }
+  routes.push({ name: 'default', route: dests });
+  return routes;
+}
+
+/** The routes for one service port as seen from a client in `clientNamespace`. */
+export function routesFor(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, clientNamespace: string, notes: TranslationNote[]): RouteSpec[] {
+  const fqdn = serviceFqdn(service);
+  const vs = virtualServiceFor(snapshot, fqdn);
+  if (vs?.spec.http && vs.spec.http.length > 0) {
+    const routes = vs.spec.http.map((r) => convertHttpRoute(snapshot, vs, r, port.port, clientNamespace, notes)).filter((r): r is RouteSpec => r !== undefined);
+    if (routes.length > 0) return routes;
+  }
+  const dests = defaultDestinations(snapshot, service, port);
+  const sp = snapshot.resources.find((r): r is ServiceProfile => r.kind === 'ServiceProfile' && r.metadata.name === fqdn);
+  if (sp) return serviceProfileRoutes(sp, dests, notes);
+  return [{ name: 'default', route: dests }];
+}
