@@ -1,0 +1,4 @@
+/** The proxy config format: schema, types, validation. See schema.ts for the format itself. */
+export * from './schema.js';
+export { validateProxyConfig, RETRY_ON, type ValidationResult } from './validate.js';
+export { parseDuration, durationMs } from './duration.js';

@@ -1,0 +1,379 @@
+/**
+ * The proxy config format: ONE TypeBox schema that is the TypeScript type, the validator (with the
+ * path of every error) and the documentation of what `meshctl proxy run --config FILE` reads and
+ * what the control plane streams. Field names follow Istio's VirtualService/DestinationRule where
+ * a concept is the same (retries, fault, mirror, connectionPool, outlierDetection), so a generator
+ * from the mesh API is a rename, not a translation.
+ *
+ * Versioning: `apiVersion` names the format (`proxy.meshctl.dev/v1`); a breaking change gets a new
+ * apiVersion and the proxy accepts both during a migration. `version` is the config's own version
+ * string (the control plane's `version_info`), shown by the admin API and in the config gauge.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** The format name of this schema. */
+export const PROXY_CONFIG_API_VERSION = 'proxy.meshctl.dev/v1';
+
+const doc = <T extends TSchema>(description: string, schema: T): T => ({ ...schema, description });
+const opt = <T extends TSchema>(description: string, schema: T) => Type.Optional(doc(description, schema));
+
+/** `250ms`, `5s`, `1.5m`, `1h`. */
+export const Duration = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$', description: 'a duration: 250ms, 5s, 1m, 1h' });
+const Percent = Type.Number({ minimum: 0, maximum: 100, description: 'a percentage, 0 to 100 (fractions allowed)' });
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const Labels = Type.Record(Type.String(), Type.String());
+const Strict = { additionalProperties: false } as const;
+
+/** How a string is matched: exactly one of exact, prefix or regex (RE2 syntax, full match). */
+export const StringMatch = Type.Object(
+  {
+    exact: Type.Optional(Type.String()),
+    prefix: Type.Optional(Type.String()),
+    regex: opt('RE2 regular expression that must match the whole value (as Istio)', Type.String()),
+  },
+  { ...Strict, minProperties: 1, maxProperties: 1, description: 'exactly one of exact, prefix, regex' },
+);
+
+/** A header condition: a StringMatch, or presence (`present: true`) / absence (`present: false`). */
+export const HeaderMatch = Type.Object(
+  {
+    exact: Type.Optional(Type.String()),
+    prefix: Type.Optional(Type.String()),
+    regex: Type.Optional(Type.String()),
+    present: opt('true: the header must be present (any value); false: it must be absent', Type.Boolean()),
+  },
+  { ...Strict, minProperties: 1, maxProperties: 1, description: 'exactly one of exact, prefix, regex, present' },
+);
+
+/** One match block: every condition in it must hold (AND); the route matches if any block does (OR). */
+export const RouteMatch = Type.Object(
+  {
+    uri: opt('request path (without the query string)', StringMatch),
+    method: opt('HTTP method', StringMatch),
+    authority: opt('Host / :authority', StringMatch),
+    scheme: opt('http or https', StringMatch),
+    headers: opt('header name (lowercase) -> condition', Type.Record(Type.String(), HeaderMatch)),
+    withoutHeaders: opt('header name -> condition that must NOT hold', Type.Record(Type.String(), HeaderMatch)),
+    queryParams: opt('query parameter -> condition', Type.Record(Type.String(), HeaderMatch)),
+    port: opt('the destination port of the connection', Port),
+    sourceLabels: opt('labels the calling workload (this proxy node for outbound) must carry', Labels),
+    ignoreUriCase: opt('match uri case-insensitively', Type.Boolean()),
+  },
+  Strict,
+);
+
+/** Header edits: set (replace), add (append), remove. */
+export const HeaderOperations = Type.Object(
+  {
+    set: Type.Optional(Type.Record(Type.String(), Type.String())),
+    add: Type.Optional(Type.Record(Type.String(), Type.String())),
+    remove: Type.Optional(Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+/** Request and response header edits. */
+export const Headers = Type.Object({ request: Type.Optional(HeaderOperations), response: Type.Optional(HeaderOperations) }, Strict);
+
+/** A weighted destination: a cluster, optionally one subset of it. */
+export const RouteDestination = Type.Object(
+  {
+    cluster: doc('name of a cluster in `clusters`', Type.String({ minLength: 1 })),
+    subset: opt('name of a subset of that cluster', Type.String()),
+    port: opt('override the endpoint port', Port),
+    weight: opt('relative weight; default 100 for a single destination, weights need not sum to 100', Type.Integer({ minimum: 0 })),
+    headers: Type.Optional(Headers),
+  },
+  Strict,
+);
+
+/** Retry policy (Istio HTTPRetry plus Linkerd's budget). */
+export const RetryPolicy = Type.Object(
+  {
+    attempts: doc('retries after the first try (Istio semantics); 0 disables', Type.Integer({ minimum: 0 })),
+    perTryTimeout: Type.Optional(Duration),
+    retryOn: opt(
+      'comma-separated: 5xx, gateway-error, reset, connect-failure, refused-stream, retriable-4xx, retriable-status-codes, or status codes (e.g. "503,409")',
+      Type.String(),
+    ),
+    retriableStatusCodes: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }))),
+    retryNonIdempotent: opt('also retry POST/PATCH/... on responses and resets (default: only when the request never reached the upstream)', Type.Boolean()),
+    backoff: Type.Optional(
+      Type.Object({ baseInterval: Type.Optional(Duration), maxInterval: Type.Optional(Duration) }, { ...Strict, description: 'exponential backoff with full jitter; default 25ms, max 10x base' }),
+    ),
+    maxBodyBytes: opt('request bodies up to this size are kept for replay; larger ones are not retried (default 65536)', Type.Integer({ minimum: 0 })),
+    budget: Type.Optional(
+      Type.Object(
+        {
+          retryRatio: doc('retries allowed per original request over the ttl window', Type.Number({ minimum: 0 })),
+          minRetriesPerSecond: Type.Optional(Type.Integer({ minimum: 0 })),
+          ttl: Type.Optional(Duration),
+        },
+        { ...Strict, description: 'Linkerd-style retry budget, shared by every route of the cluster' },
+      ),
+    ),
+  },
+  Strict,
+);
+
+/** Fault injection (Istio HTTPFaultInjection). */
+export const FaultPolicy = Type.Object(
+  {
+    delay: Type.Optional(Type.Object({ fixedDelay: Duration, percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict)),
+    abort: Type.Optional(
+      Type.Object(
+        {
+          httpStatus: Type.Optional(Type.Integer({ minimum: 200, maximum: 599 })),
+          grpcStatus: opt('gRPC status code (number) to answer gRPC requests with', Type.Integer({ minimum: 0, maximum: 16 })),
+          percentage: Type.Optional(Type.Object({ value: Percent }, Strict)),
+        },
+        Strict,
+      ),
+    ),
+  },
+  Strict,
+);
+
+/** One route: matches, then exactly one action (route, redirect, directResponse). */
+export const Route = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    match: opt('any block matching selects the route; omitted = match everything', Type.Array(RouteMatch)),
+    route: opt('weighted destinations', Type.Array(RouteDestination, { minItems: 1 })),
+    redirect: Type.Optional(
+      Type.Object(
+        {
+          uri: Type.Optional(Type.String()),
+          authority: Type.Optional(Type.String()),
+          scheme: Type.Optional(Type.String()),
+          port: Type.Optional(Port),
+          redirectCode: Type.Optional(Type.Integer({ minimum: 300, maximum: 399 })),
+        },
+        Strict,
+      ),
+    ),
+    directResponse: Type.Optional(Type.Object({ status: Type.Integer({ minimum: 100, maximum: 599 }), body: Type.Optional(Type.String()) }, Strict)),
+    rewrite: Type.Optional(Type.Object({ uri: Type.Optional(Type.String()), authority: Type.Optional(Type.String()) }, Strict)),
+    timeout: opt('whole-request timeout, all retries included; 0s = none', Duration),
+    retries: Type.Optional(RetryPolicy),
+    fault: Type.Optional(FaultPolicy),
+    mirror: Type.Optional(
+      Type.Object({ cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
+    ),
+    headers: Type.Optional(Headers),
+  },
+  Strict,
+);
+
+/** A virtual host: the routes for a set of authorities. */
+export const VirtualHost = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    domains: doc('authorities served: exact ("reviews", "reviews:9080"), "*.suffix", "prefix.*" or "*"', Type.Array(Type.String(), { minItems: 1 })),
+    routes: Type.Array(Route),
+  },
+  Strict,
+);
+
+/** A named route table, referenced by listeners. */
+export const RouteConfig = Type.Object({ name: Type.String({ minLength: 1 }), virtualHosts: Type.Array(VirtualHost) }, Strict);
+
+/** Which bytes a listener chain expects: detected from the first bytes, or fixed. */
+export const ListenerProtocol = Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2'), Type.Literal('tcp')], {
+  description: 'auto: detect HTTP/1.1, h2c, TLS or else TCP from the first bytes; tcp: opaque (server-speaks-first ports)',
+});
+
+/** A filter chain: what to do with connections whose original destination matches. */
+export const FilterChain = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    match: opt(
+      'original destination of the connection; first chain matching wins, a chain without match is the default',
+      Type.Object({ destinationPort: Type.Optional(Port), destinationAddress: Type.Optional(Type.String()) }, Strict),
+    ),
+    protocol: Type.Optional(ListenerProtocol),
+    routeConfig: opt('route table for HTTP traffic', Type.String()),
+    tcpCluster: opt('cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)', Type.String()),
+    tls: opt('inbound: require mutual TLS from peers (strict) or accept both (permissive)', Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')])),
+  },
+  Strict,
+);
+
+/** A listener: an address and port, a direction, a mode, and its filter chains. */
+export const Listener = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    address: opt('bind address (default 127.0.0.1 for outbound, 0.0.0.0 for inbound)', Type.String()),
+    port: Port,
+    direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
+    mode: opt(
+      'explicit: clients connect here; http-proxy: HTTP_PROXY target (absolute-form and CONNECT); capture: redirected by iptables, original destination from SO_ORIGINAL_DST',
+      Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
+    ),
+    detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    chains: Type.Array(FilterChain, { minItems: 1 }),
+  },
+  Strict,
+);
+
+/** One endpoint of a cluster. */
+export const Endpoint = Type.Object(
+  {
+    address: Type.String({ minLength: 1 }),
+    port: Port,
+    labels: opt('used by subsets and by telemetry (app, version, workload, namespace)', Labels),
+    weight: Type.Optional(Type.Integer({ minimum: 1 })),
+    identity: opt('expected SPIFFE ID of the peer sidecar (mTLS only)', Type.String({ pattern: '^spiffe://' })),
+    tls: opt('mutual: the endpoint is a sidecar speaking mTLS; disable: plaintext (default: the cluster setting)', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
+  },
+  Strict,
+);
+
+/** Load balancing (Istio LoadBalancerSettings). */
+export const LoadBalancer = Type.Object(
+  {
+    simple: Type.Optional(
+      Type.Union([Type.Literal('ROUND_ROBIN'), Type.Literal('LEAST_REQUEST'), Type.Literal('LEAST_CONN'), Type.Literal('RANDOM'), Type.Literal('PASSTHROUGH')]),
+    ),
+    consistentHash: Type.Optional(
+      Type.Object(
+        {
+          httpHeaderName: Type.Optional(Type.String()),
+          httpCookie: Type.Optional(Type.Object({ name: Type.String(), path: Type.Optional(Type.String()), ttl: Type.Optional(Duration) }, Strict)),
+          useSourceIp: Type.Optional(Type.Boolean()),
+          httpQueryParameterName: Type.Optional(Type.String()),
+        },
+        { ...Strict, minProperties: 1, maxProperties: 1 },
+      ),
+    ),
+  },
+  { ...Strict, maxProperties: 1, description: 'exactly one of simple or consistentHash (default ROUND_ROBIN)' },
+);
+
+/** Connection pool limits (Istio ConnectionPoolSettings). Overflow answers 503 with flag UO. */
+export const ConnectionPool = Type.Object(
+  {
+    tcp: Type.Optional(
+      Type.Object(
+        {
+          maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+          connectTimeout: Type.Optional(Duration),
+        },
+        Strict,
+      ),
+    ),
+    http: Type.Optional(
+      Type.Object(
+        {
+          http1MaxPendingRequests: Type.Optional(Type.Integer({ minimum: 0 })),
+          http2MaxRequests: Type.Optional(Type.Integer({ minimum: 1 })),
+          maxRequestsPerConnection: Type.Optional(Type.Integer({ minimum: 0 })),
+          maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
+          idleTimeout: Type.Optional(Duration),
+        },
+        Strict,
+      ),
+    ),
+  },
+  Strict,
+);
+
+/** Outlier detection (Istio OutlierDetection). */
+export const OutlierDetection = Type.Object(
+  {
+    consecutive5xxErrors: Type.Optional(Type.Integer({ minimum: 0 })),
+    consecutiveGatewayErrors: Type.Optional(Type.Integer({ minimum: 0 })),
+    consecutiveErrors: opt('legacy Istio field: consecutive 502/503/504 (and connect failures)', Type.Integer({ minimum: 0 })),
+    interval: Type.Optional(Duration),
+    baseEjectionTime: Type.Optional(Duration),
+    maxEjectionPercent: Type.Optional(Percent),
+    minHealthPercent: opt('below this share of healthy endpoints, ejections are ignored (panic mode); 0 disables', Percent),
+  },
+  Strict,
+);
+
+/** A cluster: a set of endpoints with its policies. */
+export const Cluster = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    type: opt('static: the endpoints listed; originalDst: the original destination of the connection or proxy request', Type.Union([Type.Literal('static'), Type.Literal('originalDst')])),
+    protocol: opt('upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)', Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')])),
+    service: opt('telemetry: the destination service (e.g. reviews.default.svc.cluster.local)', Type.String()),
+    endpoints: Type.Optional(Type.Array(Endpoint)),
+    subsets: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), labels: Labels }, Strict))),
+    loadBalancer: Type.Optional(LoadBalancer),
+    connectionPool: Type.Optional(ConnectionPool),
+    outlierDetection: Type.Optional(OutlierDetection),
+    tls: opt('mutual: mTLS to the endpoints with the proxy identity (ISTIO_MUTUAL); disable: plaintext', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
+  },
+  Strict,
+);
+
+/** Where the proxy's workload certificate comes from. */
+export const Identity = Type.Object(
+  {
+    certChain: doc('PEM file: leaf certificate (URI SAN spiffe://...) then intermediates', Type.String()),
+    privateKey: doc('PEM file of the private key (mode 0600)', Type.String()),
+    trustRoots: doc('PEM file of the mesh root certificates', Type.String()),
+  },
+  Strict,
+);
+
+/** The whole proxy config. */
+export const ProxyConfig = Type.Object(
+  {
+    apiVersion: Type.Literal(PROXY_CONFIG_API_VERSION),
+    version: opt('version of this config (shown by /config_dump and the config gauge)', Type.String()),
+    node: opt(
+      'who this proxy is: telemetry source/destination labels and sourceLabels matching',
+      Type.Object(
+        {
+          id: Type.Optional(Type.String()),
+          workload: Type.Optional(Type.String()),
+          namespace: Type.Optional(Type.String()),
+          cluster: Type.Optional(Type.String()),
+          serviceAccount: Type.Optional(Type.String()),
+          labels: Type.Optional(Labels),
+        },
+        Strict,
+      ),
+    ),
+    identity: Type.Optional(Identity),
+    admin: opt('admin API, always bound to 127.0.0.1 (default port 15000)', Type.Object({ port: Type.Optional(Port) }, Strict)),
+    telemetry: opt(
+      'telemetry port (default 15020) and access log',
+      Type.Object(
+        {
+          port: Type.Optional(Port),
+          address: Type.Optional(Type.String()),
+          accessLog: Type.Optional(Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off')])),
+        },
+        Strict,
+      ),
+    ),
+    drainPeriod: opt('how long SIGTERM waits for in-flight requests (default 5s)', Duration),
+    listeners: Type.Array(Listener),
+    routes: Type.Optional(Type.Array(RouteConfig)),
+    clusters: Type.Optional(Type.Array(Cluster)),
+  },
+  Strict,
+);
+
+export type ProxyConfig = Static<typeof ProxyConfig>;
+export type ListenerConfig = Static<typeof Listener>;
+export type FilterChainConfig = Static<typeof FilterChain>;
+export type RouteConfigConfig = Static<typeof RouteConfig>;
+export type VirtualHostConfig = Static<typeof VirtualHost>;
+export type RouteSpec = Static<typeof Route>;
+export type RouteMatchConfig = Static<typeof RouteMatch>;
+export type StringMatchConfig = Static<typeof StringMatch>;
+export type HeaderMatchConfig = Static<typeof HeaderMatch>;
+export type HeaderOperationsConfig = Static<typeof HeaderOperations>;
+export type RetryPolicyConfig = Static<typeof RetryPolicy>;
+export type FaultPolicyConfig = Static<typeof FaultPolicy>;
+export type ClusterConfig = Static<typeof Cluster>;
+export type EndpointConfig = Static<typeof Endpoint>;
+export type LoadBalancerConfig = Static<typeof LoadBalancer>;
+export type ConnectionPoolConfig = Static<typeof ConnectionPool>;
+export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
+export type IdentityConfig = Static<typeof Identity>;

@@ -1,0 +1,158 @@
+/**
+ * Validation of a proxy config: the schema (shape, types, ranges) and then what a schema cannot
+ * say (names that must resolve, regexes that must compile under RE2, unique names, one action per
+ * route). Every problem comes with its field path, e.g. `listeners[0].chains[0].routeConfig`, so a
+ * NACK tells the control plane, and an error tells the user, exactly what to fix.
+ */
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { RE2JS } from 're2js';
+import { ProxyConfig, PROXY_CONFIG_API_VERSION } from './schema.js';
+
+/** The outcome of validating a config. */
+export type ValidationResult = { ok: true; config: ProxyConfig } | { ok: false; errors: string[] };
+
+let compiled: TypeCheck<typeof ProxyConfig> | undefined;
+
+function pointerToPath(pointer: string): string {
+  let out = '';
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^[0-9]+$/.test(key)) out += `[${key}]`;
+    else out += out === '' ? key : /^[A-Za-z_][\w-]*$/.test(key) ? `.${key}` : `["${key}"]`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Validates `value` as a proxy config; returns it typed, or every problem with its path. */
+export function validateProxyConfig(value: unknown): ValidationResult {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, errors: ['(root): expected an object with apiVersion, listeners, routes, clusters'] };
+  }
+  const apiVersion = (value as { apiVersion?: unknown }).apiVersion;
+  if (apiVersion !== PROXY_CONFIG_API_VERSION) {
+    return { ok: false, errors: [`apiVersion: expected "${PROXY_CONFIG_API_VERSION}", got ${JSON.stringify(apiVersion ?? null)}`] };
+  }
+  compiled ??= TypeCompiler.Compile(ProxyConfig);
+  if (!compiled.Check(value)) {
+    const seen = new Map<string, string>();
+    for (const e of compiled.Errors(value)) {
+      const path = pointerToPath(e.path);
+      // Unions report once per branch; the first message per path is the useful one.
+      if (!seen.has(path)) seen.set(path, e.message);
+    }
+    // A parent reported only because a child failed adds nothing; keep the deepest paths.
+    const paths = [...seen.keys()];
+    const errors = paths
+      .filter((p) => !paths.some((q) => q !== p && (q.startsWith(p + '.') || q.startsWith(p + '['))))
+      .map((p) => `${p}: ${seen.get(p)!.toLowerCase()}`);
+    return { ok: false, errors };
+  }
+  const errors = semanticProblems(value);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: value };
+}
+
+function duplicates(names: readonly string[], path: (i: number) => string, kind: string, errors: string[]): void {
+  const seen = new Set<string>();
+  names.forEach((n, i) => {
+    if (seen.has(n)) errors.push(`${path(i)}: duplicate ${kind} name "${n}"`);
+    seen.add(n);
+  });
+}
+
+function checkRegex(pattern: string | undefined, path: string, errors: string[]): void {
+  if (pattern === undefined) return;
+  try {
+    RE2JS.compile(pattern);
+  } catch (err) {
+    errors.push(`${path}.regex: not a valid RE2 regular expression: ${(err as Error).message}`);
+  }
+}
+
+function semanticProblems(cfg: ProxyConfig): string[] {
+  const errors: string[] = [];
+  const clusters = cfg.clusters ?? [];
+  const routes = cfg.routes ?? [];
+  duplicates(cfg.listeners.map((l) => l.name), (i) => `listeners[${i}].name`, 'listener', errors);
+  duplicates(clusters.map((c) => c.name), (i) => `clusters[${i}].name`, 'cluster', errors);
+  duplicates(routes.map((r) => r.name), (i) => `routes[${i}].name`, 'route config', errors);
+  const byName = new Map(clusters.map((c) => [c.name, c]));
+  const routeNames = new Set(routes.map((r) => r.name));
+
+  const ports = new Map<string, number>();
+  cfg.listeners.forEach((l, i) => {
+    const key = `${l.address ?? ''}:${l.port}`;
+    if (l.port !== 0 && ports.has(key)) errors.push(`listeners[${i}].port: port ${l.port} is already used by listeners[${ports.get(key)}]`);
+    ports.set(key, i);
+    l.chains.forEach((c, j) => {
+      const p = `listeners[${i}].chains[${j}]`;
+      if (c.routeConfig !== undefined && !routeNames.has(c.routeConfig)) errors.push(`${p}.routeConfig: no route config named "${c.routeConfig}" in routes`);
+      if (c.tcpCluster !== undefined && !byName.has(c.tcpCluster)) errors.push(`${p}.tcpCluster: no cluster named "${c.tcpCluster}" in clusters`);
+      if (c.protocol === 'tcp' && c.tcpCluster === undefined) errors.push(`${p}.tcpCluster: a tcp chain needs a cluster`);
+      if (c.routeConfig === undefined && c.tcpCluster === undefined) errors.push(`${p}: a chain needs routeConfig, tcpCluster or both`);
+    });
+  });
+
+  const destination = (d: { cluster: string; subset?: string }, p: string): void => {
+    const c = byName.get(d.cluster);
+    if (!c) errors.push(`${p}.cluster: no cluster named "${d.cluster}" in clusters`);
+    else if (d.subset !== undefined && !(c.subsets ?? []).some((s) => s.name === d.subset)) {
+      errors.push(`${p}.subset: cluster "${d.cluster}" has no subset "${d.subset}"`);
+    }
+  };
+  routes.forEach((rc, i) =>
+    rc.virtualHosts.forEach((vh, j) =>
+      vh.routes.forEach((r, k) => {
+        const p = `routes[${i}].virtualHosts[${j}].routes[${k}]`;
+        const actions = [r.route, r.redirect, r.directResponse].filter((a) => a !== undefined).length;
+        if (actions !== 1) errors.push(`${p}: exactly one of route, redirect, directResponse is required (found ${actions})`);
+        r.route?.forEach((d, n) => destination(d, `${p}.route[${n}]`));
+        if (r.mirror) destination(r.mirror, `${p}.mirror`);
+        if (r.route && r.route.length > 1 && r.route.every((d) => (d.weight ?? 0) === 0)) errors.push(`${p}.route: at least one weight must be above 0`);
+        r.match?.forEach((m, n) => {
+          const mp = `${p}.match[${n}]`;
+          for (const f of ['uri', 'method', 'authority', 'scheme'] as const) checkRegex(m[f]?.regex, `${mp}.${f}`, errors);
+          for (const f of ['headers', 'withoutHeaders', 'queryParams'] as const) {
+            for (const [name, hm] of Object.entries(m[f] ?? {})) checkRegex(hm.regex, `${mp}.${f}.${name}`, errors);
+          }
+        });
+        if (r.fault?.abort && r.fault.abort.httpStatus === undefined && r.fault.abort.grpcStatus === undefined) {
+          errors.push(`${p}.fault.abort: httpStatus or grpcStatus is required`);
+        }
+        const retryOn = r.retries?.retryOn;
+        if (retryOn !== undefined) {
+          for (const token of retryOn.split(',').map((t) => t.trim()).filter(Boolean)) {
+            if (!RETRY_ON.has(token) && !/^[1-5][0-9][0-9]$/.test(token)) errors.push(`${p}.retries.retryOn: unknown condition "${token}" (use ${[...RETRY_ON].join(', ')} or a status code)`);
+          }
+        }
+      }),
+    ),
+  );
+
+  clusters.forEach((c, i) => {
+    const p = `clusters[${i}]`;
+    if ((c.type ?? 'static') === 'static' && (c.loadBalancer?.simple === 'PASSTHROUGH')) {
+      errors.push(`${p}.loadBalancer.simple: PASSTHROUGH needs type: originalDst`);
+    }
+    duplicates((c.subsets ?? []).map((s) => s.name), (j) => `${p}.subsets[${j}].name`, 'subset', errors);
+    if ((c.tls === 'mutual' || (c.endpoints ?? []).some((e) => e.tls === 'mutual')) && !cfg.identity) {
+      errors.push(`${p}.tls: mutual TLS needs an identity (top-level identity: certChain, privateKey, trustRoots)`);
+    }
+  });
+  cfg.listeners.forEach((l, i) =>
+    l.chains.forEach((c, j) => {
+      if ((c.tls === 'strict' || c.tls === 'permissive') && !cfg.identity) errors.push(`listeners[${i}].chains[${j}].tls: mutual TLS needs an identity`);
+    }),
+  );
+  return errors;
+}
+
+/** The retryOn conditions the proxy understands (Envoy/Istio names). */
+export const RETRY_ON: ReadonlySet<string> = new Set([
+  '5xx',
+  'gateway-error',
+  'reset',
+  'connect-failure',
+  'refused-stream',
+  'retriable-4xx',
+  'retriable-status-codes',
+]);
