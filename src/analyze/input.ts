@@ -157,8 +157,9 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
     try {
       docs = parseDocuments(file.text, file.name);
     } catch (err) {
-      if (!(err instanceof InputParseError)) throw err;
-      parseFailures.push({ position: err.position, message: err.message.slice(err.message.indexOf(': ') + 2) });
+      // Anything the YAML engine throws (syntax, alias bombs, nesting) is a finding about the file, never a crash.
+      if (err instanceof InputParseError) parseFailures.push({ position: err.position, message: err.message.slice(err.message.indexOf(': ') + 2) });
+      else parseFailures.push({ position: { file: file.name, line: 1, column: 1 }, message: `cannot read: ${err instanceof Error ? err.message : String(err)}` });
       continue;
     }
     for (const mo of manifestObjects(docs)) put(analyzed(mo, 'file', opts.defaultNamespace));
