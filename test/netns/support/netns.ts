@@ -129,6 +129,7 @@ export class NetnsLab {
     const r = await execa(file!, rest, {
       reject: false,
       timeout: opts.timeoutMs ?? 15_000,
+      stripFinalNewline: false,
       ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
       env: opts.env,
     });
