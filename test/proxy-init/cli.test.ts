@@ -73,3 +73,12 @@ describe('meshctl proxy init (no iptables needed)', () => {
     }
   });
 });
+
+describe('README capture section', () => {
+  it('shows the --dry-run output meshctl really prints', async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const m = /```\n\$ meshctl proxy init --dry-run --ipv6 false\n([\s\S]*?)```/.exec(readme);
+    expect(m, 'README section capture lost its dry-run example').not.toBeNull();
+    expect((await runProxyInit(['--dry-run', '--ipv6', 'false'])).stdout).toBe(m![1]);
+  });
+});
