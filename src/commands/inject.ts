@@ -1,7 +1,7 @@
 /** `meshctl inject`: adds the sidecar proxy to every workload in the given manifests. */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
-import { collect, filenameOption, requireFilenames } from './manifest-inputs.js';
+import { collect, filenameOption, requireFilenames, runManifestTransform } from './manifest-inputs.js';
 import { UsageError } from '../errors.js';
 import { defaultProxyImage, meshctlVersion } from '../version.js';
 
@@ -58,17 +58,7 @@ const command: CommandDefinition = {
       if (flags.proxyImage) options.proxyImage = flags.proxyImage;
 
       // run
-      const { readSources } = await import('../config/sources.js');
-      const { renderRefusals, renderReport } = await import('../inject/render-report.js');
-      const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      const result = inject.transformManifests(sources, (obj, source) => inject.injectObject(obj, options, source), format);
-      if (result.refused.length > 0) {
-        ctx.err(renderRefusals(result.refused, ctx.errStyle));
-        return 1;
-      }
-      ctx.out(inject.joinDocuments(result.documents, format));
-      ctx.err(renderReport(result.entries, ctx.errStyle, meshctlVersion()));
-      return 0;
+      return runManifestTransform(ctx, files, format, (obj, source) => inject.injectObject(obj, options, source));
     });
   },
 };

@@ -1,6 +1,10 @@
 /** Flag helpers shared by commands that read manifests with `-f` (inject, uninject, analyze, apply). */
 import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import type { JsonObject } from '../inject/workloads.js';
+import type { TransformResult } from '../inject/transform.js';
+import { meshctlVersion } from '../version.js';
 
 /** Collects a repeatable flag's values. */
 export function collect(value: string, previous: string[]): string[] {
@@ -18,4 +22,28 @@ export function requireFilenames(files: readonly string[] | undefined, command: 
     throw new UsageError(`${command} needs at least one -f`, `for example: meshctl ${command} -f app.yaml, or cat app.yaml | meshctl ${command} -f -`);
   }
   return [...files];
+}
+
+/**
+ * Runs inject or uninject over `-f` inputs: output on stdout only when no object was refused,
+ * the report on stderr. Returns the exit code.
+ */
+export async function runManifestTransform(
+  ctx: CliContext,
+  files: readonly string[],
+  format: 'yaml' | 'json',
+  transform: (obj: JsonObject, source: string) => TransformResult,
+): Promise<number> {
+  const { readSources } = await import('../config/sources.js');
+  const { joinDocuments, transformManifests } = await import('../inject/manifest.js');
+  const { renderRefusals, renderReport } = await import('../inject/render-report.js');
+  const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
+  const result = transformManifests(sources, transform, format);
+  if (result.refused.length > 0) {
+    ctx.err(renderRefusals(result.refused, ctx.errStyle));
+    return 1;
+  }
+  ctx.out(joinDocuments(result.documents, format));
+  ctx.err(renderReport(result.entries, ctx.errStyle, meshctlVersion()));
+  return 0;
 }
