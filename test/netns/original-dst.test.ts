@@ -15,6 +15,8 @@ interface Reply {
   dst?: { address: string; port: number; family: string };
   local?: { address: string; port: number };
   error?: string;
+  /** What the capture listeners' resolver answers for the same socket. */
+  resolver?: { address: string; port: number } | null;
 }
 
 async function ask(lab: NetnsLab, from: NetnsHost, host: string, port: number): Promise<Reply> {
@@ -66,11 +68,11 @@ describeRequiring(netnsRequirements, 'SO_ORIGINAL_DST in network namespaces (IPv
   });
 
   it('recovers an inbound IPv4 destination redirected in PREROUTING', async () => {
-    expect(await ask(lab(), client, pod.ipv4, 8080)).toMatchObject({ ok: true, dst: { address: pod.ipv4, port: 8080, family: 'IPv4' } });
+    expect(await ask(lab(), client, pod.ipv4, 8080)).toMatchObject({ ok: true, dst: { address: pod.ipv4, port: 8080, family: 'IPv4' }, resolver: { address: pod.ipv4, port: 8080 } });
   });
 
   it('recovers an inbound IPv6 destination redirected in PREROUTING', async () => {
-    expect(await ask(lab(), client, pod.ipv6, 8080)).toMatchObject({ ok: true, dst: { address: pod.ipv6, port: 8080, family: 'IPv6' } });
+    expect(await ask(lab(), client, pod.ipv6, 8080)).toMatchObject({ ok: true, dst: { address: pod.ipv6, port: 8080, family: 'IPv6' }, resolver: { address: pod.ipv6, port: 8080 } });
   });
 
   it('recovers outbound IPv4 and IPv6 destinations redirected in OUTPUT (addresses the pod does not own)', async () => {
@@ -82,6 +84,6 @@ describeRequiring(netnsRequirements, 'SO_ORIGINAL_DST in network namespaces (IPv
     // No NAT happened: the "original" destination is where the client connected, the capture
     // port itself, which is how the capture listener recognises (and refuses) a direct connection.
     const reply = await ask(lab(), client, pod.ipv4, 15001);
-    expect(reply).toEqual({ ok: true, dst: { address: pod.ipv4, port: 15001, family: 'IPv4' }, local: { address: `::ffff:${pod.ipv4}`, port: 15001 } });
+    expect(reply).toEqual({ ok: true, dst: { address: pod.ipv4, port: 15001, family: 'IPv4' }, local: { address: `::ffff:${pod.ipv4}`, port: 15001 }, resolver: null });
   });
 });
