@@ -65,12 +65,11 @@ function annotations(o: FieldOptions | string | undefined): Record<string, unkno
 export function Obj<P extends TProperties>(
   properties: P,
   o?: FieldOptions | string,
-  extra: { exclusive?: string[][]; required?: (keyof P & string)[] } = {},
+  extra: { exclusive?: string[][] } = {},
 ): TObject<P> {
   const opts: Record<string, unknown> = { ...annotations(o), additionalProperties: false };
   if (extra.exclusive) opts[MeshKeyword.exclusive] = extra.exclusive;
-  const schema = Type.Object(properties, opts);
-  return schema;
+  return Type.Object(properties, opts);
 }
 
 /** A plain string. */
