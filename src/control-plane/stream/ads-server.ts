@@ -1,0 +1,157 @@
+/**
+ * The config stream, server side: authenticates each proxy by its certificate, answers
+ * subscriptions with the current config at once (so a reconnecting proxy is current immediately),
+ * pushes new versions when the snapshot changes, and records ACKs and NACKs per type.
+ */
+import { EventEmitter } from 'node:events';
+import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Grpc } from '../../protocol/stream/grpc.js';
+import type { DiscoveryRequest, DiscoveryResponse } from '../../protocol/stream/messages.js';
+import { parseSpiffeUri, spiffeUri } from '../../protocol/pki/spiffe.js';
+import { ProxyConnection, type ConnectionView } from './connection.js';
+import type { ProxyConfigSource, ProxyNode, PushFilter } from './source.js';
+
+type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+/** Events: 'connected' (view), 'disconnected' (view), 'ack' / 'nack' (view, typeUrl). */
+export class AdsServer extends EventEmitter {
+  private readonly connections = new Map<string, ProxyConnection>();
+
+  constructor(
+    private readonly grpc: Grpc,
+    private source: ProxyConfigSource,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
+    super();
+  }
+
+  /** Replaces the config source (the push pipeline's current snapshot). */
+  setSource(source: ProxyConfigSource): void {
+    this.source = source;
+  }
+
+  /** Pushes to every subscribed proxy and type that `filter` selects; returns how many responses were sent. */
+  push(filter: PushFilter = () => true): number {
+    let sent = 0;
+    for (const conn of this.connections.values()) {
+      for (const typeUrl of conn.subscribedTypes()) {
+        if (!filter(conn.proxy, typeUrl)) continue;
+        const generated = this.safeGenerate(conn, typeUrl);
+        if (generated && conn.push(typeUrl, generated)) sent++;
+      }
+    }
+    return sent;
+  }
+
+  /** The connected proxies, for the debug API. */
+  views(): ConnectionView[] {
+    return [...this.connections.values()].map((c) => c.view());
+  }
+
+  /** A connection by proxy id (the latest one, if a proxy reconnected before the old stream closed). */
+  connection(proxyId: string): ProxyConnection | undefined {
+    for (const c of [...this.connections.values()].reverse()) if (c.proxy.id === proxyId) return c;
+    return undefined;
+  }
+
+  /** The gRPC service implementation. */
+  service(): UntypedServiceImplementation {
+    return { StreamAggregatedResources: (call: AdsCall) => this.handle(call) };
+  }
+
+  private handle(call: AdsCall): void {
+    let conn: ProxyConnection | undefined;
+    const fail = (code: number, details: string): void => {
+      this.log(`config stream from ${call.getPeer()} refused: ${details}`);
+      call.emit('error', { code, details });
+      call.end();
+    };
+    call.on('data', (req: DiscoveryRequest) => {
+      if (!conn) {
+        const made = this.open(call, req);
+        if (typeof made === 'string') {
+          fail(made.startsWith('no client certificate') ? this.grpc.status.UNAUTHENTICATED : this.grpc.status.PERMISSION_DENIED, made);
+          return;
+        }
+        conn = made;
+      }
+      this.onRequest(conn, req);
+    });
+    const close = (): void => {
+      if (conn && this.connections.get(conn.connectionId) === conn) {
+        this.connections.delete(conn.connectionId);
+        this.log(`proxy ${conn.proxy.id} disconnected`);
+        this.emit('disconnected', conn.view());
+      }
+    };
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('error', close);
+    call.on('cancelled', close);
+  }
+
+  /** Authenticates the first request: the node must be who its certificate says. */
+  private open(call: AdsCall, req: DiscoveryRequest): ProxyConnection | string {
+    const auth = call.getAuthContext();
+    const raw = auth?.sslPeerCertificate;
+    if (!raw) return 'no client certificate: a proxy must present its workload certificate (get one from the CA first)';
+    const uri = (raw.subjectaltname ?? '').split(/,\s*/).find((s) => s.startsWith('URI:spiffe://'))?.slice(4);
+    const id = uri ? parseSpiffeUri(uri) : undefined;
+    if (!uri || !id) return 'the client certificate carries no mesh SPIFFE identity';
+    const meta = req.node?.metadata;
+    if (!req.node?.id || !meta) return 'the first request must carry node.id and node.metadata';
+    const namespace = meta.namespace || id.namespace;
+    const serviceAccount = meta.service_account || id.serviceAccount;
+    if (namespace !== id.namespace || serviceAccount !== id.serviceAccount) {
+      return `node ${req.node.id} claims ${spiffeUri({ namespace, serviceAccount })} but its certificate is ${uri}`;
+    }
+    const proxy: ProxyNode = {
+      id: req.node.id,
+      workload: meta.workload_name || req.node.id,
+      namespace,
+      serviceAccount,
+      labels: { ...meta.labels },
+      proxyVersion: meta.proxy_version,
+    };
+    const expiry = raw.valid_to ? new Date(raw.valid_to).toISOString() : undefined;
+    const conn = new ProxyConnection(proxy, call.getPeer(), uri, expiry, (res) => call.write(res));
+    this.connections.set(conn.connectionId, conn);
+    this.log(`proxy ${proxy.id} connected as ${uri}`);
+    this.emit('connected', conn.view());
+    return conn;
+  }
+
+  private onRequest(conn: ProxyConnection, req: DiscoveryRequest): void {
+    const typeUrl = req.type_url;
+    if (!typeUrl) return;
+    if (!conn.isSubscribed(typeUrl)) {
+      // First request of this type on this stream: answer with the current config at once, even if
+      // the proxy says it already has this version (it may have been NACKing it before the restart).
+      conn.subscribe(typeUrl);
+      const generated = this.safeGenerate(conn, typeUrl);
+      if (generated) conn.push(typeUrl, generated, true);
+      return;
+    }
+    if (!req.response_nonce) return;
+    const error = req.error_detail && (req.error_detail.message || req.error_detail.code) ? req.error_detail.message || `code ${req.error_detail.code}` : undefined;
+    const outcome = conn.answer(typeUrl, req.response_nonce, req.version_info, error);
+    if (outcome === 'nack') {
+      this.log(`proxy ${conn.proxy.id} rejected ${typeUrl} (nonce ${req.response_nonce}): ${error}`);
+      this.emit('nack', conn.view(), typeUrl);
+    } else if (outcome === 'ack') {
+      this.emit('ack', conn.view(), typeUrl);
+    }
+  }
+
+  private safeGenerate(conn: ProxyConnection, typeUrl: string) {
+    try {
+      return this.source.generate(conn.proxy, typeUrl);
+    } catch (err) {
+      // A generator bug must not take the stream down: the proxy keeps what it has.
+      this.log(`generating ${typeUrl} for ${conn.proxy.id} failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+}

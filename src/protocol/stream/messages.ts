@@ -1,0 +1,66 @@
+/**
+ * TypeScript shapes of the messages in mesh.proto, as @grpc/proto-loader decodes them
+ * (keepCase: snake_case fields; longs as numbers; bytes as Buffer), and the resource type URLs.
+ */
+
+/** Resource types of the config stream, in the order a push sends them (as xDS: clusters before listeners). */
+export const TypeUrl = {
+  clusters: 'proxy.meshctl.dev/v1/clusters',
+  endpoints: 'proxy.meshctl.dev/v1/endpoints',
+  listeners: 'proxy.meshctl.dev/v1/listeners',
+  routes: 'proxy.meshctl.dev/v1/routes',
+} as const;
+export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
+
+/** Every type a proxy subscribes to by default, in push order. */
+export const ALL_TYPE_URLS: readonly string[] = [TypeUrl.clusters, TypeUrl.endpoints, TypeUrl.listeners, TypeUrl.routes];
+
+/** The short name of a type URL (`clusters`), for tables and logs. */
+export function shortTypeName(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+}
+
+/** Who a proxy is, as it says in its first request. */
+export interface NodeMetadata {
+  workload_name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  service_account: string;
+  proxy_version: string;
+}
+
+export interface NodeMessage {
+  id: string;
+  metadata?: NodeMetadata | null;
+}
+
+export interface StatusMessage {
+  code: number;
+  message: string;
+}
+
+export interface DiscoveryRequest {
+  version_info: string;
+  node?: NodeMessage | null;
+  resource_names: string[];
+  type_url: string;
+  response_nonce: string;
+  error_detail?: StatusMessage | null;
+}
+
+export interface DiscoveryResponse {
+  version_info: string;
+  resources: Buffer[];
+  type_url: string;
+  nonce: string;
+}
+
+export interface CreateCertificateRequest {
+  csr: string;
+  credential: string;
+  ttl_seconds: number;
+}
+
+export interface CreateCertificateResponse {
+  cert_chain: string[];
+}

@@ -1,0 +1,56 @@
+/**
+ * The CA client's transport: CreateCertificate over TLS to port 15012, verifying the control plane
+ * with the mesh root and presenting the workload's credential (re-read on every request, since
+ * Kubernetes rotates projected tokens).
+ */
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import { loadMeshProto } from '../../protocol/stream/grpc.js';
+import type { CreateCertificateRequest, CreateCertificateResponse } from '../../protocol/stream/messages.js';
+import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
+import { PermanentSigningError, type CertificateSigner } from './ca-client.js';
+
+/** Where and how to reach the CA. */
+export interface GrpcSignerOptions {
+  /** host:port of the control plane. */
+  readonly address: string;
+  /** PEM roots that must have issued the control plane's serving certificate. */
+  readonly trustRoots: string;
+  /** The workload credential (token). */
+  readonly credential: () => Promise<string> | string;
+  /** The name expected in the control plane's certificate; default its Kubernetes service name. */
+  readonly serverName?: string;
+  readonly timeoutMs?: number;
+}
+
+/** The TLS server name proxies expect from the control plane. */
+export const CONTROL_PLANE_SERVER_NAME = `${CONTROL_PLANE_SERVICE}.${MESH_NAMESPACE}.svc`;
+
+/** Builds a signer that calls the CA over gRPC. */
+export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<CertificateSigner> {
+  const { grpc, CaClient } = await loadMeshProto();
+  const serverName = opts.serverName ?? CONTROL_PLANE_SERVER_NAME;
+  const client: Client = new CaClient(opts.address, grpc.credentials.createSsl(Buffer.from(opts.trustRoots)), {
+    'grpc.ssl_target_name_override': serverName,
+    'grpc.default_authority': serverName,
+  });
+  return {
+    async sign(csrPem, ttlSeconds) {
+      const credential = await opts.credential();
+      const request: CreateCertificateRequest = { csr: csrPem, credential, ttl_seconds: ttlSeconds ?? 0 };
+      const response = await new Promise<CreateCertificateResponse>((resolve, reject) => {
+        const deadline = new Date(Date.now() + (opts.timeoutMs ?? 10_000));
+        (client as unknown as Record<string, (req: unknown, meta: unknown, o: unknown, cb: (e: ServiceError | null, r?: CreateCertificateResponse) => void) => void>)
+          .CreateCertificate!(request, new grpc.Metadata(), { deadline }, (err, res) => {
+            if (err) {
+              const permanent = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.PERMISSION_DENIED;
+              const message = `certificate request to ${opts.address} failed: ${err.details || err.message}`;
+              reject(permanent ? new PermanentSigningError(message) : new Error(message));
+            } else resolve(res!);
+          });
+      });
+      if (!response.cert_chain.length) throw new Error(`certificate request to ${opts.address} returned no certificate`);
+      return response.cert_chain;
+    },
+    close: () => client.close(),
+  };
+}
