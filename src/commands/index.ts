@@ -18,5 +18,6 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
   { name: 'analyze', load: () => import('./analyze.js') },
+  { name: 'proxy', load: () => import('./proxy.js') },
   { name: 'version', load: () => import('./version.js') },
 ];

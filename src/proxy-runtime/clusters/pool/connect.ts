@@ -1,0 +1,87 @@
+/**
+ * Dialing an endpoint: plain TCP or mTLS to a peer sidecar (our identity as client certificate,
+ * the mesh roots as trust, the peer's SPIFFE ID checked against the endpoint's expected identity),
+ * with the cluster's connect timeout. Errors come out as UpstreamFailure('connect-failure').
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { MeshTls } from '../../tls/contexts.js';
+import { spiffeChecker } from '../../tls/contexts.js';
+import { UpstreamFailure } from '../../http/types.js';
+
+/** What a dial needs. */
+export interface DialOptions {
+  address: string;
+  port: number;
+  connectTimeoutMs: number;
+  /** present: dial with mTLS */
+  tls?: { mesh: MeshTls; expectedIdentity: string | undefined; alpn: string[] };
+}
+
+/**
+ * Opens a connection; `onReady` runs once it is connected (and the TLS handshake verified),
+ * `onFail` with a connect-failure otherwise. Returns the socket at once, as http.Agent wants.
+ */
+export function dial(o: DialOptions, onReady?: (s: Socket) => void, onFail?: (e: UpstreamFailure) => void): Socket | TLSSocket {
+  let socket: Socket | TLSSocket;
+  const readyEvent = o.tls ? 'secureConnect' : 'connect';
+  if (o.tls) {
+    const opts: ConnectionOptions = {
+      host: o.address,
+      port: o.port,
+      secureContext: o.tls.mesh.current.client,
+      ALPNProtocols: o.tls.alpn,
+      rejectUnauthorized: true,
+      checkServerIdentity: spiffeChecker(o.tls.expectedIdentity),
+    };
+    // SNI must be a DNS name; sidecars are dialed by IP, and identity is checked by SPIFFE ID.
+    if (!o.address.includes(':') && !/^[0-9.]+$/.test(o.address)) opts.servername = o.address;
+    socket = tlsConnect(opts);
+  } else {
+    socket = netConnect({ host: o.address, port: o.port, noDelay: true });
+  }
+  let done = false;
+  const timer = setTimeout(() => {
+    if (done) return;
+    done = true;
+    const err = new UpstreamFailure('connect-failure', `connect timeout after ${o.connectTimeoutMs}ms to ${o.address}:${o.port}`);
+    socket.destroy(err);
+    onFail?.(err);
+  }, o.connectTimeoutMs);
+  socket.once(readyEvent, () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.setNoDelay(true);
+    onReady?.(socket);
+  });
+  socket.once('error', (err) => {
+    clearTimeout(timer);
+    if (done) return;
+    done = true;
+    onFail?.(err instanceof UpstreamFailure ? err : new UpstreamFailure('connect-failure', `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`));
+  });
+  return socket;
+}
+
+/** A short reason for a socket error, without stack or secrets. */
+export function describeSocketError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code ? `${code}${err.message && !err.message.includes(code) ? ` (${err.message})` : ''}` : err.message;
+}
+
+/** Whether an error happened while connecting (before the upstream could see the request). */
+export function isConnectError(err: unknown): boolean {
+  if (err instanceof UpstreamFailure) return err.kind === 'connect-failure';
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'EADDRNOTAVAIL' ||
+    code === 'ERR_MESH_PEER_IDENTITY' ||
+    (typeof code === 'string' && (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.includes('CERT')))
+  );
+}

@@ -1,0 +1,123 @@
+/**
+ * Writing a ProxyResponse to the downstream, HTTP/1.1 or HTTP/2 alike: headers, the body streamed
+ * with backpressure, trailers after it (gRPC), trailers-only responses kept trailers-only. Also
+ * the Envoy-style local replies for failures (503 UF/UO/UH/UC, 504 UT), as gRPC status for gRPC.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Exchange } from './exchange.js';
+import { Flags, localResponse, UpstreamFailure, type HeaderMap, type ProxyResponse } from './types.js';
+import { grpcLocalResponse, grpcStatusForHttp } from './grpc-status.js';
+
+/** The response object of either server. */
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+
+/** The local reply for an upstream failure, flagging the exchange. */
+export function failureResponse(ex: Exchange, err: unknown): ProxyResponse | undefined {
+  let status = 503;
+  let message: string;
+  if (!(err instanceof UpstreamFailure)) {
+    status = 500;
+    message = 'internal proxy error';
+  } else {
+    switch (err.kind) {
+      case 'no-healthy':
+        ex.flag(Flags.noHealthyUpstream);
+        message = 'no healthy upstream';
+        break;
+      case 'overflow':
+        ex.flag(Flags.upstreamOverflow);
+        message = 'upstream connect error or disconnect/reset before headers. reset reason: overflow';
+        break;
+      case 'connect-failure':
+        ex.flag(Flags.upstreamConnectFailure);
+        message = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
+        break;
+      case 'timeout':
+        ex.flag(Flags.upstreamRequestTimeout);
+        status = 504;
+        message = 'upstream request timeout';
+        break;
+      case 'downstream-closed':
+        ex.flag(Flags.downstreamConnectionTermination);
+        return undefined;
+      default:
+        ex.flag(Flags.upstreamConnectionTermination);
+        message = 'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
+    }
+  }
+  if (ex.isGrpc()) return grpcLocalResponse(grpcStatusForHttp(status), message);
+  return localResponse(status, message);
+}
+
+function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): string | undefined {
+  const v = trailers?.['grpc-status'] ?? pr.headers['grpc-status'];
+  return v === undefined ? undefined : String(v);
+}
+
+/**
+ * Sends `pr` on `res`; `done(status, grpcStatus)` is called exactly once when the exchange is over
+ * (finished or aborted), for telemetry.
+ */
+export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyResponse, draining: boolean, done: (status: number, grpcStatus: string | undefined) => void): void {
+  let finished = false;
+  let trailers: HeaderMap | undefined;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    done(pr.status, grpcStatusOf(pr, trailers));
+  };
+  res.once('close', () => {
+    if (!res.writableFinished) {
+      ex.flag(Flags.downstreamConnectionTermination);
+      if (pr.body && !pr.body.destroyed) pr.body.destroy();
+    }
+    finish();
+  });
+  const h2 = ex.protocol === 'HTTP/2';
+  const headers = pr.headers;
+  if (draining && !h2) headers.connection = 'close';
+  if (pr.trailersOnly && h2) {
+    const all: Record<string, string | string[] | number> = { ':status': pr.status };
+    for (const k in headers) if (headers[k] !== undefined) all[k] = headers[k]!;
+    (res as Http2ServerResponse).stream.respond(all, { endStream: true });
+    pr.body?.resume();
+    return;
+  }
+  try {
+    (res as ServerResponse).writeHead(pr.status, headers as Record<string, string | string[]>);
+  } catch {
+    // Invalid upstream headers: nothing sensible can be forwarded.
+    ex.flag(Flags.upstreamConnectionTermination);
+    res.destroy();
+    return;
+  }
+  const body = pr.body;
+  if (body === null || pr.trailersOnly) {
+    body?.resume();
+    res.end();
+    return;
+  }
+  body.on('data', (c: Buffer) => {
+    ex.bytesSent += c.length;
+  });
+  let ended = false;
+  body.once('end', () => {
+    ended = true;
+    trailers = pr.trailers();
+    if (trailers) (res as ServerResponse).addTrailers(trailers as Record<string, string>);
+    res.end();
+  });
+  body.once('error', () => {
+    // The upstream went away mid-body: the client must see a broken response, not a short one.
+    ex.flag(Flags.upstreamConnectionTermination);
+    res.destroy();
+  });
+  body.once('close', () => {
+    if (ended || finished) return;
+    ex.flag(Flags.upstreamConnectionTermination);
+    res.destroy();
+  });
+  body.pipe(res as NodeJS.WritableStream, { end: false });
+}

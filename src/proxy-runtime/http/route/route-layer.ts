@@ -1,0 +1,47 @@
+/**
+ * The routing layer: picks the route (404 + NR when none), answers redirects and direct
+ * responses itself, applies rewrites and the route's header operations.
+ */
+import type { HttpLayer } from '../layer.js';
+import { applyHeaderOps } from '../headers/header-ops.js';
+import { Flags, localResponse } from '../types.js';
+
+/** Routes the exchange through its chain's route table. */
+export const routeLayer: HttpLayer = (next) => async (ex) => {
+  const table = ex.conn.chain.routes;
+  const found = table?.match(ex, ex.runtime.node.labels);
+  if (!found) {
+    ex.flag(Flags.noRoute);
+    return localResponse(404, null);
+  }
+  const { route, matched } = found;
+  ex.route = route;
+  if (route.redirect) {
+    const r = route.redirect;
+    const q = ex.path.indexOf('?');
+    let path = r.uri ?? ex.pathOnly();
+    if (q >= 0 && !path.includes('?')) path += ex.path.slice(q);
+    let authority = r.authority ?? ex.authority;
+    if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
+    return localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` });
+  }
+  if (route.directResponse) {
+    return localResponse(route.directResponse.status, route.directResponse.body ?? null);
+  }
+  if (route.rewrite) {
+    const rw = route.rewrite;
+    if (rw.uri !== undefined) {
+      const q = ex.path.indexOf('?');
+      const query = q >= 0 ? ex.path.slice(q) : '';
+      const path = ex.pathOnly();
+      const prefix = matched?.uriPrefix;
+      const rewritten = prefix !== undefined && path.startsWith(prefix) ? rw.uri + path.slice(prefix.length) : rw.uri;
+      ex.path = (rewritten.startsWith('/') ? rewritten : '/' + rewritten).replace(/^\/\/+/, '/') + query;
+    }
+    if (rw.authority !== undefined) ex.authority = rw.authority;
+  }
+  applyHeaderOps(ex.headers, route.requestHeaders);
+  const res = await next(ex);
+  applyHeaderOps(res.headers, route.responseHeaders);
+  return res;
+};

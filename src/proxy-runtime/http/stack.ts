@@ -1,0 +1,11 @@
+/** The HTTP stack of a listener, outermost layer first. */
+import { compose, type HttpHandler } from './layer.js';
+import { routeLayer } from './route/route-layer.js';
+import { faultLayer } from './fault/fault-layer.js';
+import { mirrorLayer } from './mirror/mirror-layer.js';
+import { timeoutLayer } from './timeout/timeout-layer.js';
+import { retryLayer } from './retry/retry-layer.js';
+import { forward } from './forward.js';
+
+/** route -> fault -> mirror -> timeout -> retry -> forward. */
+export const httpStack: HttpHandler = compose([routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);

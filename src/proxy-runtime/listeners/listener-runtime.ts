@@ -1,0 +1,59 @@
+/**
+ * A listener as one config version sees it: its filter chains compiled, and the chain chosen for
+ * a connection from WHERE IT WAS GOING (the original destination), which for explicit listeners is
+ * the listener itself and for capture listeners comes from SO_ORIGINAL_DST.
+ */
+import type { FilterChainConfig, ListenerConfig } from '../../protocol/proxy-config/index.js';
+import { durationMs } from '../../protocol/proxy-config/index.js';
+import type { ClusterRuntime } from '../clusters/cluster.js';
+import type { RouteTable } from '../http/route/route-table.js';
+
+/** A compiled filter chain. */
+export interface ChainRuntime {
+  readonly name: string;
+  readonly cfg: FilterChainConfig;
+  readonly protocol: 'auto' | 'http1' | 'http2' | 'tcp';
+  readonly routes: RouteTable | undefined;
+  readonly tcpCluster: ClusterRuntime | undefined;
+  readonly tls: 'strict' | 'permissive' | 'disable';
+}
+
+/** A compiled listener. */
+export class ListenerRuntime {
+  readonly name: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly mode: 'explicit' | 'http-proxy' | 'capture';
+  readonly detectTimeoutMs: number;
+  readonly chains: readonly ChainRuntime[];
+
+  constructor(
+    readonly cfg: ListenerConfig,
+    routes: ReadonlyMap<string, RouteTable>,
+    clusters: ReadonlyMap<string, ClusterRuntime>,
+  ) {
+    this.name = cfg.name;
+    this.direction = cfg.direction;
+    this.mode = cfg.mode ?? 'explicit';
+    this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
+    this.chains = cfg.chains.map((c, i) => ({
+      name: c.name ?? `${cfg.name}/${i}`,
+      cfg: c,
+      protocol: c.protocol ?? 'auto',
+      routes: c.routeConfig !== undefined ? routes.get(c.routeConfig) : undefined,
+      tcpCluster: c.tcpCluster !== undefined ? clusters.get(c.tcpCluster) : undefined,
+      tls: c.tls ?? 'disable',
+    }));
+  }
+
+  /** The first chain whose match accepts the destination; a chain without match is a default. */
+  chainFor(destination: { address: string; port: number }): ChainRuntime | undefined {
+    for (const c of this.chains) {
+      const m = c.cfg.match;
+      if (!m) return c;
+      if (m.destinationPort !== undefined && m.destinationPort !== destination.port) continue;
+      if (m.destinationAddress !== undefined && m.destinationAddress !== destination.address) continue;
+      return c;
+    }
+    return undefined;
+  }
+}

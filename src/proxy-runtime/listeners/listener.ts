@@ -1,0 +1,164 @@
+/**
+ * A listening socket and its pipeline: accept -> original destination (input) -> filter chain ->
+ * mTLS termination (inbound) -> protocol detection -> HTTP ingress or TCP proxy. The socket is
+ * long-lived; the compiled listener it applies is looked up in the CURRENT runtime per
+ * connection, so a config swap changes new connections without closing existing ones.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { ListenerConfig } from '../../protocol/proxy-config/index.js';
+import type { ProxyContext } from '../runtime/context.js';
+import type { ConnectionInfo } from '../http/exchange.js';
+import { HttpIngress } from '../http/ingress.js';
+import { detectProtocol } from '../detect/detect.js';
+import { proxyTcp } from '../tcp/tcp-proxy.js';
+import { MESH_ALPN_SERVER, MESH_ALPN_TCP } from '../tls/contexts.js';
+import { spiffeIdOf } from '../tls/identity.js';
+import type { ChainRuntime, ListenerRuntime } from './listener-runtime.js';
+import { localAddressAsDestination, type OriginalDestinationResolver } from './original-destination.js';
+
+/** A bound listener. */
+export class ListenerHandle {
+  readonly server: Server;
+  readonly ingress: HttpIngress;
+  private readonly sockets = new Set<Socket>();
+  private boundPort = 0;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    readonly cfg: ListenerConfig,
+    private readonly resolveOriginalDst: OriginalDestinationResolver,
+  ) {
+    this.ingress = new HttpIngress(ctx);
+    this.server = createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s));
+    this.server.on('error', (err) => ctx.log.error('listener error', { listener: cfg.name, error: err.message }));
+  }
+
+  /** The identity of the socket: same name, address and port means the same listener across configs. */
+  static key(cfg: ListenerConfig): string {
+    return `${cfg.name}|${cfg.address ?? ''}|${cfg.port}|${cfg.mode ?? 'explicit'}`;
+  }
+
+  /** Binds; resolves with the port (useful with port 0). */
+  listen(): Promise<number> {
+    const host = this.cfg.address ?? (this.cfg.direction === 'inbound' ? '0.0.0.0' : '127.0.0.1');
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port: this.cfg.port, backlog: 1024 }, () => {
+        this.server.off('error', reject);
+        const a = this.server.address();
+        this.boundPort = typeof a === 'object' && a ? a.port : this.cfg.port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Stops accepting; open connections continue (drain them with `drain`). */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  drain(): void {
+    this.ingress.drain();
+  }
+
+  /** Closes every connection now. */
+  destroyAll(): void {
+    this.ingress.destroy();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private accept(socket: Socket): void {
+    const runtime = this.ctx.current();
+    const lr = runtime.listeners.get(this.cfg.name);
+    if (!lr || this.ctx.draining) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    const gauge = this.ctx.telemetry.metrics.downstreamConnections.labels(this.cfg.name);
+    gauge.inc();
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      gauge.dec();
+    });
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    const destination = (lr.mode === 'capture' ? this.resolveOriginalDst(socket) : undefined) ?? localAddressAsDestination(socket) ?? { address: '0.0.0.0', port: 0 };
+    const chain = lr.chainFor(destination);
+    if (!chain) {
+      socket.destroy();
+      return;
+    }
+    const conn: ConnectionInfo = {
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      destination,
+      peerIdentity: undefined,
+      mtls: false,
+      listener: lr,
+      chain,
+    };
+    this.dispatch(socket, conn, lr, chain, false);
+  }
+
+  private dispatch(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime, insideTls: boolean): void {
+    const tcp = (): void => {
+      if (chain.tcpCluster) proxyTcp(this.ctx, conn, socket, chain.tcpCluster);
+      else socket.destroy();
+    };
+    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp();
+    if (chain.protocol === 'http1' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH1(socket, conn);
+    if (chain.protocol === 'http2' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH2(socket, conn);
+    detectProtocol(socket, lr.detectTimeoutMs, (p) => {
+      if (p === 'tls' && !insideTls && chain.tls !== 'disable') return this.terminateMtls(socket, conn, lr, chain);
+      if (chain.tls === 'strict' && !insideTls) {
+        this.ctx.log.debug('refused plaintext connection on a strict mTLS chain', { listener: lr.name, remote: conn.remoteAddress });
+        socket.destroy();
+        return;
+      }
+      if (p === 'h2c' && chain.protocol !== 'tcp') return this.ingress.acceptH2(socket, conn);
+      if (p === 'http1' && chain.protocol !== 'tcp') return this.ingress.acceptH1(socket, conn);
+      tcp();
+    });
+  }
+
+  private terminateMtls(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime): void {
+    const mesh = this.ctx.mesh();
+    if (!mesh) {
+      socket.destroy();
+      return;
+    }
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: mesh.current.server,
+      ALPNProtocols: MESH_ALPN_SERVER,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    tls.on('error', (err) => this.ctx.log.debug('inbound mTLS handshake failed', { listener: lr.name, remote: conn.remoteAddress, error: err.message }));
+    tls.once('secure', () => {
+      const peerIdentity = spiffeIdOf(tls.getPeerCertificate());
+      const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true };
+      const alpn = tls.alpnProtocol;
+      const s = tls as unknown as Socket;
+      if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
+      if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
+      if (alpn === MESH_ALPN_TCP) {
+        if (chain.tcpCluster) return proxyTcp(this.ctx, inner, s, chain.tcpCluster);
+        return tls.destroy();
+      }
+      this.dispatch(s, inner, lr, chain, true);
+    });
+  }
+}
+
+export type { OriginalDestinationResolver };

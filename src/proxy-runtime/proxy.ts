@@ -1,0 +1,296 @@
+/**
+ * The sidecar proxy: owns the listeners, the admin and telemetry servers, the identity and the
+ * live cluster state, and swaps config versions atomically:
+ *   validate -> build an immutable Runtime -> bind new listeners -> swap -> retire what is unused.
+ * Anything failing before the swap is a NACK: the error (with its field path) is returned and the
+ * last good config keeps serving. `applyConfig` is what the control-plane stream client calls.
+ */
+import type { Server } from 'node:http';
+import { validateProxyConfig, type IdentityConfig, type ProxyConfig } from '../protocol/proxy-config/index.js';
+import { ProxyCounterDrain } from './runtime/drain.js';
+import { Runtime, nodeInfo } from './runtime/runtime.js';
+import type { ProxyContext } from './runtime/context.js';
+import { ClusterStateRegistry } from './clusters/state.js';
+import { ListenerHandle } from './listeners/listener.js';
+import { localAddressAsDestination, type OriginalDestinationResolver } from './listeners/original-destination.js';
+import { Telemetry } from './telemetry/telemetry.js';
+import { ProxyLog } from './log.js';
+import { MeshTls } from './tls/contexts.js';
+import { StaticIdentitySource, type IdentitySource } from './tls/identity.js';
+import { startAdminServer } from './admin/admin-server.js';
+import { startTelemetryServer } from './telemetry/telemetry-server.js';
+import type { AdminView, ApplyResult } from './admin/admin-view.js';
+import { describeClusters, describeListeners } from './admin/describe.js';
+import { ProxyPorts } from '../protocol/well-known.js';
+
+export type { ApplyResult } from './admin/admin-view.js';
+
+/** How a proxy is started. */
+export interface ProxyOptions {
+  /** Certificates from elsewhere (the CA-backed source); default: the PEM files of `identity` in the config. */
+  identitySource?: IdentitySource;
+  /** SO_ORIGINAL_DST for capture listeners (provided by the capture layer). */
+  resolveOriginalDst?: OriginalDestinationResolver;
+  /** Where access log lines go; default: as the config says (stdout). */
+  accessLog?: NodeJS.WritableStream | null;
+  log?: ProxyLog;
+  /** Override the admin / telemetry ports of the config (tests use 0). */
+  adminPort?: number;
+  telemetryPort?: number;
+  /** Called after /quitquitquit finished draining. */
+  onQuit?: () => void;
+}
+
+/** A running proxy. */
+export class Proxy implements ProxyContext {
+  readonly log: ProxyLog;
+  readonly telemetry: Telemetry;
+  private runtime!: Runtime;
+  private readonly state: ClusterStateRegistry;
+  private readonly handles = new Map<string, ListenerHandle>();
+  private meshTls: MeshTls | undefined;
+  private identitySource: IdentitySource | undefined;
+  private identityKey = '';
+  private readonly drainTracker = new ProxyCounterDrain();
+  private drainingFlag = false;
+  private admin: { server: Server; port: number } | undefined;
+  private telemetryServer: { server: Server; port: number } | undefined;
+  private lastRejected: { version: string; error: string; at: string } | undefined;
+  private appliedAt = '';
+  private applying: Promise<unknown> = Promise.resolve();
+  private drainPromise: Promise<void> | undefined;
+
+  private constructor(private readonly opts: ProxyOptions) {
+    this.log = opts.log ?? new ProxyLog();
+    this.telemetry = new Telemetry(opts.accessLog === null ? undefined : (opts.accessLog ?? process.stdout));
+    this.state = new ClusterStateRegistry(undefined);
+  }
+
+  /** Validates and applies `config`, binds everything; throws the NACK error if the config is refused. */
+  static async start(config: unknown, opts: ProxyOptions = {}): Promise<Proxy> {
+    const p = new Proxy(opts);
+    const r = await p.applyConfig(config);
+    if (!r.ok) {
+      p.closeIdentity();
+      throw new ProxyConfigRejected(r.errors);
+    }
+    const cfg = p.runtime.config;
+    if (opts.accessLog === undefined && cfg.telemetry?.accessLog !== undefined) {
+      p.telemetry.accessLog.enabled = cfg.telemetry.accessLog !== 'off';
+    }
+    try {
+      p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin);
+      p.telemetryServer = await startTelemetryServer(p.adminView(), cfg.telemetry?.address ?? '0.0.0.0', opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry);
+    } catch (err) {
+      await p.close();
+      throw err;
+    }
+    return p;
+  }
+
+  // ---- ProxyContext ----
+  current(): Runtime {
+    return this.runtime;
+  }
+  mesh(): MeshTls | undefined {
+    return this.meshTls;
+  }
+  get draining(): boolean {
+    return this.drainingFlag;
+  }
+  requestStarted(): void {
+    this.drainTracker.started();
+    this.telemetry.metrics.activeRequests.inc();
+  }
+  requestFinished(): void {
+    this.drainTracker.finished();
+    this.telemetry.metrics.activeRequests.dec();
+  }
+
+  /** The version of the config serving now. */
+  get version(): string {
+    return this.runtime?.version ?? '';
+  }
+
+  /** The bound port of a listener (after port 0). */
+  listenerPort(name: string): number {
+    for (const h of this.handles.values()) if (h.cfg.name === name) return h.port;
+    throw new Error(`no listener named ${name}`);
+  }
+
+  get adminPort(): number {
+    return this.admin?.port ?? 0;
+  }
+
+  get telemetryPort(): number {
+    return this.telemetryServer?.port ?? 0;
+  }
+
+  /** Applies a config (serialised with other applies). Never throws: the result is the ACK/NACK. */
+  applyConfig(config: unknown): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(config));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(input: unknown): Promise<ApplyResult> {
+    const version = typeof (input as { version?: unknown })?.version === 'string' ? (input as { version: string }).version : 'unversioned';
+    const nack = (errors: string[]): ApplyResult => {
+      this.lastRejected = { version, error: errors.join('; '), at: new Date().toISOString() };
+      this.telemetry.metrics.configApplies.labels('rejected').inc();
+      this.log.warn('config rejected, keeping the last good config', { version, errors });
+      return { ok: false, version, error: errors.join('; '), errors };
+    };
+    const v = validateProxyConfig(input);
+    if (!v.ok) return nack(v.errors);
+    const config = v.config;
+    try {
+      this.ensureIdentity(config.identity);
+    } catch (err) {
+      return nack([(err as Error).message]);
+    }
+    let runtime: Runtime;
+    try {
+      this.state.beginBuild();
+      runtime = new Runtime(config, nodeInfo(config, this.meshTls?.current.summary.spiffeId), this.state);
+    } catch (err) {
+      return nack([`building the runtime failed: ${(err as Error).message}`]);
+    }
+    const wanted = new Map(config.listeners.map((l) => [ListenerHandle.key(l), l]));
+    const added: ListenerHandle[] = [];
+    for (const [key, l] of wanted) {
+      if (this.handles.has(key)) continue;
+      const h = new ListenerHandle(this, l, this.opts.resolveOriginalDst ?? localAddressAsDestination);
+      try {
+        await h.listen();
+      } catch (err) {
+        for (const a of added) await a.stopAccepting();
+        return nack([`listeners[${config.listeners.indexOf(l)}]: cannot listen on ${l.address ?? ''}:${l.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+      }
+      added.push(h);
+    }
+    // The swap: from here on new connections and requests see the new version.
+    this.runtime = runtime;
+    for (const h of added) this.handles.set(ListenerHandle.key(h.cfg), h);
+    for (const [key, h] of this.handles) {
+      if (wanted.has(key)) continue;
+      this.handles.delete(key);
+      void h.stopAccepting();
+      h.drain();
+      setTimeout(() => h.destroyAll(), runtime.drainPeriodMs).unref();
+    }
+    this.state.sweep(new Set(runtime.clusters.keys()));
+    this.appliedAt = new Date().toISOString();
+    const m = this.telemetry.metrics;
+    m.configVersion.reset();
+    m.configVersion.labels(runtime.version).set(1);
+    m.configApplies.labels('accepted').inc();
+    this.log.info('config applied', { version: runtime.version });
+    return { ok: true, version: runtime.version };
+  }
+
+  private ensureIdentity(cfg: IdentityConfig | undefined): void {
+    const source = this.opts.identitySource;
+    const key = source ? 'external' : cfg ? JSON.stringify(cfg) : '';
+    if (key === this.identityKey) return;
+    let next: IdentitySource | undefined = source;
+    if (!source && cfg) next = new StaticIdentitySource(cfg, { watch: true });
+    let mesh: MeshTls | undefined;
+    try {
+      mesh = next ? new MeshTls(next) : undefined;
+    } catch (err) {
+      if (next !== source) next?.close();
+      throw new Error(`identity: the certificate or key is unusable: ${(err as Error).message}`);
+    }
+    this.closeIdentity();
+    this.identitySource = next;
+    this.identityKey = key;
+    this.meshTls = mesh;
+    this.state.setMesh(mesh);
+    this.state.rotate();
+    if (mesh) {
+      const expiry = (): void => {
+        const s = mesh.current.summary;
+        this.telemetry.metrics.certExpiry.reset();
+        this.telemetry.metrics.certExpiry.labels(s.spiffeId ?? 'unknown').set(s.expiresAtSeconds);
+      };
+      expiry();
+      mesh.onRotate(() => {
+        expiry();
+        // New connections must present the new certificate: rebuild the pools; open ones finish.
+        this.state.rotate();
+        if (this.runtime) void this.applyConfig(this.runtime.config);
+        this.log.info('workload certificate rotated', { spiffeId: mesh.current.summary.spiffeId });
+      });
+    }
+  }
+
+  private closeIdentity(): void {
+    this.meshTls?.close();
+    if (this.identitySource && this.identitySource !== this.opts.identitySource) this.identitySource.close();
+  }
+
+  /**
+   * Drains: stops accepting, tells clients to go away (GOAWAY, Connection: close), waits for
+   * in-flight requests up to the config's drainPeriod, then closes what is left.
+   */
+  drain(): Promise<void> {
+    this.drainPromise ??= (async () => {
+      this.drainingFlag = true;
+      for (const h of this.handles.values()) {
+        void h.stopAccepting();
+        h.drain();
+      }
+      await this.drainTracker.idle(this.runtime.drainPeriodMs);
+      for (const h of this.handles.values()) h.destroyAll();
+    })();
+    return this.drainPromise;
+  }
+
+  /** Drains, then closes the admin and telemetry servers and the pools. */
+  async close(): Promise<void> {
+    if (this.runtime) await this.drain();
+    this.telemetry.accessLog.flush();
+    this.admin?.server.closeAllConnections();
+    this.telemetryServer?.server.closeAllConnections();
+    await Promise.all([this.admin, this.telemetryServer].map((s) => (s ? new Promise<void>((r) => s.server.close(() => r())) : undefined)));
+    this.state.close();
+    this.closeIdentity();
+  }
+
+  private adminView(): AdminView {
+    return {
+      log: this.log,
+      readiness: () => (this.drainingFlag ? { ready: false, state: 'DRAINING' } : this.runtime ? { ready: true, state: 'LIVE' } : { ready: false, state: 'PRE_INITIALIZING' }),
+      configDump: () => ({ version: this.version, appliedAt: this.appliedAt, lastRejected: this.lastRejected ?? null, config: redact(this.runtime.config) }),
+      clusters: () => describeClusters(this.runtime, Date.now()),
+      listeners: () => describeListeners(this.runtime, this.handles),
+      routes: () => this.runtime.config.routes ?? [],
+      certs: () => {
+        const m = this.meshTls;
+        if (!m) return { identity: null };
+        const s = m.current.summary;
+        return { identity: { spiffeId: s.spiffeId ?? null, serialNumber: s.serialNumber, validFrom: s.validFrom, validTo: s.validTo }, generation: m.current.generation };
+      },
+      prometheus: () => this.telemetry.metrics.exposition(),
+      statsJson: async () => (await this.telemetry.metrics.registry.getMetricsAsJSON()) as unknown,
+      applyConfig: (c) => this.applyConfig(c),
+      startDrain: () => void this.drain(),
+      quit: () => {
+        void this.close().then(() => this.opts.onQuit?.());
+      },
+    };
+  }
+}
+
+/** The identity section names files, not secrets, so the dump shows it as is; keys are never read into it. */
+function redact(config: ProxyConfig): ProxyConfig {
+  return config;
+}
+
+/** The initial config was refused: carries every problem with its field path. */
+export class ProxyConfigRejected extends Error {
+  constructor(readonly errors: readonly string[]) {
+    super(`proxy config is invalid:\n  ${errors.join('\n  ')}`);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The immutable runtime of one config version: compiled listeners, route tables and clusters.
+ * Built completely before it is used (validate -> build -> swap), so a config that cannot be
+ * built is refused while the previous runtime keeps serving; requests keep the runtime they
+ * started with, so a swap never changes a request midway.
+ */
+import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
+import { durationMs } from '../../protocol/proxy-config/index.js';
+import { ClusterRuntime } from '../clusters/cluster.js';
+import type { ClusterStateRegistry } from '../clusters/state.js';
+import { RouteTable } from '../http/route/route-table.js';
+import { ListenerRuntime } from '../listeners/listener-runtime.js';
+
+/** Who this proxy is (telemetry labels, sourceLabels matching). */
+export interface NodeInfo {
+  readonly id: string;
+  readonly workload: string;
+  readonly namespace: string;
+  readonly cluster: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly app: string;
+  readonly version: string;
+  /** SPIFFE ID of the proxy identity, when it has one */
+  readonly principal: string;
+}
+
+/** One config version, compiled. */
+export class Runtime {
+  readonly version: string;
+  readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+  readonly routeTables: ReadonlyMap<string, RouteTable>;
+  readonly listeners: ReadonlyMap<string, ListenerRuntime>;
+  readonly drainPeriodMs: number;
+  /** the peer-metadata header value this proxy sends on outbound requests (computed once) */
+  readonly peerMetadata: string;
+
+  constructor(
+    readonly config: ProxyConfig,
+    readonly node: NodeInfo,
+    state: ClusterStateRegistry,
+  ) {
+    this.version = config.version ?? 'unversioned';
+    this.drainPeriodMs = durationMs(config.drainPeriod, 5_000);
+    const clusters = new Map<string, ClusterRuntime>();
+    for (const c of config.clusters ?? []) clusters.set(c.name, new ClusterRuntime(c, state));
+    this.clusters = clusters;
+    const deps = {
+      clusters,
+      budgetFor: (cluster: string, b: { retryRatio: number; minRetriesPerSecond?: number; ttl?: string }) =>
+        state.budget(cluster, b.retryRatio, b.minRetriesPerSecond ?? 10, durationMs(b.ttl, 10_000)),
+    };
+    const tables = new Map<string, RouteTable>();
+    for (const r of config.routes ?? []) tables.set(r.name, new RouteTable(r, deps));
+    this.routeTables = tables;
+    const listeners = new Map<string, ListenerRuntime>();
+    for (const l of config.listeners) listeners.set(l.name, new ListenerRuntime(l, tables, clusters));
+    this.listeners = listeners;
+    this.peerMetadata = encodePeerMetadata(node);
+  }
+}
+
+/** Builds the node facts from the config (and the identity's SPIFFE ID). */
+export function nodeInfo(config: ProxyConfig, principal: string | undefined): NodeInfo {
+  const n = config.node ?? {};
+  const labels = n.labels ?? {};
+  const workload = n.workload ?? labels.app ?? 'unknown';
+  return {
+    id: n.id ?? `sidecar~${workload}.${n.namespace ?? 'default'}`,
+    workload,
+    namespace: n.namespace ?? 'default',
+    cluster: n.cluster ?? 'Kubernetes',
+    labels,
+    app: labels.app ?? labels['app.kubernetes.io/name'] ?? workload,
+    version: labels.version ?? labels['app.kubernetes.io/version'] ?? 'unknown',
+    principal: principal ?? (n.serviceAccount ? `spiffe://cluster.local/ns/${n.namespace ?? 'default'}/sa/${n.serviceAccount}` : 'unknown'),
+  };
+}
+
+/**
+ * Peer metadata exchange (what Istio does with x-envoy-peer-metadata): the client sidecar says
+ * who the calling workload is, so the server sidecar can label `source_*` in its metrics.
+ */
+export const PEER_METADATA_HEADER = 'x-meshctl-peer-metadata';
+
+function encodePeerMetadata(n: NodeInfo): string {
+  return Buffer.from(JSON.stringify({ w: n.workload, ns: n.namespace, app: n.app, v: n.version, c: n.cluster })).toString('base64');
+}
+
+/** The source workload a peer-metadata header describes. */
+export interface PeerWorkload {
+  workload: string;
+  namespace: string;
+  app: string;
+  version: string;
+  cluster: string;
+}
+
+/** Decodes a peer-metadata header; undefined when absent or malformed. */
+export function decodePeerMetadata(value: string | undefined): PeerWorkload | undefined {
+  if (!value || value.length > 2048) return undefined;
+  try {
+    const o = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as Record<string, unknown>;
+    const s = (k: string): string => (typeof o[k] === 'string' ? (o[k] as string) : 'unknown');
+    return { workload: s('w'), namespace: s('ns'), app: s('app'), version: s('v'), cluster: s('c') };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * What the proxy records when a request or TCP connection finishes: the Istio metrics with the
+ * labels derived from who called whom (this node, the endpoint's labels, the peer's metadata and
+ * certificate), and the access log line.
+ */
+import type { Exchange } from '../http/exchange.js';
+import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
+import { AccessLog } from './access-log.js';
+import { ProxyMetrics } from './metrics.js';
+
+/** The facts of a finished TCP connection. */
+export interface TcpRecord {
+  listener: string;
+  direction: 'inbound' | 'outbound';
+  node: NodeInfo;
+  cluster: string;
+  service: string | undefined;
+  upstreamHost: string;
+  upstreamLabels: Readonly<Record<string, string>> | undefined;
+  upstreamIdentity: string | undefined;
+  peerIdentity: string | undefined;
+  mtls: boolean;
+  remote: string;
+  startedAt: number;
+  bytesReceived: number;
+  bytesSent: number;
+  flags: string;
+}
+
+const u = (v: string | undefined): string => v ?? 'unknown';
+
+function serviceName(service: string): { name: string; namespace: string } {
+  const parts = service.split('.');
+  return { name: parts[0] ?? service, namespace: parts[1] ?? 'unknown' };
+}
+
+function endpoints(
+  direction: 'inbound' | 'outbound',
+  node: NodeInfo,
+  peer: PeerWorkload | undefined,
+  peerIdentity: string | undefined,
+  upstreamLabels: Readonly<Record<string, string>> | undefined,
+  upstreamIdentity: string | undefined,
+  service: string,
+  mtls: boolean,
+): Record<string, string> {
+  const svc = serviceName(service);
+  if (direction === 'outbound') {
+    const l = upstreamLabels ?? {};
+    return {
+      reporter: 'source',
+      source_workload: node.workload,
+      source_workload_namespace: node.namespace,
+      source_principal: node.principal,
+      source_app: node.app,
+      source_version: node.version,
+      source_cluster: node.cluster,
+      destination_workload: u(l['workload'] ?? l['app']),
+      destination_workload_namespace: u(l['namespace']),
+      destination_principal: u(upstreamIdentity),
+      destination_app: u(l['app']),
+      destination_version: u(l['version']),
+      destination_service: service,
+      destination_service_name: svc.name,
+      destination_service_namespace: l['namespace'] ?? svc.namespace,
+      destination_cluster: u(l['cluster'] ?? node.cluster),
+      connection_security_policy: 'unknown',
+    };
+  }
+  return {
+    reporter: 'destination',
+    source_workload: u(peer?.workload),
+    source_workload_namespace: u(peer?.namespace),
+    source_principal: u(peerIdentity),
+    source_app: u(peer?.app),
+    source_version: u(peer?.version),
+    source_cluster: u(peer?.cluster),
+    destination_workload: node.workload,
+    destination_workload_namespace: node.namespace,
+    destination_principal: node.principal,
+    destination_app: node.app,
+    destination_version: node.version,
+    destination_service: service,
+    destination_service_name: svc.name,
+    destination_service_namespace: svc.namespace === 'unknown' ? node.namespace : svc.namespace,
+    destination_cluster: node.cluster,
+    connection_security_policy: mtls ? 'mutual_tls' : 'none',
+  };
+}
+
+/** Metrics and access log of one proxy. */
+export class Telemetry {
+  readonly metrics = new ProxyMetrics();
+  readonly accessLog: AccessLog;
+
+  constructor(accessLogOut: NodeJS.WritableStream | undefined) {
+    this.accessLog = new AccessLog(accessLogOut);
+  }
+
+  /** Records a finished HTTP exchange. */
+  recordHttp(ex: Exchange, status: number, peerMetadata: string | undefined, grpcStatus: string | undefined): void {
+    const durationMs = performance.now() - ex.startedAt;
+    const direction = ex.conn.listener.direction;
+    const cluster = ex.clusterName ? ex.runtime.clusters.get(ex.clusterName) : undefined;
+    const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+    const labels = endpoints(
+      direction,
+      ex.runtime.node,
+      direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
+      ex.conn.peerIdentity,
+      ex.upstreamEndpointLabels,
+      ex.upstreamIdentity,
+      service,
+      ex.conn.mtls,
+    );
+    labels.request_protocol = ex.isGrpc() ? 'grpc' : 'http';
+    labels.response_code = String(status);
+    labels.grpc_response_status = grpcStatus ?? '';
+    labels.response_flags = ex.flags === '' ? '-' : ex.flags;
+    const s = this.metrics.http(labels);
+    s.requests.inc();
+    s.duration.observe(durationMs);
+    s.reqBytes.observe(ex.body.bytesReceived);
+    s.respBytes.observe(ex.bytesSent);
+    this.accessLog.write({
+      start_time: new Date(Date.now() - durationMs).toISOString(),
+      method: ex.method,
+      path: ex.path,
+      protocol: ex.protocol,
+      response_code: status,
+      response_flags: labels.response_flags,
+      duration: Math.round(durationMs * 1000) / 1000,
+      bytes_received: ex.body.bytesReceived,
+      bytes_sent: ex.bytesSent,
+      upstream_service: service,
+      upstream_cluster: ex.clusterName || '-',
+      upstream_host: ex.upstreamHost || '-',
+      authority: ex.authority,
+      request_id: ex.requestId,
+      trace_id: ex.traceId,
+      downstream_remote_address: `${ex.conn.remoteAddress}:${ex.conn.remotePort}`,
+      user_agent: ex.header('user-agent'),
+      route_name: ex.route?.name,
+      listener: ex.conn.listener.name,
+      attempts: ex.attempts,
+    });
+  }
+
+  /** Records a finished TCP connection. */
+  recordTcp(r: TcpRecord): void {
+    const labels = endpoints(r.direction, r.node, undefined, r.peerIdentity, r.upstreamLabels, r.upstreamIdentity, r.service ?? r.cluster, r.mtls);
+    labels.response_flags = r.flags === '' ? '-' : r.flags;
+    const s = this.metrics.tcp(labels);
+    s.opened.inc();
+    s.closed.inc();
+    s.sent.inc(r.bytesSent);
+    s.received.inc(r.bytesReceived);
+    const durationMs = performance.now() - r.startedAt;
+    this.accessLog.write({
+      start_time: new Date(Date.now() - durationMs).toISOString(),
+      protocol: 'tcp',
+      response_code: 0,
+      response_flags: labels.response_flags,
+      duration: Math.round(durationMs * 1000) / 1000,
+      bytes_received: r.bytesReceived,
+      bytes_sent: r.bytesSent,
+      upstream_service: r.service,
+      upstream_cluster: r.cluster,
+      upstream_host: r.upstreamHost || '-',
+      downstream_remote_address: r.remote,
+      listener: r.listener,
+    });
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Request id and trace context. `x-request-id` is kept or generated. Each proxy is a hop span:
+ * an incoming W3C `traceparent` or B3 context (multi-header or single `b3`) is continued with a
+ * new span id whose parent is the caller's span, and written back in BOTH formats so services
+ * instrumented with either keep one trace; without any context, a new sampled trace starts.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Exchange } from '../http/exchange.js';
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const HEX32 = /^[0-9a-f]{32}$|^[0-9a-f]{16}$/;
+
+/** Random ids come from one pooled buffer, refilled when spent. */
+let pool = Buffer.alloc(0);
+let offset = 0;
+function randomHex(bytes: number): string {
+  if (offset + bytes > pool.length) {
+    pool = randomBytes(4096);
+    offset = 0;
+  }
+  const s = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return s;
+}
+
+/** Sets the request id and continues (or starts) the trace; fills `ex.requestId` and `ex.traceId`. */
+export function prepareTracing(ex: Exchange): void {
+  const h = ex.headers;
+  const rid = h['x-request-id'];
+  if (typeof rid === 'string' && rid.length > 0 && rid.length <= 128) ex.requestId = rid;
+  else {
+    ex.requestId = randomUUID();
+    h['x-request-id'] = ex.requestId;
+  }
+
+  let traceId: string | undefined;
+  let parentSpan: string | undefined;
+  let sampled = '1';
+  const tp = typeof h.traceparent === 'string' ? TRACEPARENT.exec(h.traceparent) : null;
+  if (tp && tp[2] !== '00000000000000000000000000000000') {
+    traceId = tp[2]!;
+    parentSpan = tp[3]!;
+    sampled = (parseInt(tp[4]!, 16) & 1) === 1 ? '1' : '0';
+  } else {
+    const b3tid = h['x-b3-traceid'];
+    if (typeof b3tid === 'string' && HEX32.test(b3tid)) {
+      traceId = b3tid.padStart(32, '0');
+      const sid = h['x-b3-spanid'];
+      parentSpan = typeof sid === 'string' ? sid : undefined;
+      const s = h['x-b3-sampled'];
+      if (s === '0' || s === '1') sampled = s;
+    } else if (typeof h.b3 === 'string') {
+      const [tid, sid, s] = h.b3.split('-');
+      if (tid && HEX32.test(tid)) {
+        traceId = tid.padStart(32, '0');
+        parentSpan = sid;
+        if (s === '0' || s === '1') sampled = s;
+      }
+    }
+  }
+  traceId ??= randomHex(16);
+  const spanId = randomHex(8);
+  ex.traceId = traceId;
+  h.traceparent = `00-${traceId}-${spanId}-0${sampled}`;
+  h['x-b3-traceid'] = traceId;
+  h['x-b3-spanid'] = spanId;
+  if (parentSpan) h['x-b3-parentspanid'] = parentSpan;
+  else delete h['x-b3-parentspanid'];
+  h['x-b3-sampled'] = sampled;
+  if (h.b3 !== undefined) h.b3 = `${traceId}-${spanId}-${sampled}${parentSpan ? `-${parentSpan}` : ''}`;
+}
