@@ -35,6 +35,8 @@ export const ErrorCode = {
   CredentialRejected: 'MESH_ERR_CREDENTIAL_REJECTED',
   CertificateRequestInvalid: 'MESH_ERR_CSR_INVALID',
   CaMaterialInvalid: 'MESH_ERR_CA_INVALID',
+  KubernetesApi: 'MESH_ERR_KUBERNETES_API',
+  UninstallRefused: 'MESH_ERR_UNINSTALL_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -201,5 +203,25 @@ export class CertificateRequestInvalidError extends MeshError {
 export class CaMaterialInvalidError extends MeshError {
   constructor(subject: string, reason: string, hint: string) {
     super(ErrorCode.CaMaterialInvalid, `${subject}: ${reason}`, { hint });
+  }
+}
+
+/** The Kubernetes API server refused a request: says which object, the server's reason, and the fix. */
+export class KubernetesApiError extends MeshError {
+  /** HTTP status of the API server's answer (0: no answer). */
+  readonly status: number;
+  /** The Status reason (NotFound, Forbidden, Conflict, Invalid, ...). */
+  readonly reason: string;
+  constructor(what: string, status: number, reason: string, message: string, hint?: string) {
+    super(ErrorCode.KubernetesApi,  (), { hint });
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/**  refused because workloads still run the mesh's sidecar; lists them. */
+export class UninstallRefusedError extends MeshError {
+  constructor(message: string, hint: string) {
+    super(ErrorCode.UninstallRefused, message, { hint });
   }
 }
