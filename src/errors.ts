@@ -213,7 +213,7 @@ export class KubernetesApiError extends MeshError {
   /** The Status reason (NotFound, Forbidden, Conflict, Invalid, ...). */
   readonly reason: string;
   constructor(what: string, status: number, reason: string, message: string, hint?: string) {
-    super(ErrorCode.KubernetesApi,  (), { hint });
+    super(ErrorCode.KubernetesApi, `${what}: ${message}${reason ? ` (${reason})` : ''}`, { hint });
     this.status = status;
     this.reason = reason;
   }
