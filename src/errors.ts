@@ -219,7 +219,7 @@ export class KubernetesApiError extends MeshError {
   }
 }
 
-/**  refused because workloads still run the mesh's sidecar; lists them. */
+/** `uninstall` refused because workloads still run the mesh's sidecar; lists them. */
 export class UninstallRefusedError extends MeshError {
   constructor(message: string, hint: string) {
     super(ErrorCode.UninstallRefused, message, { hint });
