@@ -7,7 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import { resolve } from 'node:path';
-import type { CommandDefinition } from './command.js';
+import type { Command } from 'commander';
+import type { BindAction } from './command.js';
 import { examples } from './command.js';
 import { ConfigInvalidError, InputNotFoundError, UsageError } from '../errors.js';
 import type { CliContext } from '../context.js';
@@ -141,22 +142,21 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
   return 0;
 }
 
-const command: CommandDefinition = {
-  name: 'run',
-  summary: 'Run the sidecar proxy from a config file',
-  define(cmd, bind) {
-    cmd
-      .option('-c, --config <file>', 'proxy config (YAML or JSON, format proxy.meshctl.dev/v1)')
-      .option('--admin-port <port>', 'admin API port on 127.0.0.1 (default: config admin.port, else 15000)')
-      .option('--telemetry-port <port>', 'telemetry port (default: config telemetry.port, else 15020)')
-      .option('--log-level <level>', 'off, error, warn, info or debug (changeable at runtime: POST /logging?level=)')
-      .option('--no-access-log', 'do not write the JSON access log to stdout')
-      .addHelpText(
-        'after',
-        `\nMinimal config:\n${MINIMAL_CONFIG_EXAMPLE.split('\n').map((l) => `  ${l}`).join('\n')}\n` +
-          examples(['meshctl proxy run --config proxy.yaml', 'meshctl proxy run -c proxy.yaml --admin-port 0 --log-level debug', 'curl -s 127.0.0.1:15000/config_dump']),
-      );
-    bind<RunOptions>(cmd, (ctx, _args, opts) => run(ctx, opts));
-  },
-};
-export default command;
+/** Declares `run` under the `proxy` command. */
+export function defineProxyRun(parent: Command, bind: BindAction): Command {
+  const cmd = parent
+    .command('run')
+    .description('Run the sidecar proxy from a config file (format proxy.meshctl.dev/v1)')
+    .option('-c, --config <file>', 'proxy config (YAML or JSON, format proxy.meshctl.dev/v1)')
+    .option('--admin-port <port>', 'admin API port on 127.0.0.1 (default: config admin.port, else 15000)')
+    .option('--telemetry-port <port>', 'telemetry port (default: config telemetry.port, else 15020)')
+    .option('--log-level <level>', 'off, error, warn, info or debug (changeable at runtime: POST /logging?level=)')
+    .option('--no-access-log', 'do not write the JSON access log to stdout')
+    .addHelpText(
+      'after',
+      `\nMinimal config:\n${MINIMAL_CONFIG_EXAMPLE.split('\n').map((l) => `  ${l}`).join('\n')}\n` +
+        examples(['meshctl proxy run --config proxy.yaml', 'meshctl proxy run -c proxy.yaml --admin-port 0 --log-level debug', 'curl -s 127.0.0.1:15000/config_dump']),
+    );
+  bind<RunOptions>(cmd, (ctx, _args, opts) => run(ctx, opts));
+  return cmd;
+}
