@@ -1,0 +1,133 @@
+/**
+ * The push pipeline: inputs (store + registry) -> debounced immutable snapshot -> per-type
+ * generators that first check whether a change concerns them -> per-proxy resources -> the config
+ * stream. Emits 'pushed' with what it did, for logs, the debug API and the benchmark.
+ */
+import { EventEmitter } from 'node:events';
+import type { AdsServer } from '../stream/ads-server.js';
+import type { GeneratedResources, ProxyConfigSource, ProxyNode } from '../stream/source.js';
+import { fullChange, type ChangeSet } from './change.js';
+import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from './debouncer.js';
+import { GeneratorSet } from './generator.js';
+import { PushSnapshot, type SnapshotInputs } from './snapshot.js';
+
+/** What one push did. */
+export interface PushRecord {
+  readonly version: string;
+  readonly reasons: readonly string[];
+  /** How many changes the debouncer merged into this push. */
+  readonly merged: number;
+  /** Responses sent (proxy x type) that differed from what the proxy had. */
+  readonly sent: number;
+  /** Milliseconds to build the snapshot and generate + send. */
+  readonly buildMs: number;
+  readonly pushMs: number;
+  readonly at: string;
+}
+
+/** Options of the pipeline. */
+export interface PushPipelineOptions {
+  readonly generators: GeneratorSet;
+  /** Reads the current inputs (store objects, services, workloads) when a snapshot is built. */
+  readonly inputs: () => SnapshotInputs;
+  readonly debounce?: DebounceOptions;
+  readonly log?: (line: string) => void;
+}
+
+/** Builds snapshots and pushes them to the stream. */
+export class PushPipeline extends EventEmitter implements ProxyConfigSource {
+  private current: PushSnapshot;
+  private sequence = 0;
+  private readonly debouncer: Debouncer;
+  private ads: AdsServer | undefined;
+  private readonly history: PushRecord[] = [];
+
+  constructor(private readonly opts: PushPipelineOptions) {
+    super();
+    this.current = this.build();
+    this.debouncer = new Debouncer((change, merged) => this.push(change, merged), opts.debounce ?? DEFAULT_DEBOUNCE);
+  }
+
+  /** The snapshot in force. */
+  get snapshot(): PushSnapshot {
+    return this.current;
+  }
+
+  get version(): string {
+    return this.current.version;
+  }
+
+  /** Connects the pipeline to a stream server: it becomes the server's config source. */
+  attach(ads: AdsServer): void {
+    this.ads = ads;
+    ads.setSource(this);
+  }
+
+  /** Reports a change; the push follows after the debounce window. */
+  notify(change: ChangeSet): void {
+    this.debouncer.add(change);
+  }
+
+  /** Rebuilds and pushes now, skipping the debounce (start-up, tests). */
+  pushNow(change: ChangeSet = fullChange('explicit push')): PushRecord {
+    this.debouncer.cancel();
+    return this.push(change, 1);
+  }
+
+  /** Resources of `typeUrl` for `proxy` from the current snapshot (the stream's source contract). */
+  generate(proxy: ProxyNode, typeUrl: string): GeneratedResources | undefined {
+    const g = this.opts.generators.get(typeUrl);
+    if (!g) return undefined;
+    return { version: this.current.version, resources: g.generate(proxy, this.current) };
+  }
+
+  /** What the control plane would send `proxy` now, per type (for `proxy-status NAME` and `proxy-config`). */
+  desired(proxy: ProxyNode): Record<string, unknown[]> {
+    const out: Record<string, unknown[]> = {};
+    for (const t of this.opts.generators.types()) out[t] = this.opts.generators.get(t)!.generate(proxy, this.current);
+    return out;
+  }
+
+  /** The most recent pushes, newest last. */
+  recentPushes(): readonly PushRecord[] {
+    return this.history;
+  }
+
+  close(): void {
+    this.debouncer.cancel();
+  }
+
+  private build(): PushSnapshot {
+    this.sequence++;
+    const now = new Date();
+    return new PushSnapshot(`${now.toISOString().replace(/\.\d+Z$/, 'Z')}/${this.sequence}`, this.opts.inputs(), now);
+  }
+
+  private push(change: ChangeSet, merged: number): PushRecord {
+    const t0 = performance.now();
+    const next = this.build();
+    const t1 = performance.now();
+    this.current = next;
+    let sent = 0;
+    if (this.ads) {
+      sent = this.ads.push((proxy, typeUrl) => {
+        const g = this.opts.generators.get(typeUrl);
+        return g !== undefined && g.concerns(change, proxy, next);
+      });
+    }
+    const record: PushRecord = {
+      version: next.version,
+      reasons: change.reasons,
+      merged,
+      sent,
+      buildMs: Math.round((t1 - t0) * 100) / 100,
+      pushMs: Math.round((performance.now() - t1) * 100) / 100,
+      at: next.createdAt.toISOString(),
+    };
+    this.history.push(record);
+    if (this.history.length > 50) this.history.shift();
+    this.opts.log?.(`push ${record.version}: ${change.full ? 'full' : `${change.configs.length} config(s), registry [${change.registry.join(', ')}]`} (${change.reasons.slice(0, 3).join('; ')}) -> ${sent} response(s)`);
+    this.emit('pushed', record);
+    return record;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The push context: an immutable snapshot of everything generators read (config objects, services,
+ * workloads, endpoints), built once per debounced change and shared by every proxy's generation.
+ * Immutable so a push in progress never sees half of the next change.
+ */
+import { computeEndpoints, serviceKey, type EndpointRecord, type ServiceRecord, type WorkloadRecord } from '../registry/model.js';
+
+/** A config object as stored (the YAML users applied, namespace defaulted). */
+export interface ConfigObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
+  readonly spec?: unknown;
+  readonly [k: string]: unknown;
+}
+
+/** Names one config object: kind, namespace, name. */
+export interface ConfigKey {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** The inputs of a snapshot. */
+export interface SnapshotInputs {
+  readonly configs: readonly ConfigObject[];
+  readonly services: readonly ServiceRecord[];
+  readonly workloads: readonly WorkloadRecord[];
+}
+
+/** One immutable push context. */
+export class PushSnapshot {
+  private readonly byKind = new Map<string, readonly ConfigObject[]>();
+  private readonly servicesByKey = new Map<string, ServiceRecord>();
+  private readonly endpoints: Map<string, Map<number, EndpointRecord[]>>;
+  readonly services: readonly ServiceRecord[];
+  readonly workloads: readonly WorkloadRecord[];
+
+  constructor(
+    /** The version proxies see as version_info: `<time>/<sequence>`, like istiod's. */
+    readonly version: string,
+    inputs: SnapshotInputs,
+    readonly createdAt = new Date(),
+  ) {
+    const grouped = new Map<string, ConfigObject[]>();
+    for (const c of inputs.configs) {
+      const list = grouped.get(c.kind) ?? [];
+      list.push(deepFreeze(structuredClone(c)));
+      grouped.set(c.kind, list);
+    }
+    for (const [k, list] of grouped) {
+      list.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+      this.byKind.set(k, Object.freeze(list));
+    }
+    this.services = deepFreeze(structuredClone([...inputs.services]));
+    this.workloads = deepFreeze(structuredClone([...inputs.workloads]));
+    for (const s of this.services) this.servicesByKey.set(serviceKey(s), s);
+    this.endpoints = computeEndpoints(this.services, this.workloads);
+    Object.freeze(this);
+  }
+
+  /** Config objects of a kind (sorted by namespace/name), optionally in one namespace. */
+  configs(kind: string, namespace?: string): readonly ConfigObject[] {
+    const all = this.byKind.get(kind) ?? [];
+    return namespace === undefined ? all : all.filter((c) => (c.metadata.namespace ?? 'default') === namespace);
+  }
+
+  /** Every kind present. */
+  kinds(): string[] {
+    return [...this.byKind.keys()].sort();
+  }
+
+  service(name: string, namespace: string): ServiceRecord | undefined {
+    return this.servicesByKey.get(`${name}.${namespace}`);
+  }
+
+  /** Endpoints of a service port. */
+  endpointsOf(name: string, namespace: string, port: number): readonly EndpointRecord[] {
+    return this.endpoints.get(`${name}.${namespace}`)?.get(port) ?? [];
+  }
+
+  workload(name: string, namespace: string): WorkloadRecord | undefined {
+    return this.workloads.find((w) => w.name === name && w.namespace === namespace);
+  }
+}
+
+/** `kind/namespace/name` of a config object. */
+export function keyOf(c: ConfigObject): string {
+  return `${c.kind}/${c.metadata.namespace ?? 'default'}/${c.metadata.name}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,90 @@
+/**
+ * The mesh's view of what runs: services (Kubernetes Service objects, or created by `meshctl run
+ * --service`), workloads (one per proxy: who it is, where it listens) and the endpoints that join
+ * them. Platform backends fill it; the push snapshot freezes it.
+ */
+
+/** A port of a service. */
+export interface ServicePortRecord {
+  readonly name?: string;
+  readonly port: number;
+  /** The workload port traffic goes to; the service port when absent. */
+  readonly targetPort?: number;
+  /** `http`, `http2`, `grpc`, `tcp`, … (from the port name or appProtocol, as Istio reads it). */
+  readonly protocol?: string;
+}
+
+/** A service: a name clients use, its ports, and how its workloads are selected. */
+export interface ServiceRecord {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ports: readonly ServicePortRecord[];
+  /** Label selector; workloads matching it are endpoints. Absent: only explicit members. */
+  readonly selector?: Readonly<Record<string, string>>;
+}
+
+/** A workload instance with its sidecar. */
+export interface WorkloadRecord {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Where its sidecar accepts mesh traffic (local platform: 127.0.0.1). */
+  readonly address: string;
+  /** Inbound port of its sidecar for mesh traffic (mTLS between sidecars). */
+  readonly proxyPort?: number;
+  /** The application's ports. */
+  readonly ports: readonly number[];
+  /** Services it serves explicitly (`meshctl run --service`), besides selector matches. */
+  readonly services?: readonly string[];
+}
+
+/** One endpoint of a service port: a workload and the port its app listens on. */
+export interface EndpointRecord {
+  readonly workload: string;
+  readonly namespace: string;
+  readonly address: string;
+  readonly port: number;
+  readonly proxyPort?: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount: string;
+}
+
+/** `name.namespace`, the key of a service. */
+export function serviceKey(s: { name: string; namespace: string }): string {
+  return `${s.name}.${s.namespace}`;
+}
+
+/** Whether `labels` carry every key/value of `selector` (an empty selector selects nothing, as Kubernetes Services). */
+export function selectorMatches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (!selector) return false;
+  const entries = Object.entries(selector);
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+/** Endpoints of every service: workloads selected by label, or members by name, per service port. */
+export function computeEndpoints(services: readonly ServiceRecord[], workloads: readonly WorkloadRecord[]): Map<string, Map<number, EndpointRecord[]>> {
+  const out = new Map<string, Map<number, EndpointRecord[]>>();
+  for (const svc of services) {
+    const byPort = new Map<number, EndpointRecord[]>();
+    for (const p of svc.ports) byPort.set(p.port, []);
+    for (const w of workloads) {
+      if (w.namespace !== svc.namespace) continue;
+      if (!(w.services?.includes(svc.name) || selectorMatches(svc.selector, w.labels))) continue;
+      for (const p of svc.ports) {
+        const target = p.targetPort ?? (w.ports.length === 1 ? w.ports[0]! : p.port);
+        byPort.get(p.port)!.push({
+          workload: w.name,
+          namespace: w.namespace,
+          address: w.address,
+          port: target,
+          ...(w.proxyPort !== undefined ? { proxyPort: w.proxyPort } : {}),
+          labels: w.labels,
+          serviceAccount: w.serviceAccount,
+        });
+      }
+    }
+    out.set(serviceKey(svc), byPort);
+  }
+  return out;
+}
