@@ -170,7 +170,7 @@ export class RouteTable {
     const found = this.lookup(a);
     if (found) return found;
     const colon = a.lastIndexOf(':');
-    if (colon > 0 && a.indexOf(']') < colon) return this.lookup(a.slice(0, colon));
+    if (colon > 0 && a.indexOf(']') < colon) return this.lookup(a.slice(0, colon)) ?? this.wildcard;
     return this.wildcard;
   }
 
