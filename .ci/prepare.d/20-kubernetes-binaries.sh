@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The cluster suites (test/cluster/) need etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kubectl built from the pinned Go module; build them when the cache does not have them (a clean machine:
+# ~15-20 min on 2 cores, then cached in ~/.cache/meshctl/kubernetes-<version>/).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/local/go/bin"
+if ! command -v go >/dev/null 2>&1; then
+  echo "Go is not installed: the Kubernetes test binaries cannot be built (the cluster suites will fail under MESHCTL_TEST_REQUIRE_ALL=1)" >&2
+  exit 1
+fi
+bash test/cluster/build.sh
