@@ -37,6 +37,10 @@ export interface WorkloadRecord {
   readonly ports: readonly number[];
   /** Services it serves explicitly (`meshctl run --service`), besides selector matches. */
   readonly services?: readonly string[];
+  /** The port clients use for those services (`--service-port`; default the app port). */
+  readonly servicePort?: number;
+  /** The sidecar's admin port (127.0.0.1), for `proxy-config` and `check`. */
+  readonly adminPort?: number;
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */

@@ -1,0 +1,71 @@
+/**
+ * The platform interface: where the mesh runs, hidden behind one set of operations so commands
+ * never care. Backends: `local` (a control plane daemon on this machine) and, later, `kubernetes`.
+ * The shapes here are the JSON both backends return; nothing here imports control-plane code.
+ */
+import type { PlatformKind } from '../context.js';
+
+/** A config source document as the user gave it (file name for error positions). */
+export interface ConfigDocument {
+  readonly file: string;
+  readonly text: string;
+}
+
+/** The key of a config object. */
+export interface ConfigObjectKey {
+  readonly group: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** What happened to one object of an apply or delete. */
+export interface ConfigOutcome {
+  readonly key: ConfigObjectKey;
+  readonly apiVersion: string;
+  readonly action: 'created' | 'configured' | 'unchanged' | 'deleted' | 'not found';
+}
+
+/** A stored config object (apiVersion, kind, metadata, spec). */
+export type ConfigObjectData = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+
+/** A workload the platform knows, with its sidecar. */
+export interface WorkloadInfo {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly address: string;
+  readonly ports: readonly number[];
+  readonly services?: readonly string[];
+  readonly servicePort?: number;
+  readonly adminPort?: number;
+}
+
+/** A mesh platform. */
+export interface MeshPlatform {
+  readonly kind: PlatformKind;
+  /** One line: where the mesh is (`local control plane in ~/.meshctl`, `cluster of context kind-dev`). */
+  describe(): string;
+  /** Validates and stores config objects; throws ConfigInvalidError naming file, line and field when any is invalid (nothing applied). */
+  applyConfig(documents: readonly ConfigDocument[], opts: { defaultNamespace: string }): Promise<ConfigOutcome[]>;
+  deleteConfig(keys: readonly ConfigObjectKey[]): Promise<ConfigOutcome[]>;
+  listConfig(filter?: { kind?: string; namespace?: string }): Promise<ConfigObjectData[]>;
+  listWorkloads(namespace?: string): Promise<WorkloadInfo[]>;
+  /** GET on the control plane's debug API (`/debug/syncz`, `/debug/config_dump?proxy=…`), parsed JSON. */
+  controlPlaneGet<T>(path: string): Promise<T>;
+  /** GET on a workload's proxy admin API (`/config_dump`, `/clusters`), parsed JSON. */
+  proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T>;
+  /** Resolves when the control plane answers ready; throws TimeoutError after `timeoutMs`. */
+  waitForReady(timeoutMs: number): Promise<void>;
+}
+
+/** The platform of an invocation (loads the backend lazily). */
+export async function platformFor(kind: PlatformKind, opts: { home: string }): Promise<MeshPlatform> {
+  if (kind === 'local') {
+    const { LocalPlatform } = await import('./local/platform.js');
+    return new LocalPlatform(opts.home);
+  }
+  const { PlatformUnavailableError } = await import('../errors.js');
+  throw new PlatformUnavailableError('the Kubernetes platform backend is not available in this build yet', 'use the local platform: add --local (or set MESHCTL_PLATFORM=local)');
+}

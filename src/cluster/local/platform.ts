@@ -1,0 +1,128 @@
+/**
+ * The local platform: the control plane daemon on this machine, reached through the state file it
+ * writes under the mesh home and its loopback API (with the admin token). Every call that needs
+ * the daemon says so clearly when it is not running, with the command that starts it.
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigInvalidError, MeshError, ErrorCode, NotFoundError, PlatformUnavailableError, TimeoutError } from '../../errors.js';
+import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
+import { runningControlPlane } from './daemon-process.js';
+import { localLayout, type ControlPlaneState, type LocalLayout } from './layout.js';
+
+/** What registering a workload returns: its credential and where to reach the control plane. */
+export interface WorkloadRegistration {
+  readonly workload: WorkloadInfo;
+  /** The workload's CA credential; give it to its sidecar only, never print or log it. */
+  readonly token: string;
+  readonly trustRoots: string;
+  readonly streamAddress: string;
+}
+
+/** The local platform backend. */
+export class LocalPlatform implements MeshPlatform {
+  readonly kind = 'local' as const;
+  readonly layout: LocalLayout;
+
+  constructor(home: string) {
+    this.layout = localLayout(home);
+  }
+
+  describe(): string {
+    return `local control plane in ${this.layout.home}`;
+  }
+
+  /** The running daemon's state, or a clear error. */
+  async state(): Promise<ControlPlaneState> {
+    const s = await runningControlPlane(this.layout);
+    if (!s) throw new PlatformUnavailableError(`the local control plane is not running (home ${this.layout.home})`, "start it with 'meshctl install --local'");
+    return s;
+  }
+
+  async applyConfig(documents: readonly ConfigDocument[], opts: { defaultNamespace: string }): Promise<ConfigOutcome[]> {
+    const r = await this.api<{ outcomes: ConfigOutcome[] }>('POST', '/api/v1/config/apply', { documents, defaultNamespace: opts.defaultNamespace });
+    return r.outcomes;
+  }
+
+  async deleteConfig(keys: readonly ConfigObjectKey[]): Promise<ConfigOutcome[]> {
+    return (await this.api<{ outcomes: ConfigOutcome[] }>('POST', '/api/v1/config/delete', { keys })).outcomes;
+  }
+
+  async listConfig(filter: { kind?: string; namespace?: string } = {}): Promise<ConfigObjectData[]> {
+    const q = new URLSearchParams();
+    if (filter.kind) q.set('kind', filter.kind);
+    if (filter.namespace) q.set('namespace', filter.namespace);
+    return (await this.api<{ items: ConfigObjectData[] }>('GET', `/api/v1/config?${q}`)).items;
+  }
+
+  async listWorkloads(namespace?: string): Promise<WorkloadInfo[]> {
+    const items = (await this.api<{ items: WorkloadInfo[] }>('GET', '/api/v1/workloads')).items;
+    return namespace ? items.filter((w) => w.namespace === namespace) : items;
+  }
+
+  /** Registers a workload (for `meshctl run`) and returns its credential. */
+  async registerWorkload(workload: WorkloadInfo): Promise<WorkloadRegistration> {
+    return this.api<WorkloadRegistration>('POST', '/api/v1/workloads', workload);
+  }
+
+  async unregisterWorkload(namespace: string, name: string): Promise<void> {
+    await this.api('DELETE', `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  async controlPlaneGet<T>(path: string): Promise<T> {
+    return this.api<T>('GET', path);
+  }
+
+  async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    const w = (await this.listWorkloads(workload.namespace)).find((x) => x.name === workload.name);
+    if (!w) throw new NotFoundError(`workload ${workload.name}.${workload.namespace}`, "list workloads with 'meshctl proxy-status'");
+    if (!w.adminPort) throw new PlatformUnavailableError(`workload ${workload.name}.${workload.namespace} registered no admin port`, 'restart it with meshctl run');
+    let res: Response;
+    try {
+      res = await fetch(`http://127.0.0.1:${w.adminPort}${path}`);
+    } catch (err) {
+      throw new PlatformUnavailableError(`the proxy of ${workload.name}.${workload.namespace} does not answer on 127.0.0.1:${w.adminPort} (${(err as Error).message})`, 'is the workload still running? check with meshctl proxy-status');
+    }
+    if (!res.ok) throw new PlatformUnavailableError(`the proxy of ${workload.name}.${workload.namespace} answered ${res.status} for ${path}`, 'check its output');
+    return (await res.json()) as T;
+  }
+
+  async waitForReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const s = await runningControlPlane(this.layout);
+        if (s && (await fetch(`${s.apiUrl}/ready`)).ok) return;
+      } catch {
+        // Not yet.
+      }
+      if (Date.now() > deadline) throw new TimeoutError(`waiting for the local control plane in ${this.layout.home}`, "start it with 'meshctl install --local'");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private async api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const state = await this.state();
+    let token: string;
+    try {
+      token = (await readFile(this.layout.adminToken, 'utf8')).trim();
+    } catch (err) {
+      throw new PlatformUnavailableError(`cannot read the admin token ${this.layout.adminToken} (${(err as NodeJS.ErrnoException).code})`, 'run meshctl as the user who installed the local mesh');
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${state.apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (err) {
+      throw new PlatformUnavailableError(`the local control plane (pid ${state.pid}) does not answer at ${state.apiUrl} (${(err as Error).message})`, `see its log in ${this.layout.logFile}`);
+    }
+    const payload = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string; problems?: string[] } } & T;
+    if (res.ok) return payload;
+    const e = payload.error ?? {};
+    if (e.code === ErrorCode.ConfigInvalid && e.problems) throw new ConfigInvalidError('the config', e.problems, e.hint);
+    if (res.status === 404) throw new MeshError(ErrorCode.NotFound, e.message ?? `${path}: not found`, { ...(e.hint ? { hint: e.hint } : {}) });
+    throw new MeshError((e.code as ErrorCode | undefined) ?? ErrorCode.PlatformUnavailable, e.message ?? `control plane answered ${res.status}`, { ...(e.hint ? { hint: e.hint } : {}) });
+  }
+}

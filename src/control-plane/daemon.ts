@@ -1,0 +1,139 @@
+/**
+ * The control plane as one process on the local platform: CA, config store, workload registry,
+ * push pipeline, config stream + CA on the stream port, debug/API on the debug port. Its state
+ * lives under the mesh home, so a restart resumes with the same CA, config and workloads, and
+ * proxies reconnect to current config.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.js';
+import { localLayout, type ControlPlaneState, type LocalLayout } from '../cluster/local/layout.js';
+import { processStartTime } from '../cluster/local/daemon-process.js';
+import { ControlPlanePorts } from '../protocol/well-known.js';
+import { CertificateAuthority, DEFAULT_TTL_POLICY, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa } from './ca/index.js';
+import { startHttpApi } from './debug/http-api.js';
+import { configChange, fullChange, GeneratorSet, PushPipeline, registryChange, type ConfigGenerator } from './push/index.js';
+import { collectServices } from './registry/services.js';
+import { FileConfigStore, type StoreKey } from './store/config-store.js';
+import { WorkloadStore } from './store/workload-store.js';
+import { startMeshServer, type MeshServer } from './stream/server.js';
+
+/** Options of a control plane process. */
+export interface ControlPlaneOptions {
+  readonly home: string;
+  /** Address to listen on; 127.0.0.1 on the local platform. */
+  readonly host?: string;
+  readonly streamPort?: number;
+  readonly debugPort?: number;
+  /** A user-supplied CA instead of the generated root. */
+  readonly caCertFile?: string;
+  readonly caKeyFile?: string;
+  /** Default lifetime of workload certificates. */
+  readonly certTtlSeconds?: number;
+  readonly generators?: readonly ConfigGenerator[];
+  readonly version: string;
+  readonly log: (line: string) => void;
+}
+
+/** A running control plane. */
+export interface RunningControlPlane {
+  readonly layout: LocalLayout;
+  readonly state: ControlPlaneState;
+  readonly server: MeshServer;
+  readonly pipeline: PushPipeline;
+  readonly store: FileConfigStore;
+  readonly workloads: WorkloadStore;
+  readonly authority: CertificateAuthority;
+  stop(): Promise<void>;
+}
+
+/** Starts everything; resolves when both ports listen and the state file is written. */
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const layout = localLayout(opts.home);
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log;
+  const ca = await loadOrCreateCa({
+    storage: new FileCaStorage(layout.caDir),
+    ...(opts.caCertFile && opts.caKeyFile ? { supplied: { certFile: opts.caCertFile, keyFile: opts.caKeyFile } } : {}),
+  });
+  log(`CA: ${ca.origin} root "${ca.certificate.subject}" valid until ${ca.certificate.notAfter.toISOString()}`);
+  const policy = { ...DEFAULT_TTL_POLICY, ...(opts.certTtlSeconds ? { defaultTtlSeconds: opts.certTtlSeconds } : {}) };
+  const authority = new CertificateAuthority(ca, policy, log);
+  // The root is public: workloads started by `meshctl run` read it to verify the control plane.
+  await writeFileAtomic(layout.caRoot, authority.rootPem, 0o644);
+  const tokens = new LocalTokenAuthenticator(layout.tokens);
+  const adminToken = await readOrCreateAdminToken(layout.adminToken);
+  const store = await FileConfigStore.open(layout.storeDir, (l) => log(`store: ${l}`));
+  const workloads = await WorkloadStore.open(layout.workloads);
+
+  const pipeline = new PushPipeline({
+    generators: new GeneratorSet(opts.generators ?? []),
+    inputs: () => {
+      const wl = workloads.list();
+      return { configs: store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };
+    },
+    log,
+  });
+  store.on('change', (keys: StoreKey[]) => {
+    const services = keys.some((k) => k.kind === 'Service' && k.group === '');
+    pipeline.notify(configChange(keys, `config ${keys.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
+    if (services) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
+  });
+  workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
+
+  const server = await startMeshServer({ host, port: opts.streamPort ?? ControlPlanePorts.stream, authority, authenticator: tokens, source: pipeline, log });
+  pipeline.attach(server.ads);
+  pipeline.pushNow(fullChange('start'));
+  const streamAddress = `${host}:${server.port}`;
+  const startedAt = new Date().toISOString();
+  let api;
+  try {
+    api = await startHttpApi(
+      {
+        ads: server.ads, pipeline, store, workloads, tokens, authority, adminToken,
+        streamAddress: () => streamAddress,
+        info: () => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: server.ads.views().length, workloads: workloads.list().length, configs: store.list().length }),
+      },
+      host,
+      opts.debugPort ?? ControlPlanePorts.debug,
+    );
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const processStart = await processStartTime('self');
+  const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${api.port}`, version: opts.version, startedAt };
+  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + '\n', 0o600);
+  log(`control plane ${opts.version} ready: config stream + CA on ${streamAddress}, debug API on ${state.apiUrl}, state in ${layout.home}`);
+
+  let stopped = false;
+  return {
+    layout, state, server, pipeline, store, workloads, authority,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      pipeline.close();
+      await Promise.all([server.close(), api.close()]);
+      // Only remove the state file if it is still ours (a newer daemon may have replaced it).
+      try {
+        const current = JSON.parse(await readFile(layout.state, 'utf8')) as ControlPlaneState;
+        if (current.pid === process.pid && current.startedAt === startedAt) await rm(layout.state, { force: true });
+      } catch {
+        // Already gone.
+      }
+      log('control plane stopped');
+    },
+  };
+}
+
+async function readOrCreateAdminToken(file: string): Promise<string> {
+  try {
+    const t = (await readFile(file, 'utf8')).trim();
+    if (t.length >= 32) return t;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const token = randomBytes(32).toString('base64url');
+  await writeFileAtomic(file, token + '\n', 0o600);
+  return token;
+}

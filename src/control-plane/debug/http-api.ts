@@ -1,0 +1,181 @@
+/**
+ * Port 15014 on 127.0.0.1: the control plane's debug API (what `proxy-status`, `proxy-config` and
+ * `check` read) and, on the local platform, the API the CLI uses to apply config and register
+ * workloads. Reads under /debug are open to local users, like istiod's; everything under /api
+ * needs the admin token kept `0600` in the mesh home, since registering a workload mints a credential.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, X509Certificate } from 'node:crypto';
+import { describeError, MeshError } from '../../errors.js';
+import { manifestObjects, parseDocuments } from '../../config/index.js';
+import type { AdsServer } from '../stream/ads-server.js';
+import type { PushPipeline } from '../push/pipeline.js';
+import type { ConfigStore, StoreKey } from '../store/config-store.js';
+import type { WorkloadStore } from '../store/workload-store.js';
+import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
+import type { CertificateAuthority } from '../ca/authority.js';
+import type { WorkloadRecord } from '../registry/model.js';
+import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
+
+/** What the API serves from. */
+export interface HttpApiDeps {
+  readonly ads: AdsServer;
+  readonly pipeline: PushPipeline;
+  readonly store: ConfigStore;
+  readonly workloads: WorkloadStore;
+  readonly tokens: LocalTokenAuthenticator;
+  readonly authority: CertificateAuthority;
+  readonly adminToken: string;
+  /** Where proxies reach the config stream and CA (host:port). */
+  readonly streamAddress: () => string;
+  readonly info: () => Record<string, unknown>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+type Handler = (req: IncomingMessage, url: URL, body: unknown) => Promise<unknown> | unknown;
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+/** Starts the API server on `host:port` (port 0: any). */
+export async function startHttpApi(deps: HttpApiDeps, host: string, port: number): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const routes: [string, RegExp, Handler, boolean][] = [
+    ['GET', /^\/ready$/, () => ({ ready: true, version: deps.pipeline.version }), false],
+    ['GET', /^\/debug\/info$/, () => deps.info(), false],
+    ['GET', /^\/debug\/syncz$/, () => ({ version: deps.pipeline.version, proxies: deps.ads.views() }), false],
+    ['GET', /^\/debug\/pushz$/, () => ({ pushes: deps.pipeline.recentPushes() }), false],
+    ['GET', /^\/debug\/ca$/, () => caInfo(deps.authority), false],
+    ['GET', /^\/debug\/config_dump$/, (_r, url) => configDump(deps, url.searchParams.get('proxy') ?? ''), false],
+    ['GET', /^\/api\/v1\/config$/, (_r, url) => ({ items: deps.store.list({ kind: url.searchParams.get('kind') ?? undefined, namespace: url.searchParams.get('namespace') ?? undefined }) }), true],
+    ['POST', /^\/api\/v1\/config\/apply$/, (_r, _u, body) => applyDocuments(deps, body), true],
+    ['POST', /^\/api\/v1\/config\/delete$/, (_r, _u, body) => deleteKeys(deps, body), true],
+    ['GET', /^\/api\/v1\/workloads$/, () => ({ items: deps.workloads.list() }), true],
+    ['POST', /^\/api\/v1\/workloads$/, (_r, _u, body) => registerWorkload(deps, body), true],
+    ['DELETE', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/, (_r, url) => unregisterWorkload(deps, url), true],
+  ];
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
+        if (!route) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
+        if (route[3] && !authorized(req, deps.adminToken)) throw new HttpError(401, 'missing or wrong admin token');
+        const body = req.method === 'POST' ? await readJson(req) : undefined;
+        send(res, 200, await route[2](req, url, body));
+      } catch (err) {
+        if (err instanceof HttpError) send(res, err.status, { error: { message: err.message, ...err.extra } });
+        else if (err instanceof MeshError) {
+          const d = describeError(err);
+          send(res, 422, { error: { code: d.code, message: d.message, hint: d.hint, problems: (err as { problems?: readonly string[] }).problems } });
+        } else send(res, 500, { error: { message: (err as Error).message } });
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization ?? '';
+  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  if (!size) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not JSON');
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function caInfo(authority: CertificateAuthority) {
+  const root = new X509Certificate(authority.rootPem);
+  return { origin: authority.ca.origin, subject: root.subject, notBefore: new Date(root.validFrom).toISOString(), notAfter: new Date(root.validTo).toISOString(), rootPem: authority.rootPem };
+}
+
+function configDump(deps: HttpApiDeps, proxyId: string) {
+  const conn = deps.ads.connection(proxyId);
+  if (!conn) throw new HttpError(404, `proxy ${proxyId || '(none given)'} is not connected`, { connected: deps.ads.views().map((v) => v.proxy.id) });
+  const desired = deps.pipeline.desired(conn.proxy);
+  const sent: Record<string, unknown> = {};
+  for (const t of conn.subscribedTypes()) sent[t] = conn.lastSent(t) ?? null;
+  return { proxy: conn.view(), version: deps.pipeline.version, desired, sent };
+}
+
+async function applyDocuments(deps: HttpApiDeps, body: unknown) {
+  const b = body as { documents?: { file?: string; text?: string }[]; defaultNamespace?: string };
+  if (!Array.isArray(b.documents)) throw new HttpError(400, 'body must have documents: [{file, text}]');
+  const inputs = [];
+  for (const d of b.documents) {
+    const docs = parseDocuments(String(d.text ?? ''), String(d.file ?? '<input>'));
+    for (const m of manifestObjects(docs)) inputs.push(m);
+  }
+  if (!inputs.length) throw new HttpError(400, 'no objects in the input');
+  const outcomes = await deps.store.apply(inputs, { defaultNamespace: b.defaultNamespace || 'default' });
+  return { outcomes };
+}
+
+async function deleteKeys(deps: HttpApiDeps, body: unknown) {
+  const b = body as { keys?: StoreKey[] };
+  if (!Array.isArray(b.keys)) throw new HttpError(400, 'body must have keys: [{group, kind, namespace, name}]');
+  return { outcomes: await deps.store.delete(b.keys) };
+}
+
+async function registerWorkload(deps: HttpApiDeps, body: unknown) {
+  const w = body as Partial<WorkloadRecord>;
+  const problems: string[] = [];
+  if (!w.name || !isValidNamespace(w.name)) problems.push('name: must be a DNS label (a-z, 0-9, -)');
+  if (!w.namespace || !isValidNamespace(w.namespace)) problems.push('namespace: must be a DNS label');
+  if (!w.serviceAccount || !isValidServiceAccount(w.serviceAccount)) problems.push('serviceAccount: must be a DNS name');
+  if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) problems.push('ports: must be a list of ports');
+  if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
+  const record: WorkloadRecord = {
+    name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
+    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
+  };
+  await deps.workloads.register(record);
+  const token = await deps.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
+  return { workload: record, token, trustRoots: deps.authority.rootPem, streamAddress: deps.streamAddress() };
+}
+
+async function unregisterWorkload(deps: HttpApiDeps, url: URL) {
+  const m = /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/.exec(url.pathname)!;
+  const ns = decodeURIComponent(m[1]!);
+  const name = decodeURIComponent(m[2]!);
+  const removed = await deps.workloads.unregister(ns, name);
+  await deps.tokens.revoke(ns, name);
+  if (!removed) throw new HttpError(404, `workload ${ns}/${name} is not registered`);
+  return { removed: `${ns}/${name}` };
+}

@@ -1,0 +1,56 @@
+/**
+ * Services as the registry sees them: Kubernetes Service objects from the store, plus the implicit
+ * services of workloads started with `meshctl run --service` when no Service object names them.
+ */
+import type { ConfigObject } from '../push/snapshot.js';
+import type { ServicePortRecord, ServiceRecord, WorkloadRecord } from './model.js';
+
+interface ServiceSpecLike {
+  ports?: { name?: string; port?: number; targetPort?: number | string; protocol?: string; appProtocol?: string }[];
+  selector?: Record<string, string>;
+}
+
+/** The protocol Istio infers from a port's appProtocol or name prefix (`http-web`, `grpc`, …). */
+export function portProtocol(p: { name?: string; appProtocol?: string }): string | undefined {
+  const source = (p.appProtocol ?? p.name ?? '').toLowerCase();
+  const prefix = source.split('-')[0] ?? '';
+  return ['http', 'http2', 'grpc', 'grpc-web', 'tcp', 'tls', 'https', 'mongo', 'redis', 'mysql'].includes(prefix) ? prefix : undefined;
+}
+
+/** A Service object as a ServiceRecord. */
+export function serviceFromObject(obj: ConfigObject): ServiceRecord {
+  const spec = (obj.spec ?? {}) as ServiceSpecLike;
+  const ports: ServicePortRecord[] = (spec.ports ?? [])
+    .filter((p) => typeof p.port === 'number')
+    .map((p) => {
+      const protocol = portProtocol(p);
+      return {
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port!,
+        ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
+        ...(protocol ? { protocol } : {}),
+      };
+    });
+  return { name: obj.metadata.name, namespace: obj.metadata.namespace ?? 'default', ports, ...(spec.selector ? { selector: spec.selector } : {}) };
+}
+
+/** Every service: Service objects, then implicit ones from `run --service` members without an object. */
+export function collectServices(serviceObjects: readonly ConfigObject[], workloads: readonly WorkloadRecord[]): ServiceRecord[] {
+  const out = new Map<string, ServiceRecord>();
+  for (const o of serviceObjects) {
+    const s = serviceFromObject(o);
+    out.set(`${s.name}.${s.namespace}`, s);
+  }
+  for (const w of workloads) {
+    for (const name of w.services ?? []) {
+      const key = `${name}.${w.namespace}`;
+      const port = w.servicePort ?? w.ports[0];
+      if (port === undefined) continue;
+      const existing = out.get(key);
+      if (existing && serviceObjects.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === w.namespace)) continue;
+      const ports = existing ? existing.ports : [];
+      if (!ports.some((p) => p.port === port)) out.set(key, { name, namespace: w.namespace, ports: [...ports, { port, protocol: 'http' }] });
+    }
+  }
+  return [...out.values()];
+}
