@@ -90,6 +90,18 @@ export function listNetns(prefix: string): string[] {
 /** Removes every namespace, veth and the bridge of a cluster (idempotent; used after the agent stops). */
 export function removePodNetwork(net: Pick<PodNetwork, 'bridge' | 'netnsPrefix' | 'vethPrefix'>): void {
   for (const ns of listNetns(net.netnsPrefix)) {
+    // Processes left in a namespace (a node agent that was killed) would keep it alive: end them first.
+    try {
+      for (const pid of ip(['netns', 'pids', ns]).split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    } catch {
+      /* namespace gone meanwhile */
+    }
     try {
       ip(['netns', 'del', ns]);
     } catch {

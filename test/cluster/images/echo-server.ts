@@ -4,12 +4,16 @@
  *   GET  /healthz, /readyz               200 unless flipped
  *   POST /control/{unhealthy,healthy,unready,ready}
  *   POST /control/exit?code=N            exits the process with code N
+ * An AdmissionReview POSTed to it is answered as a validating webhook would: allowed, unless the object
+ * carries the label deny=true (then denied with a message naming this pod).
+ * Serves HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set (webhooks need it).
  * Listens on $PORT (default 8080). With START_MARKER_FILE and START_MARKER set, appends the marker line to
  * that file at start-up, so tests can see in which order a pod's containers started. Self-contained: runs with plain `node` (type stripping), no imports
  * outside node:*.
  */
-import { createServer } from 'node:http';
-import { appendFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -19,7 +23,26 @@ let ready = true;
 
 if (process.env.START_MARKER_FILE && process.env.START_MARKER) appendFileSync(process.env.START_MARKER_FILE, `${process.env.START_MARKER}\n`);
 
-const server = createServer((req, res) => {
+interface AdmissionReview {
+  apiVersion?: string;
+  kind?: string;
+  request?: { uid: string; object?: { metadata?: { labels?: Record<string, string> } } };
+}
+
+function admissionResponse(review: AdmissionReview): unknown {
+  const deny = review.request?.object?.metadata?.labels?.deny === 'true';
+  return {
+    apiVersion: review.apiVersion ?? 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: {
+      uid: review.request?.uid ?? '',
+      allowed: !deny,
+      ...(deny ? { status: { code: 403, message: `denied by ${podName}: the object has the label deny=true` } } : {}),
+    },
+  };
+}
+
+const handler = (req: IncomingMessage, res: ServerResponse): void => {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (c: Buffer) => {
@@ -49,6 +72,14 @@ const server = createServer((req, res) => {
       } else return reply(404, `unknown control ${what}`);
       return reply(200, { healthy, ready });
     }
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (req.method === 'POST' && body.includes('"AdmissionReview"')) {
+      try {
+        return reply(200, admissionResponse(JSON.parse(body) as AdmissionReview));
+      } catch {
+        return reply(400, 'bad AdmissionReview');
+      }
+    }
     reply(200, {
       pod: podName,
       namespace: process.env.POD_NAMESPACE ?? '',
@@ -56,12 +87,14 @@ const server = createServer((req, res) => {
       method: req.method,
       path: req.url,
       headers: req.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
+      body,
       remoteAddress: req.socket.remoteAddress?.replace(/^::ffff:/, ''),
     });
   });
-});
+};
 
+const tls = process.env.TLS_CERT_FILE && process.env.TLS_KEY_FILE ? { cert: readFileSync(process.env.TLS_CERT_FILE), key: readFileSync(process.env.TLS_KEY_FILE) } : undefined;
+const server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
 server.listen(port, () => process.stdout.write(`echo server ${podName} listening on ${port}\n`));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
