@@ -13,11 +13,14 @@ export interface CommandEntry {
 
 /** Every top-level command of meshctl. */
 export const commandIndex: readonly CommandEntry[] = [
+  { name: 'install', load: () => import('./install.js') },
+  { name: 'uninstall', load: () => import('./uninstall.js') },
   { name: 'inject', load: () => import('./inject.js') },
   { name: 'uninject', load: () => import('./uninject.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
   { name: 'analyze', load: () => import('./analyze.js') },
   { name: 'proxy', load: () => import('./proxy.js') },
+  { name: 'control-plane', load: () => import('./control-plane.js') },
   { name: 'version', load: () => import('./version.js') },
 ];
