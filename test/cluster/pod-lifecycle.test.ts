@@ -180,6 +180,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     expect(restarted.status?.initContainerStatuses?.[1]).toMatchObject({ name: 'sidecar', restartCount: 0, ready: true });
     const order = await cluster.execInContainer(restarted, 'app', ['cat', '/var/lib/mtc-shared/order']);
     expect(order.stdout).toBe('init\nsidecar\napp\napp\n');
+    const previous = await cluster.kubectl(['logs', '-n', ns, 'lifecycle', '-c', 'app', '--previous']);
+    expect(previous.stdout).toContain('echo server lifecycle listening on 8080');
+    expect(previous.stdout).toContain('SIGTERM, shutting down');
 
     // The second crash in a row waits out the kubelet's back-off, shown as CrashLoopBackOff.
     await fetch(`http://${restarted.status?.podIP}:8080/control/exit?code=3`, { method: 'POST' });

@@ -118,6 +118,14 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: workloads', (
     expect(body.path).toBe('/through-the-apiserver');
   });
 
+  it('kubectl logs shows what a pod wrote (through the API server to the node agent)', async () => {
+    const [pod] = await cluster.waitForReadyPods(ns, 'app=echo', 2);
+    const name = pod?.metadata?.name ?? '';
+    const r = await cluster.kubectl(['logs', '-n', ns, name]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`echo server ${name} listening on 8080`);
+  });
+
   it('deleting the Deployment stops its processes and removes the pods network namespaces', async () => {
     const pods = await cluster.waitForReadyPods(ns, 'app=echo', 2);
     const pids = pods.map((p) => containerPid(p.status?.containerStatuses?.[0]));

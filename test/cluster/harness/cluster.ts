@@ -37,6 +37,7 @@ export interface NodeAgentConfig {
   podsDir: string;
   checkoutDir: string;
   apiServerPort: number;
+  kubeletTls: { cert: string; key: string };
 }
 
 /** The pinned Node.js of the checkout (what bin/meshctl uses too). */
@@ -65,7 +66,7 @@ export async function startCluster(parentDir: string, progress: (msg: string) =>
     const cp = await startControlPlane(dir, network, (m) => progress(`cluster ${id}: ${m}`));
     processes.push(...cp.processes);
     const nodeName = `mtc-node-${id}`;
-    const agentConfig: NodeAgentConfig = { kubeconfig: cp.kubeconfig, nodeName, network, podsDir, checkoutDir, apiServerPort: cp.apiServerPort };
+    const agentConfig: NodeAgentConfig = { kubeconfig: cp.kubeconfig, nodeName, network, podsDir, checkoutDir, apiServerPort: cp.apiServerPort, kubeletTls: cp.kubeletTls };
     const agentConfigFile = join(dir, 'node-agent.json');
     writeFileSync(agentConfigFile, JSON.stringify(agentConfig, null, 2));
     progress(`cluster ${id}: starting node agent`);

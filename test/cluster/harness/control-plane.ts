@@ -19,6 +19,8 @@ export interface ControlPlane {
   /** Admin kubeconfig (system:masters). */
   kubeconfig: string;
   caFile: string;
+  /** Serving certificate of the node agent's kubelet API (for `kubectl logs`). */
+  kubeletTls: { cert: string; key: string };
   processes: ClusterProcess[];
 }
 
@@ -85,6 +87,12 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
   });
   writeFileSync(join(pki, 'apiserver.crt'), serving.certPem);
   writeSecretFile(pki, 'apiserver.key', serving.keyPem);
+  const kubeletServing = await ca.issue({ subject: 'CN=meshctl-test-node', server: true, ips: [net.gateway] });
+  const kubeletTls = { cert: join(pki, 'kubelet.crt'), key: writeSecretFile(pki, 'kubelet.key', kubeletServing.keyPem) };
+  writeFileSync(kubeletTls.cert, kubeletServing.certPem);
+  const kubeletClient = await ca.issue({ subject: 'CN=kube-apiserver-kubelet-client', client: true });
+  writeFileSync(join(pki, 'apiserver-kubelet-client.crt'), kubeletClient.certPem);
+  writeSecretFile(pki, 'apiserver-kubelet-client.key', kubeletClient.keyPem);
   const sa = await serviceAccountKeys();
   const saKey = writeSecretFile(pki, 'sa.key', sa.privatePem);
   writeFileSync(join(pki, 'sa.pub'), sa.publicPem);
@@ -150,6 +158,10 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
         `--service-cluster-ip-range=${serviceCidr}`,
         '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,NodeRestriction,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota',
         '--enable-aggregator-routing=true',
+        `--kubelet-certificate-authority=${caFile}`,
+        `--kubelet-client-certificate=${join(pki, 'apiserver-kubelet-client.crt')}`,
+        `--kubelet-client-key=${join(pki, 'apiserver-kubelet-client.key')}`,
+        '--kubelet-preferred-address-types=InternalIP',
         '--allow-privileged=true',
         '--profiling=false',
         '--v=1',
@@ -201,7 +213,7 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
     processes.push(scheduler);
     await waitFor('kube-controller-manager /healthz', async () => (await getStatus(`https://127.0.0.1:${cmPort}/healthz`)).status === 200, 30_000, cm);
     await waitFor('kube-scheduler /healthz', async () => (await getStatus(`https://127.0.0.1:${schedPort}/healthz`)).status === 200, 30_000, scheduler);
-    return { apiServerUrl: server, apiServerPort: apiPort, kubeconfig: kubeconfigs.admin, caFile, processes };
+    return { apiServerUrl: server, apiServerPort: apiPort, kubeconfig: kubeconfigs.admin, caFile, kubeletTls, processes };
   } catch (e) {
     // Leave nothing running when start-up fails half-way.
     const { stopProcess } = await import('./processes.js');

@@ -10,6 +10,7 @@ import type { NodeAgentConfig } from '../harness/cluster.js';
 import { versions } from '../harness/binaries.js';
 import { kubeTime, type AgentContext, type PodApi } from './agent-context.js';
 import { imageTable } from './image-table.js';
+import { startKubeletServer } from './kubelet-server.js';
 import { PodNetworker } from './pod-network.js';
 import { PodWorker } from './pod-worker.js';
 import type { VolumeSources } from './volumes.js';
@@ -151,12 +152,19 @@ const ctx: AgentContext = {
   log,
 };
 
+const workers = new Map<string, PodWorker>();
+const kubeletServer = await startKubeletServer(hostIP, config.kubeletTls, (namespace, name) =>
+  [...workers.values()].find((w) => w.namespace === namespace && w.name === name),
+);
+const kubeletPort = (kubeletServer.address() as import('node:net').AddressInfo).port;
+
 function nodeStatus(): k8s.V1NodeStatus {
   const now = kubeTime() as unknown as Date;
   const cond = (type: string, status: string, reason: string, message: string): k8s.V1NodeCondition => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
   return {
     capacity: allocatable,
     allocatable,
+    daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
     addresses: [
       { type: 'InternalIP', address: hostIP },
       { type: 'Hostname', address: config.nodeName },
@@ -222,7 +230,6 @@ const heartbeat = setInterval(() => {
   void core.patchNodeStatus({ name: config.nodeName, body: { status: nodeStatus() } }, strategicMerge).catch((e: Error) => log(`node status: ${e.message}`));
 }, 10_000);
 
-const workers = new Map<string, PodWorker>();
 const terminal = (pod: k8s.V1Pod): boolean => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 function sync(pod: k8s.V1Pod): void {
   const uid = pod.metadata?.uid ?? '';
@@ -270,6 +277,7 @@ async function shutdown(): Promise<void> {
   clearInterval(heartbeat);
   await informer.stop();
   forwarder.close();
+  kubeletServer.close();
   await Promise.all([...workers.values()].map((w) => w.terminate(3, false)));
   log('stopped');
   process.exit(0);

@@ -66,6 +66,14 @@ export class PodWorker {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
+  get namespace(): string {
+    return this.pod.metadata?.namespace ?? '';
+  }
+
+  get name(): string {
+    return this.pod.metadata?.name ?? '';
+  }
+
   /** A newer version of the pod object arrived. */
   update(pod: V1Pod): void {
     this.pod = pod;
