@@ -153,11 +153,16 @@ export class KubeObjects {
     return this.rest.jsonOrUndefined<T>({ path: await this.pathOf(ref), what: `reading ${describeRef(ref)}` });
   }
 
-  /** Lists objects (every page); without namespace a namespaced kind is listed across all namespaces. */
-  async list<T extends KubeObject = KubeObject>(ref: Omit<ObjectRef, 'name'>, opts: { labelSelector?: string; fieldSelector?: string } = {}): Promise<KubeList<T>> {
+  /** The REST path of a collection; without namespace, a namespaced kind across all namespaces (for list and watch). */
+  async collectionPath(ref: Omit<ObjectRef, 'name'>): Promise<string> {
     const r = await this.resourceOf(ref.apiVersion, ref.kind);
     const ns = r.namespaced && ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
-    const path = `${this.groupPath(ref.apiVersion)}${ns}/${r.name}`;
+    return `${this.groupPath(ref.apiVersion)}${ns}/${r.name}`;
+  }
+
+  /** Lists objects (every page); without namespace a namespaced kind is listed across all namespaces. */
+  async list<T extends KubeObject = KubeObject>(ref: Omit<ObjectRef, 'name'>, opts: { labelSelector?: string; fieldSelector?: string } = {}): Promise<KubeList<T>> {
+    const path = await this.collectionPath(ref);
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion: string | undefined;

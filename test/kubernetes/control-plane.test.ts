@@ -1,0 +1,170 @@
+/**
+ * The control plane's Kubernetes mode on the real test cluster: the informer snapshot follows
+ * Services, Ready pods and mesh resources created after it started (an invalid update keeps the last
+ * good version), and the TokenReview authenticator accepts a ServiceAccount token for audience
+ * meshctl and refuses one for another audience.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { KubernetesCluster, pollUntil, type KubeObject } from '../../src/cluster/kubernetes/index.js';
+import { KubernetesRegistry, type RejectedResource } from '../../src/control-plane/kubernetes/index.js';
+import { TokenReviewAuthenticator } from '../../src/control-plane/ca/token-review.js';
+import { loadCrds } from '../../src/install/crds.js';
+import { CredentialRejectedError } from '../../src/errors.js';
+import type { MeshSnapshot } from '../../src/control-plane/translate/model.js';
+import { describeRequiring, isRoot } from '../support/requirements.js';
+import { getTestCluster, kubernetesTestBinaries, type TestCluster } from '../cluster/support.js';
+
+function app(ns: string): KubeObject[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'reviews', namespace: ns } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'reviews', namespace: ns },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'reviews' } },
+        template: {
+          metadata: { labels: { app: 'reviews', version: 'v1', 'meshctl.dev/injected': 'true' } },
+          spec: {
+            serviceAccountName: 'reviews',
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: 'echo',
+                image: 'meshctl-test/echo:1',
+                ports: [{ name: 'http', containerPort: 8080 }],
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 1 },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'reviews', namespace: ns },
+      spec: {
+        selector: { app: 'reviews' },
+        ports: [
+          { name: 'http-web', port: 80, targetPort: 'http' },
+          { name: 'grpc-api', port: 9090, targetPort: 9090 },
+          { name: 'metrics', port: 9100, targetPort: 9100, appProtocol: 'http' },
+          { name: 'db', port: 5432, targetPort: 5432 },
+          { name: 'tcp-raw', port: 7000, targetPort: 7000 },
+        ],
+      },
+    },
+  ];
+}
+
+function virtualService(ns: string, uri: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'reviews', namespace: ns },
+    spec: { hosts: ['reviews'], http: [{ match: [{ uri }], route: [{ destination: { host: 'reviews' } }] }] },
+  };
+}
+
+describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes mode, on the test cluster', () => {
+  let test: TestCluster;
+  let cluster: KubernetesCluster;
+  let ns: string;
+  let registry: KubernetesRegistry;
+  const rejected: RejectedResource[] = [];
+
+  beforeAll(async () => {
+    test = await getTestCluster();
+    cluster = await KubernetesCluster.connect({ kubeconfig: test.kubeconfigPath });
+    // The mesh CRDs, as install applies them (idempotent; other suites may have applied them already).
+    for (const crd of await loadCrds()) await cluster.apply(crd as unknown as KubeObject, { force: true });
+    ns = await test.createNamespace('cp');
+    registry = new KubernetesRegistry(cluster.objects, { debounceMs: 50 });
+    registry.on('rejected', (r: RejectedResource) => rejected.push(r));
+    await registry.start();
+  });
+  afterAll(async () => {
+    registry?.stop();
+    if (ns) await test?.deleteNamespace(ns);
+  });
+
+  it('the snapshot follows a Service and its Ready pods created after the informers started', async () => {
+    for (const o of app(ns)) await cluster.apply(o);
+    const snap = await pollUntil(
+      'the snapshot to hold reviews with 2 ready workloads',
+      async () => {
+        const s = registry.snapshot();
+        const ready = s.workloads.filter((w) => w.namespace === ns);
+        return s.services.some((x) => x.name === 'reviews' && x.namespace === ns) && ready.length === 2 ? s : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const svc = snap.services.find((x) => x.name === 'reviews' && x.namespace === ns)!;
+    const live = await cluster.get<KubeObject & { spec: { clusterIPs: string[] } }>({ apiVersion: 'v1', kind: 'Service', namespace: ns, name: 'reviews' });
+    expect(svc.addresses).toEqual(live?.spec.clusterIPs);
+    expect(svc.selector).toEqual({ app: 'reviews' });
+    expect(svc.ports).toEqual([
+      { name: 'http-web', port: 80, targetPort: 8080, protocol: 'http' },
+      { name: 'grpc-api', port: 9090, targetPort: 9090, protocol: 'grpc' },
+      { name: 'metrics', port: 9100, targetPort: 9100, protocol: 'http' },
+      { name: 'db', port: 5432, targetPort: 5432, protocol: 'auto' },
+      { name: 'tcp-raw', port: 7000, targetPort: 7000, protocol: 'tcp' },
+    ]);
+
+    const pods = (await cluster.list<KubeObject & { status: { podIP: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace: ns }, { labelSelector: 'app=reviews' })).items;
+    const workloads = snap.workloads.filter((w) => w.namespace === ns).sort((a, b) => a.name.localeCompare(b.name));
+    expect(workloads).toEqual(
+      pods
+        .map((p) => ({ name: p.metadata.name, namespace: ns, serviceAccount: 'reviews', labels: p.metadata.labels, address: p.status.podIP, meshed: true }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    );
+
+    // Scaled down to one: the snapshot drops the pod that went away.
+    await cluster.apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'reviews', namespace: ns }, spec: { replicas: 1, selector: { matchLabels: { app: 'reviews' } }, template: (app(ns)[1]!.spec as { template: unknown }).template } });
+    await pollUntil('one reviews workload left', async () => (registry.snapshot().workloads.filter((w) => w.namespace === ns).length === 1 ? true : undefined), { timeoutMs: 30_000 });
+    // The pipeline's inputs carry the app's ports for the same workloads.
+    const inputs = registry.snapshotInputs();
+    expect(inputs.workloads.filter((w) => w.namespace === ns).map((w) => w.ports)).toEqual([[8080]]);
+  });
+
+  it('mesh resources: a valid VirtualService enters the snapshot; an invalid update is rejected and the last good one stays', async () => {
+    await cluster.apply(virtualService(ns, { prefix: '/v1' }));
+    const hasPrefix = (s: MeshSnapshot, prefix: string): boolean =>
+      s.resources.some((r) => r.kind === 'VirtualService' && r.metadata.namespace === ns && JSON.stringify(r.spec).includes(`"prefix":"${prefix}"`));
+    await pollUntil('the VirtualService in the snapshot', async () => (hasPrefix(registry.snapshot(), '/v1') ? true : undefined), { timeoutMs: 20_000 });
+
+    // RE2 has no lookahead: the API server's schema accepts the string, meshctl's validation does not.
+    await cluster.apply(virtualService(ns, { regex: '/api/(?!internal).*' }));
+    const refusal = await pollUntil('the rejection', async () => rejected.find((r) => r.namespace === ns && r.name === 'reviews'), { timeoutMs: 20_000 });
+    expect(refusal).toMatchObject({ kind: 'VirtualService', keptLastGood: true });
+    expect(refusal.problems.join('\n')).toMatch(/spec\.http\[0\]\.match\[0\]\.uri\.regex/);
+    expect(hasPrefix(registry.snapshot(), '/v1')).toBe(true);
+    expect(registry.rejected().map((r) => r.name)).toContain('reviews');
+
+    await cluster.delete({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: ns, name: 'reviews' });
+    await pollUntil('the VirtualService gone', async () => (registry.snapshot().resources.some((r) => r.metadata.namespace === ns) ? undefined : true), { timeoutMs: 20_000 });
+    expect(registry.rejected().filter((r) => r.namespace === ns)).toEqual([]);
+  });
+
+  it('TokenReview authenticator: a token requested for audience meshctl proves its ServiceAccount; one for another audience or garbage proves nothing', async () => {
+    await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ratings', namespace: ns } });
+    const requestToken = async (audience: string): Promise<string> => {
+      const r = await cluster.rest.json<{ status: { token: string } }>({
+        method: 'POST',
+        path: `/api/v1/namespaces/${ns}/serviceaccounts/ratings/token`,
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [audience], expirationSeconds: 600 } },
+      });
+      return r.status.token;
+    };
+    const authenticator = new TokenReviewAuthenticator(cluster.rest);
+    expect(await authenticator.authenticate(await requestToken('meshctl'))).toEqual({ namespace: ns, serviceAccount: 'ratings' });
+
+    const wrongAudience = await requestToken('https://kubernetes.default.svc.cluster.local');
+    await expect(authenticator.authenticate(wrongAudience)).rejects.toThrow(CredentialRejectedError);
+    await expect(authenticator.authenticate(wrongAudience)).rejects.toThrow(/credential rejected: the API server does not accept the token for audience "meshctl"/);
+    await expect(authenticator.authenticate('not-a-token')).rejects.toThrow(CredentialRejectedError);
+    await expect(authenticator.authenticate('')).rejects.toThrow(/no credential was presented/);
+  });
+});
