@@ -252,6 +252,41 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     expect(wrongAudience.status?.error).toMatch(/audience/i);
   });
 
+  it('a Job whose pod has a native sidecar completes: the sidecar is stopped once the app container exits', async () => {
+    await cluster.apply(
+      `
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 2
+      initContainers:
+      - name: sidecar
+        image: meshctl-test/echo
+        restartPolicy: Always
+      containers:
+      - name: work
+        image: meshctl-test/shell
+        command: [sh, -c, 'echo working; exit 0']
+`,
+      ns,
+    );
+    const batch = cluster.kubeConfig.makeApiClient(k8s.BatchV1Api);
+    const job = await cluster.waitFor('job once to complete', async () => {
+      const j = await batch.readNamespacedJob({ name: 'once', namespace: ns });
+      return (j.status?.succeeded ?? 0) === 1 ? j : undefined;
+    });
+    expect(job.status?.conditions?.find((c) => c.type === 'Complete')?.status).toBe('True');
+    const [pod] = await cluster.pods(ns, 'job-name=once');
+    expect(pod?.status?.phase).toBe('Succeeded');
+    expect(pod?.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(pod?.status?.initContainerStatuses?.[0]?.state?.terminated).toBeDefined();
+  });
+
   it('an image missing from the image table leaves the pod Pending in ErrImagePull with a clear message', async () => {
     await cluster.apply('apiVersion: v1\nkind: Pod\nmetadata: {name: no-such-image}\nspec:\n  containers:\n  - {name: main, image: "registry.example/nothing:1.0"}\n', ns);
     const pod = await cluster.waitForPod(ns, 'no-such-image', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull', 'ErrImagePull');
