@@ -45,7 +45,8 @@ export class HttpIngress {
     );
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // Malformed or smuggling-shaped requests (CL+TE, bad chunking, oversized heads): refuse, forward nothing.
-      if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !inProgress?.headersSent) {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 11\r\n\r\nBad Request');
       }
       socket.destroy();
@@ -108,6 +109,11 @@ export class HttpIngress {
     let authority: string;
     let path = req.url ?? '/';
     let scheme = 'http';
+    // Decided before hop-by-hop headers (transfer-encoding) are stripped.
+    const hasBody =
+      protocol === 'HTTP/2'
+        ? !(req as Http2ServerRequest).stream.endAfterHeaders
+        : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     if (protocol === 'HTTP/1.1') {
       headers = stripHopByHop(req.headers as HeaderMap);
       authority = (headers.host as string | undefined) ?? '';
@@ -133,7 +139,6 @@ export class HttpIngress {
       delete headers.host;
       scheme = (h[':scheme'] as string | undefined) ?? 'http';
     }
-    const hasBody = protocol === 'HTTP/2' ? !(req as Http2ServerRequest).stream.endAfterHeaders : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     delete headers.expect;
     const body = new RequestBody(hasBody ? req : null);
     const ex = new Exchange(runtime, conn, req.method ?? 'GET', path, authority, scheme, headers, protocol, body, performance.now());

@@ -1,0 +1,98 @@
+/**
+ * The proxy applies whole configs; the stream delivers them per type. The composer keeps the last
+ * accepted resources of each type and, for each response, builds the whole config with that type
+ * replaced and hands it to the proxy's applyConfig: accepted -> ACK, refused -> NACK with the
+ * proxy's reasons, and the proxy keeps serving its last good config.
+ *
+ * Removals race with the references to them (a cluster removed before the routes that name it are
+ * updated): like Envoy keeping a cluster until nothing uses it, a cluster or route table still
+ * named by the new config is carried over from the config in force until the references go.
+ */
+import { PROXY_CONFIG_API_VERSION, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfigConfig } from '../../protocol/proxy-config/index.js';
+import { TypeUrl } from '../../protocol/stream/messages.js';
+import type { ApplyResult } from './client.js';
+
+/** What the composer drives: the proxy's applyConfig (never throws; says why it refused). */
+export interface ConfigTarget {
+  applyConfig(config: unknown): Promise<{ ok: true } | { ok: false; error: string }>;
+}
+
+/** The parts of the config the stream does not carry (node, identity files, admin, telemetry). */
+export type StaticParts = Omit<ProxyConfig, 'apiVersion' | 'version' | 'listeners' | 'routes' | 'clusters'>;
+
+/**
+ * The identity section of a proxy whose certificates come from the mesh CA (a CaIdentitySource
+ * given to Proxy.start, which takes precedence over the section). The proxy config format asks for
+ * an identity wherever mTLS is used, and names files; CA-issued material lives only in the proxy's
+ * memory, which is what these entries say.
+ */
+export const CA_ISSUED_IDENTITY = { certChain: 'memory:ca-issued', privateKey: 'memory:ca-issued', trustRoots: 'memory:ca-issued' } as const;
+
+/** Builds whole configs from per-type responses. */
+export class ConfigComposer {
+  private clusters: ClusterConfig[] = [];
+  private routes: RouteConfigConfig[] = [];
+  private listeners: ListenerConfig[] = [];
+  private inForce: ProxyConfig | undefined;
+
+  constructor(
+    private readonly target: ConfigTarget,
+    private readonly staticParts: StaticParts = {},
+  ) {}
+
+  /** The config in force (last accepted). */
+  get current(): ProxyConfig | undefined {
+    return this.inForce;
+  }
+
+  /** The XdsClient `apply` callback. */
+  readonly apply = async (typeUrl: string, resources: unknown[], version: string): Promise<ApplyResult> => {
+    const next = { clusters: this.clusters, routes: this.routes, listeners: this.listeners };
+    if (typeUrl === TypeUrl.clusters) next.clusters = resources as ClusterConfig[];
+    else if (typeUrl === TypeUrl.routes) next.routes = resources as RouteConfigConfig[];
+    else if (typeUrl === TypeUrl.listeners) next.listeners = resources as ListenerConfig[];
+    else return { ok: false, error: `resource type ${typeUrl} is not supported by this proxy` };
+    const candidate: ProxyConfig = {
+      ...this.staticParts,
+      apiVersion: PROXY_CONFIG_API_VERSION,
+      version,
+      listeners: next.listeners,
+      routes: this.withRetained(next.routes, referencedRoutes(next.listeners), this.inForce?.routes ?? []),
+      clusters: next.clusters,
+    };
+    candidate.clusters = this.withRetained(next.clusters, referencedClusters(candidate), this.inForce?.clusters ?? []);
+    const result = await this.target.applyConfig(candidate);
+    if (!result.ok) return { ok: false, error: result.error };
+    this.clusters = next.clusters;
+    this.routes = next.routes;
+    this.listeners = next.listeners;
+    this.inForce = candidate;
+    return { ok: true };
+  };
+
+  private withRetained<T extends { name: string }>(fresh: T[], referenced: Set<string>, previous: readonly T[]): T[] {
+    const have = new Set(fresh.map((x) => x.name));
+    const carried = previous.filter((x) => referenced.has(x.name) && !have.has(x.name));
+    return carried.length ? [...fresh, ...carried] : fresh;
+  }
+}
+
+function referencedRoutes(listeners: readonly ListenerConfig[]): Set<string> {
+  const out = new Set<string>();
+  for (const l of listeners) for (const c of l.chains) if (c.routeConfig) out.add(c.routeConfig);
+  return out;
+}
+
+function referencedClusters(cfg: ProxyConfig): Set<string> {
+  const out = new Set<string>();
+  for (const l of cfg.listeners) for (const c of l.chains) if (c.tcpCluster) out.add(c.tcpCluster);
+  for (const rc of cfg.routes ?? []) {
+    for (const vh of rc.virtualHosts) {
+      for (const r of vh.routes) {
+        for (const d of r.route ?? []) out.add(d.cluster);
+        if (r.mirror) out.add(r.mirror.cluster);
+      }
+    }
+  }
+  return out;
+}

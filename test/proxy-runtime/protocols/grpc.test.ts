@@ -1,0 +1,104 @@
+/** gRPC through the proxy with @grpc/grpc-js: unary with trailers, errors, bidi streaming, local replies. */
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { closeAfter, simpleConfig, startProxy } from '../support.js';
+
+const id = (b: Buffer): Buffer => b;
+const method = (name: string, requestStream: boolean, responseStream: boolean) => ({
+  path: `/test.Echo/${name}`,
+  requestStream,
+  responseStream,
+  requestSerialize: id,
+  requestDeserialize: id,
+  responseSerialize: id,
+  responseDeserialize: id,
+});
+const service = { Echo: method('Echo', false, false), Fail: method('Fail', false, false), Chat: method('Chat', true, true) } as unknown as grpc.ServiceDefinition;
+type Client = grpc.Client & Record<string, (...a: unknown[]) => unknown>;
+
+async function startGrpcServer(): Promise<number> {
+  const server = new grpc.Server();
+  server.addService(service, {
+    Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      const trailer = new grpc.Metadata();
+      trailer.set('x-served', 'yes');
+      cb(null, Buffer.concat([Buffer.from('echo:'), call.request]), trailer);
+    },
+    Fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
+    Chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.on('data', (m: Buffer) => call.write(Buffer.concat([Buffer.from('re:'), m])));
+      call.on('end', () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  closeAfter({ close: () => new Promise<void>((r) => server.tryShutdown(() => r())) });
+  return port;
+}
+
+function client(port: number): Client {
+  const Ctor = grpc.makeGenericClientConstructor(service as grpc.ServiceDefinition, 'Echo');
+  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Client;
+  closeAfter({ close: () => c.close() });
+  return c;
+}
+
+function unary(c: Client, name: string, msg: string): Promise<{ err: grpc.ServiceError | null; value?: string; trailers?: grpc.Metadata }> {
+  return new Promise((resolve) => {
+    let trailers: grpc.Metadata | undefined;
+    const call = c[name]!(Buffer.from(msg), (err: grpc.ServiceError | null, v?: Buffer) => {
+      setImmediate(() => resolve({ err, value: v?.toString(), trailers }));
+    }) as grpc.ClientUnaryCall;
+    call.on('status', (s: grpc.StatusObject) => (trailers = s.metadata));
+  });
+}
+
+describe('gRPC', () => {
+  it('proxies unary calls with trailers, error statuses and bidi streams over h2c', async () => {
+    const port = await startGrpcServer();
+    const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }] }));
+    const c = client(proxy.listenerPort('out'));
+    const ok = await unary(c, 'Echo', 'hi');
+    expect(ok.err).toBeNull();
+    expect(ok.value).toBe('echo:hi');
+    expect(ok.trailers?.get('x-served')).toEqual(['yes']);
+    const failed = await unary(c, 'Fail', 'x');
+    expect(failed.err?.code).toBe(grpc.status.NOT_FOUND);
+    expect(failed.err?.details).toBe('no such thing');
+    const replies = await new Promise<string[]>((resolve, reject) => {
+      const call = c.Chat!() as grpc.ClientDuplexStream<Buffer, Buffer>;
+      const got: string[] = [];
+      call.on('data', (m: Buffer) => {
+        got.push(m.toString());
+        if (got.length === 1) call.write(Buffer.from('two'));
+        if (got.length === 2) call.end();
+      });
+      call.on('end', () => resolve(got));
+      call.on('error', reject);
+      call.write(Buffer.from('one'));
+    });
+    expect(replies).toEqual(['re:one', 're:two']);
+    await new Promise((r) => setTimeout(r, 20));
+    const log = accessLog();
+    expect(log.filter((l) => l.path === '/test.Echo/Echo')[0]).toMatchObject({ protocol: 'HTTP/2', response_code: 200 });
+    const metrics = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
+    expect(metrics).toMatch(/istio_requests_total\{[^}]*request_protocol="grpc"[^}]*grpc_response_status="5"/);
+  });
+
+  it('answers UNAVAILABLE as a gRPC status when no upstream is reachable, and fault aborts with grpcStatus', async () => {
+    const cfg = simpleConfig({
+      clusters: [{ name: 'nowhere', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: 1 }] }],
+      routes: [
+        { match: [{ uri: { exact: '/test.Echo/Fail' } }], fault: { abort: { grpcStatus: 8 } }, route: [{ cluster: 'nowhere' }] },
+        { route: [{ cluster: 'nowhere' }] },
+      ],
+    });
+    const { proxy, accessLog } = await startProxy(cfg);
+    const c = client(proxy.listenerPort('out'));
+    const r = await unary(c, 'Echo', 'x');
+    expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
+    const f = await unary(c, 'Fail', 'x');
+    expect(f.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    await new Promise((res) => setTimeout(res, 20));
+    expect(accessLog().map((l) => l.response_flags)).toEqual(expect.arrayContaining(['UF', 'FI']));
+  });
+});
