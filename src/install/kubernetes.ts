@@ -61,7 +61,8 @@ export const NATIVE_SIDECAR_MIN = { major: 1, minor: 29 } as const;
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
-function ownerOf(obj: KubeObject): string | undefined {
+/** Who owns an existing object when it is not meshctl (labels, then field managers); undefined when meshctl does. */
+export function foreignOwner(obj: KubeObject): string | undefined {
   const labels = obj.metadata.labels ?? {};
   if (labels['app.kubernetes.io/part-of'] === 'meshctl' || labels['app.kubernetes.io/managed-by'] === 'meshctl') return undefined;
   const managers = ((obj.metadata.managedFields as { manager?: string }[] | undefined) ?? []).map((m) => m.manager ?? '');
@@ -117,7 +118,7 @@ export async function installKubernetes(deps: KubernetesInstallDeps, opts: Kuber
   const toApply: KubeObject[] = [];
   for (const crd of crds) {
     const existing = await cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name });
-    const owner = existing ? ownerOf(existing) : undefined;
+    const owner = existing ? foreignOwner(existing) : undefined;
     if (owner) {
       report.skippedCrds.push({ name: crd.metadata.name, owner });
       warn(`CRD ${crd.metadata.name} already exists and belongs to ${owner}: left as it is (meshctl reads its resources; check --pre reports the versions it serves)`);
@@ -211,13 +212,13 @@ export async function uninstallKubernetes(deps: KubernetesInstallDeps, opts: Kub
     for (const name of ownCrds) {
       const crd = await cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name });
       if (!crd) continue;
-      const owner = ownerOf(crd);
+      const owner = foreignOwner(crd);
       if (owner) kept.push(`CustomResourceDefinition/${name} (owned by ${owner})`);
       else await remove({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name });
     }
     await remove({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: InstallNames.caSecret });
     const nsObj = await cluster.get({ apiVersion: 'v1', kind: 'Namespace', name: ns });
-    if (nsObj && !ownerOf(nsObj)) await remove({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+    if (nsObj && !foreignOwner(nsObj)) await remove({ apiVersion: 'v1', kind: 'Namespace', name: ns });
     else if (nsObj) kept.push(`Namespace/${ns} (not created by meshctl)`);
     progress(`✔ CRDs, root CA and mesh namespace removed (--purge)${would}`);
   } else {

@@ -6,10 +6,16 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KubernetesCluster, pollUntil, type KubeObject } from '../../src/cluster/kubernetes/index.js';
-import { KubernetesRegistry, type RejectedResource } from '../../src/control-plane/kubernetes/index.js';
+import { KubernetesRegistry, SecretCaStorage, type RejectedResource } from '../../src/control-plane/kubernetes/index.js';
+import { loadOrCreateCa } from '../../src/control-plane/ca/root.js';
+import { renderComponents } from '../../src/install/manifests.js';
+import { defaultValues } from '../../src/install/values.js';
 import { TokenReviewAuthenticator } from '../../src/control-plane/ca/token-review.js';
 import { loadCrds } from '../../src/install/crds.js';
-import { CredentialRejectedError } from '../../src/errors.js';
+import { CredentialRejectedError, KubernetesApiError } from '../../src/errors.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MeshSnapshot } from '../../src/control-plane/translate/model.js';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { getTestCluster, kubernetesTestBinaries, type TestCluster } from '../cluster/support.js';
@@ -166,5 +172,83 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     await expect(authenticator.authenticate(wrongAudience)).rejects.toThrow(/credential rejected: the API server does not accept the token for audience "meshctl"/);
     await expect(authenticator.authenticate('not-a-token')).rejects.toThrow(CredentialRejectedError);
     await expect(authenticator.authenticate('')).rejects.toThrow(/no credential was presented/);
+  });
+
+  it("runs with only install's RBAC: as the control plane's ServiceAccount the informers all sync, TokenReview works, the CA loads from and stays in its Secret, other Secrets are off limits", async () => {
+    // install's ServiceAccount, ClusterRole, Role and bindings, rendered for this test's namespace. The
+    // cluster-scoped pair is renamed so parallel installs of other suites do not rebind it meanwhile.
+    const suffix = Math.random().toString(36).slice(2, 7);
+    const rbac = (renderComponents({ ...defaultValues('unused'), namespace: ns }, 'test') as unknown as KubeObject[])
+      .filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind))
+      .map((o) => {
+        if (o.kind === 'ClusterRole') return { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${suffix}` } };
+        if (o.kind === 'ClusterRoleBinding') return { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${suffix}` }, roleRef: { ...(o.roleRef as object), name: `meshctl-control-plane-${suffix}` } };
+        return o;
+      });
+    for (const o of rbac) await cluster.apply(o);
+    try {
+      const token = (
+        await cluster.rest.json<{ status: { token: string } }>({
+          method: 'POST',
+          path: `/api/v1/namespaces/${ns}/serviceaccounts/meshctl-control-plane/token`,
+          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 600 } },
+        })
+      ).status.token;
+      const { parse, stringify } = await import('yaml');
+      const admin = parse(readFileSync(test.kubeconfigPath, 'utf8')) as { clusters: { name: string; cluster: Record<string, string> }[] };
+      const dir = mkdtempSync(join(tmpdir(), 'cp-sa-'));
+      const kubeconfig = join(dir, 'kubeconfig');
+      const clusterEntry = admin.clusters[0]!;
+      const caFile = clusterEntry.cluster['certificate-authority'];
+      writeFileSync(
+        kubeconfig,
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'test', cluster: { server: clusterEntry.cluster.server, ...(caFile ? { 'certificate-authority': caFile } : { 'certificate-authority-data': clusterEntry.cluster['certificate-authority-data'] }) } }],
+          users: [{ name: 'control-plane', user: { token } }],
+          contexts: [{ name: 'control-plane', context: { cluster: 'test', user: 'control-plane' } }],
+          'current-context': 'control-plane',
+        }),
+        { mode: 0o600 },
+      );
+      const asControlPlane = await KubernetesCluster.connect({ kubeconfig });
+
+      const own = new KubernetesRegistry(asControlPlane.objects, { debounceMs: 50 });
+      try {
+        await own.start();
+        expect(own.unsynced()).toEqual([]);
+        expect(own.snapshot().services.some((s) => s.name === 'reviews' && s.namespace === ns)).toBe(true);
+      } finally {
+        own.stop();
+      }
+
+      const ratingsToken = (
+        await cluster.rest.json<{ status: { token: string } }>({
+          method: 'POST',
+          path: `/api/v1/namespaces/${ns}/serviceaccounts/ratings/token`,
+          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['meshctl'], expirationSeconds: 600 } },
+        })
+      ).status.token;
+      expect(await new TokenReviewAuthenticator(asControlPlane.rest).authenticate(ratingsToken)).toEqual({ namespace: ns, serviceAccount: 'ratings' });
+
+      // First start creates the root in the Secret; the next start (another replica) loads the same one.
+      const storage = new SecretCaStorage(asControlPlane.objects, ns);
+      const created = await loadOrCreateCa({ storage });
+      expect(created.origin).toBe('created');
+      const again = await loadOrCreateCa({ storage: new SecretCaStorage(asControlPlane.objects, ns) });
+      expect(again.origin).toBe('stored');
+      expect(again.rootPem).toBe(created.rootPem);
+      expect(storage.describe()).toBe(`secret ${ns}/meshctl-ca`);
+
+      // Least privilege: other Secrets cannot be read.
+      await cluster.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'app-secret', namespace: ns }, stringData: { password: 'x' } });
+      const denied = asControlPlane.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'app-secret' });
+      await expect(denied).rejects.toThrow(KubernetesApiError);
+      await expect(denied).rejects.toThrow(/\(Forbidden\)/);
+    } finally {
+      await cluster.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: `meshctl-control-plane-${suffix}` });
+      await cluster.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: `meshctl-control-plane-${suffix}` });
+    }
   });
 });
