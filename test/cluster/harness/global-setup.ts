@@ -7,7 +7,6 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { readState, stopCluster } from './cluster.js';
 import { isAlive } from './processes.js';
 
 declare module 'vitest' {
@@ -32,7 +31,10 @@ async function sweepOrphans(): Promise<void> {
 async function stopRunClusters(runDir: string): Promise<void> {
   for (const entry of readdirSync(runDir)) {
     const stateFile = join(runDir, entry, 'state.json');
-    if (existsSync(stateFile)) await stopCluster(readState(stateFile));
+    if (!existsSync(stateFile)) continue;
+    // Loaded only when there is a cluster to stop, so runs without cluster tests do not pay for it.
+    const { readState, stopCluster } = await import('./cluster.js');
+    await stopCluster(readState(stateFile));
   }
   if (process.env.MESHCTL_TEST_CLUSTER_KEEP !== '1') rmSync(runDir, { recursive: true, force: true });
 }
