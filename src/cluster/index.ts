@@ -39,7 +39,10 @@ export interface WorkloadInfo {
   readonly ports: readonly number[];
   readonly services?: readonly string[];
   readonly servicePort?: number;
+  /** The sidecar's inbound (mTLS) port, its admin port and its HTTP_PROXY port on 127.0.0.1. */
+  readonly proxyPort?: number;
   readonly adminPort?: number;
+  readonly outboundPort?: number;
 }
 
 /** A mesh platform. */

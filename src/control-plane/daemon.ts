@@ -17,6 +17,7 @@ import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
 import { startMeshServer, type MeshServer } from './stream/server.js';
+import { translationGenerators } from './generators/translation.js';
 
 /** Options of a control plane process. */
 export interface ControlPlaneOptions {
@@ -67,7 +68,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const workloads = await WorkloadStore.open(layout.workloads);
 
   const pipeline = new PushPipeline({
-    generators: new GeneratorSet(opts.generators ?? []),
+    generators: new GeneratorSet(opts.generators ?? translationGenerators()),
     inputs: () => {
       const wl = workloads.list();
       return { configs: store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };

@@ -41,6 +41,8 @@ export interface WorkloadRecord {
   readonly servicePort?: number;
   /** The sidecar's admin port (127.0.0.1), for `proxy-config` and `check`. */
   readonly adminPort?: number;
+  /** The sidecar's HTTP_PROXY listener on 127.0.0.1 (local platform, no traffic capture). */
+  readonly outboundPort?: number;
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */

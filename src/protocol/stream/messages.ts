@@ -3,17 +3,21 @@
  * (keepCase: snake_case fields; longs as numbers; bytes as Buffer), and the resource type URLs.
  */
 
-/** Resource types of the config stream, in the order a push sends them (as xDS: clusters before listeners). */
+/**
+ * Resource types of the config stream. A push sends them in subscription order, and proxies
+ * subscribe in dependency order: clusters, then routes (which name clusters), then listeners
+ * (which name routes), so each response is complete against what the proxy already has.
+ */
 export const TypeUrl = {
   clusters: 'proxy.meshctl.dev/v1/clusters',
   endpoints: 'proxy.meshctl.dev/v1/endpoints',
-  listeners: 'proxy.meshctl.dev/v1/listeners',
   routes: 'proxy.meshctl.dev/v1/routes',
+  listeners: 'proxy.meshctl.dev/v1/listeners',
 } as const;
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
 /** Every type a proxy subscribes to by default, in push order. */
-export const ALL_TYPE_URLS: readonly string[] = [TypeUrl.clusters, TypeUrl.endpoints, TypeUrl.listeners, TypeUrl.routes];
+export const ALL_TYPE_URLS: readonly string[] = [TypeUrl.clusters, TypeUrl.endpoints, TypeUrl.routes, TypeUrl.listeners];
 
 /** The short name of a type URL (`clusters`), for tables and logs. */
 export function shortTypeName(typeUrl: string): string {

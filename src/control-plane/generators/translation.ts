@@ -1,0 +1,95 @@
+/**
+ * The per-type generators of the config stream, cut from one translation per proxy: clusters,
+ * listeners and routes of the proxy config the translation computes. The translation runs once per
+ * proxy and snapshot (cached), whichever type asks first. Each type says which changes concern it
+ * (as istiod's skipped*Configs), so an AuthorizationPolicy edit does not regenerate routes.
+ */
+import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
+import { TypeUrl } from '../../protocol/stream/messages.js';
+import { proxyConfigFor, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type Translation } from '../translate/index.js';
+import type { ConfigGenerator } from '../push/generator.js';
+import { concernsByInputs } from '../push/generator.js';
+import type { PushSnapshot } from '../push/snapshot.js';
+import type { ProxyNode } from '../stream/source.js';
+import { toMeshSnapshot } from './mesh-snapshot.js';
+
+/** Caches, per snapshot, the mesh view and each proxy's translation. */
+class TranslationCache {
+  private readonly bySnapshot = new WeakMap<PushSnapshot, { mesh: MeshSnapshot; perProxy: Map<string, Translation> }>();
+
+  translate(proxy: ProxyNode, snap: PushSnapshot): Translation {
+    let entry = this.bySnapshot.get(snap);
+    if (!entry) {
+      entry = { mesh: toMeshSnapshot(snap), perProxy: new Map() };
+      this.bySnapshot.set(snap, entry);
+    }
+    const key = `${proxy.id}|${proxy.namespace}|${proxy.workload}`;
+    let t = entry.perProxy.get(key);
+    if (!t) {
+      const { workload, traffic } = workloadOf(proxy, entry.mesh, snap);
+      t = proxyConfigFor(entry.mesh, workload, traffic);
+      t = localInboundFix(t, snap, proxy);
+      entry.perProxy.set(key, t);
+    }
+    return t;
+  }
+}
+
+/** The registered workload of a proxy (explicit mode, local platform), or a captured pod (capture mode). */
+function workloadOf(proxy: ProxyNode, mesh: MeshSnapshot, snap: PushSnapshot): { workload: MeshWorkload; traffic: ProxyTraffic } {
+  const registered = mesh.workloads.find((w) => w.name === proxy.workload && w.namespace === proxy.namespace);
+  const record = snap.workload(proxy.workload, proxy.namespace);
+  if (registered && record) {
+    return { workload: registered, traffic: { mode: 'explicit', ...(record.outboundPort !== undefined ? { outboundPort: record.outboundPort } : {}) } };
+  }
+  return {
+    workload: { name: proxy.workload, namespace: proxy.namespace, serviceAccount: proxy.serviceAccount, labels: { ...proxy.labels }, address: '0.0.0.0', meshed: true },
+    traffic: { mode: 'capture' },
+  };
+}
+
+/**
+ * Instances of one local service each listen on their own app port, while the translation sends
+ * inbound traffic to the service's target port: point the inbound clusters at this workload's app port.
+ */
+function localInboundFix(t: Translation, snap: PushSnapshot, proxy: ProxyNode): Translation {
+  const record = snap.workload(proxy.workload, proxy.namespace);
+  const appPort = record?.ports.length === 1 ? record.ports[0] : undefined;
+  if (!record?.services?.length || appPort === undefined) return t;
+  const clusters = (t.config.clusters ?? []).map((c) =>
+    c.name.startsWith('inbound|') && c.endpoints?.length === 1 && c.endpoints[0]!.address === '127.0.0.1' ? { ...c, endpoints: [{ ...c.endpoints[0]!, port: appPort }] } : c,
+  );
+  return { ...t, config: { ...t.config, clusters } };
+}
+
+const cache = new TranslationCache();
+
+function pick(typeUrl: string, config: ProxyConfig): unknown[] {
+  if (typeUrl === TypeUrl.clusters) return [...(config.clusters ?? [])];
+  if (typeUrl === TypeUrl.listeners) return [...config.listeners];
+  if (typeUrl === TypeUrl.routes) return [...(config.routes ?? [])];
+  return [];
+}
+
+// What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
+// Linkerd Server policies) are not translated yet, so their changes push nothing.
+const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service'];
+const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service'];
+const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar'];
+
+/** The translation-backed generators: clusters, listeners, routes. */
+export function translationGenerators(): ConfigGenerator[] {
+  const make = (typeUrl: string, kinds: string[], registry: ('services' | 'workloads' | 'endpoints')[]): ConfigGenerator => ({
+    typeUrl,
+    concerns: concernsByInputs({ kinds, registry }),
+    generate: (proxy, snap) => pick(typeUrl, cache.translate(proxy, snap).config),
+  });
+  return [
+    make(TypeUrl.clusters, CLUSTER_KINDS, ['services', 'workloads', 'endpoints']),
+    make(TypeUrl.routes, ROUTE_KINDS, ['services']),
+    make(TypeUrl.listeners, LISTENER_KINDS, ['services', 'workloads']),
+  ];
+}
+
+/** The types these generators serve, in the order proxies subscribe to them. */
+export const TRANSLATED_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
