@@ -1,0 +1,67 @@
+/** `meshctl delete`: removes mesh config from the platform, by file (`-f`) or by kind and name. */
+import type { CommandDefinition } from './command.js';
+import { examples, parseOutputFormat } from './command.js';
+import { filenameOption } from './manifest-inputs.js';
+import { UsageError } from '../errors.js';
+import type { ConfigObjectKey } from '../cluster/index.js';
+
+interface DeleteFlags {
+  filename?: string[];
+  output?: string;
+  ignoreNotFound?: boolean;
+}
+
+const command: CommandDefinition = {
+  name: 'delete',
+  summary: 'Delete mesh configuration from the platform',
+  define(cmd, bind) {
+    filenameOption(cmd, 'config')
+      .argument('[kind]', 'kind of the object (virtualservice, vs, destinationrule, dr, service, ...)')
+      .argument('[names...]', 'names of the objects')
+      .option('-o, --output <format>', 'output format: text or json', 'text')
+      .option('--ignore-not-found', 'succeed when an object does not exist')
+      .addHelpText('after', examples(['meshctl delete -f reviews-canary.yaml', 'meshctl delete vs reviews -n shop']));
+    bind<DeleteFlags>(cmd, async (ctx, args, flags) => {
+      const format = parseOutputFormat(flags.output, ['text', 'json'] as const, 'text');
+      const files = flags.filename ?? [];
+      const [kindArg, ...names] = args;
+      if (files.length > 0 && kindArg) throw new UsageError('give either -f or a kind and names, not both');
+      if (files.length === 0 && (!kindArg || names.length === 0)) {
+        throw new UsageError('delete needs -f, or a kind and at least one name', 'for example: meshctl delete -f vs.yaml, or meshctl delete virtualservice reviews');
+      }
+      const { platformFor } = await import('../cluster/index.js');
+      const { renderOutcomes } = await import('./config-output.js');
+      const { resolveKind } = await import('./config-kinds.js');
+      let keys: ConfigObjectKey[];
+      if (files.length > 0) {
+        const { readSources } = await import('../config/sources.js');
+        const { manifestObjects, parseDocuments, splitApiVersion } = await import('../config/index.js');
+        const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
+        keys = sources.flatMap((s) =>
+          manifestObjects(parseDocuments(s.text, s.name)).map(({ object }) => {
+            const meta = (object.metadata ?? {}) as { name?: string; namespace?: string };
+            return {
+              group: splitApiVersion(String(object.apiVersion ?? '')).group,
+              kind: String(object.kind ?? ''),
+              namespace: meta.namespace ?? ctx.namespace(),
+              name: String(meta.name ?? ''),
+            };
+          }),
+        );
+      } else {
+        const kind = resolveKind(kindArg!);
+        keys = names.map((name) => ({ group: kind.group, kind: kind.kind, namespace: ctx.namespace(), name }));
+      }
+      const platform = await platformFor(ctx.platformKind(), { home: ctx.meshHome() });
+      const outcomes = await platform.deleteConfig(keys);
+      ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
+      const missing = outcomes.filter((o) => o.action === 'not found');
+      if (missing.length > 0 && !flags.ignoreNotFound) {
+        ctx.err(`Error: ${missing.length} object(s) not found\n  hint: check the names with 'meshctl get', or pass --ignore-not-found\n`);
+        return 1;
+      }
+      return 0;
+    });
+  },
+};
+export default command;

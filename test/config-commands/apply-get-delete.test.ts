@@ -1,0 +1,105 @@
+/**
+ * `meshctl apply | get | delete` against a real local control plane (a daemon in a temporary
+ * MESHCTL_HOME), driven through bin/meshctl as a user would.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+let home = '';
+let dir = '';
+function meshctl(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/meshctl', ...args, '--local'], { encoding: 'utf8', env: { ...process.env, MESHCTL_HOME: home, NO_COLOR: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const CANARY = `apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+spec:
+  selector:
+    app: reviews
+  ports:
+  - name: http
+    port: 9080
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 90
+    - destination: {host: reviews, subset: v2}
+      weight: 10
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'meshctl-home-'));
+  dir = await mkdtemp(join(tmpdir(), 'meshctl-cfg-'));
+  await writeFile(join(dir, 'canary.yaml'), CANARY);
+  await writeFile(join(dir, 'bad.yaml'), CANARY.replace('weight: 90', 'weight: ninety'));
+  const r = meshctl('install');
+  expect(r.code, r.stderr).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  meshctl('uninstall', '--purge', '-y');
+  await rm(dir, { recursive: true, force: true });
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('meshctl apply / get / delete on the local platform', () => {
+  it('applies, reports created then unchanged, and lists what is stored', () => {
+    const first = meshctl('apply', '-f', join(dir, 'canary.yaml'));
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('service/reviews created\nvirtualservice.networking.istio.io/reviews created\ndestinationrule.networking.istio.io/reviews created\n');
+    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stdout).toContain('virtualservice.networking.istio.io/reviews unchanged');
+    expect(meshctl('get', 'vs').stdout).toBe('NAME      APIVERSION\nreviews   networking.istio.io/v1\n');
+    const dr = JSON.parse(meshctl('get', 'destinationrules', 'reviews', '-o', 'json').stdout);
+    expect(dr.spec.subsets.map((s: { name: string }) => s.name)).toEqual(['v1', 'v2']);
+  });
+
+  it('rejects invalid config naming file, line and field, and stores nothing of it', () => {
+    const r = meshctl('apply', '-f', join(dir, 'bad.yaml'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('bad.yaml:21:15: spec.http[0].route[0].weight: must be an integer >= 0 (got "ninety")');
+    expect(r.stderr).toContain('nothing was applied');
+    const vs = JSON.parse(meshctl('get', 'vs', 'reviews', '-o', 'json').stdout);
+    expect(vs.spec.http[0].route[0].weight).toBe(90);
+  });
+
+  it('deletes by kind and name; a second delete is not found (exit 1) unless --ignore-not-found', () => {
+    expect(meshctl('delete', 'vs', 'reviews').stdout).toBe('virtualservice.networking.istio.io/reviews deleted\n');
+    const again = meshctl('delete', 'vs', 'reviews');
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain('not found');
+    expect(meshctl('delete', 'vs', 'reviews', '--ignore-not-found').code).toBe(0);
+    expect(meshctl('get', 'vs', 'reviews').code).toBe(1);
+  });
+
+  it('deletes by file, and rejects unknown kinds and bad flag combinations with exit 64', () => {
+    expect(meshctl('delete', '-f', join(dir, 'canary.yaml'), '--ignore-not-found').code).toBe(0);
+    expect(meshctl('get', 'dr').stderr).toContain('No DestinationRule found');
+    const unknown = meshctl('get', 'frobs');
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain('unknown kind "frobs"');
+    expect(meshctl('delete', 'vs', 'x', '-f', join(dir, 'canary.yaml')).code).toBe(64);
+  });
+});
