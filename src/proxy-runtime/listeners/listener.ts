@@ -5,7 +5,7 @@
  * connection, so a config swap changes new connections without closing existing ones.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../protocol/proxy-config/index.js';
 import type { ProxyContext } from '../runtime/context.js';
 import type { ConnectionInfo } from '../http/exchange.js';
@@ -23,6 +23,9 @@ export class ListenerHandle {
   readonly ingress: HttpIngress;
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
+  private tlsServer: TlsServer | undefined;
+  private tlsGeneration = 0;
+  private readonly pendingTls = new WeakMap<Socket, { conn: ConnectionInfo; lr: ListenerRuntime; chain: ChainRuntime }>();
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -131,33 +134,54 @@ export class ListenerHandle {
     });
   }
 
+  /**
+   * mTLS termination goes through a (never listening) tls.Server: its sockets hand over cleanly to
+   * the http2 server (a hand-made TLSSocket over a detection-paused socket does not). The context
+   * follows identity rotations: new handshakes use the new certificate.
+   */
   private terminateMtls(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime): void {
     const mesh = this.ctx.mesh();
     if (!mesh) {
       socket.destroy();
       return;
     }
-    const tls = new TLSSocket(socket, {
-      isServer: true,
-      secureContext: mesh.current.server,
-      ALPNProtocols: MESH_ALPN_SERVER,
-      requestCert: true,
-      rejectUnauthorized: true,
-    });
-    tls.on('error', (err) => this.ctx.log.debug('inbound mTLS handshake failed', { listener: lr.name, remote: conn.remoteAddress, error: err.message }));
-    tls.once('secure', () => {
-      const peerIdentity = spiffeIdOf(tls.getPeerCertificate());
-      const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true };
-      const alpn = tls.alpnProtocol;
-      const s = tls as unknown as Socket;
-      if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
-      if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
-      if (alpn === MESH_ALPN_TCP) {
-        if (chain.tcpCluster) return proxyTcp(this.ctx, inner, s, chain.tcpCluster);
-        return tls.destroy();
-      }
-      this.dispatch(s, inner, lr, chain, true);
-    });
+    const material = mesh.source.current();
+    const opts = { cert: material.certChain, key: material.privateKey, ca: material.trustRoots, minVersion: 'TLSv1.2' as const };
+    if (!this.tlsServer) {
+      this.tlsServer = createTlsServer({ ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN_SERVER }, (tls) => this.onSecure(tls));
+      this.tlsServer.on('tlsClientError', (err, tls) => {
+        const p = this.pendingTls.get((tls as TLSSocket & { _parent?: Socket })._parent as Socket);
+        this.ctx.log.debug('inbound mTLS handshake failed', { listener: p?.lr.name, remote: p?.conn.remoteAddress, error: err.message });
+      });
+      this.tlsGeneration = mesh.current.generation;
+    } else if (this.tlsGeneration !== mesh.current.generation) {
+      this.tlsServer.setSecureContext(opts);
+      this.tlsGeneration = mesh.current.generation;
+    }
+    this.pendingTls.set(socket, { conn, lr, chain });
+    this.tlsServer.emit('connection', socket);
+  }
+
+  private onSecure(tls: TLSSocket): void {
+    const raw = (tls as TLSSocket & { _parent?: Socket })._parent;
+    const p = raw ? this.pendingTls.get(raw) : undefined;
+    if (!p) {
+      tls.destroy();
+      return;
+    }
+    const { conn, lr, chain } = p;
+    const peerIdentity = spiffeIdOf(tls.getPeerCertificate());
+    const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true };
+    const alpn = tls.alpnProtocol;
+    const s = tls as unknown as Socket;
+    if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
+    if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
+    if (alpn === MESH_ALPN_TCP) {
+      if (chain.tcpCluster) return proxyTcp(this.ctx, inner, s, chain.tcpCluster);
+      tls.destroy();
+      return;
+    }
+    this.dispatch(s, inner, lr, chain, true);
   }
 }
 
