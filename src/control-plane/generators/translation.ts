@@ -23,7 +23,7 @@ class TranslationCache {
       entry = { mesh: toMeshSnapshot(snap), perProxy: new Map() };
       this.bySnapshot.set(snap, entry);
     }
-    const key = `${proxy.id}|${proxy.namespace}|${proxy.workload}`;
+    const key = translationKey(proxy, snap);
     let t = entry.perProxy.get(key);
     if (!t) {
       const { workload, traffic } = workloadOf(proxy, entry.mesh, snap);
@@ -33,6 +33,17 @@ class TranslationCache {
     }
     return t;
   }
+}
+
+/**
+ * What a proxy's translation depends on: a registered workload is its own key; pods (capture mode)
+ * with the same namespace, service account and labels get the same config, so thousands of
+ * replicas cost one translation per snapshot.
+ */
+function translationKey(proxy: ProxyNode, snap: PushSnapshot): string {
+  if (snap.workload(proxy.workload, proxy.namespace)) return `workload|${proxy.namespace}|${proxy.workload}`;
+  const labels = Object.keys(proxy.labels).sort().map((k) => `${k}=${proxy.labels[k]}`).join(',');
+  return `pod|${proxy.namespace}|${proxy.serviceAccount}|${labels}`;
 }
 
 /** The registered workload of a proxy (explicit mode, local platform), or a captured pod (capture mode). */
@@ -63,12 +74,17 @@ function localInboundFix(t: Translation, snap: PushSnapshot, proxy: ProxyNode): 
 }
 
 const cache = new TranslationCache();
+const EMPTY: readonly unknown[] = Object.freeze([]);
 
-function pick(typeUrl: string, config: ProxyConfig): unknown[] {
-  if (typeUrl === TypeUrl.clusters) return [...(config.clusters ?? [])];
-  if (typeUrl === TypeUrl.listeners) return [...config.listeners];
-  if (typeUrl === TypeUrl.routes) return [...(config.routes ?? [])];
-  return [];
+/**
+ * The resources of a type in a config. The same array is returned for the same config, so the
+ * stream encodes a config shared by many proxies once (it caches encodings by array).
+ */
+function pick(typeUrl: string, config: ProxyConfig): readonly unknown[] {
+  if (typeUrl === TypeUrl.clusters) return config.clusters ?? EMPTY;
+  if (typeUrl === TypeUrl.listeners) return config.listeners;
+  if (typeUrl === TypeUrl.routes) return config.routes ?? EMPTY;
+  return EMPTY;
 }
 
 // What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
@@ -82,7 +98,7 @@ export function translationGenerators(): ConfigGenerator[] {
   const make = (typeUrl: string, kinds: string[], registry: ('services' | 'workloads' | 'endpoints')[]): ConfigGenerator => ({
     typeUrl,
     concerns: concernsByInputs({ kinds, registry }),
-    generate: (proxy, snap) => pick(typeUrl, cache.translate(proxy, snap).config),
+    generate: (proxy, snap) => pick(typeUrl, cache.translate(proxy, snap).config) as unknown[],
   });
   return [
     make(TypeUrl.clusters, CLUSTER_KINDS, ['services', 'workloads', 'endpoints']),

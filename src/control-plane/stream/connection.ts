@@ -7,6 +7,21 @@ import { deriveSyncStatus, type SyncStatus, type TypeSyncState } from '../../pro
 import type { DiscoveryResponse } from '../../protocol/stream/messages.js';
 import type { GeneratedResources, ProxyNode } from './source.js';
 
+/** Encoded bodies and their digest, per resources array: a config shared by many proxies is encoded once. */
+const encodings = new WeakMap<readonly unknown[], { bodies: Buffer[]; digest: string }>();
+
+function encode(resources: readonly unknown[]): { bodies: Buffer[]; digest: string } {
+  let e = encodings.get(resources);
+  if (!e) {
+    const bodies = resources.map((r) => Buffer.from(JSON.stringify(r)));
+    const hash = createHash('sha256');
+    for (const b of bodies) hash.update(b).update('\0');
+    e = { bodies, digest: hash.digest('hex') };
+    encodings.set(resources, e);
+  }
+  return e;
+}
+
 /** Per-type record: sync state plus the hash of what was last sent (to skip identical pushes). */
 interface TypeRecord {
   state: TypeSyncState;
@@ -61,10 +76,7 @@ export class ProxyConnection {
   push(typeUrl: string, generated: GeneratedResources, force = false): boolean {
     const record = this.types.get(typeUrl);
     if (!record) return false;
-    const bodies = generated.resources.map((r) => Buffer.from(JSON.stringify(r)));
-    const hash = createHash('sha256');
-    for (const b of bodies) hash.update(b).update('\0');
-    const digest = hash.digest('hex');
+    const { bodies, digest } = encode(generated.resources);
     if (!force && digest === record.sentHash) return false;
     const nonce = `${this.connectionId}-${++this.nonceCounter}`;
     record.sentHash = digest;
