@@ -20,6 +20,7 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'apply', load: () => import('./apply.js') },
   { name: 'delete', load: () => import('./delete.js') },
   { name: 'get', load: () => import('./get.js') },
+  { name: 'check', load: () => import('./check.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
   { name: 'analyze', load: () => import('./analyze.js') },

@@ -1,0 +1,189 @@
+/**
+ * The checks of the local platform, declared as data: what `meshctl check` verifies, the hint for
+ * each failure, which failures are fatal or only warnings, and which may be retried with --wait.
+ */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { CheckFailure, type CheckCategory } from '../types.js';
+import type { MeshPlatform } from '../../cluster/index.js';
+
+/** What the local checks need. */
+export interface LocalCheckContext {
+  platform: MeshPlatform;
+  home: string;
+  cliVersion: string;
+  now: () => Date;
+  nodeVersion: string;
+}
+
+interface DebugInfo {
+  version: string;
+  pid: number;
+  proxies: number;
+  workloads: number;
+  configs: number;
+}
+interface CaInfo {
+  origin: string;
+  notBefore: string;
+  notAfter: string;
+}
+interface SyncView {
+  proxy: { id: string; workload: string; namespace: string; proxyVersion: string };
+  certificateExpiry?: string;
+  types: Record<string, { status: string; lastNack?: { message: string } }>;
+}
+
+const DAY = 86_400_000;
+
+/** Prerequisites of `meshctl install --local` (`meshctl check --pre`). */
+export function localPreChecks(): CheckCategory<LocalCheckContext>[] {
+  return [
+    {
+      id: 'prerequisites',
+      checkers: [
+        {
+          description: 'Node.js is 22.12 or newer',
+          hint: 'run meshctl with Node.js 24 (npm ci installs it under node_modules/.bin)',
+          fatal: true,
+          async run(ctx) {
+            const [major, minor] = ctx.nodeVersion.split('.').map(Number) as [number, number];
+            if (major < 22 || (major === 22 && minor < 12)) throw new CheckFailure(`Node.js ${ctx.nodeVersion} is too old`);
+            return `node ${ctx.nodeVersion}`;
+          },
+        },
+        {
+          description: 'the mesh home is writable',
+          hint: 'set MESHCTL_HOME to a directory you can write, or fix its permissions',
+          fatal: true,
+          async run(ctx) {
+            try {
+              mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
+              accessSync(ctx.home, constants.W_OK);
+            } catch (err) {
+              throw new CheckFailure(`${ctx.home}: ${(err as Error).message}`);
+            }
+            return ctx.home;
+          },
+        },
+      ],
+    },
+  ];
+}
+
+/** The health of an installed local mesh (`meshctl check`, and `--proxy` for the data plane). */
+export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalCheckContext>[] {
+  const categories: CheckCategory<LocalCheckContext>[] = [
+    {
+      id: 'control-plane',
+      checkers: [
+        {
+          description: 'the control plane is running and ready',
+          hint: "start it with 'meshctl install --local'; its log is under $MESHCTL_HOME",
+          fatal: true,
+          retryDeadlineMs: 60_000,
+          async run(ctx) {
+            await ctx.platform.controlPlaneGet('/ready');
+            const info = await ctx.platform.controlPlaneGet<DebugInfo>('/debug/info');
+            return `pid ${info.pid}`;
+          },
+        },
+        {
+          description: 'the control plane version matches the CLI',
+          hint: "restart it with this meshctl: 'meshctl uninstall --local && meshctl install --local'",
+          warning: true,
+          async run(ctx) {
+            const info = await ctx.platform.controlPlaneGet<DebugInfo>('/debug/info');
+            if (info.version !== ctx.cliVersion) throw new CheckFailure(`control plane ${info.version}, CLI ${ctx.cliVersion}`);
+            return info.version;
+          },
+        },
+      ],
+    },
+    {
+      id: 'identity',
+      checkers: [
+        {
+          description: 'the root CA certificate is valid',
+          hint: "the CA under $MESHCTL_HOME is damaged: 'meshctl uninstall --local --purge' and install again (proxies get new certificates)",
+          fatal: true,
+          async run(ctx) {
+            const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
+            const now = ctx.now().getTime();
+            if (now < Date.parse(ca.notBefore)) throw new CheckFailure(`the root CA is not valid before ${ca.notBefore} (is the clock right?)`);
+            if (now > Date.parse(ca.notAfter)) throw new CheckFailure(`the root CA expired on ${ca.notAfter}`);
+            return `${ca.origin}, valid until ${ca.notAfter.slice(0, 10)}`;
+          },
+        },
+        {
+          description: 'the root CA does not expire within 30 days',
+          hint: 'rotate the root CA before it expires: supply a new one with meshctl install --local --set ca.cert=... --set ca.key=...',
+          warning: true,
+          async run(ctx) {
+            const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
+            const left = Date.parse(ca.notAfter) - ctx.now().getTime();
+            if (left < 30 * DAY) throw new CheckFailure(`the root CA expires in ${Math.max(0, Math.floor(left / DAY))} days (${ca.notAfter})`);
+          },
+        },
+      ],
+    },
+  ];
+  if (opts.proxies) categories.push(proxyCategory());
+  return categories;
+}
+
+function proxyCategory(): CheckCategory<LocalCheckContext> {
+  return {
+    id: 'data-plane',
+    checkers: [
+      {
+        description: 'every registered workload has a connected proxy',
+        hint: "restart the workload with 'meshctl run'; its proxy log says why it cannot connect",
+        retryDeadlineMs: 60_000,
+        async run(ctx) {
+          const workloads = await ctx.platform.listWorkloads();
+          const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
+          const connected = new Set(proxies.map((p) => `${p.proxy.workload}.${p.proxy.namespace}`));
+          const missing = workloads.filter((w) => !connected.has(`${w.name}.${w.namespace}`)).map((w) => `${w.name}.${w.namespace}`);
+          if (missing.length) throw new CheckFailure(`no proxy connected for: ${missing.join(', ')}`);
+          return `${proxies.length} proxies`;
+        },
+      },
+      {
+        description: 'every proxy runs the latest config (no NACK, nothing stale)',
+        hint: "see 'meshctl proxy-status' for the proxy and type; a NACK names what the proxy rejected",
+        retryDeadlineMs: 30_000,
+        async run(ctx) {
+          const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
+          const problems: string[] = [];
+          for (const p of proxies) {
+            for (const [type, s] of Object.entries(p.types)) {
+              if (s.status === 'NACKED') problems.push(`${p.proxy.id} rejected ${type}: ${s.lastNack?.message ?? 'no reason given'}`);
+              else if (s.status !== 'SYNCED') problems.push(`${p.proxy.id} ${type} is ${s.status}`);
+            }
+          }
+          if (problems.length) throw new CheckFailure(problems.join('\n'));
+        },
+      },
+      {
+        description: 'proxy certificates are valid',
+        hint: "a proxy with an expired certificate cannot reach the CA: restart it with 'meshctl run'",
+        async run(ctx) {
+          const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
+          const now = ctx.now().getTime();
+          const expired = proxies.filter((p) => p.certificateExpiry && Date.parse(p.certificateExpiry) < now).map((p) => `${p.proxy.id} (expired ${p.certificateExpiry})`);
+          if (expired.length) throw new CheckFailure(`expired: ${expired.join(', ')}`);
+        },
+      },
+      {
+        description: 'proxies run the CLI version',
+        hint: "restart older workloads with this meshctl's 'meshctl run'",
+        warning: true,
+        async run(ctx) {
+          const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
+          const old = proxies.filter((p) => p.proxy.proxyVersion !== ctx.cliVersion).map((p) => `${p.proxy.id} (${p.proxy.proxyVersion})`);
+          if (old.length) throw new CheckFailure(`older proxies: ${old.join(', ')}`);
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,64 @@
+/** `meshctl check`: verifies the mesh (or, with --pre, that it can be installed), category by category. */
+import type { CommandDefinition } from './command.js';
+import { examples, parseOutputFormat } from './command.js';
+import { UsageError } from '../errors.js';
+
+interface CheckFlags {
+  pre?: boolean;
+  proxy?: boolean;
+  output?: string;
+  wait: string;
+}
+
+const command: CommandDefinition = {
+  name: 'check',
+  summary: 'Check that the mesh is healthy (or, with --pre, that it can be installed)',
+  define(cmd, bind) {
+    cmd
+      .option('--pre', 'check the prerequisites of install instead of an installed mesh')
+      .option('--proxy', 'also check the data plane: every proxy connected, synced, with a valid certificate')
+      .option('-o, --output <format>', 'output format: table, json or short', 'table')
+      .option('--wait <duration>', 'retry failing checks that may still settle for up to this long', '0s')
+      .addHelpText('after', examples(['meshctl check --pre', 'meshctl check --proxy', 'meshctl check -o json --wait 1m']));
+    bind<CheckFlags>(cmd, async (ctx, _args, flags) => {
+      const format = parseOutputFormat(flags.output, ['table', 'json', 'short'] as const, 'table');
+      const { parseDuration } = await import('../config/duration.js');
+      const waitMs = parseDuration(flags.wait);
+      if (waitMs === undefined) throw new UsageError(`--wait ${flags.wait}: not a duration`, 'use a duration such as 30s or 5m');
+      if (flags.pre && flags.proxy) throw new UsageError('--pre and --proxy cannot be used together', '--pre checks a machine before install; --proxy checks running proxies');
+      if (ctx.platformKind() !== 'local') {
+        const { PlatformUnavailableError } = await import('../errors.js');
+        throw new PlatformUnavailableError('meshctl check on Kubernetes is not available in this build yet', 'check the local platform with --local');
+      }
+      const { runChecks } = await import('../checks/runner.js');
+      const render = await import('../checks/render.js');
+      const { localChecks, localPreChecks } = await import('../checks/local/categories.js');
+      const { platformFor } = await import('../cluster/index.js');
+      const { meshctlVersion } = await import('../version.js');
+      const platform = await platformFor('local', { home: ctx.meshHome() });
+      const categories = flags.pre ? localPreChecks() : localChecks({ proxies: flags.proxy === true });
+      let current: string | undefined;
+      const report = await runChecks(
+        categories,
+        { platform, home: ctx.meshHome(), cliVersion: meshctlVersion(), now: ctx.now, nodeVersion: process.versions.node },
+        {
+          waitMs,
+          onResult: (r) => {
+            if (format !== 'table') return;
+            if (r.category !== current) {
+              ctx.out((current === undefined ? '' : '\n') + render.renderCategoryHeader(r.category));
+              current = r.category;
+            }
+            ctx.out(render.renderResult(r, ctx.style));
+          },
+          onRetry: (_c, d, m) => ctx.logger.debug(`retrying "${d}": ${m}`),
+        },
+      );
+      if (format === 'table') ctx.out('\n' + render.renderVerdict(report, ctx.style));
+      else if (format === 'short') ctx.out(render.renderShort(report, ctx.style));
+      else ctx.out(render.renderJson(report));
+      return report.success ? 0 : 1;
+    });
+  },
+};
+export default command;

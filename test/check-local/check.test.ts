@@ -1,0 +1,53 @@
+/** `meshctl check` on the local platform, against a real control plane daemon in a temporary home. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+let home = '';
+function meshctl(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/meshctl', ...args, '--local'], { encoding: 'utf8', env: { ...process.env, MESHCTL_HOME: home, NO_COLOR: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'meshctl-check-'));
+});
+afterAll(async () => {
+  meshctl('uninstall', '--purge', '-y');
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('meshctl check (local platform)', () => {
+  it('fails with a hint when the control plane is not running, skipping what depends on it', () => {
+    const r = meshctl('check');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('✖ the control plane is running and ready');
+    expect(r.stdout).toContain("hint: start it with 'meshctl install --local'");
+    expect(r.stdout).toContain('- the root CA certificate is valid');
+    expect(r.stdout.trimEnd().endsWith('Status check results are ✖')).toBe(true);
+  });
+
+  it('passes the prerequisites of install', () => {
+    const r = meshctl('check', '--pre');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('✔ the mesh home is writable');
+  });
+
+  it('is all green on a running mesh, as a table and as JSON', () => {
+    expect(meshctl('install').code).toBe(0);
+    const table = meshctl('check', '--proxy');
+    expect(table.code, table.stdout).toBe(0);
+    expect(table.stdout).toContain('✔ the root CA certificate is valid (created, valid until');
+    expect(table.stdout.trimEnd().endsWith('Status check results are ✔')).toBe(true);
+    const json = JSON.parse(meshctl('check', '-o', 'json').stdout);
+    expect(json.success).toBe(true);
+    expect(json.categories.map((c: { categoryName: string }) => c.categoryName)).toEqual(['control-plane', 'identity']);
+  });
+
+  it('rejects --pre with --proxy and a bad --wait before doing anything', () => {
+    expect(meshctl('check', '--pre', '--proxy').code).toBe(64);
+    expect(meshctl('check', '--wait', 'later').stderr).toContain('--wait later: not a duration');
+  });
+});
