@@ -10,14 +10,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
-import { TRANSLATED_TYPES } from '../../src/control-plane/generators/translation.js';
 import { LocalPlatform } from '../../src/cluster/local/platform.js';
 import { PROXY_CONFIG_API_VERSION } from '../../src/protocol/proxy-config/index.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
-import { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
-import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
-import { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
-import { CA_ISSUED_IDENTITY, ConfigComposer } from '../../src/proxy-runtime/xds-client/compose.js';
+import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
+import type { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
+import { SIDECAR_TYPES, startCaIdentity, startSidecarStream } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
 import { ProxyLog } from '../../src/proxy-runtime/log.js';
 import { connect } from 'node:net';
@@ -49,15 +47,10 @@ async function runWorkload(name: string, labels: Record<string, string>, service
   }
   const [proxyPort, outboundPort] = [await freePort(), await freePort()];
   const reg = await platform.registerWorkload({ name, namespace: 'default', serviceAccount: labels.app ?? name, labels, address: '127.0.0.1', ports: [appPort], ...(service ? { services: [service], servicePort: 9080, proxyPort } : {}), outboundPort });
-  const signer = await grpcCertificateSigner({ address: reg.streamAddress, trustRoots: reg.trustRoots, credential: () => reg.token });
-  const identity = await CaIdentitySource.start({ signer, trustRoots: reg.trustRoots });
+  const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
   const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort: 0, accessLog: null, log: new ProxyLog('error', (l) => proxyLogs.push(l)) });
-  const composer = new ConfigComposer(proxy, { identity: CA_ISSUED_IDENTITY, node: { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: labels.app ?? name, labels } });
-  const client = new XdsClient({
-    address: reg.streamAddress, identity, types: TRANSLATED_TYPES, apply: composer.apply, backoff: { initialMs: 50, maxMs: 500 },
-    node: { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: labels.app ?? name, labels, proxyVersion: 'test' },
-  });
-  await client.start();
+  const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: labels.app ?? name, labels, proxyVersion: 'test' };
+  const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
   const s: Sidecar = { proxy, client, identity, outboundPort, ...(app ? { app } : {}) };
   sidecars.push(s);
   return s;
@@ -94,7 +87,7 @@ async function versionsSeen(client: Sidecar, n: number): Promise<Record<string, 
 /** Every sidecar ACKed everything sent, and the routes of the current snapshot (what a VirtualService edit changes). */
 function allSynced(): boolean {
   const views = cp.server.ads.views();
-  return views.length === sidecars.length && views.every((v) => TRANSLATED_TYPES.every((t) => v.types[t]?.status === 'SYNCED') && v.types[TypeUrl.routes]?.ackedVersion === cp.pipeline.version);
+  return views.length === sidecars.length && views.every((v) => SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED') && v.types[TypeUrl.routes]?.ackedVersion === cp.pipeline.version);
 }
 
 const destinationRule = `apiVersion: networking.istio.io/v1

@@ -1,0 +1,55 @@
+/**
+ * Wires a running proxy to the control plane: the config stream client, applying through the
+ * composer into the proxy's applyConfig. The identity (a CaIdentitySource) is made first by the
+ * caller, since Proxy.start needs it; `startCaIdentity` does that from a token and the mesh root.
+ */
+import { CaIdentitySource } from '../identity/ca-client.js';
+import { grpcCertificateSigner } from '../identity/grpc-signer.js';
+import { TypeUrl } from '../../protocol/stream/messages.js';
+import { XdsClient, type XdsNode } from './client.js';
+import { CA_ISSUED_IDENTITY, ConfigComposer, type ConfigTarget, type StaticParts } from './compose.js';
+
+/** The types a sidecar subscribes to, in dependency order. */
+export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
+
+/** Gets the workload certificate from the CA at `address` with `token`, and keeps it renewed. */
+export async function startCaIdentity(opts: { address: string; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string }): Promise<CaIdentitySource> {
+  const signer = await grpcCertificateSigner({ address: opts.address, trustRoots: opts.trustRoots, credential: opts.token, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
+  return CaIdentitySource.start({ signer, trustRoots: opts.trustRoots, ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}) });
+}
+
+/** A proxy's connection to the control plane. */
+export interface SidecarStream {
+  readonly client: XdsClient;
+  readonly composer: ConfigComposer;
+  close(): void;
+}
+
+/** Starts the config stream of a proxy that uses `identity` (from startCaIdentity). */
+export async function startSidecarStream(opts: {
+  address: string;
+  serverName?: string;
+  proxy: ConfigTarget;
+  identity: CaIdentitySource;
+  node: XdsNode;
+  /** Config parts the stream does not carry (admin, telemetry); node and identity are filled in. */
+  staticParts?: StaticParts;
+  log?: (line: string) => void;
+}): Promise<SidecarStream> {
+  const composer = new ConfigComposer(opts.proxy, {
+    ...opts.staticParts,
+    identity: CA_ISSUED_IDENTITY,
+    node: { id: opts.node.id, workload: opts.node.workload, namespace: opts.node.namespace, serviceAccount: opts.node.serviceAccount, ...(opts.node.labels ? { labels: { ...opts.node.labels } } : {}) },
+  });
+  const client = new XdsClient({
+    address: opts.address,
+    ...(opts.serverName ? { serverName: opts.serverName } : {}),
+    identity: opts.identity,
+    node: opts.node,
+    types: SIDECAR_TYPES,
+    apply: composer.apply,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  await client.start();
+  return { client, composer, close: () => client.close() };
+}
