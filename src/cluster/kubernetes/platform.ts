@@ -1,0 +1,133 @@
+/**
+ * The Kubernetes backend behind the platform interface (src/cluster/index.ts): mesh config is the
+ * cluster's custom resources (validated by meshctl first, with file:line errors, then server-side
+ * applied as `meshctl`), workloads are the pods running the sidecar, and the control plane is reached
+ * through the API server's service proxy.
+ */
+import { ConfigInvalidError } from '../../errors.js';
+import { MESH_KINDS, formatIssue, manifestObjects, parseDocuments, splitApiVersion, validateResource } from '../../config/index.js';
+import { CONTROL_PLANE_SERVICE, ControlPlanePorts, INJECTED_LABEL, MESH_NAMESPACE, ProxyPorts } from '../../protocol/well-known.js';
+import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
+import type { KubernetesCluster } from './index.js';
+import type { KubeObject } from './objects.js';
+import { podReady, type PodLike } from './readiness.js';
+
+/** Drops what the API server adds (managedFields, status, uid...) so listed config reads like what was applied. */
+function asConfig(o: KubeObject): ConfigObjectData {
+  const { name, namespace, labels, annotations } = o.metadata;
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
+    ...(o.spec !== undefined ? { spec: o.spec } : {}),
+  };
+}
+
+interface PodWithPorts extends KubeObject {
+  spec?: { serviceAccountName?: string; containers?: { name: string; ports?: { containerPort: number; protocol?: string }[] }[] };
+  status?: PodLike['status'];
+}
+
+/** The mesh on a Kubernetes cluster. */
+export class KubernetesPlatform implements MeshPlatform {
+  readonly kind = 'kubernetes' as const;
+
+  constructor(
+    readonly cluster: KubernetesCluster,
+    /** The namespace the control plane was installed in. */
+    readonly meshNamespace: string = MESH_NAMESPACE,
+  ) {}
+
+  describe(): string {
+    return `cluster of ${this.cluster.describe()}`;
+  }
+
+  async applyConfig(documents: readonly ConfigDocument[], opts: { defaultNamespace: string }): Promise<ConfigOutcome[]> {
+    const problems: string[] = [];
+    const objects: KubeObject[] = [];
+    for (const doc of documents) {
+      for (const input of manifestObjects(parseDocuments(doc.text, doc.file))) {
+        const r = validateResource(input, { defaultNamespace: opts.defaultNamespace });
+        const subject = `${r.identity.kind} ${r.identity.namespace ? `${r.identity.namespace}/` : ''}${r.identity.name}`;
+        if (r.errors.length) problems.push(...r.errors.map((e) => `${subject}: ${formatIssue(e)}`));
+        else if (!r.kind || !r.resource) problems.push(`${subject}: not a mesh kind; apply it with kubectl (meshctl apply takes the mesh's Istio, Linkerd and SMI kinds)`);
+        else objects.push(r.resource as unknown as KubeObject);
+      }
+    }
+    // All or nothing, as on the local platform: one invalid object and the cluster is not touched.
+    if (problems.length) throw new ConfigInvalidError(`${problems.length === 1 ? 'one object' : `${problems.length} objects`} of the input`, problems);
+    const out: ConfigOutcome[] = [];
+    for (const obj of objects) {
+      const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+      const before = await this.cluster.get(ref);
+      const after = await this.cluster.apply(obj);
+      const action = !before ? 'created' : before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
+      out.push({ key: this.keyOf(obj), apiVersion: obj.apiVersion, action });
+    }
+    return out;
+  }
+
+  private keyOf(o: KubeObject): ConfigObjectKey {
+    return { group: splitApiVersion(o.apiVersion).group, kind: o.kind, namespace: o.metadata.namespace ?? 'default', name: o.metadata.name };
+  }
+
+  async deleteConfig(keys: readonly ConfigObjectKey[]): Promise<ConfigOutcome[]> {
+    const out: ConfigOutcome[] = [];
+    for (const key of keys) {
+      const def = MESH_KINDS.find((k) => k.group === key.group && k.kind === key.kind);
+      const apiVersion = def ? `${def.group}/${def.storageVersion}` : key.group ? `${key.group}/v1` : 'v1';
+      const gone = await this.cluster.delete({ apiVersion, kind: key.kind, namespace: key.namespace, name: key.name });
+      out.push({ key, apiVersion, action: gone ? 'deleted' : 'not found' });
+    }
+    return out;
+  }
+
+  async listConfig(filter: { kind?: string; namespace?: string } = {}): Promise<ConfigObjectData[]> {
+    const out: ConfigObjectData[] = [];
+    for (const def of MESH_KINDS) {
+      if (filter.kind && def.kind !== filter.kind) continue;
+      // Read at the newest version served (what kubectl prefers), as users write them today.
+      const apiVersion = `${def.group}/${def.versions[def.versions.length - 1] ?? def.storageVersion}`;
+      // A kind whose CRD is not installed (or owned by a mesh that serves other versions) lists as empty.
+      if (!(await this.cluster.objects.serves(apiVersion, def.kind))) continue;
+      const list = await this.cluster.list({ apiVersion, kind: def.kind, namespace: filter.namespace });
+      out.push(...list.items.map(asConfig));
+    }
+    return out;
+  }
+
+  async listWorkloads(namespace?: string): Promise<WorkloadInfo[]> {
+    const pods = await this.cluster.list<PodWithPorts>(
+      { apiVersion: 'v1', kind: 'Pod', namespace },
+      { labelSelector: `${INJECTED_LABEL}=true` },
+    );
+    return pods.items
+      .filter((p) => podReady(p as PodLike) && p.status?.podIP && !p.metadata.deletionTimestamp)
+      .map((p) => ({
+        name: p.metadata.name,
+        namespace: p.metadata.namespace ?? 'default',
+        serviceAccount: p.spec?.serviceAccountName || 'default',
+        labels: p.metadata.labels ?? {},
+        address: p.status!.podIP!,
+        ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).filter((cp) => (cp.protocol ?? 'TCP') === 'TCP').map((cp) => cp.containerPort)),
+      }));
+  }
+
+  async controlPlaneGet<T>(path: string): Promise<T> {
+    const r = await this.cluster.proxy({ kind: 'service', namespace: this.meshNamespace, name: CONTROL_PLANE_SERVICE, port: ControlPlanePorts.debug }, { path });
+    return JSON.parse(r.text) as T;
+  }
+
+  /**
+   * Through the pod proxy to the sidecar's admin port. Caveat: the API server connects to the pod IP,
+   * so this answers only once the proxy serves its admin API (or a read-only part of it) beyond 127.0.0.1.
+   */
+  async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    const r = await this.cluster.proxy({ kind: 'pod', namespace: workload.namespace, name: workload.name, port: ProxyPorts.admin }, { path });
+    return JSON.parse(r.text) as T;
+  }
+
+  async waitForReady(timeoutMs: number): Promise<void> {
+    await this.cluster.waitForDeployment(this.meshNamespace, CONTROL_PLANE_SERVICE, { timeoutMs });
+  }
+}
