@@ -15,7 +15,7 @@ import { failureResponse, sendResponse } from './respond.js';
 import { stripHopByHop, UpstreamFailure, type HeaderMap } from './types.js';
 import { prepareTracing } from '../telemetry/trace.js';
 import { ORIG_PROTO_HEADER } from './forward.js';
-import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
+import { PEER_METADATA_HEADER, type Runtime } from '../runtime/runtime.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { handleUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
@@ -29,6 +29,18 @@ export const MAX_HEADER_BYTES = 60 * 1024;
 function parseTarget(authority: string, defaultPort: number): { address: string; port: number } {
   const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(authority);
   return { address: m?.[1] ?? authority, port: m?.[2] ? Number(m[2]) : defaultPort };
+}
+
+/**
+ * A kept-alive connection outlives config versions: each request routes with the listener and
+ * chain of the CURRENT version (the connection's facts stay). A listener that is gone keeps the
+ * old view until its connections drain.
+ */
+function currentView(conn: ConnectionInfo, runtime: Runtime): ConnectionInfo {
+  const lr = runtime.listeners.get(conn.listener.name);
+  if (!lr || lr === conn.listener) return conn;
+  const chain = lr.chainFor(conn.destination);
+  return chain ? { ...conn, listener: lr, chain } : conn;
 }
 
 /** The HTTP/1.1 and HTTP/2 servers of one listener. */
@@ -54,11 +66,11 @@ export class HttpIngress {
     });
     this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const conn = (req.socket as TaggedSocket)[CONN]!;
-      handleUpgrade(this.ctx, conn, req, socket, head);
+      handleUpgrade(this.ctx, currentView(conn, this.ctx.current()), req, socket, head);
     });
     this.h1.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const conn = (req.socket as TaggedSocket)[CONN]!;
-      handleConnect(this.ctx, conn, req, socket, head);
+      handleConnect(this.ctx, currentView(conn, this.ctx.current()), req, socket, head);
     });
     this.h2 = createH2Server({ settings: { initialWindowSize: 1 << 20, maxHeaderListSize: MAX_HEADER_BYTES } }, (req, res) => {
       const conn = this.sessionConn.get(req.stream.session as ServerHttp2Session)!;
@@ -102,9 +114,10 @@ export class HttpIngress {
     this.h1.closeAllConnections();
   }
 
-  private handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, conn: ConnectionInfo, protocol: 'HTTP/1.1' | 'HTTP/2'): void {
+  private handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, connAtAccept: ConnectionInfo, protocol: 'HTTP/1.1' | 'HTTP/2'): void {
     const ctx = this.ctx;
     const runtime = ctx.current();
+    const conn = currentView(connAtAccept, runtime);
     let headers: HeaderMap;
     let authority: string;
     let path = req.url ?? '/';

@@ -1,0 +1,110 @@
+/** Istio metrics on the telemetry port, the JSON access log, request ids and trace propagation. */
+import { describe, expect, it } from 'vitest';
+import { cluster, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+
+describe('metrics', () => {
+  it('exposes istio_* metrics with Istio labels, plus the proxy gauges, on /stats/prometheus', async () => {
+    const up = await startUpstream('svc', (req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('body!');
+    });
+    const c = { ...cluster('reviews', [up.port], { service: 'reviews.default.svc.cluster.local' }, [{ app: 'reviews', version: 'v2', namespace: 'default' }]) };
+    const cfg = simpleConfig({ clusters: [c], version: 'metrics-1', extra: { node: { workload: 'productpage-v1', namespace: 'default', labels: { app: 'productpage', version: 'v1' } } } });
+    const { proxy } = await startProxy(cfg);
+    await send(proxy.listenerPort('out'), { method: 'POST', body: '12345' });
+    await send(proxy.listenerPort('out'), { path: '/missing' });
+    const base = {
+      reporter: 'source',
+      source_workload: 'productpage-v1',
+      source_app: 'productpage',
+      source_version: 'v1',
+      destination_app: 'reviews',
+      destination_version: 'v2',
+      destination_service: 'reviews.default.svc.cluster.local',
+      destination_service_name: 'reviews',
+      destination_service_namespace: 'default',
+      request_protocol: 'http',
+      response_flags: '-',
+    };
+    expect(await metricValue(proxy, 'istio_requests_total', { ...base, response_code: '200' })).toBe(1);
+    expect(await metricValue(proxy, 'istio_requests_total', { ...base, response_code: '404' })).toBe(1);
+    expect(await metricValue(proxy, 'istio_request_duration_milliseconds_count', { ...base, response_code: '200' })).toBe(1);
+    expect(await metricValue(proxy, 'istio_request_bytes_sum', { ...base, response_code: '200' })).toBe(5);
+    expect(await metricValue(proxy, 'istio_response_bytes_sum', { ...base, response_code: '200' })).toBe(5);
+    expect(await metricValue(proxy, 'meshctl_proxy_config_version_info', { version: 'metrics-1' })).toBe(1);
+    expect(await metricValue(proxy, 'meshctl_proxy_config_applies_total', { result: 'accepted' })).toBe(1);
+    const ready = await fetch(`http://127.0.0.1:${proxy.telemetryPort}/healthz/ready`);
+    expect(ready.status).toBe(200);
+  });
+
+  it('labels local replies with their response flags', async () => {
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('down', [1])] }));
+    await send(proxy.listenerPort('out'));
+    expect(await metricValue(proxy, 'istio_requests_total', { response_code: '503', response_flags: 'UF' })).toBe(1);
+  });
+});
+
+describe('access log', () => {
+  it('writes one JSON line per request with method, path, code, flags, duration, upstream, ids', async () => {
+    const up = await startUpstream('svc');
+    const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
+    await send(proxy.listenerPort('out'), { path: '/a?b=1', headers: { 'user-agent': 'test-agent', 'x-request-id': 'rid-1' } });
+    const [line] = accessLog();
+    expect(line).toMatchObject({
+      method: 'GET',
+      path: '/a?b=1',
+      protocol: 'HTTP/1.1',
+      response_code: 200,
+      response_flags: '-',
+      upstream_cluster: 'svc',
+      upstream_host: `127.0.0.1:${up.port}`,
+      request_id: 'rid-1',
+      user_agent: 'test-agent',
+      bytes_sent: 3,
+    });
+    expect(typeof line!.duration).toBe('number');
+    expect(line!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('request id and tracing', () => {
+  it('generates x-request-id when absent and keeps it when present', async () => {
+    const up = await startUpstream('svc');
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
+    await send(proxy.listenerPort('out'));
+    await send(proxy.listenerPort('out'), { headers: { 'x-request-id': 'keep-me' } });
+    expect(up.seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(up.seen[1]!.headers['x-request-id']).toBe('keep-me');
+  });
+
+  it('continues a W3C trace as a child span and writes the same trace in B3 headers', async () => {
+    const up = await startUpstream('svc');
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await send(proxy.listenerPort('out'), { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=x' } });
+    const h = up.seen[0]!.headers;
+    const [, tid, span, flags] = String(h.traceparent).split('-');
+    expect(tid).toBe(traceId);
+    expect(span).not.toBe('00f067aa0ba902b7');
+    expect(flags).toBe('01');
+    expect(h.tracestate).toBe('vendor=x');
+    expect(h['x-b3-traceid']).toBe(traceId);
+    expect(h['x-b3-spanid']).toBe(span);
+    expect(h['x-b3-parentspanid']).toBe('00f067aa0ba902b7');
+    expect(h['x-b3-sampled']).toBe('1');
+  });
+
+  it('continues a B3 trace (multi-header and single b3) and starts one when there is none', async () => {
+    const up = await startUpstream('svc');
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
+    await send(proxy.listenerPort('out'), { headers: { 'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7', 'x-b3-spanid': 'e457b5a2e4d86bd1', 'x-b3-sampled': '0' } });
+    await send(proxy.listenerPort('out'), { headers: { b3: '80f198ee56343ba864fe8b2a57d3eff8-05e3ac9a4f6e3b90-1' } });
+    await send(proxy.listenerPort('out'));
+    const [multi, single, none] = up.seen.map((s) => s.headers);
+    expect(String(multi!.traceparent)).toMatch(/^00-80f198ee56343ba864fe8b2a57d3eff7-[0-9a-f]{16}-00$/);
+    expect(multi!['x-b3-parentspanid']).toBe('e457b5a2e4d86bd1');
+    expect(String(single!.b3)).toMatch(/^80f198ee56343ba864fe8b2a57d3eff8-[0-9a-f]{16}-1-05e3ac9a4f6e3b90$/);
+    expect(String(none!.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(none!['x-b3-traceid']).toBe(String(none!.traceparent).split('-')[1]);
+  });
+});
