@@ -1,0 +1,309 @@
+/**
+ * The proxy benchmark driver (run through run.sh). Starts a 1 KB nginx backend, the proxies under
+ * test, measures each with wrk (saturation) and fortio (fixed rate), samples CPU and peak RSS of
+ * the proxy processes from /proc, prints a table and writes JSON to bench/results/.
+ * Ports 18081-18099 on 127.0.0.1 are used.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const DURATION = process.env.DURATION ?? '5s';
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const RATE = Number(process.env.RATE ?? 1000);
+const FORTIO = process.env.FORTIO ?? 'fortio';
+const NODE = resolve('node_modules/.bin/node');
+const work = mkdtempSync(join(tmpdir(), 'meshctl-bench-'));
+const children: ChildProcess[] = [];
+const BODY = 'x'.repeat(1024);
+
+const P = { backend: 18081, nginx: 18082, haproxy: 18083, meshctl: 18084, nginxHop1: 18085, nginxHop2: 18086, meshHop1: 18087, meshHop2: 18088 };
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function start(name: string, cmd: string, args: string[]): ChildProcess {
+  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  c.on('exit', (code) => {
+    if (code && code !== 0 && !stopping) process.stderr.write(`${name} exited with ${code}: ${err}\n`);
+  });
+  children.push(c);
+  return c;
+}
+
+let stopping = false;
+function stopAll(): void {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', stopAll);
+process.on('SIGINT', () => process.exit(130));
+
+async function waitFor(url: string, ms = 15000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url, { headers: { host: 'backend' } });
+      if (r.status === 200) {
+        await r.arrayBuffer();
+        return;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready: ${url}`);
+}
+
+/** CPU seconds (user+system) of a process and its children named in /proc. */
+function cpuSeconds(pids: number[]): number {
+  const tick = 100;
+  let total = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += (Number(f[11]) + Number(f[12])) / tick;
+  }
+  return total;
+}
+
+function peakRssMb(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    kb += Number(m?.[1] ?? 0);
+  }
+  return kb / 1024;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return sh('pgrep', ['-P', String(pid)]).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+interface Wrk {
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string): Wrk {
+  const out = sh('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${DURATION}`, '--latency', '-H', 'Host: backend', url]);
+  const pct = (p: string) => toMs(new RegExp(`\\s${p}%\\s+(\\S+)`).exec(out)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errs = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = Number(errs?.[1] ?? 0) + (sockErr ? sockErr.slice(1).reduce((s, x) => s + Number(x), 0) : 0);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: pct('50'), p90: pct('90'), p99: pct('99'), requests, errors };
+}
+
+interface Fixed {
+  p50: number;
+  p90: number;
+  p99: number;
+  qps: number;
+}
+
+function fortio(url: string): Fixed | undefined {
+  if (!existsSync(FORTIO) && FORTIO !== 'fortio') return undefined;
+  const json = join(work, `fortio-${Date.now()}.json`);
+  try {
+    sh(FORTIO, ['load', '-qps', String(RATE), '-c', '8', '-t', DURATION, '-p', '50,90,99', '-H', 'Host: backend', '-json', json, '-quiet', url]);
+  } catch {
+    return undefined;
+  }
+  const r = JSON.parse(readFileSync(json, 'utf8')) as { ActualQPS: number; DurationHistogram: { Percentiles: { Percentile: number; Value: number }[] } };
+  const p = (n: number) => (r.DurationHistogram.Percentiles.find((x) => x.Percentile === n)?.Value ?? NaN) * 1000;
+  return { p50: p(50), p90: p(90), p99: p(99), qps: r.ActualQPS };
+}
+
+function nginxConf(name: string, server: string): string {
+  const file = join(work, `${name}.conf`);
+  writeFileSync(
+    file,
+    `worker_processes 1; daemon off; pid ${work}/${name}.pid; error_log ${work}/${name}.err warn;
+events { worker_connections 8192; }
+http { access_log off; keepalive_requests 1000000; ${server} }\n`,
+  );
+  return file;
+}
+
+function certs(): Record<string, string> {
+  const d = join(work, 'pki');
+  mkdirSync(d);
+  const o = (args: string[]) => sh('openssl', args);
+  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${d}/ca.key`, '-out', `${d}/ca.pem`, '-days', '1', '-subj', '/CN=bench CA']);
+  for (const who of ['client', 'server']) {
+    const ext = `${d}/${who}.ext`;
+    writeFileSync(ext, `subjectAltName=URI:spiffe://cluster.local/ns/bench/sa/${who},DNS:${who}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${d}/${who}.key`, '-out', `${d}/${who}.csr`, '-subj', `/CN=${who}`]);
+    o(['x509', '-req', '-in', `${d}/${who}.csr`, '-CA', `${d}/ca.pem`, '-CAkey', `${d}/ca.key`, '-CAcreateserial', '-out', `${d}/${who}.pem`, '-days', '1', '-extfile', ext]);
+  }
+  return { dir: d };
+}
+
+function meshctlConfig(file: string, cfg: unknown): string {
+  writeFileSync(file, JSON.stringify(cfg));
+  return file;
+}
+
+interface Row {
+  scenario: string;
+  name: string;
+  pids: () => number[];
+  url: string;
+}
+
+interface Result {
+  scenario: string;
+  name: string;
+  rps: number;
+  wrkP50: number;
+  wrkP99: number;
+  errors: number;
+  fixed?: Fixed;
+  addedP50?: number;
+  addedP90?: number;
+  addedP99?: number;
+  cpuPer1000: number;
+  peakRssMb: number;
+}
+
+async function main(): Promise<void> {
+  const pki = certs().dir;
+  // Backend: nginx returning 1 KB.
+  start('backend', 'nginx', ['-c', nginxConf('backend', `server { listen 127.0.0.1:${P.backend}; location / { return 200 "${BODY}"; } }`)]);
+  const upstream = `upstream b { server 127.0.0.1:${P.backend}; keepalive 64; }`;
+  const proxyPass = 'proxy_http_version 1.1; proxy_set_header Connection "";';
+  const nginx = start('nginx', 'nginx', ['-c', nginxConf('nginx', `${upstream} server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://b; ${proxyPass} } }`)]);
+  const haCfg = join(work, 'haproxy.cfg');
+  writeFileSync(
+    haCfg,
+    `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${P.haproxy}\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${P.backend}\n`,
+  );
+  const haproxy = start('haproxy', 'haproxy', ['-f', haCfg, '-db']);
+  const single = meshctlConfig(join(work, 'mesh-single.json'), {
+    apiVersion: 'proxy.meshctl.dev/v1',
+    version: 'bench',
+    listeners: [{ name: 'out', port: P.meshctl, direction: 'outbound', chains: [{ routeConfig: 'r', protocol: 'http1' }] }],
+    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] }],
+    clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
+  });
+  const meshArgs = (cfg: string) => ['bin/meshctl', 'proxy', 'run', '--config', cfg, '--admin-port', '0', '--telemetry-port', '0', '--no-access-log', '--log-level', 'warn'];
+  const mesh = start('meshctl', NODE, meshArgs(single));
+  // Two hops with mutual TLS.
+  const id = (who: string) => ({ certChain: `${pki}/${who}.pem`, privateKey: `${pki}/${who}.key`, trustRoots: `${pki}/ca.pem` });
+  const hop2 = meshctlConfig(join(work, 'mesh-hop2.json'), {
+    apiVersion: 'proxy.meshctl.dev/v1',
+    identity: id('server'),
+    listeners: [{ name: 'in', address: '127.0.0.1', port: P.meshHop2, direction: 'inbound', chains: [{ routeConfig: 'r', tls: 'strict' }] }],
+    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
+    clusters: [{ name: 'app', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
+  });
+  const hop1 = meshctlConfig(join(work, 'mesh-hop1.json'), {
+    apiVersion: 'proxy.meshctl.dev/v1',
+    identity: id('client'),
+    listeners: [{ name: 'out', port: P.meshHop1, direction: 'outbound', chains: [{ routeConfig: 'r', protocol: 'http1' }] }],
+    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'server' }] }] }] }],
+    clusters: [{ name: 'server', tls: 'mutual', endpoints: [{ address: '127.0.0.1', port: P.meshHop2, identity: 'spiffe://cluster.local/ns/bench/sa/server' }] }],
+  });
+  const meshA = start('meshctl-hop1', NODE, meshArgs(hop1));
+  const meshB = start('meshctl-hop2', NODE, meshArgs(hop2));
+  const tlsHop2 = `${upstream} server { listen 127.0.0.1:${P.nginxHop2} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_client_certificate ${pki}/ca.pem; ssl_verify_client on; location / { proxy_pass http://b; ${proxyPass} } }`;
+  const tlsHop1 = `upstream h2 { server 127.0.0.1:${P.nginxHop2}; keepalive 64; } server { listen 127.0.0.1:${P.nginxHop1}; location / { proxy_pass https://h2; ${proxyPass} proxy_ssl_certificate ${pki}/client.pem; proxy_ssl_certificate_key ${pki}/client.key; proxy_ssl_trusted_certificate ${pki}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on; } }`;
+  const nginxB = start('nginx-hop2', 'nginx', ['-c', nginxConf('nginx-hop2', tlsHop2)]);
+  const nginxA = start('nginx-hop1', 'nginx', ['-c', nginxConf('nginx-hop1', tlsHop1)]);
+
+  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.meshHop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  const workers = (c: ChildProcess) => () => childPids(c.pid!);
+  const rows: Row[] = [
+    { scenario: '1 hop', name: 'direct', pids: () => [], url: `http://127.0.0.1:${P.backend}/` },
+    { scenario: '1 hop', name: 'nginx (1 worker)', pids: workers(nginx), url: `http://127.0.0.1:${P.nginx}/` },
+    { scenario: '1 hop', name: 'haproxy (1 thread)', pids: () => [haproxy.pid!], url: `http://127.0.0.1:${P.haproxy}/` },
+    { scenario: '1 hop', name: 'meshctl (1 process)', pids: () => [mesh.pid!], url: `http://127.0.0.1:${P.meshctl}/` },
+    { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
+    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
+  ];
+  const results: Result[] = [];
+  for (const row of rows) {
+    // Warm-up: JIT, connection pools, TLS sessions.
+    sh('wrk', ['-t1', `-c${CONNECTIONS}`, '-d1s', '-H', 'Host: backend', row.url]);
+    const pids = row.pids();
+    const cpu0 = cpuSeconds(pids);
+    const w = wrk(row.url);
+    const cpu = cpuSeconds(pids) - cpu0;
+    const fixed = fortio(row.url);
+    results.push({
+      scenario: row.scenario,
+      name: row.name,
+      rps: w.rps,
+      wrkP50: w.p50,
+      wrkP99: w.p99,
+      errors: w.errors,
+      fixed,
+      cpuPer1000: pids.length ? (cpu / w.requests) * 1000 : 0,
+      peakRssMb: pids.length ? peakRssMb(pids) : 0,
+    });
+    process.stderr.write(`  measured ${row.name}\n`);
+  }
+  const direct = results[0]!;
+  for (const r of results) {
+    if (r.fixed && direct.fixed) {
+      r.addedP50 = r.fixed.p50 - direct.fixed.p50;
+      r.addedP90 = r.fixed.p90 - direct.fixed.p90;
+      r.addedP99 = r.fixed.p99 - direct.fixed.p99;
+    }
+  }
+  print(results);
+  const outDir = resolve('bench/results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, 'proxy.json');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model }, node: process.version, load: { duration: DURATION, connections: CONNECTIONS, fixedRate: RATE, body: '1 KiB' }, results },
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log(`\nJSON: ${file}`);
+  stopAll();
+}
+
+function print(results: Result[]): void {
+  const f = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
+  const header = ['scenario', 'target', 'req/s', 'x nginx', 'wrk p50', 'wrk p99', 'fixed p50', 'p90', 'p99', '+p50', '+p90', '+p99', 'cpu s/1k req', 'peak RSS MB', 'errors'];
+  const rows = results.map((r) => {
+    const ref = results.find((x) => x.scenario === r.scenario && x.name.startsWith('nginx'));
+    return [r.scenario, r.name, f(r.rps, 0), ref ? f(r.rps / ref.rps) : '-', f(r.wrkP50), f(r.wrkP99), f(r.fixed?.p50, 3), f(r.fixed?.p90, 3), f(r.fixed?.p99, 3), f(r.addedP50, 3), f(r.addedP90, 3), f(r.addedP99, 3), f(r.cpuPer1000, 3), f(r.peakRssMb, 1), String(r.errors)];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(`\nload: wrk -t1 -c${CONNECTIONS} -d${DURATION} (saturation); fortio ${RATE} qps -c 8 (fixed rate; +pXX = added over direct); latencies in ms`);
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  stopAll();
+  process.exit(1);
+});
