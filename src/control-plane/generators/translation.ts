@@ -65,6 +65,12 @@ function workloadOf(proxy: ProxyNode, mesh: MeshSnapshot, snap: PushSnapshot): {
  */
 function localInboundFix(t: Translation, snap: PushSnapshot, proxy: ProxyNode): Translation {
   const record = snap.workload(proxy.workload, proxy.namespace);
+  // Clients tunnelling with CONNECT (Node fetch with NODE_USE_ENV_PROXY) arrive as opaque TCP over
+  // mTLS: inbound HTTP chains also name their cluster for such bytes.
+  const listeners = t.config.listeners.map((l) =>
+    l.direction !== 'inbound' ? l : { ...l, chains: l.chains.map((c) => (c.routeConfig?.startsWith('inbound|') && !c.tcpCluster ? { ...c, tcpCluster: c.routeConfig } : c)) },
+  );
+  t = { ...t, config: { ...t.config, listeners } };
   const appPort = record?.ports.length === 1 ? record.ports[0] : undefined;
   if (!record?.services?.length || appPort === undefined) return t;
   const clusters = (t.config.clusters ?? []).map((c) =>

@@ -49,7 +49,8 @@ export function collectServices(serviceObjects: readonly ConfigObject[], workloa
       const existing = out.get(key);
       if (existing && serviceObjects.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === w.namespace)) continue;
       const ports = existing ? existing.ports : [];
-      if (!ports.some((p) => p.port === port)) out.set(key, { name, namespace: w.namespace, ports: [...ports, { port, protocol: 'http' }] });
+      // No declared protocol: sidecars detect it, so HTTP gets L7 routing and CONNECT tunnels still pass.
+      if (!ports.some((p) => p.port === port)) out.set(key, { name, namespace: w.namespace, ports: [...ports, { port }] });
     }
   }
   return [...out.values()];
