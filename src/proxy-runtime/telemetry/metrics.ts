@@ -3,7 +3,8 @@
  * plus the proxy's own gauges. Label sets are cached per distinct combination: recording a
  * request is a map lookup and two increments.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { HttpSeriesSet } from './http-series.js';
 
 /** Istio's standard labels, in the order they are declared. */
 export const ISTIO_LABELS = [
@@ -35,16 +36,6 @@ export const ISTIO_TCP_LABELS = ISTIO_LABELS.filter((l) => !['request_protocol',
 
 type LabelValues = Record<string, string>;
 
-const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
-const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
-
-interface HttpSeries {
-  requests: { inc(): void };
-  duration: { observe(v: number): void };
-  reqBytes: { observe(v: number): void };
-  respBytes: { observe(v: number): void };
-}
-
 interface TcpSeries {
   sent: { inc(v: number): void };
   received: { inc(v: number): void };
@@ -55,10 +46,8 @@ interface TcpSeries {
 /** The metric registry of a proxy. */
 export class ProxyMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'istio_requests_total', help: 'Requests handled, by source, destination and response', labelNames: ISTIO_LABELS, registers: [this.registry] });
-  private readonly duration = new Histogram({ name: 'istio_request_duration_milliseconds', help: 'Request duration', labelNames: ISTIO_LABELS, buckets: DURATION_BUCKETS, registers: [this.registry] });
-  private readonly reqBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request body sizes', labelNames: ISTIO_LABELS, buckets: SIZE_BUCKETS, registers: [this.registry] });
-  private readonly respBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response body sizes', labelNames: ISTIO_LABELS, buckets: SIZE_BUCKETS, registers: [this.registry] });
+  /** The Istio HTTP series (kept outside prom-client for speed; rendered at scrape). */
+  readonly httpSeries = new HttpSeriesSet();
   private readonly tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent to the downstream on TCP connections', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
   private readonly tcpReceived = new Counter({ name: 'istio_tcp_received_bytes_total', help: 'Bytes received from the downstream on TCP connections', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
   private readonly tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
@@ -74,21 +63,7 @@ export class ProxyMetrics {
   /** Expiry of the workload certificate. */
   readonly certExpiry = new Gauge({ name: 'meshctl_proxy_certificate_expiry_timestamp_seconds', help: 'Expiry of the workload certificate (unix seconds)', labelNames: ['spiffe_id'], registers: [this.registry] });
 
-  private readonly httpCache = new Map<string, HttpSeries>();
   private readonly tcpCache = new Map<string, TcpSeries>();
-
-  /** The series for a label combination (cached). */
-  http(labels: LabelValues): HttpSeries {
-    let key = '';
-    for (const l of ISTIO_LABELS) key += labels[l] + '\u0001';
-    let s = this.httpCache.get(key);
-    if (!s) {
-      s = { requests: this.requests.labels(labels), duration: this.duration.labels(labels), reqBytes: this.reqBytes.labels(labels), respBytes: this.respBytes.labels(labels) };
-      if (this.httpCache.size > 10_000) this.httpCache.clear();
-      this.httpCache.set(key, s);
-    }
-    return s;
-  }
 
   tcp(labels: LabelValues): TcpSeries {
     let key = '';
@@ -104,6 +79,6 @@ export class ProxyMetrics {
 
   /** Prometheus text exposition. */
   async exposition(): Promise<string> {
-    return this.registry.metrics();
+    return this.httpSeries.render() + (await this.registry.metrics());
   }
 }

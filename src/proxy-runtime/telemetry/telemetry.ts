@@ -6,7 +6,8 @@
 import type { Exchange } from '../http/exchange.js';
 import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
 import { AccessLog } from './access-log.js';
-import { ProxyMetrics } from './metrics.js';
+import { ISTIO_LABELS, ProxyMetrics } from './metrics.js';
+import { formatLabels } from './http-series.js';
 
 /** The facts of a finished TCP connection. */
 export interface TcpRecord {
@@ -102,33 +103,42 @@ export class Telemetry {
     const durationMs = performance.now() - ex.startedAt;
     const direction = ex.conn.listener.direction;
     const cluster = ex.clusterName ? ex.runtime.clusters.get(ex.clusterName) : undefined;
+    const grpc = ex.isGrpc();
+    const flags = ex.flags === '' ? '-' : ex.flags;
+    // Everything the labels derive from, as one cheap key: labels are built once per combination.
+    const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}`;
+    const series = this.metrics.httpSeries.get(key, () => {
+      const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+      const labels = endpoints(
+        direction,
+        ex.runtime.node,
+        direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
+        ex.conn.peerIdentity,
+        ex.upstreamEndpointLabels,
+        ex.upstreamIdentity,
+        service,
+        ex.conn.mtls,
+      );
+      labels.request_protocol = grpc ? 'grpc' : 'http';
+      labels.response_code = String(status);
+      labels.grpc_response_status = grpcStatus ?? '';
+      labels.response_flags = flags;
+      return formatLabels(labels, ISTIO_LABELS);
+    });
+    series.requests++;
+    series.duration.observe(durationMs);
+    series.requestBytes.observe(ex.body.bytesReceived);
+    series.responseBytes.observe(ex.bytesSent);
+    if (!this.accessLog.enabled) return;
     const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
-    const labels = endpoints(
-      direction,
-      ex.runtime.node,
-      direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
-      ex.conn.peerIdentity,
-      ex.upstreamEndpointLabels,
-      ex.upstreamIdentity,
-      service,
-      ex.conn.mtls,
-    );
-    labels.request_protocol = ex.isGrpc() ? 'grpc' : 'http';
-    labels.response_code = String(status);
-    labels.grpc_response_status = grpcStatus ?? '';
-    labels.response_flags = ex.flags === '' ? '-' : ex.flags;
-    const s = this.metrics.http(labels);
-    s.requests.inc();
-    s.duration.observe(durationMs);
-    s.reqBytes.observe(ex.body.bytesReceived);
-    s.respBytes.observe(ex.bytesSent);
+    const labelsFlags = flags;
     this.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),
       method: ex.method,
       path: ex.path,
       protocol: ex.protocol,
       response_code: status,
-      response_flags: labels.response_flags,
+      response_flags: labelsFlags,
       duration: Math.round(durationMs * 1000) / 1000,
       bytes_received: ex.body.bytesReceived,
       bytes_sent: ex.bytesSent,
