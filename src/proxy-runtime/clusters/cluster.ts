@@ -10,7 +10,7 @@ import { EndpointHealth, hostPort, type Endpoint } from '../endpoints/endpoint.j
 import { makeBalancer, type Balancer } from './lb/balancer.js';
 import { OutlierDetector } from './outlier/outlier.js';
 import { ClusterLimits } from './pool/limits.js';
-import type { H1Pool } from './pool/h1-pool.js';
+import type { H1Pool } from './pool/undici-h1-pool.js';
 import type { H2Pool } from './pool/h2-pool.js';
 import type { ClusterStateRegistry } from './state.js';
 

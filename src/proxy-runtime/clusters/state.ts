@@ -9,7 +9,7 @@ import { durationMs } from '../../protocol/proxy-config/index.js';
 import { EndpointHealth } from '../endpoints/endpoint.js';
 import type { MeshTls } from '../tls/contexts.js';
 import { ClusterCounters } from './pool/limits.js';
-import { H1Pool } from './pool/h1-pool.js';
+import { H1Pool } from './pool/undici-h1-pool.js';
 import { H2Pool } from './pool/h2-pool.js';
 import { RetryBudget } from '../http/retry/budget.js';
 

@@ -57,6 +57,8 @@ export class RequestBody {
       if (!this.opened) {
         this.opened = true;
         src.on('data', (c: Buffer) => (this.bytesReceived += c.length));
+        // Counting must not start the flow: bytes would be gone before the upstream request reads them.
+        src.pause();
       }
       return src;
     }
