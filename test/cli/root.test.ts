@@ -53,4 +53,25 @@ describe('meshctl root', () => {
     expect(bad.status).toBe(64);
     expect(bad.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
   });
+
+  it('stops quietly when the reader of its output goes away (meshctl ... | head -1)', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['bin/meshctl', 'manifest', 'generate'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(first).toContain('apiVersion');
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+  });
+
+  it('ships everything the compiled code loads (mesh.proto) in the npm package', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toContain('dist/protocol/mesh.proto');
+    expect(files).toContain('bin/meshctl');
+    expect(files.some((f) => f.startsWith('templates/crds/'))).toBe(true);
+  });
 });
