@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig, EndpointConfig } from '../../protocol/proxy-config/index.js';
 import { destinationPolicy } from './destination-rules.js';
-import { clusterName, selects, serviceFqdn, spiffeId, type MeshService, type MeshSnapshot, type ServicePort } from './model.js';
+import { clusterName, selects, serviceFqdn, spiffeId, type MeshService, type MeshSnapshot, type MeshWorkload, type ServicePort } from './model.js';
 
 /** Istio's subset cluster name. */
 export function subsetClusterName(port: number, subset: string, fqdn: string): string {
@@ -17,9 +17,39 @@ function upstreamProtocol(p: ServicePort): ClusterConfig['protocol'] {
   return p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : p.protocol === 'http' ? 'http1' : 'auto';
 }
 
+/**
+ * The workloads that may match a selector: those of its namespace carrying its first key/value (or
+ * the whole namespace for an empty selector). Built once per outboundClusters() call, so finding
+ * the endpoints of S services among W workloads costs about S + W instead of S x W.
+ */
+class WorkloadIndex {
+  private readonly byLabel = new Map<string, MeshWorkload[]>();
+  private readonly byNamespace = new Map<string, MeshWorkload[]>();
+
+  constructor(workloads: readonly MeshWorkload[]) {
+    const add = (map: Map<string, MeshWorkload[]>, key: string, w: MeshWorkload): void => {
+      const list = map.get(key);
+      if (list) list.push(w);
+      else map.set(key, [w]);
+    };
+    for (const w of workloads) {
+      add(this.byNamespace, w.namespace, w);
+      for (const [k, v] of Object.entries(w.labels)) add(this.byLabel, `${w.namespace}\0${k}\0${v}`, w);
+    }
+  }
+
+  /** A superset of the workloads `service` selects, in snapshot order. */
+  candidates(service: MeshService): readonly MeshWorkload[] {
+    if (!service.selector) return [];
+    const first = Object.entries(service.selector)[0];
+    if (!first) return this.byNamespace.get(service.namespace) ?? [];
+    return this.byLabel.get(`${service.namespace}\0${first[0]}\0${first[1]}`) ?? [];
+  }
+}
+
 /** The endpoints of a service port: the workloads it selects, at the port peers reach them on. */
-export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort): EndpointConfig[] {
-  return snapshot.workloads
+export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, candidates: readonly MeshWorkload[] = snapshot.workloads): EndpointConfig[] {
+  return candidates
     .filter((w) => w.namespace === service.namespace && selects(service.selector, w.labels))
     .map((w) => ({
       address: w.address,
@@ -37,10 +67,11 @@ function withTls(endpoints: EndpointConfig[], tls: ClusterConfig['tls']): Endpoi
 /** Every outbound cluster a proxy in `clientNamespace` needs. */
 export function outboundClusters(snapshot: MeshSnapshot, clientNamespace: string): ClusterConfig[] {
   const out: ClusterConfig[] = [];
+  const index = new WorkloadIndex(snapshot.workloads);
   for (const service of snapshot.services) {
     const fqdn = serviceFqdn(service);
     for (const port of service.ports) {
-      const endpoints = endpointsOf(snapshot, service, port);
+      const endpoints = endpointsOf(snapshot, service, port, index.candidates(service));
       const { policy, subsets } = destinationPolicy(snapshot, port.port, fqdn, clientNamespace);
       const base: ClusterConfig = {
         name: clusterName.outbound(port.port, fqdn),

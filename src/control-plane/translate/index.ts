@@ -44,15 +44,37 @@ function inboundPorts(snapshot: MeshSnapshot, workload: MeshWorkload): ServicePo
   return [...seen.values()].sort((a, b) => a.targetPort - b.targetPort);
 }
 
-/** The config of the proxy of `workload`. */
-export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): Translation {
-  const notes: TranslationNote[] = [];
-  const ns = workload.namespace;
-  const clusters: ClusterConfig[] = outboundClusters(snapshot, ns);
-  const routes: RouteConfigConfig[] = [];
-  const listeners: ListenerConfig[] = [];
+/** The part of a config every proxy of a namespace shares: outbound clusters, routes and chains. */
+interface Outbound {
+  readonly clusters: readonly ClusterConfig[];
+  /** capture mode: one route config per port. */
+  readonly captureRoutes: readonly RouteConfigConfig[];
+  /** explicit mode: the HTTP_PROXY listener's route config. */
+  readonly explicitRoute: RouteConfigConfig;
+  readonly chains: readonly FilterChainConfig[];
+  readonly notes: readonly TranslationNote[];
+}
 
-  // Outbound: one virtual host per service port.
+/**
+ * Outbound config depends only on the snapshot and the client's namespace, so it is computed once
+ * per (snapshot, namespace) and its objects are shared by every proxy of that namespace: the push
+ * of 1000 services to 2000 proxies translates (and the stream encodes) the outbound part once.
+ * Snapshots are immutable, so the memo is keyed by the snapshot object and dies with it.
+ */
+const outboundMemo = new WeakMap<MeshSnapshot, Map<string, Outbound>>();
+
+function outboundFor(snapshot: MeshSnapshot, ns: string): Outbound {
+  let byNamespace = outboundMemo.get(snapshot);
+  if (!byNamespace) outboundMemo.set(snapshot, (byNamespace = new Map()));
+  let out = byNamespace.get(ns);
+  if (!out) byNamespace.set(ns, (out = computeOutbound(snapshot, ns)));
+  return out;
+}
+
+function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
+  const notes: TranslationNote[] = [];
+  const clusters = outboundClusters(snapshot, ns);
+  // One virtual host per service port.
   const byPort = new Map<number, VirtualHostConfig[]>();
   const allHosts: VirtualHostConfig[] = [];
   const outboundChains: FilterChainConfig[] = [];
@@ -74,20 +96,37 @@ export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, t
       }
     }
   }
+  return {
+    clusters,
+    captureRoutes: [...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
+    explicitRoute: { name: 'outbound', virtualHosts: allHosts },
+    chains: outboundChains,
+    notes,
+  };
+}
+
+/** The config of the proxy of `workload`. */
+export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): Translation {
+  const ns = workload.namespace;
+  const outbound = outboundFor(snapshot, ns);
+  const notes: TranslationNote[] = [...outbound.notes];
+  const clusters: ClusterConfig[] = [...outbound.clusters];
+  const routes: RouteConfigConfig[] = [];
+  const listeners: ListenerConfig[] = [];
   clusters.push({ name: PASSTHROUGH, type: 'originalDst' });
 
   if (traffic.mode === 'capture') {
-    for (const [port, virtualHosts] of [...byPort].sort((a, b) => a[0] - b[0])) routes.push({ name: String(port), virtualHosts });
+    routes.push(...outbound.captureRoutes);
     listeners.push({
       name: 'outbound',
       address: '0.0.0.0',
       port: ProxyPorts.outboundCapture,
       direction: 'outbound',
       mode: 'capture',
-      chains: [...outboundChains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }],
+      chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }],
     });
   } else {
-    routes.push({ name: 'outbound', virtualHosts: allHosts });
+    routes.push(outbound.explicitRoute);
     listeners.push({
       name: 'outbound',
       address: '127.0.0.1',
