@@ -32,6 +32,7 @@ export interface SnapshotInputs {
 export class PushSnapshot {
   private readonly byKind = new Map<string, readonly ConfigObject[]>();
   private readonly servicesByKey = new Map<string, ServiceRecord>();
+  private readonly workloadsByKey = new Map<string, WorkloadRecord>();
   private readonly endpoints: Map<string, Map<number, EndpointRecord[]>>;
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
@@ -55,6 +56,8 @@ export class PushSnapshot {
     this.services = deepFreeze(structuredClone([...inputs.services]));
     this.workloads = deepFreeze(structuredClone([...inputs.workloads]));
     for (const s of this.services) this.servicesByKey.set(serviceKey(s), s);
+    // Looked up for every proxy on every push: a map, not a scan of thousands of workloads.
+    for (const w of this.workloads) this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
     this.endpoints = computeEndpoints(this.services, this.workloads);
     Object.freeze(this);
   }
@@ -80,7 +83,7 @@ export class PushSnapshot {
   }
 
   workload(name: string, namespace: string): WorkloadRecord | undefined {
-    return this.workloads.find((w) => w.name === name && w.namespace === namespace);
+    return this.workloadsByKey.get(`${namespace}/${name}`);
   }
 }
 

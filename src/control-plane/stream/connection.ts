@@ -7,16 +7,33 @@ import { deriveSyncStatus, type SyncStatus, type TypeSyncState } from '../../pro
 import type { DiscoveryResponse } from '../../protocol/stream/messages.js';
 import type { GeneratedResources, ProxyNode } from './source.js';
 
-/** Encoded bodies and their digest, per resources array: a config shared by many proxies is encoded once. */
+/**
+ * Encodings are cached per resources array and per resource object: a config shared by many
+ * proxies is encoded once, and so is a resource shared by configs that differ elsewhere (the
+ * outbound clusters and routes every proxy of a namespace gets, next to its own inbound ones).
+ * Generated resources are never mutated (they come from immutable snapshots), so identity is enough.
+ */
 const encodings = new WeakMap<readonly unknown[], { bodies: Buffer[]; digest: string }>();
+const resourceEncodings = new WeakMap<object, { body: Buffer; digest: Buffer }>();
+
+function encodeResource(resource: unknown): { body: Buffer; digest: Buffer } {
+  const cacheable = typeof resource === 'object' && resource !== null;
+  let e = cacheable ? resourceEncodings.get(resource) : undefined;
+  if (!e) {
+    const body = Buffer.from(JSON.stringify(resource));
+    e = { body, digest: createHash('sha256').update(body).digest() };
+    if (cacheable) resourceEncodings.set(resource, e);
+  }
+  return e;
+}
 
 function encode(resources: readonly unknown[]): { bodies: Buffer[]; digest: string } {
   let e = encodings.get(resources);
   if (!e) {
-    const bodies = resources.map((r) => Buffer.from(JSON.stringify(r)));
-    const hash = createHash('sha256');
-    for (const b of bodies) hash.update(b).update('\0');
-    e = { bodies, digest: hash.digest('hex') };
+    const encoded = resources.map(encodeResource);
+    // The digest of the list is over the resources' digests: cheap for large shared resources.
+    const digest = createHash('sha256').update(Buffer.concat(encoded.map((r) => r.digest))).digest('hex');
+    e = { bodies: encoded.map((r) => r.body), digest };
     encodings.set(resources, e);
   }
   return e;
