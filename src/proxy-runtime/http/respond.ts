@@ -85,6 +85,10 @@ export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyRes
     pr.body?.resume();
     return;
   }
+  if (!h2 && pr.body !== null && headers['content-length'] === undefined && pr.status !== 204 && pr.status !== 304 && ex.method !== 'HEAD' && (res as ServerResponse).req?.httpVersionMinor === 1) {
+    // Without it node:http may delimit the body by closing the connection, and trailers would be lost.
+    headers['transfer-encoding'] = 'chunked';
+  }
   try {
     (res as ServerResponse).writeHead(pr.status, headers as Record<string, string | string[]>);
   } catch {

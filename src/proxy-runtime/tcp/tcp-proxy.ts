@@ -45,27 +45,28 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
   let bytesSent = 0;
   const ep = tcpEndpoint(cluster, conn, o.target);
   let recorded = false;
+  const facts = () => ({
+    listener: conn.listener.name,
+    direction: conn.listener.direction,
+    node: runtime.node,
+    cluster: cluster.name,
+    service: cluster.service,
+    upstreamHost: ep?.key ?? '',
+    upstreamLabels: ep?.labels,
+    upstreamIdentity: ep?.mtls ? ep.identity : undefined,
+    peerIdentity: conn.peerIdentity,
+    mtls: conn.mtls,
+    remote: `${conn.remoteAddress}:${conn.remotePort}`,
+    startedAt,
+    bytesReceived,
+    bytesSent,
+    flags,
+  });
   const record = (): void => {
     if (recorded) return;
     recorded = true;
     ctx.requestFinished();
-    ctx.telemetry.recordTcp({
-      listener: conn.listener.name,
-      direction: conn.listener.direction,
-      node: runtime.node,
-      cluster: cluster.name,
-      service: cluster.service,
-      upstreamHost: ep?.key ?? '',
-      upstreamLabels: ep?.labels,
-      upstreamIdentity: ep?.mtls ? ep.identity : undefined,
-      peerIdentity: conn.peerIdentity,
-      mtls: conn.mtls,
-      remote: `${conn.remoteAddress}:${conn.remotePort}`,
-      startedAt,
-      bytesReceived,
-      bytesSent,
-      flags,
-    });
+    ctx.telemetry.recordTcp(facts());
   };
   ctx.requestStarted();
   const fail = (flag: string): void => {
@@ -94,6 +95,7 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
     },
     (up) => {
       cluster.outlier.record(ep, 200, cluster.endpoints, Date.now());
+      ctx.telemetry.tcpOpened(facts());
       o.onConnected?.(up);
       if (o.head && o.head.length > 0) {
         bytesReceived += o.head.length;

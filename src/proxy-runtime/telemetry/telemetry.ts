@@ -156,12 +156,21 @@ export class Telemetry {
     });
   }
 
-  /** Records a finished TCP connection. */
-  recordTcp(r: TcpRecord): void {
+  private tcpLabels(r: TcpRecord): Record<string, string> {
     const labels = endpoints(r.direction, r.node, undefined, r.peerIdentity, r.upstreamLabels, r.upstreamIdentity, r.service ?? r.cluster, r.mtls);
     labels.response_flags = r.flags === '' ? '-' : r.flags;
+    return labels;
+  }
+
+  /** Counts a TCP connection to an upstream as opened (flags as known at that time). */
+  tcpOpened(r: TcpRecord): void {
+    this.metrics.tcp(this.tcpLabels(r)).opened.inc();
+  }
+
+  /** Records a finished TCP connection. */
+  recordTcp(r: TcpRecord): void {
+    const labels = this.tcpLabels(r);
     const s = this.metrics.tcp(labels);
-    s.opened.inc();
     s.closed.inc();
     s.sent.inc(r.bytesSent);
     s.received.inc(r.bytesReceived);
@@ -170,7 +179,7 @@ export class Telemetry {
       start_time: new Date(Date.now() - durationMs).toISOString(),
       protocol: 'tcp',
       response_code: 0,
-      response_flags: labels.response_flags,
+      response_flags: labels.response_flags ?? '-',
       duration: Math.round(durationMs * 1000) / 1000,
       bytes_received: r.bytesReceived,
       bytes_sent: r.bytesSent,

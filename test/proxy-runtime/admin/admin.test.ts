@@ -75,7 +75,9 @@ describe('config swap', () => {
       }
     });
     for (let i = 1; i <= 10; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+      // Each version serves some requests before the next swap, however slow the machine is.
+      const target = statuses.length + 10;
+      while (statuses.length < target) await new Promise((r) => setTimeout(r, 5));
       expect((await proxy.applyConfig(cfgFor(i % 2 ? b.port : a.port, `v${i}`))).ok).toBe(true);
     }
     stop = true;

