@@ -57,6 +57,15 @@ describe('config swap', () => {
     expect(((await viaAdmin.json()) as { error: string }).error).toContain('apiVersion');
   });
 
+  it('NACKs a config whose identity files cannot be read, naming the field', async () => {
+    const up = await startUpstream('svc');
+    const cfg = simpleConfig({ clusters: [cluster('svc', [up.port])], version: 'good' });
+    const { proxy } = await startProxy(cfg);
+    const r = await proxy.applyConfig({ ...cfg, version: 'no-certs', identity: { certChain: '/nonexistent/cert.pem', privateKey: '/nonexistent/key.pem', trustRoots: '/nonexistent/ca.pem' } });
+    expect(r.ok === false && r.error).toContain('identity.certChain: cannot read /nonexistent/cert.pem: ENOENT');
+    expect(proxy.version).toBe('good');
+  });
+
   it('swaps configs under load without failing a single request', async () => {
     const a = await startUpstream('A');
     const b = await startUpstream('B');

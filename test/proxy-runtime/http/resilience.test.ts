@@ -112,6 +112,47 @@ describe('retries', () => {
     expect(n).toBe(2);
   });
 
+  it('retries the listed status codes (retriable-status-codes) and not others', async () => {
+    let n = 0;
+    const up = await startUpstream('teapot', (req, res) => {
+      n++;
+      res.statusCode = req.url === '/teapot' && n === 1 ? 418 : req.url === '/conflict' ? 409 : 200;
+      res.end(String(res.statusCode));
+    });
+    const cfg = simpleConfig({
+      clusters: [cluster('teapot', [up.port])],
+      routes: [{ retries: { attempts: 2, retryOn: 'retriable-status-codes', retriableStatusCodes: [418], backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'teapot' }] }],
+    });
+    const { proxy } = await startProxy(cfg);
+    expect((await send(proxy.listenerPort('out'), { path: '/teapot' })).status).toBe(200);
+    expect(up.seen).toHaveLength(2);
+    expect((await send(proxy.listenerPort('out'), { path: '/conflict' })).status).toBe(409);
+    expect(up.seen).toHaveLength(3);
+  });
+
+  it('does not retry beyond the cluster maxRetries in flight', async () => {
+    const release: (() => void)[] = [];
+    const up = await startUpstream('down', (req, res) => {
+      if (req.url === '/hold') {
+        release.push(() => {
+          res.statusCode = 503;
+          res.end();
+        });
+        return;
+      }
+      res.statusCode = 503;
+      res.end();
+    });
+    const cfg = simpleConfig({
+      clusters: [{ ...cluster('down', [up.port]), connectionPool: { http: { maxRetries: 0 } } }],
+      routes: [{ retries: { attempts: 3, retryOn: '5xx', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'down' }] }],
+    });
+    const { proxy } = await startProxy(cfg);
+    expect((await send(proxy.listenerPort('out'))).status).toBe(503);
+    // maxRetries 0: the retry is refused by the circuit breaker, the first answer is returned.
+    expect(up.seen).toHaveLength(1);
+  });
+
   it('stops retrying when the retry budget is spent', async () => {
     const up = await startUpstream('down', (_req, res) => {
       res.statusCode = 503;
