@@ -1,6 +1,6 @@
 /**
  * The platform interface: where the mesh runs, hidden behind one set of operations so commands
- * never care. Backends: `local` (a control plane daemon on this machine) and, later, `kubernetes`.
+ * never care. Backends: `local` (a control plane daemon on this machine) and `kubernetes`.
  * The shapes here are the JSON both backends return; nothing here imports control-plane code.
  */
 import type { PlatformKind } from '../context.js';
@@ -63,12 +63,26 @@ export interface MeshPlatform {
   waitForReady(timeoutMs: number): Promise<void>;
 }
 
+/** How to reach the platform: the local mesh home, and for Kubernetes the kubeconfig flags as kubectl reads them. */
+export interface PlatformOptions {
+  readonly home: string;
+  /** `--kubeconfig` / `--context` and the environment (KUBECONFIG, HOME) to read them with. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** The platform of an invocation (loads the backend lazily). */
-export async function platformFor(kind: PlatformKind, opts: { home: string }): Promise<MeshPlatform> {
+export async function platformFor(kind: PlatformKind, opts: PlatformOptions): Promise<MeshPlatform> {
   if (kind === 'local') {
     const { LocalPlatform } = await import('./local/platform.js');
     return new LocalPlatform(opts.home);
   }
-  const { PlatformUnavailableError } = await import('../errors.js');
-  throw new PlatformUnavailableError('the Kubernetes platform backend is not available in this build yet', 'use the local platform: add --local (or set MESHCTL_PLATFORM=local)');
+  const [{ KubernetesCluster }, { KubernetesPlatform }] = await Promise.all([import('./kubernetes/index.js'), import('./kubernetes/platform.js')]);
+  const cluster = await KubernetesCluster.connect({
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context ? { context: opts.context } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  return new KubernetesPlatform(cluster);
 }

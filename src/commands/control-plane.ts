@@ -1,13 +1,15 @@
 /**
  * `meshctl control-plane`: runs the control plane in the foreground until SIGINT/SIGTERM. On the
  * local platform `meshctl install --local` starts it in the background; in a cluster it is the
- * container's command. Logs go to stderr, one timestamped line per event, never keys or tokens.
+ * container's command (`control-plane --kubernetes --namespace mesh-system`), using the pod's
+ * ServiceAccount. Logs go to stderr, one timestamped line per event, never keys or tokens.
  */
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { meshctlVersion } from '../version.js';
+import type { CliContext } from '../context.js';
 
 interface ControlPlaneOptions {
   home?: string;
@@ -17,7 +19,12 @@ interface ControlPlaneOptions {
   caCert?: string;
   caKey?: string;
   certTtl?: string;
+  logLevel?: string;
+  webhookPort?: string;
+  proxyControlPlaneAddress?: string;
 }
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
 
 /** Checked flags of the command. */
 export interface ControlPlaneFlags {
@@ -49,9 +56,54 @@ export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPla
   return { home: opts.home, listen: opts.listen ?? '127.0.0.1', streamPort: port(opts.streamPort, '--stream-port'), debugPort: port(opts.debugPort, '--debug-port'), caCert: opts.caCert, caKey: opts.caKey, certTtlSeconds };
 }
 
+/** Runs until SIGINT/SIGTERM, then stops `stop`. */
+async function untilSignal(log: (line: string) => void, stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      log(`${sig} received, stopping`);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await stop();
+}
+
+/** `--kubernetes`: the control plane in a cluster (in-cluster ServiceAccount, or the kubeconfig when run outside). */
+async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise<number> {
+  const flags = validateControlPlaneFlags(opts);
+  if (flags.caCert || flags.home) throw new UsageError('--ca-cert/--ca-key/--home are for the local platform', 'on Kubernetes the CA is the meshctl-ca Secret (meshctl install --set ca.cert=FILE --set ca.key=FILE)');
+  const webhookPort = port(opts.webhookPort, '--webhook-port');
+  const env = ctx.io.env;
+  const namespace = ctx.globals.namespace ?? env.POD_NAMESPACE ?? 'mesh-system';
+  const { hostname } = await import('node:os');
+  const podName = env.POD_NAME || hostname();
+  const [{ KubernetesCluster }, { startKubernetesControlPlane }] = await Promise.all([import('../cluster/kubernetes/index.js'), import('../control-plane/kubernetes-daemon.js')]);
+  const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env, inClusterFallback: true });
+  const log = (line: string): void => ctx.err(`${new Date().toISOString()} ${line}\n`);
+  const address = opts.proxyControlPlaneAddress ?? env.MESHCTL_PROXY_CONTROL_PLANE_ADDRESS;
+  const cp = await startKubernetesControlPlane({
+    cluster,
+    namespace,
+    podName,
+    host: opts.listen ?? '0.0.0.0',
+    ...(flags.streamPort !== undefined ? { streamPort: flags.streamPort } : {}),
+    ...(flags.debugPort !== undefined ? { debugPort: flags.debugPort } : {}),
+    ...(webhookPort !== undefined ? { webhookPort } : {}),
+    ...(flags.certTtlSeconds ? { certTtlSeconds: flags.certTtlSeconds } : {}),
+    ...(address ? { proxyControlPlaneAddress: address } : {}),
+    version: meshctlVersion(),
+    log,
+  });
+  await untilSignal(log, () => cp.stop());
+  return 0;
+}
+
 const command: CommandDefinition = {
   name: 'control-plane',
-  summary: 'Run the mesh control plane in the foreground (config stream, CA, debug API)',
+  summary: 'Run the mesh control plane in the foreground (config stream, CA, debug API; --kubernetes: in a cluster, with the injection webhook)',
   define(cmd, bind) {
     cmd
       .option('--home <dir>', 'state directory (CA, config store, workloads); default $MESHCTL_HOME or ~/.meshctl')
@@ -61,8 +113,13 @@ const command: CommandDefinition = {
       .option('--ca-cert <file>', 'use this CA certificate (PEM, optionally followed by its chain) instead of a generated root')
       .option('--ca-key <file>', 'the PKCS#8 PEM key of --ca-cert')
       .option('--cert-ttl <duration>', 'lifetime of workload certificates (default 24h)')
-      .addHelpText('after', examples(['meshctl control-plane', 'meshctl control-plane --home /tmp/mesh --stream-port 0 --debug-port 0', 'meshctl control-plane --ca-cert corp-ca.pem --ca-key corp-ca-key.pem --cert-ttl 1h']));
+      .option('--log-level <level>', 'debug, info, warn or error (accepted for the Deployment; every line is logged at info today)')
+      .option('--webhook-port <port>', 'kubernetes: injection webhook port (default 15017)')
+      .option('--proxy-control-plane-address <host:port|pod-ip>', 'kubernetes: the address injected pods dial (default meshctl-control-plane.<ns>.svc:15012; pod-ip: this replica\'s pod IP, for clusters without DNS); env MESHCTL_PROXY_CONTROL_PLANE_ADDRESS')
+      .addHelpText('after', examples(['meshctl control-plane', 'meshctl control-plane --home /tmp/mesh --stream-port 0 --debug-port 0', 'meshctl control-plane --ca-cert corp-ca.pem --ca-key corp-ca-key.pem --cert-ttl 1h', 'meshctl control-plane --kubernetes --namespace mesh-system   # in the Deployment']));
     bind<ControlPlaneOptions>(cmd, async (ctx, _args, opts) => {
+      if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel)) throw new UsageError(`--log-level ${opts.logLevel}: unknown level`, `use one of ${LOG_LEVELS.join(', ')}`);
+      if (ctx.platformKind() === 'kubernetes') return runInCluster(ctx, opts);
       const flags = validateControlPlaneFlags(opts);
       const { startControlPlane } = await import('../control-plane/daemon.js');
       const log = (line: string): void => ctx.err(`${new Date().toISOString()} ${line}\n`);
@@ -76,17 +133,7 @@ const command: CommandDefinition = {
         version: meshctlVersion(),
         log,
       });
-      await new Promise<void>((resolve) => {
-        const onSignal = (sig: string) => {
-          log(`${sig} received, stopping`);
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          resolve();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
-      await cp.stop();
+      await untilSignal(log, () => cp.stop());
       return 0;
     });
   },

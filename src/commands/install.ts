@@ -1,15 +1,20 @@
 /**
- * `meshctl install`: installs the mesh on the selected platform. On the local platform it starts
- * the control plane as a background daemon (idempotent: a second run reports the running one) and
- * says where its state and logs are and what to do next. The Kubernetes install comes with the
- * Kubernetes backend.
+ * `meshctl install`: installs the mesh on the selected platform.
+ * - kubernetes (a kubeconfig with a current context, or --kubernetes): server-side applies the
+ *   CRDs and components that `manifest generate` prints, creates the root CA Secret once, and with
+ *   --wait waits for the control plane (per-pod reasons on timeout). --dry-run prints what would be
+ *   applied; -y skips the confirmation asked on a terminal.
+ * - local: starts the control plane as a background daemon (idempotent: a second run reports the
+ *   running one) and says where its state and logs are and what to do next.
  */
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
-import { PlatformUnavailableError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { Symbols } from '../ui/style.js';
+import type { CliContext } from '../context.js';
 import { validateControlPlaneFlags, type ControlPlaneFlags } from './control-plane.js';
+import { collect, filenameOption } from './manifest-inputs.js';
 
 interface InstallOptions {
   streamPort?: string;
@@ -18,6 +23,12 @@ interface InstallOptions {
   caKey?: string;
   certTtl?: string;
   timeout?: string;
+  set?: string[];
+  filename?: string[];
+  dryRun?: boolean;
+  yes?: boolean;
+  wait?: boolean;
+  crdsOnly?: boolean;
 }
 
 /** The control plane flags as arguments of the daemon. */
@@ -30,49 +41,130 @@ export function daemonArgs(flags: ControlPlaneFlags): string[] {
   return args;
 }
 
+const LOCAL_ONLY = ['streamPort', 'debugPort', 'caCert', 'caKey', 'certTtl'] as const;
+const KUBERNETES_ONLY = ['dryRun', 'wait', 'crdsOnly'] as const;
+const FLAG_NAMES: Record<string, string> = { streamPort: '--stream-port', debugPort: '--debug-port', caCert: '--ca-cert', caKey: '--ca-key', certTtl: '--cert-ttl', dryRun: '--dry-run', wait: '--wait', crdsOnly: '--crds-only' };
+
+function timeoutOf(opts: InstallOptions, fallbackMs: number): number {
+  if (opts.timeout === undefined) return fallbackMs;
+  const ms = parseDuration(opts.timeout);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--timeout ${opts.timeout}: not a duration`, 'write it like 30s or 5m');
+  return ms;
+}
+
+async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promise<number> {
+  const local = LOCAL_ONLY.filter((k) => opts[k] !== undefined);
+  if (local.length) throw new UsageError(`${local.map((k) => FLAG_NAMES[k]).join(', ')}: only for the local platform`, 'on Kubernetes set the CA with --set ca.cert=FILE --set ca.key=FILE and the certificate lifetime with --set certTtl=1h; add --local for the local platform');
+  const timeoutMs = timeoutOf(opts, 5 * 60_000);
+  const [{ readSources }, { parse }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
+    import('../config/sources.js'),
+    import('yaml'),
+    import('../install/values.js'),
+    import('../version.js'),
+  ]);
+  const files = await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
+  const values = resolveValues(
+    defaultValues(defaultProxyImage()),
+    files.map((f) => ({ name: f.name, values: parse(f.text) as unknown })),
+    opts.set ?? [],
+  );
+  const version = meshctlVersion();
+  if (opts.dryRun) {
+    // Exactly what install applies (as `manifest generate` prints it), and nothing is sent.
+    const [{ renderComponents }, { loadCrds }, { toYaml }] = await Promise.all([import('../install/manifests.js'), import('../install/crds.js'), import('../ui/printers.js')]);
+    const objects = [...(await loadCrds()), ...(opts.crdsOnly ? [] : renderComponents(values, version))];
+    ctx.out(objects.map((o) => toYaml(o)).join('---\n'));
+    ctx.err(`${ctx.errStyle.dim(Symbols.info)} dry run: ${objects.length} objects would be server-side applied (field manager meshctl)${opts.crdsOnly ? '' : `, plus the root CA secret ${values.namespace}/meshctl-ca if it does not exist yet`}; nothing was sent to the cluster\n`);
+    return 0;
+  }
+  const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
+  const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env: ctx.io.env });
+  if (!opts.yes && !(await ctx.confirm(`Install meshctl ${version} into ${cluster.describe()} (namespace ${values.namespace})?`, true))) {
+    ctx.out('Nothing installed.\n');
+    return 1;
+  }
+  const { installKubernetes } = await import('../install/kubernetes.js');
+  const s = ctx.style;
+  const progress = (line: string): void => ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
+  const report = await installKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { values, version, crdsOnly: Boolean(opts.crdsOnly), wait: Boolean(opts.wait), timeoutMs });
+  if (!opts.crdsOnly) {
+    ctx.out(
+      `\nNext:\n` +
+        `  kubectl label namespace NS ${'meshctl.dev/inject'}=enabled     # automatic injection of new pods\n` +
+        `  meshctl inject -f app.yaml | kubectl apply -f -\n` +
+        `${opts.wait ? '' : `  meshctl install --wait                    # or wait for the control plane (deployment ${values.namespace}/meshctl-control-plane)\n`}` +
+        `Remove it with 'meshctl uninstall'.\n`,
+    );
+  }
+  ctx.logger.debug(`install report: ${JSON.stringify({ crds: report.crds.length, components: report.components.length, ca: report.caSecret })}`);
+  return 0;
+}
+
+async function installLocal(ctx: CliContext, opts: InstallOptions): Promise<number> {
+  const k8s = KUBERNETES_ONLY.filter((k) => opts[k] !== undefined);
+  if (k8s.length || opts.set?.length || opts.filename?.length) {
+    const names = [...k8s.map((k) => FLAG_NAMES[k]), ...(opts.set?.length ? ['--set'] : []), ...(opts.filename?.length ? ['-f'] : [])];
+    throw new UsageError(`${names.join(', ')}: only for Kubernetes`, 'add --kubernetes (or point KUBECONFIG at a cluster) to install there; the local platform takes --stream-port, --debug-port, --ca-cert/--ca-key and --cert-ttl');
+  }
+  const flags = validateControlPlaneFlags(opts);
+  const timeoutMs = timeoutOf(opts, 30_000);
+  const { startDaemon } = await import('../cluster/local/daemon-process.js');
+  const { localLayout } = await import('../cluster/local/layout.js');
+  const layout = localLayout(ctx.meshHome());
+  const { state, alreadyRunning } = await startDaemon(layout, { extraArgs: daemonArgs(flags), env: ctx.io.env, timeoutMs });
+  const s = ctx.style;
+  ctx.out(`${s.green(Symbols.ok)} ${alreadyRunning ? 'The local mesh control plane is already running' : 'Local mesh control plane started'} (pid ${state.pid}, version ${state.version})\n`);
+  const rows: [string, string][] = [
+    ['config stream + CA', state.streamAddress],
+    ['debug API', state.apiUrl],
+    ['state', layout.home],
+    ['logs', layout.logFile],
+  ];
+  for (const [k, v] of rows) ctx.out(`  ${k.padEnd(20)}${v}\n`);
+  if (alreadyRunning && (flags.streamPort !== undefined || flags.debugPort !== undefined || flags.caCert || flags.certTtlSeconds)) {
+    ctx.logger.warn("the flags given apply at start-up only; run 'meshctl uninstall --local' first to change them");
+  }
+  ctx.out(
+    `\nNext:\n` +
+      `  meshctl run --name web --service web --port 8080 -- <command that serves on $PORT>\n` +
+      `  meshctl apply -f <your VirtualService / DestinationRule / TrafficSplit YAML>\n` +
+      `  meshctl proxy-status\n` +
+      `Stop it with 'meshctl uninstall --local'.\n`,
+  );
+  return 0;
+}
+
 const command: CommandDefinition = {
   name: 'install',
-  summary: 'Install the mesh (--local: start the control plane on this machine)',
+  summary: 'Install the mesh (on the cluster of the current kubeconfig context, or --local on this machine)',
   define(cmd, bind) {
-    cmd
+    filenameOption(cmd, 'kubernetes: values')
+      .option('--set <key=value>', 'kubernetes: override a value (repeatable): controlPlane.replicas=3, webhook.failurePolicy=Ignore, ca.cert=FILE, ...', collect, [])
+      .option('--dry-run', 'kubernetes: print what would be applied, change nothing')
+      .option('-y, --yes', 'kubernetes: do not ask for confirmation')
+      .option('--wait', 'kubernetes: wait for the control plane to be ready')
+      .option('--crds-only', 'kubernetes: only the CustomResourceDefinitions')
       .option('--stream-port <port>', 'local: config stream + CA port (default 15012; 0 picks a free one)')
       .option('--debug-port <port>', 'local: debug/API port (default 15014; 0 picks a free one)')
-      .option('--ca-cert <file>', 'use this CA certificate (PEM chain) instead of generating a root')
-      .option('--ca-key <file>', 'the PKCS#8 PEM key of --ca-cert')
-      .option('--cert-ttl <duration>', 'lifetime of workload certificates (default 24h)')
-      .option('--timeout <duration>', 'how long to wait for the control plane to be ready (default 30s)')
-      .addHelpText('after', examples(['meshctl install --local', 'MESHCTL_HOME=/tmp/mesh meshctl install --local --stream-port 0 --debug-port 0', 'meshctl install --local --cert-ttl 1h']));
-    bind<InstallOptions>(cmd, async (ctx, _args, opts) => {
-      const flags = validateControlPlaneFlags(opts);
-      const timeoutMs = opts.timeout === undefined ? 30_000 : parseDuration(opts.timeout);
-      if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout ${opts.timeout}: not a duration`, 'write it like 30s or 2m');
-      if (ctx.platformKind() !== 'local') {
-        throw new PlatformUnavailableError('installing on Kubernetes is not available in this build yet', "install the local mesh with 'meshctl install --local'");
-      }
-      const { startDaemon } = await import('../cluster/local/daemon-process.js');
-      const { localLayout } = await import('../cluster/local/layout.js');
-      const layout = localLayout(ctx.meshHome());
-      const { state, alreadyRunning } = await startDaemon(layout, { extraArgs: daemonArgs(flags), env: ctx.io.env, timeoutMs });
-      const s = ctx.style;
-      ctx.out(`${s.green(Symbols.ok)} ${alreadyRunning ? 'The local mesh control plane is already running' : 'Local mesh control plane started'} (pid ${state.pid}, version ${state.version})\n`);
-      const rows: [string, string][] = [
-        ['config stream + CA', state.streamAddress],
-        ['debug API', state.apiUrl],
-        ['state', layout.home],
-        ['logs', layout.logFile],
-      ];
-      for (const [k, v] of rows) ctx.out(`  ${k.padEnd(20)}${v}\n`);
-      if (alreadyRunning && (flags.streamPort !== undefined || flags.debugPort !== undefined || flags.caCert || flags.certTtlSeconds)) {
-        ctx.logger.warn("the flags given apply at start-up only; run 'meshctl uninstall --local' first to change them");
-      }
-      ctx.out(
-        `\nNext:\n` +
-          `  meshctl run --name web --service web --port 8080 -- <command that serves on $PORT>\n` +
-          `  meshctl apply -f <your VirtualService / DestinationRule / TrafficSplit YAML>\n` +
-          `  meshctl proxy-status\n` +
-          `Stop it with 'meshctl uninstall --local'.\n`,
+      .option('--ca-cert <file>', 'local: use this CA certificate (PEM chain) instead of generating a root')
+      .option('--ca-key <file>', 'local: the PKCS#8 PEM key of --ca-cert')
+      .option('--cert-ttl <duration>', 'local: lifetime of workload certificates (default 24h)')
+      .option('--timeout <duration>', 'how long to wait for the control plane (kubernetes: 5m, local: 30s)')
+      .addHelpText(
+        'after',
+        examples([
+          'meshctl install --wait',
+          'meshctl install --set controlPlane.replicas=3 -f values.yaml -y',
+          'meshctl install --dry-run > mesh.yaml',
+          'meshctl install --local',
+          'MESHCTL_HOME=/tmp/mesh meshctl install --local --stream-port 0 --debug-port 0',
+        ]),
       );
-      return 0;
+    bind<InstallOptions>(cmd, async (ctx, _args, opts) => {
+      // commander gives [] for an unused repeatable flag; treat it as absent.
+      if (opts.set?.length === 0) delete opts.set;
+      if (opts.filename?.length === 0) delete opts.filename;
+      return ctx.platformKind() === 'kubernetes' ? installOnKubernetes(ctx, opts) : installLocal(ctx, opts);
     });
   },
 };

@@ -1,33 +1,64 @@
 /**
- * `meshctl uninstall`: removes the mesh from the selected platform. On the local platform it
- * stops the control plane daemon; `--purge` also deletes its state (CA, config, workloads, logs)
- * after a confirmation (`-y` skips it). Only the files the mesh wrote are removed.
+ * `meshctl uninstall`: removes the mesh from the selected platform.
+ * - kubernetes: refuses while injected pods run (listing them) unless --force; removes what
+ *   install applied and what the control plane created; keeps the CRDs (with the user's config),
+ *   the root CA Secret and the mesh namespace unless --purge. --dry-run asks the API server what
+ *   would go and removes nothing.
+ * - local: stops the control plane daemon; --purge also deletes its state (CA, config, workloads,
+ *   logs). Only the files the mesh wrote are removed.
+ * Both ask for confirmation on a terminal (-y skips it).
  */
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
-import { PlatformUnavailableError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { Symbols } from '../ui/style.js';
+import type { CliContext } from '../context.js';
 
 interface UninstallOptions {
   purge?: boolean;
   yes?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  meshNamespace?: string;
+}
+
+async function uninstallFromKubernetes(ctx: CliContext, opts: UninstallOptions): Promise<number> {
+  const { MESH_NAMESPACE } = await import('../protocol/well-known.js');
+  const ns = opts.meshNamespace ?? MESH_NAMESPACE;
+  const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
+  const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env: ctx.io.env });
+  const what = opts.purge ? 'the mesh, its CRDs (and every VirtualService, DestinationRule, policy... stored in them), the root CA and namespace' : 'the mesh control plane and webhook';
+  if (!opts.yes && !opts.dryRun && !(await ctx.confirm(`Remove ${what} from ${cluster.describe()}?`, true))) {
+    ctx.out('Nothing removed.\n');
+    return 1;
+  }
+  const { uninstallKubernetes } = await import('../install/kubernetes.js');
+  const s = ctx.style;
+  const progress = (line: string): void => ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
+  const report = await uninstallKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { namespace: ns, force: Boolean(opts.force), purge: Boolean(opts.purge), dryRun: Boolean(opts.dryRun) });
+  for (const r of report.removed) ctx.out(`  ${opts.dryRun ? 'would remove' : 'removed'} ${r}\n`);
+  for (const k of report.kept) ctx.out(`  kept ${k}\n`);
+  return 0;
 }
 
 const command: CommandDefinition = {
   name: 'uninstall',
-  summary: 'Uninstall the mesh (--local: stop the local control plane; --purge: delete its state)',
+  summary: 'Uninstall the mesh from the cluster (--local: stop the local control plane); --purge: also its CRDs/state',
   define(cmd, bind) {
     cmd
-      .option('--purge', 'also delete the mesh state: CA, config, workloads, logs')
+      .option('--purge', 'also delete the mesh state: kubernetes: the CRDs (with the config in them), root CA Secret and namespace; local: CA, config, workloads, logs')
       .option('-y, --yes', 'do not ask for confirmation')
-      .addHelpText('after', examples(['meshctl uninstall --local', 'meshctl uninstall --local --purge -y']));
+      .option('--force', 'kubernetes: uninstall even while injected pods run (their proxies lose the control plane)')
+      .option('--dry-run', 'kubernetes: list what would be removed (checked by the API server), remove nothing')
+      .option('--mesh-namespace <ns>', 'kubernetes: the namespace the mesh was installed in (default mesh-system)')
+      .addHelpText('after', examples(['meshctl uninstall', 'meshctl uninstall --dry-run', 'meshctl uninstall --purge -y', 'meshctl uninstall --local', 'meshctl uninstall --local --purge -y']));
     bind<UninstallOptions>(cmd, async (ctx, _args, opts) => {
-      if (opts.purge && !opts.yes && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
+      if (opts.purge && !opts.yes && !opts.dryRun && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
         throw new UsageError('--purge deletes the mesh CA and all config, and there is no terminal to confirm it', 'add -y to confirm');
       }
-      if (ctx.platformKind() !== 'local') {
-        throw new PlatformUnavailableError('uninstalling from Kubernetes is not available in this build yet', "for the local mesh use 'meshctl uninstall --local'");
-      }
+      if (ctx.platformKind() === 'kubernetes') return uninstallFromKubernetes(ctx, opts);
+      const k8sOnly = [opts.force ? '--force' : '', opts.dryRun ? '--dry-run' : '', opts.meshNamespace ? '--mesh-namespace' : ''].filter(Boolean);
+      if (k8sOnly.length) throw new UsageError(`${k8sOnly.join(', ')}: only for Kubernetes`, 'add --kubernetes (or point KUBECONFIG at a cluster)');
       const { stopDaemon } = await import('../cluster/local/daemon-process.js');
       const { localLayout } = await import('../cluster/local/layout.js');
       const layout = localLayout(ctx.meshHome());

@@ -1,6 +1,7 @@
 /**
  * The control plane as one process on the local platform: CA, config store, workload registry,
- * push pipeline, config stream + CA on the stream port, debug/API on the debug port. Its state
+ * and the serving half shared with Kubernetes (serving.ts: push pipeline, config stream + CA on
+ * the stream port, debug/API on the debug port). Its state
  * lives under the mesh home, so a restart resumes with the same CA, config and workloads, and
  * proxies reconnect to current config.
  */
@@ -11,12 +12,12 @@ import { localLayout, type ControlPlaneState, type LocalLayout } from '../cluste
 import { processStartTime } from '../cluster/local/daemon-process.js';
 import { ControlPlanePorts } from '../protocol/well-known.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa } from './ca/index.js';
-import { startHttpApi } from './debug/http-api.js';
-import { configChange, fullChange, GeneratorSet, PushPipeline, registryChange, type ConfigGenerator } from './push/index.js';
+import { configChange, registryChange, type ConfigGenerator, type PushPipeline } from './push/index.js';
+import { startMeshServing, type MeshServing } from './serving.js';
 import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
-import { startMeshServer, type MeshServer } from './stream/server.js';
+import type { MeshServer } from './stream/server.js';
 import { translationGenerators } from './generators/translation.js';
 
 /** Options of a control plane process. */
@@ -67,43 +68,31 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const store = await FileConfigStore.open(layout.storeDir, (l) => log(`store: ${l}`));
   const workloads = await WorkloadStore.open(layout.workloads);
 
-  const pipeline = new PushPipeline({
-    generators: new GeneratorSet(opts.generators ?? translationGenerators()),
+  const startedAt = new Date().toISOString();
+  const serving: MeshServing = await startMeshServing({
+    host,
+    streamPort: opts.streamPort ?? ControlPlanePorts.stream,
+    debugPort: opts.debugPort ?? ControlPlanePorts.debug,
+    authority,
+    authenticator: tokens,
+    generators: opts.generators ?? translationGenerators(),
     inputs: () => {
       const wl = workloads.list();
       return { configs: store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };
     },
+    local: { store, workloads, tokens, adminToken },
+    info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length }),
     log,
   });
+  const { pipeline, server, streamAddress } = serving;
   store.on('change', (keys: StoreKey[]) => {
     const services = keys.some((k) => k.kind === 'Service' && k.group === '');
     pipeline.notify(configChange(keys, `config ${keys.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
     if (services) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
   });
   workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
-
-  const server = await startMeshServer({ host, port: opts.streamPort ?? ControlPlanePorts.stream, authority, authenticator: tokens, source: pipeline, log });
-  pipeline.attach(server.ads);
-  pipeline.pushNow(fullChange('start'));
-  const streamAddress = `${host}:${server.port}`;
-  const startedAt = new Date().toISOString();
-  let api;
-  try {
-    api = await startHttpApi(
-      {
-        ads: server.ads, pipeline, store, workloads, tokens, authority, adminToken,
-        streamAddress: () => streamAddress,
-        info: () => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: server.ads.views().length, workloads: workloads.list().length, configs: store.list().length }),
-      },
-      host,
-      opts.debugPort ?? ControlPlanePorts.debug,
-    );
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
   const processStart = await processStartTime('self');
-  const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${api.port}`, version: opts.version, startedAt };
+  const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${serving.apiPort}`, version: opts.version, startedAt };
   await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + '\n', 0o600);
   log(`control plane ${opts.version} ready: config stream + CA on ${streamAddress}, debug API on ${state.apiUrl}, state in ${layout.home}`);
 
@@ -113,8 +102,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     async stop() {
       if (stopped) return;
       stopped = true;
-      pipeline.close();
-      await Promise.all([server.close(), api.close()]);
+      await serving.close();
       // Only remove the state file if it is still ours (a newer daemon may have replaced it).
       try {
         const current = JSON.parse(await readFile(layout.state, 'utf8')) as ControlPlaneState;

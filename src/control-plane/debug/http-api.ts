@@ -1,8 +1,9 @@
 /**
- * Port 15014 on 127.0.0.1: the control plane's debug API (what `proxy-status`, `proxy-config` and
- * `check` read) and, on the local platform, the API the CLI uses to apply config and register
- * workloads. Reads under /debug are open to local users, like istiod's; everything under /api
- * needs the admin token kept `0600` in the mesh home, since registering a workload mints a credential.
+ * Port 15014: the control plane's debug API (what `proxy-status`, `proxy-config` and `check` read,
+ * plus /ready and /healthz for probes) and, on the local platform (127.0.0.1 only), the API the CLI
+ * uses to apply config and register workloads. Reads under /debug are open, like istiod's;
+ * everything under /api needs the admin token kept `0600` in the mesh home, since registering a
+ * workload mints a credential. On Kubernetes there is no /api: config is in the cluster.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,15 +19,21 @@ import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
 
+/** The local platform's config store and workload registry, served under /api with the admin token. */
+export interface LocalApiDeps {
+  readonly store: ConfigStore;
+  readonly workloads: WorkloadStore;
+  readonly tokens: LocalTokenAuthenticator;
+  readonly adminToken: string;
+}
+
 /** What the API serves from. */
 export interface HttpApiDeps {
   readonly ads: AdsServer;
   readonly pipeline: PushPipeline;
-  readonly store: ConfigStore;
-  readonly workloads: WorkloadStore;
-  readonly tokens: LocalTokenAuthenticator;
   readonly authority: CertificateAuthority;
-  readonly adminToken: string;
+  /** Absent on Kubernetes: no /api routes. */
+  readonly local?: LocalApiDeps;
   /** Where proxies reach the config stream and CA (host:port). */
   readonly streamAddress: () => string;
   readonly info: () => Record<string, unknown>;
@@ -46,18 +53,25 @@ const MAX_BODY = 8 * 1024 * 1024;
 export async function startHttpApi(deps: HttpApiDeps, host: string, port: number): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const routes: [string, RegExp, Handler, boolean][] = [
     ['GET', /^\/ready$/, () => ({ ready: true, version: deps.pipeline.version }), false],
+    ['GET', /^\/healthz$/, () => ({ ok: true }), false],
     ['GET', /^\/debug\/info$/, () => deps.info(), false],
     ['GET', /^\/debug\/syncz$/, () => ({ version: deps.pipeline.version, proxies: deps.ads.views() }), false],
     ['GET', /^\/debug\/pushz$/, () => ({ pushes: deps.pipeline.recentPushes() }), false],
     ['GET', /^\/debug\/ca$/, () => caInfo(deps.authority), false],
     ['GET', /^\/debug\/config_dump$/, (_r, url) => configDump(deps, url.searchParams.get('proxy') ?? ''), false],
-    ['GET', /^\/api\/v1\/config$/, (_r, url) => ({ items: deps.store.list({ kind: url.searchParams.get('kind') ?? undefined, namespace: url.searchParams.get('namespace') ?? undefined }) }), true],
-    ['POST', /^\/api\/v1\/config\/apply$/, (_r, _u, body) => applyDocuments(deps, body), true],
-    ['POST', /^\/api\/v1\/config\/delete$/, (_r, _u, body) => deleteKeys(deps, body), true],
-    ['GET', /^\/api\/v1\/workloads$/, () => ({ items: deps.workloads.list() }), true],
-    ['POST', /^\/api\/v1\/workloads$/, (_r, _u, body) => registerWorkload(deps, body), true],
-    ['DELETE', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/, (_r, url) => unregisterWorkload(deps, url), true],
   ];
+
+  const local = deps.local;
+  if (local) {
+    routes.push(
+      ['GET', /^\/api\/v1\/config$/, (_r, url) => ({ items: local.store.list({ kind: url.searchParams.get('kind') ?? undefined, namespace: url.searchParams.get('namespace') ?? undefined }) }), true],
+      ['POST', /^\/api\/v1\/config\/apply$/, (_r, _u, body) => applyDocuments(local, body), true],
+      ['POST', /^\/api\/v1\/config\/delete$/, (_r, _u, body) => deleteKeys(local, body), true],
+      ['GET', /^\/api\/v1\/workloads$/, () => ({ items: local.workloads.list() }), true],
+      ['POST', /^\/api\/v1\/workloads$/, (_r, _u, body) => registerWorkload(deps, local, body), true],
+      ['DELETE', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/, (_r, url) => unregisterWorkload(local, url), true],
+    );
+  }
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -65,7 +79,7 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
         const url = new URL(req.url ?? '/', 'http://localhost');
         const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
         if (!route) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
-        if (route[3] && !authorized(req, deps.adminToken)) throw new HttpError(401, 'missing or wrong admin token');
+        if (route[3] && !authorized(req, local?.adminToken ?? '')) throw new HttpError(401, 'missing or wrong admin token');
         const body = req.method === 'POST' ? await readJson(req) : undefined;
         send(res, 200, await route[2](req, url, body));
       } catch (err) {
@@ -134,7 +148,7 @@ function configDump(deps: HttpApiDeps, proxyId: string) {
   return { proxy: conn.view(), version: deps.pipeline.version, desired, sent };
 }
 
-async function applyDocuments(deps: HttpApiDeps, body: unknown) {
+async function applyDocuments(deps: LocalApiDeps, body: unknown) {
   const b = body as { documents?: { file?: string; text?: string }[]; defaultNamespace?: string };
   if (!Array.isArray(b.documents)) throw new HttpError(400, 'body must have documents: [{file, text}]');
   const inputs = [];
@@ -147,13 +161,13 @@ async function applyDocuments(deps: HttpApiDeps, body: unknown) {
   return { outcomes };
 }
 
-async function deleteKeys(deps: HttpApiDeps, body: unknown) {
+async function deleteKeys(deps: LocalApiDeps, body: unknown) {
   const b = body as { keys?: StoreKey[] };
   if (!Array.isArray(b.keys)) throw new HttpError(400, 'body must have keys: [{group, kind, namespace, name}]');
   return { outcomes: await deps.store.delete(b.keys) };
 }
 
-async function registerWorkload(deps: HttpApiDeps, body: unknown) {
+async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: unknown) {
   const w = body as Partial<WorkloadRecord>;
   const problems: string[] = [];
   if (!w.name || !isValidNamespace(w.name)) problems.push('name: must be a DNS label (a-z, 0-9, -)');
@@ -165,12 +179,12 @@ async function registerWorkload(deps: HttpApiDeps, body: unknown) {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
   };
-  await deps.workloads.register(record);
-  const token = await deps.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
+  await local.workloads.register(record);
+  const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
   return { workload: record, token, trustRoots: deps.authority.rootPem, streamAddress: deps.streamAddress() };
 }
 
-async function unregisterWorkload(deps: HttpApiDeps, url: URL) {
+async function unregisterWorkload(deps: LocalApiDeps, url: URL) {
   const m = /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/.exec(url.pathname)!;
   const ns = decodeURIComponent(m[1]!);
   const name = decodeURIComponent(m[2]!);

@@ -114,6 +114,11 @@ export class KubernetesRegistry extends EventEmitter {
     return [...this.rejectedByKey.values()];
   }
 
+  /** A pod as last seen, ready or not (a proxy asks for config before its pod is Ready). */
+  pod(namespace: string, name: string): PodObject | undefined {
+    return this.pods.get(namespace, name);
+  }
+
   /** Labels of a namespace (for injection decisions); undefined when unknown. */
   namespaceLabels(name: string): Record<string, string> | undefined {
     return this.namespaces.get(undefined, name)?.metadata.labels;

@@ -1,0 +1,217 @@
+/**
+ * The control plane in a cluster (`meshctl control-plane --kubernetes`, what install's Deployment
+ * runs): the serving half shared with the local platform (push pipeline, config stream + CA on
+ * 15012, debug API on 15014 with /ready and /healthz), fed by the informer registry; the signing CA
+ * from the `meshctl-ca` Secret; proxies authenticated with their ServiceAccount token through
+ * TokenReview; the injection webhook on 15017 with a serving certificate from the mesh CA.
+ * Every replica serves proxies and admission requests; the singleton work (keeping the webhook's
+ * caBundle current, publishing the root CA ConfigMap into namespaces) runs on the Lease holder.
+ */
+import { CA_ROOT_CONFIGMAP, CONTROL_PLANE_SERVICE, ControlPlanePorts } from '../protocol/well-known.js';
+import type { KubernetesCluster, KubeObject } from '../cluster/kubernetes/index.js';
+import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
+import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
+import { TokenReviewAuthenticator } from './ca/token-review.js';
+import { fullChange } from './push/index.js';
+import { startMeshServing, type MeshServing } from './serving.js';
+import { KubernetesRegistry } from './kubernetes/registry.js';
+import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
+import { kubernetesGenerators } from './kubernetes/generators.js';
+import { LeaderElector } from './kubernetes/leader-election.js';
+import { startWebhookServer, type WebhookServer } from './webhook/server.js';
+
+/** Names the control plane shares with install (src/install/manifests.ts InstallNames). */
+const WEBHOOK_CONFIGURATION = 'meshctl-sidecar-injector';
+const LEADER_LEASE = 'meshctl-control-plane-leader';
+const MESH_CONFIGMAP = 'meshctl-config';
+const MANAGED = { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' };
+/** Namespaces the root CA is not published into (nothing there is injected). */
+const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+const WEBHOOK_CERT_TTL_SECONDS = 30 * 86_400;
+
+/** Options of the Kubernetes control plane. */
+export interface KubernetesControlPlaneOptions {
+  readonly cluster: KubernetesCluster;
+  /** The mesh namespace (where the CA Secret, the Lease and the Service are). */
+  readonly namespace: string;
+  /** This replica's name (POD_NAME), its identity in the leader election. */
+  readonly podName: string;
+  readonly host?: string;
+  readonly streamPort?: number;
+  readonly debugPort?: number;
+  readonly webhookPort?: number;
+  /**
+   * The control plane address the injector writes into pods (MESH_CONTROL_PLANE_ADDRESS). Default
+   * `meshctl-control-plane.<ns>.svc:15012`; `pod-ip` means this replica's pod IP (clusters without DNS).
+   */
+  readonly proxyControlPlaneAddress?: string;
+  readonly certTtlSeconds?: number;
+  /** How often the leader re-checks the webhook caBundle and the root ConfigMaps (default 30 s). */
+  readonly reconcileMs?: number;
+  readonly leaseDurationSeconds?: number;
+  readonly leaseRetryMs?: number;
+  readonly version: string;
+  readonly log: (line: string) => void;
+}
+
+/** A running Kubernetes control plane. */
+export interface RunningKubernetesControlPlane {
+  readonly serving: MeshServing;
+  readonly registry: KubernetesRegistry;
+  readonly authority: CertificateAuthority;
+  readonly webhook: WebhookServer;
+  readonly elector: LeaderElector;
+  /** Runs the leader's reconciliation now (tests; the leader also runs it on a timer). */
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The mesh settings install wrote into the `meshctl-config` ConfigMap (mesh.yaml). */
+async function meshSettings(cluster: KubernetesCluster, namespace: string): Promise<Record<string, string>> {
+  const cm = await cluster.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: MESH_CONFIGMAP });
+  const out: Record<string, string> = {};
+  for (const line of (cm?.data?.['mesh.yaml'] ?? '').split('\n')) {
+    const m = /^([A-Za-z]+):\s*(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+function seconds(duration: string | undefined): number | undefined {
+  const m = /^(\d+)(s|m|h)$/.exec(duration ?? '');
+  if (!m) return undefined;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+}
+
+/** Starts the control plane; resolves once the informers listed, the CA is loaded and every port listens. */
+export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptions): Promise<RunningKubernetesControlPlane> {
+  const { cluster, namespace: ns, log } = o;
+  const host = o.host ?? '0.0.0.0';
+  const settings = await meshSettings(cluster, ns);
+  const ca = await loadOrCreateCa({ storage: new SecretCaStorage(cluster.objects, ns) });
+  log(`CA: ${ca.origin} root "${ca.certificate.subject}" valid until ${ca.certificate.notAfter.toISOString()} (secret ${ns}/meshctl-ca)`);
+  const ttl = o.certTtlSeconds ?? seconds(settings.certTtl);
+  const authority = new CertificateAuthority(ca, { ...DEFAULT_TTL_POLICY, ...(ttl ? { defaultTtlSeconds: ttl } : {}) }, log);
+
+  const registry = new KubernetesRegistry(cluster.objects, { rootNamespace: ns, ...(settings.trustDomain ? { trustDomain: settings.trustDomain } : {}), log });
+  await registry.start();
+  const unsynced = registry.unsynced();
+  if (unsynced.length) log(`informers not synced yet (they keep retrying): ${unsynced.join(', ')}`);
+
+  const serviceName = `${CONTROL_PLANE_SERVICE}.${ns}.svc`;
+  const startedAt = new Date().toISOString();
+  const serving: MeshServing = await startMeshServing({
+    host,
+    streamPort: o.streamPort ?? ControlPlanePorts.stream,
+    debugPort: o.debugPort ?? ControlPlanePorts.debug,
+    authority,
+    authenticator: new TokenReviewAuthenticator(cluster.rest),
+    generators: kubernetesGenerators(registry),
+    inputs: () => registry.snapshotInputs(),
+    dnsNames: [`${CONTROL_PLANE_SERVICE}.${ns}`, serviceName, `${serviceName}.cluster.local`],
+    info: (streamAddress) => ({ version: o.version, pod: o.podName, namespace: ns, startedAt, streamAddress, caOrigin: ca.origin, leader: elector.isLeader, proxies: serving.server.ads.views().length, unsynced: registry.unsynced(), rejected: registry.rejected() }),
+    log,
+  });
+  registry.on('change', (reasons: string[]) => serving.pipeline.notify(fullChange(reasons.slice(0, 5).join(', ') + (reasons.length > 5 ? `, … (${reasons.length})` : ''))));
+
+  // The injector: the same transform as `meshctl inject`, with the mesh's settings.
+  let address = o.proxyControlPlaneAddress || `${serviceName}:${ControlPlanePorts.stream}`;
+  if (address === 'pod-ip') {
+    const self = await cluster.get<KubeObject & { status?: { podIP?: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name: o.podName });
+    if (!self?.status?.podIP) throw new Error(`--proxy-control-plane-address pod-ip: pod ${ns}/${o.podName} has no IP yet`);
+    address = `${self.status.podIP}:${ControlPlanePorts.stream}`;
+  }
+  const injectOptions: InjectOptions = { ...defaultInjectOptions(o.version, settings.proxyImage || `ghcr.io/meshctl/meshctl:${o.version}`), controlPlaneAddress: address };
+  if (settings.nativeSidecar === 'false') injectOptions.nativeSidecar = false;
+  const issueWebhookCert = () => authority.issueServing({ dns: [serviceName, `${serviceName}.cluster.local`, `${CONTROL_PLANE_SERVICE}.${ns}`], ips: [] }, { namespace: ns, serviceAccount: CONTROL_PLANE_SERVICE }, WEBHOOK_CERT_TTL_SECONDS);
+  const cert = await issueWebhookCert();
+  const webhook = await startWebhookServer(
+    { cert: cert.certChainPem, key: cert.keyPem, injectOptions: () => injectOptions, onDecision: (d) => log(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`) },
+    o.webhookPort ?? ControlPlanePorts.webhook,
+    host,
+  );
+  // Renewed at half-life; the caBundle (the mesh root) does not change with it.
+  const renew = setInterval(() => {
+    void issueWebhookCert().then((c) => webhook.setCertificate(c.certChainPem, c.keyPem), (err: Error) => log(`webhook certificate renewal failed: ${err.message}`));
+  }, (WEBHOOK_CERT_TTL_SECONDS / 2) * 1000);
+  renew.unref();
+
+  const reconcile = async (): Promise<void> => {
+    await Promise.all([ensureCaBundle(cluster, authority.rootPem, log), publishRoot(cluster, authority.rootPem, log)]);
+  };
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  const reconcileSafely = (): void => void reconcile().catch((err: Error) => log(`leader: ${err.message}`));
+  const onNamespace = (reasons: string[]): void => {
+    if (elector.isLeader && reasons.some((r) => r.startsWith('namespace '))) reconcileSafely();
+  };
+  const elector = new LeaderElector(cluster.objects, {
+    namespace: ns,
+    name: LEADER_LEASE,
+    identity: o.podName,
+    ...(o.leaseDurationSeconds ? { leaseDurationSeconds: o.leaseDurationSeconds } : {}),
+    ...(o.leaseRetryMs ? { retryMs: o.leaseRetryMs } : {}),
+    log,
+    onStartedLeading: () => {
+      reconcileSafely();
+      reconcileTimer = setInterval(reconcileSafely, o.reconcileMs ?? 30_000);
+      reconcileTimer.unref();
+      registry.on('change', onNamespace);
+    },
+    onStoppedLeading: () => {
+      if (reconcileTimer) clearInterval(reconcileTimer);
+      registry.off('change', onNamespace);
+    },
+  });
+  elector.start();
+  log(`control plane ${o.version} ready (pod ${o.podName}): config stream + CA on ${serving.streamAddress}, debug API on ${host}:${serving.apiPort}, webhook on ${host}:${o.webhookPort ?? ControlPlanePorts.webhook}, proxies told to dial ${address}`);
+
+  let stopped = false;
+  return {
+    serving, registry, authority, webhook, elector, reconcile,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(renew);
+      await elector.stop();
+      registry.stop();
+      await Promise.all([serving.close(), webhook.close()]);
+      log('control plane stopped');
+    },
+  };
+}
+
+interface WebhookConfiguration extends KubeObject {
+  webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
+}
+
+/** Sets every webhook's caBundle to the mesh root (a JSON patch of that one object: RBAC allows no other). */
+async function ensureCaBundle(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
+  const ref = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION };
+  const cfg = await cluster.get<WebhookConfiguration>(ref);
+  if (!cfg) return;
+  const bundle = Buffer.from(rootPem).toString('base64');
+  const ops = (cfg.webhooks ?? []).flatMap((w, i) => (w.clientConfig?.caBundle === bundle ? [] : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }]));
+  if (!ops.length) return;
+  // The test op makes a concurrent edit of the list fail instead of patching the wrong entry.
+  const patch = [{ op: 'test', path: '/metadata/resourceVersion', value: cfg.metadata.resourceVersion }, ...ops];
+  await cluster.rest.json({ method: 'PATCH', path: await cluster.objects.pathOf(ref), body: patch, contentType: 'application/json-patch+json', what: `setting the caBundle of mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}` });
+  log(`webhook ${WEBHOOK_CONFIGURATION}: caBundle set on ${ops.length} webhook(s)`);
+}
+
+/** Publishes the root CA as ConfigMap meshctl-ca-root into every namespace (the injected mesh-ca-root volume). */
+async function publishRoot(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
+  const namespaces = await cluster.list<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'v1', kind: 'Namespace' });
+  const existing = await cluster.list<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap' }, { fieldSelector: `metadata.name=${CA_ROOT_CONFIGMAP}` });
+  const current = new Set(existing.items.filter((c) => c.data?.['root-cert.pem'] === rootPem).map((c) => c.metadata.namespace));
+  for (const n of namespaces.items) {
+    const name = n.metadata.name;
+    if (SYSTEM_NAMESPACES.has(name) || n.status?.phase === 'Terminating' || current.has(name)) continue;
+    try {
+      await cluster.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CA_ROOT_CONFIGMAP, namespace: name, labels: { ...MANAGED } }, data: { 'root-cert.pem': rootPem } } as KubeObject, { force: true });
+      log(`published configmap ${name}/${CA_ROOT_CONFIGMAP}`);
+    } catch (err) {
+      // A namespace being deleted refuses new objects; the next round skips it.
+      log(`publishing ${name}/${CA_ROOT_CONFIGMAP} failed: ${(err as Error).message}`);
+    }
+  }
+}
