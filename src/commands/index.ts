@@ -25,6 +25,7 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'proxy-status', load: () => import('./proxy-status.js') },
   { name: 'proxy-config', load: () => import('./proxy-config.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
+  { name: 'demo', load: () => import('./demo.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
   { name: 'analyze', load: () => import('./analyze.js') },
   { name: 'proxy', load: () => import('./proxy.js') },
