@@ -82,7 +82,15 @@ async function loadConfigFile(path: string): Promise<unknown> {
 }
 
 async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
-  if (!opts.config) throw new UsageError('--config FILE is required', 'run `meshctl proxy run --help` for a minimal config');
+  if (!opts.config) {
+    // An injected pod: everything comes from the injector's environment.
+    const { isInjectedPod } = await import('../proxy-runtime/bootstrap/kubernetes.js');
+    if (isInjectedPod(ctx.io.env)) {
+      const { runKubernetesSidecar } = await import('./proxy-run-kubernetes.js');
+      return runKubernetesSidecar(ctx, { ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), ...(opts.accessLog === false ? { accessLog: false } : {}), ...(opts.adminPort ? { adminPort: parsePort('--admin-port', opts.adminPort)! } : {}), ...(opts.telemetryPort ? { telemetryPort: parsePort('--telemetry-port', opts.telemetryPort)! } : {}) });
+    }
+    throw new UsageError('--config FILE is required (outside a pod injected by meshctl)', 'run `meshctl proxy run --help` for a minimal config');
+  }
   const adminPort = parsePort('--admin-port', opts.adminPort);
   const telemetryPort = parsePort('--telemetry-port', opts.telemetryPort);
   const { isLogLevel, ProxyLog } = await import('../proxy-runtime/log.js');

@@ -1,0 +1,53 @@
+/**
+ * `meshctl proxy run` without --config inside an injected pod: the sidecar configured from the
+ * injector's environment (src/proxy-runtime/bootstrap/kubernetes.ts). Runs until SIGTERM/SIGINT
+ * (drain, exit 0) or /quitquitquit.
+ */
+import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+
+/** Runs the Kubernetes sidecar; resolves with the exit code. */
+export async function runKubernetesSidecar(ctx: CliContext, opts: { logLevel?: string; accessLog?: boolean; adminPort?: number; telemetryPort?: number }): Promise<number> {
+  const [{ startKubernetesSidecar }, { isLogLevel, ProxyLog }, { meshctlVersion }] = await Promise.all([
+    import('../proxy-runtime/bootstrap/kubernetes.js'),
+    import('../proxy-runtime/log.js'),
+    import('../version.js'),
+  ]);
+  const level = opts.logLevel ?? ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'info';
+  if (!isLogLevel(level)) throw new UsageError(`log level ${level}: unknown`, 'use off, error, warn, info or debug');
+  const log = new ProxyLog(level, (l) => ctx.err(l));
+  let quit!: () => void;
+  const done = new Promise<void>((r) => (quit = r));
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    abort.abort();
+    quit();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const starting = startKubernetesSidecar({
+      env: ctx.io.env,
+      log,
+      accessLog: opts.accessLog === false ? null : ctx.io.stdout,
+      proxyVersion: meshctlVersion(),
+      ...(opts.adminPort !== undefined ? { adminPort: opts.adminPort } : {}),
+      ...(opts.telemetryPort !== undefined ? { healthPort: opts.telemetryPort } : {}),
+      onQuit: () => quit(),
+      signal: abort.signal,
+    });
+    const sidecar = await Promise.race([starting, done.then(() => undefined)]);
+    if (!sidecar) {
+      log.info('stopped before the sidecar was up');
+      void starting.then((s) => s.close(), () => undefined);
+      return 0;
+    }
+    await done;
+    await sidecar.close();
+    log.info('proxy stopped');
+    return 0;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
