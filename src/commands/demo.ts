@@ -240,17 +240,18 @@ async function trafficBatch(ctx: CliContext, ready: ReadyDemo, t: TrafficExpecta
 }
 
 function explore(proxyPort: number, home: string): string {
-  return `
-The demo is still running (state in ${home}). Explore it:
-  meshctl proxy-status                                   # every sidecar, SYNCED per config type
-  meshctl proxy-status ${ENTRY}                          # what the control plane sends vs what it runs
-  meshctl proxy-config routes ${ENTRY}                   # the reviews route and its weights
-  meshctl proxy-config endpoints ${ENTRY}
-  meshctl get vs reviews -o yaml
-  curl -x http://127.0.0.1:${proxyPort} http://productpage:${DEMO_SERVICE_PORT}/            # through productpage's sidecar (its HTTP_PROXY)
-  curl -x http://127.0.0.1:${proxyPort} -H 'end-user: jason' http://productpage:${DEMO_SERVICE_PORT}/
-Stop it with 'meshctl demo --cleanup'.
-`;
+  const proxy = `http://127.0.0.1:${proxyPort}`;
+  const lines: [string, string][] = [
+    ['meshctl proxy-status', 'every sidecar, SYNCED per config type'],
+    [`meshctl proxy-status ${ENTRY}`, 'what the control plane would send vs what it runs'],
+    [`meshctl proxy-config routes ${ENTRY}`, 'the reviews routes: header match, weights'],
+    [`meshctl proxy-config endpoints ${ENTRY}`, 'the endpoints of each subset'],
+    ['meshctl get vs reviews -o yaml', 'the VirtualService in force'],
+    [`curl -x ${proxy} http://productpage:${DEMO_SERVICE_PORT}/`, "through productpage's sidecar (its HTTP_PROXY)"],
+    [`curl -x ${proxy} -H 'end-user: jason' http://productpage:${DEMO_SERVICE_PORT}/`, 'jason is routed to reviews v3'],
+  ];
+  const width = Math.max(...lines.map(([c]) => c.length)) + 2;
+  return `\nThe demo is still running (state in ${home}). Explore it:\n${lines.map(([c, what]) => `  ${c.padEnd(width)}# ${what}\n`).join('')}Stop it with 'meshctl demo --cleanup'.\n`;
 }
 
 interface DemoFlags {
