@@ -124,7 +124,7 @@ describe('meshctl demo', () => {
 
   it('--keep leaves the demo and the control plane it started running; --cleanup stops all of it', async () => {
     const home = await tempHome();
-    const r = await cli(home, 'demo', '--keep', '--requests', '30');
+    const r = await cli(home, 'demo', '--keep', '--requests', '10');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/✔ Started the control plane \(pid \d+, state in /);
     expect(r.stdout).toContain('The demo is still running');
