@@ -1,0 +1,173 @@
+/**
+ * The mesh as its users run it on a cluster: `meshctl install --wait` on an empty cluster, `install`
+ * again changing nothing, the demo app injected with `meshctl inject | kubectl apply -f -` and a second
+ * copy injected by the webhook in a labelled namespace, pods Ready with their sidecars, requests
+ * between them over mTLS with the caller's ServiceAccount as the peer identity, then `uninstall`
+ * leaving only what --purge removes, and --purge removing that.
+ *
+ * This suite starts its own test cluster (not the run's shared one): the mesh is cluster-wide
+ * (CRDs, ClusterRole, webhook configuration), and the install tests in test/kubernetes/ install and
+ * uninstall those same cluster-scoped objects in parallel.
+ *
+ * Limit of the test cluster, not of meshctl: it has no DNS, so pods cannot resolve
+ * `meshctl-control-plane.mesh-system.svc`. The control plane is told to inject its own pod IP
+ * (MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip) and the CLI-injected copy gets a control plane
+ * pod IP with `--set controlPlane.address=IP:15012`. Requests go to Service ClusterIPs, which only
+ * the sidecars route (there is no kube-proxy either).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeRequiring, isRoot } from '../support/requirements.js';
+import { runCli } from '../support/cli.js';
+import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
+import { platformFor } from '../../src/cluster/index.js';
+
+const BOOKINFO = readFileSync(new URL('../../templates/demo/bookinfo.yaml', import.meta.url), 'utf8');
+const DEMO_PODS = 6;
+
+describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: install, inject, mTLS, uninstall', () => {
+  let state: TestClusterState | undefined;
+  let cluster: TestCluster;
+  let dir: string;
+  const cli = (...argv: string[]) => runCli(argv, { env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
+
+  beforeAll(async () => {
+    // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
+    if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
+      const { execa } = await import('execa');
+      await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: new URL('../..', import.meta.url).pathname });
+    }
+    dir = mkdtempSync(join(tmpdir(), 'meshctl-k8s-e2e-'));
+    state = await startCluster(dir, (m) => process.stderr.write(`[e2e cluster] ${m}\n`));
+    cluster = new TestCluster(state);
+  }, 180_000);
+  afterAll(async () => {
+    if (state) await stopCluster(state);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  const controlPlanePods = async (): Promise<k8s.V1Pod[]> => (await cluster.pods('mesh-system', 'app=meshctl-control-plane')).filter((p) => !p.metadata?.deletionTimestamp);
+
+  it('installs on an empty cluster and waits for the control plane; the second install changes nothing', async () => {
+    const first = await cli('install', '--kubernetes', '--wait', '--timeout', '3m', '-y');
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/✔ Kubernetes API reachable \(context "[^"]+" \(https:\/\/127\.0\.0\.1:\d+\), v1\.34\.\d+\)/);
+    expect(first.stdout).toMatch(/✔ CRDs applied \(\d+ created\)/);
+    expect(first.stdout).toContain('✔ Root CA created in secret mesh-system/meshctl-ca');
+    expect(first.stdout).toMatch(/✔ Control plane applied \(\d+ created\)/);
+    expect(first.stdout).toContain('✔ Control plane ready');
+    const dep = await cluster.apps.readNamespacedDeployment({ name: 'meshctl-control-plane', namespace: 'mesh-system' });
+    expect(dep.status?.readyReplicas).toBe(2);
+
+    // The control plane answers through the API server's service proxy, and one replica leads.
+    const platform = await platformFor('kubernetes', { home: dir, kubeconfig: cluster.kubeconfigPath });
+    expect(platform.describe()).toContain('cluster of context');
+    await expect(platform.controlPlaneGet<{ ready: boolean }>('/ready')).resolves.toMatchObject({ ready: true });
+    await cluster.waitFor('a leader that set the webhook caBundle and published the root', async () => {
+      const hook = await cluster.kubectl(['get', 'mutatingwebhookconfiguration', 'meshctl-sidecar-injector', '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}']);
+      const cm = await cluster.kubectl(['-n', 'default', 'get', 'configmap', 'meshctl-ca-root', '-o', 'jsonpath={.data.root-cert\\.pem}']);
+      return hook.stdout.split(' ').filter((b) => b.length > 100).length === 2 && cm.stdout.includes('BEGIN CERTIFICATE');
+    }, 30_000);
+    const lease = await cluster.kubectl(['-n', 'mesh-system', 'get', 'lease', 'meshctl-control-plane-leader', '-o', 'jsonpath={.spec.holderIdentity}']);
+    expect((await controlPlanePods()).map((p) => p.metadata?.name)).toContain(lease.stdout);
+
+    const second = await cli('install', '--kubernetes', '-y');
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/✔ CRDs applied \(\d+ unchanged\)\n/);
+    expect(second.stdout).toContain('✔ Root CA kept (secret mesh-system/meshctl-ca already exists)');
+    expect(second.stdout).toMatch(/✔ Control plane applied \(\d+ unchanged\)\n/);
+  }, 240_000);
+
+  let cliNs: string;
+  let hookNs: string;
+
+  it('runs the demo app injected by the CLI and, in a labelled namespace, by the webhook: every pod Ready with its sidecar', async () => {
+    // No DNS in the test cluster: proxies dial a control plane pod IP (see the file comment).
+    const env = await cluster.kubectl(['-n', 'mesh-system', 'set', 'env', 'deployment/meshctl-control-plane', 'MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip']);
+    expect(env.code, env.stderr).toBe(0);
+    const rolled = await cluster.kubectl(['-n', 'mesh-system', 'rollout', 'status', 'deployment/meshctl-control-plane', '--timeout=120s'], { timeoutMs: 130_000 });
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const cpIp = (await controlPlanePods()).find(isPodReady)?.status?.podIP;
+    expect(cpIp).toBeTruthy();
+
+    cliNs = await cluster.createNamespace('demo-cli');
+    hookNs = await cluster.createNamespace('demo-hook');
+    const label = await cluster.kubectl(['label', 'namespace', hookNs, 'meshctl.dev/inject=enabled']);
+    expect(label.code).toBe(0);
+    // The injected pods mount the root CA ConfigMap the leader publishes into new namespaces.
+    await cluster.waitFor('meshctl-ca-root in both namespaces', async () => {
+      for (const ns of [cliNs, hookNs]) await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns });
+      return true;
+    }, 60_000);
+
+    const out = await runCli(['inject', '-f', '-', '--set', `controlPlane.address=${cpIp}:15012`], { stdin: BOOKINFO, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stderr).toContain('deployment "productpage-v1" injected');
+    const applied = await cluster.kubectl(['-n', cliNs, 'apply', '-f', '-'], { input: out.stdout });
+    expect(applied.code, applied.stderr).toBe(0);
+    const plain = await cluster.kubectl(['-n', hookNs, 'apply', '-f', '-'], { input: BOOKINFO });
+    expect(plain.code, plain.stderr).toBe(0);
+
+    for (const ns of [cliNs, hookNs]) {
+      const pods = await cluster.waitForReadyPods(ns, 'app', DEMO_PODS, 150_000);
+      for (const p of pods) {
+        const proxy = p.status?.initContainerStatuses?.find((c) => c.name === 'mesh-proxy');
+        expect(proxy?.ready, `${ns}/${p.metadata?.name} mesh-proxy ready`).toBe(true);
+        expect(p.metadata?.labels?.['meshctl.dev/injected']).toBe('true');
+      }
+    }
+  }, 420_000);
+
+  it('carries requests between pods over mTLS, the peer identity being the caller\'s ServiceAccount', async () => {
+    for (const ns of [cliNs, hookNs]) {
+      const [productpage] = await cluster.pods(ns, 'app=productpage');
+      const [details] = await cluster.pods(ns, 'app=details');
+      const svc = await cluster.core.readNamespacedService({ name: 'details', namespace: ns });
+      // From inside productpage's pod: captured by its sidecar, routed by ClusterIP, mTLS to details' sidecar.
+      const r = await cluster.requestFromPod(productpage!, `http://${svc.spec!.clusterIP}:9080/`);
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toMatchObject({ service: 'details', pod: details!.metadata!.name });
+      // details' sidecar saw the caller's certificate.
+      const stats = await fetch(`http://${details!.status!.podIP}:15020/stats/prometheus`).then((x) => x.text());
+      const line = stats.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="destination"') && l.includes('response_code="200"'));
+      expect(line, stats).toBeDefined();
+      expect(line).toContain(`source_principal="spiffe://cluster.local/ns/${ns}/sa/bookinfo-productpage"`);
+      expect(line).toContain(`destination_principal="spiffe://cluster.local/ns/${ns}/sa/bookinfo-details"`);
+      expect(line).toContain('connection_security_policy="mutual_tls"');
+    }
+  }, 60_000);
+
+  it('uninstall refuses while injected pods run, removes what install applied with --force, keeps what --purge removes', async () => {
+    const refused = await cli('uninstall', '--kubernetes', '-y');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/pod\(s\) still run the mesh's sidecar/);
+    expect(refused.stderr).toContain(`${cliNs}/productpage-v1-`);
+    expect(await cluster.kubectl(['-n', 'mesh-system', 'get', 'deployment', 'meshctl-control-plane'])).toMatchObject({ code: 0 });
+
+    const removed = await cli('uninstall', '--kubernetes', '--force', '-y');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('removed MutatingWebhookConfiguration/meshctl-sidecar-injector');
+    expect(removed.stdout).toContain(`removed ConfigMap/${cliNs}/meshctl-ca-root`);
+    const gone = async (args: string[]) => (await cluster.kubectl(['get', ...args, '--ignore-not-found', '-o', 'name'])).stdout.trim();
+    await cluster.waitFor('the control plane pods gone', async () => (await controlPlanePods()).length === 0, 90_000);
+    expect(await gone(['mutatingwebhookconfiguration', 'meshctl-sidecar-injector'])).toBe('');
+    expect(await gone(['clusterrole', 'meshctl-control-plane'])).toBe('');
+    expect(await gone(['-n', 'mesh-system', 'deployment,service,serviceaccount,role,rolebinding,lease,configmap/meshctl-config'])).toBe('');
+    expect(await gone(['configmap', '-A', '--field-selector', 'metadata.name=meshctl-ca-root'])).toBe('');
+    // What --purge removes is still there: the CRDs (with any config), the root CA and its namespace.
+    expect(await gone(['crd', 'virtualservices.networking.istio.io'])).not.toBe('');
+    expect(await gone(['-n', 'mesh-system', 'secret', 'meshctl-ca'])).not.toBe('');
+
+    const purged = await cli('uninstall', '--kubernetes', '--force', '--purge', '-y');
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(await gone(['crd', 'virtualservices.networking.istio.io'])).toBe('');
+    expect(await gone(['-n', 'mesh-system', 'secret', 'meshctl-ca'])).toBe('');
+    const crds = await cluster.kubectl(['get', 'crd', '-o', 'name']);
+    expect(crds.stdout.split('\n').filter((l) => /istio|linkerd|smi-spec/.test(l))).toEqual([]);
+  }, 180_000);
+});
