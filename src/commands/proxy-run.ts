@@ -124,7 +124,8 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
     void loadConfigFile(file)
       .then((c) => proxy.applyConfig(c))
       .catch((err: Error & { problems?: string[] }) => {
-        log.warn('config file rejected, keeping the last good config', { errors: err.problems ?? [err.message] });
+        log.warn('config file rejected, keeping the last good config', { file });
+        proxy.noteRejected('(file)', [...(err.problems ?? [err.message])]);
       });
   };
   const watcher = watch(file, () => {

@@ -133,14 +133,20 @@ export class Proxy implements ProxyContext {
     return run;
   }
 
+  /**
+   * Records a config that never reached `applyConfig` (a file that does not parse) as rejected,
+   * so /config_dump and the metrics show it like any NACK.
+   */
+  noteRejected(version: string, errors: string[]): ApplyResult {
+    this.lastRejected = { version, error: errors.join('; '), at: new Date().toISOString() };
+    this.telemetry.metrics.configApplies.labels('rejected').inc();
+    this.log.warn('config rejected, keeping the last good config', { version, errors });
+    return { ok: false, version, error: errors.join('; '), errors };
+  }
+
   private async applyNow(input: unknown): Promise<ApplyResult> {
     const version = typeof (input as { version?: unknown })?.version === 'string' ? (input as { version: string }).version : 'unversioned';
-    const nack = (errors: string[]): ApplyResult => {
-      this.lastRejected = { version, error: errors.join('; '), at: new Date().toISOString() };
-      this.telemetry.metrics.configApplies.labels('rejected').inc();
-      this.log.warn('config rejected, keeping the last good config', { version, errors });
-      return { ok: false, version, error: errors.join('; '), errors };
-    };
+    const nack = (errors: string[]): ApplyResult => this.noteRejected(version, errors);
     const v = validateProxyConfig(input);
     if (!v.ok) return nack(v.errors);
     const config = v.config;

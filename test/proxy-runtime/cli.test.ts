@@ -72,10 +72,9 @@ describe('meshctl proxy run', () => {
     // An invalid edit is refused; the running version keeps serving.
     writeFileSync(file, 'apiVersion: proxy.meshctl.dev/v1\nlisteners: 7\n');
     await eventually(async () => {
-      const dump = (await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).json()) as { version: string };
-      return dump.version === 'two';
-    }, 'dump shows version two');
-    await new Promise((r) => setTimeout(r, 300));
+      const dump = (await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).json()) as { version: string; lastRejected: { error: string } | null };
+      return dump.version === 'two' && dump.lastRejected !== null && dump.lastRejected.error.includes('listeners: expected array');
+    }, 'the invalid edit is refused and version two kept');
     expect((await send(listenPort, { host: 'reviews:9080' })).body).toBe('B');
     await fetch(`http://127.0.0.1:${adminPort}/quitquitquit`, { method: 'POST' });
     const r = await running;

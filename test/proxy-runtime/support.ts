@@ -150,7 +150,7 @@ export function cluster(name: string, ports: number[], extra: Record<string, unk
 }
 
 /** Waits until `check` is true (polling), for effects that happen asynchronously (mirrors). */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, tries = 200): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, tries = 1000): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 10));

@@ -1,7 +1,7 @@
 /** Load balancing, connection pool limits and outlier detection, observed at real upstreams. */
 import { Agent } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { admin, cluster, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { admin, cluster, eventually, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 
 async function upstreams(n: number, handler?: Parameters<typeof startUpstream>[1]) {
   return Promise.all(Array.from({ length: n }, (_, i) => startUpstream(`e${i}`, handler)));
@@ -42,7 +42,7 @@ describe('load balancing', () => {
     const { proxy } = await startProxy(simpleConfig({ clusters: [c] }));
     // Park 4 requests on whichever endpoints they land; then every new request sees 'slow' busier.
     const parked = Array.from({ length: 4 }, () => send(proxy.listenerPort('out')));
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => release.length + fast.seen.length === 4, 'parked requests reached their endpoints');
     const busy = release.length;
     const bodies: string[] = [];
     for (let i = 0; i < 20; i++) bodies.push((await send(proxy.listenerPort('out'))).body);
@@ -98,8 +98,9 @@ describe('connection pool limits', () => {
     const c = { ...cluster('c', [up.port]), connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } };
     const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [c] }));
     const first = send(proxy.listenerPort('out'));
+    await eventually(() => release.length === 1, 'first request at the upstream');
     const second = send(proxy.listenerPort('out'));
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => (await admin<{ activeRequests: number }[]>(proxy, '/clusters'))[0]!.activeRequests === 2, 'second request pending');
     const third = await send(proxy.listenerPort('out'));
     expect(third.status).toBe(503);
     expect(third.body).toContain('overflow');
@@ -107,7 +108,7 @@ describe('connection pool limits', () => {
     // only one connection: the second request waits for the first to finish
     expect(release).toHaveLength(1);
     release.shift()!();
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => release.length === 1, 'second request at the upstream');
     release.shift()!();
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
@@ -121,7 +122,7 @@ describe('connection pool limits', () => {
     const c = { ...cluster('c', [up.port]), connectionPool: { http: { http2MaxRequests: 2 } } };
     const { proxy } = await startProxy(simpleConfig({ clusters: [c] }));
     const held = [send(proxy.listenerPort('out')), send(proxy.listenerPort('out'))];
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => release.length === 2, 'both requests at the upstream');
     expect((await send(proxy.listenerPort('out'))).status).toBe(503);
     release.forEach((f) => f());
     expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
@@ -147,7 +148,7 @@ describe('outlier detection', () => {
       res.end('bad');
     });
     const good = await startUpstream('good');
-    const c = { ...cluster('c', [bad.port, good.port]), outlierDetection: { consecutive5xxErrors: 2, interval: '50ms', baseEjectionTime: '300ms', maxEjectionPercent: 50 } };
+    const c = { ...cluster('c', [bad.port, good.port]), outlierDetection: { consecutive5xxErrors: 2, interval: '50ms', baseEjectionTime: '2s', maxEjectionPercent: 50 } };
     const { proxy } = await startProxy(simpleConfig({ clusters: [c] }));
     const bodies: string[] = [];
     for (let i = 0; i < 10; i++) bodies.push((await send(proxy.listenerPort('out'))).body);
@@ -155,7 +156,7 @@ describe('outlier detection', () => {
     expect(bodies.slice(4).every((b) => b === 'good')).toBe(true);
     const view = await admin<{ endpoints: { port: number; health: string; outlier: { ejectionCount: number } }[] }[]>(proxy, '/clusters');
     expect(view[0]!.endpoints.find((e) => e.port === bad.port)).toMatchObject({ health: 'EJECTED', outlier: { ejectionCount: 1 } });
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 2100));
     const after: string[] = [];
     for (let i = 0; i < 4; i++) after.push((await send(proxy.listenerPort('out'))).body);
     expect(after).toContain('bad');

@@ -1,7 +1,7 @@
 /** gRPC through the proxy with @grpc/grpc-js: unary with trailers, errors, bidi streaming, local replies. */
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { closeAfter, simpleConfig, startProxy } from '../support.js';
+import { closeAfter, eventually, simpleConfig, startProxy } from '../support.js';
 
 const id = (b: Buffer): Buffer => b;
 const method = (name: string, requestStream: boolean, responseStream: boolean) => ({
@@ -77,7 +77,7 @@ describe('gRPC', () => {
       call.write(Buffer.from('one'));
     });
     expect(replies).toEqual(['re:one', 're:two']);
-    await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => accessLog().length >= 3, 'access log lines of the three calls');
     const log = accessLog();
     expect(log.filter((l) => l.path === '/test.Echo/Echo')[0]).toMatchObject({ protocol: 'HTTP/2', response_code: 200 });
     const metrics = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
@@ -98,7 +98,7 @@ describe('gRPC', () => {
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
     const f = await unary(c, 'Fail', 'x');
     expect(f.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    await new Promise((res) => setTimeout(res, 20));
+    await eventually(() => accessLog().length >= 2, 'access log lines');
     expect(accessLog().map((l) => l.response_flags)).toEqual(expect.arrayContaining(['UF', 'FI']));
   });
 });

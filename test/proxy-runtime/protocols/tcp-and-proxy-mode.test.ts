@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cluster, closeAfter, metricValue, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { cluster, closeAfter, eventually, metricValue, simpleConfig, startProxy, startUpstream } from '../support.js';
 
 const exec = promisify(execFile);
 
@@ -44,7 +44,7 @@ describe('TCP', () => {
     const { proxy, accessLog } = await startProxy(cfg);
     const got = await talk(proxy.listenerPort('out'), '\x00\x01binary', (g) => g.endsWith('>'));
     expect(got).toBe('<\x00\x01binary>');
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => accessLog().length > 0, 'TCP access log line');
     expect(accessLog().at(-1)).toMatchObject({ protocol: 'tcp', upstream_cluster: 'db' });
     expect(await metricValue(proxy, 'istio_tcp_received_bytes_total', { destination_service: 'db' })).toBe(8);
     expect(await metricValue(proxy, 'istio_tcp_sent_bytes_total', { destination_service: 'db' })).toBe(10);
@@ -71,7 +71,7 @@ describe('TCP', () => {
     const cfg = simpleConfig({ clusters: [cluster('gone', [1])], chain: { protocol: 'tcp', tcpCluster: 'gone', routeConfig: undefined } });
     const { proxy, accessLog } = await startProxy(cfg);
     expect(await talk(proxy.listenerPort('out'), 'x', () => false)).toBe('');
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => accessLog().length > 0, 'TCP access log line');
     expect(accessLog().at(-1)).toMatchObject({ protocol: 'tcp', response_flags: 'UF' });
   });
 });
