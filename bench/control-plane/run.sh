@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Control-plane scale benchmark (see run.mjs): builds, then runs the given sizes.
+# Compatibility wrapper (older docs call it): builds, then runs run.mjs for S services and each proxy count.
 # Usage: bash bench/control-plane/run.sh [services] [proxies...]   e.g.  bash bench/control-plane/run.sh 1000 100 1000 2000
+# Prefer: npm run bench:control-plane [-- --scenarios 1000x100,1000x2000 --repeats 5]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-NODE=node_modules/.bin/node
 npx tsc -p tsconfig.build.json
 services=${1:-1000}; shift || true
-for p in "${@:-100}"; do $NODE bench/control-plane/run.mjs "$services" "$p"; done
+scenarios=""
+for p in "${@:-100}"; do scenarios="${scenarios:+$scenarios,}${services}x${p}"; done
+exec node_modules/.bin/node bench/control-plane/run.mjs --scenarios "$scenarios"
