@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCa, makeTestLeaf } from '../../support/tls.js';
 import { StaticIdentitySource } from '../../../src/proxy-runtime/tls/identity.js';
 import { admin, closeAfter, eventually, metricValue, send, startProxy, startUpstream } from '../support.js';
+import { client as grpcClient, startGrpcServer, unary } from '../grpc-support.js';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/productpage';
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/reviews';
@@ -143,6 +144,20 @@ describe('mTLS between sidecars', () => {
       s.write('raw-bytes');
     });
     expect(got).toBe('echo:raw-bytes');
+  });
+
+  it('carries gRPC (h2 end to end, trailers and error statuses) through both sidecars', async () => {
+    const grpcPort = await startGrpcServer();
+    const server = await startProxy(serverSidecar(grpcPort, await tcpEcho()));
+    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID));
+    const c = grpcClient(client.proxy.listenerPort('out'));
+    const ok = await unary(c, 'Echo', 'across');
+    expect(ok.err).toBeNull();
+    expect(ok.value).toBe('echo:across');
+    expect(ok.trailers?.get('x-served')).toEqual(['yes']);
+    const failed = await unary(c, 'Fail', 'x');
+    expect(failed.err?.code).toBe(5);
+    expect(await metricValue(server.proxy, 'istio_requests_total', { request_protocol: 'grpc', grpc_response_status: '0', source_principal: CLIENT_ID })).toBe(1);
   });
 
   it('carries WebSocket upgrades over mTLS (ALPN http/1.1) to the app', async () => {
