@@ -5,9 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { containerPid, getTestCluster, kubernetesTestBinaries, type TestCluster } from './support.js';
+
+// Waits here are event-driven (pods becoming Ready, restarting with back-off): on a loaded 2-core machine they
+// can outlast the default 30 s without anything being wrong, and a passing run is not slowed by a larger budget.
+vi.setConfig({ testTimeout: 120_000 });
 
 const echoApp = `
 apiVersion: apps/v1
