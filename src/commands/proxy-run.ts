@@ -102,8 +102,14 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
   let stopped!: () => void;
   const done = new Promise<void>((r) => (stopped = r));
   let proxy: import('../proxy-runtime/proxy.js').Proxy;
+  // Capture listeners learn where each connection was going from SO_ORIGINAL_DST (native, so loaded only when needed).
+  const needsCapture = (config as { listeners: { mode?: string }[] }).listeners.some((l) => l.mode === 'capture');
+  const resolveOriginalDst = needsCapture
+    ? (await import('../proxy-runtime/capture/resolver.js')).captureOriginalDestinationResolver((reason) => log.debug('capture: connection refused', { reason }))
+    : undefined;
   try {
     proxy = await Proxy.start(config, {
+      resolveOriginalDst,
       adminPort,
       telemetryPort,
       log,

@@ -95,7 +95,13 @@ export class ListenerHandle {
     });
     socket.on('error', () => undefined);
     socket.setNoDelay(true);
-    const destination = (lr.mode === 'capture' ? this.resolveOriginalDst(socket) : undefined) ?? localAddressAsDestination(socket) ?? { address: '0.0.0.0', port: 0 };
+    // A capture listener without an original destination (a connection made straight to 15001/15006,
+    // or no NAT entry) has nowhere to go: falling back to our own address would loop into ourselves.
+    const destination = lr.mode === 'capture' ? this.resolveOriginalDst(socket) : (localAddressAsDestination(socket) ?? { address: '0.0.0.0', port: 0 });
+    if (!destination) {
+      socket.destroy();
+      return;
+    }
     const chain = lr.chainFor(destination);
     if (!chain) {
       socket.destroy();

@@ -64,5 +64,9 @@ describe('capture listener', () => {
     });
     expect(pgReply).toBe('pg:SELECT 1');
     expect((await send(port, { host: 'example.com' })).body).toBe('elsewhere');
+    // No original destination (the queue is empty, as for a connection made straight to the port):
+    // closed, never forwarded to the proxy's own address.
+    await expect(send(port, { host: 'example.com' })).rejects.toThrow();
+    expect(elsewhere.seen).toHaveLength(1);
   });
 });
