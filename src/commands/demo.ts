@@ -109,10 +109,20 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
 
     // 3. The workloads, as `meshctl run` processes.
     progress = await startProgress(ctx.io.stderr, ctx.errStyle, `Starting ${DEMO_WORKLOADS.length} workloads (productpage, details, reviews v1/v2/v3, ratings) with their sidecars`);
-    const started = await Promise.all(DEMO_WORKLOADS.map((w) => startDemoWorkload(w, { home, namespace, env: ctx.io.env })));
+    // One workload first, the rest once it is registered: the control plane loads its token store on
+    // the first registration, and registrations racing that load can lose their tokens (reported bug).
+    const first = await startDemoWorkload(DEMO_WORKLOADS[0]!, { home, namespace, env: ctx.io.env });
+    await writeDemoState(home, { ...state, processes: [first] });
+    await waitForRegistration(platform, first, opts.readyTimeoutMs, check);
+    const started = [first, ...(await Promise.all(DEMO_WORKLOADS.slice(1).map((w) => startDemoWorkload(w, { home, namespace, env: ctx.io.env }))))];
     state = { ...state, processes: started.map(({ exited: _e, ...p }) => p) };
     await writeDemoState(home, state);
-    const ready = await waitForWorkloads(platform, started, opts.readyTimeoutMs, check);
+    const restart = async (i: number): Promise<void> => {
+      started[i] = await startDemoWorkload(DEMO_WORKLOADS[i]!, { home, namespace, env: ctx.io.env });
+      state = { ...state, processes: started.map(({ exited: _e, ...p }) => p) };
+      await writeDemoState(home, state);
+    };
+    const ready = await waitForWorkloads(platform, started, restart, opts.readyTimeoutMs, check);
     progress.succeed(`Started ${started.length} workloads; every sidecar has its certificate and config`);
     const { rows } = await collectProxyStatus(platform);
     out(`\n${s.bold('meshctl proxy-status')}\n${renderProxyStatus(ctx, rows, renderTable)}`);
@@ -166,15 +176,41 @@ interface ReadyDemo {
   readonly reviewsAdmin: Record<ReviewsVersion, number>;
 }
 
+/** Waits until one workload is in the control plane's registry (or exited). */
+async function waitForRegistration(platform: LocalPlatform, p: DemoProcess & { exited: () => number | null | undefined }, timeoutMs: number, check: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await platform.listWorkloads()).some((w) => w.name === p.name)) {
+    check();
+    if (p.exited() !== undefined) return; // waitForWorkloads reports or restarts it.
+    if (Date.now() > deadline) throw new TimeoutError(`waiting for ${p.name} to register`, `see ${p.logFile}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Waits until every workload is registered, connected, synced, and productpage answers through the mesh. */
-async function waitForWorkloads(platform: LocalPlatform, started: readonly (DemoProcess & { exited: () => number | null | undefined })[], timeoutMs: number, check: () => void): Promise<ReadyDemo> {
+async function waitForWorkloads(
+  platform: LocalPlatform,
+  started: readonly (DemoProcess & { exited: () => number | null | undefined })[],
+  restart: (index: number) => Promise<void>,
+  timeoutMs: number,
+  check: () => void,
+): Promise<ReadyDemo> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no workload registered yet';
+  let restarts = 0;
   for (;;) {
     check();
-    for (const p of started) {
+    for (const [i, p] of started.entries()) {
       const code = p.exited();
-      if (code !== undefined) throw new PlatformUnavailableError(`the ${p.name} workload exited with code ${code}: ${await logTail(p.logFile)}`, `see ${p.logFile}`);
+      if (code === undefined) continue;
+      const tail = await logTail(p.logFile);
+      // A port picked free can be taken by another process before the app binds it, and a token can be
+      // lost in the control plane's token-store race: start that workload again.
+      if ((tail.includes('EADDRINUSE') || tail.includes('unknown or revoked token')) && restarts++ < 10) {
+        await restart(i);
+        continue;
+      }
+      throw new PlatformUnavailableError(`the ${p.name} workload exited with code ${code}: ${tail}`, `see ${p.logFile}`);
     }
     const workloads = await platform.listWorkloads();
     const entry = workloads.find((w) => w.name === ENTRY);

@@ -74,6 +74,7 @@ describe('meshctl demo', () => {
     const daemon = (await runningControlPlane(localLayout(home)))!;
 
     const r = await cli(home, 'demo', '--requests', '60');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stderr).toContain(`✔ Using the running control plane (pid ${daemon.pid}, ${home})`);
     expect(r.stderr).toContain('✔ Started 6 workloads; every sidecar has its certificate and config');
     // The proxy-status table after start-up: six proxies, all synced.
@@ -125,7 +126,7 @@ describe('meshctl demo', () => {
   it('--keep leaves the demo and the control plane it started running; --cleanup stops all of it', async () => {
     const home = await tempHome();
     const r = await cli(home, 'demo', '--keep', '--requests', '10');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stderr).toMatch(/✔ Started the control plane \(pid \d+, state in /);
     expect(r.stdout).toContain('The demo is still running');
     const curl = /curl -x (http:\/\/127\.0\.0\.1:\d+) http:\/\/productpage:9080\//.exec(r.stdout);
