@@ -60,8 +60,9 @@ function printedCounts(stdout: string): Map<number, { label: string; rows: Recor
 
 afterAll(async () => {
   for (const home of homes) {
-    // Only if a test failed half-way: stop what that home still runs.
+    // Only if a test failed half-way: stop what that home still runs (demo workloads, a daemon).
     if (existsSync(join(home, 'demo.json'))) await cli(home, 'demo', '--cleanup');
+    await cli(home, 'uninstall');
     await rm(home, { recursive: true, force: true });
   }
 });
