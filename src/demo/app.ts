@@ -14,7 +14,7 @@ export interface DemoAppOptions {
   version: string;
   port: number;
   host?: string;
-  /** Upstreams to call on every request: `ratings`, `ratings:9080` or `http://ratings:9080/path`. */
+  /** Upstreams to call on every request: `ratings` (port 9080), `ratings:9080` or `http://ratings:9080/path`. */
   calls: string[];
   /** Answer with this status instead of 200 (to demonstrate retries and outlier detection). */
   failStatus?: number;
@@ -32,6 +32,8 @@ export interface DemoAnswer {
   calls: { target: string; status: number; answer?: DemoAnswer; error?: string }[];
 }
 
+/** The port the demo's services listen on in their Services (bookinfo's 9080): calls without a port go there. */
+const SERVICE_PORT = 9080;
 const PROPAGATED = ['x-request-id', 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'end-user', 'user-agent'];
 const CALL_TIMEOUT_MS = 5_000;
 
@@ -83,7 +85,9 @@ function call(target: URL, headers: IncomingHttpHeaders, proxy: URL | undefined)
 export async function startDemoApp(o: DemoAppOptions): Promise<Server> {
   const pod = o.podName ?? hostname();
   const proxy = o.httpProxy ? new URL(o.httpProxy) : undefined;
-  const targets = o.calls.map((c) => targetUrl(c, o.port));
+  // Not the app's own port: on the local platform each instance listens on a port of its own, while
+  // the service it calls is reached on its service port.
+  const targets = o.calls.map((c) => targetUrl(c, SERVICE_PORT));
   const server = createServer(async (req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');

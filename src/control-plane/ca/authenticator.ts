@@ -42,7 +42,12 @@ function hashToken(token: string): string {
 export class LocalTokenAuthenticator implements CredentialAuthenticator {
   readonly name = 'local-token';
   private tokens: StoredToken[] = [];
-  private loaded = false;
+  // One load for every caller: concurrent first registrations used to read the file again after an
+  // earlier one had issued a token, dropping it ("unknown or revoked token").
+  private loading: Promise<void> | undefined;
+  // Writes run one after another, each writing the tokens as they are then, so the last write wins
+  // with the newest list (concurrent atomic renames could otherwise land an older list last).
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly file: string,
@@ -92,8 +97,15 @@ export class LocalTokenAuthenticator implements CredentialAuthenticator {
     return { namespace: match.namespace, serviceAccount: match.serviceAccount, ...(match.workload ? { workload: match.workload } : {}) };
   }
 
-  private async load(): Promise<void> {
-    if (this.loaded) return;
+  private load(): Promise<void> {
+    this.loading ??= this.readTokens().catch((err: unknown) => {
+      this.loading = undefined;
+      throw err;
+    });
+    return this.loading;
+  }
+
+  private async readTokens(): Promise<void> {
     try {
       const parsed = JSON.parse(await readFile(this.file, 'utf8')) as { tokens?: StoredToken[] };
       this.tokens = Array.isArray(parsed.tokens) ? parsed.tokens : [];
@@ -101,10 +113,11 @@ export class LocalTokenAuthenticator implements CredentialAuthenticator {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.tokens = [];
     }
-    this.loaded = true;
   }
 
-  private async persist(): Promise<void> {
-    await writeFileAtomic(this.file, JSON.stringify({ tokens: this.tokens }, null, 2) + '\n', 0o600);
+  private persist(): Promise<void> {
+    const write = this.writing.then(() => writeFileAtomic(this.file, JSON.stringify({ tokens: this.tokens }, null, 2) + '\n', 0o600));
+    this.writing = write.catch(() => undefined);
+    return write;
   }
 }
