@@ -127,8 +127,55 @@ export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalChec
       ],
     },
   ];
+  categories.push(configCategory());
   if (opts.proxies) categories.push(proxyCategory());
   return categories;
+}
+
+function configCategory(): CheckCategory<LocalCheckContext> {
+  return {
+    id: 'config',
+    checkers: [
+      {
+        description: 'the config store is readable and every stored object is valid',
+        hint: 'fix or delete the files named above; the control plane skips them (see its log)',
+        // The daemon leaves invalid stored files out of what it serves, so they are checked on disk.
+        async run(ctx) {
+          const { readdir, readFile } = await import('node:fs/promises');
+          const { join } = await import('node:path');
+          const { localLayout } = await import('../../cluster/local/layout.js');
+          const { manifestObjects, parseDocuments, validateResource } = await import('../../config/index.js');
+          const files: string[] = [];
+          const walk = async (dir: string): Promise<void> => {
+            let entries;
+            try {
+              entries = await readdir(dir, { withFileTypes: true });
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+              throw new CheckFailure(`${dir}: ${(err as Error).message}`);
+            }
+            for (const e of entries) {
+              if (e.isDirectory()) await walk(join(dir, e.name));
+              else if (e.name.endsWith('.yaml')) files.push(join(dir, e.name));
+            }
+          };
+          await walk(localLayout(ctx.home).storeDir);
+          const problems: string[] = [];
+          for (const file of files.sort()) {
+            try {
+              for (const o of manifestObjects(parseDocuments(await readFile(file, 'utf8'), file))) {
+                for (const e of validateResource(o).errors) problems.push(`${file}${e.position ? `:${e.position.line}` : ''}: ${e.field ? `${e.field}: ` : ''}${e.message}`);
+              }
+            } catch (err) {
+              problems.push((err as Error).message);
+            }
+          }
+          if (problems.length) throw new CheckFailure(problems.join('\n'));
+          return `${files.length} objects`;
+        },
+      },
+    ],
+  };
 }
 
 function proxyCategory(): CheckCategory<LocalCheckContext> {
