@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { Exchange, type ConnectionInfo } from './exchange.js';
 import { RequestBody } from './retry/request-body.js';
 import { httpStack } from './stack.js';
-import { failureResponse, sendResponse } from './respond.js';
+import { failureResponse, responseCompleted, sendResponse } from './respond.js';
 import { stripHopByHop, UpstreamFailure, type HeaderMap } from './types.js';
 import { prepareTracing } from '../telemetry/trace.js';
 import { ORIG_PROTO_HEADER } from './forward.js';
@@ -167,8 +167,11 @@ export class HttpIngress {
     }
     prepareTracing(ex);
     ctx.requestStarted();
+    // Registered before the stack runs, so a downstream that goes away while the upstream is still
+    // working (a peer sidecar's RST_STREAM CANCEL after its route timeout) cancels that work and
+    // ends the exchange, instead of leaving it in flight until the upstream answers.
     res.once('close', () => {
-      if (!res.writableFinished) ex.downstreamGone();
+      if (!responseCompleted(res)) ex.downstreamGone();
     });
     const done = (status: number, grpcStatus: string | undefined): void => {
       ctx.requestFinished();

@@ -4,7 +4,7 @@
  * the Envoy-style local replies for failures (503 UF/UO/UH/UC, 504 UT), as gRPC status for gRPC.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Exchange } from './exchange.js';
 import { Flags, localResponse, UpstreamFailure, type HeaderMap, type ProxyResponse } from './types.js';
 import { grpcLocalResponse, grpcStatusForHttp } from './grpc-status.js';
@@ -51,6 +51,19 @@ export function failureResponse(ex: Exchange, err: unknown): ProxyResponse | und
   return localResponse(status, message);
 }
 
+/**
+ * Whether the response reached its end before the downstream closed; false when the downstream
+ * went away first (connection dropped, or an h2 stream reset by the peer, e.g. RST_STREAM CANCEL
+ * from a client sidecar whose route timeout fired). Only meaningful once `res` emitted 'close'.
+ * Not `res.writableFinished` for HTTP/2: node ends the stream's writable side itself when the
+ * peer resets it, so that reads true for an aborted stream too.
+ */
+export function responseCompleted(res: DownstreamResponse): boolean {
+  const stream = (res as Partial<Http2ServerResponse>).stream;
+  if (stream === undefined) return (res as ServerResponse).writableFinished;
+  return !stream.aborted && (stream.rstCode === undefined || stream.rstCode === h2constants.NGHTTP2_NO_ERROR);
+}
+
 function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): string | undefined {
   const v = trailers?.['grpc-status'] ?? pr.headers['grpc-status'];
   return v === undefined ? undefined : String(v);
@@ -61,16 +74,30 @@ function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): strin
  * (finished or aborted), for telemetry.
  */
 export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyResponse, draining: boolean, done: (status: number, grpcStatus: string | undefined) => void): void {
+  if (ex.downstreamClosed) {
+    // The downstream is already gone (its 'close' has fired, and would not fire again): nothing
+    // can be sent. Release the upstream body and end the exchange now, with no response code.
+    ex.flag(Flags.downstreamConnectionTermination);
+    if (pr.body && !pr.body.destroyed) pr.body.destroy();
+    done(0, undefined);
+    return;
+  }
   let finished = false;
   let trailers: HeaderMap | undefined;
+  /** the proxy broke the response itself (upstream failure): not a downstream disconnect */
+  let brokenByProxy = false;
+  const destroyDownstream = (): void => {
+    brokenByProxy = true;
+    res.destroy();
+  };
   const finish = (): void => {
     if (finished) return;
     finished = true;
     done(pr.status, grpcStatusOf(pr, trailers));
   };
   res.once('close', () => {
-    if (!res.writableFinished) {
-      ex.flag(Flags.downstreamConnectionTermination);
+    if (!responseCompleted(res)) {
+      if (!brokenByProxy) ex.flag(Flags.downstreamConnectionTermination);
       if (pr.body && !pr.body.destroyed) pr.body.destroy();
     }
     finish();
@@ -94,7 +121,7 @@ export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyRes
   } catch {
     // Invalid upstream headers: nothing sensible can be forwarded.
     ex.flag(Flags.upstreamConnectionTermination);
-    res.destroy();
+    destroyDownstream();
     return;
   }
   const body = pr.body;
@@ -116,12 +143,12 @@ export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyRes
   body.once('error', () => {
     // The upstream went away mid-body: the client must see a broken response, not a short one.
     ex.flag(Flags.upstreamConnectionTermination);
-    res.destroy();
+    destroyDownstream();
   });
   body.once('close', () => {
     if (ended || finished) return;
     ex.flag(Flags.upstreamConnectionTermination);
-    res.destroy();
+    destroyDownstream();
   });
   body.pipe(res as NodeJS.WritableStream, { end: false });
 }
