@@ -6,6 +6,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCa, makeTestLeaf } from '../../support/tls.js';
 import { eventually, metricValue, send, startProxy, startUpstream } from '../support.js';
@@ -89,5 +90,38 @@ describe('a request cancelled by the downstream peer', () => {
     expect(await activeRequests(server.proxy)).toBe(0);
     expect(await metricValue(server.proxy, 'istio_requests_total', { reporter: 'destination', response_flags: 'DC', source_principal: CLIENT_ID })).toBe(1);
     await eventually(() => appSawAbort, 'the app sees its request aborted');
+  });
+
+  it('ends on the server sidecar when the client goes away in the middle of the response body', async () => {
+    let appSawAbort = false;
+    const app = await startUpstream('reviews', (_req, res) => {
+      res.on('close', () => {
+        if (!res.writableFinished) appSawAbort = true;
+      });
+      // The body starts and never ends: only the client going away can finish this request.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk');
+    });
+    const server = await startProxy(serverSidecar(app.port));
+    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), '5s'));
+    const firstChunk = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: client.proxy.listenerPort('out'), path: '/stream', headers: { host: 'reviews:9080' }, agent: false }, (res) => {
+        res.once('data', (c: Buffer) => {
+          resolve(c.toString());
+          req.destroy();
+        });
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ECONNRESET') reject(e);
+      });
+      req.end();
+    });
+    expect(firstChunk).toBe('first chunk');
+    await eventually(() => server.accessLog().some((l) => l.path === '/stream'), 'the server sidecar logs the abandoned response');
+    expect(server.accessLog().find((l) => l.path === '/stream')).toMatchObject({ protocol: 'HTTP/2', response_code: 200, response_flags: 'DC' });
+    expect(client.accessLog().find((l) => l.path === '/stream')).toMatchObject({ response_code: 200, response_flags: 'DC' });
+    expect(await activeRequests(server.proxy)).toBe(0);
+    expect(await activeRequests(client.proxy)).toBe(0);
+    await eventually(() => appSawAbort, 'the app sees its response abandoned');
   });
 });
