@@ -1,14 +1,13 @@
 /** `meshctl check` on the local platform, against a real control plane daemon in a temporary home. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { runMeshctlProcess } from '../support/cli.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let home = '';
 function meshctl(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/meshctl', ...args, '--local'], { encoding: 'utf8', env: { ...process.env, MESHCTL_HOME: home, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return runMeshctlProcess([...args, '--local'], { MESHCTL_HOME: home });
 }
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@
  * MESHCTL_HOME), driven through bin/meshctl as a user would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { runMeshctlProcess } from '../support/cli.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,7 @@ import { join } from 'node:path';
 let home = '';
 let dir = '';
 function meshctl(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/meshctl', ...args, '--local'], { encoding: 'utf8', env: { ...process.env, MESHCTL_HOME: home, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return runMeshctlProcess([...args, '--local'], { MESHCTL_HOME: home });
 }
 
 const CANARY = `apiVersion: v1

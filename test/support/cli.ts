@@ -1,4 +1,5 @@
 /** Runs the CLI in-process with captured streams, as a user would see it. */
+import { spawnSync } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli.js';
 
@@ -27,4 +28,10 @@ export async function runCli(argv: string[], opts: { stdin?: string; env?: NodeJ
   });
   await new Promise((r) => setImmediate(r));
   return { code, stdout, stderr };
+}
+
+/** Runs `bin/meshctl <argv>` as a real process (for commands that start daemons or need real exit codes). */
+export function runMeshctlProcess(argv: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = spawnSync(process.execPath, ['bin/meshctl', ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
