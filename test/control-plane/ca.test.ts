@@ -12,6 +12,9 @@ import { CertificateAuthority, FileCaStorage, LocalTokenAuthenticator, loadOrCre
 import { EC_P256, loadX509, privateKeyToPem } from '../../src/protocol/pki/x509.js';
 import { MeshError } from '../../src/errors.js';
 
+type CryptoKey = import('node:crypto').webcrypto.CryptoKey;
+type CryptoKeyPair = import('node:crypto').webcrypto.CryptoKeyPair;
+
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'meshctl-ca-'));
 }

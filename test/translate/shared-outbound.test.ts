@@ -89,6 +89,6 @@ describe('outbound config shared per snapshot and namespace', () => {
     const frontend = config(s, workloads[3]!);
     expect(cluster(cart, 'inbound|9080||')).toBeDefined();
     expect(cluster(frontend, 'inbound|9080||')).toBeUndefined();
-    expect(cart.node.workload).toBe('cart-v1');
+    expect(cart.node!.workload).toBe('cart-v1');
   });
 });
