@@ -5,10 +5,10 @@
  * to B, whose capture listener 15006 (STRICT) hands it to the app on loopback. A third namespace
  * without a sidecar shows that STRICT refuses plaintext.
  */
-import { chmodSync, chownSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { describeRequiring } from '../support/requirements.js';
 import { makeTestCa, makeTestLeaf } from '../support/tls.js';
 import { hasCurl, netnsRequirements } from './support/requirements.js';
@@ -108,6 +108,10 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture through 
   const lab = useNetnsLab(['a', 'b', 'plain']);
   let a: NetnsHost, b: NetnsHost, plain: NetnsHost;
   let sidecarA: LabProcess, sidecarB: LabProcess;
+  let dir: string | undefined;
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('starts two pods: proxy init, `meshctl proxy run` as UID 1337 with test-time certificates, the app as UID 1000', async () => {
     expect(existsSync(resolve('dist/cli.js')), 'dist/cli.js missing: npm test builds it (npm run build)').toBe(true);
@@ -117,7 +121,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture through 
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain('IPv4: capture applied');
     }
-    const dir = mkdtempSync(join(tmpdir(), 'mcap-mesh-'));
+    dir = mkdtempSync(join(tmpdir(), 'mcap-mesh-'));
     chmodSync(dir, 0o755);
     const ca = await makeTestCa();
     const idA = 'spiffe://cluster.local/ns/default/sa/a';
