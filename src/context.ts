@@ -57,6 +57,8 @@ export interface CliContext {
   platformKind(): PlatformKind;
   /** The mesh's home on the local platform (`$MESHCTL_HOME`, default ~/.meshctl). */
   meshHome(): string;
+  /** The selected platform, connected once (with --kubeconfig/--context on Kubernetes); loaded lazily. */
+  platform(): Promise<import('./cluster/index.js').MeshPlatform>;
   /** Asks for confirmation on a TTY; returns `fallback` where nobody can answer. */
   confirm(message: string, fallback: boolean): Promise<boolean>;
 }
@@ -74,6 +76,9 @@ export function createContext(io: CliIo, globals: GlobalOptions): CliContext {
     warn: (m) => void io.stderr.write(getErrStyle().yellow(`warning: ${m}`) + '\n'),
   };
   let platform: PlatformKind | undefined;
+  let connected: Promise<import('./cluster/index.js').MeshPlatform> | undefined;
+  const meshHome = () => io.env.MESHCTL_HOME ?? join(homedir(), '.meshctl');
+  const platformKind = () => (platform ??= selectPlatform(globals, io.env));
   return {
     io,
     globals,
@@ -88,8 +93,17 @@ export function createContext(io: CliIo, globals: GlobalOptions): CliContext {
     out: (t) => void io.stdout.write(t),
     err: (t) => void io.stderr.write(t),
     namespace: () => globals.namespace ?? 'default',
-    platformKind: () => (platform ??= selectPlatform(globals, io.env)),
-    meshHome: () => io.env.MESHCTL_HOME ?? join(homedir(), '.meshctl'),
+    platformKind,
+    meshHome,
+    platform: () =>
+      (connected ??= import('./cluster/index.js').then(({ platformFor }) =>
+        platformFor(platformKind(), {
+          home: meshHome(),
+          env: io.env,
+          ...(globals.kubeconfig ? { kubeconfig: globals.kubeconfig } : {}),
+          ...(globals.context ? { context: globals.context } : {}),
+        }),
+      )),
     confirm: async (message, fallback) => {
       if (!io.stdin.isTTY || !io.stderr.isTTY) return fallback;
       const { confirm } = await import('@inquirer/prompts');

@@ -29,10 +29,9 @@ const command: CommandDefinition = {
       const files = requireFilenames(flags.filename, 'apply');
       const format = parseOutputFormat(flags.output, ['text', 'json'] as const, 'text');
       const { readSources } = await import('../config/sources.js');
-      const { platformFor } = await import('../cluster/index.js');
       const { renderOutcomes } = await import('./config-output.js');
       const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      const platform = await platformFor(ctx.platformKind(), { home: ctx.meshHome() });
+      const platform = await ctx.platform();
       const outcomes = await platform.applyConfig(
         sources.map((s) => ({ file: s.name, text: s.text })),
         { defaultNamespace: ctx.namespace() },

@@ -29,7 +29,6 @@ const command: CommandDefinition = {
       if (files.length === 0 && (!kindArg || names.length === 0)) {
         throw new UsageError('delete needs -f, or a kind and at least one name', 'for example: meshctl delete -f vs.yaml, or meshctl delete virtualservice reviews');
       }
-      const { platformFor } = await import('../cluster/index.js');
       const { renderOutcomes } = await import('./config-output.js');
       const { resolveKind } = await import('./config-kinds.js');
       let keys: ConfigObjectKey[];
@@ -52,7 +51,7 @@ const command: CommandDefinition = {
         const kind = resolveKind(kindArg!);
         keys = names.map((name) => ({ group: kind.group, kind: kind.kind, namespace: ctx.namespace(), name }));
       }
-      const platform = await platformFor(ctx.platformKind(), { home: ctx.meshHome() });
+      const platform = await ctx.platform();
       const outcomes = await platform.deleteConfig(keys);
       ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
       const missing = outcomes.filter((o) => o.action === 'not found');

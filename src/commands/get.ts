@@ -22,8 +22,7 @@ const command: CommandDefinition = {
       const { resolveKind } = await import('./config-kinds.js');
       const kind = resolveKind(args[0]!);
       const name = args[1];
-      const { platformFor } = await import('../cluster/index.js');
-      const platform = await platformFor(ctx.platformKind(), { home: ctx.meshHome() });
+      const platform = await ctx.platform();
       const namespace = flags.allNamespaces ? undefined : ctx.namespace();
       const objects = (await platform.listConfig({ kind: kind.kind, namespace }))
         .filter((o) => (kind.group === '' ? !String(o.apiVersion).includes('/') : String(o.apiVersion).startsWith(`${kind.group}/`)))

@@ -168,8 +168,7 @@ const command: CommandDefinition = {
         throw new UsageError(`${type}: not a proxy config type`, `use one of: ${SECTIONS.join(', ')}, all`);
       }
       const target = parseProxyName(args[1]!, ctx.namespace());
-      const { platformFor } = await import('../cluster/index.js');
-      const platform = await platformFor(ctx.platformKind(), { home: ctx.meshHome() });
+      const platform = await ctx.platform();
       const kinds = type === 'all' ? SECTIONS : [type as Section];
       const results = [];
       for (const k of kinds) results.push({ kind: k, ...(await section(platform, target, k, ctx.now())) });

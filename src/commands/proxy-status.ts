@@ -242,8 +242,7 @@ const command: CommandDefinition = {
     bind<ProxyStatusFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       const target = args[0] !== undefined ? parseProxyName(args[0], ctx.namespace()) : undefined;
-      const { platformFor } = await import('../cluster/index.js');
-      const platform = await platformFor(ctx.platformKind(), { home: ctx.meshHome() });
+      const platform = await ctx.platform();
       const { toJson } = await import('../ui/printers.js');
       if (target) {
         const result = await proxyDiff(platform, target);
