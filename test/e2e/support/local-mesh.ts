@@ -186,7 +186,7 @@ export class LocalMeshForTest {
   async applyAndSync(...docs: string[]): Promise<void> {
     const before = this.cp.pipeline.version;
     await this.apply(...docs);
-    await eventually('a push after the apply, ACKed by every sidecar', () => this.cp.pipeline.version !== before && this.allSynced(), 30_000);
+    await eventually('a push after the apply, ACKed by every sidecar', () => this.cp.pipeline.version !== before && this.allSynced(), 60_000);
   }
 
   /** Waits until the pushed snapshot holds every started workload and every sidecar ACKed it (after starting workloads). */
@@ -194,7 +194,7 @@ export class LocalMeshForTest {
     await eventually('every workload in the snapshot and every sidecar synced', () => {
       const inSnapshot = new Set(this.cp.pipeline.snapshot.workloads.map((w) => w.name));
       return this.sidecars.every((s) => inSnapshot.has(s.name)) && this.allSynced();
-    }, 30_000);
+    }, 60_000);
   }
 
   async stop(): Promise<void> {
