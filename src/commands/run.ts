@@ -79,17 +79,12 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
   const [proxyPort, outboundPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const before = await platform.controlPlaneGet<{ version: string }>('/ready').catch(() => undefined);
   const reg = await platform.registerWorkload({
     name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: '127.0.0.1', ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
     adminPort, outboundPort,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined)];
-  // The control plane takes the registration into a snapshot after its debounce (~100 ms). A sidecar
-  // that connected before that would be taken for a captured pod and sent 0.0.0.0:15001/15006
-  // listeners: wait for the first snapshot newer than the registration.
-  await waitForNewerSnapshot(platform, before?.version, 5_000);
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c();
   };
@@ -209,13 +204,3 @@ const command: CommandDefinition = {
 };
 export default command;
 
-/** Polls the control plane until its snapshot version differs from `version` (or `timeoutMs` passes). */
-async function waitForNewerSnapshot(platform: { controlPlaneGet<T>(path: string): Promise<T> }, version: string | undefined, timeoutMs: number): Promise<void> {
-  if (version === undefined) return;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const now = await platform.controlPlaneGet<{ version: string }>('/ready').catch(() => undefined);
-    if (now && now.version !== version) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -167,6 +167,9 @@ async function deleteKeys(deps: LocalApiDeps, body: unknown) {
   return { outcomes: await deps.store.delete(b.keys) };
 }
 
+/** How long a registration waits for the snapshot that includes it (the debounce is bounded at 1 s). */
+const REGISTRATION_PUSH_WAIT_MS = 5_000;
+
 async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: unknown) {
   const w = body as Partial<WorkloadRecord>;
   const problems: string[] = [];
@@ -181,6 +184,12 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
+  // Answer once the snapshot holds the workload: a sidecar connecting earlier (inside the ~100 ms
+  // debounce) would be taken for a captured pod and sent 0.0.0.0:15001/15006 listeners.
+  const deadline = Date.now() + REGISTRATION_PUSH_WAIT_MS;
+  while (!deps.pipeline.snapshot.workload(record.name, record.namespace) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   return { workload: record, token, trustRoots: deps.authority.rootPem, streamAddress: deps.streamAddress() };
 }
 

@@ -149,9 +149,6 @@ export class LocalMeshForTest {
     const outboundPort = opts.outboundPort ?? (await freePort());
     const sa = opts.serviceAccount ?? labels.app ?? name;
     const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}), outboundPort });
-    // As `meshctl run` does: connect once the snapshot holds the workload, or the control plane takes
-    // the sidecar for a captured pod and sends it 0.0.0.0:15001/15006 listeners.
-    await eventually(`the snapshot to include ${name}`, () => this.cp.pipeline.snapshot.workloads.some((w) => w.name === name), 30_000);
     const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
     const accessLog: AccessLogEntry[] = [];
     const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort: 0, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
