@@ -6,7 +6,7 @@
  * workload mints a credential. On Kubernetes there is no /api: config is in the cluster.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { timingSafeEqual, X509Certificate } from 'node:crypto';
 import { describeError, MeshError } from '../../errors.js';
 import { manifestObjects, parseDocuments } from '../../config/index.js';
@@ -177,10 +177,13 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (!w.namespace || !isValidNamespace(w.namespace)) problems.push('namespace: must be a DNS label');
   if (!w.serviceAccount || !isValidServiceAccount(w.serviceAccount)) problems.push('serviceAccount: must be a DNS name');
   if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) problems.push('ports: must be a list of ports');
+  if (w.capture !== undefined && typeof w.capture !== 'boolean') problems.push('capture: must be true or false');
+  if (w.serviceAddresses !== undefined && !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))) problems.push('serviceAddresses: must be a list of IP addresses');
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
+    ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}),
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });

@@ -26,7 +26,7 @@ function meshService(s: ServiceRecord, hasObject: boolean): MeshService {
   return {
     name: s.name,
     namespace: s.namespace,
-    addresses: [],
+    addresses: [...(s.addresses ?? [])],
     ports: s.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort ?? p.port, protocol: protocolOf(p) })),
     // A Service object selects by its own selector; an implicit service by membership.
     selector: hasObject ? (s.selector ? { ...s.selector } : undefined) : { [memberLabel(s.name)]: 'true' },

@@ -12,6 +12,7 @@ import { concernsByInputs } from '../push/generator.js';
 import type { PushSnapshot } from '../push/snapshot.js';
 import type { ProxyNode } from '../stream/source.js';
 import { toMeshSnapshot } from './mesh-snapshot.js';
+import { localCaptureAddressing } from './local-capture.js';
 
 /** Caches, per snapshot, the mesh view and each proxy's translation. */
 class TranslationCache {
@@ -29,6 +30,8 @@ class TranslationCache {
       const { workload, traffic } = workloadOf(proxy, entry.mesh, snap);
       t = proxyConfigFor(entry.mesh, workload, traffic);
       t = localInboundFix(t, snap, proxy);
+      const record = snap.workload(proxy.workload, proxy.namespace);
+      if (record?.capture) t = localCaptureAddressing(t, entry.mesh, snap.workloads, record);
       entry.perProxy.set(key, t);
     }
     return t;
@@ -51,6 +54,7 @@ function workloadOf(proxy: ProxyNode, mesh: MeshSnapshot, snap: PushSnapshot): {
   const registered = mesh.workloads.find((w) => w.name === proxy.workload && w.namespace === proxy.namespace);
   const record = snap.workload(proxy.workload, proxy.namespace);
   if (registered && record) {
+    if (record.capture) return { workload: registered, traffic: { mode: 'capture' } };
     return { workload: registered, traffic: { mode: 'explicit', ...(record.outboundPort !== undefined ? { outboundPort: record.outboundPort } : {}) } };
   }
   return {

@@ -21,6 +21,8 @@ export interface ServiceRecord {
   readonly ports: readonly ServicePortRecord[];
   /** Label selector; workloads matching it are endpoints. Absent: only explicit members. */
   readonly selector?: Readonly<Record<string, string>>;
+  /** Virtual IPs clients may call it on (local: allocated by `meshctl run --transparent`). */
+  readonly addresses?: readonly string[];
 }
 
 /** A workload instance with its sidecar. */
@@ -43,6 +45,10 @@ export interface WorkloadRecord {
   readonly adminPort?: number;
   /** The sidecar's HTTP_PROXY listener on 127.0.0.1 (local platform, no traffic capture). */
   readonly outboundPort?: number;
+  /** `meshctl run --transparent`: in its own network namespace behind iptables capture (15001/15006), reached at `address` on its app ports. */
+  readonly capture?: boolean;
+  /** The VIP of each service in `services` (same order), allocated by `meshctl run --transparent`. */
+  readonly serviceAddresses?: readonly string[];
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */

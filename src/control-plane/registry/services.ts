@@ -49,8 +49,11 @@ export function collectServices(serviceObjects: readonly ConfigObject[], workloa
       const existing = out.get(key);
       if (existing && serviceObjects.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === w.namespace)) continue;
       const ports = existing ? existing.ports : [];
+      const vip = w.serviceAddresses?.[(w.services ?? []).indexOf(name)];
+      const addresses = [...new Set([...(existing?.addresses ?? []), ...(vip ? [vip] : [])])];
       // No declared protocol: sidecars detect it, so HTTP gets L7 routing and CONNECT tunnels still pass.
-      if (!ports.some((p) => p.port === port)) out.set(key, { name, namespace: w.namespace, ports: [...ports, { port }] });
+      const merged = ports.some((p) => p.port === port) ? ports : [...ports, { port }];
+      out.set(key, { name, namespace: w.namespace, ports: merged, ...(addresses.length ? { addresses } : {}) });
     }
   }
   return [...out.values()];
