@@ -19,6 +19,11 @@ interface RunOptions {
   labels?: string;
   port?: string;
   readyTimeout?: string;
+  transparent?: boolean;
+  user?: string;
+  excludeOutboundPorts?: string;
+  excludeOutboundIpRanges?: string;
+  excludeInboundPorts?: string;
 }
 
 /** The checked flags. */
@@ -185,12 +190,19 @@ const command: CommandDefinition = {
       .option('--labels <k=v,...>', 'workload labels (subsets select on them, e.g. version=v2)')
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
       .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config before giving up (default 20)')
+      .option('--transparent', 'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)')
+      .option('--user <user>', '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)')
+      .option('--exclude-outbound-ports <ports>', '--transparent: outbound ports that bypass the sidecar (e.g. 5432,6379)')
+      .option('--exclude-outbound-ip-ranges <cidrs>', '--transparent: destinations that bypass the sidecar (e.g. 10.0.0.0/8)')
+      .option('--exclude-inbound-ports <ports>', '--transparent: inbound ports the sidecar does not intercept')
       .addHelpText(
         'after',
         examples([
           'meshctl run --name reviews-v1 --service reviews --service-port 9080 --labels version=v1 --port 9081 -- node reviews.js',
           'meshctl run --name reviews-v2 --service reviews --service-port 9080 --labels version=v2 --port 9082 -- node reviews.js',
           'meshctl run --name client --port 9000 -- curl -s http://reviews:9080/',
+          'sudo meshctl run --transparent --name reviews-v1 --service reviews --service-port 9080 --port 9080 -- node reviews.js',
+          'sudo meshctl run --transparent --name client --port 9000 -- curl -s http://reviews:9080/   # app runs as you, sidecar as UID 1337',
         ]),
       );
     bind<RunOptions>(cmd, async (ctx, args, opts) => {
@@ -198,6 +210,13 @@ const command: CommandDefinition = {
       const readyTimeout = opts.readyTimeout === undefined ? 20 : Number(opts.readyTimeout);
       if (!Number.isFinite(readyTimeout) || readyTimeout <= 0) throw new UsageError(`--ready-timeout ${opts.readyTimeout}: not a number of seconds`, 'e.g. --ready-timeout 30');
       if (ctx.platformKind() !== 'local') throw new PlatformUnavailableError('meshctl run starts workloads on the local platform only', 'add --local; on Kubernetes, deploy the workload and let injection add its sidecar');
+      if (!opts.transparent && (opts.user ?? opts.excludeOutboundPorts ?? opts.excludeOutboundIpRanges ?? opts.excludeInboundPorts) !== undefined) throw new UsageError('--user and --exclude-* need --transparent', 'add --transparent (Linux, as root)');
+      if (opts.transparent) {
+        const [{ runTransparent }, { checkUserFlag }] = await Promise.all([import('../cluster/local/transparent/launch.js'), import('../cluster/local/transparent/host.js')]);
+        checkUserFlag(opts.user);
+        const capture = { ...(opts.excludeOutboundPorts ? { excludeOutboundPorts: opts.excludeOutboundPorts } : {}), ...(opts.excludeOutboundIpRanges ? { excludeOutboundIpRanges: opts.excludeOutboundIpRanges } : {}), ...(opts.excludeInboundPorts ? { excludeInboundPorts: opts.excludeInboundPorts } : {}) };
+        return runTransparent(ctx, flags, { ...(opts.user ? { user: opts.user } : {}), readyTimeoutMs: readyTimeout * 1000, capture });
+      }
       return run(ctx, flags, readyTimeout * 1000);
     });
   },

@@ -1,0 +1,265 @@
+/**
+ * `meshctl run --transparent`: the workload in its own network namespace, meshed the way a pod is.
+ *
+ *   lease an address (198.19.N.x) and the service's VIP -> namespace + veth on the mesh bridge,
+ *   hosts file naming every service VIP -> `proxy init` rules in the namespace -> register the
+ *   workload (capture, its address, its VIP) -> the sidecar (`meshctl proxy run`, as in a pod) as
+ *   UID 1337 in the namespace, reaching the control plane through a unix socket this process
+ *   relays (the namespace has its own loopback) -> ready on 15020 -> the app as its user.
+ *
+ * Everything made is undone in reverse order when the app exits, on SIGINT/SIGTERM and when a
+ * step fails; what a killed run left behind is swept by the next run on the same mesh home.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import type { CliContext } from '../../../context.js';
+import { PlatformUnavailableError } from '../../../errors.js';
+import { ProxyEnv, ProxyPorts } from '../../../protocol/well-known.js';
+import { launcherPath, processStartTime } from '../daemon-process.js';
+import { LocalPlatform } from '../platform.js';
+import type { WorkloadInfo } from '../../index.js';
+import { allocateWorkload, chooseNetwork, hostsFile, meshNetwork, rewriteInPlace, serviceVip, withLeases, type Leases, type MeshNetwork, type WorkloadLease } from './addresses.js';
+import { assertTransparentHost, PROXY_UID, resolveAppUser, type AppUser } from './host.js';
+import { addressesAndRoutes, createWorkloadNetns, ensureBridge, hostsPath, netnsExists, removeBridge, removeWorkloadNetns } from './netns.js';
+
+/** The workload to run (the checked flags of `meshctl run`). */
+export interface TransparentWorkload {
+  name: string;
+  namespace: string;
+  service: string | undefined;
+  servicePort: number | undefined;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  port: number;
+  command: string[];
+}
+
+/** Options of a transparent run. */
+export interface TransparentOptions {
+  /** `--user`: NAME, UID, NAME:GROUP or UID:GID. */
+  user?: string;
+  readyTimeoutMs: number;
+  /** `proxy init` settings (excludeOutboundPorts, excludeOutboundIpRanges, excludeInboundPorts, ...). */
+  capture: import('../../../proxy-init/options.js').RawCaptureSettings;
+}
+
+const RUNTIME_ROOT = '/run/meshctl';
+
+async function alive(lease: WorkloadLease): Promise<boolean> {
+  try {
+    process.kill(lease.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = await processStartTime(lease.pid);
+  return lease.processStart === undefined || start === undefined || start === lease.processStart;
+}
+
+/** Removes the leases (and namespaces, veths, files) of runs that died without cleaning up. */
+async function sweepStale(leases: Leases, platform: LocalPlatform, note: (m: string) => void): Promise<void> {
+  const keep: WorkloadLease[] = [];
+  for (const lease of leases.workloads) {
+    if (await alive(lease)) {
+      keep.push(lease);
+      continue;
+    }
+    note(`removing what a stopped run left behind: ${lease.namespace}/${lease.name} (namespace ${lease.netns}, ${lease.ipv4})`);
+    await removeWorkloadNetns(lease);
+    await platform.unregisterWorkload(lease.namespace, lease.name).catch(() => undefined);
+  }
+  leases.workloads = keep;
+}
+
+/** Points every running workload's hosts file at the current VIPs (a new service may have one now). */
+async function refreshHostsFiles(leases: Leases): Promise<void> {
+  for (const w of leases.workloads) {
+    await rewriteInPlace(hostsPath(w.netns), hostsFile(leases, w.namespace, w.name, w.ipv4)).catch(() => undefined);
+  }
+}
+
+/** Relays connections on a unix socket (reachable from any network namespace) to the control plane's TCP address. */
+async function startRelay(socketPath: string, streamAddress: string): Promise<Server> {
+  const i = streamAddress.lastIndexOf(':');
+  const host = streamAddress.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(streamAddress.slice(i + 1));
+  const server = createServer((client) => {
+    const upstream = connect({ host, port });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chown(socketPath, PROXY_UID, PROXY_UID);
+  await chmod(socketPath, 0o600);
+  return server;
+}
+
+function nsArgv(netns: string, user: { uid: number; gid: number }, argv: readonly string[]): string[] {
+  return ['netns', 'exec', netns, 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', ...argv];
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const hard = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(hard);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Runs the workload transparently; resolves with the app's exit code once everything is removed. */
+export async function runTransparent(ctx: CliContext, w: TransparentWorkload, opts: TransparentOptions): Promise<number> {
+  const { resolveCaptureOptions, flagName } = await import('../../../proxy-init/options.js');
+  // validate(): the capture settings, before anything is created.
+  const captureOptions = resolveCaptureOptions({ proxyUid: String(PROXY_UID), proxyGid: String(PROXY_UID), ...opts.capture }, flagName);
+  await assertTransparentHost();
+  const appUser: AppUser = await resolveAppUser(opts.user, ctx.io.env);
+  const platform = new LocalPlatform(ctx.meshHome());
+  const state = await platform.state();
+  const home = platform.layout.home;
+  const id = `${w.name}.${w.namespace}`;
+  const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
+
+  const cleanups: { what: string; run: () => Promise<unknown> }[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c.run();
+      } catch (err) {
+        note(`cleanup: ${c.what} failed: ${(err as Error).message}`);
+      }
+    }
+    cleanups.length = 0;
+  };
+  let stopping = false;
+  let app: ChildProcess | undefined;
+  const onSignal = (): void => {
+    stopping = true;
+    if (app) void stopChild(app, 5_000);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const processStart = await processStartTime('self');
+    let net!: MeshNetwork;
+    let lease!: WorkloadLease;
+    let vip: string | undefined;
+    await withLeases(home, async (leases) => {
+      await sweepStale(leases, platform, note);
+      const clash = leases.workloads.find((l) => l.name === w.name && l.namespace === w.namespace);
+      if (clash) throw new PlatformUnavailableError(`workload ${id} is already running transparently (meshctl run pid ${clash.pid}, ${clash.ipv4})`, 'stop it first, or pick another --name');
+      const third = chooseNetwork(leases, home, await addressesAndRoutes());
+      net = meshNetwork(home, third);
+      await ensureBridge(net);
+      const { ipv4, index } = allocateWorkload(leases, third);
+      const netns = `${net.namePrefix}-${index}`;
+      lease = { name: w.name, namespace: w.namespace, netns, veth: `${net.namePrefix}v${index}`, ipv4, pid: process.pid, ...(processStart ? { processStart } : {}), runtimeDir: join(RUNTIME_ROOT, netns) };
+      if (w.service) vip = serviceVip(leases, third, w.service, w.namespace);
+      leases.workloads.push(lease);
+      try {
+        // A namespace of that name outliving its lease (the lease file was removed by hand) is stale too.
+        if (await netnsExists(netns)) await removeWorkloadNetns(lease);
+        await createWorkloadNetns(net, lease, hostsFile(leases, w.namespace, w.name, ipv4));
+      } catch (err) {
+        await removeWorkloadNetns(lease);
+        leases.workloads.pop();
+        throw err;
+      }
+      await refreshHostsFiles(leases);
+    });
+    cleanups.push({
+      what: `removing namespace ${lease.netns}`,
+      run: () =>
+        withLeases(home, async (leases) => {
+          await removeWorkloadNetns(lease);
+          leases.workloads = leases.workloads.filter((l) => l.netns !== lease.netns);
+          if (!leases.workloads.length) await removeBridge(net);
+        }),
+    });
+    note(`network namespace ${lease.netns}, address ${lease.ipv4}${vip ? `, service ${w.service} at ${vip}` : ''} (bridge ${net.bridge}, gateway ${net.gateway})`);
+
+    const apply = await import('../../../proxy-init/apply.js');
+    const { execaRunner } = await import('../../../proxy-init/iptables.js');
+    const runner = execaRunner(lease.netns);
+    await apply.applyCapture(captureOptions, runner, await apply.familiesFor(captureOptions, runner));
+
+    const registration: WorkloadInfo & { capture: boolean; serviceAddresses?: string[] } = {
+      name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true,
+      ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
+      ...(vip ? { serviceAddresses: [vip] } : {}),
+    };
+    const reg = await platform.registerWorkload(registration);
+    cleanups.push({ what: 'unregistering the workload', run: () => platform.unregisterWorkload(w.namespace, w.name) });
+
+    // What the sidecar reads, in a directory only it (UID 1337) can enter.
+    await mkdir(RUNTIME_ROOT, { recursive: true, mode: 0o755 });
+    await mkdir(lease.runtimeDir, { recursive: true, mode: 0o700 });
+    await chown(lease.runtimeDir, PROXY_UID, PROXY_UID);
+    const tokenPath = join(lease.runtimeDir, 'token');
+    const rootPath = join(lease.runtimeDir, 'root-cert.pem');
+    await writeFile(tokenPath, reg.token, { mode: 0o600 });
+    await chown(tokenPath, PROXY_UID, PROXY_UID);
+    await writeFile(rootPath, reg.trustRoots, { mode: 0o644 });
+    const socketPath = join(lease.runtimeDir, 'control-plane.sock');
+    const relay = await startRelay(socketPath, state.streamAddress);
+    cleanups.push({ what: 'closing the control-plane relay', run: () => new Promise((r) => relay.close(r)) });
+
+    await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
+    const accessLog = createWriteStream(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), { flags: 'a', mode: 0o600 });
+    cleanups.push({ what: 'closing the access log', run: () => new Promise((r) => accessLog.end(r)) });
+    const sidecar = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, launcherPath(), 'proxy', 'run', '--log-level', ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn']), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: ctx.io.env.PATH ?? '/usr/bin:/bin',
+        [ProxyEnv.controlPlaneAddress]: `unix://${socketPath}`,
+        [ProxyEnv.podName]: w.name,
+        [ProxyEnv.podNamespace]: w.namespace,
+        [ProxyEnv.serviceAccount]: w.serviceAccount,
+        [ProxyEnv.podIp]: lease.ipv4,
+        [ProxyEnv.tokenPath]: tokenPath,
+        [ProxyEnv.caRootPath]: rootPath,
+      },
+    });
+    sidecar.stdout!.pipe(accessLog, { end: false });
+    sidecar.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
+    cleanups.push({ what: 'stopping the sidecar', run: () => stopChild(sidecar, 5_000) });
+    note(`sidecar pid ${String(sidecar.pid)} as UID ${PROXY_UID}; waiting for its certificate and listeners`);
+
+    const ready = `http://${lease.ipv4}:${ProxyPorts.telemetry}/healthz/ready`;
+    const deadline = Date.now() + opts.readyTimeoutMs;
+    for (;;) {
+      if (stopping) return 130;
+      if (sidecar.exitCode !== null || sidecar.signalCode !== null) throw new PlatformUnavailableError(`the sidecar exited (${String(sidecar.exitCode ?? sidecar.signalCode)}) before it was ready`, 'see its messages above');
+      const ok = await fetch(ready, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar was not ready within ${opts.readyTimeoutMs / 1000}s (${ready})`, "check the control plane with 'meshctl check'");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    note(`sidecar ready; starting the app as ${appUser.label} (UID ${appUser.uid})`);
+
+    const child = spawn('ip', nsArgv(lease.netns, appUser, w.command), { cwd: ctx.io.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...ctx.io.env, PORT: String(w.port) } });
+    app = child;
+    child.stdout!.on('data', (d: Buffer) => ctx.out(d.toString()));
+    child.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
+    if (stopping) void stopChild(child, 5_000);
+    const code = await new Promise<number>((resolve) => {
+      child.on('error', () => resolve(127));
+      child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 143)));
+    });
+    note(`command exited with ${code}; removing its sidecar and namespace`);
+    return code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
