@@ -16,44 +16,69 @@ const command: CommandDefinition = {
   define(cmd, bind) {
     cmd
       .option('--pre', 'check the prerequisites of install instead of an installed mesh')
-      .option('--proxy', 'also check the data plane: every proxy connected, synced, with a valid certificate')
+      .option('--proxy', 'also check the data plane: every proxy connected, synced, with a valid certificate (Kubernetes: -n NS for one namespace)')
       .option('-o, --output <format>', 'output format: table, json or short', 'table')
       .option('--wait <duration>', 'retry failing checks that may still settle for up to this long', '0s')
-      .addHelpText('after', examples(['meshctl check --pre', 'meshctl check --proxy', 'meshctl check -o json --wait 1m']));
+      .addHelpText('after', examples(['meshctl check --pre', 'meshctl check --proxy', 'meshctl check --proxy -n bookinfo', 'meshctl check -o json --wait 1m']));
     bind<CheckFlags>(cmd, async (ctx, _args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json', 'short'] as const, 'table');
       const { parseDuration } = await import('../config/duration.js');
       const waitMs = parseDuration(flags.wait);
       if (waitMs === undefined) throw new UsageError(`--wait ${flags.wait}: not a duration`, 'use a duration such as 30s or 5m');
       if (flags.pre && flags.proxy) throw new UsageError('--pre and --proxy cannot be used together', '--pre checks a machine before install; --proxy checks running proxies');
-      if (ctx.platformKind() !== 'local') {
-        const { PlatformUnavailableError } = await import('../errors.js');
-        throw new PlatformUnavailableError('meshctl check on Kubernetes is not available in this build yet', 'check the local platform with --local');
-      }
       const { runChecks } = await import('../checks/runner.js');
       const render = await import('../checks/render.js');
-      const { localChecks, localPreChecks } = await import('../checks/local/categories.js');
-      const { platformFor } = await import('../cluster/index.js');
       const { meshctlVersion } = await import('../version.js');
-      const platform = await platformFor('local', { home: ctx.meshHome() });
-      const categories = flags.pre ? localPreChecks() : localChecks({ proxies: flags.proxy === true });
+      let run: (opts: Parameters<typeof runChecks>[2]) => ReturnType<typeof runChecks>;
+      if (ctx.platformKind() === 'kubernetes') {
+        const [{ kubernetesChecks }, { KubernetesPlatform }, { MESH_NAMESPACE }] = await Promise.all([
+          import('../checks/kubernetes/index.js'),
+          import('../cluster/kubernetes/platform.js'),
+          import('../protocol/well-known.js'),
+        ]);
+        const platform = await ctx.platform();
+        if (!(platform instanceof KubernetesPlatform)) throw new UsageError('internal: the Kubernetes platform was not selected');
+        let manifests: ReturnType<import('../checks/kubernetes/index.js').KubernetesCheckContext['manifests']> | undefined;
+        const checkCtx: import('../checks/kubernetes/index.js').KubernetesCheckContext = {
+          cluster: platform.cluster,
+          platform,
+          meshNamespace: MESH_NAMESPACE,
+          cliVersion: meshctlVersion(),
+          now: ctx.now,
+          ...(ctx.globals.namespace ? { proxyNamespace: ctx.globals.namespace } : {}),
+          manifests: () =>
+            (manifests ??= (async () => {
+              const [{ loadCrds }, { renderComponents }, { defaultValues }, { defaultProxyImage }] = await Promise.all([
+                import('../install/crds.js'),
+                import('../install/manifests.js'),
+                import('../install/values.js'),
+                import('../version.js'),
+              ]);
+              return { crds: await loadCrds(), components: renderComponents(defaultValues(defaultProxyImage()), meshctlVersion()) };
+            })()),
+        };
+        const categories = kubernetesChecks({ pre: flags.pre === true, proxy: flags.proxy === true });
+        run = (opts) => runChecks(categories, checkCtx, opts);
+      } else {
+        const { localChecks, localPreChecks } = await import('../checks/local/categories.js');
+        const { platformFor } = await import('../cluster/index.js');
+        const platform = await platformFor('local', { home: ctx.meshHome() });
+        const categories = flags.pre ? localPreChecks() : localChecks({ proxies: flags.proxy === true });
+        run = (opts) => runChecks(categories, { platform, home: ctx.meshHome(), cliVersion: meshctlVersion(), now: ctx.now, nodeVersion: process.versions.node }, opts);
+      }
       let current: string | undefined;
-      const report = await runChecks(
-        categories,
-        { platform, home: ctx.meshHome(), cliVersion: meshctlVersion(), now: ctx.now, nodeVersion: process.versions.node },
-        {
-          waitMs,
-          onResult: (r) => {
-            if (format !== 'table') return;
-            if (r.category !== current) {
-              ctx.out((current === undefined ? '' : '\n') + render.renderCategoryHeader(r.category));
-              current = r.category;
-            }
-            ctx.out(render.renderResult(r, ctx.style));
-          },
-          onRetry: (_c, d, m) => ctx.logger.debug(`retrying "${d}": ${m}`),
+      const report = await run({
+        waitMs,
+        onResult: (r) => {
+          if (format !== 'table') return;
+          if (r.category !== current) {
+            ctx.out((current === undefined ? '' : '\n') + render.renderCategoryHeader(r.category));
+            current = r.category;
+          }
+          ctx.out(render.renderResult(r, ctx.style));
         },
-      );
+        onRetry: (_c, d, m) => ctx.logger.debug(`retrying "${d}": ${m}`),
+      });
       if (format === 'table') ctx.out('\n' + render.renderVerdict(report, ctx.style));
       else if (format === 'short') ctx.out(render.renderShort(report, ctx.style));
       else ctx.out(render.renderJson(report));

@@ -22,7 +22,8 @@ interface AdminCluster {
   name: string;
   type: string;
   service: string | null;
-  endpoints: { address: string; port: number; health: string; outlier: { ejected: boolean; ejectionCount: number; consecutive5xx: number } }[];
+  /** health and outlier are null where only the proxy knows them (Kubernetes: read from the control plane). */
+  endpoints: { address: string; port: number; health: string | null; outlier: { ejected: boolean; ejectionCount: number; consecutive5xx: number } | null }[];
 }
 interface AdminListener {
   name: string;
@@ -105,7 +106,7 @@ async function section(platform: MeshPlatform, target: { name: string; namespace
     return {
       json: eps,
       headers: ['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'],
-      rows: eps.map((e) => [`${e.address}:${e.port}`, e.outlier.ejected ? 'EJECTED' : 'HEALTHY', e.outlier.ejected ? `FAILED (ejected ${e.outlier.ejectionCount}x)` : 'OK', e.cluster]),
+      rows: eps.map((e) => [`${e.address}:${e.port}`, !e.outlier ? 'UNKNOWN' : e.outlier.ejected ? 'EJECTED' : 'HEALTHY', !e.outlier ? '-' : e.outlier.ejected ? `FAILED (ejected ${e.outlier.ejectionCount}x)` : 'OK', e.cluster]),
     };
   }
   if (kind === 'listeners') {
@@ -132,12 +133,13 @@ async function section(platform: MeshPlatform, target: { name: string; namespace
       ),
     };
   }
-  const certs = await platform.proxyAdminGet<{ identity: { spiffeId: string | null; serialNumber: string; validFrom: string; validTo: string } | null }>(target, '/certs');
+  // serialNumber and validFrom are null when read from the control plane (Kubernetes), which records only the expiry.
+  const certs = await platform.proxyAdminGet<{ identity: { spiffeId: string | null; serialNumber: string | null; validFrom: string | null; validTo: string } | null }>(target, '/certs');
   const ca = await platform.controlPlaneGet<{ rootPem?: string }>('/debug/ca').catch(() => undefined);
   const entries: { resourceName: string; type: string; status: string; valid: boolean; serialNumber: string; notAfter: string; notBefore: string; identity?: string }[] = [];
   if (certs.identity) {
-    const valid = Date.parse(certs.identity.validFrom) <= now.getTime() && now.getTime() < Date.parse(certs.identity.validTo);
-    entries.push({ resourceName: 'default', type: 'Cert Chain', status: 'ACTIVE', valid, serialNumber: certs.identity.serialNumber, notAfter: certs.identity.validTo, notBefore: certs.identity.validFrom, ...(certs.identity.spiffeId ? { identity: certs.identity.spiffeId } : {}) });
+    const valid = (certs.identity.validFrom === null || Date.parse(certs.identity.validFrom) <= now.getTime()) && now.getTime() < Date.parse(certs.identity.validTo);
+    entries.push({ resourceName: 'default', type: 'Cert Chain', status: 'ACTIVE', valid, serialNumber: certs.identity.serialNumber ?? '-', notAfter: certs.identity.validTo, notBefore: certs.identity.validFrom ?? '-', ...(certs.identity.spiffeId ? { identity: certs.identity.spiffeId } : {}) });
   }
   if (ca?.rootPem) {
     const root = new X509Certificate(ca.rootPem);
@@ -176,6 +178,10 @@ const command: CommandDefinition = {
         const { toJson } = await import('../ui/printers.js');
         ctx.out(toJson(type === 'all' ? Object.fromEntries(results.map((r) => [r.kind, r.json])) : results[0]!.json));
         return 0;
+      }
+      if (platform.kind === 'kubernetes' && kinds.includes('endpoints')) {
+        // The admin API (the only holder of health and ejections) is 127.0.0.1-only inside the pod.
+        ctx.err(`${ctx.errStyle.dim('note:')} read from the control plane (what ${target.id} acknowledged); endpoint health is known only inside the pod: curl 127.0.0.1:15000/clusters there\n`);
       }
       const { renderTable } = await import('../ui/table.js');
       ctx.out(results.map((r) => `${type === 'all' ? `${ctx.style.bold(r.kind.toUpperCase())}\n` : ''}${renderTable(r.headers, r.rows)}`).join('\n'));

@@ -32,6 +32,8 @@ interface TypeView {
 /** One proxy in /debug/syncz. */
 interface SyncView {
   proxy: { id: string; workload: string; namespace: string; proxyVersion: string };
+  /** On Kubernetes: the control plane pod holding this proxy's stream (replicas are merged). */
+  controlPlane?: string;
   spiffeId: string;
   certificateExpiry?: string;
   connectedAt: string;
@@ -87,7 +89,7 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
         if (certs?.identity?.validTo) certExpiry = certs.identity.validTo;
       }
       return {
-        name: p.proxy.id, workload: p.proxy.workload, namespace: p.proxy.namespace, controlPlane, version: p.proxy.proxyVersion,
+        name: p.proxy.id, workload: p.proxy.workload, namespace: p.proxy.namespace, controlPlane: p.controlPlane ?? controlPlane, version: p.proxy.proxyVersion,
         clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks,
       };
     }),

@@ -6,11 +6,13 @@
  */
 import { ConfigInvalidError } from '../../errors.js';
 import { MESH_KINDS, formatIssue, manifestObjects, parseDocuments, splitApiVersion, validateResource } from '../../config/index.js';
-import { CONTROL_PLANE_SERVICE, ControlPlanePorts, INJECTED_LABEL, MESH_NAMESPACE, ProxyPorts } from '../../protocol/well-known.js';
+import { CONTROL_PLANE_SERVICE, ControlPlanePorts, INJECTED_LABEL, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
 import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
 import { podReady, type PodLike } from './readiness.js';
+import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
+import { adminAnswerFromControlPlane, type ControlPlaneConfigDump } from './acked-config.js';
 
 /** Drops what the API server adds (managedFields, status, uid...) so listed config reads like what was applied. */
 function asConfig(o: KubeObject): ConfigObjectData {
@@ -113,18 +115,29 @@ export class KubernetesPlatform implements MeshPlatform {
       }));
   }
 
+  /**
+   * The debug API through the API server's proxy. `/debug/syncz` merges every ready replica (each
+   * holds the streams of its own proxies; every entry says which replica); `/debug/config_dump?proxy=`
+   * asks the replica holding that proxy; anything else goes to the Service (any replica answers alike).
+   */
   async controlPlaneGet<T>(path: string): Promise<T> {
+    const bare = path.split('?')[0];
+    if (bare === '/debug/syncz') return (await mergedSyncz(this.cluster, this.meshNamespace)) as unknown as T;
+    if (bare === '/debug/config_dump') {
+      const id = new URLSearchParams(path.slice(path.indexOf('?') + 1)).get('proxy') ?? '';
+      return (await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, id)) as unknown as T;
+    }
     const r = await this.cluster.proxy({ kind: 'service', namespace: this.meshNamespace, name: CONTROL_PLANE_SERVICE, port: ControlPlanePorts.debug }, { path });
     return JSON.parse(r.text) as T;
   }
 
   /**
-   * Through the pod proxy to the sidecar's admin port. Caveat: the API server connects to the pod IP,
-   * so this answers only once the proxy serves its admin API (or a read-only part of it) beyond 127.0.0.1.
+   * The sidecar's admin API listens on 127.0.0.1 only, out of the API server's reach: its config is
+   * read from the control plane's record of what that proxy acknowledged (see acked-config.ts).
    */
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
-    const r = await this.cluster.proxy({ kind: 'pod', namespace: workload.namespace, name: workload.name, port: ProxyPorts.admin }, { path });
-    return JSON.parse(r.text) as T;
+    const dump = await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, `${workload.name}.${workload.namespace}`);
+    return adminAnswerFromControlPlane(dump, path) as T;
   }
 
   async waitForReady(timeoutMs: number): Promise<void> {
