@@ -10,7 +10,7 @@ import { EndpointHealth, hostPort, type Endpoint } from '../endpoints/endpoint.j
 import { makeBalancer, type Balancer } from './lb/balancer.js';
 import { OutlierDetector } from './outlier/outlier.js';
 import { ClusterLimits } from './pool/limits.js';
-import type { H1Pool } from './pool/undici-h1-pool.js';
+import type { H1ConnectionPool } from './pool/in-flight.js';
 import type { H2Pool } from './pool/h2-pool.js';
 import type { ClusterStateRegistry } from './state.js';
 
@@ -37,7 +37,7 @@ export class ClusterRuntime {
   readonly hashPolicy: HashPolicy | undefined;
   readonly connectTimeoutMs: number;
   readonly mtls: boolean;
-  readonly h1: H1Pool;
+  readonly h1: H1ConnectionPool;
   readonly h2: H2Pool;
   private readonly balancers = new Map<string, Balancer>();
 

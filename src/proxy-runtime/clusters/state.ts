@@ -11,10 +11,13 @@ import type { MeshTls } from '../tls/contexts.js';
 import { ClusterCounters } from './pool/limits.js';
 import { H1Pool } from './pool/undici-h1-pool.js';
 import { H2Pool } from './pool/h2-pool.js';
+import type { H1ConnectionPool } from './pool/in-flight.js';
+import { FastH1Pool } from '../http1/upstream-pool.js';
+import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { RetryBudget } from '../http/retry/budget.js';
 
 interface PoolPair {
-  h1: H1Pool;
+  h1: H1ConnectionPool;
   h2: H2Pool;
 }
 
@@ -81,7 +84,7 @@ export class ClusterStateRegistry {
     const idleTimeoutMs = durationMs(cp?.http?.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS);
     const maxRequestsPerConnection = cp?.http?.maxRequestsPerConnection ?? 0;
     const pools: PoolPair = {
-      h1: new H1Pool({ maxConnections: cp?.tcp?.maxConnections ?? Infinity, maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
+      h1: new (HTTP1_FAST_PATH ? FastH1Pool : H1Pool)({ maxConnections: cp?.tcp?.maxConnections ?? Infinity, maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
       h2: new H2Pool({ maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
     };
     this.poolMap.set(key, { settings: key, pools, used: true });

@@ -8,15 +8,14 @@ import { createServer as createH1Server, type IncomingMessage, type Server as H1
 import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { Exchange, type ConnectionInfo } from './exchange.js';
+import type { ConnectionInfo } from './exchange.js';
 import { RequestBody } from './retry/request-body.js';
-import { httpStack } from './stack.js';
-import { failureResponse, responseCompleted, sendResponse } from './respond.js';
-import { stripHopByHop, UpstreamFailure, type HeaderMap } from './types.js';
-import { prepareTracing } from '../telemetry/trace.js';
-import { ORIG_PROTO_HEADER } from './forward.js';
-import { PEER_METADATA_HEADER, type Runtime } from '../runtime/runtime.js';
+import { responseCompleted, sendResponse } from './respond.js';
+import { stripHopByHop, type HeaderMap } from './types.js';
 import type { ProxyContext } from '../runtime/context.js';
+import { beginExchange, currentView, runExchange } from './exchange-start.js';
+import { H1ServerConnection, type H1Host } from '../http1/server-connection.js';
+import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
 
@@ -26,26 +25,11 @@ type TaggedSocket = Socket & { [CONN]?: ConnectionInfo };
 /** Request heads larger than this are refused (Envoy's default is 60 KiB). */
 export const MAX_HEADER_BYTES = 60 * 1024;
 
-function parseTarget(authority: string, defaultPort: number): { address: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(authority);
-  return { address: m?.[1] ?? authority, port: m?.[2] ? Number(m[2]) : defaultPort };
-}
-
-/**
- * A kept-alive connection outlives config versions: each request routes with the listener and
- * chain of the CURRENT version (the connection's facts stay). A listener that is gone keeps the
- * old view until its connections drain.
- */
-function currentView(conn: ConnectionInfo, runtime: Runtime): ConnectionInfo {
-  const lr = runtime.listeners.get(conn.listener.name);
-  if (!lr || lr === conn.listener) return conn;
-  const chain = lr.chainFor(conn.destination);
-  return chain ? { ...conn, listener: lr, chain } : conn;
-}
 
 /** The HTTP/1.1 and HTTP/2 servers of one listener. */
-export class HttpIngress {
+export class HttpIngress implements H1Host {
   readonly h1: H1Server;
+  private readonly fast = new Set<H1ServerConnection>();
   readonly h2: Http2Server;
   private readonly sessionConn = new WeakMap<ServerHttp2Session, ConnectionInfo>();
   private readonly sessions = new Set<ServerHttp2Session>();
@@ -87,9 +71,28 @@ export class HttpIngress {
 
   /** Serves an HTTP/1.1 connection. `socket` may hold unshifted bytes from detection. */
   acceptH1(socket: Socket, conn: ConnectionInfo): void {
+    if (HTTP1_FAST_PATH) {
+      const c = new H1ServerConnection(this.ctx, this, socket, conn);
+      this.fast.add(c);
+      if (this.ctx.draining) c.drain();
+      return;
+    }
     (socket as TaggedSocket)[CONN] = conn;
     this.h1.emit('connection', socket);
     socket.resume();
+  }
+
+  /** Hands a fast-path connection to node:http from the request starting at `bytes` (upgrades, CONNECT). */
+  handOff(socket: Socket, conn: ConnectionInfo, bytes: Buffer): void {
+    socket.pause();
+    if (bytes.length > 0) socket.unshift(bytes);
+    (socket as TaggedSocket)[CONN] = conn;
+    this.h1.emit('connection', socket);
+    socket.resume();
+  }
+
+  forget(c: H1ServerConnection): void {
+    this.fast.delete(c);
   }
 
   /** Serves an HTTP/2 connection (h2c preface seen, or ALPN h2). */
@@ -106,18 +109,18 @@ export class HttpIngress {
   drain(): void {
     for (const s of this.sessions) s.close();
     this.h1.closeIdleConnections();
+    for (const c of this.fast) c.drain();
   }
 
   /** Closes everything at once (end of the drain period). */
   destroy(): void {
     for (const s of this.sessions) s.destroy();
     this.h1.closeAllConnections();
+    for (const c of this.fast) c.socket.destroy();
   }
 
   private handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, connAtAccept: ConnectionInfo, protocol: 'HTTP/1.1' | 'HTTP/2'): void {
     const ctx = this.ctx;
-    const runtime = ctx.current();
-    const conn = currentView(connAtAccept, runtime);
     let headers: HeaderMap;
     let authority: string;
     let path = req.url ?? '/';
@@ -154,41 +157,13 @@ export class HttpIngress {
     }
     delete headers.expect;
     const body = new RequestBody(hasBody ? req : null);
-    const ex = new Exchange(runtime, conn, req.method ?? 'GET', path, authority, scheme, headers, protocol, body, performance.now());
-    let peerMetadata: string | undefined;
-    if (conn.listener.direction === 'inbound') {
-      const op = headers[ORIG_PROTO_HEADER];
-      if (op === 'HTTP/1.1') ex.origProto = 'HTTP/1.1';
-      delete headers[ORIG_PROTO_HEADER];
-      peerMetadata = headers[PEER_METADATA_HEADER] as string | undefined;
-      delete headers[PEER_METADATA_HEADER];
-    } else if (conn.listener.mode === 'http-proxy') {
-      ex.target = parseTarget(authority, scheme === 'https' ? 443 : 80);
-    }
-    prepareTracing(ex);
-    ctx.requestStarted();
+    const { ex, peerMetadata } = beginExchange(ctx, connAtAccept, req.method ?? 'GET', path, authority, scheme, headers, protocol, body);
     // Registered before the stack runs, so a downstream that goes away while the upstream is still
     // working (a peer sidecar's RST_STREAM CANCEL after its route timeout) cancels that work and
     // ends the exchange, instead of leaving it in flight until the upstream answers.
     res.once('close', () => {
       if (!responseCompleted(res)) ex.downstreamGone();
     });
-    const done = (status: number, grpcStatus: string | undefined): void => {
-      ctx.requestFinished();
-      ctx.telemetry.recordHttp(ex, status, peerMetadata, grpcStatus);
-    };
-    httpStack(ex).then(
-      (pr) => sendResponse(ex, res, pr, ctx.draining, done),
-      (err: unknown) => {
-        const pr = failureResponse(ex, err);
-        if (!pr) {
-          res.destroy();
-          done(0, undefined);
-          return;
-        }
-        if (!(err instanceof UpstreamFailure)) ctx.log.error('request failed inside the proxy', { error: (err as Error).message });
-        sendResponse(ex, res, pr, ctx.draining, done);
-      },
-    );
+    runExchange(ctx, ex, peerMetadata, (pr, done) => sendResponse(ex, res, pr, ctx.draining, done), () => res.destroy());
   }
 }

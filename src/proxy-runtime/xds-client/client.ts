@@ -1,16 +1,19 @@
 /**
  * The config stream, proxy side. Connects to port 15012 over TLS with the workload certificate,
- * subscribes to its resource types, hands each response to `apply` (the proxy's applyConfig), and
- * ACKs it, or NACKs it with the reason so the control plane (and `proxy-status`) shows why. It
- * reconnects with backoff and never clears anything on disconnect: the proxy keeps serving its
- * last good config until the control plane is back.
+ * subscribes to its resource types on the incremental (delta) stream, applies each response onto
+ * the resources it holds (added/changed ones replaced, removed ones dropped), hands the resulting
+ * whole set of the type to `apply` (the proxy's applyConfig) and ACKs it, or NACKs it with the
+ * reason, keeping what it held, so the control plane (and `proxy-status`) shows why. A response
+ * is applied whole or not at all. It reconnects with backoff, telling the control plane what it
+ * holds so it is sent only what differs, and never clears anything on disconnect: the proxy keeps
+ * serving its last good config until the control plane is back.
  *
  * Events: 'connected', 'disconnected' (reason), 'applied' (typeUrl, version), 'rejected' (typeUrl, message).
  */
 import { EventEmitter } from 'node:events';
 import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { loadMeshProto, type MeshProto } from '../../protocol/stream/grpc.js';
-import type { DiscoveryRequest, DiscoveryResponse } from '../../protocol/stream/messages.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
 
 /** What `apply` answers: the config is in place, or it was rejected and why. */
@@ -40,6 +43,7 @@ export interface XdsClientOptions {
   readonly node: XdsNode;
   /** Resource types to subscribe to, in the order to request them. */
   readonly types: readonly string[];
+  /** Called with every resource of the type the proxy would hold (in name order) after a response. */
   readonly apply: (typeUrl: string, resources: unknown[], version: string) => ApplyResult | Promise<ApplyResult>;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   readonly log?: (line: string) => void;
@@ -50,7 +54,17 @@ export interface XdsTypeState {
   appliedVersion?: string;
   lastNonce?: string;
   lastError?: string;
+  /** How many resources of the type the proxy holds. */
+  resources?: number;
 }
+
+/** One resource the proxy holds. */
+interface Held {
+  readonly version: string;
+  readonly resource: unknown;
+}
+
+type DeltaCall = ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 15_000 };
 const INVALID_ARGUMENT = 3;
@@ -59,8 +73,9 @@ const INVALID_ARGUMENT = 3;
 export class XdsClient extends EventEmitter {
   private proto: MeshProto | undefined;
   private client: Client | undefined;
-  private call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | undefined;
+  private call: DeltaCall | undefined;
   private readonly types = new Map<string, XdsTypeState>();
+  private readonly held = new Map<string, ReadonlyMap<string, Held>>();
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private attempts = 0;
@@ -69,7 +84,10 @@ export class XdsClient extends EventEmitter {
 
   constructor(private readonly opts: XdsClientOptions) {
     super();
-    for (const t of opts.types) this.types.set(t, {});
+    for (const t of opts.types) {
+      this.types.set(t, {});
+      this.held.set(t, new Map());
+    }
   }
 
   /** Starts connecting (and keeps reconnecting until close()). */
@@ -113,10 +131,10 @@ export class XdsClient extends EventEmitter {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
     });
-    const call = (this.client as unknown as { StreamAggregatedResources(): ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamAggregatedResources();
+    const call = (this.client as unknown as { DeltaAggregatedResources(): DeltaCall }).DeltaAggregatedResources();
     this.call = call;
     let first = true;
-    call.on('data', (res: DiscoveryResponse) => {
+    call.on('data', (res: DeltaDiscoveryResponse) => {
       if (this.call !== call) return;
       if (!this.connectedNow) {
         this.connectedNow = true;
@@ -133,17 +151,18 @@ export class XdsClient extends EventEmitter {
     call.on('error', (err: Error & { details?: string }) => lost(err.details || err.message));
     call.on('end', () => lost('the control plane closed the stream'));
     const node = this.opts.node;
-    for (const [typeUrl, st] of this.types) {
+    for (const typeUrl of this.types.keys()) {
+      const initial: Record<string, string> = {};
+      for (const [name, h] of this.held.get(typeUrl) ?? []) initial[name] = h.version;
       call.write({
-        version_info: st.appliedVersion ?? '',
         node: first
           ? {
               id: node.id,
               metadata: { workload_name: node.workload, namespace: node.namespace, labels: { ...(node.labels ?? {}) }, service_account: node.serviceAccount, proxy_version: node.proxyVersion },
             }
           : null,
-        resource_names: [],
         type_url: typeUrl,
+        initial_resource_versions: initial,
         response_nonce: '',
         error_detail: null,
       });
@@ -151,33 +170,46 @@ export class XdsClient extends EventEmitter {
     }
   }
 
-  private async onResponse(call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>, res: DiscoveryResponse): Promise<void> {
+  private async onResponse(call: DeltaCall, res: DeltaDiscoveryResponse): Promise<void> {
     const st = this.types.get(res.type_url);
-    if (!st) return;
+    const held = this.held.get(res.type_url);
+    if (!st || !held) return;
     let result: ApplyResult;
+    // The response applied onto a copy: what is held changes only if the proxy accepts the result.
+    const next = new Map(held);
     try {
-      const resources = res.resources.map((b) => JSON.parse(Buffer.from(b).toString('utf8')) as unknown);
-      result = await this.opts.apply(res.type_url, resources, res.version_info);
+      for (const r of res.resources) {
+        let resource: unknown;
+        try {
+          resource = JSON.parse(Buffer.from(r.resource).toString('utf8')) as unknown;
+        } catch (err) {
+          throw new Error(`resource ${r.name} is not valid JSON: ${(err as Error).message}`);
+        }
+        next.set(r.name, { version: r.version, resource });
+      }
+      for (const name of res.removed_resources) next.delete(name);
+      const names = [...next.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      result = await this.opts.apply(res.type_url, names.map((n) => next.get(n)!.resource), res.system_version_info);
     } catch (err) {
-      result = { ok: false, error: err instanceof SyntaxError ? `resource is not valid JSON: ${err.message}` : (err as Error).message };
+      result = { ok: false, error: (err as Error).message };
     }
     st.lastNonce = res.nonce;
     if (result.ok) {
-      st.appliedVersion = res.version_info;
+      this.held.set(res.type_url, next);
+      st.appliedVersion = res.system_version_info;
       st.lastError = undefined;
-      this.emit('applied', res.type_url, res.version_info);
+      st.resources = next.size;
+      this.emit('applied', res.type_url, res.system_version_info);
     } else {
       st.lastError = result.error;
-      this.opts.log?.(`rejected ${res.type_url} version ${res.version_info}: ${result.error}`);
+      this.opts.log?.(`rejected ${res.type_url} version ${res.system_version_info}: ${result.error}`);
       this.emit('rejected', res.type_url, result.error);
     }
     if (this.call !== call) return;
     call.write({
-      // On NACK, version_info is the version still in force (xDS semantics).
-      version_info: st.appliedVersion ?? '',
       node: null,
-      resource_names: [],
       type_url: res.type_url,
+      initial_resource_versions: {},
       response_nonce: res.nonce,
       error_detail: result.ok ? null : { code: INVALID_ARGUMENT, message: result.error },
     });

@@ -10,6 +10,7 @@
  */
 import { PROXY_CONFIG_API_VERSION, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfigConfig } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
+import { joinRouteTables } from '../../protocol/stream/resources.js';
 import type { ApplyResult } from './client.js';
 
 /** What the composer drives: the proxy's applyConfig (never throws; says why it refused). */
@@ -49,7 +50,8 @@ export class ConfigComposer {
   readonly apply = async (typeUrl: string, resources: unknown[], version: string): Promise<ApplyResult> => {
     const next = { clusters: this.clusters, routes: this.routes, listeners: this.listeners };
     if (typeUrl === TypeUrl.clusters) next.clusters = resources as ClusterConfig[];
-    else if (typeUrl === TypeUrl.routes) next.routes = resources as RouteConfigConfig[];
+    // Route tables may arrive split, one resource per virtual host: join them back.
+    else if (typeUrl === TypeUrl.routes) next.routes = joinRouteTables(resources) as RouteConfigConfig[];
     else if (typeUrl === TypeUrl.listeners) next.listeners = resources as ListenerConfig[];
     else return { ok: false, error: `resource type ${typeUrl} is not supported by this proxy` };
     const candidate: ProxyConfig = {

@@ -97,11 +97,11 @@ describe('HTTP/1.1', () => {
     expect(up.seen).toHaveLength(0);
   });
 
-  it('refuses oversized request heads with 400 and forwards nothing', async () => {
+  it('refuses oversized request heads with 431 and forwards nothing', async () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     const out = await rawExchange(proxy.listenerPort('out'), `GET / HTTP/1.1\r\nHost: svc\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n\r\n`);
-    expect(out).toMatch(/^HTTP\/1\.1 400/);
+    expect(out).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
     expect(up.seen).toHaveLength(0);
   });
 

@@ -1,5 +1,6 @@
 /** One request sent upstream: its response to come, and a way to give up on it. */
-import type { ProxyResponse } from '../../http/types.js';
+import type { ProxyResponse, UpstreamRequestHead } from '../../http/types.js';
+import type { Endpoint } from '../../endpoints/endpoint.js';
 
 /** A request in flight to one endpoint. */
 export interface InFlight {
@@ -12,4 +13,15 @@ export interface InFlight {
 export interface RequestBodySource {
   /** null: no body */
   readonly stream: NodeJS.ReadableStream | null;
+}
+
+/** The HTTP/1.1 connections of one cluster (the fast path's pool, or undici's). */
+export interface H1ConnectionPool {
+  /** Sends a request; `body` is streamed into it (null: none). */
+  send(ep: Endpoint, head: UpstreamRequestHead, body: NodeJS.ReadableStream | null): InFlight;
+  /** Stops using these connections; they close once their requests finish. */
+  retire(): void;
+  connectionCount(): number;
+  /** Closes every connection now. */
+  close(): void;
 }

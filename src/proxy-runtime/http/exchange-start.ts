@@ -1,0 +1,86 @@
+/**
+ * What every HTTP server path (node:http, node:http2, the HTTP/1.1 fast path) does around the
+ * layer stack: route each request with the CURRENT config version, take the peer sidecar's
+ * headers off, start tracing and the in-flight count, and once the stack answered, write the
+ * response (or the Envoy-style failure reply) and record telemetry exactly once.
+ */
+import { Exchange, type ConnectionInfo } from './exchange.js';
+import type { RequestBody } from './retry/request-body.js';
+import { httpStack } from './stack.js';
+import { failureResponse } from './respond.js';
+import { UpstreamFailure, type HeaderMap, type ProxyResponse } from './types.js';
+import { prepareTracing } from '../telemetry/trace.js';
+import { ORIG_PROTO_HEADER } from './forward.js';
+import { PEER_METADATA_HEADER, type Runtime } from '../runtime/runtime.js';
+import type { ProxyContext } from '../runtime/context.js';
+
+function parseTarget(authority: string, defaultPort: number): { address: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(authority);
+  return { address: m?.[1] ?? authority, port: m?.[2] ? Number(m[2]) : defaultPort };
+}
+
+/**
+ * A kept-alive connection outlives config versions: each request routes with the listener and
+ * chain of the CURRENT version (the connection's facts stay). A listener that is gone keeps the
+ * old view until its connections drain.
+ */
+export function currentView(conn: ConnectionInfo, runtime: Runtime): ConnectionInfo {
+  const lr = runtime.listeners.get(conn.listener.name);
+  if (!lr || lr === conn.listener) return conn;
+  const chain = lr.chainFor(conn.destination);
+  return chain ? { ...conn, listener: lr, chain } : conn;
+}
+
+/** Builds the exchange of a request that arrived on `connAtAccept`; `headers` lose the mesh-internal fields. */
+export function beginExchange(
+  ctx: ProxyContext,
+  connAtAccept: ConnectionInfo,
+  method: string,
+  path: string,
+  authority: string,
+  scheme: string,
+  headers: HeaderMap,
+  protocol: 'HTTP/1.1' | 'HTTP/2',
+  body: RequestBody,
+): { ex: Exchange; peerMetadata: string | undefined } {
+  const runtime = ctx.current();
+  const conn = currentView(connAtAccept, runtime);
+  const ex = new Exchange(runtime, conn, method, path, authority, scheme, headers, protocol, body, performance.now());
+  let peerMetadata: string | undefined;
+  if (conn.listener.direction === 'inbound') {
+    const op = headers[ORIG_PROTO_HEADER];
+    if (op === 'HTTP/1.1') ex.origProto = 'HTTP/1.1';
+    if (op !== undefined) delete headers[ORIG_PROTO_HEADER];
+    peerMetadata = headers[PEER_METADATA_HEADER] as string | undefined;
+    if (peerMetadata !== undefined) delete headers[PEER_METADATA_HEADER];
+  } else if (conn.listener.mode === 'http-proxy') {
+    ex.target = parseTarget(authority, scheme === 'https' ? 443 : 80);
+  }
+  prepareTracing(ex);
+  ctx.requestStarted();
+  return { ex, peerMetadata };
+}
+
+/** How a server path writes a response; it calls `done` exactly once when the exchange is over. */
+export type ResponseSender = (pr: ProxyResponse, done: (status: number, grpcStatus: string | undefined) => void) => void;
+
+/** Runs the stack for `ex` and sends what it produced; `abort` drops the downstream when nothing can be sent. */
+export function runExchange(ctx: ProxyContext, ex: Exchange, peerMetadata: string | undefined, send: ResponseSender, abort: () => void): void {
+  const done = (status: number, grpcStatus: string | undefined): void => {
+    ctx.requestFinished();
+    ctx.telemetry.recordHttp(ex, status, peerMetadata, grpcStatus);
+  };
+  httpStack(ex).then(
+    (pr) => send(pr, done),
+    (err: unknown) => {
+      const pr = failureResponse(ex, err);
+      if (!pr) {
+        abort();
+        done(0, undefined);
+        return;
+      }
+      if (!(err instanceof UpstreamFailure)) ctx.log.error('request failed inside the proxy', { error: (err as Error).message });
+      send(pr, done);
+    },
+  );
+}

@@ -1,0 +1,242 @@
+/**
+ * One downstream HTTP/1.1 connection on the fast path: heads parsed strictly (refused ones get
+ * their 4xx and the connection closes, nothing forwarded), bodies streamed into the exchange with
+ * backpressure, one request at a time (pipelined bytes wait, reading paused, until the response
+ * before them is written), keep-alive, Expect: 100-continue. Requests the fast path does not
+ * serve (Upgrade, CONNECT) hand the connection, from that request on, to the node:http server.
+ */
+import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { ConnectionInfo } from '../http/exchange.js';
+import type { ProxyContext } from '../runtime/context.js';
+import { RequestBody } from '../http/retry/request-body.js';
+import { stripHopByHop } from '../http/types.js';
+import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
+import { ChunkedDecoder, Feed, LengthDecoder, type BodyDecoder } from './body-decoder.js';
+import { plainReply } from './head-writer.js';
+import { writeH1Response, type H1Downstream } from './response-writer.js';
+import { beginExchange, runExchange } from '../http/exchange-start.js';
+
+/** A connection idle this long between requests is closed (as node:http's keepAliveTimeout). */
+const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+
+/** What the fast path needs from the ingress around it. */
+export interface H1Host {
+  /** hands the socket (with `bytes` put back in front) to the node:http server */
+  handOff(socket: Socket, conn: ConnectionInfo, bytes: Buffer): void;
+  /** the connection closed */
+  forget(c: H1ServerConnection): void;
+}
+
+/** The body of a downstream request, read as the upstream request reads it. */
+class RequestBodyStream extends Readable {
+  constructor(private readonly conn: H1ServerConnection) {
+    super();
+  }
+
+  override _read(): void {
+    this.conn.resumeBody();
+  }
+}
+
+const State = { Head: 0, Body: 1, Busy: 2, Closed: 3 } as const;
+type StateValue = (typeof State)[keyof typeof State];
+
+/** One downstream connection served by the fast path. */
+export class H1ServerConnection implements H1Downstream {
+  versionMinor = 1;
+  closeAfter = false;
+  onClose: (() => void) | undefined;
+  private state: StateValue = State.Head;
+  private pending: Buffer | undefined;
+  private decoder: BodyDecoder | undefined;
+  private body: RequestBodyStream | undefined;
+  private responseDone = true;
+  /** socket.bytesWritten when the request started: more means the response began */
+  private writtenAtStart = 0;
+  private onExchangeGone: (() => void) | undefined;
+  private readonly onData = (c: Buffer): void => this.data(c);
+  private readonly onSocketClose = (): void => this.closed();
+  private readonly onTimeout = (): void => {
+    if (this.state === State.Head) this.socket.destroy();
+  };
+  private readonly sink = (c: Buffer): void => {
+    if (!this.body!.push(c)) this.socket.pause();
+  };
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly host: H1Host,
+    readonly socket: Socket,
+    private readonly conn: ConnectionInfo,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('close', this.onSocketClose);
+    socket.setTimeout(KEEP_ALIVE_TIMEOUT_MS, this.onTimeout);
+    socket.resume();
+  }
+
+  /** Draining: an idle connection closes now, a busy one after its response. */
+  drain(): void {
+    if (this.state === State.Head && this.pending === undefined) this.socket.end();
+    else this.closeAfter = true;
+  }
+
+  /** The request body's reader wants more. */
+  resumeBody(): void {
+    if (this.state === State.Body) this.socket.resume();
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.state === State.Body) return this.feedBody(chunk, 0);
+    if (this.state === State.Closed) return;
+    const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.state === State.Busy) {
+      // pipelined: wait for the response in progress
+      this.pending = buf;
+      this.socket.pause();
+      return;
+    }
+    this.pending = undefined;
+    this.parse(buf);
+  }
+
+  private parse(buf: Buffer): void {
+    const h = parseHead(buf, 0, true);
+    if (h === undefined) {
+      this.pending = buf;
+      return;
+    }
+    if (isHeadError(h)) return this.refuse(h.error, h.reason);
+    if (h.upgrade || h.method === 'CONNECT') {
+      this.state = State.Closed;
+      this.socket.off('data', this.onData);
+      this.socket.off('close', this.onSocketClose);
+      this.socket.setTimeout(0);
+      this.host.forget(this);
+      this.host.handOff(this.socket, this.conn, buf);
+      return;
+    }
+    this.start(h, buf);
+  }
+
+  private refuse(status: number, reason: string): void {
+    this.state = State.Closed;
+    this.socket.pause();
+    const s = this.socket;
+    if (s.writable) s.end(plainReply(status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'));
+    s.once('finish', () => s.destroy());
+    setTimeout(() => s.destroy(), 1_000).unref();
+    this.ctx.log.debug('refused malformed request', { reason });
+  }
+
+  private start(h: MessageHead, buf: Buffer): void {
+    let path = h.target;
+    const headers = h.headers;
+    let authority = (headers.host as string | undefined) ?? '';
+    let scheme = 'http';
+    if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
+      // absolute-form (a client using us as HTTP_PROXY): the URL names the authority
+      try {
+        const u = new URL(path);
+        authority = u.host;
+        scheme = u.protocol.slice(0, -1);
+        path = u.pathname + u.search;
+      } catch {
+        return this.refuse(400, 'invalid absolute-form request-target');
+      }
+    }
+    const hasBody = h.chunked || h.contentLength > 0;
+    this.versionMinor = h.versionMinor;
+    this.closeAfter = h.close;
+    this.responseDone = false;
+    stripHopByHop(headers);
+    delete headers.host;
+    delete headers.expect;
+    let body: RequestBodyStream | null = null;
+    if (hasBody) {
+      body = new RequestBodyStream(this);
+      this.body = body;
+      this.decoder = h.chunked ? new ChunkedDecoder() : new LengthDecoder(h.contentLength);
+      this.state = State.Body;
+      if (h.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    } else {
+      this.body = undefined;
+      this.decoder = undefined;
+      this.state = State.Busy;
+    }
+    this.writtenAtStart = this.socket.bytesWritten;
+    const { ex, peerMetadata } = beginExchange(this.ctx, this.conn, h.method, path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(body));
+    this.onExchangeGone = () => ex.downstreamGone();
+    runExchange(this.ctx, ex, peerMetadata, (pr, done) => writeH1Response(ex, this, pr, this.ctx.draining, done), () => this.socket.destroy());
+    if (h.end < buf.length) {
+      if (hasBody) this.feedBody(buf, h.end);
+      else {
+        this.pending = buf.subarray(h.end);
+        this.socket.pause();
+      }
+    }
+  }
+
+  private feedBody(buf: Buffer, start: number): void {
+    const end = this.decoder!.feed(buf, start, this.sink);
+    if (end === Feed.More) return;
+    if (end === Feed.Invalid) {
+      this.body!.destroy();
+      const gone = this.onExchangeGone;
+      this.onExchangeGone = undefined;
+      gone?.();
+      if (this.socket.bytesWritten === this.writtenAtStart) return this.refuse(400, 'invalid chunked framing');
+      // the response may have started: the connection cannot be trusted any further
+      this.state = State.Closed;
+      this.socket.destroy();
+      return;
+    }
+    this.body!.push(null);
+    this.state = State.Busy;
+    if (end < buf.length) {
+      this.pending = buf.subarray(end);
+      this.socket.pause();
+    }
+    if (this.responseDone) this.next();
+  }
+
+  /** The response in progress was written completely. */
+  responseFinished(close: boolean): void {
+    this.responseDone = true;
+    this.onExchangeGone = undefined;
+    if (close || this.state === State.Closed) {
+      this.state = State.Closed;
+      this.socket.end();
+      return;
+    }
+    if (this.state === State.Body) {
+      // answered before the request body was read: only closing keeps the framing safe
+      this.state = State.Closed;
+      this.socket.end();
+      return;
+    }
+    this.next();
+  }
+
+  /** Moves on to the next request (pipelined bytes first). */
+  private next(): void {
+    this.state = State.Head;
+    this.body = undefined;
+    this.decoder = undefined;
+    const p = this.pending;
+    this.pending = undefined;
+    if (p !== undefined) this.parse(p);
+    if (this.state === State.Head || this.state === State.Body) this.socket.resume();
+  }
+
+  private closed(): void {
+    this.state = State.Closed;
+    this.host.forget(this);
+    if (this.body && !this.body.readableEnded) this.body.destroy();
+    const gone = this.onExchangeGone;
+    this.onExchangeGone = undefined;
+    if (!this.responseDone) gone?.();
+    this.onClose?.();
+  }
+}

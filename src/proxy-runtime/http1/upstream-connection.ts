@@ -1,0 +1,275 @@
+/**
+ * One kept-alive HTTP/1.1 connection to an upstream, one request at a time: the request head is
+ * written as one string (with Host first), the body streamed (as is under Content-Length, chunked
+ * otherwise), the response head parsed strictly and the body handed on as it arrives, with
+ * backpressure both ways. When request and response both ended cleanly, the connection goes back
+ * to its pool; anything unclean (early response, extra bytes, Connection: close) closes it.
+ */
+import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { UpstreamFailure, stripHopByHop, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
+import { describeSocketError } from '../clusters/pool/connect.js';
+import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
+import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
+import { fieldLines } from './head-writer.js';
+
+/** A request waiting for, or using, a connection. */
+export interface UpstreamRequest {
+  readonly head: UpstreamRequestHead;
+  readonly body: NodeJS.ReadableStream | null;
+  resolve(res: ProxyResponse): void;
+  /** `staleReuse`: failed on a reused connection before any response byte (safe to resend bodyless idempotent requests) */
+  reject(err: UpstreamFailure, staleReuse: boolean): void;
+  /** set once cancelled: nothing more is delivered */
+  cancelled: Error | undefined;
+  connection: UpstreamConnection | undefined;
+}
+
+/** What a connection tells its pool. */
+export interface ConnectionOwner {
+  /** the connection finished a request cleanly and may serve another */
+  release(c: UpstreamConnection): void;
+  /** the connection closed */
+  closed(c: UpstreamConnection): void;
+  readonly maxRequestsPerConnection: number;
+}
+
+/** The body of an upstream response, read as the downstream reads it. */
+class ResponseBody extends Readable {
+  constructor(private readonly conn: UpstreamConnection) {
+    super();
+  }
+
+  override _read(): void {
+    this.conn.socket.resume();
+  }
+}
+
+/** One upstream HTTP/1.1 connection. */
+export class UpstreamConnection {
+  /** requests started on this connection */
+  requests = 0;
+  idleSince = 0;
+  closed = false;
+  private cur: UpstreamRequest | undefined;
+  private pending: Buffer | undefined;
+  private decoder: BodyDecoder | undefined;
+  private stream: ResponseBody | undefined;
+  private responded = false;
+  private gotBytes = false;
+  private requestBodyDone = true;
+  private responseDone = false;
+  private keepAlive = true;
+  private lastError: Error | undefined;
+  private readonly sink = (c: Buffer): void => {
+    if (!this.stream!.push(c)) this.socket.pause();
+  };
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+  ) {
+    socket.on('data', (c: Buffer) => this.onData(c));
+    socket.on('error', (e) => (this.lastError = e));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Whether the connection can take a request. */
+  get usable(): boolean {
+    return !this.closed && this.cur === undefined && !this.socket.destroyed;
+  }
+
+  /** Sends `req` on this (idle) connection. */
+  start(req: UpstreamRequest): void {
+    this.cur = req;
+    req.connection = this;
+    this.requests++;
+    this.pending = undefined;
+    this.decoder = undefined;
+    this.stream = undefined;
+    this.responded = false;
+    this.gotBytes = false;
+    this.responseDone = false;
+    this.keepAlive = true;
+    const { head, body } = req;
+    let s: string | undefined = head.method + ' ' + head.path + ' HTTP/1.1\r\nhost: ' + head.authority + '\r\n';
+    s = fieldLines(head.headers, s);
+    if (s === undefined || /[\r\n\0 ]/.test(head.path) || /[\r\n\0]/.test(head.authority)) {
+      this.fail(new UpstreamFailure('reset', 'request head cannot be sent: invalid header name or value'), false);
+      this.socket.destroy();
+      return;
+    }
+    if (body === null) {
+      this.requestBodyDone = true;
+      this.socket.write(s + '\r\n', 'latin1');
+      return;
+    }
+    this.requestBodyDone = false;
+    const chunked = head.headers['content-length'] === undefined;
+    this.socket.write(chunked ? s + 'transfer-encoding: chunked\r\n\r\n' : s + '\r\n', 'latin1');
+    const socket = this.socket;
+    const onData = (c: Buffer): void => {
+      if (this.cur !== req) return;
+      let ok: boolean;
+      if (chunked) {
+        if (c.length === 0) return;
+        socket.cork();
+        socket.write(chunkHeader(c.length), 'latin1');
+        socket.write(c);
+        ok = socket.write('\r\n', 'latin1');
+        socket.uncork();
+      } else ok = socket.write(c);
+      if (!ok) {
+        body.pause();
+        socket.once('drain', () => body.resume());
+      }
+    };
+    const onEnd = (): void => {
+      if (this.cur !== req) return;
+      if (chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.requestBodyDone = true;
+      if (this.responseDone) this.finish();
+    };
+    const onAbort = (): void => {
+      // The downstream body broke (client gone, or a retry replaced this attempt): this request
+      // cannot be completed on this connection.
+      if (this.cur !== req || this.requestBodyDone) return;
+      this.socket.destroy();
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onAbort);
+    body.once('close', onAbort);
+    body.resume();
+  }
+
+  /** Gives up the current request (timeout, downstream gone). */
+  abort(reason: Error): void {
+    this.stream?.destroy(reason);
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    const req = this.cur;
+    if (req === undefined) {
+      // bytes while idle: the upstream is not speaking HTTP/1.1 as we do; do not reuse
+      this.socket.destroy();
+      return;
+    }
+    this.gotBytes = true;
+    if (this.decoder !== undefined) return this.feedBody(chunk, 0);
+    const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    let at = 0;
+    for (;;) {
+      const h = parseHead(buf, at, false);
+      if (h === undefined) {
+        this.pending = at === 0 ? buf : buf.subarray(at);
+        return;
+      }
+      if (isHeadError(h)) {
+        this.fail(new UpstreamFailure('reset', `invalid response from upstream: ${h.reason}`), false);
+        this.socket.destroy();
+        return;
+      }
+      if (h.status >= 100 && h.status < 200) {
+        if (h.status === 101) {
+          this.fail(new UpstreamFailure('reset', 'upstream switched protocols on a request that did not ask to'), false);
+          this.socket.destroy();
+          return;
+        }
+        at = h.end; // 100 Continue, 103 Early Hints: not forwarded
+        continue;
+      }
+      this.pending = undefined;
+      this.onHead(req, h, buf);
+      return;
+    }
+  }
+
+  private onHead(req: UpstreamRequest, h: MessageHead, buf: Buffer): void {
+    if (h.otherEncoding) {
+      this.fail(new UpstreamFailure('reset', 'upstream response uses a transfer coding other than chunked'), false);
+      this.socket.destroy();
+      return;
+    }
+    this.keepAlive = !h.close;
+    this.responded = true;
+    const noBody = req.head.method === 'HEAD' || h.status === 204 || h.status === 304 || h.contentLength === 0;
+    const headers = stripHopByHop(h.headers);
+    if (noBody) {
+      this.responseDone = true;
+      req.resolve({ status: h.status, headers, body: null, trailers: noTrailers });
+      if (h.end < buf.length) this.keepAlive = false;
+      if (this.requestBodyDone) this.finish();
+      return;
+    }
+    this.decoder = h.chunked ? new ChunkedDecoder() : h.contentLength > 0 ? new LengthDecoder(h.contentLength) : new UntilCloseDecoder();
+    const decoder = this.decoder;
+    if (!h.chunked && h.contentLength < 0) this.keepAlive = false;
+    const stream = new ResponseBody(this);
+    this.stream = stream;
+    req.resolve({ status: h.status, headers, body: stream, trailers: () => decoder.trailers });
+    if (h.end < buf.length) this.feedBody(buf, h.end);
+  }
+
+  private feedBody(buf: Buffer, start: number): void {
+    const end = this.decoder!.feed(buf, start, this.sink);
+    if (end === Feed.More) return;
+    if (end === Feed.Invalid) {
+      this.stream!.destroy(new UpstreamFailure('reset', 'invalid chunked framing from upstream'));
+      this.socket.destroy();
+      return;
+    }
+    if (end < buf.length) this.keepAlive = false;
+    this.responseDone = true;
+    this.stream!.push(null);
+    if (this.requestBodyDone) this.finish();
+    else this.keepAlive = false;
+  }
+
+  /** Request and response both ended: back to the pool, or closed. */
+  private finish(): void {
+    const req = this.cur;
+    this.cur = undefined;
+    this.stream = undefined;
+    this.decoder = undefined;
+    if (req) req.connection = undefined;
+    const max = this.owner.maxRequestsPerConnection;
+    if (!this.keepAlive || this.closed || (max > 0 && this.requests >= max)) {
+      this.socket.destroy();
+      return;
+    }
+    this.owner.release(this);
+  }
+
+  private fail(err: UpstreamFailure, staleReuse: boolean): void {
+    const req = this.cur;
+    if (req === undefined) return;
+    this.cur = undefined;
+    req.connection = undefined;
+    if (!this.responded && req.cancelled === undefined) req.reject(err, staleReuse);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.closed(this);
+    const req = this.cur;
+    if (req === undefined) return;
+    if (!this.responded) {
+      const why = this.lastError ? describeSocketError(this.lastError) : 'connection closed';
+      this.fail(new UpstreamFailure('reset', `upstream reset before response: ${why}`), this.requests > 1 && !this.gotBytes);
+      return;
+    }
+    if (!this.responseDone) {
+      if (this.decoder?.closeEnds()) {
+        this.responseDone = true;
+        this.stream?.push(null);
+      } else this.stream?.destroy(new UpstreamFailure('reset', 'upstream closed the connection mid-body'));
+    }
+    this.cur = undefined;
+    req.connection = undefined;
+  }
+}
+
+const noTrailers = (): HeaderMap | undefined => undefined;

@@ -1,0 +1,229 @@
+/**
+ * The HTTP/1.1 upstream connections of one cluster, on the fast path: per endpoint a LIFO stack of
+ * idle kept-alive connections (the warmest socket first), at most maxConnections open, requests
+ * beyond that queued (the cluster's admission limits answer 503 UO before that queue grows past
+ * http1MaxPendingRequests), idle connections closed after idleTimeout, a connection retired after
+ * maxRequestsPerConnection. Sockets come from `dial` (connect timeout, mTLS with the peer check).
+ */
+import type { Readable } from 'node:stream';
+import type { MeshTls } from '../tls/contexts.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { UpstreamFailure, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
+import { dial } from '../clusters/pool/connect.js';
+import type { InFlight } from '../clusters/pool/in-flight.js';
+import { UpstreamConnection, type ConnectionOwner, type UpstreamRequest } from './upstream-connection.js';
+
+/** Settings of an HTTP/1.1 pool. */
+export interface H1PoolOptions {
+  maxConnections: number;
+  maxRequestsPerConnection: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  mesh: MeshTls | undefined;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** A request in the pool: its promise, its cancel, and the retry on a stale kept-alive socket. */
+class PooledRequest implements UpstreamRequest, InFlight {
+  readonly response: Promise<ProxyResponse>;
+  cancelled: Error | undefined;
+  connection: UpstreamConnection | undefined;
+  /** already resent once after a stale reuse */
+  resent = false;
+  private settle!: { resolve: (r: ProxyResponse) => void; reject: (e: Error) => void };
+
+  constructor(
+    private readonly pool: EndpointPool,
+    readonly head: UpstreamRequestHead,
+    readonly body: Readable | null,
+  ) {
+    this.response = new Promise<ProxyResponse>((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  resolve(res: ProxyResponse): void {
+    if (this.cancelled === undefined) this.settle.resolve(res);
+    else res.body?.destroy();
+  }
+
+  reject(err: UpstreamFailure, staleReuse: boolean): void {
+    if (this.cancelled !== undefined) return;
+    // A kept-alive connection the upstream closed as we reused it: a bodyless idempotent request
+    // never reached the application; send it once more on a fresh connection.
+    if (staleReuse && !this.resent && this.body === null && IDEMPOTENT.has(this.head.method)) {
+      this.resent = true;
+      this.pool.enqueue(this, true);
+      return;
+    }
+    this.settle.reject(err);
+  }
+
+  cancel(reason: Error): void {
+    if (this.cancelled !== undefined) return;
+    this.cancelled = reason;
+    this.settle.reject(reason);
+    this.pool.dequeue(this);
+    this.connection?.abort(reason);
+  }
+}
+
+/** The connections to one endpoint. */
+class EndpointPool implements ConnectionOwner {
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly waiting: PooledRequest[] = [];
+  private readonly all = new Set<UpstreamConnection>();
+  /** connections open or being dialed */
+  private open = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+  retired = false;
+
+  constructor(
+    private readonly ep: Endpoint,
+    private readonly o: H1PoolOptions,
+  ) {}
+
+  get maxRequestsPerConnection(): number {
+    return this.o.maxRequestsPerConnection;
+  }
+
+  get connections(): number {
+    return this.open;
+  }
+
+  send(head: UpstreamRequestHead, body: Readable | null): InFlight {
+    const r = new PooledRequest(this, head, body);
+    this.enqueue(r, false);
+    return r;
+  }
+
+  /** Runs `r` on an idle connection, a new one, or queues it. */
+  enqueue(r: PooledRequest, fresh: boolean): void {
+    if (!fresh) {
+      let c = this.idle.pop();
+      while (c !== undefined && !c.usable) c = this.idle.pop();
+      if (c !== undefined) return c.start(r);
+    }
+    if (this.open < this.o.maxConnections || fresh) return this.dialFor(r);
+    this.waiting.push(r);
+  }
+
+  dequeue(r: PooledRequest): void {
+    const i = this.waiting.indexOf(r);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  private dialFor(r: PooledRequest): void {
+    this.open++;
+    const o = this.o;
+    const ep = this.ep;
+    const tls = ep.mtls && o.mesh ? { mesh: o.mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined;
+    const socket = dial(
+      { address: ep.address, port: ep.port, connectTimeoutMs: o.connectTimeoutMs, tls },
+      (s) => {
+        const c = new UpstreamConnection(s, this);
+        this.all.add(c);
+        if (r.cancelled !== undefined) this.release(c);
+        else c.start(r);
+      },
+      (e) => {
+        this.open--;
+        if (r.cancelled === undefined) r.reject(e, false);
+        this.next();
+      },
+    );
+    socket.on('error', () => undefined);
+  }
+
+  release(c: UpstreamConnection): void {
+    if (this.retired) {
+      c.socket.destroy();
+      return;
+    }
+    const w = this.waiting.shift();
+    if (w !== undefined) return c.start(w);
+    c.idleSince = Date.now();
+    this.idle.push(c);
+    this.sweep();
+  }
+
+  closed(c: UpstreamConnection): void {
+    this.open--;
+    this.all.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.next();
+  }
+
+  /** A connection slot freed: start the oldest waiting request. */
+  private next(): void {
+    if (this.waiting.length > 0 && this.open < this.o.maxConnections && !this.retired) this.dialFor(this.waiting.shift()!);
+  }
+
+  /** Closes connections idle for longer than idleTimeout (checked a few times per timeout). */
+  private sweep(): void {
+    if (this.sweeper !== undefined || !Number.isFinite(this.o.idleTimeoutMs)) return;
+    const every = Math.max(20, Math.min(this.o.idleTimeoutMs / 4, 5_000));
+    this.sweeper = setInterval(() => {
+      const limit = Date.now() - this.o.idleTimeoutMs;
+      // idle[0] is the coldest (LIFO use): close from the bottom while old enough.
+      while (this.idle.length > 0 && this.idle[0]!.idleSince <= limit) this.idle.shift()!.socket.destroy();
+      if (this.idle.length === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, every);
+    this.sweeper.unref();
+  }
+
+  /** No new requests: idle connections close now, busy ones after their response. */
+  retire(): void {
+    this.retired = true;
+    for (const c of this.idle.splice(0)) c.socket.destroy();
+    for (const w of this.waiting.splice(0)) w.reject(new UpstreamFailure('reset', 'upstream pool retired'), false);
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  /** Closes every connection now, busy or not. */
+  destroy(): void {
+    this.retire();
+    for (const c of this.all) c.socket.destroy();
+  }
+}
+
+/** The HTTP/1.1 connections of one cluster, per endpoint. */
+export class FastH1Pool {
+  private readonly pools = new Map<string, EndpointPool>();
+  private retired = false;
+
+  constructor(readonly options: H1PoolOptions) {}
+
+  /** Sends a request; `body` is streamed into it (null: none). */
+  send(ep: Endpoint, head: UpstreamRequestHead, body: NodeJS.ReadableStream | null): InFlight {
+    let p = this.pools.get(ep.key);
+    if (p === undefined) {
+      p = new EndpointPool(ep, this.options);
+      if (this.retired) p.retired = true;
+      else this.pools.set(ep.key, p);
+    }
+    return p.send(head, body as Readable | null);
+  }
+
+  /** Stops using these connections; they close once their requests finish. */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    for (const p of this.pools.values()) p.retire();
+    this.pools.clear();
+  }
+
+  connectionCount(): number {
+    let n = 0;
+    for (const p of this.pools.values()) n += p.connections;
+    return n;
+  }
+
+  close(): void {
+    for (const p of this.pools.values()) p.destroy();
+    this.pools.clear();
+  }
+}
