@@ -94,6 +94,8 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
     ...(webhookPort !== undefined ? { webhookPort } : {}),
     ...(flags.certTtlSeconds ? { certTtlSeconds: flags.certTtlSeconds } : {}),
     ...(address ? { proxyControlPlaneAddress: address } : {}),
+    // The daemon filters by level (it used to take the flag and log everything at info).
+    ...(opts.logLevel ? { logLevel: opts.logLevel as 'debug' | 'info' | 'warn' | 'error' } : {}),
     version: meshctlVersion(),
     log,
   });
@@ -113,7 +115,7 @@ const command: CommandDefinition = {
       .option('--ca-cert <file>', 'use this CA certificate (PEM, optionally followed by its chain) instead of a generated root')
       .option('--ca-key <file>', 'the PKCS#8 PEM key of --ca-cert')
       .option('--cert-ttl <duration>', 'lifetime of workload certificates (default 24h)')
-      .option('--log-level <level>', 'debug, info, warn or error (accepted for the Deployment; every line is logged at info today)')
+      .option('--log-level <level>', 'debug, info, warn or error: --kubernetes writes only lines at or above it, each with its level (default info; the local control plane logs every line)')
       .option('--webhook-port <port>', 'kubernetes: injection webhook port (default 15017)')
       .option('--proxy-control-plane-address <host:port|pod-ip>', 'kubernetes: the address injected pods dial (default meshctl-control-plane.<ns>.svc:15012; pod-ip: this replica\'s pod IP, for clusters without DNS); env MESHCTL_PROXY_CONTROL_PLANE_ADDRESS')
       .addHelpText('after', examples(['meshctl control-plane', 'meshctl control-plane --home /tmp/mesh --stream-port 0 --debug-port 0', 'meshctl control-plane --ca-cert corp-ca.pem --ca-key corp-ca-key.pem --cert-ttl 1h', 'meshctl control-plane --kubernetes --namespace mesh-system   # in the Deployment']));

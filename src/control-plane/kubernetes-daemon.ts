@@ -19,6 +19,7 @@ import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
 import { kubernetesGenerators } from './kubernetes/generators.js';
 import { LeaderElector } from './kubernetes/leader-election.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
+import { leveledLog, type ControlPlaneLogLevel } from './kubernetes/leveled-log.js';
 
 /** Names the control plane shares with install (src/install/manifests.ts InstallNames). */
 const WEBHOOK_CONFIGURATION = 'meshctl-sidecar-injector';
@@ -51,6 +52,9 @@ export interface KubernetesControlPlaneOptions {
   readonly leaseDurationSeconds?: number;
   readonly leaseRetryMs?: number;
   readonly version: string;
+  /** Lines below this level are not written (default info): the --log-level flag. */
+  readonly logLevel?: ControlPlaneLogLevel;
+  /** Where lines go, each as `<level> <message>` (the caller adds the timestamp). */
   readonly log: (line: string) => void;
 }
 
@@ -85,7 +89,10 @@ function seconds(duration: string | undefined): number | undefined {
 
 /** Starts the control plane; resolves once the informers listed, the CA is loaded and every port listens. */
 export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptions): Promise<RunningKubernetesControlPlane> {
-  const { cluster, namespace: ns, log } = o;
+  const { cluster, namespace: ns } = o;
+  // Every module below logs through the level filter (see leveled-log.ts for how plain lines get a level).
+  const logger = leveledLog(o.logLevel ?? 'info', o.log);
+  const log = logger.line;
   const host = o.host ?? '0.0.0.0';
   const settings = await meshSettings(cluster, ns);
   const ca = await loadOrCreateCa({ storage: new SecretCaStorage(cluster.objects, ns) });
@@ -126,7 +133,7 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
   const issueWebhookCert = () => authority.issueServing({ dns: [serviceName, `${serviceName}.cluster.local`, `${CONTROL_PLANE_SERVICE}.${ns}`], ips: [] }, { namespace: ns, serviceAccount: CONTROL_PLANE_SERVICE }, WEBHOOK_CERT_TTL_SECONDS);
   const cert = await issueWebhookCert();
   const webhook = await startWebhookServer(
-    { cert: cert.certChainPem, key: cert.keyPem, injectOptions: () => injectOptions, onDecision: (d) => log(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`) },
+    { cert: cert.certChainPem, key: cert.keyPem, injectOptions: () => injectOptions, onDecision: (d) => logger.info(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`) },
     o.webhookPort ?? ControlPlanePorts.webhook,
     host,
   );
@@ -140,7 +147,7 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     await Promise.all([ensureCaBundle(cluster, authority.rootPem, log), publishRoot(cluster, authority.rootPem, log)]);
   };
   let reconcileTimer: NodeJS.Timeout | undefined;
-  const reconcileSafely = (): void => void reconcile().catch((err: Error) => log(`leader: ${err.message}`));
+  const reconcileSafely = (): void => void reconcile().catch((err: Error) => logger.warn(`leader: ${err.message}`));
   const onNamespace = (reasons: string[]): void => {
     if (elector.isLeader && reasons.some((r) => r.startsWith('namespace '))) reconcileSafely();
   };

@@ -71,7 +71,7 @@ export class LeaderElector {
     try {
       this.setLeading(await this.tryAcquireOrRenew());
     } catch (err) {
-      this.o.log?.(`leader election: ${(err as Error).message}`);
+      this.o.log?.(`leader election: renewing or acquiring failed: ${(err as Error).message}`);
       // Not renewed: after the lease duration another replica may have taken over.
       if (this.leading && Date.now() - this.lastRenew > this.duration * 1000) this.setLeading(false);
     }

@@ -1,0 +1,373 @@
+/**
+ * The mesh on a cluster when things change or go wrong, on the real test cluster (issue 8, "held by
+ * tests"): a VirtualService canary split between two versions and shifted, the control plane pod
+ * the proxies use deleted under load, the leader replica deleted, a token for the wrong audience
+ * presented to the CA, bad VirtualServices refused by the API server's schema or reported by
+ * `meshctl analyze`, and the control plane's --log-level filtering its lines.
+ *
+ * One mesh installed for the whole file, on its own cluster (the mesh is cluster-wide and
+ * mesh.test.ts installs and uninstalls it on another). The test cluster has no kube-proxy and no DNS:
+ * injected pods dial the control plane through a kube-proxy stand-in on the pod network's gateway
+ * (test/cluster/harness/service-forwarder.ts) that leads to the Service's Ready endpoints, as the
+ * Service address does in a real cluster, so a proxy whose control plane pod goes away reconnects to
+ * another replica.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { X509Certificate } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeRequiring, isRoot } from '../support/requirements.js';
+import { runCli } from '../support/cli.js';
+import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
+import { startServiceForwarder, type ServiceForwarder } from '../cluster/harness/service-forwarder.js';
+import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
+import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
+import { EC_P256, generateP256, loadX509 } from '../../src/protocol/pki/x509.js';
+
+const MESH_NS = 'mesh-system';
+const CP_SELECTOR = 'app=meshctl-control-plane';
+
+/** reviews v1 and v2 (echo servers answering with their version), and a client that sends requests on command. */
+function app(): string {
+  const echo = (version: string) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: reviews-${version}, labels: { app: reviews, version: ${version} } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: reviews, version: ${version} } }
+  template:
+    metadata: { labels: { app: reviews, version: ${version} } }
+    spec:
+      serviceAccountName: reviews
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: reviews
+        image: meshctl-test/echo:1
+        env:
+        - { name: PORT, value: "8080" }
+        - { name: ECHO_MESSAGE, value: ${version} }
+        - name: POD_NAME
+          valueFrom: { fieldRef: { fieldPath: metadata.name } }
+        ports: [{ name: http, containerPort: 8080 }]
+        readinessProbe: { httpGet: { path: /readyz, port: http }, periodSeconds: 1 }
+`;
+  return `
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: reviews }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: client }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, labels: { app: reviews } }
+spec:
+  selector: { app: reviews }
+  ports: [{ name: http, port: 9080, targetPort: 8080 }]
+---${echo('v1')}---${echo('v2')}---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: client, labels: { app: client } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: client } }
+  template:
+    metadata: { labels: { app: client } }
+    spec:
+      serviceAccountName: client
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: client
+        image: meshctl-test/client:1
+        env: [{ name: PORT, value: "8080" }]
+        ports: [{ name: http, containerPort: 8080 }]
+`;
+}
+
+/** The reviews canary: subsets by version label, and a VirtualService with these weights. */
+function canary(ns: string, v1: number, v2: number): KubeObject[] {
+  return [
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'reviews', namespace: ns },
+      spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'reviews', namespace: ns },
+      spec: {
+        hosts: ['reviews'],
+        http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: v1 }, { destination: { host: 'reviews', subset: 'v2' }, weight: v2 }] }],
+      },
+    },
+  ];
+}
+
+/** What one request the client pod sent got. */
+interface Outcome {
+  status: number;
+  version?: string;
+  error?: string;
+}
+
+/** The per-type sync state of a connected proxy, as the control plane's /debug/syncz shows it. */
+interface SyncView {
+  proxy: { id: string };
+  types: Record<string, { status: string }>;
+}
+
+describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: canary, control plane restarts, leader failover, token audience, schema', () => {
+  let state: TestClusterState | undefined;
+  let cluster: TestCluster;
+  let api: KubernetesCluster;
+  let dir: string;
+  let forwarder: ServiceForwarder | undefined;
+  let ns: string;
+  let reviewsIp: string;
+  const cli = (argv: string[], stdin?: string) => runCli(argv, { env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir }, ...(stdin !== undefined ? { stdin } : {}) });
+
+  const controlPlanePods = async (): Promise<k8s.V1Pod[]> => (await cluster.pods(MESH_NS, CP_SELECTOR)).filter((p) => !p.metadata?.deletionTimestamp);
+  const leaseHolder = async (): Promise<string> => (await cluster.kubectl(['-n', MESH_NS, 'get', 'lease', 'meshctl-control-plane-leader', '-o', 'jsonpath={.spec.holderIdentity}'])).stdout;
+  const syncz = async (pod: k8s.V1Pod): Promise<SyncView[]> => ((await (await fetch(`http://${pod.status!.podIP}:15014/debug/syncz`, { signal: AbortSignal.timeout(3000) })).json()) as { proxies: SyncView[] }).proxies;
+  /** Which control plane pod each proxy of the app is connected to, with every type SYNCED. */
+  const syncedProxies = async (): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const cp of (await controlPlanePods()).filter(isPodReady)) {
+      for (const v of await syncz(cp).catch(() => [])) {
+        const types = Object.values(v.types);
+        if (v.proxy.id.endsWith(`.${ns}`) && types.length === 3 && types.every((t) => t.status === 'SYNCED')) out.set(v.proxy.id, cp.metadata!.name!);
+      }
+    }
+    return out;
+  };
+  const appPods = async (): Promise<k8s.V1Pod[]> => (await cluster.pods(ns)).filter((p) => !p.metadata?.deletionTimestamp);
+  const clientPod = async (): Promise<k8s.V1Pod> => (await cluster.pods(ns, 'app=client')).find(isPodReady)!;
+
+  /** `count` requests from the client pod's app to reviews (through its sidecar), one after another. */
+  const sendFromClient = async (count: number): Promise<Outcome[]> => {
+    const client = await clientPod();
+    // The order goes to the client app over the pod's loopback (not captured); its requests to the
+    // reviews ClusterIP are captured by its sidecar, as any app's are.
+    const order = JSON.stringify({ url: `http://${reviewsIp}:9080/`, count, timeoutMs: 5000 });
+    const r = await cluster.execInPodNetns(client, ['curl', '-sS', '--fail-with-body', '--max-time', '60', '-X', 'POST', '--data-binary', order, 'http://127.0.0.1:8080/request'], 65_000);
+    if (r.code !== 0) throw new Error(`ordering requests from the client pod failed: ${r.stderr.trim()} ${r.stdout.slice(0, 200)}`);
+    const { results } = JSON.parse(r.stdout) as { results: { status: number; body: string; error?: string }[] };
+    return results.map((x) => {
+      let version: string | undefined;
+      try {
+        version = (JSON.parse(x.body) as { message?: string }).message;
+      } catch {
+        /* not the echo server's answer */
+      }
+      return { status: x.status, ...(version ? { version } : {}), ...(x.error ? { error: x.error } : {}) };
+    });
+  };
+  const versions = (outcomes: Outcome[]): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const o of outcomes) out[o.version ?? `status ${o.status}${o.error ? ` (${o.error})` : ''}`] = (out[o.version ?? `status ${o.status}${o.error ? ` (${o.error})` : ''}`] ?? 0) + 1;
+    return out;
+  };
+  /** Polls until a batch of requests all reach `version` (the config change reached the client's proxy). */
+  const waitForAll = (version: string, what: string) =>
+    cluster.waitFor(what, async () => {
+      const batch = await sendFromClient(10);
+      return batch.every((o) => o.status === 200 && o.version === version);
+    }, 30_000);
+
+  beforeAll(async () => {
+    // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
+    if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
+      const { execa } = await import('execa');
+      await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: new URL('../..', import.meta.url).pathname });
+    }
+    dir = mkdtempSync(join(tmpdir(), 'meshctl-k8s-reliability-'));
+    state = await startCluster(dir, (m) => process.stderr.write(`[reliability cluster] ${m}\n`));
+    cluster = new TestCluster(state);
+    api = await KubernetesCluster.connect({ kubeconfig: cluster.kubeconfigPath });
+
+    // --log-level warn: the last test checks that info lines are not written.
+    const installed = await cli(['install', '--kubernetes', '--wait', '--timeout', '3m', '-y', '--set', 'controlPlane.logLevel=warn']);
+    expect(installed.code, installed.stderr).toBe(0);
+    forwarder = await startServiceForwarder(cluster.kubeConfig, { gateway: state.network.gateway, namespace: MESH_NS, service: 'meshctl-control-plane', port: 15012 });
+
+    ns = await cluster.createNamespace('rel');
+    await cluster.waitFor('the root CA ConfigMap in the app namespace', async () => cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns }), 60_000);
+    const injected = await cli(['inject', '-f', '-', '--set', `controlPlane.address=${forwarder.address}`], app());
+    expect(injected.code, injected.stderr).toBe(0);
+    const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
+    expect(applied.code, applied.stderr).toBe(0);
+    await cluster.waitForReadyPods(ns, 'app', 3, 150_000);
+    reviewsIp = (await cluster.core.readNamespacedService({ name: 'reviews', namespace: ns })).spec!.clusterIP!;
+  }, 300_000);
+
+  afterAll(async () => {
+    await forwarder?.close();
+    if (state) await stopCluster(state);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('splits requests 90/10 between reviews v1 and v2 as a VirtualService applied with server-side apply says, then follows it to 0/100', async () => {
+    for (const o of canary(ns, 90, 10)) await api.objects.apply(o, { force: true });
+    // Both subsets answer once the config is in place (a 10% subset shows within 60 requests but by chance).
+    await cluster.waitFor('both versions answering under the 90/10 split', async () => {
+      const v = versions(await sendFromClient(30));
+      return (v.v1 ?? 0) > 0 && (v.v2 ?? 0) > 0;
+    }, 30_000);
+    const N = 300;
+    const outcomes = await sendFromClient(N);
+    const counts = versions(outcomes);
+    expect(outcomes.every((o) => o.status === 200), JSON.stringify(counts)).toBe(true);
+    expect((counts.v1 ?? 0) + (counts.v2 ?? 0)).toBe(N);
+    // Tolerance: 5 standard deviations of a binomial(300, 0.1) around 30 (sd 5.2): 4..56. A chance
+    // failure has odds below 1 in a million; an even or reversed split fails it by far.
+    const sd = Math.sqrt(N * 0.1 * 0.9);
+    expect(counts.v2 ?? 0).toBeGreaterThanOrEqual(Math.floor(N * 0.1 - 5 * sd));
+    expect(counts.v2 ?? 0).toBeLessThanOrEqual(Math.ceil(N * 0.1 + 5 * sd));
+
+    for (const o of canary(ns, 0, 100)) await api.objects.apply(o, { force: true });
+    await waitForAll('v2', 'every request on v2 after the shift to 0/100');
+    const after = await sendFromClient(100);
+    expect(versions(after)).toEqual({ v2: 100 });
+  }, 120_000);
+
+  it('the control plane pod the proxies use is deleted under load: no request fails, the proxies resync to a running replica and get a later change', async () => {
+    const proxies = await cluster.waitFor('both app proxies SYNCED', async () => {
+      const m = await syncedProxies();
+      return m.size === 3 ? m : undefined;
+    }, 30_000);
+    const client = await clientPod();
+    const victim = proxies.get(`${client.metadata!.name}.${ns}`)!;
+    expect(victim).toBeTruthy();
+
+    // Steady requests from the client pod to reviews while the pod goes.
+    const outcomes: Outcome[] = [];
+    let loading = true;
+    const load = (async () => {
+      while (loading) outcomes.push(...(await sendFromClient(10)));
+    })();
+    await sleep(500);
+    await cluster.core.deleteNamespacedPod({ name: victim, namespace: MESH_NS });
+    await cluster.waitFor(`control plane pod ${victim} gone and a replacement Ready`, async () => {
+      const pods = await cluster.pods(MESH_NS, CP_SELECTOR);
+      return !pods.some((p) => p.metadata?.name === victim) && pods.filter(isPodReady).length === 2;
+    }, 90_000);
+    const moved = await cluster.waitFor('every app proxy SYNCED on a running replica', async () => {
+      const m = await syncedProxies();
+      return m.size === 3 && ![...m.values()].includes(victim) ? m : undefined;
+    }, 60_000);
+    await sleep(1000);
+    loading = false;
+    await load;
+    expect(outcomes.length).toBeGreaterThan(20);
+    expect(outcomes.filter((o) => o.status !== 200), JSON.stringify(versions(outcomes))).toEqual([]);
+    const running = (await controlPlanePods()).map((p) => p.metadata!.name!);
+    for (const cp of moved.values()) expect(running).toContain(cp);
+
+    // A change made after the restart reaches the proxies through the pods they are now connected to.
+    for (const o of canary(ns, 100, 0)) await api.objects.apply(o, { force: true });
+    await waitForAll('v1', 'every request on v1 after the change made after the restart');
+    expect(versions(await sendFromClient(30))).toEqual({ v1: 30 });
+  }, 180_000);
+
+  it('the leader is deleted: the other replica takes the Lease and keeps the webhook caBundle and the root CA ConfigMaps current', async () => {
+    const leader = await cluster.waitFor('a leader', async () => leaseHolder(), 30_000);
+    const before = (await controlPlanePods()).map((p) => p.metadata!.name!);
+    expect(before).toContain(leader);
+    await cluster.core.deleteNamespacedPod({ name: leader, namespace: MESH_NS });
+    const next = await cluster.waitFor('another replica holding the Lease', async () => {
+      const h = await leaseHolder();
+      return h && h !== leader ? h : undefined;
+    }, 60_000);
+    await cluster.waitFor(`${leader} gone`, async () => !(await cluster.pods(MESH_NS, CP_SELECTOR)).some((p) => p.metadata?.name === leader), 60_000);
+    expect((await controlPlanePods()).map((p) => p.metadata!.name)).toContain(next);
+
+    // Break the caBundle; the new leader repairs it on its next round, which a new namespace starts.
+    const root = Buffer.from((await cluster.core.readNamespacedSecret({ name: 'meshctl-ca', namespace: MESH_NS })).data!['ca-cert.pem']!, 'base64').toString('utf8');
+    const patched = await cluster.kubectl(['patch', 'mutatingwebhookconfiguration', 'meshctl-sidecar-injector', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from('not the mesh root').toString('base64') }])]);
+    expect(patched.code, patched.stderr).toBe(0);
+    const fresh = await cluster.createNamespace('after-failover');
+    const published = await cluster.waitFor(`meshctl-ca-root in ${fresh}`, async () => cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: fresh }), 30_000);
+    expect(published.data?.['root-cert.pem']).toBe(root);
+    await cluster.waitFor('the caBundle of both webhooks back to the mesh root', async () => {
+      const hook = await cluster.kubectl(['get', 'mutatingwebhookconfiguration', 'meshctl-sidecar-injector', '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}']);
+      const bundles = hook.stdout.split(' ');
+      return bundles.length === 2 && bundles.every((b) => Buffer.from(b, 'base64').toString('utf8') === root);
+    }, 30_000);
+    await cluster.deleteNamespace(fresh);
+  }, 120_000);
+
+  it('the CA refuses a CSR with a token for audience not-meshctl, with the reason; the same ServiceAccount\'s meshctl token gets its SPIFFE identity and nothing else', async () => {
+    const cp = (await controlPlanePods()).find(isPodReady)!;
+    const root = Buffer.from((await cluster.core.readNamespacedSecret({ name: 'meshctl-ca', namespace: MESH_NS })).data!['ca-cert.pem']!, 'base64').toString('utf8');
+    const token = async (audience: string): Promise<string> =>
+      (await cluster.core.createNamespacedServiceAccountToken({ name: 'client', namespace: ns, body: { spec: { audiences: [audience], expirationSeconds: 600 } } })).status?.token ?? '';
+    // A CSR asking for another identity (the control plane's): the CA must ignore what the CSR asks for.
+    const x509 = await loadX509();
+    const keys = await generateP256(false);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=impostor',
+      keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
+      signingAlgorithm: EC_P256,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `spiffe://cluster.local/ns/${MESH_NS}/sa/meshctl-control-plane` }])],
+    });
+    // Straight to the pod's CA port, as a sidecar reaches it.
+    const sign = async (audience: string): Promise<string[]> => {
+      const t = await token(audience);
+      const signer = await grpcCertificateSigner({ address: `${cp.status!.podIP}:15012`, trustRoots: root, credential: () => t });
+      try {
+        return await signer.sign(csr.toString('pem'), 600);
+      } finally {
+        signer.close?.();
+      }
+    };
+    await expect(sign('not-meshctl')).rejects.toThrow(/certificate request to [\d.]+:15012 failed: .*the API server does not accept the token for audience "meshctl"/);
+
+    const chain = await sign('meshctl');
+    const leaf = new X509Certificate(chain[0]!);
+    expect(leaf.subjectAltName).toBe(`URI:spiffe://cluster.local/ns/${ns}/sa/client`);
+    expect(leaf.verify(new X509Certificate(root).publicKey)).toBe(true);
+  }, 60_000);
+
+  it('the API server refuses a VirtualService its schema rejects, naming the field; analyze -f reports one that passes the schema but names a missing subset', async () => {
+    const vs = (http: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: reviews-bad, namespace: ${ns} }\nspec:\n  hosts: [reviews]\n  http:\n${http}`;
+    const stringWeight = await cluster.kubectl(['apply', '-f', '-'], { input: vs('  - route:\n    - destination: { host: reviews, subset: v1 }\n      weight: "ninety"\n') });
+    expect(stringWeight.code).not.toBe(0);
+    expect(stringWeight.stderr).toContain('spec.http[0].route[0].weight');
+    const unknownField = await cluster.kubectl(['apply', '-f', '-'], { input: vs('  - route:\n    - destination: { host: reviews, subset: v1 }\n    retriez: { attempts: 3 }\n') });
+    expect(unknownField.code).not.toBe(0);
+    expect(unknownField.stderr).toMatch(/unknown field "spec\.http\[0\]\.retriez"/);
+    const stored = await cluster.kubectl(['-n', ns, 'get', 'virtualservice', 'reviews-bad', '--ignore-not-found', '-o', 'name']);
+    expect(stored.stdout.trim()).toBe('');
+
+    // Passes the schema (the API server takes it) but routes to subset v3, which no DestinationRule defines.
+    const file = join(dir, 'canary-v3.yaml');
+    const dr = `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: reviews, namespace: ${ns} }\nspec:\n  host: reviews\n  subsets:\n  - { name: v1, labels: { version: v1 } }\n  - { name: v2, labels: { version: v2 } }\n`;
+    const wrong = vs('  - route:\n    - destination: { host: reviews, subset: v1 }\n      weight: 50\n    - destination: { host: reviews, subset: v3 }\n      weight: 50\n');
+    writeFileSync(file, `${dr}---\n${wrong}`);
+    const dryRun = await cluster.kubectl(['apply', '--dry-run=server', '-f', file]);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    const analyzed = await cli(['analyze', '-f', file]);
+    expect(analyzed.code, analyzed.stderr).toBe(79);
+    expect(analyzed.stdout).toMatch(new RegExp(`Error \\[MESH0101\\] \\(VirtualService reviews-bad\\.${ns}\\)[^\\n]*v3`));
+  }, 60_000);
+
+  it('--log-level warn: the control plane writes its warnings (the refused certificate request) and none of its info lines', async () => {
+    const logs = await Promise.all((await controlPlanePods()).map(async (p) => cluster.podLogs(p, 'control-plane')));
+    const all = logs.join('');
+    // The replica that refused the not-meshctl token logged it as a warning.
+    expect(all).toMatch(/ warn certificate request from \S+ refused: .*audience "meshctl"/);
+    // Info lines (start-up, "ready", proxies connecting, ConfigMaps published) are filtered out.
+    expect(all).not.toMatch(/ info /);
+    expect(all).not.toMatch(/control plane \S+ ready \(pod/);
+    expect(all).not.toContain('connected as spiffe://');
+  }, 30_000);
+});
