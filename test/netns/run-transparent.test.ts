@@ -164,6 +164,16 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     expect((await new LocalPlatform(home).listWorkloads()).map((w) => w.name)).toEqual(['reviews-v1']);
   }, 30_000);
 
+  it('--exclude-outbound-ports: the excluded port bypasses the client sidecar (plaintext, accepted by the PERMISSIVE server)', async () => {
+    const byPolicy = async (policy: string) => sum((await prometheus(serverAddress)).filter((l) => l.includes('reporter="destination"') && l.includes(`connection_security_policy="${policy}"`)));
+    const [plainBefore, mtlsBefore] = [await byPolicy('none'), await byPolicy('mutual_tls')];
+    const direct = start(['--name', 'direct', '--port', '9001', '--user', String(APP_UID), '--exclude-outbound-ports', '9080', '--', 'curl', '-sS', '--max-time', '8', `http://${serverAddress}:9080/excluded`]);
+    expect(await direct.exited()).toBe(0);
+    expect(JSON.parse(direct.stdout())).toMatchObject({ path: '/excluded' });
+    expect(await byPolicy('none')).toBe(plainBefore + 1);
+    expect(await byPolicy('mutual_tls')).toBe(mtlsBefore);
+  }, 60_000);
+
   it("a killed run's namespace, processes and lease are swept by the next run", async () => {
     const crashed = start(['--name', 'crashy', '--port', '9100', '--', 'sleep', '300']);
     const netns = (await crashed.waitFor(/network namespace (\S+),/))[1]!;
@@ -180,9 +190,11 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
 
   it('stopping the last workload removes the bridge and every lease', async () => {
     await stopMeshctl(server);
+    expect(server.stderr()).toContain('command exited with 0; removing its sidecar and namespace');
+    expect(server.proc.exitCode).toBe(0);
     const leases = JSON.parse(readFileSync(join(home, 'transparent', 'leases.json'), 'utf8')) as { network: number; workloads: unknown[] };
     expect(leases.workloads).toEqual([]);
     expect(linkExists(meshNetwork(home, leases.network).bridge)).toBe(false);
     expect(netnsList().filter((n) => n.startsWith(`msh${homeTag(home)}`))).toEqual([]);
-  }, 30_000);
+  }, 40_000);
 });

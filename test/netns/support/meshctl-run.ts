@@ -81,10 +81,10 @@ export function startMeshctl(home: string, argv: readonly string[], env: Record<
   };
 }
 
-/** Stops a run by its pid (SIGTERM, then SIGKILL after 10 s) and waits for it. */
+/** Stops a run by its pid (SIGTERM, then SIGKILL after 25 s: the run gives its app and sidecar 5 s each) and waits for it. */
 export async function stopMeshctl(p: MeshctlProcess): Promise<void> {
   if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
-  const hard = setTimeout(() => p.proc.kill('SIGKILL'), 10_000);
+  const hard = setTimeout(() => p.proc.kill('SIGKILL'), 25_000);
   p.proc.kill('SIGTERM');
   await p.exited();
   clearTimeout(hard);
