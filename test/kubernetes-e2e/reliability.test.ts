@@ -183,6 +183,24 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
       return batch.every((o) => o.status === 200 && o.version === version);
     }, 30_000);
 
+  /** Runs `during` while the client pod sends requests to reviews without pause; returns what they got. */
+  const underLoad = async (during: () => Promise<void>): Promise<Outcome[]> => {
+    const outcomes: Outcome[] = [];
+    let loading = true;
+    const load = (async () => {
+      while (loading) outcomes.push(...(await sendFromClient(10)));
+    })();
+    try {
+      await sleep(500);
+      await during();
+      await sleep(1000);
+    } finally {
+      loading = false;
+      await load;
+    }
+    return outcomes;
+  };
+
   beforeAll(async () => {
     // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
     if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
@@ -249,24 +267,18 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
     expect(victim).toBeTruthy();
 
     // Steady requests from the client pod to reviews while the pod goes.
-    const outcomes: Outcome[] = [];
-    let loading = true;
-    const load = (async () => {
-      while (loading) outcomes.push(...(await sendFromClient(10)));
-    })();
-    await sleep(500);
-    await cluster.core.deleteNamespacedPod({ name: victim, namespace: MESH_NS });
-    await cluster.waitFor(`control plane pod ${victim} gone and a replacement Ready`, async () => {
-      const pods = await cluster.pods(MESH_NS, CP_SELECTOR);
-      return !pods.some((p) => p.metadata?.name === victim) && pods.filter(isPodReady).length === 2;
-    }, 90_000);
-    const moved = await cluster.waitFor('every app proxy SYNCED on a running replica', async () => {
-      const m = await syncedProxies();
-      return m.size === 3 && ![...m.values()].includes(victim) ? m : undefined;
-    }, 60_000);
-    await sleep(1000);
-    loading = false;
-    await load;
+    let moved = new Map<string, string>();
+    const outcomes = await underLoad(async () => {
+      await cluster.core.deleteNamespacedPod({ name: victim, namespace: MESH_NS });
+      await cluster.waitFor(`control plane pod ${victim} gone and a replacement Ready`, async () => {
+        const pods = await cluster.pods(MESH_NS, CP_SELECTOR);
+        return !pods.some((p) => p.metadata?.name === victim) && pods.filter(isPodReady).length === 2;
+      }, 90_000);
+      moved = await cluster.waitFor('every app proxy SYNCED on a running replica', async () => {
+        const m = await syncedProxies();
+        return m.size === 3 && ![...m.values()].includes(victim) ? m : undefined;
+      }, 60_000);
+    });
     expect(outcomes.length).toBeGreaterThan(20);
     expect(outcomes.filter((o) => o.status !== 200), JSON.stringify(versions(outcomes))).toEqual([]);
     const running = (await controlPlanePods()).map((p) => p.metadata!.name!);
@@ -304,6 +316,43 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
     }, 30_000);
     await cluster.deleteNamespace(fresh);
   }, 120_000);
+
+  it('the only control plane pod is deleted under load: the proxies serve on with their last config, then resync with the new pod, which signs with the same root from the Secret', async () => {
+    const scaled = await cluster.kubectl(['-n', MESH_NS, 'scale', 'deployment/meshctl-control-plane', '--replicas=1']);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    const [only] = await cluster.waitForReadyPods(MESH_NS, CP_SELECTOR, 1, 60_000);
+    const old = only!.metadata!.name!;
+    await cluster.waitFor(`every app proxy SYNCED on ${old}`, async () => {
+      const m = await syncedProxies();
+      return m.size === 3 && [...m.values()].every((cp) => cp === old);
+    }, 60_000);
+
+    let fresh = '';
+    const outcomes = await underLoad(async () => {
+      await cluster.core.deleteNamespacedPod({ name: old, namespace: MESH_NS });
+      const [next] = await cluster.waitFor('a new control plane pod Ready', async () => {
+        const ready = (await controlPlanePods()).filter((p) => isPodReady(p) && p.metadata?.name !== old);
+        return ready.length === 1 ? ready : undefined;
+      }, 90_000);
+      fresh = next!.metadata!.name!;
+      await cluster.waitFor(`every app proxy SYNCED on the new pod ${fresh}`, async () => {
+        const m = await syncedProxies();
+        return m.size === 3 && [...m.values()].every((cp) => cp === fresh);
+      }, 60_000);
+    });
+    expect(outcomes.length).toBeGreaterThan(20);
+    expect(outcomes.filter((o) => o.status !== 200), JSON.stringify(versions(outcomes))).toEqual([]);
+
+    // The new pod loaded the CA from the Secret: same root (the proxies' trust in it depends on that).
+    const root = Buffer.from((await cluster.core.readNamespacedSecret({ name: 'meshctl-ca', namespace: MESH_NS })).data!['ca-cert.pem']!, 'base64').toString('utf8');
+    const newPod = (await controlPlanePods()).find((p) => p.metadata?.name === fresh)!;
+    const ca = (await (await fetch(`http://${newPod.status!.podIP}:15014/debug/ca`)).json()) as { rootPem: string; origin: string };
+    expect(ca.rootPem.trim()).toBe(root.trim());
+
+    // And a change made now reaches them from the new pod.
+    for (const o of canary(ns, 0, 100)) await api.objects.apply(o, { force: true });
+    await waitForAll('v2', 'every request on v2 after a change served by the new pod');
+  }, 180_000);
 
   it('the CA refuses a CSR with a token for audience not-meshctl, with the reason; the same ServiceAccount\'s meshctl token gets its SPIFFE identity and nothing else', async () => {
     const cp = (await controlPlanePods()).find(isPodReady)!;
