@@ -17,6 +17,7 @@ interface AnalyzeFlags {
   list?: boolean;
   allNamespaces?: boolean;
   clusterDomain?: string;
+  offline?: boolean;
 }
 
 type LevelName = 'Error' | 'Warning' | 'Info';
@@ -47,7 +48,8 @@ const command: CommandDefinition = {
       .option('--failure-threshold <level>', 'exit 79 when a finding is at or above this level: Error, Warning or Info', 'Error')
       .option('--output-threshold <level>', 'print findings at or above this level', 'Info')
       .option('--suppress <CODE=Kind/name.namespace>', 'hide a finding (repeatable; * globs)', collect, [])
-      .option('-A, --all-namespaces', 'report findings of every namespace (the default for -f input); -n NS reports one namespace')
+      .option('-A, --all-namespaces', 'report findings of every namespace (the default for -f input alone); -n NS reports one namespace (on a cluster: default, unless -A)')
+      .option('--offline', 'Kubernetes: analyze only the -f input, do not read the cluster')
       .option('--cluster-domain <domain>', 'the cluster DNS domain', 'cluster.local')
       .option('--list', 'print the catalogue of message codes and exit')
       .addHelpText(
@@ -84,16 +86,27 @@ const command: CommandDefinition = {
         }
         return 0;
       }
-      if (!flags.filename?.length) {
+      const fromCluster = !flags.offline && ctx.platformKind() === 'kubernetes';
+      if (!flags.filename?.length && !fromCluster) {
         throw new UsageError(
           'nothing to analyze: pass -f with files, directories, - (stdin) or https URLs',
-          'for example: meshctl analyze -f k8s/ (analysis of the config applied to a cluster or the local mesh needs a platform, not available yet)',
+          flags.offline
+            ? 'with --offline only -f input is analyzed'
+            : 'for example: meshctl analyze -f k8s/ (without -f, analyze reads the config applied to a Kubernetes cluster: select one with --kubernetes or --kubeconfig)',
         );
       }
       const { readSources } = await import('../config/sources.js');
-      const files = await readSources(flags.filename, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      const input = analyze.buildAnalysisInput({ files, defaultNamespace: ctx.namespace(), clusterDomain: flags.clusterDomain ?? 'cluster.local' });
-      const findings = analyze.runAnalysis(input, { suppress, ...(ctx.globals.namespace ? { namespace: ctx.globals.namespace } : {}) });
+      const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
+      let platform: import('../analyze/index.js').PlatformSnapshot | undefined;
+      if (fromCluster) {
+        const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([import('../cluster/kubernetes/platform.js'), import('../cluster/kubernetes/analysis-inventory.js')]);
+        const connected = await ctx.platform();
+        if (connected instanceof KubernetesPlatform) platform = await readClusterForAnalysis(connected);
+      }
+      const input = analyze.buildAnalysisInput({ files, ...(platform ? { platform } : {}), defaultNamespace: ctx.namespace(), clusterDomain: flags.clusterDomain ?? 'cluster.local' });
+      // As istioctl: a cluster is analyzed for one namespace (-n, else default) unless -A; files alone for all of theirs.
+      const namespace = flags.allNamespaces ? undefined : (ctx.globals.namespace ?? (platform ? 'default' : undefined));
+      const findings = analyze.runAnalysis(input, { suppress, ...(namespace ? { namespace } : {}) });
       const shown = findings.filter((f) => RANK[f.level] >= RANK[printFrom]);
       if (format === 'json') ctx.out(JSON.stringify(shown.map(analyze.findingJson), null, 2) + '\n');
       else if (shown.length === 0) ctx.out(`${ctx.style.green('✔')} No validation issues found\n`);
