@@ -41,7 +41,7 @@ function serverSidecar(appPort: number): Record<string, unknown> {
   };
 }
 
-function clientSidecar(inboundPort: number, timeout: string): Record<string, unknown> {
+function clientSidecar(inboundPort: number, timeout: string, protocol: 'auto' | 'http2'): Record<string, unknown> {
   return {
     apiVersion: 'proxy.meshctl.dev/v1',
     version: 'client-1',
@@ -54,6 +54,7 @@ function clientSidecar(inboundPort: number, timeout: string): Record<string, unk
         name: 'reviews',
         service: 'reviews.default.svc.cluster.local',
         tls: 'mutual',
+        protocol,
         endpoints: [{ address: '127.0.0.1', port: inboundPort, identity: SERVER_ID, labels: { app: 'reviews', version: 'v1', namespace: 'default' } }],
       },
     ],
@@ -68,7 +69,12 @@ async function activeRequests(proxy: Proxy): Promise<number> {
   return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-describe('a request cancelled by the downstream peer', () => {
+// Between the sidecars: HTTP/1.1 over mTLS (the default for HTTP/1.1 traffic: the cancel is the
+// connection closing) and h2 (a cluster pinned to http2: the cancel is RST_STREAM CANCEL).
+describe.each([
+  { between: 'auto' as const, protocol: 'HTTP/1.1' },
+  { between: 'http2' as const, protocol: 'HTTP/2' },
+])('a request cancelled by the downstream peer ($protocol between the sidecars)', ({ between, protocol }) => {
   it('ends on the server sidecar after the client sidecar times out: DC logged, in-flight 0, app request aborted', async () => {
     let appSawAbort = false;
     const app = await startUpstream('reviews', (req, res) => {
@@ -81,12 +87,12 @@ describe('a request cancelled by the downstream peer', () => {
       void req;
     });
     const server = await startProxy(serverSidecar(app.port));
-    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), '200ms'));
+    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), '200ms', between));
     const r = await send(client.proxy.listenerPort('out'), { host: 'reviews:9080', path: '/slow' });
     expect(r.status).toBe(504);
     expect(client.accessLog().at(-1)).toMatchObject({ response_code: 504, response_flags: 'UT' });
     await eventually(() => server.accessLog().some((l) => l.path === '/slow'), 'the server sidecar logs the cancelled request');
-    expect(server.accessLog().find((l) => l.path === '/slow')).toMatchObject({ protocol: 'HTTP/2', response_flags: 'DC', upstream_cluster: 'app' });
+    expect(server.accessLog().find((l) => l.path === '/slow')).toMatchObject({ protocol, response_flags: 'DC', upstream_cluster: 'app' });
     expect(await activeRequests(server.proxy)).toBe(0);
     expect(await metricValue(server.proxy, 'istio_requests_total', { reporter: 'destination', response_flags: 'DC', source_principal: CLIENT_ID })).toBe(1);
     await eventually(() => appSawAbort, 'the app sees its request aborted');
@@ -103,7 +109,7 @@ describe('a request cancelled by the downstream peer', () => {
       res.write('first chunk');
     });
     const server = await startProxy(serverSidecar(app.port));
-    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), '5s'));
+    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), '5s', between));
     const firstChunk = await new Promise<string>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port: client.proxy.listenerPort('out'), path: '/stream', headers: { host: 'reviews:9080' }, agent: false }, (res) => {
         res.once('data', (c: Buffer) => {
@@ -118,7 +124,7 @@ describe('a request cancelled by the downstream peer', () => {
     });
     expect(firstChunk).toBe('first chunk');
     await eventually(() => server.accessLog().some((l) => l.path === '/stream'), 'the server sidecar logs the abandoned response');
-    expect(server.accessLog().find((l) => l.path === '/stream')).toMatchObject({ protocol: 'HTTP/2', response_code: 200, response_flags: 'DC' });
+    expect(server.accessLog().find((l) => l.path === '/stream')).toMatchObject({ protocol, response_code: 200, response_flags: 'DC' });
     expect(client.accessLog().find((l) => l.path === '/stream')).toMatchObject({ response_code: 200, response_flags: 'DC' });
     expect(await activeRequests(server.proxy)).toBe(0);
     expect(await activeRequests(client.proxy)).toBe(0);

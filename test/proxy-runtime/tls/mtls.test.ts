@@ -1,4 +1,4 @@
-/** Two sidecars with mTLS between them: SPIFFE identity checks, ALPN h2, TCP over mTLS, rotation. */
+/** Two sidecars with mTLS between them: SPIFFE identity checks, ALPN (http/1.1 for HTTP/1.1, h2 for gRPC), TCP over mTLS, rotation, handshake timeout. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ async function tcpEcho(): Promise<number> {
 }
 
 describe('mTLS between sidecars', () => {
-  it('carries HTTP/1.1 over one mTLS h2 connection, and the server side labels the caller by SPIFFE ID', async () => {
+  it('carries HTTP/1.1 over pooled mTLS HTTP/1.1 connections (ALPN http/1.1), and the server side labels the caller by SPIFFE ID', async () => {
     const connections = new Set<unknown>();
     const app = await startUpstream('reviews', (req, res) => {
       connections.add(req.socket);
@@ -87,12 +87,16 @@ describe('mTLS between sidecars', () => {
     });
     const server = await startProxy(serverSidecar(app.port, await tcpEcho()));
     const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID));
-    const replies = await Promise.all(Array.from({ length: 10 }, () => send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })));
+    // one after the other: one kept-alive mTLS connection between the sidecars carries them all
+    for (let i = 0; i < 5; i++) expect(await send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })).toMatchObject({ status: 200, body: 'reviews 1.1' });
+    expect((await admin<{ name: string; connections: number }[]>(server.proxy, '/listeners'))[0]!.connections).toBe(1);
+    const replies = await Promise.all(Array.from({ length: 5 }, () => send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })));
     expect(replies.every((r) => r.status === 200 && r.body === 'reviews 1.1')).toBe(true);
     const inbound = await admin<{ name: string; connections: number }[]>(server.proxy, '/listeners');
-    expect(inbound[0]!.connections).toBe(1);
+    expect(inbound[0]!.connections).toBeGreaterThanOrEqual(1);
+    expect(inbound[0]!.connections).toBeLessThanOrEqual(5);
     const serverLog = server.accessLog();
-    expect(serverLog.at(-1)).toMatchObject({ protocol: 'HTTP/2', response_code: 200 });
+    expect(serverLog.at(-1)).toMatchObject({ protocol: 'HTTP/1.1', response_code: 200 });
     const labels = { reporter: 'destination', source_principal: CLIENT_ID, source_workload: 'productpage-v1', connection_security_policy: 'mutual_tls', destination_app: 'reviews' };
     expect(await metricValue(server.proxy, 'istio_requests_total', labels)).toBe(10);
     expect(await metricValue(client.proxy, 'istio_requests_total', { reporter: 'source', destination_principal: SERVER_ID, destination_service: 'reviews.default.svc.cluster.local' })).toBe(10);
@@ -109,6 +113,25 @@ describe('mTLS between sidecars', () => {
     expect(r.status).toBe(503);
     expect(client.accessLog().at(-1)).toMatchObject({ response_flags: 'UF' });
     expect(app.seen).toHaveLength(0);
+  });
+
+  it('gives up on a peer that accepts TCP but never completes the handshake after connectTimeout (503 UF)', async () => {
+    const silent: unknown[] = [];
+    const blackhole = createNetServer((c) => {
+      silent.push(c);
+      c.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', () => r()));
+    closeAfter({ close: () => new Promise<void>((r) => { for (const c of silent) (c as { destroy(): void }).destroy(); blackhole.close(() => r()); }) });
+    const cfg = clientSidecar((blackhole.address() as { port: number }).port, SERVER_ID);
+    cfg.clusters[0] = { ...cfg.clusters[0]!, connectionPool: { tcp: { connectTimeout: '200ms' } } } as (typeof cfg.clusters)[0];
+    const client = await startProxy(cfg);
+    const r = await send(client.proxy.listenerPort('out'));
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('connection failure');
+    expect(client.accessLog().at(-1)).toMatchObject({ response_code: 503, response_flags: 'UF' });
+    // the TCP connection was made: what timed out is the handshake the peer never answered
+    expect(silent.length).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses clients with a certificate from another CA, and plaintext on a strict port', async () => {
@@ -158,6 +181,8 @@ describe('mTLS between sidecars', () => {
     const failed = await unary(c, 'Fail', 'x');
     expect(failed.err?.code).toBe(5);
     expect(await metricValue(server.proxy, 'istio_requests_total', { request_protocol: 'grpc', grpc_response_status: '0', source_principal: CLIENT_ID })).toBe(1);
+    // gRPC stays HTTP/2 between the sidecars (HTTP/1.1 traffic is what goes as HTTP/1.1)
+    expect(server.accessLog().every((l) => l.protocol === 'HTTP/2')).toBe(true);
   });
 
   it('carries WebSocket upgrades over mTLS (ALPN http/1.1) to the app', async () => {

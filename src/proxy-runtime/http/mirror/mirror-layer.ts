@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import type { HttpLayer } from '../layer.js';
 import { chance } from '../fault/fault.js';
 import type { UpstreamRequestHead } from '../types.js';
-import { ORIG_PROTO_HEADER } from '../forward.js';
+import { ORIG_PROTO_HEADER, protocolFor } from '../forward.js';
 import { PEER_METADATA_HEADER } from '../../runtime/runtime.js';
 
 const MIRROR_BODY_CAP = 1 << 20;
@@ -30,7 +30,7 @@ export const mirrorLayer: HttpLayer = (next) => (ex) => {
       body = new PassThrough();
       ex.body.addTap(body, MIRROR_BODY_CAP);
     }
-    const useH2 = cluster.protocol === 'http2' || ep.mtls || (cluster.protocol === 'auto' && ex.protocol === 'HTTP/2');
+    const useH2 = protocolFor(cluster, ep, ex) === 'h2';
     const headers = { ...ex.headers };
     if (ep.mtls) {
       // As forward() does for the real request: without the original protocol, the peer sidecar
