@@ -15,6 +15,7 @@ export interface CommandEntry {
 export const commandIndex: readonly CommandEntry[] = [
   { name: 'install', load: () => import('./install.js') },
   { name: 'uninstall', load: () => import('./uninstall.js') },
+  { name: 'upgrade', load: () => import('./upgrade.js') },
   { name: 'run', load: () => import('./run.js') },
   { name: 'inject', load: () => import('./inject.js') },
   { name: 'uninject', load: () => import('./uninject.js') },
