@@ -70,7 +70,14 @@ export function runExchange(ctx: ProxyContext, ex: Exchange, peerMetadata: strin
     ctx.requestFinished();
     ctx.telemetry.recordHttp(ex, status, peerMetadata, grpcStatus);
   };
-  httpStack(ex).then(
+  let answer: Promise<ProxyResponse>;
+  try {
+    answer = httpStack(ex);
+  } catch (err) {
+    // layers that skip async frames can throw synchronously: same path as a rejection
+    answer = Promise.reject(err);
+  }
+  answer.then(
     (pr) => send(pr, done),
     (err: unknown) => {
       const pr = failureResponse(ex, err);

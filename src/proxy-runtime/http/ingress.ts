@@ -14,7 +14,7 @@ import { responseCompleted, sendResponse } from './respond.js';
 import { stripHopByHop, type HeaderMap } from './types.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { beginExchange, currentView, runExchange } from './exchange-start.js';
-import { H1ServerConnection, type H1Host } from '../http1/server-connection.js';
+import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
@@ -30,6 +30,7 @@ export const MAX_HEADER_BYTES = 60 * 1024;
 export class HttpIngress implements H1Host {
   readonly h1: H1Server;
   private readonly fast = new Set<H1ServerConnection>();
+  private idleSweep: NodeJS.Timeout | undefined;
   readonly h2: Http2Server;
   private readonly sessionConn = new WeakMap<ServerHttp2Session, ConnectionInfo>();
   private readonly sessions = new Set<ServerHttp2Session>();
@@ -74,6 +75,17 @@ export class HttpIngress implements H1Host {
     if (HTTP1_FAST_PATH) {
       const c = new H1ServerConnection(this.ctx, this, socket, conn);
       this.fast.add(c);
+      if (this.idleSweep === undefined) {
+        this.idleSweep = setInterval(() => {
+          const now = Date.now();
+          for (const f of this.fast) f.closeIfIdle(now, KEEP_ALIVE_TIMEOUT_MS);
+          if (this.fast.size === 0) {
+            clearInterval(this.idleSweep);
+            this.idleSweep = undefined;
+          }
+        }, 5_000);
+        this.idleSweep.unref();
+      }
       if (this.ctx.draining) c.drain();
       return;
     }

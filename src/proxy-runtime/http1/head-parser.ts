@@ -36,6 +36,8 @@ export interface MessageHead {
   upgrade: boolean;
   /** Expect: 100-continue */
   expectContinue: boolean;
+  /** a hop-by-hop field (or Connection, which may name more) is present: strip before forwarding */
+  hopByHop: boolean;
   /** offset just after the head's final CRLF */
   end: number;
 }
@@ -165,6 +167,7 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   let hostSeen = false;
   let upgrade = false;
   let expectContinue = false;
+  let hopByHop = false;
   let pos = nl + 1;
   while (pos < end - 2) {
     nl = buf.indexOf(10, pos);
@@ -195,9 +198,20 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
       }
       case 'transfer-encoding':
         te = te === undefined ? value : `${te},${value}`;
+        hopByHop = true;
         break;
       case 'connection':
         connection = connection === undefined ? value : `${connection},${value}`;
+        hopByHop = true;
+        break;
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'proxy-authenticate':
+      case 'proxy-authorization':
+      case 'te':
+      case 'trailer':
+      case 'http2-settings':
+        hopByHop = true;
         break;
       case 'host':
         if (hostSeen) return err(bad, 'more than one Host');
@@ -205,6 +219,7 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
         break;
       case 'upgrade':
         upgrade = true;
+        hopByHop = true;
         break;
       case 'expect':
         if (value.toLowerCase() === '100-continue') expectContinue = true;
@@ -243,5 +258,5 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
       else if (t === 'keep-alive' && versionMinor === 0) close = false;
     }
   }
-  return { method, target, status, versionMinor, headers, contentLength, chunked, otherEncoding, close, upgrade, expectContinue, end };
+  return { method, target, status, versionMinor, headers, contentLength, chunked, otherEncoding, close, upgrade, expectContinue, hopByHop, end };
 }

@@ -16,6 +16,15 @@ export function statusLine(status: number): string {
 
 const UNSAFE = /[\r\n\0]/;
 const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** names already checked (bounded: names come from config and upstreams, a small set in practice) */
+const checkedNames = new Set<string>();
+
+function validName(name: string): boolean {
+  if (checkedNames.has(name)) return true;
+  if (!NAME.test(name)) return false;
+  if (checkedNames.size < 4096) checkedNames.add(name);
+  return true;
+}
 
 /**
  * Appends `name: value` lines for every field of `h` to `out`; undefined when a name or value
@@ -25,7 +34,7 @@ export function fieldLines(h: HeaderMap, out: string): string | undefined {
   for (const name in h) {
     const v = h[name];
     if (v === undefined) continue;
-    if (!NAME.test(name)) return undefined;
+    if (!validName(name)) return undefined;
     if (typeof v === 'string') {
       if (UNSAFE.test(v)) return undefined;
       out += name + ': ' + v + '\r\n';

@@ -17,8 +17,12 @@ import { plainReply } from './head-writer.js';
 import { writeH1Response, type H1Downstream } from './response-writer.js';
 import { beginExchange, runExchange } from '../http/exchange-start.js';
 
-/** A connection idle this long between requests is closed (as node:http's keepAliveTimeout). */
-const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+/**
+ * A connection waiting this long for (the rest of) a request head is closed, as node:http's
+ * keepAliveTimeout/headersTimeout. Checked by the ingress's sweep, not a per-socket timer that
+ * every read and write would re-arm.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 
 /** What the fast path needs from the ingress around it. */
 export interface H1Host {
@@ -57,9 +61,8 @@ export class H1ServerConnection implements H1Downstream {
   private onExchangeGone: (() => void) | undefined;
   private readonly onData = (c: Buffer): void => this.data(c);
   private readonly onSocketClose = (): void => this.closed();
-  private readonly onTimeout = (): void => {
-    if (this.state === State.Head) this.socket.destroy();
-  };
+  /** when the connection last started waiting for a request head */
+  private idleSince = Date.now();
   private readonly sink = (c: Buffer): void => {
     if (!this.body!.push(c)) this.socket.pause();
   };
@@ -72,7 +75,6 @@ export class H1ServerConnection implements H1Downstream {
   ) {
     socket.on('data', this.onData);
     socket.on('close', this.onSocketClose);
-    socket.setTimeout(KEEP_ALIVE_TIMEOUT_MS, this.onTimeout);
     socket.resume();
   }
 
@@ -80,6 +82,11 @@ export class H1ServerConnection implements H1Downstream {
   drain(): void {
     if (this.state === State.Head && this.pending === undefined) this.socket.end();
     else this.closeAfter = true;
+  }
+
+  /** Closes the connection when it has waited for a request head longer than `timeoutMs`. */
+  closeIfIdle(now: number, timeoutMs: number): void {
+    if (this.state === State.Head && now - this.idleSince > timeoutMs) this.socket.destroy();
   }
 
   /** The request body's reader wants more. */
@@ -112,7 +119,6 @@ export class H1ServerConnection implements H1Downstream {
       this.state = State.Closed;
       this.socket.off('data', this.onData);
       this.socket.off('close', this.onSocketClose);
-      this.socket.setTimeout(0);
       this.host.forget(this);
       this.host.handOff(this.socket, this.conn, buf);
       return;
@@ -150,7 +156,7 @@ export class H1ServerConnection implements H1Downstream {
     this.versionMinor = h.versionMinor;
     this.closeAfter = h.close;
     this.responseDone = false;
-    stripHopByHop(headers);
+    if (h.hopByHop) stripHopByHop(headers);
     delete headers.host;
     delete headers.expect;
     let body: RequestBodyStream | null = null;
@@ -222,6 +228,7 @@ export class H1ServerConnection implements H1Downstream {
   /** Moves on to the next request (pipelined bytes first). */
   private next(): void {
     this.state = State.Head;
+    this.idleSince = Date.now();
     this.body = undefined;
     this.decoder = undefined;
     const p = this.pending;

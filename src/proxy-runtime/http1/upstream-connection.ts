@@ -195,7 +195,7 @@ export class UpstreamConnection {
     this.keepAlive = !h.close;
     this.responded = true;
     const noBody = req.head.method === 'HEAD' || h.status === 204 || h.status === 304 || h.contentLength === 0;
-    const headers = stripHopByHop(h.headers);
+    const headers = h.hopByHop ? stripHopByHop(h.headers) : h.headers;
     if (noBody) {
       this.responseDone = true;
       req.resolve({ status: h.status, headers, body: null, trailers: noTrailers });

@@ -40,9 +40,14 @@ function attemptWithTimeout(next: HttpHandler, ex: Exchange, ms: number): Promis
 }
 
 /** Retries per the route's policy. */
-export const retryLayer: HttpLayer = (next) => async (ex) => {
-  const p = ex.route?.retry;
-  if (!p) return next(ex);
+export const retryLayer: HttpLayer = (next) => {
+  const retrying = withRetries(next);
+  // Routes without a retry policy go straight on (no async frame, no extra promise).
+  return (ex) => (ex.route?.retry ? retrying(ex) : next(ex));
+};
+
+const withRetries: HttpLayer = (next) => async (ex) => {
+  const p = ex.route!.retry!;
   if (p.attempts > 0) ex.body.enableReplay(p.maxBodyBytes);
   const idempotent = isIdempotent(ex.method);
   const budget = ex.route!.budget;

@@ -3,16 +3,16 @@
  * responses itself, applies rewrites and the route's header operations.
  */
 import type { HttpLayer } from '../layer.js';
-import { applyHeaderOps } from '../headers/header-ops.js';
+import { applyHeaderOps, hasHeaderOps } from '../headers/header-ops.js';
 import { Flags, localResponse } from '../types.js';
 
 /** Routes the exchange through its chain's route table. */
-export const routeLayer: HttpLayer = (next) => async (ex) => {
+export const routeLayer: HttpLayer = (next) => (ex) => {
   const table = ex.conn.chain.routes;
   const found = table?.match(ex, ex.runtime.node.labels);
   if (!found) {
     ex.flag(Flags.noRoute);
-    return localResponse(404, null);
+    return Promise.resolve(localResponse(404, null));
   }
   const { route, matched } = found;
   ex.route = route;
@@ -23,10 +23,10 @@ export const routeLayer: HttpLayer = (next) => async (ex) => {
     if (q >= 0 && !path.includes('?')) path += ex.path.slice(q);
     let authority = r.authority ?? ex.authority;
     if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
-    return localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` });
+    return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
   }
   if (route.directResponse) {
-    return localResponse(route.directResponse.status, route.directResponse.body ?? null);
+    return Promise.resolve(localResponse(route.directResponse.status, route.directResponse.body ?? null));
   }
   if (route.rewrite) {
     const rw = route.rewrite;
@@ -41,7 +41,10 @@ export const routeLayer: HttpLayer = (next) => async (ex) => {
     if (rw.authority !== undefined) ex.authority = rw.authority;
   }
   applyHeaderOps(ex.headers, route.requestHeaders);
-  const res = await next(ex);
-  applyHeaderOps(res.headers, route.responseHeaders);
-  return res;
+  // Without response header operations there is nothing to do on the way back: no extra promise.
+  if (!hasHeaderOps(route.responseHeaders)) return next(ex);
+  return next(ex).then((res) => {
+    applyHeaderOps(res.headers, route.responseHeaders);
+    return res;
+  });
 };
