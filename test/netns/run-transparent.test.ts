@@ -7,7 +7,7 @@
  * the next run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -79,8 +79,11 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     const prefix = `msh${homeTag(home)}`;
     for (const ns of netnsList().filter((n) => n.startsWith(prefix))) spawnSync('ip', ['netns', 'del', ns]);
     for (let n = 0; n < 128; n++) if (linkExists(meshNetwork(home, n).bridge)) spawnSync('ip', ['link', 'del', meshNetwork(home, n).bridge]);
+    for (const dir of ['/etc/netns', '/run/meshctl']) {
+      for (const entry of existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(prefix)) : []) rmSync(join(dir, entry), { recursive: true, force: true });
+    }
     rmSync(home, { recursive: true, force: true });
-  });
+  }, 90_000);
 
   it('refuses to run without root, naming the requirement and the fix (no stack trace)', () => {
     const r = spawnSync('setpriv', [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', '--', NODE, resolve('bin/meshctl'), '--local', 'run', '--transparent', '--name', 'x', '--port', '1', '--', 'true'], {
@@ -100,6 +103,16 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     await server.waitFor(/READY uid=(\d+)/);
     expect(server.stdout()).toContain(`READY uid=${APP_UID}`);
   }, 60_000);
+
+  it('meshctl proxy-config reads the sidecar in the namespace: capture listeners 15001 and 15006', async () => {
+    const pc = startMeshctl(home, ['proxy-config', 'listeners', 'reviews-v1', '-o', 'json']);
+    expect(await pc.exited(), pc.stderr()).toBe(0);
+    const listeners = JSON.parse(pc.stdout()) as { name: string; port?: number; mode?: string }[];
+    expect(listeners.filter((l) => l.mode === 'capture').map((l) => [l.name, l.port]).sort()).toEqual([
+      ['inbound', 15006],
+      ['outbound', 15001],
+    ]);
+  }, 30_000);
 
   let client: MeshctlProcess;
   let clientNetns: string;
@@ -168,7 +181,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     const byPolicy = async (policy: string) => sum((await prometheus(serverAddress)).filter((l) => l.includes('reporter="destination"') && l.includes(`connection_security_policy="${policy}"`)));
     const [plainBefore, mtlsBefore] = [await byPolicy('none'), await byPolicy('mutual_tls')];
     const direct = start(['--name', 'direct', '--port', '9001', '--user', String(APP_UID), '--exclude-outbound-ports', '9080', '--', 'curl', '-sS', '--max-time', '8', `http://${serverAddress}:9080/excluded`]);
-    expect(await direct.exited()).toBe(0);
+    expect(await direct.exited(), direct.stderr()).toBe(0);
     expect(JSON.parse(direct.stdout())).toMatchObject({ path: '/excluded' });
     expect(await byPolicy('none')).toBe(plainBefore + 1);
     expect(await byPolicy('mutual_tls')).toBe(mtlsBefore);
@@ -182,7 +195,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     await crashed.exited();
     expect(netnsList()).toContain(netns);
     const next = start(['--name', 'after', '--port', '9101', '--', 'true']);
-    expect(await next.exited()).toBe(0);
+    expect(await next.exited(), next.stderr()).toBe(0);
     expect(next.stderr()).toContain(`removing what a stopped run left behind: default/crashy (namespace ${netns}`);
     expect(netnsList()).not.toContain(netns);
     expect((await new LocalPlatform(home).listWorkloads()).map((w) => w.name)).toEqual(['reviews-v1']);
@@ -191,7 +204,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
   it('stopping the last workload removes the bridge and every lease', async () => {
     await stopMeshctl(server);
     expect(server.stderr()).toContain('command exited with 0; removing its sidecar and namespace');
-    expect(server.proc.exitCode).toBe(0);
+    expect(server.proc.exitCode, server.stderr()).toBe(0);
     const leases = JSON.parse(readFileSync(join(home, 'transparent', 'leases.json'), 'utf8')) as { network: number; workloads: unknown[] };
     expect(leases.workloads).toEqual([]);
     expect(linkExists(meshNetwork(home, leases.network).bridge)).toBe(false);

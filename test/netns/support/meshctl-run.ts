@@ -16,8 +16,8 @@ export interface MeshctlProcess {
   stderr(): string;
   /** Resolves with the first match of `re` in stdout + stderr; rejects when the process exits first or after `timeoutMs`. */
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Resolves with the exit code (or 128 + signal). */
-  exited(): Promise<number>;
+  /** Resolves with the exit code (or 128 + signal); rejects with the output when it has not exited within `timeoutMs`. */
+  exited(timeoutMs?: number): Promise<number>;
 }
 
 const started = new Set<ChildProcess>();
@@ -27,7 +27,7 @@ process.on('exit', () => {
 
 /** Starts `meshctl --local <argv>` with MESHCTL_HOME=home. */
 export function startMeshctl(home: string, argv: readonly string[], env: Record<string, string> = {}): MeshctlProcess {
-  const proc = spawn(NODE, [resolve('bin/meshctl'), '--local', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', MESHCTL_HOME: home, ...env } });
+  const proc = spawn(NODE, [resolve('bin/meshctl'), '--local', '--verbose', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', MESHCTL_HOME: home, ...env } });
   started.add(proc);
   let out = '';
   let err = '';
@@ -54,7 +54,14 @@ export function startMeshctl(home: string, argv: readonly string[], env: Record<
     proc,
     stdout: () => out,
     stderr: () => err,
-    exited: () => exit,
+    exited: (timeoutMs = 40_000) =>
+      new Promise<number>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`meshctl ${argv.join(' ')} did not exit within ${timeoutMs} ms:\n${out}\n${err}`)), timeoutMs);
+        void exit.then((code) => {
+          clearTimeout(timer);
+          resolvePromise(code);
+        });
+      }),
     waitFor: (re, timeoutMs = 30_000) =>
       new Promise((resolvePromise, reject) => {
         const check = (): void => {
@@ -86,6 +93,6 @@ export async function stopMeshctl(p: MeshctlProcess): Promise<void> {
   if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
   const hard = setTimeout(() => p.proc.kill('SIGKILL'), 25_000);
   p.proc.kill('SIGTERM');
-  await p.exited();
+  await p.exited(60_000);
   clearTimeout(hard);
 }

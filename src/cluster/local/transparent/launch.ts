@@ -80,25 +80,51 @@ async function refreshHostsFiles(leases: Leases): Promise<void> {
   }
 }
 
-/** Relays connections on a unix socket (reachable from any network namespace) to the control plane's TCP address. */
-async function startRelay(socketPath: string, streamAddress: string): Promise<Server> {
-  const i = streamAddress.lastIndexOf(':');
-  const host = streamAddress.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = Number(streamAddress.slice(i + 1));
+/** A byte relay that ends its connections when closed (a plain close would wait for the peers to hang up). */
+interface Relay {
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** A byte relay from `listen` (a unix socket path, or a port on 127.0.0.1) to `target`. */
+async function startRelay(listen: string | number, target: { path: string } | { host: string; port: number }): Promise<Relay> {
+  const open = new Set<import('node:net').Socket>();
   const server = createServer((client) => {
-    const upstream = connect({ host, port });
+    const upstream = connect(target);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.once('close', () => open.delete(s));
+    }
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => resolve());
+    if (typeof listen === 'number') server.listen(listen, '127.0.0.1', () => resolve());
+    else server.listen(listen, () => resolve());
   });
-  await chown(socketPath, PROXY_UID, PROXY_UID);
-  await chmod(socketPath, 0o600);
-  return server;
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of open) s.destroy();
+      }),
+  };
 }
+
+function hostPortOf(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
+}
+
+/**
+ * The sidecar's admin API listens on the namespace's own 127.0.0.1:15000. A relay inside the
+ * namespace (as UID 1337) exposes it on a unix socket, which this process serves on the host's
+ * 127.0.0.1, so `meshctl proxy-status` and `proxy-config` reach it as for any local workload.
+ */
+const NETNS_ADMIN_RELAY = `const net=require('node:net');const [sock,port]=process.argv.slice(1);net.createServer((c)=>{const u=net.connect(Number(port),'127.0.0.1');c.pipe(u).pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy())}).listen(sock);process.on('SIGTERM',()=>process.exit(0));`;
 
 function nsArgv(netns: string, user: { uid: number; gid: number }, argv: readonly string[]): string[] {
   return ['netns', 'exec', netns, 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', ...argv];
@@ -132,11 +158,13 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
   const cleanups: { what: string; run: () => Promise<unknown> }[] = [];
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse()) {
+      const started = Date.now();
       try {
         await c.run();
       } catch (err) {
         note(`cleanup: ${c.what} failed: ${(err as Error).message}`);
       }
+      ctx.logger.debug(`cleanup: ${c.what} took ${Date.now() - started} ms`);
     }
     cleanups.length = 0;
   };
@@ -192,26 +220,33 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     const runner = execaRunner(lease.netns);
     await apply.applyCapture(captureOptions, runner, await apply.familiesFor(captureOptions, runner));
 
+    // What the sidecar reads, in a directory only it (UID 1337) can enter.
+    await mkdir(RUNTIME_ROOT, { recursive: true, mode: 0o755 });
+    await mkdir(lease.runtimeDir, { recursive: true, mode: 0o700 });
+    await chown(lease.runtimeDir, PROXY_UID, PROXY_UID);
+    const adminSocket = join(lease.runtimeDir, 'admin.sock');
+    const adminRelay = await startRelay(0, { path: adminSocket });
+    cleanups.push({ what: 'closing the admin relay', run: () => adminRelay.close() });
+    const adminPort = (adminRelay.server.address() as import('node:net').AddressInfo).port;
+
     const registration: WorkloadInfo & { capture: boolean; serviceAddresses?: string[] } = {
-      name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true,
+      name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true, adminPort,
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
     };
     const reg = await platform.registerWorkload(registration);
     cleanups.push({ what: 'unregistering the workload', run: () => platform.unregisterWorkload(w.namespace, w.name) });
 
-    // What the sidecar reads, in a directory only it (UID 1337) can enter.
-    await mkdir(RUNTIME_ROOT, { recursive: true, mode: 0o755 });
-    await mkdir(lease.runtimeDir, { recursive: true, mode: 0o700 });
-    await chown(lease.runtimeDir, PROXY_UID, PROXY_UID);
     const tokenPath = join(lease.runtimeDir, 'token');
     const rootPath = join(lease.runtimeDir, 'root-cert.pem');
     await writeFile(tokenPath, reg.token, { mode: 0o600 });
     await chown(tokenPath, PROXY_UID, PROXY_UID);
     await writeFile(rootPath, reg.trustRoots, { mode: 0o644 });
     const socketPath = join(lease.runtimeDir, 'control-plane.sock');
-    const relay = await startRelay(socketPath, state.streamAddress);
-    cleanups.push({ what: 'closing the control-plane relay', run: () => new Promise((r) => relay.close(r)) });
+    const relay = await startRelay(socketPath, hostPortOf(state.streamAddress));
+    await chown(socketPath, PROXY_UID, PROXY_UID);
+    await chmod(socketPath, 0o600);
+    cleanups.push({ what: 'closing the control-plane relay', run: () => relay.close() });
 
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLog = createWriteStream(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), { flags: 'a', mode: 0o600 });
@@ -233,6 +268,8 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     sidecar.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
     cleanups.push({ what: 'stopping the sidecar', run: () => stopChild(sidecar, 5_000) });
     note(`sidecar pid ${String(sidecar.pid)} as UID ${PROXY_UID}; waiting for its certificate and listeners`);
+    const adminInNetns = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, '-e', NETNS_ADMIN_RELAY, adminSocket, String(ProxyPorts.admin)]), { stdio: 'ignore' });
+    cleanups.push({ what: 'stopping the admin relay in the namespace', run: () => stopChild(adminInNetns, 2_000) });
 
     const ready = `http://${lease.ipv4}:${ProxyPorts.telemetry}/healthz/ready`;
     const deadline = Date.now() + opts.readyTimeoutMs;

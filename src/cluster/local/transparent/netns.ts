@@ -52,12 +52,20 @@ export async function createWorkloadNetns(net: MeshNetwork, lease: WorkloadLease
   await writeFile(hostsPath(lease.netns), hosts, { mode: 0o644 });
   await ip(['netns', 'add', lease.netns]);
   await ip(['-n', lease.netns, 'link', 'set', 'lo', 'up']);
-  // Made on the host with its peer created straight inside the namespace as eth0.
-  await ip(['link', 'add', lease.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lease.netns]);
+  // Made on the host with its peer created straight inside the namespace as eth0. Its MAC follows
+  // from its address: a workload given the address of one that just stopped is found at once by
+  // neighbours still caching the old entry (the host's, the bridge's, other workloads').
+  await ip(['link', 'add', lease.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', macFor(lease.ipv4), 'netns', lease.netns]);
+  await quietly(['neigh', 'flush', 'to', lease.ipv4]);
   await ip(['link', 'set', lease.veth, 'master', net.bridge, 'up']);
   await ip(['-n', lease.netns, 'addr', 'add', `${lease.ipv4}/${net.prefixLength}`, 'dev', 'eth0']);
   await ip(['-n', lease.netns, 'link', 'set', 'eth0', 'up']);
   await ip(['-n', lease.netns, 'route', 'add', 'default', 'via', net.gateway]);
+}
+
+/** The locally administered MAC of a workload address: 02:00 then the four octets of the IPv4 address. */
+export function macFor(ipv4: string): string {
+  return ['02', '00', ...ipv4.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
 }
 
 /** Whether a named network namespace exists. */
