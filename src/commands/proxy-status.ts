@@ -217,10 +217,12 @@ export async function proxyDiff(platform: MeshPlatform, target: { name: string; 
       throw err;
     });
   const running = await platform.proxyAdminGet<{ version?: string; config?: Record<string, unknown> }>(target, '/config_dump');
+  // A type's resources are a set keyed by name: the order they were generated or sent in is not a difference.
+  const byName = (list: unknown): unknown[] => (Array.isArray(list) ? [...list].sort((a, b) => String((a as { name?: unknown })?.name ?? '').localeCompare(String((b as { name?: unknown })?.name ?? ''))) : []);
   const types = STATUS_TYPES.map((t) => {
-    const desired = canonicalJson(cp.desired[t.typeUrl] ?? []);
-    const runs = canonicalJson(running.config?.[t.key] ?? []);
-    const sent = cp.sent[t.typeUrl];
+    const desired = canonicalJson(byName(cp.desired[t.typeUrl]));
+    const runs = canonicalJson(byName(running.config?.[t.key]));
+    const sent = cp.sent[t.typeUrl] ? byName(cp.sent[t.typeUrl]) : cp.sent[t.typeUrl];
     return {
       type: t.key,
       title: t.title,
