@@ -1,0 +1,117 @@
+/**
+ * The parts of `meshctl run --transparent` that need no root: address leases (network choice,
+ * workload addresses, service VIPs, the hosts file, the lock under concurrency) and the checks
+ * that refuse a machine or a user before anything is created.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { allocateWorkload, chooseNetwork, homeTag, hostsFile, meshNetwork, serviceVip, withLeases, type Leases } from '../../src/cluster/local/transparent/addresses.js';
+import { assertTransparentHost, checkUserFlag } from '../../src/cluster/local/transparent/host.js';
+import { macFor } from '../../src/cluster/local/transparent/netns.js';
+import { CaptureError, UsageError } from '../../src/errors.js';
+
+const homes: string[] = [];
+function home(): string {
+  const h = mkdtempSync(join(tmpdir(), 'meshctl-leases-'));
+  homes.push(h);
+  return h;
+}
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+const empty = (): Leases => ({ workloads: [], services: {} });
+
+describe('transparent run address leases', () => {
+  it('picks a /24 whose workload and VIP halves the machine does not use, and keeps it', () => {
+    const h = '/home/a/.meshctl';
+    const leases = empty();
+    const preferred = parseInt(homeTag(h), 16) % 128;
+    // The preferred /24 is taken (as a VIP range of something else): the next one is chosen.
+    const n = chooseNetwork(leases, h, `inet 198.19.${preferred + 128}.1/24 dev other`);
+    expect(n).toBe((preferred + 1) % 128);
+    expect(leases.network).toBe(n);
+    expect(chooseNetwork(leases, h, '')).toBe(n);
+    expect(meshNetwork(h, n)).toEqual({ bridge: `mesh-${homeTag(h)}`, gateway: `198.19.${n}.1`, prefixLength: 24, namePrefix: `msh${homeTag(h)}` });
+  });
+
+  it('gives each workload a free address from .2 and each service one VIP for good', () => {
+    const leases = empty();
+    expect(allocateWorkload(leases, 7)).toEqual({ ipv4: '198.19.7.2', index: 2 });
+    leases.workloads.push({ name: 'a', namespace: 'default', netns: 'x-2', veth: 'xv2', ipv4: '198.19.7.2', pid: 1, runtimeDir: '/run/meshctl/x-2' });
+    expect(allocateWorkload(leases, 7).ipv4).toBe('198.19.7.3');
+    expect(serviceVip(leases, 7, 'reviews', 'default')).toBe('198.19.135.1');
+    expect(serviceVip(leases, 7, 'ratings', 'default')).toBe('198.19.135.2');
+    expect(serviceVip(leases, 7, 'reviews', 'default')).toBe('198.19.135.1');
+    expect(serviceVip(leases, 7, 'reviews', 'prod')).toBe('198.19.135.3');
+  });
+
+  it('writes a hosts file naming each VIP (short name only in the same namespace)', () => {
+    const leases: Leases = { workloads: [], services: { 'reviews.default': '198.19.135.1', 'db.prod': '198.19.135.2' } };
+    expect(hostsFile(leases, 'default', 'productpage', '198.19.7.3')).toBe(
+      [
+        '127.0.0.1\tlocalhost',
+        '::1\tlocalhost ip6-localhost ip6-loopback',
+        '198.19.7.3\tproductpage',
+        '198.19.135.2\tdb.prod db.prod.svc db.prod.svc.cluster.local',
+        '198.19.135.1\treviews reviews.default reviews.default.svc reviews.default.svc.cluster.local',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('derives a locally administered MAC from the address, so a reused address keeps its MAC', () => {
+    expect(macFor('198.19.7.3')).toBe('02:00:c6:13:07:03');
+  });
+
+  it('never hands out one address twice to concurrent runs (lock file), and persists the leases', async () => {
+    const h = home();
+    const got = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        withLeases(h, async (leases) => {
+          const n = chooseNetwork(leases, h, '');
+          const { ipv4, index } = allocateWorkload(leases, n);
+          await new Promise((r) => setTimeout(r, 5));
+          leases.workloads.push({ name: `w${i}`, namespace: 'default', netns: `n-${index}`, veth: `v${index}`, ipv4, pid: process.pid, runtimeDir: `/run/meshctl/n-${index}` });
+          return ipv4;
+        }),
+      ),
+    );
+    expect(new Set(got).size).toBe(8);
+    const stored = JSON.parse(readFileSync(join(h, 'transparent', 'leases.json'), 'utf8')) as Leases;
+    expect(stored.workloads.map((w) => w.ipv4).sort()).toEqual([...got].sort());
+  });
+
+  it('takes over a lock whose holder is dead', async () => {
+    const h = home();
+    await withLeases(h, async () => undefined);
+    // A pid that cannot be running (above pid_max).
+    writeFileSync(join(h, 'transparent', 'leases.lock'), '99999999');
+    expect(await withLeases(h, async (l) => l.workloads.length)).toBe(0);
+  });
+
+  it('names a corrupt lease file and what to do', async () => {
+    const h = home();
+    await withLeases(h, async () => undefined);
+    writeFileSync(join(h, 'transparent', 'leases.json'), '{not json');
+    await expect(withLeases(h, async () => undefined)).rejects.toThrow(CaptureError);
+    await expect(withLeases(h, async () => undefined)).rejects.toThrow(/leases\.json is unreadable/);
+  });
+});
+
+describe('transparent run checks before anything is created', () => {
+  it('refuses another OS and a non-root user with the requirement and the fix', async () => {
+    await expect(assertTransparentHost('darwin', 0)).rejects.toMatchObject({ message: expect.stringContaining('needs Linux network namespaces and iptables (this is darwin)'), hint: expect.stringContaining('run without --transparent') });
+    await expect(assertTransparentHost('linux', 1000)).rejects.toMatchObject({ message: expect.stringContaining('must run as root'), hint: expect.stringContaining('sudo') });
+  });
+
+  it('refuses --user forms it cannot use, and the proxy UID/GID 1337', () => {
+    expect(() => checkUserFlag('bob;rm')).toThrow(UsageError);
+    expect(() => checkUserFlag('1337')).toThrow(/the sidecar's/);
+    expect(() => checkUserFlag('1000:1337')).toThrow(/the sidecar's/);
+    expect(() => checkUserFlag('nobody')).not.toThrow();
+    expect(() => checkUserFlag('1000:1000')).not.toThrow();
+  });
+});
