@@ -147,7 +147,11 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     await Promise.all([ensureCaBundle(cluster, authority.rootPem, log), publishRoot(cluster, authority.rootPem, log)]);
   };
   let reconcileTimer: NodeJS.Timeout | undefined;
-  const reconcileSafely = (): void => void reconcile().catch((err: Error) => logger.warn(`leader: ${err.message}`));
+  const reconcileSafely = (): void => {
+    // A leader whose renewal is overdue (its process was frozen, the API unreachable) does no singleton work.
+    if (!elector.isLeader) return;
+    void reconcile().catch((err: Error) => logger.warn(`leader: ${err.message}`));
+  };
   const onNamespace = (reasons: string[]): void => {
     if (elector.isLeader && reasons.some((r) => r.startsWith('namespace '))) reconcileSafely();
   };

@@ -21,7 +21,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
 import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
 import { startServiceForwarder, type ServiceForwarder } from '../cluster/harness/service-forwarder.js';
 import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
@@ -317,6 +317,33 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
     await cluster.deleteNamespace(fresh);
   }, 120_000);
 
+  it('a leader that stops answering (its process frozen) loses the Lease when it expires; resumed, it steps down instead of leading beside the new one', async () => {
+    const pods = await cluster.waitForReadyPods(MESH_NS, CP_SELECTOR, 2, 90_000);
+    const leader = await cluster.waitFor('a leader', async () => leaseHolder(), 30_000);
+    const frozen = pods.find((p) => p.metadata?.name === leader)!;
+    expect(frozen).toBeTruthy();
+    const status = frozen.status!.containerStatuses!.find((c) => c.name === 'control-plane');
+    const pid = containerPid(status)!;
+    expect(pid).toBeGreaterThan(0);
+    // SIGSTOP the container's processes: a hung or cut-off leader, which cannot release the Lease.
+    process.kill(-pid, 'SIGSTOP');
+    let next: string;
+    try {
+      next = await cluster.waitFor('the other replica taking the expired Lease', async () => {
+        const h = await leaseHolder();
+        return h && h !== leader ? h : undefined;
+      }, 45_000);
+      const fresh = await cluster.createNamespace('frozen-leader');
+      await cluster.waitFor(`meshctl-ca-root in ${fresh}, published by the new leader`, async () => cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: fresh }), 30_000);
+      await cluster.deleteNamespace(fresh);
+    } finally {
+      process.kill(-pid, 'SIGCONT');
+    }
+    const info = async (): Promise<{ leader: boolean }> => (await (await fetch(`http://${frozen.status!.podIP}:15014/debug/info`, { signal: AbortSignal.timeout(3000) })).json()) as { leader: boolean };
+    await cluster.waitFor(`${leader}, resumed, no longer leading`, async () => (await info()).leader === false, 30_000);
+    expect(await leaseHolder()).toBe(next);
+  }, 120_000);
+
   it('the only control plane pod is deleted under load: the proxies serve on with their last config, then resync with the new pod, which signs with the same root from the Secret', async () => {
     const scaled = await cluster.kubectl(['-n', MESH_NS, 'scale', 'deployment/meshctl-control-plane', '--replicas=1']);
     expect(scaled.code, scaled.stderr).toBe(0);
@@ -404,7 +431,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
     writeFileSync(file, `${dr}---\n${wrong}`);
     const dryRun = await cluster.kubectl(['apply', '--dry-run=server', '-f', file]);
     expect(dryRun.code, dryRun.stderr).toBe(0);
-    const analyzed = await cli(['analyze', '-f', file]);
+    // On a cluster analyze reads the namespace's config and overlays the file, as applying it would.
+    const analyzed = await cli(['analyze', '-n', ns, '-f', file]);
     expect(analyzed.code, analyzed.stderr).toBe(79);
     expect(analyzed.stdout).toMatch(new RegExp(`Error \\[MESH0101\\] \\(VirtualService reviews-bad\\.${ns}\\)[^\\n]*v3`));
   }, 60_000);

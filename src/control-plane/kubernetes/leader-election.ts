@@ -40,6 +40,7 @@ export class LeaderElector {
   private stopped = false;
   private readonly duration: number;
   private readonly retryMs: number;
+  private readonly renewDeadlineMs: number;
   private readonly now: () => Date;
 
   constructor(
@@ -48,12 +49,18 @@ export class LeaderElector {
   ) {
     this.duration = o.leaseDurationSeconds ?? 15;
     this.retryMs = o.retryMs ?? 2000;
+    // client-go's defaults are 15 s lease, 10 s renew deadline, 2 s retry: two thirds of the lease.
+    this.renewDeadlineMs = Math.max(this.retryMs, (this.duration * 1000 * 2) / 3);
     this.now = o.now ?? (() => new Date());
   }
 
-  /** Whether this candidate holds the Lease (as of its last successful renewal). */
+  /**
+   * Whether this candidate holds the Lease: it does, and renewed it within the renew deadline. The
+   * second half matters to a process that was frozen or cut off: its timers may fire before its next
+   * renewal attempt finds that another replica took over, and it must not act as leader meanwhile.
+   */
   get isLeader(): boolean {
-    return this.leading;
+    return this.leading && Date.now() - this.lastRenew <= this.renewDeadlineMs;
   }
 
   /** Starts trying; the first attempt runs at once. */
@@ -72,8 +79,9 @@ export class LeaderElector {
       this.setLeading(await this.tryAcquireOrRenew());
     } catch (err) {
       this.o.log?.(`leader election: renewing or acquiring failed: ${(err as Error).message}`);
-      // Not renewed: after the lease duration another replica may have taken over.
-      if (this.leading && Date.now() - this.lastRenew > this.duration * 1000) this.setLeading(false);
+      // Not renewed: step down before another replica can take the Lease over (it may once the lease
+      // duration has passed), as client-go's renewDeadline does, so two replicas never both lead.
+      if (this.leading && Date.now() - this.lastRenew > this.renewDeadlineMs) this.setLeading(false);
     }
     this.schedule();
   }
