@@ -11,6 +11,7 @@ import { allocateWorkload, chooseNetwork, homeTag, hostsFile, meshNetwork, servi
 import { assertTransparentHost, checkUserFlag } from '../../src/cluster/local/transparent/host.js';
 import { macFor } from '../../src/cluster/local/transparent/netns.js';
 import { CaptureError, UsageError } from '../../src/errors.js';
+import { runCli } from '../support/cli.js';
 
 const homes: string[] = [];
 function home(): string {
@@ -113,5 +114,24 @@ describe('transparent run checks before anything is created', () => {
     expect(() => checkUserFlag('1000:1337')).toThrow(/the sidecar's/);
     expect(() => checkUserFlag('nobody')).not.toThrow();
     expect(() => checkUserFlag('1000:1000')).not.toThrow();
+  });
+
+  it('meshctl run: --transparent flags are checked before anything is created (exit 64, the flag named)', async () => {
+    const env = { MESHCTL_HOME: join(tmpdir(), 'meshctl-no-such-home'), PATH: process.env.PATH };
+    const userWithout = await runCli(['--local', 'run', '--user', 'bob', '--name', 'x', '--port', '1', '--', 'true'], { env });
+    expect(userWithout).toMatchObject({ code: 64, stdout: '' });
+    expect(userWithout.stderr).toContain('--user and --exclude-* need --transparent');
+    const proxyUser = await runCli(['--local', 'run', '--transparent', '--user', '1337', '--name', 'x', '--port', '1', '--', 'true'], { env });
+    expect(proxyUser.code).toBe(64);
+    expect(proxyUser.stderr).toContain("--user 1337: UID/GID 1337 is the sidecar's");
+    const badPort = await runCli(['--local', 'run', '--transparent', '--exclude-outbound-ports', 'http', '--name', 'x', '--port', '1', '--', 'true'], { env });
+    expect(badPort.code).toBe(64);
+    expect(badPort.stderr).toContain('--exclude-outbound-ports: "http" is not a port');
+  });
+
+  it('meshctl run --help shows a --transparent example', async () => {
+    const help = await runCli(['run', '--help']);
+    expect(help.stdout).toContain('--transparent');
+    expect(help.stdout).toContain('sudo meshctl run --transparent --name client --port 9000 -- curl -s http://reviews:9080/');
   });
 });
