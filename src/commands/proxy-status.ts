@@ -66,9 +66,10 @@ export function parseProxyName(arg: string, defaultNamespace: string): { name: s
 }
 
 /** Reads the sync state of every connected proxy and the certificate each one serves with. */
-export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows: ProxyStatusRow[]; disconnected: WorkloadInfo[] }> {
+export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows: ProxyStatusRow[]; disconnected: WorkloadInfo[]; unreachableControlPlanes: string[] }> {
   const [syncz, info, workloads] = await Promise.all([
-    platform.controlPlaneGet<{ version: string; proxies: SyncView[] }>('/debug/syncz'),
+    // On Kubernetes every replica is asked; `unreachable` names those that did not answer (their proxies are missing).
+    platform.controlPlaneGet<{ version: string; proxies: SyncView[]; unreachable?: string[] }>('/debug/syncz'),
     platform.controlPlaneGet<{ pid?: number }>('/debug/info').catch(() => ({}) as { pid?: number }),
     platform.listWorkloads().catch(() => [] as WorkloadInfo[]),
   ]);
@@ -97,7 +98,7 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
   rows.sort((a, b) => a.name.localeCompare(b.name));
   const connected = new Set(rows.map((r) => `${r.workload}.${r.namespace}`));
   const disconnected = workloads.filter((w) => !connected.has(`${w.name}.${w.namespace}`));
-  return { rows, disconnected };
+  return { rows, disconnected, unreachableControlPlanes: syncz.unreachable ?? [] };
 }
 
 /** `2026-11-25T15:57:52Z (23h59m)`: when, and how long from `now`. */
@@ -264,7 +265,8 @@ const command: CommandDefinition = {
         }
         return 0;
       }
-      const { rows, disconnected } = await collectProxyStatus(platform);
+      const { rows, disconnected, unreachableControlPlanes } = await collectProxyStatus(platform);
+      if (unreachableControlPlanes.length) ctx.logger.warn(`control plane replica(s) ${unreachableControlPlanes.join(', ')} did not answer: the proxies connected to them are not listed`);
       if (format === 'json') {
         ctx.out(toJson({ proxies: rows, disconnectedWorkloads: disconnected.map((w) => `${w.name}.${w.namespace}`) }));
         return 0;

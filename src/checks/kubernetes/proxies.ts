@@ -19,9 +19,12 @@ interface Pod extends KubeObject {
   status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
-async function syncz(ctx: KubernetesCheckContext): Promise<SyncView[]> {
-  const all = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
-  return all.proxies.filter((p) => !ctx.proxyNamespace || p.proxy.namespace === ctx.proxyNamespace);
+async function syncz(ctx: KubernetesCheckContext): Promise<SyncView[] & { unreachable?: string[] }> {
+  const all = await ctx.platform.controlPlaneGet<{ proxies: SyncView[]; unreachable?: string[] }>('/debug/syncz');
+  return Object.assign(
+    all.proxies.filter((p) => !ctx.proxyNamespace || p.proxy.namespace === ctx.proxyNamespace),
+    { unreachable: all.unreachable ?? [] },
+  );
 }
 
 /** Injected pods that should have a proxy running: not finished, not being deleted. */
@@ -46,7 +49,8 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
             const missing = pods.filter((p) => !connected.has(`${p.metadata.name}.${p.metadata.namespace}`));
             if (missing.length) {
               const { podProblem } = await import('../../cluster/kubernetes/readiness.js');
-              throw new CheckFailure(`no connected proxy for ${missing.length === 1 ? 'pod' : 'pods'}:\n${missing.map((p) => `${podRef(p)}${podProblem(p) ? ` (${podProblem(p)})` : ''}`).join('\n')}`);
+              const silent = proxies.unreachable?.length ? `\n(control plane replica(s) ${proxies.unreachable.join(', ')} did not answer: proxies connected to them look disconnected)` : '';
+              throw new CheckFailure(`no connected proxy for ${missing.length === 1 ? 'pod' : 'pods'}:\n${missing.map((p) => `${podRef(p)}${podProblem(p) ? ` (${podProblem(p)})` : ''}`).join('\n')}${silent}`);
             }
             return `${pods.length} ${pods.length === 1 ? 'pod' : 'pods'}`;
           },
