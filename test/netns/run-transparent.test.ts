@@ -187,6 +187,19 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     expect(await byPolicy('mutual_tls')).toBe(mtlsBefore);
   }, 60_000);
 
+  it('a service started after a client is reachable by name from that client (its hosts file is updated in place)', async () => {
+    // The name resolves as soon as the VIP is leased; until the new sidecar and app listen, the mesh answers 503 (curl -f retries).
+    const script = 'for i in $(seq 1 150); do curl -sf --max-time 2 http://ratings:9080/late && break; sleep 0.2; done; echo EARLY-DONE';
+    const early = start(['--name', 'early', '--port', '9002', '--user', String(APP_UID), '--', 'sh', '-c', script]);
+    await early.waitFor(/starting the app/);
+    const ratings = start(['--name', 'ratings-v1', '--service', 'ratings', '--service-port', '9080', '--port', '9080', '--user', String(APP_UID), '--', NODE, await fixture('http-app.ts'), '9080']);
+    await ratings.waitFor(/READY uid=/);
+    expect(await early.exited(), early.stderr()).toBe(0);
+    expect(early.stdout()).toBe(`${JSON.stringify({ app: 'http-app', port: 9080, peer: '::ffff:127.0.0.1', path: '/late' })}\nEARLY-DONE\n`);
+    await stopMeshctl(ratings);
+    expect(ratings.proc.exitCode, ratings.stderr()).toBe(0);
+  }, 60_000);
+
   it("a killed run's namespace, processes and lease are swept by the next run", async () => {
     const crashed = start(['--name', 'crashy', '--port', '9100', '--', 'sleep', '300']);
     const netns = (await crashed.waitFor(/network namespace (\S+),/))[1]!;
