@@ -200,6 +200,17 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     expect(ratings.proc.exitCode, ratings.stderr()).toBe(0);
   }, 60_000);
 
+  it('when the sidecar dies, the command is stopped and everything removed', async () => {
+    const fragile = start(['--name', 'fragile', '--port', '9103', '--', 'sleep', '300']);
+    const netns = (await fragile.waitFor(/network namespace (\S+),/))[1]!;
+    await fragile.waitFor(/starting the app/);
+    const sidecar = processesIn(netns).find((p) => p.cmdline.includes('proxy run'))!;
+    process.kill(sidecar.pid, 'SIGKILL');
+    expect(await fragile.exited()).toBe(143);
+    expect(fragile.stderr()).toContain('the sidecar exited (SIGKILL) while the command ran; stopping the command');
+    expect(netnsList()).not.toContain(netns);
+  }, 60_000);
+
   it("a killed run's namespace, processes and lease are swept by the next run", async () => {
     const crashed = start(['--name', 'crashy', '--port', '9100', '--', 'sleep', '300']);
     const netns = (await crashed.waitFor(/network namespace (\S+),/))[1]!;

@@ -288,10 +288,18 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     child.stdout!.on('data', (d: Buffer) => ctx.out(d.toString()));
     child.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
     if (stopping) void stopChild(child, 5_000);
+    // Without its sidecar the workload is cut off from the mesh (its traffic is still redirected): stop it too.
+    const sidecarGone = (c: number | null, signal: NodeJS.Signals | null): void => {
+      if (stopping || child.exitCode !== null || child.signalCode !== null) return;
+      note(`the sidecar exited (${String(c ?? signal)}) while the command ran; stopping the command`);
+      void stopChild(child, 5_000);
+    };
+    sidecar.once('exit', sidecarGone);
     const code = await new Promise<number>((resolve) => {
       child.on('error', () => resolve(127));
       child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 143)));
     });
+    sidecar.off('exit', sidecarGone);
     note(`command exited with ${code}; removing its sidecar and namespace`);
     return code;
   } finally {
