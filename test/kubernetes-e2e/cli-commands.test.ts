@@ -54,6 +54,28 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
+  /** A kubeconfig that authenticates as a ServiceAccount (created here) with a token from the TokenRequest API. */
+  const serviceAccountKubeconfig = async (namespace: string, name: string): Promise<string> => {
+    expect((await cluster.kubectl(['-n', namespace, 'create', 'serviceaccount', name])).code).toBe(0);
+    const token = await cluster.kubectl(['-n', namespace, 'create', 'token', name, '--duration=30m']);
+    expect(token.code, token.stderr).toBe(0);
+    const file = join(dir, `${name}.kubeconfig`);
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: test, cluster: {server: "${state!.apiServerUrl}", certificate-authority-data: ${readFileSync(state!.caFile).toString('base64')}}}]`,
+        `users: [{name: ${name}, user: {token: ${token.stdout.trim()}}}]`,
+        `contexts: [{name: ${name}, context: {cluster: test, user: ${name}}}]`,
+        `current-context: ${name}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    return file;
+  };
+
   const controlPlanePods = async (): Promise<k8s.V1Pod[]> => (await cluster.pods('mesh-system', 'app=meshctl-control-plane')).filter((p) => !p.metadata?.deletionTimestamp);
 
   it('check --pre passes on the fresh cluster, and fails with a hint for a user without permissions', async () => {
@@ -67,24 +89,15 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     expect(ok.stdout).toContain('Status check results are ✔');
     expect(ok.code).toBe(0);
 
+    // Before install, check names the missing mesh and skips what depends on it.
+    const none = await cli('check');
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain('✖ the mesh namespace exists\n    namespace mesh-system does not exist: the mesh is not installed on context');
+    expect(none.stdout).toContain('hint: install the mesh: meshctl install --wait');
+    expect(none.stdout).toContain('- the control plane Deployment is ready');
+
     // A ServiceAccount with no RBAC at all, and a kubeconfig holding its token.
-    expect((await cluster.kubectl(['-n', 'default', 'create', 'serviceaccount', 'no-rights'])).code).toBe(0);
-    const token = await cluster.kubectl(['-n', 'default', 'create', 'token', 'no-rights', '--duration=10m']);
-    expect(token.code, token.stderr).toBe(0);
-    const kubeconfig = join(dir, 'no-rights.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{name: test, cluster: {server: "${state!.apiServerUrl}", certificate-authority-data: ${readFileSync(state!.caFile).toString('base64')}}}]`,
-        `users: [{name: no-rights, user: {token: ${token.stdout.trim()}}}]`,
-        'contexts: [{name: no-rights, context: {cluster: test, user: no-rights}}]',
-        'current-context: no-rights',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    const kubeconfig = await serviceAccountKubeconfig('default', 'no-rights');
     const denied = await runCli(['check', '--pre'], { env: { KUBECONFIG: kubeconfig, HOME: dir } });
     expect(denied.code).toBe(1);
     expect(denied.stdout).toContain('✔ can reach the Kubernetes API');
@@ -183,6 +196,17 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
       expect(cells.slice(2, 6)).toEqual([meshctlVersion(), 'SYNCED', 'SYNCED', 'SYNCED']);
     }
     expect(lines.length).toBe(1 + DEMO_PODS);
+
+    // Least privilege for proxy-status: reading pods and their proxy subresource in the mesh namespace.
+    const viewer = await serviceAccountKubeconfig('default', 'mesh-viewer');
+    const role = await cluster.kubectl(['-n', 'mesh-system', 'create', 'role', 'mesh-viewer', '--verb=get,list', '--resource=pods,pods/proxy,services/proxy']);
+    expect(role.code, role.stderr).toBe(0);
+    expect((await cluster.kubectl(['-n', 'mesh-system', 'create', 'rolebinding', 'mesh-viewer', '--role=mesh-viewer', '--serviceaccount=default:mesh-viewer'])).code).toBe(0);
+    const asViewer = await cluster.waitFor('the viewer role to take effect', async () => {
+      const r = await runCli(['proxy-status', '--kubernetes'], { env: { KUBECONFIG: viewer, HOME: dir } });
+      return r.code === 0 ? r : undefined;
+    }, 30_000);
+    expect(asViewer.stdout.trim().split('\n').filter((l) => / SYNCED +SYNCED +SYNCED /.test(l)).length).toBe(DEMO_PODS);
   }, 420_000);
 
   it("proxy-config reads a pod's clusters, listeners, routes and secrets through the API server", async () => {
