@@ -124,7 +124,7 @@ export const forward: HttpHandler = async (ex) => {
     throw new UpstreamFailure('reset', (err as Error).message);
   }
   cluster.outlier.record(ep, res.status, cluster.endpoints, Date.now());
-  if (res.body === null) release();
+  if (res.complete !== undefined || res.body === null) release();
   else {
     res.body.once('end', release);
     res.body.once('close', release);

@@ -31,6 +31,12 @@ export interface ProxyResponse {
   trailersOnly?: boolean;
   /** Made by the proxy itself, not an upstream. */
   local?: boolean;
+  /**
+   * The whole body, when it arrived with the head in one read (small responses on the HTTP/1.1
+   * fast path): writers may send it as is instead of reading `body`, which is then only made (as
+   * a stream over these bytes) if something asks for it. Nothing is waited for or collected.
+   */
+  complete?: Buffer;
 }
 
 const NO_TRAILERS = (): undefined => undefined;

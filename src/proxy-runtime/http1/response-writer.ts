@@ -69,6 +69,20 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
     done(status, grpcStatusOf(pr, trailers));
   };
   const bodyAllowed = status !== 204 && status !== 304 && ex.method !== 'HEAD';
+  const complete = pr.complete;
+  if (complete !== undefined && bodyAllowed && headers['content-length'] !== undefined) {
+    // The whole body is here already: head and body in one corked write, no stream.
+    const close = d.closeAfter || draining || d.versionMinor === 0;
+    const head = fieldLines(headers, statusLine(status));
+    if (head === undefined) return broken();
+    ex.bytesSent += complete.length;
+    socket.cork();
+    socket.write(close ? head + 'connection: close\r\n\r\n' : head + '\r\n', 'latin1');
+    socket.write(complete);
+    socket.uncork();
+    finish(close);
+    return;
+  }
   const body = bodyAllowed ? pr.body : null;
   let close = d.closeAfter || draining || d.versionMinor === 0;
   let chunked = false;

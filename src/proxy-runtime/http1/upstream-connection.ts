@@ -203,6 +203,16 @@ export class UpstreamConnection {
       if (this.requestBodyDone) this.finish();
       return;
     }
+    const avail = buf.length - h.end;
+    if (!h.chunked && h.contentLength > 0 && avail >= h.contentLength) {
+      // The whole body came with the head: hand it on as bytes, no stream needed.
+      this.responseDone = true;
+      if (avail > h.contentLength) this.keepAlive = false;
+      req.resolve(new CompleteResponse(h.status, headers, buf.subarray(h.end, h.end + h.contentLength)));
+      if (this.requestBodyDone) this.finish();
+      else this.keepAlive = false;
+      return;
+    }
     this.decoder = h.chunked ? new ChunkedDecoder() : h.contentLength > 0 ? new LengthDecoder(h.contentLength) : new UntilCloseDecoder();
     const decoder = this.decoder;
     if (!h.chunked && h.contentLength < 0) this.keepAlive = false;
@@ -273,3 +283,27 @@ export class UpstreamConnection {
 }
 
 const noTrailers = (): HeaderMap | undefined => undefined;
+
+/** A response whose body is already here: `body` is made (a stream over `complete`) only if asked for. */
+class CompleteResponse implements ProxyResponse {
+  private stream: Readable | undefined;
+  constructor(
+    readonly status: number,
+    readonly headers: HeaderMap,
+    readonly complete: Buffer,
+  ) {}
+
+  get body(): Readable {
+    if (this.stream === undefined) {
+      const s = new Readable({ read() {} });
+      s.push(this.complete);
+      s.push(null);
+      this.stream = s;
+    }
+    return this.stream;
+  }
+
+  trailers(): HeaderMap | undefined {
+    return undefined;
+  }
+}
