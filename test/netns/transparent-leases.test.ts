@@ -3,7 +3,8 @@
  * workload addresses, service VIPs, the hosts file, the lock under concurrency) and the checks
  * that refuse a machine or a user before anything is created.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -106,6 +107,13 @@ describe('transparent run checks before anything is created', () => {
   it('refuses another OS and a non-root user with the requirement and the fix', async () => {
     await expect(assertTransparentHost('darwin', 0)).rejects.toMatchObject({ message: expect.stringContaining('needs Linux network namespaces and iptables (this is darwin)'), hint: expect.stringContaining('run without --transparent') });
     await expect(assertTransparentHost('linux', 1000)).rejects.toMatchObject({ message: expect.stringContaining('must run as root'), hint: expect.stringContaining('sudo') });
+  });
+
+  it('refuses a machine without iptables, with the package to install', async () => {
+    // A PATH holding iproute2 and setpriv but no iptables.
+    const bin = home();
+    for (const tool of ['ip', 'setpriv']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+    await expect(assertTransparentHost('linux', 0, { PATH: bin })).rejects.toMatchObject({ message: expect.stringContaining('iptables is missing'), hint: 'install it: apt-get install -y iptables' });
   });
 
   it('refuses --user forms it cannot use, and the proxy UID/GID 1337', () => {

@@ -9,13 +9,12 @@ import { CaptureError, UsageError } from '../../../errors.js';
 /** The proxy's UID/GID: iptables lets its traffic out uncaptured, so the app must never use it. */
 export const PROXY_UID = 1337;
 
-async function works(cmd: string, args: string[]): Promise<boolean> {
-  const r = await execa(cmd, args, { reject: false, stdin: 'ignore', timeout: 10_000 });
-  return r.exitCode === 0;
-}
-
-/** Throws CaptureError for the first requirement the machine does not meet. */
-export async function assertTransparentHost(platform: NodeJS.Platform = process.platform, uid: number | undefined = process.getuid?.()): Promise<void> {
+/** Throws CaptureError for the first requirement the machine does not meet (`env`: where to look for the tools, PATH). */
+export async function assertTransparentHost(platform: NodeJS.Platform = process.platform, uid: number | undefined = process.getuid?.(), env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const works = async (cmd: string, args: string[]): Promise<boolean> => {
+    const r = await execa(cmd, args, { reject: false, stdin: 'ignore', timeout: 10_000, env, extendEnv: false });
+    return r.exitCode === 0;
+  };
   if (platform !== 'linux') {
     throw new CaptureError(`meshctl run --transparent needs Linux network namespaces and iptables (this is ${platform})`, 'run without --transparent: the app reaches the mesh through HTTP_PROXY');
   }
