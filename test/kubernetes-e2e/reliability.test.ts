@@ -183,6 +183,18 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
       return batch.every((o) => o.status === 200 && o.version === version);
     }, 30_000);
 
+  /** Requests the client pod's sidecar reported sending to reviews, by destination version (its Prometheus counters). */
+  const clientProxyRequestsByVersion = async (): Promise<Record<string, number>> => {
+    const client = await clientPod();
+    const text = await (await fetch(`http://${client.status!.podIP}:15020/stats/prometheus`, { signal: AbortSignal.timeout(5000) })).text();
+    const out: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('istio_requests_total{') || !line.includes('reporter="source"') || !line.includes('destination_service_name="reviews"')) continue;
+      const version = /destination_version="([^"]*)"/.exec(line)?.[1] ?? '';
+      out[version] = (out[version] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return out;
+  };
   /** Runs `during` while the client pod sends requests to reviews without pause; returns what they got. */
   const underLoad = async (during: () => Promise<void>): Promise<Outcome[]> => {
     const outcomes: Outcome[] = [];
@@ -241,8 +253,12 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
       return (v.v1 ?? 0) > 0 && (v.v2 ?? 0) > 0;
     }, 30_000);
     const N = 300;
+    const before = await clientProxyRequestsByVersion();
     const outcomes = await sendFromClient(N);
     const counts = versions(outcomes);
+    // The client's sidecar did the split: its own counters saw the same numbers per version.
+    const after = await clientProxyRequestsByVersion();
+    expect({ v1: (after.v1 ?? 0) - (before.v1 ?? 0), v2: (after.v2 ?? 0) - (before.v2 ?? 0) }).toEqual({ v1: counts.v1 ?? 0, v2: counts.v2 ?? 0 });
     expect(outcomes.every((o) => o.status === 200), JSON.stringify(counts)).toBe(true);
     expect((counts.v1 ?? 0) + (counts.v2 ?? 0)).toBe(N);
     // Tolerance: 5 standard deviations of a binomial(300, 0.1) around 30 (sd 5.2): 4..56. A chance
@@ -253,8 +269,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
 
     for (const o of canary(ns, 0, 100)) await api.objects.apply(o, { force: true });
     await waitForAll('v2', 'every request on v2 after the shift to 0/100');
-    const after = await sendFromClient(100);
-    expect(versions(after)).toEqual({ v2: 100 });
+    expect(versions(await sendFromClient(100))).toEqual({ v2: 100 });
   }, 120_000);
 
   it('the control plane pod the proxies use is deleted under load: no request fails, the proxies resync to a running replica and get a later change', async () => {
