@@ -78,6 +78,9 @@ for (const n of [
   KNOWN.set(n.toLowerCase(), n.toLowerCase());
 }
 
+/** Buffer's latin1 slicing without toString's argument handling (hot: every name and value). */
+const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
 function err(error: HeadError['error'], reason: string): HeadError {
   return { error, reason };
 }
@@ -135,18 +138,18 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
     let i = start;
     while (i < lineEnd && TCHAR[buf[i]!] === 1) i++;
     if (i === start || buf[i] !== 0x20) return err(400, 'invalid method');
-    method = buf.toString('latin1', start, i);
+    method = latin1(buf, start, i);
     const t0 = ++i;
     while (i < lineEnd && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
     if (i === t0 || buf[i] !== 0x20) return err(400, 'invalid request-target');
-    target = buf.toString('latin1', t0, i);
+    target = latin1(buf, t0, i);
     i++;
-    if (lineEnd - i !== 8 || buf.toString('latin1', i, i + 7) !== 'HTTP/1.') return err(400, 'unsupported HTTP version');
+    if (lineEnd - i !== 8 || latin1(buf, i, i + 7) !== 'HTTP/1.') return err(400, 'unsupported HTTP version');
     const minor = buf[i + 7]! - 48;
     if (minor !== 0 && minor !== 1) return err(400, 'unsupported HTTP version');
     versionMinor = minor;
   } else {
-    if (lineEnd - start < 12 || buf.toString('latin1', start, start + 7) !== 'HTTP/1.' || buf[start + 8] !== 0x20) return err(502, 'invalid status line');
+    if (lineEnd - start < 12 || latin1(buf, start, start + 7) !== 'HTTP/1.' || buf[start + 8] !== 0x20) return err(502, 'invalid status line');
     const minor = buf[start + 7]! - 48;
     if (minor !== 0 && minor !== 1) return err(502, 'invalid status line');
     versionMinor = minor;
@@ -179,14 +182,14 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
     let i = pos;
     while (i < le && TCHAR[buf[i]!] === 1) i++;
     if (i === pos || buf[i] !== 0x3a /* ':' */) return err(bad, 'invalid header field name');
-    const rawName = buf.toString('latin1', pos, i);
+    const rawName = latin1(buf, pos, i);
     const name = KNOWN.get(rawName) ?? rawName.toLowerCase();
     i++;
     while (i < le && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
     let ve = le;
     while (ve > i && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
     for (let k = i; k < ve; k++) if (VALUE[buf[k]!] !== 1) return err(bad, `invalid value of header ${name}`);
-    const value = buf.toString('latin1', i, ve);
+    const value = latin1(buf, i, ve);
     pos = nl + 1;
     switch (name) {
       case 'content-length': {
