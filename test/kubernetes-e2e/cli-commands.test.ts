@@ -96,6 +96,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     expect(none.stdout).toContain('hint: install the mesh: meshctl install --wait');
     expect(none.stdout).toContain('- the control plane Deployment is ready');
 
+    const noMesh = await cli('upgrade', '-y');
+    expect(noMesh.code).toBe(1);
+    expect(noMesh.stderr).toContain('the mesh is not installed on context');
+    expect(noMesh.stderr).toContain('install it first: meshctl install --wait');
+
     // A ServiceAccount with no RBAC at all, and a kubeconfig holding its token.
     const kubeconfig = await serviceAccountKubeconfig('default', 'no-rights');
     const denied = await runCli(['check', '--pre'], { env: { KUBECONFIG: kubeconfig, HOME: dir } });
@@ -298,6 +303,37 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     // Nothing was applied by analyze: the cluster still has the broken pair.
     expect((await cli('analyze', '-n', demoNs)).code).toBe(79);
   }, 60_000);
+
+  it('pods outside the mesh: analyze warns that config targeting them has no effect, check --proxy warns once their namespace is labelled', async () => {
+    const ns = await cluster.createNamespace('plain');
+    const app = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'Service', metadata: { name: 'plain' }, spec: { selector: { app: 'plain' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+          { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain', labels: { app: 'plain' } }, spec: { containers: [{ name: 'app', image: 'meshctl-test/echo' }] } },
+        ],
+      }),
+    });
+    expect(app.code, app.stderr).toBe(0);
+    await cluster.waitForReadyPods(ns, 'app=plain', 1, 60_000);
+    const vs = ['apiVersion: networking.istio.io/v1', 'kind: VirtualService', 'metadata: {name: plain}', 'spec:', '  hosts: [plain]', '  http:', '  - timeout: 2s', '    route:', '    - destination: {host: plain}', ''].join('\n');
+    expect((await runCli(['apply', '-n', ns, '-f', '-'], { stdin: vs, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } })).code).toBe(0);
+
+    const outside = await cli('analyze', '-n', ns);
+    expect(outside.code).toBe(0); // a warning is below the default failure threshold
+    expect(outside.stdout).toContain(`Warning [MESH0501] (Pod plain.${ns}) Pod plain runs without the sidecar, so VirtualService plain.${ns} has no effect on it: namespace "${ns}" is not labelled for injection`);
+
+    expect((await cluster.kubectl(['label', 'namespace', ns, 'meshctl.dev/inject=enabled'])).code).toBe(0);
+    const check = await cli('check', '--proxy', '-n', ns);
+    expect(check.code).toBe(0); // warnings do not fail the run
+    expect(check.stdout).toContain(`‼ namespace injection labels agree with the pods in them\n    namespace ${ns} is labelled meshctl.dev/inject=enabled but runs pods without the sidecar: plain\n`);
+    expect(check.stdout).toContain('hint: pods created before their namespace was labelled meshctl.dev/inject=enabled run without the sidecar until restarted');
+    // Labelled for injection, the namespace no longer draws MESH0501 (its pods get the sidecar when restarted).
+    expect((await cli('analyze', '-n', ns)).stdout).not.toContain('MESH0501');
+    await cluster.deleteNamespace(ns);
+  }, 90_000);
 
   it('upgrade changes nothing on a current mesh, lists a dry run\'s changes, and reports a proxy older than the CLI', async () => {
     const version = meshctlVersion();
