@@ -65,6 +65,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
   };
   let server: MeshctlProcess;
   let serverAddress: string;
+  let serverIpv6: string;
   let vip: string;
 
   beforeAll(async () => {
@@ -98,8 +99,8 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
 
   it('starts a service workload: its own namespace and address, a VIP, the sidecar ready, the app as the given user', async () => {
     server = start(['--name', 'reviews-v1', '--service', 'reviews', '--service-port', '9080', '--port', '9080', '--user', String(APP_UID), '--', NODE, await fixture('http-app.ts'), '9080']);
-    const m = await server.waitFor(/address (198\.19\.\d+\.\d+), service reviews at (198\.19\.\d+\.\d+)/);
-    [serverAddress, vip] = [m[1]!, m[2]!];
+    const m = await server.waitFor(/address (198\.19\.\d+\.\d+) and (fd00:198:19:[0-9a-f:]+), service reviews at (198\.19\.\d+\.\d+)/);
+    [serverAddress, serverIpv6, vip] = [m[1]!, m[2]!, m[3]!];
     await server.waitFor(/READY uid=(\d+)/);
     expect(server.stdout()).toContain(`READY uid=${APP_UID}`);
   }, 60_000);
@@ -116,12 +117,13 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
 
   let client: MeshctlProcess;
   let clientNetns: string;
-  it('an unmodified client (curl, Node http) reaches it by address, VIP and name through both sidecars', async () => {
+  it('an unmodified client (curl, Node http) reaches it by address (IPv4 and IPv6), VIP and name through both sidecars', async () => {
     const get = await fixture('http-get.ts');
     const script = [
       `curl -sS --max-time 8 http://${serverAddress}:9080/by-address`,
       `curl -sS --max-time 8 http://${vip}:9080/by-vip`,
       'curl -sS --max-time 8 http://reviews:9080/by-name',
+      `curl -sS --max-time 8 http://[${serverIpv6}]:9080/by-ipv6`,
       `${NODE} ${get} http://reviews.default.svc.cluster.local:9080/node; echo`,
       'echo CLIENT-DONE',
       'exec sleep 300',
@@ -131,12 +133,13 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     await client.waitFor(/CLIENT-DONE/);
     const lines = client.stdout().trim().split('\n');
     const seen = { app: 'http-app', port: 9080, peer: '::ffff:127.0.0.1' };
-    expect(lines.slice(0, 3).map((l) => JSON.parse(l) as unknown)).toEqual([
+    expect(lines.slice(0, 4).map((l) => JSON.parse(l) as unknown)).toEqual([
       { ...seen, path: '/by-address' },
       { ...seen, path: '/by-vip' },
       { ...seen, path: '/by-name' },
+      { ...seen, path: '/by-ipv6' },
     ]);
-    expect(lines[3]).toBe(`200 ${JSON.stringify({ ...seen, path: '/node' })}`);
+    expect(lines[4]).toBe(`200 ${JSON.stringify({ ...seen, path: '/node' })}`);
     // The name resolves through the namespace's hosts file, which names the VIP.
     expect(readFileSync(`/etc/netns/${clientNetns}/hosts`, 'utf8')).toMatch(new RegExp(`^${vip.replace(/\./g, '\\.')}\\treviews reviews\\.default reviews\\.default\\.svc reviews\\.default\\.svc\\.cluster\\.local$`, 'm'));
   }, 60_000);
@@ -145,8 +148,8 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     const clientAddress = (client.stderr().match(/address (198\.19\.\d+\.\d+)/) ?? [])[1]!;
     const destination = (await prometheus(serverAddress)).filter((l) => l.includes('reporter="destination"') && l.includes('response_code="200"'));
     const source = (await prometheus(clientAddress)).filter((l) => l.includes('reporter="source"') && l.includes('response_code="200"'));
-    expect(sum(destination)).toBeGreaterThanOrEqual(4);
-    expect(sum(source)).toBeGreaterThanOrEqual(4);
+    expect(sum(destination)).toBeGreaterThanOrEqual(5);
+    expect(sum(source)).toBeGreaterThanOrEqual(5);
     for (const l of destination) {
       expect(l).toContain('connection_security_policy="mutual_tls"');
       expect(l).toContain('source_principal="spiffe://cluster.local/ns/default/sa/productpage"');

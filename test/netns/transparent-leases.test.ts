@@ -36,12 +36,12 @@ describe('transparent run address leases', () => {
     expect(n).toBe((preferred + 1) % 128);
     expect(leases.network).toBe(n);
     expect(chooseNetwork(leases, h, '')).toBe(n);
-    expect(meshNetwork(h, n)).toEqual({ bridge: `mesh-${homeTag(h)}`, gateway: `198.19.${n}.1`, prefixLength: 24, namePrefix: `msh${homeTag(h)}` });
+    expect(meshNetwork(h, n)).toEqual({ bridge: `mesh-${homeTag(h)}`, gateway: `198.19.${n}.1`, prefixLength: 24, gateway6: `fd00:198:19:${n}::1`, namePrefix: `msh${homeTag(h)}` });
   });
 
   it('gives each workload a free address from .2 and each service one VIP for good', () => {
     const leases = empty();
-    expect(allocateWorkload(leases, 7)).toEqual({ ipv4: '198.19.7.2', index: 2 });
+    expect(allocateWorkload(leases, 7)).toEqual({ ipv4: '198.19.7.2', ipv6: 'fd00:198:19:7::2', index: 2 });
     leases.workloads.push({ name: 'a', namespace: 'default', netns: 'x-2', veth: 'xv2', ipv4: '198.19.7.2', pid: 1, runtimeDir: '/run/meshctl/x-2' });
     expect(allocateWorkload(leases, 7).ipv4).toBe('198.19.7.3');
     expect(serviceVip(leases, 7, 'reviews', 'default')).toBe('198.19.135.1');

@@ -179,11 +179,12 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) problems.push('ports: must be a list of ports');
   if (w.capture !== undefined && typeof w.capture !== 'boolean') problems.push('capture: must be true or false');
   if (w.serviceAddresses !== undefined && !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))) problems.push('serviceAddresses: must be a list of IP addresses');
+  if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
-    ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}),
+    ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });

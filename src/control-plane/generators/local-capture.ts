@@ -5,7 +5,9 @@
  * port, as it would call a pod IP. Those calls get a chain of their own here, to a one-endpoint
  * cluster with the peer's identity, so they are mTLS between sidecars instead of passing
  * through in plaintext; and the peer's inbound capture gets a chain for each app port that no
- * service target port covers.
+ * service target port covers. A workload whose namespace has an IPv6 address gets dual-stack capture
+ * listeners (`::`: ip6tables redirects IPv6 connections to them) and chains for its peers' IPv6
+ * addresses too.
  */
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, RouteConfigConfig } from '../../protocol/proxy-config/index.js';
 import { inboundTlsMode, serviceFqdn, selects, spiffeId, type MeshSnapshot, type Translation } from '../translate/index.js';
@@ -33,23 +35,26 @@ export function localCaptureAddressing(t: Translation, mesh: MeshSnapshot, recor
     if (!w.capture || (w.name === self.name && w.namespace === self.namespace)) continue;
     const meshW = mesh.workloads.find((m) => m.name === w.name && m.namespace === w.namespace);
     const service = meshW && mesh.services.find((s) => s.namespace === w.namespace && selects(s.selector, meshW.labels));
-    for (const port of w.ports) {
-      const name = `outbound|${port}||${w.address}`;
-      if (known.has(name)) continue;
-      known.add(name);
-      clusters.push({
-        name,
-        type: 'static',
-        ...(service ? { service: serviceFqdn(service) } : {}),
-        endpoints: [{ address: w.address, port, identity: spiffeId(mesh.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual', labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace } }],
-      });
-      routes.push(singleRoute(name));
-      outbound.push({ name, match: { destinationAddress: w.address, destinationPort: port }, protocol: 'auto', routeConfig: name, tcpCluster: name });
+    for (const address of [w.address, ...(self.ipv6Address && w.ipv6Address ? [w.ipv6Address] : [])]) {
+      for (const port of w.ports) {
+        const name = `outbound|${port}||${address}`;
+        if (known.has(name)) continue;
+        known.add(name);
+        clusters.push({
+          name,
+          type: 'static',
+          ...(service ? { service: serviceFqdn(service) } : {}),
+          endpoints: [{ address, port, identity: spiffeId(mesh.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual', labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace } }],
+        });
+        routes.push(singleRoute(name));
+        outbound.push({ name, match: { destinationAddress: address, destinationPort: port }, protocol: 'auto', routeConfig: name, tcpCluster: name });
+      }
     }
   }
   const meshSelf = mesh.workloads.find((m) => m.name === self.name && m.namespace === self.namespace);
-  const listeners = t.config.listeners.map((l) => {
-    if (l.mode !== 'capture') return l;
+  const listeners = t.config.listeners.map((listener) => {
+    if (listener.mode !== 'capture') return listener;
+    const l = self.ipv6Address ? { ...listener, address: '::' } : listener;
     if (l.direction === 'outbound') return withChains(l, outbound);
     const covered = new Set(l.chains.map((c) => c.match?.destinationPort).filter((p) => p !== undefined));
     const inbound: FilterChainConfig[] = [];

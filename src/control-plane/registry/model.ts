@@ -47,6 +47,8 @@ export interface WorkloadRecord {
   readonly outboundPort?: number;
   /** `meshctl run --transparent`: in its own network namespace behind iptables capture (15001/15006), reached at `address` on its app ports. */
   readonly capture?: boolean;
+  /** `meshctl run --transparent`: the namespace's IPv6 (ULA) address, when it has one; the sidecar then captures IPv6 too. */
+  readonly ipv6Address?: string;
   /** The VIP of each service in `services` (same order), allocated by `meshctl run --transparent`. */
   readonly serviceAddresses?: readonly string[];
 }

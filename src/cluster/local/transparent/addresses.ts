@@ -22,6 +22,8 @@ export interface WorkloadLease {
   readonly netns: string;
   readonly veth: string;
   readonly ipv4: string;
+  /** Its ULA IPv6 address (fd00:198:19:N::x), absent where the machine has no IPv6. */
+  ipv6?: string;
   /** The `meshctl run` process that owns the lease, and when it started (see processStartTime). */
   readonly pid: number;
   readonly processStart?: string;
@@ -43,6 +45,8 @@ export interface MeshNetwork {
   readonly bridge: string;
   readonly gateway: string;
   readonly prefixLength: 24;
+  /** The bridge's IPv6 (ULA) address in fd00:198:19:N::/64, the workloads' IPv6 gateway. */
+  readonly gateway6: string;
   /** Prefix of every namespace and veth name of this mesh home. */
   readonly namePrefix: string;
 }
@@ -55,7 +59,12 @@ export function homeTag(home: string): string {
 /** Names and the gateway of the network whose third octet is `third`. */
 export function meshNetwork(home: string, third: number): MeshNetwork {
   const tag = homeTag(home);
-  return { bridge: `mesh-${tag}`, gateway: `198.19.${third}.1`, prefixLength: 24, namePrefix: `msh${tag}` };
+  return { bridge: `mesh-${tag}`, gateway: `198.19.${third}.1`, prefixLength: 24, gateway6: `${ipv6Prefix(third)}1`, namePrefix: `msh${tag}` };
+}
+
+/** `fd00:198:19:N::`, the ULA /64 of the mesh network N (only ULA: nothing is routed outside the machine). */
+export function ipv6Prefix(third: number): string {
+  return `fd00:198:19:${third}::`;
 }
 
 function dir(home: string): string {
@@ -146,12 +155,12 @@ export function chooseNetwork(leases: Leases, home: string, inUse: string): numb
   throw new CaptureError('no free /24 left in 198.19.0.0/17 for the local mesh network', 'remove unused bridges or routes in 198.19.0.0/16');
 }
 
-/** A free workload address (198.19.N.2-254) and a free namespace/veth index. */
-export function allocateWorkload(leases: Leases, network: number): { ipv4: string; index: number } {
+/** A free workload address (198.19.N.2-254, and fd00:198:19:N::same) and a free namespace/veth index. */
+export function allocateWorkload(leases: Leases, network: number): { ipv4: string; ipv6: string; index: number } {
   const taken = new Set(leases.workloads.map((w) => w.ipv4));
   for (let host = 2; host < 255; host++) {
     const ipv4 = `198.19.${network}.${host}`;
-    if (!taken.has(ipv4)) return { ipv4, index: host };
+    if (!taken.has(ipv4)) return { ipv4, ipv6: `${ipv6Prefix(network)}${host}`, index: host };
   }
   throw new CaptureError(`all 253 addresses of 198.19.${network}.0/24 are leased`, 'stop some transparent workloads');
 }

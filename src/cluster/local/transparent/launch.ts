@@ -187,10 +187,11 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
       if (clash) throw new PlatformUnavailableError(`workload ${id} is already running transparently (meshctl run pid ${clash.pid}, ${clash.ipv4})`, 'stop it first, or pick another --name');
       const third = chooseNetwork(leases, home, await addressesAndRoutes());
       net = meshNetwork(home, third);
-      await ensureBridge(net);
-      const { ipv4, index } = allocateWorkload(leases, third);
+      const ipv6 = await ensureBridge(net);
+      const allocated = allocateWorkload(leases, third);
+      const { ipv4, index } = allocated;
       const netns = `${net.namePrefix}-${index}`;
-      lease = { name: w.name, namespace: w.namespace, netns, veth: `${net.namePrefix}v${index}`, ipv4, pid: process.pid, ...(processStart ? { processStart } : {}), runtimeDir: join(RUNTIME_ROOT, netns) };
+      lease = { name: w.name, namespace: w.namespace, netns, veth: `${net.namePrefix}v${index}`, ipv4, ...(ipv6 ? { ipv6: allocated.ipv6 } : {}), pid: process.pid, ...(processStart ? { processStart } : {}), runtimeDir: join(RUNTIME_ROOT, netns) };
       if (w.service) vip = serviceVip(leases, third, w.service, w.namespace);
       leases.workloads.push(lease);
       try {
@@ -213,7 +214,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
           if (!leases.workloads.length) await removeBridge(net);
         }),
     });
-    note(`network namespace ${lease.netns}, address ${lease.ipv4}${vip ? `, service ${w.service} at ${vip}` : ''} (bridge ${net.bridge}, gateway ${net.gateway})`);
+    note(`network namespace ${lease.netns}, address ${lease.ipv4}${lease.ipv6 ? ` and ${lease.ipv6}` : ''}${vip ? `, service ${w.service} at ${vip}` : ''} (bridge ${net.bridge}, gateway ${net.gateway})`);
 
     const apply = await import('../../../proxy-init/apply.js');
     const { execaRunner } = await import('../../../proxy-init/iptables.js');
@@ -229,10 +230,11 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     cleanups.push({ what: 'closing the admin relay', run: () => adminRelay.close() });
     const adminPort = (adminRelay.server.address() as import('node:net').AddressInfo).port;
 
-    const registration: WorkloadInfo & { capture: boolean; serviceAddresses?: string[] } = {
+    const registration: WorkloadInfo & { capture: boolean; serviceAddresses?: string[]; ipv6Address?: string } = {
       name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true, adminPort,
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
+      ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
     };
     const reg = await platform.registerWorkload(registration);
     cleanups.push({ what: 'unregistering the workload', run: () => platform.unregisterWorkload(w.namespace, w.name) });

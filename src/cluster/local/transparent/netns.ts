@@ -6,6 +6,7 @@
  * message; removal is idempotent, so it serves both a normal stop and the sweep of a crashed run.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CaptureError } from '../../../errors.js';
@@ -27,13 +28,23 @@ export async function addressesAndRoutes(): Promise<string> {
   return (await ip(['-4', '-o', 'addr', 'show'])) + (await ip(['-4', 'route', 'show', 'table', 'all']));
 }
 
-/** Creates the mesh bridge with its gateway address, unless it exists. */
-export async function ensureBridge(net: MeshNetwork): Promise<void> {
+/**
+ * Creates the mesh bridge with its gateway addresses, unless it exists. Resolves with whether it
+ * has its IPv6 gateway: not where the kernel has no IPv6 (the workloads are then IPv4-only).
+ */
+export async function ensureBridge(net: MeshNetwork): Promise<boolean> {
   const exists = (await execa('ip', ['link', 'show', net.bridge], { reject: false })).exitCode === 0;
   if (!exists) await ip(['link', 'add', net.bridge, 'type', 'bridge']);
-  const addrs = await ip(['-4', '-o', 'addr', 'show', 'dev', net.bridge]);
+  const addrs = await ip(['-o', 'addr', 'show', 'dev', net.bridge]);
   if (!addrs.includes(`${net.gateway}/`)) await ip(['addr', 'add', `${net.gateway}/${net.prefixLength}`, 'dev', net.bridge]);
+  let ipv6 = addrs.includes(`${net.gateway6}/`);
+  if (!ipv6 && existsSync(`/proc/sys/net/ipv6/conf/${net.bridge}/disable_ipv6`)) {
+    // A machine that turned IPv6 off by default (sysctl) would leave the bridge without it.
+    await writeFile(`/proc/sys/net/ipv6/conf/${net.bridge}/disable_ipv6`, '0').catch(() => undefined);
+    ipv6 = (await execa('ip', ['-6', 'addr', 'add', `${net.gateway6}/64`, 'dev', net.bridge, 'nodad'], { reject: false })).exitCode === 0;
+  }
   await ip(['link', 'set', net.bridge, 'up']);
+  return ipv6;
 }
 
 /** Removes the mesh bridge (when no workload is left on it). */
@@ -61,6 +72,20 @@ export async function createWorkloadNetns(net: MeshNetwork, lease: WorkloadLease
   await ip(['-n', lease.netns, 'addr', 'add', `${lease.ipv4}/${net.prefixLength}`, 'dev', 'eth0']);
   await ip(['-n', lease.netns, 'link', 'set', 'eth0', 'up']);
   await ip(['-n', lease.netns, 'route', 'add', 'default', 'via', net.gateway]);
+  if (lease.ipv6) {
+    await quietly(['-6', 'neigh', 'flush', 'to', lease.ipv6]);
+    const v6 = [
+      ['-n', lease.netns, '-6', 'addr', 'add', `${lease.ipv6}/64`, 'dev', 'eth0', 'nodad'],
+      ['-n', lease.netns, '-6', 'route', 'add', 'default', 'via', net.gateway6],
+    ];
+    for (const args of v6) {
+      // IPv6 is a bonus: a namespace where it cannot be set up stays IPv4-only.
+      if ((await execa('ip', args, { reject: false })).exitCode !== 0) {
+        delete lease.ipv6;
+        break;
+      }
+    }
+  }
 }
 
 /** The locally administered MAC of a workload address: 02:00 then the four octets of the IPv4 address. */
