@@ -4,9 +4,9 @@
  * kept-alive client following config swaps per request, and the upstream pool's idle timeout.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, createServer as createH1Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { Agent, admin, cluster, eventually, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { Agent, admin, closeAfter, cluster, eventually, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 
 /** Writes `payload` on a fresh connection and collects everything until the proxy closes (or `untilText` arrived). */
 function raw(port: number, payload: string, untilText?: string): Promise<string> {
@@ -121,6 +121,45 @@ describe('HTTP/1.1 fast path: framing', () => {
     expect(responses[0]).not.toContain('hello');
     expect(responses[1]!.endsWith('hello')).toBe(true);
     expect(up.seen.map((s) => s.method)).toEqual(['GET', 'HEAD', 'GET']);
+  });
+});
+
+describe('HTTP/1.1 fast path: hand-off to node:http', () => {
+  it('passes an Upgrade that comes after plain requests on the same kept-alive connection', async () => {
+    const app = createH1Server((req, res) => res.end(`plain ${req.url}`));
+    app.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
+      socket.on('end', () => socket.end());
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    closeAfter({ close: () => new Promise<void>((r) => { app.closeAllConnections(); app.close(() => r()); }) });
+    const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('ws', [(app.address() as { port: number }).port])] }));
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = netConnect(proxy.listenerPort('out'), '127.0.0.1');
+      let buf = '';
+      let step = 0;
+      s.on('data', (d) => {
+        buf += d.toString('latin1');
+        if (step === 0 && buf.includes('plain /first')) {
+          step = 1;
+          s.write('GET /chat HTTP/1.1\r\nHost: ws.local\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+        } else if (step === 1 && buf.includes('101 Switching Protocols') && buf.endsWith('\r\n\r\n')) {
+          step = 2;
+          s.write('frame');
+        } else if (step === 2 && buf.includes('echo:frame')) {
+          s.destroy();
+          resolve(buf);
+        }
+      });
+      s.on('error', reject);
+      s.write('GET /first HTTP/1.1\r\nHost: ws.local\r\n\r\n');
+    });
+    expect(got).toMatch(/^HTTP\/1\.1 200/);
+    expect(got).toContain('HTTP/1.1 101 Switching Protocols');
+    expect(got.endsWith('echo:frame')).toBe(true);
+    await eventually(() => accessLog().some((l) => l.response_code === 101 && l.path === '/chat'), 'access log line of the upgrade');
+    expect(accessLog().find((l) => l.path === '/first')).toMatchObject({ response_code: 200, protocol: 'HTTP/1.1' });
   });
 });
 

@@ -207,7 +207,7 @@ describe('chunked decoder', () => {
         expect(data).toBe(chunks.join(''));
         expect(d.trailers).toEqual(withTrailer ? { 'x-t': 'v' } : undefined);
       }),
-      { numRuns: 500 },
+      { numRuns: 200 },
     );
   });
 });
