@@ -3,8 +3,8 @@
 // Each simulated proxy is a minimal config-stream client speaking mesh.proto through grpc-js (the
 // same proto loader and stream messages as src/proxy-runtime/xds-client): its own TLS connection to
 // 127.0.0.1 with its own workload certificate (own P-256 key, SPIFFE URI of its service account),
-// subscribes to clusters, routes and listeners like a sidecar, and ACKs every response as soon as it
-// arrives. It does not JSON-decode or apply resources unless PARSE=1: a real sidecar does that on its
+// subscribes to clusters, routes and listeners like a sidecar on the incremental (delta) stream, and
+// ACKs every response as soon as it arrives. It does not JSON-decode or apply resources unless PARSE=1: a real sidecar does that on its
 // own CPU, while here thousands of them would share the benchmark machine's two cores with the
 // control plane being measured. The real XdsClient is not used because it always parses.
 //
@@ -47,7 +47,7 @@ class SimProxy {
 
   /** Opens the stream and subscribes; a lost stream is reopened (counted: the benchmark reports it). */
   open() {
-    const call = this.client.StreamAggregatedResources();
+    const call = this.client.DeltaAggregatedResources();
     this.call = call;
     const lost = (why) => {
       if (stopping || this.call !== call) return;
@@ -60,7 +60,7 @@ class SimProxy {
     call.on('end', () => lost('stream ended'));
     let first = true;
     for (const type_url of TYPES) {
-      call.write({ version_info: '', node: first ? this.node : null, resource_names: [], type_url, response_nonce: '', error_detail: null });
+      call.write({ node: first ? this.node : null, type_url, initial_resource_versions: {}, response_nonce: '', error_detail: null });
       first = false;
     }
   }
@@ -68,11 +68,11 @@ class SimProxy {
   onResponse(call, res) {
     if (call !== this.call) return;
     this.responses++;
-    for (const r of res.resources) this.bytes += r.length;
-    if (parse) for (const r of res.resources) JSON.parse(r.toString('utf8'));
-    call.write({ version_info: res.version_info, node: null, resource_names: [], type_url: res.type_url, response_nonce: res.nonce, error_detail: null });
+    for (const r of res.resources) this.bytes += r.resource.length;
+    if (parse) for (const r of res.resources) JSON.parse(r.resource.toString('utf8'));
+    call.write({ node: null, type_url: res.type_url, initial_resource_versions: {}, response_nonce: res.nonce, error_detail: null });
     if (res.type_url === TypeUrl.routes) {
-      this.routesVersion = res.version_info;
+      this.routesVersion = res.system_version_info;
       this.routesAckAt = now();
       armed?.onAck(this);
     }

@@ -9,6 +9,7 @@
 import type { MeshResource } from '../../config/index.js';
 import { TRUST_DOMAIN, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import type { MeshService, MeshSnapshot, MeshWorkload, PortProtocol } from '../translate/model.js';
+import { servicesSelecting } from '../translate/index.js';
 import type { ServiceRecord, WorkloadRecord } from '../registry/model.js';
 import type { PushSnapshot } from '../push/snapshot.js';
 
@@ -38,8 +39,9 @@ function meshWorkload(w: WorkloadRecord, services: readonly MeshService[]): Mesh
   for (const name of w.services ?? []) labels[memberLabel(name)] = 'true';
   const inboundPorts: Record<number, number> = {};
   if (w.proxyPort !== undefined) {
-    for (const s of services) {
-      if (s.namespace !== w.namespace || !s.selector || !Object.entries(s.selector).every(([k, v]) => labels[k] === v)) continue;
+    // Indexed: thousands of workloads x thousands of services on every snapshot.
+    for (const s of servicesSelecting(services, { namespace: w.namespace, labels })) {
+      if (!s.selector || !Object.entries(s.selector).every(([k, v]) => labels[k] === v)) continue;
       for (const p of s.ports) inboundPorts[p.targetPort] = w.proxyPort;
     }
   }

@@ -4,9 +4,11 @@
  * proxy and snapshot (cached), whichever type asks first. Each type says which changes concern it
  * (as istiod's skipped*Configs), so an AuthorizationPolicy edit does not regenerate routes.
  */
-import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
+import type { RouteConfigConfig } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
-import { proxyConfigFor, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type Translation } from '../translate/index.js';
+import { nameResources, splitRouteConfig, type NamedResource } from '../../protocol/stream/resources.js';
+import { proxyConfigParts, type MeshSnapshot, type MeshWorkload, type ProxyConfigParts, type ProxyTraffic, type SharedOutbound } from '../translate/index.js';
+import type { ResourceLayer } from '../stream/resource-encoding.js';
 import type { ConfigGenerator } from '../push/generator.js';
 import { concernsByInputs } from '../push/generator.js';
 import type { PushSnapshot } from '../push/snapshot.js';
@@ -14,24 +16,22 @@ import type { ProxyNode } from '../stream/source.js';
 import { toMeshSnapshot } from './mesh-snapshot.js';
 import { localCaptureAddressing } from './local-capture.js';
 
-/** Caches, per snapshot, the mesh view and each proxy's translation. */
+/** Caches, per snapshot, the mesh view (with a workload index) and each proxy's translation parts. */
 class TranslationCache {
-  private readonly bySnapshot = new WeakMap<PushSnapshot, { mesh: MeshSnapshot; perProxy: Map<string, Translation> }>();
+  private readonly bySnapshot = new WeakMap<PushSnapshot, { mesh: MeshSnapshot; workloads: Map<string, MeshWorkload>; perProxy: Map<string, ProxyConfigParts> }>();
 
-  translate(proxy: ProxyNode, snap: PushSnapshot): Translation {
+  translate(proxy: ProxyNode, snap: PushSnapshot): ProxyConfigParts {
     let entry = this.bySnapshot.get(snap);
     if (!entry) {
-      entry = { mesh: toMeshSnapshot(snap), perProxy: new Map() };
+      const mesh = toMeshSnapshot(snap);
+      entry = { mesh, workloads: new Map(mesh.workloads.map((w) => [`${w.namespace}/${w.name}`, w])), perProxy: new Map() };
       this.bySnapshot.set(snap, entry);
     }
     const key = translationKey(proxy, snap);
     let t = entry.perProxy.get(key);
     if (!t) {
-      const { workload, traffic } = workloadOf(proxy, entry.mesh, snap);
-      t = proxyConfigFor(entry.mesh, workload, traffic);
-      t = localInboundFix(t, snap, proxy);
-      const record = snap.workload(proxy.workload, proxy.namespace);
-      if (record?.capture) t = localCaptureAddressing(t, entry.mesh, snap.workloads, record);
+      const { workload, traffic } = workloadOf(proxy, entry.workloads.get(`${proxy.namespace}/${proxy.workload}`), snap);
+      t = localInboundFix(proxyConfigParts(entry.mesh, workload, traffic), snap, proxy);
       entry.perProxy.set(key, t);
     }
     return t;
@@ -50,8 +50,7 @@ function translationKey(proxy: ProxyNode, snap: PushSnapshot): string {
 }
 
 /** The registered workload of a proxy (explicit mode, local platform), or a captured pod (capture mode). */
-function workloadOf(proxy: ProxyNode, mesh: MeshSnapshot, snap: PushSnapshot): { workload: MeshWorkload; traffic: ProxyTraffic } {
-  const registered = mesh.workloads.find((w) => w.name === proxy.workload && w.namespace === proxy.namespace);
+function workloadOf(proxy: ProxyNode, registered: MeshWorkload | undefined, snap: PushSnapshot): { workload: MeshWorkload; traffic: ProxyTraffic } {
   const record = snap.workload(proxy.workload, proxy.namespace);
   if (registered && record) {
     if (record.capture) return { workload: registered, traffic: { mode: 'capture' } };
@@ -67,34 +66,49 @@ function workloadOf(proxy: ProxyNode, mesh: MeshSnapshot, snap: PushSnapshot): {
  * Instances of one local service each listen on their own app port, while the translation sends
  * inbound traffic to the service's target port: point the inbound clusters at this workload's app port.
  */
-function localInboundFix(t: Translation, snap: PushSnapshot, proxy: ProxyNode): Translation {
+function localInboundFix(parts: ProxyConfigParts, snap: PushSnapshot, proxy: ProxyNode): ProxyConfigParts {
   const record = snap.workload(proxy.workload, proxy.namespace);
   // Clients tunnelling with CONNECT (Node fetch with NODE_USE_ENV_PROXY) arrive as opaque TCP over
   // mTLS: inbound HTTP chains also name their cluster for such bytes.
-  const listeners = t.config.listeners.map((l) =>
+  const listeners = parts.own.listeners.map((l) =>
     l.direction !== 'inbound' ? l : { ...l, chains: l.chains.map((c) => (c.routeConfig?.startsWith('inbound|') && !c.tcpCluster ? { ...c, tcpCluster: c.routeConfig } : c)) },
   );
-  t = { ...t, config: { ...t.config, listeners } };
+  let clusters = parts.own.clusters;
   const appPort = record?.ports.length === 1 ? record.ports[0] : undefined;
-  if (!record?.services?.length || appPort === undefined) return t;
-  const clusters = (t.config.clusters ?? []).map((c) =>
-    c.name.startsWith('inbound|') && c.endpoints?.length === 1 && c.endpoints[0]!.address === '127.0.0.1' ? { ...c, endpoints: [{ ...c.endpoints[0]!, port: appPort }] } : c,
-  );
-  return { ...t, config: { ...t.config, clusters } };
+  if (record?.services?.length && appPort !== undefined) {
+    clusters = clusters.map((c) =>
+      c.name.startsWith('inbound|') && c.endpoints?.length === 1 && c.endpoints[0]!.address === '127.0.0.1' ? { ...c, endpoints: [{ ...c.endpoints[0]!, port: appPort }] } : c,
+    );
+  }
+  return { ...parts, own: { ...parts.own, listeners, clusters } };
 }
 
 const cache = new TranslationCache();
-const EMPTY: readonly unknown[] = Object.freeze([]);
 
-/**
- * The resources of a type in a config. The same array is returned for the same config, so the
- * stream encodes a config shared by many proxies once (it caches encodings by array).
- */
-function pick(typeUrl: string, config: ProxyConfig): readonly unknown[] {
-  if (typeUrl === TypeUrl.clusters) return config.clusters ?? EMPTY;
-  if (typeUrl === TypeUrl.listeners) return config.listeners;
-  if (typeUrl === TypeUrl.routes) return config.routes ?? EMPTY;
-  return EMPTY;
+type PartKey = 'clusters' | 'routes' | 'listeners';
+const PART: Record<string, PartKey> = { [TypeUrl.clusters]: 'clusters', [TypeUrl.routes]: 'routes', [TypeUrl.listeners]: 'listeners' };
+
+/** Named resources of a part: route tables split per virtual host, so a change to one service moves one resource. */
+function named(part: PartKey, list: readonly unknown[]): NamedResource[] {
+  return part === 'routes' ? (list as RouteConfigConfig[]).flatMap((rc) => splitRouteConfig(rc)) : nameResources(list);
+}
+
+/** The shared layer of a namespace, one object per (shared part, type): every proxy of it gets the same. */
+const sharedLayers = new WeakMap<SharedOutbound, Map<PartKey, ResourceLayer>>();
+
+function layersOf(typeUrl: string, parts: ProxyConfigParts): ResourceLayer[] {
+  const part = PART[typeUrl];
+  if (!part) return [];
+  let byPart = sharedLayers.get(parts.shared);
+  if (!byPart) sharedLayers.set(parts.shared, (byPart = new Map()));
+  let shared = byPart.get(part);
+  if (!shared) byPart.set(part, (shared = { key: 'shared', resources: named(part, parts.shared[part]) }));
+  return [shared, { key: 'own', resources: named(part, parts.own[part]) }];
+}
+
+function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
+  const part = PART[typeUrl];
+  return part ? [...parts.shared[part], ...parts.own[part]] : [];
 }
 
 // What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
@@ -108,7 +122,8 @@ export function translationGenerators(): ConfigGenerator[] {
   const make = (typeUrl: string, kinds: string[], registry: ('services' | 'workloads' | 'endpoints')[]): ConfigGenerator => ({
     typeUrl,
     concerns: concernsByInputs({ kinds, registry }),
-    generate: (proxy, snap) => pick(typeUrl, cache.translate(proxy, snap).config) as unknown[],
+    generate: (proxy, snap) => wholeOf(typeUrl, cache.translate(proxy, snap)),
+    layers: (proxy, snap) => layersOf(typeUrl, cache.translate(proxy, snap)),
   });
   return [
     make(TypeUrl.clusters, CLUSTER_KINDS, ['services', 'workloads', 'endpoints']),

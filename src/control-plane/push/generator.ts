@@ -4,6 +4,7 @@
  * are those resources now. Generators are pure functions of (proxy, snapshot), so the same
  * snapshot gives every proxy a consistent view and the debug API can recompute what a proxy should have.
  */
+import type { ResourceLayer } from '../stream/resource-encoding.js';
 import type { ProxyNode } from '../stream/source.js';
 import { changedKinds, type ChangeSet, type RegistryChange } from './change.js';
 import type { PushSnapshot } from './snapshot.js';
@@ -15,6 +16,12 @@ export interface ConfigGenerator {
   concerns(change: ChangeSet, proxy: ProxyNode, snapshot: PushSnapshot): boolean;
   /** The resources of this type for `proxy` (JSON-serialisable, in a stable order). */
   generate(proxy: ProxyNode, snapshot: PushSnapshot): unknown[];
+  /**
+   * The same resources as named layers, where a generator shares them between proxies: a layer
+   * object many proxies get (the outbound part of a namespace) is encoded and diffed once per
+   * snapshot instead of once per proxy. Optional: without it the stream names `generate`'s list.
+   */
+  layers?(proxy: ProxyNode, snapshot: PushSnapshot): readonly ResourceLayer[];
 }
 
 /** What a generator's output depends on: config kinds and registry facts. */

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { AdsServer } from '../stream/ads-server.js';
 import type { GeneratedResources, ProxyConfigSource, ProxyNode } from '../stream/source.js';
+import { assembleResources, nameResources } from '../../protocol/stream/resources.js';
 import { fullChange, type ChangeSet } from './change.js';
 import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from './debouncer.js';
 import { GeneratorSet } from './generator.js';
@@ -78,13 +79,24 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
   generate(proxy: ProxyNode, typeUrl: string): GeneratedResources | undefined {
     const g = this.opts.generators.get(typeUrl);
     if (!g) return undefined;
-    return { version: this.current.version, resources: g.generate(proxy, this.current) };
+    const snap = this.current;
+    if (!g.layers) return { version: snap.version, resources: g.generate(proxy, snap) };
+    let whole: unknown[] | undefined;
+    // The whole list only for a state-of-the-world stream; incremental streams use the layers.
+    return { version: snap.version, layers: g.layers(proxy, snap), get resources() { return (whole ??= g.generate(proxy, snap)); } };
   }
 
-  /** What the control plane would send `proxy` now, per type (for `proxy-status NAME` and `proxy-config`). */
+  /**
+   * What the control plane would have `proxy` hold now, per type, as the proxy's config lists it
+   * (resources in name order, split route tables joined): for `proxy-status NAME` and `proxy-config`.
+   */
   desired(proxy: ProxyNode): Record<string, unknown[]> {
     const out: Record<string, unknown[]> = {};
-    for (const t of this.opts.generators.types()) out[t] = this.opts.generators.get(t)!.generate(proxy, this.current);
+    for (const t of this.opts.generators.types()) {
+      const g = this.opts.generators.get(t)!;
+      const named = g.layers ? g.layers(proxy, this.current).flatMap((l) => l.resources) : nameResources(g.generate(proxy, this.current));
+      out[t] = assembleResources(t, named);
+    }
     return out;
   }
 

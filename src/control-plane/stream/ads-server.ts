@@ -6,12 +6,15 @@
 import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Grpc } from '../../protocol/stream/grpc.js';
-import type { DiscoveryRequest, DiscoveryResponse } from '../../protocol/stream/messages.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, NodeMessage, StatusMessage } from '../../protocol/stream/messages.js';
 import { parseSpiffeUri, spiffeUri } from '../../protocol/pki/spiffe.js';
-import { ProxyConnection, type ConnectionView } from './connection.js';
+import { ProxyConnection, type ConnectionView, type StreamProtocol } from './connection.js';
+import type { EncodedMessage } from './resource-encoding.js';
 import type { ProxyConfigSource, ProxyNode, PushFilter } from './source.js';
 
 type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+type DeltaCall = ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse | EncodedMessage>;
+type AnyCall = ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, DiscoveryResponse | DeltaDiscoveryResponse | EncodedMessage>;
 
 /** Events: 'connected' (view), 'disconnected' (view), 'ack' / 'nack' (view, typeUrl). */
 export class AdsServer extends EventEmitter {
@@ -54,28 +57,32 @@ export class AdsServer extends EventEmitter {
     return undefined;
   }
 
-  /** The gRPC service implementation. */
+  /** The gRPC service implementation: state of the world and incremental. */
   service(): UntypedServiceImplementation {
-    return { StreamAggregatedResources: (call: AdsCall) => this.handle(call) };
+    return {
+      StreamAggregatedResources: (call: AdsCall) => this.handle(call as unknown as AnyCall, 'sotw'),
+      DeltaAggregatedResources: (call: DeltaCall) => this.handle(call as unknown as AnyCall, 'delta'),
+    };
   }
 
-  private handle(call: AdsCall): void {
+  private handle(call: AnyCall, protocol: StreamProtocol): void {
     let conn: ProxyConnection | undefined;
     const fail = (code: number, details: string): void => {
       this.log(`config stream from ${call.getPeer()} refused: ${details}`);
       call.emit('error', { code, details });
       call.end();
     };
-    call.on('data', (req: DiscoveryRequest) => {
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       if (!conn) {
-        const made = this.open(call, req);
+        const made = this.open(call, req.node, protocol);
         if (typeof made === 'string') {
           fail(made.startsWith('no client certificate') ? this.grpc.status.UNAUTHENTICATED : this.grpc.status.PERMISSION_DENIED, made);
           return;
         }
         conn = made;
       }
-      this.onRequest(conn, req);
+      if (protocol === 'delta') this.onDeltaRequest(conn, req as DeltaDiscoveryRequest);
+      else this.onRequest(conn, req as DiscoveryRequest);
     });
     const close = (): void => {
       if (conn && this.connections.get(conn.connectionId) === conn) {
@@ -93,30 +100,30 @@ export class AdsServer extends EventEmitter {
   }
 
   /** Authenticates the first request: the node must be who its certificate says. */
-  private open(call: AdsCall, req: DiscoveryRequest): ProxyConnection | string {
+  private open(call: AnyCall, node: NodeMessage | null | undefined, protocol: StreamProtocol): ProxyConnection | string {
     const auth = call.getAuthContext();
     const raw = auth?.sslPeerCertificate;
     if (!raw) return 'no client certificate: a proxy must present its workload certificate (get one from the CA first)';
     const uri = (raw.subjectaltname ?? '').split(/,\s*/).find((s) => s.startsWith('URI:spiffe://'))?.slice(4);
     const id = uri ? parseSpiffeUri(uri) : undefined;
     if (!uri || !id) return 'the client certificate carries no mesh SPIFFE identity';
-    const meta = req.node?.metadata;
-    if (!req.node?.id || !meta) return 'the first request must carry node.id and node.metadata';
+    const meta = node?.metadata;
+    if (!node?.id || !meta) return 'the first request must carry node.id and node.metadata';
     const namespace = meta.namespace || id.namespace;
     const serviceAccount = meta.service_account || id.serviceAccount;
     if (namespace !== id.namespace || serviceAccount !== id.serviceAccount) {
-      return `node ${req.node.id} claims ${spiffeUri({ namespace, serviceAccount })} but its certificate is ${uri}`;
+      return `node ${node.id} claims ${spiffeUri({ namespace, serviceAccount })} but its certificate is ${uri}`;
     }
     const proxy: ProxyNode = {
-      id: req.node.id,
-      workload: meta.workload_name || req.node.id,
+      id: node.id,
+      workload: meta.workload_name || node.id,
       namespace,
       serviceAccount,
       labels: { ...meta.labels },
       proxyVersion: meta.proxy_version,
     };
     const expiry = raw.valid_to ? new Date(raw.valid_to).toISOString() : undefined;
-    const conn = new ProxyConnection(proxy, call.getPeer(), uri, expiry, (res) => call.write(res));
+    const conn = new ProxyConnection(proxy, call.getPeer(), uri, expiry, (res) => call.write(res), protocol);
     this.connections.set(conn.connectionId, conn);
     this.log(`proxy ${proxy.id} connected as ${uri}`);
     this.emit('connected', conn.view());
@@ -135,12 +142,31 @@ export class AdsServer extends EventEmitter {
       return;
     }
     if (!req.response_nonce) return;
-    const error = req.error_detail && (req.error_detail.message || req.error_detail.code) ? req.error_detail.message || `code ${req.error_detail.code}` : undefined;
-    const outcome = conn.answer(typeUrl, req.response_nonce, req.version_info, error);
+    this.onAnswer(conn, typeUrl, req.response_nonce, req.version_info, req.error_detail);
+  }
+
+  private onDeltaRequest(conn: ProxyConnection, req: DeltaDiscoveryRequest): void {
+    const typeUrl = req.type_url;
+    if (!typeUrl) return;
+    if (!conn.isSubscribed(typeUrl)) {
+      // First request of this type: answer at once with everything that differs from what the
+      // proxy says it holds (all of it for a new proxy), even if that is nothing.
+      conn.subscribe(typeUrl, req.initial_resource_versions ?? {});
+      const generated = this.safeGenerate(conn, typeUrl);
+      if (generated) conn.push(typeUrl, generated, true);
+      return;
+    }
+    if (!req.response_nonce) return;
+    this.onAnswer(conn, typeUrl, req.response_nonce, undefined, req.error_detail);
+  }
+
+  private onAnswer(conn: ProxyConnection, typeUrl: string, nonce: string, versionInfo: string | undefined, detail: StatusMessage | null | undefined): void {
+    const error = detail && (detail.message || detail.code) ? detail.message || `code ${detail.code}` : undefined;
+    const outcome = conn.answer(typeUrl, nonce, versionInfo, error);
     if (outcome === 'nack') {
-      this.log(`proxy ${conn.proxy.id} rejected ${typeUrl} (nonce ${req.response_nonce}): ${error}`);
+      this.log(`proxy ${conn.proxy.id} rejected ${typeUrl} (nonce ${nonce}): ${error}`);
       this.emit('nack', conn.view(), typeUrl);
-    } else if (outcome === 'ack') {
+    } else if (outcome === 'ack' && this.listenerCount('ack') > 0) {
       this.emit('ack', conn.view(), typeUrl);
     }
   }

@@ -1,49 +1,31 @@
 /**
  * One proxy's stream: who it is, what it subscribed to, and per type what was sent and what the
  * proxy answered (ACK/NACK). This is what the debug API and `proxy-status` read.
+ *
+ * Two protocols: state of the world (every response carries the whole type) and incremental
+ * (delta: only resources whose version changed, and removed names). Either way a type's
+ * `version_info` is the snapshot version of its last response, and a response is sent only when
+ * what the proxy should hold differs from what it was last sent.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { deriveSyncStatus, type SyncStatus, type TypeSyncState } from '../../protocol/stream/sync-status.js';
 import type { DiscoveryResponse } from '../../protocol/stream/messages.js';
+import { assembleResources } from '../../protocol/stream/resources.js';
+import { DeltaTypeState } from './delta-state.js';
+import { EncodedMessage, encodeDeltaResponse, encodeLayer, encodeList, layerOfList, versionsLayer } from './resource-encoding.js';
 import type { GeneratedResources, ProxyNode } from './source.js';
 
-/**
- * Encodings are cached per resources array and per resource object: a config shared by many
- * proxies is encoded once, and so is a resource shared by configs that differ elsewhere (the
- * outbound clusters and routes every proxy of a namespace gets, next to its own inbound ones).
- * Generated resources are never mutated (they come from immutable snapshots), so identity is enough.
- */
-const encodings = new WeakMap<readonly unknown[], { bodies: Buffer[]; digest: string }>();
-const resourceEncodings = new WeakMap<object, { body: Buffer; digest: Buffer }>();
+/** Which protocol a stream speaks. */
+export type StreamProtocol = 'sotw' | 'delta';
 
-function encodeResource(resource: unknown): { body: Buffer; digest: Buffer } {
-  const cacheable = typeof resource === 'object' && resource !== null;
-  let e = cacheable ? resourceEncodings.get(resource) : undefined;
-  if (!e) {
-    const body = Buffer.from(JSON.stringify(resource));
-    e = { body, digest: createHash('sha256').update(body).digest() };
-    if (cacheable) resourceEncodings.set(resource, e);
-  }
-  return e;
-}
-
-function encode(resources: readonly unknown[]): { bodies: Buffer[]; digest: string } {
-  let e = encodings.get(resources);
-  if (!e) {
-    const encoded = resources.map(encodeResource);
-    // The digest of the list is over the resources' digests: cheap for large shared resources.
-    const digest = createHash('sha256').update(Buffer.concat(encoded.map((r) => r.digest))).digest('hex');
-    e = { bodies: encoded.map((r) => r.body), digest };
-    encodings.set(resources, e);
-  }
-  return e;
-}
-
-/** Per-type record: sync state plus the hash of what was last sent (to skip identical pushes). */
+/** Per-type record: sync state plus what is needed to skip identical pushes and compute deltas. */
 interface TypeRecord {
   state: TypeSyncState;
+  /** State of the world: the digest and list last sent. */
   sentHash?: string;
   sentResources?: readonly unknown[];
+  /** Incremental. */
+  delta?: DeltaTypeState;
 }
 
 /** A snapshot of one connection, for the debug API. */
@@ -54,6 +36,8 @@ export interface ConnectionView {
   readonly spiffeId: string;
   readonly certificateExpiry?: string;
   readonly connectedAt: string;
+  /** `delta` (incremental) or `sotw` (state of the world). */
+  readonly protocol: StreamProtocol;
   readonly types: Record<string, TypeSyncState & { status: SyncStatus }>;
 }
 
@@ -69,7 +53,8 @@ export class ProxyConnection {
     readonly peer: string,
     readonly spiffeId: string,
     readonly certificateExpiry: string | undefined,
-    private readonly send: (response: DiscoveryResponse) => void,
+    private readonly send: (response: DiscoveryResponse | EncodedMessage) => void,
+    readonly protocol: StreamProtocol = 'sotw',
   ) {}
 
   /** The types this proxy asked for, in subscription order. */
@@ -81,47 +66,89 @@ export class ProxyConnection {
     return this.types.has(typeUrl);
   }
 
-  /** Records a subscription (the first request of a type on this stream). */
-  subscribe(typeUrl: string): void {
-    if (!this.types.has(typeUrl)) this.types.set(typeUrl, { state: {} });
+  /** Records a subscription (the first request of a type on this stream), with what an incremental proxy says it holds. */
+  subscribe(typeUrl: string, held?: Readonly<Record<string, string>>): void {
+    if (this.types.has(typeUrl)) return;
+    this.types.set(typeUrl, { state: {}, ...(this.protocol === 'delta' ? { delta: new DeltaTypeState(held ? versionsLayer(held) : undefined) } : {}) });
   }
 
   /**
-   * Sends `generated` unless it is identical to what was last sent (unless `force`, for the first
-   * response on a stream). Returns whether it sent.
+   * Sends what `generated` changes for this proxy, unless nothing (`force`: the first response
+   * on a stream goes out even if empty, so the proxy knows it is current). Returns whether it sent.
    */
   push(typeUrl: string, generated: GeneratedResources, force = false): boolean {
     const record = this.types.get(typeUrl);
     if (!record) return false;
-    const { bodies, digest } = encode(generated.resources);
+    return record.delta ? this.pushDelta(typeUrl, record, record.delta, generated, force) : this.pushWhole(typeUrl, record, generated, force);
+  }
+
+  private pushWhole(typeUrl: string, record: TypeRecord, generated: GeneratedResources, force: boolean): boolean {
+    const { bodies, digest } = encodeList(generated.resources);
     if (!force && digest === record.sentHash) return false;
-    const nonce = `${this.connectionId}-${++this.nonceCounter}`;
+    const nonce = this.nextNonce();
     record.sentHash = digest;
     record.sentResources = generated.resources;
-    record.state = { ...record.state, sentVersion: generated.version, sentNonce: nonce, sentAt: new Date().toISOString() };
+    this.recordSent(record, generated.version, nonce);
     this.send({ version_info: generated.version, resources: bodies, type_url: typeUrl, nonce });
     return true;
   }
 
+  private pushDelta(typeUrl: string, record: TypeRecord, state: DeltaTypeState, generated: GeneratedResources, force: boolean): boolean {
+    const layers = (generated.layers ?? [layerOfList(generated.resources)]).map(encodeLayer);
+    const d = state.delta(layers);
+    if (!force && state.isCurrent(d.digest)) return false;
+    if (!force && d.changed.length === 0 && d.removed.length === 0) {
+      state.unchanged(d);
+      return false;
+    }
+    const nonce = this.nextNonce();
+    state.sent(nonce, generated.version, d);
+    this.recordSent(record, generated.version, nonce);
+    this.send(new EncodedMessage(encodeDeltaResponse(generated.version, d.changed, typeUrl, nonce, d.removed)));
+    return true;
+  }
+
+  private nextNonce(): string {
+    return `${this.connectionId}-${++this.nonceCounter}`;
+  }
+
+  private recordSent(record: TypeRecord, version: string, nonce: string): void {
+    record.state = { ...record.state, sentVersion: version, sentNonce: nonce, sentAt: new Date().toISOString() };
+  }
+
   /**
-   * Records the proxy's answer to a response. Answers to an older nonce than the last sent are
-   * stale (the proxy had not seen the newer one yet) and ignored, as xDS servers do.
+   * Records the proxy's answer to a response. `versionInfo` is what a state-of-the-world proxy
+   * says it runs; an incremental proxy's version is the one sent with that nonce. Answers to an
+   * older nonce than the last sent are stale for the sync state (the proxy had not seen the
+   * newer one yet), as xDS servers treat them, but still settle what the proxy holds.
    */
-  answer(typeUrl: string, nonce: string, versionInfo: string, error: string | undefined): 'ack' | 'nack' | 'stale' {
+  answer(typeUrl: string, nonce: string, versionInfo: string | undefined, error: string | undefined): 'ack' | 'nack' | 'stale' {
     const record = this.types.get(typeUrl);
-    if (!record || nonce !== record.state.sentNonce) return 'stale';
+    if (!record) return 'stale';
+    let version = versionInfo;
+    if (record.delta) {
+      if (error === undefined) version = record.delta.ack(nonce);
+      else record.delta.nack(nonce);
+    }
+    if (nonce !== record.state.sentNonce) return 'stale';
     const at = new Date().toISOString();
     if (error !== undefined) {
-      record.state = { ...record.state, lastNack: { nonce, keptVersion: versionInfo, message: error, at } };
+      record.state = { ...record.state, lastNack: { nonce, keptVersion: (record.delta ? record.state.ackedVersion : versionInfo) ?? '', message: error, at } };
       return 'nack';
     }
-    record.state = { ...record.state, ackedVersion: versionInfo, ackedNonce: nonce, ackedAt: at };
+    record.state = { ...record.state, ackedVersion: version ?? '', ackedNonce: nonce, ackedAt: at };
     return 'ack';
   }
 
-  /** What was last sent of a type (for `proxy-status NAME` diffs). */
+  /** What the proxy holds once it applies the last response of a type (for `proxy-status NAME` diffs). */
   lastSent(typeUrl: string): readonly unknown[] | undefined {
-    return this.types.get(typeUrl)?.sentResources;
+    const record = this.types.get(typeUrl);
+    if (!record?.delta) return record?.sentResources;
+    const layers = record.delta.sentLayers();
+    if (!layers) return undefined;
+    const named = [];
+    for (const l of layers.values()) for (const r of l.byName.values()) if ('body' in r) named.push({ name: r.name, resource: JSON.parse((r as { body: Buffer }).body.toString('utf8')) as unknown });
+    return assembleResources(typeUrl, named);
   }
 
   view(): ConnectionView {
@@ -134,6 +161,7 @@ export class ProxyConnection {
       spiffeId: this.spiffeId,
       ...(this.certificateExpiry ? { certificateExpiry: this.certificateExpiry } : {}),
       connectedAt: this.connectedAt,
+      protocol: this.protocol,
       types,
     };
   }

@@ -3,7 +3,7 @@
  * certificate comes from the mesh CA (so proxies verify it with the mesh root) and names every
  * address proxies may dial.
  */
-import type { Server } from '@grpc/grpc-js';
+import type { MethodDefinition, Server, ServiceDefinition } from '@grpc/grpc-js';
 import { loadMeshProto } from '../../protocol/stream/grpc.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import type { CertificateAuthority } from '../ca/authority.js';
@@ -11,6 +11,7 @@ import type { CredentialAuthenticator } from '../ca/authenticator.js';
 import { AdsServer } from './ads-server.js';
 import { certificateService } from './ca-service.js';
 import { MemoryCertificateProvider } from './certificate-provider.js';
+import { EncodedMessage } from './resource-encoding.js';
 import type { ProxyConfigSource } from './source.js';
 
 /** Options of the stream + CA server. */
@@ -41,6 +42,19 @@ export function controlPlaneDnsNames(extra: readonly string[] = []): string[] {
   return [...new Set(['localhost', CONTROL_PLANE_SERVICE, svc, `${svc}.svc`, `${svc}.svc.cluster.local`, ...extra])];
 }
 
+/**
+ * The config stream's service definition, with response serialisers that pass pre-encoded
+ * messages through: a delta response is concatenated from resources encoded once per snapshot.
+ */
+function withPreEncodedResponses(def: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(def as Record<string, MethodDefinition<unknown, unknown>>)) {
+    const serialize = method.responseSerialize;
+    out[name] = { ...method, responseSerialize: (m: unknown) => (m instanceof EncodedMessage ? m.bytes : serialize(m)) };
+  }
+  return out as ServiceDefinition;
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServer> {
   const proto = await loadMeshProto();
@@ -60,7 +74,7 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   const ads = new AdsServer(grpc, opts.source, log);
-  server.addService(proto.ads, ads.service());
+  server.addService(withPreEncodedResponses(proto.ads), ads.service());
   server.addService(proto.ca, certificateService(grpc, opts.authority, opts.authenticator, log));
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, provider.serverCredentials(grpc), (err, p) => (err ? reject(err) : resolve(p)));

@@ -3,6 +3,9 @@
  * type, the resources it should have now. The push pipeline implements it; the stream only sends,
  * versions and tracks.
  */
+import type { ResourceLayer } from './resource-encoding.js';
+
+export type { ResourceLayer } from './resource-encoding.js';
 
 /** A connected proxy, as authenticated (certificate) and described (node metadata). */
 export interface ProxyNode {
@@ -17,7 +20,13 @@ export interface ProxyNode {
 /** The resources of one type for one proxy, and the version (snapshot) they come from. */
 export interface GeneratedResources {
   readonly version: string;
+  /** The whole list, as a state-of-the-world response carries it. */
   readonly resources: readonly unknown[];
+  /**
+   * The same resources as named layers, when the generator shares them between proxies (the
+   * incremental stream encodes and diffs a shared layer once). Absent: one layer named from `resources`.
+   */
+  readonly layers?: readonly ResourceLayer[];
 }
 
 /** Computes a proxy's resources from the current snapshot. */

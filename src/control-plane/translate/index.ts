@@ -105,28 +105,92 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   };
 }
 
-/** The config of the proxy of `workload`. */
-export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): Translation {
-  const ns = workload.namespace;
+/** The shared part of a config for one traffic mode: the same objects for every proxy of a namespace. */
+export interface SharedOutbound {
+  readonly clusters: readonly ClusterConfig[];
+  readonly routes: readonly RouteConfigConfig[];
+  /** capture mode: the outbound capture listener; explicit mode: none (its port is per proxy). */
+  readonly listeners: readonly ListenerConfig[];
+  readonly notes: readonly TranslationNote[];
+}
+
+/** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
+export interface ProxyConfigParts {
+  readonly shared: SharedOutbound;
+  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[] };
+  readonly node: NonNullable<ProxyConfig['node']>;
+}
+
+const sharedMemo = new WeakMap<Outbound, Map<ProxyTraffic['mode'], SharedOutbound>>();
+
+function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode']): SharedOutbound {
   const outbound = outboundFor(snapshot, ns);
+  let byMode = sharedMemo.get(outbound);
+  if (!byMode) sharedMemo.set(outbound, (byMode = new Map()));
+  let shared = byMode.get(mode);
+  if (shared) return shared;
+  const routes = mode === 'capture' ? outbound.captureRoutes : [outbound.explicitRoute];
+  const listeners: ListenerConfig[] =
+    mode === 'capture'
+      ? [{ name: 'outbound', address: '0.0.0.0', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }] }]
+      : [];
+  // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
+  // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
   const notes: TranslationNote[] = [...outbound.notes];
   const clusters: ClusterConfig[] = [...outbound.clusters];
+  const known = new Set([...clusters.map((c) => c.name), PASSTHROUGH, INBOUND_PASSTHROUGH]);
+  for (const rc of routes) {
+    for (const vh of rc.virtualHosts) {
+      for (const r of vh.routes) {
+        for (const name of [...(r.route ?? []).map((d) => d.cluster), ...(r.mirror ? [r.mirror.cluster] : [])]) {
+          if (known.has(name) || name.startsWith('inbound|')) continue;
+          known.add(name);
+          clusters.push({ name, type: 'static', endpoints: [] });
+          notes.push({ resource: vh.name, message: `route "${r.name ?? 'unnamed'}" sends traffic to ${name}, which has no endpoints (is the subset defined in a DestinationRule?)` });
+        }
+      }
+    }
+  }
+  shared = { clusters, routes, listeners, notes };
+  byMode.set(mode, shared);
+  return shared;
+}
+
+/**
+ * Services by namespace and first selector entry, per snapshot: which services select a workload
+ * costs its labels' lookups, not a scan of every service (thousands of proxies x thousands of services).
+ */
+const selectingIndex = new WeakMap<readonly MeshService[], { byLabel: Map<string, number[]>; emptyByNs: Map<string, number[]> }>();
+
+/** The services of `services` that select `workload`, in list order. */
+export function servicesSelecting(services: readonly MeshService[], workload: { namespace: string; labels: Readonly<Record<string, string>> }): MeshService[] {
+  let index = selectingIndex.get(services);
+  if (!index) {
+    index = { byLabel: new Map(), emptyByNs: new Map() };
+    services.forEach((s, i) => {
+      if (!s.selector) return;
+      const first = Object.entries(s.selector)[0];
+      const key = first ? `${s.namespace}\0${first[0]}\0${first[1]}` : s.namespace;
+      const map = first ? index!.byLabel : index!.emptyByNs;
+      const list = map.get(key);
+      if (list) list.push(i);
+      else map.set(key, [i]);
+    });
+    selectingIndex.set(services, index);
+  }
+  const hits = new Set<number>(index.emptyByNs.get(workload.namespace) ?? []);
+  for (const [k, v] of Object.entries(workload.labels)) for (const i of index.byLabel.get(`${workload.namespace}\0${k}\0${v}`) ?? []) hits.add(i);
+  return [...hits].sort((a, b) => a - b).map((i) => services[i]!).filter((s) => selects(s.selector, workload.labels as Record<string, string>));
+}
+
+/** The config of the proxy of `workload`, in its shared and own parts. */
+export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): ProxyConfigParts {
+  const ns = workload.namespace;
+  const shared = sharedFor(snapshot, ns, traffic.mode);
+  const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
   const routes: RouteConfigConfig[] = [];
   const listeners: ListenerConfig[] = [];
-  clusters.push({ name: PASSTHROUGH, type: 'originalDst' });
-
-  if (traffic.mode === 'capture') {
-    routes.push(...outbound.captureRoutes);
-    listeners.push({
-      name: 'outbound',
-      address: '0.0.0.0',
-      port: ProxyPorts.outboundCapture,
-      direction: 'outbound',
-      mode: 'capture',
-      chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }],
-    });
-  } else {
-    routes.push(outbound.explicitRoute);
+  if (traffic.mode === 'explicit') {
     listeners.push({
       name: 'outbound',
       address: '127.0.0.1',
@@ -139,9 +203,11 @@ export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, t
 
   // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for.
   const inboundChains: FilterChainConfig[] = [];
-  for (const p of inboundPorts(snapshot, workload)) {
+  const seen = new Map<number, { port: ServicePort; service: MeshService }>();
+  for (const service of servicesSelecting(snapshot.services, workload)) for (const port of service.ports) if (!seen.has(port.targetPort)) seen.set(port.targetPort, { port, service });
+  for (const { port: p, service } of [...seen.values()].sort((a, b) => a.port.targetPort - b.port.targetPort)) {
     const name = clusterName.inbound(p.targetPort);
-    clusters.push({ name, type: 'static', protocol: p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : 'auto', service: serviceFqdn(snapshot.services.find((s) => s.ports.includes(p))!), endpoints: [{ address: '127.0.0.1', port: p.targetPort, tls: 'disable' }], tls: 'disable' });
+    clusters.push({ name, type: 'static', protocol: p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : 'auto', service: serviceFqdn(service), endpoints: [{ address: '127.0.0.1', port: p.targetPort, tls: 'disable' }], tls: 'disable' });
     const tls = inboundTlsMode(snapshot, workload, p.targetPort);
     const protocol = chainProtocol(p);
     if (protocol !== 'tcp') routes.push({ name, virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] });
@@ -162,32 +228,30 @@ export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, t
       chains: [...inboundChains, { name: 'passthrough', protocol: 'tcp', tls: inboundTlsMode(snapshot, workload), tcpCluster: INBOUND_PASSTHROUGH }],
     });
   }
+  return {
+    shared,
+    own: { clusters, routes, listeners },
+    node: { id: `${workload.name}.${ns}`, workload: workload.name, namespace: ns, serviceAccount: workload.serviceAccount, labels: workload.labels },
+  };
+}
 
-  // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
-  // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
-  const known = new Set(clusters.map((c) => c.name));
-  for (const rc of routes) {
-    for (const vh of rc.virtualHosts) {
-      for (const r of vh.routes) {
-        for (const name of [...(r.route ?? []).map((d) => d.cluster), ...(r.mirror ? [r.mirror.cluster] : [])]) {
-          if (known.has(name)) continue;
-          known.add(name);
-          clusters.push({ name, type: 'static', endpoints: [] });
-          notes.push({ resource: vh.name, message: `route "${r.name ?? 'unnamed'}" sends traffic to ${name}, which has no endpoints (is the subset defined in a DestinationRule?)` });
-        }
-      }
-    }
-  }
+/** The config of the proxy of `workload`, as one document. */
+export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): Translation {
+  return flattenParts(snapshot.version, proxyConfigParts(snapshot, workload, traffic));
+}
 
+/** Shared and own parts as one config: shared outbound first, then the proxy's own. */
+export function flattenParts(version: string, parts: ProxyConfigParts): Translation {
+  const { shared, own } = parts;
   return {
     config: {
       apiVersion: PROXY_CONFIG_API_VERSION,
-      version: snapshot.version,
-      node: { id: `${workload.name}.${ns}`, workload: workload.name, namespace: ns, serviceAccount: workload.serviceAccount, labels: workload.labels },
-      listeners,
-      routes,
-      clusters,
+      version,
+      node: parts.node,
+      listeners: [...shared.listeners, ...own.listeners],
+      routes: [...shared.routes, ...own.routes],
+      clusters: [...shared.clusters, ...own.clusters],
     },
-    notes,
+    notes: [...shared.notes],
   };
 }

@@ -20,6 +20,8 @@ export interface MeshProto {
 
 /** Full method paths, for tests and logs. */
 export const ADS_METHOD = '/meshctl.v1.AggregatedDiscoveryService/StreamAggregatedResources';
+/** The incremental (delta) config stream. */
+export const ADS_DELTA_METHOD = '/meshctl.v1.AggregatedDiscoveryService/DeltaAggregatedResources';
 export const CA_METHOD = '/meshctl.v1.CertificateService/CreateCertificate';
 
 /**

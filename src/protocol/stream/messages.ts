@@ -59,6 +59,29 @@ export interface DiscoveryResponse {
   nonce: string;
 }
 
+/** One named, versioned resource of a delta response (`resource` is UTF-8 JSON). */
+export interface ResourceMessage {
+  name: string;
+  version: string;
+  resource: Buffer;
+}
+
+export interface DeltaDiscoveryRequest {
+  node?: NodeMessage | null;
+  type_url: string;
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail?: StatusMessage | null;
+}
+
+export interface DeltaDiscoveryResponse {
+  system_version_info: string;
+  resources: ResourceMessage[];
+  type_url: string;
+  nonce: string;
+  removed_resources: string[];
+}
+
 export interface CreateCertificateRequest {
   csr: string;
   credential: string;

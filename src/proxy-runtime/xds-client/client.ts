@@ -8,7 +8,8 @@
  * holds so it is sent only what differs, and never clears anything on disconnect: the proxy keeps
  * serving its last good config until the control plane is back.
  *
- * Events: 'connected', 'disconnected' (reason), 'applied' (typeUrl, version), 'rejected' (typeUrl, message).
+ * Events: 'connected', 'disconnected' (reason), 'applied' (typeUrl, version), 'rejected' (typeUrl, message),
+ * 'response' (typeUrl, { changed: names, removed: names }) for each response received.
  */
 import { EventEmitter } from 'node:events';
 import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
@@ -174,6 +175,7 @@ export class XdsClient extends EventEmitter {
     const st = this.types.get(res.type_url);
     const held = this.held.get(res.type_url);
     if (!st || !held) return;
+    this.emit('response', res.type_url, { changed: res.resources.map((r) => r.name), removed: [...res.removed_resources] });
     let result: ApplyResult;
     // The response applied onto a copy: what is held changes only if the proxy accepts the result.
     const next = new Map(held);
