@@ -51,6 +51,8 @@ export interface KubernetesControlPlaneOptions {
   readonly reconcileMs?: number;
   readonly leaseDurationSeconds?: number;
   readonly leaseRetryMs?: number;
+  /** How long to wait for every informer's first list before serving (default 20 s). */
+  readonly initialSyncTimeoutMs?: number;
   readonly version: string;
   /** Lines below this level are not written (default info): the --log-level flag. */
   readonly logLevel?: ControlPlaneLogLevel;
@@ -102,7 +104,16 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
 
   const registry = new KubernetesRegistry(cluster.objects, { rootNamespace: ns, ...(settings.trustDomain ? { trustDomain: settings.trustDomain } : {}), log });
   await registry.start();
-  const unsynced = registry.unsynced();
+  // Serve only once the snapshot is whole. A replica started while the API server refused one of its
+  // lists (RBAC being changed, an overloaded API server) used to serve at once: every proxy that
+  // reconnected to it got a config without that kind, so a control plane restart mid-canary dropped
+  // the VirtualService and split traffic evenly. Until then the ports are closed, so the pod is not
+  // Ready and the Service leads proxies elsewhere, and they keep their last config. Kinds the API
+  // server does not serve (CRD not installed) are not waited for; the wait is bounded so the replica
+  // starts, with a warning, before its liveness probe would restart it.
+  const missing = await registry.waitForSync(o.initialSyncTimeoutMs ?? 20_000);
+  if (missing.length) logger.warn(`serving without a complete snapshot: informers not synced (they keep retrying): ${missing.join(', ')}`);
+  const unsynced = registry.unsynced().filter((k) => !missing.includes(k));
   if (unsynced.length) log(`informers not synced yet (they keep retrying): ${unsynced.join(', ')}`);
 
   const serviceName = `${CONTROL_PLANE_SERVICE}.${ns}.svc`;

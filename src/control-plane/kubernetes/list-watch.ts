@@ -10,6 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
+import { KubernetesApiError } from '../../errors.js';
 
 /** What happened to an object. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -52,6 +53,11 @@ export class ListWatch<T extends KubeObject = KubeObject> {
   private lastError = '';
   /** Whether a list has succeeded at least once. */
   synced = false;
+  /**
+   * The last list or watch failed with 404: the API server does not serve this kind (its CRD is not
+   * installed). Unlike a refusal or an outage, waiting a few seconds will not change that.
+   */
+  notServed = false;
   /** How many full lists ran (initial, relists after 410, resyncs). */
   lists = 0;
 
@@ -124,6 +130,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
           continue;
         }
         this.settleFirst();
+        this.notServed = err instanceof KubernetesApiError && err.status === 404;
         const message = (err as Error).message;
         // The same failure repeated (a CRD not installed yet) is logged once, not every retry.
         if (message !== this.lastError) this.opts.log?.(`${this.description}: ${message}; retrying with backoff`);

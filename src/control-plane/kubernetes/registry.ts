@@ -98,6 +98,21 @@ export class KubernetesRegistry extends EventEmitter {
     await Promise.all([this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].map((i) => i.start()));
   }
 
+  /**
+   * Waits until every informer has listed, except kinds the API server does not serve, for at most
+   * `timeoutMs`; returns the kinds still missing then. What the daemon waits on before serving.
+   */
+  async waitForSync(timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    const missing = () => this.informers().filter((i) => !i.synced && !i.notServed);
+    while (missing().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    return missing().map((i) => i.description);
+  }
+
+  private informers(): ListWatch[] {
+    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers] as ListWatch[];
+  }
+
   /** Stops every informer and pending notification. */
   stop(): void {
     for (const i of [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers]) i.stop();
