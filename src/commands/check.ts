@@ -1,7 +1,11 @@
-/** `meshctl check`: verifies the mesh (or, with --pre, that it can be installed), category by category. */
+/**
+ * `meshctl check`: verifies the mesh (or, with --pre, that it can be installed), category by category,
+ * on the selected platform: src/checks/local/ or src/checks/kubernetes/ declare the checks, one runner
+ * runs them, the renderers print them (streamed as a table, or at the end as json/short).
+ */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
-import { UsageError } from '../errors.js';
+import { ErrorCode, MeshError, UsageError } from '../errors.js';
 
 interface CheckFlags {
   pre?: boolean;
@@ -37,7 +41,7 @@ const command: CommandDefinition = {
           import('../protocol/well-known.js'),
         ]);
         const platform = await ctx.platform();
-        if (!(platform instanceof KubernetesPlatform)) throw new UsageError('internal: the Kubernetes platform was not selected');
+        if (!(platform instanceof KubernetesPlatform)) throw new MeshError(ErrorCode.Internal, `check on Kubernetes got the ${platform.kind} platform`);
         let manifests: ReturnType<import('../checks/kubernetes/index.js').KubernetesCheckContext['manifests']> | undefined;
         const checkCtx: import('../checks/kubernetes/index.js').KubernetesCheckContext = {
           cluster: platform.cluster,
