@@ -218,12 +218,20 @@ export async function proxyDiff(platform: MeshPlatform, target: { name: string; 
       throw err;
     });
   const running = await platform.proxyAdminGet<{ version?: string; config?: Record<string, unknown> }>(target, '/config_dump');
-  // A type's resources are a set keyed by name: the order they were generated or sent in is not a difference.
-  const byName = (list: unknown): unknown[] => (Array.isArray(list) ? [...list].sort((a, b) => String((a as { name?: unknown })?.name ?? '').localeCompare(String((b as { name?: unknown })?.name ?? ''))) : []);
+  // A type's resources are a set keyed by name, and so are a route table's virtual hosts (chosen by domain,
+  // not by position; delta pushes join them back in another order): order there is not a difference.
+  // Routes inside a virtual host and listener chains keep their order: the first match wins.
+  const byName = <T,>(list: readonly T[]): T[] => [...list].sort((a, b) => String((a as { name?: unknown })?.name ?? '').localeCompare(String((b as { name?: unknown })?.name ?? '')));
+  const normalize = (key: string, list: unknown): unknown[] => {
+    if (!Array.isArray(list)) return [];
+    const sorted = byName(list);
+    if (key !== 'routes') return sorted;
+    return sorted.map((rc) => (rc && typeof rc === 'object' && Array.isArray((rc as { virtualHosts?: unknown }).virtualHosts) ? { ...rc, virtualHosts: byName((rc as { virtualHosts: unknown[] }).virtualHosts) } : rc));
+  };
   const types = STATUS_TYPES.map((t) => {
-    const desired = canonicalJson(byName(cp.desired[t.typeUrl]));
-    const runs = canonicalJson(byName(running.config?.[t.key]));
-    const sent = cp.sent[t.typeUrl] ? byName(cp.sent[t.typeUrl]) : cp.sent[t.typeUrl];
+    const desired = canonicalJson(normalize(t.key, cp.desired[t.typeUrl]));
+    const runs = canonicalJson(normalize(t.key, running.config?.[t.key]));
+    const sent = cp.sent[t.typeUrl] ? normalize(t.key, cp.sent[t.typeUrl]) : cp.sent[t.typeUrl];
     return {
       type: t.key,
       title: t.title,
