@@ -22,8 +22,14 @@ export interface MessageHead {
   status: number;
   /** 0 (HTTP/1.0) or 1 (HTTP/1.1) */
   versionMinor: number;
-  /** lowercase names; repeated fields become arrays; hop-by-hop fields still present */
+  /**
+   * lowercase names; repeated fields become arrays. Hop-by-hop fields (RFC 9110 7.6.1, and those
+   * Connection names) are left out, as are Host and Expect of a request (see `host`): the map is
+   * built once and never has a field deleted, which keeps it a fast object for V8.
+   */
   headers: HeaderMap;
+  /** the Host field of a request */
+  host: string | undefined;
   /** -1 when absent */
   contentLength: number;
   /** Transfer-Encoding present (and, for requests, exactly `chunked`) */
@@ -36,8 +42,7 @@ export interface MessageHead {
   upgrade: boolean;
   /** Expect: 100-continue */
   expectContinue: boolean;
-  /** a hop-by-hop field (or Connection, which may name more) is present: strip before forwarding */
-  hopByHop: boolean;
+
   /** offset just after the head's final CRLF */
   end: number;
 }
@@ -170,7 +175,7 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   let hostSeen = false;
   let upgrade = false;
   let expectContinue = false;
-  let hopByHop = false;
+  let host: string | undefined;
   let pos = nl + 1;
   while (pos < end - 2) {
     nl = buf.indexOf(10, pos);
@@ -201,12 +206,10 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
       }
       case 'transfer-encoding':
         te = te === undefined ? value : `${te},${value}`;
-        hopByHop = true;
-        break;
+        continue;
       case 'connection':
         connection = connection === undefined ? value : `${connection},${value}`;
-        hopByHop = true;
-        break;
+        continue;
       case 'keep-alive':
       case 'proxy-connection':
       case 'proxy-authenticate':
@@ -214,18 +217,21 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
       case 'te':
       case 'trailer':
       case 'http2-settings':
-        hopByHop = true;
-        break;
+        continue;
       case 'host':
         if (hostSeen) return err(bad, 'more than one Host');
         hostSeen = true;
+        if (request) {
+          host = value;
+          continue;
+        }
         break;
       case 'upgrade':
         upgrade = true;
-        hopByHop = true;
-        break;
+        continue;
       case 'expect':
         if (value.toLowerCase() === '100-continue') expectContinue = true;
+        if (request) continue;
         break;
     }
     const prev = headers[name];
@@ -258,8 +264,10 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
     for (const tok of connection.split(',')) {
       const t = tok.trim().toLowerCase();
       if (t === 'close') close = true;
-      else if (t === 'keep-alive' && versionMinor === 0) close = false;
+      else if (t === 'keep-alive') {
+        if (versionMinor === 0) close = false;
+      } else if (t !== 'upgrade' && t !== '' && headers[t] !== undefined) delete headers[t]; // fields Connection names are hop-by-hop (rare)
     }
   }
-  return { method, target, status, versionMinor, headers, contentLength, chunked, otherEncoding, close, upgrade, expectContinue, hopByHop, end };
+  return { method, target, status, versionMinor, headers, host, contentLength, chunked, otherEncoding, close, upgrade, expectContinue, end };
 }

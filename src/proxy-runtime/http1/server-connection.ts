@@ -10,7 +10,6 @@ import type { Socket } from 'node:net';
 import type { ConnectionInfo } from '../http/exchange.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { RequestBody } from '../http/retry/request-body.js';
-import { stripHopByHop } from '../http/types.js';
 import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, type BodyDecoder } from './body-decoder.js';
 import { plainReply } from './head-writer.js';
@@ -139,7 +138,7 @@ export class H1ServerConnection implements H1Downstream {
   private start(h: MessageHead, buf: Buffer): void {
     let path = h.target;
     const headers = h.headers;
-    let authority = (headers.host as string | undefined) ?? '';
+    let authority = h.host ?? '';
     let scheme = 'http';
     if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
       // absolute-form (a client using us as HTTP_PROXY): the URL names the authority
@@ -156,9 +155,6 @@ export class H1ServerConnection implements H1Downstream {
     this.versionMinor = h.versionMinor;
     this.closeAfter = h.close;
     this.responseDone = false;
-    if (h.hopByHop) stripHopByHop(headers);
-    delete headers.host;
-    delete headers.expect;
     let body: RequestBodyStream | null = null;
     if (hasBody) {
       body = new RequestBodyStream(this);

@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
-import { UpstreamFailure, stripHopByHop, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
+import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
 import { describeSocketError } from '../clusters/pool/connect.js';
 import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
@@ -195,7 +195,7 @@ export class UpstreamConnection {
     this.keepAlive = !h.close;
     this.responded = true;
     const noBody = req.head.method === 'HEAD' || h.status === 204 || h.status === 304 || h.contentLength === 0;
-    const headers = h.hopByHop ? stripHopByHop(h.headers) : h.headers;
+    const headers = h.headers;
     if (noBody) {
       this.responseDone = true;
       req.resolve({ status: h.status, headers, body: null, trailers: noTrailers });

@@ -54,8 +54,16 @@ export class ProxyMetrics {
   private readonly tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
   /** Downstream connections open now. */
   readonly downstreamConnections = new Gauge({ name: 'meshctl_proxy_downstream_connections', help: 'Downstream connections currently open', labelNames: ['listener'], registers: [this.registry] });
-  /** Requests in flight now. */
-  readonly activeRequests = new Gauge({ name: 'meshctl_proxy_active_requests', help: 'Requests in flight', registers: [this.registry] });
+  /** Requests in flight now: a plain counter on the hot path, read into the gauge when scraped. */
+  readonly activeRequests = new InFlightCount();
+  private readonly activeRequestsGauge = new Gauge({
+    name: 'meshctl_proxy_active_requests',
+    help: 'Requests in flight',
+    registers: [this.registry],
+    collect: (): void => {
+      this.activeRequestsGauge.set(this.activeRequests.value);
+    },
+  });
   /** The applied config version (value 1, version in the label). */
   readonly configVersion = new Gauge({ name: 'meshctl_proxy_config_version_info', help: 'Applied config version (the label)', labelNames: ['version'], registers: [this.registry] });
   /** Config applications by result (accepted / rejected). */
@@ -80,5 +88,16 @@ export class ProxyMetrics {
   /** Prometheus text exposition. */
   async exposition(): Promise<string> {
     return this.httpSeries.render() + (await this.registry.metrics());
+  }
+}
+
+/** A number of requests in flight, counted without prom-client's per-call label handling. */
+export class InFlightCount {
+  value = 0;
+  inc(): void {
+    this.value++;
+  }
+  dec(): void {
+    this.value--;
   }
 }
