@@ -132,6 +132,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     clientNetns = (await client.waitFor(/network namespace (\S+),/))[1]!;
     await client.waitFor(/CLIENT-DONE/);
     const lines = client.stdout().trim().split('\n');
+    expect(lines.slice(0, 4).every((l) => l.startsWith('{')), `client output:\n${client.stdout()}\n${client.stderr()}`).toBe(true);
     const seen = { app: 'http-app', port: 9080, peer: '::ffff:127.0.0.1' };
     expect(lines.slice(0, 4).map((l) => JSON.parse(l) as unknown)).toEqual([
       { ...seen, path: '/by-address' },

@@ -8,9 +8,12 @@
  * service target port covers. A workload whose namespace has an IPv6 address gets dual-stack capture
  * listeners (`::`: ip6tables redirects IPv6 connections to them) and chains for its peers' IPv6
  * addresses too.
+ *
+ * The outbound capture listener is part of the namespace's shared layer; a transparent workload's
+ * is its own (moved to its own part), since its chains depend on which peers run transparently.
  */
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, RouteConfigConfig } from '../../protocol/proxy-config/index.js';
-import { inboundTlsMode, serviceFqdn, selects, spiffeId, type MeshSnapshot, type Translation } from '../translate/index.js';
+import { inboundTlsMode, serviceFqdn, selects, spiffeId, type MeshSnapshot, type ProxyConfigParts } from '../translate/index.js';
 import type { WorkloadRecord } from '../registry/model.js';
 
 function singleRoute(name: string): RouteConfigConfig {
@@ -25,11 +28,11 @@ function withChains(l: ListenerConfig, chains: FilterChainConfig[]): ListenerCon
   return { ...l, chains: [...l.chains.slice(0, at), ...chains, ...l.chains.slice(at)] };
 }
 
-/** Adds the address chains (outbound) and app-port chains (inbound) of captured local workloads. */
-export function localCaptureAddressing(t: Translation, mesh: MeshSnapshot, records: readonly WorkloadRecord[], self: WorkloadRecord): Translation {
-  const clusters: ClusterConfig[] = [...(t.config.clusters ?? [])];
-  const routes: RouteConfigConfig[] = [...(t.config.routes ?? [])];
-  const known = new Set(clusters.map((c) => c.name));
+/** Adds the address chains (outbound) and app-port chains (inbound) of a captured local workload. */
+export function localCaptureAddressing(parts: ProxyConfigParts, mesh: MeshSnapshot, records: readonly WorkloadRecord[], self: WorkloadRecord): ProxyConfigParts {
+  const clusters: ClusterConfig[] = [...parts.own.clusters];
+  const routes: RouteConfigConfig[] = [...parts.own.routes];
+  const known = new Set([...parts.shared.clusters, ...clusters].map((c) => c.name));
   const outbound: FilterChainConfig[] = [];
   for (const w of records) {
     if (!w.capture || (w.name === self.name && w.namespace === self.namespace)) continue;
@@ -51,11 +54,10 @@ export function localCaptureAddressing(t: Translation, mesh: MeshSnapshot, recor
       }
     }
   }
+  const dualStack = (l: ListenerConfig): ListenerConfig => (self.ipv6Address ? { ...l, address: '::' } : l);
   const meshSelf = mesh.workloads.find((m) => m.name === self.name && m.namespace === self.namespace);
-  const listeners = t.config.listeners.map((listener) => {
-    if (listener.mode !== 'capture') return listener;
-    const l = self.ipv6Address ? { ...listener, address: '::' } : listener;
-    if (l.direction === 'outbound') return withChains(l, outbound);
+  const ownListeners = parts.own.listeners.map((l) => {
+    if (l.mode !== 'capture' || l.direction !== 'inbound') return l;
     const covered = new Set(l.chains.map((c) => c.match?.destinationPort).filter((p) => p !== undefined));
     const inbound: FilterChainConfig[] = [];
     for (const port of self.ports) {
@@ -68,7 +70,13 @@ export function localCaptureAddressing(t: Translation, mesh: MeshSnapshot, recor
       }
       inbound.push({ name, match: { destinationPort: port }, protocol: 'auto', tls: inboundTlsMode(mesh, meshSelf, port), routeConfig: name, tcpCluster: name });
     }
-    return withChains(l, inbound);
+    return dualStack(withChains(l, inbound));
   });
-  return { ...t, config: { ...t.config, listeners, clusters, routes } };
+  const isCaptureOutbound = (l: ListenerConfig): boolean => l.mode === 'capture' && l.direction === 'outbound';
+  const movedOutbound = parts.shared.listeners.filter(isCaptureOutbound).map((l) => dualStack(withChains(l, outbound)));
+  return {
+    ...parts,
+    shared: movedOutbound.length ? { ...parts.shared, listeners: parts.shared.listeners.filter((l) => !isCaptureOutbound(l)) } : parts.shared,
+    own: { clusters, routes, listeners: [...ownListeners, ...movedOutbound] },
+  };
 }

@@ -32,6 +32,8 @@ class TranslationCache {
     if (!t) {
       const { workload, traffic } = workloadOf(proxy, entry.workloads.get(`${proxy.namespace}/${proxy.workload}`), snap);
       t = localInboundFix(proxyConfigParts(entry.mesh, workload, traffic), snap, proxy);
+      const record = snap.workload(proxy.workload, proxy.namespace);
+      if (record?.capture) t = localCaptureAddressing(t, entry.mesh, snap.workloads, record);
       entry.perProxy.set(key, t);
     }
     return t;
