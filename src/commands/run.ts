@@ -9,7 +9,9 @@ import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
 import type { CliContext } from '../context.js';
+import type { WorkloadInfo } from '../cluster/index.js';
 import { meshctlVersion } from '../version.js';
+import { parseOutboundPorts, type OutboundPort } from '../cluster/local/outbound-ports.js';
 
 interface RunOptions {
   name?: string;
@@ -24,6 +26,7 @@ interface RunOptions {
   excludeOutboundPorts?: string;
   excludeOutboundIpRanges?: string;
   excludeInboundPorts?: string;
+  outbound?: string[];
 }
 
 /** The checked flags. */
@@ -36,6 +39,8 @@ export interface RunFlags {
   labels: Record<string, string>;
   port: number;
   command: string[];
+  /** --outbound: explicit outbound listeners of the sidecar. */
+  outbound: OutboundPort[];
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -65,7 +70,8 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
   }
   if (opts.service && !labels.app) labels.app = opts.service;
   if (command.length === 0) throw new UsageError('no command to run', "put it after --, e.g. meshctl run --name web --port 8080 -- python3 -m http.server 8080");
-  return { name: opts.name, namespace, service: opts.service, servicePort, serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name, labels, port: appPort, command };
+  const outbound = parseOutboundPorts(opts.outbound ?? [], [{ port: appPort, flag: '--port' }]);
+  return { name: opts.name, namespace, service: opts.service, servicePort, serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name, labels, port: appPort, command, outbound };
 }
 
 async function freePort(): Promise<number> {
@@ -84,11 +90,12 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
   const [proxyPort, outboundPort, adminPort] = [await freePort(), await freePort(), await freePort()];
-  const reg = await platform.registerWorkload({
+  const workload: WorkloadInfo & { outboundPorts?: readonly OutboundPort[] } = {
     name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: '127.0.0.1', ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
-    adminPort, outboundPort,
-  });
+    adminPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}),
+  };
+  const reg = await platform.registerWorkload(workload);
   const cleanups: (() => Promise<void> | void)[] = [() => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined)];
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c();
@@ -123,7 +130,7 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
       if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar got no config from ${reg.streamAddress} within ${readyTimeoutMs / 1000}s`, "check the control plane with 'meshctl check'");
       await new Promise((r) => setTimeout(r, 50));
     }
-    note(`sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''})`);
+    note(`sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`);
     return await runCommand(ctx, flags, outboundPort, note);
   } finally {
     await cleanup();
@@ -189,6 +196,7 @@ const command: CommandDefinition = {
       .option('--service-account <sa>', 'identity of the workload (default: the service, else the name)')
       .option('--labels <k=v,...>', 'workload labels (subsets select on them, e.g. version=v2)')
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
+      .option('--outbound <SVC:PORT=LOCALPORT>', 'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)', (v: string, all: string[] = []) => [...all, v])
       .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config before giving up (default 20)')
       .option('--transparent', 'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)')
       .option('--user <user>', '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)')
@@ -201,6 +209,7 @@ const command: CommandDefinition = {
           'meshctl run --name reviews-v1 --service reviews --service-port 9080 --labels version=v1 --port 9081 -- node reviews.js',
           'meshctl run --name reviews-v2 --service reviews --service-port 9080 --labels version=v2 --port 9082 -- node reviews.js',
           'meshctl run --name client --port 9000 -- curl -s http://reviews:9080/',
+          'meshctl run --name app --port 9000 --outbound db:5432=15432 -- psql -h 127.0.0.1 -p 15432   # TCP through the mesh (mTLS)',
           'sudo meshctl run --transparent --name reviews-v1 --service reviews --service-port 9080 --port 9080 -- node reviews.js',
           'sudo meshctl run --transparent --name client --port 9000 -- curl -s http://reviews:9080/   # app runs as you, sidecar as UID 1337',
         ]),
@@ -211,6 +220,7 @@ const command: CommandDefinition = {
       if (!Number.isFinite(readyTimeout) || readyTimeout <= 0) throw new UsageError(`--ready-timeout ${opts.readyTimeout}: not a number of seconds`, 'e.g. --ready-timeout 30');
       if (ctx.platformKind() !== 'local') throw new PlatformUnavailableError('meshctl run starts workloads on the local platform only', 'add --local; on Kubernetes, deploy the workload and let injection add its sidecar');
       if (!opts.transparent && (opts.user ?? opts.excludeOutboundPorts ?? opts.excludeOutboundIpRanges ?? opts.excludeInboundPorts) !== undefined) throw new UsageError('--user and --exclude-* need --transparent', 'add --transparent (Linux, as root)');
+      if (opts.transparent && flags.outbound.length) throw new UsageError('--outbound is for workloads without --transparent', 'drop --outbound: with --transparent every outbound connection already goes through the sidecar');
       if (opts.transparent) {
         const [{ runTransparent }, { checkUserFlag }] = await Promise.all([import('../cluster/local/transparent/launch.js'), import('../cluster/local/transparent/host.js')]);
         checkUserFlag(opts.user);

@@ -143,10 +143,10 @@ describe('incremental config stream', () => {
     await eventually('disconnected', () => proxies.every((p) => !p.client.connected));
     configs = weights(80);
     // The restarted server answers from the pipeline from its first request on (as the daemon's does).
+    pipeline.pushNow();
     cp.source.generate = (proxy, typeUrl) => pipeline.generate(proxy, typeUrl);
     await cp.restart();
     pipeline.attach(cp.server.ads);
-    pipeline.pushNow();
     await eventually('both resynced with 20/80', () => proxies.every((p) => p.client.connected && routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 80));
     for (const p of proxies) {
       expect(p.responses.find((r) => r.type === TypeUrl.routes)).toEqual({ type: TypeUrl.routes, changed: [`outbound/${svc3}`], removed: [] });

@@ -7,7 +7,8 @@
 import type { RouteConfigConfig } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
 import { nameResources, splitRouteConfig, type NamedResource } from '../../protocol/stream/resources.js';
-import { proxyConfigParts, type MeshSnapshot, type MeshWorkload, type ProxyConfigParts, type ProxyTraffic, type SharedOutbound } from '../translate/index.js';
+import type { WorkloadRecord } from '../registry/model.js';
+import { clusterName, proxyConfigParts, resolveHost, serviceFqdn, type MeshSnapshot, type MeshWorkload, type ProxyConfigParts, type ProxyTraffic, type SharedOutbound } from '../translate/index.js';
 import type { ResourceLayer } from '../stream/resource-encoding.js';
 import type { ConfigGenerator } from '../push/generator.js';
 import { concernsByInputs } from '../push/generator.js';
@@ -34,6 +35,7 @@ class TranslationCache {
       t = localInboundFix(proxyConfigParts(entry.mesh, workload, traffic), snap, proxy);
       const record = snap.workload(proxy.workload, proxy.namespace);
       if (record?.capture) t = localCaptureAddressing(t, entry.mesh, snap.workloads, record);
+      t = explicitOutboundPorts(t, entry.mesh, snap.workload(proxy.workload, proxy.namespace));
       entry.perProxy.set(key, t);
     }
     return t;
@@ -83,6 +85,42 @@ function localInboundFix(parts: ProxyConfigParts, snap: PushSnapshot, proxy: Pro
     );
   }
   return { ...parts, own: { ...parts.own, listeners, clusters } };
+}
+
+/**
+ * `meshctl run --outbound SVC:PORT=LOCALPORT`: a listener on 127.0.0.1:LOCALPORT to the service
+ * port, for clients that ignore HTTP_PROXY: opaque TCP when the port is TCP, else HTTP routed by
+ * the service's routes (the client's Host is 127.0.0.1, so the table matches any authority), with
+ * other bytes passed to the service as TCP. Either way mTLS to the peer sidecars.
+ */
+function explicitOutboundPorts(parts: ProxyConfigParts, mesh: MeshSnapshot, record: WorkloadRecord | undefined): ProxyConfigParts {
+  if (!record?.outboundPorts?.length) return parts;
+  const clusters = [...parts.own.clusters];
+  const routes = [...parts.own.routes];
+  const listeners = [...parts.own.listeners];
+  const known = new Set([...parts.shared.clusters, ...clusters].map((c) => c.name));
+  const table = parts.shared.routes.find((r) => r.name === 'outbound');
+  for (const o of record.outboundPorts) {
+    const fqdn = resolveHost(o.service, record.namespace, mesh.services);
+    const port = mesh.services.find((s) => serviceFqdn(s) === fqdn)?.ports.find((p) => p.port === o.port);
+    const cluster = clusterName.outbound(o.port, fqdn);
+    // An unknown service still gets its listener: connections fail as "no healthy upstream" until it exists.
+    if (!known.has(cluster)) {
+      clusters.push({ name: cluster, type: 'static', endpoints: [] });
+      known.add(cluster);
+    }
+    const name = `outbound-local|${o.localPort}`;
+    const base = { name, address: '127.0.0.1', port: o.localPort, direction: 'outbound' as const, mode: 'explicit' as const };
+    if (port?.protocol === 'tcp') {
+      listeners.push({ ...base, chains: [{ name, protocol: 'tcp', tcpCluster: cluster }] });
+      continue;
+    }
+    const vhost = table?.virtualHosts.find((v) => v.name === `${fqdn}:${o.port}`);
+    routes.push({ name, virtualHosts: [{ name: `${fqdn}:${o.port}`, domains: ['*'], routes: vhost?.routes ?? [{ name: 'default', route: [{ cluster, weight: 100 }] }] }] });
+    const protocol = port?.protocol === 'http' ? 'http1' : port?.protocol === 'http2' || port?.protocol === 'grpc' ? 'http2' : 'auto';
+    listeners.push({ ...base, chains: [{ name, protocol, routeConfig: name, tcpCluster: cluster }] });
+  }
+  return { ...parts, own: { clusters, routes, listeners } };
 }
 
 const cache = new TranslationCache();

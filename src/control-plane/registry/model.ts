@@ -51,6 +51,8 @@ export interface WorkloadRecord {
   readonly ipv6Address?: string;
   /** The VIP of each service in `services` (same order), allocated by `meshctl run --transparent`. */
   readonly serviceAddresses?: readonly string[];
+  /** `meshctl run --outbound`: sidecar listeners on 127.0.0.1:localPort to service:port (service: NAME or NAME.NAMESPACE). */
+  readonly outboundPorts?: readonly { readonly service: string; readonly port: number; readonly localPort: number }[];
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */
