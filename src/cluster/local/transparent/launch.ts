@@ -126,6 +126,25 @@ function hostPortOf(address: string): { host: string; port: number } {
  */
 const NETNS_ADMIN_RELAY = `const net=require('node:net');const [sock,port]=process.argv.slice(1);net.createServer((c)=>{const u=net.connect(Number(port),'127.0.0.1');c.pipe(u).pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy())}).listen(sock);process.on('SIGTERM',()=>process.exit(0));`;
 
+/**
+ * Waits until the control plane has pushed a snapshot holding the workload. A sidecar connecting
+ * earlier is taken for an unregistered pod and gets IPv4-only capture listeners first; the
+ * proxy cannot then move them to `::` on the same ports (it binds new listeners before closing
+ * old ones), and would keep refusing the workload's real config.
+ */
+async function awaitPushOf(platform: LocalPlatform, key: string, since: string, timeoutMs: number, debug: (m: string) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { pushes } = await platform.controlPlaneGet<{ pushes: { reasons: string[]; at: string }[] }>('/debug/pushz');
+    if (pushes.some((p) => p.at >= since && p.reasons.includes(`workload ${key}`))) return;
+    if (Date.now() > deadline) {
+      debug(`no push naming workload ${key} seen in /debug/pushz; starting the sidecar anyway`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function nsArgv(netns: string, user: { uid: number; gid: number }, argv: readonly string[]): string[] {
   return ['netns', 'exec', netns, 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', ...argv];
 }
@@ -236,8 +255,10 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
       ...(vip ? { serviceAddresses: [vip] } : {}),
       ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
     };
+    const registeredAt = new Date(Date.now() - 1_000).toISOString();
     const reg = await platform.registerWorkload(registration);
     cleanups.push({ what: 'unregistering the workload', run: () => platform.unregisterWorkload(w.namespace, w.name) });
+    await awaitPushOf(platform, `${w.namespace}/${w.name}`, registeredAt, Math.min(opts.readyTimeoutMs, 5_000), (m) => ctx.logger.debug(m));
 
     const tokenPath = join(lease.runtimeDir, 'token');
     const rootPath = join(lease.runtimeDir, 'root-cert.pem');
