@@ -4,12 +4,12 @@
  * that refuse a machine or a user before anything is created.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocateWorkload, chooseNetwork, homeTag, hostsFile, meshNetwork, serviceVip, withLeases, type Leases } from '../../src/cluster/local/transparent/addresses.js';
-import { assertTransparentHost, checkUserFlag } from '../../src/cluster/local/transparent/host.js';
+import { assertTransparentHost, checkUserFlag, transparentMeshHome } from '../../src/cluster/local/transparent/host.js';
 import { macFor } from '../../src/cluster/local/transparent/netns.js';
 import { CaptureError, UsageError } from '../../src/errors.js';
 import { runCli } from '../support/cli.js';
@@ -114,6 +114,15 @@ describe('transparent run checks before anything is created', () => {
     const bin = home();
     for (const tool of ['ip', 'setpriv']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
     await expect(assertTransparentHost('linux', 0, { PATH: bin })).rejects.toMatchObject({ message: expect.stringContaining('iptables is missing'), hint: 'install it: apt-get install -y iptables' });
+  });
+
+  it("under sudo, finds the invoking user's mesh home (not root's), unless MESHCTL_HOME says otherwise", async () => {
+    const root = execFileSync('getent', ['passwd', 'root'], { encoding: 'utf8' }).split(':')[5]!;
+    const expected = existsSync(`${root}/.meshctl`) ? `${root}/.meshctl` : '/fallback';
+    expect(await transparentMeshHome({ SUDO_USER: 'root', SUDO_UID: '5' }, '/fallback')).toBe(expected);
+    expect(await transparentMeshHome({ SUDO_USER: 'root', SUDO_UID: '5', MESHCTL_HOME: '/x' }, '/fallback')).toBe('/fallback');
+    expect(await transparentMeshHome({}, '/fallback')).toBe('/fallback');
+    expect(await transparentMeshHome({ SUDO_USER: 'no-such-user-here', SUDO_UID: '5' }, '/fallback')).toBe('/fallback');
   });
 
   it('refuses --user forms it cannot use, and the proxy UID/GID 1337', () => {

@@ -3,6 +3,7 @@
  * setpriv) and who the app runs as. Each missing piece is a CaptureError naming it and the fix,
  * checked before anything is created.
  */
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { CaptureError, UsageError } from '../../../errors.js';
 
@@ -74,3 +75,17 @@ export async function resolveAppUser(user: string | undefined, env: NodeJS.Proce
   if (resolved.uid === PROXY_UID || resolved.gid === PROXY_UID) throw new UsageError(`the app would run as UID/GID ${PROXY_UID} (${resolved.label}), the sidecar's`, 'pass --user with another user');
   return resolved;
 }
+
+/**
+ * The mesh home: $MESHCTL_HOME, else, under sudo, the invoking user's ~/.meshctl when it exists
+ * (where `meshctl install --local` put it, not root's), else the default.
+ */
+export async function transparentMeshHome(env: NodeJS.ProcessEnv, fallback: string): Promise<string> {
+  if (env.MESHCTL_HOME || !env.SUDO_USER || env.SUDO_UID === '0') return fallback;
+  const r = await execa('getent', ['passwd', env.SUDO_USER], { reject: false, stdin: 'ignore' });
+  const dir = String(r.stdout).split(':')[5];
+  if (r.exitCode !== 0 || !dir) return fallback;
+  const home = `${dir}/.meshctl`;
+  return existsSync(home) ? home : fallback;
+}
+

@@ -22,7 +22,7 @@ import { launcherPath, processStartTime } from '../daemon-process.js';
 import { LocalPlatform } from '../platform.js';
 import type { WorkloadInfo } from '../../index.js';
 import { allocateWorkload, chooseNetwork, hostsFile, meshNetwork, rewriteInPlace, serviceVip, withLeases, type Leases, type MeshNetwork, type WorkloadLease } from './addresses.js';
-import { assertTransparentHost, PROXY_UID, resolveAppUser, type AppUser } from './host.js';
+import { assertTransparentHost, PROXY_UID, resolveAppUser, transparentMeshHome, type AppUser } from './host.js';
 import { addressesAndRoutes, createWorkloadNetns, ensureBridge, hostsPath, netnsExists, removeBridge, removeWorkloadNetns } from './netns.js';
 
 /** The workload to run (the checked flags of `meshctl run`). */
@@ -168,7 +168,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
   const captureOptions = resolveCaptureOptions({ proxyUid: String(PROXY_UID), proxyGid: String(PROXY_UID), ...opts.capture }, flagName);
   await assertTransparentHost();
   const appUser: AppUser = await resolveAppUser(opts.user, ctx.io.env);
-  const platform = new LocalPlatform(ctx.meshHome());
+  const platform = new LocalPlatform(await transparentMeshHome(ctx.io.env, ctx.meshHome()));
   const state = await platform.state();
   const home = platform.layout.home;
   const id = `${w.name}.${w.namespace}`;
