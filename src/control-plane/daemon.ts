@@ -32,6 +32,8 @@ export interface ControlPlaneOptions {
   readonly caKeyFile?: string;
   /** Default lifetime of workload certificates. */
   readonly certTtlSeconds?: number;
+  /** Lifetime of the config stream's serving certificate (default 24 h, renewed at half-life). */
+  readonly servingTtlSeconds?: number;
   readonly generators?: readonly ConfigGenerator[];
   readonly version: string;
   readonly log: (line: string) => void;
@@ -75,6 +77,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     debugPort: opts.debugPort ?? ControlPlanePorts.debug,
     authority,
     authenticator: tokens,
+    ...(opts.servingTtlSeconds ? { servingTtlSeconds: opts.servingTtlSeconds } : {}),
     generators: opts.generators ?? translationGenerators(),
     inputs: () => {
       const wl = workloads.list();

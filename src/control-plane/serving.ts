@@ -25,6 +25,8 @@ export interface MeshServingOptions {
   readonly inputs: () => SnapshotInputs;
   /** Extra DNS names of the stream server's certificate. */
   readonly dnsNames?: readonly string[];
+  /** Lifetime of the stream server's certificate (default 24 h, renewed at half-life). */
+  readonly servingTtlSeconds?: number;
   /** The local platform's /api (config store, workload registry). */
   readonly local?: LocalApiDeps;
   /** /debug/info, given the stream address. */
@@ -47,7 +49,7 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
   const pipeline = new PushPipeline({ generators: new GeneratorSet(o.generators), inputs: o.inputs, log: o.log });
   let server: MeshServer;
   try {
-    server = await startMeshServer({ host: o.host, port: o.streamPort, authority: o.authority, authenticator: o.authenticator, source: pipeline, log: o.log, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}) });
+    server = await startMeshServer({ host: o.host, port: o.streamPort, authority: o.authority, authenticator: o.authenticator, source: pipeline, log: o.log, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.servingTtlSeconds ? { servingTtlSeconds: o.servingTtlSeconds } : {}) });
   } catch (err) {
     pipeline.close();
     throw err;

@@ -24,6 +24,8 @@ export interface MeshServerOptions {
   readonly source: ProxyConfigSource;
   /** Extra DNS names for the serving certificate. */
   readonly dnsNames?: readonly string[];
+  /** Lifetime of the serving certificate (default 24 h); it is renewed at half-life. */
+  readonly servingTtlSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -31,7 +33,7 @@ export interface MeshServerOptions {
 export interface MeshServer {
   readonly port: number;
   readonly ads: AdsServer;
-  /** The serving certificate chain (PEM), for clients pinning it in tests. */
+  /** The serving certificate chain in use (PEM): it changes at each rotation. */
   readonly servingCertPem: string;
   close(): Promise<void>;
 }
@@ -55,17 +57,42 @@ function withPreEncodedResponses(def: ServiceDefinition): ServiceDefinition {
   return out as ServiceDefinition;
 }
 
+/** Default lifetime of the control plane's serving certificate: a day, like workload certificates. */
+export const DEFAULT_SERVING_TTL_SECONDS = 86_400;
+
 /** Starts the server; resolves once it listens. */
 export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServer> {
   const proto = await loadMeshProto();
   const { grpc } = proto;
   const log = opts.log ?? (() => undefined);
-  const serving = await opts.authority.issueServing(
-    { dns: controlPlaneDnsNames(opts.dnsNames), ips: ['127.0.0.1', '::1'] },
-    { namespace: MESH_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE },
-    365 * 86_400,
-  );
+  const ttlSeconds = opts.servingTtlSeconds ?? DEFAULT_SERVING_TTL_SECONDS;
+  const issue = () => opts.authority.issueServing({ dns: controlPlaneDnsNames(opts.dnsNames), ips: ['127.0.0.1', '::1'] }, { namespace: MESH_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE }, ttlSeconds);
+  let serving = await issue();
   const provider = new MemoryCertificateProvider({ certChainPem: serving.certChainPem, keyPem: serving.keyPem, trustRootsPem: opts.authority.rootPem });
+  // Renewed at half-life; new handshakes get the new certificate, open streams keep theirs (TLS
+  // checks a certificate at the handshake only), so no proxy is disconnected by a rotation.
+  let rotation: NodeJS.Timeout | undefined;
+  let closed = false;
+  const schedule = (delayMs: number): void => {
+    if (closed) return;
+    rotation = setTimeout(() => void rotate(), delayMs);
+    rotation.unref();
+  };
+  const rotate = async (): Promise<void> => {
+    try {
+      const next = await issue();
+      if (closed) return;
+      serving = next;
+      provider.update({ certChainPem: next.certChainPem, keyPem: next.keyPem, trustRootsPem: opts.authority.rootPem });
+      log(`serving certificate rotated; valid until ${next.notAfter.toISOString()}`);
+      schedule(halfLifeMs(next.notAfter));
+    } catch (err) {
+      // The current certificate is still valid for a while: retry well before it expires.
+      log(`serving certificate rotation failed (${(err as Error).message}); retrying`);
+      schedule(Math.min(60_000, Math.max(1000, (ttlSeconds * 1000) / 20)));
+    }
+  };
+  const halfLifeMs = (notAfter: Date): number => Math.max(1000, (notAfter.getTime() - Date.now()) / 2);
   const server: Server = new grpc.Server({
     // Keepalive so a proxy that vanished without closing (killed, network gone) is noticed.
     'grpc.keepalive_time_ms': 30_000,
@@ -82,12 +109,17 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
   // grpc-js (1.14) registers its context watcher after the provider's first update and drops
   // connections until the next one: publish the material once more now that it listens.
   provider.update(provider.material);
+  schedule(halfLifeMs(serving.notAfter));
   return {
     port,
     ads,
-    servingCertPem: serving.certChainPem,
+    get servingCertPem() {
+      return serving.certChainPem;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
+        if (rotation) clearTimeout(rotation);
         // Give streams a moment to end cleanly, then cut whatever is left.
         const timer = setTimeout(() => server.forceShutdown(), 250);
         server.tryShutdown(() => {
