@@ -166,7 +166,7 @@ describe('delta encoding', () => {
     const deserialize = (ads as unknown as Record<string, { responseDeserialize(b: Buffer): unknown }>).DeltaAggregatedResources!.responseDeserialize;
     const big = { name: 'big', endpoints: Array.from({ length: 300 }, (_, i) => ({ address: '198.18.0.1', port: 1000 + i })) };
     const layer = encodeLayer({ key: 'x', resources: [{ name: 'big', resource: big }, { name: 'ünï', resource: { name: 'ünï' } }] });
-    const bytes = encodeDeltaResponse('2026/7', [...layer.byName.values()], TypeUrl.clusters, 'n-1', ['gone', 'also-gone']);
+    const bytes = encodeDeltaResponse('2026/7', [...layer.byName.values()].map((r) => r.wire), TypeUrl.clusters, 'n-1', ['gone', 'also-gone']);
     const m = deserialize(bytes) as { system_version_info: string; type_url: string; nonce: string; removed_resources: string[]; resources: { name: string; version: string; resource: Buffer }[] };
     expect(m).toMatchObject({ system_version_info: '2026/7', type_url: TypeUrl.clusters, nonce: 'n-1', removed_resources: ['gone', 'also-gone'] });
     expect(m.resources.map((r) => [r.name, r.version, JSON.parse(r.resource.toString('utf8'))])).toEqual([

@@ -81,10 +81,25 @@ export function selectorMatches(selector: Readonly<Record<string, string>> | und
 /** Endpoints of every service: workloads selected by label, or members by name, per service port. */
 export function computeEndpoints(services: readonly ServiceRecord[], workloads: readonly WorkloadRecord[]): Map<string, Map<number, EndpointRecord[]>> {
   const out = new Map<string, Map<number, EndpointRecord[]>>();
+  // Candidates by (namespace, label) and by (namespace, member of): every service costs its
+  // candidates, not a scan of every workload (1000 services x 2000 workloads on every snapshot).
+  const index = new Map<string, number[]>();
+  const add = (key: string, i: number): void => {
+    const list = index.get(key);
+    if (list) list.push(i);
+    else index.set(key, [i]);
+  };
+  workloads.forEach((w, i) => {
+    for (const [k, v] of Object.entries(w.labels)) add(`l\0${w.namespace}\0${k}\0${v}`, i);
+    for (const name of w.services ?? []) add(`m\0${w.namespace}\0${name}`, i);
+  });
   for (const svc of services) {
     const byPort = new Map<number, EndpointRecord[]>();
     for (const p of svc.ports) byPort.set(p.port, []);
-    for (const w of workloads) {
+    const first = svc.selector ? Object.entries(svc.selector)[0] : undefined;
+    const candidates = new Set<number>([...(first ? index.get(`l\0${svc.namespace}\0${first[0]}\0${first[1]}`) ?? [] : []), ...(index.get(`m\0${svc.namespace}\0${svc.name}`) ?? [])]);
+    for (const i of [...candidates].sort((a, b) => a - b)) {
+      const w = workloads[i]!;
       if (w.namespace !== svc.namespace) continue;
       if (!(w.services?.includes(svc.name) || selectorMatches(svc.selector, w.labels))) continue;
       for (const p of svc.ports) {

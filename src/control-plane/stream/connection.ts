@@ -104,7 +104,7 @@ export class ProxyConnection {
     const nonce = this.nextNonce();
     state.sent(nonce, generated.version, d);
     this.recordSent(record, generated.version, nonce);
-    this.send(new EncodedMessage(encodeDeltaResponse(generated.version, d.changed, typeUrl, nonce, d.removed)));
+    this.send(new EncodedMessage(encodeDeltaResponse(generated.version, d.wires, typeUrl, nonce, d.removed)));
     return true;
   }
 

@@ -8,7 +8,7 @@
  * names the NACKed response and any response sent after it touched become uncertain, and every
  * later response re-sends them (or removes them) until one that did is ACKed.
  */
-import { diffLayers, type EncodedLayer, type EncodedResource, type VersionedName } from './resource-encoding.js';
+import { diffLayers, diffWire, type EncodedLayer, type EncodedResource, type VersionedName } from './resource-encoding.js';
 
 type Layers = ReadonlyMap<string, EncodedLayer<VersionedName>>;
 
@@ -26,6 +26,8 @@ interface Pending {
 /** A delta to send: resources to add or replace, names to drop. */
 export interface Delta {
   readonly changed: readonly EncodedResource[];
+  /** The framed `changed` resources, in runs shared between proxies where possible. */
+  readonly wires: readonly Buffer[];
   readonly removed: readonly string[];
   /** Identifies the desired set; equal digests mean nothing to send. */
   readonly digest: string;
@@ -52,6 +54,7 @@ export class DeltaTypeState {
     for (const l of desired) layers.set(l.key, l);
     const digest = desired.map((l) => `${l.key}:${l.digest}`).join('|');
     const changed: EncodedResource[] = [];
+    const wires: Buffer[] = [];
     const candidates: string[] = [];
     const held = (name: string): VersionedName | undefined => {
       for (const l of this.assumed.values()) {
@@ -65,11 +68,18 @@ export class DeltaTypeState {
       if (old === l) continue;
       if (!old && this.assumed.size > 0) {
         // A layer the proxy does not hold as such (a reconnect: it said what it holds, by name).
-        for (const r of l.byName.values()) if (held(r.name)?.version !== r.version) changed.push(r);
+        for (const r of l.byName.values()) {
+          if (held(r.name)?.version === r.version) continue;
+          changed.push(r);
+          wires.push(r.wire);
+        }
         continue;
       }
       const d = diffLayers(old, l);
-      changed.push(...d.changed);
+      if (d.changed.length > 0) {
+        changed.push(...d.changed);
+        wires.push(diffWire(d));
+      }
       candidates.push(...d.removed);
     }
     for (const [key, old] of this.assumed) if (!layers.has(key)) candidates.push(...old.byName.keys());
@@ -87,10 +97,13 @@ export class DeltaTypeState {
       for (const name of this.uncertain) {
         const r = find(name);
         if (!r) removed.add(name);
-        else if (!have.has(name)) changed.push(r);
+        else if (!have.has(name)) {
+          changed.push(r);
+          wires.push(r.wire);
+        }
       }
     }
-    return { changed, removed: [...removed], digest, layers };
+    return { changed, wires, removed: [...removed], digest, layers };
   }
 
   /** Whether `digest` is what was last sent (nothing new to say). */

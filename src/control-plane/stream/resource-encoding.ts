@@ -65,11 +65,11 @@ function field(no: number, payload: Buffer): Buffer[] {
 
 const text = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-/** A DeltaDiscoveryResponse (mesh.proto) from already framed resources. */
-export function encodeDeltaResponse(systemVersion: string, resources: readonly EncodedResource[], typeUrl: string, nonce: string, removed: readonly string[]): Buffer {
+/** A DeltaDiscoveryResponse (mesh.proto) from already framed resources (`wires`: EncodedResource.wire, or runs of them). */
+export function encodeDeltaResponse(systemVersion: string, wires: readonly Buffer[], typeUrl: string, nonce: string, removed: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   if (systemVersion) parts.push(...field(1, text(systemVersion)));
-  for (const r of resources) parts.push(r.wire);
+  parts.push(...wires);
   parts.push(...field(3, text(typeUrl)), ...field(4, text(nonce)));
   for (const name of removed) parts.push(...field(5, text(name)));
   return Buffer.concat(parts);
@@ -81,15 +81,38 @@ const bodies = new WeakMap<object, { body: Buffer; version: string }>();
 const encodedNamed = new WeakMap<NamedResource, EncodedResource>();
 const encodedLayers = new WeakMap<ResourceLayer, EncodedLayer>();
 const diffs = new WeakMap<EncodedLayer<VersionedName>, WeakMap<EncodedLayer, LayerDiff>>();
+const wholeDiffs = new WeakMap<EncodedLayer, LayerDiff>();
+const diffWires = new WeakMap<LayerDiff, Buffer>();
 const listLayers = new WeakMap<readonly unknown[], ResourceLayer>();
 const lists = new WeakMap<readonly unknown[], { bodies: Buffer[]; digest: string }>();
+
+/**
+ * Content-keyed caches, bounded: a proxy's own resources are new objects in every snapshot but
+ * mostly the same content (and many proxies share content, e.g. their passthrough cluster), so
+ * equal JSON is hashed and framed once.
+ */
+const CONTENT_CACHE_LIMIT = 100_000;
+const bodiesByJson = new Map<string, { body: Buffer; version: string }>();
+const framedByVersion = new Map<string, EncodedResource>();
+
+function bounded<K, V>(map: Map<K, V>, key: K, value: V): V {
+  if (map.size >= CONTENT_CACHE_LIMIT) map.clear();
+  map.set(key, value);
+  return value;
+}
 
 function encodeBody(resource: unknown): { body: Buffer; version: string } {
   const cacheable = typeof resource === 'object' && resource !== null;
   let e = cacheable ? bodies.get(resource) : undefined;
   if (!e) {
-    const body = Buffer.from(JSON.stringify(resource));
-    e = { body, version: createHash('sha256').update(body).digest('base64url').slice(0, 16) };
+    const json = JSON.stringify(resource);
+    // Large resources (shared layers) are cached by object only: keeping their text as keys costs memory for nothing.
+    e = json.length <= 4096 ? bodiesByJson.get(json) : undefined;
+    if (!e) {
+      const body = Buffer.from(json);
+      e = { body, version: createHash('sha256').update(body).digest('base64url').slice(0, 16) };
+      if (json.length <= 4096) bounded(bodiesByJson, json, e);
+    }
     if (cacheable) bodies.set(resource, e);
   }
   return e;
@@ -100,8 +123,13 @@ export function encodeResource(named: NamedResource): EncodedResource {
   let e = encodedNamed.get(named);
   if (!e) {
     const { body, version } = encodeBody(named.resource);
-    const message = Buffer.concat([...field(1, text(named.name)), ...field(2, text(version)), ...field(3, body)]);
-    e = { name: named.name, version, body, wire: Buffer.concat(field(2, message)) };
+    const key = `${named.name}\0${version}`;
+    e = framedByVersion.get(key);
+    if (!e) {
+      const message = Buffer.concat([...field(1, text(named.name)), ...field(2, text(version)), ...field(3, body)]);
+      e = { name: named.name, version, body, wire: Buffer.concat(field(2, message)) };
+      if (body.length <= 4096) bounded(framedByVersion, key, e);
+    }
     encodedNamed.set(named, e);
   }
   return e;
@@ -144,7 +172,11 @@ export function versionsLayer(versions: Readonly<Record<string, string>>): Encod
 
 /** What changed from `from` to `to` (cached per pair: proxies sharing both layers share the diff). */
 export function diffLayers(from: EncodedLayer<VersionedName> | undefined, to: EncodedLayer): LayerDiff {
-  if (!from) return { changed: [...to.byName.values()], removed: [] };
+  if (!from) {
+    let whole = wholeDiffs.get(to);
+    if (!whole) wholeDiffs.set(to, (whole = { changed: [...to.byName.values()], removed: [] }));
+    return whole;
+  }
   let byTo = diffs.get(from);
   let d = byTo?.get(to);
   if (d) return d;
@@ -156,6 +188,13 @@ export function diffLayers(from: EncodedLayer<VersionedName> | undefined, to: En
   if (!byTo) diffs.set(from, (byTo = new WeakMap()));
   byTo.set(to, d);
   return d;
+}
+
+/** The framed resources of a diff as one buffer, made once per diff (every proxy given that diff shares it). */
+export function diffWire(d: LayerDiff): Buffer {
+  let w = diffWires.get(d);
+  if (!w) diffWires.set(d, (w = Buffer.concat(d.changed.map((r) => r.wire))));
+  return w;
 }
 
 /** State-of-the-world encoding of a list: bodies and a digest (cached per list). */
