@@ -153,8 +153,8 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 
 // What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
 // Linkerd Server policies) are not translated yet, so their changes push nothing.
-const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service'];
-const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service'];
+const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service', 'Sidecar'];
+const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service', 'Sidecar'];
 const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar'];
 
 /** The translation-backed generators: clusters, listeners, routes. */

@@ -8,6 +8,7 @@ import { outboundClusters } from './clusters.js';
 import { clusterName, selects, serviceFqdn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
 import { routesFor, type TranslationNote } from './routes.js';
+import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 
 export * from './model.js';
 export { inboundTlsMode } from './peer-authentication.js';
@@ -186,7 +187,8 @@ export function servicesSelecting(services: readonly MeshService[], workload: { 
 /** The config of the proxy of `workload`, in its shared and own parts. */
 export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): ProxyConfigParts {
   const ns = workload.namespace;
-  const shared = sharedFor(snapshot, ns, traffic.mode);
+  // Outbound: the services the workload's Sidecar (egress hosts) lets it see; inbound: all of them.
+  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecarFor(snapshot, workload)), ns, traffic.mode);
   const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
   const routes: RouteConfigConfig[] = [];
   const listeners: ListenerConfig[] = [];
