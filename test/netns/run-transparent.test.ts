@@ -98,7 +98,7 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
   });
 
   it('starts a service workload: its own namespace and address, a VIP, the sidecar ready, the app as the given user', async () => {
-    server = start(['--name', 'reviews-v1', '--service', 'reviews', '--service-port', '9080', '--port', '9080', '--user', String(APP_UID), '--', NODE, await fixture('http-app.ts'), '9080']);
+    server = start(['--name', 'reviews-v1', '--service', 'reviews', '--service-port', '9080', '--port', '9080', '--user', String(APP_UID), '--', NODE, await fixture('http-app.ts'), '9080', '9081']);
     const m = await server.waitFor(/address (198\.19\.\d+\.\d+) and (fd00:198:19:[0-9a-f:]+), service reviews at (198\.19\.\d+\.\d+)/);
     [serverAddress, serverIpv6, vip] = [m[1]!, m[2]!, m[3]!];
     await server.waitFor(/READY uid=(\d+)/);
@@ -189,6 +189,14 @@ describeRequiring([...netnsRequirements, hasCurl], 'meshctl run --transparent (n
     expect(JSON.parse(direct.stdout())).toMatchObject({ path: '/excluded' });
     expect(await byPolicy('none')).toBe(plainBefore + 1);
     expect(await byPolicy('mutual_tls')).toBe(mtlsBefore);
+  }, 60_000);
+
+  it('a port the app listens on but no Service declares is passed through to the app from 127.0.0.6 (no capture loop)', async () => {
+    // The server's inbound passthrough dials its own pod address; from any other source than 127.0.0.6
+    // that connection would be captured again (MESH_IN_REDIRECT) and loop inside the sidecar.
+    const direct = start(['--name', 'undeclared', '--port', '9003', '--user', String(APP_UID), '--', 'curl', '-sS', '--max-time', '8', `http://${serverAddress}:9081/undeclared`]);
+    expect(await direct.exited(), direct.stderr()).toBe(0);
+    expect(JSON.parse(direct.stdout())).toEqual({ app: 'http-app', port: 9081, peer: '::ffff:127.0.0.6', path: '/undeclared' });
   }, 60_000);
 
   it('a service started after a client is reachable by name from that client (its hosts file is updated in place)', async () => {

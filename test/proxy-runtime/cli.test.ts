@@ -55,6 +55,14 @@ describe('meshctl proxy run', () => {
     expect(r.stderr).toMatch(/routes\[0\]\.virtualHosts\[0\]\.routes\[0\]\.route\[0\]\.cluster: no cluster named "ratings"/);
   });
 
+  it('refuses inboundPassthrough on a cluster that does not dial the original destination', () => {
+    const cfg = parse(MINIMAL_CONFIG_EXAMPLE) as { clusters: Record<string, unknown>[] };
+    cfg.clusters[0]!.inboundPassthrough = true;
+    const v = validateProxyConfig(cfg);
+    expect(v.ok).toBe(false);
+    expect(JSON.stringify(v)).toContain('clusters[0].inboundPassthrough: only an originalDst cluster dials the original destination');
+  });
+
   it('runs from a file, re-applies the file when it changes, and stops on /quitquitquit', async () => {
     const a = await startUpstream('A');
     const b = await startUpstream('B');

@@ -220,7 +220,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     }
   }
   if (traffic.mode === 'capture') {
-    clusters.push({ name: INBOUND_PASSTHROUGH, type: 'originalDst', tls: 'disable' });
+    clusters.push({ name: INBOUND_PASSTHROUGH, type: 'originalDst', tls: 'disable', inboundPassthrough: true });
     listeners.push({
       name: 'inbound',
       address: '0.0.0.0',

@@ -305,6 +305,10 @@ export const Cluster = Type.Object(
     connectionPool: Type.Optional(ConnectionPool),
     outlierDetection: Type.Optional(OutlierDetection),
     tls: opt('mutual: mTLS to the endpoints with the proxy identity (ISTIO_MUTUAL); disable: plaintext', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
+    inboundPassthrough: opt(
+      "originalDst only: the pod's own inbound side. IPv4 connections leave from 127.0.0.6 (which the capture rules never redirect, as Istio's InboundPassthroughCluster), IPv6 ones go to [::1]; without it a connection to the pod's own address would be captured again and loop",
+      Type.Boolean(),
+    ),
   },
   Strict,
 );

@@ -133,6 +133,8 @@ function semanticProblems(cfg: ProxyConfig): string[] {
     if ((c.type ?? 'static') === 'static' && (c.loadBalancer?.simple === 'PASSTHROUGH')) {
       errors.push(`${p}.loadBalancer.simple: PASSTHROUGH needs type: originalDst`);
     }
+    if (c.inboundPassthrough && c.type !== 'originalDst') errors.push(`${p}.inboundPassthrough: only an originalDst cluster dials the original destination; set type: originalDst or remove it`);
+    if (c.inboundPassthrough && c.tls === 'mutual') errors.push(`${p}.inboundPassthrough: the pod's own app is reached in plaintext; remove tls: mutual`);
     duplicates((c.subsets ?? []).map((s) => s.name), (j) => `${p}.subsets[${j}].name`, 'subset', errors);
     if ((c.tls === 'mutual' || (c.endpoints ?? []).some((e) => e.tls === 'mutual')) && !cfg.identity) {
       errors.push(`${p}.tls: mutual TLS needs an identity (top-level identity: certChain, privateKey, trustRoots)`);

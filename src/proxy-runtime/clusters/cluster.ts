@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig } from '../../protocol/proxy-config/index.js';
 import { durationMs } from '../../protocol/proxy-config/index.js';
-import { EndpointHealth, hostPort, type Endpoint } from '../endpoints/endpoint.js';
+import { EndpointHealth, hostPort, INBOUND_PASSTHROUGH_SOURCE_IPV4, type Endpoint } from '../endpoints/endpoint.js';
 import { makeBalancer, type Balancer } from './lb/balancer.js';
 import { OutlierDetector } from './outlier/outlier.js';
 import { ClusterLimits } from './pool/limits.js';
@@ -100,6 +100,13 @@ export class ClusterRuntime {
   /** The endpoint of an originalDst cluster: where the connection or proxy request was going. */
   originalDestination(address: string, port: number): Endpoint {
     const key = hostPort(address, port);
+    if (this.cfg.inboundPassthrough) {
+      // The pod's own address, dialled by the proxy's UID over lo, is what MESH_IN_REDIRECT sends back to
+      // 15006 (the pod calling itself through its Service): only the 127.0.0.6 source escapes that. IPv6
+      // has no such address on lo by default, so IPv6 goes to the app on [::1], as the relay does.
+      if (address.includes(':')) return { key, address: '::1', port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth() };
+      return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth(), localAddress: INBOUND_PASSTHROUGH_SOURCE_IPV4 };
+    }
     return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth() };
   }
 }

@@ -39,7 +39,12 @@ export interface Endpoint {
   readonly identity: string | undefined;
   readonly mtls: boolean;
   readonly health: EndpointHealth;
+  /** Local address to connect from (Envoy's upstream_bind_config); absent: the kernel chooses. */
+  readonly localAddress?: string;
 }
+
+/** Source of the proxy's connections to its own pod's app: returned by the capture rules (Istio's 127.0.0.6). */
+export const INBOUND_PASSTHROUGH_SOURCE_IPV4 = '127.0.0.6';
 
 /** Formats `address:port`, bracketing IPv6. */
 export function hostPort(address: string, port: number): string {

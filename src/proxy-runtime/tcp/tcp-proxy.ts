@@ -90,6 +90,7 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
     {
       address: ep.address,
       port: ep.port,
+      localAddress: ep.localAddress,
       connectTimeoutMs: cluster.connectTimeoutMs,
       tls: ep.mtls && ctx.mesh() ? { mesh: ctx.mesh()!, expectedIdentity: ep.identity, alpn: o.alpn ?? [MESH_ALPN_TCP] } : undefined,
     },

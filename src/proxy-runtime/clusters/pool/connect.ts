@@ -14,6 +14,8 @@ export interface DialOptions {
   address: string;
   port: number;
   connectTimeoutMs: number;
+  /** local address to connect from (the inbound passthrough's 127.0.0.6; plaintext only, never a peer sidecar) */
+  localAddress?: string;
   /** present: dial with mTLS */
   tls?: { mesh: MeshTls; expectedIdentity: string | undefined; alpn: string[] };
 }
@@ -38,7 +40,7 @@ export function dial(o: DialOptions, onReady?: (s: Socket) => void, onFail?: (e:
     if (!o.address.includes(':') && !/^[0-9.]+$/.test(o.address)) opts.servername = o.address;
     socket = tlsConnect(opts);
   } else {
-    socket = netConnect({ host: o.address, port: o.port, noDelay: true });
+    socket = netConnect({ host: o.address, port: o.port, localAddress: o.localAddress, noDelay: true });
   }
   let done = false;
   const timer = setTimeout(() => {

@@ -45,7 +45,7 @@ export class H2Pool {
     const entry: SessionEntry = { session: undefined as unknown as ClientHttp2Session, streamsStarted: 0, connected: false, connectError: undefined };
     const session = connect(`${tls ? 'https' : 'http'}://${hostPort(ep.address, ep.port)}`, {
       createConnection: () =>
-        dial({ address: ep.address, port: ep.port, connectTimeoutMs: this.options.connectTimeoutMs, tls }, undefined, (e) => {
+        dial({ address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: this.options.connectTimeoutMs, tls }, undefined, (e) => {
           entry.connectError = e;
         }),
       settings: { enablePush: false, initialWindowSize: 1 << 20 },

@@ -53,7 +53,7 @@ export class H1Pool {
       bodyTimeout: 0,
       connect: (_opts, cb) => {
         const s = dial(
-          { address: ep.address, port: ep.port, connectTimeoutMs: o.connectTimeoutMs, tls },
+          { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: o.connectTimeoutMs, tls },
           (sock: Socket) => cb(null, sock),
           (e) => cb(e, null),
         );
