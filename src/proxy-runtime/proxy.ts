@@ -164,13 +164,23 @@ export class Proxy implements ProxyContext {
     }
     const wanted = new Map(config.listeners.map((l) => [ListenerHandle.key(l), l]));
     const added: ListenerHandle[] = [];
+    // Listeners this config retires whose port a new listener needs (0.0.0.0:15001 becoming [::]:15001):
+    // they give the port up before the swap and take it back if the config is refused.
+    const released: ListenerHandle[] = [];
     for (const [key, l] of wanted) {
       if (this.handles.has(key)) continue;
       const h = new ListenerHandle(this, l, this.opts.resolveOriginalDst ?? localAddressAsDestination);
       try {
-        await h.listen();
+        await h.listen().catch(async (err: NodeJS.ErrnoException) => {
+          const holders = l.port === 0 || err.code !== 'EADDRINUSE' ? [] : [...this.handles].filter(([k, old]) => !wanted.has(k) && old.cfg.port === l.port && old.listening).map(([, old]) => old);
+          if (holders.length === 0) throw err;
+          for (const old of holders) old.releasePort();
+          released.push(...holders);
+          return h.listen();
+        });
       } catch (err) {
         for (const a of added) await a.stopAccepting();
+        for (const old of released) await old.listen().catch((e: Error) => this.log.error('could not take a listener port back after a refused config', { listener: old.cfg.name, error: e.message }));
         return nack([`listeners[${config.listeners.indexOf(l)}]: cannot listen on ${l.address ?? ''}:${l.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
       }
       added.push(h);

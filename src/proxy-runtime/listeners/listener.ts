@@ -64,6 +64,19 @@ export class ListenerHandle {
     return this.sockets.size;
   }
 
+  /**
+   * Gives the port back at once (open connections continue), so a listener replacing this one on the
+   * same port with another address or mode can bind; `listen` takes it again if that replacement fails.
+   */
+  releasePort(): void {
+    if (this.server.listening) this.server.close();
+  }
+
+  /** Whether the port is bound. */
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
   /** Stops accepting; open connections continue (drain them with `drain`). */
   stopAccepting(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
