@@ -133,7 +133,7 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
   const routes = mode === 'capture' ? outbound.captureRoutes : [outbound.explicitRoute];
   const listeners: ListenerConfig[] =
     mode === 'capture'
-      ? [{ name: 'outbound', address: '0.0.0.0', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }] }]
+      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }] }]
       : [];
   // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
   // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
@@ -223,7 +223,8 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     clusters.push({ name: INBOUND_PASSTHROUGH, type: 'originalDst', tls: 'disable', inboundPassthrough: true });
     listeners.push({
       name: 'inbound',
-      address: '0.0.0.0',
+      // Dual stack (falls back to 0.0.0.0 where the kernel has no IPv6): ip6tables redirects IPv6 here too.
+      address: '::',
       port: ProxyPorts.inboundCapture,
       direction: 'inbound',
       mode: 'capture',

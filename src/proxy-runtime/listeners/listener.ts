@@ -42,9 +42,20 @@ export class ListenerHandle {
     return `${cfg.name}|${cfg.address ?? ''}|${cfg.port}|${cfg.mode ?? 'explicit'}`;
   }
 
-  /** Binds; resolves with the port (useful with port 0). */
+  /**
+   * Binds; resolves with the port (useful with port 0). `::` is dual stack; on a kernel without IPv6
+   * it falls back to 0.0.0.0, so one generated config serves IPv4-only and dual-stack pods alike.
+   */
   listen(): Promise<number> {
     const host = this.cfg.address ?? (this.cfg.direction === 'inbound' ? '0.0.0.0' : '127.0.0.1');
+    if (host !== '::') return this.bind(host);
+    return this.bind(host).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EAFNOSUPPORT' && err.code !== 'EADDRNOTAVAIL') throw err;
+      return this.bind('0.0.0.0');
+    });
+  }
+
+  private bind(host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen({ host, port: this.cfg.port, backlog: 1024 }, () => {
