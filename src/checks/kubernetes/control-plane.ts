@@ -7,18 +7,12 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { CheckFailure, type CheckCategory } from '../types.js';
+import { rootCaCheckers, type CaInfo } from '../root-ca.js';
 import type { KubeObject } from '../../cluster/kubernetes/index.js';
 import { INJECT_NAMESPACE_LABEL, INJECTED_LABEL } from '../../protocol/well-known.js';
 import { listSome, type KubernetesCheckContext } from './context.js';
 
-const DAY = 86_400_000;
 
-interface CaInfo {
-  origin: string;
-  notBefore: string;
-  notAfter: string;
-  rootPem: string;
-}
 interface CrdVersion {
   name: string;
   served?: boolean;
@@ -180,7 +174,7 @@ function webhookCategory(): CheckCategory<KubernetesCheckContext> {
         async run(ctx) {
           const cfg = await webhookConfiguration(ctx);
           const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
-          const root = new X509Certificate(ca.rootPem);
+          const root = new X509Certificate(ca.rootPem ?? '');
           const problems: string[] = [];
           for (const w of cfg.webhooks ?? []) {
             const where = `caBundle of webhook ${w.name} (mutatingwebhookconfiguration ${cfg.metadata.name})`;
@@ -238,30 +232,10 @@ function webhookCategory(): CheckCategory<KubernetesCheckContext> {
 function identityCategory(): CheckCategory<KubernetesCheckContext> {
   return {
     id: 'identity',
-    checkers: [
-      {
-        description: 'the root CA certificate is valid',
-        hint: 'replace the root CA: supply a valid one with meshctl install --set ca.cert=FILE --set ca.key=FILE (secret mesh-system/meshctl-ca), then restart the control plane and the workloads',
-        fatal: true,
-        async run(ctx) {
-          const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
-          const now = ctx.now().getTime();
-          if (now < Date.parse(ca.notBefore)) throw new CheckFailure(`the root CA is not valid before ${ca.notBefore} (is the clock right?)`);
-          if (now > Date.parse(ca.notAfter)) throw new CheckFailure(`the root CA expired on ${ca.notAfter}`);
-          return `${ca.origin}, valid until ${ca.notAfter.slice(0, 10)}`;
-        },
-      },
-      {
-        description: 'the root CA does not expire within 30 days',
-        hint: 'rotate the root CA before it expires: meshctl install --set ca.cert=FILE --set ca.key=FILE with the new one',
-        warning: true,
-        async run(ctx) {
-          const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
-          const left = Date.parse(ca.notAfter) - ctx.now().getTime();
-          if (left < 30 * DAY) throw new CheckFailure(`the root CA expires in ${Math.max(0, Math.floor(left / DAY))} days (${ca.notAfter})`);
-        },
-      },
-    ],
+    checkers: rootCaCheckers<KubernetesCheckContext>({
+      invalid: 'replace the root CA: supply a valid one with meshctl install --set ca.cert=FILE --set ca.key=FILE (secret mesh-system/meshctl-ca), then restart the control plane and the workloads',
+      expiring: 'rotate the root CA before it expires: meshctl install --set ca.cert=FILE --set ca.key=FILE with the new one',
+    }),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { CheckFailure, type CheckCategory } from '../types.js';
+import { rootCaCheckers } from '../root-ca.js';
 import type { MeshPlatform } from '../../cluster/index.js';
 
 /** What the local checks need. */
@@ -22,18 +23,12 @@ interface DebugInfo {
   workloads: number;
   configs: number;
 }
-interface CaInfo {
-  origin: string;
-  notBefore: string;
-  notAfter: string;
-}
 interface SyncView {
   proxy: { id: string; workload: string; namespace: string; proxyVersion: string };
   certificateExpiry?: string;
   types: Record<string, { status: string; lastNack?: { message: string } }>;
 }
 
-const DAY = 86_400_000;
 
 /** Prerequisites of `meshctl install --local` (`meshctl check --pre`). */
 export function localPreChecks(): CheckCategory<LocalCheckContext>[] {
@@ -101,30 +96,10 @@ export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalChec
     },
     {
       id: 'identity',
-      checkers: [
-        {
-          description: 'the root CA certificate is valid',
-          hint: "the CA under $MESHCTL_HOME is damaged: 'meshctl uninstall --local --purge' and install again (proxies get new certificates)",
-          fatal: true,
-          async run(ctx) {
-            const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
-            const now = ctx.now().getTime();
-            if (now < Date.parse(ca.notBefore)) throw new CheckFailure(`the root CA is not valid before ${ca.notBefore} (is the clock right?)`);
-            if (now > Date.parse(ca.notAfter)) throw new CheckFailure(`the root CA expired on ${ca.notAfter}`);
-            return `${ca.origin}, valid until ${ca.notAfter.slice(0, 10)}`;
-          },
-        },
-        {
-          description: 'the root CA does not expire within 30 days',
-          hint: 'rotate the root CA before it expires: supply a new one with meshctl install --local --set ca.cert=... --set ca.key=...',
-          warning: true,
-          async run(ctx) {
-            const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
-            const left = Date.parse(ca.notAfter) - ctx.now().getTime();
-            if (left < 30 * DAY) throw new CheckFailure(`the root CA expires in ${Math.max(0, Math.floor(left / DAY))} days (${ca.notAfter})`);
-          },
-        },
-      ],
+      checkers: rootCaCheckers<LocalCheckContext>({
+        invalid: "the CA under $MESHCTL_HOME is damaged: 'meshctl uninstall --local --purge' and install again (proxies get new certificates)",
+        expiring: 'rotate the root CA before it expires: supply a new one with meshctl install --local --set ca.cert=... --set ca.key=...',
+      }),
     },
   ];
   categories.push(configCategory());
