@@ -2,21 +2,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { MINIMAL_CONFIG_EXAMPLE } from '../../src/commands/proxy-run.js';
 import { validateProxyConfig } from '../../src/protocol/proxy-config/index.js';
 import { parse } from 'yaml';
-import { eventually, send, startUpstream } from './support.js';
+import { eventually, freePort, send, startUpstream } from './support.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('meshctl proxy run', () => {
   it('--help shows a minimal config example, and that example is valid', async () => {

@@ -3,17 +3,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { eventually, send, startUpstream } from './support.js';
+import { eventually, freePort, send, startUpstream } from './support.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('meshctl proxy run (process)', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {

@@ -1,4 +1,5 @@
 /** Helpers of the proxy tests: real upstream servers on loopback, a real proxy, a real HTTP client. */
+import { createServer as createNetServer } from 'node:net';
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type Server, type OutgoingHttpHeaders } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { afterEach } from 'vitest';
@@ -159,3 +160,12 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
 }
 
 export { Agent };
+
+/** A port free right now (listen on 0, close): for configs that must name their port up front. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}

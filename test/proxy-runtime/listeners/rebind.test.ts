@@ -6,15 +6,8 @@
 import { createServer } from 'node:net';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { cluster, closeAfter, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { cluster, closeAfter, freePort, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** One GET to [::1]:port; the status, or the connection error's code. */
 function sendIpv6(port: number): Promise<number | string> {
@@ -46,8 +39,9 @@ describe('listener moved to another address on the same port', () => {
   it('a refused config gives the port back to the old listener, which keeps serving', async () => {
     const up = await startUpstream('A');
     const [port, taken] = [await freePort(), await freePort()];
-    const blocker = closeAfter(createServer());
+    const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', () => r()));
+    closeAfter({ close: () => void blocker.close() });
     const v1 = simpleConfig({ version: 'v1', clusters: [cluster('a', [up.port])], listener: { address: '0.0.0.0', port } });
     const { proxy } = await startProxy(v1);
     const v2 = simpleConfig({ version: 'v2', clusters: [cluster('a', [up.port])], listener: { address: '::', port } }) as { listeners: Record<string, unknown>[] };
@@ -55,7 +49,7 @@ describe('listener moved to another address on the same port', () => {
 
     const r = await proxy.applyConfig(v2);
     expect(r.ok).toBe(false);
-    expect(r.error).toContain(`cannot listen on 127.0.0.1:${taken}: EADDRINUSE`);
+    expect(JSON.stringify(r)).toContain(`cannot listen on 127.0.0.1:${taken}: EADDRINUSE`);
     expect((await send(port)).status).toBe(200);
     expect(await sendIpv6(port)).toBe('ECONNREFUSED');
   });
