@@ -133,6 +133,8 @@ async function runScenario({ services, proxies }) {
     const ready = await sim.next('ready', 300_000);
     await sleep(1000);
     const connected = await usageOf(pid);
+    // Where the daemon's memory is (V8 heap, Buffers, the rest is native: TLS, HTTP/2 sessions, code).
+    const memory = (await platform.controlPlaneGet('/debug/info')).memory;
 
     const changes = [];
     // One unmeasured change first: the daemon's first push of a weight shift compiles its code paths.
@@ -175,7 +177,7 @@ async function runScenario({ services, proxies }) {
       loadAverage: { before: loadBefore, after: loadavg()[0] },
       reconnects: changes.at(-1)?.reconnectsSoFar ?? ready.reconnects, firstReconnect: ready.firstReconnect,
       setup: { applyServicesMs: Math.round(applyServicesMs), certMintMs: ready.mintMs, connectAndSyncMs: ready.connectMs, initialBytesPerProxy: ready.initialBytesPerProxy },
-      controlPlane: { idleRssMiB: idle.rssMiB, connectedRssMiB: connected.rssMiB, peakRssMiB: end.peakRssMiB, cpuSecondsConnectAndSync: connected.cpuSeconds - idle.cpuSeconds },
+      controlPlane: { idleRssMiB: idle.rssMiB, connectedRssMiB: connected.rssMiB, connectedMemory: memory && Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v / 1048576)])), peakRssMiB: end.peakRssMiB, cpuSecondsConnectAndSync: connected.cpuSeconds - idle.cpuSeconds },
       changes,
       summary: {
         lastAckMsMedian: med('lastMs'), lastAckMsWorst: Math.max(...changes.map((c) => c.lastMs)),

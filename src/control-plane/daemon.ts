@@ -84,7 +84,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
       return { configs: store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };
     },
     local: { store, workloads, tokens, adminToken },
-    info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length }),
+    info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length, memory: process.memoryUsage() }),
     log,
   });
   const { pipeline, server, streamAddress } = serving;

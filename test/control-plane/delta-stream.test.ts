@@ -148,13 +148,18 @@ describe('incremental config stream', () => {
     await cp.restart();
     pipeline.attach(cp.server.ads);
     await eventually('both resynced with 20/80', () => proxies.every((p) => p.client.connected && routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 80));
+    await eventually('every type of both proxies SYNCED on the new server', () => cp.server.ads.views().length === 2 && cp.server.ads.views().every((v) => Object.values(v.types).length === 3 && Object.values(v.types).every((t) => t.status === 'SYNCED')));
+    // Everything the reconnected proxies were sent, per type (one response each, or a few under load).
+    const sent = (p: (typeof proxies)[number], type: string) => {
+      const rs = p.responses.filter((r) => r.type === type);
+      return { responses: rs.length, changed: [...new Set(rs.flatMap((r) => r.changed))].sort(), removed: [...new Set(rs.flatMap((r) => r.removed))].sort() };
+    };
     for (const p of proxies) {
-      expect(p.responses.find((r) => r.type === TypeUrl.routes)).toEqual({ type: TypeUrl.routes, changed: [`outbound/${svc3}`], removed: [] });
+      expect(sent(p, TypeUrl.routes)).toMatchObject({ changed: [`outbound/${svc3}`], removed: [] });
       // The DestinationRule is back: its two subset clusters, nothing else of the 40 services' clusters.
-      const clusters = p.responses.find((r) => r.type === TypeUrl.clusters)!;
-      expect(clusters.changed.sort()).toEqual(['outbound|9080|v1|svc-3.shop.svc.cluster.local', 'outbound|9080|v2|svc-3.shop.svc.cluster.local']);
-      expect(clusters.removed).toEqual([]);
-      expect(p.responses.find((r) => r.type === TypeUrl.listeners)).toEqual({ type: TypeUrl.listeners, changed: [], removed: [] });
+      expect(sent(p, TypeUrl.clusters)).toMatchObject({ changed: ['outbound|9080|v1|svc-3.shop.svc.cluster.local', 'outbound|9080|v2|svc-3.shop.svc.cluster.local'], removed: [] });
+      expect(sent(p, TypeUrl.listeners)).toMatchObject({ changed: [], removed: [] });
+      expect(sent(p, TypeUrl.listeners).responses).toBeGreaterThanOrEqual(1);
       expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
     }
   });

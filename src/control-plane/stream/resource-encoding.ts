@@ -95,6 +95,18 @@ const CONTENT_CACHE_LIMIT = 100_000;
 const bodiesByJson = new Map<string, { body: Buffer; version: string }>();
 const framedByVersion = new Map<string, EncodedResource>();
 
+/**
+ * A copy of a small buffer in its own memory. Node allocates small buffers as slices of shared 8 KiB
+ * slabs; a kept slice keeps its whole slab alive, so thousands of kept small resources (every
+ * proxy's own) would pin megabytes of otherwise garbage slabs.
+ */
+function ownedBuffer(b: Buffer): Buffer {
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return b;
+  const out = Buffer.allocUnsafeSlow(b.length);
+  b.copy(out);
+  return out;
+}
+
 function bounded<K, V>(map: Map<K, V>, key: K, value: V): V {
   if (map.size >= CONTENT_CACHE_LIMIT) map.clear();
   map.set(key, value);
@@ -109,7 +121,7 @@ function encodeBody(resource: unknown): { body: Buffer; version: string } {
     // Large resources (shared layers) are cached by object only: keeping their text as keys costs memory for nothing.
     e = json.length <= 4096 ? bodiesByJson.get(json) : undefined;
     if (!e) {
-      const body = Buffer.from(json);
+      const body = ownedBuffer(Buffer.from(json));
       e = { body, version: createHash('sha256').update(body).digest('base64url').slice(0, 16) };
       if (json.length <= 4096) bounded(bodiesByJson, json, e);
     }
@@ -127,7 +139,7 @@ export function encodeResource(named: NamedResource): EncodedResource {
     e = framedByVersion.get(key);
     if (!e) {
       const message = Buffer.concat([...field(1, text(named.name)), ...field(2, text(version)), ...field(3, body)]);
-      e = { name: named.name, version, body, wire: Buffer.concat(field(2, message)) };
+      e = { name: named.name, version, body, wire: ownedBuffer(Buffer.concat(field(2, message))) };
       if (body.length <= 4096) bounded(framedByVersion, key, e);
     }
     encodedNamed.set(named, e);
