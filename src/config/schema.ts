@@ -188,6 +188,15 @@ export const WorkloadSelector = Obj(
   'the workloads (by label) this applies to, in the resource namespace',
 );
 
+/**
+ * The selector of Istio's networking WorkloadSelector (Sidecar, ServiceEntry), which names its map
+ * `labels`, unlike the type.v1beta1 selector of DestinationRule and the security kinds (`matchLabels`).
+ */
+export const NetworkingWorkloadSelector = Obj(
+  { labels: Opt(StringMap('labels that select the workloads; none selects every workload of the namespace')) },
+  'the workloads (by label) this applies to, in the resource namespace',
+);
+
 /** Istio's PolicyTargetReference (`targetRef`). */
 export const PolicyTargetReference = Obj(
   {

@@ -45,6 +45,12 @@ describe('validateResource', () => {
     expect(errors(r!)[0]).toBe('in.yaml:10:5: spec.http[0].rout: unknown field "rout"; did you mean "route"?');
   });
 
+  it("selects Sidecar workloads with Istio's workloadSelector.labels (ServiceEntry's is the same type), not matchLabels", () => {
+    const sidecar = (selector: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: cart}\nspec:\n  workloadSelector: {${selector}: {app: cart}}\n  egress:\n  - hosts: ["./*"]\n`;
+    expect(validate(sidecar('labels'))[0]!.errors).toEqual([]);
+    expect(errors(validate(sidecar('matchLabels'))[0]!)[0]).toMatch(/^in\.yaml:5:\d+: spec\.workloadSelector\.matchLabels: unknown field "matchLabels"/);
+  });
+
   it('lists the enum values, with a case fix', () => {
     const [r] = validate('apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default}\nspec:\n  mtls: {mode: strict}\n');
     expect(errors(r!)).toEqual(['in.yaml:5:16: spec.mtls.mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT (got "strict"); did you mean STRICT?']);

@@ -71,7 +71,7 @@ apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: cart, namespace: shop}
 spec:
-  workloadSelector: {matchLabels: {app: cart}}
+  workloadSelector: {labels: {app: cart}}
   egress:
   - hosts: ["*/pay.shop.svc.cluster.local", "web/*"]
 `);

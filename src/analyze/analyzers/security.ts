@@ -68,7 +68,7 @@ export const policySelectorAnalyzer: Analyzer = {
       ...ctx.istioAuthorizationPolicies().map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
       ...ctx.of('RequestAuthentication').map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
       ...ctx.of('PeerAuthentication').map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
-      ...ctx.of('Sidecar').map((p) => ({ t: p, labels: p.res.spec.workloadSelector?.matchLabels, path: ['spec', 'workloadSelector'] })),
+      ...ctx.of('Sidecar').map((p) => ({ t: p, labels: p.res.spec.workloadSelector?.labels, path: ['spec', 'workloadSelector'] })),
     ];
     for (const { t, labels, path } of policies) {
       if (!labels || Object.keys(labels).length === 0) continue;

@@ -3,7 +3,7 @@
  * (istio/api networking/v1alpha3/service_entry.proto).
  */
 import type { Static } from '@sinclair/typebox';
-import { Enum, List, MapOf, Obj, Opt, PortNumber, Str, StringMap, UInt32, WorkloadSelector, type Resource } from '../schema.js';
+import { Enum, List, MapOf, Obj, Opt, PortNumber, Str, StringMap, UInt32, NetworkingWorkloadSelector, type Resource } from '../schema.js';
 import { defineKind } from '../kind.js';
 import { ServerPort } from './istio-common.js';
 
@@ -28,7 +28,7 @@ export const ServiceEntrySpec = Obj({
   location: Opt(Enum(['MESH_EXTERNAL', 'MESH_INTERNAL'] as const, { description: 'whether the service is outside the mesh (no mTLS) or part of it', default: 'MESH_EXTERNAL' })),
   resolution: Opt(Enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] as const, { description: 'how endpoints are found', default: 'NONE' })),
   endpoints: Opt(List(WorkloadEntry, 'static or DNS endpoints')),
-  workloadSelector: Opt(WorkloadSelector),
+  workloadSelector: Opt(NetworkingWorkloadSelector),
   exportTo: Opt(List(Str(), 'namespaces that see this service')),
   subjectAltNames: Opt(List(Str(), 'SANs the workloads of the service present')),
 });

@@ -3,7 +3,7 @@
  * egress scoping and the outbound traffic policy (istio/api networking/v1alpha3/sidecar.proto).
  */
 import type { Static } from '@sinclair/typebox';
-import { Enum, List, Obj, Opt, PortNumber, Str, UInt32, WorkloadSelector, FreeForm, type Resource } from '../schema.js';
+import { Enum, List, Obj, Opt, PortNumber, Str, UInt32, NetworkingWorkloadSelector, FreeForm, type Resource } from '../schema.js';
 import { defineKind } from '../kind.js';
 import { Destination, ServerTLSSettings } from './istio-common.js';
 
@@ -15,7 +15,7 @@ const CaptureMode = Enum(['DEFAULT', 'IPTABLES', 'NONE'] as const, 'how traffic 
 
 /** The spec of a Sidecar. */
 export const SidecarSpec = Obj({
-  workloadSelector: Opt(WorkloadSelector),
+  workloadSelector: Opt(NetworkingWorkloadSelector),
   ingress: Opt(
     List(
       Obj({

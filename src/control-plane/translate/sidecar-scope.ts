@@ -29,11 +29,7 @@ export function sidecarFor(snapshot: MeshSnapshot, workload: MeshWorkload): Side
   const all = sidecars(snapshot);
   if (all.length === 0) return undefined;
   const ns = (s: Sidecar): string => s.metadata.namespace ?? 'default';
-  // Istio's Sidecar names its selector `labels`; accept `matchLabels` as the other selectors spell it.
-  const selector = (s: Sidecar): Record<string, string> | undefined => {
-    const w = s.spec.workloadSelector as { labels?: Record<string, string>; matchLabels?: Record<string, string> } | undefined;
-    return w?.labels ?? w?.matchLabels;
-  };
+  const selector = (s: Sidecar): Record<string, string> | undefined => s.spec.workloadSelector?.labels;
   return (
     all.find((s) => ns(s) === workload.namespace && selector(s) && selects(selector(s), workload.labels)) ??
     all.find((s) => ns(s) === workload.namespace && !s.spec.workloadSelector) ??
