@@ -12,6 +12,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
+// The sidecar's launcher flags (run.sh builds dist/ first), so the benchmark measures the proxy as it is deployed.
+const { SIDECAR_NODE_FLAGS } = (await import(resolve('dist/protocol/well-known.js'))) as { SIDECAR_NODE_FLAGS: readonly string[] };
 
 const DURATION = process.env.DURATION ?? '5s';
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
@@ -228,7 +230,7 @@ async function main(): Promise<void> {
     routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] }],
     clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
   });
-  const meshArgs = (cfg: string) => ['bin/meshctl', 'proxy', 'run', '--config', cfg, '--admin-port', '0', '--telemetry-port', '0', '--no-access-log', '--log-level', 'warn'];
+  const meshArgs = (cfg: string) => [...SIDECAR_NODE_FLAGS, 'bin/meshctl', 'proxy', 'run', '--config', cfg, '--admin-port', '0', '--telemetry-port', '0', '--no-access-log', '--log-level', 'warn'];
   const mesh = start('meshctl', NODE, meshArgs(single));
   const singleNodeHttp = meshctlConfig(join(work, 'mesh-single-nodehttp.json'), JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${P.meshctlNodeHttp}`)));
   const meshNodeHttp = start('meshctl-node-http', NODE, meshArgs(singleNodeHttp), NODE_HTTP_PATH);

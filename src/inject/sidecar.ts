@@ -7,6 +7,7 @@ import {
   PROXY_GID,
   PROXY_UID,
   ProxyEnv,
+  SIDECAR_NODE_FLAGS,
   ProxyMounts,
   ProxyPorts,
   TOKEN_AUDIENCE,
@@ -47,6 +48,8 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
     { name: ProxyEnv.tokenPath, value: `${ProxyMounts.tokenDir}/${ProxyMounts.tokenFile}` },
     { name: ProxyEnv.caRootPath, value: `${ProxyMounts.caRootDir}/${ProxyMounts.caRootFile}` },
     { name: ProxyEnv.certsDir, value: ProxyMounts.certsDir },
+    // Only on the proxy container: the app's own Node processes keep their defaults.
+    { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
   if (inputs.appPorts.length > 0) env.push({ name: ProxyEnv.appPorts, value: inputs.appPorts.join(',') });
   if (inputs.opaquePorts) env.push({ name: ProxyEnv.opaquePorts, value: inputs.opaquePorts });

@@ -17,7 +17,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { CliContext } from '../../../context.js';
 import { PlatformUnavailableError } from '../../../errors.js';
-import { ProxyEnv, ProxyPorts } from '../../../protocol/well-known.js';
+import { ProxyEnv, ProxyPorts, SIDECAR_NODE_FLAGS } from '../../../protocol/well-known.js';
 import { launcherPath, processStartTime } from '../daemon-process.js';
 import { LocalPlatform } from '../platform.js';
 import type { WorkloadInfo } from '../../index.js';
@@ -274,7 +274,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLog = createWriteStream(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), { flags: 'a', mode: 0o600 });
     cleanups.push({ what: 'closing the access log', run: () => new Promise((r) => accessLog.end(r)) });
-    const sidecar = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, launcherPath(), 'proxy', 'run', '--log-level', ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn']), {
+    const sidecar = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, ...SIDECAR_NODE_FLAGS, launcherPath(), 'proxy', 'run', '--log-level', ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn']), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         PATH: ctx.io.env.PATH ?? '/usr/bin:/bin',
