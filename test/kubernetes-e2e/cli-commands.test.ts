@@ -229,7 +229,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     const table = await cli('proxy-config', 'all', id);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(new RegExp(`reviews\\.${demoNs}\\.svc\\.cluster\\.local\\s+9080\\s+-\\s+OUTBOUND\\s+STATIC`));
-    expect(table.stdout).toMatch(/0\.0\.0\.0\s+15006\s+inbound capture destinationPort=9080/);
+    expect(table.stdout).toMatch(/::\s+15006\s+inbound capture destinationPort=9080/);
     expect(table.stdout).toMatch(/default\s+Cert Chain\s+ACTIVE\s+true/);
     expect(table.stdout).toMatch(/ROOTCA\s+CA\s+ACTIVE\s+true/);
     expect(table.stderr).toContain('endpoint health is known only inside the pod');
