@@ -7,7 +7,9 @@ import type { Exchange } from '../http/exchange.js';
 import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
 import { AccessLog } from './access-log.js';
 import { ISTIO_LABELS, ProxyMetrics } from './metrics.js';
-import { formatLabels } from './http-series.js';
+import { formatLabels, type HttpSeries } from './http-series.js';
+import type { ConnectionInfo } from '../http/exchange.js';
+import type { Runtime } from '../runtime/runtime.js';
 
 /** The facts of a finished TCP connection. */
 export interface TcpRecord {
@@ -89,10 +91,31 @@ function endpoints(
   };
 }
 
+/**
+ * The series a connection's last request was counted in, with everything its key derived from
+ * (the connection's own facts are fixed). A kept-alive connection mostly repeats the same
+ * combination, so the next request finds its series by a few comparisons instead of building
+ * and hashing the key string.
+ */
+interface LastSeries {
+  runtime: Runtime;
+  clusterName: string;
+  upstreamHost: string;
+  /** the authority, when no cluster names the service */
+  authority: string;
+  status: number;
+  flags: string;
+  grpc: boolean;
+  grpcStatus: string | undefined;
+  peerMetadata: string | undefined;
+  series: HttpSeries;
+}
+
 /** Metrics and access log of one proxy. */
 export class Telemetry {
   readonly metrics = new ProxyMetrics();
   readonly accessLog: AccessLog;
+  private readonly lastSeries = new WeakMap<ConnectionInfo, LastSeries>();
 
   constructor(accessLogOut: NodeJS.WritableStream | undefined) {
     this.accessLog = new AccessLog(accessLogOut);
@@ -105,26 +128,37 @@ export class Telemetry {
     const cluster = ex.clusterName ? ex.runtime.clusters.get(ex.clusterName) : undefined;
     const grpc = ex.isGrpc();
     const flags = ex.flags === '' ? '-' : ex.flags;
-    // Everything the labels derive from, as one cheap key: labels are built once per combination.
-    const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}`;
-    const series = this.metrics.httpSeries.get(key, () => {
-      const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
-      const labels = endpoints(
-        direction,
-        ex.runtime.node,
-        direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
-        ex.conn.peerIdentity,
-        ex.upstreamEndpointLabels,
-        ex.upstreamIdentity,
-        service,
-        ex.conn.mtls,
-      );
-      labels.request_protocol = grpc ? 'grpc' : 'http';
-      labels.response_code = String(status);
-      labels.grpc_response_status = grpcStatus ?? '';
-      labels.response_flags = flags;
-      return formatLabels(labels, ISTIO_LABELS);
-    });
+    const authority = cluster ? '' : ex.authority;
+    const last = this.lastSeries.get(ex.conn);
+    let series: HttpSeries;
+    if (
+      last !== undefined && last.runtime === ex.runtime && last.status === status && last.clusterName === ex.clusterName && last.upstreamHost === ex.upstreamHost &&
+      last.flags === flags && last.grpc === grpc && last.grpcStatus === grpcStatus && last.peerMetadata === peerMetadata && last.authority === authority
+    ) {
+      series = last.series;
+    } else {
+      // Everything the labels derive from, as one cheap key: labels are built once per combination.
+      const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}`;
+      series = this.metrics.httpSeries.get(key, () => {
+        const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+        const labels = endpoints(
+          direction,
+          ex.runtime.node,
+          direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
+          ex.conn.peerIdentity,
+          ex.upstreamEndpointLabels,
+          ex.upstreamIdentity,
+          service,
+          ex.conn.mtls,
+        );
+        labels.request_protocol = grpc ? 'grpc' : 'http';
+        labels.response_code = String(status);
+        labels.grpc_response_status = grpcStatus ?? '';
+        labels.response_flags = flags;
+        return formatLabels(labels, ISTIO_LABELS);
+      });
+      this.lastSeries.set(ex.conn, { runtime: ex.runtime, clusterName: ex.clusterName, upstreamHost: ex.upstreamHost, authority, status, flags, grpc, grpcStatus, peerMetadata, series });
+    }
     series.requests++;
     series.duration.observe(durationMs);
     series.requestBytes.observe(ex.body.bytesReceived);

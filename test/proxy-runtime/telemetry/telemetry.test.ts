@@ -1,4 +1,5 @@
 /** Istio metrics on the telemetry port, the JSON access log, request ids and trace propagation. */
+import { Agent } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { cluster, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 
@@ -35,6 +36,25 @@ describe('metrics', () => {
     expect(await metricValue(proxy, 'meshctl_proxy_config_applies_total', { result: 'accepted' })).toBe(1);
     const ready = await fetch(`http://127.0.0.1:${proxy.telemetryPort}/healthz/ready`);
     expect(ready.status).toBe(200);
+  });
+
+  it('counts each response code of one kept-alive connection in its own series', async () => {
+    const up = await startUpstream('svc', (req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('ok');
+    });
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const connections = new Set<unknown>();
+    agent.on('free', (socket) => connections.add(socket));
+    try {
+      for (const path of ['/', '/missing', '/', '/', '/missing']) expect((await send(proxy.listenerPort('out'), { path, agent })).status).toBe(path === '/' ? 200 : 404);
+    } finally {
+      agent.destroy();
+    }
+    expect(connections.size).toBe(1);
+    expect(await metricValue(proxy, 'istio_requests_total', { response_code: '200' })).toBe(3);
+    expect(await metricValue(proxy, 'istio_requests_total', { response_code: '404' })).toBe(2);
   });
 
   it('labels local replies with their response flags', async () => {
