@@ -6,7 +6,7 @@
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
 import { collect, filenameOption } from './manifest-inputs.js';
-import { AnalyzeFindingsError, UsageError } from '../errors.js';
+import { AnalyzeFindingsError, MeshError, UsageError } from '../errors.js';
 
 interface AnalyzeFlags {
   filename?: string[];
@@ -100,8 +100,14 @@ const command: CommandDefinition = {
       let platform: import('../analyze/index.js').PlatformSnapshot | undefined;
       if (fromCluster) {
         const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([import('../cluster/kubernetes/platform.js'), import('../cluster/kubernetes/analysis-inventory.js')]);
-        const connected = await ctx.platform();
-        if (connected instanceof KubernetesPlatform) platform = await readClusterForAnalysis(connected);
+        try {
+          const connected = await ctx.platform();
+          if (connected instanceof KubernetesPlatform) platform = await readClusterForAnalysis(connected);
+        } catch (err) {
+          // Files can be analyzed without a cluster: say so, rather than leave the user with only the cluster's problem.
+          if (!(err instanceof MeshError) || files.length === 0) throw err;
+          throw new MeshError(err.code, err.message, { exitCode: err.exitCode, hint: `${err.hint ? `${err.hint}; ` : ''}or analyze the files alone: add --offline`, cause: err });
+        }
       }
       const input = analyze.buildAnalysisInput({ files, ...(platform ? { platform } : {}), defaultNamespace: ctx.namespace(), clusterDomain: flags.clusterDomain ?? 'cluster.local' });
       // As istioctl: a cluster is analyzed for one namespace (-n, else default) unless -A; files alone for all of theirs.

@@ -51,6 +51,20 @@ describe('meshctl analyze', () => {
     expect(r.code).toBe(79);
   });
 
+  it('with a kubeconfig whose cluster is down: names the API server and offers --offline, which analyzes the files alone', async () => {
+    // Outside `dir`: other tests analyze the whole folder.
+    const kubeconfig = join(await mkdtemp(join(tmpdir(), 'meshctl-kubeconfig-')), 'config');
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    await writeFile(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]\ncontexts: [{name: dead, context: {cluster: dead, user: u}}]\ncurrent-context: dead\nusers: [{name: u, user: {token: t}}]\n');
+    const down = await runCli(['analyze', '-f', 'vs.yaml'], { cwd: dir, env: { KUBECONFIG: kubeconfig } });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('cannot reach the Kubernetes API server https://127.0.0.1:1 (context "dead")');
+    expect(down.stderr).toContain('or analyze the files alone: add --offline');
+    const offline = await runCli(['analyze', '-f', 'vs.yaml', '--offline'], { cwd: dir, env: { KUBECONFIG: kubeconfig } });
+    expect(offline.stdout).toContain('Error [MESH0101] (VirtualService reviews.default) vs.yaml:9');
+    expect(offline.code).toBe(79);
+  });
+
   it('a clean run prints ✔ No validation issues found and exits 0', async () => {
     const r = await runCli(['analyze', '-f', 'vs.yaml', '-f', 'dr.yaml'], { cwd: dir });
     expect(r.stdout).toBe('✔ No validation issues found\n');
