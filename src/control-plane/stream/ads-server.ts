@@ -9,7 +9,8 @@ import type { Grpc } from '../../protocol/stream/grpc.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, NodeMessage, StatusMessage } from '../../protocol/stream/messages.js';
 import { parseSpiffeUri, spiffeUri } from '../../protocol/pki/spiffe.js';
 import { ProxyConnection, type ConnectionView, type StreamProtocol } from './connection.js';
-import type { EncodedMessage } from './resource-encoding.js';
+import { EncodedMessage } from './resource-encoding.js';
+import { StreamSender } from './send-queue.js';
 import type { ProxyConfigSource, ProxyNode, PushFilter } from './source.js';
 
 type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
@@ -67,6 +68,11 @@ export class AdsServer extends EventEmitter {
 
   private handle(call: AnyCall, protocol: StreamProtocol): void {
     let conn: ProxyConnection | undefined;
+    // Responses go out in order; large ones (initial syncs) wait for a share of the process's send budget.
+    const sender = new StreamSender<DiscoveryResponse | DeltaDiscoveryResponse | EncodedMessage>(
+      (m, done) => void call.write(m, () => done()),
+      (m) => (m instanceof EncodedMessage ? m.sizeHint : 0),
+    );
     const fail = (code: number, details: string): void => {
       this.log(`config stream from ${call.getPeer()} refused: ${details}`);
       call.emit('error', { code, details });
@@ -74,7 +80,7 @@ export class AdsServer extends EventEmitter {
     };
     call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       if (!conn) {
-        const made = this.open(call, req.node, protocol);
+        const made = this.open(call, req.node, protocol, (m) => sender.send(m));
         if (typeof made === 'string') {
           fail(made.startsWith('no client certificate') ? this.grpc.status.UNAUTHENTICATED : this.grpc.status.PERMISSION_DENIED, made);
           return;
@@ -85,6 +91,7 @@ export class AdsServer extends EventEmitter {
       else this.onRequest(conn, req as DiscoveryRequest);
     });
     const close = (): void => {
+      sender.close();
       if (conn && this.connections.get(conn.connectionId) === conn) {
         this.connections.delete(conn.connectionId);
         this.log(`proxy ${conn.proxy.id} disconnected`);
@@ -100,7 +107,7 @@ export class AdsServer extends EventEmitter {
   }
 
   /** Authenticates the first request: the node must be who its certificate says. */
-  private open(call: AnyCall, node: NodeMessage | null | undefined, protocol: StreamProtocol): ProxyConnection | string {
+  private open(call: AnyCall, node: NodeMessage | null | undefined, protocol: StreamProtocol, send: (m: DiscoveryResponse | EncodedMessage) => void): ProxyConnection | string {
     const auth = call.getAuthContext();
     const raw = auth?.sslPeerCertificate;
     if (!raw) return 'no client certificate: a proxy must present its workload certificate (get one from the CA first)';
@@ -123,7 +130,7 @@ export class AdsServer extends EventEmitter {
       proxyVersion: meta.proxy_version,
     };
     const expiry = raw.valid_to ? new Date(raw.valid_to).toISOString() : undefined;
-    const conn = new ProxyConnection(proxy, call.getPeer(), uri, expiry, (res) => call.write(res), protocol);
+    const conn = new ProxyConnection(proxy, call.getPeer(), uri, expiry, send, protocol);
     this.connections.set(conn.connectionId, conn);
     this.log(`proxy ${proxy.id} connected as ${uri}`);
     this.emit('connected', conn.view());

@@ -104,7 +104,10 @@ export class ProxyConnection {
     const nonce = this.nextNonce();
     state.sent(nonce, generated.version, d);
     this.recordSent(record, generated.version, nonce);
-    this.send(new EncodedMessage(encodeDeltaResponse(generated.version, d.wires, typeUrl, nonce, d.removed)));
+    let size = 0;
+    for (const w of d.wires) size += w.length;
+    const { wires, removed } = d;
+    this.send(new EncodedMessage(() => encodeDeltaResponse(generated.version, wires, typeUrl, nonce, removed), size));
     return true;
   }
 

@@ -42,9 +42,31 @@ export interface LayerDiff {
   readonly removed: readonly string[];
 }
 
-/** A pre-encoded message: the stream's serializer passes its bytes through unchanged. */
+/**
+ * A pre-encoded message: the stream's serializer passes its bytes through unchanged. Made from a
+ * function, the bytes are built only when the message is written (a queued initial sync holds
+ * references to shared encoded resources, not its own ~1 MiB copy).
+ */
 export class EncodedMessage {
-  constructor(readonly bytes: Buffer) {}
+  private encoded: Buffer | undefined;
+  private build: (() => Buffer) | undefined;
+
+  constructor(
+    source: Buffer | (() => Buffer),
+    /** About how many bytes it encodes to (for send budgets), without encoding it. */
+    readonly sizeHint: number = Buffer.isBuffer(source) ? source.length : 0,
+  ) {
+    if (Buffer.isBuffer(source)) this.encoded = source;
+    else this.build = source;
+  }
+
+  get bytes(): Buffer {
+    if (!this.encoded) {
+      this.encoded = this.build!();
+      this.build = undefined;
+    }
+    return this.encoded;
+  }
 }
 
 // --- protobuf framing (length-delimited fields only: strings, bytes, messages) ---

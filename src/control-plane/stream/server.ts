@@ -11,6 +11,7 @@ import type { CredentialAuthenticator } from '../ca/authenticator.js';
 import { AdsServer } from './ads-server.js';
 import { certificateService } from './ca-service.js';
 import { MemoryCertificateProvider } from './certificate-provider.js';
+import { keepLargeBuffersOffTheHeap } from './native-memory.js';
 import { EncodedMessage } from './resource-encoding.js';
 import type { ProxyConfigSource } from './source.js';
 
@@ -62,6 +63,8 @@ export const DEFAULT_SERVING_TTL_SECONDS = 86_400;
 
 /** Starts the server; resolves once it listens. */
 export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServer> {
+  // Thousands of ~1 MiB initial syncs come and go: keep the C heap from keeping what they freed.
+  keepLargeBuffersOffTheHeap();
   const proto = await loadMeshProto();
   const { grpc } = proto;
   const log = opts.log ?? (() => undefined);
