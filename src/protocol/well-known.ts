@@ -106,8 +106,9 @@ export const ProxyMounts = {
 /**
  * Node.js flags every sidecar proxy is started with (injected container, `meshctl run --transparent`, the
  * benchmark). Why: under load V8 grows the young generation to 128 MB at the proxy's allocation rate, so a
- * saturated sidecar peaks at ~260 MB RSS; with 4 MB semi-spaces it peaks at ~165 MB with the same CPU per
- * request (measured with 2/4/8: 160/165/175 MB, CPU per request within noise; 4 keeps headroom over 2). V8 reads the flag
+ * saturated sidecar peaks at ~260-290 MB RSS; with 4 MB semi-spaces it peaks at ~165 MB with the same CPU per
+ * request within the benchmark's noise. Measured at 2/4/8/default MB: peak RSS 160/165/175/265 MB, share of CPU
+ * in the scavenger 7.8/5.6/3.5/2.0%: 4 takes most of the memory gain for a small GC cost. V8 reads the flag
  * only when the heap is created, so the launcher must pass it: the proxy cannot set it for itself. Not for
  * the control plane, whose working set is large and long-lived.
  */
