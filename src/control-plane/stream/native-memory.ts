@@ -13,6 +13,10 @@ import { createRequire } from 'node:module';
 const M_MMAP_THRESHOLD = -3;
 /** glibc's default starting threshold; fixing it turns the dynamic raise off. */
 const MMAP_THRESHOLD_BYTES = 128 * 1024;
+/** glibc's mallopt parameter for how much free memory at the heap's top is kept rather than trimmed. */
+const M_TRIM_THRESHOLD = -1;
+/** Fixing the mmap threshold also pins this at 128 KiB: the heap top would shrink and regrow on every burst. */
+const TRIM_THRESHOLD_BYTES = 8 * 1024 * 1024;
 
 let applied: boolean | undefined;
 
@@ -27,6 +31,7 @@ export function keepLargeBuffersOffTheHeap(): boolean {
     // musl has no mallopt: the lookup throws and nothing changes (musl does not keep large blocks).
     const mallopt = libc.func('int mallopt(int param, int value)') as unknown as (param: number, value: number) => number;
     applied = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) === 1;
+    if (applied) mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
   } catch {
     applied = false;
   }
