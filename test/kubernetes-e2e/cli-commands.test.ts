@@ -14,15 +14,15 @@
  * The test cluster has no DNS: the control plane is told to inject its pod IP as the address
  * proxies dial (MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip), as in mesh.test.ts.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
-import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
+import type { TestClusterState } from '../cluster/harness/cluster.js';
+import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { meshctlVersion } from '../../src/version.js';
 
 const BOOKINFO = readFileSync(new URL('../../templates/demo/bookinfo.yaml', import.meta.url), 'utf8');
@@ -34,24 +34,18 @@ interface CheckJson {
 }
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-status, proxy-config, analyze and upgrade on a cluster', () => {
+  let own: OwnTestCluster | undefined;
   let state: TestClusterState | undefined;
   let cluster: TestCluster;
   let dir: string;
   const cli = (...argv: string[]) => runCli(argv, { env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
 
   beforeAll(async () => {
-    // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
-    if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
-      const { execa } = await import('execa');
-      await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: new URL('../..', import.meta.url).pathname });
-    }
-    dir = mkdtempSync(join(tmpdir(), 'meshctl-k8s-cli-'));
-    state = await startCluster(dir, (m) => process.stderr.write(`[cli cluster] ${m}\n`));
-    cluster = new TestCluster(state);
+    own = await startOwnTestCluster('cli');
+    ({ state, cluster, dir } = own);
   }, 180_000);
   afterAll(async () => {
-    if (state) await stopCluster(state);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopOwnTestCluster(own);
   }, 120_000);
 
   /** A kubeconfig that authenticates as a ServiceAccount (created here) with a token from the TokenRequest API. */

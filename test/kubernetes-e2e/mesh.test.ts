@@ -15,39 +15,32 @@
  * pod IP with `--set controlPlane.address=IP:15012`. Requests go to Service ClusterIPs, which only
  * the sidecars route (there is no kube-proxy either).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
-import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
+import type { TestClusterState } from '../cluster/harness/cluster.js';
+import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { platformFor } from '../../src/cluster/index.js';
 
 const BOOKINFO = readFileSync(new URL('../../templates/demo/bookinfo.yaml', import.meta.url), 'utf8');
 const DEMO_PODS = 6;
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: install, inject, mTLS, uninstall', () => {
+  let own: OwnTestCluster | undefined;
   let state: TestClusterState | undefined;
   let cluster: TestCluster;
   let dir: string;
   const cli = (...argv: string[]) => runCli(argv, { env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
 
   beforeAll(async () => {
-    // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
-    if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
-      const { execa } = await import('execa');
-      await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: new URL('../..', import.meta.url).pathname });
-    }
-    dir = mkdtempSync(join(tmpdir(), 'meshctl-k8s-e2e-'));
-    state = await startCluster(dir, (m) => process.stderr.write(`[e2e cluster] ${m}\n`));
-    cluster = new TestCluster(state);
+    own = await startOwnTestCluster('e2e');
+    ({ state, cluster, dir } = own);
   }, 180_000);
   afterAll(async () => {
-    if (state) await stopCluster(state);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopOwnTestCluster(own);
   }, 120_000);
 
   const controlPlanePods = async (): Promise<k8s.V1Pod[]> => (await cluster.pods('mesh-system', 'app=meshctl-control-plane')).filter((p) => !p.metadata?.deletionTimestamp);

@@ -12,8 +12,7 @@
  * Service address does in a real cluster, so a proxy whose control plane pod goes away reconnects to
  * another replica.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { X509Certificate } from 'node:crypto';
@@ -22,7 +21,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
-import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
+import type { TestClusterState } from '../cluster/harness/cluster.js';
+import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { startServiceForwarder, type ServiceForwarder } from '../cluster/harness/service-forwarder.js';
 import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
 import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
@@ -126,6 +126,7 @@ interface SyncView {
 }
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: canary, control plane restarts, leader failover, token audience, schema', () => {
+  let own: OwnTestCluster | undefined;
   let state: TestClusterState | undefined;
   let cluster: TestCluster;
   let api: KubernetesCluster;
@@ -214,14 +215,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
   };
 
   beforeAll(async () => {
-    // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
-    if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
-      const { execa } = await import('execa');
-      await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: new URL('../..', import.meta.url).pathname });
-    }
-    dir = mkdtempSync(join(tmpdir(), 'meshctl-k8s-reliability-'));
-    state = await startCluster(dir, (m) => process.stderr.write(`[reliability cluster] ${m}\n`));
-    cluster = new TestCluster(state);
+    own = await startOwnTestCluster('reliability');
+    ({ state, cluster, dir } = own);
     api = await KubernetesCluster.connect({ kubeconfig: cluster.kubeconfigPath });
 
     // --log-level warn: the last test checks that info lines are not written.
@@ -241,8 +236,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
 
   afterAll(async () => {
     await forwarder?.close();
-    if (state) await stopCluster(state);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopOwnTestCluster(own);
   }, 120_000);
 
   it('splits requests 90/10 between reviews v1 and v2 as a VirtualService applied with server-side apply says, then follows it to 0/100', async () => {

@@ -6,23 +6,13 @@
  * maxRequestsPerConnection. Sockets come from `dial` (connect timeout, mTLS with the peer check).
  */
 import type { Readable } from 'node:stream';
-import type { MeshTls } from '../tls/contexts.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { UpstreamFailure, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
 import { dial } from '../clusters/pool/connect.js';
-import type { InFlight } from '../clusters/pool/in-flight.js';
+import type { H1PoolOptions, InFlight } from '../clusters/pool/in-flight.js';
+import { isIdempotent } from '../http/retry/retry-policy.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamRequest } from './upstream-connection.js';
 
-/** Settings of an HTTP/1.1 pool. */
-export interface H1PoolOptions {
-  maxConnections: number;
-  maxRequestsPerConnection: number;
-  idleTimeoutMs: number;
-  connectTimeoutMs: number;
-  mesh: MeshTls | undefined;
-}
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** A request in the pool: its promise, its cancel, and the retry on a stale kept-alive socket. */
 class PooledRequest implements UpstreamRequest, InFlight {
@@ -50,7 +40,7 @@ class PooledRequest implements UpstreamRequest, InFlight {
     if (this.cancelled !== undefined) return;
     // A kept-alive connection the upstream closed as we reused it: a bodyless idempotent request
     // never reached the application; send it once more on a fresh connection.
-    if (staleReuse && !this.resent && this.body === null && IDEMPOTENT.has(this.head.method)) {
+    if (staleReuse && !this.resent && this.body === null && isIdempotent(this.head.method)) {
       this.resent = true;
       this.pool.enqueue(this, true);
       return;

@@ -1,6 +1,7 @@
 /** One request sent upstream: its response to come, and a way to give up on it. */
 import type { ProxyResponse, UpstreamRequestHead } from '../../http/types.js';
 import type { Endpoint } from '../../endpoints/endpoint.js';
+import type { MeshTls } from '../../tls/contexts.js';
 
 /** A request in flight to one endpoint. */
 export interface InFlight {
@@ -24,4 +25,13 @@ export interface H1ConnectionPool {
   connectionCount(): number;
   /** Closes every connection now. */
   close(): void;
+}
+
+/** Settings of an HTTP/1.1 pool (either implementation). */
+export interface H1PoolOptions {
+  maxConnections: number;
+  maxRequestsPerConnection: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  mesh: MeshTls | undefined;
 }

@@ -7,22 +7,12 @@
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
-import type { MeshTls } from '../../tls/contexts.js';
 import { hostPort, type Endpoint } from '../../endpoints/endpoint.js';
 import { UpstreamFailure, stripHopByHop, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../../http/types.js';
 import { describeSocketError, dial, isConnectError } from './connect.js';
-import type { InFlight } from './in-flight.js';
+import type { H1PoolOptions, InFlight } from './in-flight.js';
+import { isIdempotent } from '../../http/retry/retry-policy.js';
 
-/** Settings of an HTTP/1.1 pool. */
-export interface H1PoolOptions {
-  maxConnections: number;
-  maxRequestsPerConnection: number;
-  idleTimeoutMs: number;
-  connectTimeoutMs: number;
-  mesh: MeshTls | undefined;
-}
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 function classify(err: Error): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
@@ -106,7 +96,7 @@ export class H1Pool {
             if (cancelled) return reject(cancelled);
             // A kept-alive connection the upstream closed as we reused it: a bodyless idempotent
             // request never reached the application; send it once more on a fresh connection.
-            if (mayRetry && body === null && IDEMPOTENT.has(head.method) && (err as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET') return attempt(false);
+            if (mayRetry && body === null && isIdempotent(head.method) && (err as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET') return attempt(false);
             reject(classify(err));
           },
         };
