@@ -12,6 +12,7 @@ import type { CliContext } from '../context.js';
 import type { WorkloadInfo } from '../cluster/index.js';
 import { meshctlVersion } from '../version.js';
 import { parseOutboundPorts, type OutboundPort } from '../cluster/local/outbound-ports.js';
+import type { TransparentWorkload } from '../cluster/local/transparent/launch.js';
 
 interface RunOptions {
   name?: string;
@@ -30,15 +31,7 @@ interface RunOptions {
 }
 
 /** The checked flags. */
-export interface RunFlags {
-  name: string;
-  namespace: string;
-  service: string | undefined;
-  servicePort: number | undefined;
-  serviceAccount: string;
-  labels: Record<string, string>;
-  port: number;
-  command: string[];
+export interface RunFlags extends TransparentWorkload {
   /** --outbound: explicit outbound listeners of the sidecar. */
   outbound: OutboundPort[];
 }

@@ -25,7 +25,7 @@ import { allocateWorkload, chooseNetwork, hostsFile, meshNetwork, rewriteInPlace
 import { assertTransparentHost, PROXY_UID, resolveAppUser, transparentMeshHome, type AppUser } from './host.js';
 import { addressesAndRoutes, createWorkloadNetns, ensureBridge, hostsPath, netnsExists, removeBridge, removeWorkloadNetns } from './netns.js';
 
-/** The workload to run (the checked flags of `meshctl run`). */
+/** The workload to run: what `meshctl run` knows of it after validate() (its RunFlags extend this). */
 export interface TransparentWorkload {
   name: string;
   namespace: string;
