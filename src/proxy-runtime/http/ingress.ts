@@ -18,6 +18,7 @@ import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, type H1Host } from '../http1
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
+import { absoluteTarget } from './request-target.js';
 
 const CONN = Symbol('meshConnectionInfo');
 type TaggedSocket = Socket & { [CONN]?: ConnectionInfo };
@@ -146,18 +147,12 @@ export class HttpIngress implements H1Host {
       headers = stripHopByHop(req.headers as HeaderMap);
       authority = (headers.host as string | undefined) ?? '';
       delete headers.host;
-      if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
-        // absolute-form (a client using us as HTTP_PROXY): the URL names the authority
-        try {
-          const u = new URL(path);
-          authority = u.host;
-          scheme = u.protocol.slice(0, -1);
-          path = u.pathname + u.search;
-        } catch {
-          (res as ServerResponse).writeHead(400, { 'content-length': '0', connection: 'close' }).end();
-          return;
-        }
+      const absolute = absoluteTarget(path);
+      if (absolute === null) {
+        (res as ServerResponse).writeHead(400, { 'content-length': '0', connection: 'close' }).end();
+        return;
       }
+      if (absolute) ({ authority, scheme, path } = absolute);
     } else {
       headers = {};
       const h = req.headers;

@@ -15,6 +15,7 @@ import { ChunkedDecoder, Feed, LengthDecoder, type BodyDecoder } from './body-de
 import { plainReply } from './head-writer.js';
 import { writeH1Response, type H1Downstream } from './response-writer.js';
 import { beginExchange, runExchange } from '../http/exchange-start.js';
+import { absoluteTarget } from '../http/request-target.js';
 
 /**
  * A connection waiting this long for (the rest of) a request head is closed, as node:http's
@@ -140,17 +141,9 @@ export class H1ServerConnection implements H1Downstream {
     const headers = h.headers;
     let authority = h.host ?? '';
     let scheme = 'http';
-    if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
-      // absolute-form (a client using us as HTTP_PROXY): the URL names the authority
-      try {
-        const u = new URL(path);
-        authority = u.host;
-        scheme = u.protocol.slice(0, -1);
-        path = u.pathname + u.search;
-      } catch {
-        return this.refuse(400, 'invalid absolute-form request-target');
-      }
-    }
+    const absolute = absoluteTarget(path);
+    if (absolute === null) return this.refuse(400, 'invalid absolute-form request-target');
+    if (absolute) ({ authority, scheme, path } = absolute);
     const hasBody = h.chunked || h.contentLength > 0;
     this.versionMinor = h.versionMinor;
     this.closeAfter = h.close;
