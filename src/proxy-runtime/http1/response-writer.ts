@@ -10,6 +10,7 @@ import type { Exchange } from '../http/exchange.js';
 import { Flags, type HeaderMap, type ProxyResponse } from '../http/types.js';
 import { chunkHeader } from './body-decoder.js';
 import { fieldLines, statusLine } from './head-writer.js';
+import { writeDirect } from './direct-io.js';
 
 /** The downstream connection as the writer sees it. */
 export interface H1Downstream {
@@ -85,7 +86,7 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
       const out = Buffer.allocUnsafe(fullHead.length + complete.length);
       out.write(fullHead, 0, 'latin1');
       complete.copy(out, fullHead.length);
-      socket.write(out);
+      writeDirect(socket, out);
     } else {
       socket.cork();
       socket.write(fullHead, 'latin1');
@@ -116,7 +117,7 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
       pr.body.on('error', () => undefined);
       pr.body.resume();
     }
-    socket.write(head, 'latin1');
+    writeDirect(socket, head);
     finish(close);
     return;
   }

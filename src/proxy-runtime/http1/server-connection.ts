@@ -16,6 +16,7 @@ import { plainReply } from './head-writer.js';
 import { writeH1Response, type H1Downstream } from './response-writer.js';
 import { beginExchange, runExchange } from '../http/exchange-start.js';
 import { absoluteTarget } from '../http/request-target.js';
+import { endDirectRead, readDirect, writeDirect } from './direct-io.js';
 
 /**
  * A connection waiting this long for (the rest of) a request head is closed, as node:http's
@@ -60,11 +61,13 @@ export class H1ServerConnection implements H1Downstream {
   private writtenAtStart = 0;
   private onExchangeGone: (() => void) | undefined;
   private readonly onData = (c: Buffer): void => this.data(c);
+  /** the bytes being handled were read directly (borrowed: copied if kept, see direct-io) */
+  private borrowed = false;
   private readonly onSocketClose = (): void => this.closed();
   /** when the connection last started waiting for a request head */
   private idleSince = Date.now();
   private readonly sink = (c: Buffer): void => {
-    if (!this.body!.push(c)) this.socket.pause();
+    if (!this.body!.push(this.keep(c))) this.socket.pause();
   };
 
   constructor(
@@ -73,9 +76,22 @@ export class H1ServerConnection implements H1Downstream {
     readonly socket: Socket,
     private readonly conn: ConnectionInfo,
   ) {
-    socket.on('data', this.onData);
     socket.on('close', this.onSocketClose);
+    const direct = readDirect(socket, (buf, n) => {
+      this.borrowed = true;
+      try {
+        this.data(buf.subarray(0, n));
+      } finally {
+        this.borrowed = false;
+      }
+    });
+    if (!direct) socket.on('data', this.onData);
     socket.resume();
+  }
+
+  /** `b` itself, or a copy when it is borrowed from the shared read buffer. */
+  private keep(b: Buffer): Buffer {
+    return this.borrowed ? Buffer.from(b) : b;
   }
 
   /** Draining: an idle connection closes now, a busy one after its response. */
@@ -100,7 +116,7 @@ export class H1ServerConnection implements H1Downstream {
     const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
     if (this.state === State.Busy) {
       // pipelined: wait for the response in progress
-      this.pending = buf;
+      this.pending = this.keep(buf);
       this.socket.pause();
       return;
     }
@@ -111,7 +127,7 @@ export class H1ServerConnection implements H1Downstream {
   private parse(buf: Buffer): void {
     const h = parseHead(buf, 0, true);
     if (h === undefined) {
-      this.pending = buf;
+      this.pending = this.keep(buf);
       return;
     }
     if (isHeadError(h)) return this.refuse(h.error, h.reason);
@@ -119,8 +135,9 @@ export class H1ServerConnection implements H1Downstream {
       this.state = State.Closed;
       this.socket.off('data', this.onData);
       this.socket.off('close', this.onSocketClose);
+      endDirectRead(this.socket);
       this.host.forget(this);
-      this.host.handOff(this.socket, this.conn, buf);
+      this.host.handOff(this.socket, this.conn, this.keep(buf));
       return;
     }
     this.start(h, buf);
@@ -154,7 +171,7 @@ export class H1ServerConnection implements H1Downstream {
       this.body = body;
       this.decoder = h.chunked ? new ChunkedDecoder() : new LengthDecoder(h.contentLength);
       this.state = State.Body;
-      if (h.expectContinue) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+      if (h.expectContinue) writeDirect(this.socket, 'HTTP/1.1 100 Continue\r\n\r\n');
     } else {
       this.body = undefined;
       this.decoder = undefined;
@@ -167,7 +184,7 @@ export class H1ServerConnection implements H1Downstream {
     if (h.end < buf.length) {
       if (hasBody) this.feedBody(buf, h.end);
       else {
-        this.pending = buf.subarray(h.end);
+        this.pending = this.keep(buf.subarray(h.end));
         this.socket.pause();
       }
     }
@@ -190,7 +207,7 @@ export class H1ServerConnection implements H1Downstream {
     this.body!.push(null);
     this.state = State.Busy;
     if (end < buf.length) {
-      this.pending = buf.subarray(end);
+      this.pending = this.keep(buf.subarray(end));
       this.socket.pause();
     }
     if (this.responseDone) this.next();

@@ -12,6 +12,7 @@ import { describeSocketError } from '../clusters/pool/connect.js';
 import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
 import { fieldLines } from './head-writer.js';
+import { own, readDirect, writeDirect } from './direct-io.js';
 
 /** A request waiting for, or using, a connection. */
 export interface UpstreamRequest {
@@ -61,17 +62,28 @@ export class UpstreamConnection {
   private responseDone = false;
   private keepAlive = true;
   private lastError: Error | undefined;
+  /** the bytes being handled were read directly (borrowed: copied if kept, see direct-io) */
+  private borrowed = false;
   private readonly sink = (c: Buffer): void => {
-    if (!this.stream!.push(c)) this.socket.pause();
+    if (!this.stream!.push(this.borrowed ? Buffer.from(c) : c)) this.socket.pause();
   };
 
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
   ) {
-    socket.on('data', (c: Buffer) => this.onData(c));
     socket.on('error', (e) => (this.lastError = e));
     socket.on('close', () => this.onClose());
+    const direct = readDirect(socket, (buf, n) => {
+      this.borrowed = true;
+      try {
+        this.onData(buf.subarray(0, n));
+      } finally {
+        this.borrowed = false;
+      }
+    });
+    if (!direct) socket.on('data', (c: Buffer) => this.onData(c));
+    socket.resume();
   }
 
   /** Whether the connection can take a request. */
@@ -101,12 +113,12 @@ export class UpstreamConnection {
     }
     if (body === null) {
       this.requestBodyDone = true;
-      this.socket.write(s + '\r\n', 'latin1');
+      writeDirect(this.socket, s + '\r\n');
       return;
     }
     this.requestBodyDone = false;
     const chunked = head.headers['content-length'] === undefined;
-    this.socket.write(chunked ? s + 'transfer-encoding: chunked\r\n\r\n' : s + '\r\n', 'latin1');
+    writeDirect(this.socket, chunked ? s + 'transfer-encoding: chunked\r\n\r\n' : s + '\r\n');
     const socket = this.socket;
     const onData = (c: Buffer): void => {
       if (this.cur !== req) return;
@@ -163,7 +175,7 @@ export class UpstreamConnection {
     for (;;) {
       const h = parseHead(buf, at, false);
       if (h === undefined) {
-        this.pending = at === 0 ? buf : buf.subarray(at);
+        this.pending = this.borrowed || at !== 0 ? own(buf, at, buf.length) : buf;
         return;
       }
       if (isHeadError(h)) {
@@ -208,7 +220,8 @@ export class UpstreamConnection {
       // The whole body came with the head: hand it on as bytes, no stream needed.
       this.responseDone = true;
       if (avail > h.contentLength) this.keepAlive = false;
-      req.resolve(new CompleteResponse(h.status, headers, buf.subarray(h.end, h.end + h.contentLength)));
+      const end = h.end + h.contentLength;
+      req.resolve(new CompleteResponse(h.status, headers, this.borrowed ? own(buf, h.end, end) : buf.subarray(h.end, end)));
       if (this.requestBodyDone) this.finish();
       else this.keepAlive = false;
       return;
