@@ -71,16 +71,50 @@ VALUE[0x09] = 1;
 for (let c = 0x20; c <= 0x7e; c++) VALUE[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) VALUE[c] = 1;
 
-/** Lowercased names of the usual fields, so a known name costs no toLowerCase. */
-const KNOWN = new Map<string, string>();
+/**
+ * The usual field names, lowercase, by length: a name on the wire that matches one (ignoring
+ * case) costs no string allocation, hashing or lowercasing. All are letters, digits and '-': on
+ * tchar bytes, `byte | 0x20` folds exactly those to themselves or their lowercase.
+ */
+const KNOWN_BY_LENGTH: { b: Uint8Array; n: string }[][] = [];
 for (const n of [
-  'Host', 'User-Agent', 'Accept', 'Accept-Encoding', 'Accept-Language', 'Content-Type', 'Content-Length', 'Transfer-Encoding',
-  'Connection', 'Keep-Alive', 'Date', 'Server', 'Cache-Control', 'Cookie', 'Set-Cookie', 'Authorization', 'Upgrade', 'Expect',
-  'X-Request-Id', 'X-Forwarded-For', 'X-Forwarded-Proto', 'Traceparent', 'Tracestate', 'Te', 'Trailer', 'Location', 'Vary', 'Etag',
-  'Last-Modified', 'Content-Encoding', 'Origin', 'Referer', 'If-None-Match', 'If-Modified-Since', 'Accept-Ranges', 'Content-Range',
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'content-type', 'content-length', 'transfer-encoding',
+  'connection', 'keep-alive', 'date', 'server', 'cache-control', 'cookie', 'set-cookie', 'authorization', 'upgrade', 'expect',
+  'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'traceparent', 'tracestate', 'te', 'trailer', 'location', 'vary', 'etag',
+  'last-modified', 'content-encoding', 'origin', 'referer', 'if-none-match', 'if-modified-since', 'accept-ranges', 'content-range',
+  'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'b3', 'x-envoy-peer-metadata', 'grpc-status', 'grpc-message',
+  'x-meshctl-orig-proto', 'x-meshctl-peer-metadata', 'proxy-connection', 'pragma', 'expires',
 ]) {
-  KNOWN.set(n, n.toLowerCase());
-  KNOWN.set(n.toLowerCase(), n.toLowerCase());
+  if (!/^[a-z0-9-]+$/.test(n)) throw new Error(`known header name ${n} must be lowercase letters, digits and '-'`);
+  (KNOWN_BY_LENGTH[n.length] ??= []).push({ b: Buffer.from(n, 'latin1'), n });
+}
+
+/** The lowercase name of the field name at buf[s..e) (tchar only). */
+function fieldName(buf: Buffer, s: number, e: number): string {
+  const list = KNOWN_BY_LENGTH[e - s];
+  if (list !== undefined) {
+    for (let j = 0; j < list.length; j++) {
+      const { b, n } = list[j]!;
+      let k = 0;
+      while (k < b.length && (buf[s + k]! | 0x20) === b[k]) k++;
+      if (k === b.length) return n;
+    }
+  }
+  return latin1(buf, s, e).toLowerCase();
+}
+
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'].map((m) => ({ m, b: Buffer.from(m, 'latin1') }));
+
+/** The method at buf[s..e) (tchar only; methods are case-sensitive), the usual ones without allocation. */
+function methodName(buf: Buffer, s: number, e: number): string {
+  for (let j = 0; j < METHODS.length; j++) {
+    const { m, b } = METHODS[j]!;
+    if (b.length !== e - s) continue;
+    let k = 0;
+    while (k < b.length && buf[s + k] === b[k]) k++;
+    if (k === b.length) return m;
+  }
+  return latin1(buf, s, e);
 }
 
 /** Buffer's latin1 slicing without toString's argument handling (hot: every name and value). */
@@ -105,68 +139,113 @@ function headEnd(buf: Buffer, start: number): number {
 
 function parseContentLength(v: string): number {
   // 1*DIGIT, possibly a list of identical values ("5, 5") as some senders fold duplicates.
-  let result = -1;
-  for (const part of v.split(',')) {
-    const p = part.trim();
-    if (p.length === 0 || p.length > 15) return -2;
-    let n = 0;
-    for (let i = 0; i < p.length; i++) {
-      const c = p.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) return -2;
-      n = n * 10 + c;
+  if (v.indexOf(',') >= 0) {
+    let result = -1;
+    for (const part of v.split(',')) {
+      const n = parseContentLength(part.trim());
+      if (n < 0 || (result !== -1 && result !== n)) return -2;
+      result = n;
     }
-    if (result !== -1 && result !== n) return -2;
-    result = n;
+    return result;
   }
-  return result;
+  if (v.length === 0 || v.length > 15) return -2;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -2;
+    n = n * 10 + c;
+  }
+  return n;
 }
 
 /**
- * Parses one head at `start` in `buf`. `request` selects the start line's form; `maxBytes` caps
- * the head size (a longer head without its end is refused with 431).
+ * Above this many bytes, a head is first looked for with indexOf (native) before it is parsed:
+ * a large head arriving in small pieces then costs one JS pass, not one per piece.
+ */
+const QUICK_SCAN_BYTES = 4096;
+
+/** HTTP/1.x at buf[i..i+8): 0 or 1 (the minor version), -1 when not, -2 when more bytes are needed. */
+function httpVersion(buf: Buffer, i: number, limit: number): number {
+  for (let k = 0; k < 7; k++) {
+    if (i + k >= limit) return -2;
+    if (buf[i + k] !== HTTP1_PREFIX[k]) return -1;
+  }
+  if (i + 7 >= limit) return -2;
+  const minor = buf[i + 7]! - 48;
+  return minor === 0 || minor === 1 ? minor : -1;
+}
+const HTTP1_PREFIX = Buffer.from('HTTP/1.', 'latin1');
+
+/**
+ * Parses one head at `start` in `buf`, in one pass over its bytes. `request` selects the start
+ * line's form; `maxBytes` caps the head size (a longer head without its end is refused with 431).
+ * Undefined while the bytes so far could still become a valid head.
  */
 export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes = MAX_HEAD_BYTES): HeadResult {
-  const end = headEnd(buf, start);
-  if (end === -2) return err(400, 'bare LF in the message head');
-  if (end === -1) return buf.length - start > maxBytes ? err(request ? 431 : 502, 'message head too large') : undefined;
-  if (end - start > maxBytes) return err(request ? 431 : 502, 'message head too large');
+  const len = buf.length;
   const bad = request ? 400 : 502;
-  // Start line.
-  let nl = buf.indexOf(10, start);
-  if (buf[nl - 1] !== 13) return err(bad, 'bare LF in the start line');
-  const lineEnd = nl - 1;
+  const tooLarge = request ? 431 : 502;
+  if (len - start > QUICK_SCAN_BYTES) {
+    const e = headEnd(buf, start);
+    if (e === -2) return err(bad, 'bare LF in the message head');
+    if (e === -1) return len - start > maxBytes ? err(tooLarge, 'message head too large') : undefined;
+    if (e - start > maxBytes) return err(tooLarge, 'message head too large');
+  }
+  // No acceptable head reaches past `limit`; running into it means "need more" or "too large".
+  const limit = Math.min(len, start + maxBytes);
+  const more = (): HeadResult => (len > limit ? err(tooLarge, 'message head too large') : undefined);
+  let i = start;
   let method = '';
   let target = '';
   let status = 0;
   let versionMinor: number;
   if (request) {
-    let i = start;
-    while (i < lineEnd && TCHAR[buf[i]!] === 1) i++;
+    while (i < limit && TCHAR[buf[i]!] === 1) i++;
+    if (i >= limit) return more();
     if (i === start || buf[i] !== 0x20) return err(400, 'invalid method');
-    method = latin1(buf, start, i);
+    method = methodName(buf, start, i);
     const t0 = ++i;
-    while (i < lineEnd && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
+    while (i < limit && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
+    if (i >= limit) return more();
     if (i === t0 || buf[i] !== 0x20) return err(400, 'invalid request-target');
     target = latin1(buf, t0, i);
     i++;
-    if (lineEnd - i !== 8 || latin1(buf, i, i + 7) !== 'HTTP/1.') return err(400, 'unsupported HTTP version');
-    const minor = buf[i + 7]! - 48;
-    if (minor !== 0 && minor !== 1) return err(400, 'unsupported HTTP version');
-    versionMinor = minor;
+    const v = httpVersion(buf, i, limit);
+    if (v === -2) return more();
+    if (v === -1) return err(400, 'unsupported HTTP version');
+    versionMinor = v;
+    i += 8;
   } else {
-    if (lineEnd - start < 12 || latin1(buf, start, start + 7) !== 'HTTP/1.' || buf[start + 8] !== 0x20) return err(502, 'invalid status line');
-    const minor = buf[start + 7]! - 48;
-    if (minor !== 0 && minor !== 1) return err(502, 'invalid status line');
-    versionMinor = minor;
-    for (let k = start + 9; k < start + 12; k++) {
+    const v = httpVersion(buf, i, limit);
+    if (v === -2) return more();
+    if (v === -1) return err(502, 'invalid status line');
+    versionMinor = v;
+    i += 8;
+    if (i >= limit) return more();
+    if (buf[i] !== 0x20) return err(502, 'invalid status line');
+    for (let k = i + 1; k < i + 4; k++) {
+      if (k >= limit) return more();
       const d = buf[k]! - 48;
       if (d < 0 || d > 9) return err(502, 'invalid status code');
       status = status * 10 + d;
     }
     if (status < 100) return err(502, 'invalid status code');
-    if (lineEnd > start + 12 && buf[start + 12] !== 0x20) return err(502, 'invalid status line');
-    for (let k = start + 12; k < lineEnd; k++) if (VALUE[buf[k]!] !== 1) return err(502, 'invalid reason phrase');
+    i += 4;
+    if (i >= limit) return more();
+    if (buf[i] !== 13) {
+      if (buf[i] !== 0x20) return err(502, 'invalid status line');
+      i++;
+      while (i < limit && VALUE[buf[i]!] === 1) i++;
+      if (i >= limit) return more();
+      if (buf[i] !== 13) return err(502, 'invalid reason phrase');
+    }
   }
+  // at the start line's CR
+  if (i >= limit) return more();
+  if (buf[i] !== 13) return err(bad, 'bare LF in the start line');
+  if (i + 1 >= limit) return more();
+  if (buf[i + 1] !== 10) return err(bad, 'bare CR in the start line');
+  i += 2;
   const headers: HeaderMap = {};
   let count = 0;
   let contentLength = -1;
@@ -176,26 +255,37 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   let upgrade = false;
   let expectContinue = false;
   let host: string | undefined;
-  let pos = nl + 1;
-  while (pos < end - 2) {
-    nl = buf.indexOf(10, pos);
-    if (buf[nl - 1] !== 13) return err(bad, 'bare LF in a header line');
-    const le = nl - 1;
-    const first = buf[pos]!;
+  let end: number;
+  for (;;) {
+    if (i >= limit) return more();
+    const first = buf[i]!;
+    if (first === 13) {
+      if (i + 1 >= limit) return more();
+      if (buf[i + 1] !== 10) return err(bad, 'bare CR in the message head');
+      end = i + 2;
+      break;
+    }
+    if (first === 10) return err(bad, 'bare LF in the message head');
     if (first === 0x20 || first === 0x09) return err(bad, 'obsolete line folding');
-    if (++count > MAX_HEADER_COUNT) return err(request ? 431 : 502, 'too many header fields');
-    let i = pos;
-    while (i < le && TCHAR[buf[i]!] === 1) i++;
-    if (i === pos || buf[i] !== 0x3a /* ':' */) return err(bad, 'invalid header field name');
-    const rawName = latin1(buf, pos, i);
-    const name = KNOWN.get(rawName) ?? rawName.toLowerCase();
+    if (++count > MAX_HEADER_COUNT) return err(tooLarge, 'too many header fields');
+    const n0 = i;
+    while (i < limit && TCHAR[buf[i]!] === 1) i++;
+    if (i >= limit) return more();
+    if (i === n0 || buf[i] !== 0x3a /* ':' */) return err(bad, 'invalid header field name');
+    const name = fieldName(buf, n0, i);
     i++;
-    while (i < le && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
-    let ve = le;
-    while (ve > i && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
-    for (let k = i; k < ve; k++) if (VALUE[buf[k]!] !== 1) return err(bad, `invalid value of header ${name}`);
-    const value = latin1(buf, i, ve);
-    pos = nl + 1;
+    while (i < limit && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    const v0 = i;
+    while (i < limit && VALUE[buf[i]!] === 1) i++;
+    if (i >= limit) return more();
+    // CR LF ends the line; a bare LF, bare CR, NUL or other control byte is refused
+    if (buf[i] !== 13) return err(bad, `invalid value of header ${name}`);
+    if (i + 1 >= limit) return more();
+    if (buf[i + 1] !== 10) return err(bad, `invalid value of header ${name}`);
+    let ve = i;
+    while (ve > v0 && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
+    const value = latin1(buf, v0, ve);
+    i += 2;
     switch (name) {
       case 'content-length': {
         const n = parseContentLength(value);
@@ -261,7 +351,8 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   if (request && versionMinor === 1 && !hostSeen) return err(400, 'missing Host');
   let close = versionMinor === 0;
   if (connection !== undefined) {
-    for (const tok of connection.split(',')) {
+    const tokens = connection.indexOf(',') < 0 ? [connection] : connection.split(',');
+    for (const tok of tokens) {
       const t = tok.trim().toLowerCase();
       if (t === 'close') close = true;
       else if (t === 'keep-alive') {

@@ -52,6 +52,33 @@ describe('request head parser', () => {
     expect(status('GET / HTT')).toBe('incomplete');
   });
 
+  it('waits (never refuses) on every prefix of a valid head, request or response', () => {
+    const heads: [string, boolean][] = [
+      ['POST /p?q=1 HTTP/1.1\r\nHost: svc\r\nContent-Length: 3\r\nX-Tag: a b\r\nX-Empty:\r\n\r\n', true],
+      ['GET / HTTP/1.0\r\n\r\n', true],
+      ['PROPFIND /dav HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n', true],
+      ['HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 1024\r\nConnection: keep-alive\r\n\r\n', false],
+      ['HTTP/1.1 204\r\n\r\n', false],
+      ['HTTP/1.0 404 Not Found\r\nX-B3-TraceId: 0af7651916cd43dd8448eb211c80319c\r\n\r\n', false],
+    ];
+    for (const [head, request] of heads) {
+      const whole = parseHead(Buffer.from(head, 'latin1'), 0, request);
+      expect(whole !== undefined && !isHeadError(whole) && whole.end === head.length).toBe(true);
+      for (let k = 0; k < head.length; k++) {
+        expect({ prefix: head.slice(0, k), r: parseHead(Buffer.from(head.slice(0, k), 'latin1'), 0, request) }).toEqual({ prefix: head.slice(0, k), r: undefined });
+      }
+    }
+  });
+
+  it('reads known field names in any case, and unknown ones lowercased', () => {
+    const h = ok('GET / HTTP/1.1\r\nHOST: a\r\nCoNtEnT-TyPe: x\r\nX-B3-TRACEID: 1\r\nX-Custom-Thing: y\r\nAccept-Encodinx: z\r\n\r\n');
+    expect(h.host).toBe('a');
+    expect(h.headers).toEqual({ 'content-type': 'x', 'x-b3-traceid': '1', 'x-custom-thing': 'y', 'accept-encodinx': 'z' });
+    expect(ok('PROPFIND / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('PROPFIND');
+    expect(status('get / HTTP/1.1\r\nHost: a\r\n\r\n')).toBe('accepted');
+    expect(ok('get / HTTP/1.1\r\nHost: a\r\n\r\n').method).toBe('get');
+  });
+
   it('refuses every ambiguous or malformed framing (RFC 9112 6.3, 7.1, 5.2, 3.2)', () => {
     const refusals: [string, number][] = [
       ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
