@@ -20,14 +20,14 @@
  */
 import { Socket } from 'node:net';
 
-/** A write request as the stream_wrap binding wants it (the fields Node's own writes set). */
+/**
+ * A write request of the stream_wrap binding. The binding calls `oncomplete` when a write it
+ * could not finish at once has ended; `buffer` keeps a Buffer's bytes alive until then.
+ */
 interface WriteReq {
-  handle: StreamHandle;
   oncomplete: (this: WriteReq, status: number) => void;
-  async: boolean;
-  bytes: number;
   buffer: Buffer | null;
-  socket: Socket;
+  socket: Socket | null;
 }
 
 interface StreamHandle {
@@ -118,8 +118,25 @@ export function own(buf: Buffer, start: number, end: number): Buffer {
 }
 
 function onWriteComplete(this: WriteReq, status: number): void {
+  const socket = this.socket!;
   this.buffer = null;
-  if (status < 0 && !this.socket.destroyed) this.socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status, syscall: 'write' }));
+  this.socket = null;
+  if (status < 0 && !socket.destroyed) socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status, syscall: 'write' }));
+}
+
+/**
+ * The request object of the next write. A write the kernel took whole never reaches the binding's
+ * request tracking, so one object serves every such write; one that went async belongs to that
+ * write until it completes, and a new one is made.
+ */
+let spare: WriteReq | undefined;
+
+function newWriteReq(): WriteReq {
+  const req = new internals!.WriteWrap();
+  req.oncomplete = onWriteComplete;
+  req.buffer = null;
+  req.socket = null;
+  return req;
 }
 
 /**
@@ -135,19 +152,19 @@ export function writeDirect(socket: Socket, data: Buffer | string): void {
     return;
   }
   const i = internals!;
-  const req = new i.WriteWrap();
-  req.handle = h;
-  req.oncomplete = onWriteComplete;
-  req.async = false;
-  req.bytes = 0;
-  req.buffer = null;
-  req.socket = socket;
+  const req = spare ?? newWriteReq();
   const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
   if (err !== 0) {
     socket.destroy(Object.assign(new Error(`write failed (${err})`), { errno: err, syscall: 'write' }));
     return;
   }
-  // The rest of an unfinished write is sent by libuv later: keep a buffer alive until then
-  // (strings are copied by the binding).
-  if (i.state[i.lastWriteWasAsync] !== 0 && typeof data !== 'string') req.buffer = data;
+  if (i.state[i.lastWriteWasAsync] === 0) {
+    spare = req;
+    return;
+  }
+  // The rest is sent by libuv later: this request is that write's now, and a Buffer's bytes must
+  // stay alive until it completes (strings are copied by the binding).
+  spare = undefined;
+  req.socket = socket;
+  if (typeof data !== 'string') req.buffer = data;
 }

@@ -11,7 +11,7 @@ export class ProxyCounterDrain {
 
   finished(): void {
     this.active--;
-    if (this.active <= 0) {
+    if (this.active <= 0 && this.waiters.length > 0) {
       const w = this.waiters;
       this.waiters = [];
       for (const fn of w) fn();
