@@ -47,6 +47,37 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
   const socket = d.socket;
   const status = pr.status;
   const headers = pr.headers;
+  const bodyAllowed = status !== 204 && status !== 304 && ex.method !== 'HEAD';
+  const complete = pr.complete;
+  if (complete !== undefined && bodyAllowed && headers['content-length'] !== undefined) {
+    // The whole body is here already: head and body in one write, no stream, and nothing to
+    // wait for (no closures either: this is the hot path).
+    const close = d.closeAfter || draining || d.versionMinor === 0;
+    const head = fieldLines(headers, statusLine(status));
+    if (head === undefined) {
+      ex.flag(Flags.upstreamConnectionTermination);
+      socket.destroy();
+      done(status, undefined);
+      return;
+    }
+    ex.bytesSent += complete.length;
+    const fullHead = close ? head + 'connection: close\r\n\r\n' : head + '\r\n';
+    if (complete.length <= SINGLE_WRITE_MAX) {
+      // One buffer, one write: cheaper than cork + writev for small bodies (the copy is tiny).
+      const out = Buffer.allocUnsafe(fullHead.length + complete.length);
+      out.write(fullHead, 0, 'latin1');
+      complete.copy(out, fullHead.length);
+      writeDirect(socket, out);
+    } else {
+      socket.cork();
+      socket.write(fullHead, 'latin1');
+      socket.write(complete);
+      socket.uncork();
+    }
+    done(status, grpcStatusOf(pr, undefined));
+    d.responseFinished(close);
+    return;
+  }
   let finished = false;
   let trailers: HeaderMap | undefined;
   let brokenByProxy = false;
@@ -72,30 +103,6 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
     d.onClose = undefined;
     done(status, grpcStatusOf(pr, trailers));
   };
-  const bodyAllowed = status !== 204 && status !== 304 && ex.method !== 'HEAD';
-  const complete = pr.complete;
-  if (complete !== undefined && bodyAllowed && headers['content-length'] !== undefined) {
-    // The whole body is here already: head and body in one corked write, no stream.
-    const close = d.closeAfter || draining || d.versionMinor === 0;
-    const head = fieldLines(headers, statusLine(status));
-    if (head === undefined) return broken();
-    ex.bytesSent += complete.length;
-    const fullHead = close ? head + 'connection: close\r\n\r\n' : head + '\r\n';
-    if (complete.length <= SINGLE_WRITE_MAX) {
-      // One buffer, one write: cheaper than cork + writev for small bodies (the copy is tiny).
-      const out = Buffer.allocUnsafe(fullHead.length + complete.length);
-      out.write(fullHead, 0, 'latin1');
-      complete.copy(out, fullHead.length);
-      writeDirect(socket, out);
-    } else {
-      socket.cork();
-      socket.write(fullHead, 'latin1');
-      socket.write(complete);
-      socket.uncork();
-    }
-    finish(close);
-    return;
-  }
   const body = bodyAllowed ? pr.body : null;
   let close = d.closeAfter || draining || d.versionMinor === 0;
   let chunked = false;

@@ -4,7 +4,7 @@
  * new span id whose parent is the caller's span, and written back in BOTH formats so services
  * instrumented with either keep one trace; without any context, a new sampled trace starts.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Exchange } from '../http/exchange.js';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -13,14 +13,38 @@ const HEX32 = /^[0-9a-f]{32}$|^[0-9a-f]{16}$/;
 /** Random ids come from one pooled buffer, refilled when spent. */
 let pool = Buffer.alloc(0);
 let offset = 0;
-function randomHex(bytes: number): string {
+function take(bytes: number): number {
   if (offset + bytes > pool.length) {
     pool = randomBytes(4096);
     offset = 0;
   }
-  const s = pool.toString('hex', offset, offset + bytes);
+  const at = offset;
   offset += bytes;
-  return s;
+  return at;
+}
+
+function randomHex(bytes: number): string {
+  const at = take(bytes);
+  return pool.toString('hex', at, at + bytes);
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** where a UUID's text is assembled (one string allocated per id, not one per byte as randomUUID) */
+const uuidText = Buffer.alloc(36, 0x2d /* '-' */);
+
+/** A random (version 4) UUID, as Envoy generates x-request-id. */
+export function requestId(): string {
+  const at = take(16);
+  let o = 0;
+  for (let i = 0; i < 16; i++) {
+    let b = pool[at + i]!;
+    if (i === 6) b = (b & 0x0f) | 0x40; // version 4
+    else if (i === 8) b = (b & 0x3f) | 0x80; // RFC 9562 variant
+    if (i === 4 || i === 6 || i === 8 || i === 10) o++; // the dashes stay where they are
+    uuidText[o++] = HEX_DIGITS[b >> 4]!;
+    uuidText[o++] = HEX_DIGITS[b & 15]!;
+  }
+  return uuidText.toString('latin1', 0, 36);
 }
 
 /** Sets the request id and continues (or starts) the trace; fills `ex.requestId` and `ex.traceId`. */
@@ -29,7 +53,7 @@ export function prepareTracing(ex: Exchange): void {
   const rid = h['x-request-id'];
   if (typeof rid === 'string' && rid.length > 0 && rid.length <= 128) ex.requestId = rid;
   else {
-    ex.requestId = randomUUID();
+    ex.requestId = requestId();
     h['x-request-id'] = ex.requestId;
   }
 

@@ -2,6 +2,7 @@
 import { Agent } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { cluster, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
 
 describe('metrics', () => {
   it('exposes istio_* metrics with Istio labels, plus the proxy gauges, on /stats/prometheus', async () => {
@@ -93,7 +94,7 @@ describe('request id and tracing', () => {
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     await send(proxy.listenerPort('out'));
     await send(proxy.listenerPort('out'), { headers: { 'x-request-id': 'keep-me' } });
-    expect(up.seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(up.seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(up.seen[1]!.headers['x-request-id']).toBe('keep-me');
   });
 
@@ -126,5 +127,13 @@ describe('request id and tracing', () => {
     expect(String(single!.b3)).toMatch(/^80f198ee56343ba864fe8b2a57d3eff8-[0-9a-f]{16}-1-05e3ac9a4f6e3b90$/);
     expect(String(none!.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(none!['x-b3-traceid']).toBe(String(none!.traceparent).split('-')[1]);
+  });
+});
+
+describe('request ids', () => {
+  it('are version 4 UUIDs, all different, across refills of the random pool', () => {
+    const ids = Array.from({ length: 2000 }, () => requestId());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
