@@ -139,32 +139,55 @@ function newWriteReq(): WriteReq {
   return req;
 }
 
-/**
- * Writes a whole message part (a head, a complete response) to `socket`: straight to its handle
- * when nothing is queued in the socket's own stream, else through it, so order is always kept.
- * Backpressure is not reported: callers write bounded amounts here and stream bodies with write().
- */
-export function writeDirect(socket: Socket, data: Buffer | string): void {
+/** The socket's handle when a write may go straight to it (nothing queued in the stream), else undefined. */
+function directHandle(socket: Socket): StreamHandle | undefined {
   const h = tcpHandle(socket);
-  if (h === undefined || socket.connecting || socket.destroyed || !socket.writable || socket.writableLength > 0 || socket.writableCorked > 0) {
-    if (typeof data === 'string') socket.write(data, 'latin1');
-    else socket.write(data);
-    return;
-  }
+  if (h === undefined || socket.connecting || socket.destroyed || !socket.writable || socket.writableLength > 0 || socket.writableCorked > 0) return undefined;
+  return h;
+}
+
+/** Writes through the handle; true when the write completed at once (nothing of `data` is kept). */
+function dispatch(h: StreamHandle, socket: Socket, data: Buffer | string): boolean {
   const i = internals!;
   const req = spare ?? newWriteReq();
   const err = typeof data === 'string' ? h.writeLatin1String(req, data) : h.writeBuffer(req, data);
   if (err !== 0) {
     socket.destroy(Object.assign(new Error(`write failed (${err})`), { errno: err, syscall: 'write' }));
-    return;
+    return true;
   }
   if (i.state[i.lastWriteWasAsync] === 0) {
     spare = req;
-    return;
+    return true;
   }
   // The rest is sent by libuv later: this request is that write's now, and a Buffer's bytes must
   // stay alive until it completes (strings are copied by the binding).
   spare = undefined;
   req.socket = socket;
   if (typeof data !== 'string') req.buffer = data;
+  return false;
+}
+
+/**
+ * Writes a whole message part (a head, a complete response) to `socket`: straight to its handle
+ * when nothing is queued in the socket's own stream, else through it, so order is always kept.
+ * Backpressure is not reported: callers write bounded amounts here and stream bodies with write().
+ */
+export function writeDirect(socket: Socket, data: Buffer | string): void {
+  const h = directHandle(socket);
+  if (h !== undefined) dispatch(h, socket, data);
+  else if (typeof data === 'string') socket.write(data, 'latin1');
+  else socket.write(data);
+}
+
+/**
+ * Writes `buf[0..len)` of a buffer the caller reuses for every message. True when the caller may
+ * reuse it at once; false when the buffer now belongs to a write still in progress (the caller
+ * takes a new one). Through the stream (not a plain TCP socket, or writes queued), a copy is written.
+ */
+export function writeScratch(socket: Socket, buf: Buffer, len: number): boolean {
+  const view = buf.subarray(0, len);
+  const h = directHandle(socket);
+  if (h !== undefined) return dispatch(h, socket, view);
+  socket.write(Buffer.from(view));
+  return true;
 }

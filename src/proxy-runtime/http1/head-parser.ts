@@ -59,8 +59,8 @@ export type HeadResult = MessageHead | HeadError | undefined;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
 
-/** tchar (RFC 9110 5.6.2) */
-const TCHAR = new Uint8Array(256);
+/** tchar bytes (RFC 9110 5.6.2): 1 */
+export const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
 for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;

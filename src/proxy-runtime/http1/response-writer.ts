@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Exchange } from '../http/exchange.js';
 import { Flags, type HeaderMap, type ProxyResponse } from '../http/types.js';
 import { chunkHeader } from './body-decoder.js';
-import { fieldLines, statusLine } from './head-writer.js';
+import { fieldLines, statusLine, wire } from './head-writer.js';
 import { writeDirect } from './direct-io.js';
 
 /** The downstream connection as the writer sees it. */
@@ -53,26 +53,21 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
     // The whole body is here already: head and body in one write, no stream, and nothing to
     // wait for (no closures either: this is the hot path).
     const close = d.closeAfter || draining || d.versionMinor === 0;
-    const head = fieldLines(headers, statusLine(status));
-    if (head === undefined) {
+    const w = wire.start().raw(statusLine(status));
+    if (!w.fields(headers)) {
       ex.flag(Flags.upstreamConnectionTermination);
       socket.destroy();
       done(status, undefined);
       return;
     }
     ex.bytesSent += complete.length;
-    const fullHead = close ? head + 'connection: close\r\n\r\n' : head + '\r\n';
+    w.raw(close ? 'connection: close\r\n\r\n' : '\r\n');
     if (complete.length <= SINGLE_WRITE_MAX) {
-      // One buffer, one write: cheaper than cork + writev for small bodies (the copy is tiny).
-      const out = Buffer.allocUnsafe(fullHead.length + complete.length);
-      out.write(fullHead, 0, 'latin1');
-      complete.copy(out, fullHead.length);
-      writeDirect(socket, out);
+      // Head and body in one buffer, one write (copying a small body is cheaper than a writev).
+      w.bytes(complete).send(socket);
     } else {
-      socket.cork();
-      socket.write(fullHead, 'latin1');
+      w.send(socket);
       socket.write(complete);
-      socket.uncork();
     }
     done(status, grpcStatusOf(pr, undefined));
     d.responseFinished(close);

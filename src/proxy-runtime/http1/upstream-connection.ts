@@ -11,8 +11,8 @@ import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamReque
 import { describeSocketError } from '../clusters/pool/connect.js';
 import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
-import { fieldLines } from './head-writer.js';
-import { own, readDirect, writeDirect } from './direct-io.js';
+import { wire } from './head-writer.js';
+import { own, readDirect } from './direct-io.js';
 
 /** A request waiting for, or using, a connection. */
 export interface UpstreamRequest {
@@ -104,21 +104,21 @@ export class UpstreamConnection {
     this.responseDone = false;
     this.keepAlive = true;
     const { head, body } = req;
-    let s: string | undefined = head.method + ' ' + head.path + ' HTTP/1.1\r\nhost: ' + head.authority + '\r\n';
-    s = fieldLines(head.headers, s);
-    if (s === undefined || /[\r\n\0 ]/.test(head.path) || /[\r\n\0]/.test(head.authority)) {
+    const w = wire.start().raw(head.method).raw(' ');
+    const valid = w.value(head.path, true) && w.raw(' HTTP/1.1\r\nhost: ').value(head.authority) && w.raw('\r\n').fields(head.headers);
+    if (!valid) {
       this.fail(new UpstreamFailure('reset', 'request head cannot be sent: invalid header name or value'), false);
       this.socket.destroy();
       return;
     }
     if (body === null) {
       this.requestBodyDone = true;
-      writeDirect(this.socket, s + '\r\n');
+      w.raw('\r\n').send(this.socket);
       return;
     }
     this.requestBodyDone = false;
     const chunked = head.headers['content-length'] === undefined;
-    writeDirect(this.socket, chunked ? s + 'transfer-encoding: chunked\r\n\r\n' : s + '\r\n');
+    w.raw(chunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n').send(this.socket);
     const socket = this.socket;
     const onData = (c: Buffer): void => {
       if (this.cur !== req) return;
