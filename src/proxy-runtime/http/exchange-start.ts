@@ -42,34 +42,43 @@ export function beginExchange(
   headers: HeaderMap,
   protocol: 'HTTP/1.1' | 'HTTP/2',
   body: RequestBody,
-): { ex: Exchange; peerMetadata: string | undefined } {
+): Exchange {
   const runtime = ctx.current();
   const conn = currentView(connAtAccept, runtime);
   const ex = new Exchange(runtime, conn, method, path, authority, scheme, headers, protocol, body, performance.now());
-  let peerMetadata: string | undefined;
   if (conn.listener.direction === 'inbound') {
     const op = headers[ORIG_PROTO_HEADER];
     if (op === 'HTTP/1.1') ex.origProto = 'HTTP/1.1';
     if (op !== undefined) delete headers[ORIG_PROTO_HEADER];
-    peerMetadata = headers[PEER_METADATA_HEADER] as string | undefined;
-    if (peerMetadata !== undefined) delete headers[PEER_METADATA_HEADER];
+    const peer = headers[PEER_METADATA_HEADER] as string | undefined;
+    if (peer !== undefined) {
+      ex.peerMetadata = peer;
+      delete headers[PEER_METADATA_HEADER];
+    }
   } else if (conn.listener.mode === 'http-proxy') {
     ex.target = parseTarget(authority, scheme === 'https' ? 443 : 80);
   }
   prepareTracing(ex);
   ctx.requestStarted();
-  return { ex, peerMetadata };
+  return ex;
 }
 
-/** How a server path writes a response; it calls `done` exactly once when the exchange is over. */
-export type ResponseSender = (pr: ProxyResponse, done: (status: number, grpcStatus: string | undefined) => void) => void;
+/** Where an exchange's response goes: the server path that received its request. */
+export interface ExchangeSink {
+  /** Writes `pr`; calls finishExchange exactly once when the exchange is over. */
+  send(ex: Exchange, pr: ProxyResponse): void;
+  /** Nothing can be sent: drops the downstream. */
+  abort(ex: Exchange): void;
+}
 
-/** Runs the stack for `ex` and sends what it produced; `abort` drops the downstream when nothing can be sent. */
-export function runExchange(ctx: ProxyContext, ex: Exchange, peerMetadata: string | undefined, send: ResponseSender, abort: () => void): void {
-  const done = (status: number, grpcStatus: string | undefined): void => {
-    ctx.requestFinished();
-    ctx.telemetry.recordHttp(ex, status, peerMetadata, grpcStatus);
-  };
+/** The exchange is over: in-flight count and telemetry (called once per exchange). */
+export function finishExchange(ctx: ProxyContext, ex: Exchange, status: number, grpcStatus: string | undefined): void {
+  ctx.requestFinished();
+  ctx.telemetry.recordHttp(ex, status, ex.peerMetadata, grpcStatus);
+}
+
+/** Runs the stack for `ex` and hands what it produced to `sink`. */
+export function runExchange(ctx: ProxyContext, ex: Exchange, sink: ExchangeSink): void {
   let answer: Promise<ProxyResponse>;
   try {
     answer = httpStack(ex);
@@ -78,16 +87,16 @@ export function runExchange(ctx: ProxyContext, ex: Exchange, peerMetadata: strin
     answer = Promise.reject(err);
   }
   answer.then(
-    (pr) => send(pr, done),
+    (pr) => sink.send(ex, pr),
     (err: unknown) => {
       const pr = failureResponse(ex, err);
       if (!pr) {
-        abort();
-        done(0, undefined);
+        sink.abort(ex);
+        finishExchange(ctx, ex, 0, undefined);
         return;
       }
       if (!(err instanceof UpstreamFailure)) ctx.log.error('request failed inside the proxy', { error: (err as Error).message });
-      send(pr, done);
+      sink.send(ex, pr);
     },
   );
 }

@@ -5,7 +5,7 @@
  */
 import type { Runtime } from '../runtime/runtime.js';
 import type { CompiledRoute } from './route/route-table.js';
-import type { HeaderMap } from './types.js';
+import { UpstreamFailure, type HeaderMap } from './types.js';
 import type { RequestBody } from './retry/request-body.js';
 import type { ChainRuntime, ListenerRuntime } from '../listeners/listener-runtime.js';
 import type { InFlight } from '../clusters/pool/in-flight.js';
@@ -22,6 +22,9 @@ export interface ConnectionInfo {
   readonly listener: ListenerRuntime;
   readonly chain: ChainRuntime;
 }
+
+/** Ends an exchange for telemetry, exactly once: the status sent (0: none) and the gRPC status. */
+export type ExchangeDone = (ex: Exchange, status: number, grpcStatus: string | undefined) => void;
 
 /** One request through the proxy. */
 export class Exchange {
@@ -47,6 +50,8 @@ export class Exchange {
   target: { address: string; port: number } | undefined;
   /** set-cookie a consistent-hash cookie policy wants on the response */
   hashCookie: string | undefined;
+  /** the peer sidecar's workload metadata header (inbound; telemetry labels) */
+  peerMetadata: string | undefined;
   private query: URLSearchParams | undefined;
   /** listeners that abort the upstream work when the downstream disconnects */
   private onClose: (() => void)[] | undefined;
@@ -109,12 +114,13 @@ export class Exchange {
     };
   }
 
-  /** Called by the server when the downstream disconnected before the response finished. */
+  /** Called by the server when the downstream disconnected before the response finished: the attempt in flight is cancelled. */
   downstreamGone(): void {
     if (this.downstreamClosed) return;
     this.downstreamClosed = true;
     const list = this.onClose;
     this.onClose = undefined;
     for (const fn of list ?? []) fn();
+    this.inFlight?.cancel(new UpstreamFailure('downstream-closed', 'downstream closed'));
   }
 }

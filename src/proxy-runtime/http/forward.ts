@@ -10,6 +10,7 @@ import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamReque
 import type { Exchange } from './exchange.js';
 import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
+import type { InFlight } from '../clusters/pool/in-flight.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 
@@ -101,22 +102,14 @@ export const forward: HttpHandler = async (ex) => {
   else if (headers.te !== undefined) delete headers.te;
   const head: UpstreamRequestHead = { method: ex.method, path: ex.path, authority: ex.authority, scheme: 'http', headers };
   const inFlight = (proto === 'h2' ? cluster.h2 : cluster.h1).send(ep, head, ex.body.open());
+  // The exchange cancels its attempt in flight when the downstream goes away (Exchange.downstreamGone).
   ex.inFlight = inFlight;
   ep.health.activeRequests++;
-  const offClose = ex.whenDownstreamCloses(() => inFlight.cancel(new UpstreamFailure('downstream-closed', 'downstream closed')));
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    ep.health.activeRequests--;
-    cluster.limits.release();
-    offClose();
-  };
   let res: ProxyResponse;
   try {
     res = await inFlight.response;
   } catch (err) {
-    release();
+    release(ex, cluster, ep, inFlight);
     if (err instanceof UpstreamFailure) {
       if (err.kind !== 'downstream-closed') cluster.outlier.record(ep, err.kind === 'timeout' ? 'timeout' : err.kind === 'connect-failure' ? 'connect-failure' : 'reset', cluster.endpoints, Date.now());
       throw err;
@@ -124,11 +117,8 @@ export const forward: HttpHandler = async (ex) => {
     throw new UpstreamFailure('reset', (err as Error).message);
   }
   cluster.outlier.record(ep, res.status, cluster.endpoints, Date.now());
-  if (res.complete !== undefined || res.body === null) release();
-  else {
-    res.body.once('end', release);
-    res.body.once('close', release);
-  }
+  if (res.complete !== undefined || res.body === null) release(ex, cluster, ep, inFlight);
+  else releaseWhenDone(ex, cluster, ep, inFlight, res.body);
   if (hasHeaderOps(dest.responseHeaders)) applyHeaderOps(res.headers, dest.responseHeaders);
   if (ex.hashCookie) {
     const sc = res.headers['set-cookie'];
@@ -136,3 +126,22 @@ export const forward: HttpHandler = async (ex) => {
   }
   return res;
 };
+
+/** The attempt is over: its endpoint and cluster slots are free, and a downstream leaving no longer cancels it. */
+function release(ex: Exchange, cluster: ClusterRuntime, ep: Endpoint, inFlight: InFlight): void {
+  ep.health.activeRequests--;
+  cluster.limits.release();
+  if (ex.inFlight === inFlight) ex.inFlight = undefined;
+}
+
+/** Releases the attempt once its streamed response body ended or broke (once). */
+function releaseWhenDone(ex: Exchange, cluster: ClusterRuntime, ep: Endpoint, inFlight: InFlight, body: NodeJS.ReadableStream): void {
+  let released = false;
+  const once = (): void => {
+    if (released) return;
+    released = true;
+    release(ex, cluster, ep, inFlight);
+  };
+  body.once('end', once);
+  body.once('close', once);
+}

@@ -8,12 +8,12 @@ import { createServer as createH1Server, type IncomingMessage, type Server as H1
 import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ConnectionInfo } from './exchange.js';
+import type { ConnectionInfo, ExchangeDone } from './exchange.js';
 import { RequestBody } from './retry/request-body.js';
 import { responseCompleted, sendResponse } from './respond.js';
 import { stripHopByHop, type HeaderMap } from './types.js';
 import type { ProxyContext } from '../runtime/context.js';
-import { beginExchange, currentView, runExchange } from './exchange-start.js';
+import { beginExchange, currentView, finishExchange, runExchange } from './exchange-start.js';
 import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade } from './upgrade.js';
@@ -164,13 +164,14 @@ export class HttpIngress implements H1Host {
     }
     delete headers.expect;
     const body = new RequestBody(hasBody ? req : null);
-    const { ex, peerMetadata } = beginExchange(ctx, connAtAccept, req.method ?? 'GET', path, authority, scheme, headers, protocol, body);
+    const ex = beginExchange(ctx, connAtAccept, req.method ?? 'GET', path, authority, scheme, headers, protocol, body);
     // Registered before the stack runs, so a downstream that goes away while the upstream is still
     // working (a peer sidecar's RST_STREAM CANCEL after its route timeout) cancels that work and
     // ends the exchange, instead of leaving it in flight until the upstream answers.
     res.once('close', () => {
       if (!responseCompleted(res)) ex.downstreamGone();
     });
-    runExchange(ctx, ex, peerMetadata, (pr, done) => sendResponse(ex, res, pr, ctx.draining, done), () => res.destroy());
+    const done: ExchangeDone = (e, status, grpcStatus) => finishExchange(ctx, e, status, grpcStatus);
+    runExchange(ctx, ex, { send: (e, pr) => sendResponse(e, res, pr, ctx.draining, done), abort: () => res.destroy() });
   }
 }

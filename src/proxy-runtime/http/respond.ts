@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import type { Exchange } from './exchange.js';
+import type { Exchange, ExchangeDone } from './exchange.js';
 import { Flags, localResponse, UpstreamFailure, type HeaderMap, type ProxyResponse } from './types.js';
 import { grpcLocalResponse, grpcStatusForHttp } from './grpc-status.js';
 
@@ -70,16 +70,16 @@ function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): strin
 }
 
 /**
- * Sends `pr` on `res`; `done(status, grpcStatus)` is called exactly once when the exchange is over
+ * Sends `pr` on `res`; `done(ex, status, grpcStatus)` is called exactly once when the exchange is over
  * (finished or aborted), for telemetry.
  */
-export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyResponse, draining: boolean, done: (status: number, grpcStatus: string | undefined) => void): void {
+export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyResponse, draining: boolean, done: ExchangeDone): void {
   if (ex.downstreamClosed) {
     // The downstream is already gone (its 'close' has fired, and would not fire again): nothing
     // can be sent. Release the upstream body and end the exchange now, with no response code.
     ex.flag(Flags.downstreamConnectionTermination);
     if (pr.body && !pr.body.destroyed) pr.body.destroy();
-    done(0, undefined);
+    done(ex, 0, undefined);
     return;
   }
   let finished = false;
@@ -93,7 +93,7 @@ export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyRes
   const finish = (): void => {
     if (finished) return;
     finished = true;
-    done(pr.status, grpcStatusOf(pr, trailers));
+    done(ex, pr.status, grpcStatusOf(pr, trailers));
   };
   res.once('close', () => {
     if (!responseCompleted(res)) {

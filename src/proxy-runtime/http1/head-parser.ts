@@ -176,6 +176,11 @@ function httpVersion(buf: Buffer, i: number, limit: number): number {
 }
 const HTTP1_PREFIX = Buffer.from('HTTP/1.', 'latin1');
 
+/** Out of bytes at `limit`: wait for more, unless the head already passed the size cap. */
+function more(len: number, limit: number, tooLarge: HeadError['error']): HeadResult {
+  return len > limit ? err(tooLarge, 'message head too large') : undefined;
+}
+
 /**
  * Parses one head at `start` in `buf`, in one pass over its bytes. `request` selects the start
  * line's form; `maxBytes` caps the head size (a longer head without its end is refused with 431).
@@ -193,7 +198,7 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   }
   // No acceptable head reaches past `limit`; running into it means "need more" or "too large".
   const limit = Math.min(len, start + maxBytes);
-  const more = (): HeadResult => (len > limit ? err(tooLarge, 'message head too large') : undefined);
+
   let i = start;
   let method = '';
   let target = '';
@@ -201,49 +206,49 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   let versionMinor: number;
   if (request) {
     while (i < limit && TCHAR[buf[i]!] === 1) i++;
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     if (i === start || buf[i] !== 0x20) return err(400, 'invalid method');
     method = methodName(buf, start, i);
     const t0 = ++i;
     while (i < limit && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     if (i === t0 || buf[i] !== 0x20) return err(400, 'invalid request-target');
     target = latin1(buf, t0, i);
     i++;
     const v = httpVersion(buf, i, limit);
-    if (v === -2) return more();
+    if (v === -2) return more(len, limit, tooLarge);
     if (v === -1) return err(400, 'unsupported HTTP version');
     versionMinor = v;
     i += 8;
   } else {
     const v = httpVersion(buf, i, limit);
-    if (v === -2) return more();
+    if (v === -2) return more(len, limit, tooLarge);
     if (v === -1) return err(502, 'invalid status line');
     versionMinor = v;
     i += 8;
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     if (buf[i] !== 0x20) return err(502, 'invalid status line');
     for (let k = i + 1; k < i + 4; k++) {
-      if (k >= limit) return more();
+      if (k >= limit) return more(len, limit, tooLarge);
       const d = buf[k]! - 48;
       if (d < 0 || d > 9) return err(502, 'invalid status code');
       status = status * 10 + d;
     }
     if (status < 100) return err(502, 'invalid status code');
     i += 4;
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     if (buf[i] !== 13) {
       if (buf[i] !== 0x20) return err(502, 'invalid status line');
       i++;
       while (i < limit && VALUE[buf[i]!] === 1) i++;
-      if (i >= limit) return more();
+      if (i >= limit) return more(len, limit, tooLarge);
       if (buf[i] !== 13) return err(502, 'invalid reason phrase');
     }
   }
   // at the start line's CR
-  if (i >= limit) return more();
+  if (i >= limit) return more(len, limit, tooLarge);
   if (buf[i] !== 13) return err(bad, 'bare LF in the start line');
-  if (i + 1 >= limit) return more();
+  if (i + 1 >= limit) return more(len, limit, tooLarge);
   if (buf[i + 1] !== 10) return err(bad, 'bare CR in the start line');
   i += 2;
   const headers: HeaderMap = {};
@@ -257,10 +262,10 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   let host: string | undefined;
   let end: number;
   for (;;) {
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     const first = buf[i]!;
     if (first === 13) {
-      if (i + 1 >= limit) return more();
+      if (i + 1 >= limit) return more(len, limit, tooLarge);
       if (buf[i + 1] !== 10) return err(bad, 'bare CR in the message head');
       end = i + 2;
       break;
@@ -270,17 +275,17 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
     if (++count > MAX_HEADER_COUNT) return err(tooLarge, 'too many header fields');
     const n0 = i;
     while (i < limit && TCHAR[buf[i]!] === 1) i++;
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     if (i === n0 || buf[i] !== 0x3a /* ':' */) return err(bad, 'invalid header field name');
     const name = fieldName(buf, n0, i);
     i++;
     while (i < limit && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
     const v0 = i;
     while (i < limit && VALUE[buf[i]!] === 1) i++;
-    if (i >= limit) return more();
+    if (i >= limit) return more(len, limit, tooLarge);
     // CR LF ends the line; a bare LF, bare CR, NUL or other control byte is refused
     if (buf[i] !== 13) return err(bad, `invalid value of header ${name}`);
-    if (i + 1 >= limit) return more();
+    if (i + 1 >= limit) return more(len, limit, tooLarge);
     if (buf[i + 1] !== 10) return err(bad, `invalid value of header ${name}`);
     let ve = i;
     while (ve > v0 && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;

@@ -6,7 +6,7 @@
  * client goes away, UC (and a broken response, never a short one) when the upstream does.
  */
 import type { Socket } from 'node:net';
-import type { Exchange } from '../http/exchange.js';
+import type { Exchange, ExchangeDone } from '../http/exchange.js';
 import { Flags, type HeaderMap, type ProxyResponse } from '../http/types.js';
 import { chunkHeader } from './body-decoder.js';
 import { fieldLines, statusLine, wire } from './head-writer.js';
@@ -34,14 +34,14 @@ function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): strin
 }
 
 /**
- * Sends `pr`; `done(status, grpcStatus)` is called exactly once when the exchange is over
+ * Sends `pr`; `done(ex, status, grpcStatus)` is called exactly once when the exchange is over
  * (finished or aborted), for telemetry.
  */
-export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse, draining: boolean, done: (status: number, grpcStatus: string | undefined) => void): void {
+export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse, draining: boolean, done: ExchangeDone): void {
   if (ex.downstreamClosed) {
     ex.flag(Flags.downstreamConnectionTermination);
     if (pr.body && !pr.body.destroyed) pr.body.destroy();
-    done(0, undefined);
+    done(ex, 0, undefined);
     return;
   }
   const socket = d.socket;
@@ -57,7 +57,7 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
     if (!w.fields(headers)) {
       ex.flag(Flags.upstreamConnectionTermination);
       socket.destroy();
-      done(status, undefined);
+      done(ex, status, undefined);
       return;
     }
     ex.bytesSent += complete.length;
@@ -69,7 +69,7 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
       w.send(socket);
       socket.write(complete);
     }
-    done(status, grpcStatusOf(pr, undefined));
+    done(ex, status, grpcStatusOf(pr, undefined));
     d.responseFinished(close);
     return;
   }
@@ -80,7 +80,7 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
     if (finished) return;
     finished = true;
     d.onClose = undefined;
-    done(status, grpcStatusOf(pr, trailers));
+    done(ex, status, grpcStatusOf(pr, trailers));
     d.responseFinished(close);
   };
   const broken = (): void => {
@@ -96,7 +96,7 @@ export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse
     if (pr.body && !pr.body.destroyed) pr.body.destroy();
     finished = true;
     d.onClose = undefined;
-    done(status, grpcStatusOf(pr, trailers));
+    done(ex, status, grpcStatusOf(pr, trailers));
   };
   const body = bodyAllowed ? pr.body : null;
   let close = d.closeAfter || draining || d.versionMinor === 0;

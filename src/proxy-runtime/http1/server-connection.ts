@@ -7,14 +7,15 @@
  */
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ConnectionInfo } from '../http/exchange.js';
+import type { ConnectionInfo, Exchange, ExchangeDone } from '../http/exchange.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { RequestBody } from '../http/retry/request-body.js';
 import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, type BodyDecoder } from './body-decoder.js';
 import { plainReply } from './head-writer.js';
 import { writeH1Response, type H1Downstream } from './response-writer.js';
-import { beginExchange, runExchange } from '../http/exchange-start.js';
+import type { ProxyResponse } from '../http/types.js';
+import { beginExchange, finishExchange, runExchange, type ExchangeSink } from '../http/exchange-start.js';
 import { absoluteTarget } from '../http/request-target.js';
 import { endDirectRead, readDirect, writeDirect } from './direct-io.js';
 
@@ -48,7 +49,7 @@ const State = { Head: 0, Body: 1, Busy: 2, Closed: 3 } as const;
 type StateValue = (typeof State)[keyof typeof State];
 
 /** One downstream connection served by the fast path. */
-export class H1ServerConnection implements H1Downstream {
+export class H1ServerConnection implements H1Downstream, ExchangeSink {
   versionMinor = 1;
   closeAfter = false;
   onClose: (() => void) | undefined;
@@ -59,7 +60,8 @@ export class H1ServerConnection implements H1Downstream {
   private responseDone = true;
   /** socket.bytesWritten when the request started: more means the response began */
   private writtenAtStart = 0;
-  private onExchangeGone: (() => void) | undefined;
+  /** the exchange in progress, told when the downstream goes away before its response ended */
+  private exchange: Exchange | undefined;
   private readonly onData = (c: Buffer): void => this.data(c);
   /** the bytes being handled were read directly (borrowed: copied if kept, see direct-io) */
   private borrowed = false;
@@ -92,6 +94,18 @@ export class H1ServerConnection implements H1Downstream {
   /** `b` itself, or a copy when it is borrowed from the shared read buffer. */
   private keep(b: Buffer): Buffer {
     return this.borrowed ? Buffer.from(b) : b;
+  }
+
+  private readonly done: ExchangeDone = (ex, status, grpcStatus) => finishExchange(this.ctx, ex, status, grpcStatus);
+
+  /** Writes the response of the exchange in progress. */
+  send(ex: Exchange, pr: ProxyResponse): void {
+    writeH1Response(ex, this, pr, this.ctx.draining, this.done);
+  }
+
+  /** The exchange failed with nothing to send: the connection cannot go on. */
+  abort(): void {
+    this.socket.destroy();
   }
 
   /** Draining: an idle connection closes now, a busy one after its response. */
@@ -178,9 +192,9 @@ export class H1ServerConnection implements H1Downstream {
       this.state = State.Busy;
     }
     this.writtenAtStart = this.socket.bytesWritten;
-    const { ex, peerMetadata } = beginExchange(this.ctx, this.conn, h.method, path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(body));
-    this.onExchangeGone = () => ex.downstreamGone();
-    runExchange(this.ctx, ex, peerMetadata, (pr, done) => writeH1Response(ex, this, pr, this.ctx.draining, done), () => this.socket.destroy());
+    const ex = beginExchange(this.ctx, this.conn, h.method, path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(body));
+    this.exchange = ex;
+    runExchange(this.ctx, ex, this);
     if (h.end < buf.length) {
       if (hasBody) this.feedBody(buf, h.end);
       else {
@@ -195,9 +209,9 @@ export class H1ServerConnection implements H1Downstream {
     if (end === Feed.More) return;
     if (end === Feed.Invalid) {
       this.body!.destroy();
-      const gone = this.onExchangeGone;
-      this.onExchangeGone = undefined;
-      gone?.();
+      const gone = this.exchange;
+      this.exchange = undefined;
+      gone?.downstreamGone();
       if (this.socket.bytesWritten === this.writtenAtStart) return this.refuse(400, 'invalid chunked framing');
       // the response may have started: the connection cannot be trusted any further
       this.state = State.Closed;
@@ -216,7 +230,7 @@ export class H1ServerConnection implements H1Downstream {
   /** The response in progress was written completely. */
   responseFinished(close: boolean): void {
     this.responseDone = true;
-    this.onExchangeGone = undefined;
+    this.exchange = undefined;
     if (close || this.state === State.Closed) {
       this.state = State.Closed;
       this.socket.end();
@@ -247,9 +261,9 @@ export class H1ServerConnection implements H1Downstream {
     this.state = State.Closed;
     this.host.forget(this);
     if (this.body && !this.body.readableEnded) this.body.destroy();
-    const gone = this.onExchangeGone;
-    this.onExchangeGone = undefined;
-    if (!this.responseDone) gone?.();
+    const gone = this.exchange;
+    this.exchange = undefined;
+    if (!this.responseDone) gone?.downstreamGone();
     this.onClose?.();
   }
 }
