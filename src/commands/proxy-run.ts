@@ -60,11 +60,24 @@ async function loadConfigFile(path: string): Promise<unknown> {
   } catch (err) {
     throw new InputNotFoundError(path, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message);
   }
+  const { validateProxyConfig } = await import('../protocol/proxy-config/index.js');
+  // A valid JSON config (what the control plane and most tools write) needs no YAML parser: the
+  // parser (~13 MB of RSS for the life of the sidecar) is loaded only for YAML, or to point at
+  // the line of an error.
+  if (text.trimStart().startsWith('{')) {
+    let object: unknown;
+    try {
+      object = JSON.parse(text);
+    } catch {
+      object = undefined;
+    }
+    const quick = object === undefined ? undefined : validateProxyConfig(object);
+    if (quick?.ok) return quick.config;
+  }
   const { parseDocuments } = await import('../config/documents.js');
   const docs = parseDocuments(text, path).filter((d) => d.object !== null);
   if (docs.length !== 1) throw new ConfigInvalidError(path, [`expected exactly one document, found ${docs.length}`]);
   const doc = docs[0]!;
-  const { validateProxyConfig } = await import('../protocol/proxy-config/index.js');
   const v = validateProxyConfig(doc.object);
   if (!v.ok) {
     throw new ConfigInvalidError(

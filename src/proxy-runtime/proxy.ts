@@ -289,7 +289,7 @@ export class Proxy implements ProxyContext {
         return { identity: { spiffeId: s.spiffeId ?? null, serialNumber: s.serialNumber, validFrom: s.validFrom, validTo: s.validTo }, generation: m.current.generation };
       },
       prometheus: () => this.telemetry.metrics.exposition(),
-      statsJson: async () => (await this.telemetry.metrics.registry.getMetricsAsJSON()) as unknown,
+      statsJson: () => Promise.resolve(this.telemetry.metrics.registry.getMetricsAsJSON()),
       applyConfig: (c) => this.applyConfig(c),
       startDrain: () => void this.drain(),
       quit: () => {

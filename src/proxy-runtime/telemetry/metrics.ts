@@ -3,7 +3,7 @@
  * plus the proxy's own gauges. Label sets are cached per distinct combination: recording a
  * request is a map lookup and two increments.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { MetricRegistry } from './prom-metrics.js';
 import { HttpSeriesSet } from './http-series.js';
 
 /** Istio's standard labels, in the order they are declared. */
@@ -45,31 +45,28 @@ interface TcpSeries {
 
 /** The metric registry of a proxy. */
 export class ProxyMetrics {
-  readonly registry = new Registry();
-  /** The Istio HTTP series (kept outside prom-client for speed; rendered at scrape). */
+  readonly registry = new MetricRegistry();
+  /** The Istio HTTP series (kept outside the registry for speed; rendered at scrape). */
   readonly httpSeries = new HttpSeriesSet();
-  private readonly tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent to the downstream on TCP connections', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
-  private readonly tcpReceived = new Counter({ name: 'istio_tcp_received_bytes_total', help: 'Bytes received from the downstream on TCP connections', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
-  private readonly tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
-  private readonly tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed', labelNames: ISTIO_TCP_LABELS, registers: [this.registry] });
+  private readonly tcpSent = this.registry.counter('istio_tcp_sent_bytes_total', 'Bytes sent to the downstream on TCP connections', ISTIO_TCP_LABELS);
+  private readonly tcpReceived = this.registry.counter('istio_tcp_received_bytes_total', 'Bytes received from the downstream on TCP connections', ISTIO_TCP_LABELS);
+  private readonly tcpOpened = this.registry.counter('istio_tcp_connections_opened_total', 'TCP connections opened', ISTIO_TCP_LABELS);
+  private readonly tcpClosed = this.registry.counter('istio_tcp_connections_closed_total', 'TCP connections closed', ISTIO_TCP_LABELS);
   /** Downstream connections open now. */
-  readonly downstreamConnections = new Gauge({ name: 'meshctl_proxy_downstream_connections', help: 'Downstream connections currently open', labelNames: ['listener'], registers: [this.registry] });
+  readonly downstreamConnections = this.registry.gauge('meshctl_proxy_downstream_connections', 'Downstream connections currently open', ['listener']);
   /** Requests in flight now: a plain counter on the hot path, read into the gauge when scraped. */
   readonly activeRequests = new InFlightCount();
-  private readonly activeRequestsGauge = new Gauge({
-    name: 'meshctl_proxy_active_requests',
-    help: 'Requests in flight',
-    registers: [this.registry],
-    collect: (): void => {
-      this.activeRequestsGauge.set(this.activeRequests.value);
-    },
-  });
+  private readonly activeRequestsGauge = this.registry.gauge('meshctl_proxy_active_requests', 'Requests in flight');
   /** The applied config version (value 1, version in the label). */
-  readonly configVersion = new Gauge({ name: 'meshctl_proxy_config_version_info', help: 'Applied config version (the label)', labelNames: ['version'], registers: [this.registry] });
+  readonly configVersion = this.registry.gauge('meshctl_proxy_config_version_info', 'Applied config version (the label)', ['version']);
   /** Config applications by result (accepted / rejected). */
-  readonly configApplies = new Counter({ name: 'meshctl_proxy_config_applies_total', help: 'Config applications, by result', labelNames: ['result'], registers: [this.registry] });
+  readonly configApplies = this.registry.counter('meshctl_proxy_config_applies_total', 'Config applications, by result', ['result']);
   /** Expiry of the workload certificate. */
-  readonly certExpiry = new Gauge({ name: 'meshctl_proxy_certificate_expiry_timestamp_seconds', help: 'Expiry of the workload certificate (unix seconds)', labelNames: ['spiffe_id'], registers: [this.registry] });
+  readonly certExpiry = this.registry.gauge('meshctl_proxy_certificate_expiry_timestamp_seconds', 'Expiry of the workload certificate (unix seconds)', ['spiffe_id']);
+
+  constructor() {
+    this.activeRequestsGauge.collect = () => this.activeRequestsGauge.set(this.activeRequests.value);
+  }
 
   private readonly tcpCache = new Map<string, TcpSeries>();
 
@@ -86,12 +83,12 @@ export class ProxyMetrics {
   }
 
   /** Prometheus text exposition. */
-  async exposition(): Promise<string> {
-    return this.httpSeries.render() + (await this.registry.metrics());
+  exposition(): Promise<string> {
+    return Promise.resolve(this.httpSeries.render() + this.registry.metrics());
   }
 }
 
-/** A number of requests in flight, counted without prom-client's per-call label handling. */
+/** A number of requests in flight, counted without any per-call label handling. */
 export class InFlightCount {
   value = 0;
   inc(): void {
