@@ -183,15 +183,15 @@ function more(len: number, limit: number, tooLarge: HeadError['error']): HeadRes
 
 /**
  * Parses one head at `start` in `buf`, in one pass over its bytes. `request` selects the start
- * line's form; `maxBytes` caps the head size (a longer head without its end is refused with 431).
- * Undefined while the bytes so far could still become a valid head.
+ * line's form; `maxBytes` caps the head size (a longer head without its end is refused with 431);
+ * bytes from `bufEnd` on are not looked at. Undefined while the bytes so far could still become a valid head.
  */
-export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes = MAX_HEAD_BYTES): HeadResult {
-  const len = buf.length;
+export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes = MAX_HEAD_BYTES, bufEnd = buf.length): HeadResult {
+  const len = bufEnd;
   const bad = request ? 400 : 502;
   const tooLarge = request ? 431 : 502;
   if (len - start > QUICK_SCAN_BYTES) {
-    const e = headEnd(buf, start);
+    const e = headEnd(len === buf.length ? buf : buf.subarray(0, len), start);
     if (e === -2) return err(bad, 'bare LF in the message head');
     if (e === -1) return len - start > maxBytes ? err(tooLarge, 'message head too large') : undefined;
     if (e - start > maxBytes) return err(tooLarge, 'message head too large');

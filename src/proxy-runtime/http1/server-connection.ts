@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionInfo, Exchange, ExchangeDone } from '../http/exchange.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { RequestBody } from '../http/retry/request-body.js';
-import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
+import { parseHead, isHeadError, MAX_HEAD_BYTES, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, type BodyDecoder } from './body-decoder.js';
 import { plainReply } from './head-writer.js';
 import { writeH1Response, type H1Downstream } from './response-writer.js';
@@ -82,7 +82,9 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     const direct = readDirect(socket, (buf, n) => {
       this.borrowed = true;
       try {
-        this.data(buf.subarray(0, n));
+        // The usual case, a new request: parsed in place, no view of the shared buffer made.
+        if (this.state === State.Head && this.pending === undefined) this.parse(buf, n);
+        else this.data(buf.subarray(0, n));
       } finally {
         this.borrowed = false;
       }
@@ -138,10 +140,11 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     this.parse(buf);
   }
 
-  private parse(buf: Buffer): void {
-    const h = parseHead(buf, 0, true);
+  /** Parses the request head at the start of `buf[0..end)`. */
+  private parse(buf: Buffer, end = buf.length): void {
+    const h = parseHead(buf, 0, true, MAX_HEAD_BYTES, end);
     if (h === undefined) {
-      this.pending = this.keep(buf);
+      this.pending = this.keep(buf.subarray(0, end));
       return;
     }
     if (isHeadError(h)) return this.refuse(h.error, h.reason);
@@ -151,10 +154,10 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
       this.socket.off('close', this.onSocketClose);
       endDirectRead(this.socket);
       this.host.forget(this);
-      this.host.handOff(this.socket, this.conn, this.keep(buf));
+      this.host.handOff(this.socket, this.conn, this.keep(buf.subarray(0, end)));
       return;
     }
-    this.start(h, buf);
+    this.start(h, buf, end);
   }
 
   private refuse(status: number, reason: string): void {
@@ -167,7 +170,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     this.ctx.log.debug('refused malformed request', { reason });
   }
 
-  private start(h: MessageHead, buf: Buffer): void {
+  private start(h: MessageHead, buf: Buffer, end: number): void {
     let path = h.target;
     const headers = h.headers;
     let authority = h.host ?? '';
@@ -195,10 +198,10 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     const ex = beginExchange(this.ctx, this.conn, h.method, path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(body));
     this.exchange = ex;
     runExchange(this.ctx, ex, this);
-    if (h.end < buf.length) {
-      if (hasBody) this.feedBody(buf, h.end);
+    if (h.end < end) {
+      if (hasBody) this.feedBody(end === buf.length ? buf : buf.subarray(0, end), h.end);
       else {
-        this.pending = this.keep(buf.subarray(h.end));
+        this.pending = this.keep(buf.subarray(h.end, end));
         this.socket.pause();
       }
     }

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
 import { describeSocketError } from '../clusters/pool/connect.js';
-import { parseHead, isHeadError, type MessageHead } from './head-parser.js';
+import { parseHead, isHeadError, MAX_HEAD_BYTES, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
 import { wire } from './head-writer.js';
 import { own, readDirect } from './direct-io.js';
@@ -77,7 +77,9 @@ export class UpstreamConnection {
     const direct = readDirect(socket, (buf, n) => {
       this.borrowed = true;
       try {
-        this.onData(buf.subarray(0, n));
+        // The usual case, a response head: parsed in place, no view of the shared buffer made.
+        if (this.decoder === undefined && this.pending === undefined) this.onData(buf, n);
+        else this.onData(buf.subarray(0, n));
       } finally {
         this.borrowed = false;
       }
@@ -161,7 +163,8 @@ export class UpstreamConnection {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from the upstream: `chunk[0..end)`. */
+  private onData(chunk: Buffer, end = chunk.length): void {
     const req = this.cur;
     if (req === undefined) {
       // bytes while idle: the upstream is not speaking HTTP/1.1 as we do; do not reuse
@@ -169,13 +172,18 @@ export class UpstreamConnection {
       return;
     }
     this.gotBytes = true;
-    if (this.decoder !== undefined) return this.feedBody(chunk, 0);
-    const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.decoder !== undefined) return this.feedBody(end === chunk.length ? chunk : chunk.subarray(0, end), 0);
+    let buf = chunk;
+    let len = end;
+    if (this.pending !== undefined) {
+      buf = Buffer.concat([this.pending, chunk.subarray(0, end)]);
+      len = buf.length;
+    }
     let at = 0;
     for (;;) {
-      const h = parseHead(buf, at, false);
+      const h = parseHead(buf, at, false, MAX_HEAD_BYTES, len);
       if (h === undefined) {
-        this.pending = this.borrowed || at !== 0 ? own(buf, at, buf.length) : buf;
+        this.pending = this.borrowed || at !== 0 || len !== buf.length ? own(buf, at, len) : buf;
         return;
       }
       if (isHeadError(h)) {
@@ -193,12 +201,13 @@ export class UpstreamConnection {
         continue;
       }
       this.pending = undefined;
-      this.onHead(req, h, buf);
+      this.onHead(req, h, buf, len);
       return;
     }
   }
 
-  private onHead(req: UpstreamRequest, h: MessageHead, buf: Buffer): void {
+  /** The response head `h` arrived in `buf[0..len)`. */
+  private onHead(req: UpstreamRequest, h: MessageHead, buf: Buffer, len: number): void {
     if (h.otherEncoding) {
       this.fail(new UpstreamFailure('reset', 'upstream response uses a transfer coding other than chunked'), false);
       this.socket.destroy();
@@ -211,11 +220,11 @@ export class UpstreamConnection {
     if (noBody) {
       this.responseDone = true;
       req.resolve({ status: h.status, headers, body: null, trailers: noTrailers });
-      if (h.end < buf.length) this.keepAlive = false;
+      if (h.end < len) this.keepAlive = false;
       if (this.requestBodyDone) this.finish();
       return;
     }
-    const avail = buf.length - h.end;
+    const avail = len - h.end;
     if (!h.chunked && h.contentLength > 0 && avail >= h.contentLength) {
       // The whole body came with the head: hand it on as bytes, no stream needed.
       this.responseDone = true;
@@ -232,7 +241,7 @@ export class UpstreamConnection {
     const stream = new ResponseBody(this);
     this.stream = stream;
     req.resolve({ status: h.status, headers, body: stream, trailers: () => decoder.trailers });
-    if (h.end < buf.length) this.feedBody(buf, h.end);
+    if (h.end < len) this.feedBody(len === buf.length ? buf : buf.subarray(0, len), h.end);
   }
 
   private feedBody(buf: Buffer, start: number): void {
