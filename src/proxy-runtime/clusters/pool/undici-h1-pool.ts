@@ -58,7 +58,12 @@ export class H1Pool {
   send(ep: Endpoint, head: UpstreamRequestHead, body: NodeJS.ReadableStream | null): InFlight {
     let controller: Dispatcher.DispatchController | undefined;
     let cancelled: Error | undefined;
-    const headers = head.headers as Record<string, string | string[]>;
+    // Fields set to undefined (taken off by the proxy) are not sent.
+    const headers: Record<string, string | string[]> = {};
+    for (const k in head.headers) {
+      const v = head.headers[k];
+      if (v !== undefined) headers[k] = v;
+    }
     const response = new Promise<ProxyResponse>((resolve, reject) => {
       const attempt = (mayRetry: boolean): void => {
         let responded = false;
