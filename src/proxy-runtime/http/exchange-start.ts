@@ -76,7 +76,7 @@ export interface ExchangeSink {
 /** The exchange is over: in-flight count and telemetry (called once per exchange). */
 export function finishExchange(ctx: ProxyContext, ex: Exchange, status: number, grpcStatus: string | undefined): void {
   ctx.requestFinished();
-  ctx.telemetry.recordHttp(ex, status, ex.peerMetadata, grpcStatus);
+  ctx.telemetry.recordHttp(ex, status, grpcStatus);
 }
 
 /** Runs the stack for `ex` and hands what it produced to `sink`. */

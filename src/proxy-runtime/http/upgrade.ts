@@ -34,7 +34,7 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   ctx.requestStarted();
   const finish = (): void => {
     ctx.requestFinished();
-    ctx.telemetry.recordHttp(ex, status, undefined, undefined);
+    ctx.telemetry.recordHttp(ex, status, undefined);
   };
   const found = conn.chain.routes?.match(ex, runtime.node.labels);
   if (!found || !found.route.destinations.length) {

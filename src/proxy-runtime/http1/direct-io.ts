@@ -12,7 +12,7 @@
  * Invariant for readers: the bytes passed to a direct reader live in ONE buffer shared by every
  * direct socket of the process and are valid only until the reader returns to the event loop
  * (synchronous code and the microtasks it queues). Whatever a reader keeps longer is copied
- * (`own`).
+ * (`kept`, `own`).
  *
  * The internals used (the `onread` symbols of net.Socket, the stream_wrap binding's WriteWrap)
  * exist unchanged in Node 18 to 24; when any is missing, or a socket is not a plain TCP socket
@@ -108,6 +108,16 @@ export function endDirectRead(socket: Socket): void {
   const s = socket as SocketInternals;
   if (internals === undefined || s[internals.kBufferCb] === undefined) return;
   s[internals.kBufferCb] = (n: number, buf: Buffer): boolean => socket.push(Buffer.from(buf.subarray(0, n)));
+}
+
+/** Whether `b` is (a view of) the shared read buffer: its bytes are valid only until the reader returns. */
+export function borrowed(b: Buffer): boolean {
+  return internals !== undefined && b.buffer === SHARED.buffer;
+}
+
+/** `b` itself, or a copy when it is borrowed from the shared read buffer: for bytes kept past the read. */
+export function kept(b: Buffer): Buffer {
+  return borrowed(b) ? Buffer.from(b) : b;
 }
 
 /** A copy of `buf[start..end)` that outlives the read it came from. */

@@ -17,7 +17,7 @@ import { writeH1Response, type H1Downstream } from './response-writer.js';
 import type { ProxyResponse } from '../http/types.js';
 import { beginExchange, finishExchange, runExchange, type ExchangeSink } from '../http/exchange-start.js';
 import { absoluteTarget } from '../http/request-target.js';
-import { endDirectRead, readDirect, writeDirect } from './direct-io.js';
+import { endDirectRead, kept, readDirect, writeDirect } from './direct-io.js';
 
 /**
  * A connection waiting this long for (the rest of) a request head is closed, as node:http's
@@ -63,13 +63,11 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
   /** the exchange in progress, told when the downstream goes away before its response ended */
   private exchange: Exchange | undefined;
   private readonly onData = (c: Buffer): void => this.data(c);
-  /** the bytes being handled were read directly (borrowed: copied if kept, see direct-io) */
-  private borrowed = false;
   private readonly onSocketClose = (): void => this.closed();
   /** when the connection last started waiting for a request head */
   private idleSince = Date.now();
   private readonly sink = (c: Buffer): void => {
-    if (!this.body!.push(this.keep(c))) this.socket.pause();
+    if (!this.body!.push(kept(c))) this.socket.pause();
   };
 
   constructor(
@@ -80,23 +78,14 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
   ) {
     socket.on('close', this.onSocketClose);
     const direct = readDirect(socket, (buf, n) => {
-      this.borrowed = true;
-      try {
-        // The usual case, a new request: parsed in place, no view of the shared buffer made.
-        if (this.state === State.Head && this.pending === undefined) this.parse(buf, n);
-        else this.data(buf.subarray(0, n));
-      } finally {
-        this.borrowed = false;
-      }
+      // The usual case, a new request: parsed in place, no view of the shared buffer made.
+      if (this.state === State.Head && this.pending === undefined) this.parse(buf, n);
+      else this.data(buf.subarray(0, n));
     });
     if (!direct) socket.on('data', this.onData);
     socket.resume();
   }
 
-  /** `b` itself, or a copy when it is borrowed from the shared read buffer. */
-  private keep(b: Buffer): Buffer {
-    return this.borrowed ? Buffer.from(b) : b;
-  }
 
   private readonly done: ExchangeDone = (ex, status, grpcStatus) => finishExchange(this.ctx, ex, status, grpcStatus);
 
@@ -132,7 +121,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     const buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
     if (this.state === State.Busy) {
       // pipelined: wait for the response in progress
-      this.pending = this.keep(buf);
+      this.pending = kept(buf);
       this.socket.pause();
       return;
     }
@@ -144,7 +133,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
   private parse(buf: Buffer, end = buf.length): void {
     const h = parseHead(buf, 0, true, MAX_HEAD_BYTES, end);
     if (h === undefined) {
-      this.pending = this.keep(buf.subarray(0, end));
+      this.pending = kept(buf.subarray(0, end));
       return;
     }
     if (isHeadError(h)) return this.refuse(h.error, h.reason);
@@ -154,7 +143,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
       this.socket.off('close', this.onSocketClose);
       endDirectRead(this.socket);
       this.host.forget(this);
-      this.host.handOff(this.socket, this.conn, this.keep(buf.subarray(0, end)));
+      this.host.handOff(this.socket, this.conn, kept(buf.subarray(0, end)));
       return;
     }
     this.start(h, buf, end);
@@ -201,7 +190,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     if (h.end < end) {
       if (hasBody) this.feedBody(end === buf.length ? buf : buf.subarray(0, end), h.end);
       else {
-        this.pending = this.keep(buf.subarray(h.end, end));
+        this.pending = kept(buf.subarray(h.end, end));
         this.socket.pause();
       }
     }
@@ -224,7 +213,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     this.body!.push(null);
     this.state = State.Busy;
     if (end < buf.length) {
-      this.pending = this.keep(buf.subarray(end));
+      this.pending = kept(buf.subarray(end));
       this.socket.pause();
     }
     if (this.responseDone) this.next();

@@ -12,7 +12,7 @@ import { describeSocketError } from '../clusters/pool/connect.js';
 import { parseHead, isHeadError, MAX_HEAD_BYTES, type MessageHead } from './head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
 import { wire } from './head-writer.js';
-import { own, readDirect } from './direct-io.js';
+import { borrowed, kept, own, readDirect } from './direct-io.js';
 
 /** A request waiting for, or using, a connection. */
 export interface UpstreamRequest {
@@ -62,10 +62,8 @@ export class UpstreamConnection {
   private responseDone = false;
   private keepAlive = true;
   private lastError: Error | undefined;
-  /** the bytes being handled were read directly (borrowed: copied if kept, see direct-io) */
-  private borrowed = false;
   private readonly sink = (c: Buffer): void => {
-    if (!this.stream!.push(this.borrowed ? Buffer.from(c) : c)) this.socket.pause();
+    if (!this.stream!.push(kept(c))) this.socket.pause();
   };
 
   constructor(
@@ -75,14 +73,9 @@ export class UpstreamConnection {
     socket.on('error', (e) => (this.lastError = e));
     socket.on('close', () => this.onClose());
     const direct = readDirect(socket, (buf, n) => {
-      this.borrowed = true;
-      try {
-        // The usual case, a response head: parsed in place, no view of the shared buffer made.
-        if (this.decoder === undefined && this.pending === undefined) this.onData(buf, n);
-        else this.onData(buf.subarray(0, n));
-      } finally {
-        this.borrowed = false;
-      }
+      // The usual case, a response head: parsed in place, no view of the shared buffer made.
+      if (this.decoder === undefined && this.pending === undefined) this.onData(buf, n);
+      else this.onData(buf.subarray(0, n));
     });
     if (!direct) socket.on('data', (c: Buffer) => this.onData(c));
     socket.resume();
@@ -183,7 +176,7 @@ export class UpstreamConnection {
     for (;;) {
       const h = parseHead(buf, at, false, MAX_HEAD_BYTES, len);
       if (h === undefined) {
-        this.pending = this.borrowed || at !== 0 || len !== buf.length ? own(buf, at, len) : buf;
+        this.pending = own(buf, at, len); // a partial head: rare, and the bytes may be borrowed
         return;
       }
       if (isHeadError(h)) {
@@ -230,7 +223,7 @@ export class UpstreamConnection {
       this.responseDone = true;
       if (avail > h.contentLength) this.keepAlive = false;
       const end = h.end + h.contentLength;
-      req.resolve(new CompleteResponse(h.status, headers, this.borrowed ? own(buf, h.end, end) : buf.subarray(h.end, end)));
+      req.resolve(new CompleteResponse(h.status, headers, borrowed(buf) ? own(buf, h.end, end) : buf.subarray(h.end, end)));
       if (this.requestBodyDone) this.finish();
       else this.keepAlive = false;
       return;

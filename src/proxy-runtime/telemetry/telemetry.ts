@@ -122,7 +122,8 @@ export class Telemetry {
   }
 
   /** Records a finished HTTP exchange. */
-  recordHttp(ex: Exchange, status: number, peerMetadata: string | undefined, grpcStatus: string | undefined): void {
+  recordHttp(ex: Exchange, status: number, grpcStatus: string | undefined): void {
+    const peerMetadata = ex.peerMetadata;
     const durationMs = performance.now() - ex.startedAt;
     const direction = ex.conn.listener.direction;
     const cluster = ex.clusterName ? ex.runtime.clusters.get(ex.clusterName) : undefined;
