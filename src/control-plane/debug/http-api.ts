@@ -17,6 +17,7 @@ import type { WorkloadStore } from '../store/workload-store.js';
 import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
+import { redactPrivateKeys } from '../../protocol/proxy-config/redact.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
 
 /** The local platform's config store and workload registry, served under /api with the admin token. */
@@ -145,7 +146,7 @@ function configDump(deps: HttpApiDeps, proxyId: string) {
   const desired = deps.pipeline.desired(conn.proxy);
   const sent: Record<string, unknown> = {};
   for (const t of conn.subscribedTypes()) sent[t] = conn.lastSent(t) ?? null;
-  return { proxy: conn.view(), version: deps.pipeline.version, desired, sent };
+  return redactPrivateKeys({ proxy: conn.view(), version: deps.pipeline.version, desired, sent });
 }
 
 async function applyDocuments(deps: LocalApiDeps, body: unknown) {

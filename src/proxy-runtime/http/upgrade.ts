@@ -68,7 +68,7 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   text += '\r\n';
   const mesh = ctx.mesh();
   const up = dial(
-    { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined },
+    { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined, originate: ep.originate },
     (upstream) => {
       upstream.write(text);
       if (head.length > 0) upstream.write(head);

@@ -26,6 +26,7 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
     return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
   }
   if (route.directResponse) {
+    if (route.directResponse.flag) ex.flag(route.directResponse.flag);
     return Promise.resolve(localResponse(route.directResponse.status, route.directResponse.body ?? null));
   }
   if (route.rewrite) {
