@@ -43,6 +43,8 @@ export interface WorkloadInfo {
   readonly proxyPort?: number;
   readonly adminPort?: number;
   readonly outboundPort?: number;
+  /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** A mesh platform. */

@@ -53,6 +53,8 @@ export interface WorkloadRecord {
   readonly serviceAddresses?: readonly string[];
   /** `meshctl run --outbound`: sidecar listeners on 127.0.0.1:localPort to service:port (service: NAME or NAME.NAMESPACE). */
   readonly outboundPorts?: readonly { readonly service: string; readonly port: number; readonly localPort: number }[];
+  /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */

@@ -42,6 +42,11 @@ export interface MeshWorkload {
    * 15006 intercepts it); on the local platform without capture, the sidecar's inbound listener.
    */
   inboundPorts?: Record<number, number>;
+  /**
+   * A gateway (the proxy in router mode: no app, no capture): where it binds and how Gateway ports
+   * map to local ports. Its listeners come from the Gateways that select its labels.
+   */
+  router?: { address: string; ports: Readonly<Record<number, number>> };
 }
 
 /** Everything the translation needs, as one immutable value. */

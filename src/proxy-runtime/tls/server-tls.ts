@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, createServer, type SecureContext, type Server, type TLSSocket } from 'node:tls';
 import type { ServerTlsConfig } from '../../protocol/proxy-config/index.js';
+import { pemOrFile } from './pem.js';
 
 /** Whether `name` is served by a certificate for `pattern` (exact, or `*.suffix` for one or more labels). */
 export function serverNameMatches(pattern: string, name: string): boolean {
@@ -35,25 +36,30 @@ export class ServerTlsTerminator {
       ...(cfg.minProtocolVersion ? { minVersion: cfg.minProtocolVersion } : { minVersion: 'TLSv1.2' as const }),
       ...(cfg.maxProtocolVersion ? { maxVersion: cfg.maxProtocolVersion } : {}),
       ...(cfg.cipherSuites?.length ? { ciphers: cfg.cipherSuites.join(':') } : {}),
-      ...(cfg.mode === 'mutual' && cfg.caCertificates ? { ca: cfg.caCertificates } : {}),
+      ...(cfg.mode === 'mutual' && cfg.caCertificates ? { ca: pemOrFile(cfg.caCertificates, 'serverTls.caCertificates') } : {}),
     };
-    let fallback: SecureContext | undefined;
+    let fallback: { context: SecureContext; cert: string; key: string } | undefined;
+    let first: typeof fallback;
     for (const c of cfg.certificates) {
       let context: SecureContext;
+      const cert = pemOrFile(c.certChain, c.name);
+      const key = pemOrFile(c.privateKey, c.name);
       try {
-        context = createSecureContext({ ...common, cert: c.certChain, key: c.privateKey });
+        context = createSecureContext({ ...common, cert, key });
       } catch (err) {
         throw new Error(`certificate ${c.name}: ${(err as Error).message}`);
       }
+      first ??= { context, cert, key };
       if (c.serverNames?.length) this.byName.push({ names: c.serverNames, context });
-      else fallback ??= context;
+      else fallback ??= { context, cert, key };
     }
-    const defaultContext = fallback ?? this.byName[0]!.context;
-    const first = cfg.certificates.find((c) => !c.serverNames?.length) ?? cfg.certificates[0]!;
+    // Clients without SNI (an IP address) get the default certificate: the first without serverNames.
+    const chosen = fallback ?? first!;
+    const defaultContext = chosen.context;
     this.server = createServer({
       ...common,
-      cert: first.certChain,
-      key: first.privateKey,
+      cert: chosen.cert,
+      key: chosen.key,
       requestCert: cfg.mode === 'mutual',
       rejectUnauthorized: cfg.mode === 'mutual',
       ALPNProtocols: alpn,

@@ -6,6 +6,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import type { UpstreamTlsConfig } from '../../../protocol/proxy-config/index.js';
+import { pemOrFile } from '../../tls/pem.js';
 import type { MeshTls } from '../../tls/contexts.js';
 import { spiffeChecker } from '../../tls/contexts.js';
 import { UpstreamFailure } from '../../http/types.js';
@@ -40,8 +41,8 @@ export function compileOrigination(cfg: UpstreamTlsConfig, context: SecureContex
 /** The SecureContext of a cluster's upstreamTls: its CA (else the system roots) and client certificate. */
 export function originationContext(cfg: UpstreamTlsConfig): SecureContext {
   return createSecureContext({
-    ...(cfg.caCertificates ? { ca: cfg.caCertificates } : {}),
-    ...(cfg.certChain && cfg.privateKey ? { cert: cfg.certChain, key: cfg.privateKey } : {}),
+    ...(cfg.caCertificates ? { ca: pemOrFile(cfg.caCertificates, 'upstreamTls.caCertificates') } : {}),
+    ...(cfg.certChain && cfg.privateKey ? { cert: pemOrFile(cfg.certChain, 'upstreamTls.certChain'), key: pemOrFile(cfg.privateKey, 'upstreamTls.privateKey') } : {}),
     minVersion: 'TLSv1.2',
   });
 }
