@@ -200,7 +200,8 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
         const name = `gateway|${gwNs}/${gw.metadata.name}|${port}|${i}`;
         if (protocol === 'HTTPS') {
           routes.push({ name, virtualHosts: httpVirtualHosts(snapshot, gw, server, gwNs, notes) });
-          entry.tlsChains.push({ name, ...(match ? { match } : {}), protocol: 'auto', serverTls: tls, routeConfig: name });
+          // HTTP/1.1 inside (ALPN): the services behind an HTTPS server speak what their port says, not the client's h2.
+          entry.tlsChains.push({ name, ...(match ? { match } : {}), protocol: 'http1', serverTls: tls, routeConfig: name });
         } else {
           // TLS terminated, then TCP routes.
           const tcp = l4Chains(snapshot, gw, server, gwNs, false, notes)[0];
@@ -223,7 +224,8 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
     if (!chains.length) continue;
     // A TLS chain matched by SNI also serves clients without SNI when it is the only one.
     if (chains.length === 1 && chains[0]!.match?.serverNames) delete chains[0]!.match;
-    listeners.push({ name: `gateway|${port}`, address: router.address, port: router.ports[port] ?? port, direction: 'inbound', mode: 'explicit', chains });
+    // Outbound: towards the mesh a gateway is a client (peer metadata, mTLS with its own identity).
+    listeners.push({ name: `gateway|${port}`, address: router.address, port: router.ports[port] ?? port, direction: 'outbound', mode: 'explicit', chains: chains.map((c) => ({ ...c, edge: true })) });
   }
   return { listeners, routes, notes };
 }

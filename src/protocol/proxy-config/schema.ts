@@ -253,6 +253,7 @@ export const FilterChain = Type.Object(
     tcpCluster: opt('cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)', Type.String()),
     tls: opt('inbound: require mutual TLS from peers (strict) or accept both (permissive)', Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')])),
     serverTls: opt('gateway: terminate TLS with these certificates, then serve `protocol` inside', ServerTls),
+    edge: opt('gateway: the first hop from outside; sets x-forwarded-proto from the connection (never the client) and appends the client to x-forwarded-for', Type.Boolean()),
   },
   Strict,
 );
