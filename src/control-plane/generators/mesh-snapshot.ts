@@ -48,7 +48,8 @@ function meshWorkload(w: WorkloadRecord, services: readonly MeshService[]): Mesh
   return {
     name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels, address: w.address, meshed: true,
     ...(w.proxyPort !== undefined ? { inboundPorts } : {}),
-    ...(w.gateway ? { router: { address: w.gateway.address, ports: w.gateway.ports } } : {}),
+    // A gateway is reached by mesh clients (a Service selecting it) on the local port serving each Gateway port.
+    ...(w.gateway ? { router: { address: w.gateway.address, ports: w.gateway.ports }, inboundPorts: { ...w.gateway.ports } } : {}),
   };
 }
 

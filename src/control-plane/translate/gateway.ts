@@ -219,7 +219,8 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
     if (e.vhosts.length) {
       const name = `gateway|http|${port}`;
       routes.push({ name, virtualHosts: e.vhosts });
-      chains.push({ name, protocol: 'auto', routeConfig: name });
+      // Permissive: mesh clients (the egress pattern: sidecar -> gateway) arrive with mTLS, outside ones in plaintext.
+      chains.push({ name, protocol: 'auto', tls: 'permissive', routeConfig: name });
     }
     if (!chains.length) continue;
     // A TLS chain matched by SNI also serves clients without SNI when it is the only one.
