@@ -43,6 +43,8 @@ export interface WorkloadInfo {
   readonly proxyPort?: number;
   readonly adminPort?: number;
   readonly outboundPort?: number;
+  /** false: registered but not (yet, or no longer) an endpoint of its services. */
+  readonly serving?: boolean;
 }
 
 /** A mesh platform. */

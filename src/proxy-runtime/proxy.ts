@@ -107,6 +107,11 @@ export class Proxy implements ProxyContext {
     this.telemetry.metrics.activeRequests.dec();
   }
 
+  /** Requests and TCP streams in flight (both directions), for a graceful stop. */
+  get inFlight(): number {
+    return this.drainTracker.inFlight;
+  }
+
   /** The version of the config serving now. */
   get version(): string {
     return this.runtime?.version ?? '';

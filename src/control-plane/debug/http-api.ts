@@ -70,6 +70,7 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
       ['GET', /^\/api\/v1\/workloads$/, () => ({ items: local.workloads.list() }), true],
       ['POST', /^\/api\/v1\/workloads$/, (_r, _u, body) => registerWorkload(deps, local, body), true],
       ['DELETE', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/, (_r, url) => unregisterWorkload(local, url), true],
+      ['POST', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)\/serving$/, (_r, url, body) => setServing(deps, local, url, body), true],
     );
   }
 
@@ -179,6 +180,7 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) problems.push('ports: must be a list of ports');
   if (w.capture !== undefined && typeof w.capture !== 'boolean') problems.push('capture: must be true or false');
   if (w.serviceAddresses !== undefined && !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))) problems.push('serviceAddresses: must be a list of IP addresses');
+  if (w.serving !== undefined && typeof w.serving !== 'boolean') problems.push('serving: must be true or false');
   if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
   if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
@@ -190,6 +192,7 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
     ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
+    ...(w.serving === false ? { serving: false } : {}),
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
@@ -200,6 +203,36 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
     await new Promise((r) => setTimeout(r, 10));
   }
   return { workload: record, token, trustRoots: deps.authority.rootPem, streamAddress: deps.streamAddress() };
+}
+
+/** The longest a serving change waits for the proxies' ACKs. */
+const MAX_ACK_WAIT_MS = 60_000;
+
+/**
+ * Marks a workload serving (an endpoint) or not, then waits until the snapshot reflects it and, with
+ * `waitForAck`, until every connected proxy ACKed what it was sent since (so none still routes new
+ * requests to a withdrawn endpoint). Answers which proxies had not ACKed when the wait ran out.
+ */
+async function setServing(deps: HttpApiDeps, local: LocalApiDeps, url: URL, body: unknown) {
+  const m = /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)\/serving$/.exec(url.pathname)!;
+  const ns = decodeURIComponent(m[1]!);
+  const name = decodeURIComponent(m[2]!);
+  const b = body as { serving?: unknown; ackTimeoutMs?: unknown };
+  if (typeof b.serving !== 'boolean') throw new HttpError(400, 'body must have serving: true or false');
+  const waitMs = typeof b.ackTimeoutMs === 'number' && b.ackTimeoutMs > 0 ? Math.min(b.ackTimeoutMs, MAX_ACK_WAIT_MS) : 0;
+  if (!(await local.workloads.setServing(ns, name, b.serving))) throw new HttpError(404, `workload ${ns}/${name} is not registered`);
+  const deadline = Date.now() + Math.max(waitMs, REGISTRATION_PUSH_WAIT_MS);
+  const reflected = (): boolean => (deps.pipeline.snapshot.workload(name, ns)?.serving !== false) === b.serving;
+  while (!reflected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const version = deps.pipeline.version;
+  const pending = (): string[] =>
+    deps.ads
+      .views()
+      .filter((v) => Object.values(v.types).some((t) => t.status !== 'SYNCED' && t.status !== 'NOT SENT'))
+      .map((v) => v.proxy.id);
+  const ackDeadline = Date.now() + waitMs;
+  while (waitMs > 0 && pending().length > 0 && Date.now() < ackDeadline) await new Promise((r) => setTimeout(r, 10));
+  return { serving: b.serving, version, acked: reflected() && pending().length === 0, pending: waitMs > 0 ? pending() : [] };
 }
 
 async function unregisterWorkload(deps: LocalApiDeps, url: URL) {
