@@ -12,6 +12,12 @@ import { ErrorCode, MeshError, NotFoundError, UsageError } from '../errors.js';
 
 interface ProxyStatusFlags {
   output?: string;
+  ignoreStale?: boolean;
+}
+
+/** Whether every type of a row is SYNCED. */
+export function rowSynced(r: ProxyStatusRow): boolean {
+  return r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED';
 }
 
 /** The config types shown, in istioctl's column order, with their stream type URLs. */
@@ -251,7 +257,13 @@ const command: CommandDefinition = {
     cmd
       .argument('[name]', 'a proxy (NAME or NAME.NAMESPACE): print the diff between the control plane config and what it runs')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .addHelpText('after', examples(['meshctl proxy-status', 'meshctl proxy-status productpage-v1.default', 'meshctl proxy-status -o json']));
+      .option('--ignore-stale', 'exit 0 even when a proxy is not SYNCED or a registered workload has no connected proxy')
+      .addHelpText(
+        'after',
+        'Exit code: 1 when a proxy is not SYNCED (STALE, NACKED, NOT SENT), when a registered workload has no connected\n' +
+          'proxy, or (with NAME) when the proxy does not run what the control plane would send; --ignore-stale returns 0.\n' +
+          examples(['meshctl proxy-status', 'meshctl proxy-status productpage-v1.default', 'meshctl proxy-status -o json', 'meshctl proxy-status --ignore-stale']),
+      );
     bind<ProxyStatusFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       const target = args[0] !== undefined ? parseProxyName(args[0], ctx.namespace()) : undefined;
@@ -259,9 +271,10 @@ const command: CommandDefinition = {
       const { toJson } = await import('../ui/printers.js');
       if (target) {
         const result = await proxyDiff(platform, target);
+        const diffCode = flags.ignoreStale || result.types.every((t) => t.match) ? 0 : 1;
         if (format === 'json') {
           ctx.out(toJson(result));
-          return 0;
+          return diffCode;
         }
         const s = ctx.style;
         for (const t of result.types) {
@@ -271,13 +284,15 @@ const command: CommandDefinition = {
             ctx.out(t.diff.split('\n').map((l) => (l.startsWith('+') && !l.startsWith('+++') ? s.green(l) : l.startsWith('-') && !l.startsWith('---') ? s.red(l) : l)).join('\n'));
           }
         }
-        return 0;
+        return diffCode;
       }
       const { rows, disconnected, unreachableControlPlanes } = await collectProxyStatus(platform);
       if (unreachableControlPlanes.length) ctx.logger.warn(`control plane replica(s) ${unreachableControlPlanes.join(', ')} did not answer: the proxies connected to them are not listed`);
+      const healthy = rows.every(rowSynced) && disconnected.length === 0 && unreachableControlPlanes.length === 0;
+      const code = healthy || flags.ignoreStale ? 0 : 1;
       if (format === 'json') {
         ctx.out(toJson({ proxies: rows, disconnectedWorkloads: disconnected.map((w) => `${w.name}.${w.namespace}`) }));
-        return 0;
+        return code;
       }
       if (!rows.length) ctx.err('No proxies are connected to the control plane.\n');
       else {
@@ -285,7 +300,8 @@ const command: CommandDefinition = {
         ctx.out(renderProxyStatus(ctx, rows, renderTable));
       }
       if (disconnected.length) ctx.err(`Registered workloads without a connected proxy: ${disconnected.map((w) => `${w.name}.${w.namespace}`).join(', ')}\n`);
-      return 0;
+      if (code !== 0) ctx.err(`Not every proxy is SYNCED (exit 1; --ignore-stale to exit 0). Why: meshctl check --proxy\n`);
+      return code;
     });
   },
 };

@@ -126,7 +126,9 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       import('node:path'),
       import('../protocol/stream/messages.js'),
     ]);
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
+    const address = async (): Promise<string> => (await platform.state()).streamAddress;
+    const identity = await startCaIdentity({ address, trustRoots: reg.trustRoots, token: () => reg.token });
     cleanups.push(() => identity.close());
     await (await import('node:fs/promises')).mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
@@ -135,7 +137,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)) });
     cleanups.push(() => proxy.close());
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
-    const stream = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
+    const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
     // Wait for the listeners before starting the app, so its first outbound call already goes through the mesh.
     const deadline = Date.now() + life.readyTimeoutMs;
