@@ -1,7 +1,10 @@
 /** Istio metrics on the telemetry port, the JSON access log, request ids and trace propagation. */
 import { Agent } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cluster, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { cluster, eventually, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 import { requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
 
 describe('metrics', () => {
@@ -127,6 +130,34 @@ describe('access log', () => {
     });
     expect(typeof line!.duration).toBe('number');
     expect(line!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('access log settings', () => {
+  it('writes TEXT lines in Envoy\'s default format, to a 0600 file, as a config change says, without a restart', async () => {
+    const up = await startUpstream('svc');
+    const dir = mkdtempSync(join(tmpdir(), 'meshctl-access-'));
+    const file = join(dir, 'access.log');
+    const cfg = (version: string, telemetry: Record<string, unknown>) => simpleConfig({ version, clusters: [cluster('svc', [up.port])], extra: { telemetry } });
+    const { proxy, accessLog } = await startProxy(cfg('v1', {}));
+    await send(proxy.listenerPort('out'), { path: '/json' });
+    expect(accessLog().map((l) => l.path)).toEqual(['/json']);
+
+    expect((await proxy.applyConfig(cfg('v2', { accessLog: file, accessLogEncoding: 'TEXT' }))).ok).toBe(true);
+    await send(proxy.listenerPort('out'), { path: '/text?q=1', headers: { 'user-agent': 'curl/8', 'x-request-id': 'rid-7', 'x-forwarded-for': '10.0.0.1' } });
+    proxy.telemetry.accessLog.flush();
+    await eventually(() => existsSync(file) && readFileSync(file, 'utf8').includes('\n'), 'the line reached the file', 500);
+    const line = readFileSync(file, 'utf8').trim();
+    expect(line).toMatch(
+      new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\] "GET /text\\?q=1 HTTP/1.1" 200 - 0 3 \\d+ - "10.0.0.1" "curl/8" "rid-7" "svc" "127.0.0.1:${up.port}"$`),
+    );
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    expect((await proxy.applyConfig(cfg('v3', { accessLog: 'off' }))).ok).toBe(true);
+    await send(proxy.listenerPort('out'), { path: '/off' });
+    proxy.telemetry.accessLog.flush();
+    expect(accessLog().map((l) => l.path)).toEqual(['/json']);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });
 
