@@ -43,6 +43,8 @@ export interface WorkloadInfo {
   readonly proxyPort?: number;
   readonly adminPort?: number;
   readonly outboundPort?: number;
+  /** The sidecar's telemetry port (`/stats/prometheus`) on `address`. */
+  readonly telemetryPort?: number;
 }
 
 /** A mesh platform. */

@@ -181,13 +181,15 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (w.serviceAddresses !== undefined && !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))) problems.push('serviceAddresses: must be a list of IP addresses');
   if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
+  if (w.telemetryPort !== undefined && !okPort(w.telemetryPort)) problems.push('telemetryPort: must be a port');
   if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
     problems.push('outboundPorts: must be a list of {service, port, localPort}');
   }
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
-    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
+    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
+    ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
     ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
   };
