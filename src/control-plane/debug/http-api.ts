@@ -1,6 +1,6 @@
 /**
  * Port 15014: the control plane's debug API (what `proxy-status`, `proxy-config` and `check` read,
- * plus /ready and /healthz for probes) and, on the local platform (127.0.0.1 only), the API the CLI
+ * plus /ready and /healthz for probes, and /metrics for Prometheus) and, on the local platform (127.0.0.1 only), the API the CLI
  * uses to apply config and register workloads. Reads under /debug are open, like istiod's;
  * everything under /api needs the admin token kept `0600` in the mesh home, since registering a
  * workload mints a credential. On Kubernetes there is no /api: config is in the cluster.
@@ -18,6 +18,7 @@ import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
+import { controlPlaneMetrics } from '../metrics.js';
 
 /** The local platform's config store and workload registry, served under /api with the admin token. */
 export interface LocalApiDeps {
@@ -77,6 +78,11 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
+        if (req.method === 'GET' && (url.pathname === '/metrics' || url.pathname === '/stats/prometheus')) {
+          // the monitoring endpoint, open like istiod's 15014/metrics (nothing secret in it)
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(controlPlaneMetrics.render());
+          return;
+        }
         const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
         if (!route) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
         if (route[3] && !authorized(req, local?.adminToken ?? '')) throw new HttpError(401, 'missing or wrong admin token');
