@@ -9,6 +9,7 @@ import { examples, parseOutputFormat } from './command.js';
 import type { CliContext } from '../context.js';
 import type { MeshPlatform, WorkloadInfo } from '../cluster/index.js';
 import { ErrorCode, MeshError, NotFoundError, UsageError } from '../errors.js';
+import { ProxyPorts } from '../protocol/well-known.js';
 
 interface ProxyStatusFlags {
   output?: string;
@@ -58,6 +59,25 @@ export interface ProxyStatusRow {
   routes: string;
   certExpiry: string | null;
   nacks: { type: string; message: string; keptVersion: string }[];
+  /** Where its admin API listens (always loopback: inside the pod on Kubernetes), when known. */
+  adminAddress: string | null;
+  /** Where Prometheus scrapes it (`http://ADDRESS:PORT/stats/prometheus`), when known. */
+  telemetryAddress: string | null;
+}
+
+/**
+ * A proxy's admin and telemetry addresses: on Kubernetes the pod's own 127.0.0.1:15000 (reached
+ * through the API server) and POD_IP:15020; locally what `meshctl run` registered.
+ */
+export function proxyAddresses(kind: MeshPlatform['kind'], w: WorkloadInfo | undefined): { adminAddress: string | null; telemetryAddress: string | null } {
+  const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  if (kind === 'kubernetes') {
+    return { adminAddress: `127.0.0.1:${ProxyPorts.admin}`, telemetryAddress: w?.address ? hostPort(w.address, ProxyPorts.telemetry) : null };
+  }
+  return {
+    adminAddress: w?.adminPort ? `127.0.0.1:${w.adminPort}` : null,
+    telemetryAddress: w?.telemetryPort ? hostPort(w.address || '127.0.0.1', w.telemetryPort) : null,
+  };
 }
 
 /** Splits `NAME[.NS]` (workload names are DNS labels, so the first dot separates the namespace). */
@@ -91,13 +111,14 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
       }
       // The stream's certificate is the one the proxy connected with; after a rotation its admin API knows the current one.
       let certExpiry = p.certificateExpiry ?? null;
-      if (workloads.some((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace && w.adminPort)) {
+      const workload = workloads.find((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace);
+      if (workload?.adminPort) {
         const certs = await platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>({ name: p.proxy.workload, namespace: p.proxy.namespace }, '/certs').catch(() => undefined);
         if (certs?.identity?.validTo) certExpiry = certs.identity.validTo;
       }
       return {
         name: p.proxy.id, workload: p.proxy.workload, namespace: p.proxy.namespace, controlPlane: p.controlPlane ?? controlPlane, version: p.proxy.proxyVersion,
-        clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks,
+        clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks, ...proxyAddresses(platform.kind, workload),
       };
     }),
   );

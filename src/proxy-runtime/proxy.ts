@@ -75,9 +75,6 @@ export class Proxy implements ProxyContext {
       throw new ProxyConfigRejected(r.errors);
     }
     const cfg = p.runtime.config;
-    if (opts.accessLog === undefined && cfg.telemetry?.accessLog !== undefined) {
-      p.telemetry.accessLog.enabled = cfg.telemetry.accessLog !== 'off';
-    }
     try {
       p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin);
       p.telemetryServer = await startTelemetryServer(p.adminView(), cfg.telemetry?.address ?? '0.0.0.0', opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry);
@@ -201,6 +198,7 @@ export class Proxy implements ProxyContext {
       setTimeout(() => h.destroyAll(), runtime.drainPeriodMs).unref();
     }
     this.state.sweep(new Set(runtime.clusters.keys()));
+    this.telemetry.configure(config.telemetry);
     this.appliedAt = new Date().toISOString();
     const m = this.telemetry.metrics;
     m.configVersion.reset();
@@ -271,7 +269,7 @@ export class Proxy implements ProxyContext {
   /** Drains, then closes the admin and telemetry servers and the pools. */
   async close(): Promise<void> {
     if (this.runtime) await this.drain();
-    this.telemetry.accessLog.flush();
+    this.telemetry.close();
     this.admin?.server.closeAllConnections();
     this.telemetryServer?.server.closeAllConnections();
     await Promise.all([this.admin, this.telemetryServer].map((s) => (s ? new Promise<void>((r) => s.server.close(() => r())) : undefined)));

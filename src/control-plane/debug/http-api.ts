@@ -1,6 +1,6 @@
 /**
  * Port 15014: the control plane's debug API (what `proxy-status`, `proxy-config` and `check` read,
- * plus /ready and /healthz for probes) and, on the local platform (127.0.0.1 only), the API the CLI
+ * plus /ready and /healthz for probes, and /metrics for Prometheus) and, on the local platform (127.0.0.1 only), the API the CLI
  * uses to apply config and register workloads. Reads under /debug are open, like istiod's;
  * everything under /api needs the admin token kept `0600` in the mesh home, since registering a
  * workload mints a credential. On Kubernetes there is no /api: config is in the cluster.
@@ -18,6 +18,7 @@ import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
+import { controlPlaneMetrics } from '../metrics.js';
 
 /** The local platform's config store and workload registry, served under /api with the admin token. */
 export interface LocalApiDeps {
@@ -78,6 +79,11 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
+        if (req.method === 'GET' && (url.pathname === '/metrics' || url.pathname === '/stats/prometheus')) {
+          // the monitoring endpoint, open like istiod's 15014/metrics (nothing secret in it)
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(controlPlaneMetrics.render());
+          return;
+        }
         const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
         if (!route) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
         if (route[3] && !authorized(req, local?.adminToken ?? '')) throw new HttpError(401, 'missing or wrong admin token');
@@ -183,13 +189,15 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (w.serving !== undefined && typeof w.serving !== 'boolean') problems.push('serving: must be true or false');
   if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
+  if (w.telemetryPort !== undefined && !okPort(w.telemetryPort)) problems.push('telemetryPort: must be a port');
   if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
     problems.push('outboundPorts: must be a list of {service, port, localPort}');
   }
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
-    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
+    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
+    ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
     ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
     ...(w.serving === false ? { serving: false } : {}),
