@@ -128,6 +128,7 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
       log,
       accessLog: opts.accessLog === false ? null : ctx.io.stdout,
       onQuit: () => stopped(),
+      guardProcess: true,
     });
   } catch (err) {
     if (err instanceof ProxyConfigRejected) throw new ConfigInvalidError(file, err.errors);

@@ -109,7 +109,7 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
     const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true });
     cleanups.push(() => proxy.close());
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
     const stream = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node, log: (l) => ctx.logger.debug(l) });

@@ -22,6 +22,7 @@ import { startTelemetryServer } from './telemetry/telemetry-server.js';
 import type { AdminView, ApplyResult } from './admin/admin-view.js';
 import { describeClusters, describeListeners } from './admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { installLastResortGuard } from './runtime/guard.js';
 
 export type { ApplyResult } from './admin/admin-view.js';
 
@@ -39,6 +40,11 @@ export interface ProxyOptions {
   telemetryPort?: number;
   /** Called after /quitquitquit finished draining. */
   onQuit?: () => void;
+  /**
+   * Install the process-wide last-resort guard (runtime/guard.ts) for the life of the proxy: set
+   * where the proxy owns its process (`proxy run`, `meshctl run`), not by tests sharing one.
+   */
+  guardProcess?: boolean;
 }
 
 /** A running proxy. */
@@ -59,6 +65,7 @@ export class Proxy implements ProxyContext {
   private appliedAt = '';
   private applying: Promise<unknown> = Promise.resolve();
   private drainPromise: Promise<void> | undefined;
+  private unguard: (() => void) | undefined;
 
   private constructor(private readonly opts: ProxyOptions) {
     this.log = opts.log ?? new ProxyLog();
@@ -69,9 +76,14 @@ export class Proxy implements ProxyContext {
   /** Validates and applies `config`, binds everything; throws the NACK error if the config is refused. */
   static async start(config: unknown, opts: ProxyOptions = {}): Promise<Proxy> {
     const p = new Proxy(opts);
+    if (opts.guardProcess) {
+      const errors = p.telemetry.metrics.internalErrors;
+      p.unguard = installLastResortGuard({ log: p.log, count: (kind) => errors.labels(kind).inc() });
+    }
     const r = await p.applyConfig(config);
     if (!r.ok) {
       p.closeIdentity();
+      p.unguard?.();
       throw new ProxyConfigRejected(r.errors);
     }
     const cfg = p.runtime.config;
@@ -272,6 +284,7 @@ export class Proxy implements ProxyContext {
     await Promise.all([this.admin, this.telemetryServer].map((s) => (s ? new Promise<void>((r) => s.server.close(() => r())) : undefined)));
     this.state.close();
     this.closeIdentity();
+    this.unguard?.();
   }
 
   private adminView(): AdminView {
