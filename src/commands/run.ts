@@ -94,7 +94,7 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
@@ -102,6 +102,7 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
       import('node:fs'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
+      import('../cluster/local/layout.js'),
     ]);
     const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
     cleanups.push(() => identity.close());
@@ -109,8 +110,9 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
     const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace) });
     cleanups.push(() => proxy.close());
+    cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true })));
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
     const stream = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
