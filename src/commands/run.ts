@@ -117,7 +117,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
@@ -125,6 +125,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       import('node:fs'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
+      import('../cluster/local/layout.js'),
     ]);
     // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
     const address = async (): Promise<string> => (await platform.state()).streamAddress;
@@ -134,8 +135,9 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
     const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace) });
     cleanups.push(() => proxy.close());
+    cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true })));
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
     const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
