@@ -276,7 +276,7 @@ spec:
         const req = httpsRequest(
           { host: '127.0.0.1', port: ports[443], servername: 'api.example.com', path: '/', headers: { host: 'api.example.com' }, ca: [ca.cert, ca2.cert], agent: false },
           (res) => {
-            const issuer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '';
+            const issuer = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '');
             let body = '';
             res.on('data', (d: Buffer) => (body += d));
             res.on('end', () => {

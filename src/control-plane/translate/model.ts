@@ -47,6 +47,8 @@ export interface MeshWorkload {
    * map to local ports. Its listeners come from the Gateways that select its labels.
    */
   router?: { address: string; ports: Readonly<Record<number, number>> };
+  /** false: not (yet, or no longer) an endpoint of the services that select it (not ready, or withdrawing). */
+  serving?: boolean;
 }
 
 /** Everything the translation needs, as one immutable value. */
