@@ -247,6 +247,9 @@ export const virtualServiceKind = defineKind({
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
+    const atMesh = !spec.gateways?.length || spec.gateways.includes('mesh');
+    if (atMesh && spec.tcp?.length) report(['spec', 'tcp'], 'tcp routes are applied at gateways only: sidecars send TCP to the destination service by port; bind the VirtualService to a Gateway', 'unsupported');
+    if (atMesh && spec.tls?.length) report(['spec', 'tls'], 'tls (SNI) routes are applied at gateways only: sidecars pass TLS to the destination by port; bind the VirtualService to a Gateway', 'unsupported');
     spec.http?.forEach((r, i) => checkHttpRoute(r, ['spec', 'http', i], report));
     if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length && spec.hosts?.length) {
       report(['spec'], 'a VirtualService needs at least one http, tcp or tls route; add one');
