@@ -61,6 +61,8 @@ export interface WorkloadRecord {
    * Absent or true: serving.
    */
   readonly serving?: boolean;
+  /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */

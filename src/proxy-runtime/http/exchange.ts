@@ -21,6 +21,8 @@ export interface ConnectionInfo {
   readonly mtls: boolean;
   readonly listener: ListenerRuntime;
   readonly chain: ChainRuntime;
+  /** https when a gateway chain terminated TLS for this connection */
+  readonly scheme?: 'https';
 }
 
 /** Ends an exchange for telemetry, exactly once: the status sent (0: none) and the gRPC status. */

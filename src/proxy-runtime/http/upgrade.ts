@@ -130,7 +130,7 @@ class UpgradeAttempt {
     const text = w + '\r\n';
     const mesh = ctx.mesh();
     const up = dial(
-      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined },
+      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined, originate: ep.originate },
       (upstream) => {
         if (this.finished || this.socket.destroyed) return void upstream.destroy();
         this.upstream = upstream;

@@ -160,6 +160,22 @@ export class LocalMeshForTest {
     return s;
   }
 
+  /**
+   * Registers a gateway as `meshctl gateway run` does (router mode: no app) and starts its proxy;
+   * `ports` maps Gateway server ports to the local ports it serves them on.
+   */
+  async gateway(name: string, labels: Record<string, string>, ports: Record<number, number>): Promise<Sidecar> {
+    const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: name, labels, address: '127.0.0.1', ports: [], gateway: { address: '127.0.0.1', ports } });
+    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    const accessLog: AccessLogEntry[] = [];
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort: 0, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
+    const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: name, labels, proxyVersion: 'test' };
+    const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
+    const s: Sidecar = { name, proxy, client, identity, outboundPort: 0, received: [], accessLog };
+    this.sidecars.push(s);
+    return s;
+  }
+
   /** Every sidecar ACKed everything sent, and `changed` at the current snapshot's version. */
   synced(changed: string = TypeUrl.routes, only?: (workload: string) => boolean): boolean {
     const views = this.cp.server.ads.views().filter((v) => !only || only(v.proxy.workload));
