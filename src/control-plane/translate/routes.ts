@@ -3,7 +3,7 @@
  * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
-import { parseDuration, parseQuantity, type HTTPRoute, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import { parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
@@ -152,6 +152,28 @@ function defaultDestinations(snapshot: MeshSnapshot, service: MeshService, port:
   return [{ cluster: clusterName.outbound(port.port, serviceFqdn(service)), weight: 100 }];
 }
 
+/** Whether a Linkerd response condition matches `status`. */
+function responseMatches(m: ResponseMatch, status: number): boolean {
+  if (m.all && !m.all.every((x) => responseMatches(x, status))) return false;
+  if (m.any && !m.any.some((x) => responseMatches(x, status))) return false;
+  if (m.not && responseMatches(m.not, status)) return false;
+  if (m.status && (status < (m.status.min ?? 100) || status > (m.status.max ?? 599))) return false;
+  return true;
+}
+
+/**
+ * The statuses a route's responseClasses classify as failures: the first class that matches a
+ * status decides; a status no class matches is a failure when >= 500 (Linkerd's default).
+ */
+export function failureStatuses(classes: readonly { condition: ResponseMatch; isFailure?: boolean }[]): number[] {
+  const out: number[] = [];
+  for (let status = 100; status <= 599; status++) {
+    const cls = classes.find((c) => responseMatches(c.condition, status));
+    if (cls ? cls.isFailure === true : status >= 500) out.push(status);
+  }
+  return out;
+}
+
 /** A ServiceProfile's routes, each to the default destinations, followed by a catch-all. */
 function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['route']>, notes: TranslationNote[]): RouteSpec[] {
   const where = `ServiceProfile ${sp.metadata.name}.${sp.metadata.namespace ?? 'default'}`;
@@ -174,7 +196,16 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
         match: blocks as RouteMatchConfig[],
         route: dests,
         timeout: ms(r.timeout ?? '10s'),
-        retries: r.isRetryable ? compact({ attempts: 3, retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream', budget: compact(budget) }) : undefined,
+        retries: r.isRetryable
+          ? compact({
+              attempts: 3,
+              // responseClasses say which statuses are failures, so which are retried.
+              ...(r.responseClasses?.length
+                ? { retryOn: 'retriable-status-codes,reset,connect-failure,refused-stream', retriableStatusCodes: failureStatuses(r.responseClasses) }
+                : { retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream' }),
+              budget: compact(budget),
+            })
+          : undefined,
       }),
     );
   }
