@@ -114,6 +114,8 @@ describe('VirtualService fields in the proxy config', () => {
     expect(r!.route).toEqual([{ cluster: `outbound|8080||${WEB}`, weight: 100, headers: { request: { set: { 'x-version': 'v1' } } } }]);
     expect(r!.fault).toEqual({ delay: { fixedDelay: '1000ms', percentage: { value: 20 } }, abort: { grpcStatus: 14, percentage: { value: 5 } } });
     expect(r!.mirror).toEqual({ cluster: `outbound|9090||${WEB}`, percentage: { value: 30 } });
+    const [old] = routesOf(generate(vs('  - route: [{destination: {host: web}}]\n    mirror: {host: web}\n    mirror_percent: 15\n')));
+    expect(old!.mirror).toEqual({ cluster: `outbound|8080||${WEB}`, percentage: { value: 15 } });
   });
 });
 

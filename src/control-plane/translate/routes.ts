@@ -18,7 +18,8 @@ export interface TranslationNote {
 const ms = (d: string | undefined): string | undefined => {
   if (d === undefined) return undefined;
   const v = parseDuration(d);
-  return Number.isFinite(v) ? `${v}ms` : undefined;
+  // Durations below 1ms (Linkerd accepts `1ns`) become 1ms, the proxy's resolution.
+  return v === undefined || !Number.isFinite(v) ? undefined : `${v > 0 && v < 1 ? 1 : Math.round(v * 1000) / 1000}ms`;
 };
 
 /** gRPC status names (Istio's abort.grpcStatus) -> codes. */
@@ -126,7 +127,7 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
     if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
     out.mirror = compact({
       cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
-      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent) ?? { value: 100 },
+      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
     });
   }
   if (r.headers) out.headers = r.headers;
