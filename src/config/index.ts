@@ -39,3 +39,5 @@ export type { LinkerdAuthorizationPolicySpec, ServerAuthorizationSpec, ServerSpe
 export type { LabelSelector, ObjectMeta, Resource } from './schema.js';
 export * from './types.js';
 export { supportTables } from './support-tables.js';
+export { accepted, deprecated, enforced, exceptValues, resolveFields, truthTable, type FieldTruth, type ResolvedField, type TruthTable } from './truth.js';
+export { TRUTH_TABLES, truthTableOf } from './truth/index.js';

@@ -31,8 +31,9 @@ export function exportedTo(exportTo: readonly string[] | undefined, ns: string, 
   return exportTo.some((e) => e === '*' || (e === '.' ? ns === clientNs : e === clientNs));
 }
 
-function upstreamProtocol(protocol: string): ClusterConfig['protocol'] {
-  const p = protocol.toUpperCase();
+/** The cluster protocol for a port; a port without a protocol is sniffed, as Istio does. */
+function upstreamProtocol(protocol: string | undefined): ClusterConfig['protocol'] {
+  const p = (protocol ?? '').toUpperCase();
   return p === 'HTTP2' || p === 'GRPC' ? 'http2' : p === 'HTTP' ? 'http1' : 'auto';
 }
 
