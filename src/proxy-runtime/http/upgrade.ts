@@ -15,6 +15,7 @@ import { tcpEndpoint } from '../tcp/tcp-proxy.js';
 import { Flags, type HeaderMap } from './types.js';
 import { prepareTracing } from '../telemetry/trace.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
+import { authorize } from './authz/authz-layer.js';
 
 function refuse(socket: Duplex, status: number, reason: string): void {
   if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
@@ -36,12 +37,47 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
     ctx.requestFinished();
     ctx.telemetry.recordHttp(ex, status, undefined);
   };
+  const az = conn.listener.authz;
+  if (az === undefined) return upgrade(ctx, ex, headers, socket, head, finish, (s) => (status = s));
+  // An upgrade is a request like any other: the listener's policies decide before the app sees it.
+  authorize(ex, az).then(
+    (refused) => {
+      if (refused === null) return upgrade(ctx, ex, headers, socket, head, finish, (s) => (status = s));
+      status = refused.status;
+      refuse(socket, refused.status, refused.status === 401 ? 'Unauthorized' : refused.status === 403 ? 'Forbidden' : 'Bad Request');
+      finish();
+    },
+    () => {
+      status = 500;
+      refuse(socket, 500, 'Internal Server Error');
+      finish();
+    },
+  );
+}
+
+/** The upgrade itself, once authorized: route, dial, splice. */
+function upgrade(
+  ctx: ProxyContext,
+  ex: Exchange,
+  headers: HeaderMap,
+  socket: Duplex,
+  head: Buffer,
+  finish: () => void,
+  setStatus: (s: number) => void,
+): void {
+  const runtime = ex.runtime;
+  const conn = ex.conn;
+  let status = 0;
+  const done = (): void => {
+    setStatus(status);
+    finish();
+  };
   const found = conn.chain.routes?.match(ex, runtime.node.labels);
   if (!found || !found.route.destinations.length) {
     ex.flag(Flags.noRoute);
     status = 404;
     refuse(socket, 404, 'Not Found');
-    return finish();
+    return done();
   }
   ex.route = found.route;
   applyHeaderOps(headers, found.route.requestHeaders);
@@ -55,7 +91,7 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
     ex.flag(Flags.noHealthyUpstream);
     status = 503;
     refuse(socket, 503, 'Service Unavailable');
-    return finish();
+    return done();
   }
   ex.upstreamHost = ep.key;
   ex.upstreamEndpointLabels = ep.labels;
@@ -83,7 +119,7 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
       });
       socket.once('close', () => {
         upstream.destroy();
-        finish();
+        done();
       });
       upstream.on('error', () => socket.destroy());
     },
@@ -91,7 +127,7 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
       ex.flag(Flags.upstreamConnectFailure);
       status = 503;
       refuse(socket, 503, 'Service Unavailable');
-      finish();
+      done();
     },
   );
   up.on('error', () => undefined);

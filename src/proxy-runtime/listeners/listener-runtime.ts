@@ -7,6 +7,7 @@ import type { FilterChainConfig, ListenerConfig } from '../../protocol/proxy-con
 import { durationMs } from '../../protocol/proxy-config/index.js';
 import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { RouteTable } from '../http/route/route-table.js';
+import { ListenerAuthz } from '../http/authz/authz-layer.js';
 
 /** A compiled filter chain. */
 export interface ChainRuntime {
@@ -25,6 +26,8 @@ export class ListenerRuntime {
   readonly mode: 'explicit' | 'http-proxy' | 'capture';
   readonly detectTimeoutMs: number;
   readonly chains: readonly ChainRuntime[];
+  /** JWT authentication and authorization policies (inbound), compiled; undefined: none */
+  readonly authz: ListenerAuthz | undefined;
 
   constructor(
     readonly cfg: ListenerConfig,
@@ -35,6 +38,7 @@ export class ListenerRuntime {
     this.direction = cfg.direction;
     this.mode = cfg.mode ?? 'explicit';
     this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
+    this.authz = cfg.authz ? new ListenerAuthz(cfg.authz, `listeners[${cfg.name}].authz`) : undefined;
     this.chains = cfg.chains.map((c, i) => ({
       name: c.name ?? `${cfg.name}/${i}`,
       cfg: c,
