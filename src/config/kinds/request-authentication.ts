@@ -18,6 +18,7 @@ const JWTRule = Obj(
     fromCookies: Opt(List(Str(), 'cookies holding the token')),
     outputPayloadToHeader: Opt(Str('forward the verified payload (base64) in this header')),
     outputClaimToHeaders: Opt(List(Obj({ header: Str(), claim: Str() }), 'copy claims to request headers')),
+    spaceDelimitedClaims: Opt(List(Str(), 'claims whose string value is a space-separated list (besides scope and permission)')),
     forwardOriginalToken: Opt(Bool({ description: 'keep the token in the forwarded request', default: 'false' })),
     timeout: Opt(Duration({ description: 'timeout fetching the JWKS', default: '5s' })),
   },

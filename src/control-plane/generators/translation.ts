@@ -151,11 +151,11 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
   return part ? [...parts.shared[part], ...parts.own[part]] : [];
 }
 
-// What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
-// Linkerd Server policies) are not translated yet, so their changes push nothing.
+// What each type reads. Listeners carry the inbound authz (AuthorizationPolicy, RequestAuthentication
+// and the key sets fetched for it); Linkerd's Server policies are not translated yet (MESH0002).
 const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service', 'Sidecar'];
 const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service', 'Sidecar'];
-const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar'];
+const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar', 'AuthorizationPolicy', 'RequestAuthentication'];
 
 /** The translation-backed generators: clusters, listeners, routes. */
 export function translationGenerators(): ConfigGenerator[] {

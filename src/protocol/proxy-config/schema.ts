@@ -268,6 +268,7 @@ export const Authz = Type.Object(
   {
     policies: Type.Optional(Type.Array(AuthzPolicy)),
     jwtRules: Type.Optional(Type.Array(JwtRule)),
+    destinationPort: opt('the port rules see as destination.port (an explicit listener standing in for this app port)', Port),
     numTrustedProxies: opt('X-Forwarded-For hops to trust when finding remote.ip (meshConfig numTrustedProxies)', Type.Integer({ minimum: 0 })),
   },
   Strict,

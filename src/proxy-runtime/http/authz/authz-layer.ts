@@ -17,6 +17,8 @@ export class ListenerAuthz {
   readonly policies: AuthzPolicies;
   readonly jwt: JwtAuthenticator | undefined;
   readonly numTrustedProxies: number;
+  /** the app port an explicit listener stands for; undefined: the connection's own destination port */
+  readonly destinationPort: number | undefined;
 
   /** Throws naming `PATH.policies[i]...` / `PATH.jwtRules[i]...` when the config cannot be compiled. */
   constructor(
@@ -26,6 +28,7 @@ export class ListenerAuthz {
     this.policies = new AuthzPolicies(cfg.policies ?? [], `${path}.policies`);
     this.jwt = cfg.jwtRules?.length ? new JwtAuthenticator(cfg.jwtRules, `${path}.jwtRules`) : undefined;
     this.numTrustedProxies = cfg.numTrustedProxies ?? 0;
+    this.destinationPort = cfg.destinationPort;
   }
 
   /** The facts of a TCP connection (no HTTP part). */
@@ -36,7 +39,7 @@ export class ListenerAuthz {
       sourceIp: source,
       remoteIp: source,
       destinationIp: plainIp(conn.destination.address),
-      destinationPort: conn.destination.port,
+      destinationPort: this.destinationPort ?? conn.destination.port,
       sni: conn.sni,
       http: undefined,
     };
@@ -106,7 +109,7 @@ function httpFacts(ex: Exchange, az: ListenerAuthz, auth: JwtOutcome | undefined
     sourceIp: source,
     remoteIp: remoteIpOf(ex, az.numTrustedProxies, source),
     destinationIp: plainIp(conn.destination.address),
-    destinationPort: conn.destination.port,
+    destinationPort: az.destinationPort ?? conn.destination.port,
     sni: conn.sni,
     http,
   };
