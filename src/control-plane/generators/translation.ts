@@ -151,11 +151,14 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
   return part ? [...parts.shared[part], ...parts.own[part]] : [];
 }
 
-// What each type reads. Listeners carry the inbound authz (AuthorizationPolicy, RequestAuthentication
-// and the key sets fetched for it); Linkerd's Server policies are not translated yet (MESH0002).
+// What each type reads. Listeners carry the inbound authz: Istio's AuthorizationPolicy and
+// RequestAuthentication (and the key sets fetched for it), Linkerd's Server and its authorizations.
 const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service', 'Sidecar'];
 const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service', 'Sidecar'];
-const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar', 'AuthorizationPolicy', 'RequestAuthentication'];
+const LISTENER_KINDS = [
+  'PeerAuthentication', 'Service', 'Sidecar', 'AuthorizationPolicy', 'RequestAuthentication',
+  'Server', 'ServerAuthorization', 'MeshTLSAuthentication', 'NetworkAuthentication',
+];
 
 /** The translation-backed generators: clusters, listeners, routes. */
 export function translationGenerators(): ConfigGenerator[] {

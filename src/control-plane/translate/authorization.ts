@@ -4,11 +4,13 @@
  * selector (mesh-wide), with a selector (matching workloads of every namespace), in the workload's
  * namespace without a selector, or with a selector matching its labels. Policies attached with
  * targetRef(s) only (waypoints, gateways) and CUSTOM policies are not run by sidecars (MESH0002
- * says so at apply and analyze). Rules keep Istio's shape; the proxy compiles them.
+ * says so at apply and analyze). Rules keep Istio's shape; the proxy compiles them. Linkerd's
+ * policy kinds become policies of the same shape (linkerd-authorization.ts).
  */
 import type { AuthorizationPolicy, RequestAuthentication } from '../../config/index.js';
 import type { AuthzConfig, AuthzPolicyConfig, AuthzRuleConfig, JwtRuleConfig } from '../../protocol/proxy-config/index.js';
 import type { MeshSnapshot, MeshWorkload } from './model.js';
+import { linkerdPolicies } from './linkerd-authorization.js';
 
 /** A key set that verifies nothing: tokens of an issuer whose keys never arrived are rejected (as istiod's fake JWKS). */
 export const EMPTY_JWKS = '{"keys":[]}';
@@ -109,8 +111,7 @@ export function jwtRules(policies: readonly RequestAuthentication[], jwks: (uri:
  */
 export function workloadAuthz(snapshot: MeshSnapshot, workload: MeshWorkload): AuthzConfig | undefined {
   const { authz, requestAuthn } = applyingPolicies(snapshot, workload);
-  if (authz.length === 0 && requestAuthn.length === 0) return undefined;
-  const policies = authzPolicies(authz);
+  const policies = [...authzPolicies(authz), ...linkerdPolicies(snapshot, workload)];
   const jwt = jwtRules(requestAuthn, (uri) => snapshot.jwks?.get(uri));
   if (policies.length === 0 && jwt.length === 0) return undefined;
   return { ...(policies.length ? { policies } : {}), ...(jwt.length ? { jwtRules: jwt } : {}) };
