@@ -53,6 +53,9 @@ function walk(s: unknown, path: string, rows: Row[], inherited: string | undefin
     for (const [v, why] of Object.entries(s[MeshKeyword.deprecatedValues] as Record<string, string>)) notes.push(`\`${v}\` deprecated: ${why}`);
   }
   if (unsupported) notes.push(`not implemented: ${unsupported}`);
+  if (isRecord(s[MeshKeyword.unsupportedValues])) {
+    for (const [v, why] of Object.entries(s[MeshKeyword.unsupportedValues] as Record<string, string>)) notes.push(`\`${v}\` not implemented: ${why}`);
+  }
   const sameAs = typeof s.$ref === 'string';
   if (sameAs) notes.push('nested condition: same fields as its parent');
   if (path) rows.push({ field: `\`${path}\``, type: typeOf(s), support: notUsed ? '✖' : '✔', notes: notes.join('; ') });

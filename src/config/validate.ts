@@ -348,6 +348,10 @@ function walkAnnotated(schema: unknown, value: unknown, path: (string | number)[
     out.push({ path, message: `accepted but not implemented by the mesh: ${unsupported}`, rule: 'unsupported' });
     return;
   }
+  const unsupportedValues = schema[MeshKeyword.unsupportedValues];
+  if (isRecord(unsupportedValues) && typeof value === 'string' && typeof unsupportedValues[value] === 'string') {
+    out.push({ path, message: `${value} is accepted but not implemented by the mesh: ${unsupportedValues[value]}`, rule: 'unsupported' });
+  }
   const deprecatedValues = schema[MeshKeyword.deprecatedValues];
   if (isRecord(deprecatedValues) && typeof value === 'string' && typeof deprecatedValues[value] === 'string') {
     out.push({ path, message: `${value} is deprecated; ${deprecatedValues[value]}`, rule: 'deprecated' });

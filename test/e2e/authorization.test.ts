@@ -20,11 +20,11 @@ let user: Sidecar;
 let cart: Sidecar;
 let issuer: Server;
 let jwks: { keys: JWK[] } = { keys: [] };
-const keys: Record<string, CryptoKey> = {};
+const keys: Record<string, Awaited<ReturnType<typeof generateKeyPair>>['privateKey']> = {};
 
 async function addKey(kid: string, only = false): Promise<void> {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
-  keys[kid] = privateKey as CryptoKey;
+  keys[kid] = privateKey;
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   jwks = { keys: only ? [jwk] : [...jwks.keys, jwk] };
 }

@@ -3,7 +3,8 @@
  * sidecars with real SPIFFE identities (mTLS) call a server sidecar whose inbound listener carries
  * the policies; JWTs are signed with jose and verified against the inline key set.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
@@ -16,7 +17,8 @@ const USER_ID = 'spiffe://cluster.local/ns/default/sa/user-service';
 const OTHER_ID = 'spiffe://cluster.local/ns/shop/sa/cart';
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/product-service';
 let files: Record<string, string>;
-let signer: { key: CryptoKey; jwks: string };
+type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let signer: { key: SigningKey; jwks: string };
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'authz-'));
@@ -33,7 +35,7 @@ beforeAll(async () => {
     files[`${name}Key`] = w(`${name}.key`, leaf.key);
   }
   const { publicKey, privateKey } = await generateKeyPair('RS256');
-  signer = { key: privateKey as CryptoKey, jwks: JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] }) };
+  signer = { key: privateKey, jwks: JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] }) };
 });
 
 function token(claims: Record<string, unknown>, o: { iss?: string; exp?: string | number; kid?: string } = {}): Promise<string> {
@@ -99,9 +101,9 @@ function tcpExchange(port: number, text: string): Promise<string> {
   });
 }
 
-async function mesh(authz: unknown) {
+async function mesh(authz: unknown, port?: number) {
   const app = await startUpstream('product', (req, res) => res.end(`app saw ${req.method} ${req.url}`));
-  const inboundPort = await freePort();
+  const inboundPort = port ?? (await freePort());
   const server = await startProxy(serverSidecar(app.port, await tcpEcho(), inboundPort, authz));
   const user = await startProxy(clientSidecar('user', inboundPort));
   const other = await startProxy(clientSidecar('other', inboundPort));
@@ -233,6 +235,116 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     );
     const user2 = await startProxy(clientSidecar('user', elsewhere.proxy.listenerPort('inbound')));
     expect(await send(user2.proxy.listenerPort('out'))).toMatchObject({ status: 403 });
+  });
+
+  it('the other source, operation and when fields decide on real traffic', async () => {
+    const deny = (name: string, rule: unknown) => ({ name: `ns[default]-policy[${name}]`, action: 'DENY', rules: [rule] });
+    const m0 = { port: await freePort() };
+    const m = await mesh({
+      numTrustedProxies: 1,
+      policies: [
+        deny('sa', { from: [{ source: { serviceAccounts: ['shop/cart'] } }], to: [{ operation: { paths: ['/sa'] } }] }),
+        deny('not-ns', { from: [{ source: { notNamespaces: ['default'] } }], to: [{ operation: { paths: ['/not-ns'] } }] }),
+        deny('remote', { from: [{ source: { remoteIpBlocks: ['203.0.113.0/24'] } }] }),
+        deny('not-remote', { from: [{ source: { notRemoteIpBlocks: ['127.0.0.0/8', '198.51.100.0/24'] } }] }),
+        deny('not-hosts', { to: [{ operation: { notHosts: ['product-service', 'product-service.*'] } }] }),
+        deny('not-paths', { to: [{ operation: { notPaths: ['/sa', '/not-ns', '/ok*', '/cond/*'] } }] }),
+        deny('not-ports', { to: [{ operation: { notPorts: [String(m0.port)] } }] }),
+        deny('source-ip', { to: [{ operation: { paths: ['/cond/source-ip'] } }], when: [{ key: 'source.ip', values: ['127.0.0.1/32'] }] }),
+        deny('remote-ip', { to: [{ operation: { paths: ['/cond/remote-ip'] } }], when: [{ key: 'remote.ip', notValues: ['198.51.100.7'] }] }),
+        deny('dest-ip', { to: [{ operation: { paths: ['/cond/dest-ip'] } }], when: [{ key: 'destination.ip', values: ['127.0.0.1'] }] }),
+        deny('dest-port', { to: [{ operation: { paths: ['/cond/dest-port'] } }], when: [{ key: 'destination.port', values: [String(m0.port)] }] }),
+        deny('source-principal', { to: [{ operation: { paths: ['/cond/principal'] } }], when: [{ key: 'source.principal', values: ['cluster.local/ns/shop/*'] }] }),
+      ],
+    }, m0.port);
+    const ok = { host: 'product-service', headers: { 'x-forwarded-for': '198.51.100.7' } };
+    expect(await send(m.user, { ...ok, path: '/ok' })).toMatchObject({ status: 200 });
+    expect(await send(m.other, { ...ok, path: '/sa' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/sa' })).toMatchObject({ status: 200 });
+    expect(await send(m.other, { ...ok, path: '/not-ns' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/not-ns' })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { ...ok, path: '/ok', headers: { 'x-forwarded-for': '203.0.113.9' } })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/ok', headers: { 'x-forwarded-for': '192.0.2.1' } })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/ok', host: 'elsewhere' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/other' })).toMatchObject({ status: 403 });
+    for (const c of ['source-ip', 'dest-ip', 'dest-port']) expect(await send(m.user, { ...ok, path: `/cond/${c}` }), c).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/cond/remote-ip' })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { ...ok, path: '/cond/remote-ip', headers: { 'x-forwarded-for': '198.51.100.8' } })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 200 });
+    expect(await send(m.other, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 403 });
+  });
+
+  it('JWT rule fields and request.auth conditions: audiences, fromParams, fromCookies, forwarding and output headers, claims', async () => {
+    const m = await mesh({
+      jwtRules: [
+        {
+          issuer: 'https://auth.example.com',
+          jwks: signer.jwks,
+          audiences: ['shop'],
+          fromHeaders: [{ name: 'x-jwt' }],
+          fromParams: ['token'],
+          fromCookies: ['session'],
+          forwardOriginalToken: true,
+          outputPayloadToHeader: 'x-jwt-payload',
+          outputClaimToHeaders: [{ header: 'x-user', claim: 'sub' }],
+          spaceDelimitedClaims: ['roles'],
+        },
+      ],
+      policies: [
+        {
+          name: 'ns[default]-policy[jwt]',
+          action: 'ALLOW',
+          rules: [
+            { from: [{ source: { requestPrincipals: ['https://auth.example.com/alice'] } }], to: [{ operation: { paths: ['/alice'] } }] },
+            { from: [{ source: { notRequestPrincipals: ['*'] } }], to: [{ operation: { paths: ['/anonymous'] } }] },
+            {
+              to: [{ operation: { paths: ['/claims'] } }],
+              when: [
+                { key: 'request.auth.claims[org][team]', values: ['payments'] },
+                { key: 'request.auth.claims[roles]', values: ['admin'] },
+                { key: 'request.auth.audiences', values: ['shop'] },
+                { key: 'request.auth.presenter', values: ['web-*'] },
+                { key: 'request.auth.principal', values: ['*/bob'] },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const alice = await token({ sub: 'alice', aud: 'shop' });
+    expect(await send(m.user, { path: '/alice', headers: { 'x-jwt': alice } })).toMatchObject({ status: 200 });
+    const seen = m.app.seen.at(-1)!;
+    expect(seen.headers['x-jwt']).toBe(alice);
+    expect(seen.headers['x-user']).toBe('alice');
+    expect(JSON.parse(Buffer.from(String(seen.headers['x-jwt-payload']), 'base64url').toString())).toMatchObject({ sub: 'alice', iss: 'https://auth.example.com' });
+    expect(await send(m.user, { path: `/alice?token=${alice}` })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { path: '/alice', headers: { cookie: `a=b; session=${alice}` } })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { path: '/alice', headers: { 'x-jwt': await token({ sub: 'alice', aud: 'other' }) } })).toMatchObject({ status: 401, body: 'Audiences in Jwt are not allowed' });
+    expect(await send(m.user, { path: '/alice', headers: { 'x-jwt': await token({ sub: 'bob', aud: 'shop' }) } })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { path: '/anonymous' })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { path: '/anonymous', headers: { 'x-jwt': alice } })).toMatchObject({ status: 403 });
+    const bob = await token({ sub: 'bob', aud: ['shop', 'x'], azp: 'web-app', roles: 'reader admin', org: { team: 'payments' } });
+    expect(await send(m.user, { path: '/claims', headers: { 'x-jwt': bob } })).toMatchObject({ status: 200 });
+    const notAdmin = await token({ sub: 'bob', aud: 'shop', azp: 'web-app', roles: 'reader', org: { team: 'payments' } });
+    expect(await send(m.user, { path: '/claims', headers: { 'x-jwt': notAdmin } })).toMatchObject({ status: 403 });
+    const otherTeam = await token({ sub: 'bob', aud: 'shop', azp: 'web-app', roles: 'admin', org: { team: 'growth' } });
+    expect(await send(m.user, { path: '/claims', headers: { 'x-jwt': otherTeam } })).toMatchObject({ status: 403 });
+  });
+
+  it('connection.sni: the SNI a TLS client with a mesh certificate asked for', async () => {
+    const m = await mesh({ policies: [{ name: 'ns[default]-policy[sni]', action: 'ALLOW', rules: [{ when: [{ key: 'connection.sni', values: ['product.internal'] }] }] }] });
+    const viaTls = (servername: string) =>
+      new Promise<string>((resolve, reject) => {
+        const c = tlsConnect({ host: '127.0.0.1', port: m.inboundPort, servername, ca: readFileSync(files.ca!), cert: readFileSync(files.userCert!), key: readFileSync(files.userKey!), ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }, () =>
+          c.write('GET / HTTP/1.1\r\nhost: product-service\r\nconnection: close\r\n\r\n'),
+        );
+        let got = '';
+        c.on('data', (d) => (got += d.toString()));
+        c.on('end', () => resolve(got.slice(0, 12)));
+        c.on('error', reject);
+      });
+    expect(await viaTls('product.internal')).toBe('HTTP/1.1 200');
+    expect(await viaTls('elsewhere.internal')).toBe('HTTP/1.1 403');
   });
 
   it('a config with a bad CIDR or a JWKS that is not one is refused (NACK), naming the field', async () => {
