@@ -355,7 +355,11 @@ function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, pat
     out.push({ path, message: `${what}accepted but not implemented by the mesh: ${truth.why}`, rule: 'unsupported' });
     return;
   }
-  const ignored = typeof value === 'string' ? truth?.ignoredValues?.[value] : undefined;
+  const markedValues = schema[MeshKeyword.unsupportedValues];
+  const ignored =
+    typeof value === 'string'
+      ? (truth?.ignoredValues?.[value] ?? (isRecord(markedValues) && typeof markedValues[value] === 'string' ? markedValues[value] : undefined))
+      : undefined;
   if (ignored !== undefined) out.push({ path, message: `${String(value)} is accepted but not implemented by the mesh: ${ignored}`, rule: 'unsupported' });
   const deprecatedValues = schema[MeshKeyword.deprecatedValues];
   if (isRecord(deprecatedValues) && typeof value === 'string' && typeof deprecatedValues[value] === 'string') {

@@ -70,5 +70,6 @@ export function toMeshSnapshot(snap: PushSnapshot): MeshSnapshot {
     services,
     workloads: snap.workloads.map((w) => meshWorkload(w, services)),
     resources,
+    jwks: snap.jwks,
   };
 }

@@ -151,12 +151,15 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
   return part ? [...parts.shared[part], ...parts.own[part]] : [];
 }
 
-// What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
-// Linkerd Server policies) are not translated yet, so their changes push nothing.
-// Gateway listeners carry their certificates (Secret) and L4 routes (VirtualService tcp/tls).
+// What each type reads. Gateway listeners carry their certificates (Secret) and L4 routes (VirtualService
+// tcp/tls). Listeners carry the inbound authz: Istio's AuthorizationPolicy and RequestAuthentication (and the
+// key sets fetched for it), Linkerd's Server and its authorizations.
 const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service', 'Sidecar', 'Secret', 'Gateway'];
 const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service', 'Sidecar', 'ServiceEntry', 'Gateway'];
-const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar', 'Gateway', 'Secret', 'VirtualService'];
+const LISTENER_KINDS = [
+  'PeerAuthentication', 'Service', 'Sidecar', 'Gateway', 'Secret', 'VirtualService', 'AuthorizationPolicy', 'RequestAuthentication',
+  'Server', 'ServerAuthorization', 'MeshTLSAuthentication', 'NetworkAuthentication',
+];
 
 /** The translation-backed generators: clusters, listeners, routes. */
 export function translationGenerators(): ConfigGenerator[] {

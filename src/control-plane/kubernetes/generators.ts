@@ -38,7 +38,7 @@ export function kubernetesGenerators(registry: KubernetesRegistry): ConfigGenera
   const translate = (proxy: ProxyNode, snap: PushSnapshot): ProxyConfig => {
     let entry = bySnapshot.get(snap);
     if (!entry) {
-      entry = { mesh: { ...registry.snapshot(), version: snap.version }, perKey: new Map() };
+      entry = { mesh: { ...registry.snapshot(), version: snap.version, jwks: snap.jwks }, perKey: new Map() };
       bySnapshot.set(snap, entry);
     }
     const workload = workloadOf(proxy, entry.mesh);

@@ -26,6 +26,8 @@ export interface SnapshotInputs {
   readonly configs: readonly ConfigObject[];
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
+  /** JSON Web Key Sets fetched for RequestAuthentication jwksUris (pushed inline to sidecars) */
+  readonly jwks?: ReadonlyMap<string, string>;
 }
 
 /** One immutable push context. */
@@ -36,6 +38,8 @@ export class PushSnapshot {
   private readonly endpoints: Map<string, Map<number, EndpointRecord[]>>;
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
+  /** Fetched key sets by jwksUri. */
+  readonly jwks: ReadonlyMap<string, string>;
 
   constructor(
     /** The version proxies see as version_info: `<time>/<sequence>`, like istiod's. */
@@ -59,6 +63,7 @@ export class PushSnapshot {
     // Looked up for every proxy on every push: a map, not a scan of thousands of workloads.
     for (const w of this.workloads) this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
     this.endpoints = computeEndpoints(this.services, this.workloads);
+    this.jwks = new Map(inputs.jwks ?? []);
     Object.freeze(this);
   }
 

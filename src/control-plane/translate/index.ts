@@ -7,6 +7,7 @@ import { ProxyPorts } from '../../protocol/well-known.js';
 import { outboundClusters } from './clusters.js';
 import { clusterName, selects, serviceFqdn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
+import { workloadAuthz } from './authorization.js';
 import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
@@ -218,7 +219,9 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     });
   }
 
-  // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for.
+  // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for, behind the
+  // authorization policies and JWT rules that apply to the workload.
+  const authz = workloadAuthz(snapshot, workload);
   const inboundChains: FilterChainConfig[] = [];
   const seen = new Map<number, { port: ServicePort; service: MeshService }>();
   for (const service of servicesSelecting(snapshot.services, workload)) for (const port of service.ports) if (!seen.has(port.targetPort)) seen.set(port.targetPort, { port, service });
@@ -231,7 +234,8 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: p.targetPort } });
     else {
-      listeners.push({ name, address: '0.0.0.0', port: workload.inboundPorts?.[p.targetPort] ?? p.targetPort, direction: 'inbound', mode: 'explicit', chains: [chain] });
+      const port = workload.inboundPorts?.[p.targetPort] ?? p.targetPort;
+      listeners.push({ name, address: '0.0.0.0', port, direction: 'inbound', mode: 'explicit', chains: [chain], ...(authz ? { authz: { ...authz, destinationPort: p.targetPort } } : {}) });
     }
   }
   if (traffic.mode === 'capture') {
@@ -244,6 +248,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       direction: 'inbound',
       mode: 'capture',
       chains: [...inboundChains, { name: 'passthrough', protocol: 'tcp', tls: inboundTlsMode(snapshot, workload), tcpCluster: INBOUND_PASSTHROUGH }],
+      ...(authz ? { authz } : {}),
     });
   }
   return {

@@ -60,6 +60,8 @@ export interface MeshSnapshot {
   services: readonly MeshService[];
   workloads: readonly MeshWorkload[];
   resources: readonly MeshResource[];
+  /** JSON Web Key Sets the control plane fetched, by jwksUri (RequestAuthentication keys pushed inline) */
+  jwks?: ReadonlyMap<string, string>;
 }
 
 /** How the proxy receives traffic. */
