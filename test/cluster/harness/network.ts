@@ -8,7 +8,7 @@
  * route already on the host (other clusters, other suites' namespaces).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The pod network of one cluster. */
@@ -30,6 +30,12 @@ export interface PodNetwork {
   hostIP: string;
   /** The link's /24; `<prefix>.10`-`<prefix>.250` are LoadBalancer addresses. */
   linkSubnet: string;
+  /**
+   * Whether bridged pod-to-pod packets pass the node's iptables (br_netfilter), as kube-proxy expects on a
+   * bridge: without it a Service reply from a pod on the same bridge skips the un-DNAT, so kube-proxy must
+   * masquerade all Service traffic instead (the server then sees the node's address, not the client's).
+   */
+  bridgeNetfilter: boolean;
 }
 
 /**
@@ -95,6 +101,7 @@ export async function createPodNetwork(id: string): Promise<PodNetwork> {
       nodeIP: `198.18.${link}.2`,
       hostIP: `198.18.${link}.1`,
       linkSubnet: `198.18.${link}.0/24`,
+      bridgeNetfilter: false,
     };
     const hostVeth = `${net.vethPrefix}h`;
     const inNode = (args: string[]): string => ip(['-n', net.nodeNetns, ...args]);
@@ -111,7 +118,15 @@ export async function createPodNetwork(id: string): Promise<PodNetwork> {
       inNode(['addr', 'add', `${net.gateway}/24`, 'dev', net.bridge]);
       inNode(['link', 'set', net.bridge, 'up']);
       // A node routes between its pods, the host and Services (a fresh namespace does not forward).
-      execFileSync('ip', ['netns', 'exec', net.nodeNetns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'], { stdio: 'pipe' });
+      const sysctl = (setting: string): void => void execFileSync('ip', ['netns', 'exec', net.nodeNetns, 'sysctl', '-qw', setting], { stdio: 'pipe' });
+      sysctl('net.ipv4.ip_forward=1');
+      try {
+        if (!existsSync('/proc/sys/net/bridge')) execFileSync('modprobe', ['br_netfilter'], { stdio: 'pipe' });
+        sysctl('net.bridge.bridge-nf-call-iptables=1');
+        net.bridgeNetfilter = true;
+      } catch {
+        /* no br_netfilter on this kernel: kube-proxy masquerades all Service traffic (see bridgeNetfilter) */
+      }
       ip(['route', 'add', net.subnet, 'via', net.nodeIP, 'dev', hostVeth]);
     } catch (e) {
       removePodNetwork(net);

@@ -21,6 +21,8 @@ export interface KubeProxyOptions {
   nodeName: string;
   /** The pod CIDR: traffic from elsewhere to a Service is masqueraded (detectLocalMode ClusterCIDR). */
   clusterCidr: string;
+  /** Masquerade all Service traffic (when bridged packets do not pass iptables; see PodNetwork). */
+  masqueradeAll: boolean;
   /** The cluster's directory: its configuration goes there, its log into `logs/`. */
   dir: string;
 }
@@ -40,7 +42,7 @@ export function kubeProxyConfig(o: KubeProxyOptions): string {
       metricsBindAddress: '127.0.0.1:10249',
       // nf_conntrack_max is one value for the whole machine: 0 leaves it and the timeouts as they are.
       conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s', udpTimeout: '0s', udpStreamTimeout: '0s' },
-      iptables: { syncPeriod: '30s', minSyncPeriod: '1s' },
+      iptables: { syncPeriod: '30s', minSyncPeriod: '1s', masqueradeAll: o.masqueradeAll },
     },
     null,
     2,

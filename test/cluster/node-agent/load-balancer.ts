@@ -21,11 +21,15 @@ export class LoadBalancerController {
   private readonly byService = new Map<string, string>();
   private informer: k8s.ListWatch<k8s.V1Service> | undefined;
 
-  constructor(
-    private readonly kc: k8s.KubeConfig,
-    private readonly pool: string[],
-    private readonly log: (msg: string) => void,
-  ) {}
+  private readonly kc: k8s.KubeConfig;
+  private readonly pool: string[];
+  private readonly log: (msg: string) => void;
+
+  constructor(kc: k8s.KubeConfig, pool: string[], log: (msg: string) => void) {
+    this.kc = kc;
+    this.pool = pool;
+    this.log = log;
+  }
 
   /** Starts watching Services. */
   async start(): Promise<void> {

@@ -217,7 +217,13 @@ async function renewLease(): Promise<void> {
 
 await registerNode();
 await renewLease();
-const kubeProxy = startKubeProxy({ kubeconfig: config.kubeProxyKubeconfig, nodeName: config.nodeName, clusterCidr: config.network.subnet, dir: config.clusterDir });
+const kubeProxy = startKubeProxy({
+  kubeconfig: config.kubeProxyKubeconfig,
+  nodeName: config.nodeName,
+  clusterCidr: config.network.subnet,
+  masqueradeAll: !config.network.bridgeNetfilter,
+  dir: config.clusterDir,
+});
 kubeProxy.on('exit', (code, signal) => {
   if (!stopping) log(`kube-proxy exited (${code ?? signal}): Services stop following their endpoints`);
 });
