@@ -39,3 +39,4 @@ export type { LinkerdAuthorizationPolicySpec, ServerAuthorizationSpec, ServerSpe
 export type { LabelSelector, ObjectMeta, Resource } from './schema.js';
 export * from './types.js';
 export { supportTables } from './support-tables.js';
+export { configKinds, notEnforced, NOT_ENFORCED_KINDS, type NotEnforcedKind } from './enforcement.js';

@@ -7,7 +7,8 @@
 import type { CertificateAuthority } from './ca/authority.js';
 import type { CredentialAuthenticator } from './ca/authenticator.js';
 import { startHttpApi, type LocalApiDeps } from './debug/http-api.js';
-import { fullChange, GeneratorSet, PushPipeline, type ConfigGenerator } from './push/index.js';
+import { meshGeneratorSet } from './generators/index.js';
+import { fullChange, PushPipeline, type ConfigGenerator } from './push/index.js';
 import type { SnapshotInputs } from './push/snapshot.js';
 import { startMeshServer, type MeshServer } from './stream/server.js';
 
@@ -21,7 +22,8 @@ export interface MeshServingOptions {
   readonly debugPort: number;
   readonly authority: CertificateAuthority;
   readonly authenticator: CredentialAuthenticator;
-  readonly generators: readonly ConfigGenerator[];
+  /** Default: every mesh generator. Checked against the kind claims: an unclaimed kind refuses to start. */
+  readonly generators?: readonly ConfigGenerator[];
   readonly inputs: () => SnapshotInputs;
   /** Extra DNS names of the stream server's certificate. */
   readonly dnsNames?: readonly string[];
@@ -46,7 +48,7 @@ export interface MeshServing {
 
 /** Starts the pipeline, the stream server and the debug API; the first push goes out at once. */
 export async function startMeshServing(o: MeshServingOptions): Promise<MeshServing> {
-  const pipeline = new PushPipeline({ generators: new GeneratorSet(o.generators), inputs: o.inputs, log: o.log });
+  const pipeline = new PushPipeline({ generators: meshGeneratorSet(o.generators), inputs: o.inputs, log: o.log });
   let server: MeshServer;
   try {
     server = await startMeshServer({ host: o.host, port: o.streamPort, authority: o.authority, authenticator: o.authenticator, source: pipeline, log: o.log, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.servingTtlSeconds ? { servingTtlSeconds: o.servingTtlSeconds } : {}) });
