@@ -88,9 +88,9 @@ function endpointsOf(snapshot: MeshSnapshot, se: ServiceEntry, host: string, por
       .filter((w) => w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels))
       .map((w) => ({
         address: w.address,
-        port: w.inboundPorts?.[target(undefined)] ?? target(undefined),
+        port: w.proxyPort ?? target(undefined),
         labels: { ...w.labels },
-        ...(w.meshed ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+        ...(w.meshed !== false ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
       }));
   }
   const resolution = spec.resolution ?? 'NONE';
