@@ -10,8 +10,9 @@ import type { ChalkInstance } from 'chalk';
 import { makeStyle, wantsColor } from './ui/style.js';
 import { UsageError } from './errors.js';
 
-/** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
-export type PlatformKind = 'kubernetes' | 'local';
+import type { PlatformKind } from './cluster/index.js';
+
+export type { PlatformKind } from './cluster/index.js';
 
 /** Flags every command accepts (registered on the root command). */
 export interface GlobalOptions {

@@ -9,10 +9,12 @@ import { directAddressing } from './direct-addressing.js';
 import { explicitOutboundPorts } from './outbound-ports.js';
 import { clusterName, protocolOf, serviceFqdn, serves, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
+import type { ProxyConfigParts, SharedOutbound } from './parts.js';
 import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 
 export * from './model.js';
+export type { ProxyConfigParts, SharedOutbound } from './parts.js';
 export { inboundTlsMode } from './peer-authentication.js';
 export type { TranslationNote } from './routes.js';
 
@@ -98,22 +100,6 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
     chains: outboundChains,
     notes,
   };
-}
-
-/** The shared part of a config for one traffic mode: the same objects for every proxy of a namespace. */
-export interface SharedOutbound {
-  readonly clusters: readonly ClusterConfig[];
-  readonly routes: readonly RouteConfigConfig[];
-  /** capture mode: the outbound capture listener; explicit mode: none (its port is per proxy). */
-  readonly listeners: readonly ListenerConfig[];
-  readonly notes: readonly TranslationNote[];
-}
-
-/** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
-export interface ProxyConfigParts {
-  readonly shared: SharedOutbound;
-  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[] };
-  readonly node: NonNullable<ProxyConfig['node']>;
 }
 
 const sharedMemo = new WeakMap<Outbound, Map<ProxyTraffic['mode'], SharedOutbound>>();

@@ -15,7 +15,7 @@ import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { CliContext } from '../../../context.js';
+import type { InvocationIo } from '../../index.js';
 import { PlatformUnavailableError } from '../../../errors.js';
 import { ProxyEnv, ProxyPorts, SIDECAR_NODE_FLAGS } from '../../../protocol/well-known.js';
 import { launcherPath, processStartTime } from '../daemon-process.js';
@@ -162,7 +162,7 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 /** Runs the workload transparently; resolves with the app's exit code once everything is removed. */
-export async function runTransparent(ctx: CliContext, w: TransparentWorkload, opts: TransparentOptions): Promise<number> {
+export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, opts: TransparentOptions): Promise<number> {
   const { resolveCaptureOptions, flagName } = await import('../../../proxy-init/options.js');
   // validate(): the capture settings, before anything is created.
   const captureOptions = resolveCaptureOptions({ proxyUid: String(PROXY_UID), proxyGid: String(PROXY_UID), ...opts.capture }, flagName);
