@@ -16,17 +16,7 @@ export interface NotEnforcedKind {
 }
 
 /** The accepted-but-not-enforced kinds. */
-export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [
-  { group: 'networking.istio.io', kind: 'Gateway', why: 'gateways (the proxy in router mode) are not built yet' },
-  { group: 'networking.istio.io', kind: 'ServiceEntry', why: 'external services are not added to the registry yet' },
-  { group: 'security.istio.io', kind: 'AuthorizationPolicy', why: 'authorization policies do not reach the proxies yet' },
-  { group: 'security.istio.io', kind: 'RequestAuthentication', why: 'JWT authentication does not reach the proxies yet' },
-  { group: 'policy.linkerd.io', kind: 'Server', why: 'Linkerd policy does not reach the proxies yet' },
-  { group: 'policy.linkerd.io', kind: 'ServerAuthorization', why: 'Linkerd policy does not reach the proxies yet' },
-  { group: 'policy.linkerd.io', kind: 'AuthorizationPolicy', why: 'Linkerd policy does not reach the proxies yet' },
-  { group: 'policy.linkerd.io', kind: 'MeshTLSAuthentication', why: 'Linkerd policy does not reach the proxies yet' },
-  { group: 'policy.linkerd.io', kind: 'NetworkAuthentication', why: 'Linkerd policy does not reach the proxies yet' },
-];
+export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [];
 
 /** Why objects of `group`/`kind` have no effect, or undefined when the kind is enforced. */
 export function notEnforced(group: string, kind: string): NotEnforcedKind | undefined {

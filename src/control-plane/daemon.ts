@@ -18,6 +18,7 @@ import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
 import type { MeshServer } from './stream/server.js';
+import type { JwksFetchOptions } from './jwks/jwks-cache.js';
 
 /** Options of a control plane process. */
 export interface ControlPlaneOptions {
@@ -34,6 +35,8 @@ export interface ControlPlaneOptions {
   /** Lifetime of the config stream's serving certificate (default 24 h, renewed at half-life). */
   readonly servingTtlSeconds?: number;
   readonly generators?: readonly ConfigGenerator[];
+  /** How RequestAuthentication key sets are fetched (trust roots, connect-to). */
+  readonly jwks?: JwksFetchOptions;
   readonly version: string;
   readonly log: (line: string) => void;
 }
@@ -78,6 +81,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     authenticator: tokens,
     ...(opts.servingTtlSeconds ? { servingTtlSeconds: opts.servingTtlSeconds } : {}),
     ...(opts.generators ? { generators: opts.generators } : {}),
+    ...(opts.jwks ? { jwks: opts.jwks } : {}),
     inputs: () => {
       const wl = workloads.list();
       return { configs: store.meshResources(), services: collectServices(store.serviceObjects(), wl), workloads: wl };

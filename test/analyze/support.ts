@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { NOT_TRANSLATED } from '../../src/config/truth/tests.js';
 import { buildAnalysisInput, runAnalysis, type Finding, type PlatformSnapshot } from '../../src/analyze/index.js';
 import { notEnforced, splitApiVersion } from '../../src/config/index.js';
 
@@ -40,7 +41,12 @@ export function analyzeTexts(files: Record<string, string>, platform?: PlatformS
   return findings.filter((f) => !isNotEnforcedFinding(f));
 }
 
-/** The codes of findings, in order. */
+/**
+ * The codes of findings, in order, without the MESH0002 of kinds no proxy receives yet (their
+ * issues are open: src/config/truth/tests.ts NOT_TRANSLATED). test/config/truth.test.ts asserts
+ * those warnings; analyzer tests are about the analyzers.
+ */
 export function codes(findings: readonly Finding[]): string[] {
-  return findings.map((f) => f.type.code);
+  const pending = Object.values(NOT_TRANSLATED) as string[];
+  return findings.filter((f) => !(f.type.code === 'MESH0002' && pending.some((p) => f.message.includes(p)))).map((f) => f.type.code);
 }

@@ -75,6 +75,17 @@ describe('meshctl apply / get / delete on the local platform', () => {
     expect(dr.spec.subsets.map((s: { name: string }) => s.name)).toEqual(['v1', 'v2']);
   });
 
+  it('stores config whose fields have no effect, and says so on stderr (MESH0002, with file, line and field)', async () => {
+    const mirrors = CANARY.split('---')[1]!.replace('      weight: 10\n', '      weight: 10\n    mirrors:\n    - destination: {host: reviews, subset: v2}\n');
+    await writeFile(join(dir, 'mirrors.yaml'), mirrors);
+    const r = meshctl('apply', '-f', join(dir, 'mirrors.yaml'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('virtualservice.networking.istio.io/reviews configured\n');
+    expect(r.stderr).toContain('Warning [MESH0002] (VirtualService reviews.default) ');
+    expect(r.stderr).toMatch(/mirrors\.yaml:\d+:\d+: spec\.http\[0\]\.mirrors: accepted but not implemented by the mesh: /);
+    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).not.toContain('MESH0002');
+  });
+
   it('rejects invalid config naming file, line and field, and stores nothing of it', () => {
     const r = meshctl('apply', '-f', join(dir, 'bad.yaml'));
     expect(r.code).toBe(1);

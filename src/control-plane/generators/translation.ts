@@ -93,9 +93,23 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 
 // What each type reads. Kinds read by no generator are declared "accepted, not enforced" in
 // src/config/enforcement.ts; the generator set refuses to start when a kind is in neither.
-const CLUSTER_KINDS: KindRef[] = ['networking.istio.io/DestinationRule', 'networking.istio.io/VirtualService', 'split.smi-spec.io/TrafficSplit', 'networking.istio.io/Sidecar'];
-const ROUTE_KINDS: KindRef[] = ['networking.istio.io/VirtualService', 'networking.istio.io/DestinationRule', 'split.smi-spec.io/TrafficSplit', 'linkerd.io/ServiceProfile', 'networking.istio.io/Sidecar'];
-const LISTENER_KINDS: KindRef[] = ['security.istio.io/PeerAuthentication', 'networking.istio.io/Sidecar'];
+// Gateway listeners carry their certificates (Secret) and L4 routes (VirtualService tcp/tls);
+// ServiceEntries add clusters and routes. Listeners carry the inbound authz: Istio's
+// AuthorizationPolicy and RequestAuthentication (and the key sets fetched for it, announced as
+// RequestAuthentication changes), Linkerd's Server and its authorizations.
+const CLUSTER_KINDS: KindRef[] = [
+  'networking.istio.io/DestinationRule', 'networking.istio.io/VirtualService', 'split.smi-spec.io/TrafficSplit', 'networking.istio.io/Sidecar',
+  'networking.istio.io/ServiceEntry', 'networking.istio.io/Gateway', '/Secret',
+];
+const ROUTE_KINDS: KindRef[] = [
+  'networking.istio.io/VirtualService', 'networking.istio.io/DestinationRule', 'split.smi-spec.io/TrafficSplit', 'linkerd.io/ServiceProfile', 'networking.istio.io/Sidecar',
+  'networking.istio.io/ServiceEntry', 'networking.istio.io/Gateway',
+];
+const LISTENER_KINDS: KindRef[] = [
+  'security.istio.io/PeerAuthentication', 'networking.istio.io/Sidecar', 'networking.istio.io/Gateway', '/Secret', 'networking.istio.io/VirtualService',
+  'security.istio.io/AuthorizationPolicy', 'security.istio.io/RequestAuthentication',
+  'policy.linkerd.io/Server', 'policy.linkerd.io/ServerAuthorization', 'policy.linkerd.io/AuthorizationPolicy', 'policy.linkerd.io/MeshTLSAuthentication', 'policy.linkerd.io/NetworkAuthentication',
+];
 
 /** The translation-backed generators: clusters, listeners, routes. */
 export function translationGenerators(): ConfigGenerator[] {

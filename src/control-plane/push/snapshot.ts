@@ -26,6 +26,8 @@ export interface SnapshotInputs {
   readonly configs: readonly ConfigObject[];
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
+  /** JSON Web Key Sets fetched for RequestAuthentication jwksUris (pushed inline to sidecars) */
+  readonly jwks?: ReadonlyMap<string, string>;
   /** Default cluster.local. */
   readonly trustDomain?: string;
   /** Istio's root namespace (namespace-wide policies there apply mesh-wide); default mesh-system. */
@@ -40,6 +42,8 @@ export class PushSnapshot implements MeshSnapshot {
   private readonly endpoints: Map<string, Map<number, EndpointRecord[]>>;
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
+  /** Fetched key sets by jwksUri. */
+  readonly jwks: ReadonlyMap<string, string>;
   /** Every config object, by kind then namespace/name (own fields: views spread the snapshot). */
   readonly resources: readonly ConfigObject[];
   readonly trustDomain: string;
@@ -70,6 +74,7 @@ export class PushSnapshot implements MeshSnapshot {
     // Looked up for every proxy on every push: a map, not a scan of thousands of workloads.
     for (const w of this.workloads) this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
     this.endpoints = computeEndpoints(this.services, this.workloads);
+    this.jwks = new Map(inputs.jwks ?? []);
     Object.freeze(this);
   }
 

@@ -51,6 +51,8 @@ export interface WorkloadRecord {
   readonly servicePort?: number;
   /** The sidecar's admin port (127.0.0.1), for `proxy-config` and `check`. */
   readonly adminPort?: number;
+  /** The sidecar's telemetry port (`/stats/prometheus`), on `address` (local `meshctl run`: 127.0.0.1). */
+  readonly telemetryPort?: number;
   /** The sidecar's HTTP_PROXY listener on 127.0.0.1 (local platform, no traffic capture). */
   readonly outboundPort?: number;
   /**
@@ -70,6 +72,14 @@ export interface WorkloadRecord {
   readonly serviceAddresses?: readonly string[];
   /** `meshctl run --outbound`: sidecar listeners on 127.0.0.1:localPort to service:port (service: NAME or NAME.NAMESPACE). */
   readonly outboundPorts?: readonly { readonly service: string; readonly port: number; readonly localPort: number }[];
+  /**
+   * false: registered (its sidecar may connect and get config) but not an endpoint of any service:
+   * `meshctl run` before its sidecar and app are ready, and while it withdraws before stopping.
+   * Absent or true: serving.
+   */
+  readonly serving?: boolean;
+  /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */
@@ -118,7 +128,8 @@ export function computeEndpoints(services: readonly ServiceRecord[], workloads: 
     const candidates = new Set<number>([...selected, ...(index.get(`m\0${svc.namespace}\0${svc.name}`) ?? [])]);
     for (const i of [...candidates].sort((a, b) => a - b)) {
       const w = workloads[i]!;
-      if (!serves(svc, w)) continue;
+      // Not serving (not ready yet, or withdrawing before it stops): registered, but no endpoint.
+      if (w.serving === false || !serves(svc, w)) continue;
       for (const p of svc.ports) {
         const target = targetPortOn(p, w);
         byPort.get(p.port)!.push({
@@ -148,7 +159,10 @@ export function targetPortOn(port: ServicePortRecord, workload: WorkloadRecord):
   return port.targetPort ?? (workload.ports?.length === 1 ? workload.ports[0]! : port.port);
 }
 
-/** Where peers reach `workload` for a service port: its sidecar's inbound port in explicit mode, else the target port. */
+/** Where peers reach `workload` for a service port: a gateway's local port, its sidecar's inbound port in explicit mode, else the target port. */
 export function peerPortOn(port: ServicePortRecord, workload: WorkloadRecord): number {
-  return workload.proxyPort ?? targetPortOn(port, workload);
+  const target = targetPortOn(port, workload);
+  // A gateway (`meshctl gateway run`) serves each Gateway port on a local port of its own.
+  if (workload.gateway) return workload.gateway.ports[target] ?? target;
+  return workload.proxyPort ?? target;
 }

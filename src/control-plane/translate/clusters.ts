@@ -58,7 +58,7 @@ class WorkloadIndex {
 /** The endpoints of a service port: the workloads it selects, at the port peers reach them on. */
 export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, candidates: readonly MeshWorkload[] = snapshot.workloads): EndpointConfig[] {
   return candidates
-    .filter((w) => serves(service, w))
+    .filter((w) => w.serving !== false && serves(service, w))
     .map((w) => ({
       address: w.address,
       port: peerPortOn(port, w),

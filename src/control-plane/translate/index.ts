@@ -7,13 +7,18 @@ import { ProxyPorts } from '../../protocol/well-known.js';
 import { outboundClusters } from './clusters.js';
 import { directAddressing } from './direct-addressing.js';
 import { explicitOutboundPorts } from './outbound-ports.js';
-import { clusterName, protocolOf, serviceFqdn, serves, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
+import { clusterName, protocolOf, serviceFqdn, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
+import { servicesSelecting } from './selecting.js';
 import type { ProxyConfigParts, SharedOutbound } from './parts.js';
+import { workloadAuthz } from './authorization.js';
 import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
+import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
+import { gatewayConfig } from './gateway.js';
 
 export * from './model.js';
+export { servicesSelecting } from './selecting.js';
 export type { ProxyConfigParts, SharedOutbound } from './parts.js';
 export { inboundTlsMode } from './peer-authentication.js';
 export type { TranslationNote } from './routes.js';
@@ -93,8 +98,14 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       }
     }
   }
+  const external = serviceEntryOutbound(snapshot, ns);
+  notes.push(...external.notes);
+  for (const { port, vhost } of external.virtualHosts) {
+    allHosts.push(vhost);
+    (byPort.get(port) ?? byPort.set(port, []).get(port)!).push(vhost);
+  }
   return {
-    clusters,
+    clusters: [...clusters, ...external.clusters],
     captureRoutes: [...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
     explicitRoute: { name: 'outbound', virtualHosts: allHosts },
     chains: outboundChains,
@@ -102,23 +113,27 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   };
 }
 
-const sharedMemo = new WeakMap<Outbound, Map<ProxyTraffic['mode'], SharedOutbound>>();
+const sharedMemo = new WeakMap<Outbound, Map<string, SharedOutbound>>();
 
-function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode']): SharedOutbound {
+/** How a proxy treats destinations outside the registry: its Sidecar's outboundTrafficPolicy (a root-namespace Sidecar is the mesh default). */
+export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+
+function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'], policy: OutboundPolicy): SharedOutbound {
   const outbound = outboundFor(snapshot, ns);
   let byMode = sharedMemo.get(outbound);
   if (!byMode) sharedMemo.set(outbound, (byMode = new Map()));
-  let shared = byMode.get(mode);
+  let shared = byMode.get(`${mode}|${policy}`);
   if (shared) return shared;
-  const routes = mode === 'capture' ? outbound.captureRoutes : [outbound.explicitRoute];
+  const unknown = policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH;
+  const routes = mode === 'capture' ? outbound.captureRoutes : [{ ...outbound.explicitRoute, virtualHosts: [...outbound.explicitRoute.virtualHosts, catchAllVirtualHost(policy, PASSTHROUGH)] }];
   const listeners: ListenerConfig[] =
     mode === 'capture'
-      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }] }]
+      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: unknown }] }]
       : [];
   // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
   // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
   const notes: TranslationNote[] = [...outbound.notes];
-  const clusters: ClusterConfig[] = [...outbound.clusters];
+  const clusters: ClusterConfig[] = [...outbound.clusters, ...(policy === 'REGISTRY_ONLY' ? [{ name: BLACKHOLE, type: 'static' as const, endpoints: [] }] : [])];
   const known = new Set([...clusters.map((c) => c.name), PASSTHROUGH, INBOUND_PASSTHROUGH]);
   for (const rc of routes) {
     for (const vh of rc.virtualHosts) {
@@ -133,47 +148,18 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
     }
   }
   shared = { clusters, routes, listeners, notes };
-  byMode.set(mode, shared);
+  byMode.set(`${mode}|${policy}`, shared);
   return shared;
-}
-
-/**
- * Services by namespace and first selector entry, per snapshot: which services select a workload
- * costs its labels' lookups, not a scan of every service (thousands of proxies x thousands of services).
- */
-const selectingIndex = new WeakMap<readonly MeshService[], { byLabel: Map<string, number[]>; emptyByNs: Map<string, number[]>; byName: Map<string, number> }>();
-
-/** The services of `services` that have `workload` as an endpoint (by selector or membership), in list order. */
-export function servicesSelecting(services: readonly MeshService[], workload: MeshWorkload): MeshService[] {
-  let index = selectingIndex.get(services);
-  if (!index) {
-    index = { byLabel: new Map(), emptyByNs: new Map(), byName: new Map() };
-    services.forEach((s, i) => {
-      index!.byName.set(`${s.namespace}\0${s.name}`, i);
-      if (!s.selector) return;
-      const first = Object.entries(s.selector)[0];
-      const key = first ? `${s.namespace}\0${first[0]}\0${first[1]}` : s.namespace;
-      const map = first ? index!.byLabel : index!.emptyByNs;
-      const list = map.get(key);
-      if (list) list.push(i);
-      else map.set(key, [i]);
-    });
-    selectingIndex.set(services, index);
-  }
-  const hits = new Set<number>(index.emptyByNs.get(workload.namespace) ?? []);
-  for (const [k, v] of Object.entries(workload.labels)) for (const i of index.byLabel.get(`${workload.namespace}\0${k}\0${v}`) ?? []) hits.add(i);
-  for (const name of workload.services ?? []) {
-    const i = index.byName.get(`${workload.namespace}\0${name}`);
-    if (i !== undefined) hits.add(i);
-  }
-  return [...hits].sort((a, b) => a - b).map((i) => services[i]!).filter((s) => serves(s, workload));
 }
 
 /** The config of the proxy of `workload`, in its shared and own parts. */
 export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): ProxyConfigParts {
   const ns = workload.namespace;
+  if (workload.gateway) return gatewayParts(snapshot, workload, workload.gateway);
   // Outbound: the services the workload's Sidecar (egress hosts) lets it see; inbound: all of them.
-  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecarFor(snapshot, workload)), ns, traffic.mode);
+  const sidecar = sidecarFor(snapshot, workload);
+  const policy: OutboundPolicy = sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
+  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecar), ns, traffic.mode, policy);
   const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
   const routes: RouteConfigConfig[] = [];
   const listeners: ListenerConfig[] = [];
@@ -184,12 +170,14 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       port: traffic.outboundPort ?? ProxyPorts.outboundCapture,
       direction: 'outbound',
       mode: 'http-proxy',
-      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: PASSTHROUGH }],
+      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH }],
     });
   }
 
-  // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for. Each service
-  // port goes to its target port on this workload (a port without one: the workload's app port).
+  // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for, behind the
+  // authorization policies and JWT rules that apply to the workload. Each service port goes to its
+  // target port on this workload (a port without one: the workload's app port).
+  const authz = workloadAuthz(snapshot, workload);
   const inboundChains: FilterChainConfig[] = [];
   const seen = new Map<number, { port: ServicePort; service: MeshService }>();
   for (const service of servicesSelecting(snapshot.services, workload)) {
@@ -210,7 +198,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: target } });
     else {
-      listeners.push({ name, address: '0.0.0.0', port: workload.proxyPort ?? target, direction: 'inbound', mode: 'explicit', chains: [chain] });
+      listeners.push({ name, address: '0.0.0.0', port: workload.proxyPort ?? target, direction: 'inbound', mode: 'explicit', chains: [chain], ...(authz ? { authz: { ...authz, destinationPort: target } } : {}) });
     }
   }
   if (traffic.mode === 'capture') {
@@ -223,6 +211,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       direction: 'inbound',
       mode: 'capture',
       chains: [...inboundChains, { name: 'passthrough', protocol: 'tcp', tls: inboundTlsMode(snapshot, workload), tcpCluster: INBOUND_PASSTHROUGH }],
+      ...(authz ? { authz } : {}),
     });
   }
   const parts: ProxyConfigParts = {
@@ -237,6 +226,32 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
 export function trafficOf(workload: MeshWorkload): ProxyTraffic {
   if (workload.capture) return { mode: 'capture' };
   return { mode: 'explicit', ...(workload.outboundPort !== undefined ? { outboundPort: workload.outboundPort } : {}) };
+}
+
+/**
+ * A gateway proxy: the namespace's outbound clusters (shared with its sidecars), and as its own
+ * part the listeners and routes of the Gateways selecting it. Clusters a gateway route names that
+ * do not exist (an undefined subset) are created empty: requests to them answer 503, as in Istio.
+ */
+function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: NonNullable<MeshWorkload['gateway']>): ProxyConfigParts {
+  const shared = sharedFor(snapshot, workload.namespace, 'explicit', 'ALLOW_ANY');
+  const gw = gatewayConfig(snapshot, workload, router);
+  const known = new Set(shared.clusters.map((c) => c.name));
+  const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
+  const need = (name: string | undefined): void => {
+    if (!name || known.has(name)) return;
+    known.add(name);
+    clusters.push({ name, type: 'static', endpoints: [] });
+    gw.notes.push({ resource: `gateway ${workload.name}.${workload.namespace}`, message: `a route sends traffic to ${name}, which has no endpoints` });
+  };
+  known.add(PASSTHROUGH);
+  for (const rc of gw.routes) for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
+  for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
+  return {
+    shared,
+    own: { clusters, routes: gw.routes, listeners: gw.listeners, notes: gw.notes },
+    node: { id: `${workload.name}.${workload.namespace}`, workload: workload.name, namespace: workload.namespace, serviceAccount: workload.serviceAccount, labels: workload.labels },
+  };
 }
 
 /** The config of the proxy of `workload`, as one document. */
@@ -256,6 +271,6 @@ export function flattenParts(version: string, parts: ProxyConfigParts): Translat
       routes: [...shared.routes, ...own.routes],
       clusters: [...shared.clusters, ...own.clusters],
     },
-    notes: [...shared.notes],
+    notes: [...shared.notes, ...(own.notes ?? [])],
   };
 }

@@ -27,6 +27,8 @@ export interface MeshSnapshot {
   readonly services: readonly MeshService[];
   readonly workloads: readonly MeshWorkload[];
   readonly resources: readonly MeshResource[];
+  /** JSON Web Key Sets the control plane fetched, by jwksUri (RequestAuthentication keys pushed inline) */
+  readonly jwks?: ReadonlyMap<string, string>;
 }
 
 /** The protocol of a service port; absent: detected. */

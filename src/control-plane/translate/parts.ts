@@ -17,6 +17,6 @@ export interface SharedOutbound {
 /** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
 export interface ProxyConfigParts {
   readonly shared: SharedOutbound;
-  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[] };
+  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[]; notes?: TranslationNote[] };
   readonly node: NonNullable<ProxyConfig['node']>;
 }
