@@ -18,6 +18,8 @@ export interface InvocationIo {
   readonly logger: { debug(message: string): void };
   /** The local platform's home (`$MESHCTL_HOME`). */
   meshHome(): string;
+  /** Aborted on SIGINT/SIGTERM: the workload stops cleanly. */
+  readonly signal: AbortSignal;
   out(text: string): void;
   err(text: string): void;
 }

@@ -204,8 +204,8 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     stopping = true;
     if (app) void stopChild(app, 5_000);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The invocation's interrupt (SIGINT/SIGTERM), as the CLI context delivers it.
+  ctx.signal.addEventListener('abort', onSignal, { once: true });
   try {
     const processStart = await processStartTime('self');
     let net!: MeshNetwork;
@@ -337,8 +337,7 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     note(`command exited with ${code}; removing its sidecar and namespace`);
     return code;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    ctx.signal.removeEventListener('abort', onSignal);
     await cleanup();
   }
 }
