@@ -7,7 +7,8 @@
 import type { CertificateAuthority } from './ca/authority.js';
 import type { CredentialAuthenticator } from './ca/authenticator.js';
 import { startHttpApi, type LocalApiDeps } from './debug/http-api.js';
-import { configChange, fullChange, GeneratorSet, PushPipeline, type ConfigGenerator } from './push/index.js';
+import { meshGeneratorSet } from './generators/index.js';
+import { configChange, fullChange, PushPipeline, type ConfigGenerator } from './push/index.js';
 import type { ConfigObject, SnapshotInputs } from './push/snapshot.js';
 import { JwksCache, type JwksFetchOptions, type JwksSource } from './jwks/jwks-cache.js';
 import { parseDuration } from '../protocol/proxy-config/index.js';
@@ -23,7 +24,8 @@ export interface MeshServingOptions {
   readonly debugPort: number;
   readonly authority: CertificateAuthority;
   readonly authenticator: CredentialAuthenticator;
-  readonly generators: readonly ConfigGenerator[];
+  /** Default: every mesh generator. Checked against the kind claims: an unclaimed kind refuses to start. */
+  readonly generators?: readonly ConfigGenerator[];
   readonly inputs: () => SnapshotInputs;
   /** Extra DNS names of the stream server's certificate. */
   readonly dnsNames?: readonly string[];
@@ -58,7 +60,7 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
     jwks.track(jwksSources(i.configs));
     return { ...i, jwks: jwks.current() };
   };
-  pipeline = new PushPipeline({ generators: new GeneratorSet(o.generators), inputs, log: o.log });
+  pipeline = new PushPipeline({ generators: meshGeneratorSet(o.generators), inputs, log: o.log });
   let server: MeshServer;
   try {
     server = await startMeshServer({ host: o.host, port: o.streamPort, authority: o.authority, authenticator: o.authenticator, source: pipeline, log: o.log, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.servingTtlSeconds ? { servingTtlSeconds: o.servingTtlSeconds } : {}) });

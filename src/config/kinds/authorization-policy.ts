@@ -23,6 +23,8 @@ const Source = Obj(
     notRemoteIpBlocks: strings('negative match of remoteIpBlocks'),
     serviceAccounts: strings('service accounts `ns/name` of the peer; needs mTLS'),
     notServiceAccounts: strings('negative match of serviceAccounts'),
+    trustDomains: strings('trust domains of the peer identity; needs mTLS'),
+    notTrustDomains: strings('negative match of trustDomains'),
   },
   'attributes of the caller (ANDed)',
 );

@@ -159,7 +159,12 @@ export const linkerdAuthorizationPolicyKind = defineKind({
 /** The spec of a MeshTLSAuthentication. */
 export const MeshTLSAuthenticationSpec = Obj({
   identities: Opt(List(Str(), 'mesh identities; `*` for any')),
-  identityRefs: Opt(List(TargetRef, 'ServiceAccount (or Namespace) references')),
+  identityRefs: Opt(
+    List(
+      Obj({ group: Opt(Str()), kind: Str(), name: Opt(Str('the ServiceAccount; none: every one of the namespace')), namespace: Opt(Str()) }),
+      'ServiceAccount (or Namespace) references',
+    ),
+  ),
 });
 /** A Linkerd MeshTLSAuthentication. */
 export type MeshTLSAuthentication = Resource<'MeshTLSAuthentication', Static<typeof MeshTLSAuthenticationSpec>>;
