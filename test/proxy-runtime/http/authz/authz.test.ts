@@ -255,6 +255,9 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
         deny('dest-ip', { to: [{ operation: { paths: ['/cond/dest-ip'] } }], when: [{ key: 'destination.ip', values: ['127.0.0.1'] }] }),
         deny('dest-port', { to: [{ operation: { paths: ['/cond/dest-port'] } }], when: [{ key: 'destination.port', values: [String(m0.port)] }] }),
         deny('source-principal', { to: [{ operation: { paths: ['/cond/principal'] } }], when: [{ key: 'source.principal', values: ['cluster.local/ns/shop/*'] }] }),
+        deny('td', { from: [{ source: { trustDomains: ['cluster.local'] } }], to: [{ operation: { paths: ['/cond/td'] } }] }),
+        deny('not-td', { from: [{ source: { notTrustDomains: ['cluster.local'] } }] }),
+        deny('not-sa', { from: [{ source: { notServiceAccounts: ['default/user-service'] } }], to: [{ operation: { paths: ['/cond/not-sa'] } }] }),
       ],
     }, m0.port);
     const ok = { host: 'product-service', headers: { 'x-forwarded-for': '198.51.100.7' } };
@@ -272,6 +275,15 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(await send(m.user, { ...ok, path: '/cond/remote-ip', headers: { 'x-forwarded-for': '198.51.100.8' } })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 200 });
     expect(await send(m.other, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/cond/td' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 200 });
+    expect(await send(m.other, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 403 });
+  });
+
+  it('presence: REQUIRED refuses a request without a token (401 Jwt is missing)', async () => {
+    const m = await mesh({ jwtRules: [{ issuer: 'https://auth.example.com', jwks: signer.jwks, presence: 'REQUIRED' }] });
+    expect(await send(m.user)).toMatchObject({ status: 401, body: 'Jwt is missing' });
+    expect(await send(m.user, { headers: { authorization: `Bearer ${await token({ sub: 'alice' })}` } })).toMatchObject({ status: 200 });
   });
 
   it('JWT rule fields and request.auth conditions: audiences, fromParams, fromCookies, forwarding and output headers, claims', async () => {
