@@ -11,7 +11,7 @@ import { connect as netConnect, createServer as createNetServer } from 'node:net
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { makeTestCa, makeTestLeaf } from '../../../support/tls.js';
-import { closeAfter, freePort, metricValue, send, startProxy, startUpstream } from '../../support.js';
+import { Agent, closeAfter, eventually, freePort, metricValue, send, startProxy, startUpstream } from '../../support.js';
 
 const USER_ID = 'spiffe://cluster.local/ns/default/sa/user-service';
 const OTHER_ID = 'spiffe://cluster.local/ns/shop/sa/cart';
@@ -172,6 +172,29 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
       response_code_details: 'rbac_access_denied_matched_policy[ns[default]-policy[deny-secret]-rule[0]]',
     });
     expect(m.app.seen.map((s) => s.url)).toEqual(['/public']);
+  });
+
+  it('a policy change applies to the next request on a kept-alive connection; the request in flight completes', async () => {
+    const inbound = await freePort();
+    let release: () => void = () => undefined;
+    const app = await startUpstream('product', (req, res) => {
+      if (req.url === '/slow') release = () => res.end('slow done');
+      else res.end('ok');
+    });
+    const tcp = await tcpEcho();
+    const server = await startProxy(serverSidecar(app.port, tcp, inbound, { policies: [] }));
+    const user = await startProxy(clientSidecar('user', inbound));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closeAfter({ close: () => agent.destroy() });
+    const port = user.proxy.listenerPort('out');
+    expect(await send(port, { agent })).toMatchObject({ status: 200 });
+    const slow = send(port, { path: '/slow' });
+    await eventually(() => app.seen.some((s) => s.url === '/slow'), 'the slow request reached the app');
+    const denyAll = serverSidecar(app.port, tcp, inbound, { policies: [{ name: 'ns[default]-policy[deny-all]', action: 'ALLOW', rules: [] }] });
+    expect(await server.proxy.applyConfig({ ...denyAll, version: 'server-2' })).toMatchObject({ ok: true });
+    expect(await send(port, { agent })).toMatchObject({ status: 403 });
+    release();
+    expect(await slow).toMatchObject({ status: 200, body: 'slow done' });
   });
 
   it('spec: {} (ALLOW without rules) denies everything; no policy allows everything', async () => {
