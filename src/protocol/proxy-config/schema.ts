@@ -286,6 +286,8 @@ export const AuthzSource = Type.Object(
     notNamespaces: Strings,
     serviceAccounts: Strings,
     notServiceAccounts: Strings,
+    trustDomains: Strings,
+    notTrustDomains: Strings,
     ipBlocks: Strings,
     notIpBlocks: Strings,
     remoteIpBlocks: Strings,
@@ -333,6 +335,7 @@ export const JwtRule = Type.Object(
     outputPayloadToHeader: Type.Optional(Type.String()),
     outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
     spaceDelimitedClaims: Strings,
+    presence: opt('REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous', Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')])),
   },
   Strict,
 );
