@@ -216,7 +216,9 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: p.targetPort } });
     else {
-      listeners.push({ name, address: '0.0.0.0', port: workload.inboundPorts?.[p.targetPort] ?? p.targetPort, direction: 'inbound', mode: 'explicit', chains: [chain] });
+      // Bound to the workload's own address (local: 127.0.0.1 unless `meshctl run --address`), never to
+      // every interface: in PERMISSIVE mode plaintext passes, which would expose an app bound to loopback.
+      listeners.push({ name, address: workload.address, port: workload.inboundPorts?.[p.targetPort] ?? p.targetPort, direction: 'inbound', mode: 'explicit', chains: [chain] });
     }
   }
   if (traffic.mode === 'capture') {

@@ -24,6 +24,8 @@ export class ListenerRuntime {
   readonly direction: 'inbound' | 'outbound';
   readonly mode: 'explicit' | 'http-proxy' | 'capture';
   readonly detectTimeoutMs: number;
+  /** idle timeout of connections that detection handed to the TCP proxy */
+  readonly tcpIdleTimeoutMs: number;
   readonly chains: readonly ChainRuntime[];
 
   constructor(
@@ -35,6 +37,7 @@ export class ListenerRuntime {
     this.direction = cfg.direction;
     this.mode = cfg.mode ?? 'explicit';
     this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
+    this.tcpIdleTimeoutMs = durationMs(cfg.tcpIdleTimeout, 3_600_000);
     this.chains = cfg.chains.map((c, i) => ({
       name: c.name ?? `${cfg.name}/${i}`,
       cfg: c,

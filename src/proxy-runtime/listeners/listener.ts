@@ -144,11 +144,13 @@ export class ListenerHandle {
   }
 
   private dispatch(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime, insideTls: boolean): void {
-    const tcp = (): void => {
-      if (chain.tcpCluster) proxyTcp(this.ctx, conn, socket, chain.tcpCluster);
+    const tcp = (afterDetection: boolean): void => {
+      // A connection detection could not classify (silent, or not HTTP) gets an idle timeout: a
+      // silent plaintext client must not hold a raw connection to the app open for ever.
+      if (chain.tcpCluster) proxyTcp(this.ctx, conn, socket, chain.tcpCluster, afterDetection ? { idleTimeoutMs: lr.tcpIdleTimeoutMs } : {});
       else socket.destroy();
     };
-    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp();
+    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp(false);
     if (chain.protocol === 'http1' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH1(socket, conn);
     if (chain.protocol === 'http2' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH2(socket, conn);
     detectProtocol(socket, lr.detectTimeoutMs, (p) => {
@@ -160,7 +162,7 @@ export class ListenerHandle {
       }
       if (p === 'h2c' && chain.protocol !== 'tcp') return this.ingress.acceptH2(socket, conn);
       if (p === 'http1' && chain.protocol !== 'tcp') return this.ingress.acceptH1(socket, conn);
-      tcp();
+      tcp(true);
     });
   }
 
