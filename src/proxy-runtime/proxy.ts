@@ -102,9 +102,6 @@ export class Proxy implements ProxyContext {
       throw new ProxyConfigRejected(r.errors);
     }
     const cfg = p.runtime.config;
-    if (opts.accessLog === undefined && cfg.telemetry?.accessLog !== undefined) {
-      p.telemetry.accessLog.enabled = cfg.telemetry.accessLog !== 'off';
-    }
     if (opts.adminTokenFile) p.writeAdminToken(opts.adminTokenFile);
     try {
       p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin, { token: p.adminToken, file: p.adminTokenFile });
@@ -144,6 +141,11 @@ export class Proxy implements ProxyContext {
   requestFinished(): void {
     this.drainTracker.finished();
     this.telemetry.metrics.activeRequests.dec();
+  }
+
+  /** Requests and TCP streams in flight (both directions), for a graceful stop. */
+  get inFlight(): number {
+    return this.drainTracker.inFlight;
   }
 
   /** The version of the config serving now. */
@@ -235,6 +237,7 @@ export class Proxy implements ProxyContext {
       setTimeout(() => h.destroyAll(), runtime.drainPeriodMs).unref();
     }
     this.state.sweep(new Set(runtime.clusters.keys()));
+    this.telemetry.configure(config.telemetry);
     this.appliedAt = new Date().toISOString();
     this.configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex');
     if (source === 'stream') this.streamConfigHash = this.configHash;
@@ -307,7 +310,7 @@ export class Proxy implements ProxyContext {
   /** Drains, then closes the admin and telemetry servers and the pools. */
   async close(): Promise<void> {
     if (this.runtime) await this.drain();
-    this.telemetry.accessLog.flush();
+    this.telemetry.close();
     this.admin?.server.closeAllConnections();
     this.telemetryServer?.server.closeAllConnections();
     await Promise.all([this.admin, this.telemetryServer].map((s) => (s ? new Promise<void>((r) => s.server.close(() => r())) : undefined)));

@@ -44,6 +44,19 @@ describe('meshctl proxy-status', () => {
     expect(Date.parse(parsed.proxies[0]!.certExpiry)).toBeGreaterThan(Date.now());
   });
 
+  it('lists every proxy\'s admin and telemetry addresses in JSON, and Prometheus can scrape the telemetry one', async () => {
+    const r = await mesh.cli('proxy-status', '-o', 'json');
+    const parsed = JSON.parse(r.stdout) as { proxies: { name: string; adminAddress: string; telemetryAddress: string }[] };
+    for (const p of parsed.proxies) {
+      const w = mesh.workloads.find((x) => `${x.name}.default` === p.name)!;
+      expect(p.adminAddress).toBe(`127.0.0.1:${w.adminPort}`);
+      expect(p.telemetryAddress).toBe(`127.0.0.1:${w.proxy.telemetryPort}`);
+      const scrape = await fetch(`http://${p.telemetryAddress}/stats/prometheus`);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('meshctl_proxy_config_applies_total{result="accepted"}');
+    }
+  });
+
   it('with a proxy name, says each type matches what the control plane would send', async () => {
     await mesh.apply(reviewsDestinationRule + '---\n' + reviewsSplit(80, 20));
     await eventually('the split on every proxy', () => mesh.synced('proxy.meshctl.dev/v1/routes'), 20_000);

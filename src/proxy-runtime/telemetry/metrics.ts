@@ -66,8 +66,29 @@ export class ProxyMetrics {
   /** Expiry of the workload certificate. */
   readonly certExpiry = this.registry.gauge('meshctl_proxy_certificate_expiry_timestamp_seconds', 'Expiry of the workload certificate (unix seconds)', ['spiffe_id']);
 
+  private readonly spansExported = this.registry.counter('meshctl_proxy_spans_exported_total', 'Spans a collector accepted');
+  private readonly spansDropped = this.registry.counter(
+    'meshctl_proxy_spans_dropped_total',
+    'Spans dropped: export queue full (collector slow or down) or the collector refused or failed a batch',
+  );
+
   constructor() {
     this.activeRequestsGauge.collect = () => this.activeRequestsGauge.set(this.activeRequests.value);
+  }
+
+  /** Renders the span exporter's counters (read at scrape time: nothing is done per span). */
+  watchSpans(counters: { readonly exported: number; readonly dropped: number }): void {
+    const follow = (metric: typeof this.spansExported, read: () => number) => {
+      let seen = 0;
+      const child = metric.labels();
+      metric.collect = () => {
+        const now = read();
+        child.inc(now - seen);
+        seen = now;
+      };
+    };
+    follow(this.spansExported, () => counters.exported);
+    follow(this.spansDropped, () => counters.dropped);
   }
 
   private readonly tcpCache = new Map<string, TcpSeries>();
