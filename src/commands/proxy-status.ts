@@ -9,8 +9,8 @@ import { examples, parseOutputFormat } from './command.js';
 import type { CliContext } from '../context.js';
 import type { MeshPlatform, WorkloadInfo } from '../cluster/index.js';
 import { ErrorCode, MeshError, NotFoundError, UsageError } from '../errors.js';
-import { isDiverged, type ConfigHashes } from '../protocol/stream/sync-status.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { isDiverged, type ConfigHashes } from '../protocol/stream/sync-status.js';
 
 interface ProxyStatusFlags {
   output?: string;
@@ -112,8 +112,8 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
       }
       // The stream's certificate is the one the proxy connected with; after a rotation its admin API knows the current one.
       let certExpiry = p.certificateExpiry ?? null;
-      let diverged = false;
       const workload = workloads.find((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace);
+      let diverged = false;
       if (workload?.adminPort) {
         const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
         const [certs, hash] = await Promise.all([

@@ -27,6 +27,8 @@ export interface TcpProxyOptions {
   onFailed?: (flag: string) => void;
   /** close both sides after this long with no bytes either way (0: never) */
   idleTimeoutMs?: number;
+  /** the authorization policies refused the connection: close it, record it with this detail */
+  denied?: string;
 }
 
 /** Picks the endpoint for a TCP connection; undefined: none healthy. */
@@ -45,7 +47,7 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
   let flags = '';
   let bytesReceived = 0;
   let bytesSent = 0;
-  const ep = tcpEndpoint(cluster, conn, o.target);
+  const ep = o.denied !== undefined ? undefined : tcpEndpoint(cluster, conn, o.target);
   let recorded = false;
   const facts = () => ({
     listener: conn.listener.name,
@@ -63,6 +65,7 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
     bytesReceived,
     bytesSent,
     flags,
+    terminationDetails: o.denied,
   });
   const record = (): void => {
     if (recorded) return;
@@ -77,6 +80,10 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
     else downstream.destroy();
     record();
   };
+  if (o.denied !== undefined) {
+    downstream.destroy();
+    return record();
+  }
   if (!ep) return fail(Flags.noHealthyUpstream);
   if (!cluster.limits.admit()) return fail(Flags.upstreamOverflow);
   ep.health.activeRequests++;
