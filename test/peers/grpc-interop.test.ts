@@ -4,7 +4,8 @@
  * credentials must pass, as it does directly.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -12,6 +13,10 @@ import { makeTestCa, makeTestLeaf } from '../support/tls.js';
 import { describeRequiring } from '../support/requirements.js';
 import { freePort, startProxy } from '../proxy-runtime/support.js';
 import { peerTool, peerTools } from './tools.js';
+import { startControlPlane } from '../../src/control-plane/daemon.js';
+import { runCli } from '../support/cli.js';
+import { LocalPlatform } from '../../src/cluster/local/platform.js';
+import { eventually } from '../protocol/harness.js';
 
 /** The interop cases that need no Google credentials, nor a client resolving several servers. */
 const CASES = [
@@ -96,5 +101,33 @@ describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
       clusters: [{ name: 'app', protocol: 'http2', tls: 'mutual', endpoints: [{ address: '127.0.0.1', port: inbound.proxy.listenerPort('in'), identity: 'spiffe://cluster.local/ns/default/sa/interop' }] }],
     });
     expect(await runCases(outbound.proxy.listenerPort('out'))).toEqual([]);
+  }, 300_000);
+
+  it('every case passes through the local mesh: two meshctl run workloads, their sidecars, mTLS from the control plane', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'meshctl-interop-'));
+    const cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
+    const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+    const stop = join(home, 'stop');
+    try {
+      const [appPort, localPort] = [await freePort(), await freePort()];
+      // The server runs until the test says stop (a file), then the workload ends and unregisters.
+      const serving = cli('run', '--name', 'interop', '--service', 'interop', '--service-port', '9080', '--port', String(appPort), '--', 'sh', '-c',
+        `"${peerTool('grpc-interop-server')}" --port=$PORT & pid=$!; while [ ! -e "${stop}" ]; do sleep 0.2; done; kill $pid`);
+      await eventually('the interop server in the mesh', () => cp.server.ads.views().some((v) => v.proxy.workload === 'interop'), 30_000);
+      const client = peerTool('grpc-interop-client');
+      const script = CASES.map((c) => `"${client}" --server_host=127.0.0.1 --server_port=${localPort} --test_case=${c} >/dev/null 2>&1 || echo "FAILED ${c}"`).join('; ');
+      const r = await cli('run', '--name', 'interop-client', '--port', String(await freePort()), '--outbound', `interop:9080=${localPort}`, '--', 'sh', '-c', script);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('');
+      // The calls arrived at the server's sidecar over mutual TLS, as gRPC.
+      const w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'interop')!;
+      const metrics = await (await fetch(`http://127.0.0.1:${w.telemetryPort}/stats/prometheus`)).text();
+      expect(metrics).toMatch(/istio_requests_total\{[^}]*reporter="destination"[^}]*request_protocol="grpc"[^}]*connection_security_policy="mutual_tls"|istio_requests_total\{[^}]*connection_security_policy="mutual_tls"[^}]*request_protocol="grpc"/);
+      writeFileSync(stop, '');
+      expect((await serving).code).toBe(0);
+    } finally {
+      if (!existsSync(stop)) writeFileSync(stop, '');
+      await cp.stop();
+    }
   }, 300_000);
 });
