@@ -60,6 +60,27 @@ describe('meshctl run', () => {
     expect((await running).code).toBe(0);
   });
 
+  it('with --address binds the inbound listener there and peers reach the workload at it', async () => {
+    const port = await freePort();
+    // Answers one request, then exits (and its `meshctl run` with it).
+    const app = `const s=require('http').createServer((q,r)=>{r.end('served at '+process.env.PORT);setTimeout(()=>s.close(),50)});s.listen(Number(process.env.PORT),'127.0.0.1')`;
+    const running = cli('run', '--name', 'wide', '--service', 'wide', '--service-port', '9080', '--address', '127.0.0.2', '--port', String(port), '--', process.execPath, '-e', app);
+    await eventually('the sidecar got its config', () => cp.server.ads.views().some((v) => v.proxy.workload === 'wide' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'), 20_000);
+    // An endpoint once its app accepts (meshctl run announces it then).
+    let w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'wide')!;
+    for (let i = 0; i < 400 && w.serving === false; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'wide')!;
+    }
+    expect(w.serving).not.toBe(false);
+    expect(w.address).toBe('127.0.0.2');
+    const listeners = (await (await fetch(`http://127.0.0.1:${w.adminPort}/listeners`)).json()) as { address: string; direction: string }[];
+    expect(listeners.filter((l) => l.direction === 'inbound').map((l) => l.address)).toEqual(['127.0.0.2']);
+    const client = await cli('run', '--name', 'caller', '--port', String(await freePort()), '--', process.execPath, '-e', "fetch('http://wide:9080/').then(r=>r.text()).then(t=>console.log(t))");
+    expect(client.stdout).toBe(`served at ${port}\n`);
+    expect((await running).code).toBe(0);
+  });
+
   it('refuses --address values that are not one address of this host', async () => {
     for (const a of ['0.0.0.0', '::', 'example.com']) {
       const r = await cli('run', '--name', 'x', '--port', '1', '--address', a, '--', 'true');

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeTestCa, makeTestLeaf } from '../support/tls.js';
 import { describeRequiring } from '../support/requirements.js';
 import { freePort, startProxy } from '../proxy-runtime/support.js';
-import { peerTool, peerTools } from './tools.js';
+import { peerTool, peerTools, waitServing } from './tools.js';
 import { startControlPlane } from '../../src/control-plane/daemon.js';
 import { runCli } from '../support/cli.js';
 import { LocalPlatform } from '../../src/cluster/local/platform.js';
@@ -114,6 +114,7 @@ describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
       const serving = cli('run', '--name', 'interop', '--service', 'interop', '--service-port', '9080', '--port', String(appPort), '--', 'sh', '-c',
         `"${peerTool('grpc-interop-server')}" --port=$PORT & pid=$!; while [ ! -e "${stop}" ]; do sleep 0.2; done; kill $pid`);
       await eventually('the interop server in the mesh', () => cp.server.ads.views().some((v) => v.proxy.workload === 'interop'), 30_000);
+      await waitServing(home, 'interop');
       const client = peerTool('grpc-interop-client');
       const script = CASES.map((c) => `"${client}" --server_host=127.0.0.1 --server_port=${localPort} --test_case=${c} >/dev/null 2>&1 || echo "FAILED ${c}"`).join('; ');
       const r = await cli('run', '--name', 'interop-client', '--port', String(await freePort()), '--outbound', `interop:9080=${localPort}`, '--', 'sh', '-c', script);

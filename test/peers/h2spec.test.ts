@@ -17,7 +17,7 @@ import { closeAfter, freePort, startProxy } from '../proxy-runtime/support.js';
 import { startControlPlane } from '../../src/control-plane/daemon.js';
 import { runCli } from '../support/cli.js';
 import { eventually } from '../protocol/harness.js';
-import { peerTool, peerTools } from './tools.js';
+import { peerTool, peerTools, waitServing } from './tools.js';
 
 /** The cases node:http2 fails on its own (v24): the README explains each. */
 export const NODE_HTTP2_FAILURES = [
@@ -136,6 +136,7 @@ describeRequiring([peerTools], 'h2spec through the proxy', () => {
       const h2app = "const s=require('node:http2').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('ok'))});s.on('sessionError',()=>{});s.listen(Number(process.env.PORT),'127.0.0.1')";
       const serving = cli('run', '--name', 'h2app', '--service', 'h2app', '--service-port', '9080', '--port', String(appPort), '--', 'sh', '-c', `"${process.execPath}" -e "${h2app}" & pid=$!; ${wait}; kill $pid`);
       await eventually('the app in the mesh', () => cp.server.ads.views().some((v) => v.proxy.workload === 'h2app'), 30_000);
+      await waitServing(home, 'h2app');
       const client = cli('run', '--name', 'h2client', '--port', String(await freePort()), '--outbound', `h2app:9080=${localPort}`, '--', 'sh', '-c', wait);
       // The client's sidecar listens on the local port once it has its config from the control plane.
       await eventually('the client sidecar synced', () => cp.server.ads.views().find((v) => v.proxy.workload === 'h2client')?.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED', 30_000);

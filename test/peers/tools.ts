@@ -34,3 +34,14 @@ export const peerTools: Requirement = {
   met: () => existsSync(join(peerToolsDir(), '.complete')),
   howToMeet: 'build them with bash test/peers/build.sh (Go needed; CI runs it from .ci/prepare.d/40-peer-tools.sh)',
 };
+
+/** Waits until a `meshctl run` workload of the local mesh at `home` is an endpoint (its app accepts). */
+export async function waitServing(home: string, name: string): Promise<void> {
+  const { LocalPlatform } = await import('../../src/cluster/local/platform.js');
+  for (let i = 0; i < 600; i++) {
+    const w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === name);
+    if (w && w.serving !== false) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${name} never became an endpoint`);
+}
