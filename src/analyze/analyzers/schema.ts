@@ -13,7 +13,10 @@ function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info'): Messa
     case 'wrong-group': return Messages.WrongApiGroup;
     case 'not-mesh-kind': return Messages.NotMeshKind;
     case 'unknown-field': return severity === 'error' ? Messages.SchemaError : Messages.UnknownField;
-    case 'schema': return Messages.SchemaError;
+    case 'schema':
+    case 'too-large':
+    case 'header':
+      return Messages.SchemaError;
   }
 }
 
