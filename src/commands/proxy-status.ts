@@ -9,6 +9,8 @@ import { examples, parseOutputFormat } from './command.js';
 import type { CliContext } from '../context.js';
 import type { MeshPlatform, WorkloadInfo } from '../cluster/index.js';
 import { ErrorCode, MeshError, NotFoundError, UsageError } from '../errors.js';
+import { ProxyPorts } from '../protocol/well-known.js';
+import { isDiverged, type ConfigHashes } from '../protocol/stream/sync-status.js';
 
 interface ProxyStatusFlags {
   output?: string;
@@ -58,6 +60,25 @@ export interface ProxyStatusRow {
   routes: string;
   certExpiry: string | null;
   nacks: { type: string; message: string; keptVersion: string }[];
+  /** Where its admin API listens (always loopback: inside the pod on Kubernetes), when known. */
+  adminAddress: string | null;
+  /** Where Prometheus scrapes it (`http://ADDRESS:PORT/stats/prometheus`), when known. */
+  telemetryAddress: string | null;
+}
+
+/**
+ * A proxy's admin and telemetry addresses: on Kubernetes the pod's own 127.0.0.1:15000 (reached
+ * through the API server) and POD_IP:15020; locally what `meshctl run` registered.
+ */
+export function proxyAddresses(kind: MeshPlatform['kind'], w: WorkloadInfo | undefined): { adminAddress: string | null; telemetryAddress: string | null } {
+  const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  if (kind === 'kubernetes') {
+    return { adminAddress: `127.0.0.1:${ProxyPorts.admin}`, telemetryAddress: w?.address ? hostPort(w.address, ProxyPorts.telemetry) : null };
+  }
+  return {
+    adminAddress: w?.adminPort ? `127.0.0.1:${w.adminPort}` : null,
+    telemetryAddress: w?.telemetryPort ? hostPort(w.address || '127.0.0.1', w.telemetryPort) : null,
+  };
 }
 
 /** Splits `NAME[.NS]` (workload names are DNS labels, so the first dot separates the namespace). */
@@ -91,13 +112,21 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
       }
       // The stream's certificate is the one the proxy connected with; after a rotation its admin API knows the current one.
       let certExpiry = p.certificateExpiry ?? null;
-      if (workloads.some((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace && w.adminPort)) {
-        const certs = await platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>({ name: p.proxy.workload, namespace: p.proxy.namespace }, '/certs').catch(() => undefined);
+      const workload = workloads.find((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace);
+      let diverged = false;
+      if (workload?.adminPort) {
+        const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
+        const [certs, hash] = await Promise.all([
+          platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>(target, '/certs').catch(() => undefined),
+          platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch(() => undefined),
+        ]);
         if (certs?.identity?.validTo) certExpiry = certs.identity.validTo;
+        diverged = isDiverged(hash);
       }
+      if (diverged) for (const t of STATUS_TYPES) cells[t.key] = 'DIVERGED';
       return {
         name: p.proxy.id, workload: p.proxy.workload, namespace: p.proxy.namespace, controlPlane: p.controlPlane ?? controlPlane, version: p.proxy.proxyVersion,
-        clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks,
+        clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks, ...proxyAddresses(platform.kind, workload),
       };
     }),
   );
@@ -121,13 +150,16 @@ export function formatExpiry(iso: string | null, now: Date): string {
 /** The table and, under it, one line per NACK with its reason. */
 export function renderProxyStatus(ctx: CliContext, rows: readonly ProxyStatusRow[], renderTable: (h: readonly string[], r: readonly (readonly string[])[]) => string): string {
   const s = ctx.style;
-  const paint = (status: string): string => (status === 'SYNCED' ? s.green(status) : status === 'NACKED' ? s.red(status) : s.yellow(status));
+  const paint = (status: string): string => (status === 'SYNCED' ? s.green(status) : status === 'NACKED' || status === 'DIVERGED' ? s.red(status) : s.yellow(status));
   const now = ctx.now();
   let out = renderTable(
     ['NAME', 'CONTROL PLANE', 'VERSION', ...STATUS_TYPES.map((t) => t.column), 'CERT EXPIRY'],
     rows.map((r) => [r.name, r.controlPlane, r.version, paint(r.clusters), paint(r.listeners), paint(r.routes), formatExpiry(r.certExpiry, now)]),
   );
   for (const r of rows) for (const n of r.nacks) out += `${s.red('NACKED')} ${r.name} ${n.type}: ${n.message} (keeps version ${n.keptVersion})\n`;
+  for (const r of rows) {
+    if (r.clusters === 'DIVERGED') out += `${s.red('DIVERGED')} ${r.name}: runs a config the control plane did not send (changed through its admin API); restart the workload to get the mesh's config back\n`;
+  }
   return out;
 }
 

@@ -104,12 +104,12 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
   await platform.state();
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
-  const [proxyPort, outboundPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const [proxyPort, outboundPort, adminPort, telemetryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // Registered not serving: no proxy routes to it before its sidecar and its app are ready.
   const workload: WorkloadInfo & { outboundPorts?: readonly OutboundPort[] } = {
     name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: '127.0.0.1', ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
-    adminPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}), serving: false,
+    adminPort, telemetryPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}), serving: false,
   };
   const reg = await platform.registerWorkload(workload);
   const cleanups: (() => Promise<void> | void)[] = [() => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined)];
@@ -117,7 +117,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
@@ -125,6 +125,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       import('node:fs'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
+      import('../cluster/local/layout.js'),
     ]);
     // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
     const address = async (): Promise<string> => (await platform.state()).streamAddress;
@@ -134,8 +135,9 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
     const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace) });
     cleanups.push(() => proxy.close());
+    cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true })));
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
     const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
@@ -148,7 +150,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar got no config from ${reg.streamAddress} within ${life.readyTimeoutMs / 1000}s`, "check the control plane with 'meshctl check'");
       await new Promise((r) => setTimeout(r, 50));
     }
-    note(`sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`);
+    note(`sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`);
     const { drainInFlight } = await import('../cluster/local/workload-lifecycle.js');
     const withdraw = async (): Promise<void> => {
       const r = await platform.setWorkloadServing(flags.namespace, flags.name, false, WITHDRAW_ACK_TIMEOUT_MS).catch((e: Error) => ({ acked: false, pending: [e.message] }));

@@ -6,6 +6,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { CheckFailure, type CheckCategory } from '../types.js';
 import { rootCaCheckers } from '../root-ca.js';
 import type { MeshPlatform } from '../../cluster/index.js';
+import { isDiverged, type ConfigHashes } from '../../protocol/stream/sync-status.js';
 
 /** What the local checks need. */
 export interface LocalCheckContext {
@@ -211,11 +212,16 @@ function proxyCategory(): CheckCategory<LocalCheckContext> {
         async run(ctx) {
           const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
           const problems: string[] = [];
+          const withAdmin = new Set((await ctx.platform.listWorkloads()).filter((w) => w.adminPort).map((w) => `${w.name}.${w.namespace}`));
           for (const p of proxies) {
             for (const [type, s] of Object.entries(p.types)) {
               if (s.status === 'NACKED') problems.push(`${p.proxy.id} rejected ${type}: ${s.lastNack?.message ?? 'no reason given'}`);
               else if (s.status !== 'SYNCED') problems.push(`${p.proxy.id} ${type} is ${s.status}`);
             }
+            if (!withAdmin.has(`${p.proxy.workload}.${p.proxy.namespace}`)) continue;
+            const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
+            const hash = await ctx.platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch(() => undefined);
+            if (isDiverged(hash)) problems.push(`${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`);
           }
           if (problems.length) throw new CheckFailure(problems.join('\n'));
         },

@@ -1,6 +1,6 @@
 /**
  * Port 15014: the control plane's debug API (what `proxy-status`, `proxy-config` and `check` read,
- * plus /ready and /healthz for probes) and, on the local platform (127.0.0.1 only), the API the CLI
+ * plus /ready and /healthz for probes, and /metrics for Prometheus) and, on the local platform (127.0.0.1 only), the API the CLI
  * uses to apply config and register workloads. Reads under /debug are open, like istiod's;
  * everything under /api needs the admin token kept `0600` in the mesh home, since registering a
  * workload mints a credential. On Kubernetes there is no /api: config is in the cluster.
@@ -17,7 +17,9 @@ import type { WorkloadStore } from '../store/workload-store.js';
 import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
+import { redactPrivateKeys } from '../../protocol/proxy-config/redact.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
+import { controlPlaneMetrics } from '../metrics.js';
 
 /** The local platform's config store and workload registry, served under /api with the admin token. */
 export interface LocalApiDeps {
@@ -78,6 +80,11 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
+        if (req.method === 'GET' && (url.pathname === '/metrics' || url.pathname === '/stats/prometheus')) {
+          // the monitoring endpoint, open like istiod's 15014/metrics (nothing secret in it)
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(controlPlaneMetrics.render());
+          return;
+        }
         const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
         if (!route) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
         if (route[3] && !authorized(req, local?.adminToken ?? '')) throw new HttpError(401, 'missing or wrong admin token');
@@ -146,7 +153,7 @@ function configDump(deps: HttpApiDeps, proxyId: string) {
   const desired = deps.pipeline.desired(conn.proxy);
   const sent: Record<string, unknown> = {};
   for (const t of conn.subscribedTypes()) sent[t] = conn.lastSent(t) ?? null;
-  return { proxy: conn.view(), version: deps.pipeline.version, desired, sent };
+  return redactPrivateKeys({ proxy: conn.view(), version: deps.pipeline.version, desired, sent });
 }
 
 async function applyDocuments(deps: LocalApiDeps, body: unknown) {
@@ -183,16 +190,23 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (w.serving !== undefined && typeof w.serving !== 'boolean') problems.push('serving: must be true or false');
   if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
+  if (w.telemetryPort !== undefined && !okPort(w.telemetryPort)) problems.push('telemetryPort: must be a port');
   if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
     problems.push('outboundPorts: must be a list of {service, port, localPort}');
+  }
+  const gw = w.gateway;
+  if (gw !== undefined && !(gw && typeof gw.address === 'string' && isIP(gw.address) !== 0 && gw.ports && typeof gw.ports === 'object' && Object.entries(gw.ports).every(([k, v]) => okPort(Number(k)) && okPort(v)))) {
+    problems.push('gateway: must be {address: IP, ports: {gatewayPort: localPort}}');
   }
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
-    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
+    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
+    ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
     ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
     ...(w.serving === false ? { serving: false } : {}),
+    ...(gw ? { gateway: { address: gw.address, ports: Object.fromEntries(Object.entries(gw.ports).map(([k, v]) => [Number(k), v])) } } : {}),
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });

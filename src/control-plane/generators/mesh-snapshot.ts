@@ -45,7 +45,13 @@ function meshWorkload(w: WorkloadRecord, services: readonly MeshService[]): Mesh
       for (const p of s.ports) inboundPorts[p.targetPort] = w.proxyPort;
     }
   }
-  return { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels, address: w.address, meshed: true, ...(w.proxyPort !== undefined ? { inboundPorts } : {}), ...(w.serving === false ? { serving: false } : {}) };
+  return {
+    name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels, address: w.address, meshed: true,
+    ...(w.proxyPort !== undefined ? { inboundPorts } : {}),
+    ...(w.serving === false ? { serving: false } : {}),
+    // A gateway is reached by mesh clients (a Service selecting it) on the local port serving each Gateway port.
+    ...(w.gateway ? { router: { address: w.gateway.address, ports: w.gateway.ports }, inboundPorts: { ...w.gateway.ports } } : {}),
+  };
 }
 
 /** Converts a push snapshot to the translation's input. */

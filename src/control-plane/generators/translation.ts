@@ -153,9 +153,10 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 
 // What each type reads. Kinds not listed anywhere (AuthorizationPolicy, RequestAuthentication,
 // Linkerd Server policies) are not translated yet, so their changes push nothing.
-const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service', 'Sidecar'];
-const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service', 'Sidecar'];
-const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar'];
+// Gateway listeners carry their certificates (Secret) and L4 routes (VirtualService tcp/tls).
+const CLUSTER_KINDS = ['DestinationRule', 'VirtualService', 'TrafficSplit', 'ServiceEntry', 'Service', 'Sidecar', 'Secret', 'Gateway'];
+const ROUTE_KINDS = ['VirtualService', 'DestinationRule', 'TrafficSplit', 'ServiceProfile', 'Service', 'Sidecar', 'ServiceEntry', 'Gateway'];
+const LISTENER_KINDS = ['PeerAuthentication', 'Service', 'Sidecar', 'Gateway', 'Secret', 'VirtualService'];
 
 /** The translation-backed generators: clusters, listeners, routes. */
 export function translationGenerators(): ConfigGenerator[] {

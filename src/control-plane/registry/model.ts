@@ -43,6 +43,8 @@ export interface WorkloadRecord {
   readonly servicePort?: number;
   /** The sidecar's admin port (127.0.0.1), for `proxy-config` and `check`. */
   readonly adminPort?: number;
+  /** The sidecar's telemetry port (`/stats/prometheus`), on `address` (local `meshctl run`: 127.0.0.1). */
+  readonly telemetryPort?: number;
   /** The sidecar's HTTP_PROXY listener on 127.0.0.1 (local platform, no traffic capture). */
   readonly outboundPort?: number;
   /** `meshctl run --transparent`: in its own network namespace behind iptables capture (15001/15006), reached at `address` on its app ports. */
@@ -59,6 +61,8 @@ export interface WorkloadRecord {
    * Absent or true: serving.
    */
   readonly serving?: boolean;
+  /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */

@@ -42,7 +42,7 @@ function keyString(k: StoreKey): string {
   return `${k.group || 'core'}/${k.kind}/${k.namespace}/${k.name}`;
 }
 
-/** Validates inputs as the store accepts them: mesh kinds and Services; returns the typed objects or every problem. */
+/** Validates inputs as the store accepts them: mesh kinds, Services and Secrets; returns the typed objects or every problem. */
 export function validateForStore(inputs: readonly ResourceInput[], defaultNamespace: string): { objects: ConfigObject[]; problems: string[] } {
   const objects: ConfigObject[] = [];
   const problems: string[] = [];
@@ -58,8 +58,9 @@ export function validateForStore(inputs: readonly ResourceInput[], defaultNamesp
       continue;
     }
     if (r.core) {
-      if (r.core.role !== 'service') {
-        problems.push(`${where()}${subject}: a ${r.core.kind} is not mesh config; on the local platform, start workloads with 'meshctl run' (Services and mesh kinds are accepted)`);
+      // Secrets hold gateway certificates (credentialName) and TLS origination credentials.
+      if (r.core.role !== 'service' && r.core.role !== 'secret') {
+        problems.push(`${where()}${subject}: a ${r.core.kind} is not mesh config; on the local platform, start workloads with 'meshctl run' (Services, Secrets and mesh kinds are accepted)`);
         continue;
       }
       if (r.coreObject) objects.push(r.coreObject as unknown as ConfigObject);

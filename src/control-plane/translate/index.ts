@@ -9,6 +9,8 @@ import { clusterName, selects, serviceFqdn, type MeshService, type MeshSnapshot,
 import { inboundTlsMode } from './peer-authentication.js';
 import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
+import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
+import { gatewayConfig } from './gateway.js';
 
 export * from './model.js';
 export { inboundTlsMode } from './peer-authentication.js';
@@ -97,8 +99,14 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       }
     }
   }
+  const external = serviceEntryOutbound(snapshot, ns);
+  notes.push(...external.notes);
+  for (const { port, vhost } of external.virtualHosts) {
+    allHosts.push(vhost);
+    (byPort.get(port) ?? byPort.set(port, []).get(port)!).push(vhost);
+  }
   return {
-    clusters,
+    clusters: [...clusters, ...external.clusters],
     captureRoutes: [...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
     explicitRoute: { name: 'outbound', virtualHosts: allHosts },
     chains: outboundChains,
@@ -118,27 +126,31 @@ export interface SharedOutbound {
 /** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
 export interface ProxyConfigParts {
   readonly shared: SharedOutbound;
-  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[] };
+  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[]; notes?: TranslationNote[] };
   readonly node: NonNullable<ProxyConfig['node']>;
 }
 
-const sharedMemo = new WeakMap<Outbound, Map<ProxyTraffic['mode'], SharedOutbound>>();
+const sharedMemo = new WeakMap<Outbound, Map<string, SharedOutbound>>();
 
-function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode']): SharedOutbound {
+/** How a proxy treats destinations outside the registry: its Sidecar's outboundTrafficPolicy (a root-namespace Sidecar is the mesh default). */
+export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+
+function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'], policy: OutboundPolicy): SharedOutbound {
   const outbound = outboundFor(snapshot, ns);
   let byMode = sharedMemo.get(outbound);
   if (!byMode) sharedMemo.set(outbound, (byMode = new Map()));
-  let shared = byMode.get(mode);
+  let shared = byMode.get(`${mode}|${policy}`);
   if (shared) return shared;
-  const routes = mode === 'capture' ? outbound.captureRoutes : [outbound.explicitRoute];
+  const unknown = policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH;
+  const routes = mode === 'capture' ? outbound.captureRoutes : [{ ...outbound.explicitRoute, virtualHosts: [...outbound.explicitRoute.virtualHosts, catchAllVirtualHost(policy, PASSTHROUGH)] }];
   const listeners: ListenerConfig[] =
     mode === 'capture'
-      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }] }]
+      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: unknown }] }]
       : [];
   // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
   // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
   const notes: TranslationNote[] = [...outbound.notes];
-  const clusters: ClusterConfig[] = [...outbound.clusters];
+  const clusters: ClusterConfig[] = [...outbound.clusters, ...(policy === 'REGISTRY_ONLY' ? [{ name: BLACKHOLE, type: 'static' as const, endpoints: [] }] : [])];
   const known = new Set([...clusters.map((c) => c.name), PASSTHROUGH, INBOUND_PASSTHROUGH]);
   for (const rc of routes) {
     for (const vh of rc.virtualHosts) {
@@ -153,7 +165,7 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
     }
   }
   shared = { clusters, routes, listeners, notes };
-  byMode.set(mode, shared);
+  byMode.set(`${mode}|${policy}`, shared);
   return shared;
 }
 
@@ -187,8 +199,11 @@ export function servicesSelecting(services: readonly MeshService[], workload: { 
 /** The config of the proxy of `workload`, in its shared and own parts. */
 export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): ProxyConfigParts {
   const ns = workload.namespace;
+  if (workload.router) return gatewayParts(snapshot, workload, workload.router);
   // Outbound: the services the workload's Sidecar (egress hosts) lets it see; inbound: all of them.
-  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecarFor(snapshot, workload)), ns, traffic.mode);
+  const sidecar = sidecarFor(snapshot, workload);
+  const policy: OutboundPolicy = sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
+  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecar), ns, traffic.mode, policy);
   const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
   const routes: RouteConfigConfig[] = [];
   const listeners: ListenerConfig[] = [];
@@ -199,7 +214,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       port: traffic.outboundPort ?? ProxyPorts.outboundCapture,
       direction: 'outbound',
       mode: 'http-proxy',
-      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: PASSTHROUGH }],
+      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH }],
     });
   }
 
@@ -238,6 +253,32 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
   };
 }
 
+/**
+ * A gateway proxy: the namespace's outbound clusters (shared with its sidecars), and as its own
+ * part the listeners and routes of the Gateways selecting it. Clusters a gateway route names that
+ * do not exist (an undefined subset) are created empty: requests to them answer 503, as in Istio.
+ */
+function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: NonNullable<MeshWorkload['router']>): ProxyConfigParts {
+  const shared = sharedFor(snapshot, workload.namespace, 'explicit', 'ALLOW_ANY');
+  const gw = gatewayConfig(snapshot, workload, router);
+  const known = new Set(shared.clusters.map((c) => c.name));
+  const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
+  const need = (name: string | undefined): void => {
+    if (!name || known.has(name)) return;
+    known.add(name);
+    clusters.push({ name, type: 'static', endpoints: [] });
+    gw.notes.push({ resource: `gateway ${workload.name}.${workload.namespace}`, message: `a route sends traffic to ${name}, which has no endpoints` });
+  };
+  known.add(PASSTHROUGH);
+  for (const rc of gw.routes) for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
+  for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
+  return {
+    shared,
+    own: { clusters, routes: gw.routes, listeners: gw.listeners, notes: gw.notes },
+    node: { id: `${workload.name}.${workload.namespace}`, workload: workload.name, namespace: workload.namespace, serviceAccount: workload.serviceAccount, labels: workload.labels },
+  };
+}
+
 /** The config of the proxy of `workload`, as one document. */
 export function proxyConfigFor(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): Translation {
   return flattenParts(snapshot.version, proxyConfigParts(snapshot, workload, traffic));
@@ -255,6 +296,6 @@ export function flattenParts(version: string, parts: ProxyConfigParts): Translat
       routes: [...shared.routes, ...own.routes],
       clusters: [...shared.clusters, ...own.clusters],
     },
-    notes: [...shared.notes],
+    notes: [...shared.notes, ...(own.notes ?? [])],
   };
 }

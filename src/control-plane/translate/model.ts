@@ -44,6 +44,11 @@ export interface MeshWorkload {
   inboundPorts?: Record<number, number>;
   /** false: not (yet, or no longer) an endpoint of the services that select it (not ready, or withdrawing). */
   serving?: boolean;
+  /**
+   * A gateway (the proxy in router mode: no app, no capture): where it binds and how Gateway ports
+   * map to local ports. Its listeners come from the Gateways that select its labels.
+   */
+  router?: { address: string; ports: Readonly<Record<number, number>> };
 }
 
 /** Everything the translation needs, as one immutable value. */

@@ -152,7 +152,16 @@ export const Route = Type.Object(
         Strict,
       ),
     ),
-    directResponse: Type.Optional(Type.Object({ status: Type.Integer({ minimum: 100, maximum: 599 }), body: Type.Optional(Type.String()) }, Strict)),
+    directResponse: Type.Optional(
+      Type.Object(
+        {
+          status: Type.Integer({ minimum: 100, maximum: 599 }),
+          body: Type.Optional(Type.String()),
+          flag: opt('response flag for telemetry (NR: the blackhole of REGISTRY_ONLY; default DR-less)', Type.String({ pattern: '^[A-Z]{2,4}$' })),
+        },
+        Strict,
+      ),
+    ),
     rewrite: Type.Optional(Type.Object({ uri: Type.Optional(Type.String()), authority: Type.Optional(Type.String()) }, Strict)),
     timeout: opt('whole-request timeout, all retries included; 0s = none', Duration),
     retries: Type.Optional(RetryPolicy),
@@ -183,18 +192,68 @@ export const ListenerProtocol = Type.Union([Type.Literal('auto'), Type.Literal('
   description: 'auto: detect HTTP/1.1, h2c, TLS or else TCP from the first bytes; tcp: opaque (server-speaks-first ports)',
 });
 
+/** TLS protocol versions as Node names them. */
+export const TlsVersion = Type.Union([Type.Literal('TLSv1'), Type.Literal('TLSv1.1'), Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')]);
+
+/** One server certificate (PEM inline: the config stream is TLS and the admin dump redacts keys). */
+export const ServerCertificate = Type.Object(
+  {
+    name: doc('where it comes from (the Secret namespace/name), for logs and proxy-config secrets', Type.String()),
+    certChain: doc('PEM: leaf then intermediates', Type.String({ minLength: 1 })),
+    privateKey: doc('PEM private key (redacted in dumps)', Type.String({ minLength: 1 })),
+    serverNames: opt('SNI names this certificate serves (exact or *.suffix); absent: the default certificate', Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+/** TLS the proxy terminates itself (a gateway server): certificates by SNI, optional client certificates. */
+export const ServerTls = Type.Object(
+  {
+    mode: doc('simple: server certificate only; mutual: a client certificate signed by caCertificates is required', Type.Union([Type.Literal('simple'), Type.Literal('mutual')])),
+    certificates: Type.Array(ServerCertificate, { minItems: 1 }),
+    caCertificates: opt('PEM bundle verifying client certificates (mutual)', Type.String()),
+    subjectAltNames: opt('mutual: accepted client certificate SANs (any of them)', Type.Array(Type.String())),
+    minProtocolVersion: Type.Optional(TlsVersion),
+    maxProtocolVersion: Type.Optional(TlsVersion),
+    cipherSuites: opt('OpenSSL cipher names (TLS 1.2 and below)', Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+/** TLS the proxy originates towards a cluster's endpoints (DestinationRule tls SIMPLE/MUTUAL). */
+export const UpstreamTls = Type.Object(
+  {
+    sni: opt('server name sent (default: the endpoint address when it is a name)', Type.String()),
+    caCertificates: opt('PEM bundle trusted for the server certificate (default: the system roots)', Type.String()),
+    certChain: opt('PEM client certificate (MUTUAL)', Type.String()),
+    privateKey: opt('PEM client key (MUTUAL; redacted in dumps)', Type.String()),
+    subjectAltNames: opt('the server certificate must carry one of these DNS/URI SANs', Type.Array(Type.String())),
+    insecureSkipVerify: opt('do not verify the server certificate (logged as a warning)', Type.Boolean()),
+  },
+  Strict,
+);
+
 /** A filter chain: what to do with connections whose original destination matches. */
 export const FilterChain = Type.Object(
   {
     name: Type.Optional(Type.String()),
     match: opt(
       'original destination of the connection; first chain matching wins, a chain without match is the default',
-      Type.Object({ destinationPort: Type.Optional(Port), destinationAddress: Type.Optional(Type.String()) }, Strict),
+      Type.Object(
+        {
+          destinationPort: Type.Optional(Port),
+          destinationAddress: Type.Optional(Type.String()),
+          serverNames: opt('TLS SNI names (exact or *.suffix): the chain takes TLS connections naming one of them', Type.Array(Type.String())),
+        },
+        Strict,
+      ),
     ),
     protocol: Type.Optional(ListenerProtocol),
     routeConfig: opt('route table for HTTP traffic', Type.String()),
     tcpCluster: opt('cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)', Type.String()),
     tls: opt('inbound: require mutual TLS from peers (strict) or accept both (permissive)', Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')])),
+    serverTls: opt('gateway: terminate TLS with these certificates, then serve `protocol` inside', ServerTls),
+    edge: opt('gateway: the first hop from outside; sets x-forwarded-proto from the connection (never the client) and appends the client to x-forwarded-for', Type.Boolean()),
   },
   Strict,
 );
@@ -296,7 +355,10 @@ export const OutlierDetection = Type.Object(
 export const Cluster = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
-    type: opt('static: the endpoints listed; originalDst: the original destination of the connection or proxy request', Type.Union([Type.Literal('static'), Type.Literal('originalDst')])),
+    type: opt(
+      'static: the endpoints listed (addresses may be DNS names, resolved at each new connection); originalDst: the original destination of the connection or proxy request',
+      Type.Union([Type.Literal('static'), Type.Literal('originalDst')]),
+    ),
     protocol: opt('upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)', Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')])),
     service: opt('telemetry: the destination service (e.g. reviews.default.svc.cluster.local)', Type.String()),
     endpoints: Type.Optional(Type.Array(Endpoint)),
@@ -305,6 +367,7 @@ export const Cluster = Type.Object(
     connectionPool: Type.Optional(ConnectionPool),
     outlierDetection: Type.Optional(OutlierDetection),
     tls: opt('mutual: mTLS to the endpoints with the proxy identity (ISTIO_MUTUAL); disable: plaintext', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
+    upstreamTls: opt('TLS origination to endpoints outside the mesh (DestinationRule tls SIMPLE/MUTUAL); wins over tls', UpstreamTls),
     inboundPassthrough: opt(
       "originalDst only: the pod's own inbound side. IPv4 connections leave from 127.0.0.6 (which the capture rules never redirect, as Istio's InboundPassthroughCluster), IPv6 ones go to [::1]; without it a connection to the pod's own address would be captured again and loop",
       Type.Boolean(),
@@ -321,6 +384,40 @@ export const Identity = Type.Object(
     trustRoots: doc('PEM file of the mesh root certificates', Type.String()),
   },
   Strict,
+);
+
+/** Where a custom span tag takes its value from: exactly one of literal, header, environment (Istio's CustomTag). */
+const CustomTag = Type.Object(
+  {
+    literal: Type.Optional(Type.Object({ value: Type.String() }, Strict)),
+    header: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict)),
+    environment: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict)),
+  },
+  { ...Strict, minProperties: 1, maxProperties: 1, description: 'exactly one of literal, header, environment' },
+);
+
+/** A collector address: `host:port` (or `http://host:port/path`). */
+const CollectorAddress = Type.String({ minLength: 1, maxLength: 2048, description: 'host:port, or an http:// URL' });
+
+/**
+ * Span export (one span per request per proxy, through a bounded queue that drops and counts when the collector is
+ * slow or down). Without `tracing`, trace context is only propagated (new traces sampled).
+ */
+export const Tracing = doc(
+  'span export: sampling and the collectors (Zipkin v2 JSON, OTLP/HTTP JSON)',
+  Type.Object(
+    {
+      sampling: opt('percentage of new traces sampled (default 1, as Istio); an incoming sampled flag wins', Percent),
+      zipkin: opt('Zipkin collector (POST /api/v2/spans)', Type.Object({ address: CollectorAddress }, Strict)),
+      openTelemetry: opt(
+        'OTLP/HTTP collector (POST /v1/traces, JSON)',
+        Type.Object({ address: CollectorAddress, path: Type.Optional(Type.String({ pattern: '^/' })) }, Strict),
+      ),
+      customTags: opt('tag name -> where its value comes from', Type.Record(Type.String({ minLength: 1 }), CustomTag)),
+      maxQueuedSpans: opt('spans held for export before new ones are dropped (default 4096)', Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    },
+    Strict,
+  ),
 );
 
 /** The whole proxy config. */
@@ -345,12 +442,17 @@ export const ProxyConfig = Type.Object(
     identity: Type.Optional(Identity),
     admin: opt('admin API, always bound to 127.0.0.1 (default port 15000)', Type.Object({ port: Type.Optional(Port) }, Strict)),
     telemetry: opt(
-      'telemetry port (default 15020) and access log',
+      'telemetry port (default 15020), access log and tracing',
       Type.Object(
         {
           port: Type.Optional(Port),
           address: Type.Optional(Type.String()),
-          accessLog: Type.Optional(Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off')])),
+          accessLog: opt(
+            'where access log lines go: stdout, stderr, off, or an absolute file path (opened 0600, appended)',
+            Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off'), Type.String({ pattern: '^/' })]),
+          ),
+          accessLogEncoding: opt('JSON (one object per line, default) or TEXT (Envoy\'s default format)', Type.Union([Type.Literal('JSON'), Type.Literal('TEXT')])),
+          tracing: Type.Optional(Tracing),
         },
         Strict,
       ),
@@ -364,6 +466,10 @@ export const ProxyConfig = Type.Object(
 );
 
 export type ProxyConfig = Static<typeof ProxyConfig>;
+/** The span export settings of a proxy. */
+export type TracingConfig = Static<typeof Tracing>;
+/** A custom span tag's source. */
+export type CustomTagConfig = Static<typeof CustomTag>;
 export type ListenerConfig = Static<typeof Listener>;
 export type FilterChainConfig = Static<typeof FilterChain>;
 export type RouteConfigConfig = Static<typeof RouteConfig>;
@@ -381,3 +487,5 @@ export type LoadBalancerConfig = Static<typeof LoadBalancer>;
 export type ConnectionPoolConfig = Static<typeof ConnectionPool>;
 export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
 export type IdentityConfig = Static<typeof Identity>;
+export type ServerTlsConfig = Static<typeof ServerTls>;
+export type UpstreamTlsConfig = Static<typeof UpstreamTls>;

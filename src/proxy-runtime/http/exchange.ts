@@ -21,6 +21,8 @@ export interface ConnectionInfo {
   readonly mtls: boolean;
   readonly listener: ListenerRuntime;
   readonly chain: ChainRuntime;
+  /** https when a gateway chain terminated TLS for this connection */
+  readonly scheme?: 'https';
 }
 
 /** Ends an exchange for telemetry, exactly once: the status sent (0: none) and the gRPC status. */
@@ -38,6 +40,12 @@ export class Exchange {
   flags = '';
   requestId = '';
   traceId = '';
+  /** this proxy's span (the one it propagates to the upstream) */
+  spanId = '';
+  /** the caller's span, when the request came with a trace context */
+  parentSpanId: string | undefined;
+  /** whether the trace is sampled (this proxy then exports its span) */
+  sampled = false;
   bytesSent = 0;
   downstreamClosed = false;
   /** the route timeout fired: no further attempts */

@@ -261,7 +261,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     const adminPort = (adminRelay.server.address() as import('node:net').AddressInfo).port;
 
     const registration: WorkloadInfo & { capture: boolean; serviceAddresses?: string[]; ipv6Address?: string } = {
-      name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true, adminPort,
+      name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true, adminPort, telemetryPort: ProxyPorts.telemetry,
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
       ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
@@ -315,7 +315,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
       if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar was not ready within ${opts.readyTimeoutMs / 1000}s (${ready})`, "check the control plane with 'meshctl check'");
       await new Promise((r) => setTimeout(r, 100));
     }
-    note(`sidecar ready; starting the app as ${appUser.label} (UID ${appUser.uid})`);
+    note(`sidecar ready (admin 127.0.0.1:${adminPort}, telemetry http://${lease.ipv4}:${ProxyPorts.telemetry}/stats/prometheus); starting the app as ${appUser.label} (UID ${appUser.uid})`);
 
     const child = spawn('ip', nsArgv(lease.netns, appUser, w.command), { cwd: ctx.io.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...ctx.io.env, PORT: String(w.port) } });
     app = child;
