@@ -1,7 +1,8 @@
 /**
  * The control plane never sends a config stream response larger than a proxy accepts (64 MiB):
  * the type shows NACKED with the size and the limit, nothing is queued (no memory held for it),
- * and the next response that fits goes out as usual. (The state-of-the-world path makes the same check; the test runs the incremental one proxies use.)
+ * and the next response that fits goes out as usual. The state-of-the-world path makes the same
+ * check; the test runs the incremental one proxies use.
  */
 import { describe, expect, it } from 'vitest';
 import { ProxyConnection, type StreamProtocol } from '../../src/control-plane/stream/connection.js';
