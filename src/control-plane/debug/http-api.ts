@@ -203,7 +203,8 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
     ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
-    ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
+    // A captured local workload lives in its own network namespace: its peers dial its address directly.
+    ...(w.capture ? { capture: true, peersDialAddress: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
     ...(w.serving === false ? { serving: false } : {}),
     ...(gw ? { gateway: { address: gw.address, ports: Object.fromEntries(Object.entries(gw.ports).map(([k, v]) => [Number(k), v])) } } : {}),

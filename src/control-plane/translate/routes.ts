@@ -3,7 +3,7 @@
  * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
-import { parseDuration, parseQuantity, type HTTPRoute, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import { parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
@@ -18,7 +18,8 @@ export interface TranslationNote {
 const ms = (d: string | undefined): string | undefined => {
   if (d === undefined) return undefined;
   const v = parseDuration(d);
-  return Number.isFinite(v) ? `${v}ms` : undefined;
+  // Durations below 1ms (Linkerd accepts `1ns`) become 1ms, the proxy's resolution.
+  return v === undefined || !Number.isFinite(v) ? undefined : `${v > 0 && v < 1 ? 1 : Math.round(v * 1000) / 1000}ms`;
 };
 
 /** gRPC status names (Istio's abort.grpcStatus) -> codes. */
@@ -136,7 +137,7 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
     if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
     out.mirror = compact({
       cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
-      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent) ?? { value: 100 },
+      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
     });
   }
   if (r.headers) out.headers = r.headers;
@@ -174,6 +175,28 @@ function defaultDestinations(snapshot: MeshSnapshot, service: MeshService, port:
   return [{ cluster: clusterName.outbound(port.port, serviceFqdn(service)), weight: 100 }];
 }
 
+/** Whether a Linkerd response condition matches `status`. */
+function responseMatches(m: ResponseMatch, status: number): boolean {
+  if (m.all && !m.all.every((x) => responseMatches(x, status))) return false;
+  if (m.any && !m.any.some((x) => responseMatches(x, status))) return false;
+  if (m.not && responseMatches(m.not, status)) return false;
+  if (m.status && (status < (m.status.min ?? 100) || status > (m.status.max ?? 599))) return false;
+  return true;
+}
+
+/**
+ * The statuses a route's responseClasses classify as failures: the first class that matches a
+ * status decides; a status no class matches is a failure when >= 500 (Linkerd's default).
+ */
+export function failureStatuses(classes: readonly { condition: ResponseMatch; isFailure?: boolean }[]): number[] {
+  const out: number[] = [];
+  for (let status = 100; status <= 599; status++) {
+    const cls = classes.find((c) => responseMatches(c.condition, status));
+    if (cls ? cls.isFailure === true : status >= 500) out.push(status);
+  }
+  return out;
+}
+
 /** A ServiceProfile's routes, each to the default destinations, followed by a catch-all. */
 function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['route']>, notes: TranslationNote[]): RouteSpec[] {
   const where = `ServiceProfile ${sp.metadata.name}.${sp.metadata.namespace ?? 'default'}`;
@@ -196,7 +219,16 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
         match: blocks as RouteMatchConfig[],
         route: dests,
         timeout: ms(r.timeout ?? '10s'),
-        retries: r.isRetryable ? compact({ attempts: 3, retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream', budget: compact(budget) }) : defaultRetries(),
+        retries: r.isRetryable
+          ? compact({
+              attempts: 3,
+              // responseClasses say which statuses are failures, so which are retried.
+              ...(r.responseClasses?.length
+                ? { retryOn: 'retriable-status-codes,reset,connect-failure,refused-stream', retriableStatusCodes: failureStatuses(r.responseClasses) }
+                : { retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream' }),
+              budget: compact(budget),
+            })
+          : defaultRetries(),
       }),
     );
   }

@@ -31,8 +31,9 @@ export function exportedTo(exportTo: readonly string[] | undefined, ns: string, 
   return exportTo.some((e) => e === '*' || (e === '.' ? ns === clientNs : e === clientNs));
 }
 
-function upstreamProtocol(protocol: string): ClusterConfig['protocol'] {
-  const p = protocol.toUpperCase();
+/** The cluster protocol for a port; a port without a protocol is sniffed, as Istio does. */
+function upstreamProtocol(protocol: string | undefined): ClusterConfig['protocol'] {
+  const p = (protocol ?? '').toUpperCase();
   return p === 'HTTP2' || p === 'GRPC' ? 'http2' : p === 'HTTP' ? 'http1' : 'auto';
 }
 
@@ -87,9 +88,9 @@ function endpointsOf(snapshot: MeshSnapshot, se: ServiceEntry, host: string, por
       .filter((w) => w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels))
       .map((w) => ({
         address: w.address,
-        port: w.inboundPorts?.[target(undefined)] ?? target(undefined),
+        port: w.proxyPort ?? target(undefined),
         labels: { ...w.labels },
-        ...(w.meshed ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+        ...(w.meshed !== false ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
       }));
   }
   const resolution = spec.resolution ?? 'NONE';

@@ -258,6 +258,81 @@ export const FilterChain = Type.Object(
   Strict,
 );
 
+const Strings = Type.Optional(Type.Array(Type.String()));
+
+/** Who calls (Istio AuthorizationPolicy `from.source`): fields ANDed, values within a field ORed. */
+export const AuthzSource = Type.Object(
+  {
+    principals: Strings,
+    notPrincipals: Strings,
+    requestPrincipals: Strings,
+    notRequestPrincipals: Strings,
+    namespaces: Strings,
+    notNamespaces: Strings,
+    serviceAccounts: Strings,
+    notServiceAccounts: Strings,
+    ipBlocks: Strings,
+    notIpBlocks: Strings,
+    remoteIpBlocks: Strings,
+    notRemoteIpBlocks: Strings,
+  },
+  Strict,
+);
+
+/** What is called (Istio `to.operation`); paths match the normalized path without the query. */
+export const AuthzOperation = Type.Object(
+  { hosts: Strings, notHosts: Strings, ports: Strings, notPorts: Strings, methods: Strings, notMethods: Strings, paths: Strings, notPaths: Strings },
+  Strict,
+);
+
+/** One rule: any `from` AND any `to` AND every `when`; an empty rule matches everything. */
+export const AuthzRule = Type.Object(
+  {
+    from: Type.Optional(Type.Array(Type.Object({ source: Type.Optional(AuthzSource) }, Strict))),
+    to: Type.Optional(Type.Array(Type.Object({ operation: Type.Optional(AuthzOperation) }, Strict))),
+    when: Type.Optional(Type.Array(Type.Object({ key: Type.String({ minLength: 1 }), values: Strings, notValues: Strings }, Strict))),
+  },
+  Strict,
+);
+
+/** One authorization policy as the destination sidecar runs it (Istio's rule shape, compiled at config time). */
+export const AuthzPolicy = Type.Object(
+  {
+    name: doc('`ns[NS]-policy[NAME]`: shown, with `-rule[N]`, in the access log of a denied request', Type.String({ minLength: 1 })),
+    action: Type.Union([Type.Literal('ALLOW'), Type.Literal('DENY'), Type.Literal('AUDIT')]),
+    rules: doc('ORed; none: the policy matches nothing (an ALLOW policy without rules denies all)', Type.Array(AuthzRule)),
+  },
+  Strict,
+);
+
+/** One accepted JWT issuer (Istio RequestAuthentication jwtRules), keys inline. */
+export const JwtRule = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1 }),
+    audiences: Strings,
+    jwks: doc('the JSON Web Key Set (the control plane fetched jwksUri)', Type.String()),
+    fromHeaders: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), prefix: Type.Optional(Type.String()) }, Strict))),
+    fromParams: Strings,
+    fromCookies: Strings,
+    forwardOriginalToken: Type.Optional(Type.Boolean()),
+    outputPayloadToHeader: Type.Optional(Type.String()),
+    outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
+    spaceDelimitedClaims: Strings,
+  },
+  Strict,
+);
+
+/** Request authentication and authorization of an inbound listener (Envoy's jwt_authn + RBAC filters). */
+export const Authz = Type.Object(
+  {
+    policies: Type.Optional(Type.Array(AuthzPolicy)),
+    jwtRules: Type.Optional(Type.Array(JwtRule)),
+    destinationPort: opt('the port rules see as destination.port (an explicit listener standing in for this app port)', Port),
+    numTrustedProxies: opt('X-Forwarded-For hops to trust when finding remote.ip (meshConfig numTrustedProxies)', Type.Integer({ minimum: 0 })),
+  },
+  Strict,
+);
+
 /** A listener: an address and port, a direction, a mode, and its filter chains. */
 export const Listener = Type.Object(
   {
@@ -271,6 +346,7 @@ export const Listener = Type.Object(
     ),
     detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
     chains: Type.Array(FilterChain, { minItems: 1 }),
+    authz: opt('inbound: JWT authentication and authorization policies, applied after mTLS, before the app', Authz),
   },
   Strict,
 );
@@ -489,3 +565,7 @@ export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
 export type IdentityConfig = Static<typeof Identity>;
 export type ServerTlsConfig = Static<typeof ServerTls>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTls>;
+export type AuthzConfig = Static<typeof Authz>;
+export type AuthzPolicyConfig = Static<typeof AuthzPolicy>;
+export type AuthzRuleConfig = Static<typeof AuthzRule>;
+export type JwtRuleConfig = Static<typeof JwtRule>;

@@ -8,6 +8,7 @@ import { durationMs } from '../../protocol/proxy-config/index.js';
 import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { RouteTable } from '../http/route/route-table.js';
 import { ServerTlsTerminator, serverNameMatches } from '../tls/server-tls.js';
+import { ListenerAuthz } from '../http/authz/authz-layer.js';
 
 /** A compiled filter chain. */
 export interface ChainRuntime {
@@ -28,6 +29,8 @@ export class ListenerRuntime {
   readonly mode: 'explicit' | 'http-proxy' | 'capture';
   readonly detectTimeoutMs: number;
   readonly chains: readonly ChainRuntime[];
+  /** JWT authentication and authorization policies (inbound), compiled; undefined: none */
+  readonly authz: ListenerAuthz | undefined;
 
   constructor(
     readonly cfg: ListenerConfig,
@@ -38,6 +41,7 @@ export class ListenerRuntime {
     this.direction = cfg.direction;
     this.mode = cfg.mode ?? 'explicit';
     this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
+    this.authz = cfg.authz ? new ListenerAuthz(cfg.authz, `listeners[${cfg.name}].authz`) : undefined;
     this.chains = cfg.chains.map((c, i) => ({
       name: c.name ?? `${cfg.name}/${i}`,
       cfg: c,

@@ -16,6 +16,7 @@ import { MESH_ALPN_SERVER, MESH_ALPN_TCP } from '../tls/contexts.js';
 import { MAX_CLIENT_HELLO, serverNameOf } from '../tls/client-hello.js';
 import { spiffeIdOf } from '../tls/identity.js';
 import type { ChainRuntime, ListenerRuntime } from './listener-runtime.js';
+import type { ClusterRuntime } from '../clusters/cluster.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './original-destination.js';
 
 /** A bound listener. */
@@ -169,7 +170,7 @@ export class ListenerHandle {
 
   private dispatch(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime, insideTls: boolean): void {
     const tcp = (): void => {
-      if (chain.tcpCluster) proxyTcp(this.ctx, conn, socket, chain.tcpCluster);
+      if (chain.tcpCluster) this.proxyTcpAuthorized(conn, socket, chain.tcpCluster);
       else socket.destroy();
     };
     if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp();
@@ -216,6 +217,19 @@ export class ListenerHandle {
     this.tlsServer.emit('connection', socket);
   }
 
+  /**
+   * Opaque TCP, after the listener's authorization policies (Istio's TCP semantics): a denied
+   * connection is closed before any byte reaches the app, and recorded.
+   */
+  private proxyTcpAuthorized(conn: ConnectionInfo, socket: Socket, cluster: ClusterRuntime): void {
+    const az = conn.listener.authz;
+    if (az) {
+      const d = az.policies.decide(az.tcpFacts(conn));
+      if (!d.allowed) return proxyTcp(this.ctx, conn, socket, cluster, { denied: d.details ?? 'rbac_access_denied' });
+    }
+    proxyTcp(this.ctx, conn, socket, cluster);
+  }
+
   private onSecure(tls: TLSSocket): void {
     const raw = (tls as TLSSocket & { _parent?: Socket })._parent;
     const p = raw ? this.pendingTls.get(raw) : undefined;
@@ -225,13 +239,14 @@ export class ListenerHandle {
     }
     const { conn, lr, chain } = p;
     const peerIdentity = spiffeIdOf(tls.getPeerCertificate());
-    const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true };
+    const servername = (tls as TLSSocket & { servername?: string | false }).servername;
+    const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true, sni: typeof servername === 'string' ? servername : undefined };
     const alpn = tls.alpnProtocol;
     const s = tls as unknown as Socket;
     if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
     if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
     if (alpn === MESH_ALPN_TCP) {
-      if (chain.tcpCluster) return proxyTcp(this.ctx, inner, s, chain.tcpCluster);
+      if (chain.tcpCluster) return this.proxyTcpAuthorized(inner, s, chain.tcpCluster);
       tls.destroy();
       return;
     }

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../../src/control-plane/daemon.js';
+import type { JwksFetchOptions } from '../../../src/control-plane/jwks/jwks-cache.js';
 import { LocalPlatform } from '../../../src/cluster/local/platform.js';
 import { PROXY_CONFIG_API_VERSION } from '../../../src/protocol/proxy-config/index.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
@@ -123,9 +124,17 @@ export class LocalMeshForTest {
     readonly platform: LocalPlatform,
   ) {}
 
-  static async start(opts: { certTtlSeconds?: number } = {}): Promise<LocalMeshForTest> {
+  static async start(opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {}): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
-    const cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined, ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}) });
+    const cp = await startControlPlane({
+      home,
+      streamPort: 0,
+      debugPort: 0,
+      version: 'test',
+      log: opts.log ?? (() => undefined),
+      ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}),
+      ...(opts.jwks ? { jwks: opts.jwks } : {}),
+    });
     return new LocalMeshForTest(home, cp, new LocalPlatform(home));
   }
 
