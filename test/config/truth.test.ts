@@ -88,6 +88,14 @@ metadata: {name: deny}
 spec:
   action: DENY
   rules: [{to: [{operation: {methods: [DELETE]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext}
+spec:
+  action: CUSTOM
+  provider: {name: opa}
+  rules: [{}]
 `);
     expect(fields).toEqual([
       'spec.exportTo',
@@ -97,7 +105,8 @@ spec:
       'spec.trafficPolicy.loadBalancer.simple',
       'spec.trafficPolicy.tls.mode',
       'spec.trafficPolicy.tls.sni',
-      'spec',
+      'spec.action',
+      'spec.provider',
     ]);
   });
 

@@ -286,6 +286,8 @@ export const AuthzSource = Type.Object(
     notNamespaces: Strings,
     serviceAccounts: Strings,
     notServiceAccounts: Strings,
+    trustDomains: Strings,
+    notTrustDomains: Strings,
     ipBlocks: Strings,
     notIpBlocks: Strings,
     remoteIpBlocks: Strings,
@@ -333,6 +335,7 @@ export const JwtRule = Type.Object(
     outputPayloadToHeader: Type.Optional(Type.String()),
     outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
     spaceDelimitedClaims: Strings,
+    presence: opt('REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous', Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')])),
   },
   Strict,
 );
@@ -360,6 +363,10 @@ export const Listener = Type.Object(
       Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
     ),
     detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    tcpIdleTimeout: opt(
+      'connections proxied as TCP after detection found no HTTP close after this long with no bytes either way (default 1h, as Envoy tcp_proxy)',
+      Duration,
+    ),
     chains: Type.Array(FilterChain, { minItems: 1 }),
     authz: opt('inbound: JWT authentication and authorization policies, applied after mTLS, before the app', Authz),
   },
