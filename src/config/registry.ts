@@ -15,6 +15,7 @@ import {
   serverAuthorizationKind,
   serverKind,
 } from './kinds/linkerd-policy.js';
+import { httpLocalRateLimitPolicyKind } from './kinds/linkerd-rate-limit.js';
 import { peerAuthenticationKind } from './kinds/peer-authentication.js';
 import { requestAuthenticationKind } from './kinds/request-authentication.js';
 import { serviceEntryKind } from './kinds/service-entry.js';
@@ -40,6 +41,7 @@ export const MESH_KINDS: readonly KindDefinition[] = [
   linkerdAuthorizationPolicyKind,
   meshTlsAuthenticationKind,
   networkAuthenticationKind,
+  httpLocalRateLimitPolicyKind,
 ] as unknown as KindDefinition[];
 
 /** Splits `group/version` (or the core `v1`) into its parts. */

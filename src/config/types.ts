@@ -6,6 +6,7 @@ import type { AuthorizationPolicy } from './kinds/authorization-policy.js';
 import type { DestinationRule } from './kinds/destination-rule.js';
 import type { Gateway } from './kinds/gateway.js';
 import type { LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication, Server, ServerAuthorization } from './kinds/linkerd-policy.js';
+import type { HTTPLocalRateLimitPolicy } from './kinds/linkerd-rate-limit.js';
 import type { PeerAuthentication } from './kinds/peer-authentication.js';
 import type { RequestAuthentication } from './kinds/request-authentication.js';
 import type { ServiceEntry } from './kinds/service-entry.js';
@@ -15,7 +16,7 @@ import type { TrafficSplit } from './kinds/traffic-split.js';
 import type { VirtualService } from './kinds/virtual-service.js';
 
 export type {
-  AuthorizationPolicy, DestinationRule, Gateway, LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
+  AuthorizationPolicy, DestinationRule, Gateway, HTTPLocalRateLimitPolicy, LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
   PeerAuthentication, RequestAuthentication, Server, ServerAuthorization, ServiceEntry, ServiceProfile, Sidecar, TrafficSplit, VirtualService,
 };
 
@@ -35,7 +36,8 @@ export type MeshResource =
   | ServerAuthorization
   | LinkerdAuthorizationPolicy
   | MeshTLSAuthentication
-  | NetworkAuthentication;
+  | NetworkAuthentication
+  | HTTPLocalRateLimitPolicy;
 
 /** Whether an AuthorizationPolicy is Linkerd's (policy.linkerd.io) rather than Istio's. */
 export function isLinkerdAuthorizationPolicy(r: MeshResource): r is LinkerdAuthorizationPolicy {

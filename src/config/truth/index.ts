@@ -14,6 +14,7 @@ import {
   sidecarTruth,
 } from './istio-others.js';
 import {
+  httpLocalRateLimitPolicyTruth,
   linkerdAuthorizationPolicyTruth,
   meshTlsAuthenticationTruth,
   networkAuthenticationTruth,
@@ -41,6 +42,7 @@ export const TRUTH_TABLES: readonly TruthTable[] = [
   linkerdAuthorizationPolicyTruth,
   meshTlsAuthenticationTruth,
   networkAuthenticationTruth,
+  httpLocalRateLimitPolicyTruth,
 ];
 
 const BY_KIND = new Map(TRUTH_TABLES.map((t) => [t.kind, t]));

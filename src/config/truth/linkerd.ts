@@ -65,3 +65,15 @@ export const networkAuthenticationTruth = truthTable('policy.linkerd.io/NetworkA
   'networks[].cidr': enforced(T.linkerdPolicy),
   'networks[].except': enforced(T.linkerdPolicy),
 });
+
+/** policy.linkerd.io HTTPLocalRateLimitPolicy: token buckets on the targeted Server's inbound HTTP chain. */
+export const httpLocalRateLimitPolicyTruth = truthTable('policy.linkerd.io/HTTPLocalRateLimitPolicy', {
+  targetRef: enforced(T.e2eRateLimit, T.rateLimit),
+  total: enforced(T.e2eRateLimit, T.rateLimit),
+  'total.requestsPerSecond': enforced(T.e2eRateLimit),
+  identity: enforced(T.e2eRateLimit, T.rateLimit),
+  'identity.requestsPerSecond': enforced(T.e2eRateLimit),
+  overrides: enforced(T.e2eRateLimit, T.rateLimit),
+  'overrides[].requestsPerSecond': enforced(T.e2eRateLimit),
+  'overrides[].clientRefs': enforced(T.e2eRateLimit, T.rateLimit),
+});

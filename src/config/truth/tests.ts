@@ -28,6 +28,10 @@ export const TESTS = {
   e2eLinkerdPolicy: 'test/e2e/linkerd-policy.test.ts',
   /** Linkerd policy kinds -> sidecar policies, field by field. */
   linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
+  /** Linkerd HTTPLocalRateLimitPolicy on the local mesh: rates measured under load, per identity, overrides. */
+  e2eRateLimit: 'test/e2e/rate-limit.test.ts',
+  /** HTTPLocalRateLimitPolicy -> the rate limit of the Server's inbound chain. */
+  rateLimit: 'test/control-plane/translate/linkerd-rate-limit.test.ts',
   /** Sidecar scoping of what a proxy sees. */
   sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
   /** Gateways on the local mesh with curl and openssl: HTTPS, MUTUAL, SNI, PASSTHROUGH, TCP, redirect, CORS, rotation. */

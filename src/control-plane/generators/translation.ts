@@ -96,7 +96,8 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 // Gateway listeners carry their certificates (Secret) and L4 routes (VirtualService tcp/tls);
 // ServiceEntries add clusters and routes. Listeners carry the inbound authz: Istio's
 // AuthorizationPolicy and RequestAuthentication (and the key sets fetched for it, announced as
-// RequestAuthentication changes), Linkerd's Server and its authorizations.
+// RequestAuthentication changes), Linkerd's Server and its authorizations, and the rate limits
+// of HTTPLocalRateLimitPolicy on the Server's chains.
 const CLUSTER_KINDS: KindRef[] = [
   'networking.istio.io/DestinationRule', 'networking.istio.io/VirtualService', 'split.smi-spec.io/TrafficSplit', 'networking.istio.io/Sidecar',
   'networking.istio.io/ServiceEntry', 'networking.istio.io/Gateway', '/Secret',
@@ -109,6 +110,7 @@ const LISTENER_KINDS: KindRef[] = [
   'security.istio.io/PeerAuthentication', 'networking.istio.io/Sidecar', 'networking.istio.io/Gateway', '/Secret', 'networking.istio.io/VirtualService',
   'security.istio.io/AuthorizationPolicy', 'security.istio.io/RequestAuthentication',
   'policy.linkerd.io/Server', 'policy.linkerd.io/ServerAuthorization', 'policy.linkerd.io/AuthorizationPolicy', 'policy.linkerd.io/MeshTLSAuthentication', 'policy.linkerd.io/NetworkAuthentication',
+  'policy.linkerd.io/HTTPLocalRateLimitPolicy',
 ];
 
 /** The translation-backed generators: clusters, listeners, routes. */

@@ -16,6 +16,7 @@ import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
 import { gatewayConfig } from './gateway.js';
+import { limitGatewayListeners, rateLimitsFor } from './linkerd-rate-limit.js';
 
 export * from './model.js';
 export { servicesSelecting } from './selecting.js';
@@ -178,6 +179,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
   // authorization policies and JWT rules that apply to the workload. Each service port goes to its
   // target port on this workload (a port without one: the workload's app port).
   const authz = workloadAuthz(snapshot, workload);
+  const limits = rateLimitsFor(snapshot, workload);
   const inboundChains: FilterChainConfig[] = [];
   const seen = new Map<number, { port: ServicePort; service: MeshService }>();
   for (const service of servicesSelecting(snapshot.services, workload)) {
@@ -195,7 +197,7 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     if (protocol !== 'tcp') routes.push({ name, virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] });
     // Clients tunnelling with CONNECT through an HTTP proxy (Node fetch with NODE_USE_ENV_PROXY)
     // arrive as opaque TCP over mTLS: an HTTP chain also names its cluster for such bytes.
-    const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name };
+    const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name, ...(limits.has(target) ? { rateLimit: limits.get(target)! } : {}) };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: target } });
     else {
       // Bound to the workload's own address (local: 127.0.0.1 unless `meshctl run --address`), never to
@@ -251,7 +253,7 @@ function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: No
   for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
   return {
     shared,
-    own: { clusters, routes: gw.routes, listeners: gw.listeners, notes: gw.notes },
+    own: { clusters, routes: gw.routes, listeners: limitGatewayListeners(gw.listeners, rateLimitsFor(snapshot, workload)), notes: gw.notes },
     node: { id: `${workload.name}.${workload.namespace}`, workload: workload.name, namespace: workload.namespace, serviceAccount: workload.serviceAccount, labels: workload.labels },
   };
 }

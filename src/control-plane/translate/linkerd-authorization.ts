@@ -134,7 +134,7 @@ export function linkerdPolicies(snapshot: MeshSnapshot, workload: MeshWorkload, 
 }
 
 /** The container port of a Server: a number, or a name resolved through the services' port names. */
-function serverPort(port: number | string, snapshot: MeshSnapshot, workload: MeshWorkload): number | undefined {
+export function serverPort(port: number | string, snapshot: MeshSnapshot, workload: MeshWorkload): number | undefined {
   if (typeof port === 'number') return port;
   if (/^[0-9]+$/.test(port)) return Number(port);
   for (const svc of servicesSelecting(snapshot.services, workload)) for (const p of svc.ports) if (p.name === port) return p.targetPort;

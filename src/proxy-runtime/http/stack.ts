@@ -7,6 +7,7 @@ import { timeoutLayer } from './timeout/timeout-layer.js';
 import { retryLayer } from './retry/retry-layer.js';
 import { forward } from './forward.js';
 import { authzLayer } from './authz/authz-layer.js';
+import { rateLimitLayer } from './ratelimit/rate-limit-layer.js';
 
-/** authz -> route -> fault -> mirror -> timeout -> retry -> forward. */
-export const httpStack: HttpHandler = compose([authzLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);
+/** authz -> rate limit -> route -> fault -> mirror -> timeout -> retry -> forward. */
+export const httpStack: HttpHandler = compose([authzLayer, rateLimitLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);

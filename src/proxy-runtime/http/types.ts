@@ -88,6 +88,7 @@ export const Flags = {
   faultDelay: 'DI',
   upstreamConnectionTermination: 'UC',
   streamIdleTimeout: 'SI',
+  rateLimited: 'RL',
 } as const;
 export type Flag = (typeof Flags)[keyof typeof Flags];
 

@@ -23,6 +23,7 @@ import { dial } from '../clusters/pool/connect.js';
 import { tcpEndpoint } from '../tcp/tcp-proxy.js';
 import { Flags, type HeaderMap } from './types.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
+import { rateLimited } from './ratelimit/rate-limit-layer.js';
 import { authorize } from './authz/authz-layer.js';
 import { beginExchange, finishExchange } from './exchange-start.js';
 import { absoluteTarget } from './request-target.js';
@@ -81,11 +82,17 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   headers.upgrade = offers;
   const ex = beginExchange(ctx, conn, req.method ?? 'GET', path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(null));
   const attempt = new UpgradeAttempt(ctx, ex, socket, head);
+  // After authorization, the chain's rate limit, as for any request (a refused request spends no token).
+  const admit = (): void => {
+    const limited = rateLimited(ex);
+    if (limited === null) attempt.start();
+    else attempt.deny(limited.status);
+  };
   const az = conn.listener.authz;
-  if (az === undefined) return attempt.start();
+  if (az === undefined) return admit();
   // An upgrade is a request like any other: the listener's policies decide before the app sees it.
   authorize(ex, az).then(
-    (refused) => (refused === null ? attempt.start() : attempt.deny(refused.status)),
+    (refused) => (refused === null ? admit() : attempt.deny(refused.status)),
     () => attempt.deny(500),
   );
 }

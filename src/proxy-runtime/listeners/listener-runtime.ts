@@ -9,6 +9,8 @@ import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { RouteTable } from '../http/route/route-table.js';
 import { ServerTlsTerminator, serverNameMatches } from '../tls/server-tls.js';
 import { ListenerAuthz } from '../http/authz/authz-layer.js';
+import { limiterFor, type LocalRateLimiter } from '../http/ratelimit/token-bucket.js';
+import { performance } from 'node:perf_hooks';
 
 /** A compiled filter chain. */
 export interface ChainRuntime {
@@ -20,6 +22,8 @@ export interface ChainRuntime {
   readonly tls: 'strict' | 'permissive' | 'disable';
   /** Gateway: TLS this chain terminates with its own certificates. */
   readonly serverTls: ServerTlsTerminator | undefined;
+  /** Inbound HTTP: local rate limits (kept across config versions); undefined: none. */
+  readonly rateLimit: LocalRateLimiter | undefined;
 }
 
 /** A compiled listener. */
@@ -53,6 +57,7 @@ export class ListenerRuntime {
       tcpCluster: c.tcpCluster !== undefined ? clusters.get(c.tcpCluster) : undefined,
       tls: c.tls ?? 'disable',
       serverTls: c.serverTls ? new ServerTlsTerminator(c.serverTls, c.protocol === 'http1' ? ['http/1.1'] : c.protocol === 'tcp' ? [] : ['h2', 'http/1.1']) : undefined,
+      rateLimit: c.rateLimit ? limiterFor(`${cfg.name}/${c.name ?? i}`, c.rateLimit, performance.now()) : undefined,
     }));
     this.needsSni = this.chains.some((c) => c.cfg.match?.serverNames?.length);
   }
