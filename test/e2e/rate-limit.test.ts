@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { LocalMeshForTest, SERVICE_PORT, send, type Sidecar } from './support/local-mesh.js';
+import { request } from 'node:http';
+import { LocalMeshForTest, SERVICE_PORT, freePort, send, type Answer, type Sidecar } from './support/local-mesh.js';
 import { metricValue } from '../proxy-runtime/support.js';
 
 const URL_EMOJI = `http://emoji-svc:${SERVICE_PORT}/list`;
@@ -17,6 +18,9 @@ let emoji: Sidecar;
 let web: Sidecar;
 let vote: Sidecar;
 let appPort: number;
+let gw: Sidecar;
+/** The local port the gateway serves its Gateway port 80 on (`meshctl gateway run --listen 80=PORT`). */
+let gwPort: number;
 
 beforeAll(async () => {
   mesh = await LocalMeshForTest.start();
@@ -24,6 +28,8 @@ beforeAll(async () => {
   web = await mesh.run('web', { app: 'web-svc' }, { serviceAccount: 'web' });
   vote = await mesh.run('voting', { app: 'voting-svc' }, { serviceAccount: 'voting' });
   appPort = (emoji.app!.address() as AddressInfo).port;
+  gwPort = await freePort();
+  gw = await mesh.gateway('ingressgateway', { istio: 'ingressgateway' }, { 80: gwPort });
   await mesh.settle();
   await mesh.applyAndSync(`apiVersion: policy.linkerd.io/v1beta3
 kind: Server
@@ -54,7 +60,7 @@ interface Tally {
  * Sends `n` requests from `from` at `rps` (open loop: one every 1000/rps ms, whatever the answers),
  * and counts 200s and 429s.
  */
-async function load(from: Sidecar, n: number, rps: number): Promise<Tally> {
+async function load(from: Sidecar | 'gateway', n: number, rps: number): Promise<Tally> {
   const t: Tally = { allowed: 0, limited: 0, other: [], windowS: 0 };
   const gap = 1000 / rps;
   const pending: Promise<void>[] = [];
@@ -66,7 +72,7 @@ async function load(from: Sidecar, n: number, rps: number): Promise<Tally> {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     last = performance.now();
     pending.push(
-      send(from, URL_EMOJI).then(
+      (from === 'gateway' ? viaGateway() : send(from, URL_EMOJI)).then(
         (a) => {
           if (a.status === 200) t.allowed++;
           else if (a.status === 429 && a.body === 'local_rate_limited') t.limited++;
@@ -79,6 +85,20 @@ async function load(from: Sidecar, n: number, rps: number): Promise<Tally> {
   await Promise.all(pending);
   t.windowS = (last - start) / 1000;
   return t;
+}
+
+/** A request from outside the mesh to the gateway, as `curl -H 'Host: api.example.com' http://127.0.0.1:PORT/`. */
+function viaGateway(): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: gwPort, path: '/list', headers: { host: 'api.example.com' }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The admitted rate: what was allowed beyond the initial burst (a full bucket), over the window. */
@@ -166,5 +186,59 @@ spec:
     expect(rateOf(w, 25)).toBeLessThanOrEqual(27.5);
     expect(rateOf(v, 10)).toBeGreaterThanOrEqual(9);
     expect(rateOf(v, 10)).toBeLessThanOrEqual(11);
+  }, 60_000);
+
+  it('at the gateway: a Server selecting the ingress gateway on its Gateway port 80 limits requests from outside the mesh', async () => {
+    await mesh.applyAndSync(
+      `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: api-gateway}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [api.example.com]
+`,
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api}
+spec:
+  hosts: [api.example.com]
+  gateways: [api-gateway]
+  http:
+  - route:
+    - destination: {host: emoji-svc, port: {number: ${SERVICE_PORT}}}
+`,
+      `apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: edge-http}
+spec:
+  podSelector:
+    matchLabels: {istio: ingressgateway}
+  port: 80
+  accessPolicy: all-unauthenticated
+`,
+      // emoji's own limit out of the way: the gateway is one client identity there.
+      `apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: emoji-rl}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: emoji-http}
+  total: {requestsPerSecond: 1000}
+`,
+      `apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: {name: edge-rl}
+spec:
+  targetRef: {group: policy.linkerd.io, kind: Server, name: edge-http}
+  total: {requestsPerSecond: 15}
+`,
+    );
+    const t = await load('gateway', 180, 60);
+    expect(t.other).toEqual([]);
+    console.log(`gateway: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rateOf(t, 15).toFixed(1)} req/s (limit 15)`);
+    expect(rateOf(t, 15)).toBeGreaterThanOrEqual(13.5);
+    expect(rateOf(t, 15)).toBeLessThanOrEqual(16.5);
+    expect(gw.accessLog.filter((e) => e.response_code === 429 && e.response_flags === 'RL').length).toBe(t.limited);
   }, 60_000);
 });
