@@ -90,12 +90,15 @@ async function load(from: Sidecar | 'gateway', n: number, rps: number): Promise<
 /** A request from outside the mesh to the gateway, as `curl -H 'Host: api.example.com' http://127.0.0.1:PORT/`. */
 function viaGateway(): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: gwPort, path: '/list', headers: { host: 'api.example.com' }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port: gwPort, path: '/list', headers: { host: 'api.example.com' }, agent: false },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -123,14 +126,24 @@ spec:
     expect(t.other).toEqual([]);
     expect(t.allowed + t.limited).toBe(200);
     const rate = rateOf(t, 20);
-    console.log(`total: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rate.toFixed(1)} req/s (limit 20)`);
+    console.log(
+      `total: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rate.toFixed(1)} req/s (limit 20)`,
+    );
     expect(rate).toBeGreaterThanOrEqual(18);
     expect(rate).toBeLessThanOrEqual(22);
     // The app saw only what was admitted; the refusals are in the access log and the metrics.
     const limitedLog = emoji.accessLog.slice(logBefore).filter((e) => e.response_code === 429);
     expect(limitedLog.length).toBe(t.limited);
-    expect(limitedLog.every((e) => e.response_flags === 'RL' && e.response_code_details === 'local_rate_limited{total}')).toBe(true);
-    expect(await metricValue(emoji.proxy, 'istio_requests_total', { reporter: 'destination', response_code: '429', response_flags: 'RL' })).toBe(t.limited);
+    expect(
+      limitedLog.every((e) => e.response_flags === 'RL' && e.response_code_details === 'local_rate_limited{total}'),
+    ).toBe(true);
+    expect(
+      await metricValue(emoji.proxy, 'istio_requests_total', {
+        reporter: 'destination',
+        response_code: '429',
+        response_flags: 'RL',
+      }),
+    ).toBe(t.limited);
   }, 60_000);
 
   it('identity.requestsPerSecond: two clients at 40/s each are each admitted at 10/s (within 10%)', async () => {
@@ -149,9 +162,14 @@ spec:
     requestsPerSecond: 10
 `);
     const [w, v] = await Promise.all([load(web, 120, 40), load(vote, 120, 40)]);
-    for (const [who, t] of [['web', w], ['voting', v]] as const) {
+    for (const [who, t] of [
+      ['web', w],
+      ['voting', v],
+    ] as const) {
       expect(t.other).toEqual([]);
-      console.log(`identity ${who}: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rateOf(t, 10).toFixed(1)} req/s (limit 10)`);
+      console.log(
+        `identity ${who}: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rateOf(t, 10).toFixed(1)} req/s (limit 10)`,
+      );
       expect(rateOf(t, 10)).toBeGreaterThanOrEqual(9);
       expect(rateOf(t, 10)).toBeLessThanOrEqual(11);
     }
@@ -180,8 +198,12 @@ spec:
 `);
     const [w, v] = await Promise.all([load(web, 240, 80), load(vote, 120, 40)]);
     expect([...w.other, ...v.other]).toEqual([]);
-    console.log(`override web: ${w.allowed} allowed over ${w.windowS.toFixed(2)} s -> ${rateOf(w, 25).toFixed(1)} req/s (limit 25)`);
-    console.log(`override voting: ${v.allowed} allowed over ${v.windowS.toFixed(2)} s -> ${rateOf(v, 10).toFixed(1)} req/s (limit 10)`);
+    console.log(
+      `override web: ${w.allowed} allowed over ${w.windowS.toFixed(2)} s -> ${rateOf(w, 25).toFixed(1)} req/s (limit 25)`,
+    );
+    console.log(
+      `override voting: ${v.allowed} allowed over ${v.windowS.toFixed(2)} s -> ${rateOf(v, 10).toFixed(1)} req/s (limit 10)`,
+    );
     expect(rateOf(w, 25)).toBeGreaterThanOrEqual(22.5);
     expect(rateOf(w, 25)).toBeLessThanOrEqual(27.5);
     expect(rateOf(v, 10)).toBeGreaterThanOrEqual(9);
@@ -236,7 +258,9 @@ spec:
     );
     const t = await load('gateway', 180, 60);
     expect(t.other).toEqual([]);
-    console.log(`gateway: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rateOf(t, 15).toFixed(1)} req/s (limit 15)`);
+    console.log(
+      `gateway: ${t.allowed} allowed, ${t.limited} limited over ${t.windowS.toFixed(2)} s -> ${rateOf(t, 15).toFixed(1)} req/s (limit 15)`,
+    );
     expect(rateOf(t, 15)).toBeGreaterThanOrEqual(13.5);
     expect(rateOf(t, 15)).toBeLessThanOrEqual(16.5);
     expect(gw.accessLog.filter((e) => e.response_code === 429 && e.response_flags === 'RL').length).toBe(t.limited);

@@ -197,7 +197,11 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     if (protocol !== 'tcp') routes.push({ name, virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] });
     // Clients tunnelling with CONNECT through an HTTP proxy (Node fetch with NODE_USE_ENV_PROXY)
     // arrive as opaque TCP over mTLS: an HTTP chain also names its cluster for such bytes.
-    const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name, ...(limits.has(target) ? { rateLimit: limits.get(target)! } : {}) };
+    const limit = limits.get(target);
+    const chain: FilterChainConfig =
+      protocol === 'tcp'
+        ? { name, protocol, tls, tcpCluster: name }
+        : { name, protocol, tls, routeConfig: name, tcpCluster: name, ...(limit ? { rateLimit: limit } : {}) };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: target } });
     else {
       // Bound to the workload's own address (local: 127.0.0.1 unless `meshctl run --address`), never to
@@ -253,7 +257,12 @@ function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: No
   for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
   return {
     shared,
-    own: { clusters, routes: gw.routes, listeners: limitGatewayListeners(gw.listeners, rateLimitsFor(snapshot, workload)), notes: gw.notes },
+    own: {
+      clusters,
+      routes: gw.routes,
+      listeners: limitGatewayListeners(gw.listeners, rateLimitsFor(snapshot, workload)),
+      notes: gw.notes,
+    },
     node: { id: `${workload.name}.${workload.namespace}`, workload: workload.name, namespace: workload.namespace, serviceAccount: workload.serviceAccount, labels: workload.labels },
   };
 }

@@ -15,7 +15,9 @@ type Selector = Parameters<typeof labelSelectorMatches>[0];
 export function rateLimitsFor(snapshot: MeshSnapshot, workload: MeshWorkload): Map<number, RateLimitConfig> {
   const out = new Map<number, RateLimitConfig>();
   const ns = workload.namespace;
-  const inNs = snapshot.resources.filter((r) => r.apiVersion.startsWith('policy.linkerd.io/') && (r.metadata.namespace ?? 'default') === ns);
+  const inNs = snapshot.resources.filter(
+    (r) => r.apiVersion.startsWith('policy.linkerd.io/') && (r.metadata.namespace ?? 'default') === ns,
+  );
   const policies = inNs
     .filter((r): r is HTTPLocalRateLimitPolicy => r.kind === 'HTTPLocalRateLimitPolicy')
     .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
@@ -24,7 +26,9 @@ export function rateLimitsFor(snapshot: MeshSnapshot, workload: MeshWorkload): M
     if (server.kind !== 'Server') continue;
     const spec = server.spec as { podSelector?: Selector; port: number | string };
     if (!labelSelectorMatches(spec.podSelector, workload.labels)) continue;
-    const policy = policies.find((p) => p.spec.targetRef.kind === 'Server' && p.spec.targetRef.name === server.metadata.name);
+    const policy = policies.find(
+      (p) => p.spec.targetRef.kind === 'Server' && p.spec.targetRef.name === server.metadata.name,
+    );
     if (!policy) continue;
     const port = serverPort(spec.port, snapshot, workload);
     if (port !== undefined && !out.has(port)) out.set(port, rateLimitConfig(policy, snapshot.trustDomain));
@@ -52,12 +56,18 @@ export function rateLimitConfig(policy: HTTPLocalRateLimitPolicy, trustDomain: s
  * Puts the limits on a gateway's HTTP chains: a Server selecting the gateway pod names the
  * Gateway server port (as the container port on Kubernetes) or the local port it is served on.
  */
-export function limitGatewayListeners(listeners: ListenerConfig[], limits: ReadonlyMap<number, RateLimitConfig>): ListenerConfig[] {
+export function limitGatewayListeners(
+  listeners: ListenerConfig[],
+  limits: ReadonlyMap<number, RateLimitConfig>,
+): ListenerConfig[] {
   if (limits.size === 0) return listeners;
   return listeners.map((l) => {
     const gwPort = Number(l.name.split('|')[1]);
     const rl = limits.get(gwPort) ?? limits.get(l.port);
     if (!rl) return l;
-    return { ...l, chains: l.chains.map((c) => (c.protocol === 'tcp' || c.routeConfig === undefined ? c : { ...c, rateLimit: rl })) };
+    return {
+      ...l,
+      chains: l.chains.map((c) => (c.protocol === 'tcp' || c.routeConfig === undefined ? c : { ...c, rateLimit: rl })),
+    };
   });
 }

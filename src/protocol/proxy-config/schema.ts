@@ -249,14 +249,22 @@ export const UpstreamTls = Type.Object(
 );
 
 /** A filter chain: what to do with connections whose original destination matches. */
-/** Local rate limits of an inbound chain: requests per second (burst the same), checked after the peer's identity is known. */
+/** Local rate limits of an inbound chain: requests per second (burst the same), checked after authz. */
 export const RateLimit = Type.Object(
   {
     total: opt('all clients together', Type.Integer({ minimum: 1 })),
     identity: opt('each client identity (clients without one share a bucket)', Type.Integer({ minimum: 1 })),
     overrides: opt(
       'these identities (SPIFFE IDs) share one bucket of this rate instead of the identity limit',
-      Type.Array(Type.Object({ requestsPerSecond: Type.Integer({ minimum: 1 }), identities: Type.Array(Type.String({ pattern: '^spiffe://' }), { minItems: 1 }) }, Strict)),
+      Type.Array(
+        Type.Object(
+          {
+            requestsPerSecond: Type.Integer({ minimum: 1 }),
+            identities: Type.Array(Type.String({ pattern: '^spiffe://' }), { minItems: 1 }),
+          },
+          Strict,
+        ),
+      ),
     ),
     policy: opt('the policy, `ns/name`, named in the access log of a limited request', Type.String()),
   },
@@ -282,7 +290,10 @@ export const FilterChain = Type.Object(
     tcpCluster: opt('cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)', Type.String()),
     tls: opt('inbound: require mutual TLS from peers (strict) or accept both (permissive)', Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')])),
     serverTls: opt('gateway: terminate TLS with these certificates, then serve `protocol` inside', ServerTls),
-    rateLimit: opt('inbound HTTP: token-bucket limits on the requests this chain admits (Linkerd HTTPLocalRateLimitPolicy); over -> 429 RL', RateLimit),
+    rateLimit: opt(
+      'inbound HTTP: token buckets on the requests this chain admits (Linkerd HTTPLocalRateLimitPolicy); over: 429 RL',
+      RateLimit,
+    ),
     edge: opt('gateway: the first hop from outside; sets x-forwarded-proto from the connection (never the client) and appends the client to x-forwarded-for', Type.Boolean()),
   },
   Strict,

@@ -10,4 +10,7 @@ import { authzLayer } from './authz/authz-layer.js';
 import { rateLimitLayer } from './ratelimit/rate-limit-layer.js';
 
 /** authz -> rate limit -> route -> fault -> mirror -> timeout -> retry -> forward. */
-export const httpStack: HttpHandler = compose([authzLayer, rateLimitLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);
+export const httpStack: HttpHandler = compose(
+  [authzLayer, rateLimitLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer],
+  forward,
+);

@@ -101,7 +101,8 @@ export class LocalRateLimiter {
     if (b) return b;
     if (this.perIdentity.size >= MAX_IDENTITY_BUCKETS) {
       for (const [id, old] of this.perIdentity) if (old.full(now)) this.perIdentity.delete(id);
-      if (this.perIdentity.size >= MAX_IDENTITY_BUCKETS) return (this.overflow ??= new TokenBucket(this.identityRate, now));
+      if (this.perIdentity.size >= MAX_IDENTITY_BUCKETS)
+        return (this.overflow ??= new TokenBucket(this.identityRate, now));
     }
     b = new TokenBucket(this.identityRate, now);
     this.perIdentity.set(identity, b);

@@ -1,6 +1,11 @@
 /** The token buckets of local rate limiting, on a clock the test drives (milliseconds). */
 import { describe, expect, it } from 'vitest';
-import { LocalRateLimiter, MAX_IDENTITY_BUCKETS, TokenBucket, limiterFor } from '../../../../src/proxy-runtime/http/ratelimit/token-bucket.js';
+import {
+  LocalRateLimiter,
+  MAX_IDENTITY_BUCKETS,
+  TokenBucket,
+  limiterFor,
+} from '../../../../src/proxy-runtime/http/ratelimit/token-bucket.js';
 
 const WEB = 'spiffe://cluster.local/ns/default/sa/web';
 const VOTE = 'spiffe://cluster.local/ns/default/sa/voting';
@@ -55,7 +60,10 @@ describe('LocalRateLimiter', () => {
   });
 
   it('overrides replace the identity limit for their clients, who share the override bucket', () => {
-    const rl = new LocalRateLimiter({ identity: 1, overrides: [{ requestsPerSecond: 3, identities: [ADMIN, VOTE] }] }, 0);
+    const rl = new LocalRateLimiter(
+      { identity: 1, overrides: [{ requestsPerSecond: 3, identities: [ADMIN, VOTE] }] },
+      0,
+    );
     expect(admitted(5, 0, (t) => rl.check(ADMIN, t) === null)).toBe(3);
     expect(rl.check(VOTE, 0)).toBe('override');
     expect(admitted(5, 0, (t) => rl.check(WEB, t) === null)).toBe(1);
