@@ -111,7 +111,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     for (const line of [
       '✔ the control plane Deployment is ready (2/2 ready, 2 up to date)',
       `✔ the control plane version matches the CLI (${meshctlVersion()})`,
-      '✔ the mesh CRDs are installed (15 CRDs)',
+      '✔ the mesh CRDs are installed (16 CRDs)',
       "✔ the mesh CRDs are current (the same as this meshctl's)",
       '✔ the webhook caBundle is valid and is the mesh root CA',
       '✔ the API server reaches the webhook and it injects',
