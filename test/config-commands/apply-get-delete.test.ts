@@ -95,18 +95,6 @@ describe('meshctl apply / get / delete on the local platform', () => {
     expect(vs.spec.http[0].route[0].weight).toBe(90);
   });
 
-  it('warns (MESH0002, on stderr) about an object of a kind the mesh accepts but does not enforce, and stores it', async () => {
-    const authz = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n';
-    await writeFile(join(dir, 'authz.yaml'), authz);
-    const r = meshctl('apply', '-f', join(dir, 'authz.yaml'));
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('authorizationpolicy.security.istio.io/deny-all created\n');
-    expect(r.stderr).toMatch(/^Warning \[MESH0002\] \(AuthorizationPolicy deny-all\.default\) .*authz\.yaml:2: kind: AuthorizationPolicy is accepted but not enforced by the mesh yet \(.*\): it changes no traffic\n$/);
-    // Enforced kinds stay quiet.
-    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).toBe('');
-    expect(meshctl('delete', '-f', join(dir, 'authz.yaml')).code).toBe(0);
-  });
-
   it('deletes by kind and name; a second delete is not found (exit 1) unless --ignore-not-found', () => {
     expect(meshctl('delete', 'vs', 'reviews').stdout).toBe('virtualservice.networking.istio.io/reviews deleted\n');
     const again = meshctl('delete', 'vs', 'reviews');
