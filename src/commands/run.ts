@@ -8,7 +8,7 @@
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 import type { WorkloadInfo } from '../cluster/index.js';
 import { isIP } from 'node:net';
 import { meshctlVersion } from '../version.js';
@@ -25,6 +25,8 @@ interface RunOptions {
   readyTimeout?: string;
   readyPath?: string;
   drainDuration?: string;
+  accessLogMaxSize?: string;
+  accessLogKeep?: string;
   transparent?: boolean;
   user?: string;
   excludeOutboundPorts?: string;
@@ -104,6 +106,8 @@ interface Lifecycle {
   readyPath: string | undefined;
   /** --drain-duration: how long in-flight requests get after the endpoint was withdrawn. */
   drainMs: number;
+  /** --access-log-max-size / --access-log-keep. */
+  accessLogRotation: { maxBytes: number; keep: number };
 }
 
 /** How long a withdrawal waits for the proxies' ACKs before stopping anyway. */
@@ -128,12 +132,11 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
       import('../protocol/proxy-config/index.js'),
-      import('node:fs'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
       import('../cluster/local/layout.js'),
@@ -144,7 +147,8 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     cleanups.push(() => identity.close());
     await (await import('node:fs/promises')).mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
-    const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
+    const { RotatingFile } = await import('../cluster/local/rotating-log.js');
+    const accessLog = new RotatingFile(accessLogFile, life.accessLogRotation);
     cleanups.push(() => void accessLog.end());
     const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, {
       identitySource: identity, adminPort, telemetryPort, telemetryAddress: flags.address, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)),
@@ -242,8 +246,7 @@ async function runCommand(
       hard.unref();
     })();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const unlisten = whenAborted(ctx.signal, stop);
   try {
     announced = (async () => {
       if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, life.readyTimeoutMs, () => exited || stopping !== undefined)) {
@@ -261,8 +264,7 @@ async function runCommand(
     note(`command exited with ${code}; stopping the sidecar`);
     return code;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    unlisten();
   }
 }
 
@@ -286,6 +288,8 @@ const command: CommandDefinition = {
       .option('--address <ip>', 'the address the sidecar accepts mesh traffic and metrics scrapes on, and other workloads reach this one at (default 127.0.0.1: this machine only)')
       .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config, and for the app before warning (default 20)')
       .option('--ready-path <path>', 'the app is ready (announced as an endpoint) once GET PATH answers 200-399 (default: once its port accepts)')
+      .option('--access-log-max-size <MiB>', 'the access log ($MESHCTL_HOME/logs/NAME.NS.access.log) rotates past this size (default 10)')
+      .option('--access-log-keep <n>', 'rotated access log files kept (NAME.NS.access.log.1 ... .n; default 3)')
       .option('--drain-duration <seconds>', 'on stop: how long in-flight requests get after the endpoint was withdrawn (default 5, as Istio)')
       .option('--transparent', 'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)')
       .option('--user <user>', '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)')
@@ -320,7 +324,12 @@ const command: CommandDefinition = {
       const drain = secondsFlag(opts.drainDuration, 5);
       if (drain === undefined || drain < 0) throw new UsageError(`--drain-duration ${opts.drainDuration}: not a duration`, 'e.g. --drain-duration 5 (seconds) or 500ms');
       if (opts.readyPath !== undefined && !opts.readyPath.startsWith('/')) throw new UsageError(`--ready-path ${opts.readyPath}: not a path`, 'e.g. --ready-path /healthz');
-      return run(ctx, flags, { readyTimeoutMs: readyTimeout * 1000, readyPath: opts.readyPath, drainMs: drain * 1000 });
+      const maxMiB = opts.accessLogMaxSize === undefined ? 10 : Number(opts.accessLogMaxSize);
+      if (!Number.isFinite(maxMiB) || maxMiB <= 0) throw new UsageError(`--access-log-max-size ${opts.accessLogMaxSize}: not a size in MiB`, 'e.g. --access-log-max-size 10');
+      const keep = opts.accessLogKeep === undefined ? 3 : Number(opts.accessLogKeep);
+      if (!Number.isInteger(keep) || keep < 0 || keep > 100) throw new UsageError(`--access-log-keep ${opts.accessLogKeep}: not a count of files`, 'give 0 to 100, e.g. --access-log-keep 3');
+      const accessLogRotation = { maxBytes: Math.round(maxMiB * 1024 * 1024), keep };
+      return run(ctx, flags, { readyTimeoutMs: readyTimeout * 1000, readyPath: opts.readyPath, drainMs: drain * 1000, accessLogRotation });
     });
   },
 };
