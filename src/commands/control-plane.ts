@@ -4,7 +4,7 @@
  * container's command (`control-plane --kubernetes --namespace mesh-system`), using the pod's
  * ServiceAccount. Logs go to stderr, one timestamped line per event, never keys or tokens.
  */
-import { MAX_CERT_TTL_SECONDS } from '../protocol/limits.js';
+import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { UsageError } from '../errors.js';

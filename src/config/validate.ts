@@ -4,7 +4,7 @@
  * column and field path, and says how to fix it, e.g.
  * `vs.yaml:14:11: spec.http[0].route[1].weight: must be an integer >= 0 (got "ten")`.
  */
-import { MAX_CONFIG_OBJECT_BYTES, formatBytes } from '../protocol/limits.js';
+import { MAX_CONFIG_OBJECT_BYTES, formatBytes } from './limits.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { SourcePosition } from '../errors.js';
 import { formatFieldPath, type FieldPath, type ParsedDocument } from './documents.js';
