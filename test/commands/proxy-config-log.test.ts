@@ -106,6 +106,16 @@ describe('meshctl proxy-config log', () => {
   });
 });
 
+describe('meshctl proxy-config --help', () => {
+  it('names the log type, the --level flag and an example', async () => {
+    const h = await cli('proxy-config', '--help');
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain('or log (show or set the log level)');
+    expect(h.stdout).toContain('--level <level>');
+    expect(h.stdout).toContain('meshctl proxy-config log reviews-v1.default --level debug');
+  });
+});
+
 describe('meshctl proxy-config log against a proxy it cannot authenticate to', () => {
   it('says the token is stale, and the proxy keeps its level', async () => {
     const port = await freePort();
