@@ -6,7 +6,7 @@
  */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
-import { parseProxyName } from './proxy-status.js';
+import { parseProxyName } from '../cluster/proxy-status.js';
 import { UsageError } from '../errors.js';
 import type { AuthzConfig, AuthzRuleConfig } from '../protocol/proxy-config/index.js';
 

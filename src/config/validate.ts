@@ -476,7 +476,8 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     } else add('error', issue);
   }
   if (errors.length === 0 && def.check) {
-    def.check((copy as { spec: never }).spec, (path, message, rule) => add('error', { path: [...path], message, rule: rule ?? 'schema' }));
+    // A check reporting rule 'unsupported' flags a combination the mesh accepts but does not enforce (MESH0002): a warning.
+    def.check((copy as { spec: never }).spec, (path, message, rule) => add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }));
   }
   const annotated: RawIssue[] = [];
   walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);

@@ -101,7 +101,6 @@ spec:
       'spec.exportTo',
       'spec.http[0].rewrite.uriRegexRewrite',
       'spec.http[0].mirrors',
-      'spec.http[0].corsPolicy',
       'spec.http[0].retries.retryIgnorePreviousHosts',
       'spec.trafficPolicy.loadBalancer.simple',
       'spec.trafficPolicy.tls.mode',

@@ -30,13 +30,12 @@ export const TESTS = {
   linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
   /** Sidecar scoping of what a proxy sees. */
   sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
+  /** Gateways on the local mesh with curl and openssl: HTTPS, MUTUAL, SNI, PASSTHROUGH, TCP, redirect, CORS, rotation. */
+  gateway: 'test/e2e/gateway.test.ts',
+  /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
+  serviceEntry: 'test/e2e/service-entry.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */
 export const NOT_TRANSLATED = {
-  gateway: 'gateways are not configured from Gateway resources yet (issue 16)',
-  serviceEntry: 'ServiceEntry hosts are not added to the proxies yet (issue 16)',
-  cors: 'CORS is not applied by the proxy yet (issue 16)',
-  tlsRoutes: 'TLS (SNI) routes are not applied by the proxy yet (issue 16)',
-  tcpRoutes: 'TCP routes are not applied by the proxy yet (issue 16)',
 } as const;

@@ -134,6 +134,20 @@ export const FaultPolicy = Type.Object(
   Strict,
 );
 
+/** CORS policy (Istio CorsPolicy): preflights from allowed origins are answered by the proxy. */
+export const CorsPolicy = Type.Object(
+  {
+    allowOrigins: opt('origins allowed (exact, prefix or regex)', Type.Array(StringMatch)),
+    allowMethods: Type.Optional(Type.Array(Type.String())),
+    allowHeaders: Type.Optional(Type.Array(Type.String())),
+    exposeHeaders: Type.Optional(Type.Array(Type.String())),
+    maxAge: Type.Optional(Duration),
+    allowCredentials: Type.Optional(Type.Boolean()),
+    unmatchedPreflights: opt('preflights from origins matching nothing: forward to the app (default) or answer without CORS headers', Type.Union([Type.Literal('forward'), Type.Literal('ignore')])),
+  },
+  Strict,
+);
+
 /** One route: matches, then exactly one action (route, redirect, directResponse). */
 export const Route = Type.Object(
   {
@@ -170,6 +184,7 @@ export const Route = Type.Object(
       Type.Object({ cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
     ),
     headers: Type.Optional(Headers),
+    cors: Type.Optional(CorsPolicy),
   },
   Strict,
 );
@@ -567,6 +582,7 @@ export type ConnectionPoolConfig = Static<typeof ConnectionPool>;
 export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
 export type IdentityConfig = Static<typeof Identity>;
 export type ServerTlsConfig = Static<typeof ServerTls>;
+export type CorsPolicyConfig = Static<typeof CorsPolicy>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTls>;
 export type AuthzConfig = Static<typeof Authz>;
 export type AuthzPolicyConfig = Static<typeof AuthzPolicy>;
