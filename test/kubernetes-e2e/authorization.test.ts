@@ -19,40 +19,50 @@ import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './
 const BOOKINFO = readFileSync(new URL('../../templates/demo/bookinfo.yaml', import.meta.url), 'utf8');
 const DEMO_PODS = 6;
 
-describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: AuthorizationPolicy and Linkerd policy enforced by the sidecars', () => {
-  let own: OwnTestCluster | undefined;
-  let cluster: TestCluster;
-  let dir: string;
-  let ns: string;
-  const pod = async (app: string): Promise<k8s.V1Pod> => (await cluster.pods(ns, `app=${app}`)).find((p) => !p.metadata?.deletionTimestamp)!;
-  const url = async (svc: string, path: string) => `http://${(await cluster.core.readNamespacedService({ name: svc, namespace: ns })).spec!.clusterIP}:9080${path}`;
-  const status = async (from: string, svc: string, path = '/') => (await cluster.requestFromPod(await pod(from), await url(svc, path))).status;
-  const apply = async (yaml: string) => {
-    const r = await cluster.kubectl(['apply', '-f', '-'], { input: yaml });
-    expect(r.code, r.stderr).toBe(0);
-  };
+describeRequiring(
+  [isRoot, kubernetesTestBinaries],
+  'kubernetes end to end: AuthorizationPolicy and Linkerd policy enforced by the sidecars',
+  () => {
+    let own: OwnTestCluster | undefined;
+    let cluster: TestCluster;
+    let dir: string;
+    let ns: string;
+    const pod = async (app: string): Promise<k8s.V1Pod> =>
+      (await cluster.pods(ns, `app=${app}`)).find((p) => !p.metadata?.deletionTimestamp)!;
+    const url = async (svc: string, path: string) =>
+      `http://${(await cluster.core.readNamespacedService({ name: svc, namespace: ns })).spec!.clusterIP}:9080${path}`;
+    const status = async (from: string, svc: string, path = '/') =>
+      (await cluster.requestFromPod(await pod(from), await url(svc, path))).status;
+    const apply = async (yaml: string) => {
+      const r = await cluster.kubectl(['apply', '-f', '-'], { input: yaml });
+      expect(r.code, r.stderr).toBe(0);
+    };
 
-  beforeAll(async () => {
-    own = await startOwnTestCluster('authz');
-    ({ cluster, dir } = own);
-    const env = { KUBECONFIG: cluster.kubeconfigPath, HOME: dir };
-    const install = await runCli(['install', '--kubernetes', '--wait', '--timeout', '3m', '-y'], { env });
-    expect(install.code, install.stderr).toBe(0);
-    ns = await cluster.createNamespace('bookinfo');
-    await cluster.waitFor('meshctl-ca-root in the namespace', async () => Boolean(await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns })), 60_000);
-    const injected = await runCli(['inject', '-f', '-'], { stdin: BOOKINFO, env });
-    expect(injected.code, injected.stderr).toBe(0);
-    const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
-    expect(applied.code, applied.stderr).toBe(0);
-    await cluster.waitForReadyPods(ns, 'app', DEMO_PODS, 180_000);
-  }, 480_000);
-  afterAll(async () => {
-    await stopOwnTestCluster(own);
-  }, 120_000);
+    beforeAll(async () => {
+      own = await startOwnTestCluster('authz');
+      ({ cluster, dir } = own);
+      const env = { KUBECONFIG: cluster.kubeconfigPath, HOME: dir };
+      const install = await runCli(['install', '--kubernetes', '--wait', '--timeout', '3m', '-y'], { env });
+      expect(install.code, install.stderr).toBe(0);
+      ns = await cluster.createNamespace('bookinfo');
+      await cluster.waitFor(
+        'meshctl-ca-root in the namespace',
+        async () => Boolean(await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns })),
+        60_000,
+      );
+      const injected = await runCli(['inject', '-f', '-'], { stdin: BOOKINFO, env });
+      expect(injected.code, injected.stderr).toBe(0);
+      const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
+      expect(applied.code, applied.stderr).toBe(0);
+      await cluster.waitForReadyPods(ns, 'app', DEMO_PODS, 180_000);
+    }, 480_000);
+    afterAll(async () => {
+      await stopOwnTestCluster(own);
+    }, 120_000);
 
-  it('an ALLOW policy on ServiceAccount principals: productpage may call details, reviews may not (403)', async () => {
-    expect(await status('reviews', 'details')).toBe(200);
-    await apply(`apiVersion: security.istio.io/v1
+    it('an ALLOW policy on ServiceAccount principals: productpage may call details, reviews may not (403)', async () => {
+      expect(await status('reviews', 'details')).toBe(200);
+      await apply(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: details-viewers
@@ -70,14 +80,29 @@ spec:
     - operation:
         methods: ["GET"]
 `);
-    await cluster.waitFor('reviews denied by details', async () => (await status('reviews', 'details')) === 403, 60_000);
-    expect(await status('productpage', 'details')).toBe(200);
-    const denied = await cluster.requestFromPod(await pod('reviews'), await url('details', '/'));
-    expect(denied.body).toBe('RBAC: access denied');
-  }, 120_000);
+      await cluster.waitFor(
+        'reviews denied by details',
+        async () => (await status('reviews', 'details')) === 403,
+        60_000,
+      );
+      expect(await status('productpage', 'details')).toBe(200);
+      const denied = await cluster.requestFromPod(await pod('reviews'), await url('details', '/'));
+      expect(denied.body).toBe('RBAC: access denied');
+      // What details' sidecar acknowledged, through the control plane (its admin API is pod-local).
+      const details = (await pod('details')).metadata!.name!;
+      const check = await runCli(['authz', 'check', `${details}.${ns}`, '--kubernetes'], {
+        env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir },
+      });
+      expect(check.code, check.stderr).toBe(0);
+      expect(check.stdout).toMatch(
+        new RegExp(
+          `ALLOW\\s+details-viewers\\.${ns}\\s+0\\s+principals=cluster\\.local/ns/${ns}/sa/bookinfo-productpage\\s+methods=GET`,
+        ),
+      );
+    }, 120_000);
 
-  it('a DENY policy in the root namespace applies to every workload of the mesh', async () => {
-    await apply(`apiVersion: security.istio.io/v1
+    it('a DENY policy in the root namespace applies to every workload of the mesh', async () => {
+      await apply(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: no-secrets
@@ -89,14 +114,22 @@ spec:
     - operation:
         paths: ["/secret*"]
 `);
-    await cluster.waitFor('the mesh-wide DENY on details', async () => (await status('productpage', 'details', '/secret/x')) === 403, 60_000);
-    await cluster.waitFor('the mesh-wide DENY on ratings', async () => (await status('reviews', 'ratings', '/secret')) === 403, 60_000);
-    expect(await status('productpage', 'details', '/details/0')).toBe(200);
-  }, 120_000);
+      await cluster.waitFor(
+        'the mesh-wide DENY on details',
+        async () => (await status('productpage', 'details', '/secret/x')) === 403,
+        60_000,
+      );
+      await cluster.waitFor(
+        'the mesh-wide DENY on ratings',
+        async () => (await status('reviews', 'ratings', '/secret')) === 403,
+        60_000,
+      );
+      expect(await status('productpage', 'details', '/details/0')).toBe(200);
+    }, 120_000);
 
-  it('Linkerd Server + AuthorizationPolicy + MeshTLSAuthentication (emojivoto style): only reviews may reach ratings', async () => {
-    expect(await status('productpage', 'ratings', '/ratings/0')).toBe(200);
-    await apply(`apiVersion: policy.linkerd.io/v1beta3
+    it('Linkerd Server + AuthorizationPolicy + MeshTLSAuthentication (emojivoto style): only reviews may reach ratings', async () => {
+      expect(await status('productpage', 'ratings', '/ratings/0')).toBe(200);
+      await apply(`apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata:
   name: ratings-http
@@ -132,7 +165,12 @@ spec:
   identities:
   - "bookinfo-reviews.${ns}.serviceaccount.identity.linkerd.cluster.local"
 `);
-    await cluster.waitFor('productpage denied by ratings', async () => (await status('productpage', 'ratings', '/ratings/0')) === 403, 60_000);
-    expect(await status('reviews', 'ratings', '/ratings/0')).toBe(200);
-  }, 120_000);
-});
+      await cluster.waitFor(
+        'productpage denied by ratings',
+        async () => (await status('productpage', 'ratings', '/ratings/0')) === 403,
+        60_000,
+      );
+      expect(await status('reviews', 'ratings', '/ratings/0')).toBe(200);
+    }, 120_000);
+  },
+);

@@ -56,7 +56,10 @@ function remoteIpOf(ex: Exchange, trusted: number, source: string): string {
   if (trusted <= 0) return source;
   const xff = ex.header('x-forwarded-for');
   if (xff === undefined) return source;
-  const hops = xff.split(',').map((s) => s.trim()).filter(Boolean);
+  const hops = xff
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const ip = hops[hops.length - trusted];
   return ip === undefined ? source : plainIp(ip);
 }
@@ -85,7 +88,9 @@ export async function authorize(ex: Exchange, az: ListenerAuthz): Promise<ProxyR
     auth = await az.jwt.authenticate(ex);
     if (!auth.ok) {
       ex.responseCodeDetails = auth.details;
-      return localResponse(401, auth.body, { 'www-authenticate': `Bearer realm="${ex.scheme}://${ex.authority}${ex.pathOnly()}", error="invalid_token"` });
+      return localResponse(401, auth.body, {
+        'www-authenticate': `Bearer realm="${ex.scheme}://${ex.authority}${ex.pathOnly()}", error="invalid_token"`,
+      });
     }
   }
   const d = az.policies.decide(httpFacts(ex, az, auth));
