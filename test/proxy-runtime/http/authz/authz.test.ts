@@ -11,6 +11,7 @@ import { connect as netConnect, createServer as createNetServer } from 'node:net
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { makeTestCa, makeTestLeaf } from '../../../support/tls.js';
+import { client as grpcClient, startGrpcServer, unary } from '../../grpc-support.js';
 import {
   Agent,
   closeAfter,
@@ -489,6 +490,21 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(await send(m.user, { ...ok, path: '/cond/td' })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 200 });
     expect(await send(m.other, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 403 });
+  });
+
+  it('gRPC callers get PERMISSION_DENIED (7) in trailers, as Envoy converts the 403 for them', async () => {
+    const grpcPort = await startGrpcServer();
+    const inbound = await freePort();
+    const policy = { name: 'ns[default]-policy[users-only]', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }] }] };
+    const server = await startProxy(serverSidecar(grpcPort, await tcpEcho(), inbound, { policies: [policy] }));
+    const user = await startProxy(clientSidecar('user', inbound));
+    const other = await startProxy(clientSidecar('other', inbound));
+    const allowed = await unary(grpcClient(user.proxy.listenerPort('out')), 'Echo', 'hi');
+    expect(allowed.err).toBeNull();
+    const refused = await unary(grpcClient(other.proxy.listenerPort('out')), 'Echo', 'hi');
+    expect(refused.err?.code).toBe(7);
+    expect(refused.err?.details).toBe('RBAC: access denied');
+    expect(server.accessLog().at(-1)).toMatchObject({ response_code_details: 'rbac_access_denied_matched_policy[none]' });
   });
 
   it('presence: REQUIRED refuses a request without a token (401 Jwt is missing)', async () => {
