@@ -207,8 +207,42 @@ export const RETRY_ON_POLICIES = new Set([
   'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ]);
 
+/** An HTTP field name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value: no CR, LF, NUL or other control character but tab (a CRLF would split the request). */
+const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Header names and values of a `headers` block: a bad one made the proxy send unparseable requests (503 UC for all). */
+function checkHeaderOperations(h: { request?: HeaderOps; response?: HeaderOps } | undefined, at: (string | number)[], report: ReportIssue): void {
+  for (const side of ['request', 'response'] as const) {
+    const ops = h?.[side];
+    if (!ops) continue;
+    for (const op of ['set', 'add'] as const) {
+      for (const [name, value] of Object.entries(ops[op] ?? {})) {
+        const where = [...at, side, op, name];
+        if (!HEADER_NAME.test(name)) report(where, `"${name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~ only; no spaces, colons or pseudo-headers)`, 'header');
+        else if (BAD_HEADER_VALUE.test(String(value))) report(where, `the value of ${name} contains a control character (CR, LF, NUL...); remove it: a line break would split the request`, 'header');
+      }
+    }
+    (ops.remove ?? []).forEach((name, i) => {
+      if (!HEADER_NAME.test(name)) report([...at, side, 'remove', i], `"${name}" is not a valid header name`, 'header');
+    });
+  }
+}
+
+type HeaderOps = { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
+
 /** Checks Istio's webhook applies to HTTP routes beyond the schema. */
 function checkHttpRoute(r: HTTPRoute, at: (string | number)[], report: ReportIssue): void {
+  checkHeaderOperations(r.headers, [...at, 'headers'], report);
+  r.route?.forEach((d, i) => checkHeaderOperations(d.headers, [...at, 'route', i, 'headers'], report));
+  r.match?.forEach((m, i) => {
+    for (const f of ['headers', 'withoutHeaders'] as const) {
+      for (const name of Object.keys(m[f] ?? {})) {
+        if (!HEADER_NAME.test(name)) report([...at, 'match', i, f, name], `"${name}" is not a valid header name`, 'header');
+      }
+    }
+  });
   if (!r.route && !r.redirect && !r.directResponse && !r.delegate) {
     report(at, 'an HTTP route needs an action; add route (forward), redirect or directResponse');
   }

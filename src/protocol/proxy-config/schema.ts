@@ -363,6 +363,10 @@ export const Listener = Type.Object(
       Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
     ),
     detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    tcpIdleTimeout: opt(
+      'connections proxied as TCP after detection found no HTTP close after this long with no bytes either way (default 1h, as Envoy tcp_proxy)',
+      Duration,
+    ),
     chains: Type.Array(FilterChain, { minItems: 1 }),
     authz: opt('inbound: JWT authentication and authorization policies, applied after mTLS, before the app', Authz),
   },
