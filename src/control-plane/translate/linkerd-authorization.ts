@@ -9,7 +9,7 @@
  */
 import type { MeshResource } from '../../config/index.js';
 import type { AuthzPolicyConfig, AuthzRuleConfig } from '../../protocol/proxy-config/index.js';
-import type { MeshSnapshot, MeshWorkload } from './model.js';
+import { targetPortOn, type MeshSnapshot, type MeshWorkload } from './model.js';
 import { servicesSelecting } from './selecting.js';
 
 /** Linkerd's default clusterNetworks, plus loopback (the local platform's workloads). */
@@ -186,7 +186,7 @@ function serverPort(port: number | string, snapshot: MeshSnapshot, workload: Mes
   if (typeof port === 'number') return port;
   if (/^[0-9]+$/.test(port)) return Number(port);
   for (const svc of servicesSelecting(snapshot.services, workload))
-    for (const p of svc.ports) if (p.name === port) return p.targetPort;
+    for (const p of svc.ports) if (p.name === port) return targetPortOn(p, workload);
   return undefined;
 }
 
