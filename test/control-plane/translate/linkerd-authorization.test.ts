@@ -20,6 +20,7 @@ const emoji: MeshWorkload = {
   labels: { app: 'emoji-svc', tier: 'backend' },
   address: '10.0.0.5',
   meshed: true,
+  ports: [8080],
 };
 const res = (
   kind: string,
@@ -43,7 +44,8 @@ const snap = (resources: MeshResource[]): MeshSnapshot => ({
       name: 'emoji-svc',
       namespace: 'emojivoto',
       addresses: [],
-      ports: [{ name: 'grpc', port: 8080, targetPort: 8080, protocol: 'grpc' }],
+      // No targetPort: the port goes to the workload's only app port (8080), where the Server's `grpc` must land.
+      ports: [{ name: 'grpc', port: 80, protocol: 'grpc' }],
       selector: { app: 'emoji-svc' },
     },
   ],
