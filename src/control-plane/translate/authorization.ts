@@ -33,10 +33,16 @@ interface Scoped {
   };
 }
 
+/**
+ * Istio's default root namespace: mesh-wide policies written for Istio live there, and analyze
+ * treats it as a root namespace too, so they apply mesh-wide here as well (not silently nowhere).
+ */
+export const ISTIO_ROOT_NAMESPACE = 'istio-system';
+
 /** Whether a selector-scoped policy of Istio's security API applies to `workload`'s sidecar. */
 export function policyApplies(p: Scoped, workload: MeshWorkload, rootNamespace: string): boolean {
   const ns = p.metadata.namespace ?? 'default';
-  if (ns !== workload.namespace && ns !== rootNamespace) return false;
+  if (ns !== workload.namespace && ns !== rootNamespace && ns !== ISTIO_ROOT_NAMESPACE) return false;
   const sel = p.spec.selector;
   if (!sel) return !(p.spec.targetRef || p.spec.targetRefs?.length);
   const labels = sel.matchLabels ?? {};

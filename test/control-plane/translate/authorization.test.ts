@@ -52,6 +52,11 @@ describe('workloadAuthz', () => {
     expect(workloadAuthz(snap([]), wl('prod', {}))).toBeUndefined();
   });
 
+  it("Istio's default root namespace (istio-system) is mesh-wide too: Istio users' mesh-wide policies apply unchanged", () => {
+    const s = snap([ap('istio-system', 'global-deny', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/debug*'] } }] }] })]);
+    expect(workloadAuthz(s, wl('prod', { app: 'a' }))?.policies?.map((p) => p.name)).toEqual(['ns[istio-system]-policy[global-deny]']);
+  });
+
   it('keeps the rule index of a rule with a condition the sidecar cannot evaluate: never matching in ALLOW, dropped condition in DENY', () => {
     const when = [{ key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]'] }];
     const s = snap([
