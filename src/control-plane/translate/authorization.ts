@@ -15,7 +15,7 @@ import type {
   JwtRuleConfig,
 } from '../../protocol/proxy-config/index.js';
 import type { MeshSnapshot, MeshWorkload } from './model.js';
-import { linkerdPolicies } from './linkerd-authorization.js';
+import { linkerdPolicies, type DefaultInboundPolicy } from './linkerd-authorization.js';
 
 /** A key set that verifies nothing: tokens of an issuer whose keys never arrived are rejected (as istiod's fake JWKS). */
 export const EMPTY_JWKS = '{"keys":[]}';
@@ -167,8 +167,17 @@ function jwksOf(uri: string | undefined, jwks: (uri: string) => string | undefin
  */
 export function workloadAuthz(snapshot: MeshSnapshot, workload: MeshWorkload): AuthzConfig | undefined {
   const { authz, requestAuthn } = applyingPolicies(snapshot, workload);
-  const policies = [...authzPolicies(authz), ...linkerdPolicies(snapshot, workload)];
+  const policies = [...authzPolicies(authz), ...linkerdPolicies(snapshot, workload, defaultInboundPolicy(workload))];
   const jwt = jwtRules(requestAuthn, (uri) => snapshot.jwks?.get(uri));
   if (policies.length === 0 && jwt.length === 0) return undefined;
   return { ...(policies.length ? { policies } : {}), ...(jwt.length ? { jwtRules: jwt } : {}) };
+}
+
+const INBOUND_POLICIES: readonly string[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'cluster-unauthenticated', 'deny', 'audit'];
+
+/** The workload's Linkerd default inbound policy; an unknown value denies (fail closed), as a typo must not open a port. */
+function defaultInboundPolicy(workload: MeshWorkload): DefaultInboundPolicy {
+  const p = workload.defaultInboundPolicy;
+  if (p === undefined) return 'all-unauthenticated';
+  return (INBOUND_POLICIES.includes(p) ? p : 'deny') as DefaultInboundPolicy;
 }

@@ -12,6 +12,8 @@ import {
 import { AuthzPolicies } from '../../../src/proxy-runtime/http/authz/policy.js';
 import type { MeshSnapshot, MeshWorkload } from '../../../src/control-plane/translate/model.js';
 import type { MeshResource } from '../../../src/config/index.js';
+import { workloadAuthz } from '../../../src/control-plane/translate/authorization.js';
+import { workloadFromPod } from '../../../src/control-plane/kubernetes/convert.js';
 
 const emoji: MeshWorkload = {
   name: 'emoji',
@@ -182,6 +184,24 @@ describe('linkerdPolicies', () => {
       'policy.linkerd.io/v1alpha1',
     );
     expect(decide([server, nsWide], web, 8080)).toBe(true);
+  });
+
+  it('the pod annotation config.linkerd.io/default-inbound-policy sets the default; an unknown value fails closed', () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'emoji-1', namespace: 'emojivoto', labels: { app: 'emoji-svc' }, annotations: { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' } },
+      spec: { serviceAccountName: 'emoji', containers: [{ name: 'app', ports: [{ containerPort: 8080 }] }] },
+      status: { podIP: '10.0.0.5', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    const w = workloadFromPod(pod)!;
+    expect(w.defaultInboundPolicy).toBe('all-authenticated');
+    const engine = (workload: MeshWorkload) => new AuthzPolicies(workloadAuthz(snap([]), workload)?.policies ?? []);
+    const facts = (principal?: string) => ({ principal, sourceIp: '10.1.0.7', remoteIp: '10.1.0.7', destinationIp: '10.0.0.5', destinationPort: 9999, sni: undefined, http: undefined });
+    expect(engine(w).decide(facts()).allowed).toBe(false);
+    expect(engine(w).decide(facts(web.principal)).allowed).toBe(true);
+    expect(engine({ ...w, defaultInboundPolicy: 'alll-unauthenticated' }).decide(facts(web.principal)).allowed).toBe(false);
+    expect(engine({ ...w, defaultInboundPolicy: undefined }).decide(facts()).allowed).toBe(true);
   });
 
   it('Linkerd identities are the mesh principals', () => {
