@@ -34,6 +34,8 @@ const P = {
   meshHop1: 18087,
   meshHop2: 18088,
   splice: 18090,
+  meshAuthzHop1: 18093,
+  meshAuthzHop2: 18094,
 };
 
 function sh(cmd: string, args: string[]): string {
@@ -250,12 +252,26 @@ async function main(): Promise<void> {
   });
   const meshA = start('meshctl-hop1', NODE, meshArgs(hop1));
   const meshB = start('meshctl-hop2', NODE, meshArgs(hop2));
+  // The same two hops with a 10-rule AuthorizationPolicy at the server (issue 15's budget: at most 5% CPU per
+  // request): nine rules that do not match the client (other principals, paths, methods, headers), the last one does.
+  const tenRules = [
+    ...Array.from({ length: 9 }, (_, i) => ({
+      from: [{ source: { principals: [`cluster.local/ns/other/sa/client-${i}`], notIpBlocks: ['203.0.113.0/24'] } }],
+      to: [{ operation: { methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] } }],
+      when: [{ key: 'request.headers[x-tenant]', values: [`t${i}`] }],
+    })),
+    { from: [{ source: { principals: ['cluster.local/ns/bench/sa/client'] } }], to: [{ operation: { methods: ['GET'], paths: ['/*'] } }] },
+  ];
+  const authzHop2 = JSON.parse(readFileSync(hop2, 'utf8').replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`));
+  authzHop2.listeners[0].authz = { policies: [{ name: 'ns[bench]-policy[ten-rules]', action: 'ALLOW', rules: tenRules }] };
+  const meshAuthzB = start('meshctl-authz-hop2', NODE, meshArgs(meshctlConfig(join(work, 'mesh-authz-hop2.json'), authzHop2)));
+  const meshAuthzA = start('meshctl-authz-hop1', NODE, meshArgs(meshctlConfig(join(work, 'mesh-authz-hop1.json'), JSON.parse(readFileSync(hop1, 'utf8').replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshAuthzHop1}`).replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`)))));
   const tlsHop2 = `${upstream} server { listen 127.0.0.1:${P.nginxHop2} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_client_certificate ${pki}/ca.pem; ssl_verify_client on; location / { proxy_pass http://b; ${proxyPass} } }`;
   const tlsHop1 = `upstream h2 { server 127.0.0.1:${P.nginxHop2}; keepalive 64; } server { listen 127.0.0.1:${P.nginxHop1}; location / { proxy_pass https://h2; ${proxyPass} proxy_ssl_certificate ${pki}/client.pem; proxy_ssl_certificate_key ${pki}/client.key; proxy_ssl_trusted_certificate ${pki}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on; } }`;
   const nginxB = start('nginx-hop2', 'nginx', ['-c', nginxConf('nginx-hop2', tlsHop2)]);
   const nginxA = start('nginx-hop1', 'nginx', ['-c', nginxConf('nginx-hop1', tlsHop1)]);
 
-  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.meshAuthzHop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
   const workers = (c: ChildProcess) => () => childPids(c.pid!);
   const rows: Row[] = [
     { scenario: '1 hop', name: 'direct', pids: () => [], url: `http://127.0.0.1:${P.backend}/` },
@@ -265,6 +281,7 @@ async function main(): Promise<void> {
     { scenario: '1 hop', name: 'node TCP splice (ref.)', pids: () => [splice.pid!], url: `http://127.0.0.1:${P.splice}/` },
     { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
+    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl, 10-rule policy', pids: () => [meshAuthzA.pid!, meshAuthzB.pid!], url: `http://127.0.0.1:${P.meshAuthzHop1}/` },
   ];
   const results: Result[] = [];
   for (const row of rows) {
