@@ -33,17 +33,12 @@ const P = {
   nginxHop2: 18086,
   meshHop1: 18087,
   meshHop2: 18088,
-  meshctlNodeHttp: 18089,
   splice: 18090,
-  meshH2Hop1: 18091,
-  meshH2Hop2: 18092,
-  nginxIngress: 18093,
-  meshGateway: 18094,
+  meshAuthzHop1: 18093,
+  meshAuthzHop2: 18094,
+  nginxIngress: 18095,
+  meshGateway: 18096,
 };
-/** The same proxy with the HTTP/1.1 fast path off (node:http server, undici pool): the path it replaced. */
-const NODE_HTTP_PATH = { MESHCTL_HTTP1_FAST_PATH: '0' };
-/** HTTP/1.1 carried over h2 between the sidecars (the former default), for comparison. */
-const H2_BETWEEN = { MESHCTL_SIDECAR_H2: '1' };
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -252,8 +247,6 @@ async function main(): Promise<void> {
   });
   const meshArgs = (cfg: string) => [...SIDECAR_NODE_FLAGS, 'bin/meshctl', 'proxy', 'run', '--config', cfg, '--admin-port', '0', '--telemetry-port', '0', '--no-access-log', '--log-level', 'warn'];
   const mesh = start('meshctl', NODE, meshArgs(single));
-  const singleNodeHttp = meshctlConfig(join(work, 'mesh-single-nodehttp.json'), JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${P.meshctlNodeHttp}`)));
-  const meshNodeHttp = start('meshctl-node-http', NODE, meshArgs(singleNodeHttp), NODE_HTTP_PATH);
   // Reference: a raw TCP splice in Node (no HTTP at all), the ceiling of any Node proxy here.
   const spliceJs = join(work, 'splice.mjs');
   writeFileSync(
@@ -279,10 +272,20 @@ async function main(): Promise<void> {
   });
   const meshA = start('meshctl-hop1', NODE, meshArgs(hop1));
   const meshB = start('meshctl-hop2', NODE, meshArgs(hop2));
-  const swapPorts = (file: string, name: string): string =>
-    meshctlConfig(join(work, name), JSON.parse(readFileSync(file, 'utf8').replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshH2Hop1}`).replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshH2Hop2}`)));
-  const meshH2A = start('meshctl-h2-hop1', NODE, meshArgs(swapPorts(hop1, 'mesh-h2-hop1.json')), H2_BETWEEN);
-  const meshH2B = start('meshctl-h2-hop2', NODE, meshArgs(swapPorts(hop2, 'mesh-h2-hop2.json')), H2_BETWEEN);
+  // The same two hops with a 10-rule AuthorizationPolicy at the server (issue 15's budget: at most 5% CPU per
+  // request): nine rules that do not match the client (other principals, paths, methods, headers), the last one does.
+  const tenRules = [
+    ...Array.from({ length: 9 }, (_, i) => ({
+      from: [{ source: { principals: [`cluster.local/ns/other/sa/client-${i}`], notIpBlocks: ['203.0.113.0/24'] } }],
+      to: [{ operation: { methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] } }],
+      when: [{ key: 'request.headers[x-tenant]', values: [`t${i}`] }],
+    })),
+    { from: [{ source: { principals: ['cluster.local/ns/bench/sa/client'] } }], to: [{ operation: { methods: ['GET'], paths: ['/*'] } }] },
+  ];
+  const authzHop2 = JSON.parse(readFileSync(hop2, 'utf8').replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`));
+  authzHop2.listeners[0].authz = { policies: [{ name: 'ns[bench]-policy[ten-rules]', action: 'ALLOW', rules: tenRules }] };
+  const meshAuthzB = start('meshctl-authz-hop2', NODE, meshArgs(meshctlConfig(join(work, 'mesh-authz-hop2.json'), authzHop2)));
+  const meshAuthzA = start('meshctl-authz-hop1', NODE, meshArgs(meshctlConfig(join(work, 'mesh-authz-hop1.json'), JSON.parse(readFileSync(hop1, 'utf8').replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshAuthzHop1}`).replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`)))));
   const tlsHop2 = `${upstream} server { listen 127.0.0.1:${P.nginxHop2} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_client_certificate ${pki}/ca.pem; ssl_verify_client on; location / { proxy_pass http://b; ${proxyPass} } }`;
   const tlsHop1 = `upstream h2 { server 127.0.0.1:${P.nginxHop2}; keepalive 64; } server { listen 127.0.0.1:${P.nginxHop1}; location / { proxy_pass https://h2; ${proxyPass} proxy_ssl_certificate ${pki}/client.pem; proxy_ssl_certificate_key ${pki}/client.key; proxy_ssl_trusted_certificate ${pki}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on; } }`;
   const nginxB = start('nginx-hop2', 'nginx', ['-c', nginxConf('nginx-hop2', tlsHop2)]);
@@ -308,7 +311,7 @@ async function main(): Promise<void> {
   });
   const meshGateway = start('meshctl-gateway', NODE, meshArgs(gateway));
 
-  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.meshctlNodeHttp, P.splice, P.meshHop1, P.meshH2Hop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.meshAuthzHop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
   for (const port of [P.nginxIngress, P.meshGateway]) await waitForTls(port);
   const workers = (c: ChildProcess) => () => childPids(c.pid!);
   const rows: Row[] = [
@@ -316,11 +319,10 @@ async function main(): Promise<void> {
     { scenario: '1 hop', name: 'nginx (1 worker)', pids: workers(nginx), url: `http://127.0.0.1:${P.nginx}/` },
     { scenario: '1 hop', name: 'haproxy (1 thread)', pids: () => [haproxy.pid!], url: `http://127.0.0.1:${P.haproxy}/` },
     { scenario: '1 hop', name: 'meshctl (1 process)', pids: () => [mesh.pid!], url: `http://127.0.0.1:${P.meshctl}/` },
-    { scenario: '1 hop', name: 'meshctl, node:http path', pids: () => [meshNodeHttp.pid!], url: `http://127.0.0.1:${P.meshctlNodeHttp}/` },
     { scenario: '1 hop', name: 'node TCP splice (ref.)', pids: () => [splice.pid!], url: `http://127.0.0.1:${P.splice}/` },
     { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
-    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (h2 between)', pids: () => [meshH2A.pid!, meshH2B.pid!], url: `http://127.0.0.1:${P.meshH2Hop1}/` },
+    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl, 10-rule policy', pids: () => [meshAuthzA.pid!, meshAuthzB.pid!], url: `http://127.0.0.1:${P.meshAuthzHop1}/` },
     { scenario: 'ingress TLS', name: 'nginx (1 worker, TLS)', pids: workers(nginxIngress), url: `https://127.0.0.1:${P.nginxIngress}/` },
     { scenario: 'ingress TLS', name: 'meshctl gateway (TLS)', pids: () => [meshGateway.pid!], url: `https://127.0.0.1:${P.meshGateway}/` },
   ];
