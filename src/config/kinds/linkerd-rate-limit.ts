@@ -24,7 +24,12 @@ export const HTTPLocalRateLimitPolicySpec = Obj({
       Obj({
         requestsPerSecond: Int32('requests per second for these clients together', { minimum: 1 }),
         clientRefs: List(
-          Obj({ kind: Str('ServiceAccount'), name: Str(), namespace: Opt(Str('default: the policy namespace')) }),
+          Obj({
+            group: Opt(Str('empty: the core group (ServiceAccount)')),
+            kind: Str('ServiceAccount'),
+            name: Str(),
+            namespace: Opt(Str('default: the policy namespace')),
+          }),
           'the clients',
           { minItems: 1 },
         ),
@@ -97,6 +102,12 @@ export const httpLocalRateLimitPolicyKind = defineKind({
             ['spec', 'overrides', i, 'clientRefs', j, 'kind'],
             `clientRefs kind "${c.kind}" is not supported; use ServiceAccount`,
           );
+        if (c.group) {
+          report(
+            ['spec', 'overrides', i, 'clientRefs', j, 'group'],
+            `clientRefs group "${c.group}" is not the core group of ServiceAccount; leave it empty`,
+          );
+        }
       });
     });
     if (!spec.total && !spec.identity && !spec.overrides?.length)
