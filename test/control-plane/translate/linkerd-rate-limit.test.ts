@@ -160,9 +160,9 @@ describe('HTTPLocalRateLimitPolicy translation', () => {
     );
     expect(check({ targetRef: target }).join('\n')).toMatch(/limits nothing/);
     const badGroup = [{ group: 'apps', kind: 'ServiceAccount', name: 'a' }];
-    expect(check({ targetRef: target, overrides: [{ requestsPerSecond: 1, clientRefs: badGroup }] }).join('\n')).toMatch(
-      /not the core group/,
-    );
+    expect(
+      check({ targetRef: target, overrides: [{ requestsPerSecond: 1, clientRefs: badGroup }] }).join('\n'),
+    ).toMatch(/not the core group/);
     expect(check({ targetRef: target, total: { requestsPerSecond: 0 } }).length).toBeGreaterThan(0);
     expect(check({ targetRef: target, total: { requestsPerSecond: 10 }, identity: { requestsPerSecond: 5 } })).toEqual(
       [],
