@@ -36,6 +36,8 @@ const P = {
   splice: 18090,
   meshAuthzHop1: 18093,
   meshAuthzHop2: 18094,
+  nginxIngress: 18095,
+  meshGateway: 18096,
 };
 
 function sh(cmd: string, args: string[]): string {
@@ -76,6 +78,24 @@ async function waitFor(url: string, ms = 15000): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`not ready: ${url}`);
+}
+
+/** Waits until a TLS listener completes a handshake (fetch would refuse the bench CA). */
+async function waitForTls(port: number, ms = 15000): Promise<void> {
+  const { connect } = await import('node:tls');
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        s.destroy();
+        res(true);
+      });
+      s.on('error', () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready: TLS on ${port}`);
 }
 
 /** CPU seconds (user+system) of a process and its children named in /proc. */
@@ -144,7 +164,7 @@ function fortio(url: string): Fixed | undefined {
   if (!existsSync(FORTIO) && FORTIO !== 'fortio') return undefined;
   const json = join(work, `fortio-${Date.now()}.json`);
   try {
-    sh(FORTIO, ['load', '-qps', String(RATE), '-c', '8', '-t', DURATION, '-p', '50,90,99', '-H', 'Host: backend', '-json', json, '-quiet', url]);
+    sh(FORTIO, ['load', '-k', '-qps', String(RATE), '-c', '8', '-t', DURATION, '-p', '50,90,99', '-H', 'Host: backend', '-json', json, '-quiet', url]);
   } catch {
     return undefined;
   }
@@ -270,8 +290,29 @@ async function main(): Promise<void> {
   const tlsHop1 = `upstream h2 { server 127.0.0.1:${P.nginxHop2}; keepalive 64; } server { listen 127.0.0.1:${P.nginxHop1}; location / { proxy_pass https://h2; ${proxyPass} proxy_ssl_certificate ${pki}/client.pem; proxy_ssl_certificate_key ${pki}/client.key; proxy_ssl_trusted_certificate ${pki}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on; } }`;
   const nginxB = start('nginx-hop2', 'nginx', ['-c', nginxConf('nginx-hop2', tlsHop2)]);
   const nginxA = start('nginx-hop1', 'nginx', ['-c', nginxConf('nginx-hop1', tlsHop1)]);
+  // Ingress: TLS terminated at the edge, plain HTTP to the backend (a Gateway HTTPS server, SIMPLE).
+  const ingressTls = `${upstream} server { listen 127.0.0.1:${P.nginxIngress} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_session_cache shared:S:1m; location / { proxy_pass http://b; ${proxyPass} } }`;
+  const nginxIngress = start('nginx-ingress', 'nginx', ['-c', nginxConf('nginx-ingress', ingressTls)]);
+  // The same as a meshctl gateway's listener (what the control plane generates for the Gateway: serverTls + edge).
+  const gateway = meshctlConfig(join(work, 'mesh-gateway.json'), {
+    apiVersion: 'proxy.meshctl.dev/v1',
+    version: 'bench',
+    listeners: [
+      {
+        name: 'gateway|443',
+        address: '127.0.0.1',
+        port: P.meshGateway,
+        direction: 'outbound',
+        chains: [{ protocol: 'http1', edge: true, routeConfig: 'r', serverTls: { mode: 'simple', certificates: [{ name: 'bench/server', certChain: `${pki}/server.pem`, privateKey: `${pki}/server.key` }] } }],
+      },
+    ],
+    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] }],
+    clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
+  });
+  const meshGateway = start('meshctl-gateway', NODE, meshArgs(gateway));
 
   for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.meshAuthzHop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [P.nginxIngress, P.meshGateway]) await waitForTls(port);
   const workers = (c: ChildProcess) => () => childPids(c.pid!);
   const rows: Row[] = [
     { scenario: '1 hop', name: 'direct', pids: () => [], url: `http://127.0.0.1:${P.backend}/` },
@@ -282,6 +323,8 @@ async function main(): Promise<void> {
     { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl, 10-rule policy', pids: () => [meshAuthzA.pid!, meshAuthzB.pid!], url: `http://127.0.0.1:${P.meshAuthzHop1}/` },
+    { scenario: 'ingress TLS', name: 'nginx (1 worker, TLS)', pids: workers(nginxIngress), url: `https://127.0.0.1:${P.nginxIngress}/` },
+    { scenario: 'ingress TLS', name: 'meshctl gateway (TLS)', pids: () => [meshGateway.pid!], url: `https://127.0.0.1:${P.meshGateway}/` },
   ];
   const results: Result[] = [];
   for (const row of rows) {

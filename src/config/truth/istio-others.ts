@@ -9,11 +9,11 @@ import { NOT_TRANSLATED, TESTS as T } from './tests.js';
 export const gatewayTruth = truthTable('networking.istio.io/Gateway', {
   selector: enforced(T.gateway),
   servers: enforced(T.gateway),
-  'servers[].tls.caCertificates': accepted('file paths are read in the gateway proxy; only credentialName (a Secret) is tested'),
-  'servers[].tls.serverCertificate': accepted('file paths are read in the gateway proxy; only credentialName (a Secret) is tested'),
-  'servers[].tls.privateKey': accepted('file paths are read in the gateway proxy; only credentialName (a Secret) is tested'),
-  'servers[].tls.subjectAltNames': accepted('client certificate SANs are checked but not covered by a test yet'),
-  'servers[].tls.caCertCredentialName': accepted('read, but not covered by a test yet'),
+  'servers[].tls.caCertificates': enforced(T.externalFields),
+  'servers[].tls.serverCertificate': enforced(T.externalFields),
+  'servers[].tls.privateKey': enforced(T.externalFields),
+  'servers[].tls.subjectAltNames': enforced(T.externalFields),
+  'servers[].tls.caCertCredentialName': enforced(T.externalFields),
 });
 
 /** networking.istio.io ServiceEntry: clusters and virtual hosts of the proxies that see it. */
@@ -23,8 +23,8 @@ export const serviceEntryTruth = truthTable('networking.istio.io/ServiceEntry', 
   location: enforced(T.serviceEntry),
   resolution: enforced(T.serviceEntry, T.gateway),
   endpoints: enforced(T.serviceEntry, T.gateway),
-  workloadSelector: accepted('endpoints from a workloadSelector are generated but not covered by a test yet'),
-  exportTo: accepted('exportTo is applied but not covered by a test yet'),
+  workloadSelector: enforced(T.externalFields),
+  exportTo: enforced(T.externalFields),
 });
 
 /** networking.istio.io Sidecar. */

@@ -34,6 +34,8 @@ export const TESTS = {
   gateway: 'test/e2e/gateway.test.ts',
   /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
   serviceEntry: 'test/e2e/service-entry.test.ts',
+  /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
+  externalFields: 'test/translate/service-entry.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */
