@@ -4,7 +4,7 @@
  * column and field path, and says how to fix it, e.g.
  * `vs.yaml:14:11: spec.http[0].route[1].weight: must be an integer >= 0 (got "ten")`.
  */
-import { MAX_CONFIG_OBJECT_BYTES, formatBytes } from '../protocol/limits.js';
+import { MAX_CONFIG_OBJECT_BYTES, formatBytes } from './limits.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { SourcePosition } from '../errors.js';
 import { formatFieldPath, type FieldPath, type ParsedDocument } from './documents.js';
@@ -490,7 +490,8 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     } else add('error', issue);
   }
   if (errors.length === 0 && def.check) {
-    def.check((copy as { spec: never }).spec, (path, message, rule) => add('error', { path: [...path], message, rule: rule ?? 'schema' }));
+    // A check reporting rule 'unsupported' flags a combination the mesh accepts but does not enforce (MESH0002): a warning.
+    def.check((copy as { spec: never }).spec, (path, message, rule) => add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }));
   }
   const annotated: RawIssue[] = [];
   walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);

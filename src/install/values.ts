@@ -2,7 +2,7 @@
  * Install settings ("values"), with defaults, `--set key=value` and `-f values.yaml` overrides.
  * Every key is known: a typo is an error naming the key and the settable ones, never ignored.
  */
-import { MAX_CERT_TTL_SECONDS } from '../protocol/limits.js';
+import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { MESH_NAMESPACE, TRUST_DOMAIN } from '../protocol/well-known.js';

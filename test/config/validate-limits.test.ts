@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { formatIssue, manifestObjects, parseDocuments, validateResource } from '../../src/config/index.js';
-import { MAX_CONFIG_OBJECT_BYTES } from '../../src/protocol/limits.js';
+import { MAX_CONFIG_OBJECT_BYTES } from '../../src/config/limits.js';
 
 const validate = (text: string) => manifestObjects(parseDocuments(text, 'vs.yaml')).map((o) => validateResource(o, { defaultNamespace: 'default' }));
 

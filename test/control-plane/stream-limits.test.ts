@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProxyConnection, type StreamProtocol } from '../../src/control-plane/stream/connection.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
-import { MAX_STREAM_MESSAGE_BYTES } from '../../src/protocol/limits.js';
+import { MAX_STREAM_MESSAGE_BYTES } from '../../src/config/limits.js';
 
 const proxy = { id: 'web.default', workload: 'web', namespace: 'default', serviceAccount: 'web', labels: {}, proxyVersion: 'test' };
 

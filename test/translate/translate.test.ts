@@ -405,7 +405,7 @@ describe('listeners', () => {
     expect(c.listeners.find((l) => l.name === 'outbound')).toMatchObject({ address: '127.0.0.1', port: 15001, mode: 'http-proxy' });
     const hosts = c.routes!.find((r) => r.name === 'outbound')!.virtualHosts;
     expect(hosts.find((h) => h.name.startsWith('product-service'))!.domains).toContain('product-service:8080');
-    expect(c.listeners.find((l) => l.name === 'inbound|8080||')).toMatchObject({ port: 18080, address: '0.0.0.0', mode: 'explicit' });
+    expect(c.listeners.find((l) => l.name === 'inbound|8080||')).toMatchObject({ port: 18080, address: v1.address, mode: 'explicit' });
     // Peers reach v1 on its sidecar's inbound port.
     expect(c.clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!.endpoints!.find((e) => e.address === '198.18.0.11')!.port).toBe(18080);
   });

@@ -284,6 +284,13 @@ export const virtualServiceKind = defineKind({
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
+    // At sidecars TCP and TLS go to the service they were addressed to: a tcp/tls route that sends them
+    // there anyway changes nothing; one that sends them elsewhere is not applied (gateways apply it).
+    const atMesh = !spec.gateways?.length || spec.gateways.includes('mesh');
+    const elsewhere = (routes: readonly { route?: readonly { destination: { host: string } }[] }[] | undefined): boolean =>
+      (routes ?? []).some((r) => (r.route?.length ?? 0) > 1 || (r.route ?? []).some((d) => !(spec.hosts ?? []).includes(d.destination.host)));
+    if (atMesh && elsewhere(spec.tcp)) report(['spec', 'tcp'], 'tcp routes to another destination are applied at gateways only: sidecars send TCP to the service it was addressed to; bind the VirtualService to a Gateway', 'unsupported');
+    if (atMesh && elsewhere(spec.tls)) report(['spec', 'tls'], 'tls (SNI) routes to another destination are applied at gateways only: sidecars pass TLS to the service it was addressed to; bind the VirtualService to a Gateway', 'unsupported');
     spec.http?.forEach((r, i) => checkHttpRoute(r, ['spec', 'http', i], report));
     if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length && spec.hosts?.length) {
       report(['spec'], 'a VirtualService needs at least one http, tcp or tls route; add one');

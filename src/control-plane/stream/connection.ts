@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { deriveSyncStatus, type SyncStatus, type TypeSyncState } from '../../protocol/stream/sync-status.js';
 import type { DiscoveryResponse } from '../../protocol/stream/messages.js';
 import { assembleResources } from '../../protocol/stream/resources.js';
-import { MAX_STREAM_MESSAGE_BYTES, formatBytes } from '../../protocol/limits.js';
+import { MAX_STREAM_MESSAGE_BYTES, formatBytes } from '../../config/limits.js';
 import { DeltaTypeState } from './delta-state.js';
 import { EncodedMessage, encodeDeltaResponse, encodeLayer, encodeList, layerOfList, versionsLayer } from './resource-encoding.js';
 import type { GeneratedResources, ProxyNode } from './source.js';

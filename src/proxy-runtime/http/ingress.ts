@@ -15,6 +15,7 @@ import { stripHopByHop, type HeaderMap } from './types.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { beginExchange, currentView, finishExchange, runExchange } from './exchange-start.js';
 import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, REQUEST_HEAD_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
+import { validHost } from '../http1/head-parser.js';
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade, wantsUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
@@ -149,7 +150,7 @@ export class HttpIngress implements H1Host {
       authority = (headers.host as string | undefined) ?? '';
       delete headers.host;
       const absolute = absoluteTarget(path);
-      if (absolute === null) {
+      if (absolute === null || (req.headers.host !== undefined && !validHost(req.headers.host))) {
         (res as ServerResponse).writeHead(400, { 'content-length': '0', connection: 'close' }).end();
         return;
       }

@@ -16,7 +16,7 @@ import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { loadMeshProto, type MeshProto } from '../../protocol/stream/grpc.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
-import { MAX_STREAM_MESSAGE_BYTES } from '../../protocol/limits.js';
+import { MAX_STREAM_MESSAGE_BYTES } from '../../config/limits.js';
 
 /** What `apply` answers: the config is in place, or it was rejected and why. */
 export type ApplyResult = { ok: true } | { ok: false; error: string };
