@@ -102,6 +102,11 @@ describe('meshctl run', () => {
     await waitServing(home, 'reviews-v1');
     // Announced (an endpoint) only once its app accepts on its port.
     await eventually('the service announced once its app listens', async () => (await platform.listWorkloads()).some((w) => w.name === 'reviews-v1' && w.serving !== false), 20_000);
+    // ...and in the pushed snapshot, so the client's sidecar starts with it as an endpoint.
+    await eventually('the announcement pushed', () => {
+      const w = cp.pipeline.snapshot.workload('reviews-v1', 'default');
+      return w !== undefined && w.serving !== false;
+    }, 20_000);
     // its telemetry port is registered (proxy-status -o json lists it) and serves the metrics
     const reviews = (await platform.listWorkloads()).find((w) => w.name === 'reviews-v1')!;
     const scrape = await fetch(`http://127.0.0.1:${reviews.telemetryPort}/stats/prometheus`);
@@ -111,7 +116,7 @@ describe('meshctl run', () => {
     expect(client.stderr).toMatch(/productpage\.default: sidecar ready as spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage/);
     // the telemetry port is printed like the admin port, and registered (proxy-status -o json lists it)
     expect(client.stderr).toMatch(/admin 127\.0\.0\.1:\d+, telemetry http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus/);
-    expect(client.stdout).toBe(`got: reviews-v1 answers on ${port}\n`);
+    expect(client.stdout, client.stderr).toBe(`got: reviews-v1 answers on ${port}\n`);
     expect(client.code).toBe(0);
 
     const served = await serving;

@@ -87,6 +87,27 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
   }
 
   /**
+   * The objects behind the clusters (`outbound|PORT|SUBSET|FQDN`: its DestinationRule) and virtual
+   * hosts (`FQDN:PORT`: its VirtualService) a refusal names, as `DestinationRule reviews.default`.
+   */
+  describeSource(reason: string): string | undefined {
+    const hosts = new Map<string, 'DestinationRule' | 'VirtualService'>();
+    for (const m of reason.matchAll(/cluster "outbound\|\d*\|[^|"]*\|([^"]+)"/g)) hosts.set(m[1]!, 'DestinationRule');
+    for (const m of reason.matchAll(/virtual host "([^":]+):\d+"/g)) hosts.set(m[1]!, 'VirtualService');
+    const found = new Set<string>();
+    for (const [fqdn, kind] of hosts) {
+      for (const o of this.current.configs(kind)) {
+        const ns = o.metadata.namespace ?? 'default';
+        const spec = o.spec as { host?: string; hosts?: string[] };
+        const names = kind === 'DestinationRule' ? [spec.host ?? ''] : (spec.hosts ?? []);
+        // Short names resolve in the object's namespace, as Istio resolves them.
+        if (names.some((h) => h === fqdn || `${h}.${ns}.svc.cluster.local` === fqdn || (h.includes('.') && fqdn.startsWith(`${h}.`)))) found.add(`${kind} ${o.metadata.name}.${ns}`);
+      }
+    }
+    return found.size ? [...found].sort().join(', ') : undefined;
+  }
+
+  /**
    * What the control plane would have `proxy` hold now, per type, as the proxy's config lists it
    * (resources in name order, split route tables joined): for `proxy-status NAME` and `proxy-config`.
    */

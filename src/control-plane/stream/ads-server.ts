@@ -168,7 +168,12 @@ export class AdsServer extends EventEmitter {
   }
 
   private onAnswer(conn: ProxyConnection, typeUrl: string, nonce: string, versionInfo: string | undefined, detail: StatusMessage | null | undefined): void {
-    const error = detail && (detail.message || detail.code) ? detail.message || `code ${detail.code}` : undefined;
+    let error = detail && (detail.message || detail.code) ? detail.message || `code ${detail.code}` : undefined;
+    if (error !== undefined) {
+      // Name the config objects behind it, for proxy-status, check and this log.
+      const from = this.describeSource(error.slice(0, 4096));
+      if (from) error = `${from}: ${error}`;
+    }
     const outcome = conn.answer(typeUrl, nonce, versionInfo, error);
     if (outcome === 'nack') {
       controlPlaneMetrics.rejected(typeUrl);
@@ -186,6 +191,14 @@ export class AdsServer extends EventEmitter {
     if (!generated || !conn.push(typeUrl, generated, force)) return false;
     controlPlaneMetrics.pushed(typeUrl, (performance.now() - started) / 1000);
     return true;
+  }
+
+  private describeSource(reason: string): string | undefined {
+    try {
+      return this.source.describeSource?.(reason);
+    } catch {
+      return undefined;
+    }
   }
 
   private safeGenerate(conn: ProxyConnection, typeUrl: string) {

@@ -65,7 +65,7 @@ export class ConfigComposer {
     };
     candidate.clusters = this.withRetained(next.clusters, referencedClusters(candidate), this.inForce?.clusters ?? []);
     const result = await this.target.applyConfig(candidate, 'stream');
-    if (!result.ok) return { ok: false, error: result.error };
+    if (!result.ok) return { ok: false, error: nameResources(result.error, candidate) };
     this.clusters = next.clusters;
     this.routes = next.routes;
     this.listeners = next.listeners;
@@ -98,4 +98,20 @@ function referencedClusters(cfg: ProxyConfig): Set<string> {
     }
   }
   return out;
+}
+
+/**
+ * Adds the resource's name after each `clusters[N]`, `listeners[N]`, `routes[N]` and
+ * `routes[N].virtualHosts[M]` of a refusal: an index into the composed config means nothing to the
+ * control plane or to someone reading proxy-status; a name leads to the object that made it.
+ */
+export function nameResources(error: string, cfg: ProxyConfig): string {
+  return error.replace(/\b(clusters|listeners|routes)\[(\d+)\](\.virtualHosts\[(\d+)\])?/g, (whole, kind: string, i: string, vh: string | undefined, j: string | undefined) => {
+    const list = (kind === 'clusters' ? cfg.clusters : kind === 'listeners' ? cfg.listeners : cfg.routes) as { name?: string; virtualHosts?: { name?: string }[] }[] | undefined;
+    const r = list?.[Number(i)];
+    if (!r?.name) return whole;
+    const host = vh !== undefined ? r.virtualHosts?.[Number(j)]?.name : undefined;
+    const what = kind === 'clusters' ? 'cluster' : kind === 'listeners' ? 'listener' : 'route table';
+    return `${whole} (${what} "${r.name}"${host ? `, virtual host "${host}"` : ''})`;
+  });
 }

@@ -200,9 +200,13 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
   };
   let stopping = false;
   let app: ChildProcess | undefined;
+  let serving = false;
   const onSignal = (): void => {
+    if (stopping) return;
     stopping = true;
-    if (app) void stopChild(app, 5_000);
+    // Withdrawn first, and only once every proxy ACKed that, the app stops (then the sidecar drains).
+    const withdraw = serving ? platform.setWorkloadServing(w.namespace, w.name, false, 10_000).catch(() => undefined) : Promise.resolve();
+    void withdraw.then(() => app && stopChild(app, 5_000));
   };
   // The invocation's interrupt (SIGINT/SIGTERM), as the CLI context delivers it.
   ctx.signal.addEventListener('abort', onSignal, { once: true });
@@ -265,6 +269,8 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
       ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
+      // Not an endpoint until its sidecar is ready and the app started (see workload-lifecycle.ts).
+      serving: false,
     };
     const registeredAt = new Date(Date.now() - 1_000).toISOString();
     const reg = await platform.registerWorkload(registration);
@@ -321,7 +327,19 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     app = child;
     child.stdout!.on('data', (d: Buffer) => ctx.out(d.toString()));
     child.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
+    const exited = new Promise<number>((resolve) => {
+      child.on('error', () => resolve(127));
+      child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 143)));
+    });
     if (stopping) void stopChild(child, 5_000);
+    else {
+      // The app's readiness is not probed here (from the host its port is the sidecar's capture): announced once started.
+      serving = true;
+      void platform.setWorkloadServing(w.namespace, w.name, true).then(
+        () => w.service && note(`now an endpoint of ${w.service}`),
+        (err: Error) => note(`announcing the endpoint failed: ${err.message}`),
+      );
+    }
     // Without its sidecar the workload is cut off from the mesh (its traffic is still redirected): stop it too.
     const sidecarGone = (c: number | null, signal: NodeJS.Signals | null): void => {
       if (stopping || child.exitCode !== null || child.signalCode !== null) return;
@@ -329,10 +347,7 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
       void stopChild(child, 5_000);
     };
     sidecar.once('exit', sidecarGone);
-    const code = await new Promise<number>((resolve) => {
-      child.on('error', () => resolve(127));
-      child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 143)));
-    });
+    const code = await exited;
     sidecar.off('exit', sidecarGone);
     note(`command exited with ${code}; removing its sidecar and namespace`);
     return code;
