@@ -43,6 +43,10 @@ export interface WorkloadInfo {
   readonly proxyPort?: number;
   readonly adminPort?: number;
   readonly outboundPort?: number;
+  /** false: registered but not (yet, or no longer) an endpoint of its services. */
+  readonly serving?: boolean;
+  /** The sidecar's telemetry port (`/stats/prometheus`) on `address`. */
+  readonly telemetryPort?: number;
 }
 
 /** A mesh platform. */

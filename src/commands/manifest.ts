@@ -11,6 +11,7 @@ interface GenerateFlags {
   output?: string;
   crdsOnly?: boolean;
   skipCrds?: boolean;
+  addons?: boolean;
 }
 
 const command: CommandDefinition = {
@@ -23,17 +24,20 @@ const command: CommandDefinition = {
       .option('-o, --output <format>', 'yaml or json', 'yaml')
       .option('--crds-only', 'only the CustomResourceDefinitions')
       .option('--skip-crds', 'everything but the CustomResourceDefinitions')
+      .option('--addons', 'only the observability add-ons: Prometheus scrape config and the Grafana dashboards ConfigMap')
       .addHelpText(
         'after',
         examples([
           'meshctl manifest generate > mesh.yaml',
           'meshctl manifest generate --set controlPlane.replicas=3 --set webhook.failurePolicy=Ignore',
           'meshctl manifest generate -f values.yaml | kubectl apply --server-side -f -',
+          'meshctl manifest generate --addons | kubectl apply -n monitoring -f -',
         ]),
       );
     bind<GenerateFlags>(generate, async (ctx, _args, flags) => {
       const format = parseOutputFormat(flags.output, ['yaml', 'json'] as const, 'yaml');
       if (flags.crdsOnly && flags.skipCrds) throw new UsageError('--crds-only and --skip-crds cannot be used together');
+      if (flags.addons && (flags.crdsOnly || flags.skipCrds)) throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
       const { readSources } = await import('../config/sources.js');
       const { parse } = await import('yaml');
       const { defaultValues, resolveValues } = await import('../install/values.js');
@@ -46,7 +50,9 @@ const command: CommandDefinition = {
         files.map((f) => ({ name: f.name, values: parse(f.text) as unknown })),
         flags.set ?? [],
       );
-      const objects = [...(flags.skipCrds ? [] : await loadCrds()), ...(flags.crdsOnly ? [] : renderComponents(values, meshctlVersion()))];
+      const objects = flags.addons
+        ? await (await import('../install/addons.js')).renderAddons(values.namespace)
+        : [...(flags.skipCrds ? [] : await loadCrds()), ...(flags.crdsOnly ? [] : renderComponents(values, meshctlVersion()))];
       if (format === 'json') ctx.out(toJson({ apiVersion: 'v1', kind: 'List', items: objects }));
       else ctx.out(objects.map((o) => toYaml(o)).join('---\n'));
       return 0;

@@ -130,7 +130,11 @@ export function renderComponents(v: InstallValues, version: string): KubeObject[
         selector: { matchLabels: { app: APP_LABELS.app } },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
-          metadata: { labels: { ...APP_LABELS, version }, annotations: { 'meshctl.dev/inject': 'disabled' } },
+          metadata: {
+            labels: { ...APP_LABELS, version },
+            // Prometheus's usual pod discovery scrapes the control plane's own metrics (pushes, NACKs, certificates)
+            annotations: { 'meshctl.dev/inject': 'disabled', 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ControlPlanePorts.debug), 'prometheus.io/path': '/metrics' },
+          },
           spec: {
             serviceAccountName: InstallNames.serviceAccount,
             securityContext: { runAsNonRoot: true, runAsUser: PROXY_UID, runAsGroup: PROXY_GID, seccompProfile: { type: 'RuntimeDefault' } },

@@ -29,9 +29,17 @@ describe('meshctl run', () => {
     const serving = cli('run', '--name', 'reviews-v1', '--service', 'reviews', '--service-port', '9080', '--labels', 'version=v1', '--port', String(port), '--', process.execPath, '-e', server);
     const platform = new LocalPlatform(home);
     await eventually('the service registered and its sidecar connected', () => cp.server.ads.views().some((v) => v.proxy.workload === 'reviews-v1'), 20_000);
+    // Announced (an endpoint) only once its app accepts on its port.
+    await eventually('the service announced once its app listens', async () => (await platform.listWorkloads()).some((w) => w.name === 'reviews-v1' && w.serving !== false), 20_000);
+    // its telemetry port is registered (proxy-status -o json lists it) and serves the metrics
+    const reviews = (await platform.listWorkloads()).find((w) => w.name === 'reviews-v1')!;
+    const scrape = await fetch(`http://127.0.0.1:${reviews.telemetryPort}/stats/prometheus`);
+    expect(await scrape.text()).toContain('meshctl_proxy_config_applies_total');
     // The client gets HTTP_PROXY: Node's fetch honours it with NODE_USE_ENV_PROXY=1, as curl does.
     const client = await cli('run', '--name', 'productpage', '--port', String(await freePort()), '--', process.execPath, '-e', "fetch('http://reviews:9080/').then(r=>r.text()).then(t=>console.log('got: '+t))");
     expect(client.stderr).toMatch(/productpage\.default: sidecar ready as spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage/);
+    // the telemetry port is printed like the admin port, and registered (proxy-status -o json lists it)
+    expect(client.stderr).toMatch(/admin 127\.0\.0\.1:\d+, telemetry http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus/);
     expect(client.stdout).toBe(`got: reviews-v1 answers on ${port}\n`);
     expect(client.code).toBe(0);
 

@@ -56,15 +56,15 @@ export class MeshWithAdmin {
       await new Promise<void>((r) => app!.listen(0, '127.0.0.1', r));
       appPort = (app.address() as AddressInfo).port;
     }
-    const [proxyPort, adminPort] = [await freePort(), await freePort()];
+    const [proxyPort, adminPort, telemetryPort] = [await freePort(), await freePort(), await freePort()];
     const outboundPort = opts.outboundPort ?? (await freePort());
     const sa = labels.app ?? name;
     const reg = await this.platform.registerWorkload({
-      name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], adminPort, outboundPort,
+      name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], adminPort, telemetryPort, outboundPort,
       ...(opts.service ? { services: [opts.service], servicePort: 9080, proxyPort } : {}),
     });
     const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog: null, log: new ProxyLog('off', () => undefined) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog: null, log: new ProxyLog('off', () => undefined) });
     const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: sa, labels, proxyVersion: 'test' };
     const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
     const w: AdminWorkload = {

@@ -44,6 +44,19 @@ describe('meshctl proxy-status', () => {
     expect(Date.parse(parsed.proxies[0]!.certExpiry)).toBeGreaterThan(Date.now());
   });
 
+  it('lists every proxy\'s admin and telemetry addresses in JSON, and Prometheus can scrape the telemetry one', async () => {
+    const r = await mesh.cli('proxy-status', '-o', 'json');
+    const parsed = JSON.parse(r.stdout) as { proxies: { name: string; adminAddress: string; telemetryAddress: string }[] };
+    for (const p of parsed.proxies) {
+      const w = mesh.workloads.find((x) => `${x.name}.default` === p.name)!;
+      expect(p.adminAddress).toBe(`127.0.0.1:${w.adminPort}`);
+      expect(p.telemetryAddress).toBe(`127.0.0.1:${w.proxy.telemetryPort}`);
+      const scrape = await fetch(`http://${p.telemetryAddress}/stats/prometheus`);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('meshctl_proxy_config_applies_total{result="accepted"}');
+    }
+  });
+
   it('with a proxy name, says each type matches what the control plane would send', async () => {
     await mesh.apply(reviewsDestinationRule + '---\n' + reviewsSplit(80, 20));
     await eventually('the split on every proxy', () => mesh.synced('proxy.meshctl.dev/v1/routes'), 20_000);
@@ -85,5 +98,26 @@ describe('meshctl proxy-status', () => {
     const bad = await mesh.cli('proxy-status', 'Not_A_Name');
     expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('Not_A_Name: not a proxy name');
+  });
+
+  it('shows DIVERGED when a proxy runs a config changed through its admin API, and check --proxy fails', async () => {
+    const before = await mesh.cli('check', '--proxy');
+    const w = mesh.workloads.find((x) => x.name === 'productpage')!;
+    const changed = { ...(await w.proxy.current().config), version: 'changed-by-hand' };
+    const r = await fetch(`http://127.0.0.1:${w.adminPort}/config`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${w.proxy.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...changed, listeners: [] }),
+    });
+    expect(r.status).toBe(200);
+    const table = await mesh.cli('proxy-status');
+    const row = table.stdout.split('\n').find((l) => l.startsWith('productpage.default'))!;
+    expect(row.split(/\s{3,}/).slice(3, 6)).toEqual(['DIVERGED', 'DIVERGED', 'DIVERGED']);
+    expect(table.stdout).toMatch(/^DIVERGED productpage\.default: runs a config the control plane did not send/m);
+    const check = await mesh.cli('check', '--proxy');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('productpage.default is DIVERGED');
+    // The other proxies are untouched: before the change, the same check had no DIVERGED line.
+    expect(before.stdout).not.toContain('DIVERGED');
   });
 });

@@ -45,7 +45,7 @@ function meshWorkload(w: WorkloadRecord, services: readonly MeshService[]): Mesh
       for (const p of s.ports) inboundPorts[p.targetPort] = w.proxyPort;
     }
   }
-  return { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels, address: w.address, meshed: true, ...(w.proxyPort !== undefined ? { inboundPorts } : {}) };
+  return { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels, address: w.address, meshed: true, ...(w.proxyPort !== undefined ? { inboundPorts } : {}), ...(w.serving === false ? { serving: false } : {}) };
 }
 
 /** Converts a push snapshot to the translation's input. */

@@ -43,6 +43,8 @@ export interface WorkloadRecord {
   readonly servicePort?: number;
   /** The sidecar's admin port (127.0.0.1), for `proxy-config` and `check`. */
   readonly adminPort?: number;
+  /** The sidecar's telemetry port (`/stats/prometheus`), on `address` (local `meshctl run`: 127.0.0.1). */
+  readonly telemetryPort?: number;
   /** The sidecar's HTTP_PROXY listener on 127.0.0.1 (local platform, no traffic capture). */
   readonly outboundPort?: number;
   /** `meshctl run --transparent`: in its own network namespace behind iptables capture (15001/15006), reached at `address` on its app ports. */
@@ -53,6 +55,12 @@ export interface WorkloadRecord {
   readonly serviceAddresses?: readonly string[];
   /** `meshctl run --outbound`: sidecar listeners on 127.0.0.1:localPort to service:port (service: NAME or NAME.NAMESPACE). */
   readonly outboundPorts?: readonly { readonly service: string; readonly port: number; readonly localPort: number }[];
+  /**
+   * false: registered (its sidecar may connect and get config) but not an endpoint of any service:
+   * `meshctl run` before its sidecar and app are ready, and while it withdraws before stopping.
+   * Absent or true: serving.
+   */
+  readonly serving?: boolean;
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */
@@ -100,7 +108,7 @@ export function computeEndpoints(services: readonly ServiceRecord[], workloads: 
     const candidates = new Set<number>([...(first ? index.get(`l\0${svc.namespace}\0${first[0]}\0${first[1]}`) ?? [] : []), ...(index.get(`m\0${svc.namespace}\0${svc.name}`) ?? [])]);
     for (const i of [...candidates].sort((a, b) => a - b)) {
       const w = workloads[i]!;
-      if (w.namespace !== svc.namespace) continue;
+      if (w.namespace !== svc.namespace || w.serving === false) continue;
       if (!(w.services?.includes(svc.name) || selectorMatches(svc.selector, w.labels))) continue;
       for (const p of svc.ports) {
         const target = p.targetPort ?? (w.ports.length === 1 ? w.ports[0]! : p.port);

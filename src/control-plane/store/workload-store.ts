@@ -48,6 +48,18 @@ export class WorkloadStore extends EventEmitter {
     return w;
   }
 
+  /** Marks a workload serving or not (an endpoint or not); false when it is not registered. */
+  async setServing(namespace: string, name: string, serving: boolean): Promise<boolean> {
+    const key = `${namespace}/${name}`;
+    const w = this.records.get(key);
+    if (!w) return false;
+    if ((w.serving !== false) === serving) return true;
+    this.records.set(key, { ...w, serving });
+    await this.persist();
+    this.emit('change', key);
+    return true;
+  }
+
   /** Removes a workload; false when it was not registered. */
   async unregister(namespace: string, name: string): Promise<boolean> {
     if (!this.records.delete(`${namespace}/${name}`)) return false;

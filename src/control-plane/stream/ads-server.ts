@@ -12,6 +12,7 @@ import { ProxyConnection, type ConnectionView, type StreamProtocol } from './con
 import { EncodedMessage } from './resource-encoding.js';
 import { StreamSender } from './send-queue.js';
 import type { ProxyConfigSource, ProxyNode, PushFilter } from './source.js';
+import { controlPlaneMetrics } from '../metrics.js';
 
 type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 type DeltaCall = ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse | EncodedMessage>;
@@ -27,6 +28,7 @@ export class AdsServer extends EventEmitter {
     private readonly log: (line: string) => void = () => undefined,
   ) {
     super();
+    controlPlaneMetrics.connectedProxies = () => this.connections.size;
   }
 
   /** Replaces the config source (the push pipeline's current snapshot). */
@@ -40,8 +42,7 @@ export class AdsServer extends EventEmitter {
     for (const conn of this.connections.values()) {
       for (const typeUrl of conn.subscribedTypes()) {
         if (!filter(conn.proxy, typeUrl)) continue;
-        const generated = this.safeGenerate(conn, typeUrl);
-        if (generated && conn.push(typeUrl, generated)) sent++;
+        if (this.pushTo(conn, typeUrl, false)) sent++;
       }
     }
     return sent;
@@ -144,8 +145,7 @@ export class AdsServer extends EventEmitter {
       // First request of this type on this stream: answer with the current config at once, even if
       // the proxy says it already has this version (it may have been NACKing it before the restart).
       conn.subscribe(typeUrl);
-      const generated = this.safeGenerate(conn, typeUrl);
-      if (generated) conn.push(typeUrl, generated, true);
+      this.pushTo(conn, typeUrl, true);
       return;
     }
     if (!req.response_nonce) return;
@@ -159,8 +159,7 @@ export class AdsServer extends EventEmitter {
       // First request of this type: answer at once with everything that differs from what the
       // proxy says it holds (all of it for a new proxy), even if that is nothing.
       conn.subscribe(typeUrl, req.initial_resource_versions ?? {});
-      const generated = this.safeGenerate(conn, typeUrl);
-      if (generated) conn.push(typeUrl, generated, true);
+      this.pushTo(conn, typeUrl, true);
       return;
     }
     if (!req.response_nonce) return;
@@ -171,11 +170,21 @@ export class AdsServer extends EventEmitter {
     const error = detail && (detail.message || detail.code) ? detail.message || `code ${detail.code}` : undefined;
     const outcome = conn.answer(typeUrl, nonce, versionInfo, error);
     if (outcome === 'nack') {
+      controlPlaneMetrics.rejected(typeUrl);
       this.log(`proxy ${conn.proxy.id} rejected ${typeUrl} (nonce ${nonce}): ${error}`);
       this.emit('nack', conn.view(), typeUrl);
     } else if (outcome === 'ack' && this.listenerCount('ack') > 0) {
       this.emit('ack', conn.view(), typeUrl);
     }
+  }
+
+  /** Generates and sends one type to one proxy when it changed (`force`: always); counted and timed. */
+  private pushTo(conn: ProxyConnection, typeUrl: string, force: boolean): boolean {
+    const started = performance.now();
+    const generated = this.safeGenerate(conn, typeUrl);
+    if (!generated || !conn.push(typeUrl, generated, force)) return false;
+    controlPlaneMetrics.pushed(typeUrl, (performance.now() - started) / 1000);
+    return true;
   }
 
   private safeGenerate(conn: ProxyConnection, typeUrl: string) {

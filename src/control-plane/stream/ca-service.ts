@@ -9,16 +9,19 @@ import type { Grpc } from '../../protocol/stream/grpc.js';
 import type { CreateCertificateRequest, CreateCertificateResponse } from '../../protocol/stream/messages.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { CredentialAuthenticator } from '../ca/authenticator.js';
+import { controlPlaneMetrics } from '../metrics.js';
 
 /** Builds the CertificateService implementation. `log` gets one line per request, never the credential. */
 export function certificateService(grpc: Grpc, authority: CertificateAuthority, authenticator: CredentialAuthenticator, log: (line: string) => void): UntypedServiceImplementation {
   return {
     CreateCertificate(call: ServerUnaryCall<CreateCertificateRequest, CreateCertificateResponse>, callback: sendUnaryData<CreateCertificateResponse>) {
       const { csr, credential, ttl_seconds } = call.request;
+      controlPlaneMetrics.csrReceived();
       void (async () => {
         try {
           const who = await authenticator.authenticate(credential);
           const issued = await authority.sign(csr, who, ttl_seconds > 0 ? ttl_seconds : undefined);
+          controlPlaneMetrics.certificateIssued();
           callback(null, { cert_chain: [...issued.certChain] });
         } catch (err) {
           const code =
@@ -27,6 +30,7 @@ export function certificateService(grpc: Grpc, authority: CertificateAuthority, 
               : err instanceof MeshError && err.code === ErrorCode.CertificateRequestInvalid
                 ? grpc.status.INVALID_ARGUMENT
                 : grpc.status.INTERNAL;
+          controlPlaneMetrics.signFailed(code === grpc.status.UNAUTHENTICATED ? 'credential_rejected' : code === grpc.status.INVALID_ARGUMENT ? 'csr_invalid' : 'internal');
           const message = err instanceof Error ? err.message : String(err);
           log(`certificate request from ${call.getPeer()} refused: ${message}`);
           callback({ code, details: message });

@@ -50,7 +50,7 @@ class WorkloadIndex {
 /** The endpoints of a service port: the workloads it selects, at the port peers reach them on. */
 export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, candidates: readonly MeshWorkload[] = snapshot.workloads): EndpointConfig[] {
   return candidates
-    .filter((w) => w.namespace === service.namespace && selects(service.selector, w.labels))
+    .filter((w) => w.namespace === service.namespace && w.serving !== false && selects(service.selector, w.labels))
     .map((w) => ({
       address: w.address,
       port: w.inboundPorts?.[port.targetPort] ?? port.targetPort,

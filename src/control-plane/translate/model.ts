@@ -42,6 +42,8 @@ export interface MeshWorkload {
    * 15006 intercepts it); on the local platform without capture, the sidecar's inbound listener.
    */
   inboundPorts?: Record<number, number>;
+  /** false: not (yet, or no longer) an endpoint of the services that select it (not ready, or withdrawing). */
+  serving?: boolean;
 }
 
 /** Everything the translation needs, as one immutable value. */

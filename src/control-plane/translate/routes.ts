@@ -109,10 +109,12 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
     out.retries = compact({
       attempts: r.retries.attempts ?? 2,
       perTryTimeout: ms(r.retries.perTryTimeout),
-      retryOn: r.retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      retryOn: r.retries.retryOn ?? DEFAULT_RETRY_ON,
+      // Istio keeps the default's 503 only when retryOn is not given (codes then come from retryOn).
+      retriableStatusCodes: r.retries.retryOn === undefined ? [503] : undefined,
       backoff: r.retries.backoff ? { baseInterval: ms(r.retries.backoff) } : undefined,
     });
-  }
+  } else if (r.route) out.retries = defaultRetries();
   if (r.fault) {
     const { delay, abort } = r.fault;
     out.fault = compact({
@@ -133,6 +135,18 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
   if (r.headers) out.headers = r.headers;
   if (r.corsPolicy) notes.push({ resource: where, message: 'corsPolicy is not applied by the proxy' });
   return out;
+}
+
+/** Istio's default retryOn (DefaultRetryPolicy in pilot/pkg/networking/core/route/retry). */
+const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+/**
+ * Istio's default retry policy for a route that sets none: 2 retries on a connect failure, a refused
+ * stream, gRPC UNAVAILABLE/CANCELLED or a 503 (the proxy retries a 503 only for idempotent methods).
+ * This is what lets a request survive an endpoint that just went away. `retries: {attempts: 0}` turns it off.
+ */
+export function defaultRetries(): NonNullable<RouteSpec['retries']> {
+  return { attempts: 2, retryOn: DEFAULT_RETRY_ON, retriableStatusCodes: [503] };
 }
 
 /** The default destination of a service port: an SMI TrafficSplit's backends, or the service itself. */
@@ -206,11 +220,11 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
                 : { retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream' }),
               budget: compact(budget),
             })
-          : undefined,
+          : defaultRetries(),
       }),
     );
   }
-  routes.push({ name: 'default', route: dests });
+  routes.push({ name: 'default', route: dests, retries: defaultRetries() });
   return routes;
 }
 
@@ -225,5 +239,5 @@ export function routesFor(snapshot: MeshSnapshot, service: MeshService, port: Se
   const dests = defaultDestinations(snapshot, service, port);
   const sp = snapshot.resources.find((r): r is ServiceProfile => r.kind === 'ServiceProfile' && r.metadata.name === fqdn);
   if (sp) return serviceProfileRoutes(sp, dests, notes);
-  return [{ name: 'default', route: dests }];
+  return [{ name: 'default', route: dests, retries: defaultRetries() }];
 }

@@ -323,6 +323,40 @@ export const Identity = Type.Object(
   Strict,
 );
 
+/** Where a custom span tag takes its value from: exactly one of literal, header, environment (Istio's CustomTag). */
+const CustomTag = Type.Object(
+  {
+    literal: Type.Optional(Type.Object({ value: Type.String() }, Strict)),
+    header: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict)),
+    environment: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict)),
+  },
+  { ...Strict, minProperties: 1, maxProperties: 1, description: 'exactly one of literal, header, environment' },
+);
+
+/** A collector address: `host:port` (or `http://host:port/path`). */
+const CollectorAddress = Type.String({ minLength: 1, maxLength: 2048, description: 'host:port, or an http:// URL' });
+
+/**
+ * Span export (one span per request per proxy, through a bounded queue that drops and counts when the collector is
+ * slow or down). Without `tracing`, trace context is only propagated (new traces sampled).
+ */
+export const Tracing = doc(
+  'span export: sampling and the collectors (Zipkin v2 JSON, OTLP/HTTP JSON)',
+  Type.Object(
+    {
+      sampling: opt('percentage of new traces sampled (default 1, as Istio); an incoming sampled flag wins', Percent),
+      zipkin: opt('Zipkin collector (POST /api/v2/spans)', Type.Object({ address: CollectorAddress }, Strict)),
+      openTelemetry: opt(
+        'OTLP/HTTP collector (POST /v1/traces, JSON)',
+        Type.Object({ address: CollectorAddress, path: Type.Optional(Type.String({ pattern: '^/' })) }, Strict),
+      ),
+      customTags: opt('tag name -> where its value comes from', Type.Record(Type.String({ minLength: 1 }), CustomTag)),
+      maxQueuedSpans: opt('spans held for export before new ones are dropped (default 4096)', Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    },
+    Strict,
+  ),
+);
+
 /** The whole proxy config. */
 export const ProxyConfig = Type.Object(
   {
@@ -345,12 +379,17 @@ export const ProxyConfig = Type.Object(
     identity: Type.Optional(Identity),
     admin: opt('admin API, always bound to 127.0.0.1 (default port 15000)', Type.Object({ port: Type.Optional(Port) }, Strict)),
     telemetry: opt(
-      'telemetry port (default 15020) and access log',
+      'telemetry port (default 15020), access log and tracing',
       Type.Object(
         {
           port: Type.Optional(Port),
           address: Type.Optional(Type.String()),
-          accessLog: Type.Optional(Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off')])),
+          accessLog: opt(
+            'where access log lines go: stdout, stderr, off, or an absolute file path (opened 0600, appended)',
+            Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off'), Type.String({ pattern: '^/' })]),
+          ),
+          accessLogEncoding: opt('JSON (one object per line, default) or TEXT (Envoy\'s default format)', Type.Union([Type.Literal('JSON'), Type.Literal('TEXT')])),
+          tracing: Type.Optional(Tracing),
         },
         Strict,
       ),
@@ -364,6 +403,10 @@ export const ProxyConfig = Type.Object(
 );
 
 export type ProxyConfig = Static<typeof ProxyConfig>;
+/** The span export settings of a proxy. */
+export type TracingConfig = Static<typeof Tracing>;
+/** A custom span tag's source. */
+export type CustomTagConfig = Static<typeof CustomTag>;
 export type ListenerConfig = Static<typeof Listener>;
 export type FilterChainConfig = Static<typeof FilterChain>;
 export type RouteConfigConfig = Static<typeof RouteConfig>;

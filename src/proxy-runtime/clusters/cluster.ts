@@ -88,12 +88,20 @@ export class ClusterRuntime {
     for (const name of subsets.keys()) this.balancers.set(name, makeBalancer(cfg.loadBalancer));
   }
 
-  /** Chooses an endpoint of `subset` (or of the whole cluster), honouring outlier ejections. */
-  select(subset: string | undefined, hashKey: string | undefined, now: number): Selection {
+  /**
+   * Chooses an endpoint of `subset` (or of the whole cluster), honouring outlier ejections. `avoid`
+   * (a retry: the endpoint of the attempt before) is left out while another one is available, as
+   * Istio's previous_hosts retry predicate does: that endpoint may be the one going away.
+   */
+  select(subset: string | undefined, hashKey: string | undefined, now: number, avoid?: string): Selection {
     const all = subset === undefined ? this.endpoints : (this.subsets.get(subset) ?? []);
     if (all.length === 0) return { endpoint: undefined, panic: false };
-    const { endpoints, panic } = this.outlier.available(all, now);
+    let { endpoints, panic } = this.outlier.available(all, now);
     if (endpoints.length === 0) return { endpoint: undefined, panic };
+    if (avoid !== undefined && endpoints.length > 1) {
+      const others = endpoints.filter((e) => e.key !== avoid);
+      if (others.length > 0) endpoints = others;
+    }
     return { endpoint: this.balancers.get(subset ?? '')!.pick(endpoints, hashKey), panic };
   }
 

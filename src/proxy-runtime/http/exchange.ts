@@ -38,6 +38,12 @@ export class Exchange {
   flags = '';
   requestId = '';
   traceId = '';
+  /** this proxy's span (the one it propagates to the upstream) */
+  spanId = '';
+  /** the caller's span, when the request came with a trace context */
+  parentSpanId: string | undefined;
+  /** whether the trace is sampled (this proxy then exports its span) */
+  sampled = false;
   bytesSent = 0;
   downstreamClosed = false;
   /** the route timeout fired: no further attempts */

@@ -61,11 +61,34 @@ export class ProxyMetrics {
   readonly configVersion = this.registry.gauge('meshctl_proxy_config_version_info', 'Applied config version (the label)', ['version']);
   /** Config applications by result (accepted / rejected). */
   readonly configApplies = this.registry.counter('meshctl_proxy_config_applies_total', 'Config applications, by result', ['result']);
+  /** Errors that escaped every handler and reached the last-resort guard (each one a bug to fix). */
+  readonly internalErrors = this.registry.counter('meshctl_proxy_internal_errors_total', 'Errors caught by the last-resort guard, by kind', ['kind']);
   /** Expiry of the workload certificate. */
   readonly certExpiry = this.registry.gauge('meshctl_proxy_certificate_expiry_timestamp_seconds', 'Expiry of the workload certificate (unix seconds)', ['spiffe_id']);
 
+  private readonly spansExported = this.registry.counter('meshctl_proxy_spans_exported_total', 'Spans a collector accepted');
+  private readonly spansDropped = this.registry.counter(
+    'meshctl_proxy_spans_dropped_total',
+    'Spans dropped: export queue full (collector slow or down) or the collector refused or failed a batch',
+  );
+
   constructor() {
     this.activeRequestsGauge.collect = () => this.activeRequestsGauge.set(this.activeRequests.value);
+  }
+
+  /** Renders the span exporter's counters (read at scrape time: nothing is done per span). */
+  watchSpans(counters: { readonly exported: number; readonly dropped: number }): void {
+    const follow = (metric: typeof this.spansExported, read: () => number) => {
+      let seen = 0;
+      const child = metric.labels();
+      metric.collect = () => {
+        const now = read();
+        child.inc(now - seen);
+        seen = now;
+      };
+    };
+    follow(this.spansExported, () => counters.exported);
+    follow(this.spansDropped, () => counters.dropped);
   }
 
   private readonly tcpCache = new Map<string, TcpSeries>();

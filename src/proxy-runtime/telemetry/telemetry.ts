@@ -10,6 +10,9 @@ import { ISTIO_LABELS, ProxyMetrics } from './metrics.js';
 import { formatLabels, type HttpSeries } from './http-series.js';
 import type { ConnectionInfo } from '../http/exchange.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
+import { SpanExporter } from './span-export.js';
+import { spanOf } from './tracing.js';
 
 /** The facts of a finished TCP connection. */
 export interface TcpRecord {
@@ -111,14 +114,29 @@ interface LastSeries {
   series: HttpSeries;
 }
 
-/** Metrics and access log of one proxy. */
+/** Metrics, access log and spans of one proxy. */
 export class Telemetry {
   readonly metrics = new ProxyMetrics();
   readonly accessLog: AccessLog;
+  readonly spans = new SpanExporter();
   private readonly lastSeries = new WeakMap<ConnectionInfo, LastSeries>();
 
-  constructor(accessLogOut: NodeJS.WritableStream | undefined) {
+  /** `accessLogOut`: where `stdout` access log lines go (undefined: the launcher turned the log off). */
+  constructor(private readonly accessLogOut: NodeJS.WritableStream | undefined) {
     this.accessLog = new AccessLog(accessLogOut);
+    this.metrics.watchSpans(this.spans.counters);
+  }
+
+  /** Applies a config's telemetry section (access log target and encoding, span export): no restart needed. */
+  configure(cfg: ProxyConfig['telemetry']): void {
+    this.accessLog.configure(cfg?.accessLog, cfg?.accessLogEncoding, this.accessLogOut);
+    this.spans.configure(cfg?.tracing);
+  }
+
+  /** Flushes the access log and the span queues. */
+  close(): void {
+    this.accessLog.close();
+    this.spans.close();
   }
 
   /** Records a finished HTTP exchange. */
@@ -164,8 +182,10 @@ export class Telemetry {
     series.duration.observe(durationMs);
     series.requestBytes.observe(ex.body.bytesReceived);
     series.responseBytes.observe(ex.bytesSent);
-    if (!this.accessLog.enabled) return;
+    if (!this.accessLog.enabled && !(ex.sampled && this.spans.active)) return;
     const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+    if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
+    if (!this.accessLog.enabled) return;
     const labelsFlags = flags;
     this.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),
@@ -185,6 +205,7 @@ export class Telemetry {
       trace_id: ex.traceId,
       downstream_remote_address: `${ex.conn.remoteAddress}:${ex.conn.remotePort}`,
       user_agent: ex.header('user-agent'),
+      x_forwarded_for: ex.header('x-forwarded-for'),
       route_name: ex.route?.name,
       listener: ex.conn.listener.name,
       attempts: ex.attempts,

@@ -2,13 +2,16 @@
  * Request id and trace context. `x-request-id` is kept or generated. Each proxy is a hop span:
  * an incoming W3C `traceparent` or B3 context (multi-header or single `b3`) is continued with a
  * new span id whose parent is the caller's span, and written back in BOTH formats so services
- * instrumented with either keep one trace; without any context, a new sampled trace starts.
+ * instrumented with either keep one trace. An incoming sampling decision is honoured (as Envoy);
+ * without one, the trace is sampled at the config's percentage (all of them when the proxy has no
+ * tracing config: it only propagates then, and the application's own tracer decides).
  */
 import { randomBytes } from 'node:crypto';
 import type { Exchange } from '../http/exchange.js';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const HEX32 = /^[0-9a-f]{32}$|^[0-9a-f]{16}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
 
 /** Random ids come from one pooled buffer, refilled when spent. */
 let pool = Buffer.alloc(0);
@@ -59,7 +62,7 @@ export function prepareTracing(ex: Exchange): void {
 
   let traceId: string | undefined;
   let parentSpan: string | undefined;
-  let sampled = '1';
+  let sampled: string | undefined;
   const tp = typeof h.traceparent === 'string' ? TRACEPARENT.exec(h.traceparent) : null;
   if (tp && tp[2] !== '00000000000000000000000000000000') {
     traceId = tp[2]!;
@@ -70,26 +73,36 @@ export function prepareTracing(ex: Exchange): void {
     if (typeof b3tid === 'string' && HEX32.test(b3tid)) {
       traceId = b3tid.padStart(32, '0');
       const sid = h['x-b3-spanid'];
-      parentSpan = typeof sid === 'string' ? sid : undefined;
+      parentSpan = typeof sid === 'string' && HEX16.test(sid) ? sid : undefined;
       const s = h['x-b3-sampled'];
       if (s === '0' || s === '1') sampled = s;
+      else if (s === 'true' || s === 'false') sampled = s === 'true' ? '1' : '0';
+      if (h['x-b3-flags'] === '1') sampled = '1'; // debug
     } else if (typeof h.b3 === 'string') {
       const [tid, sid, s] = h.b3.split('-');
       if (tid && HEX32.test(tid)) {
         traceId = tid.padStart(32, '0');
-        parentSpan = sid;
+        parentSpan = sid !== undefined && HEX16.test(sid) ? sid : undefined;
         if (s === '0' || s === '1') sampled = s;
+        else if (s === 'd') sampled = '1';
       }
     }
+  }
+  if (sampled === undefined) {
+    const percent = ex.runtime.config.telemetry?.tracing === undefined ? 100 : (ex.runtime.config.telemetry.tracing.sampling ?? 1);
+    sampled = percent >= 100 || (percent > 0 && Math.random() * 100 < percent) ? '1' : '0';
   }
   traceId ??= randomHex(16);
   const spanId = randomHex(8);
   ex.traceId = traceId;
+  ex.spanId = spanId;
+  ex.parentSpanId = parentSpan;
+  ex.sampled = sampled === '1';
   h.traceparent = `00-${traceId}-${spanId}-0${sampled}`;
   h['x-b3-traceid'] = traceId;
   h['x-b3-spanid'] = spanId;
   if (parentSpan) h['x-b3-parentspanid'] = parentSpan;
-  else delete h['x-b3-parentspanid'];
+  else if (h['x-b3-parentspanid'] !== undefined) h['x-b3-parentspanid'] = undefined; // not delete: keeps the map fast
   h['x-b3-sampled'] = sampled;
   if (h.b3 !== undefined) h.b3 = `${traceId}-${spanId}-${sampled}${parentSpan ? `-${parentSpan}` : ''}`;
 }

@@ -147,11 +147,12 @@ export class LocalMeshForTest {
     }
     const proxyPort = services.length > 0 ? (opts.proxyPort ?? (await freePort())) : undefined;
     const outboundPort = opts.outboundPort ?? (await freePort());
+    const telemetryPort = await freePort();
     const sa = opts.serviceAccount ?? labels.app ?? name;
-    const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}), outboundPort });
+    const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}), outboundPort, telemetryPort });
     const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
     const accessLog: AccessLogEntry[] = [];
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort: 0, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
     const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: sa, labels, proxyVersion: 'test' };
     const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
     const s: Sidecar = { name, proxy, client, identity, outboundPort, received, accessLog, ...(proxyPort !== undefined ? { proxyPort } : {}), ...(app ? { app } : {}) };

@@ -1,7 +1,10 @@
 /** Istio metrics on the telemetry port, the JSON access log, request ids and trace propagation. */
 import { Agent } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cluster, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import { cluster, eventually, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 import { requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
 
 describe('metrics', () => {
@@ -58,6 +61,48 @@ describe('metrics', () => {
     expect(await metricValue(proxy, 'istio_requests_total', { response_code: '404' })).toBe(2);
   });
 
+  it('keeps one series per label set, never going back, across config swaps on kept-alive and new connections', async () => {
+    const up = await startUpstream('svc');
+    const cfg = (version: string) => simpleConfig({ version, clusters: [cluster('svc', [up.port], { service: 'svc.default.svc.cluster.local' })] });
+    const { proxy } = await startProxy(cfg('v1'));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const seen: number[] = [];
+    const scrape = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
+      return text.split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    };
+    try {
+      for (const version of ['v1', 'v2', 'v3', 'v4']) {
+        if (version !== 'v1') expect((await proxy.applyConfig(cfg(version))).ok).toBe(true);
+        await send(proxy.listenerPort('out'), { agent });
+        await send(proxy.listenerPort('out'));
+        const lines = await scrape();
+        // one line: identical label sets would make Prometheus refuse the scrape (or keep an arbitrary sample)
+        expect(lines).toHaveLength(1);
+        seen.push(Number(lines[0]!.slice(lines[0]!.lastIndexOf(' ') + 1)));
+      }
+    } finally {
+      agent.destroy();
+    }
+    expect(seen).toEqual([2, 4, 6, 8]);
+    const text = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
+    const keys = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.slice(0, l.lastIndexOf(' ')));
+    expect(keys.length).toBe(new Set(keys).size);
+  });
+
+  it('uses Istio (Envoy default) histogram buckets for duration and both sizes', async () => {
+    const up = await startUpstream('svc');
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
+    await send(proxy.listenerPort('out'));
+    const text = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
+    const istio = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000'];
+    const more = ['300000', '600000', '1800000', '3600000', '+Inf'];
+    for (const name of ['istio_request_duration_milliseconds', 'istio_request_bytes', 'istio_response_bytes']) {
+      const les = text.split('\n').filter((l) => l.startsWith(name + '_bucket{')).map((l) => /le="([^"]+)"/.exec(l)![1]);
+      expect(les).toEqual([...istio, ...more]);
+    }
+  });
+
   it('labels local replies with their response flags', async () => {
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('down', [1])] }));
     await send(proxy.listenerPort('out'));
@@ -85,6 +130,34 @@ describe('access log', () => {
     });
     expect(typeof line!.duration).toBe('number');
     expect(line!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('access log settings', () => {
+  it('writes TEXT lines in Envoy\'s default format, to a 0600 file, as a config change says, without a restart', async () => {
+    const up = await startUpstream('svc');
+    const dir = mkdtempSync(join(tmpdir(), 'meshctl-access-'));
+    const file = join(dir, 'access.log');
+    const cfg = (version: string, telemetry: Record<string, unknown>) => simpleConfig({ version, clusters: [cluster('svc', [up.port])], extra: { telemetry } });
+    const { proxy, accessLog } = await startProxy(cfg('v1', {}));
+    await send(proxy.listenerPort('out'), { path: '/json' });
+    expect(accessLog().map((l) => l.path)).toEqual(['/json']);
+
+    expect((await proxy.applyConfig(cfg('v2', { accessLog: file, accessLogEncoding: 'TEXT' }))).ok).toBe(true);
+    await send(proxy.listenerPort('out'), { path: '/text?q=1', headers: { 'user-agent': 'curl/8', 'x-request-id': 'rid-7', 'x-forwarded-for': '10.0.0.1' } });
+    proxy.telemetry.accessLog.flush();
+    await eventually(() => existsSync(file) && readFileSync(file, 'utf8').includes('\n'), 'the line reached the file', 500);
+    const line = readFileSync(file, 'utf8').trim();
+    expect(line).toMatch(
+      new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\] "GET /text\\?q=1 HTTP/1.1" 200 - 0 3 \\d+ - "10.0.0.1" "curl/8" "rid-7" "svc" "127.0.0.1:${up.port}"$`),
+    );
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    expect((await proxy.applyConfig(cfg('v3', { accessLog: 'off' }))).ok).toBe(true);
+    await send(proxy.listenerPort('out'), { path: '/off' });
+    proxy.telemetry.accessLog.flush();
+    expect(accessLog().map((l) => l.path)).toEqual(['/json']);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });
 
