@@ -90,12 +90,10 @@ spec:
   rules: [{to: [{operation: {methods: [DELETE]}}]}]
 `);
     expect(fields).toEqual([
-      'spec.exportTo',
       'spec.http[0].rewrite.uriRegexRewrite',
       'spec.http[0].mirrors',
       'spec.http[0].corsPolicy',
       'spec.http[0].retries.retryIgnorePreviousHosts',
-      'spec.trafficPolicy.loadBalancer.simple',
       'spec.trafficPolicy.tls.mode',
       'spec.trafficPolicy.tls.sni',
       'spec',

@@ -120,6 +120,41 @@ describe('VirtualService fields in the proxy config', () => {
   });
 });
 
+describe('exportTo: which namespaces see a VirtualService or DestinationRule', () => {
+  const yaml = (vsExport: string, drExport: string): string => `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  exportTo: ${vsExport}
+  http:
+  - route: [{destination: {host: web, port: {number: 9090}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web
+  exportTo: ${drExport}
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+`;
+  const seen = (c: ProxyConfig): [string | undefined, unknown] => [
+    routesOf(c)[0]!.route?.[0]?.cluster,
+    clusterOf(c, `outbound|8080||${WEB}`).loadBalancer,
+  ];
+
+  it('`.` keeps them to their own namespace: a client elsewhere gets the default route and policy', () => {
+    expect(seen(generate(yaml('["."]', '["."]'), client))).toEqual([`outbound|9090||${WEB}`, { simple: 'RANDOM' }]);
+    expect(seen(generate(yaml('["."]', '["."]'), other))).toEqual([`outbound|8080||${WEB}`, undefined]);
+  });
+
+  it('a namespace name or `*` exports there; `~` hides from everyone', () => {
+    expect(seen(generate(yaml('[other]', '["*"]'), other))).toEqual([`outbound|9090||${WEB}`, { simple: 'RANDOM' }]);
+    expect(seen(generate(yaml('[other]', '["~"]'), client))).toEqual([`outbound|8080||${WEB}`, undefined]);
+  });
+});
+
 describe('DestinationRule fields in the proxy config', () => {
   it('httpQueryParameterName, maxRetries and idleTimeout reach the cluster', () => {
     const c = generate(`
@@ -135,6 +170,25 @@ spec:
     const cl = clusterOf(c, `outbound|8080||${WEB}`);
     expect(cl.loadBalancer).toEqual({ consistentHash: { httpQueryParameterName: 'user' } });
     expect(cl.connectionPool).toEqual({ http: { maxRetries: 4, idleTimeout: '30000ms' } });
+  });
+
+  it('simple: PASSTHROUGH makes an original-destination cluster (Envoy ORIGINAL_DST), for the rule and its subsets', () => {
+    const c = generate(`
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  trafficPolicy:
+    loadBalancer: {simple: PASSTHROUGH}
+  subsets:
+  - {name: v1, labels: {app: web}}
+`);
+    for (const name of [`outbound|8080||${WEB}`, `outbound|8080|v1|${WEB}`]) {
+      const cl = clusterOf(c, name);
+      expect(cl).toMatchObject({ type: 'originalDst', loadBalancer: { simple: 'PASSTHROUGH' }, tls: 'disable' });
+      expect(cl.endpoints).toBeUndefined();
+    }
   });
 
   it('portLevelSettings: the entry for a port replaces the destination-level policy on that port only', () => {

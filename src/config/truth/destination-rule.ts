@@ -28,9 +28,7 @@ function policy(prefix: string): Record<string, FieldTruth> {
     [p('outlierDetection')]: enforced(T.clusters, T.e2eResilience),
     [p('outlierDetection.splitExternalLocalOriginErrors')]: accepted('local and upstream errors are counted together'),
     [p('outlierDetection.consecutiveLocalOriginFailures')]: accepted('local and upstream errors are counted together'),
-    [p('loadBalancer.simple')]: exceptValues(enforced(T.clusters, T.translate), {
-      PASSTHROUGH: 'the proxy balances over the known endpoints instead of forwarding to the original destination',
-    }),
+    [p('loadBalancer.simple')]: enforced(T.clusters, T.translate, T.fields, T.proxyMode),
     [p('tls')]: enforced(T.translate, T.security),
     [p('tls.mode')]: exceptValues(enforced(T.translate, T.security), { SIMPLE: NO_TLS_ORIGINATION, MUTUAL: NO_TLS_ORIGINATION }),
     ...Object.fromEntries(
@@ -53,6 +51,6 @@ export const destinationRuleTruth = truthTable('networking.istio.io/DestinationR
   'subsets[].trafficPolicy.portLevelSettings': enforced(T.fields),
   ...policy('subsets[].trafficPolicy.portLevelSettings[]'),
   'subsets[].trafficPolicy.portLevelSettings[].port': enforced(T.fields),
-  exportTo: accepted('every DestinationRule is visible in every namespace'),
+  exportTo: enforced(T.fields),
   workloadSelector: accepted('a DestinationRule applies to every client of its namespace'),
 });

@@ -10,6 +10,8 @@ export const TESTS = {
   resilience: 'test/proxy-runtime/http/resilience.test.ts',
   /** the proxy's clusters on real sockets: balancers, pools, outlier detection. */
   clusters: 'test/proxy-runtime/clusters/clusters.test.ts',
+  /** the proxy's HTTP_PROXY mode and original-destination (PASSTHROUGH) clusters on real sockets. */
+  proxyMode: 'test/proxy-runtime/protocols/tcp-and-proxy-mode.test.ts',
   /** the local mesh end to end: canaries, header routes, mirroring, TrafficSplit. */
   shifting: 'test/e2e/traffic-shifting.test.ts',
   /** the local mesh end to end: retries, timeouts, faults, circuit breaking, ServiceProfile. */

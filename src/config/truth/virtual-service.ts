@@ -48,5 +48,5 @@ export const virtualServiceTruth = truthTable('networking.istio.io/VirtualServic
   'http[].headers': enforced(T.routing, T.shifting),
   tls: accepted(NOT_TRANSLATED.tlsRoutes),
   tcp: accepted(NOT_TRANSLATED.tcpRoutes),
-  exportTo: accepted('every VirtualService is visible in every namespace'),
+  exportTo: enforced(T.fields),
 });

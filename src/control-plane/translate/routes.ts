@@ -3,7 +3,7 @@
  * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
-import { parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import { exportedTo, parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
@@ -28,11 +28,15 @@ const GRPC_CODES: Record<string, number> = {
   RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
 };
 
-/** The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`). */
-export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string): VirtualService | undefined {
+/**
+ * The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`) in
+ * `clientNamespace` (its exportTo must include that namespace).
+ */
+export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string, clientNamespace: string): VirtualService | undefined {
   return snapshot.resources
     .filter((r): r is VirtualService => r.kind === 'VirtualService')
     .filter((vs) => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh'))
+    .filter((vs) => exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', clientNamespace))
     .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
     .find((vs) => (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn));
 }
@@ -231,7 +235,7 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
 /** The routes for one service port as seen from a client in `clientNamespace`. */
 export function routesFor(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, clientNamespace: string, notes: TranslationNote[]): RouteSpec[] {
   const fqdn = serviceFqdn(service);
-  const vs = virtualServiceFor(snapshot, fqdn);
+  const vs = virtualServiceFor(snapshot, fqdn, clientNamespace);
   if (vs?.spec.http && vs.spec.http.length > 0) {
     const routes = vs.spec.http.map((r) => convertHttpRoute(snapshot, vs, r, port.port, clientNamespace, notes)).filter((r): r is RouteSpec => r !== undefined);
     if (routes.length > 0) return routes;
