@@ -49,7 +49,9 @@ export const gatewayCredentialAnalyzer: Analyzer = {
     for (const gw of ctx.of('Gateway')) {
       const selector = gw.res.spec.selector ?? {};
       const runners = (ctx.input.inventory.workloads ?? []).filter((w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels));
-      const namespaces = runners.length ? [...new Set(runners.map((w) => w.namespace))] : [gw.res.metadata.namespace!];
+      // Where the gateway's pods run; the stock ingress/egress gateways (not in the input) run in the root namespace.
+      const stock = !runners.length && ['ingressgateway', 'egressgateway'].includes(selector.istio ?? '');
+      const namespaces = runners.length ? [...new Set(runners.map((w) => w.namespace))] : stock ? [...ctx.input.rootNamespaces] : [gw.res.metadata.namespace!];
       gw.res.spec.servers.forEach((s, i) => {
         const names = [s.tls?.credentialName, ...(s.tls?.credentialNames ?? [])].filter((n): n is string => !!n);
         for (const name of names) {
