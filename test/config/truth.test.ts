@@ -90,8 +90,6 @@ spec:
   rules: [{to: [{operation: {methods: [DELETE]}}]}]
 `);
     expect(fields).toEqual([
-      'spec.http[0].rewrite.uriRegexRewrite',
-      'spec.http[0].mirrors',
       'spec.http[0].corsPolicy',
       'spec.http[0].retries.retryIgnorePreviousHosts',
       'spec.trafficPolicy.tls.mode',

@@ -120,6 +120,42 @@ describe('VirtualService fields in the proxy config', () => {
   });
 });
 
+describe('VirtualService redirects, regex rewrites and mirrors in the proxy config', () => {
+  it('redirect.derivePort and redirect.prefixRewrite, rewrite.uriRegexRewrite', () => {
+    const routes = routesOf(
+      generate(
+        vs(`  - match: [{uri: {prefix: /old/}}]
+    redirect: {prefixRewrite: /new/, derivePort: FROM_REQUEST_PORT}
+  - match: [{uri: {prefix: /svc/}}]
+    rewrite:
+      uriRegexRewrite: {match: "^/svc/([^/]+)/(.*)$", rewrite: '/\\2/of/\\1'}
+    route: [{destination: {host: web}}]
+`),
+      ),
+    );
+    expect(routes[0]!.redirect).toEqual({ prefixRewrite: '/new/', derivePort: 'FROM_REQUEST_PORT' });
+    expect(routes[1]!.rewrite).toEqual({ uriRegex: { match: '^/svc/([^/]+)/(.*)$', rewrite: '/\\2/of/\\1' } });
+  });
+
+  it('mirrors: every entry becomes a mirror with its own share (100% when left out)', () => {
+    const [r] = routesOf(
+      generate(
+        vs(`  - route: [{destination: {host: web}}]
+    mirrors:
+    - destination: {host: web, port: {number: 9090}}
+      percentage: {value: 25}
+    - destination: {host: web}
+`),
+      ),
+    );
+    expect(r!.mirrors).toEqual([
+      { cluster: `outbound|9090||${WEB}`, percentage: { value: 25 } },
+      { cluster: `outbound|8080||${WEB}`, percentage: { value: 100 } },
+    ]);
+    expect(r!.mirror).toBeUndefined();
+  });
+});
+
 describe('exportTo: which namespaces see a VirtualService or DestinationRule', () => {
   const yaml = (vsExport: string, drExport: string): string => `
 apiVersion: networking.istio.io/v1

@@ -98,14 +98,18 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
       }),
     );
   }
-  if (r.redirect) out.redirect = compact({ uri: r.redirect.uri, authority: r.redirect.authority, scheme: r.redirect.scheme, port: r.redirect.port, redirectCode: r.redirect.redirectCode });
+  if (r.redirect) {
+    const rd = r.redirect;
+    out.redirect = compact({ uri: rd.uri, authority: rd.authority, scheme: rd.scheme, port: rd.port, derivePort: rd.derivePort, prefixRewrite: rd.prefixRewrite, redirectCode: rd.redirectCode });
+  }
   if (r.directResponse) {
     const b = r.directResponse.body;
     out.directResponse = compact({ status: r.directResponse.status, body: b?.string ?? (b?.bytes ? Buffer.from(b.bytes, 'base64').toString('utf8') : undefined) });
   }
   if (r.rewrite) {
-    if (r.rewrite.uriRegexRewrite) notes.push({ resource: where, message: 'rewrite.uriRegexRewrite is not applied by the proxy' });
-    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority });
+    const rx = r.rewrite.uriRegexRewrite;
+    const uriRegex = rx?.match !== undefined ? { match: rx.match, rewrite: rx.rewrite ?? '' } : undefined;
+    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority, uriRegex });
     if (Object.keys(rw).length) out.rewrite = rw;
   }
   if (r.timeout) out.timeout = ms(r.timeout);
@@ -128,13 +132,17 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
         : undefined,
     });
   }
-  const mirror = r.mirror ?? r.mirrors?.[0]?.destination;
-  if (mirror) {
-    if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
+  if (r.mirror) {
     out.mirror = compact({
-      cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
-      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
+      cluster: destinationCluster(snapshot, r.mirror.host, ns, r.mirror.port?.number, r.mirror.subset, port),
+      percentage: percent(r.mirrorPercentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
     });
+  }
+  if (r.mirrors?.length) {
+    // Every entry, each with its own share (Istio: 100% when its percentage is left out).
+    out.mirrors = r.mirrors.map((m) =>
+      compact({ cluster: destinationCluster(snapshot, m.destination.host, ns, m.destination.port?.number, m.destination.subset, port), percentage: percent(m.percentage) ?? { value: 100 } }),
+    );
   }
   if (r.headers) out.headers = r.headers;
   if (r.corsPolicy) notes.push({ resource: where, message: 'corsPolicy is not applied by the proxy' });

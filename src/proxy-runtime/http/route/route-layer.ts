@@ -19,10 +19,16 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
   if (route.redirect) {
     const r = route.redirect;
     const q = ex.path.indexOf('?');
-    let path = r.uri ?? ex.pathOnly();
+    const prefix = matched?.uriPrefix;
+    const current = ex.pathOnly();
+    let path =
+      r.prefixRewrite !== undefined && prefix !== undefined && current.startsWith(prefix) ? r.prefixRewrite + current.slice(prefix.length) : (r.uri ?? current);
     if (q >= 0 && !path.includes('?')) path += ex.path.slice(q);
     let authority = r.authority ?? ex.authority;
+    const requestPort = /:(\d+)$/.exec(ex.authority)?.[1];
     if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
+    else if (r.derivePort === 'FROM_PROTOCOL_DEFAULT') authority = authority.replace(/:\d+$/, '');
+    else if (r.derivePort === 'FROM_REQUEST_PORT' && requestPort !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${requestPort}`;
     return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
   }
   if (route.directResponse) {
@@ -37,6 +43,11 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
       const prefix = matched?.uriPrefix;
       const rewritten = prefix !== undefined && path.startsWith(prefix) ? rw.uri + path.slice(prefix.length) : rw.uri;
       ex.path = (rewritten.startsWith('/') ? rewritten : '/' + rewritten).replace(/^\/\/+/, '/') + query;
+    }
+    if (route.uriRegex) {
+      const q = ex.path.indexOf('?');
+      const query = q >= 0 ? ex.path.slice(q) : '';
+      ex.path = route.uriRegex.re.matcher(ex.pathOnly()).replaceAll(route.uriRegex.replacement) + query;
     }
     if (rw.authority !== undefined) ex.authority = rw.authority;
   }
