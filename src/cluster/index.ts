@@ -47,6 +47,8 @@ export interface WorkloadInfo {
   readonly serving?: boolean;
   /** The sidecar's telemetry port (`/stats/prometheus`) on `address`. */
   readonly telemetryPort?: number;
+  /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** A mesh platform. */

@@ -70,6 +70,9 @@ function notesOf(s: Record<string, unknown>, t: FieldTruth | undefined, own: boo
   if (own && t?.ignoredValues) {
     for (const [v, why] of Object.entries(t.ignoredValues)) notes.push(`\`${v}\` not implemented: ${why}`);
   }
+  if (isRecord(s[MeshKeyword.unsupportedValues])) {
+    for (const [v, why] of Object.entries(s[MeshKeyword.unsupportedValues] as Record<string, string>)) notes.push(`\`${v}\` not implemented: ${why}`);
+  }
   if (typeof s.$ref === 'string') notes.push('nested condition: same fields as its parent');
   return notes.join('; ');
 }

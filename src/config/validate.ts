@@ -12,6 +12,7 @@ import type { IssueRule, KindDefinition } from './kind.js';
 import type { CoreKind, CoreObject } from './kinds/core.js';
 import { regexProblem } from './regex.js';
 import { lookupKind, MESH_KINDS, splitApiVersion } from './registry.js';
+import { notEnforced } from './enforcement.js';
 import { ANNOTATION_KEYWORDS, MeshKeyword, ResourceSchema } from './schema.js';
 import { childPath } from './truth.js';
 import { ownTruth } from './truth/index.js';
@@ -355,7 +356,11 @@ function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, pat
     out.push({ path, message: `${what}accepted but not implemented by the mesh: ${truth.why}`, rule: 'unsupported' });
     return;
   }
-  const ignored = typeof value === 'string' ? truth?.ignoredValues?.[value] : undefined;
+  const markedValues = schema[MeshKeyword.unsupportedValues];
+  const ignored =
+    typeof value === 'string'
+      ? (truth?.ignoredValues?.[value] ?? (isRecord(markedValues) && typeof markedValues[value] === 'string' ? markedValues[value] : undefined))
+      : undefined;
   if (ignored !== undefined) out.push({ path, message: `${String(value)} is accepted but not implemented by the mesh: ${ignored}`, rule: 'unsupported' });
   const deprecatedValues = schema[MeshKeyword.deprecatedValues];
   if (isRecord(deprecatedValues) && typeof value === 'string' && typeof deprecatedValues[value] === 'string') {
@@ -491,6 +496,10 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   const annotated: RawIssue[] = [];
   walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);
   for (const a of annotated) add(a.rule === 'deprecated' ? 'info' : 'warning', a);
+  const inactive = errors.length === 0 ? notEnforced(def.group, def.kind) : undefined;
+  if (inactive) {
+    add('warning', { path: ['kind'], message: `${def.kind} is accepted but not enforced by the mesh yet (${inactive.why}): it changes no traffic`, rule: 'unsupported' });
+  }
 
   if (errors.length > 0) return { identity, kind: def, errors, warnings, notes };
   const resource = copy as unknown as MeshResource;

@@ -94,7 +94,6 @@ spec:
       'spec.http[0].retries.retryIgnorePreviousHosts',
       'spec.trafficPolicy.tls.mode',
       'spec.trafficPolicy.tls.sni',
-      'spec',
     ]);
   });
 

@@ -382,7 +382,7 @@ describe('listeners', () => {
 
   it('explicit mode: an HTTP_PROXY listener with host:port domains, and an inbound listener on the sidecar port', () => {
     const s = snapshot('');
-    const v1 = { ...productV1, inboundPorts: { 8080: 18080 } };
+    const v1 = { ...productV1, proxyPort: 18080 };
     const c = generate({ ...s, workloads: [v1, productV2, user] }, v1, 'explicit');
     expect(c.listeners.find((l) => l.name === 'outbound')).toMatchObject({ address: '127.0.0.1', port: 15001, mode: 'http-proxy' });
     const hosts = c.routes!.find((r) => r.name === 'outbound')!.virtualHosts;

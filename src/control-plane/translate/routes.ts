@@ -41,8 +41,8 @@ export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string, clientNa
     .find((vs) => (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn));
 }
 
-/** The cluster for a destination host (as written in a resource of `namespace`), port and subset. */
-function destinationCluster(snapshot: MeshSnapshot, host: string, namespace: string, port: number | undefined, subset: string | undefined, fallbackPort: number): string {
+/** The cluster for a destination host (as written in a resource of `namespace`), port and subset (`fallbackPort` when the service has several ports and none is named). */
+export function destinationCluster(snapshot: MeshSnapshot, host: string, namespace: string, port: number | undefined, subset: string | undefined, fallbackPort: number): string {
   const fqdn = resolveHost(host, namespace, snapshot.services);
   const service = snapshot.services.find((s) => serviceFqdn(s) === fqdn);
   const p = port ?? (service && service.ports.length === 1 ? service.ports[0]!.port : fallbackPort);
@@ -55,12 +55,20 @@ function headerMatches(m: Record<string, { exact?: string; prefix?: string; rege
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), Object.keys(v).length === 0 ? { present: true } : (v as HeaderMatchConfig)]));
 }
 
+/**
+ * Whether a `gateways` list (of a VirtualService or one of its match blocks, written in namespace
+ * `ns`) names `context`: `mesh` for sidecars, `namespace/name` of a Gateway for a gateway proxy.
+ */
+export function namesGateway(gateways: readonly string[], ns: string, context: string): boolean {
+  return gateways.some((g) => (g === 'mesh' ? 'mesh' : g.includes('/') ? g : `${ns}/${g}`) === context);
+}
+
 /** Converts VirtualService match blocks for port `port` and a client in `clientNamespace`; undefined = route does not apply. */
-function convertMatches(route: HTTPRoute, port: number, clientNamespace: string): RouteMatchConfig[] | undefined | 'all' {
+function convertMatches(route: HTTPRoute, port: number, clientNamespace: string, context: string, vsNamespace: string): RouteMatchConfig[] | undefined | 'all' {
   if (!route.match || route.match.length === 0) return 'all';
   const blocks = route.match
     .filter((m) => (m.port === undefined || m.port === port) && (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace))
-    .filter((m) => !m.gateways || m.gateways.length === 0 || m.gateways.includes('mesh'))
+    .filter((m) => !m.gateways || m.gateways.length === 0 || namesGateway(m.gateways, vsNamespace, context))
     .map((m) =>
       compact<RouteMatchConfig>({
         uri: m.uri,
@@ -83,8 +91,8 @@ function percent(p: { value?: number } | undefined, legacy?: number): { value: n
 }
 
 /** One VirtualService HTTP route -> proxy route, or undefined when it does not apply to this port/client. */
-export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: HTTPRoute, port: number, clientNamespace: string, notes: TranslationNote[]): RouteSpec | undefined {
-  const match = convertMatches(r, port, clientNamespace);
+export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: HTTPRoute, port: number, clientNamespace: string, notes: TranslationNote[], context = 'mesh'): RouteSpec | undefined {
+  const match = convertMatches(r, port, clientNamespace, context, vs.metadata.namespace ?? 'default');
   if (match === undefined) return undefined;
   const ns = vs.metadata.namespace ?? 'default';
   const where = `VirtualService ${vs.metadata.name}.${ns}`;

@@ -137,7 +137,7 @@ export class HttpIngress implements H1Host {
     let headers: HeaderMap;
     let authority: string;
     let path = req.url ?? '/';
-    let scheme = 'http';
+    let scheme: string = connAtAccept.scheme ?? 'http';
     // Decided before hop-by-hop headers (transfer-encoding) are stripped.
     const hasBody =
       protocol === 'HTTP/2'
@@ -160,7 +160,7 @@ export class HttpIngress implements H1Host {
       stripHopByHop(headers);
       authority = (h[':authority'] as string | undefined) ?? (headers.host as string | undefined) ?? '';
       delete headers.host;
-      scheme = (h[':scheme'] as string | undefined) ?? 'http';
+      scheme = (h[':scheme'] as string | undefined) ?? connAtAccept.scheme ?? 'http';
     }
     delete headers.expect;
     const body = new RequestBody(hasBody ? req : null);

@@ -29,9 +29,12 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
     if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
     else if (r.derivePort === 'FROM_PROTOCOL_DEFAULT') authority = authority.replace(/:\d+$/, '');
     else if (r.derivePort === 'FROM_REQUEST_PORT' && requestPort !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${requestPort}`;
+    // httpsRedirect: the http default port does not carry over to https (as Envoy).
+    else if (r.scheme === 'https' && authority.endsWith(':80')) authority = authority.slice(0, -3);
     return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
   }
   if (route.directResponse) {
+    if (route.directResponse.flag) ex.flag(route.directResponse.flag);
     return Promise.resolve(localResponse(route.directResponse.status, route.directResponse.body ?? null));
   }
   if (route.rewrite) {
