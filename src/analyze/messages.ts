@@ -51,10 +51,12 @@ export const Messages = {
   MtlsConflict: m('MESH0301', 'MtlsConflict', 'Error', 'PeerAuthentication requires mTLS (STRICT) while a DestinationRule disables TLS to the same workloads: requests fail'),
   PolicySelectsNoWorkload: m('MESH0302', 'PolicySelectsNoWorkload', 'Warning', 'An AuthorizationPolicy (or other selector-based policy) whose selector matches no known workload'),
   AllowPolicyWithoutRules: m('MESH0303', 'AllowPolicyWithoutRules', 'Warning', 'An ALLOW AuthorizationPolicy with no rules matches nothing, so it denies every request to its workloads'),
+  JwtClaimRoutingWithoutRequestAuthentication: m('MESH0305', 'JwtClaimRoutingWithoutRequestAuthentication', 'Error', 'A VirtualService routes on @request.auth.claims through a gateway no RequestAuthentication applies to: the route never matches'),
   TokenNotRequired: m('MESH0304', 'TokenNotRequired', 'Warning', 'A RequestAuthentication without an AuthorizationPolicy requiring a request principal: requests without a token are accepted'),
   TrafficSplitServiceNotFound: m('MESH0401', 'TrafficSplitServiceNotFound', 'Error', 'A TrafficSplit root or backend service that does not exist (checked when services are known)'),
   TrafficSplitWeightsZero: m('MESH0402', 'TrafficSplitWeightsZero', 'Error', 'Every backend of a TrafficSplit has weight 0: no backend receives traffic'),
   ServiceProfileNameInvalid: m('MESH0403', 'ServiceProfileNameInvalid', 'Error', 'A ServiceProfile name that is not <service>.<namespace>.svc.<cluster-domain>: it never applies'),
+  ApplicationUidReserved: m('MESH0502', 'ApplicationUidReserved', 'Error', 'An application pod or container runs as UID 1337, the sidecar UID: its traffic bypasses the mesh'),
   NamespaceNotInjected: m('MESH0501', 'NamespaceNotInjected', 'Warning', 'A workload targeted by mesh configuration runs without the sidecar (its namespace is not labelled for injection)'),
 } as const satisfies Record<string, MessageType>;
 

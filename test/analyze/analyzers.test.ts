@@ -2,6 +2,7 @@
  * Each analyzer next to its near misses: the configuration that must NOT trigger it, and the
  * platform overlay (a snapshot feeding services and workloads, with -f files overriding it).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatFinding } from '../../src/analyze/render.js';
 import { analyzeTexts, BASE, codes } from './support.js';
@@ -205,5 +206,26 @@ describe('the false positives istioctl analyze does not have, and the destinatio
     expect(findings.map((f) => [f.type.code, f.type.level])).toEqual([['MESH0011', 'Warning'], ['MESH0011', 'Warning']]);
     expect(findings[0]!.message).toContain('VirtualService http[].headers');
     expect(findings[1]!.message).toContain('RequestAuthentication');
+  });
+});
+
+describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () => {
+  const B = 'test/fixtures/config/corpus/broken/';
+  const claimRoute = readFileSync(`${B}MESH0305-jwt-claim-route-without-requestauthn.yaml`, 'utf8');
+
+  it('JWT claim routing is fine once a RequestAuthentication applies to the gateway pods', () => {
+    const ra = 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: ingress}\nspec:\n  selector: {matchLabels: {istio: ingressgateway}}\n  jwtRules: [{issuer: "https://issuer.example"}]\n';
+    // (MESH0304 stays: no AuthorizationPolicy requires the token.)
+    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': ra }))).toEqual(['MESH0304']);
+    const elsewhere = ra.replace('istio: ingressgateway', 'app: web');
+    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': elsewhere })).sort()).toEqual(['MESH0304', 'MESH0305']);
+  });
+
+  it('UID 1337 in the pod securityContext is named too; other UIDs are fine', () => {
+    const dep = readFileSync(`${B}MESH0502-application-uid-1337.yaml`, 'utf8');
+    const pod = dep.replace('        securityContext: {runAsUser: 1337}\n', '').replace('    spec:\n', '    spec:\n      securityContext: {runAsUser: 1337}\n');
+    const findings = analyzeTexts({ 'd.yaml': pod });
+    expect(findings.map((f) => [f.type.code, f.message.split(' runs as')[0]])).toEqual([['MESH0502', 'the pod securityContext']]);
+    expect(codes(analyzeTexts({ 'd.yaml': dep.replace('1337', '1000') }))).toEqual([]);
   });
 });

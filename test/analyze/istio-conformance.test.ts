@@ -37,6 +37,8 @@ const MAP: Record<string, Record<string, string[]>> = {
   'authz.AuthorizationPoliciesAnalyzer': { NoMatchingWorkloadsFound: ['MESH0302'] },
   'injection.Analyzer': { NamespaceNotInjected: ['MESH0501'] },
   'deprecation.FieldAnalyzer': { Deprecated: ['MESH0003'] },
+  'deployment.ApplicationUIDAnalyzer': { InvalidApplicationUID: ['MESH0502'] },
+  'virtualservice.JWTClaimRouteAnalyzer': { JwtClaimBasedRoutingWithoutRequestAuthN: ['MESH0305'] },
 };
 
 /** `Kind ns/name` or `Kind name` (Istio's notation) against a finding's object. */
