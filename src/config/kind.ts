@@ -19,7 +19,9 @@ export type IssueRule =
   | 'deprecated'
   | 'wrong-group'
   | 'not-mesh-kind'
-  | 'unhonoured-kind';
+  | 'unhonoured-kind'
+  | 'too-large'
+  | 'header';
 
 /** Reports one problem at a path relative to the resource root (e.g. ['spec', 'http', 0]). */
 export type ReportIssue = (path: FieldPath, message: string, rule?: IssueRule) => void;

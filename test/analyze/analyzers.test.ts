@@ -161,8 +161,10 @@ describe('the false positives istioctl analyze does not have, and the destinatio
   const toDetails = vs('  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: details.example.org}\n');
 
   it('exportTo: a ServiceEntry exported only to its own namespace hides no missing host elsewhere', () => {
-    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'se.yaml': se('["."]'), 'vs.yaml': toDetails }))).toEqual(['MESH0102']);
-    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'se.yaml': se('["*"]'), 'vs.yaml': toDetails }))).toEqual([]);
+    // (ServiceEntry exportTo itself is MESH0002 until a test shows it on traffic: not what this test is about.)
+    const mistakes = (f: ReturnType<typeof analyzeTexts>) => codes(f).filter((c) => c !== 'MESH0002');
+    expect(mistakes(analyzeTexts({ 'base.yaml': BASE, 'se.yaml': se('["."]'), 'vs.yaml': toDetails }))).toEqual(['MESH0102']);
+    expect(mistakes(analyzeTexts({ 'base.yaml': BASE, 'se.yaml': se('["*"]'), 'vs.yaml': toDetails }))).toEqual([]);
   });
 
   it('exportTo: a Service annotated networking.istio.io/exportTo: "." is no host for other namespaces', () => {
@@ -211,7 +213,7 @@ describe('the false positives istioctl analyze does not have, and the destinatio
 
 describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () => {
   const B = 'test/fixtures/config/corpus/broken/';
-  const claimRoute = readFileSync(`${B}MESH0305-jwt-claim-route-without-requestauthn.yaml`, 'utf8');
+  const claimRoute = readFileSync(`${B}MESH0308-jwt-claim-route-without-requestauthn.yaml`, 'utf8');
 
   it('JWT claim routing is fine once a RequestAuthentication applies to the gateway pods', () => {
     const ra = 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: ingress}\nspec:\n  selector: {matchLabels: {istio: ingressgateway}}\n  jwtRules: [{issuer: "https://issuer.example"}]\n';
@@ -219,7 +221,7 @@ describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () =>
     expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': ra }))).toEqual(['MESH0304']);
     const elsewhere = ra.replace('istio: ingressgateway', 'app: web');
     // (MESH0302 too: no workload of the ingress namespace has app=web.)
-    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': elsewhere })).sort()).toEqual(['MESH0302', 'MESH0304', 'MESH0305']);
+    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': elsewhere })).sort()).toEqual(['MESH0302', 'MESH0304', 'MESH0308']);
   });
 
   it('UID 1337 in the pod securityContext is named too; other UIDs are fine', () => {

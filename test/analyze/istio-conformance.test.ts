@@ -38,7 +38,7 @@ const MAP: Record<string, Record<string, string[]>> = {
   'injection.Analyzer': { NamespaceNotInjected: ['MESH0501'] },
   'deprecation.FieldAnalyzer': { Deprecated: ['MESH0003'] },
   'deployment.ApplicationUIDAnalyzer': { InvalidApplicationUID: ['MESH0502'] },
-  'virtualservice.JWTClaimRouteAnalyzer': { JwtClaimBasedRoutingWithoutRequestAuthN: ['MESH0305'] },
+  'virtualservice.JWTClaimRouteAnalyzer': { JwtClaimBasedRoutingWithoutRequestAuthN: ['MESH0308'] },
 };
 
 /** `Kind ns/name` or `Kind name` (Istio's notation) against a finding's object. */

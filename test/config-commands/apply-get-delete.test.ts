@@ -95,6 +95,13 @@ describe('meshctl apply / get / delete on the local platform', () => {
     expect(vs.spec.http[0].route[0].weight).toBe(90);
   });
 
+  it('stays quiet on enforced kinds: a canary, and an AuthorizationPolicy that denies everything (spec: {})', async () => {
+    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).toBe('');
+    await writeFile(join(dir, 'authz.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n');
+    expect(meshctl('apply', '-f', join(dir, 'authz.yaml')).stderr).not.toContain('MESH0002');
+    expect(meshctl('delete', '-f', join(dir, 'authz.yaml')).code).toBe(0);
+  });
+
   it('deletes by kind and name; a second delete is not found (exit 1) unless --ignore-not-found', () => {
     expect(meshctl('delete', 'vs', 'reviews').stdout).toBe('virtualservice.networking.istio.io/reviews deleted\n');
     const again = meshctl('delete', 'vs', 'reviews');

@@ -88,12 +88,21 @@ metadata: {name: deny}
 spec:
   action: DENY
   rules: [{to: [{operation: {methods: [DELETE]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext}
+spec:
+  action: CUSTOM
+  provider: {name: opa}
+  rules: [{}]
 `);
     expect(fields).toEqual([
-      'spec.http[0].corsPolicy',
       'spec.http[0].retries.retryIgnorePreviousHosts',
       'spec.trafficPolicy.tls.mode',
       'spec.trafficPolicy.tls.sni',
+      'spec.action',
+      'spec.provider',
     ]);
   });
 

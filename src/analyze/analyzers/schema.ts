@@ -15,7 +15,10 @@ export function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info')
     case 'not-mesh-kind': return Messages.NotMeshKind;
     case 'unhonoured-kind': return Messages.UnhonouredKind;
     case 'unknown-field': return severity === 'error' ? Messages.SchemaError : Messages.UnknownField;
-    case 'schema': return Messages.SchemaError;
+    case 'schema':
+    case 'too-large':
+    case 'header':
+      return Messages.SchemaError;
   }
 }
 

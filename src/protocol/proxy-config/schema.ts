@@ -140,6 +140,20 @@ const MirrorPolicy = Type.Object(
   Strict,
 );
 
+/** CORS policy (Istio CorsPolicy): preflights from allowed origins are answered by the proxy. */
+export const CorsPolicy = Type.Object(
+  {
+    allowOrigins: opt('origins allowed (exact, prefix or regex)', Type.Array(StringMatch)),
+    allowMethods: Type.Optional(Type.Array(Type.String())),
+    allowHeaders: Type.Optional(Type.Array(Type.String())),
+    exposeHeaders: Type.Optional(Type.Array(Type.String())),
+    maxAge: Type.Optional(Duration),
+    allowCredentials: Type.Optional(Type.Boolean()),
+    unmatchedPreflights: opt('preflights from origins matching nothing: forward to the app (default) or answer without CORS headers', Type.Union([Type.Literal('forward'), Type.Literal('ignore')])),
+  },
+  Strict,
+);
+
 /** One route: matches, then exactly one action (route, redirect, directResponse). */
 export const Route = Type.Object(
   {
@@ -192,6 +206,7 @@ export const Route = Type.Object(
     mirror: Type.Optional(MirrorPolicy),
     mirrors: opt('more mirror destinations, each with its own share (Istio mirrors)', Type.Array(MirrorPolicy)),
     headers: Type.Optional(Headers),
+    cors: Type.Optional(CorsPolicy),
   },
   Strict,
 );
@@ -293,6 +308,8 @@ export const AuthzSource = Type.Object(
     notNamespaces: Strings,
     serviceAccounts: Strings,
     notServiceAccounts: Strings,
+    trustDomains: Strings,
+    notTrustDomains: Strings,
     ipBlocks: Strings,
     notIpBlocks: Strings,
     remoteIpBlocks: Strings,
@@ -340,6 +357,7 @@ export const JwtRule = Type.Object(
     outputPayloadToHeader: Type.Optional(Type.String()),
     outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
     spaceDelimitedClaims: Strings,
+    presence: opt('REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous', Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')])),
   },
   Strict,
 );
@@ -367,6 +385,10 @@ export const Listener = Type.Object(
       Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
     ),
     detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    tcpIdleTimeout: opt(
+      'connections proxied as TCP after detection found no HTTP close after this long with no bytes either way (default 1h, as Envoy tcp_proxy)',
+      Duration,
+    ),
     chains: Type.Array(FilterChain, { minItems: 1 }),
     authz: opt('inbound: JWT authentication and authorization policies, applied after mTLS, before the app', Authz),
   },
@@ -586,6 +608,7 @@ export type ConnectionPoolConfig = Static<typeof ConnectionPool>;
 export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
 export type IdentityConfig = Static<typeof Identity>;
 export type ServerTlsConfig = Static<typeof ServerTls>;
+export type CorsPolicyConfig = Static<typeof CorsPolicy>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTls>;
 export type AuthzConfig = Static<typeof Authz>;
 export type AuthzPolicyConfig = Static<typeof AuthzPolicy>;

@@ -4,6 +4,7 @@
  * whose match blocks accept the request wins. Destinations are weighted, with subsets.
  * Compiled once per config version; matching allocates nothing.
  */
+import { compileCors, type CompiledCors } from './cors.js';
 import type { RouteConfigConfig, RouteMatchConfig, RouteSpec } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
 import { RE2JS } from 're2js';
@@ -46,6 +47,7 @@ export interface CompiledRoute {
   readonly uriRegex: { readonly re: RE2JS; readonly replacement: string } | undefined;
   readonly requestHeaders: HeaderOps;
   readonly responseHeaders: HeaderOps;
+  readonly cors: CompiledCors | undefined;
 }
 
 /** A compiled match block; `prefix` is the uri prefix it matched on (for rewrite). */
@@ -149,6 +151,7 @@ function compileRoute(r: RouteSpec, vhost: string, index: number, deps: RouteDep
       : undefined,
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
+    cors: r.cors ? compileCors(r.cors) : undefined,
   };
 }
 
