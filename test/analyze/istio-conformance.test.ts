@@ -27,7 +27,10 @@ const cases = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8')) as Case[];
  * absent here has no meshctl counterpart yet.
  */
 const MAP: Record<string, Record<string, string[]>> = {
-  'virtualservice.DestinationHostAnalyzer': { ReferencedResourceNotFound: ['MESH0102', 'MESH0107'], VirtualServiceDestinationPortSelectorRequired: ['MESH0108'] },
+  'virtualservice.DestinationHostAnalyzer': {
+    ReferencedResourceNotFound: ['MESH0102', 'MESH0107'],
+    VirtualServiceDestinationPortSelectorRequired: ['MESH0108'],
+  },
   'virtualservice.DestinationRuleAnalyzer': { ReferencedResourceNotFound: ['MESH0101'] },
   'virtualservice.GatewayAnalyzer': { ReferencedResourceNotFound: ['MESH0105'] },
   'virtualservice.ConflictingMeshGatewayHostsAnalyzer': { ConflictingMeshGatewayVirtualServiceHosts: ['MESH0104'] },
@@ -97,7 +100,9 @@ function score(): Map<string, Score> {
 }
 
 function table(scores: Map<string, Score>): string {
-  const rows = [...scores.entries()].sort(([a, x], [b, y]) => Number(y.codes.size > 0) - Number(x.codes.size > 0) || a.localeCompare(b));
+  const rows = [...scores.entries()].sort(
+    ([a, x], [b, y]) => Number(y.codes.size > 0) - Number(x.codes.size > 0) || a.localeCompare(b),
+  );
   const lines = rows.map(([type, s]) =>
     s.codes.size
       ? `| ${type} | ${[...s.codes].join(', ')} | ${s.expected} | ${s.found} | ${s.missed.length} | ${s.falsePositives.length} |`

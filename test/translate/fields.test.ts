@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../src/config/index.js';
-import { validateProxyConfig, type ClusterConfig, type ProxyConfig, type RouteSpec } from '../../src/protocol/proxy-config/index.js';
+import {
+  validateProxyConfig,
+  type ClusterConfig,
+  type ProxyConfig,
+  type RouteSpec,
+} from '../../src/protocol/proxy-config/index.js';
 import { proxyConfigFor, type MeshSnapshot, type MeshWorkload } from '../../src/control-plane/translate/index.js';
 
 function resources(yaml: string): MeshResource[] {
@@ -17,7 +22,12 @@ function resources(yaml: string): MeshResource[] {
 }
 
 const workload = (name: string, namespace: string, labels: Record<string, string>, address: string): MeshWorkload => ({
-  name, namespace, serviceAccount: name, labels, address, meshed: true,
+  name,
+  namespace,
+  serviceAccount: name,
+  labels,
+  address,
+  meshed: true,
 });
 const web = workload('web-1', 'default', { app: 'web' }, '198.18.0.11');
 const client = workload('client-1', 'default', { app: 'client' }, '198.18.0.21');
@@ -30,15 +40,24 @@ function generate(yaml: string, w: MeshWorkload = client): ProxyConfig {
     rootNamespace: 'mesh-system',
     services: [
       {
-        name: 'web', namespace: 'default', addresses: ['198.19.0.10'], selector: { app: 'web' },
-        ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'http' }, { name: 'http-admin', port: 9090, targetPort: 9090, protocol: 'http' }],
+        name: 'web',
+        namespace: 'default',
+        addresses: ['198.19.0.10'],
+        selector: { app: 'web' },
+        ports: [
+          { name: 'http', port: 8080, targetPort: 8080, protocol: 'http' },
+          { name: 'http-admin', port: 9090, targetPort: 9090, protocol: 'http' },
+        ],
       },
     ],
     workloads: [web, client, other],
     resources: resources(yaml),
   };
   const { config } = proxyConfigFor(snapshot, w, { mode: 'capture', outboundPort: 15001 });
-  const v = validateProxyConfig({ ...config, identity: { certChain: 'cert.pem', privateKey: 'key.pem', trustRoots: 'root.pem' } });
+  const v = validateProxyConfig({
+    ...config,
+    identity: { certChain: 'cert.pem', privateKey: 'key.pem', trustRoots: 'root.pem' },
+  });
   expect(v.ok ? [] : v.errors).toEqual([]);
   return config;
 }
@@ -61,8 +80,12 @@ describe('VirtualService fields in the proxy config', () => {
   it('gateways: a VirtualService bound only to a gateway does not route the sidecars; with `mesh` it does', () => {
     const http = '  - route: [{destination: {host: web, port: {number: 9090}}}]\n';
     // The sidecars keep the service's default route (with Istio's default retry policy), not the gateway's.
-    expect(routesOf(generate(vs(http, '  gateways: [web-gateway]\n'))).map((r) => ({ name: r.name, route: r.route }))).toEqual([{ name: 'default', route: [{ cluster: `outbound|8080||${WEB}`, weight: 100 }] }]);
-    expect(routesOf(generate(vs(http, '  gateways: [web-gateway, mesh]\n')))[0]!.route).toEqual([{ cluster: `outbound|9090||${WEB}`, weight: 100 }]);
+    expect(
+      routesOf(generate(vs(http, '  gateways: [web-gateway]\n'))).map((r) => ({ name: r.name, route: r.route })),
+    ).toEqual([{ name: 'default', route: [{ cluster: `outbound|8080||${WEB}`, weight: 100 }] }]);
+    expect(routesOf(generate(vs(http, '  gateways: [web-gateway, mesh]\n')))[0]!.route).toEqual([
+      { cluster: `outbound|9090||${WEB}`, weight: 100 },
+    ]);
   });
 
   it('match: scheme, ignoreUriCase and withoutHeaders reach the route match', () => {
@@ -77,7 +100,14 @@ describe('VirtualService fields in the proxy config', () => {
 `),
       ),
     );
-    expect(routes[0]!.match).toEqual([{ scheme: { exact: 'https' }, uri: { prefix: '/API' }, ignoreUriCase: true, withoutHeaders: { 'x-debug': { present: true } } }]);
+    expect(routes[0]!.match).toEqual([
+      {
+        scheme: { exact: 'https' },
+        uri: { prefix: '/API' },
+        ignoreUriCase: true,
+        withoutHeaders: { 'x-debug': { present: true } },
+      },
+    ]);
   });
 
   it('match: port, sourceNamespace and gateways decide whether a route applies to this port and client', () => {
@@ -112,10 +142,17 @@ describe('VirtualService fields in the proxy config', () => {
 `),
       ),
     );
-    expect(r!.route).toEqual([{ cluster: `outbound|8080||${WEB}`, weight: 100, headers: { request: { set: { 'x-version': 'v1' } } } }]);
-    expect(r!.fault).toEqual({ delay: { fixedDelay: '1000ms', percentage: { value: 20 } }, abort: { grpcStatus: 14, percentage: { value: 5 } } });
+    expect(r!.route).toEqual([
+      { cluster: `outbound|8080||${WEB}`, weight: 100, headers: { request: { set: { 'x-version': 'v1' } } } },
+    ]);
+    expect(r!.fault).toEqual({
+      delay: { fixedDelay: '1000ms', percentage: { value: 20 } },
+      abort: { grpcStatus: 14, percentage: { value: 5 } },
+    });
     expect(r!.mirror).toEqual({ cluster: `outbound|9090||${WEB}`, percentage: { value: 30 } });
-    const [old] = routesOf(generate(vs('  - route: [{destination: {host: web}}]\n    mirror: {host: web}\n    mirror_percent: 15\n')));
+    const [old] = routesOf(
+      generate(vs('  - route: [{destination: {host: web}}]\n    mirror: {host: web}\n    mirror_percent: 15\n')),
+    );
     expect(old!.mirror).toEqual({ cluster: `outbound|8080||${WEB}`, percentage: { value: 15 } });
   });
 });

@@ -19,10 +19,14 @@ export const applicationUidAnalyzer: Analyzer = {
       if (r.validation.core?.role !== 'workload' || !r.core) continue;
       const tpl = podTemplateOf(r.core);
       if (!tpl) continue;
-      const spec = tpl.spec as { securityContext?: { runAsUser?: unknown }; containers?: { name?: string; securityContext?: { runAsUser?: unknown } }[] };
+      const spec = tpl.spec as {
+        securityContext?: { runAsUser?: unknown };
+        containers?: { name?: string; securityContext?: { runAsUser?: unknown } }[];
+      };
       const culprits: string[] = [];
       if (spec.securityContext?.runAsUser === PROXY_UID) culprits.push('the pod securityContext');
-      for (const c of spec.containers ?? []) if (c.securityContext?.runAsUser === PROXY_UID) culprits.push(`container "${c.name ?? '?'}"`);
+      for (const c of spec.containers ?? [])
+        if (c.securityContext?.runAsUser === PROXY_UID) culprits.push(`container "${c.name ?? '?'}"`);
       if (culprits.length === 0) continue;
       ctx.report(
         Messages.ApplicationUidReserved,
@@ -58,8 +62,13 @@ export const jwtClaimRouteAnalyzer: Analyzer = {
         const gw = ctx.of('Gateway').find((g) => g.res.metadata.namespace === gwNs && g.res.metadata.name === gwName);
         if (!gw) continue;
         const selector = gw.res.spec.selector ?? {};
-        const runners = (ctx.input.inventory.workloads ?? []).filter((w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels));
-        const where = new Set([...(runners.length ? runners.map((w) => w.namespace) : [gwNs!]), ...ctx.input.rootNamespaces]);
+        const runners = (ctx.input.inventory.workloads ?? []).filter(
+          (w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels),
+        );
+        const where = new Set([
+          ...(runners.length ? runners.map((w) => w.namespace) : [gwNs!]),
+          ...ctx.input.rootNamespaces,
+        ]);
         const covered = requestAuthns.some((ra) => {
           if (!where.has(ra.res.metadata.namespace!)) return false;
           const sel = ra.res.spec.selector?.matchLabels;

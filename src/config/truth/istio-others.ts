@@ -9,9 +9,15 @@ import { NOT_TRANSLATED, TESTS as T } from './tests.js';
 export const gatewayTruth = truthTable('networking.istio.io/Gateway', {
   selector: enforced(T.gateway),
   servers: enforced(T.gateway),
-  'servers[].tls.caCertificates': accepted('file paths are read in the gateway proxy; only credentialName (a Secret) is tested'),
-  'servers[].tls.serverCertificate': accepted('file paths are read in the gateway proxy; only credentialName (a Secret) is tested'),
-  'servers[].tls.privateKey': accepted('file paths are read in the gateway proxy; only credentialName (a Secret) is tested'),
+  'servers[].tls.caCertificates': accepted(
+    'file paths are read in the gateway proxy; only credentialName (a Secret) is tested',
+  ),
+  'servers[].tls.serverCertificate': accepted(
+    'file paths are read in the gateway proxy; only credentialName (a Secret) is tested',
+  ),
+  'servers[].tls.privateKey': accepted(
+    'file paths are read in the gateway proxy; only credentialName (a Secret) is tested',
+  ),
   'servers[].tls.subjectAltNames': accepted('client certificate SANs are checked but not covered by a test yet'),
   'servers[].tls.caCertCredentialName': accepted('read, but not covered by a test yet'),
 });
@@ -53,18 +59,38 @@ export const authorizationPolicyTruth = truthTable('security.istio.io/Authorizat
   'rules[].from': enforced(T.authz, T.e2eAuthz),
   'rules[].from[].source': enforced(T.authz, T.e2eAuthz),
   ...Object.fromEntries(
-    ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'].map(
-      (f) => [`${source}.${f}`, enforced(T.authz)],
-    ),
+    [
+      'principals',
+      'notPrincipals',
+      'requestPrincipals',
+      'notRequestPrincipals',
+      'namespaces',
+      'notNamespaces',
+      'ipBlocks',
+      'notIpBlocks',
+      'remoteIpBlocks',
+      'notRemoteIpBlocks',
+      'serviceAccounts',
+      'notServiceAccounts',
+      'trustDomains',
+      'notTrustDomains',
+    ].map((f) => [`${source}.${f}`, enforced(T.authz)]),
   ),
   'rules[].to': enforced(T.authz, T.e2eAuthz),
   'rules[].to[].operation': enforced(T.authz, T.e2eAuthz),
-  ...Object.fromEntries(['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map((f) => [`${operation}.${f}`, enforced(T.authz)])),
+  ...Object.fromEntries(
+    ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map((f) => [
+      `${operation}.${f}`,
+      enforced(T.authz),
+    ]),
+  ),
   'rules[].when': enforced(T.authz),
   'rules[].when[].key': enforced(T.authz),
   'rules[].when[].values': enforced(T.authz),
   'rules[].when[].notValues': enforced(T.authz),
-  action: exceptValues(enforced(T.authz, T.e2eAuthz), { CUSTOM: 'external authorization is not run: the policy is skipped' }),
+  action: exceptValues(enforced(T.authz, T.e2eAuthz), {
+    CUSTOM: 'external authorization is not run: the policy is skipped',
+  }),
 });
 
 /** security.istio.io RequestAuthentication: JWTs verified in the destination sidecar, keys fetched by the control plane. */

@@ -39,5 +39,4 @@ export const TESTS = {
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */
-export const NOT_TRANSLATED = {
-} as const;
+export const NOT_TRANSLATED = {} as const;

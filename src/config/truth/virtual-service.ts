@@ -34,7 +34,9 @@ export const virtualServiceTruth = truthTable('networking.istio.io/VirtualServic
   'http[].rewrite.uriRegexRewrite': enforced(T.fields, T.routing),
   'http[].timeout': enforced(T.translate, T.e2eResilience),
   'http[].retries': enforced(T.translate, T.e2eResilience),
-  'http[].retries.retryIgnorePreviousHosts': accepted('a retry always prefers another endpoint than the one that failed; this cannot turn it off'),
+  'http[].retries.retryIgnorePreviousHosts': accepted(
+    'a retry always prefers another endpoint than the one that failed; this cannot turn it off',
+  ),
   'http[].fault': enforced(T.translate, T.e2eResilience),
   'http[].fault.delay.percent': deprecated('use percentage.value', T.fields),
   'http[].fault.abort.grpcStatus': enforced(T.fields),
