@@ -22,6 +22,7 @@ export {
 } from './validate.js';
 export { crdFor, generateCrdFiles, openApiSchema, toStructural, type CrdFile } from './crd.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { exportedTo, serviceExportTo } from './export-to.js';
 export { fullMatcher, regexProblem } from './regex.js';
 export { parseQuantity } from './kinds/traffic-split.js';
 export { RETRY_ON_POLICIES, type HTTPRoute, type VirtualServiceSpec } from './kinds/virtual-service.js';

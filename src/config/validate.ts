@@ -9,7 +9,7 @@ import type { SourcePosition } from '../errors.js';
 import { formatFieldPath, type FieldPath } from './documents.js';
 import type { KindDefinition } from './kind.js';
 import type { CoreObject } from './kinds/core.js';
-import { lookupKind } from './registry.js';
+import { lookupKind, splitApiVersion } from './registry.js';
 import { notEnforced } from './enforcement.js';
 import { MeshKeyword } from './schema.js';
 import { childPath } from './truth.js';
@@ -77,6 +77,16 @@ function deleteAt(root: unknown, path: readonly (string | number)[]): void {
   if (isRecord(node) && typeof last === 'string') delete node[last];
 }
 
+/** Upstream kinds that patch Envoy itself, and what replaces their common uses in meshctl. */
+const UNHONOURED_KINDS: Readonly<Record<string, string>> = {
+  'networking.istio.io/EnvoyFilter':
+    'For its common uses: headers -> VirtualService http[].headers; rate limits -> a connectionPool in a DestinationRule; ' +
+    'Lua/ext_authz -> an AuthorizationPolicy; access logs and tracing -> meshConfig or the Telemetry kind; timeouts -> VirtualService timeout.',
+  'extensions.istio.io/WasmPlugin':
+    'Wasm modules do not run in meshctl\'s proxy. For its common uses: authentication -> RequestAuthentication with an AuthorizationPolicy; ' +
+    'header changes -> VirtualService http[].headers; metrics -> the Telemetry kind.',
+};
+
 /** Validates one object: kind lookup, schema, extra rules, unsupported and deprecated fields. */
 export function validateResource(input: ResourceInput, options: ValidateOptions = {}): ValidationResult {
   const obj = input.object;
@@ -112,6 +122,11 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
 
   const found = lookupKind(apiVersion, kindName);
   if (found.type === 'unknown') {
+    const unhonoured = UNHONOURED_KINDS[`${splitApiVersion(apiVersion).group}/${kindName}`];
+    if (unhonoured) {
+      add('warning', { path: ['kind'], message: `${kindName} cannot be honoured by meshctl (its proxy is not Envoy): it has no effect. ${unhonoured}`, rule: 'unhonoured-kind' });
+      return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
+    }
     add('info', { path: ['kind'], message: `${kindName} (${apiVersion}) is not a mesh kind; passed over`, rule: 'not-mesh-kind' });
     return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
   }

@@ -76,13 +76,13 @@ describe('meshctl apply / get / delete on the local platform', () => {
   });
 
   it('stores config whose fields have no effect, and says so on stderr (MESH0002, with file, line and field)', async () => {
-    const mirrors = CANARY.split('---')[1]!.replace('      weight: 10\n', '      weight: 10\n    mirrors:\n    - destination: {host: reviews, subset: v2}\n');
-    await writeFile(join(dir, 'mirrors.yaml'), mirrors);
-    const r = meshctl('apply', '-f', join(dir, 'mirrors.yaml'));
+    const statPrefix = CANARY.split('---')[1]!.replace('  - route:\n', '  - match:\n    - statPrefix: reviews-canary\n    route:\n');
+    await writeFile(join(dir, 'stat-prefix.yaml'), statPrefix);
+    const r = meshctl('apply', '-f', join(dir, 'stat-prefix.yaml'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('virtualservice.networking.istio.io/reviews configured\n');
     expect(r.stderr).toContain('Warning [MESH0002] (VirtualService reviews.default) ');
-    expect(r.stderr).toMatch(/mirrors\.yaml:\d+:\d+: spec\.http\[0\]\.mirrors: accepted but not implemented by the mesh: /);
+    expect(r.stderr).toMatch(/stat-prefix\.yaml:\d+(:\d+)?: spec\.http\[0\]\.match\[0\]\.statPrefix: accepted but not implemented by the mesh: /);
     expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).not.toContain('MESH0002');
   });
 

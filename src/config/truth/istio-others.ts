@@ -53,18 +53,38 @@ export const authorizationPolicyTruth = truthTable('security.istio.io/Authorizat
   'rules[].from': enforced(T.authz, T.e2eAuthz),
   'rules[].from[].source': enforced(T.authz, T.e2eAuthz),
   ...Object.fromEntries(
-    ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'].map(
-      (f) => [`${source}.${f}`, enforced(T.authz)],
-    ),
+    [
+      'principals',
+      'notPrincipals',
+      'requestPrincipals',
+      'notRequestPrincipals',
+      'namespaces',
+      'notNamespaces',
+      'ipBlocks',
+      'notIpBlocks',
+      'remoteIpBlocks',
+      'notRemoteIpBlocks',
+      'serviceAccounts',
+      'notServiceAccounts',
+      'trustDomains',
+      'notTrustDomains',
+    ].map((f) => [`${source}.${f}`, enforced(T.authz)]),
   ),
   'rules[].to': enforced(T.authz, T.e2eAuthz),
   'rules[].to[].operation': enforced(T.authz, T.e2eAuthz),
-  ...Object.fromEntries(['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map((f) => [`${operation}.${f}`, enforced(T.authz)])),
+  ...Object.fromEntries(
+    ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map((f) => [
+      `${operation}.${f}`,
+      enforced(T.authz),
+    ]),
+  ),
   'rules[].when': enforced(T.authz),
   'rules[].when[].key': enforced(T.authz),
   'rules[].when[].values': enforced(T.authz),
   'rules[].when[].notValues': enforced(T.authz),
-  action: exceptValues(enforced(T.authz, T.e2eAuthz), { CUSTOM: 'external authorization is not run: the policy is skipped' }),
+  action: exceptValues(enforced(T.authz, T.e2eAuthz), {
+    CUSTOM: 'external authorization is not run: the policy is skipped',
+  }),
 });
 
 /** security.istio.io RequestAuthentication: JWTs verified in the destination sidecar, keys fetched by the control plane. */

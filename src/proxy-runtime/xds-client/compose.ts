@@ -94,6 +94,7 @@ function referencedClusters(cfg: ProxyConfig): Set<string> {
       for (const r of vh.routes) {
         for (const d of r.route ?? []) out.add(d.cluster);
         if (r.mirror) out.add(r.mirror.cluster);
+        for (const m of r.mirrors ?? []) out.add(m.cluster);
       }
     }
   }
