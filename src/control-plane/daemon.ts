@@ -17,8 +17,11 @@ import { startMeshServing, type MeshServing } from './serving.js';
 import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
+import { MeshConfigFile } from './store/mesh-config-file.js';
+import { MESH_CONFIG_KIND } from './generators/telemetry.js';
 import type { MeshServer } from './stream/server.js';
 import { translationGenerators } from './generators/translation.js';
+import { telemetryGenerator } from './generators/telemetry.js';
 
 /** Options of a control plane process. */
 export interface ControlPlaneOptions {
@@ -69,6 +72,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const adminToken = await readOrCreateAdminToken(layout.adminToken);
   const store = await FileConfigStore.open(layout.storeDir, (l) => log(`store: ${l}`));
   const workloads = await WorkloadStore.open(layout.workloads);
+  let onMeshConfig = (): void => undefined;
+  const meshConfig = await MeshConfigFile.open(layout.meshConfig, log, () => onMeshConfig());
 
   const startedAt = new Date().toISOString();
   const serving: MeshServing = await startMeshServing({
@@ -78,10 +83,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     authority,
     authenticator: tokens,
     ...(opts.servingTtlSeconds ? { servingTtlSeconds: opts.servingTtlSeconds } : {}),
-    generators: opts.generators ?? translationGenerators(),
+    generators: opts.generators ?? [...translationGenerators(), telemetryGenerator()],
     inputs: () => {
       const wl = workloads.list();
-      return { configs: store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };
+      const mc = meshConfig.object();
+      return { configs: mc ? [...store.list(), mc] : store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };
     },
     local: { store, workloads, tokens, adminToken },
     info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length, memory: process.memoryUsage() }),
@@ -93,6 +99,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     pipeline.notify(configChange(keys, `config ${keys.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
     if (services) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
   });
+  onMeshConfig = () => pipeline.notify(configChange([{ kind: MESH_CONFIG_KIND, namespace: 'mesh-system', name: 'mesh' }], 'mesh config changed'));
   workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
   const processStart = await processStartTime('self');
   const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${serving.apiPort}`, version: opts.version, startedAt };
@@ -105,6 +112,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     async stop() {
       if (stopped) return;
       stopped = true;
+      meshConfig.close();
       await serving.close();
       // Only remove the state file if it is still ours (a newer daemon may have replaced it).
       try {

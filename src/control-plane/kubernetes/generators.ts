@@ -13,6 +13,7 @@ import type { ConfigGenerator } from '../push/generator.js';
 import type { PushSnapshot } from '../push/snapshot.js';
 import type { ProxyNode } from '../stream/source.js';
 import type { KubernetesRegistry } from './registry.js';
+import { telemetryGenerator } from '../generators/telemetry.js';
 
 /** Builds the generators over `registry`. */
 export function kubernetesGenerators(registry: KubernetesRegistry): ConfigGenerator[] {
@@ -57,5 +58,5 @@ export function kubernetesGenerators(registry: KubernetesRegistry): ConfigGenera
     concerns: () => true,
     generate: (proxy, snap) => [...(pick(translate(proxy, snap)) ?? [])],
   });
-  return [make(TypeUrl.clusters, (c) => c.clusters), make(TypeUrl.routes, (c) => c.routes), make(TypeUrl.listeners, (c) => c.listeners)];
+  return [make(TypeUrl.clusters, (c) => c.clusters), make(TypeUrl.routes, (c) => c.routes), make(TypeUrl.listeners, (c) => c.listeners), telemetryGenerator()];
 }

@@ -1,0 +1,126 @@
+/**
+ * The seed's IstioOperator tracing and access-log settings on the local platform: `meshctl install
+ * --local -f FILE` (and `--set meshConfig.KEY=VALUE`) reaches the running sidecars over the config
+ * stream, without restarting them: spans go to the Zipkin collector at the sampling asked for, and
+ * the access log encoding changes.
+ */
+import { createServer, type Server } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalMeshForTest, eventually, send, SERVICE_PORT, type Sidecar } from '../e2e/support/local-mesh.js';
+import { runCli } from '../support/cli.js';
+
+interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  kind: string;
+  localEndpoint: { serviceName: string };
+}
+
+const tracingOperator = (zipkin: string) => `# Istio - Enable tracing
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata:
+  name: control-plane
+spec:
+  meshConfig:
+    defaultConfig:
+      tracing:
+        sampling: 100.0  # 100% sampling
+        zipkin:
+          address: ${zipkin}
+`;
+
+const accessLogOperator = `# Enable access logs
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata:
+  name: control-plane
+spec:
+  meshConfig:
+    accessLogFile: "/dev/stdout"
+    accessLogEncoding: JSON
+    outboundTrafficPolicy:
+      mode: REGISTRY_ONLY
+`;
+
+describe('meshConfig from an IstioOperator on the local platform', () => {
+  let mesh: LocalMeshForTest;
+  let client: Sidecar;
+  let collector: Server;
+  const spans: ZipkinSpan[] = [];
+  let zipkin = '';
+
+  beforeAll(async () => {
+    collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.url === '/api/v2/spans') spans.push(...(JSON.parse(body) as ZipkinSpan[]));
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    zipkin = `127.0.0.1:${(collector.address() as { port: number }).port}`;
+    mesh = await LocalMeshForTest.start();
+    await mesh.run('reviews-v1', { app: 'reviews', version: 'v1' }, { service: 'reviews' });
+    client = await mesh.run('productpage-v1', { app: 'productpage', version: 'v1' });
+    await mesh.settle();
+  }, 120_000);
+
+  afterAll(async () => {
+    await mesh?.stop();
+    collector?.closeAllConnections();
+    collector?.close();
+  });
+
+  const install = async (...args: string[]) => runCli(['--local', 'install', ...args], { env: { MESHCTL_HOME: mesh.home } });
+  const telemetryOf = async (s: Sidecar) => {
+    const dump = (await (await fetch(`http://127.0.0.1:${s.proxy.adminPort}/config_dump`)).json()) as { config: { telemetry?: Record<string, unknown> } };
+    return dump.config.telemetry ?? {};
+  };
+
+  it('exports one client and one server span per request to the seed\'s zipkin address, at 100% sampling', async () => {
+    // before: no tracing configured, nothing exported
+    expect((await send(client, `http://reviews:${SERVICE_PORT}/`)).status).toBe(200);
+    const file = join(mesh.home, 'tracing.yaml');
+    await writeFile(file, tracingOperator(zipkin));
+    const r = await install('-f', file);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('mesh config');
+    await eventually('the sidecars run the tracing settings', async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 100, 30_000);
+    await eventually('the server sidecar too', async () => (await telemetryOf(mesh.sidecars[0]!)).tracing !== undefined, 30_000);
+    const before = spans.length;
+    expect((await send(client, `http://reviews:${SERVICE_PORT}/`)).status).toBe(200);
+    await eventually('two spans exported', () => spans.length === before + 2, 30_000);
+    const [a, b] = spans.slice(before);
+    const clientSpan = [a!, b!].find((s) => s.kind === 'CLIENT')!;
+    const serverSpan = [a!, b!].find((s) => s.kind === 'SERVER')!;
+    expect(serverSpan.traceId).toBe(clientSpan.traceId);
+    expect(serverSpan.parentId).toBe(clientSpan.id);
+    expect(clientSpan.localEndpoint.serviceName).toBe('productpage.default');
+    expect(serverSpan.localEndpoint.serviceName).toBe('reviews.default');
+  }, 120_000);
+
+  it('applies accessLogFile/accessLogEncoding and --set meshConfig to running proxies, warning about fields without effect', async () => {
+    const file = join(mesh.home, 'access-log.yaml');
+    await writeFile(file, accessLogOperator);
+    const r = await install('-f', file, '--set', 'meshConfig.accessLogEncoding=TEXT');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('[MESH0002] meshConfig.outboundTrafficPolicy.mode: accepted but has no effect');
+    await eventually('TEXT access logs on the sidecars', async () => (await telemetryOf(client)).accessLogEncoding === 'TEXT', 30_000);
+    expect(await telemetryOf(client)).toMatchObject({ accessLog: 'stdout', accessLogEncoding: 'TEXT' });
+    // tracing is gone with the new meshConfig (it replaces the previous one, as istiod's mesh config does)
+    expect((await telemetryOf(client)).tracing).toBeUndefined();
+  }, 120_000);
+
+  it('refuses a bad meshConfig naming the field, and keeps what runs', async () => {
+    const r = await install('--set', 'meshConfig.defaultConfig.tracing.sampling=250');
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('meshConfig.defaultConfig.tracing.sampling: expected a percentage from 0 to 100');
+    expect((await telemetryOf(client)).accessLogEncoding).toBe('TEXT');
+  });
+});
