@@ -56,23 +56,26 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
   const local = LOCAL_ONLY.filter((k) => opts[k] !== undefined);
   if (local.length) throw new UsageError(`${local.map((k) => FLAG_NAMES[k]).join(', ')}: only for the local platform`, 'on Kubernetes set the CA with --set ca.cert=FILE --set ca.key=FILE and the certificate lifetime with --set certTtl=1h; add --local for the local platform');
   const timeoutMs = timeoutOf(opts, 5 * 60_000);
-  const [{ readSources }, { parse }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
+  const [{ readSources }, { parseAllDocuments }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }, { splitMeshConfig }] = await Promise.all([
     import('../config/sources.js'),
     import('yaml'),
     import('../install/values.js'),
     import('../version.js'),
+    import('../install/mesh-config.js'),
   ]);
   const files = await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-  const values = resolveValues(
-    defaultValues(defaultProxyImage()),
-    files.map((f) => ({ name: f.name, values: parse(f.text) as unknown })),
+  const split = splitMeshConfig(
+    files.map((f) => ({ name: f.name, docs: (parseAllDocuments(f.text) as unknown as { toJS(): unknown }[]).map((d) => d.toJS()) })),
     opts.set ?? [],
   );
+  for (const k of split.ignored) ctx.logger.warn(`[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`);
+  const values = resolveValues(defaultValues(defaultProxyImage()), split.valueFiles, split.valueSets);
+  const meshConfig = split.meshConfig;
   const version = meshctlVersion();
   if (opts.dryRun) {
     // Exactly what install applies (as `manifest generate` prints it), and nothing is sent.
     const [{ renderComponents }, { loadCrds }, { toYaml }] = await Promise.all([import('../install/manifests.js'), import('../install/crds.js'), import('../ui/printers.js')]);
-    const objects = [...(await loadCrds()), ...(opts.crdsOnly ? [] : renderComponents(values, version))];
+    const objects = [...(await loadCrds()), ...(opts.crdsOnly ? [] : renderComponents(values, version, meshConfig))];
     ctx.out(objects.map((o) => toYaml(o)).join('---\n'));
     ctx.err(`${ctx.errStyle.dim(Symbols.info)} dry run: ${objects.length} objects would be server-side applied (field manager meshctl)${opts.crdsOnly ? '' : `, plus the root CA secret ${values.namespace}/meshctl-ca if it does not exist yet`}; nothing was sent to the cluster\n`);
     return 0;
@@ -86,7 +89,7 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
   const { installKubernetes } = await import('../install/kubernetes.js');
   const s = ctx.style;
   const progress = (line: string): void => ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
-  const report = await installKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { values, version, crdsOnly: Boolean(opts.crdsOnly), wait: Boolean(opts.wait), timeoutMs });
+  const report = await installKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { values, version, ...(meshConfig ? { meshConfig } : {}), crdsOnly: Boolean(opts.crdsOnly), wait: Boolean(opts.wait), timeoutMs });
   if (!opts.crdsOnly) {
     ctx.out(
       `\nNext:\n` +

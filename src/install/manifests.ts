@@ -46,7 +46,7 @@ function meta(name: string, namespace?: string): KubeObject['metadata'] {
 }
 
 /** The components (everything but CRDs), in the order they must be applied. */
-export function renderComponents(v: InstallValues, version: string): KubeObject[] {
+export function renderComponents(v: InstallValues, version: string, meshConfig?: Record<string, unknown>): KubeObject[] {
   const ns = v.namespace;
   const read = ['get', 'list', 'watch'];
   return [
@@ -106,6 +106,8 @@ export function renderComponents(v: InstallValues, version: string): KubeObject[
           `version: ${version}`,
           '',
         ].join('\n'),
+        // Istio's MeshConfig (IstioOperator spec.meshConfig, --set meshConfig.*): the control plane follows it live
+        ...(meshConfig ? { 'meshConfig.json': JSON.stringify(meshConfig, null, 2) + '\n' } : {}),
       },
     },
     {

@@ -93,3 +93,30 @@ export function validateMeshConfig(mc: Record<string, unknown>, where: string): 
   });
   return { config: mc as MeshTelemetryConfig, ignored };
 }
+
+/**
+ * Splits install inputs: IstioOperator documents and `meshConfig:` mappings become the MeshConfig
+ * (with `--set meshConfig.*` applied and checked, keys without effect returned), the rest stays
+ * install values. `meshConfig` is undefined when no input carried one.
+ */
+export function splitMeshConfig(
+  files: readonly { name: string; docs: readonly unknown[] }[],
+  sets: readonly string[],
+): { valueFiles: { name: string; values: unknown }[]; valueSets: string[]; meshConfig: Record<string, unknown> | undefined; ignored: string[] } {
+  const valueFiles: { name: string; values: unknown }[] = [];
+  let meshConfig: Record<string, unknown> | undefined;
+  for (const f of files) {
+    for (const doc of f.docs) {
+      const mc = meshConfigOfDocument(doc);
+      if (mc !== undefined) {
+        meshConfig = { ...meshConfig, ...mc };
+        const rest = isObject(doc) && doc.kind !== 'IstioOperator' ? Object.fromEntries(Object.entries(doc).filter(([k]) => k !== 'meshConfig')) : {};
+        if (Object.keys(rest).length) valueFiles.push({ name: f.name, values: rest });
+      } else valueFiles.push({ name: f.name, values: doc });
+    }
+  }
+  const meshSets = sets.filter((s) => s.startsWith('meshConfig.'));
+  if (meshSets.length) meshConfig = applyMeshConfigSets(meshConfig ?? {}, meshSets);
+  const ignored = meshConfig ? validateMeshConfig(meshConfig, files.map((f) => f.name).join(', ') || '--set').ignored : [];
+  return { valueFiles, valueSets: sets.filter((s) => !s.startsWith('meshConfig.')), meshConfig, ignored };
+}
