@@ -117,6 +117,17 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     expect((await telemetryOf(client)).tracing).toBeUndefined();
   }, 120_000);
 
+  it('never silently accepts the Telemetry kind (not implemented yet): apply refuses it, analyze says where the settings work', async () => {
+    const file = join(mesh.home, 'telemetry.yaml');
+    await writeFile(file, 'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: mesh-default\n  namespace: istio-system\nspec:\n  tracing:\n  - randomSamplingPercentage: 10\n');
+    const r = await runCli(['--local', 'apply', '-f', file], { env: { MESHCTL_HOME: mesh.home } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('unknown kind telemetry.istio.io/v1 Telemetry');
+    const a = await runCli(['analyze', '-f', file]);
+    expect(a.stdout).toContain('Warning [MESH0002] (Telemetry mesh-default.istio-system)');
+    expect(a.stdout).toContain('set tracing and access logs in meshConfig');
+  });
+
   it('refuses a bad meshConfig naming the field, and keeps what runs', async () => {
     const r = await install('--set', 'meshConfig.defaultConfig.tracing.sampling=250');
     expect(r.code).toBe(64);
