@@ -43,8 +43,12 @@ export interface WorkloadInfo {
   readonly proxyPort?: number;
   readonly adminPort?: number;
   readonly outboundPort?: number;
+  /** false: registered but not (yet, or no longer) an endpoint of its services. */
+  readonly serving?: boolean;
   /** The sidecar's telemetry port (`/stats/prometheus`) on `address`. */
   readonly telemetryPort?: number;
+  /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** A mesh platform. */

@@ -17,6 +17,7 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'uninstall', load: () => import('./uninstall.js') },
   { name: 'upgrade', load: () => import('./upgrade.js') },
   { name: 'run', load: () => import('./run.js') },
+  { name: 'gateway', load: () => import('./gateway.js') },
   { name: 'inject', load: () => import('./inject.js') },
   { name: 'uninject', load: () => import('./uninject.js') },
   { name: 'apply', load: () => import('./apply.js') },

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { BindAction } from './command.js';
 import { examples } from './command.js';
@@ -19,6 +19,7 @@ interface RunOptions {
   telemetryPort?: string;
   logLevel?: string;
   accessLog?: boolean;
+  adminTokenFile?: string;
 }
 
 /** The smallest useful config, shown by --help. */
@@ -94,6 +95,15 @@ async function loadConfigFile(path: string): Promise<unknown> {
   return v.config;
 }
 
+/**
+ * Where the admin token goes by default: beside the proxy's identity (the key's directory, which
+ * only the proxy's user should read), else beside the config file.
+ */
+export function defaultAdminTokenFile(config: unknown, configFile: string): string {
+  const key = (config as { identity?: { privateKey?: string } }).identity?.privateKey;
+  return join(key && !key.startsWith('memory:') ? dirname(key) : dirname(configFile), 'admin-token');
+}
+
 async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
   if (!opts.config) {
     // An injected pod: everything comes from the injector's environment.
@@ -128,6 +138,8 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
       log,
       accessLog: opts.accessLog === false ? null : ctx.io.stdout,
       onQuit: () => stopped(),
+      guardProcess: true,
+      adminTokenFile: opts.adminTokenFile ? resolve(ctx.io.cwd, opts.adminTokenFile) : defaultAdminTokenFile(config, file),
     });
   } catch (err) {
     if (err instanceof ProxyConfigRejected) throw new ConfigInvalidError(file, err.errors);
@@ -180,6 +192,7 @@ export function defineProxyRun(parent: Command, bind: BindAction): Command {
     .option('--telemetry-port <port>', 'telemetry port (default: config telemetry.port, else 15020)')
     .option('--log-level <level>', 'off, error, warn, info or debug (changeable at runtime: POST /logging?level=)')
     .option('--no-access-log', 'do not write the JSON access log to stdout')
+    .option('--admin-token-file <path>', 'where to write the admin token (0600) that POST admin endpoints need (default: beside the identity key, else the config file)')
     .addHelpText(
       'after',
       `\nMinimal config:\n${MINIMAL_CONFIG_EXAMPLE.split('\n').map((l) => `  ${l}`).join('\n')}\n` +

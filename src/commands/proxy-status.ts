@@ -10,9 +10,16 @@ import type { CliContext } from '../context.js';
 import type { MeshPlatform, WorkloadInfo } from '../cluster/index.js';
 import { ErrorCode, MeshError, NotFoundError, UsageError } from '../errors.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { isDiverged, type ConfigHashes } from '../protocol/stream/sync-status.js';
 
 interface ProxyStatusFlags {
   output?: string;
+  ignoreStale?: boolean;
+}
+
+/** Whether every type of a row is SYNCED. */
+export function rowSynced(r: ProxyStatusRow): boolean {
+  return r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED';
 }
 
 /** The config types shown, in istioctl's column order, with their stream type URLs. */
@@ -106,10 +113,17 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
       // The stream's certificate is the one the proxy connected with; after a rotation its admin API knows the current one.
       let certExpiry = p.certificateExpiry ?? null;
       const workload = workloads.find((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace);
+      let diverged = false;
       if (workload?.adminPort) {
-        const certs = await platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>({ name: p.proxy.workload, namespace: p.proxy.namespace }, '/certs').catch(() => undefined);
+        const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
+        const [certs, hash] = await Promise.all([
+          platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>(target, '/certs').catch(() => undefined),
+          platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch(() => undefined),
+        ]);
         if (certs?.identity?.validTo) certExpiry = certs.identity.validTo;
+        diverged = isDiverged(hash);
       }
+      if (diverged) for (const t of STATUS_TYPES) cells[t.key] = 'DIVERGED';
       return {
         name: p.proxy.id, workload: p.proxy.workload, namespace: p.proxy.namespace, controlPlane: p.controlPlane ?? controlPlane, version: p.proxy.proxyVersion,
         clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks, ...proxyAddresses(platform.kind, workload),
@@ -136,13 +150,16 @@ export function formatExpiry(iso: string | null, now: Date): string {
 /** The table and, under it, one line per NACK with its reason. */
 export function renderProxyStatus(ctx: CliContext, rows: readonly ProxyStatusRow[], renderTable: (h: readonly string[], r: readonly (readonly string[])[]) => string): string {
   const s = ctx.style;
-  const paint = (status: string): string => (status === 'SYNCED' ? s.green(status) : status === 'NACKED' ? s.red(status) : s.yellow(status));
+  const paint = (status: string): string => (status === 'SYNCED' ? s.green(status) : status === 'NACKED' || status === 'DIVERGED' ? s.red(status) : s.yellow(status));
   const now = ctx.now();
   let out = renderTable(
     ['NAME', 'CONTROL PLANE', 'VERSION', ...STATUS_TYPES.map((t) => t.column), 'CERT EXPIRY'],
     rows.map((r) => [r.name, r.controlPlane, r.version, paint(r.clusters), paint(r.listeners), paint(r.routes), formatExpiry(r.certExpiry, now)]),
   );
   for (const r of rows) for (const n of r.nacks) out += `${s.red('NACKED')} ${r.name} ${n.type}: ${n.message} (keeps version ${n.keptVersion})\n`;
+  for (const r of rows) {
+    if (r.clusters === 'DIVERGED') out += `${s.red('DIVERGED')} ${r.name}: runs a config the control plane did not send (changed through its admin API); restart the workload to get the mesh's config back\n`;
+  }
   return out;
 }
 
@@ -272,7 +289,13 @@ const command: CommandDefinition = {
     cmd
       .argument('[name]', 'a proxy (NAME or NAME.NAMESPACE): print the diff between the control plane config and what it runs')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .addHelpText('after', examples(['meshctl proxy-status', 'meshctl proxy-status productpage-v1.default', 'meshctl proxy-status -o json']));
+      .option('--ignore-stale', 'exit 0 even when a proxy is not SYNCED or a registered workload has no connected proxy')
+      .addHelpText(
+        'after',
+        'Exit code: 1 when a proxy is not SYNCED (STALE, NACKED, NOT SENT), when a registered workload has no connected\n' +
+          'proxy, or (with NAME) when the proxy does not run what the control plane would send; --ignore-stale returns 0.\n' +
+          examples(['meshctl proxy-status', 'meshctl proxy-status productpage-v1.default', 'meshctl proxy-status -o json', 'meshctl proxy-status --ignore-stale']),
+      );
     bind<ProxyStatusFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       const target = args[0] !== undefined ? parseProxyName(args[0], ctx.namespace()) : undefined;
@@ -280,9 +303,10 @@ const command: CommandDefinition = {
       const { toJson } = await import('../ui/printers.js');
       if (target) {
         const result = await proxyDiff(platform, target);
+        const diffCode = flags.ignoreStale || result.types.every((t) => t.match) ? 0 : 1;
         if (format === 'json') {
           ctx.out(toJson(result));
-          return 0;
+          return diffCode;
         }
         const s = ctx.style;
         for (const t of result.types) {
@@ -292,13 +316,15 @@ const command: CommandDefinition = {
             ctx.out(t.diff.split('\n').map((l) => (l.startsWith('+') && !l.startsWith('+++') ? s.green(l) : l.startsWith('-') && !l.startsWith('---') ? s.red(l) : l)).join('\n'));
           }
         }
-        return 0;
+        return diffCode;
       }
       const { rows, disconnected, unreachableControlPlanes } = await collectProxyStatus(platform);
       if (unreachableControlPlanes.length) ctx.logger.warn(`control plane replica(s) ${unreachableControlPlanes.join(', ')} did not answer: the proxies connected to them are not listed`);
+      const healthy = rows.every(rowSynced) && disconnected.length === 0 && unreachableControlPlanes.length === 0;
+      const code = healthy || flags.ignoreStale ? 0 : 1;
       if (format === 'json') {
         ctx.out(toJson({ proxies: rows, disconnectedWorkloads: disconnected.map((w) => `${w.name}.${w.namespace}`) }));
-        return 0;
+        return code;
       }
       if (!rows.length) ctx.err('No proxies are connected to the control plane.\n');
       else {
@@ -306,7 +332,8 @@ const command: CommandDefinition = {
         ctx.out(renderProxyStatus(ctx, rows, renderTable));
       }
       if (disconnected.length) ctx.err(`Registered workloads without a connected proxy: ${disconnected.map((w) => `${w.name}.${w.namespace}`).join(', ')}\n`);
-      return 0;
+      if (code !== 0) ctx.err(`Not every proxy is SYNCED (exit 1; --ignore-stale to exit 0). Why: meshctl check --proxy\n`);
+      return code;
     });
   },
 };

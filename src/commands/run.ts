@@ -22,6 +22,8 @@ interface RunOptions {
   labels?: string;
   port?: string;
   readyTimeout?: string;
+  readyPath?: string;
+  drainDuration?: string;
   transparent?: boolean;
   user?: string;
   excludeOutboundPorts?: string;
@@ -34,6 +36,14 @@ interface RunOptions {
 export interface RunFlags extends TransparentWorkload {
   /** --outbound: explicit outbound listeners of the sidecar. */
   outbound: OutboundPort[];
+}
+
+/** A duration flag in seconds (`5`, `5s`, `500ms`); undefined when it is none. */
+function secondsFlag(value: string | undefined, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
+  if (!m) return undefined;
+  return m[2] === 'ms' ? Number(m[1]) / 1000 : Number(m[1]);
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -76,17 +86,30 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Promise<number> {
+/** Lifecycle settings of `meshctl run`. */
+interface Lifecycle {
+  readyTimeoutMs: number;
+  /** --ready-path: the app is ready when GET on it answers 200-399 (default: when its port accepts). */
+  readyPath: string | undefined;
+  /** --drain-duration: how long in-flight requests get after the endpoint was withdrawn. */
+  drainMs: number;
+}
+
+/** How long a withdrawal waits for the proxies' ACKs before stopping anyway. */
+const WITHDRAW_ACK_TIMEOUT_MS = 10_000;
+
+async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<number> {
   const { LocalPlatform } = await import('../cluster/local/platform.js');
   const platform = new LocalPlatform(ctx.meshHome());
   await platform.state();
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
   const [proxyPort, outboundPort, adminPort, telemetryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // Registered not serving: no proxy routes to it before its sidecar and its app are ready.
   const workload: WorkloadInfo & { outboundPorts?: readonly OutboundPort[] } = {
     name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: '127.0.0.1', ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
-    adminPort, telemetryPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}),
+    adminPort, telemetryPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}), serving: false,
   };
   const reg = await platform.registerWorkload(workload);
   const cleanups: (() => Promise<void> | void)[] = [() => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined)];
@@ -94,7 +117,7 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
@@ -102,37 +125,61 @@ async function run(ctx: CliContext, flags: RunFlags, readyTimeoutMs: number): Pr
       import('node:fs'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
+      import('../cluster/local/layout.js'),
     ]);
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
+    const address = async (): Promise<string> => (await platform.state()).streamAddress;
+    const identity = await startCaIdentity({ address, trustRoots: reg.trustRoots, token: () => reg.token });
     cleanups.push(() => identity.close());
     await (await import('node:fs/promises')).mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
     const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace) });
     cleanups.push(() => proxy.close());
+    cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true })));
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
-    const stream = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
+    const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
     // Wait for the listeners before starting the app, so its first outbound call already goes through the mesh.
-    const deadline = Date.now() + readyTimeoutMs;
+    const deadline = Date.now() + life.readyTimeoutMs;
     for (;;) {
       const st = stream.client.state()[TypeUrl.listeners];
       if (st?.appliedVersion) break;
       if (st?.lastError) throw new PlatformUnavailableError(`the sidecar refused its config: ${st.lastError}`, "see 'meshctl check' and the control plane log");
-      if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar got no config from ${reg.streamAddress} within ${readyTimeoutMs / 1000}s`, "check the control plane with 'meshctl check'");
+      if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar got no config from ${reg.streamAddress} within ${life.readyTimeoutMs / 1000}s`, "check the control plane with 'meshctl check'");
       await new Promise((r) => setTimeout(r, 50));
     }
     note(`sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`);
-    return await runCommand(ctx, flags, outboundPort, note);
+    const { drainInFlight } = await import('../cluster/local/workload-lifecycle.js');
+    const withdraw = async (): Promise<void> => {
+      const r = await platform.setWorkloadServing(flags.namespace, flags.name, false, WITHDRAW_ACK_TIMEOUT_MS).catch((e: Error) => ({ acked: false, pending: [e.message] }));
+      if (!r.acked) note(`withdrawn; not acknowledged within ${WITHDRAW_ACK_TIMEOUT_MS / 1000}s by ${r.pending.join(', ') || 'the control plane'}`);
+      const left = await drainInFlight(() => proxy.inFlight, life.drainMs);
+      if (left > 0) note(`${left} request(s) still in flight after the ${life.drainMs / 1000}s drain duration`);
+    };
+    const announce = async (): Promise<void> => {
+      await platform.setWorkloadServing(flags.namespace, flags.name, true);
+      if (flags.service) note(`app ready on port ${flags.port}: now an endpoint of ${flags.service}`);
+    };
+    return await runCommand(ctx, flags, outboundPort, note, { ...life, announce, withdraw });
   } finally {
     await cleanup();
   }
 }
 
-/** Runs the app with the mesh environment; resolves with its exit code once it exited. */
-async function runCommand(ctx: CliContext, flags: RunFlags, outboundPort: number, note: (m: string) => void): Promise<number> {
-  const { spawn } = await import('node:child_process');
+/**
+ * Runs the app with the mesh environment; resolves with its exit code once it exited. Once the
+ * app is ready it is announced; a stop signal withdraws and drains before the app gets SIGTERM.
+ */
+async function runCommand(
+  ctx: CliContext,
+  flags: RunFlags,
+  outboundPort: number,
+  note: (m: string) => void,
+  life: Lifecycle & { announce(): Promise<void>; withdraw(): Promise<void> },
+): Promise<number> {
+  const [{ spawn }, { waitForApp }] = await Promise.all([import('node:child_process'), import('../cluster/local/workload-lifecycle.js')]);
   const proxyUrl = `http://127.0.0.1:${outboundPort}`;
   const child = spawn(flags.command[0]!, flags.command.slice(1), {
     cwd: ctx.io.cwd,
@@ -150,21 +197,53 @@ async function runCommand(ctx: CliContext, flags: RunFlags, outboundPort: number
   });
   child.stdout.on('data', (d: Buffer) => ctx.out(d.toString()));
   child.stderr.on('data', (d: Buffer) => ctx.err(d.toString()));
+  let exited = false;
+  const exit = new Promise<number>((resolve) => {
+    child.on('error', (err) => {
+      exited = true;
+      note(`cannot start ${flags.command[0]}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      resolve(127);
+    });
+    child.on('exit', (c, signal) => {
+      exited = true;
+      const code = c ?? (signal ? 128 + (signalNumber(signal) ?? 15) : 1);
+      // Its last output may still be in the pipes: wait for them to end (not for ever: a child
+      // of the app may hold them open).
+      const ended = [child.stdout, child.stderr].map((s) => (s.readableEnded ? undefined : new Promise((r) => s.once('close', r))));
+      void Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, 1000).unref())]).then(() => resolve(code));
+    });
+  });
+  let announced: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
   const stop = (): void => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    const hard = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 5000);
-    hard.unref();
+    stopping ??= (async () => {
+      // The app keeps serving until no proxy routes new requests to it and in-flight ones finished.
+      await announced?.catch(() => undefined);
+      if (!exited) {
+        note('stopping: withdrawing the endpoint, draining, then stopping the app');
+        await life.withdraw();
+      }
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const hard = setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 5000);
+      hard.unref();
+    })();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    const code = await new Promise<number>((resolve) => {
-      child.on('error', (err) => {
-        note(`cannot start ${flags.command[0]}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-        resolve(127);
-      });
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 + (signalNumber(signal) ?? 15) : 1)));
-    });
+    announced = (async () => {
+      if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, life.readyTimeoutMs, () => exited || stopping !== undefined)) {
+        if (!exited && stopping === undefined) await life.announce();
+      } else if (!exited && stopping === undefined && flags.service) {
+        note(`app not ready on port ${flags.port}${life.readyPath ?? ''} within ${life.readyTimeoutMs / 1000}s; not announced (it will be once ready)`);
+        if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, 24 * 3600_000, () => exited || stopping !== undefined)) await life.announce();
+      }
+    })();
+    announced.catch((e: Error) => note(`announcing failed: ${e.message}`));
+    const code = await exit;
+    // The app is gone: take it out of the endpoints at once (clients retry on the connect failures).
+    if (stopping === undefined) await life.withdraw().catch(() => undefined);
+    else await stopping;
     note(`command exited with ${code}; stopping the sidecar`);
     return code;
   } finally {
@@ -190,7 +269,9 @@ const command: CommandDefinition = {
       .option('--labels <k=v,...>', 'workload labels (subsets select on them, e.g. version=v2)')
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
       .option('--outbound <SVC:PORT=LOCALPORT>', 'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)', (v: string, all: string[] = []) => [...all, v])
-      .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config before giving up (default 20)')
+      .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config, and for the app before warning (default 20)')
+      .option('--ready-path <path>', 'the app is ready (announced as an endpoint) once GET PATH answers 200-399 (default: once its port accepts)')
+      .option('--drain-duration <seconds>', 'on stop: how long in-flight requests get after the endpoint was withdrawn (default 5, as Istio)')
       .option('--transparent', 'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)')
       .option('--user <user>', '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)')
       .option('--exclude-outbound-ports <ports>', '--transparent: outbound ports that bypass the sidecar (e.g. 5432,6379)')
@@ -220,7 +301,10 @@ const command: CommandDefinition = {
         const capture = { ...(opts.excludeOutboundPorts ? { excludeOutboundPorts: opts.excludeOutboundPorts } : {}), ...(opts.excludeOutboundIpRanges ? { excludeOutboundIpRanges: opts.excludeOutboundIpRanges } : {}), ...(opts.excludeInboundPorts ? { excludeInboundPorts: opts.excludeInboundPorts } : {}) };
         return runTransparent(ctx, flags, { ...(opts.user ? { user: opts.user } : {}), readyTimeoutMs: readyTimeout * 1000, capture });
       }
-      return run(ctx, flags, readyTimeout * 1000);
+      const drain = secondsFlag(opts.drainDuration, 5);
+      if (drain === undefined || drain < 0) throw new UsageError(`--drain-duration ${opts.drainDuration}: not a duration`, 'e.g. --drain-duration 5 (seconds) or 500ms');
+      if (opts.readyPath !== undefined && !opts.readyPath.startsWith('/')) throw new UsageError(`--ready-path ${opts.readyPath}: not a path`, 'e.g. --ready-path /healthz');
+      return run(ctx, flags, { readyTimeoutMs: readyTimeout * 1000, readyPath: opts.readyPath, drainMs: drain * 1000 });
     });
   },
 };

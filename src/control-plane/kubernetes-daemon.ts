@@ -12,12 +12,11 @@ import type { KubernetesCluster, KubeObject } from '../cluster/kubernetes/index.
 import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
 import { TokenReviewAuthenticator } from './ca/token-review.js';
-import { configChange, fullChange, type ConfigObject } from './push/index.js';
-import { MESH_CONFIG_KIND } from './generators/telemetry.js';
+import { configChange, type ChangeSet } from './push/index.js';
+import { MESH_CONFIG_GROUP, MESH_CONFIG_KIND } from './generators/telemetry.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { KubernetesRegistry } from './kubernetes/registry.js';
 import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
-import { kubernetesGenerators } from './kubernetes/generators.js';
 import { LeaderElector } from './kubernetes/leader-election.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 import { leveledLog, type ControlPlaneLogLevel } from './kubernetes/leveled-log.js';
@@ -93,7 +92,7 @@ async function meshSettings(cluster: KubernetesCluster, namespace: string): Prom
  */
 class MeshConfigMap {
   private text = '';
-  object: ConfigObject | undefined;
+  object: Record<string, unknown> | undefined;
 
   constructor(
     private readonly cluster: KubernetesCluster,
@@ -115,7 +114,7 @@ class MeshConfigMap {
       const spec = JSON.parse(text) as unknown;
       if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
       this.text = text;
-      this.object = { apiVersion: 'install.meshctl.dev/v1', kind: MESH_CONFIG_KIND, metadata: { name: 'mesh', namespace: this.namespace }, spec };
+      this.object = spec as Record<string, unknown>;
       this.log(`mesh config loaded from ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`);
       return true;
     } catch (err) {
@@ -168,16 +167,15 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     debugPort: o.debugPort ?? ControlPlanePorts.debug,
     authority,
     authenticator: new TokenReviewAuthenticator(cluster.rest),
-    generators: kubernetesGenerators(registry),
     inputs: () => {
       const inputs = registry.snapshotInputs();
-      return meshConfig.object ? { ...inputs, configs: [...inputs.configs, meshConfig.object] } : inputs;
+      return meshConfig.object ? { ...inputs, meshConfig: meshConfig.object } : inputs;
     },
     dnsNames: [`${CONTROL_PLANE_SERVICE}.${ns}`, serviceName, `${serviceName}.cluster.local`],
     info: (streamAddress) => ({ version: o.version, pod: o.podName, namespace: ns, startedAt, streamAddress, caOrigin: ca.origin, leader: elector.isLeader, proxies: serving.server.ads.views().length, unsynced: registry.unsynced(), rejected: registry.rejected() }),
     log,
   });
-  registry.on('change', (reasons: string[]) => serving.pipeline.notify(fullChange(reasons.slice(0, 5).join(', ') + (reasons.length > 5 ? `, … (${reasons.length})` : ''))));
+  registry.on('change', (change: ChangeSet) => serving.pipeline.notify(change));
 
   // The injector: the same transform as `meshctl inject`, with the mesh's settings.
   let address = o.proxyControlPlaneAddress || `${serviceName}:${ControlPlanePorts.stream}`;
@@ -198,7 +196,7 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
   // Renewed at half-life; the caBundle (the mesh root) does not change with it.
   const meshConfigPoll = setInterval(() => {
     meshConfig.refresh().then(
-      (changed) => changed && serving.pipeline.notify(configChange([{ kind: MESH_CONFIG_KIND, namespace: ns, name: 'mesh' }], 'mesh config changed')),
+      (changed) => changed && serving.pipeline.notify(configChange([{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: ns, name: 'mesh' }], 'mesh config changed')),
       (err: Error) => log(`reading the mesh config: ${err.message}`),
     );
   }, o.meshConfigPollMs ?? 5_000);
@@ -212,13 +210,28 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     await Promise.all([ensureCaBundle(cluster, authority.rootPem, log), publishRoot(cluster, authority.rootPem, log)]);
   };
   let reconcileTimer: NodeJS.Timeout | undefined;
+  // One reconciliation at a time; events during one ask for one more (a burst of namespaces, one pass).
+  let reconciling: Promise<void> | undefined;
+  let again = false;
   const reconcileSafely = (): void => {
     // A leader whose renewal is overdue (its process was frozen, the API unreachable) does no singleton work.
     if (!elector.isLeader) return;
-    void reconcile().catch((err: Error) => logger.warn(`leader: ${err.message}`));
+    if (reconciling) {
+      again = true;
+      return;
+    }
+    reconciling = reconcile()
+      .catch((err: Error) => logger.warn(`leader: ${err.message}`))
+      .finally(() => {
+        reconciling = undefined;
+        if (again) {
+          again = false;
+          reconcileSafely();
+        }
+      });
   };
-  const onNamespace = (reasons: string[]): void => {
-    if (elector.isLeader && reasons.some((r) => r.startsWith('namespace '))) reconcileSafely();
+  const onNamespace = (): void => {
+    if (elector.isLeader) reconcileSafely();
   };
   const elector = new LeaderElector(cluster.objects, {
     namespace: ns,
@@ -231,11 +244,11 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
       reconcileSafely();
       reconcileTimer = setInterval(reconcileSafely, o.reconcileMs ?? 30_000);
       reconcileTimer.unref();
-      registry.on('change', onNamespace);
+      registry.on('namespace', onNamespace);
     },
     onStoppedLeading: () => {
       if (reconcileTimer) clearInterval(reconcileTimer);
-      registry.off('change', onNamespace);
+      registry.off('namespace', onNamespace);
     },
   });
   elector.start();

@@ -6,6 +6,9 @@
  * last good config keeps serving. `applyConfig` is what the control-plane stream client calls.
  */
 import type { Server } from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { validateProxyConfig, type IdentityConfig, type ProxyConfig } from '../protocol/proxy-config/index.js';
 import { ProxyCounterDrain } from './runtime/drain.js';
 import { Runtime, nodeInfo } from './runtime/runtime.js';
@@ -22,6 +25,7 @@ import { startTelemetryServer } from './telemetry/telemetry-server.js';
 import type { AdminView, ApplyResult } from './admin/admin-view.js';
 import { describeClusters, describeListeners } from './admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { installLastResortGuard } from './runtime/guard.js';
 
 export type { ApplyResult } from './admin/admin-view.js';
 
@@ -39,6 +43,16 @@ export interface ProxyOptions {
   telemetryPort?: number;
   /** Called after /quitquitquit finished draining. */
   onQuit?: () => void;
+  /**
+   * Install the process-wide last-resort guard (runtime/guard.ts) for the life of the proxy: set
+   * where the proxy owns its process (`proxy run`, `meshctl run`), not by tests sharing one.
+   */
+  guardProcess?: boolean;
+  /**
+   * Where the admin token is written (0600, created with the directory if missing): the token the
+   * mutating admin endpoints ask for. Unset: the token stays in this process (`adminToken`).
+   */
+  adminTokenFile?: string;
 }
 
 /** A running proxy. */
@@ -59,6 +73,12 @@ export class Proxy implements ProxyContext {
   private appliedAt = '';
   private applying: Promise<unknown> = Promise.resolve();
   private drainPromise: Promise<void> | undefined;
+  private unguard: (() => void) | undefined;
+  /** The token of the mutating admin endpoints (random per start; never logged). */
+  readonly adminToken = randomBytes(32).toString('base64url');
+  private adminTokenFile: string | undefined;
+  private configHash = '';
+  private streamConfigHash: string | null = null;
 
   private constructor(private readonly opts: ProxyOptions) {
     this.log = opts.log ?? new ProxyLog();
@@ -69,20 +89,37 @@ export class Proxy implements ProxyContext {
   /** Validates and applies `config`, binds everything; throws the NACK error if the config is refused. */
   static async start(config: unknown, opts: ProxyOptions = {}): Promise<Proxy> {
     const p = new Proxy(opts);
+    if (opts.guardProcess) {
+      const errors = p.telemetry.metrics.internalErrors;
+      p.unguard = installLastResortGuard({ log: p.log, count: (kind) => errors.labels(kind).inc() });
+    }
     const r = await p.applyConfig(config);
     if (!r.ok) {
       p.closeIdentity();
+      p.unguard?.();
       throw new ProxyConfigRejected(r.errors);
     }
     const cfg = p.runtime.config;
+    if (opts.adminTokenFile) p.writeAdminToken(opts.adminTokenFile);
     try {
-      p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin);
+      p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin, { token: p.adminToken, file: p.adminTokenFile });
       p.telemetryServer = await startTelemetryServer(p.adminView(), cfg.telemetry?.address ?? '0.0.0.0', opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry);
     } catch (err) {
       await p.close();
       throw err;
     }
     return p;
+  }
+
+  private writeAdminToken(file: string): void {
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(file, this.adminToken + '\n', { mode: 0o600 });
+      chmodSync(file, 0o600); // an older file keeps its mode on rewrite
+      this.adminTokenFile = file;
+    } catch (err) {
+      this.log.warn('cannot write the admin token file: the mutating admin endpoints are usable only in this process', { file, error: (err as Error).message });
+    }
   }
 
   // ---- ProxyContext ----
@@ -102,6 +139,11 @@ export class Proxy implements ProxyContext {
   requestFinished(): void {
     this.drainTracker.finished();
     this.telemetry.metrics.activeRequests.dec();
+  }
+
+  /** Requests and TCP streams in flight (both directions), for a graceful stop. */
+  get inFlight(): number {
+    return this.drainTracker.inFlight;
   }
 
   /** The version of the config serving now. */
@@ -124,8 +166,8 @@ export class Proxy implements ProxyContext {
   }
 
   /** Applies a config (serialised with other applies). Never throws: the result is the ACK/NACK. */
-  applyConfig(config: unknown): Promise<ApplyResult> {
-    const run = this.applying.then(() => this.applyNow(config));
+  applyConfig(config: unknown, source?: 'stream'): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(config, source));
     this.applying = run.catch(() => undefined);
     return run;
   }
@@ -141,7 +183,7 @@ export class Proxy implements ProxyContext {
     return { ok: false, version, error: errors.join('; '), errors };
   }
 
-  private async applyNow(input: unknown): Promise<ApplyResult> {
+  private async applyNow(input: unknown, source: 'stream' | undefined): Promise<ApplyResult> {
     const version = typeof (input as { version?: unknown })?.version === 'string' ? (input as { version: string }).version : 'unversioned';
     const nack = (errors: string[]): ApplyResult => this.noteRejected(version, errors);
     const v = validateProxyConfig(input);
@@ -195,6 +237,8 @@ export class Proxy implements ProxyContext {
     this.state.sweep(new Set(runtime.clusters.keys()));
     this.telemetry.configure(config.telemetry);
     this.appliedAt = new Date().toISOString();
+    this.configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex');
+    if (source === 'stream') this.streamConfigHash = this.configHash;
     const m = this.telemetry.metrics;
     m.configVersion.reset();
     m.configVersion.labels(runtime.version).set(1);
@@ -270,13 +314,15 @@ export class Proxy implements ProxyContext {
     await Promise.all([this.admin, this.telemetryServer].map((s) => (s ? new Promise<void>((r) => s.server.close(() => r())) : undefined)));
     this.state.close();
     this.closeIdentity();
+    this.unguard?.();
   }
 
   private adminView(): AdminView {
     return {
       log: this.log,
       readiness: () => (this.drainingFlag ? { ready: false, state: 'DRAINING' } : this.runtime ? { ready: true, state: 'LIVE' } : { ready: false, state: 'PRE_INITIALIZING' }),
-      configDump: () => ({ version: this.version, appliedAt: this.appliedAt, lastRejected: this.lastRejected ?? null, config: redact(this.runtime.config) }),
+      configDump: () => ({ version: this.version, appliedAt: this.appliedAt, lastRejected: this.lastRejected ?? null, configHash: this.configHash, streamConfigHash: this.streamConfigHash, config: redact(this.runtime.config) }),
+      configHash: () => ({ configHash: this.configHash, streamConfigHash: this.streamConfigHash }),
       clusters: () => describeClusters(this.runtime, Date.now()),
       listeners: () => describeListeners(this.runtime, this.handles),
       routes: () => this.runtime.config.routes ?? [],

@@ -42,7 +42,7 @@ describe('meshctl check (local platform)', () => {
     expect(table.stdout.trimEnd().endsWith('Status check results are ✔')).toBe(true);
     const json = JSON.parse(meshctl('check', '-o', 'json').stdout);
     expect(json.success).toBe(true);
-    expect(json.categories.map((c: { categoryName: string }) => c.categoryName)).toEqual(['control-plane', 'identity', 'config']);
+    expect(json.categories.map((c: { categoryName: string }) => c.categoryName)).toEqual(['control-plane', 'identity', 'config', 'workloads']);
     expect(json.categories[2].checks[0]).toMatchObject({ description: 'the config store is readable and every stored object is valid', result: 'success' });
   });
 

@@ -29,6 +29,8 @@ describe('meshctl run', () => {
     const serving = cli('run', '--name', 'reviews-v1', '--service', 'reviews', '--service-port', '9080', '--labels', 'version=v1', '--port', String(port), '--', process.execPath, '-e', server);
     const platform = new LocalPlatform(home);
     await eventually('the service registered and its sidecar connected', () => cp.server.ads.views().some((v) => v.proxy.workload === 'reviews-v1'), 20_000);
+    // Announced (an endpoint) only once its app accepts on its port.
+    await eventually('the service announced once its app listens', async () => (await platform.listWorkloads()).some((w) => w.name === 'reviews-v1' && w.serving !== false), 20_000);
     // its telemetry port is registered (proxy-status -o json lists it) and serves the metrics
     const reviews = (await platform.listWorkloads()).find((w) => w.name === 'reviews-v1')!;
     const scrape = await fetch(`http://127.0.0.1:${reviews.telemetryPort}/stats/prometheus`);

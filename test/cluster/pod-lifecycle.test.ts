@@ -230,8 +230,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
       MEMORY_REQUEST_MI: '64',
       PASSWORD: 's3cret',
       COLOR: 'blue',
-      KUBERNETES_SERVICE_HOST: cluster.state.network.gateway,
-      KUBERNETES_SERVICE_PORT: String(cluster.state.apiServerPort),
+      // The `kubernetes` Service's ClusterIP, which the node's kube-proxy leads to the API server.
+      KUBERNETES_SERVICE_HOST: '198.18.128.1',
+      KUBERNETES_SERVICE_PORT: '443',
     });
     expect(env).not.toHaveProperty('MISSING_OPTIONAL');
 

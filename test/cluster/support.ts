@@ -142,6 +142,11 @@ export class TestCluster {
     return run('ip', ['netns', 'exec', this.podNetns(pod), ...argv], { timeoutMs });
   }
 
+  /** Runs argv as root on the node (its network namespace: kube-proxy's rules, NodePorts, the node's address). */
+  execOnNode(argv: string[], timeoutMs = 20_000): Promise<CommandResult> {
+    return run('nsenter', [`--net=/run/netns/${this.state.network.nodeNetns}`, '--', ...argv], { timeoutMs });
+  }
+
   /** Runs argv in a running container (its network, mount and UTS namespaces), like `kubectl exec`, as root. */
   async execInContainer(pod: k8s.V1Pod, container: string, argv: string[], timeoutMs = 20_000): Promise<CommandResult> {
     const fresh = await this.core.readNamespacedPod({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '' });

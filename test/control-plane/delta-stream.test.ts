@@ -16,13 +16,14 @@ import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import { assembleResources, splitRouteConfig } from '../../src/protocol/stream/resources.js';
 import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
 import { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
-import { ConfigComposer } from '../../src/proxy-runtime/xds-client/compose.js';
+import { CA_ISSUED_IDENTITY, ConfigComposer } from '../../src/proxy-runtime/xds-client/compose.js';
 import { SIDECAR_TYPES } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
 import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from '../protocol/harness.js';
 
 const SERVICES = 40;
 const services: ServiceRecord[] = Array.from({ length: SERVICES }, (_, i) => ({ name: `svc-${i}`, namespace: 'shop', ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'http' }], selector: { app: `svc-${i}` } }));
-const workloads: WorkloadRecord[] = ['a', 'b'].map((n, i) => ({ name: `web-${n}`, namespace: 'shop', serviceAccount: 'web', labels: { app: `svc-${i}`, version: 'v1' }, address: '127.0.0.1', proxyPort: 16000 + i, ports: [9080], outboundPort: 17000 + i }));
+// Clients that serve no service (no selector matches them): their config is the outbound part only.
+const workloads: WorkloadRecord[] = ['a', 'b'].map((n, i) => ({ name: `web-${n}`, namespace: 'shop', serviceAccount: 'web', labels: { app: `web-${n}`, version: 'v1' }, address: '127.0.0.1', proxyPort: 16000 + i, ports: [9080], outboundPort: 17000 + i }));
 const weights = (v2: number): ConfigObject[] => [
   { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-3', namespace: 'shop' }, spec: { host: 'svc-3', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
   { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'svc-3', namespace: 'shop' }, spec: { hosts: ['svc-3'], http: [{ route: [{ destination: { host: 'svc-3', subset: 'v1' }, weight: 100 - v2 }, { destination: { host: 'svc-3', subset: 'v2' }, weight: v2 }] }] } },
@@ -67,7 +68,8 @@ describe('incremental config stream', () => {
       const identity = await identityFor(cp, { namespace: w.namespace, serviceAccount: w.serviceAccount, name: w.name });
       identities.push(identity);
       const target = validatingTargetForTest();
-      const composer = new ConfigComposer(target);
+      // As the sidecar composes: its CA-issued identity backs the mTLS the endpoints ask for.
+      const composer = new ConfigComposer(target, { identity: CA_ISSUED_IDENTITY });
       const client = new XdsClient({ address: cp.address(), identity, node: { id: `${w.name}.shop`, workload: w.name, namespace: 'shop', serviceAccount: 'web', proxyVersion: 'test' }, types: SIDECAR_TYPES, apply: composer.apply, backoff: { initialMs: 50, maxMs: 200 } });
       const responses: (typeof proxies)[number]['responses'] = [];
       client.on('response', (type: string, r: { changed: string[]; removed: string[] }) => responses.push({ type, ...r }));

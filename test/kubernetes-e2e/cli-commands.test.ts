@@ -10,9 +10,6 @@
  * cluster instead of the run's shared one (getTestCluster): the mesh is cluster-wide (CRDs,
  * ClusterRole, the webhook configuration), and test/kubernetes/install.test.ts installs and
  * uninstalls those same cluster-scoped objects on the shared cluster in parallel.
- *
- * The test cluster has no DNS: the control plane is told to inject its pod IP as the address
- * proxies dial (MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip), as in mesh.test.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,7 +72,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
   it('check --pre passes on the fresh cluster, and fails with a hint for a user without permissions', async () => {
     const ok = await cli('check', '--pre');
     expect(ok.stderr).toBe('');
-    expect(ok.stdout).toMatch(/✔ can reach the Kubernetes API \(context "[^"]+" \(https:\/\/127\.0\.0\.1:\d+\), v1\.34\.\d+\)/);
+    expect(ok.stdout).toMatch(/✔ can reach the Kubernetes API \(context "[^"]+" \(https:\/\/198\.18\.\d+\.1:\d+\), v1\.34\.\d+\)/);
     expect(ok.stdout).toContain('✔ Kubernetes supports native sidecars (1.29 or newer)');
     expect(ok.stdout).toContain('✔ can create MutatingWebhookConfigurations');
     expect(ok.stdout).toContain("✔ no other mesh owns the mesh's CRDs");
@@ -160,11 +157,6 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
   let productpage: k8s.V1Pod;
 
   it('check --proxy is green with the injected demo; proxy-status lists every proxy SYNCED', async () => {
-    // No DNS in the test cluster: proxies dial a control plane pod IP (see the file comment).
-    const env = await cluster.kubectl(['-n', 'mesh-system', 'set', 'env', 'deployment/meshctl-control-plane', 'MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip']);
-    expect(env.code, env.stderr).toBe(0);
-    const rolled = await cluster.kubectl(['-n', 'mesh-system', 'rollout', 'status', 'deployment/meshctl-control-plane', '--timeout=120s'], { timeoutMs: 130_000 });
-    expect(rolled.code, rolled.stderr).toBe(0);
     demoNs = await cluster.createNamespace('demo');
     expect((await cluster.kubectl(['label', 'namespace', demoNs, 'meshctl.dev/inject=enabled'])).code).toBe(0);
     await cluster.waitFor('meshctl-ca-root in the demo namespace', async () => Boolean(await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: demoNs })), 60_000);

@@ -9,11 +9,8 @@
  * (CRDs, ClusterRole, webhook configuration), and the install tests in test/kubernetes/ install and
  * uninstall those same cluster-scoped objects in parallel.
  *
- * Limit of the test cluster, not of meshctl: it has no DNS, so pods cannot resolve
- * `meshctl-control-plane.mesh-system.svc`. The control plane is told to inject its own pod IP
- * (MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip) and the CLI-injected copy gets a control plane
- * pod IP with `--set controlPlane.address=IP:15012`. Requests go to Service ClusterIPs, which only
- * the sidecars route (there is no kube-proxy either).
+ * Proxies dial the control plane as injected, at `meshctl-control-plane.mesh-system.svc:15012`, through
+ * the test cluster's DNS and kube-proxy.
  */
 import { readFileSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
@@ -49,7 +46,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
     const first = await cli('install', '--kubernetes', '--wait', '--timeout', '3m', '-y');
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/✔ Kubernetes API reachable \(context "[^"]+" \(https:\/\/127\.0\.0\.1:\d+\), v1\.34\.\d+\)/);
+    expect(first.stdout).toMatch(/✔ Kubernetes API reachable \(context "[^"]+" \(https:\/\/198\.18\.\d+\.1:\d+\), v1\.34\.\d+\)/);
     expect(first.stdout).toMatch(/✔ CRDs applied \(\d+ created\)/);
     expect(first.stdout).toContain('✔ Root CA created in secret mesh-system/meshctl-ca');
     expect(first.stdout).toMatch(/✔ Control plane applied \(\d+ created\)/);
@@ -80,14 +77,6 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
   let hookNs: string;
 
   it('runs the demo app injected by the CLI and, in a labelled namespace, by the webhook: every pod Ready with its sidecar', async () => {
-    // No DNS in the test cluster: proxies dial a control plane pod IP (see the file comment).
-    const env = await cluster.kubectl(['-n', 'mesh-system', 'set', 'env', 'deployment/meshctl-control-plane', 'MESHCTL_PROXY_CONTROL_PLANE_ADDRESS=pod-ip']);
-    expect(env.code, env.stderr).toBe(0);
-    const rolled = await cluster.kubectl(['-n', 'mesh-system', 'rollout', 'status', 'deployment/meshctl-control-plane', '--timeout=120s'], { timeoutMs: 130_000 });
-    expect(rolled.code, rolled.stderr).toBe(0);
-    const cpIp = (await controlPlanePods()).find(isPodReady)?.status?.podIP;
-    expect(cpIp).toBeTruthy();
-
     cliNs = await cluster.createNamespace('demo-cli');
     hookNs = await cluster.createNamespace('demo-hook');
     const label = await cluster.kubectl(['label', 'namespace', hookNs, 'meshctl.dev/inject=enabled']);
@@ -98,7 +87,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
       return true;
     }, 60_000);
 
-    const out = await runCli(['inject', '-f', '-', '--set', `controlPlane.address=${cpIp}:15012`], { stdin: BOOKINFO, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
+    const out = await runCli(['inject', '-f', '-'], { stdin: BOOKINFO, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toContain('deployment "productpage-v1" injected');
     const applied = await cluster.kubectl(['-n', cliNs, 'apply', '-f', '-'], { input: out.stdout });

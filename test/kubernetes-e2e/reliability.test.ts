@@ -6,11 +6,9 @@
  * `meshctl analyze`, and the control plane's --log-level filtering its lines.
  *
  * One mesh installed for the whole file, on its own cluster (the mesh is cluster-wide and
- * mesh.test.ts installs and uninstalls it on another). The test cluster has no kube-proxy and no DNS:
- * injected pods dial the control plane through a kube-proxy stand-in on the pod network's gateway
- * (test/cluster/harness/service-forwarder.ts) that leads to the Service's Ready endpoints, as the
- * Service address does in a real cluster, so a proxy whose control plane pod goes away reconnects to
- * another replica.
+ * mesh.test.ts installs and uninstalls it on another). Injected pods dial the control plane as injected,
+ * at `meshctl-control-plane.mesh-system.svc:15012` (the test cluster's DNS and kube-proxy lead it to the
+ * Service's Ready endpoints), so a proxy whose control plane pod goes away reconnects to another replica.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +21,6 @@ import { runCli } from '../support/cli.js';
 import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
 import type { TestClusterState } from '../cluster/harness/cluster.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
-import { startServiceForwarder, type ServiceForwarder } from '../cluster/harness/service-forwarder.js';
 import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
 import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
 import { EC_P256, generateP256, loadX509 } from '../../src/protocol/pki/x509.js';
@@ -131,7 +128,6 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
   let cluster: TestCluster;
   let api: KubernetesCluster;
   let dir: string;
-  let forwarder: ServiceForwarder | undefined;
   let ns: string;
   let reviewsIp: string;
   const cli = (argv: string[], stdin?: string) => runCli(argv, { env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir }, ...(stdin !== undefined ? { stdin } : {}) });
@@ -222,11 +218,10 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
     // --log-level warn: the last test checks that info lines are not written.
     const installed = await cli(['install', '--kubernetes', '--wait', '--timeout', '3m', '-y', '--set', 'controlPlane.logLevel=warn']);
     expect(installed.code, installed.stderr).toBe(0);
-    forwarder = await startServiceForwarder(cluster.kubeConfig, { gateway: state.network.gateway, namespace: MESH_NS, service: 'meshctl-control-plane', port: 15012 });
 
     ns = await cluster.createNamespace('rel');
     await cluster.waitFor('the root CA ConfigMap in the app namespace', async () => cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns }), 60_000);
-    const injected = await cli(['inject', '-f', '-', '--set', `controlPlane.address=${forwarder.address}`], app());
+    const injected = await cli(['inject', '-f', '-'], app());
     expect(injected.code, injected.stderr).toBe(0);
     const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
     expect(applied.code, applied.stderr).toBe(0);
@@ -235,7 +230,6 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
   }, 300_000);
 
   afterAll(async () => {
-    await forwarder?.close();
     await stopOwnTestCluster(own);
   }, 120_000);
 
@@ -413,7 +407,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
           return p && /VirtualService \(networking\.istio\.io\/\w+\): .*retrying with backoff/.test(cluster.podLogs(p, 'control-plane')) ? p : undefined;
         }, 60_000);
         await sleep(2000);
-        // Not serving: not Ready, so the Service (the forwarder) leads nowhere and proxies keep their config.
+        // Not serving: not Ready, so the Service leads nowhere and proxies keep their config.
         expect(isPodReady(await cluster.core.readNamespacedPod({ name: fresh.metadata!.name!, namespace: MESH_NS }))).toBe(false);
         await setGroups(groups);
         restored = true;

@@ -1,5 +1,5 @@
 /** `meshctl proxy run`: help with a minimal config, config errors with file:line, a real run stopped via the admin API. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -76,7 +76,12 @@ describe('meshctl proxy run', () => {
       return dump.version === 'two' && dump.lastRejected !== null && dump.lastRejected.error.includes('listeners: expected array');
     }, 'the invalid edit is refused and version two kept');
     expect((await send(listenPort, { host: 'reviews:9080' })).body).toBe('B');
-    await fetch(`http://127.0.0.1:${adminPort}/quitquitquit`, { method: 'POST' });
+    // Without the token the proxy refuses to quit; the token is in the 0600 file beside the config.
+    expect((await fetch(`http://127.0.0.1:${adminPort}/quitquitquit`, { method: 'POST' })).status).toBe(401);
+    const tokenFile = join(dir, 'admin-token');
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect((await fetch(`http://127.0.0.1:${adminPort}/quitquitquit`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const r = await running;
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('config file rejected');

@@ -111,7 +111,7 @@ export function send(
 
 /** Fetches a JSON admin path. */
 export async function admin<T = unknown>(proxy: Proxy, path: string, method = 'GET'): Promise<T> {
-  const r = await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`, { method });
+  const r = await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`, { method, headers: method === 'GET' ? {} : { authorization: `Bearer ${proxy.adminToken}` } });
   return (await r.json()) as T;
 }
 

@@ -99,4 +99,25 @@ describe('meshctl proxy-status', () => {
     expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('Not_A_Name: not a proxy name');
   });
+
+  it('shows DIVERGED when a proxy runs a config changed through its admin API, and check --proxy fails', async () => {
+    const before = await mesh.cli('check', '--proxy');
+    const w = mesh.workloads.find((x) => x.name === 'productpage')!;
+    const changed = { ...(await w.proxy.current().config), version: 'changed-by-hand' };
+    const r = await fetch(`http://127.0.0.1:${w.adminPort}/config`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${w.proxy.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...changed, listeners: [] }),
+    });
+    expect(r.status).toBe(200);
+    const table = await mesh.cli('proxy-status');
+    const row = table.stdout.split('\n').find((l) => l.startsWith('productpage.default'))!;
+    expect(row.split(/\s{3,}/).slice(3, 6)).toEqual(['DIVERGED', 'DIVERGED', 'DIVERGED']);
+    expect(table.stdout).toMatch(/^DIVERGED productpage\.default: runs a config the control plane did not send/m);
+    const check = await mesh.cli('check', '--proxy');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('productpage.default is DIVERGED');
+    // The other proxies are untouched: before the change, the same check had no DIVERGED line.
+    expect(before.stdout).not.toContain('DIVERGED');
+  });
 });

@@ -106,13 +106,51 @@ spec:
       maxEjectionPercent: 50
 `;
 
+/** Istio's default retry policy, on every forwarding route that sets none. */
+const ISTIO_DEFAULT_RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', retriableStatusCodes: [503] };
+
 describe('translation of Istio traffic management', () => {
+  it("gives routes without retries Istio's default policy, keeps retryOn as written, and attempts: 0 turns retries off", () => {
+    const c = generate(
+      snapshot(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: product-service}
+spec:
+  hosts: [product-service]
+  http:
+  - match: [{uri: {prefix: /off}}]
+    retries: {attempts: 0}
+    route: [{destination: {host: product-service}}]
+  - match: [{uri: {prefix: /grpc}}]
+    retries: {attempts: 3, retryOn: 'unavailable,cancelled,retriable-status-codes,409'}
+    route: [{destination: {host: product-service}}]
+  - match: [{uri: {prefix: /attempts-only}}]
+    retries: {attempts: 4}
+    route: [{destination: {host: product-service}}]
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new}
+  - route: [{destination: {host: product-service}}]
+`),
+    );
+    const routes = productRoutes(c);
+    expect(routes.map((r) => r.retries)).toEqual([
+      { attempts: 0, retryOn: ISTIO_DEFAULT_RETRIES.retryOn, retriableStatusCodes: [503] },
+      { attempts: 3, retryOn: 'unavailable,cancelled,retriable-status-codes,409' },
+      { ...ISTIO_DEFAULT_RETRIES, attempts: 4 },
+      undefined,
+      ISTIO_DEFAULT_RETRIES,
+    ]);
+  });
+
   it('routes the header match to v2 and splits the rest 90/10 over subset clusters', () => {
     const c = generate(snapshot(SEED_CANARY));
     const routes = productRoutes(c);
     expect(routes[0]).toEqual({
       match: [{ headers: { 'user-type': { exact: 'premium' } } }],
       route: [{ cluster: 'outbound|8080|v2|product-service.default.svc.cluster.local', weight: 100 }],
+      // No retries in the route: Istio's default policy.
+      retries: ISTIO_DEFAULT_RETRIES,
     });
     expect(routes[1]!.route).toEqual([
       { cluster: 'outbound|8080|v1|product-service.default.svc.cluster.local', weight: 90 },
@@ -287,6 +325,7 @@ spec:
           { cluster: 'outbound|8080||product-service-v1.default.svc.cluster.local', weight: 900 },
           { cluster: 'outbound|8080||product-service-v2.default.svc.cluster.local', weight: 100 },
         ],
+        retries: ISTIO_DEFAULT_RETRIES,
       },
     ]);
   });
@@ -325,7 +364,8 @@ spec:
       timeout: '500ms',
       retries: { budget: { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: '10000ms' } },
     });
-    expect(routes[1]!.retries).toBeUndefined();
+    // Not retryable: only what never reached the app is retried (Istio's default, 503 for idempotent methods).
+    expect(routes[1]!.retries).toEqual(ISTIO_DEFAULT_RETRIES);
   });
 });
 
@@ -342,7 +382,7 @@ describe('listeners', () => {
 
   it('explicit mode: an HTTP_PROXY listener with host:port domains, and an inbound listener on the sidecar port', () => {
     const s = snapshot('');
-    const v1 = { ...productV1, inboundPorts: { 8080: 18080 } };
+    const v1 = { ...productV1, proxyPort: 18080 };
     const c = generate({ ...s, workloads: [v1, productV2, user] }, v1, 'explicit');
     expect(c.listeners.find((l) => l.name === 'outbound')).toMatchObject({ address: '127.0.0.1', port: 15001, mode: 'http-proxy' });
     const hosts = c.routes!.find((r) => r.name === 'outbound')!.virtualHosts;

@@ -3,7 +3,8 @@ import type { IssueRule } from '../../config/index.js';
 import type { Analyzer } from '../context.js';
 import { Messages, type MessageType } from '../messages.js';
 
-function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info'): MessageType {
+/** The message type of a validation issue (what `apply` prints for its warnings too). */
+export function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info'): MessageType {
   switch (rule) {
     case 'regex': return Messages.InvalidRegex;
     case 'percent': return Messages.PercentageOutOfRange;

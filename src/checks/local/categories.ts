@@ -6,6 +6,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { CheckFailure, type CheckCategory } from '../types.js';
 import { rootCaCheckers } from '../root-ca.js';
 import type { MeshPlatform } from '../../cluster/index.js';
+import { isDiverged, type ConfigHashes } from '../../protocol/stream/sync-status.js';
 
 /** What the local checks need. */
 export interface LocalCheckContext {
@@ -102,7 +103,7 @@ export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalChec
       }),
     },
   ];
-  categories.push(configCategory());
+  categories.push(configCategory(), workloadCategory());
   if (opts.proxies) categories.push(proxyCategory());
   return categories;
 }
@@ -153,9 +154,16 @@ function configCategory(): CheckCategory<LocalCheckContext> {
   };
 }
 
-function proxyCategory(): CheckCategory<LocalCheckContext> {
+const DAY = 86_400_000;
+
+/**
+ * Checked on every `meshctl check` (not only with --proxy): a registered workload without a
+ * connected proxy serves stale config at best (a control plane restarted elsewhere, a crashed
+ * sidecar), and a workload certificate close to expiry is the outage of tomorrow.
+ */
+function workloadCategory(): CheckCategory<LocalCheckContext> {
   return {
-    id: 'data-plane',
+    id: 'workloads',
     checkers: [
       {
         description: 'every registered workload has a connected proxy',
@@ -171,17 +179,49 @@ function proxyCategory(): CheckCategory<LocalCheckContext> {
         },
       },
       {
+        description: 'no workload certificate is close to expiry (within 30 days, or past its renewal point)',
+        hint: 'certificates renew at half-life: one this close to expiry is not renewing; see the proxy log (renewal errors) and the CA',
+        warning: true,
+        async run(ctx) {
+          const now = ctx.now().getTime();
+          const problems: string[] = [];
+          for (const w of (await ctx.platform.listWorkloads()).filter((x) => x.adminPort)) {
+            // The certificate in force now (the stream's was the one it connected with).
+            const certs = await ctx.platform.proxyAdminGet<{ identity?: { validFrom?: string; validTo?: string } | null }>(w, '/certs').catch(() => undefined);
+            const from = Date.parse(certs?.identity?.validFrom ?? '');
+            const to = Date.parse(certs?.identity?.validTo ?? '');
+            if (!Number.isFinite(from) || !Number.isFinite(to)) continue;
+            // 24h certificates always expire "within 30 days": for them what matters is that they renew.
+            if (to - now < Math.min(30 * DAY, 0.4 * (to - from))) problems.push(`${w.name}.${w.namespace} expires ${new Date(to).toISOString()}`);
+          }
+          if (problems.length) throw new CheckFailure(problems.join('\n'));
+        },
+      },
+    ],
+  };
+}
+
+function proxyCategory(): CheckCategory<LocalCheckContext> {
+  return {
+    id: 'data-plane',
+    checkers: [
+      {
         description: 'every proxy runs the latest config (no NACK, nothing stale)',
         hint: "see 'meshctl proxy-status' for the proxy and type; a NACK names what the proxy rejected",
         retryDeadlineMs: 30_000,
         async run(ctx) {
           const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
           const problems: string[] = [];
+          const withAdmin = new Set((await ctx.platform.listWorkloads()).filter((w) => w.adminPort).map((w) => `${w.name}.${w.namespace}`));
           for (const p of proxies) {
             for (const [type, s] of Object.entries(p.types)) {
               if (s.status === 'NACKED') problems.push(`${p.proxy.id} rejected ${type}: ${s.lastNack?.message ?? 'no reason given'}`);
               else if (s.status !== 'SYNCED') problems.push(`${p.proxy.id} ${type} is ${s.status}`);
             }
+            if (!withAdmin.has(`${p.proxy.workload}.${p.proxy.namespace}`)) continue;
+            const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
+            const hash = await ctx.platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch(() => undefined);
+            if (isDiverged(hash)) problems.push(`${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`);
           }
           if (problems.length) throw new CheckFailure(problems.join('\n'));
         },

@@ -57,3 +57,8 @@ export interface ControlPlaneState {
   readonly version: string;
   readonly startedAt: string;
 }
+
+/** The admin token file of a local sidecar (0600; written by `meshctl run`, read by meshctl). */
+export function proxyAdminTokenFile(layout: LocalLayout, name: string, namespace: string): string {
+  return join(layout.home, 'proxies', `${name}.${namespace}.admin-token`);
+}

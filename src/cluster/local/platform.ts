@@ -64,6 +64,15 @@ export class LocalPlatform implements MeshPlatform {
     return this.api<WorkloadRegistration>('POST', '/api/v1/workloads', workload);
   }
 
+  /**
+   * Makes a registered workload an endpoint of its services (serving) or takes it out; with
+   * `ackTimeoutMs`, also waits until every connected proxy acknowledged the change.
+   */
+  async setWorkloadServing(namespace: string, name: string, serving: boolean, ackTimeoutMs = 0): Promise<{ acked: boolean; pending: string[] }> {
+    const path = `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/serving`;
+    return this.api('POST', path, { serving, ackTimeoutMs });
+  }
+
   async unregisterWorkload(namespace: string, name: string): Promise<void> {
     await this.api('DELETE', `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
   }

@@ -43,11 +43,12 @@ const HTTPRedirect = Obj(
     authority: Opt(Str('replace the authority/host with this value')),
     port: Opt(PortNumber('replace the port')),
     derivePort: Opt(Enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'] as const, 'derive the port from the scheme or the request')),
+    prefixRewrite: Opt(Str('replace the matched uri prefix with this value in the redirect')),
     scheme: Opt(Str('replace the scheme')),
     redirectCode: Opt(UInt32({ description: 'HTTP status of the redirect', default: '301' }, { minimum: 300, maximum: 399 })),
   },
   'send a redirect instead of forwarding',
-  { exclusive: [['port', 'derivePort']] },
+  { exclusive: [['port', 'derivePort'], ['uri', 'prefixRewrite']] },
 );
 
 const HTTPDirectResponse = Obj(
@@ -141,6 +142,7 @@ const HTTPRoute = Obj(
     mirror: Opt(Destination),
     mirrors: Opt(List(HTTPMirrorPolicy, 'several mirror destinations')),
     mirrorPercent: Opt(UInt32({ deprecated: 'use mirrorPercentage' }, { maximum: 100 })),
+    mirror_percent: Opt(UInt32({ deprecated: 'use mirrorPercentage' }, { maximum: 100 })),
     mirrorPercentage: Opt(Percent),
     corsPolicy: Opt(CorsPolicy),
     headers: Opt(Headers),
@@ -151,7 +153,7 @@ const HTTPRoute = Obj(
       ['route', 'redirect', 'directResponse', 'delegate'],
       ['redirect', 'rewrite'],
       ['mirror', 'mirrors'],
-      ['mirrorPercent', 'mirrorPercentage'],
+      ['mirrorPercent', 'mirrorPercentage', 'mirror_percent'],
     ],
   },
 );
@@ -165,6 +167,7 @@ const L4MatchAttributes = Obj(
     sourceLabels: Opt(StringMap()),
     gateways: Opt(List(Str())),
     sourceNamespace: Opt(Str()),
+    sourceSubnet: Opt(Str('IPv4/IPv6 address or CIDR of the source')),
   },
   'L4 match conditions',
 );

@@ -17,6 +17,7 @@ import type { WorkloadStore } from '../store/workload-store.js';
 import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
+import { redactPrivateKeys } from '../../protocol/proxy-config/redact.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
 import { controlPlaneMetrics } from '../metrics.js';
 
@@ -71,6 +72,7 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
       ['GET', /^\/api\/v1\/workloads$/, () => ({ items: local.workloads.list() }), true],
       ['POST', /^\/api\/v1\/workloads$/, (_r, _u, body) => registerWorkload(deps, local, body), true],
       ['DELETE', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/, (_r, url) => unregisterWorkload(local, url), true],
+      ['POST', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)\/serving$/, (_r, url, body) => setServing(deps, local, url, body), true],
     );
   }
 
@@ -151,7 +153,7 @@ function configDump(deps: HttpApiDeps, proxyId: string) {
   const desired = deps.pipeline.desired(conn.proxy);
   const sent: Record<string, unknown> = {};
   for (const t of conn.subscribedTypes()) sent[t] = conn.lastSent(t) ?? null;
-  return { proxy: conn.view(), version: deps.pipeline.version, desired, sent };
+  return redactPrivateKeys({ proxy: conn.view(), version: deps.pipeline.version, desired, sent });
 }
 
 async function applyDocuments(deps: LocalApiDeps, body: unknown) {
@@ -185,19 +187,27 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) problems.push('ports: must be a list of ports');
   if (w.capture !== undefined && typeof w.capture !== 'boolean') problems.push('capture: must be true or false');
   if (w.serviceAddresses !== undefined && !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))) problems.push('serviceAddresses: must be a list of IP addresses');
+  if (w.serving !== undefined && typeof w.serving !== 'boolean') problems.push('serving: must be true or false');
   if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
   if (w.telemetryPort !== undefined && !okPort(w.telemetryPort)) problems.push('telemetryPort: must be a port');
   if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
     problems.push('outboundPorts: must be a list of {service, port, localPort}');
   }
+  const gw = w.gateway;
+  if (gw !== undefined && !(gw && typeof gw.address === 'string' && isIP(gw.address) !== 0 && gw.ports && typeof gw.ports === 'object' && Object.entries(gw.ports).every(([k, v]) => okPort(Number(k)) && okPort(v)))) {
+    problems.push('gateway: must be {address: IP, ports: {gatewayPort: localPort}}');
+  }
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
     ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
-    ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
+    // A captured local workload lives in its own network namespace: its peers dial its address directly.
+    ...(w.capture ? { capture: true, peersDialAddress: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
+    ...(w.serving === false ? { serving: false } : {}),
+    ...(gw ? { gateway: { address: gw.address, ports: Object.fromEntries(Object.entries(gw.ports).map(([k, v]) => [Number(k), v])) } } : {}),
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
@@ -208,6 +218,36 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
     await new Promise((r) => setTimeout(r, 10));
   }
   return { workload: record, token, trustRoots: deps.authority.rootPem, streamAddress: deps.streamAddress() };
+}
+
+/** The longest a serving change waits for the proxies' ACKs. */
+const MAX_ACK_WAIT_MS = 60_000;
+
+/**
+ * Marks a workload serving (an endpoint) or not, then waits until the snapshot reflects it and, with
+ * `waitForAck`, until every connected proxy ACKed what it was sent since (so none still routes new
+ * requests to a withdrawn endpoint). Answers which proxies had not ACKed when the wait ran out.
+ */
+async function setServing(deps: HttpApiDeps, local: LocalApiDeps, url: URL, body: unknown) {
+  const m = /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)\/serving$/.exec(url.pathname)!;
+  const ns = decodeURIComponent(m[1]!);
+  const name = decodeURIComponent(m[2]!);
+  const b = body as { serving?: unknown; ackTimeoutMs?: unknown };
+  if (typeof b.serving !== 'boolean') throw new HttpError(400, 'body must have serving: true or false');
+  const waitMs = typeof b.ackTimeoutMs === 'number' && b.ackTimeoutMs > 0 ? Math.min(b.ackTimeoutMs, MAX_ACK_WAIT_MS) : 0;
+  if (!(await local.workloads.setServing(ns, name, b.serving))) throw new HttpError(404, `workload ${ns}/${name} is not registered`);
+  const deadline = Date.now() + Math.max(waitMs, REGISTRATION_PUSH_WAIT_MS);
+  const reflected = (): boolean => (deps.pipeline.snapshot.workload(name, ns)?.serving !== false) === b.serving;
+  while (!reflected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  const version = deps.pipeline.version;
+  const pending = (): string[] =>
+    deps.ads
+      .views()
+      .filter((v) => Object.values(v.types).some((t) => t.status !== 'SYNCED' && t.status !== 'NOT SENT'))
+      .map((v) => v.proxy.id);
+  const ackDeadline = Date.now() + waitMs;
+  while (waitMs > 0 && pending().length > 0 && Date.now() < ackDeadline) await new Promise((r) => setTimeout(r, 10));
+  return { serving: b.serving, version, acked: reflected() && pending().length === 0, pending: waitMs > 0 ? pending() : [] };
 }
 
 async function unregisterWorkload(deps: LocalApiDeps, url: URL) {

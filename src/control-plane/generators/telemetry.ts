@@ -1,17 +1,17 @@
 /**
  * The telemetry type of the config stream: per proxy, where its access log goes and how it is
  * encoded, and where its spans go at what sampling, from Istio's MeshConfig (an IstioOperator's
- * `spec.meshConfig`, kept by the platform as the `MeshConfig` object of the snapshot). A change
+ * `spec.meshConfig`, which the platform puts into the snapshot's inputs). A change
  * reaches running proxies like any push: no restart.
  */
 import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
-import type { ConfigGenerator } from '../push/generator.js';
-import { concernsByInputs } from '../push/generator.js';
-import type { PushSnapshot } from '../push/snapshot.js';
+import { kindRef, type ConfigGenerator } from '../push/generator.js';
 
-/** The kind under which a platform puts the mesh's MeshConfig into the snapshot (one object, any name). */
+/** The kind a MeshConfig change is announced as (the snapshot's `meshConfig`, not a config object). */
 export const MESH_CONFIG_KIND = 'MeshConfig';
+/** Its group, as Istio's IstioOperator carries it. */
+export const MESH_CONFIG_GROUP = 'install.istio.io';
 
 /** The MeshConfig fields meshctl enforces, as Istio names them. */
 export interface MeshTelemetryConfig {
@@ -74,16 +74,11 @@ export function telemetryFromMeshConfig(mc: MeshTelemetryConfig | undefined): Te
   return out;
 }
 
-function meshConfigOf(snap: PushSnapshot): MeshTelemetryConfig | undefined {
-  const [obj] = snap.configs(MESH_CONFIG_KIND);
-  return obj?.spec as MeshTelemetryConfig | undefined;
-}
-
 /** The telemetry generator: claims the mesh config; one resource per proxy, always (defaults when none). */
 export function telemetryGenerator(): ConfigGenerator {
   return {
     typeUrl: TypeUrl.telemetry,
-    concerns: concernsByInputs({ kinds: [MESH_CONFIG_KIND], registry: [] }),
-    generate: (_proxy, snap) => [telemetryFromMeshConfig(meshConfigOf(snap))],
+    reads: { kinds: [kindRef(MESH_CONFIG_GROUP, MESH_CONFIG_KIND)], registry: [] },
+    generate: (_proxy, snap) => [telemetryFromMeshConfig(snap.meshConfig as MeshTelemetryConfig | undefined)],
   };
 }

@@ -2,16 +2,14 @@
  * The local platform's MeshConfig: the JSON file `meshctl install --local -f FILE` / `--set
  * meshConfig.KEY=VALUE` writes into the mesh home. The daemon reads it at start and again when it
  * changes (polled: a rename from an atomic write is seen on every filesystem), and hands it to the
- * pipeline as the snapshot's MeshConfig object, so running proxies get the change without restart.
+ * pipeline as the snapshot's MeshConfig, so running proxies get the change without restart.
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { ConfigObject } from '../push/snapshot.js';
-import { MESH_CONFIG_KIND } from '../generators/telemetry.js';
 
 /** The watched file and its last good content. */
 export class MeshConfigFile {
-  private current: ConfigObject | undefined;
+  private current: Record<string, unknown> | undefined;
   private text = '';
 
   private constructor(
@@ -31,8 +29,8 @@ export class MeshConfigFile {
     return m;
   }
 
-  /** The snapshot object (undefined when there is no MeshConfig). */
-  object(): ConfigObject | undefined {
+  /** The MeshConfig (undefined when there is none). */
+  object(): Record<string, unknown> | undefined {
     return this.current;
   }
 
@@ -54,7 +52,7 @@ export class MeshConfigFile {
       const spec = JSON.parse(text) as unknown;
       if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
       this.text = text;
-      this.current = { apiVersion: 'install.meshctl.dev/v1', kind: MESH_CONFIG_KIND, metadata: { name: 'mesh', namespace: 'mesh-system' }, spec };
+      this.current = spec as Record<string, unknown>;
       this.log(`mesh config loaded from ${this.file}`);
       return true;
     } catch (err) {

@@ -24,7 +24,8 @@ export class WorkloadStore extends EventEmitter {
     const store = new WorkloadStore(file);
     try {
       const parsed = JSON.parse(await readFile(file, 'utf8')) as { workloads?: RegisteredWorkload[] };
-      for (const w of parsed.workloads ?? []) store.records.set(`${w.namespace}/${w.name}`, w);
+      // Records written before peersDialAddress existed: a captured local workload is dialed by address.
+      for (const w of parsed.workloads ?? []) store.records.set(`${w.namespace}/${w.name}`, w.capture && w.peersDialAddress === undefined ? { ...w, peersDialAddress: true } : w);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -46,6 +47,18 @@ export class WorkloadStore extends EventEmitter {
     await this.persist();
     this.emit('change', `${w.namespace}/${w.name}`);
     return w;
+  }
+
+  /** Marks a workload serving or not (an endpoint or not); false when it is not registered. */
+  async setServing(namespace: string, name: string, serving: boolean): Promise<boolean> {
+    const key = `${namespace}/${name}`;
+    const w = this.records.get(key);
+    if (!w) return false;
+    if ((w.serving !== false) === serving) return true;
+    this.records.set(key, { ...w, serving });
+    await this.persist();
+    this.emit('change', key);
+    return true;
   }
 
   /** Removes a workload; false when it was not registered. */

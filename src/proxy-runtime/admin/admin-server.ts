@@ -3,9 +3,17 @@
  * config dump, clusters with endpoint health and outlier state, listeners, routes, certificates,
  * stats, log level, drain and quit. Everything except /stats text answers JSON, since
  * `meshctl proxy-config` and the control plane read it.
+ *
+ * Loopback is not a boundary on its own: every local process, and every web page in a local
+ * browser (a cross-site POST, DNS rebinding), can reach 127.0.0.1. So every request that looks like
+ * it came from a browser is refused (an Origin or cross-site Sec-Fetch-Site header, a Host that is
+ * not a loopback name), a POST body must be JSON, and the endpoints that change the proxy (config,
+ * log level, drain, quit) need the proxy's admin token as `Authorization: Bearer <token>`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import { isLogLevel } from '../log.js';
+import { redactPrivateKeys } from '../../protocol/proxy-config/redact.js';
 import type { AdminView } from './admin-view.js';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -41,15 +49,56 @@ export const ADMIN_PATHS = [
   'GET /stats',
   'GET /stats/prometheus',
   'GET /logging',
+  'GET /config_hash',
   'POST /logging?level=<off|error|warn|info|debug>',
   'POST /config (body: a proxy config in JSON; answers the ACK/NACK)',
   'POST /drain',
   'POST /quitquitquit',
 ];
 
+/** How the mutating endpoints are authorised. */
+export interface AdminAuth {
+  /** the token callers present as `Authorization: Bearer <token>` */
+  readonly token: string;
+  /** where a caller finds it (named in the 401 answer; undefined: only in this process) */
+  readonly file: string | undefined;
+}
+
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1,5})?$/i;
+
+/** Why a request is refused before it is served, or undefined. */
+export function refusal(req: IncomingMessage, auth: AdminAuth): { status: number; error: string } | undefined {
+  const h = req.headers;
+  if (h.origin !== undefined) return { status: 403, error: 'requests from web pages are refused (Origin header present)' };
+  const site = h['sec-fetch-site'];
+  if (site !== undefined && site !== 'none' && site !== 'same-origin') return { status: 403, error: `requests from web pages are refused (Sec-Fetch-Site: ${site})` };
+  if (h.host === undefined || !LOOPBACK_HOST.test(h.host)) return { status: 403, error: 'the Host must be a loopback address (127.0.0.1, localhost or [::1])' };
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  if (method !== 'POST') return { status: 405, error: `${method} is not served: use GET, or POST with the admin token` };
+  const ct = h['content-type'];
+  if (ct !== undefined && !/^application\/json\s*(;|$)/i.test(ct)) return { status: 415, error: `Content-Type ${ct} is refused: send application/json (or no body)` };
+  if (!tokenMatches(h.authorization, auth.token)) {
+    return { status: 401, error: `this endpoint changes the proxy and needs its admin token: Authorization: Bearer <token>${auth.file ? ` (the token is in ${auth.file}, readable by the proxy's user)` : ''}` };
+  }
+  return undefined;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7).trim());
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
 /** Starts the admin server on 127.0.0.1:`port`; resolves with the bound port. */
-export function startAdminServer(view: AdminView, port: number): Promise<{ server: Server; port: number }> {
+export function startAdminServer(view: AdminView, port: number, auth: AdminAuth): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
+    const no = refusal(req, auth);
+    if (no) {
+      req.resume();
+      return json(res, no.status, { error: no.error });
+    }
     void handle(view, req, res).catch((err: unknown) => json(res, 500, { error: (err as Error).message }));
   });
   return new Promise((resolve, reject) => {
@@ -75,7 +124,7 @@ async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse
         return text(res, r.ready ? 200 : 503, r.state + '\n');
       }
       case '/config_dump':
-        return json(res, 200, view.configDump());
+        return json(res, 200, redactPrivateKeys(view.configDump()));
       case '/clusters':
         return json(res, 200, view.clusters());
       case '/listeners':
@@ -91,6 +140,8 @@ async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse
         return text(res, 200, await view.prometheus(), 'text/plain; version=0.0.4; charset=utf-8');
       case '/logging':
         return json(res, 200, { level: view.log.level });
+      case '/config_hash':
+        return json(res, 200, view.configHash());
     }
     return json(res, 404, { error: `no admin path ${path}`, paths: ADMIN_PATHS });
   }

@@ -9,6 +9,11 @@ export interface AdminView {
   readonly log: ProxyLog;
   readiness(): { ready: boolean; state: string };
   configDump(): unknown;
+  /**
+   * A hash of the config in force, and of the config the control-plane stream last sent (null when
+   * no stream manages this proxy): they differ when the config was changed another way (admin API).
+   */
+  configHash(): { configHash: string; streamConfigHash: string | null };
   clusters(): unknown;
   listeners(): unknown;
   routes(): unknown;

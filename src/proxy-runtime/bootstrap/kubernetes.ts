@@ -134,6 +134,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
       accessLog: o.accessLog,
       log,
       ...(o.onQuit ? { onQuit: o.onQuit } : {}),
+      guardProcess: true,
     });
     telemetryPort = proxy.telemetryPort;
     const node = { id: `${pod.podName}.${pod.namespace}`, workload: pod.podName, namespace: pod.namespace, serviceAccount: pod.serviceAccount, labels: {}, proxyVersion: o.proxyVersion };

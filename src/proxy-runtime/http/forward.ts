@@ -69,7 +69,8 @@ function endpointFor(ex: Exchange, c: ClusterRuntime, subset: string | undefined
     const t = ex.target ?? ex.conn.destination;
     return c.originalDestination(t.address, port ?? t.port);
   }
-  const sel = c.select(subset, hashKey(ex, c), Date.now());
+  // A retry prefers another endpoint than the attempt before.
+  const sel = c.select(subset, hashKey(ex, c), Date.now(), ex.attempts > 0 ? ex.upstreamHost : undefined);
   if (!sel.endpoint) throw new UpstreamFailure('no-healthy', `no healthy upstream in cluster ${c.name}${subset ? ` subset ${subset}` : ''}`);
   if (port !== undefined && port !== sel.endpoint.port) return { ...sel.endpoint, port, key: `${sel.endpoint.address}:${port}` };
   return sel.endpoint;

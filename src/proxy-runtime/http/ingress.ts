@@ -16,7 +16,7 @@ import type { ProxyContext } from '../runtime/context.js';
 import { beginExchange, currentView, finishExchange, runExchange } from './exchange-start.js';
 import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
-import { handleUpgrade } from './upgrade.js';
+import { handleUpgrade, wantsUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
 import { absoluteTarget } from './request-target.js';
 
@@ -38,7 +38,7 @@ export class HttpIngress implements H1Host {
   private pendingConn: ConnectionInfo | undefined;
 
   constructor(private readonly ctx: ProxyContext) {
-    this.h1 = createH1Server({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0, noDelay: true }, (req, res) =>
+    this.h1 = createH1Server({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0, noDelay: true, shouldUpgradeCallback: wantsUpgrade }, (req, res) =>
       this.handle(req, res, (req.socket as TaggedSocket)[CONN]!, 'HTTP/1.1'),
     );
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -137,7 +137,7 @@ export class HttpIngress implements H1Host {
     let headers: HeaderMap;
     let authority: string;
     let path = req.url ?? '/';
-    let scheme = 'http';
+    let scheme: string = connAtAccept.scheme ?? 'http';
     // Decided before hop-by-hop headers (transfer-encoding) are stripped.
     const hasBody =
       protocol === 'HTTP/2'
@@ -160,7 +160,7 @@ export class HttpIngress implements H1Host {
       stripHopByHop(headers);
       authority = (h[':authority'] as string | undefined) ?? (headers.host as string | undefined) ?? '';
       delete headers.host;
-      scheme = (h[':scheme'] as string | undefined) ?? 'http';
+      scheme = (h[':scheme'] as string | undefined) ?? connAtAccept.scheme ?? 'http';
     }
     delete headers.expect;
     const body = new RequestBody(hasBody ? req : null);

@@ -163,7 +163,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     let path = h.target;
     const headers = h.headers;
     let authority = h.host ?? '';
-    let scheme = 'http';
+    let scheme = this.conn.scheme ?? 'http';
     const absolute = absoluteTarget(path);
     if (absolute === null) return this.refuse(400, 'invalid absolute-form request-target');
     if (absolute) ({ authority, scheme, path } = absolute);

@@ -39,6 +39,9 @@ export interface ConnectionOwner {
 class ResponseBody extends Readable {
   constructor(private readonly conn: UpstreamConnection) {
     super();
+    // Whoever reads the body listens for its errors; one that breaks before anyone reads it must
+    // not reach the process as an unhandled 'error' (the readers still see 'close').
+    this.on('error', ignore);
   }
 
   override _read(): void {
@@ -165,7 +168,10 @@ export class UpstreamConnection {
       return;
     }
     this.gotBytes = true;
-    if (this.decoder !== undefined) return this.feedBody(end === chunk.length ? chunk : chunk.subarray(0, end), 0);
+    if (this.decoder !== undefined) {
+      this.feedBody(end === chunk.length ? chunk : chunk.subarray(0, end), 0);
+      return;
+    }
     let buf = chunk;
     let len = end;
     if (this.pending !== undefined) {
@@ -233,23 +239,32 @@ export class UpstreamConnection {
     if (!h.chunked && h.contentLength < 0) this.keepAlive = false;
     const stream = new ResponseBody(this);
     this.stream = stream;
+    // Body bytes that came with the head are decoded before the response is handed on: broken
+    // framing there fails the request (nobody holds the stream yet, so an error on it would be
+    // unhandled and end the process).
+    if (h.end < len && !this.feedBody(len === buf.length ? buf : buf.subarray(0, len), h.end)) {
+      this.responded = false;
+      this.fail(new UpstreamFailure('reset', 'invalid chunked framing from upstream'), false);
+      return;
+    }
     req.resolve({ status: h.status, headers, body: stream, trailers: () => decoder.trailers });
-    if (h.end < len) this.feedBody(len === buf.length ? buf : buf.subarray(0, len), h.end);
   }
 
-  private feedBody(buf: Buffer, start: number): void {
+  /** Feeds body bytes `buf[start..)` to the decoder; false when their framing is invalid (the connection is closed). */
+  private feedBody(buf: Buffer, start: number): boolean {
     const end = this.decoder!.feed(buf, start, this.sink);
-    if (end === Feed.More) return;
+    if (end === Feed.More) return true;
     if (end === Feed.Invalid) {
-      this.stream!.destroy(new UpstreamFailure('reset', 'invalid chunked framing from upstream'));
+      if (this.responded) this.stream!.destroy(new UpstreamFailure('reset', 'invalid chunked framing from upstream'));
       this.socket.destroy();
-      return;
+      return false;
     }
     if (end < buf.length) this.keepAlive = false;
     this.responseDone = true;
     this.stream!.push(null);
     if (this.requestBodyDone) this.finish();
     else this.keepAlive = false;
+    return true;
   }
 
   /** Request and response both ended: back to the pool, or closed. */
@@ -296,6 +311,8 @@ export class UpstreamConnection {
     req.connection = undefined;
   }
 }
+
+function ignore(): void {}
 
 const noTrailers = (): HeaderMap | undefined => undefined;
 

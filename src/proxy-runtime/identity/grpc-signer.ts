@@ -8,11 +8,12 @@ import { loadMeshProto } from '../../protocol/stream/grpc.js';
 import type { CreateCertificateRequest, CreateCertificateResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import { PermanentSigningError, type CertificateSigner } from './ca-client.js';
+import { resolveAddress, type AddressSource } from '../xds-client/client.js';
 
 /** Where and how to reach the CA. */
 export interface GrpcSignerOptions {
-  /** host:port of the control plane. */
-  readonly address: string;
+  /** host:port of the control plane, or how to find it (read before every request). */
+  readonly address: AddressSource;
   /** PEM roots that must have issued the control plane's serving certificate. */
   readonly trustRoots: string;
   /** The workload credential (token). */
@@ -29,12 +30,22 @@ export const CONTROL_PLANE_SERVER_NAME = `${CONTROL_PLANE_SERVICE}.${MESH_NAMESP
 export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<CertificateSigner> {
   const { grpc, CaClient } = await loadMeshProto();
   const serverName = opts.serverName ?? CONTROL_PLANE_SERVER_NAME;
-  const client: Client = new CaClient(opts.address, grpc.credentials.createSsl(Buffer.from(opts.trustRoots)), {
-    'grpc.ssl_target_name_override': serverName,
-    'grpc.default_authority': serverName,
-  });
+  // One channel per address: a control plane found elsewhere gets a new one.
+  let channel: { address: string; client: Client } | undefined;
+  const clientFor = (address: string): Client => {
+    if (channel?.address === address) return channel.client;
+    channel?.client.close();
+    const client: Client = new CaClient(address, grpc.credentials.createSsl(Buffer.from(opts.trustRoots)), {
+      'grpc.ssl_target_name_override': serverName,
+      'grpc.default_authority': serverName,
+    });
+    channel = { address, client };
+    return client;
+  };
   return {
     async sign(csrPem, ttlSeconds) {
+      const address = await resolveAddress(opts.address);
+      const client = clientFor(address);
       const credential = await opts.credential();
       const request: CreateCertificateRequest = { csr: csrPem, credential, ttl_seconds: ttlSeconds ?? 0 };
       const response = await new Promise<CreateCertificateResponse>((resolve, reject) => {
@@ -43,14 +54,14 @@ export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<Ce
           .CreateCertificate!(request, new grpc.Metadata(), { deadline }, (err, res) => {
             if (err) {
               const permanent = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.PERMISSION_DENIED;
-              const message = `certificate request to ${opts.address} failed: ${err.details || err.message}`;
+              const message = `certificate request to ${address} failed: ${err.details || err.message}`;
               reject(permanent ? new PermanentSigningError(message) : new Error(message));
             } else resolve(res!);
           });
       });
-      if (!response.cert_chain.length) throw new Error(`certificate request to ${opts.address} returned no certificate`);
+      if (!response.cert_chain.length) throw new Error(`certificate request to ${address} returned no certificate`);
       return response.cert_chain;
     },
-    close: () => client.close(),
+    close: () => channel?.client.close(),
   };
 }

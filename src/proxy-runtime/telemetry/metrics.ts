@@ -61,6 +61,8 @@ export class ProxyMetrics {
   readonly configVersion = this.registry.gauge('meshctl_proxy_config_version_info', 'Applied config version (the label)', ['version']);
   /** Config applications by result (accepted / rejected). */
   readonly configApplies = this.registry.counter('meshctl_proxy_config_applies_total', 'Config applications, by result', ['result']);
+  /** Errors that escaped every handler and reached the last-resort guard (each one a bug to fix). */
+  readonly internalErrors = this.registry.counter('meshctl_proxy_internal_errors_total', 'Errors caught by the last-resort guard, by kind', ['kind']);
   /** Expiry of the workload certificate. */
   readonly certExpiry = this.registry.gauge('meshctl_proxy_certificate_expiry_timestamp_seconds', 'Expiry of the workload certificate (unix seconds)', ['spiffe_id']);
 

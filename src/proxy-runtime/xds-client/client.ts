@@ -35,10 +35,29 @@ export interface XdsNode {
   readonly proxyVersion: string;
 }
 
+/**
+ * host:port of the control plane, or how to find it again: read before every (re)connect, so a
+ * control plane that came back on another address (a local restart with --stream-port 0) is found.
+ */
+export type AddressSource = string | (() => string | Promise<string>);
+
+/** Resolves an address source to host:port. */
+export async function resolveAddress(source: AddressSource): Promise<string> {
+  return typeof source === 'string' ? source : await source();
+}
+
+/**
+ * The largest config stream message a proxy accepts: above the control plane's per-proxy resource
+ * limit (MAX_PROXY_RESOURCE_BYTES in src/protocol/limits.ts) with room for framing, so anything the
+ * control plane may send is received (gRPC's 4 MiB default refused large route tables, and the proxy
+ * reconnected every 200 ms for ever).
+ */
+export const MAX_STREAM_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 /** Options of the stream client. */
 export interface XdsClientOptions {
-  /** host:port of the control plane. */
-  readonly address: string;
+  /** host:port of the control plane, or a function that finds it (called on every reconnect). */
+  readonly address: AddressSource;
   readonly serverName?: string;
   readonly identity: StreamIdentity;
   readonly node: XdsNode;
@@ -67,7 +86,8 @@ interface Held {
 
 type DeltaCall = ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
-const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 15_000 };
+/** Exponential from 250 ms, at most 5 s, each delay jittered ±20% so proxies do not reconnect in step. */
+const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 const INVALID_ARGUMENT = 3;
 
 /** A reconnecting ADS client. */
@@ -113,8 +133,24 @@ export class XdsClient extends EventEmitter {
     this.teardown();
   }
 
+  /** The address in use (host:port), once resolved. */
+  get address(): string {
+    return this.currentAddress;
+  }
+
+  private currentAddress = '';
+
   private connect(): void {
     if (this.closed || !this.proto) return;
+    resolveAddress(this.opts.address).then(
+      (address) => this.connectTo(address),
+      (err: Error) => this.scheduleReconnect(`cannot find the control plane: ${err.message}`),
+    );
+  }
+
+  private connectTo(address: string): void {
+    if (this.closed || !this.proto) return;
+    this.currentAddress = address;
     const { grpc, AdsClient } = this.proto;
     const serverName = this.opts.serverName ?? `${CONTROL_PLANE_SERVICE}.${MESH_NAMESPACE}.svc`;
     let creds;
@@ -126,9 +162,10 @@ export class XdsClient extends EventEmitter {
       this.scheduleReconnect(`no usable identity: ${(err as Error).message}`);
       return;
     }
-    this.client = new AdsClient(this.opts.address, creds, {
+    this.client = new AdsClient(address, creds, {
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
+      'grpc.max_receive_message_length': MAX_STREAM_MESSAGE_BYTES,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
     });
@@ -232,7 +269,7 @@ export class XdsClient extends EventEmitter {
     if (this.closed) return;
     const { initialMs, maxMs } = this.opts.backoff ?? DEFAULT_BACKOFF;
     const delay = Math.round(Math.min(maxMs, initialMs * 2 ** this.attempts++) * (0.8 + Math.random() * 0.4));
-    this.opts.log?.(`config stream lost (${reason}); reconnecting in ${delay} ms`);
+    this.opts.log?.(`config stream${this.currentAddress ? ` to ${this.currentAddress}` : ''} lost (${reason}); reconnecting in ${delay} ms`);
     this.timer = setTimeout(() => this.connect(), delay);
     this.timer.unref();
   }

@@ -15,7 +15,8 @@ import type { ApplyResult } from './client.js';
 
 /** What the composer drives: the proxy's applyConfig (never throws; says why it refused). */
 export interface ConfigTarget {
-  applyConfig(config: unknown): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** `source` 'stream': the proxy records the hash of what the control plane sent (proxy-status DIVERGED) */
+  applyConfig(config: unknown, source?: 'stream'): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
 /** The parts of the config the stream does not carry (node, identity files, admin, telemetry). */
@@ -78,7 +79,7 @@ export class ConfigComposer {
       clusters: next.clusters,
     };
     candidate.clusters = this.withRetained(next.clusters, referencedClusters(candidate), this.inForce?.clusters ?? []);
-    const result = await this.target.applyConfig(candidate);
+    const result = await this.target.applyConfig(candidate, 'stream');
     if (!result.ok) return { ok: false, error: result.error };
     this.clusters = next.clusters;
     this.routes = next.routes;

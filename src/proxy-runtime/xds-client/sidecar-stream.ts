@@ -6,14 +6,14 @@
 import { CaIdentitySource } from '../identity/ca-client.js';
 import { grpcCertificateSigner } from '../identity/grpc-signer.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
-import { XdsClient, type XdsNode } from './client.js';
+import { XdsClient, type AddressSource, type XdsNode } from './client.js';
 import { CA_ISSUED_IDENTITY, ConfigComposer, type ConfigTarget, type StaticParts } from './compose.js';
 
 /** The types a sidecar subscribes to, in dependency order. */
 export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners, TypeUrl.telemetry];
 
 /** Gets the workload certificate from the CA at `address` with `token`, and keeps it renewed. */
-export async function startCaIdentity(opts: { address: string; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string }): Promise<CaIdentitySource> {
+export async function startCaIdentity(opts: { address: AddressSource; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string }): Promise<CaIdentitySource> {
   const signer = await grpcCertificateSigner({ address: opts.address, trustRoots: opts.trustRoots, credential: opts.token, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
   return CaIdentitySource.start({ signer, trustRoots: opts.trustRoots, ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}) });
 }
@@ -27,7 +27,7 @@ export interface SidecarStream {
 
 /** Starts the config stream of a proxy that uses `identity` (from startCaIdentity). */
 export async function startSidecarStream(opts: {
-  address: string;
+  address: AddressSource;
   serverName?: string;
   proxy: ConfigTarget;
   identity: CaIdentitySource;

@@ -14,18 +14,18 @@ export const clusterDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const checkoutDir = resolve(clusterDir, '..', '..');
 
 /** The pinned versions, from test/cluster/versions.env (shared with build.sh). */
-export const versions: { kubernetes: string; etcd: string } = (() => {
+export const versions: { kubernetes: string; etcd: string; coredns: string } = (() => {
   const text = readFileSync(join(clusterDir, 'versions.env'), 'utf8');
   const get = (key: string): string => {
     const m = new RegExp(`^${key}=(\\S+)`, 'm').exec(text);
     if (!m?.[1]) throw new Error(`test/cluster/versions.env has no ${key}=`);
     return m[1];
   };
-  return { kubernetes: get('KUBERNETES_VERSION'), etcd: get('ETCD_VERSION') };
+  return { kubernetes: get('KUBERNETES_VERSION'), etcd: get('ETCD_VERSION'), coredns: get('COREDNS_VERSION') };
 })();
 
 /** The binaries a cluster needs, by name. */
-export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'] as const;
+export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kube-proxy', 'coredns'] as const;
 /** One of the cluster's binaries. */
 export type BinaryName = (typeof binaryNames)[number];
 
@@ -41,7 +41,7 @@ export function binaryPath(name: BinaryName): string {
   return join(binaryDir(), name);
 }
 
-/** Whether a complete build is present (build.sh writes `.complete` last). */
+/** Whether a complete build is present (build.sh writes `.complete` last; a binary added to the list is missing). */
 export function binariesPresent(): boolean {
   return existsSync(join(binaryDir(), '.complete')) && binaryNames.every((n) => existsSync(binaryPath(n)));
 }

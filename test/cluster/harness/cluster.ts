@@ -6,8 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { binaryDir, checkoutDir, clusterDir, versions } from './binaries.js';
+import type { ClusterDns } from '../node-agent/pod-dns.js';
+import { startClusterDns } from './cluster-dns.js';
 import { startControlPlane } from './control-plane.js';
-import { createPodNetwork, removePodNetwork, type PodNetwork } from './network.js';
+import { clusterDnsIP, clusterDomain, createPodNetwork, inNodeNetns, removePodNetwork, type PodNetwork } from './network.js';
 import { isAlive, startDetached, stopProcess, waitFor, type ClusterProcess } from './processes.js';
 
 /** Everything known about a running cluster; written to `<dir>/state.json`. */
@@ -38,6 +40,10 @@ export interface NodeAgentConfig {
   checkoutDir: string;
   apiServerPort: number;
   kubeletTls: { cert: string; key: string };
+  kubeProxyKubeconfig: string;
+  /** The cluster's directory (kube-proxy's configuration; logs/). */
+  clusterDir: string;
+  dns: ClusterDns;
 }
 
 /** The pinned Node.js of the checkout (what bin/meshctl uses too). */
@@ -66,13 +72,24 @@ export async function startCluster(parentDir: string, progress: (msg: string) =>
     const cp = await startControlPlane(dir, network, (m) => progress(`cluster ${id}: ${m}`));
     processes.push(...cp.processes);
     const nodeName = `mtc-node-${id}`;
-    const agentConfig: NodeAgentConfig = { kubeconfig: cp.kubeconfig, nodeName, network, podsDir, checkoutDir, apiServerPort: cp.apiServerPort, kubeletTls: cp.kubeletTls };
+    const agentConfig: NodeAgentConfig = {
+      kubeconfig: cp.kubeconfig,
+      nodeName,
+      network,
+      podsDir,
+      checkoutDir,
+      apiServerPort: cp.apiServerPort,
+      kubeletTls: cp.kubeletTls,
+      kubeProxyKubeconfig: cp.kubeProxyKubeconfig,
+      clusterDir: dir,
+      dns: { serverIP: clusterDnsIP, domain: clusterDomain },
+    };
     const agentConfigFile = join(dir, 'node-agent.json');
     writeFileSync(agentConfigFile, JSON.stringify(agentConfig, null, 2));
     progress(`cluster ${id}: starting node agent`);
     const agent = startDetached(
       'node-agent',
-      [pinnedNode(), join(clusterDir, 'run-ts.mjs'), join(clusterDir, 'node-agent', 'main.ts'), agentConfigFile],
+      inNodeNetns(network, [pinnedNode(), join(clusterDir, 'run-ts.mjs'), join(clusterDir, 'node-agent', 'main.ts'), agentConfigFile]),
       join(dir, 'logs', 'node-agent.log'),
     );
     processes.push(agent);
@@ -98,9 +115,11 @@ export async function startCluster(parentDir: string, progress: (msg: string) =>
     await waitFor(
       `node ${nodeName} Ready`,
       async () => (await core.readNode({ name: nodeName })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-      30_000,
+      60_000,
       agent,
     );
+    progress(`cluster ${id}: starting CoreDNS`);
+    processes.push(await startClusterDns({ dir, net: network, nodeName, kubeconfig: cp.corednsKubeconfig, kc }));
     await waitFor('the default ServiceAccount', async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })), 30_000);
     state.startSeconds = Math.round((Date.now() - started) / 100) / 10;
     writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));

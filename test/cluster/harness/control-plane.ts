@@ -1,7 +1,9 @@
 /**
- * Starts the real control plane on loopback: etcd, kube-apiserver (RBAC, ServiceAccount issuer and keys,
+ * Starts the real control plane on the host: etcd on loopback, kube-apiserver on the host's end of the
+ * node link (see network.ts) (RBAC, ServiceAccount issuer and keys,
  * admission webhooks, aggregator routing), kube-controller-manager and kube-scheduler, each with its own
- * certificate and kubeconfig, plus an admin kubeconfig for people, kubectl and tests.
+ * certificate and kubeconfig, plus an admin kubeconfig for people, kubectl and tests and the node's
+ * kubeconfigs for kube-proxy and CoreDNS.
  */
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -21,6 +23,10 @@ export interface ControlPlane {
   caFile: string;
   /** Serving certificate of the node agent's kubelet API (for `kubectl logs`). */
   kubeletTls: { cert: string; key: string };
+  /** kube-proxy's kubeconfig (user system:kube-proxy, bound to system:node-proxier by default RBAC). */
+  kubeProxyKubeconfig: string;
+  /** CoreDNS's kubeconfig (user system:coredns; cluster-dns.ts grants it read access). */
+  corednsKubeconfig: string;
   processes: ClusterProcess[];
 }
 
@@ -73,7 +79,8 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
   mkdirSync(pki, { recursive: true, mode: 0o700 });
   mkdirSync(logs, { recursive: true });
   const [etcdPort, etcdPeerPort, apiPort, cmPort, schedPort] = (await freePorts(5)) as [number, number, number, number, number];
-  const server = `https://127.0.0.1:${apiPort}`;
+  // On the host's end of the node link: the host reaches it as a local address, the node and pods routed.
+  const server = `https://${net.hostIP}:${apiPort}`;
 
   const ca = await TestCa.create('meshctl-test-cluster-ca');
   const caFile = join(pki, 'ca.crt');
@@ -83,11 +90,11 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
     subject: 'CN=kube-apiserver',
     server: true,
     dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-    ips: ['127.0.0.1', net.gateway, '198.18.128.1'],
+    ips: ['127.0.0.1', net.hostIP, '198.18.128.1'],
   });
   writeFileSync(join(pki, 'apiserver.crt'), serving.certPem);
   writeSecretFile(pki, 'apiserver.key', serving.keyPem);
-  const kubeletServing = await ca.issue({ subject: 'CN=meshctl-test-node', server: true, ips: [net.gateway] });
+  const kubeletServing = await ca.issue({ subject: 'CN=meshctl-test-node', server: true, ips: [net.nodeIP] });
   const kubeletTls = { cert: join(pki, 'kubelet.crt'), key: writeSecretFile(pki, 'kubelet.key', kubeletServing.keyPem) };
   writeFileSync(kubeletTls.cert, kubeletServing.certPem);
   const kubeletClient = await ca.issue({ subject: 'CN=kube-apiserver-kubelet-client', client: true });
@@ -97,12 +104,14 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
   const saKey = writeSecretFile(pki, 'sa.key', sa.privatePem);
   writeFileSync(join(pki, 'sa.pub'), sa.publicPem);
 
-  const kubeconfigs: Record<'admin' | 'controller-manager' | 'scheduler', string> = { admin: '', 'controller-manager': '', scheduler: '' };
   const subjects = {
     admin: 'CN=kubernetes-admin, O=system:masters',
     'controller-manager': 'CN=system:kube-controller-manager',
     scheduler: 'CN=system:kube-scheduler',
+    'kube-proxy': 'CN=system:kube-proxy',
+    coredns: 'CN=system:coredns',
   } as const;
+  const kubeconfigs = Object.fromEntries(Object.keys(subjects).map((k) => [k, ''])) as Record<keyof typeof subjects, string>;
   let admin: CertAndKey | undefined;
   for (const who of Object.keys(subjects) as (keyof typeof subjects)[]) {
     const client = await ca.issue({ subject: subjects[who], client: true });
@@ -143,11 +152,10 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
       [
         binaryPath('kube-apiserver'),
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${net.hostIP}`,
         `--secure-port=${apiPort}`,
-        // Endpoints may not hold loopback addresses, so the `kubernetes` Service advertises the pod
-        // network's gateway, where the node agent forwards to this loopback port (pods reach it there).
-        `--advertise-address=${net.gateway}`,
+        // The `kubernetes` Service's endpoint: pods reach it through the node's kube-proxy and routing.
+        `--advertise-address=${net.hostIP}`,
         `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
         `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
         `--client-ca-file=${caFile}`,
@@ -157,6 +165,8 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
         `--service-account-signing-key-file=${saKey}`,
         `--service-cluster-ip-range=${serviceCidr}`,
         '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,NodeRestriction,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota',
+        // The host has no kube-proxy rules (they are in the node's namespace): the API server reaches webhooks
+        // and aggregated APIs at their endpoints, which the host routes to the node.
         '--enable-aggregator-routing=true',
         `--kubelet-certificate-authority=${caFile}`,
         `--kubelet-client-certificate=${join(pki, 'apiserver-kubelet-client.crt')}`,
@@ -213,7 +223,16 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
     processes.push(scheduler);
     await waitFor('kube-controller-manager /healthz', async () => (await getStatus(`https://127.0.0.1:${cmPort}/healthz`)).status === 200, 30_000, cm);
     await waitFor('kube-scheduler /healthz', async () => (await getStatus(`https://127.0.0.1:${schedPort}/healthz`)).status === 200, 30_000, scheduler);
-    return { apiServerUrl: server, apiServerPort: apiPort, kubeconfig: kubeconfigs.admin, caFile, kubeletTls, processes };
+    return {
+      apiServerUrl: server,
+      apiServerPort: apiPort,
+      kubeconfig: kubeconfigs.admin,
+      caFile,
+      kubeletTls,
+      kubeProxyKubeconfig: kubeconfigs['kube-proxy'],
+      corednsKubeconfig: kubeconfigs.coredns,
+      processes,
+    };
   } catch (e) {
     // Leave nothing running when start-up fails half-way.
     const { stopProcess } = await import('./processes.js');

@@ -2,6 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { NodeFacts } from './env.js';
 import type { LocalImage } from './image-table.js';
+import type { ClusterDns } from './pod-dns.js';
 import type { PodNetworker } from './pod-network.js';
 import type { VolumeSources } from './volumes.js';
 
@@ -21,6 +22,8 @@ export interface AgentContext {
   images: Map<string, LocalImage>;
   networker: PodNetworker;
   node: Omit<NodeFacts, 'podIP'>;
+  /** The cluster DNS pods use, and the node's own resolv.conf (dnsPolicy Default). */
+  dns: { cluster: ClusterDns; nodeResolvConf: string };
   sources: VolumeSources;
   api: PodApi;
   /** Crash back-off: first restart immediate, then base, doubling up to max (kubelet: 10 s, 5 min). */

@@ -16,7 +16,6 @@ export interface NodeFacts {
   hostIP: string;
   podIP: string;
   allocatable: { cpu: string; memory: string; 'ephemeral-storage': string };
-  apiServer: { host: string; port: number };
 }
 
 /** A reference the kubelet would refuse to start the container for (`CreateContainerConfigError`). */
@@ -97,30 +96,27 @@ export function downwardValue(pod: V1Pod, source: Pick<V1EnvVarSource, 'fieldRef
   throw new ContainerConfigError('downward API item has neither fieldRef nor resourceFieldRef');
 }
 
-function serviceEnv(services: V1Service[], node: NodeFacts): Record<string, string> {
+function serviceEnv(services: V1Service[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const svc of services) {
-    const isApiServer = svc.metadata?.namespace === 'default' && svc.metadata?.name === 'kubernetes';
     const clusterIP = svc.spec?.clusterIP;
     if (!clusterIP || clusterIP === 'None') continue;
     const prefix = (svc.metadata?.name ?? '').toUpperCase().replace(/-/g, '_');
     const ports = svc.spec?.ports ?? [];
     const first = ports[0];
     if (!first) continue;
-    // No kube-proxy: the API server's ClusterIP leads nowhere, so pods get the address the node forwards.
-    const host = isApiServer ? node.apiServer.host : clusterIP;
-    const portOf = (p: number): number => (isApiServer ? node.apiServer.port : p);
+    const host = clusterIP;
     env[`${prefix}_SERVICE_HOST`] = host;
-    env[`${prefix}_SERVICE_PORT`] = String(portOf(first.port));
-    for (const p of ports) if (p.name) env[`${prefix}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(portOf(p.port));
+    env[`${prefix}_SERVICE_PORT`] = String(first.port);
+    for (const p of ports) if (p.name) env[`${prefix}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
     const proto = (first.protocol ?? 'TCP').toLowerCase();
-    env[`${prefix}_PORT`] = `${proto}://${host}:${portOf(first.port)}`;
+    env[`${prefix}_PORT`] = `${proto}://${host}:${first.port}`;
     for (const p of ports) {
       const pp = (p.protocol ?? 'TCP');
-      const base = `${prefix}_PORT_${portOf(p.port)}_${pp}`;
-      env[base] = `${pp.toLowerCase()}://${host}:${portOf(p.port)}`;
+      const base = `${prefix}_PORT_${p.port}_${pp}`;
+      env[base] = `${pp.toLowerCase()}://${host}:${p.port}`;
       env[`${base}_PROTO`] = pp.toLowerCase();
-      env[`${base}_PORT`] = String(portOf(p.port));
+      env[`${base}_PORT`] = String(p.port);
       env[`${base}_ADDR`] = host;
     }
   }
@@ -132,7 +128,7 @@ export async function containerEnv(pod: V1Pod, container: V1Container, imageEnv:
   const ns = pod.metadata?.namespace ?? 'default';
   const services = [...(await sources.services('default')).filter((s) => s.metadata?.name === 'kubernetes')];
   if (pod.spec?.enableServiceLinks !== false) services.unshift(...(await sources.services(ns)).filter((s) => !(ns === 'default' && s.metadata?.name === 'kubernetes')));
-  const env: Record<string, string> = { ...imageEnv, ...serviceEnv(services, node) };
+  const env: Record<string, string> = { ...imageEnv, ...serviceEnv(services) };
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     const ref = from.configMapRef ?? from.secretRef;

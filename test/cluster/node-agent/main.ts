@@ -1,16 +1,18 @@
 /**
- * The test cluster's node agent (a small kubelet): registers a Node, keeps its Lease fresh, runs the pods
- * bound to it as processes (see pod-worker.ts) and forwards the pod network's gateway to the API server,
- * which listens on loopback only. Run: node test/cluster/run-ts.mjs test/cluster/node-agent/main.ts CONFIG.json
+ * The test cluster's node agent (a small kubelet), run in the node's network namespace: registers a Node,
+ * keeps its Lease fresh, runs the node's kube-proxy, gives LoadBalancer Services an address on the node and
+ * runs the pods bound to it as processes (see pod-worker.ts).
+ * Run: nsenter --net=/run/netns/<node> node test/cluster/run-ts.mjs test/cluster/node-agent/main.ts CONFIG.json
  */
 import { readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import type { NodeAgentConfig } from '../harness/cluster.js';
 import { versions } from '../harness/binaries.js';
 import { kubeTime, type AgentContext, type PodApi } from './agent-context.js';
 import { imageTable } from './image-table.js';
+import { startKubeProxy, waitForKubeProxy } from './kube-proxy.js';
 import { startKubeletServer } from './kubelet-server.js';
+import { LoadBalancerController, loadBalancerPool } from './load-balancer.js';
 import { PodNetworker } from './pod-network.js';
 import { PodWorker } from './pod-worker.js';
 import type { VolumeSources } from './volumes.js';
@@ -29,23 +31,10 @@ const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergeP
 const notFound = (e: unknown): boolean => (e as { code?: number }).code === 404;
 
 const allocatable = { cpu: '16', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110' };
-const hostIP = config.network.gateway;
-
-// The API server listens on loopback; pods reach it (the `kubernetes` Service's endpoint) on the gateway.
-const forwarder = createServer((client) => {
-  const upstream = createConnection({ host: '127.0.0.1', port: config.apiServerPort });
-  client.pipe(upstream).pipe(client);
-  const close = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.on('error', close);
-  upstream.on('error', close);
-});
-await new Promise<void>((resolve, reject) => {
-  forwarder.once('error', reject);
-  forwarder.listen(config.apiServerPort, hostIP, resolve);
-});
+const hostIP = config.network.nodeIP;
+// Ready only once kube-proxy has programmed the node: before that no Service works from a pod.
+let proxyReady = false;
+let stopping = false;
 
 const sources: VolumeSources = {
   async configMap(namespace, name) {
@@ -144,7 +133,8 @@ const ctx: AgentContext = {
   podsDir: config.podsDir,
   images: imageTable(config.checkoutDir),
   networker: new PodNetworker(config.network),
-  node: { hostIP, allocatable, apiServer: { host: hostIP, port: config.apiServerPort } },
+  node: { hostIP, allocatable },
+  dns: { cluster: config.dns, nodeResolvConf: readFileSync('/etc/resolv.conf', 'utf8') },
   sources,
   api: podApi,
   backoffBaseMs: Number(process.env.MTC_BACKOFF_BASE_MS ?? 10_000),
@@ -173,7 +163,9 @@ function nodeStatus(): k8s.V1NodeStatus {
       cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
       cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
       cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-      cond('Ready', 'True', 'KubeletReady', 'meshctl test node agent is posting ready status'),
+      proxyReady
+        ? cond('Ready', 'True', 'KubeletReady', 'meshctl test node agent is posting ready status')
+        : cond('Ready', 'False', 'KubeletNotReady', 'kube-proxy has not programmed the node yet'),
     ],
     nodeInfo: {
       architecture: process.arch === 'x64' ? 'amd64' : process.arch,
@@ -225,6 +217,21 @@ async function renewLease(): Promise<void> {
 
 await registerNode();
 await renewLease();
+const kubeProxy = startKubeProxy({
+  kubeconfig: config.kubeProxyKubeconfig,
+  nodeName: config.nodeName,
+  clusterCidr: config.network.subnet,
+  masqueradeAll: !config.network.bridgeNetfilter,
+  dir: config.clusterDir,
+});
+kubeProxy.on('exit', (code, signal) => {
+  if (!stopping) log(`kube-proxy exited (${code ?? signal}): Services stop following their endpoints`);
+});
+await waitForKubeProxy(kubeProxy, 60_000);
+proxyReady = true;
+await core.patchNodeStatus({ name: config.nodeName, body: { status: nodeStatus() } }, strategicMerge);
+const loadBalancers = new LoadBalancerController(kc, loadBalancerPool(config.network.linkSubnet), log);
+await loadBalancers.start();
 const heartbeat = setInterval(() => {
   void renewLease().catch((e: Error) => log(`lease: ${e.message}`));
   void core.patchNodeStatus({ name: config.nodeName, body: { status: nodeStatus() } }, strategicMerge).catch((e: Error) => log(`node status: ${e.message}`));
@@ -269,16 +276,16 @@ informer.on('error', (e) => {
 await informer.start();
 log(`node ${config.nodeName} ready: pods on ${config.network.subnet} via ${config.network.bridge}`);
 
-let stopping = false;
 async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
   log('stopping: terminating pods');
   clearInterval(heartbeat);
   await informer.stop();
-  forwarder.close();
+  await loadBalancers.stop();
   kubeletServer.close();
   await Promise.all([...workers.values()].map((w) => w.terminate(3, false)));
+  kubeProxy.kill('SIGTERM');
   log('stopped');
   process.exit(0);
 }

@@ -1,8 +1,11 @@
 /**
  * Per-pod network namespaces, as a bridge CNI plugin would make them: a veth pair from the cluster's
- * bridge to `eth0` in the pod's namespace, an address from the node's /24, a default route to the bridge.
+ * bridge (in the node's namespace, where the agent runs) to `eth0` in the pod's namespace, an address from
+ * the node's /24, a default route to the bridge; and the pod's resolv.conf in /etc/netns/<namespace>/, which
+ * `ip netns exec` (how every container starts) bind-mounts over /etc/resolv.conf.
  */
 import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { PodNetwork } from '../harness/network.js';
 
@@ -41,8 +44,8 @@ export class PodNetworker {
     return `${this.net.netnsPrefix}${podUid.slice(0, 13)}`;
   }
 
-  /** Creates the pod's namespace, veth and address. */
-  async create(podUid: string): Promise<PodSandbox> {
+  /** Creates the pod's namespace, veth, address and resolv.conf. */
+  async create(podUid: string, resolvConf: string): Promise<PodSandbox> {
     let host = 2;
     while (this.used.has(host) && host < 255) host++;
     if (host >= 255) throw new Error(`pod network ${this.net.subnet} is full`);
@@ -59,6 +62,8 @@ export class PodNetworker {
       await ip(['-n', netns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
       await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
       await ip(['-n', netns, 'route', 'add', 'default', 'via', this.net.gateway]);
+      mkdirSync(`/etc/netns/${netns}`, { recursive: true, mode: 0o755 });
+      writeFileSync(`/etc/netns/${netns}/resolv.conf`, resolvConf, { mode: 0o644 });
     } catch (e) {
       await this.remove({ netns, ip: addr });
       throw e;
@@ -66,9 +71,10 @@ export class PodNetworker {
     return { netns, ip: addr };
   }
 
-  /** Removes the namespace (its veth goes with it) and frees the address. */
+  /** Removes the namespace (its veth goes with it) and resolv.conf, and frees the address. */
   async remove(sandbox: PodSandbox): Promise<void> {
     await ip(['netns', 'del', sandbox.netns]).catch(() => {});
+    rmSync(`/etc/netns/${sandbox.netns}`, { recursive: true, force: true });
     this.used.delete(Number(sandbox.ip.split('.')[3]));
   }
 }

@@ -11,6 +11,7 @@ import type { AgentContext } from './agent-context.js';
 import { ContainerRun, type ContainerHost } from './container-run.js';
 import { ContainerConfigError } from './env.js';
 import type { PodSandbox } from './pod-network.js';
+import { podResolvConf } from './pod-dns.js';
 import { PodStatusTracker } from './pod-status.js';
 import { materializeVolumes, type PodVolumes } from './volumes.js';
 
@@ -124,7 +125,7 @@ export class PodWorker {
     try {
       if (this.terminating) return;
       mkdirSync(this.podDir, { recursive: true, mode: 0o755 });
-      this.sandboxValue = await this.ctx.networker.create(this.uid);
+      this.sandboxValue = await this.ctx.networker.create(this.uid, podResolvConf(this.pod, this.ctx.dns.cluster, this.ctx.dns.nodeResolvConf));
       this.changed();
       for (;;) {
         if (this.terminating) return;

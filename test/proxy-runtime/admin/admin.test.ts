@@ -27,7 +27,7 @@ describe('admin API', () => {
     expect(stats).toContain('istio_requests_total{');
     expect(await admin(proxy, '/logging?level=debug', 'POST')).toEqual({ level: 'debug' });
     expect(proxy.log.level).toBe('debug');
-    const bad = await fetch(`${base}/logging?level=loud`, { method: 'POST' });
+    const bad = await fetch(`${base}/logging?level=loud`, { method: 'POST', headers: { authorization: `Bearer ${proxy.adminToken}` } });
     expect(bad.status).toBe(400);
     // Only loopback: the admin server is not reachable on other addresses of the host.
     const { networkInterfaces } = await import('node:os');
@@ -52,7 +52,7 @@ describe('config swap', () => {
     const dump = await admin<{ version: string; lastRejected: { version: string; error: string } }>(proxy, '/config_dump');
     expect(dump.version).toBe('good');
     expect(dump.lastRejected.version).toBe('bad2');
-    const viaAdmin = await fetch(`http://127.0.0.1:${proxy.adminPort}/config`, { method: 'POST', body: JSON.stringify({ apiVersion: 'nope' }) });
+    const viaAdmin = await fetch(`http://127.0.0.1:${proxy.adminPort}/config`, { method: 'POST', headers: { authorization: `Bearer ${proxy.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'nope' }) });
     expect(viaAdmin.status).toBe(400);
     expect(((await viaAdmin.json()) as { error: string }).error).toContain('apiVersion');
   });
@@ -120,7 +120,7 @@ describe('drain', () => {
     while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
     let drained = false;
     const port = proxy.listenerPort('out');
-    await fetch(`http://127.0.0.1:${proxy.adminPort}/drain`, { method: 'POST' });
+    expect((await fetch(`http://127.0.0.1:${proxy.adminPort}/drain`, { method: 'POST', headers: { authorization: `Bearer ${proxy.adminToken}` } })).status).toBe(200);
     const draining = proxy.drain().then(() => (drained = true));
     expect((await fetch(`http://127.0.0.1:${proxy.telemetryPort}/healthz/ready`)).status).toBe(503);
     await expect(send(port)).rejects.toThrow();

@@ -86,18 +86,29 @@ interface Relay {
   close(): Promise<void>;
 }
 
+/** Where a relay connects. */
+type RelayTarget = { path: string } | { host: string; port: number };
+
 /** A byte relay from `listen` (a unix socket path, or a port on 127.0.0.1) to `target`. */
-async function startRelay(listen: string | number, target: { path: string } | { host: string; port: number }): Promise<Relay> {
+async function startRelay(listen: string | number, target: RelayTarget | (() => Promise<RelayTarget>)): Promise<Relay> {
   const open = new Set<import('node:net').Socket>();
   const server = createServer((client) => {
-    const upstream = connect(target);
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.once('close', () => open.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
+    open.add(client);
+    client.once('close', () => open.delete(client));
+    client.on('error', () => undefined);
+    // The target is looked up for every connection: a control plane restarted on another port is found again.
+    void (typeof target === 'function' ? target() : Promise.resolve(target)).then(
+      (t) => {
+        if (client.destroyed) return;
+        const upstream = connect(t);
+        open.add(upstream);
+        upstream.once('close', () => open.delete(upstream));
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+      },
+      () => client.destroy(),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -266,7 +277,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     await chown(tokenPath, PROXY_UID, PROXY_UID);
     await writeFile(rootPath, reg.trustRoots, { mode: 0o644 });
     const socketPath = join(lease.runtimeDir, 'control-plane.sock');
-    const relay = await startRelay(socketPath, hostPortOf(state.streamAddress));
+    const relay = await startRelay(socketPath, async () => hostPortOf((await platform.state()).streamAddress));
     await chown(socketPath, PROXY_UID, PROXY_UID);
     await chmod(socketPath, 0o600);
     cleanups.push({ what: 'closing the control-plane relay', run: () => relay.close() });

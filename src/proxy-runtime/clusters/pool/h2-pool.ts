@@ -81,12 +81,11 @@ export class H2Pool {
   send(ep: Endpoint, head: UpstreamRequestHead, body: NodeJS.ReadableStream | null): InFlight {
     const entry = this.session(ep);
     entry.streamsStarted++;
-    if (this.options.maxRequestsPerConnection > 0 && entry.streamsStarted >= this.options.maxRequestsPerConnection) {
-      // The next request opens a new session; this one drains.
-      this.sessions.delete(ep.key);
-      const s = entry.session;
-      setImmediate(() => s.close());
-    }
+    // The session's last permitted stream: the next request opens a new session. This one closes
+    // once that stream is done; closing it earlier (before it connected) would make node:http2
+    // refuse the queued stream with ERR_HTTP2_GOAWAY_SESSION, failing every request at 1 per connection.
+    const last = this.options.maxRequestsPerConnection > 0 && entry.streamsStarted >= this.options.maxRequestsPerConnection;
+    if (last) this.sessions.delete(ep.key);
     const headers: Record<string, string | string[]> = {
       ':method': head.method,
       ':path': head.path,
@@ -103,10 +102,12 @@ export class H2Pool {
       try {
         stream = entry.session.request(headers, { endStream: body === null });
       } catch (err) {
+        if (last) entry.session.close();
         reject(entry.connectError ?? new UpstreamFailure('connect-failure', `upstream h2 session unusable: ${(err as Error).message}`));
         return;
       }
       const s = stream;
+      if (last) s.once('close', () => entry.session.close());
       let trailers: HeaderMap | undefined;
       let responded = false;
       s.on('trailers', (t) => {

@@ -63,7 +63,7 @@ const withRetries: HttpLayer = (next) => async (ex) => {
     const failure = outcome instanceof UpstreamFailure ? outcome : undefined;
     const retriable = failure
       ? retriableFailure(p, failure, idempotent || failure.notSent)
-      : retriableStatus(p, (outcome as ProxyResponse).status, idempotent);
+      : retriableStatus(p, (outcome as ProxyResponse).status, idempotent, (outcome as ProxyResponse).headers);
     const give = (): ProxyResponse => {
       if (failure) throw failure;
       return outcome as ProxyResponse;

@@ -18,6 +18,12 @@ export interface CompiledRetry {
   readonly onConnectFailure: boolean;
   readonly onRefusedStream: boolean;
   readonly onRetriable4xx: boolean;
+  /** reset-before-request: a reset before any of the request reached the upstream. */
+  readonly onResetBeforeRequest: boolean;
+  /** envoy-ratelimited: a response carrying x-envoy-ratelimited. */
+  readonly onRateLimited: boolean;
+  /** gRPC conditions (cancelled 1, deadline-exceeded 4, resource-exhausted 8, internal 13, unavailable 14). */
+  readonly grpcStatuses: ReadonlySet<string>;
   readonly statusCodes: ReadonlySet<number>;
   readonly retryNonIdempotent: boolean;
   readonly baseIntervalMs: number;
@@ -32,6 +38,15 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 export function isIdempotent(method: string): boolean {
   return IDEMPOTENT.has(method);
 }
+
+/** The gRPC retryOn conditions and the grpc-status each one matches (Envoy x-envoy-retry-grpc-on). */
+export const GRPC_RETRY_ON: Readonly<Record<string, string>> = {
+  cancelled: '1',
+  'deadline-exceeded': '4',
+  'resource-exhausted': '8',
+  internal: '13',
+  unavailable: '14',
+};
 
 /** Compiles a retry policy; Istio's default retryOn applies when none is given. */
 export function compileRetry(cfg: RetryPolicyConfig): CompiledRetry {
@@ -48,6 +63,9 @@ export function compileRetry(cfg: RetryPolicyConfig): CompiledRetry {
     onConnectFailure: tokens.includes('connect-failure') || tokens.includes('5xx') || tokens.includes('gateway-error'),
     onRefusedStream: tokens.includes('refused-stream') || tokens.includes('5xx'),
     onRetriable4xx: tokens.includes('retriable-4xx'),
+    onResetBeforeRequest: tokens.includes('reset-before-request'),
+    onRateLimited: tokens.includes('envoy-ratelimited'),
+    grpcStatuses: new Set(tokens.filter((t) => GRPC_RETRY_ON[t] !== undefined).map((t) => GRPC_RETRY_ON[t]!)),
     statusCodes: tokens.includes('retriable-status-codes') || statusCodes.size > 0 ? statusCodes : new Set(),
     retryNonIdempotent: cfg.retryNonIdempotent ?? false,
     baseIntervalMs: base,
@@ -57,9 +75,18 @@ export function compileRetry(cfg: RetryPolicyConfig): CompiledRetry {
   };
 }
 
-/** Whether a response status is retried under the policy. */
-export function retriableStatus(p: CompiledRetry, status: number, idempotent: boolean): boolean {
+/**
+ * Whether a response is retried under the policy. A gRPC condition matches the grpc-status of a
+ * trailers-only answer (the status in the response head, as Envoy reads it) and applies to any
+ * method: every gRPC call is a POST, and these statuses are the server declining the call.
+ */
+export function retriableStatus(p: CompiledRetry, status: number, idempotent: boolean, headers?: Readonly<Record<string, unknown>>): boolean {
+  if (p.grpcStatuses.size > 0 && headers !== undefined) {
+    const g = headers['grpc-status'];
+    if (typeof g === 'string' && p.grpcStatuses.has(g.trim())) return true;
+  }
   if (!idempotent && !p.retryNonIdempotent) return false;
+  if (p.onRateLimited && headers?.['x-envoy-ratelimited'] !== undefined) return true;
   if (p.on5xx && status >= 500) return true;
   if (p.onGatewayError && (status === 502 || status === 503 || status === 504)) return true;
   if (p.onRetriable4xx && status === 409) return true;
@@ -69,11 +96,14 @@ export function retriableStatus(p: CompiledRetry, status: number, idempotent: bo
 /** Whether a failure without response is retried under the policy. */
 export function retriableFailure(p: CompiledRetry, f: UpstreamFailure, idempotent: boolean): boolean {
   switch (f.kind) {
+    // reset-before-request covers every failure before the request left (Envoy counts a failed
+    // connect as a reset).
     case 'connect-failure':
-      return p.onConnectFailure;
+      return p.onConnectFailure || p.onResetBeforeRequest;
     case 'refused-stream':
-      return p.onRefusedStream;
+      return p.onRefusedStream || p.onResetBeforeRequest;
     case 'reset':
+      if (p.onResetBeforeRequest && f.notSent) return true;
       return p.onReset && (idempotent || p.retryNonIdempotent);
     case 'timeout':
       // A per-try timeout counts as a 504 (Envoy).

@@ -23,9 +23,12 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
     if (q >= 0 && !path.includes('?')) path += ex.path.slice(q);
     let authority = r.authority ?? ex.authority;
     if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
+    // httpsRedirect: the http default port does not carry over to https (as Envoy).
+    else if (r.scheme === 'https' && authority.endsWith(':80')) authority = authority.slice(0, -3);
     return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
   }
   if (route.directResponse) {
+    if (route.directResponse.flag) ex.flag(route.directResponse.flag);
     return Promise.resolve(localResponse(route.directResponse.status, route.directResponse.body ?? null));
   }
   if (route.rewrite) {
