@@ -24,7 +24,7 @@ function withoutClusterKind(kind: string): ConfigGenerator[] {
 describe('kind claims', () => {
   it('the shipped generators and declarations claim every mesh kind exactly once', () => {
     const set = meshGeneratorSet();
-    expect(set.types().sort()).toEqual([TypeUrl.clusters, TypeUrl.listeners, TypeUrl.routes].sort());
+    expect(set.types().sort()).toEqual([TypeUrl.clusters, TypeUrl.listeners, TypeUrl.routes, TypeUrl.telemetry].sort());
     const read = new Set(meshGenerators().flatMap((g) => g.reads.kinds));
     for (const def of MESH_KINDS) {
       const ref = `${def.group}/${def.kind}` as const;
