@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalMeshForTest, eventually, send, SERVICE_PORT, type Sidecar } from '../e2e/support/local-mesh.js';
+import { request } from 'node:http';
+import { LocalMeshForTest, eventually, freePort, send, SERVICE_PORT, type Sidecar } from '../e2e/support/local-mesh.js';
 import { runCli } from '../support/cli.js';
 
 interface ZipkinSpan {
@@ -46,12 +47,45 @@ spec:
       mode: REGISTRY_ONLY
 `;
 
+const gatewayConfig = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-via-gateway}
+spec:
+  hosts: ["*"]
+  gateways: [bookinfo-gateway]
+  http:
+  - route:
+    - destination: {host: reviews, port: {number: ${SERVICE_PORT}}}
+`;
+
+/** A plain HTTP request to the gateway's local port. */
+function viaGateway(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host: 'bookinfo.example.com' }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('meshConfig from an IstioOperator on the local platform', () => {
   let mesh: LocalMeshForTest;
   let client: Sidecar;
   let collector: Server;
   const spans: ZipkinSpan[] = [];
   let zipkin = '';
+  let gatewayPort = 0;
 
   beforeAll(async () => {
     collector = createServer((req, res) => {
@@ -67,7 +101,10 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     mesh = await LocalMeshForTest.start();
     await mesh.run('reviews-v1', { app: 'reviews', version: 'v1' }, { service: 'reviews' });
     client = await mesh.run('productpage-v1', { app: 'productpage', version: 'v1' });
+    gatewayPort = await freePort();
+    await mesh.gateway('ingressgateway', { istio: 'ingressgateway', app: 'istio-ingressgateway' }, { 80: gatewayPort });
     await mesh.settle();
+    await mesh.applyAndSync(gatewayConfig);
   }, 120_000);
 
   afterAll(async () => {
@@ -103,6 +140,19 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     expect(serverSpan.parentId).toBe(clientSpan.id);
     expect(clientSpan.localEndpoint.serviceName).toBe('productpage.default');
     expect(serverSpan.localEndpoint.serviceName).toBe('reviews.default');
+
+    // through the ingress gateway: its span is the parent of the sidecar's server span, one trace
+    const gw = mesh.sidecars.find((s) => s.name === 'ingressgateway')!;
+    await eventually('the gateway runs the tracing settings', async () => (await telemetryOf(gw)).tracing !== undefined, 30_000);
+    const beforeGw = spans.length;
+    expect(await viaGateway(gatewayPort, '/books')).toBe(200);
+    await eventually('gateway and server spans exported', () => spans.length === beforeGw + 2, 30_000);
+    const fromGw = spans.slice(beforeGw);
+    const gwSpan = fromGw.find((s) => s.localEndpoint.serviceName === 'istio-ingressgateway.default')!;
+    const behind = fromGw.find((s) => s.localEndpoint.serviceName === 'reviews.default')!;
+    expect(gwSpan.parentId).toBeUndefined();
+    expect(behind.traceId).toBe(gwSpan.traceId);
+    expect(behind.parentId).toBe(gwSpan.id);
   }, 120_000);
 
   it('applies accessLogFile/accessLogEncoding and --set meshConfig to running proxies, warning about fields without effect', async () => {
