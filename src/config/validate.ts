@@ -427,12 +427,6 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   }
 
   const found = lookupKind(apiVersion, kindName);
-  if (found.type === 'unknown' && kindName === 'Telemetry' && apiVersion.startsWith('telemetry.istio.io/')) {
-    // Istio users expect it to act: say it does not (yet), and where the same settings work.
-    const message = 'Telemetry (telemetry.istio.io) is accepted but not implemented by the mesh: it has no effect; set tracing and access logs in meshConfig (meshctl install -f istio-operator.yaml)';
-    add('warning', { path: ['kind'], message, rule: 'unsupported' });
-    return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
-  }
   if (found.type === 'unknown') {
     add('info', { path: ['kind'], message: `${kindName} (${apiVersion}) is not a mesh kind; passed over`, rule: 'not-mesh-kind' });
     return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };

@@ -89,7 +89,7 @@ export function validateMeshConfig(mc: Record<string, unknown>, where: string): 
   const ignored = paths(mc).filter((p) => !ENFORCED.some((e) => p === e || p.startsWith(e + '.')));
   const providers = ((mc.extensionProviders as unknown[] | undefined) ?? []) as Record<string, unknown>[];
   providers.forEach((p, i) => {
-    for (const k of Object.keys(p)) if (!['name', 'zipkin', 'opentelemetry'].includes(k)) ignored.push(`extensionProviders[${i}].${k}`);
+    for (const k of Object.keys(p)) if (!['name', 'zipkin', 'opentelemetry', 'envoyFileAccessLog'].includes(k)) ignored.push(`extensionProviders[${i}].${k}`);
   });
   return { config: mc as MeshTelemetryConfig, ignored };
 }

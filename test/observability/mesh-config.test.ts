@@ -2,7 +2,7 @@
  * The seed's IstioOperator tracing and access-log settings on the local platform: `meshctl install
  * --local -f FILE` (and `--set meshConfig.KEY=VALUE`) reaches the running sidecars over the config
  * stream, without restarting them: spans go to the Zipkin collector at the sampling asked for, and
- * the access log encoding changes.
+ * the access log encoding changes; a Telemetry resource (workload selector) overrides it for its workloads.
  */
 import { createServer, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
@@ -167,21 +167,52 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     expect((await telemetryOf(client)).tracing).toBeUndefined();
   }, 120_000);
 
-  it('never silently accepts the Telemetry kind (not implemented yet): apply refuses it, analyze says where the settings work', async () => {
+  it('applies a Telemetry resource (telemetry.istio.io v1) to running proxies: workload selector over the mesh config', async () => {
     const file = join(mesh.home, 'telemetry.yaml');
-    await writeFile(file, 'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: mesh-default\n  namespace: istio-system\nspec:\n  tracing:\n  - randomSamplingPercentage: 10\n');
+    await writeFile(file, tracingOperator(zipkin));
+    expect((await install('-f', file)).code).toBe(0);
+    await writeFile(
+      file,
+      `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata:
+  name: productpage-sampling
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      app: productpage
+  tracing:
+  - randomSamplingPercentage: 0
+    customTags:
+      team:
+        literal:
+          value: bookinfo
+  accessLogging:
+  - disabled: true
+`,
+    );
     const r = await runCli(['--local', 'apply', '-f', file], { env: { MESHCTL_HOME: mesh.home } });
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('unknown kind telemetry.istio.io/v1 Telemetry');
-    const a = await runCli(['analyze', '-f', file]);
-    expect(a.stdout).toContain('Warning [MESH0002] (Telemetry mesh-default.istio-system)');
-    expect(a.stdout).toContain('set tracing and access logs in meshConfig');
-  });
+    expect(r.code).toBe(0);
+    await eventually('productpage samples nothing now', async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 0, 30_000);
+    expect(await telemetryOf(client)).toMatchObject({ accessLog: 'off', tracing: { customTags: { team: { literal: { value: 'bookinfo' } } } } });
+    // reviews is not selected: it keeps the mesh config's 100%
+    expect(((await telemetryOf(mesh.sidecars[0]!)).tracing as { sampling?: number }).sampling).toBe(100);
+    // a request productpage starts is not sampled: no span from either side
+    const before = spans.length;
+    expect((await send(client, `http://reviews:${SERVICE_PORT}/`)).status).toBe(200);
+    for (const s of mesh.sidecars) s.proxy.telemetry.spans.flush();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(spans.length).toBe(before);
+    const del = await runCli(['--local', 'delete', '-f', file], { env: { MESHCTL_HOME: mesh.home } });
+    expect(del.code).toBe(0);
+    await eventually('back to the mesh config', async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 100, 30_000);
+  }, 120_000);
 
   it('refuses a bad meshConfig naming the field, and keeps what runs', async () => {
     const r = await install('--set', 'meshConfig.defaultConfig.tracing.sampling=250');
     expect(r.code).toBe(64);
     expect(r.stderr).toContain('meshConfig.defaultConfig.tracing.sampling: expected a percentage from 0 to 100');
-    expect((await telemetryOf(client)).accessLogEncoding).toBe('TEXT');
+    expect(((await telemetryOf(client)).tracing as { sampling?: number }).sampling).toBe(100);
   });
 });

@@ -18,6 +18,8 @@ export const TESTS = {
   security: 'test/e2e/security.test.ts',
   /** Sidecar scoping of what a proxy sees. */
   sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
+  /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
+  telemetry: 'test/control-plane/generators/telemetry.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */

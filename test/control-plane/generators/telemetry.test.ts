@@ -1,6 +1,6 @@
 /** MeshConfig -> the proxies' telemetry section: Istio's field meanings (the seed's examples and extension providers). */
 import { describe, expect, it } from 'vitest';
-import { telemetryFromMeshConfig } from '../../../src/control-plane/generators/telemetry.js';
+import { telemetryFor, telemetryFromMeshConfig, telemetryScopes } from '../../../src/control-plane/generators/telemetry.js';
 import { validateProxyConfig } from '../../../src/protocol/proxy-config/index.js';
 
 /** The proxy accepts the section (it is what the stream carries). */
@@ -43,5 +43,46 @@ describe('telemetry from MeshConfig', () => {
     expect(telemetryFromMeshConfig({ ...mc, enableTracing: false }).tracing).toBeUndefined();
     // no collector: nothing to export to (Istio's default sampling alone does not start an exporter)
     expect(telemetryFromMeshConfig({ defaultConfig: { tracing: { sampling: 50 } } }).tracing).toBeUndefined();
+  });
+});
+
+describe('telemetry from Telemetry resources, scoped as Istio scopes them', () => {
+  const mc = {
+    extensionProviders: [
+      { name: 'zipkin', zipkin: { service: 'zipkin.istio-system', port: 9411 } },
+      { name: 'otel', opentelemetry: { service: 'otel.observability', port: 4318 } },
+      { name: 'file-log', envoyFileAccessLog: { path: '/var/log/mesh/access.log' } },
+    ],
+    defaultProviders: { tracing: ['zipkin'] },
+  };
+  const telemetry = (name: string, namespace: string, spec: Record<string, unknown>) => ({ metadata: { name, namespace }, spec });
+  const meshWide = telemetry('mesh-default', 'mesh-system', { tracing: [{ randomSamplingPercentage: 10 }] });
+  const shopWide = telemetry('shop', 'shop', { tracing: [{ randomSamplingPercentage: 50, customTags: { team: { literal: { value: 'shop' } } } }], accessLogging: [{ providers: [{ name: 'envoy' }] }] });
+  const checkout = telemetry('checkout', 'shop', {
+    selector: { matchLabels: { app: 'checkout' } },
+    tracing: [{ providers: [{ name: 'otel' }], randomSamplingPercentage: 100 }],
+    accessLogging: [{ disabled: true }],
+  });
+  const all = [checkout, shopWide, meshWide];
+  const forProxy = (namespace: string, labels: Record<string, string>) => telemetryFor(mc, telemetryScopes(all, { namespace, labels }, 'mesh-system'));
+
+  it('mesh-wide in the root namespace, overridden per namespace, then per workload selector (matchLabels)', () => {
+    expect(forProxy('default', { app: 'web' }).tracing).toEqual({ sampling: 10, zipkin: { address: 'zipkin.istio-system:9411' } });
+    expect(forProxy('shop', { app: 'cart' })).toEqual({
+      name: 'telemetry',
+      accessLog: 'stdout',
+      tracing: { sampling: 50, zipkin: { address: 'zipkin.istio-system:9411' }, customTags: { team: { literal: { value: 'shop' } } } },
+    });
+    // the selector's workload: its providers replace the mesh's, its sampling wins, accessLogging disabled
+    const c = forProxy('shop', { app: 'checkout', version: 'v2' });
+    expect(c.tracing).toEqual({ sampling: 100, openTelemetry: { address: 'otel.observability:4318' }, customTags: { team: { literal: { value: 'shop' } } } });
+    expect(c.accessLog).toBe('off');
+  });
+
+  it('disableSpanReporting stops export; an envoyFileAccessLog provider names the file', () => {
+    const off = telemetry('quiet', 'default', { tracing: [{ disableSpanReporting: true }], accessLogging: [{ providers: [{ name: 'file-log' }] }] });
+    const t = telemetryFor(mc, telemetryScopes([off, meshWide], { namespace: 'default', labels: {} }, 'mesh-system'));
+    expect(t.tracing).toBeUndefined();
+    expect(t.accessLog).toBe('/var/log/mesh/access.log');
   });
 });
