@@ -37,7 +37,7 @@ export const InstallNames = {
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' } as const;
 
 /** The API groups of the mesh's CRDs, which the control plane watches. */
-export const MESH_API_GROUPS = ['networking.istio.io', 'security.istio.io', 'linkerd.io', 'split.smi-spec.io', 'policy.linkerd.io'];
+export const MESH_API_GROUPS = ['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'linkerd.io', 'split.smi-spec.io', 'policy.linkerd.io'];
 
 const APP_LABELS = { app: 'meshctl-control-plane', ...MANAGED_BY };
 
