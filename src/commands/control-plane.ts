@@ -9,7 +9,7 @@ import { examples } from './command.js';
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { meshctlVersion } from '../version.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 
 interface ControlPlaneOptions {
   home?: string;
@@ -56,18 +56,10 @@ export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPla
   return { home: opts.home, listen: opts.listen ?? '127.0.0.1', streamPort: port(opts.streamPort, '--stream-port'), debugPort: port(opts.debugPort, '--debug-port'), caCert: opts.caCert, caKey: opts.caKey, certTtlSeconds };
 }
 
-/** Runs until SIGINT/SIGTERM, then stops `stop`. */
-async function untilSignal(log: (line: string) => void, stop: () => Promise<void>): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      log(`${sig} received, stopping`);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+/** Runs until the invocation is interrupted (SIGINT/SIGTERM), then stops `stop`. */
+async function untilSignal(signal: AbortSignal, log: (line: string) => void, stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => whenAborted(signal, resolve));
+  log(`${String(signal.reason)} received, stopping`);
   await stop();
 }
 
@@ -99,7 +91,7 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
     version: meshctlVersion(),
     log,
   });
-  await untilSignal(log, () => cp.stop());
+  await untilSignal(ctx.signal, log, () => cp.stop());
   return 0;
 }
 
@@ -135,7 +127,7 @@ const command: CommandDefinition = {
         version: meshctlVersion(),
         log,
       });
-      await untilSignal(log, () => cp.stop());
+      await untilSignal(ctx.signal, log, () => cp.stop());
       return 0;
     });
   },

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 import { meshctlVersion } from '../version.js';
 
 interface GatewayRunOptions {
@@ -123,11 +123,7 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
     }
     const mapped = Object.entries(flags.ports).map(([p, l]) => `${p} on ${flags.address}:${l}`).join(', ');
     note(`gateway ready as ${identity.status().spiffeId}, labels ${Object.entries(flags.labels).map(([k, v]) => `${k}=${v}`).join(',')}${mapped ? `, serving ${mapped}` : ''} (admin 127.0.0.1:${proxy.adminPort})`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await new Promise<void>((resolve) => whenAborted(ctx.signal, resolve));
     note('stopping: draining connections');
     return 0;
   } finally {

@@ -8,7 +8,7 @@
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 import type { WorkloadInfo } from '../cluster/index.js';
 import { meshctlVersion } from '../version.js';
 import { parseOutboundPorts, type OutboundPort } from '../cluster/local/outbound-ports.js';
@@ -228,8 +228,7 @@ async function runCommand(
       hard.unref();
     })();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const unlisten = whenAborted(ctx.signal, stop);
   try {
     announced = (async () => {
       if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, life.readyTimeoutMs, () => exited || stopping !== undefined)) {
@@ -247,8 +246,7 @@ async function runCommand(
     note(`command exited with ${code}; stopping the sidecar`);
     return code;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    unlisten();
   }
 }
 

@@ -91,9 +91,10 @@ describe('incremental config stream', () => {
 
   it('gives each proxy the whole config first: every service a virtual host of one outbound route table', () => {
     for (const p of proxies) {
-      expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+      // one virtual host per service, plus outboundTrafficPolicy's catch-all (ALLOW_ANY: passthrough)
+      expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
       expect(routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route!.map((d) => d.weight)).toEqual([100, 0]);
-      expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 1); // the head + one per service (no inbound: these serve no service)
+      expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 2); // the head + one per service + the ALLOW_ANY catch-all (no inbound: these serve no service)
     }
   });
 
@@ -104,7 +105,7 @@ describe('incremental config stream', () => {
     await eventually('both proxies route 70/30', () => proxies.every((p) => routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 30));
     for (const p of proxies) {
       expect(p.responses).toEqual([{ type: TypeUrl.routes, changed: [`outbound/${svc3}`], removed: [] }]);
-      expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+      expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
     }
     // What the control plane would send is what the proxy composed (proxy-status shows Match).
     const view = cp.server.ads.views().find((v) => v.proxy.workload === 'web-a')!;
@@ -123,11 +124,11 @@ describe('incremental config stream', () => {
     pipeline.notify(configChange([{ kind: 'VirtualService', namespace: 'shop', name: 'svc-3' }], 'shift 50'));
     await eventually('NACKED', () => cp.server.ads.views().find((v) => v.proxy.workload === 'web-a')?.types[TypeUrl.routes]?.status === 'NACKED');
     expect(p.composer.current).toBe(before);
-    expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 1);
+    expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 2);
     configs = weights(60);
     pipeline.notify(configChange([{ kind: 'VirtualService', namespace: 'shop', name: 'svc-3' }], 'shift 60'));
     await eventually('SYNCED again with 40/60', () => cp.server.ads.views().find((v) => v.proxy.workload === 'web-a')?.types[TypeUrl.routes]?.status === 'SYNCED' && routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 60);
-    expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+    expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
   });
 
   it('removes what is gone by name', async () => {
@@ -163,7 +164,7 @@ describe('incremental config stream', () => {
       expect(sent(p, TypeUrl.clusters)).toMatchObject({ changed: ['outbound|9080|v1|svc-3.shop.svc.cluster.local', 'outbound|9080|v2|svc-3.shop.svc.cluster.local'], removed: [] });
       expect(sent(p, TypeUrl.listeners)).toMatchObject({ changed: [], removed: [] });
       expect(sent(p, TypeUrl.listeners).responses).toBeGreaterThanOrEqual(1);
-      expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+      expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
     }
   });
 });

@@ -88,7 +88,8 @@ spec:
     expect(impostor.received.length).toBe(seenBefore);
     const entry = await eventually('the access log line', () => client.accessLog.find((e) => e.path === '/charge'));
     expect(entry).toMatchObject({ response_code: 503, upstream_cluster: 'outbound|9080||payments.default.svc.cluster.local' });
-    expect(entry.response_flags).toBe('UF');
+    // Refused at every attempt: the connection failure (UF), retried by the default policy until the limit (URX).
+    expect(entry.response_flags).toBe('URX,UF');
   });
 
   it('gives no certificate to a workload without a valid token: a forged one, or the token of a workload that stopped (meshctl run unregisters on exit)', async () => {

@@ -14,7 +14,7 @@
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, RouteConfigConfig } from '../../protocol/proxy-config/index.js';
 import { inboundTlsMode } from './peer-authentication.js';
 import { serviceFqdn, servesAny, spiffeId, type MeshSnapshot, type MeshWorkload } from './model.js';
-import type { ProxyConfigParts } from './index.js';
+import type { ProxyConfigParts } from './parts.js';
 
 function singleRoute(name: string): RouteConfigConfig {
   return { name, virtualHosts: [{ name, domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] };

@@ -7,8 +7,10 @@ import { ProxyPorts } from '../../protocol/well-known.js';
 import { outboundClusters } from './clusters.js';
 import { directAddressing } from './direct-addressing.js';
 import { explicitOutboundPorts } from './outbound-ports.js';
-import { clusterName, protocolOf, serviceFqdn, serves, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
+import { clusterName, protocolOf, serviceFqdn, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
+import { servicesSelecting } from './selecting.js';
+import type { ProxyConfigParts, SharedOutbound } from './parts.js';
 import { workloadAuthz } from './authorization.js';
 import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
@@ -16,6 +18,8 @@ import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-
 import { gatewayConfig } from './gateway.js';
 
 export * from './model.js';
+export { servicesSelecting } from './selecting.js';
+export type { ProxyConfigParts, SharedOutbound } from './parts.js';
 export { inboundTlsMode } from './peer-authentication.js';
 export type { TranslationNote } from './routes.js';
 
@@ -109,22 +113,6 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   };
 }
 
-/** The shared part of a config for one traffic mode: the same objects for every proxy of a namespace. */
-export interface SharedOutbound {
-  readonly clusters: readonly ClusterConfig[];
-  readonly routes: readonly RouteConfigConfig[];
-  /** capture mode: the outbound capture listener; explicit mode: none (its port is per proxy). */
-  readonly listeners: readonly ListenerConfig[];
-  readonly notes: readonly TranslationNote[];
-}
-
-/** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
-export interface ProxyConfigParts {
-  readonly shared: SharedOutbound;
-  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[]; notes?: TranslationNote[] };
-  readonly node: NonNullable<ProxyConfig['node']>;
-}
-
 const sharedMemo = new WeakMap<Outbound, Map<string, SharedOutbound>>();
 
 /** How a proxy treats destinations outside the registry: its Sidecar's outboundTrafficPolicy (a root-namespace Sidecar is the mesh default). */
@@ -162,38 +150,6 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
   shared = { clusters, routes, listeners, notes };
   byMode.set(`${mode}|${policy}`, shared);
   return shared;
-}
-
-/**
- * Services by namespace and first selector entry, per snapshot: which services select a workload
- * costs its labels' lookups, not a scan of every service (thousands of proxies x thousands of services).
- */
-const selectingIndex = new WeakMap<readonly MeshService[], { byLabel: Map<string, number[]>; emptyByNs: Map<string, number[]>; byName: Map<string, number> }>();
-
-/** The services of `services` that have `workload` as an endpoint (by selector or membership), in list order. */
-export function servicesSelecting(services: readonly MeshService[], workload: MeshWorkload): MeshService[] {
-  let index = selectingIndex.get(services);
-  if (!index) {
-    index = { byLabel: new Map(), emptyByNs: new Map(), byName: new Map() };
-    services.forEach((s, i) => {
-      index!.byName.set(`${s.namespace}\0${s.name}`, i);
-      if (!s.selector) return;
-      const first = Object.entries(s.selector)[0];
-      const key = first ? `${s.namespace}\0${first[0]}\0${first[1]}` : s.namespace;
-      const map = first ? index!.byLabel : index!.emptyByNs;
-      const list = map.get(key);
-      if (list) list.push(i);
-      else map.set(key, [i]);
-    });
-    selectingIndex.set(services, index);
-  }
-  const hits = new Set<number>(index.emptyByNs.get(workload.namespace) ?? []);
-  for (const [k, v] of Object.entries(workload.labels)) for (const i of index.byLabel.get(`${workload.namespace}\0${k}\0${v}`) ?? []) hits.add(i);
-  for (const name of workload.services ?? []) {
-    const i = index.byName.get(`${workload.namespace}\0${name}`);
-    if (i !== undefined) hits.add(i);
-  }
-  return [...hits].sort((a, b) => a - b).map((i) => services[i]!).filter((s) => serves(s, workload));
 }
 
 /** The config of the proxy of `workload`, in its shared and own parts. */

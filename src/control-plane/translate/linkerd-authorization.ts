@@ -10,7 +10,7 @@
 import type { MeshResource } from '../../config/index.js';
 import type { AuthzPolicyConfig, AuthzRuleConfig } from '../../protocol/proxy-config/index.js';
 import type { MeshSnapshot, MeshWorkload } from './model.js';
-import { servicesSelecting } from './index.js';
+import { servicesSelecting } from './selecting.js';
 
 /** Linkerd's default clusterNetworks, plus loopback (the local platform's workloads). */
 export const CLUSTER_NETWORKS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8', '127.0.0.0/8', '::1/128'];

@@ -6,7 +6,7 @@
  * the peer sidecars.
  */
 import { clusterName, protocolOf, resolveHost, serviceFqdn, type MeshSnapshot, type MeshWorkload } from './model.js';
-import type { ProxyConfigParts } from './index.js';
+import type { ProxyConfigParts } from './parts.js';
 
 /** Adds a listener (and, for an unknown service, an empty cluster) per outbound port of `workload`. */
 export function explicitOutboundPorts(parts: ProxyConfigParts, mesh: MeshSnapshot, workload: MeshWorkload): ProxyConfigParts {

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MESH_KINDS, NOT_ENFORCED_KINDS, validateResource } from '../../../src/config/index.js';
+import { MESH_KINDS } from '../../../src/config/index.js';
 import { startControlPlane } from '../../../src/control-plane/daemon.js';
 import { meshGenerators, meshGeneratorSet, meshKindClaims } from '../../../src/control-plane/generators/index.js';
-import { configChange, KindClaimError, PushSnapshot, type ConfigGenerator } from '../../../src/control-plane/push/index.js';
+import { configChange, GeneratorSet, KindClaimError, PushSnapshot, type ConfigGenerator } from '../../../src/control-plane/push/index.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
 
 const proxy = { id: 'p.default', workload: 'p', namespace: 'default', serviceAccount: 'p', labels: {}, proxyVersion: 'test' };
@@ -43,8 +43,11 @@ describe('kind claims', () => {
   });
 
   it('a kind both read and declared not enforced is an error too (the declaration went stale)', () => {
-    const gens = meshGenerators().map((g) => (g.typeUrl === TypeUrl.routes ? { ...g, reads: { ...g.reads, kinds: [...g.reads.kinds, 'security.istio.io/AuthorizationPolicy' as const] } } : g));
-    expect(() => meshGeneratorSet(gens)).toThrow(/both read by a generator and declared not enforced: security\.istio\.io\/AuthorizationPolicy/);
+    const claims = meshKindClaims();
+    // AuthorizationPolicy is enforced (the listeners generator reads it): declaring it not enforced is stale.
+    expect(() => new GeneratorSet(meshGenerators(), { ...claims, notEnforced: [...claims.notEnforced, 'security.istio.io/AuthorizationPolicy'] })).toThrow(
+      /both read by a generator and declared not enforced: security\.istio\.io\/AuthorizationPolicy/,
+    );
   });
 
   it('the control plane refuses to start with an unclaimed kind, before it listens', async () => {
@@ -60,23 +63,15 @@ describe('kind claims', () => {
   });
 
   it('a change of a kind declared not enforced regenerates nothing; a change of a kind a generator reads does', () => {
-    const set = meshGeneratorSet();
-    const authz = configChange([{ group: 'security.istio.io', kind: 'AuthorizationPolicy', namespace: 'default', name: 'deny' }], 'apply');
-    expect(set.types().filter((t) => set.concerns(t, authz, proxy, snapshot))).toEqual([]);
-    const linkerdAuthz = configChange([{ group: 'policy.linkerd.io', kind: 'AuthorizationPolicy', namespace: 'default', name: 'a' }], 'apply');
-    expect(set.types().filter((t) => set.concerns(t, linkerdAuthz, proxy, snapshot))).toEqual([]);
+    // A kind the mesh would accept before any generator reads it (as Telemetry would be).
+    const claims = meshKindClaims();
+    const set = new GeneratorSet(meshGenerators(), { kinds: [...claims.kinds, 'telemetry.istio.io/Telemetry'], notEnforced: [...claims.notEnforced, 'telemetry.istio.io/Telemetry'] });
+    const telemetry = configChange([{ group: 'telemetry.istio.io', kind: 'Telemetry', namespace: 'default', name: 'logs' }], 'apply');
+    expect(set.types().filter((t) => set.concerns(t, telemetry, proxy, snapshot))).toEqual([]);
     const peerAuthn = configChange([{ group: 'security.istio.io', kind: 'PeerAuthentication', namespace: 'default', name: 'strict' }], 'apply');
     expect(set.types().filter((t) => set.concerns(t, peerAuthn, proxy, snapshot))).toEqual([TypeUrl.listeners]);
+    const authz = configChange([{ group: 'security.istio.io', kind: 'AuthorizationPolicy', namespace: 'default', name: 'deny' }], 'apply');
+    expect(set.types().filter((t) => set.concerns(t, authz, proxy, snapshot))).toEqual([TypeUrl.listeners]);
   });
 
-  it('every object of a kind declared not enforced gets a MESH0002-class warning (rule unsupported) naming the kind', () => {
-    for (const k of NOT_ENFORCED_KINDS) {
-      const def = MESH_KINDS.find((d) => d.group === k.group && d.kind === k.kind)!;
-      const r = validateResource({ object: { apiVersion: `${def.group}/${def.storageVersion}`, kind: def.kind, metadata: { name: 'x', namespace: 'default' }, spec: {} } });
-      const warning = r.warnings.find((w) => w.rule === 'unsupported' && w.field === 'kind');
-      expect({ kind: k.kind, message: warning?.message }).toEqual({ kind: k.kind, message: expect.stringMatching(new RegExp(`^${k.kind} is accepted but not enforced by the mesh yet .*: it changes no traffic$`)) });
-    }
-    const vs = validateResource({ object: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x' }, spec: { hosts: ['x'] } } });
-    expect(vs.warnings.filter((w) => w.field === 'kind')).toEqual([]);
-  });
 });
