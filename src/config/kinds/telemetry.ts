@@ -7,6 +7,7 @@
 import type { Static } from '@sinclair/typebox';
 import { Bool, Enum, List, MapOf, Num, Obj, Opt, PolicyTargetReference, Str, WorkloadSelector, type Resource } from '../schema.js';
 import { defineKind } from '../kind.js';
+import { compileLogFilter } from '../log-filter.js';
 
 const ProviderRef = Obj({ name: Str('the name of a MeshConfig extensionProviders entry (or envoy, the built-in access log)') }, 'a telemetry provider');
 
@@ -112,6 +113,14 @@ export const telemetryKind = defineKind({
   statusSubresource: true,
   printerColumns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' }],
   check(spec, report) {
+    spec.accessLogging?.forEach((a, i) => {
+      if (a.filter?.expression === undefined) return;
+      try {
+        compileLogFilter(a.filter.expression);
+      } catch (err) {
+        report(['spec', 'accessLogging', i, 'filter', 'expression'], `${(err as Error).message} (meshctl evaluates comparisons of these attributes with && || ! and parentheses)`);
+      }
+    });
     spec.tracing?.forEach((t, i) => {
       for (const [name, tag] of Object.entries(t.customTags ?? {})) {
         const set = ['literal', 'environment', 'header', 'formatter'].filter((k) => (tag as Record<string, unknown>)[k] !== undefined);

@@ -50,6 +50,6 @@ export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
   'accessLogging[].match': accepted('access logs are written on both sides'),
   'accessLogging[].providers': enforced(T.telemetry),
   'accessLogging[].disabled': enforced(T.telemetry),
-  'accessLogging[].filter': accepted('CEL filters are not evaluated: every request is logged'),
+  'accessLogging[].filter': enforced(T.telemetry),
   metrics: accepted('metric overrides are not applied: the Istio standard metrics are always produced'),
 });

@@ -106,7 +106,7 @@ export function telemetryFromMeshConfig(mc: MeshTelemetryConfig | undefined): Te
 /** The fields of a Telemetry's spec this generator applies. */
 interface TelemetryOverride {
   tracing?: { providers?: { name: string }[]; randomSamplingPercentage?: number; disableSpanReporting?: boolean; customTags?: Record<string, unknown> }[];
-  accessLogging?: { providers?: { name: string }[]; disabled?: boolean }[];
+  accessLogging?: { providers?: { name: string }[]; disabled?: boolean; filter?: { expression?: string } }[];
 }
 
 /**
@@ -140,6 +140,7 @@ export function telemetryFor(mc: MeshTelemetryConfig | undefined, scopes: readon
         const file = a.providers?.map((p) => mc?.extensionProviders?.find((x) => x.name === p.name)?.envoyFileAccessLog?.path).find((x) => x !== undefined);
         out.accessLog = file !== undefined ? accessLogTarget(file) : 'stdout';
       }
+      if (a.filter?.expression) out.accessLogFilter = a.filter.expression;
     }
   }
   const section = tracingSection(tracing);

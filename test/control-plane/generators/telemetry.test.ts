@@ -79,6 +79,11 @@ describe('telemetry from Telemetry resources, scoped as Istio scopes them', () =
     expect(c.accessLog).toBe('off');
   });
 
+  it('passes accessLogging[].filter.expression to the proxies (they evaluate it per request)', () => {
+    const errorsOnly = telemetry('errors', 'default', { accessLogging: [{ filter: { expression: 'response.code >= 400' } }] });
+    expect(telemetryFor(mc, telemetryScopes([errorsOnly], { namespace: 'default', labels: {} }, 'mesh-system'))).toMatchObject({ accessLog: 'stdout', accessLogFilter: 'response.code >= 400' });
+  });
+
   it('disableSpanReporting stops export; an envoyFileAccessLog provider names the file', () => {
     const off = telemetry('quiet', 'default', { tracing: [{ disableSpanReporting: true }], accessLogging: [{ providers: [{ name: 'file-log' }] }] });
     const t = telemetryFor(mc, telemetryScopes([off, meshWide], { namespace: 'default', labels: {} }, 'mesh-system'));
