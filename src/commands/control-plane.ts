@@ -4,6 +4,7 @@
  * container's command (`control-plane --kubernetes --namespace mesh-system`), using the pod's
  * ServiceAccount. Logs go to stderr, one timestamped line per event, never keys or tokens.
  */
+import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { UsageError } from '../errors.js';
@@ -52,6 +53,8 @@ export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPla
     const ms = parseDuration(opts.certTtl);
     if (ms === undefined || ms < 1000) throw new UsageError(`--cert-ttl ${opts.certTtl}: not a duration of at least 1s`, 'write it like 24h, 30m or 5s');
     certTtlSeconds = Math.round(ms / 1000);
+    // Said, not silently capped: the CA never issues longer than this.
+    if (certTtlSeconds > MAX_CERT_TTL_SECONDS) throw new UsageError(`--cert-ttl ${opts.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`, 'give at most 2160h; certificates renew at half-life, so short lifetimes cost nothing');
   }
   return { home: opts.home, listen: opts.listen ?? '127.0.0.1', streamPort: port(opts.streamPort, '--stream-port'), debugPort: port(opts.debugPort, '--debug-port'), caCert: opts.caCert, caKey: opts.caKey, certTtlSeconds };
 }

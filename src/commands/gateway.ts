@@ -86,14 +86,14 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
   await platform.state();
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
-  const adminPort = await freePort();
+  const [adminPort, telemetryPort] = [await freePort(), await freePort()];
   const reg = await platform.registerWorkload({
-    name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: flags.address, ports: [], adminPort,
+    name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: flags.address, ports: [], adminPort, telemetryPort,
     gateway: { address: flags.address, ports: flags.ports },
   });
   const cleanups: (() => Promise<void> | void)[] = [() => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined)];
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { mkdir }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { mkdir, rm }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
@@ -102,16 +102,21 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
       import('node:path'),
       import('../protocol/stream/messages.js'),
       import('node:fs/promises'),
+      import('../cluster/local/layout.js'),
     ]);
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
+    const address = async (): Promise<string> => (await platform.state()).streamAddress;
+    const identity = await startCaIdentity({ address, trustRoots: reg.trustRoots, token: () => reg.token });
     cleanups.push(() => identity.close());
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLog = createWriteStream(join(platform.layout.logDir, `${id}.access.log`), { flags: 'a', mode: 0o600 });
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort: 0, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)) });
+    const tokenFile = proxyAdminTokenFile(platform.layout, flags.name, flags.namespace);
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true, adminTokenFile: tokenFile });
     cleanups.push(() => proxy.close());
+    cleanups.push(() => rm(tokenFile, { force: true }));
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
-    const stream = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
+    const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
     const deadline = Date.now() + flags.readyTimeoutMs;
     for (;;) {
@@ -122,7 +127,7 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
       await new Promise((r) => setTimeout(r, 50));
     }
     const mapped = Object.entries(flags.ports).map(([p, l]) => `${p} on ${flags.address}:${l}`).join(', ');
-    note(`gateway ready as ${identity.status().spiffeId}, labels ${Object.entries(flags.labels).map(([k, v]) => `${k}=${v}`).join(',')}${mapped ? `, serving ${mapped}` : ''} (admin 127.0.0.1:${proxy.adminPort})`);
+    note(`gateway ready as ${identity.status().spiffeId}, labels ${Object.entries(flags.labels).map(([k, v]) => `${k}=${v}`).join(',')}${mapped ? `, serving ${mapped}` : ''} (admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus)`);
     await new Promise<void>((resolve) => whenAborted(ctx.signal, resolve));
     note('stopping: draining connections');
     return 0;

@@ -26,6 +26,7 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'check', load: () => import('./check.js') },
   { name: 'proxy-status', load: () => import('./proxy-status.js') },
   { name: 'proxy-config', load: () => import('./proxy-config.js') },
+  { name: 'authz', load: () => import('./authz.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },

@@ -56,16 +56,16 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
   const local = LOCAL_ONLY.filter((k) => opts[k] !== undefined);
   if (local.length) throw new UsageError(`${local.map((k) => FLAG_NAMES[k]).join(', ')}: only for the local platform`, 'on Kubernetes set the CA with --set ca.cert=FILE --set ca.key=FILE and the certificate lifetime with --set certTtl=1h; add --local for the local platform');
   const timeoutMs = timeoutOf(opts, 5 * 60_000);
-  const [{ readSources }, { parseAllDocuments }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }, { splitMeshConfig }] = await Promise.all([
+  const [{ readSources }, { parseDocuments }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }, { splitMeshConfig }] = await Promise.all([
     import('../config/sources.js'),
-    import('yaml'),
+    import('../config/documents.js'),
     import('../install/values.js'),
     import('../version.js'),
     import('../install/mesh-config.js'),
   ]);
   const files = await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
   const split = splitMeshConfig(
-    files.map((f) => ({ name: f.name, docs: (parseAllDocuments(f.text) as unknown as { toJS(): unknown }[]).map((d) => d.toJS()) })),
+    files.map((f) => ({ name: f.name, docs: parseDocuments(f.text, f.name).filter((d) => d.object !== null).map((d) => d.object) })),
     opts.set ?? [],
   );
   for (const k of split.ignored) ctx.logger.warn(`[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`);
@@ -113,16 +113,16 @@ async function localMeshConfig(ctx: CliContext, opts: InstallOptions, meshConfig
   const other = sets.filter((s) => !s.startsWith('meshConfig.'));
   if (other.length) throw new UsageError(`--set ${other[0]}: only meshConfig.* is set on the local platform`, 'set control plane values on Kubernetes (--kubernetes); locally use --stream-port, --debug-port, --ca-cert/--ca-key, --cert-ttl');
   if (!opts.filename?.length && !sets.length) return undefined;
-  const [{ readSources }, { parseAllDocuments }, mc, { writeFileAtomic }] = await Promise.all([
+  const [{ readSources }, { parseDocuments }, mc, { writeFileAtomic }] = await Promise.all([
     import('../config/sources.js'),
-    import('yaml'),
+    import('../config/documents.js'),
     import('../install/mesh-config.js'),
     import('../control-plane/atomic-file.js'),
   ]);
   let merged: Record<string, unknown> = {};
   for (const f of await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd })) {
-    const docs = parseAllDocuments(f.text) as unknown as { toJS(): unknown }[];
-    const configs = docs.map((d) => mc.meshConfigOfDocument(d.toJS())).filter((x) => x !== undefined);
+    const docs = parseDocuments(f.text, f.name).filter((d) => d.object !== null);
+    const configs = docs.map((d) => mc.meshConfigOfDocument(d.object)).filter((x) => x !== undefined);
     if (configs.length === 0) throw new UsageError(`${f.name}: no IstioOperator and no meshConfig in it`, 'the local platform reads spec.meshConfig of an IstioOperator (or a top-level meshConfig:)');
     for (const c of configs) merged = { ...merged, ...c };
   }

@@ -39,7 +39,7 @@ const command: CommandDefinition = {
       if (flags.crdsOnly && flags.skipCrds) throw new UsageError('--crds-only and --skip-crds cannot be used together');
       if (flags.addons && (flags.crdsOnly || flags.skipCrds)) throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
       const { readSources } = await import('../config/sources.js');
-      const { parseAllDocuments } = await import('yaml');
+      const { parseDocuments } = await import('../config/documents.js');
       const { splitMeshConfig } = await import('../install/mesh-config.js');
       const { defaultValues, resolveValues } = await import('../install/values.js');
       const { renderComponents } = await import('../install/manifests.js');
@@ -47,7 +47,7 @@ const command: CommandDefinition = {
       const { toJson, toYaml } = await import('../ui/printers.js');
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
       const split = splitMeshConfig(
-        files.map((f) => ({ name: f.name, docs: (parseAllDocuments(f.text) as unknown as { toJS(): unknown }[]).map((d) => d.toJS()) })),
+        files.map((f) => ({ name: f.name, docs: parseDocuments(f.text, f.name).filter((d) => d.object !== null).map((d) => d.object) })),
         flags.set ?? [],
       );
       for (const k of split.ignored) ctx.logger.warn(`[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`);

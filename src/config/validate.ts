@@ -4,6 +4,7 @@
  * column and field path, and says how to fix it, e.g.
  * `vs.yaml:14:11: spec.http[0].route[1].weight: must be an integer >= 0 (got "ten")`.
  */
+import { MAX_CONFIG_OBJECT_BYTES, formatBytes } from './limits.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { SourcePosition } from '../errors.js';
 import { formatFieldPath, type FieldPath, type ParsedDocument } from './documents.js';
@@ -432,6 +433,19 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
   }
   const namespaced = found.type === 'core' ? found.core.namespaced : found.def.namespaced;
+  if (found.type !== 'core') {
+    // Before anything else: a 4 MB VirtualService once stopped config delivery to every proxy importing its host.
+    const size = Buffer.byteLength(JSON.stringify(rec));
+    if (size > MAX_CONFIG_OBJECT_BYTES) {
+      const ns = namespaced ? (rawNs ?? options.defaultNamespace ?? 'default') : undefined;
+      add('error', {
+        path: [],
+        message: `${kindName} ${rawName}${ns ? `.${ns}` : ''} is ${formatBytes(size)} (${size} bytes as JSON); the largest config object the mesh accepts is ${formatBytes(MAX_CONFIG_OBJECT_BYTES)}: split it (e.g. one VirtualService per host, or delegate routes to other VirtualServices)`,
+        rule: 'too-large',
+      });
+      return { identity: { ...baseIdentity, namespace: ns }, errors, warnings, notes };
+    }
+  }
   const namespace = namespaced ? (rawNs ?? options.defaultNamespace ?? 'default') : undefined;
   const identity: ResourceIdentity = { ...baseIdentity, namespace };
 
@@ -476,7 +490,8 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     } else add('error', issue);
   }
   if (errors.length === 0 && def.check) {
-    def.check((copy as { spec: never }).spec, (path, message, rule) => add('error', { path: [...path], message, rule: rule ?? 'schema' }));
+    // A check reporting rule 'unsupported' flags a combination the mesh accepts but does not enforce (MESH0002): a warning.
+    def.check((copy as { spec: never }).spec, (path, message, rule) => add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }));
   }
   const annotated: RawIssue[] = [];
   walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);

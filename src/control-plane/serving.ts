@@ -106,11 +106,12 @@ function jwksSources(configs: readonly ConfigObject[]): JwksSource[] {
   const out = new Map<string, number>();
   for (const c of configs) {
     if (c.kind !== 'RequestAuthentication') continue;
-    const rules = (c.spec as { jwtRules?: { jwksUri?: string; jwks?: string; timeout?: string }[] } | undefined)?.jwtRules ?? [];
+    const rules = (c.spec as { jwtRules?: { jwksUri?: string; jwks_uri?: string; jwks?: string; timeout?: string }[] } | undefined)?.jwtRules ?? [];
     for (const r of rules) {
-      if (!r.jwksUri || r.jwks) continue;
+      const uri = r.jwksUri ?? r.jwks_uri;
+      if (!uri || r.jwks) continue;
       const ms = (r.timeout ? parseDuration(r.timeout) : undefined) ?? 5_000;
-      out.set(r.jwksUri, Math.max(out.get(r.jwksUri) ?? 0, ms));
+      out.set(uri, Math.max(out.get(uri) ?? 0, ms));
     }
   }
   return [...out].map(([uri, timeoutMs]) => ({ uri, timeoutMs }));

@@ -96,15 +96,18 @@ describe('meshctl apply / get / delete on the local platform', () => {
   });
 
   it('warns (MESH0002, on stderr) about an object of a kind the mesh accepts but does not enforce, and stores it', async () => {
-    const authz = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n';
-    await writeFile(join(dir, 'authz.yaml'), authz);
-    const r = meshctl('apply', '-f', join(dir, 'authz.yaml'));
+    const se = 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: api\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS\n';
+    await writeFile(join(dir, 'se.yaml'), se);
+    const r = meshctl('apply', '-f', join(dir, 'se.yaml'));
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('authorizationpolicy.security.istio.io/deny-all created\n');
-    expect(r.stderr).toMatch(/^Warning \[MESH0002\] \(AuthorizationPolicy deny-all\.default\) .*authz\.yaml:2: kind: AuthorizationPolicy is accepted but not enforced by the mesh yet \(.*\): it changes no traffic\n$/);
-    // Enforced kinds stay quiet.
+    expect(r.stdout).toBe('serviceentry.networking.istio.io/api created\n');
+    expect(r.stderr).toMatch(/^Warning \[MESH0002\] \(ServiceEntry api\.default\) .*se\.yaml:\d+(:\d+)?: spec: ServiceEntry accepted but not implemented by the mesh: .+\n/);
+    // Enforced kinds stay quiet: a canary, and an AuthorizationPolicy that denies everything (spec: {}).
     expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).toBe('');
+    await writeFile(join(dir, 'authz.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n');
+    expect(meshctl('apply', '-f', join(dir, 'authz.yaml')).stderr).toBe('');
     expect(meshctl('delete', '-f', join(dir, 'authz.yaml')).code).toBe(0);
+    expect(meshctl('delete', '-f', join(dir, 'se.yaml')).code).toBe(0);
   });
 
   it('deletes by kind and name; a second delete is not found (exit 1) unless --ignore-not-found', () => {

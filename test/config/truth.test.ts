@@ -88,17 +88,25 @@ metadata: {name: deny}
 spec:
   action: DENY
   rules: [{to: [{operation: {methods: [DELETE]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext}
+spec:
+  action: CUSTOM
+  provider: {name: opa}
+  rules: [{}]
 `);
     expect(fields).toEqual([
       'spec.exportTo',
       'spec.http[0].rewrite.uriRegexRewrite',
       'spec.http[0].mirrors',
-      'spec.http[0].corsPolicy',
       'spec.http[0].retries.retryIgnorePreviousHosts',
       'spec.trafficPolicy.loadBalancer.simple',
       'spec.trafficPolicy.tls.mode',
       'spec.trafficPolicy.tls.sni',
-      'spec',
+      'spec.action',
+      'spec.provider',
     ]);
   });
 

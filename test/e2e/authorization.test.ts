@@ -92,7 +92,10 @@ spec:
     const del = await send(user, `${URL_PRODUCTS}/products/1`, { method: 'DELETE' });
     expect({ status: del.status, body: del.body }).toEqual({ status: 403, body: 'RBAC: access denied' });
     expect(await status(cart, '/products/1')).toBe(403);
-    expect(product.received.slice(before).map((r) => r.method)).toEqual(['GET', 'POST']);
+    expect(await status(user, '/admin')).toBe(200);
+    // Without a RequestAuthentication a token proves nothing: still denied.
+    expect(await status(cart, '/products/public/list', { token: await token('k1') })).toBe(403);
+    expect(product.received.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(['GET /products/1', 'POST /products/1', 'GET /admin']);
     const denied = product.accessLog.filter((e) => e.response_code === 403);
     expect(denied.at(-1)).toMatchObject({ response_code_details: 'rbac_access_denied_matched_policy[none]' });
   });

@@ -78,6 +78,13 @@ spec:
   http:
   - route:
     - destination: {host: api, port: {number: 9080}}
+    corsPolicy:
+      allowOrigins: [{exact: 'https://shop.example.com'}, {regex: 'https://.*[.]partner[.]example'}]
+      allowMethods: [GET, POST]
+      allowHeaders: [authorization, content-type]
+      exposeHeaders: [x-request-id]
+      maxAge: 1h
+      allowCredentials: true
 `;
 
 describe('gateway (local platform)', () => {
@@ -209,6 +216,28 @@ spec:
     expect(seen.headers['x-forwarded-proto']).toBe('https');
   });
 
+  it('corsPolicy: the gateway answers preflights from allowed origins itself and decorates their responses', async () => {
+    const base = ['--resolve', `api.example.com:${ports[443]}:127.0.0.1`, '--cacert', caFile, '-D', '-', '-o', '/dev/null'];
+    const url = `https://api.example.com:${ports[443]}/cart`;
+    const app = mesh.sidecars.find((s) => s.name === 'api-v1')!;
+    const before = app.received.length;
+    const pre = await curl([...base, '-X', 'OPTIONS', '-H', 'Origin: https://shop.example.com', '-H', 'Access-Control-Request-Method: POST', url]);
+    expect(pre.stdout).toMatch(/^HTTP\/1\.1 200/);
+    expect(pre.stdout).toMatch(/access-control-allow-origin: https:\/\/shop\.example\.com\r\n/);
+    expect(pre.stdout).toMatch(/access-control-allow-methods: GET,POST\r\n/);
+    expect(pre.stdout).toMatch(/access-control-allow-headers: authorization,content-type\r\n/);
+    expect(pre.stdout).toMatch(/access-control-max-age: 3600\r\n/);
+    expect(pre.stdout).toMatch(/access-control-allow-credentials: true\r\n/);
+    expect(app.received.length).toBe(before);
+    const actual = await curl([...base, '-H', 'Origin: https://api.partner.example', url]);
+    expect(actual.stdout).toMatch(/access-control-allow-origin: https:\/\/api\.partner\.example\r\n/);
+    expect(actual.stdout).toMatch(/access-control-expose-headers: x-request-id\r\n/);
+    expect(app.received.length).toBe(before + 1);
+    const stranger = await curl([...base, '-H', 'Origin: https://evil.example', url]);
+    expect(stranger.stdout).toMatch(/^HTTP\/1\.1 200/);
+    expect(stranger.stdout).not.toMatch(/access-control-allow-origin/i);
+  });
+
   it('answers plain HTTP on the redirect server with 301 to https', async () => {
     const r = await curl(['--resolve', `api.example.com:${ports[80]}:127.0.0.1`, '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://api.example.com:${ports[80]}/products?id=1`]);
     // As Envoy: the scheme becomes https; a non-default port stays (on Kubernetes the client came on 80).
@@ -276,7 +305,7 @@ spec:
         const req = httpsRequest(
           { host: '127.0.0.1', port: ports[443], servername: 'api.example.com', path: '/', headers: { host: 'api.example.com' }, ca: [ca.cert, ca2.cert], agent: false },
           (res) => {
-            const issuer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '';
+            const issuer = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '');
             let body = '';
             res.on('data', (d: Buffer) => (body += d));
             res.on('end', () => {

@@ -5,6 +5,7 @@
  * policy decide the rest. Callers are real sidecars with real SPIFFE identities.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
 import { LocalMeshForTest, SERVICE_PORT, send, type Sidecar } from './support/local-mesh.js';
 
 const URL_WEB = `http://emoji-svc:${SERVICE_PORT}/list`;
@@ -12,12 +13,15 @@ let mesh: LocalMeshForTest;
 let emoji: Sidecar;
 let web: Sidecar;
 let vote: Sidecar;
+/** The port emoji's app listens on: a Server names the container port, as on Kubernetes. */
+let appPort: number;
 
 beforeAll(async () => {
   mesh = await LocalMeshForTest.start();
   emoji = await mesh.run('emoji', { app: 'emoji-svc' }, { service: 'emoji-svc', serviceAccount: 'emoji' });
   web = await mesh.run('web', { app: 'web-svc' }, { serviceAccount: 'web' });
   vote = await mesh.run('voting', { app: 'voting-svc' }, { serviceAccount: 'voting' });
+  appPort = (emoji.app!.address() as AddressInfo).port;
   await mesh.settle();
 });
 afterAll(async () => {
@@ -38,7 +42,7 @@ spec:
   podSelector:
     matchLabels:
       app: emoji-svc
-  port: ${SERVICE_PORT}
+  port: ${appPort}
   proxyProtocol: HTTP/1
   accessPolicy: deny
 `);
@@ -120,7 +124,7 @@ spec:
   podSelector:
     matchLabels:
       app: emoji-svc
-  port: ${SERVICE_PORT}
+  port: ${appPort}
   accessPolicy: all-authenticated
 `);
     expect(await status(vote)).toBe(200);

@@ -14,7 +14,10 @@ export function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info')
     case 'wrong-group': return Messages.WrongApiGroup;
     case 'not-mesh-kind': return Messages.NotMeshKind;
     case 'unknown-field': return severity === 'error' ? Messages.SchemaError : Messages.UnknownField;
-    case 'schema': return Messages.SchemaError;
+    case 'schema':
+    case 'too-large':
+    case 'header':
+      return Messages.SchemaError;
   }
 }
 

@@ -162,7 +162,7 @@ const ClientTLSSettings = Obj(
     subjectAltNames: Opt(List(Str(), 'accepted SANs of the server certificate')),
     sni: Opt(Str('SNI presented to the server')),
     insecureSkipVerify: Opt(Bool('do not verify the server certificate')),
-    caCrl: Opt(Str('path of a certificate revocation list')),
+    caCrl: Opt(Str({ description: 'path of a certificate revocation list', unsupported: 'revocation lists are not checked' })),
   },
   'TLS settings towards the upstream',
 );

@@ -2,7 +2,8 @@
 import { accepted, enforced, exceptValues, truthTable, type FieldTruth } from '../truth.js';
 import { TESTS as T } from './tests.js';
 
-const NO_TLS_ORIGINATION = 'TLS origination (SIMPLE/MUTUAL to a non-mesh server) is not implemented; mesh mTLS is automatic';
+const NO_TLS_ORIGINATION =
+  'TLS origination (SIMPLE/MUTUAL) applies to ServiceEntry hosts only (test/e2e/service-entry.test.ts: credentialName, sni, a client certificate); towards mesh services mTLS is automatic and these fields are not applied';
 
 /** One traffic policy's fields, under `prefix` (it appears at four places in a DestinationRule). */
 function policy(prefix: string): Record<string, FieldTruth> {

@@ -21,19 +21,47 @@ export const trafficSplitTruth = truthTable('split.smi-spec.io/TrafficSplit', {
   backends: enforced(T.translate, T.shifting),
 });
 
-const policy = accepted(NOT_TRANSLATED.linkerdPolicy);
-
-/** policy.linkerd.io Server. */
-export const serverTruth = truthTable('policy.linkerd.io/Server', { '': policy });
+/** policy.linkerd.io Server: its port denies what no authorization (or its accessPolicy) allows. */
+export const serverTruth = truthTable('policy.linkerd.io/Server', {
+  podSelector: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'podSelector.matchLabels': enforced(T.e2eLinkerdPolicy),
+  'podSelector.matchExpressions': enforced(T.linkerdPolicy),
+  port: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  proxyProtocol: accepted('the sidecar detects the protocol; proxyProtocol does not skip detection'),
+  accessPolicy: enforced(T.e2eLinkerdPolicy),
+});
 
 /** policy.linkerd.io ServerAuthorization. */
-export const serverAuthorizationTruth = truthTable('policy.linkerd.io/ServerAuthorization', { '': policy });
+export const serverAuthorizationTruth = truthTable('policy.linkerd.io/ServerAuthorization', {
+  server: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'server.name': enforced(T.e2eLinkerdPolicy),
+  'server.selector': enforced(T.linkerdPolicy),
+  client: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'client.networks': enforced(T.linkerdPolicy),
+  'client.networks[].cidr': enforced(T.linkerdPolicy),
+  'client.networks[].except': enforced(T.linkerdPolicy),
+  'client.unauthenticated': enforced(T.linkerdPolicy),
+  'client.meshTLS': enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'client.meshTLS.unauthenticatedTLS': enforced(T.linkerdPolicy),
+  'client.meshTLS.identities': enforced(T.linkerdPolicy),
+  'client.meshTLS.serviceAccounts': enforced(T.e2eLinkerdPolicy),
+});
 
-/** policy.linkerd.io AuthorizationPolicy. */
-export const linkerdAuthorizationPolicyTruth = truthTable('policy.linkerd.io/AuthorizationPolicy', { '': policy });
+/** policy.linkerd.io AuthorizationPolicy: Server and Namespace targets (an HTTPRoute target authorizes nothing). */
+export const linkerdAuthorizationPolicyTruth = truthTable('policy.linkerd.io/AuthorizationPolicy', {
+  targetRef: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  requiredAuthenticationRefs: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+});
 
 /** policy.linkerd.io MeshTLSAuthentication. */
-export const meshTlsAuthenticationTruth = truthTable('policy.linkerd.io/MeshTLSAuthentication', { '': policy });
+export const meshTlsAuthenticationTruth = truthTable('policy.linkerd.io/MeshTLSAuthentication', {
+  identities: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  identityRefs: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+});
 
 /** policy.linkerd.io NetworkAuthentication. */
-export const networkAuthenticationTruth = truthTable('policy.linkerd.io/NetworkAuthentication', { '': policy });
+export const networkAuthenticationTruth = truthTable('policy.linkerd.io/NetworkAuthentication', {
+  networks: enforced(T.linkerdPolicy),
+  'networks[].cidr': enforced(T.linkerdPolicy),
+  'networks[].except': enforced(T.linkerdPolicy),
+});

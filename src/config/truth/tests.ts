@@ -16,20 +16,28 @@ export const TESTS = {
   e2eResilience: 'test/e2e/resilience.test.ts',
   /** the local mesh end to end: mTLS modes. */
   security: 'test/e2e/security.test.ts',
+  /** authorization and JWT rules in the destination sidecar, on real sockets between sidecars with SPIFFE identities. */
+  authz: 'test/proxy-runtime/http/authz/authz.test.ts',
+  /** the seed's AuthorizationPolicies and RequestAuthentication on the local mesh, issuer keys over HTTPS. */
+  e2eAuthz: 'test/e2e/authorization.test.ts',
+  /** which policies reach which workload, and in what form. */
+  authzScope: 'test/control-plane/translate/authorization.test.ts',
+  /** the control plane's JWKS fetching (HTTPS, refresh, issuer down). */
+  jwks: 'test/control-plane/jwks/jwks-cache.test.ts',
+  /** Linkerd policy kinds on the local mesh, emojivoto style. */
+  e2eLinkerdPolicy: 'test/e2e/linkerd-policy.test.ts',
+  /** Linkerd policy kinds -> sidecar policies, field by field. */
+  linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
   /** Sidecar scoping of what a proxy sees. */
   sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
+  /** Gateways on the local mesh with curl and openssl: HTTPS, MUTUAL, SNI, PASSTHROUGH, TCP, redirect, CORS, rotation. */
+  gateway: 'test/e2e/gateway.test.ts',
+  /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
+  serviceEntry: 'test/e2e/service-entry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
   telemetry: 'test/control-plane/generators/telemetry.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */
 export const NOT_TRANSLATED = {
-  authz: 'the control plane does not send authorization policies to proxies yet (issue 15): nothing is enforced',
-  jwt: 'the control plane does not send request authentication to proxies yet (issue 15): tokens are not checked',
-  gateway: 'gateways are not configured from Gateway resources yet (issue 16)',
-  serviceEntry: 'ServiceEntry hosts are not added to the proxies yet (issue 16)',
-  linkerdPolicy: 'Linkerd policy resources are not sent to proxies yet (issue 15): nothing is enforced',
-  cors: 'CORS is not applied by the proxy yet (issue 16)',
-  tlsRoutes: 'TLS (SNI) routes are not applied by the proxy yet (issue 16)',
-  tcpRoutes: 'TCP routes are not applied by the proxy yet (issue 16)',
 } as const;

@@ -97,7 +97,7 @@ export function validateForStore(inputs: readonly ResourceInput[], defaultNamesp
 /** Config objects as YAML files under a directory: `<group>/<Kind>/<namespace>/<name>.yaml`. */
 export class FileConfigStore extends EventEmitter implements ConfigStore {
   private readonly objects = new Map<string, StoredObject>();
-  private yaml: typeof import('yaml') | undefined;
+  private yaml: { parse(text: string, file: string): unknown; stringify(value: unknown): string } | undefined;
   // Writes are serialised so two applies never interleave their files.
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -108,11 +108,13 @@ export class FileConfigStore extends EventEmitter implements ConfigStore {
   /** Opens the store, loading what is on disk; files that no longer validate are reported through `warn` and skipped. */
   static async open(dir: string, warn: (line: string) => void = () => undefined): Promise<FileConfigStore> {
     const store = new FileConfigStore(dir);
-    store.yaml = await import('yaml');
+    // Read and written as Kubernetes reads YAML (1.1 scalars), like every YAML the CLI reads.
+    const [{ parseYamlValue }, { stringifyForKubernetes }] = await Promise.all([import('../../config/documents.js'), import('../../ui/kube-yaml.js')]);
+    store.yaml = { parse: parseYamlValue, stringify: (v) => stringifyForKubernetes(v) };
     for (const file of await listYamlFiles(dir)) {
       let obj: unknown;
       try {
-        obj = store.yaml.parse(await readFile(file, 'utf8'));
+        obj = store.yaml.parse(await readFile(file, 'utf8'), file);
       } catch (err) {
         warn(`${file}: not readable YAML, skipped (${(err as Error).message})`);
         continue;

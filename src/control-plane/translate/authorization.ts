@@ -90,7 +90,7 @@ export function jwtRules(policies: readonly RequestAuthentication[], jwks: (uri:
     for (const r of ra.spec.jwtRules ?? []) {
       out.push({
         issuer: r.issuer,
-        jwks: r.jwks ?? (r.jwksUri ? (jwks(r.jwksUri) ?? EMPTY_JWKS) : EMPTY_JWKS),
+        jwks: r.jwks ?? jwksOf(r.jwksUri ?? r.jwks_uri, jwks),
         ...(r.audiences?.length ? { audiences: [...r.audiences] } : {}),
         ...(r.fromHeaders?.length ? { fromHeaders: r.fromHeaders.map((h) => ({ name: h.name, ...(h.prefix !== undefined ? { prefix: h.prefix } : {}) })) } : {}),
         ...(r.fromParams?.length ? { fromParams: [...r.fromParams] } : {}),
@@ -99,10 +99,15 @@ export function jwtRules(policies: readonly RequestAuthentication[], jwks: (uri:
         ...(r.outputPayloadToHeader ? { outputPayloadToHeader: r.outputPayloadToHeader } : {}),
         ...(r.outputClaimToHeaders?.length ? { outputClaimToHeaders: r.outputClaimToHeaders.map((o) => ({ header: o.header, claim: o.claim })) } : {}),
         ...(r.spaceDelimitedClaims?.length ? { spaceDelimitedClaims: [...r.spaceDelimitedClaims] } : {}),
+        ...(r.presence === 'REQUIRED' ? { presence: 'REQUIRED' as const } : {}),
       });
     }
   }
   return out;
+}
+
+function jwksOf(uri: string | undefined, jwks: (uri: string) => string | undefined): string {
+  return (uri ? jwks(uri) : undefined) ?? EMPTY_JWKS;
 }
 
 /**

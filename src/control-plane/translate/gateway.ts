@@ -99,6 +99,8 @@ function serverTls(snapshot: MeshSnapshot, gw: Gateway, server: Server, notes: T
     privateKey = tls.privateKey;
     ca = tls.caCertificates;
   } else return undefined;
+  // caCertCredentialName: the client CA from its own Secret (Istio 1.19+), else ca.crt of the credential.
+  if (tls.caCertCredentialName) ca = credentialFor(snapshot, ns, tls.caCertCredentialName)?.caCertificates ?? ca;
   const mutual = tls.mode !== 'SIMPLE';
   if (tls.mode === 'OPTIONAL_MUTUAL') notes.push({ resource: where, message: 'tls.mode OPTIONAL_MUTUAL is served as MUTUAL (a client certificate is required)' });
   if (mutual && !ca) {

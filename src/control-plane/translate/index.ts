@@ -198,7 +198,9 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
     const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: target } });
     else {
-      listeners.push({ name, address: '0.0.0.0', port: workload.proxyPort ?? target, direction: 'inbound', mode: 'explicit', chains: [chain], ...(authz ? { authz: { ...authz, destinationPort: target } } : {}) });
+      // Bound to the workload's own address (local: 127.0.0.1 unless `meshctl run --address`), never to
+      // every interface: in PERMISSIVE mode plaintext passes, which would expose an app bound to loopback.
+      listeners.push({ name, address: workload.address, port: workload.proxyPort ?? target, direction: 'inbound', mode: 'explicit', chains: [chain], ...(authz ? { authz: { ...authz, destinationPort: target } } : {}) });
     }
   }
   if (traffic.mode === 'capture') {

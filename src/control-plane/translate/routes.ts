@@ -141,7 +141,19 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
     });
   }
   if (r.headers) out.headers = r.headers;
-  if (r.corsPolicy) notes.push({ resource: where, message: 'corsPolicy is not applied by the proxy' });
+  if (r.corsPolicy) {
+    const c = r.corsPolicy;
+    const origins = [...(c.allowOrigins ?? []), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o }))];
+    out.cors = compact({
+      allowOrigins: origins.length ? (origins as NonNullable<RouteSpec['cors']>['allowOrigins']) : undefined,
+      allowMethods: c.allowMethods,
+      allowHeaders: c.allowHeaders,
+      exposeHeaders: c.exposeHeaders,
+      maxAge: ms(c.maxAge),
+      allowCredentials: c.allowCredentials,
+      unmatchedPreflights: c.unmatchedPreflights === 'IGNORE' ? ('ignore' as const) : undefined,
+    });
+  }
   return out;
 }
 

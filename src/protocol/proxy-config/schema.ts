@@ -134,6 +134,20 @@ export const FaultPolicy = Type.Object(
   Strict,
 );
 
+/** CORS policy (Istio CorsPolicy): preflights from allowed origins are answered by the proxy. */
+export const CorsPolicy = Type.Object(
+  {
+    allowOrigins: opt('origins allowed (exact, prefix or regex)', Type.Array(StringMatch)),
+    allowMethods: Type.Optional(Type.Array(Type.String())),
+    allowHeaders: Type.Optional(Type.Array(Type.String())),
+    exposeHeaders: Type.Optional(Type.Array(Type.String())),
+    maxAge: Type.Optional(Duration),
+    allowCredentials: Type.Optional(Type.Boolean()),
+    unmatchedPreflights: opt('preflights from origins matching nothing: forward to the app (default) or answer without CORS headers', Type.Union([Type.Literal('forward'), Type.Literal('ignore')])),
+  },
+  Strict,
+);
+
 /** One route: matches, then exactly one action (route, redirect, directResponse). */
 export const Route = Type.Object(
   {
@@ -170,6 +184,7 @@ export const Route = Type.Object(
       Type.Object({ cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
     ),
     headers: Type.Optional(Headers),
+    cors: Type.Optional(CorsPolicy),
   },
   Strict,
 );
@@ -271,6 +286,8 @@ export const AuthzSource = Type.Object(
     notNamespaces: Strings,
     serviceAccounts: Strings,
     notServiceAccounts: Strings,
+    trustDomains: Strings,
+    notTrustDomains: Strings,
     ipBlocks: Strings,
     notIpBlocks: Strings,
     remoteIpBlocks: Strings,
@@ -318,6 +335,7 @@ export const JwtRule = Type.Object(
     outputPayloadToHeader: Type.Optional(Type.String()),
     outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
     spaceDelimitedClaims: Strings,
+    presence: opt('REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous', Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')])),
   },
   Strict,
 );
@@ -345,6 +363,10 @@ export const Listener = Type.Object(
       Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
     ),
     detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    tcpIdleTimeout: opt(
+      'connections proxied as TCP after detection found no HTTP close after this long with no bytes either way (default 1h, as Envoy tcp_proxy)',
+      Duration,
+    ),
     chains: Type.Array(FilterChain, { minItems: 1 }),
     authz: opt('inbound: JWT authentication and authorization policies, applied after mTLS, before the app', Authz),
   },
@@ -565,6 +587,7 @@ export type ConnectionPoolConfig = Static<typeof ConnectionPool>;
 export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
 export type IdentityConfig = Static<typeof Identity>;
 export type ServerTlsConfig = Static<typeof ServerTls>;
+export type CorsPolicyConfig = Static<typeof CorsPolicy>;
 export type UpstreamTlsConfig = Static<typeof UpstreamTls>;
 export type AuthzConfig = Static<typeof Authz>;
 export type AuthzPolicyConfig = Static<typeof AuthzPolicy>;

@@ -26,7 +26,7 @@ import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
 import { authorize } from './authz/authz-layer.js';
 import { beginExchange, finishExchange } from './exchange-start.js';
 import { absoluteTarget } from './request-target.js';
-import { parseHead, isHeadError, MAX_HEAD_BYTES, type MessageHead } from '../http1/head-parser.js';
+import { parseHead, isHeadError, validHost, MAX_HEAD_BYTES, type MessageHead } from '../http1/head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, type BodyDecoder } from '../http1/body-decoder.js';
 import { fieldLines, plainReply, statusLine } from '../http1/head-writer.js';
 
@@ -61,8 +61,8 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   let scheme = 'http';
   delete headers.host;
   const absolute = absoluteTarget(path);
-  if (absolute === null) {
-    refuse(socket, 400, 'invalid absolute-form request-target');
+  if (absolute === null || !validHost(authority)) {
+    refuse(socket, 400, 'invalid request-target or Host');
     return;
   }
   if (absolute) ({ authority, scheme, path } = absolute);

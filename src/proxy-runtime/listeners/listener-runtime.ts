@@ -28,6 +28,8 @@ export class ListenerRuntime {
   readonly direction: 'inbound' | 'outbound';
   readonly mode: 'explicit' | 'http-proxy' | 'capture';
   readonly detectTimeoutMs: number;
+  /** idle timeout of connections that detection handed to the TCP proxy */
+  readonly tcpIdleTimeoutMs: number;
   readonly chains: readonly ChainRuntime[];
   /** JWT authentication and authorization policies (inbound), compiled; undefined: none */
   readonly authz: ListenerAuthz | undefined;
@@ -41,6 +43,7 @@ export class ListenerRuntime {
     this.direction = cfg.direction;
     this.mode = cfg.mode ?? 'explicit';
     this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
+    this.tcpIdleTimeoutMs = durationMs(cfg.tcpIdleTimeout, 3_600_000);
     this.authz = cfg.authz ? new ListenerAuthz(cfg.authz, `listeners[${cfg.name}].authz`) : undefined;
     this.chains = cfg.chains.map((c, i) => ({
       name: c.name ?? `${cfg.name}/${i}`,

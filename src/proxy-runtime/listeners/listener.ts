@@ -169,11 +169,13 @@ export class ListenerHandle {
   }
 
   private dispatch(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime, insideTls: boolean): void {
-    const tcp = (): void => {
-      if (chain.tcpCluster) this.proxyTcpAuthorized(conn, socket, chain.tcpCluster);
+    const tcp = (afterDetection: boolean): void => {
+      // A connection detection could not classify (silent, or not HTTP) gets an idle timeout: a
+      // silent plaintext client must not hold a raw connection to the app open for ever.
+      if (chain.tcpCluster) this.proxyTcpAuthorized(conn, socket, chain.tcpCluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
       else socket.destroy();
     };
-    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp();
+    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp(false);
     if (chain.protocol === 'http1' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH1(socket, conn);
     if (chain.protocol === 'http2' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH2(socket, conn);
     detectProtocol(socket, lr.detectTimeoutMs, (p) => {
@@ -185,7 +187,7 @@ export class ListenerHandle {
       }
       if (p === 'h2c' && chain.protocol !== 'tcp') return this.ingress.acceptH2(socket, conn);
       if (p === 'http1' && chain.protocol !== 'tcp') return this.ingress.acceptH1(socket, conn);
-      tcp();
+      tcp(true);
     });
   }
 
@@ -221,13 +223,13 @@ export class ListenerHandle {
    * Opaque TCP, after the listener's authorization policies (Istio's TCP semantics): a denied
    * connection is closed before any byte reaches the app, and recorded.
    */
-  private proxyTcpAuthorized(conn: ConnectionInfo, socket: Socket, cluster: ClusterRuntime): void {
+  private proxyTcpAuthorized(conn: ConnectionInfo, socket: Socket, cluster: ClusterRuntime, idleTimeoutMs = 0): void {
     const az = conn.listener.authz;
     if (az) {
       const d = az.policies.decide(az.tcpFacts(conn));
       if (!d.allowed) return proxyTcp(this.ctx, conn, socket, cluster, { denied: d.details ?? 'rbac_access_denied' });
     }
-    proxyTcp(this.ctx, conn, socket, cluster);
+    proxyTcp(this.ctx, conn, socket, cluster, idleTimeoutMs > 0 ? { idleTimeoutMs } : {});
   }
 
   private onSecure(tls: TLSSocket): void {

@@ -25,6 +25,8 @@ export interface TcpProxyOptions {
   onConnected?: (upstream: Socket) => void;
   /** called instead of destroying the downstream when no upstream could be reached */
   onFailed?: (flag: string) => void;
+  /** close both sides after this long with no bytes either way (0: never) */
+  idleTimeoutMs?: number;
   /** the authorization policies refused the connection: close it, record it with this detail */
   denied?: string;
 }
@@ -113,6 +115,15 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
       up.on('data', (c: Buffer) => (bytesSent += c.length));
       downstream.pipe(up);
       up.pipe(downstream);
+      const idle = o.idleTimeoutMs ?? 0;
+      if (idle > 0 && 'setTimeout' in downstream) {
+        // Every byte either way passes through the downstream socket (read, or written to it).
+        (downstream as Socket).setTimeout(idle, () => {
+          flags = flags || Flags.streamIdleTimeout;
+          downstream.destroy();
+          up.destroy();
+        });
+      }
       const close = (): void => {
         release();
         record();

@@ -15,6 +15,8 @@ export interface AccessLogEntry {
   protocol: string;
   response_code: number;
   response_flags: string;
+  /** gRPC requests: the grpc-status of the response (trailers, or headers of a trailers-only answer) */
+  grpc_status?: string;
   duration: number;
   bytes_received: number;
   bytes_sent: number;

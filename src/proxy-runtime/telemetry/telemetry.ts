@@ -206,6 +206,7 @@ export class Telemetry {
       protocol: ex.protocol,
       response_code: status,
       response_flags: labelsFlags,
+      grpc_status: grpc ? grpcStatus : undefined,
       duration: Math.round(durationMs * 1000) / 1000,
       bytes_received: ex.body.bytesReceived,
       bytes_sent: ex.bytesSent,

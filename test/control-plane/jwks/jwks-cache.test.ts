@@ -1,4 +1,7 @@
-/** The control plane's JWKS cache against a real HTTPS issuer: fetch, change, issuer down (last good keys kept), bad answers. */
+/**
+ * The control plane's JWKS cache (the keys of each RequestAuthentication jwksUri) against a real
+ * HTTPS issuer: fetch, change, issuer down (last good keys kept), bad answers.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';

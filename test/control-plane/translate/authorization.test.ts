@@ -43,5 +43,8 @@ describe('workloadAuthz', () => {
     const ra = { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'prod' }, spec: { jwtRules: [{ issuer: 'i', jwksUri: 'https://i/jwks' }] } } as unknown as MeshResource;
     expect(workloadAuthz(snap([ra]), wl('prod', {}))!.jwtRules).toEqual([{ issuer: 'i', jwks: EMPTY_JWKS }]);
     expect(workloadAuthz(snap([ra], new Map([['https://i/jwks', '{"keys":[1]}']])), wl('prod', {}))!.jwtRules![0]!.jwks).toBe('{"keys":[1]}');
+    // jwks_uri, the deprecated spelling, is read as jwksUri; presence REQUIRED reaches the sidecar.
+    const old = { ...ra, spec: { jwtRules: [{ issuer: 'i', jwks_uri: 'https://i/jwks', presence: 'REQUIRED' }] } } as unknown as MeshResource;
+    expect(workloadAuthz(snap([old], new Map([['https://i/jwks', '{"keys":[2]}']])), wl('prod', {}))!.jwtRules).toEqual([{ issuer: 'i', jwks: '{"keys":[2]}', presence: 'REQUIRED' }]);
   });
 });

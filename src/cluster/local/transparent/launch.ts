@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { RotatingFile, DEFAULT_ROTATION } from '../rotating-log.js';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { InvocationIo } from '../../index.js';
@@ -283,7 +283,7 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     cleanups.push({ what: 'closing the control-plane relay', run: () => relay.close() });
 
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
-    const accessLog = createWriteStream(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), { flags: 'a', mode: 0o600 });
+    const accessLog = new RotatingFile(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), DEFAULT_ROTATION);
     cleanups.push({ what: 'closing the access log', run: () => new Promise((r) => accessLog.end(r)) });
     const sidecar = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, ...SIDECAR_NODE_FLAGS, launcherPath(), 'proxy', 'run', '--log-level', ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn']), {
       stdio: ['ignore', 'pipe', 'pipe'],

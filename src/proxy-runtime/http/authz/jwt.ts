@@ -38,6 +38,8 @@ const ANONYMOUS: JwtOutcome = { ok: true, principal: undefined, claims: undefine
 /** A listener's compiled JWT rules. */
 export class JwtAuthenticator {
   private readonly rules: CompiledJwtRule[];
+  /** some rule has presence REQUIRED: a request without any token is refused */
+  private readonly required: boolean;
 
   /** Compiles; throws naming `jwtRules[i].field` when the inline key set is not a JWKS. */
   constructor(rules: readonly JwtRuleConfig[], path = 'jwtRules') {
@@ -54,6 +56,7 @@ export class JwtAuthenticator {
       }
       return { cfg, locations: locationsOf(cfg), keys: { keys: list as object[] }, keySet: undefined };
     });
+    this.required = rules.some((r) => r.presence === 'REQUIRED');
   }
 
   /**
@@ -72,7 +75,7 @@ export class JwtAuthenticator {
       }
       if (found) break;
     }
-    if (!found) return ANONYMOUS;
+    if (!found) return this.required ? fail('Jwt is missing', 'Jwt_is_missing') : ANONYMOUS;
     const { token, loc } = found;
     const j = await (jose ??= import('jose'));
     let issuer: unknown;

@@ -170,6 +170,7 @@ const SOURCE_FIELDS: Record<string, FieldCompiler> = {
   requestPrincipals: { httpOnly: true, compile: (v) => onString(globs(v), (f) => f.http?.requestPrincipal) },
   namespaces: { httpOnly: false, compile: (v) => onString(globs(v), (f) => namespaceOf(f.principal)) },
   serviceAccounts: { httpOnly: false, compile: (v) => onString(globs(v), (f) => serviceAccountOf(f.principal)) },
+  trustDomains: { httpOnly: false, compile: (v) => onString(globs(v), (f) => trustDomainOf(f.principal)) },
   ipBlocks: { httpOnly: false, compile: (v, p) => onIp(blocks(v, p), (f) => f.sourceIp) },
   remoteIpBlocks: { httpOnly: false, compile: (v, p) => onIp(blocks(v, p), (f) => f.remoteIp) },
 };
@@ -259,6 +260,13 @@ function namespaceOf(principal: string | undefined): string | undefined {
   const rest = principal.slice(i + 4);
   const j = rest.indexOf('/');
   return j < 0 ? rest : rest.slice(0, j);
+}
+
+/** The trust domain of a principal `TD/ns/NS/sa/SA`. */
+function trustDomainOf(principal: string | undefined): string | undefined {
+  if (principal === undefined) return undefined;
+  const i = principal.indexOf('/');
+  return i < 0 ? principal : principal.slice(0, i);
 }
 
 /** `NS/SA` of a principal `TD/ns/NS/sa/SA`. */

@@ -4,7 +4,9 @@
  */
 import type { HttpLayer } from '../layer.js';
 import { applyHeaderOps, hasHeaderOps } from '../headers/header-ops.js';
-import { Flags, localResponse } from '../types.js';
+import { Flags, localResponse, type ProxyResponse } from '../types.js';
+import { answerPreflight, decorateResponse, isPreflight } from './cors.js';
+import type { CompiledMatch, CompiledRoute } from './route-table.js';
 
 /** Routes the exchange through its chain's route table. */
 export const routeLayer: HttpLayer = (next) => (ex) => {
@@ -16,6 +18,20 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
   }
   const { route, matched } = found;
   ex.route = route;
+  const origin = route.cors ? ex.headers.origin : undefined;
+  if (route.cors && typeof origin === 'string') {
+    if (isPreflight(ex.method, ex.headers)) {
+      const answer = answerPreflight(route.cors, origin);
+      if (answer) return Promise.resolve(answer);
+    } else {
+      const cors = route.cors;
+      return routed(next, ex, route, matched).then((res) => decorateResponse(cors, origin, res));
+    }
+  }
+  return routed(next, ex, route, matched);
+};
+
+function routed(next: Parameters<HttpLayer>[0], ex: Parameters<ReturnType<HttpLayer>>[0], route: CompiledRoute, matched: CompiledMatch | undefined): Promise<ProxyResponse> {
   if (route.redirect) {
     const r = route.redirect;
     const q = ex.path.indexOf('?');
@@ -50,4 +66,4 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
     applyHeaderOps(res.headers, route.responseHeaders);
     return res;
   });
-};
+}

@@ -11,7 +11,7 @@ import { connect as netConnect, createServer as createNetServer } from 'node:net
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { makeTestCa, makeTestLeaf } from '../../../support/tls.js';
-import { closeAfter, freePort, metricValue, send, startProxy, startUpstream } from '../../support.js';
+import { Agent, closeAfter, eventually, freePort, metricValue, send, startProxy, startUpstream } from '../../support.js';
 
 const USER_ID = 'spiffe://cluster.local/ns/default/sa/user-service';
 const OTHER_ID = 'spiffe://cluster.local/ns/shop/sa/cart';
@@ -174,6 +174,29 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(m.app.seen.map((s) => s.url)).toEqual(['/public']);
   });
 
+  it('a policy change applies to the next request on a kept-alive connection; the request in flight completes', async () => {
+    const inbound = await freePort();
+    let release: () => void = () => undefined;
+    const app = await startUpstream('product', (req, res) => {
+      if (req.url === '/slow') release = () => res.end('slow done');
+      else res.end('ok');
+    });
+    const tcp = await tcpEcho();
+    const server = await startProxy(serverSidecar(app.port, tcp, inbound, { policies: [] }));
+    const user = await startProxy(clientSidecar('user', inbound));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    closeAfter({ close: () => agent.destroy() });
+    const port = user.proxy.listenerPort('out');
+    expect(await send(port, { agent })).toMatchObject({ status: 200 });
+    const slow = send(port, { path: '/slow' });
+    await eventually(() => app.seen.some((s) => s.url === '/slow'), 'the slow request reached the app');
+    const denyAll = serverSidecar(app.port, tcp, inbound, { policies: [{ name: 'ns[default]-policy[deny-all]', action: 'ALLOW', rules: [] }] });
+    expect(await server.proxy.applyConfig({ ...denyAll, version: 'server-2' })).toMatchObject({ ok: true });
+    expect(await send(port, { agent })).toMatchObject({ status: 403 });
+    release();
+    expect(await slow).toMatchObject({ status: 200, body: 'slow done' });
+  });
+
   it('spec: {} (ALLOW without rules) denies everything; no policy allows everything', async () => {
     const denyAll = await mesh({ policies: [{ name: 'ns[default]-policy[deny-all]', action: 'ALLOW', rules: [] }] });
     expect(await send(denyAll.user)).toMatchObject({ status: 403 });
@@ -255,6 +278,9 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
         deny('dest-ip', { to: [{ operation: { paths: ['/cond/dest-ip'] } }], when: [{ key: 'destination.ip', values: ['127.0.0.1'] }] }),
         deny('dest-port', { to: [{ operation: { paths: ['/cond/dest-port'] } }], when: [{ key: 'destination.port', values: [String(m0.port)] }] }),
         deny('source-principal', { to: [{ operation: { paths: ['/cond/principal'] } }], when: [{ key: 'source.principal', values: ['cluster.local/ns/shop/*'] }] }),
+        deny('td', { from: [{ source: { trustDomains: ['cluster.local'] } }], to: [{ operation: { paths: ['/cond/td'] } }] }),
+        deny('not-td', { from: [{ source: { notTrustDomains: ['cluster.local'] } }] }),
+        deny('not-sa', { from: [{ source: { notServiceAccounts: ['default/user-service'] } }], to: [{ operation: { paths: ['/cond/not-sa'] } }] }),
       ],
     }, m0.port);
     const ok = { host: 'product-service', headers: { 'x-forwarded-for': '198.51.100.7' } };
@@ -272,6 +298,15 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(await send(m.user, { ...ok, path: '/cond/remote-ip', headers: { 'x-forwarded-for': '198.51.100.8' } })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 200 });
     expect(await send(m.other, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/cond/td' })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 200 });
+    expect(await send(m.other, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 403 });
+  });
+
+  it('presence: REQUIRED refuses a request without a token (401 Jwt is missing)', async () => {
+    const m = await mesh({ jwtRules: [{ issuer: 'https://auth.example.com', jwks: signer.jwks, presence: 'REQUIRED' }] });
+    expect(await send(m.user)).toMatchObject({ status: 401, body: 'Jwt is missing' });
+    expect(await send(m.user, { headers: { authorization: `Bearer ${await token({ sub: 'alice' })}` } })).toMatchObject({ status: 200 });
   });
 
   it('JWT rule fields and request.auth conditions: audiences, fromParams, fromCookies, forwarding and output headers, claims', async () => {
