@@ -38,6 +38,9 @@ const P = {
   meshAuthzHop2: 18094,
   nginxIngress: 18095,
   meshGateway: 18096,
+  meshTrace1: 18097,
+  meshTrace100: 18098,
+  zipkinSink: 18099,
 };
 
 function sh(cmd: string, args: string[]): string {
@@ -254,6 +257,17 @@ async function main(): Promise<void> {
     `import net from 'node:net';\nnet.createServer({ noDelay: true }, (c) => { const u = net.connect({ port: ${P.backend}, host: '127.0.0.1', noDelay: true }); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(${P.splice}, '127.0.0.1');\n`,
   );
   const splice = start('node-splice', NODE, [spliceJs]);
+  // Tracing: the single-hop proxy exporting spans (Zipkin v2 JSON) at 1% and 100% sampling to a sink
+  // that accepts every batch; compare CPU per request with the tracing-off row (issue 19: <= +3% at 1%, <= +15% at 100%).
+  const sinkJs = join(work, 'zipkin-sink.mjs');
+  writeFileSync(sinkJs, `import http from 'node:http';\nhttp.createServer((q, r) => { q.resume(); q.on('end', () => r.writeHead(202).end()); }).listen(${P.zipkinSink}, '127.0.0.1');\n`);
+  const sink = start('zipkin-sink', NODE, [sinkJs]);
+  const traced = (port: number, sampling: number, name: string) => {
+    const cfg = JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${port}`)) as Record<string, unknown>;
+    return meshctlConfig(join(work, name), { ...cfg, telemetry: { tracing: { sampling, zipkin: { address: `127.0.0.1:${P.zipkinSink}` } } } });
+  };
+  const meshTrace1 = start('meshctl-trace-1', NODE, meshArgs(traced(P.meshTrace1, 1, 'mesh-trace-1.json')));
+  const meshTrace100 = start('meshctl-trace-100', NODE, meshArgs(traced(P.meshTrace100, 100, 'mesh-trace-100.json')));
   // Two hops with mutual TLS.
   const id = (who: string) => ({ certChain: `${pki}/${who}.pem`, privateKey: `${pki}/${who}.key`, trustRoots: `${pki}/ca.pem` });
   const hop2 = meshctlConfig(join(work, 'mesh-hop2.json'), {
@@ -311,8 +325,9 @@ async function main(): Promise<void> {
   });
   const meshGateway = start('meshctl-gateway', NODE, meshArgs(gateway));
 
-  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.meshAuthzHop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.meshAuthzHop1, P.nginxHop1, P.meshTrace1, P.meshTrace100]) await waitFor(`http://127.0.0.1:${port}/`);
   for (const port of [P.nginxIngress, P.meshGateway]) await waitForTls(port);
+  void sink;
   const workers = (c: ChildProcess) => () => childPids(c.pid!);
   const rows: Row[] = [
     { scenario: '1 hop', name: 'direct', pids: () => [], url: `http://127.0.0.1:${P.backend}/` },
@@ -320,6 +335,8 @@ async function main(): Promise<void> {
     { scenario: '1 hop', name: 'haproxy (1 thread)', pids: () => [haproxy.pid!], url: `http://127.0.0.1:${P.haproxy}/` },
     { scenario: '1 hop', name: 'meshctl (1 process)', pids: () => [mesh.pid!], url: `http://127.0.0.1:${P.meshctl}/` },
     { scenario: '1 hop', name: 'node TCP splice (ref.)', pids: () => [splice.pid!], url: `http://127.0.0.1:${P.splice}/` },
+    { scenario: '1 hop', name: 'meshctl, tracing 1%', pids: () => [meshTrace1.pid!], url: `http://127.0.0.1:${P.meshTrace1}/` },
+    { scenario: '1 hop', name: 'meshctl, tracing 100%', pids: () => [meshTrace100.pid!], url: `http://127.0.0.1:${P.meshTrace100}/` },
     { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl, 10-rule policy', pids: () => [meshAuthzA.pid!, meshAuthzB.pid!], url: `http://127.0.0.1:${P.meshAuthzHop1}/` },

@@ -111,3 +111,25 @@ export const requestAuthenticationTruth = truthTable('security.istio.io/RequestA
   'jwtRules[].spaceDelimitedClaims': enforced(T.authz),
   'jwtRules[].presence': enforced(T.authz),
 });
+
+/** telemetry.istio.io Telemetry: tracing and access logging reach the proxies; metrics stay Istio's defaults. */
+export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
+  selector: enforced(T.telemetry),
+  targetRef: accepted('waypoint/Gateway API targeting is not implemented; use selector'),
+  tracing: enforced(T.telemetry),
+  'tracing[].match': accepted('spans are reported on both sides (client and server)'),
+  'tracing[].providers': enforced(T.telemetry),
+  'tracing[].randomSamplingPercentage': enforced(T.telemetry),
+  'tracing[].disableSpanReporting': enforced(T.telemetry),
+  'tracing[].customTags': enforced(T.telemetry),
+  'tracing[].customTags.<key>.formatter': accepted('Envoy format strings are not evaluated; use literal, header or environment'),
+  'tracing[].useRequestIdForTraceSampling': accepted('sampling is random per new trace'),
+  'tracing[].enableIstioTags': accepted('Istio tags are always added'),
+  'tracing[].disableContextPropagation': accepted('trace context is always propagated'),
+  accessLogging: enforced(T.telemetry),
+  'accessLogging[].match': accepted('access logs are written on both sides'),
+  'accessLogging[].providers': enforced(T.telemetry),
+  'accessLogging[].disabled': enforced(T.telemetry),
+  'accessLogging[].filter': enforced(T.telemetry),
+  metrics: accepted('metric overrides are not applied: the Istio standard metrics are always produced'),
+});

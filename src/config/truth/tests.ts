@@ -38,6 +38,8 @@ export const TESTS = {
   serviceEntry: 'test/e2e/service-entry.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
+  /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
+  telemetry: 'test/control-plane/generators/telemetry.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */

@@ -572,6 +572,7 @@ export const ProxyConfig = Type.Object(
             Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off'), Type.String({ pattern: '^/' })]),
           ),
           accessLogEncoding: opt('JSON (one object per line, default) or TEXT (Envoy\'s default format)', Type.Union([Type.Literal('JSON'), Type.Literal('TEXT')])),
+          accessLogFilter: opt('log only requests this CEL subset selects (response.code >= 400, request.method == "POST", ...)', Type.String({ maxLength: 4096 })),
           tracing: Type.Optional(Tracing),
         },
         Strict,
