@@ -94,6 +94,9 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
       return usage.exitCode;
     }
     return printError(fullIo, err, verbose);
+  } finally {
+    // The command is done: signals end the process again by default.
+    ctx?.close();
   }
 }
 

@@ -10,8 +10,9 @@ import type { ChalkInstance } from 'chalk';
 import { makeStyle, wantsColor } from './ui/style.js';
 import { UsageError } from './errors.js';
 
-/** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
-export type PlatformKind = 'kubernetes' | 'local';
+import type { PlatformKind } from './cluster/index.js';
+
+export type { PlatformKind } from './cluster/index.js';
 
 /** Flags every command accepts (registered on the root command). */
 export interface GlobalOptions {
@@ -24,6 +25,12 @@ export interface GlobalOptions {
   color?: boolean;
 }
 
+/** Where the signals of an invocation come from: the process, or a test's emitter. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: () => void): unknown;
+  off(signal: NodeJS.Signals, listener: () => void): unknown;
+}
+
 /** The streams of one invocation; tests pass their own. */
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -31,6 +38,8 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Default: the process. */
+  signals?: SignalSource;
 }
 
 /** Debug logging to stderr, shown only with --verbose. Never pass secrets to it. */
@@ -61,6 +70,26 @@ export interface CliContext {
   platform(): Promise<import('./cluster/index.js').MeshPlatform>;
   /** Asks for confirmation on a TTY; returns `fallback` where nobody can answer. */
   confirm(message: string, fallback: boolean): Promise<boolean>;
+  /**
+   * Aborted on the first SIGINT or SIGTERM (reason: the signal's name). A command that reads it
+   * handles those signals itself (stops cleanly, returns its exit code); one that never does ends
+   * at once, as without meshctl. The context is the only place that listens to the signals.
+   */
+  readonly signal: AbortSignal;
+  /** Calls `listener` on each SIGHUP (reload) until the returned function is called. */
+  onHangup(listener: () => void): () => void;
+  /** Releases what the invocation holds (its signal listeners); the CLI root calls it after the command. */
+  close(): void;
+}
+
+/** Calls `fn` once when `signal` aborts (at once if it already has); returns what removes the listener. */
+export function whenAborted(signal: AbortSignal, fn: () => void): () => void {
+  if (signal.aborted) {
+    fn();
+    return () => undefined;
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
 }
 
 /** Builds the one context of an invocation. */
@@ -79,6 +108,22 @@ export function createContext(io: CliIo, globals: GlobalOptions): CliContext {
   let connected: Promise<import('./cluster/index.js').MeshPlatform> | undefined;
   const meshHome = () => io.env.MESHCTL_HOME ?? join(homedir(), '.meshctl');
   const platformKind = () => (platform ??= selectPlatform(globals, io.env));
+  const signals: SignalSource = io.signals ?? process;
+  const releases: (() => void)[] = [];
+  let interrupt: AbortController | undefined;
+  const signal = (): AbortSignal => {
+    if (!interrupt) {
+      const controller = (interrupt = new AbortController());
+      for (const name of ['SIGINT', 'SIGTERM'] as const) {
+        const listener = (): void => {
+          if (!controller.signal.aborted) controller.abort(name);
+        };
+        signals.on(name, listener);
+        releases.push(() => signals.off(name, listener));
+      }
+    }
+    return interrupt.signal;
+  };
   return {
     io,
     globals,
@@ -104,6 +149,18 @@ export function createContext(io: CliIo, globals: GlobalOptions): CliContext {
           ...(globals.context ? { context: globals.context } : {}),
         }),
       )),
+    get signal() {
+      return signal();
+    },
+    onHangup: (listener) => {
+      signals.on('SIGHUP', listener);
+      const off = (): void => void signals.off('SIGHUP', listener);
+      releases.push(off);
+      return off;
+    },
+    close: () => {
+      for (const release of releases.splice(0)) release();
+    },
     confirm: async (message, fallback) => {
       if (!io.stdin.isTTY || !io.stderr.isTTY) return fallback;
       const { confirm } = await import('@inquirer/prompts');

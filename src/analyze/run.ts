@@ -6,6 +6,7 @@ import type { AuthorizationPolicy, FieldPath, MeshResource, ResourceIdentity } f
 import { formatFieldPath, splitApiVersion } from '../config/index.js';
 import type { SourcePosition } from '../errors.js';
 import { allowWithoutRulesAnalyzer, mtlsConflictAnalyzer, optionalTokenAnalyzer, policySelectorAnalyzer } from './analyzers/security.js';
+import { principalTrustDomainAnalyzer, requestPrincipalWithoutAuthnAnalyzer, shadowedAllowAnalyzer } from './analyzers/authorization.js';
 import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/destination.js';
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
@@ -25,6 +26,9 @@ export const ANALYZERS: readonly Analyzer[] = [
   policySelectorAnalyzer,
   allowWithoutRulesAnalyzer,
   optionalTokenAnalyzer,
+  principalTrustDomainAnalyzer,
+  requestPrincipalWithoutAuthnAnalyzer,
+  shadowedAllowAnalyzer,
   trafficSplitAnalyzer,
   serviceProfileNameAnalyzer,
   injectionAnalyzer,

@@ -3,7 +3,26 @@
  * never care. Backends: `local` (a control plane daemon on this machine) and `kubernetes`.
  * The shapes here are the JSON both backends return; nothing here imports control-plane code.
  */
-import type { PlatformKind } from '../context.js';
+
+/** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
+export type PlatformKind = 'kubernetes' | 'local';
+
+/**
+ * What a platform operation that runs in the foreground (a workload started by `meshctl run`) needs
+ * from the invocation: its environment, its output streams, a dim style for notes and debug logging.
+ * The CLI's context is one; the platform never sees the rest of it.
+ */
+export interface InvocationIo {
+  readonly io: { readonly env: NodeJS.ProcessEnv; readonly cwd: string };
+  readonly errStyle: { dim(text: string): string };
+  readonly logger: { debug(message: string): void };
+  /** The local platform's home (`$MESHCTL_HOME`). */
+  meshHome(): string;
+  /** Aborted on SIGINT/SIGTERM: the workload stops cleanly. */
+  readonly signal: AbortSignal;
+  out(text: string): void;
+  err(text: string): void;
+}
 
 /** A config source document as the user gave it (file name for error positions). */
 export interface ConfigDocument {
@@ -47,6 +66,8 @@ export interface WorkloadInfo {
   readonly serving?: boolean;
   /** The sidecar's telemetry port (`/stats/prometheus`) on `address`. */
   readonly telemetryPort?: number;
+  /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** A mesh platform. */

@@ -4,12 +4,13 @@
  * container's command (`control-plane --kubernetes --namespace mesh-system`), using the pod's
  * ServiceAccount. Logs go to stderr, one timestamped line per event, never keys or tokens.
  */
+import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { meshctlVersion } from '../version.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 
 interface ControlPlaneOptions {
   home?: string;
@@ -52,22 +53,16 @@ export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPla
     const ms = parseDuration(opts.certTtl);
     if (ms === undefined || ms < 1000) throw new UsageError(`--cert-ttl ${opts.certTtl}: not a duration of at least 1s`, 'write it like 24h, 30m or 5s');
     certTtlSeconds = Math.round(ms / 1000);
+    // Said, not silently capped: the CA never issues longer than this.
+    if (certTtlSeconds > MAX_CERT_TTL_SECONDS) throw new UsageError(`--cert-ttl ${opts.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`, 'give at most 2160h; certificates renew at half-life, so short lifetimes cost nothing');
   }
   return { home: opts.home, listen: opts.listen ?? '127.0.0.1', streamPort: port(opts.streamPort, '--stream-port'), debugPort: port(opts.debugPort, '--debug-port'), caCert: opts.caCert, caKey: opts.caKey, certTtlSeconds };
 }
 
-/** Runs until SIGINT/SIGTERM, then stops `stop`. */
-async function untilSignal(log: (line: string) => void, stop: () => Promise<void>): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      log(`${sig} received, stopping`);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+/** Runs until the invocation is interrupted (SIGINT/SIGTERM), then stops `stop`. */
+async function untilSignal(signal: AbortSignal, log: (line: string) => void, stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => whenAborted(signal, resolve));
+  log(`${String(signal.reason)} received, stopping`);
   await stop();
 }
 
@@ -99,7 +94,7 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
     version: meshctlVersion(),
     log,
   });
-  await untilSignal(log, () => cp.stop());
+  await untilSignal(ctx.signal, log, () => cp.stop());
   return 0;
 }
 
@@ -135,7 +130,7 @@ const command: CommandDefinition = {
         version: meshctlVersion(),
         log,
       });
-      await untilSignal(log, () => cp.stop());
+      await untilSignal(ctx.signal, log, () => cp.stop());
       return 0;
     });
   },

@@ -2,6 +2,7 @@
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { UsageError } from '../errors.js';
+import { whenAborted } from '../context.js';
 
 interface DemoAppFlags {
   service?: string;
@@ -44,9 +45,7 @@ const command: CommandDefinition = {
       const address = server.address();
       ctx.err(`demo-app ${flags.service} ${flags.version} listening on ${typeof address === 'object' && address ? `${address.address}:${address.port}` : port}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => server.close(() => resolve());
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+        whenAborted(ctx.signal, () => server.close(() => resolve()));
       });
       return 0;
     });

@@ -16,7 +16,8 @@ import { PlatformUnavailableError, TimeoutError, UsageError } from '../errors.js
 import { renderTable } from '../ui/table.js';
 import { startProgress } from '../ui/spinner.js';
 import { Symbols } from '../ui/style.js';
-import { collectProxyStatus, proxyDiff, renderProxyStatus } from './proxy-status.js';
+import { collectProxyStatus, proxyDiff } from '../cluster/proxy-status.js';
+import { renderProxyStatus } from './proxy-status.js';
 import { acceptedRange, baseConfig, DEMO_SERVICE_PORT, DEMO_WORKLOADS, demoSteps, REVIEWS_VERSIONS, type ReviewsVersion, type TrafficExpectation } from '../demo/scenario.js';
 import { difference, reviewsMetrics, sendTraffic, productpageRequest, reviewsVersionOf, type VersionCounts } from '../demo/traffic.js';
 import { logTail, readDemoState, removeDemoState, startDemoWorkload, stopDemoWorkloads, writeDemoState, type DemoProcess, type DemoState } from '../demo/workloads.js';
@@ -71,12 +72,10 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
   const platform = new LocalPlatform(home);
   const s = ctx.style;
   const out = (t: string) => ctx.out(t);
-  let aborted = false;
-  const onSignal = () => (aborted = true);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Read now: from here on SIGINT/SIGTERM stop the demo at its next step, which cleans up.
+  const interrupted = ctx.signal;
   const check = () => {
-    if (aborted) throw new PlatformUnavailableError('interrupted', 'the demo stopped what it had started');
+    if (interrupted.aborted) throw new PlatformUnavailableError('interrupted', 'the demo stopped what it had started');
   };
 
   const previous = await readDemoState(home);
@@ -158,9 +157,7 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
     failures++;
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (!opts.keep || failures > 0 || aborted) {
+    if (!opts.keep || failures > 0 || interrupted.aborted) {
       if (opts.keep && failures > 0) ctx.err('The demo failed: cleaning up despite --keep.\n');
       const p = await startProgress(ctx.io.stderr, ctx.errStyle, 'Cleaning up');
       const done = await cleanupDemo(ctx, platform, { ...state, startedControlPlane });

@@ -56,16 +56,16 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
   const local = LOCAL_ONLY.filter((k) => opts[k] !== undefined);
   if (local.length) throw new UsageError(`${local.map((k) => FLAG_NAMES[k]).join(', ')}: only for the local platform`, 'on Kubernetes set the CA with --set ca.cert=FILE --set ca.key=FILE and the certificate lifetime with --set certTtl=1h; add --local for the local platform');
   const timeoutMs = timeoutOf(opts, 5 * 60_000);
-  const [{ readSources }, { parse }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
+  const [{ readSources }, { parseYamlValue }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
     import('../config/sources.js'),
-    import('yaml'),
+    import('../config/documents.js'),
     import('../install/values.js'),
     import('../version.js'),
   ]);
   const files = await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
   const values = resolveValues(
     defaultValues(defaultProxyImage()),
-    files.map((f) => ({ name: f.name, values: parse(f.text) as unknown })),
+    files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })),
     opts.set ?? [],
   );
   const version = meshctlVersion();

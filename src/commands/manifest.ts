@@ -39,7 +39,7 @@ const command: CommandDefinition = {
       if (flags.crdsOnly && flags.skipCrds) throw new UsageError('--crds-only and --skip-crds cannot be used together');
       if (flags.addons && (flags.crdsOnly || flags.skipCrds)) throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
       const { readSources } = await import('../config/sources.js');
-      const { parse } = await import('yaml');
+      const { parseYamlValue } = await import('../config/documents.js');
       const { defaultValues, resolveValues } = await import('../install/values.js');
       const { renderComponents } = await import('../install/manifests.js');
       const { loadCrds } = await import('../install/crds.js');
@@ -47,7 +47,7 @@ const command: CommandDefinition = {
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
       const values = resolveValues(
         defaultValues(defaultProxyImage()),
-        files.map((f) => ({ name: f.name, values: parse(f.text) as unknown })),
+        files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })),
         flags.set ?? [],
       );
       const objects = flags.addons

@@ -8,7 +8,7 @@ import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
 import type { ConfigObjectData, MeshPlatform } from '../cluster/index.js';
 import { UsageError } from '../errors.js';
-import { parseProxyName } from './proxy-status.js';
+import { parseProxyName } from '../cluster/proxy-status.js';
 
 interface ProxyConfigFlags {
   output?: string;

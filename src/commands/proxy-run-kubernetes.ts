@@ -3,7 +3,7 @@
  * injector's environment (src/proxy-runtime/bootstrap/kubernetes.ts). Runs until SIGTERM/SIGINT
  * (drain, exit 0) or /quitquitquit.
  */
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 
 /** Runs the Kubernetes sidecar; resolves with the exit code. */
@@ -18,13 +18,7 @@ export async function runKubernetesSidecar(ctx: CliContext, opts: { logLevel?: s
   const log = new ProxyLog(level, (l) => ctx.err(l));
   let quit!: () => void;
   const done = new Promise<void>((r) => (quit = r));
-  const abort = new AbortController();
-  const onSignal = (): void => {
-    abort.abort();
-    quit();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const unlisten = whenAborted(ctx.signal, () => quit());
   try {
     const starting = startKubernetesSidecar({
       env: ctx.io.env,
@@ -34,7 +28,7 @@ export async function runKubernetesSidecar(ctx: CliContext, opts: { logLevel?: s
       ...(opts.adminPort !== undefined ? { adminPort: opts.adminPort } : {}),
       ...(opts.telemetryPort !== undefined ? { healthPort: opts.telemetryPort } : {}),
       onQuit: () => quit(),
-      signal: abort.signal,
+      signal: ctx.signal,
     });
     const sidecar = await Promise.race([starting, done.then(() => undefined)]);
     if (!sidecar) {
@@ -47,7 +41,6 @@ export async function runKubernetesSidecar(ctx: CliContext, opts: { logLevel?: s
     log.info('proxy stopped');
     return 0;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    unlisten();
   }
 }

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { BindAction } from './command.js';
 import { examples } from './command.js';
 import { ConfigInvalidError, InputNotFoundError, UsageError } from '../errors.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 
 interface RunOptions {
   config?: string;
@@ -166,17 +166,15 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
   const stop = (): void => {
     void proxy.close().then(() => stopped());
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', reload);
+  const unlisten = whenAborted(ctx.signal, stop);
+  const offHangup = ctx.onHangup(reload);
   try {
     await done;
   } finally {
     watcher.close();
     if (reloadTimer) clearTimeout(reloadTimer);
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGHUP', reload);
+    unlisten();
+    offHangup();
   }
   log.info('proxy stopped');
   return 0;

@@ -8,8 +8,9 @@
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
-import type { CliContext } from '../context.js';
+import { whenAborted, type CliContext } from '../context.js';
 import type { WorkloadInfo } from '../cluster/index.js';
+import { isIP } from 'node:net';
 import { meshctlVersion } from '../version.js';
 import { parseOutboundPorts, type OutboundPort } from '../cluster/local/outbound-ports.js';
 import type { TransparentWorkload } from '../cluster/local/transparent/launch.js';
@@ -24,18 +25,26 @@ interface RunOptions {
   readyTimeout?: string;
   readyPath?: string;
   drainDuration?: string;
+  accessLogMaxSize?: string;
+  accessLogKeep?: string;
   transparent?: boolean;
   user?: string;
   excludeOutboundPorts?: string;
   excludeOutboundIpRanges?: string;
   excludeInboundPorts?: string;
   outbound?: string[];
+  address?: string;
 }
 
 /** The checked flags. */
 export interface RunFlags extends TransparentWorkload {
   /** --outbound: explicit outbound listeners of the sidecar. */
   outbound: OutboundPort[];
+  /**
+   * --address: where the sidecar's inbound and telemetry listeners bind, and where other workloads
+   * reach this one. Default 127.0.0.1: nothing of the workload is reachable from other hosts.
+   */
+  address: string;
 }
 
 /** A duration flag in seconds (`5`, `5s`, `500ms`); undefined when it is none. */
@@ -74,7 +83,11 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
   if (opts.service && !labels.app) labels.app = opts.service;
   if (command.length === 0) throw new UsageError('no command to run', "put it after --, e.g. meshctl run --name web --port 8080 -- python3 -m http.server 8080");
   const outbound = parseOutboundPorts(opts.outbound ?? [], [{ port: appPort, flag: '--port' }]);
-  return { name: opts.name, namespace, service: opts.service, servicePort, serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name, labels, port: appPort, command, outbound };
+  const address = opts.address ?? '127.0.0.1';
+  if (isIP(address) === 0 || address === '0.0.0.0' || address === '::') {
+    throw new UsageError(`--address ${address}: not an address of this host`, 'give the IP other machines reach this one at, e.g. --address 192.0.2.10 (default 127.0.0.1: this machine only)');
+  }
+  return { name: opts.name, namespace, service: opts.service, servicePort, serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name, labels, port: appPort, command, outbound, address };
 }
 
 async function freePort(): Promise<number> {
@@ -93,6 +106,8 @@ interface Lifecycle {
   readyPath: string | undefined;
   /** --drain-duration: how long in-flight requests get after the endpoint was withdrawn. */
   drainMs: number;
+  /** --access-log-max-size / --access-log-keep. */
+  accessLogRotation: { maxBytes: number; keep: number };
 }
 
 /** How long a withdrawal waits for the proxies' ACKs before stopping anyway. */
@@ -107,7 +122,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
   const [proxyPort, outboundPort, adminPort, telemetryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // Registered not serving: no proxy routes to it before its sidecar and its app are ready.
   const workload: WorkloadInfo & { outboundPorts?: readonly OutboundPort[] } = {
-    name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: '127.0.0.1', ports: [flags.port],
+    name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: flags.address, ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
     adminPort, telemetryPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}), serving: false,
   };
@@ -117,12 +132,11 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { createWriteStream }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
+    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
       import('../protocol/proxy-config/index.js'),
-      import('node:fs'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
       import('../cluster/local/layout.js'),
@@ -133,9 +147,13 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     cleanups.push(() => identity.close());
     await (await import('node:fs/promises')).mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);
-    const accessLog = createWriteStream(accessLogFile, { flags: 'a', mode: 0o600 });
+    const { RotatingFile } = await import('../cluster/local/rotating-log.js');
+    const accessLog = new RotatingFile(accessLogFile, life.accessLogRotation);
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)), guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace) });
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, {
+      identitySource: identity, adminPort, telemetryPort, telemetryAddress: flags.address, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)),
+      guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace),
+    });
     cleanups.push(() => proxy.close());
     cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true })));
     const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
@@ -228,8 +246,7 @@ async function runCommand(
       hard.unref();
     })();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const unlisten = whenAborted(ctx.signal, stop);
   try {
     announced = (async () => {
       if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, life.readyTimeoutMs, () => exited || stopping !== undefined)) {
@@ -247,8 +264,7 @@ async function runCommand(
     note(`command exited with ${code}; stopping the sidecar`);
     return code;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    unlisten();
   }
 }
 
@@ -269,8 +285,11 @@ const command: CommandDefinition = {
       .option('--labels <k=v,...>', 'workload labels (subsets select on them, e.g. version=v2)')
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
       .option('--outbound <SVC:PORT=LOCALPORT>', 'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)', (v: string, all: string[] = []) => [...all, v])
+      .option('--address <ip>', 'the address the sidecar accepts mesh traffic and metrics scrapes on, and other workloads reach this one at (default 127.0.0.1: this machine only)')
       .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config, and for the app before warning (default 20)')
       .option('--ready-path <path>', 'the app is ready (announced as an endpoint) once GET PATH answers 200-399 (default: once its port accepts)')
+      .option('--access-log-max-size <MiB>', 'the access log ($MESHCTL_HOME/logs/NAME.NS.access.log) rotates past this size (default 10)')
+      .option('--access-log-keep <n>', 'rotated access log files kept (NAME.NS.access.log.1 ... .n; default 3)')
       .option('--drain-duration <seconds>', 'on stop: how long in-flight requests get after the endpoint was withdrawn (default 5, as Istio)')
       .option('--transparent', 'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)')
       .option('--user <user>', '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)')
@@ -294,6 +313,7 @@ const command: CommandDefinition = {
       if (!Number.isFinite(readyTimeout) || readyTimeout <= 0) throw new UsageError(`--ready-timeout ${opts.readyTimeout}: not a number of seconds`, 'e.g. --ready-timeout 30');
       if (ctx.platformKind() !== 'local') throw new PlatformUnavailableError('meshctl run starts workloads on the local platform only', 'add --local; on Kubernetes, deploy the workload and let injection add its sidecar');
       if (!opts.transparent && (opts.user ?? opts.excludeOutboundPorts ?? opts.excludeOutboundIpRanges ?? opts.excludeInboundPorts) !== undefined) throw new UsageError('--user and --exclude-* need --transparent', 'add --transparent (Linux, as root)');
+      if (opts.transparent && opts.address !== undefined) throw new UsageError('--address is for workloads without --transparent', 'drop --address: a transparent workload gets its own address on the mesh bridge');
       if (opts.transparent && flags.outbound.length) throw new UsageError('--outbound is for workloads without --transparent', 'drop --outbound: with --transparent every outbound connection already goes through the sidecar');
       if (opts.transparent) {
         const [{ runTransparent }, { checkUserFlag }] = await Promise.all([import('../cluster/local/transparent/launch.js'), import('../cluster/local/transparent/host.js')]);
@@ -304,7 +324,12 @@ const command: CommandDefinition = {
       const drain = secondsFlag(opts.drainDuration, 5);
       if (drain === undefined || drain < 0) throw new UsageError(`--drain-duration ${opts.drainDuration}: not a duration`, 'e.g. --drain-duration 5 (seconds) or 500ms');
       if (opts.readyPath !== undefined && !opts.readyPath.startsWith('/')) throw new UsageError(`--ready-path ${opts.readyPath}: not a path`, 'e.g. --ready-path /healthz');
-      return run(ctx, flags, { readyTimeoutMs: readyTimeout * 1000, readyPath: opts.readyPath, drainMs: drain * 1000 });
+      const maxMiB = opts.accessLogMaxSize === undefined ? 10 : Number(opts.accessLogMaxSize);
+      if (!Number.isFinite(maxMiB) || maxMiB <= 0) throw new UsageError(`--access-log-max-size ${opts.accessLogMaxSize}: not a size in MiB`, 'e.g. --access-log-max-size 10');
+      const keep = opts.accessLogKeep === undefined ? 3 : Number(opts.accessLogKeep);
+      if (!Number.isInteger(keep) || keep < 0 || keep > 100) throw new UsageError(`--access-log-keep ${opts.accessLogKeep}: not a count of files`, 'give 0 to 100, e.g. --access-log-keep 3');
+      const accessLogRotation = { maxBytes: Math.round(maxMiB * 1024 * 1024), keep };
+      return run(ctx, flags, { readyTimeoutMs: readyTimeout * 1000, readyPath: opts.readyPath, drainMs: drain * 1000, accessLogRotation });
     });
   },
 };

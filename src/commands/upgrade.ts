@@ -39,14 +39,14 @@ const command: CommandDefinition = {
       if (ctx.platformKind() !== 'kubernetes') {
         throw new UsageError('meshctl upgrade is for Kubernetes', "on the local platform restart the control plane with this meshctl: 'meshctl uninstall --local && meshctl install --local'");
       }
-      const [{ readSources }, { parse }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
+      const [{ readSources }, { parseYamlValue }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
         import('../config/sources.js'),
-        import('yaml'),
+        import('../config/documents.js'),
         import('../install/values.js'),
         import('../version.js'),
       ]);
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      const values = resolveValues(defaultValues(defaultProxyImage()), files.map((f) => ({ name: f.name, values: parse(f.text) as unknown })), flags.set ?? []);
+      const values = resolveValues(defaultValues(defaultProxyImage()), files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })), flags.set ?? []);
       const version = meshctlVersion();
       const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
       const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env: ctx.io.env });

@@ -7,6 +7,7 @@
  */
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { InputParseError, type SourcePosition } from '../errors.js';
+import { fixFlowColonScalars, KUBERNETES_YAML } from '../ui/kube-yaml.js';
 
 /** A path into a document: keys and sequence indices, as in `spec.http[0].route[1]`. */
 export type FieldPath = readonly (string | number)[];
@@ -55,7 +56,8 @@ function looksLikeJson(text: string): boolean {
  */
 export function parseDocuments(text: string, file: string): ParsedDocument[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // YAML 1.1 scalars, as Kubernetes reads them (src/ui/kube-yaml.ts): `0400` is 256, `yes` is true.
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, ...KUBERNETES_YAML });
   const list = Array.isArray(docs) ? docs : [docs];
   const format = looksLikeJson(text) ? 'json' : 'yaml';
   const toPos = (offset: number): SourcePosition => {
@@ -68,6 +70,7 @@ export function parseDocuments(text: string, file: string): ParsedDocument[] {
       const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       throw new InputParseError(toPos(error.pos[0]), `invalid ${format === 'json' ? 'JSON' : 'YAML'}: ${reason}`);
     }
+    fixFlowColonScalars(doc, text);
     const object = doc.contents === null ? null : (doc.toJS({ maxAliasCount: 100 }) as unknown);
     const docStart = doc.range[0];
     return {
@@ -120,4 +123,14 @@ export function manifestObjects(docs: readonly ParsedDocument[]): ManifestObject
     } else out.push({ document, path: [], object: rec });
   }
   return out;
+}
+
+/**
+ * Reads a YAML file holding one value (install values, `-f values.yaml`) as Kubernetes reads YAML;
+ * errors name the file, line and column. An empty file is an empty object.
+ */
+export function parseYamlValue(text: string, file: string): unknown {
+  const docs = parseDocuments(text, file).filter((d) => d.object !== null);
+  if (docs.length > 1) throw new InputParseError({ file, line: docs[1]!.positionOf([]).line, column: 1 }, `expected one YAML document, found ${docs.length}`);
+  return docs[0]?.object ?? {};
 }

@@ -18,7 +18,9 @@ export type IssueRule =
   | 'unsupported'
   | 'deprecated'
   | 'wrong-group'
-  | 'not-mesh-kind';
+  | 'not-mesh-kind'
+  | 'too-large'
+  | 'header';
 
 /** Reports one problem at a path relative to the resource root (e.g. ['spec', 'http', 0]). */
 export type ReportIssue = (path: FieldPath, message: string, rule?: IssueRule) => void;

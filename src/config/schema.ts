@@ -28,6 +28,8 @@ export const MeshKeyword = {
   deprecatedValues: 'x-mesh-deprecated-values',
   /** The default the upstream API documents (for the support tables only; never applied). */
   default: 'x-mesh-default',
+  /** Values the mesh accepts but does not implement: value -> why (a warning, MESH0002, like unsupported fields). */
+  unsupportedValues: 'x-mesh-unsupported-values',
 } as const;
 
 /** Annotation keywords that are only documentation for ajv (no validation of their own). */
@@ -36,6 +38,7 @@ export const ANNOTATION_KEYWORDS = [
   MeshKeyword.deprecated,
   MeshKeyword.default,
   MeshKeyword.deprecatedValues,
+  MeshKeyword.unsupportedValues,
   'x-kubernetes-int-or-string',
   'x-kubernetes-preserve-unknown-fields',
 ] as const;
@@ -48,6 +51,8 @@ export interface FieldOptions {
   /** What replaces this deprecated field. */
   deprecated?: string;
   default?: string;
+  /** Values accepted but not implemented: value -> why. */
+  unsupportedValues?: Record<string, string>;
 }
 
 function annotations(o: FieldOptions | string | undefined): Record<string, unknown> {
@@ -58,6 +63,7 @@ function annotations(o: FieldOptions | string | undefined): Record<string, unkno
   if (o.unsupported) out[MeshKeyword.unsupported] = o.unsupported;
   if (o.deprecated) out[MeshKeyword.deprecated] = o.deprecated;
   if (o.default) out[MeshKeyword.default] = o.default;
+  if (o.unsupportedValues) out[MeshKeyword.unsupportedValues] = o.unsupportedValues;
   return out;
 }
 

@@ -1,16 +1,19 @@
 /**
- * The "Supported configuration" tables of the README, generated from the schemas: for every kind,
- * every field with its type, whether the mesh implements it, and notes (defaults, enum values,
- * deprecations). scripts/generate-crds.mjs writes them; a test fails when the README is stale.
+ * The "Supported configuration" tables of the README, generated from the schemas and the truth
+ * tables: for every kind, every field with its type, whether it takes effect (and the test that
+ * shows it, or why not), and notes (defaults, enum values, deprecations). scripts/generate-crds.mjs writes them; a test fails when the README is stale.
  */
 import type { KindDefinition } from './kind.js';
 import { MESH_KINDS } from './registry.js';
 import { MeshKeyword } from './schema.js';
+import { resolveFields, type FieldTruth } from './truth.js';
+import { truthTableOf } from './truth/index.js';
 
 interface Row {
   field: string;
   type: string;
   support: string;
+  evidence: string;
   notes: string;
 }
 
@@ -40,39 +43,60 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function walk(s: unknown, path: string, rows: Row[], inherited: string | undefined): void {
-  if (!isRecord(s)) return;
-  const unsupported = typeof s[MeshKeyword.unsupported] === 'string' ? (s[MeshKeyword.unsupported] as string) : undefined;
-  const notUsed = unsupported ?? inherited;
+function support(t: FieldTruth | undefined): string {
+  if (!t) return '?';
+  if (t.status === 'enforced') return '✔';
+  if (t.status === 'accepted') return '✖';
+  return t.tests.length ? '✔ deprecated' : '✖ deprecated';
+}
+
+function evidence(t: FieldTruth | undefined, own: boolean): string {
+  if (!t) return '';
+  if (t.status === 'accepted') return own ? t.why : '';
+  if (!own) return '↑ (as its parent)';
+  return t.tests.map((f) => `[${f.replace(/^test\//, '').replace(/\.test\.ts$/, '')}](${f})`).join(', ');
+}
+
+function notesOf(s: Record<string, unknown>, t: FieldTruth | undefined, own: boolean): string {
   const notes: string[] = [];
   if (typeof s.description === 'string') notes.push(s.description);
   if (Array.isArray(s.enum)) notes.push(`one of ${(s.enum as string[]).map((v) => `\`${v}\``).join(', ')}`);
   if (typeof s[MeshKeyword.default] === 'string') notes.push(`default: ${s[MeshKeyword.default] as string}`);
   if (typeof s[MeshKeyword.deprecated] === 'string') notes.push(`deprecated: ${s[MeshKeyword.deprecated] as string}`);
+  else if (own && t?.status === 'deprecated') notes.push(`deprecated: ${t.use}`);
   if (isRecord(s[MeshKeyword.deprecatedValues])) {
     for (const [v, why] of Object.entries(s[MeshKeyword.deprecatedValues] as Record<string, string>)) notes.push(`\`${v}\` deprecated: ${why}`);
   }
-  if (unsupported) notes.push(`not implemented: ${unsupported}`);
-  const sameAs = typeof s.$ref === 'string';
-  if (sameAs) notes.push('nested condition: same fields as its parent');
-  if (path) rows.push({ field: `\`${path}\``, type: typeOf(s), support: notUsed ? '✖' : '✔', notes: notes.join('; ') });
-  if (sameAs) return;
-  const item = s.type === 'array' && isRecord(s.items) ? s.items : s;
-  const suffix = s.type === 'array' ? '[]' : '';
-  if (isRecord(item.properties)) {
-    for (const [k, v] of Object.entries(item.properties)) walk(v, `${path}${suffix}${path || suffix ? '.' : ''}${k}`, rows, notUsed);
-  } else if (item.type === 'object' && isRecord(item.additionalProperties) && isRecord(item.additionalProperties.properties)) {
-    for (const [k, v] of Object.entries(item.additionalProperties.properties)) walk(v, `${path}${suffix}.<key>.${k}`, rows, notUsed);
+  if (own && t?.ignoredValues) {
+    for (const [v, why] of Object.entries(t.ignoredValues)) notes.push(`\`${v}\` not implemented: ${why}`);
   }
+  if (isRecord(s[MeshKeyword.unsupportedValues])) {
+    for (const [v, why] of Object.entries(s[MeshKeyword.unsupportedValues] as Record<string, string>)) notes.push(`\`${v}\` not implemented: ${why}`);
+  }
+  if (typeof s.$ref === 'string') notes.push('nested condition: same fields as its parent');
+  return notes.join('; ');
 }
 
 /** The Markdown table of one kind. */
 export function supportTable(def: KindDefinition): string {
-  const rows: Row[] = [];
-  walk(def.spec, '', rows, undefined);
-  const head = `#### ${def.kind} (\`${def.group}\` ${def.versions.join(', ')})\n\n${def.summary}. Reference: ${def.reference}\n`;
-  const table = ['| Field (under `spec`) | Type | Supported | Notes |', '|---|---|---|---|', ...rows.map((r) => `| ${r.field} | ${r.type} | ${r.support} | ${cell(r.notes)} |`)].join('\n');
-  return `${head}\n<details><summary>${rows.length} fields</summary>\n\n${table}\n\n</details>\n`;
+  const table = truthTableOf(def);
+  const rows: Row[] = resolveFields(def, table).map((f) => ({
+    field: `\`${f.path}\``,
+    type: typeOf(f.node),
+    support: support(f.truth),
+    evidence: evidence(f.truth, f.own),
+    notes: notesOf(f.node, f.truth, f.own),
+  }));
+  const whole = table?.fields[''];
+  const pending = whole?.status === 'accepted' ? `\n**No field takes effect yet**: ${whole.why}.\n` : '';
+  const head = `#### ${def.kind} (\`${def.group}\` ${def.versions.join(', ')})\n\n${def.summary}. Reference: ${def.reference}\n${pending}`;
+  const done = rows.filter((r) => r.support.startsWith('✔')).length;
+  const table_ = [
+    '| Field (under `spec`) | Type | Effect | Shown by (✔) or why not (✖) | Notes |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.field} | ${r.type} | ${r.support} | ${cell(r.evidence)} | ${cell(r.notes)} |`),
+  ].join('\n');
+  return `${head}\n<details><summary>${rows.length} fields, ${done} take effect</summary>\n\n${table_}\n\n</details>\n`;
 }
 
 /** Every kind's table, in registry order, as one Markdown block. */

@@ -4,6 +4,7 @@
  * column and field path, and says how to fix it, e.g.
  * `vs.yaml:14:11: spec.http[0].route[1].weight: must be an integer >= 0 (got "ten")`.
  */
+import { MAX_CONFIG_OBJECT_BYTES, formatBytes } from './limits.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { SourcePosition } from '../errors.js';
 import { formatFieldPath, type FieldPath, type ParsedDocument } from './documents.js';
@@ -12,7 +13,10 @@ import type { IssueRule, KindDefinition } from './kind.js';
 import type { CoreKind, CoreObject } from './kinds/core.js';
 import { regexProblem } from './regex.js';
 import { lookupKind, MESH_KINDS } from './registry.js';
+import { notEnforced } from './enforcement.js';
 import { ANNOTATION_KEYWORDS, MeshKeyword, ResourceSchema } from './schema.js';
+import { childPath } from './truth.js';
+import { ownTruth } from './truth/index.js';
 import type { MeshResource } from './types.js';
 
 /** How bad an issue is: errors reject the object; warnings and notes do not. */
@@ -340,29 +344,46 @@ function translate(err: ErrorObject, root: unknown, rootSchema: unknown): RawIss
   }
 }
 
-/** Finds fields that are set although the mesh does not implement them, or that are deprecated. */
-function walkAnnotated(schema: unknown, value: unknown, path: (string | number)[], out: RawIssue[]): void {
+/**
+ * Finds fields that are set although the mesh does not act on them (the truth table says
+ * accepted, or deprecated and not honoured), or that are deprecated. `at` is the field's path in
+ * the truth table's notation (`http[].route[].weight`).
+ */
+function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, path: (string | number)[], at: string, out: RawIssue[]): void {
   if (!isRecord(schema) || value === undefined) return;
-  const unsupported = schema[MeshKeyword.unsupported];
-  if (typeof unsupported === 'string' && path.length > 0) {
-    out.push({ path, message: `accepted but not implemented by the mesh: ${unsupported}`, rule: 'unsupported' });
+  const truth = ownTruth(def, at, schema);
+  if (truth?.status === 'accepted') {
+    const what = at ? '' : `${def.kind} `;
+    out.push({ path, message: `${what}accepted but not implemented by the mesh: ${truth.why}`, rule: 'unsupported' });
     return;
   }
+  const markedValues = schema[MeshKeyword.unsupportedValues];
+  const ignored =
+    typeof value === 'string'
+      ? (truth?.ignoredValues?.[value] ?? (isRecord(markedValues) && typeof markedValues[value] === 'string' ? markedValues[value] : undefined))
+      : undefined;
+  if (ignored !== undefined) out.push({ path, message: `${String(value)} is accepted but not implemented by the mesh: ${ignored}`, rule: 'unsupported' });
   const deprecatedValues = schema[MeshKeyword.deprecatedValues];
   if (isRecord(deprecatedValues) && typeof value === 'string' && typeof deprecatedValues[value] === 'string') {
     out.push({ path, message: `${value} is deprecated; ${deprecatedValues[value]}`, rule: 'deprecated' });
   }
   const deprecated = schema[MeshKeyword.deprecated];
-  if (typeof deprecated === 'string') out.push({ path, message: `is deprecated; ${deprecated}`, rule: 'deprecated' });
+  const use = truth?.status === 'deprecated' ? truth.use : typeof deprecated === 'string' ? deprecated : undefined;
+  if (use !== undefined) out.push({ path, message: `is deprecated; ${use}`, rule: 'deprecated' });
+  if (truth?.status === 'deprecated' && truth.tests.length === 0) {
+    const why = typeof schema[MeshKeyword.unsupported] === 'string' ? (schema[MeshKeyword.unsupported] as string) : `use ${truth.use}`;
+    out.push({ path, message: `accepted but not implemented by the mesh: ${why}`, rule: 'unsupported' });
+    return;
+  }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => walkAnnotated(schema.items, item, [...path, i], out));
+    value.forEach((item, i) => walkAnnotated(def, schema.items, item, [...path, i], `${at}[]`, out));
     return;
   }
   if (!isRecord(value)) return;
   const props = isRecord(schema.properties) ? schema.properties : undefined;
   for (const [k, v] of Object.entries(value)) {
-    if (props && k in props) walkAnnotated(props[k], v, [...path, k], out);
-    else if (isRecord(schema.additionalProperties)) walkAnnotated(schema.additionalProperties, v, [...path, k], out);
+    if (props && k in props) walkAnnotated(def, props[k], v, [...path, k], childPath(at, k), out);
+    else if (isRecord(schema.additionalProperties)) walkAnnotated(def, schema.additionalProperties, v, [...path, k], `${at}.<key>`, out);
   }
 }
 
@@ -412,6 +433,19 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
   }
   const namespaced = found.type === 'core' ? found.core.namespaced : found.def.namespaced;
+  if (found.type !== 'core') {
+    // Before anything else: a 4 MB VirtualService once stopped config delivery to every proxy importing its host.
+    const size = Buffer.byteLength(JSON.stringify(rec));
+    if (size > MAX_CONFIG_OBJECT_BYTES) {
+      const ns = namespaced ? (rawNs ?? options.defaultNamespace ?? 'default') : undefined;
+      add('error', {
+        path: [],
+        message: `${kindName} ${rawName}${ns ? `.${ns}` : ''} is ${formatBytes(size)} (${size} bytes as JSON); the largest config object the mesh accepts is ${formatBytes(MAX_CONFIG_OBJECT_BYTES)}: split it (e.g. one VirtualService per host, or delegate routes to other VirtualServices)`,
+        rule: 'too-large',
+      });
+      return { identity: { ...baseIdentity, namespace: ns }, errors, warnings, notes };
+    }
+  }
   const namespace = namespaced ? (rawNs ?? options.defaultNamespace ?? 'default') : undefined;
   const identity: ResourceIdentity = { ...baseIdentity, namespace };
 
@@ -456,11 +490,16 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     } else add('error', issue);
   }
   if (errors.length === 0 && def.check) {
-    def.check((copy as { spec: never }).spec, (path, message, rule) => add('error', { path: [...path], message, rule: rule ?? 'schema' }));
+    // A check reporting rule 'unsupported' flags a combination the mesh accepts but does not enforce (MESH0002): a warning.
+    def.check((copy as { spec: never }).spec, (path, message, rule) => add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }));
   }
   const annotated: RawIssue[] = [];
-  walkAnnotated(def.spec, rec.spec, ['spec'], annotated);
+  walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);
   for (const a of annotated) add(a.rule === 'deprecated' ? 'info' : 'warning', a);
+  const inactive = errors.length === 0 ? notEnforced(def.group, def.kind) : undefined;
+  if (inactive) {
+    add('warning', { path: ['kind'], message: `${def.kind} is accepted but not enforced by the mesh yet (${inactive.why}): it changes no traffic`, rule: 'unsupported' });
+  }
 
   if (errors.length > 0) return { identity, kind: def, errors, warnings, notes };
   const resource = copy as unknown as MeshResource;

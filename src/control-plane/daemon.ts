@@ -18,7 +18,7 @@ import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
 import type { MeshServer } from './stream/server.js';
-import { translationGenerators } from './generators/translation.js';
+import type { JwksFetchOptions } from './jwks/jwks-cache.js';
 
 /** Options of a control plane process. */
 export interface ControlPlaneOptions {
@@ -35,6 +35,8 @@ export interface ControlPlaneOptions {
   /** Lifetime of the config stream's serving certificate (default 24 h, renewed at half-life). */
   readonly servingTtlSeconds?: number;
   readonly generators?: readonly ConfigGenerator[];
+  /** How RequestAuthentication key sets are fetched (trust roots, connect-to). */
+  readonly jwks?: JwksFetchOptions;
   readonly version: string;
   readonly log: (line: string) => void;
 }
@@ -78,10 +80,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     authority,
     authenticator: tokens,
     ...(opts.servingTtlSeconds ? { servingTtlSeconds: opts.servingTtlSeconds } : {}),
-    generators: opts.generators ?? translationGenerators(),
+    ...(opts.generators ? { generators: opts.generators } : {}),
+    ...(opts.jwks ? { jwks: opts.jwks } : {}),
     inputs: () => {
       const wl = workloads.list();
-      return { configs: store.list(), services: collectServices(store.list({ kind: 'Service', group: '' }), wl), workloads: wl };
+      return { configs: store.meshResources(), services: collectServices(store.serviceObjects(), wl), workloads: wl };
     },
     local: { store, workloads, tokens, adminToken },
     info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length, memory: process.memoryUsage() }),
@@ -89,9 +92,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   });
   const { pipeline, server, streamAddress } = serving;
   store.on('change', (keys: StoreKey[]) => {
-    const services = keys.some((k) => k.kind === 'Service' && k.group === '');
-    pipeline.notify(configChange(keys, `config ${keys.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
-    if (services) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
+    // Service objects are the registry's services here (as the informers' are on Kubernetes), not config.
+    const isService = (k: StoreKey): boolean => k.kind === 'Service' && k.group === '';
+    const configs = keys.filter((k) => !isService(k));
+    if (configs.length) pipeline.notify(configChange(configs, `config ${configs.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
+    if (configs.length < keys.length) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
   });
   workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
   const processStart = await processStartTime('self');

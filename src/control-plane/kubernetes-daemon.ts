@@ -12,11 +12,10 @@ import type { KubernetesCluster, KubeObject } from '../cluster/kubernetes/index.
 import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
 import { TokenReviewAuthenticator } from './ca/token-review.js';
-import { fullChange } from './push/index.js';
+import type { ChangeSet } from './push/index.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { KubernetesRegistry } from './kubernetes/registry.js';
 import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
-import { kubernetesGenerators } from './kubernetes/generators.js';
 import { LeaderElector } from './kubernetes/leader-election.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 import { leveledLog, type ControlPlaneLogLevel } from './kubernetes/leveled-log.js';
@@ -124,13 +123,12 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     debugPort: o.debugPort ?? ControlPlanePorts.debug,
     authority,
     authenticator: new TokenReviewAuthenticator(cluster.rest),
-    generators: kubernetesGenerators(registry),
     inputs: () => registry.snapshotInputs(),
     dnsNames: [`${CONTROL_PLANE_SERVICE}.${ns}`, serviceName, `${serviceName}.cluster.local`],
     info: (streamAddress) => ({ version: o.version, pod: o.podName, namespace: ns, startedAt, streamAddress, caOrigin: ca.origin, leader: elector.isLeader, proxies: serving.server.ads.views().length, unsynced: registry.unsynced(), rejected: registry.rejected() }),
     log,
   });
-  registry.on('change', (reasons: string[]) => serving.pipeline.notify(fullChange(reasons.slice(0, 5).join(', ') + (reasons.length > 5 ? `, … (${reasons.length})` : ''))));
+  registry.on('change', (change: ChangeSet) => serving.pipeline.notify(change));
 
   // The injector: the same transform as `meshctl inject`, with the mesh's settings.
   let address = o.proxyControlPlaneAddress || `${serviceName}:${ControlPlanePorts.stream}`;
@@ -158,13 +156,28 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     await Promise.all([ensureCaBundle(cluster, authority.rootPem, log), publishRoot(cluster, authority.rootPem, log)]);
   };
   let reconcileTimer: NodeJS.Timeout | undefined;
+  // One reconciliation at a time; events during one ask for one more (a burst of namespaces, one pass).
+  let reconciling: Promise<void> | undefined;
+  let again = false;
   const reconcileSafely = (): void => {
     // A leader whose renewal is overdue (its process was frozen, the API unreachable) does no singleton work.
     if (!elector.isLeader) return;
-    void reconcile().catch((err: Error) => logger.warn(`leader: ${err.message}`));
+    if (reconciling) {
+      again = true;
+      return;
+    }
+    reconciling = reconcile()
+      .catch((err: Error) => logger.warn(`leader: ${err.message}`))
+      .finally(() => {
+        reconciling = undefined;
+        if (again) {
+          again = false;
+          reconcileSafely();
+        }
+      });
   };
-  const onNamespace = (reasons: string[]): void => {
-    if (elector.isLeader && reasons.some((r) => r.startsWith('namespace '))) reconcileSafely();
+  const onNamespace = (): void => {
+    if (elector.isLeader) reconcileSafely();
   };
   const elector = new LeaderElector(cluster.objects, {
     namespace: ns,
@@ -177,11 +190,11 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
       reconcileSafely();
       reconcileTimer = setInterval(reconcileSafely, o.reconcileMs ?? 30_000);
       reconcileTimer.unref();
-      registry.on('change', onNamespace);
+      registry.on('namespace', onNamespace);
     },
     onStoppedLeading: () => {
       if (reconcileTimer) clearInterval(reconcileTimer);
-      registry.off('change', onNamespace);
+      registry.off('namespace', onNamespace);
     },
   });
   elector.start();

@@ -7,8 +7,11 @@
 import type { CertificateAuthority } from './ca/authority.js';
 import type { CredentialAuthenticator } from './ca/authenticator.js';
 import { startHttpApi, type LocalApiDeps } from './debug/http-api.js';
-import { fullChange, GeneratorSet, PushPipeline, type ConfigGenerator } from './push/index.js';
-import type { SnapshotInputs } from './push/snapshot.js';
+import { meshGeneratorSet } from './generators/index.js';
+import { configChange, fullChange, PushPipeline, type ConfigGenerator } from './push/index.js';
+import type { ConfigObject, SnapshotInputs } from './push/snapshot.js';
+import { JwksCache, type JwksFetchOptions, type JwksSource } from './jwks/jwks-cache.js';
+import { parseDuration } from '../protocol/proxy-config/index.js';
 import { startMeshServer, type MeshServer } from './stream/server.js';
 
 /** What the serving half needs. */
@@ -21,7 +24,8 @@ export interface MeshServingOptions {
   readonly debugPort: number;
   readonly authority: CertificateAuthority;
   readonly authenticator: CredentialAuthenticator;
-  readonly generators: readonly ConfigGenerator[];
+  /** Default: every mesh generator. Checked against the kind claims: an unclaimed kind refuses to start. */
+  readonly generators?: readonly ConfigGenerator[];
   readonly inputs: () => SnapshotInputs;
   /** Extra DNS names of the stream server's certificate. */
   readonly dnsNames?: readonly string[];
@@ -32,6 +36,8 @@ export interface MeshServingOptions {
   /** /debug/info, given the stream address. */
   readonly info: (streamAddress: string) => Record<string, unknown>;
   readonly log: (line: string) => void;
+  /** How issuers' key sets are fetched (trust roots, connect-to, refresh interval). */
+  readonly jwks?: JwksFetchOptions;
 }
 
 /** A running serving half. */
@@ -46,12 +52,21 @@ export interface MeshServing {
 
 /** Starts the pipeline, the stream server and the debug API; the first push goes out at once. */
 export async function startMeshServing(o: MeshServingOptions): Promise<MeshServing> {
-  const pipeline = new PushPipeline({ generators: new GeneratorSet(o.generators), inputs: o.inputs, log: o.log });
+  // Keys of RequestAuthentication jwksUris: fetched here, pushed inline; new keys push again.
+  let pipeline: PushPipeline | undefined;
+  const jwks = new JwksCache({ ...o.jwks, log: o.log, onChange: (uri) => pipeline?.notify(configChange([{ kind: 'RequestAuthentication', namespace: '', name: uri }], `JWKS ${uri}`)) });
+  const inputs = (): SnapshotInputs => {
+    const i = o.inputs();
+    jwks.track(jwksSources(i.configs));
+    return { ...i, jwks: jwks.current() };
+  };
+  pipeline = new PushPipeline({ generators: meshGeneratorSet(o.generators), inputs, log: o.log });
   let server: MeshServer;
   try {
     server = await startMeshServer({ host: o.host, port: o.streamPort, authority: o.authority, authenticator: o.authenticator, source: pipeline, log: o.log, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.servingTtlSeconds ? { servingTtlSeconds: o.servingTtlSeconds } : {}) });
   } catch (err) {
     pipeline.close();
+    jwks.close();
     throw err;
   }
   pipeline.attach(server.ads);
@@ -66,6 +81,7 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
     );
   } catch (err) {
     pipeline.close();
+    jwks.close();
     await server.close();
     throw err;
   }
@@ -79,7 +95,24 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
       if (closed) return;
       closed = true;
       pipeline.close();
+      jwks.close();
       await Promise.all([server.close(), api.close()]);
     },
   };
+}
+
+/** The jwksUris of the RequestAuthentications in `configs`, with their fetch timeouts (default 5 s). */
+function jwksSources(configs: readonly ConfigObject[]): JwksSource[] {
+  const out = new Map<string, number>();
+  for (const c of configs) {
+    if (c.kind !== 'RequestAuthentication') continue;
+    const rules = (c.spec as { jwtRules?: { jwksUri?: string; jwks_uri?: string; jwks?: string; timeout?: string }[] } | undefined)?.jwtRules ?? [];
+    for (const r of rules) {
+      const uri = r.jwksUri ?? r.jwks_uri;
+      if (!uri || r.jwks) continue;
+      const ms = (r.timeout ? parseDuration(r.timeout) : undefined) ?? 5_000;
+      out.set(uri, Math.max(out.get(uri) ?? 0, ms));
+    }
+  }
+  return [...out].map(([uri, timeoutMs]) => ({ uri, timeoutMs }));
 }

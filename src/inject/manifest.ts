@@ -3,7 +3,7 @@
  * input in order, `List` items one by one, untouched documents left as they were. Produces the
  * complete output text only when no object was refused, so a failed run writes nothing.
  */
-import { stringify } from 'yaml';
+import { stringifyForKubernetes } from '../ui/kube-yaml.js';
 import { parseDocuments, type ParsedDocument } from '../config/documents.js';
 import type { SourceText } from '../config/sources.js';
 import type { ReportEntry } from './report.js';
@@ -35,7 +35,7 @@ function indentsSequences(text: string): boolean {
  */
 function render(doc: ParsedDocument, value: unknown, before: unknown, changed: boolean, format: 'yaml' | 'json', indentSeq: boolean): string {
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n';
-  if (doc.format === 'json') return stringify(value, { lineWidth: 0, indentSeq: false });
+  if (doc.format === 'json') return stringifyForKubernetes(value, { indentSeq: false });
   if (changed) {
     if (before !== undefined) doc.doc.contents = syncNode(doc.doc, doc.doc.contents, before) as never;
     doc.doc.contents = syncNode(doc.doc, doc.doc.contents, value) as never;

@@ -2,6 +2,8 @@
  * Install settings ("values"), with defaults, `--set key=value` and `-f values.yaml` overrides.
  * Every key is known: a typo is an error naming the key and the settable ones, never ignored.
  */
+import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
+import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { MESH_NAMESPACE, TRUST_DOMAIN } from '../protocol/well-known.js';
 
@@ -85,6 +87,8 @@ function check(v: InstallValues): InstallValues {
     throw new UsageError(`webhook.failurePolicy=${v.webhook.failurePolicy}: expected Fail or Ignore`);
   }
   if (!DURATION.test(v.certTtl)) throw new UsageError(`certTtl=${v.certTtl}: not a duration`, 'use a duration such as 24h, 90m or 30s');
+  const ttlMs = parseDuration(v.certTtl);
+  if (ttlMs !== undefined && ttlMs > MAX_CERT_TTL_SECONDS * 1000) throw new UsageError(`certTtl=${v.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`, 'give at most 2160h');
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v.namespace)) throw new UsageError(`namespace=${v.namespace}: not a valid namespace name`);
   if (Boolean(v.ca.cert) !== Boolean(v.ca.key)) throw new UsageError('ca.cert and ca.key go together', 'set both to use your own root CA, or neither');
   if (v.controlPlane.replicas < 1) throw new UsageError('controlPlane.replicas must be at least 1');

@@ -41,6 +41,8 @@ export interface ProxyOptions {
   /** Override the admin / telemetry ports of the config (tests use 0). */
   adminPort?: number;
   telemetryPort?: number;
+  /** Override the telemetry bind address of the config (local sidecars: loopback unless `meshctl run --address`). */
+  telemetryAddress?: string;
   /** Called after /quitquitquit finished draining. */
   onQuit?: () => void;
   /**
@@ -103,7 +105,7 @@ export class Proxy implements ProxyContext {
     if (opts.adminTokenFile) p.writeAdminToken(opts.adminTokenFile);
     try {
       p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin, { token: p.adminToken, file: p.adminTokenFile });
-      p.telemetryServer = await startTelemetryServer(p.adminView(), cfg.telemetry?.address ?? '0.0.0.0', opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry);
+      p.telemetryServer = await startTelemetryServer(p.adminView(), opts.telemetryAddress ?? cfg.telemetry?.address ?? '0.0.0.0', opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry);
     } catch (err) {
       await p.close();
       throw err;

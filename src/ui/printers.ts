@@ -3,6 +3,7 @@
  * The YAML engine is loaded only when YAML is printed (it costs ~25 ms at start-up).
  */
 import { createRequire } from 'node:module';
+import { stringifyForKubernetes } from './kube-yaml.js';
 
 const require = createRequire(import.meta.url);
 
@@ -14,10 +15,12 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';
 }
 
-/** YAML without line folding or anchors, so output round-trips through kubectl unchanged. */
+/**
+ * YAML without line folding or anchors, with strings quoted wherever Kubernetes (YAML 1.1) would
+ * read them as something else, so output round-trips through kubectl unchanged.
+ */
 export function toYaml(value: unknown): string {
-  const { stringify } = require('yaml') as typeof import('yaml');
-  return stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
+  return stringifyForKubernetes(value);
 }
 
 /** Prints `value` in the requested structured format. */

@@ -19,7 +19,7 @@ describe('corpus', () => {
 
   it.each(valid)('valid/%s gives no finding', (file) => {
     const findings = analyzeTexts({ 'base.yaml': BASE, [file]: readFileSync(`${CORPUS}valid/${file}`, 'utf8') });
-    expect(findings.map((f) => formatFinding(f))).toEqual([]);
+    expect(findings.filter((f) => codes([f]).length > 0).map((f) => formatFinding(f))).toEqual([]);
   });
 
   it.each(broken)('broken/%s gives exactly its code', (file) => {

@@ -86,5 +86,9 @@ describe('install --local / uninstall --local', () => {
     const t = await cli('install', '--local', '--cert-ttl', 'soon');
     expect(t.code).toBe(64);
     expect(t.stderr).toContain('--cert-ttl soon');
+    // Above the 90-day cap: an error, not a silent cap.
+    const long = await cli('install', '--local', '--cert-ttl', '2161h');
+    expect(long.code).toBe(64);
+    expect(long.stderr).toContain('--cert-ttl 2161h: above the longest workload certificate lifetime, 90 days (2160h)');
   });
 });

@@ -1,6 +1,6 @@
 /** `meshctl run` on the local platform: a service and a client, each with its sidecar, talking by service name. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
@@ -21,7 +21,74 @@ afterAll(async () => {
 
 const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
 
+/** Listening TCP sockets of this process (`meshctl run` runs in it here) as `address:port`, from /proc. */
+async function ownListeners(): Promise<Set<string>> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m) inodes.add(m[1]!);
+  }
+  const out = new Set<string>();
+  for (const file of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A' || !inodes.has(f[9]!)) continue;
+      const [hex, port] = f[1]!.split(':') as [string, string];
+      const address = hex.length === 8 ? hex.match(/../g)!.reverse().map((b) => parseInt(b, 16)).join('.') : hex === '0'.repeat(32) ? '::' : hex === '00000000000000000000000001000000' ? '::1' : hex;
+      out.add(`${address}:${parseInt(port, 16)}`);
+    }
+  }
+  return out;
+}
+
 describe('meshctl run', () => {
+  it('binds every sidecar listener (inbound, telemetry, admin, outbound) to loopback unless --address says otherwise', async () => {
+    const before = await ownListeners();
+    const port = await freePort();
+    const app = `require('http').createServer((q,r)=>r.end('ok')).listen(Number(process.env.PORT),'127.0.0.1');setTimeout(()=>process.exit(0),1500)`;
+    const running = cli('run', '--name', 'bound', '--service', 'bound', '--service-port', '9080', '--port', String(port), '--', process.execPath, '-e', app);
+    await eventually('the sidecar got its config', () => cp.server.ads.views().some((v) => v.proxy.workload === 'bound' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'), 20_000);
+    const w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'bound')!;
+    const listeners = (await (await fetch(`http://127.0.0.1:${w.adminPort}/listeners`)).json()) as { name: string; address: string; direction: string }[];
+    expect(listeners.filter((l) => l.direction === 'inbound').map((l) => l.address)).toEqual(['127.0.0.1']);
+    const added = [...(await ownListeners())].filter((l) => !before.has(l));
+    // inbound, telemetry, admin and the HTTP_PROXY listener: all on 127.0.0.1.
+    expect(added.length).toBeGreaterThanOrEqual(4);
+    expect(added.filter((l) => !l.startsWith('127.0.0.1:'))).toEqual([]);
+    expect((await running).code).toBe(0);
+  });
+
+  it('with --address binds the inbound listener there and peers reach the workload at it', async () => {
+    const port = await freePort();
+    // Answers one request, then exits (and its `meshctl run` with it).
+    const app = `const s=require('http').createServer((q,r)=>{r.end('served at '+process.env.PORT);setTimeout(()=>s.close(),50)});s.listen(Number(process.env.PORT),'127.0.0.1')`;
+    const running = cli('run', '--name', 'wide', '--service', 'wide', '--service-port', '9080', '--address', '127.0.0.2', '--port', String(port), '--', process.execPath, '-e', app);
+    await eventually('the sidecar got its config', () => cp.server.ads.views().some((v) => v.proxy.workload === 'wide' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'), 20_000);
+    // An endpoint once its app accepts (meshctl run announces it then).
+    let w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'wide')!;
+    for (let i = 0; i < 400 && w.serving === false; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'wide')!;
+    }
+    expect(w.serving).not.toBe(false);
+    expect(w.address).toBe('127.0.0.2');
+    const listeners = (await (await fetch(`http://127.0.0.1:${w.adminPort}/listeners`)).json()) as { address: string; direction: string }[];
+    expect(listeners.filter((l) => l.direction === 'inbound').map((l) => l.address)).toEqual(['127.0.0.2']);
+    const client = await cli('run', '--name', 'caller', '--port', String(await freePort()), '--', process.execPath, '-e', "fetch('http://wide:9080/').then(r=>r.text()).then(t=>console.log(t))");
+    expect(client.stdout).toBe(`served at ${port}\n`);
+    expect((await running).code).toBe(0);
+  });
+
+  it('refuses --address values that are not one address of this host', async () => {
+    for (const a of ['0.0.0.0', '::', 'example.com']) {
+      const r = await cli('run', '--name', 'x', '--port', '1', '--address', a, '--', 'true');
+      expect(r.code).toBe(64);
+      expect(r.stderr).toContain(`--address ${a}: not an address of this host`);
+    }
+  });
+
   it('runs a service and a client that reaches it by name through their sidecars, then cleans up', async () => {
     const port = await freePort();
     // The service answers one request, then exits (and its `meshctl run` with it).

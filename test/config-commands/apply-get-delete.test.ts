@@ -75,6 +75,17 @@ describe('meshctl apply / get / delete on the local platform', () => {
     expect(dr.spec.subsets.map((s: { name: string }) => s.name)).toEqual(['v1', 'v2']);
   });
 
+  it('stores config whose fields have no effect, and says so on stderr (MESH0002, with file, line and field)', async () => {
+    const mirrors = CANARY.split('---')[1]!.replace('      weight: 10\n', '      weight: 10\n    mirrors:\n    - destination: {host: reviews, subset: v2}\n');
+    await writeFile(join(dir, 'mirrors.yaml'), mirrors);
+    const r = meshctl('apply', '-f', join(dir, 'mirrors.yaml'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('virtualservice.networking.istio.io/reviews configured\n');
+    expect(r.stderr).toContain('Warning [MESH0002] (VirtualService reviews.default) ');
+    expect(r.stderr).toMatch(/mirrors\.yaml:\d+:\d+: spec\.http\[0\]\.mirrors: accepted but not implemented by the mesh: /);
+    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).not.toContain('MESH0002');
+  });
+
   it('rejects invalid config naming file, line and field, and stores nothing of it', () => {
     const r = meshctl('apply', '-f', join(dir, 'bad.yaml'));
     expect(r.code).toBe(1);
@@ -82,6 +93,21 @@ describe('meshctl apply / get / delete on the local platform', () => {
     expect(r.stderr).toContain('nothing was applied');
     const vs = JSON.parse(meshctl('get', 'vs', 'reviews', '-o', 'json').stdout);
     expect(vs.spec.http[0].route[0].weight).toBe(90);
+  });
+
+  it('warns (MESH0002, on stderr) about an object of a kind the mesh accepts but does not enforce, and stores it', async () => {
+    const se = 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: api\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS\n';
+    await writeFile(join(dir, 'se.yaml'), se);
+    const r = meshctl('apply', '-f', join(dir, 'se.yaml'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('serviceentry.networking.istio.io/api created\n');
+    expect(r.stderr).toMatch(/^Warning \[MESH0002\] \(ServiceEntry api\.default\) .*se\.yaml:\d+(:\d+)?: spec: ServiceEntry accepted but not implemented by the mesh: .+\n/);
+    // Enforced kinds stay quiet: a canary, and an AuthorizationPolicy that denies everything (spec: {}).
+    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).toBe('');
+    await writeFile(join(dir, 'authz.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n');
+    expect(meshctl('apply', '-f', join(dir, 'authz.yaml')).stderr).toBe('');
+    expect(meshctl('delete', '-f', join(dir, 'authz.yaml')).code).toBe(0);
+    expect(meshctl('delete', '-f', join(dir, 'se.yaml')).code).toBe(0);
   });
 
   it('deletes by kind and name; a second delete is not found (exit 1) unless --ignore-not-found', () => {

@@ -15,13 +15,14 @@ import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import { assembleResources, splitRouteConfig } from '../../src/protocol/stream/resources.js';
 import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
 import { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
-import { ConfigComposer } from '../../src/proxy-runtime/xds-client/compose.js';
+import { CA_ISSUED_IDENTITY, ConfigComposer } from '../../src/proxy-runtime/xds-client/compose.js';
 import { SIDECAR_TYPES } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
 import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from '../protocol/harness.js';
 
 const SERVICES = 40;
 const services: ServiceRecord[] = Array.from({ length: SERVICES }, (_, i) => ({ name: `svc-${i}`, namespace: 'shop', ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'http' }], selector: { app: `svc-${i}` } }));
-const workloads: WorkloadRecord[] = ['a', 'b'].map((n, i) => ({ name: `web-${n}`, namespace: 'shop', serviceAccount: 'web', labels: { app: `svc-${i}`, version: 'v1' }, address: '127.0.0.1', proxyPort: 16000 + i, ports: [9080], outboundPort: 17000 + i }));
+// Clients that serve no service (no selector matches them): their config is the outbound part only.
+const workloads: WorkloadRecord[] = ['a', 'b'].map((n, i) => ({ name: `web-${n}`, namespace: 'shop', serviceAccount: 'web', labels: { app: `web-${n}`, version: 'v1' }, address: '127.0.0.1', proxyPort: 16000 + i, ports: [9080], outboundPort: 17000 + i }));
 const weights = (v2: number): ConfigObject[] => [
   { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'svc-3', namespace: 'shop' }, spec: { host: 'svc-3', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] } },
   { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'svc-3', namespace: 'shop' }, spec: { hosts: ['svc-3'], http: [{ route: [{ destination: { host: 'svc-3', subset: 'v1' }, weight: 100 - v2 }, { destination: { host: 'svc-3', subset: 'v2' }, weight: v2 }] }] } },
@@ -66,7 +67,8 @@ describe('incremental config stream', () => {
       const identity = await identityFor(cp, { namespace: w.namespace, serviceAccount: w.serviceAccount, name: w.name });
       identities.push(identity);
       const target = validatingTargetForTest();
-      const composer = new ConfigComposer(target);
+      // As the sidecar composes: its CA-issued identity backs the mTLS the endpoints ask for.
+      const composer = new ConfigComposer(target, { identity: CA_ISSUED_IDENTITY });
       const client = new XdsClient({ address: cp.address(), identity, node: { id: `${w.name}.shop`, workload: w.name, namespace: 'shop', serviceAccount: 'web', proxyVersion: 'test' }, types: SIDECAR_TYPES, apply: composer.apply, backoff: { initialMs: 50, maxMs: 200 } });
       const responses: (typeof proxies)[number]['responses'] = [];
       client.on('response', (type: string, r: { changed: string[]; removed: string[] }) => responses.push({ type, ...r }));
@@ -88,9 +90,10 @@ describe('incremental config stream', () => {
 
   it('gives each proxy the whole config first: every service a virtual host of one outbound route table', () => {
     for (const p of proxies) {
-      expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+      // one virtual host per service, plus outboundTrafficPolicy's catch-all (ALLOW_ANY: passthrough)
+      expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
       expect(routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route!.map((d) => d.weight)).toEqual([100, 0]);
-      expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 1); // the head + one per service (no inbound: these serve no service)
+      expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 2); // the head + one per service + the ALLOW_ANY catch-all (no inbound: these serve no service)
     }
   });
 
@@ -101,7 +104,7 @@ describe('incremental config stream', () => {
     await eventually('both proxies route 70/30', () => proxies.every((p) => routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 30));
     for (const p of proxies) {
       expect(p.responses).toEqual([{ type: TypeUrl.routes, changed: [`outbound/${svc3}`], removed: [] }]);
-      expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+      expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
     }
     // What the control plane would send is what the proxy composed (proxy-status shows Match).
     const view = cp.server.ads.views().find((v) => v.proxy.workload === 'web-a')!;
@@ -120,11 +123,11 @@ describe('incremental config stream', () => {
     pipeline.notify(configChange([{ kind: 'VirtualService', namespace: 'shop', name: 'svc-3' }], 'shift 50'));
     await eventually('NACKED', () => cp.server.ads.views().find((v) => v.proxy.workload === 'web-a')?.types[TypeUrl.routes]?.status === 'NACKED');
     expect(p.composer.current).toBe(before);
-    expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 1);
+    expect(p.client.state()[TypeUrl.routes]!.resources).toBe(SERVICES + 2);
     configs = weights(60);
     pipeline.notify(configChange([{ kind: 'VirtualService', namespace: 'shop', name: 'svc-3' }], 'shift 60'));
     await eventually('SYNCED again with 40/60', () => cp.server.ads.views().find((v) => v.proxy.workload === 'web-a')?.types[TypeUrl.routes]?.status === 'SYNCED' && routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 60);
-    expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+    expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
   });
 
   it('removes what is gone by name', async () => {
@@ -160,7 +163,7 @@ describe('incremental config stream', () => {
       expect(sent(p, TypeUrl.clusters)).toMatchObject({ changed: ['outbound|9080|v1|svc-3.shop.svc.cluster.local', 'outbound|9080|v2|svc-3.shop.svc.cluster.local'], removed: [] });
       expect(sent(p, TypeUrl.listeners)).toMatchObject({ changed: [], removed: [] });
       expect(sent(p, TypeUrl.listeners).responses).toBeGreaterThanOrEqual(1);
-      expect(routesOf(p).virtualHosts).toHaveLength(SERVICES);
+      expect(routesOf(p).virtualHosts.filter((v) => v.name !== 'allow_any')).toHaveLength(SERVICES);
     }
   });
 });

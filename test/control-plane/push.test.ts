@@ -1,6 +1,6 @@
 /** The push pipeline: debouncing, immutable snapshots, generators that skip changes that do not concern them, over a real stream. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configChange, Debouncer, GeneratorSet, concernsByInputs, PushPipeline, PushSnapshot, registryChange, type ChangeSet, type ConfigGenerator, type ConfigObject } from '../../src/control-plane/push/index.js';
+import { configChange, Debouncer, GeneratorSet, PushPipeline, PushSnapshot, registryChange, type ChangeSet, type ConfigGenerator, type ConfigObject } from '../../src/control-plane/push/index.js';
 import type { ServiceRecord, WorkloadRecord } from '../../src/control-plane/registry/model.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
@@ -57,7 +57,7 @@ describe('snapshot', () => {
 function namesOfKindGeneratorForTest(typeUrl: string, kind: string, calls: string[]): ConfigGenerator {
   return {
     typeUrl,
-    concerns: concernsByInputs({ kinds: [kind], registry: [] }),
+    reads: { kinds: [`networking.istio.io/${kind}`], registry: [] },
     generate: (proxy, snap) => {
       calls.push(`${typeUrl}:${proxy.id}`);
       return snap.configs(kind, proxy.namespace).map((c) => ({ name: c.metadata.name }));

@@ -24,7 +24,9 @@ const workloads = [wl('cart-1', 'shop', 'cart'), wl('front-1', 'web', 'front')];
 function snapshot(yaml: string): MeshSnapshot {
   return { version: '1', trustDomain: 'cluster.local', rootNamespace: 'mesh-system', services, workloads, resources: yaml ? resources(yaml) : [] };
 }
-const hosts = (c: ProxyConfig): string[] => c.routes!.find((r) => r.name === 'outbound')!.virtualHosts.map((v) => v.name.replace('.svc.cluster.local:9080', '')).sort();
+// The services' virtual hosts (not the outboundTrafficPolicy catch-all, `allow_any` or `block_all`).
+const hosts = (c: ProxyConfig): string[] =>
+  c.routes!.find((r) => r.name === 'outbound')!.virtualHosts.filter((v) => !v.domains.includes('*')).map((v) => v.name.replace('.svc.cluster.local:9080', '')).sort();
 const outboundClusters = (c: ProxyConfig): string[] => c.clusters!.filter((x) => x.name.startsWith('outbound|')).map((x) => x.name.split('|')[3]!.replace('.svc.cluster.local', '')).sort();
 const config = (s: MeshSnapshot, w: MeshWorkload) => proxyConfigFor(s, w, { mode: 'explicit', outboundPort: 15001 }).config;
 

@@ -3,10 +3,10 @@
  * found again: `meshctl run` sidecars (real processes) read its address from $MESHCTL_HOME on every
  * reconnect, come back SYNCED, and the client app's steady traffic fails no request meanwhile.
  * `proxy-status` and `check` say when a registered workload has no connected proxy (exit 1), and
- * `proxy-status --ignore-stale` returns 0.
+ * `proxy-status --ignore-stale` returns 0. The client's access log rotates by size, keeping two files.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
@@ -28,10 +28,13 @@ const synced = (plane: RunningControlPlane, names: string[]): boolean => {
   return names.every((n) => views.some((v) => v.proxy.workload === n && SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED')));
 };
 
-/** A client app: requests back to back through HTTP_PROXY until SIGTERM, then prints its tally. */
-const CLIENT = `let ok=0,failed=[],run=true;process.on('SIGTERM',()=>run=false);
-(async()=>{while(run){try{const r=await fetch('http://reviews:${SERVICE_PORT}/');const t=await r.text();if(r.status===200&&t==='reviews')ok++;else failed.push(r.status+' '+t.slice(0,80))}catch(e){failed.push(String(e.cause??e))}}
-console.log(JSON.stringify({ok,failed}))})()`;
+/**
+ * A client app: requests back to back through HTTP_PROXY (absolute-form, as curl sends them: one
+ * access log line per request) until SIGTERM, then prints its tally.
+ */
+const CLIENT = `const http=require('http');const p=new URL(process.env.HTTP_PROXY);let ok=0,failed=[],run=true;process.on('SIGTERM',()=>run=false);
+const get=()=>new Promise((res)=>{const q=http.get({host:p.hostname,port:p.port,path:'http://reviews:${SERVICE_PORT}/',headers:{host:'reviews:${SERVICE_PORT}'},agent:false},(r)=>{let b='';r.on('data',(d)=>b+=d);r.on('end',()=>res([r.statusCode,b]))});q.on('error',(e)=>res([0,String(e)]))});
+(async()=>{while(run){const [s,b]=await get();if(s===200&&b==='reviews')ok++;else failed.push(s+' '+b.slice(0,80))}console.log(JSON.stringify({ok,failed}))})()`;
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'meshctl-cp-restart-'));
@@ -48,7 +51,8 @@ describe('a control plane restarted on a new port', () => {
     const server = startMeshctl(home, ['run', '--name', 'reviews-v1', '--service', 'reviews', '--service-port', String(SERVICE_PORT), '--port', String(await freePort()), '--', process.execPath, '-e', "require('http').createServer((q,r)=>r.end('reviews')).listen(Number(process.env.PORT),'127.0.0.1')"]);
     runs.push(server);
     await server.waitFor(/now an endpoint of reviews/);
-    const client = startMeshctl(home, ['run', '--name', 'productpage', '--port', String(await freePort()), '--', process.execPath, '-e', CLIENT]);
+    // Its access log rotates every ~5 KiB (a few requests), two rotated files kept.
+    const client = startMeshctl(home, ['run', '--name', 'productpage', '--port', String(await freePort()), '--access-log-max-size', '0.005', '--access-log-keep', '2', '--', process.execPath, '-e', CLIENT]);
     runs.push(client);
     await client.waitFor(/sidecar ready as/);
     await eventually('both proxies synced', () => synced(cp, ['reviews-v1', 'productpage']), 30_000);
@@ -73,6 +77,11 @@ describe('a control plane restarted on a new port', () => {
     const tally = JSON.parse(/\{"ok".*\}/.exec(client.stdout())![0]) as { ok: number; failed: string[] };
     expect(tally.failed).toEqual([]);
     expect(tally.ok).toBeGreaterThan(20);
+    const logs = (await readdir(join(home, 'logs'))).filter((f) => f.startsWith('productpage.default.access.log')).sort();
+    expect(logs).toEqual(['productpage.default.access.log', 'productpage.default.access.log.1', 'productpage.default.access.log.2']);
+    const rotated = await readFile(join(home, 'logs', 'productpage.default.access.log.1'), 'utf8');
+    expect(rotated.length).toBeLessThanOrEqual(Math.round(0.005 * 1024 * 1024));
+    for (const line of rotated.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ authority: `reviews:${SERVICE_PORT}` });
 
     // A workload whose sidecar died stays registered: proxy-status and check say so and fail.
     server.proc.kill('SIGKILL');

@@ -88,7 +88,9 @@ spec:
     expect(impostor.received.length).toBe(seenBefore);
     const entry = await eventually('the access log line', () => client.accessLog.find((e) => e.path === '/charge'));
     expect(entry).toMatchObject({ response_code: 503, upstream_cluster: 'outbound|9080||payments.default.svc.cluster.local' });
-    expect(entry.response_flags).toBe('UF');
+    // The default retry policy retried the connect failure (2 more times, same refusal): URX as well.
+    expect(entry.response_flags).toBe('URX,UF');
+    expect(entry).toMatchObject({ attempts: 3 });
   });
 
   it('gives no certificate to a workload without a valid token: a forged one, or the token of a workload that stopped (meshctl run unregisters on exit)', async () => {

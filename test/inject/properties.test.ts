@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { stringify } from 'yaml';
+import { stringifyForKubernetes } from '../../src/ui/kube-yaml.js';
 import { defaultInjectOptions, injectObject, uninjectObject, transformManifests, joinDocuments } from '../../src/inject/index.js';
 import { manifestObjects, parseDocuments } from '../../src/config/documents.js';
 import { validateKubernetesObject } from './kubernetes-schema.js';
@@ -100,7 +100,8 @@ describe('inject properties', () => {
   it('round-trips through YAML text: uninject(inject(text)) has the same objects as text', () => {
     fc.assert(
       fc.property(fc.array(workload, { minLength: 1, maxLength: 3 }), (ws) => {
-        const text = ws.map((w) => stringify(w)).join('---\n');
+        // Written as kubectl users write it for Kubernetes (YAML 1.1: `app: n` would be false).
+        const text = ws.map((w) => stringifyForKubernetes(w)).join('---\n');
         const injected = transformManifests([{ name: 'in.yaml', text }], (o, s) => injectObject(o, options, s), 'yaml');
         const injectedText = joinDocuments(injected.documents, 'yaml');
         const back = transformManifests([{ name: 'out.yaml', text: injectedText }], (o, s) => uninjectObject(o, s), 'yaml');

@@ -60,6 +60,8 @@ describe('install values', () => {
     expect(() => resolveValues(defaultValues('i'), [], ['controlPlane.replicas=two'])).toThrow(/expected a whole number/);
     expect(() => resolveValues(defaultValues('i'), [], ['ca.cert=/x.pem'])).toThrow(/ca.cert and ca.key go together/);
     expect(() => resolveValues(defaultValues('i'), [], ['certTtl=forever'])).toThrow(/not a duration/);
+    expect(() => resolveValues(defaultValues('i'), [], ['certTtl=2161h'])).toThrow(/above the longest workload certificate lifetime, 90 days/);
+    expect(resolveValues(defaultValues('i'), [], ['certTtl=2160h']).certTtl).toBe('2160h');
   });
 });
 

@@ -87,7 +87,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     // The mesh CRDs, as install applies them (idempotent; other suites may have applied them already).
     for (const crd of await loadCrds()) await cluster.apply(crd as unknown as KubeObject, { force: true });
     ns = await test.createNamespace('cp');
-    registry = new KubernetesRegistry(cluster.objects, { debounceMs: 50 });
+    registry = new KubernetesRegistry(cluster.objects);
     registry.on('rejected', (r: RejectedResource) => rejected.push(r));
     await registry.start();
   });
@@ -123,7 +123,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     const workloads = snap.workloads.filter((w) => w.namespace === ns).sort((a, b) => a.name.localeCompare(b.name));
     expect(workloads).toEqual(
       pods
-        .map((p) => ({ name: p.metadata.name, namespace: ns, serviceAccount: 'reviews', labels: p.metadata.labels, address: p.status.podIP, meshed: true }))
+        .map((p) => ({ name: p.metadata.name, namespace: ns, serviceAccount: 'reviews', labels: p.metadata.labels, address: p.status.podIP, meshed: true, ports: [8080], capture: true }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     );
 
@@ -214,7 +214,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       );
       const asControlPlane = await KubernetesCluster.connect({ kubeconfig });
 
-      const own = new KubernetesRegistry(asControlPlane.objects, { debounceMs: 50 });
+      const own = new KubernetesRegistry(asControlPlane.objects);
       try {
         await own.start();
         expect(own.unsynced()).toEqual([]);

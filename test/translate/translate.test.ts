@@ -110,6 +110,24 @@ spec:
 const ISTIO_DEFAULT_RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', retriableStatusCodes: [503] };
 
 describe('translation of Istio traffic management', () => {
+  it('reads connection pool limits of 0 as unset, as Istio does (they were sent as written and NACKed)', () => {
+    const c = generate(
+      snapshot(`
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: product-service}
+spec:
+  host: product-service
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 0, connectTimeout: 1s}
+      http: {http1MaxPendingRequests: 0, http2MaxRequests: 0, maxRequestsPerConnection: 0, maxRetries: 0, idleTimeout: 5s}
+`),
+    );
+    const cluster = c.clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!;
+    expect(cluster.connectionPool).toEqual({ tcp: { connectTimeout: '1000ms' }, http: { idleTimeout: '5000ms' } });
+  });
+
   it("gives routes without retries Istio's default policy, keeps retryOn as written, and attempts: 0 turns retries off", () => {
     const c = generate(
       snapshot(`
@@ -382,12 +400,12 @@ describe('listeners', () => {
 
   it('explicit mode: an HTTP_PROXY listener with host:port domains, and an inbound listener on the sidecar port', () => {
     const s = snapshot('');
-    const v1 = { ...productV1, inboundPorts: { 8080: 18080 } };
+    const v1 = { ...productV1, proxyPort: 18080 };
     const c = generate({ ...s, workloads: [v1, productV2, user] }, v1, 'explicit');
     expect(c.listeners.find((l) => l.name === 'outbound')).toMatchObject({ address: '127.0.0.1', port: 15001, mode: 'http-proxy' });
     const hosts = c.routes!.find((r) => r.name === 'outbound')!.virtualHosts;
     expect(hosts.find((h) => h.name.startsWith('product-service'))!.domains).toContain('product-service:8080');
-    expect(c.listeners.find((l) => l.name === 'inbound|8080||')).toMatchObject({ port: 18080, address: '0.0.0.0', mode: 'explicit' });
+    expect(c.listeners.find((l) => l.name === 'inbound|8080||')).toMatchObject({ port: 18080, address: v1.address, mode: 'explicit' });
     // Peers reach v1 on its sidecar's inbound port.
     expect(c.clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!.endpoints!.find((e) => e.address === '198.18.0.11')!.port).toBe(18080);
   });

@@ -3,7 +3,8 @@ import type { IssueRule } from '../../config/index.js';
 import type { Analyzer } from '../context.js';
 import { Messages, type MessageType } from '../messages.js';
 
-function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info'): MessageType {
+/** The message type of a validation issue (what `apply` prints for its warnings too). */
+export function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info'): MessageType {
   switch (rule) {
     case 'regex': return Messages.InvalidRegex;
     case 'percent': return Messages.PercentageOutOfRange;
@@ -13,7 +14,10 @@ function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info'): Messa
     case 'wrong-group': return Messages.WrongApiGroup;
     case 'not-mesh-kind': return Messages.NotMeshKind;
     case 'unknown-field': return severity === 'error' ? Messages.SchemaError : Messages.UnknownField;
-    case 'schema': return Messages.SchemaError;
+    case 'schema':
+    case 'too-large':
+    case 'header':
+      return Messages.SchemaError;
   }
 }
 

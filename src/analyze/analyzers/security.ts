@@ -71,9 +71,15 @@ export const policySelectorAnalyzer: Analyzer = {
       ...ctx.of('Sidecar').map((p) => ({ t: p, labels: p.res.spec.workloadSelector?.labels, path: ['spec', 'workloadSelector'] })),
     ];
     for (const { t, labels, path } of policies) {
-      if (!labels || Object.keys(labels).length === 0) continue;
       const ns = t.res.metadata.namespace!;
       const root = ctx.input.rootNamespaces.includes(ns);
+      if (!labels || Object.keys(labels).length === 0) {
+        // A namespace-wide policy where the namespace runs nothing (while other namespaces do): a typo'd namespace?
+        if (!root && workloads.length > 0 && !workloads.some((w) => w.namespace === ns)) {
+          ctx.report(Messages.PolicySelectsNoWorkload, t.r, `This namespace-wide policy applies to namespace "${ns}", which runs no workload; check metadata.namespace (the policy applies to nothing as written).`, ['metadata', 'namespace']);
+        }
+        continue;
+      }
       const candidates = root ? workloads : workloads.filter((w) => w.namespace === ns);
       if (candidates.length === 0) continue; // no workload of that namespace is known: no basis to judge
       if (candidates.some((w) => labelsMatch(labels, w.labels))) continue;

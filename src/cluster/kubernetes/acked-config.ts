@@ -47,6 +47,7 @@ interface WireListener {
   direction: 'inbound' | 'outbound';
   mode?: string;
   chains: { name?: string; match?: Record<string, unknown>; protocol?: string; routeConfig?: string; tcpCluster?: string; tls?: string }[];
+  authz?: unknown;
 }
 
 /** The resources of one type the proxy acknowledged; throws when its last response is not ACKed. */
@@ -95,6 +96,7 @@ export function adminAnswerFromControlPlane(dump: ControlPlaneConfigDump, path: 
       direction: l.direction,
       mode: l.mode ?? 'explicit',
       chains: l.chains.map((c) => ({ name: c.name, match: c.match ?? null, protocol: c.protocol ?? 'auto', routeConfig: c.routeConfig ?? null, tcpCluster: c.tcpCluster ?? null, tls: c.tls ?? 'disable' })),
+      authz: l.authz ?? null,
     }));
   }
   if (p === '/routes') return acked(dump, 'routes');

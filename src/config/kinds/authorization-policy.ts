@@ -23,6 +23,8 @@ const Source = Obj(
     notRemoteIpBlocks: strings('negative match of remoteIpBlocks'),
     serviceAccounts: strings('service accounts `ns/name` of the peer; needs mTLS'),
     notServiceAccounts: strings('negative match of serviceAccounts'),
+    trustDomains: strings('trust domains of the peer identity; needs mTLS'),
+    notTrustDomains: strings('negative match of trustDomains'),
   },
   'attributes of the caller (ANDed)',
 );
@@ -61,7 +63,13 @@ export const AuthorizationPolicySpec = Obj({
   targetRef: Opt(PolicyTargetReference),
   targetRefs: Opt(List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' })),
   rules: Opt(List(Rule, 'rules (ORed); none matches nothing (ALLOW: denies all)')),
-  action: Opt(Enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const, { description: 'what to do when a rule matches', default: 'ALLOW' })),
+  action: Opt(
+    Enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const, {
+      description: 'what to do when a rule matches',
+      default: 'ALLOW',
+      unsupportedValues: { CUSTOM: 'external authorization is not run; the policy is skipped' },
+    }),
+  ),
   provider: Opt(Obj({ name: Opt(Str()) }, { description: 'the external authorizer of a CUSTOM policy', unsupported: 'CUSTOM (external authorization) is not implemented' })),
 });
 /** The spec of an AuthorizationPolicy. */

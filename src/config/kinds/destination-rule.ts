@@ -23,7 +23,17 @@ const LoadBalancerSettings = Obj(
       Obj(
         {
           httpHeaderName: Opt(Str('hash on this request header')),
-          httpCookie: Opt(Obj({ name: Str('cookie name'), path: Opt(Str('cookie path')), ttl: Opt(Duration('lifetime of a generated cookie; 0s: session cookie', 'any')) }, 'hash on a cookie (generated when absent and ttl is set)')),
+          httpCookie: Opt(
+            Obj(
+              {
+                name: Str('cookie name'),
+                path: Opt(Str('cookie path')),
+                ttl: Opt(Duration('lifetime of a generated cookie; 0s: session cookie', 'any')),
+                attributes: Opt(List(Obj({ name: Str('attribute name'), value: Opt(Str('attribute value')) }), 'more attributes of a generated cookie')),
+              },
+              'hash on a cookie (generated when absent and ttl is set)',
+            ),
+          ),
           useSourceIp: Opt(Bool('hash on the source IP')),
           httpQueryParameterName: Opt(Str('hash on this query parameter')),
           ringHash: Opt(Obj({ minimumRingSize: Opt(UInt32()) }, { unsupported: 'the ring size is fixed by the mesh' })),
@@ -45,6 +55,29 @@ const LoadBalancerSettings = Obj(
         { unsupported: NO_LOCALITY },
       ),
     ),
+    zoneAwareLbSetting: Opt(
+      Obj(
+        {
+          enabled: Opt(Bool('enable zone aware load balancing')),
+          failover: Opt(List(Obj({ from: Opt(Str('originating region')), to: Opt(Str('region to fail over to')) }))),
+          failoverPriority: Opt(List(Str(), 'labels that order endpoints by priority')),
+          minClusterSize: Opt(UInt32('hosts needed in the local zone', { minimum: 1 })),
+        },
+        { description: 'zone aware load balancing', unsupported: NO_LOCALITY },
+      ),
+    ),
+    backendUtilization: Opt(
+      Obj(
+        {
+          errorUtilizationPenaltyPercent: Opt(UInt32('penalty for endpoints that return errors, in % of utilization')),
+          metricNamesForComputingUtilization: Opt(List(Str(), 'custom ORCA metric names')),
+          weightExpirationPeriod: Opt(Duration('weight expiry when an endpoint stops reporting')),
+          weightStabilizationPeriod: Opt(Duration('delay before reported weights are trusted')),
+          weightUpdatePeriod: Opt(Duration('how often weights are recomputed')),
+        },
+        { description: 'weights from backend-reported (ORCA) utilization', unsupported: 'ORCA utilization reports are not read; use LEAST_REQUEST' },
+      ),
+    ),
     warmupDurationSecs: Opt(Duration({ deprecated: 'use warmup.duration', unsupported: 'slow start is not implemented' })),
     warmup: Opt(
       Obj(
@@ -57,7 +90,8 @@ const LoadBalancerSettings = Obj(
   { exclusive: [['simple', 'consistentHash']] },
 );
 
-const ConnectionPoolSettings = Obj(
+/** Connection pool limits (DestinationRule, and Sidecar inbound pools). */
+export const ConnectionPoolSettings = Obj(
   {
     tcp: Opt(
       Obj(
@@ -90,6 +124,9 @@ const ConnectionPoolSettings = Obj(
           idleTimeout: Opt(Duration({ description: 'close pooled connections idle this long', default: '1h' }, 'any')),
           h2UpgradePolicy: Opt(Enum(['DEFAULT', 'DO_NOT_UPGRADE', 'UPGRADE'] as const, 'upgrade HTTP/1.1 connections to HTTP/2')),
           useClientProtocol: Opt(Bool('keep the client protocol (HTTP/1.1 or HTTP/2) upstream')),
+          http2KeepAlive: Opt(
+            Obj({ interval: Opt(Duration('send HTTP/2 PING frames at this interval')), timeout: Opt(Duration('close the connection when a PING is not answered in time')) }, 'HTTP/2 PING frames on upstream connections'),
+          ),
           maxConcurrentStreams: Opt(Int32({ description: 'concurrent streams per HTTP/2 connection', default: '2^31-1' }, { minimum: 0 })),
         },
         'HTTP connection pool settings',
@@ -108,6 +145,7 @@ const OutlierDetection = Obj(
     consecutive5xxErrors: Opt(UInt32({ description: '5xx (or connect errors) before ejection; 0 disables', default: '5' })),
     interval: Opt(Duration({ description: 'time between ejection sweeps, >= 1ms', default: '10s' })),
     baseEjectionTime: Opt(Duration({ description: 'minimum ejection duration, multiplied by the ejection count', default: '30s' })),
+    outlierDetectionHttpErrorCodes: Opt(List(Int32(undefined, { minimum: 100, maximum: 599 }), 'statuses counted as errors (instead of 5xx)')),
     maxEjectionPercent: Opt(IntPercentage({ description: 'maximum % of hosts ejected', default: '10' })),
     minHealthPercent: Opt(IntPercentage({ description: 'disable ejection when fewer % of hosts are healthy', default: '0' })),
   },
@@ -124,7 +162,7 @@ const ClientTLSSettings = Obj(
     subjectAltNames: Opt(List(Str(), 'accepted SANs of the server certificate')),
     sni: Opt(Str('SNI presented to the server')),
     insecureSkipVerify: Opt(Bool('do not verify the server certificate')),
-    caCrl: Opt(Str('path of a certificate revocation list')),
+    caCrl: Opt(Str({ description: 'path of a certificate revocation list', unsupported: 'revocation lists are not checked' })),
   },
   'TLS settings towards the upstream',
 );
@@ -142,7 +180,7 @@ const TrafficPolicy = Obj(
     portLevelSettings: Opt(List(Obj({ port: Opt(PortSelector), ...PolicyParts }, 'policy for one port (replaces, not merges, the destination-level policy)'))),
     tunnel: Opt(Obj({ protocol: Opt(Str()), targetHost: Str(), targetPort: UInt32() }, { unsupported: 'tunneling TCP over HTTP CONNECT/POST is not implemented' })),
     proxyProtocol: Opt(Obj({ version: Opt(Enum(['V1', 'V2'] as const)) }, { unsupported: 'sending the PROXY protocol upstream is not implemented' })),
-    retryBudget: Opt(Obj({ percent: Opt(Num(undefined, { minimum: 0, maximum: 100 })), minRetryConcurrency: Opt(UInt32()) }, { unsupported: 'retry budgets are not implemented for Istio kinds; limit attempts in the VirtualService' })),
+    retryBudget: Opt(Obj({ percent: Opt(Num(undefined, { minimum: 0, maximum: 100 })), minRetryConcurrency: Opt(UInt32()), budgetInterval: Opt(Duration()) }, { unsupported: 'retry budgets are not implemented for Istio kinds; limit attempts in the VirtualService' })),
   },
   'policies for traffic to the host',
 );

@@ -58,6 +58,8 @@ export const gatewayKind = defineKind({
           report(['spec', 'servers', i, 'tls'], `${tls.mode} TLS needs a certificate: set credentialName (a Secret), or serverCertificate and privateKey`);
         }
       }
+      if (tls?.mode === 'AUTO_PASSTHROUGH') report(['spec', 'servers', i, 'tls', 'mode'], 'AUTO_PASSTHROUGH (multi-network SNI routing) is not implemented: the server is not served; use PASSTHROUGH with tls routes', 'unsupported');
+      if (tls?.mode === 'OPTIONAL_MUTUAL') report(['spec', 'servers', i, 'tls', 'mode'], 'OPTIONAL_MUTUAL is served as MUTUAL: clients without a certificate are refused', 'unsupported');
       if (tls?.mode === 'MUTUAL' && !tls.credentialName && !tls.caCertificates) {
         report(['spec', 'servers', i, 'tls'], 'MUTUAL TLS needs the CA that verifies clients: set caCertificates, or use credentialName with a ca.crt key');
       }

@@ -66,8 +66,9 @@ export const ServerTLSSettings = Obj(
     serverCertificate: Opt(Str('path of the server certificate (SIMPLE/MUTUAL without credentialName)')),
     privateKey: Opt(Str('path of the server private key')),
     caCertificates: Opt(Str('path of the CA bundle that verifies client certificates (MUTUAL)')),
-    caCrl: Opt(Str('path of a certificate revocation list')),
+    caCrl: Opt(Str({ description: 'path of a certificate revocation list', unsupported: 'revocation lists are not checked' })),
     credentialName: Opt(Str('name of the Secret (kubernetes.io/tls or generic) holding key, certificate and optionally ca.crt')),
+    caCertCredentialName: Opt(Str('Secret or ConfigMap holding the CA certificates that verify clients (MUTUAL)')),
     credentialNames: Opt(List(Str(), { description: 'several credentials (RSA and ECDSA)', unsupported: 'only one credential per server; use credentialName' })),
     tlsCertificates: Opt(
       List(Obj({ serverCertificate: Opt(Str()), privateKey: Opt(Str()), caCertificates: Opt(Str()) }), {
@@ -81,6 +82,8 @@ export const ServerTLSSettings = Obj(
     minProtocolVersion: Opt({ ...TlsProtocolVersion, description: 'minimum TLS version' }),
     maxProtocolVersion: Opt({ ...TlsProtocolVersion, description: 'maximum TLS version' }),
     cipherSuites: Opt(List(Str(), 'OpenSSL cipher suite names')),
+    ecdhCurves: Opt(List(Str(), 'ECDH curves offered, e.g. X25519, P-256')),
+    insecureSkipVerify: Opt(Bool('accept client certificates that fail verification')),
   },
   'TLS settings of a server',
 );

@@ -21,7 +21,9 @@ export const ServerSpec = Obj({
   podSelector: Opt(LabelSelector),
   externalWorkloadSelector: Opt({ ...LabelSelector, 'x-mesh-unsupported': 'external (VM) workloads are not implemented' }),
   port: IntOrString('container port number or name'),
-  proxyProtocol: Opt(Enum(PROXY_PROTOCOLS, { description: 'protocol of the port (skips detection)', default: 'unknown' })),
+  proxyProtocol: Opt(
+    Enum(PROXY_PROTOCOLS, { description: 'protocol of the port (skips detection)', default: 'unknown', unsupported: 'the sidecar detects the protocol; proxyProtocol is not used' }),
+  ),
   accessPolicy: Opt(Enum(ACCESS_POLICIES, { description: 'what happens to traffic no authorization allows', default: 'deny' })),
 });
 /** The spec of a Server. */
@@ -111,7 +113,15 @@ export const serverAuthorizationKind = defineKind({
 
 /** The spec of a (Linkerd) AuthorizationPolicy. */
 export const LinkerdAuthorizationPolicySpec = Obj({
-  targetRef: { ...TargetRef, description: 'a Server, HTTPRoute, or Namespace' },
+  targetRef: Obj(
+    {
+      group: Opt(Str()),
+      kind: Str({ description: 'Server, HTTPRoute or Namespace', unsupportedValues: { HTTPRoute: 'per-route authorization is not implemented; the policy authorizes nothing' } }),
+      name: Str(),
+      namespace: Opt(Str()),
+    },
+    'a Server, HTTPRoute, or Namespace',
+  ),
   requiredAuthenticationRefs: List(TargetRef, 'MeshTLSAuthentication, NetworkAuthentication or ServiceAccount that must all hold'),
 });
 /** The spec of a Linkerd AuthorizationPolicy. */
@@ -149,7 +159,12 @@ export const linkerdAuthorizationPolicyKind = defineKind({
 /** The spec of a MeshTLSAuthentication. */
 export const MeshTLSAuthenticationSpec = Obj({
   identities: Opt(List(Str(), 'mesh identities; `*` for any')),
-  identityRefs: Opt(List(TargetRef, 'ServiceAccount (or Namespace) references')),
+  identityRefs: Opt(
+    List(
+      Obj({ group: Opt(Str()), kind: Str(), name: Opt(Str('the ServiceAccount; none: every one of the namespace')), namespace: Opt(Str()) }),
+      'ServiceAccount (or Namespace) references',
+    ),
+  ),
 });
 /** A Linkerd MeshTLSAuthentication. */
 export type MeshTLSAuthentication = Resource<'MeshTLSAuthentication', Static<typeof MeshTLSAuthenticationSpec>>;

@@ -4,7 +4,7 @@
  * rejected; a request without a token is accepted unless an AuthorizationPolicy requires one.
  */
 import type { Static } from '@sinclair/typebox';
-import { Bool, Duration, List, Obj, Opt, PolicyTargetReference, Str, WorkloadSelector, type Resource } from '../schema.js';
+import { Bool, Duration, Enum, List, Obj, Opt, PolicyTargetReference, Str, WorkloadSelector, type Resource } from '../schema.js';
 import { defineKind } from '../kind.js';
 
 const JWTRule = Obj(
@@ -12,14 +12,17 @@ const JWTRule = Obj(
     issuer: Str('the `iss` the token must carry', { minLength: 1 }),
     audiences: Opt(List(Str(), 'accepted `aud` values; none: the service name')),
     jwksUri: Opt(Str('https URL of the JSON Web Key Set')),
+    jwks_uri: Opt(Str({ description: 'https URL of the JSON Web Key Set', deprecated: 'use jwksUri' })),
     jwks: Opt(Str('the JSON Web Key Set inline')),
     fromHeaders: Opt(List(Obj({ name: Str('header name'), prefix: Opt(Str('prefix to strip, e.g. "Bearer "')) }), { description: 'where to find the token', default: 'Authorization: Bearer' })),
     fromParams: Opt(List(Str(), { description: 'query parameters holding the token', default: 'access_token' })),
     fromCookies: Opt(List(Str(), 'cookies holding the token')),
     outputPayloadToHeader: Opt(Str('forward the verified payload (base64) in this header')),
     outputClaimToHeaders: Opt(List(Obj({ header: Str(), claim: Str() }), 'copy claims to request headers')),
+    spaceDelimitedClaims: Opt(List(Str(), 'claims whose string value is a space-separated list (besides scope and permission)')),
     forwardOriginalToken: Opt(Bool({ description: 'keep the token in the forwarded request', default: 'false' })),
     timeout: Opt(Duration({ description: 'timeout fetching the JWKS', default: '5s' })),
+    presence: Opt(Enum(['OPTIONAL', 'REQUIRED'] as const, { description: 'whether a request must carry a token', default: 'OPTIONAL' })),
   },
   'one accepted token issuer',
 );

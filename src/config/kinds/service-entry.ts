@@ -20,17 +20,23 @@ const WorkloadEntry = Obj(
   'one endpoint of the service',
 );
 
+/** A ServiceEntry port: unlike a Gateway port, `protocol` may be left out (Istio then sniffs it). */
+const ServiceEntryPort = Obj(
+  { ...ServerPort.properties, protocol: Opt(Str('HTTP|HTTPS|GRPC|HTTP2|MONGO|TCP|TLS; absent: detected from the traffic')), name: Str('label for the port') },
+  'a port of the service',
+);
+
 /** The spec of a ServiceEntry. */
 export const ServiceEntrySpec = Obj({
   hosts: List(Str(), 'hosts of the service (DNS names, wildcards)', { minItems: 1 }),
-  addresses: Opt(List(Str(), 'virtual IPs or CIDRs of the service')),
-  ports: Opt(List(ServerPort, 'ports of the service')),
+  addresses: Opt(List(Str(), { description: 'virtual IPs or CIDRs of the service', unsupported: 'hosts are matched by name (HTTP Host, CONNECT authority), not by address; captured traffic to these addresses passes through' })),
+  ports: Opt(List(ServiceEntryPort, 'ports of the service')),
   location: Opt(Enum(['MESH_EXTERNAL', 'MESH_INTERNAL'] as const, { description: 'whether the service is outside the mesh (no mTLS) or part of it', default: 'MESH_EXTERNAL' })),
   resolution: Opt(Enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] as const, { description: 'how endpoints are found', default: 'NONE' })),
   endpoints: Opt(List(WorkloadEntry, 'static or DNS endpoints')),
   workloadSelector: Opt(NetworkingWorkloadSelector),
   exportTo: Opt(List(Str(), 'namespaces that see this service')),
-  subjectAltNames: Opt(List(Str(), 'SANs the workloads of the service present')),
+  subjectAltNames: Opt(List(Str(), { description: 'SANs the workloads of the service present', unsupported: 'endpoint identities come from their service accounts; set subjectAltNames in a DestinationRule tls instead' })),
 });
 /** The spec of a ServiceEntry. */
 export type ServiceEntrySpec = Static<typeof ServiceEntrySpec>;

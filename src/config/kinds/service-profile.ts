@@ -51,7 +51,8 @@ const RouteSpec = Obj(
     condition: RequestMatchSchema,
     responseClasses: Opt(List(Obj({ condition: ResponseMatchSchema, isFailure: Opt(Bool('count matching responses as failures')) }), 'classification of responses')),
     isRetryable: Opt(Bool({ description: 'retry failed requests of this route (within the retry budget)', default: 'false' })),
-    timeout: Opt(Duration({ description: 'timeout of a request of this route, retries included', default: '10s' })),
+    // Linkerd takes any Go duration, 1ns included (the proxy rounds below 1ms up to 1ms).
+    timeout: Opt(Duration({ description: 'timeout of a request of this route, retries included', default: '10s' }, 'any')),
   },
   'a route of the service',
 );

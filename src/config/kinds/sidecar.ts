@@ -3,8 +3,9 @@
  * egress scoping and the outbound traffic policy (istio/api networking/v1alpha3/sidecar.proto).
  */
 import type { Static } from '@sinclair/typebox';
-import { Enum, List, Obj, Opt, PortNumber, Str, UInt32, NetworkingWorkloadSelector, FreeForm, type Resource } from '../schema.js';
+import { Enum, List, Obj, Opt, PortNumber, Str, UInt32, NetworkingWorkloadSelector, type Resource } from '../schema.js';
 import { defineKind } from '../kind.js';
+import { ConnectionPoolSettings } from './destination-rule.js';
 import { Destination, ServerTLSSettings } from './istio-common.js';
 
 const SidecarPort = Obj(
@@ -24,7 +25,7 @@ export const SidecarSpec = Obj({
         captureMode: Opt(CaptureMode),
         defaultEndpoint: Opt(Str()),
         tls: Opt(ServerTLSSettings),
-        connectionPool: Opt(FreeForm()),
+        connectionPool: Opt(ConnectionPoolSettings),
       }),
       { description: 'inbound listeners', unsupported: 'custom inbound listeners are not implemented; inbound traffic is captured on 15006' },
     ),
@@ -49,7 +50,7 @@ export const SidecarSpec = Obj({
       'what happens to traffic for unknown destinations',
     ),
   ),
-  inboundConnectionPool: Opt(FreeForm({ unsupported: 'inbound connection limits are not implemented' })),
+  inboundConnectionPool: Opt({ ...ConnectionPoolSettings, 'x-mesh-unsupported': 'inbound connection limits are not implemented' }),
 });
 /** The spec of a Sidecar. */
 export type SidecarSpec = Static<typeof SidecarSpec>;

@@ -43,11 +43,12 @@ const HTTPRedirect = Obj(
     authority: Opt(Str('replace the authority/host with this value')),
     port: Opt(PortNumber('replace the port')),
     derivePort: Opt(Enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'] as const, 'derive the port from the scheme or the request')),
+    prefixRewrite: Opt(Str('replace the matched uri prefix with this value in the redirect')),
     scheme: Opt(Str('replace the scheme')),
     redirectCode: Opt(UInt32({ description: 'HTTP status of the redirect', default: '301' }, { minimum: 300, maximum: 399 })),
   },
   'send a redirect instead of forwarding',
-  { exclusive: [['port', 'derivePort']] },
+  { exclusive: [['port', 'derivePort'], ['uri', 'prefixRewrite']] },
 );
 
 const HTTPDirectResponse = Obj(
@@ -141,6 +142,7 @@ const HTTPRoute = Obj(
     mirror: Opt(Destination),
     mirrors: Opt(List(HTTPMirrorPolicy, 'several mirror destinations')),
     mirrorPercent: Opt(UInt32({ deprecated: 'use mirrorPercentage' }, { maximum: 100 })),
+    mirror_percent: Opt(UInt32({ deprecated: 'use mirrorPercentage' }, { maximum: 100 })),
     mirrorPercentage: Opt(Percent),
     corsPolicy: Opt(CorsPolicy),
     headers: Opt(Headers),
@@ -151,7 +153,7 @@ const HTTPRoute = Obj(
       ['route', 'redirect', 'directResponse', 'delegate'],
       ['redirect', 'rewrite'],
       ['mirror', 'mirrors'],
-      ['mirrorPercent', 'mirrorPercentage'],
+      ['mirrorPercent', 'mirrorPercentage', 'mirror_percent'],
     ],
   },
 );
@@ -165,6 +167,7 @@ const L4MatchAttributes = Obj(
     sourceLabels: Opt(StringMap()),
     gateways: Opt(List(Str())),
     sourceNamespace: Opt(Str()),
+    sourceSubnet: Opt(Str('IPv4/IPv6 address or CIDR of the source')),
   },
   'L4 match conditions',
 );
@@ -204,8 +207,42 @@ export const RETRY_ON_POLICIES = new Set([
   'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ]);
 
+/** An HTTP field name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value: no CR, LF, NUL or other control character but tab (a CRLF would split the request). */
+const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Header names and values of a `headers` block: a bad one made the proxy send unparseable requests (503 UC for all). */
+function checkHeaderOperations(h: { request?: HeaderOps; response?: HeaderOps } | undefined, at: (string | number)[], report: ReportIssue): void {
+  for (const side of ['request', 'response'] as const) {
+    const ops = h?.[side];
+    if (!ops) continue;
+    for (const op of ['set', 'add'] as const) {
+      for (const [name, value] of Object.entries(ops[op] ?? {})) {
+        const where = [...at, side, op, name];
+        if (!HEADER_NAME.test(name)) report(where, `"${name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~ only; no spaces, colons or pseudo-headers)`, 'header');
+        else if (BAD_HEADER_VALUE.test(String(value))) report(where, `the value of ${name} contains a control character (CR, LF, NUL...); remove it: a line break would split the request`, 'header');
+      }
+    }
+    (ops.remove ?? []).forEach((name, i) => {
+      if (!HEADER_NAME.test(name)) report([...at, side, 'remove', i], `"${name}" is not a valid header name`, 'header');
+    });
+  }
+}
+
+type HeaderOps = { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] };
+
 /** Checks Istio's webhook applies to HTTP routes beyond the schema. */
 function checkHttpRoute(r: HTTPRoute, at: (string | number)[], report: ReportIssue): void {
+  checkHeaderOperations(r.headers, [...at, 'headers'], report);
+  r.route?.forEach((d, i) => checkHeaderOperations(d.headers, [...at, 'route', i, 'headers'], report));
+  r.match?.forEach((m, i) => {
+    for (const f of ['headers', 'withoutHeaders'] as const) {
+      for (const name of Object.keys(m[f] ?? {})) {
+        if (!HEADER_NAME.test(name)) report([...at, 'match', i, f, name], `"${name}" is not a valid header name`, 'header');
+      }
+    }
+  });
   if (!r.route && !r.redirect && !r.directResponse && !r.delegate) {
     report(at, 'an HTTP route needs an action; add route (forward), redirect or directResponse');
   }
@@ -247,6 +284,13 @@ export const virtualServiceKind = defineKind({
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
+    // At sidecars TCP and TLS go to the service they were addressed to: a tcp/tls route that sends them
+    // there anyway changes nothing; one that sends them elsewhere is not applied (gateways apply it).
+    const atMesh = !spec.gateways?.length || spec.gateways.includes('mesh');
+    const elsewhere = (routes: readonly { route?: readonly { destination: { host: string } }[] }[] | undefined): boolean =>
+      (routes ?? []).some((r) => (r.route?.length ?? 0) > 1 || (r.route ?? []).some((d) => !(spec.hosts ?? []).includes(d.destination.host)));
+    if (atMesh && elsewhere(spec.tcp)) report(['spec', 'tcp'], 'tcp routes to another destination are applied at gateways only: sidecars send TCP to the service it was addressed to; bind the VirtualService to a Gateway', 'unsupported');
+    if (atMesh && elsewhere(spec.tls)) report(['spec', 'tls'], 'tls (SNI) routes to another destination are applied at gateways only: sidecars pass TLS to the service it was addressed to; bind the VirtualService to a Gateway', 'unsupported');
     spec.http?.forEach((r, i) => checkHttpRoute(r, ['spec', 'http', i], report));
     if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length && spec.hosts?.length) {
       report(['spec'], 'a VirtualService needs at least one http, tcp or tls route; add one');

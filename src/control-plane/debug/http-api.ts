@@ -17,6 +17,7 @@ import type { WorkloadStore } from '../store/workload-store.js';
 import type { LocalTokenAuthenticator } from '../ca/authenticator.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { WorkloadRecord } from '../registry/model.js';
+import { redactPrivateKeys } from '../../protocol/proxy-config/redact.js';
 import { isValidNamespace, isValidServiceAccount } from '../../protocol/pki/spiffe.js';
 import { controlPlaneMetrics } from '../metrics.js';
 
@@ -152,7 +153,7 @@ function configDump(deps: HttpApiDeps, proxyId: string) {
   const desired = deps.pipeline.desired(conn.proxy);
   const sent: Record<string, unknown> = {};
   for (const t of conn.subscribedTypes()) sent[t] = conn.lastSent(t) ?? null;
-  return { proxy: conn.view(), version: deps.pipeline.version, desired, sent };
+  return redactPrivateKeys({ proxy: conn.view(), version: deps.pipeline.version, desired, sent });
 }
 
 async function applyDocuments(deps: LocalApiDeps, body: unknown) {
@@ -193,14 +194,20 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
     problems.push('outboundPorts: must be a list of {service, port, localPort}');
   }
+  const gw = w.gateway;
+  if (gw !== undefined && !(gw && typeof gw.address === 'string' && isIP(gw.address) !== 0 && gw.ports && typeof gw.ports === 'object' && Object.entries(gw.ports).every(([k, v]) => okPort(Number(k)) && okPort(v)))) {
+    problems.push('gateway: must be {address: IP, ports: {gatewayPort: localPort}}');
+  }
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
     ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
     ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
-    ...(w.capture ? { capture: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
+    // A captured local workload lives in its own network namespace: its peers dial its address directly.
+    ...(w.capture ? { capture: true, peersDialAddress: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
     ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
     ...(w.serving === false ? { serving: false } : {}),
+    ...(gw ? { gateway: { address: gw.address, ports: Object.fromEntries(Object.entries(gw.ports).map(([k, v]) => [Number(k), v])) } } : {}),
   };
   await local.workloads.register(record);
   const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });

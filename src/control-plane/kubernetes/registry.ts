@@ -1,17 +1,19 @@
 /**
  * The control plane's Kubernetes mode: informers for Services, EndpointSlices, Pods, Namespaces and
- * every mesh CRD kind, turned into the MeshSnapshot the translation reads (and the SnapshotInputs of
- * the push pipeline). Each custom resource is validated as `meshctl analyze` validates a file; an
- * invalid update is reported and the last good version of that resource stays in force.
- * Changes are announced on `change`, debounced, with their reasons.
+ * every mesh CRD kind, turned into the registry's records (the same the local platform fills) and
+ * the push pipeline's SnapshotInputs. Each custom resource is validated as `meshctl analyze`
+ * validates a file; an invalid update is reported and the last good version of that resource stays
+ * in force. Every event is announced at once on `change` as a ChangeSet (what changed, and why):
+ * the push pipeline's debouncer is the only one. Namespace events go to `namespace` (the leader's
+ * reconciliation), not to the pipeline: no generator reads namespaces.
  */
 import { EventEmitter } from 'node:events';
 import { MESH_KINDS, validateResource, formatIssue, type MeshResource } from '../../config/index.js';
 import { MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
 import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
-import type { MeshSnapshot, MeshWorkload } from '../translate/model.js';
-import type { SnapshotInputs, ConfigObject } from '../push/snapshot.js';
-import type { ServiceRecord, WorkloadRecord } from '../registry/model.js';
+import { configChange, registryChange, type ChangeSet, type RegistryChange } from '../push/change.js';
+import { PushSnapshot, type SnapshotInputs } from '../push/snapshot.js';
+import type { WorkloadRecord } from '../registry/model.js';
 import { ListWatch, type WatchEventType } from './list-watch.js';
 import { serviceFromObject, workloadFromPod, type PodObject, type ServiceObject } from './convert.js';
 
@@ -22,8 +24,6 @@ export interface KubernetesRegistryOptions {
   rootNamespace?: string;
   /** Full relist period of every informer. */
   resyncMs?: number;
-  /** Quiet period before `change` fires (default 100 ms). */
-  debounceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -56,7 +56,10 @@ function forValidation(o: KubeObject): KubeObject {
   };
 }
 
-/** The registry: informers plus the derived snapshot. Emits `change` (reasons: string[]) and `rejected` (RejectedResource). */
+/**
+ * The registry: informers plus the derived records. Emits `change` (ChangeSet), `namespace` (reason)
+ * and `rejected` (RejectedResource).
+ */
 export class KubernetesRegistry extends EventEmitter {
   private readonly services: ListWatch<ServiceObject>;
   private readonly pods: ListWatch<PodObject>;
@@ -67,8 +70,6 @@ export class KubernetesRegistry extends EventEmitter {
   private readonly resources = new Map<string, MeshResource>();
   private readonly rejectedByKey = new Map<string, RejectedResource>();
   private version = 0;
-  private pending: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private readonly trustDomain: string;
   private readonly rootNamespace: string;
 
@@ -80,11 +81,14 @@ export class KubernetesRegistry extends EventEmitter {
     this.trustDomain = opts.trustDomain ?? TRUST_DOMAIN;
     this.rootNamespace = opts.rootNamespace ?? MESH_NAMESPACE;
     const common = { resyncMs: opts.resyncMs, log: opts.log };
-    const changed = (what: string) => (type: WatchEventType, o: KubeObject) => this.changed(`${what} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} ${type.toLowerCase()}`);
-    this.services = new ListWatch<ServiceObject>(objects, { ...common, apiVersion: 'v1', kind: 'Service', onEvent: changed('service') });
-    this.pods = new ListWatch<PodObject>(objects, { ...common, apiVersion: 'v1', kind: 'Pod', onEvent: changed('pod') });
-    this.namespaces = new ListWatch(objects, { ...common, apiVersion: 'v1', kind: 'Namespace', onEvent: changed('namespace') });
-    this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, { ...common, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', onEvent: changed('endpointslice') });
+    const reason = (what: string, type: WatchEventType, o: KubeObject): string => `${what} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} ${type.toLowerCase()}`;
+    // What each informer's objects feed: Services and named target ports (pods) make services;
+    // pods make workloads; EndpointSlices make the membership of selector-less services.
+    const changed = (what: string, facts: RegistryChange[]) => (type: WatchEventType, o: KubeObject) => this.changed(registryChange(facts, reason(what, type, o)));
+    this.services = new ListWatch<ServiceObject>(objects, { ...common, apiVersion: 'v1', kind: 'Service', onEvent: changed('service', ['services', 'endpoints']) });
+    this.pods = new ListWatch<PodObject>(objects, { ...common, apiVersion: 'v1', kind: 'Pod', onEvent: changed('pod', ['workloads', 'endpoints', 'services']) });
+    this.namespaces = new ListWatch(objects, { ...common, apiVersion: 'v1', kind: 'Namespace', onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)) });
+    this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, { ...common, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', onEvent: changed('endpointslice', ['workloads', 'endpoints']) });
     for (const def of MESH_KINDS) {
       const apiVersion = `${def.group}/${def.storageVersion}`;
       this.meshInformers.push(
@@ -116,7 +120,6 @@ export class KubernetesRegistry extends EventEmitter {
   /** Stops every informer and pending notification. */
   stop(): void {
     for (const i of [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers]) i.stop();
-    if (this.timer) clearTimeout(this.timer);
   }
 
   /** Kinds whose informer has not listed successfully (CRD missing, no permission). */
@@ -142,10 +145,11 @@ export class KubernetesRegistry extends EventEmitter {
   private meshResourceEvent(group: string, type: WatchEventType, o: KubeObject): void {
     const k = key(o, group);
     const where = `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const configKey = [{ group, kind: o.kind, namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }];
     if (type === 'DELETED') {
       this.resources.delete(k);
       this.rejectedByKey.delete(k);
-      this.changed(`${where} deleted`);
+      this.changed(configChange(configKey, `${where} deleted`));
       return;
     }
     const result = validateResource({ object: forValidation(o) });
@@ -159,68 +163,37 @@ export class KubernetesRegistry extends EventEmitter {
     }
     this.rejectedByKey.delete(k);
     this.resources.set(k, result.resource);
-    this.changed(`${where} ${type.toLowerCase()}`);
+    this.changed(configChange(configKey, `${where} ${type.toLowerCase()}`));
   }
 
-  private changed(reason: string): void {
-    this.pending.push(reason);
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const reasons = this.pending;
-      this.pending = [];
-      this.version++;
-      this.emit('change', reasons);
-    }, this.opts.debounceMs ?? 100);
-    this.timer.unref();
-  }
-
-  private workloads(): MeshWorkload[] {
-    return this.pods.list().flatMap((p) => workloadFromPod(p) ?? []);
-  }
-
-  /** The current state as the translation's MeshSnapshot. */
-  snapshot(): MeshSnapshot {
-    const pods = this.pods.list();
-    return {
-      version: String(this.version),
-      trustDomain: this.trustDomain,
-      rootNamespace: this.rootNamespace,
-      services: this.services.list().map((s) => serviceFromObject(s, pods)),
-      workloads: this.workloads(),
-      resources: [...this.resources.values()],
-    };
+  private changed(change: ChangeSet): void {
+    this.version++;
+    this.emit('change', change);
   }
 
   /**
-   * The same state as the push pipeline's inputs. Services without a selector get their members from
-   * their EndpointSlices (endpoints that point at a pod).
+   * The push pipeline's inputs: Services with their ClusterIPs, Ready pods as captured workloads,
+   * and as members by name the pods that selector-less Services' EndpointSlices list.
    */
   snapshotInputs(): SnapshotInputs {
-    const snap = this.snapshot();
-    const services: ServiceRecord[] = snap.services.map((s) => ({
-      name: s.name,
-      namespace: s.namespace,
-      ports: s.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
-      ...(s.selector ? { selector: s.selector } : {}),
-    }));
-    const explicit = new Map<string, string[]>();
+    const pods = this.pods.list();
+    const services = this.services.list().map((s) => serviceFromObject(s, pods));
+    const members = new Map<string, string[]>();
     for (const slice of this.endpointSlices.list()) {
       const svc = slice.metadata.labels?.['kubernetes.io/service-name'];
-      if (!svc || snap.services.find((s) => s.name === svc && s.namespace === slice.metadata.namespace)?.selector) continue;
+      if (!svc || services.find((s) => s.name === svc && s.namespace === slice.metadata.namespace)?.selector) continue;
       for (const ep of slice.endpoints ?? []) {
         if (ep.targetRef?.kind !== 'Pod' || !ep.targetRef.name || ep.conditions?.ready === false) continue;
         const k = `${slice.metadata.namespace}/${ep.targetRef.name}`;
-        explicit.set(k, [...(explicit.get(k) ?? []), svc]);
+        members.set(k, [...(members.get(k) ?? []), svc]);
       }
     }
-    const pods = new Map(this.pods.list().map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
-    const workloads: WorkloadRecord[] = snap.workloads.map((w) => {
-      const pod = pods.get(`${w.namespace}/${w.name}`);
-      const ports = (pod?.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort));
-      const member = explicit.get(`${w.namespace}/${w.name}`);
-      return { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: w.address, ports, ...(member ? { services: member } : {}) };
-    });
-    return { configs: snap.resources as unknown as ConfigObject[], services, workloads };
+    const workloads: WorkloadRecord[] = pods.flatMap((p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? []);
+    return { configs: [...this.resources.values()], services, workloads, trustDomain: this.trustDomain, rootNamespace: this.rootNamespace };
+  }
+
+  /** The current state as one snapshot (what the next push would see). */
+  snapshot(): PushSnapshot {
+    return new PushSnapshot(String(this.version), this.snapshotInputs());
   }
 }

@@ -37,7 +37,7 @@ export function fullChange(reason: string): ChangeSet {
 export function mergeChanges(a: ChangeSet, b: ChangeSet): ChangeSet {
   const seen = new Set<string>();
   const configs = [...a.configs, ...b.configs].filter((k) => {
-    const id = `${k.kind}/${k.namespace}/${k.name}`;
+    const id = `${k.group ?? '*'}/${k.kind}/${k.namespace}/${k.name}`;
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
@@ -48,9 +48,4 @@ export function mergeChanges(a: ChangeSet, b: ChangeSet): ChangeSet {
     registry: [...new Set([...a.registry, ...b.registry])],
     reasons: [...a.reasons, ...b.reasons].slice(-20),
   };
-}
-
-/** The kinds a change touched. */
-export function changedKinds(change: ChangeSet): Set<string> {
-  return new Set(change.configs.map((k) => k.kind));
 }

@@ -3,17 +3,37 @@
  * does this change concern this proxy's resources of my type (istiod's cdsNeedsPush/…), and what
  * are those resources now. Generators are pure functions of (proxy, snapshot), so the same
  * snapshot gives every proxy a consistent view and the debug API can recompute what a proxy should have.
+ *
+ * Adding a resource type (the authorization issue's policies, a gateway's listeners) is one object:
+ * its `typeUrl`, the config kinds and registry facts it reads (`reads`), and `generate` (plus
+ * `layers` where proxies share parts). Put it in the list of src/control-plane/generators/index.ts,
+ * and take its kinds off src/config/enforcement.ts's "accepted, not enforced" list: the set refuses
+ * to start while a kind is claimed by nothing, or by both a generator and that list.
  */
 import type { ResourceLayer } from '../stream/resource-encoding.js';
 import type { ProxyNode } from '../stream/source.js';
-import { changedKinds, type ChangeSet, type RegistryChange } from './change.js';
+import type { ChangeSet, RegistryChange } from './change.js';
 import type { PushSnapshot } from './snapshot.js';
+
+/** A config kind as `group/Kind` (`networking.istio.io/VirtualService`; the core group is empty: `/Service`). */
+export type KindRef = `${string}/${string}`;
+
+/** What a generator's output depends on: config kinds and registry facts. */
+export interface GeneratorInputs {
+  readonly kinds: readonly KindRef[];
+  readonly registry: readonly RegistryChange[];
+}
 
 /** A generator of one resource type. */
 export interface ConfigGenerator {
   readonly typeUrl: string;
-  /** Whether `change` can alter what `generate` returns for `proxy`. When in doubt: true. */
-  concerns(change: ChangeSet, proxy: ProxyNode, snapshot: PushSnapshot): boolean;
+  /** What it reads; a change that names none of it does not regenerate this type. */
+  readonly reads: GeneratorInputs;
+  /**
+   * A finer decision than `reads` (optional): whether `change` can alter what `generate` returns
+   * for `proxy`. When in doubt: true. Only asked when `reads` says the change concerns the type.
+   */
+  concerns?(change: ChangeSet, proxy: ProxyNode, snapshot: PushSnapshot): boolean;
   /** The resources of this type for `proxy` (JSON-serialisable, in a stable order). */
   generate(proxy: ProxyNode, snapshot: PushSnapshot): unknown[];
   /**
@@ -24,28 +44,56 @@ export interface ConfigGenerator {
   layers?(proxy: ProxyNode, snapshot: PushSnapshot): readonly ResourceLayer[];
 }
 
-/** What a generator's output depends on: config kinds and registry facts. */
-export interface GeneratorInputs {
-  readonly kinds: readonly string[];
-  readonly registry: readonly RegistryChange[];
+/** `group/Kind` of a config object or key. */
+export function kindRef(group: string, kind: string): KindRef {
+  return `${group}/${kind}`;
 }
 
-/** The usual `concerns`: a full push, a changed kind the generator reads, or a registry fact it reads. */
-export function concernsByInputs(inputs: GeneratorInputs): ConfigGenerator['concerns'] {
-  const kinds = new Set(inputs.kinds);
-  return (change) => {
-    if (change.full) return true;
-    for (const k of changedKinds(change)) if (kinds.has(k)) return true;
-    return change.registry.some((r) => inputs.registry.includes(r));
-  };
+/** Whether a change names anything `inputs` reads: a full push, a kind it reads, or a registry fact it reads. */
+export function readsChange(inputs: GeneratorInputs, change: ChangeSet): boolean {
+  if (change.full) return true;
+  if (change.registry.some((r) => inputs.registry.includes(r))) return true;
+  return change.configs.some((k) => inputs.kinds.some((ref) => (k.group === undefined ? ref.endsWith(`/${k.kind}`) : ref === kindRef(k.group, k.kind))));
+}
+
+/** A kind that is neither enforced by a generator nor declared "accepted, not enforced", or is both. */
+export class KindClaimError extends Error {
+  constructor(readonly unclaimed: readonly KindRef[], readonly doubly: readonly KindRef[]) {
+    super(
+      [
+        unclaimed.length ? `config kinds no generator reads and not declared "accepted, not enforced": ${unclaimed.join(', ')}` : '',
+        doubly.length ? `config kinds both read by a generator and declared not enforced: ${doubly.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ') + ' (add a generator that reads them, or list them in src/config/enforcement.ts)',
+    );
+    this.name = 'KindClaimError';
+  }
+}
+
+/** Which kinds must be claimed, and which are declared accepted but not enforced. */
+export interface KindClaims {
+  readonly kinds: readonly KindRef[];
+  readonly notEnforced: readonly KindRef[];
 }
 
 /** The generators of a pipeline, by type URL. */
 export class GeneratorSet {
   private readonly byType = new Map<string, ConfigGenerator>();
 
-  constructor(generators: readonly ConfigGenerator[] = []) {
+  /**
+   * With `claims`, every kind must be read by some generator or declared not enforced (never both):
+   * an unclaimed kind would be accepted and then silently push nothing.
+   */
+  constructor(generators: readonly ConfigGenerator[] = [], claims?: KindClaims) {
     for (const g of generators) this.add(g);
+    if (claims) {
+      const read = new Set(generators.flatMap((g) => g.reads.kinds));
+      const declared = new Set(claims.notEnforced);
+      const unclaimed = claims.kinds.filter((k) => !read.has(k) && !declared.has(k));
+      const doubly = [...declared].filter((k) => read.has(k));
+      if (unclaimed.length || doubly.length) throw new KindClaimError(unclaimed, doubly);
+    }
   }
 
   /** Registers a generator; a second one for the same type is a programming error. */
@@ -60,5 +108,12 @@ export class GeneratorSet {
 
   types(): string[] {
     return [...this.byType.keys()];
+  }
+
+  /** Whether `change` concerns `proxy`'s resources of `typeUrl`: what the generator reads, then its own decision. */
+  concerns(typeUrl: string, change: ChangeSet, proxy: ProxyNode, snapshot: PushSnapshot): boolean {
+    const g = this.byType.get(typeUrl);
+    if (!g || !readsChange(g.reads, change)) return false;
+    return g.concerns ? g.concerns(change, proxy, snapshot) : true;
   }
 }

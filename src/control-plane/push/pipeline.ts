@@ -122,10 +122,7 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     this.current = next;
     let sent = 0;
     if (this.ads) {
-      sent = this.ads.push((proxy, typeUrl) => {
-        const g = this.opts.generators.get(typeUrl);
-        return g !== undefined && g.concerns(change, proxy, next);
-      });
+      sent = this.ads.push((proxy, typeUrl) => this.opts.generators.concerns(typeUrl, change, proxy, next));
     }
     const record: PushRecord = {
       version: next.version,

@@ -1,21 +1,21 @@
 /**
  * The push context: an immutable snapshot of everything generators read (config objects, services,
  * workloads, endpoints), built once per debounced change and shared by every proxy's generation.
- * Immutable so a push in progress never sees half of the next change.
+ * Immutable so a push in progress never sees half of the next change. It is the translation's
+ * MeshSnapshot as it is: both platforms' registries fill the same records, so nothing converts it.
  */
+import type { MeshResource } from '../../config/index.js';
+import { MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
 import { computeEndpoints, serviceKey, type EndpointRecord, type ServiceRecord, type WorkloadRecord } from '../registry/model.js';
+import type { MeshSnapshot } from '../translate/model.js';
 
-/** A config object as stored (the YAML users applied, namespace defaulted). */
-export interface ConfigObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
-  readonly spec?: unknown;
-  readonly [k: string]: unknown;
-}
+/** A config object as validated (the YAML users applied, namespace defaulted). */
+export type ConfigObject = MeshResource;
 
-/** Names one config object: kind, namespace, name. */
+/** Names one config object: (API group), kind, namespace, name. */
 export interface ConfigKey {
+  /** The API group; absent: any group of that kind. */
+  readonly group?: string;
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
@@ -26,16 +26,28 @@ export interface SnapshotInputs {
   readonly configs: readonly ConfigObject[];
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
+  /** JSON Web Key Sets fetched for RequestAuthentication jwksUris (pushed inline to sidecars) */
+  readonly jwks?: ReadonlyMap<string, string>;
+  /** Default cluster.local. */
+  readonly trustDomain?: string;
+  /** Istio's root namespace (namespace-wide policies there apply mesh-wide); default mesh-system. */
+  readonly rootNamespace?: string;
 }
 
 /** One immutable push context. */
-export class PushSnapshot {
+export class PushSnapshot implements MeshSnapshot {
   private readonly byKind = new Map<string, readonly ConfigObject[]>();
   private readonly servicesByKey = new Map<string, ServiceRecord>();
   private readonly workloadsByKey = new Map<string, WorkloadRecord>();
   private readonly endpoints: Map<string, Map<number, EndpointRecord[]>>;
   readonly services: readonly ServiceRecord[];
   readonly workloads: readonly WorkloadRecord[];
+  /** Fetched key sets by jwksUri. */
+  readonly jwks: ReadonlyMap<string, string>;
+  /** Every config object, by kind then namespace/name (own fields: views spread the snapshot). */
+  readonly resources: readonly ConfigObject[];
+  readonly trustDomain: string;
+  readonly rootNamespace: string;
 
   constructor(
     /** The version proxies see as version_info: `<time>/<sequence>`, like istiod's. */
@@ -49,16 +61,20 @@ export class PushSnapshot {
       list.push(deepFreeze(structuredClone(c)));
       grouped.set(c.kind, list);
     }
-    for (const [k, list] of grouped) {
+    for (const [k, list] of [...grouped].sort((a, b) => a[0].localeCompare(b[0]))) {
       list.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
       this.byKind.set(k, Object.freeze(list));
     }
+    this.resources = Object.freeze([...this.byKind.values()].flat());
+    this.trustDomain = inputs.trustDomain ?? TRUST_DOMAIN;
+    this.rootNamespace = inputs.rootNamespace ?? MESH_NAMESPACE;
     this.services = deepFreeze(structuredClone([...inputs.services]));
     this.workloads = deepFreeze(structuredClone([...inputs.workloads]));
     for (const s of this.services) this.servicesByKey.set(serviceKey(s), s);
     // Looked up for every proxy on every push: a map, not a scan of thousands of workloads.
     for (const w of this.workloads) this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
     this.endpoints = computeEndpoints(this.services, this.workloads);
+    this.jwks = new Map(inputs.jwks ?? []);
     Object.freeze(this);
   }
 

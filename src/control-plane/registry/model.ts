@@ -1,8 +1,14 @@
 /**
  * The mesh's view of what runs: services (Kubernetes Service objects, or created by `meshctl run
  * --service`), workloads (one per proxy: who it is, where it listens) and the endpoints that join
- * them. Platform backends fill it; the push snapshot freezes it.
+ * them. Each platform's registry fills the same records (the Kubernetes informers, the local
+ * workload store); the push snapshot freezes them and the translation reads them as they are, so
+ * what differs between platforms is a plain field here (membership, ports, capture), never a
+ * platform-specific pass over the translation's output.
  */
+
+/** Application protocol of a service port, from its name or appProtocol (Istio's naming rules). */
+export type PortProtocol = 'http' | 'http2' | 'grpc' | 'tcp' | 'auto';
 
 /** A port of a service. */
 export interface ServicePortRecord {
@@ -10,8 +16,8 @@ export interface ServicePortRecord {
   readonly port: number;
   /** The workload port traffic goes to; the service port when absent. */
   readonly targetPort?: number;
-  /** `http`, `http2`, `grpc`, `tcp`, … (from the port name or appProtocol, as Istio reads it). */
-  readonly protocol?: string;
+  /** From the port name or appProtocol, as Istio reads it; absent: detected (`auto`). */
+  readonly protocol?: PortProtocol;
 }
 
 /** A service: a name clients use, its ports, and how its workloads are selected. */
@@ -33,10 +39,12 @@ export interface WorkloadRecord {
   readonly labels: Readonly<Record<string, string>>;
   /** Where its sidecar accepts mesh traffic (local platform: 127.0.0.1). */
   readonly address: string;
+  /** Whether it runs a sidecar (and so speaks mTLS); absent: it does (every local workload). */
+  readonly meshed?: boolean;
   /** Inbound port of its sidecar for mesh traffic (mTLS between sidecars). */
   readonly proxyPort?: number;
-  /** The application's ports. */
-  readonly ports: readonly number[];
+  /** The application's ports (a service port without targetPort goes to the only one). */
+  readonly ports?: readonly number[];
   /** Services it serves explicitly (`meshctl run --service`), besides selector matches. */
   readonly services?: readonly string[];
   /** The port clients use for those services (`--service-port`; default the app port). */
@@ -47,8 +55,17 @@ export interface WorkloadRecord {
   readonly telemetryPort?: number;
   /** The sidecar's HTTP_PROXY listener on 127.0.0.1 (local platform, no traffic capture). */
   readonly outboundPort?: number;
-  /** `meshctl run --transparent`: in its own network namespace behind iptables capture (15001/15006), reached at `address` on its app ports. */
+  /**
+   * Its traffic is captured by iptables (15001/15006): pods, `meshctl run --transparent`. Absent:
+   * explicit mode (HTTP_PROXY listener on `outboundPort`, inbound on `proxyPort`).
+   */
   readonly capture?: boolean;
+  /**
+   * Peers' apps dial its `address` and app ports directly (local `run --transparent`: no kube-proxy
+   * or VIP in front), so every capturing peer gets an mTLS chain for each. Pods leave it unset: a
+   * call to a pod IP passes through, as in Istio.
+   */
+  readonly peersDialAddress?: boolean;
   /** `meshctl run --transparent`: the namespace's IPv6 (ULA) address, when it has one; the sidecar then captures IPv6 too. */
   readonly ipv6Address?: string;
   /** The VIP of each service in `services` (same order), allocated by `meshctl run --transparent`. */
@@ -61,6 +78,8 @@ export interface WorkloadRecord {
    * Absent or true: serving.
    */
   readonly serving?: boolean;
+  /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
+  readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */
@@ -79,11 +98,10 @@ export function serviceKey(s: { name: string; namespace: string }): string {
   return `${s.name}.${s.namespace}`;
 }
 
-/** Whether `labels` carry every key/value of `selector` (an empty selector selects nothing, as Kubernetes Services). */
+/** Whether `labels` carry every key/value of `selector` (no selector selects nothing; an empty one, its whole namespace). */
 export function selectorMatches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
   if (!selector) return false;
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
 /** Endpoints of every service: workloads selected by label, or members by name, per service port. */
@@ -98,6 +116,7 @@ export function computeEndpoints(services: readonly ServiceRecord[], workloads: 
     else index.set(key, [i]);
   };
   workloads.forEach((w, i) => {
+    add(`n\0${w.namespace}`, i);
     for (const [k, v] of Object.entries(w.labels)) add(`l\0${w.namespace}\0${k}\0${v}`, i);
     for (const name of w.services ?? []) add(`m\0${w.namespace}\0${name}`, i);
   });
@@ -105,13 +124,14 @@ export function computeEndpoints(services: readonly ServiceRecord[], workloads: 
     const byPort = new Map<number, EndpointRecord[]>();
     for (const p of svc.ports) byPort.set(p.port, []);
     const first = svc.selector ? Object.entries(svc.selector)[0] : undefined;
-    const candidates = new Set<number>([...(first ? index.get(`l\0${svc.namespace}\0${first[0]}\0${first[1]}`) ?? [] : []), ...(index.get(`m\0${svc.namespace}\0${svc.name}`) ?? [])]);
+    const selected = !svc.selector ? [] : first ? (index.get(`l\0${svc.namespace}\0${first[0]}\0${first[1]}`) ?? []) : (index.get(`n\0${svc.namespace}`) ?? []);
+    const candidates = new Set<number>([...selected, ...(index.get(`m\0${svc.namespace}\0${svc.name}`) ?? [])]);
     for (const i of [...candidates].sort((a, b) => a - b)) {
       const w = workloads[i]!;
-      if (w.namespace !== svc.namespace || w.serving === false) continue;
-      if (!(w.services?.includes(svc.name) || selectorMatches(svc.selector, w.labels))) continue;
+      // Not serving (not ready yet, or withdrawing before it stops): registered, but no endpoint.
+      if (w.serving === false || !serves(svc, w)) continue;
       for (const p of svc.ports) {
-        const target = p.targetPort ?? (w.ports.length === 1 ? w.ports[0]! : p.port);
+        const target = targetPortOn(p, w);
         byPort.get(p.port)!.push({
           workload: w.name,
           namespace: w.namespace,
@@ -126,4 +146,23 @@ export function computeEndpoints(services: readonly ServiceRecord[], workloads: 
     out.set(serviceKey(svc), byPort);
   }
   return out;
+}
+
+/** Whether `service` has `workload` as an endpoint: selected by label, or a member by name. */
+export function serves(service: ServiceRecord, workload: WorkloadRecord): boolean {
+  if (service.namespace !== workload.namespace) return false;
+  return (workload.services?.includes(service.name) ?? false) || selectorMatches(service.selector, workload.labels);
+}
+
+/** The port of `workload` a service port sends to: its targetPort, else the workload's only app port, else the port. */
+export function targetPortOn(port: ServicePortRecord, workload: WorkloadRecord): number {
+  return port.targetPort ?? (workload.ports?.length === 1 ? workload.ports[0]! : port.port);
+}
+
+/** Where peers reach `workload` for a service port: a gateway's local port, its sidecar's inbound port in explicit mode, else the target port. */
+export function peerPortOn(port: ServicePortRecord, workload: WorkloadRecord): number {
+  const target = targetPortOn(port, workload);
+  // A gateway (`meshctl gateway run`) serves each Gateway port on a local port of its own.
+  if (workload.gateway) return workload.gateway.ports[target] ?? target;
+  return workload.proxyPort ?? target;
 }

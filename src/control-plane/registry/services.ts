@@ -2,40 +2,37 @@
  * Services as the registry sees them: Kubernetes Service objects from the store, plus the implicit
  * services of workloads started with `meshctl run --service` when no Service object names them.
  */
-import type { ConfigObject } from '../push/snapshot.js';
+import type { CoreObject } from '../../config/index.js';
 import type { ServicePortRecord, ServiceRecord, WorkloadRecord } from './model.js';
+import { portProtocol } from './port-protocol.js';
 
 interface ServiceSpecLike {
   ports?: { name?: string; port?: number; targetPort?: number | string; protocol?: string; appProtocol?: string }[];
   selector?: Record<string, string>;
 }
 
-/** The protocol Istio infers from a port's appProtocol or name prefix (`http-web`, `grpc`, …). */
-export function portProtocol(p: { name?: string; appProtocol?: string }): string | undefined {
-  const source = (p.appProtocol ?? p.name ?? '').toLowerCase();
-  const prefix = source.split('-')[0] ?? '';
-  return ['http', 'http2', 'grpc', 'grpc-web', 'tcp', 'tls', 'https', 'mongo', 'redis', 'mysql'].includes(prefix) ? prefix : undefined;
-}
-
-/** A Service object as a ServiceRecord. */
-export function serviceFromObject(obj: ConfigObject): ServiceRecord {
+/**
+ * A Service object as a ServiceRecord. A port without a numeric targetPort goes to each selected
+ * workload's only app port (local workloads each listen on their own), else to the service port.
+ */
+export function serviceFromObject(obj: CoreObject): ServiceRecord {
   const spec = (obj.spec ?? {}) as ServiceSpecLike;
   const ports: ServicePortRecord[] = (spec.ports ?? [])
     .filter((p) => typeof p.port === 'number')
     .map((p) => {
-      const protocol = portProtocol(p);
+      const protocol = portProtocol(p.name, p.appProtocol);
       return {
         ...(p.name ? { name: p.name } : {}),
         port: p.port!,
         ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
-        ...(protocol ? { protocol } : {}),
+        ...(protocol !== 'auto' ? { protocol } : {}),
       };
     });
-  return { name: obj.metadata.name, namespace: obj.metadata.namespace ?? 'default', ports, ...(spec.selector ? { selector: spec.selector } : {}) };
+  return { name: obj.metadata.name ?? '', namespace: obj.metadata.namespace ?? 'default', ports, ...(spec.selector ? { selector: spec.selector } : {}) };
 }
 
 /** Every service: Service objects, then implicit ones from `run --service` members without an object. */
-export function collectServices(serviceObjects: readonly ConfigObject[], workloads: readonly WorkloadRecord[]): ServiceRecord[] {
+export function collectServices(serviceObjects: readonly CoreObject[], workloads: readonly WorkloadRecord[]): ServiceRecord[] {
   const out = new Map<string, ServiceRecord>();
   for (const o of serviceObjects) {
     const s = serviceFromObject(o);
@@ -44,7 +41,7 @@ export function collectServices(serviceObjects: readonly ConfigObject[], workloa
   for (const w of workloads) {
     for (const name of w.services ?? []) {
       const key = `${name}.${w.namespace}`;
-      const port = w.servicePort ?? w.ports[0];
+      const port = w.servicePort ?? w.ports?.[0];
       if (port === undefined) continue;
       const existing = out.get(key);
       if (existing && serviceObjects.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === w.namespace)) continue;

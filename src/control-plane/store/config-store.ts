@@ -8,13 +8,26 @@ import { EventEmitter } from 'node:events';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigInvalidError } from '../../errors.js';
-import { formatIssue, splitApiVersion, validateResource, type ResourceInput } from '../../config/index.js';
+import { formatIssue, splitApiVersion, validateResource, type CoreObject, type MeshResource, type ResourceInput } from '../../config/index.js';
 import { writeFileAtomic } from '../atomic-file.js';
-import type { ConfigKey, ConfigObject } from '../push/snapshot.js';
+import type { ConfigKey } from '../push/snapshot.js';
+
+/** What the store holds: mesh resources, and (local platform) Kubernetes Service objects. */
+export type StoredObject = MeshResource | CoreObject;
+
+/** Whether a stored object is a core Service (registry input) rather than a mesh resource (config). */
+export function isServiceObject(o: StoredObject): o is CoreObject {
+  return o.kind === 'Service' && splitApiVersion(o.apiVersion).group === '';
+}
 
 /** A stored object's full key: API group too, since two groups define an AuthorizationPolicy. */
 export interface StoreKey extends ConfigKey {
   readonly group: string;
+}
+
+/** A stored mesh resource. */
+function isMeshResource(o: StoredObject): o is MeshResource {
+  return !isServiceObject(o);
 }
 
 /** What happened to one object of an apply or delete. */
@@ -26,25 +39,25 @@ export interface StoreOutcome {
 
 /** Storage of config objects; emits 'change' with the keys that changed. */
 export interface ConfigStore extends EventEmitter {
-  list(filter?: { kind?: string; namespace?: string; group?: string }): ConfigObject[];
-  get(key: StoreKey): ConfigObject | undefined;
+  list(filter?: { kind?: string; namespace?: string; group?: string }): StoredObject[];
+  get(key: StoreKey): StoredObject | undefined;
   /** Validates every input, then stores them all; throws ConfigInvalidError (and stores nothing) if any is invalid. */
   apply(inputs: readonly ResourceInput[], opts: { defaultNamespace: string }): Promise<StoreOutcome[]>;
   delete(keys: readonly StoreKey[]): Promise<StoreOutcome[]>;
 }
 
 /** The key of an object. */
-export function storeKeyOf(obj: ConfigObject): StoreKey {
-  return { group: splitApiVersion(obj.apiVersion).group, kind: obj.kind, namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name };
+export function storeKeyOf(obj: StoredObject): StoreKey {
+  return { group: splitApiVersion(obj.apiVersion).group, kind: obj.kind, namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name ?? '' };
 }
 
 function keyString(k: StoreKey): string {
   return `${k.group || 'core'}/${k.kind}/${k.namespace}/${k.name}`;
 }
 
-/** Validates inputs as the store accepts them: mesh kinds and Services; returns the typed objects or every problem. */
-export function validateForStore(inputs: readonly ResourceInput[], defaultNamespace: string): { objects: ConfigObject[]; problems: string[] } {
-  const objects: ConfigObject[] = [];
+/** Validates inputs as the store accepts them: mesh kinds, Services and Secrets; returns the typed objects or every problem. */
+export function validateForStore(inputs: readonly ResourceInput[], defaultNamespace: string): { objects: StoredObject[]; problems: string[] } {
+  const objects: StoredObject[] = [];
   const problems: string[] = [];
   for (const input of inputs) {
     const r = validateResource(input, { defaultNamespace });
@@ -58,18 +71,19 @@ export function validateForStore(inputs: readonly ResourceInput[], defaultNamesp
       continue;
     }
     if (r.core) {
-      if (r.core.role !== 'service') {
-        problems.push(`${where()}${subject}: a ${r.core.kind} is not mesh config; on the local platform, start workloads with 'meshctl run' (Services and mesh kinds are accepted)`);
+      // Secrets hold gateway certificates (credentialName) and TLS origination credentials.
+      if (r.core.role !== 'service' && r.core.role !== 'secret') {
+        problems.push(`${where()}${subject}: a ${r.core.kind} is not mesh config; on the local platform, start workloads with 'meshctl run' (Services, Secrets and mesh kinds are accepted)`);
         continue;
       }
-      if (r.coreObject) objects.push(r.coreObject as unknown as ConfigObject);
+      if (r.coreObject) objects.push(r.coreObject);
       continue;
     }
     if (!r.kind || !r.resource) {
       problems.push(`${where()}${subject}: unknown kind ${r.identity.apiVersion} ${r.identity.kind}; run 'meshctl get --help' for the kinds the mesh understands`);
       continue;
     }
-    objects.push(r.resource as unknown as ConfigObject);
+    objects.push(r.resource);
   }
   const seen = new Map<string, number>();
   objects.forEach((o, i) => {
@@ -82,8 +96,8 @@ export function validateForStore(inputs: readonly ResourceInput[], defaultNamesp
 
 /** Config objects as YAML files under a directory: `<group>/<Kind>/<namespace>/<name>.yaml`. */
 export class FileConfigStore extends EventEmitter implements ConfigStore {
-  private readonly objects = new Map<string, ConfigObject>();
-  private yaml: typeof import('yaml') | undefined;
+  private readonly objects = new Map<string, StoredObject>();
+  private yaml: { parse(text: string, file: string): unknown; stringify(value: unknown): string } | undefined;
   // Writes are serialised so two applies never interleave their files.
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -94,11 +108,13 @@ export class FileConfigStore extends EventEmitter implements ConfigStore {
   /** Opens the store, loading what is on disk; files that no longer validate are reported through `warn` and skipped. */
   static async open(dir: string, warn: (line: string) => void = () => undefined): Promise<FileConfigStore> {
     const store = new FileConfigStore(dir);
-    store.yaml = await import('yaml');
+    // Read and written as Kubernetes reads YAML (1.1 scalars), like every YAML the CLI reads.
+    const [{ parseYamlValue }, { stringifyForKubernetes }] = await Promise.all([import('../../config/documents.js'), import('../../ui/kube-yaml.js')]);
+    store.yaml = { parse: parseYamlValue, stringify: (v) => stringifyForKubernetes(v) };
     for (const file of await listYamlFiles(dir)) {
       let obj: unknown;
       try {
-        obj = store.yaml.parse(await readFile(file, 'utf8'));
+        obj = store.yaml.parse(await readFile(file, 'utf8'), file);
       } catch (err) {
         warn(`${file}: not readable YAML, skipped (${(err as Error).message})`);
         continue;
@@ -113,14 +129,24 @@ export class FileConfigStore extends EventEmitter implements ConfigStore {
     return store;
   }
 
-  list(filter: { kind?: string; namespace?: string; group?: string } = {}): ConfigObject[] {
+  list(filter: { kind?: string; namespace?: string; group?: string } = {}): StoredObject[] {
     return [...this.objects.values()]
       .filter((o) => (!filter.kind || o.kind === filter.kind) && (!filter.namespace || o.metadata.namespace === filter.namespace) && (filter.group === undefined || splitApiVersion(o.apiVersion).group === filter.group))
       .sort((a, b) => keyString(storeKeyOf(a)).localeCompare(keyString(storeKeyOf(b))));
   }
 
-  get(key: StoreKey): ConfigObject | undefined {
+  get(key: StoreKey): StoredObject | undefined {
     return this.objects.get(keyString(key));
+  }
+
+  /** The mesh resources (config the generators read), sorted. */
+  meshResources(): MeshResource[] {
+    return this.list().filter(isMeshResource);
+  }
+
+  /** The Service objects (the registry's services on the local platform), sorted. */
+  serviceObjects(): CoreObject[] {
+    return this.list().filter(isServiceObject);
   }
 
   apply(inputs: readonly ResourceInput[], opts: { defaultNamespace: string }): Promise<StoreOutcome[]> {

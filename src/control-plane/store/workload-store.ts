@@ -24,7 +24,8 @@ export class WorkloadStore extends EventEmitter {
     const store = new WorkloadStore(file);
     try {
       const parsed = JSON.parse(await readFile(file, 'utf8')) as { workloads?: RegisteredWorkload[] };
-      for (const w of parsed.workloads ?? []) store.records.set(`${w.namespace}/${w.name}`, w);
+      // Records written before peersDialAddress existed: a captured local workload is dialed by address.
+      for (const w of parsed.workloads ?? []) store.records.set(`${w.namespace}/${w.name}`, w.capture && w.peersDialAddress === undefined ? { ...w, peersDialAddress: true } : w);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }

@@ -132,6 +132,7 @@ export class AdsServer extends EventEmitter {
     };
     const expiry = raw.valid_to ? new Date(raw.valid_to).toISOString() : undefined;
     const conn = new ProxyConnection(proxy, call.getPeer(), uri, expiry, send, protocol);
+    conn.oversize = (typeUrl, message) => this.log(`proxy ${proxy.id} ${typeUrl}: ${message}`);
     this.connections.set(conn.connectionId, conn);
     this.log(`proxy ${proxy.id} connected as ${uri}`);
     this.emit('connected', conn.view());

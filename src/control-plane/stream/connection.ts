@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { deriveSyncStatus, type SyncStatus, type TypeSyncState } from '../../protocol/stream/sync-status.js';
 import type { DiscoveryResponse } from '../../protocol/stream/messages.js';
 import { assembleResources } from '../../protocol/stream/resources.js';
+import { MAX_STREAM_MESSAGE_BYTES, formatBytes } from '../../config/limits.js';
 import { DeltaTypeState } from './delta-state.js';
 import { EncodedMessage, encodeDeltaResponse, encodeLayer, encodeList, layerOfList, versionsLayer } from './resource-encoding.js';
 import type { GeneratedResources, ProxyNode } from './source.js';
@@ -85,6 +86,9 @@ export class ProxyConnection {
   private pushWhole(typeUrl: string, record: TypeRecord, generated: GeneratedResources, force: boolean): boolean {
     const { bodies, digest } = encodeList(generated.resources);
     if (!force && digest === record.sentHash) return false;
+    let size = 0;
+    for (const b of bodies) size += b.length;
+    if (size > MAX_STREAM_MESSAGE_BYTES) return this.refuseOversize(typeUrl, record, generated.version, size);
     const nonce = this.nextNonce();
     record.sentHash = digest;
     record.sentResources = generated.resources;
@@ -101,15 +105,35 @@ export class ProxyConnection {
       state.unchanged(d);
       return false;
     }
+    let size = 0;
+    for (const w of d.wires) size += w.length;
+    if (size > MAX_STREAM_MESSAGE_BYTES) return this.refuseOversize(typeUrl, record, generated.version, size);
     const nonce = this.nextNonce();
     state.sent(nonce, generated.version, d);
     this.recordSent(record, generated.version, nonce);
-    let size = 0;
-    for (const w of d.wires) size += w.length;
     const { wires, removed } = d;
     this.send(new EncodedMessage(() => encodeDeltaResponse(generated.version, wires, typeUrl, nonce, removed), size));
     return true;
   }
+
+  /**
+   * A response larger than a proxy accepts is not sent (the proxy would drop the stream and
+   * reconnect in a loop): the type shows NACKED with the reason, and the proxy keeps its config.
+   */
+  private refuseOversize(typeUrl: string, record: TypeRecord, version: string, size: number): boolean {
+    const nonce = this.nextNonce();
+    this.recordSent(record, version, nonce);
+    const type = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+    const message =
+      `not sent by the control plane: the ${type} for this proxy are ${formatBytes(size)}, above the ${formatBytes(MAX_STREAM_MESSAGE_BYTES)} ` +
+      'a proxy accepts in one response; the proxy keeps its last config. Make the config objects that reach it smaller';
+    record.state = { ...record.state, lastNack: { nonce, keptVersion: record.state.ackedVersion ?? '', message, at: new Date().toISOString() } };
+    this.oversize?.(typeUrl, message);
+    return false;
+  }
+
+  /** Told when a response was too large to send (for the control plane's log). */
+  oversize: ((typeUrl: string, message: string) => void) | undefined;
 
   private nextNonce(): string {
     return `${this.connectionId}-${++this.nonceCounter}`;

@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig, EndpointConfig } from '../../protocol/proxy-config/index.js';
 import { destinationPolicy } from './destination-rules.js';
-import { clusterName, selects, serviceFqdn, spiffeId, type MeshService, type MeshSnapshot, type MeshWorkload, type ServicePort } from './model.js';
+import { clusterName, peerPortOn, protocolOf, serves, serviceFqdn, spiffeId, type MeshService, type MeshSnapshot, type MeshWorkload, type ServicePort } from './model.js';
 
 /** Istio's subset cluster name. */
 export function subsetClusterName(port: number, subset: string, fqdn: string): string {
@@ -14,19 +14,23 @@ export function subsetClusterName(port: number, subset: string, fqdn: string): s
 }
 
 function upstreamProtocol(p: ServicePort): ClusterConfig['protocol'] {
-  return p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : p.protocol === 'http' ? 'http1' : 'auto';
+  const protocol = protocolOf(p);
+  return protocol === 'http2' || protocol === 'grpc' ? 'http2' : protocol === 'http' ? 'http1' : 'auto';
 }
 
 /**
- * The workloads that may match a selector: those of its namespace carrying its first key/value (or
- * the whole namespace for an empty selector). Built once per outboundClusters() call, so finding
- * the endpoints of S services among W workloads costs about S + W instead of S x W.
+ * The workloads that may be endpoints of a service: those of its namespace carrying its selector's
+ * first key/value (or the whole namespace for an empty selector), and its members by name. Built once
+ * per outboundClusters() call, so finding the endpoints of S services among W workloads costs about
+ * S + W instead of S x W.
  */
 class WorkloadIndex {
   private readonly byLabel = new Map<string, MeshWorkload[]>();
   private readonly byNamespace = new Map<string, MeshWorkload[]>();
+  private readonly byMembership = new Map<string, MeshWorkload[]>();
 
-  constructor(workloads: readonly MeshWorkload[]) {
+  constructor(private readonly all: readonly MeshWorkload[]) {
+    const workloads = all;
     const add = (map: Map<string, MeshWorkload[]>, key: string, w: MeshWorkload): void => {
       const list = map.get(key);
       if (list) list.push(w);
@@ -35,27 +39,31 @@ class WorkloadIndex {
     for (const w of workloads) {
       add(this.byNamespace, w.namespace, w);
       for (const [k, v] of Object.entries(w.labels)) add(this.byLabel, `${w.namespace}\0${k}\0${v}`, w);
+      for (const name of w.services ?? []) add(this.byMembership, `${w.namespace}\0${name}`, w);
     }
   }
 
   /** A superset of the workloads `service` selects, in snapshot order. */
   candidates(service: MeshService): readonly MeshWorkload[] {
-    if (!service.selector) return [];
+    const members = this.byMembership.get(`${service.namespace}\0${service.name}`) ?? [];
+    if (!service.selector) return members;
     const first = Object.entries(service.selector)[0];
-    if (!first) return this.byNamespace.get(service.namespace) ?? [];
-    return this.byLabel.get(`${service.namespace}\0${first[0]}\0${first[1]}`) ?? [];
+    const selected = first ? (this.byLabel.get(`${service.namespace}\0${first[0]}\0${first[1]}`) ?? []) : (this.byNamespace.get(service.namespace) ?? []);
+    if (!members.length) return selected;
+    const set = new Set([...selected, ...members]);
+    return this.all.filter((w) => set.has(w));
   }
 }
 
 /** The endpoints of a service port: the workloads it selects, at the port peers reach them on. */
 export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, candidates: readonly MeshWorkload[] = snapshot.workloads): EndpointConfig[] {
   return candidates
-    .filter((w) => w.namespace === service.namespace && w.serving !== false && selects(service.selector, w.labels))
+    .filter((w) => w.serving !== false && serves(service, w))
     .map((w) => ({
       address: w.address,
-      port: w.inboundPorts?.[port.targetPort] ?? port.targetPort,
+      port: peerPortOn(port, w),
       labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace },
-      ...(w.meshed ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+      ...(w.meshed !== false ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
     }));
 }
 

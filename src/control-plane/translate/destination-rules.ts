@@ -68,14 +68,17 @@ export function clusterPolicy(policy: Policy | undefined): Pick<ClusterConfig, '
     };
   }
   if (pool) {
+    // As Istio applies them: a limit of 0 is unset (Envoy's default), never "admit nothing"
+    // (maxConnections: 0 was sent as written and NACKed by every proxy).
+    const set = (n: number | undefined): number | undefined => (n !== undefined && n > 0 ? n : undefined);
     out.connectionPool = compact({
-      tcp: pool.tcp ? compact({ maxConnections: pool.tcp.maxConnections, connectTimeout: ms(pool.tcp.connectTimeout) }) : undefined,
+      tcp: pool.tcp ? compact({ maxConnections: set(pool.tcp.maxConnections), connectTimeout: ms(pool.tcp.connectTimeout) }) : undefined,
       http: pool.http
         ? compact({
-            http1MaxPendingRequests: pool.http.http1MaxPendingRequests,
-            http2MaxRequests: pool.http.http2MaxRequests,
-            maxRequestsPerConnection: pool.http.maxRequestsPerConnection,
-            maxRetries: pool.http.maxRetries,
+            http1MaxPendingRequests: set(pool.http.http1MaxPendingRequests),
+            http2MaxRequests: set(pool.http.http2MaxRequests),
+            maxRequestsPerConnection: set(pool.http.maxRequestsPerConnection),
+            maxRetries: set(pool.http.maxRetries),
             idleTimeout: ms(pool.http.idleTimeout),
           })
         : undefined,

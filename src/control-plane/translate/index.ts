@@ -5,12 +5,21 @@
 import { PROXY_CONFIG_API_VERSION, type ClusterConfig, type FilterChainConfig, type ListenerConfig, type ProxyConfig, type RouteConfigConfig, type VirtualHostConfig } from '../../protocol/proxy-config/index.js';
 import { ProxyPorts } from '../../protocol/well-known.js';
 import { outboundClusters } from './clusters.js';
-import { clusterName, selects, serviceFqdn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
+import { directAddressing } from './direct-addressing.js';
+import { explicitOutboundPorts } from './outbound-ports.js';
+import { clusterName, protocolOf, serviceFqdn, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
+import { servicesSelecting } from './selecting.js';
+import type { ProxyConfigParts, SharedOutbound } from './parts.js';
+import { workloadAuthz } from './authorization.js';
 import { routesFor, type TranslationNote } from './routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
+import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
+import { gatewayConfig } from './gateway.js';
 
 export * from './model.js';
+export { servicesSelecting } from './selecting.js';
+export type { ProxyConfigParts, SharedOutbound } from './parts.js';
 export { inboundTlsMode } from './peer-authentication.js';
 export type { TranslationNote } from './routes.js';
 
@@ -23,26 +32,18 @@ export interface Translation {
 const PASSTHROUGH = 'PassthroughCluster';
 const INBOUND_PASSTHROUGH = 'InboundPassthroughCluster';
 
-function chainProtocol(p: ServicePort): FilterChainConfig['protocol'] {
-  return p.protocol === 'tcp' ? 'tcp' : p.protocol === 'http' ? 'http1' : p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : 'auto';
+/** The listener chain protocol of a service port. */
+export function chainProtocol(p: ServicePort): FilterChainConfig['protocol'] {
+  const protocol = protocolOf(p);
+  return protocol === 'tcp' ? 'tcp' : protocol === 'http' ? 'http1' : protocol === 'http2' || protocol === 'grpc' ? 'http2' : 'auto';
 }
 
 /** Authorities a client may use for a service port. */
 function domainsOf(service: MeshService, port: number, clientNamespace: string, withBare: boolean): string[] {
   const fqdn = serviceFqdn(service);
-  const names = [fqdn, `${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`, ...service.addresses];
+  const names = [fqdn, `${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`, ...(service.addresses ?? [])];
   if (service.namespace === clientNamespace) names.unshift(service.name);
   return [...(withBare ? names : []), ...names.map((n) => `${n}:${port}`)];
-}
-
-/** The ports of `workload` that services send traffic to (their targetPorts), with protocols. */
-function inboundPorts(snapshot: MeshSnapshot, workload: MeshWorkload): ServicePort[] {
-  const seen = new Map<number, ServicePort>();
-  for (const s of snapshot.services) {
-    if (s.namespace !== workload.namespace || !selects(s.selector, workload.labels)) continue;
-    for (const p of s.ports) if (!seen.has(p.targetPort)) seen.set(p.targetPort, p);
-  }
-  return [...seen.values()].sort((a, b) => a.targetPort - b.targetPort);
 }
 
 /** The part of a config every proxy of a namespace shares: outbound clusters, routes and chains. */
@@ -82,8 +83,8 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   for (const service of snapshot.services) {
     for (const port of service.ports) {
       const fqdn = serviceFqdn(service);
-      if (port.protocol === 'tcp') {
-        for (const vip of service.addresses) {
+      if (protocolOf(port) === 'tcp') {
+        for (const vip of service.addresses ?? []) {
           outboundChains.push({ name: `${fqdn}:${port.port}`, match: { destinationAddress: vip, destinationPort: port.port }, protocol: 'tcp', tcpCluster: clusterName.outbound(port.port, fqdn) });
         }
         continue;
@@ -92,13 +93,19 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       const capture = { name: `${fqdn}:${port.port}`, domains: domainsOf(service, port.port, ns, true), routes: vhostRoutes };
       (byPort.get(port.port) ?? byPort.set(port.port, []).get(port.port)!).push(capture);
       allHosts.push({ ...capture, domains: domainsOf(service, port.port, ns, port.port === 80) });
-      for (const vip of service.addresses) {
+      for (const vip of service.addresses ?? []) {
         outboundChains.push({ name: `${fqdn}:${port.port}`, match: { destinationAddress: vip, destinationPort: port.port }, protocol: chainProtocol(port), routeConfig: String(port.port) });
       }
     }
   }
+  const external = serviceEntryOutbound(snapshot, ns);
+  notes.push(...external.notes);
+  for (const { port, vhost } of external.virtualHosts) {
+    allHosts.push(vhost);
+    (byPort.get(port) ?? byPort.set(port, []).get(port)!).push(vhost);
+  }
   return {
-    clusters,
+    clusters: [...clusters, ...external.clusters],
     captureRoutes: [...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
     explicitRoute: { name: 'outbound', virtualHosts: allHosts },
     chains: outboundChains,
@@ -106,39 +113,27 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   };
 }
 
-/** The shared part of a config for one traffic mode: the same objects for every proxy of a namespace. */
-export interface SharedOutbound {
-  readonly clusters: readonly ClusterConfig[];
-  readonly routes: readonly RouteConfigConfig[];
-  /** capture mode: the outbound capture listener; explicit mode: none (its port is per proxy). */
-  readonly listeners: readonly ListenerConfig[];
-  readonly notes: readonly TranslationNote[];
-}
+const sharedMemo = new WeakMap<Outbound, Map<string, SharedOutbound>>();
 
-/** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
-export interface ProxyConfigParts {
-  readonly shared: SharedOutbound;
-  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[] };
-  readonly node: NonNullable<ProxyConfig['node']>;
-}
+/** How a proxy treats destinations outside the registry: its Sidecar's outboundTrafficPolicy (a root-namespace Sidecar is the mesh default). */
+export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 
-const sharedMemo = new WeakMap<Outbound, Map<ProxyTraffic['mode'], SharedOutbound>>();
-
-function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode']): SharedOutbound {
+function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'], policy: OutboundPolicy): SharedOutbound {
   const outbound = outboundFor(snapshot, ns);
   let byMode = sharedMemo.get(outbound);
   if (!byMode) sharedMemo.set(outbound, (byMode = new Map()));
-  let shared = byMode.get(mode);
+  let shared = byMode.get(`${mode}|${policy}`);
   if (shared) return shared;
-  const routes = mode === 'capture' ? outbound.captureRoutes : [outbound.explicitRoute];
+  const unknown = policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH;
+  const routes = mode === 'capture' ? outbound.captureRoutes : [{ ...outbound.explicitRoute, virtualHosts: [...outbound.explicitRoute.virtualHosts, catchAllVirtualHost(policy, PASSTHROUGH)] }];
   const listeners: ListenerConfig[] =
     mode === 'capture'
-      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: PASSTHROUGH }] }]
+      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: unknown }] }]
       : [];
   // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
   // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
   const notes: TranslationNote[] = [...outbound.notes];
-  const clusters: ClusterConfig[] = [...outbound.clusters];
+  const clusters: ClusterConfig[] = [...outbound.clusters, ...(policy === 'REGISTRY_ONLY' ? [{ name: BLACKHOLE, type: 'static' as const, endpoints: [] }] : [])];
   const known = new Set([...clusters.map((c) => c.name), PASSTHROUGH, INBOUND_PASSTHROUGH]);
   for (const rc of routes) {
     for (const vh of rc.virtualHosts) {
@@ -153,42 +148,18 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
     }
   }
   shared = { clusters, routes, listeners, notes };
-  byMode.set(mode, shared);
+  byMode.set(`${mode}|${policy}`, shared);
   return shared;
-}
-
-/**
- * Services by namespace and first selector entry, per snapshot: which services select a workload
- * costs its labels' lookups, not a scan of every service (thousands of proxies x thousands of services).
- */
-const selectingIndex = new WeakMap<readonly MeshService[], { byLabel: Map<string, number[]>; emptyByNs: Map<string, number[]> }>();
-
-/** The services of `services` that select `workload`, in list order. */
-export function servicesSelecting(services: readonly MeshService[], workload: { namespace: string; labels: Readonly<Record<string, string>> }): MeshService[] {
-  let index = selectingIndex.get(services);
-  if (!index) {
-    index = { byLabel: new Map(), emptyByNs: new Map() };
-    services.forEach((s, i) => {
-      if (!s.selector) return;
-      const first = Object.entries(s.selector)[0];
-      const key = first ? `${s.namespace}\0${first[0]}\0${first[1]}` : s.namespace;
-      const map = first ? index!.byLabel : index!.emptyByNs;
-      const list = map.get(key);
-      if (list) list.push(i);
-      else map.set(key, [i]);
-    });
-    selectingIndex.set(services, index);
-  }
-  const hits = new Set<number>(index.emptyByNs.get(workload.namespace) ?? []);
-  for (const [k, v] of Object.entries(workload.labels)) for (const i of index.byLabel.get(`${workload.namespace}\0${k}\0${v}`) ?? []) hits.add(i);
-  return [...hits].sort((a, b) => a - b).map((i) => services[i]!).filter((s) => selects(s.selector, workload.labels as Record<string, string>));
 }
 
 /** The config of the proxy of `workload`, in its shared and own parts. */
 export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): ProxyConfigParts {
   const ns = workload.namespace;
+  if (workload.gateway) return gatewayParts(snapshot, workload, workload.gateway);
   // Outbound: the services the workload's Sidecar (egress hosts) lets it see; inbound: all of them.
-  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecarFor(snapshot, workload)), ns, traffic.mode);
+  const sidecar = sidecarFor(snapshot, workload);
+  const policy: OutboundPolicy = sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
+  const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecar), ns, traffic.mode, policy);
   const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
   const routes: RouteConfigConfig[] = [];
   const listeners: ListenerConfig[] = [];
@@ -199,24 +170,37 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       port: traffic.outboundPort ?? ProxyPorts.outboundCapture,
       direction: 'outbound',
       mode: 'http-proxy',
-      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: PASSTHROUGH }],
+      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH }],
     });
   }
 
-  // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for.
+  // Inbound: to the app on loopback, with the TLS mode PeerAuthentication asks for, behind the
+  // authorization policies and JWT rules that apply to the workload. Each service port goes to its
+  // target port on this workload (a port without one: the workload's app port).
+  const authz = workloadAuthz(snapshot, workload);
   const inboundChains: FilterChainConfig[] = [];
   const seen = new Map<number, { port: ServicePort; service: MeshService }>();
-  for (const service of servicesSelecting(snapshot.services, workload)) for (const port of service.ports) if (!seen.has(port.targetPort)) seen.set(port.targetPort, { port, service });
-  for (const { port: p, service } of [...seen.values()].sort((a, b) => a.port.targetPort - b.port.targetPort)) {
-    const name = clusterName.inbound(p.targetPort);
-    clusters.push({ name, type: 'static', protocol: p.protocol === 'http2' || p.protocol === 'grpc' ? 'http2' : 'auto', service: serviceFqdn(service), endpoints: [{ address: '127.0.0.1', port: p.targetPort, tls: 'disable' }], tls: 'disable' });
-    const tls = inboundTlsMode(snapshot, workload, p.targetPort);
+  for (const service of servicesSelecting(snapshot.services, workload)) {
+    for (const port of service.ports) {
+      const target = targetPortOn(port, workload);
+      if (!seen.has(target)) seen.set(target, { port, service });
+    }
+  }
+  for (const [target, { port: p, service }] of [...seen].sort((a, b) => a[0] - b[0])) {
+    const name = clusterName.inbound(target);
+    const upstream = protocolOf(p) === 'http2' || protocolOf(p) === 'grpc' ? 'http2' : 'auto';
+    clusters.push({ name, type: 'static', protocol: upstream, service: serviceFqdn(service), endpoints: [{ address: '127.0.0.1', port: target, tls: 'disable' }], tls: 'disable' });
+    const tls = inboundTlsMode(snapshot, workload, target);
     const protocol = chainProtocol(p);
     if (protocol !== 'tcp') routes.push({ name, virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] });
-    const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name };
-    if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: p.targetPort } });
+    // Clients tunnelling with CONNECT through an HTTP proxy (Node fetch with NODE_USE_ENV_PROXY)
+    // arrive as opaque TCP over mTLS: an HTTP chain also names its cluster for such bytes.
+    const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name };
+    if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: target } });
     else {
-      listeners.push({ name, address: '0.0.0.0', port: workload.inboundPorts?.[p.targetPort] ?? p.targetPort, direction: 'inbound', mode: 'explicit', chains: [chain] });
+      // Bound to the workload's own address (local: 127.0.0.1 unless `meshctl run --address`), never to
+      // every interface: in PERMISSIVE mode plaintext passes, which would expose an app bound to loopback.
+      listeners.push({ name, address: workload.address, port: workload.proxyPort ?? target, direction: 'inbound', mode: 'explicit', chains: [chain], ...(authz ? { authz: { ...authz, destinationPort: target } } : {}) });
     }
   }
   if (traffic.mode === 'capture') {
@@ -229,12 +213,46 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       direction: 'inbound',
       mode: 'capture',
       chains: [...inboundChains, { name: 'passthrough', protocol: 'tcp', tls: inboundTlsMode(snapshot, workload), tcpCluster: INBOUND_PASSTHROUGH }],
+      ...(authz ? { authz } : {}),
     });
   }
-  return {
+  const parts: ProxyConfigParts = {
     shared,
     own: { clusters, routes, listeners },
-    node: { id: `${workload.name}.${ns}`, workload: workload.name, namespace: ns, serviceAccount: workload.serviceAccount, labels: workload.labels },
+    node: { id: `${workload.name}.${ns}`, workload: workload.name, namespace: ns, serviceAccount: workload.serviceAccount, labels: { ...workload.labels } },
+  };
+  return explicitOutboundPorts(directAddressing(parts, snapshot, workload), snapshot, workload);
+}
+
+/** How a workload's proxy receives traffic, from its record. */
+export function trafficOf(workload: MeshWorkload): ProxyTraffic {
+  if (workload.capture) return { mode: 'capture' };
+  return { mode: 'explicit', ...(workload.outboundPort !== undefined ? { outboundPort: workload.outboundPort } : {}) };
+}
+
+/**
+ * A gateway proxy: the namespace's outbound clusters (shared with its sidecars), and as its own
+ * part the listeners and routes of the Gateways selecting it. Clusters a gateway route names that
+ * do not exist (an undefined subset) are created empty: requests to them answer 503, as in Istio.
+ */
+function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: NonNullable<MeshWorkload['gateway']>): ProxyConfigParts {
+  const shared = sharedFor(snapshot, workload.namespace, 'explicit', 'ALLOW_ANY');
+  const gw = gatewayConfig(snapshot, workload, router);
+  const known = new Set(shared.clusters.map((c) => c.name));
+  const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
+  const need = (name: string | undefined): void => {
+    if (!name || known.has(name)) return;
+    known.add(name);
+    clusters.push({ name, type: 'static', endpoints: [] });
+    gw.notes.push({ resource: `gateway ${workload.name}.${workload.namespace}`, message: `a route sends traffic to ${name}, which has no endpoints` });
+  };
+  known.add(PASSTHROUGH);
+  for (const rc of gw.routes) for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
+  for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
+  return {
+    shared,
+    own: { clusters, routes: gw.routes, listeners: gw.listeners, notes: gw.notes },
+    node: { id: `${workload.name}.${workload.namespace}`, workload: workload.name, namespace: workload.namespace, serviceAccount: workload.serviceAccount, labels: workload.labels },
   };
 }
 
@@ -255,6 +273,6 @@ export function flattenParts(version: string, parts: ProxyConfigParts): Translat
       routes: [...shared.routes, ...own.routes],
       clusters: [...shared.clusters, ...own.clusters],
     },
-    notes: [...shared.notes],
+    notes: [...shared.notes, ...(own.notes ?? [])],
   };
 }

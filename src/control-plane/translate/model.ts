@@ -1,60 +1,39 @@
 /**
  * What the translation reads: an immutable snapshot of the mesh (services, workloads, validated
- * resources), and who the proxy is. The registry builds it (from Kubernetes informers or the local
- * store); the translation never looks anywhere else, which keeps it pure and testable offline.
+ * resources), and who the proxy is. The services and workloads are the registry's records as both
+ * platforms fill them (src/control-plane/registry/model.ts); the push snapshot is one. The
+ * translation never looks anywhere else, which keeps it pure and testable offline.
  */
 import type { MeshResource } from '../../config/index.js';
+import { serves, type PortProtocol, type ServicePortRecord, type ServiceRecord, type WorkloadRecord } from '../registry/model.js';
 
-/** Application protocol of a service port, from its name or appProtocol (Istio's naming rules). */
-export type PortProtocol = 'http' | 'http2' | 'grpc' | 'tcp' | 'auto';
+export { peerPortOn, serves, targetPortOn, type PortProtocol } from '../registry/model.js';
 
 /** A port of a service. */
-export interface ServicePort {
-  name?: string;
-  port: number;
-  targetPort: number;
-  protocol: PortProtocol;
-}
+export type ServicePort = ServicePortRecord;
 
 /** A service known to the mesh. */
-export interface MeshService {
-  name: string;
-  namespace: string;
-  /** Virtual IPs (ClusterIP): capture-mode traffic is matched by them. */
-  addresses: string[];
-  ports: ServicePort[];
-  /** Pod selector; undefined for a service without selector. */
-  selector?: Record<string, string>;
-}
+export type MeshService = ServiceRecord;
 
 /** A workload instance (a pod, or a `meshctl run` process). */
-export interface MeshWorkload {
-  name: string;
-  namespace: string;
-  serviceAccount: string;
-  labels: Record<string, string>;
-  /** The address peers connect to. */
-  address: string;
-  /** Whether it runs a sidecar (and so speaks mTLS). */
-  meshed: boolean;
-  /**
-   * Where peers reach each app port. With traffic capture this is the app port itself (the peer's
-   * 15006 intercepts it); on the local platform without capture, the sidecar's inbound listener.
-   */
-  inboundPorts?: Record<number, number>;
-  /** false: not (yet, or no longer) an endpoint of the services that select it (not ready, or withdrawing). */
-  serving?: boolean;
+export type MeshWorkload = WorkloadRecord;
+
+/** Everything the translation needs, as one immutable value (the push snapshot). */
+export interface MeshSnapshot {
+  readonly version: string;
+  readonly trustDomain: string;
+  /** Namespace whose namespace-wide policies apply mesh-wide (Istio's root namespace). */
+  readonly rootNamespace: string;
+  readonly services: readonly MeshService[];
+  readonly workloads: readonly MeshWorkload[];
+  readonly resources: readonly MeshResource[];
+  /** JSON Web Key Sets the control plane fetched, by jwksUri (RequestAuthentication keys pushed inline) */
+  readonly jwks?: ReadonlyMap<string, string>;
 }
 
-/** Everything the translation needs, as one immutable value. */
-export interface MeshSnapshot {
-  version: string;
-  trustDomain: string;
-  /** Namespace whose namespace-wide policies apply mesh-wide (Istio's root namespace). */
-  rootNamespace: string;
-  services: readonly MeshService[];
-  workloads: readonly MeshWorkload[];
-  resources: readonly MeshResource[];
+/** The protocol of a service port; absent: detected. */
+export function protocolOf(p: ServicePort): PortProtocol {
+  return p.protocol ?? 'auto';
 }
 
 /** How the proxy receives traffic. */
@@ -82,7 +61,7 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
 }
 
 /** Whether `labels` carry every key/value of `selector` (an empty selector matches everything). */
-export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
   if (!selector) return false;
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
@@ -110,4 +89,9 @@ export function hostMatches(pattern: string, host: string): boolean {
   if (pattern === '*') return true;
   if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
   return pattern === host;
+}
+
+/** The first service (in snapshot order) that has `workload` as an endpoint. */
+export function servesAny(services: readonly MeshService[], workload: MeshWorkload): MeshService | undefined {
+  return services.find((s) => serves(s, workload));
 }

@@ -3,7 +3,7 @@
  * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
-import { parseDuration, parseQuantity, type HTTPRoute, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import { parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
@@ -18,7 +18,8 @@ export interface TranslationNote {
 const ms = (d: string | undefined): string | undefined => {
   if (d === undefined) return undefined;
   const v = parseDuration(d);
-  return Number.isFinite(v) ? `${v}ms` : undefined;
+  // Durations below 1ms (Linkerd accepts `1ns`) become 1ms, the proxy's resolution.
+  return v === undefined || !Number.isFinite(v) ? undefined : `${v > 0 && v < 1 ? 1 : Math.round(v * 1000) / 1000}ms`;
 };
 
 /** gRPC status names (Istio's abort.grpcStatus) -> codes. */
@@ -36,8 +37,8 @@ export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string): Virtual
     .find((vs) => (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn));
 }
 
-/** The cluster for a destination host (as written in a resource of `namespace`), port and subset. */
-function destinationCluster(snapshot: MeshSnapshot, host: string, namespace: string, port: number | undefined, subset: string | undefined, fallbackPort: number): string {
+/** The cluster for a destination host (as written in a resource of `namespace`), port and subset (`fallbackPort` when the service has several ports and none is named). */
+export function destinationCluster(snapshot: MeshSnapshot, host: string, namespace: string, port: number | undefined, subset: string | undefined, fallbackPort: number): string {
   const fqdn = resolveHost(host, namespace, snapshot.services);
   const service = snapshot.services.find((s) => serviceFqdn(s) === fqdn);
   const p = port ?? (service && service.ports.length === 1 ? service.ports[0]!.port : fallbackPort);
@@ -50,12 +51,20 @@ function headerMatches(m: Record<string, { exact?: string; prefix?: string; rege
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), Object.keys(v).length === 0 ? { present: true } : (v as HeaderMatchConfig)]));
 }
 
+/**
+ * Whether a `gateways` list (of a VirtualService or one of its match blocks, written in namespace
+ * `ns`) names `context`: `mesh` for sidecars, `namespace/name` of a Gateway for a gateway proxy.
+ */
+export function namesGateway(gateways: readonly string[], ns: string, context: string): boolean {
+  return gateways.some((g) => (g === 'mesh' ? 'mesh' : g.includes('/') ? g : `${ns}/${g}`) === context);
+}
+
 /** Converts VirtualService match blocks for port `port` and a client in `clientNamespace`; undefined = route does not apply. */
-function convertMatches(route: HTTPRoute, port: number, clientNamespace: string): RouteMatchConfig[] | undefined | 'all' {
+function convertMatches(route: HTTPRoute, port: number, clientNamespace: string, context: string, vsNamespace: string): RouteMatchConfig[] | undefined | 'all' {
   if (!route.match || route.match.length === 0) return 'all';
   const blocks = route.match
     .filter((m) => (m.port === undefined || m.port === port) && (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace))
-    .filter((m) => !m.gateways || m.gateways.length === 0 || m.gateways.includes('mesh'))
+    .filter((m) => !m.gateways || m.gateways.length === 0 || namesGateway(m.gateways, vsNamespace, context))
     .map((m) =>
       compact<RouteMatchConfig>({
         uri: m.uri,
@@ -78,8 +87,8 @@ function percent(p: { value?: number } | undefined, legacy?: number): { value: n
 }
 
 /** One VirtualService HTTP route -> proxy route, or undefined when it does not apply to this port/client. */
-export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: HTTPRoute, port: number, clientNamespace: string, notes: TranslationNote[]): RouteSpec | undefined {
-  const match = convertMatches(r, port, clientNamespace);
+export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: HTTPRoute, port: number, clientNamespace: string, notes: TranslationNote[], context = 'mesh'): RouteSpec | undefined {
+  const match = convertMatches(r, port, clientNamespace, context, vs.metadata.namespace ?? 'default');
   if (match === undefined) return undefined;
   const ns = vs.metadata.namespace ?? 'default';
   const where = `VirtualService ${vs.metadata.name}.${ns}`;
@@ -128,11 +137,23 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
     if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
     out.mirror = compact({
       cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
-      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent) ?? { value: 100 },
+      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
     });
   }
   if (r.headers) out.headers = r.headers;
-  if (r.corsPolicy) notes.push({ resource: where, message: 'corsPolicy is not applied by the proxy' });
+  if (r.corsPolicy) {
+    const c = r.corsPolicy;
+    const origins = [...(c.allowOrigins ?? []), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o }))];
+    out.cors = compact({
+      allowOrigins: origins.length ? (origins as NonNullable<RouteSpec['cors']>['allowOrigins']) : undefined,
+      allowMethods: c.allowMethods,
+      allowHeaders: c.allowHeaders,
+      exposeHeaders: c.exposeHeaders,
+      maxAge: ms(c.maxAge),
+      allowCredentials: c.allowCredentials,
+      unmatchedPreflights: c.unmatchedPreflights === 'IGNORE' ? ('ignore' as const) : undefined,
+    });
+  }
   return out;
 }
 
@@ -166,6 +187,28 @@ function defaultDestinations(snapshot: MeshSnapshot, service: MeshService, port:
   return [{ cluster: clusterName.outbound(port.port, serviceFqdn(service)), weight: 100 }];
 }
 
+/** Whether a Linkerd response condition matches `status`. */
+function responseMatches(m: ResponseMatch, status: number): boolean {
+  if (m.all && !m.all.every((x) => responseMatches(x, status))) return false;
+  if (m.any && !m.any.some((x) => responseMatches(x, status))) return false;
+  if (m.not && responseMatches(m.not, status)) return false;
+  if (m.status && (status < (m.status.min ?? 100) || status > (m.status.max ?? 599))) return false;
+  return true;
+}
+
+/**
+ * The statuses a route's responseClasses classify as failures: the first class that matches a
+ * status decides; a status no class matches is a failure when >= 500 (Linkerd's default).
+ */
+export function failureStatuses(classes: readonly { condition: ResponseMatch; isFailure?: boolean }[]): number[] {
+  const out: number[] = [];
+  for (let status = 100; status <= 599; status++) {
+    const cls = classes.find((c) => responseMatches(c.condition, status));
+    if (cls ? cls.isFailure === true : status >= 500) out.push(status);
+  }
+  return out;
+}
+
 /** A ServiceProfile's routes, each to the default destinations, followed by a catch-all. */
 function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['route']>, notes: TranslationNote[]): RouteSpec[] {
   const where = `ServiceProfile ${sp.metadata.name}.${sp.metadata.namespace ?? 'default'}`;
@@ -188,7 +231,16 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
         match: blocks as RouteMatchConfig[],
         route: dests,
         timeout: ms(r.timeout ?? '10s'),
-        retries: r.isRetryable ? compact({ attempts: 3, retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream', budget: compact(budget) }) : defaultRetries(),
+        retries: r.isRetryable
+          ? compact({
+              attempts: 3,
+              // responseClasses say which statuses are failures, so which are retried.
+              ...(r.responseClasses?.length
+                ? { retryOn: 'retriable-status-codes,reset,connect-failure,refused-stream', retriableStatusCodes: failureStatuses(r.responseClasses) }
+                : { retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream' }),
+              budget: compact(budget),
+            })
+          : defaultRetries(),
       }),
     );
   }

@@ -2,3 +2,4 @@
 export * from './schema.js';
 export { validateProxyConfig, RETRY_ON, type ValidationResult } from './validate.js';
 export { parseDuration, durationMs } from './duration.js';
+export { redactPrivateKeys, REDACTED } from './redact.js';

@@ -134,6 +134,20 @@ export const FaultPolicy = Type.Object(
   Strict,
 );
 
+/** CORS policy (Istio CorsPolicy): preflights from allowed origins are answered by the proxy. */
+export const CorsPolicy = Type.Object(
+  {
+    allowOrigins: opt('origins allowed (exact, prefix or regex)', Type.Array(StringMatch)),
+    allowMethods: Type.Optional(Type.Array(Type.String())),
+    allowHeaders: Type.Optional(Type.Array(Type.String())),
+    exposeHeaders: Type.Optional(Type.Array(Type.String())),
+    maxAge: Type.Optional(Duration),
+    allowCredentials: Type.Optional(Type.Boolean()),
+    unmatchedPreflights: opt('preflights from origins matching nothing: forward to the app (default) or answer without CORS headers', Type.Union([Type.Literal('forward'), Type.Literal('ignore')])),
+  },
+  Strict,
+);
+
 /** One route: matches, then exactly one action (route, redirect, directResponse). */
 export const Route = Type.Object(
   {
@@ -152,7 +166,16 @@ export const Route = Type.Object(
         Strict,
       ),
     ),
-    directResponse: Type.Optional(Type.Object({ status: Type.Integer({ minimum: 100, maximum: 599 }), body: Type.Optional(Type.String()) }, Strict)),
+    directResponse: Type.Optional(
+      Type.Object(
+        {
+          status: Type.Integer({ minimum: 100, maximum: 599 }),
+          body: Type.Optional(Type.String()),
+          flag: opt('response flag for telemetry (NR: the blackhole of REGISTRY_ONLY; default DR-less)', Type.String({ pattern: '^[A-Z]{2,4}$' })),
+        },
+        Strict,
+      ),
+    ),
     rewrite: Type.Optional(Type.Object({ uri: Type.Optional(Type.String()), authority: Type.Optional(Type.String()) }, Strict)),
     timeout: opt('whole-request timeout, all retries included; 0s = none', Duration),
     retries: Type.Optional(RetryPolicy),
@@ -161,6 +184,7 @@ export const Route = Type.Object(
       Type.Object({ cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
     ),
     headers: Type.Optional(Headers),
+    cors: Type.Optional(CorsPolicy),
   },
   Strict,
 );
@@ -183,18 +207,146 @@ export const ListenerProtocol = Type.Union([Type.Literal('auto'), Type.Literal('
   description: 'auto: detect HTTP/1.1, h2c, TLS or else TCP from the first bytes; tcp: opaque (server-speaks-first ports)',
 });
 
+/** TLS protocol versions as Node names them. */
+export const TlsVersion = Type.Union([Type.Literal('TLSv1'), Type.Literal('TLSv1.1'), Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')]);
+
+/** One server certificate (PEM inline: the config stream is TLS and the admin dump redacts keys). */
+export const ServerCertificate = Type.Object(
+  {
+    name: doc('where it comes from (the Secret namespace/name), for logs and proxy-config secrets', Type.String()),
+    certChain: doc('PEM: leaf then intermediates', Type.String({ minLength: 1 })),
+    privateKey: doc('PEM private key (redacted in dumps)', Type.String({ minLength: 1 })),
+    serverNames: opt('SNI names this certificate serves (exact or *.suffix); absent: the default certificate', Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+/** TLS the proxy terminates itself (a gateway server): certificates by SNI, optional client certificates. */
+export const ServerTls = Type.Object(
+  {
+    mode: doc('simple: server certificate only; mutual: a client certificate signed by caCertificates is required', Type.Union([Type.Literal('simple'), Type.Literal('mutual')])),
+    certificates: Type.Array(ServerCertificate, { minItems: 1 }),
+    caCertificates: opt('PEM bundle verifying client certificates (mutual)', Type.String()),
+    subjectAltNames: opt('mutual: accepted client certificate SANs (any of them)', Type.Array(Type.String())),
+    minProtocolVersion: Type.Optional(TlsVersion),
+    maxProtocolVersion: Type.Optional(TlsVersion),
+    cipherSuites: opt('OpenSSL cipher names (TLS 1.2 and below)', Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+/** TLS the proxy originates towards a cluster's endpoints (DestinationRule tls SIMPLE/MUTUAL). */
+export const UpstreamTls = Type.Object(
+  {
+    sni: opt('server name sent (default: the endpoint address when it is a name)', Type.String()),
+    caCertificates: opt('PEM bundle trusted for the server certificate (default: the system roots)', Type.String()),
+    certChain: opt('PEM client certificate (MUTUAL)', Type.String()),
+    privateKey: opt('PEM client key (MUTUAL; redacted in dumps)', Type.String()),
+    subjectAltNames: opt('the server certificate must carry one of these DNS/URI SANs', Type.Array(Type.String())),
+    insecureSkipVerify: opt('do not verify the server certificate (logged as a warning)', Type.Boolean()),
+  },
+  Strict,
+);
+
 /** A filter chain: what to do with connections whose original destination matches. */
 export const FilterChain = Type.Object(
   {
     name: Type.Optional(Type.String()),
     match: opt(
       'original destination of the connection; first chain matching wins, a chain without match is the default',
-      Type.Object({ destinationPort: Type.Optional(Port), destinationAddress: Type.Optional(Type.String()) }, Strict),
+      Type.Object(
+        {
+          destinationPort: Type.Optional(Port),
+          destinationAddress: Type.Optional(Type.String()),
+          serverNames: opt('TLS SNI names (exact or *.suffix): the chain takes TLS connections naming one of them', Type.Array(Type.String())),
+        },
+        Strict,
+      ),
     ),
     protocol: Type.Optional(ListenerProtocol),
     routeConfig: opt('route table for HTTP traffic', Type.String()),
     tcpCluster: opt('cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)', Type.String()),
     tls: opt('inbound: require mutual TLS from peers (strict) or accept both (permissive)', Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')])),
+    serverTls: opt('gateway: terminate TLS with these certificates, then serve `protocol` inside', ServerTls),
+    edge: opt('gateway: the first hop from outside; sets x-forwarded-proto from the connection (never the client) and appends the client to x-forwarded-for', Type.Boolean()),
+  },
+  Strict,
+);
+
+const Strings = Type.Optional(Type.Array(Type.String()));
+
+/** Who calls (Istio AuthorizationPolicy `from.source`): fields ANDed, values within a field ORed. */
+export const AuthzSource = Type.Object(
+  {
+    principals: Strings,
+    notPrincipals: Strings,
+    requestPrincipals: Strings,
+    notRequestPrincipals: Strings,
+    namespaces: Strings,
+    notNamespaces: Strings,
+    serviceAccounts: Strings,
+    notServiceAccounts: Strings,
+    trustDomains: Strings,
+    notTrustDomains: Strings,
+    ipBlocks: Strings,
+    notIpBlocks: Strings,
+    remoteIpBlocks: Strings,
+    notRemoteIpBlocks: Strings,
+  },
+  Strict,
+);
+
+/** What is called (Istio `to.operation`); paths match the normalized path without the query. */
+export const AuthzOperation = Type.Object(
+  { hosts: Strings, notHosts: Strings, ports: Strings, notPorts: Strings, methods: Strings, notMethods: Strings, paths: Strings, notPaths: Strings },
+  Strict,
+);
+
+/** One rule: any `from` AND any `to` AND every `when`; an empty rule matches everything. */
+export const AuthzRule = Type.Object(
+  {
+    from: Type.Optional(Type.Array(Type.Object({ source: Type.Optional(AuthzSource) }, Strict))),
+    to: Type.Optional(Type.Array(Type.Object({ operation: Type.Optional(AuthzOperation) }, Strict))),
+    when: Type.Optional(Type.Array(Type.Object({ key: Type.String({ minLength: 1 }), values: Strings, notValues: Strings }, Strict))),
+  },
+  Strict,
+);
+
+/** One authorization policy as the destination sidecar runs it (Istio's rule shape, compiled at config time). */
+export const AuthzPolicy = Type.Object(
+  {
+    name: doc('`ns[NS]-policy[NAME]`: shown, with `-rule[N]`, in the access log of a denied request', Type.String({ minLength: 1 })),
+    action: Type.Union([Type.Literal('ALLOW'), Type.Literal('DENY'), Type.Literal('AUDIT')]),
+    rules: doc('ORed; none: the policy matches nothing (an ALLOW policy without rules denies all)', Type.Array(AuthzRule)),
+  },
+  Strict,
+);
+
+/** One accepted JWT issuer (Istio RequestAuthentication jwtRules), keys inline. */
+export const JwtRule = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1 }),
+    audiences: Strings,
+    jwks: doc('the JSON Web Key Set (the control plane fetched jwksUri)', Type.String()),
+    fromHeaders: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), prefix: Type.Optional(Type.String()) }, Strict))),
+    fromParams: Strings,
+    fromCookies: Strings,
+    forwardOriginalToken: Type.Optional(Type.Boolean()),
+    outputPayloadToHeader: Type.Optional(Type.String()),
+    outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
+    spaceDelimitedClaims: Strings,
+    presence: opt('REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous', Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')])),
+  },
+  Strict,
+);
+
+/** Request authentication and authorization of an inbound listener (Envoy's jwt_authn + RBAC filters). */
+export const Authz = Type.Object(
+  {
+    policies: Type.Optional(Type.Array(AuthzPolicy)),
+    jwtRules: Type.Optional(Type.Array(JwtRule)),
+    destinationPort: opt('the port rules see as destination.port (an explicit listener standing in for this app port)', Port),
+    numTrustedProxies: opt('X-Forwarded-For hops to trust when finding remote.ip (meshConfig numTrustedProxies)', Type.Integer({ minimum: 0 })),
   },
   Strict,
 );
@@ -211,7 +363,12 @@ export const Listener = Type.Object(
       Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
     ),
     detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    tcpIdleTimeout: opt(
+      'connections proxied as TCP after detection found no HTTP close after this long with no bytes either way (default 1h, as Envoy tcp_proxy)',
+      Duration,
+    ),
     chains: Type.Array(FilterChain, { minItems: 1 }),
+    authz: opt('inbound: JWT authentication and authorization policies, applied after mTLS, before the app', Authz),
   },
   Strict,
 );
@@ -296,7 +453,10 @@ export const OutlierDetection = Type.Object(
 export const Cluster = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
-    type: opt('static: the endpoints listed; originalDst: the original destination of the connection or proxy request', Type.Union([Type.Literal('static'), Type.Literal('originalDst')])),
+    type: opt(
+      'static: the endpoints listed (addresses may be DNS names, resolved at each new connection); originalDst: the original destination of the connection or proxy request',
+      Type.Union([Type.Literal('static'), Type.Literal('originalDst')]),
+    ),
     protocol: opt('upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)', Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')])),
     service: opt('telemetry: the destination service (e.g. reviews.default.svc.cluster.local)', Type.String()),
     endpoints: Type.Optional(Type.Array(Endpoint)),
@@ -305,6 +465,7 @@ export const Cluster = Type.Object(
     connectionPool: Type.Optional(ConnectionPool),
     outlierDetection: Type.Optional(OutlierDetection),
     tls: opt('mutual: mTLS to the endpoints with the proxy identity (ISTIO_MUTUAL); disable: plaintext', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
+    upstreamTls: opt('TLS origination to endpoints outside the mesh (DestinationRule tls SIMPLE/MUTUAL); wins over tls', UpstreamTls),
     inboundPassthrough: opt(
       "originalDst only: the pod's own inbound side. IPv4 connections leave from 127.0.0.6 (which the capture rules never redirect, as Istio's InboundPassthroughCluster), IPv6 ones go to [::1]; without it a connection to the pod's own address would be captured again and loop",
       Type.Boolean(),
@@ -424,3 +585,10 @@ export type LoadBalancerConfig = Static<typeof LoadBalancer>;
 export type ConnectionPoolConfig = Static<typeof ConnectionPool>;
 export type OutlierDetectionConfig = Static<typeof OutlierDetection>;
 export type IdentityConfig = Static<typeof Identity>;
+export type ServerTlsConfig = Static<typeof ServerTls>;
+export type CorsPolicyConfig = Static<typeof CorsPolicy>;
+export type UpstreamTlsConfig = Static<typeof UpstreamTls>;
+export type AuthzConfig = Static<typeof Authz>;
+export type AuthzPolicyConfig = Static<typeof AuthzPolicy>;
+export type AuthzRuleConfig = Static<typeof AuthzRule>;
+export type JwtRuleConfig = Static<typeof JwtRule>;

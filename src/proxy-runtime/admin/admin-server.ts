@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { isLogLevel } from '../log.js';
+import { redactPrivateKeys } from '../../protocol/proxy-config/redact.js';
 import type { AdminView } from './admin-view.js';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -123,7 +124,7 @@ async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse
         return text(res, r.ready ? 200 : 503, r.state + '\n');
       }
       case '/config_dump':
-        return json(res, 200, view.configDump());
+        return json(res, 200, redactPrivateKeys(view.configDump()));
       case '/clusters':
         return json(res, 200, view.clusters());
       case '/listeners':

@@ -61,6 +61,7 @@ export function describeListeners(rt: Runtime, handles: ReadonlyMap<string, List
       detectTimeoutMs: l.detectTimeoutMs,
       connections: h?.connectionCount ?? 0,
       chains: l.chains.map((c) => ({ name: c.name, match: c.cfg.match ?? null, protocol: c.protocol, routeConfig: c.cfg.routeConfig ?? null, tcpCluster: c.cfg.tcpCluster ?? null, tls: c.tls })),
+      authz: l.cfg.authz ?? null,
     };
   });
 }

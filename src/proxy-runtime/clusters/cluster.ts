@@ -13,6 +13,8 @@ import { ClusterLimits } from './pool/limits.js';
 import type { H1ConnectionPool } from './pool/in-flight.js';
 import type { H2Pool } from './pool/h2-pool.js';
 import type { ClusterStateRegistry } from './state.js';
+import type { SecureContext } from 'node:tls';
+import { compileOrigination, originationContext } from './pool/connect.js';
 
 /** How a request picks its hash key for consistent hashing. */
 export type HashPolicy =
@@ -39,6 +41,8 @@ export class ClusterRuntime {
   readonly mtls: boolean;
   readonly h1: H1ConnectionPool;
   readonly h2: H2Pool;
+  /** The SecureContext of upstreamTls, shared by every endpoint of this cluster version. */
+  private readonly originationContext: SecureContext | undefined;
   private readonly balancers = new Map<string, Balancer>();
 
   constructor(readonly cfg: ClusterConfig, state: ClusterStateRegistry) {
@@ -47,16 +51,19 @@ export class ClusterRuntime {
     this.protocol = cfg.protocol ?? 'auto';
     this.service = cfg.service;
     this.mtls = cfg.tls === 'mutual';
+    const upstreamTls = cfg.upstreamTls;
+    this.originationContext = upstreamTls ? originationContext(upstreamTls) : undefined;
     this.endpoints = (cfg.endpoints ?? []).map((e) => {
       const key = hostPort(e.address, e.port);
       return {
+        ...(upstreamTls ? { originate: compileOrigination(upstreamTls, this.originationContext!, e.address) } : {}),
         key,
         address: e.address,
         port: e.port,
         weight: e.weight ?? 1,
         labels: e.labels ?? {},
         identity: e.identity,
-        mtls: (e.tls ?? cfg.tls) === 'mutual',
+        mtls: !upstreamTls && (e.tls ?? cfg.tls) === 'mutual',
         health: state.health(cfg.name, key),
       };
     });
@@ -115,6 +122,7 @@ export class ClusterRuntime {
       if (address.includes(':')) return { key, address: '::1', port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth() };
       return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth(), localAddress: INBOUND_PASSTHROUGH_SOURCE_IPV4 };
     }
-    return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth() };
+    const originate = this.cfg.upstreamTls ? compileOrigination(this.cfg.upstreamTls, this.originationContext!, address) : undefined;
+    return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth(), ...(originate ? { originate } : {}) };
   }
 }

@@ -79,7 +79,8 @@ export class ClusterStateRegistry {
    */
   pools(cfg: ClusterConfig): PoolPair {
     const cp = cfg.connectionPool;
-    const key = `${cfg.name}\u0000${JSON.stringify([cp ?? null, cfg.tls ?? null])}`;
+    // New TLS origination settings (a rotated client certificate or CA) need new connections.
+    const key = `${cfg.name}\u0000${JSON.stringify([cp ?? null, cfg.tls ?? null, cfg.upstreamTls ?? null])}`;
     const existing = this.poolMap.get(key);
     if (existing) {
       existing.used = true;

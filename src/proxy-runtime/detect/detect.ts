@@ -16,6 +16,15 @@ const MAX_METHOD = 8;
 
 /** Classifies a prefix; undefined when more bytes are needed. */
 export function classify(buf: Buffer): DetectedProtocol | undefined {
+  // Empty lines before a request line are HTTP (RFC 9112 2.2; backends skip them): classified by
+  // what follows, so "\r\nGET /admin" cannot pass as opaque TCP to an app that reads it as HTTP.
+  let lead = 0;
+  while (lead < buf.length && (buf[lead] === 13 || buf[lead] === 10)) lead++;
+  if (lead > 0) {
+    if (lead === buf.length) return lead > 64 ? 'tcp' : undefined;
+    const rest = classify(buf.subarray(lead));
+    return rest === 'http1' || rest === undefined ? rest : 'tcp';
+  }
   if (buf.length === 0) return undefined;
   if (buf[0] === 0x16) {
     if (buf.length < 2) return undefined;

@@ -4,6 +4,8 @@
  * state object survives config swaps while the endpoint stays in its cluster.
  */
 
+import type { Origination } from '../clusters/pool/connect.js';
+
 /** Outlier and load state of one endpoint; long-lived across config versions. */
 export class EndpointHealth {
   activeRequests = 0;
@@ -41,6 +43,8 @@ export interface Endpoint {
   readonly health: EndpointHealth;
   /** Local address to connect from (Envoy's upstream_bind_config); absent: the kernel chooses. */
   readonly localAddress?: string;
+  /** TLS origination to a server outside the mesh (DestinationRule tls SIMPLE/MUTUAL). */
+  readonly originate?: Origination;
 }
 
 /** Source of the proxy's connections to its own pod's app: returned by the capture rules (Istio's 127.0.0.6). */

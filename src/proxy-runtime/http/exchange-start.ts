@@ -60,6 +60,12 @@ export function beginExchange(
   } else if (conn.listener.mode === 'http-proxy') {
     ex.target = parseTarget(authority, scheme === 'https' ? 443 : 80);
   }
+  if (conn.chain.cfg.edge) {
+    // A gateway: what the client says about the scheme is not believed.
+    headers['x-forwarded-proto'] = conn.scheme ?? 'http';
+    const xff = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = typeof xff === 'string' && xff ? `${xff}, ${conn.remoteAddress}` : conn.remoteAddress;
+  }
   prepareTracing(ex);
   ctx.requestStarted();
   return ex;

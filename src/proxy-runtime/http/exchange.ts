@@ -19,8 +19,12 @@ export interface ConnectionInfo {
   /** SPIFFE ID of the peer when the connection is mTLS */
   readonly peerIdentity: string | undefined;
   readonly mtls: boolean;
+  /** the SNI the peer asked for in its TLS handshake (authz `connection.sni`) */
+  readonly sni?: string | undefined;
   readonly listener: ListenerRuntime;
   readonly chain: ChainRuntime;
+  /** https when a gateway chain terminated TLS for this connection */
+  readonly scheme?: 'https';
 }
 
 /** Ends an exchange for telemetry, exactly once: the status sent (0: none) and the gRPC status. */
@@ -58,6 +62,10 @@ export class Exchange {
   hashCookie: string | undefined;
   /** the peer sidecar's workload metadata header (inbound; telemetry labels) */
   peerMetadata: string | undefined;
+  /** why the proxy answered itself (Envoy %RESPONSE_CODE_DETAILS%), e.g. the RBAC policy that denied */
+  responseCodeDetails: string | undefined;
+  /** the AUDIT policy rule that matched (logged, never blocking) */
+  authzAudit: string | undefined;
   private query: URLSearchParams | undefined;
   /** listeners that abort the upstream work when the downstream disconnects */
   private onClose: (() => void)[] | undefined;

@@ -14,7 +14,8 @@ import { responseCompleted, sendResponse } from './respond.js';
 import { stripHopByHop, type HeaderMap } from './types.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { beginExchange, currentView, finishExchange, runExchange } from './exchange-start.js';
-import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
+import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, REQUEST_HEAD_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
+import { validHost } from '../http1/head-parser.js';
 import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade, wantsUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
@@ -38,7 +39,8 @@ export class HttpIngress implements H1Host {
   private pendingConn: ConnectionInfo | undefined;
 
   constructor(private readonly ctx: ProxyContext) {
-    this.h1 = createH1Server({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0, noDelay: true, shouldUpgradeCallback: wantsUpgrade }, (req, res) =>
+    // node:http answers 408 itself when a head is not complete within headersTimeout (checked every second).
+    this.h1 = createH1Server({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000, headersTimeout: REQUEST_HEAD_TIMEOUT_MS, connectionsCheckingInterval: 1_000, requestTimeout: 0, noDelay: true, shouldUpgradeCallback: wantsUpgrade }, (req, res) =>
       this.handle(req, res, (req.socket as TaggedSocket)[CONN]!, 'HTTP/1.1'),
     );
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -84,7 +86,7 @@ export class HttpIngress implements H1Host {
             clearInterval(this.idleSweep);
             this.idleSweep = undefined;
           }
-        }, 5_000);
+        }, 1_000);
         this.idleSweep.unref();
       }
       if (this.ctx.draining) c.drain();
@@ -137,7 +139,7 @@ export class HttpIngress implements H1Host {
     let headers: HeaderMap;
     let authority: string;
     let path = req.url ?? '/';
-    let scheme = 'http';
+    let scheme: string = connAtAccept.scheme ?? 'http';
     // Decided before hop-by-hop headers (transfer-encoding) are stripped.
     const hasBody =
       protocol === 'HTTP/2'
@@ -148,7 +150,7 @@ export class HttpIngress implements H1Host {
       authority = (headers.host as string | undefined) ?? '';
       delete headers.host;
       const absolute = absoluteTarget(path);
-      if (absolute === null) {
+      if (absolute === null || (req.headers.host !== undefined && !validHost(req.headers.host))) {
         (res as ServerResponse).writeHead(400, { 'content-length': '0', connection: 'close' }).end();
         return;
       }
@@ -160,7 +162,7 @@ export class HttpIngress implements H1Host {
       stripHopByHop(headers);
       authority = (h[':authority'] as string | undefined) ?? (headers.host as string | undefined) ?? '';
       delete headers.host;
-      scheme = (h[':scheme'] as string | undefined) ?? 'http';
+      scheme = (h[':scheme'] as string | undefined) ?? connAtAccept.scheme ?? 'http';
     }
     delete headers.expect;
     const body = new RequestBody(hasBody ? req : null);

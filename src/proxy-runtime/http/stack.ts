@@ -6,6 +6,7 @@ import { mirrorLayer } from './mirror/mirror-layer.js';
 import { timeoutLayer } from './timeout/timeout-layer.js';
 import { retryLayer } from './retry/retry-layer.js';
 import { forward } from './forward.js';
+import { authzLayer } from './authz/authz-layer.js';
 
-/** route -> fault -> mirror -> timeout -> retry -> forward. */
-export const httpStack: HttpHandler = compose([routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);
+/** authz -> route -> fault -> mirror -> timeout -> retry -> forward. */
+export const httpStack: HttpHandler = compose([authzLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);

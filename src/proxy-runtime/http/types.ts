@@ -87,6 +87,7 @@ export const Flags = {
   faultAbort: 'FI',
   faultDelay: 'DI',
   upstreamConnectionTermination: 'UC',
+  streamIdleTimeout: 'SI',
 } as const;
 export type Flag = (typeof Flags)[keyof typeof Flags];
 

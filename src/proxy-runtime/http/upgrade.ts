@@ -23,9 +23,10 @@ import { dial } from '../clusters/pool/connect.js';
 import { tcpEndpoint } from '../tcp/tcp-proxy.js';
 import { Flags, type HeaderMap } from './types.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
+import { authorize } from './authz/authz-layer.js';
 import { beginExchange, finishExchange } from './exchange-start.js';
 import { absoluteTarget } from './request-target.js';
-import { parseHead, isHeadError, MAX_HEAD_BYTES, type MessageHead } from '../http1/head-parser.js';
+import { parseHead, isHeadError, validHost, MAX_HEAD_BYTES, type MessageHead } from '../http1/head-parser.js';
 import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, type BodyDecoder } from '../http1/body-decoder.js';
 import { fieldLines, plainReply, statusLine } from '../http1/head-writer.js';
 
@@ -60,8 +61,8 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   let scheme = 'http';
   delete headers.host;
   const absolute = absoluteTarget(path);
-  if (absolute === null) {
-    refuse(socket, 400, 'invalid absolute-form request-target');
+  if (absolute === null || !validHost(authority)) {
+    refuse(socket, 400, 'invalid request-target or Host');
     return;
   }
   if (absolute) ({ authority, scheme, path } = absolute);
@@ -79,7 +80,14 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   headers.connection = 'upgrade';
   headers.upgrade = offers;
   const ex = beginExchange(ctx, conn, req.method ?? 'GET', path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(null));
-  new UpgradeAttempt(ctx, ex, socket, head).start();
+  const attempt = new UpgradeAttempt(ctx, ex, socket, head);
+  const az = conn.listener.authz;
+  if (az === undefined) return attempt.start();
+  // An upgrade is a request like any other: the listener's policies decide before the app sees it.
+  authorize(ex, az).then(
+    (refused) => (refused === null ? attempt.start() : attempt.deny(refused.status)),
+    () => attempt.deny(500),
+  );
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -130,7 +138,7 @@ class UpgradeAttempt {
     const text = w + '\r\n';
     const mesh = ctx.mesh();
     const up = dial(
-      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined },
+      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined, originate: ep.originate },
       (upstream) => {
         if (this.finished || this.socket.destroyed) return void upstream.destroy();
         this.upstream = upstream;
@@ -149,6 +157,11 @@ class UpgradeAttempt {
     this.socket.once('close', () => {
       if (this.upstream === undefined) up.destroy();
     });
+  }
+
+  /** Refused by the listener's policies (401/403/400), or 500 when they could not be evaluated. */
+  deny(status: number): void {
+    this.answer(status, status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Internal Server Error');
   }
 
   /** A local answer (no upstream involved), then close. */

@@ -137,6 +137,14 @@ function headEnd(buf: Buffer, start: number): number {
   return -1;
 }
 
+/** uri-host [":" port]: reg-name, IPv4 or an IP literal in brackets; no list, userinfo, path or query. */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(?::\d{0,5})?$/;
+
+/** Whether a Host field value is one uri-host[:port] (RFC 9112 3.2: anything else is a 400). */
+export function validHost(v: string): boolean {
+  return HOST_VALUE.test(v);
+}
+
 function parseContentLength(v: string): number {
   // 1*DIGIT, possibly a list of identical values ("5, 5") as some senders fold duplicates.
   if (v.indexOf(',') >= 0) {
@@ -200,15 +208,24 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
   const limit = Math.min(len, start + maxBytes);
 
   let i = start;
+  // RFC 9112 2.2: a server ignores at least one empty line before the request line (sent after a
+  // POST body by some old clients). One CRLF is skipped; more are refused as garbage.
+  if (request && buf[i] === 13) {
+    if (i + 1 >= len) return undefined;
+    if (buf[i + 1] !== 10) return err(400, 'bare CR before the request line');
+    i += 2;
+    if (i >= len) return undefined;
+  }
   let method = '';
   let target = '';
   let status = 0;
   let versionMinor: number;
   if (request) {
+    const m0 = i;
     while (i < limit && TCHAR[buf[i]!] === 1) i++;
     if (i >= limit) return more(len, limit, tooLarge);
-    if (i === start || buf[i] !== 0x20) return err(400, 'invalid method');
-    method = methodName(buf, start, i);
+    if (i === m0 || buf[i] !== 0x20) return err(400, 'invalid method');
+    method = methodName(buf, m0, i);
     const t0 = ++i;
     while (i < limit && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
     if (i >= limit) return more(len, limit, tooLarge);
@@ -297,6 +314,11 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
         if (n < 0 || (contentLength !== -1 && contentLength !== n)) return err(bad, 'invalid or conflicting Content-Length');
         if (contentLength !== -1) continue; // identical duplicate: keep one
         contentLength = n;
+        // "5, 5" is forwarded as the one value it means (RFC 9110 8.6), never as the list.
+        if (value.indexOf(',') >= 0) {
+          headers[name] = String(n);
+          continue;
+        }
         break;
       }
       case 'transfer-encoding':
@@ -317,6 +339,8 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
         if (hostSeen) return err(bad, 'more than one Host');
         hostSeen = true;
         if (request) {
+          // RFC 9112 3.2: one uri-host[:port]; a list or a userinfo/path character is a 400.
+          if (!validHost(value)) return err(400, 'invalid Host');
           host = value;
           continue;
         }

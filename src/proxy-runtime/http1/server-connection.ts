@@ -26,6 +26,12 @@ import { endDirectRead, kept, readDirect, writeDirect } from './direct-io.js';
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 
+/**
+ * A request head started but not complete after this long gets 408 Request Timeout and the
+ * connection is closed (slowloris; checked every second by the ingress's sweep, so 10-11 s).
+ */
+export const REQUEST_HEAD_TIMEOUT_MS = 10_000;
+
 /** What the fast path needs from the ingress around it. */
 export interface H1Host {
   /** hands the socket (with `bytes` put back in front) to the node:http server */
@@ -66,6 +72,8 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
   private readonly onSocketClose = (): void => this.closed();
   /** when the connection last started waiting for a request head */
   private idleSince = Date.now();
+  /** When the first byte of the request head now being read arrived. */
+  private headStartedAt: number | undefined;
   private readonly sink = (c: Buffer): void => {
     if (!this.body!.push(kept(c))) this.socket.pause();
   };
@@ -105,9 +113,14 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     else this.closeAfter = true;
   }
 
-  /** Closes the connection when it has waited for a request head longer than `timeoutMs`. */
+  /**
+   * Closes the connection when it has waited for a request head longer than `timeoutMs`; a head
+   * started but incomplete after REQUEST_HEAD_TIMEOUT_MS is answered 408 first.
+   */
   closeIfIdle(now: number, timeoutMs: number): void {
-    if (this.state === State.Head && now - this.idleSince > timeoutMs) this.socket.destroy();
+    if (this.state !== State.Head) return;
+    if (this.headStartedAt !== undefined && now - this.headStartedAt > REQUEST_HEAD_TIMEOUT_MS) return this.refuse(408, 'request head not complete in time');
+    if (now - this.idleSince > timeoutMs) this.socket.destroy();
   }
 
   /** The request body's reader wants more. */
@@ -134,8 +147,10 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     const h = parseHead(buf, 0, true, MAX_HEAD_BYTES, end);
     if (h === undefined) {
       this.pending = kept(buf.subarray(0, end));
+      this.headStartedAt ??= Date.now();
       return;
     }
+    this.headStartedAt = undefined;
     if (isHeadError(h)) return this.refuse(h.error, h.reason);
     if (h.upgrade || h.method === 'CONNECT') {
       this.state = State.Closed;
@@ -153,7 +168,8 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     this.state = State.Closed;
     this.socket.pause();
     const s = this.socket;
-    if (s.writable) s.end(plainReply(status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'));
+    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    if (s.writable) s.end(plainReply(status, text));
     s.once('finish', () => s.destroy());
     setTimeout(() => s.destroy(), 1_000).unref();
     this.ctx.log.debug('refused malformed request', { reason });
@@ -163,7 +179,7 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     let path = h.target;
     const headers = h.headers;
     let authority = h.host ?? '';
-    let scheme = 'http';
+    let scheme = this.conn.scheme ?? 'http';
     const absolute = absoluteTarget(path);
     if (absolute === null) return this.refuse(400, 'invalid absolute-form request-target');
     if (absolute) ({ authority, scheme, path } = absolute);

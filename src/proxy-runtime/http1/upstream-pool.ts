@@ -108,7 +108,7 @@ class EndpointPool implements ConnectionOwner {
     const ep = this.ep;
     const tls = ep.mtls && o.mesh ? { mesh: o.mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined;
     const socket = dial(
-      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: o.connectTimeoutMs, tls },
+      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: o.connectTimeoutMs, tls, originate: ep.originate },
       (s) => {
         const c = new UpstreamConnection(s, this);
         this.all.add(c);

@@ -7,6 +7,8 @@ import type { FilterChainConfig, ListenerConfig } from '../../protocol/proxy-con
 import { durationMs } from '../../protocol/proxy-config/index.js';
 import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { RouteTable } from '../http/route/route-table.js';
+import { ServerTlsTerminator, serverNameMatches } from '../tls/server-tls.js';
+import { ListenerAuthz } from '../http/authz/authz-layer.js';
 
 /** A compiled filter chain. */
 export interface ChainRuntime {
@@ -16,6 +18,8 @@ export interface ChainRuntime {
   readonly routes: RouteTable | undefined;
   readonly tcpCluster: ClusterRuntime | undefined;
   readonly tls: 'strict' | 'permissive' | 'disable';
+  /** Gateway: TLS this chain terminates with its own certificates. */
+  readonly serverTls: ServerTlsTerminator | undefined;
 }
 
 /** A compiled listener. */
@@ -24,7 +28,11 @@ export class ListenerRuntime {
   readonly direction: 'inbound' | 'outbound';
   readonly mode: 'explicit' | 'http-proxy' | 'capture';
   readonly detectTimeoutMs: number;
+  /** idle timeout of connections that detection handed to the TCP proxy */
+  readonly tcpIdleTimeoutMs: number;
   readonly chains: readonly ChainRuntime[];
+  /** JWT authentication and authorization policies (inbound), compiled; undefined: none */
+  readonly authz: ListenerAuthz | undefined;
 
   constructor(
     readonly cfg: ListenerConfig,
@@ -35,6 +43,8 @@ export class ListenerRuntime {
     this.direction = cfg.direction;
     this.mode = cfg.mode ?? 'explicit';
     this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
+    this.tcpIdleTimeoutMs = durationMs(cfg.tcpIdleTimeout, 3_600_000);
+    this.authz = cfg.authz ? new ListenerAuthz(cfg.authz, `listeners[${cfg.name}].authz`) : undefined;
     this.chains = cfg.chains.map((c, i) => ({
       name: c.name ?? `${cfg.name}/${i}`,
       cfg: c,
@@ -42,16 +52,22 @@ export class ListenerRuntime {
       routes: c.routeConfig !== undefined ? routes.get(c.routeConfig) : undefined,
       tcpCluster: c.tcpCluster !== undefined ? clusters.get(c.tcpCluster) : undefined,
       tls: c.tls ?? 'disable',
+      serverTls: c.serverTls ? new ServerTlsTerminator(c.serverTls, c.protocol === 'http1' ? ['http/1.1'] : c.protocol === 'tcp' ? [] : ['h2', 'http/1.1']) : undefined,
     }));
+    this.needsSni = this.chains.some((c) => c.cfg.match?.serverNames?.length);
   }
 
+  /** Whether a chain matches on SNI: connections are peeked for their ClientHello first. */
+  readonly needsSni: boolean;
+
   /** The first chain whose match accepts the destination; a chain without match is a default. */
-  chainFor(destination: { address: string; port: number }): ChainRuntime | undefined {
+  chainFor(destination: { address: string; port: number }, serverName?: string): ChainRuntime | undefined {
     for (const c of this.chains) {
       const m = c.cfg.match;
       if (!m) return c;
       if (m.destinationPort !== undefined && m.destinationPort !== destination.port) continue;
       if (m.destinationAddress !== undefined && m.destinationAddress !== destination.address) continue;
+      if (m.serverNames?.length && (serverName === undefined || !m.serverNames.some((n) => serverNameMatches(n, serverName)))) continue;
       return c;
     }
     return undefined;

@@ -13,8 +13,10 @@ import { HttpIngress } from '../http/ingress.js';
 import { detectProtocol } from '../detect/detect.js';
 import { proxyTcp } from '../tcp/tcp-proxy.js';
 import { MESH_ALPN_SERVER, MESH_ALPN_TCP } from '../tls/contexts.js';
+import { MAX_CLIENT_HELLO, serverNameOf } from '../tls/client-hello.js';
 import { spiffeIdOf } from '../tls/identity.js';
 import type { ChainRuntime, ListenerRuntime } from './listener-runtime.js';
+import type { ClusterRuntime } from '../clusters/cluster.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './original-destination.js';
 
 /** A bound listener. */
@@ -126,7 +128,15 @@ export class ListenerHandle {
       socket.destroy();
       return;
     }
-    const chain = lr.chainFor(destination);
+    if (lr.needsSni) {
+      peekServerName(socket, lr.detectTimeoutMs, (name) => this.route(socket, lr, destination, name));
+      return;
+    }
+    this.route(socket, lr, destination, undefined);
+  }
+
+  private route(socket: Socket, lr: ListenerRuntime, destination: { address: string; port: number }, serverName: string | undefined): void {
+    const chain = lr.chainFor(destination, serverName);
     if (!chain) {
       socket.destroy();
       return;
@@ -140,15 +150,32 @@ export class ListenerHandle {
       listener: lr,
       chain,
     };
+    if (chain.serverTls) return this.terminateServerTls(socket, conn, lr, chain);
     this.dispatch(socket, conn, lr, chain, false);
   }
 
+  /** Gateway TLS: the chain's own certificates (by SNI), then the chain's protocol inside. */
+  private terminateServerTls(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime): void {
+    const terminator = chain.serverTls!;
+    terminator.onError = (message) => this.ctx.log.debug('gateway TLS handshake failed', { listener: lr.name, error: message });
+    terminator.terminate(socket, (tls) => {
+      const s = tls as unknown as Socket;
+      const inner: ConnectionInfo = { ...conn, scheme: 'https' };
+      if (tls.alpnProtocol === 'h2') return this.ingress.acceptH2(s, inner);
+      if (chain.protocol === 'tcp') return chain.tcpCluster ? proxyTcp(this.ctx, inner, s, chain.tcpCluster) : tls.destroy();
+      if (tls.alpnProtocol === 'http/1.1' || chain.protocol === 'http1') return this.ingress.acceptH1(s, inner);
+      this.dispatch(s, inner, lr, chain, true);
+    });
+  }
+
   private dispatch(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime, insideTls: boolean): void {
-    const tcp = (): void => {
-      if (chain.tcpCluster) proxyTcp(this.ctx, conn, socket, chain.tcpCluster);
+    const tcp = (afterDetection: boolean): void => {
+      // A connection detection could not classify (silent, or not HTTP) gets an idle timeout: a
+      // silent plaintext client must not hold a raw connection to the app open for ever.
+      if (chain.tcpCluster) this.proxyTcpAuthorized(conn, socket, chain.tcpCluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
       else socket.destroy();
     };
-    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp();
+    if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp(false);
     if (chain.protocol === 'http1' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH1(socket, conn);
     if (chain.protocol === 'http2' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH2(socket, conn);
     detectProtocol(socket, lr.detectTimeoutMs, (p) => {
@@ -160,7 +187,7 @@ export class ListenerHandle {
       }
       if (p === 'h2c' && chain.protocol !== 'tcp') return this.ingress.acceptH2(socket, conn);
       if (p === 'http1' && chain.protocol !== 'tcp') return this.ingress.acceptH1(socket, conn);
-      tcp();
+      tcp(true);
     });
   }
 
@@ -192,6 +219,19 @@ export class ListenerHandle {
     this.tlsServer.emit('connection', socket);
   }
 
+  /**
+   * Opaque TCP, after the listener's authorization policies (Istio's TCP semantics): a denied
+   * connection is closed before any byte reaches the app, and recorded.
+   */
+  private proxyTcpAuthorized(conn: ConnectionInfo, socket: Socket, cluster: ClusterRuntime, idleTimeoutMs = 0): void {
+    const az = conn.listener.authz;
+    if (az) {
+      const d = az.policies.decide(az.tcpFacts(conn));
+      if (!d.allowed) return proxyTcp(this.ctx, conn, socket, cluster, { denied: d.details ?? 'rbac_access_denied' });
+    }
+    proxyTcp(this.ctx, conn, socket, cluster, idleTimeoutMs > 0 ? { idleTimeoutMs } : {});
+  }
+
   private onSecure(tls: TLSSocket): void {
     const raw = (tls as TLSSocket & { _parent?: Socket })._parent;
     const p = raw ? this.pendingTls.get(raw) : undefined;
@@ -201,18 +241,45 @@ export class ListenerHandle {
     }
     const { conn, lr, chain } = p;
     const peerIdentity = spiffeIdOf(tls.getPeerCertificate());
-    const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true };
+    const servername = (tls as TLSSocket & { servername?: string | false }).servername;
+    const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true, sni: typeof servername === 'string' ? servername : undefined };
     const alpn = tls.alpnProtocol;
     const s = tls as unknown as Socket;
     if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
     if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
     if (alpn === MESH_ALPN_TCP) {
-      if (chain.tcpCluster) return proxyTcp(this.ctx, inner, s, chain.tcpCluster);
+      if (chain.tcpCluster) return this.proxyTcpAuthorized(inner, s, chain.tcpCluster);
       tls.destroy();
       return;
     }
     this.dispatch(s, inner, lr, chain, true);
   }
+}
+
+/** Reads the first bytes until the ClientHello's server name is known, puts them back, reports it. */
+function peekServerName(socket: Socket, timeoutMs: number, done: (name: string | undefined) => void): void {
+  let buf = Buffer.alloc(0);
+  let finished = false;
+  const finish = (name: string | undefined): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.pause();
+    if (buf.length) socket.unshift(buf);
+    done(name);
+  };
+  const onData = (d: Buffer): void => {
+    buf = Buffer.concat([buf, d]);
+    const name = serverNameOf(buf);
+    if (name !== undefined) finish(name ?? undefined);
+    else if (buf.length >= MAX_CLIENT_HELLO) finish(undefined);
+  };
+  const onEnd = (): void => finish(undefined);
+  const timer = setTimeout(() => finish(undefined), timeoutMs);
+  socket.on('data', onData);
+  socket.once('end', onEnd);
 }
 
 export type { OriginalDestinationResolver };

@@ -25,6 +25,10 @@ export interface TcpProxyOptions {
   onConnected?: (upstream: Socket) => void;
   /** called instead of destroying the downstream when no upstream could be reached */
   onFailed?: (flag: string) => void;
+  /** close both sides after this long with no bytes either way (0: never) */
+  idleTimeoutMs?: number;
+  /** the authorization policies refused the connection: close it, record it with this detail */
+  denied?: string;
 }
 
 /** Picks the endpoint for a TCP connection; undefined: none healthy. */
@@ -43,7 +47,7 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
   let flags = '';
   let bytesReceived = 0;
   let bytesSent = 0;
-  const ep = tcpEndpoint(cluster, conn, o.target);
+  const ep = o.denied !== undefined ? undefined : tcpEndpoint(cluster, conn, o.target);
   let recorded = false;
   const facts = () => ({
     listener: conn.listener.name,
@@ -61,6 +65,7 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
     bytesReceived,
     bytesSent,
     flags,
+    terminationDetails: o.denied,
   });
   const record = (): void => {
     if (recorded) return;
@@ -75,6 +80,10 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
     else downstream.destroy();
     record();
   };
+  if (o.denied !== undefined) {
+    downstream.destroy();
+    return record();
+  }
   if (!ep) return fail(Flags.noHealthyUpstream);
   if (!cluster.limits.admit()) return fail(Flags.upstreamOverflow);
   ep.health.activeRequests++;
@@ -106,6 +115,15 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
       up.on('data', (c: Buffer) => (bytesSent += c.length));
       downstream.pipe(up);
       up.pipe(downstream);
+      const idle = o.idleTimeoutMs ?? 0;
+      if (idle > 0 && 'setTimeout' in downstream) {
+        // Every byte either way passes through the downstream socket (read, or written to it).
+        (downstream as Socket).setTimeout(idle, () => {
+          flags = flags || Flags.streamIdleTimeout;
+          downstream.destroy();
+          up.destroy();
+        });
+      }
       const close = (): void => {
         release();
         record();

@@ -15,6 +15,8 @@ export interface AccessLogEntry {
   protocol: string;
   response_code: number;
   response_flags: string;
+  /** gRPC requests: the grpc-status of the response (trailers, or headers of a trailers-only answer) */
+  grpc_status?: string;
   duration: number;
   bytes_received: number;
   bytes_sent: number;
@@ -30,6 +32,12 @@ export interface AccessLogEntry {
   route_name?: string;
   listener: string;
   attempts?: number;
+  /** why the proxy answered itself, e.g. `rbac_access_denied_matched_policy[ns[NS]-policy[NAME]-rule[N]]` */
+  response_code_details?: string;
+  /** the AUDIT AuthorizationPolicy rule that matched */
+  rbac_audit_matched_policy?: string;
+  /** TCP: why the proxy closed the connection (an RBAC denial names the policy) */
+  connection_termination_details?: string;
 }
 
 /** How lines are written. */

@@ -31,6 +31,8 @@ export interface TcpRecord {
   bytesReceived: number;
   bytesSent: number;
   flags: string;
+  /** why the proxy closed the connection itself (an RBAC denial names the policy) */
+  terminationDetails?: string | undefined;
 }
 
 const u = (v: string | undefined): string => v ?? 'unknown';
@@ -194,6 +196,7 @@ export class Telemetry {
       protocol: ex.protocol,
       response_code: status,
       response_flags: labelsFlags,
+      grpc_status: grpc ? grpcStatus : undefined,
       duration: Math.round(durationMs * 1000) / 1000,
       bytes_received: ex.body.bytesReceived,
       bytes_sent: ex.bytesSent,
@@ -209,6 +212,8 @@ export class Telemetry {
       route_name: ex.route?.name,
       listener: ex.conn.listener.name,
       attempts: ex.attempts,
+      response_code_details: ex.responseCodeDetails,
+      rbac_audit_matched_policy: ex.authzAudit,
     });
   }
 
@@ -244,6 +249,7 @@ export class Telemetry {
       upstream_host: r.upstreamHost || '-',
       downstream_remote_address: r.remote,
       listener: r.listener,
+      connection_termination_details: r.terminationDetails,
     });
   }
 }

@@ -16,6 +16,7 @@ import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { loadMeshProto, type MeshProto } from '../../protocol/stream/grpc.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
+import { MAX_STREAM_MESSAGE_BYTES } from '../../config/limits.js';
 
 /** What `apply` answers: the config is in place, or it was rejected and why. */
 export type ApplyResult = { ok: true } | { ok: false; error: string };
@@ -45,14 +46,6 @@ export type AddressSource = string | (() => string | Promise<string>);
 export async function resolveAddress(source: AddressSource): Promise<string> {
   return typeof source === 'string' ? source : await source();
 }
-
-/**
- * The largest config stream message a proxy accepts: above the control plane's per-proxy resource
- * limit (MAX_PROXY_RESOURCE_BYTES in src/protocol/limits.ts) with room for framing, so anything the
- * control plane may send is received (gRPC's 4 MiB default refused large route tables, and the proxy
- * reconnected every 200 ms for ever).
- */
-export const MAX_STREAM_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Options of the stream client. */
 export interface XdsClientOptions {
@@ -165,7 +158,9 @@ export class XdsClient extends EventEmitter {
     this.client = new AdsClient(address, creds, {
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
-      'grpc.max_receive_message_length': MAX_STREAM_MESSAGE_BYTES,
+      // Whatever the control plane may send (gRPC's 4 MiB default refused large route tables, and the
+      // proxy reconnected every 200 ms for ever); a byte of framing above the limit.
+      'grpc.max_receive_message_length': MAX_STREAM_MESSAGE_BYTES + 1024,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
     });

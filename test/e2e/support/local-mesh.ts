@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../../src/control-plane/daemon.js';
+import type { JwksFetchOptions } from '../../../src/control-plane/jwks/jwks-cache.js';
 import { LocalPlatform } from '../../../src/cluster/local/platform.js';
 import { PROXY_CONFIG_API_VERSION } from '../../../src/protocol/proxy-config/index.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
@@ -123,9 +124,17 @@ export class LocalMeshForTest {
     readonly platform: LocalPlatform,
   ) {}
 
-  static async start(opts: { certTtlSeconds?: number } = {}): Promise<LocalMeshForTest> {
+  static async start(opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {}): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
-    const cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined, ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}) });
+    const cp = await startControlPlane({
+      home,
+      streamPort: 0,
+      debugPort: 0,
+      version: 'test',
+      log: opts.log ?? (() => undefined),
+      ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}),
+      ...(opts.jwks ? { jwks: opts.jwks } : {}),
+    });
     return new LocalMeshForTest(home, cp, new LocalPlatform(home));
   }
 
@@ -156,6 +165,22 @@ export class LocalMeshForTest {
     const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: sa, labels, proxyVersion: 'test' };
     const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
     const s: Sidecar = { name, proxy, client, identity, outboundPort, received, accessLog, ...(proxyPort !== undefined ? { proxyPort } : {}), ...(app ? { app } : {}) };
+    this.sidecars.push(s);
+    return s;
+  }
+
+  /**
+   * Registers a gateway as `meshctl gateway run` does (router mode: no app) and starts its proxy;
+   * `ports` maps Gateway server ports to the local ports it serves them on.
+   */
+  async gateway(name: string, labels: Record<string, string>, ports: Record<number, number>): Promise<Sidecar> {
+    const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: name, labels, address: '127.0.0.1', ports: [], gateway: { address: '127.0.0.1', ports } });
+    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    const accessLog: AccessLogEntry[] = [];
+    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort: 0, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
+    const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: name, labels, proxyVersion: 'test' };
+    const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
+    const s: Sidecar = { name, proxy, client, identity, outboundPort: 0, received: [], accessLog };
     this.sidecars.push(s);
     return s;
   }

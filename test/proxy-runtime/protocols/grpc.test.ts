@@ -31,7 +31,9 @@ describe('gRPC', () => {
     expect(replies).toEqual(['re:one', 're:two']);
     await eventually(() => accessLog().length >= 3, 'access log lines of the three calls');
     const log = accessLog();
-    expect(log.filter((l) => l.path === '/test.Echo/Echo')[0]).toMatchObject({ protocol: 'HTTP/2', response_code: 200 });
+    expect(log.filter((l) => l.path === '/test.Echo/Echo')[0]).toMatchObject({ protocol: 'HTTP/2', response_code: 200, grpc_status: '0' });
+    // The access log says how the call ended, as Envoy's %GRPC_STATUS%.
+    expect(log.filter((l) => l.path === '/test.Echo/Fail')[0]).toMatchObject({ response_code: 200, grpc_status: '5' });
     const metrics = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
     expect(metrics).toMatch(/istio_requests_total\{[^}]*request_protocol="grpc"[^}]*grpc_response_status="5"/);
   });

@@ -57,6 +57,18 @@ describe('TCP', () => {
     expect(await talk(proxy.listenerPort('out'), undefined, (g) => g.includes('\r\n'))).toBe('220 smtp ready\r\n');
   });
 
+  it('closes a silent connection handed to TCP after detection once it idles past tcpIdleTimeout (flag SI); the app sees it close', async () => {
+    let appSawClose = false;
+    const port = await tcpServer((s) => s.on('close', () => (appSawClose = true)));
+    const cfg = simpleConfig({ clusters: [cluster('app', [port])], chain: { tcpCluster: 'app' }, listener: { detectTimeout: '50ms', tcpIdleTimeout: '200ms' } });
+    const { proxy, accessLog } = await startProxy(cfg);
+    // Sends nothing and waits: without an idle timeout this connection would stay open for ever.
+    expect(await talk(proxy.listenerPort('out'), undefined, () => false)).toBe('');
+    await eventually(() => appSawClose, 'the app connection closed');
+    await eventually(() => accessLog().length > 0, 'TCP access log line');
+    expect(accessLog().at(-1)).toMatchObject({ protocol: 'tcp', response_flags: 'SI' });
+  });
+
   it('detects HTTP and non-HTTP on the same auto port', async () => {
     const tcp = await tcpServer((s) => s.on('data', (d) => s.write(`tcp:${d.toString()}`)));
     const http = await startUpstream('http');

@@ -12,10 +12,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { RotatingFile, DEFAULT_ROTATION } from '../rotating-log.js';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { CliContext } from '../../../context.js';
+import type { InvocationIo } from '../../index.js';
 import { PlatformUnavailableError } from '../../../errors.js';
 import { ProxyEnv, ProxyPorts, SIDECAR_NODE_FLAGS } from '../../../protocol/well-known.js';
 import { launcherPath, processStartTime } from '../daemon-process.js';
@@ -173,7 +173,7 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 /** Runs the workload transparently; resolves with the app's exit code once everything is removed. */
-export async function runTransparent(ctx: CliContext, w: TransparentWorkload, opts: TransparentOptions): Promise<number> {
+export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, opts: TransparentOptions): Promise<number> {
   const { resolveCaptureOptions, flagName } = await import('../../../proxy-init/options.js');
   // validate(): the capture settings, before anything is created.
   const captureOptions = resolveCaptureOptions({ proxyUid: String(PROXY_UID), proxyGid: String(PROXY_UID), ...opts.capture }, flagName);
@@ -204,8 +204,8 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     stopping = true;
     if (app) void stopChild(app, 5_000);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The invocation's interrupt (SIGINT/SIGTERM), as the CLI context delivers it.
+  ctx.signal.addEventListener('abort', onSignal, { once: true });
   try {
     const processStart = await processStartTime('self');
     let net!: MeshNetwork;
@@ -283,7 +283,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     cleanups.push({ what: 'closing the control-plane relay', run: () => relay.close() });
 
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
-    const accessLog = createWriteStream(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), { flags: 'a', mode: 0o600 });
+    const accessLog = new RotatingFile(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), DEFAULT_ROTATION);
     cleanups.push({ what: 'closing the access log', run: () => new Promise((r) => accessLog.end(r)) });
     const sidecar = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, ...SIDECAR_NODE_FLAGS, launcherPath(), 'proxy', 'run', '--log-level', ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn']), {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -337,8 +337,7 @@ export async function runTransparent(ctx: CliContext, w: TransparentWorkload, op
     note(`command exited with ${code}; removing its sidecar and namespace`);
     return code;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    ctx.signal.removeEventListener('abort', onSignal);
     await cleanup();
   }
 }

@@ -4,7 +4,9 @@
  * with the cluster's connect timeout. Errors come out as UpstreamFailure('connect-failure').
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
+import type { UpstreamTlsConfig } from '../../../protocol/proxy-config/index.js';
+import { pemOrFile } from '../../tls/pem.js';
 import type { MeshTls } from '../../tls/contexts.js';
 import { spiffeChecker } from '../../tls/contexts.js';
 import { UpstreamFailure } from '../../http/types.js';
@@ -18,6 +20,46 @@ export interface DialOptions {
   localAddress?: string;
   /** present: dial with mTLS */
   tls?: { mesh: MeshTls; expectedIdentity: string | undefined; alpn: string[] };
+  /** present (and no mTLS): originate TLS to a server outside the mesh (DestinationRule SIMPLE/MUTUAL) */
+  originate?: Origination;
+}
+
+/** TLS origination settings of an endpoint, compiled once per cluster and config version. */
+export interface Origination {
+  readonly context: SecureContext;
+  readonly servername: string | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly subjectAltNames: readonly string[] | undefined;
+}
+
+/** Compiles a cluster's upstreamTls for an endpoint address (SNI defaults to the address when it is a name). */
+export function compileOrigination(cfg: UpstreamTlsConfig, context: SecureContext, address: string): Origination {
+  const isName = !address.includes(':') && !/^[0-9.]+$/.test(address);
+  return { context, servername: cfg.sni ?? (isName ? address : undefined), rejectUnauthorized: !cfg.insecureSkipVerify, subjectAltNames: cfg.subjectAltNames };
+}
+
+/** The SecureContext of a cluster's upstreamTls: its CA (else the system roots) and client certificate. */
+export function originationContext(cfg: UpstreamTlsConfig): SecureContext {
+  return createSecureContext({
+    ...(cfg.caCertificates ? { ca: pemOrFile(cfg.caCertificates, 'upstreamTls.caCertificates') } : {}),
+    ...(cfg.certChain && cfg.privateKey ? { cert: pemOrFile(cfg.certChain, 'upstreamTls.certChain'), key: pemOrFile(cfg.privateKey, 'upstreamTls.privateKey') } : {}),
+    minVersion: 'TLSv1.2',
+  });
+}
+
+function originationChecker(o: Origination): ConnectionOptions['checkServerIdentity'] {
+  const sans = o.subjectAltNames;
+  return (host, cert) => {
+    if (!o.rejectUnauthorized) return undefined;
+    if (sans?.length) {
+      const present = (cert.subjectaltname ?? '').split(',').map((v) => v.trim().replace(/^(DNS|URI|IP Address):/, ''));
+      if (present.some((v) => sans.includes(v))) return undefined;
+      const err = new Error(`server certificate SANs (${present.join(', ')}) name none of ${sans.join(', ')}`);
+      (err as NodeJS.ErrnoException).code = 'ERR_TLS_CERT_ALTNAME_INVALID';
+      return err;
+    }
+    return checkServerIdentity(o.servername ?? host, cert);
+  };
 }
 
 /**
@@ -26,8 +68,19 @@ export interface DialOptions {
  */
 export function dial(o: DialOptions, onReady?: (s: Socket) => void, onFail?: (e: UpstreamFailure) => void): Socket | TLSSocket {
   let socket: Socket | TLSSocket;
-  const readyEvent = o.tls ? 'secureConnect' : 'connect';
-  if (o.tls) {
+  const readyEvent = o.tls || o.originate ? 'secureConnect' : 'connect';
+  if (o.originate && !o.tls) {
+    const g = o.originate;
+    socket = tlsConnect({
+      host: o.address,
+      port: o.port,
+      secureContext: g.context,
+      ...(g.servername ? { servername: g.servername } : {}),
+      ALPNProtocols: ['http/1.1'],
+      rejectUnauthorized: g.rejectUnauthorized,
+      checkServerIdentity: originationChecker(g),
+    });
+  } else if (o.tls) {
     const opts: ConnectionOptions = {
       host: o.address,
       port: o.port,

@@ -43,7 +43,7 @@ export class H1Pool {
       bodyTimeout: 0,
       connect: (_opts, cb) => {
         const s = dial(
-          { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: o.connectTimeoutMs, tls },
+          { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: o.connectTimeoutMs, tls, originate: ep.originate },
           (sock: Socket) => cb(null, sock),
           (e) => cb(e, null),
         );

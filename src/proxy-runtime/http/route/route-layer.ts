@@ -4,7 +4,9 @@
  */
 import type { HttpLayer } from '../layer.js';
 import { applyHeaderOps, hasHeaderOps } from '../headers/header-ops.js';
-import { Flags, localResponse } from '../types.js';
+import { Flags, localResponse, type ProxyResponse } from '../types.js';
+import { answerPreflight, decorateResponse, isPreflight } from './cors.js';
+import type { CompiledMatch, CompiledRoute } from './route-table.js';
 
 /** Routes the exchange through its chain's route table. */
 export const routeLayer: HttpLayer = (next) => (ex) => {
@@ -16,6 +18,20 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
   }
   const { route, matched } = found;
   ex.route = route;
+  const origin = route.cors ? ex.headers.origin : undefined;
+  if (route.cors && typeof origin === 'string') {
+    if (isPreflight(ex.method, ex.headers)) {
+      const answer = answerPreflight(route.cors, origin);
+      if (answer) return Promise.resolve(answer);
+    } else {
+      const cors = route.cors;
+      return routed(next, ex, route, matched).then((res) => decorateResponse(cors, origin, res));
+    }
+  }
+  return routed(next, ex, route, matched);
+};
+
+function routed(next: Parameters<HttpLayer>[0], ex: Parameters<ReturnType<HttpLayer>>[0], route: CompiledRoute, matched: CompiledMatch | undefined): Promise<ProxyResponse> {
   if (route.redirect) {
     const r = route.redirect;
     const q = ex.path.indexOf('?');
@@ -23,9 +39,12 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
     if (q >= 0 && !path.includes('?')) path += ex.path.slice(q);
     let authority = r.authority ?? ex.authority;
     if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
+    // httpsRedirect: the http default port does not carry over to https (as Envoy).
+    else if (r.scheme === 'https' && authority.endsWith(':80')) authority = authority.slice(0, -3);
     return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
   }
   if (route.directResponse) {
+    if (route.directResponse.flag) ex.flag(route.directResponse.flag);
     return Promise.resolve(localResponse(route.directResponse.status, route.directResponse.body ?? null));
   }
   if (route.rewrite) {
@@ -47,4 +66,4 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
     applyHeaderOps(res.headers, route.responseHeaders);
     return res;
   });
-};
+}

@@ -4,6 +4,7 @@
  * whose match blocks accept the request wins. Destinations are weighted, with subsets.
  * Compiled once per config version; matching allocates nothing.
  */
+import { compileCors, type CompiledCors } from './cors.js';
 import type { RouteConfigConfig, RouteMatchConfig, RouteSpec } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
 import type { ClusterRuntime } from '../../clusters/cluster.js';
@@ -42,6 +43,7 @@ export interface CompiledRoute {
   readonly mirror: { readonly cluster: ClusterRuntime; readonly subset: string | undefined; readonly fraction: number } | undefined;
   readonly requestHeaders: HeaderOps;
   readonly responseHeaders: HeaderOps;
+  readonly cors: CompiledCors | undefined;
 }
 
 /** A compiled match block; `prefix` is the uri prefix it matched on (for rewrite). */
@@ -137,6 +139,7 @@ function compileRoute(r: RouteSpec, vhost: string, index: number, deps: RouteDep
     mirror: r.mirror ? { cluster: clusters.get(r.mirror.cluster)!, subset: r.mirror.subset, fraction: (r.mirror.percentage?.value ?? 100) / 100 } : undefined,
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
+    cors: r.cors ? compileCors(r.cors) : undefined,
   };
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The import rules of the house (../DESIGN.md "The house"), checked by `npm run lint:imports`:
+ * a module never imports one listed above it; the control plane and the proxy runtime never import
+ * each other; inject, analyze and config never reach cluster/; the proxy runtime reaches nothing
+ * CLI-side; nothing outside src/cluster/ reaches a backend (kubernetes/, local/).
+ */
+// The house, top to bottom. A module may import its own floor and the floors below it.
+const FLOORS = [
+  ['^src/cli\\.ts$'],
+  ['^src/commands/'],
+  ['^src/context\\.ts$'],
+  ['^src/checks/'],
+  ['^src/demo/', '^src/install/'],
+  ['^src/analyze/'],
+  ['^src/control-plane/'],
+  ['^src/cluster/'],
+  ['^src/proxy-runtime/'],
+  ['^src/proxy-init/'],
+  ['^src/inject/'],
+  ['^src/protocol/'],
+  ['^src/config/'],
+  ['^src/ui/'],
+  ['^src/errors\\.ts$', '^src/version\\.ts$'],
+];
+
+const join = (patterns) => patterns.map((p) => `(${p})`).join('|');
+
+/** One rule per floor: nothing on it imports a floor above it. */
+const houseRules = FLOORS.slice(1).map((floor, i) => ({
+  name: `house-order:${floor.join(',')}`,
+  comment: 'A module never imports one listed above it in DESIGN.md "The house".',
+  severity: 'error',
+  from: { path: join(floor) },
+  to: { path: join(FLOORS.slice(0, i + 1).flat()) },
+}));
+
+module.exports = {
+  forbidden: [
+    ...houseRules,
+    {
+      name: 'control-plane-not-proxy-runtime',
+      comment: 'The control plane and the proxy runtime share config/ and protocol/, never each other.',
+      severity: 'error',
+      from: { path: '^src/control-plane/' },
+      to: { path: '^src/proxy-runtime/' },
+    },
+    {
+      name: 'proxy-runtime-nothing-cli-side',
+      comment: 'The sidecar stays small: the proxy runtime reaches only protocol/, config/, proxy-init/ and the error catalogue.',
+      severity: 'error',
+      from: { path: '^src/proxy-runtime/' },
+      to: { path: '^src/', pathNot: '^src/(proxy-runtime|protocol|config|proxy-init)/|^src/(errors|version)\\.ts$' },
+    },
+    {
+      name: 'pure-modules-offline',
+      comment: 'inject, analyze and config are pure and testable offline: they never reach cluster/.',
+      severity: 'error',
+      from: { path: '^src/(inject|analyze|config)/' },
+      to: { path: '^src/cluster/' },
+    },
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      from: { path: '^src/' },
+      // Type-only back references (a backend naming the interface it implements) are not cycles at run time.
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] }, pathNot: '^src/proxy-runtime/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * What each field of the Linkerd and SMI kinds does (see src/config/truth.ts for the format).
+ */
+import { accepted, enforced, truthTable } from '../truth.js';
+import { NOT_TRANSLATED, TESTS as T } from './tests.js';
+
+/** linkerd.io ServiceProfile. */
+export const serviceProfileTruth = truthTable('linkerd.io/ServiceProfile', {
+  routes: enforced(T.translate, T.e2eResilience),
+  'routes[].condition.not': accepted('a route with a negated condition is left out'),
+  // Classification drives retries; metrics carry no success/failure classification label yet.
+  'routes[].responseClasses': enforced(T.fields),
+  retryBudget: enforced(T.translate, T.e2eResilience),
+  dstOverrides: accepted('dstOverrides do not shift traffic; use a TrafficSplit or a VirtualService'),
+  opaquePorts: accepted('protocol detection is not skipped on these ports'),
+});
+
+/** split.smi-spec.io TrafficSplit. */
+export const trafficSplitTruth = truthTable('split.smi-spec.io/TrafficSplit', {
+  service: enforced(T.translate, T.shifting),
+  backends: enforced(T.translate, T.shifting),
+});
+
+/** policy.linkerd.io Server: its port denies what no authorization (or its accessPolicy) allows. */
+export const serverTruth = truthTable('policy.linkerd.io/Server', {
+  podSelector: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'podSelector.matchLabels': enforced(T.e2eLinkerdPolicy),
+  'podSelector.matchExpressions': enforced(T.linkerdPolicy),
+  port: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  proxyProtocol: accepted('the sidecar detects the protocol; proxyProtocol does not skip detection'),
+  accessPolicy: enforced(T.e2eLinkerdPolicy),
+});
+
+/** policy.linkerd.io ServerAuthorization. */
+export const serverAuthorizationTruth = truthTable('policy.linkerd.io/ServerAuthorization', {
+  server: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'server.name': enforced(T.e2eLinkerdPolicy),
+  'server.selector': enforced(T.linkerdPolicy),
+  client: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'client.networks': enforced(T.linkerdPolicy),
+  'client.networks[].cidr': enforced(T.linkerdPolicy),
+  'client.networks[].except': enforced(T.linkerdPolicy),
+  'client.unauthenticated': enforced(T.linkerdPolicy),
+  'client.meshTLS': enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  'client.meshTLS.unauthenticatedTLS': enforced(T.linkerdPolicy),
+  'client.meshTLS.identities': enforced(T.linkerdPolicy),
+  'client.meshTLS.serviceAccounts': enforced(T.e2eLinkerdPolicy),
+});
+
+/** policy.linkerd.io AuthorizationPolicy: Server and Namespace targets (an HTTPRoute target authorizes nothing). */
+export const linkerdAuthorizationPolicyTruth = truthTable('policy.linkerd.io/AuthorizationPolicy', {
+  targetRef: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  requiredAuthenticationRefs: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+});
+
+/** policy.linkerd.io MeshTLSAuthentication. */
+export const meshTlsAuthenticationTruth = truthTable('policy.linkerd.io/MeshTLSAuthentication', {
+  identities: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+  identityRefs: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
+});
+
+/** policy.linkerd.io NetworkAuthentication. */
+export const networkAuthenticationTruth = truthTable('policy.linkerd.io/NetworkAuthentication', {
+  networks: enforced(T.linkerdPolicy),
+  'networks[].cidr': enforced(T.linkerdPolicy),
+  'networks[].except': enforced(T.linkerdPolicy),
+});

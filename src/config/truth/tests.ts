@@ -1,0 +1,41 @@
+/** The test files the truth tables cite, by what they show (paths from the repository root). */
+export const TESTS = {
+  /** mesh config -> proxy config, the seed's examples. */
+  translate: 'test/translate/translate.test.ts',
+  /** mesh config fields -> proxy config, one field at a time. */
+  fields: 'test/translate/fields.test.ts',
+  /** the proxy's router on real sockets: matches, redirects, rewrites, header edits. */
+  routing: 'test/proxy-runtime/http/routing.test.ts',
+  /** the proxy's retries, timeouts, faults, mirrors on real sockets. */
+  resilience: 'test/proxy-runtime/http/resilience.test.ts',
+  /** the proxy's clusters on real sockets: balancers, pools, outlier detection. */
+  clusters: 'test/proxy-runtime/clusters/clusters.test.ts',
+  /** the local mesh end to end: canaries, header routes, mirroring, TrafficSplit. */
+  shifting: 'test/e2e/traffic-shifting.test.ts',
+  /** the local mesh end to end: retries, timeouts, faults, circuit breaking, ServiceProfile. */
+  e2eResilience: 'test/e2e/resilience.test.ts',
+  /** the local mesh end to end: mTLS modes. */
+  security: 'test/e2e/security.test.ts',
+  /** authorization and JWT rules in the destination sidecar, on real sockets between sidecars with SPIFFE identities. */
+  authz: 'test/proxy-runtime/http/authz/authz.test.ts',
+  /** the seed's AuthorizationPolicies and RequestAuthentication on the local mesh, issuer keys over HTTPS. */
+  e2eAuthz: 'test/e2e/authorization.test.ts',
+  /** which policies reach which workload, and in what form. */
+  authzScope: 'test/control-plane/translate/authorization.test.ts',
+  /** the control plane's JWKS fetching (HTTPS, refresh, issuer down). */
+  jwks: 'test/control-plane/jwks/jwks-cache.test.ts',
+  /** Linkerd policy kinds on the local mesh, emojivoto style. */
+  e2eLinkerdPolicy: 'test/e2e/linkerd-policy.test.ts',
+  /** Linkerd policy kinds -> sidecar policies, field by field. */
+  linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
+  /** Sidecar scoping of what a proxy sees. */
+  sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
+  /** Gateways on the local mesh with curl and openssl: HTTPS, MUTUAL, SNI, PASSTHROUGH, TCP, redirect, CORS, rotation. */
+  gateway: 'test/e2e/gateway.test.ts',
+  /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
+  serviceEntry: 'test/e2e/service-entry.test.ts',
+} as const;
+
+/** Why a kind no generator reads yet has no effect (each names the issue that implements it). */
+export const NOT_TRANSLATED = {
+} as const;

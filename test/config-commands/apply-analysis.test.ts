@@ -1,0 +1,67 @@
+/**
+ * `meshctl apply` asks the analyzers first, over the files and what the platform already holds:
+ * a route to a subset no DestinationRule defines (every request would be 503 UH) is refused with
+ * analyze's finding and exit 79, nothing applied; --force applies it; the same VirtualService
+ * applied after its DestinationRule passes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
+import { runCli } from '../support/cli.js';
+
+let home: string;
+let cp: RunningControlPlane;
+const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+
+const VS = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v3}
+`;
+const DR = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v3, labels: {version: v3}}
+`;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'meshctl-apply-'));
+  cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
+  await writeFile(join(home, 'vs.yaml'), VS);
+  await writeFile(join(home, 'dr.yaml'), DR);
+});
+afterAll(async () => {
+  await cp.stop();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('apply runs the analyzers', () => {
+  it('refuses a route to an undefined subset, printing the finding; nothing is applied', async () => {
+    const r = await cli('apply', '-f', join(home, 'vs.yaml'));
+    expect(r.code).toBe(79);
+    expect(r.stderr).toMatch(/Error \[MESH0101\] \(VirtualService reviews\.default\)/);
+    expect(r.stderr).toContain('v3');
+    expect(r.stderr).toContain('apply anyway with --force');
+    expect(await cp.store.list({ kind: 'VirtualService' })).toEqual([]);
+  });
+
+  it('applies with --force, and without it once the DestinationRule defining the subset is stored', async () => {
+    const forced = await cli('apply', '-f', join(home, 'vs.yaml'), '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(/MESH0101/);
+    expect(cp.store.list({ kind: 'VirtualService' })).toHaveLength(1);
+    expect((await cli('apply', '-f', join(home, 'dr.yaml'))).code).toBe(0);
+    const again = await cli('apply', '-f', join(home, 'vs.yaml'));
+    expect(again.stderr).not.toMatch(/MESH0101/);
+    expect(again.code).toBe(0);
+  });
+});

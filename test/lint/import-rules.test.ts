@@ -1,0 +1,71 @@
+/**
+ * `npm run lint:imports` checks the house's import rules mechanically: a tree with a deliberately wrong
+ * import fails, naming the rule and the import; the same tree without it passes; and the real src/ is
+ * clean. The trees are written to a temporary directory and checked with the repository's own config.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const depcruise = join(root, 'node_modules/.bin/depcruise');
+const config = join(root, '.dependency-cruiser.cjs');
+const dirs: string[] = [];
+
+/** Writes `files` (path -> source) under a fresh directory with a tsconfig, and runs the import check there. */
+function check(files: Record<string, string>): { code: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-lint-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src/**/*.ts'] }));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  const r = spawnSync(depcruise, ['src', '--config', config, '--output-type', 'err'], { cwd: dir, encoding: 'utf8' });
+  return { code: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+const base = {
+  'src/errors.ts': 'export const E = 1;\n',
+  'src/protocol/wire.ts': "import { E } from '../errors.js';\nexport const W = E;\n",
+  'src/control-plane/push.ts': "import { W } from '../protocol/wire.js';\nexport const P = W;\n",
+  'src/proxy-runtime/proxy.ts': "import { W } from '../protocol/wire.js';\nexport const X = W;\n",
+  'src/cluster/index.ts': "import { E } from '../errors.js';\nexport const C = E;\n",
+  'src/commands/run.ts': "import { C } from '../cluster/index.js';\nexport const R = C;\n",
+};
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('import rules (npm run lint:imports)', () => {
+  it('a tree that follows the house passes', () => {
+    const r = check(base);
+    expect(r.output).toContain('no dependency violations found');
+    expect(r.code).toBe(0);
+  });
+
+  it('the proxy runtime importing the control plane fails, naming the rule and the import', () => {
+    const r = check({ ...base, 'src/proxy-runtime/proxy.ts': "import { P } from '../control-plane/push.js';\nexport const X = P;\n" });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/error house-order:\^src\/proxy-runtime\/: src\/proxy-runtime\/proxy\.ts → src\/control-plane\/push\.ts/);
+    expect(r.output).toMatch(/error proxy-runtime-nothing-cli-side: src\/proxy-runtime\/proxy\.ts → src\/control-plane\/push\.ts/);
+  });
+
+  it('an upward import (protocol/ reaching a command) fails; so does the control plane reaching the proxy runtime', () => {
+    const up = check({ ...base, 'src/protocol/wire.ts': "import { R } from '../commands/run.js';\nexport const W = R;\n" });
+    expect(up.code).not.toBe(0);
+    expect(up.output).toMatch(/house-order:\^src\/protocol\/: src\/protocol\/wire\.ts → src\/commands\/run\.ts/);
+    const across = check({ ...base, 'src/control-plane/push.ts': "import { X } from '../proxy-runtime/proxy.js';\nexport const P = X;\n" });
+    expect(across.code).not.toBe(0);
+    expect(across.output).toMatch(/control-plane-not-proxy-runtime: src\/control-plane\/push\.ts → src\/proxy-runtime\/proxy\.ts/);
+  });
+
+  it('the repository itself is clean', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'lint:imports'], { cwd: root, encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`).toContain('no dependency violations found');
+    expect(r.status).toBe(0);
+  });
+});
