@@ -125,6 +125,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
     echoPods = await cluster.waitForReadyPods(ns, 'app=echo', 2);
     echoNames = echoPods.map((p) => p.metadata?.name ?? '').sort();
     [client] = (await cluster.waitForReadyPods(ns, 'app=client', 1)) as [k8s.V1Pod];
+    // Ready pods reach kube-proxy's rules through the EndpointSlice a moment later.
+    await cluster.waitFor('the echo Service to lead to both pods', async () => {
+      const answered = await answeringPods((u) => cluster.requestFromPod(client, u), 'http://echo/', 8);
+      return answered.size === 2;
+    });
   });
   afterAll(async () => {
     if (cluster && ns) await cluster.deleteNamespace(ns);
@@ -253,7 +258,12 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
         const pods = await c.waitForReadyPods(n, 'app=echo', 2);
         const [cl] = await c.waitForReadyPods(n, 'app=client', 1);
         const names = pods.map((p) => p.metadata?.name ?? '').sort();
-        const seen = await answeringPods((u) => c.requestFromPod(cl!, u), `http://${pinned}/`, 12);
+        // Ready pods reach kube-proxy's rules through the EndpointSlice a moment later.
+        await c.waitFor('the Service to lead to both endpoints', async () => {
+          const answered = await answeringPods((u) => c.requestFromPod(cl!, u), `http://${pinned}/`, 8);
+          return answered.size === 2;
+        });
+        const seen = await answeringPods((u) => c.requestFromPod(cl!, u), `http://${pinned}/`, 16);
         expect([...seen].sort()).toEqual(names);
         // And by name, through each cluster's own DNS at the same kube-dns address.
         expect(names).toContain([...(await answeringPods((u) => c.requestFromPod(cl!, u), 'http://echo/', 1))][0]);
