@@ -98,7 +98,10 @@ export class CaIdentitySource extends EventEmitter {
   status(): CaIdentityStatus {
     const san = this.leaf?.subjectAltName ?? '';
     return {
-      spiffeId: san.split(/,\s*/).find((s) => s.startsWith('URI:spiffe://'))?.slice(4),
+      spiffeId: san
+        .split(/,\s*/)
+        .find((s) => s.startsWith('URI:spiffe://'))
+        ?.slice(4),
       notAfter: this.leaf ? new Date(this.leaf.validTo).toISOString() : '',
       renewals: this.renewals,
       nextRenewalAt: this.nextRenewalAt?.toISOString(),
