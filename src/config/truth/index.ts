@@ -12,6 +12,7 @@ import {
   requestAuthenticationTruth,
   serviceEntryTruth,
   sidecarTruth,
+  telemetryTruth,
 } from './istio-others.js';
 import {
   httpLocalRateLimitPolicyTruth,
@@ -35,6 +36,7 @@ export const TRUTH_TABLES: readonly TruthTable[] = [
   peerAuthenticationTruth,
   authorizationPolicyTruth,
   requestAuthenticationTruth,
+  telemetryTruth,
   serviceProfileTruth,
   trafficSplitTruth,
   serverTruth,
