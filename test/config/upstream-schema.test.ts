@@ -34,7 +34,11 @@ interface Crd {
  * (https://linkerd.io/2/reference/rate-limiting/, CRD charts/linkerd-crds/templates/policy/
  * http-local-ratelimit-policy.yaml). Replace with the vendored CRD at the next fixture refresh.
  */
-const obj = (properties: Record<string, Node>, required: string[] = []): Node => ({ type: 'object', properties, required });
+const obj = (properties: Record<string, Node>, required: string[] = []): Node => ({
+  type: 'object',
+  properties,
+  required,
+});
 const str: Node = { type: 'string' };
 const rps = (): Node => obj({ requestsPerSecond: { type: 'integer' } }, ['requestsPerSecond']);
 const TRANSCRIBED: Crd[] = [
