@@ -3,3 +3,4 @@ export { CA_FILES, FileCaStorage, type CaMaterialPem, type CaStorage } from './s
 export { createRootCa, loadOrCreateCa, signingCaFromPem, type CaSource, type SigningCa } from './root.js';
 export { CertificateAuthority, DEFAULT_TTL_POLICY, type CaAuditLog, type CertificateTtlPolicy, type IssuedCertificate } from './authority.js';
 export { LOCAL_TOKEN_PREFIX, LocalTokenAuthenticator, type AuthenticatedWorkload, type CredentialAuthenticator, type StoredToken } from './authenticator.js';
+export { ROTATION_FILE, RootRotation, splitBundle, type RotationPhase, type RotationStatus } from './rotation.js';
