@@ -36,6 +36,8 @@ export type CaAuditLog = (message: string) => void;
 export class CertificateAuthority {
   private signing: SigningCa;
   private bundle: readonly string[];
+  /** Per SPIFFE ID, the roots of the certificates issued since the ledger was last reset (root rotation progress). */
+  private readonly ledger = new Map<string, string[]>();
 
   constructor(
     ca: SigningCa,
@@ -70,6 +72,16 @@ export class CertificateAuthority {
     if (!bundle.includes(signing.rootPem)) throw new Error('the trust bundle must contain the signing root');
     this.signing = signing;
     this.bundle = [...bundle];
+  }
+
+  /** Forgets what was issued so far: a rotation phase counts the renewals after its start. */
+  resetIssuedLedger(): void {
+    this.ledger.clear();
+  }
+
+  /** The roots (PEM) of the certificates issued to `spiffeId` since the last reset, oldest first. */
+  issuedSinceReset(spiffeId: string): readonly string[] {
+    return this.ledger.get(spiffeId) ?? [];
   }
 
   /** Verifies `csrPem` and issues a certificate for `identity` (already authenticated by the caller). */
@@ -141,6 +153,9 @@ export class CertificateAuthority {
         await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
       ],
     });
+    const roots = this.ledger.get(spiffeId) ?? [];
+    roots.push(ca.rootPem);
+    this.ledger.set(spiffeId, roots.slice(-64));
     this.audit(`issued certificate serial=${serialNumber} for ${spiffeId} valid until ${effectiveNotAfter.toISOString()}`);
     return { certChain: [cert.toString('pem') + '\n', ...ca.chainPem], serialNumber, notAfter: effectiveNotAfter, spiffeId };
   }

@@ -124,7 +124,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
     // The kubelet refreshes the token file; read it for every certificate request.
     const token = async (): Promise<string> => (await readFile(pod.tokenPath, 'utf8')).trim();
     const trustRoots = await retrying(log, `reading the mesh root CA ${pod.caRootPath}`, () => readFile(pod.caRootPath, 'utf8'), o.signal);
-    const identity = await retrying(log, `getting a certificate from ${pod.controlPlaneAddress}`, () => startCaIdentity({ address: pod.controlPlaneAddress, trustRoots, token, ...(pod.serverName ? { serverName: pod.serverName } : {}) }), o.signal);
+    const identity = await retrying(log, `getting a certificate from ${pod.controlPlaneAddress}`, () => startCaIdentity({ address: pod.controlPlaneAddress, trustRoots, token, trustFile: pod.caRootPath, ...(pod.serverName ? { serverName: pod.serverName } : {}) }), o.signal);
     const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, {
       identitySource: identity,
       resolveOriginalDst: captureOriginalDestinationResolver((reason) => log.debug('capture: connection refused', { reason })),

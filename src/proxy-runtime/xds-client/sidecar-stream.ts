@@ -13,9 +13,19 @@ import { CA_ISSUED_IDENTITY, ConfigComposer, type ConfigTarget, type StaticParts
 export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
 
 /** Gets the workload certificate from the CA at `address` with `token`, and keeps it renewed. */
-export async function startCaIdentity(opts: { address: AddressSource; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string }): Promise<CaIdentitySource> {
-  const signer = await grpcCertificateSigner({ address: opts.address, trustRoots: opts.trustRoots, credential: opts.token, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
-  return CaIdentitySource.start({ signer, trustRoots: opts.trustRoots, ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}) });
+export async function startCaIdentity(opts: {
+  address: AddressSource; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string;
+  /** The mesh's trust bundle file, watched for a root rotation (see CaIdentityOptions.trustFile). */
+  trustFile?: string;
+}): Promise<CaIdentitySource> {
+  // The signer trusts whatever bundle the CA last sent, so the control plane's certificate may move to a new root.
+  let source: CaIdentitySource | undefined;
+  const trustRoots = (): string => source?.trustBundlePem ?? opts.trustRoots;
+  const signer = await grpcCertificateSigner({ address: opts.address, trustRoots, credential: opts.token, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
+  source = await CaIdentitySource.start({
+    signer, trustRoots: opts.trustRoots, ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}), ...(opts.trustFile ? { trustFile: opts.trustFile } : {}),
+  });
+  return source;
 }
 
 /** A proxy's connection to the control plane. */

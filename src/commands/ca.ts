@@ -1,0 +1,88 @@
+/**
+ * `meshctl ca rotate [--yes] [-o json]`: rotates the mesh's root CA with no failed request. The
+ * control plane runs the three phases (new root added to the trust bundle and delivered to every
+ * proxy; the CA signs with the new root and every proxy renews; the old root leaves the bundle once
+ * no connected proxy holds a leaf from it); this command starts or resumes it and prints a line per
+ * step. Interrupting the command does not stop the rotation; running it again follows (or resumes) it.
+ * Local platform only for now: on Kubernetes it says so and exits 1.
+ */
+import type { CommandDefinition } from './command.js';
+import { examples, parseOutputFormat } from './command.js';
+import { PlatformUnavailableError, UsageError } from '../errors.js';
+import { Symbols } from '../ui/style.js';
+import type { CliContext } from '../context.js';
+
+interface RotateFlags {
+  yes?: boolean;
+  output?: string;
+}
+
+/** The control plane's rotation progress (src/control-plane/ca-rotation.ts). */
+interface Progress {
+  running: boolean;
+  steps: string[];
+  waitingFor: string[];
+  error?: string;
+  status: { phase: string; bundle: string[]; signingRootPem: string };
+}
+
+/** Checks the flags before any I/O. */
+export function validate(flags: RotateFlags, interactive: boolean): { format: 'table' | 'json' } {
+  const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
+  if (!flags.yes && (!interactive || format === 'json')) {
+    throw new UsageError('ca rotate replaces the mesh root CA and there is no terminal to confirm it', 'add --yes to confirm');
+  }
+  return { format };
+}
+
+async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
+  const { format } = validate(flags, Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY));
+  if (ctx.platformKind() === 'kubernetes') {
+    throw new PlatformUnavailableError('meshctl ca rotate runs on the local platform only so far', 'rotate a Kubernetes mesh root by hand: see README "Root CA rotation"');
+  }
+  const { LocalPlatform } = await import('../cluster/local/platform.js');
+  const platform = new LocalPlatform(ctx.meshHome());
+  if (!flags.yes && !(await ctx.confirm('Rotate the mesh root CA (every proxy gets a new certificate)?', false))) {
+    ctx.out('Nothing changed.\n');
+    return 1;
+  }
+  let progress = await platform.startCaRotation<Progress>();
+  let printed = 0;
+  let waitingShown = '';
+  const print = (): void => {
+    if (format === 'json') return;
+    for (const line of progress.steps.slice(printed)) ctx.out(`${line.startsWith('rotation stopped') ? ctx.style.red(Symbols.fail) : ctx.style.green(Symbols.ok)} ${line}\n`);
+    printed = progress.steps.length;
+    const waiting = progress.running && progress.waitingFor.length ? `  waiting for ${progress.waitingFor.length} proxy identities to renew: ${progress.waitingFor.slice(0, 3).join(', ')}` : '';
+    if (waiting && waiting !== waitingShown) ctx.err(`${waiting}\n`);
+    waitingShown = waiting;
+  };
+  print();
+  while (progress.running) {
+    await new Promise((r) => setTimeout(r, 200));
+    progress = await platform.caRotationProgress<Progress>();
+    print();
+  }
+  const ok = !progress.error && progress.status.phase === 'idle';
+  if (format === 'json') {
+    const { toJson } = await import('../ui/printers.js');
+    ctx.out(toJson({ ok, steps: progress.steps, phase: progress.status.phase, error: progress.error ?? null, bundleSize: progress.status.bundle.length }));
+  }
+  return ok ? 0 : 1;
+}
+
+const command: CommandDefinition = {
+  name: 'ca',
+  summary: 'Manage the mesh certificate authority (ca rotate: replace the root with zero failed requests)',
+  define(cmd, bind) {
+    const sub = cmd
+      .command('rotate')
+      .description('rotate the root CA: add a new root, re-issue every proxy certificate from it, then drop the old root')
+      .option('-y, --yes', 'do not ask for confirmation')
+      .option('-o, --output <format>', 'output format: table or json', 'table')
+      .addHelpText('after', examples(['meshctl ca rotate', 'meshctl ca rotate --yes -o json']));
+    bind<RotateFlags>(sub, (ctx, _args, flags) => rotate(ctx, flags));
+  },
+};
+
+export default command;
