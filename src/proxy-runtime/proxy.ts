@@ -332,7 +332,10 @@ export class Proxy implements ProxyContext {
         const m = this.meshTls;
         if (!m) return { identity: null };
         const s = m.current.summary;
-        return { identity: { spiffeId: s.spiffeId ?? null, serialNumber: s.serialNumber, validFrom: s.validFrom, validTo: s.validTo }, generation: m.current.generation };
+        return {
+          identity: { spiffeId: s.spiffeId ?? null, serialNumber: s.serialNumber, validFrom: s.validFrom, validTo: s.validTo, issuer: s.issuer },
+          trustRoots: m.current.trustRoots, generation: m.current.generation,
+        };
       },
       prometheus: () => this.telemetry.metrics.exposition(),
       statsJson: () => Promise.resolve(this.telemetry.metrics.registry.getMetricsAsJSON()),

@@ -98,7 +98,8 @@ export class RootRotation {
   /** Phase 1: creates the new root and adds it to the bundle (no-op when a rotation is in progress). */
   async addNewRoot(now = new Date()): Promise<RotationStatus> {
     if (this.record) return this.status();
-    const created = await createRootCa({ now });
+    // Its own CN, so certificates and /certs tell the new root from the old one.
+    const created = await createRootCa({ now, commonName: `meshctl root CA ${now.toISOString().slice(0, 19)}Z` });
     const record: RotationRecord = { phase: 'added', startedAt: now.toISOString(), next: created.pem, oldRootPem: this.authority.rootPem };
     await this.persist(record);
     this.next = created.ca;

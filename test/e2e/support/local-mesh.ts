@@ -159,7 +159,7 @@ export class LocalMeshForTest {
     const telemetryPort = await freePort();
     const sa = opts.serviceAccount ?? labels.app ?? name;
     const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}), outboundPort, telemetryPort });
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token, trustFile: join(this.home, 'ca-root.pem') });
     const accessLog: AccessLogEntry[] = [];
     const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
     const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: sa, labels, proxyVersion: 'test' };
