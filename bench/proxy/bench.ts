@@ -33,15 +33,15 @@ const P = {
   nginxHop2: 18086,
   meshHop1: 18087,
   meshHop2: 18088,
-  meshctlNodeHttp: 18089,
   splice: 18090,
-  meshH2Hop1: 18091,
-  meshH2Hop2: 18092,
+  meshAuthzHop1: 18093,
+  meshAuthzHop2: 18094,
+  nginxIngress: 18095,
+  meshGateway: 18096,
+  meshTrace1: 18097,
+  meshTrace100: 18098,
+  zipkinSink: 18099,
 };
-/** The same proxy with the HTTP/1.1 fast path off (node:http server, undici pool): the path it replaced. */
-const NODE_HTTP_PATH = { MESHCTL_HTTP1_FAST_PATH: '0' };
-/** HTTP/1.1 carried over h2 between the sidecars (the former default), for comparison. */
-const H2_BETWEEN = { MESHCTL_SIDECAR_H2: '1' };
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -81,6 +81,24 @@ async function waitFor(url: string, ms = 15000): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`not ready: ${url}`);
+}
+
+/** Waits until a TLS listener completes a handshake (fetch would refuse the bench CA). */
+async function waitForTls(port: number, ms = 15000): Promise<void> {
+  const { connect } = await import('node:tls');
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        s.destroy();
+        res(true);
+      });
+      s.on('error', () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready: TLS on ${port}`);
 }
 
 /** CPU seconds (user+system) of a process and its children named in /proc. */
@@ -149,7 +167,7 @@ function fortio(url: string): Fixed | undefined {
   if (!existsSync(FORTIO) && FORTIO !== 'fortio') return undefined;
   const json = join(work, `fortio-${Date.now()}.json`);
   try {
-    sh(FORTIO, ['load', '-qps', String(RATE), '-c', '8', '-t', DURATION, '-p', '50,90,99', '-H', 'Host: backend', '-json', json, '-quiet', url]);
+    sh(FORTIO, ['load', '-k', '-qps', String(RATE), '-c', '8', '-t', DURATION, '-p', '50,90,99', '-H', 'Host: backend', '-json', json, '-quiet', url]);
   } catch {
     return undefined;
   }
@@ -232,8 +250,6 @@ async function main(): Promise<void> {
   });
   const meshArgs = (cfg: string) => [...SIDECAR_NODE_FLAGS, 'bin/meshctl', 'proxy', 'run', '--config', cfg, '--admin-port', '0', '--telemetry-port', '0', '--no-access-log', '--log-level', 'warn'];
   const mesh = start('meshctl', NODE, meshArgs(single));
-  const singleNodeHttp = meshctlConfig(join(work, 'mesh-single-nodehttp.json'), JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${P.meshctlNodeHttp}`)));
-  const meshNodeHttp = start('meshctl-node-http', NODE, meshArgs(singleNodeHttp), NODE_HTTP_PATH);
   // Reference: a raw TCP splice in Node (no HTTP at all), the ceiling of any Node proxy here.
   const spliceJs = join(work, 'splice.mjs');
   writeFileSync(
@@ -241,6 +257,17 @@ async function main(): Promise<void> {
     `import net from 'node:net';\nnet.createServer({ noDelay: true }, (c) => { const u = net.connect({ port: ${P.backend}, host: '127.0.0.1', noDelay: true }); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(${P.splice}, '127.0.0.1');\n`,
   );
   const splice = start('node-splice', NODE, [spliceJs]);
+  // Tracing: the single-hop proxy exporting spans (Zipkin v2 JSON) at 1% and 100% sampling to a sink
+  // that accepts every batch; compare CPU per request with the tracing-off row (issue 19: <= +3% at 1%, <= +15% at 100%).
+  const sinkJs = join(work, 'zipkin-sink.mjs');
+  writeFileSync(sinkJs, `import http from 'node:http';\nhttp.createServer((q, r) => { q.resume(); q.on('end', () => r.writeHead(202).end()); }).listen(${P.zipkinSink}, '127.0.0.1');\n`);
+  const sink = start('zipkin-sink', NODE, [sinkJs]);
+  const traced = (port: number, sampling: number, name: string) => {
+    const cfg = JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${port}`)) as Record<string, unknown>;
+    return meshctlConfig(join(work, name), { ...cfg, telemetry: { tracing: { sampling, zipkin: { address: `127.0.0.1:${P.zipkinSink}` } } } });
+  };
+  const meshTrace1 = start('meshctl-trace-1', NODE, meshArgs(traced(P.meshTrace1, 1, 'mesh-trace-1.json')));
+  const meshTrace100 = start('meshctl-trace-100', NODE, meshArgs(traced(P.meshTrace100, 100, 'mesh-trace-100.json')));
   // Two hops with mutual TLS.
   const id = (who: string) => ({ certChain: `${pki}/${who}.pem`, privateKey: `${pki}/${who}.key`, trustRoots: `${pki}/ca.pem` });
   const hop2 = meshctlConfig(join(work, 'mesh-hop2.json'), {
@@ -259,27 +286,62 @@ async function main(): Promise<void> {
   });
   const meshA = start('meshctl-hop1', NODE, meshArgs(hop1));
   const meshB = start('meshctl-hop2', NODE, meshArgs(hop2));
-  const swapPorts = (file: string, name: string): string =>
-    meshctlConfig(join(work, name), JSON.parse(readFileSync(file, 'utf8').replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshH2Hop1}`).replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshH2Hop2}`)));
-  const meshH2A = start('meshctl-h2-hop1', NODE, meshArgs(swapPorts(hop1, 'mesh-h2-hop1.json')), H2_BETWEEN);
-  const meshH2B = start('meshctl-h2-hop2', NODE, meshArgs(swapPorts(hop2, 'mesh-h2-hop2.json')), H2_BETWEEN);
+  // The same two hops with a 10-rule AuthorizationPolicy at the server (issue 15's budget: at most 5% CPU per
+  // request): nine rules that do not match the client (other principals, paths, methods, headers), the last one does.
+  const tenRules = [
+    ...Array.from({ length: 9 }, (_, i) => ({
+      from: [{ source: { principals: [`cluster.local/ns/other/sa/client-${i}`], notIpBlocks: ['203.0.113.0/24'] } }],
+      to: [{ operation: { methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] } }],
+      when: [{ key: 'request.headers[x-tenant]', values: [`t${i}`] }],
+    })),
+    { from: [{ source: { principals: ['cluster.local/ns/bench/sa/client'] } }], to: [{ operation: { methods: ['GET'], paths: ['/*'] } }] },
+  ];
+  const authzHop2 = JSON.parse(readFileSync(hop2, 'utf8').replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`));
+  authzHop2.listeners[0].authz = { policies: [{ name: 'ns[bench]-policy[ten-rules]', action: 'ALLOW', rules: tenRules }] };
+  const meshAuthzB = start('meshctl-authz-hop2', NODE, meshArgs(meshctlConfig(join(work, 'mesh-authz-hop2.json'), authzHop2)));
+  const meshAuthzA = start('meshctl-authz-hop1', NODE, meshArgs(meshctlConfig(join(work, 'mesh-authz-hop1.json'), JSON.parse(readFileSync(hop1, 'utf8').replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshAuthzHop1}`).replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`)))));
   const tlsHop2 = `${upstream} server { listen 127.0.0.1:${P.nginxHop2} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_client_certificate ${pki}/ca.pem; ssl_verify_client on; location / { proxy_pass http://b; ${proxyPass} } }`;
   const tlsHop1 = `upstream h2 { server 127.0.0.1:${P.nginxHop2}; keepalive 64; } server { listen 127.0.0.1:${P.nginxHop1}; location / { proxy_pass https://h2; ${proxyPass} proxy_ssl_certificate ${pki}/client.pem; proxy_ssl_certificate_key ${pki}/client.key; proxy_ssl_trusted_certificate ${pki}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on; } }`;
   const nginxB = start('nginx-hop2', 'nginx', ['-c', nginxConf('nginx-hop2', tlsHop2)]);
   const nginxA = start('nginx-hop1', 'nginx', ['-c', nginxConf('nginx-hop1', tlsHop1)]);
+  // Ingress: TLS terminated at the edge, plain HTTP to the backend (a Gateway HTTPS server, SIMPLE).
+  const ingressTls = `${upstream} server { listen 127.0.0.1:${P.nginxIngress} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_session_cache shared:S:1m; location / { proxy_pass http://b; ${proxyPass} } }`;
+  const nginxIngress = start('nginx-ingress', 'nginx', ['-c', nginxConf('nginx-ingress', ingressTls)]);
+  // The same as a meshctl gateway's listener (what the control plane generates for the Gateway: serverTls + edge).
+  const gateway = meshctlConfig(join(work, 'mesh-gateway.json'), {
+    apiVersion: 'proxy.meshctl.dev/v1',
+    version: 'bench',
+    listeners: [
+      {
+        name: 'gateway|443',
+        address: '127.0.0.1',
+        port: P.meshGateway,
+        direction: 'outbound',
+        chains: [{ protocol: 'http1', edge: true, routeConfig: 'r', serverTls: { mode: 'simple', certificates: [{ name: 'bench/server', certChain: `${pki}/server.pem`, privateKey: `${pki}/server.key` }] } }],
+      },
+    ],
+    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] }],
+    clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
+  });
+  const meshGateway = start('meshctl-gateway', NODE, meshArgs(gateway));
 
-  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.meshctlNodeHttp, P.splice, P.meshHop1, P.meshH2Hop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.splice, P.meshHop1, P.meshAuthzHop1, P.nginxHop1, P.meshTrace1, P.meshTrace100]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [P.nginxIngress, P.meshGateway]) await waitForTls(port);
+  void sink;
   const workers = (c: ChildProcess) => () => childPids(c.pid!);
   const rows: Row[] = [
     { scenario: '1 hop', name: 'direct', pids: () => [], url: `http://127.0.0.1:${P.backend}/` },
     { scenario: '1 hop', name: 'nginx (1 worker)', pids: workers(nginx), url: `http://127.0.0.1:${P.nginx}/` },
     { scenario: '1 hop', name: 'haproxy (1 thread)', pids: () => [haproxy.pid!], url: `http://127.0.0.1:${P.haproxy}/` },
     { scenario: '1 hop', name: 'meshctl (1 process)', pids: () => [mesh.pid!], url: `http://127.0.0.1:${P.meshctl}/` },
-    { scenario: '1 hop', name: 'meshctl, node:http path', pids: () => [meshNodeHttp.pid!], url: `http://127.0.0.1:${P.meshctlNodeHttp}/` },
     { scenario: '1 hop', name: 'node TCP splice (ref.)', pids: () => [splice.pid!], url: `http://127.0.0.1:${P.splice}/` },
+    { scenario: '1 hop', name: 'meshctl, tracing 1%', pids: () => [meshTrace1.pid!], url: `http://127.0.0.1:${P.meshTrace1}/` },
+    { scenario: '1 hop', name: 'meshctl, tracing 100%', pids: () => [meshTrace100.pid!], url: `http://127.0.0.1:${P.meshTrace100}/` },
     { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
     { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
-    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (h2 between)', pids: () => [meshH2A.pid!, meshH2B.pid!], url: `http://127.0.0.1:${P.meshH2Hop1}/` },
+    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl, 10-rule policy', pids: () => [meshAuthzA.pid!, meshAuthzB.pid!], url: `http://127.0.0.1:${P.meshAuthzHop1}/` },
+    { scenario: 'ingress TLS', name: 'nginx (1 worker, TLS)', pids: workers(nginxIngress), url: `https://127.0.0.1:${P.nginxIngress}/` },
+    { scenario: 'ingress TLS', name: 'meshctl gateway (TLS)', pids: () => [meshGateway.pid!], url: `https://127.0.0.1:${P.meshGateway}/` },
   ];
   const results: Result[] = [];
   for (const row of rows) {

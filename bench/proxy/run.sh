@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-plane benchmark: the same load through a direct connection, nginx (1 worker), HAProxy (1 thread)
 # and the meshctl proxy (1 process), then two hops with mTLS (meshctl sidecar -> sidecar) against
-# nginx -> nginx over mutual TLS. Saturation with wrk; latency at a fixed 1000 rps with fortio.
+# nginx -> nginx over mutual TLS, and TLS termination at the edge (a meshctl gateway's listener against nginx as an
+# ingress). Saturation with wrk; latency at a fixed 1000 rps with fortio.
 # Usage: bash bench/proxy/run.sh        (DURATION=5s CONNECTIONS=32 RATE=1000 to change the load)
 # Needs: nginx, haproxy, wrk, openssl (apt), go (to install fortio from the Go module proxy, once).
 set -euo pipefail

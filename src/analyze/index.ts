@@ -7,4 +7,3 @@ export type { AnalysisContext, Analyzer, Finding } from './context.js';
 export { ANALYZERS, resourceRef, runAnalysis, type AnalyzeOptions, type Suppression } from './run.js';
 export { catalogue, LEVEL_RANK, Messages, parseLevel, type Level, type MessageType } from './messages.js';
 export { catalogueRows, findingJson, formatFinding } from './render.js';
-export { typeFor as validationMessageType } from './analyzers/schema.js';

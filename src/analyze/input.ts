@@ -9,6 +9,7 @@ import {
   manifestObjects,
   parseDocuments,
   podTemplateOf,
+  serviceExportTo,
   splitApiVersion,
   validateResource,
   type CoreObject,
@@ -27,6 +28,10 @@ export interface ServiceInfo {
   readonly namespace: string;
   /** Pod selector; undefined for a Service without selector (manual endpoints). */
   readonly selector?: Readonly<Record<string, string>>;
+  /** Its ports; undefined when unknown. */
+  readonly ports?: readonly { readonly port: number; readonly name?: string }[];
+  /** Namespaces that see it (`networking.istio.io/exportTo` annotation); undefined: all. */
+  readonly exportTo?: readonly string[];
 }
 
 /** A workload (pod, or the pod template of a Deployment and the like). */
@@ -178,7 +183,14 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
     if (role === 'service') {
       seen.services = true;
       const selector = spec.selector !== undefined ? strings(spec.selector) : undefined;
-      fromFiles.services.push({ name, namespace, ...(selector ? { selector } : {}) });
+      const ports = Array.isArray(spec.ports)
+        ? (spec.ports as unknown[]).flatMap((p) => {
+            const r = p !== null && typeof p === 'object' ? (p as Record<string, unknown>) : {};
+            return typeof r.port === 'number' ? [{ port: r.port, ...(typeof r.name === 'string' ? { name: r.name } : {}) }] : [];
+          })
+        : undefined;
+      const exportTo = serviceExportTo(strings(core.metadata.annotations));
+      fromFiles.services.push({ name, namespace, ...(selector ? { selector } : {}), ...(ports ? { ports } : {}), ...(exportTo ? { exportTo } : {}) });
     } else if (role === 'workload') {
       seen.workloads = true;
       const tpl = podTemplateOf(core);

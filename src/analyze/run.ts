@@ -11,6 +11,7 @@ import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/d
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
+import { applicationUidAnalyzer, jwtClaimRouteAnalyzer } from './analyzers/workload-checks.js';
 import { schemaAnalyzer } from './analyzers/schema.js';
 import type { AnalysisContext, Analyzer, Finding, Typed } from './context.js';
 import type { AnalysisInput, AnalyzedResource } from './input.js';
@@ -32,6 +33,8 @@ export const ANALYZERS: readonly Analyzer[] = [
   trafficSplitAnalyzer,
   serviceProfileNameAnalyzer,
   injectionAnalyzer,
+  applicationUidAnalyzer,
+  jwtClaimRouteAnalyzer,
 ];
 
 /** A `--suppress CODE=Kind/name.namespace` rule; `*` globs in every part. */

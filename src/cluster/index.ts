@@ -84,6 +84,11 @@ export interface MeshPlatform {
   controlPlaneGet<T>(path: string): Promise<T>;
   /** GET on a workload's proxy admin API (`/config_dump`, `/clusters`), parsed JSON. */
   proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T>;
+  /**
+   * POST on a workload's proxy admin API (`/logging?level=debug`), authenticated with that proxy's
+   * admin token; the backend reads the token where the proxy wrote it and never returns or prints it.
+   */
+  proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T>;
   /** Resolves when the control plane answers ready; throws TimeoutError after `timeoutMs`. */
   waitForReady(timeoutMs: number): Promise<void>;
 }

@@ -40,28 +40,6 @@ async function analyzeBeforeApply(ctx: CliContext, platform: MeshPlatform, files
   return { findings, format: (f: (typeof findings)[number]) => analyze.formatFinding(f, ctx.errStyle) };
 }
 
-/**
- * The warnings and notes of valid objects among `sources`, as analyze words them:
- * `Warning [MESH0002] (VirtualService reviews.default) vs.yaml:12:5: spec.http[0].mirrors: ...`.
- */
-export async function applyWarnings(sources: readonly { name: string; text: string }[], defaultNamespace: string): Promise<string[]> {
-  const { formatIssue, manifestObjects, parseDocuments, validateResource } = await import('../config/index.js');
-  const { validationMessageType } = await import('../analyze/index.js');
-  const out: string[] = [];
-  for (const s of sources) {
-    for (const input of manifestObjects(parseDocuments(s.text, s.name))) {
-      const r = validateResource(input, { defaultNamespace });
-      if (r.errors.length || !r.kind) continue;
-      const id = `${r.identity.kind} ${r.identity.name}${r.identity.namespace ? `.${r.identity.namespace}` : ''}`;
-      for (const w of [...r.warnings, ...r.notes]) {
-        const type = validationMessageType(w.rule, w.severity);
-        out.push(`${type.level} [${type.code}] (${id}) ${formatIssue(w)}`);
-      }
-    }
-  }
-  return out;
-}
-
 const command: CommandDefinition = {
   name: 'apply',
   summary: 'Apply mesh configuration (Istio, Linkerd, SMI resources and Services) to the platform',
@@ -87,8 +65,6 @@ const command: CommandDefinition = {
       const { readSources } = await import('../config/sources.js');
       const { renderOutcomes } = await import('./config-output.js');
       const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      // What will be stored but has no effect (MESH0002), is deprecated or pruned: said before storing.
-      for (const line of await applyWarnings(sources, ctx.namespace())) ctx.err(`${line}\n`);
       const platform = await ctx.platform();
       const { findings, format: show } = await analyzeBeforeApply(ctx, platform, sources);
       const blocking = findings.filter((f) => f.level === 'Error');

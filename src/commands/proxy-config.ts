@@ -12,6 +12,7 @@ import { parseProxyName } from '../cluster/proxy-status.js';
 
 interface ProxyConfigFlags {
   output?: string;
+  level?: string;
 }
 
 const SECTIONS = ['clusters', 'listeners', 'routes', 'endpoints', 'secrets'] as const;
@@ -159,15 +160,28 @@ const command: CommandDefinition = {
   summary: "Show a proxy's clusters, listeners, routes, endpoints or certificates",
   define(cmd, bind) {
     cmd
-      .argument('<type>', `what to show: ${SECTIONS.join(', ')} or all`)
+      .argument('<type>', `what to show: ${SECTIONS.join(', ')}, all, or log (show or set the log level)`)
       .argument('<name>', 'the proxy: NAME or NAME.NAMESPACE (see meshctl proxy-status)')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .addHelpText('after', examples(['meshctl proxy-config clusters productpage-v1', 'meshctl proxy-config routes productpage-v1.default -o json', 'meshctl proxy-config endpoints reviews-v2', 'meshctl proxy-config all ratings-v1']));
+      .option('--level <level>', 'with log: set the proxy\'s log level (off, error, warn, info, debug); needs its admin token')
+      .addHelpText('after', examples([
+        'meshctl proxy-config clusters productpage-v1',
+        'meshctl proxy-config routes productpage-v1.default -o json',
+        'meshctl proxy-config endpoints reviews-v2',
+        'meshctl proxy-config all ratings-v1',
+        'meshctl proxy-config log reviews-v1',
+        'meshctl proxy-config log reviews-v1.default --level debug',
+      ]));
     bind<ProxyConfigFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       const type = args[0]!;
+      if (type === 'log') {
+        const log = await import('./proxy-config-log.js');
+        return log.run(ctx, log.validate(args[1]!, flags.level, format, ctx.namespace()));
+      }
+      if (flags.level !== undefined) throw new UsageError(`--level applies to proxy-config log, not ${type}`, `e.g. meshctl proxy-config log ${args[1]} --level ${flags.level}`);
       if (type !== 'all' && !(SECTIONS as readonly string[]).includes(type)) {
-        throw new UsageError(`${type}: not a proxy config type`, `use one of: ${SECTIONS.join(', ')}, all`);
+        throw new UsageError(`${type}: not a proxy config type`, `use one of: ${SECTIONS.join(', ')}, all, log`);
       }
       const target = parseProxyName(args[1]!, ctx.namespace());
       const platform = await ctx.platform();

@@ -20,6 +20,7 @@ import { requestAuthenticationKind } from './kinds/request-authentication.js';
 import { serviceEntryKind } from './kinds/service-entry.js';
 import { serviceProfileKind } from './kinds/service-profile.js';
 import { sidecarKind } from './kinds/sidecar.js';
+import { telemetryKind } from './kinds/telemetry.js';
 import { trafficSplitKind } from './kinds/traffic-split.js';
 import { virtualServiceKind } from './kinds/virtual-service.js';
 
@@ -33,6 +34,7 @@ export const MESH_KINDS: readonly KindDefinition[] = [
   peerAuthenticationKind,
   authorizationPolicyKind,
   requestAuthenticationKind,
+  telemetryKind,
   serviceProfileKind,
   trafficSplitKind,
   serverKind,

@@ -11,12 +11,13 @@ import type { RequestAuthentication } from './kinds/request-authentication.js';
 import type { ServiceEntry } from './kinds/service-entry.js';
 import type { ServiceProfile } from './kinds/service-profile.js';
 import type { Sidecar } from './kinds/sidecar.js';
+import type { Telemetry } from './kinds/telemetry.js';
 import type { TrafficSplit } from './kinds/traffic-split.js';
 import type { VirtualService } from './kinds/virtual-service.js';
 
 export type {
   AuthorizationPolicy, DestinationRule, Gateway, LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
-  PeerAuthentication, RequestAuthentication, Server, ServerAuthorization, ServiceEntry, ServiceProfile, Sidecar, TrafficSplit, VirtualService,
+  PeerAuthentication, RequestAuthentication, Server, ServerAuthorization, ServiceEntry, ServiceProfile, Sidecar, Telemetry, TrafficSplit, VirtualService,
 };
 
 /** Any validated mesh resource. Discriminate on `kind` (and the apiVersion group for AuthorizationPolicy). */
@@ -29,6 +30,7 @@ export type MeshResource =
   | PeerAuthentication
   | AuthorizationPolicy
   | RequestAuthentication
+  | Telemetry
   | ServiceProfile
   | TrafficSplit
   | Server

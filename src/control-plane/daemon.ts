@@ -18,6 +18,8 @@ import { startMeshServing, type MeshServing } from './serving.js';
 import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
+import { MeshConfigFile } from './store/mesh-config-file.js';
+import { MESH_CONFIG_GROUP, MESH_CONFIG_KIND } from './generators/telemetry.js';
 import type { MeshServer } from './stream/server.js';
 import type { JwksFetchOptions } from './jwks/jwks-cache.js';
 
@@ -75,6 +77,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const adminToken = await readOrCreateAdminToken(layout.adminToken);
   const store = await FileConfigStore.open(layout.storeDir, (l) => log(`store: ${l}`));
   const workloads = await WorkloadStore.open(layout.workloads);
+  let onMeshConfig = (): void => undefined;
+  const meshConfig = await MeshConfigFile.open(layout.meshConfig, log, () => onMeshConfig());
 
   const startedAt = new Date().toISOString();
   let caRotation: CaRotationRunner | undefined;
@@ -89,7 +93,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     ...(opts.jwks ? { jwks: opts.jwks } : {}),
     inputs: () => {
       const wl = workloads.list();
-      return { configs: store.meshResources(), services: collectServices(store.serviceObjects(), wl), workloads: wl };
+      const mc = meshConfig.object();
+      return { configs: store.meshResources(), services: collectServices(store.serviceObjects(), wl), workloads: wl, ...(mc ? { meshConfig: mc } : {}) };
     },
     local: { store, workloads, tokens, adminToken, caRotation: () => caRotation },
     info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length, memory: process.memoryUsage() }),
@@ -106,6 +111,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     if (configs.length) pipeline.notify(configChange(configs, `config ${configs.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
     if (configs.length < keys.length) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
   });
+  onMeshConfig = () => pipeline.notify(configChange([{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: 'mesh-system', name: 'mesh' }], 'mesh config changed'));
   workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
   const processStart = await processStartTime('self');
   const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${serving.apiPort}`, version: opts.version, startedAt };
@@ -118,6 +124,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     async stop() {
       if (stopped) return;
       stopped = true;
+      meshConfig.close();
       await serving.close();
       // Only remove the state file if it is still ours (a newer daemon may have replaced it).
       try {

@@ -12,7 +12,8 @@ import type { KubernetesCluster, KubeObject } from '../cluster/kubernetes/index.
 import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
 import { TokenReviewAuthenticator } from './ca/token-review.js';
-import type { ChangeSet } from './push/index.js';
+import { configChange, type ChangeSet } from './push/index.js';
+import { MESH_CONFIG_GROUP, MESH_CONFIG_KIND } from './generators/telemetry.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { KubernetesRegistry } from './kubernetes/registry.js';
 import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
@@ -46,6 +47,8 @@ export interface KubernetesControlPlaneOptions {
    */
   readonly proxyControlPlaneAddress?: string;
   readonly certTtlSeconds?: number;
+  /** How often the mesh ConfigMap's MeshConfig is re-read (default 5 s). */
+  readonly meshConfigPollMs?: number;
   /** How often the leader re-checks the webhook caBundle and the root ConfigMaps (default 30 s). */
   readonly reconcileMs?: number;
   readonly leaseDurationSeconds?: number;
@@ -82,6 +85,45 @@ async function meshSettings(cluster: KubernetesCluster, namespace: string): Prom
   return out;
 }
 
+/**
+ * Follows Istio's MeshConfig in the mesh ConfigMap (`meshConfig.json`, which install renders from an
+ * IstioOperator): polled, since a ConfigMap edit (install, kubectl edit) must reach running proxies
+ * without a restart; content that does not parse keeps the last good config.
+ */
+class MeshConfigMap {
+  private text = '';
+  object: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly cluster: KubernetesCluster,
+    private readonly namespace: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Reads the ConfigMap; true when the MeshConfig changed. */
+  async refresh(): Promise<boolean> {
+    const cm = await this.cluster.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: this.namespace, name: MESH_CONFIGMAP });
+    const text = cm?.data?.['meshConfig.json'] ?? '';
+    if (text === this.text) return false;
+    if (text === '') {
+      this.text = '';
+      this.object = undefined;
+      return true;
+    }
+    try {
+      const spec = JSON.parse(text) as unknown;
+      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
+      this.text = text;
+      this.object = spec as Record<string, unknown>;
+      this.log(`mesh config loaded from ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`);
+      return true;
+    } catch (err) {
+      this.log(`mesh config in ConfigMap ${this.namespace}/${MESH_CONFIGMAP} ignored, keeping the last good one: ${(err as Error).message}`);
+      return false;
+    }
+  }
+}
+
 function seconds(duration: string | undefined): number | undefined {
   const m = /^(\d+)(s|m|h)$/.exec(duration ?? '');
   if (!m) return undefined;
@@ -101,6 +143,8 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
   const ttl = o.certTtlSeconds ?? seconds(settings.certTtl);
   const authority = new CertificateAuthority(ca, { ...DEFAULT_TTL_POLICY, ...(ttl ? { defaultTtlSeconds: ttl } : {}) }, log);
 
+  const meshConfig = new MeshConfigMap(cluster, ns, log);
+  await meshConfig.refresh().catch((err: Error) => log(`reading the mesh config: ${err.message}`));
   const registry = new KubernetesRegistry(cluster.objects, { rootNamespace: ns, ...(settings.trustDomain ? { trustDomain: settings.trustDomain } : {}), log });
   await registry.start();
   // Serve only once the snapshot is whole. A replica started while the API server refused one of its
@@ -123,7 +167,10 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     debugPort: o.debugPort ?? ControlPlanePorts.debug,
     authority,
     authenticator: new TokenReviewAuthenticator(cluster.rest),
-    inputs: () => registry.snapshotInputs(),
+    inputs: () => {
+      const inputs = registry.snapshotInputs();
+      return meshConfig.object ? { ...inputs, meshConfig: meshConfig.object } : inputs;
+    },
     dnsNames: [`${CONTROL_PLANE_SERVICE}.${ns}`, serviceName, `${serviceName}.cluster.local`],
     info: (streamAddress) => ({ version: o.version, pod: o.podName, namespace: ns, startedAt, streamAddress, caOrigin: ca.origin, leader: elector.isLeader, proxies: serving.server.ads.views().length, unsynced: registry.unsynced(), rejected: registry.rejected() }),
     log,
@@ -147,6 +194,13 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     host,
   );
   // Renewed at half-life; the caBundle (the mesh root) does not change with it.
+  const meshConfigPoll = setInterval(() => {
+    meshConfig.refresh().then(
+      (changed) => changed && serving.pipeline.notify(configChange([{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: ns, name: 'mesh' }], 'mesh config changed')),
+      (err: Error) => log(`reading the mesh config: ${err.message}`),
+    );
+  }, o.meshConfigPollMs ?? 5_000);
+  meshConfigPoll.unref();
   const renew = setInterval(() => {
     void issueWebhookCert().then((c) => webhook.setCertificate(c.certChainPem, c.keyPem), (err: Error) => log(`webhook certificate renewal failed: ${err.message}`));
   }, (WEBHOOK_CERT_TTL_SECONDS / 2) * 1000);
@@ -207,6 +261,7 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
       if (stopped) return;
       stopped = true;
       clearInterval(renew);
+      clearInterval(meshConfigPoll);
       await elector.stop();
       registry.stop();
       await Promise.all([serving.close(), webhook.close()]);

@@ -26,6 +26,8 @@ export interface KubernetesInstallDeps {
 /** Install options beyond the rendered values. */
 export interface KubernetesInstallOptions {
   values: InstallValues;
+  /** Istio MeshConfig (from an IstioOperator or --set meshConfig.*), rendered into the mesh ConfigMap. */
+  meshConfig?: Record<string, unknown>;
   /** The meshctl version stamped on the control plane. */
   version: string;
   /** Only the CRDs. */
@@ -132,7 +134,7 @@ export async function installKubernetes(deps: KubernetesInstallDeps, opts: Kuber
   progress(`✔ CRDs applied (${summarize(report.crds)}${report.skippedCrds.length ? `; ${report.skippedCrds.length} owned by another installation left alone` : ''})`);
   if (opts.crdsOnly) return report;
 
-  const components = renderComponents(values, opts.version) as unknown as KubeObject[];
+  const components = renderComponents(values, opts.version, opts.meshConfig) as unknown as KubeObject[];
   const ns = values.namespace;
   for (const obj of components) {
     // The namespace may predate the mesh and carry its owner's labels: no forcing there. Everything

@@ -37,7 +37,7 @@ export const InstallNames = {
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' } as const;
 
 /** The API groups of the mesh's CRDs, which the control plane watches. */
-export const MESH_API_GROUPS = ['networking.istio.io', 'security.istio.io', 'linkerd.io', 'split.smi-spec.io', 'policy.linkerd.io'];
+export const MESH_API_GROUPS = ['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'linkerd.io', 'split.smi-spec.io', 'policy.linkerd.io'];
 
 const APP_LABELS = { app: 'meshctl-control-plane', ...MANAGED_BY };
 
@@ -46,7 +46,7 @@ function meta(name: string, namespace?: string): KubeObject['metadata'] {
 }
 
 /** The components (everything but CRDs), in the order they must be applied. */
-export function renderComponents(v: InstallValues, version: string): KubeObject[] {
+export function renderComponents(v: InstallValues, version: string, meshConfig?: Record<string, unknown>): KubeObject[] {
   const ns = v.namespace;
   const read = ['get', 'list', 'watch'];
   return [
@@ -106,6 +106,8 @@ export function renderComponents(v: InstallValues, version: string): KubeObject[
           `version: ${version}`,
           '',
         ].join('\n'),
+        // Istio's MeshConfig (IstioOperator spec.meshConfig, --set meshConfig.*): the control plane follows it live
+        ...(meshConfig ? { 'meshConfig.json': JSON.stringify(meshConfig, null, 2) + '\n' } : {}),
       },
     },
     {

@@ -17,6 +17,7 @@ import { ClusterStateRegistry } from './clusters/state.js';
 import { ListenerHandle } from './listeners/listener.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './listeners/original-destination.js';
 import { Telemetry } from './telemetry/telemetry.js';
+import { compileLogFilter } from '../config/log-filter.js';
 import { ProxyLog } from './log.js';
 import { MeshTls } from './tls/contexts.js';
 import { StaticIdentitySource, type IdentitySource } from './tls/identity.js';
@@ -195,6 +196,11 @@ export class Proxy implements ProxyContext {
       this.ensureIdentity(config.identity);
     } catch (err) {
       return nack([(err as Error).message]);
+    }
+    try {
+      if (config.telemetry?.accessLogFilter !== undefined) compileLogFilter(config.telemetry.accessLogFilter);
+    } catch (err) {
+      return nack([`telemetry.accessLogFilter: ${(err as Error).message}`]);
     }
     let runtime: Runtime;
     try {

@@ -2,6 +2,7 @@
  * Each analyzer next to its near misses: the configuration that must NOT trigger it, and the
  * platform overlay (a snapshot feeding services and workloads, with -f files overriding it).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatFinding } from '../../src/analyze/render.js';
 import { analyzeTexts, BASE, codes } from './support.js';
@@ -151,5 +152,83 @@ describe('platform snapshot overlay', () => {
     const findings = analyzeTexts({ 'dr.yaml': dr, 'vs.yaml': vs('  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n') }, platform);
     // v1 no longer exists once dr.yaml replaces the applied rule; v2 selects no running pod
     expect(codes(findings)).toEqual(['MESH0201', 'MESH0101']);
+  });
+});
+
+describe('the false positives istioctl analyze does not have, and the destination port checks', () => {
+  const se = (exportTo: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: any, namespace: ingress}\nspec:\n  hosts: ["*"]\n  exportTo: ${exportTo}\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n`;
+  const toDetails = vs('  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: details.example.org}\n');
+
+  it('exportTo: a ServiceEntry exported only to its own namespace hides no missing host elsewhere', () => {
+    // (ServiceEntry exportTo itself is MESH0002 until a test shows it on traffic: not what this test is about.)
+    const mistakes = (f: ReturnType<typeof analyzeTexts>) => codes(f).filter((c) => c !== 'MESH0002');
+    expect(mistakes(analyzeTexts({ 'base.yaml': BASE, 'se.yaml': se('["."]'), 'vs.yaml': toDetails }))).toEqual(['MESH0102']);
+    expect(mistakes(analyzeTexts({ 'base.yaml': BASE, 'se.yaml': se('["*"]'), 'vs.yaml': toDetails }))).toEqual([]);
+  });
+
+  it('exportTo: a Service annotated networking.istio.io/exportTo: "." is no host for other namespaces', () => {
+    const svc = 'apiVersion: v1\nkind: Service\nmetadata: {name: secret, namespace: ingress, annotations: {networking.istio.io/exportTo: "."}}\nspec:\n  ports: [{port: 80}]\n';
+    const route = vs('  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: secret.ingress.svc.cluster.local}\n');
+    const findings = analyzeTexts({ 'base.yaml': BASE, 'svc.yaml': svc, 'vs.yaml': route });
+    expect(codes(findings)).toEqual(['MESH0102']);
+    expect(findings[0]!.resource).toMatchObject({ kind: 'VirtualService', name: 'reviews', namespace: 'shop' });
+  });
+
+  it('a VirtualService bound to a Gateway API Gateway finds it', () => {
+    const gw = 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: shop}\nspec:\n  gatewayClassName: meshctl\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n';
+    const route = vs('  hosts: [reviews]\n  gateways: [public, missing]\n  http:\n  - route:\n    - destination: {host: reviews}\n');
+    const findings = analyzeTexts({ 'gw.yaml': gw, 'vs.yaml': route });
+    expect(findings.filter((f) => f.type.code === 'MESH0105').map((f) => f.message)).toEqual([expect.stringContaining('"missing"')]);
+  });
+
+  it('topology labels in a subset (zone, region, network) are not judged against pod labels', () => {
+    const dr = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: shop}\nspec:\n  host: reviews\n  subsets:\n  - {name: zone-a, labels: {version: v1, topology.kubernetes.io/zone: a}}\n  - {name: net, labels: {topology.istio.io/network: n1}}\n  - {name: v9, labels: {version: v9, topology.kubernetes.io/zone: a}}\n';
+    const findings = analyzeTexts({ 'base.yaml': BASE, 'dr.yaml': dr });
+    expect(codes(findings)).toEqual(['MESH0201']);
+    expect(findings[0]!.message).toContain('Subset "v9"');
+    expect(findings[0]!.message).not.toContain('topology');
+  });
+
+  it('a destination port the Service does not expose, or none when it exposes several, is an error naming the VirtualService', () => {
+    const two = 'apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: shop}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80}, {name: admin, port: 9000}]\n';
+    const route = vs('  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, port: {number: 9081}}\n      weight: 50\n    - destination: {host: multi}\n      weight: 50\n  - route:\n    - destination: {host: reviews, port: {number: 9080}}\n');
+    const findings = analyzeTexts({ 'base.yaml': BASE, 'svc.yaml': two, 'vs.yaml': route });
+    expect(codes(findings)).toEqual(['MESH0107', 'MESH0108']);
+    expect(findings.map((f) => formatFinding(f))).toEqual([
+      expect.stringMatching(/^Error \[MESH0107\] \(VirtualService reviews\.shop\) vs\.yaml:\d+ Host "reviews" has no port 9081 \(its Service exposes 9080\); fix port\.number\.$/),
+      expect.stringMatching(/^Error \[MESH0108\] \(VirtualService reviews\.shop\) vs\.yaml:\d+ Host "multi" exposes several ports \(80, 9000\)/),
+    ]);
+  });
+
+  it('EnvoyFilter and WasmPlugin are warnings (no effect) that say what replaces their common uses', () => {
+    const ef = 'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: lua, namespace: shop}\nspec:\n  configPatches: []\n';
+    const wasm = 'apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: auth, namespace: shop}\nspec:\n  url: oci://example/auth:1\n';
+    const findings = analyzeTexts({ 'ef.yaml': ef, 'wasm.yaml': wasm });
+    expect(findings.map((f) => [f.type.code, f.type.level])).toEqual([['MESH0011', 'Warning'], ['MESH0011', 'Warning']]);
+    expect(findings[0]!.message).toContain('VirtualService http[].headers');
+    expect(findings[1]!.message).toContain('RequestAuthentication');
+  });
+});
+
+describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () => {
+  const B = 'test/fixtures/config/corpus/broken/';
+  const claimRoute = readFileSync(`${B}MESH0308-jwt-claim-route-without-requestauthn.yaml`, 'utf8');
+
+  it('JWT claim routing is fine once a RequestAuthentication applies to the gateway pods', () => {
+    const ra = 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: ingress}\nspec:\n  selector: {matchLabels: {istio: ingressgateway}}\n  jwtRules: [{issuer: "https://issuer.example"}]\n';
+    // (MESH0304 stays: no AuthorizationPolicy requires the token.)
+    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': ra }))).toEqual(['MESH0304']);
+    const elsewhere = ra.replace('istio: ingressgateway', 'app: web');
+    // (MESH0302 too: no workload of the ingress namespace has app=web.)
+    expect(codes(analyzeTexts({ 'base.yaml': BASE, 'vs.yaml': claimRoute, 'ra.yaml': elsewhere })).sort()).toEqual(['MESH0302', 'MESH0304', 'MESH0308']);
+  });
+
+  it('UID 1337 in the pod securityContext is named too; other UIDs are fine', () => {
+    const dep = readFileSync(`${B}MESH0502-application-uid-1337.yaml`, 'utf8');
+    const pod = dep.replace('        securityContext: {runAsUser: 1337}\n', '').replace('    spec:\n', '    spec:\n      securityContext: {runAsUser: 1337}\n');
+    const findings = analyzeTexts({ 'd.yaml': pod });
+    expect(findings.map((f) => [f.type.code, f.message.split(' runs as')[0]])).toEqual([['MESH0502', 'the pod securityContext']]);
+    expect(codes(analyzeTexts({ 'd.yaml': dep.replace('1337', '1000') }))).toEqual([]);
   });
 });

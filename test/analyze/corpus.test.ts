@@ -25,7 +25,8 @@ describe('corpus', () => {
   it.each(broken)('broken/%s gives exactly its code', (file) => {
     const expected = file.slice(0, 8);
     const findings = analyzeTexts({ 'base.yaml': BASE, [file]: readFileSync(`${CORPUS}broken/${file}`, 'utf8') });
-    expect(codes(findings), findings.map((f) => formatFinding(f)).join('\n')).toEqual([expected]);
+    // One code (a conflict names each object involved, so a code may come more than once).
+    expect([...new Set(codes(findings))], findings.map((f) => formatFinding(f)).join('\n')).toEqual([expected]);
     expect(findings[0]!.position?.file).toBe(file);
   });
 

@@ -8,6 +8,7 @@ import { LocalPlatform } from '../../src/cluster/local/platform.js';
 import { runCli } from '../support/cli.js';
 import { eventually } from '../protocol/harness.js';
 import { freePort } from '../control-plane/local-mesh.js';
+import { waitServing } from '../peers/tools.js';
 
 let home: string;
 let cp: RunningControlPlane;
@@ -47,7 +48,8 @@ describe('meshctl run', () => {
   it('binds every sidecar listener (inbound, telemetry, admin, outbound) to loopback unless --address says otherwise', async () => {
     const before = await ownListeners();
     const port = await freePort();
-    const app = `require('http').createServer((q,r)=>r.end('ok')).listen(Number(process.env.PORT),'127.0.0.1');setTimeout(()=>process.exit(0),1500)`;
+    // Runs until the test asks it to stop (GET /stop), so the checks below never race its exit.
+    const app = `const s=require('http').createServer((q,r)=>{r.end('ok');if(q.url==='/stop')setTimeout(()=>s.close(),20)});s.listen(Number(process.env.PORT),'127.0.0.1')`;
     const running = cli('run', '--name', 'bound', '--service', 'bound', '--service-port', '9080', '--port', String(port), '--', process.execPath, '-e', app);
     await eventually('the sidecar got its config', () => cp.server.ads.views().some((v) => v.proxy.workload === 'bound' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'), 20_000);
     const w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'bound')!;
@@ -57,6 +59,7 @@ describe('meshctl run', () => {
     // inbound, telemetry, admin and the HTTP_PROXY listener: all on 127.0.0.1.
     expect(added.length).toBeGreaterThanOrEqual(4);
     expect(added.filter((l) => !l.startsWith('127.0.0.1:'))).toEqual([]);
+    await fetch(`http://127.0.0.1:${port}/stop`);
     expect((await running).code).toBe(0);
   });
 
@@ -96,6 +99,7 @@ describe('meshctl run', () => {
     const serving = cli('run', '--name', 'reviews-v1', '--service', 'reviews', '--service-port', '9080', '--labels', 'version=v1', '--port', String(port), '--', process.execPath, '-e', server);
     const platform = new LocalPlatform(home);
     await eventually('the service registered and its sidecar connected', () => cp.server.ads.views().some((v) => v.proxy.workload === 'reviews-v1'), 20_000);
+    await waitServing(home, 'reviews-v1');
     // Announced (an endpoint) only once its app accepts on its port.
     await eventually('the service announced once its app listens', async () => (await platform.listWorkloads()).some((w) => w.name === 'reviews-v1' && w.serving !== false), 20_000);
     // ...and in the pushed snapshot, so the client's sidecar starts with it as an endpoint.

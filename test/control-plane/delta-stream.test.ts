@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configChange, GeneratorSet, PushPipeline, type ConfigObject } from '../../src/control-plane/push/index.js';
 import { translationGenerators } from '../../src/control-plane/generators/translation.js';
+import { telemetryGenerator } from '../../src/control-plane/generators/telemetry.js';
 import { encodeDeltaResponse, encodeLayer, encodeResource } from '../../src/control-plane/stream/resource-encoding.js';
 import type { ServiceRecord, WorkloadRecord } from '../../src/control-plane/registry/model.js';
 import { validateProxyConfig, type ProxyConfig } from '../../src/protocol/proxy-config/index.js';
@@ -60,7 +61,7 @@ describe('incremental config stream', () => {
 
   beforeAll(async () => {
     cp = await startTestControlPlane();
-    pipeline = new PushPipeline({ generators: new GeneratorSet(translationGenerators()), inputs: () => ({ configs, services, workloads }), debounce: { quietMs: 10, maxDelayMs: 100 } });
+    pipeline = new PushPipeline({ generators: new GeneratorSet([...translationGenerators(), telemetryGenerator()]), inputs: () => ({ configs, services, workloads }), debounce: { quietMs: 10, maxDelayMs: 100 } });
     pipeline.attach(cp.server.ads);
     pipeline.pushNow();
     for (const w of workloads) {
@@ -76,7 +77,7 @@ describe('incremental config stream', () => {
       proxies.push({ client, composer, target, responses });
       await client.start();
     }
-    await eventually('both proxies synced', () => cp.server.ads.views().length === 2 && cp.server.ads.views().every((v) => Object.values(v.types).length === 3 && Object.values(v.types).every((t) => t.status === 'SYNCED')));
+    await eventually('both proxies synced', () => cp.server.ads.views().length === 2 && cp.server.ads.views().every((v) => Object.values(v.types).length === SIDECAR_TYPES.length && Object.values(v.types).every((t) => t.status === 'SYNCED')));
   });
   afterAll(async () => {
     pipeline.close();
@@ -151,7 +152,7 @@ describe('incremental config stream', () => {
     await cp.restart();
     pipeline.attach(cp.server.ads);
     await eventually('both resynced with 20/80', () => proxies.every((p) => p.client.connected && routesOf(p).virtualHosts.find((v) => v.name === svc3)!.routes[0]!.route![1]!.weight === 80));
-    await eventually('every type of both proxies SYNCED on the new server', () => cp.server.ads.views().length === 2 && cp.server.ads.views().every((v) => Object.values(v.types).length === 3 && Object.values(v.types).every((t) => t.status === 'SYNCED')));
+    await eventually('every type of both proxies SYNCED on the new server', () => cp.server.ads.views().length === 2 && cp.server.ads.views().every((v) => Object.values(v.types).length === SIDECAR_TYPES.length && Object.values(v.types).every((t) => t.status === 'SYNCED')));
     // Everything the reconnected proxies were sent, per type (one response each, or a few under load).
     const sent = (p: (typeof proxies)[number], type: string) => {
       const rs = p.responses.filter((r) => r.type === type);

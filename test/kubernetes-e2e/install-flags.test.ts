@@ -35,7 +35,7 @@ describe('install and uninstall flags', () => {
   it('install and uninstall refuse the other platform\'s flags, naming them', async () => {
     const local = await runCli(['install', '--local', '--wait', '--set', 'controlPlane.replicas=1'], { env });
     expect(local.code).toBe(64);
-    expect(local.stderr).toContain('--wait, --set: only for Kubernetes');
+    expect(local.stderr).toContain('--wait: only for Kubernetes');
     const k8s = await runCli(['install', '--kubernetes', '--stream-port', '0'], { env });
     expect(k8s.code).toBe(64);
     expect(k8s.stderr).toContain('--stream-port: only for the local platform');

@@ -19,7 +19,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
-import type { TestClusterState } from '../cluster/harness/cluster.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
 import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
@@ -124,7 +123,6 @@ interface SyncView {
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: canary, control plane restarts, leader failover, token audience, schema', () => {
   let own: OwnTestCluster | undefined;
-  let state: TestClusterState | undefined;
   let cluster: TestCluster;
   let api: KubernetesCluster;
   let dir: string;
@@ -212,7 +210,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes reliability: can
 
   beforeAll(async () => {
     own = await startOwnTestCluster('reliability');
-    ({ state, cluster, dir } = own);
+    ({ cluster, dir } = own);
     api = await KubernetesCluster.connect({ kubeconfig: cluster.kubeconfigPath });
 
     // --log-level warn: the last test checks that info lines are not written.

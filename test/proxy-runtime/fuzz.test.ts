@@ -79,7 +79,7 @@ describe('fuzzing a real proxy process', () => {
   let stderr = '';
   let port = 0;
   let adminPort = 0;
-  let nextResponse = Buffer.alloc(0);
+  let nextResponse: Buffer = Buffer.alloc(0);
   const evilSockets = new Set<Socket>();
   const evil = createServer((s) => {
     evilSockets.add(s);

@@ -7,6 +7,9 @@ function describeLabels(labels: Readonly<Record<string, string>>): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
+/** Label keys (or key prefixes) that Kubernetes and Istio put on endpoints from their node or network. */
+const TOPOLOGY = ['topology.kubernetes.io', 'topology.istio.io', 'failure-domain.beta.kubernetes.io', 'kubernetes.io/hostname'];
+
 /** DestinationRule subsets whose labels match none of the host's workloads (workloads known). */
 export const subsetWorkloadAnalyzer: Analyzer = {
   name: 'destination-rule-subsets',
@@ -22,12 +25,14 @@ export const subsetWorkloadAnalyzer: Analyzer = {
       const backing = workloads.filter((w) => w.namespace === svc.namespace && (!service?.selector || labelsMatch(service.selector, w.labels)));
       if (backing.length === 0) continue; // nothing known about this host's workloads: no basis to judge
       dr.res.spec.subsets?.forEach((s, i) => {
-        if (!s.labels || Object.keys(s.labels).length === 0) return;
-        if (backing.some((w) => labelsMatch(s.labels!, w.labels))) return;
+        // Topology labels (zone, region, network, node) are on endpoints, not in pod templates: not judged.
+        const labels = Object.fromEntries(Object.entries(s.labels ?? {}).filter(([k]) => !TOPOLOGY.some((t) => k === t || k.startsWith(`${t}/`))));
+        if (Object.keys(labels).length === 0) return;
+        if (backing.some((w) => labelsMatch(labels, w.labels))) return;
         ctx.report(
           Messages.SubsetSelectsNoWorkload,
           dr.r,
-          `Subset "${s.name}" selects no workload of host "${dr.res.spec.host}": none of ${backing.map((w) => `${w.kind} ${w.name}`).join(', ')} has labels ${describeLabels(s.labels)}; fix the subset labels or deploy that version.`,
+          `Subset "${s.name}" selects no workload of host "${dr.res.spec.host}": none of ${backing.map((w) => `${w.kind} ${w.name}`).join(', ')} has labels ${describeLabels(labels)}; fix the subset labels or deploy that version.`,
           ['spec', 'subsets', i, 'labels'],
         );
       });
@@ -44,7 +49,9 @@ export const gatewayCredentialAnalyzer: Analyzer = {
     for (const gw of ctx.of('Gateway')) {
       const selector = gw.res.spec.selector ?? {};
       const runners = (ctx.input.inventory.workloads ?? []).filter((w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels));
-      const namespaces = runners.length ? [...new Set(runners.map((w) => w.namespace))] : [gw.res.metadata.namespace!];
+      // Where the gateway's pods run; the stock ingress/egress gateways (not in the input) run in the root namespace.
+      const stock = !runners.length && ['ingressgateway', 'egressgateway'].includes(selector.istio ?? '');
+      const namespaces = runners.length ? [...new Set(runners.map((w) => w.namespace))] : stock ? [...ctx.input.rootNamespaces] : [gw.res.metadata.namespace!];
       gw.res.spec.servers.forEach((s, i) => {
         const names = [s.tls?.credentialName, ...(s.tls?.credentialNames ?? [])].filter((n): n is string => !!n);
         for (const name of names) {

@@ -13,6 +13,7 @@ export function typeFor(rule: IssueRule, severity: 'error' | 'warning' | 'info')
     case 'deprecated': return Messages.DeprecatedField;
     case 'wrong-group': return Messages.WrongApiGroup;
     case 'not-mesh-kind': return Messages.NotMeshKind;
+    case 'unhonoured-kind': return Messages.UnhonouredKind;
     case 'unknown-field': return severity === 'error' ? Messages.SchemaError : Messages.UnknownField;
     case 'schema':
     case 'too-large':

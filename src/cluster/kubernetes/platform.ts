@@ -4,7 +4,7 @@
  * applied as `meshctl`), workloads are the pods running the sidecar, and the control plane is reached
  * through the API server's service proxy.
  */
-import { ConfigInvalidError } from '../../errors.js';
+import { ConfigInvalidError, PlatformUnavailableError } from '../../errors.js';
 import { MESH_KINDS, formatIssue, manifestObjects, parseDocuments, splitApiVersion, validateResource } from '../../config/index.js';
 import { CONTROL_PLANE_SERVICE, ControlPlanePorts, INJECTED_LABEL, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
@@ -138,6 +138,17 @@ export class KubernetesPlatform implements MeshPlatform {
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
     const dump = await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, `${workload.name}.${workload.namespace}`);
     return adminAnswerFromControlPlane(dump, path) as T;
+  }
+
+  /**
+   * Not reachable yet: the admin API is 127.0.0.1-only inside the pod and the pod's admin token is
+   * not yet read through the API server (pod exec). Refused clearly rather than sent unauthenticated.
+   */
+  async proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    throw new PlatformUnavailableError(
+      `POST ${path.split('?')[0]} on the proxy of ${workload.name}.${workload.namespace}: changing a pod's proxy is not supported on Kubernetes yet`,
+      'set the level at start instead: meshctl inject --set proxy.logLevel=debug (MESH_PROXY_LOG_LEVEL on the sidecar), then re-apply',
+    );
   }
 
   async waitForReady(timeoutMs: number): Promise<void> {

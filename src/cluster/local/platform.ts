@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigInvalidError, MeshError, ErrorCode, NotFoundError, PlatformUnavailableError, TimeoutError } from '../../errors.js';
 import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
 import { runningControlPlane } from './daemon-process.js';
-import { localLayout, type ControlPlaneState, type LocalLayout } from './layout.js';
+import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from './layout.js';
 
 /** What registering a workload returns: its credential and where to reach the control plane. */
 export interface WorkloadRegistration {
@@ -92,16 +92,44 @@ export class LocalPlatform implements MeshPlatform {
   }
 
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    return this.proxyAdmin<T>('GET', workload, path);
+  }
+
+  async proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    return this.proxyAdmin<T>('POST', workload, path);
+  }
+
+  /** A request to a local sidecar's admin port; a POST carries the token `meshctl run` wrote (0600) for it. */
+  private async proxyAdmin<T>(method: 'GET' | 'POST', workload: { name: string; namespace: string }, path: string): Promise<T> {
+    const id = `${workload.name}.${workload.namespace}`;
     const w = (await this.listWorkloads(workload.namespace)).find((x) => x.name === workload.name);
-    if (!w) throw new NotFoundError(`workload ${workload.name}.${workload.namespace}`, "list workloads with 'meshctl proxy-status'");
-    if (!w.adminPort) throw new PlatformUnavailableError(`workload ${workload.name}.${workload.namespace} registered no admin port`, 'restart it with meshctl run');
+    if (!w) throw new NotFoundError(`workload ${id}`, "list workloads with 'meshctl proxy-status'");
+    if (!w.adminPort) throw new PlatformUnavailableError(`workload ${id} registered no admin port`, 'restart it with meshctl run');
+    const headers: Record<string, string> = {};
+    if (method === 'POST') {
+      const file = proxyAdminTokenFile(this.layout, workload.name, workload.namespace);
+      try {
+        headers.authorization = `Bearer ${(await readFile(file, 'utf8')).trim()}`;
+      } catch (err) {
+        throw new PlatformUnavailableError(
+          `cannot read the admin token of ${id} at ${file} (${(err as NodeJS.ErrnoException).code})`,
+          'run meshctl as the user who started the workload with meshctl run',
+        );
+      }
+      headers['content-type'] = 'application/json';
+    }
     let res: Response;
     try {
-      res = await fetch(`http://127.0.0.1:${w.adminPort}${path}`);
+      res = await fetch(`http://127.0.0.1:${w.adminPort}${path}`, { method, headers });
     } catch (err) {
-      throw new PlatformUnavailableError(`the proxy of ${workload.name}.${workload.namespace} does not answer on 127.0.0.1:${w.adminPort} (${(err as Error).message})`, 'is the workload still running? check with meshctl proxy-status');
+      throw new PlatformUnavailableError(`the proxy of ${id} does not answer on 127.0.0.1:${w.adminPort} (${(err as Error).message})`, 'is the workload still running? check with meshctl proxy-status');
     }
-    if (!res.ok) throw new PlatformUnavailableError(`the proxy of ${workload.name}.${workload.namespace} answered ${res.status} for ${path}`, 'check its output');
+    if (!res.ok) {
+      // The admin API's error bodies name the problem (`unknown level`, `missing or wrong admin token`).
+      const detail = ((await res.json().catch(() => ({}))) as { error?: unknown }).error;
+      const why = typeof detail === 'string' ? `: ${detail.slice(0, 200)}` : '';
+      throw new PlatformUnavailableError(`the proxy of ${id} answered ${res.status} for ${method} ${path}${why}`, res.status === 401 ? `the token file of ${id} is stale: restart the workload with meshctl run` : 'check its output');
+    }
     return (await res.json()) as T;
   }
 

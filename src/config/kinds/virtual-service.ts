@@ -239,7 +239,8 @@ function checkHttpRoute(r: HTTPRoute, at: (string | number)[], report: ReportIss
   r.match?.forEach((m, i) => {
     for (const f of ['headers', 'withoutHeaders'] as const) {
       for (const name of Object.keys(m[f] ?? {})) {
-        if (!HEADER_NAME.test(name)) report([...at, 'match', i, f, name], `"${name}" is not a valid header name`, 'header');
+        // `@request.auth.claims.<claim>` is Istio's JWT claim match (valid on gateways), not a header.
+        if (!HEADER_NAME.test(name) && !name.startsWith('@request.auth.claims.')) report([...at, 'match', i, f, name], `"${name}" is not a valid header name`, 'header');
       }
     }
   });

@@ -39,6 +39,9 @@ export function podServesTraffic(pod: PodObject): boolean {
   return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/** Linkerd's per-pod default inbound policy annotation. */
+export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
+
 /**
  * The workload of a Ready pod; undefined for a pod that cannot take traffic. `services` names the
  * selector-less Services whose EndpointSlices list it (membership by name, as on the local platform).
@@ -57,6 +60,7 @@ export function workloadFromPod(pod: PodObject, services?: readonly string[]): W
     ports,
     capture: true,
     ...(services?.length ? { services } : {}),
+    ...(pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION] ? { defaultInboundPolicy: pod.metadata.annotations[DEFAULT_INBOUND_POLICY_ANNOTATION] } : {}),
   };
 }
 

@@ -78,6 +78,11 @@ export interface WorkloadRecord {
    * Absent or true: serving.
    */
   readonly serving?: boolean;
+  /**
+   * Linkerd's default inbound policy for ports no Server covers (pod annotation
+   * `config.linkerd.io/default-inbound-policy`); absent: all-unauthenticated.
+   */
+  readonly defaultInboundPolicy?: string;
   /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
   readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }

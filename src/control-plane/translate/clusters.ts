@@ -104,5 +104,16 @@ export function outboundClusters(snapshot: MeshSnapshot, clientNamespace: string
     }
   }
   // JSON has no undefined: drop the fields a subset cleared.
-  return out.map((c) => JSON.parse(JSON.stringify(c)) as ClusterConfig);
+  return out.map((c) => JSON.parse(JSON.stringify(passthrough(c))) as ClusterConfig);
+}
+
+/**
+ * A DestinationRule's `loadBalancer.simple: PASSTHROUGH` means what Envoy's ORIGINAL_DST does: no
+ * balancing over known endpoints; the connection goes where the client sent it (the address it
+ * dialled, or the host of its proxy request). The endpoint is unknown in advance, so is its
+ * identity: the connection is plaintext, as Istio's ORIGINAL_DST cluster without a TLS setting.
+ */
+function passthrough(c: ClusterConfig): ClusterConfig {
+  if (c.loadBalancer?.simple !== 'PASSTHROUGH') return c;
+  return { ...c, type: 'originalDst', endpoints: undefined, tls: 'disable' };
 }

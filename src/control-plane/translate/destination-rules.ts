@@ -4,7 +4,7 @@
  * service's, then the root namespace; exact host before wildcard; port-level settings replace the
  * destination-level policy for their port).
  */
-import { parseDuration, type DestinationRule, type TrafficPolicy } from '../../config/index.js';
+import { exportedTo, parseDuration, type DestinationRule, type TrafficPolicy } from '../../config/index.js';
 import type { ClusterConfig } from '../../protocol/proxy-config/index.js';
 import { hostMatches, resolveHost, type MeshSnapshot } from './model.js';
 
@@ -14,6 +14,7 @@ export function destinationRuleFor(snapshot: MeshSnapshot, fqdn: string, clientN
   const serviceNamespace = fqdn.split('.')[1];
   const rank = (dr: DestinationRule): number | undefined => {
     const ns = dr.metadata.namespace ?? 'default';
+    if (!exportedTo(dr.spec.exportTo, ns, clientNamespace)) return undefined;
     const host = resolveHost(dr.spec.host, ns, snapshot.services);
     if (!hostMatches(host, fqdn)) return undefined;
     const nsRank = ns === clientNamespace ? 0 : ns === serviceNamespace ? 1 : ns === snapshot.rootNamespace ? 2 : undefined;

@@ -3,7 +3,7 @@
  * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
-import { parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import { exportedTo, parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
@@ -28,11 +28,15 @@ const GRPC_CODES: Record<string, number> = {
   RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
 };
 
-/** The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`). */
-export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string): VirtualService | undefined {
+/**
+ * The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`) in
+ * `clientNamespace` (its exportTo must include that namespace).
+ */
+export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string, clientNamespace: string): VirtualService | undefined {
   return snapshot.resources
     .filter((r): r is VirtualService => r.kind === 'VirtualService')
     .filter((vs) => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh'))
+    .filter((vs) => exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', clientNamespace))
     .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
     .find((vs) => (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn));
 }
@@ -102,14 +106,18 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
       }),
     );
   }
-  if (r.redirect) out.redirect = compact({ uri: r.redirect.uri, authority: r.redirect.authority, scheme: r.redirect.scheme, port: r.redirect.port, redirectCode: r.redirect.redirectCode });
+  if (r.redirect) {
+    const rd = r.redirect;
+    out.redirect = compact({ uri: rd.uri, authority: rd.authority, scheme: rd.scheme, port: rd.port, derivePort: rd.derivePort, prefixRewrite: rd.prefixRewrite, redirectCode: rd.redirectCode });
+  }
   if (r.directResponse) {
     const b = r.directResponse.body;
     out.directResponse = compact({ status: r.directResponse.status, body: b?.string ?? (b?.bytes ? Buffer.from(b.bytes, 'base64').toString('utf8') : undefined) });
   }
   if (r.rewrite) {
-    if (r.rewrite.uriRegexRewrite) notes.push({ resource: where, message: 'rewrite.uriRegexRewrite is not applied by the proxy' });
-    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority });
+    const rx = r.rewrite.uriRegexRewrite;
+    const uriRegex = rx?.match !== undefined ? { match: rx.match, rewrite: rx.rewrite ?? '' } : undefined;
+    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority, uriRegex });
     if (Object.keys(rw).length) out.rewrite = rw;
   }
   if (r.timeout) out.timeout = ms(r.timeout);
@@ -132,13 +140,17 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
         : undefined,
     });
   }
-  const mirror = r.mirror ?? r.mirrors?.[0]?.destination;
-  if (mirror) {
-    if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
+  if (r.mirror) {
     out.mirror = compact({
-      cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
-      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
+      cluster: destinationCluster(snapshot, r.mirror.host, ns, r.mirror.port?.number, r.mirror.subset, port),
+      percentage: percent(r.mirrorPercentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
     });
+  }
+  if (r.mirrors?.length) {
+    // Every entry, each with its own share (Istio: 100% when its percentage is left out).
+    out.mirrors = r.mirrors.map((m) =>
+      compact({ cluster: destinationCluster(snapshot, m.destination.host, ns, m.destination.port?.number, m.destination.subset, port), percentage: percent(m.percentage) ?? { value: 100 } }),
+    );
   }
   if (r.headers) out.headers = r.headers;
   if (r.corsPolicy) {
@@ -251,7 +263,7 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
 /** The routes for one service port as seen from a client in `clientNamespace`. */
 export function routesFor(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, clientNamespace: string, notes: TranslationNote[]): RouteSpec[] {
   const fqdn = serviceFqdn(service);
-  const vs = virtualServiceFor(snapshot, fqdn);
+  const vs = virtualServiceFor(snapshot, fqdn, clientNamespace);
   if (vs?.spec.http && vs.spec.http.length > 0) {
     const routes = vs.spec.http.map((r) => convertHttpRoute(snapshot, vs, r, port.port, clientNamespace, notes)).filter((r): r is RouteSpec => r !== undefined);
     if (routes.length > 0) return routes;

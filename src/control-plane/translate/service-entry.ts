@@ -167,7 +167,7 @@ function domainsOf(host: string, port: number): string[] {
 }
 
 function routesOf(snapshot: MeshSnapshot, host: string, port: number, cluster: string, clientNs: string, notes: TranslationNote[]): RouteSpec[] {
-  const vs = virtualServiceFor(snapshot, host);
+  const vs = virtualServiceFor(snapshot, host, clientNs);
   if (vs?.spec.http?.length) {
     const routes = vs.spec.http.map((r) => convertHttpRoute(snapshot, vs, r, port, clientNs, notes)).filter((r): r is RouteSpec => r !== undefined);
     if (routes.length) return routes;

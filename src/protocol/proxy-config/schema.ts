@@ -134,6 +134,12 @@ export const FaultPolicy = Type.Object(
   Strict,
 );
 
+/** A mirror destination and the share of requests copied to it. */
+const MirrorPolicy = Type.Object(
+  { cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) },
+  Strict,
+);
+
 /** CORS policy (Istio CorsPolicy): preflights from allowed origins are answered by the proxy. */
 export const CorsPolicy = Type.Object(
   {
@@ -161,6 +167,11 @@ export const Route = Type.Object(
           authority: Type.Optional(Type.String()),
           scheme: Type.Optional(Type.String()),
           port: Type.Optional(Port),
+          derivePort: opt(
+            'FROM_PROTOCOL_DEFAULT: no port in the Location (the scheme default); FROM_REQUEST_PORT: the port of the request',
+            Type.Union([Type.Literal('FROM_PROTOCOL_DEFAULT'), Type.Literal('FROM_REQUEST_PORT')]),
+          ),
+          prefixRewrite: opt('replace the matched uri prefix with this value in the Location path', Type.String()),
           redirectCode: Type.Optional(Type.Integer({ minimum: 300, maximum: 399 })),
         },
         Strict,
@@ -176,13 +187,24 @@ export const Route = Type.Object(
         Strict,
       ),
     ),
-    rewrite: Type.Optional(Type.Object({ uri: Type.Optional(Type.String()), authority: Type.Optional(Type.String()) }, Strict)),
+    rewrite: Type.Optional(
+      Type.Object(
+        {
+          uri: Type.Optional(Type.String()),
+          authority: Type.Optional(Type.String()),
+          uriRegex: opt(
+            'replace every match of the RE2 `match` in the path (query kept) with `rewrite` (\\1 for groups), as Envoy regex_rewrite',
+            Type.Object({ match: Type.String(), rewrite: Type.String() }, Strict),
+          ),
+        },
+        Strict,
+      ),
+    ),
     timeout: opt('whole-request timeout, all retries included; 0s = none', Duration),
     retries: Type.Optional(RetryPolicy),
     fault: Type.Optional(FaultPolicy),
-    mirror: Type.Optional(
-      Type.Object({ cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
-    ),
+    mirror: Type.Optional(MirrorPolicy),
+    mirrors: opt('more mirror destinations, each with its own share (Istio mirrors)', Type.Array(MirrorPolicy)),
     headers: Type.Optional(Headers),
     cors: Type.Optional(CorsPolicy),
   },
@@ -550,6 +572,7 @@ export const ProxyConfig = Type.Object(
             Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off'), Type.String({ pattern: '^/' })]),
           ),
           accessLogEncoding: opt('JSON (one object per line, default) or TEXT (Envoy\'s default format)', Type.Union([Type.Literal('JSON'), Type.Literal('TEXT')])),
+          accessLogFilter: opt('log only requests this CEL subset selects (response.code >= 400, request.method == "POST", ...)', Type.String({ maxLength: 4096 })),
           tracing: Type.Optional(Tracing),
         },
         Strict,

@@ -107,6 +107,10 @@ function semanticProblems(cfg: ProxyConfig): string[] {
         if (actions !== 1) errors.push(`${p}: exactly one of route, redirect, directResponse is required (found ${actions})`);
         r.route?.forEach((d, n) => destination(d, `${p}.route[${n}]`));
         if (r.mirror) destination(r.mirror, `${p}.mirror`);
+        r.mirrors?.forEach((m, n) => destination(m, `${p}.mirrors[${n}]`));
+        const rx = r.rewrite?.uriRegex;
+        if (rx) checkRegex(rx.match, `${p}.rewrite.uriRegex.match`, errors);
+        if (r.rewrite?.uri !== undefined && rx) errors.push(`${p}.rewrite: uri and uriRegex are exclusive; keep one`);
         if (r.route && r.route.length > 1 && r.route.every((d) => (d.weight ?? 0) === 0)) errors.push(`${p}.route: at least one weight must be above 0`);
         r.match?.forEach((m, n) => {
           const mp = `${p}.match[${n}]`;

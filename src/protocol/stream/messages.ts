@@ -13,6 +13,8 @@ export const TypeUrl = {
   endpoints: 'proxy.meshctl.dev/v1/endpoints',
   routes: 'proxy.meshctl.dev/v1/routes',
   listeners: 'proxy.meshctl.dev/v1/listeners',
+  /** access log and tracing settings (from the mesh's MeshConfig) */
+  telemetry: 'proxy.meshctl.dev/v1/telemetry',
 } as const;
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 

@@ -12,7 +12,6 @@ import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { InFlight } from '../clusters/pool/in-flight.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
-import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 
 /** Header a client sidecar adds when it carries an HTTP/1.1 request over h2 to a peer sidecar. */
 export const ORIG_PROTO_HEADER = 'x-meshctl-orig-proto';
@@ -52,15 +51,13 @@ function hashKey(ex: Exchange, c: ClusterRuntime): string | undefined {
  * Istio does by default (h2UpgradePolicy DO_NOT_UPGRADE); HTTP/2 and gRPC stay HTTP/2 end to end.
  * A cluster that caps tcp.maxConnections multiplexes over h2 instead, so the cap limits
  * connections, not concurrency (http2MaxRequests does that), as Envoy applies these settings.
- * MESHCTL_SIDECAR_H2=1 carries all HTTP/1.1 between sidecars over h2.
  */
-const H1_BETWEEN_SIDECARS = HTTP1_FAST_PATH && process.env.MESHCTL_SIDECAR_H2 !== '1';
 
 /** The upstream protocol of a request: the cluster's, else the downstream's (see above between sidecars). */
 export function protocolFor(c: ClusterRuntime, ep: Endpoint, ex: Exchange): 'h1' | 'h2' {
   if (c.protocol === 'http1') return 'h1';
   if (c.protocol === 'http2') return 'h2';
-  if (ep.mtls && (!H1_BETWEEN_SIDECARS || c.limits.maxConnections !== Number.MAX_SAFE_INTEGER)) return 'h2';
+  if (ep.mtls && c.limits.maxConnections !== Number.MAX_SAFE_INTEGER) return 'h2';
   return (ex.origProto ?? ex.protocol) === 'HTTP/2' ? 'h2' : 'h1';
 }
 

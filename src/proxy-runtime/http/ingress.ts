@@ -16,7 +16,6 @@ import type { ProxyContext } from '../runtime/context.js';
 import { beginExchange, currentView, finishExchange, runExchange } from './exchange-start.js';
 import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, REQUEST_HEAD_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
 import { validHost } from '../http1/head-parser.js';
-import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade, wantsUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
 import { absoluteTarget } from './request-target.js';
@@ -75,26 +74,20 @@ export class HttpIngress implements H1Host {
 
   /** Serves an HTTP/1.1 connection. `socket` may hold unshifted bytes from detection. */
   acceptH1(socket: Socket, conn: ConnectionInfo): void {
-    if (HTTP1_FAST_PATH) {
-      const c = new H1ServerConnection(this.ctx, this, socket, conn);
-      this.fast.add(c);
-      if (this.idleSweep === undefined) {
-        this.idleSweep = setInterval(() => {
-          const now = Date.now();
-          for (const f of this.fast) f.closeIfIdle(now, KEEP_ALIVE_TIMEOUT_MS);
-          if (this.fast.size === 0) {
-            clearInterval(this.idleSweep);
-            this.idleSweep = undefined;
-          }
-        }, 1_000);
-        this.idleSweep.unref();
-      }
-      if (this.ctx.draining) c.drain();
-      return;
+    const c = new H1ServerConnection(this.ctx, this, socket, conn);
+    this.fast.add(c);
+    if (this.idleSweep === undefined) {
+      this.idleSweep = setInterval(() => {
+        const now = Date.now();
+        for (const f of this.fast) f.closeIfIdle(now, KEEP_ALIVE_TIMEOUT_MS);
+        if (this.fast.size === 0) {
+          clearInterval(this.idleSweep);
+          this.idleSweep = undefined;
+        }
+      }, 1_000);
+      this.idleSweep.unref();
     }
-    (socket as TaggedSocket)[CONN] = conn;
-    this.h1.emit('connection', socket);
-    socket.resume();
+    if (this.ctx.draining) c.drain();
   }
 
   /** Hands a fast-path connection to node:http from the request starting at `bytes` (upgrades, CONNECT). */

@@ -30,11 +30,23 @@ export type StaticParts = Omit<ProxyConfig, 'apiVersion' | 'version' | 'listener
  */
 export const CA_ISSUED_IDENTITY = { certChain: 'memory:ca-issued', privateKey: 'memory:ca-issued', trustRoots: 'memory:ca-issued' } as const;
 
+type TelemetrySection = NonNullable<ProxyConfig['telemetry']>;
+
+/** The telemetry resource of a response (one, named `telemetry`) as the config's section; the proxy validates it. */
+function telemetrySection(resources: unknown[]): TelemetrySection | undefined {
+  const r = resources[0];
+  if (r === null || typeof r !== 'object') return undefined;
+  const { name: _name, ...section } = r as Record<string, unknown>;
+  return section as TelemetrySection;
+}
+
 /** Builds whole configs from per-type responses. */
 export class ConfigComposer {
   private clusters: ClusterConfig[] = [];
   private routes: RouteConfigConfig[] = [];
   private listeners: ListenerConfig[] = [];
+  /** the stream's telemetry section (access log, tracing), laid over the bootstrap's (ports) */
+  private telemetry: TelemetrySection | undefined;
   private inForce: ProxyConfig | undefined;
 
   constructor(
@@ -49,14 +61,17 @@ export class ConfigComposer {
 
   /** The XdsClient `apply` callback. */
   readonly apply = async (typeUrl: string, resources: unknown[], version: string): Promise<ApplyResult> => {
-    const next = { clusters: this.clusters, routes: this.routes, listeners: this.listeners };
+    const next = { clusters: this.clusters, routes: this.routes, listeners: this.listeners, telemetry: this.telemetry };
     if (typeUrl === TypeUrl.clusters) next.clusters = resources as ClusterConfig[];
+    else if (typeUrl === TypeUrl.telemetry) next.telemetry = telemetrySection(resources);
     // Route tables may arrive split, one resource per virtual host: join them back.
     else if (typeUrl === TypeUrl.routes) next.routes = joinRouteTables(resources) as RouteConfigConfig[];
     else if (typeUrl === TypeUrl.listeners) next.listeners = resources as ListenerConfig[];
     else return { ok: false, error: `resource type ${typeUrl} is not supported by this proxy` };
+    const telemetry = next.telemetry || this.staticParts.telemetry ? { ...this.staticParts.telemetry, ...next.telemetry } : undefined;
     const candidate: ProxyConfig = {
       ...this.staticParts,
+      ...(telemetry ? { telemetry } : {}),
       apiVersion: PROXY_CONFIG_API_VERSION,
       version,
       listeners: next.listeners,
@@ -69,6 +84,7 @@ export class ConfigComposer {
     this.clusters = next.clusters;
     this.routes = next.routes;
     this.listeners = next.listeners;
+    this.telemetry = next.telemetry;
     this.inForce = candidate;
     return { ok: true };
   };
@@ -94,6 +110,7 @@ function referencedClusters(cfg: ProxyConfig): Set<string> {
       for (const r of vh.routes) {
         for (const d of r.route ?? []) out.add(d.cluster);
         if (r.mirror) out.add(r.mirror.cluster);
+        for (const m of r.mirrors ?? []) out.add(m.cluster);
       }
     }
   }

@@ -10,7 +10,7 @@ import { XdsClient, type AddressSource, type XdsNode } from './client.js';
 import { CA_ISSUED_IDENTITY, ConfigComposer, type ConfigTarget, type StaticParts } from './compose.js';
 
 /** The types a sidecar subscribes to, in dependency order. */
-export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
+export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners, TypeUrl.telemetry];
 
 /** Gets the workload certificate from the CA at `address` with `token`, and keeps it renewed. */
 export async function startCaIdentity(opts: {

@@ -24,7 +24,7 @@ function withoutClusterKind(kind: string): ConfigGenerator[] {
 describe('kind claims', () => {
   it('the shipped generators and declarations claim every mesh kind exactly once', () => {
     const set = meshGeneratorSet();
-    expect(set.types().sort()).toEqual([TypeUrl.clusters, TypeUrl.listeners, TypeUrl.routes].sort());
+    expect(set.types().sort()).toEqual([TypeUrl.clusters, TypeUrl.listeners, TypeUrl.routes, TypeUrl.telemetry].sort());
     const read = new Set(meshGenerators().flatMap((g) => g.reads.kinds));
     for (const def of MESH_KINDS) {
       const ref = `${def.group}/${def.kind}` as const;
@@ -63,11 +63,13 @@ describe('kind claims', () => {
   });
 
   it('a change of a kind declared not enforced regenerates nothing; a change of a kind a generator reads does', () => {
-    // A kind the mesh would accept before any generator reads it (as Telemetry would be).
+    // A kind the mesh would accept before any generator reads it (as WasmPlugin would be; Telemetry is read now).
     const claims = meshKindClaims();
-    const set = new GeneratorSet(meshGenerators(), { kinds: [...claims.kinds, 'telemetry.istio.io/Telemetry'], notEnforced: [...claims.notEnforced, 'telemetry.istio.io/Telemetry'] });
+    const set = new GeneratorSet(meshGenerators(), { kinds: [...claims.kinds, 'extensions.istio.io/WasmPlugin'], notEnforced: [...claims.notEnforced, 'extensions.istio.io/WasmPlugin'] });
+    const wasm = configChange([{ group: 'extensions.istio.io', kind: 'WasmPlugin', namespace: 'default', name: 'filter' }], 'apply');
+    expect(set.types().filter((t) => set.concerns(t, wasm, proxy, snapshot))).toEqual([]);
     const telemetry = configChange([{ group: 'telemetry.istio.io', kind: 'Telemetry', namespace: 'default', name: 'logs' }], 'apply');
-    expect(set.types().filter((t) => set.concerns(t, telemetry, proxy, snapshot))).toEqual([]);
+    expect(set.types().filter((t) => set.concerns(t, telemetry, proxy, snapshot))).toEqual([TypeUrl.telemetry]);
     const peerAuthn = configChange([{ group: 'security.istio.io', kind: 'PeerAuthentication', namespace: 'default', name: 'strict' }], 'apply');
     expect(set.types().filter((t) => set.concerns(t, peerAuthn, proxy, snapshot))).toEqual([TypeUrl.listeners]);
     const authz = configChange([{ group: 'security.istio.io', kind: 'AuthorizationPolicy', namespace: 'default', name: 'deny' }], 'apply');

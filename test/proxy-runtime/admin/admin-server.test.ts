@@ -35,7 +35,7 @@ describe('admin API: browser-shaped and unauthenticated requests', () => {
   it('refuses the cross-site POST /config from the finding; the routes stay', async () => {
     const { proxy, evilConfig } = await proxyWithRoutes();
     const host = `127.0.0.1:${proxy.adminPort}`;
-    const attacks = [
+    const attacks: Record<string, string>[] = [
       { host, origin: 'http://evil.example', 'content-type': 'text/plain' },
       { host, 'content-type': 'text/plain' },
       { host, 'content-type': 'application/x-www-form-urlencoded' },

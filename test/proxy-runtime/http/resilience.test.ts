@@ -238,6 +238,21 @@ describe('mirroring', () => {
     expect(main.seen[0]!.headers.host).toBe('reviews:9080');
   });
 
+  it('mirrors to every entry of mirrors, each with its own share', async () => {
+    const main = await startUpstream('main');
+    const a = await startUpstream('a');
+    const b = await startUpstream('b');
+    const cfg = simpleConfig({
+      clusters: [cluster('main', [main.port]), cluster('a', [a.port]), cluster('b', [b.port])],
+      routes: [{ mirrors: [{ cluster: 'a', percentage: { value: 100 } }, { cluster: 'b', percentage: { value: 100 } }, { cluster: 'b', percentage: { value: 0 } }], route: [{ cluster: 'main' }] }],
+    });
+    const { proxy } = await startProxy(cfg);
+    for (let i = 0; i < 3; i++) expect((await send(proxy.listenerPort('out'), { method: 'POST', body: `copy ${i}`, path: '/m' })).status).toBe(200);
+    await eventually(() => a.seen.length === 3 && b.seen.length === 3, 'both mirrors received every request');
+    expect(a.seen.map((r) => r.body).sort()).toEqual(['copy 0', 'copy 1', 'copy 2']);
+    expect(b.seen.map((r) => r.body).sort()).toEqual(['copy 0', 'copy 1', 'copy 2']);
+  });
+
   it('mirrors nothing at 0% and still serves when the mirror is down', async () => {
     const main = await startUpstream('main');
     const shadow = await startUpstream('shadow');

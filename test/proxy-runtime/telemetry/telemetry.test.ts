@@ -161,6 +161,23 @@ describe('access log settings', () => {
   });
 });
 
+describe('access log filter', () => {
+  it('logs only the requests the filter selects, and refuses a filter it cannot evaluate (NACK, the old config stays)', async () => {
+    const up = await startUpstream('svc', (req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('x');
+    });
+    const cfg = (version: string, accessLogFilter: string) => simpleConfig({ version, clusters: [cluster('svc', [up.port])], extra: { telemetry: { accessLogFilter } } });
+    const { proxy, accessLog } = await startProxy(cfg('v1', 'response.code >= 400'));
+    for (const path of ['/', '/missing', '/ok']) await send(proxy.listenerPort('out'), { path });
+    expect(accessLog().map((l) => [l.path, l.response_code])).toEqual([['/missing', 404]]);
+    const bad = await proxy.applyConfig(cfg('v2', 'response.duration > 10'));
+    expect(bad.ok).toBe(false);
+    expect(bad.ok ? '' : bad.error).toContain('telemetry.accessLogFilter: "response.duration" is not supported');
+    expect(proxy.version).toBe('v1');
+  });
+});
+
 describe('request id and tracing', () => {
   it('generates x-request-id when absent and keeps it when present', async () => {
     const up = await startUpstream('svc');
