@@ -30,7 +30,8 @@ interface Progress {
 export function validate(flags: RotateFlags, interactive: boolean): { format: 'table' | 'json' } {
   const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
   if (!flags.yes && (!interactive || format === 'json')) {
-    throw new UsageError('ca rotate replaces the mesh root CA and there is no terminal to confirm it', 'add --yes to confirm');
+    throw new UsageError('ca rotate replaces the mesh root CA and there is no terminal to confirm it',
+      'add --yes to confirm');
   }
   return { format };
 }
@@ -38,7 +39,8 @@ export function validate(flags: RotateFlags, interactive: boolean): { format: 't
 async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   const { format } = validate(flags, Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY));
   if (ctx.platformKind() === 'kubernetes') {
-    throw new PlatformUnavailableError('meshctl ca rotate runs on the local platform only so far', 'rotate a Kubernetes mesh root by hand: see README "Root CA rotation"');
+    throw new PlatformUnavailableError('meshctl ca rotate runs on the local platform only so far',
+      'on Kubernetes, replace the root by reinstalling with --ca-cert/--ca-key');
   }
   const { LocalPlatform } = await import('../cluster/local/platform.js');
   const platform = new LocalPlatform(ctx.meshHome());
@@ -51,9 +53,15 @@ async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   let waitingShown = '';
   const print = (): void => {
     if (format === 'json') return;
-    for (const line of progress.steps.slice(printed)) ctx.out(`${line.startsWith('rotation stopped') ? ctx.style.red(Symbols.fail) : ctx.style.green(Symbols.ok)} ${line}\n`);
+    for (const line of progress.steps.slice(printed)) {
+      const mark = line.startsWith('rotation stopped') ? ctx.style.red(Symbols.fail) : ctx.style.green(Symbols.ok);
+      ctx.out(`${mark} ${line}\n`);
+    }
     printed = progress.steps.length;
-    const waiting = progress.running && progress.waitingFor.length ? `  waiting for ${progress.waitingFor.length} proxy identities to renew: ${progress.waitingFor.slice(0, 3).join(', ')}` : '';
+    const w = progress.waitingFor;
+    const waiting = progress.running && w.length
+      ? `  waiting for ${w.length} proxy identities to renew: ${w.slice(0, 3).join(', ')}`
+      : '';
     if (waiting && waiting !== waitingShown) ctx.err(`${waiting}\n`);
     waitingShown = waiting;
   };
@@ -66,7 +74,9 @@ async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   const ok = !progress.error && progress.status.phase === 'idle';
   if (format === 'json') {
     const { toJson } = await import('../ui/printers.js');
-    ctx.out(toJson({ ok, steps: progress.steps, phase: progress.status.phase, error: progress.error ?? null, bundleSize: progress.status.bundle.length }));
+    const { steps, status } = progress;
+    const error = progress.error ?? null;
+    ctx.out(toJson({ ok, steps, phase: status.phase, error, bundleSize: status.bundle.length }));
   }
   return ok ? 0 : 1;
 }
@@ -77,7 +87,7 @@ const command: CommandDefinition = {
   define(cmd, bind) {
     const sub = cmd
       .command('rotate')
-      .description('rotate the root CA: add a new root, re-issue every proxy certificate from it, then drop the old root')
+      .description('rotate the root CA: add a new root, re-issue every proxy certificate from it, drop the old root')
       .option('-y, --yes', 'do not ask for confirmation')
       .option('-o, --output <format>', 'output format: table or json', 'table')
       .addHelpText('after', examples(['meshctl ca rotate', 'meshctl ca rotate --yes -o json']));

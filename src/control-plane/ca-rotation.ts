@@ -38,7 +38,8 @@ export interface CaRotationProgress {
 
 /** Writes the trust bundle with a header naming the phase (a change of phase changes the file). */
 export async function writeTrustFile(file: string, authority: CertificateAuthority, phase: string): Promise<void> {
-  await writeFileAtomic(file, `# meshctl trust bundle (root rotation phase: ${phase})\n${authority.trustBundlePem}`, 0o644);
+  const header = `# meshctl trust bundle (root rotation phase: ${phase})\n`;
+  await writeFileAtomic(file, header + authority.trustBundlePem, 0o644);
 }
 
 /** Drives rotations; one at a time, a second request while one runs joins it. */
@@ -69,7 +70,8 @@ export class CaRotationRunner {
       this.running = this.run()
         .catch((err: Error) => {
           this.error = err.message;
-          this.step(`rotation stopped: ${err.message}; the old root is still trusted, run meshctl ca rotate again to resume`);
+          this.step(`rotation stopped: ${err.message}; the old root is still trusted, `
+            + 'run meshctl ca rotate again to resume');
         })
         .finally(() => {
           this.running = undefined;

@@ -62,7 +62,9 @@ export class RootRotation {
    * Loads any rotation in progress from `caDir` and applies it to `authority` (bundle and signing
    * root as of its phase), so a restarted control plane resumes with the same new root.
    */
-  static async open(authority: CertificateAuthority, storage: CaStorage, caDir: string, log: (l: string) => void = () => undefined): Promise<RootRotation> {
+  static async open(
+    authority: CertificateAuthority, storage: CaStorage, caDir: string, log: (l: string) => void = () => undefined,
+  ): Promise<RootRotation> {
     const rotation = new RootRotation(authority, storage, join(caDir, ROTATION_FILE), log);
     let text: string | undefined;
     try {
@@ -100,11 +102,14 @@ export class RootRotation {
     if (this.record) return this.status();
     // Its own CN, so certificates and /certs tell the new root from the old one.
     const created = await createRootCa({ now, commonName: `meshctl root CA ${now.toISOString().slice(0, 19)}Z` });
-    const record: RotationRecord = { phase: 'added', startedAt: now.toISOString(), next: created.pem, oldRootPem: this.authority.rootPem };
+    const record: RotationRecord = {
+      phase: 'added', startedAt: now.toISOString(), next: created.pem, oldRootPem: this.authority.rootPem,
+    };
     await this.persist(record);
     this.next = created.ca;
     this.apply();
-    this.log(`CA rotation: new root "${created.ca.certificate.subject}" added to the trust bundle (old root still signs)`);
+    this.log(`CA rotation: new root "${created.ca.certificate.subject}" added to the trust bundle `
+      + '(old root still signs)');
     return this.status();
   }
 
@@ -125,7 +130,9 @@ export class RootRotation {
    */
   async complete(): Promise<RotationStatus> {
     const record = this.requireRecord('remove the old root');
-    if (record.phase !== 'signing') throw new Error('the old root cannot be removed before the CA signs with the new root');
+    if (record.phase !== 'signing') {
+      throw new Error('the old root cannot be removed before the CA signs with the new root');
+    }
     // CA files first: if we crash before the record is removed, open() sees the new root stored and finishes.
     await this.storage.save(record.next);
     await rm(this.file, { force: true });
@@ -169,19 +176,23 @@ export class RootRotation {
 
 /** Splits concatenated PEM certificates. */
 export function splitBundle(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g)?.map((c) => (c.endsWith('\n') ? c : c + '\n')) ?? [];
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+  return blocks.map((c) => (c.endsWith('\n') ? c : c + '\n'));
 }
+
+const ABANDON_HINT = 'restore it, or remove it to abandon the rotation (the old root stays stored and trusted)';
 
 function parseRecord(text: string, file: string): RotationRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new CaMaterialInvalidError(file, 'the rotation record is not JSON', 'restore it, or remove it to abandon the rotation (the old root stays)');
+    throw new CaMaterialInvalidError(file, 'the rotation record is not JSON', ABANDON_HINT);
   }
   const r = value as Partial<RotationRecord>;
-  const ok = (r.phase === 'added' || r.phase === 'signing') && typeof r.startedAt === 'string' && typeof r.oldRootPem === 'string'
+  const ok = (r.phase === 'added' || r.phase === 'signing') && typeof r.startedAt === 'string'
+    && typeof r.oldRootPem === 'string'
     && typeof r.next?.certChainPem === 'string' && typeof r.next?.keyPem === 'string';
-  if (!ok) throw new CaMaterialInvalidError(file, 'not a rotation record', 'remove it to abandon the rotation (the old root stays)');
+  if (!ok) throw new CaMaterialInvalidError(file, 'not a rotation record', ABANDON_HINT);
   return r as RotationRecord;
 }
