@@ -30,8 +30,8 @@ interface Progress {
 export function validate(flags: RotateFlags, interactive: boolean): { format: 'table' | 'json' } {
   const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
   if (!flags.yes && (!interactive || format === 'json')) {
-    throw new UsageError('ca rotate replaces the mesh root CA and there is no terminal to confirm it',
-      'add --yes to confirm');
+    const why = format === 'json' ? 'and -o json does not ask' : 'and there is no terminal to confirm it';
+    throw new UsageError(`ca rotate replaces the mesh root CA ${why}`, 'add --yes to confirm');
   }
   return { format };
 }

@@ -20,7 +20,8 @@ const APP = "require('http').createServer((q,r)=>r.end(process.env.NAME)).listen
 
 async function start(name: string): Promise<void> {
   const port = String(await freePort());
-  const argv = ['run', '--name', name, '--service', 'reviews', '--service-port', String(SERVICE_PORT), '--labels', 'version=v1'];
+  const argv = ['run', '--name', name, '--service', 'reviews', '--service-port', String(SERVICE_PORT)];
+  argv.push('--labels', 'version=v1');
   const p = startMeshctl(mesh.home, [...argv, '--port', port, '--', process.execPath, '-e', APP], { NAME: name });
   runs.set(name, p);
   await p.waitFor(/now an endpoint of reviews/);
