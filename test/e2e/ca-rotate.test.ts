@@ -93,4 +93,28 @@ describe('meshctl ca rotate', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await after.stop()).failed).toEqual([]);
   }, 180_000);
+
+  it('a second run while one is in progress follows it to the end (the first command was killed)', async () => {
+    const before = mesh.cp.authority.rootPem;
+    const load = steadyLoad(client, 4);
+    // Both start together, so the second asks while the first's rotation runs; then the first is killed.
+    const first = startMeshctl(mesh.home, ['ca', 'rotate', '--yes']);
+    const second = startMeshctl(mesh.home, ['ca', 'rotate', '--yes', '-o', 'json']);
+    await first.waitFor(/1\/3 new root added/, 30_000);
+    const newRoot = mesh.cp.authority.trustBundlePem.replace(before, '');
+    expect(newRoot).toContain('BEGIN CERTIFICATE');
+    first.proc.kill('SIGKILL');
+    await first.exited(10_000);
+    expect(await second.exited(90_000)).toBe(0);
+    const { failed, ok } = await load.stop();
+    const report = JSON.parse(second.stdout()) as { ok: boolean; phase: string; steps: string[]; bundleSize: number };
+    expect(report).toMatchObject({ ok: true, phase: 'idle', bundleSize: 1 });
+    // One rotation, not two: its steps are listed once.
+    expect(report.steps.filter((l) => l.startsWith('1/3')).length).toBe(1);
+    expect(report.steps.at(-1)).toMatch(/3\/3 old root removed/);
+    // The rotation the first command started, not a second one.
+    expect(mesh.cp.authority.rootPem).toBe(newRoot);
+    expect(failed).toEqual([]);
+    expect(ok).toBeGreaterThan(50);
+  }, 180_000);
 });
