@@ -5,8 +5,17 @@
 import type { AuthorizationPolicy, FieldPath, MeshResource, ResourceIdentity } from '../config/index.js';
 import { formatFieldPath, splitApiVersion } from '../config/index.js';
 import type { SourcePosition } from '../errors.js';
-import { allowWithoutRulesAnalyzer, mtlsConflictAnalyzer, optionalTokenAnalyzer, policySelectorAnalyzer } from './analyzers/security.js';
-import { principalTrustDomainAnalyzer, requestPrincipalWithoutAuthnAnalyzer, shadowedAllowAnalyzer } from './analyzers/authorization.js';
+import {
+  allowWithoutRulesAnalyzer,
+  mtlsConflictAnalyzer,
+  optionalTokenAnalyzer,
+  policySelectorAnalyzer,
+} from './analyzers/security.js';
+import {
+  principalTrustDomainAnalyzer,
+  requestPrincipalWithoutAuthnAnalyzer,
+  shadowedAllowAnalyzer,
+} from './analyzers/authorization.js';
 import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/destination.js';
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
@@ -44,7 +53,12 @@ export interface Suppression {
 }
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** The text a suppression's resource part is matched against: `Kind/name.namespace` (or `Kind/name`). */
@@ -53,7 +67,11 @@ export function resourceRef(id: ResourceIdentity): string {
 }
 
 function suppressed(f: Finding, rules: readonly Suppression[]): boolean {
-  return rules.some((s) => glob(s.code).test(f.type.code) && (f.resource ? glob(s.resource).test(resourceRef(f.resource)) : s.resource === '*'));
+  return rules.some(
+    (s) =>
+      glob(s.code).test(f.type.code) &&
+      (f.resource ? glob(s.resource).test(resourceRef(f.resource)) : s.resource === '*'),
+  );
 }
 
 /** Options of a run. */
@@ -93,7 +111,14 @@ export function runAnalysis(input: AnalysisInput, options: AnalyzeOptions = {}):
         resource = on.validation.identity;
         position = on.locate(path ?? []);
       }
-      findings.push({ type, level: type.level, message, ...(resource ? { resource } : {}), ...(position ? { position } : {}), ...(path?.length ? { field: formatFieldPath(path) } : {}) });
+      findings.push({
+        type,
+        level: type.level,
+        message,
+        ...(resource ? { resource } : {}),
+        ...(position ? { position } : {}),
+        ...(path?.length ? { field: formatFieldPath(path) } : {}),
+      });
     },
     reportAt(type, position, message) {
       findings.push({ type, level: type.level, message, position });

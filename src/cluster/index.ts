@@ -46,7 +46,12 @@ export interface ConfigOutcome {
 }
 
 /** A stored config object (apiVersion, kind, metadata, spec). */
-export type ConfigObjectData = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+export type ConfigObjectData = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+};
 
 /** A workload the platform knows, with its sidecar. */
 export interface WorkloadInfo {
@@ -108,7 +113,10 @@ export async function platformFor(kind: PlatformKind, opts: PlatformOptions): Pr
     const { LocalPlatform } = await import('./local/platform.js');
     return new LocalPlatform(opts.home);
   }
-  const [{ KubernetesCluster }, { KubernetesPlatform }] = await Promise.all([import('./kubernetes/index.js'), import('./kubernetes/platform.js')]);
+  const [{ KubernetesCluster }, { KubernetesPlatform }] = await Promise.all([
+    import('./kubernetes/index.js'),
+    import('./kubernetes/platform.js'),
+  ]);
   const cluster = await KubernetesCluster.connect({
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { context: opts.context } : {}),

@@ -24,8 +24,14 @@ async function analyzeBeforeApply(ctx: CliContext, platform: MeshPlatform, files
   const analyze = await import('../analyze/index.js');
   let snapshot: import('../analyze/index.js').PlatformSnapshot;
   if (platform.kind === 'kubernetes') {
-    const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([import('../cluster/kubernetes/platform.js'), import('../cluster/kubernetes/analysis-inventory.js')]);
-    snapshot = platform instanceof KubernetesPlatform ? await readClusterForAnalysis(platform) : { objects: await platform.listConfig(), inventory: {}, origin: platform.describe() };
+    const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([
+      import('../cluster/kubernetes/platform.js'),
+      import('../cluster/kubernetes/analysis-inventory.js'),
+    ]);
+    snapshot =
+      platform instanceof KubernetesPlatform
+        ? await readClusterForAnalysis(platform)
+        : { objects: await platform.listConfig(), inventory: {}, origin: platform.describe() };
   } else {
     // The local mesh: its stored config. Its services and workloads come and go with `meshctl run`,
     // so the inventory stays unknown (config applied before the workloads start is not an error).
@@ -33,10 +39,20 @@ async function analyzeBeforeApply(ctx: CliContext, platform: MeshPlatform, files
   }
   const input = analyze.buildAnalysisInput({ files, platform: snapshot, defaultNamespace: ctx.namespace() });
   // Invalid input is reported by the platform's validation, with file:line and the fix, as before.
-  const invalid = input.parseFailures.length > 0 || input.resources.some((r) => r.source === 'file' && r.validation.errors.length > 0);
+  const invalid =
+    input.parseFailures.length > 0 ||
+    input.resources.some((r) => r.source === 'file' && r.validation.errors.length > 0);
   if (invalid) return { findings: [], format: () => '' };
-  const ours = new Set(input.resources.filter((r) => r.source === 'file').map((r) => `${r.validation.identity.kind}/${r.validation.identity.namespace ?? ''}/${r.validation.identity.name}`));
-  const findings = analyze.runAnalysis(input).filter((f) => f.resource && ours.has(`${f.resource.kind}/${f.resource.namespace ?? ''}/${f.resource.name}`));
+  const ours = new Set(
+    input.resources
+      .filter((r) => r.source === 'file')
+      .map(
+        (r) => `${r.validation.identity.kind}/${r.validation.identity.namespace ?? ''}/${r.validation.identity.name}`,
+      ),
+  );
+  const findings = analyze
+    .runAnalysis(input)
+    .filter((f) => f.resource && ours.has(`${f.resource.kind}/${f.resource.namespace ?? ''}/${f.resource.name}`));
   return { findings, format: (f: (typeof findings)[number]) => analyze.formatFinding(f, ctx.errStyle) };
 }
 
@@ -71,10 +87,14 @@ const command: CommandDefinition = {
       const rest = findings.filter((f) => f.level === 'Warning');
       for (const f of [...blocking, ...rest]) ctx.err(show(f) + '\n');
       if (blocking.length > 0 && !flags.force) {
-        throw new MeshError(ErrorCode.AnalyzeFindings, `analysis found ${blocking.length} error(s) in the config to apply; nothing was applied`, {
-          exitCode: ExitCode.AnalyzeFindings,
-          hint: 'fix the findings above, or apply anyway with --force',
-        });
+        throw new MeshError(
+          ErrorCode.AnalyzeFindings,
+          `analysis found ${blocking.length} error(s) in the config to apply; nothing was applied`,
+          {
+            exitCode: ExitCode.AnalyzeFindings,
+            hint: 'fix the findings above, or apply anyway with --force',
+          },
+        );
       }
       const outcomes = await platform.applyConfig(
         sources.map((s) => ({ file: s.name, text: s.text })),
@@ -82,7 +102,11 @@ const command: CommandDefinition = {
       );
       ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
       const { notEnforcedWarnings } = await import('./apply-warnings.js');
-      for (const line of notEnforcedWarnings(sources.map((s) => ({ file: s.name, text: s.text })), ctx.namespace())) ctx.err(`${line}\n`);
+      for (const line of notEnforcedWarnings(
+        sources.map((s) => ({ file: s.name, text: s.text })),
+        ctx.namespace(),
+      ))
+        ctx.err(`${line}\n`);
       return 0;
     });
   },

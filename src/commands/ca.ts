@@ -39,8 +39,10 @@ export function validate(flags: RotateFlags, interactive: boolean): { format: 't
 async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   const { format } = validate(flags, Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY));
   if (ctx.platformKind() === 'kubernetes') {
-    throw new PlatformUnavailableError('meshctl ca rotate runs on the local platform only so far',
-      'on Kubernetes, replace the root by reinstalling with --ca-cert/--ca-key');
+    throw new PlatformUnavailableError(
+      'meshctl ca rotate runs on the local platform only so far',
+      'on Kubernetes, replace the root by reinstalling with --ca-cert/--ca-key',
+    );
   }
   const { LocalPlatform } = await import('../cluster/local/platform.js');
   const platform = new LocalPlatform(ctx.meshHome());
@@ -59,9 +61,10 @@ async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
     }
     printed = progress.steps.length;
     const w = progress.waitingFor;
-    const waiting = progress.running && w.length
-      ? `  waiting for ${w.length} proxy identities to renew: ${w.slice(0, 3).join(', ')}`
-      : '';
+    const waiting =
+      progress.running && w.length
+        ? `  waiting for ${w.length} proxy identities to renew: ${w.slice(0, 3).join(', ')}`
+        : '';
     if (waiting && waiting !== waitingShown) ctx.err(`${waiting}\n`);
     waitingShown = waiting;
   };

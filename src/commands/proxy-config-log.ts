@@ -20,7 +20,12 @@ export interface ProxyLogRequest {
 const ENVOY_ALIASES: Readonly<Record<string, LogLevel>> = { warning: 'warn' };
 
 /** Checks the arguments before any I/O: the proxy name and the level (one level: meshctl proxies have one logger). */
-export function validate(name: string, level: string | undefined, format: 'table' | 'json', defaultNamespace: string): ProxyLogRequest {
+export function validate(
+  name: string,
+  level: string | undefined,
+  format: 'table' | 'json',
+  defaultNamespace: string,
+): ProxyLogRequest {
   const target = parseProxyName(name, defaultNamespace);
   if (level === undefined) return { target, format };
   if (level.includes(':') || level.includes(',')) {

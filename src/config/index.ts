@@ -41,6 +41,16 @@ export type { LinkerdAuthorizationPolicySpec, ServerAuthorizationSpec, ServerSpe
 export type { LabelSelector, ObjectMeta, Resource } from './schema.js';
 export * from './types.js';
 export { supportTables } from './support-tables.js';
-export { accepted, deprecated, enforced, exceptValues, resolveFields, truthTable, type FieldTruth, type ResolvedField, type TruthTable } from './truth.js';
+export {
+  accepted,
+  deprecated,
+  enforced,
+  exceptValues,
+  resolveFields,
+  truthTable,
+  type FieldTruth,
+  type ResolvedField,
+  type TruthTable,
+} from './truth.js';
 export { TRUTH_TABLES, truthTableOf } from './truth/index.js';
 export { configKinds, notEnforced, NOT_ENFORCED_KINDS, type NotEnforcedKind } from './enforcement.js';

@@ -9,7 +9,8 @@ import { MeshKeyword } from './schema.js';
 
 /** Fields people write by analogy with the other mesh, and where that setting really lives. */
 export const KNOWN_MISTAKES: Readonly<Record<string, string>> = {
-  'ServiceProfile.retries': 'Linkerd retries a route when it has isRetryable: true, within spec.retryBudget (retryRatio, minRetriesPerSecond, ttl); move the budget there',
+  'ServiceProfile.retries':
+    'Linkerd retries a route when it has isRetryable: true, within spec.retryBudget (retryRatio, minRetriesPerSecond, ttl); move the budget there',
   'ServiceProfile.retryBudget': 'the retry budget belongs to spec.retryBudget, not to a route',
   'VirtualService.weight': 'weight belongs to each entry of route[], next to destination',
   'DestinationRule.subset': 'subsets are listed under spec.subsets, each with a name and labels',
@@ -31,7 +32,8 @@ function describeType(schema: Record<string, unknown>): string {
   const min = schema.minimum as number | undefined;
   const max = schema.maximum as number | undefined;
   const noun = schema.type === 'integer' ? 'an integer' : schema.type === 'number' ? 'a number' : String(schema.type);
-  const defaultBounds = (min === -2147483648 && max === 2147483647) || (min === 0 && max === 4294967295 && schema.type === 'integer');
+  const defaultBounds =
+    (min === -2147483648 && max === 2147483647) || (min === 0 && max === 4294967295 && schema.type === 'integer');
   if (schema.type === 'integer' || schema.type === 'number') {
     if (defaultBounds) return min === 0 ? `${noun} >= 0` : noun;
     if (min !== undefined && max !== undefined && max < 2147483647) return `${noun} ${min}..${max}`;
@@ -40,11 +42,16 @@ function describeType(schema: Record<string, unknown>): string {
     return noun;
   }
   switch (schema.type) {
-    case 'string': return 'a string';
-    case 'boolean': return 'true or false';
-    case 'array': return 'a list';
-    case 'object': return 'a mapping (key: value)';
-    default: return noun;
+    case 'string':
+      return 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'array':
+      return 'a list';
+    case 'object':
+      return 'a mapping (key: value)';
+    default:
+      return noun;
   }
 }
 
@@ -55,7 +62,11 @@ function editDistance(a: string, b: string): number {
     dp[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      dp[j] = Math.min(
+        dp[j]! + 1,
+        dp[j - 1]! + 1,
+        prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1),
+      );
       prev = tmp;
     }
   }
@@ -90,7 +101,6 @@ function pointerToPath(pointer: string, root: unknown): (string | number)[] {
   return out;
 }
 
-
 /** The schema node holding the failed keyword (what ajv's `verbose` would give, without its compile cost). */
 function schemaAt(schemaPath: string, rootSchema: unknown): Record<string, unknown> {
   let node: unknown = rootSchema;
@@ -103,7 +113,8 @@ function schemaAt(schemaPath: string, rootSchema: unknown): Record<string, unkno
 
 function dataAt(path: readonly (string | number)[], root: unknown): unknown {
   let node: unknown = root;
-  for (const seg of path) node = Array.isArray(node) ? node[seg as number] : isRecord(node) ? node[seg as string] : undefined;
+  for (const seg of path)
+    node = Array.isArray(node) ? node[seg as number] : isRecord(node) ? node[seg as string] : undefined;
   return node;
 }
 
@@ -115,12 +126,20 @@ export function translate(err: ErrorObject, root: unknown, rootSchema: unknown):
   const p = err.params as Record<string, unknown>;
   switch (err.keyword) {
     case 'required':
-      return { path: [...base, p.missingProperty as string], message: 'required field is missing; add it', rule: 'schema' };
+      return {
+        path: [...base, p.missingProperty as string],
+        message: 'required field is missing; add it',
+        rule: 'schema',
+      };
     case 'additionalProperties': {
       const field = p.additionalProperty as string;
       const known = Object.keys((parent.properties as Record<string, unknown> | undefined) ?? {});
       const guess = suggest(field, known);
-      const hint = guess ? `did you mean "${guess}"?` : known.length ? `remove it (known fields: ${known.join(', ')})` : 'remove it';
+      const hint = guess
+        ? `did you mean "${guess}"?`
+        : known.length
+          ? `remove it (known fields: ${known.join(', ')})`
+          : 'remove it';
       return { path: [...base, field], message: `unknown field "${field}"; ${hint}`, rule: 'unknown-field' };
     }
     case 'type':
@@ -131,10 +150,15 @@ export function translate(err: ErrorObject, root: unknown, rootSchema: unknown):
       const values = (parent.enum as string[] | undefined) ?? [];
       const ci = typeof data === 'string' ? values.find((v) => v.toLowerCase() === data.toLowerCase()) : undefined;
       const guess = ci ?? (typeof data === 'string' ? suggest(data, values) : undefined);
-      return { path: base, message: `must be one of ${values.join(', ')} (got ${show(data)})${guess ? `; did you mean ${guess}?` : ''}`, rule: 'schema' };
+      return {
+        path: base,
+        message: `must be one of ${values.join(', ')} (got ${show(data)})${guess ? `; did you mean ${guess}?` : ''}`,
+        rule: 'schema',
+      };
     }
     case 'anyOf':
-      if (parent['x-kubernetes-int-or-string']) return { path: base, message: `must be an integer or a string (got ${show(data)})`, rule: 'schema' };
+      if (parent['x-kubernetes-int-or-string'])
+        return { path: base, message: `must be an integer or a string (got ${show(data)})`, rule: 'schema' };
       return { path: base, message: err.message ?? 'invalid value', rule: 'schema' };
     case 'minItems':
       return { path: base, message: `must have at least ${String(p.limit)} item(s); add one`, rule: 'schema' };

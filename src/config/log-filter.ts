@@ -31,7 +31,8 @@ const ATTRIBUTES: Record<string, Eval> = {
   'request.protocol': (r) => r.protocol,
 };
 
-const TOKEN = /\s*(?:(\d+(?:\.\d+)?)|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(&&|\|\||==|!=|>=|<=|[<>!()[\]])|([A-Za-z_][A-Za-z0-9_.]*))/y;
+const TOKEN =
+  /\s*(?:(\d+(?:\.\d+)?)|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(&&|\|\||==|!=|>=|<=|[<>!()[\]])|([A-Za-z_][A-Za-z0-9_.]*))/y;
 
 interface Tok {
   kind: 'num' | 'str' | 'op' | 'id';
@@ -49,7 +50,8 @@ function tokenize(src: string): Tok[] {
     if (!m) throw new Error(`cannot read the filter at "${src.slice(at, at + 20)}"`);
     at = TOKEN.lastIndex;
     if (m[1] !== undefined) out.push({ kind: 'num', text: m[1] });
-    else if (m[2] !== undefined || m[3] !== undefined) out.push({ kind: 'str', text: (m[2] ?? m[3]!).replace(/\\(.)/g, '$1') });
+    else if (m[2] !== undefined || m[3] !== undefined)
+      out.push({ kind: 'str', text: (m[2] ?? m[3]!).replace(/\\(.)/g, '$1') });
     else if (m[4] !== undefined) out.push({ kind: 'op', text: m[4] });
     else out.push({ kind: 'id', text: m[5]! });
   }
@@ -65,7 +67,8 @@ export function compileLogFilter(expression: string): (r: LogFilterInput) => boo
   const peek = () => toks[i];
   const take = (text?: string): Tok => {
     const t = toks[i];
-    if (!t || (text !== undefined && t.text !== text)) throw new Error(`expected ${text ?? 'more'} ${t ? `at "${t.text}"` : 'at the end'}`);
+    if (!t || (text !== undefined && t.text !== text))
+      throw new Error(`expected ${text ?? 'more'} ${t ? `at "${t.text}"` : 'at the end'}`);
     i++;
     return t;
   };
@@ -90,7 +93,10 @@ export function compileLogFilter(expression: string): (r: LogFilterInput) => boo
         return (r) => r.header(lower);
       }
       const attr = ATTRIBUTES[t.text];
-      if (!attr) throw new Error(`"${t.text}" is not supported; use ${[...Object.keys(ATTRIBUTES), "request.headers['name']"].join(', ')}`);
+      if (!attr)
+        throw new Error(
+          `"${t.text}" is not supported; use ${[...Object.keys(ATTRIBUTES), "request.headers['name']"].join(', ')}`,
+        );
       return attr;
     }
     throw new Error(`unexpected "${t.text}"`);

@@ -47,7 +47,9 @@ export const MESH_KINDS: readonly KindDefinition[] = [
 /** Splits `group/version` (or the core `v1`) into its parts. */
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const i = apiVersion.lastIndexOf('/');
-  return i < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
+  return i < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
 }
 
 /** What an apiVersion + kind resolved to. */
@@ -61,14 +63,21 @@ export type KindLookup =
 export function lookupKind(apiVersion: string, kind: string): KindLookup {
   const { group, version } = splitApiVersion(apiVersion);
   const def = MESH_KINDS.find((k) => k.group === group && k.kind === kind);
-  if (def) return def.versions.includes(version) ? { type: 'mesh', def, version } : { type: 'bad-version', def, version };
+  if (def)
+    return def.versions.includes(version) ? { type: 'mesh', def, version } : { type: 'bad-version', def, version };
   const core = CORE_KINDS.find((k) => k.group === group && k.kind === kind);
   if (core) return { type: 'core', core };
   // A kind of one Istio group written with the other Istio group's apiVersion (as in
   // `security.istio.io/v1beta1` + DestinationRule): unambiguous, so read it as meant, with a warning.
   if (group.endsWith('.istio.io')) {
     const sibling = MESH_KINDS.find((k) => k.family === 'istio' && k.kind === kind);
-    if (sibling) return { type: 'mesh', def: sibling, version: sibling.versions.includes(version) ? version : sibling.storageVersion, wrongGroup: group };
+    if (sibling)
+      return {
+        type: 'mesh',
+        def: sibling,
+        version: sibling.versions.includes(version) ? version : sibling.storageVersion,
+        wrongGroup: group,
+      };
   }
   return { type: 'unknown' };
 }
@@ -76,5 +85,12 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
 /** Finds a mesh kind by kind name, plural or short name (case-insensitive), as `meshctl get` takes it. */
 export function findKindByName(name: string): KindDefinition[] {
   const n = name.toLowerCase();
-  return MESH_KINDS.filter((k) => k.kind.toLowerCase() === n || k.plural === n || k.singular === n || k.shortNames.includes(n) || `${k.plural}.${k.group}` === n);
+  return MESH_KINDS.filter(
+    (k) =>
+      k.kind.toLowerCase() === n ||
+      k.plural === n ||
+      k.singular === n ||
+      k.shortNames.includes(n) ||
+      `${k.plural}.${k.group}` === n,
+  );
 }

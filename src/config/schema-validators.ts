@@ -30,30 +30,67 @@ function makeAjv(): Ajv {
   a.addFormat('int32', { type: 'number', validate: () => true });
   const duration: KeywordFn = function durationCheck(mode, data) {
     const ms = parseDuration(data as string);
-    if (ms === undefined) return keywordError(durationCheck, MeshKeyword.duration, `must be a duration such as 1.5s, 500ms or 1m (got ${JSON.stringify(data)})`);
-    if (mode === 'positive' && ms < 1) return keywordError(durationCheck, MeshKeyword.duration, `must be at least 1ms (got ${JSON.stringify(data)})`);
+    if (ms === undefined)
+      return keywordError(
+        durationCheck,
+        MeshKeyword.duration,
+        `must be a duration such as 1.5s, 500ms or 1m (got ${JSON.stringify(data)})`,
+      );
+    if (mode === 'positive' && ms < 1)
+      return keywordError(durationCheck, MeshKeyword.duration, `must be at least 1ms (got ${JSON.stringify(data)})`);
     return true;
   };
-  a.addKeyword({ keyword: MeshKeyword.duration, type: 'string', schemaType: 'string', errors: true, validate: duration });
+  a.addKeyword({
+    keyword: MeshKeyword.duration,
+    type: 'string',
+    schemaType: 'string',
+    errors: true,
+    validate: duration,
+  });
   const regex: KeywordFn = function regexCheck(_s, data) {
     const problem = regexProblem(data as string);
-    return problem ? keywordError(regexCheck, MeshKeyword.regex, `not a valid RE2 regular expression: ${problem}; RE2 has no backreferences or lookaround`) : true;
+    return problem
+      ? keywordError(
+          regexCheck,
+          MeshKeyword.regex,
+          `not a valid RE2 regular expression: ${problem}; RE2 has no backreferences or lookaround`,
+        )
+      : true;
   };
   a.addKeyword({ keyword: MeshKeyword.regex, type: 'string', schemaType: 'boolean', errors: true, validate: regex });
   const percent: KeywordFn = function percentCheck(_s, data) {
     const n = data as number;
-    return n < 0 || n > 100 ? keywordError(percentCheck, MeshKeyword.percent, `must be a percentage 0..100 (got ${n})`) : true;
+    return n < 0 || n > 100
+      ? keywordError(percentCheck, MeshKeyword.percent, `must be a percentage 0..100 (got ${n})`)
+      : true;
   };
-  a.addKeyword({ keyword: MeshKeyword.percent, type: 'number', schemaType: 'boolean', errors: true, validate: percent });
+  a.addKeyword({
+    keyword: MeshKeyword.percent,
+    type: 'number',
+    schemaType: 'boolean',
+    errors: true,
+    validate: percent,
+  });
   const exclusive: KeywordFn = function exclusiveCheck(groups, data) {
     const obj = data as Record<string, unknown>;
     for (const group of groups as string[][]) {
       const set = group.filter((k) => obj[k] !== undefined);
-      if (set.length > 1) return keywordError(exclusiveCheck, MeshKeyword.exclusive, `${set.join(' and ')} cannot be used together; keep only one of ${group.join(', ')}`);
+      if (set.length > 1)
+        return keywordError(
+          exclusiveCheck,
+          MeshKeyword.exclusive,
+          `${set.join(' and ')} cannot be used together; keep only one of ${group.join(', ')}`,
+        );
     }
     return true;
   };
-  a.addKeyword({ keyword: MeshKeyword.exclusive, type: 'object', schemaType: 'array', errors: true, validate: exclusive });
+  a.addKeyword({
+    keyword: MeshKeyword.exclusive,
+    type: 'object',
+    schemaType: 'array',
+    errors: true,
+    validate: exclusive,
+  });
   return a;
 }
 
@@ -77,7 +114,9 @@ export function shareRepeatedSubschemas(schema: unknown): Record<string, unknown
     if (!isRecord(n)) return JSON.stringify(n) ?? 'undefined';
     let k = keys.get(n);
     if (k === undefined) {
-      k = `{${Object.entries(n).map(([p, v]) => `${JSON.stringify(p)}:${keyOf(v)}`).join(',')}}`;
+      k = `{${Object.entries(n)
+        .map(([p, v]) => `${JSON.stringify(p)}:${keyOf(v)}`)
+        .join(',')}}`;
       keys.set(n, k);
       if (n.type === 'object' && isRecord(n.properties)) counts.set(k, (counts.get(k) ?? 0) + 1);
     }

@@ -5,7 +5,13 @@
 import type { AuthorizationPolicy } from './kinds/authorization-policy.js';
 import type { DestinationRule } from './kinds/destination-rule.js';
 import type { Gateway } from './kinds/gateway.js';
-import type { LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication, Server, ServerAuthorization } from './kinds/linkerd-policy.js';
+import type {
+  LinkerdAuthorizationPolicy,
+  MeshTLSAuthentication,
+  NetworkAuthentication,
+  Server,
+  ServerAuthorization,
+} from './kinds/linkerd-policy.js';
 import type { PeerAuthentication } from './kinds/peer-authentication.js';
 import type { RequestAuthentication } from './kinds/request-authentication.js';
 import type { ServiceEntry } from './kinds/service-entry.js';
@@ -16,8 +22,22 @@ import type { TrafficSplit } from './kinds/traffic-split.js';
 import type { VirtualService } from './kinds/virtual-service.js';
 
 export type {
-  AuthorizationPolicy, DestinationRule, Gateway, LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
-  PeerAuthentication, RequestAuthentication, Server, ServerAuthorization, ServiceEntry, ServiceProfile, Sidecar, Telemetry, TrafficSplit, VirtualService,
+  AuthorizationPolicy,
+  DestinationRule,
+  Gateway,
+  LinkerdAuthorizationPolicy,
+  MeshTLSAuthentication,
+  NetworkAuthentication,
+  PeerAuthentication,
+  RequestAuthentication,
+  Server,
+  ServerAuthorization,
+  ServiceEntry,
+  ServiceProfile,
+  Sidecar,
+  Telemetry,
+  TrafficSplit,
+  VirtualService,
 };
 
 /** Any validated mesh resource. Discriminate on `kind` (and the apiVersion group for AuthorizationPolicy). */

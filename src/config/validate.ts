@@ -16,10 +16,25 @@ import { childPath } from './truth.js';
 import { ownTruth } from './truth/index.js';
 import type { MeshResource } from './types.js';
 import { isRecord, KNOWN_MISTAKES, show, translate } from './issue-messages.js';
-import type { IssueSeverity, RawIssue, ResourceIdentity, ResourceInput, ValidateOptions, ValidationIssue, ValidationResult } from './issues.js';
+import type {
+  IssueSeverity,
+  RawIssue,
+  ResourceIdentity,
+  ResourceInput,
+  ValidateOptions,
+  ValidationIssue,
+  ValidationResult,
+} from './issues.js';
 import { validatorFor } from './schema-validators.js';
 
-export type { IssueSeverity, ResourceIdentity, ResourceInput, ValidateOptions, ValidationIssue, ValidationResult } from './issues.js';
+export type {
+  IssueSeverity,
+  ResourceIdentity,
+  ResourceInput,
+  ValidateOptions,
+  ValidationIssue,
+  ValidationResult,
+} from './issues.js';
 export { formatIssue } from './issues.js';
 export { shareRepeatedSubschemas, precompileValidators } from './schema-validators.js';
 export { suggest } from './issue-messages.js';
@@ -32,7 +47,14 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * accepted, or deprecated and not honoured), or that are deprecated. `at` is the field's path in
  * the truth table's notation (`http[].route[].weight`).
  */
-function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, path: (string | number)[], at: string, out: RawIssue[]): void {
+function walkAnnotated(
+  def: KindDefinition,
+  schema: unknown,
+  value: unknown,
+  path: (string | number)[],
+  at: string,
+  out: RawIssue[],
+): void {
   if (!isRecord(schema) || value === undefined) return;
   const truth = ownTruth(def, at, schema);
   if (truth?.status === 'accepted') {
@@ -43,9 +65,15 @@ function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, pat
   const markedValues = schema[MeshKeyword.unsupportedValues];
   const ignored =
     typeof value === 'string'
-      ? (truth?.ignoredValues?.[value] ?? (isRecord(markedValues) && typeof markedValues[value] === 'string' ? markedValues[value] : undefined))
+      ? (truth?.ignoredValues?.[value] ??
+        (isRecord(markedValues) && typeof markedValues[value] === 'string' ? markedValues[value] : undefined))
       : undefined;
-  if (ignored !== undefined) out.push({ path, message: `${String(value)} is accepted but not implemented by the mesh: ${ignored}`, rule: 'unsupported' });
+  if (ignored !== undefined)
+    out.push({
+      path,
+      message: `${String(value)} is accepted but not implemented by the mesh: ${ignored}`,
+      rule: 'unsupported',
+    });
   const deprecatedValues = schema[MeshKeyword.deprecatedValues];
   if (isRecord(deprecatedValues) && typeof value === 'string' && typeof deprecatedValues[value] === 'string') {
     out.push({ path, message: `${value} is deprecated; ${deprecatedValues[value]}`, rule: 'deprecated' });
@@ -54,7 +82,10 @@ function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, pat
   const use = truth?.status === 'deprecated' ? truth.use : typeof deprecated === 'string' ? deprecated : undefined;
   if (use !== undefined) out.push({ path, message: `is deprecated; ${use}`, rule: 'deprecated' });
   if (truth?.status === 'deprecated' && truth.tests.length === 0) {
-    const why = typeof schema[MeshKeyword.unsupported] === 'string' ? (schema[MeshKeyword.unsupported] as string) : `use ${truth.use}`;
+    const why =
+      typeof schema[MeshKeyword.unsupported] === 'string'
+        ? (schema[MeshKeyword.unsupported] as string)
+        : `use ${truth.use}`;
     out.push({ path, message: `accepted but not implemented by the mesh: ${why}`, rule: 'unsupported' });
     return;
   }
@@ -66,13 +97,15 @@ function walkAnnotated(def: KindDefinition, schema: unknown, value: unknown, pat
   const props = isRecord(schema.properties) ? schema.properties : undefined;
   for (const [k, v] of Object.entries(value)) {
     if (props && k in props) walkAnnotated(def, props[k], v, [...path, k], childPath(at, k), out);
-    else if (isRecord(schema.additionalProperties)) walkAnnotated(def, schema.additionalProperties, v, [...path, k], `${at}.<key>`, out);
+    else if (isRecord(schema.additionalProperties))
+      walkAnnotated(def, schema.additionalProperties, v, [...path, k], `${at}.<key>`, out);
   }
 }
 
 function deleteAt(root: unknown, path: readonly (string | number)[]): void {
   let node: unknown = root;
-  for (const seg of path.slice(0, -1)) node = isRecord(node) ? node[seg as string] : Array.isArray(node) ? node[seg as number] : undefined;
+  for (const seg of path.slice(0, -1))
+    node = isRecord(node) ? node[seg as string] : Array.isArray(node) ? node[seg as number] : undefined;
   const last = path[path.length - 1];
   if (isRecord(node) && typeof last === 'string') delete node[last];
 }
@@ -83,7 +116,7 @@ const UNHONOURED_KINDS: Readonly<Record<string, string>> = {
     'For its common uses: headers -> VirtualService http[].headers; rate limits -> a connectionPool in a DestinationRule; ' +
     'Lua/ext_authz -> an AuthorizationPolicy; access logs and tracing -> meshConfig or the Telemetry kind; timeouts -> VirtualService timeout.',
   'extensions.istio.io/WasmPlugin':
-    'Wasm modules do not run in meshctl\'s proxy. For its common uses: authentication -> RequestAuthentication with an AuthorizationPolicy; ' +
+    "Wasm modules do not run in meshctl's proxy. For its common uses: authentication -> RequestAuthentication with an AuthorizationPolicy; " +
     'header changes -> VirtualService http[].headers; metrics -> the Telemetry kind.',
 };
 
@@ -97,7 +130,14 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   const notes: ValidationIssue[] = [];
   const add = (severity: IssueSeverity, raw: RawIssue): void => {
     const position = locate(raw.path);
-    const issue: ValidationIssue = { severity, rule: raw.rule, path: raw.path, field: formatFieldPath(raw.path), message: raw.message, ...(position ? { position } : {}) };
+    const issue: ValidationIssue = {
+      severity,
+      rule: raw.rule,
+      path: raw.path,
+      field: formatFieldPath(raw.path),
+      message: raw.message,
+      ...(position ? { position } : {}),
+    };
     (severity === 'error' ? errors : severity === 'warning' ? warnings : notes).push(issue);
   };
 
@@ -110,12 +150,21 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   const baseIdentity = { apiVersion, kind: kindName || '<no kind>', name: rawName || '<no name>' };
 
   if (!rec) {
-    add('error', { path: [], message: `expected a Kubernetes object (a mapping with apiVersion, kind, metadata), got ${show(obj)}`, rule: 'schema' });
+    add('error', {
+      path: [],
+      message: `expected a Kubernetes object (a mapping with apiVersion, kind, metadata), got ${show(obj)}`,
+      rule: 'schema',
+    });
     return { identity: { ...baseIdentity, namespace: undefined }, errors, warnings, notes };
   }
   if (!apiVersion || !kindName) {
     for (const f of ['apiVersion', 'kind'] as const) {
-      if (typeof rec[f] !== 'string') add('error', { path: [f], message: `required field is missing; add it (e.g. ${f === 'kind' ? 'kind: VirtualService' : 'apiVersion: networking.istio.io/v1'})`, rule: 'schema' });
+      if (typeof rec[f] !== 'string')
+        add('error', {
+          path: [f],
+          message: `required field is missing; add it (e.g. ${f === 'kind' ? 'kind: VirtualService' : 'apiVersion: networking.istio.io/v1'})`,
+          rule: 'schema',
+        });
     }
     return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
   }
@@ -124,10 +173,18 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   if (found.type === 'unknown') {
     const unhonoured = UNHONOURED_KINDS[`${splitApiVersion(apiVersion).group}/${kindName}`];
     if (unhonoured) {
-      add('warning', { path: ['kind'], message: `${kindName} cannot be honoured by meshctl (its proxy is not Envoy): it has no effect. ${unhonoured}`, rule: 'unhonoured-kind' });
+      add('warning', {
+        path: ['kind'],
+        message: `${kindName} cannot be honoured by meshctl (its proxy is not Envoy): it has no effect. ${unhonoured}`,
+        rule: 'unhonoured-kind',
+      });
       return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
     }
-    add('info', { path: ['kind'], message: `${kindName} (${apiVersion}) is not a mesh kind; passed over`, rule: 'not-mesh-kind' });
+    add('info', {
+      path: ['kind'],
+      message: `${kindName} (${apiVersion}) is not a mesh kind; passed over`,
+      rule: 'not-mesh-kind',
+    });
     return { identity: { ...baseIdentity, namespace: rawNs }, errors, warnings, notes };
   }
   const namespaced = found.type === 'core' ? found.core.namespaced : found.def.namespaced;
@@ -150,7 +207,11 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   checkMetadata(meta, found.type === 'core' && found.core.kind === 'Namespace', add);
 
   if (found.type === 'bad-version') {
-    add('error', { path: ['apiVersion'], message: `${found.def.group}/${found.version} does not serve ${kindName}; use one of ${found.def.versions.map((v) => `${found.def.group}/${v}`).join(', ')}`, rule: 'schema' });
+    add('error', {
+      path: ['apiVersion'],
+      message: `${found.def.group}/${found.version} does not serve ${kindName}; use one of ${found.def.versions.map((v) => `${found.def.group}/${v}`).join(', ')}`,
+      rule: 'schema',
+    });
     return { identity, kind: found.def, errors, warnings, notes };
   }
   if (found.type === 'core') {
@@ -179,24 +240,39 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
     const key = `${formatFieldPath(issue.path)}|${issue.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const mistake = issue.rule === 'unknown-field' ? KNOWN_MISTAKES[`${def.kind}.${String(issue.path[issue.path.length - 1])}`] : undefined;
+    const mistake =
+      issue.rule === 'unknown-field'
+        ? KNOWN_MISTAKES[`${def.kind}.${String(issue.path[issue.path.length - 1])}`]
+        : undefined;
     if (mistake) issue.message = `unknown field "${String(issue.path[issue.path.length - 1])}"; ${mistake}`;
     if (issue.rule === 'unknown-field' && def.unknownFields === 'warn') {
-      const who = def.family === 'linkerd' ? "the API server prunes it, and Linkerd's validator rejects it" : 'the API server prunes it';
-      add('warning', { ...issue, message: `${issue.message}. ${def.kind} has no such field: the mesh ignores it (${who})` });
+      const who =
+        def.family === 'linkerd'
+          ? "the API server prunes it, and Linkerd's validator rejects it"
+          : 'the API server prunes it';
+      add('warning', {
+        ...issue,
+        message: `${issue.message}. ${def.kind} has no such field: the mesh ignores it (${who})`,
+      });
       deleteAt(copy, issue.path);
     } else add('error', issue);
   }
   if (errors.length === 0 && def.check) {
     // A check reporting rule 'unsupported' flags a combination the mesh accepts but does not enforce (MESH0002): a warning.
-    def.check((copy as { spec: never }).spec, (path, message, rule) => add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }));
+    def.check((copy as { spec: never }).spec, (path, message, rule) =>
+      add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }),
+    );
   }
   const annotated: RawIssue[] = [];
   walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);
   for (const a of annotated) add(a.rule === 'deprecated' ? 'info' : 'warning', a);
   const inactive = errors.length === 0 ? notEnforced(def.group, def.kind) : undefined;
   if (inactive) {
-    add('warning', { path: ['kind'], message: `${def.kind} is accepted but not enforced by the mesh yet (${inactive.why}): it changes no traffic`, rule: 'unsupported' });
+    add('warning', {
+      path: ['kind'],
+      message: `${def.kind} is accepted but not enforced by the mesh yet (${inactive.why}): it changes no traffic`,
+      rule: 'unsupported',
+    });
   }
 
   if (errors.length > 0) return { identity, kind: def, errors, warnings, notes };
@@ -205,24 +281,44 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
   return { identity, kind: def, resource, errors, warnings, notes };
 }
 
-function checkMetadata(meta: Record<string, unknown>, isNamespace: boolean, add: (s: IssueSeverity, r: RawIssue) => void): void {
+function checkMetadata(
+  meta: Record<string, unknown>,
+  isNamespace: boolean,
+  add: (s: IssueSeverity, r: RawIssue) => void,
+): void {
   const name = meta.name;
   if (name === undefined && meta.generateName === undefined) {
     add('error', { path: ['metadata', 'name'], message: 'required field is missing; add it', rule: 'schema' });
   } else if (name !== undefined) {
     const re = isNamespace ? DNS1123_LABEL : DNS1123_SUBDOMAIN;
     if (typeof name !== 'string' || !re.test(name) || name.length > (isNamespace ? 63 : 253)) {
-      add('error', { path: ['metadata', 'name'], message: `${show(name)} is not a valid name: use lowercase letters, digits, '-'${isNamespace ? '' : " and '.'"}, starting and ending with a letter or digit`, rule: 'schema' });
+      add('error', {
+        path: ['metadata', 'name'],
+        message: `${show(name)} is not a valid name: use lowercase letters, digits, '-'${isNamespace ? '' : " and '.'"}, starting and ending with a letter or digit`,
+        rule: 'schema',
+      });
     }
   }
   const ns = meta.namespace;
   if (ns !== undefined && (typeof ns !== 'string' || !DNS1123_LABEL.test(ns))) {
-    add('error', { path: ['metadata', 'namespace'], message: `${show(ns)} is not a valid namespace name: use lowercase letters, digits and '-'`, rule: 'schema' });
+    add('error', {
+      path: ['metadata', 'namespace'],
+      message: `${show(ns)} is not a valid namespace name: use lowercase letters, digits and '-'`,
+      rule: 'schema',
+    });
   }
   for (const f of ['labels', 'annotations'] as const) {
     const m = meta[f];
     if (m === undefined || m === null) continue;
-    if (!isRecord(m)) add('error', { path: ['metadata', f], message: `must be a mapping of strings (got ${show(m)})`, rule: 'schema' });
-    else for (const [k, v] of Object.entries(m)) if (typeof v !== 'string') add('error', { path: ['metadata', f, k], message: `must be a string (got ${show(v)}); quote it, e.g. "${String(v)}"`, rule: 'schema' });
+    if (!isRecord(m))
+      add('error', { path: ['metadata', f], message: `must be a mapping of strings (got ${show(m)})`, rule: 'schema' });
+    else
+      for (const [k, v] of Object.entries(m))
+        if (typeof v !== 'string')
+          add('error', {
+            path: ['metadata', f, k],
+            message: `must be a string (got ${show(v)}); quote it, e.g. "${String(v)}"`,
+            rule: 'schema',
+          });
   }
 }

@@ -70,8 +70,10 @@ export class CaRotationRunner {
       this.running = this.run()
         .catch((err: Error) => {
           this.error = err.message;
-          this.step(`rotation stopped: ${err.message}; the old root is still trusted, `
-            + 'run meshctl ca rotate again to resume');
+          this.step(
+            `rotation stopped: ${err.message}; the old root is still trusted, ` +
+              'run meshctl ca rotate again to resume',
+          );
         })
         .finally(() => {
           this.running = undefined;
@@ -121,10 +123,12 @@ export class CaRotationRunner {
     for (;;) {
       const perId = new Map<string, number>();
       for (const v of ads.views()) if (v.spiffeId) perId.set(v.spiffeId, (perId.get(v.spiffeId) ?? 0) + 1);
-      this.waitingFor = [...perId].filter(([id, n]) => {
-        const issued = authority.issuedSinceReset(id).filter((r) => root === undefined || r === root);
-        return issued.length < n;
-      }).map(([id]) => id);
+      this.waitingFor = [...perId]
+        .filter(([id, n]) => {
+          const issued = authority.issuedSinceReset(id).filter((r) => root === undefined || r === root);
+          return issued.length < n;
+        })
+        .map(([id]) => id);
       if (!this.waitingFor.length) break;
       await new Promise((r) => setTimeout(r, this.deps.pollMs ?? 250));
     }

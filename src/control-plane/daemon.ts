@@ -11,7 +11,14 @@ import { writeFileAtomic } from './atomic-file.js';
 import { localLayout, type ControlPlaneState, type LocalLayout } from '../cluster/local/layout.js';
 import { processStartTime } from '../cluster/local/daemon-process.js';
 import { ControlPlanePorts } from '../protocol/well-known.js';
-import { CertificateAuthority, DEFAULT_TTL_POLICY, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa, RootRotation } from './ca/index.js';
+import {
+  CertificateAuthority,
+  DEFAULT_TTL_POLICY,
+  FileCaStorage,
+  LocalTokenAuthenticator,
+  loadOrCreateCa,
+  RootRotation,
+} from './ca/index.js';
 import { CaRotationRunner, writeTrustFile } from './ca-rotation.js';
 import { configChange, registryChange, type ConfigGenerator, type PushPipeline } from './push/index.js';
 import { startMeshServing, type MeshServing } from './serving.js';
@@ -94,33 +101,86 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     inputs: () => {
       const wl = workloads.list();
       const mc = meshConfig.object();
-      return { configs: store.meshResources(), services: collectServices(store.serviceObjects(), wl), workloads: wl, ...(mc ? { meshConfig: mc } : {}) };
+      return {
+        configs: store.meshResources(),
+        services: collectServices(store.serviceObjects(), wl),
+        workloads: wl,
+        ...(mc ? { meshConfig: mc } : {}),
+      };
     },
     local: { store, workloads, tokens, adminToken, caRotation: () => caRotation },
-    info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length, memory: process.memoryUsage() }),
+    info: (streamAddress) => ({
+      version: opts.version,
+      pid: process.pid,
+      startedAt,
+      streamAddress,
+      home: layout.home,
+      caOrigin: ca.origin,
+      proxies: serving.server.ads.views().length,
+      workloads: workloads.list().length,
+      configs: store.list().length,
+      memory: process.memoryUsage(),
+    }),
     log,
   });
   const { pipeline, server, streamAddress } = serving;
   caRotation = new CaRotationRunner({
-    authority, rotation, ads: server.ads, reissueServing: () => server.reissueServingCertificate(), trustFile: layout.caRoot, log,
+    authority,
+    rotation,
+    ads: server.ads,
+    reissueServing: () => server.reissueServingCertificate(),
+    trustFile: layout.caRoot,
+    log,
   });
   store.on('change', (keys: StoreKey[]) => {
     // Service objects are the registry's services here (as the informers' are on Kubernetes), not config.
     const isService = (k: StoreKey): boolean => k.kind === 'Service' && k.group === '';
     const configs = keys.filter((k) => !isService(k));
-    if (configs.length) pipeline.notify(configChange(configs, `config ${configs.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
+    if (configs.length)
+      pipeline.notify(
+        configChange(
+          configs,
+          `config ${configs
+            .map((k) => `${k.kind}/${k.namespace}/${k.name}`)
+            .slice(0, 5)
+            .join(', ')}`,
+        ),
+      );
     if (configs.length < keys.length) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
   });
-  onMeshConfig = () => pipeline.notify(configChange([{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: 'mesh-system', name: 'mesh' }], 'mesh config changed'));
-  workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
+  onMeshConfig = () =>
+    pipeline.notify(
+      configChange(
+        [{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: 'mesh-system', name: 'mesh' }],
+        'mesh config changed',
+      ),
+    );
+  workloads.on('change', (key: string) =>
+    pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)),
+  );
   const processStart = await processStartTime('self');
-  const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${serving.apiPort}`, version: opts.version, startedAt };
+  const state: ControlPlaneState = {
+    pid: process.pid,
+    ...(processStart ? { processStart } : {}),
+    streamAddress,
+    apiUrl: `http://${host}:${serving.apiPort}`,
+    version: opts.version,
+    startedAt,
+  };
   await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + '\n', 0o600);
-  log(`control plane ${opts.version} ready: config stream + CA on ${streamAddress}, debug API on ${state.apiUrl}, state in ${layout.home}`);
+  log(
+    `control plane ${opts.version} ready: config stream + CA on ${streamAddress}, debug API on ${state.apiUrl}, state in ${layout.home}`,
+  );
 
   let stopped = false;
   return {
-    layout, state, server, pipeline, store, workloads, authority,
+    layout,
+    state,
+    server,
+    pipeline,
+    store,
+    workloads,
+    authority,
     async stop() {
       if (stopped) return;
       stopped = true;

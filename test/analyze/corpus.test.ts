@@ -9,8 +9,12 @@ import { catalogue } from '../../src/analyze/index.js';
 import { analyzeTexts, BASE, codes, CORPUS } from './support.js';
 import { formatFinding } from '../../src/analyze/render.js';
 
-const valid = readdirSync(`${CORPUS}valid`).filter((f) => f.endsWith('.yaml')).sort();
-const broken = readdirSync(`${CORPUS}broken`).filter((f) => f.endsWith('.yaml')).sort();
+const valid = readdirSync(`${CORPUS}valid`)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const broken = readdirSync(`${CORPUS}broken`)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe('corpus', () => {
   it('the shared cluster alone is clean', () => {
@@ -32,6 +36,10 @@ describe('corpus', () => {
 
   it('has a broken variant for every code of the catalogue', () => {
     const covered = new Set(broken.map((f) => f.slice(0, 8)));
-    expect(catalogue().filter((m) => !covered.has(m.code)).map((m) => m.code)).toEqual([]);
+    expect(
+      catalogue()
+        .filter((m) => !covered.has(m.code))
+        .map((m) => m.code),
+    ).toEqual([]);
   });
 });

@@ -19,8 +19,13 @@ beforeAll(async () => {
   await writeFile(join(dir, 'ca.pem'), pem.certChainPem, { mode: 0o600 });
   await writeFile(join(dir, 'ca-key.pem'), pem.keyPem, { mode: 0o600 });
   cp = await startControlPlane({
-    home: join(dir, 'home'), streamPort: 0, debugPort: 0, version: 'test', log: () => undefined,
-    caCertFile: join(dir, 'ca.pem'), caKeyFile: join(dir, 'ca-key.pem'),
+    home: join(dir, 'home'),
+    streamPort: 0,
+    debugPort: 0,
+    version: 'test',
+    log: () => undefined,
+    caCertFile: join(dir, 'ca.pem'),
+    caKeyFile: join(dir, 'ca-key.pem'),
   });
 }, 60_000);
 afterAll(async () => {

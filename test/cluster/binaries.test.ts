@@ -39,7 +39,10 @@ describe('kubernetes test binaries requirement', () => {
   });
 
   it('is unmet by a build from before kube-proxy and CoreDNS were added (a date-only stamp)', () => {
-    const dir = fakeBuild(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'], '2026-12-04T19:26:42Z\n');
+    const dir = fakeBuild(
+      ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'],
+      '2026-12-04T19:26:42Z\n',
+    );
     try {
       process.env.MESHCTL_K8S_BIN_DIR = dir;
       expect(kubernetesTestBinaries.met()).toBe(false);
@@ -49,12 +52,17 @@ describe('kubernetes test binaries requirement', () => {
   });
 
   it('build.sh keeps a complete build whose stamp names every binary at its pinned version', () => {
-    const stamp = binaryNames.map((n) => `${n} ${n === 'etcd' ? versions.etcd : n === 'coredns' ? versions.coredns : versions.kubernetes}`);
+    const stamp = binaryNames.map(
+      (n) => `${n} ${n === 'etcd' ? versions.etcd : n === 'coredns' ? versions.coredns : versions.kubernetes}`,
+    );
     const dir = fakeBuild(binaryNames, stamp.join('\n') + '\n');
     try {
       process.env.MESHCTL_K8S_BIN_DIR = dir;
       expect(kubernetesTestBinaries.met()).toBe(true);
-      const out = execFileSync('bash', [join(clusterDir, 'build.sh')], { env: { ...process.env, MESHCTL_K8S_BIN_DIR: dir }, encoding: 'utf8' });
+      const out = execFileSync('bash', [join(clusterDir, 'build.sh')], {
+        env: { ...process.env, MESHCTL_K8S_BIN_DIR: dir },
+        encoding: 'utf8',
+      });
       expect(out).toBe(`kubernetes ${versions.kubernetes} binaries already built in ${dir}\n`);
     } finally {
       rmSync(dir, { recursive: true });
@@ -63,7 +71,9 @@ describe('kubernetes test binaries requirement', () => {
 
   it('pins CoreDNS in its Go module at the version versions.env names', () => {
     const goMod = readFileSync(join(clusterDir, 'coredns', 'go.mod'), 'utf8');
-    expect(goMod).toMatch(new RegExp(`^require github\\.com/coredns/coredns ${versions.coredns.replace(/\./g, '\\.')}$`, 'm'));
+    expect(goMod).toMatch(
+      new RegExp(`^require github\\.com/coredns/coredns ${versions.coredns.replace(/\./g, '\\.')}$`, 'm'),
+    );
   });
 
   it('looks for the pinned version under ~/.cache/meshctl by default', () => {

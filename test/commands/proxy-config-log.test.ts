@@ -22,7 +22,8 @@ let appPort: number;
 let w: WorkloadInfo;
 let tokenFile: string;
 
-const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+const cli = (...argv: string[]) =>
+  runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
 
 /** Sends a request the sidecar refuses as malformed (`Host: a, b`), which it logs at debug level only. */
 async function malformed(port: number): Promise<string> {
@@ -39,7 +40,13 @@ async function malformed(port: number): Promise<string> {
 /** Asks the app to exit; it may still be starting (the sidecar syncs before the app listens). */
 async function stopApp(port: number): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/stop`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`http://127.0.0.1:${port}/stop`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the app on port ${port} never answered`);
@@ -51,8 +58,29 @@ beforeAll(async () => {
   appPort = await freePort();
   // Runs until the test asks it to stop (GET /stop).
   const app = `const s=require('http').createServer((q,r)=>{r.end('ok');if(q.url==='/stop')setTimeout(()=>s.close(),20)});s.listen(Number(process.env.PORT),'127.0.0.1')`;
-  running = cli('run', '--name', 'logged', '--service', 'logged', '--service-port', '9080', '--port', String(appPort), '--', process.execPath, '-e', app);
-  await eventually('the sidecar got its config', () => cp.server.ads.views().some((v) => v.proxy.workload === 'logged' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'), 20_000);
+  running = cli(
+    'run',
+    '--name',
+    'logged',
+    '--service',
+    'logged',
+    '--service-port',
+    '9080',
+    '--port',
+    String(appPort),
+    '--',
+    process.execPath,
+    '-e',
+    app,
+  );
+  await eventually(
+    'the sidecar got its config',
+    () =>
+      cp.server.ads
+        .views()
+        .some((v) => v.proxy.workload === 'logged' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'),
+    20_000,
+  );
   w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'logged')!;
   tokenFile = proxyAdminTokenFile(localLayout(home), 'logged', 'default');
 });
@@ -68,7 +96,15 @@ describe('meshctl proxy-config log', () => {
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
     const shown = await cli('proxy-config', 'log', 'logged');
     expect(shown.code).toBe(0);
-    expect(shown.stdout.trimEnd().split('\n').map((l) => l.split(/\s{3,}/))).toEqual([['PROXY', 'LEVEL'], ['logged.default', 'warn']]);
+    expect(
+      shown.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/\s{3,}/)),
+    ).toEqual([
+      ['PROXY', 'LEVEL'],
+      ['logged.default', 'warn'],
+    ]);
 
     // At warn, a refused request leaves no line; at debug it does (read from meshctl run's stderr at the end).
     expect(await malformed(w.outboundPort!)).toMatch(/^HTTP\/1\.1 400/);
@@ -120,13 +156,36 @@ describe('meshctl proxy-config log against a proxy it cannot authenticate to', (
   it('says the token is stale, and the proxy keeps its level', async () => {
     const port = await freePort();
     const app = `const s=require('http').createServer((q,r)=>{r.end('ok');if(q.url==='/stop')setTimeout(()=>s.close(),20)});s.listen(Number(process.env.PORT),'127.0.0.1')`;
-    const run2 = cli('run', '--name', 'stale', '--service', 'stale', '--service-port', '9080', '--port', String(port), '--', process.execPath, '-e', app);
-    await eventually('the sidecar got its config', () => cp.server.ads.views().some((v) => v.proxy.workload === 'stale' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'), 20_000);
+    const run2 = cli(
+      'run',
+      '--name',
+      'stale',
+      '--service',
+      'stale',
+      '--service-port',
+      '9080',
+      '--port',
+      String(port),
+      '--',
+      process.execPath,
+      '-e',
+      app,
+    );
+    await eventually(
+      'the sidecar got its config',
+      () =>
+        cp.server.ads
+          .views()
+          .some((v) => v.proxy.workload === 'stale' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'),
+      20_000,
+    );
     const s = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'stale')!;
     await writeFile(proxyAdminTokenFile(localLayout(home), 'stale', 'default'), 'not-the-token\n', { mode: 0o600 });
     const r = await cli('proxy-config', 'log', 'stale', '--level', 'debug');
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('answered 401 for POST /logging?level=debug: this endpoint changes the proxy and needs its admin token');
+    expect(r.stderr).toContain(
+      'answered 401 for POST /logging?level=debug: this endpoint changes the proxy and needs its admin token',
+    );
     expect(r.stderr).toContain('restart the workload with meshctl run');
     expect(await (await fetch(`http://127.0.0.1:${s.adminPort}/logging`)).json()).toEqual({ level: 'warn' });
     const gone = await cli('proxy-config', 'log', 'nobody', '--level', 'debug');

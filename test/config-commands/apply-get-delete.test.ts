@@ -68,21 +68,30 @@ describe('meshctl apply / get / delete on the local platform', () => {
   it('applies, reports created then unchanged, and lists what is stored', () => {
     const first = meshctl('apply', '-f', join(dir, 'canary.yaml'));
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toBe('service/reviews created\nvirtualservice.networking.istio.io/reviews created\ndestinationrule.networking.istio.io/reviews created\n');
-    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stdout).toContain('virtualservice.networking.istio.io/reviews unchanged');
+    expect(first.stdout).toBe(
+      'service/reviews created\nvirtualservice.networking.istio.io/reviews created\ndestinationrule.networking.istio.io/reviews created\n',
+    );
+    expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stdout).toContain(
+      'virtualservice.networking.istio.io/reviews unchanged',
+    );
     expect(meshctl('get', 'vs').stdout).toBe('NAME      APIVERSION\nreviews   networking.istio.io/v1\n');
     const dr = JSON.parse(meshctl('get', 'destinationrules', 'reviews', '-o', 'json').stdout);
     expect(dr.spec.subsets.map((s: { name: string }) => s.name)).toEqual(['v1', 'v2']);
   });
 
   it('stores config whose fields have no effect, and says so on stderr (MESH0002, with file, line and field)', async () => {
-    const statPrefix = CANARY.split('---')[1]!.replace('  - route:\n', '  - match:\n    - statPrefix: reviews-canary\n    route:\n');
+    const statPrefix = CANARY.split('---')[1]!.replace(
+      '  - route:\n',
+      '  - match:\n    - statPrefix: reviews-canary\n    route:\n',
+    );
     await writeFile(join(dir, 'stat-prefix.yaml'), statPrefix);
     const r = meshctl('apply', '-f', join(dir, 'stat-prefix.yaml'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('virtualservice.networking.istio.io/reviews configured\n');
     expect(r.stderr).toContain('Warning [MESH0002] (VirtualService reviews.default) ');
-    expect(r.stderr).toMatch(/stat-prefix\.yaml:\d+(:\d+)?: spec\.http\[0\]\.match\[0\]\.statPrefix: accepted but not implemented by the mesh: /);
+    expect(r.stderr).toMatch(
+      /stat-prefix\.yaml:\d+(:\d+)?: spec\.http\[0\]\.match\[0\]\.statPrefix: accepted but not implemented by the mesh: /,
+    );
     expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).not.toContain('MESH0002');
   });
 
@@ -96,16 +105,24 @@ describe('meshctl apply / get / delete on the local platform', () => {
   });
 
   it('warns (MESH0002, on stderr) about what the mesh accepts but does not enforce, and stores it', async () => {
-    const custom = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  provider: {name: opa}\n  rules: [{}]\n';
+    const custom =
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext\nspec:\n  action: CUSTOM\n  provider: {name: opa}\n  rules: [{}]\n';
     await writeFile(join(dir, 'custom.yaml'), custom);
     const r = meshctl('apply', '-f', join(dir, 'custom.yaml'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('authorizationpolicy.security.istio.io/ext created\n');
-    expect(r.stderr).toMatch(/^Warning \[MESH0002\] \(AuthorizationPolicy ext\.default\) .*custom\.yaml:6(:\d+)?: spec\.action: CUSTOM is accepted but not implemented by the mesh: .+\n/m);
-    expect(r.stderr).toMatch(/Warning \[MESH0002\] \(AuthorizationPolicy ext\.default\) .*custom\.yaml:7(:\d+)?: spec\.provider: accepted but not implemented by the mesh: .+\n/);
+    expect(r.stderr).toMatch(
+      /^Warning \[MESH0002\] \(AuthorizationPolicy ext\.default\) .*custom\.yaml:6(:\d+)?: spec\.action: CUSTOM is accepted but not implemented by the mesh: .+\n/m,
+    );
+    expect(r.stderr).toMatch(
+      /Warning \[MESH0002\] \(AuthorizationPolicy ext\.default\) .*custom\.yaml:7(:\d+)?: spec\.provider: accepted but not implemented by the mesh: .+\n/,
+    );
     // Enforced kinds stay quiet: a canary; an AuthorizationPolicy that denies everything (spec: {}) is enforced.
     expect(meshctl('apply', '-f', join(dir, 'canary.yaml')).stderr).toBe('');
-    await writeFile(join(dir, 'authz.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n');
+    await writeFile(
+      join(dir, 'authz.yaml'),
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\nspec: {}\n',
+    );
     // Enforced, so no MESH0002; analyze's MESH0303 says what `spec: {}` does.
     const denyAll = meshctl('apply', '-f', join(dir, 'authz.yaml')).stderr;
     expect(denyAll).not.toContain('MESH0002');

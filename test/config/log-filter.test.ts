@@ -19,7 +19,7 @@ describe('access log filter', () => {
     expect(posts(req({ method: 'POST', path: '/orders?x=1' }))).toBe(true);
     expect(posts(req({ method: 'POST', path: '/healthz?probe=1' }))).toBe(false);
     expect(posts(req({ method: 'GET', path: '/orders' }))).toBe(false);
-    const debug = compileLogFilter("!(response.code < 500) || request.headers['X-Debug'] == \"1\"");
+    const debug = compileLogFilter('!(response.code < 500) || request.headers[\'X-Debug\'] == "1"');
     expect(debug(req({ responseCode: 200, headers: { 'x-debug': '1' } }))).toBe(true);
     expect(debug(req({ responseCode: 200 }))).toBe(false);
     expect(debug(req({ responseCode: 502 }))).toBe(true);
@@ -27,7 +27,9 @@ describe('access log filter', () => {
   });
 
   it('refuses what it cannot evaluate, saying what is supported (never a filter that silently logs all or nothing)', () => {
-    expect(() => compileLogFilter('response.duration > 100')).toThrow(/"response.duration" is not supported; use response.code/);
+    expect(() => compileLogFilter('response.duration > 100')).toThrow(
+      /"response.duration" is not supported; use response.code/,
+    );
     expect(() => compileLogFilter('request.path.startsWith("/api")')).toThrow(/not supported/);
     expect(() => compileLogFilter('response.code >=')).toThrow(/expected more at the end/);
     expect(() => compileLogFilter('')).toThrow(/empty/);

@@ -34,9 +34,20 @@ describe('CA outage', () => {
     const now = Date.now();
     // Every workload certificate has expired by now.
     for (const s of mesh.sidecars) expect(Date.parse(s.identity.status().notAfter)).toBeLessThan(now);
-    const cp: RunningControlPlane = await startControlPlane({ home: mesh.home, streamPort: port, debugPort: 0, version: 'test', log: () => undefined, certTtlSeconds: 4 });
+    const cp: RunningControlPlane = await startControlPlane({
+      home: mesh.home,
+      streamPort: port,
+      debugPort: 0,
+      version: 'test',
+      log: () => undefined,
+      certTtlSeconds: 4,
+    });
     (mesh as unknown as { cp: RunningControlPlane }).cp = cp;
-    await eventually('every sidecar renewed after the outage', () => mesh.sidecars.every((s) => Date.parse(s.identity.status().notAfter) > Date.now()), 20_000);
+    await eventually(
+      'every sidecar renewed after the outage',
+      () => mesh.sidecars.every((s) => Date.parse(s.identity.status().notAfter) > Date.now()),
+      20_000,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const { ok, failed } = await load.stop();
     expect(failed).toEqual([]);

@@ -27,7 +27,10 @@ async function start(name: string): Promise<void> {
   await p.waitFor(/now an endpoint of reviews/);
 }
 
-interface Certs { identity: { issuer: string; spiffeId: string }; trustRoots: string[] }
+interface Certs {
+  identity: { issuer: string; spiffeId: string };
+  trustRoots: string[];
+}
 
 beforeAll(async () => {
   mesh = await LocalMeshForTest.start();
@@ -43,12 +46,16 @@ describe('meshctl ca rotate', () => {
   it('rotates the root with zero failed requests, then only the new root is trusted', async () => {
     const oldRoot = mesh.cp.authority.rootPem;
     const oldSubject = new X509Certificate(oldRoot).subject.replace(/\n/g, ', ');
-    await eventually('the client reaching both endpoints', async () => {
-      const load = steadyLoad(client, 2);
-      await new Promise((r) => setTimeout(r, 300));
-      const r = await load.stop();
-      return r.bodies['reviews-a'] && r.bodies['reviews-b'];
-    }, 30_000);
+    await eventually(
+      'the client reaching both endpoints',
+      async () => {
+        const load = steadyLoad(client, 2);
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await load.stop();
+        return r.bodies['reviews-a'] && r.bodies['reviews-b'];
+      },
+      30_000,
+    );
     const before = await mesh.platform.proxyAdminGet<Certs>({ name: 'reviews-a', namespace: 'default' }, '/certs');
     expect(before.identity.issuer).toBe(oldSubject);
 
@@ -59,8 +66,13 @@ describe('meshctl ca rotate', () => {
     const { ok, failed, bodies } = await load.stop();
 
     const out = rotate.stdout();
-    const steps = ['1/3 new root added', 'delivered to every proxy', '2/3 the CA signs with the new root',
-      'every proxy holds a certificate from the new root', '3/3 old root removed'];
+    const steps = [
+      '1/3 new root added',
+      'delivered to every proxy',
+      '2/3 the CA signs with the new root',
+      'every proxy holds a certificate from the new root',
+      '3/3 old root removed',
+    ];
     for (const step of steps) {
       expect(out).toContain(step);
     }
@@ -80,13 +92,17 @@ describe('meshctl ca rotate', () => {
     // Every proxy: its leaf chains to the new root; the old root is no longer trusted.
     const clientLeaf = new X509Certificate(client.identity.current().certChain);
     expect(clientLeaf.verify(new X509Certificate(newRoot).publicKey)).toBe(true);
-    await eventually('every proxy trusting only the new root', async () => {
-      for (const name of ['reviews-a', 'reviews-b']) {
-        const certs = await mesh.platform.proxyAdminGet<Certs>({ name, namespace: 'default' }, '/certs');
-        if (certs.identity.issuer !== newSubject || certs.trustRoots.join('|') !== newSubject) return false;
-      }
-      return client.identity.current().trustRoots === newRoot;
-    }, 15_000);
+    await eventually(
+      'every proxy trusting only the new root',
+      async () => {
+        for (const name of ['reviews-a', 'reviews-b']) {
+          const certs = await mesh.platform.proxyAdminGet<Certs>({ name, namespace: 'default' }, '/certs');
+          if (certs.identity.issuer !== newSubject || certs.trustRoots.join('|') !== newSubject) return false;
+        }
+        return client.identity.current().trustRoots === newRoot;
+      },
+      15_000,
+    );
 
     // Traffic goes on after the rotation, on the new root alone.
     const after = steadyLoad(client, 2);

@@ -29,10 +29,18 @@ spec:
   trafficPolicy:
     loadBalancer: {simple: PASSTHROUGH}
 `);
-    const nack = await eventually('a NACK from productpage', () => {
-      const v = mesh.cp.server.ads.views().find((x) => x.proxy.workload === 'productpage');
-      return v?.types[TypeUrl.clusters]?.status === 'NACKED' ? v.types[TypeUrl.clusters]!.lastNack!.message : undefined;
-    }, 30_000);
-    expect(nack).toMatch(/^DestinationRule reviews\.default: .*clusters\[\d+\] \(cluster "outbound\|9080\|\|reviews\.default\.svc\.cluster\.local"\)/);
+    const nack = await eventually(
+      'a NACK from productpage',
+      () => {
+        const v = mesh.cp.server.ads.views().find((x) => x.proxy.workload === 'productpage');
+        return v?.types[TypeUrl.clusters]?.status === 'NACKED'
+          ? v.types[TypeUrl.clusters]!.lastNack!.message
+          : undefined;
+      },
+      30_000,
+    );
+    expect(nack).toMatch(
+      /^DestinationRule reviews\.default: .*clusters\[\d+\] \(cluster "outbound\|9080\|\|reviews\.default\.svc\.cluster\.local"\)/,
+    );
   }, 60_000);
 });

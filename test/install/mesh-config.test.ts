@@ -23,13 +23,31 @@ spec:
 `;
 
 describe('meshConfig in install manifests', () => {
-  it('renders an IstioOperator\'s spec.meshConfig (and --set meshConfig.*) into the mesh ConfigMap, warning about keys without effect', async () => {
+  it("renders an IstioOperator's spec.meshConfig (and --set meshConfig.*) into the mesh ConfigMap, warning about keys without effect", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshctl-operator-'));
     await writeFile(join(dir, 'operator.yaml'), operator);
-    const r = await runCli(['manifest', 'generate', '--skip-crds', '-f', join(dir, 'operator.yaml'), '--set', 'meshConfig.accessLogEncoding=TEXT', '--set', 'controlPlane.replicas=3']);
+    const r = await runCli([
+      'manifest',
+      'generate',
+      '--skip-crds',
+      '-f',
+      join(dir, 'operator.yaml'),
+      '--set',
+      'meshConfig.accessLogEncoding=TEXT',
+      '--set',
+      'controlPlane.replicas=3',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('[MESH0002] meshConfig.discoverySelectors: accepted but has no effect');
-    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: { replicas?: number } });
+    const objects = parseAllDocuments(r.stdout).map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          metadata: { name: string };
+          data?: Record<string, string>;
+          spec?: { replicas?: number };
+        },
+    );
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'meshctl-config')!;
     expect(JSON.parse(cm.data!['meshConfig.json']!)).toEqual({
       accessLogFile: '/dev/stdout',

@@ -31,7 +31,9 @@ async function trace(jaeger: RunningJaeger, traceId: string): Promise<JaegerTrac
 /** productpage's sidecar (outbound) -> reviews' sidecar (inbound) -> the app; each exporting as `tracing` says. */
 async function twoSidecars(srcTracing: Record<string, unknown>, destTracing: Record<string, unknown>) {
   const app = await startUpstream('app');
-  const node = (workload: string, app: string) => ({ node: { id: `sidecar~${workload}`, workload, namespace: 'bookinfo', labels: { app, version: 'v1' } } });
+  const node = (workload: string, app: string) => ({
+    node: { id: `sidecar~${workload}`, workload, namespace: 'bookinfo', labels: { app, version: 'v1' } },
+  });
   const dest = await startProxy(
     simpleConfig({
       clusters: [cluster('inbound|9080||', [app.port], { service: 'reviews.bookinfo.svc.cluster.local' })],
@@ -41,7 +43,11 @@ async function twoSidecars(srcTracing: Record<string, unknown>, destTracing: Rec
   );
   const src = await startProxy(
     simpleConfig({
-      clusters: [cluster('outbound|9080||reviews.bookinfo.svc.cluster.local', [dest.proxy.listenerPort('out')], { service: 'reviews.bookinfo.svc.cluster.local' })],
+      clusters: [
+        cluster('outbound|9080||reviews.bookinfo.svc.cluster.local', [dest.proxy.listenerPort('out')], {
+          service: 'reviews.bookinfo.svc.cluster.local',
+        }),
+      ],
       extra: { ...node('productpage-v1', 'productpage'), telemetry: { tracing: srcTracing } },
     }),
   );
@@ -51,10 +57,17 @@ async function twoSidecars(srcTracing: Record<string, unknown>, destTracing: Rec
 function plain(proxy: Proxy, name: string): Promise<number> {
   return fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)
     .then((r) => r.text())
-    .then((t) => Number(t.split('\n').find((l) => l.startsWith(name + ' '))?.slice(name.length + 1) ?? NaN));
+    .then((t) =>
+      Number(
+        t
+          .split('\n')
+          .find((l) => l.startsWith(name + ' '))
+          ?.slice(name.length + 1) ?? NaN,
+      ),
+    );
 }
 
-describeRequiring([observabilityBinaries], 'Jaeger receiving the sidecars\' spans', () => {
+describeRequiring([observabilityBinaries], "Jaeger receiving the sidecars' spans", () => {
   let jaeger: RunningJaeger;
   beforeAll(async () => {
     jaeger = await startJaeger();
@@ -64,12 +77,19 @@ describeRequiring([observabilityBinaries], 'Jaeger receiving the sidecars\' span
   });
 
   it('shows one request through two sidecars as one trace: client span (OTLP) parent of server span (Zipkin), Istio tags', async () => {
-    const { app, src } = await twoSidecars({ sampling: 100, openTelemetry: { address: jaeger.otlpAddress } }, { sampling: 100, zipkin: { address: jaeger.zipkinAddress } });
+    const { app, src } = await twoSidecars(
+      { sampling: 100, openTelemetry: { address: jaeger.otlpAddress } },
+      { sampling: 100, zipkin: { address: jaeger.zipkinAddress } },
+    );
     const r = await send(src.listenerPort('out'), { path: '/reviews/0', headers: { host: 'reviews.bookinfo:9080' } });
     expect(r.status).toBe(200);
     const traceId = String(app.seen[0]!.headers['x-b3-traceid']);
     src.telemetry.spans.flush();
-    const t = await eventually(async () => ((await trace(jaeger, traceId))?.spans.length ?? 0) === 2, 'both spans in Jaeger', 3000).then(() => trace(jaeger, traceId));
+    const t = await eventually(
+      async () => ((await trace(jaeger, traceId))?.spans.length ?? 0) === 2,
+      'both spans in Jaeger',
+      3000,
+    ).then(() => trace(jaeger, traceId));
     const service = (s: JaegerSpan) => t!.processes[s.processID]!.serviceName;
     const tag = (s: JaegerSpan, k: string) => s.tags.find((x) => x.key === k)?.value;
     const client = t!.spans.find((s) => tag(s, 'span.kind') === 'client')!;
@@ -94,7 +114,10 @@ describeRequiring([observabilityBinaries], 'Jaeger receiving the sidecars\' span
   }, 60_000);
 
   it('loses no request when the collector is killed under load; the spans it could not take are counted', async () => {
-    const { src, dest } = await twoSidecars({ sampling: 100, zipkin: { address: jaeger.zipkinAddress } }, { sampling: 100, openTelemetry: { address: jaeger.otlpAddress } });
+    const { src, dest } = await twoSidecars(
+      { sampling: 100, zipkin: { address: jaeger.zipkinAddress } },
+      { sampling: 100, openTelemetry: { address: jaeger.otlpAddress } },
+    );
     let failed = 0;
     let sent = 0;
     let running = true;
@@ -112,7 +135,13 @@ describeRequiring([observabilityBinaries], 'Jaeger receiving the sidecars\' span
     await eventually(() => sent > atKill + 400, 'load while the collector is down', 6000);
     src.telemetry.spans.flush();
     dest.telemetry.spans.flush();
-    await eventually(async () => (await plain(src, 'meshctl_proxy_spans_dropped_total')) > 0 && (await plain(dest, 'meshctl_proxy_spans_dropped_total')) > 0, 'drops counted on both sidecars', 3000);
+    await eventually(
+      async () =>
+        (await plain(src, 'meshctl_proxy_spans_dropped_total')) > 0 &&
+        (await plain(dest, 'meshctl_proxy_spans_dropped_total')) > 0,
+      'drops counted on both sidecars',
+      3000,
+    );
     await jaeger.restart();
     const exportedAtRestart = await plain(src, 'meshctl_proxy_spans_exported_total');
     const atRestart = sent;
@@ -123,6 +152,10 @@ describeRequiring([observabilityBinaries], 'Jaeger receiving the sidecars\' span
     expect(sent).toBeGreaterThan(800);
     // exporting resumed once the collector was back
     src.telemetry.spans.flush();
-    await eventually(async () => (await plain(src, 'meshctl_proxy_spans_exported_total')) > exportedAtRestart, 'spans exported again', 3000);
+    await eventually(
+      async () => (await plain(src, 'meshctl_proxy_spans_exported_total')) > exportedAtRestart,
+      'spans exported again',
+      3000,
+    );
   }, 120_000);
 });

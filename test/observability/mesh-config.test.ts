@@ -70,10 +70,13 @@ spec:
 /** A plain HTTP request to the gateway's local port. */
 function viaGateway(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host: 'bookinfo.example.com' }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host: 'bookinfo.example.com' }, agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -113,13 +116,16 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     collector?.close();
   });
 
-  const install = async (...args: string[]) => runCli(['--local', 'install', ...args], { env: { MESHCTL_HOME: mesh.home } });
+  const install = async (...args: string[]) =>
+    runCli(['--local', 'install', ...args], { env: { MESHCTL_HOME: mesh.home } });
   const telemetryOf = async (s: Sidecar) => {
-    const dump = (await (await fetch(`http://127.0.0.1:${s.proxy.adminPort}/config_dump`)).json()) as { config: { telemetry?: Record<string, unknown> } };
+    const dump = (await (await fetch(`http://127.0.0.1:${s.proxy.adminPort}/config_dump`)).json()) as {
+      config: { telemetry?: Record<string, unknown> };
+    };
     return dump.config.telemetry ?? {};
   };
 
-  it('exports one client and one server span per request to the seed\'s zipkin address, at 100% sampling', async () => {
+  it("exports one client and one server span per request to the seed's zipkin address, at 100% sampling", async () => {
     // before: no tracing configured, nothing exported
     expect((await send(client, `http://reviews:${SERVICE_PORT}/`)).status).toBe(200);
     const file = join(mesh.home, 'tracing.yaml');
@@ -128,8 +134,16 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('mesh config');
-    await eventually('the sidecars run the tracing settings', async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 100, 30_000);
-    await eventually('the server sidecar too', async () => (await telemetryOf(mesh.sidecars[0]!)).tracing !== undefined, 30_000);
+    await eventually(
+      'the sidecars run the tracing settings',
+      async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 100,
+      30_000,
+    );
+    await eventually(
+      'the server sidecar too',
+      async () => (await telemetryOf(mesh.sidecars[0]!)).tracing !== undefined,
+      30_000,
+    );
     const before = spans.length;
     expect((await send(client, `http://reviews:${SERVICE_PORT}/`)).status).toBe(200);
     await eventually('two spans exported', () => spans.length === before + 2, 30_000);
@@ -143,7 +157,11 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
 
     // through the ingress gateway: its span is the parent of the sidecar's server span, one trace
     const gw = mesh.sidecars.find((s) => s.name === 'ingressgateway')!;
-    await eventually('the gateway runs the tracing settings', async () => (await telemetryOf(gw)).tracing !== undefined, 30_000);
+    await eventually(
+      'the gateway runs the tracing settings',
+      async () => (await telemetryOf(gw)).tracing !== undefined,
+      30_000,
+    );
     const beforeGw = spans.length;
     expect(await viaGateway(gatewayPort, '/books')).toBe(200);
     await eventually('gateway and server spans exported', () => spans.length === beforeGw + 2, 30_000);
@@ -161,7 +179,11 @@ describe('meshConfig from an IstioOperator on the local platform', () => {
     const r = await install('-f', file, '--set', 'meshConfig.accessLogEncoding=TEXT');
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('[MESH0002] meshConfig.outboundTrafficPolicy.mode: accepted but has no effect');
-    await eventually('TEXT access logs on the sidecars', async () => (await telemetryOf(client)).accessLogEncoding === 'TEXT', 30_000);
+    await eventually(
+      'TEXT access logs on the sidecars',
+      async () => (await telemetryOf(client)).accessLogEncoding === 'TEXT',
+      30_000,
+    );
     expect(await telemetryOf(client)).toMatchObject({ accessLog: 'stdout', accessLogEncoding: 'TEXT' });
     // tracing is gone with the new meshConfig (it replaces the previous one, as istiod's mesh config does)
     expect((await telemetryOf(client)).tracing).toBeUndefined();
@@ -194,8 +216,15 @@ spec:
     );
     const r = await runCli(['--local', 'apply', '-f', file], { env: { MESHCTL_HOME: mesh.home } });
     expect(r.code).toBe(0);
-    await eventually('productpage samples nothing now', async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 0, 30_000);
-    expect(await telemetryOf(client)).toMatchObject({ accessLog: 'off', tracing: { customTags: { team: { literal: { value: 'bookinfo' } } } } });
+    await eventually(
+      'productpage samples nothing now',
+      async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 0,
+      30_000,
+    );
+    expect(await telemetryOf(client)).toMatchObject({
+      accessLog: 'off',
+      tracing: { customTags: { team: { literal: { value: 'bookinfo' } } } },
+    });
     // reviews is not selected: it keeps the mesh config's 100%
     expect(((await telemetryOf(mesh.sidecars[0]!)).tracing as { sampling?: number }).sampling).toBe(100);
     // a request productpage starts is not sampled: no span from either side
@@ -206,7 +235,11 @@ spec:
     expect(spans.length).toBe(before);
     const del = await runCli(['--local', 'delete', '-f', file], { env: { MESHCTL_HOME: mesh.home } });
     expect(del.code).toBe(0);
-    await eventually('back to the mesh config', async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 100, 30_000);
+    await eventually(
+      'back to the mesh config',
+      async () => ((await telemetryOf(client)).tracing as { sampling?: number } | undefined)?.sampling === 100,
+      30_000,
+    );
   }, 120_000);
 
   it('refuses a bad meshConfig naming the field, and keeps what runs', async () => {

@@ -5,21 +5,48 @@
  * extensionProviders (an IstioOperator's spec.meshConfig).
  */
 import type { Static } from '@sinclair/typebox';
-import { Bool, Enum, List, MapOf, Num, Obj, Opt, PolicyTargetReference, Str, WorkloadSelector, type Resource } from '../schema.js';
+import {
+  Bool,
+  Enum,
+  List,
+  MapOf,
+  Num,
+  Obj,
+  Opt,
+  PolicyTargetReference,
+  Str,
+  WorkloadSelector,
+  type Resource,
+} from '../schema.js';
 import { defineKind } from '../kind.js';
 import { compileLogFilter } from '../log-filter.js';
 
-const ProviderRef = Obj({ name: Str('the name of a MeshConfig extensionProviders entry (or envoy, the built-in access log)') }, 'a telemetry provider');
+const ProviderRef = Obj(
+  { name: Str('the name of a MeshConfig extensionProviders entry (or envoy, the built-in access log)') },
+  'a telemetry provider',
+);
 
 const Match = Obj(
-  { mode: Opt(Enum(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const, { description: 'which side of the traffic', default: 'CLIENT_AND_SERVER' })) },
+  {
+    mode: Opt(
+      Enum(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const, {
+        description: 'which side of the traffic',
+        default: 'CLIENT_AND_SERVER',
+      }),
+    ),
+  },
   'which traffic the settings apply to',
 );
 
 const CustomTag = Obj(
   {
     literal: Opt(Obj({ value: Str('the tag value') }, 'a fixed value')),
-    environment: Opt(Obj({ name: Str('environment variable of the proxy'), defaultValue: Opt(Str('when unset')) }, 'from the environment')),
+    environment: Opt(
+      Obj(
+        { name: Str('environment variable of the proxy'), defaultValue: Opt(Str('when unset')) },
+        'from the environment',
+      ),
+    ),
     header: Opt(Obj({ name: Str('request header'), defaultValue: Opt(Str('when absent')) }, 'from a request header')),
     formatter: Opt(Obj({ value: Str('an Envoy format string') }, 'a formatted value')),
   },
@@ -30,8 +57,12 @@ const Tracing = Obj(
   {
     match: Opt(Match),
     providers: Opt(List(ProviderRef, 'the tracing providers (MeshConfig extensionProviders)')),
-    randomSamplingPercentage: Opt(Num('percentage of requests sampled when no decision comes with them', { minimum: 0, maximum: 100 })),
-    disableSpanReporting: Opt(Bool({ description: 'stop reporting spans (context is still propagated)', default: 'false' })),
+    randomSamplingPercentage: Opt(
+      Num('percentage of requests sampled when no decision comes with them', { minimum: 0, maximum: 100 }),
+    ),
+    disableSpanReporting: Opt(
+      Bool({ description: 'stop reporting spans (context is still propagated)', default: 'false' }),
+    ),
     customTags: Opt(MapOf(CustomTag, 'tag name -> where its value comes from')),
     useRequestIdForTraceSampling: Opt(Bool('sample by x-request-id')),
     enableIstioTags: Opt(Bool('add Istio tags to spans')),
@@ -45,7 +76,9 @@ const AccessLogging = Obj(
     match: Opt(Match),
     providers: Opt(List(ProviderRef, 'the access log providers (MeshConfig extensionProviders, or envoy)')),
     disabled: Opt(Bool({ description: 'turn access logging off', default: 'false' })),
-    filter: Opt(Obj({ expression: Opt(Str('a CEL expression selecting the requests logged')) }, 'which requests are logged')),
+    filter: Opt(
+      Obj({ expression: Opt(Str('a CEL expression selecting the requests logged')) }, 'which requests are logged'),
+    ),
   },
   'access log settings',
 );
@@ -68,7 +101,15 @@ const Metrics = Obj(
               ),
             ),
             disabled: Opt(Bool('stop producing the matched metrics')),
-            tagOverrides: Opt(MapOf(Obj({ operation: Opt(Enum(['UPSERT', 'REMOVE'] as const, 'what to do with the tag')), value: Opt(Str('a CEL expression')) }), 'tag -> change')),
+            tagOverrides: Opt(
+              MapOf(
+                Obj({
+                  operation: Opt(Enum(['UPSERT', 'REMOVE'] as const, 'what to do with the tag')),
+                  value: Opt(Str('a CEL expression')),
+                }),
+                'tag -> change',
+              ),
+            ),
           },
           'a change to some metrics',
         ),
@@ -84,7 +125,9 @@ const Metrics = Obj(
 export const TelemetrySpec = Obj({
   selector: Opt(WorkloadSelector),
   targetRef: Opt(PolicyTargetReference),
-  targetRefs: Opt(List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' })),
+  targetRefs: Opt(
+    List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' }),
+  ),
   tracing: Opt(List(Tracing, 'tracing settings (the first entry is used)')),
   accessLogging: Opt(List(AccessLogging, 'access log settings (the first entry is used)')),
   metrics: Opt(List(Metrics, 'metrics settings')),
@@ -111,20 +154,31 @@ export const telemetryKind = defineKind({
   spec: TelemetrySpec,
   unknownFields: 'error',
   statusSubresource: true,
-  printerColumns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' }],
+  printerColumns: [
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
+  ],
   check(spec, report) {
     spec.accessLogging?.forEach((a, i) => {
       if (a.filter?.expression === undefined) return;
       try {
         compileLogFilter(a.filter.expression);
       } catch (err) {
-        report(['spec', 'accessLogging', i, 'filter', 'expression'], `${(err as Error).message} (meshctl evaluates comparisons of these attributes with && || ! and parentheses)`);
+        report(
+          ['spec', 'accessLogging', i, 'filter', 'expression'],
+          `${(err as Error).message} (meshctl evaluates comparisons of these attributes with && || ! and parentheses)`,
+        );
       }
     });
     spec.tracing?.forEach((t, i) => {
       for (const [name, tag] of Object.entries(t.customTags ?? {})) {
-        const set = ['literal', 'environment', 'header', 'formatter'].filter((k) => (tag as Record<string, unknown>)[k] !== undefined);
-        if (set.length !== 1) report(['spec', 'tracing', i, 'customTags', name], 'set exactly one of literal, environment, header, formatter');
+        const set = ['literal', 'environment', 'header', 'formatter'].filter(
+          (k) => (tag as Record<string, unknown>)[k] !== undefined,
+        );
+        if (set.length !== 1)
+          report(
+            ['spec', 'tracing', i, 'customTags', name],
+            'set exactly one of literal, environment, header, formatter',
+          );
       }
     });
   },

@@ -122,7 +122,9 @@ export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
   'tracing[].randomSamplingPercentage': enforced(T.telemetry),
   'tracing[].disableSpanReporting': enforced(T.telemetry),
   'tracing[].customTags': enforced(T.telemetry),
-  'tracing[].customTags.<key>.formatter': accepted('Envoy format strings are not evaluated; use literal, header or environment'),
+  'tracing[].customTags.<key>.formatter': accepted(
+    'Envoy format strings are not evaluated; use literal, header or environment',
+  ),
   'tracing[].useRequestIdForTraceSampling': accepted('sampling is random per new trace'),
   'tracing[].enableIstioTags': accepted('Istio tags are always added'),
   'tracing[].disableContextPropagation': accepted('trace context is always propagated'),

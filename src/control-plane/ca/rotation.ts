@@ -63,7 +63,10 @@ export class RootRotation {
    * root as of its phase), so a restarted control plane resumes with the same new root.
    */
   static async open(
-    authority: CertificateAuthority, storage: CaStorage, caDir: string, log: (l: string) => void = () => undefined,
+    authority: CertificateAuthority,
+    storage: CaStorage,
+    caDir: string,
+    log: (l: string) => void = () => undefined,
   ): Promise<RootRotation> {
     const rotation = new RootRotation(authority, storage, join(caDir, ROTATION_FILE), log);
     let text: string | undefined;
@@ -103,13 +106,17 @@ export class RootRotation {
     // Its own CN, so certificates and /certs tell the new root from the old one.
     const created = await createRootCa({ now, commonName: `meshctl root CA ${now.toISOString().slice(0, 19)}Z` });
     const record: RotationRecord = {
-      phase: 'added', startedAt: now.toISOString(), next: created.pem, oldRootPem: this.authority.rootPem,
+      phase: 'added',
+      startedAt: now.toISOString(),
+      next: created.pem,
+      oldRootPem: this.authority.rootPem,
     };
     await this.persist(record);
     this.next = created.ca;
     this.apply();
-    this.log(`CA rotation: new root "${created.ca.certificate.subject}" added to the trust bundle `
-      + '(old root still signs)');
+    this.log(
+      `CA rotation: new root "${created.ca.certificate.subject}" added to the trust bundle ` + '(old root still signs)',
+    );
     return this.status();
   }
 
@@ -190,9 +197,12 @@ function parseRecord(text: string, file: string): RotationRecord {
     throw new CaMaterialInvalidError(file, 'the rotation record is not JSON', ABANDON_HINT);
   }
   const r = value as Partial<RotationRecord>;
-  const ok = (r.phase === 'added' || r.phase === 'signing') && typeof r.startedAt === 'string'
-    && typeof r.oldRootPem === 'string'
-    && typeof r.next?.certChainPem === 'string' && typeof r.next?.keyPem === 'string';
+  const ok =
+    (r.phase === 'added' || r.phase === 'signing') &&
+    typeof r.startedAt === 'string' &&
+    typeof r.oldRootPem === 'string' &&
+    typeof r.next?.certChainPem === 'string' &&
+    typeof r.next?.keyPem === 'string';
   if (!ok) throw new CaMaterialInvalidError(file, 'not a rotation record', ABANDON_HINT);
   return r as RotationRecord;
 }

@@ -19,7 +19,9 @@ export interface MeshTelemetryConfig {
   enableTracing?: boolean;
   accessLogFile?: string;
   accessLogEncoding?: 'JSON' | 'TEXT';
-  defaultConfig?: { tracing?: { sampling?: number; zipkin?: { address?: string }; custom_tags?: Record<string, unknown> } };
+  defaultConfig?: {
+    tracing?: { sampling?: number; zipkin?: { address?: string }; custom_tags?: Record<string, unknown> };
+  };
   extensionProviders?: {
     name: string;
     zipkin?: { service: string; port: number; path?: string };
@@ -47,10 +49,26 @@ function customTags(tags: Record<string, unknown> | undefined): Tracing['customT
   if (!tags) return undefined;
   const out: NonNullable<Tracing['customTags']> = {};
   for (const [name, t] of Object.entries(tags)) {
-    const tag = t as { literal?: { value?: string }; header?: { name?: string; defaultValue?: string }; environment?: { name?: string; defaultValue?: string } };
+    const tag = t as {
+      literal?: { value?: string };
+      header?: { name?: string; defaultValue?: string };
+      environment?: { name?: string; defaultValue?: string };
+    };
     if (tag.literal?.value !== undefined) out[name] = { literal: { value: String(tag.literal.value) } };
-    else if (tag.header?.name) out[name] = { header: { name: tag.header.name, ...(tag.header.defaultValue !== undefined ? { defaultValue: tag.header.defaultValue } : {}) } };
-    else if (tag.environment?.name) out[name] = { environment: { name: tag.environment.name, ...(tag.environment.defaultValue !== undefined ? { defaultValue: tag.environment.defaultValue } : {}) } };
+    else if (tag.header?.name)
+      out[name] = {
+        header: {
+          name: tag.header.name,
+          ...(tag.header.defaultValue !== undefined ? { defaultValue: tag.header.defaultValue } : {}),
+        },
+      };
+    else if (tag.environment?.name)
+      out[name] = {
+        environment: {
+          name: tag.environment.name,
+          ...(tag.environment.defaultValue !== undefined ? { defaultValue: tag.environment.defaultValue } : {}),
+        },
+      };
   }
   return Object.keys(out).length ? out : undefined;
 }
@@ -65,13 +83,19 @@ interface TracingState {
 }
 
 /** The collectors of named providers (MeshConfig extensionProviders); unknown names give none. */
-function providersOf(mc: MeshTelemetryConfig | undefined, names: readonly string[]): Pick<TracingState, 'zipkin' | 'openTelemetry'> {
+function providersOf(
+  mc: MeshTelemetryConfig | undefined,
+  names: readonly string[],
+): Pick<TracingState, 'zipkin' | 'openTelemetry'> {
   const out: Pick<TracingState, 'zipkin' | 'openTelemetry'> = {};
   for (const name of names) {
     const p = mc?.extensionProviders?.find((x) => x.name === name);
     if (p?.zipkin) out.zipkin = { address: `${p.zipkin.service}:${p.zipkin.port}` };
     if (p?.opentelemetry) {
-      out.openTelemetry = { address: `${p.opentelemetry.service}:${p.opentelemetry.port}`, ...(p.opentelemetry.http?.path ? { path: p.opentelemetry.http.path } : {}) };
+      out.openTelemetry = {
+        address: `${p.opentelemetry.service}:${p.opentelemetry.port}`,
+        ...(p.opentelemetry.http?.path ? { path: p.opentelemetry.http.path } : {}),
+      };
     }
   }
   return out;
@@ -105,7 +129,12 @@ export function telemetryFromMeshConfig(mc: MeshTelemetryConfig | undefined): Te
 
 /** The fields of a Telemetry's spec this generator applies. */
 interface TelemetryOverride {
-  tracing?: { providers?: { name: string }[]; randomSamplingPercentage?: number; disableSpanReporting?: boolean; customTags?: Record<string, unknown> }[];
+  tracing?: {
+    providers?: { name: string }[];
+    randomSamplingPercentage?: number;
+    disableSpanReporting?: boolean;
+    customTags?: Record<string, unknown>;
+  }[];
   accessLogging?: { providers?: { name: string }[]; disabled?: boolean; filter?: { expression?: string } }[];
 }
 
@@ -114,7 +143,10 @@ interface TelemetryOverride {
  * the least to the most specific (mesh-wide, its namespace, its workload selector), each overriding
  * what it sets, as Istio resolves them.
  */
-export function telemetryFor(mc: MeshTelemetryConfig | undefined, scopes: readonly TelemetryOverride[]): TelemetryResource {
+export function telemetryFor(
+  mc: MeshTelemetryConfig | undefined,
+  scopes: readonly TelemetryOverride[],
+): TelemetryResource {
   const out: TelemetryResource = { name: 'telemetry' };
   if (mc?.accessLogFile !== undefined) out.accessLog = accessLogTarget(mc.accessLogFile);
   if (mc?.accessLogEncoding) out.accessLogEncoding = mc.accessLogEncoding;
@@ -125,7 +157,13 @@ export function telemetryFor(mc: MeshTelemetryConfig | undefined, scopes: readon
       if (t.providers?.length) {
         delete tracing.zipkin;
         delete tracing.openTelemetry;
-        Object.assign(tracing, providersOf(mc, t.providers.map((p) => p.name)));
+        Object.assign(
+          tracing,
+          providersOf(
+            mc,
+            t.providers.map((p) => p.name),
+          ),
+        );
       }
       if (t.randomSamplingPercentage !== undefined) tracing.sampling = t.randomSamplingPercentage;
       if (t.disableSpanReporting !== undefined) tracing.disabled = t.disableSpanReporting;
@@ -137,7 +175,9 @@ export function telemetryFor(mc: MeshTelemetryConfig | undefined, scopes: readon
       if (a.disabled) out.accessLog = 'off';
       else {
         // Istio's built-in `envoy` provider writes to stdout; an envoyFileAccessLog provider names its path.
-        const file = a.providers?.map((p) => mc?.extensionProviders?.find((x) => x.name === p.name)?.envoyFileAccessLog?.path).find((x) => x !== undefined);
+        const file = a.providers
+          ?.map((p) => mc?.extensionProviders?.find((x) => x.name === p.name)?.envoyFileAccessLog?.path)
+          .find((x) => x !== undefined);
         out.accessLog = file !== undefined ? accessLogTarget(file) : 'stdout';
       }
       if (a.filter?.expression) out.accessLogFilter = a.filter.expression;
@@ -148,7 +188,10 @@ export function telemetryFor(mc: MeshTelemetryConfig | undefined, scopes: readon
   return out;
 }
 
-function matches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+function matches(
+  selector: Readonly<Record<string, string>> | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 }
 
@@ -159,11 +202,17 @@ export function telemetryScopes(
   rootNamespace: string,
 ): TelemetryOverride[] {
   const nsOf = (t: (typeof telemetries)[number]) => t.metadata.namespace ?? 'default';
-  const selectorOf = (t: (typeof telemetries)[number]) => (t.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
-  const byName = [...telemetries].sort((a, b) => `${nsOf(a)}/${a.metadata.name}`.localeCompare(`${nsOf(b)}/${b.metadata.name}`));
+  const selectorOf = (t: (typeof telemetries)[number]) =>
+    (t.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
+  const byName = [...telemetries].sort((a, b) =>
+    `${nsOf(a)}/${a.metadata.name}`.localeCompare(`${nsOf(b)}/${b.metadata.name}`),
+  );
   const root = byName.find((t) => nsOf(t) === rootNamespace && !selectorOf(t));
-  const ns = proxy.namespace === rootNamespace ? undefined : byName.find((t) => nsOf(t) === proxy.namespace && !selectorOf(t));
-  const workload = byName.find((t) => nsOf(t) === proxy.namespace && selectorOf(t) !== undefined && matches(selectorOf(t), proxy.labels));
+  const ns =
+    proxy.namespace === rootNamespace ? undefined : byName.find((t) => nsOf(t) === proxy.namespace && !selectorOf(t));
+  const workload = byName.find(
+    (t) => nsOf(t) === proxy.namespace && selectorOf(t) !== undefined && matches(selectorOf(t), proxy.labels),
+  );
   return [root, ns, workload].filter((t) => t !== undefined).map((t) => (t.spec ?? {}) as TelemetryOverride);
 }
 
@@ -171,7 +220,10 @@ export function telemetryScopes(
 export function telemetryGenerator(): ConfigGenerator {
   return {
     typeUrl: TypeUrl.telemetry,
-    reads: { kinds: [kindRef(MESH_CONFIG_GROUP, MESH_CONFIG_KIND), kindRef('telemetry.istio.io', 'Telemetry')], registry: [] },
+    reads: {
+      kinds: [kindRef(MESH_CONFIG_GROUP, MESH_CONFIG_KIND), kindRef('telemetry.istio.io', 'Telemetry')],
+      registry: [],
+    },
     generate: (proxy, snap) => {
       const scopes = telemetryScopes(snap.configs('Telemetry'), proxy, snap.rootNamespace);
       return [telemetryFor(snap.meshConfig as MeshTelemetryConfig | undefined, scopes)];

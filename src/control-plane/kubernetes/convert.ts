@@ -49,7 +49,9 @@ export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'config.linkerd.io/default-inbo
 export function workloadFromPod(pod: PodObject, services?: readonly string[]): WorkloadRecord | undefined {
   if (!podServesTraffic(pod)) return undefined;
   const labels = pod.metadata.labels ?? {};
-  const ports = (pod.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort));
+  const ports = (pod.spec?.containers ?? []).flatMap((c) =>
+    (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort),
+  );
   return {
     name: pod.metadata.name,
     namespace: pod.metadata.namespace ?? 'default',
@@ -60,7 +62,9 @@ export function workloadFromPod(pod: PodObject, services?: readonly string[]): W
     ports,
     capture: true,
     ...(services?.length ? { services } : {}),
-    ...(pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION] ? { defaultInboundPolicy: pod.metadata.annotations[DEFAULT_INBOUND_POLICY_ANNOTATION] } : {}),
+    ...(pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION]
+      ? { defaultInboundPolicy: pod.metadata.annotations[DEFAULT_INBOUND_POLICY_ANNOTATION] }
+      : {}),
   };
 }
 
@@ -77,8 +81,12 @@ function selected(selector: Record<string, string> | undefined, labels: Record<s
 export function serviceFromObject(svc: ServiceObject, pods: readonly PodObject[]): ServiceRecord {
   const spec = svc.spec ?? {};
   const namespace = svc.metadata.namespace ?? 'default';
-  const addresses = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter((ip) => ip && ip !== 'None');
-  const podsOfService = pods.filter((p) => (p.metadata.namespace ?? 'default') === namespace && selected(spec.selector, p.metadata.labels));
+  const addresses = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter(
+    (ip) => ip && ip !== 'None',
+  );
+  const podsOfService = pods.filter(
+    (p) => (p.metadata.namespace ?? 'default') === namespace && selected(spec.selector, p.metadata.labels),
+  );
   const ports: ServicePortRecord[] = [];
   for (const p of spec.ports ?? []) {
     if ((p.protocol ?? 'TCP') !== 'TCP') continue;
@@ -92,7 +100,12 @@ export function serviceFromObject(svc: ServiceObject, pods: readonly PodObject[]
         .find((cp) => cp.name === p.targetPort);
       if (named) targetPort = named.containerPort;
     }
-    ports.push({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort, protocol: portProtocol(p.name, p.appProtocol) });
+    ports.push({
+      ...(p.name ? { name: p.name } : {}),
+      port: p.port,
+      targetPort,
+      protocol: portProtocol(p.name, p.appProtocol),
+    });
   }
   return {
     name: svc.metadata.name,

@@ -38,7 +38,11 @@ export interface RejectedResource {
 }
 
 interface EndpointSliceObject extends KubeObject {
-  endpoints?: { addresses?: string[]; conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string; namespace?: string } }[];
+  endpoints?: {
+    addresses?: string[];
+    conditions?: { ready?: boolean };
+    targetRef?: { kind?: string; name?: string; namespace?: string };
+  }[];
 }
 
 function key(o: { kind: string; metadata: { namespace?: string; name: string } }, group = ''): string {
@@ -51,7 +55,13 @@ function forValidation(o: KubeObject): KubeObject {
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
-    metadata: { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), ...(generation ? { generation } : {}) },
+    metadata: {
+      name,
+      ...(namespace ? { namespace } : {}),
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      ...(generation ? { generation } : {}),
+    },
     ...(o.spec !== undefined ? { spec: o.spec } : {}),
   };
 }
@@ -81,25 +91,54 @@ export class KubernetesRegistry extends EventEmitter {
     this.trustDomain = opts.trustDomain ?? TRUST_DOMAIN;
     this.rootNamespace = opts.rootNamespace ?? MESH_NAMESPACE;
     const common = { resyncMs: opts.resyncMs, log: opts.log };
-    const reason = (what: string, type: WatchEventType, o: KubeObject): string => `${what} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} ${type.toLowerCase()}`;
+    const reason = (what: string, type: WatchEventType, o: KubeObject): string =>
+      `${what} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} ${type.toLowerCase()}`;
     // What each informer's objects feed: Services and named target ports (pods) make services;
     // pods make workloads; EndpointSlices make the membership of selector-less services.
-    const changed = (what: string, facts: RegistryChange[]) => (type: WatchEventType, o: KubeObject) => this.changed(registryChange(facts, reason(what, type, o)));
-    this.services = new ListWatch<ServiceObject>(objects, { ...common, apiVersion: 'v1', kind: 'Service', onEvent: changed('service', ['services', 'endpoints']) });
-    this.pods = new ListWatch<PodObject>(objects, { ...common, apiVersion: 'v1', kind: 'Pod', onEvent: changed('pod', ['workloads', 'endpoints', 'services']) });
-    this.namespaces = new ListWatch(objects, { ...common, apiVersion: 'v1', kind: 'Namespace', onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)) });
-    this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, { ...common, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', onEvent: changed('endpointslice', ['workloads', 'endpoints']) });
+    const changed = (what: string, facts: RegistryChange[]) => (type: WatchEventType, o: KubeObject) =>
+      this.changed(registryChange(facts, reason(what, type, o)));
+    this.services = new ListWatch<ServiceObject>(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Service',
+      onEvent: changed('service', ['services', 'endpoints']),
+    });
+    this.pods = new ListWatch<PodObject>(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Pod',
+      onEvent: changed('pod', ['workloads', 'endpoints', 'services']),
+    });
+    this.namespaces = new ListWatch(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)),
+    });
+    this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, {
+      ...common,
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      onEvent: changed('endpointslice', ['workloads', 'endpoints']),
+    });
     for (const def of MESH_KINDS) {
       const apiVersion = `${def.group}/${def.storageVersion}`;
       this.meshInformers.push(
-        new ListWatch(objects, { ...common, apiVersion, kind: def.kind, onEvent: (type, o) => this.meshResourceEvent(def.group, type, o) }),
+        new ListWatch(objects, {
+          ...common,
+          apiVersion,
+          kind: def.kind,
+          onEvent: (type, o) => this.meshResourceEvent(def.group, type, o),
+        }),
       );
     }
   }
 
   /** Starts every informer; resolves once each has listed once (or failed its first list: it keeps retrying). */
   async start(): Promise<void> {
-    await Promise.all([this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].map((i) => i.start()));
+    await Promise.all(
+      [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].map((i) => i.start()),
+    );
   }
 
   /**
@@ -124,7 +163,9 @@ export class KubernetesRegistry extends EventEmitter {
 
   /** Kinds whose informer has not listed successfully (CRD missing, no permission). */
   unsynced(): string[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].filter((i) => !i.synced).map((i) => i.description);
+    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers]
+      .filter((i) => !i.synced)
+      .map((i) => i.description);
   }
 
   /** Custom resources currently refused. */
@@ -155,9 +196,17 @@ export class KubernetesRegistry extends EventEmitter {
     const result = validateResource({ object: forValidation(o) });
     if (result.errors.length > 0 || !result.resource) {
       const problems = result.errors.map(formatIssue);
-      const rejected: RejectedResource = { kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name, problems, keptLastGood: this.resources.has(k) };
+      const rejected: RejectedResource = {
+        kind: o.kind,
+        namespace: o.metadata.namespace ?? '',
+        name: o.metadata.name,
+        problems,
+        keptLastGood: this.resources.has(k),
+      };
       this.rejectedByKey.set(k, rejected);
-      this.opts.log?.(`${where} rejected (${rejected.keptLastGood ? 'last good version kept' : 'not in force'}): ${problems.join('; ')}`);
+      this.opts.log?.(
+        `${where} rejected (${rejected.keptLastGood ? 'last good version kept' : 'not in force'}): ${problems.join('; ')}`,
+      );
       this.emit('rejected', rejected);
       return;
     }
@@ -188,8 +237,16 @@ export class KubernetesRegistry extends EventEmitter {
         members.set(k, [...(members.get(k) ?? []), svc]);
       }
     }
-    const workloads: WorkloadRecord[] = pods.flatMap((p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? []);
-    return { configs: [...this.resources.values()], services, workloads, trustDomain: this.trustDomain, rootNamespace: this.rootNamespace };
+    const workloads: WorkloadRecord[] = pods.flatMap(
+      (p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? [],
+    );
+    return {
+      configs: [...this.resources.values()],
+      services,
+      workloads,
+      trustDomain: this.trustDomain,
+      rootNamespace: this.rootNamespace,
+    };
   }
 
   /** The current state as one snapshot (what the next push would see). */

@@ -83,7 +83,13 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     if (!g.layers) return { version: snap.version, resources: g.generate(proxy, snap) };
     let whole: unknown[] | undefined;
     // The whole list only for a state-of-the-world stream; incremental streams use the layers.
-    return { version: snap.version, layers: g.layers(proxy, snap), get resources() { return (whole ??= g.generate(proxy, snap)); } };
+    return {
+      version: snap.version,
+      layers: g.layers(proxy, snap),
+      get resources() {
+        return (whole ??= g.generate(proxy, snap));
+      },
+    };
   }
 
   /**
@@ -101,7 +107,13 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
         const spec = o.spec as { host?: string; hosts?: string[] };
         const names = kind === 'DestinationRule' ? [spec.host ?? ''] : (spec.hosts ?? []);
         // Short names resolve in the object's namespace, as Istio resolves them.
-        if (names.some((h) => h === fqdn || `${h}.${ns}.svc.cluster.local` === fqdn || (h.includes('.') && fqdn.startsWith(`${h}.`)))) found.add(`${kind} ${o.metadata.name}.${ns}`);
+        if (
+          names.some(
+            (h) =>
+              h === fqdn || `${h}.${ns}.svc.cluster.local` === fqdn || (h.includes('.') && fqdn.startsWith(`${h}.`)),
+          )
+        )
+          found.add(`${kind} ${o.metadata.name}.${ns}`);
       }
     }
     return found.size ? [...found].sort().join(', ') : undefined;
@@ -115,7 +127,9 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     const out: Record<string, unknown[]> = {};
     for (const t of this.opts.generators.types()) {
       const g = this.opts.generators.get(t)!;
-      const named = g.layers ? g.layers(proxy, this.current).flatMap((l) => l.resources) : nameResources(g.generate(proxy, this.current));
+      const named = g.layers
+        ? g.layers(proxy, this.current).flatMap((l) => l.resources)
+        : nameResources(g.generate(proxy, this.current));
       out[t] = assembleResources(t, named);
     }
     return out;
@@ -156,7 +170,9 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     };
     this.history.push(record);
     if (this.history.length > 50) this.history.shift();
-    this.opts.log?.(`push ${record.version}: ${change.full ? 'full' : `${change.configs.length} config(s), registry [${change.registry.join(', ')}]`} (${change.reasons.slice(0, 3).join('; ')}) -> ${sent} response(s)`);
+    this.opts.log?.(
+      `push ${record.version}: ${change.full ? 'full' : `${change.configs.length} config(s), registry [${change.registry.join(', ')}]`} (${change.reasons.slice(0, 3).join('; ')}) -> ${sent} response(s)`,
+    );
     this.emit('pushed', record);
     return record;
   }

@@ -6,7 +6,13 @@
  */
 import type { MeshResource } from '../../config/index.js';
 import { MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
-import { computeEndpoints, serviceKey, type EndpointRecord, type ServiceRecord, type WorkloadRecord } from '../registry/model.js';
+import {
+  computeEndpoints,
+  serviceKey,
+  type EndpointRecord,
+  type ServiceRecord,
+  type WorkloadRecord,
+} from '../registry/model.js';
 import type { MeshSnapshot } from '../translate/model.js';
 
 /** A config object as validated (the YAML users applied, namespace defaulted). */

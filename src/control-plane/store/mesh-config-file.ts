@@ -40,7 +40,8 @@ export class MeshConfigFile {
     try {
       text = await readFile(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`mesh config ${this.file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log(`mesh config ${this.file}: ${(err as Error).message}`);
     }
     if (text === this.text) return false;
     if (text === '') {

@@ -173,7 +173,14 @@ export function workloadAuthz(snapshot: MeshSnapshot, workload: MeshWorkload): A
   return { ...(policies.length ? { policies } : {}), ...(jwt.length ? { jwtRules: jwt } : {}) };
 }
 
-const INBOUND_POLICIES: readonly string[] = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'cluster-unauthenticated', 'deny', 'audit'];
+const INBOUND_POLICIES: readonly string[] = [
+  'all-unauthenticated',
+  'all-authenticated',
+  'cluster-authenticated',
+  'cluster-unauthenticated',
+  'deny',
+  'audit',
+];
 
 /** The workload's Linkerd default inbound policy; an unknown value denies (fail closed), as a typo must not open a port. */
 function defaultInboundPolicy(workload: MeshWorkload): DefaultInboundPolicy {

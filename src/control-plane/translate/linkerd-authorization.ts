@@ -25,12 +25,7 @@ export const CLUSTER_NETWORKS = [
 
 /** The default inbound policies Linkerd knows. */
 export type DefaultInboundPolicy =
-  | 'all-unauthenticated'
-  | 'all-authenticated'
-  | 'cluster-authenticated'
-  | 'cluster-unauthenticated'
-  | 'deny'
-  | 'audit';
+  'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'cluster-unauthenticated' | 'deny' | 'audit';
 
 type Source = NonNullable<NonNullable<AuthzRuleConfig['from']>[number]['source']>;
 type Selector = {

@@ -19,7 +19,12 @@ export const TypeUrl = {
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
 /** Every type a proxy subscribes to by default, in push order. */
-export const ALL_TYPE_URLS: readonly string[] = [TypeUrl.clusters, TypeUrl.endpoints, TypeUrl.routes, TypeUrl.listeners];
+export const ALL_TYPE_URLS: readonly string[] = [
+  TypeUrl.clusters,
+  TypeUrl.endpoints,
+  TypeUrl.routes,
+  TypeUrl.listeners,
+];
 
 /** The short name of a type URL (`clusters`), for tables and logs. */
 export function shortTypeName(typeUrl: string): string {

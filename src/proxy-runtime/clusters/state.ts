@@ -83,7 +83,13 @@ export class ClusterStateRegistry {
     const idleTimeoutMs = durationMs(cp?.http?.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS);
     const maxRequestsPerConnection = cp?.http?.maxRequestsPerConnection ?? 0;
     const pools: PoolPair = {
-      h1: new FastH1Pool({ maxConnections: cp?.tcp?.maxConnections ?? Infinity, maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
+      h1: new FastH1Pool({
+        maxConnections: cp?.tcp?.maxConnections ?? Infinity,
+        maxRequestsPerConnection,
+        idleTimeoutMs,
+        connectTimeoutMs,
+        mesh: this.mesh,
+      }),
       h2: new H2Pool({ maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
     };
     this.poolMap.set(key, { settings: key, pools, used: true });
@@ -103,7 +109,8 @@ export class ClusterStateRegistry {
         this.poolMap.delete(key);
       }
     }
-    for (const key of this.healths.keys()) if (!liveClusters.has(key.slice(0, key.indexOf('\u0000')))) this.healths.delete(key);
+    for (const key of this.healths.keys())
+      if (!liveClusters.has(key.slice(0, key.indexOf('\u0000')))) this.healths.delete(key);
   }
 
   /** Identity rotated: mTLS connections are replaced as they finish, new ones use the new cert. */

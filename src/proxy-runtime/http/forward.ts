@@ -68,8 +68,13 @@ function endpointFor(ex: Exchange, c: ClusterRuntime, subset: string | undefined
   }
   // A retry prefers another endpoint than the attempt before.
   const sel = c.select(subset, hashKey(ex, c), Date.now(), ex.attempts > 0 ? ex.upstreamHost : undefined);
-  if (!sel.endpoint) throw new UpstreamFailure('no-healthy', `no healthy upstream in cluster ${c.name}${subset ? ` subset ${subset}` : ''}`);
-  if (port !== undefined && port !== sel.endpoint.port) return { ...sel.endpoint, port, key: `${sel.endpoint.address}:${port}` };
+  if (!sel.endpoint)
+    throw new UpstreamFailure(
+      'no-healthy',
+      `no healthy upstream in cluster ${c.name}${subset ? ` subset ${subset}` : ''}`,
+    );
+  if (port !== undefined && port !== sel.endpoint.port)
+    return { ...sel.endpoint, port, key: `${sel.endpoint.address}:${port}` };
   return sel.endpoint;
 }
 
@@ -83,7 +88,8 @@ export const forward: HttpHandler = async (ex) => {
   ex.upstreamHost = ep.key;
   ex.upstreamEndpointLabels = ep.labels;
   ex.upstreamIdentity = ep.mtls ? ep.identity : undefined;
-  if (!cluster.limits.admit()) throw new UpstreamFailure('overflow', `upstream overflow: cluster ${cluster.name} is at its connection pool limit`);
+  if (!cluster.limits.admit())
+    throw new UpstreamFailure('overflow', `upstream overflow: cluster ${cluster.name} is at its connection pool limit`);
   ex.attempts++;
   const proto = protocolFor(cluster, ep, ex);
   let headers: HeaderMap = ex.headers;
@@ -98,7 +104,13 @@ export const forward: HttpHandler = async (ex) => {
   }
   if (proto === 'h2' && ex.isGrpc()) headers.te = 'trailers';
   else if (headers.te !== undefined) delete headers.te;
-  const head: UpstreamRequestHead = { method: ex.method, path: ex.path, authority: ex.authority, scheme: 'http', headers };
+  const head: UpstreamRequestHead = {
+    method: ex.method,
+    path: ex.path,
+    authority: ex.authority,
+    scheme: 'http',
+    headers,
+  };
   const inFlight = (proto === 'h2' ? cluster.h2 : cluster.h1).send(ep, head, ex.body.open());
   // The exchange cancels its attempt in flight when the downstream goes away (Exchange.downstreamGone).
   ex.inFlight = inFlight;
@@ -109,7 +121,13 @@ export const forward: HttpHandler = async (ex) => {
   } catch (err) {
     release(ex, cluster, ep, inFlight);
     if (err instanceof UpstreamFailure) {
-      if (err.kind !== 'downstream-closed') cluster.outlier.record(ep, err.kind === 'timeout' ? 'timeout' : err.kind === 'connect-failure' ? 'connect-failure' : 'reset', cluster.endpoints, Date.now());
+      if (err.kind !== 'downstream-closed')
+        cluster.outlier.record(
+          ep,
+          err.kind === 'timeout' ? 'timeout' : err.kind === 'connect-failure' ? 'connect-failure' : 'reset',
+          cluster.endpoints,
+          Date.now(),
+        );
       throw err;
     }
     throw new UpstreamFailure('reset', (err as Error).message);
@@ -120,7 +138,8 @@ export const forward: HttpHandler = async (ex) => {
   if (hasHeaderOps(dest.responseHeaders)) applyHeaderOps(res.headers, dest.responseHeaders);
   if (ex.hashCookie) {
     const sc = res.headers['set-cookie'];
-    res.headers['set-cookie'] = sc === undefined ? [ex.hashCookie] : [...(Array.isArray(sc) ? sc : [sc]), ex.hashCookie];
+    res.headers['set-cookie'] =
+      sc === undefined ? [ex.hashCookie] : [...(Array.isArray(sc) ? sc : [sc]), ex.hashCookie];
   }
   return res;
 };
@@ -133,7 +152,13 @@ function release(ex: Exchange, cluster: ClusterRuntime, ep: Endpoint, inFlight: 
 }
 
 /** Releases the attempt once its streamed response body ended or broke (once). */
-function releaseWhenDone(ex: Exchange, cluster: ClusterRuntime, ep: Endpoint, inFlight: InFlight, body: NodeJS.ReadableStream): void {
+function releaseWhenDone(
+  ex: Exchange,
+  cluster: ClusterRuntime,
+  ep: Endpoint,
+  inFlight: InFlight,
+  body: NodeJS.ReadableStream,
+): void {
   let released = false;
   const once = (): void => {
     if (released) return;

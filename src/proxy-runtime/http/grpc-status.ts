@@ -45,6 +45,10 @@ export function grpcLocalResponse(code: number, message: string): ProxyResponse 
  */
 function grpcMessage(message: string): string {
   let out = '';
-  for (const b of Buffer.from(message, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const b of Buffer.from(message, 'utf8'))
+    out +=
+      b >= 0x20 && b <= 0x7e && b !== 0x25
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   return out;
 }

@@ -119,7 +119,10 @@ export class CaIdentitySource extends EventEmitter {
   status(): CaIdentityStatus {
     const san = this.leaf?.subjectAltName ?? '';
     return {
-      spiffeId: san.split(/,\s*/).find((s) => s.startsWith('URI:spiffe://'))?.slice(4),
+      spiffeId: san
+        .split(/,\s*/)
+        .find((s) => s.startsWith('URI:spiffe://'))
+        ?.slice(4),
       notAfter: this.leaf ? new Date(this.leaf.validTo).toISOString() : '',
       renewals: this.renewals,
       nextRenewalAt: this.nextRenewalAt?.toISOString(),
@@ -175,15 +178,18 @@ export class CaIdentitySource extends EventEmitter {
 
   /** The trust file changed: renew now (retrying as a failed renewal does) to get the new bundle. */
   private readonly onTrustFile = (): void => {
-    readFile(this.opts.trustFile!, 'utf8').then((text) => {
-      if (this.closed || !text.includes('BEGIN CERTIFICATE') || text === this.trustFileText) return;
-      const firstRead = this.trustFileText === undefined;
-      this.trustFileText = text;
-      // The control plane rewrites the file at each rotation phase (its header names the phase), so
-      // even an unchanged bundle (phase 2: sign with the new root) makes every proxy renew.
-      if (firstRead && text === this.trustRoots) return;
-      this.schedule(0);
-    }, () => undefined);
+    readFile(this.opts.trustFile!, 'utf8').then(
+      (text) => {
+        if (this.closed || !text.includes('BEGIN CERTIFICATE') || text === this.trustFileText) return;
+        const firstRead = this.trustFileText === undefined;
+        this.trustFileText = text;
+        // The control plane rewrites the file at each rotation phase (its header names the phase), so
+        // even an unchanged bundle (phase 2: sign with the new root) makes every proxy renew.
+        if (firstRead && text === this.trustRoots) return;
+        this.schedule(0);
+      },
+      () => undefined,
+    );
   };
 
   private schedule(delayMs: number): void {

@@ -162,8 +162,16 @@ export class Telemetry {
     const last = this.lastSeries.get(ex.conn);
     let series: HttpSeries;
     if (
-      last !== undefined && last.runtime === ex.runtime && last.status === status && last.clusterName === ex.clusterName && last.upstreamHost === ex.upstreamHost &&
-      last.flags === flags && last.grpc === grpc && last.grpcStatus === grpcStatus && last.peerMetadata === peerMetadata && last.authority === authority
+      last !== undefined &&
+      last.runtime === ex.runtime &&
+      last.status === status &&
+      last.clusterName === ex.clusterName &&
+      last.upstreamHost === ex.upstreamHost &&
+      last.flags === flags &&
+      last.grpc === grpc &&
+      last.grpcStatus === grpcStatus &&
+      last.peerMetadata === peerMetadata &&
+      last.authority === authority
     ) {
       series = last.series;
     } else {
@@ -187,7 +195,18 @@ export class Telemetry {
         labels.response_flags = flags;
         return formatLabels(labels, ISTIO_LABELS);
       });
-      this.lastSeries.set(ex.conn, { runtime: ex.runtime, clusterName: ex.clusterName, upstreamHost: ex.upstreamHost, authority, status, flags, grpc, grpcStatus, peerMetadata, series });
+      this.lastSeries.set(ex.conn, {
+        runtime: ex.runtime,
+        clusterName: ex.clusterName,
+        upstreamHost: ex.upstreamHost,
+        authority,
+        status,
+        flags,
+        grpc,
+        grpcStatus,
+        peerMetadata,
+        series,
+      });
     }
     series.requests++;
     series.duration.observe(durationMs);
@@ -197,7 +216,18 @@ export class Telemetry {
     const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
     if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
     if (!this.accessLog.enabled) return;
-    if (this.logFilter && !this.logFilter({ responseCode: status, method: ex.method, path: ex.path, host: ex.authority, protocol: ex.protocol, header: (n) => ex.header(n) })) return;
+    if (
+      this.logFilter &&
+      !this.logFilter({
+        responseCode: status,
+        method: ex.method,
+        path: ex.path,
+        host: ex.authority,
+        protocol: ex.protocol,
+        header: (n) => ex.header(n),
+      })
+    )
+      return;
     const labelsFlags = flags;
     this.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),
@@ -228,7 +258,16 @@ export class Telemetry {
   }
 
   private tcpLabels(r: TcpRecord): Record<string, string> {
-    const labels = endpoints(r.direction, r.node, undefined, r.peerIdentity, r.upstreamLabels, r.upstreamIdentity, r.service ?? r.cluster, r.mtls);
+    const labels = endpoints(
+      r.direction,
+      r.node,
+      undefined,
+      r.peerIdentity,
+      r.upstreamLabels,
+      r.upstreamIdentity,
+      r.service ?? r.cluster,
+      r.mtls,
+    );
     labels.response_flags = r.flags === '' ? '-' : r.flags;
     return labels;
   }

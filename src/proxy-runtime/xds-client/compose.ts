@@ -8,7 +8,13 @@
  * updated): like Envoy keeping a cluster until nothing uses it, a cluster or route table still
  * named by the new config is carried over from the config in force until the references go.
  */
-import { PROXY_CONFIG_API_VERSION, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfigConfig } from '../../protocol/proxy-config/index.js';
+import {
+  PROXY_CONFIG_API_VERSION,
+  type ClusterConfig,
+  type ListenerConfig,
+  type ProxyConfig,
+  type RouteConfigConfig,
+} from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
 import { joinRouteTables } from '../../protocol/stream/resources.js';
 import type { ApplyResult } from './client.js';
@@ -28,7 +34,11 @@ export type StaticParts = Omit<ProxyConfig, 'apiVersion' | 'version' | 'listener
  * an identity wherever mTLS is used, and names files; CA-issued material lives only in the proxy's
  * memory, which is what these entries say.
  */
-export const CA_ISSUED_IDENTITY = { certChain: 'memory:ca-issued', privateKey: 'memory:ca-issued', trustRoots: 'memory:ca-issued' } as const;
+export const CA_ISSUED_IDENTITY = {
+  certChain: 'memory:ca-issued',
+  privateKey: 'memory:ca-issued',
+  trustRoots: 'memory:ca-issued',
+} as const;
 
 type TelemetrySection = NonNullable<ProxyConfig['telemetry']>;
 
@@ -68,7 +78,8 @@ export class ConfigComposer {
     else if (typeUrl === TypeUrl.routes) next.routes = joinRouteTables(resources) as RouteConfigConfig[];
     else if (typeUrl === TypeUrl.listeners) next.listeners = resources as ListenerConfig[];
     else return { ok: false, error: `resource type ${typeUrl} is not supported by this proxy` };
-    const telemetry = next.telemetry || this.staticParts.telemetry ? { ...this.staticParts.telemetry, ...next.telemetry } : undefined;
+    const telemetry =
+      next.telemetry || this.staticParts.telemetry ? { ...this.staticParts.telemetry, ...next.telemetry } : undefined;
     const candidate: ProxyConfig = {
       ...this.staticParts,
       ...(telemetry ? { telemetry } : {}),
@@ -123,12 +134,16 @@ function referencedClusters(cfg: ProxyConfig): Set<string> {
  * control plane or to someone reading proxy-status; a name leads to the object that made it.
  */
 export function nameResources(error: string, cfg: ProxyConfig): string {
-  return error.replace(/\b(clusters|listeners|routes)\[(\d+)\](\.virtualHosts\[(\d+)\])?/g, (whole, kind: string, i: string, vh: string | undefined, j: string | undefined) => {
-    const list = (kind === 'clusters' ? cfg.clusters : kind === 'listeners' ? cfg.listeners : cfg.routes) as { name?: string; virtualHosts?: { name?: string }[] }[] | undefined;
-    const r = list?.[Number(i)];
-    if (!r?.name) return whole;
-    const host = vh !== undefined ? r.virtualHosts?.[Number(j)]?.name : undefined;
-    const what = kind === 'clusters' ? 'cluster' : kind === 'listeners' ? 'listener' : 'route table';
-    return `${whole} (${what} "${r.name}"${host ? `, virtual host "${host}"` : ''})`;
-  });
+  return error.replace(
+    /\b(clusters|listeners|routes)\[(\d+)\](\.virtualHosts\[(\d+)\])?/g,
+    (whole, kind: string, i: string, vh: string | undefined, j: string | undefined) => {
+      const list = (kind === 'clusters' ? cfg.clusters : kind === 'listeners' ? cfg.listeners : cfg.routes) as
+        { name?: string; virtualHosts?: { name?: string }[] }[] | undefined;
+      const r = list?.[Number(i)];
+      if (!r?.name) return whole;
+      const host = vh !== undefined ? r.virtualHosts?.[Number(j)]?.name : undefined;
+      const what = kind === 'clusters' ? 'cluster' : kind === 'listeners' ? 'listener' : 'route table';
+      return `${whole} (${what} "${r.name}"${host ? `, virtual host "${host}"` : ''})`;
+    },
+  );
 }

@@ -10,20 +10,37 @@ import { XdsClient, type AddressSource, type XdsNode } from './client.js';
 import { CA_ISSUED_IDENTITY, ConfigComposer, type ConfigTarget, type StaticParts } from './compose.js';
 
 /** The types a sidecar subscribes to, in dependency order. */
-export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners, TypeUrl.telemetry];
+export const SIDECAR_TYPES: readonly string[] = [
+  TypeUrl.clusters,
+  TypeUrl.routes,
+  TypeUrl.listeners,
+  TypeUrl.telemetry,
+];
 
 /** Gets the workload certificate from the CA at `address` with `token`, and keeps it renewed. */
 export async function startCaIdentity(opts: {
-  address: AddressSource; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string;
+  address: AddressSource;
+  trustRoots: string;
+  token: () => Promise<string> | string;
+  ttlSeconds?: number;
+  serverName?: string;
   /** The mesh's trust bundle file, watched for a root rotation (see CaIdentityOptions.trustFile). */
   trustFile?: string;
 }): Promise<CaIdentitySource> {
   // The signer trusts whatever bundle the CA last sent, so the control plane's certificate may move to a new root.
   let source: CaIdentitySource | undefined;
   const trustRoots = (): string => source?.trustBundlePem ?? opts.trustRoots;
-  const signer = await grpcCertificateSigner({ address: opts.address, trustRoots, credential: opts.token, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
+  const signer = await grpcCertificateSigner({
+    address: opts.address,
+    trustRoots,
+    credential: opts.token,
+    ...(opts.serverName ? { serverName: opts.serverName } : {}),
+  });
   source = await CaIdentitySource.start({
-    signer, trustRoots: opts.trustRoots, ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}), ...(opts.trustFile ? { trustFile: opts.trustFile } : {}),
+    signer,
+    trustRoots: opts.trustRoots,
+    ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
+    ...(opts.trustFile ? { trustFile: opts.trustFile } : {}),
   });
   return source;
 }
@@ -49,7 +66,13 @@ export async function startSidecarStream(opts: {
   const composer = new ConfigComposer(opts.proxy, {
     ...opts.staticParts,
     identity: CA_ISSUED_IDENTITY,
-    node: { id: opts.node.id, workload: opts.node.workload, namespace: opts.node.namespace, serviceAccount: opts.node.serviceAccount, ...(opts.node.labels ? { labels: { ...opts.node.labels } } : {}) },
+    node: {
+      id: opts.node.id,
+      workload: opts.node.workload,
+      namespace: opts.node.namespace,
+      serviceAccount: opts.node.serviceAccount,
+      ...(opts.node.labels ? { labels: { ...opts.node.labels } } : {}),
+    },
   });
   const client = new XdsClient({
     address: opts.address,

@@ -53,8 +53,12 @@ describe('workloadAuthz', () => {
   });
 
   it("Istio's default root namespace (istio-system) is mesh-wide too: Istio users' mesh-wide policies apply unchanged", () => {
-    const s = snap([ap('istio-system', 'global-deny', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/debug*'] } }] }] })]);
-    expect(workloadAuthz(s, wl('prod', { app: 'a' }))?.policies?.map((p) => p.name)).toEqual(['ns[istio-system]-policy[global-deny]']);
+    const s = snap([
+      ap('istio-system', 'global-deny', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/debug*'] } }] }] }),
+    ]);
+    expect(workloadAuthz(s, wl('prod', { app: 'a' }))?.policies?.map((p) => p.name)).toEqual([
+      'ns[istio-system]-policy[global-deny]',
+    ]);
   });
 
   it('keeps the rule index of a rule with a condition the sidecar cannot evaluate: never matching in ALLOW, dropped condition in DENY', () => {

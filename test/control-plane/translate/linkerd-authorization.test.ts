@@ -190,17 +190,32 @@ describe('linkerdPolicies', () => {
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'emoji-1', namespace: 'emojivoto', labels: { app: 'emoji-svc' }, annotations: { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' } },
+      metadata: {
+        name: 'emoji-1',
+        namespace: 'emojivoto',
+        labels: { app: 'emoji-svc' },
+        annotations: { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' },
+      },
       spec: { serviceAccountName: 'emoji', containers: [{ name: 'app', ports: [{ containerPort: 8080 }] }] },
       status: { podIP: '10.0.0.5', conditions: [{ type: 'Ready', status: 'True' }] },
     };
     const w = workloadFromPod(pod)!;
     expect(w.defaultInboundPolicy).toBe('all-authenticated');
     const engine = (workload: MeshWorkload) => new AuthzPolicies(workloadAuthz(snap([]), workload)?.policies ?? []);
-    const facts = (principal?: string) => ({ principal, sourceIp: '10.1.0.7', remoteIp: '10.1.0.7', destinationIp: '10.0.0.5', destinationPort: 9999, sni: undefined, http: undefined });
+    const facts = (principal?: string) => ({
+      principal,
+      sourceIp: '10.1.0.7',
+      remoteIp: '10.1.0.7',
+      destinationIp: '10.0.0.5',
+      destinationPort: 9999,
+      sni: undefined,
+      http: undefined,
+    });
     expect(engine(w).decide(facts()).allowed).toBe(false);
     expect(engine(w).decide(facts(web.principal)).allowed).toBe(true);
-    expect(engine({ ...w, defaultInboundPolicy: 'alll-unauthenticated' }).decide(facts(web.principal)).allowed).toBe(false);
+    expect(engine({ ...w, defaultInboundPolicy: 'alll-unauthenticated' }).decide(facts(web.principal)).allowed).toBe(
+      false,
+    );
     expect(engine({ ...w, defaultInboundPolicy: undefined }).decide(facts()).allowed).toBe(true);
   });
 

@@ -43,7 +43,13 @@ function sendCopy(ex: Exchange, cluster: ClusterRuntime, subset: string | undefi
     if (ex.conn.listener.direction === 'outbound') headers[PEER_METADATA_HEADER] = ex.runtime.peerMetadata;
     if (useH2 && ex.protocol === 'HTTP/1.1') headers[ORIG_PROTO_HEADER] = 'HTTP/1.1';
   }
-  const head: UpstreamRequestHead = { method: ex.method, path: ex.path, authority: shadowAuthority(ex.authority), scheme: 'http', headers };
+  const head: UpstreamRequestHead = {
+    method: ex.method,
+    path: ex.path,
+    authority: shadowAuthority(ex.authority),
+    scheme: 'http',
+    headers,
+  };
   const inFlight = (useH2 ? cluster.h2 : cluster.h1).send(ep, head, body);
   inFlight.response.then(
     (res) => {

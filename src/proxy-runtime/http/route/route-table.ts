@@ -42,7 +42,11 @@ export interface CompiledRoute {
   readonly budget: RetryBudget | undefined;
   readonly fault: CompiledFault | undefined;
   /** Every mirror destination (Istio `mirror` and each of `mirrors`), each with its share. */
-  readonly mirrors: readonly { readonly cluster: ClusterRuntime; readonly subset: string | undefined; readonly fraction: number }[];
+  readonly mirrors: readonly {
+    readonly cluster: ClusterRuntime;
+    readonly subset: string | undefined;
+    readonly fraction: number;
+  }[];
   /** rewrite.uriRegex compiled: the RE2 pattern and the replacement in re2js's `$1` syntax. */
   readonly uriRegex: { readonly re: RE2JS; readonly replacement: string } | undefined;
   readonly requestHeaders: HeaderOps;
@@ -82,7 +86,13 @@ function compileMatch(m: RouteMatchConfig): CompiledMatch {
   const headerTest = (name: string, p: ValuePredicate, negate: boolean) => {
     const n = name.toLowerCase();
     const read =
-      n === ':path' ? (ex: Exchange) => ex.path : n === ':method' ? (ex: Exchange) => ex.method : n === ':authority' ? (ex: Exchange) => ex.authority : (ex: Exchange) => ex.header(n);
+      n === ':path'
+        ? (ex: Exchange) => ex.path
+        : n === ':method'
+          ? (ex: Exchange) => ex.method
+          : n === ':authority'
+            ? (ex: Exchange) => ex.authority
+            : (ex: Exchange) => ex.header(n);
     tests.push(negate ? (ex) => !p(read(ex)) : (ex) => p(read(ex)));
   };
   for (const [name, hm] of Object.entries(m.headers ?? {})) headerTest(name, compileHeaderMatch(hm), false);
@@ -147,7 +157,10 @@ function compileRoute(r: RouteSpec, vhost: string, index: number, deps: RouteDep
     })),
     // Envoy's substitution writes groups as \1; re2js replaceAll takes $1 (a literal $ is $$).
     uriRegex: r.rewrite?.uriRegex
-      ? { re: RE2JS.compile(r.rewrite.uriRegex.match), replacement: r.rewrite.uriRegex.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') }
+      ? {
+          re: RE2JS.compile(r.rewrite.uriRegex.match),
+          replacement: r.rewrite.uriRegex.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1'),
+        }
       : undefined,
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
@@ -167,7 +180,10 @@ export class RouteTable {
     deps: RouteDeps,
   ) {
     for (const vh of cfg.virtualHosts) {
-      const rt: VirtualHostRuntime = { name: vh.name, routes: vh.routes.map((r, i) => compileRoute(r, vh.name, i, deps)) };
+      const rt: VirtualHostRuntime = {
+        name: vh.name,
+        routes: vh.routes.map((r, i) => compileRoute(r, vh.name, i, deps)),
+      };
       for (const d of vh.domains) {
         const domain = d.toLowerCase();
         if (domain === '*') this.wildcard ??= rt;
@@ -198,7 +214,10 @@ export class RouteTable {
   }
 
   /** The first matching route and the match block that accepted it; undefined: no route (NR). */
-  match(ex: Exchange, nodeLabels: Readonly<Record<string, string>>): { route: CompiledRoute; matched: CompiledMatch | undefined } | undefined {
+  match(
+    ex: Exchange,
+    nodeLabels: Readonly<Record<string, string>>,
+  ): { route: CompiledRoute; matched: CompiledMatch | undefined } | undefined {
     const vh = this.virtualHost(ex.authority);
     if (!vh) return undefined;
     for (const route of vh.routes) {

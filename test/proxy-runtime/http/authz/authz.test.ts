@@ -495,7 +495,11 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
   it('gRPC callers get PERMISSION_DENIED (7) in trailers, as Envoy converts the 403 for them', async () => {
     const grpcPort = await startGrpcServer();
     const inbound = await freePort();
-    const policy = { name: 'ns[default]-policy[users-only]', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }] }] };
+    const policy = {
+      name: 'ns[default]-policy[users-only]',
+      action: 'ALLOW',
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }] }],
+    };
     const server = await startProxy(serverSidecar(grpcPort, await tcpEcho(), inbound, { policies: [policy] }));
     const user = await startProxy(clientSidecar('user', inbound));
     const other = await startProxy(clientSidecar('other', inbound));
@@ -504,7 +508,9 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     const refused = await unary(grpcClient(other.proxy.listenerPort('out')), 'Echo', 'hi');
     expect(refused.err?.code).toBe(7);
     expect(refused.err?.details).toBe('RBAC: access denied');
-    expect(server.accessLog().at(-1)).toMatchObject({ response_code_details: 'rbac_access_denied_matched_policy[none]' });
+    expect(server.accessLog().at(-1)).toMatchObject({
+      response_code_details: 'rbac_access_denied_matched_policy[none]',
+    });
   });
 
   it('presence: REQUIRED refuses a request without a token (401 Jwt is missing)', async () => {
