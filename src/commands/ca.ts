@@ -38,14 +38,13 @@ export function validate(flags: RotateFlags, interactive: boolean): { format: 't
 
 async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   const { format } = validate(flags, Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY));
-  if (ctx.platformKind() === 'kubernetes') {
+  const platform = await ctx.platform();
+  if (!platform.startCaRotation || !platform.caRotationProgress) {
     throw new PlatformUnavailableError(
-      'meshctl ca rotate runs on the local platform only so far',
+      `meshctl ca rotate is not available on ${platform.describe()} yet (local platform only)`,
       'on Kubernetes, replace the root by reinstalling with --ca-cert/--ca-key',
     );
   }
-  const { LocalPlatform } = await import('../cluster/local/platform.js');
-  const platform = new LocalPlatform(ctx.meshHome());
   if (!flags.yes && !(await ctx.confirm('Rotate the mesh root CA (every proxy gets a new certificate)?', false))) {
     ctx.out('Nothing changed.\n');
     return 1;
@@ -71,7 +70,7 @@ async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   print();
   while (progress.running) {
     await new Promise((r) => setTimeout(r, 200));
-    progress = await platform.caRotationProgress<Progress>();
+    progress = await platform.caRotationProgress!<Progress>();
     print();
   }
   const ok = !progress.error && progress.status.phase === 'idle';

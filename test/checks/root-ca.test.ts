@@ -37,11 +37,13 @@ describe('root CA checks', () => {
   it('passes validity and warns when the root expires within 30 days', async () => {
     const ctx = { platform: new LocalPlatform(join(dir, 'home')), now: () => new Date() };
     const [valid, expiring] = rootCaCheckers<typeof ctx>({ invalid: 'reinstall', expiring: 'meshctl ca rotate' });
-    expect(await valid!.run(ctx)).toMatch(/^supplied, valid until \d{4}-\d\d-\d\d$/);
+    expect(await valid!.run(ctx, new AbortController().signal)).toMatch(/^supplied, valid until \d{4}-\d\d-\d\d$/);
     expect(expiring!.warning).toBe(true);
-    await expect(expiring!.run(ctx)).rejects.toThrow(/the root CA expires in (9|10) days/);
+    await expect(expiring!.run(ctx, new AbortController().signal)).rejects.toThrow(
+      /the root CA expires in (9|10) days/,
+    );
     // 40 days earlier nothing is close to expiry.
     const early = { ...ctx, now: () => new Date(Date.now() - 40 * 86_400_000) };
-    await expect(expiring!.run(early)).resolves.toBeUndefined();
+    await expect(expiring!.run(early, new AbortController().signal)).resolves.toBeUndefined();
   });
 });
