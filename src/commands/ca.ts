@@ -4,7 +4,7 @@
  * proxy; the CA signs with the new root and every proxy renews; the old root leaves the bundle once
  * no connected proxy holds a leaf from it); this command starts or resumes it and prints a line per
  * step. Interrupting the command does not stop the rotation; running it again follows (or resumes) it.
- * Local platform only for now: on Kubernetes it says so and exits 1.
+ * Local platform only for now: on Kubernetes it says so and fails (PlatformUnavailable).
  */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
