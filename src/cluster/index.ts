@@ -87,6 +87,10 @@ export interface MeshPlatform {
   listWorkloads(namespace?: string): Promise<WorkloadInfo[]>;
   /** GET on the control plane's debug API (`/debug/syncz`, `/debug/config_dump?proxy=…`), parsed JSON. */
   controlPlaneGet<T>(path: string): Promise<T>;
+  /** Starts or joins a root CA rotation (`meshctl ca rotate`); absent where it is not built yet (Kubernetes). */
+  startCaRotation?<T>(): Promise<T>;
+  /** The progress of the root CA rotation the control plane runs. */
+  caRotationProgress?<T>(): Promise<T>;
   /** GET on a workload's proxy admin API (`/config_dump`, `/clusters`), parsed JSON. */
   proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T>;
   /**

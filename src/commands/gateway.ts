@@ -151,7 +151,12 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
     ]);
     // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
     const address = async (): Promise<string> => (await platform.state()).streamAddress;
-    const identity = await startCaIdentity({ address, trustRoots: reg.trustRoots, token: () => reg.token });
+    const identity = await startCaIdentity({
+      address,
+      trustRoots: reg.trustRoots,
+      token: () => reg.token,
+      trustFile: platform.layout.caRoot,
+    });
     cleanups.push(() => identity.close());
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLog = createWriteStream(join(platform.layout.logDir, `${id}.access.log`), { flags: 'a', mode: 0o600 });

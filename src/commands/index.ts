@@ -27,6 +27,7 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'proxy-status', load: () => import('./proxy-status.js') },
   { name: 'proxy-config', load: () => import('./proxy-config.js') },
   { name: 'authz', load: () => import('./authz.js') },
+  { name: 'ca', load: () => import('./ca.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },

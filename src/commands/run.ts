@@ -195,7 +195,12 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     ]);
     // Found again from the state file on every reconnect: a restarted control plane may listen elsewhere.
     const address = async (): Promise<string> => (await platform.state()).streamAddress;
-    const identity = await startCaIdentity({ address, trustRoots: reg.trustRoots, token: () => reg.token });
+    const identity = await startCaIdentity({
+      address,
+      trustRoots: reg.trustRoots,
+      token: () => reg.token,
+      trustFile: platform.layout.caRoot,
+    });
     cleanups.push(() => identity.close());
     await (await import('node:fs/promises')).mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
     const accessLogFile = join(platform.layout.logDir, `${flags.name}.${flags.namespace}.access.log`);

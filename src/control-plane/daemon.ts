@@ -17,7 +17,9 @@ import {
   FileCaStorage,
   LocalTokenAuthenticator,
   loadOrCreateCa,
+  RootRotation,
 } from './ca/index.js';
+import { CaRotationRunner, writeTrustFile } from './ca-rotation.js';
 import { configChange, registryChange, type ConfigGenerator, type PushPipeline } from './push/index.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { collectServices } from './registry/services.js';
@@ -73,8 +75,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   log(`CA: ${ca.origin} root "${ca.certificate.subject}" valid until ${ca.certificate.notAfter.toISOString()}`);
   const policy = { ...DEFAULT_TTL_POLICY, ...(opts.certTtlSeconds ? { defaultTtlSeconds: opts.certTtlSeconds } : {}) };
   const authority = new CertificateAuthority(ca, policy, log);
-  // The root is public: workloads started by `meshctl run` read it to verify the control plane.
-  await writeFileAtomic(layout.caRoot, authority.rootPem, 0o644);
+  const caStorage = new FileCaStorage(layout.caDir);
+  // A rotation in progress resumes with the same new root (bundle and signing root as of its phase).
+  const rotation = await RootRotation.open(authority, caStorage, layout.caDir, log);
+  // The bundle is public: workloads started by `meshctl run` read it, and their proxies watch it.
+  await writeTrustFile(layout.caRoot, authority, rotation.status().phase === 'idle' ? 'none' : rotation.status().phase);
   const tokens = new LocalTokenAuthenticator(layout.tokens);
   const adminToken = await readOrCreateAdminToken(layout.adminToken);
   const store = await FileConfigStore.open(layout.storeDir, (l) => log(`store: ${l}`));
@@ -83,6 +88,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const meshConfig = await MeshConfigFile.open(layout.meshConfig, log, () => onMeshConfig());
 
   const startedAt = new Date().toISOString();
+  let caRotation: CaRotationRunner | undefined;
   const serving: MeshServing = await startMeshServing({
     host,
     streamPort: opts.streamPort ?? ControlPlanePorts.stream,
@@ -102,7 +108,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
         ...(mc ? { meshConfig: mc } : {}),
       };
     },
-    local: { store, workloads, tokens, adminToken },
+    local: { store, workloads, tokens, adminToken, caRotation: () => caRotation },
     info: (streamAddress) => ({
       version: opts.version,
       pid: process.pid,
@@ -118,6 +124,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     log,
   });
   const { pipeline, server, streamAddress } = serving;
+  caRotation = new CaRotationRunner({
+    authority,
+    rotation,
+    ads: server.ads,
+    reissueServing: () => server.reissueServingCertificate(),
+    trustFile: layout.caRoot,
+    log,
+  });
   store.on('change', (keys: StoreKey[]) => {
     // Service objects are the registry's services here (as the informers' are on Kubernetes), not config.
     const isService = (k: StoreKey): boolean => k.kind === 'Service' && k.group === '';

@@ -386,7 +386,9 @@ export class Proxy implements ProxyContext {
             serialNumber: s.serialNumber,
             validFrom: s.validFrom,
             validTo: s.validTo,
+            issuer: s.issuer,
           },
+          trustRoots: m.current.trustRoots,
           generation: m.current.generation,
         };
       },

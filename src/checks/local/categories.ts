@@ -101,8 +101,7 @@ export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalChec
       checkers: rootCaCheckers<LocalCheckContext>({
         invalid:
           "the CA under $MESHCTL_HOME is damaged: 'meshctl uninstall --local --purge' and install again (proxies get new certificates)",
-        expiring:
-          'rotate the root CA before it expires: supply a new one with meshctl install --local --set ca.cert=... --set ca.key=...',
+        expiring: "rotate the root CA before it expires, with no failed request: 'meshctl ca rotate'",
       }),
     },
   ];

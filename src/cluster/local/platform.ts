@@ -106,6 +106,16 @@ export class LocalPlatform implements MeshPlatform {
     await this.api('DELETE', `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
   }
 
+  /** Starts (or resumes) a root CA rotation in the control plane; returns its progress. */
+  async startCaRotation<T>(): Promise<T> {
+    return this.api<T>('POST', '/api/v1/ca/rotate', {});
+  }
+
+  /** The progress of the root CA rotation the control plane runs (or ran last). */
+  async caRotationProgress<T>(): Promise<T> {
+    return this.api<T>('GET', '/api/v1/ca/rotation');
+  }
+
   async controlPlaneGet<T>(path: string): Promise<T> {
     return this.api<T>('GET', path);
   }

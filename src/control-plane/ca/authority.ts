@@ -41,16 +41,54 @@ export type CaAuditLog = (message: string) => void;
 
 /** Signs workload CSRs with the mesh CA. */
 export class CertificateAuthority {
+  private signing: SigningCa;
+  private bundle: readonly string[];
+  /** Per SPIFFE ID, the roots of the certificates issued since the ledger was last reset (root rotation progress). */
+  private readonly ledger = new Map<string, string[]>();
+
   constructor(
-    readonly ca: SigningCa,
+    ca: SigningCa,
     private readonly policy: CertificateTtlPolicy = DEFAULT_TTL_POLICY,
     private readonly audit: CaAuditLog = () => undefined,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.signing = ca;
+    this.bundle = [ca.rootPem];
+  }
 
-  /** The PEM trust root proxies must trust. */
+  /** The CA that signs now (during a root rotation: the old root, then the new one). */
+  get ca(): SigningCa {
+    return this.signing;
+  }
+
+  /** The PEM trust root of the signing CA. */
   get rootPem(): string {
-    return this.ca.rootPem;
+    return this.signing.rootPem;
+  }
+
+  /** Every root proxies must trust, concatenated PEM: one root, or old + new during a rotation. */
+  get trustBundlePem(): string {
+    return this.bundle.join('');
+  }
+
+  /**
+   * Switches the signing CA and the trust bundle (root rotation, src/control-plane/ca/rotation.ts).
+   * The bundle must contain the signing root, else peers could not verify what is issued.
+   */
+  useRoots(signing: SigningCa, bundle: readonly string[]): void {
+    if (!bundle.includes(signing.rootPem)) throw new Error('the trust bundle must contain the signing root');
+    this.signing = signing;
+    this.bundle = [...bundle];
+  }
+
+  /** Forgets what was issued so far: a rotation phase counts the renewals after its start. */
+  resetIssuedLedger(): void {
+    this.ledger.clear();
+  }
+
+  /** The roots (PEM) of the certificates issued to `spiffeId` since the last reset, oldest first. */
+  issuedSinceReset(spiffeId: string): readonly string[] {
+    return this.ledger.get(spiffeId) ?? [];
   }
 
   /** Verifies `csrPem` and issues a certificate for `identity` (already authenticated by the caller). */
@@ -114,37 +152,42 @@ export class CertificateAuthority {
     extraNames: { type: 'dns' | 'ip'; value: string }[],
     uncapped = false,
   ): Promise<IssuedCertificate> {
+    // One CA for the whole certificate, even if a rotation switches it while this one is made.
+    const ca = this.signing;
     const x509 = await loadX509();
     const ttl = this.ttlFor(requestedTtlSeconds, uncapped);
     const now = this.now();
     const notAfter = new Date(now.getTime() + ttl * 1000);
-    const caNotAfter = this.ca.certificate.notAfter;
+    const caNotAfter = ca.certificate.notAfter;
     const effectiveNotAfter = notAfter > caNotAfter ? caNotAfter : notAfter;
     const spiffeId = spiffeUri(identity);
     const serialNumber = positiveSerial();
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber,
       subject: 'O=meshctl',
-      issuer: this.ca.certificate.subjectName,
+      issuer: ca.certificate.subjectName,
       // A minute of slack for peers whose clocks run slightly behind ours.
       notBefore: new Date(now.getTime() - 60_000),
       notAfter: effectiveNotAfter,
       publicKey: publicKeySpki,
-      signingKey: this.ca.signingKey,
+      signingKey: ca.signingKey,
       signingAlgorithm: EC_P256,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }, ...extraNames], true),
-        await x509.AuthorityKeyIdentifierExtension.create(this.ca.certificate),
+        await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
       ],
     });
+    const roots = this.ledger.get(spiffeId) ?? [];
+    roots.push(ca.rootPem);
+    this.ledger.set(spiffeId, roots.slice(-64));
     this.audit(
       `issued certificate serial=${serialNumber} for ${spiffeId} valid until ${effectiveNotAfter.toISOString()}`,
     );
     return {
-      certChain: [cert.toString('pem') + '\n', ...this.ca.chainPem],
+      certChain: [cert.toString('pem') + '\n', ...ca.chainPem],
       serialNumber,
       notAfter: effectiveNotAfter,
       spiffeId,

@@ -5,6 +5,7 @@
  * everything under /api needs the admin token kept `0600` in the mesh home, since registering a
  * workload mints a credential. On Kubernetes there is no /api: config is in the cluster.
  */
+import type { CaRotationRunner } from '../ca-rotation.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { timingSafeEqual, X509Certificate } from 'node:crypto';
@@ -27,6 +28,8 @@ export interface LocalApiDeps {
   readonly workloads: WorkloadStore;
   readonly tokens: LocalTokenAuthenticator;
   readonly adminToken: string;
+  /** Root CA rotation (`meshctl ca rotate`); set once the stream server runs. */
+  caRotation?: () => CaRotationRunner | undefined;
 }
 
 /** What the API serves from. */
@@ -96,6 +99,8 @@ export async function startHttpApi(
         (_r, url, body) => setServing(deps, local, url, body),
         true,
       ],
+      ['POST', /^\/api\/v1\/ca\/rotate$/, () => rotationRunner(local).start(), true],
+      ['GET', /^\/api\/v1\/ca\/rotation$/, () => rotationRunner(local).progress(), true],
     );
   }
 
@@ -176,6 +181,12 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+function rotationRunner(local: LocalApiDeps): CaRotationRunner {
+  const runner = local.caRotation?.();
+  if (!runner) throw new HttpError(503, 'the control plane is still starting; try again');
+  return runner;
+}
+
 function caInfo(authority: CertificateAuthority) {
   const root = new X509Certificate(authority.rootPem);
   return {
@@ -184,6 +195,7 @@ function caInfo(authority: CertificateAuthority) {
     notBefore: new Date(root.validFrom).toISOString(),
     notAfter: new Date(root.validTo).toISOString(),
     rootPem: authority.rootPem,
+    trustBundlePem: authority.trustBundlePem,
   };
 }
 
@@ -307,7 +319,7 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   while (!deps.pipeline.snapshot.workload(record.name, record.namespace) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 10));
   }
-  return { workload: record, token, trustRoots: deps.authority.rootPem, streamAddress: deps.streamAddress() };
+  return { workload: record, token, trustRoots: deps.authority.trustBundlePem, streamAddress: deps.streamAddress() };
 }
 
 /** The longest a serving change waits for the proxies' ACKs. */

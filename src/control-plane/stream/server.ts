@@ -36,6 +36,11 @@ export interface MeshServer {
   readonly ads: AdsServer;
   /** The serving certificate chain in use (PEM): it changes at each rotation. */
   readonly servingCertPem: string;
+  /**
+   * Re-issues the serving certificate now and trusts the current bundle for client certificates
+   * (root rotation: the new root signs it, so proxies that trust only the new root can still connect).
+   */
+  reissueServingCertificate(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,7 +87,7 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
   const provider = new MemoryCertificateProvider({
     certChainPem: serving.certChainPem,
     keyPem: serving.keyPem,
-    trustRootsPem: opts.authority.rootPem,
+    trustRootsPem: opts.authority.trustBundlePem,
   });
   // Renewed at half-life; new handshakes get the new certificate, open streams keep theirs (TLS
   // checks a certificate at the handshake only), so no proxy is disconnected by a rotation.
@@ -94,11 +99,16 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
     rotation.unref();
   };
   const rotate = async (): Promise<void> => {
+    if (rotation) clearTimeout(rotation);
     try {
       const next = await issue();
       if (closed) return;
       serving = next;
-      provider.update({ certChainPem: next.certChainPem, keyPem: next.keyPem, trustRootsPem: opts.authority.rootPem });
+      provider.update({
+        certChainPem: next.certChainPem,
+        keyPem: next.keyPem,
+        trustRootsPem: opts.authority.trustBundlePem,
+      });
       log(`serving certificate rotated; valid until ${next.notAfter.toISOString()}`);
       schedule(halfLifeMs(next.notAfter));
     } catch (err) {
@@ -135,6 +145,7 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
     get servingCertPem() {
       return serving.certChainPem;
     },
+    reissueServingCertificate: rotate,
     close: () =>
       new Promise<void>((resolve) => {
         closed = true;

@@ -97,4 +97,6 @@ export interface CreateCertificateRequest {
 
 export interface CreateCertificateResponse {
   cert_chain: string[];
+  /** Every root to trust (old + new during a root rotation); absent from older control planes. */
+  trust_bundle?: string[];
 }

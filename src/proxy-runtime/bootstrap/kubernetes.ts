@@ -157,6 +157,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
           address: pod.controlPlaneAddress,
           trustRoots,
           token,
+          trustFile: pod.caRootPath,
           ...(pod.serverName ? { serverName: pod.serverName } : {}),
         }),
       o.signal,

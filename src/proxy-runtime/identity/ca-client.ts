@@ -10,6 +10,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
+import { unwatchFile, watchFile } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { EC_P256, generateP256, loadX509, privateKeyToPem } from '../../protocol/pki/x509.js';
 import type { CryptoKey, CryptoKeyPair } from '../../protocol/pki/x509.js';
 
@@ -20,9 +22,12 @@ export interface CaIdentityMaterial {
   readonly trustRoots: string;
 }
 
+/** A PEM chain, leaf first, with the CA's trust bundle when it sent one (old + new roots during a rotation). */
+export type SignedChain = string[] & { readonly trustBundle?: readonly string[] };
+
 /** Sends a CSR to the CA; returns the PEM chain, leaf first. Errors carry `permanent` when retrying cannot help. */
 export interface CertificateSigner {
-  sign(csrPem: string, ttlSeconds: number | undefined): Promise<string[]>;
+  sign(csrPem: string, ttlSeconds: number | undefined): Promise<SignedChain>;
   close?(): void;
 }
 
@@ -34,8 +39,14 @@ export class PermanentSigningError extends Error {
 /** Options of a CA-backed identity. */
 export interface CaIdentityOptions {
   readonly signer: CertificateSigner;
-  /** PEM roots the proxy trusts for peers (the mesh root). */
+  /** PEM roots the proxy trusts for peers (the mesh root) until the CA sends its trust bundle. */
   readonly trustRoots: string;
+  /**
+   * A file holding the mesh's trust bundle (local: the control plane's ca-root.pem; Kubernetes: the
+   * root ConfigMap). It is polled once a second; a change (a root rotation) renews the certificate
+   * at once, which also brings the CA's new bundle.
+   */
+  readonly trustFile?: string;
   /** Requested certificate lifetime; the CA's default (24h) when absent. */
   readonly ttlSeconds?: number;
   /** Retry backoff after a failed request. */
@@ -65,9 +76,18 @@ export class CaIdentitySource extends EventEmitter {
   private failures = 0;
   private lastError: string | undefined;
   private nextRenewalAt: Date | undefined;
+  private trustRoots: string;
+  private trustFileText: string | undefined;
+  private watching = false;
 
   private constructor(private readonly opts: CaIdentityOptions) {
     super();
+    this.trustRoots = opts.trustRoots;
+  }
+
+  /** The roots trusted now (the CA's latest bundle). */
+  get trustBundlePem(): string {
+    return this.trustRoots;
   }
 
   /** Obtains the first certificate (retrying transient failures), then keeps it renewed. */
@@ -77,6 +97,7 @@ export class CaIdentitySource extends EventEmitter {
     for (;;) {
       try {
         await source.renew();
+        source.watchTrustFile();
         return source;
       } catch (err) {
         const delay = source.nextBackoff();
@@ -113,6 +134,7 @@ export class CaIdentitySource extends EventEmitter {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watching && this.opts.trustFile) unwatchFile(this.opts.trustFile, this.onTrustFile);
     this.opts.signer.close?.();
   }
 
@@ -125,7 +147,7 @@ export class CaIdentitySource extends EventEmitter {
       keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
       signingAlgorithm: EC_P256,
     });
-    let chain: string[];
+    let chain: SignedChain;
     try {
       chain = await this.opts.signer.sign(csr.toString('pem'), this.opts.ttlSeconds);
     } catch (err) {
@@ -138,7 +160,8 @@ export class CaIdentitySource extends EventEmitter {
     // Present the leaf and any intermediates; the root is what peers already trust.
     const presented = chain.length > 1 ? chain.slice(0, -1) : chain;
     const first = this.material === undefined;
-    this.material = { certChain: presented.join(''), privateKey, trustRoots: this.opts.trustRoots };
+    if (chain.trustBundle?.length) this.trustRoots = chain.trustBundle.join('');
+    this.material = { certChain: presented.join(''), privateKey, trustRoots: this.trustRoots };
     this.leaf = leaf;
     this.failures = 0;
     this.lastError = undefined;
@@ -146,6 +169,28 @@ export class CaIdentitySource extends EventEmitter {
     this.schedule(halfLifeFromNow(leaf));
     if (!first) this.emit('rotated');
   }
+
+  private watchTrustFile(): void {
+    if (!this.opts.trustFile || this.watching || this.closed) return;
+    this.watching = true;
+    watchFile(this.opts.trustFile, { interval: 1000, persistent: false }, this.onTrustFile);
+  }
+
+  /** The trust file changed: renew now (retrying as a failed renewal does) to get the new bundle. */
+  private readonly onTrustFile = (): void => {
+    readFile(this.opts.trustFile!, 'utf8').then(
+      (text) => {
+        if (this.closed || !text.includes('BEGIN CERTIFICATE') || text === this.trustFileText) return;
+        const firstRead = this.trustFileText === undefined;
+        this.trustFileText = text;
+        // The control plane rewrites the file at each rotation phase (its header names the phase), so
+        // even an unchanged bundle (phase 2: sign with the new root) makes every proxy renew.
+        if (firstRead && text === this.trustRoots) return;
+        this.schedule(0);
+      },
+      () => undefined,
+    );
+  };
 
   private schedule(delayMs: number): void {
     if (this.closed) return;

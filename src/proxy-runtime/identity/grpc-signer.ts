@@ -7,15 +7,18 @@ import type { Client, ServiceError } from '@grpc/grpc-js';
 import { loadMeshProto } from '../../protocol/stream/grpc.js';
 import type { CreateCertificateRequest, CreateCertificateResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
-import { PermanentSigningError, type CertificateSigner } from './ca-client.js';
+import { PermanentSigningError, type CertificateSigner, type SignedChain } from './ca-client.js';
 import { resolveAddress, type AddressSource } from '../xds-client/client.js';
 
 /** Where and how to reach the CA. */
 export interface GrpcSignerOptions {
   /** host:port of the control plane, or how to find it (read before every request). */
   readonly address: AddressSource;
-  /** PEM roots that must have issued the control plane's serving certificate. */
-  readonly trustRoots: string;
+  /**
+   * PEM roots that must have issued the control plane's serving certificate; a function to follow
+   * the CA's trust bundle through a root rotation (read before every request).
+   */
+  readonly trustRoots: string | (() => string);
   /** The workload credential (token). */
   readonly credential: () => Promise<string> | string;
   /** The name expected in the control plane's certificate; default its Kubernetes service name. */
@@ -31,15 +34,17 @@ export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<Ce
   const { grpc, CaClient } = await loadMeshProto();
   const serverName = opts.serverName ?? CONTROL_PLANE_SERVER_NAME;
   // One channel per address: a control plane found elsewhere gets a new one.
-  let channel: { address: string; client: Client } | undefined;
+  // One channel per address and trust bundle: a control plane found elsewhere, or new roots, get a new one.
+  let channel: { address: string; roots: string; client: Client } | undefined;
   const clientFor = (address: string): Client => {
-    if (channel?.address === address) return channel.client;
+    const roots = typeof opts.trustRoots === 'function' ? opts.trustRoots() : opts.trustRoots;
+    if (channel?.address === address && channel.roots === roots) return channel.client;
     channel?.client.close();
-    const client: Client = new CaClient(address, grpc.credentials.createSsl(Buffer.from(opts.trustRoots)), {
+    const client: Client = new CaClient(address, grpc.credentials.createSsl(Buffer.from(roots)), {
       'grpc.ssl_target_name_override': serverName,
       'grpc.default_authority': serverName,
     });
-    channel = { address, client };
+    channel = { address, roots, client };
     return client;
   };
   return {
@@ -72,7 +77,8 @@ export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<Ce
         });
       });
       if (!response.cert_chain.length) throw new Error(`certificate request to ${address} returned no certificate`);
-      return response.cert_chain;
+      const chain: SignedChain = Object.assign([...response.cert_chain], { trustBundle: response.trust_bundle ?? [] });
+      return chain;
     },
     close: () => channel?.client.close(),
   };

@@ -3,6 +3,7 @@
  * dialing peers. Rebuilt on 'rotated'; readers take `current` per new connection, so a rotation
  * applies to the next handshake and leaves open connections alone.
  */
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { IdentityMaterial, IdentitySource } from './identity.js';
 import { spiffeIdOf, summarizeLeaf, type CertificateSummary } from './identity.js';
@@ -17,16 +18,21 @@ export interface MeshTlsContexts {
   readonly server: SecureContext;
   readonly client: SecureContext;
   readonly summary: CertificateSummary;
+  /** Subjects of the roots trusted for peers (two during a root rotation). */
+  readonly trustRoots: readonly string[];
   /** Increments on each rotation, so pools can tell their connections are from an older identity. */
   readonly generation: number;
 }
 
 function build(m: IdentityMaterial, generation: number): MeshTlsContexts {
   const opts = { cert: m.certChain, key: m.privateKey, ca: m.trustRoots, minVersion: 'TLSv1.2' as const };
+  const roots = m.trustRoots.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const trustRoots = roots.map((pem) => new X509Certificate(pem).subject.replace(/\n/g, ', '));
   return {
     server: createSecureContext(opts),
     client: createSecureContext(opts),
     summary: summarizeLeaf(m.certChain),
+    trustRoots,
     generation,
   };
 }

@@ -30,6 +30,8 @@ export interface CertificateSummary {
   validFrom: string;
   validTo: string;
   expiresAtSeconds: number;
+  /** The issuer's name (a rotated mesh root has its own CN, so this tells old root from new). */
+  issuer: string;
 }
 
 /** The SPIFFE ID (first `spiffe://` URI SAN) of a certificate, if it has one. */
@@ -51,6 +53,7 @@ export function summarizeLeaf(certChainPem: string): CertificateSummary {
     validFrom: new Date(cert.validFrom).toISOString(),
     validTo: new Date(cert.validTo).toISOString(),
     expiresAtSeconds: Math.floor(new Date(cert.validTo).getTime() / 1000),
+    issuer: cert.issuer.replace(/\n/g, ', '),
   };
 }
 

@@ -24,18 +24,25 @@ export async function startCaIdentity(opts: {
   token: () => Promise<string> | string;
   ttlSeconds?: number;
   serverName?: string;
+  /** The mesh's trust bundle file, watched for a root rotation (see CaIdentityOptions.trustFile). */
+  trustFile?: string;
 }): Promise<CaIdentitySource> {
+  // The signer trusts whatever bundle the CA last sent, so the control plane's certificate may move to a new root.
+  let source: CaIdentitySource | undefined;
+  const trustRoots = (): string => source?.trustBundlePem ?? opts.trustRoots;
   const signer = await grpcCertificateSigner({
     address: opts.address,
-    trustRoots: opts.trustRoots,
+    trustRoots,
     credential: opts.token,
     ...(opts.serverName ? { serverName: opts.serverName } : {}),
   });
-  return CaIdentitySource.start({
+  source = await CaIdentitySource.start({
     signer,
     trustRoots: opts.trustRoots,
     ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
+    ...(opts.trustFile ? { trustFile: opts.trustFile } : {}),
   });
+  return source;
 }
 
 /** A proxy's connection to the control plane. */

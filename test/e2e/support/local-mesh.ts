@@ -185,6 +185,7 @@ export class LocalMeshForTest {
       address: reg.streamAddress,
       trustRoots: reg.trustRoots,
       token: () => reg.token,
+      trustFile: join(this.home, 'ca-root.pem'),
     });
     const accessLog: AccessLogEntry[] = [];
     const proxy = await Proxy.start(

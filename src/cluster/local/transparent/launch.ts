@@ -11,7 +11,8 @@
  * step fails; what a killed run left behind is swept by the next run on the same mesh home.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { unwatchFile, watchFile } from 'node:fs';
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { RotatingFile, DEFAULT_ROTATION } from '../rotating-log.js';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -354,6 +355,15 @@ export async function runTransparent(
     await writeFile(tokenPath, reg.token, { mode: 0o600 });
     await chown(tokenPath, PROXY_UID, PROXY_UID);
     await writeFile(rootPath, reg.trustRoots, { mode: 0o644 });
+    // A root rotation rewrites the mesh's trust file at each phase; the sidecar watches its copy and renews.
+    const mirrorTrust = (): void => {
+      readFile(platform.layout.caRoot, 'utf8')
+        .then((t) => writeFile(rootPath, t, { mode: 0o644 }))
+        .catch(() => undefined);
+    };
+    watchFile(platform.layout.caRoot, { interval: 1000, persistent: false }, mirrorTrust);
+    const unwatchTrust = async (): Promise<void> => unwatchFile(platform.layout.caRoot, mirrorTrust);
+    cleanups.push({ what: 'no longer following the trust bundle', run: unwatchTrust });
     const socketPath = join(lease.runtimeDir, 'control-plane.sock');
     const relay = await startRelay(socketPath, async () => hostPortOf((await platform.state()).streamAddress));
     await chown(socketPath, PROXY_UID, PROXY_UID);

@@ -1,0 +1,208 @@
+/**
+ * Root CA rotation in three phases, persisted so a crash or a second `meshctl ca rotate` resumes
+ * where the last one stopped, and so nothing is lost on failure (the old root stays trusted until
+ * the last phase):
+ *
+ *   1. `added`   a new root is generated and stored next to the old one; the trust bundle is
+ *                old + new and is pushed to every proxy; the CA still signs with the old root.
+ *   2. `signing` the CA signs with the new root; every proxy is asked to renew its certificate.
+ *   3. done      once no connected proxy holds a leaf from the old root, the new root replaces the
+ *                stored CA, the rotation record is removed and the bundle is the new root alone.
+ *
+ * The rotation record (`rotation.json`, 0600: it holds the new root's key) lives in the CA directory.
+ * This module only changes the CA's state; the control plane pushes the bundle and tracks proxies.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaMaterialInvalidError } from '../../errors.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import type { CertificateAuthority } from './authority.js';
+import { createRootCa, signingCaFromPem, type SigningCa } from './root.js';
+import type { CaMaterialPem, CaStorage } from './storage.js';
+
+/** Where a rotation stands; `idle` when none is in progress. */
+export type RotationPhase = 'idle' | 'added' | 'signing';
+
+/** What is kept on disk while a rotation is in progress. */
+interface RotationRecord {
+  readonly phase: Exclude<RotationPhase, 'idle'>;
+  readonly startedAt: string;
+  /** The new root (PEM cert and PKCS#8 key). */
+  readonly next: CaMaterialPem;
+  /** The root being retired (PEM), kept in the bundle until the rotation completes. */
+  readonly oldRootPem: string;
+}
+
+/** The rotation status the control plane reports (`/debug/ca`, `meshctl ca rotate -o json`). */
+export interface RotationStatus {
+  readonly phase: RotationPhase;
+  readonly startedAt?: string;
+  /** PEM roots in the trust bundle, in order (old first during a rotation). */
+  readonly bundle: readonly string[];
+  /** PEM of the root the CA signs with. */
+  readonly signingRootPem: string;
+}
+
+/** The rotation record's file name inside the CA directory. */
+export const ROTATION_FILE = 'rotation.json';
+
+/** Drives a root rotation for one CertificateAuthority and its storage. */
+export class RootRotation {
+  private record: RotationRecord | undefined;
+  private next: SigningCa | undefined;
+
+  private constructor(
+    private readonly authority: CertificateAuthority,
+    private readonly storage: CaStorage,
+    private readonly file: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /**
+   * Loads any rotation in progress from `caDir` and applies it to `authority` (bundle and signing
+   * root as of its phase), so a restarted control plane resumes with the same new root.
+   */
+  static async open(
+    authority: CertificateAuthority,
+    storage: CaStorage,
+    caDir: string,
+    log: (l: string) => void = () => undefined,
+  ): Promise<RootRotation> {
+    const rotation = new RootRotation(authority, storage, join(caDir, ROTATION_FILE), log);
+    let text: string | undefined;
+    try {
+      text = await readFile(rotation.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text !== undefined) {
+      const record = parseRecord(text, rotation.file);
+      const next = await signingCaFromPem(record.next, `${rotation.file} (new root)`, 'created');
+      if (next.rootPem === authority.rootPem) {
+        // Crashed after the new root was stored as the CA but before the record was removed.
+        await rm(rotation.file, { force: true });
+      } else {
+        rotation.record = record;
+        rotation.next = next;
+        rotation.apply();
+      }
+    }
+    return rotation;
+  }
+
+  /** The current phase and bundle. */
+  status(): RotationStatus {
+    return {
+      phase: this.record?.phase ?? 'idle',
+      ...(this.record ? { startedAt: this.record.startedAt } : {}),
+      bundle: splitBundle(this.authority.trustBundlePem),
+      signingRootPem: this.authority.rootPem,
+    };
+  }
+
+  /** Phase 1: creates the new root and adds it to the bundle (no-op when a rotation is in progress). */
+  async addNewRoot(now = new Date()): Promise<RotationStatus> {
+    if (this.record) return this.status();
+    // Its own CN, so certificates and /certs tell the new root from the old one.
+    const created = await createRootCa({ now, commonName: `meshctl root CA ${now.toISOString().slice(0, 19)}Z` });
+    const record: RotationRecord = {
+      phase: 'added',
+      startedAt: now.toISOString(),
+      next: created.pem,
+      oldRootPem: this.authority.rootPem,
+    };
+    await this.persist(record);
+    this.next = created.ca;
+    this.apply();
+    this.log(
+      `CA rotation: new root "${created.ca.certificate.subject}" added to the trust bundle ` + '(old root still signs)',
+    );
+    return this.status();
+  }
+
+  /** Phase 2: the CA signs with the new root (idempotent). */
+  async signWithNewRoot(): Promise<RotationStatus> {
+    const record = this.requireRecord('sign with the new root');
+    if (record.phase !== 'signing') {
+      await this.persist({ ...record, phase: 'signing' });
+      this.apply();
+      this.log('CA rotation: signing with the new root');
+    }
+    return this.status();
+  }
+
+  /**
+   * Phase 3: the new root becomes the stored CA and the old root leaves the bundle. The caller
+   * must first have seen every connected proxy holding a leaf from the new root.
+   */
+  async complete(): Promise<RotationStatus> {
+    const record = this.requireRecord('remove the old root');
+    if (record.phase !== 'signing') {
+      throw new Error('the old root cannot be removed before the CA signs with the new root');
+    }
+    // CA files first: if we crash before the record is removed, open() sees the new root stored and finishes.
+    await this.storage.save(record.next);
+    await rm(this.file, { force: true });
+    const next = this.next!;
+    this.record = undefined;
+    this.next = undefined;
+    this.authority.useRoots(next, [next.rootPem]);
+    this.log('CA rotation: old root removed from the trust bundle; rotation complete');
+    return this.status();
+  }
+
+  /** PEM of the root certificates a leaf must chain to once the rotation completes (for progress checks). */
+  get newRootPem(): string | undefined {
+    return this.next?.rootPem;
+  }
+
+  private requireRecord(what: string): RotationRecord {
+    if (!this.record) throw new Error(`no root rotation in progress: cannot ${what}`);
+    return this.record;
+  }
+
+  private async persist(record: RotationRecord): Promise<void> {
+    await writeFileAtomic(this.file, JSON.stringify(record), 0o600);
+    this.record = record;
+  }
+
+  /** Sets the authority's bundle (old + new) and signing root as of the current phase. */
+  private apply(): void {
+    const record = this.record!;
+    const next = this.next!;
+    const bundle = [record.oldRootPem, next.rootPem];
+    if (record.phase === 'signing') {
+      this.authority.useRoots(next, bundle);
+    } else {
+      const old = this.authority.rootPem === record.oldRootPem ? this.authority.ca : undefined;
+      if (!old) throw new Error('the stored CA is not the root this rotation started from');
+      this.authority.useRoots(old, bundle);
+    }
+  }
+}
+
+/** Splits concatenated PEM certificates. */
+export function splitBundle(pem: string): string[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+  return blocks.map((c) => (c.endsWith('\n') ? c : c + '\n'));
+}
+
+const ABANDON_HINT = 'restore it, or remove it to abandon the rotation (the old root stays stored and trusted)';
+
+function parseRecord(text: string, file: string): RotationRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CaMaterialInvalidError(file, 'the rotation record is not JSON', ABANDON_HINT);
+  }
+  const r = value as Partial<RotationRecord>;
+  const ok =
+    (r.phase === 'added' || r.phase === 'signing') &&
+    typeof r.startedAt === 'string' &&
+    typeof r.oldRootPem === 'string' &&
+    typeof r.next?.certChainPem === 'string' &&
+    typeof r.next?.keyPem === 'string';
+  if (!ok) throw new CaMaterialInvalidError(file, 'not a rotation record', ABANDON_HINT);
+  return r as RotationRecord;
+}
