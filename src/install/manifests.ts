@@ -59,6 +59,8 @@ export function renderComponents(v: InstallValues, version: string): KubeObject[
       rules: [
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces', 'nodes'], verbs: read },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },
+        // Gateway credentialName Secrets (as istiod): gateways get certificates only through the control plane.
+        { apiGroups: [''], resources: ['secrets'], verbs: read },
         { apiGroups: MESH_API_GROUPS, resources: ['*'], verbs: read },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         // The root CA is published to every namespace, as Istio's istio-ca-root-cert.

@@ -37,6 +37,15 @@ export interface RejectedResource {
   keptLastGood: boolean;
 }
 
+/** A Secret as a gateway's `credentialName` reads it. */
+interface SecretObject extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+/** Secret types that can hold a TLS credential (Istio reads kubernetes.io/tls and generic ones). */
+const CREDENTIAL_SECRET_TYPES = new Set(['kubernetes.io/tls', 'Opaque']);
+
 interface EndpointSliceObject extends KubeObject {
   endpoints?: { addresses?: string[]; conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string; namespace?: string } }[];
 }
@@ -65,6 +74,8 @@ export class KubernetesRegistry extends EventEmitter {
   private readonly pods: ListWatch<PodObject>;
   private readonly namespaces: ListWatch;
   private readonly endpointSlices: ListWatch<EndpointSliceObject>;
+  /** TLS credentials of Gateways (credentialName) and DestinationRules; only proxies using one get it. */
+  private readonly secrets: ListWatch<SecretObject>;
   private readonly meshInformers: ListWatch[] = [];
   /** Last good version of each custom resource, by group/kind/ns/name. */
   private readonly resources = new Map<string, MeshResource>();
@@ -89,6 +100,15 @@ export class KubernetesRegistry extends EventEmitter {
     this.pods = new ListWatch<PodObject>(objects, { ...common, apiVersion: 'v1', kind: 'Pod', onEvent: changed('pod', ['workloads', 'endpoints', 'services']) });
     this.namespaces = new ListWatch(objects, { ...common, apiVersion: 'v1', kind: 'Namespace', onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)) });
     this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, { ...common, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', onEvent: changed('endpointslice', ['workloads', 'endpoints']) });
+    this.secrets = new ListWatch<SecretObject>(objects, {
+      ...common, apiVersion: 'v1', kind: 'Secret',
+      onEvent: (type, o) => {
+        if (!CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque')) return;
+        const k = [{ group: '', kind: 'Secret', namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }];
+        // The reason names the Secret, never its content.
+        this.changed(configChange(k, reason('secret', type, o)));
+      },
+    });
     for (const def of MESH_KINDS) {
       const apiVersion = `${def.group}/${def.storageVersion}`;
       this.meshInformers.push(
@@ -99,7 +119,7 @@ export class KubernetesRegistry extends EventEmitter {
 
   /** Starts every informer; resolves once each has listed once (or failed its first list: it keeps retrying). */
   async start(): Promise<void> {
-    await Promise.all([this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].map((i) => i.start()));
+    await Promise.all([this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers].map((i) => i.start()));
   }
 
   /**
@@ -114,17 +134,17 @@ export class KubernetesRegistry extends EventEmitter {
   }
 
   private informers(): ListWatch[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers] as ListWatch[];
+    return [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers] as ListWatch[];
   }
 
   /** Stops every informer and pending notification. */
   stop(): void {
-    for (const i of [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers]) i.stop();
+    for (const i of [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers]) i.stop();
   }
 
   /** Kinds whose informer has not listed successfully (CRD missing, no permission). */
   unsynced(): string[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].filter((i) => !i.synced).map((i) => i.description);
+    return [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers].filter((i) => !i.synced).map((i) => i.description);
   }
 
   /** Custom resources currently refused. */
@@ -189,7 +209,10 @@ export class KubernetesRegistry extends EventEmitter {
       }
     }
     const workloads: WorkloadRecord[] = pods.flatMap((p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? []);
-    return { configs: [...this.resources.values()], services, workloads, trustDomain: this.trustDomain, rootNamespace: this.rootNamespace };
+    const secrets = this.secrets.list().filter((o) => CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque')).map((o) => ({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default' }, type: o.type, data: o.data ?? {},
+    })) as unknown as MeshResource[];
+    return { configs: [...this.resources.values(), ...secrets], services, workloads, trustDomain: this.trustDomain, rootNamespace: this.rootNamespace };
   }
 
   /** The current state as one snapshot (what the next push would see). */

@@ -36,6 +36,8 @@ export interface PodEnvironment {
   tokenPath: string;
   caRootPath: string;
   probers: Record<string, Prober>;
+  /** A gateway pod's proxy (MESH_PROXY_MODE=router): no app, no capture; it serves its Gateways' ports. */
+  router: boolean;
 }
 
 /** One rewritten probe: the app's original handler with its port resolved. */
@@ -72,6 +74,7 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
     tokenPath: need(ProxyEnv.tokenPath),
     caRootPath: need(ProxyEnv.caRootPath),
     probers,
+    router: env[ProxyEnv.proxyMode] === 'router',
   };
 }
 
@@ -127,7 +130,8 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
     const identity = await retrying(log, `getting a certificate from ${pod.controlPlaneAddress}`, () => startCaIdentity({ address: pod.controlPlaneAddress, trustRoots, token, ...(pod.serverName ? { serverName: pod.serverName } : {}) }), o.signal);
     const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, {
       identitySource: identity,
-      resolveOriginalDst: captureOriginalDestinationResolver((reason) => log.debug('capture: connection refused', { reason })),
+      // A gateway has no capture listeners: its traffic arrives on the Gateway ports it binds.
+      ...(pod.router ? {} : { resolveOriginalDst: captureOriginalDestinationResolver((reason) => log.debug('capture: connection refused', { reason })) }),
       adminPort: o.adminPort ?? ProxyPorts.admin,
       // The proxy's own telemetry server stays internal; 15020 is the health server, which forwards /stats.
       telemetryPort: 0,
@@ -140,7 +144,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
     const node = { id: `${pod.podName}.${pod.namespace}`, workload: pod.podName, namespace: pod.namespace, serviceAccount: pod.serviceAccount, labels: {}, proxyVersion: o.proxyVersion };
     const stream = await startSidecarStream({ address: pod.controlPlaneAddress, ...(pod.serverName ? { serverName: pod.serverName } : {}), proxy, identity, node, log: (l) => log.debug(l) });
     ready = () => Boolean(stream.client.state()[TypeUrl.listeners]?.appliedVersion) && identity.status().spiffeId !== undefined;
-    log.info('sidecar started', { spiffeId: identity.status().spiffeId, controlPlane: pod.controlPlaneAddress, admin: `127.0.0.1:${proxy.adminPort}`, health: healthPort });
+    log.info(pod.router ? 'gateway started' : 'sidecar started', { spiffeId: identity.status().spiffeId, controlPlane: pod.controlPlaneAddress, admin: `127.0.0.1:${proxy.adminPort}`, health: healthPort });
     return {
       proxy, identity, stream, health,
       async close() {
