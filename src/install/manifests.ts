@@ -14,6 +14,7 @@ import {
   PROXY_GID,
   PROXY_UID,
 } from '../protocol/well-known.js';
+import { renderGateways } from './gateways.js';
 import type { InstallValues } from './values.js';
 
 /** A Kubernetes object as applied. */
@@ -45,8 +46,12 @@ function meta(name: string, namespace?: string): KubeObject['metadata'] {
   return { name, ...(namespace ? { namespace } : {}), labels: { ...APP_LABELS } };
 }
 
-/** The components (everything but CRDs), in the order they must be applied. */
+/** The components (everything but CRDs), in the order they must be applied: the gateways last. */
 export function renderComponents(v: InstallValues, version: string): KubeObject[] {
+  return [...renderControlPlane(v, version), ...renderGateways(v, version)];
+}
+
+function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
   const ns = v.namespace;
   const read = ['get', 'list', 'watch'];
   return [
@@ -59,8 +64,6 @@ export function renderComponents(v: InstallValues, version: string): KubeObject[
       rules: [
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces', 'nodes'], verbs: read },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },
-        // Gateway credentialName Secrets (as istiod): gateways get certificates only through the control plane.
-        { apiGroups: [''], resources: ['secrets'], verbs: read },
         { apiGroups: MESH_API_GROUPS, resources: ['*'], verbs: read },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         // The root CA is published to every namespace, as Istio's istio-ca-root-cert.
@@ -82,6 +85,9 @@ export function renderComponents(v: InstallValues, version: string): KubeObject[
       metadata: meta(InstallNames.role, ns),
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        // Gateway credentialName Secrets live in the gateways' namespace (this one): the gateways themselves
+        // read no Secret, they get certificates from the control plane. Writes stay limited to the CA's.
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [''], resources: ['secrets'], resourceNames: [InstallNames.caSecret], verbs: ['get', 'watch', 'update'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [InstallNames.leaderLease], verbs: ['get', 'update'] },

@@ -24,6 +24,8 @@ describe('install manifests', () => {
     for (const o of objects) MODELS[o.kind] && new MODELS[o.kind]!(o as never).validate();
     expect(objects.map((o) => o.kind)).toEqual([
       'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Service', 'Deployment', 'PodDisruptionBudget', 'MutatingWebhookConfiguration',
+      // the ingress gateway, on by default
+      'ServiceAccount', 'Deployment', 'Service', 'PodDisruptionBudget',
     ]);
   });
 
@@ -37,8 +39,10 @@ describe('install manifests', () => {
     }
     const role = objects.find((o) => o.kind === 'Role') as unknown as { metadata: { namespace: string }; rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] };
     expect(role.metadata.namespace).toBe('mesh-system');
-    const secretReads = role.rules.filter((r) => r.resources.includes('secrets') && r.verbs.includes('get'));
-    expect(secretReads.every((r) => r.resourceNames?.length === 1)).toBe(true);
+    // Reads of the mesh namespace's Secrets (gateway credentialName), read-only; writes only to the CA's by name.
+    const secretRules = role.rules.filter((r) => r.resources.includes('secrets'));
+    expect(secretRules.filter((r) => !r.resourceNames).map((r) => r.verbs)).toEqual([['create'], ['get', 'list', 'watch']]);
+    expect(secretRules.filter((r) => r.verbs.includes('update')).every((r) => r.resourceNames?.length === 1)).toBe(true);
   });
 
   it('serve the webhook on 443 -> 15017 and select namespaces labelled for injection', () => {

@@ -42,7 +42,7 @@ class TranslationCache {
 function translationKey(w: MeshWorkload): string {
   if (w.peersDialAddress) return `self|${w.namespace}|${w.name}`;
   const labels = Object.keys(w.labels).sort().map((k) => `${k}=${w.labels[k]}`).join(',');
-  const own = [w.services, w.ports, w.proxyPort, w.outboundPort, w.outboundPorts, w.capture, w.meshed, w.servicePort];
+  const own = [w.services, w.ports, w.proxyPort, w.outboundPort, w.outboundPorts, w.capture, w.meshed, w.servicePort, w.gateway];
   return `${w.namespace}|${w.serviceAccount}|${labels}|${JSON.stringify(own)}`;
 }
 

@@ -22,6 +22,8 @@ export interface KubernetesRegistryOptions {
   trustDomain?: string;
   /** Istio's root namespace: where namespace-wide policies apply mesh-wide (default mesh-system). */
   rootNamespace?: string;
+  /** Where gateway credential Secrets are read (the gateways' namespace; default the root namespace). */
+  credentialNamespace?: string;
   /** Full relist period of every informer. */
   resyncMs?: number;
   log?: (line: string) => void;
@@ -101,7 +103,7 @@ export class KubernetesRegistry extends EventEmitter {
     this.namespaces = new ListWatch(objects, { ...common, apiVersion: 'v1', kind: 'Namespace', onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)) });
     this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, { ...common, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', onEvent: changed('endpointslice', ['workloads', 'endpoints']) });
     this.secrets = new ListWatch<SecretObject>(objects, {
-      ...common, apiVersion: 'v1', kind: 'Secret',
+      ...common, apiVersion: 'v1', kind: 'Secret', namespace: opts.credentialNamespace ?? this.rootNamespace,
       onEvent: (type, o) => {
         if (!CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque')) return;
         const k = [{ group: '', kind: 'Secret', namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }];
