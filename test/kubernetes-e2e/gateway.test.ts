@@ -102,10 +102,18 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
     }
 
     const curl = (...args: string[]) => execa('curl', ['-sS', '--max-time', '5', '--resolve', `api.example.com:443:${lb}`, '--resolve', `api.example.com:80:${lb}`, ...args], { reject: false });
+    let last = '';
     const ok = await cluster.waitFor('HTTPS through the gateway', async () => {
       const r = await curl('--cacert', join(dir, 'api.crt'), '-w', '\n%{http_code}', 'https://api.example.com/');
+      last = `curl exit ${r.exitCode}: ${r.stdout} ${r.stderr}`;
       return r.exitCode === 0 && r.stdout.endsWith('\n200') ? r : undefined;
-    }, 90_000);
+    }, 90_000).catch(async (err: Error) => {
+      // What a user would look at next: the gateway's log and the listeners it was given.
+      const logs = await cluster.kubectl(['-n', 'mesh-system', 'logs', 'deploy/istio-ingressgateway', '--tail', '30']);
+      const [pod] = await cluster.pods('mesh-system', 'istio=ingressgateway');
+      const listeners = await cli('proxy-config', 'listeners', `${pod?.metadata?.name}.mesh-system`, '-o', 'json');
+      throw new Error(`${err.message}\nlast: ${last}\ngateway log:\n${logs.stdout}${logs.stderr}\nlisteners:\n${listeners.stdout}${listeners.stderr}`);
+    });
     expect(JSON.parse(ok.stdout.slice(0, ok.stdout.lastIndexOf('\n')))).toMatchObject({ service: 'details' });
     // Verified against the Secret's certificate: a client without it refuses the connection.
     expect((await curl('https://api.example.com/')).exitCode).toBe(60);

@@ -53,7 +53,7 @@ describe('gateway pods on Kubernetes', () => {
     const { cert, key } = selfSigned('api.example.com');
     const yaml = `apiVersion: networking.istio.io/v1beta1
 kind: Gateway
-metadata: {name: api-gateway, namespace: mesh-system}
+metadata: {name: api-gateway, namespace: shop}
 spec:
   selector: {istio: ingressgateway}
   servers:
