@@ -125,7 +125,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: check, proxy-st
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as CheckJson;
     expect(parsed.success).toBe(true);
-    expect(parsed.categories.map((c) => c.categoryName)).toEqual(['kubernetes-api', 'control-plane', 'crds', 'injection-webhook', 'identity']);
+    expect(parsed.categories.map((c) => c.categoryName)).toEqual(['kubernetes-api', 'control-plane', 'crds', 'injection-webhook', 'identity', 'gateways']);
     expect(parsed.categories.flatMap((c) => c.checks).every((c) => c.result === 'success')).toBe(true);
   }, 240_000);
 

@@ -81,6 +81,13 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
       return svc.status?.loadBalancer?.ingress?.[0]?.ip;
     }, 60_000);
     expect(lb).toMatch(/^198\.1[89]\./);
+    const check = await cli('check', '-o', 'json');
+    type Json = { categories: { categoryName: string; checks: { description: string; result: string; message?: string }[] }[] };
+    const gateways = (JSON.parse(check.stdout) as Json).categories.find((c) => c.categoryName === 'gateways')!.checks;
+    expect(gateways.find((r) => r.description === 'the ingress gateway Deployment is ready')?.result).toBe('success');
+    expect(gateways.find((r) => r.description === 'the ingress gateway Service has an address')).toMatchObject({ result: 'success', message: `LoadBalancer ${lb}` });
+    // Not deployed by default: said so, not failed.
+    expect(gateways.find((r) => r.description === 'the egress gateway Deployment is ready')?.message).toMatch(/^not deployed/);
   }, 300_000);
 
   it("routes HTTPS from outside the mesh through the seed's api-gateway into a meshed service (details)", async () => {
