@@ -23,7 +23,10 @@ const { readFileSync } = await import('node:fs');
 const readme = readFileSync(readmePath, 'utf8');
 const marked = /(<!-- generated:support-tables -->\n)[\s\S]*?(<!-- \/generated:support-tables -->)/;
 if (marked.test(readme)) {
-  writeFileSync(readmePath, readme.replace(marked, (_m, open, close) => `${open}${supportTables()}${close}`));
+  writeFileSync(
+    readmePath,
+    readme.replace(marked, (_m, open, close) => `${open}${supportTables()}${close}`),
+  );
   console.log('refreshed the support tables in README.md');
 } else {
   console.log('README.md has no generated:support-tables markers; tables not written');

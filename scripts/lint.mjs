@@ -13,5 +13,7 @@ for (const check of checks) {
   const r = spawnSync('npm', ['run', '--silent', check], { stdio: 'inherit' });
   if (r.status !== 0) failed.push(check);
 }
-process.stdout.write(failed.length ? `\nlint failed: ${failed.join(', ')}\n` : '\nlint: types, imports and formatting are clean\n');
+process.stdout.write(
+  failed.length ? `\nlint failed: ${failed.join(', ')}\n` : '\nlint: types, imports and formatting are clean\n',
+);
 process.exit(failed.length ? 1 : 0);

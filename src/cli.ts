@@ -20,7 +20,10 @@ const VALUE_FLAGS = new Set(['--kubeconfig', '--context', '-n', '--namespace']);
 function invokedCommand(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (VALUE_FLAGS.has(a)) { i++; continue; }
+    if (VALUE_FLAGS.has(a)) {
+      i++;
+      continue;
+    }
     if (a.startsWith('-')) continue;
     return a;
   }
@@ -58,7 +61,10 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
       // Usage errors are printed by the catch below, as one line plus a hint.
       outputError: () => undefined,
     })
-    .addHelpText('after', `\nRun 'meshctl <command> --help' for a command's flags and examples. Version ${meshctlVersion()}.\n`);
+    .addHelpText(
+      'after',
+      `\nRun 'meshctl <command> --help' for a command's flags and examples. Version ${meshctlVersion()}.\n`,
+    );
 
   const bind: BindAction = (cmd, handler) => {
     cmd.action(async () => {
@@ -87,9 +93,13 @@ export async function main(argv: readonly string[], io?: Partial<CliIo>): Promis
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return ExitCode.Ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version')
+        return ExitCode.Ok;
       if (err.code === 'commander.executeSubCommandAsync') return err.exitCode;
-      const usage = new UsageError(err.message.replace(/^error:\s*/i, ''), `run 'meshctl ${name && entry ? name + ' ' : ''}--help' for usage`);
+      const usage = new UsageError(
+        err.message.replace(/^error:\s*/i, ''),
+        `run 'meshctl ${name && entry ? name + ' ' : ''}--help' for usage`,
+      );
       printError(fullIo, usage, verbose);
       return usage.exitCode;
     }

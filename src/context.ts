@@ -179,13 +179,18 @@ export function selectPlatform(globals: GlobalOptions, env: NodeJS.ProcessEnv): 
   if (globals.kubernetes) return 'kubernetes';
   const fromEnv = env.MESHCTL_PLATFORM;
   if (fromEnv === 'local' || fromEnv === 'kubernetes') return fromEnv;
-  if (fromEnv) throw new UsageError(`MESHCTL_PLATFORM=${fromEnv} is not a platform`, 'set it to "local" or "kubernetes"');
+  if (fromEnv)
+    throw new UsageError(`MESHCTL_PLATFORM=${fromEnv} is not a platform`, 'set it to "local" or "kubernetes"');
   if (globals.context) return 'kubernetes';
   return kubeconfigHasCurrentContext(globals.kubeconfig, env) ? 'kubernetes' : 'local';
 }
 
 function kubeconfigHasCurrentContext(flag: string | undefined, env: NodeJS.ProcessEnv): boolean {
-  const paths = flag ? [flag] : env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [join(env.HOME ?? homedir(), '.kube', 'config')];
+  const paths = flag
+    ? [flag]
+    : env.KUBECONFIG
+      ? env.KUBECONFIG.split(delimiter)
+      : [join(env.HOME ?? homedir(), '.kube', 'config')];
   for (const p of paths) {
     if (!p || !existsSync(p)) continue;
     // A regex instead of a YAML parse keeps this off the start-up path of every command.

@@ -58,7 +58,7 @@ export class MeshError extends Error {
 /** Bad flags, arguments or flag combinations: detected before any I/O. */
 export class UsageError extends MeshError {
   constructor(message: string, hint?: string) {
-    super(ErrorCode.Usage, message, { exitCode: ExitCode.Usage, hint: hint ?? "run with --help to see the usage" });
+    super(ErrorCode.Usage, message, { exitCode: ExitCode.Usage, hint: hint ?? 'run with --help to see the usage' });
   }
 }
 
@@ -185,7 +185,10 @@ export function describeError(err: unknown): { message: string; hint?: string; e
 
 /** A workload credential (token) the CA does not accept: unknown, expired or revoked. */
 export class CredentialRejectedError extends MeshError {
-  constructor(reason: string, hint = 'register the workload again (meshctl run issues a fresh token) or check its token file') {
+  constructor(
+    reason: string,
+    hint = 'register the workload again (meshctl run issues a fresh token) or check its token file',
+  ) {
     super(ErrorCode.CredentialRejected, `credential rejected: ${reason}`, { hint });
   }
 }

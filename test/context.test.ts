@@ -12,7 +12,17 @@ import { createContext, whenAborted } from '../src/context.js';
 
 function contextWithSignalsForTest() {
   const signals = new EventEmitter();
-  const ctx = createContext({ stdout: new PassThrough(), stderr: new PassThrough(), stdin: Readable.from([]), env: { NO_COLOR: '1' }, cwd: '/', signals }, {});
+  const ctx = createContext(
+    {
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      stdin: Readable.from([]),
+      env: { NO_COLOR: '1' },
+      cwd: '/',
+      signals,
+    },
+    {},
+  );
   return { ctx, signals };
 }
 

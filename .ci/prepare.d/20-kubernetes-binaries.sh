@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The cluster suites (test/cluster/) need etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
-# kubectl built from the pinned Go module; build them when the cache does not have them (a clean machine:
-# ~15-20 min on 2 cores, then cached in ~/.cache/meshctl/kubernetes-<version>/).
+# The cluster suites (test/cluster/) need etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kube-proxy and CoreDNS built from the pinned Go modules; build.sh builds whichever the cache lacks
+# (a clean machine: ~20-25 min on 2 cores, then cached in ~/.cache/meshctl/kubernetes-<version>/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/local/go/bin"

@@ -18,7 +18,9 @@ import { join } from 'node:path';
 const root = new URL('../..', import.meta.url).pathname;
 const { loadMeshProto } = await import(join(root, 'dist/protocol/stream/grpc.js'));
 const { TypeUrl } = await import(join(root, 'dist/protocol/stream/messages.js'));
-const { CertificateAuthority, FileCaStorage, loadOrCreateCa } = await import(join(root, 'dist/control-plane/ca/index.js'));
+const { CertificateAuthority, FileCaStorage, loadOrCreateCa } = await import(
+  join(root, 'dist/control-plane/ca/index.js')
+);
 const { localLayout } = await import(join(root, 'dist/cluster/local/layout.js'));
 
 const TYPES = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
@@ -60,7 +62,13 @@ class SimProxy {
     call.on('end', () => lost('stream ended'));
     let first = true;
     for (const type_url of TYPES) {
-      call.write({ node: first ? this.node : null, type_url, initial_resource_versions: {}, response_nonce: '', error_detail: null });
+      call.write({
+        node: first ? this.node : null,
+        type_url,
+        initial_resource_versions: {},
+        response_nonce: '',
+        error_detail: null,
+      });
       first = false;
     }
   }
@@ -70,7 +78,13 @@ class SimProxy {
     this.responses++;
     for (const r of res.resources) this.bytes += r.resource.length;
     if (parse) for (const r of res.resources) JSON.parse(r.resource.toString('utf8'));
-    call.write({ node: null, type_url: res.type_url, initial_resource_versions: {}, response_nonce: res.nonce, error_detail: null });
+    call.write({
+      node: null,
+      type_url: res.type_url,
+      initial_resource_versions: {},
+      response_nonce: res.nonce,
+      error_detail: null,
+    });
     if (res.type_url === TypeUrl.routes) {
       this.routesVersion = res.system_version_info;
       this.routesAckAt = now();
@@ -97,7 +111,10 @@ function arm(id, timeoutMs) {
   let pending = proxies.length;
   const timer = setTimeout(() => {
     armed = undefined;
-    send({ ev: 'error', message: `change ${id}: ${pending} of ${proxies.length} proxies did not ACK new routes within ${timeoutMs} ms` });
+    send({
+      ev: 'error',
+      message: `change ${id}: ${pending} of ${proxies.length} proxies did not ACK new routes within ${timeoutMs} ms`,
+    });
   }, timeoutMs);
   armed = {
     onAck(p) {
@@ -133,7 +150,13 @@ async function start({ home, address, count, services, namespace, connectBatch }
       const creds = proto.grpc.credentials.createSsl(rootPem, Buffer.from(m.keyPem), Buffer.from(m.certChainPem));
       const node = {
         id: `proxy-${i}.${namespace}`,
-        metadata: { workload_name: `proxy-${i}`, namespace, labels: { app: m.sa, version: i % 2 ? 'v2' : 'v1' }, service_account: m.sa, proxy_version: 'bench' },
+        metadata: {
+          workload_name: `proxy-${i}`,
+          namespace,
+          labels: { app: m.sa, version: i % 2 ? 'v2' : 'v1' },
+          service_account: m.sa,
+          proxy_version: 'bench',
+        },
       };
       const p = new SimProxy(i, node, creds, proto, address);
       proxies.push(p);
@@ -142,12 +165,20 @@ async function start({ home, address, count, services, namespace, connectBatch }
     // Connect in batches so the initial sync is not one stampede of TLS handshakes.
     const end = Date.now() + 120_000;
     while (batch.some((p) => p.responses < TYPES.length)) {
-      if (Date.now() > end) throw new Error(`initial sync of proxies ${start}..${start + batch.length - 1} did not finish within 120 s`);
+      if (Date.now() > end)
+        throw new Error(`initial sync of proxies ${start}..${start + batch.length - 1} did not finish within 120 s`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
   const initialBytes = proxies.reduce((a, p) => a + p.bytes, 0);
-  send({ ev: 'ready', reconnects: reconnects.length, firstReconnect: reconnects[0], mintMs: Math.round(mintMs), connectMs: Math.round(now() - t1), initialBytesPerProxy: Math.round(initialBytes / count) });
+  send({
+    ev: 'ready',
+    reconnects: reconnects.length,
+    firstReconnect: reconnects[0],
+    mintMs: Math.round(mintMs),
+    connectMs: Math.round(now() - t1),
+    initialBytesPerProxy: Math.round(initialBytes / count),
+  });
 }
 
 process.on('message', (m) => {

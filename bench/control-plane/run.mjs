@@ -45,7 +45,11 @@ async function usageOf(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuSeconds: (Number(f[11]) + Number(f[12])) / 100, rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024 };
+  return {
+    cpuSeconds: (Number(f[11]) + Number(f[12])) / 100,
+    rssMiB: kib('VmRSS') / 1024,
+    peakRssMiB: kib('VmHWM') / 1024,
+  };
 }
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -53,9 +57,13 @@ const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, M
 function servicesYaml(count) {
   const docs = [];
   for (let i = 0; i < count; i++) {
-    docs.push(`apiVersion: v1\nkind: Service\nmetadata: {name: svc-${i}, namespace: ${NAMESPACE}}\nspec:\n  selector: {app: svc-${i}}\n  ports: [{name: http, port: 9080, targetPort: 9080}]\n`);
+    docs.push(
+      `apiVersion: v1\nkind: Service\nmetadata: {name: svc-${i}, namespace: ${NAMESPACE}}\nspec:\n  selector: {app: svc-${i}}\n  ports: [{name: http, port: 9080, targetPort: 9080}]\n`,
+    );
   }
-  docs.push(`apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc-0, namespace: ${NAMESPACE}}\nspec:\n  host: svc-0\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n`);
+  docs.push(
+    `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc-0, namespace: ${NAMESPACE}}\nspec:\n  host: svc-0\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n`,
+  );
   return docs.join('---\n');
 }
 
@@ -69,14 +77,26 @@ async function seedWorkloads(home, services, proxies) {
   const workloads = [];
   for (let i = 0; i < Math.max(services, proxies); i++) {
     const sa = `svc-${i % services}`;
-    workloads.push({ name: `proxy-${i}`, namespace: NAMESPACE, serviceAccount: sa, labels: { app: sa, version: i % 2 ? 'v2' : 'v1' }, address: '127.0.0.1', proxyPort: 15006, ports: [9080], registeredAt });
+    workloads.push({
+      name: `proxy-${i}`,
+      namespace: NAMESPACE,
+      serviceAccount: sa,
+      labels: { app: sa, version: i % 2 ? 'v2' : 'v1' },
+      address: '127.0.0.1',
+      proxyPort: 15006,
+      ports: [9080],
+      registeredAt,
+    });
   }
   await writeFile(join(home, 'workloads.json'), JSON.stringify({ workloads }) + '\n', { mode: 0o600 });
 }
 
 /** A child process speaking the IPC protocol of proxies.mjs. */
 function proxyProcess() {
-  const child = fork(join(root, 'bench/control-plane/proxies.mjs'), [], { env: { ...process.env, PARSE: parse ? '1' : '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(root, 'bench/control-plane/proxies.mjs'), [], {
+    env: { ...process.env, PARSE: parse ? '1' : '0' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiters = [];
   const errors = [];
   child.on('message', (m) => {
@@ -93,8 +113,15 @@ function proxyProcess() {
   });
   const next = (ev, timeoutMs) => {
     const p = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for '${ev}' from the simulated proxies`)), timeoutMs);
-      waiters.push({ ev, resolve: (m) => (clearTimeout(timer), resolve(m)), reject: (e) => (clearTimeout(timer), reject(e)) });
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for '${ev}' from the simulated proxies`)),
+        timeoutMs,
+      );
+      waiters.push({
+        ev,
+        resolve: (m) => (clearTimeout(timer), resolve(m)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
     });
     // Awaited later (an ACK wait is set up before the change is applied): not an unhandled rejection meanwhile.
     p.catch(() => undefined);
@@ -107,8 +134,24 @@ async function runScenario({ services, proxies }) {
   const home = await mkdtemp(join(tmpdir(), 'meshctl-bench-cp-'));
   await mkdir(home, { recursive: true });
   await seedWorkloads(home, services, proxies);
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`, `--cpu-prof-name=cp-${services}x${proxies}.cpuprofile`] : [];
-  const daemon = spawn(process.execPath, [...nodeArgs, join(root, 'bin/meshctl'), 'control-plane', '--home', home, '--stream-port', '0', '--debug-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const nodeArgs = profile
+    ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`, `--cpu-prof-name=cp-${services}x${proxies}.cpuprofile`]
+    : [];
+  const daemon = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      join(root, 'bin/meshctl'),
+      'control-plane',
+      '--home',
+      home,
+      '--stream-port',
+      '0',
+      '--debug-port',
+      '0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let daemonLog = '';
   daemon.stderr.on('data', (d) => (daemonLog = (daemonLog + d).slice(-20_000)));
   const daemonExit = new Promise((r) => daemon.on('exit', r));
@@ -122,14 +165,24 @@ async function runScenario({ services, proxies }) {
     const loadBefore = loadavg()[0];
 
     let t = now();
-    await platform.applyConfig([{ file: 'services.yaml', text: servicesYaml(services) }], { defaultNamespace: NAMESPACE });
+    await platform.applyConfig([{ file: 'services.yaml', text: servicesYaml(services) }], {
+      defaultNamespace: NAMESPACE,
+    });
     const applyServicesMs = now() - t;
     await platform.applyConfig([{ file: 'vs.yaml', text: weightShift(0) }], { defaultNamespace: NAMESPACE });
     await sleep(300);
 
     sim = proxyProcess();
     await sim.next('loaded', 30_000);
-    sim.send({ cmd: 'start', home, address: state.streamAddress, count: proxies, services, namespace: NAMESPACE, connectBatch: 200 });
+    sim.send({
+      cmd: 'start',
+      home,
+      address: state.streamAddress,
+      count: proxies,
+      services,
+      namespace: NAMESPACE,
+      connectBatch: 200,
+    });
     const ready = await sim.next('ready', 300_000);
     await sleep(1000);
     const connected = await usageOf(pid);
@@ -145,7 +198,9 @@ async function runScenario({ services, proxies }) {
       const armed = await sim.next('armed', 10_000);
       const acked = sim.next('acked', CHANGE_TIMEOUT_MS + 5_000);
       const t0 = now();
-      await platform.applyConfig([{ file: 'vs.yaml', text: weightShift(10 * (r + 2)) }], { defaultNamespace: NAMESPACE });
+      await platform.applyConfig([{ file: 'vs.yaml', text: weightShift(10 * (r + 2)) }], {
+        defaultNamespace: NAMESPACE,
+      });
       const applyMs = now() - t0;
       const done = await acked;
       const after = await usageOf(pid);
@@ -157,33 +212,58 @@ async function runScenario({ services, proxies }) {
       const syncz = await platform.controlPlaneGet('/debug/syncz');
       const routesType = 'proxy.meshctl.dev/v1/routes';
       const serverAcked = syncz.proxies.filter((p) => p.types[routesType]?.ackedVersion === done.version).length;
-      if (r >= 0) changes.push({
-        p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), lastMs: lat.at(-1), applyMs,
-        push: { version: push.version, buildMs: push.buildMs, pushMs: push.pushMs, sent: push.sent },
-        serverAcked,
-        cpSeconds: after.cpuSeconds - before.cpuSeconds,
-        simCpuSeconds: (simAfter.userCPUTime + simAfter.systemCPUTime - simBefore.userCPUTime - simBefore.systemCPUTime) / 1e6,
-        bytesPerProxy: Math.round((bytes - armed.bytesBefore) / proxies),
-        reconnectsSoFar: done.reconnects,
-        cpRssMiB: after.rssMiB,
-      });
+      if (r >= 0)
+        changes.push({
+          p50Ms: quantile(lat, 0.5),
+          p99Ms: quantile(lat, 0.99),
+          lastMs: lat.at(-1),
+          applyMs,
+          push: { version: push.version, buildMs: push.buildMs, pushMs: push.pushMs, sent: push.sent },
+          serverAcked,
+          cpSeconds: after.cpuSeconds - before.cpuSeconds,
+          simCpuSeconds:
+            (simAfter.userCPUTime + simAfter.systemCPUTime - simBefore.userCPUTime - simBefore.systemCPUTime) / 1e6,
+          bytesPerProxy: Math.round((bytes - armed.bytesBefore) / proxies),
+          reconnectsSoFar: done.reconnects,
+          cpRssMiB: after.rssMiB,
+        });
       await sleep(500);
     }
     const end = await usageOf(pid);
     const med = (k) => [...changes.map((c) => c[k])].sort((a, b) => a - b)[Math.floor(changes.length / 2)];
     return {
-      services, proxies, repeats, parse,
+      services,
+      proxies,
+      repeats,
+      parse,
       // Other processes on the machine (1-minute load average) change wall-clock times; CPU seconds less so.
       loadAverage: { before: loadBefore, after: loadavg()[0] },
-      reconnects: changes.at(-1)?.reconnectsSoFar ?? ready.reconnects, firstReconnect: ready.firstReconnect,
-      setup: { applyServicesMs: Math.round(applyServicesMs), certMintMs: ready.mintMs, connectAndSyncMs: ready.connectMs, initialBytesPerProxy: ready.initialBytesPerProxy },
-      controlPlane: { idleRssMiB: idle.rssMiB, connectedRssMiB: connected.rssMiB, connectedMemory: memory && Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v / 1048576)])), peakRssMiB: end.peakRssMiB, cpuSecondsConnectAndSync: connected.cpuSeconds - idle.cpuSeconds },
+      reconnects: changes.at(-1)?.reconnectsSoFar ?? ready.reconnects,
+      firstReconnect: ready.firstReconnect,
+      setup: {
+        applyServicesMs: Math.round(applyServicesMs),
+        certMintMs: ready.mintMs,
+        connectAndSyncMs: ready.connectMs,
+        initialBytesPerProxy: ready.initialBytesPerProxy,
+      },
+      controlPlane: {
+        idleRssMiB: idle.rssMiB,
+        connectedRssMiB: connected.rssMiB,
+        connectedMemory:
+          memory && Object.fromEntries(Object.entries(memory).map(([k, v]) => [k, Math.round(v / 1048576)])),
+        peakRssMiB: end.peakRssMiB,
+        cpuSecondsConnectAndSync: connected.cpuSeconds - idle.cpuSeconds,
+      },
       changes,
       summary: {
-        lastAckMsMedian: med('lastMs'), lastAckMsWorst: Math.max(...changes.map((c) => c.lastMs)),
-        p50MsMedian: med('p50Ms'), p99MsMedian: med('p99Ms'),
-        cpSecondsPerChange: med('cpSeconds'), simCpuSecondsPerChange: med('simCpuSeconds'),
-        bytesPerProxyPerChange: med('bytesPerProxy'), peakRssMiB: end.peakRssMiB,
+        lastAckMsMedian: med('lastMs'),
+        lastAckMsWorst: Math.max(...changes.map((c) => c.lastMs)),
+        p50MsMedian: med('p50Ms'),
+        p99MsMedian: med('p99Ms'),
+        cpSecondsPerChange: med('cpSeconds'),
+        simCpuSecondsPerChange: med('simCpuSeconds'),
+        bytesPerProxyPerChange: med('bytesPerProxy'),
+        peakRssMiB: end.peakRssMiB,
         allAckedOnServer: changes.every((c) => c.serverAcked === proxies),
       },
     };
@@ -208,7 +288,19 @@ await mkdir(resultsDir, { recursive: true });
 const results = [];
 const started = now();
 const file = join(resultsDir, `control-plane-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-const save = () => writeFile(file, JSON.stringify({ machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version }, runMs: Math.round(now() - started), results }, null, 2) + '\n');
+const save = () =>
+  writeFile(
+    file,
+    JSON.stringify(
+      {
+        machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+        runMs: Math.round(now() - started),
+        results,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 for (const s of scenarios) {
   process.stderr.write(`scenario ${s.services} services x ${s.proxies} proxies ... `);
   const t = now();
@@ -227,17 +319,49 @@ for (const s of scenarios) {
   process.stderr.write(`${fmt(now() - t)}\n`);
 }
 
-console.log(`\nChange (VirtualService weight shift) applied -> ACK of the new routes by every proxy; median of ${repeats} changes (worst in brackets)${parse ? '; proxies JSON-decode' : ''}`);
-const header = ['services', 'proxies', 'p50', 'p99', 'last ACK', 'CP CPU/change', 'sim CPU/change', 'KiB/proxy/change', 'CP RSS conn.', 'CP peak RSS', 'setup sync'];
-const rows = results.filter((r) => !r.failed).map((r) => [
-  r.services, r.proxies, fmt(r.summary.p50MsMedian), fmt(r.summary.p99MsMedian), `${fmt(r.summary.lastAckMsMedian)} (${fmt(r.summary.lastAckMsWorst)})`,
-  `${r.summary.cpSecondsPerChange.toFixed(2)} s`, `${r.summary.simCpuSecondsPerChange.toFixed(2)} s`, Math.round(r.summary.bytesPerProxyPerChange / 1024),
-  `${Math.round(r.controlPlane.connectedRssMiB)} MiB`, `${Math.round(r.summary.peakRssMiB)} MiB`, fmt(r.setup.connectAndSyncMs),
-].map(String));
+console.log(
+  `\nChange (VirtualService weight shift) applied -> ACK of the new routes by every proxy; median of ${repeats} changes (worst in brackets)${parse ? '; proxies JSON-decode' : ''}`,
+);
+const header = [
+  'services',
+  'proxies',
+  'p50',
+  'p99',
+  'last ACK',
+  'CP CPU/change',
+  'sim CPU/change',
+  'KiB/proxy/change',
+  'CP RSS conn.',
+  'CP peak RSS',
+  'setup sync',
+];
+const rows = results
+  .filter((r) => !r.failed)
+  .map((r) =>
+    [
+      r.services,
+      r.proxies,
+      fmt(r.summary.p50MsMedian),
+      fmt(r.summary.p99MsMedian),
+      `${fmt(r.summary.lastAckMsMedian)} (${fmt(r.summary.lastAckMsWorst)})`,
+      `${r.summary.cpSecondsPerChange.toFixed(2)} s`,
+      `${r.summary.simCpuSecondsPerChange.toFixed(2)} s`,
+      Math.round(r.summary.bytesPerProxyPerChange / 1024),
+      `${Math.round(r.controlPlane.connectedRssMiB)} MiB`,
+      `${Math.round(r.summary.peakRssMiB)} MiB`,
+      fmt(r.setup.connectAndSyncMs),
+    ].map(String),
+  );
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
 console.log(header.map((h, i) => h.padStart(widths[i])).join('  '));
 for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i])).join('  '));
 for (const r of results) if (r.failed) console.log(`!! ${r.services}x${r.proxies} failed: ${r.failed}`);
-for (const r of results) if (r.reconnects) console.log(`!! ${r.services}x${r.proxies}: ${r.reconnects} stream(s) lost and reopened (first: ${r.firstReconnect ?? 'during the changes'})`);
-for (const r of results) if (!r.failed && !r.summary.allAckedOnServer) console.log(`!! ${r.services}x${r.proxies}: the daemon did not record every ACK`);
+for (const r of results)
+  if (r.reconnects)
+    console.log(
+      `!! ${r.services}x${r.proxies}: ${r.reconnects} stream(s) lost and reopened (first: ${r.firstReconnect ?? 'during the changes'})`,
+    );
+for (const r of results)
+  if (!r.failed && !r.summary.allAckedOnServer)
+    console.log(`!! ${r.services}x${r.proxies}: the daemon did not record every ACK`);
 console.log(`\nresults: ${file}`);

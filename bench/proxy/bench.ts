@@ -13,7 +13,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 // The sidecar's launcher flags (run.sh builds dist/ first), so the benchmark measures the proxy as it is deployed.
-const { SIDECAR_NODE_FLAGS } = (await import(resolve('dist/protocol/well-known.js'))) as { SIDECAR_NODE_FLAGS: readonly string[] };
+const { SIDECAR_NODE_FLAGS } = (await import(resolve('dist/protocol/well-known.js'))) as {
+  SIDECAR_NODE_FLAGS: readonly string[];
+};
 
 const DURATION = process.env.DURATION ?? '5s';
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
@@ -33,17 +35,15 @@ const P = {
   nginxHop2: 18086,
   meshHop1: 18087,
   meshHop2: 18088,
-  meshctlNodeHttp: 18089,
   splice: 18090,
-  meshH2Hop1: 18091,
-  meshH2Hop2: 18092,
-  nginxIngress: 18093,
-  meshGateway: 18094,
+  meshAuthzHop1: 18093,
+  meshAuthzHop2: 18094,
+  nginxIngress: 18095,
+  meshGateway: 18096,
+  meshTrace1: 18097,
+  meshTrace100: 18098,
+  zipkinSink: 18099,
 };
-/** The same proxy with the HTTP/1.1 fast path off (node:http server, undici pool): the path it replaced. */
-const NODE_HTTP_PATH = { MESHCTL_HTTP1_FAST_PATH: '0' };
-/** HTTP/1.1 carried over h2 between the sidecars (the former default), for comparison. */
-const H2_BETWEEN = { MESHCTL_SIDECAR_H2: '1' };
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -126,7 +126,11 @@ function peakRssMb(pids: number[]): number {
 
 function childPids(pid: number): number[] {
   try {
-    return sh('pgrep', ['-P', String(pid)]).trim().split('\n').filter(Boolean).map(Number);
+    return sh('pgrep', ['-P', String(pid)])
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -155,7 +159,14 @@ function wrk(url: string): Wrk {
   const errs = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = Number(errs?.[1] ?? 0) + (sockErr ? sockErr.slice(1).reduce((s, x) => s + Number(x), 0) : 0);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), p50: pct('50'), p90: pct('90'), p99: pct('99'), requests, errors };
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: pct('50'),
+    p90: pct('90'),
+    p99: pct('99'),
+    requests,
+    errors,
+  };
 }
 
 interface Fixed {
@@ -169,11 +180,31 @@ function fortio(url: string): Fixed | undefined {
   if (!existsSync(FORTIO) && FORTIO !== 'fortio') return undefined;
   const json = join(work, `fortio-${Date.now()}.json`);
   try {
-    sh(FORTIO, ['load', '-k', '-qps', String(RATE), '-c', '8', '-t', DURATION, '-p', '50,90,99', '-H', 'Host: backend', '-json', json, '-quiet', url]);
+    sh(FORTIO, [
+      'load',
+      '-k',
+      '-qps',
+      String(RATE),
+      '-c',
+      '8',
+      '-t',
+      DURATION,
+      '-p',
+      '50,90,99',
+      '-H',
+      'Host: backend',
+      '-json',
+      json,
+      '-quiet',
+      url,
+    ]);
   } catch {
     return undefined;
   }
-  const r = JSON.parse(readFileSync(json, 'utf8')) as { ActualQPS: number; DurationHistogram: { Percentiles: { Percentile: number; Value: number }[] } };
+  const r = JSON.parse(readFileSync(json, 'utf8')) as {
+    ActualQPS: number;
+    DurationHistogram: { Percentiles: { Percentile: number; Value: number }[] };
+  };
   const p = (n: number) => (r.DurationHistogram.Percentiles.find((x) => x.Percentile === n)?.Value ?? NaN) * 1000;
   return { p50: p(50), p90: p(90), p99: p(99), qps: r.ActualQPS };
 }
@@ -193,12 +224,60 @@ function certs(): Record<string, string> {
   const d = join(work, 'pki');
   mkdirSync(d);
   const o = (args: string[]) => sh('openssl', args);
-  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${d}/ca.key`, '-out', `${d}/ca.pem`, '-days', '1', '-subj', '/CN=bench CA']);
+  o([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${d}/ca.key`,
+    '-out',
+    `${d}/ca.pem`,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=bench CA',
+  ]);
   for (const who of ['client', 'server']) {
     const ext = `${d}/${who}.ext`;
-    writeFileSync(ext, `subjectAltName=URI:spiffe://cluster.local/ns/bench/sa/${who},DNS:${who}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-    o(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${d}/${who}.key`, '-out', `${d}/${who}.csr`, '-subj', `/CN=${who}`]);
-    o(['x509', '-req', '-in', `${d}/${who}.csr`, '-CA', `${d}/ca.pem`, '-CAkey', `${d}/ca.key`, '-CAcreateserial', '-out', `${d}/${who}.pem`, '-days', '1', '-extfile', ext]);
+    writeFileSync(
+      ext,
+      `subjectAltName=URI:spiffe://cluster.local/ns/bench/sa/${who},DNS:${who}\nextendedKeyUsage=serverAuth,clientAuth\n`,
+    );
+    o([
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${d}/${who}.key`,
+      '-out',
+      `${d}/${who}.csr`,
+      '-subj',
+      `/CN=${who}`,
+    ]);
+    o([
+      'x509',
+      '-req',
+      '-in',
+      `${d}/${who}.csr`,
+      '-CA',
+      `${d}/ca.pem`,
+      '-CAkey',
+      `${d}/ca.key`,
+      '-CAcreateserial',
+      '-out',
+      `${d}/${who}.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      ext,
+    ]);
   }
   return { dir: d };
 }
@@ -233,10 +312,19 @@ interface Result {
 async function main(): Promise<void> {
   const pki = certs().dir;
   // Backend: nginx returning 1 KB.
-  start('backend', 'nginx', ['-c', nginxConf('backend', `server { listen 127.0.0.1:${P.backend}; location / { return 200 "${BODY}"; } }`)]);
+  start('backend', 'nginx', [
+    '-c',
+    nginxConf('backend', `server { listen 127.0.0.1:${P.backend}; location / { return 200 "${BODY}"; } }`),
+  ]);
   const upstream = `upstream b { server 127.0.0.1:${P.backend}; keepalive 64; }`;
   const proxyPass = 'proxy_http_version 1.1; proxy_set_header Connection "";';
-  const nginx = start('nginx', 'nginx', ['-c', nginxConf('nginx', `${upstream} server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://b; ${proxyPass} } }`)]);
+  const nginx = start('nginx', 'nginx', [
+    '-c',
+    nginxConf(
+      'nginx',
+      `${upstream} server { listen 127.0.0.1:${P.nginx}; location / { proxy_pass http://b; ${proxyPass} } }`,
+    ),
+  ]);
   const haCfg = join(work, 'haproxy.cfg');
   writeFileSync(
     haCfg,
@@ -246,14 +334,30 @@ async function main(): Promise<void> {
   const single = meshctlConfig(join(work, 'mesh-single.json'), {
     apiVersion: 'proxy.meshctl.dev/v1',
     version: 'bench',
-    listeners: [{ name: 'out', port: P.meshctl, direction: 'outbound', chains: [{ routeConfig: 'r', protocol: 'http1' }] }],
-    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] }],
+    listeners: [
+      { name: 'out', port: P.meshctl, direction: 'outbound', chains: [{ routeConfig: 'r', protocol: 'http1' }] },
+    ],
+    routes: [
+      { name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] },
+    ],
     clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
   });
-  const meshArgs = (cfg: string) => [...SIDECAR_NODE_FLAGS, 'bin/meshctl', 'proxy', 'run', '--config', cfg, '--admin-port', '0', '--telemetry-port', '0', '--no-access-log', '--log-level', 'warn'];
+  const meshArgs = (cfg: string) => [
+    ...SIDECAR_NODE_FLAGS,
+    'bin/meshctl',
+    'proxy',
+    'run',
+    '--config',
+    cfg,
+    '--admin-port',
+    '0',
+    '--telemetry-port',
+    '0',
+    '--no-access-log',
+    '--log-level',
+    'warn',
+  ];
   const mesh = start('meshctl', NODE, meshArgs(single));
-  const singleNodeHttp = meshctlConfig(join(work, 'mesh-single-nodehttp.json'), JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${P.meshctlNodeHttp}`)));
-  const meshNodeHttp = start('meshctl-node-http', NODE, meshArgs(singleNodeHttp), NODE_HTTP_PATH);
   // Reference: a raw TCP splice in Node (no HTTP at all), the ceiling of any Node proxy here.
   const spliceJs = join(work, 'splice.mjs');
   writeFileSync(
@@ -261,28 +365,104 @@ async function main(): Promise<void> {
     `import net from 'node:net';\nnet.createServer({ noDelay: true }, (c) => { const u = net.connect({ port: ${P.backend}, host: '127.0.0.1', noDelay: true }); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(${P.splice}, '127.0.0.1');\n`,
   );
   const splice = start('node-splice', NODE, [spliceJs]);
+  // Tracing: the single-hop proxy exporting spans (Zipkin v2 JSON) at 1% and 100% sampling to a sink
+  // that accepts every batch; compare CPU per request with the tracing-off row (issue 19: <= +3% at 1%, <= +15% at 100%).
+  const sinkJs = join(work, 'zipkin-sink.mjs');
+  writeFileSync(
+    sinkJs,
+    `import http from 'node:http';\nhttp.createServer((q, r) => { q.resume(); q.on('end', () => r.writeHead(202).end()); }).listen(${P.zipkinSink}, '127.0.0.1');\n`,
+  );
+  const sink = start('zipkin-sink', NODE, [sinkJs]);
+  const traced = (port: number, sampling: number, name: string) => {
+    const cfg = JSON.parse(readFileSync(single, 'utf8').replace(`"port":${P.meshctl}`, `"port":${port}`)) as Record<
+      string,
+      unknown
+    >;
+    return meshctlConfig(join(work, name), {
+      ...cfg,
+      telemetry: { tracing: { sampling, zipkin: { address: `127.0.0.1:${P.zipkinSink}` } } },
+    });
+  };
+  const meshTrace1 = start('meshctl-trace-1', NODE, meshArgs(traced(P.meshTrace1, 1, 'mesh-trace-1.json')));
+  const meshTrace100 = start('meshctl-trace-100', NODE, meshArgs(traced(P.meshTrace100, 100, 'mesh-trace-100.json')));
   // Two hops with mutual TLS.
-  const id = (who: string) => ({ certChain: `${pki}/${who}.pem`, privateKey: `${pki}/${who}.key`, trustRoots: `${pki}/ca.pem` });
+  const id = (who: string) => ({
+    certChain: `${pki}/${who}.pem`,
+    privateKey: `${pki}/${who}.key`,
+    trustRoots: `${pki}/ca.pem`,
+  });
   const hop2 = meshctlConfig(join(work, 'mesh-hop2.json'), {
     apiVersion: 'proxy.meshctl.dev/v1',
     identity: id('server'),
-    listeners: [{ name: 'in', address: '127.0.0.1', port: P.meshHop2, direction: 'inbound', chains: [{ routeConfig: 'r', tls: 'strict' }] }],
+    listeners: [
+      {
+        name: 'in',
+        address: '127.0.0.1',
+        port: P.meshHop2,
+        direction: 'inbound',
+        chains: [{ routeConfig: 'r', tls: 'strict' }],
+      },
+    ],
     routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
     clusters: [{ name: 'app', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
   });
   const hop1 = meshctlConfig(join(work, 'mesh-hop1.json'), {
     apiVersion: 'proxy.meshctl.dev/v1',
     identity: id('client'),
-    listeners: [{ name: 'out', port: P.meshHop1, direction: 'outbound', chains: [{ routeConfig: 'r', protocol: 'http1' }] }],
-    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'server' }] }] }] }],
-    clusters: [{ name: 'server', tls: 'mutual', endpoints: [{ address: '127.0.0.1', port: P.meshHop2, identity: 'spiffe://cluster.local/ns/bench/sa/server' }] }],
+    listeners: [
+      { name: 'out', port: P.meshHop1, direction: 'outbound', chains: [{ routeConfig: 'r', protocol: 'http1' }] },
+    ],
+    routes: [
+      { name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'server' }] }] }] },
+    ],
+    clusters: [
+      {
+        name: 'server',
+        tls: 'mutual',
+        endpoints: [{ address: '127.0.0.1', port: P.meshHop2, identity: 'spiffe://cluster.local/ns/bench/sa/server' }],
+      },
+    ],
   });
   const meshA = start('meshctl-hop1', NODE, meshArgs(hop1));
   const meshB = start('meshctl-hop2', NODE, meshArgs(hop2));
-  const swapPorts = (file: string, name: string): string =>
-    meshctlConfig(join(work, name), JSON.parse(readFileSync(file, 'utf8').replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshH2Hop1}`).replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshH2Hop2}`)));
-  const meshH2A = start('meshctl-h2-hop1', NODE, meshArgs(swapPorts(hop1, 'mesh-h2-hop1.json')), H2_BETWEEN);
-  const meshH2B = start('meshctl-h2-hop2', NODE, meshArgs(swapPorts(hop2, 'mesh-h2-hop2.json')), H2_BETWEEN);
+  // The same two hops with a 10-rule AuthorizationPolicy at the server (issue 15's budget: at most 5% CPU per
+  // request): nine rules that do not match the client (other principals, paths, methods, headers), the last one does.
+  const tenRules = [
+    ...Array.from({ length: 9 }, (_, i) => ({
+      from: [{ source: { principals: [`cluster.local/ns/other/sa/client-${i}`], notIpBlocks: ['203.0.113.0/24'] } }],
+      to: [{ operation: { methods: ['GET', 'POST'], paths: [`/api/v${i}/*`] } }],
+      when: [{ key: 'request.headers[x-tenant]', values: [`t${i}`] }],
+    })),
+    {
+      from: [{ source: { principals: ['cluster.local/ns/bench/sa/client'] } }],
+      to: [{ operation: { methods: ['GET'], paths: ['/*'] } }],
+    },
+  ];
+  const authzHop2 = JSON.parse(
+    readFileSync(hop2, 'utf8').replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`),
+  );
+  authzHop2.listeners[0].authz = {
+    policies: [{ name: 'ns[bench]-policy[ten-rules]', action: 'ALLOW', rules: tenRules }],
+  };
+  const meshAuthzB = start(
+    'meshctl-authz-hop2',
+    NODE,
+    meshArgs(meshctlConfig(join(work, 'mesh-authz-hop2.json'), authzHop2)),
+  );
+  const meshAuthzA = start(
+    'meshctl-authz-hop1',
+    NODE,
+    meshArgs(
+      meshctlConfig(
+        join(work, 'mesh-authz-hop1.json'),
+        JSON.parse(
+          readFileSync(hop1, 'utf8')
+            .replaceAll(`"port":${P.meshHop1}`, `"port":${P.meshAuthzHop1}`)
+            .replaceAll(`"port":${P.meshHop2}`, `"port":${P.meshAuthzHop2}`),
+        ),
+      ),
+    ),
+  );
   const tlsHop2 = `${upstream} server { listen 127.0.0.1:${P.nginxHop2} ssl; ssl_certificate ${pki}/server.pem; ssl_certificate_key ${pki}/server.key; ssl_client_certificate ${pki}/ca.pem; ssl_verify_client on; location / { proxy_pass http://b; ${proxyPass} } }`;
   const tlsHop1 = `upstream h2 { server 127.0.0.1:${P.nginxHop2}; keepalive 64; } server { listen 127.0.0.1:${P.nginxHop1}; location / { proxy_pass https://h2; ${proxyPass} proxy_ssl_certificate ${pki}/client.pem; proxy_ssl_certificate_key ${pki}/client.key; proxy_ssl_trusted_certificate ${pki}/ca.pem; proxy_ssl_verify on; proxy_ssl_name server; proxy_ssl_session_reuse on; } }`;
   const nginxB = start('nginx-hop2', 'nginx', ['-c', nginxConf('nginx-hop2', tlsHop2)]);
@@ -300,29 +480,100 @@ async function main(): Promise<void> {
         address: '127.0.0.1',
         port: P.meshGateway,
         direction: 'outbound',
-        chains: [{ protocol: 'http1', edge: true, routeConfig: 'r', serverTls: { mode: 'simple', certificates: [{ name: 'bench/server', certChain: `${pki}/server.pem`, privateKey: `${pki}/server.key` }] } }],
+        chains: [
+          {
+            protocol: 'http1',
+            edge: true,
+            routeConfig: 'r',
+            serverTls: {
+              mode: 'simple',
+              certificates: [{ name: 'bench/server', certChain: `${pki}/server.pem`, privateKey: `${pki}/server.key` }],
+            },
+          },
+        ],
       },
     ],
-    routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] }],
+    routes: [
+      { name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'backend' }] }] }] },
+    ],
     clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
   });
   const meshGateway = start('meshctl-gateway', NODE, meshArgs(gateway));
 
-  for (const port of [P.backend, P.nginx, P.haproxy, P.meshctl, P.meshctlNodeHttp, P.splice, P.meshHop1, P.meshH2Hop1, P.nginxHop1]) await waitFor(`http://127.0.0.1:${port}/`);
+  for (const port of [
+    P.backend,
+    P.nginx,
+    P.haproxy,
+    P.meshctl,
+    P.splice,
+    P.meshHop1,
+    P.meshAuthzHop1,
+    P.nginxHop1,
+    P.meshTrace1,
+    P.meshTrace100,
+  ])
+    await waitFor(`http://127.0.0.1:${port}/`);
   for (const port of [P.nginxIngress, P.meshGateway]) await waitForTls(port);
+  void sink;
   const workers = (c: ChildProcess) => () => childPids(c.pid!);
   const rows: Row[] = [
     { scenario: '1 hop', name: 'direct', pids: () => [], url: `http://127.0.0.1:${P.backend}/` },
     { scenario: '1 hop', name: 'nginx (1 worker)', pids: workers(nginx), url: `http://127.0.0.1:${P.nginx}/` },
-    { scenario: '1 hop', name: 'haproxy (1 thread)', pids: () => [haproxy.pid!], url: `http://127.0.0.1:${P.haproxy}/` },
+    {
+      scenario: '1 hop',
+      name: 'haproxy (1 thread)',
+      pids: () => [haproxy.pid!],
+      url: `http://127.0.0.1:${P.haproxy}/`,
+    },
     { scenario: '1 hop', name: 'meshctl (1 process)', pids: () => [mesh.pid!], url: `http://127.0.0.1:${P.meshctl}/` },
-    { scenario: '1 hop', name: 'meshctl, node:http path', pids: () => [meshNodeHttp.pid!], url: `http://127.0.0.1:${P.meshctlNodeHttp}/` },
-    { scenario: '1 hop', name: 'node TCP splice (ref.)', pids: () => [splice.pid!], url: `http://127.0.0.1:${P.splice}/` },
-    { scenario: '2 hops mTLS', name: 'nginx -> nginx (TLS)', pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)], url: `http://127.0.0.1:${P.nginxHop1}/` },
-    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (mTLS)', pids: () => [meshA.pid!, meshB.pid!], url: `http://127.0.0.1:${P.meshHop1}/` },
-    { scenario: '2 hops mTLS', name: 'meshctl -> meshctl (h2 between)', pids: () => [meshH2A.pid!, meshH2B.pid!], url: `http://127.0.0.1:${P.meshH2Hop1}/` },
-    { scenario: 'ingress TLS', name: 'nginx (1 worker, TLS)', pids: workers(nginxIngress), url: `https://127.0.0.1:${P.nginxIngress}/` },
-    { scenario: 'ingress TLS', name: 'meshctl gateway (TLS)', pids: () => [meshGateway.pid!], url: `https://127.0.0.1:${P.meshGateway}/` },
+    {
+      scenario: '1 hop',
+      name: 'node TCP splice (ref.)',
+      pids: () => [splice.pid!],
+      url: `http://127.0.0.1:${P.splice}/`,
+    },
+    {
+      scenario: '1 hop',
+      name: 'meshctl, tracing 1%',
+      pids: () => [meshTrace1.pid!],
+      url: `http://127.0.0.1:${P.meshTrace1}/`,
+    },
+    {
+      scenario: '1 hop',
+      name: 'meshctl, tracing 100%',
+      pids: () => [meshTrace100.pid!],
+      url: `http://127.0.0.1:${P.meshTrace100}/`,
+    },
+    {
+      scenario: '2 hops mTLS',
+      name: 'nginx -> nginx (TLS)',
+      pids: () => [...childPids(nginxA.pid!), ...childPids(nginxB.pid!)],
+      url: `http://127.0.0.1:${P.nginxHop1}/`,
+    },
+    {
+      scenario: '2 hops mTLS',
+      name: 'meshctl -> meshctl (mTLS)',
+      pids: () => [meshA.pid!, meshB.pid!],
+      url: `http://127.0.0.1:${P.meshHop1}/`,
+    },
+    {
+      scenario: '2 hops mTLS',
+      name: 'meshctl -> meshctl, 10-rule policy',
+      pids: () => [meshAuthzA.pid!, meshAuthzB.pid!],
+      url: `http://127.0.0.1:${P.meshAuthzHop1}/`,
+    },
+    {
+      scenario: 'ingress TLS',
+      name: 'nginx (1 worker, TLS)',
+      pids: workers(nginxIngress),
+      url: `https://127.0.0.1:${P.nginxIngress}/`,
+    },
+    {
+      scenario: 'ingress TLS',
+      name: 'meshctl gateway (TLS)',
+      pids: () => [meshGateway.pid!],
+      url: `https://127.0.0.1:${P.meshGateway}/`,
+    },
   ];
   const results: Result[] = [];
   for (const row of rows) {
@@ -361,7 +612,13 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model }, node: process.version, load: { duration: DURATION, connections: CONNECTIONS, fixedRate: RATE, body: '1 KiB' }, results },
+      {
+        date: new Date().toISOString(),
+        machine: { cpus: cpus().length, model: cpus()[0]?.model },
+        node: process.version,
+        load: { duration: DURATION, connections: CONNECTIONS, fixedRate: RATE, body: '1 KiB' },
+        results,
+      },
       null,
       2,
     ) + '\n',
@@ -372,14 +629,49 @@ async function main(): Promise<void> {
 
 function print(results: Result[]): void {
   const f = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
-  const header = ['scenario', 'target', 'req/s', 'x nginx', 'wrk p50', 'wrk p99', 'fixed p50', 'p90', 'p99', '+p50', '+p90', '+p99', 'cpu s/1k req', 'peak RSS MB', 'errors'];
+  const header = [
+    'scenario',
+    'target',
+    'req/s',
+    'x nginx',
+    'wrk p50',
+    'wrk p99',
+    'fixed p50',
+    'p90',
+    'p99',
+    '+p50',
+    '+p90',
+    '+p99',
+    'cpu s/1k req',
+    'peak RSS MB',
+    'errors',
+  ];
   const rows = results.map((r) => {
     const ref = results.find((x) => x.scenario === r.scenario && x.name.startsWith('nginx'));
-    return [r.scenario, r.name, f(r.rps, 0), ref ? f(r.rps / ref.rps) : '-', f(r.wrkP50), f(r.wrkP99), f(r.fixed?.p50, 3), f(r.fixed?.p90, 3), f(r.fixed?.p99, 3), f(r.addedP50, 3), f(r.addedP90, 3), f(r.addedP99, 3), f(r.cpuPer1000, 3), f(r.peakRssMb, 1), String(r.errors)];
+    return [
+      r.scenario,
+      r.name,
+      f(r.rps, 0),
+      ref ? f(r.rps / ref.rps) : '-',
+      f(r.wrkP50),
+      f(r.wrkP99),
+      f(r.fixed?.p50, 3),
+      f(r.fixed?.p90, 3),
+      f(r.fixed?.p99, 3),
+      f(r.addedP50, 3),
+      f(r.addedP90, 3),
+      f(r.addedP99, 3),
+      f(r.cpuPer1000, 3),
+      f(r.peakRssMb, 1),
+      String(r.errors),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(`\nload: wrk -t1 -c${CONNECTIONS} -d${DURATION} (saturation); fortio ${RATE} qps -c 8 (fixed rate; +pXX = added over direct); latencies in ms`);
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(
+    `\nload: wrk -t1 -c${CONNECTIONS} -d${DURATION} (saturation); fortio ${RATE} qps -c 8 (fixed rate; +pXX = added over direct); latencies in ms`,
+  );
   console.log(line(header));
   for (const r of rows) console.log(line(r));
 }

@@ -32,7 +32,12 @@ export interface AnalysisContext {
   /** Istio's AuthorizationPolicies (Linkerd's share the kind name, in policy.linkerd.io). */
   istioAuthorizationPolicies(): Typed<AuthorizationPolicy>[];
   /** Reports a finding about an analyzed resource (located in its file), or about an identity only (e.g. a platform workload). */
-  report(type: MessageType, on: AnalyzedResource | ResourceIdentity | undefined, message: string, path?: FieldPath): void;
+  report(
+    type: MessageType,
+    on: AnalyzedResource | ResourceIdentity | undefined,
+    message: string,
+    path?: FieldPath,
+  ): void;
   /** Reports a finding about a place in a file that holds no resource (a parse failure). */
   reportAt(type: MessageType, position: SourcePosition, message: string): void;
 }

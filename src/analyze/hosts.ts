@@ -42,6 +42,9 @@ export function clusterServiceOf(fqdn: string, clusterDomain: string): { name: s
 }
 
 /** Whether `labels` carry every key/value of `selector` (an empty selector matches everything). */
-export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+export function labelsMatch(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }

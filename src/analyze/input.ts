@@ -9,6 +9,7 @@ import {
   manifestObjects,
   parseDocuments,
   podTemplateOf,
+  serviceExportTo,
   splitApiVersion,
   validateResource,
   type CoreObject,
@@ -27,6 +28,10 @@ export interface ServiceInfo {
   readonly namespace: string;
   /** Pod selector; undefined for a Service without selector (manual endpoints). */
   readonly selector?: Readonly<Record<string, string>>;
+  /** Its ports; undefined when unknown. */
+  readonly ports?: readonly { readonly port: number; readonly name?: string }[];
+  /** Namespaces that see it (`networking.istio.io/exportTo` annotation); undefined: all. */
+  readonly exportTo?: readonly string[];
 }
 
 /** A workload (pod, or the pod template of a Deployment and the like). */
@@ -130,11 +135,17 @@ function analyzed(input: ResourceInput, source: 'file' | 'platform', defaultName
 
 function strings(v: unknown): Record<string, string> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return {};
-  return Object.fromEntries(Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
 
 /** Merges known lists: entries from `overlay` replace same-named entries of `base`. */
-function merge<T extends { name: string; namespace?: string }>(base: T[] | undefined, overlay: T[], seenAny: boolean): T[] | undefined {
+function merge<T extends { name: string; namespace?: string }>(
+  base: T[] | undefined,
+  overlay: T[],
+  seenAny: boolean,
+): T[] | undefined {
   if (!base && !seenAny) return undefined;
   const key = (t: T) => `${t.namespace ?? ''}/${t.name}`;
   const out = new Map((base ?? []).map((t) => [key(t), t]));
@@ -147,7 +158,11 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
   const byKey = new Map<string, AnalyzedResource>();
   const unnamed: AnalyzedResource[] = [];
   const put = (r: AnalyzedResource) => {
-    if (r.validation.errors.length > 0 && (r.validation.identity.name === '<no name>' || r.validation.identity.kind === '<no kind>')) unnamed.push(r);
+    if (
+      r.validation.errors.length > 0 &&
+      (r.validation.identity.name === '<no name>' || r.validation.identity.kind === '<no kind>')
+    )
+      unnamed.push(r);
     else byKey.set(identityKey(r.validation), r);
   };
   for (const obj of opts.platform?.objects ?? []) put(analyzed({ object: obj }, 'platform', opts.defaultNamespace));
@@ -158,15 +173,25 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
       docs = parseDocuments(file.text, file.name);
     } catch (err) {
       // Anything the YAML engine throws (syntax, alias bombs, nesting) is a finding about the file, never a crash.
-      if (err instanceof InputParseError) parseFailures.push({ position: err.position, message: err.message.slice(err.message.indexOf(': ') + 2) });
-      else parseFailures.push({ position: { file: file.name, line: 1, column: 1 }, message: `cannot read: ${err instanceof Error ? err.message : String(err)}` });
+      if (err instanceof InputParseError)
+        parseFailures.push({ position: err.position, message: err.message.slice(err.message.indexOf(': ') + 2) });
+      else
+        parseFailures.push({
+          position: { file: file.name, line: 1, column: 1 },
+          message: `cannot read: ${err instanceof Error ? err.message : String(err)}`,
+        });
       continue;
     }
     for (const mo of manifestObjects(docs)) put(analyzed(mo, 'file', opts.defaultNamespace));
   }
   const resources = [...byKey.values(), ...unnamed];
 
-  const fromFiles = { services: [] as ServiceInfo[], workloads: [] as WorkloadInfo[], namespaces: [] as NamespaceInfo[], secrets: [] as SecretInfo[] };
+  const fromFiles = {
+    services: [] as ServiceInfo[],
+    workloads: [] as WorkloadInfo[],
+    namespaces: [] as NamespaceInfo[],
+    secrets: [] as SecretInfo[],
+  };
   const seen = { services: false, workloads: false, namespaces: false, secrets: false };
   for (const r of resources) {
     const core = r.core;
@@ -178,7 +203,22 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
     if (role === 'service') {
       seen.services = true;
       const selector = spec.selector !== undefined ? strings(spec.selector) : undefined;
-      fromFiles.services.push({ name, namespace, ...(selector ? { selector } : {}) });
+      const ports = Array.isArray(spec.ports)
+        ? (spec.ports as unknown[]).flatMap((p) => {
+            const r = p !== null && typeof p === 'object' ? (p as Record<string, unknown>) : {};
+            return typeof r.port === 'number'
+              ? [{ port: r.port, ...(typeof r.name === 'string' ? { name: r.name } : {}) }]
+              : [];
+          })
+        : undefined;
+      const exportTo = serviceExportTo(strings(core.metadata.annotations));
+      fromFiles.services.push({
+        name,
+        namespace,
+        ...(selector ? { selector } : {}),
+        ...(ports ? { ports } : {}),
+        ...(exportTo ? { exportTo } : {}),
+      });
     } else if (role === 'workload') {
       seen.workloads = true;
       const tpl = podTemplateOf(core);

@@ -12,7 +12,8 @@ export function formatFinding(f: Finding, style?: ChalkInstance): string {
     ? { Error: style.red, Warning: style.yellow, Info: style.cyan }
     : { Error: (s) => s, Warning: (s) => s, Info: (s) => s };
   const parts = [`${paint[f.level](f.level)} [${f.type.code}]`];
-  if (f.resource) parts.push(`(${f.resource.kind} ${f.resource.name}${f.resource.namespace ? `.${f.resource.namespace}` : ''})`);
+  if (f.resource)
+    parts.push(`(${f.resource.kind} ${f.resource.name}${f.resource.namespace ? `.${f.resource.namespace}` : ''})`);
   if (f.position) parts.push(`${f.position.file}:${f.position.line}`);
   parts.push(f.message);
   return parts.join(' ');
@@ -25,7 +26,16 @@ export function findingJson(f: Finding): Record<string, unknown> {
     level: f.level,
     name: f.type.name,
     message: f.message,
-    ...(f.resource ? { resource: { kind: f.resource.kind, name: f.resource.name, ...(f.resource.namespace ? { namespace: f.resource.namespace } : {}), ...(f.resource.apiVersion ? { apiVersion: f.resource.apiVersion } : {}) } } : {}),
+    ...(f.resource
+      ? {
+          resource: {
+            kind: f.resource.kind,
+            name: f.resource.name,
+            ...(f.resource.namespace ? { namespace: f.resource.namespace } : {}),
+            ...(f.resource.apiVersion ? { apiVersion: f.resource.apiVersion } : {}),
+          },
+        }
+      : {}),
     ...(f.position ? { origin: { file: f.position.file, line: f.position.line, column: f.position.column } } : {}),
     ...(f.field ? { field: f.field } : {}),
   };

@@ -5,12 +5,22 @@
 import type { AuthorizationPolicy, FieldPath, MeshResource, ResourceIdentity } from '../config/index.js';
 import { formatFieldPath, splitApiVersion } from '../config/index.js';
 import type { SourcePosition } from '../errors.js';
-import { allowWithoutRulesAnalyzer, mtlsConflictAnalyzer, optionalTokenAnalyzer, policySelectorAnalyzer } from './analyzers/security.js';
-import { principalTrustDomainAnalyzer, requestPrincipalWithoutAuthnAnalyzer, shadowedAllowAnalyzer } from './analyzers/authorization.js';
+import {
+  allowWithoutRulesAnalyzer,
+  mtlsConflictAnalyzer,
+  optionalTokenAnalyzer,
+  policySelectorAnalyzer,
+} from './analyzers/security.js';
+import {
+  principalTrustDomainAnalyzer,
+  requestPrincipalWithoutAuthnAnalyzer,
+  shadowedAllowAnalyzer,
+} from './analyzers/authorization.js';
 import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/destination.js';
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
+import { applicationUidAnalyzer, jwtClaimRouteAnalyzer } from './analyzers/workload-checks.js';
 import { schemaAnalyzer } from './analyzers/schema.js';
 import type { AnalysisContext, Analyzer, Finding, Typed } from './context.js';
 import type { AnalysisInput, AnalyzedResource } from './input.js';
@@ -32,6 +42,8 @@ export const ANALYZERS: readonly Analyzer[] = [
   trafficSplitAnalyzer,
   serviceProfileNameAnalyzer,
   injectionAnalyzer,
+  applicationUidAnalyzer,
+  jwtClaimRouteAnalyzer,
 ];
 
 /** A `--suppress CODE=Kind/name.namespace` rule; `*` globs in every part. */
@@ -41,7 +53,12 @@ export interface Suppression {
 }
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** The text a suppression's resource part is matched against: `Kind/name.namespace` (or `Kind/name`). */
@@ -50,7 +67,11 @@ export function resourceRef(id: ResourceIdentity): string {
 }
 
 function suppressed(f: Finding, rules: readonly Suppression[]): boolean {
-  return rules.some((s) => glob(s.code).test(f.type.code) && (f.resource ? glob(s.resource).test(resourceRef(f.resource)) : s.resource === '*'));
+  return rules.some(
+    (s) =>
+      glob(s.code).test(f.type.code) &&
+      (f.resource ? glob(s.resource).test(resourceRef(f.resource)) : s.resource === '*'),
+  );
 }
 
 /** Options of a run. */
@@ -90,7 +111,14 @@ export function runAnalysis(input: AnalysisInput, options: AnalyzeOptions = {}):
         resource = on.validation.identity;
         position = on.locate(path ?? []);
       }
-      findings.push({ type, level: type.level, message, ...(resource ? { resource } : {}), ...(position ? { position } : {}), ...(path?.length ? { field: formatFieldPath(path) } : {}) });
+      findings.push({
+        type,
+        level: type.level,
+        message,
+        ...(resource ? { resource } : {}),
+        ...(position ? { position } : {}),
+        ...(path?.length ? { field: formatFieldPath(path) } : {}),
+      });
     },
     reportAt(type, position, message) {
       findings.push({ type, level: type.level, message, position });

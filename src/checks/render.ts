@@ -8,10 +8,14 @@ export type CheckFormat = 'table' | 'json' | 'short';
 
 function symbol(r: CheckResult, style: ChalkInstance): string {
   switch (r.status) {
-    case 'ok': return style.green(Symbols.ok);
-    case 'warning': return style.yellow(Symbols.warn);
-    case 'failure': return style.red(Symbols.fail);
-    default: return style.dim('-');
+    case 'ok':
+      return style.green(Symbols.ok);
+    case 'warning':
+      return style.yellow(Symbols.warn);
+    case 'failure':
+      return style.red(Symbols.fail);
+    default:
+      return style.dim('-');
   }
 }
 

@@ -37,7 +37,8 @@ export function rootCaCheckers<C extends CaCheckContext>(hints: RootCaHints): Ch
       async run(ctx) {
         const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
         const now = ctx.now().getTime();
-        if (now < Date.parse(ca.notBefore)) throw new CheckFailure(`the root CA is not valid before ${ca.notBefore} (is the clock right?)`);
+        if (now < Date.parse(ca.notBefore))
+          throw new CheckFailure(`the root CA is not valid before ${ca.notBefore} (is the clock right?)`);
         if (now > Date.parse(ca.notAfter)) throw new CheckFailure(`the root CA expired on ${ca.notAfter}`);
         return `${ca.origin}, valid until ${ca.notAfter.slice(0, 10)}`;
       },
@@ -49,7 +50,8 @@ export function rootCaCheckers<C extends CaCheckContext>(hints: RootCaHints): Ch
       async run(ctx) {
         const ca = await ctx.platform.controlPlaneGet<CaInfo>('/debug/ca');
         const left = Date.parse(ca.notAfter) - ctx.now().getTime();
-        if (left < 30 * DAY) throw new CheckFailure(`the root CA expires in ${Math.max(0, Math.floor(left / DAY))} days (${ca.notAfter})`);
+        if (left < 30 * DAY)
+          throw new CheckFailure(`the root CA expires in ${Math.max(0, Math.floor(left / DAY))} days (${ca.notAfter})`);
       },
     },
   ];

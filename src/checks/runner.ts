@@ -26,7 +26,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /** Runs every category; a fatal failure marks everything after it as skipped. */
-export async function runChecks<C>(categories: readonly CheckCategory<C>[], ctx: C, opts: RunOptions): Promise<CheckReport> {
+export async function runChecks<C>(
+  categories: readonly CheckCategory<C>[],
+  ctx: C,
+  opts: RunOptions,
+): Promise<CheckReport> {
   const results: CheckResult[] = [];
   const started = Date.now();
   const controller = new AbortController();
@@ -39,7 +43,12 @@ export async function runChecks<C>(categories: readonly CheckCategory<C>[], ctx:
   for (const category of categories) {
     for (const checker of category.checkers) {
       if (stopped) {
-        emit({ category: category.id, description: checker.description, status: 'skipped', message: 'skipped: an earlier fatal check failed' });
+        emit({
+          category: category.id,
+          description: checker.description,
+          status: 'skipped',
+          message: 'skipped: an earlier fatal check failed',
+        });
         continue;
       }
       const deadline = started + Math.min(opts.waitMs, checker.retryDeadlineMs ?? 0);
@@ -47,7 +56,12 @@ export async function runChecks<C>(categories: readonly CheckCategory<C>[], ctx:
       for (;;) {
         try {
           const note = await checker.run(ctx, controller.signal);
-          outcome = { category: category.id, description: checker.description, status: 'ok', ...(note ? { message: note } : {}) };
+          outcome = {
+            category: category.id,
+            description: checker.description,
+            status: 'ok',
+            ...(note ? { message: note } : {}),
+          };
           break;
         } catch (err) {
           const message = messageOf(err);
@@ -56,7 +70,13 @@ export async function runChecks<C>(categories: readonly CheckCategory<C>[], ctx:
             await sleep(opts.retryIntervalMs ?? 1000, controller.signal);
             continue;
           }
-          outcome = { category: category.id, description: checker.description, status: checker.warning ? 'warning' : 'failure', message, hint: checker.hint };
+          outcome = {
+            category: category.id,
+            description: checker.description,
+            status: checker.warning ? 'warning' : 'failure',
+            message,
+            hint: checker.hint,
+          };
           break;
         }
       }

@@ -46,7 +46,12 @@ export interface ConfigOutcome {
 }
 
 /** A stored config object (apiVersion, kind, metadata, spec). */
-export type ConfigObjectData = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+export type ConfigObjectData = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+};
 
 /** A workload the platform knows, with its sidecar. */
 export interface WorkloadInfo {
@@ -84,6 +89,11 @@ export interface MeshPlatform {
   controlPlaneGet<T>(path: string): Promise<T>;
   /** GET on a workload's proxy admin API (`/config_dump`, `/clusters`), parsed JSON. */
   proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T>;
+  /**
+   * POST on a workload's proxy admin API (`/logging?level=debug`), authenticated with that proxy's
+   * admin token; the backend reads the token where the proxy wrote it and never returns or prints it.
+   */
+  proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T>;
   /** Resolves when the control plane answers ready; throws TimeoutError after `timeoutMs`. */
   waitForReady(timeoutMs: number): Promise<void>;
 }
@@ -103,7 +113,10 @@ export async function platformFor(kind: PlatformKind, opts: PlatformOptions): Pr
     const { LocalPlatform } = await import('./local/platform.js');
     return new LocalPlatform(opts.home);
   }
-  const [{ KubernetesCluster }, { KubernetesPlatform }] = await Promise.all([import('./kubernetes/index.js'), import('./kubernetes/platform.js')]);
+  const [{ KubernetesCluster }, { KubernetesPlatform }] = await Promise.all([
+    import('./kubernetes/index.js'),
+    import('./kubernetes/platform.js'),
+  ]);
   const cluster = await KubernetesCluster.connect({
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { context: opts.context } : {}),

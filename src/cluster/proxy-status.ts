@@ -63,10 +63,16 @@ export interface ProxyStatusRow {
  * A proxy's admin and telemetry addresses: on Kubernetes the pod's own 127.0.0.1:15000 (reached
  * through the API server) and POD_IP:15020; locally what `meshctl run` registered.
  */
-export function proxyAddresses(kind: MeshPlatform['kind'], w: WorkloadInfo | undefined): { adminAddress: string | null; telemetryAddress: string | null } {
+export function proxyAddresses(
+  kind: MeshPlatform['kind'],
+  w: WorkloadInfo | undefined,
+): { adminAddress: string | null; telemetryAddress: string | null } {
   const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
   if (kind === 'kubernetes') {
-    return { adminAddress: `127.0.0.1:${ProxyPorts.admin}`, telemetryAddress: w?.address ? hostPort(w.address, ProxyPorts.telemetry) : null };
+    return {
+      adminAddress: `127.0.0.1:${ProxyPorts.admin}`,
+      telemetryAddress: w?.address ? hostPort(w.address, ProxyPorts.telemetry) : null,
+    };
   }
   return {
     adminAddress: w?.adminPort ? `127.0.0.1:${w.adminPort}` : null,
@@ -80,13 +86,18 @@ export function parseProxyName(arg: string, defaultNamespace: string): { name: s
   const name = i < 0 ? arg : arg.slice(0, i);
   const namespace = i < 0 ? defaultNamespace : arg.slice(i + 1);
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
-    throw new UsageError(`${arg}: not a proxy name`, 'give NAME or NAME.NAMESPACE as listed by meshctl proxy-status, e.g. reviews-v1.default');
+    throw new UsageError(
+      `${arg}: not a proxy name`,
+      'give NAME or NAME.NAMESPACE as listed by meshctl proxy-status, e.g. reviews-v1.default',
+    );
   }
   return { name, namespace, id: `${name}.${namespace}` };
 }
 
 /** Reads the sync state of every connected proxy and the certificate each one serves with. */
-export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows: ProxyStatusRow[]; disconnected: WorkloadInfo[]; unreachableControlPlanes: string[] }> {
+export async function collectProxyStatus(
+  platform: MeshPlatform,
+): Promise<{ rows: ProxyStatusRow[]; disconnected: WorkloadInfo[]; unreachableControlPlanes: string[] }> {
   const [syncz, info, workloads] = await Promise.all([
     // On Kubernetes every replica is asked; `unreachable` names those that did not answer (their proxies are missing).
     platform.controlPlaneGet<{ version: string; proxies: SyncView[]; unreachable?: string[] }>('/debug/syncz'),
@@ -101,7 +112,8 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
       for (const t of STATUS_TYPES) {
         const v = p.types[t.typeUrl];
         cells[t.key] = v?.status ?? 'NOT SENT';
-        if (v?.status === 'NACKED' && v.lastNack) nacks.push({ type: t.key, message: v.lastNack.message, keptVersion: v.lastNack.keptVersion });
+        if (v?.status === 'NACKED' && v.lastNack)
+          nacks.push({ type: t.key, message: v.lastNack.message, keptVersion: v.lastNack.keptVersion });
       }
       // The stream's certificate is the one the proxy connected with; after a rotation its admin API knows the current one.
       let certExpiry = p.certificateExpiry ?? null;
@@ -118,8 +130,17 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{ rows
       }
       if (diverged) for (const t of STATUS_TYPES) cells[t.key] = 'DIVERGED';
       return {
-        name: p.proxy.id, workload: p.proxy.workload, namespace: p.proxy.namespace, controlPlane: p.controlPlane ?? controlPlane, version: p.proxy.proxyVersion,
-        clusters: cells.clusters!, listeners: cells.listeners!, routes: cells.routes!, certExpiry, nacks, ...proxyAddresses(platform.kind, workload),
+        name: p.proxy.id,
+        workload: p.proxy.workload,
+        namespace: p.proxy.namespace,
+        controlPlane: p.controlPlane ?? controlPlane,
+        version: p.proxy.proxyVersion,
+        clusters: cells.clusters!,
+        listeners: cells.listeners!,
+        routes: cells.routes!,
+        certExpiry,
+        nacks,
+        ...proxyAddresses(platform.kind, workload),
       };
     }),
   );
@@ -144,21 +165,34 @@ export function formatExpiry(iso: string | null, now: Date): string {
 export async function proxyDiff(platform: MeshPlatform, target: { name: string; namespace: string; id: string }) {
   // The control plane first: "not connected" is the clearer error when the proxy is unknown.
   const cp = await platform
-    .controlPlaneGet<{ version: string; desired: Record<string, unknown[]>; sent: Record<string, unknown[] | null> }>(`/debug/config_dump?proxy=${encodeURIComponent(target.id)}`)
+    .controlPlaneGet<{ version: string; desired: Record<string, unknown[]>; sent: Record<string, unknown[] | null> }>(
+      `/debug/config_dump?proxy=${encodeURIComponent(target.id)}`,
+    )
     .catch((err: unknown) => {
-      if (err instanceof MeshError && err.code === ErrorCode.NotFound) throw new NotFoundError(`connected proxy ${target.id}`, "list connected proxies with 'meshctl proxy-status'");
+      if (err instanceof MeshError && err.code === ErrorCode.NotFound)
+        throw new NotFoundError(`connected proxy ${target.id}`, "list connected proxies with 'meshctl proxy-status'");
       throw err;
     });
-  const running = await platform.proxyAdminGet<{ version?: string; config?: Record<string, unknown> }>(target, '/config_dump');
+  const running = await platform.proxyAdminGet<{ version?: string; config?: Record<string, unknown> }>(
+    target,
+    '/config_dump',
+  );
   // A type's resources are a set keyed by name, and so are a route table's virtual hosts (chosen by domain,
   // not by position; delta pushes join them back in another order): order there is not a difference.
   // Routes inside a virtual host and listener chains keep their order: the first match wins.
-  const byName = <T,>(list: readonly T[]): T[] => [...list].sort((a, b) => String((a as { name?: unknown })?.name ?? '').localeCompare(String((b as { name?: unknown })?.name ?? '')));
+  const byName = <T>(list: readonly T[]): T[] =>
+    [...list].sort((a, b) =>
+      String((a as { name?: unknown })?.name ?? '').localeCompare(String((b as { name?: unknown })?.name ?? '')),
+    );
   const normalize = (key: string, list: unknown): unknown[] => {
     if (!Array.isArray(list)) return [];
     const sorted = byName(list);
     if (key !== 'routes') return sorted;
-    return sorted.map((rc) => (rc && typeof rc === 'object' && Array.isArray((rc as { virtualHosts?: unknown }).virtualHosts) ? { ...rc, virtualHosts: byName((rc as { virtualHosts: unknown[] }).virtualHosts) } : rc));
+    return sorted.map((rc) =>
+      rc && typeof rc === 'object' && Array.isArray((rc as { virtualHosts?: unknown }).virtualHosts)
+        ? { ...rc, virtualHosts: byName((rc as { virtualHosts: unknown[] }).virtualHosts) }
+        : rc,
+    );
   };
   const types = STATUS_TYPES.map((t) => {
     const desired = canonicalJson(normalize(t.key, cp.desired[t.typeUrl]));
@@ -170,7 +204,13 @@ export async function proxyDiff(platform: MeshPlatform, target: { name: string; 
       match: desired === runs,
       // Sent but not (yet) in force: the proxy NACKed it or has not answered.
       sentDiffersFromRunning: sent !== undefined && sent !== null && canonicalJson(sent) !== runs,
-      diff: desired === runs ? '' : unifiedDiff(desired, runs, { from: `control plane ${t.key} (would send, version ${cp.version})`, to: `proxy ${target.id} ${t.key} (runs, version ${running.version ?? 'none'})` }),
+      diff:
+        desired === runs
+          ? ''
+          : unifiedDiff(desired, runs, {
+              from: `control plane ${t.key} (would send, version ${cp.version})`,
+              to: `proxy ${target.id} ${t.key} (runs, version ${running.version ?? 'none'})`,
+            }),
     };
   });
   return { proxy: target.id, controlPlaneVersion: cp.version, proxyVersion: running.version ?? null, types };

@@ -34,7 +34,10 @@ function level(flag: string, value: string | undefined, fallback: LevelName): Le
 function parseSuppression(text: string): { code: string; resource: string } {
   const m = /^([A-Za-z0-9*]+)=(.+)$/.exec(text.trim());
   if (!m || !(m[2] === '*' || /^[A-Za-z*]+\/.+$/.test(m[2]!))) {
-    throw new UsageError(`--suppress ${text}: expected CODE=Kind/name.namespace`, 'for example --suppress MESH0101=VirtualService/reviews.default (globs: MESH0303=AuthorizationPolicy/*)');
+    throw new UsageError(
+      `--suppress ${text}: expected CODE=Kind/name.namespace`,
+      'for example --suppress MESH0101=VirtualService/reviews.default (globs: MESH0303=AuthorizationPolicy/*)',
+    );
   }
   return { code: m[1]!, resource: m[2]! };
 }
@@ -45,10 +48,17 @@ const command: CommandDefinition = {
   define(cmd, bind) {
     filenameOption(cmd, 'configuration')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .option('--failure-threshold <level>', 'exit 79 when a finding is at or above this level: Error, Warning or Info', 'Error')
+      .option(
+        '--failure-threshold <level>',
+        'exit 79 when a finding is at or above this level: Error, Warning or Info',
+        'Error',
+      )
       .option('--output-threshold <level>', 'print findings at or above this level', 'Info')
       .option('--suppress <CODE=Kind/name.namespace>', 'hide a finding (repeatable; * globs)', collect, [])
-      .option('-A, --all-namespaces', 'report findings of every namespace (the default for -f input alone); -n NS reports one namespace (on a cluster: default, unless -A)')
+      .option(
+        '-A, --all-namespaces',
+        'report findings of every namespace (the default for -f input alone); -n NS reports one namespace (on a cluster: default, unless -A)',
+      )
       .option('--offline', 'Kubernetes: analyze only the -f input, do not read the cluster')
       .option('--cluster-domain <domain>', 'the cluster DNS domain', 'cluster.local')
       .option('--list', 'print the catalogue of message codes and exit')
@@ -99,17 +109,29 @@ const command: CommandDefinition = {
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
       let platform: import('../analyze/index.js').PlatformSnapshot | undefined;
       if (fromCluster) {
-        const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([import('../cluster/kubernetes/platform.js'), import('../cluster/kubernetes/analysis-inventory.js')]);
+        const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([
+          import('../cluster/kubernetes/platform.js'),
+          import('../cluster/kubernetes/analysis-inventory.js'),
+        ]);
         try {
           const connected = await ctx.platform();
           if (connected instanceof KubernetesPlatform) platform = await readClusterForAnalysis(connected);
         } catch (err) {
           // Files can be analyzed without a cluster: say so, rather than leave the user with only the cluster's problem.
           if (!(err instanceof MeshError) || files.length === 0) throw err;
-          throw new MeshError(err.code, err.message, { exitCode: err.exitCode, hint: `${err.hint ? `${err.hint}; ` : ''}or analyze the files alone: add --offline`, cause: err });
+          throw new MeshError(err.code, err.message, {
+            exitCode: err.exitCode,
+            hint: `${err.hint ? `${err.hint}; ` : ''}or analyze the files alone: add --offline`,
+            cause: err,
+          });
         }
       }
-      const input = analyze.buildAnalysisInput({ files, ...(platform ? { platform } : {}), defaultNamespace: ctx.namespace(), clusterDomain: flags.clusterDomain ?? 'cluster.local' });
+      const input = analyze.buildAnalysisInput({
+        files,
+        ...(platform ? { platform } : {}),
+        defaultNamespace: ctx.namespace(),
+        clusterDomain: flags.clusterDomain ?? 'cluster.local',
+      });
       // As istioctl: a cluster is analyzed for one namespace (-n, else default) unless -A; files alone for all of theirs.
       const namespace = flags.allNamespaces ? undefined : (ctx.globals.namespace ?? (platform ? 'default' : undefined));
       const findings = analyze.runAnalysis(input, { suppress, ...(namespace ? { namespace } : {}) });

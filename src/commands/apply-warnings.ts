@@ -6,7 +6,10 @@
 import { manifestObjects, parseDocuments, validateResource } from '../config/index.js';
 
 /** One `Warning [MESH0002] (Kind name.namespace) file:line: field: message` line per accepted-but-not-enforced finding. */
-export function notEnforcedWarnings(sources: readonly { file: string; text: string }[], defaultNamespace: string): string[] {
+export function notEnforcedWarnings(
+  sources: readonly { file: string; text: string }[],
+  defaultNamespace: string,
+): string[] {
   const lines: string[] = [];
   for (const s of sources) {
     for (const input of manifestObjects(parseDocuments(s.text, s.file))) {

@@ -24,8 +24,14 @@ async function analyzeBeforeApply(ctx: CliContext, platform: MeshPlatform, files
   const analyze = await import('../analyze/index.js');
   let snapshot: import('../analyze/index.js').PlatformSnapshot;
   if (platform.kind === 'kubernetes') {
-    const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([import('../cluster/kubernetes/platform.js'), import('../cluster/kubernetes/analysis-inventory.js')]);
-    snapshot = platform instanceof KubernetesPlatform ? await readClusterForAnalysis(platform) : { objects: await platform.listConfig(), inventory: {}, origin: platform.describe() };
+    const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([
+      import('../cluster/kubernetes/platform.js'),
+      import('../cluster/kubernetes/analysis-inventory.js'),
+    ]);
+    snapshot =
+      platform instanceof KubernetesPlatform
+        ? await readClusterForAnalysis(platform)
+        : { objects: await platform.listConfig(), inventory: {}, origin: platform.describe() };
   } else {
     // The local mesh: its stored config. Its services and workloads come and go with `meshctl run`,
     // so the inventory stays unknown (config applied before the workloads start is not an error).
@@ -33,33 +39,21 @@ async function analyzeBeforeApply(ctx: CliContext, platform: MeshPlatform, files
   }
   const input = analyze.buildAnalysisInput({ files, platform: snapshot, defaultNamespace: ctx.namespace() });
   // Invalid input is reported by the platform's validation, with file:line and the fix, as before.
-  const invalid = input.parseFailures.length > 0 || input.resources.some((r) => r.source === 'file' && r.validation.errors.length > 0);
+  const invalid =
+    input.parseFailures.length > 0 ||
+    input.resources.some((r) => r.source === 'file' && r.validation.errors.length > 0);
   if (invalid) return { findings: [], format: () => '' };
-  const ours = new Set(input.resources.filter((r) => r.source === 'file').map((r) => `${r.validation.identity.kind}/${r.validation.identity.namespace ?? ''}/${r.validation.identity.name}`));
-  const findings = analyze.runAnalysis(input).filter((f) => f.resource && ours.has(`${f.resource.kind}/${f.resource.namespace ?? ''}/${f.resource.name}`));
+  const ours = new Set(
+    input.resources
+      .filter((r) => r.source === 'file')
+      .map(
+        (r) => `${r.validation.identity.kind}/${r.validation.identity.namespace ?? ''}/${r.validation.identity.name}`,
+      ),
+  );
+  const findings = analyze
+    .runAnalysis(input)
+    .filter((f) => f.resource && ours.has(`${f.resource.kind}/${f.resource.namespace ?? ''}/${f.resource.name}`));
   return { findings, format: (f: (typeof findings)[number]) => analyze.formatFinding(f, ctx.errStyle) };
-}
-
-/**
- * The warnings and notes of valid objects among `sources`, as analyze words them:
- * `Warning [MESH0002] (VirtualService reviews.default) vs.yaml:12:5: spec.http[0].mirrors: ...`.
- */
-export async function applyWarnings(sources: readonly { name: string; text: string }[], defaultNamespace: string): Promise<string[]> {
-  const { formatIssue, manifestObjects, parseDocuments, validateResource } = await import('../config/index.js');
-  const { validationMessageType } = await import('../analyze/index.js');
-  const out: string[] = [];
-  for (const s of sources) {
-    for (const input of manifestObjects(parseDocuments(s.text, s.name))) {
-      const r = validateResource(input, { defaultNamespace });
-      if (r.errors.length || !r.kind) continue;
-      const id = `${r.identity.kind} ${r.identity.name}${r.identity.namespace ? `.${r.identity.namespace}` : ''}`;
-      for (const w of [...r.warnings, ...r.notes]) {
-        const type = validationMessageType(w.rule, w.severity);
-        out.push(`${type.level} [${type.code}] (${id}) ${formatIssue(w)}`);
-      }
-    }
-  }
-  return out;
 }
 
 const command: CommandDefinition = {
@@ -87,18 +81,20 @@ const command: CommandDefinition = {
       const { readSources } = await import('../config/sources.js');
       const { renderOutcomes } = await import('./config-output.js');
       const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      // What will be stored but has no effect (MESH0002), is deprecated or pruned: said before storing.
-      for (const line of await applyWarnings(sources, ctx.namespace())) ctx.err(`${line}\n`);
       const platform = await ctx.platform();
       const { findings, format: show } = await analyzeBeforeApply(ctx, platform, sources);
       const blocking = findings.filter((f) => f.level === 'Error');
       const rest = findings.filter((f) => f.level === 'Warning');
       for (const f of [...blocking, ...rest]) ctx.err(show(f) + '\n');
       if (blocking.length > 0 && !flags.force) {
-        throw new MeshError(ErrorCode.AnalyzeFindings, `analysis found ${blocking.length} error(s) in the config to apply; nothing was applied`, {
-          exitCode: ExitCode.AnalyzeFindings,
-          hint: 'fix the findings above, or apply anyway with --force',
-        });
+        throw new MeshError(
+          ErrorCode.AnalyzeFindings,
+          `analysis found ${blocking.length} error(s) in the config to apply; nothing was applied`,
+          {
+            exitCode: ExitCode.AnalyzeFindings,
+            hint: 'fix the findings above, or apply anyway with --force',
+          },
+        );
       }
       const outcomes = await platform.applyConfig(
         sources.map((s) => ({ file: s.name, text: s.text })),
@@ -106,7 +102,11 @@ const command: CommandDefinition = {
       );
       ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
       const { notEnforcedWarnings } = await import('./apply-warnings.js');
-      for (const line of notEnforcedWarnings(sources.map((s) => ({ file: s.name, text: s.text })), ctx.namespace())) ctx.err(`${line}\n`);
+      for (const line of notEnforcedWarnings(
+        sources.map((s) => ({ file: s.name, text: s.text })),
+        ctx.namespace(),
+      ))
+        ctx.err(`${line}\n`);
       return 0;
     });
   },

@@ -35,8 +35,18 @@ function list(label: string, values: readonly string[] | undefined): string[] {
 
 /** One rule as a short text: `from: principals=a | to: methods=GET,POST paths=/x* | when: ...`. */
 export function describeRule(rule: AuthzRuleConfig): { from: string; to: string; when: string } {
-  const from = (rule.from ?? []).map((f) => Object.entries(f.source ?? {}).flatMap(([k, v]) => list(k, v as string[])).join(' ') || '*');
-  const to = (rule.to ?? []).map((t) => Object.entries(t.operation ?? {}).flatMap(([k, v]) => list(k, v as string[])).join(' ') || '*');
+  const from = (rule.from ?? []).map(
+    (f) =>
+      Object.entries(f.source ?? {})
+        .flatMap(([k, v]) => list(k, v as string[]))
+        .join(' ') || '*',
+  );
+  const to = (rule.to ?? []).map(
+    (t) =>
+      Object.entries(t.operation ?? {})
+        .flatMap(([k, v]) => list(k, v as string[]))
+        .join(' ') || '*',
+  );
   const when = (rule.when ?? []).map((c) => [c.key, ...list('in', c.values), ...list('not in', c.notValues)].join(' '));
   return { from: from.join(' | ') || '*', to: to.join(' | ') || '*', when: when.join('; ') || '-' };
 }
@@ -85,7 +95,10 @@ const command: CommandDefinition = {
       .description('the policies and rules that apply to a workload, as its sidecar runs them')
       .argument('<name>', 'the proxy: NAME or NAME.NAMESPACE (see meshctl proxy-status)')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .addHelpText('after', examples(['meshctl authz check product-service-v1', 'meshctl authz check reviews-v1.default -o json']));
+      .addHelpText(
+        'after',
+        examples(['meshctl authz check product-service-v1', 'meshctl authz check reviews-v1.default -o json']),
+      );
     bind<AuthzFlags>(check, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       if (!args[0]) throw new UsageError('authz check needs a proxy name', 'meshctl authz check NAME[.NAMESPACE]');
@@ -94,11 +107,18 @@ const command: CommandDefinition = {
       const blocks = inboundAuthz(await platform.proxyAdminGet<AdminListener[]>(target, '/listeners'));
       if (format === 'json') {
         const { toJson } = await import('../ui/printers.js');
-        ctx.out(toJson({ proxy: target.id, inbound: blocks.map((b) => ({ listener: b.listener, port: b.port, authz: summarize(b.authz) })) }));
+        ctx.out(
+          toJson({
+            proxy: target.id,
+            inbound: blocks.map((b) => ({ listener: b.listener, port: b.port, authz: summarize(b.authz) })),
+          }),
+        );
         return 0;
       }
       if (blocks.length === 0) {
-        ctx.out(`${target.id}: no authorization policy and no JWT rule apply; every request is allowed (add an AuthorizationPolicy to restrict it)\n`);
+        ctx.out(
+          `${target.id}: no authorization policy and no JWT rule apply; every request is allowed (add an AuthorizationPolicy to restrict it)\n`,
+        );
         return 0;
       }
       const { renderTable } = await import('../ui/table.js');
@@ -115,13 +135,23 @@ const command: CommandDefinition = {
           });
         }
         if (rows.length) parts.push(renderTable(['ACTION', 'POLICY', 'RULE', 'FROM', 'TO', 'WHEN'], rows));
-        if (policies.some((p) => p.action === 'ALLOW')) parts.push('ALLOW policies apply: a request no DENY rule and no ALLOW rule matches is denied (403).\n');
+        if (policies.some((p) => p.action === 'ALLOW'))
+          parts.push('ALLOW policies apply: a request no DENY rule and no ALLOW rule matches is denied (403).\n');
         const jwt = b.authz.jwtRules ?? [];
         if (jwt.length) {
           const jrows = jwt.map((r) => {
             const s = summarize({ jwtRules: [r] }) as { jwtRules: { keys: string[] }[] };
-            const where = [...(r.fromHeaders ?? []).map((h) => `header ${h.name}${h.prefix ? ` "${h.prefix}"` : ''}`), ...(r.fromParams ?? []).map((q) => `?${q}`), ...(r.fromCookies ?? []).map((c) => `cookie ${c}`)];
-            return [r.issuer, (r.audiences ?? []).join(',') || '-', where.join(', ') || 'Authorization: Bearer, ?access_token', s.jwtRules[0]!.keys.join(',') || 'none yet'];
+            const where = [
+              ...(r.fromHeaders ?? []).map((h) => `header ${h.name}${h.prefix ? ` "${h.prefix}"` : ''}`),
+              ...(r.fromParams ?? []).map((q) => `?${q}`),
+              ...(r.fromCookies ?? []).map((c) => `cookie ${c}`),
+            ];
+            return [
+              r.issuer,
+              (r.audiences ?? []).join(',') || '-',
+              where.join(', ') || 'Authorization: Bearer, ?access_token',
+              s.jwtRules[0]!.keys.join(',') || 'none yet',
+            ];
           });
           parts.push(renderTable(['JWT ISSUER', 'AUDIENCES', 'TOKEN FROM', 'KEYS'], jrows));
         }

@@ -20,16 +20,32 @@ const command: CommandDefinition = {
   define(cmd, bind) {
     cmd
       .option('--pre', 'check the prerequisites of install instead of an installed mesh')
-      .option('--proxy', 'also check the data plane: every proxy connected, synced, with a valid certificate (Kubernetes: -n NS for one namespace)')
+      .option(
+        '--proxy',
+        'also check the data plane: every proxy connected, synced, with a valid certificate (Kubernetes: -n NS for one namespace)',
+      )
       .option('-o, --output <format>', 'output format: table, json or short', 'table')
       .option('--wait <duration>', 'retry failing checks that may still settle for up to this long', '0s')
-      .addHelpText('after', examples(['meshctl check --pre', 'meshctl check --proxy', 'meshctl check --proxy -n bookinfo', 'meshctl check -o json --wait 1m']));
+      .addHelpText(
+        'after',
+        examples([
+          'meshctl check --pre',
+          'meshctl check --proxy',
+          'meshctl check --proxy -n bookinfo',
+          'meshctl check -o json --wait 1m',
+        ]),
+      );
     bind<CheckFlags>(cmd, async (ctx, _args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json', 'short'] as const, 'table');
       const { parseDuration } = await import('../config/duration.js');
       const waitMs = parseDuration(flags.wait);
-      if (waitMs === undefined) throw new UsageError(`--wait ${flags.wait}: not a duration`, 'use a duration such as 30s or 5m');
-      if (flags.pre && flags.proxy) throw new UsageError('--pre and --proxy cannot be used together', '--pre checks a machine before install; --proxy checks running proxies');
+      if (waitMs === undefined)
+        throw new UsageError(`--wait ${flags.wait}: not a duration`, 'use a duration such as 30s or 5m');
+      if (flags.pre && flags.proxy)
+        throw new UsageError(
+          '--pre and --proxy cannot be used together',
+          '--pre checks a machine before install; --proxy checks running proxies',
+        );
       const { runChecks } = await import('../checks/runner.js');
       const render = await import('../checks/render.js');
       const { meshctlVersion } = await import('../version.js');
@@ -41,8 +57,10 @@ const command: CommandDefinition = {
           import('../protocol/well-known.js'),
         ]);
         const platform = await ctx.platform();
-        if (!(platform instanceof KubernetesPlatform)) throw new MeshError(ErrorCode.Internal, `check on Kubernetes got the ${platform.kind} platform`);
-        let manifests: ReturnType<import('../checks/kubernetes/index.js').KubernetesCheckContext['manifests']> | undefined;
+        if (!(platform instanceof KubernetesPlatform))
+          throw new MeshError(ErrorCode.Internal, `check on Kubernetes got the ${platform.kind} platform`);
+        let manifests:
+          ReturnType<import('../checks/kubernetes/index.js').KubernetesCheckContext['manifests']> | undefined;
         const checkCtx: import('../checks/kubernetes/index.js').KubernetesCheckContext = {
           cluster: platform.cluster,
           platform,
@@ -58,7 +76,10 @@ const command: CommandDefinition = {
                 import('../install/values.js'),
                 import('../version.js'),
               ]);
-              return { crds: await loadCrds(), components: renderComponents(defaultValues(defaultProxyImage()), meshctlVersion()) };
+              return {
+                crds: await loadCrds(),
+                components: renderComponents(defaultValues(defaultProxyImage()), meshctlVersion()),
+              };
             })()),
         };
         const categories = kubernetesChecks({ pre: flags.pre === true, proxy: flags.proxy === true });
@@ -68,7 +89,18 @@ const command: CommandDefinition = {
         const { platformFor } = await import('../cluster/index.js');
         const platform = await platformFor('local', { home: ctx.meshHome() });
         const categories = flags.pre ? localPreChecks() : localChecks({ proxies: flags.proxy === true });
-        run = (opts) => runChecks(categories, { platform, home: ctx.meshHome(), cliVersion: meshctlVersion(), now: ctx.now, nodeVersion: process.versions.node }, opts);
+        run = (opts) =>
+          runChecks(
+            categories,
+            {
+              platform,
+              home: ctx.meshHome(),
+              cliVersion: meshctlVersion(),
+              now: ctx.now,
+              nodeVersion: process.versions.node,
+            },
+            opts,
+          );
       }
       let current: string | undefined;
       const report = await run({

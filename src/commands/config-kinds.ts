@@ -21,8 +21,14 @@ export function resolveKind(name: string): ResolvedKind {
   const found = findKindByName(name);
   if (found.length === 1) return { group: found[0]!.group, kind: found[0]!.kind };
   if (found.length > 1) {
-    throw new UsageError(`"${name}" is ambiguous: ${found.map((k) => `${k.plural}.${k.group}`).join(', ')}`, 'use the full name, e.g. authorizationpolicies.security.istio.io');
+    throw new UsageError(
+      `"${name}" is ambiguous: ${found.map((k) => `${k.plural}.${k.group}`).join(', ')}`,
+      'use the full name, e.g. authorizationpolicies.security.istio.io',
+    );
   }
-  const known = ['service (svc)', ...MESH_KINDS.map((k) => `${k.singular}${k.shortNames.length ? ` (${k.shortNames.join(', ')})` : ''}`)];
+  const known = [
+    'service (svc)',
+    ...MESH_KINDS.map((k) => `${k.singular}${k.shortNames.length ? ` (${k.shortNames.join(', ')})` : ''}`),
+  ];
   throw new UsageError(`unknown kind "${name}"`, `known kinds: ${[...new Set(known)].join(', ')}`);
 }

@@ -41,22 +41,40 @@ export interface ControlPlaneFlags {
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} ${value}: not a port`, `give a number from 0 to 65535 (0 picks a free port)`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} ${value}: not a port`, `give a number from 0 to 65535 (0 picks a free port)`);
   return n;
 }
 
 /** validate(): flags to options, before any I/O. */
 export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPlaneFlags {
-  if (Boolean(opts.caCert) !== Boolean(opts.caKey)) throw new UsageError('--ca-cert and --ca-key go together', 'give both the CA certificate (chain) file and its key file, or neither');
+  if (Boolean(opts.caCert) !== Boolean(opts.caKey))
+    throw new UsageError(
+      '--ca-cert and --ca-key go together',
+      'give both the CA certificate (chain) file and its key file, or neither',
+    );
   let certTtlSeconds: number | undefined;
   if (opts.certTtl !== undefined) {
     const ms = parseDuration(opts.certTtl);
-    if (ms === undefined || ms < 1000) throw new UsageError(`--cert-ttl ${opts.certTtl}: not a duration of at least 1s`, 'write it like 24h, 30m or 5s');
+    if (ms === undefined || ms < 1000)
+      throw new UsageError(`--cert-ttl ${opts.certTtl}: not a duration of at least 1s`, 'write it like 24h, 30m or 5s');
     certTtlSeconds = Math.round(ms / 1000);
     // Said, not silently capped: the CA never issues longer than this.
-    if (certTtlSeconds > MAX_CERT_TTL_SECONDS) throw new UsageError(`--cert-ttl ${opts.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`, 'give at most 2160h; certificates renew at half-life, so short lifetimes cost nothing');
+    if (certTtlSeconds > MAX_CERT_TTL_SECONDS)
+      throw new UsageError(
+        `--cert-ttl ${opts.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`,
+        'give at most 2160h; certificates renew at half-life, so short lifetimes cost nothing',
+      );
   }
-  return { home: opts.home, listen: opts.listen ?? '127.0.0.1', streamPort: port(opts.streamPort, '--stream-port'), debugPort: port(opts.debugPort, '--debug-port'), caCert: opts.caCert, caKey: opts.caKey, certTtlSeconds };
+  return {
+    home: opts.home,
+    listen: opts.listen ?? '127.0.0.1',
+    streamPort: port(opts.streamPort, '--stream-port'),
+    debugPort: port(opts.debugPort, '--debug-port'),
+    caCert: opts.caCert,
+    caKey: opts.caKey,
+    certTtlSeconds,
+  };
 }
 
 /** Runs until the invocation is interrupted (SIGINT/SIGTERM), then stops `stop`. */
@@ -69,14 +87,26 @@ async function untilSignal(signal: AbortSignal, log: (line: string) => void, sto
 /** `--kubernetes`: the control plane in a cluster (in-cluster ServiceAccount, or the kubeconfig when run outside). */
 async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise<number> {
   const flags = validateControlPlaneFlags(opts);
-  if (flags.caCert || flags.home) throw new UsageError('--ca-cert/--ca-key/--home are for the local platform', 'on Kubernetes the CA is the meshctl-ca Secret (meshctl install --set ca.cert=FILE --set ca.key=FILE)');
+  if (flags.caCert || flags.home)
+    throw new UsageError(
+      '--ca-cert/--ca-key/--home are for the local platform',
+      'on Kubernetes the CA is the meshctl-ca Secret (meshctl install --set ca.cert=FILE --set ca.key=FILE)',
+    );
   const webhookPort = port(opts.webhookPort, '--webhook-port');
   const env = ctx.io.env;
   const namespace = ctx.globals.namespace ?? env.POD_NAMESPACE ?? 'mesh-system';
   const { hostname } = await import('node:os');
   const podName = env.POD_NAME || hostname();
-  const [{ KubernetesCluster }, { startKubernetesControlPlane }] = await Promise.all([import('../cluster/kubernetes/index.js'), import('../control-plane/kubernetes-daemon.js')]);
-  const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env, inClusterFallback: true });
+  const [{ KubernetesCluster }, { startKubernetesControlPlane }] = await Promise.all([
+    import('../cluster/kubernetes/index.js'),
+    import('../control-plane/kubernetes-daemon.js'),
+  ]);
+  const cluster = await KubernetesCluster.connect({
+    ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
+    ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
+    env,
+    inClusterFallback: true,
+  });
   const log = (line: string): void => ctx.err(`${new Date().toISOString()} ${line}\n`);
   const address = opts.proxyControlPlaneAddress ?? env.MESHCTL_PROXY_CONTROL_PLANE_ADDRESS;
   const cp = await startKubernetesControlPlane({
@@ -100,22 +130,41 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
 
 const command: CommandDefinition = {
   name: 'control-plane',
-  summary: 'Run the mesh control plane in the foreground (config stream, CA, debug API; --kubernetes: in a cluster, with the injection webhook)',
+  summary:
+    'Run the mesh control plane in the foreground (config stream, CA, debug API; --kubernetes: in a cluster, with the injection webhook)',
   define(cmd, bind) {
     cmd
       .option('--home <dir>', 'state directory (CA, config store, workloads); default $MESHCTL_HOME or ~/.meshctl')
       .option('--listen <address>', 'address to listen on (default 127.0.0.1)')
       .option('--stream-port <port>', 'config stream + CA port (TLS; default 15012)')
       .option('--debug-port <port>', 'debug/API port (default 15014)')
-      .option('--ca-cert <file>', 'use this CA certificate (PEM, optionally followed by its chain) instead of a generated root')
+      .option(
+        '--ca-cert <file>',
+        'use this CA certificate (PEM, optionally followed by its chain) instead of a generated root',
+      )
       .option('--ca-key <file>', 'the PKCS#8 PEM key of --ca-cert')
       .option('--cert-ttl <duration>', 'lifetime of workload certificates (default 24h)')
-      .option('--log-level <level>', 'debug, info, warn or error: --kubernetes writes only lines at or above it, each with its level (default info; the local control plane logs every line)')
+      .option(
+        '--log-level <level>',
+        'debug, info, warn or error: --kubernetes writes only lines at or above it, each with its level (default info; the local control plane logs every line)',
+      )
       .option('--webhook-port <port>', 'kubernetes: injection webhook port (default 15017)')
-      .option('--proxy-control-plane-address <host:port|pod-ip>', 'kubernetes: the address injected pods dial (default meshctl-control-plane.<ns>.svc:15012; pod-ip: this replica\'s pod IP, for clusters without DNS); env MESHCTL_PROXY_CONTROL_PLANE_ADDRESS')
-      .addHelpText('after', examples(['meshctl control-plane', 'meshctl control-plane --home /tmp/mesh --stream-port 0 --debug-port 0', 'meshctl control-plane --ca-cert corp-ca.pem --ca-key corp-ca-key.pem --cert-ttl 1h', 'meshctl control-plane --kubernetes --namespace mesh-system   # in the Deployment']));
+      .option(
+        '--proxy-control-plane-address <host:port|pod-ip>',
+        "kubernetes: the address injected pods dial (default meshctl-control-plane.<ns>.svc:15012; pod-ip: this replica's pod IP, for clusters without DNS); env MESHCTL_PROXY_CONTROL_PLANE_ADDRESS",
+      )
+      .addHelpText(
+        'after',
+        examples([
+          'meshctl control-plane',
+          'meshctl control-plane --home /tmp/mesh --stream-port 0 --debug-port 0',
+          'meshctl control-plane --ca-cert corp-ca.pem --ca-key corp-ca-key.pem --cert-ttl 1h',
+          'meshctl control-plane --kubernetes --namespace mesh-system   # in the Deployment',
+        ]),
+      );
     bind<ControlPlaneOptions>(cmd, async (ctx, _args, opts) => {
-      if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel)) throw new UsageError(`--log-level ${opts.logLevel}: unknown level`, `use one of ${LOG_LEVELS.join(', ')}`);
+      if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel))
+        throw new UsageError(`--log-level ${opts.logLevel}: unknown level`, `use one of ${LOG_LEVELS.join(', ')}`);
       if (ctx.platformKind() === 'kubernetes') return runInCluster(ctx, opts);
       const flags = validateControlPlaneFlags(opts);
       const { startControlPlane } = await import('../control-plane/daemon.js');

@@ -27,7 +27,10 @@ const command: CommandDefinition = {
       const [kindArg, ...names] = args;
       if (files.length > 0 && kindArg) throw new UsageError('give either -f or a kind and names, not both');
       if (files.length === 0 && (!kindArg || names.length === 0)) {
-        throw new UsageError('delete needs -f, or a kind and at least one name', 'for example: meshctl delete -f vs.yaml, or meshctl delete virtualservice reviews');
+        throw new UsageError(
+          'delete needs -f, or a kind and at least one name',
+          'for example: meshctl delete -f vs.yaml, or meshctl delete virtualservice reviews',
+        );
       }
       const { renderOutcomes } = await import('./config-output.js');
       const { resolveKind } = await import('./config-kinds.js');
@@ -56,7 +59,9 @@ const command: CommandDefinition = {
       ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
       const missing = outcomes.filter((o) => o.action === 'not found');
       if (missing.length > 0 && !flags.ignoreNotFound) {
-        ctx.err(`Error: ${missing.length} object(s) not found\n  hint: check the names with 'meshctl get', or pass --ignore-not-found\n`);
+        ctx.err(
+          `Error: ${missing.length} object(s) not found\n  hint: check the names with 'meshctl get', or pass --ignore-not-found\n`,
+        );
         return 1;
       }
       return 0;

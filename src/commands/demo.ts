@@ -18,9 +18,34 @@ import { startProgress } from '../ui/spinner.js';
 import { Symbols } from '../ui/style.js';
 import { collectProxyStatus, proxyDiff } from '../cluster/proxy-status.js';
 import { renderProxyStatus } from './proxy-status.js';
-import { acceptedRange, baseConfig, DEMO_SERVICE_PORT, DEMO_WORKLOADS, demoSteps, REVIEWS_VERSIONS, type ReviewsVersion, type TrafficExpectation } from '../demo/scenario.js';
-import { difference, reviewsMetrics, sendTraffic, productpageRequest, reviewsVersionOf, type VersionCounts } from '../demo/traffic.js';
-import { logTail, readDemoState, removeDemoState, startDemoWorkload, stopDemoWorkloads, writeDemoState, type DemoProcess, type DemoState } from '../demo/workloads.js';
+import {
+  acceptedRange,
+  baseConfig,
+  DEMO_SERVICE_PORT,
+  DEMO_WORKLOADS,
+  demoSteps,
+  REVIEWS_VERSIONS,
+  type ReviewsVersion,
+  type TrafficExpectation,
+} from '../demo/scenario.js';
+import {
+  difference,
+  reviewsMetrics,
+  sendTraffic,
+  productpageRequest,
+  reviewsVersionOf,
+  type VersionCounts,
+} from '../demo/traffic.js';
+import {
+  logTail,
+  readDemoState,
+  removeDemoState,
+  startDemoWorkload,
+  stopDemoWorkloads,
+  writeDemoState,
+  type DemoProcess,
+  type DemoState,
+} from '../demo/workloads.js';
 
 /** Options of a demo run. */
 export interface DemoOptions {
@@ -44,17 +69,29 @@ function demoConfigKeys(namespace: string): ConfigObjectKey[] {
   return [
     { group: 'networking.istio.io', kind: 'VirtualService', namespace, name: 'reviews' },
     { group: 'networking.istio.io', kind: 'DestinationRule', namespace, name: 'reviews' },
-    ...['productpage', 'details', 'reviews', 'ratings'].map((name) => ({ group: '', kind: 'Service', namespace, name })),
+    ...['productpage', 'details', 'reviews', 'ratings'].map((name) => ({
+      group: '',
+      kind: 'Service',
+      namespace,
+      name,
+    })),
   ];
 }
 
 /** Stops what a demo state names: workloads, its config, and the control plane if the demo started it. */
-export async function cleanupDemo(ctx: CliContext, platform: LocalPlatform, state: DemoState, keepControlPlane = false): Promise<string[]> {
+export async function cleanupDemo(
+  ctx: CliContext,
+  platform: LocalPlatform,
+  state: DemoState,
+  keepControlPlane = false,
+): Promise<string[]> {
   const done: string[] = [];
   const stopped = await stopDemoWorkloads(state.processes);
   if (stopped.length) done.push(`stopped ${stopped.length} workloads`);
   if (await runningControlPlane(platform.layout)) {
-    const removed = (await platform.deleteConfig(demoConfigKeys(state.namespace)).catch(() => [])).filter((o) => o.action === 'deleted');
+    const removed = (await platform.deleteConfig(demoConfigKeys(state.namespace)).catch(() => [])).filter(
+      (o) => o.action === 'deleted',
+    );
     if (removed.length) done.push('removed the demo config');
     if (state.startedControlPlane && !keepControlPlane) {
       await stopDaemon(platform.layout);
@@ -81,7 +118,11 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
   const previous = await readDemoState(home);
   let startedControlPlane = previous?.startedControlPlane ?? false;
   if (previous) {
-    const p = await startProgress(ctx.io.stderr, ctx.errStyle, 'Stopping the demo left running by an earlier meshctl demo --keep');
+    const p = await startProgress(
+      ctx.io.stderr,
+      ctx.errStyle,
+      'Stopping the demo left running by an earlier meshctl demo --keep',
+    );
     await stopDemoWorkloads(previous.processes);
     await removeDemoState(home);
     p.succeed();
@@ -95,7 +136,10 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
     if (existing) progress.succeed(`Using the running control plane (pid ${existing.pid}, ${home})`);
     else {
       const standard = (await portFree(15012)) && (await portFree(15014));
-      const { state: cp } = await startDaemon(platform.layout, { extraArgs: standard ? [] : ['--stream-port', '0', '--debug-port', '0'], env: ctx.io.env });
+      const { state: cp } = await startDaemon(platform.layout, {
+        extraArgs: standard ? [] : ['--stream-port', '0', '--debug-port', '0'],
+        env: ctx.io.env,
+      });
       startedControlPlane = true;
       progress.succeed(`Started the control plane (pid ${cp.pid}, state in ${home})`);
     }
@@ -104,16 +148,27 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
 
     // 2. Services and subsets first, so the workloads join known services; no VirtualService yet.
     await platform.deleteConfig([demoConfigKeys(namespace)[0]!]);
-    await platform.applyConfig([{ file: 'demo/bookinfo-services.yaml', text: baseConfig(namespace) }], { defaultNamespace: namespace });
+    await platform.applyConfig([{ file: 'demo/bookinfo-services.yaml', text: baseConfig(namespace) }], {
+      defaultNamespace: namespace,
+    });
 
     // 3. The workloads, as `meshctl run` processes.
-    progress = await startProgress(ctx.io.stderr, ctx.errStyle, `Starting ${DEMO_WORKLOADS.length} workloads (productpage, details, reviews v1/v2/v3, ratings) with their sidecars`);
+    progress = await startProgress(
+      ctx.io.stderr,
+      ctx.errStyle,
+      `Starting ${DEMO_WORKLOADS.length} workloads (productpage, details, reviews v1/v2/v3, ratings) with their sidecars`,
+    );
     // One workload first, the rest once it is registered: the control plane loads its token store on
     // the first registration, and registrations racing that load can lose their tokens (reported bug).
     const first = await startDemoWorkload(DEMO_WORKLOADS[0]!, { home, namespace, env: ctx.io.env });
     await writeDemoState(home, { ...state, processes: [first] });
     await waitForRegistration(platform, first, opts.readyTimeoutMs, check);
-    const started = [first, ...(await Promise.all(DEMO_WORKLOADS.slice(1).map((w) => startDemoWorkload(w, { home, namespace, env: ctx.io.env }))))];
+    const started = [
+      first,
+      ...(await Promise.all(
+        DEMO_WORKLOADS.slice(1).map((w) => startDemoWorkload(w, { home, namespace, env: ctx.io.env })),
+      )),
+    ];
     state = { ...state, processes: started.map(({ exited: _e, ...p }) => p) };
     await writeDemoState(home, state);
     const restart = async (i: number): Promise<void> => {
@@ -131,16 +186,33 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
     for (const [i, step] of steps.entries()) {
       check();
       out(`\n${s.bold(`Step ${i + 1}/${steps.length}: ${step.title}`)}\n`);
-      progress = await startProgress(ctx.io.stderr, ctx.errStyle, step.config ? 'Applying and waiting for productpage-v1 to run it' : 'Sending traffic');
+      progress = await startProgress(
+        ctx.io.stderr,
+        ctx.errStyle,
+        step.config ? 'Applying and waiting for productpage-v1 to run it' : 'Sending traffic',
+      );
       if (step.config) {
         const before = (await platform.controlPlaneGet<{ version: string }>('/ready')).version;
-        await platform.applyConfig([{ file: `demo/step-${i + 1}.yaml`, text: step.config }], { defaultNamespace: namespace });
+        await platform.applyConfig([{ file: `demo/step-${i + 1}.yaml`, text: step.config }], {
+          defaultNamespace: namespace,
+        });
         await waitForProxyToRun(platform, namespace, before, check);
       }
       out(`  applied: ${step.describeConfig}\n`);
       const status = (await collectProxyStatus(platform)).rows;
-      const synced = status.filter((r) => r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED').length;
-      out(`  proxy-status: ${synced}/${status.length} proxies SYNCED${synced < status.length ? ` (${status.filter((r) => r.routes !== 'SYNCED' || r.clusters !== 'SYNCED' || r.listeners !== 'SYNCED').map((r) => r.name).join(', ')} not yet)` : ''}\n`);
+      const synced = status.filter(
+        (r) => r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED',
+      ).length;
+      out(
+        `  proxy-status: ${synced}/${status.length} proxies SYNCED${
+          synced < status.length
+            ? ` (${status
+                .filter((r) => r.routes !== 'SYNCED' || r.clusters !== 'SYNCED' || r.listeners !== 'SYNCED')
+                .map((r) => r.name)
+                .join(', ')} not yet)`
+            : ''
+        }\n`,
+      );
       for (const t of step.traffic) {
         progress.update(`Sending ${opts.requests} requests (${t.label})`);
         const ok = await trafficBatch(ctx, ready, t, opts.requests);
@@ -149,7 +221,9 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
       progress.succeed(`Step ${i + 1}: ${step.title}`);
     }
 
-    out(`\n${failures === 0 ? s.green(`${Symbols.ok} Every step showed the traffic split its config asked for.`) : s.red(`${Symbols.fail} ${failures} check(s) failed (see above).`)}\n`);
+    out(
+      `\n${failures === 0 ? s.green(`${Symbols.ok} Every step showed the traffic split its config asked for.`) : s.red(`${Symbols.fail} ${failures} check(s) failed (see above).`)}\n`,
+    );
     if (opts.keep) {
       out(explore(ready.outboundPort, home));
     }
@@ -174,7 +248,12 @@ interface ReadyDemo {
 }
 
 /** Waits until one workload is in the control plane's registry (or exited). */
-async function waitForRegistration(platform: LocalPlatform, p: DemoProcess & { exited: () => number | null | undefined }, timeoutMs: number, check: () => void): Promise<void> {
+async function waitForRegistration(
+  platform: LocalPlatform,
+  p: DemoProcess & { exited: () => number | null | undefined },
+  timeoutMs: number,
+  check: () => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await platform.listWorkloads()).some((w) => w.name === p.name)) {
     check();
@@ -207,26 +286,44 @@ async function waitForWorkloads(
         await restart(i);
         continue;
       }
-      throw new PlatformUnavailableError(`the ${p.name} workload exited with code ${code}: ${tail}`, `see ${p.logFile}`);
+      throw new PlatformUnavailableError(
+        `the ${p.name} workload exited with code ${code}: ${tail}`,
+        `see ${p.logFile}`,
+      );
     }
     const workloads = await platform.listWorkloads();
     const entry = workloads.find((w) => w.name === ENTRY);
-    const admin = Object.fromEntries(REVIEWS_VERSIONS.map((v) => [v, workloads.find((w) => w.name === `reviews-${v}`)?.adminPort ?? 0])) as Record<ReviewsVersion, number>;
+    const admin = Object.fromEntries(
+      REVIEWS_VERSIONS.map((v) => [v, workloads.find((w) => w.name === `reviews-${v}`)?.adminPort ?? 0]),
+    ) as Record<ReviewsVersion, number>;
     const { rows } = await collectProxyStatus(platform);
-    const syncedNames = rows.filter((r) => r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED').map((r) => r.workload);
+    const syncedNames = rows
+      .filter((r) => r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED')
+      .map((r) => r.workload);
     const missing = started.filter((p) => !syncedNames.includes(p.name)).map((p) => p.name);
     if (!missing.length && entry?.outboundPort && REVIEWS_VERSIONS.every((v) => admin[v])) {
       const probe = await productpageRequest(entry.outboundPort, undefined, 5_000);
-      if (probe.status === 200 && reviewsVersionOf(probe.answer)) return { outboundPort: entry.outboundPort, reviewsAdmin: admin };
+      if (probe.status === 200 && reviewsVersionOf(probe.answer))
+        return { outboundPort: entry.outboundPort, reviewsAdmin: admin };
       last = `productpage answered ${probe.status}${probe.error ? ` (${probe.error})` : ''}`;
     } else last = `waiting for ${missing.join(', ') || 'productpage'} to connect and sync`;
-    if (Date.now() > deadline) throw new TimeoutError(`waiting for the demo workloads (${last})`, `see the logs in ${platform.layout.logDir}/demo-*.log`);
+    if (Date.now() > deadline)
+      throw new TimeoutError(
+        `waiting for the demo workloads (${last})`,
+        `see the logs in ${platform.layout.logDir}/demo-*.log`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 /** Waits until the control plane has a snapshot newer than `before`, productpage-v1 runs exactly what it would send, and every proxy is SYNCED. */
-async function waitForProxyToRun(platform: LocalPlatform, namespace: string, before: string, check: () => void, timeoutMs = 20_000): Promise<void> {
+async function waitForProxyToRun(
+  platform: LocalPlatform,
+  namespace: string,
+  before: string,
+  check: () => void,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const target = { name: ENTRY, namespace, id: `${ENTRY}.${namespace}` };
   for (;;) {
@@ -237,7 +334,16 @@ async function waitForProxyToRun(platform: LocalPlatform, namespace: string, bef
       const { rows } = await collectProxyStatus(platform);
       if (rows.every((r) => r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED')) return;
     }
-    if (Date.now() > deadline) throw new TimeoutError(`waiting for ${target.id} to run the new config (${diff.types.filter((t) => !t.match).map((t) => t.type).join(', ') || 'no new snapshot'} differ)`, `see meshctl proxy-status ${target.id}`);
+    if (Date.now() > deadline)
+      throw new TimeoutError(
+        `waiting for ${target.id} to run the new config (${
+          diff.types
+            .filter((t) => !t.match)
+            .map((t) => t.type)
+            .join(', ') || 'no new snapshot'
+        } differ)`,
+        `see meshctl proxy-status ${target.id}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -266,7 +372,12 @@ async function trafficBatch(ctx: CliContext, ready: ReadyDemo, t: TrafficExpecta
   });
   if (result.failed) problems.push(`${result.failed} of ${n} requests failed (${result.failure})`);
   ctx.out(`  traffic: ${n} requests to productpage (${t.label}); reviews answered by:\n`);
-  ctx.out(renderTable(['    VERSION', 'ANSWERS', 'SIDECAR METRICS', 'EXPECTED'], rows.map((r) => [`    ${r[0]}`, ...r.slice(1)])));
+  ctx.out(
+    renderTable(
+      ['    VERSION', 'ANSWERS', 'SIDECAR METRICS', 'EXPECTED'],
+      rows.map((r) => [`    ${r[0]}`, ...r.slice(1)]),
+    ),
+  );
   if (problems.length) ctx.out(problems.map((p) => `  ${s.red(Symbols.fail)} ${p}\n`).join(''));
   else ctx.out(`  ${s.green(Symbols.ok)} as configured\n`);
   return problems.length === 0;
@@ -296,21 +407,29 @@ interface DemoFlags {
 
 const command: CommandDefinition = {
   name: 'demo',
-  summary: 'Run the bookinfo-like demo on the local mesh: canary 90/10, 50/50, 100 and a header route, with what the proxies see',
+  summary:
+    'Run the bookinfo-like demo on the local mesh: canary 90/10, 50/50, 100 and a header route, with what the proxies see',
   define(cmd, bind) {
     cmd
       .option('--keep', 'leave the demo running to explore it (stop it later with --cleanup)')
       .option('--cleanup', 'stop a demo left running by --keep, and only that')
       .addOption(new Option('--requests <n>', 'requests per traffic batch').default('200').hideHelp())
-      .addOption(new Option('--ready-timeout <seconds>', 'how long workloads may take to start').default('45').hideHelp())
+      .addOption(
+        new Option('--ready-timeout <seconds>', 'how long workloads may take to start').default('45').hideHelp(),
+      )
       .addHelpText('after', examples(['meshctl demo', 'meshctl demo --keep', 'meshctl demo --cleanup']));
     bind<DemoFlags>(cmd, async (ctx, _args, flags) => {
       const requests = Number(flags.requests);
-      if (!Number.isInteger(requests) || requests < 10 || requests > 100_000) throw new UsageError(`--requests ${flags.requests}: not a count from 10 to 100000`);
+      if (!Number.isInteger(requests) || requests < 10 || requests > 100_000)
+        throw new UsageError(`--requests ${flags.requests}: not a count from 10 to 100000`);
       const readyTimeout = Number(flags.readyTimeout);
       if (!(readyTimeout > 0)) throw new UsageError(`--ready-timeout ${flags.readyTimeout}: not a number of seconds`);
       if (flags.keep && flags.cleanup) throw new UsageError('--keep and --cleanup cannot be used together');
-      if (ctx.platformKind() !== 'local') throw new PlatformUnavailableError('meshctl demo runs on the local platform', 'add --local (or set MESHCTL_PLATFORM=local)');
+      if (ctx.platformKind() !== 'local')
+        throw new PlatformUnavailableError(
+          'meshctl demo runs on the local platform',
+          'add --local (or set MESHCTL_PLATFORM=local)',
+        );
       if (flags.cleanup) {
         const state = await readDemoState(ctx.meshHome());
         if (!state) {

@@ -12,11 +12,17 @@ const command: CommandDefinition = {
   summary: 'List mesh configuration on the platform',
   define(cmd, bind) {
     cmd
-      .argument('<kind>', 'kind to list (virtualservice, vs, destinationrule, dr, serviceprofile, sp, trafficsplit, service, ...)')
+      .argument(
+        '<kind>',
+        'kind to list (virtualservice, vs, destinationrule, dr, serviceprofile, sp, trafficsplit, service, ...)',
+      )
       .argument('[name]', 'only this object')
       .option('-o, --output <format>', 'output format: table, yaml or json', 'table')
       .option('-A, --all-namespaces', 'list across all namespaces')
-      .addHelpText('after', examples(['meshctl get vs', 'meshctl get dr reviews -o yaml', 'meshctl get trafficsplits -A']));
+      .addHelpText(
+        'after',
+        examples(['meshctl get vs', 'meshctl get dr reviews -o yaml', 'meshctl get trafficsplits -A']),
+      );
     bind<GetFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'yaml', 'json'] as const, 'table');
       const { resolveKind } = await import('./config-kinds.js');
@@ -25,11 +31,16 @@ const command: CommandDefinition = {
       const platform = await ctx.platform();
       const namespace = flags.allNamespaces ? undefined : ctx.namespace();
       const objects = (await platform.listConfig({ kind: kind.kind, namespace }))
-        .filter((o) => (kind.group === '' ? !String(o.apiVersion).includes('/') : String(o.apiVersion).startsWith(`${kind.group}/`)))
+        .filter((o) =>
+          kind.group === '' ? !String(o.apiVersion).includes('/') : String(o.apiVersion).startsWith(`${kind.group}/`),
+        )
         .filter((o) => name === undefined || o.metadata.name === name);
       if (name !== undefined && objects.length === 0) {
         const { NotFoundError } = await import('../errors.js');
-        throw new NotFoundError(`${kind.kind} "${name}" in namespace ${namespace ?? '(any)'}`, `list them with 'meshctl get ${args[0]}${flags.allNamespaces ? ' -A' : ''}'`);
+        throw new NotFoundError(
+          `${kind.kind} "${name}" in namespace ${namespace ?? '(any)'}`,
+          `list them with 'meshctl get ${args[0]}${flags.allNamespaces ? ' -A' : ''}'`,
+        );
       }
       const { toJson, toYaml } = await import('../ui/printers.js');
       if (format === 'json') {
@@ -40,7 +51,11 @@ const command: CommandDefinition = {
         ctx.err(`No ${kind.kind} found${namespace ? ` in namespace ${namespace}` : ''}.\n`);
       } else {
         const { renderTable } = await import('../ui/table.js');
-        const rows = objects.map((o) => [...(flags.allNamespaces ? [o.metadata.namespace ?? ''] : []), o.metadata.name, String(o.apiVersion)]);
+        const rows = objects.map((o) => [
+          ...(flags.allNamespaces ? [o.metadata.namespace ?? ''] : []),
+          o.metadata.name,
+          String(o.apiVersion),
+        ]);
         ctx.out(renderTable([...(flags.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'APIVERSION'], rows));
       }
       return 0;

@@ -27,8 +27,16 @@ const command: CommandDefinition = {
     filenameOption(cmd)
       .option('-o, --output <format>', 'output format: yaml or json', 'yaml')
       .option('--proxy-image <image>', `proxy image (default ${defaultProxyImage()})`)
-      .option('--native-sidecar [bool]', 'inject the proxy as a native sidecar (Kubernetes >= 1.29); --native-sidecar=false for a classic sidecar container')
-      .option('--set <key=value>', 'override a setting (repeatable): proxy.resources.requests.cpu=50m, proxy.logLevel=debug, ...', collect, [])
+      .option(
+        '--native-sidecar [bool]',
+        'inject the proxy as a native sidecar (Kubernetes >= 1.29); --native-sidecar=false for a classic sidecar container',
+      )
+      .option(
+        '--set <key=value>',
+        'override a setting (repeatable): proxy.resources.requests.cpu=50m, proxy.logLevel=debug, ...',
+        collect,
+        [],
+      )
       .addHelpText(
         'after',
         examples([

@@ -43,50 +43,105 @@ export function daemonArgs(flags: ControlPlaneFlags): string[] {
 
 const LOCAL_ONLY = ['streamPort', 'debugPort', 'caCert', 'caKey', 'certTtl'] as const;
 const KUBERNETES_ONLY = ['dryRun', 'wait', 'crdsOnly'] as const;
-const FLAG_NAMES: Record<string, string> = { streamPort: '--stream-port', debugPort: '--debug-port', caCert: '--ca-cert', caKey: '--ca-key', certTtl: '--cert-ttl', dryRun: '--dry-run', wait: '--wait', crdsOnly: '--crds-only' };
+const FLAG_NAMES: Record<string, string> = {
+  streamPort: '--stream-port',
+  debugPort: '--debug-port',
+  caCert: '--ca-cert',
+  caKey: '--ca-key',
+  certTtl: '--cert-ttl',
+  dryRun: '--dry-run',
+  wait: '--wait',
+  crdsOnly: '--crds-only',
+};
 
 function timeoutOf(opts: InstallOptions, fallbackMs: number): number {
   if (opts.timeout === undefined) return fallbackMs;
   const ms = parseDuration(opts.timeout);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--timeout ${opts.timeout}: not a duration`, 'write it like 30s or 5m');
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`--timeout ${opts.timeout}: not a duration`, 'write it like 30s or 5m');
   return ms;
 }
 
 async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promise<number> {
   const local = LOCAL_ONLY.filter((k) => opts[k] !== undefined);
-  if (local.length) throw new UsageError(`${local.map((k) => FLAG_NAMES[k]).join(', ')}: only for the local platform`, 'on Kubernetes set the CA with --set ca.cert=FILE --set ca.key=FILE and the certificate lifetime with --set certTtl=1h; add --local for the local platform');
+  if (local.length)
+    throw new UsageError(
+      `${local.map((k) => FLAG_NAMES[k]).join(', ')}: only for the local platform`,
+      'on Kubernetes set the CA with --set ca.cert=FILE --set ca.key=FILE and the certificate lifetime with --set certTtl=1h; add --local for the local platform',
+    );
   const timeoutMs = timeoutOf(opts, 5 * 60_000);
-  const [{ readSources }, { parseYamlValue }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
+  const [
+    { readSources },
+    { parseDocuments },
+    { defaultValues, resolveValues },
+    { defaultProxyImage, meshctlVersion },
+    { splitMeshConfig },
+  ] = await Promise.all([
     import('../config/sources.js'),
     import('../config/documents.js'),
     import('../install/values.js'),
     import('../version.js'),
+    import('../install/mesh-config.js'),
   ]);
   const files = await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-  const values = resolveValues(
-    defaultValues(defaultProxyImage()),
-    files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })),
+  const split = splitMeshConfig(
+    files.map((f) => ({
+      name: f.name,
+      docs: parseDocuments(f.text, f.name)
+        .filter((d) => d.object !== null)
+        .map((d) => d.object),
+    })),
     opts.set ?? [],
   );
+  for (const k of split.ignored)
+    ctx.logger.warn(
+      `[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`,
+    );
+  const values = resolveValues(defaultValues(defaultProxyImage()), split.valueFiles, split.valueSets);
+  const meshConfig = split.meshConfig;
   const version = meshctlVersion();
   if (opts.dryRun) {
     // Exactly what install applies (as `manifest generate` prints it), and nothing is sent.
-    const [{ renderComponents }, { loadCrds }, { toYaml }] = await Promise.all([import('../install/manifests.js'), import('../install/crds.js'), import('../ui/printers.js')]);
-    const objects = [...(await loadCrds()), ...(opts.crdsOnly ? [] : renderComponents(values, version))];
+    const [{ renderComponents }, { loadCrds }, { toYaml }] = await Promise.all([
+      import('../install/manifests.js'),
+      import('../install/crds.js'),
+      import('../ui/printers.js'),
+    ]);
+    const objects = [...(await loadCrds()), ...(opts.crdsOnly ? [] : renderComponents(values, version, meshConfig))];
     ctx.out(objects.map((o) => toYaml(o)).join('---\n'));
-    ctx.err(`${ctx.errStyle.dim(Symbols.info)} dry run: ${objects.length} objects would be server-side applied (field manager meshctl)${opts.crdsOnly ? '' : `, plus the root CA secret ${values.namespace}/meshctl-ca if it does not exist yet`}; nothing was sent to the cluster\n`);
+    ctx.err(
+      `${ctx.errStyle.dim(Symbols.info)} dry run: ${objects.length} objects would be server-side applied (field manager meshctl)${opts.crdsOnly ? '' : `, plus the root CA secret ${values.namespace}/meshctl-ca if it does not exist yet`}; nothing was sent to the cluster\n`,
+    );
     return 0;
   }
   const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
-  const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env: ctx.io.env });
-  if (!opts.yes && !(await ctx.confirm(`Install meshctl ${version} into ${cluster.describe()} (namespace ${values.namespace})?`, true))) {
+  const cluster = await KubernetesCluster.connect({
+    ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
+    ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
+    env: ctx.io.env,
+  });
+  if (
+    !opts.yes &&
+    !(await ctx.confirm(`Install meshctl ${version} into ${cluster.describe()} (namespace ${values.namespace})?`, true))
+  ) {
     ctx.out('Nothing installed.\n');
     return 1;
   }
   const { installKubernetes } = await import('../install/kubernetes.js');
   const s = ctx.style;
-  const progress = (line: string): void => ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
-  const report = await installKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { values, version, crdsOnly: Boolean(opts.crdsOnly), wait: Boolean(opts.wait), timeoutMs });
+  const progress = (line: string): void =>
+    ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
+  const report = await installKubernetes(
+    { cluster, progress, warn: (m) => ctx.logger.warn(m) },
+    {
+      values,
+      version,
+      ...(meshConfig ? { meshConfig } : {}),
+      crdsOnly: Boolean(opts.crdsOnly),
+      wait: Boolean(opts.wait),
+      timeoutMs,
+    },
+  );
   if (!opts.crdsOnly) {
     ctx.out(
       `\nNext:\n` +
@@ -96,32 +151,94 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
         `Remove it with 'meshctl uninstall'.\n`,
     );
   }
-  ctx.logger.debug(`install report: ${JSON.stringify({ crds: report.crds.length, components: report.components.length, ca: report.caSecret })}`);
+  ctx.logger.debug(
+    `install report: ${JSON.stringify({ crds: report.crds.length, components: report.components.length, ca: report.caSecret })}`,
+  );
   return 0;
+}
+
+/**
+ * The local platform's MeshConfig from `-f` (an IstioOperator, or a file with a `meshConfig:`
+ * mapping) and `--set meshConfig.KEY=VALUE`; written to the mesh home, where the daemon follows it.
+ * Returns undefined when neither was given (the MeshConfig in place is kept).
+ */
+async function localMeshConfig(
+  ctx: CliContext,
+  opts: InstallOptions,
+  meshConfigFile: string,
+): Promise<Record<string, unknown> | undefined> {
+  const sets = opts.set ?? [];
+  const other = sets.filter((s) => !s.startsWith('meshConfig.'));
+  if (other.length)
+    throw new UsageError(
+      `--set ${other[0]}: only meshConfig.* is set on the local platform`,
+      'set control plane values on Kubernetes (--kubernetes); locally use --stream-port, --debug-port, --ca-cert/--ca-key, --cert-ttl',
+    );
+  if (!opts.filename?.length && !sets.length) return undefined;
+  const [{ readSources }, { parseDocuments }, mc, { writeFileAtomic }] = await Promise.all([
+    import('../config/sources.js'),
+    import('../config/documents.js'),
+    import('../install/mesh-config.js'),
+    import('../control-plane/atomic-file.js'),
+  ]);
+  let merged: Record<string, unknown> = {};
+  for (const f of await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd })) {
+    const docs = parseDocuments(f.text, f.name).filter((d) => d.object !== null);
+    const configs = docs.map((d) => mc.meshConfigOfDocument(d.object)).filter((x) => x !== undefined);
+    if (configs.length === 0)
+      throw new UsageError(
+        `${f.name}: no IstioOperator and no meshConfig in it`,
+        'the local platform reads spec.meshConfig of an IstioOperator (or a top-level meshConfig:)',
+      );
+    for (const c of configs) merged = { ...merged, ...c };
+  }
+  merged = mc.applyMeshConfigSets(merged, sets);
+  const { ignored } = mc.validateMeshConfig(merged, opts.filename?.join(', ') || '--set');
+  for (const k of ignored)
+    ctx.logger.warn(
+      `[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`,
+    );
+  await writeFileAtomic(meshConfigFile, JSON.stringify(merged, null, 2) + '\n', 0o600);
+  return merged;
 }
 
 async function installLocal(ctx: CliContext, opts: InstallOptions): Promise<number> {
   const k8s = KUBERNETES_ONLY.filter((k) => opts[k] !== undefined);
-  if (k8s.length || opts.set?.length || opts.filename?.length) {
-    const names = [...k8s.map((k) => FLAG_NAMES[k]), ...(opts.set?.length ? ['--set'] : []), ...(opts.filename?.length ? ['-f'] : [])];
-    throw new UsageError(`${names.join(', ')}: only for Kubernetes`, 'add --kubernetes (or point KUBECONFIG at a cluster) to install there; the local platform takes --stream-port, --debug-port, --ca-cert/--ca-key and --cert-ttl');
+  if (k8s.length) {
+    throw new UsageError(
+      `${k8s.map((k) => FLAG_NAMES[k]).join(', ')}: only for Kubernetes`,
+      'add --kubernetes (or point KUBECONFIG at a cluster) to install there; the local platform takes --stream-port, --debug-port, --ca-cert/--ca-key, --cert-ttl, and -f/--set for meshConfig',
+    );
   }
   const flags = validateControlPlaneFlags(opts);
   const timeoutMs = timeoutOf(opts, 30_000);
   const { startDaemon } = await import('../cluster/local/daemon-process.js');
   const { localLayout } = await import('../cluster/local/layout.js');
   const layout = localLayout(ctx.meshHome());
-  const { state, alreadyRunning } = await startDaemon(layout, { extraArgs: daemonArgs(flags), env: ctx.io.env, timeoutMs });
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(layout.home, { recursive: true, mode: 0o700 });
+  const meshConfig = await localMeshConfig(ctx, opts, layout.meshConfig);
+  const { state, alreadyRunning } = await startDaemon(layout, {
+    extraArgs: daemonArgs(flags),
+    env: ctx.io.env,
+    timeoutMs,
+  });
   const s = ctx.style;
-  ctx.out(`${s.green(Symbols.ok)} ${alreadyRunning ? 'The local mesh control plane is already running' : 'Local mesh control plane started'} (pid ${state.pid}, version ${state.version})\n`);
+  ctx.out(
+    `${s.green(Symbols.ok)} ${alreadyRunning ? 'The local mesh control plane is already running' : 'Local mesh control plane started'} (pid ${state.pid}, version ${state.version})\n`,
+  );
   const rows: [string, string][] = [
     ['config stream + CA', state.streamAddress],
     ['debug API', state.apiUrl],
     ['state', layout.home],
     ['logs', layout.logFile],
   ];
+  if (meshConfig) rows.push(['mesh config', `${layout.meshConfig} (running proxies follow it)`]);
   for (const [k, v] of rows) ctx.out(`  ${k.padEnd(20)}${v}\n`);
-  if (alreadyRunning && (flags.streamPort !== undefined || flags.debugPort !== undefined || flags.caCert || flags.certTtlSeconds)) {
+  if (
+    alreadyRunning &&
+    (flags.streamPort !== undefined || flags.debugPort !== undefined || flags.caCert || flags.certTtlSeconds)
+  ) {
     ctx.logger.warn("the flags given apply at start-up only; run 'meshctl uninstall --local' first to change them");
   }
   ctx.out(
@@ -138,8 +255,13 @@ const command: CommandDefinition = {
   name: 'install',
   summary: 'Install the mesh (on the cluster of the current kubeconfig context, or --local on this machine)',
   define(cmd, bind) {
-    filenameOption(cmd, 'kubernetes: values')
-      .option('--set <key=value>', 'kubernetes: override a value (repeatable): controlPlane.replicas=3, webhook.failurePolicy=Ignore, ca.cert=FILE, ...', collect, [])
+    filenameOption(cmd, 'values (kubernetes), or an IstioOperator whose spec.meshConfig is applied (both platforms)')
+      .option(
+        '--set <key=value>',
+        'override a value (repeatable): controlPlane.replicas=3, ca.cert=FILE, ... (kubernetes); meshConfig.KEY=VALUE (both)',
+        collect,
+        [],
+      )
       .option('--dry-run', 'kubernetes: print what would be applied, change nothing')
       .option('-y, --yes', 'kubernetes: do not ask for confirmation')
       .option('--wait', 'kubernetes: wait for the control plane to be ready')
@@ -157,6 +279,7 @@ const command: CommandDefinition = {
           'meshctl install --set controlPlane.replicas=3 -f values.yaml -y',
           'meshctl install --dry-run > mesh.yaml',
           'meshctl install --local',
+          'meshctl install --local -f istio-operator.yaml --set meshConfig.accessLogEncoding=TEXT',
           'MESHCTL_HOME=/tmp/mesh meshctl install --local --stream-port 0 --debug-port 0',
         ]),
       );

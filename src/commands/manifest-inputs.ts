@@ -13,13 +13,21 @@ export function collect(value: string, previous: string[]): string[] {
 
 /** Declares `-f, --filename` (repeatable). */
 export function filenameOption(cmd: Command, what = 'manifest'): Command {
-  return cmd.option('-f, --filename <path>', `${what} file, directory (recursive), https URL, or - for stdin; repeatable`, collect, []);
+  return cmd.option(
+    '-f, --filename <path>',
+    `${what} file, directory (recursive), https URL, or - for stdin; repeatable`,
+    collect,
+    [],
+  );
 }
 
 /** Requires at least one `-f`. */
 export function requireFilenames(files: readonly string[] | undefined, command: string): string[] {
   if (!files || files.length === 0) {
-    throw new UsageError(`${command} needs at least one -f`, `for example: meshctl ${command} -f app.yaml, or cat app.yaml | meshctl ${command} -f -`);
+    throw new UsageError(
+      `${command} needs at least one -f`,
+      `for example: meshctl ${command} -f app.yaml, or cat app.yaml | meshctl ${command} -f -`,
+    );
   }
   return [...files];
 }

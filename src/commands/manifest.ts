@@ -18,13 +18,23 @@ const command: CommandDefinition = {
   name: 'manifest',
   summary: 'Print the Kubernetes manifests meshctl install applies',
   define(cmd, bind) {
-    const generate = cmd.command('generate').description('Print the CRDs and control plane manifests, rendered from values');
+    const generate = cmd
+      .command('generate')
+      .description('Print the CRDs and control plane manifests, rendered from values');
     filenameOption(generate, 'values')
-      .option('--set <key=value>', 'override a value (repeatable): controlPlane.replicas=3, webhook.failurePolicy=Ignore, ...', collect, [])
+      .option(
+        '--set <key=value>',
+        'override a value (repeatable): controlPlane.replicas=3, webhook.failurePolicy=Ignore, ...',
+        collect,
+        [],
+      )
       .option('-o, --output <format>', 'yaml or json', 'yaml')
       .option('--crds-only', 'only the CustomResourceDefinitions')
       .option('--skip-crds', 'everything but the CustomResourceDefinitions')
-      .option('--addons', 'only the observability add-ons: Prometheus scrape config and the Grafana dashboards ConfigMap')
+      .option(
+        '--addons',
+        'only the observability add-ons: Prometheus scrape config and the Grafana dashboards ConfigMap',
+      )
       .addHelpText(
         'after',
         examples([
@@ -37,22 +47,36 @@ const command: CommandDefinition = {
     bind<GenerateFlags>(generate, async (ctx, _args, flags) => {
       const format = parseOutputFormat(flags.output, ['yaml', 'json'] as const, 'yaml');
       if (flags.crdsOnly && flags.skipCrds) throw new UsageError('--crds-only and --skip-crds cannot be used together');
-      if (flags.addons && (flags.crdsOnly || flags.skipCrds)) throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
+      if (flags.addons && (flags.crdsOnly || flags.skipCrds))
+        throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
       const { readSources } = await import('../config/sources.js');
-      const { parseYamlValue } = await import('../config/documents.js');
+      const { parseDocuments } = await import('../config/documents.js');
+      const { splitMeshConfig } = await import('../install/mesh-config.js');
       const { defaultValues, resolveValues } = await import('../install/values.js');
       const { renderComponents } = await import('../install/manifests.js');
       const { loadCrds } = await import('../install/crds.js');
       const { toJson, toYaml } = await import('../ui/printers.js');
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      const values = resolveValues(
-        defaultValues(defaultProxyImage()),
-        files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })),
+      const split = splitMeshConfig(
+        files.map((f) => ({
+          name: f.name,
+          docs: parseDocuments(f.text, f.name)
+            .filter((d) => d.object !== null)
+            .map((d) => d.object),
+        })),
         flags.set ?? [],
       );
+      for (const k of split.ignored)
+        ctx.logger.warn(
+          `[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`,
+        );
+      const values = resolveValues(defaultValues(defaultProxyImage()), split.valueFiles, split.valueSets);
       const objects = flags.addons
         ? await (await import('../install/addons.js')).renderAddons(values.namespace)
-        : [...(flags.skipCrds ? [] : await loadCrds()), ...(flags.crdsOnly ? [] : renderComponents(values, meshctlVersion()))];
+        : [
+            ...(flags.skipCrds ? [] : await loadCrds()),
+            ...(flags.crdsOnly ? [] : renderComponents(values, meshctlVersion(), split.meshConfig)),
+          ];
       if (format === 'json') ctx.out(toJson({ apiVersion: 'v1', kind: 'List', items: objects }));
       else ctx.out(objects.map((o) => toYaml(o)).join('---\n'));
       return 0;

@@ -12,6 +12,7 @@ import { parseProxyName } from '../cluster/proxy-status.js';
 
 interface ProxyConfigFlags {
   output?: string;
+  level?: string;
 }
 
 const SECTIONS = ['clusters', 'listeners', 'routes', 'endpoints', 'secrets'] as const;
@@ -23,7 +24,12 @@ interface AdminCluster {
   type: string;
   service: string | null;
   /** health and outlier are null where only the proxy knows them (Kubernetes: read from the control plane). */
-  endpoints: { address: string; port: number; health: string | null; outlier: { ejected: boolean; ejectionCount: number; consecutive5xx: number } | null }[];
+  endpoints: {
+    address: string;
+    port: number;
+    health: string | null;
+    outlier: { ejected: boolean; ejectionCount: number; consecutive5xx: number } | null;
+  }[];
 }
 interface AdminListener {
   name: string;
@@ -31,23 +37,58 @@ interface AdminListener {
   port: number;
   direction: string;
   mode: string;
-  chains: { name?: string; match: { destinationPort?: number; destinationAddresses?: string[]; [k: string]: unknown } | null; protocol: string; routeConfig: string | null; tcpCluster: string | null; tls: string }[];
+  chains: {
+    name?: string;
+    match: { destinationPort?: number; destinationAddresses?: string[]; [k: string]: unknown } | null;
+    protocol: string;
+    routeConfig: string | null;
+    tcpCluster: string | null;
+    tls: string;
+  }[];
 }
 type StringMatch = { exact?: string; prefix?: string; regex?: string };
 interface AdminRouteConfig {
   name: string;
-  virtualHosts: { name: string; domains: string[]; routes: { name?: string; match?: { uri?: StringMatch; headers?: Record<string, StringMatch>; method?: StringMatch; [k: string]: unknown }[] }[] }[];
+  virtualHosts: {
+    name: string;
+    domains: string[];
+    routes: {
+      name?: string;
+      match?: {
+        uri?: StringMatch;
+        headers?: Record<string, StringMatch>;
+        method?: StringMatch;
+        [k: string]: unknown;
+      }[];
+    }[];
+  }[];
 }
 
 /** `outbound|9080|v1|reviews.default.svc.cluster.local` -> its parts (Istio's cluster naming). */
-function clusterParts(c: { name: string; service: string | null }): { fqdn: string; port: string; subset: string; direction: string } {
+function clusterParts(c: { name: string; service: string | null }): {
+  fqdn: string;
+  port: string;
+  subset: string;
+  direction: string;
+} {
   const p = c.name.split('|');
-  if (p.length === 4) return { direction: p[0]!.toUpperCase(), port: p[1] || '-', subset: p[2] || '-', fqdn: p[3] || c.service || '-' };
+  if (p.length === 4)
+    return { direction: p[0]!.toUpperCase(), port: p[1] || '-', subset: p[2] || '-', fqdn: p[3] || c.service || '-' };
   return { direction: '-', port: '-', subset: '-', fqdn: c.name };
 }
 
 function clusterType(t: string): string {
-  return ({ static: 'STATIC', originalDst: 'ORIGINAL_DST', strictDns: 'STRICT_DNS', logicalDns: 'LOGICAL_DNS', eds: 'EDS' } as Record<string, string>)[t] ?? t.toUpperCase();
+  return (
+    (
+      {
+        static: 'STATIC',
+        originalDst: 'ORIGINAL_DST',
+        strictDns: 'STRICT_DNS',
+        logicalDns: 'LOGICAL_DNS',
+        eds: 'EDS',
+      } as Record<string, string>
+    )[t] ?? t.toUpperCase()
+  );
 }
 
 function stringMatch(m: StringMatch | undefined): string {
@@ -75,7 +116,9 @@ function virtualServiceFor(vhostName: string, virtualServices: readonly ConfigOb
   const fqdn = vhostName.replace(/:\d+$/, '');
   for (const vs of virtualServices) {
     const ns = vs.metadata.namespace ?? 'default';
-    const hosts = ((vs.spec as { hosts?: string[] } | undefined)?.hosts ?? []).map((h) => (h.includes('.') ? h : `${h}.${ns}.svc.cluster.local`));
+    const hosts = ((vs.spec as { hosts?: string[] } | undefined)?.hosts ?? []).map((h) =>
+      h.includes('.') ? h : `${h}.${ns}.svc.cluster.local`,
+    );
     if (hosts.some((h) => h === fqdn || fqdn.startsWith(`${h}.`))) return `${vs.metadata.name}.${ns}`;
   }
   return '-';
@@ -89,7 +132,12 @@ function domains(list: readonly string[]): string {
 }
 
 /** The rows of each section, from the admin API (and, for ROOTCA and VS names, the control plane). */
-async function section(platform: MeshPlatform, target: { name: string; namespace: string }, kind: Section, now: Date): Promise<{ json: unknown; headers: string[]; rows: string[][] }> {
+async function section(
+  platform: MeshPlatform,
+  target: { name: string; namespace: string },
+  kind: Section,
+  now: Date,
+): Promise<{ json: unknown; headers: string[]; rows: string[][] }> {
   if (kind === 'clusters' || kind === 'endpoints') {
     const clusters = await platform.proxyAdminGet<AdminCluster[]>(target, '/clusters');
     if (kind === 'clusters') {
@@ -106,7 +154,12 @@ async function section(platform: MeshPlatform, target: { name: string; namespace
     return {
       json: eps,
       headers: ['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'],
-      rows: eps.map((e) => [`${e.address}:${e.port}`, !e.outlier ? 'UNKNOWN' : e.outlier.ejected ? 'EJECTED' : 'HEALTHY', !e.outlier ? '-' : e.outlier.ejected ? `FAILED (ejected ${e.outlier.ejectionCount}x)` : 'OK', e.cluster]),
+      rows: eps.map((e) => [
+        `${e.address}:${e.port}`,
+        !e.outlier ? 'UNKNOWN' : e.outlier.ejected ? 'EJECTED' : 'HEALTHY',
+        !e.outlier ? '-' : e.outlier.ejected ? `FAILED (ejected ${e.outlier.ejectionCount}x)` : 'OK',
+        e.cluster,
+      ]),
     };
   }
   if (kind === 'listeners') {
@@ -116,41 +169,113 @@ async function section(platform: MeshPlatform, target: { name: string; namespace
       headers: ['ADDRESS', 'PORT', 'MATCH', 'DESTINATION'],
       rows: listeners.flatMap((l) =>
         l.chains.map((c) => {
-          const m = c.match ? Object.entries(c.match).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ') : 'ALL';
-          const dest = [c.routeConfig ? `Route: ${c.routeConfig}` : '', c.tcpCluster && c.tcpCluster !== c.routeConfig ? `Cluster: ${c.tcpCluster}` : c.tcpCluster && !c.routeConfig ? `Cluster: ${c.tcpCluster}` : ''].filter(Boolean).join(', ') || '-';
-          return [l.address, String(l.port), `${l.direction} ${l.mode}${m === 'ALL' ? '' : ` ${m}`}${c.tls !== 'disable' ? ` (tls ${c.tls})` : ''}`, dest];
+          const m = c.match
+            ? Object.entries(c.match)
+                .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+                .join(' ')
+            : 'ALL';
+          const dest =
+            [
+              c.routeConfig ? `Route: ${c.routeConfig}` : '',
+              c.tcpCluster && c.tcpCluster !== c.routeConfig
+                ? `Cluster: ${c.tcpCluster}`
+                : c.tcpCluster && !c.routeConfig
+                  ? `Cluster: ${c.tcpCluster}`
+                  : '',
+            ]
+              .filter(Boolean)
+              .join(', ') || '-';
+          return [
+            l.address,
+            String(l.port),
+            `${l.direction} ${l.mode}${m === 'ALL' ? '' : ` ${m}`}${c.tls !== 'disable' ? ` (tls ${c.tls})` : ''}`,
+            dest,
+          ];
         }),
       ),
     };
   }
   if (kind === 'routes') {
-    const [routes, vss] = await Promise.all([platform.proxyAdminGet<AdminRouteConfig[]>(target, '/routes'), platform.listConfig({ kind: 'VirtualService' }).catch(() => [])]);
+    const [routes, vss] = await Promise.all([
+      platform.proxyAdminGet<AdminRouteConfig[]>(target, '/routes'),
+      platform.listConfig({ kind: 'VirtualService' }).catch(() => []),
+    ]);
     return {
       json: routes,
       headers: ['NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE'],
       rows: routes.flatMap((rc) =>
-        rc.virtualHosts.flatMap((vh) => vh.routes.map((r) => [rc.name, domains(vh.domains), routeMatch(r.match), r.name === 'default' ? '-' : virtualServiceFor(vh.name, vss)])),
+        rc.virtualHosts.flatMap((vh) =>
+          vh.routes.map((r) => [
+            rc.name,
+            domains(vh.domains),
+            routeMatch(r.match),
+            r.name === 'default' ? '-' : virtualServiceFor(vh.name, vss),
+          ]),
+        ),
       ),
     };
   }
   // serialNumber and validFrom are null when read from the control plane (Kubernetes), which records only the expiry.
-  const certs = await platform.proxyAdminGet<{ identity: { spiffeId: string | null; serialNumber: string | null; validFrom: string | null; validTo: string } | null }>(target, '/certs');
+  const certs = await platform.proxyAdminGet<{
+    identity: {
+      spiffeId: string | null;
+      serialNumber: string | null;
+      validFrom: string | null;
+      validTo: string;
+    } | null;
+  }>(target, '/certs');
   const ca = await platform.controlPlaneGet<{ rootPem?: string }>('/debug/ca').catch(() => undefined);
-  const entries: { resourceName: string; type: string; status: string; valid: boolean; serialNumber: string; notAfter: string; notBefore: string; identity?: string }[] = [];
+  const entries: {
+    resourceName: string;
+    type: string;
+    status: string;
+    valid: boolean;
+    serialNumber: string;
+    notAfter: string;
+    notBefore: string;
+    identity?: string;
+  }[] = [];
   if (certs.identity) {
-    const valid = (certs.identity.validFrom === null || Date.parse(certs.identity.validFrom) <= now.getTime()) && now.getTime() < Date.parse(certs.identity.validTo);
-    entries.push({ resourceName: 'default', type: 'Cert Chain', status: 'ACTIVE', valid, serialNumber: certs.identity.serialNumber ?? '-', notAfter: certs.identity.validTo, notBefore: certs.identity.validFrom ?? '-', ...(certs.identity.spiffeId ? { identity: certs.identity.spiffeId } : {}) });
+    const valid =
+      (certs.identity.validFrom === null || Date.parse(certs.identity.validFrom) <= now.getTime()) &&
+      now.getTime() < Date.parse(certs.identity.validTo);
+    entries.push({
+      resourceName: 'default',
+      type: 'Cert Chain',
+      status: 'ACTIVE',
+      valid,
+      serialNumber: certs.identity.serialNumber ?? '-',
+      notAfter: certs.identity.validTo,
+      notBefore: certs.identity.validFrom ?? '-',
+      ...(certs.identity.spiffeId ? { identity: certs.identity.spiffeId } : {}),
+    });
   }
   if (ca?.rootPem) {
     const root = new X509Certificate(ca.rootPem);
     const nb = new Date(root.validFrom).toISOString();
     const na = new Date(root.validTo).toISOString();
-    entries.push({ resourceName: 'ROOTCA', type: 'CA', status: 'ACTIVE', valid: Date.parse(nb) <= now.getTime() && now.getTime() < Date.parse(na), serialNumber: root.serialNumber, notAfter: na, notBefore: nb });
+    entries.push({
+      resourceName: 'ROOTCA',
+      type: 'CA',
+      status: 'ACTIVE',
+      valid: Date.parse(nb) <= now.getTime() && now.getTime() < Date.parse(na),
+      serialNumber: root.serialNumber,
+      notAfter: na,
+      notBefore: nb,
+    });
   }
   return {
     json: entries,
     headers: ['RESOURCE NAME', 'TYPE', 'STATUS', 'VALID', 'SERIAL', 'NOT AFTER', 'NOT BEFORE'],
-    rows: entries.map((e) => [e.resourceName, e.type, e.status, String(e.valid), e.serialNumber, e.notAfter, e.notBefore]),
+    rows: entries.map((e) => [
+      e.resourceName,
+      e.type,
+      e.status,
+      String(e.valid),
+      e.serialNumber,
+      e.notAfter,
+      e.notBefore,
+    ]),
   };
 }
 
@@ -159,15 +284,38 @@ const command: CommandDefinition = {
   summary: "Show a proxy's clusters, listeners, routes, endpoints or certificates",
   define(cmd, bind) {
     cmd
-      .argument('<type>', `what to show: ${SECTIONS.join(', ')} or all`)
+      .argument('<type>', `what to show: ${SECTIONS.join(', ')}, all, or log (show or set the log level)`)
       .argument('<name>', 'the proxy: NAME or NAME.NAMESPACE (see meshctl proxy-status)')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .addHelpText('after', examples(['meshctl proxy-config clusters productpage-v1', 'meshctl proxy-config routes productpage-v1.default -o json', 'meshctl proxy-config endpoints reviews-v2', 'meshctl proxy-config all ratings-v1']));
+      .option(
+        '--level <level>',
+        "with log: set the proxy's log level (off, error, warn, info, debug); needs its admin token",
+      )
+      .addHelpText(
+        'after',
+        examples([
+          'meshctl proxy-config clusters productpage-v1',
+          'meshctl proxy-config routes productpage-v1.default -o json',
+          'meshctl proxy-config endpoints reviews-v2',
+          'meshctl proxy-config all ratings-v1',
+          'meshctl proxy-config log reviews-v1',
+          'meshctl proxy-config log reviews-v1.default --level debug',
+        ]),
+      );
     bind<ProxyConfigFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       const type = args[0]!;
+      if (type === 'log') {
+        const log = await import('./proxy-config-log.js');
+        return log.run(ctx, log.validate(args[1]!, flags.level, format, ctx.namespace()));
+      }
+      if (flags.level !== undefined)
+        throw new UsageError(
+          `--level applies to proxy-config log, not ${type}`,
+          `e.g. meshctl proxy-config log ${args[1]} --level ${flags.level}`,
+        );
       if (type !== 'all' && !(SECTIONS as readonly string[]).includes(type)) {
-        throw new UsageError(`${type}: not a proxy config type`, `use one of: ${SECTIONS.join(', ')}, all`);
+        throw new UsageError(`${type}: not a proxy config type`, `use one of: ${SECTIONS.join(', ')}, all, log`);
       }
       const target = parseProxyName(args[1]!, ctx.namespace());
       const platform = await ctx.platform();
@@ -181,10 +329,19 @@ const command: CommandDefinition = {
       }
       if (platform.kind === 'kubernetes' && kinds.includes('endpoints')) {
         // The admin API (the only holder of health and ejections) is 127.0.0.1-only inside the pod.
-        ctx.err(`${ctx.errStyle.dim('note:')} read from the control plane (what ${target.id} acknowledged); endpoint health is known only inside the pod: curl 127.0.0.1:15000/clusters there\n`);
+        ctx.err(
+          `${ctx.errStyle.dim('note:')} read from the control plane (what ${target.id} acknowledged); endpoint health is known only inside the pod: curl 127.0.0.1:15000/clusters there\n`,
+        );
       }
       const { renderTable } = await import('../ui/table.js');
-      ctx.out(results.map((r) => `${type === 'all' ? `${ctx.style.bold(r.kind.toUpperCase())}\n` : ''}${renderTable(r.headers, r.rows)}`).join('\n'));
+      ctx.out(
+        results
+          .map(
+            (r) =>
+              `${type === 'all' ? `${ctx.style.bold(r.kind.toUpperCase())}\n` : ''}${renderTable(r.headers, r.rows)}`,
+          )
+          .join('\n'),
+      );
       return 0;
     });
   },

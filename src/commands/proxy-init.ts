@@ -21,31 +21,81 @@ interface ProxyInitFlags extends RawCaptureSettings {
 }
 
 const SETTING_FLAGS: [keyof RawCaptureSettings, string, string][] = [
-  ['proxyUid', '--proxy-uid <uid>', 'UID of the proxy, whose traffic is never captured (default 1337; comma list allowed)'],
-  ['proxyGid', '--proxy-gid <gid>', 'GID of the proxy, whose traffic is never captured (default 1337; comma list allowed)'],
-  ['inboundCapturePort', '--inbound-capture-port <port>', "port of the proxy's inbound capture listener (default 15006)"],
-  ['outboundCapturePort', '--outbound-capture-port <port>', "port of the proxy's outbound capture listener (default 15001)"],
-  ['includeInboundPorts', '--include-inbound-ports <ports>', 'inbound ports to capture: "*" (default) or a comma list; "" captures no inbound traffic'],
-  ['excludeInboundPorts', '--exclude-inbound-ports <ports>', "inbound ports never captured (the proxy's 15000 and 15020 always are)"],
-  ['includeOutboundPorts', '--include-outbound-ports <ports>', 'outbound ports always captured, whatever the destination'],
+  [
+    'proxyUid',
+    '--proxy-uid <uid>',
+    'UID of the proxy, whose traffic is never captured (default 1337; comma list allowed)',
+  ],
+  [
+    'proxyGid',
+    '--proxy-gid <gid>',
+    'GID of the proxy, whose traffic is never captured (default 1337; comma list allowed)',
+  ],
+  [
+    'inboundCapturePort',
+    '--inbound-capture-port <port>',
+    "port of the proxy's inbound capture listener (default 15006)",
+  ],
+  [
+    'outboundCapturePort',
+    '--outbound-capture-port <port>',
+    "port of the proxy's outbound capture listener (default 15001)",
+  ],
+  [
+    'includeInboundPorts',
+    '--include-inbound-ports <ports>',
+    'inbound ports to capture: "*" (default) or a comma list; "" captures no inbound traffic',
+  ],
+  [
+    'excludeInboundPorts',
+    '--exclude-inbound-ports <ports>',
+    "inbound ports never captured (the proxy's 15000 and 15020 always are)",
+  ],
+  [
+    'includeOutboundPorts',
+    '--include-outbound-ports <ports>',
+    'outbound ports always captured, whatever the destination',
+  ],
   ['excludeOutboundPorts', '--exclude-outbound-ports <ports>', 'outbound ports never captured'],
-  ['includeOutboundIpRanges', '--include-outbound-ip-ranges <cidrs>', 'outbound destinations captured: "*" (default) or CIDRs; "" captures none'],
-  ['excludeOutboundIpRanges', '--exclude-outbound-ip-ranges <cidrs>', 'outbound destinations never captured (CIDRs, IPv4 and IPv6)'],
+  [
+    'includeOutboundIpRanges',
+    '--include-outbound-ip-ranges <cidrs>',
+    'outbound destinations captured: "*" (default) or CIDRs; "" captures none',
+  ],
+  [
+    'excludeOutboundIpRanges',
+    '--exclude-outbound-ip-ranges <cidrs>',
+    'outbound destinations never captured (CIDRs, IPv4 and IPv6)',
+  ],
   ['excludeInterfaces', '--exclude-interfaces <names>', 'interfaces whose traffic is never captured'],
-  ['ipv6', '--ipv6 <mode>', 'write ip6tables rules too: auto (default: when the namespace has a global IPv6 address), true or false'],
-  ['iptablesMode', '--iptables-mode <mode>', 'iptables backend: auto (default: as the namespace already uses), nft or legacy'],
+  [
+    'ipv6',
+    '--ipv6 <mode>',
+    'write ip6tables rules too: auto (default: when the namespace has a global IPv6 address), true or false',
+  ],
+  [
+    'iptablesMode',
+    '--iptables-mode <mode>',
+    'iptables backend: auto (default: as the namespace already uses), nft or legacy',
+  ],
 ];
 
 /** Declares `init` under the `proxy` command. */
 export function defineProxyInit(parent: Command, bind: BindAction): Command {
-  const cmd = parent.command('init').summary('Capture the pod\'s TCP traffic with iptables (the init container)').description(
-    "Writes nat-table chains (MESH_INBOUND, MESH_REDIRECT, MESH_IN_REDIRECT, MESH_OUTPUT) that send the pod's TCP\n" +
-      "traffic to the sidecar: inbound to 15006, outbound to 15001, except the proxy's own traffic (UID/GID 1337),\n" +
-      'loopback, and the exclusions. Idempotent: a second run changes nothing. Flags override annotations.',
-  );
+  const cmd = parent
+    .command('init')
+    .summary("Capture the pod's TCP traffic with iptables (the init container)")
+    .description(
+      "Writes nat-table chains (MESH_INBOUND, MESH_REDIRECT, MESH_IN_REDIRECT, MESH_OUTPUT) that send the pod's TCP\n" +
+        "traffic to the sidecar: inbound to 15006, outbound to 15001, except the proxy's own traffic (UID/GID 1337),\n" +
+        'loopback, and the exclusions. Idempotent: a second run changes nothing. Flags override annotations.',
+    );
   for (const [, flag, help] of SETTING_FLAGS) cmd.option(flag, help);
   cmd
-    .option('--annotations-file <path>', 'pod annotations as the downward API writes them (traffic.meshctl.dev/*, traffic.sidecar.istio.io/*)')
+    .option(
+      '--annotations-file <path>',
+      'pod annotations as the downward API writes them (traffic.meshctl.dev/*, traffic.sidecar.istio.io/*)',
+    )
     .option('--netns <name>', 'apply in this named network namespace (ip netns) instead of the current one')
     .option('--dry-run', 'print the iptables-restore input and change nothing')
     .option('--cleanup', 'remove the chains and jumps meshctl added, and nothing else')
@@ -69,7 +119,10 @@ async function runProxyInit(ctx: CliContext, flags: ProxyInitFlags): Promise<num
   const format = parseOutputFormat(flags.output, ['text', 'json'] as const, 'text');
   if (flags.dryRun && flags.cleanup) throw new UsageError('--dry-run and --cleanup cannot be used together');
   if (flags.netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns)) {
-    throw new UsageError(`--netns ${flags.netns}: not a network namespace name`, "give a name listed by 'ip netns list'");
+    throw new UsageError(
+      `--netns ${flags.netns}: not a network namespace name`,
+      "give a name listed by 'ip netns list'",
+    );
   }
   const { resolveCaptureOptions, flagName } = await import('../proxy-init/options.js');
   const raw: RawCaptureSettings = {};
@@ -80,7 +133,10 @@ async function runProxyInit(ctx: CliContext, flags: ProxyInitFlags): Promise<num
     const text = await readFile(flags.annotationsFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new InputNotFoundError(flags.annotationsFile!, err.code === 'ENOENT' ? 'no such file' : err.message);
     });
-    const fromAnnotations = settingsFromAnnotations(parseDownwardApiAnnotations(text, flags.annotationsFile), flags.annotationsFile);
+    const fromAnnotations = settingsFromAnnotations(
+      parseDownwardApiAnnotations(text, flags.annotationsFile),
+      flags.annotationsFile,
+    );
     Object.assign(raw, fromAnnotations.settings);
     Object.assign(origin, fromAnnotations.origin);
     for (const w of fromAnnotations.warnings) ctx.logger.warn(w);
@@ -100,11 +156,24 @@ async function runProxyInit(ctx: CliContext, flags: ProxyInitFlags): Promise<num
     const sets = apply.plannedRuleSets(options, families);
     if (format === 'json') {
       const { toJson } = await import('../ui/printers.js');
-      ctx.out(toJson({ options, ruleSets: sets.map((s) => ({ family: s.family, table: s.table, chains: s.chains, rules: s.rules.map((r) => `-A ${r.chain} ${r.spec}`) })) }));
+      ctx.out(
+        toJson({
+          options,
+          ruleSets: sets.map((s) => ({
+            family: s.family,
+            table: s.table,
+            chains: s.chains,
+            rules: s.rules.map((r) => `-A ${r.chain} ${r.spec}`),
+          })),
+        }),
+      );
       return 0;
     }
     for (const set of sets) {
-      const note = set.family === 'ipv6' && options.ipv6 === 'auto' ? ' (written only when the namespace has a global IPv6 address)' : '';
+      const note =
+        set.family === 'ipv6' && options.ipv6 === 'auto'
+          ? ' (written only when the namespace has a global IPv6 address)'
+          : '';
       ctx.out(`# ${set.family === 'ipv4' ? 'IPv4: iptables' : 'IPv6: ip6tables'}-restore --noflush${note}\n`);
       ctx.out(restoreText(applyInput(set, { chains: [], jumps: [] })));
     }
@@ -136,7 +205,11 @@ async function runProxyInit(ctx: CliContext, flags: ProxyInitFlags): Promise<num
 }
 
 /** Cleanup looks at IPv6 too unless told not to; a namespace without ip6tables has nothing to remove there. */
-async function cleanupFamilies(apply: typeof import('../proxy-init/apply.js'), runner: import('../proxy-init/iptables.js').CommandRunner, options: import('../proxy-init/options.js').CaptureOptions) {
+async function cleanupFamilies(
+  apply: typeof import('../proxy-init/apply.js'),
+  runner: import('../proxy-init/iptables.js').CommandRunner,
+  options: import('../proxy-init/options.js').CaptureOptions,
+) {
   const outcomes = await apply.cleanupCapture(runner, ['ipv4'], options.iptablesMode);
   if (options.ipv6 === false) return outcomes;
   try {

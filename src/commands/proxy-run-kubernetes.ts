@@ -7,7 +7,10 @@ import { whenAborted, type CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 
 /** Runs the Kubernetes sidecar; resolves with the exit code. */
-export async function runKubernetesSidecar(ctx: CliContext, opts: { logLevel?: string; accessLog?: boolean; adminPort?: number; telemetryPort?: number }): Promise<number> {
+export async function runKubernetesSidecar(
+  ctx: CliContext,
+  opts: { logLevel?: string; accessLog?: boolean; adminPort?: number; telemetryPort?: number },
+): Promise<number> {
   const [{ startKubernetesSidecar }, { isLogLevel, ProxyLog }, { meshctlVersion }] = await Promise.all([
     import('../proxy-runtime/bootstrap/kubernetes.js'),
     import('../proxy-runtime/log.js'),
@@ -33,7 +36,10 @@ export async function runKubernetesSidecar(ctx: CliContext, opts: { logLevel?: s
     const sidecar = await Promise.race([starting, done.then(() => undefined)]);
     if (!sidecar) {
       log.info('stopped before the sidecar was up');
-      void starting.then((s) => s.close(), () => undefined);
+      void starting.then(
+        (s) => s.close(),
+        () => undefined,
+      );
       return 0;
     }
     await done;

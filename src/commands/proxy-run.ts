@@ -49,7 +49,8 @@ clusters:
 function parsePort(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} ${v}: not a port`, 'give a number from 0 to 65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} ${v}: not a port`, 'give a number from 0 to 65535');
   return n;
 }
 
@@ -59,7 +60,10 @@ async function loadConfigFile(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new InputNotFoundError(path, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message);
+    throw new InputNotFoundError(
+      path,
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message,
+    );
   }
   const { validateProxyConfig } = await import('../protocol/proxy-config/index.js');
   // A valid JSON config (what the control plane and most tools write) needs no YAML parser: the
@@ -85,7 +89,12 @@ async function loadConfigFile(path: string): Promise<unknown> {
       path,
       v.errors.map((e) => {
         const fieldPath = e.slice(0, e.indexOf(':'));
-        const segments = fieldPath === '(root)' ? [] : [...fieldPath.matchAll(/([^.[\]"]+)|\[(\d+)\]|\["([^"]+)"\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : (m[1] ?? m[3])!));
+        const segments =
+          fieldPath === '(root)'
+            ? []
+            : [...fieldPath.matchAll(/([^.[\]"]+)|\[(\d+)\]|\["([^"]+)"\]/g)].map((m) =>
+                m[2] !== undefined ? Number(m[2]) : (m[1] ?? m[3])!,
+              );
         const pos = doc.positionOf(segments);
         return `${pos.file}:${pos.line}:${pos.column}: ${e}`;
       }),
@@ -110,25 +119,39 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
     const { isInjectedPod } = await import('../proxy-runtime/bootstrap/kubernetes.js');
     if (isInjectedPod(ctx.io.env)) {
       const { runKubernetesSidecar } = await import('./proxy-run-kubernetes.js');
-      return runKubernetesSidecar(ctx, { ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), ...(opts.accessLog === false ? { accessLog: false } : {}), ...(opts.adminPort ? { adminPort: parsePort('--admin-port', opts.adminPort)! } : {}), ...(opts.telemetryPort ? { telemetryPort: parsePort('--telemetry-port', opts.telemetryPort)! } : {}) });
+      return runKubernetesSidecar(ctx, {
+        ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+        ...(opts.accessLog === false ? { accessLog: false } : {}),
+        ...(opts.adminPort ? { adminPort: parsePort('--admin-port', opts.adminPort)! } : {}),
+        ...(opts.telemetryPort ? { telemetryPort: parsePort('--telemetry-port', opts.telemetryPort)! } : {}),
+      });
     }
-    throw new UsageError('--config FILE is required (outside a pod injected by meshctl)', 'run `meshctl proxy run --help` for a minimal config');
+    throw new UsageError(
+      '--config FILE is required (outside a pod injected by meshctl)',
+      'run `meshctl proxy run --help` for a minimal config',
+    );
   }
   const adminPort = parsePort('--admin-port', opts.adminPort);
   const telemetryPort = parsePort('--telemetry-port', opts.telemetryPort);
   const { isLogLevel, ProxyLog } = await import('../proxy-runtime/log.js');
-  if (opts.logLevel !== undefined && !isLogLevel(opts.logLevel)) throw new UsageError(`--log-level ${opts.logLevel}: unknown level`, 'use off, error, warn, info or debug');
+  if (opts.logLevel !== undefined && !isLogLevel(opts.logLevel))
+    throw new UsageError(`--log-level ${opts.logLevel}: unknown level`, 'use off, error, warn, info or debug');
   const file = resolve(ctx.io.cwd, opts.config);
   const config = await loadConfigFile(file);
   const { Proxy, ProxyConfigRejected } = await import('../proxy-runtime/proxy.js');
-  const log = new ProxyLog((opts.logLevel as 'info' | undefined) ?? (ctx.io.env.MESH_PROXY_LOG_LEVEL as 'info' | undefined) ?? 'info', (l) => ctx.err(l));
+  const log = new ProxyLog(
+    (opts.logLevel as 'info' | undefined) ?? (ctx.io.env.MESH_PROXY_LOG_LEVEL as 'info' | undefined) ?? 'info',
+    (l) => ctx.err(l),
+  );
   let stopped!: () => void;
   const done = new Promise<void>((r) => (stopped = r));
   let proxy: import('../proxy-runtime/proxy.js').Proxy;
   // Capture listeners learn where each connection was going from SO_ORIGINAL_DST (native, so loaded only when needed).
   const needsCapture = (config as { listeners: { mode?: string }[] }).listeners.some((l) => l.mode === 'capture');
   const resolveOriginalDst = needsCapture
-    ? (await import('../proxy-runtime/capture/resolver.js')).captureOriginalDestinationResolver((reason) => log.debug('capture: connection refused', { reason }))
+    ? (await import('../proxy-runtime/capture/resolver.js')).captureOriginalDestinationResolver((reason) =>
+        log.debug('capture: connection refused', { reason }),
+      )
     : undefined;
   try {
     proxy = await Proxy.start(config, {
@@ -139,16 +162,27 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
       accessLog: opts.accessLog === false ? null : ctx.io.stdout,
       onQuit: () => stopped(),
       guardProcess: true,
-      adminTokenFile: opts.adminTokenFile ? resolve(ctx.io.cwd, opts.adminTokenFile) : defaultAdminTokenFile(config, file),
+      adminTokenFile: opts.adminTokenFile
+        ? resolve(ctx.io.cwd, opts.adminTokenFile)
+        : defaultAdminTokenFile(config, file),
     });
   } catch (err) {
     if (err instanceof ProxyConfigRejected) throw new ConfigInvalidError(file, err.errors);
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES') throw new UsageError(`cannot bind the admin or telemetry port: ${(err as Error).message}`, 'free the port or pass --admin-port / --telemetry-port');
+    if (code === 'EADDRINUSE' || code === 'EACCES')
+      throw new UsageError(
+        `cannot bind the admin or telemetry port: ${(err as Error).message}`,
+        'free the port or pass --admin-port / --telemetry-port',
+      );
     throw err;
   }
   const ports = [...proxy.current().listeners.keys()].map((n) => `${n}=${proxy.listenerPort(n)}`).join(' ');
-  log.info('proxy started', { version: proxy.version, listeners: ports, admin: `127.0.0.1:${proxy.adminPort}`, telemetry: proxy.telemetryPort });
+  log.info('proxy started', {
+    version: proxy.version,
+    listeners: ports,
+    admin: `127.0.0.1:${proxy.adminPort}`,
+    telemetry: proxy.telemetryPort,
+  });
 
   let reloadTimer: NodeJS.Timeout | undefined;
   const reload = (): void => {
@@ -190,11 +224,20 @@ export function defineProxyRun(parent: Command, bind: BindAction): Command {
     .option('--telemetry-port <port>', 'telemetry port (default: config telemetry.port, else 15020)')
     .option('--log-level <level>', 'off, error, warn, info or debug (changeable at runtime: POST /logging?level=)')
     .option('--no-access-log', 'do not write the JSON access log to stdout')
-    .option('--admin-token-file <path>', 'where to write the admin token (0600) that POST admin endpoints need (default: beside the identity key, else the config file)')
+    .option(
+      '--admin-token-file <path>',
+      'where to write the admin token (0600) that POST admin endpoints need (default: beside the identity key, else the config file)',
+    )
     .addHelpText(
       'after',
-      `\nMinimal config:\n${MINIMAL_CONFIG_EXAMPLE.split('\n').map((l) => `  ${l}`).join('\n')}\n` +
-        examples(['meshctl proxy run --config proxy.yaml', 'meshctl proxy run -c proxy.yaml --admin-port 0 --log-level debug', 'curl -s 127.0.0.1:15000/config_dump']),
+      `\nMinimal config:\n${MINIMAL_CONFIG_EXAMPLE.split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}\n` +
+        examples([
+          'meshctl proxy run --config proxy.yaml',
+          'meshctl proxy run -c proxy.yaml --admin-port 0 --log-level debug',
+          'curl -s 127.0.0.1:15000/config_dump',
+        ]),
     );
   bind<RunOptions>(cmd, (ctx, _args, opts) => run(ctx, opts));
   return cmd;

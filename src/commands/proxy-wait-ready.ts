@@ -28,14 +28,18 @@ export function defineProxyWaitReady(parent: Command, bind: BindAction): Command
     const { parseDuration } = await import('../config/duration.js');
     const timeout = parseDuration(flags.timeout);
     const interval = parseDuration(flags.interval);
-    if (timeout === undefined) throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'use a duration such as 60s or 2m');
-    if (interval === undefined || interval <= 0) throw new UsageError(`--interval ${flags.interval}: not a positive duration`);
+    if (timeout === undefined)
+      throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'use a duration such as 60s or 2m');
+    if (interval === undefined || interval <= 0)
+      throw new UsageError(`--interval ${flags.interval}: not a positive duration`);
     if (!/^https?:\/\//.test(flags.url)) throw new UsageError(`--url ${flags.url}: expected an http:// URL`);
     const deadline = Date.now() + timeout;
     let last = 'no answer yet';
     for (;;) {
       try {
-        const res = await fetch(flags.url, { signal: AbortSignal.timeout(Math.max(100, Math.min(interval * 5, 2000))) });
+        const res = await fetch(flags.url, {
+          signal: AbortSignal.timeout(Math.max(100, Math.min(interval * 5, 2000))),
+        });
         await res.body?.cancel();
         if (res.status === 200) {
           ctx.err(`proxy is ready (${flags.url})\n`);
@@ -46,7 +50,10 @@ export function defineProxyWaitReady(parent: Command, bind: BindAction): Command
         last = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
       }
       if (Date.now() >= deadline) {
-        throw new TimeoutError(`waiting for the proxy to be ready: ${flags.url} ${last}`, "check the proxy's logs: kubectl logs POD -c mesh-proxy");
+        throw new TimeoutError(
+          `waiting for the proxy to be ready: ${flags.url} ${last}`,
+          "check the proxy's logs: kubectl logs POD -c mesh-proxy",
+        );
       }
       await new Promise((r) => setTimeout(r, interval));
     }

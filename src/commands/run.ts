@@ -60,34 +60,62 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} ${value}: not a port`, 'give a number from 1 to 65535');
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`${flag} ${value}: not a port`, 'give a number from 1 to 65535');
   return n;
 }
 
 /** validate(): flags and the command, before any I/O. */
 export function validateRunFlags(opts: RunOptions, namespace: string, command: string[]): RunFlags {
   if (!opts.name) throw new UsageError('--name is required', 'name the workload, e.g. --name reviews-v1');
-  if (!DNS_LABEL.test(opts.name)) throw new UsageError(`--name ${opts.name}: not a valid name`, 'use lowercase letters, digits and -');
-  if (!DNS_LABEL.test(namespace)) throw new UsageError(`--namespace ${namespace}: not a valid namespace`, 'use lowercase letters, digits and -');
-  if (opts.service !== undefined && !DNS_LABEL.test(opts.service)) throw new UsageError(`--service ${opts.service}: not a valid service name`, 'use lowercase letters, digits and -');
+  if (!DNS_LABEL.test(opts.name))
+    throw new UsageError(`--name ${opts.name}: not a valid name`, 'use lowercase letters, digits and -');
+  if (!DNS_LABEL.test(namespace))
+    throw new UsageError(`--namespace ${namespace}: not a valid namespace`, 'use lowercase letters, digits and -');
+  if (opts.service !== undefined && !DNS_LABEL.test(opts.service))
+    throw new UsageError(`--service ${opts.service}: not a valid service name`, 'use lowercase letters, digits and -');
   const appPort = port(opts.port, '--port');
-  if (appPort === undefined) throw new UsageError('--port is required', 'give the port your command listens on (it gets it as $PORT)');
+  if (appPort === undefined)
+    throw new UsageError('--port is required', 'give the port your command listens on (it gets it as $PORT)');
   const servicePort = port(opts.servicePort, '--service-port');
-  if (servicePort !== undefined && opts.service === undefined) throw new UsageError('--service-port needs --service', 'name the service the workload serves');
+  if (servicePort !== undefined && opts.service === undefined)
+    throw new UsageError('--service-port needs --service', 'name the service the workload serves');
   const labels: Record<string, string> = {};
   for (const pair of (opts.labels ?? '').split(',').filter(Boolean)) {
     const i = pair.indexOf('=');
-    if (i <= 0) throw new UsageError(`--labels ${opts.labels}: "${pair}" is not key=value`, 'write --labels app=reviews,version=v1');
+    if (i <= 0)
+      throw new UsageError(
+        `--labels ${opts.labels}: "${pair}" is not key=value`,
+        'write --labels app=reviews,version=v1',
+      );
     labels[pair.slice(0, i)] = pair.slice(i + 1);
   }
   if (opts.service && !labels.app) labels.app = opts.service;
-  if (command.length === 0) throw new UsageError('no command to run', "put it after --, e.g. meshctl run --name web --port 8080 -- python3 -m http.server 8080");
+  if (command.length === 0)
+    throw new UsageError(
+      'no command to run',
+      'put it after --, e.g. meshctl run --name web --port 8080 -- python3 -m http.server 8080',
+    );
   const outbound = parseOutboundPorts(opts.outbound ?? [], [{ port: appPort, flag: '--port' }]);
   const address = opts.address ?? '127.0.0.1';
   if (isIP(address) === 0 || address === '0.0.0.0' || address === '::') {
-    throw new UsageError(`--address ${address}: not an address of this host`, 'give the IP other machines reach this one at, e.g. --address 192.0.2.10 (default 127.0.0.1: this machine only)');
+    throw new UsageError(
+      `--address ${address}: not an address of this host`,
+      'give the IP other machines reach this one at, e.g. --address 192.0.2.10 (default 127.0.0.1: this machine only)',
+    );
   }
-  return { name: opts.name, namespace, service: opts.service, servicePort, serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name, labels, port: appPort, command, outbound, address };
+  return {
+    name: opts.name,
+    namespace,
+    service: opts.service,
+    servicePort,
+    serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name,
+    labels,
+    port: appPort,
+    command,
+    outbound,
+    address,
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -119,20 +147,44 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
   await platform.state();
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
-  const [proxyPort, outboundPort, adminPort, telemetryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [proxyPort, outboundPort, adminPort, telemetryPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   // Registered not serving: no proxy routes to it before its sidecar and its app are ready.
   const workload: WorkloadInfo & { outboundPorts?: readonly OutboundPort[] } = {
-    name: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, address: flags.address, ports: [flags.port],
+    name: flags.name,
+    namespace: flags.namespace,
+    serviceAccount: flags.serviceAccount,
+    labels: flags.labels,
+    address: flags.address,
+    ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
-    adminPort, telemetryPort, outboundPort, ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}), serving: false,
+    adminPort,
+    telemetryPort,
+    outboundPort,
+    ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}),
+    serving: false,
   };
   const reg = await platform.registerWorkload(workload);
-  const cleanups: (() => Promise<void> | void)[] = [() => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined)];
+  const cleanups: (() => Promise<void> | void)[] = [
+    () => platform.unregisterWorkload(flags.namespace, flags.name).catch(() => undefined),
+  ];
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const [{ startCaIdentity, startSidecarStream }, { Proxy }, { ProxyLog }, { PROXY_CONFIG_API_VERSION }, { join }, { TypeUrl }, { proxyAdminTokenFile }] = await Promise.all([
+    const [
+      { startCaIdentity, startSidecarStream },
+      { Proxy },
+      { ProxyLog },
+      { PROXY_CONFIG_API_VERSION },
+      { join },
+      { TypeUrl },
+      { proxyAdminTokenFile },
+    ] = await Promise.all([
       import('../proxy-runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
       import('../proxy-runtime/log.js'),
@@ -150,13 +202,33 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     const { RotatingFile } = await import('../cluster/local/rotating-log.js');
     const accessLog = new RotatingFile(accessLogFile, life.accessLogRotation);
     cleanups.push(() => void accessLog.end());
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, {
-      identitySource: identity, adminPort, telemetryPort, telemetryAddress: flags.address, accessLog, log: new ProxyLog('warn', (l) => ctx.err(l)),
-      guardProcess: true, adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace),
-    });
+    const proxy = await Proxy.start(
+      { apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] },
+      {
+        identitySource: identity,
+        adminPort,
+        telemetryPort,
+        telemetryAddress: flags.address,
+        accessLog,
+        log: new ProxyLog('warn', (l) => ctx.err(l)),
+        guardProcess: true,
+        adminTokenFile: proxyAdminTokenFile(platform.layout, flags.name, flags.namespace),
+      },
+    );
     cleanups.push(() => proxy.close());
-    cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true })));
-    const node = { id, workload: flags.name, namespace: flags.namespace, serviceAccount: flags.serviceAccount, labels: flags.labels, proxyVersion: meshctlVersion() };
+    cleanups.push(() =>
+      import('node:fs/promises').then((fs) =>
+        fs.rm(proxyAdminTokenFile(platform.layout, flags.name, flags.namespace), { force: true }),
+      ),
+    );
+    const node = {
+      id,
+      workload: flags.name,
+      namespace: flags.namespace,
+      serviceAccount: flags.serviceAccount,
+      labels: flags.labels,
+      proxyVersion: meshctlVersion(),
+    };
     const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
     // Wait for the listeners before starting the app, so its first outbound call already goes through the mesh.
@@ -164,15 +236,30 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     for (;;) {
       const st = stream.client.state()[TypeUrl.listeners];
       if (st?.appliedVersion) break;
-      if (st?.lastError) throw new PlatformUnavailableError(`the sidecar refused its config: ${st.lastError}`, "see 'meshctl check' and the control plane log");
-      if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar got no config from ${reg.streamAddress} within ${life.readyTimeoutMs / 1000}s`, "check the control plane with 'meshctl check'");
+      if (st?.lastError)
+        throw new PlatformUnavailableError(
+          `the sidecar refused its config: ${st.lastError}`,
+          "see 'meshctl check' and the control plane log",
+        );
+      if (Date.now() > deadline)
+        throw new PlatformUnavailableError(
+          `the sidecar got no config from ${reg.streamAddress} within ${life.readyTimeoutMs / 1000}s`,
+          "check the control plane with 'meshctl check'",
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
-    note(`sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`);
+    note(
+      `sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`,
+    );
     const { drainInFlight } = await import('../cluster/local/workload-lifecycle.js');
     const withdraw = async (): Promise<void> => {
-      const r = await platform.setWorkloadServing(flags.namespace, flags.name, false, WITHDRAW_ACK_TIMEOUT_MS).catch((e: Error) => ({ acked: false, pending: [e.message] }));
-      if (!r.acked) note(`withdrawn; not acknowledged within ${WITHDRAW_ACK_TIMEOUT_MS / 1000}s by ${r.pending.join(', ') || 'the control plane'}`);
+      const r = await platform
+        .setWorkloadServing(flags.namespace, flags.name, false, WITHDRAW_ACK_TIMEOUT_MS)
+        .catch((e: Error) => ({ acked: false, pending: [e.message] }));
+      if (!r.acked)
+        note(
+          `withdrawn; not acknowledged within ${WITHDRAW_ACK_TIMEOUT_MS / 1000}s by ${r.pending.join(', ') || 'the control plane'}`,
+        );
       const left = await drainInFlight(() => proxy.inFlight, life.drainMs);
       if (left > 0) note(`${left} request(s) still in flight after the ${life.drainMs / 1000}s drain duration`);
     };
@@ -197,7 +284,10 @@ async function runCommand(
   note: (m: string) => void,
   life: Lifecycle & { announce(): Promise<void>; withdraw(): Promise<void> },
 ): Promise<number> {
-  const [{ spawn }, { waitForApp }] = await Promise.all([import('node:child_process'), import('../cluster/local/workload-lifecycle.js')]);
+  const [{ spawn }, { waitForApp }] = await Promise.all([
+    import('node:child_process'),
+    import('../cluster/local/workload-lifecycle.js'),
+  ]);
   const proxyUrl = `http://127.0.0.1:${outboundPort}`;
   const child = spawn(flags.command[0]!, flags.command.slice(1), {
     cwd: ctx.io.cwd,
@@ -227,8 +317,12 @@ async function runCommand(
       const code = c ?? (signal ? 128 + (signalNumber(signal) ?? 15) : 1);
       // Its last output may still be in the pipes: wait for them to end (not for ever: a child
       // of the app may hold them open).
-      const ended = [child.stdout, child.stderr].map((s) => (s.readableEnded ? undefined : new Promise((r) => s.once('close', r))));
-      void Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, 1000).unref())]).then(() => resolve(code));
+      const ended = [child.stdout, child.stderr].map((s) =>
+        s.readableEnded ? undefined : new Promise((r) => s.once('close', r)),
+      );
+      void Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, 1000).unref())]).then(() =>
+        resolve(code),
+      );
     });
   });
   let announced: Promise<void> | undefined;
@@ -242,18 +336,36 @@ async function runCommand(
         await life.withdraw();
       }
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const hard = setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 5000);
+      const hard = setTimeout(
+        () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
+        5000,
+      );
       hard.unref();
     })();
   };
   const unlisten = whenAborted(ctx.signal, stop);
   try {
     announced = (async () => {
-      if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, life.readyTimeoutMs, () => exited || stopping !== undefined)) {
+      if (
+        await waitForApp(
+          { port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) },
+          life.readyTimeoutMs,
+          () => exited || stopping !== undefined,
+        )
+      ) {
         if (!exited && stopping === undefined) await life.announce();
       } else if (!exited && stopping === undefined && flags.service) {
-        note(`app not ready on port ${flags.port}${life.readyPath ?? ''} within ${life.readyTimeoutMs / 1000}s; not announced (it will be once ready)`);
-        if (await waitForApp({ port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) }, 24 * 3600_000, () => exited || stopping !== undefined)) await life.announce();
+        note(
+          `app not ready on port ${flags.port}${life.readyPath ?? ''} within ${life.readyTimeoutMs / 1000}s; not announced (it will be once ready)`,
+        );
+        if (
+          await waitForApp(
+            { port: flags.port, ...(life.readyPath !== undefined ? { path: life.readyPath } : {}) },
+            24 * 3600_000,
+            () => exited || stopping !== undefined,
+          )
+        )
+          await life.announce();
       }
     })();
     announced.catch((e: Error) => note(`announcing failed: ${e.message}`));
@@ -284,17 +396,48 @@ const command: CommandDefinition = {
       .option('--service-account <sa>', 'identity of the workload (default: the service, else the name)')
       .option('--labels <k=v,...>', 'workload labels (subsets select on them, e.g. version=v2)')
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
-      .option('--outbound <SVC:PORT=LOCALPORT>', 'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)', (v: string, all: string[] = []) => [...all, v])
-      .option('--address <ip>', 'the address the sidecar accepts mesh traffic and metrics scrapes on, and other workloads reach this one at (default 127.0.0.1: this machine only)')
-      .option('--ready-timeout <seconds>', 'how long to wait for the sidecar config, and for the app before warning (default 20)')
-      .option('--ready-path <path>', 'the app is ready (announced as an endpoint) once GET PATH answers 200-399 (default: once its port accepts)')
-      .option('--access-log-max-size <MiB>', 'the access log ($MESHCTL_HOME/logs/NAME.NS.access.log) rotates past this size (default 10)')
+      .option(
+        '--outbound <SVC:PORT=LOCALPORT>',
+        'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)',
+        (v: string, all: string[] = []) => [...all, v],
+      )
+      .option(
+        '--address <ip>',
+        'the address the sidecar accepts mesh traffic and metrics scrapes on, and other workloads reach this one at (default 127.0.0.1: this machine only)',
+      )
+      .option(
+        '--ready-timeout <seconds>',
+        'how long to wait for the sidecar config, and for the app before warning (default 20)',
+      )
+      .option(
+        '--ready-path <path>',
+        'the app is ready (announced as an endpoint) once GET PATH answers 200-399 (default: once its port accepts)',
+      )
+      .option(
+        '--access-log-max-size <MiB>',
+        'the access log ($MESHCTL_HOME/logs/NAME.NS.access.log) rotates past this size (default 10)',
+      )
       .option('--access-log-keep <n>', 'rotated access log files kept (NAME.NS.access.log.1 ... .n; default 3)')
-      .option('--drain-duration <seconds>', 'on stop: how long in-flight requests get after the endpoint was withdrawn (default 5, as Istio)')
-      .option('--transparent', 'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)')
-      .option('--user <user>', '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)')
-      .option('--exclude-outbound-ports <ports>', '--transparent: outbound ports that bypass the sidecar (e.g. 5432,6379)')
-      .option('--exclude-outbound-ip-ranges <cidrs>', '--transparent: destinations that bypass the sidecar (e.g. 10.0.0.0/8)')
+      .option(
+        '--drain-duration <seconds>',
+        'on stop: how long in-flight requests get after the endpoint was withdrawn (default 5, as Istio)',
+      )
+      .option(
+        '--transparent',
+        'Linux, root: run the command in its own network namespace with iptables capture (no HTTP_PROXY needed; services by address, VIP or name)',
+      )
+      .option(
+        '--user <user>',
+        '--transparent: run the command as this user (NAME, UID, NAME:GROUP; default the sudo user, else nobody)',
+      )
+      .option(
+        '--exclude-outbound-ports <ports>',
+        '--transparent: outbound ports that bypass the sidecar (e.g. 5432,6379)',
+      )
+      .option(
+        '--exclude-outbound-ip-ranges <cidrs>',
+        '--transparent: destinations that bypass the sidecar (e.g. 10.0.0.0/8)',
+      )
       .option('--exclude-inbound-ports <ports>', '--transparent: inbound ports the sidecar does not intercept')
       .addHelpText(
         'after',
@@ -310,28 +453,77 @@ const command: CommandDefinition = {
     bind<RunOptions>(cmd, async (ctx, args, opts) => {
       const flags = validateRunFlags(opts, ctx.namespace(), args);
       const readyTimeout = opts.readyTimeout === undefined ? 20 : Number(opts.readyTimeout);
-      if (!Number.isFinite(readyTimeout) || readyTimeout <= 0) throw new UsageError(`--ready-timeout ${opts.readyTimeout}: not a number of seconds`, 'e.g. --ready-timeout 30');
-      if (ctx.platformKind() !== 'local') throw new PlatformUnavailableError('meshctl run starts workloads on the local platform only', 'add --local; on Kubernetes, deploy the workload and let injection add its sidecar');
-      if (!opts.transparent && (opts.user ?? opts.excludeOutboundPorts ?? opts.excludeOutboundIpRanges ?? opts.excludeInboundPorts) !== undefined) throw new UsageError('--user and --exclude-* need --transparent', 'add --transparent (Linux, as root)');
-      if (opts.transparent && opts.address !== undefined) throw new UsageError('--address is for workloads without --transparent', 'drop --address: a transparent workload gets its own address on the mesh bridge');
-      if (opts.transparent && flags.outbound.length) throw new UsageError('--outbound is for workloads without --transparent', 'drop --outbound: with --transparent every outbound connection already goes through the sidecar');
+      if (!Number.isFinite(readyTimeout) || readyTimeout <= 0)
+        throw new UsageError(
+          `--ready-timeout ${opts.readyTimeout}: not a number of seconds`,
+          'e.g. --ready-timeout 30',
+        );
+      if (ctx.platformKind() !== 'local')
+        throw new PlatformUnavailableError(
+          'meshctl run starts workloads on the local platform only',
+          'add --local; on Kubernetes, deploy the workload and let injection add its sidecar',
+        );
+      if (
+        !opts.transparent &&
+        (opts.user ?? opts.excludeOutboundPorts ?? opts.excludeOutboundIpRanges ?? opts.excludeInboundPorts) !==
+          undefined
+      )
+        throw new UsageError('--user and --exclude-* need --transparent', 'add --transparent (Linux, as root)');
+      if (opts.transparent && opts.address !== undefined)
+        throw new UsageError(
+          '--address is for workloads without --transparent',
+          'drop --address: a transparent workload gets its own address on the mesh bridge',
+        );
+      if (opts.transparent && flags.outbound.length)
+        throw new UsageError(
+          '--outbound is for workloads without --transparent',
+          'drop --outbound: with --transparent every outbound connection already goes through the sidecar',
+        );
       if (opts.transparent) {
-        const [{ runTransparent }, { checkUserFlag }] = await Promise.all([import('../cluster/local/transparent/launch.js'), import('../cluster/local/transparent/host.js')]);
+        const [{ runTransparent }, { checkUserFlag }] = await Promise.all([
+          import('../cluster/local/transparent/launch.js'),
+          import('../cluster/local/transparent/host.js'),
+        ]);
         checkUserFlag(opts.user);
-        const capture = { ...(opts.excludeOutboundPorts ? { excludeOutboundPorts: opts.excludeOutboundPorts } : {}), ...(opts.excludeOutboundIpRanges ? { excludeOutboundIpRanges: opts.excludeOutboundIpRanges } : {}), ...(opts.excludeInboundPorts ? { excludeInboundPorts: opts.excludeInboundPorts } : {}) };
-        return runTransparent(ctx, flags, { ...(opts.user ? { user: opts.user } : {}), readyTimeoutMs: readyTimeout * 1000, capture });
+        const capture = {
+          ...(opts.excludeOutboundPorts ? { excludeOutboundPorts: opts.excludeOutboundPorts } : {}),
+          ...(opts.excludeOutboundIpRanges ? { excludeOutboundIpRanges: opts.excludeOutboundIpRanges } : {}),
+          ...(opts.excludeInboundPorts ? { excludeInboundPorts: opts.excludeInboundPorts } : {}),
+        };
+        return runTransparent(ctx, flags, {
+          ...(opts.user ? { user: opts.user } : {}),
+          readyTimeoutMs: readyTimeout * 1000,
+          capture,
+        });
       }
       const drain = secondsFlag(opts.drainDuration, 5);
-      if (drain === undefined || drain < 0) throw new UsageError(`--drain-duration ${opts.drainDuration}: not a duration`, 'e.g. --drain-duration 5 (seconds) or 500ms');
-      if (opts.readyPath !== undefined && !opts.readyPath.startsWith('/')) throw new UsageError(`--ready-path ${opts.readyPath}: not a path`, 'e.g. --ready-path /healthz');
+      if (drain === undefined || drain < 0)
+        throw new UsageError(
+          `--drain-duration ${opts.drainDuration}: not a duration`,
+          'e.g. --drain-duration 5 (seconds) or 500ms',
+        );
+      if (opts.readyPath !== undefined && !opts.readyPath.startsWith('/'))
+        throw new UsageError(`--ready-path ${opts.readyPath}: not a path`, 'e.g. --ready-path /healthz');
       const maxMiB = opts.accessLogMaxSize === undefined ? 10 : Number(opts.accessLogMaxSize);
-      if (!Number.isFinite(maxMiB) || maxMiB <= 0) throw new UsageError(`--access-log-max-size ${opts.accessLogMaxSize}: not a size in MiB`, 'e.g. --access-log-max-size 10');
+      if (!Number.isFinite(maxMiB) || maxMiB <= 0)
+        throw new UsageError(
+          `--access-log-max-size ${opts.accessLogMaxSize}: not a size in MiB`,
+          'e.g. --access-log-max-size 10',
+        );
       const keep = opts.accessLogKeep === undefined ? 3 : Number(opts.accessLogKeep);
-      if (!Number.isInteger(keep) || keep < 0 || keep > 100) throw new UsageError(`--access-log-keep ${opts.accessLogKeep}: not a count of files`, 'give 0 to 100, e.g. --access-log-keep 3');
+      if (!Number.isInteger(keep) || keep < 0 || keep > 100)
+        throw new UsageError(
+          `--access-log-keep ${opts.accessLogKeep}: not a count of files`,
+          'give 0 to 100, e.g. --access-log-keep 3',
+        );
       const accessLogRotation = { maxBytes: Math.round(maxMiB * 1024 * 1024), keep };
-      return run(ctx, flags, { readyTimeoutMs: readyTimeout * 1000, readyPath: opts.readyPath, drainMs: drain * 1000, accessLogRotation });
+      return run(ctx, flags, {
+        readyTimeoutMs: readyTimeout * 1000,
+        readyPath: opts.readyPath,
+        drainMs: drain * 1000,
+        accessLogRotation,
+      });
     });
   },
 };
 export default command;
-

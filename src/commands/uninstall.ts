@@ -26,16 +26,26 @@ async function uninstallFromKubernetes(ctx: CliContext, opts: UninstallOptions):
   const { MESH_NAMESPACE } = await import('../protocol/well-known.js');
   const ns = opts.meshNamespace ?? MESH_NAMESPACE;
   const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
-  const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env: ctx.io.env });
-  const what = opts.purge ? 'the mesh, its CRDs (and every VirtualService, DestinationRule, policy... stored in them), the root CA and namespace' : 'the mesh control plane and webhook';
+  const cluster = await KubernetesCluster.connect({
+    ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
+    ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
+    env: ctx.io.env,
+  });
+  const what = opts.purge
+    ? 'the mesh, its CRDs (and every VirtualService, DestinationRule, policy... stored in them), the root CA and namespace'
+    : 'the mesh control plane and webhook';
   if (!opts.yes && !opts.dryRun && !(await ctx.confirm(`Remove ${what} from ${cluster.describe()}?`, true))) {
     ctx.out('Nothing removed.\n');
     return 1;
   }
   const { uninstallKubernetes } = await import('../install/kubernetes.js');
   const s = ctx.style;
-  const progress = (line: string): void => ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
-  const report = await uninstallKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { namespace: ns, force: Boolean(opts.force), purge: Boolean(opts.purge), dryRun: Boolean(opts.dryRun) });
+  const progress = (line: string): void =>
+    ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
+  const report = await uninstallKubernetes(
+    { cluster, progress, warn: (m) => ctx.logger.warn(m) },
+    { namespace: ns, force: Boolean(opts.force), purge: Boolean(opts.purge), dryRun: Boolean(opts.dryRun) },
+  );
   for (const r of report.removed) ctx.out(`  ${opts.dryRun ? 'would remove' : 'removed'} ${r}\n`);
   for (const k of report.kept) ctx.out(`  kept ${k}\n`);
   return 0;
@@ -46,27 +56,56 @@ const command: CommandDefinition = {
   summary: 'Uninstall the mesh from the cluster (--local: stop the local control plane); --purge: also its CRDs/state',
   define(cmd, bind) {
     cmd
-      .option('--purge', 'also delete the mesh state: kubernetes: the CRDs (with the config in them), root CA Secret and namespace; local: CA, config, workloads, logs')
+      .option(
+        '--purge',
+        'also delete the mesh state: kubernetes: the CRDs (with the config in them), root CA Secret and namespace; local: CA, config, workloads, logs',
+      )
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--force', 'kubernetes: uninstall even while injected pods run (their proxies lose the control plane)')
       .option('--dry-run', 'kubernetes: list what would be removed (checked by the API server), remove nothing')
       .option('--mesh-namespace <ns>', 'kubernetes: the namespace the mesh was installed in (default mesh-system)')
-      .addHelpText('after', examples(['meshctl uninstall', 'meshctl uninstall --dry-run', 'meshctl uninstall --purge -y', 'meshctl uninstall --local', 'meshctl uninstall --local --purge -y']));
+      .addHelpText(
+        'after',
+        examples([
+          'meshctl uninstall',
+          'meshctl uninstall --dry-run',
+          'meshctl uninstall --purge -y',
+          'meshctl uninstall --local',
+          'meshctl uninstall --local --purge -y',
+        ]),
+      );
     bind<UninstallOptions>(cmd, async (ctx, _args, opts) => {
       if (opts.purge && !opts.yes && !opts.dryRun && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
-        throw new UsageError('--purge deletes the mesh CA and all config, and there is no terminal to confirm it', 'add -y to confirm');
+        throw new UsageError(
+          '--purge deletes the mesh CA and all config, and there is no terminal to confirm it',
+          'add -y to confirm',
+        );
       }
       if (ctx.platformKind() === 'kubernetes') return uninstallFromKubernetes(ctx, opts);
-      const k8sOnly = [opts.force ? '--force' : '', opts.dryRun ? '--dry-run' : '', opts.meshNamespace ? '--mesh-namespace' : ''].filter(Boolean);
-      if (k8sOnly.length) throw new UsageError(`${k8sOnly.join(', ')}: only for Kubernetes`, 'add --kubernetes (or point KUBECONFIG at a cluster)');
+      const k8sOnly = [
+        opts.force ? '--force' : '',
+        opts.dryRun ? '--dry-run' : '',
+        opts.meshNamespace ? '--mesh-namespace' : '',
+      ].filter(Boolean);
+      if (k8sOnly.length)
+        throw new UsageError(
+          `${k8sOnly.join(', ')}: only for Kubernetes`,
+          'add --kubernetes (or point KUBECONFIG at a cluster)',
+        );
       const { stopDaemon } = await import('../cluster/local/daemon-process.js');
       const { localLayout } = await import('../cluster/local/layout.js');
       const layout = localLayout(ctx.meshHome());
       const s = ctx.style;
       const { stopped, pid } = await stopDaemon(layout);
-      ctx.out(stopped ? `${s.green(Symbols.ok)} Local mesh control plane stopped (pid ${pid})\n` : `${s.dim(Symbols.info)} The local mesh control plane is not running\n`);
+      ctx.out(
+        stopped
+          ? `${s.green(Symbols.ok)} Local mesh control plane stopped (pid ${pid})\n`
+          : `${s.dim(Symbols.info)} The local mesh control plane is not running\n`,
+      );
       if (!opts.purge) {
-        ctx.out(`  its state is kept in ${layout.home}; 'meshctl install --local' starts it again with the same CA and config\n`);
+        ctx.out(
+          `  its state is kept in ${layout.home}; 'meshctl install --local' starts it again with the same CA and config\n`,
+        );
         return 0;
       }
       if (!opts.yes && !(await ctx.confirm(`Delete ${layout.home}: the mesh CA, config, workloads and logs?`, false))) {
@@ -74,7 +113,17 @@ const command: CommandDefinition = {
         return 1;
       }
       const { rm, rmdir } = await import('node:fs/promises');
-      const owned = [layout.caDir, layout.caRoot, layout.tokens, layout.storeDir, layout.workloads, layout.state, layout.adminToken, layout.pidFile, layout.logDir];
+      const owned = [
+        layout.caDir,
+        layout.caRoot,
+        layout.tokens,
+        layout.storeDir,
+        layout.workloads,
+        layout.state,
+        layout.adminToken,
+        layout.pidFile,
+        layout.logDir,
+      ];
       for (const p of owned) await rm(p, { recursive: true, force: true });
       let left = false;
       try {
@@ -82,7 +131,9 @@ const command: CommandDefinition = {
       } catch (err) {
         left = (err as NodeJS.ErrnoException).code === 'ENOTEMPTY';
       }
-      ctx.out(`${s.green(Symbols.ok)} Deleted the mesh state in ${layout.home}${left ? ' (files the mesh did not write were left in place)' : ''}\n`);
+      ctx.out(
+        `${s.green(Symbols.ok)} Deleted the mesh state in ${layout.home}${left ? ' (files the mesh did not write were left in place)' : ''}\n`,
+      );
       return 0;
     });
   },

@@ -24,54 +24,112 @@ const command: CommandDefinition = {
   summary: "Upgrade the mesh on the cluster to this meshctl's version and list proxies to restart",
   define(cmd, bind) {
     filenameOption(cmd, 'values (the same as at install)')
-      .option('--set <key=value>', 'override a value, as at install (repeatable); give the same ones as at install', collect, [])
-      .option('--dry-run', 'list what would change (checked by the API server with a server-side dry run), change nothing')
+      .option(
+        '--set <key=value>',
+        'override a value, as at install (repeatable); give the same ones as at install',
+        collect,
+        [],
+      )
+      .option(
+        '--dry-run',
+        'list what would change (checked by the API server with a server-side dry run), change nothing',
+      )
       .option('-y, --yes', 'do not ask for confirmation')
       .option('--timeout <duration>', 'how long to wait for the control plane rollout', '5m')
       .option('-o, --output <format>', 'output format: table or json', 'table')
-      .addHelpText('after', examples(['meshctl upgrade --dry-run', 'meshctl upgrade -y', 'meshctl upgrade --set controlPlane.replicas=3 -y']));
+      .addHelpText(
+        'after',
+        examples([
+          'meshctl upgrade --dry-run',
+          'meshctl upgrade -y',
+          'meshctl upgrade --set controlPlane.replicas=3 -y',
+        ]),
+      );
     bind<UpgradeFlags>(cmd, async (ctx, args, flags) => {
       const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
       if (args.length) throw new UsageError(`unexpected argument ${args[0]}`);
       const { parseDuration } = await import('../config/duration.js');
       const timeoutMs = parseDuration(flags.timeout ?? '5m');
-      if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'write it like 30s or 5m');
+      if (timeoutMs === undefined || timeoutMs <= 0)
+        throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'write it like 30s or 5m');
       if (ctx.platformKind() !== 'kubernetes') {
-        throw new UsageError('meshctl upgrade is for Kubernetes', "on the local platform restart the control plane with this meshctl: 'meshctl uninstall --local && meshctl install --local'");
+        throw new UsageError(
+          'meshctl upgrade is for Kubernetes',
+          "on the local platform restart the control plane with this meshctl: 'meshctl uninstall --local && meshctl install --local'",
+        );
       }
-      const [{ readSources }, { parseYamlValue }, { defaultValues, resolveValues }, { defaultProxyImage, meshctlVersion }] = await Promise.all([
+      const [
+        { readSources },
+        { parseYamlValue },
+        { defaultValues, resolveValues },
+        { defaultProxyImage, meshctlVersion },
+      ] = await Promise.all([
         import('../config/sources.js'),
         import('../config/documents.js'),
         import('../install/values.js'),
         import('../version.js'),
       ]);
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
-      const values = resolveValues(defaultValues(defaultProxyImage()), files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })), flags.set ?? []);
+      const values = resolveValues(
+        defaultValues(defaultProxyImage()),
+        files.map((f) => ({ name: f.name, values: parseYamlValue(f.text, f.name) })),
+        flags.set ?? [],
+      );
       const version = meshctlVersion();
       const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
-      const cluster = await KubernetesCluster.connect({ ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}), ...(ctx.globals.context ? { context: ctx.globals.context } : {}), env: ctx.io.env });
-      if (!flags.dryRun && !flags.yes && !(await ctx.confirm(`Upgrade the mesh in ${cluster.describe()} (namespace ${values.namespace}) to meshctl ${version}?`, true))) {
+      const cluster = await KubernetesCluster.connect({
+        ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
+        ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
+        env: ctx.io.env,
+      });
+      if (
+        !flags.dryRun &&
+        !flags.yes &&
+        !(await ctx.confirm(
+          `Upgrade the mesh in ${cluster.describe()} (namespace ${values.namespace}) to meshctl ${version}?`,
+          true,
+        ))
+      ) {
         ctx.out('Nothing changed.\n');
         return 1;
       }
       const { upgradeKubernetes } = await import('../install/upgrade.js');
       const s = ctx.style;
       const progress = (line: string): void => {
-        if (format === 'table') ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
+        if (format === 'table')
+          ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
       };
-      const report = await upgradeKubernetes({ cluster, progress, warn: (m) => ctx.logger.warn(m) }, { values, version, dryRun: Boolean(flags.dryRun), timeoutMs });
+      const report = await upgradeKubernetes(
+        { cluster, progress, warn: (m) => ctx.logger.warn(m) },
+        { values, version, dryRun: Boolean(flags.dryRun), timeoutMs },
+      );
       if (format === 'json') {
         const { toJson } = await import('../ui/printers.js');
-        ctx.out(toJson({ version, dryRun: Boolean(flags.dryRun), ...(report.planned ? { changes: report.planned } : {}), ...(report.install ? { applied: [...report.install.crds, ...report.install.components] } : {}), outdatedProxies: report.outdated }));
+        ctx.out(
+          toJson({
+            version,
+            dryRun: Boolean(flags.dryRun),
+            ...(report.planned ? { changes: report.planned } : {}),
+            ...(report.install ? { applied: [...report.install.crds, ...report.install.components] } : {}),
+            outdatedProxies: report.outdated,
+          }),
+        );
         return 0;
       }
       if (report.planned) {
-        if (!report.planned.length) ctx.out(`${s.green(Symbols.ok)} Dry run: the mesh already matches meshctl ${version}; upgrade would change nothing\n`);
+        if (!report.planned.length)
+          ctx.out(
+            `${s.green(Symbols.ok)} Dry run: the mesh already matches meshctl ${version}; upgrade would change nothing\n`,
+          );
         else {
-          ctx.out(`Dry run: upgrading to meshctl ${version} would change ${report.planned.length} object(s) (nothing was changed):\n`);
+          ctx.out(
+            `Dry run: upgrading to meshctl ${version} would change ${report.planned.length} object(s) (nothing was changed):\n`,
+          );
           for (const c of report.planned) {
             const shown = c.fields.slice(0, 8);
-            ctx.out(`  ${c.action === 'create' ? 'create' : 'change'} ${c.object}${shown.length ? `: ${shown.join(', ')}${c.fields.length > shown.length ? `, … (${c.fields.length - shown.length} more)` : ''}` : ''}\n`);
+            ctx.out(
+              `  ${c.action === 'create' ? 'create' : 'change'} ${c.object}${shown.length ? `: ${shown.join(', ')}${c.fields.length > shown.length ? `, … (${c.fields.length - shown.length} more)` : ''}` : ''}\n`,
+            );
           }
         }
       } else {
@@ -80,8 +138,15 @@ const command: CommandDefinition = {
       if (!report.outdated.length) ctx.out(`${s.green(Symbols.ok)} Every injected proxy runs ${version}\n`);
       else {
         const { renderTable } = await import('../ui/table.js');
-        ctx.out(`\n${s.yellow(Symbols.warn)} ${report.outdated.length} injected proxy(ies) run an older version than ${version}; restart their workloads to get the new proxy:\n`);
-        ctx.out(renderTable(['NAMESPACE', 'POD', 'PROXY VERSION', 'WORKLOAD'], report.outdated.map((o) => [o.namespace, o.pod, o.version, o.workload])));
+        ctx.out(
+          `\n${s.yellow(Symbols.warn)} ${report.outdated.length} injected proxy(ies) run an older version than ${version}; restart their workloads to get the new proxy:\n`,
+        );
+        ctx.out(
+          renderTable(
+            ['NAMESPACE', 'POD', 'PROXY VERSION', 'WORKLOAD'],
+            report.outdated.map((o) => [o.namespace, o.pod, o.version, o.workload]),
+          ),
+        );
         for (const cmdLine of [...new Set(report.outdated.map((o) => o.restart))]) ctx.out(`  ${cmdLine}\n`);
       }
       return 0;

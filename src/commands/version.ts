@@ -19,7 +19,11 @@ const command: CommandDefinition = {
       .addHelpText('after', examples(['meshctl version --client', 'meshctl version -o json']));
     bind<VersionOptions>(cmd, async (ctx, _args, opts) => {
       const format = parseOutputFormat(opts.output, ['text', 'json', 'short'] as const, 'text');
-      const client = { version: meshctlVersion(), nodeVersion: process.versions.node, platform: `${process.platform}/${process.arch}` };
+      const client = {
+        version: meshctlVersion(),
+        nodeVersion: process.versions.node,
+        platform: `${process.platform}/${process.arch}`,
+      };
       if (format === 'json') ctx.out(toJson({ clientVersion: client }));
       else if (format === 'short') ctx.out(`${client.version}\n`);
       else ctx.out(`client version: ${client.version} (node ${client.nodeVersion}, ${client.platform})\n`);

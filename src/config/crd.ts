@@ -25,7 +25,10 @@ function describe(s: Record<string, unknown>): string | undefined {
 
 /** `at most one of` groups as value validations (no types inside, as structural schemas require). */
 function exclusiveValidation(groups: string[][]): StructuralSchema {
-  const oneOf = (g: string[]) => [{ not: { anyOf: g.map((k) => ({ required: [k] })) } }, ...g.map((k) => ({ required: [k] }))];
+  const oneOf = (g: string[]) => [
+    { not: { anyOf: g.map((k) => ({ required: [k] })) } },
+    ...g.map((k) => ({ required: [k] })),
+  ];
   if (groups.length === 1) return { oneOf: oneOf(groups[0]!) };
   return { allOf: groups.map((g) => ({ oneOf: oneOf(g) })) };
 }
@@ -39,7 +42,8 @@ export function toStructural(schema: unknown): StructuralSchema {
   // A recursive reference (Linkerd's nested matches): structural schemas cannot recurse.
   if (typeof schema.$ref === 'string') return { ...out, type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   if (schema['x-kubernetes-int-or-string']) return { ...out, 'x-kubernetes-int-or-string': true };
-  if (schema['x-kubernetes-preserve-unknown-fields']) return { ...out, type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+  if (schema['x-kubernetes-preserve-unknown-fields'])
+    return { ...out, type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   switch (schema.type) {
     case 'object': {
       out.type = 'object';
@@ -90,8 +94,14 @@ export function openApiSchema(def: KindDefinition): StructuralSchema {
   const spec = toStructural(def.spec);
   spec.description = `${def.summary}. See ${def.reference}`;
   const properties: Record<string, unknown> = {
-    apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
-    kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+    apiVersion: {
+      type: 'string',
+      description: 'APIVersion defines the versioned schema of this representation of an object.',
+    },
+    kind: {
+      type: 'string',
+      description: 'Kind is a string value representing the REST resource this object represents.',
+    },
     metadata: { type: 'object' },
     spec,
   };
@@ -138,7 +148,8 @@ export interface CrdFile {
   readonly yaml: string;
 }
 
-const HEADER = '# Generated from src/config by `npm run crds:generate`. Do not edit: change the schema and regenerate.\n';
+const HEADER =
+  '# Generated from src/config by `npm run crds:generate`. Do not edit: change the schema and regenerate.\n';
 
 /** Every CRD of the mesh API, one YAML file per kind. Two kinds never share a group and plural. */
 export function generateCrdFiles(): CrdFile[] {

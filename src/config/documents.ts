@@ -57,7 +57,13 @@ function looksLikeJson(text: string): boolean {
 export function parseDocuments(text: string, file: string): ParsedDocument[] {
   const lineCounter = new LineCounter();
   // YAML 1.1 scalars, as Kubernetes reads them (src/ui/kube-yaml.ts): `0400` is 256, `yes` is true.
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, ...KUBERNETES_YAML });
+  const docs = parseAllDocuments(text, {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    ...KUBERNETES_YAML,
+  });
   const list = Array.isArray(docs) ? docs : [docs];
   const format = looksLikeJson(text) ? 'json' : 'yaml';
   const toPos = (offset: number): SourcePosition => {
@@ -131,6 +137,10 @@ export function manifestObjects(docs: readonly ParsedDocument[]): ManifestObject
  */
 export function parseYamlValue(text: string, file: string): unknown {
   const docs = parseDocuments(text, file).filter((d) => d.object !== null);
-  if (docs.length > 1) throw new InputParseError({ file, line: docs[1]!.positionOf([]).line, column: 1 }, `expected one YAML document, found ${docs.length}`);
+  if (docs.length > 1)
+    throw new InputParseError(
+      { file, line: docs[1]!.positionOf([]).line, column: 1 },
+      `expected one YAML document, found ${docs.length}`,
+    );
   return docs[0]?.object ?? {};
 }

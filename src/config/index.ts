@@ -22,6 +22,7 @@ export {
 } from './validate.js';
 export { crdFor, generateCrdFiles, openApiSchema, toStructural, type CrdFile } from './crd.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { exportedTo, serviceExportTo } from './export-to.js';
 export { fullMatcher, regexProblem } from './regex.js';
 export { parseQuantity } from './kinds/traffic-split.js';
 export { RETRY_ON_POLICIES, type HTTPRoute, type VirtualServiceSpec } from './kinds/virtual-service.js';
@@ -33,12 +34,23 @@ export type { SidecarSpec } from './kinds/sidecar.js';
 export type { PeerAuthenticationSpec } from './kinds/peer-authentication.js';
 export type { AuthorizationPolicySpec } from './kinds/authorization-policy.js';
 export type { RequestAuthenticationSpec } from './kinds/request-authentication.js';
+export type { TelemetrySpec } from './kinds/telemetry.js';
 export type { RequestMatch, ResponseMatch, ServiceProfileSpec } from './kinds/service-profile.js';
 export type { TrafficSplitSpec } from './kinds/traffic-split.js';
 export type { LinkerdAuthorizationPolicySpec, ServerAuthorizationSpec, ServerSpec } from './kinds/linkerd-policy.js';
 export type { LabelSelector, ObjectMeta, Resource } from './schema.js';
 export * from './types.js';
 export { supportTables } from './support-tables.js';
-export { accepted, deprecated, enforced, exceptValues, resolveFields, truthTable, type FieldTruth, type ResolvedField, type TruthTable } from './truth.js';
+export {
+  accepted,
+  deprecated,
+  enforced,
+  exceptValues,
+  resolveFields,
+  truthTable,
+  type FieldTruth,
+  type ResolvedField,
+  type TruthTable,
+} from './truth.js';
 export { TRUTH_TABLES, truthTableOf } from './truth/index.js';
 export { configKinds, notEnforced, NOT_ENFORCED_KINDS, type NotEnforcedKind } from './enforcement.js';

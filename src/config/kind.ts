@@ -19,6 +19,7 @@ export type IssueRule =
   | 'deprecated'
   | 'wrong-group'
   | 'not-mesh-kind'
+  | 'unhonoured-kind'
   | 'too-large'
   | 'header';
 

@@ -20,6 +20,7 @@ import { requestAuthenticationKind } from './kinds/request-authentication.js';
 import { serviceEntryKind } from './kinds/service-entry.js';
 import { serviceProfileKind } from './kinds/service-profile.js';
 import { sidecarKind } from './kinds/sidecar.js';
+import { telemetryKind } from './kinds/telemetry.js';
 import { trafficSplitKind } from './kinds/traffic-split.js';
 import { virtualServiceKind } from './kinds/virtual-service.js';
 
@@ -33,6 +34,7 @@ export const MESH_KINDS: readonly KindDefinition[] = [
   peerAuthenticationKind,
   authorizationPolicyKind,
   requestAuthenticationKind,
+  telemetryKind,
   serviceProfileKind,
   trafficSplitKind,
   serverKind,
@@ -45,7 +47,9 @@ export const MESH_KINDS: readonly KindDefinition[] = [
 /** Splits `group/version` (or the core `v1`) into its parts. */
 export function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const i = apiVersion.lastIndexOf('/');
-  return i < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
+  return i < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
 }
 
 /** What an apiVersion + kind resolved to. */
@@ -59,14 +63,21 @@ export type KindLookup =
 export function lookupKind(apiVersion: string, kind: string): KindLookup {
   const { group, version } = splitApiVersion(apiVersion);
   const def = MESH_KINDS.find((k) => k.group === group && k.kind === kind);
-  if (def) return def.versions.includes(version) ? { type: 'mesh', def, version } : { type: 'bad-version', def, version };
+  if (def)
+    return def.versions.includes(version) ? { type: 'mesh', def, version } : { type: 'bad-version', def, version };
   const core = CORE_KINDS.find((k) => k.group === group && k.kind === kind);
   if (core) return { type: 'core', core };
   // A kind of one Istio group written with the other Istio group's apiVersion (as in
   // `security.istio.io/v1beta1` + DestinationRule): unambiguous, so read it as meant, with a warning.
   if (group.endsWith('.istio.io')) {
     const sibling = MESH_KINDS.find((k) => k.family === 'istio' && k.kind === kind);
-    if (sibling) return { type: 'mesh', def: sibling, version: sibling.versions.includes(version) ? version : sibling.storageVersion, wrongGroup: group };
+    if (sibling)
+      return {
+        type: 'mesh',
+        def: sibling,
+        version: sibling.versions.includes(version) ? version : sibling.storageVersion,
+        wrongGroup: group,
+      };
   }
   return { type: 'unknown' };
 }
@@ -74,5 +85,12 @@ export function lookupKind(apiVersion: string, kind: string): KindLookup {
 /** Finds a mesh kind by kind name, plural or short name (case-insensitive), as `meshctl get` takes it. */
 export function findKindByName(name: string): KindDefinition[] {
   const n = name.toLowerCase();
-  return MESH_KINDS.filter((k) => k.kind.toLowerCase() === n || k.plural === n || k.singular === n || k.shortNames.includes(n) || `${k.plural}.${k.group}` === n);
+  return MESH_KINDS.filter(
+    (k) =>
+      k.kind.toLowerCase() === n ||
+      k.plural === n ||
+      k.singular === n ||
+      k.shortNames.includes(n) ||
+      `${k.plural}.${k.group}` === n,
+  );
 }

@@ -90,7 +90,12 @@ export function Enum<const T extends readonly string[]>(values: T, o?: FieldOpti
 
 /** A signed 32-bit integer (protobuf int32), optionally bounded. */
 export function Int32(o?: FieldOptions | string, bounds: { minimum?: number; maximum?: number } = {}) {
-  return Type.Integer({ ...annotations(o), format: 'int32', minimum: bounds.minimum ?? -2147483648, maximum: bounds.maximum ?? 2147483647 });
+  return Type.Integer({
+    ...annotations(o),
+    format: 'int32',
+    minimum: bounds.minimum ?? -2147483648,
+    maximum: bounds.maximum ?? 2147483647,
+  });
 }
 
 /** An unsigned 32-bit integer (protobuf uint32 / UInt32Value), optionally bounded. */
@@ -159,7 +164,11 @@ export function IntOrString(o?: FieldOptions | string): TUnsafe<number | string>
 
 /** A free-form object the mesh passes through (kept as is by the API server). */
 export function FreeForm(o?: FieldOptions | string): TUnsafe<Record<string, unknown>> {
-  return Type.Unsafe<Record<string, unknown>>({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true, ...annotations(o) });
+  return Type.Unsafe<Record<string, unknown>>({
+    type: 'object',
+    'x-kubernetes-preserve-unknown-fields': true,
+    ...annotations(o),
+  });
 }
 
 /** Marks a schema optional in its parent object. */
@@ -211,7 +220,10 @@ export const PolicyTargetReference = Obj(
     name: Str('name of the target'),
     namespace: Opt(Str('namespace of the target; must be the policy namespace')),
   },
-  { description: 'a Gateway API or Service resource the policy attaches to', unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' },
+  {
+    description: 'a Gateway API or Service resource the policy attaches to',
+    unsupported: 'waypoint/Gateway API targeting is not implemented; use selector',
+  },
 );
 
 /** The metadata the mesh reads from every object; other metadata fields are kept as is. */

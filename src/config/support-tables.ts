@@ -33,7 +33,9 @@ function typeOf(s: Record<string, unknown>): string {
     case 'array':
       return `list of ${isRecord(s.items) ? typeOf(s.items) : 'values'}`;
     case 'object':
-      return isRecord(s.additionalProperties) && !isRecord(s.properties) ? `map of ${typeOf(s.additionalProperties)}` : 'object';
+      return isRecord(s.additionalProperties) && !isRecord(s.properties)
+        ? `map of ${typeOf(s.additionalProperties)}`
+        : 'object';
     default:
       return String(s.type);
   }
@@ -65,13 +67,15 @@ function notesOf(s: Record<string, unknown>, t: FieldTruth | undefined, own: boo
   if (typeof s[MeshKeyword.deprecated] === 'string') notes.push(`deprecated: ${s[MeshKeyword.deprecated] as string}`);
   else if (own && t?.status === 'deprecated') notes.push(`deprecated: ${t.use}`);
   if (isRecord(s[MeshKeyword.deprecatedValues])) {
-    for (const [v, why] of Object.entries(s[MeshKeyword.deprecatedValues] as Record<string, string>)) notes.push(`\`${v}\` deprecated: ${why}`);
+    for (const [v, why] of Object.entries(s[MeshKeyword.deprecatedValues] as Record<string, string>))
+      notes.push(`\`${v}\` deprecated: ${why}`);
   }
   if (own && t?.ignoredValues) {
     for (const [v, why] of Object.entries(t.ignoredValues)) notes.push(`\`${v}\` not implemented: ${why}`);
   }
   if (isRecord(s[MeshKeyword.unsupportedValues])) {
-    for (const [v, why] of Object.entries(s[MeshKeyword.unsupportedValues] as Record<string, string>)) notes.push(`\`${v}\` not implemented: ${why}`);
+    for (const [v, why] of Object.entries(s[MeshKeyword.unsupportedValues] as Record<string, string>))
+      notes.push(`\`${v}\` not implemented: ${why}`);
   }
   if (typeof s.$ref === 'string') notes.push('nested condition: same fields as its parent');
   return notes.join('; ');

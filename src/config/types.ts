@@ -5,18 +5,39 @@
 import type { AuthorizationPolicy } from './kinds/authorization-policy.js';
 import type { DestinationRule } from './kinds/destination-rule.js';
 import type { Gateway } from './kinds/gateway.js';
-import type { LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication, Server, ServerAuthorization } from './kinds/linkerd-policy.js';
+import type {
+  LinkerdAuthorizationPolicy,
+  MeshTLSAuthentication,
+  NetworkAuthentication,
+  Server,
+  ServerAuthorization,
+} from './kinds/linkerd-policy.js';
 import type { PeerAuthentication } from './kinds/peer-authentication.js';
 import type { RequestAuthentication } from './kinds/request-authentication.js';
 import type { ServiceEntry } from './kinds/service-entry.js';
 import type { ServiceProfile } from './kinds/service-profile.js';
 import type { Sidecar } from './kinds/sidecar.js';
+import type { Telemetry } from './kinds/telemetry.js';
 import type { TrafficSplit } from './kinds/traffic-split.js';
 import type { VirtualService } from './kinds/virtual-service.js';
 
 export type {
-  AuthorizationPolicy, DestinationRule, Gateway, LinkerdAuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
-  PeerAuthentication, RequestAuthentication, Server, ServerAuthorization, ServiceEntry, ServiceProfile, Sidecar, TrafficSplit, VirtualService,
+  AuthorizationPolicy,
+  DestinationRule,
+  Gateway,
+  LinkerdAuthorizationPolicy,
+  MeshTLSAuthentication,
+  NetworkAuthentication,
+  PeerAuthentication,
+  RequestAuthentication,
+  Server,
+  ServerAuthorization,
+  ServiceEntry,
+  ServiceProfile,
+  Sidecar,
+  Telemetry,
+  TrafficSplit,
+  VirtualService,
 };
 
 /** Any validated mesh resource. Discriminate on `kind` (and the apiVersion group for AuthorizationPolicy). */
@@ -29,6 +50,7 @@ export type MeshResource =
   | PeerAuthentication
   | AuthorizationPolicy
   | RequestAuthentication
+  | Telemetry
   | ServiceProfile
   | TrafficSplit
   | Server

@@ -11,12 +11,20 @@ import { writeFileAtomic } from './atomic-file.js';
 import { localLayout, type ControlPlaneState, type LocalLayout } from '../cluster/local/layout.js';
 import { processStartTime } from '../cluster/local/daemon-process.js';
 import { ControlPlanePorts } from '../protocol/well-known.js';
-import { CertificateAuthority, DEFAULT_TTL_POLICY, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa } from './ca/index.js';
+import {
+  CertificateAuthority,
+  DEFAULT_TTL_POLICY,
+  FileCaStorage,
+  LocalTokenAuthenticator,
+  loadOrCreateCa,
+} from './ca/index.js';
 import { configChange, registryChange, type ConfigGenerator, type PushPipeline } from './push/index.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { collectServices } from './registry/services.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
+import { MeshConfigFile } from './store/mesh-config-file.js';
+import { MESH_CONFIG_GROUP, MESH_CONFIG_KIND } from './generators/telemetry.js';
 import type { MeshServer } from './stream/server.js';
 import type { JwksFetchOptions } from './jwks/jwks-cache.js';
 
@@ -71,6 +79,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
   const adminToken = await readOrCreateAdminToken(layout.adminToken);
   const store = await FileConfigStore.open(layout.storeDir, (l) => log(`store: ${l}`));
   const workloads = await WorkloadStore.open(layout.workloads);
+  let onMeshConfig = (): void => undefined;
+  const meshConfig = await MeshConfigFile.open(layout.meshConfig, log, () => onMeshConfig());
 
   const startedAt = new Date().toISOString();
   const serving: MeshServing = await startMeshServing({
@@ -84,10 +94,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     ...(opts.jwks ? { jwks: opts.jwks } : {}),
     inputs: () => {
       const wl = workloads.list();
-      return { configs: store.meshResources(), services: collectServices(store.serviceObjects(), wl), workloads: wl };
+      const mc = meshConfig.object();
+      return {
+        configs: store.meshResources(),
+        services: collectServices(store.serviceObjects(), wl),
+        workloads: wl,
+        ...(mc ? { meshConfig: mc } : {}),
+      };
     },
     local: { store, workloads, tokens, adminToken },
-    info: (streamAddress) => ({ version: opts.version, pid: process.pid, startedAt, streamAddress, home: layout.home, caOrigin: ca.origin, proxies: serving.server.ads.views().length, workloads: workloads.list().length, configs: store.list().length, memory: process.memoryUsage() }),
+    info: (streamAddress) => ({
+      version: opts.version,
+      pid: process.pid,
+      startedAt,
+      streamAddress,
+      home: layout.home,
+      caOrigin: ca.origin,
+      proxies: serving.server.ads.views().length,
+      workloads: workloads.list().length,
+      configs: store.list().length,
+      memory: process.memoryUsage(),
+    }),
     log,
   });
   const { pipeline, server, streamAddress } = serving;
@@ -95,21 +122,55 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     // Service objects are the registry's services here (as the informers' are on Kubernetes), not config.
     const isService = (k: StoreKey): boolean => k.kind === 'Service' && k.group === '';
     const configs = keys.filter((k) => !isService(k));
-    if (configs.length) pipeline.notify(configChange(configs, `config ${configs.map((k) => `${k.kind}/${k.namespace}/${k.name}`).slice(0, 5).join(', ')}`));
+    if (configs.length)
+      pipeline.notify(
+        configChange(
+          configs,
+          `config ${configs
+            .map((k) => `${k.kind}/${k.namespace}/${k.name}`)
+            .slice(0, 5)
+            .join(', ')}`,
+        ),
+      );
     if (configs.length < keys.length) pipeline.notify(registryChange(['services', 'endpoints'], 'Service changed'));
   });
-  workloads.on('change', (key: string) => pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)));
+  onMeshConfig = () =>
+    pipeline.notify(
+      configChange(
+        [{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: 'mesh-system', name: 'mesh' }],
+        'mesh config changed',
+      ),
+    );
+  workloads.on('change', (key: string) =>
+    pipeline.notify(registryChange(['workloads', 'endpoints', 'services'], `workload ${key}`)),
+  );
   const processStart = await processStartTime('self');
-  const state: ControlPlaneState = { pid: process.pid, ...(processStart ? { processStart } : {}), streamAddress, apiUrl: `http://${host}:${serving.apiPort}`, version: opts.version, startedAt };
+  const state: ControlPlaneState = {
+    pid: process.pid,
+    ...(processStart ? { processStart } : {}),
+    streamAddress,
+    apiUrl: `http://${host}:${serving.apiPort}`,
+    version: opts.version,
+    startedAt,
+  };
   await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + '\n', 0o600);
-  log(`control plane ${opts.version} ready: config stream + CA on ${streamAddress}, debug API on ${state.apiUrl}, state in ${layout.home}`);
+  log(
+    `control plane ${opts.version} ready: config stream + CA on ${streamAddress}, debug API on ${state.apiUrl}, state in ${layout.home}`,
+  );
 
   let stopped = false;
   return {
-    layout, state, server, pipeline, store, workloads, authority,
+    layout,
+    state,
+    server,
+    pipeline,
+    store,
+    workloads,
+    authority,
     async stop() {
       if (stopped) return;
       stopped = true;
+      meshConfig.close();
       await serving.close();
       // Only remove the state file if it is still ours (a newer daemon may have replaced it).
       try {

@@ -12,7 +12,8 @@ import type { KubernetesCluster, KubeObject } from '../cluster/kubernetes/index.
 import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
 import { TokenReviewAuthenticator } from './ca/token-review.js';
-import type { ChangeSet } from './push/index.js';
+import { configChange, type ChangeSet } from './push/index.js';
+import { MESH_CONFIG_GROUP, MESH_CONFIG_KIND } from './generators/telemetry.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { KubernetesRegistry } from './kubernetes/registry.js';
 import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
@@ -46,6 +47,8 @@ export interface KubernetesControlPlaneOptions {
    */
   readonly proxyControlPlaneAddress?: string;
   readonly certTtlSeconds?: number;
+  /** How often the mesh ConfigMap's MeshConfig is re-read (default 5 s). */
+  readonly meshConfigPollMs?: number;
   /** How often the leader re-checks the webhook caBundle and the root ConfigMaps (default 30 s). */
   readonly reconcileMs?: number;
   readonly leaseDurationSeconds?: number;
@@ -73,13 +76,64 @@ export interface RunningKubernetesControlPlane {
 
 /** The mesh settings install wrote into the `meshctl-config` ConfigMap (mesh.yaml). */
 async function meshSettings(cluster: KubernetesCluster, namespace: string): Promise<Record<string, string>> {
-  const cm = await cluster.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: MESH_CONFIGMAP });
+  const cm = await cluster.get<KubeObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace,
+    name: MESH_CONFIGMAP,
+  });
   const out: Record<string, string> = {};
   for (const line of (cm?.data?.['mesh.yaml'] ?? '').split('\n')) {
     const m = /^([A-Za-z]+):\s*(.*)$/.exec(line.trim());
     if (m) out[m[1]!] = m[2]!;
   }
   return out;
+}
+
+/**
+ * Follows Istio's MeshConfig in the mesh ConfigMap (`meshConfig.json`, which install renders from an
+ * IstioOperator): polled, since a ConfigMap edit (install, kubectl edit) must reach running proxies
+ * without a restart; content that does not parse keeps the last good config.
+ */
+class MeshConfigMap {
+  private text = '';
+  object: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly cluster: KubernetesCluster,
+    private readonly namespace: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Reads the ConfigMap; true when the MeshConfig changed. */
+  async refresh(): Promise<boolean> {
+    const cm = await this.cluster.get<KubeObject & { data?: Record<string, string> }>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: this.namespace,
+      name: MESH_CONFIGMAP,
+    });
+    const text = cm?.data?.['meshConfig.json'] ?? '';
+    if (text === this.text) return false;
+    if (text === '') {
+      this.text = '';
+      this.object = undefined;
+      return true;
+    }
+    try {
+      const spec = JSON.parse(text) as unknown;
+      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
+      this.text = text;
+      this.object = spec as Record<string, unknown>;
+      this.log(`mesh config loaded from ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`);
+      return true;
+    } catch (err) {
+      this.log(
+        `mesh config in ConfigMap ${this.namespace}/${MESH_CONFIGMAP} ignored, keeping the last good one: ${(err as Error).message}`,
+      );
+      return false;
+    }
+  }
 }
 
 function seconds(duration: string | undefined): number | undefined {
@@ -89,7 +143,9 @@ function seconds(duration: string | undefined): number | undefined {
 }
 
 /** Starts the control plane; resolves once the informers listed, the CA is loaded and every port listens. */
-export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptions): Promise<RunningKubernetesControlPlane> {
+export async function startKubernetesControlPlane(
+  o: KubernetesControlPlaneOptions,
+): Promise<RunningKubernetesControlPlane> {
   const { cluster, namespace: ns } = o;
   // Every module below logs through the level filter (see leveled-log.ts for how plain lines get a level).
   const logger = leveledLog(o.logLevel ?? 'info', o.log);
@@ -97,11 +153,23 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
   const host = o.host ?? '0.0.0.0';
   const settings = await meshSettings(cluster, ns);
   const ca = await loadOrCreateCa({ storage: new SecretCaStorage(cluster.objects, ns) });
-  log(`CA: ${ca.origin} root "${ca.certificate.subject}" valid until ${ca.certificate.notAfter.toISOString()} (secret ${ns}/meshctl-ca)`);
+  log(
+    `CA: ${ca.origin} root "${ca.certificate.subject}" valid until ${ca.certificate.notAfter.toISOString()} (secret ${ns}/meshctl-ca)`,
+  );
   const ttl = o.certTtlSeconds ?? seconds(settings.certTtl);
-  const authority = new CertificateAuthority(ca, { ...DEFAULT_TTL_POLICY, ...(ttl ? { defaultTtlSeconds: ttl } : {}) }, log);
+  const authority = new CertificateAuthority(
+    ca,
+    { ...DEFAULT_TTL_POLICY, ...(ttl ? { defaultTtlSeconds: ttl } : {}) },
+    log,
+  );
 
-  const registry = new KubernetesRegistry(cluster.objects, { rootNamespace: ns, ...(settings.trustDomain ? { trustDomain: settings.trustDomain } : {}), log });
+  const meshConfig = new MeshConfigMap(cluster, ns, log);
+  await meshConfig.refresh().catch((err: Error) => log(`reading the mesh config: ${err.message}`));
+  const registry = new KubernetesRegistry(cluster.objects, {
+    rootNamespace: ns,
+    ...(settings.trustDomain ? { trustDomain: settings.trustDomain } : {}),
+    log,
+  });
   await registry.start();
   // Serve only once the snapshot is whole. A replica started while the API server refused one of its
   // lists (RBAC being changed, an overloaded API server) used to serve at once: every proxy that
@@ -111,7 +179,10 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
   // server does not serve (CRD not installed) are not waited for; the wait is bounded so the replica
   // starts, with a warning, before its liveness probe would restart it.
   const missing = await registry.waitForSync(o.initialSyncTimeoutMs ?? 20_000);
-  if (missing.length) logger.warn(`serving without a complete snapshot: informers not synced (they keep retrying): ${missing.join(', ')}`);
+  if (missing.length)
+    logger.warn(
+      `serving without a complete snapshot: informers not synced (they keep retrying): ${missing.join(', ')}`,
+    );
   const unsynced = registry.unsynced().filter((k) => !missing.includes(k));
   if (unsynced.length) log(`informers not synced yet (they keep retrying): ${unsynced.join(', ')}`);
 
@@ -123,9 +194,23 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     debugPort: o.debugPort ?? ControlPlanePorts.debug,
     authority,
     authenticator: new TokenReviewAuthenticator(cluster.rest),
-    inputs: () => registry.snapshotInputs(),
+    inputs: () => {
+      const inputs = registry.snapshotInputs();
+      return meshConfig.object ? { ...inputs, meshConfig: meshConfig.object } : inputs;
+    },
     dnsNames: [`${CONTROL_PLANE_SERVICE}.${ns}`, serviceName, `${serviceName}.cluster.local`],
-    info: (streamAddress) => ({ version: o.version, pod: o.podName, namespace: ns, startedAt, streamAddress, caOrigin: ca.origin, leader: elector.isLeader, proxies: serving.server.ads.views().length, unsynced: registry.unsynced(), rejected: registry.rejected() }),
+    info: (streamAddress) => ({
+      version: o.version,
+      pod: o.podName,
+      namespace: ns,
+      startedAt,
+      streamAddress,
+      caOrigin: ca.origin,
+      leader: elector.isLeader,
+      proxies: serving.server.ads.views().length,
+      unsynced: registry.unsynced(),
+      rejected: registry.rejected(),
+    }),
     log,
   });
   registry.on('change', (change: ChangeSet) => serving.pipeline.notify(change));
@@ -133,23 +218,62 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
   // The injector: the same transform as `meshctl inject`, with the mesh's settings.
   let address = o.proxyControlPlaneAddress || `${serviceName}:${ControlPlanePorts.stream}`;
   if (address === 'pod-ip') {
-    const self = await cluster.get<KubeObject & { status?: { podIP?: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name: o.podName });
-    if (!self?.status?.podIP) throw new Error(`--proxy-control-plane-address pod-ip: pod ${ns}/${o.podName} has no IP yet`);
+    const self = await cluster.get<KubeObject & { status?: { podIP?: string } }>({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      namespace: ns,
+      name: o.podName,
+    });
+    if (!self?.status?.podIP)
+      throw new Error(`--proxy-control-plane-address pod-ip: pod ${ns}/${o.podName} has no IP yet`);
     address = `${self.status.podIP}:${ControlPlanePorts.stream}`;
   }
-  const injectOptions: InjectOptions = { ...defaultInjectOptions(o.version, settings.proxyImage || `ghcr.io/meshctl/meshctl:${o.version}`), controlPlaneAddress: address };
+  const injectOptions: InjectOptions = {
+    ...defaultInjectOptions(o.version, settings.proxyImage || `ghcr.io/meshctl/meshctl:${o.version}`),
+    controlPlaneAddress: address,
+  };
   if (settings.nativeSidecar === 'false') injectOptions.nativeSidecar = false;
-  const issueWebhookCert = () => authority.issueServing({ dns: [serviceName, `${serviceName}.cluster.local`, `${CONTROL_PLANE_SERVICE}.${ns}`], ips: [] }, { namespace: ns, serviceAccount: CONTROL_PLANE_SERVICE }, WEBHOOK_CERT_TTL_SECONDS);
+  const issueWebhookCert = () =>
+    authority.issueServing(
+      { dns: [serviceName, `${serviceName}.cluster.local`, `${CONTROL_PLANE_SERVICE}.${ns}`], ips: [] },
+      { namespace: ns, serviceAccount: CONTROL_PLANE_SERVICE },
+      WEBHOOK_CERT_TTL_SECONDS,
+    );
   const cert = await issueWebhookCert();
   const webhook = await startWebhookServer(
-    { cert: cert.certChainPem, key: cert.keyPem, injectOptions: () => injectOptions, onDecision: (d) => logger.info(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`) },
+    {
+      cert: cert.certChainPem,
+      key: cert.keyPem,
+      injectOptions: () => injectOptions,
+      onDecision: (d) => logger.info(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`),
+    },
     o.webhookPort ?? ControlPlanePorts.webhook,
     host,
   );
   // Renewed at half-life; the caBundle (the mesh root) does not change with it.
-  const renew = setInterval(() => {
-    void issueWebhookCert().then((c) => webhook.setCertificate(c.certChainPem, c.keyPem), (err: Error) => log(`webhook certificate renewal failed: ${err.message}`));
-  }, (WEBHOOK_CERT_TTL_SECONDS / 2) * 1000);
+  const meshConfigPoll = setInterval(() => {
+    meshConfig.refresh().then(
+      (changed) =>
+        changed &&
+        serving.pipeline.notify(
+          configChange(
+            [{ group: MESH_CONFIG_GROUP, kind: MESH_CONFIG_KIND, namespace: ns, name: 'mesh' }],
+            'mesh config changed',
+          ),
+        ),
+      (err: Error) => log(`reading the mesh config: ${err.message}`),
+    );
+  }, o.meshConfigPollMs ?? 5_000);
+  meshConfigPoll.unref();
+  const renew = setInterval(
+    () => {
+      void issueWebhookCert().then(
+        (c) => webhook.setCertificate(c.certChainPem, c.keyPem),
+        (err: Error) => log(`webhook certificate renewal failed: ${err.message}`),
+      );
+    },
+    (WEBHOOK_CERT_TTL_SECONDS / 2) * 1000,
+  );
   renew.unref();
 
   const reconcile = async (): Promise<void> => {
@@ -198,15 +322,23 @@ export async function startKubernetesControlPlane(o: KubernetesControlPlaneOptio
     },
   });
   elector.start();
-  log(`control plane ${o.version} ready (pod ${o.podName}): config stream + CA on ${serving.streamAddress}, debug API on ${host}:${serving.apiPort}, webhook on ${host}:${o.webhookPort ?? ControlPlanePorts.webhook}, proxies told to dial ${address}`);
+  log(
+    `control plane ${o.version} ready (pod ${o.podName}): config stream + CA on ${serving.streamAddress}, debug API on ${host}:${serving.apiPort}, webhook on ${host}:${o.webhookPort ?? ControlPlanePorts.webhook}, proxies told to dial ${address}`,
+  );
 
   let stopped = false;
   return {
-    serving, registry, authority, webhook, elector, reconcile,
+    serving,
+    registry,
+    authority,
+    webhook,
+    elector,
+    reconcile,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(renew);
+      clearInterval(meshConfigPoll);
       await elector.stop();
       registry.stop();
       await Promise.all([serving.close(), webhook.close()]);
@@ -221,28 +353,58 @@ interface WebhookConfiguration extends KubeObject {
 
 /** Sets every webhook's caBundle to the mesh root (a JSON patch of that one object: RBAC allows no other). */
 async function ensureCaBundle(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
-  const ref = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name: WEBHOOK_CONFIGURATION };
+  const ref = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    name: WEBHOOK_CONFIGURATION,
+  };
   const cfg = await cluster.get<WebhookConfiguration>(ref);
   if (!cfg) return;
   const bundle = Buffer.from(rootPem).toString('base64');
-  const ops = (cfg.webhooks ?? []).flatMap((w, i) => (w.clientConfig?.caBundle === bundle ? [] : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }]));
+  const ops = (cfg.webhooks ?? []).flatMap((w, i) =>
+    w.clientConfig?.caBundle === bundle
+      ? []
+      : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }],
+  );
   if (!ops.length) return;
   // The test op makes a concurrent edit of the list fail instead of patching the wrong entry.
   const patch = [{ op: 'test', path: '/metadata/resourceVersion', value: cfg.metadata.resourceVersion }, ...ops];
-  await cluster.rest.json({ method: 'PATCH', path: await cluster.objects.pathOf(ref), body: patch, contentType: 'application/json-patch+json', what: `setting the caBundle of mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}` });
+  await cluster.rest.json({
+    method: 'PATCH',
+    path: await cluster.objects.pathOf(ref),
+    body: patch,
+    contentType: 'application/json-patch+json',
+    what: `setting the caBundle of mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`,
+  });
   log(`webhook ${WEBHOOK_CONFIGURATION}: caBundle set on ${ops.length} webhook(s)`);
 }
 
 /** Publishes the root CA as ConfigMap meshctl-ca-root into every namespace (the injected mesh-ca-root volume). */
 async function publishRoot(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
-  const namespaces = await cluster.list<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'v1', kind: 'Namespace' });
-  const existing = await cluster.list<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap' }, { fieldSelector: `metadata.name=${CA_ROOT_CONFIGMAP}` });
-  const current = new Set(existing.items.filter((c) => c.data?.['root-cert.pem'] === rootPem).map((c) => c.metadata.namespace));
+  const namespaces = await cluster.list<KubeObject & { status?: { phase?: string } }>({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+  });
+  const existing = await cluster.list<KubeObject & { data?: Record<string, string> }>(
+    { apiVersion: 'v1', kind: 'ConfigMap' },
+    { fieldSelector: `metadata.name=${CA_ROOT_CONFIGMAP}` },
+  );
+  const current = new Set(
+    existing.items.filter((c) => c.data?.['root-cert.pem'] === rootPem).map((c) => c.metadata.namespace),
+  );
   for (const n of namespaces.items) {
     const name = n.metadata.name;
     if (SYSTEM_NAMESPACES.has(name) || n.status?.phase === 'Terminating' || current.has(name)) continue;
     try {
-      await cluster.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CA_ROOT_CONFIGMAP, namespace: name, labels: { ...MANAGED } }, data: { 'root-cert.pem': rootPem } } as KubeObject, { force: true });
+      await cluster.apply(
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: CA_ROOT_CONFIGMAP, namespace: name, labels: { ...MANAGED } },
+          data: { 'root-cert.pem': rootPem },
+        } as KubeObject,
+        { force: true },
+      );
       log(`published configmap ${name}/${CA_ROOT_CONFIGMAP}`);
     } catch (err) {
       // A namespace being deleted refuses new objects; the next round skips it.

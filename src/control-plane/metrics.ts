@@ -7,7 +7,12 @@
 import { TypeUrl } from '../protocol/stream/messages.js';
 
 /** istiod's short type names: `pilot_xds_pushes{type="cds"}`. */
-const XDS_TYPE: Record<string, string> = { [TypeUrl.clusters]: 'cds', [TypeUrl.listeners]: 'lds', [TypeUrl.routes]: 'rds', [TypeUrl.endpoints]: 'eds' };
+const XDS_TYPE: Record<string, string> = {
+  [TypeUrl.clusters]: 'cds',
+  [TypeUrl.listeners]: 'lds',
+  [TypeUrl.routes]: 'rds',
+  [TypeUrl.endpoints]: 'eds',
+};
 
 /** istiod's type label of a type URL (the URL's last segment for types istiod does not have). */
 export function xdsTypeLabel(typeUrl: string): string {
@@ -82,7 +87,8 @@ export class ControlPlaneMetrics {
   /** The Prometheus text exposition. */
   render(): string {
     const out: string[] = [];
-    const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    const family = (name: string, type: string, help: string) =>
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     const byLabel = (name: string, label: string, values: Map<string, number>) => {
       for (const [k, v] of values) out.push(`${name}{${label}="${esc(k)}"} ${v}`);
     };
@@ -97,7 +103,11 @@ export class ControlPlaneMetrics {
         cum += h.counts[i]!;
         out.push(`pilot_xds_push_time_bucket{type="${esc(t)}",le="${b}"} ${cum}`);
       });
-      out.push(`pilot_xds_push_time_bucket{type="${esc(t)}",le="+Inf"} ${h.count}`, `pilot_xds_push_time_sum{type="${esc(t)}"} ${h.sum}`, `pilot_xds_push_time_count{type="${esc(t)}"} ${h.count}`);
+      out.push(
+        `pilot_xds_push_time_bucket{type="${esc(t)}",le="+Inf"} ${h.count}`,
+        `pilot_xds_push_time_sum{type="${esc(t)}"} ${h.sum}`,
+        `pilot_xds_push_time_count{type="${esc(t)}"} ${h.count}`,
+      );
     }
     family('pilot_total_xds_rejects', 'counter', 'Config responses proxies rejected (NACK), by type');
     byLabel('pilot_total_xds_rejects', 'type', this.rejects);
@@ -113,7 +123,7 @@ export class ControlPlaneMetrics {
     family('process_resident_memory_bytes', 'gauge', 'Resident memory of the control plane process');
     out.push(`process_resident_memory_bytes ${process.memoryUsage.rss()}`);
     family('process_start_time_seconds', 'gauge', 'Start of the control plane process (unix seconds)');
-    out.push(`process_start_time_seconds ${Math.floor((performance.timeOrigin) / 1000)}`);
+    out.push(`process_start_time_seconds ${Math.floor(performance.timeOrigin / 1000)}`);
     return out.join('\n') + '\n';
   }
 }

@@ -54,7 +54,12 @@ export interface MeshServing {
 export async function startMeshServing(o: MeshServingOptions): Promise<MeshServing> {
   // Keys of RequestAuthentication jwksUris: fetched here, pushed inline; new keys push again.
   let pipeline: PushPipeline | undefined;
-  const jwks = new JwksCache({ ...o.jwks, log: o.log, onChange: (uri) => pipeline?.notify(configChange([{ kind: 'RequestAuthentication', namespace: '', name: uri }], `JWKS ${uri}`)) });
+  const jwks = new JwksCache({
+    ...o.jwks,
+    log: o.log,
+    onChange: (uri) =>
+      pipeline?.notify(configChange([{ kind: 'RequestAuthentication', namespace: '', name: uri }], `JWKS ${uri}`)),
+  });
   const inputs = (): SnapshotInputs => {
     const i = o.inputs();
     jwks.track(jwksSources(i.configs));
@@ -63,7 +68,16 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
   pipeline = new PushPipeline({ generators: meshGeneratorSet(o.generators), inputs, log: o.log });
   let server: MeshServer;
   try {
-    server = await startMeshServer({ host: o.host, port: o.streamPort, authority: o.authority, authenticator: o.authenticator, source: pipeline, log: o.log, ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.servingTtlSeconds ? { servingTtlSeconds: o.servingTtlSeconds } : {}) });
+    server = await startMeshServer({
+      host: o.host,
+      port: o.streamPort,
+      authority: o.authority,
+      authenticator: o.authenticator,
+      source: pipeline,
+      log: o.log,
+      ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}),
+      ...(o.servingTtlSeconds ? { servingTtlSeconds: o.servingTtlSeconds } : {}),
+    });
   } catch (err) {
     pipeline.close();
     jwks.close();
@@ -75,7 +89,14 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
   let api;
   try {
     api = await startHttpApi(
-      { ads: server.ads, pipeline, authority: o.authority, streamAddress: () => streamAddress, info: () => o.info(streamAddress), ...(o.local ? { local: o.local } : {}) },
+      {
+        ads: server.ads,
+        pipeline,
+        authority: o.authority,
+        streamAddress: () => streamAddress,
+        info: () => o.info(streamAddress),
+        ...(o.local ? { local: o.local } : {}),
+      },
       o.debugHost ?? o.host,
       o.debugPort,
     );
@@ -106,7 +127,9 @@ function jwksSources(configs: readonly ConfigObject[]): JwksSource[] {
   const out = new Map<string, number>();
   for (const c of configs) {
     if (c.kind !== 'RequestAuthentication') continue;
-    const rules = (c.spec as { jwtRules?: { jwksUri?: string; jwks_uri?: string; jwks?: string; timeout?: string }[] } | undefined)?.jwtRules ?? [];
+    const rules =
+      (c.spec as { jwtRules?: { jwksUri?: string; jwks_uri?: string; jwks?: string; timeout?: string }[] } | undefined)
+        ?.jwtRules ?? [];
     for (const r of rules) {
       const uri = r.jwksUri ?? r.jwks_uri;
       if (!uri || r.jwks) continue;

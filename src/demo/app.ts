@@ -34,7 +34,18 @@ export interface DemoAnswer {
 
 /** The port the demo's services listen on in their Services (bookinfo's 9080): calls without a port go there. */
 const SERVICE_PORT = 9080;
-const PROPAGATED = ['x-request-id', 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'end-user', 'user-agent'];
+const PROPAGATED = [
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'b3',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'end-user',
+  'user-agent',
+];
 const CALL_TIMEOUT_MS = 5_000;
 
 function targetUrl(spec: string, defaultPort: number): URL {
@@ -96,7 +107,10 @@ export async function startDemoApp(o: DemoAppOptions): Promise<Server> {
     const calls = await Promise.all(targets.map((t) => call(t, req.headers, proxy)));
     const answer: DemoAnswer = { service: o.service, version: o.version, pod, path: req.url ?? '/', calls };
     const failed = calls.some((c) => c.status === 0 || c.status >= 500);
-    res.writeHead(o.failStatus ?? (failed ? 502 : 200), { 'content-type': 'application/json', 'x-demo-version': o.version });
+    res.writeHead(o.failStatus ?? (failed ? 502 : 200), {
+      'content-type': 'application/json',
+      'x-demo-version': o.version,
+    });
     res.end(JSON.stringify(answer) + '\n');
   });
   await new Promise<void>((resolve, reject) => {

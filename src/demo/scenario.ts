@@ -24,7 +24,12 @@ export const DEMO_WORKLOADS: readonly DemoWorkload[] = [
   { name: 'reviews-v1', service: 'reviews', version: 'v1', calls: [] },
   { name: 'reviews-v2', service: 'reviews', version: 'v2', calls: [`ratings:${DEMO_SERVICE_PORT}`] },
   { name: 'reviews-v3', service: 'reviews', version: 'v3', calls: [`ratings:${DEMO_SERVICE_PORT}`] },
-  { name: 'productpage-v1', service: 'productpage', version: 'v1', calls: [`details:${DEMO_SERVICE_PORT}`, `reviews:${DEMO_SERVICE_PORT}`] },
+  {
+    name: 'productpage-v1',
+    service: 'productpage',
+    version: 'v1',
+    calls: [`details:${DEMO_SERVICE_PORT}`, `reviews:${DEMO_SERVICE_PORT}`],
+  },
 ];
 
 /** The versions of reviews, whose traffic the demo shifts. */
@@ -55,7 +60,11 @@ ${REVIEWS_VERSIONS.map((v) => `  - {name: ${v}, labels: {version: ${v}}}`).join(
 }
 
 /** A VirtualService for reviews: a weighted split, optionally behind a header match for one user. */
-export function reviewsVirtualService(namespace: string, weights: Partial<Record<ReviewsVersion, number>>, headerRoute?: { user: string; version: ReviewsVersion }): string {
+export function reviewsVirtualService(
+  namespace: string,
+  weights: Partial<Record<ReviewsVersion, number>>,
+  headerRoute?: { user: string; version: ReviewsVersion },
+): string {
   const split = Object.entries(weights)
     .map(([v, w]) => `    - destination: {host: reviews, subset: ${v}}\n      weight: ${w}`)
     .join('\n');
@@ -100,11 +109,35 @@ export interface DemoStep {
 export function demoSteps(namespace: string): DemoStep[] {
   const third = 1 / 3;
   return [
-    { title: 'No routing rules: reviews is load-balanced over v1, v2 and v3', describeConfig: 'Services and DestinationRule reviews (subsets v1, v2, v3)', traffic: [{ label: 'all users', shares: { v1: third, v2: third, v3: third } }] },
-    { title: 'Route every request to reviews v1', config: reviewsVirtualService(namespace, { v1: 100 }), describeConfig: 'VirtualService reviews: v1 100', traffic: [{ label: 'all users', shares: { v1: 1 } }] },
-    { title: 'Canary: 10% of reviews traffic to v2', config: reviewsVirtualService(namespace, { v1: 90, v2: 10 }), describeConfig: 'VirtualService reviews: v1 90, v2 10', traffic: [{ label: 'all users', shares: { v1: 0.9, v2: 0.1 } }] },
-    { title: 'Canary: half of reviews traffic to v2', config: reviewsVirtualService(namespace, { v1: 50, v2: 50 }), describeConfig: 'VirtualService reviews: v1 50, v2 50', traffic: [{ label: 'all users', shares: { v1: 0.5, v2: 0.5 } }] },
-    { title: 'Canary done: all reviews traffic to v2', config: reviewsVirtualService(namespace, { v2: 100 }), describeConfig: 'VirtualService reviews: v2 100', traffic: [{ label: 'all users', shares: { v2: 1 } }] },
+    {
+      title: 'No routing rules: reviews is load-balanced over v1, v2 and v3',
+      describeConfig: 'Services and DestinationRule reviews (subsets v1, v2, v3)',
+      traffic: [{ label: 'all users', shares: { v1: third, v2: third, v3: third } }],
+    },
+    {
+      title: 'Route every request to reviews v1',
+      config: reviewsVirtualService(namespace, { v1: 100 }),
+      describeConfig: 'VirtualService reviews: v1 100',
+      traffic: [{ label: 'all users', shares: { v1: 1 } }],
+    },
+    {
+      title: 'Canary: 10% of reviews traffic to v2',
+      config: reviewsVirtualService(namespace, { v1: 90, v2: 10 }),
+      describeConfig: 'VirtualService reviews: v1 90, v2 10',
+      traffic: [{ label: 'all users', shares: { v1: 0.9, v2: 0.1 } }],
+    },
+    {
+      title: 'Canary: half of reviews traffic to v2',
+      config: reviewsVirtualService(namespace, { v1: 50, v2: 50 }),
+      describeConfig: 'VirtualService reviews: v1 50, v2 50',
+      traffic: [{ label: 'all users', shares: { v1: 0.5, v2: 0.5 } }],
+    },
+    {
+      title: 'Canary done: all reviews traffic to v2',
+      config: reviewsVirtualService(namespace, { v2: 100 }),
+      describeConfig: 'VirtualService reviews: v2 100',
+      traffic: [{ label: 'all users', shares: { v2: 1 } }],
+    },
     {
       title: 'Header route: user jason sees v3, everyone else v2',
       config: reviewsVirtualService(namespace, { v2: 100 }, { user: 'jason', version: 'v3' }),

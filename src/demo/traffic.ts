@@ -23,11 +23,22 @@ export interface TrafficResult {
 const emptyCounts = (): VersionCounts => ({ v1: 0, v2: 0, v3: 0 });
 
 /** One request to productpage through the proxy at 127.0.0.1:`proxyPort`; a new connection each time, as curl makes. */
-export function productpageRequest(proxyPort: number, user: string | undefined, timeoutMs = 10_000): Promise<{ status: number; answer?: DemoAnswer; error?: string }> {
+export function productpageRequest(
+  proxyPort: number,
+  user: string | undefined,
+  timeoutMs = 10_000,
+): Promise<{ status: number; answer?: DemoAnswer; error?: string }> {
   const url = `http://productpage:${DEMO_SERVICE_PORT}/productpage`;
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port: proxyPort, path: url, agent: false, timeout: timeoutMs, headers: { host: `productpage:${DEMO_SERVICE_PORT}`, ...(user ? { 'end-user': user } : {}) } },
+      {
+        host: '127.0.0.1',
+        port: proxyPort,
+        path: url,
+        agent: false,
+        timeout: timeoutMs,
+        headers: { host: `productpage:${DEMO_SERVICE_PORT}`, ...(user ? { 'end-user': user } : {}) },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -54,7 +65,11 @@ export function reviewsVersionOf(answer: DemoAnswer | undefined): ReviewsVersion
 }
 
 /** Sends `count` requests, `concurrency` at a time, and counts the reviews versions that answered. */
-export async function sendTraffic(proxyPort: number, count: number, opts: { user?: string; concurrency?: number } = {}): Promise<TrafficResult> {
+export async function sendTraffic(
+  proxyPort: number,
+  count: number,
+  opts: { user?: string; concurrency?: number } = {},
+): Promise<TrafficResult> {
   const counts = emptyCounts();
   let failed = 0;
   let failure: string | undefined;
@@ -68,7 +83,11 @@ export async function sendTraffic(proxyPort: number, count: number, opts: { user
       if (r.status === 200 && v && !bad) counts[v]++;
       else {
         failed++;
-        failure ??= r.error ?? (bad ? `${bad.target} answered ${bad.status}${bad.error ? ` (${bad.error})` : ''}` : `productpage answered ${r.status}`);
+        failure ??=
+          r.error ??
+          (bad
+            ? `${bad.target} answered ${bad.status}${bad.error ? ` (${bad.error})` : ''}`
+            : `productpage answered ${r.status}`);
       }
     }
   };
@@ -90,12 +109,19 @@ export function sumRequests(exposition: string, where: Record<string, string>): 
 }
 
 /** Requests productpage sent to each reviews version, as the reviews sidecars count them. */
-export async function reviewsMetrics(adminPorts: Readonly<Record<ReviewsVersion, number>>, sourceWorkload: string): Promise<VersionCounts> {
+export async function reviewsMetrics(
+  adminPorts: Readonly<Record<ReviewsVersion, number>>,
+  sourceWorkload: string,
+): Promise<VersionCounts> {
   const counts = emptyCounts();
   for (const v of REVIEWS_VERSIONS) {
     const res = await fetch(`http://127.0.0.1:${adminPorts[v]}/stats/prometheus`);
     if (!res.ok) throw new Error(`the reviews-${v} sidecar answered ${res.status} for /stats/prometheus`);
-    counts[v] = sumRequests(await res.text(), { reporter: 'destination', source_workload: sourceWorkload, destination_version: v });
+    counts[v] = sumRequests(await res.text(), {
+      reporter: 'destination',
+      source_workload: sourceWorkload,
+      destination_version: v,
+    });
   }
   return counts;
 }

@@ -42,7 +42,10 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts one workload: `meshctl run ... -- meshctl demo-app ...`, output to its log file. */
-export async function startDemoWorkload(w: DemoWorkload, opts: { home: string; namespace: string; env: NodeJS.ProcessEnv }): Promise<DemoProcess & { exited: () => number | null | undefined }> {
+export async function startDemoWorkload(
+  w: DemoWorkload,
+  opts: { home: string; namespace: string; env: NodeJS.ProcessEnv },
+): Promise<DemoProcess & { exited: () => number | null | undefined }> {
   const appPort = await freePort();
   const logDir = join(opts.home, 'logs');
   await mkdir(logDir, { recursive: true, mode: 0o700 });
@@ -50,9 +53,32 @@ export async function startDemoWorkload(w: DemoWorkload, opts: { home: string; n
   const log = await open(logFile, 'w', 0o600);
   const meshctl = [process.execPath, launcherPath()];
   const args = [
-    ...meshctl.slice(1), '--local', '-n', opts.namespace, 'run', '--name', w.name, '--service', w.service, '--service-port', String(DEMO_SERVICE_PORT),
-    '--labels', `app=${w.service},version=${w.version}`, '--port', String(appPort), '--',
-    ...meshctl, 'demo-app', '--service', w.service, '--version', w.version, '--port', String(appPort), '--host', '127.0.0.1',
+    ...meshctl.slice(1),
+    '--local',
+    '-n',
+    opts.namespace,
+    'run',
+    '--name',
+    w.name,
+    '--service',
+    w.service,
+    '--service-port',
+    String(DEMO_SERVICE_PORT),
+    '--labels',
+    `app=${w.service},version=${w.version}`,
+    '--port',
+    String(appPort),
+    '--',
+    ...meshctl,
+    'demo-app',
+    '--service',
+    w.service,
+    '--version',
+    w.version,
+    '--port',
+    String(appPort),
+    '--host',
+    '127.0.0.1',
     ...(w.calls.length ? ['--calls', w.calls.join(',')] : []),
   ];
   let exitCode: number | null | undefined;
@@ -66,7 +92,14 @@ export async function startDemoWorkload(w: DemoWorkload, opts: { home: string; n
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start the ${w.name} workload`);
     const processStart = await processStartTime(child.pid);
-    return { name: w.name, pid: child.pid, ...(processStart ? { processStart } : {}), appPort, logFile, exited: () => exitCode };
+    return {
+      name: w.name,
+      pid: child.pid,
+      ...(processStart ? { processStart } : {}),
+      appPort,
+      logFile,
+      exited: () => exitCode,
+    };
   } finally {
     await log.close();
   }

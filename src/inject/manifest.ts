@@ -33,7 +33,14 @@ function indentsSequences(text: string): boolean {
  * Renders one output document. `before` is the object with an earlier injection removed: syncing it
  * first drops the old proxy's nodes, so a re-injection renders exactly like a first injection.
  */
-function render(doc: ParsedDocument, value: unknown, before: unknown, changed: boolean, format: 'yaml' | 'json', indentSeq: boolean): string {
+function render(
+  doc: ParsedDocument,
+  value: unknown,
+  before: unknown,
+  changed: boolean,
+  format: 'yaml' | 'json',
+  indentSeq: boolean,
+): string {
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n';
   if (doc.format === 'json') return stringifyForKubernetes(value, { indentSeq: false });
   if (changed) {
@@ -44,7 +51,11 @@ function render(doc: ParsedDocument, value: unknown, before: unknown, changed: b
 }
 
 /** Runs `transform` over every object of `sources` and renders the output documents. */
-export function transformManifests(sources: readonly SourceText[], transform: ObjectTransform, format: 'yaml' | 'json'): ManifestResult {
+export function transformManifests(
+  sources: readonly SourceText[],
+  transform: ObjectTransform,
+  format: 'yaml' | 'json',
+): ManifestResult {
   const documents: string[] = [];
   const entries: ReportEntry[] = [];
   for (const source of sources) {
@@ -57,7 +68,13 @@ export function transformManifests(sources: readonly SourceText[], transform: Ob
         return `${pos.file}:${pos.line}`;
       };
       if (!isObject(value)) {
-        entries.push({ object: `document ${doc.index + 1}`, source: where([]), outcome: 'skipped', reasons: ['no-kind'], warnings: [] });
+        entries.push({
+          object: `document ${doc.index + 1}`,
+          source: where([]),
+          outcome: 'skipped',
+          reasons: ['no-kind'],
+          warnings: [],
+        });
         documents.push(render(doc, value, undefined, false, format, indentSeq));
         continue;
       }
@@ -73,7 +90,8 @@ export function transformManifests(sources: readonly SourceText[], transform: Ob
           return r;
         });
         out = changed ? { ...value, items: results.map((r) => r.object) } : value;
-        if (results.some((r) => r.uninjected)) before = { ...value, items: results.map((r) => r.uninjected ?? r.object) };
+        if (results.some((r) => r.uninjected))
+          before = { ...value, items: results.map((r) => r.uninjected ?? r.object) };
       } else {
         const r = transform(value, where([]));
         entries.push(r.entry);

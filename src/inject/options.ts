@@ -39,10 +39,14 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'off'];
 const SETTERS: Record<string, (o: InjectOptions, v: string) => void> = {
   'proxy.image': (o, v) => void (o.proxyImage = v),
   'proxy.logLevel': (o, v) => void (o.proxyLogLevel = checkLogLevel(v, '--set proxy.logLevel')),
-  'proxy.resources.requests.cpu': (o, v) => void (o.resources.requests.cpu = checkQuantity(v, '--set proxy.resources.requests.cpu')),
-  'proxy.resources.requests.memory': (o, v) => void (o.resources.requests.memory = checkQuantity(v, '--set proxy.resources.requests.memory')),
-  'proxy.resources.limits.cpu': (o, v) => void (o.resources.limits.cpu = checkQuantity(v, '--set proxy.resources.limits.cpu')),
-  'proxy.resources.limits.memory': (o, v) => void (o.resources.limits.memory = checkQuantity(v, '--set proxy.resources.limits.memory')),
+  'proxy.resources.requests.cpu': (o, v) =>
+    void (o.resources.requests.cpu = checkQuantity(v, '--set proxy.resources.requests.cpu')),
+  'proxy.resources.requests.memory': (o, v) =>
+    void (o.resources.requests.memory = checkQuantity(v, '--set proxy.resources.requests.memory')),
+  'proxy.resources.limits.cpu': (o, v) =>
+    void (o.resources.limits.cpu = checkQuantity(v, '--set proxy.resources.limits.cpu')),
+  'proxy.resources.limits.memory': (o, v) =>
+    void (o.resources.limits.memory = checkQuantity(v, '--set proxy.resources.limits.memory')),
   'controlPlane.address': (o, v) => void (o.controlPlaneAddress = v),
   nativeSidecar: (o, v) => void (o.nativeSidecar = checkBool(v, '--set nativeSidecar')),
 };
@@ -55,7 +59,8 @@ export function applySettings(options: InjectOptions, settings: readonly string[
   const o = structuredClone(options);
   for (const s of settings) {
     const eq = s.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set ${s}: expected key=value`, `for example --set proxy.resources.requests.cpu=50m`);
+    if (eq <= 0)
+      throw new UsageError(`--set ${s}: expected key=value`, `for example --set proxy.resources.requests.cpu=50m`);
     const key = s.slice(0, eq);
     const setter = SETTERS[key];
     if (!setter) throw new UsageError(`--set ${key}: unknown setting`, `settable keys: ${SETTABLE_KEYS.join(', ')}`);
@@ -65,12 +70,14 @@ export function applySettings(options: InjectOptions, settings: readonly string[
 }
 
 function checkQuantity(v: string, what: string): string {
-  if (!QUANTITY.test(v)) throw new UsageError(`${what}=${v}: not a Kubernetes quantity`, 'use values such as 100m, 0.5, 64Mi or 1Gi');
+  if (!QUANTITY.test(v))
+    throw new UsageError(`${what}=${v}: not a Kubernetes quantity`, 'use values such as 100m, 0.5, 64Mi or 1Gi');
   return v;
 }
 
 function checkLogLevel(v: string, what: string): string {
-  if (!LOG_LEVELS.includes(v)) throw new UsageError(`${what}=${v}: unknown log level`, `use one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(v))
+    throw new UsageError(`${what}=${v}: unknown log level`, `use one of ${LOG_LEVELS.join(', ')}`);
   return v;
 }
 

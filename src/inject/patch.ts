@@ -41,7 +41,10 @@ export function diffToPatch(before: unknown, after: unknown, path = ''): PatchOp
 export function applyPatch<T>(doc: T, ops: readonly PatchOperation[]): T {
   let root: unknown = structuredClone(doc);
   for (const op of ops) {
-    const tokens = op.path.split('/').slice(1).map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const tokens = op.path
+      .split('/')
+      .slice(1)
+      .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
     if (tokens.length === 0) {
       if (op.op === 'remove') throw new Error('cannot remove the document root');
       root = op.value;

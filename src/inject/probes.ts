@@ -56,7 +56,11 @@ export function rewriteProbes(containers: JsonObject[]): ProbeRewrite {
       const resolved: JsonObject = { ...handler, port: resolvePort(handler.port, container) };
       probers[path] = { [handlerKey]: resolved, timeoutSeconds: probe.timeoutSeconds ?? 1 };
       originals[`${name}/${kind}`] = { [handlerKey]: handler };
-      const rewritten = replaceKeyInPlace(probe, handlerKey, 'httpGet', { path, port: ProxyPorts.telemetry, scheme: 'HTTP' });
+      const rewritten = replaceKeyInPlace(probe, handlerKey, 'httpGet', {
+        path,
+        port: ProxyPorts.telemetry,
+        scheme: 'HTTP',
+      });
       container = { ...container, [kind]: rewritten };
     }
     containers[i] = container;

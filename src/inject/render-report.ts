@@ -13,8 +13,17 @@ export function renderReport(entries: readonly ReportEntry[], style: ChalkInstan
   let out = '';
   for (const e of entries) {
     if (e.outcome === 'refused') continue;
-    const why = e.outcome === 'skipped' ? e.reasons.map((r) => REASON_TEXT[r]).filter(Boolean).join('; ') : '';
-    const line = reportLine(e) + (why ? ` (${e.source}): ${why}` : '') + (e.note && e.note !== 're-injected over meshctl ' + currentVersion ? ` (${e.note})` : '');
+    const why =
+      e.outcome === 'skipped'
+        ? e.reasons
+            .map((r) => REASON_TEXT[r])
+            .filter(Boolean)
+            .join('; ')
+        : '';
+    const line =
+      reportLine(e) +
+      (why ? ` (${e.source}): ${why}` : '') +
+      (e.note && e.note !== 're-injected over meshctl ' + currentVersion ? ` (${e.note})` : '');
     out += (e.outcome === 'injected' || e.outcome === 'uninjected' ? line : style.dim(line)) + '\n';
     for (const w of e.warnings) out += style.yellow(`  warning: ${w}`) + '\n';
   }

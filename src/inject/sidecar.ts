@@ -53,7 +53,8 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
   ];
   if (inputs.appPorts.length > 0) env.push({ name: ProxyEnv.appPorts, value: inputs.appPorts.join(',') });
   if (inputs.opaquePorts) env.push({ name: ProxyEnv.opaquePorts, value: inputs.opaquePorts });
-  if (Object.keys(inputs.probers).length > 0) env.push({ name: ProxyEnv.appProbers, value: JSON.stringify(inputs.probers) });
+  if (Object.keys(inputs.probers).length > 0)
+    env.push({ name: ProxyEnv.appProbers, value: JSON.stringify(inputs.probers) });
 
   const container: JsonObject = {
     name: MeshNames.proxy,
@@ -64,8 +65,16 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
   Object.assign(container, {
     env,
     ports: [{ name: 'mesh-telemetry', containerPort: ProxyPorts.telemetry, protocol: 'TCP' }],
-    readinessProbe: { httpGet: { path: READY_PATH, port: ProxyPorts.telemetry }, periodSeconds: 2, failureThreshold: 30 },
-    startupProbe: { httpGet: { path: READY_PATH, port: ProxyPorts.telemetry }, periodSeconds: 1, failureThreshold: 600 },
+    readinessProbe: {
+      httpGet: { path: READY_PATH, port: ProxyPorts.telemetry },
+      periodSeconds: 2,
+      failureThreshold: 30,
+    },
+    startupProbe: {
+      httpGet: { path: READY_PATH, port: ProxyPorts.telemetry },
+      periodSeconds: 1,
+      failureThreshold: 600,
+    },
     resources: resources(o),
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -85,7 +94,9 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
   if (!o.nativeSidecar) {
     // Classic sidecars start in order but do not wait for each other: hold the app containers
     // until the proxy is ready, as Istio's holdApplicationUntilProxyStarts does.
-    container.lifecycle = { postStart: { exec: { command: ['/opt/meshctl/bin/meshctl', 'proxy', 'wait-ready', '--timeout', '120s'] } } };
+    container.lifecycle = {
+      postStart: { exec: { command: ['/opt/meshctl/bin/meshctl', 'proxy', 'wait-ready', '--timeout', '120s'] } },
+    };
   }
   return container;
 }
@@ -96,11 +107,16 @@ export function initContainer(o: InjectOptions, captureFlags: readonly string[])
     name: MeshNames.init,
     image: o.proxyImage,
     args: [
-      'proxy', 'init',
-      '--proxy-uid', String(PROXY_UID),
-      '--proxy-gid', String(PROXY_GID),
-      '--inbound-capture-port', String(ProxyPorts.inboundCapture),
-      '--outbound-capture-port', String(ProxyPorts.outboundCapture),
+      'proxy',
+      'init',
+      '--proxy-uid',
+      String(PROXY_UID),
+      '--proxy-gid',
+      String(PROXY_GID),
+      '--inbound-capture-port',
+      String(ProxyPorts.inboundCapture),
+      '--outbound-capture-port',
+      String(ProxyPorts.outboundCapture),
       ...captureFlags,
     ],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
@@ -121,7 +137,11 @@ export function meshVolumes(): JsonObject[] {
   return [
     {
       name: MeshNames.tokenVolume,
-      projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 43200, path: ProxyMounts.tokenFile } }] },
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 43200, path: ProxyMounts.tokenFile } },
+        ],
+      },
     },
     { name: MeshNames.certsVolume, emptyDir: { medium: 'Memory' } },
     { name: MeshNames.caRootVolume, configMap: { name: CA_ROOT_CONFIGMAP } },

@@ -2,7 +2,14 @@
  * Injection as a pure function, shared by `meshctl inject` and the admission webhook: an object in,
  * the transformed object and a report entry out. Nothing here does I/O.
  */
-import { Annotations, CaptureAnnotations, FOREIGN_SIDECARS, INJECTED_LABEL, PROXY_UID, ProxyPorts } from '../protocol/well-known.js';
+import {
+  Annotations,
+  CaptureAnnotations,
+  FOREIGN_SIDECARS,
+  INJECTED_LABEL,
+  PROXY_UID,
+  ProxyPorts,
+} from '../protocol/well-known.js';
 import type { InjectOptions } from './options.js';
 import { podOverrides } from './options.js';
 import { restoreProbes, rewriteProbes } from './probes.js';
@@ -53,8 +60,13 @@ export function injectObject(input: JsonObject, options: InjectOptions, source: 
 
   const previous = statusOf(template);
   if (previous === 'malformed') {
-    return refuse(input, entry, Reason.BadStatus, 'its meshctl.dev/status annotation is not one meshctl can read, so it cannot be re-injected safely',
-      'restore the manifest as it was before injection (or remove the mesh-proxy and mesh-init containers and the meshctl.dev/status annotation)');
+    return refuse(
+      input,
+      entry,
+      Reason.BadStatus,
+      'its meshctl.dev/status annotation is not one meshctl can read, so it cannot be re-injected safely',
+      'restore the manifest as it was before injection (or remove the mesh-proxy and mesh-init containers and the meshctl.dev/status annotation)',
+    );
   }
   let uninjected: JsonObject | undefined;
   if (previous) {
@@ -67,7 +79,11 @@ export function injectObject(input: JsonObject, options: InjectOptions, source: 
   const meta = isObject(template.metadata) ? template.metadata : {};
   const annotations = asRecord(meta.annotations);
   const labels = asRecord(meta.labels);
-  if (DISABLED_VALUES.has(annotations[Annotations.inject] ?? '') || labels[ISTIO_INJECT] === 'false' || annotations[ISTIO_INJECT] === 'false') {
+  if (
+    DISABLED_VALUES.has(annotations[Annotations.inject] ?? '') ||
+    labels[ISTIO_INJECT] === 'false' ||
+    annotations[ISTIO_INJECT] === 'false'
+  ) {
     entry.outcome = 'skipped';
     entry.reasons.push(Reason.InjectionDisabled);
     return { object: previous ? obj : input, entry, uninjected };
@@ -75,23 +91,40 @@ export function injectObject(input: JsonObject, options: InjectOptions, source: 
 
   const spec = template.spec as JsonObject;
   if (spec.hostNetwork === true) {
-    return refuse(input, entry, Reason.HostNetwork, 'it uses hostNetwork: true, and a sidecar cannot capture the traffic of the host network',
-      `remove hostNetwork, or leave it out of the mesh with the pod annotation ${Annotations.inject}: disabled`);
+    return refuse(
+      input,
+      entry,
+      Reason.HostNetwork,
+      'it uses hostNetwork: true, and a sidecar cannot capture the traffic of the host network',
+      `remove hostNetwork, or leave it out of the mesh with the pod annotation ${Annotations.inject}: disabled`,
+    );
   }
   const foreign = [...arrayOf(spec.initContainers), ...arrayOf(spec.containers)]
     .map((c) => String(c.name))
     .find((n) => FOREIGN_SIDECARS[n] !== undefined);
   if (foreign) {
     const mesh = FOREIGN_SIDECARS[foreign];
-    return refuse(input, entry, Reason.OtherMesh, `it already carries ${mesh}'s sidecar (container "${foreign}")`,
-      `uninject it from ${mesh} first (${mesh === 'Istio' ? 'istioctl kube-uninject' : 'linkerd uninject'}), or leave it out with ${Annotations.inject}: disabled`);
+    return refuse(
+      input,
+      entry,
+      Reason.OtherMesh,
+      `it already carries ${mesh}'s sidecar (container "${foreign}")`,
+      `uninject it from ${mesh} first (${mesh === 'Istio' ? 'istioctl kube-uninject' : 'linkerd uninject'}), or leave it out with ${Annotations.inject}: disabled`,
+    );
   }
 
-  const taken = [...arrayOf(spec.initContainers), ...arrayOf(spec.containers), ...arrayOf(spec.volumes)].map((c) => String(c.name));
+  const taken = [...arrayOf(spec.initContainers), ...arrayOf(spec.containers), ...arrayOf(spec.volumes)].map((c) =>
+    String(c.name),
+  );
   const clash = taken.find((n) => (Object.values(MeshNames) as string[]).includes(n));
   if (clash) {
-    return refuse(input, entry, Reason.NameConflict, `it already has a container or volume named "${clash}", a name the mesh reserves`,
-      `rename "${clash}" in the manifest (names mesh-proxy, mesh-init, mesh-token, mesh-certs and mesh-ca-root are reserved)`);
+    return refuse(
+      input,
+      entry,
+      Reason.NameConflict,
+      `it already has a container or volume named "${clash}", a name the mesh reserves`,
+      `rename "${clash}" in the manifest (names mesh-proxy, mesh-init, mesh-token, mesh-certs and mesh-ca-root are reserved)`,
+    );
   }
 
   const o = podOverrides(options, annotations, (w) => {
@@ -116,8 +149,13 @@ export function uninjectObject(input: JsonObject, source: string): TransformResu
   }
   const status = statusOf(template);
   if (status === 'malformed') {
-    return refuse(input, entry, Reason.BadStatus, 'its meshctl.dev/status annotation is not one meshctl can read, so what was injected is unknown',
-      'remove the mesh-proxy and mesh-init containers, the mesh-* volumes and the meshctl.dev/status annotation by hand');
+    return refuse(
+      input,
+      entry,
+      Reason.BadStatus,
+      'its meshctl.dev/status annotation is not one meshctl can read, so what was injected is unknown',
+      'remove the mesh-proxy and mesh-init containers, the mesh-* volumes and the meshctl.dev/status annotation by hand',
+    );
   }
   if (!status) {
     entry.outcome = 'skipped';
@@ -151,7 +189,9 @@ function statusOf(template: JsonObject): InjectStatus | 'malformed' | undefined 
 function captureFlags(annotations: Record<string, string>): string[] {
   const pick = (names: readonly string[]) => names.map((n) => annotations[n]).find((v) => v !== undefined && v !== '');
   const flags: string[] = [];
-  const excludeInbound = [String(ProxyPorts.telemetry), pick(CaptureAnnotations.excludeInboundPorts)].filter(Boolean).join(',');
+  const excludeInbound = [String(ProxyPorts.telemetry), pick(CaptureAnnotations.excludeInboundPorts)]
+    .filter(Boolean)
+    .join(',');
   flags.push('--exclude-inbound-ports', excludeInbound);
   const add = (flag: string, names: readonly string[]) => {
     const v = pick(names);
@@ -187,7 +227,9 @@ function addInjection(template: JsonObject, o: InjectOptions, entry: ReportEntry
   const appContainers = arrayOf(spec.containers);
   warnAbout(spec, appContainers, entry);
   const appPorts = appContainers.flatMap((c) =>
-    arrayOf(c.ports).filter((p) => (p.protocol ?? 'TCP') === 'TCP' && typeof p.containerPort === 'number').map((p) => p.containerPort as number),
+    arrayOf(c.ports)
+      .filter((p) => (p.protocol ?? 'TCP') === 'TCP' && typeof p.containerPort === 'number')
+      .map((p) => p.containerPort as number),
   );
   const { probers, originals } = rewriteProbes(appContainers);
   if (Array.isArray(spec.containers)) spec.containers = appContainers;
@@ -287,13 +329,18 @@ function warnAbout(spec: JsonObject, containers: JsonObject[], entry: ReportEntr
   for (const c of containers) {
     for (const p of arrayOf(c.ports)) {
       if (p.protocol === 'UDP') {
-        entry.warnings.push(`container "${String(c.name)}" port ${String(p.containerPort)}/UDP is not captured by the proxy: UDP traffic stays outside the mesh`);
+        entry.warnings.push(
+          `container "${String(c.name)}" port ${String(p.containerPort)}/UDP is not captured by the proxy: UDP traffic stays outside the mesh`,
+        );
         if (!entry.reasons.includes(Reason.UdpPort)) entry.reasons.push(Reason.UdpPort);
       }
     }
-    const uid = isObject(c.securityContext) && c.securityContext.runAsUser !== undefined ? c.securityContext.runAsUser : podUid;
+    const uid =
+      isObject(c.securityContext) && c.securityContext.runAsUser !== undefined ? c.securityContext.runAsUser : podUid;
     if (uid === PROXY_UID) {
-      entry.warnings.push(`container "${String(c.name)}" runs as UID ${PROXY_UID}, the proxy's UID: its traffic bypasses the mesh; run it as another user`);
+      entry.warnings.push(
+        `container "${String(c.name)}" runs as UID ${PROXY_UID}, the proxy's UID: its traffic bypasses the mesh; run it as another user`,
+      );
       if (!entry.reasons.includes(Reason.ProxyUid)) entry.reasons.push(Reason.ProxyUid);
     }
   }

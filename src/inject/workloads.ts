@@ -41,6 +41,11 @@ export function podTemplateOf(obj: JsonObject): JsonObject | undefined {
 export function describeObject(obj: JsonObject): string {
   const kind = typeof obj.kind === 'string' ? obj.kind.toLowerCase() : 'object';
   const meta = isObject(obj.metadata) ? obj.metadata : {};
-  const name = typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? `${meta.generateName}*` : '<unnamed>';
+  const name =
+    typeof meta.name === 'string'
+      ? meta.name
+      : typeof meta.generateName === 'string'
+        ? `${meta.generateName}*`
+        : '<unnamed>';
   return `${kind} "${name}"`;
 }

@@ -31,7 +31,11 @@ export function prometheusScrapeConfigs(meshNamespace: string): Record<string, u
       job_name: 'meshctl-control-plane',
       kubernetes_sd_configs: [{ role: 'endpoints', namespaces: { names: [meshNamespace] } }],
       relabel_configs: [
-        { source_labels: ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'], action: 'keep', regex: `${CONTROL_PLANE_SERVICE};http-debug` },
+        {
+          source_labels: ['__meta_kubernetes_service_name', '__meta_kubernetes_endpoint_port_name'],
+          action: 'keep',
+          regex: `${CONTROL_PLANE_SERVICE};http-debug`,
+        },
         { target_label: '__metrics_path__', replacement: '/metrics' },
         { source_labels: ['__meta_kubernetes_pod_name'], target_label: 'pod' },
       ],
@@ -43,7 +47,12 @@ export function prometheusScrapeConfigs(meshNamespace: string): Record<string, u
         { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_scrape'], action: 'keep', regex: 'true' },
         // the control plane is scraped by its own job
         { source_labels: ['__meta_kubernetes_pod_label_app'], action: 'drop', regex: CONTROL_PLANE_SERVICE },
-        { source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'], action: 'replace', target_label: '__metrics_path__', regex: '(.+)' },
+        {
+          source_labels: ['__meta_kubernetes_pod_annotation_prometheus_io_path'],
+          action: 'replace',
+          target_label: '__metrics_path__',
+          regex: '(.+)',
+        },
         {
           source_labels: ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port'],
           action: 'replace',
@@ -73,7 +82,11 @@ export async function renderAddons(meshNamespace: string): Promise<KubeObject[]>
       apiVersion: 'v1',
       kind: 'ConfigMap',
       // grafana_dashboard: the label the Grafana Helm chart's dashboard sidecar watches by default
-      metadata: { name: 'meshctl-grafana-dashboards', namespace: meshNamespace, labels: { ...labels, grafana_dashboard: '1' } },
+      metadata: {
+        name: 'meshctl-grafana-dashboards',
+        namespace: meshNamespace,
+        labels: { ...labels, grafana_dashboard: '1' },
+      },
       data: Object.fromEntries([...dashboards].map(([f, text]) => [`meshctl-${f}`, text])),
     },
   ];

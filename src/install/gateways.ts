@@ -27,7 +27,10 @@ import type { GatewayValues, InstallValues } from './values.js';
 export type GatewayKind = 'ingress' | 'egress';
 
 /** The Deployment/Service/ServiceAccount/PDB name of each gateway (Istio's Service names). */
-export const GatewayNames: Record<GatewayKind, string> = { ingress: 'istio-ingressgateway', egress: 'istio-egressgateway' };
+export const GatewayNames: Record<GatewayKind, string> = {
+  ingress: 'istio-ingressgateway',
+  egress: 'istio-egressgateway',
+};
 
 /** Gateway server port -> pod port, as Istio's gateway Services map them. */
 export const GATEWAY_PORT_MAP: Readonly<Record<number, number>> = { 80: 8080, 443: 8443 };
@@ -39,7 +42,9 @@ export function gatewayLabels(kind: GatewayKind): Record<string, string> {
 
 /** The objects of every enabled gateway, in apply order. */
 export function renderGateways(v: InstallValues, version: string): KubeObject[] {
-  return (['ingress', 'egress'] as const).filter((k) => v.gateways[k].enabled).flatMap((k) => renderGateway(v, k, v.gateways[k], version));
+  return (['ingress', 'egress'] as const)
+    .filter((k) => v.gateways[k].enabled)
+    .flatMap((k) => renderGateway(v, k, v.gateways[k], version));
 }
 
 function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, version: string): KubeObject[] {
@@ -47,7 +52,9 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
   const ns = v.namespace;
   const selector = gatewayLabels(kind);
   const metadata = { name, namespace: ns, labels: { ...selector, ...MANAGED_BY } };
-  const portsAnnotation = Object.entries(GATEWAY_PORT_MAP).map(([p, l]) => `${p}=${l}`).join(',');
+  const portsAnnotation = Object.entries(GATEWAY_PORT_MAP)
+    .map(([p, l]) => `${p}=${l}`)
+    .join(',');
   const env = [
     { name: ProxyEnv.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: ProxyEnv.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -86,7 +93,12 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
           spec: {
             serviceAccountName: name,
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: PROXY_UID, runAsGroup: PROXY_GID, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: PROXY_UID,
+              runAsGroup: PROXY_GID,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             containers: [
               {
                 name: 'gateway',
@@ -101,7 +113,12 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
                 readinessProbe: { ...ready, periodSeconds: 2, failureThreshold: 3 },
                 startupProbe: { ...ready, periodSeconds: 1, failureThreshold: 600 },
                 resources: g.resources,
-                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  privileged: false,
+                  capabilities: { drop: ['ALL'] },
+                },
                 volumeMounts: [
                   { name: 'mesh-token', mountPath: ProxyMounts.tokenDir, readOnly: true },
                   { name: 'mesh-ca-root', mountPath: ProxyMounts.caRootDir, readOnly: true },
@@ -109,7 +126,20 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
               },
             ],
             volumes: [
-              { name: 'mesh-token', projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 43200, path: ProxyMounts.tokenFile } }] } },
+              {
+                name: 'mesh-token',
+                projected: {
+                  sources: [
+                    {
+                      serviceAccountToken: {
+                        audience: TOKEN_AUDIENCE,
+                        expirationSeconds: 43200,
+                        path: ProxyMounts.tokenFile,
+                      },
+                    },
+                  ],
+                },
+              },
               { name: 'mesh-ca-root', configMap: { name: CA_ROOT_CONFIGMAP } },
             ],
           },
@@ -130,6 +160,11 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
       },
     },
     // At most one pod down during voluntary disruptions (a drained node), never all of them.
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
+    {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata,
+      spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+    },
   ];
 }

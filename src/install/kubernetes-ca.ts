@@ -30,7 +30,10 @@ export function caSecretObject(namespace: string, pem: CaMaterialPem): KubeObjec
     kind: 'Secret',
     metadata: { name: InstallNames.caSecret, namespace, labels: { ...MANAGED_BY } },
     type: 'Opaque',
-    data: { [CA_FILES.cert]: Buffer.from(pem.certChainPem).toString('base64'), [CA_FILES.key]: Buffer.from(pem.keyPem).toString('base64') },
+    data: {
+      [CA_FILES.cert]: Buffer.from(pem.certChainPem).toString('base64'),
+      [CA_FILES.key]: Buffer.from(pem.keyPem).toString('base64'),
+    },
   };
 }
 
@@ -39,7 +42,10 @@ export function caMaterialFromSecret(secret: SecretObject): CaMaterialPem | unde
   const cert = secret.data?.[CA_FILES.cert];
   const key = secret.data?.[CA_FILES.key];
   if (!cert || !key) return undefined;
-  return { certChainPem: Buffer.from(cert, 'base64').toString('utf8'), keyPem: Buffer.from(key, 'base64').toString('utf8') };
+  return {
+    certChainPem: Buffer.from(cert, 'base64').toString('utf8'),
+    keyPem: Buffer.from(key, 'base64').toString('utf8'),
+  };
 }
 
 /** Creates the CA Secret unless it exists. A supplied CA that differs from the stored one is an error, not a silent rotation. */
@@ -55,7 +61,11 @@ export async function ensureCaSecret(
       try {
         return await readFile(file, 'utf8');
       } catch (err) {
-        throw new CaMaterialInvalidError(file, `cannot read the CA ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, `check the path given with --set ca.${what === 'certificate' ? 'cert' : 'key'}`);
+        throw new CaMaterialInvalidError(
+          file,
+          `cannot read the CA ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          `check the path given with --set ca.${what === 'certificate' ? 'cert' : 'key'}`,
+        );
       }
     };
     suppliedPem = { certChainPem: await read(supplied.cert, 'certificate'), keyPem: await read(supplied.key, 'key') };
@@ -66,7 +76,11 @@ export async function ensureCaSecret(
   if (existing) {
     const stored = caMaterialFromSecret(existing);
     if (!stored) {
-      throw new CaMaterialInvalidError(`secret ${namespace}/${InstallNames.caSecret}`, `exists but lacks ${CA_FILES.cert} or ${CA_FILES.key}`, `restore it, or delete it to let install create a new root: kubectl -n ${namespace} delete secret ${InstallNames.caSecret}`);
+      throw new CaMaterialInvalidError(
+        `secret ${namespace}/${InstallNames.caSecret}`,
+        `exists but lacks ${CA_FILES.cert} or ${CA_FILES.key}`,
+        `restore it, or delete it to let install create a new root: kubectl -n ${namespace} delete secret ${InstallNames.caSecret}`,
+      );
     }
     if (suppliedPem && fingerprint(suppliedPem.certChainPem) !== fingerprint(stored.certChainPem)) {
       throw new CaMaterialInvalidError(

@@ -27,6 +27,8 @@ export interface KubernetesInstallDeps {
 /** Install options beyond the rendered values. */
 export interface KubernetesInstallOptions {
   values: InstallValues;
+  /** Istio MeshConfig (from an IstioOperator or --set meshConfig.*), rendered into the mesh ConfigMap. */
+  meshConfig?: Record<string, unknown>;
   /** The meshctl version stamped on the control plane. */
   version: string;
   /** Only the CRDs. */
@@ -65,18 +67,40 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 /** Who owns an existing object when it is not meshctl (labels, then field managers); undefined when meshctl does. */
 export function foreignOwner(obj: KubeObject): string | undefined {
   const labels = obj.metadata.labels ?? {};
-  if (labels['app.kubernetes.io/part-of'] === 'meshctl' || labels['app.kubernetes.io/managed-by'] === 'meshctl') return undefined;
-  const managers = ((obj.metadata.managedFields as { manager?: string }[] | undefined) ?? []).map((m) => m.manager ?? '');
+  if (labels['app.kubernetes.io/part-of'] === 'meshctl' || labels['app.kubernetes.io/managed-by'] === 'meshctl')
+    return undefined;
+  const managers = ((obj.metadata.managedFields as { manager?: string }[] | undefined) ?? []).map(
+    (m) => m.manager ?? '',
+  );
   if (managers.includes('meshctl')) return undefined;
-  return labels['app.kubernetes.io/managed-by'] ?? labels['app.kubernetes.io/part-of'] ?? labels.release ?? (managers.filter(Boolean).join(', ') || 'another installation');
+  return (
+    labels['app.kubernetes.io/managed-by'] ??
+    labels['app.kubernetes.io/part-of'] ??
+    labels.release ??
+    (managers.filter(Boolean).join(', ') || 'another installation')
+  );
 }
 
 async function applyTracked(cluster: KubernetesCluster, obj: KubeObject, force: boolean): Promise<AppliedObject> {
-  const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+  const ref = {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    name: obj.metadata.name,
+    namespace: obj.metadata.namespace,
+  };
   const before = await cluster.get(ref);
   const after = await cluster.apply(obj, { force });
-  const result = !before ? 'created' : before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
-  return { kind: obj.kind, name: obj.metadata.name, ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}), result };
+  const result = !before
+    ? 'created'
+    : before.metadata.resourceVersion === after.metadata.resourceVersion
+      ? 'unchanged'
+      : 'configured';
+  return {
+    kind: obj.kind,
+    name: obj.metadata.name,
+    ...(obj.metadata.namespace ? { namespace: obj.metadata.namespace } : {}),
+    result,
+  };
 }
 
 function summarize(objects: AppliedObject[]): string {
@@ -91,49 +115,82 @@ async function waitEstablished(cluster: KubernetesCluster, names: string[], time
   while (pending.length > 0) {
     const still: string[] = [];
     for (const name of pending) {
-      const crd = await cluster.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name });
+      const crd = await cluster.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name,
+      });
       if (!crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) still.push(name);
     }
     pending = still;
     if (pending.length === 0) return;
-    if (Date.now() >= deadline) throw new TimeoutError(`waiting for CRDs to be Established: ${pending.join(', ')}`, 'check them with kubectl get crd NAME -o yaml (status.conditions)');
+    if (Date.now() >= deadline)
+      throw new TimeoutError(
+        `waiting for CRDs to be Established: ${pending.join(', ')}`,
+        'check them with kubectl get crd NAME -o yaml (status.conditions)',
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 /** Installs (or re-applies) the mesh on the cluster. */
-export async function installKubernetes(deps: KubernetesInstallDeps, opts: KubernetesInstallOptions): Promise<KubernetesInstallReport> {
+export async function installKubernetes(
+  deps: KubernetesInstallDeps,
+  opts: KubernetesInstallOptions,
+): Promise<KubernetesInstallReport> {
   const { cluster, progress, warn } = deps;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const version = await cluster.serverVersion();
   progress(`✔ Kubernetes API reachable (${cluster.describe()}, ${version.gitVersion})`);
   let values = opts.values;
-  const nativeOk = version.major > NATIVE_SIDECAR_MIN.major || (version.major === NATIVE_SIDECAR_MIN.major && version.minor >= NATIVE_SIDECAR_MIN.minor);
+  const nativeOk =
+    version.major > NATIVE_SIDECAR_MIN.major ||
+    (version.major === NATIVE_SIDECAR_MIN.major && version.minor >= NATIVE_SIDECAR_MIN.minor);
   if (!nativeOk && values.nativeSidecar) {
-    warn(`Kubernetes ${version.gitVersion} is older than ${NATIVE_SIDECAR_MIN.major}.${NATIVE_SIDECAR_MIN.minor}: native sidecars are off, proxies are injected as classic sidecar containers (nativeSidecar=false)`);
+    warn(
+      `Kubernetes ${version.gitVersion} is older than ${NATIVE_SIDECAR_MIN.major}.${NATIVE_SIDECAR_MIN.minor}: native sidecars are off, proxies are injected as classic sidecar containers (nativeSidecar=false)`,
+    );
     values = { ...values, nativeSidecar: false };
   }
-  const report: KubernetesInstallReport = { serverVersion: version.gitVersion, nativeSidecar: values.nativeSidecar, crds: [], skippedCrds: [], components: [] };
+  const report: KubernetesInstallReport = {
+    serverVersion: version.gitVersion,
+    nativeSidecar: values.nativeSidecar,
+    crds: [],
+    skippedCrds: [],
+    components: [],
+  };
 
   const crds = await loadCrds();
   const toApply: KubeObject[] = [];
   for (const crd of crds) {
-    const existing = await cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name });
+    const existing = await cluster.get({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      name: crd.metadata.name,
+    });
     const owner = existing ? foreignOwner(existing) : undefined;
     if (owner) {
       report.skippedCrds.push({ name: crd.metadata.name, owner });
-      warn(`CRD ${crd.metadata.name} already exists and belongs to ${owner}: left as it is (meshctl reads its resources; check --pre reports the versions it serves)`);
+      warn(
+        `CRD ${crd.metadata.name} already exists and belongs to ${owner}: left as it is (meshctl reads its resources; check --pre reports the versions it serves)`,
+      );
     } else {
       toApply.push(crd as unknown as KubeObject);
     }
   }
   // CRDs are wholly meshctl's (labelled part-of meshctl): its fields win over a stray manual edit.
   for (const crd of toApply) report.crds.push(await applyTracked(cluster, crd, true));
-  await waitEstablished(cluster, toApply.map((c) => c.metadata.name), timeoutMs);
-  progress(`✔ CRDs applied (${summarize(report.crds)}${report.skippedCrds.length ? `; ${report.skippedCrds.length} owned by another installation left alone` : ''})`);
+  await waitEstablished(
+    cluster,
+    toApply.map((c) => c.metadata.name),
+    timeoutMs,
+  );
+  progress(
+    `✔ CRDs applied (${summarize(report.crds)}${report.skippedCrds.length ? `; ${report.skippedCrds.length} owned by another installation left alone` : ''})`,
+  );
   if (opts.crdsOnly) return report;
 
-  const components = renderComponents(values, opts.version) as unknown as KubeObject[];
+  const components = renderComponents(values, opts.version, opts.meshConfig) as unknown as KubeObject[];
   const ns = values.namespace;
   for (const obj of components) {
     // The namespace may predate the mesh and carry its owner's labels: no forcing there. Everything
@@ -141,27 +198,53 @@ export async function installKubernetes(deps: KubernetesInstallDeps, opts: Kuber
     report.components.push(await applyTracked(cluster, obj, obj.kind !== 'Namespace'));
     if (obj.kind === 'RoleBinding') {
       // The CA Secret goes in before the control plane starts, so both replicas load the same root.
-      const ca = await ensureCaSecret(cluster, ns, values.ca.cert ? { cert: values.ca.cert, key: values.ca.key } : undefined);
+      const ca = await ensureCaSecret(
+        cluster,
+        ns,
+        values.ca.cert ? { cert: values.ca.cert, key: values.ca.key } : undefined,
+      );
       report.caSecret = ca.outcome;
-      progress(ca.outcome === 'kept' ? `✔ Root CA kept (secret ${ns}/${InstallNames.caSecret} already exists)` : `✔ Root CA ${ca.outcome === 'created' ? 'created' : 'stored from the supplied files'} in secret ${ns}/${InstallNames.caSecret}`);
+      progress(
+        ca.outcome === 'kept'
+          ? `✔ Root CA kept (secret ${ns}/${InstallNames.caSecret} already exists)`
+          : `✔ Root CA ${ca.outcome === 'created' ? 'created' : 'stored from the supplied files'} in secret ${ns}/${InstallNames.caSecret}`,
+      );
     }
   }
   progress(`✔ Control plane applied (${summarize(report.components)})`);
   // A gateway turned off since the last install/upgrade (gateways.X.enabled=false) goes away.
   const disabled = (['ingress', 'egress'] as const).filter((k) => !values.gateways[k].enabled);
-  const all = { ...values, gateways: { ingress: { ...values.gateways.ingress, enabled: true }, egress: { ...values.gateways.egress, enabled: true } } };
+  const all = {
+    ...values,
+    gateways: {
+      ingress: { ...values.gateways.ingress, enabled: true },
+      egress: { ...values.gateways.egress, enabled: true },
+    },
+  };
   for (const obj of renderGateways(all, opts.version).reverse()) {
     if (!disabled.some((k) => obj.metadata.name === GatewayNames[k])) continue;
-    const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+    const ref = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+    };
     const live = await cluster.get(ref);
-    if (live && !foreignOwner(live) && (await cluster.delete(ref))) progress(`✔ Removed ${obj.kind} ${ns}/${obj.metadata.name} (gateway disabled)`);
+    if (live && !foreignOwner(live) && (await cluster.delete(ref)))
+      progress(`✔ Removed ${obj.kind} ${ns}/${obj.metadata.name} (gateway disabled)`);
   }
   if (opts.wait) {
-    await cluster.waitForDeployment(ns, InstallNames.deployment, { timeoutMs, onProgress: (line) => progress(`  … control plane: ${line}`) });
+    await cluster.waitForDeployment(ns, InstallNames.deployment, {
+      timeoutMs,
+      onProgress: (line) => progress(`  … control plane: ${line}`),
+    });
     progress('✔ Control plane ready');
     for (const k of ['ingress', 'egress'] as const) {
       if (!values.gateways[k].enabled) continue;
-      await cluster.waitForDeployment(ns, GatewayNames[k], { timeoutMs, onProgress: (line) => progress(`  … ${k} gateway: ${line}`) });
+      await cluster.waitForDeployment(ns, GatewayNames[k], {
+        timeoutMs,
+        onProgress: (line) => progress(`  … ${k} gateway: ${line}`),
+      });
       progress(`✔ ${k[0]!.toUpperCase()}${k.slice(1)} gateway ready (service ${ns}/${GatewayNames[k]})`);
     }
   }
@@ -189,7 +272,10 @@ export interface KubernetesUninstallReport {
 }
 
 /** Removes the mesh from the cluster. */
-export async function uninstallKubernetes(deps: KubernetesInstallDeps, opts: KubernetesUninstallOptions): Promise<KubernetesUninstallReport> {
+export async function uninstallKubernetes(
+  deps: KubernetesInstallDeps,
+  opts: KubernetesUninstallOptions,
+): Promise<KubernetesUninstallReport> {
   const { cluster, progress, warn } = deps;
   const ns = opts.namespace;
   const injected = (await cluster.injectedPods()).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
@@ -200,28 +286,45 @@ export async function uninstallKubernetes(deps: KubernetesInstallDeps, opts: Kub
       'remove their sidecars first (meshctl uninject, or drop the meshctl.dev/inject label and restart them), or pass --force to uninstall anyway (their traffic then fails)',
     );
   }
-  if (injected.length > 0) warn(`${injected.length} injected pod(s) keep running without a control plane: ${injected.slice(0, 5).join(', ')}${injected.length > 5 ? ', …' : ''}`);
+  if (injected.length > 0)
+    warn(
+      `${injected.length} injected pod(s) keep running without a control plane: ${injected.slice(0, 5).join(', ')}${injected.length > 5 ? ', …' : ''}`,
+    );
 
   const removed: string[] = [];
   const kept: string[] = [];
   const remove = async (ref: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<void> => {
-    if (await cluster.delete(ref, { dryRun: opts.dryRun })) removed.push(`${ref.kind}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`);
+    if (await cluster.delete(ref, { dryRun: opts.dryRun }))
+      removed.push(`${ref.kind}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`);
   };
   // Values do not change names or kinds, only the namespace; render with defaults to get the list.
   const { defaultValues } = await import('./values.js');
   // Every gateway, enabled or not: one may have been turned on by --set at install time.
   const d = defaultValues('unused');
-  const every = { ...d, namespace: ns, gateways: { ingress: { ...d.gateways.ingress, enabled: true }, egress: { ...d.gateways.egress, enabled: true } } };
+  const every = {
+    ...d,
+    namespace: ns,
+    gateways: { ingress: { ...d.gateways.ingress, enabled: true }, egress: { ...d.gateways.egress, enabled: true } },
+  };
   const components = renderComponents(every, 'unused') as unknown as KubeObject[];
   // Reverse order: the webhook first (new pods stop calling a control plane that is going away), the namespace last.
   for (const obj of [...components].reverse()) {
     if (obj.kind === 'Namespace') continue;
-    await remove({ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace });
+    await remove({
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+    });
   }
   // What the control plane itself created: its leader Lease and the root CA published into namespaces.
   await remove({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: ns, name: InstallNames.leaderLease });
-  const published = await cluster.list({ apiVersion: 'v1', kind: 'ConfigMap' }, { fieldSelector: `metadata.name=${CA_ROOT_CONFIGMAP}`, labelSelector: 'app.kubernetes.io/managed-by=meshctl' });
-  for (const cm of published.items) await remove({ apiVersion: 'v1', kind: 'ConfigMap', namespace: cm.metadata.namespace, name: cm.metadata.name });
+  const published = await cluster.list(
+    { apiVersion: 'v1', kind: 'ConfigMap' },
+    { fieldSelector: `metadata.name=${CA_ROOT_CONFIGMAP}`, labelSelector: 'app.kubernetes.io/managed-by=meshctl' },
+  );
+  for (const cm of published.items)
+    await remove({ apiVersion: 'v1', kind: 'ConfigMap', namespace: cm.metadata.namespace, name: cm.metadata.name });
   const would = opts.dryRun ? ' (dry run: nothing removed)' : '';
   progress(`✔ Control plane removed (${removed.length} objects)${would}`);
 
@@ -240,7 +343,11 @@ export async function uninstallKubernetes(deps: KubernetesInstallDeps, opts: Kub
     else if (nsObj) kept.push(`Namespace/${ns} (not created by meshctl)`);
     progress(`✔ CRDs, root CA and mesh namespace removed (--purge)${would}`);
   } else {
-    kept.push(`CustomResourceDefinitions (${ownCrds.length}) and the mesh resources stored in them`, `Secret/${ns}/${InstallNames.caSecret} (the root CA)`, `Namespace/${ns} (holds the root CA)`);
+    kept.push(
+      `CustomResourceDefinitions (${ownCrds.length}) and the mesh resources stored in them`,
+      `Secret/${ns}/${InstallNames.caSecret} (the root CA)`,
+      `Namespace/${ns} (holds the root CA)`,
+    );
     progress(`✔ Kept the CRDs, the root CA secret and namespace ${ns} (meshctl uninstall --purge removes them)`);
   }
   return { removed, kept, injectedPods: opts.force ? injected : [] };

@@ -18,7 +18,11 @@ import { renderGateways } from './gateways.js';
 import type { InstallValues } from './values.js';
 
 /** A Kubernetes object as applied. */
-export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+export type KubeObject = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+};
 
 /** Names of what install creates; uninstall removes exactly these. */
 export const InstallNames = {
@@ -35,10 +39,20 @@ export const InstallNames = {
 } as const;
 
 /** The label on everything install creates (so uninstall and check can find it). */
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' } as const;
+export const MANAGED_BY = {
+  'app.kubernetes.io/managed-by': 'meshctl',
+  'app.kubernetes.io/part-of': 'meshctl',
+} as const;
 
 /** The API groups of the mesh's CRDs, which the control plane watches. */
-export const MESH_API_GROUPS = ['networking.istio.io', 'security.istio.io', 'linkerd.io', 'split.smi-spec.io', 'policy.linkerd.io'];
+export const MESH_API_GROUPS = [
+  'networking.istio.io',
+  'security.istio.io',
+  'telemetry.istio.io',
+  'linkerd.io',
+  'split.smi-spec.io',
+  'policy.linkerd.io',
+];
 
 const APP_LABELS = { app: 'meshctl-control-plane', ...MANAGED_BY };
 
@@ -47,15 +61,23 @@ function meta(name: string, namespace?: string): KubeObject['metadata'] {
 }
 
 /** The components (everything but CRDs), in the order they must be applied: the gateways last. */
-export function renderComponents(v: InstallValues, version: string): KubeObject[] {
-  return [...renderControlPlane(v, version), ...renderGateways(v, version)];
+export function renderComponents(
+  v: InstallValues,
+  version: string,
+  meshConfig?: Record<string, unknown>,
+): KubeObject[] {
+  return [...renderControlPlane(v, version, meshConfig), ...renderGateways(v, version)];
 }
 
-function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
+function renderControlPlane(v: InstallValues, version: string, meshConfig?: Record<string, unknown>): KubeObject[] {
   const ns = v.namespace;
   const read = ['get', 'list', 'watch'];
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { ...MANAGED_BY, [INJECT_NAMESPACE_LABEL]: 'disabled' } } },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { ...MANAGED_BY, [INJECT_NAMESPACE_LABEL]: 'disabled' } },
+    },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(InstallNames.serviceAccount, ns) },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -69,7 +91,12 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
         // The root CA is published to every namespace, as Istio's istio-ca-root-cert.
         { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
         { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: read },
-        { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [InstallNames.webhook], verbs: ['update', 'patch'] },
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          resourceNames: [InstallNames.webhook],
+          verbs: ['update', 'patch'],
+        },
       ],
     },
     {
@@ -88,9 +115,19 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
         // Gateway credentialName Secrets live in the gateways' namespace (this one): the gateways themselves
         // read no Secret, they get certificates from the control plane. Writes stay limited to the CA's.
         { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [InstallNames.caSecret], verbs: ['get', 'watch', 'update'] },
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          resourceNames: [InstallNames.caSecret],
+          verbs: ['get', 'watch', 'update'],
+        },
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [InstallNames.leaderLease], verbs: ['get', 'update'] },
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          resourceNames: [InstallNames.leaderLease],
+          verbs: ['get', 'update'],
+        },
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ],
     },
@@ -114,6 +151,8 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
           `version: ${version}`,
           '',
         ].join('\n'),
+        // Istio's MeshConfig (IstioOperator spec.meshConfig, --set meshConfig.*): the control plane follows it live
+        ...(meshConfig ? { 'meshConfig.json': JSON.stringify(meshConfig, null, 2) + '\n' } : {}),
       },
     },
     {
@@ -123,7 +162,12 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
       spec: {
         selector: { app: APP_LABELS.app },
         ports: [
-          { name: 'grpc-stream', port: ControlPlanePorts.stream, targetPort: ControlPlanePorts.stream, protocol: 'TCP' },
+          {
+            name: 'grpc-stream',
+            port: ControlPlanePorts.stream,
+            targetPort: ControlPlanePorts.stream,
+            protocol: 'TCP',
+          },
           { name: 'http-debug', port: ControlPlanePorts.debug, targetPort: ControlPlanePorts.debug, protocol: 'TCP' },
           { name: 'https-webhook', port: 443, targetPort: ControlPlanePorts.webhook, protocol: 'TCP' },
         ],
@@ -141,11 +185,21 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
           metadata: {
             labels: { ...APP_LABELS, version },
             // Prometheus's usual pod discovery scrapes the control plane's own metrics (pushes, NACKs, certificates)
-            annotations: { 'meshctl.dev/inject': 'disabled', 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ControlPlanePorts.debug), 'prometheus.io/path': '/metrics' },
+            annotations: {
+              'meshctl.dev/inject': 'disabled',
+              'prometheus.io/scrape': 'true',
+              'prometheus.io/port': String(ControlPlanePorts.debug),
+              'prometheus.io/path': '/metrics',
+            },
           },
           spec: {
             serviceAccountName: InstallNames.serviceAccount,
-            securityContext: { runAsNonRoot: true, runAsUser: PROXY_UID, runAsGroup: PROXY_GID, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: PROXY_UID,
+              runAsGroup: PROXY_GID,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             containers: [
               {
                 name: 'control-plane',
@@ -160,10 +214,22 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
                   { name: 'http-debug', containerPort: ControlPlanePorts.debug },
                   { name: 'https-webhook', containerPort: ControlPlanePorts.webhook },
                 ],
-                readinessProbe: { httpGet: { path: '/ready', port: ControlPlanePorts.debug }, periodSeconds: 3, failureThreshold: 3 },
-                livenessProbe: { httpGet: { path: '/healthz', port: ControlPlanePorts.debug }, periodSeconds: 10, failureThreshold: 6 },
+                readinessProbe: {
+                  httpGet: { path: '/ready', port: ControlPlanePorts.debug },
+                  periodSeconds: 3,
+                  failureThreshold: 3,
+                },
+                livenessProbe: {
+                  httpGet: { path: '/healthz', port: ControlPlanePorts.debug },
+                  periodSeconds: 10,
+                  failureThreshold: 6,
+                },
                 resources: v.controlPlane.resources,
-                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
               },
             ],
           },
@@ -183,10 +249,14 @@ function renderControlPlane(v: InstallValues, version: string): KubeObject[] {
       webhooks: [
         webhook(v, 'namespace.sidecar-injector.meshctl.dev', {
           namespaceSelector: { matchLabels: { [INJECT_NAMESPACE_LABEL]: 'enabled' } },
-          objectSelector: { matchExpressions: [{ key: INJECT_NAMESPACE_LABEL, operator: 'NotIn', values: ['disabled', 'false'] }] },
+          objectSelector: {
+            matchExpressions: [{ key: INJECT_NAMESPACE_LABEL, operator: 'NotIn', values: ['disabled', 'false'] }],
+          },
         }),
         webhook(v, 'object.sidecar-injector.meshctl.dev', {
-          namespaceSelector: { matchExpressions: [{ key: INJECT_NAMESPACE_LABEL, operator: 'NotIn', values: ['enabled', 'disabled'] }] },
+          namespaceSelector: {
+            matchExpressions: [{ key: INJECT_NAMESPACE_LABEL, operator: 'NotIn', values: ['enabled', 'disabled'] }],
+          },
           objectSelector: { matchLabels: { [INJECT_NAMESPACE_LABEL]: 'enabled' } },
         }),
       ],
@@ -211,5 +281,10 @@ function webhook(v: InstallValues, name: string, selectors: Record<string, unkno
 
 /** The ConfigMap with the root CA that the control plane publishes into a namespace. */
 export function caRootConfigMap(namespace: string, rootPem: string): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CA_ROOT_CONFIGMAP, namespace, labels: { ...MANAGED_BY } }, data: { 'root-cert.pem': rootPem } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: CA_ROOT_CONFIGMAP, namespace, labels: { ...MANAGED_BY } },
+    data: { 'root-cert.pem': rootPem },
+  };
 }

@@ -9,7 +9,12 @@ import { PlatformUnavailableError } from '../errors.js';
 import { Annotations } from '../protocol/well-known.js';
 import type { KubeObject, KubernetesCluster, PodLike } from '../cluster/kubernetes/index.js';
 import { loadCrds } from './crds.js';
-import { foreignOwner, installKubernetes, type KubernetesInstallDeps, type KubernetesInstallReport } from './kubernetes.js';
+import {
+  foreignOwner,
+  installKubernetes,
+  type KubernetesInstallDeps,
+  type KubernetesInstallReport,
+} from './kubernetes.js';
 import { InstallNames, renderComponents } from './manifests.js';
 import type { InstallValues } from './values.js';
 
@@ -61,7 +66,13 @@ function differingPaths(a: unknown, b: unknown, path: string, out: string[]): vo
   }
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of [...keys].sort()) differingPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k, out);
+    for (const k of [...keys].sort())
+      differingPaths(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        path ? `${path}.${k}` : k,
+        out,
+      );
     return;
   }
   out.push(path || '(whole object)');
@@ -72,16 +83,29 @@ function describe(o: KubeObject): string {
 }
 
 /** Server-side dry run of everything upgrade would apply: what would be created or changed. */
-export async function planUpgrade(cluster: KubernetesCluster, values: InstallValues, version: string): Promise<PlannedChange[]> {
+export async function planUpgrade(
+  cluster: KubernetesCluster,
+  values: InstallValues,
+  version: string,
+): Promise<PlannedChange[]> {
   const out: PlannedChange[] = [];
   const objects: KubeObject[] = [];
   for (const crd of await loadCrds()) {
-    const live = await cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name });
+    const live = await cluster.get({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      name: crd.metadata.name,
+    });
     if (!live || !foreignOwner(live)) objects.push(crd as unknown as KubeObject);
   }
   objects.push(...(renderComponents(values, version) as unknown as KubeObject[]));
   for (const obj of objects) {
-    const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+    const ref = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+    };
     const live = await cluster.get(ref);
     if (!live) {
       out.push({ object: describe(obj), action: 'create', fields: [] });
@@ -107,7 +131,9 @@ export function proxyVersionOf(pod: PodLike): string | undefined {
       // not JSON: fall back to the image
     }
   }
-  const spec = pod.spec as { containers?: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[] } | undefined;
+  const spec = pod.spec as
+    | { containers?: { name: string; image?: string }[]; initContainers?: { name: string; image?: string }[] }
+    | undefined;
   const proxy = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].find((c) => c.name === 'mesh-proxy');
   const tag = proxy?.image?.match(/:([^:/@]+)(@.*)?$/)?.[1];
   return tag;
@@ -118,7 +144,9 @@ async function ownerOf(cluster: KubernetesCluster, pod: PodLike): Promise<{ kind
   const owner = pod.metadata.ownerReferences?.find((o) => o.controller) ?? pod.metadata.ownerReferences?.[0];
   if (!owner) return undefined;
   if (owner.kind === 'ReplicaSet') {
-    const rs = await cluster.get({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: pod.metadata.namespace, name: owner.name }).catch(() => undefined);
+    const rs = await cluster
+      .get({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: pod.metadata.namespace, name: owner.name })
+      .catch(() => undefined);
     const dep = rs?.metadata.ownerReferences?.find((o) => o.kind === 'Deployment');
     if (dep) return { kind: 'deployment', name: dep.name };
   }
@@ -139,21 +167,43 @@ export async function outdatedProxies(cluster: KubernetesCluster, version: strin
       namespace: ns,
       version: v,
       workload: owner ? `${owner.kind}/${owner.name}` : `pod/${pod.metadata.name}`,
-      restart: restartable ? `kubectl -n ${ns} rollout restart ${owner.kind}/${owner.name}` : `kubectl -n ${ns} delete pod ${pod.metadata.name}   # recreate it from its manifest${owner ? ` (owned by ${owner.kind}/${owner.name})` : ''}`,
+      restart: restartable
+        ? `kubectl -n ${ns} rollout restart ${owner.kind}/${owner.name}`
+        : `kubectl -n ${ns} delete pod ${pod.metadata.name}   # recreate it from its manifest${owner ? ` (owned by ${owner.kind}/${owner.name})` : ''}`,
     });
   }
   return out.sort((a, b) => `${a.namespace}/${a.pod}`.localeCompare(`${b.namespace}/${b.pod}`));
 }
 
 /** Upgrades the mesh: applies, waits for the rollout, lists outdated proxies (or, dry, plans). */
-export async function upgradeKubernetes(deps: KubernetesInstallDeps, opts: { values: InstallValues; version: string; dryRun?: boolean; timeoutMs: number }): Promise<UpgradeReport> {
+export async function upgradeKubernetes(
+  deps: KubernetesInstallDeps,
+  opts: { values: InstallValues; version: string; dryRun?: boolean; timeoutMs: number },
+): Promise<UpgradeReport> {
   const { cluster } = deps;
   const ns = opts.values.namespace;
-  const deployment = await cluster.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: InstallNames.deployment });
+  const deployment = await cluster.get({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: ns,
+    name: InstallNames.deployment,
+  });
   if (!deployment) {
-    throw new PlatformUnavailableError(`the mesh is not installed on ${cluster.describe()} (no deployment ${ns}/${InstallNames.deployment})`, 'install it first: meshctl install --wait');
+    throw new PlatformUnavailableError(
+      `the mesh is not installed on ${cluster.describe()} (no deployment ${ns}/${InstallNames.deployment})`,
+      'install it first: meshctl install --wait',
+    );
   }
-  if (opts.dryRun) return { planned: await planUpgrade(cluster, opts.values, opts.version), outdated: await outdatedProxies(cluster, opts.version) };
-  const install = await installKubernetes(deps, { values: opts.values, version: opts.version, wait: true, timeoutMs: opts.timeoutMs });
+  if (opts.dryRun)
+    return {
+      planned: await planUpgrade(cluster, opts.values, opts.version),
+      outdated: await outdatedProxies(cluster, opts.version),
+    };
+  const install = await installKubernetes(deps, {
+    values: opts.values,
+    version: opts.version,
+    wait: true,
+    timeoutMs: opts.timeoutMs,
+  });
   return { install, outdated: await outdatedProxies(cluster, opts.version) };
 }

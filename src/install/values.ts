@@ -44,7 +44,11 @@ export function defaultValues(image: string): InstallValues {
   return {
     namespace: MESH_NAMESPACE,
     image,
-    controlPlane: { replicas: 2, logLevel: 'info', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } } },
+    controlPlane: {
+      replicas: 2,
+      logLevel: 'info',
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
+    },
     certTtl: '24h',
     trustDomain: TRUST_DOMAIN,
     webhook: { failurePolicy: 'Fail', timeoutSeconds: 10 },
@@ -107,30 +111,48 @@ function check(v: InstallValues): InstallValues {
   if (!['Fail', 'Ignore'].includes(v.webhook.failurePolicy)) {
     throw new UsageError(`webhook.failurePolicy=${v.webhook.failurePolicy}: expected Fail or Ignore`);
   }
-  if (!DURATION.test(v.certTtl)) throw new UsageError(`certTtl=${v.certTtl}: not a duration`, 'use a duration such as 24h, 90m or 30s');
+  if (!DURATION.test(v.certTtl))
+    throw new UsageError(`certTtl=${v.certTtl}: not a duration`, 'use a duration such as 24h, 90m or 30s');
   const ttlMs = parseDuration(v.certTtl);
-  if (ttlMs !== undefined && ttlMs > MAX_CERT_TTL_SECONDS * 1000) throw new UsageError(`certTtl=${v.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`, 'give at most 2160h');
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v.namespace)) throw new UsageError(`namespace=${v.namespace}: not a valid namespace name`);
-  if (Boolean(v.ca.cert) !== Boolean(v.ca.key)) throw new UsageError('ca.cert and ca.key go together', 'set both to use your own root CA, or neither');
+  if (ttlMs !== undefined && ttlMs > MAX_CERT_TTL_SECONDS * 1000)
+    throw new UsageError(
+      `certTtl=${v.certTtl}: above the longest workload certificate lifetime, 90 days (2160h)`,
+      'give at most 2160h',
+    );
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v.namespace))
+    throw new UsageError(`namespace=${v.namespace}: not a valid namespace name`);
+  if (Boolean(v.ca.cert) !== Boolean(v.ca.key))
+    throw new UsageError('ca.cert and ca.key go together', 'set both to use your own root CA, or neither');
   if (v.controlPlane.replicas < 1) throw new UsageError('controlPlane.replicas must be at least 1');
   for (const k of ['ingress', 'egress'] as const) {
     const g = v.gateways[k];
-    if (!GATEWAY_SERVICE_TYPES.includes(g.serviceType)) throw new UsageError(`gateways.${k}.serviceType=${g.serviceType}: not a Service type`, `use one of ${GATEWAY_SERVICE_TYPES.join(', ')}`);
-    if (g.enabled && g.replicas < 1) throw new UsageError(`gateways.${k}.replicas must be at least 1`, `or set gateways.${k}.enabled=false`);
+    if (!GATEWAY_SERVICE_TYPES.includes(g.serviceType))
+      throw new UsageError(
+        `gateways.${k}.serviceType=${g.serviceType}: not a Service type`,
+        `use one of ${GATEWAY_SERVICE_TYPES.join(', ')}`,
+      );
+    if (g.enabled && g.replicas < 1)
+      throw new UsageError(`gateways.${k}.replicas must be at least 1`, `or set gateways.${k}.enabled=false`);
   }
   return v;
 }
 
 /** Applies a values file (already parsed; `file` names it in errors) and then `--set` pairs. */
-export function resolveValues(base: InstallValues, files: readonly { name: string; values: unknown }[], sets: readonly string[]): InstallValues {
+export function resolveValues(
+  base: InstallValues,
+  files: readonly { name: string; values: unknown }[],
+  sets: readonly string[],
+): InstallValues {
   const v = structuredClone(base) as unknown as Record<string, unknown>;
   const known = leaves(base);
   for (const f of files) {
     if (f.values === null || f.values === undefined) continue;
-    if (typeof f.values !== 'object' || Array.isArray(f.values)) throw new UsageError(`${f.name}: a values file must be a YAML mapping`);
+    if (typeof f.values !== 'object' || Array.isArray(f.values))
+      throw new UsageError(`${f.name}: a values file must be a YAML mapping`);
     for (const [key, raw] of leaves(f.values as object)) {
       const template = known.get(key);
-      if (template === undefined) throw new UsageError(`${f.name}: ${key}: unknown setting`, `settable keys: ${[...known.keys()].join(', ')}`);
+      if (template === undefined)
+        throw new UsageError(`${f.name}: ${key}: unknown setting`, `settable keys: ${[...known.keys()].join(', ')}`);
       setPath(v, key, coerce(key, raw, template, `${f.name}: `));
     }
   }
@@ -139,7 +161,8 @@ export function resolveValues(base: InstallValues, files: readonly { name: strin
     if (eq <= 0) throw new UsageError(`--set ${s}: expected key=value`, 'for example --set controlPlane.replicas=3');
     const key = s.slice(0, eq);
     const template = known.get(key);
-    if (template === undefined) throw new UsageError(`--set ${key}: unknown setting`, `settable keys: ${[...known.keys()].join(', ')}`);
+    if (template === undefined)
+      throw new UsageError(`--set ${key}: unknown setting`, `settable keys: ${[...known.keys()].join(', ')}`);
     setPath(v, key, coerce(key, s.slice(eq + 1), template, '--set '));
   }
   return check(v as unknown as InstallValues);

@@ -69,8 +69,14 @@ export const CaptureAnnotations = {
   excludeInboundPorts: ['traffic.meshctl.dev/exclude-inbound-ports', 'traffic.sidecar.istio.io/excludeInboundPorts'],
   includeInboundPorts: ['traffic.meshctl.dev/include-inbound-ports', 'traffic.sidecar.istio.io/includeInboundPorts'],
   excludeOutboundPorts: ['traffic.meshctl.dev/exclude-outbound-ports', 'traffic.sidecar.istio.io/excludeOutboundPorts'],
-  excludeOutboundIpRanges: ['traffic.meshctl.dev/exclude-outbound-ip-ranges', 'traffic.sidecar.istio.io/excludeOutboundIPRanges'],
-  includeOutboundIpRanges: ['traffic.meshctl.dev/include-outbound-ip-ranges', 'traffic.sidecar.istio.io/includeOutboundIPRanges'],
+  excludeOutboundIpRanges: [
+    'traffic.meshctl.dev/exclude-outbound-ip-ranges',
+    'traffic.sidecar.istio.io/excludeOutboundIPRanges',
+  ],
+  includeOutboundIpRanges: [
+    'traffic.meshctl.dev/include-outbound-ip-ranges',
+    'traffic.sidecar.istio.io/includeOutboundIPRanges',
+  ],
 } as const;
 
 /** Containers of other meshes: a pod carrying one is refused by inject. */

@@ -34,7 +34,10 @@ export interface AnnotationSettings {
 }
 
 /** Picks the capture settings out of a pod's annotations. Unknown `traffic.meshctl.dev/*` names are typos: refused. */
-export function settingsFromAnnotations(annotations: Readonly<Record<string, string>>, file?: string): AnnotationSettings {
+export function settingsFromAnnotations(
+  annotations: Readonly<Record<string, string>>,
+  file?: string,
+): AnnotationSettings {
   const settings: RawCaptureSettings = {};
   const origin: AnnotationSettings['origin'] = {};
   const warnings: string[] = [];
@@ -69,8 +72,13 @@ export function parseDownwardApiAnnotations(text: string, file: string): Record<
     const eq = line.indexOf('=');
     const key = eq < 0 ? '' : line.slice(0, eq).trim();
     const quoted = eq < 0 ? '' : line.slice(eq + 1).trim();
-    const fail = (reason: string) => new InputParseError({ file, line: i + 1, column: 1 }, `${reason}; expected key="value" as the downward API writes it`);
-    if (key === '' || !quoted.startsWith('"') || !quoted.endsWith('"') || quoted.length < 2) throw fail('not an annotation line');
+    const fail = (reason: string) =>
+      new InputParseError(
+        { file, line: i + 1, column: 1 },
+        `${reason}; expected key="value" as the downward API writes it`,
+      );
+    if (key === '' || !quoted.startsWith('"') || !quoted.endsWith('"') || quoted.length < 2)
+      throw fail('not an annotation line');
     try {
       out[key] = JSON.parse(quoted.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1')) as string;
     } catch {

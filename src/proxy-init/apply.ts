@@ -6,7 +6,15 @@
 import { CaptureError } from '../errors.js';
 import { detectBackend, NoIptablesBackend, writeArgs, type CommandRunner, type IptablesBackend } from './iptables.js';
 import type { CaptureOptions, IpFamily } from './options.js';
-import { applyInput, cleanupInput, findResidue, isInPlace, parseNatState, restoreText, type RestoreLine } from './restore.js';
+import {
+  applyInput,
+  cleanupInput,
+  findResidue,
+  isInPlace,
+  parseNatState,
+  restoreText,
+  type RestoreLine,
+} from './restore.js';
 import { buildRules, type RuleSet } from './rules.js';
 
 /** What happened to one family's table. */
@@ -40,7 +48,11 @@ export async function familiesFor(o: CaptureOptions, runner: CommandRunner): Pro
   return v6 ? ['ipv4', 'ipv6'] : ['ipv4'];
 }
 
-async function backendFor(runner: CommandRunner, family: IpFamily, mode: CaptureOptions['iptablesMode']): Promise<IptablesBackend> {
+async function backendFor(
+  runner: CommandRunner,
+  family: IpFamily,
+  mode: CaptureOptions['iptablesMode'],
+): Promise<IptablesBackend> {
   try {
     return await detectBackend(runner, family, mode);
   } catch (err) {
@@ -59,7 +71,10 @@ async function backendFor(runner: CommandRunner, family: IpFamily, mode: Capture
 async function readNat(runner: CommandRunner, b: IptablesBackend) {
   const r = await runner.run(b.save, ['-t', 'nat']);
   if (r.exitCode !== 0) {
-    throw new CaptureError(`${b.save} -t nat failed: ${r.stderr.trim() || `exit ${String(r.exitCode)}`}`, 'meshctl proxy init needs the NET_ADMIN capability');
+    throw new CaptureError(
+      `${b.save} -t nat failed: ${r.stderr.trim() || `exit ${String(r.exitCode)}`}`,
+      'meshctl proxy init needs the NET_ADMIN capability',
+    );
   }
   return parseNatState(r.stdout);
 }
@@ -70,7 +85,9 @@ async function restore(runner: CommandRunner, b: IptablesBackend, lines: readonl
   if (r.exitCode === 0) return;
   const message = iptablesMessage(r.stderr) || `exit ${String(r.exitCode)}`;
   const failing = failingLine(lines, r.stderr, message);
-  const culprit = failing ? `the rule "${failing.text}"` : `the rules (${restoreText(lines).trim().split('\n').length} lines; see them with --dry-run)`;
+  const culprit = failing
+    ? `the rule "${failing.text}"`
+    : `the rules (${restoreText(lines).trim().split('\n').length} lines; see them with --dry-run)`;
   throw new CaptureError(
     `${b.restore} (${FAMILY_LABEL[b.family]}) refused ${culprit}: ${message}`,
     'nothing was changed (the rules are applied in one transaction); check the flags and annotations that produced this rule, or run with --dry-run to see all rules',
@@ -81,8 +98,20 @@ async function restore(runner: CommandRunner, b: IptablesBackend, lines: readonl
 function iptablesMessage(stderr: string): string {
   return stderr
     .split('\n')
-    .map((l) => l.trim().replace(/^ip6?tables(-nft|-legacy)?-restore( v[\d.]+)?( \([^)]*\))?:\s*/, '').replace(/^line \d+:\s*/, ''))
-    .filter((l) => l !== '' && !/^Try `/.test(l) && !/^Error occurred at line/.test(l) && !/^# Warning/.test(l) && !/^line \d+ failed$/.test(l))
+    .map((l) =>
+      l
+        .trim()
+        .replace(/^ip6?tables(-nft|-legacy)?-restore( v[\d.]+)?( \([^)]*\))?:\s*/, '')
+        .replace(/^line \d+:\s*/, ''),
+    )
+    .filter(
+      (l) =>
+        l !== '' &&
+        !/^Try `/.test(l) &&
+        !/^Error occurred at line/.test(l) &&
+        !/^# Warning/.test(l) &&
+        !/^line \d+ failed$/.test(l),
+    )
     .join('; ');
 }
 
@@ -92,7 +121,9 @@ function iptablesMessage(stderr: string): string {
  * the chain the message names.
  */
 function failingLine(lines: readonly RestoreLine[], stderr: string, message: string): RestoreLine | undefined {
-  const m = /Error occurred at line: (\d+)|line (\d+) failed|^line (\d+):/m.exec(stderr.replace(/^ip6?tables\S*-restore[^:]*:\s*/gm, ''));
+  const m = /Error occurred at line: (\d+)|line (\d+) failed|^line (\d+):/m.exec(
+    stderr.replace(/^ip6?tables\S*-restore[^:]*:\s*/gm, ''),
+  );
   const n = m ? Number(m[1] ?? m[2] ?? m[3]) : 0;
   const named = lines[n - 1];
   if (named && named.text !== 'COMMIT' && !named.text.startsWith('*')) return named;
@@ -109,7 +140,11 @@ export function plannedRuleSets(o: CaptureOptions, families: readonly IpFamily[]
 }
 
 /** Applies the capture: idempotent (an identical capture is left alone), atomic per family. */
-export async function applyCapture(o: CaptureOptions, runner: CommandRunner, families: readonly IpFamily[]): Promise<FamilyOutcome[]> {
+export async function applyCapture(
+  o: CaptureOptions,
+  runner: CommandRunner,
+  families: readonly IpFamily[],
+): Promise<FamilyOutcome[]> {
   const outcomes: FamilyOutcome[] = [];
   for (const set of plannedRuleSets(o, families)) {
     const b = await backendFor(runner, set.family, o.iptablesMode);
@@ -134,14 +169,24 @@ export async function applyCapture(o: CaptureOptions, runner: CommandRunner, fam
 }
 
 /** Removes meshctl's chains and the jumps into them (and nothing else) for each family. */
-export async function cleanupCapture(runner: CommandRunner, families: readonly IpFamily[], mode: CaptureOptions['iptablesMode']): Promise<FamilyOutcome[]> {
+export async function cleanupCapture(
+  runner: CommandRunner,
+  families: readonly IpFamily[],
+  mode: CaptureOptions['iptablesMode'],
+): Promise<FamilyOutcome[]> {
   const outcomes: FamilyOutcome[] = [];
   for (const family of families) {
     const b = await backendFor(runner, family, mode);
     const residue = findResidue(await readNat(runner, b));
     const lines = cleanupInput(residue);
     if (lines.length > 0) await restore(runner, b, lines);
-    outcomes.push({ family, backend: b.mode, binary: b.binary, action: lines.length > 0 ? 'removed' : 'absent', rules: residue.jumps.length });
+    outcomes.push({
+      family,
+      backend: b.mode,
+      binary: b.binary,
+      action: lines.length > 0 ? 'removed' : 'absent',
+      rules: residue.jumps.length,
+    });
   }
   return outcomes;
 }

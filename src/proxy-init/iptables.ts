@@ -36,8 +36,17 @@ export function execaRunner(netns?: string): CommandRunner {
         timeout: 30_000,
       });
       // With a prefix, a missing binary shows up as ip's exit code 255 and "No such file".
-      const missing = r.exitCode === undefined || (prefix.length > 0 && r.exitCode === 255 && /No such file or directory/.test(String(r.stderr)) && /exec of/.test(String(r.stderr)));
-      return { exitCode: missing ? undefined : r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+      const missing =
+        r.exitCode === undefined ||
+        (prefix.length > 0 &&
+          r.exitCode === 255 &&
+          /No such file or directory/.test(String(r.stderr)) &&
+          /exec of/.test(String(r.stderr)));
+      return {
+        exitCode: missing ? undefined : r.exitCode,
+        stdout: String(r.stdout ?? ''),
+        stderr: String(r.stderr ?? ''),
+      };
     },
   };
 }
@@ -82,11 +91,20 @@ async function usable(runner: CommandRunner, b: IptablesBackend): Promise<string
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? ''
+  );
 }
 
 /** Picks the backend for a family: forced by `mode`, or detected as istio-iptables does. */
-export async function detectBackend(runner: CommandRunner, family: IpFamily, mode: 'auto' | 'nft' | 'legacy'): Promise<IptablesBackend> {
+export async function detectBackend(
+  runner: CommandRunner,
+  family: IpFamily,
+  mode: 'auto' | 'nft' | 'legacy',
+): Promise<IptablesBackend> {
   const tried: string[] = [];
   const attempt = async (b: IptablesBackend) => {
     const why = await usable(runner, b);
@@ -105,7 +123,12 @@ export async function detectBackend(runner: CommandRunner, family: IpFamily, mod
     const b = await attempt(legacy);
     if (b) return b;
   }
-  return (await attempt(binaries(family, 'nft'))) ?? (await attempt(binaries(family, 'plain'))) ?? (await attempt(legacy)) ?? Promise.reject(new NoIptablesBackend(family, tried));
+  return (
+    (await attempt(binaries(family, 'nft'))) ??
+    (await attempt(binaries(family, 'plain'))) ??
+    (await attempt(legacy)) ??
+    Promise.reject(new NoIptablesBackend(family, tried))
+  );
 }
 
 /** Extra arguments for writes: legacy takes the xtables lock and should wait for it. */

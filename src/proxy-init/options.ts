@@ -84,7 +84,10 @@ function listOf(value: string): string[] {
 
 function parsePort(text: string, where: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new UsageError(`${where}: "${text}" is not a port`, 'give TCP ports from 1 to 65535, separated by commas (e.g. 8080,9090)');
+    throw new UsageError(
+      `${where}: "${text}" is not a port`,
+      'give TCP ports from 1 to 65535, separated by commas (e.g. 8080,9090)',
+    );
   }
   return Number(text);
 }
@@ -96,7 +99,10 @@ function parsePorts(value: string, where: string): number[] {
 function parseId(value: string, where: string): number[] {
   const ids = listOf(value).map((v) => {
     if (!/^\d{1,10}$/.test(v) || Number(v) > 4294967294) {
-      throw new UsageError(`${where}: "${v}" is not a numeric user or group id`, 'use numeric ids (e.g. 1337): names would need a passwd lookup inside the pod');
+      throw new UsageError(
+        `${where}: "${v}" is not a numeric user or group id`,
+        'use numeric ids (e.g. 1337): names would need a passwd lookup inside the pod',
+      );
     }
     return Number(v);
   });
@@ -110,7 +116,10 @@ export function parseCidr(text: string, where: string): Cidr {
   const addr = slash < 0 ? text : text.slice(0, slash);
   const family: IpFamily | undefined = isIPv4(addr) ? 'ipv4' : isIPv6(addr) ? 'ipv6' : undefined;
   const bad = () =>
-    new UsageError(`${where}: "${text}" is not an IP range`, 'give CIDRs such as 10.96.0.0/12 or fd00::/8, separated by commas');
+    new UsageError(
+      `${where}: "${text}" is not an IP range`,
+      'give CIDRs such as 10.96.0.0/12 or fd00::/8, separated by commas',
+    );
   if (!family) throw bad();
   const max = family === 'ipv4' ? 32 : 128;
   const prefixText = slash < 0 ? String(max) : text.slice(slash + 1);
@@ -153,7 +162,7 @@ function expandV6(addr: string): number[] {
 function compressV6(words: number[]): string {
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;
@@ -182,7 +191,10 @@ function parseInterfaces(value: string, where: string): string[] {
   const names = listOf(value);
   for (const n of names) {
     if (!/^[A-Za-z0-9_.@:+-]{1,15}$/.test(n)) {
-      throw new UsageError(`${where}: "${n}" is not a network interface name`, 'give interface names such as eth1, separated by commas');
+      throw new UsageError(
+        `${where}: "${n}" is not a network interface name`,
+        'give interface names such as eth1, separated by commas',
+      );
     }
   }
   return [...new Set(names)];
@@ -205,21 +217,34 @@ export function resolveCaptureOptions(raw: RawCaptureSettings, source: SettingSo
   const inboundCapturePort = portOf('inboundCapturePort', ProxyPorts.inboundCapture);
   const outboundCapturePort = portOf('outboundCapturePort', ProxyPorts.outboundCapture);
   if (inboundCapturePort === outboundCapturePort) {
-    throw new UsageError(`${source('inboundCapturePort')} and ${source('outboundCapturePort')} are both ${inboundCapturePort}`, 'the inbound and outbound capture listeners need different ports');
+    throw new UsageError(
+      `${source('inboundCapturePort')} and ${source('outboundCapturePort')} are both ${inboundCapturePort}`,
+      'the inbound and outbound capture listeners need different ports',
+    );
   }
 
   const includeInbound = raw.includeInboundPorts?.trim();
   const includeInboundPorts: Wildcard<number> =
-    includeInbound === undefined || includeInbound === '*' ? '*' : parsePorts(includeInbound, source('includeInboundPorts'));
+    includeInbound === undefined || includeInbound === '*'
+      ? '*'
+      : parsePorts(includeInbound, source('includeInboundPorts'));
   const excludeInboundPorts = [
-    ...new Set([...PROXY_OWN_INBOUND_PORTS, ...(raw.excludeInboundPorts ? parsePorts(raw.excludeInboundPorts, source('excludeInboundPorts')) : [])]),
+    ...new Set([
+      ...PROXY_OWN_INBOUND_PORTS,
+      ...(raw.excludeInboundPorts ? parsePorts(raw.excludeInboundPorts, source('excludeInboundPorts')) : []),
+    ]),
   ];
 
   const includeRanges = raw.includeOutboundIpRanges?.trim();
   const includeOutboundIpRanges: Wildcard<Cidr> =
-    includeRanges === undefined || includeRanges === '*' ? '*' : parseCidrs(includeRanges, source('includeOutboundIpRanges'));
+    includeRanges === undefined || includeRanges === '*'
+      ? '*'
+      : parseCidrs(includeRanges, source('includeOutboundIpRanges'));
   if (raw.excludeOutboundIpRanges?.trim() === '*') {
-    throw new UsageError(`${source('excludeOutboundIpRanges')}: "*" would exclude every destination`, `to capture no outbound traffic, set ${source('includeOutboundIpRanges')} to ""`);
+    throw new UsageError(
+      `${source('excludeOutboundIpRanges')}: "*" would exclude every destination`,
+      `to capture no outbound traffic, set ${source('includeOutboundIpRanges')} to ""`,
+    );
   }
 
   const iptablesMode = raw.iptablesMode ?? 'auto';
@@ -234,10 +259,16 @@ export function resolveCaptureOptions(raw: RawCaptureSettings, source: SettingSo
     outboundCapturePort,
     includeInboundPorts,
     excludeInboundPorts,
-    includeOutboundPorts: raw.includeOutboundPorts ? parsePorts(raw.includeOutboundPorts, source('includeOutboundPorts')) : [],
-    excludeOutboundPorts: raw.excludeOutboundPorts ? parsePorts(raw.excludeOutboundPorts, source('excludeOutboundPorts')) : [],
+    includeOutboundPorts: raw.includeOutboundPorts
+      ? parsePorts(raw.includeOutboundPorts, source('includeOutboundPorts'))
+      : [],
+    excludeOutboundPorts: raw.excludeOutboundPorts
+      ? parsePorts(raw.excludeOutboundPorts, source('excludeOutboundPorts'))
+      : [],
     includeOutboundIpRanges,
-    excludeOutboundIpRanges: raw.excludeOutboundIpRanges ? parseCidrs(raw.excludeOutboundIpRanges, source('excludeOutboundIpRanges')) : [],
+    excludeOutboundIpRanges: raw.excludeOutboundIpRanges
+      ? parseCidrs(raw.excludeOutboundIpRanges, source('excludeOutboundIpRanges'))
+      : [],
     excludeInterfaces: raw.excludeInterfaces ? parseInterfaces(raw.excludeInterfaces, source('excludeInterfaces')) : [],
     ipv6: raw.ipv6 === undefined ? 'auto' : parseBool(raw.ipv6, source('ipv6')),
     iptablesMode,

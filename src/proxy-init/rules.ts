@@ -94,9 +94,13 @@ export function buildRules(o: CaptureOptions, family: IpFamily): RuleSet {
   // The proxy's inbound side connects to the app from 127.0.0.6 / ::6: never captured.
   add(output, `-s ${lo.passthroughSource} -o lo -j RETURN`);
 
-  const includeRanges = o.includeOutboundIpRanges === '*' ? '*' : o.includeOutboundIpRanges.filter((c) => c.family === family);
+  const includeRanges =
+    o.includeOutboundIpRanges === '*' ? '*' : o.includeOutboundIpRanges.filter((c) => c.family === family);
   const loopbackIncluded = includeRanges !== '*' && includeRanges.some((c) => lo.isLoopback(c.text));
-  const owners: [string, number][] = [...o.proxyUids.map((u): [string, number] => ['--uid-owner', u]), ...o.proxyGids.map((g): [string, number] => ['--gid-owner', g])];
+  const owners: [string, number][] = [
+    ...o.proxyUids.map((u): [string, number] => ['--uid-owner', u]),
+    ...o.proxyGids.map((g): [string, number] => ['--gid-owner', g]),
+  ];
   for (const [match, id] of owners) {
     // The pod calling itself through its own Service: the proxy's outbound connection to the pod's
     // own address leaves on lo and must come back in through the inbound listener.

@@ -17,6 +17,7 @@ import { ClusterStateRegistry } from './clusters/state.js';
 import { ListenerHandle } from './listeners/listener.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './listeners/original-destination.js';
 import { Telemetry } from './telemetry/telemetry.js';
+import { compileLogFilter } from '../config/log-filter.js';
 import { ProxyLog } from './log.js';
 import { MeshTls } from './tls/contexts.js';
 import { StaticIdentitySource, type IdentitySource } from './tls/identity.js';
@@ -104,8 +105,15 @@ export class Proxy implements ProxyContext {
     const cfg = p.runtime.config;
     if (opts.adminTokenFile) p.writeAdminToken(opts.adminTokenFile);
     try {
-      p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin, { token: p.adminToken, file: p.adminTokenFile });
-      p.telemetryServer = await startTelemetryServer(p.adminView(), opts.telemetryAddress ?? cfg.telemetry?.address ?? '0.0.0.0', opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry);
+      p.admin = await startAdminServer(p.adminView(), opts.adminPort ?? cfg.admin?.port ?? ProxyPorts.admin, {
+        token: p.adminToken,
+        file: p.adminTokenFile,
+      });
+      p.telemetryServer = await startTelemetryServer(
+        p.adminView(),
+        opts.telemetryAddress ?? cfg.telemetry?.address ?? '0.0.0.0',
+        opts.telemetryPort ?? cfg.telemetry?.port ?? ProxyPorts.telemetry,
+      );
     } catch (err) {
       await p.close();
       throw err;
@@ -120,7 +128,10 @@ export class Proxy implements ProxyContext {
       chmodSync(file, 0o600); // an older file keeps its mode on rewrite
       this.adminTokenFile = file;
     } catch (err) {
-      this.log.warn('cannot write the admin token file: the mutating admin endpoints are usable only in this process', { file, error: (err as Error).message });
+      this.log.warn('cannot write the admin token file: the mutating admin endpoints are usable only in this process', {
+        file,
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -186,7 +197,10 @@ export class Proxy implements ProxyContext {
   }
 
   private async applyNow(input: unknown, source: 'stream' | undefined): Promise<ApplyResult> {
-    const version = typeof (input as { version?: unknown })?.version === 'string' ? (input as { version: string }).version : 'unversioned';
+    const version =
+      typeof (input as { version?: unknown })?.version === 'string'
+        ? (input as { version: string }).version
+        : 'unversioned';
     const nack = (errors: string[]): ApplyResult => this.noteRejected(version, errors);
     const v = validateProxyConfig(input);
     if (!v.ok) return nack(v.errors);
@@ -195,6 +209,11 @@ export class Proxy implements ProxyContext {
       this.ensureIdentity(config.identity);
     } catch (err) {
       return nack([(err as Error).message]);
+    }
+    try {
+      if (config.telemetry?.accessLogFilter !== undefined) compileLogFilter(config.telemetry.accessLogFilter);
+    } catch (err) {
+      return nack([`telemetry.accessLogFilter: ${(err as Error).message}`]);
     }
     let runtime: Runtime;
     try {
@@ -213,7 +232,12 @@ export class Proxy implements ProxyContext {
       const h = new ListenerHandle(this, l, this.opts.resolveOriginalDst ?? localAddressAsDestination);
       try {
         await h.listen().catch(async (err: NodeJS.ErrnoException) => {
-          const holders = l.port === 0 || err.code !== 'EADDRINUSE' ? [] : [...this.handles].filter(([k, old]) => !wanted.has(k) && old.cfg.port === l.port && old.listening).map(([, old]) => old);
+          const holders =
+            l.port === 0 || err.code !== 'EADDRINUSE'
+              ? []
+              : [...this.handles]
+                  .filter(([k, old]) => !wanted.has(k) && old.cfg.port === l.port && old.listening)
+                  .map(([, old]) => old);
           if (holders.length === 0) throw err;
           for (const old of holders) old.releasePort();
           released.push(...holders);
@@ -221,8 +245,16 @@ export class Proxy implements ProxyContext {
         });
       } catch (err) {
         for (const a of added) await a.stopAccepting();
-        for (const old of released) await old.listen().catch((e: Error) => this.log.error('could not take a listener port back after a refused config', { listener: old.cfg.name, error: e.message }));
-        return nack([`listeners[${config.listeners.indexOf(l)}]: cannot listen on ${l.address ?? ''}:${l.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+        for (const old of released)
+          await old.listen().catch((e: Error) =>
+            this.log.error('could not take a listener port back after a refused config', {
+              listener: old.cfg.name,
+              error: e.message,
+            }),
+          );
+        return nack([
+          `listeners[${config.listeners.indexOf(l)}]: cannot listen on ${l.address ?? ''}:${l.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        ]);
       }
       added.push(h);
     }
@@ -313,7 +345,11 @@ export class Proxy implements ProxyContext {
     this.telemetry.close();
     this.admin?.server.closeAllConnections();
     this.telemetryServer?.server.closeAllConnections();
-    await Promise.all([this.admin, this.telemetryServer].map((s) => (s ? new Promise<void>((r) => s.server.close(() => r())) : undefined)));
+    await Promise.all(
+      [this.admin, this.telemetryServer].map((s) =>
+        s ? new Promise<void>((r) => s.server.close(() => r())) : undefined,
+      ),
+    );
     this.state.close();
     this.closeIdentity();
     this.unguard?.();
@@ -322,8 +358,20 @@ export class Proxy implements ProxyContext {
   private adminView(): AdminView {
     return {
       log: this.log,
-      readiness: () => (this.drainingFlag ? { ready: false, state: 'DRAINING' } : this.runtime ? { ready: true, state: 'LIVE' } : { ready: false, state: 'PRE_INITIALIZING' }),
-      configDump: () => ({ version: this.version, appliedAt: this.appliedAt, lastRejected: this.lastRejected ?? null, configHash: this.configHash, streamConfigHash: this.streamConfigHash, config: redact(this.runtime.config) }),
+      readiness: () =>
+        this.drainingFlag
+          ? { ready: false, state: 'DRAINING' }
+          : this.runtime
+            ? { ready: true, state: 'LIVE' }
+            : { ready: false, state: 'PRE_INITIALIZING' },
+      configDump: () => ({
+        version: this.version,
+        appliedAt: this.appliedAt,
+        lastRejected: this.lastRejected ?? null,
+        configHash: this.configHash,
+        streamConfigHash: this.streamConfigHash,
+        config: redact(this.runtime.config),
+      }),
       configHash: () => ({ configHash: this.configHash, streamConfigHash: this.streamConfigHash }),
       clusters: () => describeClusters(this.runtime, Date.now()),
       listeners: () => describeListeners(this.runtime, this.handles),
@@ -332,7 +380,15 @@ export class Proxy implements ProxyContext {
         const m = this.meshTls;
         if (!m) return { identity: null };
         const s = m.current.summary;
-        return { identity: { spiffeId: s.spiffeId ?? null, serialNumber: s.serialNumber, validFrom: s.validFrom, validTo: s.validTo }, generation: m.current.generation };
+        return {
+          identity: {
+            spiffeId: s.spiffeId ?? null,
+            serialNumber: s.serialNumber,
+            validFrom: s.validFrom,
+            validTo: s.validTo,
+          },
+          generation: m.current.generation,
+        };
       },
       prometheus: () => this.telemetry.metrics.exposition(),
       statsJson: () => Promise.resolve(this.telemetry.metrics.registry.getMetricsAsJSON()),

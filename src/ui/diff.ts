@@ -4,7 +4,12 @@
 export function canonicalJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
     return v;
   };
   return JSON.stringify(sort(value), null, 2);
@@ -34,7 +39,10 @@ export function unifiedDiff(a: string, b: string, labels: { from: string; to: st
     const lcs = new Uint32Array((n + 1) * (m + 1));
     for (let i = n - 1; i >= 0; i--) {
       for (let j = m - 1; j >= 0; j--) {
-        lcs[i * (m + 1) + j] = xm[i] === ym[j] ? lcs[(i + 1) * (m + 1) + j + 1]! + 1 : Math.max(lcs[(i + 1) * (m + 1) + j]!, lcs[i * (m + 1) + j + 1]!);
+        lcs[i * (m + 1) + j] =
+          xm[i] === ym[j]
+            ? lcs[(i + 1) * (m + 1) + j + 1]! + 1
+            : Math.max(lcs[(i + 1) * (m + 1) + j]!, lcs[i * (m + 1) + j + 1]!);
       }
     }
     let i = 0;
@@ -44,7 +52,8 @@ export function unifiedDiff(a: string, b: string, labels: { from: string; to: st
         ops.push({ op: ' ', line: xm[i]! });
         i++;
         j++;
-      } else if (i < n && (j === m || lcs[(i + 1) * (m + 1) + j]! >= lcs[i * (m + 1) + j + 1]!)) ops.push({ op: '-', line: xm[i++]! });
+      } else if (i < n && (j === m || lcs[(i + 1) * (m + 1) + j]! >= lcs[i * (m + 1) + j + 1]!))
+        ops.push({ op: '-', line: xm[i++]! });
       else ops.push({ op: '+', line: ym[j++]! });
     }
   }

@@ -31,9 +31,30 @@ function goInt(str: string, prefixLength: number, radix: number): number {
 
 /** Integer forms Go's strconv.ParseInt(s, 0, 64) accepts beyond YAML 1.1's (0o17, 0X1F, 0B11). */
 const goPrefixedInts: ScalarTag[] = [
-  { identify: isInt, default: true, tag: 'tag:yaml.org,2002:int', format: 'OCT', test: /^[-+]?0[oO][0-7_]+$/, resolve: (s) => goInt(s, 2, 8) },
-  { identify: isInt, default: true, tag: 'tag:yaml.org,2002:int', format: 'HEX', test: /^[-+]?0X[0-9a-fA-F_]+$/, resolve: (s) => goInt(s, 2, 16) },
-  { identify: isInt, default: true, tag: 'tag:yaml.org,2002:int', format: 'BIN', test: /^[-+]?0B[01_]+$/, resolve: (s) => goInt(s, 2, 2) },
+  {
+    identify: isInt,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'OCT',
+    test: /^[-+]?0[oO][0-7_]+$/,
+    resolve: (s) => goInt(s, 2, 8),
+  },
+  {
+    identify: isInt,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'HEX',
+    test: /^[-+]?0X[0-9a-fA-F_]+$/,
+    resolve: (s) => goInt(s, 2, 16),
+  },
+  {
+    identify: isInt,
+    default: true,
+    tag: 'tag:yaml.org,2002:int',
+    format: 'BIN',
+    test: /^[-+]?0B[01_]+$/,
+    resolve: (s) => goInt(s, 2, 2),
+  },
 ];
 
 /** The YAML 1.1 tags as go-yaml v2 resolves plain scalars. */
@@ -77,7 +98,8 @@ export function fixFlowColonScalars(doc: Document.Parsed, text: string): void {
       const key = pair.key as Scalar | null;
       const value = pair.value as Scalar | null;
       if (!(key instanceof ScalarNode) || key.type !== 'PLAIN' || !key.range) return undefined;
-      if (value !== null && !(value instanceof ScalarNode && value.source === '' && value.value === null)) return undefined;
+      if (value !== null && !(value instanceof ScalarNode && value.source === '' && value.value === null))
+        return undefined;
       const colon = key.range[1];
       if (text[colon] !== ':' || !',]}'.includes(text[colon + 1] ?? '')) return undefined;
       const s = new ScalarNode(text.slice(key.range[0], colon + 1));

@@ -46,7 +46,9 @@ beforeAll(async () => {
 describe('meshctl analyze', () => {
   it('prints findings in the istioctl shape and exits 79', async () => {
     const r = await runCli(['analyze', '-f', 'vs.yaml'], { cwd: dir });
-    expect(r.stdout).toBe('Error [MESH0101] (VirtualService reviews.default) vs.yaml:9 Referenced subset "v3" is not defined in any DestinationRule for host "reviews"; define it or fix the route.\n');
+    expect(r.stdout).toBe(
+      'Error [MESH0101] (VirtualService reviews.default) vs.yaml:9 Referenced subset "v3" is not defined in any DestinationRule for host "reviews"; define it or fix the route.\n',
+    );
     expect(r.stderr).toBe('Error: analysis found 1 issue(s) at or above the failure threshold\n');
     expect(r.code).toBe(79);
   });
@@ -55,12 +57,18 @@ describe('meshctl analyze', () => {
     // Outside `dir`: other tests analyze the whole folder.
     const kubeconfig = join(await mkdtemp(join(tmpdir(), 'meshctl-kubeconfig-')), 'config');
     // Port 1 on loopback: nothing listens there, the connection is refused at once.
-    await writeFile(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]\ncontexts: [{name: dead, context: {cluster: dead, user: u}}]\ncurrent-context: dead\nusers: [{name: u, user: {token: t}}]\n');
+    await writeFile(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]\ncontexts: [{name: dead, context: {cluster: dead, user: u}}]\ncurrent-context: dead\nusers: [{name: u, user: {token: t}}]\n',
+    );
     const down = await runCli(['analyze', '-f', 'vs.yaml'], { cwd: dir, env: { KUBECONFIG: kubeconfig } });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach the Kubernetes API server https://127.0.0.1:1 (context "dead")');
     expect(down.stderr).toContain('or analyze the files alone: add --offline');
-    const offline = await runCli(['analyze', '-f', 'vs.yaml', '--offline'], { cwd: dir, env: { KUBECONFIG: kubeconfig } });
+    const offline = await runCli(['analyze', '-f', 'vs.yaml', '--offline'], {
+      cwd: dir,
+      env: { KUBECONFIG: kubeconfig },
+    });
     expect(offline.stdout).toContain('Error [MESH0101] (VirtualService reviews.default) vs.yaml:9');
     expect(offline.code).toBe(79);
   });
@@ -85,7 +93,8 @@ describe('meshctl analyze', () => {
         code: 'MESH0103',
         level: 'Warning',
         name: 'RouteWeightsNotSumTo100',
-        message: 'Route weights 60 + 30 sum to 90, not 100; traffic is split in proportion to them, so set them to add up to 100.',
+        message:
+          'Route weights 60 + 30 sum to 90, not 100; traffic is split in proportion to them, so set them to add up to 100.',
         resource: { kind: 'VirtualService', name: 'ratings', namespace: 'prod', apiVersion: 'networking.istio.io/v1' },
         origin: { file: join(dir, 'weights.yaml'), line: 8, column: 5 },
         field: 'spec.http[0].route',
@@ -104,10 +113,14 @@ describe('meshctl analyze', () => {
   });
 
   it('--suppress CODE=Kind/name.namespace hides a finding, with globs', async () => {
-    const exact = await runCli(['analyze', '-f', 'vs.yaml', '--suppress', 'MESH0101=VirtualService/reviews.default'], { cwd: dir });
+    const exact = await runCli(['analyze', '-f', 'vs.yaml', '--suppress', 'MESH0101=VirtualService/reviews.default'], {
+      cwd: dir,
+    });
     expect(exact.stdout).toBe('✔ No validation issues found\n');
     expect(exact.code).toBe(0);
-    const other = await runCli(['analyze', '-f', 'vs.yaml', '--suppress', 'MESH0101=VirtualService/*.prod'], { cwd: dir });
+    const other = await runCli(['analyze', '-f', 'vs.yaml', '--suppress', 'MESH0101=VirtualService/*.prod'], {
+      cwd: dir,
+    });
     expect(other.code).toBe(79);
     const glob = await runCli(['analyze', '-f', 'vs.yaml', '--suppress', 'MESH01*=VirtualService/*'], { cwd: dir });
     expect(glob.code).toBe(0);
@@ -130,7 +143,7 @@ describe('meshctl analyze', () => {
     const r = await runCli(['analyze', '--list']);
     expect(r.stdout.split('\n')[0]).toMatch(/^CODE\s+LEVEL\s+NAME\s+DESCRIPTION$/);
     expect(r.stdout).toMatch(/^MESH0101\s+Error\s+ReferencedSubsetNotFound\s+/m);
-    expect(r.stdout.match(/^MESH\d{4}/gm)).toHaveLength(29);
+    expect(r.stdout.match(/^MESH\d{4}/gm)).toHaveLength(34);
     expect(r.code).toBe(0);
   });
 
@@ -138,7 +151,9 @@ describe('meshctl analyze', () => {
     const none = await runCli(['analyze']);
     expect(none.code).toBe(64);
     expect(none.stderr).toMatch(/^Error: nothing to analyze: pass -f/);
-    expect((await runCli(['analyze', '-f', 'x.yaml', '--suppress', 'MESH0101'])).stderr).toMatch(/--suppress MESH0101: expected CODE=Kind\/name.namespace/);
+    expect((await runCli(['analyze', '-f', 'x.yaml', '--suppress', 'MESH0101'])).stderr).toMatch(
+      /--suppress MESH0101: expected CODE=Kind\/name.namespace/,
+    );
     expect((await runCli(['analyze', '-f', 'x.yaml', '--failure-threshold', 'fatal'])).code).toBe(64);
     expect((await runCli(['analyze', '-f', 'x.yaml', '-o', 'yaml'])).code).toBe(64);
   });

@@ -9,8 +9,12 @@ import { catalogue } from '../../src/analyze/index.js';
 import { analyzeTexts, BASE, codes, CORPUS } from './support.js';
 import { formatFinding } from '../../src/analyze/render.js';
 
-const valid = readdirSync(`${CORPUS}valid`).filter((f) => f.endsWith('.yaml')).sort();
-const broken = readdirSync(`${CORPUS}broken`).filter((f) => f.endsWith('.yaml')).sort();
+const valid = readdirSync(`${CORPUS}valid`)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const broken = readdirSync(`${CORPUS}broken`)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe('corpus', () => {
   it('the shared cluster alone is clean', () => {
@@ -25,12 +29,17 @@ describe('corpus', () => {
   it.each(broken)('broken/%s gives exactly its code', (file) => {
     const expected = file.slice(0, 8);
     const findings = analyzeTexts({ 'base.yaml': BASE, [file]: readFileSync(`${CORPUS}broken/${file}`, 'utf8') });
-    expect(codes(findings), findings.map((f) => formatFinding(f)).join('\n')).toEqual([expected]);
+    // One code (a conflict names each object involved, so a code may come more than once).
+    expect([...new Set(codes(findings))], findings.map((f) => formatFinding(f)).join('\n')).toEqual([expected]);
     expect(findings[0]!.position?.file).toBe(file);
   });
 
   it('has a broken variant for every code of the catalogue', () => {
     const covered = new Set(broken.map((f) => f.slice(0, 8)));
-    expect(catalogue().filter((m) => !covered.has(m.code)).map((m) => m.code)).toEqual([]);
+    expect(
+      catalogue()
+        .filter((m) => !covered.has(m.code))
+        .map((m) => m.code),
+    ).toEqual([]);
   });
 });

@@ -11,7 +11,30 @@ import { runCli } from '../support/cli.js';
 import { BASE, CORPUS } from './support.js';
 
 const samples = [BASE, ...readdirSync(`${CORPUS}valid`).map((f) => readFileSync(`${CORPUS}valid/${f}`, 'utf8'))];
-const YAML_CHARS = [':', '-', '[', ']', '{', '}', '"', "'", '\n', ' ', '#', '&', '*', '!', '|', '>', '\t', '%', '@', '`', ',', '?'];
+const YAML_CHARS = [
+  ':',
+  '-',
+  '[',
+  ']',
+  '{',
+  '}',
+  '"',
+  "'",
+  '\n',
+  ' ',
+  '#',
+  '&',
+  '*',
+  '!',
+  '|',
+  '>',
+  '\t',
+  '%',
+  '@',
+  '`',
+  ',',
+  '?',
+];
 
 function analyzeText(text: string): number {
   const input = buildAnalysisInput({ files: [{ name: 'fuzz.yaml', text }], defaultNamespace: 'default' });
@@ -28,7 +51,9 @@ const mangled = fc
   .record({
     sample: fc.constantFrom(...samples),
     cut: fc.double({ min: 0, max: 1, noNaN: true }),
-    edits: fc.array(fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), ch: fc.constantFrom(...YAML_CHARS) }), { maxLength: 4 }),
+    edits: fc.array(fc.record({ at: fc.double({ min: 0, max: 1, noNaN: true }), ch: fc.constantFrom(...YAML_CHARS) }), {
+      maxLength: 4,
+    }),
   })
   .map(({ sample, cut, edits }) => {
     let text = sample.slice(0, Math.floor(sample.length * cut));
@@ -41,11 +66,17 @@ const mangled = fc
 
 describe('analyze never crashes', () => {
   it('on random text', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => void analyzeText(text)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => void analyzeText(text)),
+      { numRuns: 300 },
+    );
   });
 
   it('on truncated and mutated real configurations', () => {
-    fc.assert(fc.property(mangled, (text) => void analyzeText(text)), { numRuns: 400 });
+    fc.assert(
+      fc.property(mangled, (text) => void analyzeText(text)),
+      { numRuns: 400 },
+    );
   });
 
   it('on random objects of every mesh kind', () => {

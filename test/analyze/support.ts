@@ -14,12 +14,18 @@ export const BASE = readFileSync(`${CORPUS}base.yaml`, 'utf8');
 
 /** Whether a finding is the warning that an object's kind is accepted but not enforced (MESH0002 on `kind`). */
 export function isNotEnforcedFinding(f: Finding): boolean {
-  return f.type.code === 'MESH0002' && f.field === 'kind' && / is accepted but not enforced by the mesh yet /.test(f.message);
+  return (
+    f.type.code === 'MESH0002' && f.field === 'kind' && / is accepted but not enforced by the mesh yet /.test(f.message)
+  );
 }
 
 /** Analyzes named texts (optionally over a platform snapshot) and returns every finding. */
 export function analyzeAll(files: Record<string, string>, platform?: PlatformSnapshot): Finding[] {
-  const input = buildAnalysisInput({ files: Object.entries(files).map(([name, text]) => ({ name, text })), defaultNamespace: 'default', ...(platform ? { platform } : {}) });
+  const input = buildAnalysisInput({
+    files: Object.entries(files).map(([name, text]) => ({ name, text })),
+    defaultNamespace: 'default',
+    ...(platform ? { platform } : {}),
+  });
   return runAnalysis(input);
 }
 
@@ -30,9 +36,14 @@ export function analyzeAll(files: Record<string, string>, platform?: PlatformSna
  * what it is about. When a kind becomes enforced, its warnings disappear here on their own.
  */
 export function analyzeTexts(files: Record<string, string>, platform?: PlatformSnapshot): Finding[] {
-  const input = buildAnalysisInput({ files: Object.entries(files).map(([name, text]) => ({ name, text })), defaultNamespace: 'default', ...(platform ? { platform } : {}) });
+  const input = buildAnalysisInput({
+    files: Object.entries(files).map(([name, text]) => ({ name, text })),
+    defaultNamespace: 'default',
+    ...(platform ? { platform } : {}),
+  });
   const findings = runAnalysis(input);
-  const id = (r: { kind: string; namespace?: string | undefined; name: string }): string => `${r.kind} ${r.namespace ?? ''}/${r.name}`;
+  const id = (r: { kind: string; namespace?: string | undefined; name: string }): string =>
+    `${r.kind} ${r.namespace ?? ''}/${r.name}`;
   const declared = input.resources
     .filter((r) => r.mesh && notEnforced(splitApiVersion(r.mesh.apiVersion).group, r.mesh.kind))
     .map((r) => id(r.validation.identity));
@@ -48,5 +59,7 @@ export function analyzeTexts(files: Record<string, string>, platform?: PlatformS
  */
 export function codes(findings: readonly Finding[]): string[] {
   const pending = Object.values(NOT_TRANSLATED) as string[];
-  return findings.filter((f) => !(f.type.code === 'MESH0002' && pending.some((p) => f.message.includes(p)))).map((f) => f.type.code);
+  return findings
+    .filter((f) => !(f.type.code === 'MESH0002' && pending.some((p) => f.message.includes(p))))
+    .map((f) => f.type.code);
 }

@@ -42,22 +42,35 @@ describe('meshctl check (local platform)', () => {
     expect(table.stdout.trimEnd().endsWith('Status check results are ✔')).toBe(true);
     const json = JSON.parse(meshctl('check', '-o', 'json').stdout);
     expect(json.success).toBe(true);
-    expect(json.categories.map((c: { categoryName: string }) => c.categoryName)).toEqual(['control-plane', 'identity', 'config', 'workloads']);
-    expect(json.categories[2].checks[0]).toMatchObject({ description: 'the config store is readable and every stored object is valid', result: 'success' });
+    expect(json.categories.map((c: { categoryName: string }) => c.categoryName)).toEqual([
+      'control-plane',
+      'identity',
+      'config',
+      'workloads',
+    ]);
+    expect(json.categories[2].checks[0]).toMatchObject({
+      description: 'the config store is readable and every stored object is valid',
+      result: 'success',
+    });
   });
 
   it('names a stored object that is no longer valid (the store was edited by hand)', async () => {
     const { mkdir, writeFile } = await import('node:fs/promises');
     const dir = join(home, 'store', 'networking.istio.io', 'VirtualService', 'default');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'broken.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: broken\n  namespace: default\nspec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n      weight: -5\n');
+    await writeFile(
+      join(dir, 'broken.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: broken\n  namespace: default\nspec:\n  hosts: [web]\n  http:\n  - route:\n    - destination: {host: web}\n      weight: -5\n',
+    );
     // The daemon reads its store at start: restart it so it meets the hand-edited file.
     meshctl('uninstall');
     expect(meshctl('install').code).toBe(0);
     const r = meshctl('check');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('✖ the config store is readable and every stored object is valid');
-    expect(r.stdout).toMatch(/broken\.yaml:\d+: spec\.http\[0\]\.route\[0\]\.weight: must be an integer >= 0 \(got -5\)/);
+    expect(r.stdout).toMatch(
+      /broken\.yaml:\d+: spec\.http\[0\]\.route\[0\]\.weight: must be an integer >= 0 \(got -5\)/,
+    );
     // The control plane itself left it out of what it serves.
     expect(meshctl('get', 'vs', 'broken').code).toBe(1);
   });

@@ -18,7 +18,10 @@ const fail = (description: string, extra: object = {}) => ({
 describe('check runner and renderers', () => {
   it('renders categories with ✔/‼/✖, messages, hints and the verdict', async () => {
     const categories: CheckCategory<null>[] = [
-      { id: 'kubernetes-api', checkers: [pass('can reach the API', 'v1.34.2'), fail('clock is in sync', { warning: true })] },
+      {
+        id: 'kubernetes-api',
+        checkers: [pass('can reach the API', 'v1.34.2'), fail('clock is in sync', { warning: true })],
+      },
       { id: 'control-plane', checkers: [fail('control plane pods are ready')] },
     ];
     const report = await runChecks(categories, null, { waitMs: 0 });
@@ -54,14 +57,19 @@ describe('check runner and renderers', () => {
   });
 
   it('warnings alone do not fail the run', async () => {
-    const report = await runChecks([{ id: 'a', checkers: [fail('x', { warning: true }), pass('y')] }], null, { waitMs: 0 });
+    const report = await runChecks([{ id: 'a', checkers: [fail('x', { warning: true }), pass('y')] }], null, {
+      waitMs: 0,
+    });
     expect(report.success).toBe(true);
     expect(renderTable(report, plain)).toContain('Status check results are ✔');
   });
 
   it('a fatal failure skips every later check', async () => {
     const report = await runChecks(
-      [{ id: 'a', checkers: [fail('first', { fatal: true }), pass('second')] }, { id: 'b', checkers: [pass('third')] }],
+      [
+        { id: 'a', checkers: [fail('first', { fatal: true }), pass('second')] },
+        { id: 'b', checkers: [pass('third')] },
+      ],
       null,
       { waitMs: 0 },
     );
@@ -80,7 +88,11 @@ describe('check runner and renderers', () => {
         if (calls < 3) throw new CheckFailure(`only ${calls} of 3 ready`);
       },
     };
-    const report = await runChecks([{ id: 'a', checkers: [flaky] }], null, { waitMs: 5_000, retryIntervalMs: 10, onRetry: (_c, _d, m) => retries.push(m) });
+    const report = await runChecks([{ id: 'a', checkers: [flaky] }], null, {
+      waitMs: 5_000,
+      retryIntervalMs: 10,
+      onRetry: (_c, _d, m) => retries.push(m),
+    });
     expect(report.success).toBe(true);
     expect(retries).toEqual(['only 1 of 3 ready', 'only 2 of 3 ready']);
   });

@@ -47,7 +47,9 @@ describe('meshctl root', () => {
   });
 
   it('runs as a real process through bin/meshctl and sets the exit code', () => {
-    const out = execFileSync(process.execPath, ['bin/meshctl', 'version', '--client', '-o', 'short'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['bin/meshctl', 'version', '--client', '-o', 'short'], {
+      encoding: 'utf8',
+    });
     expect(out.trim()).toBe(meshctlVersion());
     const bad = spawnSync(process.execPath, ['bin/meshctl', 'nope'], { encoding: 'utf8' });
     expect(bad.status).toBe(64);
@@ -56,10 +58,14 @@ describe('meshctl root', () => {
 
   it('stops quietly when the reader of its output goes away (meshctl ... | head -1)', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['bin/meshctl', 'manifest', 'generate'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/meshctl', 'manifest', 'generate'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const first = await new Promise<string>((resolve) =>
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString())),
+    );
     child.stdout.destroy();
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(first).toContain('apiVersion');
@@ -68,7 +74,10 @@ describe('meshctl root', () => {
   });
 
   it('ships everything the compiled code loads (mesh.proto) in the npm package', () => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
     expect(files).toContain('dist/protocol/mesh.proto');
     expect(files).toContain('bin/meshctl');

@@ -58,9 +58,22 @@ describe('install --local / uninstall --local', () => {
   });
 
   it('reports a control plane that cannot start, with the reason from its log', async () => {
-    const r = await cli('install', '--local', '--stream-port', '0', '--debug-port', '0', '--ca-cert', join(home, 'missing.pem'), '--ca-key', join(home, 'missing-key.pem'));
+    const r = await cli(
+      'install',
+      '--local',
+      '--stream-port',
+      '0',
+      '--debug-port',
+      '0',
+      '--ca-cert',
+      join(home, 'missing.pem'),
+      '--ca-key',
+      join(home, 'missing-key.pem'),
+    );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/the control plane exited during start-up .*missing\.pem: cannot read the CA certificate \(ENOENT\)/);
+    expect(r.stderr).toMatch(
+      /the control plane exited during start-up .*missing\.pem: cannot read the CA certificate \(ENOENT\)/,
+    );
     expect(r.stderr).toContain(`hint: see the full log in ${join(home, 'logs', 'control-plane.log')}`);
   });
 
@@ -73,7 +86,9 @@ describe('install --local / uninstall --local', () => {
     await writeFile(join(home, 'my-notes.txt'), 'keep me');
     const purged = await cli('uninstall', '--local', '--purge', '-y');
     expect(purged.code).toBe(0);
-    expect(purged.stdout).toContain(`Deleted the mesh state in ${home} (files the mesh did not write were left in place)`);
+    expect(purged.stdout).toContain(
+      `Deleted the mesh state in ${home} (files the mesh did not write were left in place)`,
+    );
     expect(existsSync(join(home, 'ca'))).toBe(false);
     expect(existsSync(join(home, 'store'))).toBe(false);
     expect(await readFile(join(home, 'my-notes.txt'), 'utf8')).toBe('keep me');

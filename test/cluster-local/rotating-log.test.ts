@@ -25,8 +25,16 @@ describe('RotatingFile', () => {
     // 30-byte lines: 3 per file.
     for (let i = 0; i < 12; i++) await write(f, `{"n":${i},"pad":"${'x'.repeat(i < 10 ? 11 : 10)}"}\n`);
     await new Promise<void>((r) => f.end(r));
-    expect((await readdir(dir)).sort()).toEqual(['web.default.access.log', 'web.default.access.log.1', 'web.default.access.log.2']);
-    const lines = async (name: string) => (await readFile(join(dir, name), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { n: number }).n);
+    expect((await readdir(dir)).sort()).toEqual([
+      'web.default.access.log',
+      'web.default.access.log.1',
+      'web.default.access.log.2',
+    ]);
+    const lines = async (name: string) =>
+      (await readFile(join(dir, name), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { n: number }).n);
     expect(await lines('web.default.access.log')).toEqual([9, 10, 11]);
     expect(await lines('web.default.access.log.1')).toEqual([6, 7, 8]);
     expect(await lines('web.default.access.log.2')).toEqual([3, 4, 5]);

@@ -70,7 +70,10 @@ spec:
             timeoutSeconds: 5,
             namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
             rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }],
-            clientConfig: { service: { namespace: ns, name: 'webhook', port: 443 }, caBundle: Buffer.from(ca.certPem).toString('base64') },
+            clientConfig: {
+              service: { namespace: ns, name: 'webhook', port: 443 },
+              caBundle: Buffer.from(ca.certPem).toString('base64'),
+            },
           },
         ],
       },
@@ -86,13 +89,23 @@ spec:
   it('the API server calls the webhook pod through its Service and enforces its verdict', async () => {
     const [webhookPod] = await cluster.pods(ns, 'app=webhook');
     // The webhook configuration takes effect asynchronously: wait until the API server uses it.
-    const denied = await cluster.waitFor('the webhook to deny a labelled ConfigMap', async () => {
-      const r = await cluster.kubectl(['create', '-n', ns, '-f', '-'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: refused, labels: {deny: "true"}}\n' });
-      return r.code !== 0 ? r : undefined;
-    }, 30_000);
-    expect(denied.stderr).toContain(`admission webhook "${webhookName}" denied the request: denied by ${webhookPod?.metadata?.name}`);
+    const denied = await cluster.waitFor(
+      'the webhook to deny a labelled ConfigMap',
+      async () => {
+        const r = await cluster.kubectl(['create', '-n', ns, '-f', '-'], {
+          input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: refused, labels: {deny: "true"}}\n',
+        });
+        return r.code !== 0 ? r : undefined;
+      },
+      30_000,
+    );
+    expect(denied.stderr).toContain(
+      `admission webhook "${webhookName}" denied the request: denied by ${webhookPod?.metadata?.name}`,
+    );
 
-    const allowed = await cluster.kubectl(['create', '-n', ns, '-f', '-'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: accepted}\ndata: {a: b}\n' });
+    const allowed = await cluster.kubectl(['create', '-n', ns, '-f', '-'], {
+      input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: accepted}\ndata: {a: b}\n',
+    });
     expect(allowed.stdout).toContain('configmap/accepted created');
   });
 });

@@ -48,28 +48,47 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: API server', 
   it('kubectl talks to it and both report the pinned Kubernetes version', async () => {
     const r = await cluster.kubectl(['version', '-o', 'json']);
     expect(r.code).toBe(0);
-    const v = JSON.parse(r.stdout) as { clientVersion: { gitVersion: string }; serverVersion: { gitVersion: string; minor: string } };
+    const v = JSON.parse(r.stdout) as {
+      clientVersion: { gitVersion: string };
+      serverVersion: { gitVersion: string; minor: string };
+    };
     expect(v.serverVersion.gitVersion).toBe(versions.kubernetes);
     expect(v.clientVersion.gitVersion).toBe(versions.kubernetes);
-    const nodes = await cluster.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}']);
+    const nodes = await cluster.kubectl([
+      'get',
+      'nodes',
+      '-o',
+      'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+    ]);
     expect(nodes.stdout).toBe('True');
   });
 
   it('accepts a CRD, serves its resources, and rejects a custom resource that violates the schema', async () => {
     const applied = await cluster.kubectl(['apply', '-f', '-'], { input: widgetCrd });
     expect(applied.stderr).toBe('');
-    const established = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/widgets.test.meshctl.dev']);
+    const established = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/widgets.test.meshctl.dev',
+    ]);
     expect(established.code).toBe(0);
 
-    const good = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: 'apiVersion: test.meshctl.dev/v1\nkind: Widget\nmetadata: {name: good}\nspec: {size: 3, color: red}\n' });
+    const good = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], {
+      input: 'apiVersion: test.meshctl.dev/v1\nkind: Widget\nmetadata: {name: good}\nspec: {size: 3, color: red}\n',
+    });
     expect(good.stdout).toContain('widget.test.meshctl.dev/good created');
 
-    const bad = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: 'apiVersion: test.meshctl.dev/v1\nkind: Widget\nmetadata: {name: bad}\nspec: {size: 0, color: green}\n' });
+    const bad = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], {
+      input: 'apiVersion: test.meshctl.dev/v1\nkind: Widget\nmetadata: {name: bad}\nspec: {size: 0, color: green}\n',
+    });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1');
     expect(bad.stderr).toContain('spec.color: Unsupported value: "green"');
 
-    const missing = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], { input: 'apiVersion: test.meshctl.dev/v1\nkind: Widget\nmetadata: {name: empty}\nspec: {color: blue}\n' });
+    const missing = await cluster.kubectl(['apply', '-n', ns, '-f', '-'], {
+      input: 'apiVersion: test.meshctl.dev/v1\nkind: Widget\nmetadata: {name: empty}\nspec: {color: blue}\n',
+    });
     expect(missing.stderr).toContain('spec.size: Required value');
 
     const list = await cluster.kubectl(['get', 'widgets', '-n', ns, '-o', 'name']);

@@ -45,7 +45,12 @@ spec:
 `,
       ns,
     );
-    const pod = await cluster.waitForPod(ns, 'meshctl-version', (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed', 'finished');
+    const pod = await cluster.waitForPod(
+      ns,
+      'meshctl-version',
+      (p) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed',
+      'finished',
+    );
     const logs = await cluster.kubectl(['logs', '-n', ns, 'meshctl-version', '-c', 'meshctl']);
     expect(logs.stdout).toMatch(/^client version: \d+\.\d+\.\d+/m);
     const whoami = await cluster.kubectl(['logs', '-n', ns, 'meshctl-version', '-c', 'whoami']);

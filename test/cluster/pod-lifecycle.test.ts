@@ -160,7 +160,13 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     expect(sidecar?.state?.running).toBeDefined();
     expect(pod.status?.containerStatuses?.[0]).toMatchObject({ name: 'app', ready: true, restartCount: 0 });
     const conditions = Object.fromEntries((pod.status?.conditions ?? []).map((c) => [c.type, c.status]));
-    expect(conditions).toMatchObject({ PodScheduled: 'True', Initialized: 'True', ContainersReady: 'True', Ready: 'True', PodReadyToStartContainers: 'True' });
+    expect(conditions).toMatchObject({
+      PodScheduled: 'True',
+      Initialized: 'True',
+      ContainersReady: 'True',
+      Ready: 'True',
+      PodReadyToStartContainers: 'True',
+    });
   });
 
   it('a failing readiness probe takes the pod out of Ready, and back in when it passes again', async () => {
@@ -169,7 +175,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     expect((await fetch(`${app}/control/unready`, { method: 'POST' })).status).toBe(200);
     const unready = await cluster.waitForPod(ns, 'lifecycle', (p) => !isPodReady(p), 'not Ready');
     const ready = unready.status?.conditions?.find((c) => c.type === 'Ready');
-    expect(ready).toMatchObject({ status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [app]' });
+    expect(ready).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotReady',
+      message: 'containers with unready status: [app]',
+    });
     expect((await fetch(`${app}/control/ready`, { method: 'POST' })).status).toBe(200);
     await cluster.waitForPod(ns, 'lifecycle', isPodReady, 'Ready again');
   });
@@ -178,10 +188,19 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     const pod = await cluster.waitForPod(ns, 'lifecycle', isPodReady, 'Ready');
     const app = `http://${pod.status?.podIP}:8080`;
     await fetch(`${app}/control/unhealthy`, { method: 'POST' });
-    const restarted = await cluster.waitForPod(ns, 'lifecycle', (p) => p.status?.containerStatuses?.[0]?.restartCount === 1 && isPodReady(p), 'app restarted once and Ready');
+    const restarted = await cluster.waitForPod(
+      ns,
+      'lifecycle',
+      (p) => p.status?.containerStatuses?.[0]?.restartCount === 1 && isPodReady(p),
+      'app restarted once and Ready',
+    );
     const appStatus = restarted.status?.containerStatuses?.[0];
     expect(appStatus?.lastState?.terminated).toBeDefined();
-    expect(restarted.status?.initContainerStatuses?.[1]).toMatchObject({ name: 'sidecar', restartCount: 0, ready: true });
+    expect(restarted.status?.initContainerStatuses?.[1]).toMatchObject({
+      name: 'sidecar',
+      restartCount: 0,
+      ready: true,
+    });
     const order = await cluster.execInContainer(restarted, 'app', ['cat', '/var/lib/mtc-shared/order']);
     expect(order.stdout).toBe('init\nsidecar\napp\napp\n');
     const previous = await cluster.kubectl(['logs', '-n', ns, 'lifecycle', '-c', 'app', '--previous']);
@@ -190,18 +209,37 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
 
     // The second crash in a row waits out the kubelet's back-off, shown as CrashLoopBackOff.
     await fetch(`http://${restarted.status?.podIP}:8080/control/exit?code=3`, { method: 'POST' });
-    const backingOff = await cluster.waitForPod(ns, 'lifecycle', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff', 'app in CrashLoopBackOff');
-    expect(backingOff.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
+    const backingOff = await cluster.waitForPod(
+      ns,
+      'lifecycle',
+      (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff',
+      'app in CrashLoopBackOff',
+    );
+    expect(backingOff.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({
+      exitCode: 3,
+      reason: 'Error',
+    });
     expect(isPodReady(backingOff)).toBe(false);
-    const back = await cluster.waitForPod(ns, 'lifecycle', (p) => p.status?.containerStatuses?.[0]?.restartCount === 2 && isPodReady(p), 'app restarted twice and Ready', 40_000);
+    const back = await cluster.waitForPod(
+      ns,
+      'lifecycle',
+      (p) => p.status?.containerStatuses?.[0]?.restartCount === 2 && isPodReady(p),
+      'app restarted twice and Ready',
+      40_000,
+    );
     expect(back.status?.phase).toBe('Running');
   });
 
   it('deleting the pod stops the app, then the sidecar, and removes the pod', async () => {
     const pod = await cluster.waitForPod(ns, 'lifecycle', isPodReady, 'Ready');
-    const pids = [containerPid(pod.status?.containerStatuses?.[0]), containerPid(pod.status?.initContainerStatuses?.[1])];
+    const pids = [
+      containerPid(pod.status?.containerStatuses?.[0]),
+      containerPid(pod.status?.initContainerStatuses?.[1]),
+    ];
     await cluster.core.deleteNamespacedPod({ name: 'lifecycle', namespace: ns });
-    await cluster.waitFor('pod lifecycle deleted', async () => (await cluster.pods(ns)).every((p) => p.metadata?.name !== 'lifecycle'));
+    await cluster.waitFor('pod lifecycle deleted', async () =>
+      (await cluster.pods(ns)).every((p) => p.metadata?.name !== 'lifecycle'),
+    );
     for (const pid of pids) expect(pid !== undefined && !existsSync(`/proc/${pid}`)).toBe(true);
   });
 
@@ -212,7 +250,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     if (!pid) throw new Error('no pid in the container status');
     // The pid first runs the node agent's entry script as root (mounts), which then execs the program as
     // runAsUser: on a loaded machine the test can look before that exec, so wait for it.
-    await expect.poll(() => readFileSync(`/proc/${pid}/status`, 'utf8'), { timeout: 20_000, interval: 100 }).toMatch(/^Uid:\s+1337\s+1337\s+1337\s+1337$/m);
+    await expect
+      .poll(() => readFileSync(`/proc/${pid}/status`, 'utf8'), { timeout: 20_000, interval: 100 })
+      .toMatch(/^Uid:\s+1337\s+1337\s+1337\s+1337$/m);
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Gid:\s+1337\s+1337\s+1337\s+1337$/m);
 
     const env = processEnv(pid);
@@ -295,10 +335,22 @@ spec:
   });
 
   it('an image missing from the image table leaves the pod Pending in ErrImagePull with a clear message', async () => {
-    await cluster.apply('apiVersion: v1\nkind: Pod\nmetadata: {name: no-such-image}\nspec:\n  containers:\n  - {name: main, image: "registry.example/nothing:1.0"}\n', ns);
-    const pod = await cluster.waitForPod(ns, 'no-such-image', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull', 'ErrImagePull');
+    await cluster.apply(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: no-such-image}\nspec:\n  containers:\n  - {name: main, image: "registry.example/nothing:1.0"}\n',
+      ns,
+    );
+    const pod = await cluster.waitForPod(
+      ns,
+      'no-such-image',
+      (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ErrImagePull',
+      'ErrImagePull',
+    );
     expect(pod.status?.phase).toBe('Pending');
-    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('Failed to pull image "registry.example/nothing:1.0"');
-    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain('test/cluster/node-agent/image-table.ts');
+    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain(
+      'Failed to pull image "registry.example/nothing:1.0"',
+    );
+    expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.message).toContain(
+      'test/cluster/node-agent/image-table.ts',
+    );
   });
 });

@@ -86,7 +86,11 @@ spec:
 `;
 
 /** Which echo pods answered `count` requests to `url` sent by `send` (each answer names its pod). */
-async function answeringPods(send: (url: string) => Promise<{ status: number; body: string }>, url: string, count: number): Promise<Set<string>> {
+async function answeringPods(
+  send: (url: string) => Promise<{ status: number; body: string }>,
+  url: string,
+  count: number,
+): Promise<Set<string>> {
   const pods = new Set<string>();
   for (let i = 0; i < count; i++) {
     const r = await send(url);
@@ -97,7 +101,10 @@ async function answeringPods(send: (url: string) => Promise<{ status: number; bo
 }
 
 /** curl from wherever `exec` runs it; the same result shape as requestFromPod. */
-async function curlWith(exec: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>, url: string): Promise<{ status: number; body: string }> {
+async function curlWith(
+  exec: (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
+  url: string,
+): Promise<{ status: number; body: string }> {
   const r = await exec(['curl', '-sS', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}', url]);
   const cut = r.stdout.lastIndexOf('\n');
   if (r.code !== 0) throw new Error(`curl ${url}: ${r.stderr.trim()}`);
@@ -118,6 +125,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
     echoPods = await cluster.waitForReadyPods(ns, 'app=echo', 2);
     echoNames = echoPods.map((p) => p.metadata?.name ?? '').sort();
     [client] = (await cluster.waitForReadyPods(ns, 'app=client', 1)) as [k8s.V1Pod];
+    // Ready pods reach kube-proxy's rules through the EndpointSlice a moment later.
+    await cluster.waitFor('the echo Service to lead to both pods', async () => {
+      const answered = await answeringPods((u) => cluster.requestFromPod(client, u), 'http://echo/', 8);
+      return answered.size === 2;
+    });
   });
   afterAll(async () => {
     if (cluster && ns) await cluster.deleteNamespace(ns);
@@ -128,7 +140,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
 
   it('gives pods a resolv.conf pointing at the cluster DNS with the usual search path and ndots:5', async () => {
     const r = await cluster.execInContainer(client, 'client', ['cat', '/etc/resolv.conf']);
-    expect(r.stdout).toMatch(new RegExp(`^nameserver 198\\.18\\.128\\.10\nsearch ${ns}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local( .*)?\noptions ndots:5\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^nameserver 198\\.18\\.128\\.10\nsearch ${ns}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local( .*)?\noptions ndots:5\n$`,
+      ),
+    );
     const dns = await cluster.core.readNamespacedService({ name: 'kube-dns', namespace: 'kube-system' });
     expect(dns.spec?.clusterIP).toBe('198.18.128.10');
   });
@@ -142,7 +158,14 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
     }
     const headless = await cluster.waitFor('the headless Service to resolve to both pods', async () => {
       const r = await cluster.execInPodNetns(client, ['getent', 'ahostsv4', 'echo-headless']);
-      const ips = [...new Set(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]))].sort();
+      const ips = [
+        ...new Set(
+          r.stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split(/\s+/)[0]),
+        ),
+      ].sort();
       return ips.length === 2 ? ips : undefined;
     });
     expect(headless).toEqual(echoPods.map((p) => p.status?.podIP).sort());
@@ -158,7 +181,10 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
 
   it('reaches the API server through the `kubernetes` Service from a pod', async () => {
     // The API server's certificate names kubernetes.default.svc; curl checks it against the cluster CA.
-    const r = await curlWith((argv) => cluster.execInPodNetns(client, [argv[0]!, '--cacert', cluster.state.caFile, ...argv.slice(1)]), 'https://kubernetes.default.svc/version');
+    const r = await curlWith(
+      (argv) => cluster.execInPodNetns(client, [argv[0]!, '--cacert', cluster.state.caFile, ...argv.slice(1)]),
+      'https://kubernetes.default.svc/version',
+    );
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body)).toMatchObject({ gitVersion: cluster.state.kubernetesVersion });
   });
@@ -195,7 +221,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
 
   it('follows the endpoints: a pod that turns unready stops getting requests', async () => {
     const [first] = echoPods;
-    const r = await cluster.requestFromPod(client, `http://${first?.status?.podIP}:8080/control/unready`, { method: 'POST' });
+    const r = await cluster.requestFromPod(client, `http://${first?.status?.podIP}:8080/control/unready`, {
+      method: 'POST',
+    });
     expect(r.status).toBe(200);
     try {
       const other = echoNames.find((n) => n !== first?.metadata?.name);
@@ -208,7 +236,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
     }
   });
 
-  it('two clusters side by side: the same ClusterIP leads to each cluster\'s own pods; the host gets no kube-proxy rules', async () => {
+  it("two clusters side by side: the same ClusterIP leads to each cluster's own pods; the host gets no kube-proxy rules", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mtc-second-'));
     let second: TestClusterState | undefined;
     try {
@@ -218,12 +246,24 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: Services, DNS
       const pinned = '198.18.250.77';
       const ns2 = await other.createNamespace('mtc-side');
       const ns1 = await cluster.createNamespace('mtc-side');
-      for (const [c, n] of [[other, ns2], [cluster, ns1]] as const) await c.apply(app(pinned), n);
-      for (const [c, n] of [[other, ns2], [cluster, ns1]] as const) {
+      for (const [c, n] of [
+        [other, ns2],
+        [cluster, ns1],
+      ] as const)
+        await c.apply(app(pinned), n);
+      for (const [c, n] of [
+        [other, ns2],
+        [cluster, ns1],
+      ] as const) {
         const pods = await c.waitForReadyPods(n, 'app=echo', 2);
         const [cl] = await c.waitForReadyPods(n, 'app=client', 1);
         const names = pods.map((p) => p.metadata?.name ?? '').sort();
-        const seen = await answeringPods((u) => c.requestFromPod(cl!, u), `http://${pinned}/`, 12);
+        // Ready pods reach kube-proxy's rules through the EndpointSlice a moment later.
+        await c.waitFor('the Service to lead to both endpoints', async () => {
+          const answered = await answeringPods((u) => c.requestFromPod(cl!, u), `http://${pinned}/`, 8);
+          return answered.size === 2;
+        });
+        const seen = await answeringPods((u) => c.requestFromPod(cl!, u), `http://${pinned}/`, 16);
         expect([...seen].sort()).toEqual(names);
         // And by name, through each cluster's own DNS at the same kube-dns address.
         expect(names).toContain([...(await answeringPods((u) => c.requestFromPod(cl!, u), 'http://echo/', 1))][0]);

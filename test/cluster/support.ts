@@ -30,12 +30,25 @@ export interface CommandResult {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr: stderr || (err && code === 1 ? err.message : '') });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr: stderr || (err && code === 1 ? err.message : '') });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -71,11 +84,15 @@ export class TestCluster {
   async createNamespace(prefix: string): Promise<string> {
     const name = `${prefix}-${Math.random().toString(36).slice(2, 7)}`;
     await this.core.createNamespace({ body: { metadata: { name } } });
-    await this.waitFor(`namespace ${name} ready`, async () => {
-      await this.core.readNamespacedServiceAccount({ name: 'default', namespace: name });
-      await this.core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: name });
-      return true;
-    }, 30_000);
+    await this.waitFor(
+      `namespace ${name} ready`,
+      async () => {
+        await this.core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+        await this.core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: name });
+        return true;
+      },
+      30_000,
+    );
     return name;
   }
 
@@ -106,7 +123,10 @@ export class TestCluster {
       } catch (e) {
         lastError = (e as Error).message;
       }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out after ${timeoutMs / 1000}s waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`,
+        );
       await sleep(250);
     }
   }
@@ -117,19 +137,40 @@ export class TestCluster {
   }
 
   /** Waits until `count` pods matching the selector are Running and Ready; returns them. */
-  async waitForReadyPods(namespace: string, labelSelector: string, count: number, timeoutMs = 60_000): Promise<k8s.V1Pod[]> {
-    return this.waitFor(`${count} ready pod(s) ${labelSelector} in ${namespace}`, async () => {
-      const pods = (await this.pods(namespace, labelSelector)).filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p));
-      return pods.length === count ? pods : undefined;
-    }, timeoutMs);
+  async waitForReadyPods(
+    namespace: string,
+    labelSelector: string,
+    count: number,
+    timeoutMs = 60_000,
+  ): Promise<k8s.V1Pod[]> {
+    return this.waitFor(
+      `${count} ready pod(s) ${labelSelector} in ${namespace}`,
+      async () => {
+        const pods = (await this.pods(namespace, labelSelector)).filter(
+          (p) => !p.metadata?.deletionTimestamp && isPodReady(p),
+        );
+        return pods.length === count ? pods : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Waits until the named pod satisfies `predicate`; returns it. */
-  async waitForPod(namespace: string, name: string, predicate: (p: k8s.V1Pod) => boolean, what: string, timeoutMs = 60_000): Promise<k8s.V1Pod> {
-    return this.waitFor(`pod ${namespace}/${name}: ${what}`, async () => {
-      const p = await this.core.readNamespacedPod({ name, namespace });
-      return predicate(p) ? p : undefined;
-    }, timeoutMs);
+  async waitForPod(
+    namespace: string,
+    name: string,
+    predicate: (p: k8s.V1Pod) => boolean,
+    what: string,
+    timeoutMs = 60_000,
+  ): Promise<k8s.V1Pod> {
+    return this.waitFor(
+      `pod ${namespace}/${name}: ${what}`,
+      async () => {
+        const p = await this.core.readNamespacedPod({ name, namespace });
+        return predicate(p) ? p : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** The network namespace a pod runs in (named by the node agent from the pod's UID). */
@@ -149,29 +190,58 @@ export class TestCluster {
 
   /** Runs argv in a running container (its network, mount and UTS namespaces), like `kubectl exec`, as root. */
   async execInContainer(pod: k8s.V1Pod, container: string, argv: string[], timeoutMs = 20_000): Promise<CommandResult> {
-    const fresh = await this.core.readNamespacedPod({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '' });
-    const status = [...(fresh.status?.containerStatuses ?? []), ...(fresh.status?.initContainerStatuses ?? [])].find((c) => c.name === container);
+    const fresh = await this.core.readNamespacedPod({
+      name: pod.metadata?.name ?? '',
+      namespace: pod.metadata?.namespace ?? '',
+    });
+    const status = [...(fresh.status?.containerStatuses ?? []), ...(fresh.status?.initContainerStatuses ?? [])].find(
+      (c) => c.name === container,
+    );
     const pid = containerPid(status);
-    if (!pid || !status?.state?.running) throw new Error(`container ${container} of pod ${fresh.metadata?.name} is not running`);
+    if (!pid || !status?.state?.running)
+      throw new Error(`container ${container} of pod ${fresh.metadata?.name} is not running`);
     return run('nsenter', ['-t', String(pid), '-n', '-m', '-u', '--', ...argv], { timeoutMs });
   }
 
   /** Makes an HTTP request from inside the pod's network namespace (curl), as an app in the pod would. */
-  async requestFromPod(pod: k8s.V1Pod, url: string, opts: { method?: string; headers?: Record<string, string>; timeoutSeconds?: number } = {}): Promise<{ status: number; body: string }> {
-    const args = ['curl', '-sS', '--max-time', String(opts.timeoutSeconds ?? 5), '-o', '-', '-w', '\n%{http_code}', '-X', opts.method ?? 'GET'];
+  async requestFromPod(
+    pod: k8s.V1Pod,
+    url: string,
+    opts: { method?: string; headers?: Record<string, string>; timeoutSeconds?: number } = {},
+  ): Promise<{ status: number; body: string }> {
+    const args = [
+      'curl',
+      '-sS',
+      '--max-time',
+      String(opts.timeoutSeconds ?? 5),
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code}',
+      '-X',
+      opts.method ?? 'GET',
+    ];
     for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}: ${v}`);
     const r = await this.execInPodNetns(pod, [...args, url]);
     const cut = r.stdout.lastIndexOf('\n');
     const status = Number(r.stdout.slice(cut + 1));
-    if (r.code !== 0 && !status) throw new Error(`request from pod ${pod.metadata?.name} to ${url} failed: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !status)
+      throw new Error(`request from pod ${pod.metadata?.name} to ${url} failed: ${r.stderr.trim()}`);
     return { status, body: r.stdout.slice(0, cut) };
   }
 
   /** What a container wrote to stdout/stderr (its current run, or `restart` N). */
   podLogs(pod: k8s.V1Pod, container: string, restart?: number): string {
-    const dir = join(this.state.podsDir, `${pod.metadata?.namespace}_${pod.metadata?.name}_${pod.metadata?.uid}`, 'logs', container);
+    const dir = join(
+      this.state.podsDir,
+      `${pod.metadata?.namespace}_${pod.metadata?.name}_${pod.metadata?.uid}`,
+      'logs',
+      container,
+    );
     if (!existsSync(dir)) return '';
-    const runs = readdirSync(dir).map((f) => Number(f.replace('.log', ''))).sort((a, b) => a - b);
+    const runs = readdirSync(dir)
+      .map((f) => Number(f.replace('.log', '')))
+      .sort((a, b) => a - b);
     const n = restart ?? runs[runs.length - 1];
     return n === undefined ? '' : readFileSync(join(dir, `${n}.log`), 'utf8');
   }
@@ -185,7 +255,9 @@ export function containerPid(status: k8s.V1ContainerStatus | undefined): number 
 
 /** The pod's Ready condition is True. */
 export function isPodReady(p: k8s.V1Pod): boolean {
-  return p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return (
+    p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 let shared: Promise<TestCluster> | undefined;
@@ -200,7 +272,8 @@ async function startOrJoin(runDir: string): Promise<TestClusterState> {
   for (;;) {
     const existing = stateFile();
     if (existing) return readState(existing);
-    if (existsSync(failure)) throw new Error(`the test cluster failed to start in another test file: ${readFileSync(failure, 'utf8')}`);
+    if (existsSync(failure))
+      throw new Error(`the test cluster failed to start in another test file: ${readFileSync(failure, 'utf8')}`);
     try {
       mkdirSync(lock);
     } catch {
@@ -227,7 +300,10 @@ export function getTestCluster(): Promise<TestCluster> {
     const reuse = process.env.MESHCTL_TEST_CLUSTER_STATE;
     if (reuse) return new TestCluster(readState(reuse));
     const runDir = inject('meshctlTestClusterRunDir');
-    if (!runDir) throw new Error('no test cluster run directory: vitest.config.ts must list test/cluster/harness/global-setup.ts in globalSetup');
+    if (!runDir)
+      throw new Error(
+        'no test cluster run directory: vitest.config.ts must list test/cluster/harness/global-setup.ts in globalSetup',
+      );
     return new TestCluster(await startOrJoin(runDir));
   })();
   return shared;

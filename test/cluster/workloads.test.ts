@@ -81,13 +81,23 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: workloads', (
     for (const ip of ips) expect(ip).toMatch(/^198\.18\.\d+\.\d+$/);
     for (const p of pods) {
       expect(p.spec?.nodeName).toBe(cluster.state.nodeName);
-      expect(p.status?.containerStatuses?.[0]).toMatchObject({ name: 'echo', ready: true, started: true, restartCount: 0 });
+      expect(p.status?.containerStatuses?.[0]).toMatchObject({
+        name: 'echo',
+        ready: true,
+        started: true,
+        restartCount: 0,
+      });
     }
 
     const discovery = cluster.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
     const listed = await cluster.waitFor('the EndpointSlice of echo to list both pods', async () => {
-      const slices = await discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=echo' });
-      const ready = slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses)).sort();
+      const slices = await discovery.listNamespacedEndpointSlice({
+        namespace: ns,
+        labelSelector: 'kubernetes.io/service-name=echo',
+      });
+      const ready = slices.items
+        .flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses))
+        .sort();
       return ready.length === 2 ? ready : undefined;
     });
     expect(listed).toEqual(ips);
@@ -107,15 +117,24 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: workloads', (
     }
     // The same through the client image's own request API (the host asks the client pod to send it).
     const target = pods[0]!;
-    const viaClient = await fetch(`http://${client.status?.podIP}:8080/get?url=${encodeURIComponent(`http://${target.status?.podIP}:8080/from-client-image`)}`);
+    const viaClient = await fetch(
+      `http://${client.status?.podIP}:8080/get?url=${encodeURIComponent(`http://${target.status?.podIP}:8080/from-client-image`)}`,
+    );
     const { results } = (await viaClient.json()) as { results: { status: number; body: string }[] };
     expect(results[0]?.status).toBe(200);
-    expect(JSON.parse(results[0]?.body ?? '{}')).toMatchObject({ pod: target.metadata?.name, path: '/from-client-image' });
+    expect(JSON.parse(results[0]?.body ?? '{}')).toMatchObject({
+      pod: target.metadata?.name,
+      path: '/from-client-image',
+    });
   });
 
   it("the API server's service proxy reaches the Service (kubectl get --raw)", async () => {
     const pods = await cluster.waitForReadyPods(ns, 'app=echo', 2);
-    const r = await cluster.kubectl(['get', '--raw', `/api/v1/namespaces/${ns}/services/echo:http/proxy/through-the-apiserver`]);
+    const r = await cluster.kubectl([
+      'get',
+      '--raw',
+      `/api/v1/namespaces/${ns}/services/echo:http/proxy/through-the-apiserver`,
+    ]);
     expect(r.stderr).toBe('');
     const body = JSON.parse(r.stdout) as { pod: string; path: string };
     expect(pods.map((p) => p.metadata?.name)).toContain(body.pod);
@@ -138,7 +157,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: workloads', (
     for (const n of namespaces) expect(netnsList()).toContain(n);
 
     await cluster.apps.deleteNamespacedDeployment({ name: 'echo', namespace: ns });
-    await cluster.waitFor('the echo pods to be gone', async () => (await cluster.pods(ns, 'app=echo')).length === 0, 60_000);
+    await cluster.waitFor(
+      'the echo pods to be gone',
+      async () => (await cluster.pods(ns, 'app=echo')).length === 0,
+      60_000,
+    );
 
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     const after = netnsList();

@@ -5,7 +5,11 @@ import { eventually } from '../protocol/harness.js';
 
 let mesh: MeshWithAdmin;
 
-const rows = (stdout: string): string[][] => stdout.trimEnd().split('\n').map((l) => l.split(/\s{3,}/));
+const rows = (stdout: string): string[][] =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split(/\s{3,}/));
 
 beforeAll(async () => {
   mesh = await MeshWithAdmin.start();
@@ -52,7 +56,14 @@ describe('meshctl authz check', () => {
     const t = rows(r.stdout);
     expect(t[0]).toEqual(['ACTION', 'POLICY', 'RULE', 'FROM', 'TO', 'WHEN']);
     expect(t[1]).toEqual(['DENY', 'no-admin.default', '0', '*', 'paths=/admin*', 'request.headers[x-debug] in=1']);
-    expect(t[2]).toEqual(['ALLOW', 'reviews-viewers.default', '0', 'principals=cluster.local/ns/default/sa/productpage', 'methods=GET paths=/reviews/*', '-']);
+    expect(t[2]).toEqual([
+      'ALLOW',
+      'reviews-viewers.default',
+      '0',
+      'principals=cluster.local/ns/default/sa/productpage',
+      'methods=GET paths=/reviews/*',
+      '-',
+    ]);
     expect(r.stdout).toContain('a request no DENY rule and no ALLOW rule matches is denied (403)');
     expect(t).toContainEqual(['JWT ISSUER', 'AUDIENCES', 'TOKEN FROM', 'KEYS']);
     expect(t).toContainEqual(['https://issuer.example', '-', 'Authorization: Bearer, ?access_token', 'k1']);
@@ -60,16 +71,26 @@ describe('meshctl authz check', () => {
 
   it('-o json: the authz block of each inbound listener, key sets summarized', async () => {
     const r = await mesh.cli('authz', 'check', 'reviews-v1.default', '-o', 'json');
-    const j = JSON.parse(r.stdout) as { proxy: string; inbound: { authz: { policies: { name: string; action: string }[]; jwtRules: { issuer: string; keys: string[] }[] } }[] };
+    const j = JSON.parse(r.stdout) as {
+      proxy: string;
+      inbound: {
+        authz: { policies: { name: string; action: string }[]; jwtRules: { issuer: string; keys: string[] }[] };
+      }[];
+    };
     expect(j.proxy).toBe('reviews-v1.default');
-    expect(j.inbound[0]!.authz.policies.map((p) => `${p.action} ${p.name}`)).toEqual(['DENY ns[default]-policy[no-admin]', 'ALLOW ns[default]-policy[reviews-viewers]']);
+    expect(j.inbound[0]!.authz.policies.map((p) => `${p.action} ${p.name}`)).toEqual([
+      'DENY ns[default]-policy[no-admin]',
+      'ALLOW ns[default]-policy[reviews-viewers]',
+    ]);
     expect(j.inbound[0]!.authz.jwtRules).toEqual([{ issuer: 'https://issuer.example', keys: ['k1'] }]);
   });
 
   it('a workload only the namespace-wide DENY selects: that rule, and no default deny', async () => {
     const r = await mesh.cli('authz', 'check', 'ratings-v1');
     expect(r.code).toBe(0);
-    expect(rows(r.stdout).slice(1)).toEqual([['DENY', 'no-admin.default', '0', '*', 'paths=/admin*', 'request.headers[x-debug] in=1']]);
+    expect(rows(r.stdout).slice(1)).toEqual([
+      ['DENY', 'no-admin.default', '0', '*', 'paths=/admin*', 'request.headers[x-debug] in=1'],
+    ]);
     expect(r.stdout).not.toContain('is denied (403)');
   });
 });

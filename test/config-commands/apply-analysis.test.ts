@@ -13,7 +13,8 @@ import { runCli } from '../support/cli.js';
 
 let home: string;
 let cp: RunningControlPlane;
-const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+const cli = (...argv: string[]) =>
+  runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
 
 const VS = `apiVersion: networking.istio.io/v1
 kind: VirtualService

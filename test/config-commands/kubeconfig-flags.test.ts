@@ -22,7 +22,10 @@ describe('config commands on Kubernetes honour --kubeconfig and --context', () =
   it('names an unknown context and the contexts the kubeconfig has', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshctl-kubeconfig-'));
     await writeFile(join(dir, 'config'), KUBECONFIG);
-    for (const argv of [['get', 'vs'], ['delete', 'vs', 'reviews']]) {
+    for (const argv of [
+      ['get', 'vs'],
+      ['delete', 'vs', 'reviews'],
+    ]) {
       const r = await runCli([...argv, '--kubernetes', '--kubeconfig', join(dir, 'config'), '--context', 'staging']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('staging');

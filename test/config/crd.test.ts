@@ -13,7 +13,24 @@ import { generateCrdFiles, MESH_KINDS, supportTables } from '../../src/config/in
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const files = generateCrdFiles();
 
-const NODE_KEYS = new Set(['type', 'description', 'properties', 'required', 'items', 'enum', 'minimum', 'maximum', 'format', 'minItems', 'minLength', 'additionalProperties', 'x-kubernetes-int-or-string', 'x-kubernetes-preserve-unknown-fields', 'oneOf', 'allOf']);
+const NODE_KEYS = new Set([
+  'type',
+  'description',
+  'properties',
+  'required',
+  'items',
+  'enum',
+  'minimum',
+  'maximum',
+  'format',
+  'minItems',
+  'minLength',
+  'additionalProperties',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-preserve-unknown-fields',
+  'oneOf',
+  'allOf',
+]);
 const VALUE_KEYS = new Set(['required', 'not', 'anyOf', 'oneOf', 'allOf']);
 
 function structuralProblems(node: Record<string, unknown>, path: string, out: string[]): void {
@@ -31,27 +48,45 @@ function structuralProblems(node: Record<string, unknown>, path: string, out: st
   };
   if (node.oneOf) checkValueOnly(node.oneOf, `${path}.oneOf`);
   if (node.allOf) checkValueOnly(node.allOf, `${path}.allOf`);
-  for (const [k, v] of Object.entries((node.properties as Record<string, Record<string, unknown>>) ?? {})) structuralProblems(v, `${path}.${k}`, out);
+  for (const [k, v] of Object.entries((node.properties as Record<string, Record<string, unknown>>) ?? {}))
+    structuralProblems(v, `${path}.${k}`, out);
   if (node.items) structuralProblems(node.items as Record<string, unknown>, `${path}[]`, out);
-  if (node.additionalProperties) structuralProblems(node.additionalProperties as Record<string, unknown>, `${path}{}`, out);
+  if (node.additionalProperties)
+    structuralProblems(node.additionalProperties as Record<string, unknown>, `${path}{}`, out);
 }
 
 describe('CRDs', () => {
   it('templates/crds holds exactly the generated CRDs (run npm run crds:generate after a schema change)', () => {
-    const checkedIn = readdirSync(`${root}templates/crds`).filter((f) => f.endsWith('.yaml')).sort();
+    const checkedIn = readdirSync(`${root}templates/crds`)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
     expect(checkedIn).toEqual(files.map((f) => f.fileName).sort());
     for (const f of files) expect(readFileSync(`${root}templates/crds/${f.fileName}`, 'utf8'), f.fileName).toBe(f.yaml);
   });
 
-  it.each(files.map((f) => [f.fileName, f] as const))('%s is structural, serves every version and stores one', (_name, f) => {
-    const crd = parse(f.yaml) as { spec: { versions: { name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: Record<string, unknown> } }[] } };
-    expect(crd.spec.versions.every((v) => v.served)).toBe(true);
-    expect(crd.spec.versions.filter((v) => v.storage)).toHaveLength(1);
-    const problems: string[] = [];
-    for (const v of crd.spec.versions) structuralProblems(v.schema.openAPIV3Schema, v.name, problems);
-    expect(problems).toEqual([]);
-    expect((crd.spec.versions[0]!.schema.openAPIV3Schema.properties as Record<string, unknown>).metadata).toEqual({ type: 'object' });
-  });
+  it.each(files.map((f) => [f.fileName, f] as const))(
+    '%s is structural, serves every version and stores one',
+    (_name, f) => {
+      const crd = parse(f.yaml) as {
+        spec: {
+          versions: {
+            name: string;
+            served: boolean;
+            storage: boolean;
+            schema: { openAPIV3Schema: Record<string, unknown> };
+          }[];
+        };
+      };
+      expect(crd.spec.versions.every((v) => v.served)).toBe(true);
+      expect(crd.spec.versions.filter((v) => v.storage)).toHaveLength(1);
+      const problems: string[] = [];
+      for (const v of crd.spec.versions) structuralProblems(v.schema.openAPIV3Schema, v.name, problems);
+      expect(problems).toEqual([]);
+      expect((crd.spec.versions[0]!.schema.openAPIV3Schema.properties as Record<string, unknown>).metadata).toEqual({
+        type: 'object',
+      });
+    },
+  );
 
   it('covers every kind once, with Istio int-or-string and Linkerd preserve-unknown-fields only where the API has them', () => {
     expect(files).toHaveLength(MESH_KINDS.length);

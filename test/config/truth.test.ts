@@ -6,12 +6,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { manifestObjects, MESH_KINDS, parseDocuments, resolveFields, TRUTH_TABLES, truthTableOf, validateResource } from '../../src/config/index.js';
+import {
+  manifestObjects,
+  MESH_KINDS,
+  parseDocuments,
+  resolveFields,
+  TRUTH_TABLES,
+  truthTableOf,
+  validateResource,
+} from '../../src/config/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The name a test must mention for the field at `path`: its last segment. */
-const leaf = (path: string): string => path.replace(/\[\]/g, '').split('.').filter((s) => s !== '<key>').pop()!;
+const leaf = (path: string): string =>
+  path
+    .replace(/\[\]/g, '')
+    .split('.')
+    .filter((s) => s !== '<key>')
+    .pop()!;
 
 function warnings(yaml: string): string[] {
   return manifestObjects(parseDocuments(yaml, 't.yaml')).flatMap((o) => {
@@ -27,30 +40,40 @@ describe('truth tables', () => {
     expect(TRUTH_TABLES.map((t) => t.kind).sort()).toEqual(kinds);
   });
 
-  it.each(MESH_KINDS.map((k) => [`${k.group}/${k.kind}`, k] as const))('%s: every field resolves to an entry; every entry names a field', (_n, def) => {
-    const table = truthTableOf(def)!;
-    const fields = resolveFields(def, table);
-    expect(fields.filter((f) => f.truth === undefined).map((f) => f.path)).toEqual([]);
-    const paths = new Set(fields.map((f) => f.path));
-    expect(Object.keys(table.fields).filter((p) => p !== '' && !paths.has(p))).toEqual([]);
-  });
+  it.each(MESH_KINDS.map((k) => [`${k.group}/${k.kind}`, k] as const))(
+    '%s: every field resolves to an entry; every entry names a field',
+    (_n, def) => {
+      const table = truthTableOf(def)!;
+      const fields = resolveFields(def, table);
+      expect(fields.filter((f) => f.truth === undefined).map((f) => f.path)).toEqual([]);
+      const paths = new Set(fields.map((f) => f.path));
+      expect(Object.keys(table.fields).filter((p) => p !== '' && !paths.has(p))).toEqual([]);
+    },
+  );
 
-  it.each(MESH_KINDS.map((k) => [`${k.group}/${k.kind}`, k] as const))('%s: each cited test exists and mentions its field', (_n, def) => {
-    const problems: string[] = [];
-    for (const f of resolveFields(def, truthTableOf(def))) {
-      if (!f.own || !f.truth || f.truth.status === 'accepted') continue;
-      for (const t of f.truth.tests) {
-        if (!existsSync(`${root}${t}`)) problems.push(`${f.path}: ${t} does not exist`);
-        else if (!readFileSync(`${root}${t}`, 'utf8').includes(leaf(f.path))) problems.push(`${f.path}: ${t} never mentions ${leaf(f.path)}`);
+  it.each(MESH_KINDS.map((k) => [`${k.group}/${k.kind}`, k] as const))(
+    '%s: each cited test exists and mentions its field',
+    (_n, def) => {
+      const problems: string[] = [];
+      for (const f of resolveFields(def, truthTableOf(def))) {
+        if (!f.own || !f.truth || f.truth.status === 'accepted') continue;
+        for (const t of f.truth.tests) {
+          if (!existsSync(`${root}${t}`)) problems.push(`${f.path}: ${t} does not exist`);
+          else if (!readFileSync(`${root}${t}`, 'utf8').includes(leaf(f.path)))
+            problems.push(`${f.path}: ${t} never mentions ${leaf(f.path)}`);
+        }
+        if (f.truth.status === 'enforced' && f.truth.tests.length === 0)
+          problems.push(`${f.path}: enforced without a test`);
+        for (const v of Object.keys(f.truth.ignoredValues ?? {})) {
+          if (!Array.isArray(f.node.enum) || !f.node.enum.includes(v))
+            problems.push(`${f.path}: ${v} is not one of its values`);
+        }
+        if (f.truth.status === 'enforced' && typeof f.node['x-mesh-unsupported'] === 'string')
+          problems.push(`${f.path}: enforced, but its schema says unsupported`);
       }
-      if (f.truth.status === 'enforced' && f.truth.tests.length === 0) problems.push(`${f.path}: enforced without a test`);
-      for (const v of Object.keys(f.truth.ignoredValues ?? {})) {
-        if (!Array.isArray(f.node.enum) || !f.node.enum.includes(v)) problems.push(`${f.path}: ${v} is not one of its values`);
-      }
-      if (f.truth.status === 'enforced' && typeof f.node['x-mesh-unsupported'] === 'string') problems.push(`${f.path}: enforced, but its schema says unsupported`);
-    }
-    expect(problems).toEqual([]);
-  });
+      expect(problems).toEqual([]);
+    },
+  );
 
   it('warns (MESH0002) for the fields the mesh does not act on, naming each, and not for the ones it does', () => {
     const fields = warnings(`
@@ -98,11 +121,7 @@ spec:
   rules: [{}]
 `);
     expect(fields).toEqual([
-      'spec.exportTo',
-      'spec.http[0].rewrite.uriRegexRewrite',
-      'spec.http[0].mirrors',
       'spec.http[0].retries.retryIgnorePreviousHosts',
-      'spec.trafficPolicy.loadBalancer.simple',
       'spec.trafficPolicy.tls.mode',
       'spec.trafficPolicy.tls.sni',
       'spec.action',

@@ -39,8 +39,12 @@ const crds = FILES.flatMap((f) =>
  * upstream project elsewhere (older versions, its validator), so dropping it would reject YAML users have.
  */
 const EXTRA: Record<string, Record<string, string>> = {
-  'split.smi-spec.io/TrafficSplit': { 'matches[].apiGroup': 'v1alpha4 names the group of the HTTPRouteGroup (smi-spec traffic-split v1alpha4)' },
-  'policy.linkerd.io/AuthorizationPolicy': { 'targetRef.namespace': "Linkerd's Gateway API PolicyTargetReference has it; the CRD prunes it" },
+  'split.smi-spec.io/TrafficSplit': {
+    'matches[].apiGroup': 'v1alpha4 names the group of the HTTPRouteGroup (smi-spec traffic-split v1alpha4)',
+  },
+  'policy.linkerd.io/AuthorizationPolicy': {
+    'targetRef.namespace': "Linkerd's Gateway API PolicyTargetReference has it; the CRD prunes it",
+  },
 };
 
 /**
@@ -48,12 +52,19 @@ const EXTRA: Record<string, Record<string, string>> = {
  * upstream validator or the upstream Go type (what the controller really reads) decides.
  */
 const DIFFERENT: Record<string, Record<string, string>> = {
-  'networking.istio.io/Gateway': { 'spec: meshctl requires servers; upstream does not': "Istio's validation: gateway must have at least one server" },
-  'security.istio.io/RequestAuthentication': { 'jwtRules: meshctl requires issuer; upstream does not': "Istio's validation: issuer must be set" },
+  'networking.istio.io/Gateway': {
+    'spec: meshctl requires servers; upstream does not': "Istio's validation: gateway must have at least one server",
+  },
+  'security.istio.io/RequestAuthentication': {
+    'jwtRules: meshctl requires issuer; upstream does not': "Istio's validation: issuer must be set",
+  },
   'linkerd.io/ServiceProfile': {
-    'routes[].condition.not: meshctl type object, upstream array': "Linkerd's Go type is *RequestMatch: an array fails to decode",
-    'opaquePorts: meshctl type object, upstream array': "Linkerd's Go type is map[uint32]struct{}: an array fails to decode",
-    'dstOverrides: meshctl requires authority, weight; upstream does not': "Linkerd's Go type always carries both (no omitempty); an override without them routes nowhere",
+    'routes[].condition.not: meshctl type object, upstream array':
+      "Linkerd's Go type is *RequestMatch: an array fails to decode",
+    'opaquePorts: meshctl type object, upstream array':
+      "Linkerd's Go type is map[uint32]struct{}: an array fails to decode",
+    'dstOverrides: meshctl requires authority, weight; upstream does not':
+      "Linkerd's Go type always carries both (no omitempty); an override without them routes nowhere",
   },
 };
 
@@ -80,7 +91,8 @@ function fields(spec: unknown): Map<string, Field> {
       preserve: n['x-kubernetes-preserve-unknown-fields'] === true,
     });
     const base = list ? `${path}[]` : path;
-    if (isNode(item.properties)) for (const [k, v] of Object.entries(item.properties)) visit(v, base ? `${base}.${k}` : k);
+    if (isNode(item.properties))
+      for (const [k, v] of Object.entries(item.properties)) visit(v, base ? `${base}.${k}` : k);
     else if (isNode(item.additionalProperties) && isNode(item.additionalProperties.properties)) {
       for (const [k, v] of Object.entries(item.additionalProperties.properties)) visit(v, `${base}.<key>.${k}`);
     }
@@ -112,7 +124,8 @@ describe('meshctl schemas against the upstream CRDs', () => {
     const up = upstreamFields(def)!;
     const mine = ours(def);
     // Below a field both sides keep as free-form (Linkerd's nested conditions), there is nothing to compare.
-    const underFree = (p: string, m: Map<string, Field>): boolean => [...m].some(([q, f]) => f.preserve && q !== '' && p.startsWith(`${q}.`));
+    const underFree = (p: string, m: Map<string, Field>): boolean =>
+      [...m].some(([q, f]) => f.preserve && q !== '' && p.startsWith(`${q}.`));
     const missing = [...up.keys()].filter((p) => !mine.has(p) && !underFree(p, mine));
     const extra = [...mine.keys()].filter((p) => !up.has(p) && !underFree(p, up) && !(EXTRA[name] ?? {})[p]);
     expect({ missing, extra }).toEqual({ missing: [], extra: [] });
@@ -125,7 +138,8 @@ describe('meshctl schemas against the upstream CRDs', () => {
       const u = up.get(p);
       if (!u) continue;
       const extraRequired = f.required.filter((r) => !u.required.includes(r));
-      if (extraRequired.length) problems.push(`${p || 'spec'}: meshctl requires ${extraRequired.join(', ')}; upstream does not`);
+      if (extraRequired.length)
+        problems.push(`${p || 'spec'}: meshctl requires ${extraRequired.join(', ')}; upstream does not`);
       if (f.intOrString || u.intOrString || !f.type || !u.type) continue;
       // Istio's enum-like fields are strings either way; Kubernetes number is the looser integer.
       const same = f.type === u.type || (f.type === 'integer' && u.type === 'number');

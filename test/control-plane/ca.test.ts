@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import { CertificateAuthority, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa } from '../../src/control-plane/ca/index.js';
+import {
+  CertificateAuthority,
+  FileCaStorage,
+  LocalTokenAuthenticator,
+  loadOrCreateCa,
+} from '../../src/control-plane/ca/index.js';
 import { EC_P256, loadX509, privateKeyToPem } from '../../src/protocol/pki/x509.js';
 import { MeshError } from '../../src/errors.js';
 
@@ -20,7 +25,9 @@ async function tempDir(): Promise<string> {
 }
 
 /** A real CSR asking for names the CA must ignore; returns it with its key. */
-async function makeCsr(opts: { uri?: string; dns?: string } = {}): Promise<{ csrPem: string; keyPem: string; keys: webcrypto.CryptoKeyPair }> {
+async function makeCsr(
+  opts: { uri?: string; dns?: string } = {},
+): Promise<{ csrPem: string; keyPem: string; keys: webcrypto.CryptoKeyPair }> {
   await loadX509();
   const keys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const names = [
@@ -68,16 +75,34 @@ describe('root CA', () => {
     const x = await loadX509();
     const rootKeys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const userRoot = await x.X509CertificateGenerator.createSelfSigned({
-      serialNumber: '0a', name: 'CN=corp root', keys: rootKeys as unknown as CryptoKeyPair, signingAlgorithm: EC_P256,
-      notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 365 * 86_400_000),
-      extensions: [new x.BasicConstraintsExtension(true, undefined, true), new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign, true)],
+      serialNumber: '0a',
+      name: 'CN=corp root',
+      keys: rootKeys as unknown as CryptoKeyPair,
+      signingAlgorithm: EC_P256,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 365 * 86_400_000),
+      extensions: [
+        new x.BasicConstraintsExtension(true, undefined, true),
+        new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign, true),
+      ],
     });
-    const interKeys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const interKeys = (await webcrypto.subtle.generateKey(EC_P256, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
     const inter = await x.X509CertificateGenerator.create({
-      serialNumber: '0b', subject: 'CN=mesh intermediate', issuer: userRoot.subject, publicKey: interKeys.publicKey as unknown as CryptoKey,
-      signingKey: rootKeys.privateKey as unknown as CryptoKey, signingAlgorithm: EC_P256,
-      notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 300 * 86_400_000),
-      extensions: [new x.BasicConstraintsExtension(true, 0, true), new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign, true)],
+      serialNumber: '0b',
+      subject: 'CN=mesh intermediate',
+      issuer: userRoot.subject,
+      publicKey: interKeys.publicKey as unknown as CryptoKey,
+      signingKey: rootKeys.privateKey as unknown as CryptoKey,
+      signingAlgorithm: EC_P256,
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 300 * 86_400_000),
+      extensions: [
+        new x.BasicConstraintsExtension(true, 0, true),
+        new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign, true),
+      ],
     });
     const dir = await tempDir();
     const certFile = join(dir, 'ca-chain.pem');
@@ -85,7 +110,10 @@ describe('root CA', () => {
     await writeFile(certFile, `${inter.toString('pem')}\n${userRoot.toString('pem')}\n`);
     await writeFile(keyFile, await privateKeyToPem(interKeys.privateKey));
 
-    const ca = await loadOrCreateCa({ storage: new FileCaStorage(join(dir, 'state')), supplied: { certFile, keyFile } });
+    const ca = await loadOrCreateCa({
+      storage: new FileCaStorage(join(dir, 'state')),
+      supplied: { certFile, keyFile },
+    });
     expect(ca.origin).toBe('supplied');
     const authority = new CertificateAuthority(ca);
     const { csrPem } = await makeCsr();
@@ -106,7 +134,10 @@ describe('root CA', () => {
     const otherKey = join(dir, 'other-key.pem');
     const { keyPem } = await makeCsr();
     await writeFile(otherKey, keyPem);
-    const err = await loadOrCreateCa({ storage: new FileCaStorage(join(dir, 'b')), supplied: { certFile: storage.certPath, keyFile: otherKey } }).catch((e: unknown) => e);
+    const err = await loadOrCreateCa({
+      storage: new FileCaStorage(join(dir, 'b')),
+      supplied: { certFile: storage.certPath, keyFile: otherKey },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MeshError);
     expect((err as MeshError).message).toContain(storage.certPath);
     expect((err as MeshError).message).toContain('does not match');
@@ -119,7 +150,10 @@ describe('root CA', () => {
     const leafKey = join(dir, 'leaf-key.pem');
     await writeFile(leafFile, leaf.certChain[0]!);
     await writeFile(leafKey, csr.keyPem);
-    const err2 = await loadOrCreateCa({ storage: new FileCaStorage(join(dir, 'c')), supplied: { certFile: leafFile, keyFile: leafKey } }).catch((e: unknown) => e);
+    const err2 = await loadOrCreateCa({
+      storage: new FileCaStorage(join(dir, 'c')),
+      supplied: { certFile: leafFile, keyFile: leafKey },
+    }).catch((e: unknown) => e);
     expect((err2 as MeshError).message).toMatch(/leaf\.pem.*not a CA/);
     expect((err2 as MeshError).hint).toBeTruthy();
   });
@@ -129,7 +163,10 @@ describe('CSR signing', () => {
   it('issues a 24h workload certificate whose only SAN is the authenticated SPIFFE ID, whatever the CSR asks for', async () => {
     const dir = await tempDir();
     const authority = new CertificateAuthority(await loadOrCreateCa({ storage: new FileCaStorage(dir) }));
-    const { csrPem } = await makeCsr({ uri: 'spiffe://cluster.local/ns/kube-system/sa/admin', dns: 'bank.example.com' });
+    const { csrPem } = await makeCsr({
+      uri: 'spiffe://cluster.local/ns/kube-system/sa/admin',
+      dns: 'bank.example.com',
+    });
     const issued = await authority.sign(csrPem, { namespace: 'shop', serviceAccount: 'cart' });
     const leaf = new X509Certificate(issued.certChain[0]!);
     expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/shop/sa/cart');
@@ -151,11 +188,18 @@ describe('CSR signing', () => {
   });
 
   it('honours a requested TTL, capped by the policy maximum', async () => {
-    const authority = new CertificateAuthority(await loadOrCreateCa({ storage: new FileCaStorage(await tempDir()) }), { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 });
+    const authority = new CertificateAuthority(await loadOrCreateCa({ storage: new FileCaStorage(await tempDir()) }), {
+      defaultTtlSeconds: 3600,
+      maxTtlSeconds: 7200,
+    });
     const short = await authority.sign((await makeCsr()).csrPem, { namespace: 'default', serviceAccount: 'web' }, 5);
     const leafShort = new X509Certificate(short.certChain[0]!);
     expect(Date.parse(leafShort.validTo) - Date.now()).toBeLessThanOrEqual(5_000);
-    const long = await authority.sign((await makeCsr()).csrPem, { namespace: 'default', serviceAccount: 'web' }, 10 * 86_400);
+    const long = await authority.sign(
+      (await makeCsr()).csrPem,
+      { namespace: 'default', serviceAccount: 'web' },
+      10 * 86_400,
+    );
     expect(Date.parse(new X509Certificate(long.certChain[0]!).validTo) - Date.now()).toBeLessThanOrEqual(7_200_000);
   });
 
@@ -166,8 +210,12 @@ describe('CSR signing', () => {
     const der = new Uint8Array(x.PemConverter.decodeFirst(csrPem));
     der[der.length - 5] = der[der.length - 5]! ^ 0xff; // flip a byte of the signature
     const tampered = x.PemConverter.encode(der.buffer, 'CERTIFICATE REQUEST');
-    await expect(authority.sign(tampered, { namespace: 'default', serviceAccount: 'web' })).rejects.toThrow(/signature does not verify|not a PEM/);
-    await expect(authority.sign('hello', { namespace: 'default', serviceAccount: 'web' })).rejects.toThrow(/not a PEM PKCS#10/);
+    await expect(authority.sign(tampered, { namespace: 'default', serviceAccount: 'web' })).rejects.toThrow(
+      /signature does not verify|not a PEM/,
+    );
+    await expect(authority.sign('hello', { namespace: 'default', serviceAccount: 'web' })).rejects.toThrow(
+      /not a PEM PKCS#10/,
+    );
   });
 
   it('issues certificates two workloads can use for mutual TLS with each other', async () => {
@@ -176,13 +224,32 @@ describe('CSR signing', () => {
     const b = await makeCsr();
     const certA = await authority.sign(a.csrPem, { namespace: 'default', serviceAccount: 'server' });
     const certB = await authority.sign(b.csrPem, { namespace: 'default', serviceAccount: 'client' });
-    const server = createServer({ cert: certA.certChain.join(''), key: a.keyPem, ca: authority.rootPem, requestCert: true, rejectUnauthorized: true }, (s) => {
-      s.end(`hello ${(s.getPeerCertificate() as { subjectaltname?: string }).subjectaltname}`);
-    });
+    const server = createServer(
+      {
+        cert: certA.certChain.join(''),
+        key: a.keyPem,
+        ca: authority.rootPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (s) => {
+        s.end(`hello ${(s.getPeerCertificate() as { subjectaltname?: string }).subjectaltname}`);
+      },
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const reply = await new Promise<string>((resolve, reject) => {
-      const sock: TLSSocket = connect({ port, host: '127.0.0.1', cert: certB.certChain.join(''), key: b.keyPem, ca: authority.rootPem, checkServerIdentity: () => undefined }, () => undefined);
+      const sock: TLSSocket = connect(
+        {
+          port,
+          host: '127.0.0.1',
+          cert: certB.certChain.join(''),
+          key: b.keyPem,
+          ca: authority.rootPem,
+          checkServerIdentity: () => undefined,
+        },
+        () => undefined,
+      );
       let data = '';
       sock.on('data', (d: Buffer) => (data += d.toString()));
       sock.on('end', () => resolve(data));
@@ -237,7 +304,11 @@ describe('CA hygiene', () => {
     const authority = new CertificateAuthority(ca, undefined, (l) => lines.push(l));
     const csr = await makeCsr();
     await authority.sign(csr.csrPem, { namespace: 'default', serviceAccount: 'web' });
-    const serving = await authority.issueServing({ dns: ['localhost'], ips: ['127.0.0.1'] }, { namespace: 'mesh-system', serviceAccount: 'meshctl-control-plane' }, 3600);
+    const serving = await authority.issueServing(
+      { dns: ['localhost'], ips: ['127.0.0.1'] },
+      { namespace: 'mesh-system', serviceAccount: 'meshctl-control-plane' },
+      3600,
+    );
     expect(lines.length).toBe(2);
     const caKeyBody = (await readFile(storage.keyPath, 'utf8')).split('\n').slice(1, 3).join('');
     const log = lines.join('\n');

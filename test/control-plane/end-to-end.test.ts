@@ -26,7 +26,10 @@ describe('local mesh end to end', () => {
     product = await mesh.run('productpage', { app: 'productpage', version: 'v1' });
     const vsWeights = () => JSON.stringify(mesh.cp.pipeline.snapshot.configs('VirtualService')[0]?.spec ?? null);
     await mesh.apply(reviewsDestinationRule, reviewsSplit(100, 0));
-    await eventually('every sidecar synced to the config with the VirtualService', () => vsWeights().includes('"weight":100},') && mesh.synced());
+    await eventually(
+      'every sidecar synced to the config with the VirtualService',
+      () => vsWeights().includes('"weight":100},') && mesh.synced(),
+    );
     expect(await versionsSeen(product, 10)).toEqual({ 'reviews-v1 v1': 10 });
 
     await mesh.apply(reviewsSplit(0, 100));
@@ -39,14 +42,26 @@ describe('local mesh end to end', () => {
     expect(Object.keys(mixed).sort()).toEqual(['reviews-v1 v1', 'reviews-v2 v2']);
 
     // Each sidecar holds its own workload identity on the config stream.
-    const syncz = (await (await fetch(`${mesh.cp.state.apiUrl}/debug/syncz`)).json()) as { proxies: { spiffeId: string }[] };
-    expect(syncz.proxies.map((p) => p.spiffeId).sort()).toEqual(['spiffe://cluster.local/ns/default/sa/productpage', 'spiffe://cluster.local/ns/default/sa/reviews', 'spiffe://cluster.local/ns/default/sa/reviews']);
+    const syncz = (await (await fetch(`${mesh.cp.state.apiUrl}/debug/syncz`)).json()) as {
+      proxies: { spiffeId: string }[];
+    };
+    expect(syncz.proxies.map((p) => p.spiffeId).sort()).toEqual([
+      'spiffe://cluster.local/ns/default/sa/productpage',
+      'spiffe://cluster.local/ns/default/sa/reviews',
+      'spiffe://cluster.local/ns/default/sa/reviews',
+    ]);
   });
 
   it('enforces PeerAuthentication STRICT: sidecar-to-sidecar mTLS still works, plaintext to the workload is refused', async () => {
-    const strict = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default}\nspec:\n  mtls: {mode: STRICT}\n';
+    const strict =
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default}\nspec:\n  mtls: {mode: STRICT}\n';
     await mesh.apply(strict);
-    await eventually('STRICT listeners synced', () => mesh.cp.pipeline.snapshot.configs('PeerAuthentication').length === 1 && mesh.synced(TypeUrl.listeners, (w) => w.startsWith('reviews-')));
+    await eventually(
+      'STRICT listeners synced',
+      () =>
+        mesh.cp.pipeline.snapshot.configs('PeerAuthentication').length === 1 &&
+        mesh.synced(TypeUrl.listeners, (w) => w.startsWith('reviews-')),
+    );
     const seen = await versionsSeen(product, 10);
     expect(Object.keys(seen).every((k) => k.startsWith('reviews-'))).toBe(true);
 
@@ -71,9 +86,16 @@ describe('local mesh end to end', () => {
     const taken = (squatter.address() as import('node:net').AddressInfo).port;
     try {
       await mesh.run('ratings', { app: 'ratings', version: 'v1' }, { outboundPort: taken });
-      await eventually('the NACK', () => mesh.cp.server.ads.views().find((v) => v.proxy.workload === 'ratings')?.types[TypeUrl.listeners]?.status === 'NACKED');
+      await eventually(
+        'the NACK',
+        () =>
+          mesh.cp.server.ads.views().find((v) => v.proxy.workload === 'ratings')?.types[TypeUrl.listeners]?.status ===
+          'NACKED',
+      );
       const view = mesh.cp.server.ads.views().find((v) => v.proxy.workload === 'ratings')!;
-      expect(view.types[TypeUrl.listeners]!.lastNack!.message).toContain(`cannot listen on 127.0.0.1:${taken}: EADDRINUSE`);
+      expect(view.types[TypeUrl.listeners]!.lastNack!.message).toContain(
+        `cannot listen on 127.0.0.1:${taken}: EADDRINUSE`,
+      );
       // The other proxies are unaffected.
       expect(Object.keys(await versionsSeen(product, 5)).every((k) => k.startsWith('reviews-'))).toBe(true);
     } finally {

@@ -1,25 +1,43 @@
 /** The push pipeline: debouncing, immutable snapshots, generators that skip changes that do not concern them, over a real stream. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configChange, Debouncer, GeneratorSet, PushPipeline, PushSnapshot, registryChange, type ChangeSet, type ConfigGenerator, type ConfigObject } from '../../src/control-plane/push/index.js';
+import {
+  configChange,
+  Debouncer,
+  GeneratorSet,
+  PushPipeline,
+  PushSnapshot,
+  registryChange,
+  type ChangeSet,
+  type ConfigGenerator,
+  type ConfigObject,
+} from '../../src/control-plane/push/index.js';
 import type { ServiceRecord, WorkloadRecord } from '../../src/control-plane/registry/model.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
 import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
 import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from '../protocol/harness.js';
 
-const vs = (name: string, ns: string, host: string): ConfigObject => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: ns }, spec: { hosts: [host] } });
+const vs = (name: string, ns: string, host: string): ConfigObject => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name, namespace: ns },
+  spec: { hosts: [host] },
+});
 
 describe('debouncer', () => {
   it('merges a burst of changes into one push that names them all', async () => {
     const flushed: { change: ChangeSet; merged: number }[] = [];
     const d = new Debouncer((change, merged) => flushed.push({ change, merged }), { quietMs: 50, maxDelayMs: 1000 });
-    for (let i = 0; i < 10; i++) d.add(configChange([{ kind: 'VirtualService', namespace: 'default', name: `vs-${i}` }], `edit ${i}`));
+    for (let i = 0; i < 10; i++)
+      d.add(configChange([{ kind: 'VirtualService', namespace: 'default', name: `vs-${i}` }], `edit ${i}`));
     d.add(configChange([{ kind: 'VirtualService', namespace: 'default', name: 'vs-3' }], 'edit 3 again'));
     await eventually('the flush', () => flushed.length === 1);
     await new Promise((r) => setTimeout(r, 120));
     expect(flushed).toHaveLength(1);
     expect(flushed[0]!.merged).toBe(11);
-    expect(flushed[0]!.change.configs.map((k) => k.name).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `vs-${i}`).sort());
+    expect(flushed[0]!.change.configs.map((k) => k.name).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `vs-${i}`).sort(),
+    );
   });
 
   it('still pushes during a steady stream of changes (bounded delay)', async () => {
@@ -38,18 +56,52 @@ describe('debouncer', () => {
 describe('snapshot', () => {
   it('is immutable: later edits of the inputs do not leak into it, and it cannot be modified', () => {
     const configs = [vs('reviews', 'default', 'reviews')];
-    const services: ServiceRecord[] = [{ name: 'reviews', namespace: 'default', ports: [{ port: 9080, protocol: 'http' }], selector: { app: 'reviews' } }];
+    const services: ServiceRecord[] = [
+      {
+        name: 'reviews',
+        namespace: 'default',
+        ports: [{ port: 9080, protocol: 'http' }],
+        selector: { app: 'reviews' },
+      },
+    ];
     const workloads: WorkloadRecord[] = [
-      { name: 'reviews-v1', namespace: 'default', serviceAccount: 'reviews', labels: { app: 'reviews', version: 'v1' }, address: '127.0.0.1', ports: [9081] },
-      { name: 'ratings', namespace: 'default', serviceAccount: 'ratings', labels: { app: 'ratings' }, address: '127.0.0.1', ports: [9082] },
-      { name: 'reviews-v2', namespace: 'default', serviceAccount: 'reviews', labels: {}, address: '127.0.0.1', ports: [9083], services: ['reviews'] },
+      {
+        name: 'reviews-v1',
+        namespace: 'default',
+        serviceAccount: 'reviews',
+        labels: { app: 'reviews', version: 'v1' },
+        address: '127.0.0.1',
+        ports: [9081],
+      },
+      {
+        name: 'ratings',
+        namespace: 'default',
+        serviceAccount: 'ratings',
+        labels: { app: 'ratings' },
+        address: '127.0.0.1',
+        ports: [9082],
+      },
+      {
+        name: 'reviews-v2',
+        namespace: 'default',
+        serviceAccount: 'reviews',
+        labels: {},
+        address: '127.0.0.1',
+        ports: [9083],
+        services: ['reviews'],
+      },
     ];
     const snap = new PushSnapshot('t/1', { configs, services, workloads });
     (configs[0]!.spec as { hosts: string[] }).hosts.push('mutated');
     expect((snap.configs('VirtualService')[0]!.spec as { hosts: string[] }).hosts).toEqual(['reviews']);
-    expect(() => ((snap.configs('VirtualService')[0]!.spec as { hosts: string[] }).hosts as string[]).push('x')).toThrow();
+    expect(() =>
+      ((snap.configs('VirtualService')[0]!.spec as { hosts: string[] }).hosts as string[]).push('x'),
+    ).toThrow();
     // Endpoints: by selector and by explicit membership, on the workload's own app port.
-    expect(snap.endpointsOf('reviews', 'default', 9080).map((e) => `${e.workload}:${e.port}`)).toEqual(['reviews-v1:9081', 'reviews-v2:9083']);
+    expect(snap.endpointsOf('reviews', 'default', 9080).map((e) => `${e.workload}:${e.port}`)).toEqual([
+      'reviews-v1:9081',
+      'reviews-v2:9083',
+    ]);
   });
 });
 
@@ -82,7 +134,10 @@ describe('push pipeline over the config stream', () => {
     let configs: ConfigObject[] = [vs('a', 'shop', 'a'), vs('b', 'blog', 'b')];
     const calls: string[] = [];
     const pipeline = new PushPipeline({
-      generators: new GeneratorSet([namesOfKindGeneratorForTest(TypeUrl.routes, 'VirtualService', calls), namesOfKindGeneratorForTest(TypeUrl.clusters, 'DestinationRule', calls)]),
+      generators: new GeneratorSet([
+        namesOfKindGeneratorForTest(TypeUrl.routes, 'VirtualService', calls),
+        namesOfKindGeneratorForTest(TypeUrl.clusters, 'DestinationRule', calls),
+      ]),
       inputs: () => ({ configs, services: [], workloads: [] }),
       debounce: { quietMs: 20, maxDelayMs: 200 },
     });
@@ -94,13 +149,26 @@ describe('push pipeline over the config stream', () => {
       const got = new Map<string, unknown[]>();
       applied.set(ns, got);
       const client = new XdsClient({
-        address: cp.address(), identity, node: { id: `app.${ns}`, workload: 'app', namespace: ns, serviceAccount: 'app', proxyVersion: 'test' },
-        types: [TypeUrl.clusters, TypeUrl.routes], apply: (t, r) => (got.set(t, r), { ok: true }), backoff: { initialMs: 50, maxMs: 200 },
+        address: cp.address(),
+        identity,
+        node: { id: `app.${ns}`, workload: 'app', namespace: ns, serviceAccount: 'app', proxyVersion: 'test' },
+        types: [TypeUrl.clusters, TypeUrl.routes],
+        apply: (t, r) => (got.set(t, r), { ok: true }),
+        backoff: { initialMs: 50, maxMs: 200 },
       });
       clients.push(client);
       await client.start();
     }
-    await eventually('both proxies synced', () => cp.server.ads.views().length === 2 && cp.server.ads.views().every((v) => Object.values(v.types).length === 2 && Object.values(v.types).every((t) => t.status === 'SYNCED')));
+    await eventually(
+      'both proxies synced',
+      () =>
+        cp.server.ads.views().length === 2 &&
+        cp.server.ads
+          .views()
+          .every(
+            (v) => Object.values(v.types).length === 2 && Object.values(v.types).every((t) => t.status === 'SYNCED'),
+          ),
+    );
     expect(applied.get('shop')!.get(TypeUrl.routes)).toEqual([{ name: 'a' }]);
     expect(applied.get('blog')!.get(TypeUrl.routes)).toEqual([{ name: 'b' }]);
 
@@ -116,7 +184,12 @@ describe('push pipeline over the config stream', () => {
     await eventually('shop got a2', () => (applied.get('shop')!.get(TypeUrl.routes) ?? []).length === 2);
     expect(applied.get('blog')!.get(TypeUrl.routes)).toEqual([{ name: 'b' }]);
     const shopView = cp.server.ads.views().find((v) => v.proxy.namespace === 'shop')!;
-    await eventually('shop acked the new version', () => cp.server.ads.views().find((v) => v.proxy.namespace === 'shop')!.types[TypeUrl.routes]!.ackedVersion === pipeline.version);
+    await eventually(
+      'shop acked the new version',
+      () =>
+        cp.server.ads.views().find((v) => v.proxy.namespace === 'shop')!.types[TypeUrl.routes]!.ackedVersion ===
+        pipeline.version,
+    );
     expect(shopView.types[TypeUrl.clusters]!.sentVersion).not.toBe(pipeline.version);
 
     // What the control plane would send is available for the debug API.

@@ -12,7 +12,14 @@ describe('workload registration on the local control plane', () => {
     try {
       const platform = new LocalPlatform(home);
       for (const name of ['a', 'b', 'c']) {
-        await platform.registerWorkload({ name, namespace: 'default', serviceAccount: name, labels: { app: name }, address: '127.0.0.1', ports: [8080] });
+        await platform.registerWorkload({
+          name,
+          namespace: 'default',
+          serviceAccount: name,
+          labels: { app: name },
+          address: '127.0.0.1',
+          ports: [8080],
+        });
         expect(cp.pipeline.snapshot.workload(name, 'default')?.name).toBe(name);
       }
     } finally {

@@ -16,7 +16,10 @@ beforeAll(async () => {
   await mesh.run('reviews-v2', { app: 'reviews', version: 'v2' }, { service: 'reviews' });
   product = await mesh.run('productpage', { app: 'productpage', version: 'v1' });
   await mesh.apply(reviewsDestinationRule, reviewsSplit(90, 10));
-  await eventually('the first split synced', () => mesh.cp.pipeline.snapshot.configs('VirtualService').length === 1 && mesh.synced());
+  await eventually(
+    'the first split synced',
+    () => mesh.cp.pipeline.snapshot.configs('VirtualService').length === 1 && mesh.synced(),
+  );
 });
 afterAll(async () => {
   await mesh.stop();
@@ -26,7 +29,14 @@ describe('reliability under load', () => {
   it('loses no request while weights shift every second and 5 s certificates rotate', async () => {
     const renewalsBefore = mesh.sidecars.map((s) => s.identity.status().renewals);
     const load = steadyLoad(product);
-    for (const [v1, v2] of [[50, 50], [10, 90], [0, 100], [100, 0], [90, 10], [50, 50]] as const) {
+    for (const [v1, v2] of [
+      [50, 50],
+      [10, 90],
+      [0, 100],
+      [100, 0],
+      [90, 10],
+      [50, 50],
+    ] as const) {
       await new Promise((r) => setTimeout(r, 1000));
       await mesh.apply(reviewsSplit(v1, v2));
     }
@@ -35,7 +45,9 @@ describe('reliability under load', () => {
     expect(failed).toEqual([]);
     expect(ok).toBeGreaterThan(50);
     // Every sidecar renewed its certificate at least twice during the run.
-    mesh.sidecars.forEach((s, i) => expect(s.identity.status().renewals - renewalsBefore[i]!).toBeGreaterThanOrEqual(2));
+    mesh.sidecars.forEach((s, i) =>
+      expect(s.identity.status().renewals - renewalsBefore[i]!).toBeGreaterThanOrEqual(2),
+    );
     expect(mesh.synced()).toBe(true);
   });
 });

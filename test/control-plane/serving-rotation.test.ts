@@ -8,7 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificateAuthority, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa } from '../../src/control-plane/ca/index.js';
+import {
+  CertificateAuthority,
+  FileCaStorage,
+  LocalTokenAuthenticator,
+  loadOrCreateCa,
+} from '../../src/control-plane/ca/index.js';
 import { startMeshServer, type MeshServer } from '../../src/control-plane/stream/server.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
@@ -41,7 +46,15 @@ describe('serving certificate rotation', () => {
     dir = await mkdtemp(join(tmpdir(), 'meshctl-serving-'));
     authority = new CertificateAuthority(await loadOrCreateCa({ storage: new FileCaStorage(join(dir, 'ca')) }));
     const tokens = new LocalTokenAuthenticator(join(dir, 'tokens.json'));
-    server = await startMeshServer({ host: '127.0.0.1', port: 0, authority, authenticator: tokens, source, servingTtlSeconds: 4, log: (l) => logs.push(l) });
+    server = await startMeshServer({
+      host: '127.0.0.1',
+      port: 0,
+      authority,
+      authenticator: tokens,
+      source,
+      servingTtlSeconds: 4,
+      log: (l) => logs.push(l),
+    });
     const cpLike = { tokens, authority, address: () => `127.0.0.1:${server.port}` } as unknown as TestControlPlane;
     identity = await identityFor(cpLike, { namespace: 'default', serviceAccount: 'web', name: 'web-1' });
   });
@@ -54,8 +67,18 @@ describe('serving certificate rotation', () => {
   it('renews at half-life without dropping a connected proxy, which keeps getting config', async () => {
     source.set('v1', TypeUrl.clusters, [{ name: 'a' }]);
     const client = new XdsClient({
-      address: `127.0.0.1:${server.port}`, identity, node: { id: 'web-1.default', workload: 'web-1', namespace: 'default', serviceAccount: 'web', proxyVersion: 'test' },
-      types: [TypeUrl.clusters], apply: () => ({ ok: true }), backoff: { initialMs: 50, maxMs: 200 },
+      address: `127.0.0.1:${server.port}`,
+      identity,
+      node: {
+        id: 'web-1.default',
+        workload: 'web-1',
+        namespace: 'default',
+        serviceAccount: 'web',
+        proxyVersion: 'test',
+      },
+      types: [TypeUrl.clusters],
+      apply: () => ({ ok: true }),
+      backoff: { initialMs: 50, maxMs: 200 },
     });
     let disconnects = 0;
     client.on('disconnected', () => disconnects++);
@@ -67,7 +90,11 @@ describe('serving certificate rotation', () => {
       expect(first.validTo - Date.now()).toBeLessThanOrEqual(5_000);
 
       // Two rotations (at ~2 s, then ~2 s later): each new handshake sees a newer certificate.
-      await eventually('a rotated certificate', () => logs.filter((l) => l.startsWith('serving certificate rotated')).length >= 2, 15_000);
+      await eventually(
+        'a rotated certificate',
+        () => logs.filter((l) => l.startsWith('serving certificate rotated')).length >= 2,
+        15_000,
+      );
       const later = await servingCertificate(server.port, authority.rootPem);
       expect(later.serial).not.toBe(first.serial);
       expect(later.validTo).toBeGreaterThan(first.validTo);

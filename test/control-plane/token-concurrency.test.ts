@@ -9,10 +9,14 @@ describe('local workload tokens under concurrent registrations', () => {
     const file = join(await mkdtemp(join(tmpdir(), 'meshctl-tokens-')), 'tokens.json');
     const auth = new LocalTokenAuthenticator(file);
     const names = Array.from({ length: 12 }, (_, i) => `w${i}`);
-    const tokens = await Promise.all(names.map((n) => auth.issue({ namespace: 'default', serviceAccount: n, workload: n })));
-    for (const [i, t] of tokens.entries()) await expect(auth.authenticate(t)).resolves.toMatchObject({ serviceAccount: names[i] });
+    const tokens = await Promise.all(
+      names.map((n) => auth.issue({ namespace: 'default', serviceAccount: n, workload: n })),
+    );
+    for (const [i, t] of tokens.entries())
+      await expect(auth.authenticate(t)).resolves.toMatchObject({ serviceAccount: names[i] });
     // A restarted control plane reads the same tokens back.
     const reloaded = new LocalTokenAuthenticator(file);
-    for (const [i, t] of tokens.entries()) await expect(reloaded.authenticate(t)).resolves.toMatchObject({ serviceAccount: names[i] });
+    for (const [i, t] of tokens.entries())
+      await expect(reloaded.authenticate(t)).resolves.toMatchObject({ serviceAccount: names[i] });
   });
 });

@@ -28,7 +28,8 @@ async function processesOf(home: string): Promise<number[]> {
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if ((await readFile(`/proc/${entry}/environ`, 'latin1')).split('\0').includes(`MESHCTL_HOME=${home}`)) pids.push(Number(entry));
+      if ((await readFile(`/proc/${entry}/environ`, 'latin1')).split('\0').includes(`MESHCTL_HOME=${home}`))
+        pids.push(Number(entry));
     } catch {
       // Gone, or not ours to read.
     }
@@ -86,8 +87,10 @@ describe('meshctl demo', () => {
     const counts = printedCounts(r.stdout);
     expect([...counts.keys()]).toEqual([1, 2, 3, 4, 5, 6]);
     // Answers and the sidecars' istio_requests_total agree in every batch.
-    for (const batches of counts.values()) for (const b of batches) for (const [answers, metrics] of Object.values(b.rows)) expect(metrics).toBe(answers);
-    const only = (step: number, i = 0) => Object.fromEntries(Object.entries(counts.get(step)![i]!.rows).map(([v, [n]]) => [v, n]));
+    for (const batches of counts.values())
+      for (const b of batches) for (const [answers, metrics] of Object.values(b.rows)) expect(metrics).toBe(answers);
+    const only = (step: number, i = 0) =>
+      Object.fromEntries(Object.entries(counts.get(step)![i]!.rows).map(([v, [n]]) => [v, n]));
     // 1: no rules, all three versions serve.
     const s1 = only(1);
     expect(s1.v1! + s1.v2! + s1.v3!).toBe(60);
@@ -138,11 +141,20 @@ describe('meshctl demo', () => {
     const { request } = await import('node:http');
     const proxy = new URL(curl![1]!);
     const answer = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: proxy.hostname, port: Number(proxy.port), path: 'http://productpage:9080/', headers: { host: 'productpage:9080', 'end-user': 'jason' }, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d));
-        res.on('end', () => resolve(body));
-      });
+      const req = request(
+        {
+          host: proxy.hostname,
+          port: Number(proxy.port),
+          path: 'http://productpage:9080/',
+          headers: { host: 'productpage:9080', 'end-user': 'jason' },
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d));
+          res.on('end', () => resolve(body));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -153,7 +165,9 @@ describe('meshctl demo', () => {
     expect(await processesOf(home)).toHaveLength(13);
 
     const cleanup = await cli(home, 'demo', '--cleanup');
-    expect(cleanup.stdout).toBe('✔ Cleaned up: stopped 6 workloads, removed the demo config, stopped the control plane the demo had started\n');
+    expect(cleanup.stdout).toBe(
+      '✔ Cleaned up: stopped 6 workloads, removed the demo config, stopped the control plane the demo had started\n',
+    );
     expect(cleanup.code).toBe(0);
     expect(await processesOf(home)).toEqual([]);
     expect(await runningControlPlane(localLayout(home))).toBeUndefined();

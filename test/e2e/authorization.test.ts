@@ -30,7 +30,12 @@ async function addKey(kid: string, only = false): Promise<void> {
 }
 
 function token(kid: string, claims: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT({ sub: 'alice', ...claims }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer('https://auth.example.com').setIssuedAt().setExpirationTime('5m').sign(keys[kid]!);
+  return new SignJWT({ sub: 'alice', ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid })
+    .setIssuer('https://auth.example.com')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(keys[kid]!);
 }
 
 beforeAll(async () => {
@@ -48,8 +53,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => issuer.listen(0, '127.0.0.1', r));
   const port = (issuer.address() as AddressInfo).port;
-  mesh = await LocalMeshForTest.start({ jwks: { ca: ca.cert, connectTo: { 'auth.example.com:443': `127.0.0.1:${port}` }, refreshMs: 200 } });
-  product = await mesh.run('product-service', { app: 'product-service' }, { service: 'product-service', handler: (req, res) => res.end(`product-service saw ${req.method} ${req.url}`) });
+  mesh = await LocalMeshForTest.start({
+    jwks: { ca: ca.cert, connectTo: { 'auth.example.com:443': `127.0.0.1:${port}` }, refreshMs: 200 },
+  });
+  product = await mesh.run(
+    'product-service',
+    { app: 'product-service' },
+    { service: 'product-service', handler: (req, res) => res.end(`product-service saw ${req.method} ${req.url}`) },
+  );
   user = await mesh.run('user-service', { app: 'user-service' });
   cart = await mesh.run('cart', { app: 'cart' });
   await mesh.settle();
@@ -61,7 +72,12 @@ afterAll(async () => {
 });
 
 const status = async (from: Sidecar, path: string, o: { method?: string; token?: string } = {}) =>
-  (await send(from, `${URL_PRODUCTS}${path}`, { ...(o.method ? { method: o.method } : {}), ...(o.token ? { headers: { authorization: `Bearer ${o.token}` } } : {}) })).status;
+  (
+    await send(from, `${URL_PRODUCTS}${path}`, {
+      ...(o.method ? { method: o.method } : {}),
+      ...(o.token ? { headers: { authorization: `Bearer ${o.token}` } } : {}),
+    })
+  ).status;
 
 describe('the seed AuthorizationPolicies and JWT example, end to end', () => {
   it('without a policy every caller is allowed', async () => {
@@ -95,7 +111,11 @@ spec:
     expect(await status(user, '/admin')).toBe(200);
     // Without a RequestAuthentication a token proves nothing: still denied.
     expect(await status(cart, '/products/public/list', { token: await token('k1') })).toBe(403);
-    expect(product.received.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(['GET /products/1', 'POST /products/1', 'GET /admin']);
+    expect(product.received.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /products/1',
+      'POST /products/1',
+      'GET /admin',
+    ]);
     const denied = product.accessLog.filter((e) => e.response_code === 403);
     expect(denied.at(-1)).toMatchObject({ response_code_details: 'rbac_access_denied_matched_policy[none]' });
   });
@@ -145,14 +165,24 @@ spec:
     );
     const good = await token('k1');
     // The control plane fetches the issuer's keys over HTTPS and pushes them: tokens verify once they arrive.
-    await eventually('the issuer keys pushed to product-service', async () => (await status(cart, '/products/public/list', { token: good })) === 200, 30_000);
+    await eventually(
+      'the issuer keys pushed to product-service',
+      async () => (await status(cart, '/products/public/list', { token: good })) === 200,
+      30_000,
+    );
     expect(await status(user, '/products/1')).toBe(200);
     expect(await status(user, '/admin')).toBe(403);
     expect(await status(cart, '/products/public/list')).toBe(403);
     expect(await status(cart, '/products/1', { token: good })).toBe(403);
     expect(await status(cart, '/products/public/list', { method: 'POST', token: good })).toBe(403);
-    const forged = await new SignJWT({ sub: 'mallory' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://auth.example.com').setExpirationTime('5m').sign((await generateKeyPair('ES256')).privateKey);
-    const r = await send(cart, `${URL_PRODUCTS}/products/public/list`, { headers: { authorization: `Bearer ${forged}` } });
+    const forged = await new SignJWT({ sub: 'mallory' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('https://auth.example.com')
+      .setExpirationTime('5m')
+      .sign((await generateKeyPair('ES256')).privateKey);
+    const r = await send(cart, `${URL_PRODUCTS}/products/public/list`, {
+      headers: { authorization: `Bearer ${forged}` },
+    });
     expect({ status: r.status, body: r.body }).toEqual({ status: 401, body: 'Jwt verification fails' });
     expect(product.received.every((q) => q.headers.authorization === undefined)).toBe(true);
   });
@@ -160,7 +190,11 @@ spec:
   it('a key rotation at the issuer reaches the sidecar: tokens signed with the new key verify', async () => {
     await addKey('k2', true);
     const rotated = await token('k2');
-    await eventually('the rotated keys pushed', async () => (await status(cart, '/products/public/list', { token: rotated })) === 200, 30_000);
+    await eventually(
+      'the rotated keys pushed',
+      async () => (await status(cart, '/products/public/list', { token: rotated })) === 200,
+      30_000,
+    );
     expect(await status(cart, '/products/public/list', { token: await token('k1') })).toBe(401);
   });
 
@@ -180,6 +214,8 @@ spec:
     expect(await status(user, '/products/1')).toBe(200);
     expect(await status(user, '/products/secret/plans')).toBe(403);
     expect(await status(user, '/products/x/../secret')).toBe(403);
-    expect(product.accessLog.at(-1)).toMatchObject({ response_code_details: 'rbac_access_denied_matched_policy[ns[mesh-system]-policy[deny-secret]-rule[0]]' });
+    expect(product.accessLog.at(-1)).toMatchObject({
+      response_code_details: 'rbac_access_denied_matched_policy[ns[mesh-system]-policy[deny-secret]-rule[0]]',
+    });
   });
 });

@@ -19,13 +19,17 @@ let home: string;
 let cp: RunningControlPlane;
 const runs: MeshctlProcess[] = [];
 
-const start = (): Promise<RunningControlPlane> => startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
-const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+const start = (): Promise<RunningControlPlane> =>
+  startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
+const cli = (...argv: string[]) =>
+  runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
 
 /** Every proxy of `names` connected to `plane` and SYNCED on every type. */
 const synced = (plane: RunningControlPlane, names: string[]): boolean => {
   const views = plane.server.ads.views();
-  return names.every((n) => views.some((v) => v.proxy.workload === n && SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED')));
+  return names.every((n) =>
+    views.some((v) => v.proxy.workload === n && SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED')),
+  );
 };
 
 /**
@@ -48,11 +52,39 @@ afterAll(async () => {
 
 describe('a control plane restarted on a new port', () => {
   it('is found again by every proxy, with no failed request, and proxy-status/check report the gap', async () => {
-    const server = startMeshctl(home, ['run', '--name', 'reviews-v1', '--service', 'reviews', '--service-port', String(SERVICE_PORT), '--port', String(await freePort()), '--', process.execPath, '-e', "require('http').createServer((q,r)=>r.end('reviews')).listen(Number(process.env.PORT),'127.0.0.1')"]);
+    const server = startMeshctl(home, [
+      'run',
+      '--name',
+      'reviews-v1',
+      '--service',
+      'reviews',
+      '--service-port',
+      String(SERVICE_PORT),
+      '--port',
+      String(await freePort()),
+      '--',
+      process.execPath,
+      '-e',
+      "require('http').createServer((q,r)=>r.end('reviews')).listen(Number(process.env.PORT),'127.0.0.1')",
+    ]);
     runs.push(server);
     await server.waitFor(/now an endpoint of reviews/);
     // Its access log rotates every ~5 KiB (a few requests), two rotated files kept.
-    const client = startMeshctl(home, ['run', '--name', 'productpage', '--port', String(await freePort()), '--access-log-max-size', '0.005', '--access-log-keep', '2', '--', process.execPath, '-e', CLIENT]);
+    const client = startMeshctl(home, [
+      'run',
+      '--name',
+      'productpage',
+      '--port',
+      String(await freePort()),
+      '--access-log-max-size',
+      '0.005',
+      '--access-log-keep',
+      '2',
+      '--',
+      process.execPath,
+      '-e',
+      CLIENT,
+    ]);
     runs.push(client);
     await client.waitFor(/sidecar ready as/);
     await eventually('both proxies synced', () => synced(cp, ['reviews-v1', 'productpage']), 30_000);
@@ -63,7 +95,11 @@ describe('a control plane restarted on a new port', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     cp = await start();
     expect(cp.state.streamAddress).not.toBe(before);
-    await eventually('both proxies back and synced on the new port', () => synced(cp, ['reviews-v1', 'productpage']), 30_000);
+    await eventually(
+      'both proxies back and synced on the new port',
+      () => synced(cp, ['reviews-v1', 'productpage']),
+      30_000,
+    );
     const status = await cli('proxy-status');
     expect(status.stdout).toMatch(/productpage\.default .*SYNCED\s+SYNCED\s+SYNCED/);
     expect(status.code).toBe(0);
@@ -77,16 +113,27 @@ describe('a control plane restarted on a new port', () => {
     const tally = JSON.parse(/\{"ok".*\}/.exec(client.stdout())![0]) as { ok: number; failed: string[] };
     expect(tally.failed).toEqual([]);
     expect(tally.ok).toBeGreaterThan(20);
-    const logs = (await readdir(join(home, 'logs'))).filter((f) => f.startsWith('productpage.default.access.log')).sort();
-    expect(logs).toEqual(['productpage.default.access.log', 'productpage.default.access.log.1', 'productpage.default.access.log.2']);
+    const logs = (await readdir(join(home, 'logs')))
+      .filter((f) => f.startsWith('productpage.default.access.log'))
+      .sort();
+    expect(logs).toEqual([
+      'productpage.default.access.log',
+      'productpage.default.access.log.1',
+      'productpage.default.access.log.2',
+    ]);
     const rotated = await readFile(join(home, 'logs', 'productpage.default.access.log.1'), 'utf8');
     expect(rotated.length).toBeLessThanOrEqual(Math.round(0.005 * 1024 * 1024));
-    for (const line of rotated.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ authority: `reviews:${SERVICE_PORT}` });
+    for (const line of rotated.trim().split('\n'))
+      expect(JSON.parse(line)).toMatchObject({ authority: `reviews:${SERVICE_PORT}` });
 
     // A workload whose sidecar died stays registered: proxy-status and check say so and fail.
     server.proc.kill('SIGKILL');
     await server.exited();
-    await eventually('the dead proxy disconnected', () => !cp.server.ads.views().some((v) => v.proxy.workload === 'reviews-v1'), 20_000);
+    await eventually(
+      'the dead proxy disconnected',
+      () => !cp.server.ads.views().some((v) => v.proxy.workload === 'reviews-v1'),
+      20_000,
+    );
     const stale = await cli('proxy-status');
     expect(stale.stderr).toContain('Registered workloads without a connected proxy: reviews-v1.default');
     expect(stale.code).toBe(1);

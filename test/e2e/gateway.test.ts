@@ -22,7 +22,15 @@ type Ca = Awaited<ReturnType<typeof makeTestCa>>;
 function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? ((err as unknown as { code: number }).code) : 1) : 0, stdout, stderr });
+      resolve({
+        code: err
+          ? typeof (err as NodeJS.ErrnoException).code === 'number'
+            ? (err as unknown as { code: number }).code
+            : 1
+          : 0,
+        stdout,
+        stderr,
+      });
     });
     if (input !== undefined) child.stdin?.end(input);
   });
@@ -208,7 +216,15 @@ spec:
   const curl = (args: string[]) => run('curl', ['-sS', '--max-time', '10', ...args]);
 
   it('routes HTTPS from curl through the seed Gateway (SIMPLE, credentialName api-tls-cert) into the meshed service', async () => {
-    const r = await curl(['--resolve', `api.example.com:${ports[443]}:127.0.0.1`, '--cacert', caFile, '-w', '\n%{http_code}', `https://api.example.com:${ports[443]}/products`]);
+    const r = await curl([
+      '--resolve',
+      `api.example.com:${ports[443]}:127.0.0.1`,
+      '--cacert',
+      caFile,
+      '-w',
+      '\n%{http_code}',
+      `https://api.example.com:${ports[443]}/products`,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('api-v1 v1\n200');
     const seen = mesh.sidecars.find((s) => s.name === 'api-v1')!.received.at(-1)!;
@@ -217,11 +233,29 @@ spec:
   });
 
   it('corsPolicy: the gateway answers preflights from allowed origins itself and decorates their responses', async () => {
-    const base = ['--resolve', `api.example.com:${ports[443]}:127.0.0.1`, '--cacert', caFile, '-D', '-', '-o', '/dev/null'];
+    const base = [
+      '--resolve',
+      `api.example.com:${ports[443]}:127.0.0.1`,
+      '--cacert',
+      caFile,
+      '-D',
+      '-',
+      '-o',
+      '/dev/null',
+    ];
     const url = `https://api.example.com:${ports[443]}/cart`;
     const app = mesh.sidecars.find((s) => s.name === 'api-v1')!;
     const before = app.received.length;
-    const pre = await curl([...base, '-X', 'OPTIONS', '-H', 'Origin: https://shop.example.com', '-H', 'Access-Control-Request-Method: POST', url]);
+    const pre = await curl([
+      ...base,
+      '-X',
+      'OPTIONS',
+      '-H',
+      'Origin: https://shop.example.com',
+      '-H',
+      'Access-Control-Request-Method: POST',
+      url,
+    ]);
     expect(pre.stdout).toMatch(/^HTTP\/1\.1 200/);
     expect(pre.stdout).toMatch(/access-control-allow-origin: https:\/\/shop\.example\.com\r\n/);
     expect(pre.stdout).toMatch(/access-control-allow-methods: GET,POST\r\n/);
@@ -239,13 +273,32 @@ spec:
   });
 
   it('answers plain HTTP on the redirect server with 301 to https', async () => {
-    const r = await curl(['--resolve', `api.example.com:${ports[80]}:127.0.0.1`, '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `http://api.example.com:${ports[80]}/products?id=1`]);
+    const r = await curl([
+      '--resolve',
+      `api.example.com:${ports[80]}:127.0.0.1`,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{redirect_url}',
+      `http://api.example.com:${ports[80]}/products?id=1`,
+    ]);
     // As Envoy: the scheme becomes https; a non-default port stays (on Kubernetes the client came on 80).
     expect(r.stdout).toBe(`301 https://api.example.com:${ports[80]}/products?id=1`);
   });
 
   it('refuses hosts the Gateway does not expose', async () => {
-    const r = await curl(['--resolve', `nope.example.com:${ports[443]}:127.0.0.1`, '--cacert', caFile, '-k', '-o', '/dev/null', '-w', '%{http_code}', `https://nope.example.com:${ports[443]}/`]);
+    const r = await curl([
+      '--resolve',
+      `nope.example.com:${ports[443]}:127.0.0.1`,
+      '--cacert',
+      caFile,
+      '-k',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `https://nope.example.com:${ports[443]}/`,
+    ]);
     expect(r.stdout).toBe('404');
   });
 
@@ -276,11 +329,24 @@ spec:
   });
 
   it('PASSTHROUGH: routes by SNI to a TLS server, whose own certificate the client sees', async () => {
-    const r = await curl(['--resolve', `secure.example.com:${ports[9443]}:127.0.0.1`, '--cacert', ca2File, '-o', '/dev/null', '-w', '%{ssl_verify_result}', `https://secure.example.com:${ports[9443]}/`]);
+    const r = await curl([
+      '--resolve',
+      `secure.example.com:${ports[9443]}:127.0.0.1`,
+      '--cacert',
+      ca2File,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{ssl_verify_result}',
+      `https://secure.example.com:${ports[9443]}/`,
+    ]);
     // The server answers raw bytes, not HTTP: what matters is that the TLS session reached it and verified.
     expect(r.stdout).toBe('0');
     const text = await new Promise<string>((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port: ports[9443]!, servername: 'secure.example.com', ca: ca2.cert }, () => undefined);
+      const s = tlsConnect(
+        { host: '127.0.0.1', port: ports[9443]!, servername: 'secure.example.com', ca: ca2.cert },
+        () => undefined,
+      );
       let out = '';
       s.on('data', (d: Buffer) => (out += d.toString()));
       s.on('end', () => resolve(out));
@@ -303,7 +369,15 @@ spec:
     const once = (): Promise<void> =>
       new Promise((resolve) => {
         const req = httpsRequest(
-          { host: '127.0.0.1', port: ports[443], servername: 'api.example.com', path: '/', headers: { host: 'api.example.com' }, ca: [ca.cert, ca2.cert], agent: false },
+          {
+            host: '127.0.0.1',
+            port: ports[443],
+            servername: 'api.example.com',
+            path: '/',
+            headers: { host: 'api.example.com' },
+            ca: [ca.cert, ca2.cert],
+            agent: false,
+          },
           (res) => {
             const issuer = String((res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer?.CN ?? '');
             let body = '';
@@ -329,7 +403,11 @@ spec:
     await eventually('some requests before the rotation', () => ok > 20, 30_000);
     await mesh.applyAndSync(tlsSecret('api-tls-cert', rotated));
     const before = ok;
-    await eventually('requests answered with the rotated certificate', () => issuers.has('gateway test CA two') && ok > before + 20, 30_000);
+    await eventually(
+      'requests answered with the rotated certificate',
+      () => issuers.has('gateway test CA two') && ok > before + 20,
+      30_000,
+    );
     running = false;
     await Promise.all(loops);
     expect(failures).toEqual([]);

@@ -45,7 +45,11 @@ function pathApp(name: string) {
 const hits = (s: Sidecar, path: string): number => s.received.filter((r) => r.url === path).length;
 
 /** The client sidecar's access log entries for `path` (written after the answer: wait for them). */
-async function logged(path: string, n = 1, service = 'ratings'): Promise<{ response_code: number; response_flags: string; attempts?: number }[]> {
+async function logged(
+  path: string,
+  n = 1,
+  service = 'ratings',
+): Promise<{ response_code: number; response_flags: string; attempts?: number }[]> {
   return eventually(`${n} access log line(s) for ${service}${path}`, () => {
     const lines = client.accessLog.filter((e) => e.path === path && e.authority === `${service}:${SERVICE_PORT}`);
     return lines.length >= n ? lines : undefined;
@@ -54,16 +58,28 @@ async function logged(path: string, n = 1, service = 'ratings'): Promise<{ respo
 
 beforeAll(async () => {
   mesh = await LocalMeshForTest.start();
-  ratings = await mesh.run('ratings-v1', { app: 'ratings', version: 'v1' }, { service: 'ratings', handler: pathApp('ratings') });
-  inventory = await mesh.run('inventory-v1', { app: 'inventory', version: 'v1' }, { service: 'inventory', handler: (_req, res) => void held.push(res) });
+  ratings = await mesh.run(
+    'ratings-v1',
+    { app: 'ratings', version: 'v1' },
+    { service: 'ratings', handler: pathApp('ratings') },
+  );
+  inventory = await mesh.run(
+    'inventory-v1',
+    { app: 'inventory', version: 'v1' },
+    { service: 'inventory', handler: (_req, res) => void held.push(res) },
+  );
   detailsGood = await mesh.run('details-good', { app: 'details', version: 'v1' }, { service: 'details' });
-  detailsBad = await mesh.run('details-bad', { app: 'details', version: 'v1' }, {
-    service: 'details',
-    handler: (_req, res) => {
-      res.statusCode = 500;
-      res.end('details-bad failing');
+  detailsBad = await mesh.run(
+    'details-bad',
+    { app: 'details', version: 'v1' },
+    {
+      service: 'details',
+      handler: (_req, res) => {
+        res.statusCode = 500;
+        res.end('details-bad failing');
+      },
     },
-  });
+  );
   books = await mesh.run('books-v1', { app: 'books', version: 'v1' }, { service: 'books', handler: pathApp('books') });
   client = await mesh.run('productpage', { app: 'productpage', version: 'v1' });
   await mesh.settle();

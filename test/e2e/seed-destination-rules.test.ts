@@ -28,7 +28,12 @@ afterAll(async () => {
 
 describe('the seed DestinationRules, as written', () => {
   it('are the four rules of the seed', () => {
-    expect(rules.map((r) => (parseDocument(r.text).toJS() as { spec: { host: string } }).spec.host)).toEqual(['product-service', 'product-service', 'product-service', '*.local']);
+    expect(rules.map((r) => (parseDocument(r.text).toJS() as { spec: { host: string } }).spec.host)).toEqual([
+      'product-service',
+      'product-service',
+      'product-service',
+      '*.local',
+    ]);
   });
 
   for (const [i, rule] of rules.entries()) {

@@ -39,11 +39,21 @@ describe('ServiceEntry, outbound traffic policy and TLS origination (local platf
     const serving = await makeTestLeaf(ca, { dns: ['api.external.com'] });
     plain = createHttpServer((req, res) => res.end(`plain ${req.headers.host}`));
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
-    secure = createHttpsServer({ cert: serving.cert, key: serving.key, ca: clientCa.cert, requestCert: true, rejectUnauthorized: false }, (req, res) => {
-      const tls = req.socket as TLSSocket;
-      seen.push({ host: req.headers.host ?? '', servername: (tls as TLSSocket & { servername?: string | false }).servername ?? false, clientCert: tls.getPeerCertificate()?.subject?.CN ? String(tls.getPeerCertificate().subjectaltname) : undefined, url: req.url ?? '' });
-      res.end(`external over ${tls.getProtocol()}`);
-    });
+    secure = createHttpsServer(
+      { cert: serving.cert, key: serving.key, ca: clientCa.cert, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const tls = req.socket as TLSSocket;
+        seen.push({
+          host: req.headers.host ?? '',
+          servername: (tls as TLSSocket & { servername?: string | false }).servername ?? false,
+          clientCert: tls.getPeerCertificate()?.subject?.CN
+            ? String(tls.getPeerCertificate().subjectaltname)
+            : undefined,
+          url: req.url ?? '',
+        });
+        res.end(`external over ${tls.getProtocol()}`);
+      },
+    );
     await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
     mesh = await LocalMeshForTest.start();
     client = await mesh.run('sleep', { app: 'sleep' });
@@ -87,7 +97,9 @@ spec:
     );
     const refused = await send(client, `http://localhost:${plainPort()}/`);
     expect(refused.status).toBe(502);
-    await eventually('the access log entry of the refused request', () => client.accessLog.some((e) => e.response_code === 502 && String(e.response_flags).includes('NR')));
+    await eventually('the access log entry of the refused request', () =>
+      client.accessLog.some((e) => e.response_code === 502 && String(e.response_flags).includes('NR')),
+    );
     const allowed = await send(client, 'http://plain.external.com/');
     expect(allowed.status).toBe(200);
     expect(allowed.body).toBe('plain plain.external.com');
@@ -210,9 +222,13 @@ spec:
     expect(seen.at(-1)!.url).toBe('/via-egress');
     // It went through the gateway: the gateway's access log has the request, to the external cluster.
     // (The sidecar dials the gateway with mTLS: its endpoint is a meshed workload, and the gateway's plain chain is permissive.)
-    const atGateway = await eventually('the egress gateway logged the request', () => egress.accessLog.find((e) => e.path === '/via-egress'));
+    const atGateway = await eventually('the egress gateway logged the request', () =>
+      egress.accessLog.find((e) => e.path === '/via-egress'),
+    );
     expect(atGateway.upstream_cluster).toBe('outbound|80||api.external.com');
-    const atSidecar = await eventually('the sidecar logged the request', () => client.accessLog.find((e) => e.path === '/via-egress'));
+    const atSidecar = await eventually('the sidecar logged the request', () =>
+      client.accessLog.find((e) => e.path === '/via-egress'),
+    );
     expect(atSidecar.upstream_cluster).toBe('outbound|80||egressgateway.default.svc.cluster.local');
   });
 });

@@ -30,19 +30,31 @@ spec:
 
 beforeAll(async () => {
   mesh = await LocalMeshForTest.start();
-  await mesh.run('product-service-v1', { app: 'product-service', version: 'v1' }, { service: 'product-service', alsoServes: ['product-service-v1'] });
-  await mesh.run('product-service-v2', { app: 'product-service', version: 'v2' }, { service: 'product-service', alsoServes: ['product-service-v2'] });
+  await mesh.run(
+    'product-service-v1',
+    { app: 'product-service', version: 'v1' },
+    { service: 'product-service', alsoServes: ['product-service-v1'] },
+  );
+  await mesh.run(
+    'product-service-v2',
+    { app: 'product-service', version: 'v2' },
+    { service: 'product-service', alsoServes: ['product-service-v2'] },
+  );
   blue = await mesh.run('checkout-blue', { app: 'checkout', version: 'blue' }, { service: 'checkout' });
   green = await mesh.run('checkout-green', { app: 'checkout', version: 'green' }, { service: 'checkout' });
   await mesh.run('search-v1', { app: 'search', version: 'v1' }, { service: 'search' });
   // The dark-traffic target fails every request: mirroring must not let that reach the client.
-  shadowV2 = await mesh.run('search-v2', { app: 'search', version: 'v2' }, {
-    service: 'search',
-    handler: (_req, res) => {
-      res.statusCode = 500;
-      res.end('search-v2 broken');
+  shadowV2 = await mesh.run(
+    'search-v2',
+    { app: 'search', version: 'v2' },
+    {
+      service: 'search',
+      handler: (_req, res) => {
+        res.statusCode = 500;
+        res.end('search-v2 broken');
+      },
     },
-  });
+  );
   client = await mesh.run('frontend', { app: 'frontend', version: 'v1' });
   await mesh.settle();
 });
@@ -84,7 +96,9 @@ spec:
       weight: 10  # Canary deployment
 `,
     );
-    expect(await versionsSeen(client, 20, product, { 'user-type': 'premium' })).toEqual({ 'product-service-v2 v2': 20 });
+    expect(await versionsSeen(client, 20, product, { 'user-type': 'premium' })).toEqual({
+      'product-service-v2 v2': 20,
+    });
     // 200 draws at p = 0.1: mean 20, sd 4.2. [3, 50] is more than 4 sd away on both sides.
     const split = await versionsSeen(client, 200, product);
     expect(Object.keys(split).sort()).toEqual(['product-service-v1 v1', 'product-service-v2 v2']);
@@ -175,7 +189,11 @@ spec:
     for (const id of ['user-100', 'u41', '3', 'alice-1234', 'user-105', 'u49', '7', 'bob-5678']) {
       const r = await send(client, product, { headers: { 'user-id': id } });
       const last = Number(id.at(-1));
-      expect({ id, status: r.status, body: r.body }).toEqual({ id, status: 200, body: last <= 4 ? 'product-service-v1 v1' : 'product-service-v2 v2' });
+      expect({ id, status: r.status, body: r.body }).toEqual({
+        id,
+        status: 200,
+        body: last <= 4 ? 'product-service-v1 v1' : 'product-service-v2 v2',
+      });
     }
     // Neither regex matches (no trailing digit, or no header): no route, as Envoy answers.
     for (const headers of [{ 'user-id': 'anonymous' }, {}] as Record<string, string>[]) {
@@ -236,7 +254,9 @@ spec:
 
   it('SMI TrafficSplit (seed: 90/10 between product-service-v1 and -v2 backends), then all to v2', async () => {
     // The header/regex VirtualService of the A/B test would win over a TrafficSplit: remove it first.
-    await mesh.platform.deleteConfig([{ group: 'networking.istio.io', kind: 'VirtualService', namespace: 'default', name: 'product-service' }]);
+    await mesh.platform.deleteConfig([
+      { group: 'networking.istio.io', kind: 'VirtualService', namespace: 'default', name: 'product-service' },
+    ]);
     const split = (v1: number, v2: number): string => `apiVersion: split.smi-spec.io/v1alpha1
 kind: TrafficSplit
 metadata:

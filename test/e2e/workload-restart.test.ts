@@ -6,7 +6,14 @@
  * and the default retry policy keep the count of failed requests at zero.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalMeshForTest, SERVICE_PORT, eventually, freePort, steadyLoad, type Sidecar } from './support/local-mesh.js';
+import {
+  LocalMeshForTest,
+  SERVICE_PORT,
+  eventually,
+  freePort,
+  steadyLoad,
+  type Sidecar,
+} from './support/local-mesh.js';
 import { startMeshctl, stopMeshctl, type MeshctlProcess } from '../netns/support/meshctl-run.js';
 
 let mesh: LocalMeshForTest;
@@ -14,11 +21,34 @@ let client: Sidecar;
 const runs = new Map<string, MeshctlProcess>();
 
 /** An app that starts listening after 300 ms, answers its name, and dies at once on SIGTERM (Node's default). */
-const APP = "setTimeout(()=>require('http').createServer((q,r)=>r.end(process.env.NAME)).listen(Number(process.env.PORT),'127.0.0.1'),300)";
+const APP =
+  "setTimeout(()=>require('http').createServer((q,r)=>r.end(process.env.NAME)).listen(Number(process.env.PORT),'127.0.0.1'),300)";
 
 async function start(name: string): Promise<MeshctlProcess> {
   const port = await freePort();
-  const p = startMeshctl(mesh.home, ['run', '--name', name, '--service', 'reviews', '--service-port', String(SERVICE_PORT), '--labels', 'version=v1', '--port', String(port), '--drain-duration', '2', '--', process.execPath, '-e', APP], { NAME: name });
+  const p = startMeshctl(
+    mesh.home,
+    [
+      'run',
+      '--name',
+      name,
+      '--service',
+      'reviews',
+      '--service-port',
+      String(SERVICE_PORT),
+      '--labels',
+      'version=v1',
+      '--port',
+      String(port),
+      '--drain-duration',
+      '2',
+      '--',
+      process.execPath,
+      '-e',
+      APP,
+    ],
+    { NAME: name },
+  );
   runs.set(name, p);
   await p.waitFor(/now an endpoint of reviews/);
   return p;
@@ -41,7 +71,27 @@ afterAll(async () => {
 
 describe('restarting workloads under load', () => {
   it('announces an endpoint only once its app is ready', async () => {
-    const p = startMeshctl(mesh.home, ['run', '--name', 'reviews-slow', '--service', 'reviews', '--service-port', String(SERVICE_PORT), '--port', String(await freePort()), '--ready-path', '/healthz', '--', process.execPath, '-e', "let ok=false;setTimeout(()=>ok=true,800);require('http').createServer((q,r)=>{r.statusCode=q.url==='/healthz'&&!ok?503:200;r.end(process.env.NAME)}).listen(Number(process.env.PORT),'127.0.0.1')"], { NAME: 'reviews-slow' });
+    const p = startMeshctl(
+      mesh.home,
+      [
+        'run',
+        '--name',
+        'reviews-slow',
+        '--service',
+        'reviews',
+        '--service-port',
+        String(SERVICE_PORT),
+        '--port',
+        String(await freePort()),
+        '--ready-path',
+        '/healthz',
+        '--',
+        process.execPath,
+        '-e',
+        "let ok=false;setTimeout(()=>ok=true,800);require('http').createServer((q,r)=>{r.statusCode=q.url==='/healthz'&&!ok?503:200;r.end(process.env.NAME)}).listen(Number(process.env.PORT),'127.0.0.1')",
+      ],
+      { NAME: 'reviews-slow' },
+    );
     runs.set('reviews-slow', p);
     await p.waitFor(/sidecar ready as/);
     // Its sidecar is up and its port accepts, but /healthz says 503: not an endpoint yet.
@@ -55,12 +105,16 @@ describe('restarting workloads under load', () => {
   }, 60_000);
 
   it('fails no request while each endpoint is stopped and started again', async () => {
-    await eventually('the client reaching both endpoints', async () => {
-      const load = steadyLoad(client, 2);
-      await new Promise((r) => setTimeout(r, 300));
-      const r = await load.stop();
-      return r.bodies['reviews-a'] && r.bodies['reviews-b'];
-    }, 30_000);
+    await eventually(
+      'the client reaching both endpoints',
+      async () => {
+        const load = steadyLoad(client, 2);
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await load.stop();
+        return r.bodies['reviews-a'] && r.bodies['reviews-b'];
+      },
+      30_000,
+    );
     const load = steadyLoad(client, 4);
     for (const name of ['reviews-a', 'reviews-b', 'reviews-a']) {
       await new Promise((r) => setTimeout(r, 500));

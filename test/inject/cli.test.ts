@@ -38,7 +38,7 @@ describe('meshctl inject: flags and inputs', () => {
   it('names a missing file and writes nothing', async () => {
     const r = await runCli(['inject', '-f', 'no-such.yaml']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("Error: no-such.yaml: no such file or directory\n  hint: check the path given to -f\n");
+    expect(r.stderr).toBe('Error: no-such.yaml: no such file or directory\n  hint: check the path given to -f\n');
     expect(r.stdout).toBe('');
   });
 
@@ -76,10 +76,16 @@ describe('meshctl inject: flags and inputs', () => {
     try {
       const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'), NO_COLOR: '1' };
       const run = promisify(execFile);
-      const ok = await run(process.execPath, ['bin/meshctl', 'inject', '-f', `https://localhost:${port}/app.yaml`], { env });
+      const ok = await run(process.execPath, ['bin/meshctl', 'inject', '-f', `https://localhost:${port}/app.yaml`], {
+        env,
+      });
       expect(ok.stdout).toContain('name: mesh-proxy');
       expect(ok.stderr).toBe('pod "p" injected\n');
-      const missing = await run(process.execPath, ['bin/meshctl', 'inject', '-f', `https://localhost:${port}/nope.yaml`], { env }).catch((e) => e);
+      const missing = await run(
+        process.execPath,
+        ['bin/meshctl', 'inject', '-f', `https://localhost:${port}/nope.yaml`],
+        { env },
+      ).catch((e) => e);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('server answered 404');
     } finally {

@@ -39,7 +39,9 @@ describe('meshctl inject golden files', () => {
   for (const name of cases) {
     it(name, async () => {
       const dir = join(TESTDATA, name);
-      const spec: CaseSpec = existsSync(join(dir, 'case.json')) ? JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) : {};
+      const spec: CaseSpec = existsSync(join(dir, 'case.json'))
+        ? JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'))
+        : {};
       const input = inputOf(dir);
       const args = spec.args ?? [];
       const argv = ['inject', ...(args.includes('-f') ? [] : ['-f', input]), ...args];
@@ -80,7 +82,9 @@ describe('golden outputs, read back', () => {
     const dir = join(TESTDATA, name);
     const golden = join(dir, 'golden.yaml');
     if (!existsSync(golden) || readFileSync(golden, 'utf8') === '') continue;
-    const spec: CaseSpec = existsSync(join(dir, 'case.json')) ? JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) : {};
+    const spec: CaseSpec = existsSync(join(dir, 'case.json'))
+      ? JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'))
+      : {};
     it(`${name}: injecting the injected output changes nothing`, async () => {
       const r = await runCli(['inject', '-f', golden, ...settingFlags(spec)]);
       expect(r.code).toBe(0);

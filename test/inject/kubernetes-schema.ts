@@ -12,7 +12,17 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  Pod, Service, ServiceAccount, ConfigMap, ReplicationController, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
+  Pod,
+  Service,
+  ServiceAccount,
+  ConfigMap,
+  ReplicationController,
+  Deployment,
+  StatefulSet,
+  DaemonSet,
+  ReplicaSet,
+  Job,
+  CronJob,
 };
 
 /** Throws with the schema's message when a core object is invalid; other kinds are not checked here. */

@@ -16,7 +16,11 @@ describe('webhook JSONPatch', () => {
     // Only what changed is patched; keys with / and ~ are escaped.
     expect(patch.map((p) => p.path)).toContain('/spec/initContainers');
     expect(patch.some((p) => p.path.startsWith('/metadata/annotations/a~1b~0c'))).toBe(false);
-    expect(patch.find((p) => p.path === '/metadata/labels/meshctl.dev~1injected')).toEqual({ op: 'add', path: '/metadata/labels/meshctl.dev~1injected', value: 'true' });
+    expect(patch.find((p) => p.path === '/metadata/labels/meshctl.dev~1injected')).toEqual({
+      op: 'add',
+      path: '/metadata/labels/meshctl.dev~1injected',
+      value: 'true',
+    });
   });
 
   it('is empty when nothing changes', () => {

@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { stringifyForKubernetes } from '../../src/ui/kube-yaml.js';
-import { defaultInjectOptions, injectObject, uninjectObject, transformManifests, joinDocuments } from '../../src/inject/index.js';
+import {
+  defaultInjectOptions,
+  injectObject,
+  uninjectObject,
+  transformManifests,
+  joinDocuments,
+} from '../../src/inject/index.js';
 import { manifestObjects, parseDocuments } from '../../src/config/documents.js';
 import { validateKubernetesObject } from './kubernetes-schema.js';
 
@@ -14,8 +20,17 @@ const dnsLabel = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/);
 const port = fc.integer({ min: 1, max: 65535 });
 
 const probe = fc.oneof(
-  fc.record({ httpGet: fc.record({ path: fc.constantFrom('/healthz', '/ready'), port: fc.oneof(port, fc.constant('http')) }), periodSeconds: fc.integer({ min: 1, max: 30 }) }, { requiredKeys: ['httpGet'] }),
-  fc.record({ tcpSocket: fc.record({ port }), timeoutSeconds: fc.integer({ min: 1, max: 5 }) }, { requiredKeys: ['tcpSocket'] }),
+  fc.record(
+    {
+      httpGet: fc.record({ path: fc.constantFrom('/healthz', '/ready'), port: fc.oneof(port, fc.constant('http')) }),
+      periodSeconds: fc.integer({ min: 1, max: 30 }),
+    },
+    { requiredKeys: ['httpGet'] },
+  ),
+  fc.record(
+    { tcpSocket: fc.record({ port }), timeoutSeconds: fc.integer({ min: 1, max: 5 }) },
+    { requiredKeys: ['tcpSocket'] },
+  ),
   fc.record({ grpc: fc.record({ port }) }),
   fc.record({ exec: fc.record({ command: fc.constant(['/bin/true']) }) }),
 );
@@ -25,7 +40,13 @@ const container = (name: string) =>
     {
       name: fc.constant(name),
       image: fc.constantFrom('example.com/a:1', 'nginx:1.27'),
-      ports: fc.array(fc.record({ name: fc.constant('http'), containerPort: port, protocol: fc.constantFrom('TCP', 'UDP') }, { requiredKeys: ['containerPort'] }), { maxLength: 1 }),
+      ports: fc.array(
+        fc.record(
+          { name: fc.constant('http'), containerPort: port, protocol: fc.constantFrom('TCP', 'UDP') },
+          { requiredKeys: ['containerPort'] },
+        ),
+        { maxLength: 1 },
+      ),
       livenessProbe: probe,
       readinessProbe: probe,
       startupProbe: probe,
@@ -33,7 +54,9 @@ const container = (name: string) =>
     { requiredKeys: ['name', 'image'] },
   );
 
-const containers = fc.uniqueArray(dnsLabel, { minLength: 1, maxLength: 3 }).chain((names) => fc.tuple(...names.map((n) => container(`app-${n}`))));
+const containers = fc
+  .uniqueArray(dnsLabel, { minLength: 1, maxLength: 3 })
+  .chain((names) => fc.tuple(...names.map((n) => container(`app-${n}`))));
 
 const podSpec = fc.record(
   {
@@ -49,7 +72,12 @@ const podMeta = fc.record(
   {
     labels: fc.dictionary(fc.constantFrom('app', 'version', 'tier'), dnsLabel, { maxKeys: 3 }),
     annotations: fc.dictionary(
-      fc.constantFrom('team', 'prometheus.io/scrape', 'kubectl.kubernetes.io/default-container', 'traffic.meshctl.dev/exclude-outbound-ports'),
+      fc.constantFrom(
+        'team',
+        'prometheus.io/scrape',
+        'kubectl.kubernetes.io/default-container',
+        'traffic.meshctl.dev/exclude-outbound-ports',
+      ),
       fc.constantFrom('true', '5432', 'web'),
       { maxKeys: 3 },
     ),
@@ -60,16 +88,23 @@ const podMeta = fc.record(
 const template = fc.record({ metadata: podMeta, spec: podSpec }, { requiredKeys: ['spec'] });
 
 const workload = fc.oneof(
-  fc.record({ apiVersion: fc.constant('v1'), kind: fc.constant('Pod'), metadata: fc.record({ name: dnsLabel }) }).chain((head) =>
-    fc.tuple(podMeta, podSpec).map(([meta, spec]) => ({ ...head, metadata: { ...head.metadata, ...meta }, spec })),
-  ),
+  fc
+    .record({ apiVersion: fc.constant('v1'), kind: fc.constant('Pod'), metadata: fc.record({ name: dnsLabel }) })
+    .chain((head) =>
+      fc.tuple(podMeta, podSpec).map(([meta, spec]) => ({ ...head, metadata: { ...head.metadata, ...meta }, spec })),
+    ),
   fc.record({
     apiVersion: fc.constant('apps/v1'),
     kind: fc.constantFrom('Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'),
     metadata: fc.record({ name: dnsLabel }),
     spec: fc.record({ selector: fc.constant({ matchLabels: { app: 'x' } }), template }),
   }),
-  fc.record({ apiVersion: fc.constant('batch/v1'), kind: fc.constant('Job'), metadata: fc.record({ name: dnsLabel }), spec: fc.record({ template }) }),
+  fc.record({
+    apiVersion: fc.constant('batch/v1'),
+    kind: fc.constant('Job'),
+    metadata: fc.record({ name: dnsLabel }),
+    spec: fc.record({ template }),
+  }),
   fc.record({
     apiVersion: fc.constant('batch/v1'),
     kind: fc.constant('CronJob'),
@@ -104,8 +139,14 @@ describe('inject properties', () => {
         const text = ws.map((w) => stringifyForKubernetes(w)).join('---\n');
         const injected = transformManifests([{ name: 'in.yaml', text }], (o, s) => injectObject(o, options, s), 'yaml');
         const injectedText = joinDocuments(injected.documents, 'yaml');
-        const back = transformManifests([{ name: 'out.yaml', text: injectedText }], (o, s) => uninjectObject(o, s), 'yaml');
-        const objects = manifestObjects(parseDocuments(joinDocuments(back.documents, 'yaml'), 'back')).map((o) => o.object);
+        const back = transformManifests(
+          [{ name: 'out.yaml', text: injectedText }],
+          (o, s) => uninjectObject(o, s),
+          'yaml',
+        );
+        const objects = manifestObjects(parseDocuments(joinDocuments(back.documents, 'yaml'), 'back')).map(
+          (o) => o.object,
+        );
         same(objects, ws);
       }),
       { numRuns: 40 },

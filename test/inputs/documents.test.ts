@@ -9,10 +9,15 @@ import { InputParseError } from '../../src/errors.js';
 
 describe('parseDocuments', () => {
   it('parses multi-document YAML and locates fields by path', () => {
-    const text = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\nkind: VirtualService\nspec:\n  http:\n  - route:\n    - weight: ten\n';
+    const text =
+      'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\nkind: VirtualService\nspec:\n  http:\n  - route:\n    - weight: ten\n';
     const docs = parseDocuments(text, 'vs.yaml');
     expect(docs).toHaveLength(2);
-    expect(docs[1]!.positionOf(['spec', 'http', 0, 'route', 0, 'weight'])).toEqual({ file: 'vs.yaml', line: 10, column: 15 });
+    expect(docs[1]!.positionOf(['spec', 'http', 0, 'route', 0, 'weight'])).toEqual({
+      file: 'vs.yaml',
+      line: 10,
+      column: 15,
+    });
     // a missing field falls back to its nearest existing ancestor
     expect(docs[1]!.positionOf(['spec', 'http', 0, 'timeout'])).toEqual({ file: 'vs.yaml', line: 9, column: 5 });
   });
@@ -64,6 +69,8 @@ describe('readSources', () => {
     const io = { stdin: Readable.from([]), cwd: '/' };
     await expect(readSources(['http://example.com/a.yaml'], io)).rejects.toThrow(/only https:\/\/ URLs are accepted/);
     await expect(readSources(['ftp://x/y'], io)).rejects.toThrow(/only https/);
-    await expect(readSources(['/nonexistent/app.yaml'], io)).rejects.toThrow(/\/nonexistent\/app\.yaml: no such file or directory/);
+    await expect(readSources(['/nonexistent/app.yaml'], io)).rejects.toThrow(
+      /\/nonexistent\/app\.yaml: no such file or directory/,
+    );
   });
 });

@@ -11,7 +11,7 @@ interface Cm {
 }
 
 describe('meshctl manifest generate --addons', () => {
-  it('prints a scrape config for the sidecars and the control plane, and the dashboards for Grafana\'s sidecar', async () => {
+  it("prints a scrape config for the sidecars and the control plane, and the dashboards for Grafana's sidecar", async () => {
     const r = await runCli(['manifest', 'generate', '--addons']);
     expect(r.code).toBe(0);
     const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Cm);
@@ -20,12 +20,19 @@ describe('meshctl manifest generate --addons', () => {
       ['ConfigMap', 'meshctl-prometheus-scrape-configs', 'mesh-system'],
       ['ConfigMap', 'meshctl-grafana-dashboards', 'mesh-system'],
     ]);
-    const scrape = parse(objects[0]!.data['meshctl-scrape-configs.yaml']!) as { scrape_configs: { job_name: string; relabel_configs: { regex?: string }[] }[] };
+    const scrape = parse(objects[0]!.data['meshctl-scrape-configs.yaml']!) as {
+      scrape_configs: { job_name: string; relabel_configs: { regex?: string }[] }[];
+    };
     expect(scrape.scrape_configs.map((j) => j.job_name)).toEqual(['meshctl-control-plane', 'meshctl-proxies']);
     expect(scrape.scrape_configs[0]!.relabel_configs[0]!.regex).toBe('meshctl-control-plane;http-debug');
     const dashboards = objects[1]!;
     expect(dashboards.metadata.labels.grafana_dashboard).toBe('1');
-    expect(Object.keys(dashboards.data).sort()).toEqual(['meshctl-control-plane.json', 'meshctl-mesh.json', 'meshctl-service.json', 'meshctl-workload.json']);
+    expect(Object.keys(dashboards.data).sort()).toEqual([
+      'meshctl-control-plane.json',
+      'meshctl-mesh.json',
+      'meshctl-service.json',
+      'meshctl-workload.json',
+    ]);
     for (const text of Object.values(dashboards.data)) {
       const d = JSON.parse(text) as { uid: string; panels: { targets?: { expr: string }[] }[] };
       expect(d.uid).toMatch(/^meshctl-/);

@@ -15,31 +15,55 @@ import { runCli } from '../support/cli.js';
 import { manifestObjects, parseDocuments } from '../../src/config/documents.js';
 
 type Obj = Record<string, any>;
-const MODELS: Record<string, new (o: never) => { validate(): void }> = { Deployment, Service, PodDisruptionBudget, ServiceAccount };
-const of = (objs: Obj[], kind: string, name: string): Obj | undefined => objs.find((o) => o.kind === kind && o.metadata.name === name);
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  Deployment,
+  Service,
+  PodDisruptionBudget,
+  ServiceAccount,
+};
+const of = (objs: Obj[], kind: string, name: string): Obj | undefined =>
+  objs.find((o) => o.kind === kind && o.metadata.name === name);
 
 describe('install gateways', () => {
   it('deploys the ingress gateway by default: LoadBalancer 80/443 -> 8080/8443, labels istio: ingressgateway', () => {
     const objs = renderGateways(defaultValues('img:1'), '1.0.0') as Obj[];
     for (const o of objs) new MODELS[o.kind]!(o as never).validate();
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
-      'ServiceAccount/istio-ingressgateway', 'Deployment/istio-ingressgateway', 'Service/istio-ingressgateway', 'PodDisruptionBudget/istio-ingressgateway',
+      'ServiceAccount/istio-ingressgateway',
+      'Deployment/istio-ingressgateway',
+      'Service/istio-ingressgateway',
+      'PodDisruptionBudget/istio-ingressgateway',
     ]);
     const svc = of(objs, 'Service', 'istio-ingressgateway')!;
     expect(svc.spec.type).toBe('LoadBalancer');
-    expect(svc.spec.ports.map((p: Obj) => [p.port, p.targetPort])).toEqual([[80, 8080], [443, 8443]]);
+    expect(svc.spec.ports.map((p: Obj) => [p.port, p.targetPort])).toEqual([
+      [80, 8080],
+      [443, 8443],
+    ]);
     const dep = of(objs, 'Deployment', 'istio-ingressgateway')!;
     const labels = dep.spec.template.metadata.labels;
-    expect(labels).toMatchObject({ istio: 'ingressgateway', app: 'istio-ingressgateway', 'app.kubernetes.io/managed-by': 'meshctl' });
+    expect(labels).toMatchObject({
+      istio: 'ingressgateway',
+      app: 'istio-ingressgateway',
+      'app.kubernetes.io/managed-by': 'meshctl',
+    });
     expect(svc.spec.selector).toEqual({ istio: 'ingressgateway', app: 'istio-ingressgateway' });
     // The pod the Deployment makes is a gateway workload serving exactly the Service's target ports.
-    const pod: PodObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'gw-1', namespace: 'mesh-system', labels, annotations: dep.spec.template.metadata.annotations },
-      spec: dep.spec.template.spec, status: { podIP: '198.18.0.9', conditions: [{ type: 'Ready', status: 'True' }] } };
+    const pod: PodObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'gw-1', namespace: 'mesh-system', labels, annotations: dep.spec.template.metadata.annotations },
+      spec: dep.spec.template.spec,
+      status: { podIP: '198.18.0.9', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
     expect(workloadFromPod(pod)!.gateway).toEqual({ address: '0.0.0.0', ports: { 80: 8080, 443: 8443 } });
     const c = dep.spec.template.spec.containers[0];
     expect(c.args).toEqual(['proxy', 'run']);
     expect(c.env).toContainEqual({ name: 'MESH_PROXY_MODE', value: 'router' });
-    expect(gatewayPorts(dep.spec.template.metadata.annotations['meshctl.dev/gateway-ports'])).toEqual({ 80: 8080, 443: 8443 });
+    expect(gatewayPorts(dep.spec.template.metadata.annotations['meshctl.dev/gateway-ports'])).toEqual({
+      80: 8080,
+      443: 8443,
+    });
   });
 
   it('grant the gateway nothing: its own ServiceAccount, no API token, no Role, no Secret mount, not root', () => {
@@ -53,22 +77,37 @@ describe('install gateways', () => {
     expect(spec.automountServiceAccountToken).toBe(false);
     expect(JSON.stringify(spec.volumes)).not.toContain('secret');
     expect(spec.securityContext.runAsNonRoot).toBe(true);
-    expect(spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(of(objs, 'PodDisruptionBudget', 'istio-ingressgateway')!.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } } });
+    expect(spec.containers[0].securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(of(objs, 'PodDisruptionBudget', 'istio-ingressgateway')!.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } },
+    });
   });
 
   it('follow --set gateways.*: off, NodePort, replicas, and the egress gateway (ClusterIP, istio: egressgateway)', () => {
     const off = resolveValues(defaultValues('i'), [], ['gateways.ingress.enabled=false']);
     expect(renderGateways(off, '1')).toEqual([]);
-    const v = resolveValues(defaultValues('i'), [], ['gateways.ingress.serviceType=NodePort', 'gateways.ingress.replicas=3', 'gateways.egress.enabled=true']);
+    const v = resolveValues(
+      defaultValues('i'),
+      [],
+      ['gateways.ingress.serviceType=NodePort', 'gateways.ingress.replicas=3', 'gateways.egress.enabled=true'],
+    );
     const objs = renderGateways(v, '1') as Obj[];
     expect(of(objs, 'Service', 'istio-ingressgateway')!.spec.type).toBe('NodePort');
     expect(of(objs, 'Deployment', 'istio-ingressgateway')!.spec.replicas).toBe(3);
     const egress = of(objs, 'Service', 'istio-egressgateway')!;
     expect(egress.spec.type).toBe('ClusterIP');
     expect(egress.spec.selector).toEqual({ istio: 'egressgateway', app: 'istio-egressgateway' });
-    expect(() => resolveValues(defaultValues('i'), [], ['gateways.ingress.serviceType=External'])).toThrow(/gateways.ingress.serviceType=External: not a Service type/);
-    expect(() => resolveValues(defaultValues('i'), [], ['gateways.ingress.replicas=0'])).toThrow(/gateways.ingress.replicas must be at least 1/);
+    expect(() => resolveValues(defaultValues('i'), [], ['gateways.ingress.serviceType=External'])).toThrow(
+      /gateways.ingress.serviceType=External: not a Service type/,
+    );
+    expect(() => resolveValues(defaultValues('i'), [], ['gateways.ingress.replicas=0'])).toThrow(
+      /gateways.ingress.replicas must be at least 1/,
+    );
     expect(() => resolveValues(defaultValues('i'), [], ['gateways.ingres.enabled=true'])).toThrow(/unknown setting/);
   });
 

@@ -17,7 +17,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { kubernetesTestBinaries, TestCluster } from '../cluster/support.js';
 import type { TestClusterState } from '../cluster/harness/cluster.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { platformFor } from '../../src/cluster/index.js';
@@ -40,30 +40,64 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
     await stopOwnTestCluster(own);
   }, 120_000);
 
-  const controlPlanePods = async (): Promise<k8s.V1Pod[]> => (await cluster.pods('mesh-system', 'app=meshctl-control-plane')).filter((p) => !p.metadata?.deletionTimestamp);
+  const controlPlanePods = async (): Promise<k8s.V1Pod[]> =>
+    (await cluster.pods('mesh-system', 'app=meshctl-control-plane')).filter((p) => !p.metadata?.deletionTimestamp);
 
   it('installs on an empty cluster and waits for the control plane; the second install changes nothing', async () => {
     const first = await cli('install', '--kubernetes', '--wait', '--timeout', '3m', '-y');
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/✔ Kubernetes API reachable \(context "[^"]+" \(https:\/\/198\.18\.\d+\.1:\d+\), v1\.34\.\d+\)/);
+    expect(first.stdout).toMatch(
+      /✔ Kubernetes API reachable \(context "[^"]+" \(https:\/\/198\.18\.\d+\.1:\d+\), v1\.34\.\d+\)/,
+    );
     expect(first.stdout).toMatch(/✔ CRDs applied \(\d+ created\)/);
     expect(first.stdout).toContain('✔ Root CA created in secret mesh-system/meshctl-ca');
     expect(first.stdout).toMatch(/✔ Control plane applied \(\d+ created\)/);
     expect(first.stdout).toContain('✔ Control plane ready');
-    const dep = await cluster.apps.readNamespacedDeployment({ name: 'meshctl-control-plane', namespace: 'mesh-system' });
+    const dep = await cluster.apps.readNamespacedDeployment({
+      name: 'meshctl-control-plane',
+      namespace: 'mesh-system',
+    });
     expect(dep.status?.readyReplicas).toBe(2);
 
     // The control plane answers through the API server's service proxy, and one replica leads.
     const platform = await platformFor('kubernetes', { home: dir, kubeconfig: cluster.kubeconfigPath });
     expect(platform.describe()).toContain('cluster of context');
     await expect(platform.controlPlaneGet<{ ready: boolean }>('/ready')).resolves.toMatchObject({ ready: true });
-    await cluster.waitFor('a leader that set the webhook caBundle and published the root', async () => {
-      const hook = await cluster.kubectl(['get', 'mutatingwebhookconfiguration', 'meshctl-sidecar-injector', '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}']);
-      const cm = await cluster.kubectl(['-n', 'default', 'get', 'configmap', 'meshctl-ca-root', '-o', 'jsonpath={.data.root-cert\\.pem}']);
-      return hook.stdout.split(' ').filter((b) => b.length > 100).length === 2 && cm.stdout.includes('BEGIN CERTIFICATE');
-    }, 30_000);
-    const lease = await cluster.kubectl(['-n', 'mesh-system', 'get', 'lease', 'meshctl-control-plane-leader', '-o', 'jsonpath={.spec.holderIdentity}']);
+    await cluster.waitFor(
+      'a leader that set the webhook caBundle and published the root',
+      async () => {
+        const hook = await cluster.kubectl([
+          'get',
+          'mutatingwebhookconfiguration',
+          'meshctl-sidecar-injector',
+          '-o',
+          'jsonpath={.webhooks[*].clientConfig.caBundle}',
+        ]);
+        const cm = await cluster.kubectl([
+          '-n',
+          'default',
+          'get',
+          'configmap',
+          'meshctl-ca-root',
+          '-o',
+          'jsonpath={.data.root-cert\\.pem}',
+        ]);
+        return (
+          hook.stdout.split(' ').filter((b) => b.length > 100).length === 2 && cm.stdout.includes('BEGIN CERTIFICATE')
+        );
+      },
+      30_000,
+    );
+    const lease = await cluster.kubectl([
+      '-n',
+      'mesh-system',
+      'get',
+      'lease',
+      'meshctl-control-plane-leader',
+      '-o',
+      'jsonpath={.spec.holderIdentity}',
+    ]);
     expect((await controlPlanePods()).map((p) => p.metadata?.name)).toContain(lease.stdout);
 
     const second = await cli('install', '--kubernetes', '-y');
@@ -82,12 +116,20 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
     const label = await cluster.kubectl(['label', 'namespace', hookNs, 'meshctl.dev/inject=enabled']);
     expect(label.code).toBe(0);
     // The injected pods mount the root CA ConfigMap the leader publishes into new namespaces.
-    await cluster.waitFor('meshctl-ca-root in both namespaces', async () => {
-      for (const ns of [cliNs, hookNs]) await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns });
-      return true;
-    }, 60_000);
+    await cluster.waitFor(
+      'meshctl-ca-root in both namespaces',
+      async () => {
+        for (const ns of [cliNs, hookNs])
+          await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns });
+        return true;
+      },
+      60_000,
+    );
 
-    const out = await runCli(['inject', '-f', '-'], { stdin: BOOKINFO, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
+    const out = await runCli(['inject', '-f', '-'], {
+      stdin: BOOKINFO,
+      env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir },
+    });
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toContain('deployment "productpage-v1" injected');
     const applied = await cluster.kubectl(['-n', cliNs, 'apply', '-f', '-'], { input: out.stdout });
@@ -105,7 +147,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
     }
   }, 420_000);
 
-  it('carries requests between pods over mTLS, the peer identity being the caller\'s ServiceAccount', async () => {
+  it("carries requests between pods over mTLS, the peer identity being the caller's ServiceAccount", async () => {
     for (const ns of [cliNs, hookNs]) {
       const [productpage] = await cluster.pods(ns, 'app=productpage');
       const [details] = await cluster.pods(ns, 'app=details');
@@ -116,7 +158,14 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
       expect(JSON.parse(r.body)).toMatchObject({ service: 'details', pod: details!.metadata!.name });
       // details' sidecar saw the caller's certificate.
       const stats = await fetch(`http://${details!.status!.podIP}:15020/stats/prometheus`).then((x) => x.text());
-      const line = stats.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="destination"') && l.includes('response_code="200"'));
+      const line = stats
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('istio_requests_total{') &&
+            l.includes('reporter="destination"') &&
+            l.includes('response_code="200"'),
+        );
       expect(line, stats).toBeDefined();
       expect(line).toContain(`source_principal="spiffe://cluster.local/ns/${ns}/sa/bookinfo-productpage"`);
       expect(line).toContain(`destination_principal="spiffe://cluster.local/ns/${ns}/sa/bookinfo-details"`);
@@ -129,17 +178,26 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/pod\(s\) still run the mesh's sidecar/);
     expect(refused.stderr).toContain(`${cliNs}/productpage-v1-`);
-    expect(await cluster.kubectl(['-n', 'mesh-system', 'get', 'deployment', 'meshctl-control-plane'])).toMatchObject({ code: 0 });
+    expect(await cluster.kubectl(['-n', 'mesh-system', 'get', 'deployment', 'meshctl-control-plane'])).toMatchObject({
+      code: 0,
+    });
 
     const removed = await cli('uninstall', '--kubernetes', '--force', '-y');
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toContain('removed MutatingWebhookConfiguration/meshctl-sidecar-injector');
     expect(removed.stdout).toContain(`removed ConfigMap/${cliNs}/meshctl-ca-root`);
-    const gone = async (args: string[]) => (await cluster.kubectl(['get', ...args, '--ignore-not-found', '-o', 'name'])).stdout.trim();
+    const gone = async (args: string[]) =>
+      (await cluster.kubectl(['get', ...args, '--ignore-not-found', '-o', 'name'])).stdout.trim();
     await cluster.waitFor('the control plane pods gone', async () => (await controlPlanePods()).length === 0, 90_000);
     expect(await gone(['mutatingwebhookconfiguration', 'meshctl-sidecar-injector'])).toBe('');
     expect(await gone(['clusterrole', 'meshctl-control-plane'])).toBe('');
-    expect(await gone(['-n', 'mesh-system', 'deployment,service,serviceaccount,role,rolebinding,lease,configmap/meshctl-config'])).toBe('');
+    expect(
+      await gone([
+        '-n',
+        'mesh-system',
+        'deployment,service,serviceaccount,role,rolebinding,lease,configmap/meshctl-config',
+      ]),
+    ).toBe('');
     expect(await gone(['configmap', '-A', '--field-selector', 'metadata.name=meshctl-ca-root'])).toBe('');
     // What --purge removes is still there: the CRDs (with any config), the root CA and its namespace.
     expect(await gone(['crd', 'virtualservices.networking.istio.io'])).not.toBe('');

@@ -56,7 +56,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
   let cluster: TestCluster;
   let dir: string;
   let productpage: k8s.V1Pod;
-  const cli = (argv: string[], stdin?: string) => runCli(argv, { stdin, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
+  const cli = (argv: string[], stdin?: string) =>
+    runCli(argv, { stdin, env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir } });
 
   beforeAll(async () => {
     own = await startOwnTestCluster('newcomer');
@@ -92,7 +93,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
     const applied = await cluster.kubectl(['apply', '-f', '-'], { input: injected.stdout });
     expect(applied.code, applied.stderr).toBe(0);
     const pods = await cluster.waitForReadyPods('default', 'app', DEMO_PODS, 180_000);
-    for (const p of pods) expect(p.status?.initContainerStatuses?.find((c) => c.name === 'mesh-proxy')?.ready, p.metadata?.name).toBe(true);
+    for (const p of pods)
+      expect(p.status?.initContainerStatuses?.find((c) => c.name === 'mesh-proxy')?.ready, p.metadata?.name).toBe(true);
     productpage = pods.find((p) => p.metadata?.labels?.app === 'productpage')!;
   });
 
@@ -101,7 +103,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
     expect(check.stdout).toContain('Status check results are ✔');
     expect(check.code).toBe(0);
     const proxies = await cli(['check', '--proxy', '--wait', '1m']);
-    expect(proxies.stdout).toContain(`✔ every injected pod's proxy is connected to the control plane (${DEMO_PODS} pods)`);
+    expect(proxies.stdout).toContain(
+      `✔ every injected pod's proxy is connected to the control plane (${DEMO_PODS} pods)`,
+    );
     expect(proxies.stdout).toContain('Status check results are ✔');
     expect(proxies.code).toBe(0);
     const status = await cli(['proxy-status']);
@@ -117,12 +121,20 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
 
     const split = await cluster.kubectl(['apply', '-f', '-'], { input: reviewsSplit({ v1: 0, v2: 50, v3: 50 }) });
     expect(split.code, split.stderr).toBe(0);
-    await cluster.waitFor('the 50/50 split to reach productpage\'s proxy', async () => !(await reviewsVersions(6)).includes('v1'), 60_000);
+    await cluster.waitFor(
+      "the 50/50 split to reach productpage's proxy",
+      async () => !(await reviewsVersions(6)).includes('v1'),
+      60_000,
+    );
     expect(new Set(await reviewsVersions(30))).toEqual(new Set(['v2', 'v3']));
 
     const shifted = await cluster.kubectl(['apply', '-f', '-'], { input: reviewsSplit({ v1: 0, v2: 0, v3: 100 }) });
     expect(shifted.code, shifted.stderr).toBe(0);
-    await cluster.waitFor('the shift to v3 to reach productpage\'s proxy', async () => (await reviewsVersions(6)).every((v) => v === 'v3'), 60_000);
+    await cluster.waitFor(
+      "the shift to v3 to reach productpage's proxy",
+      async () => (await reviewsVersions(6)).every((v) => v === 'v3'),
+      60_000,
+    );
     expect(new Set(await reviewsVersions(20))).toEqual(new Set(['v3']));
   });
 });

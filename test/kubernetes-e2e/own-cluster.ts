@@ -37,5 +37,6 @@ export async function startOwnTestCluster(label: string): Promise<OwnTestCluster
 export async function stopOwnTestCluster(own: OwnTestCluster | undefined): Promise<void> {
   if (!own) return;
   await stopCluster(own.state);
-  rmSync(own.dir, { recursive: true, force: true });
+  // MESHCTL_TEST_CLUSTER_KEEP=1 keeps the cluster's directory (its logs), as for the shared cluster.
+  if (process.env.MESHCTL_TEST_CLUSTER_KEEP !== '1') rmSync(own.dir, { recursive: true, force: true });
 }

@@ -12,7 +12,9 @@ function writeTypicalLines(level: ControlPlaneLogLevel): string[] {
   const log = leveledLog(level, (l) => out.push(l));
   log.line('push 7: full (endpointslice demo/reviews-x modified) -> 3 response(s)');
   log.line('proxy client-1.demo connected as spiffe://cluster.local/ns/demo/sa/client');
-  log.line('certificate request from ipv4:198.18.64.1:40000 refused: credential rejected: the API server does not accept the token for audience "meshctl"');
+  log.line(
+    'certificate request from ipv4:198.18.64.1:40000 refused: credential rejected: the API server does not accept the token for audience "meshctl"',
+  );
   log.line('Pod: 403 Forbidden; retrying with backoff');
   log.info('leader election: cp-1 is now the leader (lease mesh-system/meshctl-control-plane-leader)');
   log.error('the CA Secret cannot be read');

@@ -40,8 +40,18 @@ const echo = (ns: string) => [
       },
     },
   },
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: ns }, spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'nobody', namespace: ns }, spec: { selector: { app: 'nobody' }, ports: [{ name: 'http', port: 80 }] } },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'echo', namespace: ns },
+    spec: { selector: { app: 'echo' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'nobody', namespace: ns },
+    spec: { selector: { app: 'nobody' }, ports: [{ name: 'http', port: 80 }] },
+  },
 ];
 
 const broken = (ns: string, name: string, container: Record<string, unknown>) => ({
@@ -51,7 +61,10 @@ const broken = (ns: string, name: string, container: Record<string, unknown>) =>
   spec: {
     replicas: 1,
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'main', ...container }] } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'main', ...container }] },
+    },
   },
 });
 
@@ -74,7 +87,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes backend on the t
     const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
     const admin = readFileSync(test.kubeconfigPath, 'utf8');
     const { parse, stringify } = await import('yaml');
-    const doc = parse(admin) as { contexts: { name: string; context: Record<string, string> }[]; 'current-context': string; clusters: { name: string; cluster: Record<string, string> }[] };
+    const doc = parse(admin) as {
+      contexts: { name: string; context: Record<string, string> }[];
+      'current-context': string;
+      clusters: { name: string; cluster: Record<string, string> }[];
+    };
     // A second file whose current context points at a dead server: the first file's current-context must win.
     const dead = {
       apiVersion: 'v1',
@@ -94,41 +111,60 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes backend on the t
 
     const other = await KubernetesCluster.connect({ env, context: 'dead' });
     await expect(other.serverVersion()).rejects.toThrow(PlatformUnavailableError);
-    await expect(other.serverVersion()).rejects.toThrow(/cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:9 \(context "dead"\)/);
+    await expect(other.serverVersion()).rejects.toThrow(
+      /cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:9 \(context "dead"\)/,
+    );
     await expect(KubernetesCluster.connect({ env, context: 'nope' })).rejects.toThrow(`context "nope" is not in`);
-    await expect(KubernetesCluster.connect({ kubeconfig: join(dir, 'missing') })).rejects.toThrow(`kubeconfig ${join(dir, 'missing')} does not exist`);
+    await expect(KubernetesCluster.connect({ kubeconfig: join(dir, 'missing') })).rejects.toThrow(
+      `kubeconfig ${join(dir, 'missing')} does not exist`,
+    );
   });
 
   it("reaches a Service and a pod port through the API server's proxy, streaming the echo pod's answer", async () => {
     await cluster.waitForDeployment(ns, 'echo', { timeoutMs: 60_000 });
-    const pods = (await cluster.list<PodLike>({ apiVersion: 'v1', kind: 'Pod', namespace: ns }, { labelSelector: 'app=echo' })).items.filter(podReady);
+    const pods = (
+      await cluster.list<PodLike>({ apiVersion: 'v1', kind: 'Pod', namespace: ns }, { labelSelector: 'app=echo' })
+    ).items.filter(podReady);
     const names = pods.map((p) => p.metadata.name);
     expect(names).toHaveLength(2);
 
-    const viaService = await cluster.proxy({ kind: 'service', namespace: ns, name: 'echo', port: 'http' }, { path: '/through/the-apiserver?who=meshctl' });
+    const viaService = await cluster.proxy(
+      { kind: 'service', namespace: ns, name: 'echo', port: 'http' },
+      { path: '/through/the-apiserver?who=meshctl' },
+    );
     const body = JSON.parse(viaService.text) as { pod: string; path: string; method: string };
     expect(names).toContain(body.pod);
     expect(body.path).toBe('/through/the-apiserver?who=meshctl');
 
     const target = pods[0]!;
-    const viaPod = await cluster.proxy({ kind: 'pod', namespace: ns, name: target.metadata.name, port: 8080 }, { method: 'POST', path: '/pod-port', body: 'hello', headers: { 'content-type': 'text/plain' } });
+    const viaPod = await cluster.proxy(
+      { kind: 'pod', namespace: ns, name: target.metadata.name, port: 8080 },
+      { method: 'POST', path: '/pod-port', body: 'hello', headers: { 'content-type': 'text/plain' } },
+    );
     expect(JSON.parse(viaPod.text)).toMatchObject({ pod: target.metadata.name, path: '/pod-port', method: 'POST' });
 
     // A Service without ready endpoints: the API server's refusal, named, with what to look at.
     const none = cluster.proxy({ kind: 'service', namespace: ns, name: 'nobody', port: 80 }, { path: '/' });
     await expect(none).rejects.toThrow(KubernetesApiError);
-    await expect(none).rejects.toThrow(new RegExp(`GET / on service ${ns}/nobody:80 through the API server proxy: .*no endpoints available`));
+    await expect(none).rejects.toThrow(
+      new RegExp(`GET / on service ${ns}/nobody:80 through the API server proxy: .*no endpoints available`),
+    );
   });
 
   it('a readiness wait that times out names each pod and why: image pull failure, crash loop', async () => {
     await cluster.apply(broken(ns, 'no-image', { image: 'registry.example/not-there:1' }));
-    await cluster.apply(broken(ns, 'crasher', { image: 'meshctl-test/shell', command: ['sh', '-c', 'echo boom; exit 3'] }));
+    await cluster.apply(
+      broken(ns, 'crasher', { image: 'meshctl-test/shell', command: ['sh', '-c', 'echo boom; exit 3'] }),
+    );
     // The reasons appear as the node agent reports the pods; a wait that times out once they are there names them.
     const timeoutMessage = async (name: string, expected: RegExp): Promise<string> =>
       pollUntil(
         `deployment ${name} to report ${expected}`,
         async () => {
-          const err = await cluster.waitForDeployment(ns, name, { timeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+          const err = await cluster.waitForDeployment(ns, name, { timeoutMs: 300 }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
           // Without a readiness probe the crashing container counts as ready between its start and its
           // exit, so a wait can succeed in that moment: look again.
           if (err === undefined) return undefined;
@@ -142,8 +178,14 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes backend on the t
       timeoutMessage('no-image', /image pull failed/),
       timeoutMessage('crasher', /exit(ed with)? code 3/),
     ]);
-    expect(pullMessage).toMatch(new RegExp(`waiting for deployment ${ns}/no-image \\(0/1 ready, 1 up to date\\):\\n  no-image-[a-z0-9]+-[a-z0-9]+: image pull failed for container main \\(registry\\.example/not-there:1\\): (ErrImagePull|ImagePullBackOff)`));
-    expect(crashMessage).toMatch(/crasher-[a-z0-9]+-[a-z0-9]+: (crash loop: container main restarted \d+ times; last exit code 3|container main exited with code 3)/);
+    expect(pullMessage).toMatch(
+      new RegExp(
+        `waiting for deployment ${ns}/no-image \\(0/1 ready, 1 up to date\\):\\n  no-image-[a-z0-9]+-[a-z0-9]+: image pull failed for container main \\(registry\\.example/not-there:1\\): (ErrImagePull|ImagePullBackOff)`,
+      ),
+    );
+    expect(crashMessage).toMatch(
+      /crasher-[a-z0-9]+-[a-z0-9]+: (crash loop: container main restarted \d+ times; last exit code 3|container main exited with code 3)/,
+    );
   }, 70_000);
 
   it('as a MeshPlatform: apply validates first (file:line, nothing applied on error), then server-side applies; list, workloads and delete read the cluster', async () => {
@@ -168,15 +210,32 @@ spec:
     route:
     - destination: {host: echo}
 `;
-    const refused = platform.applyConfig([{ file: 'good.yaml', text: good }, { file: 'bad.yaml', text: bad }], { defaultNamespace: ns });
+    const refused = platform.applyConfig(
+      [
+        { file: 'good.yaml', text: good },
+        { file: 'bad.yaml', text: bad },
+      ],
+      { defaultNamespace: ns },
+    );
     await expect(refused).rejects.toThrow(ConfigInvalidError);
-    await expect(refused).rejects.toThrow(/VirtualService .*\/echo: bad\.yaml:8:\d+: spec\.http\[0\]\.match\[0\]\.uri\.regex/);
+    await expect(refused).rejects.toThrow(
+      /VirtualService .*\/echo: bad\.yaml:8:\d+: spec\.http\[0\]\.match\[0\]\.uri\.regex/,
+    );
     expect(await platform.listConfig({ namespace: ns })).toEqual([]);
 
-    expect((await platform.applyConfig([{ file: 'good.yaml', text: good }], { defaultNamespace: ns })).map((o) => o.action)).toEqual(['created']);
-    expect((await platform.applyConfig([{ file: 'good.yaml', text: good }], { defaultNamespace: ns })).map((o) => o.action)).toEqual(['unchanged']);
+    expect(
+      (await platform.applyConfig([{ file: 'good.yaml', text: good }], { defaultNamespace: ns })).map((o) => o.action),
+    ).toEqual(['created']);
+    expect(
+      (await platform.applyConfig([{ file: 'good.yaml', text: good }], { defaultNamespace: ns })).map((o) => o.action),
+    ).toEqual(['unchanged']);
     expect(await platform.listConfig({ namespace: ns })).toEqual([
-      { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'echo', namespace: ns }, spec: { host: 'echo', trafficPolicy: { connectionPool: { tcp: { maxConnections: 10 } } } } },
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'echo', namespace: ns },
+        spec: { host: 'echo', trafficPolicy: { connectionPool: { tcp: { maxConnections: 10 } } } },
+      },
     ]);
     // Workloads are the pods that run the sidecar: the plain echo pods are not.
     expect(await platform.listWorkloads(ns)).toEqual([]);

@@ -6,7 +6,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KubernetesCluster, pollUntil, type KubeObject } from '../../src/cluster/kubernetes/index.js';
-import { KubernetesRegistry, SecretCaStorage, type RejectedResource } from '../../src/control-plane/kubernetes/index.js';
+import {
+  KubernetesRegistry,
+  SecretCaStorage,
+  type RejectedResource,
+} from '../../src/control-plane/kubernetes/index.js';
 import { loadOrCreateCa } from '../../src/control-plane/ca/root.js';
 import { renderComponents } from '../../src/install/manifests.js';
 import { defaultValues } from '../../src/install/values.js';
@@ -108,7 +112,12 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       { timeoutMs: 60_000 },
     );
     const svc = snap.services.find((x) => x.name === 'reviews' && x.namespace === ns)!;
-    const live = await cluster.get<KubeObject & { spec: { clusterIPs: string[] } }>({ apiVersion: 'v1', kind: 'Service', namespace: ns, name: 'reviews' });
+    const live = await cluster.get<KubeObject & { spec: { clusterIPs: string[] } }>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace: ns,
+      name: 'reviews',
+    });
     expect(svc.addresses).toEqual(live?.spec.clusterIPs);
     expect(svc.selector).toEqual({ app: 'reviews' });
     expect(svc.ports).toEqual([
@@ -119,17 +128,44 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       { name: 'tcp-raw', port: 7000, targetPort: 7000, protocol: 'tcp' },
     ]);
 
-    const pods = (await cluster.list<KubeObject & { status: { podIP: string } }>({ apiVersion: 'v1', kind: 'Pod', namespace: ns }, { labelSelector: 'app=reviews' })).items;
+    const pods = (
+      await cluster.list<KubeObject & { status: { podIP: string } }>(
+        { apiVersion: 'v1', kind: 'Pod', namespace: ns },
+        { labelSelector: 'app=reviews' },
+      )
+    ).items;
     const workloads = snap.workloads.filter((w) => w.namespace === ns).sort((a, b) => a.name.localeCompare(b.name));
     expect(workloads).toEqual(
       pods
-        .map((p) => ({ name: p.metadata.name, namespace: ns, serviceAccount: 'reviews', labels: p.metadata.labels, address: p.status.podIP, meshed: true, ports: [8080], capture: true }))
+        .map((p) => ({
+          name: p.metadata.name,
+          namespace: ns,
+          serviceAccount: 'reviews',
+          labels: p.metadata.labels,
+          address: p.status.podIP,
+          meshed: true,
+          ports: [8080],
+          capture: true,
+        }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     );
 
     // Scaled down to one: the snapshot drops the pod that went away.
-    await cluster.apply({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'reviews', namespace: ns }, spec: { replicas: 1, selector: { matchLabels: { app: 'reviews' } }, template: (app(ns)[1]!.spec as { template: unknown }).template } });
-    await pollUntil('one reviews workload left', async () => (registry.snapshot().workloads.filter((w) => w.namespace === ns).length === 1 ? true : undefined), { timeoutMs: 30_000 });
+    await cluster.apply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'reviews', namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'reviews' } },
+        template: (app(ns)[1]!.spec as { template: unknown }).template,
+      },
+    });
+    await pollUntil(
+      'one reviews workload left',
+      async () => (registry.snapshot().workloads.filter((w) => w.namespace === ns).length === 1 ? true : undefined),
+      { timeoutMs: 30_000 },
+    );
     // The pipeline's inputs carry the app's ports for the same workloads.
     const inputs = registry.snapshotInputs();
     expect(inputs.workloads.filter((w) => w.namespace === ns).map((w) => w.ports)).toEqual([[8080]]);
@@ -138,19 +174,41 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
   it('mesh resources: a valid VirtualService enters the snapshot; an invalid update is rejected and the last good one stays', async () => {
     await cluster.apply(virtualService(ns, { prefix: '/v1' }));
     const hasPrefix = (s: MeshSnapshot, prefix: string): boolean =>
-      s.resources.some((r) => r.kind === 'VirtualService' && r.metadata.namespace === ns && JSON.stringify(r.spec).includes(`"prefix":"${prefix}"`));
-    await pollUntil('the VirtualService in the snapshot', async () => (hasPrefix(registry.snapshot(), '/v1') ? true : undefined), { timeoutMs: 20_000 });
+      s.resources.some(
+        (r) =>
+          r.kind === 'VirtualService' &&
+          r.metadata.namespace === ns &&
+          JSON.stringify(r.spec).includes(`"prefix":"${prefix}"`),
+      );
+    await pollUntil(
+      'the VirtualService in the snapshot',
+      async () => (hasPrefix(registry.snapshot(), '/v1') ? true : undefined),
+      { timeoutMs: 20_000 },
+    );
 
     // RE2 has no lookahead: the API server's schema accepts the string, meshctl's validation does not.
     await cluster.apply(virtualService(ns, { regex: '/api/(?!internal).*' }));
-    const refusal = await pollUntil('the rejection', async () => rejected.find((r) => r.namespace === ns && r.name === 'reviews'), { timeoutMs: 20_000 });
+    const refusal = await pollUntil(
+      'the rejection',
+      async () => rejected.find((r) => r.namespace === ns && r.name === 'reviews'),
+      { timeoutMs: 20_000 },
+    );
     expect(refusal).toMatchObject({ kind: 'VirtualService', keptLastGood: true });
     expect(refusal.problems.join('\n')).toMatch(/spec\.http\[0\]\.match\[0\]\.uri\.regex/);
     expect(hasPrefix(registry.snapshot(), '/v1')).toBe(true);
     expect(registry.rejected().map((r) => r.name)).toContain('reviews');
 
-    await cluster.delete({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: ns, name: 'reviews' });
-    await pollUntil('the VirtualService gone', async () => (registry.snapshot().resources.some((r) => r.metadata.namespace === ns) ? undefined : true), { timeoutMs: 20_000 });
+    await cluster.delete({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      namespace: ns,
+      name: 'reviews',
+    });
+    await pollUntil(
+      'the VirtualService gone',
+      async () => (registry.snapshot().resources.some((r) => r.metadata.namespace === ns) ? undefined : true),
+      { timeoutMs: 20_000 },
+    );
     expect(registry.rejected().filter((r) => r.namespace === ns)).toEqual([]);
   });
 
@@ -160,16 +218,25 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       const r = await cluster.rest.json<{ status: { token: string } }>({
         method: 'POST',
         path: `/api/v1/namespaces/${ns}/serviceaccounts/ratings/token`,
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [audience], expirationSeconds: 600 } },
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { audiences: [audience], expirationSeconds: 600 },
+        },
       });
       return r.status.token;
     };
     const authenticator = new TokenReviewAuthenticator(cluster.rest);
-    expect(await authenticator.authenticate(await requestToken('meshctl'))).toEqual({ namespace: ns, serviceAccount: 'ratings' });
+    expect(await authenticator.authenticate(await requestToken('meshctl'))).toEqual({
+      namespace: ns,
+      serviceAccount: 'ratings',
+    });
 
     const wrongAudience = await requestToken('https://kubernetes.default.svc.cluster.local');
     await expect(authenticator.authenticate(wrongAudience)).rejects.toThrow(CredentialRejectedError);
-    await expect(authenticator.authenticate(wrongAudience)).rejects.toThrow(/credential rejected: the API server does not accept the token for audience "meshctl"/);
+    await expect(authenticator.authenticate(wrongAudience)).rejects.toThrow(
+      /credential rejected: the API server does not accept the token for audience "meshctl"/,
+    );
     await expect(authenticator.authenticate('not-a-token')).rejects.toThrow(CredentialRejectedError);
     await expect(authenticator.authenticate('')).rejects.toThrow(/no credential was presented/);
   });
@@ -181,8 +248,14 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     const rbac = (renderComponents({ ...defaultValues('unused'), namespace: ns }, 'test') as unknown as KubeObject[])
       .filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind))
       .map((o) => {
-        if (o.kind === 'ClusterRole') return { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${suffix}` } };
-        if (o.kind === 'ClusterRoleBinding') return { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${suffix}` }, roleRef: { ...(o.roleRef as object), name: `meshctl-control-plane-${suffix}` } };
+        if (o.kind === 'ClusterRole')
+          return { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${suffix}` } };
+        if (o.kind === 'ClusterRoleBinding')
+          return {
+            ...o,
+            metadata: { ...o.metadata, name: `${o.metadata.name}-${suffix}` },
+            roleRef: { ...(o.roleRef as object), name: `meshctl-control-plane-${suffix}` },
+          };
         return o;
       });
     for (const o of rbac) await cluster.apply(o);
@@ -195,7 +268,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
         })
       ).status.token;
       const { parse, stringify } = await import('yaml');
-      const admin = parse(readFileSync(test.kubeconfigPath, 'utf8')) as { clusters: { name: string; cluster: Record<string, string> }[] };
+      const admin = parse(readFileSync(test.kubeconfigPath, 'utf8')) as {
+        clusters: { name: string; cluster: Record<string, string> }[];
+      };
       const dir = mkdtempSync(join(tmpdir(), 'cp-sa-'));
       const kubeconfig = join(dir, 'kubeconfig');
       const clusterEntry = admin.clusters[0]!;
@@ -205,7 +280,17 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
         stringify({
           apiVersion: 'v1',
           kind: 'Config',
-          clusters: [{ name: 'test', cluster: { server: clusterEntry.cluster.server, ...(caFile ? { 'certificate-authority': caFile } : { 'certificate-authority-data': clusterEntry.cluster['certificate-authority-data'] }) } }],
+          clusters: [
+            {
+              name: 'test',
+              cluster: {
+                server: clusterEntry.cluster.server,
+                ...(caFile
+                  ? { 'certificate-authority': caFile }
+                  : { 'certificate-authority-data': clusterEntry.cluster['certificate-authority-data'] }),
+              },
+            },
+          ],
           users: [{ name: 'control-plane', user: { token } }],
           contexts: [{ name: 'control-plane', context: { cluster: 'test', user: 'control-plane' } }],
           'current-context': 'control-plane',
@@ -227,10 +312,17 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
         await cluster.rest.json<{ status: { token: string } }>({
           method: 'POST',
           path: `/api/v1/namespaces/${ns}/serviceaccounts/ratings/token`,
-          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['meshctl'], expirationSeconds: 600 } },
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenRequest',
+            spec: { audiences: ['meshctl'], expirationSeconds: 600 },
+          },
         })
       ).status.token;
-      expect(await new TokenReviewAuthenticator(asControlPlane.rest).authenticate(ratingsToken)).toEqual({ namespace: ns, serviceAccount: 'ratings' });
+      expect(await new TokenReviewAuthenticator(asControlPlane.rest).authenticate(ratingsToken)).toEqual({
+        namespace: ns,
+        serviceAccount: 'ratings',
+      });
 
       // First start creates the root in the Secret; the next start (another replica) loads the same one.
       const storage = new SecretCaStorage(asControlPlane.objects, ns);
@@ -242,13 +334,26 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       expect(storage.describe()).toBe(`secret ${ns}/meshctl-ca`);
 
       // Least privilege: other Secrets cannot be read.
-      await cluster.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'app-secret', namespace: ns }, stringData: { password: 'x' } });
+      await cluster.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'app-secret', namespace: ns },
+        stringData: { password: 'x' },
+      });
       const denied = asControlPlane.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'app-secret' });
       await expect(denied).rejects.toThrow(KubernetesApiError);
       await expect(denied).rejects.toThrow(/\(Forbidden\)/);
     } finally {
-      await cluster.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: `meshctl-control-plane-${suffix}` });
-      await cluster.delete({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: `meshctl-control-plane-${suffix}` });
+      await cluster.delete({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        name: `meshctl-control-plane-${suffix}`,
+      });
+      await cluster.delete({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        name: `meshctl-control-plane-${suffix}`,
+      });
     }
   });
 });

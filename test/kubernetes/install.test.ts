@@ -28,10 +28,18 @@ function recorder(cluster: KubernetesCluster): KubernetesInstallDeps & { lines: 
   return { cluster, lines, warnings, progress: (l) => lines.push(l), warn: (w) => warnings.push(w) };
 }
 
-async function resourceVersions(cluster: KubernetesCluster, objects: readonly KubeObject[]): Promise<Map<string, string | undefined>> {
+async function resourceVersions(
+  cluster: KubernetesCluster,
+  objects: readonly KubeObject[],
+): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
   for (const o of objects) {
-    const live = await cluster.get({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
+    const live = await cluster.get({
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+    });
     out.set(`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, live?.metadata.resourceVersion);
   }
   return out;
@@ -58,7 +66,10 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
 
   it('server-side applies the rendered manifests, CRDs included, and a second apply changes no resourceVersion', async () => {
     const values = { ...defaultValues(IMAGE), namespace: meshNamespace('ssa') };
-    const objects = [...((await loadCrds()) as unknown as KubeObject[]), ...(renderComponents(values, '0.0.0-test') as unknown as KubeObject[])];
+    const objects = [
+      ...((await loadCrds()) as unknown as KubeObject[]),
+      ...(renderComponents(values, '0.0.0-test') as unknown as KubeObject[]),
+    ];
     expect(objects.filter((o) => o.kind === 'CustomResourceDefinition').length).toBeGreaterThanOrEqual(15);
     for (const o of objects) {
       if (o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition') await cluster.apply(o, { force: true });
@@ -69,8 +80,16 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     const first = await resourceVersions(cluster, objects);
     for (const [key, rv] of first) expect(rv, key).toBeDefined();
     // The managed fields name meshctl as the manager that applied them.
-    const vs = await cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: 'virtualservices.networking.istio.io' });
-    expect((vs?.metadata.managedFields as { manager: string; operation: string }[]).some((m) => m.manager === 'meshctl' && m.operation === 'Apply')).toBe(true);
+    const vs = await cluster.get({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      name: 'virtualservices.networking.istio.io',
+    });
+    expect(
+      (vs?.metadata.managedFields as { manager: string; operation: string }[]).some(
+        (m) => m.manager === 'meshctl' && m.operation === 'Apply',
+      ),
+    ).toBe(true);
 
     for (const o of objects) await cluster.apply(o, { force: o.kind !== 'Namespace' });
     expect(await resourceVersions(cluster, objects)).toEqual(first);
@@ -86,7 +105,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     expect(deps.lines).toContain(`✔ Root CA created in secret ${ns}/meshctl-ca`);
     expect(deps.lines).toContainEqual(expect.stringMatching(/^✔ Control plane applied \(/));
     // The namespaced components are new; cluster-scoped ones (ClusterRole, webhook) are shared with the other tests' installs.
-    expect(report.components.filter((c) => c.namespace === ns || c.kind === 'Namespace').map((c) => c.result)).toEqual(Array(8).fill('created'));
+    expect(report.components.filter((c) => c.namespace === ns || c.kind === 'Namespace').map((c) => c.result)).toEqual(
+      Array(8).fill('created'),
+    );
     expect(report.nativeSidecar).toBe(true);
     expect(report.caSecret).toBe('created');
 
@@ -100,7 +121,10 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     expect(root.ca).toBe(true);
     expect(root.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
 
-    const before = await resourceVersions(cluster, [...components, { ...secretRef, metadata: { name: secretRef.name, namespace: ns } } as KubeObject]);
+    const before = await resourceVersions(cluster, [
+      ...components,
+      { ...secretRef, metadata: { name: secretRef.name, namespace: ns } } as KubeObject,
+    ]);
     const again = recorder(cluster);
     const second = await installKubernetes(again, { values, version: '0.0.0-test' });
     expect(second.components.every((c) => c.result === 'unchanged')).toBe(true);
@@ -108,14 +132,22 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     expect(second.caSecret).toBe('kept');
     expect(again.lines).toContain(`✔ Root CA kept (secret ${ns}/meshctl-ca already exists)`);
     expect(again.lines).toContainEqual(expect.stringMatching(/^✔ Control plane applied \(11 unchanged\)$/));
-    expect(await resourceVersions(cluster, [...components, { ...secretRef, metadata: { name: secretRef.name, namespace: ns } } as KubeObject])).toEqual(before);
+    expect(
+      await resourceVersions(cluster, [
+        ...components,
+        { ...secretRef, metadata: { name: secretRef.name, namespace: ns } } as KubeObject,
+      ]),
+    ).toEqual(before);
 
     // A supplied CA that differs from the stored root is refused, not swapped in.
     const other = await createRootCa();
     const dir = mkdtempSync(join(tmpdir(), 'meshctl-ca-'));
     writeFileSync(join(dir, 'ca.pem'), other.pem.certChainPem);
     writeFileSync(join(dir, 'ca-key.pem'), other.pem.keyPem, { mode: 0o600 });
-    const refused = installKubernetes(recorder(cluster), { values: { ...values, ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') } }, version: '0.0.0-test' });
+    const refused = installKubernetes(recorder(cluster), {
+      values: { ...values, ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') } },
+      version: '0.0.0-test',
+    });
     await expect(refused).rejects.toThrow(CaMaterialInvalidError);
     await expect(refused).rejects.toThrow(/already holds a different root CA/);
     const still = await cluster.get<KubeObject & { data: Record<string, string> }>(secretRef);
@@ -129,9 +161,21 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     writeFileSync(join(dir, 'ca.pem'), supplied.pem.certChainPem);
     writeFileSync(join(dir, 'ca-key.pem'), supplied.pem.keyPem, { mode: 0o600 });
     const deps = recorder(cluster);
-    const report = await installKubernetes(deps, { values: { ...defaultValues(IMAGE), namespace: ns, ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') } }, version: '0.0.0-test' });
+    const report = await installKubernetes(deps, {
+      values: {
+        ...defaultValues(IMAGE),
+        namespace: ns,
+        ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') },
+      },
+      version: '0.0.0-test',
+    });
     expect(report.caSecret).toBe('created-from-supplied');
-    const secret = await cluster.get<KubeObject & { data: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'meshctl-ca' });
+    const secret = await cluster.get<KubeObject & { data: Record<string, string> }>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: ns,
+      name: 'meshctl-ca',
+    });
     expect(Buffer.from(secret?.data['ca-cert.pem'] ?? '', 'base64').toString()).toBe(supplied.pem.certChainPem);
     await uninstallKubernetes(recorder(cluster), { namespace: ns, purge: false });
   });
@@ -153,7 +197,9 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     await expect(refusal).rejects.toThrow(UninstallRefusedError);
     await expect(refusal).rejects.toThrow(new RegExp(`1 pod\\(s\\) still run the mesh's sidecar:\\n  ${appNs}/web-0`));
     // Nothing was removed by the refused attempt.
-    expect(await cluster.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: InstallNames.deployment })).toBeDefined();
+    expect(
+      await cluster.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: InstallNames.deployment }),
+    ).toBeDefined();
 
     const deps = recorder(cluster);
     const report = await uninstallKubernetes(deps, { namespace: ns, force: true });
@@ -162,17 +208,35 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     const components = renderComponents(values, '0.0.0-test') as unknown as KubeObject[];
     const left: string[] = [];
     for (const o of components) {
-      const live = await cluster.get({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace });
+      const live = await cluster.get({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        name: o.metadata.name,
+        namespace: o.metadata.namespace,
+      });
       if (live) left.push(`${o.kind}/${o.metadata.name}`);
     }
     expect(left).toEqual([`Namespace/${ns}`]);
     expect(await cluster.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'meshctl-ca' })).toBeDefined();
-    expect(await cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: 'virtualservices.networking.istio.io' })).toBeDefined();
-    expect(deps.lines).toContain(`✔ Kept the CRDs, the root CA secret and namespace ${ns} (meshctl uninstall --purge removes them)`);
+    expect(
+      await cluster.get({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name: 'virtualservices.networking.istio.io',
+      }),
+    ).toBeDefined();
+    expect(deps.lines).toContain(
+      `✔ Kept the CRDs, the root CA secret and namespace ${ns} (meshctl uninstall --purge removes them)`,
+    );
 
     // What is left is exactly what --purge removes. The CRDs are cluster-wide and other suites of the
     // run use them, so the purge runs as a server-side dry run (the API server admits each delete).
-    const purge = await uninstallKubernetes(recorder(cluster), { namespace: ns, force: true, purge: true, dryRun: true });
+    const purge = await uninstallKubernetes(recorder(cluster), {
+      namespace: ns,
+      force: true,
+      purge: true,
+      dryRun: true,
+    });
     const crdNames = (await loadCrds()).map((c) => `CustomResourceDefinition/${c.metadata.name}`);
     expect([...purge.removed].sort()).toEqual([...crdNames, `Namespace/${ns}`, `Secret/${ns}/meshctl-ca`].sort());
     expect(await cluster.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'meshctl-ca' })).toBeDefined();

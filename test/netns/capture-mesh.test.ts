@@ -31,7 +31,11 @@ interface IdentityFiles {
 
 /** Writes a pod's certificate, key (0600, owned by the proxy user) and the trust root into `dir`. */
 function writeIdentity(dir: string, name: string, pair: { cert: string; key: string }, caCert: string): IdentityFiles {
-  const files = { certChain: join(dir, `${name}-cert.pem`), privateKey: join(dir, `${name}-key.pem`), trustRoots: join(dir, `${name}-root.pem`) };
+  const files = {
+    certChain: join(dir, `${name}-cert.pem`),
+    privateKey: join(dir, `${name}-key.pem`),
+    trustRoots: join(dir, `${name}-root.pem`),
+  };
   writeFileSync(files.certChain, pair.cert, { mode: 0o644 });
   writeFileSync(files.trustRoots, caCert, { mode: 0o644 });
   writeFileSync(files.privateKey, pair.key, { mode: 0o600 });
@@ -44,8 +48,14 @@ function writeIdentity(dir: string, name: string, pair: { cert: string; key: str
  * A pod's sidecar config: outbound capture (the chain for the peer's address:port goes over mTLS to
  * the peer's sidecar, anything else passes through) and inbound capture (STRICT mTLS to the app).
  */
-function sidecarConfig(workload: string, identity: IdentityFiles, peer: { workload: string; address: string; ipv6: string; spiffeId: string }): object {
-  const peerEndpoint = (address: string, port: number) => [{ address, port, identity: peer.spiffeId, labels: { app: peer.workload, version: 'v1', namespace: 'default' } }];
+function sidecarConfig(
+  workload: string,
+  identity: IdentityFiles,
+  peer: { workload: string; address: string; ipv6: string; spiffeId: string },
+): object {
+  const peerEndpoint = (address: string, port: number) => [
+    { address, port, identity: peer.spiffeId, labels: { app: peer.workload, version: 'v1', namespace: 'default' } },
+  ];
   const service = `${peer.workload}.default.svc.cluster.local`;
   return {
     apiVersion: 'proxy.meshctl.dev/v1',
@@ -64,7 +74,11 @@ function sidecarConfig(workload: string, identity: IdentityFiles, peer: { worklo
         chains: [
           { match: { destinationAddress: peer.address, destinationPort: APP_PORT }, routeConfig: 'to-peer' },
           { match: { destinationAddress: peer.ipv6, destinationPort: APP_PORT }, routeConfig: 'to-peer-v6' },
-          { match: { destinationAddress: peer.address, destinationPort: GRPC_PORT }, protocol: 'http2', routeConfig: 'to-peer-grpc' },
+          {
+            match: { destinationAddress: peer.address, destinationPort: GRPC_PORT },
+            protocol: 'http2',
+            routeConfig: 'to-peer-grpc',
+          },
           { protocol: 'tcp', tcpCluster: 'passthrough' },
         ],
       },
@@ -82,18 +96,56 @@ function sidecarConfig(workload: string, identity: IdentityFiles, peer: { worklo
       },
     ],
     routes: [
-      { name: 'to-peer', virtualHosts: [{ name: peer.workload, domains: ['*'], routes: [{ route: [{ cluster: peer.workload }] }] }] },
-      { name: 'inbound-app', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'inbound-app' }] }] }] },
-      { name: 'to-peer-v6', virtualHosts: [{ name: `${peer.workload}-v6`, domains: ['*'], routes: [{ route: [{ cluster: `${peer.workload}-v6` }] }] }] },
-      { name: 'to-peer-grpc', virtualHosts: [{ name: `${peer.workload}-grpc`, domains: ['*'], routes: [{ route: [{ cluster: `${peer.workload}-grpc` }] }] }] },
-      { name: 'inbound-grpc', virtualHosts: [{ name: 'grpc', domains: ['*'], routes: [{ route: [{ cluster: 'inbound-grpc' }] }] }] },
+      {
+        name: 'to-peer',
+        virtualHosts: [{ name: peer.workload, domains: ['*'], routes: [{ route: [{ cluster: peer.workload }] }] }],
+      },
+      {
+        name: 'inbound-app',
+        virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'inbound-app' }] }] }],
+      },
+      {
+        name: 'to-peer-v6',
+        virtualHosts: [
+          { name: `${peer.workload}-v6`, domains: ['*'], routes: [{ route: [{ cluster: `${peer.workload}-v6` }] }] },
+        ],
+      },
+      {
+        name: 'to-peer-grpc',
+        virtualHosts: [
+          {
+            name: `${peer.workload}-grpc`,
+            domains: ['*'],
+            routes: [{ route: [{ cluster: `${peer.workload}-grpc` }] }],
+          },
+        ],
+      },
+      {
+        name: 'inbound-grpc',
+        virtualHosts: [{ name: 'grpc', domains: ['*'], routes: [{ route: [{ cluster: 'inbound-grpc' }] }] }],
+      },
     ],
     clusters: [
       { name: peer.workload, service, tls: 'mutual', endpoints: peerEndpoint(peer.address, APP_PORT) },
       { name: `${peer.workload}-v6`, service, tls: 'mutual', endpoints: peerEndpoint(peer.ipv6, APP_PORT) },
-      { name: `${peer.workload}-grpc`, service, tls: 'mutual', protocol: 'http2', endpoints: peerEndpoint(peer.address, GRPC_PORT) },
-      { name: 'inbound-grpc', service: `${workload}.default.svc.cluster.local`, protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: GRPC_PORT }] },
-      { name: 'inbound-app', service: `${workload}.default.svc.cluster.local`, endpoints: [{ address: '127.0.0.1', port: APP_PORT }] },
+      {
+        name: `${peer.workload}-grpc`,
+        service,
+        tls: 'mutual',
+        protocol: 'http2',
+        endpoints: peerEndpoint(peer.address, GRPC_PORT),
+      },
+      {
+        name: 'inbound-grpc',
+        service: `${workload}.default.svc.cluster.local`,
+        protocol: 'http2',
+        endpoints: [{ address: '127.0.0.1', port: GRPC_PORT }],
+      },
+      {
+        name: 'inbound-app',
+        service: `${workload}.default.svc.cluster.local`,
+        endpoints: [{ address: '127.0.0.1', port: APP_PORT }],
+      },
       { name: 'passthrough', type: 'originalDst', loadBalancer: { simple: 'PASSTHROUGH' } },
     ],
   };
@@ -102,8 +154,11 @@ function sidecarConfig(workload: string, identity: IdentityFiles, peer: { worklo
 /** Polls the sidecar's admin /ready from inside its namespace until it answers LIVE. */
 async function waitReady(lab: NetnsLab, host: NetnsHost, sidecar: LabProcess): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (sidecar.proc.exitCode !== null) throw new Error(`sidecar in ${host.label} exited (${String(sidecar.proc.exitCode)}):\n${sidecar.output()}`);
-    const r = await lab.exec(host, 'curl', ['-sS', '--max-time', '2', 'http://127.0.0.1:15000/ready'], { timeoutMs: 3_000 });
+    if (sidecar.proc.exitCode !== null)
+      throw new Error(`sidecar in ${host.label} exited (${String(sidecar.proc.exitCode)}):\n${sidecar.output()}`);
+    const r = await lab.exec(host, 'curl', ['-sS', '--max-time', '2', 'http://127.0.0.1:15000/ready'], {
+      timeoutMs: 3_000,
+    });
     if (r.exitCode === 0 && r.stdout.includes('LIVE')) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -149,8 +204,16 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture through 
     const filesB = writeIdentity(dir, 'b', await makeTestLeaf(ca, { uri: [idB] }), ca.cert);
     const configA = join(dir, 'a.json');
     const configB = join(dir, 'b.json');
-    writeFileSync(configA, JSON.stringify(sidecarConfig('a', filesA, { workload: 'b', address: b.ipv4, ipv6: b.ipv6, spiffeId: idB })), { mode: 0o644 });
-    writeFileSync(configB, JSON.stringify(sidecarConfig('b', filesB, { workload: 'a', address: a.ipv4, ipv6: a.ipv6, spiffeId: idA })), { mode: 0o644 });
+    writeFileSync(
+      configA,
+      JSON.stringify(sidecarConfig('a', filesA, { workload: 'b', address: b.ipv4, ipv6: b.ipv6, spiffeId: idB })),
+      { mode: 0o644 },
+    );
+    writeFileSync(
+      configB,
+      JSON.stringify(sidecarConfig('b', filesB, { workload: 'a', address: a.ipv4, ipv6: a.ipv6, spiffeId: idA })),
+      { mode: 0o644 },
+    );
     sidecarA = lab().start(a, MESHCTL, ['proxy', 'run', '--config', configA], PROXY);
     sidecarB = lab().start(b, MESHCTL, ['proxy', 'run', '--config', configB], PROXY);
     const app = lab().start(b, NODE, [await fixture('http-app.ts'), String(APP_PORT)], APP);
@@ -170,13 +233,22 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture through 
   it('a Node http client in A reaches the app in B the same way', async () => {
     const r = await lab().exec(a, NODE, [await fixture('http-get.ts'), `http://${b.ipv4}:${APP_PORT}/node`], APP);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`200 ${JSON.stringify({ app: 'http-app', port: APP_PORT, peer: '::ffff:127.0.0.1', path: '/node' })}\n`);
+    expect(r.stdout).toBe(
+      `200 ${JSON.stringify({ app: 'http-app', port: APP_PORT, peer: '::ffff:127.0.0.1', path: '/node' })}\n`,
+    );
   });
 
   it('both sidecars count the requests: mutual_tls at B (destination), the verified peer identity at A (source)', async () => {
-    const source = (await requestCounters(lab(), a)).filter((l) => l.includes('reporter="source"') && l.includes('response_code="200"'));
-    const destination = (await requestCounters(lab(), b)).filter((l) => l.includes('reporter="destination"') && l.includes('response_code="200"'));
-    for (const [lines, side] of [[source, 'A'], [destination, 'B']] as const) {
+    const source = (await requestCounters(lab(), a)).filter(
+      (l) => l.includes('reporter="source"') && l.includes('response_code="200"'),
+    );
+    const destination = (await requestCounters(lab(), b)).filter(
+      (l) => l.includes('reporter="destination"') && l.includes('response_code="200"'),
+    );
+    for (const [lines, side] of [
+      [source, 'A'],
+      [destination, 'B'],
+    ] as const) {
       expect(lines, `no 200 request counter in ${side}`).not.toHaveLength(0);
       const total = lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
       expect(total).toBeGreaterThanOrEqual(2);
@@ -195,23 +267,34 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture through 
   });
 
   it('a gRPC client in A (unary and a bidirectional stream) reaches the gRPC app in B through both sidecars with mTLS', async () => {
-    const before = (await requestCounters(lab(), b)).filter((l) => l.includes('reporter="destination"') && l.includes('request_protocol="grpc"'));
+    const before = (await requestCounters(lab(), b)).filter(
+      (l) => l.includes('reporter="destination"') && l.includes('request_protocol="grpc"'),
+    );
     const r = await lab().exec(a, NODE, [await fixture('grpc-client.ts'), `${b.ipv4}:${GRPC_PORT}`], APP);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ unary: 'echo:hello', stream: ['re:one', 're:two', 're:three'] });
-    const destination = (await requestCounters(lab(), b)).filter((l) => l.includes('reporter="destination"') && l.includes('request_protocol="grpc"'));
+    const destination = (await requestCounters(lab(), b)).filter(
+      (l) => l.includes('reporter="destination"') && l.includes('request_protocol="grpc"'),
+    );
     expect(total(destination) - total(before)).toBe(2);
     for (const l of destination) {
       expect(l).toContain('connection_security_policy="mutual_tls"');
       expect(l).toContain('source_principal="spiffe://cluster.local/ns/default/sa/a"');
     }
-    const source = (await requestCounters(lab(), a)).filter((l) => l.includes('reporter="source"') && l.includes('request_protocol="grpc"'));
+    const source = (await requestCounters(lab(), a)).filter(
+      (l) => l.includes('reporter="source"') && l.includes('request_protocol="grpc"'),
+    );
     expect(total(source)).toBeGreaterThanOrEqual(2);
     for (const l of source) expect(l).toContain('destination_principal="spiffe://cluster.local/ns/default/sa/b"');
   });
 
   it('curl in A over IPv6 (ip6tables capture, IPv6 original destination) reaches B through both sidecars with mTLS', async () => {
-    const counted = async (host: NetnsHost, reporter: string) => total((await requestCounters(lab(), host)).filter((l) => l.includes(`reporter="${reporter}"`) && l.includes('response_code="200"')));
+    const counted = async (host: NetnsHost, reporter: string) =>
+      total(
+        (await requestCounters(lab(), host)).filter(
+          (l) => l.includes(`reporter="${reporter}"`) && l.includes('response_code="200"'),
+        ),
+      );
     const [srcBefore, dstBefore] = [await counted(a, 'source'), await counted(b, 'destination')];
     const r = await lab().exec(a, 'curl', ['-sS', '--max-time', '8', `http://[${b.ipv6}]:${APP_PORT}/v6`], APP);
     expect(r.stderr).toBe('');
@@ -219,7 +302,8 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture through 
     expect(JSON.parse(r.stdout)).toEqual({ app: 'http-app', port: APP_PORT, peer: '::ffff:127.0.0.1', path: '/v6' });
     expect(await counted(a, 'source')).toBe(srcBefore + 1);
     expect(await counted(b, 'destination')).toBe(dstBefore + 1);
-    for (const l of (await requestCounters(lab(), b)).filter((x) => x.includes('reporter="destination"'))) expect(l).toContain('connection_security_policy="mutual_tls"');
+    for (const l of (await requestCounters(lab(), b)).filter((x) => x.includes('reporter="destination"')))
+      expect(l).toContain('connection_security_policy="mutual_tls"');
   });
 
   it('a plaintext connection from a sidecar-less peer into B is refused by STRICT', async () => {

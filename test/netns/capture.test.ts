@@ -46,7 +46,12 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
   let clientSidecar: LabProcess, serverSidecar: LabProcess, strictSidecar: LabProcess;
 
   it('starts pods: proxy init, the sidecar as UID 1337, the apps as UID 1000', async () => {
-    [client, server, other, strict] = ['client', 'server', 'other', 'strict'].map((l) => lab().host(l)) as [NetnsHost, NetnsHost, NetnsHost, NetnsHost];
+    [client, server, other, strict] = ['client', 'server', 'other', 'strict'].map((l) => lab().host(l)) as [
+      NetnsHost,
+      NetnsHost,
+      NetnsHost,
+      NetnsHost,
+    ];
     const inits = [
       ['--netns', server.ns, '--exclude-inbound-ports', '8082'],
       ['--netns', client.ns, '--exclude-outbound-ports', '8081', '--exclude-outbound-ip-ranges', `${other.ipv4}/32`],
@@ -66,7 +71,8 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
       lab().start(server, NODE, [await fixture('server-first-app.ts'), '6379'], APP),
       lab().start(other, NODE, [await fixture('http-app.ts'), '9080'], APP),
     ];
-    for (const p of [serverSidecar, clientSidecar, strictSidecar]) expect((await p.waitFor(/READY uid=(\d+)/))[1]).toBe('1337');
+    for (const p of [serverSidecar, clientSidecar, strictSidecar])
+      expect((await p.waitFor(/READY uid=(\d+)/))[1]).toBe('1337');
     for (const p of apps) expect((await p.waitFor(/READY uid=(\d+)/))[1]).toBe('1000');
   });
 
@@ -76,10 +82,20 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ app: 'http-app', port: 9080, peer: '::ffff:127.0.0.1', path: '/hello' });
     expect(await eventsAfter(clientSidecar, c0)).toEqual([
-      expect.objectContaining({ direction: 'outbound', action: 'passthrough', destination: `${server.ipv4}:9080`, upstream: `${server.ipv4}:9080` }),
+      expect.objectContaining({
+        direction: 'outbound',
+        action: 'passthrough',
+        destination: `${server.ipv4}:9080`,
+        upstream: `${server.ipv4}:9080`,
+      }),
     ]);
     expect(await eventsAfter(serverSidecar, s0)).toEqual([
-      expect.objectContaining({ direction: 'inbound', action: 'passthrough', destination: `${server.ipv4}:9080`, upstream: '127.0.0.1:9080' }),
+      expect.objectContaining({
+        direction: 'inbound',
+        action: 'passthrough',
+        destination: `${server.ipv4}:9080`,
+        upstream: '127.0.0.1:9080',
+      }),
     ]);
   });
 
@@ -87,7 +103,12 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
     const [c0, s0] = [events(clientSidecar).length, events(serverSidecar).length];
     await lab().exec(client, 'curl', ['-sS', '--max-time', '8', `http://${server.ipv4}:9080/once`], APP);
     // A process running as the proxy user goes straight out, as the sidecar's upstream connections do.
-    const direct = await lab().exec(client, NODE, [await fixture('http-get.ts'), `http://${server.ipv4}:9080/as-proxy`], PROXY);
+    const direct = await lab().exec(
+      client,
+      NODE,
+      [await fixture('http-get.ts'), `http://${server.ipv4}:9080/as-proxy`],
+      PROXY,
+    );
     expect(direct.stdout).toMatch(/^200 /);
     const serverSaw = await eventsAfter(serverSidecar, s0, 2);
     for (const e of serverSaw) {
@@ -103,8 +124,17 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
     const r = await lab().exec(client, NODE, [await fixture('http-get.ts'), `http://[${server.ipv6}]:9080/v6`], APP);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`200 ${JSON.stringify({ app: 'http-app', port: 9080, peer: '::1', path: '/v6' })}\n`);
-    expect((await eventsAfter(clientSidecar, c0))[0]).toMatchObject({ direction: 'outbound', action: 'passthrough', destination: `[${server.ipv6}]:9080` });
-    expect((await eventsAfter(serverSidecar, s0))[0]).toMatchObject({ direction: 'inbound', action: 'passthrough', destination: `[${server.ipv6}]:9080`, upstream: '[::1]:9080' });
+    expect((await eventsAfter(clientSidecar, c0))[0]).toMatchObject({
+      direction: 'outbound',
+      action: 'passthrough',
+      destination: `[${server.ipv6}]:9080`,
+    });
+    expect((await eventsAfter(serverSidecar, s0))[0]).toMatchObject({
+      direction: 'inbound',
+      action: 'passthrough',
+      destination: `[${server.ipv6}]:9080`,
+      upstream: '[::1]:9080',
+    });
   });
 
   it('a server-speaks-first TCP protocol works through both sidecars', async () => {
@@ -112,8 +142,14 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
     const r = await lab().exec(client, NODE, [await fixture('server-first-client.ts'), server.ipv4, '6379'], APP);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('+HELLO meshctl-redis\r\n+PONG ::ffff:127.0.0.1\r\n');
-    expect((await eventsAfter(serverSidecar, s0))[0]).toMatchObject({ action: 'passthrough', destination: `${server.ipv4}:6379` });
-    expect((await eventsAfter(clientSidecar, c0))[0]).toMatchObject({ action: 'passthrough', destination: `${server.ipv4}:6379` });
+    expect((await eventsAfter(serverSidecar, s0))[0]).toMatchObject({
+      action: 'passthrough',
+      destination: `${server.ipv4}:6379`,
+    });
+    expect((await eventsAfter(clientSidecar, c0))[0]).toMatchObject({
+      action: 'passthrough',
+      destination: `${server.ipv4}:6379`,
+    });
   });
 
   it('excluded outbound ports and ranges, and excluded inbound ports, bypass the sidecars', async () => {
@@ -151,6 +187,9 @@ describeRequiring([...netnsRequirements, hasCurl], 'transparent capture between 
     const s0 = events(serverSidecar).length;
     const r = await lab().exec(client, NODE, [await fixture('tcp-client.ts'), server.ipv4, '15006'], PROXY);
     expect(r.stdout).toBe('');
-    expect((await eventsAfter(serverSidecar, s0))[0]).toMatchObject({ action: 'refused', reason: expect.stringContaining('directly (no iptables REDIRECT)') });
+    expect((await eventsAfter(serverSidecar, s0))[0]).toMatchObject({
+      action: 'refused',
+      reason: expect.stringContaining('directly (no iptables REDIRECT)'),
+    });
   });
 });

@@ -50,10 +50,28 @@ describeRequiring(netnsRequirements, 'SO_ORIGINAL_DST in network namespaces (IPv
   it('sets up REDIRECT rules and a listener running as the proxy user', async () => {
     pod = lab().host('pod');
     client = lab().host('client');
-    for (const [bin, outside] of [['iptables', '198.18.7.7'], ['ip6tables', 'fd00:198:18::77']] as const) {
+    for (const [bin, outside] of [
+      ['iptables', '198.18.7.7'],
+      ['ip6tables', 'fd00:198:18::77'],
+    ] as const) {
       for (const rule of [
         ['-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', '15001'],
-        ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', outside, '--dport', '9999', '-j', 'REDIRECT', '--to-ports', '15001'],
+        [
+          '-t',
+          'nat',
+          '-A',
+          'OUTPUT',
+          '-p',
+          'tcp',
+          '-d',
+          outside,
+          '--dport',
+          '9999',
+          '-j',
+          'REDIRECT',
+          '--to-ports',
+          '15001',
+        ],
       ]) {
         const r = await lab().exec(pod, bin, rule);
         expect(r.stderr).toBe('');
@@ -61,29 +79,53 @@ describeRequiring(netnsRequirements, 'SO_ORIGINAL_DST in network namespaces (IPv
     }
     // Outbound destinations outside the lab subnet need a route before the OUTPUT hook sees them.
     expect((await lab().exec(pod, 'ip', ['route', 'add', '198.18.7.0/24', 'dev', 'eth0'])).exitCode).toBe(0);
-    expect((await lab().exec(pod, 'ip', ['-6', 'route', 'add', 'fd00:198:18::77/128', 'dev', 'eth0'])).exitCode).toBe(0);
-    const server = lab().start(pod, NODE, [await fixture('original-dst-server.ts'), '::', '15001'], { uid: 1337, gid: 1337 });
+    expect((await lab().exec(pod, 'ip', ['-6', 'route', 'add', 'fd00:198:18::77/128', 'dev', 'eth0'])).exitCode).toBe(
+      0,
+    );
+    const server = lab().start(pod, NODE, [await fixture('original-dst-server.ts'), '::', '15001'], {
+      uid: 1337,
+      gid: 1337,
+    });
     const [, , uid] = await server.waitFor(/READY (\d+) uid=(\d+)/);
     expect(uid).toBe('1337');
   });
 
   it('recovers an inbound IPv4 destination redirected in PREROUTING', async () => {
-    expect(await ask(lab(), client, pod.ipv4, 8080)).toMatchObject({ ok: true, dst: { address: pod.ipv4, port: 8080, family: 'IPv4' }, resolver: { address: pod.ipv4, port: 8080 } });
+    expect(await ask(lab(), client, pod.ipv4, 8080)).toMatchObject({
+      ok: true,
+      dst: { address: pod.ipv4, port: 8080, family: 'IPv4' },
+      resolver: { address: pod.ipv4, port: 8080 },
+    });
   });
 
   it('recovers an inbound IPv6 destination redirected in PREROUTING', async () => {
-    expect(await ask(lab(), client, pod.ipv6, 8080)).toMatchObject({ ok: true, dst: { address: pod.ipv6, port: 8080, family: 'IPv6' }, resolver: { address: pod.ipv6, port: 8080 } });
+    expect(await ask(lab(), client, pod.ipv6, 8080)).toMatchObject({
+      ok: true,
+      dst: { address: pod.ipv6, port: 8080, family: 'IPv6' },
+      resolver: { address: pod.ipv6, port: 8080 },
+    });
   });
 
   it('recovers outbound IPv4 and IPv6 destinations redirected in OUTPUT (addresses the pod does not own)', async () => {
-    expect(await ask(lab(), pod, '198.18.7.7', 9999)).toMatchObject({ ok: true, dst: { address: '198.18.7.7', port: 9999, family: 'IPv4' } });
-    expect(await ask(lab(), pod, 'fd00:198:18::77', 9999)).toMatchObject({ ok: true, dst: { address: 'fd00:198:18::77', port: 9999, family: 'IPv6' } });
+    expect(await ask(lab(), pod, '198.18.7.7', 9999)).toMatchObject({
+      ok: true,
+      dst: { address: '198.18.7.7', port: 9999, family: 'IPv4' },
+    });
+    expect(await ask(lab(), pod, 'fd00:198:18::77', 9999)).toMatchObject({
+      ok: true,
+      dst: { address: 'fd00:198:18::77', port: 9999, family: 'IPv6' },
+    });
   });
 
   it('answers with the listener itself for a connection that was not redirected', async () => {
     // No NAT happened: the "original" destination is where the client connected, the capture
     // port itself, which is how the capture listener recognises (and refuses) a direct connection.
     const reply = await ask(lab(), client, pod.ipv4, 15001);
-    expect(reply).toEqual({ ok: true, dst: { address: pod.ipv4, port: 15001, family: 'IPv4' }, local: { address: `::ffff:${pod.ipv4}`, port: 15001 }, resolver: null });
+    expect(reply).toEqual({
+      ok: true,
+      dst: { address: pod.ipv4, port: 15001, family: 'IPv4' },
+      local: { address: `::ffff:${pod.ipv4}`, port: 15001 },
+      resolver: null,
+    });
   });
 });

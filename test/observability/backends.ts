@@ -14,7 +14,12 @@ import type { Requirement } from '../support/requirements.js';
 
 function versions(): Record<string, string> {
   const text = readFileSync(new URL('./versions.env', import.meta.url), 'utf8');
-  return Object.fromEntries(text.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 /** Where build.sh puts the binaries. */
@@ -22,7 +27,11 @@ export function observabilityBinDir(): string {
   if (process.env.MESHCTL_OBSERVABILITY_BIN_DIR) return process.env.MESHCTL_OBSERVABILITY_BIN_DIR;
   const v = versions();
   const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
-  return join(cache, 'meshctl', `observability-prometheus-${v.PROMETHEUS_MODULE_VERSION}-jaeger-${v.JAEGER_MODULE_VERSION}`);
+  return join(
+    cache,
+    'meshctl',
+    `observability-prometheus-${v.PROMETHEUS_MODULE_VERSION}-jaeger-${v.JAEGER_MODULE_VERSION}`,
+  );
 }
 
 /** Prometheus and Jaeger are built. */
@@ -41,7 +50,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, child: ChildProcess, output: () => string, tries = 600): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  child: ChildProcess,
+  output: () => string,
+  tries = 600,
+): Promise<void> {
   for (let i = 0; i < tries; i++) {
     if (child.exitCode !== null) throw new Error(`${what}: the process exited (${child.exitCode}):\n${output()}`);
     if (await check().catch(() => false)) return;
@@ -90,11 +105,17 @@ export interface RunningPrometheus {
 }
 
 /** Starts Prometheus scraping `jobs` (job name -> targets host:port and metrics path) every second. */
-export async function startPrometheus(jobs: { name: string; targets: string[]; path: string }[]): Promise<RunningPrometheus> {
+export async function startPrometheus(
+  jobs: { name: string; targets: string[]; path: string }[],
+): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'meshctl-prometheus-'));
   const config = {
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
-    scrape_configs: jobs.map((j) => ({ job_name: j.name, metrics_path: j.path, static_configs: [{ targets: j.targets }] })),
+    scrape_configs: jobs.map((j) => ({
+      job_name: j.name,
+      metrics_path: j.path,
+      static_configs: [{ targets: j.targets }],
+    })),
   };
   await writeFile(join(dir, 'prometheus.yml'), stringify(config));
   const port = await freePort();
@@ -124,9 +145,14 @@ export async function startPrometheus(jobs: { name: string; targets: string[]; p
   return {
     url,
     api,
-    query: async (expr) => (await api<{ result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
+    query: async (expr) =>
+      (await api<{ result: PromSample[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
     queryRange: async (expr, start, end, step) =>
-      (await api<{ result: PromSample[] }>(`/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=${step}`)).result,
+      (
+        await api<{ result: PromSample[] }>(
+          `/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${start}&end=${end}&step=${step}`,
+        )
+      ).result,
     stop,
   };
 }
@@ -151,15 +177,24 @@ export async function startJaeger(): Promise<RunningJaeger> {
   const config = {
     service: {
       extensions: ['jaeger_storage', 'jaeger_query', 'healthcheckv2'],
-      pipelines: { traces: { receivers: ['otlp', 'zipkin'], processors: ['batch'], exporters: ['jaeger_storage_exporter'] } },
+      pipelines: {
+        traces: { receivers: ['otlp', 'zipkin'], processors: ['batch'], exporters: ['jaeger_storage_exporter'] },
+      },
       telemetry: { logs: { level: 'warn' }, metrics: { level: 'none' } },
     },
     extensions: {
       healthcheckv2: { use_v2: true, http: { endpoint: `127.0.0.1:${health}` } },
-      jaeger_query: { storage: { traces: 'memstore' }, http: { endpoint: `127.0.0.1:${query}` }, grpc: { endpoint: `127.0.0.1:${await freePort()}` } },
+      jaeger_query: {
+        storage: { traces: 'memstore' },
+        http: { endpoint: `127.0.0.1:${query}` },
+        grpc: { endpoint: `127.0.0.1:${await freePort()}` },
+      },
       jaeger_storage: { backends: { memstore: { memory: { max_traces: 100000 } } } },
     },
-    receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${otlp}` } } }, zipkin: { endpoint: `127.0.0.1:${zipkin}` } },
+    receivers: {
+      otlp: { protocols: { http: { endpoint: `127.0.0.1:${otlp}` } } },
+      zipkin: { endpoint: `127.0.0.1:${zipkin}` },
+    },
     processors: { batch: { timeout: '100ms' } },
     exporters: { jaeger_storage_exporter: { trace_storage: 'memstore' } },
   };
@@ -168,7 +203,12 @@ export async function startJaeger(): Promise<RunningJaeger> {
   const queryUrl = `http://127.0.0.1:${query}`;
   const start = async () => {
     running = startProcess('jaeger', ['--config', join(dir, 'config.yaml')]);
-    await waitFor('jaeger', async () => (await fetch(`${queryUrl}/api/services`)).ok && (await fetch(`http://127.0.0.1:${health}/status`)).ok, running.child, running.output);
+    await waitFor(
+      'jaeger',
+      async () => (await fetch(`${queryUrl}/api/services`)).ok && (await fetch(`http://127.0.0.1:${health}/status`)).ok,
+      running.child,
+      running.output,
+    );
   };
   const stopOnly = async () => {
     if (running) await stopProcess(running.child);

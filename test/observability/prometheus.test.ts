@@ -8,7 +8,15 @@ import { createServer as createTcpServer, connect, type Server as TcpServer } fr
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring } from '../support/requirements.js';
 import { observabilityBinaries, startPrometheus, type RunningPrometheus } from './backends.js';
-import { LocalMeshForTest, eventually, reviewsDestinationRule, reviewsSplit, send, SERVICE_PORT, type Sidecar } from '../e2e/support/local-mesh.js';
+import {
+  LocalMeshForTest,
+  eventually,
+  reviewsDestinationRule,
+  reviewsSplit,
+  send,
+  SERVICE_PORT,
+  type Sidecar,
+} from '../e2e/support/local-mesh.js';
 import { runCli } from '../support/cli.js';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
 import { ProxyLog } from '../../src/proxy-runtime/log.js';
@@ -64,7 +72,13 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
         apiVersion: 'proxy.meshctl.dev/v1',
         node: { workload: 'db-client', namespace: 'default', labels: { app: 'db-client', version: 'v1' } },
         listeners: [{ name: 'db', port: 0, direction: 'outbound', chains: [{ protocol: 'tcp', tcpCluster: 'db' }] }],
-        clusters: [{ name: 'db', service: 'db.default.svc.cluster.local', endpoints: [{ address: '127.0.0.1', port: echoPort }] }],
+        clusters: [
+          {
+            name: 'db',
+            service: 'db.default.svc.cluster.local',
+            endpoints: [{ address: '127.0.0.1', port: echoPort }],
+          },
+        ],
       },
       { adminPort: 0, telemetryPort: 0, accessLog: null, log: new ProxyLog('error', () => undefined) },
     );
@@ -74,7 +88,11 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
     const proxies = (JSON.parse(status.stdout) as { proxies: { telemetryAddress: string | null }[] }).proxies;
     const sidecarTargets = proxies.map((p) => p.telemetryAddress).filter((a): a is string => a !== null);
     prometheus = await startPrometheus([
-      { name: 'meshctl-proxies', path: '/stats/prometheus', targets: [...sidecarTargets, `127.0.0.1:${tcpProxy.telemetryPort}`] },
+      {
+        name: 'meshctl-proxies',
+        path: '/stats/prometheus',
+        targets: [...sidecarTargets, `127.0.0.1:${tcpProxy.telemetryPort}`],
+      },
       { name: 'meshctl-control-plane', path: '/metrics', targets: [mesh.cp.state.apiUrl.replace(/^http:\/\//, '')] },
     ]);
     load = steadyTraffic(client, tcpProxy.listenerPort('db'));
@@ -90,13 +108,21 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
 
   it('scrapes every proxy and the control plane without errors, and counters never reset across config changes', async () => {
     // every proxy's telemetry address came from proxy-status (3 sidecars), plus the TCP one and the control plane
-    const targets = async () => (await prometheus.api<{ activeTargets: { health: string; lastError: string; scrapeUrl: string }[] }>('/api/v1/targets')).activeTargets;
+    const targets = async () =>
+      (
+        await prometheus.api<{ activeTargets: { health: string; lastError: string; scrapeUrl: string }[] }>(
+          '/api/v1/targets',
+        )
+      ).activeTargets;
     const allUp = async () => (await targets()).length === 5 && (await targets()).every((t) => t.health === 'up');
-    await eventually('every target scraped', allUp, 60_000).catch(async () => expect(await targets()).toEqual('all 5 up'));
+    await eventually('every target scraped', allUp, 60_000).catch(async () =>
+      expect(await targets()).toEqual('all 5 up'),
+    );
     const rate = 'sum(rate(istio_requests_total{reporter="source"}[30s]))';
     await eventually('a request rate in Prometheus', async () => (await prometheus.query(rate)).length > 0, 60_000);
     const from = Math.ceil(Date.now() / 1000);
-    const scrapesNow = async () => Number((await prometheus.query('count_over_time(up{job="meshctl-control-plane"}[10m])'))[0]?.value?.[1] ?? 0);
+    const scrapesNow = async () =>
+      Number((await prometheus.query('count_over_time(up{job="meshctl-control-plane"}[10m])'))[0]?.value?.[1] ?? 0);
 
     for (const doc of [reviewsDestinationRule + '---\n' + reviewsSplit(80, 20), reviewsSplit(20, 80)]) {
       const before = await scrapesNow();
@@ -105,15 +131,25 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
       await eventually('a few scrapes after the change', async () => (await scrapesNow()) >= before + 4, 60_000);
     }
 
-    for (const t of await targets()) expect({ url: t.scrapeUrl, health: t.health, lastError: t.lastError }).toEqual({ url: t.scrapeUrl, health: 'up', lastError: '' });
+    for (const t of await targets())
+      expect({ url: t.scrapeUrl, health: t.health, lastError: t.lastError }).toEqual({
+        url: t.scrapeUrl,
+        health: 'up',
+        lastError: '',
+      });
     // identical label sets in one scrape would count here (Prometheus keeps one sample and counts the others)
     const self = await (await fetch(`${prometheus.url}/metrics`)).text();
-    for (const name of ['prometheus_target_scrapes_sample_duplicate_timestamp_total', 'prometheus_target_scrapes_sample_out_of_order_total']) {
+    for (const name of [
+      'prometheus_target_scrapes_sample_duplicate_timestamp_total',
+      'prometheus_target_scrapes_sample_out_of_order_total',
+    ]) {
       const line = self.split('\n').find((l) => l.startsWith(name + ' '));
       expect(line, name).toBe(`${name} 0`);
     }
     // no counter went back at any change
-    const resets = await prometheus.query('sum(resets(istio_requests_total[10m])) + sum(resets(istio_tcp_connections_opened_total[10m]))');
+    const resets = await prometheus.query(
+      'sum(resets(istio_requests_total[10m])) + sum(resets(istio_tcp_connections_opened_total[10m]))',
+    );
     expect(resets.map((r) => r.value![1])).toEqual(['0']);
     // the request rate is there at every step from before the first change to after the last
     const now = Date.now() / 1000;
@@ -128,7 +164,16 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
     const dashboards = await loadDashboards();
     expect([...dashboards.keys()]).toEqual(['control-plane.json', 'mesh.json', 'service.json', 'workload.json']);
     // rate() over 1m needs two samples of every series (TCP, 4xx, 5xx): a few scrapes of the steady traffic
-    await eventually('5xx and TCP rates in Prometheus', async () => (await prometheus.query('sum(rate(istio_requests_total{response_code="503"}[1m])) * sum(rate(istio_tcp_connections_opened_total[1m]))')).length > 0, 60_000);
+    await eventually(
+      '5xx and TCP rates in Prometheus',
+      async () =>
+        (
+          await prometheus.query(
+            'sum(rate(istio_requests_total{response_code="503"}[1m])) * sum(rate(istio_tcp_connections_opened_total[1m]))',
+          )
+        ).length > 0,
+      60_000,
+    );
     const empty: string[] = [];
     let checked = 0;
     for (const [file, text] of dashboards) {
@@ -141,9 +186,13 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
     expect(empty).toEqual([]);
     expect(checked).toBeGreaterThan(30);
     // the template variables' queries have values too
-    const services = await prometheus.api<string[]>(`/api/v1/label/destination_service/values?match[]=istio_requests_total`);
+    const services = await prometheus.api<string[]>(
+      `/api/v1/label/destination_service/values?match[]=istio_requests_total`,
+    );
     expect(services).toContain('reviews.default.svc.cluster.local');
-    const workloads = await prometheus.api<string[]>(`/api/v1/label/destination_workload/values?match[]=istio_requests_total`);
+    const workloads = await prometheus.api<string[]>(
+      `/api/v1/label/destination_workload/values?match[]=istio_requests_total`,
+    );
     expect(workloads).toEqual(expect.arrayContaining(['reviews-v1', 'reviews-v2']));
   }, 300_000);
 });

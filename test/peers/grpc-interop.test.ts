@@ -20,9 +20,20 @@ import { eventually } from '../protocol/harness.js';
 
 /** The interop cases that need no Google credentials, nor a client resolving several servers. */
 const CASES = [
-  'empty_unary', 'large_unary', 'client_streaming', 'server_streaming', 'ping_pong', 'empty_stream', 'timeout_on_sleeping_server',
-  'cancel_after_begin', 'cancel_after_first_response', 'status_code_and_message', 'special_status_message', 'custom_metadata',
-  'unimplemented_method', 'unimplemented_service',
+  'empty_unary',
+  'large_unary',
+  'client_streaming',
+  'server_streaming',
+  'ping_pong',
+  'empty_stream',
+  'timeout_on_sleeping_server',
+  'cancel_after_begin',
+  'cancel_after_first_response',
+  'status_code_and_message',
+  'special_status_message',
+  'custom_metadata',
+  'unimplemented_method',
+  'unimplemented_service',
 ];
 // Left out: the *_creds / oauth2 / google_default cases (need Google credentials), pick_first_unary (a
 // client resolving several servers), orca_per_rpc / orca_oob (fail against this server directly too:
@@ -33,8 +44,11 @@ async function runCases(port: number): Promise<string[]> {
   const failed: string[] = [];
   for (const c of CASES) {
     const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      execFile(peerTool('grpc-interop-client'), ['--server_host=127.0.0.1', `--server_port=${port}`, `--test_case=${c}`], { timeout: 60_000 }, (e, _out, err) =>
-        resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, err: String(err) }),
+      execFile(
+        peerTool('grpc-interop-client'),
+        ['--server_host=127.0.0.1', `--server_port=${port}`, `--test_case=${c}`],
+        { timeout: 60_000 },
+        (e, _out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, err: String(err) }),
       );
     });
     if (r.code !== 0) failed.push(`${c}: ${r.err.trim().split('\n').at(-1)}`);
@@ -42,7 +56,9 @@ async function runCases(port: number): Promise<string[]> {
   return failed;
 }
 
-const routeAll = [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }];
+const routeAll = [
+  { name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] },
+];
 
 describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
   let server: ChildProcess;
@@ -59,10 +75,22 @@ describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
       writeFileSync(join(dir, name), text, { mode: 0o600 });
       return join(dir, name);
     };
-    files = { ca: w('ca.pem', ca.cert), cc: w('c.pem', c.cert), ck: w('c.key', c.key), sc: w('s.pem', s.cert), sk: w('s.key', s.key) };
+    files = {
+      ca: w('ca.pem', ca.cert),
+      cc: w('c.pem', c.cert),
+      ck: w('c.key', c.key),
+      sc: w('s.pem', s.cert),
+      sk: w('s.key', s.key),
+    };
     // The server is up once a direct empty_unary passes.
     for (let i = 0; i < 100; i++) {
-      const ok = await new Promise<boolean>((r) => execFile(peerTool('grpc-interop-client'), ['--server_host=127.0.0.1', `--server_port=${serverPort}`, '--test_case=empty_unary'], (e) => r(!e)));
+      const ok = await new Promise<boolean>((r) =>
+        execFile(
+          peerTool('grpc-interop-client'),
+          ['--server_host=127.0.0.1', `--server_port=${serverPort}`, '--test_case=empty_unary'],
+          (e) => r(!e),
+        ),
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -89,7 +117,15 @@ describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
     const inbound = await startProxy({
       apiVersion: 'proxy.meshctl.dev/v1',
       identity: { certChain: files.sc, privateKey: files.sk, trustRoots: files.ca },
-      listeners: [{ name: 'in', address: '127.0.0.1', port: 0, direction: 'inbound', chains: [{ routeConfig: 'r', tls: 'strict' }] }],
+      listeners: [
+        {
+          name: 'in',
+          address: '127.0.0.1',
+          port: 0,
+          direction: 'inbound',
+          chains: [{ routeConfig: 'r', tls: 'strict' }],
+        },
+      ],
       routes: routeAll,
       clusters: [{ name: 'app', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: serverPort }] }],
     });
@@ -98,7 +134,20 @@ describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
       identity: { certChain: files.cc, privateKey: files.ck, trustRoots: files.ca },
       listeners: [{ name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'r' }] }],
       routes: routeAll,
-      clusters: [{ name: 'app', protocol: 'http2', tls: 'mutual', endpoints: [{ address: '127.0.0.1', port: inbound.proxy.listenerPort('in'), identity: 'spiffe://cluster.local/ns/default/sa/interop' }] }],
+      clusters: [
+        {
+          name: 'app',
+          protocol: 'http2',
+          tls: 'mutual',
+          endpoints: [
+            {
+              address: '127.0.0.1',
+              port: inbound.proxy.listenerPort('in'),
+              identity: 'spiffe://cluster.local/ns/default/sa/interop',
+            },
+          ],
+        },
+      ],
     });
     expect(await runCases(outbound.proxy.listenerPort('out'))).toEqual([]);
   }, 300_000);
@@ -106,24 +155,59 @@ describeRequiring([peerTools], 'grpc-go interop through the proxy', () => {
   it('every case passes through the local mesh: two meshctl run workloads, their sidecars, mTLS from the control plane', async () => {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-interop-'));
     const cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
-    const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+    const cli = (...argv: string[]) =>
+      runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
     const stop = join(home, 'stop');
     try {
       const [appPort, localPort] = [await freePort(), await freePort()];
       // The server runs until the test says stop (a file), then the workload ends and unregisters.
-      const serving = cli('run', '--name', 'interop', '--service', 'interop', '--service-port', '9080', '--port', String(appPort), '--', 'sh', '-c',
-        `"${peerTool('grpc-interop-server')}" --port=$PORT & pid=$!; while [ ! -e "${stop}" ]; do sleep 0.2; done; kill $pid`);
-      await eventually('the interop server in the mesh', () => cp.server.ads.views().some((v) => v.proxy.workload === 'interop'), 30_000);
+      const serving = cli(
+        'run',
+        '--name',
+        'interop',
+        '--service',
+        'interop',
+        '--service-port',
+        '9080',
+        '--port',
+        String(appPort),
+        '--',
+        'sh',
+        '-c',
+        `"${peerTool('grpc-interop-server')}" --port=$PORT & pid=$!; while [ ! -e "${stop}" ]; do sleep 0.2; done; kill $pid`,
+      );
+      await eventually(
+        'the interop server in the mesh',
+        () => cp.server.ads.views().some((v) => v.proxy.workload === 'interop'),
+        30_000,
+      );
       await waitServing(home, 'interop');
       const client = peerTool('grpc-interop-client');
-      const script = CASES.map((c) => `"${client}" --server_host=127.0.0.1 --server_port=${localPort} --test_case=${c} >/dev/null 2>&1 || echo "FAILED ${c}"`).join('; ');
-      const r = await cli('run', '--name', 'interop-client', '--port', String(await freePort()), '--outbound', `interop:9080=${localPort}`, '--', 'sh', '-c', script);
+      const script = CASES.map(
+        (c) =>
+          `"${client}" --server_host=127.0.0.1 --server_port=${localPort} --test_case=${c} >/dev/null 2>&1 || echo "FAILED ${c}"`,
+      ).join('; ');
+      const r = await cli(
+        'run',
+        '--name',
+        'interop-client',
+        '--port',
+        String(await freePort()),
+        '--outbound',
+        `interop:9080=${localPort}`,
+        '--',
+        'sh',
+        '-c',
+        script,
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('');
       // The calls arrived at the server's sidecar over mutual TLS, as gRPC.
       const w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'interop')!;
       const metrics = await (await fetch(`http://127.0.0.1:${w.telemetryPort}/stats/prometheus`)).text();
-      expect(metrics).toMatch(/istio_requests_total\{[^}]*reporter="destination"[^}]*request_protocol="grpc"[^}]*connection_security_policy="mutual_tls"|istio_requests_total\{[^}]*connection_security_policy="mutual_tls"[^}]*request_protocol="grpc"/);
+      expect(metrics).toMatch(
+        /istio_requests_total\{[^}]*reporter="destination"[^}]*request_protocol="grpc"[^}]*connection_security_policy="mutual_tls"|istio_requests_total\{[^}]*connection_security_policy="mutual_tls"[^}]*request_protocol="grpc"/,
+      );
       writeFileSync(stop, '');
       expect((await serving).code).toBe(0);
     } finally {

@@ -42,11 +42,24 @@ const TIMING_DEPENDENT = new Set(['http2/5.1: half closed (remote): Sends a HEAD
 /** Runs h2spec against 127.0.0.1:`port`; resolves with the failed cases and the total count. */
 async function h2spec(port: number): Promise<{ total: number; failed: string[] }> {
   const report = join(mkdtempSync(join(tmpdir(), 'h2spec-')), 'report.xml');
-  const out = await new Promise<string>((resolve) => execFile(peerTool('h2spec'), ['-h', '127.0.0.1', '-p', String(port), '-o', '2', '-j', report], { timeout: 240_000 }, (_e, stdout, stderr) => resolve(`${stdout}${stderr}`)));
+  const out = await new Promise<string>((resolve) =>
+    execFile(
+      peerTool('h2spec'),
+      ['-h', '127.0.0.1', '-p', String(port), '-o', '2', '-j', report],
+      { timeout: 240_000 },
+      (_e, stdout, stderr) => resolve(`${stdout}${stderr}`),
+    ),
+  );
   if (!existsSync(report)) throw new Error(`h2spec wrote no report:\n${out.slice(-2000)}`);
   const xml = readFileSync(report, 'latin1');
   const cases = [...xml.matchAll(/<testcase package="([^"]*)" classname="([^"]*)"[^>]*>(\s*<(error|failure)>)?/g)];
-  const unescape = (s: string): string => s.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const unescape = (s: string): string =>
+    s
+      .replace(/&#39;/g, "'")
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   const failed = cases.filter((m) => m[3]).map((m) => `${m[1]}: ${unescape(m[2]!)}`);
   return { total: cases.length, failed: failed.filter((f) => !TIMING_DEPENDENT.has(f)).sort() };
 }
@@ -90,7 +103,13 @@ describeRequiring([peerTools], 'h2spec through the proxy', () => {
       writeFileSync(join(dir, name), text, { mode: 0o600 });
       return join(dir, name);
     };
-    files = { ca: w('ca.pem', ca.cert), cc: w('c.pem', c.cert), ck: w('c.key', c.key), sc: w('s.pem', s.cert), sk: w('s.key', s.key) };
+    files = {
+      ca: w('ca.pem', ca.cert),
+      cc: w('c.pem', c.cert),
+      ck: w('c.key', c.key),
+      sc: w('s.pem', s.cert),
+      sk: w('s.key', s.key),
+    };
   });
 
   it('node:http2 alone fails exactly the listed cases (the baseline)', async () => {
@@ -112,12 +131,31 @@ describeRequiring([peerTools], 'h2spec through the proxy', () => {
     const server = await startProxy({
       apiVersion: 'proxy.meshctl.dev/v1',
       identity: { certChain: files.sc, privateKey: files.sk, trustRoots: files.ca },
-      listeners: [{ name: 'in', address: '127.0.0.1', port: 0, direction: 'inbound', chains: [{ routeConfig: 'r', tls: 'strict' }] }],
-      routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
+      listeners: [
+        {
+          name: 'in',
+          address: '127.0.0.1',
+          port: 0,
+          direction: 'inbound',
+          chains: [{ routeConfig: 'r', tls: 'strict' }],
+        },
+      ],
+      routes: [
+        { name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] },
+      ],
       clusters: [{ name: 'app', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }],
     });
     const client = await startProxy({
-      ...outbound({ tls: 'mutual', endpoints: [{ address: '127.0.0.1', port: server.proxy.listenerPort('in'), identity: 'spiffe://cluster.local/ns/default/sa/app' }] }),
+      ...outbound({
+        tls: 'mutual',
+        endpoints: [
+          {
+            address: '127.0.0.1',
+            port: server.proxy.listenerPort('in'),
+            identity: 'spiffe://cluster.local/ns/default/sa/app',
+          },
+        ],
+      }),
       identity: { certChain: files.cc, privateKey: files.ck, trustRoots: files.ca },
     });
     const r = await h2spec(client.proxy.listenerPort('out'));
@@ -128,18 +166,56 @@ describeRequiring([peerTools], 'h2spec through the proxy', () => {
   it('through the local mesh (two meshctl run workloads, mTLS from the control plane): the same failures, none more', async () => {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-h2spec-'));
     const cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
-    const cli = (...argv: string[]) => runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
+    const cli = (...argv: string[]) =>
+      runCli(['--local', ...argv], { env: { MESHCTL_HOME: home, PATH: process.env.PATH } });
     const stop = join(home, 'stop');
     const wait = `while [ ! -e "${stop}" ]; do sleep 0.2; done`;
     try {
       const [appPort, localPort] = [await freePort(), await freePort()];
-      const h2app = "const s=require('node:http2').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('ok'))});s.on('sessionError',()=>{});s.listen(Number(process.env.PORT),'127.0.0.1')";
-      const serving = cli('run', '--name', 'h2app', '--service', 'h2app', '--service-port', '9080', '--port', String(appPort), '--', 'sh', '-c', `"${process.execPath}" -e "${h2app}" & pid=$!; ${wait}; kill $pid`);
-      await eventually('the app in the mesh', () => cp.server.ads.views().some((v) => v.proxy.workload === 'h2app'), 30_000);
+      const h2app =
+        "const s=require('node:http2').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('ok'))});s.on('sessionError',()=>{});s.listen(Number(process.env.PORT),'127.0.0.1')";
+      const serving = cli(
+        'run',
+        '--name',
+        'h2app',
+        '--service',
+        'h2app',
+        '--service-port',
+        '9080',
+        '--port',
+        String(appPort),
+        '--',
+        'sh',
+        '-c',
+        `"${process.execPath}" -e "${h2app}" & pid=$!; ${wait}; kill $pid`,
+      );
+      await eventually(
+        'the app in the mesh',
+        () => cp.server.ads.views().some((v) => v.proxy.workload === 'h2app'),
+        30_000,
+      );
       await waitServing(home, 'h2app');
-      const client = cli('run', '--name', 'h2client', '--port', String(await freePort()), '--outbound', `h2app:9080=${localPort}`, '--', 'sh', '-c', wait);
+      const client = cli(
+        'run',
+        '--name',
+        'h2client',
+        '--port',
+        String(await freePort()),
+        '--outbound',
+        `h2app:9080=${localPort}`,
+        '--',
+        'sh',
+        '-c',
+        wait,
+      );
       // The client's sidecar listens on the local port once it has its config from the control plane.
-      await eventually('the client sidecar synced', () => cp.server.ads.views().find((v) => v.proxy.workload === 'h2client')?.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED', 30_000);
+      await eventually(
+        'the client sidecar synced',
+        () =>
+          cp.server.ads.views().find((v) => v.proxy.workload === 'h2client')?.types['proxy.meshctl.dev/v1/listeners']
+            ?.status === 'SYNCED',
+        30_000,
+      );
       for (let i = 0; i < 300 && !(await canConnect(localPort)); i++) await new Promise((r) => setTimeout(r, 50));
       const r = await h2spec(localPort);
       expect(r.total).toBe(145);

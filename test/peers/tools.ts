@@ -16,7 +16,11 @@ export function peerToolsDir(): string {
   if (process.env.MESHCTL_PEERS_BIN_DIR) return process.env.MESHCTL_PEERS_BIN_DIR;
   const dirs = readdirSync(join(here, 'go')).sort();
   // The script hashes `cat go/*/go.mod go/*/go.sum go/k8syaml/main.go` (shell glob order: sorted).
-  const files = [...dirs.map((d) => join(here, 'go', d, 'go.mod')), ...dirs.map((d) => join(here, 'go', d, 'go.sum')), join(here, 'go', 'k8syaml', 'main.go')];
+  const files = [
+    ...dirs.map((d) => join(here, 'go', d, 'go.mod')),
+    ...dirs.map((d) => join(here, 'go', d, 'go.sum')),
+    join(here, 'go', 'k8syaml', 'main.go'),
+  ];
   const h = createHash('sha256');
   for (const f of files) h.update(readFileSync(f));
   const cache = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');

@@ -33,7 +33,11 @@ describe('CA service and CA client', () => {
   });
 
   it('refuses a workload whose token the control plane did not issue: no certificate, a clear reason', async () => {
-    const signer = await grpcCertificateSigner({ address: cp.address(), trustRoots: cp.authority.rootPem, credential: () => 'meshtk_not-a-real-token' });
+    const signer = await grpcCertificateSigner({
+      address: cp.address(),
+      trustRoots: cp.authority.rootPem,
+      credential: () => 'meshtk_not-a-real-token',
+    });
     const err = await CaIdentitySource.start({ signer, trustRoots: cp.authority.rootPem }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/credential rejected: unknown or revoked token/);
@@ -46,7 +50,9 @@ describe('CA service and CA client', () => {
       const first = id.current();
       await new Promise<void>((resolve) => id.once('rotated', () => resolve()));
       const second = id.current();
-      expect(new X509Certificate(second.certChain).serialNumber).not.toBe(new X509Certificate(first.certChain).serialNumber);
+      expect(new X509Certificate(second.certChain).serialNumber).not.toBe(
+        new X509Certificate(first.certChain).serialNumber,
+      );
       expect(second.privateKey).not.toBe(first.privateKey);
       expect(id.status().renewals).toBe(1);
 
@@ -56,8 +62,13 @@ describe('CA service and CA client', () => {
       expect(failure.message).toMatch(/certificate request to 127\.0\.0\.1:\d+ failed/);
       expect(id.current()).toBe(second);
       await cp.restart();
-      await eventually('a rotation after the CA returns', () => id.current() !== second && id.status().lastError === undefined);
-      expect(new X509Certificate(id.current().certChain).subjectAltName).toBe('URI:spiffe://cluster.local/ns/default/sa/web');
+      await eventually(
+        'a rotation after the CA returns',
+        () => id.current() !== second && id.status().lastError === undefined,
+      );
+      expect(new X509Certificate(id.current().certChain).subjectAltName).toBe(
+        'URI:spiffe://cluster.local/ns/default/sa/web',
+      );
     } finally {
       id.close();
     }

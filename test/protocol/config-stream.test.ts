@@ -8,7 +8,14 @@ import { eventually, identityFor, startTestControlPlane, type TestControlPlane }
 
 let cp: TestControlPlane;
 let identity: CaIdentitySource;
-const node = { id: 'web-1.default', workload: 'web-1', namespace: 'default', serviceAccount: 'web', labels: { app: 'web', version: 'v1' }, proxyVersion: 'test' };
+const node = {
+  id: 'web-1.default',
+  workload: 'web-1',
+  namespace: 'default',
+  serviceAccount: 'web',
+  labels: { app: 'web', version: 'v1' },
+  proxyVersion: 'test',
+};
 
 beforeAll(async () => {
   cp = await startTestControlPlane();
@@ -40,11 +47,21 @@ describe('config stream', () => {
   it('sends the current config on subscribe and records the ACK (SYNCED); types with nothing to send are NOT SENT', async () => {
     cp.source.set('v1', TypeUrl.clusters, [{ name: 'reviews', endpoints: [] }]);
     const proxy = proxyState();
-    const client = new XdsClient({ address: cp.address(), identity, node, types: [TypeUrl.clusters, TypeUrl.listeners], apply: proxy.apply, backoff: { initialMs: 50, maxMs: 200 } });
+    const client = new XdsClient({
+      address: cp.address(),
+      identity,
+      node,
+      types: [TypeUrl.clusters, TypeUrl.listeners],
+      apply: proxy.apply,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
     await client.start();
     try {
       await eventually('the ACK of v1', () => serverView()?.types[TypeUrl.clusters]?.status === 'SYNCED');
-      expect(proxy.applied.get(TypeUrl.clusters)).toEqual({ version: 'v1', resources: [{ name: 'reviews', endpoints: [] }] });
+      expect(proxy.applied.get(TypeUrl.clusters)).toEqual({
+        version: 'v1',
+        resources: [{ name: 'reviews', endpoints: [] }],
+      });
       const view = serverView()!;
       expect(view.types[TypeUrl.clusters]).toMatchObject({ sentVersion: 'v1', ackedVersion: 'v1', status: 'SYNCED' });
       expect(view.types[TypeUrl.listeners]?.status).toBe('NOT SENT');
@@ -67,8 +84,17 @@ describe('config stream', () => {
   it('records a NACK with the proxy reason while the proxy keeps its last good config, and recovers when fixed', async () => {
     cp.source.set('v10', TypeUrl.routes, [{ name: 'good' }]);
     const proxy = proxyState();
-    proxy.setRejector((rs) => (rs.some((r) => (r as { name: string }).name === 'bad') ? 'routes[0].name: "bad" is not allowed' : undefined));
-    const client = new XdsClient({ address: cp.address(), identity, node, types: [TypeUrl.routes], apply: proxy.apply, backoff: { initialMs: 50, maxMs: 200 } });
+    proxy.setRejector((rs) =>
+      rs.some((r) => (r as { name: string }).name === 'bad') ? 'routes[0].name: "bad" is not allowed' : undefined,
+    );
+    const client = new XdsClient({
+      address: cp.address(),
+      identity,
+      node,
+      types: [TypeUrl.routes],
+      apply: proxy.apply,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
     await client.start();
     try {
       await eventually('v10 synced', () => serverView()?.types[TypeUrl.routes]?.status === 'SYNCED');
@@ -79,7 +105,10 @@ describe('config stream', () => {
       expect(st.lastNack).toMatchObject({ keptVersion: 'v10', message: 'routes[0].name: "bad" is not allowed' });
       expect(st.ackedVersion).toBe('v10');
       expect(proxy.applied.get(TypeUrl.routes)).toEqual({ version: 'v10', resources: [{ name: 'good' }] });
-      expect(client.state()[TypeUrl.routes]).toMatchObject({ appliedVersion: 'v10', lastError: 'routes[0].name: "bad" is not allowed' });
+      expect(client.state()[TypeUrl.routes]).toMatchObject({
+        appliedVersion: 'v10',
+        lastError: 'routes[0].name: "bad" is not allowed',
+      });
       expect(cp.logs.some((l) => l.includes('rejected') && l.includes('is not allowed'))).toBe(true);
 
       cp.source.set('v12', TypeUrl.routes, [{ name: 'fixed' }]);
@@ -95,7 +124,11 @@ describe('config stream', () => {
     cp.source.set('v20', TypeUrl.endpoints, [{ cluster: 'a' }]);
     let release: (() => void) | undefined;
     const client = new XdsClient({
-      address: cp.address(), identity, node, types: [TypeUrl.endpoints], backoff: { initialMs: 50, maxMs: 200 },
+      address: cp.address(),
+      identity,
+      node,
+      types: [TypeUrl.endpoints],
+      backoff: { initialMs: 50, maxMs: 200 },
       apply: () => new Promise<ApplyResult>((resolve) => (release = () => resolve({ ok: true }))),
     });
     await client.start();
@@ -112,7 +145,14 @@ describe('config stream', () => {
   it('keeps the last good config while the control plane is down and gets the current config at once on reconnect', async () => {
     cp.source.set('v30', TypeUrl.clusters, [{ name: 'before' }]);
     const proxy = proxyState();
-    const client = new XdsClient({ address: cp.address(), identity, node, types: [TypeUrl.clusters], apply: proxy.apply, backoff: { initialMs: 50, maxMs: 300 } });
+    const client = new XdsClient({
+      address: cp.address(),
+      identity,
+      node,
+      types: [TypeUrl.clusters],
+      apply: proxy.apply,
+      backoff: { initialMs: 50, maxMs: 300 },
+    });
     await client.start();
     try {
       await eventually('v30 applied', () => proxy.applied.get(TypeUrl.clusters)?.version === 'v30');
@@ -132,12 +172,23 @@ describe('config stream', () => {
 
   it('refuses a proxy whose node claims another identity than its certificate', async () => {
     const client = new XdsClient({
-      address: cp.address(), identity, node: { ...node, id: 'impostor', serviceAccount: 'admin' }, types: [TypeUrl.clusters],
-      apply: () => ({ ok: true }), backoff: { initialMs: 1000, maxMs: 1000 }, log: () => undefined,
+      address: cp.address(),
+      identity,
+      node: { ...node, id: 'impostor', serviceAccount: 'admin' },
+      types: [TypeUrl.clusters],
+      apply: () => ({ ok: true }),
+      backoff: { initialMs: 1000, maxMs: 1000 },
+      log: () => undefined,
     });
     await client.start();
     try {
-      await eventually('the refusal', () => cp.logs.find((l) => l.includes('node impostor claims spiffe://cluster.local/ns/default/sa/admin but its certificate is spiffe://cluster.local/ns/default/sa/web')));
+      await eventually('the refusal', () =>
+        cp.logs.find((l) =>
+          l.includes(
+            'node impostor claims spiffe://cluster.local/ns/default/sa/admin but its certificate is spiffe://cluster.local/ns/default/sa/web',
+          ),
+        ),
+      );
       expect(serverView('impostor')).toBeUndefined();
     } finally {
       client.close();
@@ -150,12 +201,22 @@ describe('config stream without a workload certificate', () => {
     const { loadMeshProto } = await import('../../src/protocol/stream/grpc.js');
     const { grpc, AdsClient } = await loadMeshProto();
     const serverName = 'meshctl-control-plane.mesh-system.svc';
-    const c = new AdsClient(cp.address(), grpc.credentials.createSsl(Buffer.from(cp.authority.rootPem)), { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName });
-    const call = (c as unknown as { StreamAggregatedResources(): import('@grpc/grpc-js').ClientDuplexStream<unknown, unknown> }).StreamAggregatedResources();
+    const c = new AdsClient(cp.address(), grpc.credentials.createSsl(Buffer.from(cp.authority.rootPem)), {
+      'grpc.ssl_target_name_override': serverName,
+      'grpc.default_authority': serverName,
+    });
+    const call = (
+      c as unknown as { StreamAggregatedResources(): import('@grpc/grpc-js').ClientDuplexStream<unknown, unknown> }
+    ).StreamAggregatedResources();
     const err = await new Promise<{ code: number; details: string }>((resolve) => {
       call.on('error', resolve);
       call.on('data', () => undefined);
-      call.write({ version_info: '', node: { id: 'x', metadata: { namespace: 'default', service_account: 'web' } }, type_url: TypeUrl.clusters, response_nonce: '' });
+      call.write({
+        version_info: '',
+        node: { id: 'x', metadata: { namespace: 'default', service_account: 'web' } },
+        type_url: TypeUrl.clusters,
+        response_nonce: '',
+      });
     });
     c.close();
     expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
@@ -169,8 +230,20 @@ describe('sync status derivation', () => {
     expect(deriveSyncStatus({})).toBe('NOT SENT');
     expect(deriveSyncStatus({ sentNonce: 'n2', ackedNonce: 'n1' })).toBe('STALE');
     expect(deriveSyncStatus({ sentNonce: 'n2', ackedNonce: 'n2' })).toBe('SYNCED');
-    expect(deriveSyncStatus({ sentNonce: 'n2', ackedNonce: 'n1', lastNack: { nonce: 'n2', keptVersion: 'v1', message: 'x', at: '' } })).toBe('NACKED');
+    expect(
+      deriveSyncStatus({
+        sentNonce: 'n2',
+        ackedNonce: 'n1',
+        lastNack: { nonce: 'n2', keptVersion: 'v1', message: 'x', at: '' },
+      }),
+    ).toBe('NACKED');
     // A NACK of an older response does not make a newer, unanswered one NACKED.
-    expect(deriveSyncStatus({ sentNonce: 'n3', ackedNonce: 'n1', lastNack: { nonce: 'n2', keptVersion: 'v1', message: 'x', at: '' } })).toBe('STALE');
+    expect(
+      deriveSyncStatus({
+        sentNonce: 'n3',
+        ackedNonce: 'n1',
+        lastNack: { nonce: 'n2', keptVersion: 'v1', message: 'x', at: '' },
+      }),
+    ).toBe('STALE');
   });
 });

@@ -2,7 +2,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificateAuthority, FileCaStorage, LocalTokenAuthenticator, loadOrCreateCa } from '../../src/control-plane/ca/index.js';
+import {
+  CertificateAuthority,
+  FileCaStorage,
+  LocalTokenAuthenticator,
+  loadOrCreateCa,
+} from '../../src/control-plane/ca/index.js';
 import { startMeshServer, type MeshServer } from '../../src/control-plane/stream/server.js';
 import type { GeneratedResources, ProxyConfigSource, ProxyNode } from '../../src/control-plane/stream/source.js';
 import { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
@@ -43,7 +48,8 @@ export async function startTestControlPlane(): Promise<TestControlPlane> {
   const tokens = new LocalTokenAuthenticator(join(dir, 'tokens.json'));
   const source = new TableSourceForTest();
   const logs: string[] = [];
-  const start = (port: number) => startMeshServer({ host: '127.0.0.1', port, authority, authenticator: tokens, source, log: (l) => logs.push(l) });
+  const start = (port: number) =>
+    startMeshServer({ host: '127.0.0.1', port, authority, authenticator: tokens, source, log: (l) => logs.push(l) });
   const cp: TestControlPlane = {
     dir,
     authority,
@@ -61,10 +67,27 @@ export async function startTestControlPlane(): Promise<TestControlPlane> {
 }
 
 /** A workload identity from the control plane's CA, as a proxy gets it. */
-export async function identityFor(cp: TestControlPlane, workload: { namespace: string; serviceAccount: string; name: string }, ttlSeconds?: number): Promise<CaIdentitySource> {
-  const token = await cp.tokens.issue({ namespace: workload.namespace, serviceAccount: workload.serviceAccount, workload: workload.name });
-  const signer = await grpcCertificateSigner({ address: cp.address(), trustRoots: cp.authority.rootPem, credential: () => token });
-  return CaIdentitySource.start({ signer, trustRoots: cp.authority.rootPem, ...(ttlSeconds ? { ttlSeconds } : {}), backoff: { initialMs: 100, maxMs: 500 } });
+export async function identityFor(
+  cp: TestControlPlane,
+  workload: { namespace: string; serviceAccount: string; name: string },
+  ttlSeconds?: number,
+): Promise<CaIdentitySource> {
+  const token = await cp.tokens.issue({
+    namespace: workload.namespace,
+    serviceAccount: workload.serviceAccount,
+    workload: workload.name,
+  });
+  const signer = await grpcCertificateSigner({
+    address: cp.address(),
+    trustRoots: cp.authority.rootPem,
+    credential: () => token,
+  });
+  return CaIdentitySource.start({
+    signer,
+    trustRoots: cp.authority.rootPem,
+    ...(ttlSeconds ? { ttlSeconds } : {}),
+    backoff: { initialMs: 100, maxMs: 500 },
+  });
 }
 
 /** Resolves when `predicate` holds, polling; rejects with `what` after `timeoutMs`. */

@@ -26,7 +26,11 @@ spec:
 `;
 
 /** The table's rows as cells (columns are separated by at least three spaces). */
-const rows = (stdout: string): string[][] => stdout.trimEnd().split('\n').map((l) => l.split(/\s{3,}/));
+const rows = (stdout: string): string[][] =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split(/\s{3,}/));
 
 beforeAll(async () => {
   mesh = await MeshWithAdmin.start();
@@ -51,7 +55,9 @@ describe('meshctl proxy-config', () => {
     expect(t).toContainEqual(['reviews.default.svc.cluster.local', '9080', 'v1', 'OUTBOUND', 'STATIC']);
     expect(t).toContainEqual(['reviews.default.svc.cluster.local', '9080', 'v2', 'OUTBOUND', 'STATIC']);
     expect(t).toContainEqual(['PassthroughCluster', '-', '-', '-', 'ORIGINAL_DST']);
-    const json = JSON.parse((await mesh.cli('proxy-config', 'clusters', 'productpage.default', '-o', 'json')).stdout) as { name: string }[];
+    const json = JSON.parse(
+      (await mesh.cli('proxy-config', 'clusters', 'productpage.default', '-o', 'json')).stdout,
+    ) as { name: string }[];
     expect(json.map((c) => c.name)).toContain('outbound|9080|v2|reviews.default.svc.cluster.local');
   });
 
@@ -61,8 +67,18 @@ describe('meshctl proxy-config', () => {
     const v2 = workloads.find((w) => w.name === 'reviews-v2')!;
     const t = rows((await mesh.cli('proxy-config', 'endpoints', 'productpage')).stdout);
     expect(t[0]).toEqual(['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER']);
-    expect(t).toContainEqual([`127.0.0.1:${v1.proxyPort}`, 'HEALTHY', 'OK', 'outbound|9080|v1|reviews.default.svc.cluster.local']);
-    expect(t).toContainEqual([`127.0.0.1:${v2.proxyPort}`, 'HEALTHY', 'OK', 'outbound|9080|v2|reviews.default.svc.cluster.local']);
+    expect(t).toContainEqual([
+      `127.0.0.1:${v1.proxyPort}`,
+      'HEALTHY',
+      'OK',
+      'outbound|9080|v1|reviews.default.svc.cluster.local',
+    ]);
+    expect(t).toContainEqual([
+      `127.0.0.1:${v2.proxyPort}`,
+      'HEALTHY',
+      'OK',
+      'outbound|9080|v2|reviews.default.svc.cluster.local',
+    ]);
     // The v1 subset holds only the v1 instance.
     expect(t.filter((row) => row[3] === 'outbound|9080|v1|reviews.default.svc.cluster.local')).toHaveLength(1);
   });
@@ -72,7 +88,9 @@ describe('meshctl proxy-config', () => {
     expect(t[0]).toEqual(['NAME', 'DOMAINS', 'MATCH', 'VIRTUAL SERVICE']);
     expect(t).toContainEqual(['outbound', 'reviews:9080 +3 more', '/* end-user=jason', 'reviews.default']);
     expect(t).toContainEqual(['outbound', 'reviews:9080 +3 more', '/*', 'reviews.default']);
-    const json = JSON.parse((await mesh.cli('proxy-config', 'routes', 'productpage', '-o', 'json')).stdout) as { virtualHosts: { name: string; routes: { route?: { cluster: string; weight: number }[] }[] }[] }[];
+    const json = JSON.parse((await mesh.cli('proxy-config', 'routes', 'productpage', '-o', 'json')).stdout) as {
+      virtualHosts: { name: string; routes: { route?: { cluster: string; weight: number }[] }[] }[];
+    }[];
     const vh = json.flatMap((rc) => rc.virtualHosts).find((v) => v.name === 'reviews.default.svc.cluster.local:9080')!;
     expect(vh.routes[1]!.route!.map((d) => d.weight)).toEqual([80, 20]);
   });
@@ -80,25 +98,49 @@ describe('meshctl proxy-config', () => {
   it('listeners: address, port, match and destination of each filter chain', async () => {
     const t = rows((await mesh.cli('proxy-config', 'listeners', 'productpage')).stdout);
     expect(t[0]).toEqual(['ADDRESS', 'PORT', 'MATCH', 'DESTINATION']);
-    expect(t).toContainEqual(['127.0.0.1', String(outboundPort), 'outbound http-proxy', 'Route: outbound, Cluster: PassthroughCluster']);
+    expect(t).toContainEqual([
+      '127.0.0.1',
+      String(outboundPort),
+      'outbound http-proxy',
+      'Route: outbound, Cluster: PassthroughCluster',
+    ]);
   });
 
   it('secrets: the workload certificate and the root, metadata only', async () => {
     const r = await mesh.cli('proxy-config', 'secrets', 'productpage');
     const t = rows(r.stdout);
     expect(t[0]).toEqual(['RESOURCE NAME', 'TYPE', 'STATUS', 'VALID', 'SERIAL', 'NOT AFTER', 'NOT BEFORE']);
-    const certs = (await mesh.platform.proxyAdminGet<{ identity: { serialNumber: string } }>({ name: 'productpage', namespace: 'default' }, '/certs')).identity;
-    expect(t[1]).toEqual(['default', 'Cert Chain', 'ACTIVE', 'true', certs.serialNumber, expect.stringMatching(/^\d{4}-/), expect.stringMatching(/^\d{4}-/)]);
+    const certs = (
+      await mesh.platform.proxyAdminGet<{ identity: { serialNumber: string } }>(
+        { name: 'productpage', namespace: 'default' },
+        '/certs',
+      )
+    ).identity;
+    expect(t[1]).toEqual([
+      'default',
+      'Cert Chain',
+      'ACTIVE',
+      'true',
+      certs.serialNumber,
+      expect.stringMatching(/^\d{4}-/),
+      expect.stringMatching(/^\d{4}-/),
+    ]);
     expect(t[2]!.slice(0, 4)).toEqual(['ROOTCA', 'CA', 'ACTIVE', 'true']);
     const json = await mesh.cli('proxy-config', 'secrets', 'productpage', '-o', 'json');
     for (const out of [r.stdout, json.stdout]) expect(out).not.toMatch(/BEGIN|PRIVATE|KEY-----/);
-    expect((JSON.parse(json.stdout) as { identity?: string }[])[0]!.identity).toBe('spiffe://cluster.local/ns/default/sa/productpage');
+    expect((JSON.parse(json.stdout) as { identity?: string }[])[0]!.identity).toBe(
+      'spiffe://cluster.local/ns/default/sa/productpage',
+    );
   });
 
   it('all: every section, and JSON keyed by section', async () => {
     const r = await mesh.cli('proxy-config', 'all', 'reviews-v1');
-    for (const title of ['CLUSTERS', 'LISTENERS', 'ROUTES', 'ENDPOINTS', 'SECRETS']) expect(r.stdout).toMatch(new RegExp(`^${title}$`, 'm'));
-    const json = JSON.parse((await mesh.cli('proxy-config', 'all', 'reviews-v1', '-o', 'json')).stdout) as Record<string, unknown>;
+    for (const title of ['CLUSTERS', 'LISTENERS', 'ROUTES', 'ENDPOINTS', 'SECRETS'])
+      expect(r.stdout).toMatch(new RegExp(`^${title}$`, 'm'));
+    const json = JSON.parse((await mesh.cli('proxy-config', 'all', 'reviews-v1', '-o', 'json')).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(Object.keys(json)).toEqual(['clusters', 'listeners', 'routes', 'endpoints', 'secrets']);
   });
 

@@ -8,14 +8,29 @@ import { runProxyInit } from './support/run-proxy-init.js';
 
 describe('meshctl proxy init (no iptables needed)', () => {
   it('--dry-run prints the iptables-restore input for IPv4 and IPv6, and the injector flags give the golden rules', async () => {
-    const r = await runProxyInit(['--dry-run', '--proxy-uid', '1337', '--proxy-gid', '1337', '--inbound-capture-port', '15006', '--outbound-capture-port', '15001', '--exclude-inbound-ports', '15020,15021,15090']);
+    const r = await runProxyInit([
+      '--dry-run',
+      '--proxy-uid',
+      '1337',
+      '--proxy-gid',
+      '1337',
+      '--inbound-capture-port',
+      '15006',
+      '--outbound-capture-port',
+      '15001',
+      '--exclude-inbound-ports',
+      '15020,15021,15090',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const golden = readFileSync(join(import.meta.dirname, 'testdata', 'injector-flags.golden'), 'utf8');
     expect(r.stdout).toBe(
       golden
         .replace('# ipv4\n', '# IPv4: iptables-restore --noflush\n')
-        .replace('# ipv6\n', '# IPv6: ip6tables-restore --noflush (written only when the namespace has a global IPv6 address)\n'),
+        .replace(
+          '# ipv6\n',
+          '# IPv6: ip6tables-restore --noflush (written only when the namespace has a global IPv6 address)\n',
+        ),
     );
   });
 
@@ -32,11 +47,22 @@ describe('meshctl proxy init (no iptables needed)', () => {
   it('reads the annotations file, and a flag overrides its annotation', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mcap-annotations-'));
     const file = join(dir, 'annotations');
-    await writeFile(file, 'traffic.sidecar.istio.io/excludeOutboundPorts="5432"\ntraffic.meshctl.dev/exclude-outbound-ip-ranges="169.254.169.254/32"\n');
+    await writeFile(
+      file,
+      'traffic.sidecar.istio.io/excludeOutboundPorts="5432"\ntraffic.meshctl.dev/exclude-outbound-ip-ranges="169.254.169.254/32"\n',
+    );
     const r = await runProxyInit(['--dry-run', '--ipv6', 'false', '--annotations-file', file]);
     expect(r.stdout).toContain('-A MESH_OUTPUT -p tcp -m tcp --dport 5432 -j RETURN');
     expect(r.stdout).toContain('-A MESH_OUTPUT -d 169.254.169.254/32 -j RETURN');
-    const o = await runProxyInit(['--dry-run', '--ipv6', 'false', '--annotations-file', file, '--exclude-outbound-ports', '3306']);
+    const o = await runProxyInit([
+      '--dry-run',
+      '--ipv6',
+      'false',
+      '--annotations-file',
+      file,
+      '--exclude-outbound-ports',
+      '3306',
+    ]);
     expect(o.stdout).toContain('--dport 3306 -j RETURN');
     expect(o.stdout).not.toContain('5432');
   });
@@ -60,7 +86,9 @@ describe('meshctl proxy init (no iptables needed)', () => {
   });
 
   it('refuses --dry-run with --cleanup, and a bad --netns name', async () => {
-    expect((await runProxyInit(['--dry-run', '--cleanup'])).stderr).toContain('--dry-run and --cleanup cannot be used together');
+    expect((await runProxyInit(['--dry-run', '--cleanup'])).stderr).toContain(
+      '--dry-run and --cleanup cannot be used together',
+    );
     const n = await runProxyInit(['--netns', '../etc']);
     expect(n.code).toBe(64);
     expect(n.stderr).toContain('--netns ../etc: not a network namespace name');
@@ -68,7 +96,20 @@ describe('meshctl proxy init (no iptables needed)', () => {
 
   it('documents the flags the injector passes', async () => {
     const r = await runProxyInit(['--help']);
-    for (const flag of ['--proxy-uid', '--proxy-gid', '--inbound-capture-port', '--outbound-capture-port', '--exclude-inbound-ports', '--exclude-outbound-ports', '--exclude-outbound-ip-ranges', '--include-inbound-ports', '--include-outbound-ip-ranges', '--annotations-file', '--cleanup', '--dry-run']) {
+    for (const flag of [
+      '--proxy-uid',
+      '--proxy-gid',
+      '--inbound-capture-port',
+      '--outbound-capture-port',
+      '--exclude-inbound-ports',
+      '--exclude-outbound-ports',
+      '--exclude-outbound-ip-ranges',
+      '--include-inbound-ports',
+      '--include-outbound-ip-ranges',
+      '--annotations-file',
+      '--cleanup',
+      '--dry-run',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });

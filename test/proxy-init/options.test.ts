@@ -21,13 +21,20 @@ describe('capture options', () => {
   });
 
   it('names the flag and the value for a bad port', () => {
-    expect(() => resolveCaptureOptions({ excludeInboundPorts: '8080,80a' })).toThrow(UsageError)
-    expect(() => resolveCaptureOptions({ excludeInboundPorts: '8080,80a' })).toThrow('--exclude-inbound-ports: "80a" is not a port');
-    expect(() => resolveCaptureOptions({ excludeOutboundPorts: '70000' })).toThrow(/--exclude-outbound-ports: "70000" is not a port/);
+    expect(() => resolveCaptureOptions({ excludeInboundPorts: '8080,80a' })).toThrow(UsageError);
+    expect(() => resolveCaptureOptions({ excludeInboundPorts: '8080,80a' })).toThrow(
+      '--exclude-inbound-ports: "80a" is not a port',
+    );
+    expect(() => resolveCaptureOptions({ excludeOutboundPorts: '70000' })).toThrow(
+      /--exclude-outbound-ports: "70000" is not a port/,
+    );
   });
 
   it('names the annotation when the bad value came from one', () => {
-    const a = settingsFromAnnotations({ 'traffic.sidecar.istio.io/excludeOutboundIPRanges': '10.0.0.0/33' }, '/etc/podinfo/annotations');
+    const a = settingsFromAnnotations(
+      { 'traffic.sidecar.istio.io/excludeOutboundIPRanges': '10.0.0.0/33' },
+      '/etc/podinfo/annotations',
+    );
     expect(() => resolveCaptureOptions(a.settings, (k) => a.origin[k] ?? flagName(k))).toThrow(
       'annotation traffic.sidecar.istio.io/excludeOutboundIPRanges (/etc/podinfo/annotations): "10.0.0.0/33" is not an IP range',
     );
@@ -47,7 +54,9 @@ describe('capture options', () => {
   });
 
   it('refuses user names (a passwd lookup would be needed inside the pod)', () => {
-    expect(() => resolveCaptureOptions({ proxyUid: 'istio-proxy' })).toThrow(/"istio-proxy" is not a numeric user or group id/);
+    expect(() => resolveCaptureOptions({ proxyUid: 'istio-proxy' })).toThrow(
+      /"istio-proxy" is not a numeric user or group id/,
+    );
   });
 });
 
@@ -63,15 +72,20 @@ describe('capture annotations', () => {
   });
 
   it('refuses a misspelt meshctl annotation, listing the real ones', () => {
-    expect(() => settingsFromAnnotations({ 'traffic.meshctl.dev/exclude-inbound-port': '80' })).toThrow(/unknown annotation traffic.meshctl.dev\/exclude-inbound-port/);
+    expect(() => settingsFromAnnotations({ 'traffic.meshctl.dev/exclude-inbound-port': '80' })).toThrow(
+      /unknown annotation traffic.meshctl.dev\/exclude-inbound-port/,
+    );
   });
 
   it("warns about Istio's TPROXY interception mode", () => {
-    expect(settingsFromAnnotations({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }).warnings[0]).toContain('REDIRECT only');
+    expect(settingsFromAnnotations({ 'sidecar.istio.io/interceptionMode': 'TPROXY' }).warnings[0]).toContain(
+      'REDIRECT only',
+    );
   });
 
   it('parses the downward API file, quotes and escapes included', () => {
-    const text = 'kubernetes.io/config.seen="2024-01-01T00:00:00Z"\ntraffic.meshctl.dev/exclude-inbound-ports="8081,8082"\nnote="say \\"hi\\"\\n"\n';
+    const text =
+      'kubernetes.io/config.seen="2024-01-01T00:00:00Z"\ntraffic.meshctl.dev/exclude-inbound-ports="8081,8082"\nnote="say \\"hi\\"\\n"\n';
     expect(parseDownwardApiAnnotations(text, 'a')).toEqual({
       'kubernetes.io/config.seen': '2024-01-01T00:00:00Z',
       'traffic.meshctl.dev/exclude-inbound-ports': '8081,8082',
@@ -88,6 +102,8 @@ describe('capture annotations', () => {
       }
     })();
     expect(err).toBeInstanceOf(InputParseError);
-    expect((err as Error).message).toBe('/etc/podinfo/annotations:2:1: not an annotation line; expected key="value" as the downward API writes it');
+    expect((err as Error).message).toBe(
+      '/etc/podinfo/annotations:2:1: not an annotation line; expected key="value" as the downward API writes it',
+    );
   });
 });

@@ -17,7 +17,13 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1';
 /** The cases: name -> settings, as flags would give them. */
 const CASES: Record<string, RawCaptureSettings> = {
   defaults: {},
-  'injector-flags': { proxyUid: '1337', proxyGid: '1337', inboundCapturePort: '15006', outboundCapturePort: '15001', excludeInboundPorts: '15020,15021,15090' },
+  'injector-flags': {
+    proxyUid: '1337',
+    proxyGid: '1337',
+    inboundCapturePort: '15006',
+    outboundCapturePort: '15001',
+    excludeInboundPorts: '15020,15021,15090',
+  },
   'inbound-ports-include': { includeInboundPorts: '4000,5000' },
   'inbound-ports-include-excluded': { includeInboundPorts: '8080,15020,9090', excludeInboundPorts: '9090' },
   'inbound-wildcard-exclude': { includeInboundPorts: '*', excludeInboundPorts: '22,80,443' },
@@ -25,7 +31,10 @@ const CASES: Record<string, RawCaptureSettings> = {
   'outbound-ports-exclude': { excludeOutboundPorts: '22,80,443' },
   'outbound-ports-exclude-single': { excludeOutboundPorts: '5432' },
   'outbound-ports-include': { includeOutboundPorts: '32000,31000', includeOutboundIpRanges: '' },
-  'ip-range': { excludeOutboundIpRanges: '1.1.0.0/16,2001:db8:1::/48', includeOutboundIpRanges: '9.9.0.0/16,2001:db8::/32' },
+  'ip-range': {
+    excludeOutboundIpRanges: '1.1.0.0/16,2001:db8:1::/48',
+    includeOutboundIpRanges: '9.9.0.0/16,2001:db8::/32',
+  },
   'outbound-none': { includeOutboundIpRanges: '' },
   'loopback-outbound-iprange': { includeOutboundIpRanges: '127.1.2.3/32,::1/128' },
   'uid-gid': { proxyUid: '3,4', proxyGid: '1,2' },
@@ -80,8 +89,16 @@ describe('capture rules: properties', () => {
   it('writes each family only its own ranges', () => {
     const o = resolveCaptureOptions({ excludeOutboundIpRanges: '10.0.0.0/8,fd00::/8' });
     expect(buildRules(o, 'ipv4').rules.map((r) => r.spec)).toContain('-d 10.0.0.0/8 -j RETURN');
-    expect(buildRules(o, 'ipv4').rules.map((r) => r.spec).join('\n')).not.toContain('fd00');
+    expect(
+      buildRules(o, 'ipv4')
+        .rules.map((r) => r.spec)
+        .join('\n'),
+    ).not.toContain('fd00');
     expect(buildRules(o, 'ipv6').rules.map((r) => r.spec)).toContain('-d fd00::/8 -j RETURN');
-    expect(buildRules(o, 'ipv6').rules.map((r) => r.spec).join('\n')).not.toContain('10.0.0.0');
+    expect(
+      buildRules(o, 'ipv6')
+        .rules.map((r) => r.spec)
+        .join('\n'),
+    ).not.toContain('10.0.0.0');
   });
 });

@@ -33,11 +33,39 @@ const RESPONSES = [
   'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n',
 ];
 /** Bytes that matter to HTTP/1.1 framing, spliced into the samples. */
-const TOKENS = ['\r\n', '\n', '\r', '\0', ' ', ':', ',', ';', '0', 'f', 'zz', '-1', '99999999999999999999', 'chunked', 'Transfer-Encoding: ', 'Content-Length: ', 'Upgrade: websocket', 'Connection: close', '\r\n\r\n', 'HTTP/1.1 ', '\xff', '\t'];
+const TOKENS = [
+  '\r\n',
+  '\n',
+  '\r',
+  '\0',
+  ' ',
+  ':',
+  ',',
+  ';',
+  '0',
+  'f',
+  'zz',
+  '-1',
+  '99999999999999999999',
+  'chunked',
+  'Transfer-Encoding: ',
+  'Content-Length: ',
+  'Upgrade: websocket',
+  'Connection: close',
+  '\r\n\r\n',
+  'HTTP/1.1 ',
+  '\xff',
+  '\t',
+];
 
 /** A sample with a few splices (insert, delete or replace a span) applied. */
 function mutated(samples: string[]): fc.Arbitrary<Buffer> {
-  const edit = fc.record({ at: fc.nat(), len: fc.nat({ max: 8 }), kind: fc.constantFrom('insert', 'delete', 'replace'), token: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 6 })) });
+  const edit = fc.record({
+    at: fc.nat(),
+    len: fc.nat({ max: 8 }),
+    kind: fc.constantFrom('insert', 'delete', 'replace'),
+    token: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 6 })),
+  });
   return fc.tuple(fc.constantFrom(...samples), fc.array(edit, { maxLength: 4 })).map(([base, edits]) => {
     let s = base;
     for (const e of edits) {
@@ -50,8 +78,16 @@ function mutated(samples: string[]): fc.Arbitrary<Buffer> {
   });
 }
 
-const anyBytes = fc.oneof(mutated(REQUESTS), mutated(REQUESTS), fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)));
-const anyResponse = fc.oneof(mutated(RESPONSES), mutated(RESPONSES), fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)));
+const anyBytes = fc.oneof(
+  mutated(REQUESTS),
+  mutated(REQUESTS),
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+);
+const anyResponse = fc.oneof(
+  mutated(RESPONSES),
+  mutated(RESPONSES),
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+);
 
 /** Writes `bytes` on a fresh connection (optionally split in two writes) and waits for it to end (or gives up on it). */
 function throwAt(port: number, bytes: Buffer, split: number): Promise<void> {
@@ -79,7 +115,7 @@ describe('fuzzing a real proxy process', () => {
   let stderr = '';
   let port = 0;
   let adminPort = 0;
-  let nextResponse = Buffer.alloc(0);
+  let nextResponse: Buffer = Buffer.alloc(0);
   const evilSockets = new Set<Socket>();
   const evil = createServer((s) => {
     evilSockets.add(s);
@@ -127,9 +163,30 @@ describe('fuzzing a real proxy process', () => {
         ],
       }),
     );
-    child = spawn(process.execPath, [resolve('bin/meshctl'), 'proxy', 'run', '--config', file, '--admin-port', String(adminPort), '--telemetry-port', '0', '--no-access-log', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [
+        resolve('bin/meshctl'),
+        'proxy',
+        'run',
+        '--config',
+        file,
+        '--admin-port',
+        String(adminPort),
+        '--telemetry-port',
+        '0',
+        '--no-access-log',
+        '--log-level',
+        'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await eventually(async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.status === 200, 'proxy ready', 1000);
+    await eventually(
+      async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.status === 200,
+      'proxy ready',
+      1000,
+    );
   });
 
   afterAll(async () => {
@@ -147,7 +204,11 @@ describe('fuzzing a real proxy process', () => {
         expect(child.exitCode, `proxy exited; stderr:\n${stderr}`).toBe(null);
         expect(await send(port)).toMatchObject({ status: 200, body: 'good' });
       }),
-      { numRuns: 400, interruptAfterTimeLimit: 30_000, seed: Number(process.env.MESHCTL_FUZZ_SEED ?? Date.now() % 1e9) },
+      {
+        numRuns: 400,
+        interruptAfterTimeLimit: 30_000,
+        seed: Number(process.env.MESHCTL_FUZZ_SEED ?? Date.now() % 1e9),
+      },
     );
     expect(child.exitCode, `proxy exited; stderr:\n${stderr}`).toBe(null);
     // Anything the last-resort guard caught is a bug to fix, even though the proxy kept serving.

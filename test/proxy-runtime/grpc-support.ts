@@ -13,7 +13,11 @@ const method = (name: string, requestStream: boolean, responseStream: boolean) =
   responseDeserialize: id,
 });
 /** The test service: unary Echo (with a trailer), unary Fail (NOT_FOUND), bidi Chat. */
-export const service = { Echo: method('Echo', false, false), Fail: method('Fail', false, false), Chat: method('Chat', true, true) } as unknown as grpc.ServiceDefinition;
+export const service = {
+  Echo: method('Echo', false, false),
+  Fail: method('Fail', false, false),
+  Chat: method('Chat', true, true),
+} as unknown as grpc.ServiceDefinition;
 /** A generic client of the test service. */
 export type Client = grpc.Client & Record<string, (...a: unknown[]) => unknown>;
 
@@ -26,13 +30,16 @@ export async function startGrpcServer(): Promise<number> {
       trailer.set('x-served', 'yes');
       cb(null, Buffer.concat([Buffer.from('echo:'), call.request]), trailer);
     },
-    Fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
+    Fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+      cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
     Chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
       call.on('data', (m: Buffer) => call.write(Buffer.concat([Buffer.from('re:'), m])));
       call.on('end', () => call.end());
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   closeAfter({ close: () => new Promise<void>((r) => server.tryShutdown(() => r())) });
   return port;
 }
@@ -46,7 +53,11 @@ export function client(port: number): Client {
 }
 
 /** One unary call, with its error, value and trailers. */
-export function unary(c: Client, name: string, msg: string): Promise<{ err: grpc.ServiceError | null; value?: string; trailers?: grpc.Metadata }> {
+export function unary(
+  c: Client,
+  name: string,
+  msg: string,
+): Promise<{ err: grpc.ServiceError | null; value?: string; trailers?: grpc.Metadata }> {
   return new Promise((resolve) => {
     let trailers: grpc.Metadata | undefined;
     const call = c[name]!(Buffer.from(msg), (err: grpc.ServiceError | null, v?: Buffer) => {
@@ -55,4 +66,3 @@ export function unary(c: Client, name: string, msg: string): Promise<{ err: grpc
     call.on('status', (s: grpc.StatusObject) => (trailers = s.metadata));
   });
 }
-

@@ -6,12 +6,13 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually, freePort, send, startUpstream } from './support.js';
 
-
 describe('meshctl proxy run (process)', () => {
   it('on SIGTERM stops accepting, finishes the request in flight, and exits 0', async () => {
     expect(existsSync(resolve('dist/cli.js')), 'dist/cli.js missing: npm test builds it (npm run build)').toBe(true);
     const held: (() => void)[] = [];
-    const up = await startUpstream('app', (req, res) => (req.url === '/hold' ? held.push(() => res.end('finished after SIGTERM')) : res.end('quick')));
+    const up = await startUpstream('app', (req, res) =>
+      req.url === '/hold' ? held.push(() => res.end('finished after SIGTERM')) : res.end('quick'),
+    );
     const [port, adminPort] = [await freePort(), await freePort()];
     const dir = mkdtempSync(join(tmpdir(), 'proxy-sigterm-'));
     const file = join(dir, 'proxy.json');
@@ -21,20 +22,34 @@ describe('meshctl proxy run (process)', () => {
         apiVersion: 'proxy.meshctl.dev/v1',
         drainPeriod: '10s',
         listeners: [{ name: 'out', port, direction: 'outbound', chains: [{ routeConfig: 'r' }] }],
-        routes: [{ name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
+        routes: [
+          { name: 'r', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] },
+        ],
         clusters: [{ name: 'app', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
       }),
     );
-    const child = spawn(resolve('bin/meshctl'), ['proxy', 'run', '--config', file, '--admin-port', String(adminPort), '--telemetry-port', '0', '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      resolve('bin/meshctl'),
+      ['proxy', 'run', '--config', file, '--admin-port', String(adminPort), '--telemetry-port', '0', '--no-access-log'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await eventually(async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.status === 200, 'proxy ready', 500);
+      await eventually(
+        async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.status === 200,
+        'proxy ready',
+        500,
+      );
       const inFlight = send(port, { path: '/hold' });
       await eventually(() => held.length === 1, 'request reached the app');
       child.kill('SIGTERM');
-      await eventually(async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`))?.status === 503, 'draining', 500);
+      await eventually(
+        async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`))?.status === 503,
+        'draining',
+        500,
+      );
       await expect(send(port)).rejects.toThrow();
       held[0]!();
       expect(await inFlight).toMatchObject({ status: 200, body: 'finished after SIGTERM' });

@@ -1,6 +1,14 @@
 /** Helpers of the proxy tests: real upstream servers on loopback, a real proxy, a real HTTP client. */
 import { createServer as createNetServer } from 'node:net';
-import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type Server, type OutgoingHttpHeaders } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  Agent,
+  type IncomingMessage,
+  type ServerResponse,
+  type Server,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { PassThrough } from 'node:stream';
 import { afterEach } from 'vitest';
 import { Proxy, type ProxyOptions } from '../../src/proxy-runtime/proxy.js';
@@ -46,12 +54,21 @@ export async function startUpstream(
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  closeAfter({ close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+  closeAfter({
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  });
   return { port: (server.address() as { port: number }).port, seen, server };
 }
 
 /** A proxy started from `config` with admin and telemetry on free ports; access log lines collected. */
-export async function startProxy(config: unknown, opts: ProxyOptions = {}): Promise<{ proxy: Proxy; accessLog: () => Record<string, unknown>[]; logLines: string[] }> {
+export async function startProxy(
+  config: unknown,
+  opts: ProxyOptions = {},
+): Promise<{ proxy: Proxy; accessLog: () => Record<string, unknown>[]; logLines: string[] }> {
   const out = new PassThrough();
   let text = '';
   out.on('data', (c: Buffer) => (text += c.toString()));
@@ -69,7 +86,10 @@ export async function startProxy(config: unknown, opts: ProxyOptions = {}): Prom
     logLines,
     accessLog: () => {
       proxy.telemetry.accessLog.flush();
-      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     },
   };
 }
@@ -84,7 +104,14 @@ export interface Reply {
 /** Sends one HTTP/1.1 request (a fresh connection unless an agent is given). */
 export function send(
   port: number,
-  o: { method?: string; path?: string; host?: string; headers?: OutgoingHttpHeaders; body?: string; agent?: Agent } = {},
+  o: {
+    method?: string;
+    path?: string;
+    host?: string;
+    headers?: OutgoingHttpHeaders;
+    body?: string;
+    agent?: Agent;
+  } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -111,16 +138,24 @@ export function send(
 
 /** Fetches a JSON admin path. */
 export async function admin<T = unknown>(proxy: Proxy, path: string, method = 'GET'): Promise<T> {
-  const r = await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`, { method, headers: method === 'GET' ? {} : { authorization: `Bearer ${proxy.adminToken}` } });
+  const r = await fetch(`http://127.0.0.1:${proxy.adminPort}${path}`, {
+    method,
+    headers: method === 'GET' ? {} : { authorization: `Bearer ${proxy.adminToken}` },
+  });
   return (await r.json()) as T;
 }
 
 /** Reads a metric sample value from the Prometheus text of the telemetry port. */
-export async function metricValue(proxy: Proxy, name: string, labels: Record<string, string>): Promise<number | undefined> {
+export async function metricValue(
+  proxy: Proxy,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
   for (const line of text.split('\n')) {
     if (!line.startsWith(name + '{')) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -138,16 +173,38 @@ export function simpleConfig(o: {
   return {
     apiVersion: 'proxy.meshctl.dev/v1',
     version: o.version ?? 'v1',
-    listeners: [{ name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'rc', ...(o.chain ?? {}) }], ...(o.listener ?? {}) }],
-    routes: [{ name: 'rc', virtualHosts: [{ name: 'all', domains: ['*'], routes: o.routes ?? [{ route: [{ cluster: first }] }] }] }],
+    listeners: [
+      {
+        name: 'out',
+        port: 0,
+        direction: 'outbound',
+        chains: [{ routeConfig: 'rc', ...(o.chain ?? {}) }],
+        ...(o.listener ?? {}),
+      },
+    ],
+    routes: [
+      {
+        name: 'rc',
+        virtualHosts: [{ name: 'all', domains: ['*'], routes: o.routes ?? [{ route: [{ cluster: first }] }] }],
+      },
+    ],
     clusters: o.clusters,
     ...(o.extra ?? {}),
   };
 }
 
 /** A static cluster of loopback endpoints. */
-export function cluster(name: string, ports: number[], extra: Record<string, unknown> = {}, labels: Record<string, string>[] = []): Record<string, unknown> {
-  return { name, endpoints: ports.map((port, i) => ({ address: '127.0.0.1', port, ...(labels[i] ? { labels: labels[i] } : {}) })), ...extra };
+export function cluster(
+  name: string,
+  ports: number[],
+  extra: Record<string, unknown> = {},
+  labels: Record<string, string>[] = [],
+): Record<string, unknown> {
+  return {
+    name,
+    endpoints: ports.map((port, i) => ({ address: '127.0.0.1', port, ...(labels[i] ? { labels: labels[i] } : {}) })),
+    ...extra,
+  };
 }
 
 /** Waits until `check` is true (polling), for effects that happen asynchronously (mirrors). */

@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
 import { LocalPlatform } from '../../src/cluster/local/platform.js';
 import { PROXY_CONFIG_API_VERSION } from '../../src/protocol/proxy-config/index.js';
-import { startCaIdentity, startSidecarStream, SIDECAR_TYPES } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import {
+  startCaIdentity,
+  startSidecarStream,
+  SIDECAR_TYPES,
+} from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
 import { ProxyLog } from '../../src/proxy-runtime/log.js';
 import { freePort } from '../control-plane/local-mesh.js';
@@ -48,7 +52,11 @@ export class MeshWithAdmin {
   }
 
   /** Starts a workload serving `service` (answering `<name> <version>`), or a client when no service. */
-  async run(name: string, labels: Record<string, string>, opts: { service?: string; outboundPort?: number } = {}): Promise<AdminWorkload> {
+  async run(
+    name: string,
+    labels: Record<string, string>,
+    opts: { service?: string; outboundPort?: number } = {},
+  ): Promise<AdminWorkload> {
     let app: Server | undefined;
     let appPort = await freePort();
     if (opts.service) {
@@ -60,15 +68,46 @@ export class MeshWithAdmin {
     const outboundPort = opts.outboundPort ?? (await freePort());
     const sa = labels.app ?? name;
     const reg = await this.platform.registerWorkload({
-      name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], adminPort, telemetryPort, outboundPort,
+      name,
+      namespace: 'default',
+      serviceAccount: sa,
+      labels,
+      address: '127.0.0.1',
+      ports: [appPort],
+      adminPort,
+      telemetryPort,
+      outboundPort,
       ...(opts.service ? { services: [opts.service], servicePort: 9080, proxyPort } : {}),
     });
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort, telemetryPort, accessLog: null, log: new ProxyLog('off', () => undefined) });
-    const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: sa, labels, proxyVersion: 'test' };
+    const identity = await startCaIdentity({
+      address: reg.streamAddress,
+      trustRoots: reg.trustRoots,
+      token: () => reg.token,
+    });
+    const proxy = await Proxy.start(
+      { apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] },
+      {
+        identitySource: identity,
+        adminPort,
+        telemetryPort,
+        accessLog: null,
+        log: new ProxyLog('off', () => undefined),
+      },
+    );
+    const node = {
+      id: `${name}.default`,
+      workload: name,
+      namespace: 'default',
+      serviceAccount: sa,
+      labels,
+      proxyVersion: 'test',
+    };
     const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
     const w: AdminWorkload = {
-      name, proxy, adminPort, outboundPort,
+      name,
+      proxy,
+      adminPort,
+      outboundPort,
       close: async () => {
         client.close();
         await proxy.close();
@@ -83,7 +122,14 @@ export class MeshWithAdmin {
   /** Whether every sidecar ACKed everything sent, and `changed` (a type URL) at the current snapshot version. */
   synced(changed?: string): boolean {
     const views = this.cp.server.ads.views();
-    return views.length === this.workloads.length && views.every((v) => SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED') && (!changed || v.types[changed]?.ackedVersion === this.cp.pipeline.version));
+    return (
+      views.length === this.workloads.length &&
+      views.every(
+        (v) =>
+          SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED') &&
+          (!changed || v.types[changed]?.ackedVersion === this.cp.pipeline.version),
+      )
+    );
   }
 
   async apply(text: string): Promise<void> {

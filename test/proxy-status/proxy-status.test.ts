@@ -26,17 +26,44 @@ describe('meshctl proxy-status', () => {
     const r = await mesh.cli('proxy-status');
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s{3,}CONTROL PLANE\s{3,}VERSION\s{3,}CLUSTERS\s{3,}LISTENERS\s{3,}ROUTES\s{3,}CERT EXPIRY$/);
+    expect(lines[0]).toMatch(
+      /^NAME\s{3,}CONTROL PLANE\s{3,}VERSION\s{3,}CLUSTERS\s{3,}LISTENERS\s{3,}ROUTES\s{3,}CERT EXPIRY$/,
+    );
     expect(lines.slice(1).map((l) => l.split(/\s{3,}/))).toEqual([
-      ['productpage.default', `control-plane-${process.pid}`, 'test', 'SYNCED', 'SYNCED', 'SYNCED', expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(23h\d+m\)$/)],
-      ['reviews-v1.default', `control-plane-${process.pid}`, 'test', 'SYNCED', 'SYNCED', 'SYNCED', expect.stringMatching(/\(23h\d+m\)$/)],
+      [
+        'productpage.default',
+        `control-plane-${process.pid}`,
+        'test',
+        'SYNCED',
+        'SYNCED',
+        'SYNCED',
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(23h\d+m\)$/),
+      ],
+      [
+        'reviews-v1.default',
+        `control-plane-${process.pid}`,
+        'test',
+        'SYNCED',
+        'SYNCED',
+        'SYNCED',
+        expect.stringMatching(/\(23h\d+m\)$/),
+      ],
     ]);
     expect(r.stderr).toBe('');
   });
 
   it('prints the same as JSON', async () => {
     const r = await mesh.cli('proxy-status', '-o', 'json');
-    const parsed = JSON.parse(r.stdout) as { proxies: { name: string; clusters: string; listeners: string; routes: string; nacks: unknown[]; certExpiry: string }[] };
+    const parsed = JSON.parse(r.stdout) as {
+      proxies: {
+        name: string;
+        clusters: string;
+        listeners: string;
+        routes: string;
+        nacks: unknown[];
+        certExpiry: string;
+      }[];
+    };
     expect(parsed.proxies.map((p) => [p.name, p.clusters, p.listeners, p.routes, p.nacks])).toEqual([
       ['productpage.default', 'SYNCED', 'SYNCED', 'SYNCED', []],
       ['reviews-v1.default', 'SYNCED', 'SYNCED', 'SYNCED', []],
@@ -44,9 +71,11 @@ describe('meshctl proxy-status', () => {
     expect(Date.parse(parsed.proxies[0]!.certExpiry)).toBeGreaterThan(Date.now());
   });
 
-  it('lists every proxy\'s admin and telemetry addresses in JSON, and Prometheus can scrape the telemetry one', async () => {
+  it("lists every proxy's admin and telemetry addresses in JSON, and Prometheus can scrape the telemetry one", async () => {
     const r = await mesh.cli('proxy-status', '-o', 'json');
-    const parsed = JSON.parse(r.stdout) as { proxies: { name: string; adminAddress: string; telemetryAddress: string }[] };
+    const parsed = JSON.parse(r.stdout) as {
+      proxies: { name: string; adminAddress: string; telemetryAddress: string }[];
+    };
     for (const p of parsed.proxies) {
       const w = mesh.workloads.find((x) => `${x.name}.default` === p.name)!;
       expect(p.adminAddress).toBe(`127.0.0.1:${w.adminPort}`);
@@ -64,8 +93,14 @@ describe('meshctl proxy-status', () => {
     expect(r.stdout).toBe('Clusters Match\nListeners Match\nRoutes Match\n');
     expect(r.code).toBe(0);
     // The JSON form carries the same verdicts.
-    const j = JSON.parse((await mesh.cli('proxy-status', 'productpage', '-o', 'json')).stdout) as { types: { type: string; match: boolean }[] };
-    expect(j.types.map((t) => [t.type, t.match])).toEqual([['clusters', true], ['listeners', true], ['routes', true]]);
+    const j = JSON.parse((await mesh.cli('proxy-status', 'productpage', '-o', 'json')).stdout) as {
+      types: { type: string; match: boolean }[];
+    };
+    expect(j.types.map((t) => [t.type, t.match])).toEqual([
+      ['clusters', true],
+      ['listeners', true],
+      ['routes', true],
+    ]);
   });
 
   it('shows a NACK with its reason under the table, and the diff of the type the proxy refused', async () => {
@@ -74,17 +109,34 @@ describe('meshctl proxy-status', () => {
     taken = (squatter.address() as import('node:net').AddressInfo).port;
     // Its HTTP_PROXY port is taken by another process: the proxy cannot bind the listener and NACKs.
     await mesh.run('ratings', { app: 'ratings', version: 'v1' }, { outboundPort: taken });
-    await eventually('the NACK', () => mesh.cp.server.ads.views().find((v) => v.proxy.workload === 'ratings')?.types['proxy.meshctl.dev/v1/listeners']?.status === 'NACKED', 20_000);
+    await eventually(
+      'the NACK',
+      () =>
+        mesh.cp.server.ads.views().find((v) => v.proxy.workload === 'ratings')?.types['proxy.meshctl.dev/v1/listeners']
+          ?.status === 'NACKED',
+      20_000,
+    );
 
     const table = await mesh.cli('proxy-status');
     const row = table.stdout.split('\n').find((l) => l.startsWith('ratings.default'))!;
     expect(row.split(/\s{3,}/).slice(3, 6)).toEqual(['SYNCED', 'NACKED', 'SYNCED']);
-    expect(table.stdout).toMatch(new RegExp(`^NACKED ratings\\.default listeners: .*cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE.* \\(keeps version .*\\)$`, 'm'));
-    const json = JSON.parse((await mesh.cli('proxy-status', '-o', 'json')).stdout) as { proxies: { name: string; nacks: { type: string; message: string }[] }[] };
-    expect(json.proxies.find((p) => p.name === 'ratings.default')!.nacks).toEqual([{ type: 'listeners', message: expect.stringContaining('EADDRINUSE'), keptVersion: expect.any(String) }]);
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^NACKED ratings\\.default listeners: .*cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE.* \\(keeps version .*\\)$`,
+        'm',
+      ),
+    );
+    const json = JSON.parse((await mesh.cli('proxy-status', '-o', 'json')).stdout) as {
+      proxies: { name: string; nacks: { type: string; message: string }[] }[];
+    };
+    expect(json.proxies.find((p) => p.name === 'ratings.default')!.nacks).toEqual([
+      { type: 'listeners', message: expect.stringContaining('EADDRINUSE'), keptVersion: expect.any(String) },
+    ]);
 
     const diff = await mesh.cli('proxy-status', 'ratings');
-    expect(diff.stdout).toMatch(/^Listeners Don't Match \(the proxy has not applied what was sent: see meshctl proxy-status\)\n--- control plane listeners \(would send, version .+\)\n\+\+\+ proxy ratings\.default listeners \(runs, version .+\)\n@@ -\d+,\d+ \+\d+,\d+ @@\n/m);
+    expect(diff.stdout).toMatch(
+      /^Listeners Don't Match \(the proxy has not applied what was sent: see meshctl proxy-status\)\n--- control plane listeners \(would send, version .+\)\n\+\+\+ proxy ratings\.default listeners \(runs, version .+\)\n@@ -\d+,\d+ \+\d+,\d+ @@\n/m,
+    );
     // The listener the control plane wants (on the taken port) is what the proxy lacks.
     expect(diff.stdout).toMatch(new RegExp(`^-\\s+"port": ${taken},?$`, 'm'));
     expect(diff.stdout.trimEnd().split('\n').at(-1)).toBe('Routes Match');

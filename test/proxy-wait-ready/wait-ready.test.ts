@@ -15,10 +15,15 @@ async function waitReady(args: string[]): Promise<{ code: number; stderr: string
   let stderr = '';
   const err = new PassThrough();
   err.on('data', (d) => (stderr += d));
-  const ctx = createContext({ stdout: new PassThrough(), stderr: err, stdin: Readable.from([]), env: { NO_COLOR: '1' }, cwd: '/' }, {});
+  const ctx = createContext(
+    { stdout: new PassThrough(), stderr: err, stdin: Readable.from([]), env: { NO_COLOR: '1' }, cwd: '/' },
+    {},
+  );
   let code = -1;
   const parent = new Command('proxy').exitOverride();
-  defineProxyWaitReady(parent, (cmd, handler) => cmd.action(async () => void (code = await handler(ctx, cmd.args, cmd.opts() as never))));
+  defineProxyWaitReady(parent, (cmd, handler) =>
+    cmd.action(async () => void (code = await handler(ctx, cmd.args, cmd.opts() as never))),
+  );
   try {
     await parent.parseAsync(['wait-ready', ...args], { from: 'user' });
   } catch (e) {
@@ -47,7 +52,14 @@ describe('meshctl proxy wait-ready', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const r = await waitReady(['--url', `http://127.0.0.1:${port}/healthz/ready`, '--interval', '20ms', '--timeout', '100ms']);
+    const r = await waitReady([
+      '--url',
+      `http://127.0.0.1:${port}/healthz/ready`,
+      '--interval',
+      '20ms',
+      '--timeout',
+      '100ms',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/timed out waiting for the proxy to be ready: .* ECONNREFUSED/);
   });

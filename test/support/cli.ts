@@ -11,7 +11,10 @@ export interface CliResult {
 }
 
 /** Runs `meshctl <argv>` in-process; `stdin` is fed as the standard input. */
-export async function runCli(argv: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  argv: string[],
+  opts: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
@@ -32,6 +35,9 @@ export async function runCli(argv: string[], opts: { stdin?: string; env?: NodeJ
 
 /** Runs `bin/meshctl <argv>` as a real process (for commands that start daemons or need real exit codes). */
 export function runMeshctlProcess(argv: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-  const r = spawnSync(process.execPath, ['bin/meshctl', ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
+  const r = spawnSync(process.execPath, ['bin/meshctl', ...argv], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

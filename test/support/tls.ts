@@ -21,7 +21,9 @@ async function keyPem(key: CryptoKey): Promise<string> {
 }
 
 /** A self-signed test CA. */
-export async function makeTestCa(name = 'meshctl test CA'): Promise<PemPair & { keys: CryptoKeyPair; certificate: x509.X509Certificate }> {
+export async function makeTestCa(
+  name = 'meshctl test CA',
+): Promise<PemPair & { keys: CryptoKeyPair; certificate: x509.X509Certificate }> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
@@ -30,7 +32,10 @@ export async function makeTestCa(name = 'meshctl test CA'): Promise<PemPair & { 
     notAfter: new Date(Date.now() + 86_400_000),
     keys,
     signingAlgorithm: ALG,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
   });
   return { cert: certificate.toString('pem'), key: await keyPem(keys.privateKey), keys, certificate };
 }

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../src/config/index.js';
-import { validateProxyConfig, type ClusterConfig, type ProxyConfig, type RouteSpec } from '../../src/protocol/proxy-config/index.js';
+import {
+  validateProxyConfig,
+  type ClusterConfig,
+  type ProxyConfig,
+  type RouteSpec,
+} from '../../src/protocol/proxy-config/index.js';
 import { proxyConfigFor, type MeshSnapshot, type MeshWorkload } from '../../src/control-plane/translate/index.js';
 
 function resources(yaml: string): MeshResource[] {
@@ -17,7 +22,12 @@ function resources(yaml: string): MeshResource[] {
 }
 
 const workload = (name: string, namespace: string, labels: Record<string, string>, address: string): MeshWorkload => ({
-  name, namespace, serviceAccount: name, labels, address, meshed: true,
+  name,
+  namespace,
+  serviceAccount: name,
+  labels,
+  address,
+  meshed: true,
 });
 const web = workload('web-1', 'default', { app: 'web' }, '198.18.0.11');
 const client = workload('client-1', 'default', { app: 'client' }, '198.18.0.21');
@@ -30,15 +40,24 @@ function generate(yaml: string, w: MeshWorkload = client): ProxyConfig {
     rootNamespace: 'mesh-system',
     services: [
       {
-        name: 'web', namespace: 'default', addresses: ['198.19.0.10'], selector: { app: 'web' },
-        ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'http' }, { name: 'http-admin', port: 9090, targetPort: 9090, protocol: 'http' }],
+        name: 'web',
+        namespace: 'default',
+        addresses: ['198.19.0.10'],
+        selector: { app: 'web' },
+        ports: [
+          { name: 'http', port: 8080, targetPort: 8080, protocol: 'http' },
+          { name: 'http-admin', port: 9090, targetPort: 9090, protocol: 'http' },
+        ],
       },
     ],
     workloads: [web, client, other],
     resources: resources(yaml),
   };
   const { config } = proxyConfigFor(snapshot, w, { mode: 'capture', outboundPort: 15001 });
-  const v = validateProxyConfig({ ...config, identity: { certChain: 'cert.pem', privateKey: 'key.pem', trustRoots: 'root.pem' } });
+  const v = validateProxyConfig({
+    ...config,
+    identity: { certChain: 'cert.pem', privateKey: 'key.pem', trustRoots: 'root.pem' },
+  });
   expect(v.ok ? [] : v.errors).toEqual([]);
   return config;
 }
@@ -61,8 +80,12 @@ describe('VirtualService fields in the proxy config', () => {
   it('gateways: a VirtualService bound only to a gateway does not route the sidecars; with `mesh` it does', () => {
     const http = '  - route: [{destination: {host: web, port: {number: 9090}}}]\n';
     // The sidecars keep the service's default route (with Istio's default retry policy), not the gateway's.
-    expect(routesOf(generate(vs(http, '  gateways: [web-gateway]\n'))).map((r) => ({ name: r.name, route: r.route }))).toEqual([{ name: 'default', route: [{ cluster: `outbound|8080||${WEB}`, weight: 100 }] }]);
-    expect(routesOf(generate(vs(http, '  gateways: [web-gateway, mesh]\n')))[0]!.route).toEqual([{ cluster: `outbound|9090||${WEB}`, weight: 100 }]);
+    expect(
+      routesOf(generate(vs(http, '  gateways: [web-gateway]\n'))).map((r) => ({ name: r.name, route: r.route })),
+    ).toEqual([{ name: 'default', route: [{ cluster: `outbound|8080||${WEB}`, weight: 100 }] }]);
+    expect(routesOf(generate(vs(http, '  gateways: [web-gateway, mesh]\n')))[0]!.route).toEqual([
+      { cluster: `outbound|9090||${WEB}`, weight: 100 },
+    ]);
   });
 
   it('match: scheme, ignoreUriCase and withoutHeaders reach the route match', () => {
@@ -77,7 +100,14 @@ describe('VirtualService fields in the proxy config', () => {
 `),
       ),
     );
-    expect(routes[0]!.match).toEqual([{ scheme: { exact: 'https' }, uri: { prefix: '/API' }, ignoreUriCase: true, withoutHeaders: { 'x-debug': { present: true } } }]);
+    expect(routes[0]!.match).toEqual([
+      {
+        scheme: { exact: 'https' },
+        uri: { prefix: '/API' },
+        ignoreUriCase: true,
+        withoutHeaders: { 'x-debug': { present: true } },
+      },
+    ]);
   });
 
   it('match: port, sourceNamespace and gateways decide whether a route applies to this port and client', () => {
@@ -112,11 +142,89 @@ describe('VirtualService fields in the proxy config', () => {
 `),
       ),
     );
-    expect(r!.route).toEqual([{ cluster: `outbound|8080||${WEB}`, weight: 100, headers: { request: { set: { 'x-version': 'v1' } } } }]);
-    expect(r!.fault).toEqual({ delay: { fixedDelay: '1000ms', percentage: { value: 20 } }, abort: { grpcStatus: 14, percentage: { value: 5 } } });
+    expect(r!.route).toEqual([
+      { cluster: `outbound|8080||${WEB}`, weight: 100, headers: { request: { set: { 'x-version': 'v1' } } } },
+    ]);
+    expect(r!.fault).toEqual({
+      delay: { fixedDelay: '1000ms', percentage: { value: 20 } },
+      abort: { grpcStatus: 14, percentage: { value: 5 } },
+    });
     expect(r!.mirror).toEqual({ cluster: `outbound|9090||${WEB}`, percentage: { value: 30 } });
-    const [old] = routesOf(generate(vs('  - route: [{destination: {host: web}}]\n    mirror: {host: web}\n    mirror_percent: 15\n')));
+    const [old] = routesOf(
+      generate(vs('  - route: [{destination: {host: web}}]\n    mirror: {host: web}\n    mirror_percent: 15\n')),
+    );
     expect(old!.mirror).toEqual({ cluster: `outbound|8080||${WEB}`, percentage: { value: 15 } });
+  });
+});
+
+describe('VirtualService redirects, regex rewrites and mirrors in the proxy config', () => {
+  it('redirect.derivePort and redirect.prefixRewrite, rewrite.uriRegexRewrite', () => {
+    const routes = routesOf(
+      generate(
+        vs(`  - match: [{uri: {prefix: /old/}}]
+    redirect: {prefixRewrite: /new/, derivePort: FROM_REQUEST_PORT}
+  - match: [{uri: {prefix: /svc/}}]
+    rewrite:
+      uriRegexRewrite: {match: "^/svc/([^/]+)/(.*)$", rewrite: '/\\2/of/\\1'}
+    route: [{destination: {host: web}}]
+`),
+      ),
+    );
+    expect(routes[0]!.redirect).toEqual({ prefixRewrite: '/new/', derivePort: 'FROM_REQUEST_PORT' });
+    expect(routes[1]!.rewrite).toEqual({ uriRegex: { match: '^/svc/([^/]+)/(.*)$', rewrite: '/\\2/of/\\1' } });
+  });
+
+  it('mirrors: every entry becomes a mirror with its own share (100% when left out)', () => {
+    const [r] = routesOf(
+      generate(
+        vs(`  - route: [{destination: {host: web}}]
+    mirrors:
+    - destination: {host: web, port: {number: 9090}}
+      percentage: {value: 25}
+    - destination: {host: web}
+`),
+      ),
+    );
+    expect(r!.mirrors).toEqual([
+      { cluster: `outbound|9090||${WEB}`, percentage: { value: 25 } },
+      { cluster: `outbound|8080||${WEB}`, percentage: { value: 100 } },
+    ]);
+    expect(r!.mirror).toBeUndefined();
+  });
+});
+
+describe('exportTo: which namespaces see a VirtualService or DestinationRule', () => {
+  const yaml = (vsExport: string, drExport: string): string => `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  exportTo: ${vsExport}
+  http:
+  - route: [{destination: {host: web, port: {number: 9090}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web
+  exportTo: ${drExport}
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+`;
+  const seen = (c: ProxyConfig): [string | undefined, unknown] => [
+    routesOf(c)[0]!.route?.[0]?.cluster,
+    clusterOf(c, `outbound|8080||${WEB}`).loadBalancer,
+  ];
+
+  it('`.` keeps them to their own namespace: a client elsewhere gets the default route and policy', () => {
+    expect(seen(generate(yaml('["."]', '["."]'), client))).toEqual([`outbound|9090||${WEB}`, { simple: 'RANDOM' }]);
+    expect(seen(generate(yaml('["."]', '["."]'), other))).toEqual([`outbound|8080||${WEB}`, undefined]);
+  });
+
+  it('a namespace name or `*` exports there; `~` hides from everyone', () => {
+    expect(seen(generate(yaml('[other]', '["*"]'), other))).toEqual([`outbound|9090||${WEB}`, { simple: 'RANDOM' }]);
+    expect(seen(generate(yaml('[other]', '["~"]'), client))).toEqual([`outbound|8080||${WEB}`, undefined]);
   });
 });
 
@@ -135,6 +243,25 @@ spec:
     const cl = clusterOf(c, `outbound|8080||${WEB}`);
     expect(cl.loadBalancer).toEqual({ consistentHash: { httpQueryParameterName: 'user' } });
     expect(cl.connectionPool).toEqual({ http: { maxRetries: 4, idleTimeout: '30000ms' } });
+  });
+
+  it('simple: PASSTHROUGH makes an original-destination cluster (Envoy ORIGINAL_DST), for the rule and its subsets', () => {
+    const c = generate(`
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  trafficPolicy:
+    loadBalancer: {simple: PASSTHROUGH}
+  subsets:
+  - {name: v1, labels: {app: web}}
+`);
+    for (const name of [`outbound|8080||${WEB}`, `outbound|8080|v1|${WEB}`]) {
+      const cl = clusterOf(c, name);
+      expect(cl).toMatchObject({ type: 'originalDst', loadBalancer: { simple: 'PASSTHROUGH' }, tls: 'disable' });
+      expect(cl.endpoints).toBeUndefined();
+    }
   });
 
   it('portLevelSettings: the entry for a port replaces the destination-level policy on that port only', () => {

@@ -7,15 +7,35 @@
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../src/config/index.js';
 import type { ClusterConfig, ProxyConfig } from '../../src/protocol/proxy-config/index.js';
-import { proxyConfigFor, type MeshService, type MeshSnapshot, type MeshWorkload } from '../../src/control-plane/translate/index.js';
+import {
+  proxyConfigFor,
+  type MeshService,
+  type MeshSnapshot,
+  type MeshWorkload,
+} from '../../src/control-plane/translate/index.js';
 
 function resources(yaml: string): MeshResource[] {
   if (!yaml) return [];
-  return manifestObjects(parseDocuments(yaml, 'test.yaml')).map((o) => validateResource(o, { defaultNamespace: 'shop' }).resource!);
+  return manifestObjects(parseDocuments(yaml, 'test.yaml')).map(
+    (o) => validateResource(o, { defaultNamespace: 'shop' }).resource!,
+  );
 }
 
-const wl = (name: string, namespace: string, labels: Record<string, string>, address: string): MeshWorkload => ({ name, namespace, serviceAccount: name, labels, address, meshed: true });
-const svc = (name: string, namespace: string, selector: Record<string, string> | undefined): MeshService => ({ name, namespace, addresses: [], ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'http' }], ...(selector ? { selector } : {}) });
+const wl = (name: string, namespace: string, labels: Record<string, string>, address: string): MeshWorkload => ({
+  name,
+  namespace,
+  serviceAccount: name,
+  labels,
+  address,
+  meshed: true,
+});
+const svc = (name: string, namespace: string, selector: Record<string, string> | undefined): MeshService => ({
+  name,
+  namespace,
+  addresses: [],
+  ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'http' }],
+  ...(selector ? { selector } : {}),
+});
 
 const workloads = [
   wl('cart-v1', 'shop', { app: 'cart', version: 'v1' }, '198.18.1.1'),
@@ -23,17 +43,34 @@ const workloads = [
   wl('cart-other-ns', 'web', { app: 'cart', version: 'v2' }, '198.18.1.3'),
   wl('frontend', 'web', { app: 'frontend' }, '198.18.1.4'),
 ];
-const services = [svc('cart', 'shop', { app: 'cart' }), svc('cart-v2-only', 'shop', { app: 'cart', version: 'v2' }), svc('everything', 'shop', {}), svc('external', 'shop', undefined)];
+const services = [
+  svc('cart', 'shop', { app: 'cart' }),
+  svc('cart-v2-only', 'shop', { app: 'cart', version: 'v2' }),
+  svc('everything', 'shop', {}),
+  svc('external', 'shop', undefined),
+];
 
 function snapshot(version: string, yaml = ''): MeshSnapshot {
-  return { version, trustDomain: 'cluster.local', rootNamespace: 'mesh-system', services, workloads, resources: resources(yaml) };
+  return {
+    version,
+    trustDomain: 'cluster.local',
+    rootNamespace: 'mesh-system',
+    services,
+    workloads,
+    resources: resources(yaml),
+  };
 }
 
-const config = (s: MeshSnapshot, w: MeshWorkload): ProxyConfig => proxyConfigFor(s, w, { mode: 'explicit', outboundPort: 15001 }).config;
+const config = (s: MeshSnapshot, w: MeshWorkload): ProxyConfig =>
+  proxyConfigFor(s, w, { mode: 'explicit', outboundPort: 15001 }).config;
 const cluster = (c: ProxyConfig, name: string): ClusterConfig | undefined => c.clusters?.find((x) => x.name === name);
 const endpointNames = (c: ProxyConfig, service: string): string[] =>
-  (cluster(c, `outbound|9080||${service}.shop.svc.cluster.local`)?.endpoints ?? []).map((e) => e.labels?.['meshctl.dev/workload'] ?? '?');
-const domains = (c: ProxyConfig): string[] => c.routes!.find((r) => r.name === 'outbound')!.virtualHosts.find((v) => v.name === 'cart.shop.svc.cluster.local:9080')!.domains;
+  (cluster(c, `outbound|9080||${service}.shop.svc.cluster.local`)?.endpoints ?? []).map(
+    (e) => e.labels?.['meshctl.dev/workload'] ?? '?',
+  );
+const domains = (c: ProxyConfig): string[] =>
+  c.routes!.find((r) => r.name === 'outbound')!.virtualHosts.find((v) => v.name === 'cart.shop.svc.cluster.local:9080')!
+    .domains;
 
 const shift = (v2: number) => `
 apiVersion: networking.istio.io/v1
@@ -74,13 +111,26 @@ describe('outbound config shared per snapshot and namespace', () => {
 
   it('a new snapshot with shifted weights gives every proxy the new weights', () => {
     const weights = (c: ProxyConfig) =>
-      c.routes!.find((r) => r.name === 'outbound')!.virtualHosts.find((v) => v.name === 'cart.shop.svc.cluster.local:9080')!.routes[0]!.route!.map((d) => `${d.cluster}=${d.weight}`);
+      c
+        .routes!.find((r) => r.name === 'outbound')!
+        .virtualHosts.find((v) => v.name === 'cart.shop.svc.cluster.local:9080')!
+        .routes[0]!.route!.map((d) => `${d.cluster}=${d.weight}`);
     const before = snapshot('1', shift(10));
-    expect(weights(config(before, workloads[0]!))).toEqual(['outbound|9080|v1|cart.shop.svc.cluster.local=90', 'outbound|9080|v2|cart.shop.svc.cluster.local=10']);
+    expect(weights(config(before, workloads[0]!))).toEqual([
+      'outbound|9080|v1|cart.shop.svc.cluster.local=90',
+      'outbound|9080|v2|cart.shop.svc.cluster.local=10',
+    ]);
     const after = snapshot('2', shift(50));
-    for (const w of workloads) expect(weights(config(after, w))).toEqual(['outbound|9080|v1|cart.shop.svc.cluster.local=50', 'outbound|9080|v2|cart.shop.svc.cluster.local=50']);
+    for (const w of workloads)
+      expect(weights(config(after, w))).toEqual([
+        'outbound|9080|v1|cart.shop.svc.cluster.local=50',
+        'outbound|9080|v2|cart.shop.svc.cluster.local=50',
+      ]);
     // The old snapshot still translates to its own weights (proxy-status diffs read it).
-    expect(weights(config(before, workloads[3]!))).toEqual(['outbound|9080|v1|cart.shop.svc.cluster.local=90', 'outbound|9080|v2|cart.shop.svc.cluster.local=10']);
+    expect(weights(config(before, workloads[3]!))).toEqual([
+      'outbound|9080|v1|cart.shop.svc.cluster.local=90',
+      'outbound|9080|v2|cart.shop.svc.cluster.local=10',
+    ]);
   });
 
   it('a proxy config still carries its own inbound cluster next to the shared outbound ones', () => {

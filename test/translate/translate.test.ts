@@ -16,7 +16,14 @@ function resources(yaml: string): MeshResource[] {
   });
 }
 
-const workload = (name: string, labels: Record<string, string>, address: string, sa = name): MeshWorkload => ({ name, namespace: 'default', serviceAccount: sa, labels, address, meshed: true });
+const workload = (name: string, labels: Record<string, string>, address: string, sa = name): MeshWorkload => ({
+  name,
+  namespace: 'default',
+  serviceAccount: sa,
+  labels,
+  address,
+  meshed: true,
+});
 const productV1 = workload('product-v1', { app: 'product-service', version: 'v1' }, '198.18.0.11', 'product');
 const productV2 = workload('product-v2', { app: 'product-service', version: 'v2' }, '198.18.0.12', 'product');
 const user = workload('user-1', { app: 'user-service' }, '198.18.0.21', 'user-service');
@@ -27,8 +34,20 @@ function snapshot(yaml: string, extra: Partial<MeshSnapshot> = {}): MeshSnapshot
     trustDomain: 'cluster.local',
     rootNamespace: 'mesh-system',
     services: [
-      { name: 'product-service', namespace: 'default', addresses: ['198.19.0.10'], ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'http' }], selector: { app: 'product-service' } },
-      { name: 'user-service', namespace: 'default', addresses: ['198.19.0.20'], ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'http' }], selector: { app: 'user-service' } },
+      {
+        name: 'product-service',
+        namespace: 'default',
+        addresses: ['198.19.0.10'],
+        ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'http' }],
+        selector: { app: 'product-service' },
+      },
+      {
+        name: 'user-service',
+        namespace: 'default',
+        addresses: ['198.19.0.20'],
+        ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'http' }],
+        selector: { app: 'user-service' },
+      },
     ],
     workloads: [productV1, productV2, user],
     resources: resources(yaml),
@@ -39,13 +58,17 @@ function snapshot(yaml: string, extra: Partial<MeshSnapshot> = {}): MeshSnapshot
 function generate(s: MeshSnapshot, w: MeshWorkload = user, mode: 'capture' | 'explicit' = 'capture'): ProxyConfig {
   const { config } = proxyConfigFor(s, w, { mode, outboundPort: 15001 });
   // The streamed config carries no identity: the sidecar's bootstrap adds it (its CA-issued certificate).
-  const v = validateProxyConfig({ ...config, identity: { certChain: 'cert.pem', privateKey: 'key.pem', trustRoots: 'root.pem' } });
+  const v = validateProxyConfig({
+    ...config,
+    identity: { certChain: 'cert.pem', privateKey: 'key.pem', trustRoots: 'root.pem' },
+  });
   expect(v.ok ? [] : v.errors).toEqual([]);
   return config;
 }
 
 const productRoutes = (c: ProxyConfig): RouteSpec[] =>
-  c.routes!.find((r) => r.name === '8080')!.virtualHosts.find((h) => h.name.startsWith('product-service.default'))!.routes;
+  c.routes!.find((r) => r.name === '8080')!.virtualHosts.find((h) => h.name.startsWith('product-service.default'))!
+    .routes;
 
 // The seed's VirtualService (header route + 90/10 canary) and DestinationRule (subsets, LEAST_CONN, circuit breaking).
 const SEED_CANARY = `
@@ -107,7 +130,11 @@ spec:
 `;
 
 /** Istio's default retry policy, on every forwarding route that sets none. */
-const ISTIO_DEFAULT_RETRIES = { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', retriableStatusCodes: [503] };
+const ISTIO_DEFAULT_RETRIES = {
+  attempts: 2,
+  retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+  retriableStatusCodes: [503],
+};
 
 describe('translation of Istio traffic management', () => {
   it('reads connection pool limits of 0 as unset, as Istio does (they were sent as written and NACKed)', () => {
@@ -176,10 +203,22 @@ spec:
     ]);
     const v2 = c.clusters!.find((x) => x.name === 'outbound|8080|v2|product-service.default.svc.cluster.local')!;
     expect(v2.endpoints!.map((e) => e.address)).toEqual(['198.18.0.12']);
-    expect(v2.endpoints![0]).toMatchObject({ port: 8080, tls: 'mutual', identity: 'spiffe://cluster.local/ns/default/sa/product' });
+    expect(v2.endpoints![0]).toMatchObject({
+      port: 8080,
+      tls: 'mutual',
+      identity: 'spiffe://cluster.local/ns/default/sa/product',
+    });
     expect(v2.loadBalancer).toEqual({ simple: 'LEAST_CONN' });
-    expect(v2.connectionPool).toEqual({ tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 10, http2MaxRequests: 2, maxRequestsPerConnection: 1 } });
-    expect(v2.outlierDetection).toEqual({ consecutiveErrors: 3, interval: '30000ms', baseEjectionTime: '30000ms', maxEjectionPercent: 50 });
+    expect(v2.connectionPool).toEqual({
+      tcp: { maxConnections: 100 },
+      http: { http1MaxPendingRequests: 10, http2MaxRequests: 2, maxRequestsPerConnection: 1 },
+    });
+    expect(v2.outlierDetection).toEqual({
+      consecutiveErrors: 3,
+      interval: '30000ms',
+      baseEjectionTime: '30000ms',
+      maxEjectionPercent: 50,
+    });
   });
 
   it('carries retries, timeouts, fault injection and mirroring as written in the seed', () => {
@@ -237,7 +276,10 @@ spec:
       route: [{ cluster: 'outbound|8080|v1|product-service.default.svc.cluster.local', weight: 100 }],
       timeout: '5000ms',
       retries: { attempts: 3, perTryTimeout: '2000ms', retryOn: '5xx,reset,connect-failure' },
-      fault: { delay: { fixedDelay: '5000ms', percentage: { value: 10 } }, abort: { httpStatus: 503, percentage: { value: 5 } } },
+      fault: {
+        delay: { fixedDelay: '5000ms', percentage: { value: 10 } },
+        abort: { httpStatus: 503, percentage: { value: 5 } },
+      },
       mirror: { cluster: 'outbound|8080|v2|product-service.default.svc.cluster.local', percentage: { value: 100 } },
     });
   });
@@ -245,7 +287,9 @@ spec:
   it('sends a route to an undefined subset to an empty cluster (503), with a note', () => {
     const s = snapshot(SEED_CANARY.split('---')[0]!);
     const { config, notes } = proxyConfigFor(s, user, { mode: 'capture' });
-    expect(config.clusters!.find((c) => c.name === 'outbound|8080|v2|product-service.default.svc.cluster.local')).toEqual({
+    expect(
+      config.clusters!.find((c) => c.name === 'outbound|8080|v2|product-service.default.svc.cluster.local'),
+    ).toEqual({
       name: 'outbound|8080|v2|product-service.default.svc.cluster.local',
       type: 'static',
       endpoints: [],
@@ -267,10 +311,21 @@ spec:
     tls:
       mode: DISABLE
 `);
-    const c = generate({ ...s, workloads: [...s.workloads.filter((w) => w !== productV2), { ...productV2, meshed: false }] });
-    expect(c.clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!.endpoints!.map((e) => e.tls)).toEqual(['disable', 'disable']);
+    const c = generate({
+      ...s,
+      workloads: [...s.workloads.filter((w) => w !== productV2), { ...productV2, meshed: false }],
+    });
+    expect(
+      c
+        .clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!
+        .endpoints!.map((e) => e.tls),
+    ).toEqual(['disable', 'disable']);
     const c2 = generate(snapshot(''));
-    expect(c2.clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!.endpoints!.map((e) => e.tls)).toEqual(['mutual', 'mutual']);
+    expect(
+      c2
+        .clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!
+        .endpoints!.map((e) => e.tls),
+    ).toEqual(['mutual', 'mutual']);
   });
 });
 
@@ -278,7 +333,10 @@ describe('translation of PeerAuthentication', () => {
   const inbound = (c: ProxyConfig) => c.listeners.find((l) => l.name === 'inbound')!.chains;
 
   it('is PERMISSIVE by default and STRICT when the namespace says so, with port-level overrides', () => {
-    expect(inbound(generate(snapshot(''), productV1))[0]).toMatchObject({ match: { destinationPort: 8080 }, tls: 'permissive' });
+    expect(inbound(generate(snapshot(''), productV1))[0]).toMatchObject({
+      match: { destinationPort: 8080 },
+      tls: 'permissive',
+    });
     const strict = snapshot(`
 apiVersion: security.istio.io/v1beta1
 kind: PeerAuthentication
@@ -334,7 +392,13 @@ spec:
   - service: product-service-v2
     weight: 100m
 `);
-    const backends = ['v1', 'v2'].map((v) => ({ name: `product-service-${v}`, namespace: 'default', addresses: [], ports: [{ port: 8080, targetPort: 8080, protocol: 'http' as const }], selector: { app: 'product-service', version: v } }));
+    const backends = ['v1', 'v2'].map((v) => ({
+      name: `product-service-${v}`,
+      namespace: 'default',
+      addresses: [],
+      ports: [{ port: 8080, targetPort: 8080, protocol: 'http' as const }],
+      selector: { app: 'product-service', version: v },
+    }));
     const c = generate({ ...s, services: [...s.services, ...backends] });
     expect(productRoutes(c)).toEqual([
       {
@@ -392,21 +456,38 @@ describe('listeners', () => {
     const c = generate(snapshot(''), productV1, 'capture');
     const out = c.listeners.find((l) => l.name === 'outbound')!;
     expect(out).toMatchObject({ port: 15001, mode: 'capture', direction: 'outbound' });
-    expect(out.chains.map((ch) => ch.match)).toContainEqual({ destinationAddress: '198.19.0.10', destinationPort: 8080 });
+    expect(out.chains.map((ch) => ch.match)).toContainEqual({
+      destinationAddress: '198.19.0.10',
+      destinationPort: 8080,
+    });
     expect(out.chains.at(-1)).toMatchObject({ tcpCluster: 'PassthroughCluster' });
     expect(c.listeners.find((l) => l.name === 'inbound')).toMatchObject({ port: 15006, mode: 'capture' });
-    expect(c.clusters!.find((x) => x.name === 'inbound|8080||')!.endpoints).toEqual([{ address: '127.0.0.1', port: 8080, tls: 'disable' }]);
+    expect(c.clusters!.find((x) => x.name === 'inbound|8080||')!.endpoints).toEqual([
+      { address: '127.0.0.1', port: 8080, tls: 'disable' },
+    ]);
   });
 
   it('explicit mode: an HTTP_PROXY listener with host:port domains, and an inbound listener on the sidecar port', () => {
     const s = snapshot('');
     const v1 = { ...productV1, proxyPort: 18080 };
     const c = generate({ ...s, workloads: [v1, productV2, user] }, v1, 'explicit');
-    expect(c.listeners.find((l) => l.name === 'outbound')).toMatchObject({ address: '127.0.0.1', port: 15001, mode: 'http-proxy' });
+    expect(c.listeners.find((l) => l.name === 'outbound')).toMatchObject({
+      address: '127.0.0.1',
+      port: 15001,
+      mode: 'http-proxy',
+    });
     const hosts = c.routes!.find((r) => r.name === 'outbound')!.virtualHosts;
     expect(hosts.find((h) => h.name.startsWith('product-service'))!.domains).toContain('product-service:8080');
-    expect(c.listeners.find((l) => l.name === 'inbound|8080||')).toMatchObject({ port: 18080, address: v1.address, mode: 'explicit' });
+    expect(c.listeners.find((l) => l.name === 'inbound|8080||')).toMatchObject({
+      port: 18080,
+      address: v1.address,
+      mode: 'explicit',
+    });
     // Peers reach v1 on its sidecar's inbound port.
-    expect(c.clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!.endpoints!.find((e) => e.address === '198.18.0.11')!.port).toBe(18080);
+    expect(
+      c
+        .clusters!.find((x) => x.name === 'outbound|8080||product-service.default.svc.cluster.local')!
+        .endpoints!.find((e) => e.address === '198.18.0.11')!.port,
+    ).toBe(18080);
   });
 });

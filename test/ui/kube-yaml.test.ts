@@ -24,13 +24,21 @@ const TABLE: [string, string, unknown][] = [
   ['on / off', 'hostNetwork: on\nhostPID: off', { hostNetwork: true, hostPID: false }],
   ['y / n', 'stdin: y\ntty: n', { stdin: true, tty: false }],
   ['Yes / NO / ON / Off', 'a: Yes\nb: NO\nc: ON\nd: Off', { a: true, b: false, c: true, d: false }],
-  ['a boolean-looking map key (a label named y)', 'labels:\n  y: "1"\n  off: "2"', { labels: { true: '1', false: '2' } }],
+  [
+    'a boolean-looking map key (a label named y)',
+    'labels:\n  y: "1"\n  off: "2"',
+    { labels: { true: '1', false: '2' } },
+  ],
   ['IPv6 addresses in a flow sequence', 'addresses: [1.2.3.4, 001:db8::]', { addresses: ['1.2.3.4', '001:db8::'] }],
   ['a flow item ending in a colon', 'args: [--flag:, x]', { args: ['--flag:', 'x'] }],
   ['base 60 stays a string (go-yaml has none)', 'schedule: 1:20', { schedule: '1:20' }],
   ['a date stays a string', 'date: 2001-12-14', { date: '2001-12-14' }],
   ['a lone dot stays a string', 'x: .', { x: '.' }],
-  ['merge keys', 'base: &b {app: web}\nlabels:\n  <<: *b\n  tier: front', { base: { app: 'web' }, labels: { app: 'web', tier: 'front' } }],
+  [
+    'merge keys',
+    'base: &b {app: web}\nlabels:\n  <<: *b\n  tier: front',
+    { base: { app: 'web' }, labels: { app: 'web', tier: 'front' } },
+  ],
 ];
 
 describe('reading YAML as Kubernetes does', () => {
@@ -68,12 +76,28 @@ describe('reading YAML as Kubernetes does', () => {
       '          defaultMode: 0400',
       '',
     ].join('\n');
-    const r = transformManifests([{ name: 'jwt.yaml', text: manifest }], (obj) => ({ object: { ...obj, metadata: { ...(obj.metadata as object), annotations: { touched: 'yes' } } }, entry: { object: 'deployment "jwt-server"', source: 'jwt.yaml:1', outcome: 'injected', reasons: [], warnings: [] } }) as never, 'yaml');
+    const r = transformManifests(
+      [{ name: 'jwt.yaml', text: manifest }],
+      (obj) =>
+        ({
+          object: { ...obj, metadata: { ...(obj.metadata as object), annotations: { touched: 'yes' } } },
+          entry: {
+            object: 'deployment "jwt-server"',
+            source: 'jwt.yaml:1',
+            outcome: 'injected',
+            reasons: [],
+            warnings: [],
+          },
+        }) as never,
+      'yaml',
+    );
     const out = r.documents.join('---\n');
     expect(out).toMatch(/defaultMode: 0400/);
     // The new string "yes" is quoted: Kubernetes would read a plain yes as true.
     expect(out).toMatch(/touched: "yes"/);
-    const back = parseDocuments(out, 'out.yaml')[0]!.object as { spec: { template: { spec: { volumes: { secret: { defaultMode: number } }[] } } } };
+    const back = parseDocuments(out, 'out.yaml')[0]!.object as {
+      spec: { template: { spec: { volumes: { secret: { defaultMode: number } }[] } } };
+    };
     expect(back.spec.template.spec.volumes[0]!.secret.defaultMode).toBe(0o400);
   });
 });
@@ -88,7 +112,10 @@ describeRequiring([peerTools], "meshctl's YAML reading equals Kubernetes' own (s
       const ours = parseDocuments(yaml + '\n', 'table.yaml')[0]!.object;
       expect(ours, what).toEqual(kube);
       // What meshctl prints for that value, Kubernetes reads as the same value.
-      const printed = execFileSync(peerTool('k8s-yaml2json'), { input: stringifyForKubernetes(ours), encoding: 'utf8' }).trim();
+      const printed = execFileSync(peerTool('k8s-yaml2json'), {
+        input: stringifyForKubernetes(ours),
+        encoding: 'utf8',
+      }).trim();
       expect(JSON.parse(printed), `${what} (printed)`).toEqual(kube);
     });
   });

@@ -16,30 +16,66 @@ afterEach(async () => {
 });
 
 function review(pod: Record<string, unknown>, uid = 'u-1'): AdmissionReview {
-  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, namespace: 'shop', operation: 'CREATE', kind: { group: '', version: 'v1', kind: 'Pod' }, object: pod } };
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      namespace: 'shop',
+      operation: 'CREATE',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      object: pod,
+    },
+  };
 }
 
-function post(port: number, ca: string, body: string, path = '/inject'): Promise<{ status: number; json: any; peerCert: string }> {
+function post(
+  port: number,
+  ca: string,
+  body: string,
+  path = '/inject',
+): Promise<{ status: number; json: any; peerCert: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, ca, servername: 'meshctl-control-plane.mesh-system.svc', headers: { 'content-type': 'application/json' } }, (res) => {
-      let b = '';
-      const peerCert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
-      res.on('data', (d) => (b += d));
-      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(b), peerCert }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false,
+        ca,
+        servername: 'meshctl-control-plane.mesh-system.svc',
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let b = '';
+        const peerCert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
+        res.on('data', (d) => (b += d));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(b), peerCert }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'web-5f7-', labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [{ name: 'web', image: 'web:1', ports: [{ containerPort: 8080 }] }] } };
+const pod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { generateName: 'web-5f7-', labels: { app: 'web' } },
+  spec: { serviceAccountName: 'web', containers: [{ name: 'web', image: 'web:1', ports: [{ containerPort: 8080 }] }] },
+};
 
 describe('injection webhook over real TLS', () => {
   it('answers an AdmissionReview with a JSONPatch that injects the pod, and logs the decision', async () => {
     const ca = await makeTestCa();
     const leaf = await makeTestLeaf(ca, { dns: ['meshctl-control-plane.mesh-system.svc'] });
     const decisions: AdmissionDecision[] = [];
-    server = await startWebhookServer({ ...leaf, injectOptions: () => options, onDecision: (d) => decisions.push(d) }, 0, '127.0.0.1');
+    server = await startWebhookServer(
+      { ...leaf, injectOptions: () => options, onDecision: (d) => decisions.push(d) },
+      0,
+      '127.0.0.1',
+    );
     const { port } = server.server.address() as AddressInfo;
     const r = await post(port, ca.cert, JSON.stringify(review(pod)));
     expect(r.status).toBe(200);
@@ -55,11 +91,21 @@ describe('injection webhook over real TLS', () => {
     const leaf = await makeTestLeaf(ca, { dns: ['meshctl-control-plane.mesh-system.svc'] });
     server = await startWebhookServer({ ...leaf, injectOptions: () => options }, 0, '127.0.0.1');
     const { port } = server.server.address() as AddressInfo;
-    const hostNet = await post(port, ca.cert, JSON.stringify(review({ ...pod, spec: { ...pod.spec, hostNetwork: true } })));
+    const hostNet = await post(
+      port,
+      ca.cert,
+      JSON.stringify(review({ ...pod, spec: { ...pod.spec, hostNetwork: true } })),
+    );
     expect(hostNet.json.response.allowed).toBe(true);
     expect(hostNet.json.response.patch).toBeUndefined();
     expect(hostNet.json.response.warnings[0]).toContain('hostNetwork: true');
-    const optOut = await post(port, ca.cert, JSON.stringify(review({ ...pod, metadata: { ...pod.metadata, annotations: { 'meshctl.dev/inject': 'disabled' } } })));
+    const optOut = await post(
+      port,
+      ca.cert,
+      JSON.stringify(
+        review({ ...pod, metadata: { ...pod.metadata, annotations: { 'meshctl.dev/inject': 'disabled' } } }),
+      ),
+    );
     expect(optOut.json.response).toEqual({ uid: 'u-1', allowed: true });
   });
 

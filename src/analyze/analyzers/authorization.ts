@@ -38,7 +38,11 @@ export const principalTrustDomainAnalyzer: Analyzer = {
 };
 
 function readsJwt(rule: Rule): boolean {
-  return (rule.from ?? []).some((f) => (f.source?.requestPrincipals?.length ?? 0) > 0 || (f.source?.notRequestPrincipals?.length ?? 0) > 0) || (rule.when ?? []).some((c) => c.key.startsWith('request.auth.'));
+  return (
+    (rule.from ?? []).some(
+      (f) => (f.source?.requestPrincipals?.length ?? 0) > 0 || (f.source?.notRequestPrincipals?.length ?? 0) > 0,
+    ) || (rule.when ?? []).some((c) => c.key.startsWith('request.auth.'))
+  );
 }
 
 /** Whether a RequestAuthentication reaches (some of) the workloads an AuthorizationPolicy selects. */
@@ -62,7 +66,10 @@ export const requestPrincipalWithoutAuthnAnalyzer: Analyzer = {
       if (ras.some((ra) => covers(ctx, ra, ap))) continue;
       (ap.res.spec.rules ?? []).forEach((rule, i) => {
         if (!readsJwt(rule)) return;
-        const effect = (ap.res.spec.action ?? 'ALLOW') === 'ALLOW' ? 'this ALLOW rule never matches' : 'the rule sees every request as anonymous';
+        const effect =
+          (ap.res.spec.action ?? 'ALLOW') === 'ALLOW'
+            ? 'this ALLOW rule never matches'
+            : 'the rule sees every request as anonymous';
         ctx.report(
           Messages.RequestPrincipalWithoutAuthentication,
           ap.r,
@@ -79,7 +86,11 @@ export const shadowedAllowAnalyzer: Analyzer = {
   name: 'shadowed-allow',
   run(ctx) {
     const policies = ctx.istioAuthorizationPolicies();
-    const denyAll = policies.filter((p) => p.res.spec.action === 'DENY' && (p.res.spec.rules ?? []).some((r) => !r.from?.length && !r.to?.length && !r.when?.length));
+    const denyAll = policies.filter(
+      (p) =>
+        p.res.spec.action === 'DENY' &&
+        (p.res.spec.rules ?? []).some((r) => !r.from?.length && !r.to?.length && !r.when?.length),
+    );
     for (const ap of policies) {
       if ((ap.res.spec.action ?? 'ALLOW') !== 'ALLOW' || !(ap.res.spec.rules ?? []).length) continue;
       const ns = ap.res.metadata.namespace!;

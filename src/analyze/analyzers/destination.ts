@@ -4,8 +4,18 @@ import { clusterServiceOf, labelsMatch, resolveHost, serviceForHost } from '../h
 import { Messages } from '../messages.js';
 
 function describeLabels(labels: Readonly<Record<string, string>>): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
+
+/** Label keys (or key prefixes) that Kubernetes and Istio put on endpoints from their node or network. */
+const TOPOLOGY = [
+  'topology.kubernetes.io',
+  'topology.istio.io',
+  'failure-domain.beta.kubernetes.io',
+  'kubernetes.io/hostname',
+];
 
 /** DestinationRule subsets whose labels match none of the host's workloads (workloads known). */
 export const subsetWorkloadAnalyzer: Analyzer = {
@@ -19,15 +29,21 @@ export const subsetWorkloadAnalyzer: Analyzer = {
       const svc = clusterServiceOf(fqdn, cd);
       if (!svc) continue;
       const service = serviceForHost(fqdn, ctx.input.inventory, cd);
-      const backing = workloads.filter((w) => w.namespace === svc.namespace && (!service?.selector || labelsMatch(service.selector, w.labels)));
+      const backing = workloads.filter(
+        (w) => w.namespace === svc.namespace && (!service?.selector || labelsMatch(service.selector, w.labels)),
+      );
       if (backing.length === 0) continue; // nothing known about this host's workloads: no basis to judge
       dr.res.spec.subsets?.forEach((s, i) => {
-        if (!s.labels || Object.keys(s.labels).length === 0) return;
-        if (backing.some((w) => labelsMatch(s.labels!, w.labels))) return;
+        // Topology labels (zone, region, network, node) are on endpoints, not in pod templates: not judged.
+        const labels = Object.fromEntries(
+          Object.entries(s.labels ?? {}).filter(([k]) => !TOPOLOGY.some((t) => k === t || k.startsWith(`${t}/`))),
+        );
+        if (Object.keys(labels).length === 0) return;
+        if (backing.some((w) => labelsMatch(labels, w.labels))) return;
         ctx.report(
           Messages.SubsetSelectsNoWorkload,
           dr.r,
-          `Subset "${s.name}" selects no workload of host "${dr.res.spec.host}": none of ${backing.map((w) => `${w.kind} ${w.name}`).join(', ')} has labels ${describeLabels(s.labels)}; fix the subset labels or deploy that version.`,
+          `Subset "${s.name}" selects no workload of host "${dr.res.spec.host}": none of ${backing.map((w) => `${w.kind} ${w.name}`).join(', ')} has labels ${describeLabels(labels)}; fix the subset labels or deploy that version.`,
           ['spec', 'subsets', i, 'labels'],
         );
       });
@@ -43,12 +59,23 @@ export const gatewayCredentialAnalyzer: Analyzer = {
     if (!secrets) return;
     for (const gw of ctx.of('Gateway')) {
       const selector = gw.res.spec.selector ?? {};
-      const runners = (ctx.input.inventory.workloads ?? []).filter((w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels));
-      const namespaces = runners.length ? [...new Set(runners.map((w) => w.namespace))] : [gw.res.metadata.namespace!];
+      const runners = (ctx.input.inventory.workloads ?? []).filter(
+        (w) => Object.keys(selector).length > 0 && labelsMatch(selector, w.labels),
+      );
+      // Where the gateway's pods run; the stock ingress/egress gateways (not in the input) run in the root namespace.
+      const stock = !runners.length && ['ingressgateway', 'egressgateway'].includes(selector.istio ?? '');
+      const namespaces = runners.length
+        ? [...new Set(runners.map((w) => w.namespace))]
+        : stock
+          ? [...ctx.input.rootNamespaces]
+          : [gw.res.metadata.namespace!];
       gw.res.spec.servers.forEach((s, i) => {
         const names = [s.tls?.credentialName, ...(s.tls?.credentialNames ?? [])].filter((n): n is string => !!n);
         for (const name of names) {
-          const missing = namespaces.filter((ns) => !secrets.some((sec) => sec.namespace === ns && (sec.name === name || sec.name === `${name}-cacert`)));
+          const missing = namespaces.filter(
+            (ns) =>
+              !secrets.some((sec) => sec.namespace === ns && (sec.name === name || sec.name === `${name}-cacert`)),
+          );
           if (missing.length === 0 || missing.length < namespaces.length) continue;
           const ns = missing[0]!;
           ctx.report(

@@ -15,15 +15,31 @@ export const trafficSplitAnalyzer: Analyzer = {
       const exists = (name: string) => services!.some((s) => s.namespace === ns && s.name === name);
       if (services) {
         if (!exists(ts.res.spec.service)) {
-          ctx.report(Messages.TrafficSplitServiceNotFound, ts.r, `Root service "${ts.res.spec.service}" of the split is not found in namespace "${ns}"; create the Service clients call, or fix spec.service.`, ['spec', 'service']);
+          ctx.report(
+            Messages.TrafficSplitServiceNotFound,
+            ts.r,
+            `Root service "${ts.res.spec.service}" of the split is not found in namespace "${ns}"; create the Service clients call, or fix spec.service.`,
+            ['spec', 'service'],
+          );
         }
         ts.res.spec.backends.forEach((b, i) => {
-          if (!exists(b.service)) ctx.report(Messages.TrafficSplitServiceNotFound, ts.r, `Backend service "${b.service}" is not found in namespace "${ns}"; create it or fix the name (its share of traffic would fail).`, ['spec', 'backends', i, 'service']);
+          if (!exists(b.service))
+            ctx.report(
+              Messages.TrafficSplitServiceNotFound,
+              ts.r,
+              `Backend service "${b.service}" is not found in namespace "${ns}"; create it or fix the name (its share of traffic would fail).`,
+              ['spec', 'backends', i, 'service'],
+            );
         });
       }
       const weights = ts.res.spec.backends.map((b) => parseQuantity(b.weight));
       if (weights.every((w) => w === 0)) {
-        ctx.report(Messages.TrafficSplitWeightsZero, ts.r, `Every backend has weight 0, so no backend receives traffic; give at least one backend a positive weight.`, ['spec', 'backends']);
+        ctx.report(
+          Messages.TrafficSplitWeightsZero,
+          ts.r,
+          `Every backend has weight 0, so no backend receives traffic; give at least one backend a positive weight.`,
+          ['spec', 'backends'],
+        );
       }
     }
   },
@@ -43,7 +59,12 @@ export const serviceProfileNameAnalyzer: Analyzer = {
       const service = m?.[1] ?? name.split('.')[0] ?? name;
       const serviceNs = m?.[3] ?? ns;
       const why = m ? `ends in .svc.${m[5]} but the cluster domain is ${cd}` : `is not <service>.<namespace>.svc.${cd}`;
-      ctx.report(Messages.ServiceProfileNameInvalid, sp.r, `ServiceProfile name "${name}" ${why}, so Linkerd never applies it; rename it to "${service}.${serviceNs}.svc.${cd}".`, ['metadata', 'name']);
+      ctx.report(
+        Messages.ServiceProfileNameInvalid,
+        sp.r,
+        `ServiceProfile name "${name}" ${why}, so Linkerd never applies it; rename it to "${service}.${serviceNs}.svc.${cd}".`,
+        ['metadata', 'name'],
+      );
     }
   },
 };

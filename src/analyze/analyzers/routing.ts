@@ -2,7 +2,14 @@
  * VirtualService analyzers: subsets and hosts that routes reference, route weights, conflicting
  * VirtualServices, gateways, and retries that cannot fit in the route timeout.
  */
-import { parseDuration, formatDuration, type Destination, type FieldPath, type VirtualService } from '../../config/index.js';
+import {
+  exportedTo,
+  parseDuration,
+  formatDuration,
+  type Destination,
+  type FieldPath,
+  type VirtualService,
+} from '../../config/index.js';
 import type { AnalysisContext, Analyzer, Typed } from '../context.js';
 import { hostMatches, hostsOverlap, resolveHost, serviceFqdn } from '../hosts.js';
 import { Messages } from '../messages.js';
@@ -11,36 +18,98 @@ import { Messages } from '../messages.js';
 export function destinationsOf(vs: VirtualService): { dest: Destination; path: FieldPath; mirror: boolean }[] {
   const out: { dest: Destination; path: FieldPath; mirror: boolean }[] = [];
   vs.spec.http?.forEach((h, i) => {
-    h.route?.forEach((d, j) => out.push({ dest: d.destination, path: ['spec', 'http', i, 'route', j, 'destination'], mirror: false }));
+    h.route?.forEach((d, j) =>
+      out.push({ dest: d.destination, path: ['spec', 'http', i, 'route', j, 'destination'], mirror: false }),
+    );
     if (h.mirror) out.push({ dest: h.mirror, path: ['spec', 'http', i, 'mirror'], mirror: true });
-    h.mirrors?.forEach((m, j) => out.push({ dest: m.destination, path: ['spec', 'http', i, 'mirrors', j, 'destination'], mirror: true }));
+    h.mirrors?.forEach((m, j) =>
+      out.push({ dest: m.destination, path: ['spec', 'http', i, 'mirrors', j, 'destination'], mirror: true }),
+    );
   });
-  vs.spec.tcp?.forEach((t, i) => t.route?.forEach((d, j) => out.push({ dest: d.destination, path: ['spec', 'tcp', i, 'route', j, 'destination'], mirror: false })));
-  vs.spec.tls?.forEach((t, i) => t.route?.forEach((d, j) => out.push({ dest: d.destination, path: ['spec', 'tls', i, 'route', j, 'destination'], mirror: false })));
+  vs.spec.tcp?.forEach((t, i) =>
+    t.route?.forEach((d, j) =>
+      out.push({ dest: d.destination, path: ['spec', 'tcp', i, 'route', j, 'destination'], mirror: false }),
+    ),
+  );
+  vs.spec.tls?.forEach((t, i) =>
+    t.route?.forEach((d, j) =>
+      out.push({ dest: d.destination, path: ['spec', 'tls', i, 'route', j, 'destination'], mirror: false }),
+    ),
+  );
   return out;
 }
 
 function checkSubsetsAndHosts(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
   const cd = ctx.input.clusterDomain;
   const ns = vs.res.metadata.namespace!;
-  const rules = ctx.of('DestinationRule').map((d) => ({ host: resolveHost(d.res.spec.host, d.res.metadata.namespace!, cd), subsets: d.res.spec.subsets ?? [] }));
-  const services = ctx.input.inventory.services;
-  const entries = ctx.of('ServiceEntry').flatMap((se) => se.res.spec.hosts.map((h) => resolveHost(h, se.res.metadata.namespace!, cd)));
+  // Only what exportTo lets the VirtualService's namespace see counts (a `hosts: ["*"]` ServiceEntry
+  // exported to `.` hides no missing host elsewhere).
+  const rules = ctx
+    .of('DestinationRule')
+    .filter((d) => exportedTo(d.res.spec.exportTo, d.res.metadata.namespace!, ns))
+    .map((d) => ({
+      host: resolveHost(d.res.spec.host, d.res.metadata.namespace!, cd),
+      subsets: d.res.spec.subsets ?? [],
+    }));
+  const services = ctx.input.inventory.services?.filter((s) => exportedTo(s.exportTo, s.namespace, ns));
+  const entries = ctx
+    .of('ServiceEntry')
+    .filter((se) => exportedTo(se.res.spec.exportTo, se.res.metadata.namespace!, ns))
+    .flatMap((se) => se.res.spec.hosts.map((h) => resolveHost(h, se.res.metadata.namespace!, cd)));
   for (const { dest, path, mirror } of destinationsOf(vs.res)) {
     const fqdn = resolveHost(dest.host, ns, cd);
     if (dest.subset) {
       const defined = rules.some((r) => hostsOverlap(r.host, fqdn) && r.subsets.some((s) => s.name === dest.subset));
       if (!defined) {
-        ctx.report(Messages.ReferencedSubsetNotFound, vs.r, `Referenced subset "${dest.subset}" is not defined in any DestinationRule for host "${dest.host}"; define it or fix the ${mirror ? 'mirror' : 'route'}.`, [...path, 'subset']);
+        ctx.report(
+          Messages.ReferencedSubsetNotFound,
+          vs.r,
+          `Referenced subset "${dest.subset}" is not defined in any DestinationRule for host "${dest.host}"; define it or fix the ${mirror ? 'mirror' : 'route'}.`,
+          [...path, 'subset'],
+        );
       }
     }
+    const service = services?.find((s) => serviceFqdn(s, cd) === fqdn);
+    if (service?.ports?.length && !mirror) checkPort(ctx, vs, dest, path, service.ports);
     if (services && !fqdn.includes('*')) {
-      const known = services.some((s) => serviceFqdn(s, cd) === fqdn) || entries.some((h) => hostMatches(h, fqdn));
+      const known = service !== undefined || entries.some((h) => hostMatches(h, fqdn));
       if (!known) {
         const shown = fqdn === dest.host ? `"${dest.host}"` : `"${dest.host}" (${fqdn})`;
-        ctx.report(Messages.ReferencedHostNotFound, vs.r, `Referenced host ${shown} is not defined by any Service or ServiceEntry; create it or fix the ${mirror ? 'mirror' : 'route'} host.`, [...path, 'host']);
+        ctx.report(
+          Messages.ReferencedHostNotFound,
+          vs.r,
+          `Referenced host ${shown} is not defined by any Service or ServiceEntry; create it or fix the ${mirror ? 'mirror' : 'route'} host.`,
+          [...path, 'host'],
+        );
       }
     }
+  }
+}
+
+/** A destination's port must be one its Service exposes, and is required when it exposes several. */
+function checkPort(
+  ctx: AnalysisContext,
+  vs: Typed<VirtualService>,
+  dest: Destination,
+  path: FieldPath,
+  ports: readonly { port: number; name?: string }[],
+): void {
+  const list = ports.map((p) => p.port).join(', ');
+  const n = dest.port?.number;
+  if (n !== undefined && !ports.some((p) => p.port === n)) {
+    ctx.report(
+      Messages.DestinationPortNotFound,
+      vs.r,
+      `Host "${dest.host}" has no port ${n} (its Service exposes ${list}); fix port.number.`,
+      [...path, 'port', 'number'],
+    );
+  } else if (n === undefined && ports.length > 1) {
+    ctx.report(
+      Messages.DestinationPortRequired,
+      vs.r,
+      `Host "${dest.host}" exposes several ports (${list}) and the destination names none; add port.number.`,
+      path,
+    );
   }
 }
 
@@ -54,7 +123,12 @@ function checkWeights(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
     const sum = g.route.reduce((a, d) => a + (d.weight ?? 0), 0);
     if (sum !== 100) {
       const shares = g.route.map((d) => d.weight ?? 0).join(' + ');
-      ctx.report(Messages.RouteWeightsNotSumTo100, vs.r, `Route weights ${shares} sum to ${sum}, not 100; traffic is split in proportion to them, so set them to add up to 100.`, g.path);
+      ctx.report(
+        Messages.RouteWeightsNotSumTo100,
+        vs.r,
+        `Route weights ${shares} sum to ${sum}, not 100; traffic is split in proportion to them, so set them to add up to 100.`,
+        g.path,
+      );
     }
   }
 }
@@ -80,38 +154,80 @@ function checkRetries(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
 function checkGateways(ctx: AnalysisContext, vs: Typed<VirtualService>): void {
   const ns = vs.res.metadata.namespace!;
   const gateways = new Set(ctx.of('Gateway').map((g) => `${g.res.metadata.namespace}/${g.res.metadata.name}`));
+  // A VirtualService may name a Gateway API Gateway (gateway.networking.k8s.io), which is no mesh kind.
+  for (const r of ctx.input.resources) {
+    const id = r.validation.identity;
+    if (id.kind === 'Gateway' && id.apiVersion.startsWith('gateway.networking.k8s.io/'))
+      gateways.add(`${id.namespace ?? ns}/${id.name}`);
+  }
   const refs: { name: string; path: FieldPath }[] = [];
   vs.res.spec.gateways?.forEach((g, i) => refs.push({ name: g, path: ['spec', 'gateways', i] }));
-  vs.res.spec.http?.forEach((h, i) => h.match?.forEach((m, j) => m.gateways?.forEach((g, k) => refs.push({ name: g, path: ['spec', 'http', i, 'match', j, 'gateways', k] }))));
+  vs.res.spec.http?.forEach((h, i) =>
+    h.match?.forEach((m, j) =>
+      m.gateways?.forEach((g, k) => refs.push({ name: g, path: ['spec', 'http', i, 'match', j, 'gateways', k] })),
+    ),
+  );
   for (const ref of refs) {
-    if (ref.name === 'mesh') continue;
+    // `mesh`, and the names Istio generates for Gateway API gateways (`ns/gateway~istio-autogenerated-k8s-gateway~x`).
+    if (ref.name === 'mesh' || ref.name.includes('~')) continue;
     const key = ref.name.includes('/') ? ref.name : `${ns}/${ref.name}`;
     const shown = key === ref.name ? `"${key}"` : `"${ref.name}" (${key})`;
-    if (!gateways.has(key)) ctx.report(Messages.GatewayNotFound, vs.r, `Referenced gateway ${shown} is not found; create the Gateway or fix the name (use namespace/name for a Gateway in another namespace).`, ref.path);
+    if (!gateways.has(key))
+      ctx.report(
+        Messages.GatewayNotFound,
+        vs.r,
+        `Referenced gateway ${shown} is not found; create the Gateway or fix the name (use namespace/name for a Gateway in another namespace).`,
+        ref.path,
+      );
   }
 }
 
+/** The namespaces that see a VirtualService: `all`, or a set (empty for `~`). */
+function visibility(vs: VirtualService): 'all' | Set<string> {
+  const e = vs.spec.exportTo;
+  if (!e || e.length === 0 || e.includes('*')) return 'all';
+  return new Set(e.filter((x) => x !== '~').map((x) => (x === '.' ? vs.metadata.namespace! : x)));
+}
+
+function overlap(a: 'all' | Set<string>, b: 'all' | Set<string>): boolean {
+  if (a === 'all') return b === 'all' || b.size > 0;
+  if (b === 'all') return a.size > 0;
+  return [...a].some((n) => b.has(n));
+}
+
+/**
+ * VirtualServices for the sidecars (mesh) that route the same host where both are visible: only one
+ * takes effect. As istioctl, every VirtualService of a conflict is reported, naming the others.
+ */
 function checkConflicts(ctx: AnalysisContext, all: Typed<VirtualService>[]): void {
   const cd = ctx.input.clusterDomain;
-  const owner = new Map<string, Typed<VirtualService>>();
+  const entries: { vs: Typed<VirtualService>; index: number; host: string; fqdn: string }[] = [];
   for (const vs of all) {
     const gws = vs.res.spec.gateways?.length ? vs.res.spec.gateways : ['mesh'];
     if (!gws.includes('mesh')) continue; // gateways merge VirtualServices for one host; sidecars do not
-    vs.res.spec.hosts?.forEach((h, i) => {
-      const fqdn = resolveHost(h, vs.res.metadata.namespace!, cd);
-      const first = owner.get(fqdn);
-      if (!first) {
-        owner.set(fqdn, vs);
-        return;
-      }
-      const a = `${first.res.metadata.name}.${first.res.metadata.namespace}`;
-      ctx.report(
-        Messages.ConflictingVirtualServices,
-        vs.r,
-        `VirtualServices ${a} and ${vs.res.metadata.name}.${vs.res.metadata.namespace} both route host "${h}" for the sidecars (mesh); only one of them takes effect, so merge their routes into one VirtualService.`,
-        ['spec', 'hosts', i],
-      );
-    });
+    vs.res.spec.hosts?.forEach((host, index) =>
+      entries.push({ vs, index, host, fqdn: resolveHost(host, vs.res.metadata.namespace!, cd) }),
+    );
+  }
+  const name = (v: Typed<VirtualService>): string => `${v.res.metadata.name}.${v.res.metadata.namespace}`;
+  // One finding per VirtualService, at its first conflicting host, naming every other one.
+  for (const vs of all) {
+    const mine = entries.filter((e) => e.vs === vs);
+    const clashes = mine.flatMap((e) =>
+      entries
+        .filter((o) => o.vs !== vs && hostsOverlap(e.fqdn, o.fqdn) && overlap(visibility(vs.res), visibility(o.vs.res)))
+        .map((o) => ({ e, o })),
+    );
+    if (clashes.length === 0) continue;
+    const first = clashes[0]!.e;
+    const others = [...new Set(clashes.map((c) => name(c.o.vs)))];
+    const hosts = [...new Set(clashes.map((c) => `"${c.e.host}"`))];
+    ctx.report(
+      Messages.ConflictingVirtualServices,
+      vs.r,
+      `VirtualService ${name(vs)} and ${others.join(', ')} route host ${hosts.join(', ')} for the sidecars (mesh) where both are visible; only one of them takes effect, so merge their routes into one VirtualService.`,
+      ['spec', 'hosts', first.index],
+    );
   }
 }
 

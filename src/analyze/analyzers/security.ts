@@ -9,8 +9,11 @@ import { Messages } from '../messages.js';
 
 /** The namespace-wide (or mesh-wide) PeerAuthentication that decides the mode of a namespace. */
 function effectivePeerAuthentication(ctx: AnalysisContext, namespace: string): Typed<PeerAuthentication> | undefined {
-  const wide = ctx.of('PeerAuthentication').filter((p) => !p.res.spec.selector?.matchLabels || Object.keys(p.res.spec.selector.matchLabels).length === 0);
-  const setsMode = (p: Typed<PeerAuthentication>) => p.res.spec.mtls?.mode !== undefined && p.res.spec.mtls.mode !== 'UNSET';
+  const wide = ctx
+    .of('PeerAuthentication')
+    .filter((p) => !p.res.spec.selector?.matchLabels || Object.keys(p.res.spec.selector.matchLabels).length === 0);
+  const setsMode = (p: Typed<PeerAuthentication>) =>
+    p.res.spec.mtls?.mode !== undefined && p.res.spec.mtls.mode !== 'UNSET';
   return (
     wide.find((p) => p.res.metadata.namespace === namespace && setsMode(p)) ??
     wide.find((p) => ctx.input.rootNamespaces.includes(p.res.metadata.namespace!) && setsMode(p))
@@ -23,22 +26,34 @@ export const mtlsConflictAnalyzer: Analyzer = {
   run(ctx) {
     const cd = ctx.input.clusterDomain;
     const namespaces = new Set<string>();
-    for (const r of ctx.input.resources) if (r.validation.identity.namespace) namespaces.add(r.validation.identity.namespace);
+    for (const r of ctx.input.resources)
+      if (r.validation.identity.namespace) namespaces.add(r.validation.identity.namespace);
     for (const n of ctx.input.inventory.namespaces ?? []) namespaces.add(n.name);
     for (const dr of ctx.of('DestinationRule')) {
       const fqdn = resolveHost(dr.res.spec.host, dr.res.metadata.namespace!, cd);
       const disabled: FieldPath[] = [];
       const tp = dr.res.spec.trafficPolicy;
       if (tp?.tls?.mode === 'DISABLE') disabled.push(['spec', 'trafficPolicy', 'tls', 'mode']);
-      tp?.portLevelSettings?.forEach((p, i) => p.tls?.mode === 'DISABLE' && disabled.push(['spec', 'trafficPolicy', 'portLevelSettings', i, 'tls', 'mode']));
-      dr.res.spec.subsets?.forEach((s, i) => s.trafficPolicy?.tls?.mode === 'DISABLE' && disabled.push(['spec', 'subsets', i, 'trafficPolicy', 'tls', 'mode']));
+      tp?.portLevelSettings?.forEach(
+        (p, i) =>
+          p.tls?.mode === 'DISABLE' && disabled.push(['spec', 'trafficPolicy', 'portLevelSettings', i, 'tls', 'mode']),
+      );
+      dr.res.spec.subsets?.forEach(
+        (s, i) =>
+          s.trafficPolicy?.tls?.mode === 'DISABLE' &&
+          disabled.push(['spec', 'subsets', i, 'trafficPolicy', 'tls', 'mode']),
+      );
       if (disabled.length === 0) continue;
       const direct = clusterServiceOf(fqdn, cd);
-      const targets = direct ? [direct.namespace] : [...namespaces].filter((ns) => hostMatches(fqdn, `svc-name.${ns}.svc.${cd}`));
+      const targets = direct
+        ? [direct.namespace]
+        : [...namespaces].filter((ns) => hostMatches(fqdn, `svc-name.${ns}.svc.${cd}`));
       for (const ns of targets) {
         const pa = effectivePeerAuthentication(ctx, ns);
         if (pa?.res.spec.mtls?.mode !== 'STRICT') continue;
-        const scope = ctx.input.rootNamespaces.includes(pa.res.metadata.namespace!) ? 'the whole mesh' : `namespace "${ns}"`;
+        const scope = ctx.input.rootNamespaces.includes(pa.res.metadata.namespace!)
+          ? 'the whole mesh'
+          : `namespace "${ns}"`;
         for (const path of disabled) {
           ctx.report(
             Messages.MtlsConflict,
@@ -54,7 +69,10 @@ export const mtlsConflictAnalyzer: Analyzer = {
 };
 
 function selectorText(labels: Readonly<Record<string, string>> | undefined, ns: string, root: boolean): string {
-  if (labels && Object.keys(labels).length) return `the workloads labelled ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}${root ? ' in the mesh' : ` in namespace "${ns}"`}`;
+  if (labels && Object.keys(labels).length)
+    return `the workloads labelled ${Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}${root ? ' in the mesh' : ` in namespace "${ns}"`}`;
   return root ? 'every workload of the mesh' : `every workload of namespace "${ns}"`;
 }
 
@@ -65,10 +83,18 @@ export const policySelectorAnalyzer: Analyzer = {
     const workloads = ctx.input.inventory.workloads;
     if (!workloads) return;
     const policies = [
-      ...ctx.istioAuthorizationPolicies().map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
-      ...ctx.of('RequestAuthentication').map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
-      ...ctx.of('PeerAuthentication').map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
-      ...ctx.of('Sidecar').map((p) => ({ t: p, labels: p.res.spec.workloadSelector?.labels, path: ['spec', 'workloadSelector'] })),
+      ...ctx
+        .istioAuthorizationPolicies()
+        .map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
+      ...ctx
+        .of('RequestAuthentication')
+        .map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
+      ...ctx
+        .of('PeerAuthentication')
+        .map((p) => ({ t: p, labels: p.res.spec.selector?.matchLabels, path: ['spec', 'selector'] })),
+      ...ctx
+        .of('Sidecar')
+        .map((p) => ({ t: p, labels: p.res.spec.workloadSelector?.labels, path: ['spec', 'workloadSelector'] })),
     ];
     for (const { t, labels, path } of policies) {
       const ns = t.res.metadata.namespace!;
@@ -76,14 +102,24 @@ export const policySelectorAnalyzer: Analyzer = {
       if (!labels || Object.keys(labels).length === 0) {
         // A namespace-wide policy where the namespace runs nothing (while other namespaces do): a typo'd namespace?
         if (!root && workloads.length > 0 && !workloads.some((w) => w.namespace === ns)) {
-          ctx.report(Messages.PolicySelectsNoWorkload, t.r, `This namespace-wide policy applies to namespace "${ns}", which runs no workload; check metadata.namespace (the policy applies to nothing as written).`, ['metadata', 'namespace']);
+          ctx.report(
+            Messages.PolicySelectsNoWorkload,
+            t.r,
+            `This namespace-wide policy applies to namespace "${ns}", which runs no workload; check metadata.namespace (the policy applies to nothing as written).`,
+            ['metadata', 'namespace'],
+          );
         }
         continue;
       }
       const candidates = root ? workloads : workloads.filter((w) => w.namespace === ns);
       if (candidates.length === 0) continue; // no workload of that namespace is known: no basis to judge
       if (candidates.some((w) => labelsMatch(labels, w.labels))) continue;
-      ctx.report(Messages.PolicySelectsNoWorkload, t.r, `The selector matches no workload: there are none of ${selectorText(labels, ns, root)}; fix the labels (the policy applies to nothing as written).`, path);
+      ctx.report(
+        Messages.PolicySelectsNoWorkload,
+        t.r,
+        `The selector matches no workload: there are none of ${selectorText(labels, ns, root)}; fix the labels (the policy applies to nothing as written).`,
+        path,
+      );
     }
   },
 };

@@ -12,7 +12,6 @@ import type { KubeObject } from '../../cluster/kubernetes/index.js';
 import { INJECT_NAMESPACE_LABEL, INJECTED_LABEL } from '../../protocol/well-known.js';
 import { listSome, type KubernetesCheckContext } from './context.js';
 
-
 interface CrdVersion {
   name: string;
   served?: boolean;
@@ -23,14 +22,22 @@ interface Crd extends KubeObject {
   spec: { group: string; names: { kind: string }; versions: CrdVersion[] };
 }
 interface WebhookConfiguration extends KubeObject {
-  webhooks?: { name: string; clientConfig?: { caBundle?: string; service?: { name: string; namespace: string; port?: number } } }[];
+  webhooks?: {
+    name: string;
+    clientConfig?: { caBundle?: string; service?: { name: string; namespace: string; port?: number } };
+  }[];
 }
 
 /** JSON with sorted keys: the same schema prints the same text whatever order the API server keeps. */
 function canonical(v: unknown): string {
   const sort = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.map(sort);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort((x as Record<string, unknown>)[k])]));
+    if (x && typeof x === 'object')
+      return Object.fromEntries(
+        Object.keys(x)
+          .sort()
+          .map((k) => [k, sort((x as Record<string, unknown>)[k])]),
+      );
     return x;
   };
   return JSON.stringify(sort(v));
@@ -43,7 +50,8 @@ export function crdDifferences(template: Crd, live: Crd): string[] {
     const have = live.spec.versions.find((v) => v.name === want.name);
     if (!have) out.push(`version ${want.name} missing`);
     else if (canonical(have.schema) !== canonical(want.schema)) out.push(`version ${want.name} has another schema`);
-    else if (Boolean(have.served) !== Boolean(want.served) || Boolean(have.storage) !== Boolean(want.storage)) out.push(`version ${want.name} served/storage differ`);
+    else if (Boolean(have.served) !== Boolean(want.served) || Boolean(have.storage) !== Boolean(want.storage))
+      out.push(`version ${want.name} served/storage differ`);
   }
   return out;
 }
@@ -58,7 +66,10 @@ function controlPlaneCategory(): CheckCategory<KubernetesCheckContext> {
         fatal: true,
         async run(ctx) {
           const ns = await ctx.cluster.get({ apiVersion: 'v1', kind: 'Namespace', name: ctx.meshNamespace });
-          if (!ns) throw new CheckFailure(`namespace ${ctx.meshNamespace} does not exist: the mesh is not installed on ${ctx.cluster.describe()}`);
+          if (!ns)
+            throw new CheckFailure(
+              `namespace ${ctx.meshNamespace} does not exist: the mesh is not installed on ${ctx.cluster.describe()}`,
+            );
           return ctx.meshNamespace;
         },
       },
@@ -91,7 +102,14 @@ function controlPlaneCategory(): CheckCategory<KubernetesCheckContext> {
         async run(ctx) {
           const { controlPlanePods, replicaGet } = await import('../../cluster/kubernetes/control-plane-pods.js');
           const pods = await controlPlanePods(ctx.cluster, ctx.meshNamespace);
-          const versions = await Promise.all(pods.map(async (p) => ({ pod: p.metadata.name, version: (await replicaGet<{ version: string }>(ctx.cluster, ctx.meshNamespace, p.metadata.name, '/debug/info')).version })));
+          const versions = await Promise.all(
+            pods.map(async (p) => ({
+              pod: p.metadata.name,
+              version: (
+                await replicaGet<{ version: string }>(ctx.cluster, ctx.meshNamespace, p.metadata.name, '/debug/info')
+              ).version,
+            })),
+          );
           const other = versions.filter((v) => v.version !== ctx.cliVersion).map((v) => `${v.pod} runs ${v.version}`);
           if (other.length) throw new CheckFailure(`${other.join(', ')}; the CLI is ${ctx.cliVersion}`);
           return ctx.cliVersion;
@@ -111,21 +129,33 @@ function crdCategory(): CheckCategory<KubernetesCheckContext> {
         async run(ctx) {
           const { crds } = await ctx.manifests();
           const missing: string[] = [];
-          for (const crd of crds) if (!(await ctx.cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name }))) missing.push(crd.metadata.name);
+          for (const crd of crds)
+            if (
+              !(await ctx.cluster.get({
+                apiVersion: 'apiextensions.k8s.io/v1',
+                kind: 'CustomResourceDefinition',
+                name: crd.metadata.name,
+              }))
+            )
+              missing.push(crd.metadata.name);
           if (missing.length) throw new CheckFailure(`missing: ${listSome(missing)}`);
           return `${crds.length} CRDs`;
         },
       },
       {
         description: "the mesh CRDs are current (the same as this meshctl's)",
-        hint: 'apply this version\'s CRDs: meshctl upgrade (CRDs owned by another mesh are left alone: see check --pre)',
+        hint: "apply this version's CRDs: meshctl upgrade (CRDs owned by another mesh are left alone: see check --pre)",
         async run(ctx) {
           const { crds } = await ctx.manifests();
           const { foreignOwner } = await import('../../install/kubernetes.js');
           const stale: string[] = [];
           let foreign = 0;
           for (const crd of crds as unknown as Crd[]) {
-            const live = await ctx.cluster.get<Crd>({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name });
+            const live = await ctx.cluster.get<Crd>({
+              apiVersion: 'apiextensions.k8s.io/v1',
+              kind: 'CustomResourceDefinition',
+              name: crd.metadata.name,
+            });
             if (!live) continue;
             if (foreignOwner(live)) {
               foreign++;
@@ -145,7 +175,11 @@ function crdCategory(): CheckCategory<KubernetesCheckContext> {
 /** The webhook configuration install applied, read once per checker (a retry reads it again). */
 async function webhookConfiguration(ctx: KubernetesCheckContext): Promise<WebhookConfiguration> {
   const { InstallNames } = await import('../../install/manifests.js');
-  const cfg = await ctx.cluster.get<WebhookConfiguration>({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', name: InstallNames.webhook });
+  const cfg = await ctx.cluster.get<WebhookConfiguration>({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    name: InstallNames.webhook,
+  });
   if (!cfg) throw new CheckFailure(`mutatingwebhookconfiguration ${InstallNames.webhook} does not exist`);
   return cfg;
 }
@@ -161,15 +195,25 @@ function webhookCategory(): CheckCategory<KubernetesCheckContext> {
           const { InstallNames } = await import('../../install/manifests.js');
           const cfg = await webhookConfiguration(ctx);
           const hooks = cfg.webhooks ?? [];
-          if (!hooks.length) throw new CheckFailure(`mutatingwebhookconfiguration ${cfg.metadata.name} has no webhooks`);
-          const wrong = hooks.filter((w) => w.clientConfig?.service?.name !== InstallNames.service || w.clientConfig.service.namespace !== ctx.meshNamespace).map((w) => w.name);
-          if (wrong.length) throw new CheckFailure(`webhook(s) ${wrong.join(', ')} do not point at service ${ctx.meshNamespace}/${InstallNames.service}`);
+          if (!hooks.length)
+            throw new CheckFailure(`mutatingwebhookconfiguration ${cfg.metadata.name} has no webhooks`);
+          const wrong = hooks
+            .filter(
+              (w) =>
+                w.clientConfig?.service?.name !== InstallNames.service ||
+                w.clientConfig.service.namespace !== ctx.meshNamespace,
+            )
+            .map((w) => w.name);
+          if (wrong.length)
+            throw new CheckFailure(
+              `webhook(s) ${wrong.join(', ')} do not point at service ${ctx.meshNamespace}/${InstallNames.service}`,
+            );
           return `${hooks.length} webhooks`;
         },
       },
       {
         description: 'the webhook caBundle is valid and is the mesh root CA',
-        hint: 'the control plane leader sets the caBundle and puts it back within 30 s; if it stays wrong, see the leader\'s log (kubectl -n mesh-system logs deploy/meshctl-control-plane) or re-run meshctl install',
+        hint: "the control plane leader sets the caBundle and puts it back within 30 s; if it stays wrong, see the leader's log (kubectl -n mesh-system logs deploy/meshctl-control-plane) or re-run meshctl install",
         retryDeadlineMs: 60_000,
         async run(ctx) {
           const cfg = await webhookConfiguration(ctx);
@@ -195,7 +239,9 @@ function webhookCategory(): CheckCategory<KubernetesCheckContext> {
             }
             // The webhook's serving certificate is issued by the mesh root: the bundle must hold it.
             if (!certs.some((c) => c.fingerprint256 === root.fingerprint256)) {
-              problems.push(`${where} is not the mesh root CA (${root.subject.replace(/\n/g, ', ')}) that signs the webhook's serving certificate: it holds ${certs.map((c) => c.subject.replace(/\n/g, ', ')).join('; ')}`);
+              problems.push(
+                `${where} is not the mesh root CA (${root.subject.replace(/\n/g, ', ')}) that signs the webhook's serving certificate: it holds ${certs.map((c) => c.subject.replace(/\n/g, ', ')).join('; ')}`,
+              );
             }
           }
           if (problems.length) throw new CheckFailure(problems.join('\n'));
@@ -216,12 +262,20 @@ function webhookCategory(): CheckCategory<KubernetesCheckContext> {
           };
           let created: KubeObject;
           try {
-            created = await ctx.cluster.rest.json<KubeObject>({ method: 'POST', path: `/api/v1/namespaces/${namespace}/pods`, query: { dryRun: 'All' }, body: pod, what: `a dry-run pod in namespace ${namespace}` });
+            created = await ctx.cluster.rest.json<KubeObject>({
+              method: 'POST',
+              path: `/api/v1/namespaces/${namespace}/pods`,
+              query: { dryRun: 'All' },
+              body: pod,
+              what: `a dry-run pod in namespace ${namespace}`,
+            });
           } catch (err) {
             throw new CheckFailure(`admission of a dry-run pod failed: ${(err as Error).message}`);
           }
           if (created.metadata.labels?.[INJECTED_LABEL] !== 'true') {
-            throw new CheckFailure(`a dry-run pod in namespace ${namespace} labelled ${INJECT_NAMESPACE_LABEL}=enabled came back without the sidecar: the webhook was not called or failed (failurePolicy Ignore hides why)`);
+            throw new CheckFailure(
+              `a dry-run pod in namespace ${namespace} labelled ${INJECT_NAMESPACE_LABEL}=enabled came back without the sidecar: the webhook was not called or failed (failurePolicy Ignore hides why)`,
+            );
           }
         },
       },
@@ -233,8 +287,10 @@ function identityCategory(): CheckCategory<KubernetesCheckContext> {
   return {
     id: 'identity',
     checkers: rootCaCheckers<KubernetesCheckContext>({
-      invalid: 'replace the root CA: supply a valid one with meshctl install --set ca.cert=FILE --set ca.key=FILE (secret mesh-system/meshctl-ca), then restart the control plane and the workloads',
-      expiring: 'rotate the root CA before it expires: meshctl install --set ca.cert=FILE --set ca.key=FILE with the new one',
+      invalid:
+        'replace the root CA: supply a valid one with meshctl install --set ca.cert=FILE --set ca.key=FILE (secret mesh-system/meshctl-ca), then restart the control plane and the workloads',
+      expiring:
+        'rotate the root CA before it expires: meshctl install --set ca.cert=FILE --set ca.key=FILE with the new one',
     }),
   };
 }

@@ -36,7 +36,12 @@ function gatewayCheckers(kind: GatewayKind): Checker<KubernetesCheckContext>[] {
       warning: kind === 'egress',
       retryDeadlineMs: 2 * 60_000,
       async run(ctx) {
-        const dep = await ctx.cluster.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ctx.meshNamespace, name });
+        const dep = await ctx.cluster.get({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          namespace: ctx.meshNamespace,
+          name,
+        });
         if (!dep) return `not deployed (meshctl install --set gateways.${kind}.enabled=true deploys it)`;
         const { deploymentReadiness } = await import('../../cluster/kubernetes/readiness.js');
         const r = await deploymentReadiness(ctx.cluster.objects, ctx.meshNamespace, name);
@@ -46,16 +51,25 @@ function gatewayCheckers(kind: GatewayKind): Checker<KubernetesCheckContext>[] {
     },
     {
       description: `the ${kind} gateway Service has an address`,
-      hint: kind === 'ingress'
-        ? 'a LoadBalancer Service waits for the cluster to give it an address (a cloud load balancer, MetalLB); without one, use --set gateways.ingress.serviceType=NodePort'
-        : `kubectl -n mesh-system describe service ${name}`,
+      hint:
+        kind === 'ingress'
+          ? 'a LoadBalancer Service waits for the cluster to give it an address (a cloud load balancer, MetalLB); without one, use --set gateways.ingress.serviceType=NodePort'
+          : `kubectl -n mesh-system describe service ${name}`,
       warning: true,
       retryDeadlineMs: 60_000,
       async run(ctx) {
-        const svc = await ctx.cluster.get<ServiceObject>({ apiVersion: 'v1', kind: 'Service', namespace: ctx.meshNamespace, name });
+        const svc = await ctx.cluster.get<ServiceObject>({
+          apiVersion: 'v1',
+          kind: 'Service',
+          namespace: ctx.meshNamespace,
+          name,
+        });
         if (!svc) return 'not deployed';
         const address = serviceAddress(svc);
-        if (!address) throw new CheckFailure(`service ${ctx.meshNamespace}/${name} (type ${svc.spec?.type ?? 'ClusterIP'}) has no address yet`);
+        if (!address)
+          throw new CheckFailure(
+            `service ${ctx.meshNamespace}/${name} (type ${svc.spec?.type ?? 'ClusterIP'}) has no address yet`,
+          );
         return address;
       },
     },

@@ -15,5 +15,10 @@ export { crdDifferences } from './control-plane.js';
 /** The categories for a mode of `meshctl check`. */
 export function kubernetesChecks(mode: { pre?: boolean; proxy?: boolean }): CheckCategory<KubernetesCheckContext>[] {
   if (mode.pre) return kubernetesPreChecks();
-  return [apiCategory(), ...kubernetesInstallChecks(), gatewayCategory(), ...(mode.proxy ? kubernetesProxyChecks() : [])];
+  return [
+    apiCategory(),
+    ...kubernetesInstallChecks(),
+    gatewayCategory(),
+    ...(mode.proxy ? kubernetesProxyChecks() : []),
+  ];
 }

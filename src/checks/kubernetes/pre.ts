@@ -30,7 +30,8 @@ export function apiCategory(): CheckCategory<KubernetesCheckContext> {
   };
 }
 
-const atLeast = (v: { major: number; minor: number }, min: { major: number; minor: number }) => v.major > min.major || (v.major === min.major && v.minor >= min.minor);
+const atLeast = (v: { major: number; minor: number }, min: { major: number; minor: number }) =>
+  v.major > min.major || (v.major === min.major && v.minor >= min.minor);
 
 function versionCategory(): CheckCategory<KubernetesCheckContext> {
   return {
@@ -53,7 +54,10 @@ function versionCategory(): CheckCategory<KubernetesCheckContext> {
         async run(ctx) {
           const { NATIVE_SIDECAR_MIN } = await import('../../install/kubernetes.js');
           const v = await ctx.cluster.serverVersion();
-          if (!atLeast(v, NATIVE_SIDECAR_MIN)) throw new CheckFailure(`${v.gitVersion} has no native sidecars: install falls back to classic sidecar containers`);
+          if (!atLeast(v, NATIVE_SIDECAR_MIN))
+            throw new CheckFailure(
+              `${v.gitVersion} has no native sidecars: install falls back to classic sidecar containers`,
+            );
         },
       },
     ],
@@ -61,7 +65,10 @@ function versionCategory(): CheckCategory<KubernetesCheckContext> {
 }
 
 /** One checker per kind install applies: may the user create and server-side apply it where install puts it? */
-function permissionChecker(kind: string, sample: (objs: KubeObject[]) => KubeObject | undefined): Checker<KubernetesCheckContext> {
+function permissionChecker(
+  kind: string,
+  sample: (objs: KubeObject[]) => KubeObject | undefined,
+): Checker<KubernetesCheckContext> {
   return {
     description: `can create ${kind}s`,
     hint: `install needs create, get and patch (server-side apply) on ${kind}s: ask a cluster admin to install the mesh, or to grant them (kubectl auth can-i create ${kind.toLowerCase()}s shows the answer)`,
@@ -75,21 +82,49 @@ function permissionChecker(kind: string, sample: (objs: KubeObject[]) => KubeObj
       const where = resource.namespaced ? (obj.metadata.namespace ?? ctx.meshNamespace) : undefined;
       const denied: string[] = [];
       for (const verb of ['create', 'get', 'patch']) {
-        const a = await canI(ctx.cluster, { verb, group, resource: resource.name, ...(where ? { namespace: where } : {}) });
+        const a = await canI(ctx.cluster, {
+          verb,
+          group,
+          resource: resource.name,
+          ...(where ? { namespace: where } : {}),
+        });
         if (!a.allowed) denied.push(verb);
       }
-      if (denied.length) throw new CheckFailure(`missing permission: ${denied.join(', ')} ${resource.name}${group ? `.${group}` : ''}${where ? ` in namespace ${where}` : ' (cluster-wide)'}`);
+      if (denied.length)
+        throw new CheckFailure(
+          `missing permission: ${denied.join(', ')} ${resource.name}${group ? `.${group}` : ''}${where ? ` in namespace ${where}` : ' (cluster-wide)'}`,
+        );
     },
   };
 }
 
 function permissionsCategory(): CheckCategory<KubernetesCheckContext> {
   // The kinds in the order install applies them; one sample object of each tells scope and namespace.
-  const kinds = ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Secret', 'Service', 'Deployment', 'PodDisruptionBudget', 'MutatingWebhookConfiguration'];
+  const kinds = [
+    'CustomResourceDefinition',
+    'Namespace',
+    'ServiceAccount',
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Role',
+    'RoleBinding',
+    'ConfigMap',
+    'Secret',
+    'Service',
+    'Deployment',
+    'PodDisruptionBudget',
+    'MutatingWebhookConfiguration',
+  ];
   return {
     id: 'pre-kubernetes-setup',
     // The CA Secret is not among the rendered manifests: install creates it once (never re-applied).
-    checkers: kinds.map((kind) => permissionChecker(kind, (objs) => (kind === 'Secret' ? { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'meshctl-ca' } } : objs.find((o) => o.kind === kind)))),
+    checkers: kinds.map((kind) =>
+      permissionChecker(kind, (objs) =>
+        kind === 'Secret'
+          ? { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'meshctl-ca' } }
+          : objs.find((o) => o.kind === kind),
+      ),
+    ),
   };
 }
 
@@ -109,7 +144,11 @@ function conflictsCategory(): CheckCategory<KubernetesCheckContext> {
           const { crds } = await ctx.manifests();
           const owned: string[] = [];
           for (const crd of crds) {
-            const live = await ctx.cluster.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: crd.metadata.name });
+            const live = await ctx.cluster.get({
+              apiVersion: 'apiextensions.k8s.io/v1',
+              kind: 'CustomResourceDefinition',
+              name: crd.metadata.name,
+            });
             const owner = live ? foreignOwner(live) : undefined;
             if (owner) owned.push(`${crd.metadata.name} (${owner})`);
           }
@@ -118,13 +157,21 @@ function conflictsCategory(): CheckCategory<KubernetesCheckContext> {
       },
       {
         description: "no other mesh's injection webhook",
-        hint: 'two injectors on the same pods give each pod two sidecars: disable the other mesh\'s injection for namespaces you label meshctl.dev/inject=enabled',
+        hint: "two injectors on the same pods give each pod two sidecars: disable the other mesh's injection for namespaces you label meshctl.dev/inject=enabled",
         warning: true,
         async run(ctx) {
           const { InstallNames } = await import('../../install/manifests.js');
-          const hooks = await ctx.cluster.list<KubeObject & { webhooks?: { name: string }[] }>({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration' });
+          const hooks = await ctx.cluster.list<KubeObject & { webhooks?: { name: string }[] }>({
+            apiVersion: 'admissionregistration.k8s.io/v1',
+            kind: 'MutatingWebhookConfiguration',
+          });
           const foreign = hooks.items
-            .filter((h) => h.metadata.name !== InstallNames.webhook && (FOREIGN_INJECTORS.test(h.metadata.name) || (h.webhooks ?? []).some((w) => FOREIGN_INJECTORS.test(w.name))))
+            .filter(
+              (h) =>
+                h.metadata.name !== InstallNames.webhook &&
+                (FOREIGN_INJECTORS.test(h.metadata.name) ||
+                  (h.webhooks ?? []).some((w) => FOREIGN_INJECTORS.test(w.name))),
+            )
             .map((h) => h.metadata.name);
           if (foreign.length) throw new CheckFailure(`other injectors: ${foreign.join(', ')}`);
         },
@@ -144,7 +191,10 @@ function clockCategory(): CheckCategory<KubernetesCheckContext> {
         async run(ctx) {
           const { clockSkewMs } = await import('../../cluster/kubernetes/access.js');
           const skew = await clockSkewMs(ctx.cluster, ctx.now);
-          if (Math.abs(skew) > SKEW_WARN_MS) throw new CheckFailure(`the API server's clock is ${(Math.abs(skew) / 1000).toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} this machine's`);
+          if (Math.abs(skew) > SKEW_WARN_MS)
+            throw new CheckFailure(
+              `the API server's clock is ${(Math.abs(skew) / 1000).toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} this machine's`,
+            );
           return skew === 0 ? 'within a second' : `${(skew / 1000).toFixed(1)} s`;
         },
       },

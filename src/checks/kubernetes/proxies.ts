@@ -49,8 +49,12 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
             const missing = pods.filter((p) => !connected.has(`${p.metadata.name}.${p.metadata.namespace}`));
             if (missing.length) {
               const { podProblem } = await import('../../cluster/kubernetes/readiness.js');
-              const silent = proxies.unreachable?.length ? `\n(control plane replica(s) ${proxies.unreachable.join(', ')} did not answer: proxies connected to them look disconnected)` : '';
-              throw new CheckFailure(`no connected proxy for ${missing.length === 1 ? 'pod' : 'pods'}:\n${missing.map((p) => `${podRef(p)}${podProblem(p) ? ` (${podProblem(p)})` : ''}`).join('\n')}${silent}`);
+              const silent = proxies.unreachable?.length
+                ? `\n(control plane replica(s) ${proxies.unreachable.join(', ')} did not answer: proxies connected to them look disconnected)`
+                : '';
+              throw new CheckFailure(
+                `no connected proxy for ${missing.length === 1 ? 'pod' : 'pods'}:\n${missing.map((p) => `${podRef(p)}${podProblem(p) ? ` (${podProblem(p)})` : ''}`).join('\n')}${silent}`,
+              );
             }
             return `${pods.length} ${pods.length === 1 ? 'pod' : 'pods'}`;
           },
@@ -64,7 +68,8 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
             for (const p of await syncz(ctx)) {
               for (const [type, s] of Object.entries(p.types)) {
                 const short = type.slice(type.lastIndexOf('/') + 1);
-                if (s.status === 'NACKED') problems.push(`${p.proxy.id} rejected ${short}: ${s.lastNack?.message ?? 'no reason given'}`);
+                if (s.status === 'NACKED')
+                  problems.push(`${p.proxy.id} rejected ${short}: ${s.lastNack?.message ?? 'no reason given'}`);
                 else if (s.status !== 'SYNCED') problems.push(`${p.proxy.id} ${short} is ${s.status}`);
               }
             }
@@ -76,7 +81,9 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
           hint: 'a proxy renews its certificate at half-life; one that expired cannot reach the CA: restart its pod (kubectl -n NS delete pod POD)',
           async run(ctx) {
             const now = ctx.now().getTime();
-            const expired = (await syncz(ctx)).filter((p) => p.certificateExpiry && Date.parse(p.certificateExpiry) < now).map((p) => `${p.proxy.id} (expired ${p.certificateExpiry})`);
+            const expired = (await syncz(ctx))
+              .filter((p) => p.certificateExpiry && Date.parse(p.certificateExpiry) < now)
+              .map((p) => `${p.proxy.id} (expired ${p.certificateExpiry})`);
             if (expired.length) throw new CheckFailure(`expired: ${expired.join(', ')}`);
           },
         },
@@ -85,7 +92,9 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
           hint: 'restart their workloads to get the current proxy: kubectl -n NS rollout restart deployment NAME (meshctl upgrade lists them)',
           warning: true,
           async run(ctx) {
-            const old = (await syncz(ctx)).filter((p) => p.proxy.proxyVersion !== ctx.cliVersion).map((p) => `${p.proxy.id} (${p.proxy.proxyVersion})`);
+            const old = (await syncz(ctx))
+              .filter((p) => p.proxy.proxyVersion !== ctx.cliVersion)
+              .map((p) => `${p.proxy.id} (${p.proxy.proxyVersion})`);
             if (old.length) throw new CheckFailure(`older proxies: ${listSome(old)}`);
           },
         },
@@ -95,13 +104,16 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
           warning: true,
           async run(ctx) {
             const namespaces = ctx.proxyNamespace
-              ? [await ctx.cluster.get({ apiVersion: 'v1', kind: 'Namespace', name: ctx.proxyNamespace })].filter((n): n is KubeObject => n !== undefined)
+              ? [await ctx.cluster.get({ apiVersion: 'v1', kind: 'Namespace', name: ctx.proxyNamespace })].filter(
+                  (n): n is KubeObject => n !== undefined,
+                )
               : (await ctx.cluster.list({ apiVersion: 'v1', kind: 'Namespace' })).items;
             const problems: string[] = [];
             for (const ns of namespaces) {
               const label = ns.metadata.labels?.[INJECT_NAMESPACE_LABEL];
               if (label !== 'enabled' || ns.metadata.name === ctx.meshNamespace) continue;
-              const pods = (await ctx.cluster.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: ns.metadata.name })).items;
+              const pods = (await ctx.cluster.list<Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: ns.metadata.name }))
+                .items;
               const bare = pods.filter(
                 (p) =>
                   !p.metadata.deletionTimestamp &&
@@ -110,7 +122,10 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
                   p.metadata.annotations?.[Annotations.inject] !== 'disabled' &&
                   p.metadata.labels?.[INJECT_NAMESPACE_LABEL] !== 'disabled',
               );
-              if (bare.length) problems.push(`namespace ${ns.metadata.name} is labelled ${INJECT_NAMESPACE_LABEL}=enabled but runs pods without the sidecar: ${listSome(bare.map((p) => p.metadata.name))}`);
+              if (bare.length)
+                problems.push(
+                  `namespace ${ns.metadata.name} is labelled ${INJECT_NAMESPACE_LABEL}=enabled but runs pods without the sidecar: ${listSome(bare.map((p) => p.metadata.name))}`,
+                );
             }
             if (problems.length) throw new CheckFailure(problems.join('\n'));
           },

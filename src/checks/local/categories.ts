@@ -30,7 +30,6 @@ interface SyncView {
   types: Record<string, { status: string; lastNack?: { message: string } }>;
 }
 
-
 /** Prerequisites of `meshctl install --local` (`meshctl check --pre`). */
 export function localPreChecks(): CheckCategory<LocalCheckContext>[] {
   return [
@@ -43,7 +42,8 @@ export function localPreChecks(): CheckCategory<LocalCheckContext>[] {
           fatal: true,
           async run(ctx) {
             const [major, minor] = ctx.nodeVersion.split('.').map(Number) as [number, number];
-            if (major < 22 || (major === 22 && minor < 12)) throw new CheckFailure(`Node.js ${ctx.nodeVersion} is too old`);
+            if (major < 22 || (major === 22 && minor < 12))
+              throw new CheckFailure(`Node.js ${ctx.nodeVersion} is too old`);
             return `node ${ctx.nodeVersion}`;
           },
         },
@@ -89,7 +89,8 @@ export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalChec
           warning: true,
           async run(ctx) {
             const info = await ctx.platform.controlPlaneGet<DebugInfo>('/debug/info');
-            if (info.version !== ctx.cliVersion) throw new CheckFailure(`control plane ${info.version}, CLI ${ctx.cliVersion}`);
+            if (info.version !== ctx.cliVersion)
+              throw new CheckFailure(`control plane ${info.version}, CLI ${ctx.cliVersion}`);
             return info.version;
           },
         },
@@ -98,8 +99,10 @@ export function localChecks(opts: { proxies: boolean }): CheckCategory<LocalChec
     {
       id: 'identity',
       checkers: rootCaCheckers<LocalCheckContext>({
-        invalid: "the CA under $MESHCTL_HOME is damaged: 'meshctl uninstall --local --purge' and install again (proxies get new certificates)",
-        expiring: 'rotate the root CA before it expires: supply a new one with meshctl install --local --set ca.cert=... --set ca.key=...',
+        invalid:
+          "the CA under $MESHCTL_HOME is damaged: 'meshctl uninstall --local --purge' and install again (proxies get new certificates)",
+        expiring:
+          'rotate the root CA before it expires: supply a new one with meshctl install --local --set ca.cert=... --set ca.key=...',
       }),
     },
   ];
@@ -140,7 +143,10 @@ function configCategory(): CheckCategory<LocalCheckContext> {
           for (const file of files.sort()) {
             try {
               for (const o of manifestObjects(parseDocuments(await readFile(file, 'utf8'), file))) {
-                for (const e of validateResource(o).errors) problems.push(`${file}${e.position ? `:${e.position.line}` : ''}: ${e.field ? `${e.field}: ` : ''}${e.message}`);
+                for (const e of validateResource(o).errors)
+                  problems.push(
+                    `${file}${e.position ? `:${e.position.line}` : ''}: ${e.field ? `${e.field}: ` : ''}${e.message}`,
+                  );
               }
             } catch (err) {
               problems.push((err as Error).message);
@@ -173,7 +179,9 @@ function workloadCategory(): CheckCategory<LocalCheckContext> {
           const workloads = await ctx.platform.listWorkloads();
           const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
           const connected = new Set(proxies.map((p) => `${p.proxy.workload}.${p.proxy.namespace}`));
-          const missing = workloads.filter((w) => !connected.has(`${w.name}.${w.namespace}`)).map((w) => `${w.name}.${w.namespace}`);
+          const missing = workloads
+            .filter((w) => !connected.has(`${w.name}.${w.namespace}`))
+            .map((w) => `${w.name}.${w.namespace}`);
           if (missing.length) throw new CheckFailure(`no proxy connected for: ${missing.join(', ')}`);
           return `${proxies.length} proxies`;
         },
@@ -187,12 +195,15 @@ function workloadCategory(): CheckCategory<LocalCheckContext> {
           const problems: string[] = [];
           for (const w of (await ctx.platform.listWorkloads()).filter((x) => x.adminPort)) {
             // The certificate in force now (the stream's was the one it connected with).
-            const certs = await ctx.platform.proxyAdminGet<{ identity?: { validFrom?: string; validTo?: string } | null }>(w, '/certs').catch(() => undefined);
+            const certs = await ctx.platform
+              .proxyAdminGet<{ identity?: { validFrom?: string; validTo?: string } | null }>(w, '/certs')
+              .catch(() => undefined);
             const from = Date.parse(certs?.identity?.validFrom ?? '');
             const to = Date.parse(certs?.identity?.validTo ?? '');
             if (!Number.isFinite(from) || !Number.isFinite(to)) continue;
             // 24h certificates always expire "within 30 days": for them what matters is that they renew.
-            if (to - now < Math.min(30 * DAY, 0.4 * (to - from))) problems.push(`${w.name}.${w.namespace} expires ${new Date(to).toISOString()}`);
+            if (to - now < Math.min(30 * DAY, 0.4 * (to - from)))
+              problems.push(`${w.name}.${w.namespace} expires ${new Date(to).toISOString()}`);
           }
           if (problems.length) throw new CheckFailure(problems.join('\n'));
         },
@@ -212,16 +223,22 @@ function proxyCategory(): CheckCategory<LocalCheckContext> {
         async run(ctx) {
           const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
           const problems: string[] = [];
-          const withAdmin = new Set((await ctx.platform.listWorkloads()).filter((w) => w.adminPort).map((w) => `${w.name}.${w.namespace}`));
+          const withAdmin = new Set(
+            (await ctx.platform.listWorkloads()).filter((w) => w.adminPort).map((w) => `${w.name}.${w.namespace}`),
+          );
           for (const p of proxies) {
             for (const [type, s] of Object.entries(p.types)) {
-              if (s.status === 'NACKED') problems.push(`${p.proxy.id} rejected ${type}: ${s.lastNack?.message ?? 'no reason given'}`);
+              if (s.status === 'NACKED')
+                problems.push(`${p.proxy.id} rejected ${type}: ${s.lastNack?.message ?? 'no reason given'}`);
               else if (s.status !== 'SYNCED') problems.push(`${p.proxy.id} ${type} is ${s.status}`);
             }
             if (!withAdmin.has(`${p.proxy.workload}.${p.proxy.namespace}`)) continue;
             const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
             const hash = await ctx.platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch(() => undefined);
-            if (isDiverged(hash)) problems.push(`${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`);
+            if (isDiverged(hash))
+              problems.push(
+                `${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`,
+              );
           }
           if (problems.length) throw new CheckFailure(problems.join('\n'));
         },
@@ -232,7 +249,9 @@ function proxyCategory(): CheckCategory<LocalCheckContext> {
         async run(ctx) {
           const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
           const now = ctx.now().getTime();
-          const expired = proxies.filter((p) => p.certificateExpiry && Date.parse(p.certificateExpiry) < now).map((p) => `${p.proxy.id} (expired ${p.certificateExpiry})`);
+          const expired = proxies
+            .filter((p) => p.certificateExpiry && Date.parse(p.certificateExpiry) < now)
+            .map((p) => `${p.proxy.id} (expired ${p.certificateExpiry})`);
           if (expired.length) throw new CheckFailure(`expired: ${expired.join(', ')}`);
         },
       },
@@ -242,7 +261,9 @@ function proxyCategory(): CheckCategory<LocalCheckContext> {
         warning: true,
         async run(ctx) {
           const { proxies } = await ctx.platform.controlPlaneGet<{ proxies: SyncView[] }>('/debug/syncz');
-          const old = proxies.filter((p) => p.proxy.proxyVersion !== ctx.cliVersion).map((p) => `${p.proxy.id} (${p.proxy.proxyVersion})`);
+          const old = proxies
+            .filter((p) => p.proxy.proxyVersion !== ctx.cliVersion)
+            .map((p) => `${p.proxy.id} (${p.proxy.proxyVersion})`);
           if (old.length) throw new CheckFailure(`older proxies: ${old.join(', ')}`);
         },
       },

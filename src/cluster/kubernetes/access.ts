@@ -14,17 +14,29 @@ export interface AccessQuestion {
 }
 
 /** Whether the kubeconfig's user may do it; `reason` is the authorizer's explanation when it says no. */
-export async function canI(cluster: KubernetesCluster, q: AccessQuestion): Promise<{ allowed: boolean; reason?: string }> {
-  const review = await cluster.rest.json<{ status?: { allowed?: boolean; reason?: string; evaluationError?: string } }>({
-    method: 'POST',
-    path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-    body: {
-      apiVersion: 'authorization.k8s.io/v1',
-      kind: 'SelfSubjectAccessReview',
-      spec: { resourceAttributes: { verb: q.verb, group: q.group, resource: q.resource, ...(q.namespace ? { namespace: q.namespace } : {}) } },
+export async function canI(
+  cluster: KubernetesCluster,
+  q: AccessQuestion,
+): Promise<{ allowed: boolean; reason?: string }> {
+  const review = await cluster.rest.json<{ status?: { allowed?: boolean; reason?: string; evaluationError?: string } }>(
+    {
+      method: 'POST',
+      path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: {
+          resourceAttributes: {
+            verb: q.verb,
+            group: q.group,
+            resource: q.resource,
+            ...(q.namespace ? { namespace: q.namespace } : {}),
+          },
+        },
+      },
+      what: `asking whether you may ${q.verb} ${q.resource}`,
     },
-    what: `asking whether you may ${q.verb} ${q.resource}`,
-  });
+  );
   const reason = review.status?.reason || review.status?.evaluationError;
   return { allowed: review.status?.allowed === true, ...(reason ? { reason } : {}) };
 }

@@ -23,7 +23,15 @@ export interface ControlPlaneConfigDump {
     proxy: { id: string; workload: string; namespace: string; proxyVersion: string };
     spiffeId: string;
     certificateExpiry?: string;
-    types: Record<string, { status: string; ackedVersion?: string; sentVersion?: string; lastNack?: { message: string; keptVersion: string } }>;
+    types: Record<
+      string,
+      {
+        status: string;
+        ackedVersion?: string;
+        sentVersion?: string;
+        lastNack?: { message: string; keptVersion: string };
+      }
+    >;
   };
   version: string;
   desired: Record<string, unknown[]>;
@@ -36,7 +44,14 @@ interface WireCluster {
   type?: string;
   service?: string;
   tls?: string;
-  endpoints?: { address: string; port: number; labels?: Record<string, string>; weight?: number; identity?: string; tls?: string }[];
+  endpoints?: {
+    address: string;
+    port: number;
+    labels?: Record<string, string>;
+    weight?: number;
+    identity?: string;
+    tls?: string;
+  }[];
   subsets?: { name: string; labels?: Record<string, string> }[];
   [k: string]: unknown;
 }
@@ -46,7 +61,14 @@ interface WireListener {
   port: number;
   direction: 'inbound' | 'outbound';
   mode?: string;
-  chains: { name?: string; match?: Record<string, unknown>; protocol?: string; routeConfig?: string; tcpCluster?: string; tls?: string }[];
+  chains: {
+    name?: string;
+    match?: Record<string, unknown>;
+    protocol?: string;
+    routeConfig?: string;
+    tcpCluster?: string;
+    tls?: string;
+  }[];
   authz?: unknown;
 }
 
@@ -57,10 +79,17 @@ function acked(dump: ControlPlaneConfigDump, section: keyof typeof TYPE_URLS): u
   const id = dump.proxy.proxy.id;
   if (!state || state.status === 'NOT SENT') return [];
   if (state.status !== 'SYNCED') {
-    const why = state.status === 'NACKED' ? `it rejected the last one (${state.lastNack?.message ?? 'no reason given'}) and keeps version ${state.lastNack?.keptVersion ?? 'unknown'}` : 'it has not acknowledged the last one yet';
-    throw new MeshError(ErrorCode.CheckFailed, `proxy ${id}: the control plane does not know which ${section} it runs: ${why}`, {
-      hint: `see 'meshctl proxy-status ${id}' for the difference; a NACK names the field the proxy refused`,
-    });
+    const why =
+      state.status === 'NACKED'
+        ? `it rejected the last one (${state.lastNack?.message ?? 'no reason given'}) and keeps version ${state.lastNack?.keptVersion ?? 'unknown'}`
+        : 'it has not acknowledged the last one yet';
+    throw new MeshError(
+      ErrorCode.CheckFailed,
+      `proxy ${id}: the control plane does not know which ${section} it runs: ${why}`,
+      {
+        hint: `see 'meshctl proxy-status ${id}' for the difference; a NACK names the field the proxy refused`,
+      },
+    );
   }
   return dump.sent[typeUrl] ?? [];
 }
@@ -95,21 +124,40 @@ export function adminAnswerFromControlPlane(dump: ControlPlaneConfigDump, path: 
       port: l.port,
       direction: l.direction,
       mode: l.mode ?? 'explicit',
-      chains: l.chains.map((c) => ({ name: c.name, match: c.match ?? null, protocol: c.protocol ?? 'auto', routeConfig: c.routeConfig ?? null, tcpCluster: c.tcpCluster ?? null, tls: c.tls ?? 'disable' })),
+      chains: l.chains.map((c) => ({
+        name: c.name,
+        match: c.match ?? null,
+        protocol: c.protocol ?? 'auto',
+        routeConfig: c.routeConfig ?? null,
+        tcpCluster: c.tcpCluster ?? null,
+        tls: c.tls ?? 'disable',
+      })),
       authz: l.authz ?? null,
     }));
   }
   if (p === '/routes') return acked(dump, 'routes');
   if (p === '/certs') {
     // The certificate the proxy opened its stream with (the stream is mTLS); serial and start are not recorded.
-    return { identity: dump.proxy.certificateExpiry ? { spiffeId: dump.proxy.spiffeId, serialNumber: null, validFrom: null, validTo: dump.proxy.certificateExpiry } : null };
+    return {
+      identity: dump.proxy.certificateExpiry
+        ? { spiffeId: dump.proxy.spiffeId, serialNumber: null, validFrom: null, validTo: dump.proxy.certificateExpiry }
+        : null,
+    };
   }
   if (p === '/config_dump') {
     const config: Record<string, unknown[]> = {};
     for (const section of Object.keys(TYPE_URLS) as (keyof typeof TYPE_URLS)[]) config[section] = acked(dump, section);
-    return { version: dump.proxy.types[TYPE_URLS.clusters]?.ackedVersion ?? null, config, source: `control plane ${dump.controlPlane ?? ''}`.trim() };
+    return {
+      version: dump.proxy.types[TYPE_URLS.clusters]?.ackedVersion ?? null,
+      config,
+      source: `control plane ${dump.controlPlane ?? ''}`.trim(),
+    };
   }
-  throw new MeshError(ErrorCode.NotFound, `${p}: the proxy's admin API is reachable only inside its pod (127.0.0.1); the control plane knows /clusters, /listeners, /routes, /certs and /config_dump`, {
-    hint: 'read the other admin endpoints from inside the pod (curl 127.0.0.1:15000' + p + ')',
-  });
+  throw new MeshError(
+    ErrorCode.NotFound,
+    `${p}: the proxy's admin API is reachable only inside its pod (127.0.0.1); the control plane knows /clusters, /listeners, /routes, /certs and /config_dump`,
+    {
+      hint: 'read the other admin endpoints from inside the pod (curl 127.0.0.1:15000' + p + ')',
+    },
+  );
 }

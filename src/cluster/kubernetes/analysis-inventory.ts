@@ -15,7 +15,14 @@ export interface ClusterAnalysisData {
   inventory: {
     services: { name: string; namespace: string; selector?: Record<string, string> }[];
     namespaces: { name: string; labels: Record<string, string> }[];
-    workloads: { kind: string; name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string>; serviceAccount?: string }[];
+    workloads: {
+      kind: string;
+      name: string;
+      namespace: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+      serviceAccount?: string;
+    }[];
   };
   origin: string;
 }
@@ -37,7 +44,11 @@ export async function readClusterForAnalysis(platform: KubernetesPlatform): Prom
   return {
     objects,
     inventory: {
-      services: services.items.map((s) => ({ name: s.metadata.name, namespace: s.metadata.namespace ?? 'default', ...(s.spec?.selector ? { selector: s.spec.selector } : {}) })),
+      services: services.items.map((s) => ({
+        name: s.metadata.name,
+        namespace: s.metadata.namespace ?? 'default',
+        ...(s.spec?.selector ? { selector: s.spec.selector } : {}),
+      })),
       namespaces: namespaces.items.map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} })),
       workloads: pods.items
         .filter((p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')

@@ -15,15 +15,26 @@ export const CONTROL_PLANE_SELECTOR = 'app=meshctl-control-plane';
 
 /** The running (not terminating) control plane pods, ready ones first, by name. */
 export async function controlPlanePods(cluster: KubernetesCluster, namespace: string): Promise<PodLike[]> {
-  const list = await cluster.list<PodLike>({ apiVersion: 'v1', kind: 'Pod', namespace }, { labelSelector: CONTROL_PLANE_SELECTOR });
+  const list = await cluster.list<PodLike>(
+    { apiVersion: 'v1', kind: 'Pod', namespace },
+    { labelSelector: CONTROL_PLANE_SELECTOR },
+  );
   return list.items
     .filter((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running')
     .sort((a, b) => Number(podReady(b)) - Number(podReady(a)) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
 /** GET on one replica's debug API through the pod proxy, parsed JSON. */
-export async function replicaGet<T>(cluster: KubernetesCluster, namespace: string, pod: string, path: string): Promise<T> {
-  const r = await cluster.proxy({ kind: 'pod', namespace, name: pod, port: ControlPlanePorts.debug }, { path, timeoutMs: 10_000 });
+export async function replicaGet<T>(
+  cluster: KubernetesCluster,
+  namespace: string,
+  pod: string,
+  path: string,
+): Promise<T> {
+  const r = await cluster.proxy(
+    { kind: 'pod', namespace, name: pod, port: ControlPlanePorts.debug },
+    { path, timeoutMs: 10_000 },
+  );
   return JSON.parse(r.text) as T;
 }
 
@@ -39,7 +50,10 @@ export interface ReplicaProxyView {
  * Every connected proxy of every ready replica. Replicas that do not answer are named in
  * `unreachable` (their proxies are then missing from the list, which the caller says).
  */
-export async function mergedSyncz(cluster: KubernetesCluster, namespace: string): Promise<{ version: string; proxies: ReplicaProxyView[]; replicas: string[]; unreachable: string[] }> {
+export async function mergedSyncz(
+  cluster: KubernetesCluster,
+  namespace: string,
+): Promise<{ version: string; proxies: ReplicaProxyView[]; replicas: string[]; unreachable: string[] }> {
   const pods = (await controlPlanePods(cluster, namespace)).filter((p) => podReady(p));
   if (!pods.length) {
     throw new MeshError(ErrorCode.PlatformUnavailable, `no ready control plane pod in namespace ${namespace}`, {
@@ -49,25 +63,50 @@ export async function mergedSyncz(cluster: KubernetesCluster, namespace: string)
   const answers = await Promise.all(
     pods.map(async (p) => {
       try {
-        return { pod: p.metadata.name, syncz: await replicaGet<{ version: string; proxies: Record<string, unknown>[] }>(cluster, namespace, p.metadata.name, '/debug/syncz') };
+        return {
+          pod: p.metadata.name,
+          syncz: await replicaGet<{ version: string; proxies: Record<string, unknown>[] }>(
+            cluster,
+            namespace,
+            p.metadata.name,
+            '/debug/syncz',
+          ),
+        };
       } catch (err) {
         return { pod: p.metadata.name, error: err as Error };
       }
     }),
   );
-  const ok = answers.filter((a): a is { pod: string; syncz: { version: string; proxies: Record<string, unknown>[] } } => 'syncz' in a);
+  const ok = answers.filter(
+    (a): a is { pod: string; syncz: { version: string; proxies: Record<string, unknown>[] } } => 'syncz' in a,
+  );
   if (!ok.length) throw (answers[0] as { error: Error }).error;
   const proxies: ReplicaProxyView[] = [];
-  for (const a of ok) for (const p of a.syncz.proxies) proxies.push({ ...(p as unknown as ReplicaProxyView), controlPlane: a.pod });
-  return { version: ok[0]!.syncz.version, proxies, replicas: ok.map((a) => a.pod), unreachable: answers.filter((a) => 'error' in a).map((a) => a.pod) };
+  for (const a of ok)
+    for (const p of a.syncz.proxies) proxies.push({ ...(p as unknown as ReplicaProxyView), controlPlane: a.pod });
+  return {
+    version: ok[0]!.syncz.version,
+    proxies,
+    replicas: ok.map((a) => a.pod),
+    unreachable: answers.filter((a) => 'error' in a).map((a) => a.pod),
+  };
 }
 
 /** `/debug/config_dump?proxy=ID` from the replica that holds the proxy's stream. */
-export async function replicaConfigDump<T>(cluster: KubernetesCluster, namespace: string, proxyId: string): Promise<T & { controlPlane: string }> {
+export async function replicaConfigDump<T>(
+  cluster: KubernetesCluster,
+  namespace: string,
+  proxyId: string,
+): Promise<T & { controlPlane: string }> {
   const pods = (await controlPlanePods(cluster, namespace)).filter((p) => podReady(p));
   for (const p of pods) {
     try {
-      const dump = await replicaGet<T>(cluster, namespace, p.metadata.name, `/debug/config_dump?proxy=${encodeURIComponent(proxyId)}`);
+      const dump = await replicaGet<T>(
+        cluster,
+        namespace,
+        p.metadata.name,
+        `/debug/config_dump?proxy=${encodeURIComponent(proxyId)}`,
+      );
       return { ...dump, controlPlane: p.metadata.name };
     } catch (err) {
       // 404: not connected to this replica; try the next.
@@ -75,5 +114,8 @@ export async function replicaConfigDump<T>(cluster: KubernetesCluster, namespace
       throw err;
     }
   }
-  throw new NotFoundError(`connected proxy ${proxyId}`, `list connected proxies with 'meshctl proxy-status'${pods.length ? '' : ` (no ready control plane pod in ${namespace})`}`);
+  throw new NotFoundError(
+    `connected proxy ${proxyId}`,
+    `list connected proxies with 'meshctl proxy-status'${pods.length ? '' : ` (no ready control plane pod in ${namespace})`}`,
+  );
 }

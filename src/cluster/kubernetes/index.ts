@@ -6,15 +6,41 @@
  */
 import { INJECTED_LABEL } from '../../protocol/well-known.js';
 import { loadKubeconfig, type KubeconfigOptions, type LoadedKubeconfig } from './kubeconfig.js';
-import { KubeObjects, type ApplyOptions, type DeleteOptions, type KubeList, type KubeObject, type ObjectRef } from './objects.js';
+import {
+  KubeObjects,
+  type ApplyOptions,
+  type DeleteOptions,
+  type KubeList,
+  type KubeObject,
+  type ObjectRef,
+} from './objects.js';
 import { proxyOpen, proxyText, type ProxyRequest, type ProxyTarget } from './proxy.js';
 import { waitForDeployment, type PodLike, type WaitOptions } from './readiness.js';
 import { KubeRest } from './rest.js';
 
 export { loadKubeconfig, kubeconfigFiles, type KubeconfigOptions, type LoadedKubeconfig } from './kubeconfig.js';
-export { FIELD_MANAGER, KubeObjects, describeRef, type ApplyOptions, type DeleteOptions, type KubeList, type KubeObject, type ObjectRef } from './objects.js';
+export {
+  FIELD_MANAGER,
+  KubeObjects,
+  describeRef,
+  type ApplyOptions,
+  type DeleteOptions,
+  type KubeList,
+  type KubeObject,
+  type ObjectRef,
+} from './objects.js';
 export { describeTarget, proxyOpen, proxyPath, proxyText, type ProxyRequest, type ProxyTarget } from './proxy.js';
-export { deploymentReadiness, labelSelectorString, podProblem, podReady, pollUntil, waitForDeployment, type DeploymentReadiness, type PodLike, type WaitOptions } from './readiness.js';
+export {
+  deploymentReadiness,
+  labelSelectorString,
+  podProblem,
+  podReady,
+  pollUntil,
+  waitForDeployment,
+  type DeploymentReadiness,
+  type PodLike,
+  type WaitOptions,
+} from './readiness.js';
 export { KubeRest, readBody, type KubeRequest } from './rest.js';
 
 /** The API server's version, as `kubectl version` shows it. */
@@ -46,9 +72,16 @@ export class KubernetesCluster {
 
   /** The server's version; also the cheapest proof that the API server answers. */
   async serverVersion(): Promise<ServerVersion> {
-    const v = await this.rest.json<{ major?: string; minor?: string; gitVersion?: string }>({ path: '/version', what: 'reading the server version' });
+    const v = await this.rest.json<{ major?: string; minor?: string; gitVersion?: string }>({
+      path: '/version',
+      what: 'reading the server version',
+    });
     // Managed clusters report minors such as "29+".
-    return { major: Number.parseInt(v.major ?? '0', 10), minor: Number.parseInt(v.minor ?? '0', 10), gitVersion: v.gitVersion ?? 'unknown' };
+    return {
+      major: Number.parseInt(v.major ?? '0', 10),
+      minor: Number.parseInt(v.minor ?? '0', 10),
+      gitVersion: v.gitVersion ?? 'unknown',
+    };
   }
 
   /** Server-side apply with field manager `meshctl`. */
@@ -62,7 +95,10 @@ export class KubernetesCluster {
   }
 
   /** Lists objects of a kind. */
-  list<T extends KubeObject = KubeObject>(ref: Omit<ObjectRef, 'name'>, opts?: { labelSelector?: string; fieldSelector?: string }): Promise<KubeList<T>> {
+  list<T extends KubeObject = KubeObject>(
+    ref: Omit<ObjectRef, 'name'>,
+    opts?: { labelSelector?: string; fieldSelector?: string },
+  ): Promise<KubeList<T>> {
     return this.objects.list<T>(ref, opts);
   }
 
@@ -78,7 +114,10 @@ export class KubernetesCluster {
 
   /** Pods that run the mesh's sidecar (label meshctl.dev/injected=true), in one namespace or all. */
   async injectedPods(namespace?: string): Promise<PodLike[]> {
-    const list = await this.objects.list<PodLike>({ apiVersion: 'v1', kind: 'Pod', namespace }, { labelSelector: `${INJECTED_LABEL}=true` });
+    const list = await this.objects.list<PodLike>(
+      { apiVersion: 'v1', kind: 'Pod', namespace },
+      { labelSelector: `${INJECTED_LABEL}=true` },
+    );
     return list.items.filter((p) => !p.metadata.deletionTimestamp);
   }
 

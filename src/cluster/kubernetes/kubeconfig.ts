@@ -47,7 +47,10 @@ export async function loadKubeconfig(opts: KubeconfigOptions = {}): Promise<Load
   const env = opts.env ?? process.env;
   const files = kubeconfigFiles(opts);
   if (opts.kubeconfig && !existsSync(opts.kubeconfig)) {
-    throw new PlatformUnavailableError(`kubeconfig ${opts.kubeconfig} does not exist`, 'check the path given to --kubeconfig');
+    throw new PlatformUnavailableError(
+      `kubeconfig ${opts.kubeconfig} does not exist`,
+      'check the path given to --kubeconfig',
+    );
   }
   const present = files.filter((f) => existsSync(f));
   const kc = new k8s.KubeConfig();
@@ -59,17 +62,25 @@ export async function loadKubeconfig(opts: KubeconfigOptions = {}): Promise<Load
     } else {
       throw new PlatformUnavailableError(
         `no kubeconfig found (looked in ${files.join(', ')})`,
-        'point --kubeconfig or KUBECONFIG at your cluster\'s kubeconfig, or use --local for the single-machine platform',
+        "point --kubeconfig or KUBECONFIG at your cluster's kubeconfig, or use --local for the single-machine platform",
       );
     }
   } else {
-    const merged = { clusters: [] as KubeConfig['clusters'], users: [] as KubeConfig['users'], contexts: [] as KubeConfig['contexts'], currentContext: '' };
+    const merged = {
+      clusters: [] as KubeConfig['clusters'],
+      users: [] as KubeConfig['users'],
+      contexts: [] as KubeConfig['contexts'],
+      currentContext: '',
+    };
     for (const file of present) {
       const one = new k8s.KubeConfig();
       try {
         one.loadFromFile(file);
       } catch (err) {
-        throw new PlatformUnavailableError(`kubeconfig ${file} cannot be read: ${(err as Error).message}`, 'fix the file (kubectl config view shows what kubectl makes of it)');
+        throw new PlatformUnavailableError(
+          `kubeconfig ${file} cannot be read: ${(err as Error).message}`,
+          'fix the file (kubectl config view shows what kubectl makes of it)',
+        );
       }
       // kubectl's merge rule: the first file to define a name or the current context wins.
       for (const c of one.clusters) if (!merged.clusters.some((x) => x.name === c.name)) merged.clusters.push(c);
@@ -92,11 +103,17 @@ export async function loadKubeconfig(opts: KubeconfigOptions = {}): Promise<Load
   }
   const contextName = kc.getCurrentContext();
   if (!contextName || !kc.getContextObject(contextName)) {
-    throw new PlatformUnavailableError(`${sources.join(', ')} has no current context`, 'pass --context NAME, or run kubectl config use-context NAME');
+    throw new PlatformUnavailableError(
+      `${sources.join(', ')} has no current context`,
+      'pass --context NAME, or run kubectl config use-context NAME',
+    );
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
-    throw new PlatformUnavailableError(`context "${contextName}" names no cluster with a server address`, 'fix the context\'s cluster entry in the kubeconfig');
+    throw new PlatformUnavailableError(
+      `context "${contextName}" names no cluster with a server address`,
+      "fix the context's cluster entry in the kubeconfig",
+    );
   }
   return { kc, sources, contextName, server: cluster.server.replace(/\/+$/, '') };
 }

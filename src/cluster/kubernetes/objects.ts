@@ -101,13 +101,26 @@ export class KubeObjects {
       list = await this.resources(apiVersion, false);
     } catch (err) {
       if (err instanceof KubernetesApiError && err.status === 404) {
-        throw new KubernetesApiError(`API ${apiVersion}`, 404, 'NotFound', 'the cluster does not serve this API group/version', 'install its CRDs (meshctl install), or check the apiVersion');
+        throw new KubernetesApiError(
+          `API ${apiVersion}`,
+          404,
+          'NotFound',
+          'the cluster does not serve this API group/version',
+          'install its CRDs (meshctl install), or check the apiVersion',
+        );
       }
       throw err;
     }
     let found = list.find((r) => r.kind === kind);
     if (!found) found = (await this.resources(apiVersion, true)).find((r) => r.kind === kind);
-    if (!found) throw new KubernetesApiError(`kind ${kind}`, 404, 'NotFound', `the cluster serves no ${kind} in ${apiVersion}`, 'install its CRD, or check the kind and apiVersion');
+    if (!found)
+      throw new KubernetesApiError(
+        `kind ${kind}`,
+        404,
+        'NotFound',
+        `the cluster serves no ${kind} in ${apiVersion}`,
+        'install its CRD, or check the kind and apiVersion',
+      );
     return found;
   }
 
@@ -131,11 +144,20 @@ export class KubeObjects {
 
   /** Server-side apply with field manager `meshctl`; returns the object as stored. */
   async apply<T extends KubeObject = KubeObject>(obj: KubeObject, opts: ApplyOptions = {}): Promise<T> {
-    const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+    const ref = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+    };
     return this.rest.json<T>({
       method: 'PATCH',
       path: await this.pathOf(ref),
-      query: { fieldManager: FIELD_MANAGER, force: opts.force ? true : undefined, dryRun: opts.dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: FIELD_MANAGER,
+        force: opts.force ? true : undefined,
+        dryRun: opts.dryRun ? 'All' : undefined,
+      },
       contentType: 'application/apply-patch+yaml',
       body: obj,
       what: `applying ${describeRef(ref)}`,
@@ -145,7 +167,13 @@ export class KubeObjects {
   /** Creates an object; a 409 (already exists) throws KubernetesApiError with reason AlreadyExists. */
   async create<T extends KubeObject = KubeObject>(obj: KubeObject): Promise<T> {
     const ref = { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace };
-    return this.rest.json<T>({ method: 'POST', path: await this.pathOf(ref), query: { fieldManager: FIELD_MANAGER }, body: obj, what: `creating ${describeRef({ ...ref, name: obj.metadata.name })}` });
+    return this.rest.json<T>({
+      method: 'POST',
+      path: await this.pathOf(ref),
+      query: { fieldManager: FIELD_MANAGER },
+      body: obj,
+      what: `creating ${describeRef({ ...ref, name: obj.metadata.name })}`,
+    });
   }
 
   /** Reads an object; `undefined` when it does not exist. */
@@ -161,7 +189,10 @@ export class KubeObjects {
   }
 
   /** Lists objects (every page); without namespace a namespaced kind is listed across all namespaces. */
-  async list<T extends KubeObject = KubeObject>(ref: Omit<ObjectRef, 'name'>, opts: { labelSelector?: string; fieldSelector?: string } = {}): Promise<KubeList<T>> {
+  async list<T extends KubeObject = KubeObject>(
+    ref: Omit<ObjectRef, 'name'>,
+    opts: { labelSelector?: string; fieldSelector?: string } = {},
+  ): Promise<KubeList<T>> {
     const path = await this.collectionPath(ref);
     const items: T[] = [];
     let cont: string | undefined;

@@ -4,10 +4,24 @@
  * applied as `meshctl`), workloads are the pods running the sidecar, and the control plane is reached
  * through the API server's service proxy.
  */
-import { ConfigInvalidError } from '../../errors.js';
-import { MESH_KINDS, formatIssue, manifestObjects, parseDocuments, splitApiVersion, validateResource } from '../../config/index.js';
+import { ConfigInvalidError, PlatformUnavailableError } from '../../errors.js';
+import {
+  MESH_KINDS,
+  formatIssue,
+  manifestObjects,
+  parseDocuments,
+  splitApiVersion,
+  validateResource,
+} from '../../config/index.js';
 import { CONTROL_PLANE_SERVICE, ControlPlanePorts, INJECTED_LABEL, MESH_NAMESPACE } from '../../protocol/well-known.js';
-import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
+import type {
+  ConfigDocument,
+  ConfigObjectData,
+  ConfigObjectKey,
+  ConfigOutcome,
+  MeshPlatform,
+  WorkloadInfo,
+} from '../index.js';
 import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
 import { podReady, type PodLike } from './readiness.js';
@@ -20,13 +34,21 @@ function asConfig(o: KubeObject): ConfigObjectData {
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
-    metadata: { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
+    metadata: {
+      name,
+      ...(namespace ? { namespace } : {}),
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+    },
     ...(o.spec !== undefined ? { spec: o.spec } : {}),
   };
 }
 
 interface PodWithPorts extends KubeObject {
-  spec?: { serviceAccountName?: string; containers?: { name: string; ports?: { containerPort: number; protocol?: string }[] }[] };
+  spec?: {
+    serviceAccountName?: string;
+    containers?: { name: string; ports?: { containerPort: number; protocol?: string }[] }[];
+  };
   status?: PodLike['status'];
 }
 
@@ -44,7 +66,10 @@ export class KubernetesPlatform implements MeshPlatform {
     return `cluster of ${this.cluster.describe()}`;
   }
 
-  async applyConfig(documents: readonly ConfigDocument[], opts: { defaultNamespace: string }): Promise<ConfigOutcome[]> {
+  async applyConfig(
+    documents: readonly ConfigDocument[],
+    opts: { defaultNamespace: string },
+  ): Promise<ConfigOutcome[]> {
     const problems: string[] = [];
     const objects: KubeObject[] = [];
     for (const doc of documents) {
@@ -52,25 +77,46 @@ export class KubernetesPlatform implements MeshPlatform {
         const r = validateResource(input, { defaultNamespace: opts.defaultNamespace });
         const subject = `${r.identity.kind} ${r.identity.namespace ? `${r.identity.namespace}/` : ''}${r.identity.name}`;
         if (r.errors.length) problems.push(...r.errors.map((e) => `${subject}: ${formatIssue(e)}`));
-        else if (!r.kind || !r.resource) problems.push(`${subject}: not a mesh kind; apply it with kubectl (meshctl apply takes the mesh's Istio, Linkerd and SMI kinds)`);
+        else if (!r.kind || !r.resource)
+          problems.push(
+            `${subject}: not a mesh kind; apply it with kubectl (meshctl apply takes the mesh's Istio, Linkerd and SMI kinds)`,
+          );
         else objects.push(r.resource as unknown as KubeObject);
       }
     }
     // All or nothing, as on the local platform: one invalid object and the cluster is not touched.
-    if (problems.length) throw new ConfigInvalidError(`${problems.length === 1 ? 'one object' : `${problems.length} objects`} of the input`, problems);
+    if (problems.length)
+      throw new ConfigInvalidError(
+        `${problems.length === 1 ? 'one object' : `${problems.length} objects`} of the input`,
+        problems,
+      );
     const out: ConfigOutcome[] = [];
     for (const obj of objects) {
-      const ref = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+      const ref = {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata.name,
+        namespace: obj.metadata.namespace,
+      };
       const before = await this.cluster.get(ref);
       const after = await this.cluster.apply(obj);
-      const action = !before ? 'created' : before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured';
+      const action = !before
+        ? 'created'
+        : before.metadata.resourceVersion === after.metadata.resourceVersion
+          ? 'unchanged'
+          : 'configured';
       out.push({ key: this.keyOf(obj), apiVersion: obj.apiVersion, action });
     }
     return out;
   }
 
   private keyOf(o: KubeObject): ConfigObjectKey {
-    return { group: splitApiVersion(o.apiVersion).group, kind: o.kind, namespace: o.metadata.namespace ?? 'default', name: o.metadata.name };
+    return {
+      group: splitApiVersion(o.apiVersion).group,
+      kind: o.kind,
+      namespace: o.metadata.namespace ?? 'default',
+      name: o.metadata.name,
+    };
   }
 
   async deleteConfig(keys: readonly ConfigObjectKey[]): Promise<ConfigOutcome[]> {
@@ -111,7 +157,9 @@ export class KubernetesPlatform implements MeshPlatform {
         serviceAccount: p.spec?.serviceAccountName || 'default',
         labels: p.metadata.labels ?? {},
         address: p.status!.podIP!,
-        ports: (p.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).filter((cp) => (cp.protocol ?? 'TCP') === 'TCP').map((cp) => cp.containerPort)),
+        ports: (p.spec?.containers ?? []).flatMap((c) =>
+          (c.ports ?? []).filter((cp) => (cp.protocol ?? 'TCP') === 'TCP').map((cp) => cp.containerPort),
+        ),
       }));
   }
 
@@ -127,7 +175,10 @@ export class KubernetesPlatform implements MeshPlatform {
       const id = new URLSearchParams(path.slice(path.indexOf('?') + 1)).get('proxy') ?? '';
       return (await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, id)) as unknown as T;
     }
-    const r = await this.cluster.proxy({ kind: 'service', namespace: this.meshNamespace, name: CONTROL_PLANE_SERVICE, port: ControlPlanePorts.debug }, { path });
+    const r = await this.cluster.proxy(
+      { kind: 'service', namespace: this.meshNamespace, name: CONTROL_PLANE_SERVICE, port: ControlPlanePorts.debug },
+      { path },
+    );
     return JSON.parse(r.text) as T;
   }
 
@@ -136,8 +187,23 @@ export class KubernetesPlatform implements MeshPlatform {
    * read from the control plane's record of what that proxy acknowledged (see acked-config.ts).
    */
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
-    const dump = await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, `${workload.name}.${workload.namespace}`);
+    const dump = await replicaConfigDump<ControlPlaneConfigDump>(
+      this.cluster,
+      this.meshNamespace,
+      `${workload.name}.${workload.namespace}`,
+    );
     return adminAnswerFromControlPlane(dump, path) as T;
+  }
+
+  /**
+   * Not reachable yet: the admin API is 127.0.0.1-only inside the pod and the pod's admin token is
+   * not yet read through the API server (pod exec). Refused clearly rather than sent unauthenticated.
+   */
+  async proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    throw new PlatformUnavailableError(
+      `POST ${path.split('?')[0]} on the proxy of ${workload.name}.${workload.namespace}: changing a pod's proxy is not supported on Kubernetes yet`,
+      'set the level at start instead: meshctl inject --set proxy.logLevel=debug (MESH_PROXY_LOG_LEVEL on the sidecar), then re-apply',
+    );
   }
 
   async waitForReady(timeoutMs: number): Promise<void> {

@@ -59,7 +59,11 @@ export async function proxyOpen(rest: KubeRest, target: ProxyTarget, req: ProxyR
 }
 
 /** Sends a request through the proxy and reads the answer as text; a non-2xx answer throws, naming the target. */
-export async function proxyText(rest: KubeRest, target: ProxyTarget, req: ProxyRequest): Promise<{ status: number; text: string; headers: IncomingMessage['headers'] }> {
+export async function proxyText(
+  rest: KubeRest,
+  target: ProxyTarget,
+  req: ProxyRequest,
+): Promise<{ status: number; text: string; headers: IncomingMessage['headers'] }> {
   const res = await proxyOpen(rest, target, req);
   const text = await readBody(res);
   const status = res.statusCode ?? 0;
@@ -81,7 +85,9 @@ export async function proxyText(rest: KubeRest, target: ProxyTarget, req: ProxyR
       status,
       reason,
       message,
-      status === 503 ? `check that ${target.kind} ${target.namespace}/${target.name} has ready endpoints: kubectl -n ${target.namespace} get endpointslices,pods` : undefined,
+      status === 503
+        ? `check that ${target.kind} ${target.namespace}/${target.name} has ready endpoints: kubectl -n ${target.namespace} get endpointslices,pods`
+        : undefined,
     );
   }
   return { status, text, headers: res.headers };

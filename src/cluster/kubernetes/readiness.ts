@@ -50,9 +50,13 @@ export function podProblem(pod: PodLike): string | undefined {
   const st = pod.status ?? {};
   if (pod.metadata.deletionTimestamp) return 'terminating';
   const scheduled = st.conditions?.find((c) => c.type === 'PodScheduled');
-  if (scheduled?.status === 'False') return `unschedulable: ${oneLine(scheduled.message) || scheduled.reason || 'no node fits'}`;
+  if (scheduled?.status === 'False')
+    return `unschedulable: ${oneLine(scheduled.message) || scheduled.reason || 'no node fits'}`;
   if (st.phase === 'Failed') return `failed: ${oneLine(st.message) || st.reason || 'the pod terminated'}`;
-  for (const [kind, list] of [['init container', st.initContainerStatuses], ['container', st.containerStatuses]] as const) {
+  for (const [kind, list] of [
+    ['init container', st.initContainerStatuses],
+    ['container', st.containerStatuses],
+  ] as const) {
     for (const cs of list ?? []) {
       const waiting = cs.state?.waiting;
       if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
@@ -60,7 +64,9 @@ export function podProblem(pod: PodLike): string | undefined {
       }
       if (waiting?.reason === 'CrashLoopBackOff') {
         const last = cs.lastState?.terminated;
-        const exit = last ? `; last exit code ${last.exitCode ?? '?'}${last.reason ? ` (${last.reason})` : ''}${last.message ? `: ${oneLine(last.message)}` : ''}` : '';
+        const exit = last
+          ? `; last exit code ${last.exitCode ?? '?'}${last.reason ? ` (${last.reason})` : ''}${last.message ? `: ${oneLine(last.message)}` : ''}`
+          : '';
         return `crash loop: ${kind} ${cs.name} restarted ${cs.restartCount ?? 0} times${exit}`;
       }
       if (waiting?.reason && waiting.reason !== 'PodInitializing' && waiting.reason !== 'ContainerCreating') {
@@ -73,7 +79,9 @@ export function podProblem(pod: PodLike): string | undefined {
     }
   }
   if (st.phase === 'Pending' || !st.phase) {
-    const creating = [...(st.initContainerStatuses ?? []), ...(st.containerStatuses ?? [])].find((c) => c.state?.waiting);
+    const creating = [...(st.initContainerStatuses ?? []), ...(st.containerStatuses ?? [])].find(
+      (c) => c.state?.waiting,
+    );
     return `pending${creating?.state?.waiting?.reason ? `: ${creating.state.waiting.reason}` : pod.spec?.nodeName ? '' : ': not yet scheduled'}`;
   }
   const notReady = (st.containerStatuses ?? []).filter((c) => !c.ready).map((c) => c.name);
@@ -90,7 +98,14 @@ export function labelSelectorString(matchLabels: Record<string, string> | undefi
 
 interface DeploymentLike extends KubeObject {
   spec?: { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
-  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number; unavailableReplicas?: number };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    unavailableReplicas?: number;
+  };
 }
 
 /** Where a Deployment stands: ready or not, with the reasons of its pods. */
@@ -102,21 +117,30 @@ export interface DeploymentReadiness {
 }
 
 /** Reads a Deployment and its pods once and says whether it is rolled out and ready. */
-export async function deploymentReadiness(objects: KubeObjects, namespace: string, name: string): Promise<DeploymentReadiness> {
+export async function deploymentReadiness(
+  objects: KubeObjects,
+  namespace: string,
+  name: string,
+): Promise<DeploymentReadiness> {
   const d = await objects.get<DeploymentLike>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name });
   if (!d) return { ready: false, summary: `deployment ${namespace}/${name} does not exist`, podProblems: [] };
   const want = d.spec?.replicas ?? 1;
   const s = d.status ?? {};
   const rolledOut = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
-  const ready = rolledOut && (s.updatedReplicas ?? 0) === want && (s.availableReplicas ?? 0) === want && (s.replicas ?? 0) === want;
+  const ready =
+    rolledOut && (s.updatedReplicas ?? 0) === want && (s.availableReplicas ?? 0) === want && (s.replicas ?? 0) === want;
   const summary = `${s.readyReplicas ?? 0}/${want} ready, ${s.updatedReplicas ?? 0} up to date`;
   if (ready) return { ready, summary, podProblems: [] };
-  const pods = await objects.list<PodLike>({ apiVersion: 'v1', kind: 'Pod', namespace }, { labelSelector: labelSelectorString(d.spec?.selector?.matchLabels) });
+  const pods = await objects.list<PodLike>(
+    { apiVersion: 'v1', kind: 'Pod', namespace },
+    { labelSelector: labelSelectorString(d.spec?.selector?.matchLabels) },
+  );
   const podProblems = pods.items.flatMap((p) => {
     const why = podProblem(p);
     return why ? [`${p.metadata.name}: ${why}`] : [];
   });
-  if (pods.items.length === 0) podProblems.push('no pods created yet (check the ReplicaSet: kubectl describe replicaset)');
+  if (pods.items.length === 0)
+    podProblems.push('no pods created yet (check the ReplicaSet: kubectl describe replicaset)');
   return { ready, summary, podProblems };
 }
 
@@ -129,7 +153,12 @@ export interface WaitOptions {
 }
 
 /** Waits for a Deployment to be fully rolled out and ready; on timeout the error lists each pod's reason. */
-export async function waitForDeployment(objects: KubeObjects, namespace: string, name: string, opts: WaitOptions): Promise<void> {
+export async function waitForDeployment(
+  objects: KubeObjects,
+  namespace: string,
+  name: string,
+  opts: WaitOptions,
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let last: DeploymentReadiness | undefined;
   let lastLine = '';
@@ -149,7 +178,11 @@ export async function waitForDeployment(objects: KubeObjects, namespace: string,
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws TimeoutError naming `what`. */
-export async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, opts: { timeoutMs: number; intervalMs?: number; hint?: string }): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  opts: { timeoutMs: number; intervalMs?: number; hint?: string },
+): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const v = await check();

@@ -35,10 +35,13 @@ interface KubeStatus {
 }
 
 function hintFor(status: number, reason: string, contextName: string): string | undefined {
-  if (status === 401) return `the credentials of context "${contextName}" are not accepted; refresh them (log in again) or pick another --context`;
-  if (status === 403) return 'your user lacks the permission for this; check with kubectl auth can-i, or ask a cluster admin';
-  if (status === 409 && reason === 'Conflict') return 'another field manager owns these fields (or the object changed meanwhile); retry, or apply with conflicts forced if meshctl should own them';
-  if (status === 422) return 'the object does not pass the API server\'s validation; fix the fields named above';
+  if (status === 401)
+    return `the credentials of context "${contextName}" are not accepted; refresh them (log in again) or pick another --context`;
+  if (status === 403)
+    return 'your user lacks the permission for this; check with kubectl auth can-i, or ask a cluster admin';
+  if (status === 409 && reason === 'Conflict')
+    return 'another field manager owns these fields (or the object changed meanwhile); retry, or apply with conflicts forced if meshctl should own them';
+  if (status === 422) return "the object does not pass the API server's validation; fix the fields named above";
   if (status === 404) return undefined;
   if (status >= 500) return 'the API server had a problem; retry, and check its health (kubectl get --raw=/readyz)';
   return undefined;
@@ -57,11 +60,16 @@ export class KubeRest {
   async open(req: KubeRequest): Promise<IncomingMessage> {
     const url = new URL(this.config.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const opts: RequestOptions & Record<string, unknown> = { method: req.method ?? 'GET', headers: { accept: 'application/json', ...req.headers } };
+    const opts: RequestOptions & Record<string, unknown> = {
+      method: req.method ?? 'GET',
+      headers: { accept: 'application/json', ...req.headers },
+    };
     await this.config.kc.applyToHTTPSOptions(opts);
     let payload: Buffer | undefined;
     if (req.body !== undefined) {
-      payload = Buffer.isBuffer(req.body) ? req.body : Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
+      payload = Buffer.isBuffer(req.body)
+        ? req.body
+        : Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
       (opts.headers as Record<string, string>)['content-type'] = req.contentType ?? 'application/json';
       (opts.headers as Record<string, string>)['content-length'] = String(payload.length);
     }
@@ -70,7 +78,9 @@ export class KubeRest {
     const timeoutMs = req.timeoutMs ?? 30_000;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const r = send(url, opts, resolve);
-      r.setTimeout(timeoutMs, () => r.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      r.setTimeout(timeoutMs, () =>
+        r.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      );
       r.on('error', (err: NodeJS.ErrnoException) => {
         reject(
           new PlatformUnavailableError(
@@ -112,7 +122,13 @@ export class KubeRest {
     }
     const reason = parsed?.reason ?? '';
     const message = parsed?.message ?? (text.trim().slice(0, 300) || `HTTP ${status}`);
-    return new KubernetesApiError(req.what ?? `${req.method ?? 'GET'} ${req.path}`, status, reason, message, hintFor(status, reason, this.config.contextName));
+    return new KubernetesApiError(
+      req.what ?? `${req.method ?? 'GET'} ${req.path}`,
+      status,
+      reason,
+      message,
+      hintFor(status, reason, this.config.contextName),
+    );
   }
 }
 

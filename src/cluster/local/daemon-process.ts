@@ -72,7 +72,10 @@ export interface StartDaemonOptions {
 }
 
 /** Starts the control plane detached, or returns the running one. */
-export async function startDaemon(layout: LocalLayout, opts: StartDaemonOptions = {}): Promise<{ state: ControlPlaneState; alreadyRunning: boolean }> {
+export async function startDaemon(
+  layout: LocalLayout,
+  opts: StartDaemonOptions = {},
+): Promise<{ state: ControlPlaneState; alreadyRunning: boolean }> {
   const existing = await runningControlPlane(layout);
   if (existing) return { state: existing, alreadyRunning: true };
   await mkdir(layout.home, { recursive: true, mode: 0o700 });
@@ -81,16 +84,21 @@ export async function startDaemon(layout: LocalLayout, opts: StartDaemonOptions 
   const startedFrom = (await log.stat()).size;
   let child;
   try {
-    child = spawn(process.execPath, [launcherPath(), 'control-plane', '--home', layout.home, ...(opts.extraArgs ?? [])], {
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
-      env: { ...(opts.env ?? process.env), MESHCTL_HOME: layout.home, NO_COLOR: '1' },
-    });
+    child = spawn(
+      process.execPath,
+      [launcherPath(), 'control-plane', '--home', layout.home, ...(opts.extraArgs ?? [])],
+      {
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+        env: { ...(opts.env ?? process.env), MESHCTL_HOME: layout.home, NO_COLOR: '1' },
+      },
+    );
   } finally {
     await log.close();
   }
   const pid = child.pid;
-  if (pid === undefined) throw new PlatformUnavailableError('could not start the control plane process', `see ${layout.logFile}`);
+  if (pid === undefined)
+    throw new PlatformUnavailableError('could not start the control plane process', `see ${layout.logFile}`);
   let exited: number | null | undefined;
   child.on('exit', (code) => (exited = code));
   child.unref();
@@ -99,7 +107,10 @@ export async function startDaemon(layout: LocalLayout, opts: StartDaemonOptions 
   for (;;) {
     if (exited !== undefined) {
       await rm(layout.pidFile, { force: true });
-      throw new PlatformUnavailableError(`the control plane exited during start-up (exit code ${exited}): ${await logTail(layout.logFile, startedFrom)}`, `see the full log in ${layout.logFile}`);
+      throw new PlatformUnavailableError(
+        `the control plane exited during start-up (exit code ${exited}): ${await logTail(layout.logFile, startedFrom)}`,
+        `see the full log in ${layout.logFile}`,
+      );
     }
     try {
       const state = JSON.parse(await readFile(layout.state, 'utf8')) as ControlPlaneState;
@@ -110,7 +121,11 @@ export async function startDaemon(layout: LocalLayout, opts: StartDaemonOptions 
     } catch {
       // Not there yet.
     }
-    if (Date.now() > deadline) throw new TimeoutError('waiting for the control plane to start', `see ${layout.logFile}; it is still starting as pid ${pid}`);
+    if (Date.now() > deadline)
+      throw new TimeoutError(
+        'waiting for the control plane to start',
+        `see ${layout.logFile}; it is still starting as pid ${pid}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -23,6 +23,8 @@ export interface LocalLayout {
   readonly pidFile: string;
   readonly logDir: string;
   readonly logFile: string;
+  /** Istio MeshConfig (JSON, 0600) that `install --local -f/--set meshConfig.*` writes and the daemon follows. */
+  readonly meshConfig: string;
 }
 
 /** The layout under `home`. */
@@ -39,6 +41,7 @@ export function localLayout(home: string): LocalLayout {
     pidFile: join(home, 'control-plane.pid'),
     logDir: join(home, 'logs'),
     logFile: join(home, 'logs', 'control-plane.log'),
+    meshConfig: join(home, 'mesh-config.json'),
   };
 }
 

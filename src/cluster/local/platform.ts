@@ -4,10 +4,24 @@
  * the daemon says so clearly when it is not running, with the command that starts it.
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigInvalidError, MeshError, ErrorCode, NotFoundError, PlatformUnavailableError, TimeoutError } from '../../errors.js';
-import type { ConfigDocument, ConfigObjectData, ConfigObjectKey, ConfigOutcome, MeshPlatform, WorkloadInfo } from '../index.js';
+import {
+  ConfigInvalidError,
+  MeshError,
+  ErrorCode,
+  NotFoundError,
+  PlatformUnavailableError,
+  TimeoutError,
+} from '../../errors.js';
+import type {
+  ConfigDocument,
+  ConfigObjectData,
+  ConfigObjectKey,
+  ConfigOutcome,
+  MeshPlatform,
+  WorkloadInfo,
+} from '../index.js';
 import { runningControlPlane } from './daemon-process.js';
-import { localLayout, type ControlPlaneState, type LocalLayout } from './layout.js';
+import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from './layout.js';
 
 /** What registering a workload returns: its credential and where to reach the control plane. */
 export interface WorkloadRegistration {
@@ -34,12 +48,22 @@ export class LocalPlatform implements MeshPlatform {
   /** The running daemon's state, or a clear error. */
   async state(): Promise<ControlPlaneState> {
     const s = await runningControlPlane(this.layout);
-    if (!s) throw new PlatformUnavailableError(`the local control plane is not running (home ${this.layout.home})`, "start it with 'meshctl install --local'");
+    if (!s)
+      throw new PlatformUnavailableError(
+        `the local control plane is not running (home ${this.layout.home})`,
+        "start it with 'meshctl install --local'",
+      );
     return s;
   }
 
-  async applyConfig(documents: readonly ConfigDocument[], opts: { defaultNamespace: string }): Promise<ConfigOutcome[]> {
-    const r = await this.api<{ outcomes: ConfigOutcome[] }>('POST', '/api/v1/config/apply', { documents, defaultNamespace: opts.defaultNamespace });
+  async applyConfig(
+    documents: readonly ConfigDocument[],
+    opts: { defaultNamespace: string },
+  ): Promise<ConfigOutcome[]> {
+    const r = await this.api<{ outcomes: ConfigOutcome[] }>('POST', '/api/v1/config/apply', {
+      documents,
+      defaultNamespace: opts.defaultNamespace,
+    });
     return r.outcomes;
   }
 
@@ -68,7 +92,12 @@ export class LocalPlatform implements MeshPlatform {
    * Makes a registered workload an endpoint of its services (serving) or takes it out; with
    * `ackTimeoutMs`, also waits until every connected proxy acknowledged the change.
    */
-  async setWorkloadServing(namespace: string, name: string, serving: boolean, ackTimeoutMs = 0): Promise<{ acked: boolean; pending: string[] }> {
+  async setWorkloadServing(
+    namespace: string,
+    name: string,
+    serving: boolean,
+    ackTimeoutMs = 0,
+  ): Promise<{ acked: boolean; pending: string[] }> {
     const path = `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/serving`;
     return this.api('POST', path, { serving, ackTimeoutMs });
   }
@@ -82,16 +111,57 @@ export class LocalPlatform implements MeshPlatform {
   }
 
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    return this.proxyAdmin<T>('GET', workload, path);
+  }
+
+  async proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
+    return this.proxyAdmin<T>('POST', workload, path);
+  }
+
+  /** A request to a local sidecar's admin port; a POST carries the token `meshctl run` wrote (0600) for it. */
+  private async proxyAdmin<T>(
+    method: 'GET' | 'POST',
+    workload: { name: string; namespace: string },
+    path: string,
+  ): Promise<T> {
+    const id = `${workload.name}.${workload.namespace}`;
     const w = (await this.listWorkloads(workload.namespace)).find((x) => x.name === workload.name);
-    if (!w) throw new NotFoundError(`workload ${workload.name}.${workload.namespace}`, "list workloads with 'meshctl proxy-status'");
-    if (!w.adminPort) throw new PlatformUnavailableError(`workload ${workload.name}.${workload.namespace} registered no admin port`, 'restart it with meshctl run');
+    if (!w) throw new NotFoundError(`workload ${id}`, "list workloads with 'meshctl proxy-status'");
+    if (!w.adminPort)
+      throw new PlatformUnavailableError(`workload ${id} registered no admin port`, 'restart it with meshctl run');
+    const headers: Record<string, string> = {};
+    if (method === 'POST') {
+      const file = proxyAdminTokenFile(this.layout, workload.name, workload.namespace);
+      try {
+        headers.authorization = `Bearer ${(await readFile(file, 'utf8')).trim()}`;
+      } catch (err) {
+        throw new PlatformUnavailableError(
+          `cannot read the admin token of ${id} at ${file} (${(err as NodeJS.ErrnoException).code})`,
+          'run meshctl as the user who started the workload with meshctl run',
+        );
+      }
+      headers['content-type'] = 'application/json';
+    }
     let res: Response;
     try {
-      res = await fetch(`http://127.0.0.1:${w.adminPort}${path}`);
+      res = await fetch(`http://127.0.0.1:${w.adminPort}${path}`, { method, headers });
     } catch (err) {
-      throw new PlatformUnavailableError(`the proxy of ${workload.name}.${workload.namespace} does not answer on 127.0.0.1:${w.adminPort} (${(err as Error).message})`, 'is the workload still running? check with meshctl proxy-status');
+      throw new PlatformUnavailableError(
+        `the proxy of ${id} does not answer on 127.0.0.1:${w.adminPort} (${(err as Error).message})`,
+        'is the workload still running? check with meshctl proxy-status',
+      );
     }
-    if (!res.ok) throw new PlatformUnavailableError(`the proxy of ${workload.name}.${workload.namespace} answered ${res.status} for ${path}`, 'check its output');
+    if (!res.ok) {
+      // The admin API's error bodies name the problem (`unknown level`, `missing or wrong admin token`).
+      const detail = ((await res.json().catch(() => ({}))) as { error?: unknown }).error;
+      const why = typeof detail === 'string' ? `: ${detail.slice(0, 200)}` : '';
+      throw new PlatformUnavailableError(
+        `the proxy of ${id} answered ${res.status} for ${method} ${path}${why}`,
+        res.status === 401
+          ? `the token file of ${id} is stale: restart the workload with meshctl run`
+          : 'check its output',
+      );
+    }
     return (await res.json()) as T;
   }
 
@@ -104,7 +174,11 @@ export class LocalPlatform implements MeshPlatform {
       } catch {
         // Not yet.
       }
-      if (Date.now() > deadline) throw new TimeoutError(`waiting for the local control plane in ${this.layout.home}`, "start it with 'meshctl install --local'");
+      if (Date.now() > deadline)
+        throw new TimeoutError(
+          `waiting for the local control plane in ${this.layout.home}`,
+          "start it with 'meshctl install --local'",
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -115,23 +189,42 @@ export class LocalPlatform implements MeshPlatform {
     try {
       token = (await readFile(this.layout.adminToken, 'utf8')).trim();
     } catch (err) {
-      throw new PlatformUnavailableError(`cannot read the admin token ${this.layout.adminToken} (${(err as NodeJS.ErrnoException).code})`, 'run meshctl as the user who installed the local mesh');
+      throw new PlatformUnavailableError(
+        `cannot read the admin token ${this.layout.adminToken} (${(err as NodeJS.ErrnoException).code})`,
+        'run meshctl as the user who installed the local mesh',
+      );
     }
     let res: Response;
     try {
       res = await fetch(`${state.apiUrl}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
-      throw new PlatformUnavailableError(`the local control plane (pid ${state.pid}) does not answer at ${state.apiUrl} (${(err as Error).message})`, `see its log in ${this.layout.logFile}`);
+      throw new PlatformUnavailableError(
+        `the local control plane (pid ${state.pid}) does not answer at ${state.apiUrl} (${(err as Error).message})`,
+        `see its log in ${this.layout.logFile}`,
+      );
     }
-    const payload = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string; problems?: string[] } } & T;
+    const payload = (await res.json().catch(() => ({}))) as {
+      error?: { code?: string; message?: string; hint?: string; problems?: string[] };
+    } & T;
     if (res.ok) return payload;
     const e = payload.error ?? {};
-    if (e.code === ErrorCode.ConfigInvalid && e.problems) throw new ConfigInvalidError('the config', e.problems, e.hint);
-    if (res.status === 404) throw new MeshError(ErrorCode.NotFound, e.message ?? `${path}: not found`, { ...(e.hint ? { hint: e.hint } : {}) });
-    throw new MeshError((e.code as ErrorCode | undefined) ?? ErrorCode.PlatformUnavailable, e.message ?? `control plane answered ${res.status}`, { ...(e.hint ? { hint: e.hint } : {}) });
+    if (e.code === ErrorCode.ConfigInvalid && e.problems)
+      throw new ConfigInvalidError('the config', e.problems, e.hint);
+    if (res.status === 404)
+      throw new MeshError(ErrorCode.NotFound, e.message ?? `${path}: not found`, {
+        ...(e.hint ? { hint: e.hint } : {}),
+      });
+    throw new MeshError(
+      (e.code as ErrorCode | undefined) ?? ErrorCode.PlatformUnavailable,
+      e.message ?? `control plane answered ${res.status}`,
+      { ...(e.hint ? { hint: e.hint } : {}) },
+    );
   }
 }

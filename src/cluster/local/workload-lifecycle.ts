@@ -30,7 +30,8 @@ export function probeOnce(p: ReadyProbe, timeoutMs = 1_000): Promise<boolean> {
       s.once('error', () => done(false));
       return;
     }
-    const req = request({ host: '127.0.0.1', port: p.port, path: p.path, method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+    const target = { host: '127.0.0.1', port: p.port, path: p.path, method: 'GET', agent: false, timeout: timeoutMs };
+    const req = request(target, (res) => {
       res.resume();
       const code = res.statusCode ?? 0;
       resolve(code >= 200 && code < 400);

@@ -49,7 +49,11 @@ const Rule = Obj(
     to: Opt(List(Obj({ operation: Opt(Operation) }), 'operations (ORed)')),
     when: Opt(
       List(
-        Obj({ key: Str('attribute, e.g. request.headers[x-id], source.ip, request.auth.claims[iss]'), values: strings('allowed values'), notValues: strings('rejected values') }),
+        Obj({
+          key: Str('attribute, e.g. request.headers[x-id], source.ip, request.auth.claims[iss]'),
+          values: strings('allowed values'),
+          notValues: strings('rejected values'),
+        }),
         'extra conditions (ANDed)',
       ),
     ),
@@ -61,7 +65,9 @@ const Rule = Obj(
 export const AuthorizationPolicySpec = Obj({
   selector: Opt(WorkloadSelector),
   targetRef: Opt(PolicyTargetReference),
-  targetRefs: Opt(List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' })),
+  targetRefs: Opt(
+    List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' }),
+  ),
   rules: Opt(List(Rule, 'rules (ORed); none matches nothing (ALLOW: denies all)')),
   action: Opt(
     Enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const, {
@@ -70,7 +76,15 @@ export const AuthorizationPolicySpec = Obj({
       unsupportedValues: { CUSTOM: 'external authorization is not run; the policy is skipped' },
     }),
   ),
-  provider: Opt(Obj({ name: Opt(Str()) }, { description: 'the external authorizer of a CUSTOM policy', unsupported: 'CUSTOM (external authorization) is not implemented' })),
+  provider: Opt(
+    Obj(
+      { name: Opt(Str()) },
+      {
+        description: 'the external authorizer of a CUSTOM policy',
+        unsupported: 'CUSTOM (external authorization) is not implemented',
+      },
+    ),
+  ),
 });
 /** The spec of an AuthorizationPolicy. */
 export type AuthorizationPolicySpec = Static<typeof AuthorizationPolicySpec>;
@@ -79,8 +93,18 @@ export type AuthorizationPolicy = Resource<'AuthorizationPolicy', AuthorizationP
 
 /** Attribute keys Istio accepts in `when` conditions (besides the bracketed header/claim forms). */
 const CONDITION_KEYS = new Set([
-  'source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'source.serviceAccount', 'request.auth.principal',
-  'request.auth.audiences', 'request.auth.presenter', 'destination.ip', 'destination.port', 'connection.sni', 'experimental.envoy.filters.network.mysql_proxy[]',
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'source.serviceAccount',
+  'request.auth.principal',
+  'request.auth.audiences',
+  'request.auth.presenter',
+  'destination.ip',
+  'destination.port',
+  'connection.sni',
+  'experimental.envoy.filters.network.mysql_proxy[]',
 ]);
 
 /** Istio AuthorizationPolicy. */
@@ -105,14 +129,25 @@ export const authorizationPolicyKind = defineKind({
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
-    if (spec.action === 'CUSTOM' && !spec.provider?.name) report(['spec', 'provider'], 'a CUSTOM policy needs provider.name; add it');
-    if (spec.provider && spec.action !== 'CUSTOM') report(['spec', 'provider'], 'provider is only used with action: CUSTOM; remove it or set the action');
-    if (spec.selector && (spec.targetRef || spec.targetRefs)) report(['spec', 'targetRef'], 'selector and targetRef cannot both be set; keep one');
+    if (spec.action === 'CUSTOM' && !spec.provider?.name)
+      report(['spec', 'provider'], 'a CUSTOM policy needs provider.name; add it');
+    if (spec.provider && spec.action !== 'CUSTOM')
+      report(['spec', 'provider'], 'provider is only used with action: CUSTOM; remove it or set the action');
+    if (spec.selector && (spec.targetRef || spec.targetRefs))
+      report(['spec', 'targetRef'], 'selector and targetRef cannot both be set; keep one');
     spec.rules?.forEach((r, i) =>
       r.when?.forEach((c, j) => {
-        const known = CONDITION_KEYS.has(c.key) || /^request\.(headers|auth\.claims)\[.+\]$/.test(c.key) || /^experimental\./.test(c.key);
-        if (!known) report(['spec', 'rules', i, 'when', j, 'key'], `"${c.key}" is not a condition key; use e.g. request.headers[name], source.ip, request.auth.claims[iss]`);
-        if (!c.values?.length && !c.notValues?.length) report(['spec', 'rules', i, 'when', j], 'a condition needs values or notValues; add one');
+        const known =
+          CONDITION_KEYS.has(c.key) ||
+          /^request\.(headers|auth\.claims)\[.+\]$/.test(c.key) ||
+          /^experimental\./.test(c.key);
+        if (!known)
+          report(
+            ['spec', 'rules', i, 'when', j, 'key'],
+            `"${c.key}" is not a condition key; use e.g. request.headers[name], source.ip, request.auth.claims[iss]`,
+          );
+        if (!c.values?.length && !c.notValues?.length)
+          report(['spec', 'rules', i, 'when', j], 'a condition needs values or notValues; add one');
       }),
     );
   },

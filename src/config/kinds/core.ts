@@ -44,7 +44,8 @@ export const CORE_KINDS: readonly CoreKind[] = [
 
 /** The pod template of a workload object (the object itself for a Pod), or undefined. */
 export function podTemplateOf(obj: CoreObject): { metadata: ObjectMeta; spec: Record<string, unknown> } | undefined {
-  const rec = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const rec = (v: unknown): Record<string, unknown> | undefined =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   if (obj.kind === 'Pod') return { metadata: obj.metadata, spec: rec(obj.spec) ?? {} };
   let spec = rec(obj.spec);
   if (obj.kind === 'CronJob') spec = rec(rec(spec?.jobTemplate)?.spec);

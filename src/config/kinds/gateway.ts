@@ -10,7 +10,12 @@ import { ServerPort, ServerTLSSettings } from './istio-common.js';
 const Server = Obj(
   {
     port: ServerPort,
-    bind: Opt(Str({ description: 'address or unix socket the listener binds to', unsupported: 'gateways listen on all addresses' })),
+    bind: Opt(
+      Str({
+        description: 'address or unix socket the listener binds to',
+        unsupported: 'gateways listen on all addresses',
+      }),
+    ),
     hosts: List(Str(), 'hosts exposed (`ns/host`, `*/host`, wildcards)', { minItems: 1 }),
     tls: Opt(ServerTLSSettings),
     defaultEndpoint: Opt(Str({ unsupported: 'gateways always forward to the routed service' })),
@@ -51,17 +56,42 @@ export const gatewayKind = defineKind({
       const tls = s.tls;
       const proto = s.port.protocol.toUpperCase();
       if ((proto === 'HTTPS' || proto === 'TLS') && !tls) {
-        report(['spec', 'servers', i, 'tls'], `a ${proto} server needs tls settings; add tls.mode (SIMPLE with credentialName, or PASSTHROUGH)`);
+        report(
+          ['spec', 'servers', i, 'tls'],
+          `a ${proto} server needs tls settings; add tls.mode (SIMPLE with credentialName, or PASSTHROUGH)`,
+        );
       }
-      if (tls && (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL') && !tls.credentialName && !tls.credentialNames?.length && !tls.tlsCertificates?.length) {
+      if (
+        tls &&
+        (tls.mode === 'SIMPLE' || tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL') &&
+        !tls.credentialName &&
+        !tls.credentialNames?.length &&
+        !tls.tlsCertificates?.length
+      ) {
         if (!tls.serverCertificate || !tls.privateKey) {
-          report(['spec', 'servers', i, 'tls'], `${tls.mode} TLS needs a certificate: set credentialName (a Secret), or serverCertificate and privateKey`);
+          report(
+            ['spec', 'servers', i, 'tls'],
+            `${tls.mode} TLS needs a certificate: set credentialName (a Secret), or serverCertificate and privateKey`,
+          );
         }
       }
-      if (tls?.mode === 'AUTO_PASSTHROUGH') report(['spec', 'servers', i, 'tls', 'mode'], 'AUTO_PASSTHROUGH (multi-network SNI routing) is not implemented: the server is not served; use PASSTHROUGH with tls routes', 'unsupported');
-      if (tls?.mode === 'OPTIONAL_MUTUAL') report(['spec', 'servers', i, 'tls', 'mode'], 'OPTIONAL_MUTUAL is served as MUTUAL: clients without a certificate are refused', 'unsupported');
+      if (tls?.mode === 'AUTO_PASSTHROUGH')
+        report(
+          ['spec', 'servers', i, 'tls', 'mode'],
+          'AUTO_PASSTHROUGH (multi-network SNI routing) is not implemented: the server is not served; use PASSTHROUGH with tls routes',
+          'unsupported',
+        );
+      if (tls?.mode === 'OPTIONAL_MUTUAL')
+        report(
+          ['spec', 'servers', i, 'tls', 'mode'],
+          'OPTIONAL_MUTUAL is served as MUTUAL: clients without a certificate are refused',
+          'unsupported',
+        );
       if (tls?.mode === 'MUTUAL' && !tls.credentialName && !tls.caCertificates) {
-        report(['spec', 'servers', i, 'tls'], 'MUTUAL TLS needs the CA that verifies clients: set caCertificates, or use credentialName with a ca.crt key');
+        report(
+          ['spec', 'servers', i, 'tls'],
+          'MUTUAL TLS needs the CA that verifies clients: set caCertificates, or use credentialName with a ca.crt key',
+        );
       }
     });
   },

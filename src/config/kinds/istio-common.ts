@@ -7,12 +7,18 @@ import type { Static } from '@sinclair/typebox';
 import { Bool, Enum, List, Obj, Opt, Percentage, PortNumber, Regex, Str, StringMap, UInt32 } from '../schema.js';
 
 /** PortSelector: a port of the destination service, by number. */
-export const PortSelector = Obj({ number: Opt(PortNumber('a valid port number')) }, 'a port of the destination service');
+export const PortSelector = Obj(
+  { number: Opt(PortNumber('a valid port number')) },
+  'a port of the destination service',
+);
 
 /** Destination: a service in the registry, optionally a subset (from a DestinationRule) and a port. */
 export const Destination = Obj(
   {
-    host: Str('the service: a registry name (short, or FQDN such as reviews.default.svc.cluster.local) or a ServiceEntry host', { minLength: 1 }),
+    host: Str(
+      'the service: a registry name (short, or FQDN such as reviews.default.svc.cluster.local) or a ServiceEntry host',
+      { minLength: 1 },
+    ),
     subset: Opt(Str('a subset defined in the DestinationRule of the host')),
     port: Opt(PortSelector),
   },
@@ -48,7 +54,10 @@ export const HeaderOperations = Obj(
 );
 
 /** Headers: manipulation of request and response headers. */
-export const Headers = Obj({ request: Opt(HeaderOperations), response: Opt(HeaderOperations) }, 'header manipulation rules');
+export const Headers = Obj(
+  { request: Opt(HeaderOperations), response: Opt(HeaderOperations) },
+  'header manipulation rules',
+);
 
 /** TLS protocol versions as Istio names them. */
 export const TlsProtocolVersion = Enum(['TLS_AUTO', 'TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'] as const);
@@ -66,10 +75,19 @@ export const ServerTLSSettings = Obj(
     serverCertificate: Opt(Str('path of the server certificate (SIMPLE/MUTUAL without credentialName)')),
     privateKey: Opt(Str('path of the server private key')),
     caCertificates: Opt(Str('path of the CA bundle that verifies client certificates (MUTUAL)')),
-    caCrl: Opt(Str({ description: 'path of a certificate revocation list', unsupported: 'revocation lists are not checked' })),
-    credentialName: Opt(Str('name of the Secret (kubernetes.io/tls or generic) holding key, certificate and optionally ca.crt')),
+    caCrl: Opt(
+      Str({ description: 'path of a certificate revocation list', unsupported: 'revocation lists are not checked' }),
+    ),
+    credentialName: Opt(
+      Str('name of the Secret (kubernetes.io/tls or generic) holding key, certificate and optionally ca.crt'),
+    ),
     caCertCredentialName: Opt(Str('Secret or ConfigMap holding the CA certificates that verify clients (MUTUAL)')),
-    credentialNames: Opt(List(Str(), { description: 'several credentials (RSA and ECDSA)', unsupported: 'only one credential per server; use credentialName' })),
+    credentialNames: Opt(
+      List(Str(), {
+        description: 'several credentials (RSA and ECDSA)',
+        unsupported: 'only one credential per server; use credentialName',
+      }),
+    ),
     tlsCertificates: Opt(
       List(Obj({ serverCertificate: Opt(Str()), privateKey: Opt(Str()), caCertificates: Opt(Str()) }), {
         description: 'several file-based certificates',
@@ -94,10 +112,27 @@ export const ServerPort = Obj(
     number: PortNumber('port number'),
     protocol: Str('HTTP|HTTPS|GRPC|GRPC-WEB|HTTP2|MONGO|TCP|TLS'),
     name: Opt(Str('label for the port')),
-    targetPort: Opt(UInt32({ description: 'port of the endpoints', deprecated: 'set the target port on the workload or ServiceEntry endpoint' })),
+    targetPort: Opt(
+      UInt32({
+        description: 'port of the endpoints',
+        deprecated: 'set the target port on the workload or ServiceEntry endpoint',
+      }),
+    ),
   },
   'a port on which the proxy listens',
 );
 
 /** Protocols Istio accepts in port definitions (case-insensitive in Istio). */
-export const KNOWN_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'MYSQL', 'REDIS', 'TCP', 'TLS', 'UDP'];
+export const KNOWN_PROTOCOLS = [
+  'HTTP',
+  'HTTPS',
+  'GRPC',
+  'GRPC-WEB',
+  'HTTP2',
+  'MONGO',
+  'MYSQL',
+  'REDIS',
+  'TCP',
+  'TLS',
+  'UDP',
+];

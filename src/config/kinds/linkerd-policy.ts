@@ -14,17 +14,33 @@ const REFERENCE = 'https://linkerd.io/2/reference/authorization-policy/';
 /** Protocols a Server may declare (skips protocol detection). */
 export const PROXY_PROTOCOLS = ['unknown', 'HTTP/1', 'HTTP/2', 'gRPC', 'opaque', 'TLS'] as const;
 /** Default policies for traffic no authorization covers. */
-export const ACCESS_POLICIES = ['deny', 'audit', 'all-authenticated', 'all-unauthenticated', 'cluster-authenticated', 'cluster-unauthenticated'] as const;
+export const ACCESS_POLICIES = [
+  'deny',
+  'audit',
+  'all-authenticated',
+  'all-unauthenticated',
+  'cluster-authenticated',
+  'cluster-unauthenticated',
+] as const;
 
 /** The spec of a Server. */
 export const ServerSpec = Obj({
   podSelector: Opt(LabelSelector),
-  externalWorkloadSelector: Opt({ ...LabelSelector, 'x-mesh-unsupported': 'external (VM) workloads are not implemented' }),
+  externalWorkloadSelector: Opt({
+    ...LabelSelector,
+    'x-mesh-unsupported': 'external (VM) workloads are not implemented',
+  }),
   port: IntOrString('container port number or name'),
   proxyProtocol: Opt(
-    Enum(PROXY_PROTOCOLS, { description: 'protocol of the port (skips detection)', default: 'unknown', unsupported: 'the sidecar detects the protocol; proxyProtocol is not used' }),
+    Enum(PROXY_PROTOCOLS, {
+      description: 'protocol of the port (skips detection)',
+      default: 'unknown',
+      unsupported: 'the sidecar detects the protocol; proxyProtocol is not used',
+    }),
   ),
-  accessPolicy: Opt(Enum(ACCESS_POLICIES, { description: 'what happens to traffic no authorization allows', default: 'deny' })),
+  accessPolicy: Opt(
+    Enum(ACCESS_POLICIES, { description: 'what happens to traffic no authorization allows', default: 'deny' }),
+  ),
 });
 /** The spec of a Server. */
 export type ServerSpec = Static<typeof ServerSpec>;
@@ -53,17 +69,30 @@ export const serverKind = defineKind({
     { name: 'Protocol', type: 'string', jsonPath: '.spec.proxyProtocol', description: 'The protocol of the port' },
   ],
   check(spec, report) {
-    if (!spec.podSelector && !spec.externalWorkloadSelector) report(['spec', 'podSelector'], 'a Server needs podSelector; add it ({} selects every pod of the namespace)');
-    if (spec.podSelector && spec.externalWorkloadSelector) report(['spec', 'externalWorkloadSelector'], 'podSelector and externalWorkloadSelector cannot both be set; keep one');
-    if (typeof spec.port === 'number' && (spec.port < 1 || spec.port > 65535)) report(['spec', 'port'], `port ${spec.port} is not 1..65535; give a container port number or name`);
+    if (!spec.podSelector && !spec.externalWorkloadSelector)
+      report(['spec', 'podSelector'], 'a Server needs podSelector; add it ({} selects every pod of the namespace)');
+    if (spec.podSelector && spec.externalWorkloadSelector)
+      report(
+        ['spec', 'externalWorkloadSelector'],
+        'podSelector and externalWorkloadSelector cannot both be set; keep one',
+      );
+    if (typeof spec.port === 'number' && (spec.port < 1 || spec.port > 65535))
+      report(['spec', 'port'], `port ${spec.port} is not 1..65535; give a container port number or name`);
   },
 });
 
-const TargetRef = Obj({ group: Opt(Str()), kind: Str(), name: Str(), namespace: Opt(Str()) }, 'a reference to another resource');
+const TargetRef = Obj(
+  { group: Opt(Str()), kind: Str(), name: Str(), namespace: Opt(Str()) },
+  'a reference to another resource',
+);
 
 /** The spec of a ServerAuthorization. */
 export const ServerAuthorizationSpec = Obj({
-  server: Obj({ name: Opt(Str('a Server of the namespace')), selector: Opt(LabelSelector) }, 'the Servers this authorizes', { exclusive: [['name', 'selector']] }),
+  server: Obj(
+    { name: Opt(Str('a Server of the namespace')), selector: Opt(LabelSelector) },
+    'the Servers this authorizes',
+    { exclusive: [['name', 'selector']] },
+  ),
   client: Obj(
     {
       networks: Opt(List(Obj({ cidr: Str(), except: Opt(List(Str())) }), 'client networks (CIDRs)')),
@@ -72,7 +101,9 @@ export const ServerAuthorizationSpec = Obj({
         Obj(
           {
             unauthenticatedTLS: Opt(Bool('allow TLS clients without mesh identity')),
-            identities: Opt(List(Str(), 'client identities (`*`, `*.ns.serviceaccount.identity.linkerd.cluster.local`)')),
+            identities: Opt(
+              List(Str(), 'client identities (`*`, `*.ns.serviceaccount.identity.linkerd.cluster.local`)'),
+            ),
             serviceAccounts: Opt(List(Obj({ name: Str(), namespace: Opt(Str()) }), 'client service accounts')),
           },
           'mesh TLS clients',
@@ -105,9 +136,11 @@ export const serverAuthorizationKind = defineKind({
   unknownFields: 'warn',
   statusSubresource: false,
   check(spec, report) {
-    if (!spec.server.name && !spec.server.selector) report(['spec', 'server'], 'name the Server (server.name) or select Servers (server.selector)');
+    if (!spec.server.name && !spec.server.selector)
+      report(['spec', 'server'], 'name the Server (server.name) or select Servers (server.selector)');
     const c = spec.client;
-    if (!c.unauthenticated && !c.meshTLS && !c.networks) report(['spec', 'client'], 'the client needs meshTLS, unauthenticated: true, or networks; add one');
+    if (!c.unauthenticated && !c.meshTLS && !c.networks)
+      report(['spec', 'client'], 'the client needs meshTLS, unauthenticated: true, or networks; add one');
   },
 });
 
@@ -116,13 +149,19 @@ export const LinkerdAuthorizationPolicySpec = Obj({
   targetRef: Obj(
     {
       group: Opt(Str()),
-      kind: Str({ description: 'Server, HTTPRoute or Namespace', unsupportedValues: { HTTPRoute: 'per-route authorization is not implemented; the policy authorizes nothing' } }),
+      kind: Str({
+        description: 'Server, HTTPRoute or Namespace',
+        unsupportedValues: { HTTPRoute: 'per-route authorization is not implemented; the policy authorizes nothing' },
+      }),
       name: Str(),
       namespace: Opt(Str()),
     },
     'a Server, HTTPRoute, or Namespace',
   ),
-  requiredAuthenticationRefs: List(TargetRef, 'MeshTLSAuthentication, NetworkAuthentication or ServiceAccount that must all hold'),
+  requiredAuthenticationRefs: List(
+    TargetRef,
+    'MeshTLSAuthentication, NetworkAuthentication or ServiceAccount that must all hold',
+  ),
 });
 /** The spec of a Linkerd AuthorizationPolicy. */
 export type LinkerdAuthorizationPolicySpec = Static<typeof LinkerdAuthorizationPolicySpec>;
@@ -148,10 +187,15 @@ export const linkerdAuthorizationPolicyKind = defineKind({
   statusSubresource: false,
   check(spec, report) {
     const kinds = ['Server', 'HTTPRoute', 'Namespace'];
-    if (!kinds.includes(spec.targetRef.kind)) report(['spec', 'targetRef', 'kind'], `targetRef.kind "${spec.targetRef.kind}" is not one of ${kinds.join(', ')}`);
+    if (!kinds.includes(spec.targetRef.kind))
+      report(
+        ['spec', 'targetRef', 'kind'],
+        `targetRef.kind "${spec.targetRef.kind}" is not one of ${kinds.join(', ')}`,
+      );
     spec.requiredAuthenticationRefs.forEach((r, i) => {
       const ok = ['MeshTLSAuthentication', 'NetworkAuthentication', 'ServiceAccount'];
-      if (!ok.includes(r.kind)) report(['spec', 'requiredAuthenticationRefs', i, 'kind'], `"${r.kind}" is not one of ${ok.join(', ')}`);
+      if (!ok.includes(r.kind))
+        report(['spec', 'requiredAuthenticationRefs', i, 'kind'], `"${r.kind}" is not one of ${ok.join(', ')}`);
     });
   },
 });
@@ -161,7 +205,12 @@ export const MeshTLSAuthenticationSpec = Obj({
   identities: Opt(List(Str(), 'mesh identities; `*` for any')),
   identityRefs: Opt(
     List(
-      Obj({ group: Opt(Str()), kind: Str(), name: Opt(Str('the ServiceAccount; none: every one of the namespace')), namespace: Opt(Str()) }),
+      Obj({
+        group: Opt(Str()),
+        kind: Str(),
+        name: Opt(Str('the ServiceAccount; none: every one of the namespace')),
+        namespace: Opt(Str()),
+      }),
       'ServiceAccount (or Namespace) references',
     ),
   ),
@@ -187,13 +236,16 @@ export const meshTlsAuthenticationKind = defineKind({
   unknownFields: 'warn',
   statusSubresource: false,
   check(spec, report) {
-    if (!spec.identities?.length === !spec.identityRefs?.length) report(['spec'], 'set exactly one of identities and identityRefs');
+    if (!spec.identities?.length === !spec.identityRefs?.length)
+      report(['spec'], 'set exactly one of identities and identityRefs');
   },
 });
 
 /** The spec of a NetworkAuthentication. */
 export const NetworkAuthenticationSpec = Obj({
-  networks: List(Obj({ cidr: Str('a CIDR'), except: Opt(List(Str(), 'CIDRs excluded')) }), 'client networks', { minItems: 1 }),
+  networks: List(Obj({ cidr: Str('a CIDR'), except: Opt(List(Str(), 'CIDRs excluded')) }), 'client networks', {
+    minItems: 1,
+  }),
 });
 /** A Linkerd NetworkAuthentication. */
 export type NetworkAuthentication = Resource<'NetworkAuthentication', Static<typeof NetworkAuthenticationSpec>>;

@@ -48,17 +48,28 @@ export const peerAuthenticationKind = defineKind({
   unknownFields: 'error',
   statusSubresource: true,
   printerColumns: [
-    { name: 'Mode', type: 'string', jsonPath: '.spec.mtls.mode', description: 'Defines the mTLS mode used for peer authentication.' },
+    {
+      name: 'Mode',
+      type: 'string',
+      jsonPath: '.spec.mtls.mode',
+      description: 'Defines the mTLS mode used for peer authentication.',
+    },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
     for (const port of Object.keys(spec.portLevelMtls ?? {})) {
       if (!/^[0-9]+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-        report(['spec', 'portLevelMtls', port], `"${port}" is not a port number (1..65535); key portLevelMtls by port number`);
+        report(
+          ['spec', 'portLevelMtls', port],
+          `"${port}" is not a port number (1..65535); key portLevelMtls by port number`,
+        );
       }
     }
     if (spec.portLevelMtls && Object.keys(spec.portLevelMtls).length > 0 && !spec.selector?.matchLabels) {
-      report(['spec', 'portLevelMtls'], 'portLevelMtls needs a selector naming the workloads; add selector.matchLabels');
+      report(
+        ['spec', 'portLevelMtls'],
+        'portLevelMtls needs a selector naming the workloads; add selector.matchLabels',
+      );
     }
   },
 });

@@ -4,7 +4,18 @@
  * rejected; a request without a token is accepted unless an AuthorizationPolicy requires one.
  */
 import type { Static } from '@sinclair/typebox';
-import { Bool, Duration, Enum, List, Obj, Opt, PolicyTargetReference, Str, WorkloadSelector, type Resource } from '../schema.js';
+import {
+  Bool,
+  Duration,
+  Enum,
+  List,
+  Obj,
+  Opt,
+  PolicyTargetReference,
+  Str,
+  WorkloadSelector,
+  type Resource,
+} from '../schema.js';
 import { defineKind } from '../kind.js';
 
 const JWTRule = Obj(
@@ -14,15 +25,27 @@ const JWTRule = Obj(
     jwksUri: Opt(Str('https URL of the JSON Web Key Set')),
     jwks_uri: Opt(Str({ description: 'https URL of the JSON Web Key Set', deprecated: 'use jwksUri' })),
     jwks: Opt(Str('the JSON Web Key Set inline')),
-    fromHeaders: Opt(List(Obj({ name: Str('header name'), prefix: Opt(Str('prefix to strip, e.g. "Bearer "')) }), { description: 'where to find the token', default: 'Authorization: Bearer' })),
+    fromHeaders: Opt(
+      List(Obj({ name: Str('header name'), prefix: Opt(Str('prefix to strip, e.g. "Bearer "')) }), {
+        description: 'where to find the token',
+        default: 'Authorization: Bearer',
+      }),
+    ),
     fromParams: Opt(List(Str(), { description: 'query parameters holding the token', default: 'access_token' })),
     fromCookies: Opt(List(Str(), 'cookies holding the token')),
     outputPayloadToHeader: Opt(Str('forward the verified payload (base64) in this header')),
     outputClaimToHeaders: Opt(List(Obj({ header: Str(), claim: Str() }), 'copy claims to request headers')),
-    spaceDelimitedClaims: Opt(List(Str(), 'claims whose string value is a space-separated list (besides scope and permission)')),
+    spaceDelimitedClaims: Opt(
+      List(Str(), 'claims whose string value is a space-separated list (besides scope and permission)'),
+    ),
     forwardOriginalToken: Opt(Bool({ description: 'keep the token in the forwarded request', default: 'false' })),
     timeout: Opt(Duration({ description: 'timeout fetching the JWKS', default: '5s' })),
-    presence: Opt(Enum(['OPTIONAL', 'REQUIRED'] as const, { description: 'whether a request must carry a token', default: 'OPTIONAL' })),
+    presence: Opt(
+      Enum(['OPTIONAL', 'REQUIRED'] as const, {
+        description: 'whether a request must carry a token',
+        default: 'OPTIONAL',
+      }),
+    ),
   },
   'one accepted token issuer',
 );
@@ -31,7 +54,9 @@ const JWTRule = Obj(
 export const RequestAuthenticationSpec = Obj({
   selector: Opt(WorkloadSelector),
   targetRef: Opt(PolicyTargetReference),
-  targetRefs: Opt(List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' })),
+  targetRefs: Opt(
+    List(PolicyTargetReference, { unsupported: 'waypoint/Gateway API targeting is not implemented; use selector' }),
+  ),
   jwtRules: Opt(List(JWTRule, 'accepted issuers')),
 });
 /** The spec of a RequestAuthentication. */
@@ -59,7 +84,8 @@ export const requestAuthenticationKind = defineKind({
   check(spec, report) {
     spec.jwtRules?.forEach((r, i) => {
       if (r.jwks && r.jwksUri) report(['spec', 'jwtRules', i, 'jwks'], 'jwks and jwksUri cannot both be set; keep one');
-      if (r.jwksUri && !/^https?:\/\//.test(r.jwksUri)) report(['spec', 'jwtRules', i, 'jwksUri'], `"${r.jwksUri}" is not an http(s) URL; give the JWKS URL`);
+      if (r.jwksUri && !/^https?:\/\//.test(r.jwksUri))
+        report(['spec', 'jwtRules', i, 'jwksUri'], `"${r.jwksUri}" is not an http(s) URL; give the JWKS URL`);
       if (r.jwks) {
         try {
           JSON.parse(r.jwks);
@@ -68,6 +94,7 @@ export const requestAuthenticationKind = defineKind({
         }
       }
     });
-    if (spec.selector && (spec.targetRef || spec.targetRefs)) report(['spec', 'targetRef'], 'selector and targetRef cannot both be set; keep one');
+    if (spec.selector && (spec.targetRef || spec.targetRefs))
+      report(['spec', 'targetRef'], 'selector and targetRef cannot both be set; keep one');
   },
 });

@@ -3,7 +3,19 @@
  * (istio/api networking/v1alpha3/service_entry.proto).
  */
 import type { Static } from '@sinclair/typebox';
-import { Enum, List, MapOf, Obj, Opt, PortNumber, Str, StringMap, UInt32, NetworkingWorkloadSelector, type Resource } from '../schema.js';
+import {
+  Enum,
+  List,
+  MapOf,
+  Obj,
+  Opt,
+  PortNumber,
+  Str,
+  StringMap,
+  UInt32,
+  NetworkingWorkloadSelector,
+  type Resource,
+} from '../schema.js';
 import { defineKind } from '../kind.js';
 import { ServerPort } from './istio-common.js';
 
@@ -22,21 +34,47 @@ const WorkloadEntry = Obj(
 
 /** A ServiceEntry port: unlike a Gateway port, `protocol` may be left out (Istio then sniffs it). */
 const ServiceEntryPort = Obj(
-  { ...ServerPort.properties, protocol: Opt(Str('HTTP|HTTPS|GRPC|HTTP2|MONGO|TCP|TLS; absent: detected from the traffic')), name: Str('label for the port') },
+  {
+    ...ServerPort.properties,
+    protocol: Opt(Str('HTTP|HTTPS|GRPC|HTTP2|MONGO|TCP|TLS; absent: detected from the traffic')),
+    name: Str('label for the port'),
+  },
   'a port of the service',
 );
 
 /** The spec of a ServiceEntry. */
 export const ServiceEntrySpec = Obj({
   hosts: List(Str(), 'hosts of the service (DNS names, wildcards)', { minItems: 1 }),
-  addresses: Opt(List(Str(), { description: 'virtual IPs or CIDRs of the service', unsupported: 'hosts are matched by name (HTTP Host, CONNECT authority), not by address; captured traffic to these addresses passes through' })),
+  addresses: Opt(
+    List(Str(), {
+      description: 'virtual IPs or CIDRs of the service',
+      unsupported:
+        'hosts are matched by name (HTTP Host, CONNECT authority), not by address; captured traffic to these addresses passes through',
+    }),
+  ),
   ports: Opt(List(ServiceEntryPort, 'ports of the service')),
-  location: Opt(Enum(['MESH_EXTERNAL', 'MESH_INTERNAL'] as const, { description: 'whether the service is outside the mesh (no mTLS) or part of it', default: 'MESH_EXTERNAL' })),
-  resolution: Opt(Enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] as const, { description: 'how endpoints are found', default: 'NONE' })),
+  location: Opt(
+    Enum(['MESH_EXTERNAL', 'MESH_INTERNAL'] as const, {
+      description: 'whether the service is outside the mesh (no mTLS) or part of it',
+      default: 'MESH_EXTERNAL',
+    }),
+  ),
+  resolution: Opt(
+    Enum(['NONE', 'STATIC', 'DNS', 'DNS_ROUND_ROBIN'] as const, {
+      description: 'how endpoints are found',
+      default: 'NONE',
+    }),
+  ),
   endpoints: Opt(List(WorkloadEntry, 'static or DNS endpoints')),
   workloadSelector: Opt(NetworkingWorkloadSelector),
   exportTo: Opt(List(Str(), 'namespaces that see this service')),
-  subjectAltNames: Opt(List(Str(), { description: 'SANs the workloads of the service present', unsupported: 'endpoint identities come from their service accounts; set subjectAltNames in a DestinationRule tls instead' })),
+  subjectAltNames: Opt(
+    List(Str(), {
+      description: 'SANs the workloads of the service present',
+      unsupported:
+        'endpoint identities come from their service accounts; set subjectAltNames in a DestinationRule tls instead',
+    }),
+  ),
 });
 /** The spec of a ServiceEntry. */
 export type ServiceEntrySpec = Static<typeof ServiceEntrySpec>;
@@ -61,21 +99,43 @@ export const serviceEntryKind = defineKind({
   unknownFields: 'error',
   statusSubresource: true,
   printerColumns: [
-    { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The hosts associated with the ServiceEntry' },
-    { name: 'Location', type: 'string', jsonPath: '.spec.location', description: 'Whether the service is external to the mesh or part of the mesh' },
-    { name: 'Resolution', type: 'string', jsonPath: '.spec.resolution', description: 'Service resolution mode for the hosts' },
+    {
+      name: 'Hosts',
+      type: 'string',
+      jsonPath: '.spec.hosts',
+      description: 'The hosts associated with the ServiceEntry',
+    },
+    {
+      name: 'Location',
+      type: 'string',
+      jsonPath: '.spec.location',
+      description: 'Whether the service is external to the mesh or part of the mesh',
+    },
+    {
+      name: 'Resolution',
+      type: 'string',
+      jsonPath: '.spec.resolution',
+      description: 'Service resolution mode for the hosts',
+    },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
     if (spec.resolution === 'STATIC' && !spec.endpoints?.length && !spec.workloadSelector) {
-      report(['spec', 'endpoints'], 'STATIC resolution needs endpoints (or a workloadSelector); add them or use resolution: DNS');
+      report(
+        ['spec', 'endpoints'],
+        'STATIC resolution needs endpoints (or a workloadSelector); add them or use resolution: DNS',
+      );
     }
     if (spec.workloadSelector && spec.endpoints?.length) {
       report(['spec', 'workloadSelector'], 'workloadSelector and endpoints cannot both be set; keep one');
     }
     spec.endpoints?.forEach((e, i) => {
       for (const name of Object.keys(e.ports ?? {})) {
-        if (!spec.ports?.some((p) => p.name === name)) report(['spec', 'endpoints', i, 'ports', name], `endpoint port "${name}" names no port of spec.ports; use a declared port name`);
+        if (!spec.ports?.some((p) => p.name === name))
+          report(
+            ['spec', 'endpoints', i, 'ports', name],
+            `endpoint port "${name}" names no port of spec.ports; use a declared port name`,
+          );
       }
     });
     const seen = new Set<number>();

@@ -5,7 +5,20 @@
  * The name must be the service FQDN: `<service>.<namespace>.svc.<cluster-domain>`.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Bool, Duration, IntOrString, List, MapOf, Num, Obj, Opt, Regex, Str, UInt32, type Resource } from '../schema.js';
+import {
+  Bool,
+  Duration,
+  IntOrString,
+  List,
+  MapOf,
+  Num,
+  Obj,
+  Opt,
+  Regex,
+  Str,
+  UInt32,
+  type Resource,
+} from '../schema.js';
 import { defineKind, type ReportIssue } from '../kind.js';
 
 /**
@@ -33,7 +46,15 @@ const ResponseMatchSchema = Type.Recursive(
         all: Opt(List(This)),
         any: Opt(List(This)),
         not: Opt(This),
-        status: Opt(Obj({ min: Opt(UInt32('lowest status, 100..599', { maximum: 599 })), max: Opt(UInt32('highest status, 100..599', { maximum: 599 })) }, 'a status code range')),
+        status: Opt(
+          Obj(
+            {
+              min: Opt(UInt32('lowest status, 100..599', { maximum: 599 })),
+              max: Opt(UInt32('highest status, 100..599', { maximum: 599 })),
+            },
+            'a status code range',
+          ),
+        ),
       },
       'response conditions',
     ),
@@ -49,10 +70,19 @@ const RouteSpec = Obj(
   {
     name: Str('route name, shown in metrics (`GET /books/{id}`)', { minLength: 1 }),
     condition: RequestMatchSchema,
-    responseClasses: Opt(List(Obj({ condition: ResponseMatchSchema, isFailure: Opt(Bool('count matching responses as failures')) }), 'classification of responses')),
-    isRetryable: Opt(Bool({ description: 'retry failed requests of this route (within the retry budget)', default: 'false' })),
+    responseClasses: Opt(
+      List(
+        Obj({ condition: ResponseMatchSchema, isFailure: Opt(Bool('count matching responses as failures')) }),
+        'classification of responses',
+      ),
+    ),
+    isRetryable: Opt(
+      Bool({ description: 'retry failed requests of this route (within the retry budget)', default: 'false' }),
+    ),
     // Linkerd takes any Go duration, 1ns included (the proxy rounds below 1ms up to 1ms).
-    timeout: Opt(Duration({ description: 'timeout of a request of this route, retries included', default: '10s' }, 'any')),
+    timeout: Opt(
+      Duration({ description: 'timeout of a request of this route, retries included', default: '10s' }, 'any'),
+    ),
   },
   'a route of the service',
 );
@@ -67,10 +97,18 @@ export const ServiceProfileSpec = Obj({
         minRetriesPerSecond: UInt32('retries always allowed per second'),
         ttl: Duration('window over which the ratio is computed'),
       },
-      { description: 'how many retries the service tolerates', default: 'retryRatio 0.2, minRetriesPerSecond 10, ttl 10s' },
+      {
+        description: 'how many retries the service tolerates',
+        default: 'retryRatio 0.2, minRetriesPerSecond 10, ttl 10s',
+      },
     ),
   ),
-  dstOverrides: Opt(List(Obj({ authority: Str('FQDN:port of the destination'), weight: IntOrString('quantity, e.g. 500m or 1') }), 'traffic split between destinations')),
+  dstOverrides: Opt(
+    List(
+      Obj({ authority: Str('FQDN:port of the destination'), weight: IntOrString('quantity, e.g. 500m or 1') }),
+      'traffic split between destinations',
+    ),
+  ),
   opaquePorts: Opt(MapOf(Bool(), 'port -> true: treat as opaque TCP')),
 });
 /** The spec of a ServiceProfile. */
@@ -88,7 +126,8 @@ function checkRequestMatch(m: RequestMatch, at: (string | number)[], report: Rep
 }
 
 function checkResponseMatch(m: ResponseMatch, at: (string | number)[], report: ReportIssue): void {
-  if (!m.all && !m.any && !m.not && !m.status) report(at, 'a response condition needs status, all, any or not; add one');
+  if (!m.all && !m.any && !m.not && !m.status)
+    report(at, 'a response condition needs status, all, any or not; add one');
   const { min, max } = m.status ?? {};
   if (min && min < 100) report([...at, 'status', 'min'], `status min ${min} must be between 100 and 599`);
   if (max && max < 100) report([...at, 'status', 'max'], `status max ${max} must be between 100 and 599`);
@@ -121,10 +160,13 @@ export const serviceProfileKind = defineKind({
     }
     spec.routes?.forEach((r, i) => {
       checkRequestMatch(r.condition, ['spec', 'routes', i, 'condition'], report);
-      r.responseClasses?.forEach((c, j) => checkResponseMatch(c.condition, ['spec', 'routes', i, 'responseClasses', j, 'condition'], report));
+      r.responseClasses?.forEach((c, j) =>
+        checkResponseMatch(c.condition, ['spec', 'routes', i, 'responseClasses', j, 'condition'], report),
+      );
     });
     for (const port of Object.keys(spec.opaquePorts ?? {})) {
-      if (!/^[0-9]+$/.test(port) || Number(port) > 65535) report(['spec', 'opaquePorts', port], `"${port}" is not a port number; key opaquePorts by port number`);
+      if (!/^[0-9]+$/.test(port) || Number(port) > 65535)
+        report(['spec', 'opaquePorts', port], `"${port}" is not a port number; key opaquePorts by port number`);
     }
   },
 });

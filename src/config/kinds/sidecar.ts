@@ -9,7 +9,12 @@ import { ConnectionPoolSettings } from './destination-rule.js';
 import { Destination, ServerTLSSettings } from './istio-common.js';
 
 const SidecarPort = Obj(
-  { number: Opt(PortNumber()), protocol: Opt(Str()), name: Opt(Str()), targetPort: Opt(UInt32({ deprecated: 'not used' })) },
+  {
+    number: Opt(PortNumber()),
+    protocol: Opt(Str()),
+    name: Opt(Str()),
+    targetPort: Opt(UInt32({ deprecated: 'not used' })),
+  },
   'a port of a listener',
 );
 const CaptureMode = Enum(['DEFAULT', 'IPTABLES', 'NONE'] as const, 'how traffic reaches the listener');
@@ -27,7 +32,10 @@ export const SidecarSpec = Obj({
         tls: Opt(ServerTLSSettings),
         connectionPool: Opt(ConnectionPoolSettings),
       }),
-      { description: 'inbound listeners', unsupported: 'custom inbound listeners are not implemented; inbound traffic is captured on 15006' },
+      {
+        description: 'inbound listeners',
+        unsupported: 'custom inbound listeners are not implemented; inbound traffic is captured on 15006',
+      },
     ),
   ),
   egress: Opt(
@@ -36,7 +44,9 @@ export const SidecarSpec = Obj({
         port: Opt(SidecarPort),
         bind: Opt(Str({ unsupported: 'egress listeners bind to the capture port' })),
         captureMode: Opt({ ...CaptureMode, 'x-mesh-unsupported': 'outbound capture is fixed at install time' }),
-        hosts: List(Str(), '`namespace/host` entries the sidecar may reach (`./*`, `istio-system/*`, `*/*`)', { minItems: 1 }),
+        hosts: List(Str(), '`namespace/host` entries the sidecar may reach (`./*`, `istio-system/*`, `*/*`)', {
+          minItems: 1,
+        }),
       }),
       'the services this sidecar sees (scoping of its configuration)',
     ),
@@ -44,13 +54,24 @@ export const SidecarSpec = Obj({
   outboundTrafficPolicy: Opt(
     Obj(
       {
-        mode: Opt(Enum(['REGISTRY_ONLY', 'ALLOW_ANY'] as const, { description: 'whether unknown destinations are blocked', default: 'ALLOW_ANY' })),
-        egressProxy: Opt({ ...Destination, 'x-mesh-unsupported': 'forwarding unknown traffic to an egress proxy is not implemented' }),
+        mode: Opt(
+          Enum(['REGISTRY_ONLY', 'ALLOW_ANY'] as const, {
+            description: 'whether unknown destinations are blocked',
+            default: 'ALLOW_ANY',
+          }),
+        ),
+        egressProxy: Opt({
+          ...Destination,
+          'x-mesh-unsupported': 'forwarding unknown traffic to an egress proxy is not implemented',
+        }),
       },
       'what happens to traffic for unknown destinations',
     ),
   ),
-  inboundConnectionPool: Opt({ ...ConnectionPoolSettings, 'x-mesh-unsupported': 'inbound connection limits are not implemented' }),
+  inboundConnectionPool: Opt({
+    ...ConnectionPoolSettings,
+    'x-mesh-unsupported': 'inbound connection limits are not implemented',
+  }),
 });
 /** The spec of a Sidecar. */
 export type SidecarSpec = Static<typeof SidecarSpec>;
@@ -77,7 +98,8 @@ export const sidecarKind = defineKind({
   check(spec, report) {
     spec.egress?.forEach((e, i) =>
       e.hosts.forEach((h, j) => {
-        if (!h.includes('/')) report(['spec', 'egress', i, 'hosts', j], `egress host "${h}" needs a namespace: write "*/${h}" or "./${h}"`);
+        if (!h.includes('/'))
+          report(['spec', 'egress', i, 'hosts', j], `egress host "${h}" needs a namespace: write "*/${h}" or "./${h}"`);
       }),
     );
   },

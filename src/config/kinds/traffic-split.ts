@@ -10,7 +10,14 @@ import { defineKind } from '../kind.js';
 /** The spec of a TrafficSplit. */
 export const TrafficSplitSpec = Obj({
   service: Str('the root (apex) service clients call', { minLength: 1 }),
-  backends: List(Obj({ service: Str('a backend service', { minLength: 1 }), weight: IntOrString('share of traffic (integer, or quantity in v1alpha1)') }), 'weighted backends', { minItems: 1 }),
+  backends: List(
+    Obj({
+      service: Str('a backend service', { minLength: 1 }),
+      weight: IntOrString('share of traffic (integer, or quantity in v1alpha1)'),
+    }),
+    'weighted backends',
+    { minItems: 1 },
+  ),
   matches: Opt(
     List(Obj({ kind: Str(), name: Str(), apiGroup: Opt(Str()) }), {
       description: 'HTTPRouteGroup references restricting the split to some requests',
@@ -49,11 +56,17 @@ export const trafficSplitKind = defineKind({
   spec: TrafficSplitSpec,
   unknownFields: 'warn',
   statusSubresource: false,
-  printerColumns: [{ name: 'Service', type: 'string', jsonPath: '.spec.service', description: 'The apex service of this split.' }],
+  printerColumns: [
+    { name: 'Service', type: 'string', jsonPath: '.spec.service', description: 'The apex service of this split.' },
+  ],
   check(spec, report) {
     spec.backends.forEach((b, i) => {
       const w = parseQuantity(b.weight);
-      if (Number.isNaN(w)) report(['spec', 'backends', i, 'weight'], `weight "${b.weight}" is not a number or quantity; use an integer such as 90`);
+      if (Number.isNaN(w))
+        report(
+          ['spec', 'backends', i, 'weight'],
+          `weight "${b.weight}" is not a number or quantity; use an integer such as 90`,
+        );
       else if (w < 0) report(['spec', 'backends', i, 'weight'], `weight ${b.weight} is negative; use 0 or more`);
     });
   },

@@ -4,7 +4,22 @@
  * webhook applies, so a VirtualService meshctl accepts is one Istio accepts.
  */
 import type { Static } from '@sinclair/typebox';
-import { Bool, Duration, Enum, Int32, List, MapOf, Obj, Opt, PortNumber, Regex, Str, StringMap, UInt32, type Resource } from '../schema.js';
+import {
+  Bool,
+  Duration,
+  Enum,
+  Int32,
+  List,
+  MapOf,
+  Obj,
+  Opt,
+  PortNumber,
+  Regex,
+  Str,
+  StringMap,
+  UInt32,
+  type Resource,
+} from '../schema.js';
 import { defineKind, type ReportIssue } from '../kind.js';
 import { Destination, Headers, Percent, StringMatch } from './istio-common.js';
 
@@ -23,7 +38,9 @@ const HTTPMatchRequest = Obj(
     ignoreUriCase: Opt(Bool('match the uri case-insensitively')),
     withoutHeaders: Opt(MapOf(StringMatch, 'headers that must NOT match')),
     sourceNamespace: Opt(Str('namespace of the calling workload')),
-    statPrefix: Opt(Str({ description: 'stat prefix of the route', unsupported: 'per-route stat prefixes are not exported' })),
+    statPrefix: Opt(
+      Str({ description: 'stat prefix of the route', unsupported: 'per-route stat prefixes are not exported' }),
+    ),
   },
   'conditions that must all hold (AND)',
 );
@@ -42,19 +59,32 @@ const HTTPRedirect = Obj(
     uri: Opt(Str('replace the path with this value')),
     authority: Opt(Str('replace the authority/host with this value')),
     port: Opt(PortNumber('replace the port')),
-    derivePort: Opt(Enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'] as const, 'derive the port from the scheme or the request')),
+    derivePort: Opt(
+      Enum(['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'] as const, 'derive the port from the scheme or the request'),
+    ),
     prefixRewrite: Opt(Str('replace the matched uri prefix with this value in the redirect')),
     scheme: Opt(Str('replace the scheme')),
-    redirectCode: Opt(UInt32({ description: 'HTTP status of the redirect', default: '301' }, { minimum: 300, maximum: 399 })),
+    redirectCode: Opt(
+      UInt32({ description: 'HTTP status of the redirect', default: '301' }, { minimum: 300, maximum: 399 }),
+    ),
   },
   'send a redirect instead of forwarding',
-  { exclusive: [['port', 'derivePort'], ['uri', 'prefixRewrite']] },
+  {
+    exclusive: [
+      ['port', 'derivePort'],
+      ['uri', 'prefixRewrite'],
+    ],
+  },
 );
 
 const HTTPDirectResponse = Obj(
   {
     status: UInt32('HTTP status to return', { minimum: 200, maximum: 599 }),
-    body: Opt(Obj({ string: Opt(Str('body text')), bytes: Opt(Str('base64 body')) }, 'response body', { exclusive: [['string', 'bytes']] })),
+    body: Opt(
+      Obj({ string: Opt(Str('body text')), bytes: Opt(Str('base64 body')) }, 'response body', {
+        exclusive: [['string', 'bytes']],
+      }),
+    ),
   },
   'answer directly instead of forwarding',
 );
@@ -63,7 +93,12 @@ const HTTPRewrite = Obj(
   {
     uri: Opt(Str('replace the matched uri prefix (or full path) with this value')),
     authority: Opt(Str('replace the Host/Authority header')),
-    uriRegexRewrite: Opt(Obj({ match: Opt(Regex('RE2 pattern')), rewrite: Opt(Str('replacement, with \\1 style groups')) }, 'rewrite the path with an RE2 regex')),
+    uriRegexRewrite: Opt(
+      Obj(
+        { match: Opt(Regex('RE2 pattern')), rewrite: Opt(Str('replacement, with \\1 style groups')) },
+        'rewrite the path with an RE2 regex',
+      ),
+    ),
   },
   'rewrite the request before forwarding',
   { exclusive: [['uri', 'uriRegexRewrite']] },
@@ -71,9 +106,17 @@ const HTTPRewrite = Obj(
 
 const HTTPRetry = Obj(
   {
-    attempts: Opt(Int32({ description: 'number of retries (in addition to the first try)', default: '2' }, { minimum: 0 })),
+    attempts: Opt(
+      Int32({ description: 'number of retries (in addition to the first try)', default: '2' }, { minimum: 0 }),
+    ),
     perTryTimeout: Opt(Duration({ description: 'timeout of each try, >= 1ms', default: 'the route timeout' })),
-    retryOn: Opt(Str({ description: 'comma-separated conditions: 5xx, gateway-error, reset, connect-failure, refused-stream, retriable-4xx, status codes...', default: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes' })),
+    retryOn: Opt(
+      Str({
+        description:
+          'comma-separated conditions: 5xx, gateway-error, reset, connect-failure, refused-stream, retriable-4xx, status codes...',
+        default: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      }),
+    ),
     retryRemoteLocalities: Opt(Bool({ unsupported: 'the mesh has no localities' })),
     retryIgnorePreviousHosts: Opt(Bool('prefer a different host on retry')),
     backoff: Opt(Duration({ description: 'base interval between retries', default: '25ms' })),
@@ -87,12 +130,19 @@ const HTTPFaultInjection = Obj(
       Obj(
         {
           fixedDelay: Opt(Duration('delay before forwarding, >= 1ms')),
-          exponentialDelay: Opt(Duration({ unsupported: 'Istio does not implement exponentialDelay either; use fixedDelay' })),
+          exponentialDelay: Opt(
+            Duration({ unsupported: 'Istio does not implement exponentialDelay either; use fixedDelay' }),
+          ),
           percentage: Opt(Percent),
           percent: Opt(Int32({ deprecated: 'use percentage.value' }, { minimum: 0, maximum: 100 })),
         },
         'delay a share of requests',
-        { exclusive: [['fixedDelay', 'exponentialDelay'], ['percentage', 'percent']] },
+        {
+          exclusive: [
+            ['fixedDelay', 'exponentialDelay'],
+            ['percentage', 'percent'],
+          ],
+        },
       ),
     ),
     abort: Opt(
@@ -100,7 +150,9 @@ const HTTPFaultInjection = Obj(
         {
           httpStatus: Opt(Int32('HTTP status to return', { minimum: 200, maximum: 599 })),
           grpcStatus: Opt(Str('gRPC status name, e.g. UNAVAILABLE')),
-          http2Error: Opt(Str({ unsupported: 'HTTP/2 error injection is not implemented; use httpStatus or grpcStatus' })),
+          http2Error: Opt(
+            Str({ unsupported: 'HTTP/2 error injection is not implemented; use httpStatus or grpcStatus' }),
+          ),
           percentage: Opt(Percent),
         },
         'abort a share of requests',
@@ -120,7 +172,12 @@ const CorsPolicy = Obj(
     exposeHeaders: Opt(List(Str(), 'Access-Control-Expose-Headers')),
     maxAge: Opt(Duration('Access-Control-Max-Age', 'any')),
     allowCredentials: Opt(Bool('Access-Control-Allow-Credentials')),
-    unmatchedPreflights: Opt(Enum(['UNSPECIFIED', 'FORWARD', 'IGNORE'] as const, { description: 'what to do with preflights that match no origin', default: 'FORWARD' })),
+    unmatchedPreflights: Opt(
+      Enum(['UNSPECIFIED', 'FORWARD', 'IGNORE'] as const, {
+        description: 'what to do with preflights that match no origin',
+        default: 'FORWARD',
+      }),
+    ),
   },
   'Cross-Origin Resource Sharing policy',
 );
@@ -134,7 +191,15 @@ const HTTPRoute = Obj(
     route: Opt(List(HTTPRouteDestination, 'weighted destinations')),
     redirect: Opt(HTTPRedirect),
     directResponse: Opt(HTTPDirectResponse),
-    delegate: Opt(Obj({ name: Opt(Str()), namespace: Opt(Str()) }, { description: 'another VirtualService that holds the routes', unsupported: 'VirtualService delegation is not implemented; merge the routes' })),
+    delegate: Opt(
+      Obj(
+        { name: Opt(Str()), namespace: Opt(Str()) },
+        {
+          description: 'another VirtualService that holds the routes',
+          unsupported: 'VirtualService delegation is not implemented; merge the routes',
+        },
+      ),
+    ),
     rewrite: Opt(HTTPRewrite),
     timeout: Opt(Duration({ description: 'timeout of the request; 0s disables', default: 'disabled' }, 'any')),
     retries: Opt(HTTPRetry),
@@ -158,7 +223,10 @@ const HTTPRoute = Obj(
   },
 );
 
-const RouteDestination = Obj({ destination: Destination, weight: Opt(Int32('relative share of traffic', { minimum: 0 })) }, 'a weighted L4 destination');
+const RouteDestination = Obj(
+  { destination: Destination, weight: Opt(Int32('relative share of traffic', { minimum: 0 })) },
+  'a weighted L4 destination',
+);
 
 const L4MatchAttributes = Obj(
   {
@@ -189,8 +257,21 @@ export const VirtualServiceSpec = Obj({
   hosts: Opt(List(Str(), 'hosts this applies to: short names, FQDNs, wildcards (*.example.com); none for a delegate')),
   gateways: Opt(List(Str(), 'gateways (`ns/name`) and/or `mesh`; none means the sidecars only')),
   http: Opt(List(HTTPRoute, 'HTTP routes, first match wins')),
-  tls: Opt(List(Obj({ match: List(TLSMatchAttributes, undefined, { minItems: 1 }), route: Opt(List(RouteDestination)) }, 'a TLS passthrough route'), 'TLS (SNI) routes')),
-  tcp: Opt(List(Obj({ match: Opt(List(L4MatchAttributes)), route: Opt(List(RouteDestination)) }, 'a TCP route'), 'opaque TCP routes')),
+  tls: Opt(
+    List(
+      Obj(
+        { match: List(TLSMatchAttributes, undefined, { minItems: 1 }), route: Opt(List(RouteDestination)) },
+        'a TLS passthrough route',
+      ),
+      'TLS (SNI) routes',
+    ),
+  ),
+  tcp: Opt(
+    List(
+      Obj({ match: Opt(List(L4MatchAttributes)), route: Opt(List(RouteDestination)) }, 'a TCP route'),
+      'opaque TCP routes',
+    ),
+  ),
   exportTo: Opt(List(Str(), 'namespaces that see this VirtualService: `.`, `*` or names')),
 });
 /** The spec of a VirtualService. */
@@ -202,9 +283,22 @@ export type HTTPRoute = Static<typeof HTTPRoute>;
 
 /** retryOn values Envoy and Istio understand (besides numeric status codes). */
 export const RETRY_ON_POLICIES = new Set([
-  '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited', 'retriable-4xx',
-  'refused-stream', 'retriable-status-codes', 'retriable-headers', 'http3-post-connect-failure',
-  'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'envoy-ratelimited',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'retriable-headers',
+  'http3-post-connect-failure',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
 ]);
 
 /** An HTTP field name (RFC 9110 token). */
@@ -213,15 +307,29 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 /** Header names and values of a `headers` block: a bad one made the proxy send unparseable requests (503 UC for all). */
-function checkHeaderOperations(h: { request?: HeaderOps; response?: HeaderOps } | undefined, at: (string | number)[], report: ReportIssue): void {
+function checkHeaderOperations(
+  h: { request?: HeaderOps; response?: HeaderOps } | undefined,
+  at: (string | number)[],
+  report: ReportIssue,
+): void {
   for (const side of ['request', 'response'] as const) {
     const ops = h?.[side];
     if (!ops) continue;
     for (const op of ['set', 'add'] as const) {
       for (const [name, value] of Object.entries(ops[op] ?? {})) {
         const where = [...at, side, op, name];
-        if (!HEADER_NAME.test(name)) report(where, `"${name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~ only; no spaces, colons or pseudo-headers)`, 'header');
-        else if (BAD_HEADER_VALUE.test(String(value))) report(where, `the value of ${name} contains a control character (CR, LF, NUL...); remove it: a line break would split the request`, 'header');
+        if (!HEADER_NAME.test(name))
+          report(
+            where,
+            `"${name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~ only; no spaces, colons or pseudo-headers)`,
+            'header',
+          );
+        else if (BAD_HEADER_VALUE.test(String(value)))
+          report(
+            where,
+            `the value of ${name} contains a control character (CR, LF, NUL...); remove it: a line break would split the request`,
+            'header',
+          );
       }
     }
     (ops.remove ?? []).forEach((name, i) => {
@@ -239,7 +347,9 @@ function checkHttpRoute(r: HTTPRoute, at: (string | number)[], report: ReportIss
   r.match?.forEach((m, i) => {
     for (const f of ['headers', 'withoutHeaders'] as const) {
       for (const name of Object.keys(m[f] ?? {})) {
-        if (!HEADER_NAME.test(name)) report([...at, 'match', i, f, name], `"${name}" is not a valid header name`, 'header');
+        // `@request.auth.claims.<claim>` is Istio's JWT claim match (valid on gateways), not a header.
+        if (!HEADER_NAME.test(name) && !name.startsWith('@request.auth.claims.'))
+          report([...at, 'match', i, f, name], `"${name}" is not a valid header name`, 'header');
       }
     }
   });
@@ -250,13 +360,21 @@ function checkHttpRoute(r: HTTPRoute, at: (string | number)[], report: ReportIss
     for (const raw of r.retries.retryOn.split(',')) {
       const p = raw.trim();
       if (p === '' || RETRY_ON_POLICIES.has(p) || /^[1-5][0-9][0-9]$/.test(p)) continue;
-      report([...at, 'retries', 'retryOn'], `"${p}" is not a retryOn condition; use one of ${[...RETRY_ON_POLICIES].join(', ')}, or an HTTP status code`);
+      report(
+        [...at, 'retries', 'retryOn'],
+        `"${p}" is not a retryOn condition; use one of ${[...RETRY_ON_POLICIES].join(', ')}, or an HTTP status code`,
+      );
     }
   }
   if (r.fault?.delay && !r.fault.delay.fixedDelay && !r.fault.delay.exponentialDelay) {
     report([...at, 'fault', 'delay'], 'a delay fault needs fixedDelay (e.g. 5s); add it');
   }
-  if (r.fault?.abort && r.fault.abort.httpStatus === undefined && !r.fault.abort.grpcStatus && !r.fault.abort.http2Error) {
+  if (
+    r.fault?.abort &&
+    r.fault.abort.httpStatus === undefined &&
+    !r.fault.abort.grpcStatus &&
+    !r.fault.abort.http2Error
+  ) {
     report([...at, 'fault', 'abort'], 'an abort fault needs httpStatus (e.g. 503) or grpcStatus; add one');
   }
 }
@@ -279,18 +397,43 @@ export const virtualServiceKind = defineKind({
   unknownFields: 'error',
   statusSubresource: true,
   printerColumns: [
-    { name: 'Gateways', type: 'string', jsonPath: '.spec.gateways', description: 'The gateways and sidecars these routes apply to' },
-    { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts', description: 'The destination hosts to which traffic is being sent' },
+    {
+      name: 'Gateways',
+      type: 'string',
+      jsonPath: '.spec.gateways',
+      description: 'The gateways and sidecars these routes apply to',
+    },
+    {
+      name: 'Hosts',
+      type: 'string',
+      jsonPath: '.spec.hosts',
+      description: 'The destination hosts to which traffic is being sent',
+    },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
     // At sidecars TCP and TLS go to the service they were addressed to: a tcp/tls route that sends them
     // there anyway changes nothing; one that sends them elsewhere is not applied (gateways apply it).
     const atMesh = !spec.gateways?.length || spec.gateways.includes('mesh');
-    const elsewhere = (routes: readonly { route?: readonly { destination: { host: string } }[] }[] | undefined): boolean =>
-      (routes ?? []).some((r) => (r.route?.length ?? 0) > 1 || (r.route ?? []).some((d) => !(spec.hosts ?? []).includes(d.destination.host)));
-    if (atMesh && elsewhere(spec.tcp)) report(['spec', 'tcp'], 'tcp routes to another destination are applied at gateways only: sidecars send TCP to the service it was addressed to; bind the VirtualService to a Gateway', 'unsupported');
-    if (atMesh && elsewhere(spec.tls)) report(['spec', 'tls'], 'tls (SNI) routes to another destination are applied at gateways only: sidecars pass TLS to the service it was addressed to; bind the VirtualService to a Gateway', 'unsupported');
+    const elsewhere = (
+      routes: readonly { route?: readonly { destination: { host: string } }[] }[] | undefined,
+    ): boolean =>
+      (routes ?? []).some(
+        (r) =>
+          (r.route?.length ?? 0) > 1 || (r.route ?? []).some((d) => !(spec.hosts ?? []).includes(d.destination.host)),
+      );
+    if (atMesh && elsewhere(spec.tcp))
+      report(
+        ['spec', 'tcp'],
+        'tcp routes to another destination are applied at gateways only: sidecars send TCP to the service it was addressed to; bind the VirtualService to a Gateway',
+        'unsupported',
+      );
+    if (atMesh && elsewhere(spec.tls))
+      report(
+        ['spec', 'tls'],
+        'tls (SNI) routes to another destination are applied at gateways only: sidecars pass TLS to the service it was addressed to; bind the VirtualService to a Gateway',
+        'unsupported',
+      );
     spec.http?.forEach((r, i) => checkHttpRoute(r, ['spec', 'http', i], report));
     if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length && spec.hosts?.length) {
       report(['spec'], 'a VirtualService needs at least one http, tcp or tls route; add one');

@@ -22,22 +22,34 @@ function policy(prefix: string): Record<string, FieldTruth> {
     [p('connectionPool.http.idleTimeout')]: enforced(T.fields),
     [p('connectionPool.http.h2UpgradePolicy')]: accepted('the upstream protocol follows the Service port protocol'),
     [p('connectionPool.http.useClientProtocol')]: accepted('the upstream protocol follows the Service port protocol'),
-    [p('loadBalancer.consistentHash.httpCookie.attributes')]: accepted('generated cookies carry only name, path and max-age'),
+    [p('loadBalancer.consistentHash.httpCookie.attributes')]: accepted(
+      'generated cookies carry only name, path and max-age',
+    ),
     [p('connectionPool.http.http2KeepAlive')]: accepted('upstream HTTP/2 connections send no PING frames'),
-    [p('outlierDetection.outlierDetectionHttpErrorCodes')]: accepted('outlier detection counts 5xx (and gateway errors) only'),
+    [p('outlierDetection.outlierDetectionHttpErrorCodes')]: accepted(
+      'outlier detection counts 5xx (and gateway errors) only',
+    ),
     [p('connectionPool.http.maxConcurrentStreams')]: accepted('the HTTP/2 stream limit is not configurable'),
     [p('outlierDetection')]: enforced(T.clusters, T.e2eResilience),
     [p('outlierDetection.splitExternalLocalOriginErrors')]: accepted('local and upstream errors are counted together'),
     [p('outlierDetection.consecutiveLocalOriginFailures')]: accepted('local and upstream errors are counted together'),
-    [p('loadBalancer.simple')]: exceptValues(enforced(T.clusters, T.translate), {
-      PASSTHROUGH: 'the proxy balances over the known endpoints instead of forwarding to the original destination',
-    }),
+    [p('loadBalancer.simple')]: enforced(T.clusters, T.translate, T.fields, T.proxyMode),
     [p('tls')]: enforced(T.translate, T.security),
-    [p('tls.mode')]: exceptValues(enforced(T.translate, T.security), { SIMPLE: NO_TLS_ORIGINATION, MUTUAL: NO_TLS_ORIGINATION }),
+    [p('tls.mode')]: exceptValues(enforced(T.translate, T.security), {
+      SIMPLE: NO_TLS_ORIGINATION,
+      MUTUAL: NO_TLS_ORIGINATION,
+    }),
     ...Object.fromEntries(
-      ['clientCertificate', 'privateKey', 'caCertificates', 'credentialName', 'subjectAltNames', 'sni', 'insecureSkipVerify', 'caCrl'].map(
-        (f) => [p(`tls.${f}`), accepted(NO_TLS_ORIGINATION)],
-      ),
+      [
+        'clientCertificate',
+        'privateKey',
+        'caCertificates',
+        'credentialName',
+        'subjectAltNames',
+        'sni',
+        'insecureSkipVerify',
+        'caCrl',
+      ].map((f) => [p(`tls.${f}`), accepted(NO_TLS_ORIGINATION)]),
     ),
   };
 }
@@ -54,6 +66,6 @@ export const destinationRuleTruth = truthTable('networking.istio.io/DestinationR
   'subsets[].trafficPolicy.portLevelSettings': enforced(T.fields),
   ...policy('subsets[].trafficPolicy.portLevelSettings[]'),
   'subsets[].trafficPolicy.portLevelSettings[].port': enforced(T.fields),
-  exportTo: accepted('every DestinationRule is visible in every namespace'),
+  exportTo: enforced(T.fields),
   workloadSelector: accepted('a DestinationRule applies to every client of its namespace'),
 });

@@ -12,6 +12,7 @@ import {
   requestAuthenticationTruth,
   serviceEntryTruth,
   sidecarTruth,
+  telemetryTruth,
 } from './istio-others.js';
 import {
   linkerdAuthorizationPolicyTruth,
@@ -34,6 +35,7 @@ export const TRUTH_TABLES: readonly TruthTable[] = [
   peerAuthenticationTruth,
   authorizationPolicyTruth,
   requestAuthenticationTruth,
+  telemetryTruth,
   serviceProfileTruth,
   trafficSplitTruth,
   serverTruth,

@@ -53,18 +53,38 @@ export const authorizationPolicyTruth = truthTable('security.istio.io/Authorizat
   'rules[].from': enforced(T.authz, T.e2eAuthz),
   'rules[].from[].source': enforced(T.authz, T.e2eAuthz),
   ...Object.fromEntries(
-    ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'].map(
-      (f) => [`${source}.${f}`, enforced(T.authz)],
-    ),
+    [
+      'principals',
+      'notPrincipals',
+      'requestPrincipals',
+      'notRequestPrincipals',
+      'namespaces',
+      'notNamespaces',
+      'ipBlocks',
+      'notIpBlocks',
+      'remoteIpBlocks',
+      'notRemoteIpBlocks',
+      'serviceAccounts',
+      'notServiceAccounts',
+      'trustDomains',
+      'notTrustDomains',
+    ].map((f) => [`${source}.${f}`, enforced(T.authz)]),
   ),
   'rules[].to': enforced(T.authz, T.e2eAuthz),
   'rules[].to[].operation': enforced(T.authz, T.e2eAuthz),
-  ...Object.fromEntries(['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map((f) => [`${operation}.${f}`, enforced(T.authz)])),
+  ...Object.fromEntries(
+    ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'].map((f) => [
+      `${operation}.${f}`,
+      enforced(T.authz),
+    ]),
+  ),
   'rules[].when': enforced(T.authz),
   'rules[].when[].key': enforced(T.authz),
   'rules[].when[].values': enforced(T.authz),
   'rules[].when[].notValues': enforced(T.authz),
-  action: exceptValues(enforced(T.authz, T.e2eAuthz), { CUSTOM: 'external authorization is not run: the policy is skipped' }),
+  action: exceptValues(enforced(T.authz, T.e2eAuthz), {
+    CUSTOM: 'external authorization is not run: the policy is skipped',
+  }),
 });
 
 /** security.istio.io RequestAuthentication: JWTs verified in the destination sidecar, keys fetched by the control plane. */
@@ -90,4 +110,28 @@ export const requestAuthenticationTruth = truthTable('security.istio.io/RequestA
   'jwtRules[].timeout': enforced(T.jwks),
   'jwtRules[].spaceDelimitedClaims': enforced(T.authz),
   'jwtRules[].presence': enforced(T.authz),
+});
+
+/** telemetry.istio.io Telemetry: tracing and access logging reach the proxies; metrics stay Istio's defaults. */
+export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
+  selector: enforced(T.telemetry),
+  targetRef: accepted('waypoint/Gateway API targeting is not implemented; use selector'),
+  tracing: enforced(T.telemetry),
+  'tracing[].match': accepted('spans are reported on both sides (client and server)'),
+  'tracing[].providers': enforced(T.telemetry),
+  'tracing[].randomSamplingPercentage': enforced(T.telemetry),
+  'tracing[].disableSpanReporting': enforced(T.telemetry),
+  'tracing[].customTags': enforced(T.telemetry),
+  'tracing[].customTags.<key>.formatter': accepted(
+    'Envoy format strings are not evaluated; use literal, header or environment',
+  ),
+  'tracing[].useRequestIdForTraceSampling': accepted('sampling is random per new trace'),
+  'tracing[].enableIstioTags': accepted('Istio tags are always added'),
+  'tracing[].disableContextPropagation': accepted('trace context is always propagated'),
+  accessLogging: enforced(T.telemetry),
+  'accessLogging[].match': accepted('access logs are written on both sides'),
+  'accessLogging[].providers': enforced(T.telemetry),
+  'accessLogging[].disabled': enforced(T.telemetry),
+  'accessLogging[].filter': enforced(T.telemetry),
+  metrics: accepted('metric overrides are not applied: the Istio standard metrics are always produced'),
 });

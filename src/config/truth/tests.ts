@@ -28,6 +28,8 @@ export const TESTS = {
   e2eLinkerdPolicy: 'test/e2e/linkerd-policy.test.ts',
   /** Linkerd policy kinds -> sidecar policies, field by field. */
   linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
+  /** the proxy's HTTP_PROXY mode and original-destination (PASSTHROUGH) clusters on real sockets. */
+  proxyMode: 'test/proxy-runtime/protocols/tcp-and-proxy-mode.test.ts',
   /** Sidecar scoping of what a proxy sees. */
   sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
   /** Gateways on the local mesh with curl and openssl: HTTPS, MUTUAL, SNI, PASSTHROUGH, TCP, redirect, CORS, rotation. */
@@ -36,8 +38,9 @@ export const TESTS = {
   serviceEntry: 'test/e2e/service-entry.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
+  /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
+  telemetry: 'test/control-plane/generators/telemetry.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */
-export const NOT_TRANSLATED = {
-} as const;
+export const NOT_TRANSLATED = {} as const;

@@ -56,8 +56,16 @@ export class LocalTokenAuthenticator implements CredentialAuthenticator {
 
   /** Issues a token for a workload; the caller hands it to the workload and never logs it. */
   async issue(workload: AuthenticatedWorkload, ttlSeconds?: number): Promise<string> {
-    if (!isValidNamespace(workload.namespace)) throw new CredentialRejectedError(`namespace "${workload.namespace}" is not a valid name`, 'use a lowercase DNS label (a-z, 0-9, -)');
-    if (!isValidServiceAccount(workload.serviceAccount)) throw new CredentialRejectedError(`service account "${workload.serviceAccount}" is not a valid name`, 'use a lowercase DNS name (a-z, 0-9, -, .)');
+    if (!isValidNamespace(workload.namespace))
+      throw new CredentialRejectedError(
+        `namespace "${workload.namespace}" is not a valid name`,
+        'use a lowercase DNS label (a-z, 0-9, -)',
+      );
+    if (!isValidServiceAccount(workload.serviceAccount))
+      throw new CredentialRejectedError(
+        `service account "${workload.serviceAccount}" is not a valid name`,
+        'use a lowercase DNS name (a-z, 0-9, -, .)',
+      );
     await this.load();
     const token = LOCAL_TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const now = this.now();
@@ -70,7 +78,12 @@ export class LocalTokenAuthenticator implements CredentialAuthenticator {
       ...(ttlSeconds ? { expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() } : {}),
     };
     // A workload registered again replaces its previous token.
-    this.tokens = [...this.tokens.filter((t) => !(workload.workload && t.workload === workload.workload && t.namespace === workload.namespace)), entry];
+    this.tokens = [
+      ...this.tokens.filter(
+        (t) => !(workload.workload && t.workload === workload.workload && t.namespace === workload.namespace),
+      ),
+      entry,
+    ];
     await this.persist();
     return token;
   }
@@ -86,15 +99,22 @@ export class LocalTokenAuthenticator implements CredentialAuthenticator {
 
   async authenticate(credential: string): Promise<AuthenticatedWorkload> {
     if (!credential) throw new CredentialRejectedError('no credential was presented');
-    if (!credential.startsWith(LOCAL_TOKEN_PREFIX)) throw new CredentialRejectedError('not a token issued by this mesh');
+    if (!credential.startsWith(LOCAL_TOKEN_PREFIX))
+      throw new CredentialRejectedError('not a token issued by this mesh');
     await this.load();
     const digest = Buffer.from(hashToken(credential), 'hex');
     const match = this.tokens.find((t) => timingSafeEqual(Buffer.from(t.sha256, 'hex'), digest));
     if (!match) throw new CredentialRejectedError('unknown or revoked token');
     if (match.expiresAt && Date.parse(match.expiresAt) <= this.now().getTime()) {
-      throw new CredentialRejectedError(`token of ${match.namespace}/${match.workload ?? match.serviceAccount} expired at ${match.expiresAt}`);
+      throw new CredentialRejectedError(
+        `token of ${match.namespace}/${match.workload ?? match.serviceAccount} expired at ${match.expiresAt}`,
+      );
     }
-    return { namespace: match.namespace, serviceAccount: match.serviceAccount, ...(match.workload ? { workload: match.workload } : {}) };
+    return {
+      namespace: match.namespace,
+      serviceAccount: match.serviceAccount,
+      ...(match.workload ? { workload: match.workload } : {}),
+    };
   }
 
   private load(): Promise<void> {
@@ -116,7 +136,9 @@ export class LocalTokenAuthenticator implements CredentialAuthenticator {
   }
 
   private persist(): Promise<void> {
-    const write = this.writing.then(() => writeFileAtomic(this.file, JSON.stringify({ tokens: this.tokens }, null, 2) + '\n', 0o600));
+    const write = this.writing.then(() =>
+      writeFileAtomic(this.file, JSON.stringify({ tokens: this.tokens }, null, 2) + '\n', 0o600),
+    );
     this.writing = write.catch(() => undefined);
     return write;
   }

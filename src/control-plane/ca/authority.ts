@@ -6,7 +6,14 @@
 import { webcrypto } from 'node:crypto';
 import { CertificateRequestInvalidError } from '../../errors.js';
 import { spiffeUri, type WorkloadIdentity } from '../../protocol/pki/spiffe.js';
-import { EC_P256, generateP256, loadX509, privateKeyToPem, type EcKeyAlgorithm, type RsaHashedKeyAlgorithm } from '../../protocol/pki/x509.js';
+import {
+  EC_P256,
+  generateP256,
+  loadX509,
+  privateKeyToPem,
+  type EcKeyAlgorithm,
+  type RsaHashedKeyAlgorithm,
+} from '../../protocol/pki/x509.js';
 import type { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { positiveSerial, type SigningCa } from './root.js';
 
@@ -47,7 +54,11 @@ export class CertificateAuthority {
   }
 
   /** Verifies `csrPem` and issues a certificate for `identity` (already authenticated by the caller). */
-  async sign(csrPem: string, identity: Omit<WorkloadIdentity, 'trustDomain'> & { trustDomain?: string }, requestedTtlSeconds?: number): Promise<IssuedCertificate> {
+  async sign(
+    csrPem: string,
+    identity: Omit<WorkloadIdentity, 'trustDomain'> & { trustDomain?: string },
+    requestedTtlSeconds?: number,
+  ): Promise<IssuedCertificate> {
     const x509 = await loadX509();
     let csr: Pkcs10CertificateRequest;
     try {
@@ -56,8 +67,13 @@ export class CertificateAuthority {
       throw new CertificateRequestInvalidError(`it is not a PEM PKCS#10 request (${(err as Error).message})`);
     }
     const alg = csr.publicKey.algorithm as EcKeyAlgorithm & RsaHashedKeyAlgorithm;
-    const keyOk = (alg.name === 'ECDSA' && alg.namedCurve === 'P-256') || (alg.name === 'RSASSA-PKCS1-v1_5' && alg.modulusLength >= 2048);
-    if (!keyOk) throw new CertificateRequestInvalidError(`unsupported key ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}`);
+    const keyOk =
+      (alg.name === 'ECDSA' && alg.namedCurve === 'P-256') ||
+      (alg.name === 'RSASSA-PKCS1-v1_5' && alg.modulusLength >= 2048);
+    if (!keyOk)
+      throw new CertificateRequestInvalidError(
+        `unsupported key ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}`,
+      );
     let signatureOk = false;
     try {
       signatureOk = await csr.verify();
@@ -72,12 +88,23 @@ export class CertificateAuthority {
    * A serving certificate for the control plane itself (its TLS port), with its key. The SANs are
    * DNS names and IPs plus the control plane's own SPIFFE identity.
    */
-  async issueServing(names: { dns: readonly string[]; ips: readonly string[] }, identity: { namespace: string; serviceAccount: string }, ttlSeconds: number): Promise<{ certChainPem: string; keyPem: string; notAfter: Date }> {
+  async issueServing(
+    names: { dns: readonly string[]; ips: readonly string[] },
+    identity: { namespace: string; serviceAccount: string },
+    ttlSeconds: number,
+  ): Promise<{ certChainPem: string; keyPem: string; notAfter: Date }> {
     const keys = await generateP256(true);
     const spki = await webcrypto.subtle.exportKey('spki', keys.publicKey);
-    const extra = [...names.dns.map((value) => ({ type: 'dns' as const, value })), ...names.ips.map((value) => ({ type: 'ip' as const, value }))];
+    const extra = [
+      ...names.dns.map((value) => ({ type: 'dns' as const, value })),
+      ...names.ips.map((value) => ({ type: 'ip' as const, value })),
+    ];
     const issued = await this.issue(spki, identity, ttlSeconds, extra, true);
-    return { certChainPem: issued.certChain.join(''), keyPem: await privateKeyToPem(keys.privateKey), notAfter: issued.notAfter };
+    return {
+      certChainPem: issued.certChain.join(''),
+      keyPem: await privateKeyToPem(keys.privateKey),
+      notAfter: issued.notAfter,
+    };
   }
 
   private async issue(
@@ -113,8 +140,15 @@ export class CertificateAuthority {
         await x509.AuthorityKeyIdentifierExtension.create(this.ca.certificate),
       ],
     });
-    this.audit(`issued certificate serial=${serialNumber} for ${spiffeId} valid until ${effectiveNotAfter.toISOString()}`);
-    return { certChain: [cert.toString('pem') + '\n', ...this.ca.chainPem], serialNumber, notAfter: effectiveNotAfter, spiffeId };
+    this.audit(
+      `issued certificate serial=${serialNumber} for ${spiffeId} valid until ${effectiveNotAfter.toISOString()}`,
+    );
+    return {
+      certChain: [cert.toString('pem') + '\n', ...this.ca.chainPem],
+      serialNumber,
+      notAfter: effectiveNotAfter,
+      spiffeId,
+    };
   }
 
   private ttlFor(requested: number | undefined, uncapped: boolean): number {

@@ -1,5 +1,17 @@
 /** The mesh CA: root material and its storage, CSR signing, and credential authenticators. */
 export { CA_FILES, FileCaStorage, type CaMaterialPem, type CaStorage } from './storage.js';
 export { createRootCa, loadOrCreateCa, signingCaFromPem, type CaSource, type SigningCa } from './root.js';
-export { CertificateAuthority, DEFAULT_TTL_POLICY, type CaAuditLog, type CertificateTtlPolicy, type IssuedCertificate } from './authority.js';
-export { LOCAL_TOKEN_PREFIX, LocalTokenAuthenticator, type AuthenticatedWorkload, type CredentialAuthenticator, type StoredToken } from './authenticator.js';
+export {
+  CertificateAuthority,
+  DEFAULT_TTL_POLICY,
+  type CaAuditLog,
+  type CertificateTtlPolicy,
+  type IssuedCertificate,
+} from './authority.js';
+export {
+  LOCAL_TOKEN_PREFIX,
+  LocalTokenAuthenticator,
+  type AuthenticatedWorkload,
+  type CredentialAuthenticator,
+  type StoredToken,
+} from './authenticator.js';

@@ -7,7 +7,16 @@
 import { randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CaMaterialInvalidError } from '../../errors.js';
-import { EC_P256, generateP256, loadX509, privateKeyFromPem, privateKeyToPem, splitPemCertificates, type CryptoKey, type EcKeyAlgorithm } from '../../protocol/pki/x509.js';
+import {
+  EC_P256,
+  generateP256,
+  loadX509,
+  privateKeyFromPem,
+  privateKeyToPem,
+  splitPemCertificates,
+  type CryptoKey,
+  type EcKeyAlgorithm,
+} from '../../protocol/pki/x509.js';
 import type { X509Certificate } from '@peculiar/x509';
 import type { CaMaterialPem, CaStorage } from './storage.js';
 
@@ -45,7 +54,10 @@ export async function createRootCa(opts: CreateRootOptions = {}): Promise<{ pem:
     signingAlgorithm: EC_P256,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -57,40 +69,74 @@ export async function createRootCa(opts: CreateRootOptions = {}): Promise<{ pem:
 }
 
 /** Checks PEM material and turns it into a signer; `subject` names its source in errors. */
-export async function signingCaFromPem(material: CaMaterialPem, subject: string, origin: SigningCa['origin'], now = new Date()): Promise<SigningCa> {
+export async function signingCaFromPem(
+  material: CaMaterialPem,
+  subject: string,
+  origin: SigningCa['origin'],
+  now = new Date(),
+): Promise<SigningCa> {
   const x509 = await loadX509();
   const chainPem = splitPemCertificates(material.certChainPem);
   const first = chainPem[0];
-  if (!first) throw new CaMaterialInvalidError(subject, 'no PEM CERTIFICATE block in the certificate file', 'give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)');
+  if (!first)
+    throw new CaMaterialInvalidError(
+      subject,
+      'no PEM CERTIFICATE block in the certificate file',
+      'give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)',
+    );
   let certificate: X509Certificate;
   try {
     certificate = new x509.X509Certificate(first);
   } catch (err) {
-    throw new CaMaterialInvalidError(subject, `the certificate does not parse (${(err as Error).message})`, 'give a PEM X.509 certificate');
+    throw new CaMaterialInvalidError(
+      subject,
+      `the certificate does not parse (${(err as Error).message})`,
+      'give a PEM X.509 certificate',
+    );
   }
   const nodeCert = new NodeX509(first);
   if (!nodeCert.ca) {
-    throw new CaMaterialInvalidError(subject, 'the certificate is not a CA (basicConstraints CA:TRUE is missing)', 'supply a CA certificate, not a leaf certificate');
+    throw new CaMaterialInvalidError(
+      subject,
+      'the certificate is not a CA (basicConstraints CA:TRUE is missing)',
+      'supply a CA certificate, not a leaf certificate',
+    );
   }
   if (new Date(nodeCert.validTo).getTime() <= now.getTime()) {
-    throw new CaMaterialInvalidError(subject, `the CA certificate expired on ${new Date(nodeCert.validTo).toISOString()}`, 'supply a valid CA, or remove the stored one to let the control plane create a new root');
+    throw new CaMaterialInvalidError(
+      subject,
+      `the CA certificate expired on ${new Date(nodeCert.validTo).toISOString()}`,
+      'supply a valid CA, or remove the stored one to let the control plane create a new root',
+    );
   }
   const alg = certificate.publicKey.algorithm as EcKeyAlgorithm;
   if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
-    throw new CaMaterialInvalidError(subject, `the CA key is ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}; the mesh signs with ECDSA P-256`, 'supply an ECDSA P-256 CA (openssl ecparam -name prime256v1 -genkey)');
+    throw new CaMaterialInvalidError(
+      subject,
+      `the CA key is ${alg.name}${alg.namedCurve ? ` ${alg.namedCurve}` : ''}; the mesh signs with ECDSA P-256`,
+      'supply an ECDSA P-256 CA (openssl ecparam -name prime256v1 -genkey)',
+    );
   }
   let signingKey: CryptoKey;
   try {
     signingKey = await privateKeyFromPem(material.keyPem);
   } catch (err) {
-    throw new CaMaterialInvalidError(subject, `the key does not load (${(err as Error).message})`, 'give the CA key as an unencrypted PKCS#8 PEM (openssl pkcs8 -topk8 -nocrypt)');
+    throw new CaMaterialInvalidError(
+      subject,
+      `the key does not load (${(err as Error).message})`,
+      'give the CA key as an unencrypted PKCS#8 PEM (openssl pkcs8 -topk8 -nocrypt)',
+    );
   }
   // The key must be the one the certificate was issued for: prove it with a signature.
   const probe = randomBytes(32);
   const signature = await webcrypto.subtle.sign(EC_P256, signingKey, probe);
   const publicKey = await certificate.publicKey.export(EC_P256, ['verify']);
   if (!(await webcrypto.subtle.verify(EC_P256, publicKey, signature, probe))) {
-    throw new CaMaterialInvalidError(subject, 'the private key does not match the CA certificate', 'supply the key that belongs to this certificate');
+    throw new CaMaterialInvalidError(
+      subject,
+      'the private key does not match the CA certificate',
+      'supply the key that belongs to this certificate',
+    );
   }
   const rootPem = chainPem[chainPem.length - 1]!;
   return { certificate, chainPem, rootPem, signingKey, origin };
@@ -111,11 +157,23 @@ export async function loadOrCreateCa(source: CaSource): Promise<SigningCa> {
       try {
         return await readFile(file, 'utf8');
       } catch (err) {
-        throw new CaMaterialInvalidError(file, `cannot read the CA ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, `check the path given for the CA ${what}`);
+        throw new CaMaterialInvalidError(
+          file,
+          `cannot read the CA ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          `check the path given for the CA ${what}`,
+        );
       }
     };
-    const pem = { certChainPem: await read(source.supplied.certFile, 'certificate'), keyPem: await read(source.supplied.keyFile, 'key') };
-    const ca = await signingCaFromPem(pem, `${source.supplied.certFile} + ${source.supplied.keyFile}`, 'supplied', source.now);
+    const pem = {
+      certChainPem: await read(source.supplied.certFile, 'certificate'),
+      keyPem: await read(source.supplied.keyFile, 'key'),
+    };
+    const ca = await signingCaFromPem(
+      pem,
+      `${source.supplied.certFile} + ${source.supplied.keyFile}`,
+      'supplied',
+      source.now,
+    );
     await source.storage.save(pem);
     return ca;
   }
@@ -123,7 +181,11 @@ export async function loadOrCreateCa(source: CaSource): Promise<SigningCa> {
   try {
     stored = await source.storage.load();
   } catch (err) {
-    throw new CaMaterialInvalidError(source.storage.describe(), `cannot read the stored CA (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'restore the CA files, or remove them to create a new root (every workload then needs a new certificate)');
+    throw new CaMaterialInvalidError(
+      source.storage.describe(),
+      `cannot read the stored CA (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      'restore the CA files, or remove them to create a new root (every workload then needs a new certificate)',
+    );
   }
   if (stored) return signingCaFromPem(stored, source.storage.describe(), 'stored', source.now);
   const created = await createRootCa({ now: source.now });
@@ -134,6 +196,6 @@ export async function loadOrCreateCa(source: CaSource): Promise<SigningCa> {
 /** A random 128-bit serial with the top bit clear, so DER keeps it positive. */
 export function positiveSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f | 0x01;
+  bytes[0] = (bytes[0]! & 0x7f) | 0x01;
   return bytes.toString('hex');
 }

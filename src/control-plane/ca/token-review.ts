@@ -31,11 +31,19 @@ export class TokenReviewAuthenticator implements CredentialAuthenticator {
   ) {}
 
   async authenticate(credential: string): Promise<AuthenticatedWorkload> {
-    if (!credential) throw new CredentialRejectedError('no credential was presented', 'mount a projected ServiceAccount token with audience meshctl (meshctl inject does)');
+    if (!credential)
+      throw new CredentialRejectedError(
+        'no credential was presented',
+        'mount a projected ServiceAccount token with audience meshctl (meshctl inject does)',
+      );
     const review = await this.rest.json<{ status?: TokenReviewStatus }>({
       method: 'POST',
       path: '/apis/authentication.k8s.io/v1/tokenreviews',
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: credential, audiences: [this.audience] } },
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token: credential, audiences: [this.audience] },
+      },
       // Never the token itself in messages.
       what: 'reviewing a ServiceAccount token',
     });
@@ -48,14 +56,21 @@ export class TokenReviewAuthenticator implements CredentialAuthenticator {
     }
     // With spec.audiences set, the API server answers the audiences the token is valid for among them.
     if (!(st.audiences ?? []).includes(this.audience)) {
-      throw new CredentialRejectedError(`the token is not valid for audience "${this.audience}"`, `request the token with audience ${this.audience}`);
+      throw new CredentialRejectedError(
+        `the token is not valid for audience "${this.audience}"`,
+        `request the token with audience ${this.audience}`,
+      );
     }
     const username = st.user?.username ?? '';
     if (!username.startsWith(SA_PREFIX)) {
-      throw new CredentialRejectedError(`the token belongs to "${username}", not to a ServiceAccount`, 'proxies authenticate with their pod\'s ServiceAccount token');
+      throw new CredentialRejectedError(
+        `the token belongs to "${username}", not to a ServiceAccount`,
+        "proxies authenticate with their pod's ServiceAccount token",
+      );
     }
     const [namespace, serviceAccount, ...rest] = username.slice(SA_PREFIX.length).split(':');
-    if (!namespace || !serviceAccount || rest.length > 0) throw new CredentialRejectedError(`unexpected ServiceAccount user name "${username}"`);
+    if (!namespace || !serviceAccount || rest.length > 0)
+      throw new CredentialRejectedError(`unexpected ServiceAccount user name "${username}"`);
     const pod = st.user?.extra?.[POD_NAME_EXTRA]?.[0];
     return { namespace, serviceAccount, ...(pod ? { workload: pod } : {}) };
   }

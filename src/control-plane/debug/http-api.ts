@@ -42,7 +42,11 @@ export interface HttpApiDeps {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -52,7 +56,11 @@ type Handler = (req: IncomingMessage, url: URL, body: unknown) => Promise<unknow
 const MAX_BODY = 8 * 1024 * 1024;
 
 /** Starts the API server on `host:port` (port 0: any). */
-export async function startHttpApi(deps: HttpApiDeps, host: string, port: number): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startHttpApi(
+  deps: HttpApiDeps,
+  host: string,
+  port: number,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const routes: [string, RegExp, Handler, boolean][] = [
     ['GET', /^\/ready$/, () => ({ ready: true, version: deps.pipeline.version }), false],
     ['GET', /^\/healthz$/, () => ({ ok: true }), false],
@@ -66,13 +74,28 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
   const local = deps.local;
   if (local) {
     routes.push(
-      ['GET', /^\/api\/v1\/config$/, (_r, url) => ({ items: local.store.list({ kind: url.searchParams.get('kind') ?? undefined, namespace: url.searchParams.get('namespace') ?? undefined }) }), true],
+      [
+        'GET',
+        /^\/api\/v1\/config$/,
+        (_r, url) => ({
+          items: local.store.list({
+            kind: url.searchParams.get('kind') ?? undefined,
+            namespace: url.searchParams.get('namespace') ?? undefined,
+          }),
+        }),
+        true,
+      ],
       ['POST', /^\/api\/v1\/config\/apply$/, (_r, _u, body) => applyDocuments(local, body), true],
       ['POST', /^\/api\/v1\/config\/delete$/, (_r, _u, body) => deleteKeys(local, body), true],
       ['GET', /^\/api\/v1\/workloads$/, () => ({ items: local.workloads.list() }), true],
       ['POST', /^\/api\/v1\/workloads$/, (_r, _u, body) => registerWorkload(deps, local, body), true],
       ['DELETE', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)$/, (_r, url) => unregisterWorkload(local, url), true],
-      ['POST', /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)\/serving$/, (_r, url, body) => setServing(deps, local, url, body), true],
+      [
+        'POST',
+        /^\/api\/v1\/workloads\/([^/]+)\/([^/]+)\/serving$/,
+        (_r, url, body) => setServing(deps, local, url, body),
+        true,
+      ],
     );
   }
 
@@ -82,19 +105,29 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (req.method === 'GET' && (url.pathname === '/metrics' || url.pathname === '/stats/prometheus')) {
           // the monitoring endpoint, open like istiod's 15014/metrics (nothing secret in it)
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(controlPlaneMetrics.render());
+          res
+            .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+            .end(controlPlaneMetrics.render());
           return;
         }
         const route = routes.find(([m, re]) => m === req.method && re.test(url.pathname));
         if (!route) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
-        if (route[3] && !authorized(req, local?.adminToken ?? '')) throw new HttpError(401, 'missing or wrong admin token');
+        if (route[3] && !authorized(req, local?.adminToken ?? ''))
+          throw new HttpError(401, 'missing or wrong admin token');
         const body = req.method === 'POST' ? await readJson(req) : undefined;
         send(res, 200, await route[2](req, url, body));
       } catch (err) {
         if (err instanceof HttpError) send(res, err.status, { error: { message: err.message, ...err.extra } });
         else if (err instanceof MeshError) {
           const d = describeError(err);
-          send(res, 422, { error: { code: d.code, message: d.message, hint: d.hint, problems: (err as { problems?: readonly string[] }).problems } });
+          send(res, 422, {
+            error: {
+              code: d.code,
+              message: d.message,
+              hint: d.hint,
+              problems: (err as { problems?: readonly string[] }).problems,
+            },
+          });
         } else send(res, 500, { error: { message: (err as Error).message } });
       }
     })();
@@ -106,10 +139,11 @@ export async function startHttpApi(deps: HttpApiDeps, host: string, port: number
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -144,12 +178,21 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function caInfo(authority: CertificateAuthority) {
   const root = new X509Certificate(authority.rootPem);
-  return { origin: authority.ca.origin, subject: root.subject, notBefore: new Date(root.validFrom).toISOString(), notAfter: new Date(root.validTo).toISOString(), rootPem: authority.rootPem };
+  return {
+    origin: authority.ca.origin,
+    subject: root.subject,
+    notBefore: new Date(root.validFrom).toISOString(),
+    notAfter: new Date(root.validTo).toISOString(),
+    rootPem: authority.rootPem,
+  };
 }
 
 function configDump(deps: HttpApiDeps, proxyId: string) {
   const conn = deps.ads.connection(proxyId);
-  if (!conn) throw new HttpError(404, `proxy ${proxyId || '(none given)'} is not connected`, { connected: deps.ads.views().map((v) => v.proxy.id) });
+  if (!conn)
+    throw new HttpError(404, `proxy ${proxyId || '(none given)'} is not connected`, {
+      connected: deps.ads.views().map((v) => v.proxy.id),
+    });
   const desired = deps.pipeline.desired(conn.proxy);
   const sent: Record<string, unknown> = {};
   for (const t of conn.subscribedTypes()) sent[t] = conn.lastSent(t) ?? null;
@@ -183,34 +226,81 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   const problems: string[] = [];
   if (!w.name || !isValidNamespace(w.name)) problems.push('name: must be a DNS label (a-z, 0-9, -)');
   if (!w.namespace || !isValidNamespace(w.namespace)) problems.push('namespace: must be a DNS label');
-  if (!w.serviceAccount || !isValidServiceAccount(w.serviceAccount)) problems.push('serviceAccount: must be a DNS name');
-  if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) problems.push('ports: must be a list of ports');
+  if (!w.serviceAccount || !isValidServiceAccount(w.serviceAccount))
+    problems.push('serviceAccount: must be a DNS name');
+  if (!Array.isArray(w.ports) || !w.ports.every((p) => Number.isInteger(p) && p > 0 && p < 65536))
+    problems.push('ports: must be a list of ports');
   if (w.capture !== undefined && typeof w.capture !== 'boolean') problems.push('capture: must be true or false');
-  if (w.serviceAddresses !== undefined && !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))) problems.push('serviceAddresses: must be a list of IP addresses');
+  if (
+    w.serviceAddresses !== undefined &&
+    !(Array.isArray(w.serviceAddresses) && w.serviceAddresses.every((a) => typeof a === 'string' && isIP(a) !== 0))
+  )
+    problems.push('serviceAddresses: must be a list of IP addresses');
   if (w.serving !== undefined && typeof w.serving !== 'boolean') problems.push('serving: must be true or false');
-  if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6) problems.push('ipv6Address: must be an IPv6 address');
+  if (w.ipv6Address !== undefined && isIP(String(w.ipv6Address)) !== 6)
+    problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
   if (w.telemetryPort !== undefined && !okPort(w.telemetryPort)) problems.push('telemetryPort: must be a port');
-  if (w.outboundPorts !== undefined && !(Array.isArray(w.outboundPorts) && w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort)))) {
+  if (
+    w.outboundPorts !== undefined &&
+    !(
+      Array.isArray(w.outboundPorts) &&
+      w.outboundPorts.every((o) => typeof o?.service === 'string' && okPort(o.port) && okPort(o.localPort))
+    )
+  ) {
     problems.push('outboundPorts: must be a list of {service, port, localPort}');
   }
   const gw = w.gateway;
-  if (gw !== undefined && !(gw && typeof gw.address === 'string' && isIP(gw.address) !== 0 && gw.ports && typeof gw.ports === 'object' && Object.entries(gw.ports).every(([k, v]) => okPort(Number(k)) && okPort(v)))) {
+  if (
+    gw !== undefined &&
+    !(
+      gw &&
+      typeof gw.address === 'string' &&
+      isIP(gw.address) !== 0 &&
+      gw.ports &&
+      typeof gw.ports === 'object' &&
+      Object.entries(gw.ports).every(([k, v]) => okPort(Number(k)) && okPort(v))
+    )
+  ) {
     problems.push('gateway: must be {address: IP, ports: {gatewayPort: localPort}}');
   }
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
-    name: w.name!, namespace: w.namespace!, serviceAccount: w.serviceAccount!, labels: { ...(w.labels ?? {}) }, address: w.address ?? '127.0.0.1', ports: w.ports!,
-    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}), ...(w.services ? { services: w.services } : {}), ...(w.servicePort ? { servicePort: w.servicePort } : {}), ...(w.adminPort ? { adminPort: w.adminPort } : {}),
-    ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}), ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
+    name: w.name!,
+    namespace: w.namespace!,
+    serviceAccount: w.serviceAccount!,
+    labels: { ...(w.labels ?? {}) },
+    address: w.address ?? '127.0.0.1',
+    ports: w.ports!,
+    ...(w.proxyPort ? { proxyPort: w.proxyPort } : {}),
+    ...(w.services ? { services: w.services } : {}),
+    ...(w.servicePort ? { servicePort: w.servicePort } : {}),
+    ...(w.adminPort ? { adminPort: w.adminPort } : {}),
+    ...(w.telemetryPort ? { telemetryPort: w.telemetryPort } : {}),
+    ...(w.outboundPort ? { outboundPort: w.outboundPort } : {}),
     // A captured local workload lives in its own network namespace: its peers dial its address directly.
-    ...(w.capture ? { capture: true, peersDialAddress: true } : {}), ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}), ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
-    ...(w.outboundPorts?.length ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) } : {}),
+    ...(w.capture ? { capture: true, peersDialAddress: true } : {}),
+    ...(w.serviceAddresses?.length ? { serviceAddresses: w.serviceAddresses } : {}),
+    ...(w.ipv6Address ? { ipv6Address: w.ipv6Address } : {}),
+    ...(w.outboundPorts?.length
+      ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) }
+      : {}),
     ...(w.serving === false ? { serving: false } : {}),
-    ...(gw ? { gateway: { address: gw.address, ports: Object.fromEntries(Object.entries(gw.ports).map(([k, v]) => [Number(k), v])) } } : {}),
+    ...(gw
+      ? {
+          gateway: {
+            address: gw.address,
+            ports: Object.fromEntries(Object.entries(gw.ports).map(([k, v]) => [Number(k), v])),
+          },
+        }
+      : {}),
   };
   await local.workloads.register(record);
-  const token = await local.tokens.issue({ namespace: record.namespace, serviceAccount: record.serviceAccount, workload: record.name });
+  const token = await local.tokens.issue({
+    namespace: record.namespace,
+    serviceAccount: record.serviceAccount,
+    workload: record.name,
+  });
   // Answer once the snapshot holds the workload: a sidecar connecting earlier (inside the ~100 ms
   // debounce) would be taken for a captured pod and sent 0.0.0.0:15001/15006 listeners.
   const deadline = Date.now() + REGISTRATION_PUSH_WAIT_MS;
@@ -234,8 +324,10 @@ async function setServing(deps: HttpApiDeps, local: LocalApiDeps, url: URL, body
   const name = decodeURIComponent(m[2]!);
   const b = body as { serving?: unknown; ackTimeoutMs?: unknown };
   if (typeof b.serving !== 'boolean') throw new HttpError(400, 'body must have serving: true or false');
-  const waitMs = typeof b.ackTimeoutMs === 'number' && b.ackTimeoutMs > 0 ? Math.min(b.ackTimeoutMs, MAX_ACK_WAIT_MS) : 0;
-  if (!(await local.workloads.setServing(ns, name, b.serving))) throw new HttpError(404, `workload ${ns}/${name} is not registered`);
+  const waitMs =
+    typeof b.ackTimeoutMs === 'number' && b.ackTimeoutMs > 0 ? Math.min(b.ackTimeoutMs, MAX_ACK_WAIT_MS) : 0;
+  if (!(await local.workloads.setServing(ns, name, b.serving)))
+    throw new HttpError(404, `workload ${ns}/${name} is not registered`);
   const deadline = Date.now() + Math.max(waitMs, REGISTRATION_PUSH_WAIT_MS);
   const reflected = (): boolean => (deps.pipeline.snapshot.workload(name, ns)?.serving !== false) === b.serving;
   while (!reflected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -247,7 +339,12 @@ async function setServing(deps: HttpApiDeps, local: LocalApiDeps, url: URL, body
       .map((v) => v.proxy.id);
   const ackDeadline = Date.now() + waitMs;
   while (waitMs > 0 && pending().length > 0 && Date.now() < ackDeadline) await new Promise((r) => setTimeout(r, 10));
-  return { serving: b.serving, version, acked: reflected() && pending().length === 0, pending: waitMs > 0 ? pending() : [] };
+  return {
+    serving: b.serving,
+    version,
+    acked: reflected() && pending().length === 0,
+    pending: waitMs > 0 ? pending() : [],
+  };
 }
 
 async function unregisterWorkload(deps: LocalApiDeps, url: URL) {

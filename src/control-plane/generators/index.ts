@@ -7,10 +7,11 @@
 import { configKinds, NOT_ENFORCED_KINDS } from '../../config/index.js';
 import { GeneratorSet, kindRef, type ConfigGenerator, type KindClaims } from '../push/generator.js';
 import { translationGenerators } from './translation.js';
+import { telemetryGenerator } from './telemetry.js';
 
 /** The generators of the config stream. */
 export function meshGenerators(): ConfigGenerator[] {
-  return [...translationGenerators()];
+  return [...translationGenerators(), telemetryGenerator()];
 }
 
 /** Every mesh kind must be read by a generator or declared accepted-but-not-enforced. */

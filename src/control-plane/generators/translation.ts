@@ -8,7 +8,13 @@
 import type { RouteConfigConfig } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
 import { nameResources, splitRouteConfig, type NamedResource } from '../../protocol/stream/resources.js';
-import { proxyConfigParts, trafficOf, type MeshWorkload, type ProxyConfigParts, type SharedOutbound } from '../translate/index.js';
+import {
+  proxyConfigParts,
+  trafficOf,
+  type MeshWorkload,
+  type ProxyConfigParts,
+  type SharedOutbound,
+} from '../translate/index.js';
 import type { ResourceLayer } from '../stream/resource-encoding.js';
 import type { ConfigGenerator, KindRef } from '../push/generator.js';
 import type { RegistryChange } from '../push/change.js';
@@ -41,8 +47,22 @@ class TranslationCache {
  */
 function translationKey(w: MeshWorkload): string {
   if (w.peersDialAddress) return `self|${w.namespace}|${w.name}`;
-  const labels = Object.keys(w.labels).sort().map((k) => `${k}=${w.labels[k]}`).join(',');
-  const own = [w.services, w.ports, w.proxyPort, w.outboundPort, w.outboundPorts, w.capture, w.meshed, w.servicePort, w.gateway];
+  const labels = Object.keys(w.labels)
+    .sort()
+    .map((k) => `${k}=${w.labels[k]}`)
+    .join(',');
+  const own = [
+    w.services,
+    w.ports,
+    w.proxyPort,
+    w.outboundPort,
+    w.outboundPorts,
+    w.capture,
+    w.meshed,
+    w.servicePort,
+    w.gateway,
+    w.defaultInboundPolicy,
+  ];
   return `${w.namespace}|${w.serviceAccount}|${labels}|${JSON.stringify(own)}`;
 }
 
@@ -66,7 +86,11 @@ function workloadOf(proxy: ProxyNode, snap: PushSnapshot): MeshWorkload {
 const cache = new TranslationCache();
 
 type PartKey = 'clusters' | 'routes' | 'listeners';
-const PART: Record<string, PartKey> = { [TypeUrl.clusters]: 'clusters', [TypeUrl.routes]: 'routes', [TypeUrl.listeners]: 'listeners' };
+const PART: Record<string, PartKey> = {
+  [TypeUrl.clusters]: 'clusters',
+  [TypeUrl.routes]: 'routes',
+  [TypeUrl.listeners]: 'listeners',
+};
 
 /** Named resources of a part: route tables split per virtual host, so a change to one service moves one resource. */
 function named(part: PartKey, list: readonly unknown[]): NamedResource[] {
@@ -98,17 +122,36 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 // AuthorizationPolicy and RequestAuthentication (and the key sets fetched for it, announced as
 // RequestAuthentication changes), Linkerd's Server and its authorizations.
 const CLUSTER_KINDS: KindRef[] = [
-  'networking.istio.io/DestinationRule', 'networking.istio.io/VirtualService', 'split.smi-spec.io/TrafficSplit', 'networking.istio.io/Sidecar',
-  'networking.istio.io/ServiceEntry', 'networking.istio.io/Gateway', '/Secret',
+  'networking.istio.io/DestinationRule',
+  'networking.istio.io/VirtualService',
+  'split.smi-spec.io/TrafficSplit',
+  'networking.istio.io/Sidecar',
+  'networking.istio.io/ServiceEntry',
+  'networking.istio.io/Gateway',
+  '/Secret',
 ];
 const ROUTE_KINDS: KindRef[] = [
-  'networking.istio.io/VirtualService', 'networking.istio.io/DestinationRule', 'split.smi-spec.io/TrafficSplit', 'linkerd.io/ServiceProfile', 'networking.istio.io/Sidecar',
-  'networking.istio.io/ServiceEntry', 'networking.istio.io/Gateway',
+  'networking.istio.io/VirtualService',
+  'networking.istio.io/DestinationRule',
+  'split.smi-spec.io/TrafficSplit',
+  'linkerd.io/ServiceProfile',
+  'networking.istio.io/Sidecar',
+  'networking.istio.io/ServiceEntry',
+  'networking.istio.io/Gateway',
 ];
 const LISTENER_KINDS: KindRef[] = [
-  'security.istio.io/PeerAuthentication', 'networking.istio.io/Sidecar', 'networking.istio.io/Gateway', '/Secret', 'networking.istio.io/VirtualService',
-  'security.istio.io/AuthorizationPolicy', 'security.istio.io/RequestAuthentication',
-  'policy.linkerd.io/Server', 'policy.linkerd.io/ServerAuthorization', 'policy.linkerd.io/AuthorizationPolicy', 'policy.linkerd.io/MeshTLSAuthentication', 'policy.linkerd.io/NetworkAuthentication',
+  'security.istio.io/PeerAuthentication',
+  'networking.istio.io/Sidecar',
+  'networking.istio.io/Gateway',
+  '/Secret',
+  'networking.istio.io/VirtualService',
+  'security.istio.io/AuthorizationPolicy',
+  'security.istio.io/RequestAuthentication',
+  'policy.linkerd.io/Server',
+  'policy.linkerd.io/ServerAuthorization',
+  'policy.linkerd.io/AuthorizationPolicy',
+  'policy.linkerd.io/MeshTLSAuthentication',
+  'policy.linkerd.io/NetworkAuthentication',
 ];
 
 /** The translation-backed generators: clusters, listeners, routes. */

@@ -69,7 +69,15 @@ export class JwksCache {
         e.timeoutMs = timeoutMs;
         continue;
       }
-      this.entries.set(uri, { keys: undefined, timeoutMs, timer: undefined, failures: 0, fetching: false, lastError: undefined, fetchedAt: undefined });
+      this.entries.set(uri, {
+        keys: undefined,
+        timeoutMs,
+        timer: undefined,
+        failures: 0,
+        fetching: false,
+        lastError: undefined,
+        fetchedAt: undefined,
+      });
       this.fetch(uri);
     }
   }
@@ -88,7 +96,12 @@ export class JwksCache {
 
   /** What the debug API shows: per URI, whether keys are held and the last error. */
   status(): { uri: string; hasKeys: boolean; fetchedAt?: string; lastError?: string }[] {
-    return [...this.entries].map(([uri, e]) => ({ uri, hasKeys: e.keys !== undefined, ...(e.fetchedAt ? { fetchedAt: e.fetchedAt.toISOString() } : {}), ...(e.lastError ? { lastError: e.lastError } : {}) }));
+    return [...this.entries].map(([uri, e]) => ({
+      uri,
+      hasKeys: e.keys !== undefined,
+      ...(e.fetchedAt ? { fetchedAt: e.fetchedAt.toISOString() } : {}),
+      ...(e.lastError ? { lastError: e.lastError } : {}),
+    }));
   }
 
   close(): void {
@@ -123,7 +136,9 @@ export class JwksCache {
         e.failures++;
         e.lastError = err.message;
         const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(e.failures - 1, 10));
-        this.opts.log(`jwks: fetching ${uri} failed (${err.message}); ${e.keys ? 'keeping the last good keys, ' : ''}retrying in ${wait / 1000}s`);
+        this.opts.log(
+          `jwks: fetching ${uri} failed (${err.message}); ${e.keys ? 'keeping the last good keys, ' : ''}retrying in ${wait / 1000}s`,
+        );
         this.schedule(uri, e, wait);
       },
     );
@@ -137,7 +152,11 @@ export class JwksCache {
 }
 
 /** GETs a JWKS: 200, JSON with a `keys` array of JWKs, at most 1 MiB, within `timeoutMs`. */
-export function fetchJwks(uri: string, timeoutMs: number, o: Pick<JwksCacheOptions, 'ca' | 'connectTo'> = {}): Promise<string> {
+export function fetchJwks(
+  uri: string,
+  timeoutMs: number,
+  o: Pick<JwksCacheOptions, 'ca' | 'connectTo'> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let url: URL;
     try {
@@ -154,8 +173,16 @@ export function fetchJwks(uri: string, timeoutMs: number, o: Pick<JwksCacheOptio
     const https = url.protocol === 'https:';
     const port = url.port || (https ? '443' : '80');
     const to = o.connectTo?.[`${url.hostname}:${port}`]?.match(/^\[?(.*?)\]?:([0-9]+)$/);
-    const target = to ? { host: to[1]!, port: Number(to[2]), servername: url.hostname } : { host: url.hostname, port: Number(port) };
-    const opts = { ...target, path: url.pathname + url.search, method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json', host: url.host } };
+    const target = to
+      ? { host: to[1]!, port: Number(to[2]), servername: url.hostname }
+      : { host: url.hostname, port: Number(port) };
+    const opts = {
+      ...target,
+      path: url.pathname + url.search,
+      method: 'GET',
+      timeout: timeoutMs,
+      headers: { accept: 'application/json', host: url.host },
+    };
     const req = get({ ...opts, ...(o.ca && https ? { ca: o.ca } : {}) }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
@@ -175,7 +202,12 @@ export function fetchJwks(uri: string, timeoutMs: number, o: Pick<JwksCacheOptio
       res.on('end', () => {
         try {
           const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { keys?: unknown };
-          if (!Array.isArray(parsed.keys) || parsed.keys.some((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string')) {
+          if (
+            !Array.isArray(parsed.keys) ||
+            parsed.keys.some(
+              (k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string',
+            )
+          ) {
             reject(new Error('not a JSON Web Key Set (no "keys" array of JWKs)'));
             return;
           }

@@ -27,11 +27,19 @@ export class SecretCaStorage implements CaStorage {
   }
 
   async load(): Promise<CaMaterialPem | undefined> {
-    const s = await this.objects.get<SecretObject>({ apiVersion: 'v1', kind: 'Secret', namespace: this.namespace, name: this.name });
+    const s = await this.objects.get<SecretObject>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: this.namespace,
+      name: this.name,
+    });
     const cert = s?.data?.[CA_FILES.cert];
     const key = s?.data?.[CA_FILES.key];
     if (!cert || !key) return undefined;
-    return { certChainPem: Buffer.from(cert, 'base64').toString('utf8'), keyPem: Buffer.from(key, 'base64').toString('utf8') };
+    return {
+      certChainPem: Buffer.from(cert, 'base64').toString('utf8'),
+      keyPem: Buffer.from(key, 'base64').toString('utf8'),
+    };
   }
 
   async save(material: CaMaterialPem): Promise<void> {
@@ -40,15 +48,28 @@ export class SecretCaStorage implements CaStorage {
     const body: SecretObject = {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: this.name, namespace: this.namespace, labels: { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' }, ...(existing ? { resourceVersion: existing.metadata.resourceVersion } : {}) },
+      metadata: {
+        name: this.name,
+        namespace: this.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' },
+        ...(existing ? { resourceVersion: existing.metadata.resourceVersion } : {}),
+      },
       type: 'Opaque',
-      data: { [CA_FILES.cert]: Buffer.from(material.certChainPem).toString('base64'), [CA_FILES.key]: Buffer.from(material.keyPem).toString('base64') },
+      data: {
+        [CA_FILES.cert]: Buffer.from(material.certChainPem).toString('base64'),
+        [CA_FILES.key]: Buffer.from(material.keyPem).toString('base64'),
+      },
     };
     if (!existing) {
       await this.objects.create(body);
       return;
     }
     // An update with the read resourceVersion: a concurrent writer makes this fail (409) instead of being overwritten.
-    await this.objects.rest.json({ method: 'PUT', path: await this.objects.pathOf(ref), body, what: `updating ${this.describe()}` });
+    await this.objects.rest.json({
+      method: 'PUT',
+      path: await this.objects.pathOf(ref),
+      body,
+      what: `updating ${this.describe()}`,
+    });
   }
 }

@@ -39,6 +39,9 @@ export function podServesTraffic(pod: PodObject): boolean {
   return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/** Linkerd's per-pod default inbound policy annotation. */
+export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
+
 /**
  * The workload of a Ready pod; undefined for a pod that cannot take traffic. `services` names the
  * selector-less Services whose EndpointSlices list it (membership by name, as on the local platform).
@@ -47,7 +50,9 @@ export function workloadFromPod(pod: PodObject, services?: readonly string[]): W
   if (!podServesTraffic(pod)) return undefined;
   const labels = pod.metadata.labels ?? {};
   const gateway = gatewayPorts(pod.metadata.annotations?.[GATEWAY_PORTS_ANNOTATION]);
-  const ports = (pod.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort));
+  const ports = (pod.spec?.containers ?? []).flatMap((c) =>
+    (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort),
+  );
   return {
     name: pod.metadata.name,
     namespace: pod.metadata.namespace ?? 'default',
@@ -59,6 +64,9 @@ export function workloadFromPod(pod: PodObject, services?: readonly string[]): W
     ports,
     capture: !gateway,
     ...(services?.length ? { services } : {}),
+    ...(pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION]
+      ? { defaultInboundPolicy: pod.metadata.annotations[DEFAULT_INBOUND_POLICY_ANNOTATION] }
+      : {}),
     ...(gateway ? { gateway: { address: '0.0.0.0', ports: gateway } } : {}),
   };
 }
@@ -71,7 +79,10 @@ export function gatewayPorts(text: string | undefined): Record<number, number> |
   if (text === undefined) return undefined;
   const out: Record<number, number> = {};
   const valid = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
-  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d{1,5})=(\d{1,5})$/.exec(pair);
     if (!m || !valid(Number(m[1])) || !valid(Number(m[2]))) return undefined;
     out[Number(m[1])] = Number(m[2]);
@@ -92,8 +103,12 @@ function selected(selector: Record<string, string> | undefined, labels: Record<s
 export function serviceFromObject(svc: ServiceObject, pods: readonly PodObject[]): ServiceRecord {
   const spec = svc.spec ?? {};
   const namespace = svc.metadata.namespace ?? 'default';
-  const addresses = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter((ip) => ip && ip !== 'None');
-  const podsOfService = pods.filter((p) => (p.metadata.namespace ?? 'default') === namespace && selected(spec.selector, p.metadata.labels));
+  const addresses = (spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : []).filter(
+    (ip) => ip && ip !== 'None',
+  );
+  const podsOfService = pods.filter(
+    (p) => (p.metadata.namespace ?? 'default') === namespace && selected(spec.selector, p.metadata.labels),
+  );
   const ports: ServicePortRecord[] = [];
   for (const p of spec.ports ?? []) {
     if ((p.protocol ?? 'TCP') !== 'TCP') continue;
@@ -107,7 +122,12 @@ export function serviceFromObject(svc: ServiceObject, pods: readonly PodObject[]
         .find((cp) => cp.name === p.targetPort);
       if (named) targetPort = named.containerPort;
     }
-    ports.push({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort, protocol: portProtocol(p.name, p.appProtocol) });
+    ports.push({
+      ...(p.name ? { name: p.name } : {}),
+      port: p.port,
+      targetPort,
+      protocol: portProtocol(p.name, p.appProtocol),
+    });
   }
   return {
     name: svc.metadata.name,

@@ -10,7 +10,13 @@ import { KubernetesApiError } from '../../errors.js';
 import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
 
 interface LeaseObject extends KubeObject {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 /** How an elector runs. */
@@ -92,7 +98,9 @@ export class LeaderElector {
     if (leading) this.lastRenew = Date.now();
     if (leading === this.leading) return;
     this.leading = leading;
-    this.o.log?.(`leader election: ${this.o.identity} ${leading ? 'is now the leader' : 'is no longer the leader'} (lease ${this.o.namespace}/${this.o.name})`);
+    this.o.log?.(
+      `leader election: ${this.o.identity} ${leading ? 'is now the leader' : 'is no longer the leader'} (lease ${this.o.namespace}/${this.o.name})`,
+    );
     if (leading) this.o.onStartedLeading();
     else this.o.onStoppedLeading();
   }
@@ -103,7 +111,21 @@ export class LeaderElector {
     const lease = await this.objects.get<LeaseObject>(ref);
     if (!lease) {
       try {
-        await this.objects.create({ ...ref, metadata: { name: this.o.name, namespace: this.o.namespace, labels: { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' } }, spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.duration, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 } } as KubeObject);
+        await this.objects.create({
+          ...ref,
+          metadata: {
+            name: this.o.name,
+            namespace: this.o.namespace,
+            labels: { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' },
+          },
+          spec: {
+            holderIdentity: this.o.identity,
+            leaseDurationSeconds: this.duration,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
+        } as KubeObject);
         return true;
       } catch (err) {
         if (err instanceof KubernetesApiError && err.status === 409) return false;
@@ -113,7 +135,8 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const mine = spec.holderIdentity === this.o.identity;
     const renewed = spec.renewTime ? Date.parse(spec.renewTime) : 0;
-    const expired = !spec.holderIdentity || renewed + (spec.leaseDurationSeconds ?? this.duration) * 1000 < now.getTime();
+    const expired =
+      !spec.holderIdentity || renewed + (spec.leaseDurationSeconds ?? this.duration) * 1000 < now.getTime();
     if (!mine && !expired) return false;
     const next: LeaseObject = {
       ...lease,
@@ -126,7 +149,12 @@ export class LeaderElector {
       },
     };
     try {
-      await this.objects.rest.json({ method: 'PUT', path: await this.objects.pathOf(ref), body: next, what: `updating lease ${this.o.namespace}/${this.o.name}` });
+      await this.objects.rest.json({
+        method: 'PUT',
+        path: await this.objects.pathOf(ref),
+        body: next,
+        what: `updating lease ${this.o.namespace}/${this.o.name}`,
+      });
       return true;
     } catch (err) {
       if (err instanceof KubernetesApiError && err.status === 409) return false;
@@ -144,7 +172,12 @@ export class LeaderElector {
     try {
       const lease = await this.objects.get<LeaseObject>(ref);
       if (lease?.spec?.holderIdentity !== this.o.identity) return;
-      await this.objects.rest.json({ method: 'PUT', path: await this.objects.pathOf(ref), body: { ...lease, spec: { ...lease.spec, holderIdentity: '', renewTime: microTime(this.now()) } }, what: `releasing lease ${this.o.namespace}/${this.o.name}` });
+      await this.objects.rest.json({
+        method: 'PUT',
+        path: await this.objects.pathOf(ref),
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', renewTime: microTime(this.now()) } },
+        what: `releasing lease ${this.o.namespace}/${this.o.name}`,
+      });
     } catch (err) {
       this.o.log?.(`leader election: releasing the lease failed: ${(err as Error).message}`);
     }

@@ -42,9 +42,11 @@ export interface LeveledLog {
 /** A log at `level` writing `<level> <line>` to `write` (which adds the timestamp and newline). */
 export function leveledLog(level: ControlPlaneLogLevel, write: (line: string) => void): LeveledLog {
   const threshold = CONTROL_PLANE_LOG_LEVELS.indexOf(level);
-  const at = (l: ControlPlaneLogLevel) => (line: string): void => {
-    if (CONTROL_PLANE_LOG_LEVELS.indexOf(l) >= threshold) write(`${l} ${line}`);
-  };
+  const at =
+    (l: ControlPlaneLogLevel) =>
+    (line: string): void => {
+      if (CONTROL_PLANE_LOG_LEVELS.indexOf(l) >= threshold) write(`${l} ${line}`);
+    };
   const byLevel = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   return { level, ...byLevel, line: (line: string) => byLevel[levelOfLine(line)](line) };
 }

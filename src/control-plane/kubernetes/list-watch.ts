@@ -168,11 +168,21 @@ export class ListWatch<T extends KubeObject = KubeObject> {
   }
 
   private async watchOnce(): Promise<void> {
-    const path = await this.objects.collectionPath({ apiVersion: this.opts.apiVersion, kind: this.opts.kind, namespace: this.opts.namespace });
+    const path = await this.objects.collectionPath({
+      apiVersion: this.opts.apiVersion,
+      kind: this.opts.kind,
+      namespace: this.opts.namespace,
+    });
     const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 240;
     const res = await this.objects.rest.open({
       path,
-      query: { watch: 1, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, labelSelector: this.opts.labelSelector },
+      query: {
+        watch: 1,
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        labelSelector: this.opts.labelSelector,
+      },
       // The server closes the watch after timeoutSeconds; allow for that plus slack before calling it dead.
       timeoutMs: (timeoutSeconds + 30) * 1000,
       what: `watching ${this.description}`,
@@ -183,7 +193,11 @@ export class ListWatch<T extends KubeObject = KubeObject> {
     }
     if (res.statusCode !== 200) {
       const { readBody } = await import('../../cluster/kubernetes/rest.js');
-      throw this.objects.rest.errorFrom({ path, what: `watching ${this.description}` }, res.statusCode ?? 0, await readBody(res));
+      throw this.objects.rest.errorFrom(
+        { path, what: `watching ${this.description}` },
+        res.statusCode ?? 0,
+        await readBody(res),
+      );
     }
     this.current = res;
     if (this.stopped || this.resyncDue) res.destroy();
@@ -194,7 +208,10 @@ export class ListWatch<T extends KubeObject = KubeObject> {
         if (!line.trim()) continue;
         const event = JSON.parse(line) as { type: string; object: T & { code?: number; message?: string } };
         if (event.type === 'ERROR') {
-          failure = event.object.code === 410 ? new GoneError() : new Error(`watch error ${event.object.code ?? ''}: ${event.object.message ?? 'unknown'}`);
+          failure =
+            event.object.code === 410
+              ? new GoneError()
+              : new Error(`watch error ${event.object.code ?? ''}: ${event.object.message ?? 'unknown'}`);
           res.destroy();
           break;
         }

@@ -49,7 +49,11 @@ interface SecretObject extends KubeObject {
 const CREDENTIAL_SECRET_TYPES = new Set(['kubernetes.io/tls', 'Opaque']);
 
 interface EndpointSliceObject extends KubeObject {
-  endpoints?: { addresses?: string[]; conditions?: { ready?: boolean }; targetRef?: { kind?: string; name?: string; namespace?: string } }[];
+  endpoints?: {
+    addresses?: string[];
+    conditions?: { ready?: boolean };
+    targetRef?: { kind?: string; name?: string; namespace?: string };
+  }[];
 }
 
 function key(o: { kind: string; metadata: { namespace?: string; name: string } }, group = ''): string {
@@ -62,7 +66,13 @@ function forValidation(o: KubeObject): KubeObject {
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
-    metadata: { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), ...(generation ? { generation } : {}) },
+    metadata: {
+      name,
+      ...(namespace ? { namespace } : {}),
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      ...(generation ? { generation } : {}),
+    },
     ...(o.spec !== undefined ? { spec: o.spec } : {}),
   };
 }
@@ -94,16 +104,41 @@ export class KubernetesRegistry extends EventEmitter {
     this.trustDomain = opts.trustDomain ?? TRUST_DOMAIN;
     this.rootNamespace = opts.rootNamespace ?? MESH_NAMESPACE;
     const common = { resyncMs: opts.resyncMs, log: opts.log };
-    const reason = (what: string, type: WatchEventType, o: KubeObject): string => `${what} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} ${type.toLowerCase()}`;
+    const reason = (what: string, type: WatchEventType, o: KubeObject): string =>
+      `${what} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} ${type.toLowerCase()}`;
     // What each informer's objects feed: Services and named target ports (pods) make services;
     // pods make workloads; EndpointSlices make the membership of selector-less services.
-    const changed = (what: string, facts: RegistryChange[]) => (type: WatchEventType, o: KubeObject) => this.changed(registryChange(facts, reason(what, type, o)));
-    this.services = new ListWatch<ServiceObject>(objects, { ...common, apiVersion: 'v1', kind: 'Service', onEvent: changed('service', ['services', 'endpoints']) });
-    this.pods = new ListWatch<PodObject>(objects, { ...common, apiVersion: 'v1', kind: 'Pod', onEvent: changed('pod', ['workloads', 'endpoints', 'services']) });
-    this.namespaces = new ListWatch(objects, { ...common, apiVersion: 'v1', kind: 'Namespace', onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)) });
-    this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, { ...common, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', onEvent: changed('endpointslice', ['workloads', 'endpoints']) });
+    const changed = (what: string, facts: RegistryChange[]) => (type: WatchEventType, o: KubeObject) =>
+      this.changed(registryChange(facts, reason(what, type, o)));
+    this.services = new ListWatch<ServiceObject>(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Service',
+      onEvent: changed('service', ['services', 'endpoints']),
+    });
+    this.pods = new ListWatch<PodObject>(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Pod',
+      onEvent: changed('pod', ['workloads', 'endpoints', 'services']),
+    });
+    this.namespaces = new ListWatch(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)),
+    });
+    this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, {
+      ...common,
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      onEvent: changed('endpointslice', ['workloads', 'endpoints']),
+    });
     this.secrets = new ListWatch<SecretObject>(objects, {
-      ...common, apiVersion: 'v1', kind: 'Secret', namespace: opts.credentialNamespace ?? this.rootNamespace,
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: opts.credentialNamespace ?? this.rootNamespace,
       onEvent: (type, o) => {
         if (!CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque')) return;
         const k = [{ group: '', kind: 'Secret', namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }];
@@ -114,14 +149,23 @@ export class KubernetesRegistry extends EventEmitter {
     for (const def of MESH_KINDS) {
       const apiVersion = `${def.group}/${def.storageVersion}`;
       this.meshInformers.push(
-        new ListWatch(objects, { ...common, apiVersion, kind: def.kind, onEvent: (type, o) => this.meshResourceEvent(def.group, type, o) }),
+        new ListWatch(objects, {
+          ...common,
+          apiVersion,
+          kind: def.kind,
+          onEvent: (type, o) => this.meshResourceEvent(def.group, type, o),
+        }),
       );
     }
   }
 
   /** Starts every informer; resolves once each has listed once (or failed its first list: it keeps retrying). */
   async start(): Promise<void> {
-    await Promise.all([this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers].map((i) => i.start()));
+    await Promise.all(
+      [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers].map((i) =>
+        i.start(),
+      ),
+    );
   }
 
   /**
@@ -136,17 +180,34 @@ export class KubernetesRegistry extends EventEmitter {
   }
 
   private informers(): ListWatch[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers] as ListWatch[];
+    return [
+      this.services,
+      this.pods,
+      this.namespaces,
+      this.endpointSlices,
+      this.secrets,
+      ...this.meshInformers,
+    ] as ListWatch[];
   }
 
   /** Stops every informer and pending notification. */
   stop(): void {
-    for (const i of [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers]) i.stop();
+    for (const i of [
+      this.services,
+      this.pods,
+      this.namespaces,
+      this.endpointSlices,
+      this.secrets,
+      ...this.meshInformers,
+    ])
+      i.stop();
   }
 
   /** Kinds whose informer has not listed successfully (CRD missing, no permission). */
   unsynced(): string[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers].filter((i) => !i.synced).map((i) => i.description);
+    return [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers]
+      .filter((i) => !i.synced)
+      .map((i) => i.description);
   }
 
   /** Custom resources currently refused. */
@@ -177,9 +238,17 @@ export class KubernetesRegistry extends EventEmitter {
     const result = validateResource({ object: forValidation(o) });
     if (result.errors.length > 0 || !result.resource) {
       const problems = result.errors.map(formatIssue);
-      const rejected: RejectedResource = { kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name, problems, keptLastGood: this.resources.has(k) };
+      const rejected: RejectedResource = {
+        kind: o.kind,
+        namespace: o.metadata.namespace ?? '',
+        name: o.metadata.name,
+        problems,
+        keptLastGood: this.resources.has(k),
+      };
       this.rejectedByKey.set(k, rejected);
-      this.opts.log?.(`${where} rejected (${rejected.keptLastGood ? 'last good version kept' : 'not in force'}): ${problems.join('; ')}`);
+      this.opts.log?.(
+        `${where} rejected (${rejected.keptLastGood ? 'last good version kept' : 'not in force'}): ${problems.join('; ')}`,
+      );
       this.emit('rejected', rejected);
       return;
     }
@@ -210,11 +279,26 @@ export class KubernetesRegistry extends EventEmitter {
         members.set(k, [...(members.get(k) ?? []), svc]);
       }
     }
-    const workloads: WorkloadRecord[] = pods.flatMap((p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? []);
-    const secrets = this.secrets.list().filter((o) => CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque')).map((o) => ({
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default' }, type: o.type, data: o.data ?? {},
-    })) as unknown as MeshResource[];
-    return { configs: [...this.resources.values(), ...secrets], services, workloads, trustDomain: this.trustDomain, rootNamespace: this.rootNamespace };
+    const workloads: WorkloadRecord[] = pods.flatMap(
+      (p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? [],
+    );
+    const secrets = this.secrets
+      .list()
+      .filter((o) => CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque'))
+      .map((o) => ({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default' },
+        type: o.type,
+        data: o.data ?? {},
+      })) as unknown as MeshResource[];
+    return {
+      configs: [...this.resources.values(), ...secrets],
+      services,
+      workloads,
+      trustDomain: this.trustDomain,
+      rootNamespace: this.rootNamespace,
+    };
   }
 
   /** The current state as one snapshot (what the next push would see). */

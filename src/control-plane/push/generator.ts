@@ -53,15 +53,22 @@ export function kindRef(group: string, kind: string): KindRef {
 export function readsChange(inputs: GeneratorInputs, change: ChangeSet): boolean {
   if (change.full) return true;
   if (change.registry.some((r) => inputs.registry.includes(r))) return true;
-  return change.configs.some((k) => inputs.kinds.some((ref) => (k.group === undefined ? ref.endsWith(`/${k.kind}`) : ref === kindRef(k.group, k.kind))));
+  return change.configs.some((k) =>
+    inputs.kinds.some((ref) => (k.group === undefined ? ref.endsWith(`/${k.kind}`) : ref === kindRef(k.group, k.kind))),
+  );
 }
 
 /** A kind that is neither enforced by a generator nor declared "accepted, not enforced", or is both. */
 export class KindClaimError extends Error {
-  constructor(readonly unclaimed: readonly KindRef[], readonly doubly: readonly KindRef[]) {
+  constructor(
+    readonly unclaimed: readonly KindRef[],
+    readonly doubly: readonly KindRef[],
+  ) {
     super(
       [
-        unclaimed.length ? `config kinds no generator reads and not declared "accepted, not enforced": ${unclaimed.join(', ')}` : '',
+        unclaimed.length
+          ? `config kinds no generator reads and not declared "accepted, not enforced": ${unclaimed.join(', ')}`
+          : '',
         doubly.length ? `config kinds both read by a generator and declared not enforced: ${doubly.join(', ')}` : '',
       ]
         .filter(Boolean)

@@ -83,7 +83,40 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     if (!g.layers) return { version: snap.version, resources: g.generate(proxy, snap) };
     let whole: unknown[] | undefined;
     // The whole list only for a state-of-the-world stream; incremental streams use the layers.
-    return { version: snap.version, layers: g.layers(proxy, snap), get resources() { return (whole ??= g.generate(proxy, snap)); } };
+    return {
+      version: snap.version,
+      layers: g.layers(proxy, snap),
+      get resources() {
+        return (whole ??= g.generate(proxy, snap));
+      },
+    };
+  }
+
+  /**
+   * The objects behind the clusters (`outbound|PORT|SUBSET|FQDN`: its DestinationRule) and virtual
+   * hosts (`FQDN:PORT`: its VirtualService) a refusal names, as `DestinationRule reviews.default`.
+   */
+  describeSource(reason: string): string | undefined {
+    const hosts = new Map<string, 'DestinationRule' | 'VirtualService'>();
+    for (const m of reason.matchAll(/cluster "outbound\|\d*\|[^|"]*\|([^"]+)"/g)) hosts.set(m[1]!, 'DestinationRule');
+    for (const m of reason.matchAll(/virtual host "([^":]+):\d+"/g)) hosts.set(m[1]!, 'VirtualService');
+    const found = new Set<string>();
+    for (const [fqdn, kind] of hosts) {
+      for (const o of this.current.configs(kind)) {
+        const ns = o.metadata.namespace ?? 'default';
+        const spec = o.spec as { host?: string; hosts?: string[] };
+        const names = kind === 'DestinationRule' ? [spec.host ?? ''] : (spec.hosts ?? []);
+        // Short names resolve in the object's namespace, as Istio resolves them.
+        if (
+          names.some(
+            (h) =>
+              h === fqdn || `${h}.${ns}.svc.cluster.local` === fqdn || (h.includes('.') && fqdn.startsWith(`${h}.`)),
+          )
+        )
+          found.add(`${kind} ${o.metadata.name}.${ns}`);
+      }
+    }
+    return found.size ? [...found].sort().join(', ') : undefined;
   }
 
   /**
@@ -94,7 +127,9 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     const out: Record<string, unknown[]> = {};
     for (const t of this.opts.generators.types()) {
       const g = this.opts.generators.get(t)!;
-      const named = g.layers ? g.layers(proxy, this.current).flatMap((l) => l.resources) : nameResources(g.generate(proxy, this.current));
+      const named = g.layers
+        ? g.layers(proxy, this.current).flatMap((l) => l.resources)
+        : nameResources(g.generate(proxy, this.current));
       out[t] = assembleResources(t, named);
     }
     return out;
@@ -135,7 +170,9 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
     };
     this.history.push(record);
     if (this.history.length > 50) this.history.shift();
-    this.opts.log?.(`push ${record.version}: ${change.full ? 'full' : `${change.configs.length} config(s), registry [${change.registry.join(', ')}]`} (${change.reasons.slice(0, 3).join('; ')}) -> ${sent} response(s)`);
+    this.opts.log?.(
+      `push ${record.version}: ${change.full ? 'full' : `${change.configs.length} config(s), registry [${change.registry.join(', ')}]`} (${change.reasons.slice(0, 3).join('; ')}) -> ${sent} response(s)`,
+    );
     this.emit('pushed', record);
     return record;
   }

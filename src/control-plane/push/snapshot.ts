@@ -6,7 +6,13 @@
  */
 import type { MeshResource } from '../../config/index.js';
 import { MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
-import { computeEndpoints, serviceKey, type EndpointRecord, type ServiceRecord, type WorkloadRecord } from '../registry/model.js';
+import {
+  computeEndpoints,
+  serviceKey,
+  type EndpointRecord,
+  type ServiceRecord,
+  type WorkloadRecord,
+} from '../registry/model.js';
 import type { MeshSnapshot } from '../translate/model.js';
 
 /** A config object as validated (the YAML users applied, namespace defaulted). */
@@ -32,6 +38,8 @@ export interface SnapshotInputs {
   readonly trustDomain?: string;
   /** Istio's root namespace (namespace-wide policies there apply mesh-wide); default mesh-system. */
   readonly rootNamespace?: string;
+  /** Istio's MeshConfig (an IstioOperator's spec.meshConfig), as the platform keeps it; read by the telemetry generator. */
+  readonly meshConfig?: Readonly<Record<string, unknown>>;
 }
 
 /** One immutable push context. */
@@ -48,6 +56,7 @@ export class PushSnapshot implements MeshSnapshot {
   readonly resources: readonly ConfigObject[];
   readonly trustDomain: string;
   readonly rootNamespace: string;
+  readonly meshConfig: Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     /** The version proxies see as version_info: `<time>/<sequence>`, like istiod's. */
@@ -68,6 +77,7 @@ export class PushSnapshot implements MeshSnapshot {
     this.resources = Object.freeze([...this.byKind.values()].flat());
     this.trustDomain = inputs.trustDomain ?? TRUST_DOMAIN;
     this.rootNamespace = inputs.rootNamespace ?? MESH_NAMESPACE;
+    this.meshConfig = inputs.meshConfig ? deepFreeze(structuredClone(inputs.meshConfig)) : undefined;
     this.services = deepFreeze(structuredClone([...inputs.services]));
     this.workloads = deepFreeze(structuredClone([...inputs.workloads]));
     for (const s of this.services) this.servicesByKey.set(serviceKey(s), s);

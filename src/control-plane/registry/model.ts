@@ -78,6 +78,11 @@ export interface WorkloadRecord {
    * Absent or true: serving.
    */
   readonly serving?: boolean;
+  /**
+   * Linkerd's default inbound policy for ports no Server covers (pod annotation
+   * `config.linkerd.io/default-inbound-policy`); absent: all-unauthenticated.
+   */
+  readonly defaultInboundPolicy?: string;
   /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
   readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
 }
@@ -99,13 +104,19 @@ export function serviceKey(s: { name: string; namespace: string }): string {
 }
 
 /** Whether `labels` carry every key/value of `selector` (no selector selects nothing; an empty one, its whole namespace). */
-export function selectorMatches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function selectorMatches(
+  selector: Readonly<Record<string, string>> | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (!selector) return false;
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
 /** Endpoints of every service: workloads selected by label, or members by name, per service port. */
-export function computeEndpoints(services: readonly ServiceRecord[], workloads: readonly WorkloadRecord[]): Map<string, Map<number, EndpointRecord[]>> {
+export function computeEndpoints(
+  services: readonly ServiceRecord[],
+  workloads: readonly WorkloadRecord[],
+): Map<string, Map<number, EndpointRecord[]>> {
   const out = new Map<string, Map<number, EndpointRecord[]>>();
   // Candidates by (namespace, label) and by (namespace, member of): every service costs its
   // candidates, not a scan of every workload (1000 services x 2000 workloads on every snapshot).
@@ -124,7 +135,11 @@ export function computeEndpoints(services: readonly ServiceRecord[], workloads: 
     const byPort = new Map<number, EndpointRecord[]>();
     for (const p of svc.ports) byPort.set(p.port, []);
     const first = svc.selector ? Object.entries(svc.selector)[0] : undefined;
-    const selected = !svc.selector ? [] : first ? (index.get(`l\0${svc.namespace}\0${first[0]}\0${first[1]}`) ?? []) : (index.get(`n\0${svc.namespace}`) ?? []);
+    const selected = !svc.selector
+      ? []
+      : first
+        ? (index.get(`l\0${svc.namespace}\0${first[0]}\0${first[1]}`) ?? [])
+        : (index.get(`n\0${svc.namespace}`) ?? []);
     const candidates = new Set<number>([...selected, ...(index.get(`m\0${svc.namespace}\0${svc.name}`) ?? [])]);
     for (const i of [...candidates].sort((a, b) => a - b)) {
       const w = workloads[i]!;

@@ -45,4 +45,3 @@ export function portProtocol(name: string | undefined, appProtocol: string | und
   }
   return 'auto';
 }
-

@@ -28,11 +28,19 @@ export function serviceFromObject(obj: CoreObject): ServiceRecord {
         ...(protocol !== 'auto' ? { protocol } : {}),
       };
     });
-  return { name: obj.metadata.name ?? '', namespace: obj.metadata.namespace ?? 'default', ports, ...(spec.selector ? { selector: spec.selector } : {}) };
+  return {
+    name: obj.metadata.name ?? '',
+    namespace: obj.metadata.namespace ?? 'default',
+    ports,
+    ...(spec.selector ? { selector: spec.selector } : {}),
+  };
 }
 
 /** Every service: Service objects, then implicit ones from `run --service` members without an object. */
-export function collectServices(serviceObjects: readonly CoreObject[], workloads: readonly WorkloadRecord[]): ServiceRecord[] {
+export function collectServices(
+  serviceObjects: readonly CoreObject[],
+  workloads: readonly WorkloadRecord[],
+): ServiceRecord[] {
   const out = new Map<string, ServiceRecord>();
   for (const o of serviceObjects) {
     const s = serviceFromObject(o);
@@ -44,7 +52,11 @@ export function collectServices(serviceObjects: readonly CoreObject[], workloads
       const port = w.servicePort ?? w.ports?.[0];
       if (port === undefined) continue;
       const existing = out.get(key);
-      if (existing && serviceObjects.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === w.namespace)) continue;
+      if (
+        existing &&
+        serviceObjects.some((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === w.namespace)
+      )
+        continue;
       const ports = existing ? existing.ports : [];
       const vip = w.serviceAddresses?.[(w.services ?? []).indexOf(name)];
       const addresses = [...new Set([...(existing?.addresses ?? []), ...(vip ? [vip] : [])])];

@@ -8,7 +8,14 @@ import { EventEmitter } from 'node:events';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigInvalidError } from '../../errors.js';
-import { formatIssue, splitApiVersion, validateResource, type CoreObject, type MeshResource, type ResourceInput } from '../../config/index.js';
+import {
+  formatIssue,
+  splitApiVersion,
+  validateResource,
+  type CoreObject,
+  type MeshResource,
+  type ResourceInput,
+} from '../../config/index.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { ConfigKey } from '../push/snapshot.js';
 
@@ -48,7 +55,12 @@ export interface ConfigStore extends EventEmitter {
 
 /** The key of an object. */
 export function storeKeyOf(obj: StoredObject): StoreKey {
-  return { group: splitApiVersion(obj.apiVersion).group, kind: obj.kind, namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name ?? '' };
+  return {
+    group: splitApiVersion(obj.apiVersion).group,
+    kind: obj.kind,
+    namespace: obj.metadata.namespace ?? 'default',
+    name: obj.metadata.name ?? '',
+  };
 }
 
 function keyString(k: StoreKey): string {
@@ -56,7 +68,10 @@ function keyString(k: StoreKey): string {
 }
 
 /** Validates inputs as the store accepts them: mesh kinds, Services and Secrets; returns the typed objects or every problem. */
-export function validateForStore(inputs: readonly ResourceInput[], defaultNamespace: string): { objects: StoredObject[]; problems: string[] } {
+export function validateForStore(
+  inputs: readonly ResourceInput[],
+  defaultNamespace: string,
+): { objects: StoredObject[]; problems: string[] } {
   const objects: StoredObject[] = [];
   const problems: string[] = [];
   for (const input of inputs) {
@@ -73,14 +88,18 @@ export function validateForStore(inputs: readonly ResourceInput[], defaultNamesp
     if (r.core) {
       // Secrets hold gateway certificates (credentialName) and TLS origination credentials.
       if (r.core.role !== 'service' && r.core.role !== 'secret') {
-        problems.push(`${where()}${subject}: a ${r.core.kind} is not mesh config; on the local platform, start workloads with 'meshctl run' (Services, Secrets and mesh kinds are accepted)`);
+        problems.push(
+          `${where()}${subject}: a ${r.core.kind} is not mesh config; on the local platform, start workloads with 'meshctl run' (Services, Secrets and mesh kinds are accepted)`,
+        );
         continue;
       }
       if (r.coreObject) objects.push(r.coreObject);
       continue;
     }
     if (!r.kind || !r.resource) {
-      problems.push(`${where()}${subject}: unknown kind ${r.identity.apiVersion} ${r.identity.kind}; run 'meshctl get --help' for the kinds the mesh understands`);
+      problems.push(
+        `${where()}${subject}: unknown kind ${r.identity.apiVersion} ${r.identity.kind}; run 'meshctl get --help' for the kinds the mesh understands`,
+      );
       continue;
     }
     objects.push(r.resource);
@@ -88,7 +107,8 @@ export function validateForStore(inputs: readonly ResourceInput[], defaultNamesp
   const seen = new Map<string, number>();
   objects.forEach((o, i) => {
     const k = keyString(storeKeyOf(o));
-    if (seen.has(k)) problems.push(`${o.kind} ${o.metadata.namespace}/${o.metadata.name} appears twice in the input; keep one`);
+    if (seen.has(k))
+      problems.push(`${o.kind} ${o.metadata.namespace}/${o.metadata.name} appears twice in the input; keep one`);
     seen.set(k, i);
   });
   return { objects, problems };
@@ -109,7 +129,10 @@ export class FileConfigStore extends EventEmitter implements ConfigStore {
   static async open(dir: string, warn: (line: string) => void = () => undefined): Promise<FileConfigStore> {
     const store = new FileConfigStore(dir);
     // Read and written as Kubernetes reads YAML (1.1 scalars), like every YAML the CLI reads.
-    const [{ parseYamlValue }, { stringifyForKubernetes }] = await Promise.all([import('../../config/documents.js'), import('../../ui/kube-yaml.js')]);
+    const [{ parseYamlValue }, { stringifyForKubernetes }] = await Promise.all([
+      import('../../config/documents.js'),
+      import('../../ui/kube-yaml.js'),
+    ]);
     store.yaml = { parse: parseYamlValue, stringify: (v) => stringifyForKubernetes(v) };
     for (const file of await listYamlFiles(dir)) {
       let obj: unknown;
@@ -131,7 +154,12 @@ export class FileConfigStore extends EventEmitter implements ConfigStore {
 
   list(filter: { kind?: string; namespace?: string; group?: string } = {}): StoredObject[] {
     return [...this.objects.values()]
-      .filter((o) => (!filter.kind || o.kind === filter.kind) && (!filter.namespace || o.metadata.namespace === filter.namespace) && (filter.group === undefined || splitApiVersion(o.apiVersion).group === filter.group))
+      .filter(
+        (o) =>
+          (!filter.kind || o.kind === filter.kind) &&
+          (!filter.namespace || o.metadata.namespace === filter.namespace) &&
+          (filter.group === undefined || splitApiVersion(o.apiVersion).group === filter.group),
+      )
       .sort((a, b) => keyString(storeKeyOf(a)).localeCompare(keyString(storeKeyOf(b))));
   }
 
@@ -152,7 +180,12 @@ export class FileConfigStore extends EventEmitter implements ConfigStore {
   apply(inputs: readonly ResourceInput[], opts: { defaultNamespace: string }): Promise<StoreOutcome[]> {
     return this.serialised(async () => {
       const { objects, problems } = validateForStore(inputs, opts.defaultNamespace);
-      if (problems.length) throw new ConfigInvalidError('the config', problems, 'nothing was applied; fix the fields named above and apply again');
+      if (problems.length)
+        throw new ConfigInvalidError(
+          'the config',
+          problems,
+          'nothing was applied; fix the fields named above and apply again',
+        );
       const outcomes: StoreOutcome[] = [];
       const changed: StoreKey[] = [];
       for (const obj of objects) {
@@ -213,6 +246,7 @@ async function listYamlFiles(dir: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
     throw err;
   }
-  for (const e of entries) if (e.isFile() && e.name.endsWith('.yaml') && !e.name.startsWith('.')) out.push(join(e.parentPath, e.name));
+  for (const e of entries)
+    if (e.isFile() && e.name.endsWith('.yaml') && !e.name.startsWith('.')) out.push(join(e.parentPath, e.name));
   return out.sort();
 }

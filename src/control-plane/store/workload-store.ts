@@ -25,7 +25,11 @@ export class WorkloadStore extends EventEmitter {
     try {
       const parsed = JSON.parse(await readFile(file, 'utf8')) as { workloads?: RegisteredWorkload[] };
       // Records written before peersDialAddress existed: a captured local workload is dialed by address.
-      for (const w of parsed.workloads ?? []) store.records.set(`${w.namespace}/${w.name}`, w.capture && w.peersDialAddress === undefined ? { ...w, peersDialAddress: true } : w);
+      for (const w of parsed.workloads ?? [])
+        store.records.set(
+          `${w.namespace}/${w.name}`,
+          w.capture && w.peersDialAddress === undefined ? { ...w, peersDialAddress: true } : w,
+        );
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -33,7 +37,9 @@ export class WorkloadStore extends EventEmitter {
   }
 
   list(namespace?: string): RegisteredWorkload[] {
-    return [...this.records.values()].filter((w) => !namespace || w.namespace === namespace).sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    return [...this.records.values()]
+      .filter((w) => !namespace || w.namespace === namespace)
+      .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   }
 
   get(namespace: string, name: string): RegisteredWorkload | undefined {

@@ -6,7 +6,14 @@
 import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Grpc } from '../../protocol/stream/grpc.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, NodeMessage, StatusMessage } from '../../protocol/stream/messages.js';
+import type {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+  NodeMessage,
+  StatusMessage,
+} from '../../protocol/stream/messages.js';
 import { parseSpiffeUri, spiffeUri } from '../../protocol/pki/spiffe.js';
 import { ProxyConnection, type ConnectionView, type StreamProtocol } from './connection.js';
 import { EncodedMessage } from './resource-encoding.js';
@@ -16,7 +23,10 @@ import { controlPlaneMetrics } from '../metrics.js';
 
 type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 type DeltaCall = ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse | EncodedMessage>;
-type AnyCall = ServerDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, DiscoveryResponse | DeltaDiscoveryResponse | EncodedMessage>;
+type AnyCall = ServerDuplexStream<
+  DiscoveryRequest | DeltaDiscoveryRequest,
+  DiscoveryResponse | DeltaDiscoveryResponse | EncodedMessage
+>;
 
 /** Events: 'connected' (view), 'disconnected' (view), 'ack' / 'nack' (view, typeUrl). */
 export class AdsServer extends EventEmitter {
@@ -83,7 +93,12 @@ export class AdsServer extends EventEmitter {
       if (!conn) {
         const made = this.open(call, req.node, protocol, (m) => sender.send(m));
         if (typeof made === 'string') {
-          fail(made.startsWith('no client certificate') ? this.grpc.status.UNAUTHENTICATED : this.grpc.status.PERMISSION_DENIED, made);
+          fail(
+            made.startsWith('no client certificate')
+              ? this.grpc.status.UNAUTHENTICATED
+              : this.grpc.status.PERMISSION_DENIED,
+            made,
+          );
           return;
         }
         conn = made;
@@ -108,11 +123,19 @@ export class AdsServer extends EventEmitter {
   }
 
   /** Authenticates the first request: the node must be who its certificate says. */
-  private open(call: AnyCall, node: NodeMessage | null | undefined, protocol: StreamProtocol, send: (m: DiscoveryResponse | EncodedMessage) => void): ProxyConnection | string {
+  private open(
+    call: AnyCall,
+    node: NodeMessage | null | undefined,
+    protocol: StreamProtocol,
+    send: (m: DiscoveryResponse | EncodedMessage) => void,
+  ): ProxyConnection | string {
     const auth = call.getAuthContext();
     const raw = auth?.sslPeerCertificate;
     if (!raw) return 'no client certificate: a proxy must present its workload certificate (get one from the CA first)';
-    const uri = (raw.subjectaltname ?? '').split(/,\s*/).find((s) => s.startsWith('URI:spiffe://'))?.slice(4);
+    const uri = (raw.subjectaltname ?? '')
+      .split(/,\s*/)
+      .find((s) => s.startsWith('URI:spiffe://'))
+      ?.slice(4);
     const id = uri ? parseSpiffeUri(uri) : undefined;
     if (!uri || !id) return 'the client certificate carries no mesh SPIFFE identity';
     const meta = node?.metadata;
@@ -167,8 +190,19 @@ export class AdsServer extends EventEmitter {
     this.onAnswer(conn, typeUrl, req.response_nonce, undefined, req.error_detail);
   }
 
-  private onAnswer(conn: ProxyConnection, typeUrl: string, nonce: string, versionInfo: string | undefined, detail: StatusMessage | null | undefined): void {
-    const error = detail && (detail.message || detail.code) ? detail.message || `code ${detail.code}` : undefined;
+  private onAnswer(
+    conn: ProxyConnection,
+    typeUrl: string,
+    nonce: string,
+    versionInfo: string | undefined,
+    detail: StatusMessage | null | undefined,
+  ): void {
+    let error = detail && (detail.message || detail.code) ? detail.message || `code ${detail.code}` : undefined;
+    if (error !== undefined) {
+      // Name the config objects behind it, for proxy-status, check and this log.
+      const from = this.describeSource(error.slice(0, 4096));
+      if (from) error = `${from}: ${error}`;
+    }
     const outcome = conn.answer(typeUrl, nonce, versionInfo, error);
     if (outcome === 'nack') {
       controlPlaneMetrics.rejected(typeUrl);
@@ -186,6 +220,14 @@ export class AdsServer extends EventEmitter {
     if (!generated || !conn.push(typeUrl, generated, force)) return false;
     controlPlaneMetrics.pushed(typeUrl, (performance.now() - started) / 1000);
     return true;
+  }
+
+  private describeSource(reason: string): string | undefined {
+    try {
+      return this.source.describeSource?.(reason);
+    } catch {
+      return undefined;
+    }
   }
 
   private safeGenerate(conn: ProxyConnection, typeUrl: string) {

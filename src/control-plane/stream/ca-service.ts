@@ -12,9 +12,17 @@ import type { CredentialAuthenticator } from '../ca/authenticator.js';
 import { controlPlaneMetrics } from '../metrics.js';
 
 /** Builds the CertificateService implementation. `log` gets one line per request, never the credential. */
-export function certificateService(grpc: Grpc, authority: CertificateAuthority, authenticator: CredentialAuthenticator, log: (line: string) => void): UntypedServiceImplementation {
+export function certificateService(
+  grpc: Grpc,
+  authority: CertificateAuthority,
+  authenticator: CredentialAuthenticator,
+  log: (line: string) => void,
+): UntypedServiceImplementation {
   return {
-    CreateCertificate(call: ServerUnaryCall<CreateCertificateRequest, CreateCertificateResponse>, callback: sendUnaryData<CreateCertificateResponse>) {
+    CreateCertificate(
+      call: ServerUnaryCall<CreateCertificateRequest, CreateCertificateResponse>,
+      callback: sendUnaryData<CreateCertificateResponse>,
+    ) {
       const { csr, credential, ttl_seconds } = call.request;
       controlPlaneMetrics.csrReceived();
       void (async () => {
@@ -30,7 +38,13 @@ export function certificateService(grpc: Grpc, authority: CertificateAuthority, 
               : err instanceof MeshError && err.code === ErrorCode.CertificateRequestInvalid
                 ? grpc.status.INVALID_ARGUMENT
                 : grpc.status.INTERNAL;
-          controlPlaneMetrics.signFailed(code === grpc.status.UNAUTHENTICATED ? 'credential_rejected' : code === grpc.status.INVALID_ARGUMENT ? 'csr_invalid' : 'internal');
+          controlPlaneMetrics.signFailed(
+            code === grpc.status.UNAUTHENTICATED
+              ? 'credential_rejected'
+              : code === grpc.status.INVALID_ARGUMENT
+                ? 'csr_invalid'
+                : 'internal',
+          );
           const message = err instanceof Error ? err.message : String(err);
           log(`certificate request from ${call.getPeer()} refused: ${message}`);
           callback({ code, details: message });

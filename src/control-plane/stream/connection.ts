@@ -13,7 +13,14 @@ import type { DiscoveryResponse } from '../../protocol/stream/messages.js';
 import { assembleResources } from '../../protocol/stream/resources.js';
 import { MAX_STREAM_MESSAGE_BYTES, formatBytes } from '../../config/limits.js';
 import { DeltaTypeState } from './delta-state.js';
-import { EncodedMessage, encodeDeltaResponse, encodeLayer, encodeList, layerOfList, versionsLayer } from './resource-encoding.js';
+import {
+  EncodedMessage,
+  encodeDeltaResponse,
+  encodeLayer,
+  encodeList,
+  layerOfList,
+  versionsLayer,
+} from './resource-encoding.js';
 import type { GeneratedResources, ProxyNode } from './source.js';
 
 /** Which protocol a stream speaks. */
@@ -70,7 +77,10 @@ export class ProxyConnection {
   /** Records a subscription (the first request of a type on this stream), with what an incremental proxy says it holds. */
   subscribe(typeUrl: string, held?: Readonly<Record<string, string>>): void {
     if (this.types.has(typeUrl)) return;
-    this.types.set(typeUrl, { state: {}, ...(this.protocol === 'delta' ? { delta: new DeltaTypeState(held ? versionsLayer(held) : undefined) } : {}) });
+    this.types.set(typeUrl, {
+      state: {},
+      ...(this.protocol === 'delta' ? { delta: new DeltaTypeState(held ? versionsLayer(held) : undefined) } : {}),
+    });
   }
 
   /**
@@ -80,7 +90,9 @@ export class ProxyConnection {
   push(typeUrl: string, generated: GeneratedResources, force = false): boolean {
     const record = this.types.get(typeUrl);
     if (!record) return false;
-    return record.delta ? this.pushDelta(typeUrl, record, record.delta, generated, force) : this.pushWhole(typeUrl, record, generated, force);
+    return record.delta
+      ? this.pushDelta(typeUrl, record, record.delta, generated, force)
+      : this.pushWhole(typeUrl, record, generated, force);
   }
 
   private pushWhole(typeUrl: string, record: TypeRecord, generated: GeneratedResources, force: boolean): boolean {
@@ -97,7 +109,13 @@ export class ProxyConnection {
     return true;
   }
 
-  private pushDelta(typeUrl: string, record: TypeRecord, state: DeltaTypeState, generated: GeneratedResources, force: boolean): boolean {
+  private pushDelta(
+    typeUrl: string,
+    record: TypeRecord,
+    state: DeltaTypeState,
+    generated: GeneratedResources,
+    force: boolean,
+  ): boolean {
     const layers = (generated.layers ?? [layerOfList(generated.resources)]).map(encodeLayer);
     const d = state.delta(layers);
     if (!force && state.isCurrent(d.digest)) return false;
@@ -127,7 +145,10 @@ export class ProxyConnection {
     const message =
       `not sent by the control plane: the ${type} for this proxy are ${formatBytes(size)}, above the ${formatBytes(MAX_STREAM_MESSAGE_BYTES)} ` +
       'a proxy accepts in one response; the proxy keeps its last config. Make the config objects that reach it smaller';
-    record.state = { ...record.state, lastNack: { nonce, keptVersion: record.state.ackedVersion ?? '', message, at: new Date().toISOString() } };
+    record.state = {
+      ...record.state,
+      lastNack: { nonce, keptVersion: record.state.ackedVersion ?? '', message, at: new Date().toISOString() },
+    };
     this.oversize?.(typeUrl, message);
     return false;
   }
@@ -149,7 +170,12 @@ export class ProxyConnection {
    * older nonce than the last sent are stale for the sync state (the proxy had not seen the
    * newer one yet), as xDS servers treat them, but still settle what the proxy holds.
    */
-  answer(typeUrl: string, nonce: string, versionInfo: string | undefined, error: string | undefined): 'ack' | 'nack' | 'stale' {
+  answer(
+    typeUrl: string,
+    nonce: string,
+    versionInfo: string | undefined,
+    error: string | undefined,
+  ): 'ack' | 'nack' | 'stale' {
     const record = this.types.get(typeUrl);
     if (!record) return 'stale';
     let version = versionInfo;
@@ -160,7 +186,15 @@ export class ProxyConnection {
     if (nonce !== record.state.sentNonce) return 'stale';
     const at = new Date().toISOString();
     if (error !== undefined) {
-      record.state = { ...record.state, lastNack: { nonce, keptVersion: (record.delta ? record.state.ackedVersion : versionInfo) ?? '', message: error, at } };
+      record.state = {
+        ...record.state,
+        lastNack: {
+          nonce,
+          keptVersion: (record.delta ? record.state.ackedVersion : versionInfo) ?? '',
+          message: error,
+          at,
+        },
+      };
       return 'nack';
     }
     record.state = { ...record.state, ackedVersion: version ?? '', ackedNonce: nonce, ackedAt: at };
@@ -174,7 +208,10 @@ export class ProxyConnection {
     const layers = record.delta.sentLayers();
     if (!layers) return undefined;
     const named = [];
-    for (const l of layers.values()) for (const r of l.byName.values()) if ('body' in r) named.push({ name: r.name, resource: JSON.parse((r as { body: Buffer }).body.toString('utf8')) as unknown });
+    for (const l of layers.values())
+      for (const r of l.byName.values())
+        if ('body' in r)
+          named.push({ name: r.name, resource: JSON.parse((r as { body: Buffer }).body.toString('utf8')) as unknown });
     return assembleResources(typeUrl, named);
   }
 

@@ -8,7 +8,13 @@
  * names the NACKed response and any response sent after it touched become uncertain, and every
  * later response re-sends them (or removes them) until one that did is ACKed.
  */
-import { diffLayers, diffWire, type EncodedLayer, type EncodedResource, type VersionedName } from './resource-encoding.js';
+import {
+  diffLayers,
+  diffWire,
+  type EncodedLayer,
+  type EncodedResource,
+  type VersionedName,
+} from './resource-encoding.js';
 
 type Layers = ReadonlyMap<string, EncodedLayer<VersionedName>>;
 
@@ -113,7 +119,14 @@ export class DeltaTypeState {
 
   /** Records a response as sent. */
   sent(nonce: string, version: string, d: Delta): void {
-    this.pending.push({ nonce, version, layers: d.layers, changed: d.changed, removed: d.removed, settles: [...this.uncertain] });
+    this.pending.push({
+      nonce,
+      version,
+      layers: d.layers,
+      changed: d.changed,
+      removed: d.removed,
+      settles: [...this.uncertain],
+    });
     this.assumed = d.layers;
     this.lastSent = d.layers;
     this.lastDigest = d.digest;

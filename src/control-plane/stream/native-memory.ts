@@ -29,7 +29,10 @@ export function keepLargeBuffersOffTheHeap(): boolean {
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
     const libc = koffi.load(null);
     // musl has no mallopt: the lookup throws and nothing changes (musl does not keep large blocks).
-    const mallopt = libc.func('int mallopt(int param, int value)') as unknown as (param: number, value: number) => number;
+    const mallopt = libc.func('int mallopt(int param, int value)') as unknown as (
+      param: number,
+      value: number,
+    ) => number;
     applied = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) === 1;
     if (applied) mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
   } catch {

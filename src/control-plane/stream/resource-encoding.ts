@@ -88,7 +88,13 @@ function field(no: number, payload: Buffer): Buffer[] {
 const text = (s: string): Buffer => Buffer.from(s, 'utf8');
 
 /** A DeltaDiscoveryResponse (mesh.proto) from already framed resources (`wires`: EncodedResource.wire, or runs of them). */
-export function encodeDeltaResponse(systemVersion: string, wires: readonly Buffer[], typeUrl: string, nonce: string, removed: readonly string[]): Buffer {
+export function encodeDeltaResponse(
+  systemVersion: string,
+  wires: readonly Buffer[],
+  typeUrl: string,
+  nonce: string,
+  removed: readonly string[],
+): Buffer {
   const parts: Buffer[] = [];
   if (systemVersion) parts.push(...field(1, text(systemVersion)));
   parts.push(...wires);
@@ -236,7 +242,12 @@ export function encodeList(resources: readonly unknown[]): { bodies: Buffer[]; d
   let e = lists.get(resources);
   if (!e) {
     const list = [...encodeLayer(layerOfList(resources)).byName.values()];
-    e = { bodies: list.map((r) => r.body), digest: createHash('sha256').update(list.map((r) => r.version).join('\n')).digest('hex') };
+    e = {
+      bodies: list.map((r) => r.body),
+      digest: createHash('sha256')
+        .update(list.map((r) => r.version).join('\n'))
+        .digest('hex'),
+    };
     lists.set(resources, e);
   }
   return e;

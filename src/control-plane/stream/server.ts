@@ -53,7 +53,10 @@ function withPreEncodedResponses(def: ServiceDefinition): ServiceDefinition {
   const out: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(def as Record<string, MethodDefinition<unknown, unknown>>)) {
     const serialize = method.responseSerialize;
-    out[name] = { ...method, responseSerialize: (m: unknown) => (m instanceof EncodedMessage ? m.bytes : serialize(m)) };
+    out[name] = {
+      ...method,
+      responseSerialize: (m: unknown) => (m instanceof EncodedMessage ? m.bytes : serialize(m)),
+    };
   }
   return out as ServiceDefinition;
 }
@@ -69,9 +72,18 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
   const { grpc } = proto;
   const log = opts.log ?? (() => undefined);
   const ttlSeconds = opts.servingTtlSeconds ?? DEFAULT_SERVING_TTL_SECONDS;
-  const issue = () => opts.authority.issueServing({ dns: controlPlaneDnsNames(opts.dnsNames), ips: ['127.0.0.1', '::1'] }, { namespace: MESH_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE }, ttlSeconds);
+  const issue = () =>
+    opts.authority.issueServing(
+      { dns: controlPlaneDnsNames(opts.dnsNames), ips: ['127.0.0.1', '::1'] },
+      { namespace: MESH_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE },
+      ttlSeconds,
+    );
   let serving = await issue();
-  const provider = new MemoryCertificateProvider({ certChainPem: serving.certChainPem, keyPem: serving.keyPem, trustRootsPem: opts.authority.rootPem });
+  const provider = new MemoryCertificateProvider({
+    certChainPem: serving.certChainPem,
+    keyPem: serving.keyPem,
+    trustRootsPem: opts.authority.rootPem,
+  });
   // Renewed at half-life; new handshakes get the new certificate, open streams keep theirs (TLS
   // checks a certificate at the handshake only), so no proxy is disconnected by a rotation.
   let rotation: NodeJS.Timeout | undefined;
@@ -107,7 +119,11 @@ export async function startMeshServer(opts: MeshServerOptions): Promise<MeshServ
   server.addService(withPreEncodedResponses(proto.ads), ads.service());
   server.addService(proto.ca, certificateService(grpc, opts.authority, opts.authenticator, log));
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, provider.serverCredentials(grpc), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(
+      `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`,
+      provider.serverCredentials(grpc),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    );
   });
   // grpc-js (1.14) registers its context watcher after the provider's first update and drops
   // connections until the next one: publish the material once more now that it listens.

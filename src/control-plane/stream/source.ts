@@ -35,6 +35,11 @@ export interface ProxyConfigSource {
   readonly version: string;
   /** Resources of `typeUrl` for `proxy`; undefined when no generator serves that type. */
   generate(proxy: ProxyNode, typeUrl: string): GeneratedResources | undefined;
+  /**
+   * The config objects a proxy's refusal points at (`DestinationRule reviews.default`), from the
+   * cluster and virtual host names in it; undefined when none is found.
+   */
+  describeSource?(reason: string): string | undefined;
 }
 
 /** Decides, for one push, whether a proxy's type must be regenerated (a generator's "does this change concern me"). */

@@ -6,7 +6,18 @@
  */
 import type { ClusterConfig, EndpointConfig } from '../../protocol/proxy-config/index.js';
 import { destinationPolicy } from './destination-rules.js';
-import { clusterName, peerPortOn, protocolOf, serves, serviceFqdn, spiffeId, type MeshService, type MeshSnapshot, type MeshWorkload, type ServicePort } from './model.js';
+import {
+  clusterName,
+  peerPortOn,
+  protocolOf,
+  serves,
+  serviceFqdn,
+  spiffeId,
+  type MeshService,
+  type MeshSnapshot,
+  type MeshWorkload,
+  type ServicePort,
+} from './model.js';
 
 /** Istio's subset cluster name. */
 export function subsetClusterName(port: number, subset: string, fqdn: string): string {
@@ -48,7 +59,9 @@ class WorkloadIndex {
     const members = this.byMembership.get(`${service.namespace}\0${service.name}`) ?? [];
     if (!service.selector) return members;
     const first = Object.entries(service.selector)[0];
-    const selected = first ? (this.byLabel.get(`${service.namespace}\0${first[0]}\0${first[1]}`) ?? []) : (this.byNamespace.get(service.namespace) ?? []);
+    const selected = first
+      ? (this.byLabel.get(`${service.namespace}\0${first[0]}\0${first[1]}`) ?? [])
+      : (this.byNamespace.get(service.namespace) ?? []);
     if (!members.length) return selected;
     const set = new Set([...selected, ...members]);
     return this.all.filter((w) => set.has(w));
@@ -56,14 +69,21 @@ class WorkloadIndex {
 }
 
 /** The endpoints of a service port: the workloads it selects, at the port peers reach them on. */
-export function endpointsOf(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, candidates: readonly MeshWorkload[] = snapshot.workloads): EndpointConfig[] {
+export function endpointsOf(
+  snapshot: MeshSnapshot,
+  service: MeshService,
+  port: ServicePort,
+  candidates: readonly MeshWorkload[] = snapshot.workloads,
+): EndpointConfig[] {
   return candidates
     .filter((w) => w.serving !== false && serves(service, w))
     .map((w) => ({
       address: w.address,
       port: peerPortOn(port, w),
       labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace },
-      ...(w.meshed !== false ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+      ...(w.meshed !== false
+        ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
+        : { tls: 'disable' as const }),
     }));
 }
 
@@ -94,7 +114,10 @@ export function outboundClusters(snapshot: MeshSnapshot, clientNamespace: string
         out.push({
           ...base,
           name: subsetClusterName(port.port, s.name, fqdn),
-          endpoints: withTls(endpoints.filter((e) => Object.entries(s.labels).every(([k, v]) => e.labels?.[k] === v)), s.policy.tls),
+          endpoints: withTls(
+            endpoints.filter((e) => Object.entries(s.labels).every(([k, v]) => e.labels?.[k] === v)),
+            s.policy.tls,
+          ),
           loadBalancer: undefined,
           connectionPool: undefined,
           outlierDetection: undefined,
@@ -104,5 +127,16 @@ export function outboundClusters(snapshot: MeshSnapshot, clientNamespace: string
     }
   }
   // JSON has no undefined: drop the fields a subset cleared.
-  return out.map((c) => JSON.parse(JSON.stringify(c)) as ClusterConfig);
+  return out.map((c) => JSON.parse(JSON.stringify(passthrough(c))) as ClusterConfig);
+}
+
+/**
+ * A DestinationRule's `loadBalancer.simple: PASSTHROUGH` means what Envoy's ORIGINAL_DST does: no
+ * balancing over known endpoints; the connection goes where the client sent it (the address it
+ * dialled, or the host of its proxy request). The endpoint is unknown in advance, so is its
+ * identity: the connection is plaintext, as Istio's ORIGINAL_DST cluster without a TLS setting.
+ */
+function passthrough(c: ClusterConfig): ClusterConfig {
+  if (c.loadBalancer?.simple !== 'PASSTHROUGH') return c;
+  return { ...c, type: 'originalDst', endpoints: undefined, tls: 'disable' };
 }

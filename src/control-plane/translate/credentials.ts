@@ -23,7 +23,9 @@ interface SecretLike {
 }
 
 function secret(snapshot: MeshSnapshot, namespace: string, name: string): SecretLike | undefined {
-  return (snapshot.resources as unknown as SecretLike[]).find((r) => r.kind === 'Secret' && r.metadata.name === name && (r.metadata.namespace ?? 'default') === namespace);
+  return (snapshot.resources as unknown as SecretLike[]).find(
+    (r) => r.kind === 'Secret' && r.metadata.name === name && (r.metadata.namespace ?? 'default') === namespace,
+  );
 }
 
 function field(s: SecretLike, ...keys: string[]): string | undefined {
@@ -44,5 +46,10 @@ export function credentialFor(snapshot: MeshSnapshot, namespace: string, name: s
   const ca = field(s, 'ca.crt', 'cacert') ?? (separateCa ? field(separateCa, 'ca.crt', 'cacert') : undefined);
   const certChain = field(s, 'tls.crt', 'cert');
   const privateKey = field(s, 'tls.key', 'key');
-  return { source: `${namespace}/${name}`, ...(certChain ? { certChain } : {}), ...(privateKey ? { privateKey } : {}), ...(ca ? { caCertificates: ca } : {}) };
+  return {
+    source: `${namespace}/${name}`,
+    ...(certChain ? { certChain } : {}),
+    ...(privateKey ? { privateKey } : {}),
+    ...(ca ? { caCertificates: ca } : {}),
+  };
 }

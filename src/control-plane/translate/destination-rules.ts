@@ -4,19 +4,25 @@
  * service's, then the root namespace; exact host before wildcard; port-level settings replace the
  * destination-level policy for their port).
  */
-import { parseDuration, type DestinationRule, type TrafficPolicy } from '../../config/index.js';
+import { exportedTo, parseDuration, type DestinationRule, type TrafficPolicy } from '../../config/index.js';
 import type { ClusterConfig } from '../../protocol/proxy-config/index.js';
 import { hostMatches, resolveHost, type MeshSnapshot } from './model.js';
 
 /** The DestinationRule that governs `fqdn` for a client in `clientNamespace`, if any. */
-export function destinationRuleFor(snapshot: MeshSnapshot, fqdn: string, clientNamespace: string): DestinationRule | undefined {
+export function destinationRuleFor(
+  snapshot: MeshSnapshot,
+  fqdn: string,
+  clientNamespace: string,
+): DestinationRule | undefined {
   const rules = snapshot.resources.filter((r): r is DestinationRule => r.kind === 'DestinationRule');
   const serviceNamespace = fqdn.split('.')[1];
   const rank = (dr: DestinationRule): number | undefined => {
     const ns = dr.metadata.namespace ?? 'default';
+    if (!exportedTo(dr.spec.exportTo, ns, clientNamespace)) return undefined;
     const host = resolveHost(dr.spec.host, ns, snapshot.services);
     if (!hostMatches(host, fqdn)) return undefined;
-    const nsRank = ns === clientNamespace ? 0 : ns === serviceNamespace ? 1 : ns === snapshot.rootNamespace ? 2 : undefined;
+    const nsRank =
+      ns === clientNamespace ? 0 : ns === serviceNamespace ? 1 : ns === snapshot.rootNamespace ? 2 : undefined;
     if (nsRank === undefined) return undefined;
     // Exact hosts beat wildcards; longer wildcards beat shorter ones.
     return nsRank * 1_000 + (host === fqdn ? 0 : 500 - host.length);
@@ -37,7 +43,11 @@ const ms = (d: string | undefined): string | undefined => {
 
 /** Drops undefined fields, so generated config carries only what was set. */
 export function compact<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0))) as T;
+  return Object.fromEntries(
+    Object.entries(o).filter(
+      ([, v]) => v !== undefined && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0),
+    ),
+  ) as T;
 }
 
 type Policy = NonNullable<TrafficPolicy>;
@@ -49,7 +59,9 @@ function policyForPort(policy: Policy | undefined, port: number): Policy | undef
 }
 
 /** Converts an Istio traffic policy into the cluster fields of the proxy config. */
-export function clusterPolicy(policy: Policy | undefined): Pick<ClusterConfig, 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'> {
+export function clusterPolicy(
+  policy: Policy | undefined,
+): Pick<ClusterConfig, 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'> {
   if (!policy) return {};
   const lb = policy.loadBalancer;
   const pool = policy.connectionPool;
@@ -61,7 +73,9 @@ export function clusterPolicy(policy: Policy | undefined): Pick<ClusterConfig, '
     out.loadBalancer = {
       consistentHash: compact({
         httpHeaderName: h.httpHeaderName,
-        httpCookie: h.httpCookie ? compact({ name: h.httpCookie.name, path: h.httpCookie.path, ttl: ms(h.httpCookie.ttl) }) : undefined,
+        httpCookie: h.httpCookie
+          ? compact({ name: h.httpCookie.name, path: h.httpCookie.path, ttl: ms(h.httpCookie.ttl) })
+          : undefined,
         useSourceIp: h.useSourceIp,
         httpQueryParameterName: h.httpQueryParameterName,
       }),
@@ -72,7 +86,9 @@ export function clusterPolicy(policy: Policy | undefined): Pick<ClusterConfig, '
     // (maxConnections: 0 was sent as written and NACKed by every proxy).
     const set = (n: number | undefined): number | undefined => (n !== undefined && n > 0 ? n : undefined);
     out.connectionPool = compact({
-      tcp: pool.tcp ? compact({ maxConnections: set(pool.tcp.maxConnections), connectTimeout: ms(pool.tcp.connectTimeout) }) : undefined,
+      tcp: pool.tcp
+        ? compact({ maxConnections: set(pool.tcp.maxConnections), connectTimeout: ms(pool.tcp.connectTimeout) })
+        : undefined,
       http: pool.http
         ? compact({
             http1MaxPendingRequests: set(pool.http.http1MaxPendingRequests),
@@ -115,7 +131,9 @@ export function destinationPolicy(snapshot: MeshSnapshot, port: number, fqdn: st
     name: s.name,
     labels: s.labels ?? {},
     // Istio: a subset's policy overrides the destination-level one (field by field at the top level).
-    policy: clusterPolicy(s.trafficPolicy ? ({ ...base, ...policyForPort(s.trafficPolicy as Policy, port) } as Policy) : base),
+    policy: clusterPolicy(
+      s.trafficPolicy ? ({ ...base, ...policyForPort(s.trafficPolicy as Policy, port) } as Policy) : base,
+    ),
   }));
   return { policy: clusterPolicy(base), subsets, rule: dr };
 }

@@ -11,13 +11,21 @@
  * The outbound capture listener is part of the namespace's shared layer; such a workload's is its
  * own (moved to its own part), since its chains depend on which peers are dialed by address.
  */
-import type { ClusterConfig, FilterChainConfig, ListenerConfig, RouteConfigConfig } from '../../protocol/proxy-config/index.js';
+import type {
+  ClusterConfig,
+  FilterChainConfig,
+  ListenerConfig,
+  RouteConfigConfig,
+} from '../../protocol/proxy-config/index.js';
 import { inboundTlsMode } from './peer-authentication.js';
 import { serviceFqdn, servesAny, spiffeId, type MeshSnapshot, type MeshWorkload } from './model.js';
 import type { ProxyConfigParts } from './parts.js';
 
 function singleRoute(name: string): RouteConfigConfig {
-  return { name, virtualHosts: [{ name, domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] };
+  return {
+    name,
+    virtualHosts: [{ name, domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }],
+  };
 }
 
 /** Inserts `chains` before a capture listener's default (match-less) passthrough chain. */
@@ -47,10 +55,24 @@ export function directAddressing(parts: ProxyConfigParts, mesh: MeshSnapshot, se
           name,
           type: 'static',
           ...(service ? { service: serviceFqdn(service) } : {}),
-          endpoints: [{ address, port, identity: spiffeId(mesh.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual', labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace } }],
+          endpoints: [
+            {
+              address,
+              port,
+              identity: spiffeId(mesh.trustDomain, w.namespace, w.serviceAccount),
+              tls: 'mutual',
+              labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace },
+            },
+          ],
         });
         routes.push(singleRoute(name));
-        outbound.push({ name, match: { destinationAddress: address, destinationPort: port }, protocol: 'auto', routeConfig: name, tcpCluster: name });
+        outbound.push({
+          name,
+          match: { destinationAddress: address, destinationPort: port },
+          protocol: 'auto',
+          routeConfig: name,
+          tcpCluster: name,
+        });
       }
     }
   }
@@ -63,10 +85,22 @@ export function directAddressing(parts: ProxyConfigParts, mesh: MeshSnapshot, se
       const name = `inbound|${port}||`;
       if (!known.has(name)) {
         known.add(name);
-        clusters.push({ name, type: 'static', endpoints: [{ address: '127.0.0.1', port, tls: 'disable' }], tls: 'disable' });
+        clusters.push({
+          name,
+          type: 'static',
+          endpoints: [{ address: '127.0.0.1', port, tls: 'disable' }],
+          tls: 'disable',
+        });
         routes.push(singleRoute(name));
       }
-      inbound.push({ name, match: { destinationPort: port }, protocol: 'auto', tls: inboundTlsMode(mesh, self, port), routeConfig: name, tcpCluster: name });
+      inbound.push({
+        name,
+        match: { destinationPort: port },
+        protocol: 'auto',
+        tls: inboundTlsMode(mesh, self, port),
+        routeConfig: name,
+        tcpCluster: name,
+      });
     }
     return withChains(l, inbound);
   });
@@ -74,7 +108,9 @@ export function directAddressing(parts: ProxyConfigParts, mesh: MeshSnapshot, se
   const movedOutbound = parts.shared.listeners.filter(isCaptureOutbound).map((l) => withChains(l, outbound));
   return {
     ...parts,
-    shared: movedOutbound.length ? { ...parts.shared, listeners: parts.shared.listeners.filter((l) => !isCaptureOutbound(l)) } : parts.shared,
+    shared: movedOutbound.length
+      ? { ...parts.shared, listeners: parts.shared.listeners.filter((l) => !isCaptureOutbound(l)) }
+      : parts.shared,
     own: { clusters, routes, listeners: [...ownListeners, ...movedOutbound] },
   };
 }

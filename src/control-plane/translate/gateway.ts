@@ -9,7 +9,14 @@
  * the `tcp` routes. `httpsRedirect` answers 301 to https.
  */
 import type { Gateway, VirtualService } from '../../config/index.js';
-import type { FilterChainConfig, ListenerConfig, RouteConfigConfig, RouteSpec, ServerTlsConfig, VirtualHostConfig } from '../../protocol/proxy-config/index.js';
+import type {
+  FilterChainConfig,
+  ListenerConfig,
+  RouteConfigConfig,
+  RouteSpec,
+  ServerTlsConfig,
+  VirtualHostConfig,
+} from '../../protocol/proxy-config/index.js';
 import { credentialFor } from './credentials.js';
 import { hostMatches, selects, type MeshSnapshot, type MeshWorkload } from './model.js';
 import { convertHttpRoute, destinationCluster, namesGateway, type TranslationNote } from './routes.js';
@@ -31,14 +38,23 @@ export interface GatewayConfig {
 
 type Server = Gateway['spec']['servers'][number];
 
-const TLS_VERSIONS: Record<string, ServerTlsConfig['minProtocolVersion']> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
+const TLS_VERSIONS: Record<string, ServerTlsConfig['minProtocolVersion']> = {
+  TLSV1_0: 'TLSv1',
+  TLSV1_1: 'TLSv1.1',
+  TLSV1_2: 'TLSv1.2',
+  TLSV1_3: 'TLSv1.3',
+};
 
 /** The Gateways whose selector matches the gateway workload. */
 export function gatewaysFor(snapshot: MeshSnapshot, workload: MeshWorkload): Gateway[] {
   return snapshot.resources
     .filter((r): r is Gateway => r.kind === 'Gateway')
-    .filter((g) => g.spec.selector && Object.keys(g.spec.selector).length > 0 && selects(g.spec.selector, workload.labels))
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    .filter(
+      (g) => g.spec.selector && Object.keys(g.spec.selector).length > 0 && selects(g.spec.selector, workload.labels),
+    )
+    .sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    );
 }
 
 /** A server host as written (`ns/host`, `*\/host`, `./host`, `host`) split into namespace filter and host. */
@@ -55,11 +71,18 @@ function hostsOverlap(a: string, b: string): boolean {
 }
 
 /** The VirtualServices bound to `gatewayKey` (`ns/name`) and the hosts of each the server exposes. */
-function boundVirtualServices(snapshot: MeshSnapshot, gatewayKey: string, gatewayNs: string, server: Server): { vs: VirtualService; hosts: string[] }[] {
+function boundVirtualServices(
+  snapshot: MeshSnapshot,
+  gatewayKey: string,
+  gatewayNs: string,
+  server: Server,
+): { vs: VirtualService; hosts: string[] }[] {
   const out: { vs: VirtualService; hosts: string[] }[] = [];
   const vss = snapshot.resources
     .filter((r): r is VirtualService => r.kind === 'VirtualService')
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    .sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    );
   for (const vs of vss) {
     const ns = vs.metadata.namespace ?? 'default';
     if (!vs.spec.gateways || !namesGateway(vs.spec.gateways, ns, gatewayKey)) continue;
@@ -80,11 +103,20 @@ function domainsFor(host: string): string[] {
  * namespace (where `meshctl install` runs the ingress gateway, and where the Kubernetes control plane
  * reads Secrets), else in the Gateway resource's own namespace (the local platform's habit).
  */
-function serverTls(snapshot: MeshSnapshot, gw: Gateway, server: Server, notes: TranslationNote[], workloadNs: string): ServerTlsConfig | undefined {
+function serverTls(
+  snapshot: MeshSnapshot,
+  gw: Gateway,
+  server: Server,
+  notes: TranslationNote[],
+  workloadNs: string,
+): ServerTlsConfig | undefined {
   const tls = server.tls;
   if (!tls || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL' && tls.mode !== 'OPTIONAL_MUTUAL')) return undefined;
   const gwNs = gw.metadata.namespace ?? 'default';
-  const ns = tls.credentialName && workloadNs !== gwNs && credentialFor(snapshot, workloadNs, tls.credentialName) ? workloadNs : gwNs;
+  const ns =
+    tls.credentialName && workloadNs !== gwNs && credentialFor(snapshot, workloadNs, tls.credentialName)
+      ? workloadNs
+      : gwNs;
   const where = `Gateway ${gw.metadata.name}.${gwNs}`;
   let certChain: string | undefined;
   let privateKey: string | undefined;
@@ -93,7 +125,10 @@ function serverTls(snapshot: MeshSnapshot, gw: Gateway, server: Server, notes: T
   if (tls.credentialName) {
     const cred = credentialFor(snapshot, ns, tls.credentialName);
     if (!cred?.certChain || !cred.privateKey) {
-      notes.push({ resource: where, message: `credentialName ${tls.credentialName}: no Secret ${workloadNs === ns ? '' : `${workloadNs}/${tls.credentialName} or `}${ns}/${tls.credentialName} with tls.crt and tls.key; the server on port ${server.port.number} is not served until it exists` });
+      notes.push({
+        resource: where,
+        message: `credentialName ${tls.credentialName}: no Secret ${workloadNs === ns ? '' : `${workloadNs}/${tls.credentialName} or `}${ns}/${tls.credentialName} with tls.crt and tls.key; the server on port ${server.port.number} is not served until it exists`,
+      });
       return undefined;
     }
     certChain = cred.certChain;
@@ -108,42 +143,80 @@ function serverTls(snapshot: MeshSnapshot, gw: Gateway, server: Server, notes: T
   // caCertCredentialName: the client CA from its own Secret (Istio 1.19+), else ca.crt of the credential.
   if (tls.caCertCredentialName) ca = credentialFor(snapshot, ns, tls.caCertCredentialName)?.caCertificates ?? ca;
   const mutual = tls.mode !== 'SIMPLE';
-  if (tls.mode === 'OPTIONAL_MUTUAL') notes.push({ resource: where, message: 'tls.mode OPTIONAL_MUTUAL is served as MUTUAL (a client certificate is required)' });
+  if (tls.mode === 'OPTIONAL_MUTUAL')
+    notes.push({
+      resource: where,
+      message: 'tls.mode OPTIONAL_MUTUAL is served as MUTUAL (a client certificate is required)',
+    });
   if (mutual && !ca) {
-    notes.push({ resource: where, message: `MUTUAL on port ${server.port.number} without a CA (ca.crt in the Secret, or caCertificates): the server is not served` });
+    notes.push({
+      resource: where,
+      message: `MUTUAL on port ${server.port.number} without a CA (ca.crt in the Secret, or caCertificates): the server is not served`,
+    });
     return undefined;
   }
   const names = server.hosts.map((h) => serverHost(h, ns).host).filter((h) => h !== '*');
   return {
     mode: mutual ? 'mutual' : 'simple',
-    certificates: [{ name: source, certChain: certChain!, privateKey: privateKey!, ...(names.length ? { serverNames: names } : {}) }],
+    certificates: [
+      { name: source, certChain: certChain!, privateKey: privateKey!, ...(names.length ? { serverNames: names } : {}) },
+    ],
     ...(mutual && ca ? { caCertificates: ca } : {}),
     ...(mutual && tls.subjectAltNames?.length ? { subjectAltNames: [...tls.subjectAltNames] } : {}),
-    ...(tls.minProtocolVersion && TLS_VERSIONS[tls.minProtocolVersion] ? { minProtocolVersion: TLS_VERSIONS[tls.minProtocolVersion] } : {}),
-    ...(tls.maxProtocolVersion && TLS_VERSIONS[tls.maxProtocolVersion] ? { maxProtocolVersion: TLS_VERSIONS[tls.maxProtocolVersion] } : {}),
+    ...(tls.minProtocolVersion && TLS_VERSIONS[tls.minProtocolVersion]
+      ? { minProtocolVersion: TLS_VERSIONS[tls.minProtocolVersion] }
+      : {}),
+    ...(tls.maxProtocolVersion && TLS_VERSIONS[tls.maxProtocolVersion]
+      ? { maxProtocolVersion: TLS_VERSIONS[tls.maxProtocolVersion] }
+      : {}),
     ...(tls.cipherSuites?.length ? { cipherSuites: [...tls.cipherSuites] } : {}),
   };
 }
 
 /** HTTP virtual hosts of one server: redirect to https, or the bound VirtualServices' routes. */
-function httpVirtualHosts(snapshot: MeshSnapshot, gw: Gateway, server: Server, gatewayNs: string, notes: TranslationNote[]): VirtualHostConfig[] {
+function httpVirtualHosts(
+  snapshot: MeshSnapshot,
+  gw: Gateway,
+  server: Server,
+  gatewayNs: string,
+  notes: TranslationNote[],
+): VirtualHostConfig[] {
   const key = `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
   const port = server.port.number;
   if (server.tls?.httpsRedirect && server.port.protocol.toUpperCase() === 'HTTP') {
     const hosts = server.hosts.map((h) => serverHost(h, gatewayNs).host);
-    return [{ name: `${key}:${port}:redirect`, domains: hosts.flatMap(domainsFor), routes: [{ name: 'https-redirect', redirect: { scheme: 'https', redirectCode: 301 } }] }];
+    return [
+      {
+        name: `${key}:${port}:redirect`,
+        domains: hosts.flatMap(domainsFor),
+        routes: [{ name: 'https-redirect', redirect: { scheme: 'https', redirectCode: 301 } }],
+      },
+    ];
   }
   const vhosts: VirtualHostConfig[] = [];
   for (const { vs, hosts } of boundVirtualServices(snapshot, key, gatewayNs, server)) {
-    const routes = (vs.spec.http ?? []).map((r) => convertHttpRoute(snapshot, vs, r, port, gatewayNs, notes, key)).filter((r): r is RouteSpec => r !== undefined);
+    const routes = (vs.spec.http ?? [])
+      .map((r) => convertHttpRoute(snapshot, vs, r, port, gatewayNs, notes, key))
+      .filter((r): r is RouteSpec => r !== undefined);
     if (!routes.length) continue;
-    vhosts.push({ name: `${vs.metadata.namespace ?? 'default'}/${vs.metadata.name}:${port}`, domains: hosts.flatMap(domainsFor), routes });
+    vhosts.push({
+      name: `${vs.metadata.namespace ?? 'default'}/${vs.metadata.name}:${port}`,
+      domains: hosts.flatMap(domainsFor),
+      routes,
+    });
   }
   return vhosts;
 }
 
 /** L4 chains of one server: TLS PASSTHROUGH by SNI (`tls` routes) or TCP (`tcp` routes). */
-function l4Chains(snapshot: MeshSnapshot, gw: Gateway, server: Server, gatewayNs: string, passthrough: boolean, notes: TranslationNote[]): FilterChainConfig[] {
+function l4Chains(
+  snapshot: MeshSnapshot,
+  gw: Gateway,
+  server: Server,
+  gatewayNs: string,
+  passthrough: boolean,
+  notes: TranslationNote[],
+): FilterChainConfig[] {
   const key = `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
   const port = server.port.number;
   const chains: FilterChainConfig[] = [];
@@ -154,7 +227,11 @@ function l4Chains(snapshot: MeshSnapshot, gw: Gateway, server: Server, gatewayNs
     for (const r of routes) {
       const dest = r.route?.[0]?.destination;
       if (!dest) continue;
-      if ((r.route?.length ?? 0) > 1) notes.push({ resource: where, message: 'weighted tcp/tls routes at a gateway: only the first destination is used' });
+      if ((r.route?.length ?? 0) > 1)
+        notes.push({
+          resource: where,
+          message: 'weighted tcp/tls routes at a gateway: only the first destination is used',
+        });
       const matches = (r.match ?? [{}]) as { port?: number; gateways?: string[]; sniHosts?: string[] }[];
       for (const m of matches) {
         if (m.port !== undefined && m.port !== port) continue;
@@ -175,7 +252,10 @@ function l4Chains(snapshot: MeshSnapshot, gw: Gateway, server: Server, gatewayNs
 /** The listeners and routes of a gateway proxy. */
 export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, router: RouterSettings): GatewayConfig {
   const notes: TranslationNote[] = [];
-  const byPort = new Map<number, { chains: FilterChainConfig[]; vhosts: VirtualHostConfig[]; tlsChains: FilterChainConfig[] }>();
+  const byPort = new Map<
+    number,
+    { chains: FilterChainConfig[]; vhosts: VirtualHostConfig[]; tlsChains: FilterChainConfig[] }
+  >();
   const routes: RouteConfigConfig[] = [];
   for (const gw of gatewaysFor(snapshot, workload)) {
     const gwNs = gw.metadata.namespace ?? 'default';
@@ -198,22 +278,41 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
           if (protocol === 'HTTPS') {
             routes.push({ name, virtualHosts: httpVirtualHosts(snapshot, gw, server, gwNs, notes) });
             entry.tlsChains.push({ name, protocol: 'auto', tls: 'strict', routeConfig: name });
-          } else entry.tlsChains.push(...l4Chains(snapshot, gw, server, gwNs, false, notes).map((c) => ({ ...c, tls: 'strict' as const })));
+          } else
+            entry.tlsChains.push(
+              ...l4Chains(snapshot, gw, server, gwNs, false, notes).map((c) => ({ ...c, tls: 'strict' as const })),
+            );
           return;
         }
         const tls = serverTls(snapshot, gw, server, notes, workload.namespace);
         if (!tls) return;
         const names = tls.certificates[0]!.serverNames;
-        const match = names?.length && names.every((n) => !n.includes('*') || n.startsWith('*.')) ? { serverNames: names } : undefined;
+        const match =
+          names?.length && names.every((n) => !n.includes('*') || n.startsWith('*.'))
+            ? { serverNames: names }
+            : undefined;
         const name = `gateway|${gwNs}/${gw.metadata.name}|${port}|${i}`;
         if (protocol === 'HTTPS') {
           routes.push({ name, virtualHosts: httpVirtualHosts(snapshot, gw, server, gwNs, notes) });
           // HTTP/1.1 inside (ALPN): the services behind an HTTPS server speak what their port says, not the client's h2.
-          entry.tlsChains.push({ name, ...(match ? { match } : {}), protocol: 'http1', serverTls: tls, routeConfig: name });
+          entry.tlsChains.push({
+            name,
+            ...(match ? { match } : {}),
+            protocol: 'http1',
+            serverTls: tls,
+            routeConfig: name,
+          });
         } else {
           // TLS terminated, then TCP routes.
           const tcp = l4Chains(snapshot, gw, server, gwNs, false, notes)[0];
-          if (tcp) entry.tlsChains.push({ name, ...(match ? { match } : {}), protocol: 'tcp', serverTls: tls, tcpCluster: tcp.tcpCluster! });
+          if (tcp)
+            entry.tlsChains.push({
+              name,
+              ...(match ? { match } : {}),
+              protocol: 'tcp',
+              serverTls: tls,
+              tcpCluster: tcp.tcpCluster!,
+            });
         }
         return;
       }
@@ -234,7 +333,14 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
     // A TLS chain matched by SNI also serves clients without SNI when it is the only one.
     if (chains.length === 1 && chains[0]!.match?.serverNames) delete chains[0]!.match;
     // Outbound: towards the mesh a gateway is a client (peer metadata, mTLS with its own identity).
-    listeners.push({ name: `gateway|${port}`, address: router.address, port: router.ports[port] ?? port, direction: 'outbound', mode: 'explicit', chains: chains.map((c) => ({ ...c, edge: true })) });
+    listeners.push({
+      name: `gateway|${port}`,
+      address: router.address,
+      port: router.ports[port] ?? port,
+      direction: 'outbound',
+      mode: 'explicit',
+      chains: chains.map((c) => ({ ...c, edge: true })),
+    });
   }
   return { listeners, routes, notes };
 }

@@ -2,12 +2,30 @@
  * Mesh resources -> the config of one proxy. Pure: a snapshot and a proxy in, a ProxyConfig (and
  * notes on what could not be expressed) out. The push pipeline calls this per connected proxy.
  */
-import { PROXY_CONFIG_API_VERSION, type ClusterConfig, type FilterChainConfig, type ListenerConfig, type ProxyConfig, type RouteConfigConfig, type VirtualHostConfig } from '../../protocol/proxy-config/index.js';
+import {
+  PROXY_CONFIG_API_VERSION,
+  type ClusterConfig,
+  type FilterChainConfig,
+  type ListenerConfig,
+  type ProxyConfig,
+  type RouteConfigConfig,
+  type VirtualHostConfig,
+} from '../../protocol/proxy-config/index.js';
 import { ProxyPorts } from '../../protocol/well-known.js';
 import { outboundClusters } from './clusters.js';
 import { directAddressing } from './direct-addressing.js';
 import { explicitOutboundPorts } from './outbound-ports.js';
-import { clusterName, protocolOf, serviceFqdn, targetPortOn, type MeshService, type MeshSnapshot, type MeshWorkload, type ProxyTraffic, type ServicePort } from './model.js';
+import {
+  clusterName,
+  protocolOf,
+  serviceFqdn,
+  targetPortOn,
+  type MeshService,
+  type MeshSnapshot,
+  type MeshWorkload,
+  type ProxyTraffic,
+  type ServicePort,
+} from './model.js';
 import { inboundTlsMode } from './peer-authentication.js';
 import { servicesSelecting } from './selecting.js';
 import type { ProxyConfigParts, SharedOutbound } from './parts.js';
@@ -35,13 +53,24 @@ const INBOUND_PASSTHROUGH = 'InboundPassthroughCluster';
 /** The listener chain protocol of a service port. */
 export function chainProtocol(p: ServicePort): FilterChainConfig['protocol'] {
   const protocol = protocolOf(p);
-  return protocol === 'tcp' ? 'tcp' : protocol === 'http' ? 'http1' : protocol === 'http2' || protocol === 'grpc' ? 'http2' : 'auto';
+  return protocol === 'tcp'
+    ? 'tcp'
+    : protocol === 'http'
+      ? 'http1'
+      : protocol === 'http2' || protocol === 'grpc'
+        ? 'http2'
+        : 'auto';
 }
 
 /** Authorities a client may use for a service port. */
 function domainsOf(service: MeshService, port: number, clientNamespace: string, withBare: boolean): string[] {
   const fqdn = serviceFqdn(service);
-  const names = [fqdn, `${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`, ...(service.addresses ?? [])];
+  const names = [
+    fqdn,
+    `${service.name}.${service.namespace}.svc`,
+    `${service.name}.${service.namespace}`,
+    ...(service.addresses ?? []),
+  ];
   if (service.namespace === clientNamespace) names.unshift(service.name);
   return [...(withBare ? names : []), ...names.map((n) => `${n}:${port}`)];
 }
@@ -85,16 +114,30 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       const fqdn = serviceFqdn(service);
       if (protocolOf(port) === 'tcp') {
         for (const vip of service.addresses ?? []) {
-          outboundChains.push({ name: `${fqdn}:${port.port}`, match: { destinationAddress: vip, destinationPort: port.port }, protocol: 'tcp', tcpCluster: clusterName.outbound(port.port, fqdn) });
+          outboundChains.push({
+            name: `${fqdn}:${port.port}`,
+            match: { destinationAddress: vip, destinationPort: port.port },
+            protocol: 'tcp',
+            tcpCluster: clusterName.outbound(port.port, fqdn),
+          });
         }
         continue;
       }
       const vhostRoutes = routesFor(snapshot, service, port, ns, notes);
-      const capture = { name: `${fqdn}:${port.port}`, domains: domainsOf(service, port.port, ns, true), routes: vhostRoutes };
+      const capture = {
+        name: `${fqdn}:${port.port}`,
+        domains: domainsOf(service, port.port, ns, true),
+        routes: vhostRoutes,
+      };
       (byPort.get(port.port) ?? byPort.set(port.port, []).get(port.port)!).push(capture);
       allHosts.push({ ...capture, domains: domainsOf(service, port.port, ns, port.port === 80) });
       for (const vip of service.addresses ?? []) {
-        outboundChains.push({ name: `${fqdn}:${port.port}`, match: { destinationAddress: vip, destinationPort: port.port }, protocol: chainProtocol(port), routeConfig: String(port.port) });
+        outboundChains.push({
+          name: `${fqdn}:${port.port}`,
+          match: { destinationAddress: vip, destinationPort: port.port },
+          protocol: chainProtocol(port),
+          routeConfig: String(port.port),
+        });
       }
     }
   }
@@ -106,7 +149,9 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   }
   return {
     clusters: [...clusters, ...external.clusters],
-    captureRoutes: [...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
+    captureRoutes: [...byPort]
+      .sort((a, b) => a[0] - b[0])
+      .map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
     explicitRoute: { name: 'outbound', virtualHosts: allHosts },
     chains: outboundChains,
     notes,
@@ -118,22 +163,47 @@ const sharedMemo = new WeakMap<Outbound, Map<string, SharedOutbound>>();
 /** How a proxy treats destinations outside the registry: its Sidecar's outboundTrafficPolicy (a root-namespace Sidecar is the mesh default). */
 export type OutboundPolicy = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 
-function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'], policy: OutboundPolicy): SharedOutbound {
+function sharedFor(
+  snapshot: MeshSnapshot,
+  ns: string,
+  mode: ProxyTraffic['mode'],
+  policy: OutboundPolicy,
+): SharedOutbound {
   const outbound = outboundFor(snapshot, ns);
   let byMode = sharedMemo.get(outbound);
   if (!byMode) sharedMemo.set(outbound, (byMode = new Map()));
   let shared = byMode.get(`${mode}|${policy}`);
   if (shared) return shared;
   const unknown = policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH;
-  const routes = mode === 'capture' ? outbound.captureRoutes : [{ ...outbound.explicitRoute, virtualHosts: [...outbound.explicitRoute.virtualHosts, catchAllVirtualHost(policy, PASSTHROUGH)] }];
+  const routes =
+    mode === 'capture'
+      ? outbound.captureRoutes
+      : [
+          {
+            ...outbound.explicitRoute,
+            virtualHosts: [...outbound.explicitRoute.virtualHosts, catchAllVirtualHost(policy, PASSTHROUGH)],
+          },
+        ];
   const listeners: ListenerConfig[] =
     mode === 'capture'
-      ? [{ name: 'outbound', address: '::', port: ProxyPorts.outboundCapture, direction: 'outbound', mode: 'capture', chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: unknown }] }]
+      ? [
+          {
+            name: 'outbound',
+            address: '::',
+            port: ProxyPorts.outboundCapture,
+            direction: 'outbound',
+            mode: 'capture',
+            chains: [...outbound.chains, { name: 'passthrough', protocol: 'tcp', tcpCluster: unknown }],
+          },
+        ]
       : [];
   // A route to a subset no DestinationRule defines gets an empty cluster: requests to it fail with
   // 503 (no healthy upstream), as in Istio, instead of the whole config being rejected.
   const notes: TranslationNote[] = [...outbound.notes];
-  const clusters: ClusterConfig[] = [...outbound.clusters, ...(policy === 'REGISTRY_ONLY' ? [{ name: BLACKHOLE, type: 'static' as const, endpoints: [] }] : [])];
+  const clusters: ClusterConfig[] = [
+    ...outbound.clusters,
+    ...(policy === 'REGISTRY_ONLY' ? [{ name: BLACKHOLE, type: 'static' as const, endpoints: [] }] : []),
+  ];
   const known = new Set([...clusters.map((c) => c.name), PASSTHROUGH, INBOUND_PASSTHROUGH]);
   for (const rc of routes) {
     for (const vh of rc.virtualHosts) {
@@ -142,7 +212,10 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
           if (known.has(name) || name.startsWith('inbound|')) continue;
           known.add(name);
           clusters.push({ name, type: 'static', endpoints: [] });
-          notes.push({ resource: vh.name, message: `route "${r.name ?? 'unnamed'}" sends traffic to ${name}, which has no endpoints (is the subset defined in a DestinationRule?)` });
+          notes.push({
+            resource: vh.name,
+            message: `route "${r.name ?? 'unnamed'}" sends traffic to ${name}, which has no endpoints (is the subset defined in a DestinationRule?)`,
+          });
         }
       }
     }
@@ -153,12 +226,17 @@ function sharedFor(snapshot: MeshSnapshot, ns: string, mode: ProxyTraffic['mode'
 }
 
 /** The config of the proxy of `workload`, in its shared and own parts. */
-export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload, traffic: ProxyTraffic): ProxyConfigParts {
+export function proxyConfigParts(
+  snapshot: MeshSnapshot,
+  workload: MeshWorkload,
+  traffic: ProxyTraffic,
+): ProxyConfigParts {
   const ns = workload.namespace;
   if (workload.gateway) return gatewayParts(snapshot, workload, workload.gateway);
   // Outbound: the services the workload's Sidecar (egress hosts) lets it see; inbound: all of them.
   const sidecar = sidecarFor(snapshot, workload);
-  const policy: OutboundPolicy = sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
+  const policy: OutboundPolicy =
+    sidecar?.spec.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
   const shared = sharedFor(scopedSnapshot(snapshot, ns, sidecar), ns, traffic.mode, policy);
   const clusters: ClusterConfig[] = [{ name: PASSTHROUGH, type: 'originalDst' }];
   const routes: RouteConfigConfig[] = [];
@@ -170,7 +248,13 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       port: traffic.outboundPort ?? ProxyPorts.outboundCapture,
       direction: 'outbound',
       mode: 'http-proxy',
-      chains: [{ name: 'http-proxy', routeConfig: 'outbound', tcpCluster: policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH }],
+      chains: [
+        {
+          name: 'http-proxy',
+          routeConfig: 'outbound',
+          tcpCluster: policy === 'REGISTRY_ONLY' ? BLACKHOLE : PASSTHROUGH,
+        },
+      ],
     });
   }
 
@@ -189,18 +273,42 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
   for (const [target, { port: p, service }] of [...seen].sort((a, b) => a[0] - b[0])) {
     const name = clusterName.inbound(target);
     const upstream = protocolOf(p) === 'http2' || protocolOf(p) === 'grpc' ? 'http2' : 'auto';
-    clusters.push({ name, type: 'static', protocol: upstream, service: serviceFqdn(service), endpoints: [{ address: '127.0.0.1', port: target, tls: 'disable' }], tls: 'disable' });
+    clusters.push({
+      name,
+      type: 'static',
+      protocol: upstream,
+      service: serviceFqdn(service),
+      endpoints: [{ address: '127.0.0.1', port: target, tls: 'disable' }],
+      tls: 'disable',
+    });
     const tls = inboundTlsMode(snapshot, workload, target);
     const protocol = chainProtocol(p);
-    if (protocol !== 'tcp') routes.push({ name, virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] }] });
+    if (protocol !== 'tcp')
+      routes.push({
+        name,
+        virtualHosts: [
+          { name: 'inbound', domains: ['*'], routes: [{ name: 'default', route: [{ cluster: name, weight: 100 }] }] },
+        ],
+      });
     // Clients tunnelling with CONNECT through an HTTP proxy (Node fetch with NODE_USE_ENV_PROXY)
     // arrive as opaque TCP over mTLS: an HTTP chain also names its cluster for such bytes.
-    const chain: FilterChainConfig = protocol === 'tcp' ? { name, protocol, tls, tcpCluster: name } : { name, protocol, tls, routeConfig: name, tcpCluster: name };
+    const chain: FilterChainConfig =
+      protocol === 'tcp'
+        ? { name, protocol, tls, tcpCluster: name }
+        : { name, protocol, tls, routeConfig: name, tcpCluster: name };
     if (traffic.mode === 'capture') inboundChains.push({ ...chain, match: { destinationPort: target } });
     else {
       // Bound to the workload's own address (local: 127.0.0.1 unless `meshctl run --address`), never to
       // every interface: in PERMISSIVE mode plaintext passes, which would expose an app bound to loopback.
-      listeners.push({ name, address: workload.address, port: workload.proxyPort ?? target, direction: 'inbound', mode: 'explicit', chains: [chain], ...(authz ? { authz: { ...authz, destinationPort: target } } : {}) });
+      listeners.push({
+        name,
+        address: workload.address,
+        port: workload.proxyPort ?? target,
+        direction: 'inbound',
+        mode: 'explicit',
+        chains: [chain],
+        ...(authz ? { authz: { ...authz, destinationPort: target } } : {}),
+      });
     }
   }
   if (traffic.mode === 'capture') {
@@ -212,14 +320,28 @@ export function proxyConfigParts(snapshot: MeshSnapshot, workload: MeshWorkload,
       port: ProxyPorts.inboundCapture,
       direction: 'inbound',
       mode: 'capture',
-      chains: [...inboundChains, { name: 'passthrough', protocol: 'tcp', tls: inboundTlsMode(snapshot, workload), tcpCluster: INBOUND_PASSTHROUGH }],
+      chains: [
+        ...inboundChains,
+        {
+          name: 'passthrough',
+          protocol: 'tcp',
+          tls: inboundTlsMode(snapshot, workload),
+          tcpCluster: INBOUND_PASSTHROUGH,
+        },
+      ],
       ...(authz ? { authz } : {}),
     });
   }
   const parts: ProxyConfigParts = {
     shared,
     own: { clusters, routes, listeners },
-    node: { id: `${workload.name}.${ns}`, workload: workload.name, namespace: ns, serviceAccount: workload.serviceAccount, labels: { ...workload.labels } },
+    node: {
+      id: `${workload.name}.${ns}`,
+      workload: workload.name,
+      namespace: ns,
+      serviceAccount: workload.serviceAccount,
+      labels: { ...workload.labels },
+    },
   };
   return explicitOutboundPorts(directAddressing(parts, snapshot, workload), snapshot, workload);
 }
@@ -235,7 +357,11 @@ export function trafficOf(workload: MeshWorkload): ProxyTraffic {
  * part the listeners and routes of the Gateways selecting it. Clusters a gateway route names that
  * do not exist (an undefined subset) are created empty: requests to them answer 503, as in Istio.
  */
-function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: NonNullable<MeshWorkload['gateway']>): ProxyConfigParts {
+function gatewayParts(
+  snapshot: MeshSnapshot,
+  workload: MeshWorkload,
+  router: NonNullable<MeshWorkload['gateway']>,
+): ProxyConfigParts {
   const shared = sharedFor(snapshot, workload.namespace, 'explicit', 'ALLOW_ANY');
   const gw = gatewayConfig(snapshot, workload, router);
   const known = new Set(shared.clusters.map((c) => c.name));
@@ -244,15 +370,25 @@ function gatewayParts(snapshot: MeshSnapshot, workload: MeshWorkload, router: No
     if (!name || known.has(name)) return;
     known.add(name);
     clusters.push({ name, type: 'static', endpoints: [] });
-    gw.notes.push({ resource: `gateway ${workload.name}.${workload.namespace}`, message: `a route sends traffic to ${name}, which has no endpoints` });
+    gw.notes.push({
+      resource: `gateway ${workload.name}.${workload.namespace}`,
+      message: `a route sends traffic to ${name}, which has no endpoints`,
+    });
   };
   known.add(PASSTHROUGH);
-  for (const rc of gw.routes) for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
+  for (const rc of gw.routes)
+    for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
   for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
   return {
     shared,
     own: { clusters, routes: gw.routes, listeners: gw.listeners, notes: gw.notes },
-    node: { id: `${workload.name}.${workload.namespace}`, workload: workload.name, namespace: workload.namespace, serviceAccount: workload.serviceAccount, labels: workload.labels },
+    node: {
+      id: `${workload.name}.${workload.namespace}`,
+      workload: workload.name,
+      namespace: workload.namespace,
+      serviceAccount: workload.serviceAccount,
+      labels: workload.labels,
+    },
   };
 }
 

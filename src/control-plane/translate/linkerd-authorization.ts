@@ -9,18 +9,35 @@
  */
 import type { MeshResource } from '../../config/index.js';
 import type { AuthzPolicyConfig, AuthzRuleConfig } from '../../protocol/proxy-config/index.js';
-import type { MeshSnapshot, MeshWorkload } from './model.js';
+import { targetPortOn, type MeshSnapshot, type MeshWorkload } from './model.js';
 import { servicesSelecting } from './selecting.js';
 
 /** Linkerd's default clusterNetworks, plus loopback (the local platform's workloads). */
-export const CLUSTER_NETWORKS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8', '127.0.0.0/8', '::1/128'];
+export const CLUSTER_NETWORKS = [
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  'fd00::/8',
+  '127.0.0.0/8',
+  '::1/128',
+];
 
 /** The default inbound policies Linkerd knows. */
-export type DefaultInboundPolicy = 'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'cluster-unauthenticated' | 'deny' | 'audit';
+export type DefaultInboundPolicy =
+  'all-unauthenticated' | 'all-authenticated' | 'cluster-authenticated' | 'cluster-unauthenticated' | 'deny' | 'audit';
 
 type Source = NonNullable<NonNullable<AuthzRuleConfig['from']>[number]['source']>;
-type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
-type Obj = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string; labels?: Record<string, string> }; spec: Record<string, unknown> };
+type Selector = {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+};
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec: Record<string, unknown>;
+};
 
 /** Whether a Kubernetes label selector selects `labels` (an empty selector selects everything). */
 export function labelSelectorMatches(sel: Selector | undefined, labels: Readonly<Record<string, string>>): boolean {
@@ -29,11 +46,15 @@ export function labelSelectorMatches(sel: Selector | undefined, labels: Readonly
   for (const e of sel.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, e.key);
     const ok =
-      e.operator === 'In' ? has && (e.values ?? []).includes(labels[e.key]!)
-      : e.operator === 'NotIn' ? !has || !(e.values ?? []).includes(labels[e.key]!)
-      : e.operator === 'Exists' ? has
-      : e.operator === 'DoesNotExist' ? !has
-      : false;
+      e.operator === 'In'
+        ? has && (e.values ?? []).includes(labels[e.key]!)
+        : e.operator === 'NotIn'
+          ? !has || !(e.values ?? []).includes(labels[e.key]!)
+          : e.operator === 'Exists'
+            ? has
+            : e.operator === 'DoesNotExist'
+              ? !has
+              : false;
     if (!ok) return false;
   }
   return true;
@@ -49,7 +70,8 @@ export function linkerdIdentityPrincipal(identity: string, trustDomain: string):
   return sa === '*' ? `${td ?? trustDomain}/ns/${ns}/sa/*` : `${td ?? trustDomain}/ns/${ns}/sa/${sa}`;
 }
 
-const linkerd = (r: MeshResource, kind: string): boolean => r.kind === kind && r.apiVersion.startsWith('policy.linkerd.io/');
+const linkerd = (r: MeshResource, kind: string): boolean =>
+  r.kind === kind && r.apiVersion.startsWith('policy.linkerd.io/');
 
 /** Cross product: every source of `a` ANDed with every source of `b`. */
 function andSources(a: Source[], b: Source[]): Source[] {
@@ -89,11 +111,20 @@ function defaultSources(policy: string): Source[] | null {
  * The sidecar policies Linkerd's resources ask for on `workload`; empty when no Server selects it
  * and the default policy allows everyone (nothing to enforce).
  */
-export function linkerdPolicies(snapshot: MeshSnapshot, workload: MeshWorkload, defaultPolicy: DefaultInboundPolicy = 'all-unauthenticated'): AuthzPolicyConfig[] {
+export function linkerdPolicies(
+  snapshot: MeshSnapshot,
+  workload: MeshWorkload,
+  defaultPolicy: DefaultInboundPolicy = 'all-unauthenticated',
+): AuthzPolicyConfig[] {
   const ns = workload.namespace;
   const td = snapshot.trustDomain;
-  const inNs = (kind: string) => snapshot.resources.filter((r) => linkerd(r, kind) && (r.metadata.namespace ?? 'default') === ns) as unknown as Obj[];
-  const servers = inNs('Server').filter((s) => labelSelectorMatches(s.spec.podSelector as Selector | undefined, workload.labels));
+  const inNs = (kind: string) =>
+    snapshot.resources.filter(
+      (r) => linkerd(r, kind) && (r.metadata.namespace ?? 'default') === ns,
+    ) as unknown as Obj[];
+  const servers = inNs('Server').filter((s) =>
+    labelSelectorMatches(s.spec.podSelector as Selector | undefined, workload.labels),
+  );
   const out: AuthzPolicyConfig[] = [];
   const defaults = defaultSources(defaultPolicy);
   if (servers.length === 0 && defaultPolicy === 'all-unauthenticated') return out;
@@ -112,24 +143,36 @@ export function linkerdPolicies(snapshot: MeshSnapshot, workload: MeshWorkload, 
     };
     for (const sa of inNs('ServerAuthorization')) {
       const target = sa.spec.server as { name?: string; selector?: Selector };
-      if (target.name !== undefined ? target.name !== s.metadata.name : !labelSelectorMatches(target.selector, s.metadata.labels ?? {})) continue;
+      if (
+        target.name !== undefined
+          ? target.name !== s.metadata.name
+          : !labelSelectorMatches(target.selector, s.metadata.labels ?? {})
+      )
+        continue;
       allow(serverAuthorizationSources(sa.spec.client as ClientSpec, td, ns));
     }
     for (const ap of inNs('AuthorizationPolicy')) {
       const ref = ap.spec.targetRef as { kind: string; name: string; group?: string };
-      const targets = (ref.kind === 'Server' && ref.name === s.metadata.name) || (ref.kind === 'Namespace' && ref.name === ns);
+      const targets =
+        (ref.kind === 'Server' && ref.name === s.metadata.name) || (ref.kind === 'Namespace' && ref.name === ns);
       if (!targets) continue;
       allow(requiredSources(ap.spec.requiredAuthenticationRefs as Ref[], meshTls, netAuthn, td, ns));
     }
     const access = (s.spec.accessPolicy as string | undefined) ?? 'deny';
     allow(defaultSources(access));
     out.push({ name: `ns[${ns}]-policy[server-${s.metadata.name ?? ''}]`, action: 'ALLOW', rules });
-    if (access === 'audit') out.push({ name: `ns[${ns}]-policy[server-${s.metadata.name ?? ''}-audit]`, action: 'AUDIT', rules: [{ to }] });
+    if (access === 'audit')
+      out.push({ name: `ns[${ns}]-policy[server-${s.metadata.name ?? ''}-audit]`, action: 'AUDIT', rules: [{ to }] });
   }
   // Ports no Server covers: the default inbound policy.
   const elsewhere = serverPorts.length ? { to: [{ operation: { notPorts: serverPorts } }] } : {};
-  out.push({ name: `ns[${ns}]-policy[default-${defaultPolicy}]`, action: 'ALLOW', rules: defaults ? defaults.map((source) => ({ from: [{ source }], ...elsewhere })) : [] });
-  if (defaultPolicy === 'audit') out.push({ name: `ns[${ns}]-policy[default-audit]`, action: 'AUDIT', rules: [elsewhere] });
+  out.push({
+    name: `ns[${ns}]-policy[default-${defaultPolicy}]`,
+    action: 'ALLOW',
+    rules: defaults ? defaults.map((source) => ({ from: [{ source }], ...elsewhere })) : [],
+  });
+  if (defaultPolicy === 'audit')
+    out.push({ name: `ns[${ns}]-policy[default-audit]`, action: 'AUDIT', rules: [elsewhere] });
   return out;
 }
 
@@ -137,14 +180,19 @@ export function linkerdPolicies(snapshot: MeshSnapshot, workload: MeshWorkload, 
 function serverPort(port: number | string, snapshot: MeshSnapshot, workload: MeshWorkload): number | undefined {
   if (typeof port === 'number') return port;
   if (/^[0-9]+$/.test(port)) return Number(port);
-  for (const svc of servicesSelecting(snapshot.services, workload)) for (const p of svc.ports) if (p.name === port) return p.targetPort;
+  for (const svc of servicesSelecting(snapshot.services, workload))
+    for (const p of svc.ports) if (p.name === port) return targetPortOn(p, workload);
   return undefined;
 }
 
 interface ClientSpec {
   networks?: { cidr: string; except?: string[] }[];
   unauthenticated?: boolean;
-  meshTLS?: { unauthenticatedTLS?: boolean; identities?: string[]; serviceAccounts?: { name: string; namespace?: string }[] };
+  meshTLS?: {
+    unauthenticatedTLS?: boolean;
+    identities?: string[];
+    serviceAccounts?: { name: string; namespace?: string }[];
+  };
 }
 
 function serverAuthorizationSources(c: ClientSpec, td: string, ns: string): Source[] | null {
@@ -165,7 +213,13 @@ function serverAuthorizationSources(c: ClientSpec, td: string, ns: string): Sour
 type Ref = { kind: string; name: string; namespace?: string; group?: string };
 
 /** Every required authentication must hold: the AND of each ref's sources; null when a ref names nothing known. */
-function requiredSources(refs: readonly Ref[], meshTls: Map<string | undefined, Obj>, netAuthn: Map<string | undefined, Obj>, td: string, ns: string): Source[] | null {
+function requiredSources(
+  refs: readonly Ref[],
+  meshTls: Map<string | undefined, Obj>,
+  netAuthn: Map<string | undefined, Obj>,
+  td: string,
+  ns: string,
+): Source[] | null {
   let acc: Source[] = [{}];
   for (const r of refs) {
     let sources: Source[] | null = null;
@@ -174,7 +228,13 @@ function requiredSources(refs: readonly Ref[], meshTls: Map<string | undefined, 
       const m = meshTls.get(r.name)?.spec as { identities?: string[]; identityRefs?: Ref[] } | undefined;
       const principals = [
         ...(m?.identities ?? []).map((i) => linkerdIdentityPrincipal(i, td)),
-        ...(m?.identityRefs ?? []).map((x) => (x.kind === 'Namespace' ? `${td}/ns/${x.name}/sa/*` : x.name === '*' ? '*' : `${td}/ns/${x.namespace ?? ns}/sa/${x.name}`)),
+        ...(m?.identityRefs ?? []).map((x) =>
+          x.kind === 'Namespace'
+            ? `${td}/ns/${x.name}/sa/*`
+            : x.name === '*'
+              ? '*'
+              : `${td}/ns/${x.namespace ?? ns}/sa/${x.name}`,
+        ),
       ];
       sources = principals.length ? [{ principals }] : null;
     } else if (r.kind === 'NetworkAuthentication') {

@@ -5,7 +5,13 @@
  * translation never looks anywhere else, which keeps it pure and testable offline.
  */
 import type { MeshResource } from '../../config/index.js';
-import { serves, type PortProtocol, type ServicePortRecord, type ServiceRecord, type WorkloadRecord } from '../registry/model.js';
+import {
+  serves,
+  type PortProtocol,
+  type ServicePortRecord,
+  type ServiceRecord,
+  type WorkloadRecord,
+} from '../registry/model.js';
 
 export { peerPortOn, serves, targetPortOn, type PortProtocol } from '../registry/model.js';
 
@@ -61,7 +67,10 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
 }
 
 /** Whether `labels` carry every key/value of `selector` (an empty selector matches everything). */
-export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+export function selects(
+  selector: Readonly<Record<string, string>> | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (!selector) return false;
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
@@ -74,9 +83,11 @@ export function selects(selector: Readonly<Record<string, string>> | undefined, 
 export function resolveHost(host: string, namespace: string, services: readonly MeshService[]): string {
   const parts = host.split('.');
   const candidates =
-    parts.length === 1 ? [{ name: host, namespace }]
-    : parts.length === 2 || (parts.length === 3 && parts[2] === 'svc') ? [{ name: parts[0]!, namespace: parts[1]! }]
-    : [];
+    parts.length === 1
+      ? [{ name: host, namespace }]
+      : parts.length === 2 || (parts.length === 3 && parts[2] === 'svc')
+        ? [{ name: parts[0]!, namespace: parts[1]! }]
+        : [];
   for (const c of candidates) {
     const s = services.find((x) => x.name === c.name && x.namespace === c.namespace);
     if (s) return serviceFqdn(s);

@@ -9,7 +9,11 @@ import { clusterName, protocolOf, resolveHost, serviceFqdn, type MeshSnapshot, t
 import type { ProxyConfigParts } from './parts.js';
 
 /** Adds a listener (and, for an unknown service, an empty cluster) per outbound port of `workload`. */
-export function explicitOutboundPorts(parts: ProxyConfigParts, mesh: MeshSnapshot, workload: MeshWorkload): ProxyConfigParts {
+export function explicitOutboundPorts(
+  parts: ProxyConfigParts,
+  mesh: MeshSnapshot,
+  workload: MeshWorkload,
+): ProxyConfigParts {
   if (!workload.outboundPorts?.length) return parts;
   const clusters = [...parts.own.clusters];
   const routes = [...parts.own.routes];
@@ -27,13 +31,28 @@ export function explicitOutboundPorts(parts: ProxyConfigParts, mesh: MeshSnapsho
       known.add(cluster);
     }
     const name = `outbound-local|${o.localPort}`;
-    const base = { name, address: '127.0.0.1', port: o.localPort, direction: 'outbound' as const, mode: 'explicit' as const };
+    const base = {
+      name,
+      address: '127.0.0.1',
+      port: o.localPort,
+      direction: 'outbound' as const,
+      mode: 'explicit' as const,
+    };
     if (protocol === 'tcp') {
       listeners.push({ ...base, chains: [{ name, protocol: 'tcp', tcpCluster: cluster }] });
       continue;
     }
     const vhost = table?.virtualHosts.find((v) => v.name === `${fqdn}:${o.port}`);
-    routes.push({ name, virtualHosts: [{ name: `${fqdn}:${o.port}`, domains: ['*'], routes: vhost?.routes ?? [{ name: 'default', route: [{ cluster, weight: 100 }] }] }] });
+    routes.push({
+      name,
+      virtualHosts: [
+        {
+          name: `${fqdn}:${o.port}`,
+          domains: ['*'],
+          routes: vhost?.routes ?? [{ name: 'default', route: [{ cluster, weight: 100 }] }],
+        },
+      ],
+    });
     const chain = protocol === 'http' ? 'http1' : protocol === 'http2' || protocol === 'grpc' ? 'http2' : 'auto';
     listeners.push({ ...base, chains: [{ name, protocol: chain, routeConfig: name, tcpCluster: cluster }] });
   }

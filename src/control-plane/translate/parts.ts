@@ -2,7 +2,12 @@
  * A proxy's config in two parts, as the translation builds it: what every proxy of its namespace
  * shares (encoded once per snapshot), and its own.
  */
-import type { ClusterConfig, ListenerConfig, ProxyConfig, RouteConfigConfig } from '../../protocol/proxy-config/index.js';
+import type {
+  ClusterConfig,
+  ListenerConfig,
+  ProxyConfig,
+  RouteConfigConfig,
+} from '../../protocol/proxy-config/index.js';
 import type { TranslationNote } from './routes.js';
 
 /** The shared part of a config for one traffic mode: the same objects for every proxy of a namespace. */
@@ -17,6 +22,11 @@ export interface SharedOutbound {
 /** A proxy's config in two parts: what its namespace shares, and its own (inbound, its outbound port). */
 export interface ProxyConfigParts {
   readonly shared: SharedOutbound;
-  readonly own: { clusters: ClusterConfig[]; routes: RouteConfigConfig[]; listeners: ListenerConfig[]; notes?: TranslationNote[] };
+  readonly own: {
+    clusters: ClusterConfig[];
+    routes: RouteConfigConfig[];
+    listeners: ListenerConfig[];
+    notes?: TranslationNote[];
+  };
   readonly node: NonNullable<ProxyConfig['node']>;
 }

@@ -14,7 +14,12 @@ const MODES: Record<string, InboundTls> = { STRICT: 'strict', PERMISSIVE: 'permi
 /** The inbound TLS mode of `workload` on `port` (undefined port: the workload-level mode). */
 export function inboundTlsMode(snapshot: MeshSnapshot, workload: MeshWorkload, port?: number): InboundTls {
   const policies = snapshot.resources.filter((r): r is PeerAuthentication => r.kind === 'PeerAuthentication');
-  const selecting = policies.filter((p) => p.metadata.namespace === workload.namespace && p.spec.selector?.matchLabels && selects(p.spec.selector.matchLabels, workload.labels));
+  const selecting = policies.filter(
+    (p) =>
+      p.metadata.namespace === workload.namespace &&
+      p.spec.selector?.matchLabels &&
+      selects(p.spec.selector.matchLabels, workload.labels),
+  );
   const nsWide = policies.filter((p) => p.metadata.namespace === workload.namespace && !p.spec.selector);
   const meshWide = policies.filter((p) => p.metadata.namespace === snapshot.rootNamespace && !p.spec.selector);
   const levels: (string | undefined)[] = [];

@@ -3,11 +3,27 @@
  * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
-import { parseDuration, parseQuantity, type HTTPRoute, type ResponseMatch, type ServiceProfile, type TrafficSplit, type VirtualService } from '../../config/index.js';
+import {
+  exportedTo,
+  parseDuration,
+  parseQuantity,
+  type HTTPRoute,
+  type ResponseMatch,
+  type ServiceProfile,
+  type TrafficSplit,
+  type VirtualService,
+} from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
-import { clusterName, resolveHost, serviceFqdn, type MeshService, type MeshSnapshot, type ServicePort } from './model.js';
+import {
+  clusterName,
+  resolveHost,
+  serviceFqdn,
+  type MeshService,
+  type MeshSnapshot,
+  type ServicePort,
+} from './model.js';
 
 /** Things the translation could not express, for `analyze` and the control plane's log. */
 export interface TranslationNote {
@@ -24,31 +40,72 @@ const ms = (d: string | undefined): string | undefined => {
 
 /** gRPC status names (Istio's abort.grpcStatus) -> codes. */
 const GRPC_CODES: Record<string, number> = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 };
 
-/** The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`). */
-export function virtualServiceFor(snapshot: MeshSnapshot, fqdn: string): VirtualService | undefined {
+/**
+ * The VirtualService that routes `fqdn` for sidecars (gateways absent or including `mesh`) in
+ * `clientNamespace` (its exportTo must include that namespace).
+ */
+export function virtualServiceFor(
+  snapshot: MeshSnapshot,
+  fqdn: string,
+  clientNamespace: string,
+): VirtualService | undefined {
   return snapshot.resources
     .filter((r): r is VirtualService => r.kind === 'VirtualService')
     .filter((vs) => !vs.spec.gateways || vs.spec.gateways.length === 0 || vs.spec.gateways.includes('mesh'))
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
-    .find((vs) => (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn));
+    .filter((vs) => exportedTo(vs.spec.exportTo, vs.metadata.namespace ?? 'default', clientNamespace))
+    .sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    )
+    .find((vs) =>
+      (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn),
+    );
 }
 
 /** The cluster for a destination host (as written in a resource of `namespace`), port and subset (`fallbackPort` when the service has several ports and none is named). */
-export function destinationCluster(snapshot: MeshSnapshot, host: string, namespace: string, port: number | undefined, subset: string | undefined, fallbackPort: number): string {
+export function destinationCluster(
+  snapshot: MeshSnapshot,
+  host: string,
+  namespace: string,
+  port: number | undefined,
+  subset: string | undefined,
+  fallbackPort: number,
+): string {
   const fqdn = resolveHost(host, namespace, snapshot.services);
   const service = snapshot.services.find((s) => serviceFqdn(s) === fqdn);
   const p = port ?? (service && service.ports.length === 1 ? service.ports[0]!.port : fallbackPort);
   return subset ? subsetClusterName(p, subset, fqdn) : clusterName.outbound(p, fqdn);
 }
 
-function headerMatches(m: Record<string, { exact?: string; prefix?: string; regex?: string }> | undefined): Record<string, HeaderMatchConfig> | undefined {
+function headerMatches(
+  m: Record<string, { exact?: string; prefix?: string; regex?: string }> | undefined,
+): Record<string, HeaderMatchConfig> | undefined {
   if (!m) return undefined;
   // An empty match in Istio means "present with any value".
-  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), Object.keys(v).length === 0 ? { present: true } : (v as HeaderMatchConfig)]));
+  return Object.fromEntries(
+    Object.entries(m).map(([k, v]) => [
+      k.toLowerCase(),
+      Object.keys(v).length === 0 ? { present: true } : (v as HeaderMatchConfig),
+    ]),
+  );
 }
 
 /**
@@ -60,10 +117,20 @@ export function namesGateway(gateways: readonly string[], ns: string, context: s
 }
 
 /** Converts VirtualService match blocks for port `port` and a client in `clientNamespace`; undefined = route does not apply. */
-function convertMatches(route: HTTPRoute, port: number, clientNamespace: string, context: string, vsNamespace: string): RouteMatchConfig[] | undefined | 'all' {
+function convertMatches(
+  route: HTTPRoute,
+  port: number,
+  clientNamespace: string,
+  context: string,
+  vsNamespace: string,
+): RouteMatchConfig[] | undefined | 'all' {
   if (!route.match || route.match.length === 0) return 'all';
   const blocks = route.match
-    .filter((m) => (m.port === undefined || m.port === port) && (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace))
+    .filter(
+      (m) =>
+        (m.port === undefined || m.port === port) &&
+        (m.sourceNamespace === undefined || m.sourceNamespace === clientNamespace),
+    )
     .filter((m) => !m.gateways || m.gateways.length === 0 || namesGateway(m.gateways, vsNamespace, context))
     .map((m) =>
       compact<RouteMatchConfig>({
@@ -87,7 +154,15 @@ function percent(p: { value?: number } | undefined, legacy?: number): { value: n
 }
 
 /** One VirtualService HTTP route -> proxy route, or undefined when it does not apply to this port/client. */
-export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: HTTPRoute, port: number, clientNamespace: string, notes: TranslationNote[], context = 'mesh'): RouteSpec | undefined {
+export function convertHttpRoute(
+  snapshot: MeshSnapshot,
+  vs: VirtualService,
+  r: HTTPRoute,
+  port: number,
+  clientNamespace: string,
+  notes: TranslationNote[],
+  context = 'mesh',
+): RouteSpec | undefined {
   const match = convertMatches(r, port, clientNamespace, context, vs.metadata.namespace ?? 'default');
   if (match === undefined) return undefined;
   const ns = vs.metadata.namespace ?? 'default';
@@ -96,20 +171,42 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
   if (r.route) {
     out.route = r.route.map((d) =>
       compact({
-        cluster: destinationCluster(snapshot, d.destination.host, ns, d.destination.port?.number, d.destination.subset, port),
+        cluster: destinationCluster(
+          snapshot,
+          d.destination.host,
+          ns,
+          d.destination.port?.number,
+          d.destination.subset,
+          port,
+        ),
         weight: d.weight ?? (r.route!.length === 1 ? 100 : 0),
         headers: d.headers,
       }),
     );
   }
-  if (r.redirect) out.redirect = compact({ uri: r.redirect.uri, authority: r.redirect.authority, scheme: r.redirect.scheme, port: r.redirect.port, redirectCode: r.redirect.redirectCode });
+  if (r.redirect) {
+    const rd = r.redirect;
+    out.redirect = compact({
+      uri: rd.uri,
+      authority: rd.authority,
+      scheme: rd.scheme,
+      port: rd.port,
+      derivePort: rd.derivePort,
+      prefixRewrite: rd.prefixRewrite,
+      redirectCode: rd.redirectCode,
+    });
+  }
   if (r.directResponse) {
     const b = r.directResponse.body;
-    out.directResponse = compact({ status: r.directResponse.status, body: b?.string ?? (b?.bytes ? Buffer.from(b.bytes, 'base64').toString('utf8') : undefined) });
+    out.directResponse = compact({
+      status: r.directResponse.status,
+      body: b?.string ?? (b?.bytes ? Buffer.from(b.bytes, 'base64').toString('utf8') : undefined),
+    });
   }
   if (r.rewrite) {
-    if (r.rewrite.uriRegexRewrite) notes.push({ resource: where, message: 'rewrite.uriRegexRewrite is not applied by the proxy' });
-    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority });
+    const rx = r.rewrite.uriRegexRewrite;
+    const uriRegex = rx?.match !== undefined ? { match: rx.match, rewrite: rx.rewrite ?? '' } : undefined;
+    const rw = compact({ uri: r.rewrite.uri, authority: r.rewrite.authority, uriRegex });
     if (Object.keys(rw).length) out.rewrite = rw;
   }
   if (r.timeout) out.timeout = ms(r.timeout);
@@ -126,24 +223,47 @@ export function convertHttpRoute(snapshot: MeshSnapshot, vs: VirtualService, r: 
   if (r.fault) {
     const { delay, abort } = r.fault;
     out.fault = compact({
-      delay: delay?.fixedDelay ? compact({ fixedDelay: ms(delay.fixedDelay)!, percentage: percent(delay.percentage, delay.percent) }) : undefined,
+      delay: delay?.fixedDelay
+        ? compact({ fixedDelay: ms(delay.fixedDelay)!, percentage: percent(delay.percentage, delay.percent) })
+        : undefined,
       abort: abort
-        ? compact({ httpStatus: abort.httpStatus, grpcStatus: abort.grpcStatus ? GRPC_CODES[abort.grpcStatus.toUpperCase()] : undefined, percentage: percent(abort.percentage) })
+        ? compact({
+            httpStatus: abort.httpStatus,
+            grpcStatus: abort.grpcStatus ? GRPC_CODES[abort.grpcStatus.toUpperCase()] : undefined,
+            percentage: percent(abort.percentage),
+          })
         : undefined,
     });
   }
-  const mirror = r.mirror ?? r.mirrors?.[0]?.destination;
-  if (mirror) {
-    if ((r.mirrors?.length ?? 0) > 1) notes.push({ resource: where, message: 'only the first of several mirrors is applied' });
+  if (r.mirror) {
     out.mirror = compact({
-      cluster: destinationCluster(snapshot, mirror.host, ns, mirror.port?.number, mirror.subset, port),
-      percentage: percent(r.mirrorPercentage ?? r.mirrors?.[0]?.percentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
+      cluster: destinationCluster(snapshot, r.mirror.host, ns, r.mirror.port?.number, r.mirror.subset, port),
+      percentage: percent(r.mirrorPercentage, r.mirrorPercent ?? r.mirror_percent) ?? { value: 100 },
     });
+  }
+  if (r.mirrors?.length) {
+    // Every entry, each with its own share (Istio: 100% when its percentage is left out).
+    out.mirrors = r.mirrors.map((m) =>
+      compact({
+        cluster: destinationCluster(
+          snapshot,
+          m.destination.host,
+          ns,
+          m.destination.port?.number,
+          m.destination.subset,
+          port,
+        ),
+        percentage: percent(m.percentage) ?? { value: 100 },
+      }),
+    );
   }
   if (r.headers) out.headers = r.headers;
   if (r.corsPolicy) {
     const c = r.corsPolicy;
-    const origins = [...(c.allowOrigins ?? []), ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o }))];
+    const origins = [
+      ...(c.allowOrigins ?? []),
+      ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o })),
+    ];
     out.cors = compact({
       allowOrigins: origins.length ? (origins as NonNullable<RouteSpec['cors']>['allowOrigins']) : undefined,
       allowMethods: c.allowMethods,
@@ -170,9 +290,16 @@ export function defaultRetries(): NonNullable<RouteSpec['retries']> {
 }
 
 /** The default destination of a service port: an SMI TrafficSplit's backends, or the service itself. */
-function defaultDestinations(snapshot: MeshSnapshot, service: MeshService, port: ServicePort): NonNullable<RouteSpec['route']> {
+function defaultDestinations(
+  snapshot: MeshSnapshot,
+  service: MeshService,
+  port: ServicePort,
+): NonNullable<RouteSpec['route']> {
   const split = snapshot.resources.find(
-    (r): r is TrafficSplit => r.kind === 'TrafficSplit' && r.metadata.namespace === service.namespace && resolveHost(r.spec.service, service.namespace, snapshot.services) === serviceFqdn(service),
+    (r): r is TrafficSplit =>
+      r.kind === 'TrafficSplit' &&
+      r.metadata.namespace === service.namespace &&
+      resolveHost(r.spec.service, service.namespace, snapshot.services) === serviceFqdn(service),
   );
   if (split) {
     const weights = split.spec.backends.map((b) => parseQuantity(b.weight));
@@ -210,19 +337,39 @@ export function failureStatuses(classes: readonly { condition: ResponseMatch; is
 }
 
 /** A ServiceProfile's routes, each to the default destinations, followed by a catch-all. */
-function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['route']>, notes: TranslationNote[]): RouteSpec[] {
+function serviceProfileRoutes(
+  sp: ServiceProfile,
+  dests: NonNullable<RouteSpec['route']>,
+  notes: TranslationNote[],
+): RouteSpec[] {
   const where = `ServiceProfile ${sp.metadata.name}.${sp.metadata.namespace ?? 'default'}`;
   const budget = sp.spec.retryBudget
-    ? { retryRatio: sp.spec.retryBudget.retryRatio, minRetriesPerSecond: sp.spec.retryBudget.minRetriesPerSecond, ttl: ms(sp.spec.retryBudget.ttl) }
+    ? {
+        retryRatio: sp.spec.retryBudget.retryRatio,
+        minRetriesPerSecond: sp.spec.retryBudget.minRetriesPerSecond,
+        ttl: ms(sp.spec.retryBudget.ttl),
+      }
     : { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: '10000ms' };
   const routes: RouteSpec[] = [];
   for (const r of sp.spec.routes ?? []) {
     const c = r.condition;
     const simple = (x: typeof c): RouteMatchConfig | undefined =>
-      x.all || x.any || x.not ? undefined : compact<RouteMatchConfig>({ method: x.method ? { exact: x.method.toUpperCase() } : undefined, uri: x.pathRegex ? { regex: x.pathRegex } : undefined });
-    const blocks = c.any ? c.any.map(simple) : c.all ? [Object.assign({}, ...c.all.map(simple)) as RouteMatchConfig] : [simple(c)];
+      x.all || x.any || x.not
+        ? undefined
+        : compact<RouteMatchConfig>({
+            method: x.method ? { exact: x.method.toUpperCase() } : undefined,
+            uri: x.pathRegex ? { regex: x.pathRegex } : undefined,
+          });
+    const blocks = c.any
+      ? c.any.map(simple)
+      : c.all
+        ? [Object.assign({}, ...c.all.map(simple)) as RouteMatchConfig]
+        : [simple(c)];
     if (blocks.some((b) => b === undefined)) {
-      notes.push({ resource: where, message: `route "${r.name}": nested or negated conditions are not applied; the route is left out` });
+      notes.push({
+        resource: where,
+        message: `route "${r.name}": nested or negated conditions are not applied; the route is left out`,
+      });
       continue;
     }
     routes.push(
@@ -236,7 +383,10 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
               attempts: 3,
               // responseClasses say which statuses are failures, so which are retried.
               ...(r.responseClasses?.length
-                ? { retryOn: 'retriable-status-codes,reset,connect-failure,refused-stream', retriableStatusCodes: failureStatuses(r.responseClasses) }
+                ? {
+                    retryOn: 'retriable-status-codes,reset,connect-failure,refused-stream',
+                    retriableStatusCodes: failureStatuses(r.responseClasses),
+                  }
                 : { retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream' }),
               budget: compact(budget),
             })
@@ -249,15 +399,25 @@ function serviceProfileRoutes(sp: ServiceProfile, dests: NonNullable<RouteSpec['
 }
 
 /** The routes for one service port as seen from a client in `clientNamespace`. */
-export function routesFor(snapshot: MeshSnapshot, service: MeshService, port: ServicePort, clientNamespace: string, notes: TranslationNote[]): RouteSpec[] {
+export function routesFor(
+  snapshot: MeshSnapshot,
+  service: MeshService,
+  port: ServicePort,
+  clientNamespace: string,
+  notes: TranslationNote[],
+): RouteSpec[] {
   const fqdn = serviceFqdn(service);
-  const vs = virtualServiceFor(snapshot, fqdn);
+  const vs = virtualServiceFor(snapshot, fqdn, clientNamespace);
   if (vs?.spec.http && vs.spec.http.length > 0) {
-    const routes = vs.spec.http.map((r) => convertHttpRoute(snapshot, vs, r, port.port, clientNamespace, notes)).filter((r): r is RouteSpec => r !== undefined);
+    const routes = vs.spec.http
+      .map((r) => convertHttpRoute(snapshot, vs, r, port.port, clientNamespace, notes))
+      .filter((r): r is RouteSpec => r !== undefined);
     if (routes.length > 0) return routes;
   }
   const dests = defaultDestinations(snapshot, service, port);
-  const sp = snapshot.resources.find((r): r is ServiceProfile => r.kind === 'ServiceProfile' && r.metadata.name === fqdn);
+  const sp = snapshot.resources.find(
+    (r): r is ServiceProfile => r.kind === 'ServiceProfile' && r.metadata.name === fqdn,
+  );
   if (sp) return serviceProfileRoutes(sp, dests, notes);
   return [{ name: 'default', route: dests, retries: defaultRetries() }];
 }

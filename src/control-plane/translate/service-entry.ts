@@ -8,7 +8,13 @@
  * unknown destinations through, REGISTRY_ONLY answers 502 with flag NR (Envoy's BlackHoleCluster).
  */
 import type { DestinationRule, ServiceEntry } from '../../config/index.js';
-import type { ClusterConfig, EndpointConfig, RouteSpec, UpstreamTlsConfig, VirtualHostConfig } from '../../protocol/proxy-config/index.js';
+import type {
+  ClusterConfig,
+  EndpointConfig,
+  RouteSpec,
+  UpstreamTlsConfig,
+  VirtualHostConfig,
+} from '../../protocol/proxy-config/index.js';
 import { credentialFor } from './credentials.js';
 import { destinationPolicy } from './destination-rules.js';
 import { clusterName, selects, spiffeId, type MeshSnapshot } from './model.js';
@@ -47,7 +53,12 @@ export function isHttpPort(protocol: string | undefined): boolean {
  * DestinationRule `tls` SIMPLE/MUTUAL as the proxy's upstreamTls: credentialName from a Secret of
  * the rule's namespace, else the file paths as written (read by the proxy).
  */
-export function upstreamTlsOf(snapshot: MeshSnapshot, dr: DestinationRule | undefined, port: number, notes: TranslationNote[]): UpstreamTlsConfig | undefined {
+export function upstreamTlsOf(
+  snapshot: MeshSnapshot,
+  dr: DestinationRule | undefined,
+  port: number,
+  notes: TranslationNote[],
+): UpstreamTlsConfig | undefined {
   if (!dr) return undefined;
   const level = dr.spec.trafficPolicy?.portLevelSettings?.find((s) => s.port?.number === port);
   const tls = level?.tls ?? dr.spec.trafficPolicy?.tls;
@@ -57,7 +68,11 @@ export function upstreamTlsOf(snapshot: MeshSnapshot, dr: DestinationRule | unde
   const out: UpstreamTlsConfig = {};
   if (tls.credentialName) {
     const cred = credentialFor(snapshot, ns, tls.credentialName);
-    if (!cred) notes.push({ resource: where, message: `tls.credentialName ${tls.credentialName}: no Secret ${ns}/${tls.credentialName}; TLS uses the system roots and no client certificate` });
+    if (!cred)
+      notes.push({
+        resource: where,
+        message: `tls.credentialName ${tls.credentialName}: no Secret ${ns}/${tls.credentialName}; TLS uses the system roots and no client certificate`,
+      });
     if (cred?.caCertificates) out.caCertificates = cred.caCertificates;
     if (tls.mode === 'MUTUAL' && cred?.certChain && cred.privateKey) {
       out.certChain = cred.certChain;
@@ -70,7 +85,11 @@ export function upstreamTlsOf(snapshot: MeshSnapshot, dr: DestinationRule | unde
       out.privateKey = tls.privateKey;
     }
   }
-  if (tls.mode === 'MUTUAL' && !out.certChain) notes.push({ resource: where, message: 'tls.mode MUTUAL without a client certificate: set clientCertificate and privateKey, or credentialName' });
+  if (tls.mode === 'MUTUAL' && !out.certChain)
+    notes.push({
+      resource: where,
+      message: 'tls.mode MUTUAL without a client certificate: set clientCertificate and privateKey, or credentialName',
+    });
   if (tls.sni) out.sni = tls.sni;
   if (tls.subjectAltNames?.length) out.subjectAltNames = [...tls.subjectAltNames];
   if (tls.insecureSkipVerify) out.insecureSkipVerify = true;
@@ -78,11 +97,17 @@ export function upstreamTlsOf(snapshot: MeshSnapshot, dr: DestinationRule | unde
 }
 
 /** Endpoints of one host and port of a ServiceEntry. */
-function endpointsOf(snapshot: MeshSnapshot, se: ServiceEntry, host: string, port: { number: number; name?: string; targetPort?: number }): EndpointConfig[] | 'originalDst' {
+function endpointsOf(
+  snapshot: MeshSnapshot,
+  se: ServiceEntry,
+  host: string,
+  port: { number: number; name?: string; targetPort?: number },
+): EndpointConfig[] | 'originalDst' {
   const spec = se.spec;
   const ns = se.metadata.namespace ?? 'default';
   const internal = spec.location === 'MESH_INTERNAL';
-  const target = (ports: Record<string, number> | undefined): number => (port.name && ports?.[port.name]) || port.targetPort || port.number;
+  const target = (ports: Record<string, number> | undefined): number =>
+    (port.name && ports?.[port.name]) || port.targetPort || port.number;
   if (spec.workloadSelector) {
     return snapshot.workloads
       .filter((w) => w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels))
@@ -90,7 +115,9 @@ function endpointsOf(snapshot: MeshSnapshot, se: ServiceEntry, host: string, por
         address: w.address,
         port: w.proxyPort ?? target(undefined),
         labels: { ...w.labels },
-        ...(w.meshed !== false ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+        ...(w.meshed !== false
+          ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
+          : { tls: 'disable' as const }),
       }));
   }
   const resolution = spec.resolution ?? 'NONE';
@@ -102,7 +129,9 @@ function endpointsOf(snapshot: MeshSnapshot, se: ServiceEntry, host: string, por
       port: target(e.ports),
       ...(e.labels ? { labels: { ...e.labels } } : {}),
       ...(e.weight ? { weight: e.weight } : {}),
-      ...(internal && e.serviceAccount ? { identity: spiffeId(snapshot.trustDomain, ns, e.serviceAccount), tls: 'mutual' as const } : { tls: 'disable' as const }),
+      ...(internal && e.serviceAccount
+        ? { identity: spiffeId(snapshot.trustDomain, ns, e.serviceAccount), tls: 'mutual' as const }
+        : { tls: 'disable' as const }),
     }));
   }
   // DNS without endpoints: the host itself (a wildcard cannot be resolved).
@@ -115,7 +144,9 @@ export function visibleServiceEntries(snapshot: MeshSnapshot, clientNs: string):
   return snapshot.resources
     .filter((r): r is ServiceEntry => r.kind === 'ServiceEntry')
     .filter((se) => exportedTo(se.spec.exportTo, se.metadata.namespace ?? 'default', clientNs))
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    .sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    );
 }
 
 /** Clusters and virtual hosts of every ServiceEntry visible to `clientNs`. */
@@ -127,7 +158,11 @@ export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): 
   for (const se of visibleServiceEntries(snapshot, clientNs)) {
     const ns = se.metadata.namespace ?? 'default';
     const ports = se.spec.ports?.length ? se.spec.ports : [];
-    if (!ports.length) notes.push({ resource: `ServiceEntry ${se.metadata.name}.${ns}`, message: 'no ports: the entry routes nothing; add spec.ports' });
+    if (!ports.length)
+      notes.push({
+        resource: `ServiceEntry ${se.metadata.name}.${ns}`,
+        message: 'no ports: the entry routes nothing; add spec.ports',
+      });
     for (const host of se.spec.hosts) {
       for (const port of ports) {
         const name = clusterName.outbound(port.number, host);
@@ -150,11 +185,24 @@ export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): 
           clusters.push({
             ...base,
             name: `outbound|${port.number}|${s.name}|${host}`,
-            ...(base.endpoints ? { endpoints: base.endpoints.filter((e) => Object.entries(s.labels).every(([k, v]) => e.labels?.[k] === v)) } : {}),
+            ...(base.endpoints
+              ? {
+                  endpoints: base.endpoints.filter((e) =>
+                    Object.entries(s.labels).every(([k, v]) => e.labels?.[k] === v),
+                  ),
+                }
+              : {}),
             ...s.policy,
           });
         }
-        virtualHosts.push({ port: port.number, vhost: { name: `${host}:${port.number}`, domains: domainsOf(host, port.number), routes: routesOf(snapshot, host, port.number, name, clientNs, notes) } });
+        virtualHosts.push({
+          port: port.number,
+          vhost: {
+            name: `${host}:${port.number}`,
+            domains: domainsOf(host, port.number),
+            routes: routesOf(snapshot, host, port.number, name, clientNs, notes),
+          },
+        });
       }
     }
   }
@@ -166,10 +214,19 @@ function domainsOf(host: string, port: number): string[] {
   return port === 80 ? [host, `${host}:${port}`] : [`${host}:${port}`];
 }
 
-function routesOf(snapshot: MeshSnapshot, host: string, port: number, cluster: string, clientNs: string, notes: TranslationNote[]): RouteSpec[] {
-  const vs = virtualServiceFor(snapshot, host);
+function routesOf(
+  snapshot: MeshSnapshot,
+  host: string,
+  port: number,
+  cluster: string,
+  clientNs: string,
+  notes: TranslationNote[],
+): RouteSpec[] {
+  const vs = virtualServiceFor(snapshot, host, clientNs);
   if (vs?.spec.http?.length) {
-    const routes = vs.spec.http.map((r) => convertHttpRoute(snapshot, vs, r, port, clientNs, notes)).filter((r): r is RouteSpec => r !== undefined);
+    const routes = vs.spec.http
+      .map((r) => convertHttpRoute(snapshot, vs, r, port, clientNs, notes))
+      .filter((r): r is RouteSpec => r !== undefined);
     if (routes.length) return routes;
   }
   return [{ name: 'default', route: [{ cluster, weight: 100 }] }];
@@ -178,10 +235,23 @@ function routesOf(snapshot: MeshSnapshot, host: string, port: number, cluster: s
 /** The catch-all virtual host of the HTTP_PROXY table for the outbound traffic policy. */
 export function catchAllVirtualHost(policy: 'ALLOW_ANY' | 'REGISTRY_ONLY', passthrough: string): VirtualHostConfig {
   return policy === 'ALLOW_ANY'
-    ? { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', route: [{ cluster: passthrough, weight: 100 }] }] }
+    ? {
+        name: 'allow_any',
+        domains: ['*'],
+        routes: [{ name: 'allow_any', route: [{ cluster: passthrough, weight: 100 }] }],
+      }
     : {
         name: 'block_all',
         domains: ['*'],
-        routes: [{ name: 'block_all', directResponse: { status: 502, body: 'destination not in the mesh registry (outboundTrafficPolicy REGISTRY_ONLY)\n', flag: 'NR' } }],
+        routes: [
+          {
+            name: 'block_all',
+            directResponse: {
+              status: 502,
+              body: 'destination not in the mesh registry (outboundTrafficPolicy REGISTRY_ONLY)\n',
+              flag: 'NR',
+            },
+          },
+        ],
       };
 }

@@ -18,7 +18,9 @@ function sidecars(snapshot: MeshSnapshot): readonly Sidecar[] {
   if (!list) {
     list = snapshot.resources
       .filter((r): r is Sidecar => r.kind === 'Sidecar')
-      .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+      .sort((a, b) =>
+        `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+      );
     sidecarsBySnapshot.set(snapshot, list);
   }
   return list;
@@ -46,7 +48,9 @@ export function egressHostMatches(entry: string, clientNs: string, service: Mesh
   // `.` is the Sidecar's namespace, which is the proxy's; for a root-namespace default Istio reads it as the proxy's too.
   const wantNs = nsPart === '.' ? clientNs : nsPart;
   if (wantNs !== '*' && wantNs !== service.namespace) return false;
-  return hostMatches(host, serviceFqdn(service)) || host === service.name || host === `${service.name}.${service.namespace}`;
+  return (
+    hostMatches(host, serviceFqdn(service)) || host === service.name || host === `${service.name}.${service.namespace}`
+  );
 }
 
 /** The snapshot as a proxy in `clientNs` under `sidecar` sees it: only the services its egress hosts name. */
@@ -60,7 +64,10 @@ export function scopedSnapshot(snapshot: MeshSnapshot, clientNs: string, sidecar
   let view = byKey.get(key);
   if (!view) {
     const hosts = egress.flatMap((e) => e.hosts);
-    view = { ...snapshot, services: snapshot.services.filter((s) => hosts.some((h) => egressHostMatches(h, clientNs, s))) };
+    view = {
+      ...snapshot,
+      services: snapshot.services.filter((s) => hosts.some((h) => egressHostMatches(h, clientNs, s))),
+    };
     byKey.set(key, view);
   }
   return view;

@@ -46,7 +46,14 @@ export function decideAdmission(review: unknown, options: InjectOptions): Admiss
   const base = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' as const };
   if (!req || typeof req.uid !== 'string' || typeof req.object !== 'object' || req.object === null) {
     return {
-      review: { ...base, response: { uid: req?.uid ?? '', allowed: true, warnings: ['meshctl: the admission request carried no pod; admitted unchanged'] } },
+      review: {
+        ...base,
+        response: {
+          uid: req?.uid ?? '',
+          allowed: true,
+          warnings: ['meshctl: the admission request carried no pod; admitted unchanged'],
+        },
+      },
       summary: 'invalid request',
     };
   }

@@ -48,7 +48,11 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Starts the webhook on `port` (0: any) at `host`. */
-export async function startWebhookServer(o: WebhookServerOptions, port: number, host = '0.0.0.0'): Promise<WebhookServer> {
+export async function startWebhookServer(
+  o: WebhookServerOptions,
+  port: number,
+  host = '0.0.0.0',
+): Promise<WebhookServer> {
   const server = createServer({ cert: o.cert, key: o.key, minVersion: 'TLSv1.2' }, async (req, res) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/inject')) {
       reply(res, 404, { error: 'the injector serves POST /inject' });

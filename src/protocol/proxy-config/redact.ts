@@ -11,6 +11,7 @@ export function redactPrivateKeys<T>(value: T): T {
   if (Array.isArray(value)) return value.map((v) => redactPrivateKeys(v)) as T;
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = k === 'privateKey' && typeof v === 'string' && v.includes('PRIVATE KEY') ? REDACTED : redactPrivateKeys(v);
+  for (const [k, v] of Object.entries(value))
+    out[k] = k === 'privateKey' && typeof v === 'string' && v.includes('PRIVATE KEY') ? REDACTED : redactPrivateKeys(v);
   return out as T;
 }

@@ -18,7 +18,10 @@ const doc = <T extends TSchema>(description: string, schema: T): T => ({ ...sche
 const opt = <T extends TSchema>(description: string, schema: T) => Type.Optional(doc(description, schema));
 
 /** `250ms`, `5s`, `1.5m`, `1h`. */
-export const Duration = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$', description: 'a duration: 250ms, 5s, 1m, 1h' });
+export const Duration = Type.String({
+  pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$',
+  description: 'a duration: 250ms, 5s, 1m, 1h',
+});
 const Percent = Type.Number({ minimum: 0, maximum: 100, description: 'a percentage, 0 to 100 (fractions allowed)' });
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const Labels = Type.Record(Type.String(), Type.String());
@@ -73,7 +76,10 @@ export const HeaderOperations = Type.Object(
 );
 
 /** Request and response header edits. */
-export const Headers = Type.Object({ request: Type.Optional(HeaderOperations), response: Type.Optional(HeaderOperations) }, Strict);
+export const Headers = Type.Object(
+  { request: Type.Optional(HeaderOperations), response: Type.Optional(HeaderOperations) },
+  Strict,
+);
 
 /** A weighted destination: a cluster, optionally one subset of it. */
 export const RouteDestination = Type.Object(
@@ -81,7 +87,10 @@ export const RouteDestination = Type.Object(
     cluster: doc('name of a cluster in `clusters`', Type.String({ minLength: 1 })),
     subset: opt('name of a subset of that cluster', Type.String()),
     port: opt('override the endpoint port', Port),
-    weight: opt('relative weight; default 100 for a single destination, weights need not sum to 100', Type.Integer({ minimum: 0 })),
+    weight: opt(
+      'relative weight; default 100 for a single destination, weights need not sum to 100',
+      Type.Integer({ minimum: 0 }),
+    ),
     headers: Type.Optional(Headers),
   },
   Strict,
@@ -97,11 +106,20 @@ export const RetryPolicy = Type.Object(
       Type.String(),
     ),
     retriableStatusCodes: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }))),
-    retryNonIdempotent: opt('also retry POST/PATCH/... on responses and resets (default: only when the request never reached the upstream)', Type.Boolean()),
-    backoff: Type.Optional(
-      Type.Object({ baseInterval: Type.Optional(Duration), maxInterval: Type.Optional(Duration) }, { ...Strict, description: 'exponential backoff with full jitter; default 25ms, max 10x base' }),
+    retryNonIdempotent: opt(
+      'also retry POST/PATCH/... on responses and resets (default: only when the request never reached the upstream)',
+      Type.Boolean(),
     ),
-    maxBodyBytes: opt('request bodies up to this size are kept for replay; larger ones are not retried (default 65536)', Type.Integer({ minimum: 0 })),
+    backoff: Type.Optional(
+      Type.Object(
+        { baseInterval: Type.Optional(Duration), maxInterval: Type.Optional(Duration) },
+        { ...Strict, description: 'exponential backoff with full jitter; default 25ms, max 10x base' },
+      ),
+    ),
+    maxBodyBytes: opt(
+      'request bodies up to this size are kept for replay; larger ones are not retried (default 65536)',
+      Type.Integer({ minimum: 0 }),
+    ),
     budget: Type.Optional(
       Type.Object(
         {
@@ -119,17 +137,32 @@ export const RetryPolicy = Type.Object(
 /** Fault injection (Istio HTTPFaultInjection). */
 export const FaultPolicy = Type.Object(
   {
-    delay: Type.Optional(Type.Object({ fixedDelay: Duration, percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict)),
+    delay: Type.Optional(
+      Type.Object({ fixedDelay: Duration, percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
+    ),
     abort: Type.Optional(
       Type.Object(
         {
           httpStatus: Type.Optional(Type.Integer({ minimum: 200, maximum: 599 })),
-          grpcStatus: opt('gRPC status code (number) to answer gRPC requests with', Type.Integer({ minimum: 0, maximum: 16 })),
+          grpcStatus: opt(
+            'gRPC status code (number) to answer gRPC requests with',
+            Type.Integer({ minimum: 0, maximum: 16 }),
+          ),
           percentage: Type.Optional(Type.Object({ value: Percent }, Strict)),
         },
         Strict,
       ),
     ),
+  },
+  Strict,
+);
+
+/** A mirror destination and the share of requests copied to it. */
+const MirrorPolicy = Type.Object(
+  {
+    cluster: Type.String(),
+    subset: Type.Optional(Type.String()),
+    percentage: Type.Optional(Type.Object({ value: Percent }, Strict)),
   },
   Strict,
 );
@@ -143,7 +176,10 @@ export const CorsPolicy = Type.Object(
     exposeHeaders: Type.Optional(Type.Array(Type.String())),
     maxAge: Type.Optional(Duration),
     allowCredentials: Type.Optional(Type.Boolean()),
-    unmatchedPreflights: opt('preflights from origins matching nothing: forward to the app (default) or answer without CORS headers', Type.Union([Type.Literal('forward'), Type.Literal('ignore')])),
+    unmatchedPreflights: opt(
+      'preflights from origins matching nothing: forward to the app (default) or answer without CORS headers',
+      Type.Union([Type.Literal('forward'), Type.Literal('ignore')]),
+    ),
   },
   Strict,
 );
@@ -161,6 +197,11 @@ export const Route = Type.Object(
           authority: Type.Optional(Type.String()),
           scheme: Type.Optional(Type.String()),
           port: Type.Optional(Port),
+          derivePort: opt(
+            'FROM_PROTOCOL_DEFAULT: no port in the Location (the scheme default); FROM_REQUEST_PORT: the port of the request',
+            Type.Union([Type.Literal('FROM_PROTOCOL_DEFAULT'), Type.Literal('FROM_REQUEST_PORT')]),
+          ),
+          prefixRewrite: opt('replace the matched uri prefix with this value in the Location path', Type.String()),
           redirectCode: Type.Optional(Type.Integer({ minimum: 300, maximum: 399 })),
         },
         Strict,
@@ -171,18 +212,32 @@ export const Route = Type.Object(
         {
           status: Type.Integer({ minimum: 100, maximum: 599 }),
           body: Type.Optional(Type.String()),
-          flag: opt('response flag for telemetry (NR: the blackhole of REGISTRY_ONLY; default DR-less)', Type.String({ pattern: '^[A-Z]{2,4}$' })),
+          flag: opt(
+            'response flag for telemetry (NR: the blackhole of REGISTRY_ONLY; default DR-less)',
+            Type.String({ pattern: '^[A-Z]{2,4}$' }),
+          ),
         },
         Strict,
       ),
     ),
-    rewrite: Type.Optional(Type.Object({ uri: Type.Optional(Type.String()), authority: Type.Optional(Type.String()) }, Strict)),
+    rewrite: Type.Optional(
+      Type.Object(
+        {
+          uri: Type.Optional(Type.String()),
+          authority: Type.Optional(Type.String()),
+          uriRegex: opt(
+            'replace every match of the RE2 `match` in the path (query kept) with `rewrite` (\\1 for groups), as Envoy regex_rewrite',
+            Type.Object({ match: Type.String(), rewrite: Type.String() }, Strict),
+          ),
+        },
+        Strict,
+      ),
+    ),
     timeout: opt('whole-request timeout, all retries included; 0s = none', Duration),
     retries: Type.Optional(RetryPolicy),
     fault: Type.Optional(FaultPolicy),
-    mirror: Type.Optional(
-      Type.Object({ cluster: Type.String(), subset: Type.Optional(Type.String()), percentage: Type.Optional(Type.Object({ value: Percent }, Strict)) }, Strict),
-    ),
+    mirror: Type.Optional(MirrorPolicy),
+    mirrors: opt('more mirror destinations, each with its own share (Istio mirrors)', Type.Array(MirrorPolicy)),
     headers: Type.Optional(Headers),
     cors: Type.Optional(CorsPolicy),
   },
@@ -193,22 +248,37 @@ export const Route = Type.Object(
 export const VirtualHost = Type.Object(
   {
     name: Type.String({ minLength: 1 }),
-    domains: doc('authorities served: exact ("reviews", "reviews:9080"), "*.suffix", "prefix.*" or "*"', Type.Array(Type.String(), { minItems: 1 })),
+    domains: doc(
+      'authorities served: exact ("reviews", "reviews:9080"), "*.suffix", "prefix.*" or "*"',
+      Type.Array(Type.String(), { minItems: 1 }),
+    ),
     routes: Type.Array(Route),
   },
   Strict,
 );
 
 /** A named route table, referenced by listeners. */
-export const RouteConfig = Type.Object({ name: Type.String({ minLength: 1 }), virtualHosts: Type.Array(VirtualHost) }, Strict);
+export const RouteConfig = Type.Object(
+  { name: Type.String({ minLength: 1 }), virtualHosts: Type.Array(VirtualHost) },
+  Strict,
+);
 
 /** Which bytes a listener chain expects: detected from the first bytes, or fixed. */
-export const ListenerProtocol = Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2'), Type.Literal('tcp')], {
-  description: 'auto: detect HTTP/1.1, h2c, TLS or else TCP from the first bytes; tcp: opaque (server-speaks-first ports)',
-});
+export const ListenerProtocol = Type.Union(
+  [Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2'), Type.Literal('tcp')],
+  {
+    description:
+      'auto: detect HTTP/1.1, h2c, TLS or else TCP from the first bytes; tcp: opaque (server-speaks-first ports)',
+  },
+);
 
 /** TLS protocol versions as Node names them. */
-export const TlsVersion = Type.Union([Type.Literal('TLSv1'), Type.Literal('TLSv1.1'), Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')]);
+export const TlsVersion = Type.Union([
+  Type.Literal('TLSv1'),
+  Type.Literal('TLSv1.1'),
+  Type.Literal('TLSv1.2'),
+  Type.Literal('TLSv1.3'),
+]);
 
 /** One server certificate (PEM inline: the config stream is TLS and the admin dump redacts keys). */
 export const ServerCertificate = Type.Object(
@@ -216,7 +286,10 @@ export const ServerCertificate = Type.Object(
     name: doc('where it comes from (the Secret namespace/name), for logs and proxy-config secrets', Type.String()),
     certChain: doc('PEM: leaf then intermediates', Type.String({ minLength: 1 })),
     privateKey: doc('PEM private key (redacted in dumps)', Type.String({ minLength: 1 })),
-    serverNames: opt('SNI names this certificate serves (exact or *.suffix); absent: the default certificate', Type.Array(Type.String())),
+    serverNames: opt(
+      'SNI names this certificate serves (exact or *.suffix); absent: the default certificate',
+      Type.Array(Type.String()),
+    ),
   },
   Strict,
 );
@@ -224,7 +297,10 @@ export const ServerCertificate = Type.Object(
 /** TLS the proxy terminates itself (a gateway server): certificates by SNI, optional client certificates. */
 export const ServerTls = Type.Object(
   {
-    mode: doc('simple: server certificate only; mutual: a client certificate signed by caCertificates is required', Type.Union([Type.Literal('simple'), Type.Literal('mutual')])),
+    mode: doc(
+      'simple: server certificate only; mutual: a client certificate signed by caCertificates is required',
+      Type.Union([Type.Literal('simple'), Type.Literal('mutual')]),
+    ),
     certificates: Type.Array(ServerCertificate, { minItems: 1 }),
     caCertificates: opt('PEM bundle verifying client certificates (mutual)', Type.String()),
     subjectAltNames: opt('mutual: accepted client certificate SANs (any of them)', Type.Array(Type.String())),
@@ -258,17 +334,29 @@ export const FilterChain = Type.Object(
         {
           destinationPort: Type.Optional(Port),
           destinationAddress: Type.Optional(Type.String()),
-          serverNames: opt('TLS SNI names (exact or *.suffix): the chain takes TLS connections naming one of them', Type.Array(Type.String())),
+          serverNames: opt(
+            'TLS SNI names (exact or *.suffix): the chain takes TLS connections naming one of them',
+            Type.Array(Type.String()),
+          ),
         },
         Strict,
       ),
     ),
     protocol: Type.Optional(ListenerProtocol),
     routeConfig: opt('route table for HTTP traffic', Type.String()),
-    tcpCluster: opt('cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)', Type.String()),
-    tls: opt('inbound: require mutual TLS from peers (strict) or accept both (permissive)', Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')])),
+    tcpCluster: opt(
+      'cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)',
+      Type.String(),
+    ),
+    tls: opt(
+      'inbound: require mutual TLS from peers (strict) or accept both (permissive)',
+      Type.Union([Type.Literal('strict'), Type.Literal('permissive'), Type.Literal('disable')]),
+    ),
     serverTls: opt('gateway: terminate TLS with these certificates, then serve `protocol` inside', ServerTls),
-    edge: opt('gateway: the first hop from outside; sets x-forwarded-proto from the connection (never the client) and appends the client to x-forwarded-for', Type.Boolean()),
+    edge: opt(
+      'gateway: the first hop from outside; sets x-forwarded-proto from the connection (never the client) and appends the client to x-forwarded-for',
+      Type.Boolean(),
+    ),
   },
   Strict,
 );
@@ -298,7 +386,16 @@ export const AuthzSource = Type.Object(
 
 /** What is called (Istio `to.operation`); paths match the normalized path without the query. */
 export const AuthzOperation = Type.Object(
-  { hosts: Strings, notHosts: Strings, ports: Strings, notPorts: Strings, methods: Strings, notMethods: Strings, paths: Strings, notPaths: Strings },
+  {
+    hosts: Strings,
+    notHosts: Strings,
+    ports: Strings,
+    notPorts: Strings,
+    methods: Strings,
+    notMethods: Strings,
+    paths: Strings,
+    notPaths: Strings,
+  },
   Strict,
 );
 
@@ -307,7 +404,9 @@ export const AuthzRule = Type.Object(
   {
     from: Type.Optional(Type.Array(Type.Object({ source: Type.Optional(AuthzSource) }, Strict))),
     to: Type.Optional(Type.Array(Type.Object({ operation: Type.Optional(AuthzOperation) }, Strict))),
-    when: Type.Optional(Type.Array(Type.Object({ key: Type.String({ minLength: 1 }), values: Strings, notValues: Strings }, Strict))),
+    when: Type.Optional(
+      Type.Array(Type.Object({ key: Type.String({ minLength: 1 }), values: Strings, notValues: Strings }, Strict)),
+    ),
   },
   Strict,
 );
@@ -315,9 +414,15 @@ export const AuthzRule = Type.Object(
 /** One authorization policy as the destination sidecar runs it (Istio's rule shape, compiled at config time). */
 export const AuthzPolicy = Type.Object(
   {
-    name: doc('`ns[NS]-policy[NAME]`: shown, with `-rule[N]`, in the access log of a denied request', Type.String({ minLength: 1 })),
+    name: doc(
+      '`ns[NS]-policy[NAME]`: shown, with `-rule[N]`, in the access log of a denied request',
+      Type.String({ minLength: 1 }),
+    ),
     action: Type.Union([Type.Literal('ALLOW'), Type.Literal('DENY'), Type.Literal('AUDIT')]),
-    rules: doc('ORed; none: the policy matches nothing (an ALLOW policy without rules denies all)', Type.Array(AuthzRule)),
+    rules: doc(
+      'ORed; none: the policy matches nothing (an ALLOW policy without rules denies all)',
+      Type.Array(AuthzRule),
+    ),
   },
   Strict,
 );
@@ -328,14 +433,21 @@ export const JwtRule = Type.Object(
     issuer: Type.String({ minLength: 1 }),
     audiences: Strings,
     jwks: doc('the JSON Web Key Set (the control plane fetched jwksUri)', Type.String()),
-    fromHeaders: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), prefix: Type.Optional(Type.String()) }, Strict))),
+    fromHeaders: Type.Optional(
+      Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), prefix: Type.Optional(Type.String()) }, Strict)),
+    ),
     fromParams: Strings,
     fromCookies: Strings,
     forwardOriginalToken: Type.Optional(Type.Boolean()),
     outputPayloadToHeader: Type.Optional(Type.String()),
-    outputClaimToHeaders: Type.Optional(Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict))),
+    outputClaimToHeaders: Type.Optional(
+      Type.Array(Type.Object({ header: Type.String({ minLength: 1 }), claim: Type.String({ minLength: 1 }) }, Strict)),
+    ),
     spaceDelimitedClaims: Strings,
-    presence: opt('REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous', Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')])),
+    presence: opt(
+      'REQUIRED: a request without a token is refused (401); OPTIONAL (default): it passes as anonymous',
+      Type.Union([Type.Literal('OPTIONAL'), Type.Literal('REQUIRED')]),
+    ),
   },
   Strict,
 );
@@ -345,8 +457,14 @@ export const Authz = Type.Object(
   {
     policies: Type.Optional(Type.Array(AuthzPolicy)),
     jwtRules: Type.Optional(Type.Array(JwtRule)),
-    destinationPort: opt('the port rules see as destination.port (an explicit listener standing in for this app port)', Port),
-    numTrustedProxies: opt('X-Forwarded-For hops to trust when finding remote.ip (meshConfig numTrustedProxies)', Type.Integer({ minimum: 0 })),
+    destinationPort: opt(
+      'the port rules see as destination.port (an explicit listener standing in for this app port)',
+      Port,
+    ),
+    numTrustedProxies: opt(
+      'X-Forwarded-For hops to trust when finding remote.ip (meshConfig numTrustedProxies)',
+      Type.Integer({ minimum: 0 }),
+    ),
   },
   Strict,
 );
@@ -362,7 +480,10 @@ export const Listener = Type.Object(
       'explicit: clients connect here; http-proxy: HTTP_PROXY target (absolute-form and CONNECT); capture: redirected by iptables, original destination from SO_ORIGINAL_DST',
       Type.Union([Type.Literal('explicit'), Type.Literal('http-proxy'), Type.Literal('capture')]),
     ),
-    detectTimeout: opt('how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)', Duration),
+    detectTimeout: opt(
+      'how long protocol detection waits for the first bytes before treating the connection as TCP (default 5s)',
+      Duration,
+    ),
     tcpIdleTimeout: opt(
       'connections proxied as TCP after detection found no HTTP close after this long with no bytes either way (default 1h, as Envoy tcp_proxy)',
       Duration,
@@ -381,7 +502,10 @@ export const Endpoint = Type.Object(
     labels: opt('used by subsets and by telemetry (app, version, workload, namespace)', Labels),
     weight: Type.Optional(Type.Integer({ minimum: 1 })),
     identity: opt('expected SPIFFE ID of the peer sidecar (mTLS only)', Type.String({ pattern: '^spiffe://' })),
-    tls: opt('mutual: the endpoint is a sidecar speaking mTLS; disable: plaintext (default: the cluster setting)', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
+    tls: opt(
+      'mutual: the endpoint is a sidecar speaking mTLS; disable: plaintext (default: the cluster setting)',
+      Type.Union([Type.Literal('mutual'), Type.Literal('disable')]),
+    ),
   },
   Strict,
 );
@@ -390,13 +514,24 @@ export const Endpoint = Type.Object(
 export const LoadBalancer = Type.Object(
   {
     simple: Type.Optional(
-      Type.Union([Type.Literal('ROUND_ROBIN'), Type.Literal('LEAST_REQUEST'), Type.Literal('LEAST_CONN'), Type.Literal('RANDOM'), Type.Literal('PASSTHROUGH')]),
+      Type.Union([
+        Type.Literal('ROUND_ROBIN'),
+        Type.Literal('LEAST_REQUEST'),
+        Type.Literal('LEAST_CONN'),
+        Type.Literal('RANDOM'),
+        Type.Literal('PASSTHROUGH'),
+      ]),
     ),
     consistentHash: Type.Optional(
       Type.Object(
         {
           httpHeaderName: Type.Optional(Type.String()),
-          httpCookie: Type.Optional(Type.Object({ name: Type.String(), path: Type.Optional(Type.String()), ttl: Type.Optional(Duration) }, Strict)),
+          httpCookie: Type.Optional(
+            Type.Object(
+              { name: Type.String(), path: Type.Optional(Type.String()), ttl: Type.Optional(Duration) },
+              Strict,
+            ),
+          ),
           useSourceIp: Type.Optional(Type.Boolean()),
           httpQueryParameterName: Type.Optional(Type.String()),
         },
@@ -440,11 +575,17 @@ export const OutlierDetection = Type.Object(
   {
     consecutive5xxErrors: Type.Optional(Type.Integer({ minimum: 0 })),
     consecutiveGatewayErrors: Type.Optional(Type.Integer({ minimum: 0 })),
-    consecutiveErrors: opt('legacy Istio field: consecutive 502/503/504 (and connect failures)', Type.Integer({ minimum: 0 })),
+    consecutiveErrors: opt(
+      'legacy Istio field: consecutive 502/503/504 (and connect failures)',
+      Type.Integer({ minimum: 0 }),
+    ),
     interval: Type.Optional(Duration),
     baseEjectionTime: Type.Optional(Duration),
     maxEjectionPercent: Type.Optional(Percent),
-    minHealthPercent: opt('below this share of healthy endpoints, ejections are ignored (panic mode); 0 disables', Percent),
+    minHealthPercent: opt(
+      'below this share of healthy endpoints, ejections are ignored (panic mode); 0 disables',
+      Percent,
+    ),
   },
   Strict,
 );
@@ -457,15 +598,24 @@ export const Cluster = Type.Object(
       'static: the endpoints listed (addresses may be DNS names, resolved at each new connection); originalDst: the original destination of the connection or proxy request',
       Type.Union([Type.Literal('static'), Type.Literal('originalDst')]),
     ),
-    protocol: opt('upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)', Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')])),
+    protocol: opt(
+      'upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)',
+      Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')]),
+    ),
     service: opt('telemetry: the destination service (e.g. reviews.default.svc.cluster.local)', Type.String()),
     endpoints: Type.Optional(Type.Array(Endpoint)),
     subsets: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), labels: Labels }, Strict))),
     loadBalancer: Type.Optional(LoadBalancer),
     connectionPool: Type.Optional(ConnectionPool),
     outlierDetection: Type.Optional(OutlierDetection),
-    tls: opt('mutual: mTLS to the endpoints with the proxy identity (ISTIO_MUTUAL); disable: plaintext', Type.Union([Type.Literal('mutual'), Type.Literal('disable')])),
-    upstreamTls: opt('TLS origination to endpoints outside the mesh (DestinationRule tls SIMPLE/MUTUAL); wins over tls', UpstreamTls),
+    tls: opt(
+      'mutual: mTLS to the endpoints with the proxy identity (ISTIO_MUTUAL); disable: plaintext',
+      Type.Union([Type.Literal('mutual'), Type.Literal('disable')]),
+    ),
+    upstreamTls: opt(
+      'TLS origination to endpoints outside the mesh (DestinationRule tls SIMPLE/MUTUAL); wins over tls',
+      UpstreamTls,
+    ),
     inboundPassthrough: opt(
       "originalDst only: the pod's own inbound side. IPv4 connections leave from 127.0.0.6 (which the capture rules never redirect, as Istio's InboundPassthroughCluster), IPv6 ones go to [::1]; without it a connection to the pod's own address would be captured again and loop",
       Type.Boolean(),
@@ -488,8 +638,12 @@ export const Identity = Type.Object(
 const CustomTag = Type.Object(
   {
     literal: Type.Optional(Type.Object({ value: Type.String() }, Strict)),
-    header: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict)),
-    environment: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict)),
+    header: Type.Optional(
+      Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict),
+    ),
+    environment: Type.Optional(
+      Type.Object({ name: Type.String({ minLength: 1 }), defaultValue: Type.Optional(Type.String()) }, Strict),
+    ),
   },
   { ...Strict, minProperties: 1, maxProperties: 1, description: 'exactly one of literal, header, environment' },
 );
@@ -512,7 +666,10 @@ export const Tracing = doc(
         Type.Object({ address: CollectorAddress, path: Type.Optional(Type.String({ pattern: '^/' })) }, Strict),
       ),
       customTags: opt('tag name -> where its value comes from', Type.Record(Type.String({ minLength: 1 }), CustomTag)),
-      maxQueuedSpans: opt('spans held for export before new ones are dropped (default 4096)', Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+      maxQueuedSpans: opt(
+        'spans held for export before new ones are dropped (default 4096)',
+        Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+      ),
     },
     Strict,
   ),
@@ -538,7 +695,10 @@ export const ProxyConfig = Type.Object(
       ),
     ),
     identity: Type.Optional(Identity),
-    admin: opt('admin API, always bound to 127.0.0.1 (default port 15000)', Type.Object({ port: Type.Optional(Port) }, Strict)),
+    admin: opt(
+      'admin API, always bound to 127.0.0.1 (default port 15000)',
+      Type.Object({ port: Type.Optional(Port) }, Strict),
+    ),
     telemetry: opt(
       'telemetry port (default 15020), access log and tracing',
       Type.Object(
@@ -547,9 +707,21 @@ export const ProxyConfig = Type.Object(
           address: Type.Optional(Type.String()),
           accessLog: opt(
             'where access log lines go: stdout, stderr, off, or an absolute file path (opened 0600, appended)',
-            Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('off'), Type.String({ pattern: '^/' })]),
+            Type.Union([
+              Type.Literal('stdout'),
+              Type.Literal('stderr'),
+              Type.Literal('off'),
+              Type.String({ pattern: '^/' }),
+            ]),
           ),
-          accessLogEncoding: opt('JSON (one object per line, default) or TEXT (Envoy\'s default format)', Type.Union([Type.Literal('JSON'), Type.Literal('TEXT')])),
+          accessLogEncoding: opt(
+            "JSON (one object per line, default) or TEXT (Envoy's default format)",
+            Type.Union([Type.Literal('JSON'), Type.Literal('TEXT')]),
+          ),
+          accessLogFilter: opt(
+            'log only requests this CEL subset selects (response.code >= 400, request.method == "POST", ...)',
+            Type.String({ maxLength: 4096 }),
+          ),
           tracing: Type.Optional(Tracing),
         },
         Strict,

@@ -29,12 +29,17 @@ export const CA_METHOD = '/meshctl.v1.CertificateService/CreateCertificate';
  * package when running the compiled dist/ (tsc does not copy .proto files).
  */
 export function protoPath(): string {
-  const candidates = [new URL('../mesh.proto', import.meta.url), new URL('../../../src/protocol/mesh.proto', import.meta.url)];
+  const candidates = [
+    new URL('../mesh.proto', import.meta.url),
+    new URL('../../../src/protocol/mesh.proto', import.meta.url),
+  ];
   for (const c of candidates) {
     const p = fileURLToPath(c);
     if (existsSync(p)) return p;
   }
-  throw new Error(`mesh.proto not found (looked at ${candidates.map((c) => fileURLToPath(c)).join(', ')}); the package is incomplete`);
+  throw new Error(
+    `mesh.proto not found (looked at ${candidates.map((c) => fileURLToPath(c)).join(', ')}); the package is incomplete`,
+  );
 }
 
 let loaded: Promise<MeshProto> | undefined;
@@ -43,8 +48,16 @@ let loaded: Promise<MeshProto> | undefined;
 export function loadMeshProto(): Promise<MeshProto> {
   loaded ??= (async () => {
     const [grpc, protoLoader] = await Promise.all([import('@grpc/grpc-js'), import('@grpc/proto-loader')]);
-    const def = protoLoader.loadSync(protoPath(), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { meshctl: { v1: Record<string, GrpcModule.ServiceClientConstructor> } };
+    const def = protoLoader.loadSync(protoPath(), {
+      keepCase: true,
+      longs: Number,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      meshctl: { v1: Record<string, GrpcModule.ServiceClientConstructor> };
+    };
     const AdsClient = pkg.meshctl.v1.AggregatedDiscoveryService!;
     const CaClient = pkg.meshctl.v1.CertificateService!;
     return { grpc, ads: AdsClient.service, ca: CaClient.service, AdsClient, CaClient };

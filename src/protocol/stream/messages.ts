@@ -13,11 +13,18 @@ export const TypeUrl = {
   endpoints: 'proxy.meshctl.dev/v1/endpoints',
   routes: 'proxy.meshctl.dev/v1/routes',
   listeners: 'proxy.meshctl.dev/v1/listeners',
+  /** access log and tracing settings (from the mesh's MeshConfig) */
+  telemetry: 'proxy.meshctl.dev/v1/telemetry',
 } as const;
 export type TypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 
 /** Every type a proxy subscribes to by default, in push order. */
-export const ALL_TYPE_URLS: readonly string[] = [TypeUrl.clusters, TypeUrl.endpoints, TypeUrl.routes, TypeUrl.listeners];
+export const ALL_TYPE_URLS: readonly string[] = [
+  TypeUrl.clusters,
+  TypeUrl.endpoints,
+  TypeUrl.routes,
+  TypeUrl.listeners,
+];
 
 /** The short name of a type URL (`clusters`), for tables and logs. */
 export function shortTypeName(typeUrl: string): string {

@@ -40,7 +40,12 @@ interface RouteTableLike {
 }
 
 function isRouteTable(v: unknown): v is RouteTableLike {
-  return typeof v === 'object' && v !== null && typeof (v as RouteTableLike).name === 'string' && Array.isArray((v as RouteTableLike).virtualHosts);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as RouteTableLike).name === 'string' &&
+    Array.isArray((v as RouteTableLike).virtualHosts)
+  );
 }
 
 /**
@@ -49,7 +54,8 @@ function isRouteTable(v: unknown): v is RouteTableLike {
  */
 export function splitRouteConfig<T extends RouteTableLike>(table: T): NamedResource[] {
   const out: NamedResource[] = [{ name: table.name, resource: { ...table, virtualHosts: [] } }];
-  for (const vh of table.virtualHosts) out.push({ name: `${table.name}/${vh.name}`, resource: { name: table.name, virtualHosts: [vh] } });
+  for (const vh of table.virtualHosts)
+    out.push({ name: `${table.name}/${vh.name}`, resource: { name: table.name, virtualHosts: [vh] } });
   return out;
 }
 

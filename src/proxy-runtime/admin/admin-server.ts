@@ -69,17 +69,25 @@ const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d{1
 /** Why a request is refused before it is served, or undefined. */
 export function refusal(req: IncomingMessage, auth: AdminAuth): { status: number; error: string } | undefined {
   const h = req.headers;
-  if (h.origin !== undefined) return { status: 403, error: 'requests from web pages are refused (Origin header present)' };
+  if (h.origin !== undefined)
+    return { status: 403, error: 'requests from web pages are refused (Origin header present)' };
   const site = h['sec-fetch-site'];
-  if (site !== undefined && site !== 'none' && site !== 'same-origin') return { status: 403, error: `requests from web pages are refused (Sec-Fetch-Site: ${site})` };
-  if (h.host === undefined || !LOOPBACK_HOST.test(h.host)) return { status: 403, error: 'the Host must be a loopback address (127.0.0.1, localhost or [::1])' };
+  if (site !== undefined && site !== 'none' && site !== 'same-origin')
+    return { status: 403, error: `requests from web pages are refused (Sec-Fetch-Site: ${site})` };
+  if (h.host === undefined || !LOOPBACK_HOST.test(h.host))
+    return { status: 403, error: 'the Host must be a loopback address (127.0.0.1, localhost or [::1])' };
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return undefined;
-  if (method !== 'POST') return { status: 405, error: `${method} is not served: use GET, or POST with the admin token` };
+  if (method !== 'POST')
+    return { status: 405, error: `${method} is not served: use GET, or POST with the admin token` };
   const ct = h['content-type'];
-  if (ct !== undefined && !/^application\/json\s*(;|$)/i.test(ct)) return { status: 415, error: `Content-Type ${ct} is refused: send application/json (or no body)` };
+  if (ct !== undefined && !/^application\/json\s*(;|$)/i.test(ct))
+    return { status: 415, error: `Content-Type ${ct} is refused: send application/json (or no body)` };
   if (!tokenMatches(h.authorization, auth.token)) {
-    return { status: 401, error: `this endpoint changes the proxy and needs its admin token: Authorization: Bearer <token>${auth.file ? ` (the token is in ${auth.file}, readable by the proxy's user)` : ''}` };
+    return {
+      status: 401,
+      error: `this endpoint changes the proxy and needs its admin token: Authorization: Bearer <token>${auth.file ? ` (the token is in ${auth.file}, readable by the proxy's user)` : ''}`,
+    };
   }
   return undefined;
 }
@@ -92,7 +100,11 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /** Starts the admin server on 127.0.0.1:`port`; resolves with the bound port. */
-export function startAdminServer(view: AdminView, port: number, auth: AdminAuth): Promise<{ server: Server; port: number }> {
+export function startAdminServer(
+  view: AdminView,
+  port: number,
+  auth: AdminAuth,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const no = refusal(req, auth);
     if (no) {
@@ -149,7 +161,8 @@ async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse
     switch (path) {
       case '/logging': {
         const level = url.searchParams.get('level') ?? '';
-        if (!isLogLevel(level)) return json(res, 400, { error: `unknown level "${level}": use off, error, warn, info or debug` });
+        if (!isLogLevel(level))
+          return json(res, 400, { error: `unknown level "${level}": use off, error, warn, info or debug` });
         view.log.level = level;
         return json(res, 200, { level });
       }

@@ -2,7 +2,8 @@
 import type { ProxyLog } from '../log.js';
 
 /** The outcome of applying a config: the ACK or NACK the control plane sees. */
-export type ApplyResult = { ok: true; version: string } | { ok: false; version: string; error: string; errors: string[] };
+export type ApplyResult =
+  { ok: true; version: string } | { ok: false; version: string; error: string; errors: string[] };
 
 /** The proxy as the admin API sees it. */
 export interface AdminView {

@@ -60,7 +60,14 @@ export function describeListeners(rt: Runtime, handles: ReadonlyMap<string, List
       mode: l.mode,
       detectTimeoutMs: l.detectTimeoutMs,
       connections: h?.connectionCount ?? 0,
-      chains: l.chains.map((c) => ({ name: c.name, match: c.cfg.match ?? null, protocol: c.protocol, routeConfig: c.cfg.routeConfig ?? null, tcpCluster: c.cfg.tcpCluster ?? null, tls: c.tls })),
+      chains: l.chains.map((c) => ({
+        name: c.name,
+        match: c.cfg.match ?? null,
+        protocol: c.protocol,
+        routeConfig: c.cfg.routeConfig ?? null,
+        tcpCluster: c.cfg.tcpCluster ?? null,
+        tls: c.tls,
+      })),
       authz: l.cfg.authz ?? null,
     };
   });

@@ -8,7 +8,13 @@
  * run by the proxy over loopback, as the injector rewrote them) and `/stats/prometheus`.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, isIP } from 'node:net';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE, ProxyEnv, ProxyPorts } from '../../protocol/well-known.js';
@@ -42,7 +48,13 @@ export interface PodEnvironment {
 
 /** One rewritten probe: the app's original handler with its port resolved. */
 export interface Prober {
-  httpGet?: { path?: string; port: number; scheme?: string; host?: string; httpHeaders?: { name: string; value: string }[] };
+  httpGet?: {
+    path?: string;
+    port: number;
+    scheme?: string;
+    host?: string;
+    httpHeaders?: { name: string; value: string }[];
+  };
   tcpSocket?: { port: number; host?: string };
   grpc?: { port: number };
   timeoutSeconds?: number;
@@ -52,7 +64,10 @@ export interface Prober {
 export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
   const need = (name: string): string => {
     const v = env[name];
-    if (!v) throw new Error(`${name} is not set: the proxy runs in Kubernetes mode only in a pod injected by meshctl (meshctl inject, or the webhook); elsewhere pass --config`);
+    if (!v)
+      throw new Error(
+        `${name} is not set: the proxy runs in Kubernetes mode only in a pod injected by meshctl (meshctl inject, or the webhook); elsewhere pass --config`,
+      );
     return v;
   };
   const controlPlaneAddress = need(ProxyEnv.controlPlaneAddress);
@@ -122,31 +137,84 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
   let ready = (): boolean => false;
   let telemetryPort = 0;
   // The health port answers from the start, so the kubelet's probes see "not ready yet", not a refused connection.
-  const health = await startHealthServer(healthPort, pod.probers, () => ready(), () => telemetryPort);
+  const health = await startHealthServer(
+    healthPort,
+    pod.probers,
+    () => ready(),
+    () => telemetryPort,
+  );
   try {
     // The kubelet refreshes the token file; read it for every certificate request.
     const token = async (): Promise<string> => (await readFile(pod.tokenPath, 'utf8')).trim();
-    const trustRoots = await retrying(log, `reading the mesh root CA ${pod.caRootPath}`, () => readFile(pod.caRootPath, 'utf8'), o.signal);
-    const identity = await retrying(log, `getting a certificate from ${pod.controlPlaneAddress}`, () => startCaIdentity({ address: pod.controlPlaneAddress, trustRoots, token, ...(pod.serverName ? { serverName: pod.serverName } : {}) }), o.signal);
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, {
-      identitySource: identity,
-      // A gateway has no capture listeners: its traffic arrives on the Gateway ports it binds.
-      ...(pod.router ? {} : { resolveOriginalDst: captureOriginalDestinationResolver((reason) => log.debug('capture: connection refused', { reason })) }),
-      adminPort: o.adminPort ?? ProxyPorts.admin,
-      // The proxy's own telemetry server stays internal; 15020 is the health server, which forwards /stats.
-      telemetryPort: 0,
-      accessLog: o.accessLog,
+    const trustRoots = await retrying(
       log,
-      ...(o.onQuit ? { onQuit: o.onQuit } : {}),
-      guardProcess: true,
-    });
+      `reading the mesh root CA ${pod.caRootPath}`,
+      () => readFile(pod.caRootPath, 'utf8'),
+      o.signal,
+    );
+    const identity = await retrying(
+      log,
+      `getting a certificate from ${pod.controlPlaneAddress}`,
+      () =>
+        startCaIdentity({
+          address: pod.controlPlaneAddress,
+          trustRoots,
+          token,
+          ...(pod.serverName ? { serverName: pod.serverName } : {}),
+        }),
+      o.signal,
+    );
+    const proxy = await Proxy.start(
+      { apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] },
+      {
+        identitySource: identity,
+        // A gateway has no capture listeners: its traffic arrives on the Gateway ports it binds.
+        ...(pod.router
+          ? {}
+          : {
+              resolveOriginalDst: captureOriginalDestinationResolver((reason) =>
+                log.debug('capture: connection refused', { reason }),
+              ),
+            }),
+        adminPort: o.adminPort ?? ProxyPorts.admin,
+        // The proxy's own telemetry server stays internal; 15020 is the health server, which forwards /stats.
+        telemetryPort: 0,
+        accessLog: o.accessLog,
+        log,
+        ...(o.onQuit ? { onQuit: o.onQuit } : {}),
+        guardProcess: true,
+      },
+    );
     telemetryPort = proxy.telemetryPort;
-    const node = { id: `${pod.podName}.${pod.namespace}`, workload: pod.podName, namespace: pod.namespace, serviceAccount: pod.serviceAccount, labels: {}, proxyVersion: o.proxyVersion };
-    const stream = await startSidecarStream({ address: pod.controlPlaneAddress, ...(pod.serverName ? { serverName: pod.serverName } : {}), proxy, identity, node, log: (l) => log.debug(l) });
-    ready = () => Boolean(stream.client.state()[TypeUrl.listeners]?.appliedVersion) && identity.status().spiffeId !== undefined;
-    log.info(pod.router ? 'gateway started' : 'sidecar started', { spiffeId: identity.status().spiffeId, controlPlane: pod.controlPlaneAddress, admin: `127.0.0.1:${proxy.adminPort}`, health: healthPort });
+    const node = {
+      id: `${pod.podName}.${pod.namespace}`,
+      workload: pod.podName,
+      namespace: pod.namespace,
+      serviceAccount: pod.serviceAccount,
+      labels: {},
+      proxyVersion: o.proxyVersion,
+    };
+    const stream = await startSidecarStream({
+      address: pod.controlPlaneAddress,
+      ...(pod.serverName ? { serverName: pod.serverName } : {}),
+      proxy,
+      identity,
+      node,
+      log: (l) => log.debug(l),
+    });
+    ready = () =>
+      Boolean(stream.client.state()[TypeUrl.listeners]?.appliedVersion) && identity.status().spiffeId !== undefined;
+    log.info(pod.router ? 'gateway started' : 'sidecar started', {
+      spiffeId: identity.status().spiffeId,
+      controlPlane: pod.controlPlaneAddress,
+      admin: `127.0.0.1:${proxy.adminPort}`,
+      health: healthPort,
+    });
     return {
-      proxy, identity, stream, health,
+      proxy,
+      identity,
+      stream,
+      health,
       async close() {
         stream.close();
         await proxy.close();
@@ -160,12 +228,19 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
   }
 }
 
-function startHealthServer(port: number, probers: Record<string, Prober>, ready: () => boolean, telemetryPort: () => number): Promise<Server> {
+function startHealthServer(
+  port: number,
+  probers: Record<string, Prober>,
+  ready: () => boolean,
+  telemetryPort: () => number,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'GET' && path === '/healthz/ready') {
       const ok = ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready: waiting for the certificate and the listeners from the control plane\n');
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ok ? 'ready\n' : 'not ready: waiting for the certificate and the listeners from the control plane\n');
       return;
     }
     const prober = probers[path];
@@ -177,7 +252,9 @@ function startHealthServer(port: number, probers: Record<string, Prober>, ready:
       forwardStats(req, res, telemetryPort());
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz/ready, /stats/prometheus, /app-health/<container>/<probe>\n');
+    res
+      .writeHead(404, { 'content-type': 'text/plain' })
+      .end('not found: /healthz/ready, /stats/prometheus, /app-health/<container>/<probe>\n');
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -186,10 +263,13 @@ function startHealthServer(port: number, probers: Record<string, Prober>, ready:
 }
 
 function forwardStats(req: IncomingMessage, res: ServerResponse, port: number): void {
-  const up = httpRequest({ host: '127.0.0.1', port, path: req.url, method: 'GET', headers: { accept: req.headers.accept ?? '*/*' } }, (r) => {
-    res.writeHead(r.statusCode ?? 502, r.headers);
-    r.pipe(res);
-  });
+  const up = httpRequest(
+    { host: '127.0.0.1', port, path: req.url, method: 'GET', headers: { accept: req.headers.accept ?? '*/*' } },
+    (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    },
+  );
   up.on('error', (err) => res.writeHead(502).end(`telemetry unavailable: ${err.message}\n`));
   up.end();
 }
@@ -202,12 +282,23 @@ function runProbe(p: Prober): Promise<{ status: number; detail: string }> {
       const g = p.httpGet;
       const https = (g.scheme ?? 'HTTP').toUpperCase() === 'HTTPS';
       const headers = Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value]));
-      const req = (https ? httpsRequest : httpRequest)({ host: '127.0.0.1', port: g.port, path: g.path ?? '/', method: 'GET', headers, timeout: timeoutMs, ...(https ? { rejectUnauthorized: false } : {}) }, (r) => {
-        r.resume();
-        const code = r.statusCode ?? 500;
-        // The kubelet counts 200-399 as success.
-        resolve({ status: code >= 200 && code < 400 ? 200 : 503, detail: `app answered ${code}` });
-      });
+      const req = (https ? httpsRequest : httpRequest)(
+        {
+          host: '127.0.0.1',
+          port: g.port,
+          path: g.path ?? '/',
+          method: 'GET',
+          headers,
+          timeout: timeoutMs,
+          ...(https ? { rejectUnauthorized: false } : {}),
+        },
+        (r) => {
+          r.resume();
+          const code = r.statusCode ?? 500;
+          // The kubelet counts 200-399 as success.
+          resolve({ status: code >= 200 && code < 400 ? 200 : 503, detail: `app answered ${code}` });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (err) => resolve({ status: 503, detail: `app probe failed: ${err.message}` }));
       req.end();

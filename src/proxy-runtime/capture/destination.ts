@@ -10,7 +10,9 @@ import { originalDestination, type OriginalDestination } from '../original-dst/i
 /** A connection made straight to a capture port: there is nowhere to forward it. */
 export class NotRedirectedError extends Error {
   constructor(readonly destination: OriginalDestination) {
-    super(`connection to ${hostPort(destination.address, destination.port)} reached the capture listener directly (no iptables REDIRECT): refused to avoid a loop`);
+    super(
+      `connection to ${hostPort(destination.address, destination.port)} reached the capture listener directly (no iptables REDIRECT): refused to avoid a loop`,
+    );
     this.name = 'NotRedirectedError';
   }
 }

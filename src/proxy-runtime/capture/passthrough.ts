@@ -44,7 +44,9 @@ export interface PassthroughCaptureOptions {
 
 /** Starts a passthrough capture listener; resolves once it listens. */
 export async function startPassthroughCapture(o: PassthroughCaptureOptions): Promise<Server> {
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => handle(o, socket));
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
+    handle(o, socket),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: o.host ?? '::', port: o.port, ipv6Only: false }, () => {
@@ -63,19 +65,30 @@ function handle(o: PassthroughCaptureOptions, client: Socket): void {
   try {
     dst = captureDestination(client);
   } catch (err) {
-    emit({ action: 'refused', reason: err instanceof NotRedirectedError ? err.message : err instanceof Error ? err.message : String(err) });
+    emit({
+      action: 'refused',
+      reason: err instanceof NotRedirectedError ? err.message : err instanceof Error ? err.message : String(err),
+    });
     client.destroy();
     return;
   }
   const destination = hostPort(dst.address, dst.port);
   if (o.direction === 'outbound' && o.outboundTrafficPolicy === 'REGISTRY_ONLY' && !o.isRegistered?.(dst)) {
-    emit({ destination, action: 'blocked', reason: 'outboundTrafficPolicy REGISTRY_ONLY: destination not in the registry' });
+    emit({
+      destination,
+      action: 'blocked',
+      reason: 'outboundTrafficPolicy REGISTRY_ONLY: destination not in the registry',
+    });
     client.destroy();
     return;
   }
-  const target = o.direction === 'inbound' ? { address: dst.family === 'IPv6' ? '::1' : '127.0.0.1', port: dst.port } : dst;
+  const target =
+    o.direction === 'inbound' ? { address: dst.family === 'IPv6' ? '::1' : '127.0.0.1', port: dst.port } : dst;
   const upstream = connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
-  const timer = setTimeout(() => upstream.destroy(new Error(`connect timeout to ${hostPort(target.address, target.port)}`)), o.connectTimeoutMs ?? 10_000);
+  const timer = setTimeout(
+    () => upstream.destroy(new Error(`connect timeout to ${hostPort(target.address, target.port)}`)),
+    o.connectTimeoutMs ?? 10_000,
+  );
   let connected = false;
   upstream.once('connect', () => {
     connected = true;
@@ -86,14 +99,22 @@ function handle(o: PassthroughCaptureOptions, client: Socket): void {
   });
   upstream.on('error', (err) => {
     clearTimeout(timer);
-    if (!connected) emit({ destination, upstream: hostPort(target.address, target.port), action: 'failed', reason: err.message });
+    if (!connected)
+      emit({ destination, upstream: hostPort(target.address, target.port), action: 'failed', reason: err.message });
     // Closing the client with a reset tells it the destination refused, as a direct connection would.
     client.resetAndDestroy();
   });
   client.on('error', () => upstream.destroy());
   client.once('close', () => upstream.destroy());
   upstream.once('close', () => {
-    if (connected) emit({ destination, upstream: hostPort(target.address, target.port), action: 'passthrough', bytesIn: client.bytesRead, bytesOut: client.bytesWritten });
+    if (connected)
+      emit({
+        destination,
+        upstream: hostPort(target.address, target.port),
+        action: 'passthrough',
+        bytesIn: client.bytesRead,
+        bytesOut: client.bytesWritten,
+      });
     // The upstream is fully closed: finish writing what is queued to the client, then close.
     if (!client.destroyed) client.end();
   });

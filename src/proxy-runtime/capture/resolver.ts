@@ -12,7 +12,9 @@ import { captureDestination } from './destination.js';
 export type CaptureResolver = (socket: Socket) => { address: string; port: number } | undefined;
 
 /** Builds the resolver; `onRefused` hears why a connection had no usable destination (for a debug log). */
-export function captureOriginalDestinationResolver(onRefused?: (reason: string, socket: Socket) => void): CaptureResolver {
+export function captureOriginalDestinationResolver(
+  onRefused?: (reason: string, socket: Socket) => void,
+): CaptureResolver {
   return (socket) => {
     try {
       const d = captureDestination(socket);

@@ -45,7 +45,10 @@ export class ClusterRuntime {
   private readonly originationContext: SecureContext | undefined;
   private readonly balancers = new Map<string, Balancer>();
 
-  constructor(readonly cfg: ClusterConfig, state: ClusterStateRegistry) {
+  constructor(
+    readonly cfg: ClusterConfig,
+    state: ClusterStateRegistry,
+  ) {
     this.name = cfg.name;
     this.type = cfg.type ?? 'static';
     this.protocol = cfg.protocol ?? 'auto';
@@ -82,7 +85,12 @@ export class ClusterRuntime {
     this.hashPolicy = ch?.httpHeaderName
       ? { kind: 'header', name: ch.httpHeaderName.toLowerCase() }
       : ch?.httpCookie
-        ? { kind: 'cookie', name: ch.httpCookie.name, path: ch.httpCookie.path ?? '/', ttlMs: durationMs(ch.httpCookie.ttl, 0) }
+        ? {
+            kind: 'cookie',
+            name: ch.httpCookie.name,
+            path: ch.httpCookie.path ?? '/',
+            ttlMs: durationMs(ch.httpCookie.ttl, 0),
+          }
         : ch?.httpQueryParameterName
           ? { kind: 'query', name: ch.httpQueryParameterName }
           : ch?.useSourceIp
@@ -119,10 +127,42 @@ export class ClusterRuntime {
       // The pod's own address, dialled by the proxy's UID over lo, is what MESH_IN_REDIRECT sends back to
       // 15006 (the pod calling itself through its Service): only the 127.0.0.6 source escapes that. IPv6
       // has no such address on lo by default, so IPv6 goes to the app on [::1], as the relay does.
-      if (address.includes(':')) return { key, address: '::1', port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth() };
-      return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth(), localAddress: INBOUND_PASSTHROUGH_SOURCE_IPV4 };
+      if (address.includes(':'))
+        return {
+          key,
+          address: '::1',
+          port,
+          weight: 1,
+          labels: {},
+          identity: undefined,
+          mtls: false,
+          health: new EndpointHealth(),
+        };
+      return {
+        key,
+        address,
+        port,
+        weight: 1,
+        labels: {},
+        identity: undefined,
+        mtls: false,
+        health: new EndpointHealth(),
+        localAddress: INBOUND_PASSTHROUGH_SOURCE_IPV4,
+      };
     }
-    const originate = this.cfg.upstreamTls ? compileOrigination(this.cfg.upstreamTls, this.originationContext!, address) : undefined;
-    return { key, address, port, weight: 1, labels: {}, identity: undefined, mtls: false, health: new EndpointHealth(), ...(originate ? { originate } : {}) };
+    const originate = this.cfg.upstreamTls
+      ? compileOrigination(this.cfg.upstreamTls, this.originationContext!, address)
+      : undefined;
+    return {
+      key,
+      address,
+      port,
+      weight: 1,
+      labels: {},
+      identity: undefined,
+      mtls: false,
+      health: new EndpointHealth(),
+      ...(originate ? { originate } : {}),
+    };
   }
 }

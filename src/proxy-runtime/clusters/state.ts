@@ -11,14 +11,7 @@ import type { MeshTls } from '../tls/contexts.js';
 import { ClusterCounters } from './pool/limits.js';
 import { H2Pool } from './pool/h2-pool.js';
 import { FastH1Pool } from '../http1/upstream-pool.js';
-import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
-import type { H1ConnectionPool, H1PoolOptions } from './pool/in-flight.js';
-
-/**
- * undici (the HTTP/1.1 pool the fast path replaced) is loaded only when the fast path is off:
- * it costs ~27 MB of RSS in a process that never uses it.
- */
-const SlowH1Pool: (new (o: H1PoolOptions) => H1ConnectionPool) | undefined = HTTP1_FAST_PATH ? undefined : (await import('./pool/undici-h1-pool.js')).H1Pool;
+import type { H1ConnectionPool } from './pool/in-flight.js';
 import { RetryBudget } from '../http/retry/budget.js';
 
 interface PoolPair {
@@ -90,7 +83,13 @@ export class ClusterStateRegistry {
     const idleTimeoutMs = durationMs(cp?.http?.idleTimeout, DEFAULT_IDLE_TIMEOUT_MS);
     const maxRequestsPerConnection = cp?.http?.maxRequestsPerConnection ?? 0;
     const pools: PoolPair = {
-      h1: new (SlowH1Pool ?? FastH1Pool)({ maxConnections: cp?.tcp?.maxConnections ?? Infinity, maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
+      h1: new FastH1Pool({
+        maxConnections: cp?.tcp?.maxConnections ?? Infinity,
+        maxRequestsPerConnection,
+        idleTimeoutMs,
+        connectTimeoutMs,
+        mesh: this.mesh,
+      }),
       h2: new H2Pool({ maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs, mesh: this.mesh }),
     };
     this.poolMap.set(key, { settings: key, pools, used: true });
@@ -110,7 +109,8 @@ export class ClusterStateRegistry {
         this.poolMap.delete(key);
       }
     }
-    for (const key of this.healths.keys()) if (!liveClusters.has(key.slice(0, key.indexOf('\u0000')))) this.healths.delete(key);
+    for (const key of this.healths.keys())
+      if (!liveClusters.has(key.slice(0, key.indexOf('\u0000')))) this.healths.delete(key);
   }
 
   /** Identity rotated: mTLS connections are replaced as they finish, new ones use the new cert. */

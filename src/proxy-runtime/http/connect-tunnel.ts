@@ -17,7 +17,13 @@ function reply(socket: Duplex, status: number, reason: string): void {
 }
 
 /** Handles a CONNECT request. */
-export function handleConnect(ctx: ProxyContext, conn: ConnectionInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+export function handleConnect(
+  ctx: ProxyContext,
+  conn: ConnectionInfo,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
   const authority = req.url ?? '';
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(authority);
   if (!m || conn.listener.mode !== 'http-proxy') return reply(socket, 400, 'Bad Request');

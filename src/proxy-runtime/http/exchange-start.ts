@@ -103,7 +103,8 @@ export function runExchange(ctx: ProxyContext, ex: Exchange, sink: ExchangeSink)
         finishExchange(ctx, ex, 0, undefined);
         return;
       }
-      if (!(err instanceof UpstreamFailure)) ctx.log.error('request failed inside the proxy', { error: (err as Error).message });
+      if (!(err instanceof UpstreamFailure))
+        ctx.log.error('request failed inside the proxy', { error: (err as Error).message });
       sink.send(ex, pr);
     },
   );

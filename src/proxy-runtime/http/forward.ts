@@ -12,7 +12,6 @@ import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { InFlight } from '../clusters/pool/in-flight.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
-import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 
 /** Header a client sidecar adds when it carries an HTTP/1.1 request over h2 to a peer sidecar. */
 export const ORIG_PROTO_HEADER = 'x-meshctl-orig-proto';
@@ -52,15 +51,13 @@ function hashKey(ex: Exchange, c: ClusterRuntime): string | undefined {
  * Istio does by default (h2UpgradePolicy DO_NOT_UPGRADE); HTTP/2 and gRPC stay HTTP/2 end to end.
  * A cluster that caps tcp.maxConnections multiplexes over h2 instead, so the cap limits
  * connections, not concurrency (http2MaxRequests does that), as Envoy applies these settings.
- * MESHCTL_SIDECAR_H2=1 carries all HTTP/1.1 between sidecars over h2.
  */
-const H1_BETWEEN_SIDECARS = HTTP1_FAST_PATH && process.env.MESHCTL_SIDECAR_H2 !== '1';
 
 /** The upstream protocol of a request: the cluster's, else the downstream's (see above between sidecars). */
 export function protocolFor(c: ClusterRuntime, ep: Endpoint, ex: Exchange): 'h1' | 'h2' {
   if (c.protocol === 'http1') return 'h1';
   if (c.protocol === 'http2') return 'h2';
-  if (ep.mtls && (!H1_BETWEEN_SIDECARS || c.limits.maxConnections !== Number.MAX_SAFE_INTEGER)) return 'h2';
+  if (ep.mtls && c.limits.maxConnections !== Number.MAX_SAFE_INTEGER) return 'h2';
   return (ex.origProto ?? ex.protocol) === 'HTTP/2' ? 'h2' : 'h1';
 }
 
@@ -71,8 +68,13 @@ function endpointFor(ex: Exchange, c: ClusterRuntime, subset: string | undefined
   }
   // A retry prefers another endpoint than the attempt before.
   const sel = c.select(subset, hashKey(ex, c), Date.now(), ex.attempts > 0 ? ex.upstreamHost : undefined);
-  if (!sel.endpoint) throw new UpstreamFailure('no-healthy', `no healthy upstream in cluster ${c.name}${subset ? ` subset ${subset}` : ''}`);
-  if (port !== undefined && port !== sel.endpoint.port) return { ...sel.endpoint, port, key: `${sel.endpoint.address}:${port}` };
+  if (!sel.endpoint)
+    throw new UpstreamFailure(
+      'no-healthy',
+      `no healthy upstream in cluster ${c.name}${subset ? ` subset ${subset}` : ''}`,
+    );
+  if (port !== undefined && port !== sel.endpoint.port)
+    return { ...sel.endpoint, port, key: `${sel.endpoint.address}:${port}` };
   return sel.endpoint;
 }
 
@@ -86,7 +88,8 @@ export const forward: HttpHandler = async (ex) => {
   ex.upstreamHost = ep.key;
   ex.upstreamEndpointLabels = ep.labels;
   ex.upstreamIdentity = ep.mtls ? ep.identity : undefined;
-  if (!cluster.limits.admit()) throw new UpstreamFailure('overflow', `upstream overflow: cluster ${cluster.name} is at its connection pool limit`);
+  if (!cluster.limits.admit())
+    throw new UpstreamFailure('overflow', `upstream overflow: cluster ${cluster.name} is at its connection pool limit`);
   ex.attempts++;
   const proto = protocolFor(cluster, ep, ex);
   let headers: HeaderMap = ex.headers;
@@ -101,7 +104,13 @@ export const forward: HttpHandler = async (ex) => {
   }
   if (proto === 'h2' && ex.isGrpc()) headers.te = 'trailers';
   else if (headers.te !== undefined) delete headers.te;
-  const head: UpstreamRequestHead = { method: ex.method, path: ex.path, authority: ex.authority, scheme: 'http', headers };
+  const head: UpstreamRequestHead = {
+    method: ex.method,
+    path: ex.path,
+    authority: ex.authority,
+    scheme: 'http',
+    headers,
+  };
   const inFlight = (proto === 'h2' ? cluster.h2 : cluster.h1).send(ep, head, ex.body.open());
   // The exchange cancels its attempt in flight when the downstream goes away (Exchange.downstreamGone).
   ex.inFlight = inFlight;
@@ -112,7 +121,13 @@ export const forward: HttpHandler = async (ex) => {
   } catch (err) {
     release(ex, cluster, ep, inFlight);
     if (err instanceof UpstreamFailure) {
-      if (err.kind !== 'downstream-closed') cluster.outlier.record(ep, err.kind === 'timeout' ? 'timeout' : err.kind === 'connect-failure' ? 'connect-failure' : 'reset', cluster.endpoints, Date.now());
+      if (err.kind !== 'downstream-closed')
+        cluster.outlier.record(
+          ep,
+          err.kind === 'timeout' ? 'timeout' : err.kind === 'connect-failure' ? 'connect-failure' : 'reset',
+          cluster.endpoints,
+          Date.now(),
+        );
       throw err;
     }
     throw new UpstreamFailure('reset', (err as Error).message);
@@ -123,7 +138,8 @@ export const forward: HttpHandler = async (ex) => {
   if (hasHeaderOps(dest.responseHeaders)) applyHeaderOps(res.headers, dest.responseHeaders);
   if (ex.hashCookie) {
     const sc = res.headers['set-cookie'];
-    res.headers['set-cookie'] = sc === undefined ? [ex.hashCookie] : [...(Array.isArray(sc) ? sc : [sc]), ex.hashCookie];
+    res.headers['set-cookie'] =
+      sc === undefined ? [ex.hashCookie] : [...(Array.isArray(sc) ? sc : [sc]), ex.hashCookie];
   }
   return res;
 };
@@ -136,7 +152,13 @@ function release(ex: Exchange, cluster: ClusterRuntime, ep: Endpoint, inFlight: 
 }
 
 /** Releases the attempt once its streamed response body ended or broke (once). */
-function releaseWhenDone(ex: Exchange, cluster: ClusterRuntime, ep: Endpoint, inFlight: InFlight, body: NodeJS.ReadableStream): void {
+function releaseWhenDone(
+  ex: Exchange,
+  cluster: ClusterRuntime,
+  ep: Endpoint,
+  inFlight: InFlight,
+  body: NodeJS.ReadableStream,
+): void {
   let released = false;
   const once = (): void => {
     if (released) return;

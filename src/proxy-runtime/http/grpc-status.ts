@@ -31,10 +31,24 @@ export function grpcStatusForHttp(status: number): number {
 export function grpcLocalResponse(code: number, message: string): ProxyResponse {
   return {
     status: 200,
-    headers: { 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) },
+    headers: { 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': grpcMessage(message) },
     body: null,
     trailers: NO_TRAILERS,
     trailersOnly: true,
     local: true,
   };
+}
+
+/**
+ * grpc-message as the gRPC spec percent-encodes it: only `%` and bytes outside printable ASCII
+ * (encodeURIComponent also encoded `:` and friends, which clients then showed as `%3A`).
+ */
+function grpcMessage(message: string): string {
+  let out = '';
+  for (const b of Buffer.from(message, 'utf8'))
+    out +=
+      b >= 0x20 && b <= 0x7e && b !== 0x25
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
 }

@@ -4,8 +4,19 @@
  * chunked, Expect: 100-continue, upgrades, CONNECT; llhttp rejects request smuggling) or a
  * node:http2 server (h2c and h2 over mTLS). Each request becomes an Exchange and runs the stack.
  */
-import { createServer as createH1Server, type IncomingMessage, type Server as H1Server, type ServerResponse } from 'node:http';
-import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import {
+  createServer as createH1Server,
+  type IncomingMessage,
+  type Server as H1Server,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ConnectionInfo, ExchangeDone } from './exchange.js';
@@ -14,9 +25,13 @@ import { responseCompleted, sendResponse } from './respond.js';
 import { stripHopByHop, type HeaderMap } from './types.js';
 import type { ProxyContext } from '../runtime/context.js';
 import { beginExchange, currentView, finishExchange, runExchange } from './exchange-start.js';
-import { H1ServerConnection, KEEP_ALIVE_TIMEOUT_MS, REQUEST_HEAD_TIMEOUT_MS, type H1Host } from '../http1/server-connection.js';
+import {
+  H1ServerConnection,
+  KEEP_ALIVE_TIMEOUT_MS,
+  REQUEST_HEAD_TIMEOUT_MS,
+  type H1Host,
+} from '../http1/server-connection.js';
 import { validHost } from '../http1/head-parser.js';
-import { HTTP1_FAST_PATH } from '../http1/fast-path.js';
 import { handleUpgrade, wantsUpgrade } from './upgrade.js';
 import { handleConnect } from './connect-tunnel.js';
 import { absoluteTarget } from './request-target.js';
@@ -26,7 +41,6 @@ type TaggedSocket = Socket & { [CONN]?: ConnectionInfo };
 
 /** Request heads larger than this are refused (Envoy's default is 60 KiB). */
 export const MAX_HEADER_BYTES = 60 * 1024;
-
 
 /** The HTTP/1.1 and HTTP/2 servers of one listener. */
 export class HttpIngress implements H1Host {
@@ -40,8 +54,17 @@ export class HttpIngress implements H1Host {
 
   constructor(private readonly ctx: ProxyContext) {
     // node:http answers 408 itself when a head is not complete within headersTimeout (checked every second).
-    this.h1 = createH1Server({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000, headersTimeout: REQUEST_HEAD_TIMEOUT_MS, connectionsCheckingInterval: 1_000, requestTimeout: 0, noDelay: true, shouldUpgradeCallback: wantsUpgrade }, (req, res) =>
-      this.handle(req, res, (req.socket as TaggedSocket)[CONN]!, 'HTTP/1.1'),
+    this.h1 = createH1Server(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        keepAliveTimeout: 60_000,
+        headersTimeout: REQUEST_HEAD_TIMEOUT_MS,
+        connectionsCheckingInterval: 1_000,
+        requestTimeout: 0,
+        noDelay: true,
+        shouldUpgradeCallback: wantsUpgrade,
+      },
+      (req, res) => this.handle(req, res, (req.socket as TaggedSocket)[CONN]!, 'HTTP/1.1'),
     );
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // Malformed or smuggling-shaped requests (CL+TE, bad chunking, oversized heads): refuse, forward nothing.
@@ -60,10 +83,13 @@ export class HttpIngress implements H1Host {
       const conn = (req.socket as TaggedSocket)[CONN]!;
       handleConnect(this.ctx, currentView(conn, this.ctx.current()), req, socket, head);
     });
-    this.h2 = createH2Server({ settings: { initialWindowSize: 1 << 20, maxHeaderListSize: MAX_HEADER_BYTES } }, (req, res) => {
-      const conn = this.sessionConn.get(req.stream.session as ServerHttp2Session)!;
-      this.handle(req, res, conn, 'HTTP/2');
-    });
+    this.h2 = createH2Server(
+      { settings: { initialWindowSize: 1 << 20, maxHeaderListSize: MAX_HEADER_BYTES } },
+      (req, res) => {
+        const conn = this.sessionConn.get(req.stream.session as ServerHttp2Session)!;
+        this.handle(req, res, conn, 'HTTP/2');
+      },
+    );
     this.h2.on('session', (s: ServerHttp2Session) => {
       if (this.pendingConn) this.sessionConn.set(s, this.pendingConn);
       this.sessions.add(s);
@@ -75,26 +101,20 @@ export class HttpIngress implements H1Host {
 
   /** Serves an HTTP/1.1 connection. `socket` may hold unshifted bytes from detection. */
   acceptH1(socket: Socket, conn: ConnectionInfo): void {
-    if (HTTP1_FAST_PATH) {
-      const c = new H1ServerConnection(this.ctx, this, socket, conn);
-      this.fast.add(c);
-      if (this.idleSweep === undefined) {
-        this.idleSweep = setInterval(() => {
-          const now = Date.now();
-          for (const f of this.fast) f.closeIfIdle(now, KEEP_ALIVE_TIMEOUT_MS);
-          if (this.fast.size === 0) {
-            clearInterval(this.idleSweep);
-            this.idleSweep = undefined;
-          }
-        }, 1_000);
-        this.idleSweep.unref();
-      }
-      if (this.ctx.draining) c.drain();
-      return;
+    const c = new H1ServerConnection(this.ctx, this, socket, conn);
+    this.fast.add(c);
+    if (this.idleSweep === undefined) {
+      this.idleSweep = setInterval(() => {
+        const now = Date.now();
+        for (const f of this.fast) f.closeIfIdle(now, KEEP_ALIVE_TIMEOUT_MS);
+        if (this.fast.size === 0) {
+          clearInterval(this.idleSweep);
+          this.idleSweep = undefined;
+        }
+      }, 1_000);
+      this.idleSweep.unref();
     }
-    (socket as TaggedSocket)[CONN] = conn;
-    this.h1.emit('connection', socket);
-    socket.resume();
+    if (this.ctx.draining) c.drain();
   }
 
   /** Hands a fast-path connection to node:http from the request starting at `bytes` (upgrades, CONNECT). */
@@ -134,7 +154,12 @@ export class HttpIngress implements H1Host {
     for (const c of this.fast) c.socket.destroy();
   }
 
-  private handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, connAtAccept: ConnectionInfo, protocol: 'HTTP/1.1' | 'HTTP/2'): void {
+  private handle(
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+    connAtAccept: ConnectionInfo,
+    protocol: 'HTTP/1.1' | 'HTTP/2',
+  ): void {
     const ctx = this.ctx;
     let headers: HeaderMap;
     let authority: string;
@@ -144,7 +169,8 @@ export class HttpIngress implements H1Host {
     const hasBody =
       protocol === 'HTTP/2'
         ? !(req as Http2ServerRequest).stream.endAfterHeaders
-        : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+        : req.headers['transfer-encoding'] !== undefined ||
+          (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     if (protocol === 'HTTP/1.1') {
       headers = stripHopByHop(req.headers as HeaderMap);
       authority = (headers.host as string | undefined) ?? '';

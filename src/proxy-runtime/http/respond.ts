@@ -73,7 +73,13 @@ function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): strin
  * Sends `pr` on `res`; `done(ex, status, grpcStatus)` is called exactly once when the exchange is over
  * (finished or aborted), for telemetry.
  */
-export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyResponse, draining: boolean, done: ExchangeDone): void {
+export function sendResponse(
+  ex: Exchange,
+  res: DownstreamResponse,
+  pr: ProxyResponse,
+  draining: boolean,
+  done: ExchangeDone,
+): void {
   if (ex.downstreamClosed) {
     // The downstream is already gone (its 'close' has fired, and would not fire again): nothing
     // can be sent. Release the upstream body and end the exchange now, with no response code.
@@ -112,7 +118,15 @@ export function sendResponse(ex: Exchange, res: DownstreamResponse, pr: ProxyRes
     pr.body?.resume();
     return;
   }
-  if (!h2 && pr.body !== null && headers['content-length'] === undefined && pr.status !== 204 && pr.status !== 304 && ex.method !== 'HEAD' && (res as ServerResponse).req?.httpVersionMinor === 1) {
+  if (
+    !h2 &&
+    pr.body !== null &&
+    headers['content-length'] === undefined &&
+    pr.status !== 204 &&
+    pr.status !== 304 &&
+    ex.method !== 'HEAD' &&
+    (res as ServerResponse).req?.httpVersionMinor === 1
+  ) {
     // Without it node:http may delimit the body by closing the connection, and trailers would be lost.
     headers['transfer-encoding'] = 'chunked';
   }

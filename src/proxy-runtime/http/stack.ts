@@ -9,4 +9,7 @@ import { forward } from './forward.js';
 import { authzLayer } from './authz/authz-layer.js';
 
 /** authz -> route -> fault -> mirror -> timeout -> retry -> forward. */
-export const httpStack: HttpHandler = compose([authzLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer], forward);
+export const httpStack: HttpHandler = compose(
+  [authzLayer, routeLayer, faultLayer, mirrorLayer, timeoutLayer, retryLayer],
+  forward,
+);

@@ -61,7 +61,8 @@ function bufferStream(buf: Buffer): Readable {
 }
 
 /** Why an upstream attempt failed without a response. */
-export type UpstreamFailureKind = 'connect-failure' | 'reset' | 'refused-stream' | 'timeout' | 'overflow' | 'no-healthy' | 'downstream-closed';
+export type UpstreamFailureKind =
+  'connect-failure' | 'reset' | 'refused-stream' | 'timeout' | 'overflow' | 'no-healthy' | 'downstream-closed';
 
 /** An attempt that produced no response; `flag` is the Envoy response flag it maps to. */
 export class UpstreamFailure extends Error {
@@ -69,7 +70,10 @@ export class UpstreamFailure extends Error {
     readonly kind: UpstreamFailureKind,
     message: string,
     /** true when the request certainly never reached the upstream application (safe to retry any method) */
-    readonly notSent: boolean = kind === 'connect-failure' || kind === 'refused-stream' || kind === 'overflow' || kind === 'no-healthy',
+    readonly notSent: boolean = kind === 'connect-failure' ||
+      kind === 'refused-stream' ||
+      kind === 'overflow' ||
+      kind === 'no-healthy',
   ) {
     super(message);
   }

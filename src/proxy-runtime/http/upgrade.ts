@@ -50,7 +50,13 @@ function upgradeOffers(v: string | undefined): string[] {
 }
 
 /** Handles a request carrying `Upgrade:` (node:http has detached `socket`; `head` holds bytes read after the head). */
-export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+export function handleUpgrade(
+  ctx: ProxyContext,
+  conn: ConnectionInfo,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
   // Held, not forwarded: nothing after the head leaves before the upstream agreed to switch.
   socket.pause();
   socket.on('error', () => undefined);
@@ -79,7 +85,17 @@ export function handleUpgrade(ctx: ProxyContext, conn: ConnectionInfo, req: Inco
   delete headers.te;
   headers.connection = 'upgrade';
   headers.upgrade = offers;
-  const ex = beginExchange(ctx, conn, req.method ?? 'GET', path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(null));
+  const ex = beginExchange(
+    ctx,
+    conn,
+    req.method ?? 'GET',
+    path,
+    authority,
+    scheme,
+    headers,
+    'HTTP/1.1',
+    new RequestBody(null),
+  );
   const attempt = new UpgradeAttempt(ctx, ex, socket, head);
   const az = conn.listener.authz;
   if (az === undefined) return attempt.start();
@@ -125,7 +141,11 @@ class UpgradeAttempt {
     const cluster = pickDestination(found.route).cluster;
     ex.clusterName = cluster.name;
     const byUrl = conn.listener.mode === 'http-proxy' ? /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(ex.authority) : null;
-    const ep = tcpEndpoint(cluster, conn, byUrl ? { address: byUrl[1]!, port: byUrl[2] ? Number(byUrl[2]) : 80 } : undefined);
+    const ep = tcpEndpoint(
+      cluster,
+      conn,
+      byUrl ? { address: byUrl[1]!, port: byUrl[2] ? Number(byUrl[2]) : 80 } : undefined,
+    );
     if (!ep) {
       ex.flag(Flags.noHealthyUpstream);
       return this.answer(503, 'Service Unavailable');
@@ -134,11 +154,19 @@ class UpgradeAttempt {
     ex.upstreamEndpointLabels = ep.labels;
     if (ep.mtls && conn.listener.direction === 'outbound') headers[PEER_METADATA_HEADER] = ex.runtime.peerMetadata;
     const w = fieldLines(headers, `${ex.method} ${ex.path} HTTP/1.1\r\nhost: ${ex.authority}\r\n`);
-    if (w === undefined || /[\s\0]/.test(ex.path) || /[\r\n\0]/.test(ex.authority)) return this.answer(400, 'Bad Request');
+    if (w === undefined || /[\s\0]/.test(ex.path) || /[\r\n\0]/.test(ex.authority))
+      return this.answer(400, 'Bad Request');
     const text = w + '\r\n';
     const mesh = ctx.mesh();
     const up = dial(
-      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: cluster.connectTimeoutMs, tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined, originate: ep.originate },
+      {
+        address: ep.address,
+        port: ep.port,
+        localAddress: ep.localAddress,
+        connectTimeoutMs: cluster.connectTimeoutMs,
+        tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined,
+        originate: ep.originate,
+      },
       (upstream) => {
         if (this.finished || this.socket.destroyed) return void upstream.destroy();
         this.upstream = upstream;
@@ -161,7 +189,16 @@ class UpgradeAttempt {
 
   /** Refused by the listener's policies (401/403/400), or 500 when they could not be evaluated. */
   deny(status: number): void {
-    this.answer(status, status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Internal Server Error');
+    this.answer(
+      status,
+      status === 401
+        ? 'Unauthorized'
+        : status === 403
+          ? 'Forbidden'
+          : status === 400
+            ? 'Bad Request'
+            : 'Internal Server Error',
+    );
   }
 
   /** A local answer (no upstream involved), then close. */
@@ -204,7 +241,8 @@ class UpgradeAttempt {
     const upstream = this.upstream!;
     const raw = buf.toString('latin1', at, h.end);
     const chosen = /\r\nupgrade:[ \t]*([^\r]*)/i.exec(raw)?.[1] ?? '';
-    if (!h.upgrade || /(^|[\s,])h2c($|[\s,])/i.test(chosen)) return this.upstreamBroken('upstream switched to a protocol the client was not offered');
+    if (!h.upgrade || /(^|[\s,])h2c($|[\s,])/i.test(chosen))
+      return this.upstreamBroken('upstream switched to a protocol the client was not offered');
     this.status = 101;
     const ex = this.ex;
     const socket = this.socket;
@@ -246,7 +284,11 @@ class UpgradeAttempt {
     // A chunked or until-close body is delimited by the close the proxy does after it.
     this.socket.write(head + 'connection: close\r\n\r\n', 'latin1');
     if (noBody) return this.responseDone();
-    this.decoder = h.chunked ? new ChunkedDecoder() : h.contentLength > 0 ? new LengthDecoder(h.contentLength) : new UntilCloseDecoder();
+    this.decoder = h.chunked
+      ? new ChunkedDecoder()
+      : h.contentLength > 0
+        ? new LengthDecoder(h.contentLength)
+        : new UntilCloseDecoder();
     this.feedBody(buf, h.end);
   }
 

@@ -50,15 +50,34 @@ function loadInternals(): Internals | undefined {
   if (process.env.MESHCTL_DIRECT_IO === '0') return undefined;
   try {
     const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const sw = binding('stream_wrap') as { WriteWrap?: new () => WriteReq; streamBaseState?: Int32Array; kLastWriteWasAsync?: number };
+    const sw = binding('stream_wrap') as {
+      WriteWrap?: new () => WriteReq;
+      streamBaseState?: Int32Array;
+      kLastWriteWasAsync?: number;
+    };
     const tcp = binding('tcp_wrap') as { TCP?: Internals['TCP'] };
     const probe = new Socket({ onread: { buffer: Buffer.alloc(1), callback: () => true } });
     const syms = Object.getOwnPropertySymbols(probe);
     const kBuffer = syms.find((s) => s.description === 'kBuffer');
     const kBufferCb = syms.find((s) => s.description === 'kBufferCb');
     probe.destroy();
-    if (!sw.WriteWrap || !sw.streamBaseState || sw.kLastWriteWasAsync === undefined || !tcp.TCP || !kBuffer || !kBufferCb) return undefined;
-    return { WriteWrap: sw.WriteWrap, state: sw.streamBaseState, lastWriteWasAsync: sw.kLastWriteWasAsync, kBuffer, kBufferCb, TCP: tcp.TCP };
+    if (
+      !sw.WriteWrap ||
+      !sw.streamBaseState ||
+      sw.kLastWriteWasAsync === undefined ||
+      !tcp.TCP ||
+      !kBuffer ||
+      !kBufferCb
+    )
+      return undefined;
+    return {
+      WriteWrap: sw.WriteWrap,
+      state: sw.streamBaseState,
+      lastWriteWasAsync: sw.kLastWriteWasAsync,
+      kBuffer,
+      kBufferCb,
+      TCP: tcp.TCP,
+    };
   } catch {
     return undefined;
   }
@@ -131,7 +150,8 @@ function onWriteComplete(this: WriteReq, status: number): void {
   const socket = this.socket!;
   this.buffer = null;
   this.socket = null;
-  if (status < 0 && !socket.destroyed) socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status, syscall: 'write' }));
+  if (status < 0 && !socket.destroyed)
+    socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status, syscall: 'write' }));
 }
 
 /**
@@ -152,7 +172,15 @@ function newWriteReq(): WriteReq {
 /** The socket's handle when a write may go straight to it (nothing queued in the stream), else undefined. */
 function directHandle(socket: Socket): StreamHandle | undefined {
   const h = tcpHandle(socket);
-  if (h === undefined || socket.connecting || socket.destroyed || !socket.writable || socket.writableLength > 0 || socket.writableCorked > 0) return undefined;
+  if (
+    h === undefined ||
+    socket.connecting ||
+    socket.destroyed ||
+    !socket.writable ||
+    socket.writableLength > 0 ||
+    socket.writableCorked > 0
+  )
+    return undefined;
   return h;
 }
 

@@ -78,12 +78,55 @@ for (let c = 0x80; c <= 0xff; c++) VALUE[c] = 1;
  */
 const KNOWN_BY_LENGTH: { b: Uint8Array; n: string }[][] = [];
 for (const n of [
-  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'content-type', 'content-length', 'transfer-encoding',
-  'connection', 'keep-alive', 'date', 'server', 'cache-control', 'cookie', 'set-cookie', 'authorization', 'upgrade', 'expect',
-  'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'traceparent', 'tracestate', 'te', 'trailer', 'location', 'vary', 'etag',
-  'last-modified', 'content-encoding', 'origin', 'referer', 'if-none-match', 'if-modified-since', 'accept-ranges', 'content-range',
-  'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'b3', 'x-envoy-peer-metadata', 'grpc-status', 'grpc-message',
-  'x-meshctl-orig-proto', 'x-meshctl-peer-metadata', 'proxy-connection', 'pragma', 'expires',
+  'host',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'date',
+  'server',
+  'cache-control',
+  'cookie',
+  'set-cookie',
+  'authorization',
+  'upgrade',
+  'expect',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'traceparent',
+  'tracestate',
+  'te',
+  'trailer',
+  'location',
+  'vary',
+  'etag',
+  'last-modified',
+  'content-encoding',
+  'origin',
+  'referer',
+  'if-none-match',
+  'if-modified-since',
+  'accept-ranges',
+  'content-range',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'b3',
+  'x-envoy-peer-metadata',
+  'grpc-status',
+  'grpc-message',
+  'x-meshctl-orig-proto',
+  'x-meshctl-peer-metadata',
+  'proxy-connection',
+  'pragma',
+  'expires',
 ]) {
   if (!/^[a-z0-9-]+$/.test(n)) throw new Error(`known header name ${n} must be lowercase letters, digits and '-'`);
   (KNOWN_BY_LENGTH[n.length] ??= []).push({ b: Buffer.from(n, 'latin1'), n });
@@ -103,7 +146,10 @@ function fieldName(buf: Buffer, s: number, e: number): string {
   return latin1(buf, s, e).toLowerCase();
 }
 
-const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'].map((m) => ({ m, b: Buffer.from(m, 'latin1') }));
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'].map((m) => ({
+  m,
+  b: Buffer.from(m, 'latin1'),
+}));
 
 /** The method at buf[s..e) (tchar only; methods are case-sensitive), the usual ones without allocation. */
 function methodName(buf: Buffer, s: number, e: number): string {
@@ -118,7 +164,8 @@ function methodName(buf: Buffer, s: number, e: number): string {
 }
 
 /** Buffer's latin1 slicing without toString's argument handling (hot: every name and value). */
-const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+const latin1 = (buf: Buffer, start: number, end: number): string =>
+  (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 
 function err(error: HeadError['error'], reason: string): HeadError {
   return { error, reason };
@@ -194,7 +241,13 @@ function more(len: number, limit: number, tooLarge: HeadError['error']): HeadRes
  * line's form; `maxBytes` caps the head size (a longer head without its end is refused with 431);
  * bytes from `bufEnd` on are not looked at. Undefined while the bytes so far could still become a valid head.
  */
-export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes = MAX_HEAD_BYTES, bufEnd = buf.length): HeadResult {
+export function parseHead(
+  buf: Buffer,
+  start: number,
+  request: boolean,
+  maxBytes = MAX_HEAD_BYTES,
+  bufEnd = buf.length,
+): HeadResult {
   const len = bufEnd;
   const bad = request ? 400 : 502;
   const tooLarge = request ? 431 : 502;
@@ -311,7 +364,8 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
     switch (name) {
       case 'content-length': {
         const n = parseContentLength(value);
-        if (n < 0 || (contentLength !== -1 && contentLength !== n)) return err(bad, 'invalid or conflicting Content-Length');
+        if (n < 0 || (contentLength !== -1 && contentLength !== n))
+          return err(bad, 'invalid or conflicting Content-Length');
         if (contentLength !== -1) continue; // identical duplicate: keep one
         contentLength = n;
         // "5, 5" is forwarded as the one value it means (RFC 9110 8.6), never as the list.
@@ -389,5 +443,19 @@ export function parseHead(buf: Buffer, start: number, request: boolean, maxBytes
       } else if (t !== 'upgrade' && t !== '' && headers[t] !== undefined) delete headers[t]; // fields Connection names are hop-by-hop (rare)
     }
   }
-  return { method, target, status, versionMinor, headers, host, contentLength, chunked, otherEncoding, close, upgrade, expectContinue, end };
+  return {
+    method,
+    target,
+    status,
+    versionMinor,
+    headers,
+    host,
+    contentLength,
+    chunked,
+    otherEncoding,
+    close,
+    upgrade,
+    expectContinue,
+    end,
+  };
 }

@@ -37,7 +37,13 @@ function grpcStatusOf(pr: ProxyResponse, trailers: HeaderMap | undefined): strin
  * Sends `pr`; `done(ex, status, grpcStatus)` is called exactly once when the exchange is over
  * (finished or aborted), for telemetry.
  */
-export function writeH1Response(ex: Exchange, d: H1Downstream, pr: ProxyResponse, draining: boolean, done: ExchangeDone): void {
+export function writeH1Response(
+  ex: Exchange,
+  d: H1Downstream,
+  pr: ProxyResponse,
+  draining: boolean,
+  done: ExchangeDone,
+): void {
   if (ex.downstreamClosed) {
     ex.flag(Flags.downstreamConnectionTermination);
     if (pr.body && !pr.body.destroyed) pr.body.destroy();

@@ -94,7 +94,6 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     socket.resume();
   }
 
-
   private readonly done: ExchangeDone = (ex, status, grpcStatus) => finishExchange(this.ctx, ex, status, grpcStatus);
 
   /** Writes the response of the exchange in progress. */
@@ -119,7 +118,8 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
    */
   closeIfIdle(now: number, timeoutMs: number): void {
     if (this.state !== State.Head) return;
-    if (this.headStartedAt !== undefined && now - this.headStartedAt > REQUEST_HEAD_TIMEOUT_MS) return this.refuse(408, 'request head not complete in time');
+    if (this.headStartedAt !== undefined && now - this.headStartedAt > REQUEST_HEAD_TIMEOUT_MS)
+      return this.refuse(408, 'request head not complete in time');
     if (now - this.idleSince > timeoutMs) this.socket.destroy();
   }
 
@@ -168,7 +168,8 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
     this.state = State.Closed;
     this.socket.pause();
     const s = this.socket;
-    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    const text =
+      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     if (s.writable) s.end(plainReply(status, text));
     s.once('finish', () => s.destroy());
     setTimeout(() => s.destroy(), 1_000).unref();
@@ -200,7 +201,17 @@ export class H1ServerConnection implements H1Downstream, ExchangeSink {
       this.state = State.Busy;
     }
     this.writtenAtStart = this.socket.bytesWritten;
-    const ex = beginExchange(this.ctx, this.conn, h.method, path, authority, scheme, headers, 'HTTP/1.1', new RequestBody(body));
+    const ex = beginExchange(
+      this.ctx,
+      this.conn,
+      h.method,
+      path,
+      authority,
+      scheme,
+      headers,
+      'HTTP/1.1',
+      new RequestBody(body),
+    );
     this.exchange = ex;
     runExchange(this.ctx, ex, this);
     if (h.end < end) {

@@ -10,7 +10,14 @@ import type { Socket } from 'node:net';
 import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../http/types.js';
 import { describeSocketError } from '../clusters/pool/connect.js';
 import { parseHead, isHeadError, MAX_HEAD_BYTES, type MessageHead } from './head-parser.js';
-import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, chunkHeader, type BodyDecoder } from './body-decoder.js';
+import {
+  ChunkedDecoder,
+  Feed,
+  LengthDecoder,
+  UntilCloseDecoder,
+  chunkHeader,
+  type BodyDecoder,
+} from './body-decoder.js';
 import { wire } from './head-writer.js';
 import { borrowed, kept, own, readDirect } from './direct-io.js';
 
@@ -103,7 +110,10 @@ export class UpstreamConnection {
     this.keepAlive = true;
     const { head, body } = req;
     const w = wire.start().raw(head.method).raw(' ');
-    const valid = w.value(head.path, true) && w.raw(' HTTP/1.1\r\nhost: ').value(head.authority) && w.raw('\r\n').fields(head.headers);
+    const valid =
+      w.value(head.path, true) &&
+      w.raw(' HTTP/1.1\r\nhost: ').value(head.authority) &&
+      w.raw('\r\n').fields(head.headers);
     if (!valid) {
       this.fail(new UpstreamFailure('reset', 'request head cannot be sent: invalid header name or value'), false);
       this.socket.destroy();
@@ -192,7 +202,10 @@ export class UpstreamConnection {
       }
       if (h.status >= 100 && h.status < 200) {
         if (h.status === 101) {
-          this.fail(new UpstreamFailure('reset', 'upstream switched protocols on a request that did not ask to'), false);
+          this.fail(
+            new UpstreamFailure('reset', 'upstream switched protocols on a request that did not ask to'),
+            false,
+          );
           this.socket.destroy();
           return;
         }
@@ -229,12 +242,18 @@ export class UpstreamConnection {
       this.responseDone = true;
       if (avail > h.contentLength) this.keepAlive = false;
       const end = h.end + h.contentLength;
-      req.resolve(new CompleteResponse(h.status, headers, borrowed(buf) ? own(buf, h.end, end) : buf.subarray(h.end, end)));
+      req.resolve(
+        new CompleteResponse(h.status, headers, borrowed(buf) ? own(buf, h.end, end) : buf.subarray(h.end, end)),
+      );
       if (this.requestBodyDone) this.finish();
       else this.keepAlive = false;
       return;
     }
-    this.decoder = h.chunked ? new ChunkedDecoder() : h.contentLength > 0 ? new LengthDecoder(h.contentLength) : new UntilCloseDecoder();
+    this.decoder = h.chunked
+      ? new ChunkedDecoder()
+      : h.contentLength > 0
+        ? new LengthDecoder(h.contentLength)
+        : new UntilCloseDecoder();
     const decoder = this.decoder;
     if (!h.chunked && h.contentLength < 0) this.keepAlive = false;
     const stream = new ResponseBody(this);
@@ -298,7 +317,10 @@ export class UpstreamConnection {
     if (req === undefined) return;
     if (!this.responded) {
       const why = this.lastError ? describeSocketError(this.lastError) : 'connection closed';
-      this.fail(new UpstreamFailure('reset', `upstream reset before response: ${why}`), this.requests > 1 && !this.gotBytes);
+      this.fail(
+        new UpstreamFailure('reset', `upstream reset before response: ${why}`),
+        this.requests > 1 && !this.gotBytes,
+      );
       return;
     }
     if (!this.responseDone) {

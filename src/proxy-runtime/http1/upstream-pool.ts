@@ -13,7 +13,6 @@ import type { H1PoolOptions, InFlight } from '../clusters/pool/in-flight.js';
 import { isIdempotent } from '../http/retry/retry-policy.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamRequest } from './upstream-connection.js';
 
-
 /** A request in the pool: its promise, its cancel, and the retry on a stale kept-alive socket. */
 class PooledRequest implements UpstreamRequest, InFlight {
   readonly response: Promise<ProxyResponse>;
@@ -108,7 +107,14 @@ class EndpointPool implements ConnectionOwner {
     const ep = this.ep;
     const tls = ep.mtls && o.mesh ? { mesh: o.mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined;
     const socket = dial(
-      { address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: o.connectTimeoutMs, tls, originate: ep.originate },
+      {
+        address: ep.address,
+        port: ep.port,
+        localAddress: ep.localAddress,
+        connectTimeoutMs: o.connectTimeoutMs,
+        tls,
+        originate: ep.originate,
+      },
       (s) => {
         const c = new UpstreamConnection(s, this);
         this.all.add(c);
@@ -146,7 +152,8 @@ class EndpointPool implements ConnectionOwner {
 
   /** A connection slot freed: start the oldest waiting request. */
   private next(): void {
-    if (this.waiting.length > 0 && this.open < this.o.maxConnections && !this.retired) this.dialFor(this.waiting.shift()!);
+    if (this.waiting.length > 0 && this.open < this.o.maxConnections && !this.retired)
+      this.dialFor(this.waiting.shift()!);
   }
 
   /** Closes connections idle for longer than idleTimeout (checked a few times per timeout). */

@@ -98,7 +98,10 @@ export class CaIdentitySource extends EventEmitter {
   status(): CaIdentityStatus {
     const san = this.leaf?.subjectAltName ?? '';
     return {
-      spiffeId: san.split(/,\s*/).find((s) => s.startsWith('URI:spiffe://'))?.slice(4),
+      spiffeId: san
+        .split(/,\s*/)
+        .find((s) => s.startsWith('URI:spiffe://'))
+        ?.slice(4),
       notAfter: this.leaf ? new Date(this.leaf.validTo).toISOString() : '',
       renewals: this.renewals,
       nextRenewalAt: this.nextRenewalAt?.toISOString(),
@@ -152,9 +155,12 @@ export class CaIdentitySource extends EventEmitter {
       this.renew().catch((err: Error) => {
         this.lastError = err.message;
         this.emit('renewalFailed', err);
-        // Retry sooner than half-life, but never past the point the current certificate expires.
+        // Retry sooner than half-life, but never past the point the current certificate expires;
+        // once it has expired (a CA outage longer than its lifetime), every 1-2 s (jittered), so
+        // the proxy has a valid certificate again within about a second of the CA's return.
         const left = this.leaf ? Date.parse(this.leaf.validTo) - Date.now() : 0;
-        this.schedule(Math.max(50, Math.min(this.nextBackoff(), left > 0 ? left / 2 : 1000)));
+        const expired = Math.round(1000 + Math.random() * 1000);
+        this.schedule(Math.max(50, Math.min(this.nextBackoff(), left > 0 ? Math.max(left / 2, 50) : expired)));
       });
     }, delayMs);
     this.timer.unref();

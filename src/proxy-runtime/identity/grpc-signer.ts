@@ -50,14 +50,26 @@ export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<Ce
       const request: CreateCertificateRequest = { csr: csrPem, credential, ttl_seconds: ttlSeconds ?? 0 };
       const response = await new Promise<CreateCertificateResponse>((resolve, reject) => {
         const deadline = new Date(Date.now() + (opts.timeoutMs ?? 10_000));
-        (client as unknown as Record<string, (req: unknown, meta: unknown, o: unknown, cb: (e: ServiceError | null, r?: CreateCertificateResponse) => void) => void>)
-          .CreateCertificate!(request, new grpc.Metadata(), { deadline }, (err, res) => {
-            if (err) {
-              const permanent = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.PERMISSION_DENIED;
-              const message = `certificate request to ${address} failed: ${err.details || err.message}`;
-              reject(permanent ? new PermanentSigningError(message) : new Error(message));
-            } else resolve(res!);
-          });
+        (
+          client as unknown as Record<
+            string,
+            (
+              req: unknown,
+              meta: unknown,
+              o: unknown,
+              cb: (e: ServiceError | null, r?: CreateCertificateResponse) => void,
+            ) => void
+          >
+        ).CreateCertificate!(request, new grpc.Metadata(), { deadline }, (err, res) => {
+          if (err) {
+            const permanent =
+              err.code === grpc.status.UNAUTHENTICATED ||
+              err.code === grpc.status.INVALID_ARGUMENT ||
+              err.code === grpc.status.PERMISSION_DENIED;
+            const message = `certificate request to ${address} failed: ${err.details || err.message}`;
+            reject(permanent ? new PermanentSigningError(message) : new Error(message));
+          } else resolve(res!);
+        });
       });
       if (!response.cert_chain.length) throw new Error(`certificate request to ${address} returned no certificate`);
       return response.cert_chain;

@@ -52,7 +52,12 @@ export class ListenerRuntime {
       routes: c.routeConfig !== undefined ? routes.get(c.routeConfig) : undefined,
       tcpCluster: c.tcpCluster !== undefined ? clusters.get(c.tcpCluster) : undefined,
       tls: c.tls ?? 'disable',
-      serverTls: c.serverTls ? new ServerTlsTerminator(c.serverTls, c.protocol === 'http1' ? ['http/1.1'] : c.protocol === 'tcp' ? [] : ['h2', 'http/1.1']) : undefined,
+      serverTls: c.serverTls
+        ? new ServerTlsTerminator(
+            c.serverTls,
+            c.protocol === 'http1' ? ['http/1.1'] : c.protocol === 'tcp' ? [] : ['h2', 'http/1.1'],
+          )
+        : undefined,
     }));
     this.needsSni = this.chains.some((c) => c.cfg.match?.serverNames?.length);
   }
@@ -67,7 +72,11 @@ export class ListenerRuntime {
       if (!m) return c;
       if (m.destinationPort !== undefined && m.destinationPort !== destination.port) continue;
       if (m.destinationAddress !== undefined && m.destinationAddress !== destination.address) continue;
-      if (m.serverNames?.length && (serverName === undefined || !m.serverNames.some((n) => serverNameMatches(n, serverName)))) continue;
+      if (
+        m.serverNames?.length &&
+        (serverName === undefined || !m.serverNames.some((n) => serverNameMatches(n, serverName)))
+      )
+        continue;
       return c;
     }
     return undefined;

@@ -27,7 +27,10 @@ export class ListenerHandle {
   private boundPort = 0;
   private tlsServer: TlsServer | undefined;
   private tlsGeneration = 0;
-  private readonly pendingTls = new WeakMap<Socket, { conn: ConnectionInfo; lr: ListenerRuntime; chain: ChainRuntime }>();
+  private readonly pendingTls = new WeakMap<
+    Socket,
+    { conn: ConnectionInfo; lr: ListenerRuntime; chain: ChainRuntime }
+  >();
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -123,7 +126,10 @@ export class ListenerHandle {
     socket.setNoDelay(true);
     // A capture listener without an original destination (a connection made straight to 15001/15006,
     // or no NAT entry) has nowhere to go: falling back to our own address would loop into ourselves.
-    const destination = lr.mode === 'capture' ? this.resolveOriginalDst(socket) : (localAddressAsDestination(socket) ?? { address: '0.0.0.0', port: 0 });
+    const destination =
+      lr.mode === 'capture'
+        ? this.resolveOriginalDst(socket)
+        : (localAddressAsDestination(socket) ?? { address: '0.0.0.0', port: 0 });
     if (!destination) {
       socket.destroy();
       return;
@@ -135,7 +141,12 @@ export class ListenerHandle {
     this.route(socket, lr, destination, undefined);
   }
 
-  private route(socket: Socket, lr: ListenerRuntime, destination: { address: string; port: number }, serverName: string | undefined): void {
+  private route(
+    socket: Socket,
+    lr: ListenerRuntime,
+    destination: { address: string; port: number },
+    serverName: string | undefined,
+  ): void {
     const chain = lr.chainFor(destination, serverName);
     if (!chain) {
       socket.destroy();
@@ -157,31 +168,45 @@ export class ListenerHandle {
   /** Gateway TLS: the chain's own certificates (by SNI), then the chain's protocol inside. */
   private terminateServerTls(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime): void {
     const terminator = chain.serverTls!;
-    terminator.onError = (message) => this.ctx.log.debug('gateway TLS handshake failed', { listener: lr.name, error: message });
+    terminator.onError = (message) =>
+      this.ctx.log.debug('gateway TLS handshake failed', { listener: lr.name, error: message });
     terminator.terminate(socket, (tls) => {
       const s = tls as unknown as Socket;
       const inner: ConnectionInfo = { ...conn, scheme: 'https' };
       if (tls.alpnProtocol === 'h2') return this.ingress.acceptH2(s, inner);
-      if (chain.protocol === 'tcp') return chain.tcpCluster ? proxyTcp(this.ctx, inner, s, chain.tcpCluster) : tls.destroy();
+      if (chain.protocol === 'tcp')
+        return chain.tcpCluster ? proxyTcp(this.ctx, inner, s, chain.tcpCluster) : tls.destroy();
       if (tls.alpnProtocol === 'http/1.1' || chain.protocol === 'http1') return this.ingress.acceptH1(s, inner);
       this.dispatch(s, inner, lr, chain, true);
     });
   }
 
-  private dispatch(socket: Socket, conn: ConnectionInfo, lr: ListenerRuntime, chain: ChainRuntime, insideTls: boolean): void {
+  private dispatch(
+    socket: Socket,
+    conn: ConnectionInfo,
+    lr: ListenerRuntime,
+    chain: ChainRuntime,
+    insideTls: boolean,
+  ): void {
     const tcp = (afterDetection: boolean): void => {
       // A connection detection could not classify (silent, or not HTTP) gets an idle timeout: a
       // silent plaintext client must not hold a raw connection to the app open for ever.
-      if (chain.tcpCluster) this.proxyTcpAuthorized(conn, socket, chain.tcpCluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
+      if (chain.tcpCluster)
+        this.proxyTcpAuthorized(conn, socket, chain.tcpCluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
       else socket.destroy();
     };
     if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp(false);
-    if (chain.protocol === 'http1' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH1(socket, conn);
-    if (chain.protocol === 'http2' && (chain.tls === 'disable' || insideTls)) return this.ingress.acceptH2(socket, conn);
+    if (chain.protocol === 'http1' && (chain.tls === 'disable' || insideTls))
+      return this.ingress.acceptH1(socket, conn);
+    if (chain.protocol === 'http2' && (chain.tls === 'disable' || insideTls))
+      return this.ingress.acceptH2(socket, conn);
     detectProtocol(socket, lr.detectTimeoutMs, (p) => {
       if (p === 'tls' && !insideTls && chain.tls !== 'disable') return this.terminateMtls(socket, conn, lr, chain);
       if (chain.tls === 'strict' && !insideTls) {
-        this.ctx.log.debug('refused plaintext connection on a strict mTLS chain', { listener: lr.name, remote: conn.remoteAddress });
+        this.ctx.log.debug('refused plaintext connection on a strict mTLS chain', {
+          listener: lr.name,
+          remote: conn.remoteAddress,
+        });
         socket.destroy();
         return;
       }
@@ -203,12 +228,24 @@ export class ListenerHandle {
       return;
     }
     const material = mesh.source.current();
-    const opts = { cert: material.certChain, key: material.privateKey, ca: material.trustRoots, minVersion: 'TLSv1.2' as const };
+    const opts = {
+      cert: material.certChain,
+      key: material.privateKey,
+      ca: material.trustRoots,
+      minVersion: 'TLSv1.2' as const,
+    };
     if (!this.tlsServer) {
-      this.tlsServer = createTlsServer({ ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN_SERVER }, (tls) => this.onSecure(tls));
+      this.tlsServer = createTlsServer(
+        { ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN_SERVER },
+        (tls) => this.onSecure(tls),
+      );
       this.tlsServer.on('tlsClientError', (err, tls) => {
         const p = this.pendingTls.get((tls as TLSSocket & { _parent?: Socket })._parent as Socket);
-        this.ctx.log.debug('inbound mTLS handshake failed', { listener: p?.lr.name, remote: p?.conn.remoteAddress, error: err.message });
+        this.ctx.log.debug('inbound mTLS handshake failed', {
+          listener: p?.lr.name,
+          remote: p?.conn.remoteAddress,
+          error: err.message,
+        });
       });
       this.tlsGeneration = mesh.current.generation;
     } else if (this.tlsGeneration !== mesh.current.generation) {
@@ -242,7 +279,12 @@ export class ListenerHandle {
     const { conn, lr, chain } = p;
     const peerIdentity = spiffeIdOf(tls.getPeerCertificate());
     const servername = (tls as TLSSocket & { servername?: string | false }).servername;
-    const inner: ConnectionInfo = { ...conn, peerIdentity, mtls: true, sni: typeof servername === 'string' ? servername : undefined };
+    const inner: ConnectionInfo = {
+      ...conn,
+      peerIdentity,
+      mtls: true,
+      sni: typeof servername === 'string' ? servername : undefined,
+    };
     const alpn = tls.alpnProtocol;
     const s = tls as unknown as Socket;
     if (alpn === 'h2') return this.ingress.acceptH2(s, inner);

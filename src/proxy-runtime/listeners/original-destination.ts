@@ -16,4 +16,6 @@ export type OriginalDestinationResolver = (socket: Socket) => OriginalDestinatio
 
 /** The resolver of explicit listeners: the socket's local address is where it was going. */
 export const localAddressAsDestination: OriginalDestinationResolver = (socket) =>
-  socket.localAddress !== undefined && socket.localPort !== undefined ? { address: socket.localAddress, port: socket.localPort } : undefined;
+  socket.localAddress !== undefined && socket.localPort !== undefined
+    ? { address: socket.localAddress, port: socket.localPort }
+    : undefined;

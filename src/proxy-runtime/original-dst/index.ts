@@ -23,7 +23,9 @@ export class OriginalDestinationError extends Error {
     readonly errno: number,
     readonly code: string,
   ) {
-    super(`SO_ORIGINAL_DST failed: ${code} (${errno})${code === 'ENOENT' ? ': the connection was not redirected by iptables' : ''}`);
+    super(
+      `SO_ORIGINAL_DST failed: ${code} (${errno})${code === 'ENOENT' ? ': the connection was not redirected by iptables' : ''}`,
+    );
     this.name = 'OriginalDestinationError';
   }
 }
@@ -63,7 +65,9 @@ export function loadOriginalDstBinding(): void {
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
     // The process image already links libc: no library path to guess (glibc or musl).
     const libc = koffi.load(null);
-    const fn = libc.func('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)') as unknown as GetSockOpt;
+    const fn = libc.func(
+      'int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)',
+    ) as unknown as GetSockOpt;
     binding = { getsockopt: fn, errno: () => koffi.errno() };
   } catch (err) {
     loadError = new NativeBindingError(
@@ -115,7 +119,7 @@ function compressIpv6(words: string[]): string {
   // The longest run of zero words (at least two) becomes "::", as Node prints addresses.
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && words[j] === '0') j++;
     if (j - i > bestLen && j - i >= 2) {
@@ -142,7 +146,9 @@ export function originalDestination(socket: Socket): OriginalDestination {
   const ipv6 = socket.localFamily === 'IPv6' && !local.toLowerCase().startsWith('::ffff:') && local.includes(':');
   const buf = Buffer.alloc(SOCKADDR_MAX);
   const len = [SOCKADDR_MAX];
-  const rc = ipv6 ? b.getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, buf, len) : b.getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, buf, len);
+  const rc = ipv6
+    ? b.getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, buf, len)
+    : b.getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, buf, len);
   if (rc !== 0) {
     const errno = b.errno();
     throw new OriginalDestinationError(errno, errnoNames.get(errno) ?? `errno ${errno}`);

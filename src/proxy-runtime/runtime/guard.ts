@@ -30,5 +30,9 @@ export function installLastResortGuard(sink: GuardSink): () => void {
 function report(sink: GuardSink, kind: 'exception' | 'rejection', err: unknown): void {
   sink.count(kind);
   const e = err instanceof Error ? err : new Error(String(err));
-  sink.log.error('internal error caught by the last-resort guard; the proxy keeps serving', { kind, error: e.message, stack: e.stack });
+  sink.log.error('internal error caught by the last-resort guard; the proxy keeps serving', {
+    kind,
+    error: e.message,
+    stack: e.stack,
+  });
 }

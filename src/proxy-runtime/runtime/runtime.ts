@@ -72,7 +72,9 @@ export function nodeInfo(config: ProxyConfig, principal: string | undefined): No
     labels,
     app: labels.app ?? labels['app.kubernetes.io/name'] ?? workload,
     version: labels.version ?? labels['app.kubernetes.io/version'] ?? 'unknown',
-    principal: principal ?? (n.serviceAccount ? `spiffe://cluster.local/ns/${n.namespace ?? 'default'}/sa/${n.serviceAccount}` : 'unknown'),
+    principal:
+      principal ??
+      (n.serviceAccount ? `spiffe://cluster.local/ns/${n.namespace ?? 'default'}/sa/${n.serviceAccount}` : 'unknown'),
   };
 }
 
@@ -83,7 +85,9 @@ export function nodeInfo(config: ProxyConfig, principal: string | undefined): No
 export const PEER_METADATA_HEADER = 'x-meshctl-peer-metadata';
 
 function encodePeerMetadata(n: NodeInfo): string {
-  return Buffer.from(JSON.stringify({ w: n.workload, ns: n.namespace, app: n.app, v: n.version, c: n.cluster })).toString('base64');
+  return Buffer.from(
+    JSON.stringify({ w: n.workload, ns: n.namespace, app: n.app, v: n.version, c: n.cluster }),
+  ).toString('base64');
 }
 
 /** The source workload a peer-metadata header describes. */

@@ -32,7 +32,11 @@ export interface TcpProxyOptions {
 }
 
 /** Picks the endpoint for a TCP connection; undefined: none healthy. */
-export function tcpEndpoint(cluster: ClusterRuntime, conn: ConnectionInfo, target: { address: string; port: number } | undefined): Endpoint | undefined {
+export function tcpEndpoint(
+  cluster: ClusterRuntime,
+  conn: ConnectionInfo,
+  target: { address: string; port: number } | undefined,
+): Endpoint | undefined {
   if (cluster.type === 'originalDst') {
     const t = target ?? conn.destination;
     return cluster.originalDestination(t.address, t.port);
@@ -41,7 +45,13 @@ export function tcpEndpoint(cluster: ClusterRuntime, conn: ConnectionInfo, targe
 }
 
 /** Proxies `downstream` to `cluster`. */
-export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Duplex, cluster: ClusterRuntime, o: TcpProxyOptions = {}): void {
+export function proxyTcp(
+  ctx: ProxyContext,
+  conn: ConnectionInfo,
+  downstream: Duplex,
+  cluster: ClusterRuntime,
+  o: TcpProxyOptions = {},
+): void {
   const runtime = ctx.current();
   const startedAt = performance.now();
   let flags = '';
@@ -101,7 +111,10 @@ export function proxyTcp(ctx: ProxyContext, conn: ConnectionInfo, downstream: Du
       port: ep.port,
       localAddress: ep.localAddress,
       connectTimeoutMs: cluster.connectTimeoutMs,
-      tls: ep.mtls && ctx.mesh() ? { mesh: ctx.mesh()!, expectedIdentity: ep.identity, alpn: o.alpn ?? [MESH_ALPN_TCP] } : undefined,
+      tls:
+        ep.mtls && ctx.mesh()
+          ? { mesh: ctx.mesh()!, expectedIdentity: ep.identity, alpn: o.alpn ?? [MESH_ALPN_TCP] }
+          : undefined,
     },
     (up) => {
       cluster.outlier.record(ep, 200, cluster.endpoints, Date.now());

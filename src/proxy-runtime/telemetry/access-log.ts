@@ -82,7 +82,11 @@ export class AccessLog {
    * Follows the config: `off`, `stdout` (the launcher's stream: `defaultOut`), `stderr`, or a file
    * (opened 0600, appended). Without a `defaultOut` (the launcher turned the log off) it stays off.
    */
-  configure(where: string | undefined, encoding: AccessLogEncoding | undefined, defaultOut: NodeJS.WritableStream | undefined): void {
+  configure(
+    where: string | undefined,
+    encoding: AccessLogEncoding | undefined,
+    defaultOut: NodeJS.WritableStream | undefined,
+  ): void {
     this.encoding = encoding ?? 'JSON';
     const target = where ?? 'stdout';
     if (target === this.target) return;

@@ -90,7 +90,10 @@ export class HttpSeriesSet {
   render(): string {
     if (this.byLabels.size === 0) return '';
     const out: string[] = [];
-    out.push('# HELP istio_requests_total Requests handled, by source, destination and response', '# TYPE istio_requests_total counter');
+    out.push(
+      '# HELP istio_requests_total Requests handled, by source, destination and response',
+      '# TYPE istio_requests_total counter',
+    );
     for (const s of this.byLabels.values()) out.push(`istio_requests_total{${s.labelText}} ${s.requests}`);
     const histo = (name: string, help: string, pick: (s: HttpSeries) => Histo) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
@@ -101,7 +104,11 @@ export class HttpSeriesSet {
           cum += h.counts[i]!;
           out.push(`${name}_bucket{${s.labelText},le="${b}"} ${cum}`);
         });
-        out.push(`${name}_bucket{${s.labelText},le="+Inf"} ${h.count}`, `${name}_sum{${s.labelText}} ${h.sum}`, `${name}_count{${s.labelText}} ${h.count}`);
+        out.push(
+          `${name}_bucket{${s.labelText},le="+Inf"} ${h.count}`,
+          `${name}_sum{${s.labelText}} ${h.sum}`,
+          `${name}_count{${s.labelText}} ${h.count}`,
+        );
       }
     };
     histo('istio_request_duration_milliseconds', 'Request duration', (s) => s.duration);

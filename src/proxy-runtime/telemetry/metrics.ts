@@ -32,7 +32,9 @@ export const ISTIO_LABELS = [
 ] as const;
 
 /** Istio's TCP labels (no request/response labels). */
-export const ISTIO_TCP_LABELS = ISTIO_LABELS.filter((l) => !['request_protocol', 'response_code', 'grpc_response_status'].includes(l));
+export const ISTIO_TCP_LABELS = ISTIO_LABELS.filter(
+  (l) => !['request_protocol', 'response_code', 'grpc_response_status'].includes(l),
+);
 
 type LabelValues = Record<string, string>;
 
@@ -48,25 +50,64 @@ export class ProxyMetrics {
   readonly registry = new MetricRegistry();
   /** The Istio HTTP series (kept outside the registry for speed; rendered at scrape). */
   readonly httpSeries = new HttpSeriesSet();
-  private readonly tcpSent = this.registry.counter('istio_tcp_sent_bytes_total', 'Bytes sent to the downstream on TCP connections', ISTIO_TCP_LABELS);
-  private readonly tcpReceived = this.registry.counter('istio_tcp_received_bytes_total', 'Bytes received from the downstream on TCP connections', ISTIO_TCP_LABELS);
-  private readonly tcpOpened = this.registry.counter('istio_tcp_connections_opened_total', 'TCP connections opened', ISTIO_TCP_LABELS);
-  private readonly tcpClosed = this.registry.counter('istio_tcp_connections_closed_total', 'TCP connections closed', ISTIO_TCP_LABELS);
+  private readonly tcpSent = this.registry.counter(
+    'istio_tcp_sent_bytes_total',
+    'Bytes sent to the downstream on TCP connections',
+    ISTIO_TCP_LABELS,
+  );
+  private readonly tcpReceived = this.registry.counter(
+    'istio_tcp_received_bytes_total',
+    'Bytes received from the downstream on TCP connections',
+    ISTIO_TCP_LABELS,
+  );
+  private readonly tcpOpened = this.registry.counter(
+    'istio_tcp_connections_opened_total',
+    'TCP connections opened',
+    ISTIO_TCP_LABELS,
+  );
+  private readonly tcpClosed = this.registry.counter(
+    'istio_tcp_connections_closed_total',
+    'TCP connections closed',
+    ISTIO_TCP_LABELS,
+  );
   /** Downstream connections open now. */
-  readonly downstreamConnections = this.registry.gauge('meshctl_proxy_downstream_connections', 'Downstream connections currently open', ['listener']);
+  readonly downstreamConnections = this.registry.gauge(
+    'meshctl_proxy_downstream_connections',
+    'Downstream connections currently open',
+    ['listener'],
+  );
   /** Requests in flight now: a plain counter on the hot path, read into the gauge when scraped. */
   readonly activeRequests = new InFlightCount();
   private readonly activeRequestsGauge = this.registry.gauge('meshctl_proxy_active_requests', 'Requests in flight');
   /** The applied config version (value 1, version in the label). */
-  readonly configVersion = this.registry.gauge('meshctl_proxy_config_version_info', 'Applied config version (the label)', ['version']);
+  readonly configVersion = this.registry.gauge(
+    'meshctl_proxy_config_version_info',
+    'Applied config version (the label)',
+    ['version'],
+  );
   /** Config applications by result (accepted / rejected). */
-  readonly configApplies = this.registry.counter('meshctl_proxy_config_applies_total', 'Config applications, by result', ['result']);
+  readonly configApplies = this.registry.counter(
+    'meshctl_proxy_config_applies_total',
+    'Config applications, by result',
+    ['result'],
+  );
   /** Errors that escaped every handler and reached the last-resort guard (each one a bug to fix). */
-  readonly internalErrors = this.registry.counter('meshctl_proxy_internal_errors_total', 'Errors caught by the last-resort guard, by kind', ['kind']);
+  readonly internalErrors = this.registry.counter(
+    'meshctl_proxy_internal_errors_total',
+    'Errors caught by the last-resort guard, by kind',
+    ['kind'],
+  );
   /** Expiry of the workload certificate. */
-  readonly certExpiry = this.registry.gauge('meshctl_proxy_certificate_expiry_timestamp_seconds', 'Expiry of the workload certificate (unix seconds)', ['spiffe_id']);
+  readonly certExpiry = this.registry.gauge(
+    'meshctl_proxy_certificate_expiry_timestamp_seconds',
+    'Expiry of the workload certificate (unix seconds)',
+    ['spiffe_id'],
+  );
 
-  private readonly spansExported = this.registry.counter('meshctl_proxy_spans_exported_total', 'Spans a collector accepted');
+  private readonly spansExported = this.registry.counter(
+    'meshctl_proxy_spans_exported_total',
+    'Spans a collector accepted',
+  );
   private readonly spansDropped = this.registry.counter(
     'meshctl_proxy_spans_dropped_total',
     'Spans dropped: export queue full (collector slow or down) or the collector refused or failed a batch',
@@ -98,7 +139,12 @@ export class ProxyMetrics {
     for (const l of ISTIO_TCP_LABELS) key += labels[l] + '\u0001';
     let s = this.tcpCache.get(key);
     if (!s) {
-      s = { sent: this.tcpSent.labels(labels), received: this.tcpReceived.labels(labels), opened: this.tcpOpened.labels(labels), closed: this.tcpClosed.labels(labels) };
+      s = {
+        sent: this.tcpSent.labels(labels),
+        received: this.tcpReceived.labels(labels),
+        opened: this.tcpOpened.labels(labels),
+        closed: this.tcpClosed.labels(labels),
+      };
       if (this.tcpCache.size > 10_000) this.tcpCache.clear();
       this.tcpCache.set(key, s);
     }

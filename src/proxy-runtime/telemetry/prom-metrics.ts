@@ -100,7 +100,12 @@ export class Metric {
 
   json(): MetricJson {
     this.collect?.();
-    return { name: this.name, help: this.help, type: this.type, values: [...this.children.values()].map((c) => ({ value: c.value, labels: { ...c.labels } })) };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values: [...this.children.values()].map((c) => ({ value: c.value, labels: { ...c.labels } })),
+    };
   }
 }
 

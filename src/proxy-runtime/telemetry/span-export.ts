@@ -113,7 +113,8 @@ interface Collector {
 /** The collectors of a tracing config (a zipkin and/or an OpenTelemetry one). */
 function collectorsOf(cfg: TracingConfig | undefined): Collector[] {
   const out: Collector[] = [];
-  if (cfg?.zipkin) out.push({ url: collectorUrl(cfg.zipkin.address, '/api/v2/spans'), encode: zipkinJson, queue: [], busy: false });
+  if (cfg?.zipkin)
+    out.push({ url: collectorUrl(cfg.zipkin.address, '/api/v2/spans'), encode: zipkinJson, queue: [], busy: false });
   if (cfg?.openTelemetry) {
     const url = collectorUrl(cfg.openTelemetry.address, '/v1/traces', cfg.openTelemetry.path);
     out.push({ url, encode: otlpJson, queue: [], busy: false });
@@ -171,7 +172,8 @@ export class SpanExporter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const c of this.collectors) if (!c.busy && c.queue.length > 0) this.send(c, c.queue.splice(0, BATCH));
-    if (this.collectors.some((c) => c.queue.length > 0) && !this.closed) this.timer = setTimeout(() => this.flush(), FLUSH_MS).unref();
+    if (this.collectors.some((c) => c.queue.length > 0) && !this.closed)
+      this.timer = setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
   private send(c: Collector, batch: readonly SpanRecord[]): void {
@@ -196,7 +198,12 @@ export class SpanExporter {
     const request = c.url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(
       c.url,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: TIMEOUT_MS, agent: false },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: TIMEOUT_MS,
+        agent: false,
+      },
       (res) => {
         res.resume();
         res.on('end', () => finish((res.statusCode ?? 500) < 300));

@@ -6,7 +6,11 @@ import { createServer, type Server } from 'node:http';
 import type { AdminView } from '../admin/admin-view.js';
 
 /** Starts the telemetry server; resolves with the bound port. */
-export function startTelemetryServer(view: AdminView, address: string, port: number): Promise<{ server: Server; port: number }> {
+export function startTelemetryServer(
+  view: AdminView,
+  address: string,
+  port: number,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && (path === '/stats/prometheus' || path === '/metrics')) {

@@ -13,6 +13,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { SpanExporter } from './span-export.js';
 import { spanOf } from './tracing.js';
+import { compileLogFilter, type LogFilterInput } from '../../config/log-filter.js';
 
 /** The facts of a finished TCP connection. */
 export interface TcpRecord {
@@ -122,6 +123,9 @@ export class Telemetry {
   readonly accessLog: AccessLog;
   readonly spans = new SpanExporter();
   private readonly lastSeries = new WeakMap<ConnectionInfo, LastSeries>();
+  /** which requests the access log keeps (undefined: all); compiled when the config changes */
+  private logFilter: ((r: LogFilterInput) => boolean) | undefined;
+  private logFilterText: string | undefined;
 
   /** `accessLogOut`: where `stdout` access log lines go (undefined: the launcher turned the log off). */
   constructor(private readonly accessLogOut: NodeJS.WritableStream | undefined) {
@@ -133,6 +137,11 @@ export class Telemetry {
   configure(cfg: ProxyConfig['telemetry']): void {
     this.accessLog.configure(cfg?.accessLog, cfg?.accessLogEncoding, this.accessLogOut);
     this.spans.configure(cfg?.tracing);
+    if (cfg?.accessLogFilter !== this.logFilterText) {
+      this.logFilterText = cfg?.accessLogFilter;
+      // validated before the config was accepted (Proxy.applyNow), so this compiles
+      this.logFilter = this.logFilterText === undefined ? undefined : compileLogFilter(this.logFilterText);
+    }
   }
 
   /** Flushes the access log and the span queues. */
@@ -153,8 +162,16 @@ export class Telemetry {
     const last = this.lastSeries.get(ex.conn);
     let series: HttpSeries;
     if (
-      last !== undefined && last.runtime === ex.runtime && last.status === status && last.clusterName === ex.clusterName && last.upstreamHost === ex.upstreamHost &&
-      last.flags === flags && last.grpc === grpc && last.grpcStatus === grpcStatus && last.peerMetadata === peerMetadata && last.authority === authority
+      last !== undefined &&
+      last.runtime === ex.runtime &&
+      last.status === status &&
+      last.clusterName === ex.clusterName &&
+      last.upstreamHost === ex.upstreamHost &&
+      last.flags === flags &&
+      last.grpc === grpc &&
+      last.grpcStatus === grpcStatus &&
+      last.peerMetadata === peerMetadata &&
+      last.authority === authority
     ) {
       series = last.series;
     } else {
@@ -178,7 +195,18 @@ export class Telemetry {
         labels.response_flags = flags;
         return formatLabels(labels, ISTIO_LABELS);
       });
-      this.lastSeries.set(ex.conn, { runtime: ex.runtime, clusterName: ex.clusterName, upstreamHost: ex.upstreamHost, authority, status, flags, grpc, grpcStatus, peerMetadata, series });
+      this.lastSeries.set(ex.conn, {
+        runtime: ex.runtime,
+        clusterName: ex.clusterName,
+        upstreamHost: ex.upstreamHost,
+        authority,
+        status,
+        flags,
+        grpc,
+        grpcStatus,
+        peerMetadata,
+        series,
+      });
     }
     series.requests++;
     series.duration.observe(durationMs);
@@ -188,6 +216,18 @@ export class Telemetry {
     const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
     if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
     if (!this.accessLog.enabled) return;
+    if (
+      this.logFilter &&
+      !this.logFilter({
+        responseCode: status,
+        method: ex.method,
+        path: ex.path,
+        host: ex.authority,
+        protocol: ex.protocol,
+        header: (n) => ex.header(n),
+      })
+    )
+      return;
     const labelsFlags = flags;
     this.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),
@@ -218,7 +258,16 @@ export class Telemetry {
   }
 
   private tcpLabels(r: TcpRecord): Record<string, string> {
-    const labels = endpoints(r.direction, r.node, undefined, r.peerIdentity, r.upstreamLabels, r.upstreamIdentity, r.service ?? r.cluster, r.mtls);
+    const labels = endpoints(
+      r.direction,
+      r.node,
+      undefined,
+      r.peerIdentity,
+      r.upstreamLabels,
+      r.upstreamIdentity,
+      r.service ?? r.cluster,
+      r.mtls,
+    );
     labels.response_flags = r.flags === '' ? '-' : r.flags;
     return labels;
   }

@@ -41,7 +41,8 @@ export function requestId(): string {
   let o = 0;
   for (let i = 0; i < 16; i++) {
     let b = pool[at + i]!;
-    if (i === 6) b = (b & 0x0f) | 0x40; // version 4
+    if (i === 6)
+      b = (b & 0x0f) | 0x40; // version 4
     else if (i === 8) b = (b & 0x3f) | 0x80; // RFC 9562 variant
     if (i === 4 || i === 6 || i === 8 || i === 10) o++; // the dashes stay where they are
     uuidText[o++] = HEX_DIGITS[b >> 4]!;
@@ -89,7 +90,8 @@ export function prepareTracing(ex: Exchange): void {
     }
   }
   if (sampled === undefined) {
-    const percent = ex.runtime.config.telemetry?.tracing === undefined ? 100 : (ex.runtime.config.telemetry.tracing.sampling ?? 1);
+    const percent =
+      ex.runtime.config.telemetry?.tracing === undefined ? 100 : (ex.runtime.config.telemetry.tracing.sampling ?? 1);
     sampled = percent >= 100 || (percent > 0 && Math.random() * 100 < percent) ? '1' : '0';
   }
   traceId ??= randomHex(16);

@@ -77,6 +77,10 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
     serviceName: `${c.service}.${n.namespace}`,
     error: status === 0 || status >= 500,
     tags,
-    remote: outbound ? hostPort(ex.upstreamHost) : isIP(ex.conn.remoteAddress) ? { address: ex.conn.remoteAddress, port: ex.conn.remotePort } : undefined,
+    remote: outbound
+      ? hostPort(ex.upstreamHost)
+      : isIP(ex.conn.remoteAddress)
+        ? { address: ex.conn.remoteAddress, port: ex.conn.remotePort }
+        : undefined,
   };
 }

@@ -23,7 +23,12 @@ export interface MeshTlsContexts {
 
 function build(m: IdentityMaterial, generation: number): MeshTlsContexts {
   const opts = { cert: m.certChain, key: m.privateKey, ca: m.trustRoots, minVersion: 'TLSv1.2' as const };
-  return { server: createSecureContext(opts), client: createSecureContext(opts), summary: summarizeLeaf(m.certChain), generation };
+  return {
+    server: createSecureContext(opts),
+    client: createSecureContext(opts),
+    summary: summarizeLeaf(m.certChain),
+    generation,
+  };
 }
 
 /** Holds the contexts for an identity source and rebuilds them when it rotates. */
@@ -67,7 +72,9 @@ export class PeerIdentityError extends Error {
  * A `checkServerIdentity` for tls.connect: the peer must present `expected` as URI SAN (when an
  * expectation is set). Hostname checks do not apply: sidecars are named by SPIFFE ID, not DNS.
  */
-export function spiffeChecker(expected: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+export function spiffeChecker(
+  expected: string | undefined,
+): (host: string, cert: PeerCertificate) => Error | undefined {
   return (_host, cert) => {
     if (expected === undefined) return undefined;
     const got = spiffeIdOf(cert);

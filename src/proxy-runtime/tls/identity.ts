@@ -60,7 +60,10 @@ export class StaticIdentitySource extends EventEmitter implements IdentitySource
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly files: IdentityConfig, opts: { watch?: boolean } = {}) {
+  constructor(
+    private readonly files: IdentityConfig,
+    opts: { watch?: boolean } = {},
+  ) {
     super();
     this.material = this.read();
     if (opts.watch) {
@@ -83,7 +86,12 @@ export class StaticIdentitySource extends EventEmitter implements IdentitySource
   /** Re-reads the files; keeps the old material (and says why) when the new files are unusable. */
   reload(): void {
     const next = this.read();
-    if (next.certChain === this.material.certChain && next.privateKey === this.material.privateKey && next.trustRoots === this.material.trustRoots) return;
+    if (
+      next.certChain === this.material.certChain &&
+      next.privateKey === this.material.privateKey &&
+      next.trustRoots === this.material.trustRoots
+    )
+      return;
     this.material = next;
     this.emit('rotated');
   }
@@ -111,9 +119,15 @@ export class StaticIdentitySource extends EventEmitter implements IdentitySource
       try {
         return readFileSync(path, 'utf8');
       } catch (err) {
-        throw new Error(`identity.${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new Error(
+          `identity.${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     };
-    return { certChain: get(this.files.certChain, 'certChain'), privateKey: get(this.files.privateKey, 'privateKey'), trustRoots: get(this.files.trustRoots, 'trustRoots') };
+    return {
+      certChain: get(this.files.certChain, 'certChain'),
+      privateKey: get(this.files.privateKey, 'privateKey'),
+      trustRoots: get(this.files.trustRoots, 'trustRoots'),
+    };
   }
 }

@@ -36,7 +36,9 @@ export class ServerTlsTerminator {
       ...(cfg.minProtocolVersion ? { minVersion: cfg.minProtocolVersion } : { minVersion: 'TLSv1.2' as const }),
       ...(cfg.maxProtocolVersion ? { maxVersion: cfg.maxProtocolVersion } : {}),
       ...(cfg.cipherSuites?.length ? { ciphers: cfg.cipherSuites.join(':') } : {}),
-      ...(cfg.mode === 'mutual' && cfg.caCertificates ? { ca: pemOrFile(cfg.caCertificates, 'serverTls.caCertificates') } : {}),
+      ...(cfg.mode === 'mutual' && cfg.caCertificates
+        ? { ca: pemOrFile(cfg.caCertificates, 'serverTls.caCertificates') }
+        : {}),
     };
     let fallback: { context: SecureContext; cert: string; key: string } | undefined;
     let first: typeof fallback;

@@ -150,7 +150,11 @@ export class XdsClient extends EventEmitter {
     try {
       // The identity is read at each connect, so a reconnect after a rotation uses the new certificate.
       const id = this.opts.identity.current();
-      creds = grpc.credentials.createSsl(Buffer.from(id.trustRoots), Buffer.from(id.privateKey), Buffer.from(id.certChain));
+      creds = grpc.credentials.createSsl(
+        Buffer.from(id.trustRoots),
+        Buffer.from(id.privateKey),
+        Buffer.from(id.certChain),
+      );
     } catch (err) {
       this.scheduleReconnect(`no usable identity: ${(err as Error).message}`);
       return;
@@ -191,7 +195,13 @@ export class XdsClient extends EventEmitter {
         node: first
           ? {
               id: node.id,
-              metadata: { workload_name: node.workload, namespace: node.namespace, labels: { ...(node.labels ?? {}) }, service_account: node.serviceAccount, proxy_version: node.proxyVersion },
+              metadata: {
+                workload_name: node.workload,
+                namespace: node.namespace,
+                labels: { ...(node.labels ?? {}) },
+                service_account: node.serviceAccount,
+                proxy_version: node.proxyVersion,
+              },
             }
           : null,
         type_url: typeUrl,
@@ -207,7 +217,10 @@ export class XdsClient extends EventEmitter {
     const st = this.types.get(res.type_url);
     const held = this.held.get(res.type_url);
     if (!st || !held) return;
-    this.emit('response', res.type_url, { changed: res.resources.map((r) => r.name), removed: [...res.removed_resources] });
+    this.emit('response', res.type_url, {
+      changed: res.resources.map((r) => r.name),
+      removed: [...res.removed_resources],
+    });
     let result: ApplyResult;
     // The response applied onto a copy: what is held changes only if the proxy accepts the result.
     const next = new Map(held);
@@ -223,7 +236,11 @@ export class XdsClient extends EventEmitter {
       }
       for (const name of res.removed_resources) next.delete(name);
       const names = [...next.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      result = await this.opts.apply(res.type_url, names.map((n) => next.get(n)!.resource), res.system_version_info);
+      result = await this.opts.apply(
+        res.type_url,
+        names.map((n) => next.get(n)!.resource),
+        res.system_version_info,
+      );
     } catch (err) {
       result = { ok: false, error: (err as Error).message };
     }
@@ -264,7 +281,9 @@ export class XdsClient extends EventEmitter {
     if (this.closed) return;
     const { initialMs, maxMs } = this.opts.backoff ?? DEFAULT_BACKOFF;
     const delay = Math.round(Math.min(maxMs, initialMs * 2 ** this.attempts++) * (0.8 + Math.random() * 0.4));
-    this.opts.log?.(`config stream${this.currentAddress ? ` to ${this.currentAddress}` : ''} lost (${reason}); reconnecting in ${delay} ms`);
+    this.opts.log?.(
+      `config stream${this.currentAddress ? ` to ${this.currentAddress}` : ''} lost (${reason}); reconnecting in ${delay} ms`,
+    );
     this.timer = setTimeout(() => this.connect(), delay);
     this.timer.unref();
   }

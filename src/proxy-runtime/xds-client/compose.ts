@@ -8,7 +8,13 @@
  * updated): like Envoy keeping a cluster until nothing uses it, a cluster or route table still
  * named by the new config is carried over from the config in force until the references go.
  */
-import { PROXY_CONFIG_API_VERSION, type ClusterConfig, type ListenerConfig, type ProxyConfig, type RouteConfigConfig } from '../../protocol/proxy-config/index.js';
+import {
+  PROXY_CONFIG_API_VERSION,
+  type ClusterConfig,
+  type ListenerConfig,
+  type ProxyConfig,
+  type RouteConfigConfig,
+} from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
 import { joinRouteTables } from '../../protocol/stream/resources.js';
 import type { ApplyResult } from './client.js';
@@ -28,13 +34,29 @@ export type StaticParts = Omit<ProxyConfig, 'apiVersion' | 'version' | 'listener
  * an identity wherever mTLS is used, and names files; CA-issued material lives only in the proxy's
  * memory, which is what these entries say.
  */
-export const CA_ISSUED_IDENTITY = { certChain: 'memory:ca-issued', privateKey: 'memory:ca-issued', trustRoots: 'memory:ca-issued' } as const;
+export const CA_ISSUED_IDENTITY = {
+  certChain: 'memory:ca-issued',
+  privateKey: 'memory:ca-issued',
+  trustRoots: 'memory:ca-issued',
+} as const;
+
+type TelemetrySection = NonNullable<ProxyConfig['telemetry']>;
+
+/** The telemetry resource of a response (one, named `telemetry`) as the config's section; the proxy validates it. */
+function telemetrySection(resources: unknown[]): TelemetrySection | undefined {
+  const r = resources[0];
+  if (r === null || typeof r !== 'object') return undefined;
+  const { name: _name, ...section } = r as Record<string, unknown>;
+  return section as TelemetrySection;
+}
 
 /** Builds whole configs from per-type responses. */
 export class ConfigComposer {
   private clusters: ClusterConfig[] = [];
   private routes: RouteConfigConfig[] = [];
   private listeners: ListenerConfig[] = [];
+  /** the stream's telemetry section (access log, tracing), laid over the bootstrap's (ports) */
+  private telemetry: TelemetrySection | undefined;
   private inForce: ProxyConfig | undefined;
 
   constructor(
@@ -49,14 +71,18 @@ export class ConfigComposer {
 
   /** The XdsClient `apply` callback. */
   readonly apply = async (typeUrl: string, resources: unknown[], version: string): Promise<ApplyResult> => {
-    const next = { clusters: this.clusters, routes: this.routes, listeners: this.listeners };
+    const next = { clusters: this.clusters, routes: this.routes, listeners: this.listeners, telemetry: this.telemetry };
     if (typeUrl === TypeUrl.clusters) next.clusters = resources as ClusterConfig[];
+    else if (typeUrl === TypeUrl.telemetry) next.telemetry = telemetrySection(resources);
     // Route tables may arrive split, one resource per virtual host: join them back.
     else if (typeUrl === TypeUrl.routes) next.routes = joinRouteTables(resources) as RouteConfigConfig[];
     else if (typeUrl === TypeUrl.listeners) next.listeners = resources as ListenerConfig[];
     else return { ok: false, error: `resource type ${typeUrl} is not supported by this proxy` };
+    const telemetry =
+      next.telemetry || this.staticParts.telemetry ? { ...this.staticParts.telemetry, ...next.telemetry } : undefined;
     const candidate: ProxyConfig = {
       ...this.staticParts,
+      ...(telemetry ? { telemetry } : {}),
       apiVersion: PROXY_CONFIG_API_VERSION,
       version,
       listeners: next.listeners,
@@ -65,10 +91,11 @@ export class ConfigComposer {
     };
     candidate.clusters = this.withRetained(next.clusters, referencedClusters(candidate), this.inForce?.clusters ?? []);
     const result = await this.target.applyConfig(candidate, 'stream');
-    if (!result.ok) return { ok: false, error: result.error };
+    if (!result.ok) return { ok: false, error: nameResources(result.error, candidate) };
     this.clusters = next.clusters;
     this.routes = next.routes;
     this.listeners = next.listeners;
+    this.telemetry = next.telemetry;
     this.inForce = candidate;
     return { ok: true };
   };
@@ -94,8 +121,29 @@ function referencedClusters(cfg: ProxyConfig): Set<string> {
       for (const r of vh.routes) {
         for (const d of r.route ?? []) out.add(d.cluster);
         if (r.mirror) out.add(r.mirror.cluster);
+        for (const m of r.mirrors ?? []) out.add(m.cluster);
       }
     }
   }
   return out;
+}
+
+/**
+ * Adds the resource's name after each `clusters[N]`, `listeners[N]`, `routes[N]` and
+ * `routes[N].virtualHosts[M]` of a refusal: an index into the composed config means nothing to the
+ * control plane or to someone reading proxy-status; a name leads to the object that made it.
+ */
+export function nameResources(error: string, cfg: ProxyConfig): string {
+  return error.replace(
+    /\b(clusters|listeners|routes)\[(\d+)\](\.virtualHosts\[(\d+)\])?/g,
+    (whole, kind: string, i: string, vh: string | undefined, j: string | undefined) => {
+      const list = (kind === 'clusters' ? cfg.clusters : kind === 'listeners' ? cfg.listeners : cfg.routes) as
+        { name?: string; virtualHosts?: { name?: string }[] }[] | undefined;
+      const r = list?.[Number(i)];
+      if (!r?.name) return whole;
+      const host = vh !== undefined ? r.virtualHosts?.[Number(j)]?.name : undefined;
+      const what = kind === 'clusters' ? 'cluster' : kind === 'listeners' ? 'listener' : 'route table';
+      return `${whole} (${what} "${r.name}"${host ? `, virtual host "${host}"` : ''})`;
+    },
+  );
 }

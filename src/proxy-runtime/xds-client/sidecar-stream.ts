@@ -10,12 +10,32 @@ import { XdsClient, type AddressSource, type XdsNode } from './client.js';
 import { CA_ISSUED_IDENTITY, ConfigComposer, type ConfigTarget, type StaticParts } from './compose.js';
 
 /** The types a sidecar subscribes to, in dependency order. */
-export const SIDECAR_TYPES: readonly string[] = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
+export const SIDECAR_TYPES: readonly string[] = [
+  TypeUrl.clusters,
+  TypeUrl.routes,
+  TypeUrl.listeners,
+  TypeUrl.telemetry,
+];
 
 /** Gets the workload certificate from the CA at `address` with `token`, and keeps it renewed. */
-export async function startCaIdentity(opts: { address: AddressSource; trustRoots: string; token: () => Promise<string> | string; ttlSeconds?: number; serverName?: string }): Promise<CaIdentitySource> {
-  const signer = await grpcCertificateSigner({ address: opts.address, trustRoots: opts.trustRoots, credential: opts.token, ...(opts.serverName ? { serverName: opts.serverName } : {}) });
-  return CaIdentitySource.start({ signer, trustRoots: opts.trustRoots, ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}) });
+export async function startCaIdentity(opts: {
+  address: AddressSource;
+  trustRoots: string;
+  token: () => Promise<string> | string;
+  ttlSeconds?: number;
+  serverName?: string;
+}): Promise<CaIdentitySource> {
+  const signer = await grpcCertificateSigner({
+    address: opts.address,
+    trustRoots: opts.trustRoots,
+    credential: opts.token,
+    ...(opts.serverName ? { serverName: opts.serverName } : {}),
+  });
+  return CaIdentitySource.start({
+    signer,
+    trustRoots: opts.trustRoots,
+    ...(opts.ttlSeconds ? { ttlSeconds: opts.ttlSeconds } : {}),
+  });
 }
 
 /** A proxy's connection to the control plane. */
@@ -39,7 +59,13 @@ export async function startSidecarStream(opts: {
   const composer = new ConfigComposer(opts.proxy, {
     ...opts.staticParts,
     identity: CA_ISSUED_IDENTITY,
-    node: { id: opts.node.id, workload: opts.node.workload, namespace: opts.node.namespace, serviceAccount: opts.node.serviceAccount, ...(opts.node.labels ? { labels: { ...opts.node.labels } } : {}) },
+    node: {
+      id: opts.node.id,
+      workload: opts.node.workload,
+      namespace: opts.node.namespace,
+      serviceAccount: opts.node.serviceAccount,
+      ...(opts.node.labels ? { labels: { ...opts.node.labels } } : {}),
+    },
   });
   const client = new XdsClient({
     address: opts.address,

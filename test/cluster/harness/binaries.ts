@@ -25,7 +25,15 @@ export const versions: { kubernetes: string; etcd: string; coredns: string } = (
 })();
 
 /** The binaries a cluster needs, by name. */
-export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kube-proxy', 'coredns'] as const;
+export const binaryNames = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'kube-proxy',
+  'coredns',
+] as const;
 /** One of the cluster's binaries. */
 export type BinaryName = (typeof binaryNames)[number];
 

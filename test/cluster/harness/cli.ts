@@ -22,11 +22,15 @@ async function main(command: string | undefined): Promise<number> {
   switch (command) {
     case 'up': {
       if (process.getuid?.() !== 0) {
-        process.stderr.write('error: the test cluster needs root (network namespaces, bridges, mounts); run it with sudo\n');
+        process.stderr.write(
+          'error: the test cluster needs root (network namespaces, bridges, mounts); run it with sudo\n',
+        );
         return 1;
       }
       if (!binariesPresent()) {
-        process.stderr.write(`error: the Kubernetes binaries are not built in ${binaryDir()}; run \`npm run cluster:build\` first\n`);
+        process.stderr.write(
+          `error: the Kubernetes binaries are not built in ${binaryDir()}; run \`npm run cluster:build\` first\n`,
+        );
         return 1;
       }
       const existing = current();
@@ -38,10 +42,14 @@ async function main(command: string | undefined): Promise<number> {
         await startCluster(home, (m) => out(`  ${m}`));
       }
       const state = readState(current() ?? '');
-      out(`\nkubernetes ${state.kubernetesVersion} at ${state.apiServerUrl} (node ${state.nodeName}, pods on ${state.network.subnet})`);
+      out(
+        `\nkubernetes ${state.kubernetesVersion} at ${state.apiServerUrl} (node ${state.nodeName}, pods on ${state.network.subnet})`,
+      );
       out(`  export KUBECONFIG=${state.kubeconfig}`);
       out(`  export PATH=${binaryDir()}:$PATH   # kubectl ${state.kubernetesVersion}: ${binaryPath('kubectl')}`);
-      out(`  export MESHCTL_TEST_CLUSTER_STATE=${join(state.dir, 'state.json')}   # tests reuse it instead of starting their own`);
+      out(
+        `  export MESHCTL_TEST_CLUSTER_STATE=${join(state.dir, 'state.json')}   # tests reuse it instead of starting their own`,
+      );
       out(`logs: ${join(state.dir, 'logs')}; stop with \`npm run cluster:down\``);
       return 0;
     }
@@ -63,7 +71,9 @@ async function main(command: string | undefined): Promise<number> {
         return 1;
       }
       const state = readState(existing);
-      out(`${clusterAlive(state) ? 'running' : 'BROKEN (a process died)'}: ${state.apiServerUrl}, KUBECONFIG=${state.kubeconfig}`);
+      out(
+        `${clusterAlive(state) ? 'running' : 'BROKEN (a process died)'}: ${state.apiServerUrl}, KUBECONFIG=${state.kubeconfig}`,
+      );
       for (const p of state.processes) out(`  ${p.name} pid ${p.pid} log ${p.log}`);
       return 0;
     }

@@ -75,7 +75,12 @@ async function createIfMissing(create: () => Promise<unknown>): Promise<void> {
  * The kube-dns Service (no selector: CoreDNS is not a pod) and the EndpointSlice leading it to the node's
  * address, as the EndpointSlice controller would write it for a host-network pod.
  */
-async function createKubeDnsService(core: k8s.CoreV1Api, discovery: k8s.DiscoveryV1Api, net: PodNetwork, nodeName: string): Promise<void> {
+async function createKubeDnsService(
+  core: k8s.CoreV1Api,
+  discovery: k8s.DiscoveryV1Api,
+  net: PodNetwork,
+  nodeName: string,
+): Promise<void> {
   const labels = { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' };
   await createIfMissing(() =>
     core.createNamespacedService({
@@ -98,10 +103,16 @@ async function createKubeDnsService(core: k8s.CoreV1Api, discovery: k8s.Discover
       body: {
         metadata: {
           name: 'kube-dns-node',
-          labels: { ...labels, 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'meshctl-test-harness' },
+          labels: {
+            ...labels,
+            'kubernetes.io/service-name': 'kube-dns',
+            'endpointslice.kubernetes.io/managed-by': 'meshctl-test-harness',
+          },
         },
         addressType: 'IPv4',
-        endpoints: [{ addresses: [net.nodeIP], conditions: { ready: true, serving: true, terminating: false }, nodeName }],
+        endpoints: [
+          { addresses: [net.nodeIP], conditions: { ready: true, serving: true, terminating: false }, nodeName },
+        ],
         ports: [
           { name: 'dns', port: 53, protocol: 'UDP' },
           { name: 'dns-tcp', port: 53, protocol: 'TCP' },
@@ -133,10 +144,19 @@ export async function startClusterDns(o: {
 }): Promise<ClusterProcess> {
   const k8sApi = await import('@kubernetes/client-node');
   await grantCoreDnsAccess(o.kc.makeApiClient(k8sApi.RbacAuthorizationV1Api));
-  await createKubeDnsService(o.kc.makeApiClient(k8sApi.CoreV1Api), o.kc.makeApiClient(k8sApi.DiscoveryV1Api), o.net, o.nodeName);
+  await createKubeDnsService(
+    o.kc.makeApiClient(k8sApi.CoreV1Api),
+    o.kc.makeApiClient(k8sApi.DiscoveryV1Api),
+    o.net,
+    o.nodeName,
+  );
   const file = join(o.dir, 'Corefile');
   writeFileSync(file, corefile(o.net, o.kubeconfig));
-  const proc = startDetached('coredns', inNodeNetns(o.net, [binaryPath('coredns'), '-conf', file]), join(o.dir, 'logs', 'coredns.log'));
+  const proc = startDetached(
+    'coredns',
+    inNodeNetns(o.net, [binaryPath('coredns'), '-conf', file]),
+    join(o.dir, 'logs', 'coredns.log'),
+  );
   await waitFor('CoreDNS ready', () => ready(`http://${o.net.nodeIP}:${corednsReadyPort}/ready`), 30_000, proc);
   return proc;
 }

@@ -9,7 +9,14 @@ import { binaryDir, checkoutDir, clusterDir, versions } from './binaries.js';
 import type { ClusterDns } from '../node-agent/pod-dns.js';
 import { startClusterDns } from './cluster-dns.js';
 import { startControlPlane } from './control-plane.js';
-import { clusterDnsIP, clusterDomain, createPodNetwork, inNodeNetns, removePodNetwork, type PodNetwork } from './network.js';
+import {
+  clusterDnsIP,
+  clusterDomain,
+  createPodNetwork,
+  inNodeNetns,
+  removePodNetwork,
+  type PodNetwork,
+} from './network.js';
 import { isAlive, startDetached, stopProcess, waitFor, type ClusterProcess } from './processes.js';
 
 /** Everything known about a running cluster; written to `<dir>/state.json`. */
@@ -58,7 +65,10 @@ export function readState(stateFile: string): TestClusterState {
 }
 
 /** Starts a cluster in a new directory under `parentDir`; resolves once a pod can be scheduled and run. */
-export async function startCluster(parentDir: string, progress: (msg: string) => void = () => {}): Promise<TestClusterState> {
+export async function startCluster(
+  parentDir: string,
+  progress: (msg: string) => void = () => {},
+): Promise<TestClusterState> {
   const started = Date.now();
   const id = randomBytes(3).toString('hex');
   const dir = join(parentDir, `mtc-${id}`);
@@ -89,7 +99,12 @@ export async function startCluster(parentDir: string, progress: (msg: string) =>
     progress(`cluster ${id}: starting node agent`);
     const agent = startDetached(
       'node-agent',
-      inNodeNetns(network, [pinnedNode(), join(clusterDir, 'run-ts.mjs'), join(clusterDir, 'node-agent', 'main.ts'), agentConfigFile]),
+      inNodeNetns(network, [
+        pinnedNode(),
+        join(clusterDir, 'run-ts.mjs'),
+        join(clusterDir, 'node-agent', 'main.ts'),
+        agentConfigFile,
+      ]),
       join(dir, 'logs', 'node-agent.log'),
     );
     processes.push(agent);
@@ -114,13 +129,20 @@ export async function startCluster(parentDir: string, progress: (msg: string) =>
     const core = kc.makeApiClient(k8s.CoreV1Api);
     await waitFor(
       `node ${nodeName} Ready`,
-      async () => (await core.readNode({ name: nodeName })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      async () =>
+        (await core.readNode({ name: nodeName })).status?.conditions?.some(
+          (c) => c.type === 'Ready' && c.status === 'True',
+        ) ?? false,
       60_000,
       agent,
     );
     progress(`cluster ${id}: starting CoreDNS`);
     processes.push(await startClusterDns({ dir, net: network, nodeName, kubeconfig: cp.corednsKubeconfig, kc }));
-    await waitFor('the default ServiceAccount', async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })), 30_000);
+    await waitFor(
+      'the default ServiceAccount',
+      async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })),
+      30_000,
+    );
     state.startSeconds = Math.round((Date.now() - started) / 100) / 10;
     writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
     progress(`cluster ${id}: up in ${state.startSeconds}s (binaries ${binaryDir()})`);

@@ -59,13 +59,20 @@ function kubeconfigYaml(server: string, ca: string, user: string, client: CertAn
   ].join('\n');
 }
 
-function getStatus(url: string, tls?: { ca: string; cert: string; key: string }): Promise<{ status: number; body: string }> {
+function getStatus(
+  url: string,
+  tls?: { ca: string; cert: string; key: string },
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = (url.startsWith('https:') ? request : httpRequest)(url, { ...(tls ?? { rejectUnauthorized: false }), timeout: 2_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = (url.startsWith('https:') ? request : httpRequest)(
+      url,
+      { ...(tls ?? { rejectUnauthorized: false }), timeout: 2_000 },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -73,12 +80,22 @@ function getStatus(url: string, tls?: { ca: string; cert: string; key: string })
 }
 
 /** Starts the control plane in `dir` (which it fills with data, certificates, kubeconfigs and logs). */
-export async function startControlPlane(dir: string, net: PodNetwork, progress: (msg: string) => void): Promise<ControlPlane> {
+export async function startControlPlane(
+  dir: string,
+  net: PodNetwork,
+  progress: (msg: string) => void,
+): Promise<ControlPlane> {
   const pki = join(dir, 'pki');
   const logs = join(dir, 'logs');
   mkdirSync(pki, { recursive: true, mode: 0o700 });
   mkdirSync(logs, { recursive: true });
-  const [etcdPort, etcdPeerPort, apiPort, cmPort, schedPort] = (await freePorts(5)) as [number, number, number, number, number];
+  const [etcdPort, etcdPeerPort, apiPort, cmPort, schedPort] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // On the host's end of the node link: the host reaches it as a local address, the node and pods routed.
   const server = `https://${net.hostIP}:${apiPort}`;
 
@@ -89,13 +106,22 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
   const serving = await ca.issue({
     subject: 'CN=kube-apiserver',
     server: true,
-    dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+    dns: [
+      'localhost',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+    ],
     ips: ['127.0.0.1', net.hostIP, '198.18.128.1'],
   });
   writeFileSync(join(pki, 'apiserver.crt'), serving.certPem);
   writeSecretFile(pki, 'apiserver.key', serving.keyPem);
   const kubeletServing = await ca.issue({ subject: 'CN=meshctl-test-node', server: true, ips: [net.nodeIP] });
-  const kubeletTls = { cert: join(pki, 'kubelet.crt'), key: writeSecretFile(pki, 'kubelet.key', kubeletServing.keyPem) };
+  const kubeletTls = {
+    cert: join(pki, 'kubelet.crt'),
+    key: writeSecretFile(pki, 'kubelet.key', kubeletServing.keyPem),
+  };
   writeFileSync(kubeletTls.cert, kubeletServing.certPem);
   const kubeletClient = await ca.issue({ subject: 'CN=kube-apiserver-kubelet-client', client: true });
   writeFileSync(join(pki, 'apiserver-kubelet-client.crt'), kubeletClient.certPem);
@@ -111,7 +137,10 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
     'kube-proxy': 'CN=system:kube-proxy',
     coredns: 'CN=system:coredns',
   } as const;
-  const kubeconfigs = Object.fromEntries(Object.keys(subjects).map((k) => [k, ''])) as Record<keyof typeof subjects, string>;
+  const kubeconfigs = Object.fromEntries(Object.keys(subjects).map((k) => [k, ''])) as Record<
+    keyof typeof subjects,
+    string
+  >;
   let admin: CertAndKey | undefined;
   for (const who of Object.keys(subjects) as (keyof typeof subjects)[]) {
     const client = await ca.issue({ subject: subjects[who], client: true });
@@ -144,7 +173,12 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
   );
   processes.push(etcd);
   try {
-    await waitFor('etcd health', async () => (await getStatus(`${etcdUrl}/health`)).body.includes('"health":"true"'), 20_000, etcd);
+    await waitFor(
+      'etcd health',
+      async () => (await getStatus(`${etcdUrl}/health`)).body.includes('"health":"true"'),
+      20_000,
+      etcd,
+    );
 
     progress('starting kube-apiserver');
     const apiserver = startDetached(
@@ -179,7 +213,12 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
       join(logs, 'kube-apiserver.log'),
     );
     processes.push(apiserver);
-    await waitFor('kube-apiserver /readyz', async () => (await getStatus(`${server}/readyz`, tls)).status === 200, 60_000, apiserver);
+    await waitFor(
+      'kube-apiserver /readyz',
+      async () => (await getStatus(`${server}/readyz`, tls)).status === 200,
+      60_000,
+      apiserver,
+    );
 
     progress('starting kube-controller-manager and kube-scheduler');
     const cmKubeconfig = kubeconfigs['controller-manager'];
@@ -221,8 +260,18 @@ export async function startControlPlane(dir: string, net: PodNetwork, progress: 
       join(logs, 'kube-scheduler.log'),
     );
     processes.push(scheduler);
-    await waitFor('kube-controller-manager /healthz', async () => (await getStatus(`https://127.0.0.1:${cmPort}/healthz`)).status === 200, 30_000, cm);
-    await waitFor('kube-scheduler /healthz', async () => (await getStatus(`https://127.0.0.1:${schedPort}/healthz`)).status === 200, 30_000, scheduler);
+    await waitFor(
+      'kube-controller-manager /healthz',
+      async () => (await getStatus(`https://127.0.0.1:${cmPort}/healthz`)).status === 200,
+      30_000,
+      cm,
+    );
+    await waitFor(
+      'kube-scheduler /healthz',
+      async () => (await getStatus(`https://127.0.0.1:${schedPort}/healthz`)).status === 200,
+      30_000,
+      scheduler,
+    );
     return {
       apiServerUrl: server,
       apiServerPort: apiPort,

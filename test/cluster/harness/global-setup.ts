@@ -40,7 +40,9 @@ async function stopRunClusters(runDir: string): Promise<void> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await sweepOrphans().catch((e: Error) => process.stderr.write(`test cluster: could not stop an orphaned cluster: ${e.message}\n`));
+  await sweepOrphans().catch((e: Error) =>
+    process.stderr.write(`test cluster: could not stop an orphaned cluster: ${e.message}\n`),
+  );
   const runDir = mkdtempSync(join(tmpdir(), 'mtc-run-'));
   chmodSync(runDir, 0o755);
   writeFileSync(join(runDir, 'owner.pid'), String(process.pid));

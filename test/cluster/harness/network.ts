@@ -118,7 +118,8 @@ export async function createPodNetwork(id: string): Promise<PodNetwork> {
       inNode(['addr', 'add', `${net.gateway}/24`, 'dev', net.bridge]);
       inNode(['link', 'set', net.bridge, 'up']);
       // A node routes between its pods, the host and Services (a fresh namespace does not forward).
-      const sysctl = (setting: string): void => void execFileSync('ip', ['netns', 'exec', net.nodeNetns, 'sysctl', '-qw', setting], { stdio: 'pipe' });
+      const sysctl = (setting: string): void =>
+        void execFileSync('ip', ['netns', 'exec', net.nodeNetns, 'sysctl', '-qw', setting], { stdio: 'pipe' });
       sysctl('net.ipv4.ip_forward=1');
       try {
         if (!existsSync('/proc/sys/net/bridge')) execFileSync('modprobe', ['br_netfilter'], { stdio: 'pipe' });

@@ -55,7 +55,10 @@ export class TestCa {
       notAfter: new Date(Date.now() + 30 * DAY),
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
@@ -63,12 +66,21 @@ export class TestCa {
   }
 
   /** A leaf for a server (`dns`/`ips` as SANs) and/or a client (`subject` carries CN and O=groups). */
-  async issue(opts: { subject: string; server?: boolean; client?: boolean; dns?: string[]; ips?: string[] }): Promise<CertAndKey> {
+  async issue(opts: {
+    subject: string;
+    server?: boolean;
+    client?: boolean;
+    dns?: string[];
+    ips?: string[];
+  }): Promise<CertAndKey> {
     const keys = (await crypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
     const usages: string[] = [];
     if (opts.server) usages.push(x509.ExtendedKeyUsage.serverAuth);
     if (opts.client) usages.push(x509.ExtendedKeyUsage.clientAuth);
-    const names = [...(opts.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
+    const names = [
+      ...(opts.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+      ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ];
     const cert = await x509.X509CertificateGenerator.create({
       subject: opts.subject,
       issuer: this.cert.subject,

@@ -15,7 +15,12 @@ export interface ClusterProcess {
 }
 
 /** Starts `argv` detached with stdout+stderr appended to `log`. */
-export function startDetached(name: string, argv: readonly string[], log: string, env: NodeJS.ProcessEnv = process.env): ClusterProcess {
+export function startDetached(
+  name: string,
+  argv: readonly string[],
+  log: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ClusterProcess {
   const fd = openSync(log, 'a', 0o600);
   try {
     const [cmd, ...args] = argv;
@@ -68,12 +73,14 @@ export async function stopProcess(p: ClusterProcess, graceMs = 5_000): Promise<v
 /** `count` distinct free TCP ports on 127.0.0.1, chosen by the OS. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<import('node:net').Server>((resolve, reject) => {
-        const s = createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve(s));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
     ),
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
@@ -91,12 +98,21 @@ export function logTail(log: string, lines = 20): string {
 }
 
 /** Polls `check` until it returns true; fails with `what` and the process's log tail on timeout or exit. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, proc?: ClusterProcess): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  proc?: ClusterProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
-    if (proc && !isAlive(proc.pid)) throw new Error(`${proc.name} exited while waiting for ${what}; log ${proc.log}:\n${logTail(proc.log)}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${proc ? `; log ${proc.log}:\n${logTail(proc.log)}` : ''}`);
+    if (proc && !isAlive(proc.pid))
+      throw new Error(`${proc.name} exited while waiting for ${what}; log ${proc.log}:\n${logTail(proc.log)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs / 1000}s waiting for ${what}${proc ? `; log ${proc.log}:\n${logTail(proc.log)}` : ''}`,
+      );
     await sleep(200);
   }
 }

@@ -21,7 +21,8 @@ const podName = process.env.POD_NAME || hostname();
 let healthy = true;
 let ready = true;
 
-if (process.env.START_MARKER_FILE && process.env.START_MARKER) appendFileSync(process.env.START_MARKER_FILE, `${process.env.START_MARKER}\n`);
+if (process.env.START_MARKER_FILE && process.env.START_MARKER)
+  appendFileSync(process.env.START_MARKER_FILE, `${process.env.START_MARKER}\n`);
 
 interface AdmissionReview {
   apiVersion?: string;
@@ -53,7 +54,10 @@ const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://x');
     const reply = (status: number, body: unknown): void => {
       const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', 'x-pod-name': podName });
+      res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
+        'x-pod-name': podName,
+      });
       res.end(text);
     };
     if (url.pathname === '/healthz') return reply(healthy ? 200 : 500, healthy ? 'ok' : 'unhealthy');
@@ -93,7 +97,10 @@ const handler = (req: IncomingMessage, res: ServerResponse): void => {
   });
 };
 
-const tls = process.env.TLS_CERT_FILE && process.env.TLS_KEY_FILE ? { cert: readFileSync(process.env.TLS_CERT_FILE), key: readFileSync(process.env.TLS_KEY_FILE) } : undefined;
+const tls =
+  process.env.TLS_CERT_FILE && process.env.TLS_KEY_FILE
+    ? { cert: readFileSync(process.env.TLS_CERT_FILE), key: readFileSync(process.env.TLS_KEY_FILE) }
+    : undefined;
 const server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
 server.listen(port, () => process.stdout.write(`echo server ${podName} listening on ${port}\n`));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {

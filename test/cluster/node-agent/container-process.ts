@@ -86,7 +86,23 @@ export function startContainerProcess(l: ContainerLaunch): ChildProcess {
   try {
     const child = spawn(
       'ip',
-      ['netns', 'exec', l.netns, 'unshare', '--uts', '/bin/sh', entryScript, l.hostname, String(l.uid), String(l.gid), l.groups.join(','), l.workingDir, mountsFile, '--', ...l.argv],
+      [
+        'netns',
+        'exec',
+        l.netns,
+        'unshare',
+        '--uts',
+        '/bin/sh',
+        entryScript,
+        l.hostname,
+        String(l.uid),
+        String(l.gid),
+        l.groups.join(','),
+        l.workingDir,
+        mountsFile,
+        '--',
+        ...l.argv,
+      ],
       { env: l.env, detached: true, stdio: ['ignore', fd, fd] },
     );
     return child;
@@ -112,11 +128,19 @@ export interface ExecResult {
 }
 
 /** Runs argv in a running container's namespaces (network, mount, UTS) as `uid`/`gid`, like `kubectl exec`. */
-export function execInContainer(pid: number, argv: string[], opts: { uid: number; gid: number; env: Record<string, string>; workingDir: string; timeoutMs: number }): Promise<ExecResult> {
+export function execInContainer(
+  pid: number,
+  argv: string[],
+  opts: { uid: number; gid: number; env: Record<string, string>; workingDir: string; timeoutMs: number },
+): Promise<ExecResult> {
   return new Promise((resolveExec) => {
     const args = ['-t', String(pid), '-n', '-m', '-u', `--wd=${opts.workingDir}`];
     if (opts.uid !== 0 || opts.gid !== 0) args.push('-S', String(opts.uid), '-G', String(opts.gid));
-    const child = spawn('nsenter', [...args, '--', ...argv], { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('nsenter', [...args, '--', ...argv], {
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

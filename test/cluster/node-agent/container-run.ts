@@ -6,7 +6,13 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { V1Container, V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { kubeTime, type AgentContext } from './agent-context.js';
-import { execInContainer, signalContainer, startContainerProcess, type ExecResult, type MountSpec } from './container-process.js';
+import {
+  execInContainer,
+  signalContainer,
+  startContainerProcess,
+  type ExecResult,
+  type MountSpec,
+} from './container-process.js';
 import { ContainerConfigError, containerEnv, expand } from './env.js';
 import { containerArgv, imageRepository, type LocalImage } from './image-table.js';
 import { Prober, runHandler, type ProbeTarget } from './probes.js';
@@ -64,7 +70,14 @@ export class ContainerRun {
       this.imageError = `Failed to pull image "${spec.image}": the test cluster has no such image (known: ${[...host.ctx.images.keys()].join(', ')}; add it to test/cluster/node-agent/image-table.ts)`;
       this.state = { waiting: { reason: 'ErrImagePull', message: this.imageError } };
     } else {
-      this.state = { waiting: { reason: role === 'app' && (host.pod().spec?.initContainers?.length ?? 0) > 0 ? 'PodInitializing' : 'ContainerCreating' } };
+      this.state = {
+        waiting: {
+          reason:
+            role === 'app' && (host.pod().spec?.initContainers?.length ?? 0) > 0
+              ? 'PodInitializing'
+              : 'ContainerCreating',
+        },
+      };
     }
   }
 
@@ -101,8 +114,15 @@ export class ContainerRun {
 
   /** Runs a command in this container's namespaces, as its user, with its environment. */
   exec(argv: string[], timeoutMs: number): Promise<ExecResult> {
-    if (this.pid === undefined || !this.running) return Promise.resolve({ code: 126, stdout: '', stderr: `container ${this.name} is not running` });
-    return execInContainer(this.pid, argv, { uid: this.uid, gid: this.gid, env: this.env, workingDir: this.workingDir, timeoutMs });
+    if (this.pid === undefined || !this.running)
+      return Promise.resolve({ code: 126, stdout: '', stderr: `container ${this.name} is not running` });
+    return execInContainer(this.pid, argv, {
+      uid: this.uid,
+      gid: this.gid,
+      env: this.env,
+      workingDir: this.workingDir,
+      timeoutMs,
+    });
   }
 
   /** Puts the container in a waiting state (shown in status). */
@@ -130,14 +150,22 @@ export class ContainerRun {
     env.HOSTNAME = pod.spec?.hostname ?? pod.metadata?.name ?? '';
     env.HOME ??= this.uid === 0 ? '/root' : '/';
     this.env = env;
-    const argv = containerArgv(image, this.spec.command?.map((c) => expand(c, env)), this.spec.args?.map((a) => expand(a, env)));
+    const argv = containerArgv(
+      image,
+      this.spec.command?.map((c) => expand(c, env)),
+      this.spec.args?.map((a) => expand(a, env)),
+    );
     this.workingDir = this.spec.workingDir ? image.translate(this.spec.workingDir) : image.workingDir;
     const volumes = this.host.volumes();
     const mounts: MountSpec[] = [];
     for (const m of this.spec.volumeMounts ?? []) {
       const source = volumes.paths.get(m.name);
       if (!source) throw new ContainerConfigError(`volumeMount "${m.name}" names no volume of the pod`);
-      mounts.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly: m.readOnly ?? false });
+      mounts.push({
+        source: m.subPath ? join(source, m.subPath) : source,
+        target: m.mountPath,
+        readOnly: m.readOnly ?? false,
+      });
     }
     const logFile = join(this.host.podDir, 'logs', this.name, `${this.restartCount}.log`);
     const child = startContainerProcess({
@@ -189,7 +217,14 @@ export class ContainerRun {
       if (this.spec.readinessProbe && this.role !== 'init') {
         const p = new Prober(this.spec.readinessProbe, target, ctx.kubeletVersion, (ok, message) => {
           this.ready = ok && this.running;
-          if (!ok) ctx.api.event(this.host.pod(), 'Warning', 'Unhealthy', `Readiness probe failed: ${message}`, this.fieldPath());
+          if (!ok)
+            ctx.api.event(
+              this.host.pod(),
+              'Warning',
+              'Unhealthy',
+              `Readiness probe failed: ${message}`,
+              this.fieldPath(),
+            );
           this.host.changed();
         });
         this.probers.push(p);
@@ -269,7 +304,10 @@ export class ContainerRun {
     this.stopProbes();
     const preStop = this.spec.lifecycle?.preStop;
     if (preStop && graceSeconds > 0) {
-      await Promise.race([runHandler(preStop, this.probeTarget(), graceSeconds * 1000, this.host.ctx.kubeletVersion), exited]);
+      await Promise.race([
+        runHandler(preStop, this.probeTarget(), graceSeconds * 1000, this.host.ctx.kubeletVersion),
+        exited,
+      ]);
     }
     signalContainer(pid, 'SIGTERM');
     const remaining = Math.max(0, deadline - Date.now());

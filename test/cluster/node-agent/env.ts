@@ -35,16 +35,35 @@ export function parseQuantity(q: string): number {
   if (!m) throw new ContainerConfigError(`invalid quantity "${q}"`);
   const n = Number(m[1]);
   const suffixes: Record<string, number> = {
-    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
   };
   const mult = suffixes[m[2] ?? ''];
   if (mult === undefined) throw new ContainerConfigError(`invalid quantity suffix in "${q}"`);
   return n * mult;
 }
 
-function resourceValue(pod: V1Pod, ref: V1ResourceFieldSelector, defaultContainer: V1Container, node: NodeFacts): string {
-  const container = ref.containerName ? [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === ref.containerName) : defaultContainer;
-  if (!container) throw new ContainerConfigError(`resourceFieldRef names container "${ref.containerName}", which the pod does not have`);
+function resourceValue(
+  pod: V1Pod,
+  ref: V1ResourceFieldSelector,
+  defaultContainer: V1Container,
+  node: NodeFacts,
+): string {
+  const container = ref.containerName
+    ? [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === ref.containerName)
+    : defaultContainer;
+  if (!container)
+    throw new ContainerConfigError(
+      `resourceFieldRef names container "${ref.containerName}", which the pod does not have`,
+    );
   const [kind, resource] = ref.resource.split('.') as [string, 'cpu' | 'memory' | 'ephemeral-storage'];
   const set = kind === 'limits' ? container.resources?.limits : container.resources?.requests;
   // As the kubelet: a missing limit means the node's allocatable; a missing request means 0.
@@ -83,12 +102,20 @@ function fieldValue(pod: V1Pod, path: string, node: NodeFacts): string {
 }
 
 /** Renders a downward-API value (env fieldRef/resourceFieldRef or a downwardAPI volume item). */
-export function downwardValue(pod: V1Pod, source: Pick<V1EnvVarSource, 'fieldRef' | 'resourceFieldRef'>, container: V1Container, node: NodeFacts): string {
+export function downwardValue(
+  pod: V1Pod,
+  source: Pick<V1EnvVarSource, 'fieldRef' | 'resourceFieldRef'>,
+  container: V1Container,
+  node: NodeFacts,
+): string {
   if (source.fieldRef) {
     const path = source.fieldRef.fieldPath;
     if (path === 'metadata.labels' || path === 'metadata.annotations') {
       const map = (path === 'metadata.labels' ? pod.metadata?.labels : pod.metadata?.annotations) ?? {};
-      return Object.keys(map).sort().map((k) => `${k}=${JSON.stringify(map[k])}`).join('\n');
+      return Object.keys(map)
+        .sort()
+        .map((k) => `${k}=${JSON.stringify(map[k])}`)
+        .join('\n');
     }
     return fieldValue(pod, path, node);
   }
@@ -108,11 +135,12 @@ function serviceEnv(services: V1Service[]): Record<string, string> {
     const host = clusterIP;
     env[`${prefix}_SERVICE_HOST`] = host;
     env[`${prefix}_SERVICE_PORT`] = String(first.port);
-    for (const p of ports) if (p.name) env[`${prefix}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
+    for (const p of ports)
+      if (p.name) env[`${prefix}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
     const proto = (first.protocol ?? 'TCP').toLowerCase();
     env[`${prefix}_PORT`] = `${proto}://${host}:${first.port}`;
     for (const p of ports) {
-      const pp = (p.protocol ?? 'TCP');
+      const pp = p.protocol ?? 'TCP';
       const base = `${prefix}_PORT_${p.port}_${pp}`;
       env[base] = `${pp.toLowerCase()}://${host}:${p.port}`;
       env[`${base}_PROTO`] = pp.toLowerCase();
@@ -124,17 +152,28 @@ function serviceEnv(services: V1Service[]): Record<string, string> {
 }
 
 /** The environment of `container` in `pod` (image env first, then what the kubelet adds). */
-export async function containerEnv(pod: V1Pod, container: V1Container, imageEnv: Record<string, string>, node: NodeFacts, sources: EnvSources): Promise<Record<string, string>> {
+export async function containerEnv(
+  pod: V1Pod,
+  container: V1Container,
+  imageEnv: Record<string, string>,
+  node: NodeFacts,
+  sources: EnvSources,
+): Promise<Record<string, string>> {
   const ns = pod.metadata?.namespace ?? 'default';
   const services = [...(await sources.services('default')).filter((s) => s.metadata?.name === 'kubernetes')];
-  if (pod.spec?.enableServiceLinks !== false) services.unshift(...(await sources.services(ns)).filter((s) => !(ns === 'default' && s.metadata?.name === 'kubernetes')));
+  if (pod.spec?.enableServiceLinks !== false)
+    services.unshift(
+      ...(await sources.services(ns)).filter((s) => !(ns === 'default' && s.metadata?.name === 'kubernetes')),
+    );
   const env: Record<string, string> = { ...imageEnv, ...serviceEnv(services) };
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     const ref = from.configMapRef ?? from.secretRef;
     if (!ref) continue;
     const kind = from.configMapRef ? 'configmap' : 'secret';
-    const data = from.configMapRef ? await sources.configMap(ns, ref.name ?? '') : await sources.secret(ns, ref.name ?? '');
+    const data = from.configMapRef
+      ? await sources.configMap(ns, ref.name ?? '')
+      : await sources.secret(ns, ref.name ?? '');
     if (!data) {
       if (ref.optional) continue;
       throw new ContainerConfigError(`${kind} "${ref.name}" not found`);
@@ -152,11 +191,15 @@ export async function containerEnv(pod: V1Pod, container: V1Container, imageEnv:
     } else if (vf.configMapKeyRef || vf.secretKeyRef) {
       const ref = (vf.configMapKeyRef ?? vf.secretKeyRef)!;
       const kind = vf.configMapKeyRef ? 'configmap' : 'secret';
-      const data = vf.configMapKeyRef ? await sources.configMap(ns, ref.name ?? '') : await sources.secret(ns, ref.name ?? '');
+      const data = vf.configMapKeyRef
+        ? await sources.configMap(ns, ref.name ?? '')
+        : await sources.secret(ns, ref.name ?? '');
       const value = data?.[ref.key];
       if (value === undefined) {
         if (ref.optional) continue;
-        throw new ContainerConfigError(data ? `couldn't find key ${ref.key} in ${kind} ${ns}/${ref.name}` : `${kind} "${ref.name}" not found`);
+        throw new ContainerConfigError(
+          data ? `couldn't find key ${ref.key} in ${kind} ${ns}/${ref.name}` : `${kind} "${ref.name}" not found`,
+        );
       }
       env[e.name] = value;
     }

@@ -62,7 +62,10 @@ export function imageTable(checkoutDir: string): Map<string, LocalImage> {
     ['meshctl-test/echo', testImage('echo-server.ts')],
     ['meshctl-test/client', testImage('client-server.ts')],
     // Runs the pod's `command` with the host's programs (sh, cat, sleep, ...): for init steps and probes in tests.
-    ['meshctl-test/shell', { entrypoint: ['/bin/sh'], cmd: [], workingDir: '/', user: 0, env: { PATH: defaultPath }, translate: (w) => w }],
+    [
+      'meshctl-test/shell',
+      { entrypoint: ['/bin/sh'], cmd: [], workingDir: '/', user: 0, env: { PATH: defaultPath }, translate: (w) => w },
+    ],
   ]);
 }
 

@@ -41,7 +41,14 @@ export function kubeProxyConfig(o: KubeProxyOptions): string {
       healthzBindAddress: '127.0.0.1:10256',
       metricsBindAddress: '127.0.0.1:10249',
       // nf_conntrack_max is one value for the whole machine: 0 leaves it and the timeouts as they are.
-      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s', udpTimeout: '0s', udpStreamTimeout: '0s' },
+      conntrack: {
+        maxPerCore: 0,
+        min: 0,
+        tcpEstablishedTimeout: '0s',
+        tcpCloseWaitTimeout: '0s',
+        udpTimeout: '0s',
+        udpStreamTimeout: '0s',
+      },
       iptables: { syncPeriod: '30s', minSyncPeriod: '1s', masqueradeAll: o.masqueradeAll },
     },
     null,
@@ -88,7 +95,8 @@ export async function waitForKubeProxy(proc: ChildProcess, timeoutMs: number): P
   const deadline = Date.now() + timeoutMs;
   while (!((await healthy()) && (await synced()))) {
     if (proc.exitCode !== null) throw new Error(`kube-proxy exited with code ${proc.exitCode} (see kube-proxy.log)`);
-    if (Date.now() > deadline) throw new Error(`kube-proxy not healthy after ${timeoutMs / 1000}s (see kube-proxy.log)`);
+    if (Date.now() > deadline)
+      throw new Error(`kube-proxy not healthy after ${timeoutMs / 1000}s (see kube-proxy.log)`);
     await sleep(200);
   }
 }

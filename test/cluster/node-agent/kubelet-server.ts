@@ -47,12 +47,21 @@ function follow(res: ServerResponse, file: string, from: number, run: ContainerR
 }
 
 /** Starts the kubelet API on `host` (port chosen by the OS); resolves with the server once listening. */
-export async function startKubeletServer(host: string, tls: { cert: string; key: string }, lookup: WorkerLookup): Promise<Server> {
+export async function startKubeletServer(
+  host: string,
+  tls: { cert: string; key: string },
+  lookup: WorkerLookup,
+): Promise<Server> {
   const server = createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'healthz') return send(res, 200, 'ok');
-    if (parts[0] !== 'containerLogs') return send(res, 501, `${parts[0] ?? '/'} is not supported by the meshctl test node agent (only containerLogs is)`);
+    if (parts[0] !== 'containerLogs')
+      return send(
+        res,
+        501,
+        `${parts[0] ?? '/'} is not supported by the meshctl test node agent (only containerLogs is)`,
+      );
     const [, namespace = '', name = '', containerName] = parts;
     const worker = lookup(namespace, name);
     if (!worker) return send(res, 404, `pod ${namespace}/${name} is not running on this node`);
@@ -63,7 +72,13 @@ export async function startKubeletServer(host: string, tls: { cert: string; key:
     const restart = previous ? run.restartCount - 1 : run.restartCount;
     const file = join(worker.podDir, 'logs', run.name, `${restart}.log`);
     if (restart < 0 || !existsSync(file)) {
-      return send(res, previous ? 400 : 404, previous ? `previous terminated container "${run.name}" in pod "${name}" not found` : `container "${run.name}" in pod "${name}" has not started`);
+      return send(
+        res,
+        previous ? 400 : 404,
+        previous
+          ? `previous terminated container "${run.name}" in pod "${name}" not found`
+          : `container "${run.name}" in pod "${name}" has not started`,
+      );
     }
     let text = readFileSync(file, 'utf8');
     const tailLines = url.searchParams.get('tailLines');
@@ -72,7 +87,8 @@ export async function startKubeletServer(host: string, tls: { cert: string; key:
     if (limit !== null) text = text.slice(0, Number(limit));
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.write(text);
-    if (url.searchParams.get('follow') === 'true' && !previous && run.running) follow(res, file, statSync(file).size, run, run.restartCount);
+    if (url.searchParams.get('follow') === 'true' && !previous && run.running)
+      follow(res, file, statSync(file).size, run, run.restartCount);
     else res.end();
   });
   await new Promise<void>((resolve, reject) => {

@@ -34,7 +34,9 @@ export class LoadBalancerController {
   /** Starts watching Services. */
   async start(): Promise<void> {
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
-    const informer = new k8s.ListWatch<k8s.V1Service>('/api/v1/services', new k8s.Watch(this.kc), () => core.listServiceForAllNamespaces());
+    const informer = new k8s.ListWatch<k8s.V1Service>('/api/v1/services', new k8s.Watch(this.kc), () =>
+      core.listServiceForAllNamespaces(),
+    );
     informer.on('add', (s) => void this.sync(core, s).catch((e: Error) => this.log(`load balancer: ${e.message}`)));
     informer.on('update', (s) => void this.sync(core, s).catch((e: Error) => this.log(`load balancer: ${e.message}`)));
     informer.on('delete', (s) => void this.release(key(s)));
@@ -59,7 +61,8 @@ export class LoadBalancerController {
     if (!address) {
       const taken = new Set(this.byService.values());
       const wanted = svc.spec.loadBalancerIP;
-      address = wanted && this.pool.includes(wanted) && !taken.has(wanted) ? wanted : this.pool.find((a) => !taken.has(a));
+      address =
+        wanted && this.pool.includes(wanted) && !taken.has(wanted) ? wanted : this.pool.find((a) => !taken.has(a));
       if (!address) {
         this.log(`load balancer: pool exhausted, ${k} stays pending`);
         return;
@@ -71,7 +74,11 @@ export class LoadBalancerController {
     const current = svc.status?.loadBalancer?.ingress ?? [];
     if (current.length === 1 && current[0]?.ip === address) return;
     await core.patchNamespacedServiceStatus(
-      { name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '', body: { status: { loadBalancer: { ingress: [{ ip: address, ipMode: 'VIP' }] } } } },
+      {
+        name: svc.metadata?.name ?? '',
+        namespace: svc.metadata?.namespace ?? '',
+        body: { status: { loadBalancer: { ingress: [{ ip: address, ipMode: 'VIP' }] } } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
   }

@@ -77,18 +77,29 @@ const sources: VolumeSources = {
         spec: {
           audiences: audience ? [audience] : [],
           expirationSeconds,
-          boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' },
+          boundObjectRef: {
+            kind: 'Pod',
+            apiVersion: 'v1',
+            name: pod.metadata?.name ?? '',
+            uid: pod.metadata?.uid ?? '',
+          },
         },
       },
     });
-    return { token: tr.status?.token ?? '', expiresAt: new Date(tr.status?.expirationTimestamp ?? Date.now() + expirationSeconds * 1000) };
+    return {
+      token: tr.status?.token ?? '',
+      expiresAt: new Date(tr.status?.expirationTimestamp ?? Date.now() + expirationSeconds * 1000),
+    };
   },
 };
 
 const podApi: PodApi = {
   async patchStatus(pod, status) {
     try {
-      await core.patchNamespacedPodStatus({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', body: { status } }, strategicMerge);
+      await core.patchNamespacedPodStatus(
+        { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', body: { status } },
+        strategicMerge,
+      );
     } catch (e) {
       if (!notFound(e)) throw e;
     }
@@ -111,7 +122,14 @@ const podApi: PodApi = {
         namespace: pod.metadata?.namespace ?? 'default',
         body: {
           metadata: { generateName: `${pod.metadata?.name}.` },
-          involvedObject: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata?.name, namespace: pod.metadata?.namespace, uid: pod.metadata?.uid, ...(fieldPath ? { fieldPath } : {}) },
+          involvedObject: {
+            kind: 'Pod',
+            apiVersion: 'v1',
+            name: pod.metadata?.name,
+            namespace: pod.metadata?.namespace,
+            uid: pod.metadata?.uid,
+            ...(fieldPath ? { fieldPath } : {}),
+          },
           type,
           reason,
           message,
@@ -150,7 +168,14 @@ const kubeletPort = (kubeletServer.address() as import('node:net').AddressInfo).
 
 function nodeStatus(): k8s.V1NodeStatus {
   const now = kubeTime() as unknown as Date;
-  const cond = (type: string, status: string, reason: string, message: string): k8s.V1NodeCondition => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
+  const cond = (type: string, status: string, reason: string, message: string): k8s.V1NodeCondition => ({
+    type,
+    status,
+    reason,
+    message,
+    lastHeartbeatTime: now,
+    lastTransitionTime: now,
+  });
   return {
     capacity: allocatable,
     allocatable,
@@ -188,7 +213,12 @@ async function registerNode(): Promise<void> {
       body: {
         metadata: {
           name: config.nodeName,
-          labels: { 'kubernetes.io/hostname': config.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'meshctl.dev/test-node': 'true' },
+          labels: {
+            'kubernetes.io/hostname': config.nodeName,
+            'kubernetes.io/os': 'linux',
+            'kubernetes.io/arch': 'amd64',
+            'meshctl.dev/test-node': 'true',
+          },
         },
         spec: { podCIDR: config.network.subnet, podCIDRs: [config.network.subnet] },
       },
@@ -202,7 +232,10 @@ async function registerNode(): Promise<void> {
 async function renewLease(): Promise<void> {
   const now = new Date().toISOString().replace('Z', '000Z');
   try {
-    await coordination.patchNamespacedLease({ name: config.nodeName, namespace: 'kube-node-lease', body: { spec: { renewTime: now } } }, mergePatch);
+    await coordination.patchNamespacedLease(
+      { name: config.nodeName, namespace: 'kube-node-lease', body: { spec: { renewTime: now } } },
+      mergePatch,
+    );
   } catch (e) {
     if (!notFound(e)) throw e;
     await coordination.createNamespacedLease({
@@ -234,7 +267,9 @@ const loadBalancers = new LoadBalancerController(kc, loadBalancerPool(config.net
 await loadBalancers.start();
 const heartbeat = setInterval(() => {
   void renewLease().catch((e: Error) => log(`lease: ${e.message}`));
-  void core.patchNodeStatus({ name: config.nodeName, body: { status: nodeStatus() } }, strategicMerge).catch((e: Error) => log(`node status: ${e.message}`));
+  void core
+    .patchNodeStatus({ name: config.nodeName, body: { status: nodeStatus() } }, strategicMerge)
+    .catch((e: Error) => log(`node status: ${e.message}`));
 }, 10_000);
 
 const terminal = (pod: k8s.V1Pod): boolean => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';

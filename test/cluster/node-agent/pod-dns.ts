@@ -23,7 +23,10 @@ interface Resolv {
 export function parseResolvConf(text: string): Resolv {
   const r: Resolv = { nameservers: [], searches: [], options: [] };
   for (const raw of text.split('\n')) {
-    const [key, ...rest] = raw.replace(/[#;].*/, '').trim().split(/\s+/);
+    const [key, ...rest] = raw
+      .replace(/[#;].*/, '')
+      .trim()
+      .split(/\s+/);
     if (key === 'nameserver' && rest[0]) r.nameservers.push(rest[0]);
     else if (key === 'search' || key === 'domain') r.searches = rest;
     else if (key === 'options') for (const o of rest) r.options.push(option(o));
@@ -59,6 +62,7 @@ export function podResolvConf(pod: V1Pod, cluster: ClusterDns, nodeResolvConf: s
   for (const o of cfg?.options ?? []) if (o.name) options.set(o.name, o.value);
   const lines = nameservers.map((n) => `nameserver ${n}`);
   if (searches.length) lines.push(`search ${searches.join(' ')}`);
-  if (options.size) lines.push(`options ${[...options].map(([n, v]) => (v === undefined ? n : `${n}:${v}`)).join(' ')}`);
+  if (options.size)
+    lines.push(`options ${[...options].map(([n, v]) => (v === undefined ? n : `${n}:${v}`)).join(' ')}`);
   return lines.join('\n') + '\n';
 }

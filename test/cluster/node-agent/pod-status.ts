@@ -37,7 +37,12 @@ export class PodStatusTracker {
     const status = ok ? 'True' : 'False';
     const prev = this.conditions.get(type);
     const existing = this.pod().status?.conditions?.find((c) => c.type === type);
-    const since = prev?.status === status ? prev.lastTransitionTime : existing?.status === status ? existing.lastTransitionTime : kubeTime();
+    const since =
+      prev?.status === status
+        ? prev.lastTransitionTime
+        : existing?.status === status
+          ? existing.lastTransitionTime
+          : kubeTime();
     this.conditions.set(type, {
       type,
       status,
@@ -50,14 +55,33 @@ export class PodStatusTracker {
 
   /** The status object for a snapshot. */
   compute(s: PodSnapshot): Record<string, unknown> {
-    const failed = s.apps.some((a) => (a.state.terminated?.exitCode ?? 0) !== 0) || s.inits.some((i) => i.role === 'init' && (i.state.terminated?.exitCode ?? 0) !== 0);
-    const everStarted = s.apps.some((a) => a.running || a.state.terminated || a.restartCount > 0 || a.lastState.terminated);
-    const phase = s.finished ? (failed ? 'Failed' : 'Succeeded') : !s.initialized || !everStarted ? 'Pending' : 'Running';
+    const failed =
+      s.apps.some((a) => (a.state.terminated?.exitCode ?? 0) !== 0) ||
+      s.inits.some((i) => i.role === 'init' && (i.state.terminated?.exitCode ?? 0) !== 0);
+    const everStarted = s.apps.some(
+      (a) => a.running || a.state.terminated || a.restartCount > 0 || a.lastState.terminated,
+    );
+    const phase = s.finished
+      ? failed
+        ? 'Failed'
+        : 'Succeeded'
+      : !s.initialized || !everStarted
+        ? 'Pending'
+        : 'Running';
 
     this.condition('PodReadyToStartContainers', s.sandbox !== undefined && !s.finished);
-    const notInitialized = s.inits.filter((c) => (c.role === 'init' ? c.state.terminated?.exitCode !== 0 : !c.started)).map((c) => c.name);
-    this.condition('Initialized', s.initialized || notInitialized.length === 0, 'ContainersNotInitialized', `containers with incomplete status: [${notInitialized.join(' ')}]`);
-    const unready = [...s.inits.filter((c) => c.role === 'sidecar'), ...s.apps].filter((c) => !c.ready).map((c) => c.name);
+    const notInitialized = s.inits
+      .filter((c) => (c.role === 'init' ? c.state.terminated?.exitCode !== 0 : !c.started))
+      .map((c) => c.name);
+    this.condition(
+      'Initialized',
+      s.initialized || notInitialized.length === 0,
+      'ContainersNotInitialized',
+      `containers with incomplete status: [${notInitialized.join(' ')}]`,
+    );
+    const unready = [...s.inits.filter((c) => c.role === 'sidecar'), ...s.apps]
+      .filter((c) => !c.ready)
+      .map((c) => c.name);
     const containersReady = unready.length === 0 && !s.finished;
     const reason = s.finished ? 'PodCompleted' : 'ContainersNotReady';
     const message = s.finished ? undefined : `containers with unready status: [${unready.join(' ')}]`;
@@ -100,7 +124,9 @@ export class PodStatusTracker {
     if (!s) return;
     this.pending = undefined;
     const status = this.compute(s);
-    this.inFlight = this.ctx.api.patchStatus(this.pod(), status).catch((e: Error) => this.ctx.log(`pod ${this.pod().metadata?.name}: status patch: ${e.message}`));
+    this.inFlight = this.ctx.api
+      .patchStatus(this.pod(), status)
+      .catch((e: Error) => this.ctx.log(`pod ${this.pod().metadata?.name}: status patch: ${e.message}`));
     await this.inFlight;
     this.inFlight = undefined;
     if (this.pending) await this.write();

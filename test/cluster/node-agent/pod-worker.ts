@@ -61,7 +61,9 @@ export class PodWorker {
       exited: (run, code) => this.onContainerExit(run, code),
       unhealthy: (run, message) => void this.restartUnhealthy(run, message),
     };
-    this.inits = (pod.spec?.initContainers ?? []).map((c) => new ContainerRun(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init', host));
+    this.inits = (pod.spec?.initContainers ?? []).map(
+      (c) => new ContainerRun(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init', host),
+    );
     this.apps = (pod.spec?.containers ?? []).map((c) => new ContainerRun(c, 'app', host));
     this.status = new PodStatusTracker(ctx, () => this.pod);
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -79,7 +81,10 @@ export class PodWorker {
   update(pod: V1Pod): void {
     this.pod = pod;
     if (pod.metadata?.deletionTimestamp && !this.terminating) {
-      void this.terminate(pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30, true);
+      void this.terminate(
+        pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30,
+        true,
+      );
     }
   }
 
@@ -125,12 +130,20 @@ export class PodWorker {
     try {
       if (this.terminating) return;
       mkdirSync(this.podDir, { recursive: true, mode: 0o755 });
-      this.sandboxValue = await this.ctx.networker.create(this.uid, podResolvConf(this.pod, this.ctx.dns.cluster, this.ctx.dns.nodeResolvConf));
+      this.sandboxValue = await this.ctx.networker.create(
+        this.uid,
+        podResolvConf(this.pod, this.ctx.dns.cluster, this.ctx.dns.nodeResolvConf),
+      );
       this.changed();
       for (;;) {
         if (this.terminating) return;
         try {
-          this.volumesValue = await materializeVolumes(this.pod, this.podDir, { ...this.ctx.node, podIP: this.sandboxValue.ip }, this.ctx.sources);
+          this.volumesValue = await materializeVolumes(
+            this.pod,
+            this.podDir,
+            { ...this.ctx.node, podIP: this.sandboxValue.ip },
+            this.ctx.sources,
+          );
           break;
         } catch (e) {
           if (!(e instanceof ContainerConfigError)) throw e;
@@ -208,7 +221,10 @@ export class PodWorker {
     c.nextBackoffMs = Math.min(this.ctx.backoffMaxMs, delay === 0 ? this.ctx.backoffBaseMs : delay * 2);
     c.lastState = c.state;
     if (delay > 0) {
-      c.wait('CrashLoopBackOff', `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata?.name}_${this.pod.metadata?.namespace}(${this.uid})`);
+      c.wait(
+        'CrashLoopBackOff',
+        `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata?.name}_${this.pod.metadata?.namespace}(${this.uid})`,
+      );
       this.ctx.api.event(this.pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
       await new Promise<void>((r) => {
         const t = setTimeout(() => {
@@ -244,7 +260,8 @@ export class PodWorker {
   private async complete(): Promise<void> {
     if (this.completing) return;
     this.completing = true;
-    for (const s of [...this.inits].reverse()) if (s.role === 'sidecar') await s.kill(this.pod.spec?.terminationGracePeriodSeconds ?? 30);
+    for (const s of [...this.inits].reverse())
+      if (s.role === 'sidecar') await s.kill(this.pod.spec?.terminationGracePeriodSeconds ?? 30);
     this.finished = true;
     this.changed();
     this.volumesValue?.stop();
@@ -266,7 +283,10 @@ export class PodWorker {
     this.volumesValue?.stop();
     if (this.sandboxValue) await this.ctx.networker.remove(this.sandboxValue);
     await this.status.flush(this.snapshot());
-    if (deleteObject) await this.ctx.api.deletePod(this.pod).catch((e: Error) => this.ctx.log(`pod ${this.key()}: final delete: ${e.message}`));
+    if (deleteObject)
+      await this.ctx.api
+        .deletePod(this.pod)
+        .catch((e: Error) => this.ctx.log(`pod ${this.key()}: final delete: ${e.message}`));
     rmSync(this.podDir, { recursive: true, force: true });
     this.resolveDone();
   }

@@ -33,18 +33,32 @@ function resolvePort(port: number | string | undefined, target: ProbeTarget): nu
 }
 
 /** Runs a handler once. */
-export async function runHandler(h: Handler, target: ProbeTarget, timeoutMs: number, kubeletVersion: string): Promise<HandlerResult> {
+export async function runHandler(
+  h: Handler,
+  target: ProbeTarget,
+  timeoutMs: number,
+  kubeletVersion: string,
+): Promise<HandlerResult> {
   try {
     if (h.exec) {
       const r = await target.exec(h.exec.command ?? [], timeoutMs);
-      return { ok: r.code === 0, message: r.code === 0 ? '' : `command ${JSON.stringify(h.exec.command)} exited with ${r.code}: ${(r.stdout + r.stderr).trim().slice(0, 300)}` };
+      return {
+        ok: r.code === 0,
+        message:
+          r.code === 0
+            ? ''
+            : `command ${JSON.stringify(h.exec.command)} exited with ${r.code}: ${(r.stdout + r.stderr).trim().slice(0, 300)}`,
+      };
     }
     if (h.httpGet) {
       const g = h.httpGet;
       const port = resolvePort(g.port, target);
       const scheme = (g.scheme ?? 'HTTP').toUpperCase();
       const host = g.host || target.podIP;
-      const headers: Record<string, string> = { 'User-Agent': `kube-probe/${kubeletVersion.replace(/^v/, '').split('.').slice(0, 2).join('.')}`, Accept: '*/*' };
+      const headers: Record<string, string> = {
+        'User-Agent': `kube-probe/${kubeletVersion.replace(/^v/, '').split('.').slice(0, 2).join('.')}`,
+        Accept: '*/*',
+      };
       for (const hh of g.httpHeaders ?? []) headers[hh.name] = hh.value;
       const status = await new Promise<number>((resolve, reject) => {
         const req = (scheme === 'HTTPS' ? httpsRequest : httpRequest)(
@@ -100,7 +114,12 @@ export class Prober {
   private readonly kubeletVersion: string;
   private readonly onChange: (ok: boolean, message: string) => void;
 
-  constructor(probe: V1Probe, target: ProbeTarget, kubeletVersion: string, onChange: (ok: boolean, message: string) => void) {
+  constructor(
+    probe: V1Probe,
+    target: ProbeTarget,
+    kubeletVersion: string,
+    onChange: (ok: boolean, message: string) => void,
+  ) {
     this.probe = probe;
     this.target = target;
     this.kubeletVersion = kubeletVersion;

@@ -14,7 +14,11 @@ export interface VolumeSources extends EnvSources {
   secretBytes(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
   configMapBytes(namespace: string, name: string): Promise<Record<string, Buffer> | undefined>;
   /** A bound ServiceAccount token (TokenRequest API). */
-  token(pod: V1Pod, audience: string | undefined, expirationSeconds: number): Promise<{ token: string; expiresAt: Date }>;
+  token(
+    pod: V1Pod,
+    audience: string | undefined,
+    expirationSeconds: number,
+  ): Promise<{ token: string; expiresAt: Date }>;
 }
 
 /** The pod's volumes by name (host directory or file), and a stop() for token refreshers. */
@@ -31,15 +35,27 @@ interface ProjectedFile {
 
 function safeRelative(path: string, volume: string): string {
   const p = normalize(path);
-  if (p.startsWith('/') || p === '..' || p.startsWith('../')) throw new ContainerConfigError(`volume "${volume}": item path "${path}" must be relative and stay inside the volume`);
+  if (p.startsWith('/') || p === '..' || p.startsWith('../'))
+    throw new ContainerConfigError(
+      `volume "${volume}": item path "${path}" must be relative and stay inside the volume`,
+    );
   return p;
 }
 
-function keyFiles(volume: string, kind: string, name: string, data: Record<string, Buffer>, items: V1KeyToPath[] | undefined, defaultMode: number): ProjectedFile[] {
-  if (!items || items.length === 0) return Object.entries(data).map(([k, v]) => ({ path: k, content: v, mode: defaultMode }));
+function keyFiles(
+  volume: string,
+  kind: string,
+  name: string,
+  data: Record<string, Buffer>,
+  items: V1KeyToPath[] | undefined,
+  defaultMode: number,
+): ProjectedFile[] {
+  if (!items || items.length === 0)
+    return Object.entries(data).map(([k, v]) => ({ path: k, content: v, mode: defaultMode }));
   return items.map((item) => {
     const content = data[item.key];
-    if (content === undefined) throw new ContainerConfigError(`volume "${volume}": ${kind} "${name}" has no key "${item.key}"`);
+    if (content === undefined)
+      throw new ContainerConfigError(`volume "${volume}": ${kind} "${name}" has no key "${item.key}"`);
     return { path: safeRelative(item.path, volume), content, mode: item.mode ?? defaultMode };
   });
 }
@@ -61,7 +77,12 @@ function writeFiles(dir: string, files: ProjectedFile[], fsGroup: number | undef
 }
 
 /** Creates every volume of `pod` under `podDir/volumes/`. Throws ContainerConfigError when a source is missing. */
-export async function materializeVolumes(pod: V1Pod, podDir: string, node: NodeFacts, sources: VolumeSources): Promise<PodVolumes> {
+export async function materializeVolumes(
+  pod: V1Pod,
+  podDir: string,
+  node: NodeFacts,
+  sources: VolumeSources,
+): Promise<PodVolumes> {
   const ns = pod.metadata?.namespace ?? 'default';
   const fsGroup = pod.spec?.securityContext?.fsGroup;
   const paths = new Map<string, string>();
@@ -69,10 +90,21 @@ export async function materializeVolumes(pod: V1Pod, podDir: string, node: NodeF
   const firstContainer = pod.spec?.containers[0];
   if (!firstContainer) throw new ContainerConfigError('pod has no containers');
 
-  const projectionFiles = async (v: V1Volume): Promise<{ files: ProjectedFile[]; tokens: { path: string; audience?: string; expirationSeconds: number; mode: number }[] }> => {
+  const projectionFiles = async (
+    v: V1Volume,
+  ): Promise<{
+    files: ProjectedFile[];
+    tokens: { path: string; audience?: string; expirationSeconds: number; mode: number }[];
+  }> => {
     const files: ProjectedFile[] = [];
     const tokens: { path: string; audience?: string; expirationSeconds: number; mode: number }[] = [];
-    const cmSecret = async (kind: 'configmap' | 'secret', name: string, items: V1KeyToPath[] | undefined, optional: boolean | undefined, mode: number): Promise<void> => {
+    const cmSecret = async (
+      kind: 'configmap' | 'secret',
+      name: string,
+      items: V1KeyToPath[] | undefined,
+      optional: boolean | undefined,
+      mode: number,
+    ): Promise<void> => {
       const data = kind === 'configmap' ? await sources.configMapBytes(ns, name) : await sources.secretBytes(ns, name);
       if (!data) {
         if (optional) return;
@@ -82,22 +114,50 @@ export async function materializeVolumes(pod: V1Pod, podDir: string, node: NodeF
     };
     const downward = (items: NonNullable<V1Volume['downwardAPI']>['items'], mode: number): void => {
       for (const item of items ?? []) {
-        files.push({ path: safeRelative(item.path, v.name), content: Buffer.from(downwardValue(pod, item, firstContainer, node)), mode: item.mode ?? mode });
+        files.push({
+          path: safeRelative(item.path, v.name),
+          content: Buffer.from(downwardValue(pod, item, firstContainer, node)),
+          mode: item.mode ?? mode,
+        });
       }
     };
-    if (v.configMap) await cmSecret('configmap', v.configMap.name ?? '', v.configMap.items, v.configMap.optional, v.configMap.defaultMode ?? 0o644);
-    if (v.secret) await cmSecret('secret', v.secret.secretName ?? '', v.secret.items, v.secret.optional, v.secret.defaultMode ?? 0o644);
+    if (v.configMap)
+      await cmSecret(
+        'configmap',
+        v.configMap.name ?? '',
+        v.configMap.items,
+        v.configMap.optional,
+        v.configMap.defaultMode ?? 0o644,
+      );
+    if (v.secret)
+      await cmSecret(
+        'secret',
+        v.secret.secretName ?? '',
+        v.secret.items,
+        v.secret.optional,
+        v.secret.defaultMode ?? 0o644,
+      );
     if (v.downwardAPI) downward(v.downwardAPI.items, v.downwardAPI.defaultMode ?? 0o644);
     if (v.projected) {
       const mode = v.projected.defaultMode ?? 0o644;
       for (const src of v.projected.sources ?? []) {
-        if (src.configMap) await cmSecret('configmap', src.configMap.name ?? '', src.configMap.items, src.configMap.optional, mode);
-        else if (src.secret) await cmSecret('secret', src.secret.name ?? '', src.secret.items, src.secret.optional, mode);
+        if (src.configMap)
+          await cmSecret('configmap', src.configMap.name ?? '', src.configMap.items, src.configMap.optional, mode);
+        else if (src.secret)
+          await cmSecret('secret', src.secret.name ?? '', src.secret.items, src.secret.optional, mode);
         else if (src.downwardAPI) downward(src.downwardAPI.items, mode);
         else if (src.serviceAccountToken) {
           const t = src.serviceAccountToken;
-          tokens.push({ path: safeRelative(t.path, v.name), ...(t.audience ? { audience: t.audience } : {}), expirationSeconds: t.expirationSeconds ?? 3600, mode });
-        } else throw new ContainerConfigError(`volume "${v.name}": projected source ${Object.keys(src).join(',')} is not supported by the test node agent`);
+          tokens.push({
+            path: safeRelative(t.path, v.name),
+            ...(t.audience ? { audience: t.audience } : {}),
+            expirationSeconds: t.expirationSeconds ?? 3600,
+            mode,
+          });
+        } else
+          throw new ContainerConfigError(
+            `volume "${v.name}": projected source ${Object.keys(src).join(',')} is not supported by the test node agent`,
+          );
       }
     }
     return { files, tokens };
@@ -116,7 +176,8 @@ export async function materializeVolumes(pod: V1Pod, podDir: string, node: NodeF
         try {
           statSync(v.hostPath.path);
         } catch {
-          if (type !== '') throw new ContainerConfigError(`volume "${v.name}": hostPath ${v.hostPath.path} does not exist`);
+          if (type !== '')
+            throw new ContainerConfigError(`volume "${v.name}": hostPath ${v.hostPath.path} does not exist`);
           mkdirSync(v.hostPath.path, { recursive: true, mode: 0o755 });
         }
         paths.set(v.name, v.hostPath.path);
@@ -129,7 +190,10 @@ export async function materializeVolumes(pod: V1Pod, podDir: string, node: NodeF
             writeFiles(dir, [{ path: t.path, content: Buffer.from(token), mode: t.mode }], fsGroup);
             // Refresh at 80% of the lifetime, as the kubelet does.
             const ttl = expiresAt.getTime() - Date.now();
-            const timer = setTimeout(() => void write().catch(() => {}), Math.max(1_000, Math.min(ttl * 0.8, 2 ** 31 - 1)));
+            const timer = setTimeout(
+              () => void write().catch(() => {}),
+              Math.max(1_000, Math.min(ttl * 0.8, 2 ** 31 - 1)),
+            );
             timer.unref();
             timers.push(timer);
           };
@@ -138,8 +202,12 @@ export async function materializeVolumes(pod: V1Pod, podDir: string, node: NodeF
         mkdirSync(dir, { recursive: true, mode: 0o755 });
         paths.set(v.name, dir);
       } else {
-        const kind = Object.keys(v).filter((k) => k !== 'name').join(',');
-        throw new ContainerConfigError(`volume "${v.name}": ${kind || 'this'} volume type is not supported by the test node agent (emptyDir, configMap, secret, downwardAPI, projected, hostPath are)`);
+        const kind = Object.keys(v)
+          .filter((k) => k !== 'name')
+          .join(',');
+        throw new ContainerConfigError(
+          `volume "${v.name}": ${kind || 'this'} volume type is not supported by the test node agent (emptyDir, configMap, secret, downwardAPI, projected, hostPath are)`,
+        );
       }
       if (fsGroup !== undefined && (v.emptyDir || v.configMap || v.secret || v.downwardAPI || v.projected)) {
         chownSync(dir, 0, fsGroup);

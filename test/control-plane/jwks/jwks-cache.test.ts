@@ -13,7 +13,10 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
 
-async function issuer(answer: { status: number; body: string }): Promise<{ port: number; ca: string; server: Server; hits: () => number }> {
+async function issuer(answer: {
+  status: number;
+  body: string;
+}): Promise<{ port: number; ca: string; server: Server; hits: () => number }> {
   const ca = await makeTestCa('issuer CA');
   const leaf = await makeTestLeaf(ca, { dns: ['issuer.test'] });
   let hits = 0;
@@ -23,7 +26,13 @@ async function issuer(answer: { status: number; body: string }): Promise<{ port:
     res.end(answer.body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  cleanup.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return { port: (server.address() as AddressInfo).port, ca: ca.cert, server, hits: () => hits };
 }
 
@@ -45,7 +54,13 @@ describe('JwksCache', () => {
     const changes: string[] = [];
     const logs: string[] = [];
     const uri = 'https://issuer.test/jwks.json';
-    const cache = new JwksCache({ ca: iss.ca, connectTo: { 'issuer.test:443': `127.0.0.1:${iss.port}` }, refreshMs: 20, onChange: (u) => changes.push(u), log: (l) => logs.push(l) });
+    const cache = new JwksCache({
+      ca: iss.ca,
+      connectTo: { 'issuer.test:443': `127.0.0.1:${iss.port}` },
+      refreshMs: 20,
+      onChange: (u) => changes.push(u),
+      log: (l) => logs.push(l),
+    });
     cleanup.push(() => cache.close());
     cache.track([{ uri, timeoutMs: 2000 }]);
     await until('first keys', () => cache.get(uri) !== undefined);
@@ -68,8 +83,15 @@ describe('JwksCache', () => {
   it('refuses what is not a key set, a certificate for another name, and a non-http URL', async () => {
     const notJwks = await issuer({ status: 200, body: '{"keys": "nope"}' });
     const to = { 'issuer.test:443': `127.0.0.1:${notJwks.port}` };
-    await expect(fetchJwks('https://issuer.test/x', 2000, { ca: notJwks.ca, connectTo: to })).rejects.toThrow(/not a JSON Web Key Set/);
-    await expect(fetchJwks('https://other.test/x', 2000, { ca: notJwks.ca, connectTo: { 'other.test:443': `127.0.0.1:${notJwks.port}` } })).rejects.toThrow(/altnames|other\.test/i);
+    await expect(fetchJwks('https://issuer.test/x', 2000, { ca: notJwks.ca, connectTo: to })).rejects.toThrow(
+      /not a JSON Web Key Set/,
+    );
+    await expect(
+      fetchJwks('https://other.test/x', 2000, {
+        ca: notJwks.ca,
+        connectTo: { 'other.test:443': `127.0.0.1:${notJwks.port}` },
+      }),
+    ).rejects.toThrow(/altnames|other\.test/i);
     await expect(fetchJwks('https://issuer.test/x', 2000, { connectTo: to })).rejects.toThrow();
     await expect(fetchJwks('file:///etc/passwd', 2000)).rejects.toThrow(/not an http/);
   });

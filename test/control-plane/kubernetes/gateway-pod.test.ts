@@ -10,22 +10,56 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../../src/config/index.js';
 import { gatewayPorts, workloadFromPod, type PodObject } from '../../../src/control-plane/kubernetes/convert.js';
-import { proxyConfigFor, trafficOf, type MeshSnapshot, type MeshWorkload } from '../../../src/control-plane/translate/index.js';
+import {
+  proxyConfigFor,
+  trafficOf,
+  type MeshSnapshot,
+  type MeshWorkload,
+} from '../../../src/control-plane/translate/index.js';
 import { GATEWAY_PORTS_ANNOTATION } from '../../../src/protocol/well-known.js';
 
 const pod = (annotations: Record<string, string>): PodObject => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: 'meshctl-ingressgateway-abc', namespace: 'mesh-system', labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' }, annotations },
-  spec: { serviceAccountName: 'meshctl-ingressgateway', containers: [{ name: 'proxy', ports: [{ containerPort: 8080 }, { containerPort: 8443 }] }] },
+  metadata: {
+    name: 'meshctl-ingressgateway-abc',
+    namespace: 'mesh-system',
+    labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+    annotations,
+  },
+  spec: {
+    serviceAccountName: 'meshctl-ingressgateway',
+    containers: [{ name: 'proxy', ports: [{ containerPort: 8080 }, { containerPort: 8443 }] }],
+  },
   status: { podIP: '198.18.5.7', conditions: [{ type: 'Ready', status: 'True' }] },
 });
 
 function selfSigned(host: string): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'gw-pod-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${host}`,
-      '-addext', `subjectAltName=DNS:${host}`, '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${host}`,
+        '-addext',
+        `subjectAltName=DNS:${host}`,
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -74,7 +108,14 @@ data:
       return (r.resource ?? r.coreObject) as MeshResource;
     });
     const w = workloadFromPod(pod({ [GATEWAY_PORTS_ANNOTATION]: '80=8080,443=8443' }))! as MeshWorkload;
-    const snapshot = { version: '1', trustDomain: 'cluster.local', rootNamespace: 'mesh-system', services: [], workloads: [w], resources } as unknown as MeshSnapshot;
+    const snapshot = {
+      version: '1',
+      trustDomain: 'cluster.local',
+      rootNamespace: 'mesh-system',
+      services: [],
+      workloads: [w],
+      resources,
+    } as unknown as MeshSnapshot;
     const { config } = proxyConfigFor(snapshot, w, trafficOf(w));
     const l = config.listeners.find((x) => x.port === 8443);
     expect(l?.address).toBe('0.0.0.0');

@@ -18,7 +18,11 @@ import { TypeUrl } from '../../../src/protocol/stream/messages.js';
 import type { AccessLogEntry } from '../../../src/proxy-runtime/telemetry/access-log.js';
 import type { CaIdentitySource } from '../../../src/proxy-runtime/identity/ca-client.js';
 import type { XdsClient } from '../../../src/proxy-runtime/xds-client/client.js';
-import { SIDECAR_TYPES, startCaIdentity, startSidecarStream } from '../../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import {
+  SIDECAR_TYPES,
+  startCaIdentity,
+  startSidecarStream,
+} from '../../../src/proxy-runtime/xds-client/sidecar-stream.js';
 import { Proxy } from '../../../src/proxy-runtime/proxy.js';
 import { ProxyLog } from '../../../src/proxy-runtime/log.js';
 
@@ -107,7 +111,8 @@ spec:
 function accessLogInto(entries: AccessLogEntry[]): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) entries.push(JSON.parse(line) as AccessLogEntry);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) entries.push(JSON.parse(line) as AccessLogEntry);
       done();
     },
   });
@@ -124,7 +129,9 @@ export class LocalMeshForTest {
     readonly platform: LocalPlatform,
   ) {}
 
-  static async start(opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {}): Promise<LocalMeshForTest> {
+  static async start(
+    opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {},
+  ): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
     const cp = await startControlPlane({
       home,
@@ -148,7 +155,12 @@ export class LocalMeshForTest {
       const handler: AppHandler = opts.handler ?? ((_req, res) => res.end(`${name} ${labels.version ?? ''}`));
       app = createServer((req, res) => {
         const seen = received.length;
-        received.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', headers: req.headers });
+        received.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          host: req.headers.host ?? '',
+          headers: req.headers,
+        });
         handler(req, res, seen);
       });
       await new Promise<void>((r) => app!.listen(0, '127.0.0.1', r));
@@ -158,13 +170,53 @@ export class LocalMeshForTest {
     const outboundPort = opts.outboundPort ?? (await freePort());
     const telemetryPort = await freePort();
     const sa = opts.serviceAccount ?? labels.app ?? name;
-    const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: sa, labels, address: '127.0.0.1', ports: [appPort], ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}), outboundPort, telemetryPort });
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    const reg = await this.platform.registerWorkload({
+      name,
+      namespace: 'default',
+      serviceAccount: sa,
+      labels,
+      address: '127.0.0.1',
+      ports: [appPort],
+      ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}),
+      outboundPort,
+      telemetryPort,
+    });
+    const identity = await startCaIdentity({
+      address: reg.streamAddress,
+      trustRoots: reg.trustRoots,
+      token: () => reg.token,
+    });
     const accessLog: AccessLogEntry[] = [];
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
-    const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: sa, labels, proxyVersion: 'test' };
+    const proxy = await Proxy.start(
+      { apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] },
+      {
+        identitySource: identity,
+        adminPort: 0,
+        telemetryPort,
+        accessLog: accessLogInto(accessLog),
+        log: new ProxyLog('error', (l) => this.proxyLogs.push(l)),
+      },
+    );
+    const node = {
+      id: `${name}.default`,
+      workload: name,
+      namespace: 'default',
+      serviceAccount: sa,
+      labels,
+      proxyVersion: 'test',
+    };
     const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
-    const s: Sidecar = { name, proxy, client, identity, outboundPort, received, accessLog, ...(proxyPort !== undefined ? { proxyPort } : {}), ...(app ? { app } : {}) };
+    const s: Sidecar = {
+      name,
+      proxy,
+      client,
+      identity,
+      outboundPort,
+      received,
+      accessLog,
+      ...(proxyPort !== undefined ? { proxyPort } : {}),
+      ...(app ? { app } : {}),
+    };
     this.sidecars.push(s);
     return s;
   }
@@ -174,11 +226,39 @@ export class LocalMeshForTest {
    * `ports` maps Gateway server ports to the local ports it serves them on.
    */
   async gateway(name: string, labels: Record<string, string>, ports: Record<number, number>): Promise<Sidecar> {
-    const reg = await this.platform.registerWorkload({ name, namespace: 'default', serviceAccount: name, labels, address: '127.0.0.1', ports: [], gateway: { address: '127.0.0.1', ports } });
-    const identity = await startCaIdentity({ address: reg.streamAddress, trustRoots: reg.trustRoots, token: () => reg.token });
+    const reg = await this.platform.registerWorkload({
+      name,
+      namespace: 'default',
+      serviceAccount: name,
+      labels,
+      address: '127.0.0.1',
+      ports: [],
+      gateway: { address: '127.0.0.1', ports },
+    });
+    const identity = await startCaIdentity({
+      address: reg.streamAddress,
+      trustRoots: reg.trustRoots,
+      token: () => reg.token,
+    });
     const accessLog: AccessLogEntry[] = [];
-    const proxy = await Proxy.start({ apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] }, { identitySource: identity, adminPort: 0, telemetryPort: 0, accessLog: accessLogInto(accessLog), log: new ProxyLog('error', (l) => this.proxyLogs.push(l)) });
-    const node = { id: `${name}.default`, workload: name, namespace: 'default', serviceAccount: name, labels, proxyVersion: 'test' };
+    const proxy = await Proxy.start(
+      { apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] },
+      {
+        identitySource: identity,
+        adminPort: 0,
+        telemetryPort: 0,
+        accessLog: accessLogInto(accessLog),
+        log: new ProxyLog('error', (l) => this.proxyLogs.push(l)),
+      },
+    );
+    const node = {
+      id: `${name}.default`,
+      workload: name,
+      namespace: 'default',
+      serviceAccount: name,
+      labels,
+      proxyVersion: 'test',
+    };
     const { client } = await startSidecarStream({ address: reg.streamAddress, proxy, identity, node });
     const s: Sidecar = { name, proxy, client, identity, outboundPort: 0, received: [], accessLog };
     this.sidecars.push(s);
@@ -189,17 +269,30 @@ export class LocalMeshForTest {
   synced(changed: string = TypeUrl.routes, only?: (workload: string) => boolean): boolean {
     const views = this.cp.server.ads.views().filter((v) => !only || only(v.proxy.workload));
     const expected = only ? this.sidecars.filter((s) => only(s.name)).length : this.sidecars.length;
-    return views.length === expected && views.every((v) => SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED') && v.types[changed]?.ackedVersion === this.cp.pipeline.version);
+    return (
+      views.length === expected &&
+      views.every(
+        (v) =>
+          SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED') &&
+          v.types[changed]?.ackedVersion === this.cp.pipeline.version,
+      )
+    );
   }
 
   /** Every sidecar connected and ACKed everything it was sent (whatever changed). */
   allSynced(): boolean {
     const views = this.cp.server.ads.views();
-    return views.length === this.sidecars.length && views.every((v) => SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED'));
+    return (
+      views.length === this.sidecars.length &&
+      views.every((v) => SIDECAR_TYPES.every((t) => v.types[t]?.status === 'SYNCED'))
+    );
   }
 
   async apply(...docs: string[]): Promise<void> {
-    await this.platform.applyConfig(docs.map((text, i) => ({ file: `doc-${i}.yaml`, text })), { defaultNamespace: 'default' });
+    await this.platform.applyConfig(
+      docs.map((text, i) => ({ file: `doc-${i}.yaml`, text })),
+      { defaultNamespace: 'default' },
+    );
   }
 
   /**
@@ -209,15 +302,23 @@ export class LocalMeshForTest {
   async applyAndSync(...docs: string[]): Promise<void> {
     const before = this.cp.pipeline.version;
     await this.apply(...docs);
-    await eventually('a push after the apply, ACKed by every sidecar', () => this.cp.pipeline.version !== before && this.allSynced(), 60_000);
+    await eventually(
+      'a push after the apply, ACKed by every sidecar',
+      () => this.cp.pipeline.version !== before && this.allSynced(),
+      60_000,
+    );
   }
 
   /** Waits until the pushed snapshot holds every started workload and every sidecar ACKed it (after starting workloads). */
   async settle(): Promise<void> {
-    await eventually('every workload in the snapshot and every sidecar synced', () => {
-      const inSnapshot = new Set(this.cp.pipeline.snapshot.workloads.map((w) => w.name));
-      return this.sidecars.every((s) => inSnapshot.has(s.name)) && this.allSynced();
-    }, 60_000);
+    await eventually(
+      'every workload in the snapshot and every sidecar synced',
+      () => {
+        const inSnapshot = new Set(this.cp.pipeline.snapshot.workloads.map((w) => w.name));
+        return this.sidecars.every((s) => inSnapshot.has(s.name)) && this.allSynced();
+      },
+      60_000,
+    );
   }
 
   async stop(): Promise<void> {
@@ -237,7 +338,11 @@ export class LocalMeshForTest {
 }
 
 /** Polls `fn` until it returns something truthy; throws naming `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -259,15 +364,30 @@ export interface Answer {
  * sends it: one connection per request (the proxy binds a connection's route table when it is
  * accepted, so a kept-alive client connection keeps the routes it started with).
  */
-export function send(sidecar: Sidecar, url: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
+export function send(
+  sidecar: Sidecar,
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = request({ host: '127.0.0.1', port: sidecar.outboundPort, method: opts.method ?? 'GET', path: url, headers: { host: u.host, ...opts.headers }, agent: false, timeout: opts.timeoutMs ?? 15_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: sidecar.outboundPort,
+        method: opts.method ?? 'GET',
+        path: url,
+        headers: { host: u.host, ...opts.headers },
+        agent: false,
+        timeout: opts.timeoutMs ?? 15_000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 15_000} ms`)));
     req.on('error', reject);
     req.end();
@@ -280,13 +400,22 @@ export function viaProxy(sidecar: Sidecar, url: string): Promise<{ status: numbe
 }
 
 /** Sends `n` requests (on `concurrency` connections at a time) and counts answers by body (or status when not 200). */
-export async function versionsSeen(client: Sidecar, n: number, url = `http://reviews:${SERVICE_PORT}/`, headers?: Record<string, string>, concurrency = 4): Promise<Record<string, number>> {
+export async function versionsSeen(
+  client: Sidecar,
+  n: number,
+  url = `http://reviews:${SERVICE_PORT}/`,
+  headers?: Record<string, string>,
+  concurrency = 4,
+): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
       next++;
-      const r = await send(client, url, headers ? { headers } : {}).catch((e: Error) => ({ status: 0, body: e.message }));
+      const r = await send(client, url, headers ? { headers } : {}).catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+      }));
       const key = r.status === 200 ? r.body : `status ${r.status}: ${r.body.slice(0, 80)}`;
       counts[key] = (counts[key] ?? 0) + 1;
     }
@@ -299,7 +428,12 @@ export async function versionsSeen(client: Sidecar, n: number, url = `http://rev
  * Sends requests back to back on `concurrency` connections until `stop()`; resolves with the tally.
  * A request counts as ok when it is answered 200 by a body starting with `okPrefix`.
  */
-export function steadyLoad(client: Sidecar, concurrency = 4, url = `http://reviews:${SERVICE_PORT}/`, okPrefix = 'reviews-'): { stop(): Promise<{ ok: number; failed: string[]; bodies: Record<string, number> }> } {
+export function steadyLoad(
+  client: Sidecar,
+  concurrency = 4,
+  url = `http://reviews:${SERVICE_PORT}/`,
+  okPrefix = 'reviews-',
+): { stop(): Promise<{ ok: number; failed: string[]; bodies: Record<string, number> }> } {
   let running = true;
   const failed: string[] = [];
   const bodies: Record<string, number> = {};

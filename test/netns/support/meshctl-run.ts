@@ -27,7 +27,10 @@ process.on('exit', () => {
 
 /** Starts `meshctl --local <argv>` with MESHCTL_HOME=home. */
 export function startMeshctl(home: string, argv: readonly string[], env: Record<string, string> = {}): MeshctlProcess {
-  const proc = spawn(NODE, [resolve('bin/meshctl'), '--local', '--verbose', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', MESHCTL_HOME: home, ...env } });
+  const proc = spawn(NODE, [resolve('bin/meshctl'), '--local', '--verbose', ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', MESHCTL_HOME: home, ...env },
+  });
   started.add(proc);
   let out = '';
   let err = '';
@@ -56,7 +59,10 @@ export function startMeshctl(home: string, argv: readonly string[], env: Record<
     stderr: () => err,
     exited: (timeoutMs = 40_000) =>
       new Promise<number>((resolvePromise, reject) => {
-        const timer = setTimeout(() => reject(new Error(`meshctl ${argv.join(' ')} did not exit within ${timeoutMs} ms:\n${out}\n${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`meshctl ${argv.join(' ')} did not exit within ${timeoutMs} ms:\n${out}\n${err}`)),
+          timeoutMs,
+        );
         void exit.then((code) => {
           clearTimeout(timer);
           resolvePromise(code);
@@ -71,12 +77,18 @@ export function startMeshctl(home: string, argv: readonly string[], env: Record<
             resolvePromise(m);
           } else if (proc.exitCode !== null || proc.signalCode !== null) {
             done();
-            reject(new Error(`meshctl ${argv.join(' ')} exited (${String(proc.exitCode ?? proc.signalCode)}) before printing ${String(re)}:\n${out}\n${err}`));
+            reject(
+              new Error(
+                `meshctl ${argv.join(' ')} exited (${String(proc.exitCode ?? proc.signalCode)}) before printing ${String(re)}:\n${out}\n${err}`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`meshctl ${argv.join(' ')} did not print ${String(re)} within ${timeoutMs} ms:\n${out}\n${err}`));
+          reject(
+            new Error(`meshctl ${argv.join(' ')} did not print ${String(re)} within ${timeoutMs} ms:\n${out}\n${err}`),
+          );
         }, timeoutMs);
         const done = (): void => {
           clearTimeout(timer);

@@ -48,13 +48,17 @@ const SUBNET_V6 = 'fd00:198:18:';
 /** Runs a command as root in the machine's namespace, throwing with its stderr on failure. */
 async function sh(cmd: string, args: string[]): Promise<string> {
   const r = await execa(cmd, args, { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${String(r.exitCode)}): ${String(r.stderr).trim()}`);
+  if (r.exitCode !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${String(r.exitCode)}): ${String(r.stderr).trim()}`);
   return String(r.stdout);
 }
 
 /** The argv that runs `cmd` in namespace `ns` as the given user (setpriv drops root after entering). */
 export function nsArgv(ns: string, cmd: string, args: readonly string[], as: RunAs = {}): string[] {
-  const drop = as.uid === undefined && as.gid === undefined ? [] : ['setpriv', `--reuid=${as.uid ?? 0}`, `--regid=${as.gid ?? as.uid ?? 0}`, '--clear-groups', '--'];
+  const drop =
+    as.uid === undefined && as.gid === undefined
+      ? []
+      : ['setpriv', `--reuid=${as.uid ?? 0}`, `--regid=${as.gid ?? as.uid ?? 0}`, '--clear-groups', '--'];
   return ['ip', 'netns', 'exec', ns, ...drop, cmd, ...args];
 }
 
@@ -104,11 +108,29 @@ export class NetnsLab {
 
   private async addHost(label: string): Promise<void> {
     const index = this.hosts.size + 1;
-    const host: NetnsHost = { label, ns: `mcap-${this.id}-${index}`, ipv4: `${SUBNET_V4}.${index}`, ipv6: `${SUBNET_V6}:${index.toString(16)}` };
+    const host: NetnsHost = {
+      label,
+      ns: `mcap-${this.id}-${index}`,
+      ipv4: `${SUBNET_V4}.${index}`,
+      ipv6: `${SUBNET_V6}:${index.toString(16)}`,
+    };
     await this.addNamespace(host.ns);
     const port = `p${index}`;
     // Made inside the switch namespace, the host end moved straight into the host's namespace.
-    await sh('ip', ['-n', this.switchNs, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns]);
+    await sh('ip', [
+      '-n',
+      this.switchNs,
+      'link',
+      'add',
+      port,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      host.ns,
+    ]);
     await sh('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
     await sh('ip', ['-n', host.ns, 'addr', 'add', `${host.ipv4}/24`, 'dev', 'eth0']);
     await sh('ip', ['-n', host.ns, '-6', 'addr', 'add', `${host.ipv6}/64`, 'dev', 'eth0', 'nodad']);
@@ -124,7 +146,12 @@ export class NetnsLab {
   }
 
   /** Runs a command to completion inside a host's namespace. */
-  async exec(host: NetnsHost, cmd: string, args: readonly string[], opts: RunAs & { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ExecResult> {
+  async exec(
+    host: NetnsHost,
+    cmd: string,
+    args: readonly string[],
+    opts: RunAs & { input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<ExecResult> {
     const [file, ...rest] = nsArgv(host.ns, cmd, args, opts);
     const r = await execa(file!, rest, {
       reject: false,
@@ -137,7 +164,12 @@ export class NetnsLab {
   }
 
   /** Starts a long-running process inside a host's namespace; it is killed when the lab is destroyed. */
-  start(host: NetnsHost, cmd: string, args: readonly string[], opts: RunAs & { env?: Record<string, string> } = {}): LabProcess {
+  start(
+    host: NetnsHost,
+    cmd: string,
+    args: readonly string[],
+    opts: RunAs & { env?: Record<string, string> } = {},
+  ): LabProcess {
     const [file, ...rest] = nsArgv(host.ns, cmd, args, opts);
     const proc = spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     this.processes.add(proc);
@@ -168,7 +200,11 @@ export class NetnsLab {
               resolve(m);
             } else if (proc.exitCode !== null || proc.signalCode !== null) {
               cleanup();
-              reject(new Error(`${cmd} exited (${String(proc.exitCode ?? proc.signalCode)}) before printing ${String(re)}; output:\n${out}`));
+              reject(
+                new Error(
+                  `${cmd} exited (${String(proc.exitCode ?? proc.signalCode)}) before printing ${String(re)}; output:\n${out}`,
+                ),
+              );
             }
           };
           const timer = setTimeout(() => {

@@ -14,7 +14,11 @@ function runs(cmd: string, args: string[]): boolean {
 /** iptables and ip6tables (with -save/-restore) are installed. */
 export const hasIptables: Requirement = {
   name: 'iptables',
-  met: () => runs('iptables', ['--version']) && runs('ip6tables', ['--version']) && runs('iptables-save', ['--version']) && runs('ip6tables-restore', ['--version']),
+  met: () =>
+    runs('iptables', ['--version']) &&
+    runs('ip6tables', ['--version']) &&
+    runs('iptables-save', ['--version']) &&
+    runs('ip6tables-restore', ['--version']),
   howToMeet: 'apt-get install -y iptables',
 };
 

@@ -27,7 +27,11 @@ export async function runProxyInit(args: string[], env: NodeJS.ProcessEnv = {}):
   const io = { stdout: out, stderr: err, stdin: Readable.from([]), env: { NO_COLOR: '1', ...env }, cwd: process.cwd() };
   let code = 0;
   let ctx: CliContext | undefined;
-  const program = new Command('meshctl').exitOverride().configureOutput({ writeOut: (s) => void out.write(s), writeErr: (s) => void err.write(s), outputError: () => undefined });
+  const program = new Command('meshctl').exitOverride().configureOutput({
+    writeOut: (s) => void out.write(s),
+    writeErr: (s) => void err.write(s),
+    outputError: () => undefined,
+  });
   const bind: BindAction = (cmd, handler) => {
     cmd.action(async () => {
       ctx ??= createContext(io, cmd.optsWithGlobals() as GlobalOptions);
@@ -35,7 +39,13 @@ export async function runProxyInit(args: string[], env: NodeJS.ProcessEnv = {}):
     });
   };
   const proxy = program.command('proxy').exitOverride();
-  defineProxyInit(proxy, bind).exitOverride().configureOutput({ writeOut: (s) => void out.write(s), writeErr: (s) => void err.write(s), outputError: () => undefined });
+  defineProxyInit(proxy, bind)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void out.write(s),
+      writeErr: (s) => void err.write(s),
+      outputError: () => undefined,
+    });
   try {
     await program.parseAsync(['proxy', 'init', ...args], { from: 'user' });
   } catch (e) {

@@ -11,7 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { admin, cluster, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 
 /** One raw request to the admin port (node:http lets the test set Host and Origin as a browser would). */
-function call(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       let text = '';
@@ -28,20 +34,35 @@ async function proxyWithRoutes() {
   const evil = await startUpstream('evil');
   const cfg = simpleConfig({ clusters: [cluster('good', [good.port]), cluster('evil', [evil.port])], version: 'v1' });
   const started = await startProxy(cfg);
-  return { ...started, cfg, evilConfig: JSON.stringify({ ...cfg, version: 'pwned', routes: [{ name: 'rc', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'evil' }] }] }] }] }) };
+  return {
+    ...started,
+    cfg,
+    evilConfig: JSON.stringify({
+      ...cfg,
+      version: 'pwned',
+      routes: [
+        { name: 'rc', virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ route: [{ cluster: 'evil' }] }] }] },
+      ],
+    }),
+  };
 }
 
 describe('admin API: browser-shaped and unauthenticated requests', () => {
   it('refuses the cross-site POST /config from the finding; the routes stay', async () => {
     const { proxy, evilConfig } = await proxyWithRoutes();
     const host = `127.0.0.1:${proxy.adminPort}`;
-    const attacks = [
+    const attacks: Record<string, string>[] = [
       { host, origin: 'http://evil.example', 'content-type': 'text/plain' },
       { host, 'content-type': 'text/plain' },
       { host, 'content-type': 'application/x-www-form-urlencoded' },
       { host, 'content-type': 'application/json' },
       { host: 'rebound.evil.example', 'content-type': 'application/json', authorization: `Bearer ${proxy.adminToken}` },
-      { host, 'content-type': 'application/json', authorization: `Bearer ${proxy.adminToken}`, 'sec-fetch-site': 'cross-site' },
+      {
+        host,
+        'content-type': 'application/json',
+        authorization: `Bearer ${proxy.adminToken}`,
+        'sec-fetch-site': 'cross-site',
+      },
       { host, 'content-type': 'application/json', authorization: 'Bearer wrong' },
     ];
     const statuses = [];
@@ -67,10 +88,13 @@ describe('admin API: browser-shaped and unauthenticated requests', () => {
   it('refuses cross-origin and rebound reads; same-host reads are served', async () => {
     const { proxy } = await proxyWithRoutes();
     const host = `127.0.0.1:${proxy.adminPort}`;
-    expect((await call(proxy.adminPort, 'GET', '/config_dump', { host, origin: 'http://evil.example' })).status).toBe(403);
+    expect((await call(proxy.adminPort, 'GET', '/config_dump', { host, origin: 'http://evil.example' })).status).toBe(
+      403,
+    );
     expect((await call(proxy.adminPort, 'GET', '/config_dump', { host: 'evil.example' })).status).toBe(403);
     expect((await call(proxy.adminPort, 'OPTIONS', '/config', { host })).status).toBe(405);
-    for (const h of [host, `localhost:${proxy.adminPort}`, '[::1]']) expect((await call(proxy.adminPort, 'GET', '/ready', { host: h })).status).toBe(200);
+    for (const h of [host, `localhost:${proxy.adminPort}`, '[::1]'])
+      expect((await call(proxy.adminPort, 'GET', '/ready', { host: h })).status).toBe(200);
   });
 
   it('serves the mutating endpoints with the token, and says when the config is no longer what the stream sent', async () => {
@@ -78,7 +102,17 @@ describe('admin API: browser-shaped and unauthenticated requests', () => {
     await proxy.applyConfig({ ...cfg, version: 'from-stream' }, 'stream');
     const before = await admin<{ configHash: string; streamConfigHash: string }>(proxy, '/config_hash');
     expect(before.configHash).toBe(before.streamConfigHash);
-    const r = await call(proxy.adminPort, 'POST', '/config', { host: `127.0.0.1:${proxy.adminPort}`, 'content-type': 'application/json', authorization: `Bearer ${proxy.adminToken}` }, evilConfig);
+    const r = await call(
+      proxy.adminPort,
+      'POST',
+      '/config',
+      {
+        host: `127.0.0.1:${proxy.adminPort}`,
+        'content-type': 'application/json',
+        authorization: `Bearer ${proxy.adminToken}`,
+      },
+      evilConfig,
+    );
     expect(r.status).toBe(200);
     const after = await admin<{ configHash: string; streamConfigHash: string }>(proxy, '/config_hash');
     expect(after.streamConfigHash).toBe(before.streamConfigHash);
@@ -88,7 +122,9 @@ describe('admin API: browser-shaped and unauthenticated requests', () => {
   it('writes the token to a 0600 file when asked', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'admin-token-')), 'id', 'admin-token');
     const up = await startUpstream('svc');
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }), { adminTokenFile: file });
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }), {
+      adminTokenFile: file,
+    });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8').trim()).toBe(proxy.adminToken);
     expect(proxy.adminToken.length).toBeGreaterThanOrEqual(43);

@@ -16,7 +16,16 @@ function count(bodies: string[]): Record<string, number> {
 describe('load balancing', () => {
   it('ROUND_ROBIN spreads sequential requests exactly evenly', async () => {
     const ups = await upstreams(3);
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('c', ups.map((u) => u.port))] }));
+    const { proxy } = await startProxy(
+      simpleConfig({
+        clusters: [
+          cluster(
+            'c',
+            ups.map((u) => u.port),
+          ),
+        ],
+      }),
+    );
     const bodies: string[] = [];
     for (let i = 0; i < 30; i++) bodies.push((await send(proxy.listenerPort('out'))).body);
     expect(count(bodies)).toEqual({ e0: 10, e1: 10, e2: 10 });
@@ -24,10 +33,19 @@ describe('load balancing', () => {
 
   it('honours endpoint weights (3:1 within ±8 points over 400 requests, RANDOM)', async () => {
     const ups = await upstreams(2);
-    const c = { name: 'c', loadBalancer: { simple: 'RANDOM' }, endpoints: [{ address: '127.0.0.1', port: ups[0]!.port, weight: 3 }, { address: '127.0.0.1', port: ups[1]!.port, weight: 1 }] };
+    const c = {
+      name: 'c',
+      loadBalancer: { simple: 'RANDOM' },
+      endpoints: [
+        { address: '127.0.0.1', port: ups[0]!.port, weight: 3 },
+        { address: '127.0.0.1', port: ups[1]!.port, weight: 1 },
+      ],
+    };
     const { proxy } = await startProxy(simpleConfig({ clusters: [c] }));
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-    const bodies = (await Promise.all(Array.from({ length: 400 }, () => send(proxy.listenerPort('out'), { agent })))).map((r) => r.body);
+    const bodies = (
+      await Promise.all(Array.from({ length: 400 }, () => send(proxy.listenerPort('out'), { agent })))
+    ).map((r) => r.body);
     agent.destroy();
     const share = ((count(bodies).e0 ?? 0) / 400) * 100;
     expect(share).toBeGreaterThanOrEqual(67);
@@ -59,7 +77,10 @@ describe('load balancing', () => {
     const cfg = simpleConfig({
       clusters: [
         { ...cluster('byHeader', ports), loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } },
-        { ...cluster('byCookie', ports), loadBalancer: { consistentHash: { httpCookie: { name: 'sticky', ttl: '60s' } } } },
+        {
+          ...cluster('byCookie', ports),
+          loadBalancer: { consistentHash: { httpCookie: { name: 'sticky', ttl: '60s' } } },
+        },
         { ...cluster('byIp', ports), loadBalancer: { consistentHash: { useSourceIp: true } } },
       ],
       routes: [
@@ -95,12 +116,18 @@ describe('connection pool limits', () => {
   it('answers 503 UO at once when maxConnections + http1MaxPendingRequests are taken', async () => {
     const release: (() => void)[] = [];
     const up = await startUpstream('held', (_req, res) => release.push(() => res.end('done')));
-    const c = { ...cluster('c', [up.port]), connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } };
+    const c = {
+      ...cluster('c', [up.port]),
+      connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } },
+    };
     const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [c] }));
     const first = send(proxy.listenerPort('out'));
     await eventually(() => release.length === 1, 'first request at the upstream');
     const second = send(proxy.listenerPort('out'));
-    await eventually(async () => (await admin<{ activeRequests: number }[]>(proxy, '/clusters'))[0]!.activeRequests === 2, 'second request pending');
+    await eventually(
+      async () => (await admin<{ activeRequests: number }[]>(proxy, '/clusters'))[0]!.activeRequests === 2,
+      'second request pending',
+    );
     const third = await send(proxy.listenerPort('out'));
     expect(third.status).toBe(503);
     expect(third.body).toContain('overflow');
@@ -148,14 +175,23 @@ describe('outlier detection', () => {
       res.end('bad');
     });
     const good = await startUpstream('good');
-    const c = { ...cluster('c', [bad.port, good.port]), outlierDetection: { consecutive5xxErrors: 2, interval: '50ms', baseEjectionTime: '2s', maxEjectionPercent: 50 } };
+    const c = {
+      ...cluster('c', [bad.port, good.port]),
+      outlierDetection: { consecutive5xxErrors: 2, interval: '50ms', baseEjectionTime: '2s', maxEjectionPercent: 50 },
+    };
     const { proxy } = await startProxy(simpleConfig({ clusters: [c] }));
     const bodies: string[] = [];
     for (let i = 0; i < 10; i++) bodies.push((await send(proxy.listenerPort('out'))).body);
     expect(bodies.filter((b) => b === 'bad')).toHaveLength(2);
     expect(bodies.slice(4).every((b) => b === 'good')).toBe(true);
-    const view = await admin<{ endpoints: { port: number; health: string; outlier: { ejectionCount: number } }[] }[]>(proxy, '/clusters');
-    expect(view[0]!.endpoints.find((e) => e.port === bad.port)).toMatchObject({ health: 'EJECTED', outlier: { ejectionCount: 1 } });
+    const view = await admin<{ endpoints: { port: number; health: string; outlier: { ejectionCount: number } }[] }[]>(
+      proxy,
+      '/clusters',
+    );
+    expect(view[0]!.endpoints.find((e) => e.port === bad.port)).toMatchObject({
+      health: 'EJECTED',
+      outlier: { ejectionCount: 1 },
+    });
     await new Promise((r) => setTimeout(r, 2100));
     const after: string[] = [];
     for (let i = 0; i < 4; i++) after.push((await send(proxy.listenerPort('out'))).body);
@@ -172,7 +208,10 @@ describe('outlier detection', () => {
       res.end('503');
     });
     const okUp = await startUpstream('ok');
-    const c = { ...cluster('c', [five.port, gw.port, okUp.port]), outlierDetection: { consecutiveErrors: 2, baseEjectionTime: '30s', maxEjectionPercent: 100 } };
+    const c = {
+      ...cluster('c', [five.port, gw.port, okUp.port]),
+      outlierDetection: { consecutiveErrors: 2, baseEjectionTime: '30s', maxEjectionPercent: 100 },
+    };
     const { proxy } = await startProxy(simpleConfig({ clusters: [c] }));
     for (let i = 0; i < 12; i++) await send(proxy.listenerPort('out'));
     const view = await admin<{ endpoints: { port: number; health: string }[] }[]>(proxy, '/clusters');
@@ -190,7 +229,10 @@ describe('outlier detection', () => {
       res.statusCode = 503;
       res.end('b');
     });
-    const base = { ...cluster('c', [a.port, b.port]), outlierDetection: { consecutiveGatewayErrors: 1, baseEjectionTime: '30s', maxEjectionPercent: 100 } };
+    const base = {
+      ...cluster('c', [a.port, b.port]),
+      outlierDetection: { consecutiveGatewayErrors: 1, baseEjectionTime: '30s', maxEjectionPercent: 100 },
+    };
     const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [base] }));
     await send(proxy.listenerPort('out'));
     await send(proxy.listenerPort('out'));
@@ -198,7 +240,10 @@ describe('outlier detection', () => {
     expect(uh).toMatchObject({ status: 503, body: 'no healthy upstream' });
     expect(accessLog().at(-1)).toMatchObject({ response_flags: 'UH' });
     // Same cluster with minHealthPercent: below it, ejections are ignored (panic) and traffic flows to all.
-    const panicCfg = simpleConfig({ clusters: [{ ...base, outlierDetection: { ...base.outlierDetection, minHealthPercent: 50 } }], version: 'panic' });
+    const panicCfg = simpleConfig({
+      clusters: [{ ...base, outlierDetection: { ...base.outlierDetection, minHealthPercent: 50 } }],
+      version: 'panic',
+    });
     expect((await proxy.applyConfig(panicCfg)).ok).toBe(true);
     const bodies = new Set<string>();
     for (let i = 0; i < 6; i++) bodies.add((await send(proxy.listenerPort('out'))).body);

@@ -26,7 +26,13 @@ beforeAll(async () => {
     writeFileSync(p, text, { mode: 0o600 });
     return p;
   };
-  files = { ca: w('ca.pem', ca.cert), clientCert: w('c.pem', client.cert), clientKey: w('c.key', client.key), serverCert: w('s.pem', server.cert), serverKey: w('s.key', server.key) };
+  files = {
+    ca: w('ca.pem', ca.cert),
+    clientCert: w('c.pem', client.cert),
+    clientKey: w('c.key', client.key),
+    serverCert: w('s.pem', server.cert),
+    serverKey: w('s.key', server.key),
+  };
 });
 
 function serverSidecar(appPort: number): Record<string, unknown> {
@@ -35,8 +41,18 @@ function serverSidecar(appPort: number): Record<string, unknown> {
     version: 'server-1',
     node: { workload: 'reviews-v1', namespace: 'default', labels: { app: 'reviews', version: 'v1' } },
     identity: { certChain: files.serverCert, privateKey: files.serverKey, trustRoots: files.ca },
-    listeners: [{ name: 'inbound', address: '127.0.0.1', port: 0, direction: 'inbound', chains: [{ routeConfig: 'inbound', tls: 'strict' }] }],
-    routes: [{ name: 'inbound', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
+    listeners: [
+      {
+        name: 'inbound',
+        address: '127.0.0.1',
+        port: 0,
+        direction: 'inbound',
+        chains: [{ routeConfig: 'inbound', tls: 'strict' }],
+      },
+    ],
+    routes: [
+      { name: 'inbound', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] },
+    ],
     clusters: [{ name: 'app', endpoints: [{ address: '127.0.0.1', port: appPort }] }],
   };
 }
@@ -48,14 +64,26 @@ function clientSidecar(inboundPort: number, timeout: string, protocol: 'auto' | 
     node: { workload: 'productpage-v1', namespace: 'default', labels: { app: 'productpage', version: 'v1' } },
     identity: { certChain: files.clientCert, privateKey: files.clientKey, trustRoots: files.ca },
     listeners: [{ name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'out' }] }],
-    routes: [{ name: 'out', virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ timeout, route: [{ cluster: 'reviews' }] }] }] }],
+    routes: [
+      {
+        name: 'out',
+        virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ timeout, route: [{ cluster: 'reviews' }] }] }],
+      },
+    ],
     clusters: [
       {
         name: 'reviews',
         service: 'reviews.default.svc.cluster.local',
         tls: 'mutual',
         protocol,
-        endpoints: [{ address: '127.0.0.1', port: inboundPort, identity: SERVER_ID, labels: { app: 'reviews', version: 'v1', namespace: 'default' } }],
+        endpoints: [
+          {
+            address: '127.0.0.1',
+            port: inboundPort,
+            identity: SERVER_ID,
+            labels: { app: 'reviews', version: 'v1', namespace: 'default' },
+          },
+        ],
       },
     ],
   };
@@ -91,10 +119,23 @@ describe.each([
     const r = await send(client.proxy.listenerPort('out'), { host: 'reviews:9080', path: '/slow' });
     expect(r.status).toBe(504);
     expect(client.accessLog().at(-1)).toMatchObject({ response_code: 504, response_flags: 'UT' });
-    await eventually(() => server.accessLog().some((l) => l.path === '/slow'), 'the server sidecar logs the cancelled request');
-    expect(server.accessLog().find((l) => l.path === '/slow')).toMatchObject({ protocol, response_flags: 'DC', upstream_cluster: 'app' });
+    await eventually(
+      () => server.accessLog().some((l) => l.path === '/slow'),
+      'the server sidecar logs the cancelled request',
+    );
+    expect(server.accessLog().find((l) => l.path === '/slow')).toMatchObject({
+      protocol,
+      response_flags: 'DC',
+      upstream_cluster: 'app',
+    });
     expect(await activeRequests(server.proxy)).toBe(0);
-    expect(await metricValue(server.proxy, 'istio_requests_total', { reporter: 'destination', response_flags: 'DC', source_principal: CLIENT_ID })).toBe(1);
+    expect(
+      await metricValue(server.proxy, 'istio_requests_total', {
+        reporter: 'destination',
+        response_flags: 'DC',
+        source_principal: CLIENT_ID,
+      }),
+    ).toBe(1);
     await eventually(() => appSawAbort, 'the app sees its request aborted');
   });
 
@@ -111,21 +152,40 @@ describe.each([
     const server = await startProxy(serverSidecar(app.port));
     const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), '5s', between));
     const firstChunk = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: client.proxy.listenerPort('out'), path: '/stream', headers: { host: 'reviews:9080' }, agent: false }, (res) => {
-        res.once('data', (c: Buffer) => {
-          resolve(c.toString());
-          req.destroy();
-        });
-      });
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: client.proxy.listenerPort('out'),
+          path: '/stream',
+          headers: { host: 'reviews:9080' },
+          agent: false,
+        },
+        (res) => {
+          res.once('data', (c: Buffer) => {
+            resolve(c.toString());
+            req.destroy();
+          });
+        },
+      );
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code !== 'ECONNRESET') reject(e);
       });
       req.end();
     });
     expect(firstChunk).toBe('first chunk');
-    await eventually(() => server.accessLog().some((l) => l.path === '/stream'), 'the server sidecar logs the abandoned response');
-    expect(server.accessLog().find((l) => l.path === '/stream')).toMatchObject({ protocol, response_code: 200, response_flags: 'DC' });
-    expect(client.accessLog().find((l) => l.path === '/stream')).toMatchObject({ response_code: 200, response_flags: 'DC' });
+    await eventually(
+      () => server.accessLog().some((l) => l.path === '/stream'),
+      'the server sidecar logs the abandoned response',
+    );
+    expect(server.accessLog().find((l) => l.path === '/stream')).toMatchObject({
+      protocol,
+      response_code: 200,
+      response_flags: 'DC',
+    });
+    expect(client.accessLog().find((l) => l.path === '/stream')).toMatchObject({
+      response_code: 200,
+      response_flags: 'DC',
+    });
     expect(await activeRequests(server.proxy)).toBe(0);
     expect(await activeRequests(client.proxy)).toBe(0);
     await eventually(() => appSawAbort, 'the app sees its response abandoned');

@@ -10,7 +10,10 @@ describe('timeouts', () => {
       res.on('close', () => (closedByProxy = !res.writableFinished));
       setTimeout(() => res.end('late'), 3000).unref();
     });
-    const cfg = simpleConfig({ clusters: [cluster('slow', [up.port])], routes: [{ timeout: '100ms', route: [{ cluster: 'slow' }] }] });
+    const cfg = simpleConfig({
+      clusters: [cluster('slow', [up.port])],
+      routes: [{ timeout: '100ms', route: [{ cluster: 'slow' }] }],
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     const r = await send(proxy.listenerPort('out'));
     expect(r.status).toBe(504);
@@ -30,10 +33,16 @@ describe('retries', () => {
     });
     const cfg = simpleConfig({
       clusters: [cluster('flaky', [up.port])],
-      routes: [{ retries: { attempts: 3, retryOn: '5xx', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'flaky' }] }],
+      routes: [
+        { retries: { attempts: 3, retryOn: '5xx', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'flaky' }] },
+      ],
     });
     const { proxy, accessLog } = await startProxy(cfg);
-    const r = await send(proxy.listenerPort('out'), { method: 'POST', body: 'payload', headers: { 'content-type': 'text/plain' } });
+    const r = await send(proxy.listenerPort('out'), {
+      method: 'POST',
+      body: 'payload',
+      headers: { 'content-type': 'text/plain' },
+    });
     // POST is not idempotent: a 5xx is NOT retried for it by default
     expect(r.status).toBe(503);
     expect(up.seen).toHaveLength(1);
@@ -52,7 +61,17 @@ describe('retries', () => {
     });
     const cfg = simpleConfig({
       clusters: [cluster('down', [up.port])],
-      routes: [{ retries: { attempts: 2, retryOn: 'gateway-error', retryNonIdempotent: true, backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'down' }] }],
+      routes: [
+        {
+          retries: {
+            attempts: 2,
+            retryOn: 'gateway-error',
+            retryNonIdempotent: true,
+            backoff: { baseInterval: '1ms' },
+          },
+          route: [{ cluster: 'down' }],
+        },
+      ],
     });
     const { proxy, accessLog } = await startProxy(cfg);
     const r = await send(proxy.listenerPort('out'), { method: 'POST', body: 'hello body' });
@@ -68,7 +87,18 @@ describe('retries', () => {
     });
     const cfg = simpleConfig({
       clusters: [cluster('down', [up.port])],
-      routes: [{ retries: { attempts: 2, retryOn: '5xx', retryNonIdempotent: true, maxBodyBytes: 4, backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'down' }] }],
+      routes: [
+        {
+          retries: {
+            attempts: 2,
+            retryOn: '5xx',
+            retryNonIdempotent: true,
+            maxBodyBytes: 4,
+            backoff: { baseInterval: '1ms' },
+          },
+          route: [{ cluster: 'down' }],
+        },
+      ],
     });
     const { proxy } = await startProxy(cfg);
     const r = await send(proxy.listenerPort('out'), { method: 'PUT', body: 'more than four bytes' });
@@ -85,7 +115,12 @@ describe('retries', () => {
     const up = await startUpstream('alive');
     const cfg = simpleConfig({
       clusters: [cluster('mixed', [deadPort, up.port])],
-      routes: [{ retries: { attempts: 2, retryOn: 'connect-failure', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'mixed' }] }],
+      routes: [
+        {
+          retries: { attempts: 2, retryOn: 'connect-failure', backoff: { baseInterval: '1ms' } },
+          route: [{ cluster: 'mixed' }],
+        },
+      ],
     });
     const { proxy, accessLog } = await startProxy(cfg);
     for (let i = 0; i < 4; i++) {
@@ -104,7 +139,12 @@ describe('retries', () => {
     });
     const cfg = simpleConfig({
       clusters: [cluster('slowfirst', [up.port])],
-      routes: [{ retries: { attempts: 1, perTryTimeout: '100ms', retryOn: 'gateway-error', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'slowfirst' }] }],
+      routes: [
+        {
+          retries: { attempts: 1, perTryTimeout: '100ms', retryOn: 'gateway-error', backoff: { baseInterval: '1ms' } },
+          route: [{ cluster: 'slowfirst' }],
+        },
+      ],
     });
     const { proxy } = await startProxy(cfg);
     expect(await send(proxy.listenerPort('out'))).toMatchObject({ status: 200, body: 'fast' });
@@ -121,7 +161,17 @@ describe('retries', () => {
     });
     const cfg = simpleConfig({
       clusters: [cluster('teapot', [up.port])],
-      routes: [{ retries: { attempts: 2, retryOn: 'retriable-status-codes', retriableStatusCodes: [418], backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'teapot' }] }],
+      routes: [
+        {
+          retries: {
+            attempts: 2,
+            retryOn: 'retriable-status-codes',
+            retriableStatusCodes: [418],
+            backoff: { baseInterval: '1ms' },
+          },
+          route: [{ cluster: 'teapot' }],
+        },
+      ],
     });
     const { proxy } = await startProxy(cfg);
     expect((await send(proxy.listenerPort('out'), { path: '/teapot' })).status).toBe(200);
@@ -145,7 +195,9 @@ describe('retries', () => {
     });
     const cfg = simpleConfig({
       clusters: [{ ...cluster('down', [up.port]), connectionPool: { http: { maxRetries: 0 } } }],
-      routes: [{ retries: { attempts: 3, retryOn: '5xx', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'down' }] }],
+      routes: [
+        { retries: { attempts: 3, retryOn: '5xx', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'down' }] },
+      ],
     });
     const { proxy } = await startProxy(cfg);
     expect((await send(proxy.listenerPort('out'))).status).toBe(503);
@@ -162,7 +214,12 @@ describe('retries', () => {
       clusters: [cluster('down', [up.port])],
       routes: [
         {
-          retries: { attempts: 5, retryOn: '5xx', backoff: { baseInterval: '1ms' }, budget: { retryRatio: 0.2, minRetriesPerSecond: 0, ttl: '10s' } },
+          retries: {
+            attempts: 5,
+            retryOn: '5xx',
+            backoff: { baseInterval: '1ms' },
+            budget: { retryRatio: 0.2, minRetriesPerSecond: 0, ttl: '10s' },
+          },
           route: [{ cluster: 'down' }],
         },
       ],
@@ -178,7 +235,10 @@ describe('retries', () => {
 describe('fault injection', () => {
   it('aborts 100% with the configured status and flag FI, sending nothing upstream', async () => {
     const up = await startUpstream('svc');
-    const cfg = simpleConfig({ clusters: [cluster('svc', [up.port])], routes: [{ fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [{ cluster: 'svc' }] }] });
+    const cfg = simpleConfig({
+      clusters: [cluster('svc', [up.port])],
+      routes: [{ fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }, route: [{ cluster: 'svc' }] }],
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     expect((await send(proxy.listenerPort('out'))).status).toBe(418);
     expect(up.seen).toHaveLength(0);
@@ -187,7 +247,10 @@ describe('fault injection', () => {
 
   it('aborts about the configured percentage (50% within ±10 points over 400 requests)', async () => {
     const up = await startUpstream('svc');
-    const cfg = simpleConfig({ clusters: [cluster('svc', [up.port])], routes: [{ fault: { abort: { httpStatus: 503, percentage: { value: 50 } } }, route: [{ cluster: 'svc' }] }] });
+    const cfg = simpleConfig({
+      clusters: [cluster('svc', [up.port])],
+      routes: [{ fault: { abort: { httpStatus: 503, percentage: { value: 50 } } }, route: [{ cluster: 'svc' }] }],
+    });
     const { proxy } = await startProxy(cfg);
     const { Agent } = await import('node:http');
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -201,7 +264,10 @@ describe('fault injection', () => {
 
   it('delays requests and flags DI', async () => {
     const up = await startUpstream('svc');
-    const cfg = simpleConfig({ clusters: [cluster('svc', [up.port])], routes: [{ fault: { delay: { fixedDelay: '50ms', percentage: { value: 100 } } }, route: [{ cluster: 'svc' }] }] });
+    const cfg = simpleConfig({
+      clusters: [cluster('svc', [up.port])],
+      routes: [{ fault: { delay: { fixedDelay: '50ms', percentage: { value: 100 } } }, route: [{ cluster: 'svc' }] }],
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     expect((await send(proxy.listenerPort('out'))).status).toBe(200);
     expect(accessLog().at(-1)).toMatchObject({ response_flags: 'DI' });
@@ -230,12 +296,44 @@ describe('mirroring', () => {
       routes: [{ mirror: { cluster: 'shadow', percentage: { value: 100 } }, route: [{ cluster: 'main' }] }],
     });
     const { proxy } = await startProxy(cfg);
-    const r = await send(proxy.listenerPort('out'), { method: 'POST', host: 'reviews:9080', body: 'copy me', path: '/m' });
+    const r = await send(proxy.listenerPort('out'), {
+      method: 'POST',
+      host: 'reviews:9080',
+      body: 'copy me',
+      path: '/m',
+    });
     expect(r).toMatchObject({ status: 200, body: 'main' });
     await eventually(() => shadow.seen.length === 1, 'mirror received');
     expect(shadow.seen[0]).toMatchObject({ method: 'POST', url: '/m', body: 'copy me' });
     expect(shadow.seen[0]!.headers.host).toBe('reviews-shadow:9080');
     expect(main.seen[0]!.headers.host).toBe('reviews:9080');
+  });
+
+  it('mirrors to every entry of mirrors, each with its own share', async () => {
+    const main = await startUpstream('main');
+    const a = await startUpstream('a');
+    const b = await startUpstream('b');
+    const cfg = simpleConfig({
+      clusters: [cluster('main', [main.port]), cluster('a', [a.port]), cluster('b', [b.port])],
+      routes: [
+        {
+          mirrors: [
+            { cluster: 'a', percentage: { value: 100 } },
+            { cluster: 'b', percentage: { value: 100 } },
+            { cluster: 'b', percentage: { value: 0 } },
+          ],
+          route: [{ cluster: 'main' }],
+        },
+      ],
+    });
+    const { proxy } = await startProxy(cfg);
+    for (let i = 0; i < 3; i++)
+      expect((await send(proxy.listenerPort('out'), { method: 'POST', body: `copy ${i}`, path: '/m' })).status).toBe(
+        200,
+      );
+    await eventually(() => a.seen.length === 3 && b.seen.length === 3, 'both mirrors received every request');
+    expect(a.seen.map((r) => r.body).sort()).toEqual(['copy 0', 'copy 1', 'copy 2']);
+    expect(b.seen.map((r) => r.body).sort()).toEqual(['copy 0', 'copy 1', 'copy 2']);
   });
 
   it('mirrors nothing at 0% and still serves when the mirror is down', async () => {

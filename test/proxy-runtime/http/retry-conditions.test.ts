@@ -24,7 +24,9 @@ async function failingOnce(code: grpc.status): Promise<{ port: number; calls: ()
     Fail: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND }),
     Chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => call.end(),
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   closeAfter({ close: () => new Promise<void>((r) => server.tryShutdown(() => r())) });
   return { port, calls: () => calls };
 }
@@ -40,20 +42,38 @@ const GRPC_CONDITIONS: [string, grpc.status][] = [
 describe('retryOn conditions', () => {
   it('the proxy accepts every condition the config API accepts (none is NACKed)', () => {
     for (const c of RETRY_ON_POLICIES) {
-      const cfg = simpleConfig({ clusters: [cluster('c', [1])], routes: [{ retries: { attempts: 2, retryOn: c }, route: [{ cluster: 'c' }] }] });
+      const cfg = simpleConfig({
+        clusters: [cluster('c', [1])],
+        routes: [{ retries: { attempts: 2, retryOn: c }, route: [{ cluster: 'c' }] }],
+      });
       expect(validateProxyConfig(cfg), c).toMatchObject({ ok: true });
     }
-    const istioDefault = simpleConfig({ clusters: [cluster('c', [1])], routes: [{ retries: { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', retriableStatusCodes: [503] }, route: [{ cluster: 'c' }] }] });
+    const istioDefault = simpleConfig({
+      clusters: [cluster('c', [1])],
+      routes: [
+        {
+          retries: {
+            attempts: 2,
+            retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+            retriableStatusCodes: [503],
+          },
+          route: [{ cluster: 'c' }],
+        },
+      ],
+    });
     expect(validateProxyConfig(istioDefault)).toMatchObject({ ok: true });
   });
 
   for (const [condition, code] of GRPC_CONDITIONS) {
     it(`${condition}: a gRPC call answered with status ${code} is retried and succeeds; without the condition it is not`, async () => {
       const up = await failingOnce(code);
-      const route = (retryOn: string) => simpleConfig({
-        clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
-        routes: [{ retries: { attempts: 2, retryOn, backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'grpc' }] }],
-      });
+      const route = (retryOn: string) =>
+        simpleConfig({
+          clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
+          routes: [
+            { retries: { attempts: 2, retryOn, backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'grpc' }] },
+          ],
+        });
       const { proxy } = await startProxy(route(condition));
       const r = await unary(client(proxy.listenerPort('out')), 'Echo', 'hi');
       expect(r.err).toBeNull();
@@ -61,7 +81,10 @@ describe('retryOn conditions', () => {
       expect(up.calls()).toBe(2);
 
       const other = await failingOnce(code);
-      const { proxy: strict } = await startProxy({ ...route(condition === 'unavailable' ? 'cancelled' : 'unavailable'), clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: other.port }] }] });
+      const { proxy: strict } = await startProxy({
+        ...route(condition === 'unavailable' ? 'cancelled' : 'unavailable'),
+        clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: other.port }] }],
+      });
       const s = await unary(client(strict.listenerPort('out')), 'Echo', 'hi');
       expect(s.err?.code).toBe(code);
       expect(other.calls()).toBe(1);
@@ -73,10 +96,19 @@ describe('retryOn conditions', () => {
     const dead = await freePort();
     const cfg = simpleConfig({
       clusters: [cluster('c', [dead, up.port], { loadBalancer: { simple: 'ROUND_ROBIN' } })],
-      routes: [{ retries: { attempts: 2, retryOn: 'reset-before-request', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'c' }] }],
+      routes: [
+        {
+          retries: { attempts: 2, retryOn: 'reset-before-request', backoff: { baseInterval: '1ms' } },
+          route: [{ cluster: 'c' }],
+        },
+      ],
     });
     const { proxy } = await startProxy(cfg);
-    for (let i = 0; i < 4; i++) expect(await send(proxy.listenerPort('out'), { method: 'POST', body: 'x' })).toMatchObject({ status: 200, body: 'ok' });
+    for (let i = 0; i < 4; i++)
+      expect(await send(proxy.listenerPort('out'), { method: 'POST', body: 'x' })).toMatchObject({
+        status: 200,
+        body: 'ok',
+      });
   });
 
   it('envoy-ratelimited retries a response carrying x-envoy-ratelimited, and only that', async () => {
@@ -87,7 +119,15 @@ describe('retryOn conditions', () => {
       res.statusCode = n === 1 || req.url === '/plain' ? 429 : 200;
       res.end(String(res.statusCode));
     });
-    const cfg = simpleConfig({ clusters: [cluster('rl', [up.port])], routes: [{ retries: { attempts: 2, retryOn: 'envoy-ratelimited', backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'rl' }] }] });
+    const cfg = simpleConfig({
+      clusters: [cluster('rl', [up.port])],
+      routes: [
+        {
+          retries: { attempts: 2, retryOn: 'envoy-ratelimited', backoff: { baseInterval: '1ms' } },
+          route: [{ cluster: 'rl' }],
+        },
+      ],
+    });
     const { proxy } = await startProxy(cfg);
     expect((await send(proxy.listenerPort('out'))).status).toBe(200);
     expect(up.seen).toHaveLength(2);
@@ -103,9 +143,20 @@ describe('retryOn conditions', () => {
     const good = await startUpstream('good', (_req, res) => res.end('good'));
     const cfg = simpleConfig({
       clusters: [cluster('c', [bad.port, good.port], { loadBalancer: { simple: 'RANDOM' } })],
-      routes: [{ retries: { attempts: 1, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', retriableStatusCodes: [503], backoff: { baseInterval: '1ms' } }, route: [{ cluster: 'c' }] }],
+      routes: [
+        {
+          retries: {
+            attempts: 1,
+            retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+            retriableStatusCodes: [503],
+            backoff: { baseInterval: '1ms' },
+          },
+          route: [{ cluster: 'c' }],
+        },
+      ],
     });
     const { proxy } = await startProxy(cfg);
-    for (let i = 0; i < 30; i++) expect(await send(proxy.listenerPort('out'))).toMatchObject({ status: 200, body: 'good' });
+    for (let i = 0; i < 30; i++)
+      expect(await send(proxy.listenerPort('out'))).toMatchObject({ status: 200, body: 'good' });
   });
 });

@@ -77,7 +77,14 @@ describe('routing', () => {
           ],
         },
       ],
-      routes: [{ route: [{ cluster: 'reviews', subset: 'v1', weight: 90 }, { cluster: 'reviews', subset: 'v2', weight: 10 }] }],
+      routes: [
+        {
+          route: [
+            { cluster: 'reviews', subset: 'v1', weight: 90 },
+            { cluster: 'reviews', subset: 'v2', weight: 10 },
+          ],
+        },
+      ],
     });
     const { proxy } = await startProxy(cfg);
     const port = proxy.listenerPort('out');
@@ -107,12 +114,20 @@ describe('routing', () => {
             request: { set: { 'x-env': 'prod' }, add: { 'x-tag': 'mesh' }, remove: ['x-drop'] },
             response: { set: { 'x-served-by': 'meshctl' }, remove: ['x-internal'] },
           },
-          route: [{ cluster: 'svc', headers: { request: { set: { 'x-dest': 'd1' } }, response: { add: { 'x-dest-resp': 'r1' } } } }],
+          route: [
+            {
+              cluster: 'svc',
+              headers: { request: { set: { 'x-dest': 'd1' } }, response: { add: { 'x-dest-resp': 'r1' } } },
+            },
+          ],
         },
       ],
     });
     const { proxy } = await startProxy(cfg);
-    const r = await send(proxy.listenerPort('out'), { path: '/v1/users?id=3', headers: { 'x-drop': 'x', 'x-tag': 'client', 'x-env': 'dev' } });
+    const r = await send(proxy.listenerPort('out'), {
+      path: '/v1/users?id=3',
+      headers: { 'x-drop': 'x', 'x-tag': 'client', 'x-env': 'dev' },
+    });
     expect(r.body).toBe('backend.internal /api/users?id=3');
     const seen = up.seen[0]!.headers;
     expect(seen['x-env']).toBe('prod');
@@ -123,6 +138,54 @@ describe('routing', () => {
     expect(r.headers['x-internal']).toBeUndefined();
     expect(r.headers['x-upstream']).toBe('yes');
     expect(r.headers['x-dest-resp']).toBe('r1');
+  });
+
+  it('rewrites the path with an RE2 regex (uriRegexRewrite), every match, groups as \\1, query kept', async () => {
+    const up = await startUpstream('svc', (req, res) => res.end(req.url));
+    const cfg = simpleConfig({
+      clusters: [cluster('svc', [up.port])],
+      routes: [
+        {
+          rewrite: { uriRegex: { match: '^/service/([^/]+)(/.*)$', rewrite: '\\2/instance/\\1' } },
+          route: [{ cluster: 'svc' }],
+        },
+      ],
+    });
+    const { proxy } = await startProxy(cfg);
+    expect((await send(proxy.listenerPort('out'), { path: '/service/foo/v1/api?x=1' })).body).toBe(
+      '/v1/api/instance/foo?x=1',
+    );
+    expect((await send(proxy.listenerPort('out'), { path: '/other' })).body).toBe('/other');
+  });
+
+  it('redirects with derivePort (scheme default or the request port) and prefixRewrite', async () => {
+    const up = await startUpstream('svc');
+    const cfg = simpleConfig({
+      clusters: [cluster('svc', [up.port])],
+      routes: [
+        {
+          match: [{ uri: { prefix: '/default/' } }],
+          redirect: { scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT' },
+        },
+        {
+          match: [{ uri: { prefix: '/keep/' } }],
+          redirect: { authority: 'new.example', derivePort: 'FROM_REQUEST_PORT' },
+        },
+        { match: [{ uri: { prefix: '/old/' } }], redirect: { prefixRewrite: '/new/', redirectCode: 308 } },
+      ],
+    });
+    const { proxy } = await startProxy(cfg);
+    const port = proxy.listenerPort('out');
+    expect((await send(port, { host: 'shop.example:8080', path: '/default/a' })).headers.location).toBe(
+      'https://shop.example/default/a',
+    );
+    expect((await send(port, { host: 'shop.example:8080', path: '/keep/b' })).headers.location).toBe(
+      'http://new.example:8080/keep/b',
+    );
+    const moved = await send(port, { host: 'shop.example:8080', path: '/old/c/d?q=1' });
+    expect(moved.status).toBe(308);
+    expect(moved.headers.location).toBe('http://shop.example:8080/new/c/d?q=1');
+    expect(up.seen).toHaveLength(0);
   });
 
   it('answers redirects and direct responses itself', async () => {
@@ -158,7 +221,11 @@ describe('routing', () => {
     });
     const { proxy } = await startProxy(cfg);
     expect((await send(proxy.listenerPort('out'))).body).toBe('stable');
-    const v2 = await proxy.applyConfig({ ...cfg, version: 'v2', node: { labels: { app: 'productpage', version: 'v2' } } });
+    const v2 = await proxy.applyConfig({
+      ...cfg,
+      version: 'v2',
+      node: { labels: { app: 'productpage', version: 'v2' } },
+    });
     expect(v2.ok).toBe(true);
     expect((await send(proxy.listenerPort('out'))).body).toBe('canary');
   });

@@ -33,14 +33,26 @@ async function app(accept: (req: IncomingMessage) => boolean) {
     socket.on('end', () => socket.end());
   });
   // Node answers upgrade requests through 'request' when the callback says no: a backend that ignores Upgrade.
-  (server as unknown as { shouldUpgradeCallback: (r: IncomingMessage) => boolean }).shouldUpgradeCallback = (r) => r.headers.upgrade !== 'ignored';
+  (server as unknown as { shouldUpgradeCallback: (r: IncomingMessage) => boolean }).shouldUpgradeCallback = (r) =>
+    r.headers.upgrade !== 'ignored';
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  closeAfter({ close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
+  closeAfter({
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  });
   return { port: (server.address() as { port: number }).port, seen };
 }
 
 /** Writes `bytes` on a fresh connection and collects everything until the proxy closes it (or `until` matches). */
-function exchange(port: number, bytes: string, until?: RegExp, more?: (s: Socket, got: string) => void): Promise<string> {
+function exchange(
+  port: number,
+  bytes: string,
+  until?: RegExp,
+  more?: (s: Socket, got: string) => void,
+): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let got = '';
@@ -70,7 +82,10 @@ describe('upgrade requests through one proxy', () => {
     const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('app', [a.port])], routes }));
     const port = proxy.listenerPort('out');
     for (const upgrade of ['websocket', 'ignored']) {
-      const got = await exchange(port, `GET /ws HTTP/1.1\r\nHost: svc\r\nUpgrade: ${upgrade}\r\nConnection: Upgrade\r\n\r\nGET /admin/secret HTTP/1.1\r\nHost: svc\r\n\r\n`);
+      const got = await exchange(
+        port,
+        `GET /ws HTTP/1.1\r\nHost: svc\r\nUpgrade: ${upgrade}\r\nConnection: Upgrade\r\n\r\nGET /admin/secret HTTP/1.1\r\nHost: svc\r\n\r\n`,
+      );
       expect(got).toMatch(upgrade === 'websocket' ? /^HTTP\/1\.1 426 / : /^HTTP\/1\.1 200 /);
       expect(got).toMatch(/connection: close/i);
       expect(got).not.toContain('plain /admin');
@@ -82,7 +97,12 @@ describe('upgrade requests through one proxy', () => {
   it('an accepted upgrade is spliced only after the 101: bytes sent early arrive after it; bytes are logged both ways', async () => {
     const a = await app(() => true);
     const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('app', [a.port])], routes }));
-    const got = await exchange(proxy.listenerPort('out'), 'GET http://svc/ws?x=1 HTTP/1.1\r\nHost: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nearly', /echo:later/, (s) => s.write('later'));
+    const got = await exchange(
+      proxy.listenerPort('out'),
+      'GET http://svc/ws?x=1 HTTP/1.1\r\nHost: svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nearly',
+      /echo:later/,
+      (s) => s.write('later'),
+    );
     expect(got).toMatch(/^HTTP\/1\.1 101 /);
     expect(got).toContain('echo:early');
     expect(got).toContain('echo:later');
@@ -114,7 +134,11 @@ describe('upgrade requests through one proxy', () => {
   it('h2c offered among other protocols is removed from the offer', async () => {
     const a = await app(() => true);
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('app', [a.port])], routes }));
-    await exchange(proxy.listenerPort('out'), 'GET /ws HTTP/1.1\r\nHost: svc\r\nUpgrade: h2c, websocket\r\nHTTP2-Settings: AAMAAABk\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n', /101/);
+    await exchange(
+      proxy.listenerPort('out'),
+      'GET /ws HTTP/1.1\r\nHost: svc\r\nUpgrade: h2c, websocket\r\nHTTP2-Settings: AAMAAABk\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n',
+      /101/,
+    );
     expect(a.seen[0]!.headers.upgrade).toBe('websocket');
     expect(a.seen[0]!.headers['http2-settings']).toBeUndefined();
   });
@@ -134,7 +158,13 @@ describe('upgrade requests through two sidecars with mTLS', () => {
       writeFileSync(p, text, { mode: 0o600 });
       return p;
     };
-    files = { ca: w('ca.pem', ca.cert), clientCert: w('c.pem', c.cert), clientKey: w('c.key', c.key), serverCert: w('s.pem', s.cert), serverKey: w('s.key', s.key) };
+    files = {
+      ca: w('ca.pem', ca.cert),
+      clientCert: w('c.pem', c.cert),
+      clientKey: w('c.key', c.key),
+      serverCert: w('s.pem', s.cert),
+      serverKey: w('s.key', s.key),
+    };
   });
 
   async function mesh(accept: boolean) {
@@ -143,7 +173,15 @@ describe('upgrade requests through two sidecars with mTLS', () => {
       apiVersion: 'proxy.meshctl.dev/v1',
       node: { workload: 'reviews-v1', namespace: 'default', labels: { app: 'reviews' } },
       identity: { certChain: files.serverCert, privateKey: files.serverKey, trustRoots: files.ca },
-      listeners: [{ name: 'inbound', address: '127.0.0.1', port: 0, direction: 'inbound', chains: [{ routeConfig: 'in', tls: 'strict' }] }],
+      listeners: [
+        {
+          name: 'inbound',
+          address: '127.0.0.1',
+          port: 0,
+          direction: 'inbound',
+          chains: [{ routeConfig: 'in', tls: 'strict' }],
+        },
+      ],
       routes: [{ name: 'in', virtualHosts: [{ name: 'app', domains: ['*'], routes }] }],
       clusters: [{ name: 'app', endpoints: [{ address: '127.0.0.1', port: a.port }] }],
     });
@@ -152,8 +190,19 @@ describe('upgrade requests through two sidecars with mTLS', () => {
       node: { workload: 'productpage-v1', namespace: 'default', labels: { app: 'productpage' } },
       identity: { certChain: files.clientCert, privateKey: files.clientKey, trustRoots: files.ca },
       listeners: [{ name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'out' }] }],
-      routes: [{ name: 'out', virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ route: [{ cluster: 'reviews' }] }] }] }],
-      clusters: [{ name: 'reviews', tls: 'mutual', endpoints: [{ address: '127.0.0.1', port: server.proxy.listenerPort('inbound'), identity: SERVER_ID }] }],
+      routes: [
+        {
+          name: 'out',
+          virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ route: [{ cluster: 'reviews' }] }] }],
+        },
+      ],
+      clusters: [
+        {
+          name: 'reviews',
+          tls: 'mutual',
+          endpoints: [{ address: '127.0.0.1', port: server.proxy.listenerPort('inbound'), identity: SERVER_ID }],
+        },
+      ],
     });
     return { a, port: client.proxy.listenerPort('out') };
   }
@@ -161,7 +210,10 @@ describe('upgrade requests through two sidecars with mTLS', () => {
   it('a refused upgrade smuggles nothing past the server sidecar route', async () => {
     const { a, port } = await mesh(false);
     // The app ignores this Upgrade and keeps the connection: exactly the backend a smuggled request needs.
-    const got = await exchange(port, 'GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: ignored\r\nConnection: Upgrade\r\n\r\nGET /admin/secret HTTP/1.1\r\nHost: reviews\r\n\r\n');
+    const got = await exchange(
+      port,
+      'GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: ignored\r\nConnection: Upgrade\r\n\r\nGET /admin/secret HTTP/1.1\r\nHost: reviews\r\n\r\n',
+    );
     expect(got).toMatch(/^HTTP\/1\.1 200 /);
     expect(got).not.toContain('plain /admin');
     expect(a.seen.map((s) => s.url)).toEqual(['/ws']);
@@ -169,7 +221,11 @@ describe('upgrade requests through two sidecars with mTLS', () => {
 
   it('an accepted upgrade works end to end, and the app never sees the peer-metadata header', async () => {
     const { a, port } = await mesh(true);
-    const got = await exchange(port, 'GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello', /echo:hello/);
+    const got = await exchange(
+      port,
+      'GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello',
+      /echo:hello/,
+    );
     expect(got).toMatch(/^HTTP\/1\.1 101 /);
     expect(got).toContain('echo:hello');
     expect(a.seen[0]!.upgraded).toBe(true);

@@ -86,7 +86,12 @@ describe('HTTP/1.1 fast path: direct socket I/O', () => {
             }
           });
           res.on('end', () =>
-            resolve({ id, ok: Buffer.concat(parts).equals(responseBody(id, want)), gotSha: String(res.headers['x-got-sha']), sentSha: sha(upload) }),
+            resolve({
+              id,
+              ok: Buffer.concat(parts).equals(responseBody(id, want)),
+              gotSha: String(res.headers['x-got-sha']),
+              sentSha: sha(upload),
+            }),
           );
           res.on('error', reject);
         });
@@ -96,12 +101,18 @@ describe('HTTP/1.1 fast path: direct socket I/O', () => {
       });
     const results = await Promise.all(Array.from({ length: 48 }, (_, i) => one(i)));
     for (const r of results) {
-      expect({ id: r.id, responseIntact: r.ok, uploadIntact: r.gotSha === r.sentSha }).toEqual({ id: r.id, responseIntact: true, uploadIntact: true });
+      expect({ id: r.id, responseIntact: r.ok, uploadIntact: r.gotSha === r.sentSha }).toEqual({
+        id: r.id,
+        responseIntact: true,
+        uploadIntact: true,
+      });
     }
   });
 
   it('reads heads and bodies that arrive a byte at a time while other connections read', async () => {
-    const up = await startUpstream('svc', (req, res, body) => res.end(`${req.method} ${req.url} ${req.headers['x-tag']} ${body}`));
+    const up = await startUpstream('svc', (req, res, body) =>
+      res.end(`${req.method} ${req.url} ${req.headers['x-tag']} ${body}`),
+    );
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     const port = proxy.listenerPort('out');
     const slow = (tag: string): Promise<string> =>
@@ -112,7 +123,9 @@ describe('HTTP/1.1 fast path: direct socket I/O', () => {
         s.on('data', (d: Buffer) => (out += d.toString('latin1')));
         s.on('close', () => resolve(out));
         s.on('error', reject);
-        const msg = `POST /slow-${tag} HTTP/1.1\r\nHost: svc\r\nX-Tag: ${tag}\r\nContent-Length: 5\r\n\r\nhello` + `GET /after-${tag} HTTP/1.1\r\nHost: svc\r\nX-Tag: ${tag}\r\nConnection: close\r\n\r\n`;
+        const msg =
+          `POST /slow-${tag} HTTP/1.1\r\nHost: svc\r\nX-Tag: ${tag}\r\nContent-Length: 5\r\n\r\nhello` +
+          `GET /after-${tag} HTTP/1.1\r\nHost: svc\r\nX-Tag: ${tag}\r\nConnection: close\r\n\r\n`;
         let i = 0;
         const next = (): void => {
           if (i >= msg.length) return;
@@ -126,14 +139,22 @@ describe('HTTP/1.1 fast path: direct socket I/O', () => {
     const noise = (async () => {
       const agent = new Agent({ keepAlive: true });
       while (!stop) {
-        await new Promise<void>((resolve) => httpRequest({ host: '127.0.0.1', port, path: '/noise', headers: { host: 'svc', 'x-tag': 'noise' }, agent }, (res) => res.resume().on('end', resolve)).end());
+        await new Promise<void>((resolve) =>
+          httpRequest(
+            { host: '127.0.0.1', port, path: '/noise', headers: { host: 'svc', 'x-tag': 'noise' }, agent },
+            (res) => res.resume().on('end', resolve),
+          ).end(),
+        );
       }
       agent.destroy();
     })();
     const [a, b] = await Promise.all([slow('a'), slow('b')]);
     stop = true;
     await noise;
-    for (const [tag, out] of [['a', a], ['b', b]] as const) {
+    for (const [tag, out] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       expect(out).toContain(`POST /slow-${tag} ${tag} hello`);
       expect(out).toContain(`GET /after-${tag} ${tag} `);
     }
@@ -171,7 +192,16 @@ describe('HTTP/1.1 fast path: direct socket I/O', () => {
     const noise = async (n: number): Promise<void> => {
       const agent = new Agent({ keepAlive: true, maxSockets: 8 });
       await Promise.all(
-        Array.from({ length: n }, () => new Promise<void>((resolve) => httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/noise', headers: { host: 'svc' }, agent }, (res) => res.resume().on('end', resolve)).end(randomBytes(30_000)))),
+        Array.from(
+          { length: n },
+          () =>
+            new Promise<void>((resolve) =>
+              httpRequest(
+                { host: '127.0.0.1', port, method: 'POST', path: '/noise', headers: { host: 'svc' }, agent },
+                (res) => res.resume().on('end', resolve),
+              ).end(randomBytes(30_000)),
+            ),
+        ),
       );
       agent.destroy();
     };
@@ -197,11 +227,14 @@ describe('HTTP/1.1 fast path: direct socket I/O', () => {
     // Upload: the upstream does not read; once the flow has stalled, other connections read, then it does.
     const upload = randomBytes(size);
     const reply = new Promise<string>((resolve, reject) => {
-      const r = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { host: 'svc', 'content-length': size } }, (res) => {
-        let b = '';
-        res.on('data', (c: Buffer) => (b += c));
-        res.on('end', () => resolve(b));
-      });
+      const r = httpRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: '/upload', headers: { host: 'svc', 'content-length': size } },
+        (res) => {
+          let b = '';
+          res.on('data', (c: Buffer) => (b += c));
+          res.on('end', () => resolve(b));
+        },
+      );
       r.on('error', reject);
       r.end(upload);
       void stalled().then(async () => {

@@ -6,7 +6,17 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { request as httpRequest, createServer as createH1Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { Agent, admin, closeAfter, cluster, eventually, send, simpleConfig, startProxy, startUpstream } from '../support.js';
+import {
+  Agent,
+  admin,
+  closeAfter,
+  cluster,
+  eventually,
+  send,
+  simpleConfig,
+  startProxy,
+  startUpstream,
+} from '../support.js';
 
 /** Writes `payload` on a fresh connection and collects everything until the proxy closes (or `untilText` arrived). */
 function raw(port: number, payload: string, untilText?: string): Promise<string> {
@@ -31,7 +41,10 @@ describe('HTTP/1.1 fast path: request smuggling defences', () => {
     const port = proxy.listenerPort('out');
     const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: svc\r\n\r\n';
     const cases: [string, string][] = [
-      [`POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${smuggled}`, '400'],
+      [
+        `POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${smuggled}`,
+        '400',
+      ],
       [`POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 0\r\nContent-Length: 44\r\n\r\n${smuggled}`, '400'],
       [`POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${smuggled}`, '400'],
       [`POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${smuggled}`, '400'],
@@ -57,7 +70,10 @@ describe('HTTP/1.1 fast path: request smuggling defences', () => {
   it('answers a request whose chunked body turns out invalid with 400, and the upstream never gets a complete request', async () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
-    const out = await raw(proxy.listenerPort('out'), 'POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3x\r\ndef\r\n0\r\n\r\n');
+    const out = await raw(
+      proxy.listenerPort('out'),
+      'POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3x\r\ndef\r\n0\r\n\r\n',
+    );
     expect(out).toMatch(/^HTTP\/1\.1 400/);
     expect(up.seen).toEqual([]);
   });
@@ -86,11 +102,14 @@ describe('HTTP/1.1 fast path: framing', () => {
     up.server.prependListener('request', (req) => req.once('data', () => firstPart!()));
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     const reply = await new Promise<string>((resolve, reject) => {
-      const r = httpRequest({ host: '127.0.0.1', port: proxy.listenerPort('out'), method: 'POST', path: '/', headers: { host: 'svc' } }, (res) => {
-        let b = '';
-        res.on('data', (c: Buffer) => (b += c));
-        res.on('end', () => resolve(b));
-      });
+      const r = httpRequest(
+        { host: '127.0.0.1', port: proxy.listenerPort('out'), method: 'POST', path: '/', headers: { host: 'svc' } },
+        (res) => {
+          let b = '';
+          res.on('data', (c: Buffer) => (b += c));
+          res.on('end', () => resolve(b));
+        },
+      );
       r.on('error', reject);
       r.write('first-');
       // the second part is only sent once the upstream has received the first
@@ -113,7 +132,10 @@ describe('HTTP/1.1 fast path: framing', () => {
     expect(old).not.toMatch(/transfer-encoding/i);
     expect(old).toContain('connection: close');
     expect(old.endsWith('\r\n\r\npart-a part-b')).toBe(true);
-    const head = await raw(proxy.listenerPort('out'), 'HEAD / HTTP/1.1\r\nHost: svc\r\n\r\nGET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n');
+    const head = await raw(
+      proxy.listenerPort('out'),
+      'HEAD / HTTP/1.1\r\nHost: svc\r\n\r\nGET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n',
+    );
     const responses = head.split(/(?=HTTP\/1\.1 )/);
     expect(responses).toHaveLength(2);
     // the HEAD answer ends with its head: no body bytes, and the next response follows intact
@@ -133,8 +155,16 @@ describe('HTTP/1.1 fast path: hand-off to node:http', () => {
       socket.on('end', () => socket.end());
     });
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-    closeAfter({ close: () => new Promise<void>((r) => { app.closeAllConnections(); app.close(() => r()); }) });
-    const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('ws', [(app.address() as { port: number }).port])] }));
+    closeAfter({
+      close: () =>
+        new Promise<void>((r) => {
+          app.closeAllConnections();
+          app.close(() => r());
+        }),
+    });
+    const { proxy, accessLog } = await startProxy(
+      simpleConfig({ clusters: [cluster('ws', [(app.address() as { port: number }).port])] }),
+    );
     const got = await new Promise<string>((resolve, reject) => {
       const s = netConnect(proxy.listenerPort('out'), '127.0.0.1');
       let buf = '';
@@ -143,7 +173,9 @@ describe('HTTP/1.1 fast path: hand-off to node:http', () => {
         buf += d.toString('latin1');
         if (step === 0 && buf.includes('plain /first')) {
           step = 1;
-          s.write('GET /chat HTTP/1.1\r\nHost: ws.local\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+          s.write(
+            'GET /chat HTTP/1.1\r\nHost: ws.local\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          );
         } else if (step === 1 && buf.includes('101 Switching Protocols') && buf.endsWith('\r\n\r\n')) {
           step = 2;
           s.write('frame');
@@ -158,7 +190,10 @@ describe('HTTP/1.1 fast path: hand-off to node:http', () => {
     expect(got).toMatch(/^HTTP\/1\.1 200/);
     expect(got).toContain('HTTP/1.1 101 Switching Protocols');
     expect(got.endsWith('echo:frame')).toBe(true);
-    await eventually(() => accessLog().some((l) => l.response_code === 101 && l.path === '/chat'), 'access log line of the upgrade');
+    await eventually(
+      () => accessLog().some((l) => l.response_code === 101 && l.path === '/chat'),
+      'access log line of the upgrade',
+    );
     expect(accessLog().find((l) => l.path === '/first')).toMatchObject({ response_code: 200, protocol: 'HTTP/1.1' });
   });
 });
@@ -171,7 +206,14 @@ describe('HTTP/1.1 fast path: routing per request', () => {
       simpleConfig({
         version: v,
         clusters: [cluster('a', [a.port]), cluster('b', [b.port])],
-        routes: [{ route: [{ cluster: 'a', weight: wa }, { cluster: 'b', weight: wb }] }],
+        routes: [
+          {
+            route: [
+              { cluster: 'a', weight: wa },
+              { cluster: 'b', weight: wb },
+            ],
+          },
+        ],
       });
     const { proxy } = await startProxy(cfg(100, 0, 'v1'));
     const port = proxy.listenerPort('out');
@@ -206,7 +248,9 @@ describe('HTTP/1.1 fast path: upstream pool', () => {
     const opened: Socket[] = [];
     const up = await startUpstream('svc');
     up.server.on('connection', (s: Socket) => opened.push(s));
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port], { connectionPool: { http: { idleTimeout: '150ms' } } })] }));
+    const { proxy } = await startProxy(
+      simpleConfig({ clusters: [cluster('svc', [up.port], { connectionPool: { http: { idleTimeout: '150ms' } } })] }),
+    );
     for (let i = 0; i < 3; i++) expect((await send(proxy.listenerPort('out'))).body).toBe('svc');
     expect(opened).toHaveLength(1);
     await eventually(() => opened[0]!.destroyed, 'the idle upstream connection closed by the proxy');
@@ -222,7 +266,9 @@ describe('HTTP/1.1 fast path: upstream pool', () => {
       opened.add(req.socket);
       setTimeout(() => res.end('ok'), 20);
     });
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port], { connectionPool: { tcp: { maxConnections: 2 } } })] }));
+    const { proxy } = await startProxy(
+      simpleConfig({ clusters: [cluster('svc', [up.port], { connectionPool: { tcp: { maxConnections: 2 } } })] }),
+    );
     const agent = new Agent({ keepAlive: true, maxSockets: 6 });
     const replies = await Promise.all(Array.from({ length: 6 }, () => send(proxy.listenerPort('out'), { agent })));
     agent.destroy();

@@ -14,7 +14,13 @@ async function socketPair(): Promise<{ client: Socket; received: () => string }>
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const client = connect((server.address() as { port: number }).port, '127.0.0.1');
   await new Promise<void>((r) => client.once('connect', () => r()));
-  closeAfter({ close: () => new Promise<void>((r) => { client.destroy(); server.close(() => r()); }) });
+  closeAfter({
+    close: () =>
+      new Promise<void>((r) => {
+        client.destroy();
+        server.close(() => r());
+      }),
+  });
   return { client, received: () => got };
 }
 
@@ -25,16 +31,30 @@ const until = async (check: () => boolean): Promise<void> => {
 describe('WireHead', () => {
   it('assembles a head with repeated fields and a body behind it, sent as one write', async () => {
     const { client, received } = await socketPair();
-    const ok = wire.start().raw('HTTP/1.1 200 OK\r\n').fields({ 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], 'x-latin1': 'caf\u00e9' });
+    const ok = wire
+      .start()
+      .raw('HTTP/1.1 200 OK\r\n')
+      .fields({ 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], 'x-latin1': 'caf\u00e9' });
     expect(ok).toBe(true);
     wire.raw('\r\n').bytes(Buffer.from('hello')).send(client);
-    const want = 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nx-latin1: caf\u00e9\r\n\r\nhello';
+    const want =
+      'HTTP/1.1 200 OK\r\ncontent-length: 5\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nx-latin1: caf\u00e9\r\n\r\nhello';
     await until(() => received().length >= want.length);
     expect(received()).toBe(want);
   });
 
   it('refuses names that are not tokens and values with CR, LF, NUL or characters beyond latin1', () => {
-    for (const bad of [{ 'x a': '1' }, { 'x:a': '1' }, { '': '1' }, { 'x\u0100': '1' }, { x: 'a\r\nInjected: 1' }, { x: 'a\nb' }, { x: 'a\u0000b' }, { x: 'snow\u2603' }, { x: ['ok', 'bad\r'] }]) {
+    for (const bad of [
+      { 'x a': '1' },
+      { 'x:a': '1' },
+      { '': '1' },
+      { 'x\u0100': '1' },
+      { x: 'a\r\nInjected: 1' },
+      { x: 'a\nb' },
+      { x: 'a\u0000b' },
+      { x: 'snow\u2603' },
+      { x: ['ok', 'bad\r'] },
+    ]) {
       expect({ bad, ok: wire.start().raw('GET / HTTP/1.1\r\n').fields(bad) }).toEqual({ bad, ok: false });
     }
     expect(wire.start().value('/path with space', true)).toBe(false);

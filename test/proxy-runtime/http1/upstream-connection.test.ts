@@ -12,7 +12,13 @@ async function rawUpstream(answer: string): Promise<number> {
     s.once('data', () => s.write(answer));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  closeAfter({ close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) });
+  closeAfter({
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  });
   return (server.address() as { port: number }).port;
 }
 
@@ -40,7 +46,10 @@ describe('upstream responses with invalid framing in the same read as the head',
       const { proxy } = await startProxy(cfg);
       const port = proxy.listenerPort('out');
       // The head was already sent downstream: the response breaks off (or is a 503 when nothing was sent).
-      const r = await send(port, { headers: { 'x-to': 'bad' } }).then((x) => x.status, () => 'broken off');
+      const r = await send(port, { headers: { 'x-to': 'bad' } }).then(
+        (x) => x.status,
+        () => 'broken off',
+      );
       expect([503, 'broken off']).toContain(r);
       expect(await send(port)).toMatchObject({ status: 200, body: 'good' });
     });

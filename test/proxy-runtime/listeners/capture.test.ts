@@ -36,8 +36,14 @@ describe('capture listener', () => {
         },
       ],
       routes: [
-        { name: '9080', virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ route: [{ cluster: 'reviews' }] }] }] },
-        { name: 'passthrough-http', virtualHosts: [{ name: 'any', domains: ['*'], routes: [{ route: [{ cluster: 'passthrough' }] }] }] },
+        {
+          name: '9080',
+          virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ route: [{ cluster: 'reviews' }] }] }],
+        },
+        {
+          name: 'passthrough-http',
+          virtualHosts: [{ name: 'any', domains: ['*'], routes: [{ route: [{ cluster: 'passthrough' }] }] }],
+        },
       ],
       clusters: [
         { name: 'reviews', endpoints: [{ address: '127.0.0.1', port: reviews.port }] },

@@ -8,7 +8,6 @@ import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { cluster, closeAfter, freePort, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 
-
 /** One GET to [::1]:port; the status, or the connection error's code. */
 function sendIpv6(port: number): Promise<number | string> {
   return new Promise((resolve) => {
@@ -25,7 +24,8 @@ describe('listener moved to another address on the same port', () => {
   it('binds the new address in place of the old one (IPv4-only to dual stack)', async () => {
     const up = await startUpstream('A');
     const port = await freePort();
-    const config = (version: string, address: string) => simpleConfig({ version, clusters: [cluster('a', [up.port])], listener: { address, port } });
+    const config = (version: string, address: string) =>
+      simpleConfig({ version, clusters: [cluster('a', [up.port])], listener: { address, port } });
     const { proxy } = await startProxy(config('v1', '0.0.0.0'));
     expect((await send(port)).status).toBe(200);
     expect(await sendIpv6(port)).toBe('ECONNREFUSED');
@@ -42,10 +42,24 @@ describe('listener moved to another address on the same port', () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(taken, '127.0.0.1', () => r()));
     closeAfter({ close: () => void blocker.close() });
-    const v1 = simpleConfig({ version: 'v1', clusters: [cluster('a', [up.port])], listener: { address: '0.0.0.0', port } });
+    const v1 = simpleConfig({
+      version: 'v1',
+      clusters: [cluster('a', [up.port])],
+      listener: { address: '0.0.0.0', port },
+    });
     const { proxy } = await startProxy(v1);
-    const v2 = simpleConfig({ version: 'v2', clusters: [cluster('a', [up.port])], listener: { address: '::', port } }) as { listeners: Record<string, unknown>[] };
-    v2.listeners.push({ name: 'second', address: '127.0.0.1', port: taken, direction: 'outbound', chains: [{ routeConfig: 'rc' }] });
+    const v2 = simpleConfig({
+      version: 'v2',
+      clusters: [cluster('a', [up.port])],
+      listener: { address: '::', port },
+    }) as { listeners: Record<string, unknown>[] };
+    v2.listeners.push({
+      name: 'second',
+      address: '127.0.0.1',
+      port: taken,
+      direction: 'outbound',
+      chains: [{ routeConfig: 'rc' }],
+    });
 
     const r = await proxy.applyConfig(v2);
     expect(r.ok).toBe(false);

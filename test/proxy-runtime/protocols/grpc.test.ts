@@ -7,7 +7,9 @@ import { client, startGrpcServer, unary } from '../grpc-support.js';
 describe('gRPC', () => {
   it('proxies unary calls with trailers, error statuses and bidi streams over h2c', async () => {
     const port = await startGrpcServer();
-    const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }] }));
+    const { proxy, accessLog } = await startProxy(
+      simpleConfig({ clusters: [{ name: 'grpc', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port }] }] }),
+    );
     const c = client(proxy.listenerPort('out'));
     const ok = await unary(c, 'Echo', 'hi');
     expect(ok.err).toBeNull();
@@ -31,7 +33,11 @@ describe('gRPC', () => {
     expect(replies).toEqual(['re:one', 're:two']);
     await eventually(() => accessLog().length >= 3, 'access log lines of the three calls');
     const log = accessLog();
-    expect(log.filter((l) => l.path === '/test.Echo/Echo')[0]).toMatchObject({ protocol: 'HTTP/2', response_code: 200, grpc_status: '0' });
+    expect(log.filter((l) => l.path === '/test.Echo/Echo')[0]).toMatchObject({
+      protocol: 'HTTP/2',
+      response_code: 200,
+      grpc_status: '0',
+    });
     // The access log says how the call ended, as Envoy's %GRPC_STATUS%.
     expect(log.filter((l) => l.path === '/test.Echo/Fail')[0]).toMatchObject({ response_code: 200, grpc_status: '5' });
     const metrics = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
@@ -42,7 +48,11 @@ describe('gRPC', () => {
     const cfg = simpleConfig({
       clusters: [{ name: 'nowhere', protocol: 'http2', endpoints: [{ address: '127.0.0.1', port: 1 }] }],
       routes: [
-        { match: [{ uri: { exact: '/test.Echo/Fail' } }], fault: { abort: { grpcStatus: 8 } }, route: [{ cluster: 'nowhere' }] },
+        {
+          match: [{ uri: { exact: '/test.Echo/Fail' } }],
+          fault: { abort: { grpcStatus: 8 } },
+          route: [{ cluster: 'nowhere' }],
+        },
         { route: [{ cluster: 'nowhere' }] },
       ],
     });

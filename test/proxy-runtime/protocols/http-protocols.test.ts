@@ -29,16 +29,21 @@ describe('HTTP/1.1', () => {
       res.end();
     });
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('echo', [up.port])] }));
-    const reply = await new Promise<{ body: string; trailers: NodeJS.Dict<string>; te: string | undefined }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: proxy.listenerPort('out'), method: 'POST', path: '/', headers: { host: 'svc' } }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c));
-        res.on('end', () => resolve({ body, trailers: res.trailers, te: res.headers['transfer-encoding'] }));
-      });
-      req.on('error', reject);
-      req.write('part1-');
-      setTimeout(() => req.end('part2'), 20);
-    });
+    const reply = await new Promise<{ body: string; trailers: NodeJS.Dict<string>; te: string | undefined }>(
+      (resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: proxy.listenerPort('out'), method: 'POST', path: '/', headers: { host: 'svc' } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c));
+            res.on('end', () => resolve({ body, trailers: res.trailers, te: res.headers['transfer-encoding'] }));
+          },
+        );
+        req.on('error', reject);
+        req.write('part1-');
+        setTimeout(() => req.end('part2'), 20);
+      },
+    );
     expect(reply.body).toBe('got:part1-part2');
     expect(reply.te).toBe('chunked');
     expect(reply.trailers['x-checksum']).toBe('abc');
@@ -50,7 +55,13 @@ describe('HTTP/1.1', () => {
     const up = await startUpstream('svc', (_req, res, body) => res.end(`len=${body.length}`));
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     const body = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: proxy.listenerPort('out'), method: 'PUT', path: '/', headers: { host: 'svc', expect: '100-continue', 'content-length': '5' } });
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: proxy.listenerPort('out'),
+        method: 'PUT',
+        path: '/',
+        headers: { host: 'svc', expect: '100-continue', 'content-length': '5' },
+      });
       req.on('continue', () => req.end('12345'));
       req.on('response', (res) => {
         let b = '';
@@ -90,9 +101,15 @@ describe('HTTP/1.1', () => {
   it('refuses two conflicting Content-Length headers and invalid chunk sizes with 400', async () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
-    const a = await rawExchange(proxy.listenerPort('out'), 'POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde');
+    const a = await rawExchange(
+      proxy.listenerPort('out'),
+      'POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde',
+    );
     expect(a).toMatch(/^HTTP\/1\.1 400/);
-    const b = await rawExchange(proxy.listenerPort('out'), 'POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n');
+    const b = await rawExchange(
+      proxy.listenerPort('out'),
+      'POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n',
+    );
     expect(b).toMatch(/^HTTP\/1\.1 400/);
     expect(up.seen).toHaveLength(0);
   });
@@ -100,7 +117,10 @@ describe('HTTP/1.1', () => {
   it('refuses oversized request heads with 431 and forwards nothing', async () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
-    const out = await rawExchange(proxy.listenerPort('out'), `GET / HTTP/1.1\r\nHost: svc\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n\r\n`);
+    const out = await rawExchange(
+      proxy.listenerPort('out'),
+      `GET / HTTP/1.1\r\nHost: svc\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n\r\n`,
+    );
     expect(out).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
     expect(up.seen).toHaveLength(0);
   });
@@ -108,14 +128,26 @@ describe('HTTP/1.1', () => {
   it('passes WebSocket upgrades through (101, then frames both ways)', async () => {
     const server = createH1Server((_req, res) => res.end('plain'));
     server.on('upgrade', (req, socket: Socket) => {
-      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       socket.on('data', (d) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
       socket.on('end', () => socket.end());
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    closeAfter({ close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
-    const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('ws', [(server.address() as { port: number }).port])] }));
+    closeAfter({
+      close: () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    });
+    const { proxy, accessLog } = await startProxy(
+      simpleConfig({ clusters: [cluster('ws', [(server.address() as { port: number }).port])] }),
+    );
     const got = await new Promise<{ status: string; echoed: string }>((resolve, reject) => {
       const s = netConnect(proxy.listenerPort('out'), '127.0.0.1');
       let buf = '';
@@ -133,11 +165,16 @@ describe('HTTP/1.1', () => {
         }
       });
       s.on('error', reject);
-      s.write('GET /chat HTTP/1.1\r\nHost: ws.local\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      s.write(
+        'GET /chat HTTP/1.1\r\nHost: ws.local\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
     });
     expect(got.status).toBe('HTTP/1.1 101 Switching Protocols');
     expect(got.echoed).toContain('echo:frame-1');
-    await eventually(() => accessLog().some((l) => l.response_code === 101 && l.path === '/chat'), 'access log line of the upgrade');
+    await eventually(
+      () => accessLog().some((l) => l.response_code === 101 && l.path === '/chat'),
+      'access log line of the upgrade',
+    );
   });
 });
 
@@ -152,7 +189,9 @@ describe('HTTP/2 cleartext', () => {
     });
     await new Promise<void>((r) => h2.listen(0, '127.0.0.1', () => r()));
     closeAfter({ close: () => new Promise<void>((r) => h2.close(() => r())) });
-    const cfg = simpleConfig({ clusters: [cluster('h2', [(h2.address() as { port: number }).port], { protocol: 'http2' })] });
+    const cfg = simpleConfig({
+      clusters: [cluster('h2', [(h2.address() as { port: number }).port], { protocol: 'http2' })],
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     const client: ClientHttp2Session = h2connect(`http://127.0.0.1:${proxy.listenerPort('out')}`);
     closeAfter({ close: () => void client.close() });

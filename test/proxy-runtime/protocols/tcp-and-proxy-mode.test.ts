@@ -16,7 +16,13 @@ async function tcpServer(onSocket: (s: Socket) => void): Promise<number> {
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  closeAfter({ close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }) });
+  closeAfter({
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  });
   return (server.address() as { port: number }).port;
 }
 
@@ -40,7 +46,10 @@ function talk(port: number, send: string | undefined, until: (got: string) => bo
 describe('TCP', () => {
   it('proxies opaque bytes both ways on a tcp chain and counts them in istio_tcp_* metrics', async () => {
     const port = await tcpServer((s) => s.on('data', (d) => s.write(`<${d.toString()}>`)));
-    const cfg = simpleConfig({ clusters: [cluster('db', [port])], chain: { protocol: 'tcp', tcpCluster: 'db', routeConfig: undefined } });
+    const cfg = simpleConfig({
+      clusters: [cluster('db', [port])],
+      chain: { protocol: 'tcp', tcpCluster: 'db', routeConfig: undefined },
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     const got = await talk(proxy.listenerPort('out'), '\x00\x01binary', (g) => g.endsWith('>'));
     expect(got).toBe('<\x00\x01binary>');
@@ -52,7 +61,11 @@ describe('TCP', () => {
 
   it('treats a silent client as server-speaks-first after the detection timeout', async () => {
     const port = await tcpServer((s) => s.write('220 smtp ready\r\n'));
-    const cfg = simpleConfig({ clusters: [cluster('smtp', [port])], chain: { tcpCluster: 'smtp' }, listener: { detectTimeout: '100ms' } });
+    const cfg = simpleConfig({
+      clusters: [cluster('smtp', [port])],
+      chain: { tcpCluster: 'smtp' },
+      listener: { detectTimeout: '100ms' },
+    });
     const { proxy } = await startProxy(cfg);
     expect(await talk(proxy.listenerPort('out'), undefined, (g) => g.includes('\r\n'))).toBe('220 smtp ready\r\n');
   });
@@ -60,7 +73,11 @@ describe('TCP', () => {
   it('closes a silent connection handed to TCP after detection once it idles past tcpIdleTimeout (flag SI); the app sees it close', async () => {
     let appSawClose = false;
     const port = await tcpServer((s) => s.on('close', () => (appSawClose = true)));
-    const cfg = simpleConfig({ clusters: [cluster('app', [port])], chain: { tcpCluster: 'app' }, listener: { detectTimeout: '50ms', tcpIdleTimeout: '200ms' } });
+    const cfg = simpleConfig({
+      clusters: [cluster('app', [port])],
+      chain: { tcpCluster: 'app' },
+      listener: { detectTimeout: '50ms', tcpIdleTimeout: '200ms' },
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     // Sends nothing and waits: without an idle timeout this connection would stay open for ever.
     expect(await talk(proxy.listenerPort('out'), undefined, () => false)).toBe('');
@@ -72,15 +89,23 @@ describe('TCP', () => {
   it('detects HTTP and non-HTTP on the same auto port', async () => {
     const tcp = await tcpServer((s) => s.on('data', (d) => s.write(`tcp:${d.toString()}`)));
     const http = await startUpstream('http');
-    const cfg = simpleConfig({ clusters: [cluster('http', [http.port]), cluster('raw', [tcp])], chain: { tcpCluster: 'raw' } });
+    const cfg = simpleConfig({
+      clusters: [cluster('http', [http.port]), cluster('raw', [tcp])],
+      chain: { tcpCluster: 'raw' },
+    });
     const { proxy } = await startProxy(cfg);
     const port = proxy.listenerPort('out');
     expect(await talk(port, 'HELLO\n', (g) => g.includes('HELLO'))).toBe('tcp:HELLO\n');
-    expect(await talk(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', (g) => g.endsWith('http'))).toMatch(/^HTTP\/1\.1 200[\s\S]*http$/);
+    expect(
+      await talk(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', (g) => g.endsWith('http')),
+    ).toMatch(/^HTTP\/1\.1 200[\s\S]*http$/);
   });
 
   it('closes the client connection when the TCP upstream refuses (flag UF)', async () => {
-    const cfg = simpleConfig({ clusters: [cluster('gone', [1])], chain: { protocol: 'tcp', tcpCluster: 'gone', routeConfig: undefined } });
+    const cfg = simpleConfig({
+      clusters: [cluster('gone', [1])],
+      chain: { protocol: 'tcp', tcpCluster: 'gone', routeConfig: undefined },
+    });
     const { proxy, accessLog } = await startProxy(cfg);
     expect(await talk(proxy.listenerPort('out'), 'x', () => false)).toBe('');
     await eventually(() => accessLog().length > 0, 'TCP access log line');
@@ -93,12 +118,24 @@ describe('HTTP proxy mode (HTTP_PROXY)', () => {
     return {
       apiVersion: 'proxy.meshctl.dev/v1',
       version: 'pm',
-      listeners: [{ name: 'http-proxy', port: 0, direction: 'outbound', mode: 'http-proxy', chains: [{ routeConfig: 'outbound', tcpCluster: 'passthrough' }] }],
+      listeners: [
+        {
+          name: 'http-proxy',
+          port: 0,
+          direction: 'outbound',
+          mode: 'http-proxy',
+          chains: [{ routeConfig: 'outbound', tcpCluster: 'passthrough' }],
+        },
+      ],
       routes: [
         {
           name: 'outbound',
           virtualHosts: [
-            { name: 'reviews', domains: ['reviews', 'reviews:9080'], routes: [{ route: [{ cluster: 'reviews' }], headers: { request: { set: { 'x-routed': 'reviews' } } } }] },
+            {
+              name: 'reviews',
+              domains: ['reviews', 'reviews:9080'],
+              routes: [{ route: [{ cluster: 'reviews' }], headers: { request: { set: { 'x-routed': 'reviews' } } } }],
+            },
             { name: 'other', domains: ['*'], routes: [{ route: [{ cluster: 'passthrough' }] }] },
           ],
         },
@@ -111,7 +148,9 @@ describe('HTTP proxy mode (HTTP_PROXY)', () => {
   }
 
   it('routes absolute-form requests from curl by the URL authority, and passes unknown hosts through', async () => {
-    const reviews = await startUpstream('reviews', (req, res) => res.end(`reviews ${req.url} ${req.headers['x-routed']}`));
+    const reviews = await startUpstream('reviews', (req, res) =>
+      res.end(`reviews ${req.url} ${req.headers['x-routed']}`),
+    );
     const direct = await startUpstream('direct');
     const { proxy } = await startProxy(proxyModeConfig(reviews.port));
     const env = { ...process.env, http_proxy: `http://127.0.0.1:${proxy.listenerPort('http-proxy')}`, no_proxy: '' };
@@ -127,7 +166,12 @@ describe('HTTP proxy mode (HTTP_PROXY)', () => {
     const script = 'fetch("http://reviews:9080/via-fetch").then(r => r.text()).then(t => process.stdout.write(t))';
     // The pinned Node 24 (vitest's own process may run on the system node).
     const out = await exec(join(process.cwd(), 'node_modules/.bin/node'), ['-e', script], {
-      env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: `http://127.0.0.1:${proxy.listenerPort('http-proxy')}`, NO_PROXY: '' },
+      env: {
+        ...process.env,
+        NODE_USE_ENV_PROXY: '1',
+        HTTP_PROXY: `http://127.0.0.1:${proxy.listenerPort('http-proxy')}`,
+        NO_PROXY: '',
+      },
     });
     expect(out.stdout).toBe('reviews /via-fetch');
   });
@@ -137,10 +181,16 @@ describe('HTTP proxy mode (HTTP_PROXY)', () => {
     const reviewsTcp = await tcpServer((s) => s.on('data', (d) => s.write(`reviews-tunnel:${d.toString()}`)));
     const { proxy } = await startProxy(proxyModeConfig(reviewsTcp));
     const viaConnect = async (authority: string) =>
-      talk(proxy.listenerPort('http-proxy'), `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\nping`, (g) => g.includes('ping'));
+      talk(proxy.listenerPort('http-proxy'), `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\nping`, (g) =>
+        g.includes('ping'),
+      );
     expect(await viaConnect(`127.0.0.1:${echo}`)).toBe('HTTP/1.1 200 Connection Established\r\n\r\ntunnel:ping');
     expect(await viaConnect('reviews:9080')).toBe('HTTP/1.1 200 Connection Established\r\n\r\nreviews-tunnel:ping');
-    const refused = await talk(proxy.listenerPort('http-proxy'), 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n', (g) => g.includes('\r\n\r\n'));
+    const refused = await talk(
+      proxy.listenerPort('http-proxy'),
+      'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n',
+      (g) => g.includes('\r\n\r\n'),
+    );
     expect(refused).toMatch(/^HTTP\/1\.1 502/);
   });
 });

@@ -22,12 +22,18 @@ describe('installLastResortGuard', () => {
     let out = '';
     let status = 0;
     try {
-      out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
     } catch (err) {
       out = (err as { stdout: string }).stdout;
       status = (err as { status: number }).status;
     }
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.level === 'error').map((l) => [l.kind, l.error])).toEqual([
       ['exception', 'escaped'],
       ['rejection', 'rejected'],

@@ -13,8 +13,18 @@ describe('metrics', () => {
       res.statusCode = req.url === '/missing' ? 404 : 200;
       res.end('body!');
     });
-    const c = { ...cluster('reviews', [up.port], { service: 'reviews.default.svc.cluster.local' }, [{ app: 'reviews', version: 'v2', namespace: 'default' }]) };
-    const cfg = simpleConfig({ clusters: [c], version: 'metrics-1', extra: { node: { workload: 'productpage-v1', namespace: 'default', labels: { app: 'productpage', version: 'v1' } } } });
+    const c = {
+      ...cluster('reviews', [up.port], { service: 'reviews.default.svc.cluster.local' }, [
+        { app: 'reviews', version: 'v2', namespace: 'default' },
+      ]),
+    };
+    const cfg = simpleConfig({
+      clusters: [c],
+      version: 'metrics-1',
+      extra: {
+        node: { workload: 'productpage-v1', namespace: 'default', labels: { app: 'productpage', version: 'v1' } },
+      },
+    });
     const { proxy } = await startProxy(cfg);
     await send(proxy.listenerPort('out'), { method: 'POST', body: '12345' });
     await send(proxy.listenerPort('out'), { path: '/missing' });
@@ -33,7 +43,9 @@ describe('metrics', () => {
     };
     expect(await metricValue(proxy, 'istio_requests_total', { ...base, response_code: '200' })).toBe(1);
     expect(await metricValue(proxy, 'istio_requests_total', { ...base, response_code: '404' })).toBe(1);
-    expect(await metricValue(proxy, 'istio_request_duration_milliseconds_count', { ...base, response_code: '200' })).toBe(1);
+    expect(
+      await metricValue(proxy, 'istio_request_duration_milliseconds_count', { ...base, response_code: '200' }),
+    ).toBe(1);
     expect(await metricValue(proxy, 'istio_request_bytes_sum', { ...base, response_code: '200' })).toBe(5);
     expect(await metricValue(proxy, 'istio_response_bytes_sum', { ...base, response_code: '200' })).toBe(5);
     expect(await metricValue(proxy, 'meshctl_proxy_config_version_info', { version: 'metrics-1' })).toBe(1);
@@ -52,7 +64,8 @@ describe('metrics', () => {
     const connections = new Set<unknown>();
     agent.on('free', (socket) => connections.add(socket));
     try {
-      for (const path of ['/', '/missing', '/', '/', '/missing']) expect((await send(proxy.listenerPort('out'), { path, agent })).status).toBe(path === '/' ? 200 : 404);
+      for (const path of ['/', '/missing', '/', '/', '/missing'])
+        expect((await send(proxy.listenerPort('out'), { path, agent })).status).toBe(path === '/' ? 200 : 404);
     } finally {
       agent.destroy();
     }
@@ -63,7 +76,8 @@ describe('metrics', () => {
 
   it('keeps one series per label set, never going back, across config swaps on kept-alive and new connections', async () => {
     const up = await startUpstream('svc');
-    const cfg = (version: string) => simpleConfig({ version, clusters: [cluster('svc', [up.port], { service: 'svc.default.svc.cluster.local' })] });
+    const cfg = (version: string) =>
+      simpleConfig({ version, clusters: [cluster('svc', [up.port], { service: 'svc.default.svc.cluster.local' })] });
     const { proxy } = await startProxy(cfg('v1'));
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const seen: number[] = [];
@@ -86,7 +100,10 @@ describe('metrics', () => {
     }
     expect(seen).toEqual([2, 4, 6, 8]);
     const text = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
-    const keys = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.slice(0, l.lastIndexOf(' ')));
+    const keys = text
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .map((l) => l.slice(0, l.lastIndexOf(' ')));
     expect(keys.length).toBe(new Set(keys).size);
   });
 
@@ -95,10 +112,29 @@ describe('metrics', () => {
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     await send(proxy.listenerPort('out'));
     const text = await (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
-    const istio = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000'];
+    const istio = [
+      '0.5',
+      '1',
+      '5',
+      '10',
+      '25',
+      '50',
+      '100',
+      '250',
+      '500',
+      '1000',
+      '2500',
+      '5000',
+      '10000',
+      '30000',
+      '60000',
+    ];
     const more = ['300000', '600000', '1800000', '3600000', '+Inf'];
     for (const name of ['istio_request_duration_milliseconds', 'istio_request_bytes', 'istio_response_bytes']) {
-      const les = text.split('\n').filter((l) => l.startsWith(name + '_bucket{')).map((l) => /le="([^"]+)"/.exec(l)![1]);
+      const les = text
+        .split('\n')
+        .filter((l) => l.startsWith(name + '_bucket{'))
+        .map((l) => /le="([^"]+)"/.exec(l)![1]);
       expect(les).toEqual([...istio, ...more]);
     }
   });
@@ -114,7 +150,10 @@ describe('access log', () => {
   it('writes one JSON line per request with method, path, code, flags, duration, upstream, ids', async () => {
     const up = await startUpstream('svc');
     const { proxy, accessLog } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
-    await send(proxy.listenerPort('out'), { path: '/a?b=1', headers: { 'user-agent': 'test-agent', 'x-request-id': 'rid-1' } });
+    await send(proxy.listenerPort('out'), {
+      path: '/a?b=1',
+      headers: { 'user-agent': 'test-agent', 'x-request-id': 'rid-1' },
+    });
     const [line] = accessLog();
     expect(line).toMatchObject({
       method: 'GET',
@@ -134,22 +173,32 @@ describe('access log', () => {
 });
 
 describe('access log settings', () => {
-  it('writes TEXT lines in Envoy\'s default format, to a 0600 file, as a config change says, without a restart', async () => {
+  it("writes TEXT lines in Envoy's default format, to a 0600 file, as a config change says, without a restart", async () => {
     const up = await startUpstream('svc');
     const dir = mkdtempSync(join(tmpdir(), 'meshctl-access-'));
     const file = join(dir, 'access.log');
-    const cfg = (version: string, telemetry: Record<string, unknown>) => simpleConfig({ version, clusters: [cluster('svc', [up.port])], extra: { telemetry } });
+    const cfg = (version: string, telemetry: Record<string, unknown>) =>
+      simpleConfig({ version, clusters: [cluster('svc', [up.port])], extra: { telemetry } });
     const { proxy, accessLog } = await startProxy(cfg('v1', {}));
     await send(proxy.listenerPort('out'), { path: '/json' });
     expect(accessLog().map((l) => l.path)).toEqual(['/json']);
 
     expect((await proxy.applyConfig(cfg('v2', { accessLog: file, accessLogEncoding: 'TEXT' }))).ok).toBe(true);
-    await send(proxy.listenerPort('out'), { path: '/text?q=1', headers: { 'user-agent': 'curl/8', 'x-request-id': 'rid-7', 'x-forwarded-for': '10.0.0.1' } });
+    await send(proxy.listenerPort('out'), {
+      path: '/text?q=1',
+      headers: { 'user-agent': 'curl/8', 'x-request-id': 'rid-7', 'x-forwarded-for': '10.0.0.1' },
+    });
     proxy.telemetry.accessLog.flush();
-    await eventually(() => existsSync(file) && readFileSync(file, 'utf8').includes('\n'), 'the line reached the file', 500);
+    await eventually(
+      () => existsSync(file) && readFileSync(file, 'utf8').includes('\n'),
+      'the line reached the file',
+      500,
+    );
     const line = readFileSync(file, 'utf8').trim();
     expect(line).toMatch(
-      new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\] "GET /text\\?q=1 HTTP/1.1" 200 - 0 3 \\d+ - "10.0.0.1" "curl/8" "rid-7" "svc" "127.0.0.1:${up.port}"$`),
+      new RegExp(
+        `^\\[\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\] "GET /text\\?q=1 HTTP/1.1" 200 - 0 3 \\d+ - "10.0.0.1" "curl/8" "rid-7" "svc" "127.0.0.1:${up.port}"$`,
+      ),
     );
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
@@ -161,13 +210,33 @@ describe('access log settings', () => {
   });
 });
 
+describe('access log filter', () => {
+  it('logs only the requests the filter selects, and refuses a filter it cannot evaluate (NACK, the old config stays)', async () => {
+    const up = await startUpstream('svc', (req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('x');
+    });
+    const cfg = (version: string, accessLogFilter: string) =>
+      simpleConfig({ version, clusters: [cluster('svc', [up.port])], extra: { telemetry: { accessLogFilter } } });
+    const { proxy, accessLog } = await startProxy(cfg('v1', 'response.code >= 400'));
+    for (const path of ['/', '/missing', '/ok']) await send(proxy.listenerPort('out'), { path });
+    expect(accessLog().map((l) => [l.path, l.response_code])).toEqual([['/missing', 404]]);
+    const bad = await proxy.applyConfig(cfg('v2', 'response.duration > 10'));
+    expect(bad.ok).toBe(false);
+    expect(bad.ok ? '' : bad.error).toContain('telemetry.accessLogFilter: "response.duration" is not supported');
+    expect(proxy.version).toBe('v1');
+  });
+});
+
 describe('request id and tracing', () => {
   it('generates x-request-id when absent and keeps it when present', async () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     await send(proxy.listenerPort('out'));
     await send(proxy.listenerPort('out'), { headers: { 'x-request-id': 'keep-me' } });
-    expect(up.seen[0]!.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(up.seen[0]!.headers['x-request-id']).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect(up.seen[1]!.headers['x-request-id']).toBe('keep-me');
   });
 
@@ -175,7 +244,9 @@ describe('request id and tracing', () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    await send(proxy.listenerPort('out'), { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=x' } });
+    await send(proxy.listenerPort('out'), {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=x' },
+    });
     const h = up.seen[0]!.headers;
     const [, tid, span, flags] = String(h.traceparent).split('-');
     expect(tid).toBe(traceId);
@@ -191,7 +262,13 @@ describe('request id and tracing', () => {
   it('continues a B3 trace (multi-header and single b3) and starts one when there is none', async () => {
     const up = await startUpstream('svc');
     const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])] }));
-    await send(proxy.listenerPort('out'), { headers: { 'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7', 'x-b3-spanid': 'e457b5a2e4d86bd1', 'x-b3-sampled': '0' } });
+    await send(proxy.listenerPort('out'), {
+      headers: {
+        'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7',
+        'x-b3-spanid': 'e457b5a2e4d86bd1',
+        'x-b3-sampled': '0',
+      },
+    });
     await send(proxy.listenerPort('out'), { headers: { b3: '80f198ee56343ba864fe8b2a57d3eff8-05e3ac9a4f6e3b90-1' } });
     await send(proxy.listenerPort('out'));
     const [multi, single, none] = up.seen.map((s) => s.headers);

@@ -28,7 +28,9 @@ interface ZipkinSpan {
 }
 
 /** A real HTTP collector on loopback that records every batch posted to it. */
-async function startCollector(answer: 'ok' | 'hang' = 'ok'): Promise<{ address: string; batches: { path: string; body: unknown }[] }> {
+async function startCollector(
+  answer: 'ok' | 'hang' = 'ok',
+): Promise<{ address: string; batches: { path: string; body: unknown }[] }> {
   const batches: { path: string; body: unknown }[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -53,7 +55,9 @@ async function startCollector(answer: 'ok' | 'hang' = 'ok'): Promise<{ address: 
 /** Source sidecar (outbound) -> destination sidecar (inbound) -> app, both exporting to `tracing`. */
 async function twoSidecars(tracing: Record<string, unknown>) {
   const app = await startUpstream('app');
-  const node = (workload: string, app: string) => ({ node: { id: `sidecar~${workload}`, workload, namespace: 'default', labels: { app, version: 'v1' } } });
+  const node = (workload: string, app: string) => ({
+    node: { id: `sidecar~${workload}`, workload, namespace: 'default', labels: { app, version: 'v1' } },
+  });
   const dest = await startProxy({
     ...simpleConfig({
       clusters: [cluster('inbound|9080||', [app.port], { service: 'reviews.default.svc.cluster.local' })],
@@ -63,7 +67,11 @@ async function twoSidecars(tracing: Record<string, unknown>) {
   });
   const src = await startProxy(
     simpleConfig({
-      clusters: [cluster('outbound|9080||reviews.default.svc.cluster.local', [dest.proxy.listenerPort('out')], { service: 'reviews.default.svc.cluster.local' })],
+      clusters: [
+        cluster('outbound|9080||reviews.default.svc.cluster.local', [dest.proxy.listenerPort('out')], {
+          service: 'reviews.default.svc.cluster.local',
+        }),
+      ],
       extra: { ...node('productpage-v1', 'productpage'), telemetry: { tracing } },
     }),
   );
@@ -73,12 +81,26 @@ async function twoSidecars(tracing: Record<string, unknown>) {
 describe('span export', () => {
   it('reports a client span on the source and a server span on the destination, one trace, parented, with Istio tags (Zipkin v2)', async () => {
     const collector = await startCollector();
-    const { app, src } = await twoSidecars({ sampling: 100, zipkin: { address: collector.address }, customTags: { team: { literal: { value: 'books' } }, tenant: { header: { name: 'x-tenant', defaultValue: 'none' } } } });
+    const { app, src } = await twoSidecars({
+      sampling: 100,
+      zipkin: { address: collector.address },
+      customTags: {
+        team: { literal: { value: 'books' } },
+        tenant: { header: { name: 'x-tenant', defaultValue: 'none' } },
+      },
+    });
     const callerSpan = '00f067aa0ba902b7';
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const r = await send(src.listenerPort('out'), { path: '/reviews/1', headers: { traceparent: `00-${traceId}-${callerSpan}-01`, 'x-tenant': 'acme', host: 'reviews:9080' } });
+    const r = await send(src.listenerPort('out'), {
+      path: '/reviews/1',
+      headers: { traceparent: `00-${traceId}-${callerSpan}-01`, 'x-tenant': 'acme', host: 'reviews:9080' },
+    });
     expect(r.status).toBe(200);
-    await eventually(() => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 2, 'two spans exported', 500);
+    await eventually(
+      () => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 2,
+      'two spans exported',
+      500,
+    );
     expect(collector.batches.every((b) => b.path === '/api/v2/spans')).toBe(true);
     const spans = collector.batches.flatMap((b) => b.body as ZipkinSpan[]);
     const client = spans.find((s) => s.kind === 'CLIENT')!;
@@ -116,8 +138,28 @@ describe('span export', () => {
     const collector = await startCollector();
     const { src } = await twoSidecars({ sampling: 100, openTelemetry: { address: `http://${collector.address}` } });
     expect((await send(src.listenerPort('out'))).status).toBe(200);
-    type Otlp = { resourceSpans: { resource: { attributes: { key: string; value: { stringValue: string } }[] }; scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; kind: number; attributes: { key: string }[] }[] }[] }[] };
-    const spans = () => collector.batches.flatMap((b) => (b.body as Otlp).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ...s, service: rs.resource.attributes[0]!.value.stringValue })))));
+    type Otlp = {
+      resourceSpans: {
+        resource: { attributes: { key: string; value: { stringValue: string } }[] };
+        scopeSpans: {
+          spans: {
+            traceId: string;
+            spanId: string;
+            parentSpanId?: string;
+            kind: number;
+            attributes: { key: string }[];
+          }[];
+        }[];
+      }[];
+    };
+    const spans = () =>
+      collector.batches.flatMap((b) =>
+        (b.body as Otlp).resourceSpans.flatMap((rs) =>
+          rs.scopeSpans.flatMap((ss) =>
+            ss.spans.map((s) => ({ ...s, service: rs.resource.attributes[0]!.value.stringValue })),
+          ),
+        ),
+      );
     await eventually(() => spans().length === 2, 'two spans exported', 500);
     expect(collector.batches.every((b) => b.path === '/v1/traces')).toBe(true);
     const client = spans().find((s) => s.kind === 3)!;
@@ -134,9 +176,20 @@ describe('span export', () => {
   it('samples new traces at the configured percentage and honours an incoming decision', async () => {
     const collector = await startCollector();
     const up = await startUpstream('svc');
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])], extra: { telemetry: { tracing: { sampling: 0, zipkin: { address: collector.address } } } } }));
+    const { proxy } = await startProxy(
+      simpleConfig({
+        clusters: [cluster('svc', [up.port])],
+        extra: { telemetry: { tracing: { sampling: 0, zipkin: { address: collector.address } } } },
+      }),
+    );
     for (let i = 0; i < 5; i++) await send(proxy.listenerPort('out'));
-    await send(proxy.listenerPort('out'), { headers: { 'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7', 'x-b3-spanid': 'e457b5a2e4d86bd1', 'x-b3-sampled': '1' } });
+    await send(proxy.listenerPort('out'), {
+      headers: {
+        'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7',
+        'x-b3-spanid': 'e457b5a2e4d86bd1',
+        'x-b3-sampled': '1',
+      },
+    });
     await send(proxy.listenerPort('out'), { headers: { b3: '80f198ee56343ba864fe8b2a57d3eff8-05e3ac9a4f6e3b90-0' } });
     expect(up.seen.slice(0, 5).every((s) => s.headers['x-b3-sampled'] === '0')).toBe(true);
     await eventually(() => collector.batches.length > 0, 'a batch exported', 500);
@@ -146,15 +199,36 @@ describe('span export', () => {
     expect(spans[0]!.parentId).toBe('e457b5a2e4d86bd1');
 
     // a config change reaches the running proxy: 100% now
-    expect((await proxy.applyConfig(simpleConfig({ version: 'v2', clusters: [cluster('svc', [up.port])], extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: collector.address } } } } }))).ok).toBe(true);
+    expect(
+      (
+        await proxy.applyConfig(
+          simpleConfig({
+            version: 'v2',
+            clusters: [cluster('svc', [up.port])],
+            extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: collector.address } } } },
+          }),
+        )
+      ).ok,
+    ).toBe(true);
     await send(proxy.listenerPort('out'));
-    await eventually(() => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 2, 'the new trace exported', 500);
+    await eventually(
+      () => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 2,
+      'the new trace exported',
+      500,
+    );
   });
 
   it('never fails or holds a request when the collector hangs: spans beyond the queue are dropped and counted', async () => {
     const collector = await startCollector('hang');
     const up = await startUpstream('svc');
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])], extra: { telemetry: { tracing: { sampling: 100, maxQueuedSpans: 10, zipkin: { address: collector.address } } } } }));
+    const { proxy } = await startProxy(
+      simpleConfig({
+        clusters: [cluster('svc', [up.port])],
+        extra: {
+          telemetry: { tracing: { sampling: 100, maxQueuedSpans: 10, zipkin: { address: collector.address } } },
+        },
+      }),
+    );
     let failed = 0;
     for (let i = 0; i < 40; i++) if ((await send(proxy.listenerPort('out'))).status !== 200) failed++;
     expect(failed).toBe(0);
@@ -170,9 +244,18 @@ describe('span export', () => {
 
   it('counts a batch the collector is not there to take as dropped, and requests still pass', async () => {
     const up = await startUpstream('svc');
-    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])], extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: '127.0.0.1:1' } } } } }));
+    const { proxy } = await startProxy(
+      simpleConfig({
+        clusters: [cluster('svc', [up.port])],
+        extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: '127.0.0.1:1' } } } },
+      }),
+    );
     for (let i = 0; i < 3; i++) expect((await send(proxy.listenerPort('out'))).status).toBe(200);
     proxy.telemetry.spans.flush();
-    await eventually(async () => (await plainMetric(proxy, 'meshctl_proxy_spans_dropped_total')) === 3, 'three spans counted as dropped', 500);
+    await eventually(
+      async () => (await plainMetric(proxy, 'meshctl_proxy_spans_dropped_total')) === 3,
+      'three spans counted as dropped',
+      500,
+    );
   });
 });

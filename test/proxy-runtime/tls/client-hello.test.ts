@@ -8,8 +8,20 @@ import { serverNameOf } from '../../../src/proxy-runtime/tls/client-hello.js';
 async function realHello(servername: string | undefined): Promise<Buffer> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const got = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); })));
-  const c = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ...(servername ? { servername } : {}), rejectUnauthorized: false });
+  const got = new Promise<Buffer>((resolve) =>
+    server.once('connection', (s) =>
+      s.once('data', (d: Buffer) => {
+        resolve(d);
+        s.destroy();
+      }),
+    ),
+  );
+  const c = connect({
+    host: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    ...(servername ? { servername } : {}),
+    rejectUnauthorized: false,
+  });
   c.on('error', () => undefined);
   const hello = await got;
   c.destroy();

@@ -13,7 +13,10 @@ const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/productpage';
 const SERVER_ID = 'spiffe://cluster.local/ns/default/sa/reviews';
 let dir: string;
 let testCa: Awaited<ReturnType<typeof makeTestCa>>;
-let files: Record<'ca' | 'clientCert' | 'clientKey' | 'serverCert' | 'serverKey' | 'otherCert' | 'otherKey' | 'otherCa', string>;
+let files: Record<
+  'ca' | 'clientCert' | 'clientKey' | 'serverCert' | 'serverKey' | 'otherCert' | 'otherKey' | 'otherCa',
+  string
+>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mtls-'));
@@ -46,8 +49,18 @@ function serverSidecar(appPort: number, tcpPort: number, opts: { tls?: string } 
     version: 'server-1',
     node: { workload: 'reviews-v1', namespace: 'default', labels: { app: 'reviews', version: 'v1' } },
     identity: { certChain: files.serverCert, privateKey: files.serverKey, trustRoots: files.ca },
-    listeners: [{ name: 'inbound', address: '127.0.0.1', port: 0, direction: 'inbound', chains: [{ routeConfig: 'inbound', tcpCluster: 'app-tcp', tls: opts.tls ?? 'strict' }] }],
-    routes: [{ name: 'inbound', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
+    listeners: [
+      {
+        name: 'inbound',
+        address: '127.0.0.1',
+        port: 0,
+        direction: 'inbound',
+        chains: [{ routeConfig: 'inbound', tcpCluster: 'app-tcp', tls: opts.tls ?? 'strict' }],
+      },
+    ],
+    routes: [
+      { name: 'inbound', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] },
+    ],
     clusters: [
       { name: 'app', endpoints: [{ address: '127.0.0.1', port: appPort }] },
       { name: 'app-tcp', endpoints: [{ address: '127.0.0.1', port: tcpPort }] },
@@ -55,8 +68,17 @@ function serverSidecar(appPort: number, tcpPort: number, opts: { tls?: string } 
   };
 }
 
-function clientSidecar(inboundPort: number, expected: string, identity = { certChain: files.clientCert, privateKey: files.clientKey, trustRoots: files.ca }) {
-  const ep = { address: '127.0.0.1', port: inboundPort, identity: expected, labels: { app: 'reviews', version: 'v1', namespace: 'default' } };
+function clientSidecar(
+  inboundPort: number,
+  expected: string,
+  identity = { certChain: files.clientCert, privateKey: files.clientKey, trustRoots: files.ca },
+) {
+  const ep = {
+    address: '127.0.0.1',
+    port: inboundPort,
+    identity: expected,
+    labels: { app: 'reviews', version: 'v1', namespace: 'default' },
+  };
   return {
     apiVersion: 'proxy.meshctl.dev/v1',
     version: 'client-1',
@@ -66,7 +88,12 @@ function clientSidecar(inboundPort: number, expected: string, identity = { certC
       { name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'out' }] },
       { name: 'out-tcp', port: 0, direction: 'outbound', chains: [{ protocol: 'tcp', tcpCluster: 'reviews' }] },
     ],
-    routes: [{ name: 'out', virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ route: [{ cluster: 'reviews' }] }] }] }],
+    routes: [
+      {
+        name: 'out',
+        virtualHosts: [{ name: 'reviews', domains: ['*'], routes: [{ route: [{ cluster: 'reviews' }] }] }],
+      },
+    ],
     clusters: [{ name: 'reviews', service: 'reviews.default.svc.cluster.local', tls: 'mutual', endpoints: [ep] }],
   };
 }
@@ -88,18 +115,36 @@ describe('mTLS between sidecars', () => {
     const server = await startProxy(serverSidecar(app.port, await tcpEcho()));
     const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID));
     // one after the other: one kept-alive mTLS connection between the sidecars carries them all
-    for (let i = 0; i < 5; i++) expect(await send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })).toMatchObject({ status: 200, body: 'reviews 1.1' });
+    for (let i = 0; i < 5; i++)
+      expect(await send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })).toMatchObject({
+        status: 200,
+        body: 'reviews 1.1',
+      });
     expect((await admin<{ name: string; connections: number }[]>(server.proxy, '/listeners'))[0]!.connections).toBe(1);
-    const replies = await Promise.all(Array.from({ length: 5 }, () => send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })));
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, () => send(client.proxy.listenerPort('out'), { host: 'reviews:9080' })),
+    );
     expect(replies.every((r) => r.status === 200 && r.body === 'reviews 1.1')).toBe(true);
     const inbound = await admin<{ name: string; connections: number }[]>(server.proxy, '/listeners');
     expect(inbound[0]!.connections).toBeGreaterThanOrEqual(1);
     expect(inbound[0]!.connections).toBeLessThanOrEqual(5);
     const serverLog = server.accessLog();
     expect(serverLog.at(-1)).toMatchObject({ protocol: 'HTTP/1.1', response_code: 200 });
-    const labels = { reporter: 'destination', source_principal: CLIENT_ID, source_workload: 'productpage-v1', connection_security_policy: 'mutual_tls', destination_app: 'reviews' };
+    const labels = {
+      reporter: 'destination',
+      source_principal: CLIENT_ID,
+      source_workload: 'productpage-v1',
+      connection_security_policy: 'mutual_tls',
+      destination_app: 'reviews',
+    };
     expect(await metricValue(server.proxy, 'istio_requests_total', labels)).toBe(10);
-    expect(await metricValue(client.proxy, 'istio_requests_total', { reporter: 'source', destination_principal: SERVER_ID, destination_service: 'reviews.default.svc.cluster.local' })).toBe(10);
+    expect(
+      await metricValue(client.proxy, 'istio_requests_total', {
+        reporter: 'source',
+        destination_principal: SERVER_ID,
+        destination_service: 'reviews.default.svc.cluster.local',
+      }),
+    ).toBe(10);
     // The peer-metadata header is consumed by the server sidecar, never seen by the app.
     expect(app.seen[0]!.headers['x-meshctl-peer-metadata']).toBeUndefined();
     expect(app.seen[0]!.headers['x-meshctl-orig-proto']).toBeUndefined();
@@ -108,7 +153,9 @@ describe('mTLS between sidecars', () => {
   it('refuses a peer whose SPIFFE ID is not the expected one (503 UF, nothing reaches the app)', async () => {
     const app = await startUpstream('reviews');
     const server = await startProxy(serverSidecar(app.port, await tcpEcho()));
-    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), 'spiffe://cluster.local/ns/default/sa/ratings'));
+    const client = await startProxy(
+      clientSidecar(server.proxy.listenerPort('inbound'), 'spiffe://cluster.local/ns/default/sa/ratings'),
+    );
     const r = await send(client.proxy.listenerPort('out'));
     expect(r.status).toBe(503);
     expect(client.accessLog().at(-1)).toMatchObject({ response_flags: 'UF' });
@@ -122,9 +169,18 @@ describe('mTLS between sidecars', () => {
       c.on('error', () => undefined);
     });
     await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', () => r()));
-    closeAfter({ close: () => new Promise<void>((r) => { for (const c of silent) (c as { destroy(): void }).destroy(); blackhole.close(() => r()); }) });
+    closeAfter({
+      close: () =>
+        new Promise<void>((r) => {
+          for (const c of silent) (c as { destroy(): void }).destroy();
+          blackhole.close(() => r());
+        }),
+    });
     const cfg = clientSidecar((blackhole.address() as { port: number }).port, SERVER_ID);
-    cfg.clusters[0] = { ...cfg.clusters[0]!, connectionPool: { tcp: { connectTimeout: '200ms' } } } as (typeof cfg.clusters)[0];
+    cfg.clusters[0] = {
+      ...cfg.clusters[0]!,
+      connectionPool: { tcp: { connectTimeout: '200ms' } },
+    } as (typeof cfg.clusters)[0];
     const client = await startProxy(cfg);
     const r = await send(client.proxy.listenerPort('out'));
     expect(r.status).toBe(503);
@@ -138,7 +194,11 @@ describe('mTLS between sidecars', () => {
     const app = await startUpstream('reviews');
     const server = await startProxy(serverSidecar(app.port, await tcpEcho()));
     const stranger = await startProxy(
-      clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID, { certChain: files.otherCert, privateKey: files.otherKey, trustRoots: files.ca }),
+      clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID, {
+        certChain: files.otherCert,
+        privateKey: files.otherKey,
+        trustRoots: files.ca,
+      }),
     );
     expect((await send(stranger.proxy.listenerPort('out'))).status).toBe(503);
     const plain = await send(server.proxy.listenerPort('inbound')).catch((e: Error) => e);
@@ -180,7 +240,13 @@ describe('mTLS between sidecars', () => {
     expect(ok.trailers?.get('x-served')).toEqual(['yes']);
     const failed = await unary(c, 'Fail', 'x');
     expect(failed.err?.code).toBe(5);
-    expect(await metricValue(server.proxy, 'istio_requests_total', { request_protocol: 'grpc', grpc_response_status: '0', source_principal: CLIENT_ID })).toBe(1);
+    expect(
+      await metricValue(server.proxy, 'istio_requests_total', {
+        request_protocol: 'grpc',
+        grpc_response_status: '0',
+        source_principal: CLIENT_ID,
+      }),
+    ).toBe(1);
     // gRPC stays HTTP/2 between the sidecars (HTTP/1.1 traffic is what goes as HTTP/1.1)
     expect(server.accessLog().every((l) => l.protocol === 'HTTP/2')).toBe(true);
   });
@@ -195,7 +261,13 @@ describe('mTLS between sidecars', () => {
       void req;
     });
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
-    closeAfter({ close: () => new Promise<void>((r) => { app.closeAllConnections(); app.close(() => r()); }) });
+    closeAfter({
+      close: () =>
+        new Promise<void>((r) => {
+          app.closeAllConnections();
+          app.close(() => r());
+        }),
+    });
     const server = await startProxy(serverSidecar((app.address() as { port: number }).port, await tcpEcho()));
     const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID));
     const got = await new Promise<string>((resolve, reject) => {
@@ -210,7 +282,9 @@ describe('mTLS between sidecars', () => {
         }
       });
       s.on('error', reject);
-      s.write('GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      s.write(
+        'GET /ws HTTP/1.1\r\nHost: reviews\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
     });
     expect(got).toMatch(/^HTTP\/1\.1 101/);
     expect(got).toContain('echo:hello');
@@ -223,9 +297,15 @@ describe('mTLS between sidecars', () => {
       else res.end('ok');
     });
     const server = await startProxy(serverSidecar(app.port, await tcpEcho()));
-    const source = new StaticIdentitySource({ certChain: files.clientCert, privateKey: files.clientKey, trustRoots: files.ca });
+    const source = new StaticIdentitySource({
+      certChain: files.clientCert,
+      privateKey: files.clientKey,
+      trustRoots: files.ca,
+    });
     closeAfter(source);
-    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID), { identitySource: source });
+    const client = await startProxy(clientSidecar(server.proxy.listenerPort('inbound'), SERVER_ID), {
+      identitySource: source,
+    });
     const before = await admin<{ identity: { serialNumber: string } }>(client.proxy, '/certs');
     const inFlight = send(client.proxy.listenerPort('out'), { path: '/hold' });
     await eventually(() => held.length === 1, 'request reached the app');
@@ -233,11 +313,18 @@ describe('mTLS between sidecars', () => {
     writeFileSync(files.clientCert, fresh.cert);
     writeFileSync(files.clientKey, fresh.key);
     source.reload();
-    await eventually(async () => (await admin<{ identity: { serialNumber: string } }>(client.proxy, '/certs')).identity.serialNumber !== before.identity.serialNumber, 'new cert in /certs');
+    await eventually(
+      async () =>
+        (await admin<{ identity: { serialNumber: string } }>(client.proxy, '/certs')).identity.serialNumber !==
+        before.identity.serialNumber,
+      'new cert in /certs',
+    );
     for (let i = 0; i < 5; i++) expect((await send(client.proxy.listenerPort('out'))).status).toBe(200);
     held[0]!();
     expect(await inFlight).toMatchObject({ status: 200, body: 'held-done' });
-    const expiry = await metricValue(client.proxy, 'meshctl_proxy_certificate_expiry_timestamp_seconds', { spiffe_id: CLIENT_ID });
+    const expiry = await metricValue(client.proxy, 'meshctl_proxy_certificate_expiry_timestamp_seconds', {
+      spiffe_id: CLIENT_ID,
+    });
     expect(expiry).toBeGreaterThan(Date.now() / 1000);
   });
 });

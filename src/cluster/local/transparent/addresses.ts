@@ -59,7 +59,13 @@ export function homeTag(home: string): string {
 /** Names and the gateway of the network whose third octet is `third`. */
 export function meshNetwork(home: string, third: number): MeshNetwork {
   const tag = homeTag(home);
-  return { bridge: `mesh-${tag}`, gateway: `198.19.${third}.1`, prefixLength: 24, gateway6: `${ipv6Prefix(third)}1`, namePrefix: `msh${tag}` };
+  return {
+    bridge: `mesh-${tag}`,
+    gateway: `198.19.${third}.1`,
+    prefixLength: 24,
+    gateway6: `${ipv6Prefix(third)}1`,
+    namePrefix: `msh${tag}`,
+  };
 }
 
 /** `fd00:198:19:N::`, the ULA /64 of the mesh network N (only ULA: nothing is routed outside the machine). */
@@ -74,10 +80,17 @@ function dir(home: string): string {
 async function readLeases(file: string): Promise<Leases> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<Leases>;
-    return { ...(parsed.network !== undefined ? { network: parsed.network } : {}), workloads: parsed.workloads ?? [], services: parsed.services ?? {} };
+    return {
+      ...(parsed.network !== undefined ? { network: parsed.network } : {}),
+      workloads: parsed.workloads ?? [],
+      services: parsed.services ?? {},
+    };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { workloads: [], services: {} };
-    throw new CaptureError(`the lease file ${file} is unreadable: ${(err as Error).message}`, `remove it (no transparent workload may be running) and run again`);
+    throw new CaptureError(
+      `the lease file ${file} is unreadable: ${(err as Error).message}`,
+      `remove it (no transparent workload may be running) and run again`,
+    );
   }
 }
 
@@ -107,7 +120,11 @@ async function lock(file: string, timeoutMs: number): Promise<() => Promise<void
       await rm(file, { force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new CaptureError(`the lease file lock ${file} is held by pid ${holder}`, 'wait for that meshctl run to finish starting, or remove the lock file if no such process exists');
+    if (Date.now() > deadline)
+      throw new CaptureError(
+        `the lease file lock ${file} is held by pid ${holder}`,
+        'wait for that meshctl run to finish starting, or remove the lock file if no such process exists',
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -152,7 +169,10 @@ export function chooseNetwork(leases: Leases, home: string, inUse: string): numb
       return n;
     }
   }
-  throw new CaptureError('no free /24 left in 198.19.0.0/17 for the local mesh network', 'remove unused bridges or routes in 198.19.0.0/16');
+  throw new CaptureError(
+    'no free /24 left in 198.19.0.0/17 for the local mesh network',
+    'remove unused bridges or routes in 198.19.0.0/16',
+  );
 }
 
 /** A free workload address (198.19.N.2-254, and fd00:198:19:N::same) and a free namespace/veth index. */
@@ -178,7 +198,10 @@ export function serviceVip(leases: Leases, network: number, service: string, nam
       return vip;
     }
   }
-  throw new CaptureError(`all 254 service VIPs of 198.19.${network + 128}.0/24 are allocated`, 'edit transparent/leases.json under the mesh home to drop services no longer used');
+  throw new CaptureError(
+    `all 254 service VIPs of 198.19.${network + 128}.0/24 are allocated`,
+    'edit transparent/leases.json under the mesh home to drop services no longer used',
+  );
 }
 
 /** The hosts file of a workload namespace: localhost, then every service VIP by its names. */
@@ -187,7 +210,9 @@ export function hostsFile(leases: Leases, namespace: string, hostname: string, i
   for (const [key, vip] of Object.entries(leases.services).sort()) {
     const [name, ns] = [key.slice(0, key.lastIndexOf('.')), key.slice(key.lastIndexOf('.') + 1)];
     const fqdn = `${name}.${ns}.svc.cluster.local`;
-    lines.push(`${vip}\t${[...(ns === namespace ? [name] : []), `${name}.${ns}`, `${name}.${ns}.svc`, fqdn].join(' ')}`);
+    lines.push(
+      `${vip}\t${[...(ns === namespace ? [name] : []), `${name}.${ns}`, `${name}.${ns}.svc`, fqdn].join(' ')}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

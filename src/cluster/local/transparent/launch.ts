@@ -21,9 +21,28 @@ import { ProxyEnv, ProxyPorts, SIDECAR_NODE_FLAGS } from '../../../protocol/well
 import { launcherPath, processStartTime } from '../daemon-process.js';
 import { LocalPlatform } from '../platform.js';
 import type { WorkloadInfo } from '../../index.js';
-import { allocateWorkload, chooseNetwork, hostsFile, meshNetwork, rewriteInPlace, serviceVip, withLeases, type Leases, type MeshNetwork, type WorkloadLease } from './addresses.js';
+import {
+  allocateWorkload,
+  chooseNetwork,
+  hostsFile,
+  meshNetwork,
+  rewriteInPlace,
+  serviceVip,
+  withLeases,
+  type Leases,
+  type MeshNetwork,
+  type WorkloadLease,
+} from './addresses.js';
 import { assertTransparentHost, PROXY_UID, resolveAppUser, transparentMeshHome, type AppUser } from './host.js';
-import { addressesAndRoutes, createWorkloadNetns, ensureBridge, hostsPath, netnsExists, removeBridge, removeWorkloadNetns } from './netns.js';
+import {
+  addressesAndRoutes,
+  createWorkloadNetns,
+  ensureBridge,
+  hostsPath,
+  netnsExists,
+  removeBridge,
+  removeWorkloadNetns,
+} from './netns.js';
 
 /** The workload to run: what `meshctl run` knows of it after validate() (its RunFlags extend this). */
 export interface TransparentWorkload {
@@ -66,7 +85,9 @@ async function sweepStale(leases: Leases, platform: LocalPlatform, note: (m: str
       keep.push(lease);
       continue;
     }
-    note(`removing what a stopped run left behind: ${lease.namespace}/${lease.name} (namespace ${lease.netns}, ${lease.ipv4})`);
+    note(
+      `removing what a stopped run left behind: ${lease.namespace}/${lease.name} (namespace ${lease.netns}, ${lease.ipv4})`,
+    );
     await removeWorkloadNetns(lease);
     await platform.unregisterWorkload(lease.namespace, lease.name).catch(() => undefined);
   }
@@ -143,7 +164,13 @@ const NETNS_ADMIN_RELAY = `const net=require('node:net');const [sock,port]=proce
  * proxy cannot then move them to `::` on the same ports (it binds new listeners before closing
  * old ones), and would keep refusing the workload's real config.
  */
-async function awaitPushOf(platform: LocalPlatform, key: string, since: string, timeoutMs: number, debug: (m: string) => void): Promise<void> {
+async function awaitPushOf(
+  platform: LocalPlatform,
+  key: string,
+  since: string,
+  timeoutMs: number,
+  debug: (m: string) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { pushes } = await platform.controlPlaneGet<{ pushes: { reasons: string[]; at: string }[] }>('/debug/pushz');
@@ -157,7 +184,17 @@ async function awaitPushOf(platform: LocalPlatform, key: string, since: string, 
 }
 
 function nsArgv(netns: string, user: { uid: number; gid: number }, argv: readonly string[]): string[] {
-  return ['netns', 'exec', netns, 'setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', ...argv];
+  return [
+    'netns',
+    'exec',
+    netns,
+    'setpriv',
+    `--reuid=${user.uid}`,
+    `--regid=${user.gid}`,
+    '--clear-groups',
+    '--',
+    ...argv,
+  ];
 }
 
 function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
@@ -173,10 +210,17 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 /** Runs the workload transparently; resolves with the app's exit code once everything is removed. */
-export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, opts: TransparentOptions): Promise<number> {
+export async function runTransparent(
+  ctx: InvocationIo,
+  w: TransparentWorkload,
+  opts: TransparentOptions,
+): Promise<number> {
   const { resolveCaptureOptions, flagName } = await import('../../../proxy-init/options.js');
   // validate(): the capture settings, before anything is created.
-  const captureOptions = resolveCaptureOptions({ proxyUid: String(PROXY_UID), proxyGid: String(PROXY_UID), ...opts.capture }, flagName);
+  const captureOptions = resolveCaptureOptions(
+    { proxyUid: String(PROXY_UID), proxyGid: String(PROXY_UID), ...opts.capture },
+    flagName,
+  );
   await assertTransparentHost();
   const appUser: AppUser = await resolveAppUser(opts.user, ctx.io.env);
   const platform = new LocalPlatform(await transparentMeshHome(ctx.io.env, ctx.meshHome()));
@@ -200,9 +244,15 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
   };
   let stopping = false;
   let app: ChildProcess | undefined;
+  let serving = false;
   const onSignal = (): void => {
+    if (stopping) return;
     stopping = true;
-    if (app) void stopChild(app, 5_000);
+    // Withdrawn first, and only once every proxy ACKed that, the app stops (then the sidecar drains).
+    const withdraw = serving
+      ? platform.setWorkloadServing(w.namespace, w.name, false, 10_000).catch(() => undefined)
+      : Promise.resolve();
+    void withdraw.then(() => app && stopChild(app, 5_000));
   };
   // The invocation's interrupt (SIGINT/SIGTERM), as the CLI context delivers it.
   ctx.signal.addEventListener('abort', onSignal, { once: true });
@@ -214,14 +264,28 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     await withLeases(home, async (leases) => {
       await sweepStale(leases, platform, note);
       const clash = leases.workloads.find((l) => l.name === w.name && l.namespace === w.namespace);
-      if (clash) throw new PlatformUnavailableError(`workload ${id} is already running transparently (meshctl run pid ${clash.pid}, ${clash.ipv4})`, 'stop it first, or pick another --name');
+      if (clash)
+        throw new PlatformUnavailableError(
+          `workload ${id} is already running transparently (meshctl run pid ${clash.pid}, ${clash.ipv4})`,
+          'stop it first, or pick another --name',
+        );
       const third = chooseNetwork(leases, home, await addressesAndRoutes());
       net = meshNetwork(home, third);
       const ipv6 = await ensureBridge(net);
       const allocated = allocateWorkload(leases, third);
       const { ipv4, index } = allocated;
       const netns = `${net.namePrefix}-${index}`;
-      lease = { name: w.name, namespace: w.namespace, netns, veth: `${net.namePrefix}v${index}`, ipv4, ...(ipv6 ? { ipv6: allocated.ipv6 } : {}), pid: process.pid, ...(processStart ? { processStart } : {}), runtimeDir: join(RUNTIME_ROOT, netns) };
+      lease = {
+        name: w.name,
+        namespace: w.namespace,
+        netns,
+        veth: `${net.namePrefix}v${index}`,
+        ipv4,
+        ...(ipv6 ? { ipv6: allocated.ipv6 } : {}),
+        pid: process.pid,
+        ...(processStart ? { processStart } : {}),
+        runtimeDir: join(RUNTIME_ROOT, netns),
+      };
       if (w.service) vip = serviceVip(leases, third, w.service, w.namespace);
       leases.workloads.push(lease);
       try {
@@ -244,7 +308,9 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
           if (!leases.workloads.length) await removeBridge(net);
         }),
     });
-    note(`network namespace ${lease.netns}, address ${lease.ipv4}${lease.ipv6 ? ` and ${lease.ipv6}` : ''}${vip ? `, service ${w.service} at ${vip}` : ''} (bridge ${net.bridge}, gateway ${net.gateway})`);
+    note(
+      `network namespace ${lease.netns}, address ${lease.ipv4}${lease.ipv6 ? ` and ${lease.ipv6}` : ''}${vip ? `, service ${w.service} at ${vip}` : ''} (bridge ${net.bridge}, gateway ${net.gateway})`,
+    );
 
     const apply = await import('../../../proxy-init/apply.js');
     const { execaRunner } = await import('../../../proxy-init/iptables.js');
@@ -261,15 +327,27 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     const adminPort = (adminRelay.server.address() as import('node:net').AddressInfo).port;
 
     const registration: WorkloadInfo & { capture: boolean; serviceAddresses?: string[]; ipv6Address?: string } = {
-      name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels, address: lease.ipv4, ports: [w.port], capture: true, adminPort, telemetryPort: ProxyPorts.telemetry,
+      name: w.name,
+      namespace: w.namespace,
+      serviceAccount: w.serviceAccount,
+      labels: w.labels,
+      address: lease.ipv4,
+      ports: [w.port],
+      capture: true,
+      adminPort,
+      telemetryPort: ProxyPorts.telemetry,
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
       ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
+      // Not an endpoint until its sidecar is ready and the app started (see workload-lifecycle.ts).
+      serving: false,
     };
     const registeredAt = new Date(Date.now() - 1_000).toISOString();
     const reg = await platform.registerWorkload(registration);
     cleanups.push({ what: 'unregistering the workload', run: () => platform.unregisterWorkload(w.namespace, w.name) });
-    await awaitPushOf(platform, `${w.namespace}/${w.name}`, registeredAt, Math.min(opts.readyTimeoutMs, 5_000), (m) => ctx.logger.debug(m));
+    await awaitPushOf(platform, `${w.namespace}/${w.name}`, registeredAt, Math.min(opts.readyTimeoutMs, 5_000), (m) =>
+      ctx.logger.debug(m),
+    );
 
     const tokenPath = join(lease.runtimeDir, 'token');
     const rootPath = join(lease.runtimeDir, 'root-cert.pem');
@@ -283,45 +361,99 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
     cleanups.push({ what: 'closing the control-plane relay', run: () => relay.close() });
 
     await mkdir(platform.layout.logDir, { recursive: true, mode: 0o700 });
-    const accessLog = new RotatingFile(join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`), DEFAULT_ROTATION);
+    const accessLog = new RotatingFile(
+      join(platform.layout.logDir, `${w.name}.${w.namespace}.access.log`),
+      DEFAULT_ROTATION,
+    );
     cleanups.push({ what: 'closing the access log', run: () => new Promise((r) => accessLog.end(r)) });
-    const sidecar = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, ...SIDECAR_NODE_FLAGS, launcherPath(), 'proxy', 'run', '--log-level', ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn']), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: ctx.io.env.PATH ?? '/usr/bin:/bin',
-        [ProxyEnv.controlPlaneAddress]: `unix://${socketPath}`,
-        [ProxyEnv.podName]: w.name,
-        [ProxyEnv.podNamespace]: w.namespace,
-        [ProxyEnv.serviceAccount]: w.serviceAccount,
-        [ProxyEnv.podIp]: lease.ipv4,
-        [ProxyEnv.tokenPath]: tokenPath,
-        [ProxyEnv.caRootPath]: rootPath,
+    const sidecar = spawn(
+      'ip',
+      nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [
+        process.execPath,
+        ...SIDECAR_NODE_FLAGS,
+        launcherPath(),
+        'proxy',
+        'run',
+        '--log-level',
+        ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'warn',
+      ]),
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          PATH: ctx.io.env.PATH ?? '/usr/bin:/bin',
+          [ProxyEnv.controlPlaneAddress]: `unix://${socketPath}`,
+          [ProxyEnv.podName]: w.name,
+          [ProxyEnv.podNamespace]: w.namespace,
+          [ProxyEnv.serviceAccount]: w.serviceAccount,
+          [ProxyEnv.podIp]: lease.ipv4,
+          [ProxyEnv.tokenPath]: tokenPath,
+          [ProxyEnv.caRootPath]: rootPath,
+        },
       },
-    });
+    );
     sidecar.stdout!.pipe(accessLog, { end: false });
     sidecar.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
     cleanups.push({ what: 'stopping the sidecar', run: () => stopChild(sidecar, 5_000) });
     note(`sidecar pid ${String(sidecar.pid)} as UID ${PROXY_UID}; waiting for its certificate and listeners`);
-    const adminInNetns = spawn('ip', nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [process.execPath, '-e', NETNS_ADMIN_RELAY, adminSocket, String(ProxyPorts.admin)]), { stdio: 'ignore' });
+    const adminInNetns = spawn(
+      'ip',
+      nsArgv(lease.netns, { uid: PROXY_UID, gid: PROXY_UID }, [
+        process.execPath,
+        '-e',
+        NETNS_ADMIN_RELAY,
+        adminSocket,
+        String(ProxyPorts.admin),
+      ]),
+      { stdio: 'ignore' },
+    );
     cleanups.push({ what: 'stopping the admin relay in the namespace', run: () => stopChild(adminInNetns, 2_000) });
 
     const ready = `http://${lease.ipv4}:${ProxyPorts.telemetry}/healthz/ready`;
     const deadline = Date.now() + opts.readyTimeoutMs;
     for (;;) {
       if (stopping) return 130;
-      if (sidecar.exitCode !== null || sidecar.signalCode !== null) throw new PlatformUnavailableError(`the sidecar exited (${String(sidecar.exitCode ?? sidecar.signalCode)}) before it was ready`, 'see its messages above');
-      const ok = await fetch(ready, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      if (sidecar.exitCode !== null || sidecar.signalCode !== null)
+        throw new PlatformUnavailableError(
+          `the sidecar exited (${String(sidecar.exitCode ?? sidecar.signalCode)}) before it was ready`,
+          'see its messages above',
+        );
+      const ok = await fetch(ready, { signal: AbortSignal.timeout(1_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
-      if (Date.now() > deadline) throw new PlatformUnavailableError(`the sidecar was not ready within ${opts.readyTimeoutMs / 1000}s (${ready})`, "check the control plane with 'meshctl check'");
+      if (Date.now() > deadline)
+        throw new PlatformUnavailableError(
+          `the sidecar was not ready within ${opts.readyTimeoutMs / 1000}s (${ready})`,
+          "check the control plane with 'meshctl check'",
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
-    note(`sidecar ready (admin 127.0.0.1:${adminPort}, telemetry http://${lease.ipv4}:${ProxyPorts.telemetry}/stats/prometheus); starting the app as ${appUser.label} (UID ${appUser.uid})`);
+    note(
+      `sidecar ready (admin 127.0.0.1:${adminPort}, telemetry http://${lease.ipv4}:${ProxyPorts.telemetry}/stats/prometheus); starting the app as ${appUser.label} (UID ${appUser.uid})`,
+    );
 
-    const child = spawn('ip', nsArgv(lease.netns, appUser, w.command), { cwd: ctx.io.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...ctx.io.env, PORT: String(w.port) } });
+    const child = spawn('ip', nsArgv(lease.netns, appUser, w.command), {
+      cwd: ctx.io.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...ctx.io.env, PORT: String(w.port) },
+    });
     app = child;
     child.stdout!.on('data', (d: Buffer) => ctx.out(d.toString()));
     child.stderr!.on('data', (d: Buffer) => ctx.err(d.toString()));
+    const exited = new Promise<number>((resolve) => {
+      child.on('error', () => resolve(127));
+      child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 143)));
+    });
     if (stopping) void stopChild(child, 5_000);
+    else {
+      // The app's readiness is not probed here (from the host its port is the sidecar's capture): announced once started.
+      serving = true;
+      void platform.setWorkloadServing(w.namespace, w.name, true).then(
+        () => w.service && note(`now an endpoint of ${w.service}`),
+        (err: Error) => note(`announcing the endpoint failed: ${err.message}`),
+      );
+    }
     // Without its sidecar the workload is cut off from the mesh (its traffic is still redirected): stop it too.
     const sidecarGone = (c: number | null, signal: NodeJS.Signals | null): void => {
       if (stopping || child.exitCode !== null || child.signalCode !== null) return;
@@ -329,10 +461,7 @@ export async function runTransparent(ctx: InvocationIo, w: TransparentWorkload, 
       void stopChild(child, 5_000);
     };
     sidecar.once('exit', sidecarGone);
-    const code = await new Promise<number>((resolve) => {
-      child.on('error', () => resolve(127));
-      child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : 143)));
-    });
+    const code = await exited;
     sidecar.off('exit', sidecarGone);
     note(`command exited with ${code}; removing its sidecar and namespace`);
     return code;

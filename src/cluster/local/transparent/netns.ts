@@ -15,7 +15,11 @@ import type { MeshNetwork, WorkloadLease } from './addresses.js';
 /** Runs `ip` with `args`; throws CaptureError naming the command and iproute2's message. */
 export async function ip(args: readonly string[]): Promise<string> {
   const r = await execa('ip', args, { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new CaptureError(`ip ${args.join(' ')} failed: ${String(r.stderr).trim() || `exit ${String(r.exitCode)}`}`, 'check that iproute2 works here (ip netns list) and that no other tool removed the mesh bridge meanwhile');
+  if (r.exitCode !== 0)
+    throw new CaptureError(
+      `ip ${args.join(' ')} failed: ${String(r.stderr).trim() || `exit ${String(r.exitCode)}`}`,
+      'check that iproute2 works here (ip netns list) and that no other tool removed the mesh bridge meanwhile',
+    );
   return String(r.stdout);
 }
 
@@ -36,12 +40,15 @@ export async function ensureBridge(net: MeshNetwork): Promise<boolean> {
   const exists = (await execa('ip', ['link', 'show', net.bridge], { reject: false })).exitCode === 0;
   if (!exists) await ip(['link', 'add', net.bridge, 'type', 'bridge']);
   const addrs = await ip(['-o', 'addr', 'show', 'dev', net.bridge]);
-  if (!addrs.includes(`${net.gateway}/`)) await ip(['addr', 'add', `${net.gateway}/${net.prefixLength}`, 'dev', net.bridge]);
+  if (!addrs.includes(`${net.gateway}/`))
+    await ip(['addr', 'add', `${net.gateway}/${net.prefixLength}`, 'dev', net.bridge]);
   let ipv6 = addrs.includes(`${net.gateway6}/`);
   if (!ipv6 && existsSync(`/proc/sys/net/ipv6/conf/${net.bridge}/disable_ipv6`)) {
     // A machine that turned IPv6 off by default (sysctl) would leave the bridge without it.
     await writeFile(`/proc/sys/net/ipv6/conf/${net.bridge}/disable_ipv6`, '0').catch(() => undefined);
-    ipv6 = (await execa('ip', ['-6', 'addr', 'add', `${net.gateway6}/64`, 'dev', net.bridge, 'nodad'], { reject: false })).exitCode === 0;
+    ipv6 =
+      (await execa('ip', ['-6', 'addr', 'add', `${net.gateway6}/64`, 'dev', net.bridge, 'nodad'], { reject: false }))
+        .exitCode === 0;
   }
   await ip(['link', 'set', net.bridge, 'up']);
   return ipv6;
@@ -66,7 +73,20 @@ export async function createWorkloadNetns(net: MeshNetwork, lease: WorkloadLease
   // Made on the host with its peer created straight inside the namespace as eth0. Its MAC follows
   // from its address: a workload given the address of one that just stopped is found at once by
   // neighbours still caching the old entry (the host's, the bridge's, other workloads').
-  await ip(['link', 'add', lease.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', macFor(lease.ipv4), 'netns', lease.netns]);
+  await ip([
+    'link',
+    'add',
+    lease.veth,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'address',
+    macFor(lease.ipv4),
+    'netns',
+    lease.netns,
+  ]);
   await quietly(['neigh', 'flush', 'to', lease.ipv4]);
   await ip(['link', 'set', lease.veth, 'master', net.bridge, 'up']);
   await ip(['-n', lease.netns, 'addr', 'add', `${lease.ipv4}/${net.prefixLength}`, 'dev', 'eth0']);

@@ -24,7 +24,9 @@ export class OutlierDetector {
 
   constructor(cfg: OutlierDetectionConfig | undefined) {
     this.enabled = cfg !== undefined;
-    this.consecutive5xx = cfg?.consecutive5xxErrors ?? (cfg && cfg.consecutiveErrors === undefined && cfg.consecutiveGatewayErrors === undefined ? 5 : 0);
+    this.consecutive5xx =
+      cfg?.consecutive5xxErrors ??
+      (cfg && cfg.consecutiveErrors === undefined && cfg.consecutiveGatewayErrors === undefined ? 5 : 0);
     this.consecutiveGateway = cfg?.consecutiveGatewayErrors ?? cfg?.consecutiveErrors ?? 0;
     this.intervalMs = durationMs(cfg?.interval, 10_000);
     this.baseEjectionMs = durationMs(cfg?.baseEjectionTime, 30_000);
@@ -48,12 +50,14 @@ export class OutlierDetector {
     if (status === 502 || status === 503 || status === 504) h.consecutiveGateway++;
     else h.consecutiveGateway = 0;
     const tripped =
-      (this.consecutive5xx > 0 && h.consecutive5xx >= this.consecutive5xx) || (this.consecutiveGateway > 0 && h.consecutiveGateway >= this.consecutiveGateway);
+      (this.consecutive5xx > 0 && h.consecutive5xx >= this.consecutive5xx) ||
+      (this.consecutiveGateway > 0 && h.consecutiveGateway >= this.consecutiveGateway);
     if (!tripped || h.isEjected(now)) return;
     const ejected = all.filter((e) => e.health.isEjected(now)).length;
     if (ejected > 0 && ((ejected + 1) * 100) / all.length > this.maxEjectionPercent) return;
     // The multiplier decays while the endpoint stays healthy, one step per interval (as Envoy).
-    if (h.lastUnejectedAt > 0) h.ejectionCount = Math.max(0, h.ejectionCount - Math.floor((now - h.lastUnejectedAt) / this.intervalMs));
+    if (h.lastUnejectedAt > 0)
+      h.ejectionCount = Math.max(0, h.ejectionCount - Math.floor((now - h.lastUnejectedAt) / this.intervalMs));
     h.ejectionCount++;
     h.ejectedUntil = now + this.baseEjectionMs * h.ejectionCount;
     h.consecutive5xx = 0;
@@ -74,7 +78,11 @@ export class OutlierDetector {
       } else if (healthy) healthy.push(ep);
     }
     if (!healthy) return { endpoints, panic: false };
-    if (endpoints.length > 0 && this.minHealthPercent > 0 && (healthy.length * 100) / endpoints.length < this.minHealthPercent) {
+    if (
+      endpoints.length > 0 &&
+      this.minHealthPercent > 0 &&
+      (healthy.length * 100) / endpoints.length < this.minHealthPercent
+    ) {
       return { endpoints, panic: true };
     }
     return { endpoints: healthy, panic: false };

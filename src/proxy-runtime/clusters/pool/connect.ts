@@ -4,7 +4,14 @@
  * with the cluster's connect timeout. Errors come out as UpstreamFailure('connect-failure').
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
+import {
+  checkServerIdentity,
+  connect as tlsConnect,
+  createSecureContext,
+  type ConnectionOptions,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import type { UpstreamTlsConfig } from '../../../protocol/proxy-config/index.js';
 import { pemOrFile } from '../../tls/pem.js';
 import type { MeshTls } from '../../tls/contexts.js';
@@ -35,14 +42,24 @@ export interface Origination {
 /** Compiles a cluster's upstreamTls for an endpoint address (SNI defaults to the address when it is a name). */
 export function compileOrigination(cfg: UpstreamTlsConfig, context: SecureContext, address: string): Origination {
   const isName = !address.includes(':') && !/^[0-9.]+$/.test(address);
-  return { context, servername: cfg.sni ?? (isName ? address : undefined), rejectUnauthorized: !cfg.insecureSkipVerify, subjectAltNames: cfg.subjectAltNames };
+  return {
+    context,
+    servername: cfg.sni ?? (isName ? address : undefined),
+    rejectUnauthorized: !cfg.insecureSkipVerify,
+    subjectAltNames: cfg.subjectAltNames,
+  };
 }
 
 /** The SecureContext of a cluster's upstreamTls: its CA (else the system roots) and client certificate. */
 export function originationContext(cfg: UpstreamTlsConfig): SecureContext {
   return createSecureContext({
     ...(cfg.caCertificates ? { ca: pemOrFile(cfg.caCertificates, 'upstreamTls.caCertificates') } : {}),
-    ...(cfg.certChain && cfg.privateKey ? { cert: pemOrFile(cfg.certChain, 'upstreamTls.certChain'), key: pemOrFile(cfg.privateKey, 'upstreamTls.privateKey') } : {}),
+    ...(cfg.certChain && cfg.privateKey
+      ? {
+          cert: pemOrFile(cfg.certChain, 'upstreamTls.certChain'),
+          key: pemOrFile(cfg.privateKey, 'upstreamTls.privateKey'),
+        }
+      : {}),
     minVersion: 'TLSv1.2',
   });
 }
@@ -66,7 +83,11 @@ function originationChecker(o: Origination): ConnectionOptions['checkServerIdent
  * Opens a connection; `onReady` runs once it is connected (and the TLS handshake verified),
  * `onFail` with a connect-failure otherwise. Returns the socket at once, as http.Agent wants.
  */
-export function dial(o: DialOptions, onReady?: (s: Socket) => void, onFail?: (e: UpstreamFailure) => void): Socket | TLSSocket {
+export function dial(
+  o: DialOptions,
+  onReady?: (s: Socket) => void,
+  onFail?: (e: UpstreamFailure) => void,
+): Socket | TLSSocket {
   let socket: Socket | TLSSocket;
   const readyEvent = o.tls || o.originate ? 'secureConnect' : 'connect';
   if (o.originate && !o.tls) {
@@ -99,7 +120,10 @@ export function dial(o: DialOptions, onReady?: (s: Socket) => void, onFail?: (e:
   const timer = setTimeout(() => {
     if (done) return;
     done = true;
-    const err = new UpstreamFailure('connect-failure', `connect timeout after ${o.connectTimeoutMs}ms to ${o.address}:${o.port}`);
+    const err = new UpstreamFailure(
+      'connect-failure',
+      `connect timeout after ${o.connectTimeoutMs}ms to ${o.address}:${o.port}`,
+    );
     socket.destroy(err);
     onFail?.(err);
   }, o.connectTimeoutMs);
@@ -114,7 +138,14 @@ export function dial(o: DialOptions, onReady?: (s: Socket) => void, onFail?: (e:
     clearTimeout(timer);
     if (done) return;
     done = true;
-    onFail?.(err instanceof UpstreamFailure ? err : new UpstreamFailure('connect-failure', `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`));
+    onFail?.(
+      err instanceof UpstreamFailure
+        ? err
+        : new UpstreamFailure(
+            'connect-failure',
+            `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`,
+          ),
+    );
   });
   return socket;
 }

@@ -3,7 +3,14 @@
  * ALPN h2 between sidecars), replaced after maxRequestsPerConnection streams, on GOAWAY, or when
  * the identity rotates (the old session finishes its streams first: nothing in flight is dropped).
  */
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader } from 'node:http2';
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+} from 'node:http2';
 import type { MeshTls } from '../../tls/contexts.js';
 import { hostPort, type Endpoint } from '../../endpoints/endpoint.js';
 import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../../http/types.js';
@@ -41,13 +48,31 @@ export class H2Pool {
   private session(ep: Endpoint): SessionEntry {
     const existing = this.sessions.get(ep.key);
     if (existing && !existing.session.closed && !existing.session.destroyed) return existing;
-    const tls = ep.mtls && this.options.mesh ? { mesh: this.options.mesh, expectedIdentity: ep.identity, alpn: ['h2'] } : undefined;
-    const entry: SessionEntry = { session: undefined as unknown as ClientHttp2Session, streamsStarted: 0, connected: false, connectError: undefined };
+    const tls =
+      ep.mtls && this.options.mesh
+        ? { mesh: this.options.mesh, expectedIdentity: ep.identity, alpn: ['h2'] }
+        : undefined;
+    const entry: SessionEntry = {
+      session: undefined as unknown as ClientHttp2Session,
+      streamsStarted: 0,
+      connected: false,
+      connectError: undefined,
+    };
     const session = connect(`${tls ? 'https' : 'http'}://${hostPort(ep.address, ep.port)}`, {
       createConnection: () =>
-        dial({ address: ep.address, port: ep.port, localAddress: ep.localAddress, connectTimeoutMs: this.options.connectTimeoutMs, tls }, undefined, (e) => {
-          entry.connectError = e;
-        }),
+        dial(
+          {
+            address: ep.address,
+            port: ep.port,
+            localAddress: ep.localAddress,
+            connectTimeoutMs: this.options.connectTimeoutMs,
+            tls,
+          },
+          undefined,
+          (e) => {
+            entry.connectError = e;
+          },
+        ),
       settings: { enablePush: false, initialWindowSize: 1 << 20 },
     });
     entry.session = session;
@@ -84,7 +109,8 @@ export class H2Pool {
     // The session's last permitted stream: the next request opens a new session. This one closes
     // once that stream is done; closing it earlier (before it connected) would make node:http2
     // refuse the queued stream with ERR_HTTP2_GOAWAY_SESSION, failing every request at 1 per connection.
-    const last = this.options.maxRequestsPerConnection > 0 && entry.streamsStarted >= this.options.maxRequestsPerConnection;
+    const last =
+      this.options.maxRequestsPerConnection > 0 && entry.streamsStarted >= this.options.maxRequestsPerConnection;
     if (last) this.sessions.delete(ep.key);
     const headers: Record<string, string | string[]> = {
       ':method': head.method,
@@ -103,7 +129,10 @@ export class H2Pool {
         stream = entry.session.request(headers, { endStream: body === null });
       } catch (err) {
         if (last) entry.session.close();
-        reject(entry.connectError ?? new UpstreamFailure('connect-failure', `upstream h2 session unusable: ${(err as Error).message}`));
+        reject(
+          entry.connectError ??
+            new UpstreamFailure('connect-failure', `upstream h2 session unusable: ${(err as Error).message}`),
+        );
         return;
       }
       const s = stream;
@@ -133,8 +162,13 @@ export class H2Pool {
         if (responded) return;
         if (cancelled) return reject(cancelled);
         if (entry.connectError) return reject(entry.connectError);
-        if (s.rstCode === constants.NGHTTP2_REFUSED_STREAM) return reject(new UpstreamFailure('refused-stream', 'upstream refused the stream'));
-        reject(entry.connected ? new UpstreamFailure('reset', `upstream reset the stream (code ${s.rstCode})`) : new UpstreamFailure('connect-failure', 'upstream connect error'));
+        if (s.rstCode === constants.NGHTTP2_REFUSED_STREAM)
+          return reject(new UpstreamFailure('refused-stream', 'upstream refused the stream'));
+        reject(
+          entry.connected
+            ? new UpstreamFailure('reset', `upstream reset the stream (code ${s.rstCode})`)
+            : new UpstreamFailure('connect-failure', 'upstream connect error'),
+        );
       });
       if (body !== null) body.pipe(s);
     });
@@ -171,7 +205,8 @@ export class H2Pool {
 function classifyStreamError(err: Error, entry: SessionEntry): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
   if (entry.connectError) return entry.connectError;
-  if (!entry.connected) return new UpstreamFailure('connect-failure', `upstream connect error: ${describeSocketError(err)}`);
+  if (!entry.connected)
+    return new UpstreamFailure('connect-failure', `upstream connect error: ${describeSocketError(err)}`);
   if (/REFUSED_STREAM/.test(err.message)) return new UpstreamFailure('refused-stream', 'upstream refused the stream');
   return new UpstreamFailure('reset', `upstream reset: ${describeSocketError(err)}`);
 }

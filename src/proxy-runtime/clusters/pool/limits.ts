@@ -21,11 +21,17 @@ export class ClusterLimits {
   private readonly maxActive: number;
   private readonly maxRetries: number;
 
-  constructor(cfg: ConnectionPoolConfig | undefined, readonly counters: ClusterCounters) {
+  constructor(
+    cfg: ConnectionPoolConfig | undefined,
+    readonly counters: ClusterCounters,
+  ) {
     this.maxConnections = cfg?.tcp?.maxConnections ?? UNLIMITED;
     const pending = cfg?.http?.http1MaxPendingRequests ?? UNLIMITED;
     const h2max = cfg?.http?.http2MaxRequests ?? UNLIMITED;
-    this.maxActive = Math.min(h2max, this.maxConnections === UNLIMITED || pending === UNLIMITED ? UNLIMITED : this.maxConnections + pending);
+    this.maxActive = Math.min(
+      h2max,
+      this.maxConnections === UNLIMITED || pending === UNLIMITED ? UNLIMITED : this.maxConnections + pending,
+    );
     this.maxRetries = cfg?.http?.maxRetries ?? UNLIMITED;
   }
 

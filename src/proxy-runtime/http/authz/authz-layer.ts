@@ -8,6 +8,7 @@ import type { AuthzConfig } from '../../../protocol/proxy-config/index.js';
 import type { HttpLayer } from '../layer.js';
 import type { Exchange } from '../exchange.js';
 import { localResponse, type ProxyResponse } from '../types.js';
+import { grpcLocalResponse } from '../grpc-status.js';
 import { AuthzPolicies, plainIp, type AuthzDecision, type AuthzFacts, type HttpFacts } from './policy.js';
 import { JwtAuthenticator, type JwtOutcome } from './jwt.js';
 import { normalizePath } from './normalize.js';
@@ -56,15 +57,18 @@ function remoteIpOf(ex: Exchange, trusted: number, source: string): string {
   if (trusted <= 0) return source;
   const xff = ex.header('x-forwarded-for');
   if (xff === undefined) return source;
-  const hops = xff.split(',').map((s) => s.trim()).filter(Boolean);
+  const hops = xff
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const ip = hops[hops.length - trusted];
   return ip === undefined ? source : plainIp(ip);
 }
 
-/** Answers a denied request as Envoy's RBAC filter does. */
+/** Answers a denied request as Envoy's RBAC filter does (gRPC clients: PERMISSION_DENIED in trailers). */
 function denied(ex: Exchange, d: AuthzDecision): ProxyResponse {
   ex.responseCodeDetails = d.details;
-  return localResponse(403, 'RBAC: access denied');
+  return ex.isGrpc() ? grpcLocalResponse(7, 'RBAC: access denied') : localResponse(403, 'RBAC: access denied');
 }
 
 /**
@@ -85,7 +89,10 @@ export async function authorize(ex: Exchange, az: ListenerAuthz): Promise<ProxyR
     auth = await az.jwt.authenticate(ex);
     if (!auth.ok) {
       ex.responseCodeDetails = auth.details;
-      return localResponse(401, auth.body, { 'www-authenticate': `Bearer realm="${ex.scheme}://${ex.authority}${ex.pathOnly()}", error="invalid_token"` });
+      if (ex.isGrpc()) return grpcLocalResponse(16, auth.body);
+      return localResponse(401, auth.body, {
+        'www-authenticate': `Bearer realm="${ex.scheme}://${ex.authority}${ex.pathOnly()}", error="invalid_token"`,
+      });
     }
   }
   const d = az.policies.decide(httpFacts(ex, az, auth));

@@ -30,7 +30,11 @@ interface CompiledJwtRule {
 
 /** The outcome of authentication. */
 export type JwtOutcome =
-  | { readonly ok: true; readonly principal: string | undefined; readonly claims: Readonly<Record<string, unknown>> | undefined }
+  | {
+      readonly ok: true;
+      readonly principal: string | undefined;
+      readonly claims: Readonly<Record<string, unknown>> | undefined;
+    }
   | { readonly ok: false; readonly body: string; readonly details: string };
 
 const ANONYMOUS: JwtOutcome = { ok: true, principal: undefined, claims: undefined };
@@ -51,7 +55,10 @@ export class JwtAuthenticator {
         throw new Error(`${path}[${i}].jwks: not JSON; give a JSON Web Key Set ({"keys": [...]})`);
       }
       const list = (keys as { keys?: unknown })?.keys;
-      if (!Array.isArray(list) || list.some((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string')) {
+      if (
+        !Array.isArray(list) ||
+        list.some((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string')
+      ) {
         throw new Error(`${path}[${i}].jwks: not a JSON Web Key Set; expected {"keys": [{"kty": ...}, ...]}`);
       }
       return { cfg, locations: locationsOf(cfg), keys: { keys: list as object[] }, keySet: undefined };
@@ -82,12 +89,19 @@ export class JwtAuthenticator {
     try {
       issuer = j.decodeJwt(token).iss;
     } catch {
-      return fail('Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections', 'Jwt_format_invalid');
+      return fail(
+        'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+        'Jwt_format_invalid',
+      );
     }
     // Several rules may share the token's location: the one for its issuer verifies it.
-    const rule = this.rules.find((r) => r.cfg.issuer === issuer && r.locations.some((l) => l.kind === loc.kind && l.name === loc.name));
+    const rule = this.rules.find(
+      (r) => r.cfg.issuer === issuer && r.locations.some((l) => l.kind === loc.kind && l.name === loc.name),
+    );
     if (!rule) return fail('Jwt issuer is not configured', 'Jwt_issuer_is_not_configured');
-    rule.keySet ??= j.createLocalJWKSet(rule.keys as Parameters<Jose['createLocalJWKSet']>[0]) as unknown as CompiledJwtRule['keySet'];
+    rule.keySet ??= j.createLocalJWKSet(
+      rule.keys as Parameters<Jose['createLocalJWKSet']>[0],
+    ) as unknown as CompiledJwtRule['keySet'];
     let payload: Record<string, unknown>;
     try {
       const res = await j.jwtVerify(token, rule.keySet as unknown as Parameters<Jose['jwtVerify']>[1], {
@@ -100,17 +114,23 @@ export class JwtAuthenticator {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ERR_JWT_EXPIRED') return fail('Jwt is expired', 'Jwt_is_expired');
-      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (err as { claim?: string }).claim === 'aud') return fail('Audiences in Jwt are not allowed', 'Audiences_in_Jwt_are_not_allowed');
-      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (err as { claim?: string }).claim === 'nbf') return fail('Jwt not yet valid', 'Jwt_not_yet_valid');
+      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (err as { claim?: string }).claim === 'aud')
+        return fail('Audiences in Jwt are not allowed', 'Audiences_in_Jwt_are_not_allowed');
+      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (err as { claim?: string }).claim === 'nbf')
+        return fail('Jwt not yet valid', 'Jwt_not_yet_valid');
       return fail('Jwt verification fails', 'Jwt_verification_fails');
     }
     const claims = spaceDelimited(payload, rule.cfg.spaceDelimitedClaims);
     if (!rule.cfg.forwardOriginalToken) removeToken(ex, loc);
-    if (rule.cfg.outputPayloadToHeader) ex.headers[rule.cfg.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    if (rule.cfg.outputPayloadToHeader)
+      ex.headers[rule.cfg.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(payload)).toString(
+        'base64url',
+      );
     for (const o of rule.cfg.outputClaimToHeaders ?? []) {
       const v = payload[o.claim];
       if (v === undefined) continue;
-      const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+      const text =
+        typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
       // A claim becomes a header value only if it is one: no CR/LF smuggled into the request head.
       if (!/[\r\n\0]/.test(text)) ex.headers[o.header.toLowerCase()] = text;
     }
@@ -126,10 +146,15 @@ function fail(body: string, detail: string): JwtOutcome {
 /** Istio's defaults: `Authorization: Bearer` and the `access_token` query parameter. */
 function locationsOf(cfg: JwtRuleConfig): Location[] {
   const out: Location[] = [];
-  for (const h of cfg.fromHeaders ?? []) out.push({ kind: 'header', name: h.name.toLowerCase(), prefix: h.prefix ?? '' });
+  for (const h of cfg.fromHeaders ?? [])
+    out.push({ kind: 'header', name: h.name.toLowerCase(), prefix: h.prefix ?? '' });
   for (const p of cfg.fromParams ?? []) out.push({ kind: 'param', name: p, prefix: '' });
   for (const c of cfg.fromCookies ?? []) out.push({ kind: 'cookie', name: c, prefix: '' });
-  if (out.length === 0) out.push({ kind: 'header', name: 'authorization', prefix: 'Bearer ' }, { kind: 'param', name: 'access_token', prefix: '' });
+  if (out.length === 0)
+    out.push(
+      { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+      { kind: 'param', name: 'access_token', prefix: '' },
+    );
   return out;
 }
 
@@ -139,7 +164,7 @@ function tokenAt(ex: Exchange, loc: Location): string | undefined {
     if (v === undefined) return undefined;
     if (loc.prefix === '') return v.trim() || undefined;
     // Envoy compares the prefix case-sensitively except for the usual `Bearer` scheme.
-    if (!v.startsWith(loc.prefix) && !(v.toLowerCase().startsWith(loc.prefix.toLowerCase()))) return undefined;
+    if (!v.startsWith(loc.prefix) && !v.toLowerCase().startsWith(loc.prefix.toLowerCase())) return undefined;
     return v.slice(loc.prefix.length).trim() || undefined;
   }
   if (loc.kind === 'param') return ex.queryParam(loc.name) || undefined;
@@ -157,7 +182,10 @@ function removeToken(ex: Exchange, loc: Location): void {
 }
 
 /** Claims listed in spaceDelimitedClaims (besides Istio's `scope` and `permission`) become lists. */
-function spaceDelimited(payload: Record<string, unknown>, extra: readonly string[] | undefined): Record<string, unknown> {
+function spaceDelimited(
+  payload: Record<string, unknown>,
+  extra: readonly string[] | undefined,
+): Record<string, unknown> {
   const names = ['scope', 'permission', ...(extra ?? [])];
   let out = payload;
   for (const n of names) {

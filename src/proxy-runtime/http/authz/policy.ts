@@ -60,7 +60,11 @@ interface CompiledPolicy {
 }
 
 const ALLOWED: AuthzDecision = { allowed: true, details: undefined, audit: undefined };
-const DENIED_NONE: AuthzDecision = { allowed: false, details: 'rbac_access_denied_matched_policy[none]', audit: undefined };
+const DENIED_NONE: AuthzDecision = {
+  allowed: false,
+  details: 'rbac_access_denied_matched_policy[none]',
+  audit: undefined,
+};
 
 /** A compiled set of policies for one listener. */
 export class AuthzPolicies {
@@ -69,23 +73,19 @@ export class AuthzPolicies {
   private readonly audit: CompiledRule[] = [];
   /** some ALLOW policy exists (even one without rules): no match means deny */
   private readonly hasAllow: boolean;
-  /** some rule reads the request's JWT (requestPrincipals, request.auth.*) */
-  readonly readsJwt: boolean;
 
   /** Compiles; throws an Error naming the field path (`policies[i].rules[j]...`) of anything invalid. */
   constructor(policies: readonly AuthzPolicyConfig[], path = 'policies') {
-    let readsJwt = false;
     const compiled: CompiledPolicy[] = policies.map((p, i) => ({
       action: p.action,
       rules: p.rules.map((r, j) => {
         const rulePath = `${path}[${i}].rules[${j}]`;
-        if (JSON.stringify(r).includes('"requestPrincipals"') || /request\.auth\./.test(JSON.stringify(r.when ?? []))) readsJwt = true;
         return compileRule(r, `${p.name}-rule[${j}]`, p.action, rulePath);
       }),
     }));
-    for (const p of compiled) (p.action === 'DENY' ? this.deny : p.action === 'ALLOW' ? this.allow : this.audit).push(...p.rules);
+    for (const p of compiled)
+      (p.action === 'DENY' ? this.deny : p.action === 'ALLOW' ? this.allow : this.audit).push(...p.rules);
     this.hasAllow = compiled.some((p) => p.action === 'ALLOW');
-    this.readsJwt = readsJwt;
   }
 
   /** Decides for an HTTP request (facts.http set) or a TCP connection (facts.http undefined). */
@@ -141,10 +141,30 @@ function compileRule(r: AuthzRuleConfig, id: string, action: 'ALLOW' | 'DENY' | 
   const parts = (tcp: boolean): Pred[] => {
     const out: Pred[] = [];
     if (r.from?.length) {
-      out.push(or(r.from.map((f, i) => and(fieldPreds(f.source ?? {}, SOURCE_FIELDS, tcp, `${path}.from[${i}].source`, () => (httpOnly = true))))));
+      out.push(
+        or(
+          r.from.map((f, i) =>
+            and(fieldPreds(f.source ?? {}, SOURCE_FIELDS, tcp, `${path}.from[${i}].source`, () => (httpOnly = true))),
+          ),
+        ),
+      );
     }
     if (r.to?.length) {
-      out.push(or(r.to.map((t, i) => and(fieldPreds(t.operation ?? {}, OPERATION_FIELDS, tcp, `${path}.to[${i}].operation`, () => (httpOnly = true))))));
+      out.push(
+        or(
+          r.to.map((t, i) =>
+            and(
+              fieldPreds(
+                t.operation ?? {},
+                OPERATION_FIELDS,
+                tcp,
+                `${path}.to[${i}].operation`,
+                () => (httpOnly = true),
+              ),
+            ),
+          ),
+        ),
+      );
     }
     r.when?.forEach((c, i) => {
       const p = conditionPred(c.key, c.values, c.notValues, `${path}.when[${i}]`);
@@ -183,7 +203,13 @@ const OPERATION_FIELDS: Record<string, FieldCompiler> = {
 };
 
 /** Predicates of one source or operation: `x` and `notX` for each field present. */
-function fieldPreds(obj: Record<string, readonly string[] | undefined>, fields: Record<string, FieldCompiler>, tcp: boolean, path: string, sawHttpOnly: () => void): Pred[] {
+function fieldPreds(
+  obj: Record<string, readonly string[] | undefined>,
+  fields: Record<string, FieldCompiler>,
+  tcp: boolean,
+  path: string,
+  sawHttpOnly: () => void,
+): Pred[] {
   const out: Pred[] = [];
   for (const [key, values] of Object.entries(obj)) {
     if (values === undefined) continue;
@@ -236,7 +262,9 @@ function pathGlob(pattern: string): StrPred {
     '^' +
       pattern
         .split(/(\{\*\*\}|\{\*\})/)
-        .map((part) => (part === '{**}' ? '.*' : part === '{*}' ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .map((part) =>
+          part === '{**}' ? '.*' : part === '{*}' ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
         .join('') +
       '$',
   );
@@ -289,7 +317,8 @@ function blocks(values: readonly string[], path: string): BlockList {
     const type = family === 6 ? 'ipv6' : 'ipv4';
     if (bits === undefined) return list.addAddress(addr!, type);
     const prefix = Number(bits);
-    if (!/^[0-9]+$/.test(bits) || prefix > (family === 6 ? 128 : 32)) throw new Error(`${path}[${i}]: "${v}" has an invalid prefix length`);
+    if (!/^[0-9]+$/.test(bits) || prefix > (family === 6 ? 128 : 32))
+      throw new Error(`${path}[${i}]: "${v}" has an invalid prefix length`);
     list.addSubnet(addr!, prefix, type);
   });
   return list;
@@ -343,10 +372,15 @@ function claimStrings(v: unknown): string[] {
 }
 
 /** Compiles one `when` condition; `httpOnly` for the request.* keys. */
-function conditionPred(key: string, values: readonly string[] | undefined, notValues: readonly string[] | undefined, path: string): { pred: Pred; httpOnly: boolean } {
+function conditionPred(
+  key: string,
+  values: readonly string[] | undefined,
+  notValues: readonly string[] | undefined,
+  path: string,
+): { pred: Pred; httpOnly: boolean } {
   const { get, httpOnly, ip } = conditionValue(key, path);
   const build = (vals: readonly string[]): Pred => {
-    if (ip) return onIp(blocks(vals, path), (f) => (get(f)[0] ?? ''));
+    if (ip) return onIp(blocks(vals, path), (f) => get(f)[0] ?? '');
     const ms = vals.map((v) => glob(v));
     return (f) => {
       for (const v of get(f)) for (const m of ms) if (m(v)) return true;
@@ -362,7 +396,10 @@ function conditionPred(key: string, values: readonly string[] | undefined, notVa
   return { pred: and(preds), httpOnly };
 }
 
-function conditionValue(key: string, path: string): { get: (f: AuthzFacts) => string[]; httpOnly: boolean; ip: boolean } {
+function conditionValue(
+  key: string,
+  path: string,
+): { get: (f: AuthzFacts) => string[]; httpOnly: boolean; ip: boolean } {
   const one = (fn: (f: AuthzFacts) => string | undefined) => (f: AuthzFacts) => {
     const v = fn(f);
     return v === undefined ? [] : [v];
@@ -403,9 +440,4 @@ function conditionValue(key: string, path: string): { get: (f: AuthzFacts) => st
     default:
       throw new Error(`${path}.key: "${key}" is not a condition key the proxy evaluates`);
   }
-}
-
-/** Exposed for `meshctl authz check` and tests: whether a rule's TCP form can ever match. */
-export function ruleAppliesToTcp(rule: AuthzRuleConfig, action: 'ALLOW' | 'DENY' | 'AUDIT'): boolean {
-  return compileRule(rule, 'x', action, 'rule').tcp !== null;
 }

@@ -16,11 +16,13 @@ const withFaults: HttpLayer = (next) => async (ex) => {
   const f = ex.route!.fault!;
   if (f.delayMs > 0 && chance(f.delayFraction)) {
     ex.flag(Flags.faultDelay);
-    if (!(await sleepFor(ex, f.delayMs))) throw new UpstreamFailure('downstream-closed', 'downstream closed during fault delay');
+    if (!(await sleepFor(ex, f.delayMs)))
+      throw new UpstreamFailure('downstream-closed', 'downstream closed during fault delay');
   }
   if ((f.abortStatus !== undefined || f.abortGrpcStatus !== undefined) && chance(f.abortFraction)) {
     ex.flag(Flags.faultAbort);
-    if (ex.isGrpc() && f.abortGrpcStatus !== undefined) return grpcLocalResponse(f.abortGrpcStatus, 'fault filter abort');
+    if (ex.isGrpc() && f.abortGrpcStatus !== undefined)
+      return grpcLocalResponse(f.abortGrpcStatus, 'fault filter abort');
     return localResponse(f.abortStatus ?? 503, 'fault filter abort');
   }
   return next(ex);

@@ -80,7 +80,12 @@ export function compileRetry(cfg: RetryPolicyConfig): CompiledRetry {
  * trailers-only answer (the status in the response head, as Envoy reads it) and applies to any
  * method: every gRPC call is a POST, and these statuses are the server declining the call.
  */
-export function retriableStatus(p: CompiledRetry, status: number, idempotent: boolean, headers?: Readonly<Record<string, unknown>>): boolean {
+export function retriableStatus(
+  p: CompiledRetry,
+  status: number,
+  idempotent: boolean,
+  headers?: Readonly<Record<string, unknown>>,
+): boolean {
   if (p.grpcStatuses.size > 0 && headers !== undefined) {
     const g = headers['grpc-status'];
     if (typeof g === 'string' && p.grpcStatuses.has(g.trim())) return true;

@@ -37,7 +37,9 @@ export function compileCors(c: CorsPolicyConfig): CompiledCors {
 
 /** Whether the request is a CORS preflight. */
 export function isPreflight(method: string, headers: HeaderMap): boolean {
-  return method === 'OPTIONS' && typeof headers.origin === 'string' && headers['access-control-request-method'] !== undefined;
+  return (
+    method === 'OPTIONS' && typeof headers.origin === 'string' && headers['access-control-request-method'] !== undefined
+  );
 }
 
 /** The proxy's answer to a preflight, or undefined to forward it. */
@@ -58,6 +60,7 @@ export function decorateResponse(cors: CompiledCors, origin: string, res: ProxyR
   if (cors.credentials) res.headers['access-control-allow-credentials'] = 'true';
   if (cors.expose) res.headers['access-control-expose-headers'] = cors.expose;
   const vary = res.headers.vary;
-  res.headers.vary = typeof vary === 'string' && vary ? (/\borigin\b/i.test(vary) ? vary : `${vary}, origin`) : 'origin';
+  res.headers.vary =
+    typeof vary === 'string' && vary ? (/\borigin\b/i.test(vary) ? vary : `${vary}, origin`) : 'origin';
   return res;
 }

@@ -31,17 +31,33 @@ export const routeLayer: HttpLayer = (next) => (ex) => {
   return routed(next, ex, route, matched);
 };
 
-function routed(next: Parameters<HttpLayer>[0], ex: Parameters<ReturnType<HttpLayer>>[0], route: CompiledRoute, matched: CompiledMatch | undefined): Promise<ProxyResponse> {
+function routed(
+  next: Parameters<HttpLayer>[0],
+  ex: Parameters<ReturnType<HttpLayer>>[0],
+  route: CompiledRoute,
+  matched: CompiledMatch | undefined,
+): Promise<ProxyResponse> {
   if (route.redirect) {
     const r = route.redirect;
     const q = ex.path.indexOf('?');
-    let path = r.uri ?? ex.pathOnly();
+    const prefix = matched?.uriPrefix;
+    const current = ex.pathOnly();
+    let path =
+      r.prefixRewrite !== undefined && prefix !== undefined && current.startsWith(prefix)
+        ? r.prefixRewrite + current.slice(prefix.length)
+        : (r.uri ?? current);
     if (q >= 0 && !path.includes('?')) path += ex.path.slice(q);
     let authority = r.authority ?? ex.authority;
+    const requestPort = /:(\d+)$/.exec(ex.authority)?.[1];
     if (r.port !== undefined) authority = `${authority.replace(/:\d+$/, '')}:${r.port}`;
+    else if (r.derivePort === 'FROM_PROTOCOL_DEFAULT') authority = authority.replace(/:\d+$/, '');
+    else if (r.derivePort === 'FROM_REQUEST_PORT' && requestPort !== undefined)
+      authority = `${authority.replace(/:\d+$/, '')}:${requestPort}`;
     // httpsRedirect: the http default port does not carry over to https (as Envoy).
     else if (r.scheme === 'https' && authority.endsWith(':80')) authority = authority.slice(0, -3);
-    return Promise.resolve(localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }));
+    return Promise.resolve(
+      localResponse(r.redirectCode ?? 301, null, { location: `${r.scheme ?? ex.scheme}://${authority}${path}` }),
+    );
   }
   if (route.directResponse) {
     if (route.directResponse.flag) ex.flag(route.directResponse.flag);
@@ -56,6 +72,11 @@ function routed(next: Parameters<HttpLayer>[0], ex: Parameters<ReturnType<HttpLa
       const prefix = matched?.uriPrefix;
       const rewritten = prefix !== undefined && path.startsWith(prefix) ? rw.uri + path.slice(prefix.length) : rw.uri;
       ex.path = (rewritten.startsWith('/') ? rewritten : '/' + rewritten).replace(/^\/\/+/, '/') + query;
+    }
+    if (route.uriRegex) {
+      const q = ex.path.indexOf('?');
+      const query = q >= 0 ? ex.path.slice(q) : '';
+      ex.path = route.uriRegex.re.matcher(ex.pathOnly()).replaceAll(route.uriRegex.replacement) + query;
     }
     if (rw.authority !== undefined) ex.authority = rw.authority;
   }

@@ -7,6 +7,7 @@
 import { compileCors, type CompiledCors } from './cors.js';
 import type { RouteConfigConfig, RouteMatchConfig, RouteSpec } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
+import { RE2JS } from 're2js';
 import type { ClusterRuntime } from '../../clusters/cluster.js';
 import type { Exchange } from '../exchange.js';
 import { compileHeaderOps, type HeaderOps } from '../headers/header-ops.js';
@@ -40,7 +41,14 @@ export interface CompiledRoute {
   /** Linkerd-style budget shared by the routes to the same cluster */
   readonly budget: RetryBudget | undefined;
   readonly fault: CompiledFault | undefined;
-  readonly mirror: { readonly cluster: ClusterRuntime; readonly subset: string | undefined; readonly fraction: number } | undefined;
+  /** Every mirror destination (Istio `mirror` and each of `mirrors`), each with its share. */
+  readonly mirrors: readonly {
+    readonly cluster: ClusterRuntime;
+    readonly subset: string | undefined;
+    readonly fraction: number;
+  }[];
+  /** rewrite.uriRegex compiled: the RE2 pattern and the replacement in re2js's `$1` syntax. */
+  readonly uriRegex: { readonly re: RE2JS; readonly replacement: string } | undefined;
   readonly requestHeaders: HeaderOps;
   readonly responseHeaders: HeaderOps;
   readonly cors: CompiledCors | undefined;
@@ -78,7 +86,13 @@ function compileMatch(m: RouteMatchConfig): CompiledMatch {
   const headerTest = (name: string, p: ValuePredicate, negate: boolean) => {
     const n = name.toLowerCase();
     const read =
-      n === ':path' ? (ex: Exchange) => ex.path : n === ':method' ? (ex: Exchange) => ex.method : n === ':authority' ? (ex: Exchange) => ex.authority : (ex: Exchange) => ex.header(n);
+      n === ':path'
+        ? (ex: Exchange) => ex.path
+        : n === ':method'
+          ? (ex: Exchange) => ex.method
+          : n === ':authority'
+            ? (ex: Exchange) => ex.authority
+            : (ex: Exchange) => ex.header(n);
     tests.push(negate ? (ex) => !p(read(ex)) : (ex) => p(read(ex)));
   };
   for (const [name, hm] of Object.entries(m.headers ?? {})) headerTest(name, compileHeaderMatch(hm), false);
@@ -136,7 +150,18 @@ function compileRoute(r: RouteSpec, vhost: string, index: number, deps: RouteDep
     retry: r.retries ? compileRetry(r.retries) : undefined,
     budget: r.retries?.budget && r.route?.[0] ? deps.budgetFor(r.route[0].cluster, r.retries.budget) : undefined,
     fault: r.fault ? compileFault(r.fault) : undefined,
-    mirror: r.mirror ? { cluster: clusters.get(r.mirror.cluster)!, subset: r.mirror.subset, fraction: (r.mirror.percentage?.value ?? 100) / 100 } : undefined,
+    mirrors: [...(r.mirror ? [r.mirror] : []), ...(r.mirrors ?? [])].map((m) => ({
+      cluster: clusters.get(m.cluster)!,
+      subset: m.subset,
+      fraction: (m.percentage?.value ?? 100) / 100,
+    })),
+    // Envoy's substitution writes groups as \1; re2js replaceAll takes $1 (a literal $ is $$).
+    uriRegex: r.rewrite?.uriRegex
+      ? {
+          re: RE2JS.compile(r.rewrite.uriRegex.match),
+          replacement: r.rewrite.uriRegex.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1'),
+        }
+      : undefined,
     requestHeaders: compileHeaderOps(r.headers?.request),
     responseHeaders: compileHeaderOps(r.headers?.response),
     cors: r.cors ? compileCors(r.cors) : undefined,
@@ -155,7 +180,10 @@ export class RouteTable {
     deps: RouteDeps,
   ) {
     for (const vh of cfg.virtualHosts) {
-      const rt: VirtualHostRuntime = { name: vh.name, routes: vh.routes.map((r, i) => compileRoute(r, vh.name, i, deps)) };
+      const rt: VirtualHostRuntime = {
+        name: vh.name,
+        routes: vh.routes.map((r, i) => compileRoute(r, vh.name, i, deps)),
+      };
       for (const d of vh.domains) {
         const domain = d.toLowerCase();
         if (domain === '*') this.wildcard ??= rt;
@@ -186,7 +214,10 @@ export class RouteTable {
   }
 
   /** The first matching route and the match block that accepted it; undefined: no route (NR). */
-  match(ex: Exchange, nodeLabels: Readonly<Record<string, string>>): { route: CompiledRoute; matched: CompiledMatch | undefined } | undefined {
+  match(
+    ex: Exchange,
+    nodeLabels: Readonly<Record<string, string>>,
+  ): { route: CompiledRoute; matched: CompiledMatch | undefined } | undefined {
     const vh = this.virtualHost(ex.authority);
     if (!vh) return undefined;
     for (const route of vh.routes) {

@@ -13,7 +13,9 @@ export function compileStringMatch(m: StringMatchConfig, ignoreCase = false): Va
   }
   if (m.prefix !== undefined) {
     const want = ignoreCase ? m.prefix.toLowerCase() : m.prefix;
-    return ignoreCase ? (v) => v !== undefined && v.toLowerCase().startsWith(want) : (v) => v !== undefined && v.startsWith(want);
+    return ignoreCase
+      ? (v) => v !== undefined && v.toLowerCase().startsWith(want)
+      : (v) => v !== undefined && v.startsWith(want);
   }
   const re = RE2JS.compile(m.regex!, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   return (v) => v !== undefined && re.matches(v);

@@ -11,7 +11,17 @@ import { connect as netConnect, createServer as createNetServer } from 'node:net
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { makeTestCa, makeTestLeaf } from '../../../support/tls.js';
-import { Agent, closeAfter, eventually, freePort, metricValue, send, startProxy, startUpstream } from '../../support.js';
+import { client as grpcClient, startGrpcServer, unary } from '../../grpc-support.js';
+import {
+  Agent,
+  closeAfter,
+  eventually,
+  freePort,
+  metricValue,
+  send,
+  startProxy,
+  startUpstream,
+} from '../../support.js';
 
 const USER_ID = 'spiffe://cluster.local/ns/default/sa/user-service';
 const OTHER_ID = 'spiffe://cluster.local/ns/shop/sa/cart';
@@ -29,16 +39,26 @@ beforeAll(async () => {
     return p;
   };
   files = { ca: w('ca.pem', ca.cert) };
-  for (const [name, id] of [['user', USER_ID], ['other', OTHER_ID], ['server', SERVER_ID]] as const) {
+  for (const [name, id] of [
+    ['user', USER_ID],
+    ['other', OTHER_ID],
+    ['server', SERVER_ID],
+  ] as const) {
     const leaf = await makeTestLeaf(ca, { uri: [id] });
     files[`${name}Cert`] = w(`${name}.pem`, leaf.cert);
     files[`${name}Key`] = w(`${name}.key`, leaf.key);
   }
   const { publicKey, privateKey } = await generateKeyPair('RS256');
-  signer = { key: privateKey, jwks: JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] }) };
+  signer = {
+    key: privateKey,
+    jwks: JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] }),
+  };
 });
 
-function token(claims: Record<string, unknown>, o: { iss?: string; exp?: string | number; kid?: string } = {}): Promise<string> {
+function token(
+  claims: Record<string, unknown>,
+  o: { iss?: string; exp?: string | number; kid?: string } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: o.kid ?? 'k1' })
     .setIssuer(o.iss ?? 'https://auth.example.com')
@@ -54,9 +74,18 @@ function serverSidecar(appPort: number, tcpPort: number, inboundPort: number, au
     node: { workload: 'product-service', namespace: 'default', labels: { app: 'product-service' } },
     identity: { certChain: files.serverCert, privateKey: files.serverKey, trustRoots: files.ca },
     listeners: [
-      { name: 'inbound', address: '127.0.0.1', port: inboundPort, direction: 'inbound', chains: [{ routeConfig: 'inbound', tcpCluster: 'app-tcp', tls: 'strict' }], authz },
+      {
+        name: 'inbound',
+        address: '127.0.0.1',
+        port: inboundPort,
+        direction: 'inbound',
+        chains: [{ routeConfig: 'inbound', tcpCluster: 'app-tcp', tls: 'strict' }],
+        authz,
+      },
     ],
-    routes: [{ name: 'inbound', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] }],
+    routes: [
+      { name: 'inbound', virtualHosts: [{ name: 'app', domains: ['*'], routes: [{ route: [{ cluster: 'app' }] }] }] },
+    ],
     clusters: [
       { name: 'app', endpoints: [{ address: '127.0.0.1', port: appPort }] },
       { name: 'app-tcp', endpoints: [{ address: '127.0.0.1', port: tcpPort }] },
@@ -65,7 +94,12 @@ function serverSidecar(appPort: number, tcpPort: number, inboundPort: number, au
 }
 
 function clientSidecar(who: 'user' | 'other', inboundPort: number) {
-  const ep = { address: '127.0.0.1', port: inboundPort, identity: SERVER_ID, labels: { app: 'product-service', namespace: 'default' } };
+  const ep = {
+    address: '127.0.0.1',
+    port: inboundPort,
+    identity: SERVER_ID,
+    labels: { app: 'product-service', namespace: 'default' },
+  };
   return {
     apiVersion: 'proxy.meshctl.dev/v1',
     version: 'client-1',
@@ -75,8 +109,15 @@ function clientSidecar(who: 'user' | 'other', inboundPort: number) {
       { name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'out' }] },
       { name: 'out-tcp', port: 0, direction: 'outbound', chains: [{ protocol: 'tcp', tcpCluster: 'product' }] },
     ],
-    routes: [{ name: 'out', virtualHosts: [{ name: 'product', domains: ['*'], routes: [{ route: [{ cluster: 'product' }] }] }] }],
-    clusters: [{ name: 'product', service: 'product-service.default.svc.cluster.local', tls: 'mutual', endpoints: [ep] }],
+    routes: [
+      {
+        name: 'out',
+        virtualHosts: [{ name: 'product', domains: ['*'], routes: [{ route: [{ cluster: 'product' }] }] }],
+      },
+    ],
+    clusters: [
+      { name: 'product', service: 'product-service.default.svc.cluster.local', tls: 'mutual', endpoints: [ep] },
+    ],
   };
 }
 
@@ -107,7 +148,15 @@ async function mesh(authz: unknown, port?: number) {
   const server = await startProxy(serverSidecar(app.port, await tcpEcho(), inboundPort, authz));
   const user = await startProxy(clientSidecar('user', inboundPort));
   const other = await startProxy(clientSidecar('other', inboundPort));
-  return { app, server, inboundPort, user: user.proxy.listenerPort('out'), other: other.proxy.listenerPort('out'), userTcp: user.proxy.listenerPort('out-tcp'), otherTcp: other.proxy.listenerPort('out-tcp') };
+  return {
+    app,
+    server,
+    inboundPort,
+    user: user.proxy.listenerPort('out'),
+    other: other.proxy.listenerPort('out'),
+    userTcp: user.proxy.listenerPort('out-tcp'),
+    otherTcp: other.proxy.listenerPort('out-tcp'),
+  };
 }
 
 // The seed's second AuthorizationPolicy, as the control plane sends it.
@@ -115,8 +164,14 @@ const SEED_POLICY = {
   name: 'ns[default]-policy[product-service-policy]',
   action: 'ALLOW',
   rules: [
-    { from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: ['/products/*'] } }] },
-    { from: [{ source: { requestPrincipals: ['*'] } }], to: [{ operation: { methods: ['GET'], paths: ['/products/public/*'] } }] },
+    {
+      from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }],
+      to: [{ operation: { methods: ['GET', 'POST'], paths: ['/products/*'] } }],
+    },
+    {
+      from: [{ source: { requestPrincipals: ['*'] } }],
+      to: [{ operation: { methods: ['GET'], paths: ['/products/public/*'] } }],
+    },
   ],
 };
 
@@ -125,7 +180,10 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     const m = await mesh({ policies: [SEED_POLICY] });
     expect(await send(m.user, { path: '/products/1' })).toMatchObject({ status: 200, body: 'app saw GET /products/1' });
     expect(await send(m.user, { method: 'POST', path: '/products/1' })).toMatchObject({ status: 200 });
-    expect(await send(m.user, { method: 'DELETE', path: '/products/1' })).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+    expect(await send(m.user, { method: 'DELETE', path: '/products/1' })).toMatchObject({
+      status: 403,
+      body: 'RBAC: access denied',
+    });
     expect(await send(m.user, { path: '/admin' })).toMatchObject({ status: 403 });
     expect(await send(m.other, { path: '/products/1' })).toMatchObject({ status: 403, body: 'RBAC: access denied' });
     expect(await send(m.other, { method: 'DELETE', path: '/products/1' })).toMatchObject({ status: 403 });
@@ -140,27 +198,51 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
   it('the seed policy: any valid JWT may GET /products/public/*, no token or a bad one may not', async () => {
     const m = await mesh({
       policies: [SEED_POLICY],
-      jwtRules: [{ issuer: 'https://auth.example.com', jwks: signer.jwks, fromHeaders: [{ name: 'Authorization', prefix: 'Bearer ' }] }],
+      jwtRules: [
+        {
+          issuer: 'https://auth.example.com',
+          jwks: signer.jwks,
+          fromHeaders: [{ name: 'Authorization', prefix: 'Bearer ' }],
+        },
+      ],
     });
     const good = await token({ sub: 'alice' });
-    expect(await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${good}` } })).toMatchObject({ status: 200 });
+    expect(
+      await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${good}` } }),
+    ).toMatchObject({ status: 200 });
     // the token is verified, then not forwarded (forwardOriginalToken: false)
     expect(m.app.seen.at(-1)!.headers.authorization).toBeUndefined();
     expect(await send(m.other, { path: '/products/public/list' })).toMatchObject({ status: 403 });
-    expect(await send(m.other, { method: 'POST', path: '/products/public/list', headers: { authorization: `Bearer ${good}` } })).toMatchObject({ status: 403 });
+    expect(
+      await send(m.other, {
+        method: 'POST',
+        path: '/products/public/list',
+        headers: { authorization: `Bearer ${good}` },
+      }),
+    ).toMatchObject({ status: 403 });
     const forged = good.slice(0, -4) + (good.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-    expect(await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${forged}` } })).toMatchObject({ status: 401, body: 'Jwt verification fails' });
+    expect(
+      await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${forged}` } }),
+    ).toMatchObject({ status: 401, body: 'Jwt verification fails' });
     const expired = await token({ sub: 'alice' }, { exp: Math.floor(Date.now() / 1000) - 3600 });
-    expect(await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${expired}` } })).toMatchObject({ status: 401, body: 'Jwt is expired' });
+    expect(
+      await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${expired}` } }),
+    ).toMatchObject({ status: 401, body: 'Jwt is expired' });
     const stranger = await token({ sub: 'alice' }, { iss: 'https://evil.example.com' });
-    expect(await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${stranger}` } })).toMatchObject({ status: 401 });
+    expect(
+      await send(m.other, { path: '/products/public/list', headers: { authorization: `Bearer ${stranger}` } }),
+    ).toMatchObject({ status: 401 });
     expect(m.app.seen).toHaveLength(1);
   });
 
   it('DENY on /secret* wins over ALLOW, on the normalized path (no bypass with dot segments or escapes)', async () => {
     const m = await mesh({
       policies: [
-        { name: 'ns[default]-policy[deny-secret]', action: 'DENY', rules: [{ to: [{ operation: { paths: ['/secret*'] } }] }] },
+        {
+          name: 'ns[default]-policy[deny-secret]',
+          action: 'DENY',
+          rules: [{ to: [{ operation: { paths: ['/secret*'] } }] }],
+        },
         { name: 'ns[default]-policy[allow-all]', action: 'ALLOW', rules: [{}] },
       ],
     });
@@ -190,7 +272,9 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(await send(port, { agent })).toMatchObject({ status: 200 });
     const slow = send(port, { path: '/slow' });
     await eventually(() => app.seen.some((s) => s.url === '/slow'), 'the slow request reached the app');
-    const denyAll = serverSidecar(app.port, tcp, inbound, { policies: [{ name: 'ns[default]-policy[deny-all]', action: 'ALLOW', rules: [] }] });
+    const denyAll = serverSidecar(app.port, tcp, inbound, {
+      policies: [{ name: 'ns[default]-policy[deny-all]', action: 'ALLOW', rules: [] }],
+    });
     expect(await server.proxy.applyConfig({ ...denyAll, version: 'server-2' })).toMatchObject({ ok: true });
     expect(await send(port, { agent })).toMatchObject({ status: 403 });
     release();
@@ -207,8 +291,29 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
   it('source namespaces / notPrincipals, operation notMethods / hosts / ports, and when conditions on headers and source.namespace', async () => {
     const m = await mesh({
       policies: [
-        { name: 'ns[default]-policy[a]', action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['default'] } }], to: [{ operation: { notMethods: ['DELETE'], hosts: ['product-service*'] } }] }] },
-        { name: 'ns[default]-policy[b]', action: 'ALLOW', rules: [{ from: [{ source: { notPrincipals: ['cluster.local/ns/default/*'] } }], when: [{ key: 'request.headers[x-team]', values: ['cart'] }, { key: 'source.namespace', values: ['shop'] }] }] },
+        {
+          name: 'ns[default]-policy[a]',
+          action: 'ALLOW',
+          rules: [
+            {
+              from: [{ source: { namespaces: ['default'] } }],
+              to: [{ operation: { notMethods: ['DELETE'], hosts: ['product-service*'] } }],
+            },
+          ],
+        },
+        {
+          name: 'ns[default]-policy[b]',
+          action: 'ALLOW',
+          rules: [
+            {
+              from: [{ source: { notPrincipals: ['cluster.local/ns/default/*'] } }],
+              when: [
+                { key: 'request.headers[x-team]', values: ['cart'] },
+                { key: 'source.namespace', values: ['shop'] },
+              ],
+            },
+          ],
+        },
       ],
     });
     expect(await send(m.user, { host: 'product-service:8080' })).toMatchObject({ status: 200 });
@@ -220,17 +325,41 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
   });
 
   it('TCP: an L4 ALLOW rule admits its principal; an ALLOW rule needing HTTP fields never matches TCP; a DENY rule with HTTP fields still denies', async () => {
-    const l4 = await mesh({ policies: [{ name: 'ns[default]-policy[tcp]', action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }] }] }] });
+    const l4 = await mesh({
+      policies: [
+        {
+          name: 'ns[default]-policy[tcp]',
+          action: 'ALLOW',
+          rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }] }],
+        },
+      ],
+    });
     expect(await tcpExchange(l4.userTcp, 'hello')).toBe('echo:hello');
     expect(await tcpExchange(l4.otherTcp, 'hello')).toBe('');
     const log = l4.server.accessLog().filter((e) => e.protocol === 'tcp');
     expect(log.some((e) => e.connection_termination_details === 'rbac_access_denied_matched_policy[none]')).toBe(true);
 
-    const httpOnly = await mesh({ policies: [{ name: 'ns[default]-policy[get-only]', action: 'ALLOW', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] }] });
+    const httpOnly = await mesh({
+      policies: [
+        {
+          name: 'ns[default]-policy[get-only]',
+          action: 'ALLOW',
+          rules: [{ to: [{ operation: { methods: ['GET'] } }] }],
+        },
+      ],
+    });
     expect(await tcpExchange(httpOnly.userTcp, 'hello')).toBe('');
     expect(await send(httpOnly.user)).toMatchObject({ status: 200 });
 
-    const denyHttp = await mesh({ policies: [{ name: 'ns[default]-policy[deny-get]', action: 'DENY', rules: [{ from: [{ source: { namespaces: ['shop'] } }], to: [{ operation: { methods: ['GET'] } }] }] }] });
+    const denyHttp = await mesh({
+      policies: [
+        {
+          name: 'ns[default]-policy[deny-get]',
+          action: 'DENY',
+          rules: [{ from: [{ source: { namespaces: ['shop'] } }], to: [{ operation: { methods: ['GET'] } }] }],
+        },
+      ],
+    });
     expect(await tcpExchange(denyHttp.otherTcp, 'hello')).toBe('');
     expect(await tcpExchange(denyHttp.userTcp, 'hello')).toBe('echo:hello');
     expect(await send(denyHttp.other, { method: 'POST' })).toMatchObject({ status: 200 });
@@ -243,8 +372,18 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     const server = await startProxy(
       serverSidecar(app.port, await tcpEcho(), inbound, {
         policies: [
-          { name: 'ns[default]-policy[audit]', action: 'AUDIT', rules: [{ to: [{ operation: { paths: ['/audited'] } }] }] },
-          { name: 'ns[default]-policy[port]', action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['127.0.0.0/8'] } }], to: [{ operation: { ports: [String(inbound)] } }] }] },
+          {
+            name: 'ns[default]-policy[audit]',
+            action: 'AUDIT',
+            rules: [{ to: [{ operation: { paths: ['/audited'] } }] }],
+          },
+          {
+            name: 'ns[default]-policy[port]',
+            action: 'ALLOW',
+            rules: [
+              { from: [{ source: { ipBlocks: ['127.0.0.0/8'] } }], to: [{ operation: { ports: [String(inbound)] } }] },
+            ],
+          },
         ],
       }),
     );
@@ -253,7 +392,16 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(server.accessLog().at(-1)).toMatchObject({ rbac_audit_matched_policy: 'ns[default]-policy[audit]-rule[0]' });
     const elsewhere = await startProxy(
       serverSidecar(app.port, await tcpEcho(), await freePort(), {
-        policies: [{ name: 'ns[default]-policy[port]', action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['1'] } }] }, { from: [{ source: { notIpBlocks: ['127.0.0.0/8'] } }] }] }],
+        policies: [
+          {
+            name: 'ns[default]-policy[port]',
+            action: 'ALLOW',
+            rules: [
+              { to: [{ operation: { ports: ['1'] } }] },
+              { from: [{ source: { notIpBlocks: ['127.0.0.0/8'] } }] },
+            ],
+          },
+        ],
       }),
     );
     const user2 = await startProxy(clientSidecar('user', elsewhere.proxy.listenerPort('inbound')));
@@ -261,41 +409,82 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
   });
 
   it('the other source, operation and when fields decide on real traffic', async () => {
-    const deny = (name: string, rule: unknown) => ({ name: `ns[default]-policy[${name}]`, action: 'DENY', rules: [rule] });
+    const deny = (name: string, rule: unknown) => ({
+      name: `ns[default]-policy[${name}]`,
+      action: 'DENY',
+      rules: [rule],
+    });
     const m0 = { port: await freePort() };
-    const m = await mesh({
-      numTrustedProxies: 1,
-      policies: [
-        deny('sa', { from: [{ source: { serviceAccounts: ['shop/cart'] } }], to: [{ operation: { paths: ['/sa'] } }] }),
-        deny('not-ns', { from: [{ source: { notNamespaces: ['default'] } }], to: [{ operation: { paths: ['/not-ns'] } }] }),
-        deny('remote', { from: [{ source: { remoteIpBlocks: ['203.0.113.0/24'] } }] }),
-        deny('not-remote', { from: [{ source: { notRemoteIpBlocks: ['127.0.0.0/8', '198.51.100.0/24'] } }] }),
-        deny('not-hosts', { to: [{ operation: { notHosts: ['product-service', 'product-service.*'] } }] }),
-        deny('not-paths', { to: [{ operation: { notPaths: ['/sa', '/not-ns', '/ok*', '/cond/*'] } }] }),
-        deny('not-ports', { to: [{ operation: { notPorts: [String(m0.port)] } }] }),
-        deny('source-ip', { to: [{ operation: { paths: ['/cond/source-ip'] } }], when: [{ key: 'source.ip', values: ['127.0.0.1/32'] }] }),
-        deny('remote-ip', { to: [{ operation: { paths: ['/cond/remote-ip'] } }], when: [{ key: 'remote.ip', notValues: ['198.51.100.7'] }] }),
-        deny('dest-ip', { to: [{ operation: { paths: ['/cond/dest-ip'] } }], when: [{ key: 'destination.ip', values: ['127.0.0.1'] }] }),
-        deny('dest-port', { to: [{ operation: { paths: ['/cond/dest-port'] } }], when: [{ key: 'destination.port', values: [String(m0.port)] }] }),
-        deny('source-principal', { to: [{ operation: { paths: ['/cond/principal'] } }], when: [{ key: 'source.principal', values: ['cluster.local/ns/shop/*'] }] }),
-        deny('td', { from: [{ source: { trustDomains: ['cluster.local'] } }], to: [{ operation: { paths: ['/cond/td'] } }] }),
-        deny('not-td', { from: [{ source: { notTrustDomains: ['cluster.local'] } }] }),
-        deny('not-sa', { from: [{ source: { notServiceAccounts: ['default/user-service'] } }], to: [{ operation: { paths: ['/cond/not-sa'] } }] }),
-      ],
-    }, m0.port);
+    const m = await mesh(
+      {
+        numTrustedProxies: 1,
+        policies: [
+          deny('sa', {
+            from: [{ source: { serviceAccounts: ['shop/cart'] } }],
+            to: [{ operation: { paths: ['/sa'] } }],
+          }),
+          deny('not-ns', {
+            from: [{ source: { notNamespaces: ['default'] } }],
+            to: [{ operation: { paths: ['/not-ns'] } }],
+          }),
+          deny('remote', { from: [{ source: { remoteIpBlocks: ['203.0.113.0/24'] } }] }),
+          deny('not-remote', { from: [{ source: { notRemoteIpBlocks: ['127.0.0.0/8', '198.51.100.0/24'] } }] }),
+          deny('not-hosts', { to: [{ operation: { notHosts: ['product-service', 'product-service.*'] } }] }),
+          deny('not-paths', { to: [{ operation: { notPaths: ['/sa', '/not-ns', '/ok*', '/cond/*'] } }] }),
+          deny('not-ports', { to: [{ operation: { notPorts: [String(m0.port)] } }] }),
+          deny('source-ip', {
+            to: [{ operation: { paths: ['/cond/source-ip'] } }],
+            when: [{ key: 'source.ip', values: ['127.0.0.1/32'] }],
+          }),
+          deny('remote-ip', {
+            to: [{ operation: { paths: ['/cond/remote-ip'] } }],
+            when: [{ key: 'remote.ip', notValues: ['198.51.100.7'] }],
+          }),
+          deny('dest-ip', {
+            to: [{ operation: { paths: ['/cond/dest-ip'] } }],
+            when: [{ key: 'destination.ip', values: ['127.0.0.1'] }],
+          }),
+          deny('dest-port', {
+            to: [{ operation: { paths: ['/cond/dest-port'] } }],
+            when: [{ key: 'destination.port', values: [String(m0.port)] }],
+          }),
+          deny('source-principal', {
+            to: [{ operation: { paths: ['/cond/principal'] } }],
+            when: [{ key: 'source.principal', values: ['cluster.local/ns/shop/*'] }],
+          }),
+          deny('td', {
+            from: [{ source: { trustDomains: ['cluster.local'] } }],
+            to: [{ operation: { paths: ['/cond/td'] } }],
+          }),
+          deny('not-td', { from: [{ source: { notTrustDomains: ['cluster.local'] } }] }),
+          deny('not-sa', {
+            from: [{ source: { notServiceAccounts: ['default/user-service'] } }],
+            to: [{ operation: { paths: ['/cond/not-sa'] } }],
+          }),
+        ],
+      },
+      m0.port,
+    );
     const ok = { host: 'product-service', headers: { 'x-forwarded-for': '198.51.100.7' } };
     expect(await send(m.user, { ...ok, path: '/ok' })).toMatchObject({ status: 200 });
     expect(await send(m.other, { ...ok, path: '/sa' })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/sa' })).toMatchObject({ status: 200 });
     expect(await send(m.other, { ...ok, path: '/not-ns' })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/not-ns' })).toMatchObject({ status: 200 });
-    expect(await send(m.user, { ...ok, path: '/ok', headers: { 'x-forwarded-for': '203.0.113.9' } })).toMatchObject({ status: 403 });
-    expect(await send(m.user, { ...ok, path: '/ok', headers: { 'x-forwarded-for': '192.0.2.1' } })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { ...ok, path: '/ok', headers: { 'x-forwarded-for': '203.0.113.9' } })).toMatchObject({
+      status: 403,
+    });
+    expect(await send(m.user, { ...ok, path: '/ok', headers: { 'x-forwarded-for': '192.0.2.1' } })).toMatchObject({
+      status: 403,
+    });
     expect(await send(m.user, { ...ok, path: '/ok', host: 'elsewhere' })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/other' })).toMatchObject({ status: 403 });
-    for (const c of ['source-ip', 'dest-ip', 'dest-port']) expect(await send(m.user, { ...ok, path: `/cond/${c}` }), c).toMatchObject({ status: 403 });
+    for (const c of ['source-ip', 'dest-ip', 'dest-port'])
+      expect(await send(m.user, { ...ok, path: `/cond/${c}` }), c).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/cond/remote-ip' })).toMatchObject({ status: 200 });
-    expect(await send(m.user, { ...ok, path: '/cond/remote-ip', headers: { 'x-forwarded-for': '198.51.100.8' } })).toMatchObject({ status: 403 });
+    expect(
+      await send(m.user, { ...ok, path: '/cond/remote-ip', headers: { 'x-forwarded-for': '198.51.100.8' } }),
+    ).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 200 });
     expect(await send(m.other, { ...ok, path: '/cond/principal' })).toMatchObject({ status: 403 });
     expect(await send(m.user, { ...ok, path: '/cond/td' })).toMatchObject({ status: 403 });
@@ -303,10 +492,35 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(await send(m.other, { ...ok, path: '/cond/not-sa' })).toMatchObject({ status: 403 });
   });
 
+  it('gRPC callers get PERMISSION_DENIED (7) in trailers, as Envoy converts the 403 for them', async () => {
+    const grpcPort = await startGrpcServer();
+    const inbound = await freePort();
+    const policy = {
+      name: 'ns[default]-policy[users-only]',
+      action: 'ALLOW',
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/user-service'] } }] }],
+    };
+    const server = await startProxy(serverSidecar(grpcPort, await tcpEcho(), inbound, { policies: [policy] }));
+    const user = await startProxy(clientSidecar('user', inbound));
+    const other = await startProxy(clientSidecar('other', inbound));
+    const allowed = await unary(grpcClient(user.proxy.listenerPort('out')), 'Echo', 'hi');
+    expect(allowed.err).toBeNull();
+    const refused = await unary(grpcClient(other.proxy.listenerPort('out')), 'Echo', 'hi');
+    expect(refused.err?.code).toBe(7);
+    expect(refused.err?.details).toBe('RBAC: access denied');
+    expect(server.accessLog().at(-1)).toMatchObject({
+      response_code_details: 'rbac_access_denied_matched_policy[none]',
+    });
+  });
+
   it('presence: REQUIRED refuses a request without a token (401 Jwt is missing)', async () => {
-    const m = await mesh({ jwtRules: [{ issuer: 'https://auth.example.com', jwks: signer.jwks, presence: 'REQUIRED' }] });
+    const m = await mesh({
+      jwtRules: [{ issuer: 'https://auth.example.com', jwks: signer.jwks, presence: 'REQUIRED' }],
+    });
     expect(await send(m.user)).toMatchObject({ status: 401, body: 'Jwt is missing' });
-    expect(await send(m.user, { headers: { authorization: `Bearer ${await token({ sub: 'alice' })}` } })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { headers: { authorization: `Bearer ${await token({ sub: 'alice' })}` } })).toMatchObject(
+      { status: 200 },
+    );
   });
 
   it('JWT rule fields and request.auth conditions: audiences, fromParams, fromCookies, forwarding and output headers, claims', async () => {
@@ -330,7 +544,10 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
           name: 'ns[default]-policy[jwt]',
           action: 'ALLOW',
           rules: [
-            { from: [{ source: { requestPrincipals: ['https://auth.example.com/alice'] } }], to: [{ operation: { paths: ['/alice'] } }] },
+            {
+              from: [{ source: { requestPrincipals: ['https://auth.example.com/alice'] } }],
+              to: [{ operation: { paths: ['/alice'] } }],
+            },
             { from: [{ source: { notRequestPrincipals: ['*'] } }], to: [{ operation: { paths: ['/anonymous'] } }] },
             {
               to: [{ operation: { paths: ['/claims'] } }],
@@ -351,27 +568,66 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     const seen = m.app.seen.at(-1)!;
     expect(seen.headers['x-jwt']).toBe(alice);
     expect(seen.headers['x-user']).toBe('alice');
-    expect(JSON.parse(Buffer.from(String(seen.headers['x-jwt-payload']), 'base64url').toString())).toMatchObject({ sub: 'alice', iss: 'https://auth.example.com' });
+    expect(JSON.parse(Buffer.from(String(seen.headers['x-jwt-payload']), 'base64url').toString())).toMatchObject({
+      sub: 'alice',
+      iss: 'https://auth.example.com',
+    });
     expect(await send(m.user, { path: `/alice?token=${alice}` })).toMatchObject({ status: 200 });
-    expect(await send(m.user, { path: '/alice', headers: { cookie: `a=b; session=${alice}` } })).toMatchObject({ status: 200 });
-    expect(await send(m.user, { path: '/alice', headers: { 'x-jwt': await token({ sub: 'alice', aud: 'other' }) } })).toMatchObject({ status: 401, body: 'Audiences in Jwt are not allowed' });
-    expect(await send(m.user, { path: '/alice', headers: { 'x-jwt': await token({ sub: 'bob', aud: 'shop' }) } })).toMatchObject({ status: 403 });
+    expect(await send(m.user, { path: '/alice', headers: { cookie: `a=b; session=${alice}` } })).toMatchObject({
+      status: 200,
+    });
+    expect(
+      await send(m.user, { path: '/alice', headers: { 'x-jwt': await token({ sub: 'alice', aud: 'other' }) } }),
+    ).toMatchObject({ status: 401, body: 'Audiences in Jwt are not allowed' });
+    expect(
+      await send(m.user, { path: '/alice', headers: { 'x-jwt': await token({ sub: 'bob', aud: 'shop' }) } }),
+    ).toMatchObject({ status: 403 });
     expect(await send(m.user, { path: '/anonymous' })).toMatchObject({ status: 200 });
     expect(await send(m.user, { path: '/anonymous', headers: { 'x-jwt': alice } })).toMatchObject({ status: 403 });
-    const bob = await token({ sub: 'bob', aud: ['shop', 'x'], azp: 'web-app', roles: 'reader admin', org: { team: 'payments' } });
+    const bob = await token({
+      sub: 'bob',
+      aud: ['shop', 'x'],
+      azp: 'web-app',
+      roles: 'reader admin',
+      org: { team: 'payments' },
+    });
     expect(await send(m.user, { path: '/claims', headers: { 'x-jwt': bob } })).toMatchObject({ status: 200 });
-    const notAdmin = await token({ sub: 'bob', aud: 'shop', azp: 'web-app', roles: 'reader', org: { team: 'payments' } });
+    const notAdmin = await token({
+      sub: 'bob',
+      aud: 'shop',
+      azp: 'web-app',
+      roles: 'reader',
+      org: { team: 'payments' },
+    });
     expect(await send(m.user, { path: '/claims', headers: { 'x-jwt': notAdmin } })).toMatchObject({ status: 403 });
     const otherTeam = await token({ sub: 'bob', aud: 'shop', azp: 'web-app', roles: 'admin', org: { team: 'growth' } });
     expect(await send(m.user, { path: '/claims', headers: { 'x-jwt': otherTeam } })).toMatchObject({ status: 403 });
   });
 
   it('connection.sni: the SNI a TLS client with a mesh certificate asked for', async () => {
-    const m = await mesh({ policies: [{ name: 'ns[default]-policy[sni]', action: 'ALLOW', rules: [{ when: [{ key: 'connection.sni', values: ['product.internal'] }] }] }] });
+    const m = await mesh({
+      policies: [
+        {
+          name: 'ns[default]-policy[sni]',
+          action: 'ALLOW',
+          rules: [{ when: [{ key: 'connection.sni', values: ['product.internal'] }] }],
+        },
+      ],
+    });
     const viaTls = (servername: string) =>
       new Promise<string>((resolve, reject) => {
-        const c = tlsConnect({ host: '127.0.0.1', port: m.inboundPort, servername, ca: readFileSync(files.ca!), cert: readFileSync(files.userCert!), key: readFileSync(files.userKey!), ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }, () =>
-          c.write('GET / HTTP/1.1\r\nhost: product-service\r\nconnection: close\r\n\r\n'),
+        const c = tlsConnect(
+          {
+            host: '127.0.0.1',
+            port: m.inboundPort,
+            servername,
+            ca: readFileSync(files.ca!),
+            cert: readFileSync(files.userCert!),
+            key: readFileSync(files.userKey!),
+            ALPNProtocols: ['http/1.1'],
+            checkServerIdentity: () => undefined,
+          },
+          () => c.write('GET / HTTP/1.1\r\nhost: product-service\r\nconnection: close\r\n\r\n'),
         );
         let got = '';
         c.on('data', (d) => (got += d.toString()));
@@ -384,11 +640,13 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
 
   it('a config with a bad CIDR or a JWKS that is not one is refused (NACK), naming the field', async () => {
     const { proxy } = await startProxy(serverSidecar(1, 1, await freePort(), { policies: [] }));
-    const bad = serverSidecar(1, 1, await freePort(), { policies: [{ name: 'p', action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['10.0.0.300/8'] } }] }] }] });
-    const r = await proxy.applyConfig({ ...bad, version: "bad-1" });
+    const bad = serverSidecar(1, 1, await freePort(), {
+      policies: [{ name: 'p', action: 'ALLOW', rules: [{ from: [{ source: { ipBlocks: ['10.0.0.300/8'] } }] }] }],
+    });
+    const r = await proxy.applyConfig({ ...bad, version: 'bad-1' });
     expect(r).toMatchObject({ ok: false });
     expect(JSON.stringify(r)).toContain('ipBlocks[0]');
     const badJwks = serverSidecar(1, 1, await freePort(), { jwtRules: [{ issuer: 'x', jwks: '{"nokeys": true}' }] });
-    expect(JSON.stringify(await proxy.applyConfig({ ...badJwks, version: "bad-2" }))).toContain('jwtRules[0].jwks');
+    expect(JSON.stringify(await proxy.applyConfig({ ...badJwks, version: 'bad-2' }))).toContain('jwtRules[0].jwks');
   });
 });
