@@ -20,7 +20,7 @@ import {
   SIDECAR_NODE_FLAGS,
   TOKEN_AUDIENCE,
 } from '../protocol/well-known.js';
-import { MANAGED_BY, type KubeObject } from './manifests.js';
+import { MANAGED_BY, type KubeObject } from './objects.js';
 import type { GatewayValues, InstallValues } from './values.js';
 
 /** The two gateways install knows. */

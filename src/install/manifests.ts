@@ -15,14 +15,11 @@ import {
   PROXY_UID,
 } from '../protocol/well-known.js';
 import { renderGateways } from './gateways.js';
+import { MANAGED_BY, type KubeObject } from './objects.js';
 import type { InstallValues } from './values.js';
 
 /** A Kubernetes object as applied. */
-export type KubeObject = Record<string, unknown> & {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-};
+export type { KubeObject } from './objects.js';
 
 /** Names of what install creates; uninstall removes exactly these. */
 export const InstallNames = {
@@ -39,10 +36,7 @@ export const InstallNames = {
 } as const;
 
 /** The label on everything install creates (so uninstall and check can find it). */
-export const MANAGED_BY = {
-  'app.kubernetes.io/managed-by': 'meshctl',
-  'app.kubernetes.io/part-of': 'meshctl',
-} as const;
+export { MANAGED_BY } from './objects.js';
 
 /** The API groups of the mesh's CRDs, which the control plane watches. */
 export const MESH_API_GROUPS = [
