@@ -237,7 +237,10 @@ describeRequiring(
         expect(cpNames).toContain(cells[1]);
         expect(cells.slice(2, 6)).toEqual([meshctlVersion(), 'SYNCED', 'SYNCED', 'SYNCED']);
       }
-      expect(lines.length).toBe(1 + DEMO_PODS);
+      // The ingress gateway install deploys is a proxy too, listed like the sidecars.
+      const gateway = lines.find((l) => l.startsWith('istio-ingressgateway-') && l.includes('.mesh-system '));
+      expect(gateway?.split(/\s{2,}/)[2], status.stdout).toBe(meshctlVersion());
+      expect(lines.length).toBe(1 + DEMO_PODS + 1);
 
       // Least privilege for proxy-status: reading pods and their proxy subresource in the mesh namespace.
       const viewer = await serviceAccountKubeconfig('default', 'mesh-viewer');
