@@ -280,7 +280,7 @@ describeRequiring(
           .trim()
           .split('\n')
           .filter((l) => / SYNCED +SYNCED +SYNCED /.test(l)).length,
-      ).toBe(DEMO_PODS);
+      ).toBe(DEMO_PODS + 1); // and the ingress gateway
     }, 420_000);
 
     it("proxy-config reads a pod's clusters, listeners, routes and secrets through the API server", async () => {
