@@ -42,7 +42,7 @@ function gatewayCheckers(kind: GatewayKind): Checker<KubernetesCheckContext>[] {
           namespace: ctx.meshNamespace,
           name,
         });
-        if (!dep) return `not deployed (meshctl install --set gateways.${kind}.enabled=true deploys it)`;
+        if (!dep) return `not deployed; meshctl install --set gateways.${kind}.enabled=true deploys it`;
         const { deploymentReadiness } = await import('../../cluster/kubernetes/readiness.js');
         const r = await deploymentReadiness(ctx.cluster.objects, ctx.meshNamespace, name);
         if (!r.ready) throw new CheckFailure([r.summary, ...r.podProblems].join('\n'));
