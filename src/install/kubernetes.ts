@@ -11,6 +11,7 @@ import { CA_ROOT_CONFIGMAP } from '../protocol/well-known.js';
 import type { KubeObject, KubernetesCluster } from '../cluster/kubernetes/index.js';
 import { loadCrds } from './crds.js';
 import { ensureCaSecret, type CaSecretOutcome } from './kubernetes-ca.js';
+import { GatewayNames, renderGateways } from './gateways.js';
 import { InstallNames, MANAGED_BY, renderComponents } from './manifests.js';
 import type { InstallValues } from './values.js';
 
@@ -211,12 +212,41 @@ export async function installKubernetes(
     }
   }
   progress(`✔ Control plane applied (${summarize(report.components)})`);
+  // A gateway turned off since the last install/upgrade (gateways.X.enabled=false) goes away.
+  const disabled = (['ingress', 'egress'] as const).filter((k) => !values.gateways[k].enabled);
+  const all = {
+    ...values,
+    gateways: {
+      ingress: { ...values.gateways.ingress, enabled: true },
+      egress: { ...values.gateways.egress, enabled: true },
+    },
+  };
+  for (const obj of renderGateways(all, opts.version).reverse()) {
+    if (!disabled.some((k) => obj.metadata.name === GatewayNames[k])) continue;
+    const ref = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+    };
+    const live = await cluster.get(ref);
+    if (live && !foreignOwner(live) && (await cluster.delete(ref)))
+      progress(`✔ Removed ${obj.kind} ${ns}/${obj.metadata.name} (gateway disabled)`);
+  }
   if (opts.wait) {
     await cluster.waitForDeployment(ns, InstallNames.deployment, {
       timeoutMs,
       onProgress: (line) => progress(`  … control plane: ${line}`),
     });
     progress('✔ Control plane ready');
+    for (const k of ['ingress', 'egress'] as const) {
+      if (!values.gateways[k].enabled) continue;
+      await cluster.waitForDeployment(ns, GatewayNames[k], {
+        timeoutMs,
+        onProgress: (line) => progress(`  … ${k} gateway: ${line}`),
+      });
+      progress(`✔ ${k[0]!.toUpperCase()}${k.slice(1)} gateway ready (service ${ns}/${GatewayNames[k]})`);
+    }
   }
   return report;
 }
@@ -269,10 +299,14 @@ export async function uninstallKubernetes(
   };
   // Values do not change names or kinds, only the namespace; render with defaults to get the list.
   const { defaultValues } = await import('./values.js');
-  const components = renderComponents(
-    { ...defaultValues('unused'), namespace: ns },
-    'unused',
-  ) as unknown as KubeObject[];
+  // Every gateway, enabled or not: one may have been turned on by --set at install time.
+  const d = defaultValues('unused');
+  const every = {
+    ...d,
+    namespace: ns,
+    gateways: { ingress: { ...d.gateways.ingress, enabled: true }, egress: { ...d.gateways.egress, enabled: true } },
+  };
+  const components = renderComponents(every, 'unused') as unknown as KubeObject[];
   // Reverse order: the webhook first (new pods stop calling a control plane that is going away), the namespace last.
   for (const obj of [...components].reverse()) {
     if (obj.kind === 'Namespace') continue;

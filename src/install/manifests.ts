@@ -14,14 +14,12 @@ import {
   PROXY_GID,
   PROXY_UID,
 } from '../protocol/well-known.js';
+import { renderGateways } from './gateways.js';
+import { MANAGED_BY, type KubeObject } from './objects.js';
 import type { InstallValues } from './values.js';
 
 /** A Kubernetes object as applied. */
-export type KubeObject = Record<string, unknown> & {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-};
+export type { KubeObject } from './objects.js';
 
 /** Names of what install creates; uninstall removes exactly these. */
 export const InstallNames = {
@@ -38,10 +36,7 @@ export const InstallNames = {
 } as const;
 
 /** The label on everything install creates (so uninstall and check can find it). */
-export const MANAGED_BY = {
-  'app.kubernetes.io/managed-by': 'meshctl',
-  'app.kubernetes.io/part-of': 'meshctl',
-} as const;
+export { MANAGED_BY } from './objects.js';
 
 /** The API groups of the mesh's CRDs, which the control plane watches. */
 export const MESH_API_GROUPS = [
@@ -59,12 +54,16 @@ function meta(name: string, namespace?: string): KubeObject['metadata'] {
   return { name, ...(namespace ? { namespace } : {}), labels: { ...APP_LABELS } };
 }
 
-/** The components (everything but CRDs), in the order they must be applied. */
+/** The components (everything but CRDs), in the order they must be applied: the gateways last. */
 export function renderComponents(
   v: InstallValues,
   version: string,
   meshConfig?: Record<string, unknown>,
 ): KubeObject[] {
+  return [...renderControlPlane(v, version, meshConfig), ...renderGateways(v, version)];
+}
+
+function renderControlPlane(v: InstallValues, version: string, meshConfig?: Record<string, unknown>): KubeObject[] {
   const ns = v.namespace;
   const read = ['get', 'list', 'watch'];
   return [
@@ -107,6 +106,9 @@ export function renderComponents(
       metadata: meta(InstallNames.role, ns),
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        // Gateway credentialName Secrets live in the gateways' namespace (this one): the gateways themselves
+        // read no Secret, they get certificates from the control plane. Writes stay limited to the CA's.
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
         {
           apiGroups: [''],
           resources: ['secrets'],

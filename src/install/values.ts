@@ -7,6 +7,17 @@ import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { MESH_NAMESPACE, TRUST_DOMAIN } from '../protocol/well-known.js';
 
+/** One gateway's settings (`gateways.ingress.*`, `gateways.egress.*`). */
+export interface GatewayValues {
+  enabled: boolean;
+  /** LoadBalancer, NodePort or ClusterIP. */
+  serviceType: string;
+  replicas: number;
+  resources: { requests: { cpu: string; memory: string }; limits: { memory: string } };
+}
+
+const GATEWAY_SERVICE_TYPES = ['LoadBalancer', 'NodePort', 'ClusterIP'];
+
 /** Everything `install` and `manifest generate` render from. */
 export interface InstallValues {
   namespace: string;
@@ -24,6 +35,8 @@ export interface InstallValues {
   ca: { cert: string; key: string };
   /** Kubernetes >= 1.29 supports native sidecars; false injects classic sidecar containers. */
   nativeSidecar: boolean;
+  /** The ingress gateway (on by default, Service LoadBalancer) and the egress gateway (off, ClusterIP). */
+  gateways: { ingress: GatewayValues; egress: GatewayValues };
 }
 
 /** The defaults for a given image. */
@@ -41,7 +54,15 @@ export function defaultValues(image: string): InstallValues {
     webhook: { failurePolicy: 'Fail', timeoutSeconds: 10 },
     ca: { cert: '', key: '' },
     nativeSidecar: true,
+    gateways: {
+      ingress: { enabled: true, serviceType: 'LoadBalancer', replicas: 1, resources: gatewayResources() },
+      egress: { enabled: false, serviceType: 'ClusterIP', replicas: 1, resources: gatewayResources() },
+    },
   };
+}
+
+function gatewayResources(): GatewayValues['resources'] {
+  return { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } };
 }
 
 type Leaf = string | number | boolean;
@@ -103,6 +124,16 @@ function check(v: InstallValues): InstallValues {
   if (Boolean(v.ca.cert) !== Boolean(v.ca.key))
     throw new UsageError('ca.cert and ca.key go together', 'set both to use your own root CA, or neither');
   if (v.controlPlane.replicas < 1) throw new UsageError('controlPlane.replicas must be at least 1');
+  for (const k of ['ingress', 'egress'] as const) {
+    const g = v.gateways[k];
+    if (!GATEWAY_SERVICE_TYPES.includes(g.serviceType))
+      throw new UsageError(
+        `gateways.${k}.serviceType=${g.serviceType}: not a Service type`,
+        `use one of ${GATEWAY_SERVICE_TYPES.join(', ')}`,
+      );
+    if (g.enabled && g.replicas < 1)
+      throw new UsageError(`gateways.${k}.replicas must be at least 1`, `or set gateways.${k}.enabled=false`);
+  }
   return v;
 }
 

@@ -57,6 +57,13 @@ export const INJECT_NAMESPACE_LABEL = 'meshctl.dev/inject';
 /** Label put on injected pods so the control plane and `check --proxy` can select them. */
 export const INJECTED_LABEL = 'meshctl.dev/injected';
 
+/**
+ * On a gateway pod (what `meshctl install` deploys): the Gateway ports it serves and the pod port
+ * serving each, `80=8080,443=8443`, as Istio's gateway Service maps 80 to targetPort 8080. Its
+ * presence makes the pod a gateway workload (router mode) in the control plane.
+ */
+export const GATEWAY_PORTS_ANNOTATION = 'meshctl.dev/gateway-ports';
+
 /** Capture annotations: meshctl's names, and Istio's names accepted as aliases. */
 export const CaptureAnnotations = {
   excludeInboundPorts: ['traffic.meshctl.dev/exclude-inbound-ports', 'traffic.sidecar.istio.io/excludeInboundPorts'],
@@ -98,6 +105,8 @@ export const ProxyEnv = {
   tokenPath: 'MESH_TOKEN_PATH',
   caRootPath: 'MESH_CA_ROOT_PATH',
   certsDir: 'MESH_CERTS_DIR',
+  /** `router`: a gateway pod's proxy (no app, no capture); absent: a sidecar. */
+  proxyMode: 'MESH_PROXY_MODE',
 } as const;
 
 /** Where the injected volumes are mounted in the proxy container. */

@@ -39,6 +39,11 @@ describe('install manifests', () => {
       'Deployment',
       'PodDisruptionBudget',
       'MutatingWebhookConfiguration',
+      // the ingress gateway, on by default
+      'ServiceAccount',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
     ]);
   });
 
@@ -58,8 +63,15 @@ describe('install manifests', () => {
       rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[];
     };
     expect(role.metadata.namespace).toBe('mesh-system');
-    const secretReads = role.rules.filter((r) => r.resources.includes('secrets') && r.verbs.includes('get'));
-    expect(secretReads.every((r) => r.resourceNames?.length === 1)).toBe(true);
+    // Reads of the mesh namespace's Secrets (gateway credentialName), read-only; writes only to the CA's by name.
+    const secretRules = role.rules.filter((r) => r.resources.includes('secrets'));
+    expect(secretRules.filter((r) => !r.resourceNames).map((r) => r.verbs)).toEqual([
+      ['create'],
+      ['get', 'list', 'watch'],
+    ]);
+    expect(secretRules.filter((r) => r.verbs.includes('update')).every((r) => r.resourceNames?.length === 1)).toBe(
+      true,
+    );
   });
 
   it('serve the webhook on 443 -> 15017 and select namespaces labelled for injection', () => {

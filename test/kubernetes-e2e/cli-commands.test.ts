@@ -149,6 +149,7 @@ describeRequiring(
         'crds',
         'injection-webhook',
         'identity',
+        'gateways',
       ]);
       expect(parsed.categories.flatMap((c) => c.checks).every((c) => c.result === 'success')).toBe(true);
     }, 240_000);
@@ -236,7 +237,10 @@ describeRequiring(
         expect(cpNames).toContain(cells[1]);
         expect(cells.slice(2, 6)).toEqual([meshctlVersion(), 'SYNCED', 'SYNCED', 'SYNCED']);
       }
-      expect(lines.length).toBe(1 + DEMO_PODS);
+      // The ingress gateway install deploys is a proxy too, listed like the sidecars.
+      const gateway = lines.find((l) => l.startsWith('istio-ingressgateway-') && l.includes('.mesh-system '));
+      expect(gateway?.split(/\s{2,}/)[2], status.stdout).toBe(meshctlVersion());
+      expect(lines.length).toBe(1 + DEMO_PODS + 1);
 
       // Least privilege for proxy-status: reading pods and their proxy subresource in the mesh namespace.
       const viewer = await serviceAccountKubeconfig('default', 'mesh-viewer');
@@ -276,7 +280,7 @@ describeRequiring(
           .trim()
           .split('\n')
           .filter((l) => / SYNCED +SYNCED +SYNCED /.test(l)).length,
-      ).toBe(DEMO_PODS);
+      ).toBe(DEMO_PODS + 1); // and the ingress gateway
     }, 420_000);
 
     it("proxy-config reads a pod's clusters, listeners, routes and secrets through the API server", async () => {

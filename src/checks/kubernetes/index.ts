@@ -5,6 +5,7 @@
 import type { CheckCategory } from '../types.js';
 import type { KubernetesCheckContext } from './context.js';
 import { kubernetesInstallChecks } from './control-plane.js';
+import { gatewayCategory } from './gateways.js';
 import { apiCategory, kubernetesPreChecks } from './pre.js';
 import { kubernetesProxyChecks } from './proxies.js';
 
@@ -14,5 +15,10 @@ export { crdDifferences } from './control-plane.js';
 /** The categories for a mode of `meshctl check`. */
 export function kubernetesChecks(mode: { pre?: boolean; proxy?: boolean }): CheckCategory<KubernetesCheckContext>[] {
   if (mode.pre) return kubernetesPreChecks();
-  return [apiCategory(), ...kubernetesInstallChecks(), ...(mode.proxy ? kubernetesProxyChecks() : [])];
+  return [
+    apiCategory(),
+    ...kubernetesInstallChecks(),
+    gatewayCategory(),
+    ...(mode.proxy ? kubernetesProxyChecks() : []),
+  ];
 }

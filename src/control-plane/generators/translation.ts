@@ -60,6 +60,7 @@ function translationKey(w: MeshWorkload): string {
     w.capture,
     w.meshed,
     w.servicePort,
+    w.gateway,
     w.defaultInboundPolicy,
   ];
   return `${w.namespace}|${w.serviceAccount}|${labels}|${JSON.stringify(own)}`;

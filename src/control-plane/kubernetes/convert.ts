@@ -5,7 +5,7 @@
  * WorkloadRecords with their labels, IP, ServiceAccount, container ports, whether they run the
  * sidecar, and capture mode (iptables sends their traffic to 15001/15006).
  */
-import { INJECTED_LABEL } from '../../protocol/well-known.js';
+import { GATEWAY_PORTS_ANNOTATION, INJECTED_LABEL } from '../../protocol/well-known.js';
 import type { ServicePortRecord, ServiceRecord, WorkloadRecord } from '../registry/model.js';
 import { portProtocol } from '../registry/port-protocol.js';
 
@@ -49,6 +49,7 @@ export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'config.linkerd.io/default-inbo
 export function workloadFromPod(pod: PodObject, services?: readonly string[]): WorkloadRecord | undefined {
   if (!podServesTraffic(pod)) return undefined;
   const labels = pod.metadata.labels ?? {};
+  const gateway = gatewayPorts(pod.metadata.annotations?.[GATEWAY_PORTS_ANNOTATION]);
   const ports = (pod.spec?.containers ?? []).flatMap((c) =>
     (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort),
   );
@@ -58,14 +59,35 @@ export function workloadFromPod(pod: PodObject, services?: readonly string[]): W
     serviceAccount: pod.spec?.serviceAccountName || 'default',
     labels: { ...labels },
     address: pod.status!.podIP!,
-    meshed: labels[INJECTED_LABEL] === 'true',
+    // A gateway is reached over the protocols of its Gateway servers, not the mesh's mTLS.
+    meshed: !gateway && labels[INJECTED_LABEL] === 'true',
     ports,
-    capture: true,
+    capture: !gateway,
     ...(services?.length ? { services } : {}),
     ...(pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION]
       ? { defaultInboundPolicy: pod.metadata.annotations[DEFAULT_INBOUND_POLICY_ANNOTATION] }
       : {}),
+    ...(gateway ? { gateway: { address: '0.0.0.0', ports: gateway } } : {}),
   };
+}
+
+/**
+ * The gateway-ports annotation (`80=8080,443=8443`) read; undefined when absent or malformed (a
+ * malformed one leaves the pod an ordinary workload rather than binding ports nobody asked for).
+ */
+export function gatewayPorts(text: string | undefined): Record<number, number> | undefined {
+  if (text === undefined) return undefined;
+  const out: Record<number, number> = {};
+  const valid = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535;
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^(\d{1,5})=(\d{1,5})$/.exec(pair);
+    if (!m || !valid(Number(m[1])) || !valid(Number(m[2]))) return undefined;
+    out[Number(m[1])] = Number(m[2]);
+  }
+  return out;
 }
 
 function selected(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {

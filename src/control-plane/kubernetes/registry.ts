@@ -22,6 +22,8 @@ export interface KubernetesRegistryOptions {
   trustDomain?: string;
   /** Istio's root namespace: where namespace-wide policies apply mesh-wide (default mesh-system). */
   rootNamespace?: string;
+  /** Where gateway credential Secrets are read (the gateways' namespace; default the root namespace). */
+  credentialNamespace?: string;
   /** Full relist period of every informer. */
   resyncMs?: number;
   log?: (line: string) => void;
@@ -36,6 +38,15 @@ export interface RejectedResource {
   /** Whether an earlier valid version is still in force. */
   keptLastGood: boolean;
 }
+
+/** A Secret as a gateway's `credentialName` reads it. */
+interface SecretObject extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+/** Secret types that can hold a TLS credential (Istio reads kubernetes.io/tls and generic ones). */
+const CREDENTIAL_SECRET_TYPES = new Set(['kubernetes.io/tls', 'Opaque']);
 
 interface EndpointSliceObject extends KubeObject {
   endpoints?: {
@@ -75,6 +86,8 @@ export class KubernetesRegistry extends EventEmitter {
   private readonly pods: ListWatch<PodObject>;
   private readonly namespaces: ListWatch;
   private readonly endpointSlices: ListWatch<EndpointSliceObject>;
+  /** TLS credentials of Gateways (credentialName) and DestinationRules; only proxies using one get it. */
+  private readonly secrets: ListWatch<SecretObject>;
   private readonly meshInformers: ListWatch[] = [];
   /** Last good version of each custom resource, by group/kind/ns/name. */
   private readonly resources = new Map<string, MeshResource>();
@@ -121,6 +134,18 @@ export class KubernetesRegistry extends EventEmitter {
       kind: 'EndpointSlice',
       onEvent: changed('endpointslice', ['workloads', 'endpoints']),
     });
+    this.secrets = new ListWatch<SecretObject>(objects, {
+      ...common,
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: opts.credentialNamespace ?? this.rootNamespace,
+      onEvent: (type, o) => {
+        if (!CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque')) return;
+        const k = [{ group: '', kind: 'Secret', namespace: o.metadata.namespace ?? 'default', name: o.metadata.name }];
+        // The reason names the Secret, never its content.
+        this.changed(configChange(k, reason('secret', type, o)));
+      },
+    });
     for (const def of MESH_KINDS) {
       const apiVersion = `${def.group}/${def.storageVersion}`;
       this.meshInformers.push(
@@ -137,7 +162,9 @@ export class KubernetesRegistry extends EventEmitter {
   /** Starts every informer; resolves once each has listed once (or failed its first list: it keeps retrying). */
   async start(): Promise<void> {
     await Promise.all(
-      [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers].map((i) => i.start()),
+      [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers].map((i) =>
+        i.start(),
+      ),
     );
   }
 
@@ -153,17 +180,32 @@ export class KubernetesRegistry extends EventEmitter {
   }
 
   private informers(): ListWatch[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers] as ListWatch[];
+    return [
+      this.services,
+      this.pods,
+      this.namespaces,
+      this.endpointSlices,
+      this.secrets,
+      ...this.meshInformers,
+    ] as ListWatch[];
   }
 
   /** Stops every informer and pending notification. */
   stop(): void {
-    for (const i of [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers]) i.stop();
+    for (const i of [
+      this.services,
+      this.pods,
+      this.namespaces,
+      this.endpointSlices,
+      this.secrets,
+      ...this.meshInformers,
+    ])
+      i.stop();
   }
 
   /** Kinds whose informer has not listed successfully (CRD missing, no permission). */
   unsynced(): string[] {
-    return [this.services, this.pods, this.namespaces, this.endpointSlices, ...this.meshInformers]
+    return [this.services, this.pods, this.namespaces, this.endpointSlices, this.secrets, ...this.meshInformers]
       .filter((i) => !i.synced)
       .map((i) => i.description);
   }
@@ -240,8 +282,18 @@ export class KubernetesRegistry extends EventEmitter {
     const workloads: WorkloadRecord[] = pods.flatMap(
       (p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? [],
     );
+    const secrets = this.secrets
+      .list()
+      .filter((o) => CREDENTIAL_SECRET_TYPES.has(o.type ?? 'Opaque'))
+      .map((o) => ({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default' },
+        type: o.type,
+        data: o.data ?? {},
+      })) as unknown as MeshResource[];
     return {
-      configs: [...this.resources.values()],
+      configs: [...this.resources.values(), ...secrets],
       services,
       workloads,
       trustDomain: this.trustDomain,

@@ -98,16 +98,26 @@ function domainsFor(host: string): string[] {
   return host === '*' ? ['*'] : [host];
 }
 
+/**
+ * The server's TLS settings. credentialName is read as Istio reads it: in the gateway workload's
+ * namespace (where `meshctl install` runs the ingress gateway, and where the Kubernetes control plane
+ * reads Secrets), else in the Gateway resource's own namespace (the local platform's habit).
+ */
 function serverTls(
   snapshot: MeshSnapshot,
   gw: Gateway,
   server: Server,
   notes: TranslationNote[],
+  workloadNs: string,
 ): ServerTlsConfig | undefined {
   const tls = server.tls;
   if (!tls || (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL' && tls.mode !== 'OPTIONAL_MUTUAL')) return undefined;
-  const ns = gw.metadata.namespace ?? 'default';
-  const where = `Gateway ${gw.metadata.name}.${ns}`;
+  const gwNs = gw.metadata.namespace ?? 'default';
+  const ns =
+    tls.credentialName && workloadNs !== gwNs && credentialFor(snapshot, workloadNs, tls.credentialName)
+      ? workloadNs
+      : gwNs;
+  const where = `Gateway ${gw.metadata.name}.${gwNs}`;
   let certChain: string | undefined;
   let privateKey: string | undefined;
   let ca: string | undefined;
@@ -117,7 +127,7 @@ function serverTls(
     if (!cred?.certChain || !cred.privateKey) {
       notes.push({
         resource: where,
-        message: `credentialName ${tls.credentialName}: no Secret ${ns}/${tls.credentialName} with tls.crt and tls.key; the server on port ${server.port.number} is not served until it exists`,
+        message: `credentialName ${tls.credentialName}: no Secret ${workloadNs === ns ? '' : `${workloadNs}/${tls.credentialName} or `}${ns}/${tls.credentialName} with tls.crt and tls.key; the server on port ${server.port.number} is not served until it exists`,
       });
       return undefined;
     }
@@ -274,7 +284,7 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
             );
           return;
         }
-        const tls = serverTls(snapshot, gw, server, notes);
+        const tls = serverTls(snapshot, gw, server, notes, workload.namespace);
         if (!tls) return;
         const names = tls.certificates[0]!.serverNames;
         const match =

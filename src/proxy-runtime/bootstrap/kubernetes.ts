@@ -42,6 +42,8 @@ export interface PodEnvironment {
   tokenPath: string;
   caRootPath: string;
   probers: Record<string, Prober>;
+  /** A gateway pod's proxy (MESH_PROXY_MODE=router): no app, no capture; it serves its Gateways' ports. */
+  router: boolean;
 }
 
 /** One rewritten probe: the app's original handler with its port resolved. */
@@ -87,6 +89,7 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
     tokenPath: need(ProxyEnv.tokenPath),
     caRootPath: need(ProxyEnv.caRootPath),
     probers,
+    router: env[ProxyEnv.proxyMode] === 'router',
   };
 }
 
@@ -166,9 +169,14 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
       { apiVersion: PROXY_CONFIG_API_VERSION, listeners: [] },
       {
         identitySource: identity,
-        resolveOriginalDst: captureOriginalDestinationResolver((reason) =>
-          log.debug('capture: connection refused', { reason }),
-        ),
+        // A gateway has no capture listeners: its traffic arrives on the Gateway ports it binds.
+        ...(pod.router
+          ? {}
+          : {
+              resolveOriginalDst: captureOriginalDestinationResolver((reason) =>
+                log.debug('capture: connection refused', { reason }),
+              ),
+            }),
         adminPort: o.adminPort ?? ProxyPorts.admin,
         // The proxy's own telemetry server stays internal; 15020 is the health server, which forwards /stats.
         telemetryPort: 0,
@@ -197,7 +205,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
     });
     ready = () =>
       Boolean(stream.client.state()[TypeUrl.listeners]?.appliedVersion) && identity.status().spiffeId !== undefined;
-    log.info('sidecar started', {
+    log.info(pod.router ? 'gateway started' : 'sidecar started', {
       spiffeId: identity.status().spiffeId,
       controlPlane: pod.controlPlaneAddress,
       admin: `127.0.0.1:${proxy.adminPort}`,
