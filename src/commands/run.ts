@@ -118,13 +118,28 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
   };
 }
 
-async function freePort(): Promise<number> {
+/**
+ * `n` distinct free loopback ports for the sidecar, none of them in `avoid` (the app's own port and
+ * the --outbound ports, which may not be bound yet). Every socket stays open until all are chosen:
+ * the kernel hands a just-released port out again, so closing each before the next could pick one
+ * twice, or the app's port, whose connect probe would then reach the sidecar instead of the app.
+ */
+async function freePorts(n: number, avoid: ReadonlySet<number>): Promise<number[]> {
   const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as import('node:net').AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
+  const held: import('node:net').Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < n) {
+      const s = createServer();
+      held.push(s);
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      const p = (s.address() as import('node:net').AddressInfo).port;
+      if (!avoid.has(p)) ports.push(p);
+    }
+  } finally {
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+  }
+  return ports;
 }
 
 /** Lifecycle settings of `meshctl run`. */
@@ -147,12 +162,10 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
   await platform.state();
   const id = `${flags.name}.${flags.namespace}`;
   const note = (m: string): void => ctx.err(`${ctx.errStyle.dim('•')} ${id}: ${m}\n`);
-  const [proxyPort, outboundPort, adminPort, telemetryPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [proxyPort, outboundPort, adminPort, telemetryPort] = (await freePorts(
+    4,
+    new Set([flags.port, ...flags.outbound.map((o) => o.localPort)]),
+  )) as [number, number, number, number];
   // Registered not serving: no proxy routes to it before its sidecar and its app are ready.
   const workload: WorkloadInfo & { outboundPorts?: readonly OutboundPort[] } = {
     name: flags.name,

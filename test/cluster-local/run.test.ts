@@ -85,6 +85,13 @@ describe('meshctl run', () => {
           .some((v) => v.proxy.workload === 'bound' && v.types['proxy.meshctl.dev/v1/listeners']?.status === 'SYNCED'),
       20_000,
     );
+    // Its app listens once it is announced (an endpoint): only then can the test stop it through its port.
+    await eventually(
+      'the app announced',
+      async () =>
+        (await new LocalPlatform(home).listWorkloads()).some((x) => x.name === 'bound' && x.serving !== false),
+      20_000,
+    );
     const w = (await new LocalPlatform(home).listWorkloads()).find((x) => x.name === 'bound')!;
     const listeners = (await (await fetch(`http://127.0.0.1:${w.adminPort}/listeners`)).json()) as {
       name: string;

@@ -165,8 +165,11 @@ export class XdsClient extends EventEmitter {
       // Whatever the control plane may send (gRPC's 4 MiB default refused large route tables, and the
       // proxy reconnected every 200 ms for ever); a byte of framing above the limit.
       'grpc.max_receive_message_length': MAX_STREAM_MESSAGE_BYTES + 1024,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      // A control plane that vanished without closing (its pod's network gone, a node lost) is noticed
+      // within ~15 s, so the proxy re-resolves the Service and finds a running replica (the control
+      // plane's grpc-js server accepts pings this often; it enforces no minimum interval).
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
     });
     const call = (this.client as unknown as { DeltaAggregatedResources(): DeltaCall }).DeltaAggregatedResources();
     this.call = call;
