@@ -91,10 +91,15 @@ export async function identityFor(
 }
 
 /** Resolves when `predicate` holds, polling; rejects with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    // Awaited: an async condition returns a promise, which is truthy, and would pass at once.
+    const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
