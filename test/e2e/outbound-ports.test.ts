@@ -106,6 +106,15 @@ describe('meshctl run --outbound', () => {
       () => ['echo', 'web'].every((n) => cp.server.ads.views().some((v) => v.proxy.workload === n)),
       20_000,
     );
+    // Endpoints only once their apps accept (meshctl run announces a workload when it is ready).
+    await eventually(
+      'both servers announced',
+      async () => {
+        const ws = await new LocalPlatform(home).listWorkloads();
+        return ['echo', 'web'].every((n) => ws.some((w) => w.name === n && w.serving !== false));
+      },
+      20_000,
+    );
 
     // The client ignores HTTP_PROXY: it dials 127.0.0.1 ports, a raw socket and plain http.request.
     const clientApp = `
