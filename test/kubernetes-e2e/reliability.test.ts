@@ -176,7 +176,8 @@ describeRequiring(
       for (const cp of (await controlPlanePods()).filter(isPodReady)) {
         for (const v of await syncz(cp).catch(() => [])) {
           const types = Object.values(v.types);
-          if (v.proxy.id.endsWith(`.${ns}`) && types.length === 3 && types.every((t) => t.status === 'SYNCED'))
+          // clusters, listeners, routes and telemetry (issue 19): every type the proxy receives, all SYNCED
+          if (v.proxy.id.endsWith(`.${ns}`) && types.length >= 3 && types.every((t) => t.status === 'SYNCED'))
             out.set(v.proxy.id, cp.metadata!.name!);
         }
       }
