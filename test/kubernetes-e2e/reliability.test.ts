@@ -624,7 +624,8 @@ describeRequiring(
               const m = await syncedProxies();
               return m.size === 3 && [...m.values()].every((cp) => cp === fresh!.metadata!.name);
             },
-            60_000,
+            // The replica retries its refused list with backoff (up to 30 s) and proxies re-resolve the Service.
+            120_000,
           );
         });
         // The 0/100 canary held throughout: before, during and after the restart.
@@ -634,7 +635,7 @@ describeRequiring(
       } finally {
         if (!restored) await setGroups(groups);
       }
-    }, 180_000);
+    }, 300_000);
 
     it("the CA refuses a CSR with a token for audience not-meshctl, with the reason; the same ServiceAccount's meshctl token gets its SPIFFE identity and nothing else", async () => {
       const cp = (await controlPlanePods()).find(isPodReady)!;

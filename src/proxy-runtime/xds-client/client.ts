@@ -170,6 +170,10 @@ export class XdsClient extends EventEmitter {
       // plane's grpc-js server accepts pings this often; it enforces no minimum interval).
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
+      // While the Service has no ready control plane (a restart), the channel retries within 5 s
+      // (gRPC's own backoff grows to 120 s): the proxies find the new pod soon after it is Ready.
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 5_000,
     });
     const call = (this.client as unknown as { DeltaAggregatedResources(): DeltaCall }).DeltaAggregatedResources();
     this.call = call;
