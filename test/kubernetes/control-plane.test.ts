@@ -241,7 +241,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     await expect(authenticator.authenticate('')).rejects.toThrow(/no credential was presented/);
   });
 
-  it("runs with only install's RBAC: as the control plane's ServiceAccount the informers all sync, TokenReview works, the CA loads from and stays in its Secret, other Secrets are off limits", async () => {
+  it("runs with only install's RBAC: as the control plane's ServiceAccount the informers all sync, TokenReview works, the CA loads from and stays in its Secret, Secrets of other namespaces are off limits", async () => {
     // install's ServiceAccount, ClusterRole, Role and bindings, rendered for this test's namespace. The
     // cluster-scoped pair is renamed so parallel installs of other suites do not rebind it meanwhile.
     const suffix = Math.random().toString(36).slice(2, 7);
@@ -299,7 +299,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       );
       const asControlPlane = await KubernetesCluster.connect({ kubeconfig });
 
-      const own = new KubernetesRegistry(asControlPlane.objects);
+      // As the daemon runs it: its namespace is the root namespace (gateway credentials are read there).
+      const own = new KubernetesRegistry(asControlPlane.objects, { rootNamespace: ns });
       try {
         await own.start();
         expect(own.unsynced()).toEqual([]);
@@ -333,14 +334,15 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       expect(again.rootPem).toBe(created.rootPem);
       expect(storage.describe()).toBe(`secret ${ns}/meshctl-ca`);
 
-      // Least privilege: other Secrets cannot be read.
+      // Least privilege: Secrets outside the mesh's namespace cannot be read (in it, gateway credentials are).
+      const appNs = await test.createNamespace('cp-app');
       await cluster.apply({
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name: 'app-secret', namespace: ns },
+        metadata: { name: 'app-secret', namespace: appNs },
         stringData: { password: 'x' },
       });
-      const denied = asControlPlane.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: 'app-secret' });
+      const denied = asControlPlane.get({ apiVersion: 'v1', kind: 'Secret', namespace: appNs, name: 'app-secret' });
       await expect(denied).rejects.toThrow(KubernetesApiError);
       await expect(denied).rejects.toThrow(/\(Forbidden\)/);
     } finally {
