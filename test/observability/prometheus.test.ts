@@ -121,6 +121,8 @@ describeRequiring([observabilityBinaries], 'Prometheus scraping a live local mes
     const rate = 'sum(rate(istio_requests_total{reporter="source"}[30s]))';
     await eventually('a request rate in Prometheus', async () => (await prometheus.query(rate)).length > 0, 60_000);
     const from = Math.ceil(Date.now() / 1000);
+    // The window starts before the first change, however fast that change is pushed.
+    await new Promise((r) => setTimeout(r, from * 1000 - Date.now() + 50));
     const scrapesNow = async () =>
       Number((await prometheus.query('count_over_time(up{job="meshctl-control-plane"}[10m])'))[0]?.value?.[1] ?? 0);
 
