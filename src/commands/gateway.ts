@@ -186,22 +186,13 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
     };
     const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
-    const deadline = Date.now() + flags.readyTimeoutMs;
-    for (;;) {
-      const st = stream.client.state()[TypeUrl.listeners];
-      if (st?.appliedVersion) break;
-      if (st?.lastError)
-        throw new PlatformUnavailableError(
-          `the gateway refused its config: ${st.lastError}`,
-          "see 'meshctl analyze' and the control plane log",
-        );
-      if (Date.now() > deadline)
-        throw new PlatformUnavailableError(
-          `the gateway got no config from ${reg.streamAddress} within ${flags.readyTimeoutMs / 1000}s`,
-          "check the control plane with 'meshctl check'",
-        );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { awaitFirstConfig } = await import('../cluster/local/first-config.js');
+    await awaitFirstConfig(() => stream.client.state()[TypeUrl.listeners], {
+      what: 'gateway',
+      from: reg.streamAddress,
+      timeoutMs: flags.readyTimeoutMs,
+      refusedHint: "see 'meshctl analyze' and the control plane log",
+    });
     const mapped = Object.entries(flags.ports)
       .map(([p, l]) => `${p} on ${flags.address}:${l}`)
       .join(', ');

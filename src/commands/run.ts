@@ -250,22 +250,13 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     const stream = await startSidecarStream({ address, proxy, identity, node, log: (l) => ctx.logger.debug(l) });
     cleanups.push(() => stream.close());
     // Wait for the listeners before starting the app, so its first outbound call already goes through the mesh.
-    const deadline = Date.now() + life.readyTimeoutMs;
-    for (;;) {
-      const st = stream.client.state()[TypeUrl.listeners];
-      if (st?.appliedVersion) break;
-      if (st?.lastError)
-        throw new PlatformUnavailableError(
-          `the sidecar refused its config: ${st.lastError}`,
-          "see 'meshctl check' and the control plane log",
-        );
-      if (Date.now() > deadline)
-        throw new PlatformUnavailableError(
-          `the sidecar got no config from ${reg.streamAddress} within ${life.readyTimeoutMs / 1000}s`,
-          "check the control plane with 'meshctl check'",
-        );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { awaitFirstConfig } = await import('../cluster/local/first-config.js');
+    await awaitFirstConfig(() => stream.client.state()[TypeUrl.listeners], {
+      what: 'sidecar',
+      from: reg.streamAddress,
+      timeoutMs: life.readyTimeoutMs,
+      refusedHint: "see 'meshctl check' and the control plane log",
+    });
     note(
       `sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`,
     );
