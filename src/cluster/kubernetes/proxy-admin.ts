@@ -73,7 +73,7 @@ export async function podAdminRequest<T>(
     } catch {
       throw new PlatformUnavailableError(
         `the proxy of ${id} answered ${method} ${path.split('?')[0]} with something other than JSON`,
-        `look at it: kubectl -n ${workload.namespace} exec ${workload.name} -c ${container.name} -- ${[...entry, 'proxy', 'request', method, path].join(' ')}`,
+        `look at it: kubectl -n ${workload.namespace} exec ${workload.name} -c ${container.name} -- ${[...entry, 'proxy', 'request', method, `'${path}'`].join(' ')}`,
       );
     }
   }
@@ -88,7 +88,7 @@ export async function podAdminRequest<T>(
   throw new PlatformUnavailableError(
     `${method} ${path.split('?')[0]} on the proxy of ${id} (container ${container.name}) failed: ${why || `exit code ${result.code}`}`,
     result.code === 1
-      ? 'see the message above'
-      : `is the container's proxy running? see its log: kubectl -n ${workload.namespace} logs ${workload.name} -c ${container.name}`,
+      ? 'the proxy refused it: see its answer above'
+      : `run it by hand to see more: kubectl -n ${workload.namespace} exec ${workload.name} -c ${container.name} -- ${[...entry, 'proxy', 'request', method, `'${path}'`].join(' ')}`,
   );
 }
