@@ -96,12 +96,18 @@ describeRequiring([isRoot, kubernetesTestBinaries], "kubernetes: a pod's proxy a
   }, 120_000);
 
   it('a config posted with the pod’s token shows DIVERGED in proxy-status and fails check --proxy', async () => {
-    const before = await cli('proxy-status');
-    expect(before.code, before.stderr).toBe(0);
-    expect(before.stdout).toMatch(
-      new RegExp(`${id.replace(/\./g, '\\.')}\\s+\\S+\\s+\\S+\\s+SYNCED\\s+SYNCED\\s+SYNCED`),
+    // A quiet mesh first (the ingress gateway up, every proxy SYNCED), so that no push replaces the posted config.
+    await cluster.waitForReadyPods('mesh-system', 'istio=ingressgateway', 1, 150_000);
+    const rowOf = (out: string) => out.split('\n').find((l) => l.startsWith(`${id} `));
+    await cluster.waitFor(
+      'every proxy SYNCED',
+      async () => {
+        const r = await cli('proxy-status');
+        return r.code === 0 && /SYNCED\s+SYNCED\s+SYNCED/.test(rowOf(r.stdout) ?? '') ? r : undefined;
+      },
+      120_000,
     );
-    const green = await cli('check', '--proxy', '-n', ns);
+    const green = await cli('check', '--proxy', '-n', ns, '--wait', '1m');
     expect(green.stdout).toContain(
       '✔ every proxy runs the config it was sent (none changed through its admin API) (1 proxy)',
     );
@@ -124,8 +130,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], "kubernetes: a pod's proxy a
 
     const status = await cli('proxy-status');
     expect(status.code).toBe(1);
-    const row = status.stdout.split('\n').find((l) => l.startsWith(`${id} `));
-    expect(row).toMatch(/DIVERGED\s+DIVERGED\s+DIVERGED/);
+    expect(rowOf(status.stdout)).toMatch(/DIVERGED\s+DIVERGED\s+DIVERGED/);
 
     const check = await cli('check', '--proxy', '-n', ns);
     expect(check.code).toBe(1);
@@ -133,5 +138,5 @@ describeRequiring([isRoot, kubernetesTestBinaries], "kubernetes: a pod's proxy a
       `${id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`,
     );
     expect(check.stdout).toContain('Status check results are ✖');
-  }, 120_000);
+  }, 300_000);
 });

@@ -281,6 +281,10 @@ describeRequiring(
           .split('\n')
           .filter((l) => / SYNCED +SYNCED +SYNCED /.test(l)).length,
       ).toBe(DEMO_PODS + 1); // and the ingress gateway
+      // Without pods/exec the proxies cannot be asked what they run: said, not hidden behind SYNCED.
+      expect(asViewer.stderr).toMatch(
+        /warning: could not ask \d+ proxies .* which config they run \(.*pods\/exec.*\): a proxy changed through its admin API would not show DIVERGED/,
+      );
     }, 420_000);
 
     it("proxy-config reads a pod's clusters, listeners, routes and secrets through the API server", async () => {
