@@ -124,8 +124,9 @@ export async function collectProxyStatus(platform: MeshPlatform): Promise<{
       let certExpiry = p.certificateExpiry ?? null;
       const workload = workloads.find((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace);
       let diverged = false;
-      // Local sidecars register their admin port; a pod's admin API is reached through pods/exec.
-      if (workload?.adminPort || (platform.kind === 'kubernetes' && workload)) {
+      // Local sidecars register their admin port; every pod's admin API is reached through pods/exec (even
+      // when its pod could not be listed: a failure is then reported, never a silent SYNCED).
+      if (workload?.adminPort || platform.kind === 'kubernetes') {
         const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
         const [certs, hash] = await Promise.all([
           platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>(target, '/certs').catch(() => undefined),

@@ -283,7 +283,7 @@ describeRequiring(
       ).toBe(DEMO_PODS + 1); // and the ingress gateway
       // Without pods/exec the proxies cannot be asked what they run: said, not hidden behind SYNCED.
       expect(asViewer.stderr).toMatch(
-        /warning: could not ask \d+ proxies .* which config they run \(.*pods\/exec.*\): a proxy changed through its admin API would not show DIVERGED/,
+        /warning: could not ask \d+ proxies .* which config they run \(.*forbidden.*\): a proxy changed through its admin API would not show DIVERGED/,
       );
     }, 420_000);
 

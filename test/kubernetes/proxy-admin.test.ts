@@ -4,7 +4,7 @@
  * The exec itself runs on the test cluster: test/cluster/exec.test.ts, test/kubernetes-e2e/admin-api.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { proxyContainerOf } from '../../src/cluster/kubernetes/proxy-admin.js';
+import { proxyContainerOf, Slots } from '../../src/cluster/kubernetes/proxy-admin.js';
 import { exitCodeOf } from '../../src/cluster/kubernetes/exec.js';
 import { defaultInjectOptions, injectObject } from '../../src/inject/index.js';
 import { renderGateways } from '../../src/install/gateways.js';
@@ -69,5 +69,34 @@ describe('the exit code of an exec', () => {
       exitCodeOf({ status: 'Failure', reason: 'InternalError', message: 'container not running' }),
     ).toBeUndefined();
     expect(exitCodeOf({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [] } })).toBeUndefined();
+  });
+});
+
+describe('admin requests a few at a time', () => {
+  it('never runs more than its size at once, and runs every task, in order of arrival', async () => {
+    const slots = new Slots(3);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const gates: (() => void)[] = [];
+    const tasks = Array.from({ length: 10 }, (_, i) =>
+      slots.run(async () => {
+        started.push(i);
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((r) => gates.push(r));
+        running--;
+        return i;
+      }),
+    );
+    // Release the tasks one by one as they start; a new caller arriving meanwhile does not jump the queue.
+    for (let released = 0; released < 10; released++) {
+      while (gates.length === 0) await new Promise((r) => setImmediate(r));
+      if (released === 2) void slots.run(async () => started.push(99));
+      gates.shift()!();
+    }
+    expect(await Promise.all(tasks)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(most).toBe(3);
+    expect(started.indexOf(99)).toBeGreaterThan(started.indexOf(9));
   });
 });

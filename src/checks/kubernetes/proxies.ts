@@ -84,25 +84,21 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
           async run(ctx) {
             const proxies = await syncz(ctx);
             const problems: string[] = [];
-            // Each answer is a pods/exec round trip (a process in the pod): a few at a time.
-            for (let i = 0; i < proxies.length; i += 4) {
-              await Promise.all(
-                proxies.slice(i, i + 4).map(async (p) => {
-                  const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
-                  try {
-                    const hash = await ctx.platform.proxyAdminGet<ConfigHashes>(target, '/config_hash');
-                    if (isDiverged(hash))
-                      problems.push(
-                        `${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`,
-                      );
-                  } catch (err) {
+            // Each answer is a pods/exec round trip (the platform runs a few at a time).
+            await Promise.all(
+              proxies.map(async (p) => {
+                const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
+                try {
+                  const hash = await ctx.platform.proxyAdminGet<ConfigHashes>(target, '/config_hash');
+                  if (isDiverged(hash))
                     problems.push(
-                      `${p.proxy.id}: cannot ask its proxy which config it runs: ${(err as Error).message}`,
+                      `${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`,
                     );
-                  }
-                }),
-              );
-            }
+                } catch (err) {
+                  problems.push(`${p.proxy.id}: cannot ask its proxy which config it runs: ${(err as Error).message}`);
+                }
+              }),
+            );
             if (problems.length) throw new CheckFailure(problems.sort().join('\n'));
             return `${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'}`;
           },

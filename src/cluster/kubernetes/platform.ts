@@ -27,7 +27,7 @@ import type { KubeObject } from './objects.js';
 import { podReady, type PodLike } from './readiness.js';
 import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
 import type { ControlPlaneConfigDump } from './acked-config.js';
-import { podAdminRequest } from './proxy-admin.js';
+import { podAdminRequest, Slots } from './proxy-admin.js';
 
 /** Drops what the API server adds (managedFields, status, uid...) so listed config reads like what was applied. */
 function asConfig(o: KubeObject): ConfigObjectData {
@@ -189,13 +189,16 @@ export class KubernetesPlatform implements MeshPlatform {
    * admin API shows DIVERGED in proxy-status.
    */
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
-    return podAdminRequest<T>(this.cluster, workload, 'GET', path);
+    return this.execSlots.run(() => podAdminRequest<T>(this.cluster, workload, 'GET', path));
   }
 
   /** The same for a change (`/logging?level=debug`): the command in the pod adds the pod's admin token. */
   async proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
-    return podAdminRequest<T>(this.cluster, workload, 'POST', path);
+    return this.execSlots.run(() => podAdminRequest<T>(this.cluster, workload, 'POST', path));
   }
+
+  /** Each admin request starts a process in a pod: proxy-status over many pods runs a few at a time. */
+  private readonly execSlots = new Slots(8);
 
   async waitForReady(timeoutMs: number): Promise<void> {
     await this.cluster.waitForDeployment(this.meshNamespace, CONTROL_PLANE_SERVICE, { timeoutMs });

@@ -92,3 +92,23 @@ export async function podAdminRequest<T>(
       : `run it by hand to see more: kubectl -n ${workload.namespace} exec ${workload.name} -c ${container.name} -- ${[...entry, 'proxy', 'request', method, `'${path}'`].join(' ')}`,
   );
 }
+
+/** At most `size` tasks at once; the others wait their turn in order. */
+export class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+
+  /** Runs `task` when a slot is free. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active < this.size) this.active++;
+    else await new Promise<void>((r) => this.waiting.push(r)); // a finishing task hands its slot over
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
