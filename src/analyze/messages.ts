@@ -143,6 +143,24 @@ export const Messages = {
     'Error',
     'A Gateway server names a credentialName Secret that does not exist (checked when secrets are known)',
   ),
+  ConflictingGateways: m(
+    'MESH0203',
+    'ConflictingGateways',
+    'Error',
+    'Two Gateways select the same gateway workload and declare the same host on the same port: only one of them serves it',
+  ),
+  GatewayPortNotOnService: m(
+    'MESH0204',
+    'GatewayPortNotOnService',
+    'Warning',
+    "A Gateway server port that no Service of the gateway's workload exposes: clients cannot reach it (checked when services and workloads are known)",
+  ),
+  ConflictingSidecars: m(
+    'MESH0205',
+    'ConflictingSidecars',
+    'Error',
+    'Several Sidecars select the same workload (or several have no selector in one namespace): only the first by name applies',
+  ),
   MtlsConflict: m(
     'MESH0301',
     'MtlsConflict',

@@ -17,11 +17,13 @@ import {
   shadowedAllowAnalyzer,
 } from './analyzers/authorization.js';
 import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/destination.js';
+import { conflictingGatewaysAnalyzer, gatewayServicePortAnalyzer } from './analyzers/gateways.js';
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
 import { applicationUidAnalyzer, jwtClaimRouteAnalyzer } from './analyzers/workload-checks.js';
 import { schemaAnalyzer } from './analyzers/schema.js';
+import { sidecarConflictAnalyzer } from './analyzers/sidecars.js';
 import type { AnalysisContext, Analyzer, Finding, Typed } from './context.js';
 import type { AnalysisInput, AnalyzedResource } from './input.js';
 import type { MessageType } from './messages.js';
@@ -32,6 +34,9 @@ export const ANALYZERS: readonly Analyzer[] = [
   routingAnalyzer,
   subsetWorkloadAnalyzer,
   gatewayCredentialAnalyzer,
+  conflictingGatewaysAnalyzer,
+  gatewayServicePortAnalyzer,
+  sidecarConflictAnalyzer,
   mtlsConflictAnalyzer,
   policySelectorAnalyzer,
   allowWithoutRulesAnalyzer,
