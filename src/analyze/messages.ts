@@ -131,6 +131,18 @@ export const Messages = {
     'Error',
     'A route destination leaves the port out while its Service exposes several: which one is ambiguous',
   ),
+  UnreachableRule: m(
+    'MESH0109',
+    'UnreachableRule',
+    'Warning',
+    'A VirtualService rule no request reaches: a rule without match comes before it, or every match it has is an earlier one',
+  ),
+  IneffectiveMatch: m(
+    'MESH0110',
+    'IneffectiveMatch',
+    'Info',
+    'A VirtualService match block that takes no request: an earlier block is identical or matches every request it would',
+  ),
   SubsetSelectsNoWorkload: m(
     'MESH0201',
     'SubsetSelectsNoWorkload',

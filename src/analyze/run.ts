@@ -21,6 +21,7 @@ import { conflictingGatewaysAnalyzer, gatewayServicePortAnalyzer } from './analy
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
+import { ruleReachabilityAnalyzer } from './analyzers/rule-reachability.js';
 import { applicationUidAnalyzer, jwtClaimRouteAnalyzer } from './analyzers/workload-checks.js';
 import { schemaAnalyzer } from './analyzers/schema.js';
 import { sidecarConflictAnalyzer } from './analyzers/sidecars.js';
@@ -32,6 +33,7 @@ import type { MessageType } from './messages.js';
 export const ANALYZERS: readonly Analyzer[] = [
   schemaAnalyzer,
   routingAnalyzer,
+  ruleReachabilityAnalyzer,
   subsetWorkloadAnalyzer,
   gatewayCredentialAnalyzer,
   conflictingGatewaysAnalyzer,

@@ -36,6 +36,10 @@ const MAP: Record<string, Record<string, string[]>> = {
   'virtualservice.ConflictingMeshGatewayHostsAnalyzer': { ConflictingMeshGatewayVirtualServiceHosts: ['MESH0104'] },
   // InvalidGatewayCredential judges the Secret's content (keys, expiry); meshctl analyze never reads secret data.
   'gateway.SecretAnalyzer': { ReferencedResourceNotFound: ['MESH0202'] },
+  'schemaValidation.CollectionValidationAnalyzer': {
+    VirtualServiceUnreachableRule: ['MESH0109'],
+    VirtualServiceIneffectiveMatch: ['MESH0110'],
+  },
   'gateway.ConflictingGatewayAnalyzer': { ConflictingGateways: ['MESH0203'] },
   'gateway.IngressGatewayPortAnalyzer': { GatewayPortNotDefinedOnService: ['MESH0204'] },
   'sidecar.SelectorAnalyzer': {
@@ -133,9 +137,11 @@ describe("istioctl analyze's suite through meshctl analyze", () => {
   const scores = score();
   for (const [t, s] of scores)
     if (s.missed.length || s.falsePositives.length)
-      it('no false positive on any message type meshctl covers', () => {
-        expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
-      });
+      for (const [t, s] of scores)
+        if (s.missed.length || s.falsePositives.length)
+          it('no false positive on any message type meshctl covers', () => {
+            expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
+          });
 
   it('the README table is the current score', () => {
     const readme = readFileSync(`${root}README.md`, 'utf8');
