@@ -143,6 +143,12 @@ export const Messages = {
     'Info',
     'A VirtualService match block that takes no request: an earlier block is identical or matches every request it would',
   ),
+  HostNotInGateway: m(
+    'MESH0111',
+    'HostNotInGateway',
+    'Warning',
+    'A VirtualService bound to a Gateway none of whose servers exposes any of its hosts (for its namespace): the gateway never routes it',
+  ),
   SubsetSelectsNoWorkload: m(
     'MESH0201',
     'SubsetSelectsNoWorkload',

@@ -17,7 +17,11 @@ import {
   shadowedAllowAnalyzer,
 } from './analyzers/authorization.js';
 import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/destination.js';
-import { conflictingGatewaysAnalyzer, gatewayServicePortAnalyzer } from './analyzers/gateways.js';
+import {
+  conflictingGatewaysAnalyzer,
+  gatewayServicePortAnalyzer,
+  hostInGatewayAnalyzer,
+} from './analyzers/gateways.js';
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
@@ -38,6 +42,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   gatewayCredentialAnalyzer,
   conflictingGatewaysAnalyzer,
   gatewayServicePortAnalyzer,
+  hostInGatewayAnalyzer,
   sidecarConflictAnalyzer,
   mtlsConflictAnalyzer,
   policySelectorAnalyzer,

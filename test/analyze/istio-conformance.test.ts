@@ -32,7 +32,10 @@ const MAP: Record<string, Record<string, string[]>> = {
     VirtualServiceDestinationPortSelectorRequired: ['MESH0108'],
   },
   'virtualservice.DestinationRuleAnalyzer': { ReferencedResourceNotFound: ['MESH0101'] },
-  'virtualservice.GatewayAnalyzer': { ReferencedResourceNotFound: ['MESH0105'] },
+  'virtualservice.GatewayAnalyzer': {
+    ReferencedResourceNotFound: ['MESH0105'],
+    VirtualServiceHostNotFoundInGateway: ['MESH0111'],
+  },
   'virtualservice.ConflictingMeshGatewayHostsAnalyzer': { ConflictingMeshGatewayVirtualServiceHosts: ['MESH0104'] },
   // InvalidGatewayCredential judges the Secret's content (keys, expiry); meshctl analyze never reads secret data.
   'gateway.SecretAnalyzer': { ReferencedResourceNotFound: ['MESH0202'] },
@@ -139,9 +142,11 @@ describe("istioctl analyze's suite through meshctl analyze", () => {
     if (s.missed.length || s.falsePositives.length)
       for (const [t, s] of scores)
         if (s.missed.length || s.falsePositives.length)
-          it('no false positive on any message type meshctl covers', () => {
-            expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
-          });
+          for (const [t, s] of scores)
+            if (s.missed.length || s.falsePositives.length)
+              it('no false positive on any message type meshctl covers', () => {
+                expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
+              });
 
   it('the README table is the current score', () => {
     const readme = readFileSync(`${root}README.md`, 'utf8');

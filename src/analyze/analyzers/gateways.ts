@@ -1,11 +1,12 @@
 /**
  * Istio Gateway analyzers beyond credentials: two Gateways claiming the same host on the same port
  * of the same gateway workload (istioctl's ConflictingGateways), and server ports that no Service
- * of the gateway workload exposes (GatewayPortNotDefinedOnService).
+ * of the gateway workload exposes (GatewayPortNotDefinedOnService), VirtualServices bound to a Gateway
+ * that exposes none of their hosts (VirtualServiceHostNotFoundInGateway).
  */
 import type { Gateway } from '../../config/index.js';
 import type { Analyzer, Typed } from '../context.js';
-import { labelsMatch } from '../hosts.js';
+import { hostsOverlap, labelsMatch } from '../hosts.js';
 import type { WorkloadInfo } from '../input.js';
 import { Messages } from '../messages.js';
 
@@ -99,6 +100,51 @@ export const gatewayServicePortAnalyzer: Analyzer = {
           gw.r,
           `Port ${port} is on no Service of the gateway workload ${selectorText(gw.res.spec.selector ?? {})} (${exposing.map((s) => `Service ${s.namespace}/${s.name}: ${(s.ports ?? []).map((p) => (p.targetPort !== undefined && p.targetPort !== p.port ? `${p.port}->${p.targetPort}` : p.port)).join(', ')}`).join('; ')}); clients cannot reach it: add the port to the Service or use one of its ports.`,
           ['spec', 'servers', i, 'port', 'number'],
+        );
+      });
+    }
+  },
+};
+
+/** A server host as written (`ns/host`, `./host`, `*\/host`, `host`): the namespaces it admits and the host. */
+function serverHost(entry: string, gatewayNs: string): { ns: string; host: string } {
+  const slash = entry.indexOf('/');
+  if (slash < 0) return { ns: '*', host: entry };
+  const ns = entry.slice(0, slash);
+  return { ns: ns === '.' ? gatewayNs : ns, host: entry.slice(slash + 1) };
+}
+
+/**
+ * VirtualServices naming an Istio Gateway (in `spec.gateways`) none of whose server hosts, as
+ * admitted for the VirtualService's namespace, overlaps any of its hosts: the gateway binds it to no
+ * server, as the gateway translation decides. A Gateway that does not exist is MESH0105's finding.
+ */
+export const hostInGatewayAnalyzer: Analyzer = {
+  name: 'virtual-service-host-in-gateway',
+  run(ctx) {
+    const gateways = new Map(
+      ctx.of('Gateway', 'networking.istio.io').map((g) => [`${g.res.metadata.namespace}/${g.res.metadata.name}`, g]),
+    );
+    for (const vs of ctx.of('VirtualService')) {
+      const ns = vs.res.metadata.namespace!;
+      const hosts = vs.res.spec.hosts ?? [];
+      if (hosts.length === 0) continue; // a delegate: bound through its parent
+      vs.res.spec.gateways?.forEach((ref, i) => {
+        if (ref === 'mesh') return;
+        const key = ref.includes('/') ? ref : `${ns}/${ref}`;
+        const gw = gateways.get(key);
+        if (!gw) return;
+        const gwNs = gw.res.metadata.namespace!;
+        const exposed = gw.res.spec.servers
+          .flatMap((s) => s.hosts.map((h) => serverHost(h, gwNs)))
+          .filter((h) => h.ns === '*' || h.ns === ns);
+        if (hosts.some((h) => exposed.some((e) => hostsOverlap(e.host, h)))) return;
+        const offered = gw.res.spec.servers.flatMap((s) => s.hosts);
+        ctx.report(
+          Messages.HostNotInGateway,
+          vs.r,
+          `Gateway ${key} exposes none of the hosts ${hosts.join(', ')} to namespace "${ns}" (its servers: ${offered.join(', ')}): it never routes this VirtualService; add a host to a server of the Gateway, or fix spec.hosts.`,
+          ['spec', 'gateways', i],
         );
       });
     }

@@ -70,6 +70,38 @@ describe('gateway analyzers', () => {
   });
 });
 
+describe('VirtualService hosts on their Gateway', () => {
+  const bound = (hosts: string, gateway: string, ns = 'shop') =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: ${ns}}\nspec:\n  hosts: [${hosts}]\n  gateways: [${gateway}]\n  http:\n  - route:\n    - destination: {host: web}\n`;
+  const gateway = gw('edge', 'istio: ingressgateway', 80, '"shop/*.shop.example.com", "./edge.example.com"', 'ingress');
+
+  it('MESH0111: no host of the VirtualService is exposed to its namespace by the named Gateway', () => {
+    const f = analyzeTexts({ 'g.yaml': gateway, 'v.yaml': bound('api.example.com', 'ingress/edge') });
+    expect(codes(f)).toEqual(['MESH0111']);
+    expect(f[0]!.message).toBe(
+      'Gateway ingress/edge exposes none of the hosts api.example.com to namespace "shop" (its servers: shop/*.shop.example.com, ./edge.example.com): it never routes this VirtualService; add a host to a server of the Gateway, or fix spec.hosts.',
+    );
+    expect(f[0]!.field).toBe('spec.gateways[0]');
+    // ./edge.example.com is for the Gateway's own namespace only.
+    expect(codes(analyzeTexts({ 'g.yaml': gateway, 'v.yaml': bound('edge.example.com', 'ingress/edge') }))).toEqual([
+      'MESH0111',
+    ]);
+  });
+
+  it('MESH0111: not for a wildcard match, a host for its namespace, mesh, or a missing Gateway (MESH0105)', () => {
+    for (const v of [
+      bound('www.shop.example.com', 'ingress/edge'),
+      bound('edge.example.com', 'edge', 'ingress'),
+      bound('"*"', 'ingress/edge'),
+      bound('web', 'mesh'),
+    ])
+      expect(codes(analyzeTexts({ 'g.yaml': gateway, 'v.yaml': v }))).toEqual([]);
+    expect(codes(analyzeTexts({ 'g.yaml': gateway, 'v.yaml': bound('x.example.com', 'ingress/nope') }))).toEqual([
+      'MESH0105',
+    ]);
+  });
+});
+
 describe('sidecar analyzers', () => {
   it('MESH0205: two Sidecars selecting one workload, and two namespace-wide Sidecars in a namespace', () => {
     const f = analyzeTexts({
