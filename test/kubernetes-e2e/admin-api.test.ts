@@ -3,7 +3,8 @@
  * request` run in the proxy's container through the API server's pods/exec. The admin token sits
  * 0600 in the pod's identity volume and never reaches the CLI; `proxy-config log --level` changes
  * the pod's proxy; and a proxy changed through its admin API (an attacker with exec rights posting a
- * config with the pod's token) shows DIVERGED in `proxy-status` and fails `check --proxy`.
+ * config with the pod's token) shows DIVERGED in `proxy-status` and fails `check --proxy`. The
+ * ingress gateway gets the same token file from `meshctl upgrade` when an older install left it out.
  *
  * Its own test cluster, as the other end-to-end files: the mesh's cluster-wide objects would collide
  * with test/kubernetes/install.test.ts on the shared one.
@@ -94,6 +95,75 @@ describeRequiring([isRoot, kubernetesTestBinaries], "kubernetes: a pod's proxy a
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain(`pod ${ns}/no-such-pod not found`);
   }, 120_000);
+
+  it('upgrade gives a gateway installed without the identity volume its token file; proxy-config log then sets its level', async () => {
+    const gatewayDeployment = 'deployment/istio-ingressgateway';
+    const gatewayPod = async () =>
+      (await cluster.waitForReadyPods('mesh-system', 'istio=ingressgateway', 1, 150_000))[0]!;
+    const rolledOut = async () => {
+      const r = await cluster.kubectl(['-n', 'mesh-system', 'rollout', 'status', gatewayDeployment, '--timeout=150s']);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    // The gateway as the previous version installed it: no certs volume, so its token stayed in memory.
+    const older = await cluster.kubectl([
+      '-n',
+      'mesh-system',
+      'patch',
+      gatewayDeployment,
+      '-p',
+      JSON.stringify({
+        spec: {
+          template: {
+            spec: {
+              volumes: [{ name: 'mesh-certs', $patch: 'delete' }],
+              containers: [
+                {
+                  name: 'gateway',
+                  env: [{ name: 'MESH_CERTS_DIR', $patch: 'delete' }],
+                  volumeMounts: [{ mountPath: '/var/run/meshctl/certs', $patch: 'delete' }],
+                },
+              ],
+            },
+          },
+        },
+      }),
+    ]);
+    expect(older.code, older.stderr).toBe(0);
+    await rolledOut();
+    let gw = await gatewayPod();
+    expect(gw.spec!.volumes!.map((v) => v.name)).not.toContain('mesh-certs');
+    const before = await cli('proxy-config', 'log', `${gw.metadata!.name}.mesh-system`, '--level', 'debug');
+    expect(before.code).not.toBe(0);
+    expect(before.stderr).toContain("cannot read the proxy's admin token /var/run/meshctl/certs/admin-token");
+
+    const upgrade = await cli('upgrade', '-y', '-o', 'json');
+    expect(upgrade.code, upgrade.stderr).toBe(0);
+    const applied = (JSON.parse(upgrade.stdout) as { applied: { kind: string; name: string; result: string }[] })
+      .applied;
+    expect(applied.filter((a) => a.result !== 'unchanged')).toEqual([
+      { kind: 'Deployment', name: 'istio-ingressgateway', namespace: 'mesh-system', result: 'configured' },
+    ]);
+    await rolledOut();
+    gw = await gatewayPod();
+    const gwId = `${gw.metadata!.name}.mesh-system`;
+    const st = await cluster.execInContainer(gw, 'gateway', [
+      'stat',
+      '-c',
+      '%a %u',
+      '/var/run/meshctl/certs/admin-token',
+    ]);
+    expect(st.stdout.trim(), st.stderr).toBe('600 1337');
+
+    const set = await cli('proxy-config', 'log', gwId, '--level', 'debug', '-o', 'json');
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({ proxy: gwId, level: 'debug', previous: 'info' });
+    const level = await execInPod(
+      await loadKubeconfig({ kubeconfig: cluster.kubeconfigPath }),
+      { namespace: 'mesh-system', pod: gw.metadata!.name!, container: 'gateway' },
+      [...MESHCTL, 'proxy', 'request', 'GET', '/logging'],
+    );
+    expect(JSON.parse(level.stdout), level.stderr).toEqual({ level: 'debug' });
+  }, 420_000);
 
   it('a config posted with the pod’s token shows DIVERGED in proxy-status and fails check --proxy', async () => {
     // A quiet mesh first (the ingress gateway up, every proxy SYNCED), so that no push replaces the posted config.

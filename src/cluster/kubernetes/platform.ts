@@ -26,7 +26,6 @@ import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
 import { podReady, type PodLike } from './readiness.js';
 import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
-import type { ControlPlaneConfigDump } from './acked-config.js';
 import { podAdminRequest, Slots } from './proxy-admin.js';
 
 /** Drops what the API server adds (managedFields, status, uid...) so listed config reads like what was applied. */
@@ -174,7 +173,7 @@ export class KubernetesPlatform implements MeshPlatform {
     if (bare === '/debug/syncz') return (await mergedSyncz(this.cluster, this.meshNamespace)) as unknown as T;
     if (bare === '/debug/config_dump') {
       const id = new URLSearchParams(path.slice(path.indexOf('?') + 1)).get('proxy') ?? '';
-      return (await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, id)) as unknown as T;
+      return replicaConfigDump<T>(this.cluster, this.meshNamespace, id);
     }
     const r = await this.cluster.proxy(
       { kind: 'service', namespace: this.meshNamespace, name: CONTROL_PLANE_SERVICE, port: ControlPlanePorts.debug },

@@ -50,8 +50,8 @@ export interface PodEnvironment {
   caRootPath: string;
   /**
    * The identity volume (`MESH_CERTS_DIR`, memory-backed, the proxy's own): the admin token is written
-   * there 0600, for `meshctl proxy request` run in this container through pods/exec. Unset (gateways
-   * have no such volume): the token stays in the process.
+   * there 0600, for `meshctl proxy request` run in this container through pods/exec. Injected sidecars
+   * and install's gateways set it; unset (a hand-written pod): the token stays in the process.
    */
   certsDir?: string;
   probers: Record<string, Prober>;
