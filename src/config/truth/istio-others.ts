@@ -83,7 +83,7 @@ export const authorizationPolicyTruth = truthTable('security.istio.io/Authorizat
   'rules[].when[].values': enforced(T.authz),
   'rules[].when[].notValues': enforced(T.authz),
   action: exceptValues(enforced(T.authz, T.e2eAuthz), {
-    CUSTOM: 'external authorization is not run: the policy is skipped',
+    CUSTOM: 'no external authorizer is run: the requests its rules match are denied (fail closed, 403)',
   }),
 });
 

@@ -3,8 +3,10 @@
  * listeners. A policy applies to a workload as Istio scopes it: in the root namespace without a
  * selector (mesh-wide), with a selector (matching workloads of every namespace), in the workload's
  * namespace without a selector, or with a selector matching its labels. Policies attached with
- * targetRef(s) only (waypoints, gateways) and CUSTOM policies are not run by sidecars (MESH0002
- * says so at apply and analyze). Rules keep Istio's shape; the proxy compiles them. Linkerd's
+ * targetRef(s) only (waypoints, gateways) are not run by sidecars (MESH0002 says so at apply and
+ * analyze). CUSTOM policies have no external authorizer to ask, so they fail closed: their rules
+ * deny what they match (istiod does the same when a CUSTOM provider is unusable), never a silent
+ * allow. Rules keep Istio's shape; the proxy compiles them. Linkerd's
  * policy kinds become policies of the same shape (linkerd-authorization.ts).
  */
 import type { AuthorizationPolicy, RequestAuthentication } from '../../config/index.js';
@@ -106,12 +108,17 @@ export function policyName(p: { metadata: { name?: string; namespace?: string } 
 /** A rule that matches no request or connection: an ALLOW rule with a condition the proxy cannot evaluate. */
 const NEVER_RULE: AuthzRuleConfig = { from: [{ source: { principals: ['*'], notPrincipals: ['*'] } }] };
 
-/** The policies of `workload` as its sidecar runs them. */
+/**
+ * The policies of `workload` as its sidecar runs them. A CUSTOM policy becomes a DENY of the
+ * requests its rules match (fail closed: no ext_authz is run, so nothing it would have judged may
+ * pass); it comes first, as Istio evaluates CUSTOM before DENY and ALLOW.
+ */
 export function authzPolicies(policies: readonly AuthorizationPolicy[]): AuthzPolicyConfig[] {
   const out: AuthzPolicyConfig[] = [];
-  for (const p of policies) {
-    const action = p.spec.action ?? 'ALLOW';
-    if (action === 'CUSTOM') continue;
+  for (const p of [...policies].sort(
+    (a, b) => Number(b.spec.action === 'CUSTOM') - Number(a.spec.action === 'CUSTOM'),
+  )) {
+    const action = p.spec.action === 'CUSTOM' ? 'DENY' : (p.spec.action ?? 'ALLOW');
     // A rule the sidecar cannot run keeps its index, so `-rule[N]` in the logs matches the YAML.
     out.push({
       name: policyName(p),
