@@ -27,6 +27,7 @@ import type { AdminView, ApplyResult } from './admin/admin-view.js';
 import { describeClusters, describeListeners } from './admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
 import { installLastResortGuard } from './runtime/guard.js';
+import type { JwtKeyMiss } from './http/authz/jwt.js';
 
 export type { ApplyResult } from './admin/admin-view.js';
 
@@ -82,6 +83,12 @@ export class Proxy implements ProxyContext {
   private adminTokenFile: string | undefined;
   private configHash = '';
   private streamConfigHash: string | null = null;
+  /**
+   * Told when a JWT names a key its issuer's keys lack; the config stream sets it to tell the
+   * control plane (which fetches the issuer's keys again). Unset: nobody is told.
+   */
+  jwtKeyMiss: JwtKeyMiss | undefined;
+  private readonly keyMiss: JwtKeyMiss = (issuer, kid) => this.jwtKeyMiss?.(issuer, kid);
 
   private constructor(private readonly opts: ProxyOptions) {
     this.log = opts.log ?? new ProxyLog();
@@ -218,7 +225,7 @@ export class Proxy implements ProxyContext {
     let runtime: Runtime;
     try {
       this.state.beginBuild();
-      runtime = new Runtime(config, nodeInfo(config, this.meshTls?.current.summary.spiffeId), this.state);
+      runtime = new Runtime(config, nodeInfo(config, this.meshTls?.current.summary.spiffeId), this.state, this.keyMiss);
     } catch (err) {
       return nack([`building the runtime failed: ${(err as Error).message}`]);
     }

@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { loadMeshProto, type MeshProto } from '../../protocol/stream/grpc.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
+import { TypeUrl, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import { MAX_STREAM_MESSAGE_BYTES } from '../../config/limits.js';
 
@@ -82,6 +82,8 @@ type DeltaCall = ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryRespons
 /** Exponential from 250 ms, at most 5 s, each delay jittered ±20% so proxies do not reconnect in step. */
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 const INVALID_ARGUMENT = 3;
+/** Shortest time between two unknown-key hints for one issuer. */
+const KEY_HINT_GAP_MS = 1_000;
 
 /** A reconnecting ADS client. */
 export class XdsClient extends EventEmitter {
@@ -119,6 +121,31 @@ export class XdsClient extends EventEmitter {
   state(): Record<string, XdsTypeState> {
     return Object.fromEntries([...this.types].map(([k, v]) => [k, { ...v }]));
   }
+
+  /**
+   * Tells the control plane that a token of `issuer` names a `kid` its keys lack, so it fetches
+   * the issuer's keys again (mesh.proto UnknownJwtKey). At most one hint per issuer a second
+   * goes out, however many such tokens arrive; without a stream the hint is dropped (the control
+   * plane's 20-minute refresh still comes).
+   */
+  reportUnknownJwtKey(issuer: string, kid: string): void {
+    const call = this.call;
+    if (!call || !this.connectedNow) return;
+    const now = Date.now();
+    if (now - (this.hinted.get(issuer) ?? 0) < KEY_HINT_GAP_MS) return;
+    if (this.hinted.size >= 256) this.hinted.clear();
+    this.hinted.set(issuer, now);
+    call.write({
+      node: null,
+      type_url: TypeUrl.listeners,
+      initial_resource_versions: {},
+      response_nonce: '',
+      error_detail: null,
+      unknown_jwt_keys: [{ issuer, kid }],
+    });
+  }
+
+  private readonly hinted = new Map<string, number>();
 
   close(): void {
     this.closed = true;
