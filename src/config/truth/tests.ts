@@ -22,8 +22,10 @@ export const TESTS = {
   e2eAuthz: 'test/e2e/authorization.test.ts',
   /** which policies reach which workload, and in what form. */
   authzScope: 'test/control-plane/translate/authorization.test.ts',
-  /** the control plane's JWKS fetching (HTTPS, refresh, issuer down). */
+  /** the control plane's JWKS fetching (HTTPS, refresh, unknown kid, issuer down). */
   jwks: 'test/control-plane/jwks/jwks-cache.test.ts',
+  /** a key rotation reaching the sidecar through an unknown kid on the local mesh, issuer down keeps the keys. */
+  e2eJwksRefresh: 'test/e2e/jwks-refresh.test.ts',
   /** Linkerd policy kinds on the local mesh, emojivoto style. */
   e2eLinkerdPolicy: 'test/e2e/linkerd-policy.test.ts',
   /** Linkerd policy kinds -> sidecar policies, field by field. */

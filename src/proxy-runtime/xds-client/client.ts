@@ -82,6 +82,13 @@ type DeltaCall = ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryRespons
 /** Exponential from 250 ms, at most 5 s, each delay jittered ±20% so proxies do not reconnect in step. */
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 const INVALID_ARGUMENT = 3;
+/** The unknown-key hints of one issuer: when the last went out, and one held back. */
+interface KeyHint {
+  sentAt: number;
+  pendingKid: string | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /** Shortest time between two unknown-key hints for one issuer. */
 const KEY_HINT_GAP_MS = 1_000;
 
@@ -125,16 +132,40 @@ export class XdsClient extends EventEmitter {
   /**
    * Tells the control plane that a token of `issuer` names a `kid` its keys lack, so it fetches
    * the issuer's keys again (mesh.proto UnknownJwtKey). At most one hint per issuer a second
-   * goes out, however many such tokens arrive; without a stream the hint is dropped (the control
-   * plane's 20-minute refresh still comes).
+   * goes out, however many such tokens arrive: one inside that second is held and sent when it is
+   * up (the latest kid), so a rotation is never missed for being reported just after another.
+   * Without a stream the hint is dropped (the control plane's 20-minute refresh still comes).
    */
   reportUnknownJwtKey(issuer: string, kid: string): void {
-    const call = this.call;
-    if (!call || !this.connectedNow) return;
+    if (!this.call || !this.connectedNow) return;
+    const h = this.hinted.get(issuer);
     const now = Date.now();
-    if (now - (this.hinted.get(issuer) ?? 0) < KEY_HINT_GAP_MS) return;
-    if (this.hinted.size >= 256) this.hinted.clear();
-    this.hinted.set(issuer, now);
+    if (h && now - h.sentAt < KEY_HINT_GAP_MS) {
+      h.pendingKid = kid;
+      h.timer ??= setTimeout(
+        () => {
+          h.timer = undefined;
+          if (h.pendingKid === undefined) return;
+          const pending = h.pendingKid;
+          h.pendingKid = undefined;
+          this.sendKeyHint(issuer, pending, h);
+        },
+        KEY_HINT_GAP_MS - (now - h.sentAt),
+      ).unref();
+      return;
+    }
+    if (!h && this.hinted.size >= 256) {
+      for (const old of this.hinted.values()) if (old.timer) clearTimeout(old.timer);
+      this.hinted.clear();
+    }
+    this.sendKeyHint(issuer, kid, h ?? { sentAt: 0, pendingKid: undefined, timer: undefined });
+  }
+
+  private sendKeyHint(issuer: string, kid: string, h: KeyHint): void {
+    const call = this.call;
+    if (!call || !this.connectedNow || this.closed) return;
+    h.sentAt = Date.now();
+    this.hinted.set(issuer, h);
     call.write({
       node: null,
       type_url: TypeUrl.listeners,
@@ -145,10 +176,11 @@ export class XdsClient extends EventEmitter {
     });
   }
 
-  private readonly hinted = new Map<string, number>();
+  private readonly hinted = new Map<string, KeyHint>();
 
   close(): void {
     this.closed = true;
+    for (const h of this.hinted.values()) if (h.timer) clearTimeout(h.timer);
     if (this.timer) clearTimeout(this.timer);
     this.teardown();
   }
