@@ -18,6 +18,7 @@ import type {
 } from '../../protocol/proxy-config/index.js';
 import type { MeshSnapshot, MeshWorkload } from './model.js';
 import { linkerdPolicies, type DefaultInboundPolicy } from './linkerd-authorization.js';
+import { DEFAULT_INBOUND_POLICIES } from '../../protocol/well-known.js';
 
 /** A key set that verifies nothing: tokens of an issuer whose keys never arrived are rejected (as istiod's fake JWKS). */
 export const EMPTY_JWKS = '{"keys":[]}';
@@ -174,24 +175,24 @@ function jwksOf(uri: string | undefined, jwks: (uri: string) => string | undefin
  */
 export function workloadAuthz(snapshot: MeshSnapshot, workload: MeshWorkload): AuthzConfig | undefined {
   const { authz, requestAuthn } = applyingPolicies(snapshot, workload);
-  const policies = [...authzPolicies(authz), ...linkerdPolicies(snapshot, workload, defaultInboundPolicy(workload))];
+  const policies = [
+    ...authzPolicies(authz),
+    ...linkerdPolicies(snapshot, workload, defaultInboundPolicy(workload, snapshot)),
+  ];
   const jwt = jwtRules(requestAuthn, (uri) => snapshot.jwks?.get(uri));
   if (policies.length === 0 && jwt.length === 0) return undefined;
   return { ...(policies.length ? { policies } : {}), ...(jwt.length ? { jwtRules: jwt } : {}) };
 }
 
-const INBOUND_POLICIES: readonly string[] = [
-  'all-unauthenticated',
-  'all-authenticated',
-  'cluster-authenticated',
-  'cluster-unauthenticated',
-  'deny',
-  'audit',
-];
+const INBOUND_POLICIES: readonly string[] = DEFAULT_INBOUND_POLICIES;
 
-/** The workload's Linkerd default inbound policy; an unknown value denies (fail closed), as a typo must not open a port. */
-function defaultInboundPolicy(workload: MeshWorkload): DefaultInboundPolicy {
-  const p = workload.defaultInboundPolicy;
+/**
+ * The workload's Linkerd default inbound policy, as Linkerd's policy controller picks it: the
+ * pod's annotation, else its namespace's (both in the workload record), else the install-wide
+ * default, else all-unauthenticated. An unknown value denies (fail closed): a typo must not open a port.
+ */
+function defaultInboundPolicy(workload: MeshWorkload, snapshot: MeshSnapshot): DefaultInboundPolicy {
+  const p = workload.defaultInboundPolicy ?? snapshot.defaultInboundPolicy;
   if (p === undefined) return 'all-unauthenticated';
   return (INBOUND_POLICIES.includes(p) ? p : 'deny') as DefaultInboundPolicy;
 }

@@ -80,6 +80,8 @@ export interface RunOptions {
   outboundPort?: number;
   /** The sidecar's inbound port; default: chosen free. */
   proxyPort?: number;
+  /** Pod-style annotations (`meshctl run --annotations`). */
+  annotations?: Record<string, string>;
 }
 
 /** The DestinationRule with subsets v1/v2 of `reviews`, as in the seed. */
@@ -130,7 +132,13 @@ export class LocalMeshForTest {
   ) {}
 
   static async start(
-    opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {},
+    opts: {
+      certTtlSeconds?: number;
+      jwks?: JwksFetchOptions;
+      log?: (line: string) => void;
+      /** Linkerd's install-wide default inbound policy (`--set proxy.defaultInboundPolicy=...`). */
+      defaultInboundPolicy?: string;
+    } = {},
   ): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
     const cp = await startControlPlane({
@@ -141,6 +149,7 @@ export class LocalMeshForTest {
       log: opts.log ?? (() => undefined),
       ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}),
       ...(opts.jwks ? { jwks: opts.jwks } : {}),
+      ...(opts.defaultInboundPolicy ? { defaultInboundPolicy: opts.defaultInboundPolicy } : {}),
     });
     return new LocalMeshForTest(home, cp, new LocalPlatform(home));
   }
@@ -175,6 +184,7 @@ export class LocalMeshForTest {
       namespace: 'default',
       serviceAccount: sa,
       labels,
+      ...(opts.annotations ? { annotations: opts.annotations } : {}),
       address: '127.0.0.1',
       ports: [appPort],
       ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}),
