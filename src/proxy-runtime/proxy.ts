@@ -266,7 +266,15 @@ export class Proxy implements ProxyContext {
       added.push(h);
     }
     // The swap: from here on new connections and requests see the new version.
+    const previous = this.runtime as Runtime | undefined;
     this.runtime = runtime;
+    // A kept listener whose chains now speak another protocol (a Server's proxyProtocol, a port
+    // turned TCP): its open connections were read as the old one, so they drain as Envoy drains a
+    // changed filter chain (idle ones close, busy ones after their response) and clients reconnect.
+    for (const [key, h] of this.handles) {
+      const next = wanted.get(key);
+      if (previous && next && chainProtocols(previous, h.cfg.name) !== chainProtocols(runtime, next.name)) h.drain();
+    }
     for (const h of added) this.handles.set(ListenerHandle.key(h.cfg), h);
     for (const [key, h] of this.handles) {
       if (wanted.has(key)) continue;
@@ -420,4 +428,10 @@ export class ProxyConfigRejected extends Error {
   constructor(readonly errors: readonly string[]) {
     super(`proxy config is invalid:\n  ${errors.join('\n  ')}`);
   }
+}
+
+/** The protocols and TLS modes of a listener's chains, to tell whether its connections may stay. */
+function chainProtocols(runtime: Runtime, listener: string): string {
+  const l = runtime.listeners.get(listener);
+  return l ? l.chains.map((c) => `${c.protocol}/${c.tls}`).join(',') : '';
 }

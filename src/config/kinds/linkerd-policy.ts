@@ -27,9 +27,13 @@ export const ServerSpec = Obj({
   port: IntOrString('container port number or name'),
   proxyProtocol: Opt(
     Enum(PROXY_PROTOCOLS, {
-      description: 'protocol of the port (skips detection)',
+      description:
+        'protocol of the port (skips detection): HTTP/1 is parsed as such; opaque and TLS are never parsed (L4 authorization only)',
       default: 'unknown',
-      unsupported: 'the sidecar detects the protocol; proxyProtocol is not used',
+      unsupportedValues: {
+        'HTTP/2': 'the inbound chain is set to HTTP/2 without detection, but no test shows it on traffic yet',
+        gRPC: 'the inbound chain is set to HTTP/2 without detection, but no test shows it on traffic yet',
+      },
     }),
   ),
   accessPolicy: Opt(
