@@ -116,7 +116,9 @@ describe('install values', () => {
   it("Linkerd's proxy.defaultInboundPolicy reaches the control plane's arguments; an unknown policy is refused", () => {
     const args = (sets: string[]) =>
       (
-        renderComponents(resolveValues(defaultValues('i'), [], sets), '1.0.0').find((o) => o.kind === 'Deployment') as {
+        renderComponents(resolveValues(defaultValues('i'), [], sets), '1.0.0').find(
+          (o) => o.kind === 'Deployment',
+        ) as unknown as {
           spec: { template: { spec: { containers: { args: string[] }[] } } };
         }
       ).spec.template.spec.containers[0]!.args;

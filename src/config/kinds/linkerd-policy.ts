@@ -7,15 +7,24 @@
 import type { Static } from '@sinclair/typebox';
 import { Bool, Enum, IntOrString, LabelSelector, List, Obj, Opt, Str, type Resource } from '../schema.js';
 import { defineKind } from '../kind.js';
-import { DEFAULT_INBOUND_POLICIES } from '../../protocol/well-known.js';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const REFERENCE = 'https://linkerd.io/2/reference/authorization-policy/';
 
 /** Protocols a Server may declare (skips protocol detection). */
 export const PROXY_PROTOCOLS = ['unknown', 'HTTP/1', 'HTTP/2', 'gRPC', 'opaque', 'TLS'] as const;
-/** Default policies for traffic no authorization covers. */
-export const ACCESS_POLICIES = DEFAULT_INBOUND_POLICIES;
+/**
+ * Default policies for traffic no authorization covers (a Server's accessPolicy; the same values as
+ * the default inbound policy, DEFAULT_INBOUND_POLICIES in protocol/well-known.ts, which config may not import).
+ */
+export const ACCESS_POLICIES = [
+  'deny',
+  'audit',
+  'all-authenticated',
+  'all-unauthenticated',
+  'cluster-authenticated',
+  'cluster-unauthenticated',
+] as const;
 
 /** The spec of a Server. */
 export const ServerSpec = Obj({

@@ -5,6 +5,8 @@
  * server selectors, NetworkAuthentication, identityRefs to a Namespace, ports by name, defaults.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_INBOUND_POLICIES } from '../../../src/protocol/well-known.js';
+import { ACCESS_POLICIES } from '../../../src/config/kinds/linkerd-policy.js';
 import {
   linkerdPolicies,
   linkerdIdentityPrincipal,
@@ -254,6 +256,10 @@ describe('linkerdPolicies', () => {
     expect(allowed(workloadFromPod(pod(own))!, 'deny')).toBe(true);
     expect(allowed(workloadFromPod(pod(), undefined, 'all-authenticated')!, 'deny')).toBe(true);
     expect(allowed(workloadFromPod(pod())!)).toBe(true);
+  });
+
+  it('the default inbound policies are the values a Server accessPolicy takes (two lists: config may not import protocol)', () => {
+    expect([...DEFAULT_INBOUND_POLICIES].sort()).toEqual([...ACCESS_POLICIES].sort());
   });
 
   it('Linkerd identities are the mesh principals', () => {
