@@ -4,11 +4,13 @@
  * apply. opaque and TLS: never parsed; the bytes pass as they are and only L4 authorization
  * applies (an ALLOW rule that needs an HTTP field never matches, as Istio's TCP semantics). The
  * Server denies by default; Istio AuthorizationPolicies on the same workload admit the callers.
+ * HTTP/2 and gRPC: HTTP/2 without detection, also to the app (an h2c-only app answers HTTP/1.1 callers).
  * Each protocol has its own workload, so no caller holds a connection made under another config
  * (authorization, as Envoy's, decides when a TCP connection opens).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
+import { createServer as createHttp2Server } from 'node:http2';
 import { LocalMeshForTest, SERVICE_PORT, send, type Sidecar } from './support/local-mesh.js';
 
 const PROTOCOLS = { 'HTTP/1': 'http1', opaque: 'opaque', TLS: 'tls' } as const;
@@ -91,4 +93,37 @@ describe('Linkerd Server proxyProtocol', () => {
       expect(parsed(p)).toBe(0);
     });
   }
+});
+
+describe('Linkerd Server proxyProtocol HTTP/2 and gRPC', () => {
+  it('the sidecar speaks HTTP/2 to the app without detection: an h2c-only app answers an HTTP/1.1 caller', async () => {
+    const h2 = createHttp2Server((req, res) => res.end(`h2 ${req.httpVersion}`));
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const port = (h2.address() as AddressInfo).port;
+    try {
+      const app = await mesh.run('h2', { app: 'h2-svc' }, { service: 'h2-svc', appPort: port });
+      await mesh.settle();
+      const get = () => send(web, `http://h2-svc:${SERVICE_PORT}/`);
+      // Detected (no Server): the caller's HTTP/1.1 goes on as HTTP/1.1, which an h2c-only app refuses.
+      expect((await get()).status).toBe(503);
+      for (const protocol of ['HTTP/2', 'gRPC']) {
+        await mesh.applyAndSync(`apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata:
+  name: h2-svc
+spec:
+  podSelector:
+    matchLabels:
+      app: h2-svc
+  port: ${port}
+  proxyProtocol: ${protocol}
+  accessPolicy: all-unauthenticated
+`);
+        expect(await get(), protocol).toMatchObject({ status: 200, body: 'h2 2.0' });
+      }
+      expect(app.accessLog.at(-1)).toMatchObject({ response_code: 200, protocol: 'HTTP/1.1' });
+    } finally {
+      h2.close();
+    }
+  });
 });

@@ -37,12 +37,8 @@ export const ServerSpec = Obj({
   proxyProtocol: Opt(
     Enum(PROXY_PROTOCOLS, {
       description:
-        'protocol of the port (skips detection): HTTP/1 is parsed as such; opaque and TLS are never parsed (L4 authorization only)',
+        'protocol of the port (skips detection): HTTP/1 and HTTP/2 (gRPC) are parsed as such, HTTP/2 also to the app; opaque and TLS are never parsed (L4 authorization only)',
       default: 'unknown',
-      unsupportedValues: {
-        'HTTP/2': 'the inbound chain is set to HTTP/2 without detection, but no test shows it on traffic yet',
-        gRPC: 'the inbound chain is set to HTTP/2 without detection, but no test shows it on traffic yet',
-      },
     }),
   ),
   accessPolicy: Opt(

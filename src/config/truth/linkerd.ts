@@ -1,7 +1,7 @@
 /**
  * What each field of the Linkerd and SMI kinds does (see src/config/truth.ts for the format).
  */
-import { accepted, enforced, exceptValues, truthTable } from '../truth.js';
+import { accepted, enforced, truthTable } from '../truth.js';
 import { NOT_TRANSLATED, TESTS as T } from './tests.js';
 
 /** linkerd.io ServiceProfile. */
@@ -27,10 +27,7 @@ export const serverTruth = truthTable('policy.linkerd.io/Server', {
   'podSelector.matchLabels': enforced(T.e2eLinkerdPolicy),
   'podSelector.matchExpressions': enforced(T.linkerdPolicy),
   port: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
-  proxyProtocol: exceptValues(enforced(T.e2eLinkerdProxyProtocol), {
-    'HTTP/2': 'the inbound chain is set to HTTP/2 without detection, but no test shows it on traffic yet',
-    gRPC: 'the inbound chain is set to HTTP/2 without detection, but no test shows it on traffic yet',
-  }),
+  proxyProtocol: enforced(T.e2eLinkerdProxyProtocol),
   accessPolicy: enforced(T.e2eLinkerdPolicy),
 });
 

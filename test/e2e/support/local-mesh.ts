@@ -82,6 +82,8 @@ export interface RunOptions {
   proxyPort?: number;
   /** Pod-style annotations (`meshctl run --annotations`). */
   annotations?: Record<string, string>;
+  /** The port of an app the test started itself (no HTTP app is started; `received` stays empty). */
+  appPort?: number;
 }
 
 /** The DestinationRule with subsets v1/v2 of `reviews`, as in the seed. */
@@ -160,7 +162,8 @@ export class LocalMeshForTest {
     let appPort = await freePort();
     const received: AppRequest[] = [];
     const services = [...(opts.service ? [opts.service] : []), ...(opts.alsoServes ?? [])];
-    if (services.length > 0) {
+    if (services.length > 0 && opts.appPort !== undefined) appPort = opts.appPort;
+    else if (services.length > 0) {
       const handler: AppHandler = opts.handler ?? ((_req, res) => res.end(`${name} ${labels.version ?? ''}`));
       app = createServer((req, res) => {
         const seen = received.length;
