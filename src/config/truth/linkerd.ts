@@ -30,7 +30,7 @@ export const serverTruth = truthTable('policy.linkerd.io/Server', {
   'podSelector.matchLabels': enforced(T.e2eLinkerdPolicy),
   'podSelector.matchExpressions': enforced(T.linkerdPolicy),
   port: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
-  proxyProtocol: accepted('the sidecar detects the protocol; proxyProtocol does not skip detection'),
+  proxyProtocol: enforced(T.e2eLinkerdProxyProtocol),
   accessPolicy: enforced(T.e2eLinkerdPolicy),
 });
 
