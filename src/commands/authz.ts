@@ -10,7 +10,8 @@ import { parseProxyName } from '../cluster/proxy-status.js';
 import { UsageError } from '../errors.js';
 import type { AuthzConfig, AuthzRuleConfig } from '../protocol/proxy-config/index.js';
 
-interface AuthzFlags {
+/** The flags of `meshctl authz check`. */
+export interface AuthzFlags {
   output?: string;
 }
 
@@ -86,6 +87,17 @@ function summarize(a: AuthzConfig): unknown {
   };
 }
 
+/** Checks the arguments and flags before any I/O: the output format and the proxy's name. */
+export function validate(
+  args: readonly string[],
+  flags: AuthzFlags,
+  defaultNamespace: string,
+): { format: 'table' | 'json'; target: { name: string; namespace: string; id: string } } {
+  const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
+  if (!args[0]) throw new UsageError('authz check needs a proxy name', 'meshctl authz check NAME[.NAMESPACE]');
+  return { format, target: parseProxyName(args[0], defaultNamespace) };
+}
+
 const command: CommandDefinition = {
   name: 'authz',
   summary: 'Show the authorization policies and JWT rules a proxy enforces',
@@ -100,9 +112,7 @@ const command: CommandDefinition = {
         examples(['meshctl authz check product-service-v1', 'meshctl authz check reviews-v1.default -o json']),
       );
     bind<AuthzFlags>(check, async (ctx, args, flags) => {
-      const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
-      if (!args[0]) throw new UsageError('authz check needs a proxy name', 'meshctl authz check NAME[.NAMESPACE]');
-      const target = parseProxyName(args[0], ctx.namespace());
+      const { format, target } = validate(args, flags, ctx.namespace());
       const platform = await ctx.platform();
       const blocks = inboundAuthz(await platform.proxyAdminGet<AdminListener[]>(target, '/listeners'));
       if (format === 'json') {

@@ -6,12 +6,28 @@
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
 import { ErrorCode, MeshError, UsageError } from '../errors.js';
+import { parseDuration } from '../config/duration.js';
 
-interface CheckFlags {
+/** The flags of `meshctl check`. */
+export interface CheckFlags {
   pre?: boolean;
   proxy?: boolean;
   output?: string;
   wait: string;
+}
+
+/** Checks the flags before any I/O: the output format, --wait, and --pre without --proxy. */
+export function validate(flags: CheckFlags): { format: 'table' | 'json' | 'short'; waitMs: number } {
+  const format = parseOutputFormat(flags.output, ['table', 'json', 'short'] as const, 'table');
+  const waitMs = parseDuration(flags.wait);
+  if (waitMs === undefined)
+    throw new UsageError(`--wait ${flags.wait}: not a duration`, 'use a duration such as 30s or 5m');
+  if (flags.pre && flags.proxy)
+    throw new UsageError(
+      '--pre and --proxy cannot be used together',
+      '--pre checks a machine before install; --proxy checks running proxies',
+    );
+  return { format, waitMs };
 }
 
 const command: CommandDefinition = {
@@ -36,16 +52,7 @@ const command: CommandDefinition = {
         ]),
       );
     bind<CheckFlags>(cmd, async (ctx, _args, flags) => {
-      const format = parseOutputFormat(flags.output, ['table', 'json', 'short'] as const, 'table');
-      const { parseDuration } = await import('../config/duration.js');
-      const waitMs = parseDuration(flags.wait);
-      if (waitMs === undefined)
-        throw new UsageError(`--wait ${flags.wait}: not a duration`, 'use a duration such as 30s or 5m');
-      if (flags.pre && flags.proxy)
-        throw new UsageError(
-          '--pre and --proxy cannot be used together',
-          '--pre checks a machine before install; --proxy checks running proxies',
-        );
+      const { format, waitMs } = validate(flags);
       const { runChecks } = await import('../checks/runner.js');
       const render = await import('../checks/render.js');
       const { meshctlVersion } = await import('../version.js');

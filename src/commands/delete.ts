@@ -5,10 +5,33 @@ import { filenameOption } from './manifest-inputs.js';
 import { UsageError } from '../errors.js';
 import type { ConfigObjectKey } from '../cluster/index.js';
 
-interface DeleteFlags {
+/** The flags of `meshctl delete`. */
+export interface DeleteFlags {
   filename?: string[];
   output?: string;
   ignoreNotFound?: boolean;
+}
+
+/** What `meshctl delete` removes: the objects of files, or a kind and names. */
+export type DeleteTarget = { readonly files: string[] } | { readonly kind: string; readonly names: string[] };
+
+/** Checks the arguments and flags before any I/O: either -f or a kind with names, and the output format. */
+export function validate(
+  args: readonly string[],
+  flags: DeleteFlags,
+): { format: 'text' | 'json'; target: DeleteTarget } {
+  const format = parseOutputFormat(flags.output, ['text', 'json'] as const, 'text');
+  const files = flags.filename ?? [];
+  const [kind, ...names] = args;
+  if (files.length > 0 && kind) throw new UsageError('give either -f or a kind and names, not both');
+  if (files.length > 0) return { format, target: { files: [...files] } };
+  if (!kind || names.length === 0) {
+    throw new UsageError(
+      'delete needs -f, or a kind and at least one name',
+      'for example: meshctl delete -f vs.yaml, or meshctl delete virtualservice reviews',
+    );
+  }
+  return { format, target: { kind, names } };
 }
 
 const command: CommandDefinition = {
@@ -22,23 +45,14 @@ const command: CommandDefinition = {
       .option('--ignore-not-found', 'succeed when an object does not exist')
       .addHelpText('after', examples(['meshctl delete -f reviews-canary.yaml', 'meshctl delete vs reviews -n shop']));
     bind<DeleteFlags>(cmd, async (ctx, args, flags) => {
-      const format = parseOutputFormat(flags.output, ['text', 'json'] as const, 'text');
-      const files = flags.filename ?? [];
-      const [kindArg, ...names] = args;
-      if (files.length > 0 && kindArg) throw new UsageError('give either -f or a kind and names, not both');
-      if (files.length === 0 && (!kindArg || names.length === 0)) {
-        throw new UsageError(
-          'delete needs -f, or a kind and at least one name',
-          'for example: meshctl delete -f vs.yaml, or meshctl delete virtualservice reviews',
-        );
-      }
+      const { format, target } = validate(args, flags);
       const { renderOutcomes } = await import('./config-output.js');
       const { resolveKind } = await import('./config-kinds.js');
       let keys: ConfigObjectKey[];
-      if (files.length > 0) {
+      if ('files' in target) {
         const { readSources } = await import('../config/sources.js');
         const { manifestObjects, parseDocuments, splitApiVersion } = await import('../config/index.js');
-        const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
+        const sources = await readSources(target.files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
         keys = sources.flatMap((s) =>
           manifestObjects(parseDocuments(s.text, s.name)).map(({ object }) => {
             const meta = (object.metadata ?? {}) as { name?: string; namespace?: string };
@@ -51,8 +65,8 @@ const command: CommandDefinition = {
           }),
         );
       } else {
-        const kind = resolveKind(kindArg!);
-        keys = names.map((name) => ({ group: kind.group, kind: kind.kind, namespace: ctx.namespace(), name }));
+        const kind = resolveKind(target.kind);
+        keys = target.names.map((name) => ({ group: kind.group, kind: kind.kind, namespace: ctx.namespace(), name }));
       }
       const platform = await ctx.platform();
       const outcomes = await platform.deleteConfig(keys);

@@ -9,7 +9,7 @@ import { Option } from 'commander';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import type { CliContext } from '../context.js';
-import type { ConfigObjectKey } from '../cluster/index.js';
+import type { ConfigObjectKey, PlatformKind } from '../cluster/index.js';
 import { LocalPlatform } from '../cluster/local/platform.js';
 import { runningControlPlane, startDaemon, stopDaemon } from '../cluster/local/daemon-process.js';
 import { PlatformUnavailableError, TimeoutError, UsageError } from '../errors.js';
@@ -398,11 +398,31 @@ function explore(proxyPort: number, home: string): string {
   return `\nThe demo is still running (state in ${home}). Explore it:\n${lines.map(([c, what]) => `  ${c.padEnd(width)}# ${what}\n`).join('')}Stop it with 'meshctl demo --cleanup'.\n`;
 }
 
-interface DemoFlags {
+/** The flags of `meshctl demo`. */
+export interface DemoFlags {
   keep?: boolean;
   cleanup?: boolean;
   requests?: string;
   readyTimeout?: string;
+}
+
+/** Checks the flags before any I/O: the counts, --keep without --cleanup, and the local platform. */
+export function validate(
+  flags: DemoFlags,
+  platform: PlatformKind,
+): { requests: number; readyTimeoutMs: number; keep: boolean; cleanup: boolean } {
+  const requests = Number(flags.requests);
+  if (!Number.isInteger(requests) || requests < 10 || requests > 100_000)
+    throw new UsageError(`--requests ${flags.requests}: not a count from 10 to 100000`);
+  const readyTimeout = Number(flags.readyTimeout);
+  if (!(readyTimeout > 0)) throw new UsageError(`--ready-timeout ${flags.readyTimeout}: not a number of seconds`);
+  if (flags.keep && flags.cleanup) throw new UsageError('--keep and --cleanup cannot be used together');
+  if (platform !== 'local')
+    throw new PlatformUnavailableError(
+      'meshctl demo runs on the local platform',
+      'add --local (or set MESHCTL_PLATFORM=local)',
+    );
+  return { requests, readyTimeoutMs: readyTimeout * 1000, keep: flags.keep === true, cleanup: flags.cleanup === true };
 }
 
 const command: CommandDefinition = {
@@ -419,18 +439,8 @@ const command: CommandDefinition = {
       )
       .addHelpText('after', examples(['meshctl demo', 'meshctl demo --keep', 'meshctl demo --cleanup']));
     bind<DemoFlags>(cmd, async (ctx, _args, flags) => {
-      const requests = Number(flags.requests);
-      if (!Number.isInteger(requests) || requests < 10 || requests > 100_000)
-        throw new UsageError(`--requests ${flags.requests}: not a count from 10 to 100000`);
-      const readyTimeout = Number(flags.readyTimeout);
-      if (!(readyTimeout > 0)) throw new UsageError(`--ready-timeout ${flags.readyTimeout}: not a number of seconds`);
-      if (flags.keep && flags.cleanup) throw new UsageError('--keep and --cleanup cannot be used together');
-      if (ctx.platformKind() !== 'local')
-        throw new PlatformUnavailableError(
-          'meshctl demo runs on the local platform',
-          'add --local (or set MESHCTL_PLATFORM=local)',
-        );
-      if (flags.cleanup) {
+      const { requests, readyTimeoutMs, keep, cleanup } = validate(flags, ctx.platformKind());
+      if (cleanup) {
         const state = await readDemoState(ctx.meshHome());
         if (!state) {
           ctx.err(`No demo is running in ${ctx.meshHome()}.\n`);
@@ -440,7 +450,7 @@ const command: CommandDefinition = {
         ctx.out(`${ctx.style.green(Symbols.ok)} Cleaned up: ${done.join(', ') || 'nothing was left'}\n`);
         return 0;
       }
-      return runDemo(ctx, { keep: flags.keep === true, requests, readyTimeoutMs: readyTimeout * 1000 });
+      return runDemo(ctx, { keep, requests, readyTimeoutMs });
     });
   },
 };

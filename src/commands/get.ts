@@ -1,10 +1,23 @@
 /** `meshctl get`: lists mesh config stored on the platform, as a table or as YAML/JSON. */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
+import { UsageError } from '../errors.js';
 
-interface GetFlags {
+/** The flags of `meshctl get`. */
+export interface GetFlags {
   output?: string;
   allNamespaces?: boolean;
+}
+
+/** Checks the arguments and flags before any I/O: a kind, at most one name, and the output format. */
+export function validate(
+  args: readonly string[],
+  flags: GetFlags,
+): { format: 'table' | 'yaml' | 'json'; kind: string; name: string | undefined } {
+  const format = parseOutputFormat(flags.output, ['table', 'yaml', 'json'] as const, 'table');
+  const [kind, name] = args;
+  if (!kind) throw new UsageError('get needs a kind', 'for example: meshctl get virtualservices');
+  return { format, kind, name };
 }
 
 const command: CommandDefinition = {
@@ -24,10 +37,9 @@ const command: CommandDefinition = {
         examples(['meshctl get vs', 'meshctl get dr reviews -o yaml', 'meshctl get trafficsplits -A']),
       );
     bind<GetFlags>(cmd, async (ctx, args, flags) => {
-      const format = parseOutputFormat(flags.output, ['table', 'yaml', 'json'] as const, 'table');
+      const { format, kind: kindArg, name } = validate(args, flags);
       const { resolveKind } = await import('./config-kinds.js');
-      const kind = resolveKind(args[0]!);
-      const name = args[1];
+      const kind = resolveKind(kindArg);
       const platform = await ctx.platform();
       const namespace = flags.allNamespaces ? undefined : ctx.namespace();
       const objects = (await platform.listConfig({ kind: kind.kind, namespace }))
@@ -39,7 +51,7 @@ const command: CommandDefinition = {
         const { NotFoundError } = await import('../errors.js');
         throw new NotFoundError(
           `${kind.kind} "${name}" in namespace ${namespace ?? '(any)'}`,
-          `list them with 'meshctl get ${args[0]}${flags.allNamespaces ? ' -A' : ''}'`,
+          `list them with 'meshctl get ${kindArg}${flags.allNamespaces ? ' -A' : ''}'`,
         );
       }
       const { toJson, toYaml } = await import('../ui/printers.js');

@@ -5,13 +5,23 @@ import { collect, filenameOption } from './manifest-inputs.js';
 import { defaultProxyImage, meshctlVersion } from '../version.js';
 import { UsageError } from '../errors.js';
 
-interface GenerateFlags {
+/** The flags of `meshctl manifest generate`. */
+export interface GenerateFlags {
   set?: string[];
   filename?: string[];
   output?: string;
   crdsOnly?: boolean;
   skipCrds?: boolean;
   addons?: boolean;
+}
+
+/** Checks the flags before any I/O: the output format and which parts to print. */
+export function validate(flags: GenerateFlags): { format: 'yaml' | 'json' } {
+  const format = parseOutputFormat(flags.output, ['yaml', 'json'] as const, 'yaml');
+  if (flags.crdsOnly && flags.skipCrds) throw new UsageError('--crds-only and --skip-crds cannot be used together');
+  if (flags.addons && (flags.crdsOnly || flags.skipCrds))
+    throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
+  return { format };
 }
 
 const command: CommandDefinition = {
@@ -45,10 +55,7 @@ const command: CommandDefinition = {
         ]),
       );
     bind<GenerateFlags>(generate, async (ctx, _args, flags) => {
-      const format = parseOutputFormat(flags.output, ['yaml', 'json'] as const, 'yaml');
-      if (flags.crdsOnly && flags.skipCrds) throw new UsageError('--crds-only and --skip-crds cannot be used together');
-      if (flags.addons && (flags.crdsOnly || flags.skipCrds))
-        throw new UsageError('--addons prints only the add-ons: leave out --crds-only and --skip-crds');
+      const { format } = validate(flags);
       const { readSources } = await import('../config/sources.js');
       const { parseDocuments } = await import('../config/documents.js');
       const { splitMeshConfig } = await import('../install/mesh-config.js');

@@ -17,7 +17,8 @@ import {
   type ProxyStatusRow,
 } from '../cluster/proxy-status.js';
 
-interface ProxyStatusFlags {
+/** The flags of `meshctl proxy-status`. */
+export interface ProxyStatusFlags {
   output?: string;
   ignoreStale?: boolean;
 }
@@ -58,6 +59,16 @@ export function renderProxyStatus(
   return out;
 }
 
+/** Checks the arguments and flags before any I/O: the output format and, if given, the proxy's name. */
+export function validate(
+  args: readonly string[],
+  flags: ProxyStatusFlags,
+  defaultNamespace: string,
+): { format: 'table' | 'json'; target: ReturnType<typeof parseProxyName> | undefined } {
+  const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
+  return { format, target: args[0] !== undefined ? parseProxyName(args[0], defaultNamespace) : undefined };
+}
+
 const command: CommandDefinition = {
   name: 'proxy-status',
   summary: 'Show whether each proxy runs the config the control plane would send',
@@ -84,8 +95,7 @@ const command: CommandDefinition = {
           ]),
       );
     bind<ProxyStatusFlags>(cmd, async (ctx, args, flags) => {
-      const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
-      const target = args[0] !== undefined ? parseProxyName(args[0], ctx.namespace()) : undefined;
+      const { format, target } = validate(args, flags, ctx.namespace());
       const platform = await ctx.platform();
       const { toJson } = await import('../ui/printers.js');
       if (target) {

@@ -8,8 +8,22 @@ import type { BindAction } from './command.js';
 import { examples } from './command.js';
 import { TimeoutError, UsageError } from '../errors.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { parseDuration } from '../config/duration.js';
 
-interface WaitReadyFlags {
+/** Checks the flags before any I/O: two durations and an http(s) URL. */
+export function validate(flags: WaitReadyFlags): { timeoutMs: number; intervalMs: number; url: string } {
+  const timeout = parseDuration(flags.timeout);
+  const interval = parseDuration(flags.interval);
+  if (timeout === undefined)
+    throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'use a duration such as 60s or 2m');
+  if (interval === undefined || interval <= 0)
+    throw new UsageError(`--interval ${flags.interval}: not a positive duration`);
+  if (!/^https?:\/\//.test(flags.url)) throw new UsageError(`--url ${flags.url}: expected an http:// URL`);
+  return { timeoutMs: timeout, intervalMs: interval, url: flags.url };
+}
+
+/** The flags of `meshctl proxy wait-ready`. */
+export interface WaitReadyFlags {
   timeout: string;
   url: string;
   interval: string;
@@ -25,14 +39,7 @@ export function defineProxyWaitReady(parent: Command, bind: BindAction): Command
     .option('--url <url>', 'readiness URL', `http://127.0.0.1:${ProxyPorts.telemetry}/healthz/ready`)
     .addHelpText('after', examples(['meshctl proxy wait-ready --timeout 60s']));
   bind<WaitReadyFlags>(cmd, async (ctx, _args, flags) => {
-    const { parseDuration } = await import('../config/duration.js');
-    const timeout = parseDuration(flags.timeout);
-    const interval = parseDuration(flags.interval);
-    if (timeout === undefined)
-      throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'use a duration such as 60s or 2m');
-    if (interval === undefined || interval <= 0)
-      throw new UsageError(`--interval ${flags.interval}: not a positive duration`);
-    if (!/^https?:\/\//.test(flags.url)) throw new UsageError(`--url ${flags.url}: expected an http:// URL`);
+    const { timeoutMs: timeout, intervalMs: interval } = validate(flags);
     const deadline = Date.now() + timeout;
     let last = 'no answer yet';
     for (;;) {

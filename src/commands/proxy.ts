@@ -2,7 +2,8 @@
  * `meshctl proxy`: the sidecar data plane. Sub-commands are registered from the list below: one
  * line each, one module each, every module exporting a `define…(parent, bind)` function. A module
  * must stay light at import time (the proxy runtime itself is imported lazily inside handlers),
- * because loading `proxy` loads every sub-command module.
+ * because loading `proxy` loads every sub-command module. `proxy` itself takes no flags: each
+ * sub-command module exports its own pure `validate()` of its flags.
  */
 import type { Command } from 'commander';
 import type { BindAction, CommandDefinition } from './command.js';

@@ -3,9 +3,16 @@ import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
 import { filenameOption, requireFilenames, runManifestTransform } from './manifest-inputs.js';
 
-interface UninjectFlags {
+/** The flags of `meshctl uninject`. */
+export interface UninjectFlags {
   filename?: string[];
   output?: string;
+}
+
+/** Checks the flags before any I/O: at least one -f, and the output format. */
+export function validate(flags: UninjectFlags): { files: string[]; format: 'yaml' | 'json' } {
+  const files = requireFilenames(flags.filename, 'uninject');
+  return { files, format: parseOutputFormat(flags.output, ['yaml', 'json'] as const, 'yaml') };
 }
 
 const command: CommandDefinition = {
@@ -22,8 +29,7 @@ const command: CommandDefinition = {
         ]),
       );
     bind<UninjectFlags>(cmd, async (ctx, _args, flags) => {
-      const files = requireFilenames(flags.filename, 'uninject');
-      const format = parseOutputFormat(flags.output, ['yaml', 'json'] as const, 'yaml');
+      const { files, format } = validate(flags);
       const { uninjectObject } = await import('../inject/transform.js');
       return runManifestTransform(ctx, files, format, (obj, source) => uninjectObject(obj, source));
     });

@@ -13,8 +13,10 @@ import { examples } from './command.js';
 import { UsageError } from '../errors.js';
 import { Symbols } from '../ui/style.js';
 import type { CliContext } from '../context.js';
+import type { PlatformKind } from '../cluster/index.js';
 
-interface UninstallOptions {
+/** The flags of `meshctl uninstall`. */
+export interface UninstallOptions {
   purge?: boolean;
   yes?: boolean;
   force?: boolean;
@@ -51,6 +53,30 @@ async function uninstallFromKubernetes(ctx: CliContext, opts: UninstallOptions):
   return 0;
 }
 
+/**
+ * Checks the flags before any I/O: --purge needs -y without a terminal, and the Kubernetes-only
+ * flags need the Kubernetes platform.
+ */
+export function validate(opts: UninstallOptions, env: { interactive: boolean; platform: PlatformKind }): void {
+  if (opts.purge && !opts.yes && !opts.dryRun && !env.interactive) {
+    throw new UsageError(
+      '--purge deletes the mesh CA and all config, and there is no terminal to confirm it',
+      'add -y to confirm',
+    );
+  }
+  if (env.platform === 'kubernetes') return;
+  const k8sOnly = [
+    opts.force ? '--force' : '',
+    opts.dryRun ? '--dry-run' : '',
+    opts.meshNamespace ? '--mesh-namespace' : '',
+  ].filter(Boolean);
+  if (k8sOnly.length)
+    throw new UsageError(
+      `${k8sOnly.join(', ')}: only for Kubernetes`,
+      'add --kubernetes (or point KUBECONFIG at a cluster)',
+    );
+}
+
 const command: CommandDefinition = {
   name: 'uninstall',
   summary: 'Uninstall the mesh from the cluster (--local: stop the local control plane); --purge: also its CRDs/state',
@@ -75,23 +101,9 @@ const command: CommandDefinition = {
         ]),
       );
     bind<UninstallOptions>(cmd, async (ctx, _args, opts) => {
-      if (opts.purge && !opts.yes && !opts.dryRun && !(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY)) {
-        throw new UsageError(
-          '--purge deletes the mesh CA and all config, and there is no terminal to confirm it',
-          'add -y to confirm',
-        );
-      }
-      if (ctx.platformKind() === 'kubernetes') return uninstallFromKubernetes(ctx, opts);
-      const k8sOnly = [
-        opts.force ? '--force' : '',
-        opts.dryRun ? '--dry-run' : '',
-        opts.meshNamespace ? '--mesh-namespace' : '',
-      ].filter(Boolean);
-      if (k8sOnly.length)
-        throw new UsageError(
-          `${k8sOnly.join(', ')}: only for Kubernetes`,
-          'add --kubernetes (or point KUBECONFIG at a cluster)',
-        );
+      const platform = ctx.platformKind();
+      validate(opts, { interactive: Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY), platform });
+      if (platform === 'kubernetes') return uninstallFromKubernetes(ctx, opts);
       const { stopDaemon } = await import('../cluster/local/daemon-process.js');
       const { localLayout } = await import('../cluster/local/layout.js');
       const layout = localLayout(ctx.meshHome());

@@ -9,14 +9,37 @@ import { examples, parseOutputFormat } from './command.js';
 import { collect, filenameOption } from './manifest-inputs.js';
 import { UsageError } from '../errors.js';
 import { Symbols } from '../ui/style.js';
+import { parseDuration } from '../config/duration.js';
+import type { PlatformKind } from '../cluster/index.js';
 
-interface UpgradeFlags {
+/** The flags of `meshctl upgrade`. */
+export interface UpgradeFlags {
   set?: string[];
   filename?: string[];
   dryRun?: boolean;
   yes?: boolean;
   timeout?: string;
   output?: string;
+}
+
+/** Checks the arguments and flags before any I/O: no argument, the output format, --timeout, and Kubernetes. */
+export function validate(
+  args: readonly string[],
+  flags: UpgradeFlags,
+  platform: PlatformKind,
+): { format: 'table' | 'json'; timeoutMs: number } {
+  const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
+  if (args.length) throw new UsageError(`unexpected argument ${args[0]}`);
+  const timeoutMs = parseDuration(flags.timeout ?? '5m');
+  if (timeoutMs === undefined || timeoutMs <= 0)
+    throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'write it like 30s or 5m');
+  if (platform !== 'kubernetes') {
+    throw new UsageError(
+      'meshctl upgrade is for Kubernetes',
+      "on the local platform restart the control plane with this meshctl: 'meshctl uninstall --local && meshctl install --local'",
+    );
+  }
+  return { format, timeoutMs };
 }
 
 const command: CommandDefinition = {
@@ -46,18 +69,7 @@ const command: CommandDefinition = {
         ]),
       );
     bind<UpgradeFlags>(cmd, async (ctx, args, flags) => {
-      const format = parseOutputFormat(flags.output, ['table', 'json'] as const, 'table');
-      if (args.length) throw new UsageError(`unexpected argument ${args[0]}`);
-      const { parseDuration } = await import('../config/duration.js');
-      const timeoutMs = parseDuration(flags.timeout ?? '5m');
-      if (timeoutMs === undefined || timeoutMs <= 0)
-        throw new UsageError(`--timeout ${flags.timeout}: not a duration`, 'write it like 30s or 5m');
-      if (ctx.platformKind() !== 'kubernetes') {
-        throw new UsageError(
-          'meshctl upgrade is for Kubernetes',
-          "on the local platform restart the control plane with this meshctl: 'meshctl uninstall --local && meshctl install --local'",
-        );
-      }
+      const { format, timeoutMs } = validate(args, flags, ctx.platformKind());
       const [
         { readSources },
         { parseYamlValue },

@@ -4,9 +4,15 @@ import { examples, parseOutputFormat } from './command.js';
 import { meshctlVersion } from '../version.js';
 import { toJson } from '../ui/printers.js';
 
-interface VersionOptions {
+/** The flags of `meshctl version`. */
+export interface VersionOptions {
   client?: boolean;
   output?: string;
+}
+
+/** Checks the flags before any I/O: the output format. */
+export function validate(opts: VersionOptions): { format: 'text' | 'json' | 'short' } {
+  return { format: parseOutputFormat(opts.output, ['text', 'json', 'short'] as const, 'text') };
 }
 
 const command: CommandDefinition = {
@@ -18,7 +24,7 @@ const command: CommandDefinition = {
       .option('-o, --output <format>', 'output format: text or json')
       .addHelpText('after', examples(['meshctl version --client', 'meshctl version -o json']));
     bind<VersionOptions>(cmd, async (ctx, _args, opts) => {
-      const format = parseOutputFormat(opts.output, ['text', 'json', 'short'] as const, 'text');
+      const { format } = validate(opts);
       const client = {
         version: meshctlVersion(),
         nodeVersion: process.versions.node,
