@@ -2,7 +2,20 @@
  * The platform interface: where the mesh runs, hidden behind one set of operations so commands
  * never care. Backends: `local` (a control plane daemon on this machine) and `kubernetes`.
  * The shapes here are the JSON both backends return; nothing here imports control-plane code.
+ * Outside src/cluster/ this is the only module to import: a backend's own types are re-exported
+ * below (type-only, so naming them loads nothing), and its code is reached through the platform.
  */
+import type { KubernetesPlatform } from './kubernetes/platform.js';
+import type { LocalPlatform } from './local/platform.js';
+
+export type { KubernetesPlatform } from './kubernetes/platform.js';
+export type { LocalPlatform } from './local/platform.js';
+export type { KubernetesCluster } from './kubernetes/index.js';
+export type { KubeObject, KubeObjects } from './kubernetes/objects.js';
+export type { PodLike, DeploymentReadiness } from './kubernetes/readiness.js';
+export type { KubeRest } from './kubernetes/rest.js';
+export type { AccessQuestion } from './kubernetes/access.js';
+export type { ControlPlaneState, LocalLayout } from './local/layout.js';
 
 /** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
 export type PlatformKind = 'kubernetes' | 'local';
@@ -111,6 +124,16 @@ export interface PlatformOptions {
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The platform on a Kubernetes cluster, with what only a cluster has (RBAC, Deployments, control plane pods). */
+export function isKubernetesPlatform(platform: MeshPlatform): platform is KubernetesPlatform {
+  return platform.kind === 'kubernetes';
+}
+
+/** The platform on this machine, with its files (`$MESHCTL_HOME` layout). */
+export function isLocalPlatform(platform: MeshPlatform): platform is LocalPlatform {
+  return platform.kind === 'local';
 }
 
 /** The platform of an invocation (loads the backend lazily). */

@@ -58,13 +58,13 @@ const command: CommandDefinition = {
       const { meshctlVersion } = await import('../version.js');
       let run: (opts: Parameters<typeof runChecks>[2]) => ReturnType<typeof runChecks>;
       if (ctx.platformKind() === 'kubernetes') {
-        const [{ kubernetesChecks }, { KubernetesPlatform }, { MESH_NAMESPACE }] = await Promise.all([
+        const [{ kubernetesChecks }, { isKubernetesPlatform }, { MESH_NAMESPACE }] = await Promise.all([
           import('../checks/kubernetes/index.js'),
-          import('../cluster/kubernetes/platform.js'),
+          import('../cluster/index.js'),
           import('../protocol/well-known.js'),
         ]);
         const platform = await ctx.platform();
-        if (!(platform instanceof KubernetesPlatform))
+        if (!isKubernetesPlatform(platform))
           throw new MeshError(ErrorCode.Internal, `check on Kubernetes got the ${platform.kind} platform`);
         let manifests:
           ReturnType<import('../checks/kubernetes/index.js').KubernetesCheckContext['manifests']> | undefined;
@@ -93,8 +93,10 @@ const command: CommandDefinition = {
         run = (opts) => runChecks(categories, checkCtx, opts);
       } else {
         const { localChecks, localPreChecks } = await import('../checks/local/categories.js');
-        const { platformFor } = await import('../cluster/index.js');
+        const { isLocalPlatform, platformFor } = await import('../cluster/index.js');
         const platform = await platformFor('local', { home: ctx.meshHome() });
+        if (!isLocalPlatform(platform))
+          throw new MeshError(ErrorCode.Internal, `local check got the ${platform.kind} platform`);
         const categories = flags.pre ? localPreChecks() : localChecks({ proxies: flags.proxy === true });
         run = (opts) =>
           runChecks(

@@ -8,7 +8,7 @@
  * caBundle current, publishing the root CA ConfigMap into namespaces) runs on the Lease holder.
  */
 import { CA_ROOT_CONFIGMAP, CONTROL_PLANE_SERVICE, ControlPlanePorts } from '../protocol/well-known.js';
-import type { KubernetesCluster, KubeObject } from '../cluster/kubernetes/index.js';
+import type { KubernetesCluster, KubeObject } from '../cluster/index.js';
 import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
 import { TokenReviewAuthenticator } from './ca/token-review.js';

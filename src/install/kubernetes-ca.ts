@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { CaMaterialInvalidError, KubernetesApiError } from '../errors.js';
 import { createRootCa, signingCaFromPem } from '../control-plane/ca/root.js';
 import { CA_FILES, type CaMaterialPem } from '../control-plane/ca/storage.js';
-import type { KubeObject, KubernetesCluster } from '../cluster/kubernetes/index.js';
+import type { KubeObject, KubernetesCluster } from '../cluster/index.js';
 import { InstallNames, MANAGED_BY } from './manifests.js';
 
 /** What happened to the CA Secret. */

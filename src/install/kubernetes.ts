@@ -8,7 +8,7 @@
  */
 import { TimeoutError, UninstallRefusedError } from '../errors.js';
 import { CA_ROOT_CONFIGMAP } from '../protocol/well-known.js';
-import type { KubeObject, KubernetesCluster } from '../cluster/kubernetes/index.js';
+import type { KubeObject, KubernetesCluster } from '../cluster/index.js';
 import { loadCrds } from './crds.js';
 import { ensureCaSecret, type CaSecretOutcome } from './kubernetes-ca.js';
 import { GatewayNames, renderGateways } from './gateways.js';

@@ -7,7 +7,7 @@
  */
 import { PlatformUnavailableError } from '../errors.js';
 import { Annotations } from '../protocol/well-known.js';
-import type { KubeObject, KubernetesCluster, PodLike } from '../cluster/kubernetes/index.js';
+import type { KubeObject, KubernetesCluster, PodLike } from '../cluster/index.js';
 import { loadCrds } from './crds.js';
 import {
   foreignOwner,

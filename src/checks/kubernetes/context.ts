@@ -2,8 +2,7 @@
  * What the Kubernetes checks run against: the connected cluster, the mesh platform on it (the
  * control plane's debug API through the API server), and the CLI's own version and clock.
  */
-import type { KubernetesCluster, KubeObject } from '../../cluster/kubernetes/index.js';
-import type { KubernetesPlatform } from '../../cluster/kubernetes/platform.js';
+import type { KubernetesCluster, KubeObject, KubernetesPlatform } from '../../cluster/index.js';
 import type { KubeObject as ManifestObject } from '../../install/manifests.js';
 
 /** The context handed to every Kubernetes checker. */

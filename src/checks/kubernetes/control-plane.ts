@@ -8,7 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import { CheckFailure, type CheckCategory } from '../types.js';
 import { rootCaCheckers, type CaInfo } from '../root-ca.js';
-import type { KubeObject } from '../../cluster/kubernetes/index.js';
+import type { KubeObject } from '../../cluster/index.js';
 import { INJECT_NAMESPACE_LABEL, INJECTED_LABEL } from '../../protocol/well-known.js';
 import { listSome, type KubernetesCheckContext } from './context.js';
 
@@ -79,9 +79,8 @@ function controlPlaneCategory(): CheckCategory<KubernetesCheckContext> {
         fatal: true,
         retryDeadlineMs: 5 * 60_000,
         async run(ctx) {
-          const { deploymentReadiness } = await import('../../cluster/kubernetes/readiness.js');
           const { InstallNames } = await import('../../install/manifests.js');
-          const r = await deploymentReadiness(ctx.cluster.objects, ctx.meshNamespace, InstallNames.deployment);
+          const r = await ctx.platform.deploymentReadiness(ctx.meshNamespace, InstallNames.deployment);
           if (!r.ready) throw new CheckFailure([r.summary, ...r.podProblems].join('\n'));
           return r.summary;
         },
@@ -100,13 +99,12 @@ function controlPlaneCategory(): CheckCategory<KubernetesCheckContext> {
         hint: 'run meshctl upgrade with this meshctl, or use the meshctl of the installed version',
         warning: true,
         async run(ctx) {
-          const { controlPlanePods, replicaGet } = await import('../../cluster/kubernetes/control-plane-pods.js');
-          const pods = await controlPlanePods(ctx.cluster, ctx.meshNamespace);
+          const pods = await ctx.platform.controlPlanePods(ctx.meshNamespace);
           const versions = await Promise.all(
             pods.map(async (p) => ({
               pod: p.metadata.name,
               version: (
-                await replicaGet<{ version: string }>(ctx.cluster, ctx.meshNamespace, p.metadata.name, '/debug/info')
+                await ctx.platform.replicaGet<{ version: string }>(ctx.meshNamespace, p.metadata.name, '/debug/info')
               ).version,
             })),
           );

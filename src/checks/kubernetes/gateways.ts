@@ -4,7 +4,7 @@
  * A gateway install did not deploy (gateways.X.enabled=false) is reported, not failed.
  */
 import { CheckFailure, type CheckCategory, type Checker } from '../types.js';
-import type { KubeObject } from '../../cluster/kubernetes/index.js';
+import type { KubeObject } from '../../cluster/index.js';
 import type { KubernetesCheckContext } from './context.js';
 import { GatewayNames, type GatewayKind } from '../../install/gateways.js';
 
@@ -43,8 +43,7 @@ function gatewayCheckers(kind: GatewayKind): Checker<KubernetesCheckContext>[] {
           name,
         });
         if (!dep) return `not deployed; meshctl install --set gateways.${kind}.enabled=true deploys it`;
-        const { deploymentReadiness } = await import('../../cluster/kubernetes/readiness.js');
-        const r = await deploymentReadiness(ctx.cluster.objects, ctx.meshNamespace, name);
+        const r = await ctx.platform.deploymentReadiness(ctx.meshNamespace, name);
         if (!r.ready) throw new CheckFailure([r.summary, ...r.podProblems].join('\n'));
         return r.summary;
       },

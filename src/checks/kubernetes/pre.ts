@@ -5,7 +5,7 @@
  * mesh owns the CRD groups or injects pods, and the clocks agree.
  */
 import { CheckFailure, type CheckCategory, type Checker } from '../types.js';
-import type { KubeObject } from '../../cluster/kubernetes/index.js';
+import type { KubeObject } from '../../cluster/index.js';
 import { listSome, type KubernetesCheckContext } from './context.js';
 
 const SKEW_WARN_MS = 10_000;
@@ -78,11 +78,10 @@ function permissionChecker(
       if (!obj) return;
       const resource = await ctx.cluster.objects.resourceOf(obj.apiVersion, obj.kind);
       const group = obj.apiVersion.includes('/') ? obj.apiVersion.slice(0, obj.apiVersion.indexOf('/')) : '';
-      const { canI } = await import('../../cluster/kubernetes/access.js');
       const where = resource.namespaced ? (obj.metadata.namespace ?? ctx.meshNamespace) : undefined;
       const denied: string[] = [];
       for (const verb of ['create', 'get', 'patch']) {
-        const a = await canI(ctx.cluster, {
+        const a = await ctx.platform.canI({
           verb,
           group,
           resource: resource.name,
@@ -189,8 +188,7 @@ function clockCategory(): CheckCategory<KubernetesCheckContext> {
         hint: 'synchronise the clocks (NTP): certificates are valid from the moment they are issued, and a skewed clock makes fresh ones look not yet valid or expiries look wrong',
         warning: true,
         async run(ctx) {
-          const { clockSkewMs } = await import('../../cluster/kubernetes/access.js');
-          const skew = await clockSkewMs(ctx.cluster, ctx.now);
+          const skew = await ctx.platform.clockSkewMs(ctx.now);
           if (Math.abs(skew) > SKEW_WARN_MS)
             throw new CheckFailure(
               `the API server's clock is ${(Math.abs(skew) / 1000).toFixed(0)} s ${skew > 0 ? 'ahead of' : 'behind'} this machine's`,

@@ -6,7 +6,7 @@
  * namespaces' injection labels agree with the pods in them.
  */
 import { CheckFailure, type CheckCategory } from '../types.js';
-import type { KubeObject } from '../../cluster/kubernetes/index.js';
+import type { KubeObject } from '../../cluster/index.js';
 import { Annotations, INJECT_NAMESPACE_LABEL, INJECTED_LABEL } from '../../protocol/well-known.js';
 import { listSome, podRef, type KubernetesCheckContext } from './context.js';
 import { isDiverged, type ConfigHashes } from '../../protocol/stream/sync-status.js';
@@ -50,12 +50,11 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
             const connected = new Set(proxies.map((p) => p.proxy.id));
             const missing = pods.filter((p) => !connected.has(`${p.metadata.name}.${p.metadata.namespace}`));
             if (missing.length) {
-              const { podProblem } = await import('../../cluster/kubernetes/readiness.js');
               const silent = proxies.unreachable?.length
                 ? `\n(control plane replica(s) ${proxies.unreachable.join(', ')} did not answer: proxies connected to them look disconnected)`
                 : '';
               throw new CheckFailure(
-                `no connected proxy for ${missing.length === 1 ? 'pod' : 'pods'}:\n${missing.map((p) => `${podRef(p)}${podProblem(p) ? ` (${podProblem(p)})` : ''}`).join('\n')}${silent}`,
+                `no connected proxy for ${missing.length === 1 ? 'pod' : 'pods'}:\n${missing.map((p) => `${podRef(p)}${ctx.platform.podProblem(p) ? ` (${ctx.platform.podProblem(p)})` : ''}`).join('\n')}${silent}`,
               );
             }
             return `${pods.length} ${pods.length === 1 ? 'pod' : 'pods'}`;

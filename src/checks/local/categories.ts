@@ -5,12 +5,12 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { CheckFailure, type CheckCategory } from '../types.js';
 import { rootCaCheckers } from '../root-ca.js';
-import type { MeshPlatform } from '../../cluster/index.js';
+import type { LocalPlatform } from '../../cluster/index.js';
 import { isDiverged, type ConfigHashes } from '../../protocol/stream/sync-status.js';
 
 /** What the local checks need. */
 export interface LocalCheckContext {
-  platform: MeshPlatform;
+  platform: LocalPlatform;
   home: string;
   cliVersion: string;
   now: () => Date;
@@ -121,7 +121,6 @@ function configCategory(): CheckCategory<LocalCheckContext> {
         async run(ctx) {
           const { readdir, readFile } = await import('node:fs/promises');
           const { join } = await import('node:path');
-          const { localLayout } = await import('../../cluster/local/layout.js');
           const { manifestObjects, parseDocuments, validateResource } = await import('../../config/index.js');
           const files: string[] = [];
           const walk = async (dir: string): Promise<void> => {
@@ -137,7 +136,7 @@ function configCategory(): CheckCategory<LocalCheckContext> {
               else if (e.name.endsWith('.yaml')) files.push(join(dir, e.name));
             }
           };
-          await walk(localLayout(ctx.home).storeDir);
+          await walk(ctx.platform.layout.storeDir);
           const problems: string[] = [];
           for (const file of files.sort()) {
             try {

@@ -24,7 +24,8 @@ import type {
 } from '../index.js';
 import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
-import { podReady, type PodLike } from './readiness.js';
+import { podProblem, podReady, type DeploymentReadiness, type PodLike } from './readiness.js';
+import type { AccessQuestion } from './access.js';
 import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
 import { podAdminRequest, Slots } from './proxy-admin.js';
 
@@ -64,6 +65,44 @@ export class KubernetesPlatform implements MeshPlatform {
 
   describe(): string {
     return `cluster of ${this.cluster.describe()}`;
+  }
+
+  // What the Kubernetes check categories (src/checks/kubernetes/) ask of the cluster, so they reach
+  // it through the platform and never import a backend module.
+
+  /** Whether the current user may do `q` (a SelfSubjectAccessReview, as `kubectl auth can-i`). */
+  async canI(q: AccessQuestion): Promise<{ allowed: boolean; reason?: string }> {
+    const { canI } = await import('./access.js');
+    return canI(this.cluster, q);
+  }
+
+  /** The API server's clock minus this machine's, in ms (certificates fail on a large skew). */
+  async clockSkewMs(now: () => Date): Promise<number> {
+    const { clockSkewMs } = await import('./access.js');
+    return clockSkewMs(this.cluster, now);
+  }
+
+  /** Whether a Deployment rolled out, and what keeps its pods from it. */
+  async deploymentReadiness(namespace: string, name: string): Promise<DeploymentReadiness> {
+    const { deploymentReadiness } = await import('./readiness.js');
+    return deploymentReadiness(this.cluster.objects, namespace, name);
+  }
+
+  /** Why a pod is not ready (image pull, crash loop, pending...), or undefined. */
+  podProblem(pod: PodLike): string | undefined {
+    return podProblem(pod);
+  }
+
+  /** The control plane's pods in `namespace`. */
+  async controlPlanePods(namespace: string): Promise<PodLike[]> {
+    const { controlPlanePods } = await import('./control-plane-pods.js');
+    return controlPlanePods(this.cluster, namespace);
+  }
+
+  /** GET on one control plane replica's debug API, through the API server's pod proxy. */
+  async replicaGet<T>(namespace: string, pod: string, path: string): Promise<T> {
+    const { replicaGet } = await import('./control-plane-pods.js');
+    return replicaGet<T>(this.cluster, namespace, pod, path);
   }
 
   async applyConfig(

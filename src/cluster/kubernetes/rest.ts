@@ -130,6 +130,11 @@ export class KubeRest {
       hintFor(status, reason, this.config.contextName),
     );
   }
+
+  /** Reads a failed streaming answer (a watch) and builds its error, so callers need not read bodies themselves. */
+  async errorFromResponse(req: KubeRequest, res: IncomingMessage): Promise<KubernetesApiError> {
+    return this.errorFrom(req, res.statusCode ?? 0, await readBody(res));
+  }
 }
 
 /** Reads a whole (small) response body as text. */

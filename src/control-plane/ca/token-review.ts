@@ -7,7 +7,7 @@
  */
 import { CredentialRejectedError } from '../../errors.js';
 import { TOKEN_AUDIENCE } from '../../protocol/well-known.js';
-import type { KubeRest } from '../../cluster/kubernetes/rest.js';
+import type { KubeRest } from '../../cluster/index.js';
 import type { AuthenticatedWorkload, CredentialAuthenticator } from './authenticator.js';
 
 /** What the TokenReview API answers (status part). */

@@ -5,7 +5,7 @@
  * grants: create Secrets, get/update the one named meshctl-ca.
  */
 import { CA_FILES, type CaMaterialPem, type CaStorage } from '../ca/storage.js';
-import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
+import type { KubeObject, KubeObjects } from '../../cluster/index.js';
 
 /** The Secret's name (install's InstallNames.caSecret). */
 export const CA_SECRET_NAME = 'meshctl-ca';

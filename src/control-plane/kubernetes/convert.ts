@@ -14,7 +14,7 @@ import type { ServicePortRecord, ServiceRecord, WorkloadRecord } from '../regist
 import { portProtocol } from '../registry/port-protocol.js';
 
 export { portProtocol } from '../registry/port-protocol.js';
-import type { KubeObject } from '../../cluster/kubernetes/objects.js';
+import type { KubeObject } from '../../cluster/index.js';
 
 /** The parts of a Service this module reads. */
 export interface ServiceObject extends KubeObject {

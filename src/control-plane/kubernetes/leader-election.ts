@@ -7,7 +7,7 @@
  * Needs only what install's Role grants: create leases, get/update the one named.
  */
 import { KubernetesApiError } from '../../errors.js';
-import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
+import type { KubeObject, KubeObjects } from '../../cluster/index.js';
 
 interface LeaseObject extends KubeObject {
   spec?: {

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
-import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
+import type { KubeObject, KubeObjects } from '../../cluster/index.js';
 import { KubernetesApiError } from '../../errors.js';
 
 /** What happened to an object. */
@@ -192,12 +192,7 @@ export class ListWatch<T extends KubeObject = KubeObject> {
       throw new GoneError();
     }
     if (res.statusCode !== 200) {
-      const { readBody } = await import('../../cluster/kubernetes/rest.js');
-      throw this.objects.rest.errorFrom(
-        { path, what: `watching ${this.description}` },
-        res.statusCode ?? 0,
-        await readBody(res),
-      );
+      throw await this.objects.rest.errorFromResponse({ path, what: `watching ${this.description}` }, res);
     }
     this.current = res;
     if (this.stopped || this.resyncDue) res.destroy();

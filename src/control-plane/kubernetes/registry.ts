@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { MESH_KINDS, validateResource, formatIssue, type MeshResource } from '../../config/index.js';
 import { DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
-import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
+import type { KubeObject, KubeObjects } from '../../cluster/index.js';
 import { configChange, registryChange, type ChangeSet, type RegistryChange } from '../push/change.js';
 import { PushSnapshot, type SnapshotInputs } from '../push/snapshot.js';
 import type { WorkloadRecord } from '../registry/model.js';
