@@ -16,6 +16,7 @@ export type { PodLike, DeploymentReadiness } from './kubernetes/readiness.js';
 export type { KubeRest } from './kubernetes/rest.js';
 export type { AccessQuestion } from './kubernetes/access.js';
 export type { ControlPlaneState, LocalLayout } from './local/layout.js';
+export type { StartDaemonOptions } from './local/daemon-process.js';
 
 /** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
 export type PlatformKind = 'kubernetes' | 'local';
@@ -124,6 +125,8 @@ export interface PlatformOptions {
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Kubernetes: without a kubeconfig, use the pod's service account (the control plane runs in the cluster). */
+  readonly inClusterFallback?: boolean;
 }
 
 /** The platform on a Kubernetes cluster, with what only a cluster has (RBAC, Deployments, control plane pods). */
@@ -150,6 +153,7 @@ export async function platformFor(kind: PlatformKind, opts: PlatformOptions): Pr
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context ? { context: opts.context } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.inClusterFallback ? { inClusterFallback: true } : {}),
   });
   return new KubernetesPlatform(cluster);
 }

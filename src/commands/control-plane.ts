@@ -7,7 +7,7 @@
 import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
-import { UsageError } from '../errors.js';
+import { ErrorCode, MeshError, UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { meshctlVersion } from '../version.js';
 import { whenAborted, type CliContext } from '../context.js';
@@ -108,16 +108,21 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
   const namespace = ctx.globals.namespace ?? env.POD_NAMESPACE ?? 'mesh-system';
   const { hostname } = await import('node:os');
   const podName = env.POD_NAME || hostname();
-  const [{ KubernetesCluster }, { startKubernetesControlPlane }] = await Promise.all([
-    import('../cluster/kubernetes/index.js'),
+  const [{ platformFor, isKubernetesPlatform }, { startKubernetesControlPlane }] = await Promise.all([
+    import('../cluster/index.js'),
     import('../control-plane/kubernetes-daemon.js'),
   ]);
-  const cluster = await KubernetesCluster.connect({
+  // In its pod the control plane has no kubeconfig: the platform falls back to the service account.
+  const platform = await platformFor('kubernetes', {
+    home: ctx.meshHome(),
     ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
     ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
     env,
     inClusterFallback: true,
   });
+  if (!isKubernetesPlatform(platform))
+    throw new MeshError(ErrorCode.Internal, `control plane on Kubernetes got the ${platform.kind} platform`);
+  const cluster = platform.cluster;
   const log = (line: string): void => ctx.err(`${new Date().toISOString()} ${line}\n`);
   const address = opts.proxyControlPlaneAddress ?? env.MESHCTL_PROXY_CONTROL_PLANE_ADDRESS;
   const cp = await startKubernetesControlPlane({

@@ -9,9 +9,8 @@ import { Option } from 'commander';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import type { CliContext } from '../context.js';
-import type { ConfigObjectKey, PlatformKind } from '../cluster/index.js';
-import { LocalPlatform } from '../cluster/local/platform.js';
-import { runningControlPlane, startDaemon, stopDaemon } from '../cluster/local/daemon-process.js';
+import type { ConfigObjectKey, LocalPlatform, PlatformKind } from '../cluster/index.js';
+import { localPlatformOf } from './platform-of.js';
 import { PlatformUnavailableError, TimeoutError, UsageError } from '../errors.js';
 import { renderTable } from '../ui/table.js';
 import { startProgress } from '../ui/spinner.js';
@@ -88,13 +87,13 @@ export async function cleanupDemo(
   const done: string[] = [];
   const stopped = await stopDemoWorkloads(state.processes);
   if (stopped.length) done.push(`stopped ${stopped.length} workloads`);
-  if (await runningControlPlane(platform.layout)) {
+  if (await platform.runningControlPlane()) {
     const removed = (await platform.deleteConfig(demoConfigKeys(state.namespace)).catch(() => [])).filter(
       (o) => o.action === 'deleted',
     );
     if (removed.length) done.push('removed the demo config');
     if (state.startedControlPlane && !keepControlPlane) {
-      await stopDaemon(platform.layout);
+      await platform.stopControlPlane();
       done.push('stopped the control plane the demo had started');
     }
   }
@@ -106,7 +105,7 @@ export async function cleanupDemo(
 export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<number> {
   const home = ctx.meshHome();
   const namespace = ctx.namespace();
-  const platform = new LocalPlatform(home);
+  const platform = await localPlatformOf(ctx);
   const s = ctx.style;
   const out = (t: string) => ctx.out(t);
   // Read now: from here on SIGINT/SIGTERM stop the demo at its next step, which cleans up.
@@ -132,11 +131,11 @@ export async function runDemo(ctx: CliContext, opts: DemoOptions): Promise<numbe
   try {
     // 1. The control plane: reuse a running one, start one otherwise (standard ports when free).
     let progress = await startProgress(ctx.io.stderr, ctx.errStyle, 'Starting the local control plane');
-    const existing = await runningControlPlane(platform.layout);
+    const existing = await platform.runningControlPlane();
     if (existing) progress.succeed(`Using the running control plane (pid ${existing.pid}, ${home})`);
     else {
       const standard = (await portFree(15012)) && (await portFree(15014));
-      const { state: cp } = await startDaemon(platform.layout, {
+      const { state: cp } = await platform.startControlPlane({
         extraArgs: standard ? [] : ['--stream-port', '0', '--debug-port', '0'],
         env: ctx.io.env,
       });
@@ -446,7 +445,7 @@ const command: CommandDefinition = {
           ctx.err(`No demo is running in ${ctx.meshHome()}.\n`);
           return 0;
         }
-        const done = await cleanupDemo(ctx, new LocalPlatform(ctx.meshHome()), state);
+        const done = await cleanupDemo(ctx, await localPlatformOf(ctx), state);
         ctx.out(`${ctx.style.green(Symbols.ok)} Cleaned up: ${done.join(', ') || 'nothing was left'}\n`);
         return 0;
       }

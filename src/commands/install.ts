@@ -118,12 +118,8 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
     );
     return 0;
   }
-  const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
-  const cluster = await KubernetesCluster.connect({
-    ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
-    ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
-    env: ctx.io.env,
-  });
+  const { kubernetesPlatformOf } = await import('./platform-of.js');
+  const { cluster } = await kubernetesPlatformOf(ctx);
   if (
     !opts.yes &&
     !(await ctx.confirm(`Install meshctl ${version} into ${cluster.describe()} (namespace ${values.namespace})?`, true))
@@ -223,13 +219,13 @@ async function installLocal(ctx: CliContext, opts: InstallOptions): Promise<numb
     ...(policy !== undefined ? { defaultInboundPolicy: policy } : {}),
   });
   const timeoutMs = timeoutOf(opts, 30_000);
-  const { startDaemon } = await import('../cluster/local/daemon-process.js');
-  const { localLayout } = await import('../cluster/local/layout.js');
-  const layout = localLayout(ctx.meshHome());
+  const { localPlatformOf } = await import('./platform-of.js');
+  const local = await localPlatformOf(ctx);
+  const layout = local.layout;
   const { mkdir } = await import('node:fs/promises');
   await mkdir(layout.home, { recursive: true, mode: 0o700 });
   const meshConfig = await localMeshConfig(ctx, opts, layout.meshConfig);
-  const { state, alreadyRunning } = await startDaemon(layout, {
+  const { state, alreadyRunning } = await local.startControlPlane({
     extraArgs: daemonArgs(flags),
     env: ctx.io.env,
     timeoutMs,

@@ -14,6 +14,7 @@ import { UsageError } from '../errors.js';
 import { Symbols } from '../ui/style.js';
 import type { CliContext } from '../context.js';
 import type { PlatformKind } from '../cluster/index.js';
+import { kubernetesPlatformOf, localPlatformOf } from './platform-of.js';
 
 /** The flags of `meshctl uninstall`. */
 export interface UninstallOptions {
@@ -27,12 +28,7 @@ export interface UninstallOptions {
 async function uninstallFromKubernetes(ctx: CliContext, opts: UninstallOptions): Promise<number> {
   const { MESH_NAMESPACE } = await import('../protocol/well-known.js');
   const ns = opts.meshNamespace ?? MESH_NAMESPACE;
-  const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
-  const cluster = await KubernetesCluster.connect({
-    ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
-    ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
-    env: ctx.io.env,
-  });
+  const { cluster } = await kubernetesPlatformOf(ctx);
   const what = opts.purge
     ? 'the mesh, its CRDs (and every VirtualService, DestinationRule, policy... stored in them), the root CA and namespace'
     : 'the mesh control plane and webhook';
@@ -104,11 +100,10 @@ const command: CommandDefinition = {
       const platform = ctx.platformKind();
       validate(opts, { interactive: Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY), platform });
       if (platform === 'kubernetes') return uninstallFromKubernetes(ctx, opts);
-      const { stopDaemon } = await import('../cluster/local/daemon-process.js');
-      const { localLayout } = await import('../cluster/local/layout.js');
-      const layout = localLayout(ctx.meshHome());
+      const local = await localPlatformOf(ctx);
+      const layout = local.layout;
       const s = ctx.style;
-      const { stopped, pid } = await stopDaemon(layout);
+      const { stopped, pid } = await local.stopControlPlane();
       ctx.out(
         stopped
           ? `${s.green(Symbols.ok)} Local mesh control plane stopped (pid ${pid})\n`

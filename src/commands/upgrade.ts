@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { Symbols } from '../ui/style.js';
 import { parseDuration } from '../config/duration.js';
 import type { PlatformKind } from '../cluster/index.js';
+import { kubernetesPlatformOf } from './platform-of.js';
 
 /** The flags of `meshctl upgrade`. */
 export interface UpgradeFlags {
@@ -88,12 +89,7 @@ const command: CommandDefinition = {
         flags.set ?? [],
       );
       const version = meshctlVersion();
-      const { KubernetesCluster } = await import('../cluster/kubernetes/index.js');
-      const cluster = await KubernetesCluster.connect({
-        ...(ctx.globals.kubeconfig ? { kubeconfig: ctx.globals.kubeconfig } : {}),
-        ...(ctx.globals.context ? { context: ctx.globals.context } : {}),
-        env: ctx.io.env,
-      });
+      const { cluster } = await kubernetesPlatformOf(ctx);
       if (
         !flags.dryRun &&
         !flags.yes &&

@@ -20,7 +20,7 @@ import type {
   MeshPlatform,
   WorkloadInfo,
 } from '../index.js';
-import { runningControlPlane } from './daemon-process.js';
+import { runningControlPlane, startDaemon, stopDaemon, type StartDaemonOptions } from './daemon-process.js';
 import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from './layout.js';
 
 /** What registering a workload returns: its credential and where to reach the control plane. */
@@ -39,6 +39,21 @@ export class LocalPlatform implements MeshPlatform {
 
   constructor(home: string) {
     this.layout = localLayout(home);
+  }
+
+  /** The control plane daemon's state when it runs (and is the process it claims to be). */
+  runningControlPlane(): Promise<ControlPlaneState | undefined> {
+    return runningControlPlane(this.layout);
+  }
+
+  /** Starts the control plane daemon detached, or returns the running one (`meshctl install --local`). */
+  startControlPlane(opts: StartDaemonOptions = {}): Promise<{ state: ControlPlaneState; alreadyRunning: boolean }> {
+    return startDaemon(this.layout, opts);
+  }
+
+  /** Stops the control plane daemon (`meshctl uninstall --local`); its state stays on disk. */
+  stopControlPlane(timeoutMs?: number): Promise<{ stopped: boolean; pid?: number }> {
+    return stopDaemon(this.layout, timeoutMs);
   }
 
   describe(): string {
