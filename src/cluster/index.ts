@@ -17,6 +17,7 @@ export type { KubeRest } from './kubernetes/rest.js';
 export type { AccessQuestion } from './kubernetes/access.js';
 export type { ControlPlaneState, LocalLayout } from './local/layout.js';
 export type { StartDaemonOptions } from './local/daemon-process.js';
+export type { ClusterAnalysisData } from './kubernetes/analysis-inventory.js';
 
 /** Where the mesh runs: a Kubernetes cluster, or the embedded single-machine platform. */
 export type PlatformKind = 'kubernetes' | 'local';

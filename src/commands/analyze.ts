@@ -109,13 +109,10 @@ const command: CommandDefinition = {
       const files = await readSources(flags.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
       let platform: import('../analyze/index.js').PlatformSnapshot | undefined;
       if (fromCluster) {
-        const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([
-          import('../cluster/kubernetes/platform.js'),
-          import('../cluster/kubernetes/analysis-inventory.js'),
-        ]);
+        const { isKubernetesPlatform } = await import('../cluster/index.js');
         try {
           const connected = await ctx.platform();
-          if (connected instanceof KubernetesPlatform) platform = await readClusterForAnalysis(connected);
+          if (isKubernetesPlatform(connected)) platform = await connected.readForAnalysis();
         } catch (err) {
           // Files can be analyzed without a cluster: say so, rather than leave the user with only the cluster's problem.
           if (!(err instanceof MeshError) || files.length === 0) throw err;

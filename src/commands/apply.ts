@@ -24,14 +24,10 @@ async function analyzeBeforeApply(ctx: CliContext, platform: MeshPlatform, files
   const analyze = await import('../analyze/index.js');
   let snapshot: import('../analyze/index.js').PlatformSnapshot;
   if (platform.kind === 'kubernetes') {
-    const [{ KubernetesPlatform }, { readClusterForAnalysis }] = await Promise.all([
-      import('../cluster/kubernetes/platform.js'),
-      import('../cluster/kubernetes/analysis-inventory.js'),
-    ]);
-    snapshot =
-      platform instanceof KubernetesPlatform
-        ? await readClusterForAnalysis(platform)
-        : { objects: await platform.listConfig(), inventory: {}, origin: platform.describe() };
+    const { isKubernetesPlatform } = await import('../cluster/index.js');
+    snapshot = isKubernetesPlatform(platform)
+      ? await platform.readForAnalysis()
+      : { objects: await platform.listConfig(), inventory: {}, origin: platform.describe() };
   } else {
     // The local mesh: its stored config. Its services and workloads come and go with `meshctl run`,
     // so the inventory stays unknown (config applied before the workloads start is not an error).

@@ -26,6 +26,7 @@ import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
 import { podProblem, podReady, type DeploymentReadiness, type PodLike } from './readiness.js';
 import type { AccessQuestion } from './access.js';
+import type { ClusterAnalysisData } from './analysis-inventory.js';
 import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
 import { podAdminRequest, Slots } from './proxy-admin.js';
 
@@ -65,6 +66,12 @@ export class KubernetesPlatform implements MeshPlatform {
 
   describe(): string {
     return `cluster of ${this.cluster.describe()}`;
+  }
+
+  /** What `meshctl analyze` reads of the cluster: the mesh config and the inventory it refers to. */
+  async readForAnalysis(): Promise<ClusterAnalysisData> {
+    const { readClusterForAnalysis } = await import('./analysis-inventory.js');
+    return readClusterForAnalysis(this);
   }
 
   // What the Kubernetes check categories (src/checks/kubernetes/) ask of the cluster, so they reach
