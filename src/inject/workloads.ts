@@ -23,11 +23,15 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Where the object keeps its pod template (`[]` for a Pod), or undefined for a kind that has none. */
+export function templatePathOf(obj: JsonObject): readonly string[] | undefined {
+  // Own keys only: `kind: toString` must not find Object.prototype's.
+  return typeof obj.kind === 'string' && Object.hasOwn(TEMPLATE_PATHS, obj.kind) ? TEMPLATE_PATHS[obj.kind] : undefined;
+}
+
 /** The pod template of a workload, or undefined when the object has none (or a malformed one). */
 export function podTemplateOf(obj: JsonObject): JsonObject | undefined {
-  const kind = obj.kind;
-  if (typeof kind !== 'string') return undefined;
-  const path = TEMPLATE_PATHS[kind];
+  const path = templatePathOf(obj);
   if (!path) return undefined;
   let cur: unknown = obj;
   for (const key of path) {

@@ -314,9 +314,29 @@ describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () =>
       .replace('        securityContext: {runAsUser: 1337}\n', '')
       .replace('    spec:\n', '    spec:\n      securityContext: {runAsUser: 1337}\n');
     const findings = analyzeTexts({ 'd.yaml': pod });
-    expect(findings.map((f) => [f.type.code, f.message.split(' runs as')[0]])).toEqual([
-      ['MESH0502', 'the pod securityContext'],
+    expect(findings.map((f) => [f.type.code, f.field, f.position?.line, f.message])).toEqual([
+      [
+        'MESH0502',
+        'spec.template.spec.securityContext.runAsUser',
+        9,
+        'spec.template.spec.securityContext.runAsUser: container "legacy" runs as UID 1337, the sidecar\'s own UID: the capture rules let that traffic bypass the sidecar (no mTLS, no authorization policy, no telemetry); fix: set runAsUser to another UID.',
+      ],
     ]);
     expect(codes(analyzeTexts({ 'd.yaml': dep.replace('1337', '1000') }))).toEqual([]);
+  });
+
+  it("UID 1337 in a container is named at that container's field; the injected sidecar (classic mode) is not flagged", () => {
+    const dep = readFileSync(`${B}MESH0502-application-uid-1337.yaml`, 'utf8');
+    const findings = analyzeTexts({ 'd.yaml': dep });
+    expect(findings.map((f) => [f.type.code, f.field, f.position?.line])).toEqual([
+      ['MESH0502', 'spec.template.spec.containers[0].securityContext.runAsUser', 12],
+    ]);
+    const classic = dep.replace(
+      '      containers:\n',
+      '      containers:\n      - name: mesh-proxy\n        image: meshctl/proxy:1\n        securityContext: {runAsUser: 1337}\n',
+    );
+    expect(analyzeTexts({ 'd.yaml': classic }).map((f) => f.field)).toEqual([
+      'spec.template.spec.containers[1].securityContext.runAsUser',
+    ]);
   });
 });
