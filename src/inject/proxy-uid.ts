@@ -4,13 +4,14 @@
  * sidecar: no mTLS, no authorization policy, no telemetry. Istio reports the same as IST0144
  * (InvalidApplicationUID). One rule for `meshctl inject` and `meshctl analyze`, so they name the same fields.
  *
+ * Templates that opt out of injection are left alone: without a sidecar there is nothing to bypass.
  * The UID that counts is the one the container runs with: its own `securityContext.runAsUser`, else the
  * pod's. Only regular containers: an init container runs before the app, and running one as 1337 is the
  * documented way (Istio's too) to let it reach the network before the sidecar is up.
  */
 import { FOREIGN_SIDECARS, PROXY_UID } from '../protocol/well-known.js';
 import { MeshNames } from './sidecar.js';
-import { isObject, templatePathOf, type JsonObject } from './workloads.js';
+import { injectionDisabled, isObject, templatePathOf, type JsonObject } from './workloads.js';
 
 /** The code of this finding, the analyzer catalogue's ApplicationUidReserved (a test holds the two equal). */
 export const PROXY_UID_CODE = 'MESH0502';
@@ -31,6 +32,8 @@ export function proxyUidUses(obj: JsonObject): ProxyUidUse[] {
   for (const key of prefix) template = isObject(template) ? template[key] : undefined;
   const spec = isObject(template) ? template.spec : undefined;
   if (!isObject(spec) || !Array.isArray(spec.containers)) return [];
+  // Opted out of injection: no sidecar, so nothing to bypass (the mesh's own control plane and gateways run as 1337).
+  if (injectionDisabled(isObject(template) ? template.metadata : undefined)) return [];
   const podUid = isObject(spec.securityContext) ? spec.securityContext.runAsUser : undefined;
   const onPod: string[] = [];
   const uses: ProxyUidUse[] = [];

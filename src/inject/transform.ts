@@ -17,7 +17,7 @@ import { PROXY_UID_CODE, proxyUidProblem, proxyUidUses } from './proxy-uid.js';
 import { Reason, type ReportEntry } from './report.js';
 import { initContainer, meshVolumes, MeshNames, proxyContainer } from './sidecar.js';
 import { formatStatus, parseStatus, type InjectStatus } from './status.js';
-import { describeObject, isObject, podTemplateOf, type JsonObject } from './workloads.js';
+import { describeObject, injectionDisabled, isObject, podTemplateOf, type JsonObject } from './workloads.js';
 
 /** The result of transforming one object. */
 export interface TransformResult {
@@ -26,9 +26,6 @@ export interface TransformResult {
   /** When an earlier injection was removed first: the object as it was before that injection. */
   uninjected?: JsonObject;
 }
-
-const DISABLED_VALUES = new Set(['disabled', 'false']);
-const ISTIO_INJECT = 'sidecar.istio.io/inject';
 
 function asRecord(v: unknown): Record<string, string> {
   return isObject(v) ? (v as Record<string, string>) : {};
@@ -87,12 +84,7 @@ export function injectObject(
 
   const meta = isObject(template.metadata) ? template.metadata : {};
   const annotations = asRecord(meta.annotations);
-  const labels = asRecord(meta.labels);
-  if (
-    DISABLED_VALUES.has(annotations[Annotations.inject] ?? '') ||
-    labels[ISTIO_INJECT] === 'false' ||
-    annotations[ISTIO_INJECT] === 'false'
-  ) {
+  if (injectionDisabled(meta)) {
     entry.outcome = 'skipped';
     entry.reasons.push(Reason.InjectionDisabled);
     return { object: previous ? obj : input, entry, uninjected };

@@ -1,4 +1,5 @@
 /** Where each workload kind keeps its pod template. */
+import { Annotations } from '../protocol/well-known.js';
 
 /** A JSON object as found in manifests. */
 export type JsonObject = Record<string, unknown>;
@@ -39,6 +40,23 @@ export function podTemplateOf(obj: JsonObject): JsonObject | undefined {
     cur = cur[key];
   }
   return isObject(cur) && isObject(cur.spec) ? cur : undefined;
+}
+
+const DISABLED_VALUES = new Set(['disabled', 'false']);
+const ISTIO_INJECT = 'sidecar.istio.io/inject';
+
+/**
+ * Whether a pod template's metadata opts out of injection: `meshctl.dev/inject: disabled` (or `false`), or
+ * Istio's `sidecar.istio.io/inject: "false"` as a label or an annotation.
+ */
+export function injectionDisabled(meta: unknown): boolean {
+  const get = (v: unknown, k: string): unknown => (isObject(v) && Object.hasOwn(v, k) ? v[k] : undefined);
+  const own = get(get(meta, 'annotations'), Annotations.inject);
+  return (
+    (typeof own === 'string' && DISABLED_VALUES.has(own)) ||
+    get(get(meta, 'labels'), ISTIO_INJECT) === 'false' ||
+    get(get(meta, 'annotations'), ISTIO_INJECT) === 'false'
+  );
 }
 
 /** How reports name an object: `deployment "web"`, as linkerd and kubectl do. */

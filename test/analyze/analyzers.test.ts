@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatFinding } from '../../src/analyze/render.js';
+import { renderComponents } from '../../src/install/manifests.js';
+import { defaultValues } from '../../src/install/values.js';
 import { analyzeTexts, BASE, codes } from './support.js';
 
 const vs = (body: string, name = 'reviews') =>
@@ -323,6 +325,14 @@ describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () =>
       ],
     ]);
     expect(codes(analyzeTexts({ 'd.yaml': dep.replace('1337', '1000') }))).toEqual([]);
+  });
+
+  it("the mesh's own control plane and gateways run as 1337 with injection disabled: not flagged", () => {
+    const rendered = renderComponents(defaultValues('img:1'), '1.0.0')
+      .map((o) => JSON.stringify(o))
+      .join('\n---\n');
+    expect(rendered).toContain('"runAsUser":1337');
+    expect(analyzeTexts({ 'install.yaml': rendered }).filter((f) => f.type.code === 'MESH0502')).toEqual([]);
   });
 
   it("UID 1337 in a container is named at that container's field; the injected sidecar (classic mode) is not flagged", () => {

@@ -61,6 +61,17 @@ describe('proxyUidUses', () => {
     expect(proxyUidUses(deployment(spec))).toEqual([]);
   });
 
+  it("leaves templates that opt out of injection alone (no sidecar to bypass), like the mesh's own control plane", () => {
+    const optedOut = (metadata: Record<string, unknown>) => {
+      const d = deployment({ ...asUser(1337), containers: [{ name: 'control-plane' }] });
+      d.spec.template.metadata = metadata;
+      return d;
+    };
+    expect(proxyUidUses(optedOut({ annotations: { 'meshctl.dev/inject': 'disabled' } }))).toEqual([]);
+    expect(proxyUidUses(optedOut({ labels: { 'sidecar.istio.io/inject': 'false' } }))).toEqual([]);
+    expect(proxyUidUses(optedOut({ annotations: { 'meshctl.dev/inject': 'enabled' } }))).toHaveLength(1);
+  });
+
   it('survives hostile shapes: kinds named like Object.prototype members, missing or malformed specs, string UIDs', () => {
     for (const obj of [
       { kind: 'toString', spec: { template: { spec: { containers: [{ name: 'a', ...asUser(1337) }] } } } },
