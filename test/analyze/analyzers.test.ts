@@ -335,6 +335,30 @@ describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () =>
     expect(analyzeTexts({ 'install.yaml': rendered }).filter((f) => f.type.code === 'MESH0502')).toEqual([]);
   });
 
+  it('a running pod with a sidecar that the platform reports running an app container as 1337 is named by identity and field', () => {
+    const platform = {
+      objects: [],
+      origin: 'cluster test',
+      inventory: {
+        workloads: [
+          {
+            kind: 'Pod',
+            name: 'legacy-7d9f',
+            namespace: 'shop',
+            labels: { app: 'legacy' },
+            annotations: {},
+            proxyUid: [{ path: ['spec', 'securityContext', 'runAsUser'], containers: ['legacy', 'cron'] }],
+          },
+        ],
+      },
+    };
+    const findings = analyzeTexts({}, platform);
+    expect(findings.map((f) => formatFinding(f))).toEqual([
+      'Error [MESH0502] (Pod legacy-7d9f.shop) spec.securityContext.runAsUser: containers "legacy", "cron" run as UID 1337, the sidecar\'s own UID: the capture rules let that traffic bypass the sidecar (no mTLS, no authorization policy, no telemetry); fix: set runAsUser to another UID.',
+    ]);
+    expect(findings[0]!.field).toBe('spec.securityContext.runAsUser');
+  });
+
   it("UID 1337 in a container is named at that container's field; the injected sidecar (classic mode) is not flagged", () => {
     const dep = readFileSync(`${B}MESH0502-application-uid-1337.yaml`, 'utf8');
     const findings = analyzeTexts({ 'd.yaml': dep });

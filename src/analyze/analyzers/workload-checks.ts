@@ -25,6 +25,15 @@ export const applicationUidAnalyzer: Analyzer = {
           use.path,
         );
     }
+    // Pods running on the platform (their sidecar is there, so is the bypass), named by identity.
+    for (const w of ctx.input.inventory.workloads ?? [])
+      for (const use of w.proxyUid ?? [])
+        ctx.report(
+          Messages.ApplicationUidReserved,
+          { apiVersion: 'v1', kind: w.kind, name: w.name, namespace: w.namespace },
+          `${formatFieldPath(use.path)}: ${proxyUidProblem(use)}.`,
+          use.path,
+        );
   },
 };
 
