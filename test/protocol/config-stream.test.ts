@@ -1,11 +1,16 @@
 /** The config stream over real TLS on loopback: ACK, NACK, reconnect, and the sync states proxy-status shows. */
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import { deriveSyncStatus } from '../../src/protocol/stream/sync-status.js';
 import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
 import { XdsClient, type ApplyResult } from '../../src/proxy-runtime/xds-client/client.js';
-import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from './harness.js';
+import {
+  eventually,
+  identityFor,
+  startBlackHoleThenForward,
+  startTestControlPlane,
+  type TestControlPlane,
+} from './harness.js';
 
 let cp: TestControlPlane;
 let identity: CaIdentitySource;
@@ -172,25 +177,14 @@ describe('config stream', () => {
   });
 
   it('drops a connection attempt that never completes after connectTimeoutMs and dials again (a control plane pod gone behind a Service)', async () => {
-    // A real listener that accepts and never answers: the TLS handshake never ends, as a SYN to a vanished
-    // pod never gets an answer. Without a connect deadline the proxy would wait on it for good.
-    const silent = createServer(() => undefined);
-    const held = new Set<Socket>();
-    silent.on('connection', (s) => held.add(s));
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const silentAddress = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    // One Service address throughout: first its only pod is gone (the attempt is never answered), then it leads
+    // to the control plane. Without a connect deadline the proxy would wait on the first attempt for good.
+    const service = await startBlackHoleThenForward(() => cp.address());
     cp.source.set('v40', TypeUrl.clusters, [{ name: 'found' }]);
     const proxy = proxyState();
-    const dialed: string[] = [];
     const lines: string[] = [];
     const client = new XdsClient({
-      // The first attempt goes to the silent address; later ones to the control plane (as kube-proxy leads a
-      // new connection to the pod that is Ready now).
-      address: () => {
-        const a = dialed.length === 0 ? silentAddress : cp.address();
-        dialed.push(a);
-        return a;
-      },
+      address: service.address,
       identity,
       node,
       types: [TypeUrl.clusters],
@@ -201,21 +195,20 @@ describe('config stream', () => {
     });
     await client.start();
     try {
+      await eventually('the first attempt held', () => service.held() === 1);
+      service.forward();
       await eventually(
         'v40 applied after the silent attempt was dropped',
         () => proxy.applied.get(TypeUrl.clusters)?.version === 'v40',
         20_000,
       );
-      expect(dialed[0]).toBe(silentAddress);
-      expect(held.size).toBe(1);
-      expect(lines[0]).toMatch(
-        new RegExp(`config stream to ${silentAddress} lost \\(no connection to ${silentAddress} within 1000 ms\\)`),
+      expect(service.held()).toBe(1);
+      expect(lines[0]).toBe(
+        `config stream to ${service.address} lost (no connection to ${service.address} within 1000 ms); reconnecting in ${/in (\d+) ms$/.exec(lines[0]!)?.[1]} ms`,
       );
-      expect(dialed.slice(1)).toEqual([cp.address()]);
     } finally {
       client.close();
-      for (const s of held) s.destroy();
-      silent.close();
+      await service.close();
     }
   });
 
