@@ -1,10 +1,10 @@
-/** Where each workload kind keeps its pod template. */
+/** The workload kinds inject reads, where each keeps its pod template, and whether a template opts out of injection. */
 import { Annotations } from '../protocol/well-known.js';
 
 /** A JSON object as found in manifests. */
 export type JsonObject = Record<string, unknown>;
 
-/** Path from the object to its pod template (for a Pod: the object itself). */
+/** Where each workload kind keeps its pod template: the path from the object (for a Pod: the object itself). */
 const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
   Pod: [],
   Deployment: ['spec', 'template'],
