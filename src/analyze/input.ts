@@ -44,6 +44,14 @@ export interface WorkloadInfo {
   /** Annotations of its pods (injection opt-in/out, injection status). */
   readonly annotations: Readonly<Record<string, string>>;
   readonly serviceAccount?: string;
+  /**
+   * A platform's running pod with a sidecar: the fields that make an application container run as the sidecar's
+   * UID (src/inject/proxy-uid.ts). Workloads in files are checked as the resources they are.
+   */
+  readonly proxyUid?: readonly {
+    readonly path: readonly (string | number)[];
+    readonly containers: readonly string[];
+  }[];
 }
 
 /** A namespace and its labels (injection is switched on by label). */
