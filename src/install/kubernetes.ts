@@ -86,7 +86,7 @@ export function foreignOwner(obj: KubeObject): string | undefined {
  * (Fail) once the API server calls it. A re-install leaves a closed webhook closed: it omits the
  * field, which the control plane's patch took over, so the object stays unchanged.
  */
-function keepClosedValidator(obj: KubeObject, live: KubeObject | undefined): KubeObject {
+export function keepClosedValidator(obj: KubeObject, live: KubeObject | undefined): KubeObject {
   type Hooks = { webhooks?: { name?: string; failurePolicy?: string }[] };
   if (obj.kind !== 'ValidatingWebhookConfiguration' || !live) return obj;
   const closed = new Set(((live as Hooks).webhooks ?? []).filter((w) => w.failurePolicy === 'Fail').map((w) => w.name));
