@@ -87,7 +87,7 @@ async function dryRunInvalid(cluster: KubernetesCluster, namespace: string): Pro
     return undefined;
   } catch (err) {
     if (err instanceof KubernetesApiError && err.message.includes(VALIDATION_DENIAL_PREFIX))
-      return 'it denied a dry run';
+      return 'it turned away a dry run of an invalid object';
     return undefined;
   }
 }
