@@ -61,6 +61,11 @@ export interface KubernetesControlPlaneOptions {
   readonly logLevel?: ControlPlaneLogLevel;
   /** Where lines go, each as `<level> <message>` (the caller adds the timestamp). */
   readonly log: (line: string) => void;
+  /**
+   * The analyzers' findings about an object being admitted, given the mesh config the cluster holds
+   * (the validating webhook returns them as warnings); supplied by the command, which may import analyze.
+   */
+  readonly admissionFindings?: (object: Record<string, unknown>, stored: readonly unknown[]) => string[];
 }
 
 /** A running Kubernetes control plane. */
@@ -248,6 +253,9 @@ export async function startKubernetesControlPlane(
       injectOptions: () => injectOptions,
       onDecision: (d) => logger.info(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`),
       onValidation: (summary) => logger.info(`validation webhook: ${summary}`),
+      ...(o.admissionFindings
+        ? { semanticFindings: (obj) => o.admissionFindings!(obj, registry.snapshotInputs().configs) }
+        : {}),
     },
     o.webhookPort ?? ControlPlanePorts.webhook,
     host,

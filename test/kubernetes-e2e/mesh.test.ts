@@ -2,7 +2,7 @@
  * The mesh as its users run it on a cluster: `meshctl install --wait` on an empty cluster, the
  * validating webhook closed by the leader, `install` again changing nothing, `kubectl apply` of an
  * invalid mesh object denied by the webhook (the field named) and of one with a field without effect
- * admitted with kubectl printing the warning, the demo app injected with `meshctl inject | kubectl apply -f -` and a second
+ * admitted with kubectl printing the warning (and so is a route to an undefined subset), the demo app injected with `meshctl inject | kubectl apply -f -` and a second
  * copy injected by the webhook in a labelled namespace, pods Ready with their sidecars, requests
  * between them over mTLS with the caller's ServiceAccount as the peer identity, then `uninstall`
  * leaving only what --purge removes, and --purge removing that.
@@ -162,6 +162,21 @@ spec:
       /Warning: \[MESH0002\] DestinationRule default\/reviews-tls: spec\.trafficPolicy\.tls\.mode: /,
     );
     expect((await cluster.kubectl(['-n', 'default', 'delete', 'destinationrule', 'reviews-tls'])).code).toBe(0);
+
+    // A semantic finding (what analyze says, over the config the cluster holds) comes back as a warning too.
+    const subsetless = await cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-v3, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v3}}]
+`,
+    });
+    expect(subsetless.code, subsetless.stderr).toBe(0);
+    expect(subsetless.stderr).toMatch(/Warning: Error \[MESH0101\] \(VirtualService reviews-v3\.default\)[^\n]*v3/);
+    expect((await cluster.kubectl(['-n', 'default', 'delete', 'virtualservice', 'reviews-v3'])).code).toBe(0);
   }, 60_000);
 
   let cliNs: string;

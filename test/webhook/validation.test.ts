@@ -11,6 +11,7 @@ import { makeTestCa, makeTestLeaf } from '../support/tls.js';
 import { startWebhookServer, type WebhookServer } from '../../src/control-plane/webhook/server.js';
 import { defaultInjectOptions } from '../../src/inject/index.js';
 import type { AdmissionResponse } from '../../src/control-plane/webhook/admission.js';
+import { decideValidation } from '../../src/control-plane/webhook/validation.js';
 
 const HOST = 'meshctl-control-plane.mesh-system.svc';
 let server: WebhookServer;
@@ -121,5 +122,34 @@ describe('validating webhook', () => {
     expect(r.allowed).toBe(true);
     expect(r.warnings?.[0]).toMatch(/EnvoyFilter shop\/lua: not a kind meshctl implements/);
     expect(await validate(null, 'u-2')).toMatchObject({ uid: 'u-2', allowed: true });
+  });
+
+  it('adds the semantic findings about a valid object as warnings; a failing analyzer admits it all the same', () => {
+    const review = (object: unknown) => ({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u-3', namespace: 'shop', object },
+    });
+    const vs = virtualService({
+      hosts: ['reviews'],
+      http: [{ route: [{ destination: { host: 'reviews', subset: 'v3' } }] }],
+    });
+    const seen: unknown[] = [];
+    const found = decideValidation(review(vs), (o) => {
+      seen.push(o);
+      return ['Error [MESH0101] (VirtualService reviews.shop) no subset v3'];
+    });
+    expect(found.review.response).toEqual({
+      uid: 'u-3',
+      allowed: true,
+      warnings: ['Error [MESH0101] (VirtualService reviews.shop) no subset v3'],
+    });
+    // The analyzers see the object as validation does: server-set metadata left out, the namespace filled in.
+    expect(seen[0]).toMatchObject({ metadata: { name: 'reviews', namespace: 'shop' } });
+    expect((seen[0] as { metadata: Record<string, unknown> }).metadata.managedFields).toBeUndefined();
+    const failing = decideValidation(review(vs), () => {
+      throw new Error('analyzer bug');
+    });
+    expect(failing.review.response).toEqual({ uid: 'u-3', allowed: true });
   });
 });

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideAdmission, type AdmissionDecision } from './admission.js';
-import { decideValidation } from './validation.js';
+import { decideValidation, type SemanticFindings } from './validation.js';
 import type { InjectOptions } from '../../inject/index.js';
 
 /** How the webhook server is set up. */
@@ -20,6 +20,8 @@ export interface WebhookServerOptions {
   onDecision?: (d: AdmissionDecision) => void;
   /** Called with the summary of every validation decision (`Kind ns/name: denied (...)`). */
   onValidation?: (summary: string) => void;
+  /** The analyzers' findings about a valid object, returned as admission warnings. */
+  semanticFindings?: SemanticFindings;
 }
 
 /** A running webhook server. */
@@ -71,7 +73,7 @@ export async function startWebhookServer(
       return;
     }
     if (validate) {
-      const v = decideValidation(review);
+      const v = decideValidation(review, o.semanticFindings);
       o.onValidation?.(v.summary);
       reply(res, 200, v.review);
       return;

@@ -20,8 +20,14 @@ export interface ValidationDecision {
   summary: string;
 }
 
-/** Decides one review. */
-export function decideValidation(review: unknown): ValidationDecision {
+/**
+ * Semantic findings (the analyzers of `meshctl analyze`, over the config the cluster holds) about
+ * an object that validates, as warning lines; supplied by the command that starts the control plane.
+ */
+export type SemanticFindings = (object: Record<string, unknown>) => string[];
+
+/** Decides one review; `semantic` adds the analyzers' findings about a valid object as warnings. */
+export function decideValidation(review: unknown, semantic?: SemanticFindings): ValidationDecision {
   const r = review as AdmissionReview;
   const req = r?.request;
   const base = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' as const };
@@ -77,6 +83,11 @@ export function decideValidation(review: unknown): ValidationDecision {
   const warnings = result.warnings.map(
     (w) => `${w.rule === 'unsupported' ? '[MESH0002] ' : ''}${subject}: ${w.field ? `${w.field}: ` : ''}${w.message}`,
   );
+  try {
+    warnings.push(...(semantic?.(object as unknown as Record<string, unknown>) ?? []));
+  } catch {
+    // An analyzer's failure must not refuse or delay a valid object: its findings are advice.
+  }
   return {
     review: { ...base, response: { uid, allowed: true, ...(warnings.length ? { warnings } : {}) } },
     summary: `${subject}: allowed${warnings.length ? ` with ${warnings.length} warning(s)` : ''}`,
