@@ -324,8 +324,9 @@ export class Proxy implements ProxyContext {
       expiry();
       mesh.onRotate(() => {
         expiry();
-        // New connections must present the new certificate: rebuild the pools; open ones finish.
-        this.state.rotate();
+        // New connections present the new certificate; open ones serve until a new one to the same peer
+        // has connected, so peers that renew later (after a CA outage) lose nothing meanwhile.
+        this.state.renewed();
         if (this.runtime) void this.applyConfig(this.runtime.config);
         this.log.info('workload certificate rotated', { spiffeId: mesh.current.summary.spiffeId });
       });

@@ -62,7 +62,7 @@ function key(o: { kind: string; metadata: { namespace?: string; name: string } }
 }
 
 /** Keeps only what validation and translation read (managedFields and status are noise to them). */
-function forValidation(o: KubeObject): KubeObject {
+export function forValidation(o: KubeObject): KubeObject {
   const { name, namespace, labels, annotations, generation } = o.metadata;
   return {
     apiVersion: o.apiVersion,

@@ -44,7 +44,14 @@ export class Runtime {
     this.version = config.version ?? 'unversioned';
     this.drainPeriodMs = durationMs(config.drainPeriod, 5_000);
     const clusters = new Map<string, ClusterRuntime>();
-    for (const c of config.clusters ?? []) clusters.set(c.name, new ClusterRuntime(c, state));
+    (config.clusters ?? []).forEach((c, i) => {
+      try {
+        clusters.set(c.name, new ClusterRuntime(c, state));
+      } catch (err) {
+        // Its index, as validation names a cluster: the proxy adds the cluster's name, the control plane the object.
+        throw new Error(`clusters[${i}]: ${(err as Error).message}`);
+      }
+    });
     this.clusters = clusters;
     const deps = {
       clusters,

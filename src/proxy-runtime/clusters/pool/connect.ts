@@ -138,14 +138,14 @@ export function dial(
     clearTimeout(timer);
     if (done) return;
     done = true;
-    onFail?.(
-      err instanceof UpstreamFailure
-        ? err
-        : new UpstreamFailure(
-            'connect-failure',
-            `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`,
-          ),
+    if (err instanceof UpstreamFailure) return onFail?.(err);
+    const failure = new UpstreamFailure(
+      'connect-failure',
+      `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`,
     );
+    // The socket error stays reachable: a certificate's validity failure is handled apart (pool/handover.ts).
+    failure.cause = err;
+    onFail?.(failure);
   });
   return socket;
 }
