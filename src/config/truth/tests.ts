@@ -40,6 +40,12 @@ export const TESTS = {
   gateway: 'test/e2e/gateway.test.ts',
   /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
   serviceEntry: 'test/e2e/service-entry.test.ts',
+  /** VirtualService tcp/tls routes at sidecars on the local mesh: weighted splits, sourceLabels, port, gateways, SNI. */
+  l4Routes: 'test/e2e/l4-routes.test.ts',
+  /** VirtualService tcp/tls routes -> filter chains: per VIP, destinationSubnets, sourceNamespace, weights at gateways. */
+  l4Translate: 'test/translate/l4-routes.test.ts',
+  /** the proxy's capture listener on real sockets: chains by destination port, address, subnets, node labels, weights. */
+  chainMatch: 'test/proxy-runtime/listeners/capture.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */

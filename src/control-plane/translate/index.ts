@@ -30,7 +30,8 @@ import { inboundTlsMode } from './peer-authentication.js';
 import { servicesSelecting } from './selecting.js';
 import type { ProxyConfigParts, SharedOutbound } from './parts.js';
 import { workloadAuthz } from './authorization.js';
-import { routesFor, type TranslationNote } from './routes.js';
+import { routesFor, virtualServiceFor, type TranslationNote } from './routes.js';
+import { l4RouteChains, missingChainClusters } from './l4-routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
 import { gatewayConfig } from './gateway.js';
@@ -114,10 +115,24 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
     for (const port of service.ports) {
       const fqdn = serviceFqdn(service);
       if (protocolOf(port) === 'tcp') {
+        // Opaque ports: the VirtualService's tls (by SNI) then tcp routes for this VIP, then the service itself.
+        const vs = virtualServiceFor(snapshot, fqdn, ns);
         for (const vip of service.addresses ?? []) {
+          const name = `${fqdn}:${port.port}`;
+          const base = { destinationAddress: vip, destinationPort: port.port };
+          if (vs)
+            for (const kind of ['tls', 'tcp'] as const)
+              outboundChains.push(
+                ...l4RouteChains(
+                  snapshot,
+                  vs,
+                  { context: 'mesh', port: port.port, clientNamespace: ns, base, kind },
+                  name,
+                ),
+              );
           outboundChains.push({
-            name: `${fqdn}:${port.port}`,
-            match: { destinationAddress: vip, destinationPort: port.port },
+            name,
+            match: base,
             protocol: 'tcp',
             tcpCluster: clusterName.outbound(port.port, fqdn),
           });
@@ -221,6 +236,7 @@ function sharedFor(
       }
     }
   }
+  for (const l of listeners) clusters.push(...missingChainClusters(l.chains, known, 'outbound', notes));
   shared = { clusters, routes, listeners, notes };
   byMode.set(`${mode}|${policy}`, shared);
   return shared;
@@ -381,7 +397,9 @@ function gatewayParts(
   known.add(PASSTHROUGH);
   for (const rc of gw.routes)
     for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
-  for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
+  for (const l of gw.listeners)
+    for (const c of l.chains)
+      for (const n of [c.tcpCluster, ...(c.tcpWeightedClusters ?? []).map((w) => w.cluster)]) need(n);
   return {
     shared,
     own: {

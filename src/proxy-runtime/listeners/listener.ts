@@ -134,7 +134,7 @@ export class ListenerHandle {
       socket.destroy();
       return;
     }
-    if (lr.needsSni) {
+    if (lr.needsSniFor(destination, runtime.node.labels)) {
       peekServerName(socket, lr.detectTimeoutMs, (name) => this.route(socket, lr, destination, name));
       return;
     }
@@ -147,7 +147,7 @@ export class ListenerHandle {
     destination: { address: string; port: number },
     serverName: string | undefined,
   ): void {
-    const chain = lr.chainFor(destination, serverName);
+    const chain = lr.chainFor(destination, serverName, this.ctx.current().node.labels);
     if (!chain) {
       socket.destroy();
       return;
@@ -174,8 +174,10 @@ export class ListenerHandle {
       const s = tls as unknown as Socket;
       const inner: ConnectionInfo = { ...conn, scheme: 'https' };
       if (tls.alpnProtocol === 'h2') return this.ingress.acceptH2(s, inner);
-      if (chain.protocol === 'tcp')
-        return chain.tcpCluster ? proxyTcp(this.ctx, inner, s, chain.tcpCluster) : tls.destroy();
+      if (chain.protocol === 'tcp') {
+        const cluster = chain.pickTcpCluster();
+        return cluster ? proxyTcp(this.ctx, inner, s, cluster) : tls.destroy();
+      }
       if (tls.alpnProtocol === 'http/1.1' || chain.protocol === 'http1') return this.ingress.acceptH1(s, inner);
       this.dispatch(s, inner, lr, chain, true);
     });
@@ -191,8 +193,8 @@ export class ListenerHandle {
     const tcp = (afterDetection: boolean): void => {
       // A connection detection could not classify (silent, or not HTTP) gets an idle timeout: a
       // silent plaintext client must not hold a raw connection to the app open for ever.
-      if (chain.tcpCluster)
-        this.proxyTcpAuthorized(conn, socket, chain.tcpCluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
+      const cluster = chain.pickTcpCluster();
+      if (cluster) this.proxyTcpAuthorized(conn, socket, cluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
       else socket.destroy();
     };
     if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp(false);
@@ -290,7 +292,8 @@ export class ListenerHandle {
     if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
     if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
     if (alpn === MESH_ALPN_TCP) {
-      if (chain.tcpCluster) return this.proxyTcpAuthorized(inner, s, chain.tcpCluster);
+      const cluster = chain.pickTcpCluster();
+      if (cluster) return this.proxyTcpAuthorized(inner, s, cluster);
       tls.destroy();
       return;
     }

@@ -5,7 +5,7 @@
  * platform's apply, so every test crosses parse -> store -> push -> translation -> proxy.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as netServer, type AddressInfo } from 'node:net';
+import { createServer as netServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,7 +61,7 @@ export interface Sidecar {
   readonly outboundPort: number;
   /** The sidecar's inbound (mTLS) port, for workloads serving a service. */
   readonly proxyPort?: number;
-  readonly app?: Server;
+  readonly app?: Server | NetServer;
   /** Every request the app received, in order. */
   readonly received: AppRequest[];
   /** The sidecar's access log, one parsed JSON line per request. */
@@ -80,6 +80,10 @@ export interface RunOptions {
   outboundPort?: number;
   /** The sidecar's inbound port; default: chosen free. */
   proxyPort?: number;
+  /** A non-HTTP app (a TCP or TLS server, not yet listening) instead of the HTTP one; started on a free port. */
+  server?: () => NetServer;
+  /** `meshctl run --outbound SVC:PORT=LOCALPORT`: listeners of its sidecar on 127.0.0.1 for clients that ignore HTTP_PROXY. */
+  outboundPorts?: { service: string; port: number; localPort: number }[];
 }
 
 /** The DestinationRule with subsets v1/v2 of `reviews`, as in the seed. */
@@ -147,11 +151,16 @@ export class LocalMeshForTest {
 
   /** Registers a workload and starts its app (when it serves a service) and its sidecar. */
   async run(name: string, labels: Record<string, string>, opts: RunOptions = {}): Promise<Sidecar> {
-    let app: Server | undefined;
+    let app: Server | NetServer | undefined;
     let appPort = await freePort();
     const received: AppRequest[] = [];
     const services = [...(opts.service ? [opts.service] : []), ...(opts.alsoServes ?? [])];
-    if (services.length > 0) {
+    if (services.length > 0 && opts.server) {
+      const server = opts.server();
+      app = server;
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      appPort = (server.address() as AddressInfo).port;
+    } else if (services.length > 0) {
       const handler: AppHandler = opts.handler ?? ((_req, res) => res.end(`${name} ${labels.version ?? ''}`));
       app = createServer((req, res) => {
         const seen = received.length;
@@ -180,7 +189,8 @@ export class LocalMeshForTest {
       ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}),
       outboundPort,
       telemetryPort,
-    });
+      ...(opts.outboundPorts ? { outboundPorts: opts.outboundPorts } : {}),
+    } as Parameters<LocalPlatform['registerWorkload']>[0]);
     const identity = await startCaIdentity({
       address: reg.streamAddress,
       trustRoots: reg.trustRoots,
@@ -329,7 +339,7 @@ export class LocalMeshForTest {
         s.client.close();
         await s.proxy.close();
         s.identity.close();
-        s.app?.closeAllConnections();
+        if (s.app && 'closeAllConnections' in s.app) s.app.closeAllConnections();
         s.app?.close();
       }),
     );
