@@ -1,8 +1,8 @@
 /**
  * ServiceEntry -> outbound clusters and virtual hosts, as istiod builds them: one cluster per host
  * and port (`outbound|443||api.external.com`), endpoints by resolution (STATIC: the listed
- * addresses; DNS / DNS_ROUND_ROBIN: the listed names or the host itself, resolved by the proxy at
- * each new connection; NONE: wherever the request was going), a virtual host per host and port
+ * addresses; DNS / DNS_ROUND_ROBIN: the listed names or the host itself, resolved by the proxy
+ * with the record's TTL; NONE: wherever the request was going), a virtual host per host and port
  * routed by a VirtualService for that host when there is one, and DestinationRule TLS origination
  * (SIMPLE/MUTUAL) towards the host. Also the catch-all of outboundTrafficPolicy: ALLOW_ANY passes
  * unknown destinations through, REGISTRY_ONLY answers 502 with flag NR (Envoy's BlackHoleCluster).
@@ -96,6 +96,17 @@ export function upstreamTlsOf(
   return out;
 }
 
+/**
+ * How the proxy resolves the entry's names: DNS as Envoy's STRICT_DNS (every address), DNS_ROUND_ROBIN
+ * as LOGICAL_DNS (the first address of each answer), both re-resolved when the record's TTL runs out.
+ */
+function dnsOf(se: ServiceEntry): Pick<ClusterConfig, 'dnsResolution'> {
+  if (se.spec.workloadSelector) return {};
+  if (se.spec.resolution === 'DNS') return { dnsResolution: 'strict' };
+  if (se.spec.resolution === 'DNS_ROUND_ROBIN') return { dnsResolution: 'logical' };
+  return {};
+}
+
 /** Endpoints of one host and port of a ServiceEntry. */
 function endpointsOf(
   snapshot: MeshSnapshot,
@@ -179,6 +190,7 @@ export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): 
           ...policy,
           ...(se.spec.location === 'MESH_INTERNAL' && eps !== 'originalDst' ? {} : { tls: 'disable' as const }),
           ...(upstreamTls ? { upstreamTls } : {}),
+          ...dnsOf(se),
         };
         clusters.push(base);
         for (const s of subsets) {

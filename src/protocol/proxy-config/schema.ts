@@ -639,6 +639,10 @@ export const Cluster = Type.Object(
       'static: the endpoints listed (addresses may be DNS names, resolved at each new connection); originalDst: the original destination of the connection or proxy request',
       Type.Union([Type.Literal('static'), Type.Literal('originalDst')]),
     ),
+    dnsResolution: opt(
+      'endpoint addresses that are names are resolved by the proxy and re-resolved when the record TTL runs out: strict spreads connections over every address (Istio DNS, Envoy STRICT_DNS), logical uses the first (DNS_ROUND_ROBIN, LOGICAL_DNS); absent: the system resolver at each connection',
+      Type.Union([Type.Literal('strict'), Type.Literal('logical')]),
+    ),
     protocol: opt(
       'upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)',
       Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')]),

@@ -131,10 +131,17 @@ export class LocalMeshForTest {
     readonly home: string,
     readonly cp: RunningControlPlane,
     readonly platform: LocalPlatform,
+    /** DNS servers of the sidecars' own resolution (ServiceEntry DNS), `ip:port`. */
+    readonly dnsServers?: readonly string[],
   ) {}
 
   static async start(
-    opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {},
+    opts: {
+      certTtlSeconds?: number;
+      jwks?: JwksFetchOptions;
+      log?: (line: string) => void;
+      dnsServers?: readonly string[];
+    } = {},
   ): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
     const cp = await startControlPlane({
@@ -146,7 +153,7 @@ export class LocalMeshForTest {
       ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}),
       ...(opts.jwks ? { jwks: opts.jwks } : {}),
     });
-    return new LocalMeshForTest(home, cp, new LocalPlatform(home));
+    return new LocalMeshForTest(home, cp, new LocalPlatform(home), opts.dnsServers);
   }
 
   /** Registers a workload and starts its app (when it serves a service) and its sidecar. */
@@ -206,6 +213,7 @@ export class LocalMeshForTest {
         telemetryPort,
         accessLog: accessLogInto(accessLog),
         log: new ProxyLog('error', (l) => this.proxyLogs.push(l)),
+        ...(this.dnsServers ? { dnsServers: this.dnsServers } : {}),
       },
     );
     const node = {
@@ -260,6 +268,7 @@ export class LocalMeshForTest {
         telemetryPort: 0,
         accessLog: accessLogInto(accessLog),
         log: new ProxyLog('error', (l) => this.proxyLogs.push(l)),
+        ...(this.dnsServers ? { dnsServers: this.dnsServers } : {}),
       },
     );
     const node = {
