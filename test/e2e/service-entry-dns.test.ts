@@ -1,5 +1,7 @@
 /**
- * ServiceEntry `resolution: DNS` and `DNS_ROUND_ROBIN` resolved by the sidecar itself with the
+ * ServiceEntry `addresses`: an app calling the entry's address through its sidecar's HTTP_PROXY
+ * listener reaches the entry (REGISTRY_ONLY refuses any other address). And `resolution: DNS` and
+ * `DNS_ROUND_ROBIN` resolved by the sidecar itself with the
  * record's TTL, against a real DNS server the test runs on loopback: a changed record moves the
  * traffic once its TTL runs out (no config push involved, kept-alive upstream connections follow),
  * a long TTL is respected (one query for many requests), DNS spreads connections over every
@@ -97,5 +99,34 @@ describe('ServiceEntry DNS resolution in the sidecar, with the record TTL', () =
     expect(await versionsSeen(client, 40, `http://first.dns.test:${port}/`, undefined, 4)).toEqual({
       'backend-2': 40,
     });
+  });
+});
+
+describe('ServiceEntry addresses', () => {
+  it("a request to the entry's address reaches the entry; REGISTRY_ONLY refuses an address no entry has", async () => {
+    await mesh.applyAndSync(
+      `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`,
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: legacy}
+spec:
+  hosts: [legacy.internal]
+  addresses: [198.18.77.7]
+  location: MESH_EXTERNAL
+  ports: [{number: ${port}, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.2}]
+`,
+    );
+    expect(await versionsSeen(client, 10, `http://198.18.77.7:${port}/`)).toEqual({ 'backend-2': 10 });
+    expect(await versionsSeen(client, 5, `http://legacy.internal:${port}/`)).toEqual({ 'backend-2': 5 });
+    const other = await send(client, `http://198.18.77.8:${port}/`);
+    expect(other.status).toBe(502);
+    expect(client.accessLog.at(-1)?.response_flags).toBe('NR');
   });
 });

@@ -197,3 +197,86 @@ spec:
     ]);
   });
 });
+
+describe('ServiceEntry addresses as chains', () => {
+  const entries = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: mysql}
+spec:
+  hosts: [mysql.legacy]
+  addresses: [198.18.200.0/24]
+  ports: [{number: 3306, name: tcp-mysql, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: 198.18.200.10, labels: {zone: a}}, {address: 198.18.200.11, labels: {zone: b}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mysql}
+spec:
+  host: mysql.legacy
+  subsets: [{name: a, labels: {zone: a}}, {name: b, labels: {zone: b}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mysql}
+spec:
+  hosts: [mysql.legacy]
+  tcp:
+  - route:
+    - {destination: {host: mysql.legacy, subset: a}, weight: 80}
+    - {destination: {host: mysql.legacy, subset: b}, weight: 20}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web}
+spec:
+  hosts: [web.legacy]
+  addresses: [198.18.201.1]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+`;
+
+  it("capture: opaque ports by CIDR and port, with the host's tcp routes; HTTP ports routed whatever the Host", () => {
+    const c = generate(entries, client, { mode: 'capture' });
+    const chains = chainsOf(c, 'outbound').filter((ch) => ch.name?.endsWith('|addresses'));
+    expect(chains).toEqual([
+      {
+        name: 'mysql.legacy:3306|addresses',
+        match: { destinationSubnets: ['198.18.200.0/24'], destinationPort: 3306 },
+        protocol: 'tcp',
+        tcpCluster: 'outbound|3306|a|mysql.legacy',
+        tcpWeightedClusters: [
+          { cluster: 'outbound|3306|a|mysql.legacy', weight: 80 },
+          { cluster: 'outbound|3306|b|mysql.legacy', weight: 20 },
+        ],
+      },
+      {
+        name: 'mysql.legacy:3306|addresses',
+        match: { destinationSubnets: ['198.18.200.0/24'], destinationPort: 3306 },
+        protocol: 'tcp',
+        tcpCluster: 'outbound|3306||mysql.legacy',
+      },
+      {
+        name: 'web.legacy:80|addresses',
+        match: { destinationSubnets: ['198.18.201.1'], destinationPort: 80 },
+        protocol: 'auto',
+        routeConfig: 'web.legacy:80|addresses',
+        tcpCluster: 'outbound|80||web.legacy',
+      },
+    ]);
+    const table = c.routes!.find((r) => r.name === 'web.legacy:80|addresses')!;
+    expect(table.virtualHosts.map((v) => v.domains)).toEqual([['*']]);
+    // The passthrough chain stays last: addresses no entry has still go where they were going (ALLOW_ANY).
+    expect(c.listeners.find((l) => l.name === 'outbound')!.chains.at(-1)!.name).toBe('passthrough');
+  });
+
+  it('explicit (HTTP_PROXY): a single address is an authority of the entry', () => {
+    const c = generate(entries, explicitClient, { mode: 'explicit', outboundPort: 15001 });
+    const vh = c.routes!.find((r) => r.name === 'outbound')!.virtualHosts.find((v) => v.name === 'web.legacy:80')!;
+    expect(vh.domains).toEqual(['web.legacy', 'web.legacy:80', '198.18.201.1', '198.18.201.1:80']);
+  });
+
+  it('apply refuses an address that is no IP or CIDR, naming the field', () => {
+    expect(() => resources(entries.replace('198.18.201.1', '198.18.201.1/40'))).toThrow(/invalid prefix|not an IP/);
+  });
+});

@@ -46,6 +46,8 @@ export const TESTS = {
   l4Translate: 'test/translate/l4-routes.test.ts',
   /** the proxy's capture listener on real sockets: chains by destination port, address, subnets, node labels, weights. */
   chainMatch: 'test/proxy-runtime/listeners/capture.test.ts',
+  /** ServiceEntry addresses and DNS resolution with the record TTL on the local mesh, against a DNS server on loopback. */
+  serviceEntryDns: 'test/e2e/service-entry-dns.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */

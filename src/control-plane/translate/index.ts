@@ -165,11 +165,12 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   }
   return {
     clusters: [...clusters, ...external.clusters],
-    captureRoutes: [...byPort]
-      .sort((a, b) => a[0] - b[0])
-      .map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
+    captureRoutes: [
+      ...[...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
+      ...external.addressRoutes,
+    ],
     explicitRoute: { name: 'outbound', virtualHosts: allHosts },
-    chains: outboundChains,
+    chains: [...outboundChains, ...external.addressChains],
     notes,
   };
 }
