@@ -9,6 +9,7 @@ import { NOT_TRANSLATED, TESTS as T } from './tests.js';
 export const gatewayTruth = truthTable('networking.istio.io/Gateway', {
   selector: enforced(T.gateway),
   servers: enforced(T.gateway),
+  'servers[].tls.mode': enforced(T.gateway, T.istioMutual),
   'servers[].tls.caCertificates': enforced(T.externalFields),
   'servers[].tls.serverCertificate': enforced(T.externalFields),
   'servers[].tls.privateKey': enforced(T.externalFields),

@@ -48,6 +48,8 @@ export const TESTS = {
   chainMatch: 'test/proxy-runtime/listeners/capture.test.ts',
   /** ServiceEntry addresses and DNS resolution with the record TTL on the local mesh, against a DNS server on loopback. */
   serviceEntryDns: 'test/e2e/service-entry-dns.test.ts',
+  /** ISTIO_MUTUAL with curl and openssl: at a Gateway server, and in a DestinationRule towards a meshed service under STRICT. */
+  istioMutual: 'test/e2e/istio-mutual.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */

@@ -262,7 +262,8 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
           const name = `gateway|${gwNs}/${gw.metadata.name}|${port}|${i}`;
           if (protocol === 'HTTPS') {
             routes.push({ name, virtualHosts: httpVirtualHosts(snapshot, gw, server, gwNs, notes) });
-            entry.tlsChains.push({ name, protocol: 'auto', tls: 'strict', routeConfig: name });
+            // HTTP/1.1 inside, as for SIMPLE: mesh clients and curl alike get http/1.1 by ALPN.
+            entry.tlsChains.push({ name, protocol: 'http1', tls: 'strict', routeConfig: name });
           } else
             entry.tlsChains.push(
               ...l4Chains(snapshot, gw, server, gwNs, false).map((c) => ({ ...c, tls: 'strict' as const })),

@@ -25,8 +25,8 @@ export class ListenerHandle {
   readonly ingress: HttpIngress;
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
-  private tlsServer: TlsServer | undefined;
-  private tlsGeneration = 0;
+  /** mTLS terminators by ALPN offer: every protocol, or HTTP/1.1 only (chains serving HTTP/1.1 inside). */
+  private readonly tlsServers = new Map<'any' | 'http1', { server: TlsServer; generation: number }>();
   private readonly pendingTls = new WeakMap<
     Socket,
     { conn: ConnectionInfo; lr: ListenerRuntime; chain: ChainRuntime }
@@ -236,12 +236,17 @@ export class ListenerHandle {
       ca: material.trustRoots,
       minVersion: 'TLSv1.2' as const,
     };
-    if (!this.tlsServer) {
-      this.tlsServer = createTlsServer(
-        { ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN_SERVER },
+    // A chain that serves HTTP/1.1 inside (a gateway's ISTIO_MUTUAL HTTPS server) does not offer h2:
+    // the services behind it speak what their port says, not the client's h2.
+    const kind = chain.cfg.edge && chain.protocol === 'http1' ? 'http1' : 'any';
+    let entry = this.tlsServers.get(kind);
+    if (!entry) {
+      const alpn = kind === 'http1' ? ['http/1.1', MESH_ALPN_TCP] : MESH_ALPN_SERVER;
+      const server = createTlsServer(
+        { ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: alpn },
         (tls) => this.onSecure(tls),
       );
-      this.tlsServer.on('tlsClientError', (err, tls) => {
+      server.on('tlsClientError', (err, tls) => {
         const p = this.pendingTls.get((tls as TLSSocket & { _parent?: Socket })._parent as Socket);
         this.ctx.log.debug('inbound mTLS handshake failed', {
           listener: p?.lr.name,
@@ -249,13 +254,13 @@ export class ListenerHandle {
           error: err.message,
         });
       });
-      this.tlsGeneration = mesh.current.generation;
-    } else if (this.tlsGeneration !== mesh.current.generation) {
-      this.tlsServer.setSecureContext(opts);
-      this.tlsGeneration = mesh.current.generation;
+      this.tlsServers.set(kind, (entry = { server, generation: mesh.current.generation }));
+    } else if (entry.generation !== mesh.current.generation) {
+      entry.server.setSecureContext(opts);
+      entry.generation = mesh.current.generation;
     }
     this.pendingTls.set(socket, { conn, lr, chain });
-    this.tlsServer.emit('connection', socket);
+    entry.server.emit('connection', socket);
   }
 
   /**
