@@ -147,12 +147,28 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       };
       (byPort.get(port.port) ?? byPort.set(port.port, []).get(port.port)!).push(capture);
       allHosts.push({ ...capture, domains: domainsOf(service, port.port, ns, port.port === 80) });
+      // A port whose protocol is detected: HTTP by the routes, other bytes by the VirtualService's tls/tcp
+      // routes, else to the service (as Istio treats sniffed non-HTTP traffic).
+      const sniffed = chainProtocol(port) === 'auto';
+      const vs = sniffed ? virtualServiceFor(snapshot, fqdn, ns) : undefined;
       for (const vip of service.addresses ?? []) {
+        const name = `${fqdn}:${port.port}`;
+        const base = { destinationAddress: vip, destinationPort: port.port };
+        if (vs)
+          for (const kind of ['tls', 'tcp'] as const)
+            for (const c of l4RouteChains(
+              snapshot,
+              vs,
+              { context: 'mesh', port: port.port, clientNamespace: ns, base, kind },
+              name,
+            ))
+              outboundChains.push({ ...c, protocol: 'auto', routeConfig: String(port.port) });
         outboundChains.push({
-          name: `${fqdn}:${port.port}`,
-          match: { destinationAddress: vip, destinationPort: port.port },
+          name,
+          match: base,
           protocol: chainProtocol(port),
           routeConfig: String(port.port),
+          ...(sniffed ? { tcpCluster: clusterName.outbound(port.port, fqdn) } : {}),
         });
       }
     }
