@@ -20,7 +20,7 @@ export const gatewayTruth = truthTable('networking.istio.io/Gateway', {
 /** networking.istio.io ServiceEntry: clusters and virtual hosts of the proxies that see it. */
 export const serviceEntryTruth = truthTable('networking.istio.io/ServiceEntry', {
   hosts: enforced(T.serviceEntry, T.gateway),
-  addresses: enforced(T.serviceEntryDns, T.l4Translate, T.chainMatch),
+  addresses: enforced(T.serviceEntryDns, T.l4Capture, T.l4Translate, T.chainMatch),
   ports: enforced(T.serviceEntry, T.gateway),
   location: enforced(T.serviceEntry),
   resolution: enforced(T.serviceEntry, T.gateway, T.serviceEntryDns),

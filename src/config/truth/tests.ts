@@ -46,6 +46,8 @@ export const TESTS = {
   l4Translate: 'test/translate/l4-routes.test.ts',
   /** the proxy's capture listener on real sockets: chains by destination port, address, subnets, node labels, weights. */
   chainMatch: 'test/proxy-runtime/listeners/capture.test.ts',
+  /** `meshctl run --transparent` in network namespaces: tcp routes by VIP (weights, sourceLabels), a ServiceEntry CIDR. */
+  l4Capture: 'test/netns/run-transparent-l4.test.ts',
   /** ServiceEntry addresses and DNS resolution with the record TTL on the local mesh, against a DNS server on loopback. */
   serviceEntryDns: 'test/e2e/service-entry-dns.test.ts',
   /** ISTIO_MUTUAL with curl and openssl: at a Gateway server, and in a DestinationRule towards a meshed service under STRICT. */

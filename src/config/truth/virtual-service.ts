@@ -57,10 +57,10 @@ export const virtualServiceTruth = truthTable('networking.istio.io/VirtualServic
   tcp: enforced(T.gateway, T.l4Routes),
   'tcp[].match[].destinationSubnets': enforced(T.l4Translate, T.chainMatch),
   'tcp[].match[].port': enforced(T.l4Routes),
-  'tcp[].match[].sourceLabels': enforced(T.l4Routes),
+  'tcp[].match[].sourceLabels': enforced(T.l4Routes, T.l4Capture),
   'tcp[].match[].gateways': enforced(T.l4Routes, T.l4Translate),
   'tcp[].match[].sourceNamespace': enforced(T.l4Translate),
-  'tcp[].route[].weight': enforced(T.l4Routes, T.l4Translate),
+  'tcp[].route[].weight': enforced(T.l4Routes, T.l4Capture, T.l4Translate),
   'tcp[].match[].sourceSubnet': accepted('source subnets are not matched: a match block with one never applies'),
   exportTo: enforced(T.fields),
 });
