@@ -111,6 +111,12 @@ export const ProxyEnv = {
   podLabels: 'MESH_POD_LABELS',
 } as const;
 
+/**
+ * The admin token's file name in an injected pod's identity volume (`ProxyMounts.certsDir`): written
+ * 0600 by the sidecar, read inside the pod by `meshctl proxy request`, which the CLI runs through pods/exec.
+ */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
 /** Where the injected volumes are mounted in the proxy container. */
 export const ProxyMounts = {
   tokenDir: '/var/run/secrets/tokens',

@@ -54,6 +54,10 @@ export const TESTS = {
   istioMutual: 'test/e2e/istio-mutual.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
+  /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
+  e2eServiceProfile: 'test/e2e/service-profile.test.ts',
+  /** the proxy's Istio metrics, access log and trace propagation on real sockets. */
+  metrics: 'test/proxy-runtime/telemetry/telemetry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
   telemetry: 'test/control-plane/generators/telemetry.test.ts',
 } as const;

@@ -11,7 +11,8 @@ import type { VirtualService } from '../../config/index.js';
 import type { ClusterConfig, FilterChainConfig } from '../../protocol/proxy-config/index.js';
 import { compileSubnets } from '../../protocol/proxy-config/index.js';
 import type { MeshSnapshot } from './model.js';
-import { destinationCluster, namesGateway, type TranslationNote } from './routes.js';
+import { namesGateway, type TranslationNote } from './routes.js';
+import { destinationCluster } from './splits.js';
 
 /** One L4 match block as a VirtualService writes it (tcp and tls share these fields). */
 interface L4Match {

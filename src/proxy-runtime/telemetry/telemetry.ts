@@ -6,7 +6,7 @@
 import type { Exchange } from '../http/exchange.js';
 import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
 import { AccessLog } from './access-log.js';
-import { ISTIO_LABELS, ProxyMetrics } from './metrics.js';
+import { HTTP_LABELS, ProxyMetrics } from './metrics.js';
 import { formatLabels, type HttpSeries } from './http-series.js';
 import type { ConnectionInfo } from '../http/exchange.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -114,6 +114,7 @@ interface LastSeries {
   grpc: boolean;
   grpcStatus: string | undefined;
   peerMetadata: string | undefined;
+  route: string;
   series: HttpSeries;
 }
 
@@ -159,6 +160,9 @@ export class Telemetry {
     const grpc = ex.isGrpc();
     const flags = ex.flags === '' ? '-' : ex.flags;
     const authority = cluster ? '' : ex.authority;
+    // The matched route's name (a ServiceProfile route, a VirtualService http[].name): per-route
+    // series, as Linkerd's rt_route; '' when no route matched.
+    const route = ex.route?.name ?? '';
     const last = this.lastSeries.get(ex.conn);
     let series: HttpSeries;
     if (
@@ -171,12 +175,13 @@ export class Telemetry {
       last.grpc === grpc &&
       last.grpcStatus === grpcStatus &&
       last.peerMetadata === peerMetadata &&
-      last.authority === authority
+      last.authority === authority &&
+      last.route === route
     ) {
       series = last.series;
     } else {
       // Everything the labels derive from, as one cheap key: labels are built once per combination.
-      const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}`;
+      const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}|${route}`;
       series = this.metrics.httpSeries.get(key, () => {
         const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
         const labels = endpoints(
@@ -193,7 +198,8 @@ export class Telemetry {
         labels.response_code = String(status);
         labels.grpc_response_status = grpcStatus ?? '';
         labels.response_flags = flags;
-        return formatLabels(labels, ISTIO_LABELS);
+        labels.route = route;
+        return formatLabels(labels, HTTP_LABELS);
       });
       this.lastSeries.set(ex.conn, {
         runtime: ex.runtime,
@@ -205,6 +211,7 @@ export class Telemetry {
         grpc,
         grpcStatus,
         peerMetadata,
+        route,
         series,
       });
     }
