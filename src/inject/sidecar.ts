@@ -32,6 +32,8 @@ export interface ProxyInputs {
   probers: Record<string, unknown>;
   /** Value of the opaque-ports annotation, if any. */
   opaquePorts?: string;
+  /** The pod's own labels: the proxy's node labels (VirtualService `sourceLabels`, telemetry). */
+  labels?: Readonly<Record<string, string>>;
 }
 
 const READY_PATH = '/healthz/ready';
@@ -53,6 +55,15 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
   ];
   if (inputs.appPorts.length > 0) env.push({ name: ProxyEnv.appPorts, value: inputs.appPorts.join(',') });
   if (inputs.opaquePorts) env.push({ name: ProxyEnv.opaquePorts, value: inputs.opaquePorts });
+  const labels = Object.entries(inputs.labels ?? {}).filter(([, v]) => typeof v === 'string');
+  if (labels.length > 0)
+    env.push({
+      name: ProxyEnv.podLabels,
+      value: labels
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    });
   if (Object.keys(inputs.probers).length > 0)
     env.push({ name: ProxyEnv.appProbers, value: JSON.stringify(inputs.probers) });
 

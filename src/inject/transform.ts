@@ -242,7 +242,12 @@ function addInjection(template: JsonObject, o: InjectOptions, entry: ReportEntry
   const { probers, originals } = rewriteProbes(appContainers);
   if (Array.isArray(spec.containers)) spec.containers = appContainers;
 
-  const proxy = proxyContainer(o, { appPorts, probers, opaquePorts: annotations[Annotations.opaquePorts] });
+  const proxy = proxyContainer(o, {
+    appPorts,
+    probers,
+    opaquePorts: annotations[Annotations.opaquePorts],
+    labels: { ...labels },
+  });
   const init = initContainer(o, captureFlags(annotations));
   if (!Array.isArray(spec.initContainers)) {
     spec.initContainers = [];

@@ -107,6 +107,8 @@ export const ProxyEnv = {
   certsDir: 'MESH_CERTS_DIR',
   /** `router`: a gateway pod's proxy (no app, no capture); absent: a sidecar. */
   proxyMode: 'MESH_PROXY_MODE',
+  /** The workload's labels, `k=v,k=v`: the proxy's node labels (telemetry, and `sourceLabels` matches of its routes). */
+  podLabels: 'MESH_POD_LABELS',
 } as const;
 
 /**

@@ -26,6 +26,7 @@ import { startTelemetryServer } from './telemetry/telemetry-server.js';
 import type { AdminView, ApplyResult } from './admin/admin-view.js';
 import { describeClusters, describeListeners } from './admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { proxyDns } from './clusters/pool/dns-cache.js';
 import { installLastResortGuard } from './runtime/guard.js';
 import type { JwtKeyMiss } from './http/authz/jwt.js';
 
@@ -57,6 +58,8 @@ export interface ProxyOptions {
    * mutating admin endpoints ask for. Unset: the token stays in this process (`adminToken`).
    */
   adminTokenFile?: string;
+  /** DNS servers for the names the proxy resolves itself (`ip` or `ip:port`); default: /etc/resolv.conf's. */
+  dnsServers?: readonly string[];
 }
 
 /** A running proxy. */
@@ -99,6 +102,7 @@ export class Proxy implements ProxyContext {
   /** Validates and applies `config`, binds everything; throws the NACK error if the config is refused. */
   static async start(config: unknown, opts: ProxyOptions = {}): Promise<Proxy> {
     const p = new Proxy(opts);
+    if (opts.dnsServers?.length) proxyDns.setServers(opts.dnsServers);
     if (opts.guardProcess) {
       const errors = p.telemetry.metrics.internalErrors;
       p.unguard = installLastResortGuard({ log: p.log, count: (kind) => errors.labels(kind).inc() });

@@ -9,6 +9,7 @@ import { NOT_TRANSLATED, TESTS as T } from './tests.js';
 export const gatewayTruth = truthTable('networking.istio.io/Gateway', {
   selector: enforced(T.gateway),
   servers: enforced(T.gateway),
+  'servers[].tls.mode': enforced(T.gateway, T.istioMutual),
   'servers[].tls.caCertificates': enforced(T.externalFields),
   'servers[].tls.serverCertificate': enforced(T.externalFields),
   'servers[].tls.privateKey': enforced(T.externalFields),
@@ -19,9 +20,10 @@ export const gatewayTruth = truthTable('networking.istio.io/Gateway', {
 /** networking.istio.io ServiceEntry: clusters and virtual hosts of the proxies that see it. */
 export const serviceEntryTruth = truthTable('networking.istio.io/ServiceEntry', {
   hosts: enforced(T.serviceEntry, T.gateway),
+  addresses: enforced(T.serviceEntryDns, T.l4Capture, T.l4Translate, T.chainMatch),
   ports: enforced(T.serviceEntry, T.gateway),
   location: enforced(T.serviceEntry),
-  resolution: enforced(T.serviceEntry, T.gateway),
+  resolution: enforced(T.serviceEntry, T.gateway, T.serviceEntryDns),
   endpoints: enforced(T.serviceEntry, T.gateway),
   workloadSelector: enforced(T.externalFields),
   exportTo: enforced(T.externalFields),

@@ -356,6 +356,14 @@ export const FilterChain = Type.Object(
         {
           destinationPort: Type.Optional(Port),
           destinationAddress: Type.Optional(Type.String()),
+          destinationSubnets: opt(
+            'IPv4/IPv6 addresses or CIDRs: the original destination address must fall in one (VirtualService tcp/tls destinationSubnets, ServiceEntry addresses)',
+            Type.Array(Type.String({ minLength: 1 })),
+          ),
+          sourceLabels: opt(
+            'labels this proxy node must carry for the chain to apply (outbound: VirtualService tcp/tls sourceLabels)',
+            Labels,
+          ),
           serverNames: opt(
             'TLS SNI names (exact or *.suffix): the chain takes TLS connections naming one of them',
             Type.Array(Type.String()),
@@ -369,6 +377,13 @@ export const FilterChain = Type.Object(
     tcpCluster: opt(
       'cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)',
       Type.String(),
+    ),
+    tcpWeightedClusters: opt(
+      'opaque TCP: clusters chosen per connection by weight (VirtualService tcp/tls routes with several destinations, as Envoy tcp_proxy weighted_clusters); tcpCluster stays the fallback',
+      Type.Array(
+        Type.Object({ cluster: Type.String(), weight: Type.Integer({ minimum: 0, maximum: 1_000_000 }) }, Strict),
+        { minItems: 1 },
+      ),
     ),
     tls: opt(
       'inbound: require mutual TLS from peers (strict) or accept both (permissive)',
@@ -623,6 +638,10 @@ export const Cluster = Type.Object(
     type: opt(
       'static: the endpoints listed (addresses may be DNS names, resolved at each new connection); originalDst: the original destination of the connection or proxy request',
       Type.Union([Type.Literal('static'), Type.Literal('originalDst')]),
+    ),
+    dnsResolution: opt(
+      'endpoint addresses that are names are resolved by the proxy and re-resolved when the record TTL runs out: strict spreads connections over every address (Istio DNS, Envoy STRICT_DNS), logical uses the first (DNS_ROUND_ROBIN, LOGICAL_DNS); absent: the system resolver at each connection',
+      Type.Union([Type.Literal('strict'), Type.Literal('logical')]),
     ),
     protocol: opt(
       'upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)',

@@ -57,6 +57,18 @@ export interface PodEnvironment {
   probers: Record<string, Prober>;
   /** A gateway pod's proxy (MESH_PROXY_MODE=router): no app, no capture; it serves its Gateways' ports. */
   router: boolean;
+  /** The workload's labels (MESH_POD_LABELS), for `sourceLabels` matches and telemetry. */
+  labels: Record<string, string>;
+}
+
+/** `k=v,k=v` -> labels; a pair without `=` is skipped (label values hold no comma). */
+function parseLabels(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',')) {
+    const i = pair.indexOf('=');
+    if (i > 0) out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return out;
 }
 
 /** One rewritten probe: the app's original handler with its port resolved. */
@@ -104,6 +116,7 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
     ...(env[ProxyEnv.certsDir] ? { certsDir: env[ProxyEnv.certsDir] } : {}),
     probers,
     router: env[ProxyEnv.proxyMode] === 'router',
+    labels: parseLabels(env[ProxyEnv.podLabels]),
   };
 }
 
@@ -207,7 +220,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
       workload: pod.podName,
       namespace: pod.namespace,
       serviceAccount: pod.serviceAccount,
-      labels: {},
+      labels: pod.labels,
       proxyVersion: o.proxyVersion,
     };
     const stream = await startSidecarStream({

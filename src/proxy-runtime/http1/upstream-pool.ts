@@ -12,6 +12,7 @@ import { dial } from '../clusters/pool/connect.js';
 import type { H1PoolOptions, InFlight } from '../clusters/pool/in-flight.js';
 import { isIdempotent } from '../http/retry/retry-policy.js';
 import { HANDOVER_RETRY_MS, isCertificateValidityFailure, ownCertificateExpired } from '../clusters/pool/handover.js';
+import { proxyDns } from '../clusters/pool/dns-cache.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamRequest } from './upstream-connection.js';
 
 /** A request in the pool: its promise, its cancel, and the retry on a stale kept-alive socket. */
@@ -97,7 +98,7 @@ class EndpointPool implements ConnectionOwner {
   enqueue(r: PooledRequest, fresh: boolean): void {
     if (!fresh) {
       let c = this.idle.pop();
-      while (c !== undefined && !c.usable) c = this.idle.pop();
+      while (c !== undefined && !this.reusable(c)) c = this.idle.pop();
       if (c !== undefined) {
         if (this.stale.has(c)) this.probe();
         return c.start(r);
@@ -161,10 +162,22 @@ class EndpointPool implements ConnectionOwner {
       address: ep.address,
       port: ep.port,
       localAddress: ep.localAddress,
+      dns: ep.dns,
       connectTimeoutMs: o.connectTimeoutMs,
       tls,
       originate: ep.originate,
     };
+  }
+
+  /**
+   * An idle connection may carry another request: it is open, and (a name resolved by the proxy)
+   * its address is still in the name's current answer, so traffic follows a changed DNS record.
+   */
+  private reusable(c: UpstreamConnection): boolean {
+    if (!c.usable) return false;
+    if (this.ep.dns === undefined || proxyDns.stillServes(this.ep.address, c.socket.remoteAddress)) return true;
+    c.socket.destroy();
+    return false;
   }
 
   dequeue(r: PooledRequest): void {

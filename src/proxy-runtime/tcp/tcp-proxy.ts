@@ -110,6 +110,7 @@ export function proxyTcp(
       address: ep.address,
       port: ep.port,
       localAddress: ep.localAddress,
+      dns: ep.dns,
       connectTimeoutMs: cluster.connectTimeoutMs,
       tls:
         ep.mtls && ctx.mesh()

@@ -117,7 +117,12 @@ function referencedRoutes(listeners: readonly ListenerConfig[]): Set<string> {
 
 function referencedClusters(cfg: ProxyConfig): Set<string> {
   const out = new Set<string>();
-  for (const l of cfg.listeners) for (const c of l.chains) if (c.tcpCluster) out.add(c.tcpCluster);
+  for (const l of cfg.listeners) {
+    for (const c of l.chains) {
+      if (c.tcpCluster) out.add(c.tcpCluster);
+      for (const w of c.tcpWeightedClusters ?? []) out.add(w.cluster);
+    }
+  }
   for (const rc of cfg.routes ?? []) {
     for (const vh of rc.virtualHosts) {
       for (const r of vh.routes) {

@@ -112,6 +112,7 @@ export class H2Pool {
             address: ep.address,
             port: ep.port,
             localAddress: ep.localAddress,
+            dns: ep.dns,
             connectTimeoutMs: this.options.connectTimeoutMs,
             tls,
           },
