@@ -53,6 +53,8 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
     { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
   if (inputs.appPorts.length > 0) env.push({ name: ProxyEnv.appPorts, value: inputs.appPorts.join(',') });
+  if (o.terminationDrainDuration)
+    env.push({ name: ProxyEnv.terminationDrainDuration, value: o.terminationDrainDuration });
   if (inputs.opaquePorts) env.push({ name: ProxyEnv.opaquePorts, value: inputs.opaquePorts });
   if (Object.keys(inputs.probers).length > 0)
     env.push({ name: ProxyEnv.appProbers, value: JSON.stringify(inputs.probers) });

@@ -31,7 +31,8 @@ import type { ProxyLog } from '../log.js';
 import { Proxy } from '../proxy.js';
 import { startCaIdentity, startSidecarStream, type SidecarStream } from '../xds-client/sidecar-stream.js';
 import type { CaIdentitySource } from '../identity/ca-client.js';
-import { DEFAULT_DRAIN_MS, parseDrainDuration, PodTermination } from './termination.js';
+import { DEFAULT_DRAIN_MS, PodTermination } from './termination.js';
+import { parseDuration } from '../../config/duration.js';
 
 /** Whether the environment is an injected pod's (the injector always sets these). */
 export function isInjectedPod(env: NodeJS.ProcessEnv): boolean {
@@ -92,7 +93,7 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
     }
   }
   const drainText = env[ProxyEnv.terminationDrainDuration];
-  const drainMs = drainText === undefined || drainText === '' ? DEFAULT_DRAIN_MS : parseDrainDuration(drainText);
+  const drainMs = drainText === undefined || drainText === '' ? DEFAULT_DRAIN_MS : parseDuration(drainText.trim());
   if (drainMs === undefined)
     throw new Error(
       `${ProxyEnv.terminationDrainDuration}=${drainText} is not a duration: write it as 5s, 500ms or 1m30s (Istio's terminationDrainDuration)`,

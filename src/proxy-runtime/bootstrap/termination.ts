@@ -122,11 +122,3 @@ function tcpAccepts(port: number): Promise<boolean> {
     s.once('error', () => end(false));
   });
 }
-
-/** Reads a duration such as `5s`, `500ms`, `1m` or `1m30s` (Istio's terminationDrainDuration); undefined when it is not one. */
-export function parseDrainDuration(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$/.exec(text.trim());
-  if (!m || (!m[1] && !m[2] && !m[3])) return undefined;
-  return Number(m[1] ?? 0) * 60_000 + Number(m[2] ?? 0) * 1_000 + Number(m[3] ?? 0);
-}

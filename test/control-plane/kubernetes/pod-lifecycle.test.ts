@@ -61,7 +61,7 @@ function snapshotOf(pods: PodObject[]): { snapshot: MeshSnapshot; workloads: Mes
 /** The addresses a proxy sends web's requests to. */
 function webEndpoints(snapshot: MeshSnapshot, from: MeshWorkload): string[] {
   const { config } = proxyConfigFor(snapshot, from, trafficOf(from));
-  const cluster = config.clusters.find((c) => c.name.startsWith('outbound|9080||web.shop'));
+  const cluster = (config.clusters ?? []).find((c) => c.name.startsWith('outbound|9080||web.shop'));
   return (cluster?.endpoints ?? []).map((e) => e.address).sort();
 }
 

@@ -7,7 +7,8 @@
 import { connect } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { PodTermination, parseDrainDuration } from '../../../src/proxy-runtime/bootstrap/termination.js';
+import { PodTermination } from '../../../src/proxy-runtime/bootstrap/termination.js';
+import { podEnvironment } from '../../../src/proxy-runtime/bootstrap/kubernetes.js';
 import { ProxyLog } from '../../../src/proxy-runtime/log.js';
 import { eventually, send, startProxy, startUpstream } from '../support.js';
 
@@ -111,12 +112,20 @@ describe('a terminating pod, seen from its sidecar', () => {
     await done;
   });
 
-  it('reads terminationDrainDuration as Istio writes it', () => {
-    expect(parseDrainDuration('5s')).toBe(5_000);
-    expect(parseDrainDuration('500ms')).toBe(500);
-    expect(parseDrainDuration('1m30s')).toBe(90_000);
-    expect(parseDrainDuration('2.5s')).toBe(2_500);
-    expect(parseDrainDuration('five')).toBeUndefined();
-    expect(parseDrainDuration('')).toBeUndefined();
+  it('reads the drain duration and the app ports from the environment inject writes', () => {
+    const env = (extra: Record<string, string>) =>
+      podEnvironment({
+        MESH_CONTROL_PLANE_ADDRESS: 'meshctl-control-plane.mesh-system.svc:15012',
+        MESH_POD_NAME: 'web-1',
+        MESH_POD_NAMESPACE: 'shop',
+        MESH_TOKEN_PATH: '/var/run/secrets/tokens/meshctl-token',
+        MESH_CA_ROOT_PATH: '/var/run/meshctl/ca-root/root-cert.pem',
+        ...extra,
+      });
+    expect(env({}).drainMs).toBe(5_000);
+    expect(env({ MESH_TERMINATION_DRAIN_DURATION: '1m30s' }).drainMs).toBe(90_000);
+    expect(env({ MESH_TERMINATION_DRAIN_DURATION: '500ms' }).drainMs).toBe(500);
+    expect(() => env({ MESH_TERMINATION_DRAIN_DURATION: 'five' })).toThrow(/not a duration: write it as 5s/);
+    expect(env({ MESH_APP_PORTS: '8080,9090' }).appPorts).toEqual([8080, 9090]);
   });
 });
