@@ -5,9 +5,9 @@
  * The app (the test echo server) is as careless as most: on SIGTERM it closes its listener and every
  * connection at once. What makes the restart lossless is the mesh: the control plane drops a pod from
  * every client's endpoints as soon as it is terminating (the pod's deletionTimestamp, EndpointSlice
- * `terminating`), a request that still reaches the old pod in that window is retried on the other
- * endpoint (Istio's default retry policy), and the old pod's sidecar outlives its app and keeps
- * accepting inbound connections while it drains (terminationDrainDuration).
+ * `terminating`); the app's injected preStop hook holds it until its peers stopped sending; a request
+ * that still reaches the old pod after its app exited is retried on the other endpoint (the sidecar
+ * marks it not sent, so POSTs too); and the old pod's native sidecar outlives its app.
  *
  * One mesh on a cluster of its own, as the other end-to-end files (the mesh is cluster-wide).
  */
