@@ -117,6 +117,12 @@ export const ProxyEnv = {
   terminationDrainDuration: 'MESH_TERMINATION_DRAIN_DURATION',
 } as const;
 
+/**
+ * The admin token's file name in an injected pod's identity volume (`ProxyMounts.certsDir`): written
+ * 0600 by the sidecar, read inside the pod by `meshctl proxy request`, which the CLI runs through pods/exec.
+ */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
 /** Where the injected volumes are mounted in the proxy container. */
 export const ProxyMounts = {
   tokenDir: '/var/run/secrets/tokens',
