@@ -122,7 +122,14 @@ export function podOverrides(
   if (proxyConfig !== undefined) {
     let drain: unknown;
     try {
-      drain = (parseYaml(proxyConfig) as { terminationDrainDuration?: unknown } | null)?.terminationDrainDuration;
+      const parsed = parseYaml(proxyConfig) as Record<string, unknown> | null;
+      drain = parsed?.terminationDrainDuration;
+      // Said, never silently dropped: the rest of Istio's ProxyConfig does not apply to this proxy.
+      const ignored = Object.keys(parsed ?? {}).filter((k) => k !== 'terminationDrainDuration');
+      if (ignored.length > 0)
+        warn(
+          `annotation ${ISTIO_PROXY_CONFIG_ANNOTATION}: ${ignored.join(', ')} not applied (only terminationDrainDuration is)`,
+        );
     } catch {
       warn(`annotation ${ISTIO_PROXY_CONFIG_ANNOTATION}: not YAML; its settings are ignored`);
     }

@@ -1,7 +1,7 @@
 /**
  * Per-pod annotations inject reads from Istio's vocabulary: `proxy.istio.io/config`'s
  * terminationDrainDuration becomes the proxy's MESH_TERMINATION_DRAIN_DURATION; a bad one is a
- * warning naming it, and the proxy keeps its default.
+ * warning naming it, and the proxy keeps its default; other ProxyConfig settings are named as not applied.
  */
 import { describe, expect, it } from 'vitest';
 import { defaultInjectOptions, podOverrides } from '../../src/inject/options.js';
@@ -14,9 +14,14 @@ describe('proxy.istio.io/config on a pod', () => {
     return { drain: o.terminationDrainDuration, warnings };
   };
 
-  it('takes terminationDrainDuration as Istio writes it', () => {
+  it('takes terminationDrainDuration as Istio writes it, and names the settings it does not apply', () => {
     expect(read('terminationDrainDuration: 30s\n')).toEqual({ drain: '30s', warnings: [] });
-    expect(read('holdApplicationUntilProxyStarts: true\n')).toEqual({ drain: undefined, warnings: [] });
+    expect(read('terminationDrainDuration: 30s\nholdApplicationUntilProxyStarts: true\n')).toEqual({
+      drain: '30s',
+      warnings: [
+        'annotation proxy.istio.io/config: holdApplicationUntilProxyStarts not applied (only terminationDrainDuration is)',
+      ],
+    });
   });
 
   it('warns about a value that is not a duration, or YAML that does not parse, and keeps the default', () => {
