@@ -15,7 +15,7 @@ import { podOverrides } from './options.js';
 import { restoreProbes, rewriteProbes } from './probes.js';
 import { PROXY_UID_CODE, proxyUidProblem, proxyUidUses } from './proxy-uid.js';
 import { Reason, type ReportEntry } from './report.js';
-import { initContainer, meshVolumes, MeshNames, proxyContainer } from './sidecar.js';
+import { addAppPreStops, initContainer, meshVolumes, MeshNames, proxyContainer, removeAppPreStops } from './sidecar.js';
 import { formatStatus, parseStatus, type InjectStatus } from './status.js';
 import { describeObject, injectionDisabled, isObject, podTemplateOf, type JsonObject } from './workloads.js';
 
@@ -240,6 +240,7 @@ function addInjection(template: JsonObject, o: InjectOptions, entry: ReportEntry
       .map((p) => p.containerPort as number),
   );
   const { probers, originals } = rewriteProbes(appContainers);
+  const { preStops, createdLifecycle } = addAppPreStops(appContainers);
   if (Array.isArray(spec.containers)) spec.containers = appContainers;
 
   const proxy = proxyContainer(o, {
@@ -266,6 +267,8 @@ function addInjection(template: JsonObject, o: InjectOptions, entry: ReportEntry
     labels: [],
     created,
     probes: originals,
+    ...(preStops.length ? { preStops } : {}),
+    ...(createdLifecycle.length ? { createdLifecycle } : {}),
   };
   if (o.nativeSidecar) {
     inits.unshift(init, proxy);
@@ -326,6 +329,7 @@ function removeInjection(template: JsonObject, status: InjectStatus): void {
   if (Array.isArray(spec.containers)) {
     const containers = arrayOf(spec.containers);
     restoreProbes(containers, status.probes);
+    removeAppPreStops(containers, status.preStops ?? [], status.createdLifecycle ?? []);
     spec.containers = containers;
   }
   // Undo creations innermost first.

@@ -74,6 +74,9 @@ export class Proxy implements ProxyContext {
   private identityKey = '';
   private readonly drainTracker = new ProxyCounterDrain();
   private drainingFlag = false;
+  private inboundActive = 0;
+  private inboundLastStart = 0;
+  private inboundStopped = false;
   private admin: { server: Server; port: number } | undefined;
   private telemetryServer: { server: Server; port: number } | undefined;
   private lastRejected: { version: string; error: string; at: string } | undefined;
@@ -156,13 +159,39 @@ export class Proxy implements ProxyContext {
   get draining(): boolean {
     return this.drainingFlag;
   }
-  requestStarted(): void {
+  requestStarted(inbound: boolean): void {
     this.drainTracker.started();
     this.telemetry.metrics.activeRequests.inc();
+    if (inbound) {
+      this.inboundActive++;
+      this.inboundLastStart = performance.now();
+    }
   }
-  requestFinished(): void {
+  requestFinished(inbound: boolean): void {
     this.drainTracker.finished();
     this.telemetry.metrics.activeRequests.dec();
+    if (inbound) this.inboundActive--;
+  }
+
+  /**
+   * Inbound requests and TCP streams (for the local app) in flight, and when the last one started
+   * (`performance.now()`; 0: none yet): a terminating pod's sidecar waits until its peers stopped sending.
+   */
+  get inbound(): { readonly inFlight: number; readonly lastStartedAt: number } {
+    return { inFlight: this.inboundActive, lastStartedAt: this.inboundLastStart };
+  }
+
+  /**
+   * Stops accepting inbound connections (its app has exited: a peer still sending here now gets a
+   * refused connection, which it retries elsewhere whatever the method) and closes idle inbound
+   * connections; requests in flight finish, outbound listeners are untouched. Later configs bind no
+   * inbound listener.
+   */
+  async stopInbound(): Promise<void> {
+    this.inboundStopped = true;
+    const inbound = [...this.handles.values()].filter((h) => h.cfg.direction === 'inbound');
+    for (const h of inbound) h.drain();
+    await Promise.all(inbound.map((h) => h.stopAccepting()));
   }
 
   /** Requests and TCP streams in flight (both directions), for a graceful stop. */
@@ -239,7 +268,7 @@ export class Proxy implements ProxyContext {
     // they give the port up before the swap and take it back if the config is refused.
     const released: ListenerHandle[] = [];
     for (const [key, l] of wanted) {
-      if (this.handles.has(key)) continue;
+      if (this.handles.has(key) || (this.inboundStopped && l.direction === 'inbound')) continue;
       const h = new ListenerHandle(this, l, this.opts.resolveOriginalDst ?? localAddressAsDestination);
       try {
         await h.listen().catch(async (err: NodeJS.ErrnoException) => {

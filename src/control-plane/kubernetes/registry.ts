@@ -286,7 +286,8 @@ export class KubernetesRegistry extends EventEmitter {
       const svc = slice.metadata.labels?.['kubernetes.io/service-name'];
       if (!svc || services.find((s) => s.name === svc && s.namespace === slice.metadata.namespace)?.selector) continue;
       for (const ep of slice.endpoints ?? []) {
-        if (ep.targetRef?.kind !== 'Pod' || !ep.targetRef.name || ep.conditions?.ready === false) continue;
+        // Membership only: whether the pod is an endpoint now (Ready, not terminating) is read from the pod.
+        if (ep.targetRef?.kind !== 'Pod' || !ep.targetRef.name) continue;
         const k = `${slice.metadata.namespace}/${ep.targetRef.name}`;
         members.set(k, [...(members.get(k) ?? []), svc]);
       }

@@ -129,16 +129,21 @@ function endpointsOf(
   const target = (ports: Record<string, number> | undefined): number =>
     (port.name && ports?.[port.name]) || port.targetPort || port.number;
   if (spec.workloadSelector) {
-    return snapshot.workloads
-      .filter((w) => w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels))
-      .map((w) => ({
-        address: w.address,
-        port: w.proxyPort ?? target(undefined),
-        labels: { ...w.labels },
-        ...(w.meshed !== false
-          ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
-          : { tls: 'disable' as const }),
-      }));
+    return (
+      snapshot.workloads
+        // A workload that is not serving (not ready yet, or terminating) is no endpoint, as for a Service.
+        .filter(
+          (w) => w.serving !== false && w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels),
+        )
+        .map((w) => ({
+          address: w.address,
+          port: w.proxyPort ?? target(undefined),
+          labels: { ...w.labels },
+          ...(w.meshed !== false
+            ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
+            : { tls: 'disable' as const }),
+        }))
+    );
   }
   const resolution = spec.resolution ?? 'NONE';
   if (resolution === 'NONE') return 'originalDst';

@@ -93,6 +93,15 @@ export function nodeInfo(config: ProxyConfig, principal: string | undefined): No
  */
 export const PEER_METADATA_HEADER = 'x-meshctl-peer-metadata';
 
+/**
+ * Set by a destination sidecar on its local reply when it could not even connect to its app (the
+ * app has exited or not started): the request never reached an application, so the source sidecar
+ * retries it as a connect failure, whatever its method (a POST to a pod whose app just stopped goes
+ * to another endpoint). Honoured only from a peer sidecar over mTLS, and removed from every
+ * response a proxy forwards, so no app can make a peer replay its requests.
+ */
+export const NOT_SENT_HEADER = 'x-meshctl-upstream-not-sent';
+
 function encodePeerMetadata(n: NodeInfo): string {
   return Buffer.from(
     JSON.stringify({ w: n.workload, ns: n.namespace, app: n.app, v: n.version, c: n.cluster }),
