@@ -6,14 +6,15 @@
 import type { Exchange } from '../http/exchange.js';
 import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
 import { AccessLog } from './access-log.js';
-import { ISTIO_LABELS, ProxyMetrics } from './metrics.js';
-import { formatLabels, type HttpSeries } from './http-series.js';
+import { ISTIO_TCP_LABELS, ProxyMetrics } from './metrics.js';
+import type { HttpSeries } from './http-series.js';
+import type { Side } from './metric-plans.js';
 import type { ConnectionInfo } from '../http/exchange.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { SpanExporter } from './span-export.js';
 import { spanOf } from './tracing.js';
-import { compileLogFilter, type LogFilterInput } from '../../config/log-filter.js';
+import { compileLogFilter, type LogFilterInput, type TagValueInput } from '../../config/log-filter.js';
 
 /** The facts of a finished TCP connection. */
 export interface TcpRecord {
@@ -114,8 +115,69 @@ interface LastSeries {
   grpc: boolean;
   grpcStatus: string | undefined;
   peerMetadata: string | undefined;
+  /** the metric plans' generation and the tag expressions' values the series was found under */
+  generation: number;
+  values: string;
   series: HttpSeries;
 }
+
+const NO_VALUES: readonly (string | undefined)[] = [];
+
+/** Istio's node metadata keys a tag value can read, from what the proxy knows of itself. */
+function nodeMetadata(node: NodeInfo, name: string): string | undefined {
+  switch (name) {
+    case 'NAMESPACE':
+      return node.namespace;
+    case 'WORKLOAD_NAME':
+      return node.workload;
+    case 'CLUSTER_ID':
+      return node.cluster;
+    case 'NAME':
+      return node.id;
+    default:
+      return undefined;
+  }
+}
+
+/** The attributes a tag expression reads for one exchange (built only when a Telemetry asks for expressions). */
+function exchangeAttributes(ex: Exchange, status: number): TagValueInput {
+  return {
+    responseCode: status,
+    method: ex.method,
+    path: ex.path,
+    host: ex.authority,
+    protocol: ex.protocol,
+    header: (n) => ex.header(n),
+    sourceAddress: ex.conn.remoteAddress,
+    sourcePort: ex.conn.remotePort,
+    destinationAddress: ex.conn.destination.address,
+    destinationPort: ex.conn.destination.port,
+    mtls: ex.conn.mtls,
+    nodeMetadata: (n) => nodeMetadata(ex.runtime.node, n),
+  };
+}
+
+/** A TCP connection's attributes: request ones are absent (their tags read `unknown`, as in Istio). */
+function connectionAttributes(r: TcpRecord): TagValueInput {
+  const colon = r.remote.lastIndexOf(':');
+  const upstream = r.upstreamHost.lastIndexOf(':');
+  return {
+    responseCode: undefined as unknown as number,
+    method: undefined as unknown as string,
+    path: undefined as unknown as string,
+    host: undefined as unknown as string,
+    protocol: 'tcp',
+    header: () => undefined,
+    sourceAddress: colon > 0 ? r.remote.slice(0, colon) : r.remote,
+    sourcePort: colon > 0 ? Number(r.remote.slice(colon + 1)) : 0,
+    destinationAddress: upstream > 0 ? r.upstreamHost.slice(0, upstream) : r.upstreamHost,
+    destinationPort: upstream > 0 ? Number(r.upstreamHost.slice(upstream + 1)) : 0,
+    mtls: r.mtls,
+    nodeMetadata: (n) => nodeMetadata(r.node, n),
+  };
+}
+
+const sideOf = (direction: 'inbound' | 'outbound'): Side => (direction === 'outbound' ? 'CLIENT' : 'SERVER');
 
 /** Metrics, access log and spans of one proxy. */
 export class Telemetry {
@@ -137,6 +199,7 @@ export class Telemetry {
   configure(cfg: ProxyConfig['telemetry']): void {
     this.accessLog.configure(cfg?.accessLog, cfg?.accessLogEncoding, this.accessLogOut);
     this.spans.configure(cfg?.tracing);
+    this.metrics.series.configure(cfg?.metrics);
     if (cfg?.accessLogFilter !== this.logFilterText) {
       this.logFilterText = cfg?.accessLogFilter;
       // validated before the config was accepted (Proxy.applyNow), so this compiles
@@ -159,8 +222,19 @@ export class Telemetry {
     const grpc = ex.isGrpc();
     const flags = ex.flags === '' ? '-' : ex.flags;
     const authority = cluster ? '' : ex.authority;
+    const side = sideOf(direction);
+    const series = this.metrics.series;
+    // Tag expressions (Telemetry tagOverrides) are evaluated only when a Telemetry sets some.
+    const exprs = series.expressions(side, 'http').evaluate;
+    let values = NO_VALUES;
+    let valuesKey = '';
+    if (exprs.length > 0) {
+      const attrs = exchangeAttributes(ex, status);
+      values = exprs.map((e) => e(attrs));
+      valuesKey = values.join('\u0001');
+    }
     const last = this.lastSeries.get(ex.conn);
-    let series: HttpSeries;
+    let found: HttpSeries;
     if (
       last !== undefined &&
       last.runtime === ex.runtime &&
@@ -171,30 +245,37 @@ export class Telemetry {
       last.grpc === grpc &&
       last.grpcStatus === grpcStatus &&
       last.peerMetadata === peerMetadata &&
-      last.authority === authority
+      last.authority === authority &&
+      last.generation === series.generation &&
+      last.values === valuesKey
     ) {
-      series = last.series;
+      found = last.series;
     } else {
       // Everything the labels derive from, as one cheap key: labels are built once per combination.
-      const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}`;
-      series = this.metrics.httpSeries.get(key, () => {
-        const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
-        const labels = endpoints(
-          direction,
-          ex.runtime.node,
-          direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
-          ex.conn.peerIdentity,
-          ex.upstreamEndpointLabels,
-          ex.upstreamIdentity,
-          service,
-          ex.conn.mtls,
-        );
-        labels.request_protocol = grpc ? 'grpc' : 'http';
-        labels.response_code = String(status);
-        labels.grpc_response_status = grpcStatus ?? '';
-        labels.response_flags = flags;
-        return formatLabels(labels, ISTIO_LABELS);
-      });
+      const key = `${series.generation}|${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}|${valuesKey}`;
+      found = series.http(
+        key,
+        side,
+        () => {
+          const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+          const labels = endpoints(
+            direction,
+            ex.runtime.node,
+            direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
+            ex.conn.peerIdentity,
+            ex.upstreamEndpointLabels,
+            ex.upstreamIdentity,
+            service,
+            ex.conn.mtls,
+          );
+          labels.request_protocol = grpc ? 'grpc' : 'http';
+          labels.response_code = String(status);
+          labels.grpc_response_status = grpcStatus ?? '';
+          labels.response_flags = flags;
+          return labels;
+        },
+        values,
+      );
       this.lastSeries.set(ex.conn, {
         runtime: ex.runtime,
         clusterName: ex.clusterName,
@@ -205,13 +286,15 @@ export class Telemetry {
         grpc,
         grpcStatus,
         peerMetadata,
-        series,
+        generation: series.generation,
+        values: valuesKey,
+        series: found,
       });
     }
-    series.requests++;
-    series.duration.observe(durationMs);
-    series.requestBytes.observe(ex.body.bytesReceived);
-    series.responseBytes.observe(ex.bytesSent);
+    if (found.requests) found.requests.value++;
+    found.duration?.observe(durationMs);
+    found.requestBytes?.observe(ex.body.bytesReceived);
+    found.responseBytes?.observe(ex.bytesSent);
     if (!this.accessLog.enabled && !(ex.sampled && this.spans.active)) return;
     const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
     if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
@@ -272,18 +355,35 @@ export class Telemetry {
     return labels;
   }
 
+  /** The TCP series of a connection (its labels as known now: flags may change before it closes). */
+  private tcpSeries(r: TcpRecord, labels: Record<string, string>) {
+    const side = sideOf(r.direction);
+    const series = this.metrics.series;
+    const exprs = series.expressions(side, 'tcp').evaluate;
+    let values = NO_VALUES;
+    if (exprs.length > 0) {
+      const attrs = connectionAttributes(r);
+      values = exprs.map((e) => e(attrs));
+    }
+    let key = `${series.generation}|${side}|`;
+    for (const l of ISTIO_TCP_LABELS) key += labels[l] + '\u0001';
+    if (values.length) key += '|' + values.join('\u0001');
+    return series.tcp(key, side, () => labels, values);
+  }
+
   /** Counts a TCP connection to an upstream as opened (flags as known at that time). */
   tcpOpened(r: TcpRecord): void {
-    this.metrics.tcp(this.tcpLabels(r)).opened.inc();
+    const s = this.tcpSeries(r, this.tcpLabels(r));
+    if (s.opened) s.opened.value++;
   }
 
   /** Records a finished TCP connection. */
   recordTcp(r: TcpRecord): void {
     const labels = this.tcpLabels(r);
-    const s = this.metrics.tcp(labels);
-    s.closed.inc();
-    s.sent.inc(r.bytesSent);
-    s.received.inc(r.bytesReceived);
+    const s = this.tcpSeries(r, labels);
+    if (s.closed) s.closed.value++;
+    if (s.sent) s.sent.value += r.bytesSent;
+    if (s.received) s.received.value += r.bytesReceived;
     const durationMs = performance.now() - r.startedAt;
     this.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),
