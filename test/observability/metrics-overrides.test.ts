@@ -81,6 +81,7 @@ spec: {}
 describeRequiring([observabilityBinaries], 'Telemetry metrics overrides scraped by a real Prometheus', () => {
   let mesh: LocalMeshForTest;
   let client: Sidecar;
+  let reviews: Sidecar;
   let prometheus: RunningPrometheus;
   let load: ReturnType<typeof steadyLoad>;
   const has = async (expr: string) => (await prometheus.query(expr)).length > 0;
@@ -90,7 +91,7 @@ describeRequiring([observabilityBinaries], 'Telemetry metrics overrides scraped 
 
   beforeAll(async () => {
     mesh = await LocalMeshForTest.start();
-    await mesh.run('reviews-v1', { app: 'reviews', version: 'v1' }, { service: 'reviews' });
+    reviews = await mesh.run('reviews-v1', { app: 'reviews', version: 'v1' }, { service: 'reviews' });
     client = await mesh.run('productpage-v1', { app: 'productpage', version: 'v1' });
     await mesh.settle();
     const status = await runCli(['--local', 'proxy-status', '-o', 'json'], { env: { MESHCTL_HOME: mesh.home } });
@@ -135,6 +136,15 @@ describeRequiring([observabilityBinaries], 'Telemetry metrics overrides scraped 
     // the selector's REQUEST_SIZE off for reviews (both sides), still on for productpage (its source side)
     await until('istio_request_bytes_count{reporter="destination"}', false);
     expect(await has('istio_request_bytes_count{reporter="source",source_workload="productpage-v1"}')).toBe(true);
+    // and the sidecar's own scrape says the same
+    const scrape = await (await fetch(`http://127.0.0.1:${reviews.proxy.telemetryPort}/stats/prometheus`)).text();
+    const requestLines = scrape.split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    expect(requestLines.length).toBeGreaterThan(0);
+    for (const l of requestLines) {
+      expect(l).toContain(',request_host="reviews:9080",request_method="GET"}');
+      expect(l).not.toContain('request_protocol=');
+    }
+    expect(scrape).not.toContain('istio_request_bytes_bucket');
     // the series that are shown keep counting: the upserted one grows
     const upserted = 'sum(istio_requests_total{reporter="destination",api_kind="api/200"})';
     const first = Number((await prometheus.query(upserted))[0]!.value![1]);
