@@ -309,11 +309,22 @@ export function telemetryGenerator(): ConfigGenerator {
     typeUrl: TypeUrl.telemetry,
     reads: {
       kinds: [kindRef(MESH_CONFIG_GROUP, MESH_CONFIG_KIND), kindRef('telemetry.istio.io', 'Telemetry')],
-      registry: [],
+      // a workload's labels pick the Telemetry selectors that apply and name it in telemetry
+      registry: ['workloads'],
     },
     generate: (proxy, snap) => {
-      const scopes = telemetryScopes(snap.configs('Telemetry'), proxy, snap.rootNamespace);
-      return [telemetryFor(snap.meshConfig as MeshTelemetryConfig | undefined, scopes)];
+      // The registry's labels (Kubernetes: the pod's), not the node metadata's: a Kubernetes sidecar
+      // starts knowing only its pod's name, so its metadata has no labels for selectors to match.
+      const labels = snap.workload(proxy.workload, proxy.namespace)?.labels ?? proxy.labels;
+      const scopes = telemetryScopes(
+        snap.configs('Telemetry'),
+        { namespace: proxy.namespace, labels },
+        snap.rootNamespace,
+      );
+      const out = telemetryFor(snap.meshConfig as MeshTelemetryConfig | undefined, scopes);
+      // ... and telemetry names the workload by them (app, version, canonical service)
+      if (Object.keys(labels).length > 0) out.workloadLabels = { ...labels };
+      return [out];
     },
   };
 }

@@ -801,6 +801,10 @@ export const ProxyConfig = Type.Object(
           ),
           tracing: Type.Optional(Tracing),
           metrics: Type.Optional(MetricsSettings),
+          workloadLabels: opt(
+            "the workload's labels as the control plane knows them (Kubernetes: the pod's): telemetry names the proxy by them (app, version, canonical service) where its bootstrap gave none",
+            Labels,
+          ),
         },
         Strict,
       ),
