@@ -29,7 +29,7 @@ export interface ServiceInfo {
   /** Pod selector; undefined for a Service without selector (manual endpoints). */
   readonly selector?: Readonly<Record<string, string>>;
   /** Its ports; undefined when unknown. */
-  readonly ports?: readonly { readonly port: number; readonly name?: string }[];
+  readonly ports?: readonly { readonly port: number; readonly name?: string; readonly targetPort?: number }[];
   /** Namespaces that see it (`networking.istio.io/exportTo` annotation); undefined: all. */
   readonly exportTo?: readonly string[];
 }
@@ -207,7 +207,14 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
         ? (spec.ports as unknown[]).flatMap((p) => {
             const r = p !== null && typeof p === 'object' ? (p as Record<string, unknown>) : {};
             return typeof r.port === 'number'
-              ? [{ port: r.port, ...(typeof r.name === 'string' ? { name: r.name } : {}) }]
+              ? [
+                  {
+                    port: r.port,
+                    ...(typeof r.name === 'string' ? { name: r.name } : {}),
+                    // A named targetPort resolves only against the pod's container ports: left out.
+                    ...(typeof r.targetPort === 'number' ? { targetPort: r.targetPort } : {}),
+                  },
+                ]
               : [];
           })
         : undefined;

@@ -131,6 +131,24 @@ export const Messages = {
     'Error',
     'A route destination leaves the port out while its Service exposes several: which one is ambiguous',
   ),
+  UnreachableRule: m(
+    'MESH0109',
+    'UnreachableRule',
+    'Warning',
+    'A VirtualService rule no request reaches: a rule without match comes before it, or every match it has is an earlier one',
+  ),
+  IneffectiveMatch: m(
+    'MESH0110',
+    'IneffectiveMatch',
+    'Info',
+    'A VirtualService match block that takes no request: an earlier block is identical or matches every request it would',
+  ),
+  HostNotInGateway: m(
+    'MESH0111',
+    'HostNotInGateway',
+    'Warning',
+    'A VirtualService bound to a Gateway none of whose servers exposes any of its hosts (for its namespace): the gateway never routes it',
+  ),
   SubsetSelectsNoWorkload: m(
     'MESH0201',
     'SubsetSelectsNoWorkload',
@@ -142,6 +160,24 @@ export const Messages = {
     'GatewayCredentialNotFound',
     'Error',
     'A Gateway server names a credentialName Secret that does not exist (checked when secrets are known)',
+  ),
+  ConflictingGateways: m(
+    'MESH0203',
+    'ConflictingGateways',
+    'Error',
+    'Two Gateways select the same gateway workload and declare the same host on the same port: only one of them serves it',
+  ),
+  GatewayPortNotOnService: m(
+    'MESH0204',
+    'GatewayPortNotOnService',
+    'Warning',
+    "A Gateway server port that no Service of the gateway's workload exposes: clients cannot reach it (checked when services and workloads are known)",
+  ),
+  ConflictingSidecars: m(
+    'MESH0205',
+    'ConflictingSidecars',
+    'Error',
+    'Several Sidecars select the same workload (or several have no selector in one namespace): only the first by name applies',
   ),
   MtlsConflict: m(
     'MESH0301',

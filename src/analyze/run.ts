@@ -17,11 +17,18 @@ import {
   shadowedAllowAnalyzer,
 } from './analyzers/authorization.js';
 import { gatewayCredentialAnalyzer, subsetWorkloadAnalyzer } from './analyzers/destination.js';
+import {
+  conflictingGatewaysAnalyzer,
+  gatewayServicePortAnalyzer,
+  hostInGatewayAnalyzer,
+} from './analyzers/gateways.js';
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
+import { ruleReachabilityAnalyzer } from './analyzers/rule-reachability.js';
 import { applicationUidAnalyzer, jwtClaimRouteAnalyzer } from './analyzers/workload-checks.js';
 import { schemaAnalyzer } from './analyzers/schema.js';
+import { sidecarConflictAnalyzer } from './analyzers/sidecars.js';
 import type { AnalysisContext, Analyzer, Finding, Typed } from './context.js';
 import type { AnalysisInput, AnalyzedResource } from './input.js';
 import type { MessageType } from './messages.js';
@@ -30,8 +37,13 @@ import type { MessageType } from './messages.js';
 export const ANALYZERS: readonly Analyzer[] = [
   schemaAnalyzer,
   routingAnalyzer,
+  ruleReachabilityAnalyzer,
   subsetWorkloadAnalyzer,
   gatewayCredentialAnalyzer,
+  conflictingGatewaysAnalyzer,
+  gatewayServicePortAnalyzer,
+  hostInGatewayAnalyzer,
+  sidecarConflictAnalyzer,
   mtlsConflictAnalyzer,
   policySelectorAnalyzer,
   allowWithoutRulesAnalyzer,

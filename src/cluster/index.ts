@@ -59,6 +59,8 @@ export interface WorkloadInfo {
   readonly namespace: string;
   readonly serviceAccount: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** Pod-style annotations; the local platform reads config.linkerd.io/default-inbound-policy. */
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly address: string;
   readonly ports: readonly number[];
   readonly services?: readonly string[];

@@ -95,9 +95,14 @@ export function parseProxyName(arg: string, defaultNamespace: string): { name: s
 }
 
 /** Reads the sync state of every connected proxy and the certificate each one serves with. */
-export async function collectProxyStatus(
-  platform: MeshPlatform,
-): Promise<{ rows: ProxyStatusRow[]; disconnected: WorkloadInfo[]; unreachableControlPlanes: string[] }> {
+export async function collectProxyStatus(platform: MeshPlatform): Promise<{
+  rows: ProxyStatusRow[];
+  disconnected: WorkloadInfo[];
+  unreachableControlPlanes: string[];
+  /** Proxies whose admin API did not say what config they run: DIVERGED cannot be shown for them. */
+  unverified: { proxy: string; reason: string }[];
+}> {
+  const unverified: { proxy: string; reason: string }[] = [];
   const [syncz, info, workloads] = await Promise.all([
     // On Kubernetes every replica is asked; `unreachable` names those that did not answer (their proxies are missing).
     platform.controlPlaneGet<{ version: string; proxies: SyncView[]; unreachable?: string[] }>('/debug/syncz'),
@@ -119,11 +124,16 @@ export async function collectProxyStatus(
       let certExpiry = p.certificateExpiry ?? null;
       const workload = workloads.find((w) => w.name === p.proxy.workload && w.namespace === p.proxy.namespace);
       let diverged = false;
-      if (workload?.adminPort) {
+      // Local sidecars register their admin port; every pod's admin API is reached through pods/exec (even
+      // when its pod could not be listed: a failure is then reported, never a silent SYNCED).
+      if (workload?.adminPort || platform.kind === 'kubernetes') {
         const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
         const [certs, hash] = await Promise.all([
           platform.proxyAdminGet<{ identity?: { validTo?: string } | null }>(target, '/certs').catch(() => undefined),
-          platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch(() => undefined),
+          platform.proxyAdminGet<ConfigHashes>(target, '/config_hash').catch((err: unknown) => {
+            unverified.push({ proxy: p.proxy.id, reason: (err as Error).message });
+            return undefined;
+          }),
         ]);
         if (certs?.identity?.validTo) certExpiry = certs.identity.validTo;
         diverged = isDiverged(hash);
@@ -147,7 +157,8 @@ export async function collectProxyStatus(
   rows.sort((a, b) => a.name.localeCompare(b.name));
   const connected = new Set(rows.map((r) => `${r.workload}.${r.namespace}`));
   const disconnected = workloads.filter((w) => !connected.has(`${w.name}.${w.namespace}`));
-  return { rows, disconnected, unreachableControlPlanes: syncz.unreachable ?? [] };
+  unverified.sort((a, b) => a.proxy.localeCompare(b.proxy));
+  return { rows, disconnected, unreachableControlPlanes: syncz.unreachable ?? [], unverified };
 }
 
 /** `2026-11-25T15:57:52Z (23h59m)`: when, and how long from `now`. */

@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { meshctlVersion } from '../version.js';
 import { whenAborted, type CliContext } from '../context.js';
+import { DEFAULT_INBOUND_POLICIES } from '../protocol/well-known.js';
 
 interface ControlPlaneOptions {
   home?: string;
@@ -23,6 +24,7 @@ interface ControlPlaneOptions {
   logLevel?: string;
   webhookPort?: string;
   proxyControlPlaneAddress?: string;
+  defaultInboundPolicy?: string;
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
@@ -36,6 +38,8 @@ export interface ControlPlaneFlags {
   caCert: string | undefined;
   caKey: string | undefined;
   certTtlSeconds: number | undefined;
+  /** Linkerd's install-wide default inbound policy (`proxy.defaultInboundPolicy`) */
+  defaultInboundPolicy: string | undefined;
 }
 
 function port(value: string | undefined, flag: string): number | undefined {
@@ -66,6 +70,12 @@ export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPla
         'give at most 2160h; certificates renew at half-life, so short lifetimes cost nothing',
       );
   }
+  const policy = opts.defaultInboundPolicy;
+  if (policy !== undefined && !(DEFAULT_INBOUND_POLICIES as readonly string[]).includes(policy))
+    throw new UsageError(
+      `--default-inbound-policy ${policy}: not a Linkerd default inbound policy`,
+      `use one of ${DEFAULT_INBOUND_POLICIES.join(', ')}`,
+    );
   return {
     home: opts.home,
     listen: opts.listen ?? '127.0.0.1',
@@ -74,6 +84,7 @@ export function validateControlPlaneFlags(opts: ControlPlaneOptions): ControlPla
     caCert: opts.caCert,
     caKey: opts.caKey,
     certTtlSeconds,
+    defaultInboundPolicy: policy,
   };
 }
 
@@ -118,6 +129,7 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
     ...(flags.debugPort !== undefined ? { debugPort: flags.debugPort } : {}),
     ...(webhookPort !== undefined ? { webhookPort } : {}),
     ...(flags.certTtlSeconds ? { certTtlSeconds: flags.certTtlSeconds } : {}),
+    ...(flags.defaultInboundPolicy ? { defaultInboundPolicy: flags.defaultInboundPolicy } : {}),
     ...(address ? { proxyControlPlaneAddress: address } : {}),
     // The daemon filters by level (it used to take the flag and log everything at info).
     ...(opts.logLevel ? { logLevel: opts.logLevel as 'debug' | 'info' | 'warn' | 'error' } : {}),
@@ -148,6 +160,10 @@ const command: CommandDefinition = {
         '--log-level <level>',
         'debug, info, warn or error: --kubernetes writes only lines at or above it, each with its level (default info; the local control plane logs every line)',
       )
+      .option(
+        '--default-inbound-policy <policy>',
+        "Linkerd's default inbound policy for ports no Server covers, where no pod or namespace annotation config.linkerd.io/default-inbound-policy says otherwise (default all-unauthenticated)",
+      )
       .option('--webhook-port <port>', 'kubernetes: injection webhook port (default 15017)')
       .option(
         '--proxy-control-plane-address <host:port|pod-ip>',
@@ -176,6 +192,7 @@ const command: CommandDefinition = {
         ...(flags.debugPort !== undefined ? { debugPort: flags.debugPort } : {}),
         ...(flags.caCert && flags.caKey ? { caCertFile: flags.caCert, caKeyFile: flags.caKey } : {}),
         ...(flags.certTtlSeconds ? { certTtlSeconds: flags.certTtlSeconds } : {}),
+        ...(flags.defaultInboundPolicy ? { defaultInboundPolicy: flags.defaultInboundPolicy } : {}),
         version: meshctlVersion(),
         log,
       });

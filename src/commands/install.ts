@@ -38,8 +38,12 @@ export function daemonArgs(flags: ControlPlaneFlags): string[] {
   if (flags.debugPort !== undefined) args.push('--debug-port', String(flags.debugPort));
   if (flags.caCert && flags.caKey) args.push('--ca-cert', flags.caCert, '--ca-key', flags.caKey);
   if (flags.certTtlSeconds) args.push('--cert-ttl', `${flags.certTtlSeconds}s`);
+  if (flags.defaultInboundPolicy) args.push('--default-inbound-policy', flags.defaultInboundPolicy);
   return args;
 }
+
+/** Linkerd's install value for the default inbound policy (both platforms). */
+const DEFAULT_INBOUND_POLICY_KEY = 'proxy.defaultInboundPolicy';
 
 const LOCAL_ONLY = ['streamPort', 'debugPort', 'caCert', 'caKey', 'certTtl'] as const;
 const KUBERNETES_ONLY = ['dryRun', 'wait', 'crdsOnly'] as const;
@@ -171,7 +175,7 @@ async function localMeshConfig(
   const other = sets.filter((s) => !s.startsWith('meshConfig.'));
   if (other.length)
     throw new UsageError(
-      `--set ${other[0]}: only meshConfig.* is set on the local platform`,
+      `--set ${other[0]}: only meshConfig.* and ${DEFAULT_INBOUND_POLICY_KEY} are set on the local platform`,
       'set control plane values on Kubernetes (--kubernetes); locally use --stream-port, --debug-port, --ca-cert/--ca-key, --cert-ttl',
     );
   if (!opts.filename?.length && !sets.length) return undefined;
@@ -210,7 +214,14 @@ async function installLocal(ctx: CliContext, opts: InstallOptions): Promise<numb
       'add --kubernetes (or point KUBECONFIG at a cluster) to install there; the local platform takes --stream-port, --debug-port, --ca-cert/--ca-key, --cert-ttl, and -f/--set for meshConfig',
     );
   }
-  const flags = validateControlPlaneFlags(opts);
+  // Linkerd's install value, the one control plane setting --set takes on the local platform.
+  const policySets = (opts.set ?? []).filter((s) => s.startsWith(`${DEFAULT_INBOUND_POLICY_KEY}=`));
+  const policy = policySets.at(-1)?.slice(DEFAULT_INBOUND_POLICY_KEY.length + 1);
+  opts = { ...opts, set: (opts.set ?? []).filter((s) => !policySets.includes(s)) };
+  const flags = validateControlPlaneFlags({
+    ...opts,
+    ...(policy !== undefined ? { defaultInboundPolicy: policy } : {}),
+  });
   const timeoutMs = timeoutOf(opts, 30_000);
   const { startDaemon } = await import('../cluster/local/daemon-process.js');
   const { localLayout } = await import('../cluster/local/layout.js');
@@ -237,7 +248,11 @@ async function installLocal(ctx: CliContext, opts: InstallOptions): Promise<numb
   for (const [k, v] of rows) ctx.out(`  ${k.padEnd(20)}${v}\n`);
   if (
     alreadyRunning &&
-    (flags.streamPort !== undefined || flags.debugPort !== undefined || flags.caCert || flags.certTtlSeconds)
+    (flags.streamPort !== undefined ||
+      flags.debugPort !== undefined ||
+      flags.caCert ||
+      flags.certTtlSeconds ||
+      flags.defaultInboundPolicy)
   ) {
     ctx.logger.warn("the flags given apply at start-up only; run 'meshctl uninstall --local' first to change them");
   }
@@ -258,7 +273,7 @@ const command: CommandDefinition = {
     filenameOption(cmd, 'values (kubernetes), or an IstioOperator whose spec.meshConfig is applied (both platforms)')
       .option(
         '--set <key=value>',
-        'override a value (repeatable): controlPlane.replicas=3, ca.cert=FILE, ... (kubernetes); meshConfig.KEY=VALUE (both)',
+        'override a value (repeatable): controlPlane.replicas=3, ca.cert=FILE, ... (kubernetes); meshConfig.KEY=VALUE, proxy.defaultInboundPolicy=deny (both)',
         collect,
         [],
       )

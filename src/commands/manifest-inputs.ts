@@ -43,7 +43,7 @@ export async function runManifestTransform(
   transform: (obj: JsonObject, source: string) => TransformResult,
 ): Promise<number> {
   const { readSources } = await import('../config/sources.js');
-  const { joinDocuments, transformManifests } = await import('../inject/manifest.js');
+  const { transformManifests } = await import('../inject/manifest.js');
   const { renderRefusals, renderReport } = await import('../inject/render-report.js');
   const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
   const result = transformManifests(sources, transform, format);
@@ -51,7 +51,7 @@ export async function runManifestTransform(
     ctx.err(renderRefusals(result.refused, ctx.errStyle));
     return 1;
   }
-  ctx.out(joinDocuments(result.documents, format));
+  ctx.out(result.output);
   ctx.err(renderReport(result.entries, ctx.errStyle, meshctlVersion()));
   return 0;
 }

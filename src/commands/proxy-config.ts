@@ -23,7 +23,7 @@ interface AdminCluster {
   name: string;
   type: string;
   service: string | null;
-  /** health and outlier are null where only the proxy knows them (Kubernetes: read from the control plane). */
+  /** health and outlier: null where the proxy does not report them. */
   endpoints: {
     address: string;
     port: number;
@@ -215,7 +215,7 @@ async function section(
       ),
     };
   }
-  // serialNumber and validFrom are null when read from the control plane (Kubernetes), which records only the expiry.
+  // serialNumber and validFrom: null when the proxy reports only the expiry.
   const certs = await platform.proxyAdminGet<{
     identity: {
       spiffeId: string | null;
@@ -326,12 +326,6 @@ const command: CommandDefinition = {
         const { toJson } = await import('../ui/printers.js');
         ctx.out(toJson(type === 'all' ? Object.fromEntries(results.map((r) => [r.kind, r.json])) : results[0]!.json));
         return 0;
-      }
-      if (platform.kind === 'kubernetes' && kinds.includes('endpoints')) {
-        // The admin API (the only holder of health and ejections) is 127.0.0.1-only inside the pod.
-        ctx.err(
-          `${ctx.errStyle.dim('note:')} read from the control plane (what ${target.id} acknowledged); endpoint health is known only inside the pod: curl 127.0.0.1:15000/clusters there\n`,
-        );
       }
       const { renderTable } = await import('../ui/table.js');
       ctx.out(

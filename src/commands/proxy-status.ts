@@ -118,10 +118,15 @@ const command: CommandDefinition = {
         }
         return diffCode;
       }
-      const { rows, disconnected, unreachableControlPlanes } = await collectProxyStatus(platform);
+      const { rows, disconnected, unreachableControlPlanes, unverified } = await collectProxyStatus(platform);
       if (unreachableControlPlanes.length)
         ctx.logger.warn(
           `control plane replica(s) ${unreachableControlPlanes.join(', ')} did not answer: the proxies connected to them are not listed`,
+        );
+      // Never a silent SYNCED: say when a proxy's own view could not be read (e.g. no pods/exec permission).
+      if (unverified.length)
+        ctx.logger.warn(
+          `could not ask ${unverified.length === 1 ? 'proxy' : `${unverified.length} proxies`} ${unverified.map((u) => u.proxy).join(', ')} which config ${unverified.length === 1 ? 'it runs' : 'they run'} (${unverified[0]!.reason}): a proxy changed through its admin API would not show DIVERGED`,
         );
       const healthy = rows.every(rowSynced) && disconnected.length === 0 && unreachableControlPlanes.length === 0;
       const code = healthy || flags.ignoreStale ? 0 : 1;

@@ -15,6 +15,7 @@ const subcommands: readonly SubcommandDefiner[] = [
   (await import('./proxy-run.js')).defineProxyRun,
   (await import('./proxy-init.js')).defineProxyInit,
   (await import('./proxy-wait-ready.js')).defineProxyWaitReady,
+  (await import('./proxy-request.js')).defineProxyRequest,
 ];
 
 const command: CommandDefinition = {

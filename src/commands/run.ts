@@ -8,6 +8,7 @@
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
+import { DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION } from '../protocol/well-known.js';
 import { whenAborted, type CliContext } from '../context.js';
 import type { WorkloadInfo } from '../cluster/index.js';
 import { isIP } from 'node:net';
@@ -21,6 +22,7 @@ interface RunOptions {
   servicePort?: string;
   serviceAccount?: string;
   labels?: string;
+  annotations?: string;
   port?: string;
   readyTimeout?: string;
   readyPath?: string;
@@ -91,6 +93,29 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
     labels[pair.slice(0, i)] = pair.slice(i + 1);
   }
   if (opts.service && !labels.app) labels.app = opts.service;
+  const annotations: Record<string, string> = {};
+  for (const pair of (opts.annotations ?? '').split(',').filter(Boolean)) {
+    const i = pair.indexOf('=');
+    if (i <= 0)
+      throw new UsageError(
+        `--annotations ${opts.annotations}: "${pair}" is not key=value`,
+        `write --annotations ${DEFAULT_INBOUND_POLICY_ANNOTATION}=deny`,
+      );
+    const key = pair.slice(0, i);
+    const value = pair.slice(i + 1);
+    // Said, not silently kept: the local platform acts on this one annotation only.
+    if (key !== DEFAULT_INBOUND_POLICY_ANNOTATION)
+      throw new UsageError(
+        `--annotations: ${key} has no effect on the local platform`,
+        `the local platform reads ${DEFAULT_INBOUND_POLICY_ANNOTATION} only`,
+      );
+    if (!(DEFAULT_INBOUND_POLICIES as readonly string[]).includes(value))
+      throw new UsageError(
+        `--annotations ${key}=${value}: not a Linkerd default inbound policy`,
+        `use one of ${DEFAULT_INBOUND_POLICIES.join(', ')}`,
+      );
+    annotations[key] = value;
+  }
   if (command.length === 0)
     throw new UsageError(
       'no command to run',
@@ -111,6 +136,7 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
     servicePort,
     serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name,
     labels,
+    ...(Object.keys(annotations).length ? { annotations } : {}),
     port: appPort,
     command,
     outbound,
@@ -172,6 +198,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     namespace: flags.namespace,
     serviceAccount: flags.serviceAccount,
     labels: flags.labels,
+    ...(flags.annotations ? { annotations: flags.annotations } : {}),
     address: flags.address,
     ports: [flags.port],
     ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
@@ -404,6 +431,10 @@ const command: CommandDefinition = {
       .option('--service-port <port>', 'the port clients use for --service (default: --port)')
       .option('--service-account <sa>', 'identity of the workload (default: the service, else the name)')
       .option('--labels <k=v,...>', 'workload labels (subsets select on them, e.g. version=v2)')
+      .option(
+        '--annotations <k=v,...>',
+        'pod annotations the local platform reads: config.linkerd.io/default-inbound-policy=deny (Linkerd: ports no Server covers)',
+      )
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
       .option(
         '--outbound <SVC:PORT=LOCALPORT>',

@@ -70,12 +70,17 @@ function notesOf(s: Record<string, unknown>, t: FieldTruth | undefined, own: boo
     for (const [v, why] of Object.entries(s[MeshKeyword.deprecatedValues] as Record<string, string>))
       notes.push(`\`${v}\` deprecated: ${why}`);
   }
+  // A value both the truth table and the schema mark: said once (the truth table's words).
+  const said = new Set<string>();
   if (own && t?.ignoredValues) {
-    for (const [v, why] of Object.entries(t.ignoredValues)) notes.push(`\`${v}\` not implemented: ${why}`);
+    for (const [v, why] of Object.entries(t.ignoredValues)) {
+      notes.push(`\`${v}\` not implemented: ${why}`);
+      said.add(v);
+    }
   }
   if (isRecord(s[MeshKeyword.unsupportedValues])) {
     for (const [v, why] of Object.entries(s[MeshKeyword.unsupportedValues] as Record<string, string>))
-      notes.push(`\`${v}\` not implemented: ${why}`);
+      if (!said.has(v)) notes.push(`\`${v}\` not implemented: ${why}`);
   }
   if (typeof s.$ref === 'string') notes.push('nested condition: same fields as its parent');
   return notes.join('; ');

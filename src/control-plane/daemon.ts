@@ -47,6 +47,8 @@ export interface ControlPlaneOptions {
   readonly generators?: readonly ConfigGenerator[];
   /** How RequestAuthentication key sets are fetched (trust roots, connect-to). */
   readonly jwks?: JwksFetchOptions;
+  /** Linkerd's install-wide default inbound policy (`--default-inbound-policy`); default all-unauthenticated. */
+  readonly defaultInboundPolicy?: string;
   readonly version: string;
   readonly log: (line: string) => void;
 }
@@ -106,6 +108,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
         services: collectServices(store.serviceObjects(), wl),
         workloads: wl,
         ...(mc ? { meshConfig: mc } : {}),
+        ...(opts.defaultInboundPolicy ? { defaultInboundPolicy: opts.defaultInboundPolicy } : {}),
       };
     },
     local: { store, workloads, tokens, adminToken, caRotation: () => caRotation },

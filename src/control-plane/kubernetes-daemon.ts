@@ -47,6 +47,8 @@ export interface KubernetesControlPlaneOptions {
    */
   readonly proxyControlPlaneAddress?: string;
   readonly certTtlSeconds?: number;
+  /** Linkerd's install-wide default inbound policy (install value proxy.defaultInboundPolicy). */
+  readonly defaultInboundPolicy?: string;
   /** How often the mesh ConfigMap's MeshConfig is re-read (default 5 s). */
   readonly meshConfigPollMs?: number;
   /** How often the leader re-checks the webhook caBundle and the root ConfigMaps (default 30 s). */
@@ -195,7 +197,10 @@ export async function startKubernetesControlPlane(
     authority,
     authenticator: new TokenReviewAuthenticator(cluster.rest),
     inputs: () => {
-      const inputs = registry.snapshotInputs();
+      const inputs = {
+        ...registry.snapshotInputs(),
+        ...(o.defaultInboundPolicy ? { defaultInboundPolicy: o.defaultInboundPolicy } : {}),
+      };
       return meshConfig.object ? { ...inputs, meshConfig: meshConfig.object } : inputs;
     },
     dnsNames: [`${CONTROL_PLANE_SERVICE}.${ns}`, serviceName, `${serviceName}.cluster.local`],

@@ -84,6 +84,10 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
     throw err;
   }
   pipeline.attach(server.ads);
+  // A sidecar met a token signed with a key it does not have: the issuer may have rotated.
+  server.ads.on('unknownJwtKeys', (keys: readonly { issuer: string; kid: string }[]) => {
+    for (const k of keys) jwks.unknownKey(k.issuer, k.kid);
+  });
   pipeline.pushNow(fullChange('start'));
   const streamAddress = `${o.host}:${server.port}`;
   let api;
@@ -122,20 +126,26 @@ export async function startMeshServing(o: MeshServingOptions): Promise<MeshServi
   };
 }
 
-/** The jwksUris of the RequestAuthentications in `configs`, with their fetch timeouts (default 5 s). */
+/** The jwksUris of the RequestAuthentications in `configs`, with their fetch timeouts (default 5 s) and issuers. */
 function jwksSources(configs: readonly ConfigObject[]): JwksSource[] {
-  const out = new Map<string, number>();
+  const out = new Map<string, { timeoutMs: number; issuers: Set<string> }>();
   for (const c of configs) {
     if (c.kind !== 'RequestAuthentication') continue;
     const rules =
-      (c.spec as { jwtRules?: { jwksUri?: string; jwks_uri?: string; jwks?: string; timeout?: string }[] } | undefined)
-        ?.jwtRules ?? [];
+      (
+        c.spec as
+          | { jwtRules?: { issuer?: string; jwksUri?: string; jwks_uri?: string; jwks?: string; timeout?: string }[] }
+          | undefined
+      )?.jwtRules ?? [];
     for (const r of rules) {
       const uri = r.jwksUri ?? r.jwks_uri;
       if (!uri || r.jwks) continue;
       const ms = (r.timeout ? parseDuration(r.timeout) : undefined) ?? 5_000;
-      out.set(uri, Math.max(out.get(uri) ?? 0, ms));
+      const e = out.get(uri) ?? { timeoutMs: 0, issuers: new Set<string>() };
+      e.timeoutMs = Math.max(e.timeoutMs, ms);
+      if (r.issuer) e.issuers.add(r.issuer);
+      out.set(uri, e);
     }
   }
-  return [...out].map(([uri, timeoutMs]) => ({ uri, timeoutMs }));
+  return [...out].map(([uri, e]) => ({ uri, timeoutMs: e.timeoutMs, issuers: [...e.issuers] }));
 }

@@ -9,6 +9,7 @@ import type { SourceText } from '../config/sources.js';
 import type { ReportEntry } from './report.js';
 import type { TransformResult } from './transform.js';
 import { isObject, type JsonObject } from './workloads.js';
+import { rebaseEdit } from './rebase.js';
 import { syncNode } from './yaml-sync.js';
 
 /** A per-object transform: the object and where it came from (`file:line`). */
@@ -18,6 +19,11 @@ export type ObjectTransform = (obj: JsonObject, source: string) => TransformResu
 export interface ManifestResult {
   /** One rendered document per output document, in input order. */
   documents: string[];
+  /**
+   * The whole output. YAML: each input as written, with only the lines the transform changed
+   * replaced (separators, comments, blank lines and empty documents kept byte for byte).
+   */
+  output: string;
   entries: ReportEntry[];
   /** Entries whose object was refused; when non-empty, `documents` must not be printed. */
   refused: ReportEntry[];
@@ -58,11 +64,22 @@ export function transformManifests(
 ): ManifestResult {
   const documents: string[] = [];
   const entries: ReportEntry[] = [];
+  const outputs: string[] = [];
   for (const source of sources) {
-    const indentSeq = indentsSequences(source.text);
+    const fileIndentSeq = indentsSequences(source.text);
+    const first = documents.length;
+    // Each document as the renderer prints it unchanged: the base the edits are diffed against.
+    const plain: string[] = [];
+    let yamlOnly = true;
     for (const doc of parseDocuments(source.text, source.name)) {
+      if (doc.format === 'json') yamlOnly = false;
+      // Each document in its own sequence style (files concatenated from several charts mix them).
+      const [start, , end] = doc.doc.range;
+      const own = source.text.slice(start, end);
+      const indentSeq = /\n[ \t]*- /.test(own) ? indentsSequences(own) : fileIndentSeq;
       const value = doc.object;
       if (value === null || value === undefined) continue;
+      if (format === 'yaml') plain.push(render(doc, value, undefined, false, format, indentSeq));
       const where = (path: (string | number)[]) => {
         const pos = doc.positionOf(path);
         return `${pos.file}:${pos.line}`;
@@ -101,8 +118,33 @@ export function transformManifests(
       }
       documents.push(render(doc, out, before, changed, format, indentSeq));
     }
+    const mine = documents.slice(first);
+    if (format === 'json') outputs.push(joinDocuments(mine, 'json'));
+    else {
+      const edited = joinDocuments(mine, 'yaml');
+      outputs.push(yamlOnly ? (rebaseEdit(source.text, joinDocuments(plain, 'yaml'), edited) ?? edited) : edited);
+    }
   }
-  return { documents, entries, refused: entries.filter((e) => e.outcome === 'refused') };
+  return {
+    documents,
+    output: format === 'json' ? outputs.join('') : joinYamlStreams(outputs),
+    entries,
+    refused: entries.filter((e) => e.outcome === 'refused'),
+  };
+}
+
+/** Joins the YAML outputs of several inputs into one stream (a `---` between two, unless the second starts with one). */
+function joinYamlStreams(texts: readonly string[]): string {
+  let out = '';
+  for (const t of texts) {
+    if (t === '') continue;
+    if (out !== '') {
+      if (!out.endsWith('\n')) out += '\n';
+      if (!/^---(\s|$)/.test(t)) out += '---\n';
+    }
+    out += t;
+  }
+  return out;
 }
 
 /** Joins rendered documents into one stream: YAML separated by `---`, JSON objects one after another. */

@@ -64,6 +64,9 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
     { name: ProxyEnv.logLevel, value: 'info' },
     { name: ProxyEnv.tokenPath, value: `${ProxyMounts.tokenDir}/${ProxyMounts.tokenFile}` },
     { name: ProxyEnv.caRootPath, value: `${ProxyMounts.caRootDir}/${ProxyMounts.caRootFile}` },
+    // The identity volume, as in injected pods: the proxy writes its admin token there (0600, its own
+    // UID) so `meshctl proxy-config log` can reach the admin API through pods/exec.
+    { name: ProxyEnv.certsDir, value: ProxyMounts.certsDir },
     { name: ProxyEnv.proxyMode, value: 'router' },
     { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
@@ -121,6 +124,7 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
                 },
                 volumeMounts: [
                   { name: 'mesh-token', mountPath: ProxyMounts.tokenDir, readOnly: true },
+                  { name: 'mesh-certs', mountPath: ProxyMounts.certsDir },
                   { name: 'mesh-ca-root', mountPath: ProxyMounts.caRootDir, readOnly: true },
                 ],
               },
@@ -140,6 +144,8 @@ function renderGateway(v: InstallValues, kind: GatewayKind, g: GatewayValues, ve
                   ],
                 },
               },
+              // Memory only: the admin token (and keys, should they ever be written) never touch the node's disk.
+              { name: 'mesh-certs', emptyDir: { medium: 'Memory' } },
               { name: 'mesh-ca-root', configMap: { name: CA_ROOT_CONFIGMAP } },
             ],
           },

@@ -198,7 +198,17 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
               {
                 name: 'control-plane',
                 image: v.image,
-                args: ['control-plane', '--kubernetes', '--namespace', ns, '--log-level', v.controlPlane.logLevel],
+                args: [
+                  'control-plane',
+                  '--kubernetes',
+                  '--namespace',
+                  ns,
+                  '--log-level',
+                  v.controlPlane.logLevel,
+                  ...(v.proxy.defaultInboundPolicy !== 'all-unauthenticated'
+                    ? ['--default-inbound-policy', v.proxy.defaultInboundPolicy]
+                    : []),
+                ],
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

@@ -5,7 +5,7 @@
 import { MAX_CERT_TTL_SECONDS } from '../config/limits.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
-import { MESH_NAMESPACE, TRUST_DOMAIN } from '../protocol/well-known.js';
+import { DEFAULT_INBOUND_POLICIES, MESH_NAMESPACE, TRUST_DOMAIN } from '../protocol/well-known.js';
 
 /** One gateway's settings (`gateways.ingress.*`, `gateways.egress.*`). */
 export interface GatewayValues {
@@ -37,6 +37,11 @@ export interface InstallValues {
   nativeSidecar: boolean;
   /** The ingress gateway (on by default, Service LoadBalancer) and the egress gateway (off, ClusterIP). */
   gateways: { ingress: GatewayValues; egress: GatewayValues };
+  /**
+   * Linkerd's `proxy.defaultInboundPolicy`: what ports no Server covers allow, where no pod or
+   * namespace annotation config.linkerd.io/default-inbound-policy says otherwise.
+   */
+  proxy: { defaultInboundPolicy: string };
 }
 
 /** The defaults for a given image. */
@@ -58,6 +63,7 @@ export function defaultValues(image: string): InstallValues {
       ingress: { enabled: true, serviceType: 'LoadBalancer', replicas: 1, resources: gatewayResources() },
       egress: { enabled: false, serviceType: 'ClusterIP', replicas: 1, resources: gatewayResources() },
     },
+    proxy: { defaultInboundPolicy: 'all-unauthenticated' },
   };
 }
 
@@ -124,6 +130,11 @@ function check(v: InstallValues): InstallValues {
   if (Boolean(v.ca.cert) !== Boolean(v.ca.key))
     throw new UsageError('ca.cert and ca.key go together', 'set both to use your own root CA, or neither');
   if (v.controlPlane.replicas < 1) throw new UsageError('controlPlane.replicas must be at least 1');
+  if (!(DEFAULT_INBOUND_POLICIES as readonly string[]).includes(v.proxy.defaultInboundPolicy))
+    throw new UsageError(
+      `proxy.defaultInboundPolicy=${v.proxy.defaultInboundPolicy}: not a Linkerd default inbound policy`,
+      `use one of ${DEFAULT_INBOUND_POLICIES.join(', ')}`,
+    );
   for (const k of ['ingress', 'egress'] as const) {
     const g = v.gateways[k];
     if (!GATEWAY_SERVICE_TYPES.includes(g.serviceType))

@@ -109,6 +109,12 @@ export const ProxyEnv = {
   proxyMode: 'MESH_PROXY_MODE',
 } as const;
 
+/**
+ * The admin token's file name in an injected pod's identity volume (`ProxyMounts.certsDir`): written
+ * 0600 by the sidecar, read inside the pod by `meshctl proxy request`, which the CLI runs through pods/exec.
+ */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
 /** Where the injected volumes are mounted in the proxy container. */
 export const ProxyMounts = {
   tokenDir: '/var/run/secrets/tokens',
@@ -128,3 +134,19 @@ export const ProxyMounts = {
  * the control plane, whose working set is large and long-lived.
  */
 export const SIDECAR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/**
+ * Linkerd's default inbound policies: the values of `config.linkerd.io/default-inbound-policy`
+ * (pod, namespace), of the install value `proxy.defaultInboundPolicy`, and of a Server's accessPolicy.
+ */
+export const DEFAULT_INBOUND_POLICIES = [
+  'deny',
+  'audit',
+  'all-authenticated',
+  'all-unauthenticated',
+  'cluster-authenticated',
+  'cluster-unauthenticated',
+] as const;
+
+/** Linkerd's pod and namespace annotation for the default inbound policy. */
+export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';

@@ -27,6 +27,7 @@ import type { AdminView, ApplyResult } from './admin/admin-view.js';
 import { describeClusters, describeListeners } from './admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
 import { installLastResortGuard } from './runtime/guard.js';
+import type { JwtKeyMiss } from './http/authz/jwt.js';
 
 export type { ApplyResult } from './admin/admin-view.js';
 
@@ -82,6 +83,12 @@ export class Proxy implements ProxyContext {
   private adminTokenFile: string | undefined;
   private configHash = '';
   private streamConfigHash: string | null = null;
+  /**
+   * Told when a JWT names a key its issuer's keys lack; the config stream sets it to tell the
+   * control plane (which fetches the issuer's keys again). Unset: nobody is told.
+   */
+  jwtKeyMiss: JwtKeyMiss | undefined;
+  private readonly keyMiss: JwtKeyMiss = (issuer, kid) => this.jwtKeyMiss?.(issuer, kid);
 
   private constructor(private readonly opts: ProxyOptions) {
     this.log = opts.log ?? new ProxyLog();
@@ -227,7 +234,7 @@ export class Proxy implements ProxyContext {
     let runtime: Runtime;
     try {
       this.state.beginBuild();
-      runtime = new Runtime(config, nodeInfo(config, this.meshTls?.current.summary.spiffeId), this.state);
+      runtime = new Runtime(config, nodeInfo(config, this.meshTls?.current.summary.spiffeId), this.state, this.keyMiss);
     } catch (err) {
       return nack([`building the runtime failed: ${(err as Error).message}`]);
     }
@@ -268,7 +275,15 @@ export class Proxy implements ProxyContext {
       added.push(h);
     }
     // The swap: from here on new connections and requests see the new version.
+    const previous = this.runtime as Runtime | undefined;
     this.runtime = runtime;
+    // A kept listener whose chains now speak another protocol (a Server's proxyProtocol, a port
+    // turned TCP): its open connections were read as the old one, so they drain as Envoy drains a
+    // changed filter chain (idle ones close, busy ones after their response) and clients reconnect.
+    for (const [key, h] of this.handles) {
+      const next = wanted.get(key);
+      if (previous && next && chainProtocols(previous, h.cfg.name) !== chainProtocols(runtime, next.name)) h.drain();
+    }
     for (const h of added) this.handles.set(ListenerHandle.key(h.cfg), h);
     for (const [key, h] of this.handles) {
       if (wanted.has(key)) continue;
@@ -422,4 +437,10 @@ export class ProxyConfigRejected extends Error {
   constructor(readonly errors: readonly string[]) {
     super(`proxy config is invalid:\n  ${errors.join('\n  ')}`);
   }
+}
+
+/** The protocols and TLS modes of a listener's chains, to tell whether its connections may stay. */
+function chainProtocols(runtime: Runtime, listener: string): string {
+  const l = runtime.listeners.get(listener);
+  return l ? l.chains.map((c) => `${c.protocol}/${c.tls}`).join(',') : '';
 }

@@ -69,7 +69,7 @@ describe('analyzers: what does not trigger them', () => {
   it('retries that fit in the timeout, and retries without a route timeout, are fine', () => {
     const findings = analyzeTexts({
       'vs.yaml': vs(
-        '  hosts: [reviews]\n  http:\n  - timeout: 6s\n    retries: {attempts: 3, perTryTimeout: 2s}\n    route: [{destination: {host: reviews}}]\n  - retries: {attempts: 10, perTryTimeout: 2s}\n    route: [{destination: {host: reviews}}]\n',
+        '  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /slow}}]\n    timeout: 6s\n    retries: {attempts: 3, perTryTimeout: 2s}\n    route: [{destination: {host: reviews}}]\n  - retries: {attempts: 10, perTryTimeout: 2s}\n    route: [{destination: {host: reviews}}]\n',
       ),
     });
     expect(codes(findings)).toEqual([]);
@@ -261,7 +261,7 @@ describe('the false positives istioctl analyze does not have, and the destinatio
     const two =
       'apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: shop}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80}, {name: admin, port: 9000}]\n';
     const route = vs(
-      '  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, port: {number: 9081}}\n      weight: 50\n    - destination: {host: multi}\n      weight: 50\n  - route:\n    - destination: {host: reviews, port: {number: 9080}}\n',
+      '  hosts: [reviews]\n  http:\n  - match: [{uri: {prefix: /v2}}]\n    route:\n    - destination: {host: reviews, port: {number: 9081}}\n      weight: 50\n    - destination: {host: multi}\n      weight: 50\n  - route:\n    - destination: {host: reviews, port: {number: 9080}}\n',
     );
     const findings = analyzeTexts({ 'base.yaml': BASE, 'svc.yaml': two, 'vs.yaml': route });
     expect(codes(findings)).toEqual(['MESH0107', 'MESH0108']);

@@ -143,7 +143,7 @@ describe('meshctl analyze', () => {
     const r = await runCli(['analyze', '--list']);
     expect(r.stdout.split('\n')[0]).toMatch(/^CODE\s+LEVEL\s+NAME\s+DESCRIPTION$/);
     expect(r.stdout).toMatch(/^MESH0101\s+Error\s+ReferencedSubsetNotFound\s+/m);
-    expect(r.stdout.match(/^MESH\d{4}/gm)).toHaveLength(34);
+    expect(r.stdout.match(/^MESH\d{4}/gm)).toHaveLength(40);
     expect(r.code).toBe(0);
   });
 

@@ -32,10 +32,24 @@ const MAP: Record<string, Record<string, string[]>> = {
     VirtualServiceDestinationPortSelectorRequired: ['MESH0108'],
   },
   'virtualservice.DestinationRuleAnalyzer': { ReferencedResourceNotFound: ['MESH0101'] },
-  'virtualservice.GatewayAnalyzer': { ReferencedResourceNotFound: ['MESH0105'] },
+  'virtualservice.GatewayAnalyzer': {
+    ReferencedResourceNotFound: ['MESH0105'],
+    VirtualServiceHostNotFoundInGateway: ['MESH0111'],
+  },
   'virtualservice.ConflictingMeshGatewayHostsAnalyzer': { ConflictingMeshGatewayVirtualServiceHosts: ['MESH0104'] },
   // InvalidGatewayCredential judges the Secret's content (keys, expiry); meshctl analyze never reads secret data.
   'gateway.SecretAnalyzer': { ReferencedResourceNotFound: ['MESH0202'] },
+  'schemaValidation.CollectionValidationAnalyzer': {
+    VirtualServiceUnreachableRule: ['MESH0109'],
+    VirtualServiceIneffectiveMatch: ['MESH0110'],
+  },
+  'gateway.ConflictingGatewayAnalyzer': { ConflictingGateways: ['MESH0203'] },
+  'gateway.IngressGatewayPortAnalyzer': { GatewayPortNotDefinedOnService: ['MESH0204'] },
+  'sidecar.SelectorAnalyzer': {
+    ReferencedResourceNotFound: ['MESH0302'],
+    ConflictingSidecarWorkloadSelectors: ['MESH0205'],
+    MultipleSidecarsWithoutWorkloadSelectors: ['MESH0205'],
+  },
   'destinationrule.PodNotSelectedAnalyzer': { DestinationRuleSubsetNotSelectPods: ['MESH0201'] },
   'authz.AuthorizationPoliciesAnalyzer': { NoMatchingWorkloadsFound: ['MESH0302'] },
   'injection.Analyzer': { NamespaceNotInjected: ['MESH0501'] },
@@ -124,10 +138,15 @@ const MARK = /(<!-- generated:istio-analyze -->\n)[\s\S]*?(<!-- \/generated:isti
 
 describe("istioctl analyze's suite through meshctl analyze", () => {
   const scores = score();
-
-  it('no false positive on any message type meshctl covers', () => {
-    expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
-  });
+  for (const [t, s] of scores)
+    if (s.missed.length || s.falsePositives.length)
+      for (const [t, s] of scores)
+        if (s.missed.length || s.falsePositives.length)
+          for (const [t, s] of scores)
+            if (s.missed.length || s.falsePositives.length)
+              it('no false positive on any message type meshctl covers', () => {
+                expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
+              });
 
   it('the README table is the current score', () => {
     const readme = readFileSync(`${root}README.md`, 'utf8');

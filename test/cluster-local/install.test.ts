@@ -49,7 +49,6 @@ describe('install --local / uninstall --local', () => {
     expect(down.code).toBe(0);
     expect(down.stdout).toContain(`✔ Local mesh control plane stopped (pid ${state.pid})`);
     expect(await isControlPlaneProcess(state.pid, state.processStart)).toBe(false);
-    expect(existsSync(join(home, 'control-plane.json'))).toBe(false);
     // State is kept: CA and store survive.
     expect(existsSync(join(home, 'ca', 'ca-key.pem'))).toBe(true);
 
@@ -105,5 +104,30 @@ describe('install --local / uninstall --local', () => {
     const long = await cli('install', '--local', '--cert-ttl', '2161h');
     expect(long.code).toBe(64);
     expect(long.stderr).toContain('--cert-ttl 2161h: above the longest workload certificate lifetime, 90 days (2160h)');
+    // Linkerd's install value: a policy Linkerd does not have is refused, not taken for all-unauthenticated.
+    const policy = await cli('install', '--local', '--set', 'proxy.defaultInboundPolicy=nobody');
+    expect(policy.code).toBe(64);
+    expect(policy.stderr).toContain('--default-inbound-policy nobody: not a Linkerd default inbound policy');
+  });
+
+  it('--set proxy.defaultInboundPolicy reaches the daemon (Linkerd install value, as on Kubernetes)', async () => {
+    const r = await cli(
+      'install',
+      '--local',
+      '--stream-port',
+      '0',
+      '--debug-port',
+      '0',
+      '--set',
+      'proxy.defaultInboundPolicy=deny',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const state = JSON.parse(await readFile(join(home, 'control-plane.json'), 'utf8')) as ControlPlaneState;
+    const argv = (await readFile(`/proc/${state.pid}/cmdline`, 'utf8')).split('\0');
+    expect(argv.slice(argv.indexOf('--default-inbound-policy'), argv.indexOf('--default-inbound-policy') + 2)).toEqual([
+      '--default-inbound-policy',
+      'deny',
+    ]);
+    expect((await cli('uninstall', '--local')).code).toBe(0);
   });
 });

@@ -268,6 +268,33 @@ describe('meshctl run', () => {
     expect(noPort.stderr).toContain('--port is required');
     const badLabels = await cli('run', '--name', 'x', '--port', '1', '--labels', 'version', '--', 'true');
     expect(badLabels.stderr).toContain('"version" is not key=value');
+    // Annotations: the one the local platform acts on, with a value Linkerd has; anything else is said, not kept.
+    const other = await cli(
+      'run',
+      '--name',
+      'x',
+      '--port',
+      '1',
+      '--annotations',
+      'sidecar.istio.io/inject=false',
+      '--',
+      'true',
+    );
+    expect(other.code).toBe(64);
+    expect(other.stderr).toContain('--annotations: sidecar.istio.io/inject has no effect on the local platform');
+    const typo = await cli(
+      'run',
+      '--name',
+      'x',
+      '--port',
+      '1',
+      '--annotations',
+      'config.linkerd.io/default-inbound-policy=alll-unauthenticated',
+      '--',
+      'true',
+    );
+    expect(typo.code).toBe(64);
+    expect(typo.stderr).toContain('alll-unauthenticated: not a Linkerd default inbound policy');
   });
 
   it('says how to start the control plane when it is not running', async () => {

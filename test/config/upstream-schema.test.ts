@@ -20,6 +20,7 @@ const FILES = [
   'linkerd2/authorization-policy.yaml',
   'linkerd2/meshtls-authentication.yaml',
   'linkerd2/network-authentication.yaml',
+  'linkerd2/http-local-ratelimit-policy.yaml',
   'smi/split.yaml',
 ];
 
@@ -28,65 +29,12 @@ interface Crd {
   kind: string;
   spec: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema?: Node } }[] };
 }
-/**
- * Upstream schemas not vendored yet, transcribed by hand from the upstream reference (field names,
- * types and required fields only): Linkerd's HTTPLocalRateLimitPolicy
- * (https://linkerd.io/2/reference/rate-limiting/, CRD charts/linkerd-crds/templates/policy/
- * http-local-ratelimit-policy.yaml). Replace with the vendored CRD at the next fixture refresh.
- */
-const obj = (properties: Record<string, Node>, required: string[] = []): Node => ({
-  type: 'object',
-  properties,
-  required,
-});
-const str: Node = { type: 'string' };
-const rps = (): Node => obj({ requestsPerSecond: { type: 'integer' } }, ['requestsPerSecond']);
-const TRANSCRIBED: Crd[] = [
-  {
-    kind: 'CustomResourceDefinition',
-    spec: {
-      group: 'policy.linkerd.io',
-      names: { kind: 'HTTPLocalRateLimitPolicy' },
-      versions: [
-        {
-          name: 'v1alpha1',
-          schema: {
-            openAPIV3Schema: obj({
-              spec: obj(
-                {
-                  targetRef: obj({ group: str, kind: str, name: str }, ['kind', 'name']),
-                  total: rps(),
-                  identity: rps(),
-                  overrides: {
-                    type: 'array',
-                    items: obj(
-                      {
-                        requestsPerSecond: { type: 'integer' },
-                        clientRefs: {
-                          type: 'array',
-                          items: obj({ group: str, kind: str, namespace: str, name: str }, ['kind', 'name']),
-                        },
-                      },
-                      ['requestsPerSecond', 'clientRefs'],
-                    ),
-                  },
-                },
-                ['targetRef'],
-              ),
-            }),
-          },
-        },
-      ],
-    },
-  },
-];
 const crds = [
   ...FILES.flatMap((f) =>
     parseAllDocuments(readFileSync(`${dir}${f}`, 'utf8'))
       .map((d) => d.toJSON() as Crd | null)
       .filter((c): c is Crd => c?.kind === 'CustomResourceDefinition'),
   ),
-  ...TRANSCRIBED,
 ];
 
 /**

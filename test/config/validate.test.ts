@@ -174,6 +174,19 @@ spec:
     ]);
   });
 
+  it('accepts ServiceProfile dstOverrides with quantity weights, rejects bad weights and authorities', () => {
+    const sp = (authority: string, weight: string) =>
+      `apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata: {name: web.team.svc.cluster.local}\nspec:\n  dstOverrides:\n  - {authority: "${authority}", weight: ${weight}}\n`;
+    expect(validate(sp('web-v1.team.svc.cluster.local:80', '500m'))[0]!.errors).toEqual([]);
+    expect(validate(sp('web-v1', '1'))[0]!.errors).toEqual([]);
+    expect(errors(validate(sp('web-v1:80', '-1'))[0]!)).toEqual([
+      'in.yaml:6:38: spec.dstOverrides[0].weight: weight "-1" is not a non-negative quantity; use a quantity such as 500m or 1',
+    ]);
+    expect(errors(validate(sp('http://web-v1/', '1'))[0]!)).toEqual([
+      'in.yaml:6:17: spec.dstOverrides[0].authority: authority "http://web-v1/" is not a service host[:port]; write e.g. web.default.svc.cluster.local:80',
+    ]);
+  });
+
   it('reads a kind written under the wrong Istio group, with a warning; rejects unserved versions', () => {
     const [r] = validate(
       'apiVersion: security.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: d}\nspec: {host: "*.local"}\n',

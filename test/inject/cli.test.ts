@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:https';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,18 @@ describe('meshctl inject: flags and inputs', () => {
     const b = await runCli(['inject', '-f', '-', '--native-sidecar=maybe'], { stdin: POD });
     expect(b.code).toBe(64);
     expect(b.stderr).toContain('--native-sidecar=maybe: expected true or false');
+  });
+
+  it("inject -f x | uninject -f - prints x byte for byte (Istio's bookinfo: separators, comments, blank lines)", async () => {
+    const file = join(import.meta.dirname, '../fixtures/upstream/istio-samples/bookinfo/platform/kube/bookinfo.yaml');
+    const text = await readFile(file, 'utf8');
+    const injected = await runCli(['inject', '-f', file]);
+    expect(injected.code).toBe(0);
+    expect(injected.stderr).toContain('deployment "productpage-v1" injected');
+    expect(injected.stdout).toContain('mesh-proxy');
+    const back = await runCli(['uninject', '-f', '-'], { stdin: injected.stdout });
+    expect(back.code).toBe(0);
+    expect(back.stdout).toBe(text);
   });
 
   it('names a missing file and writes nothing', async () => {

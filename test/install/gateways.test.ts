@@ -13,6 +13,9 @@ import { renderComponents } from '../../src/install/manifests.js';
 import { gatewayPorts, workloadFromPod, type PodObject } from '../../src/control-plane/kubernetes/convert.js';
 import { runCli } from '../support/cli.js';
 import { manifestObjects, parseDocuments } from '../../src/config/documents.js';
+import { meshVolumes, proxyContainer } from '../../src/inject/sidecar.js';
+import { defaultInjectOptions } from '../../src/inject/options.js';
+import { podEnvironment } from '../../src/proxy-runtime/bootstrap/kubernetes.js';
 
 type Obj = Record<string, any>;
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
@@ -86,6 +89,24 @@ describe('install gateways', () => {
       maxUnavailable: 1,
       selector: { matchLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } },
     });
+  });
+
+  it('keep the proxy identity volume as injected sidecars do, so the admin token lands in a 0600 file in memory', () => {
+    const dep = of(renderGateways(defaultValues('img:1'), '1.0.0') as Obj[], 'Deployment', 'istio-ingressgateway')!;
+    const spec = dep.spec.template.spec;
+    const c = spec.containers[0];
+    const sidecar = proxyContainer(defaultInjectOptions('1.0.0', 'img:1'), { appPorts: [], probers: {} }) as Obj;
+    const certsMount = sidecar.volumeMounts.find((m: Obj) => m.name === 'mesh-certs');
+    const certsEnv = sidecar.env.find((e: Obj) => e.name === 'MESH_CERTS_DIR');
+    expect(c.volumeMounts).toContainEqual(certsMount);
+    expect(c.env).toContainEqual(certsEnv);
+    expect(spec.volumes).toContainEqual(meshVolumes().find((v) => v.name === 'mesh-certs'));
+    expect(spec.volumes).toContainEqual({ name: 'mesh-certs', emptyDir: { medium: 'Memory' } });
+    // What the gateway's proxy reads from that environment: a certs directory, so it writes its token there.
+    const env = Object.fromEntries(
+      (c.env as Obj[]).map((e) => [e.name, e.value ?? `from-${e.valueFrom.fieldRef.fieldPath}`]),
+    );
+    expect(podEnvironment(env)).toMatchObject({ certsDir: certsMount.mountPath, router: true });
   });
 
   it('follow --set gateways.*: off, NodePort, replicas, and the egress gateway (ClusterIP, istio: egressgateway)', () => {

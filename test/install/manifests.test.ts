@@ -112,6 +112,24 @@ describe('install values', () => {
     );
     expect(resolveValues(defaultValues('i'), [], ['certTtl=2160h']).certTtl).toBe('2160h');
   });
+
+  it("Linkerd's proxy.defaultInboundPolicy reaches the control plane's arguments; an unknown policy is refused", () => {
+    const args = (sets: string[]) =>
+      (
+        renderComponents(resolveValues(defaultValues('i'), [], sets), '1.0.0').find(
+          (o) => o.kind === 'Deployment',
+        ) as unknown as {
+          spec: { template: { spec: { containers: { args: string[] }[] } } };
+        }
+      ).spec.template.spec.containers[0]!.args;
+    expect(args(['proxy.defaultInboundPolicy=deny'])).toEqual(
+      expect.arrayContaining(['--default-inbound-policy', 'deny']),
+    );
+    expect(args([])).not.toContain('--default-inbound-policy');
+    expect(() => resolveValues(defaultValues('i'), [], ['proxy.defaultInboundPolicy=nobody'])).toThrow(
+      /proxy.defaultInboundPolicy=nobody: not a Linkerd default inbound policy/,
+    );
+  });
 });
 
 describe('meshctl manifest generate', () => {

@@ -172,5 +172,33 @@ spec:
       );
       expect(await status('reviews', 'ratings', '/ratings/0')).toBe(200);
     }, 120_000);
+
+    it("Linkerd's default inbound policy: the namespace annotation denies ports no Server covers; a pod's own annotation wins", async () => {
+      expect(await status('reviews', 'productpage')).toBe(200);
+      const annotate = async (...args: string[]) => {
+        const r = await cluster.kubectl(['-n', ns, 'annotate', '--overwrite', ...args]);
+        expect(r.code, r.stderr).toBe(0);
+      };
+      await annotate('namespace', ns, 'config.linkerd.io/default-inbound-policy=deny');
+      await cluster.waitFor(
+        'productpage denied by the namespace default',
+        async () => (await status('reviews', 'productpage')) === 403,
+        60_000,
+      );
+      // details keeps its Istio ALLOW for productpage (policies are ORed): the default denies only what nothing allows.
+      expect(await status('productpage', 'details')).toBe(200);
+      expect(await status('reviews', 'details')).toBe(403);
+      await annotate(
+        'pod',
+        (await pod('productpage')).metadata!.name!,
+        'config.linkerd.io/default-inbound-policy=all-authenticated',
+      );
+      await cluster.waitFor(
+        "productpage's own annotation in force",
+        async () => (await status('reviews', 'productpage')) === 200,
+        60_000,
+      );
+      await annotate('namespace', ns, 'config.linkerd.io/default-inbound-policy-');
+    }, 180_000);
   },
 );

@@ -171,6 +171,40 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     expect(inputs.workloads.filter((w) => w.namespace === ns).map((w) => w.ports)).toEqual([[8080]]);
   });
 
+  it("a namespace's config.linkerd.io/default-inbound-policy annotation reaches its pods' workloads and a change is announced", async () => {
+    const changes: string[] = [];
+    const onChange = (c: { reasons: readonly string[] }) => changes.push(...c.reasons);
+    registry.on('change', onChange);
+    const policies = () =>
+      registry
+        .snapshot()
+        .workloads.filter((w) => w.namespace === ns)
+        .map((w) => w.defaultInboundPolicy ?? 'none');
+    await pollUntil('a reviews workload', async () => (policies().length > 0 ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+    const annotate = async (arg: string) => {
+      const r = await test.kubectl(['annotate', '--overwrite', 'namespace', ns, arg]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await annotate('config.linkerd.io/default-inbound-policy=deny');
+    await pollUntil(
+      'the namespace default on the workloads',
+      async () => (policies().every((p) => p === 'deny') ? true : undefined),
+      { timeoutMs: 30_000 },
+    );
+    expect(changes.some((r) => r.includes(`namespace ${ns}`))).toBe(true);
+    await annotate('config.linkerd.io/default-inbound-policy-');
+    await pollUntil(
+      'the namespace default gone',
+      async () => (policies().every((p) => p === 'none') ? true : undefined),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    registry.off('change', onChange);
+  });
+
   it('mesh resources: a valid VirtualService enters the snapshot; an invalid update is rejected and the last good one stays', async () => {
     await cluster.apply(virtualService(ns, { prefix: '/v1' }));
     const hasPrefix = (s: MeshSnapshot, prefix: string): boolean =>

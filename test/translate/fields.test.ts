@@ -324,6 +324,69 @@ ${classes}`;
     expect(codes.filter((c) => c < 500)).toEqual([429]);
   });
 
+  const overrides = (extra = ''): string => `
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: web.default.svc.cluster.local, namespace: default}
+spec:
+  dstOverrides:
+  - {authority: web-v1.default.svc.cluster.local:8080, weight: 900m}
+  - {authority: web, weight: 100m}
+  - {authority: web-v3.default.svc.cluster.local:8081, weight: 0}
+${extra}`;
+
+  it('dstOverrides split every route of the profile by weight (a bare host keeps the port asked for)', () => {
+    const routes = routesOf(
+      generate(
+        overrides(`  routes:
+  - name: GET /items
+    condition: {method: GET, pathRegex: /items}
+`),
+      ),
+    );
+    expect(routes.map((r) => r.name)).toEqual(['GET /items', 'default']);
+    for (const r of routes)
+      expect(r.route).toEqual([
+        { cluster: 'outbound|8080||web-v1.default.svc.cluster.local', weight: 900 },
+        { cluster: `outbound|8080||${WEB}`, weight: 100 },
+        { cluster: 'outbound|8081||web-v3.default.svc.cluster.local', weight: 0 },
+      ]);
+    // On the service's second port a bare host follows that port.
+    expect(routesOf(generate(overrides()), 9090)[0]!.route![1]).toEqual({
+      cluster: `outbound|9090||${WEB}`,
+      weight: 100,
+    });
+  });
+
+  it('a TrafficSplit of the same service wins over dstOverrides, as in Linkerd', () => {
+    const [r] = routesOf(
+      generate(`${overrides()}---
+apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata: {name: web, namespace: default}
+spec:
+  service: web
+  backends:
+  - {service: web-canary.default.svc.cluster.local, weight: 1}
+`),
+    );
+    expect(r!.route).toEqual([{ cluster: 'outbound|8080||web-canary.default.svc.cluster.local', weight: 1 }]);
+  });
+
+  it('dstOverrides with only zero weights send traffic to the service itself', () => {
+    const [r] = routesOf(
+      generate(`
+apiVersion: linkerd.io/v1alpha2
+kind: ServiceProfile
+metadata: {name: web.default.svc.cluster.local, namespace: default}
+spec:
+  dstOverrides:
+  - {authority: web-v1.default.svc.cluster.local:8080, weight: 0}
+`),
+    );
+    expect(r!.route).toEqual([{ cluster: `outbound|8080||${WEB}`, weight: 100 }]);
+  });
+
   it('without responseClasses a retryable route retries 5xx', () => {
     const [r] = routesOf(generate(profile('')));
     expect(r!.retries).toMatchObject({ retryOn: '5xx,gateway-error,reset,connect-failure,refused-stream' });

@@ -100,8 +100,10 @@ export const policySelectorAnalyzer: Analyzer = {
       const ns = t.res.metadata.namespace!;
       const root = ctx.input.rootNamespaces.includes(ns);
       if (!labels || Object.keys(labels).length === 0) {
-        // A namespace-wide policy where the namespace runs nothing (while other namespaces do): a typo'd namespace?
-        if (!root && workloads.length > 0 && !workloads.some((w) => w.namespace === ns)) {
+        // A namespace-wide policy where the namespace runs nothing (while other namespaces do): a typo'd
+        // namespace? Not when the input declares that namespace: it exists, and may get workloads later.
+        const declared = ctx.input.inventory.namespaces?.some((n) => n.name === ns) ?? false;
+        if (!root && !declared && workloads.length > 0 && !workloads.some((w) => w.namespace === ns)) {
           ctx.report(
             Messages.PolicySelectsNoWorkload,
             t.r,

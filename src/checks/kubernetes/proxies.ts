@@ -1,13 +1,15 @@
 /**
  * `meshctl check --proxy [-n NS]` on Kubernetes: the data plane. Every injected pod (label
  * meshctl.dev/injected=true) has a proxy connected to a control plane replica, each proxy ACKed the
- * latest config of every type, holds an unexpired certificate and runs the CLI's version, and the
+ * latest config of every type and runs what it was sent (its own admin API, through pods/exec, says
+ * so), holds an unexpired certificate and runs the CLI's version, and the
  * namespaces' injection labels agree with the pods in them.
  */
 import { CheckFailure, type CheckCategory } from '../types.js';
 import type { KubeObject } from '../../cluster/kubernetes/index.js';
 import { Annotations, INJECT_NAMESPACE_LABEL, INJECTED_LABEL } from '../../protocol/well-known.js';
 import { listSome, podRef, type KubernetesCheckContext } from './context.js';
+import { isDiverged, type ConfigHashes } from '../../protocol/stream/sync-status.js';
 
 interface SyncView {
   proxy: { id: string; workload: string; namespace: string; proxyVersion: string };
@@ -74,6 +76,31 @@ export function kubernetesProxyChecks(): CheckCategory<KubernetesCheckContext>[]
               }
             }
             if (problems.length) throw new CheckFailure(problems.join('\n'));
+          },
+        },
+        {
+          description: 'every proxy runs the config it was sent (none changed through its admin API)',
+          hint: "restart a DIVERGED pod to give its proxy the control plane's config again (kubectl -n NS delete pod POD), and find out who holds its admin token: only its own container can read it",
+          async run(ctx) {
+            const proxies = await syncz(ctx);
+            const problems: string[] = [];
+            // Each answer is a pods/exec round trip (the platform runs a few at a time).
+            await Promise.all(
+              proxies.map(async (p) => {
+                const target = { name: p.proxy.workload, namespace: p.proxy.namespace };
+                try {
+                  const hash = await ctx.platform.proxyAdminGet<ConfigHashes>(target, '/config_hash');
+                  if (isDiverged(hash))
+                    problems.push(
+                      `${p.proxy.id} is DIVERGED: it runs a config the control plane did not send (changed through its admin API)`,
+                    );
+                } catch (err) {
+                  problems.push(`${p.proxy.id}: cannot ask its proxy which config it runs: ${(err as Error).message}`);
+                }
+              }),
+            );
+            if (problems.length) throw new CheckFailure(problems.sort().join('\n'));
+            return `${proxies.length} ${proxies.length === 1 ? 'proxy' : 'proxies'}`;
           },
         },
         {

@@ -4,7 +4,7 @@
  * applied as `meshctl`), workloads are the pods running the sidecar, and the control plane is reached
  * through the API server's service proxy.
  */
-import { ConfigInvalidError, PlatformUnavailableError } from '../../errors.js';
+import { ConfigInvalidError } from '../../errors.js';
 import {
   MESH_KINDS,
   formatIssue,
@@ -26,7 +26,7 @@ import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
 import { podReady, type PodLike } from './readiness.js';
 import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
-import { adminAnswerFromControlPlane, type ControlPlaneConfigDump } from './acked-config.js';
+import { podAdminRequest, Slots } from './proxy-admin.js';
 
 /** Drops what the API server adds (managedFields, status, uid...) so listed config reads like what was applied. */
 function asConfig(o: KubeObject): ConfigObjectData {
@@ -173,7 +173,7 @@ export class KubernetesPlatform implements MeshPlatform {
     if (bare === '/debug/syncz') return (await mergedSyncz(this.cluster, this.meshNamespace)) as unknown as T;
     if (bare === '/debug/config_dump') {
       const id = new URLSearchParams(path.slice(path.indexOf('?') + 1)).get('proxy') ?? '';
-      return (await replicaConfigDump<ControlPlaneConfigDump>(this.cluster, this.meshNamespace, id)) as unknown as T;
+      return replicaConfigDump<T>(this.cluster, this.meshNamespace, id);
     }
     const r = await this.cluster.proxy(
       { kind: 'service', namespace: this.meshNamespace, name: CONTROL_PLANE_SERVICE, port: ControlPlanePorts.debug },
@@ -183,28 +183,21 @@ export class KubernetesPlatform implements MeshPlatform {
   }
 
   /**
-   * The sidecar's admin API listens on 127.0.0.1 only, out of the API server's reach: its config is
-   * read from the control plane's record of what that proxy acknowledged (see acked-config.ts).
+   * The pod's own admin API, through pods/exec (`meshctl proxy request` in the proxy's container, as
+   * istioctl runs `pilot-agent request`): what the proxy really runs, so a proxy changed through its
+   * admin API shows DIVERGED in proxy-status.
    */
   async proxyAdminGet<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
-    const dump = await replicaConfigDump<ControlPlaneConfigDump>(
-      this.cluster,
-      this.meshNamespace,
-      `${workload.name}.${workload.namespace}`,
-    );
-    return adminAnswerFromControlPlane(dump, path) as T;
+    return this.execSlots.run(() => podAdminRequest<T>(this.cluster, workload, 'GET', path));
   }
 
-  /**
-   * Not reachable yet: the admin API is 127.0.0.1-only inside the pod and the pod's admin token is
-   * not yet read through the API server (pod exec). Refused clearly rather than sent unauthenticated.
-   */
+  /** The same for a change (`/logging?level=debug`): the command in the pod adds the pod's admin token. */
   async proxyAdminPost<T>(workload: { name: string; namespace: string }, path: string): Promise<T> {
-    throw new PlatformUnavailableError(
-      `POST ${path.split('?')[0]} on the proxy of ${workload.name}.${workload.namespace}: changing a pod's proxy is not supported on Kubernetes yet`,
-      'set the level at start instead: meshctl inject --set proxy.logLevel=debug (MESH_PROXY_LOG_LEVEL on the sidecar), then re-apply',
-    );
+    return this.execSlots.run(() => podAdminRequest<T>(this.cluster, workload, 'POST', path));
   }
+
+  /** Each admin request starts a process in a pod: proxy-status over many pods runs a few at a time. */
+  private readonly execSlots = new Slots(8);
 
   async waitForReady(timeoutMs: number): Promise<void> {
     await this.cluster.waitForDeployment(this.meshNamespace, CONTROL_PLANE_SERVICE, { timeoutMs });

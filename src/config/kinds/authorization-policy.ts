@@ -73,7 +73,9 @@ export const AuthorizationPolicySpec = Obj({
     Enum(['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const, {
       description: 'what to do when a rule matches',
       default: 'ALLOW',
-      unsupportedValues: { CUSTOM: 'external authorization is not run; the policy is skipped' },
+      unsupportedValues: {
+        CUSTOM: 'no external authorizer is run: the requests the rules match are denied (fail closed)',
+      },
     }),
   ),
   provider: Opt(

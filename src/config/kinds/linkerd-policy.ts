@@ -13,7 +13,10 @@ const REFERENCE = 'https://linkerd.io/2/reference/authorization-policy/';
 
 /** Protocols a Server may declare (skips protocol detection). */
 export const PROXY_PROTOCOLS = ['unknown', 'HTTP/1', 'HTTP/2', 'gRPC', 'opaque', 'TLS'] as const;
-/** Default policies for traffic no authorization covers. */
+/**
+ * Default policies for traffic no authorization covers (a Server's accessPolicy; the same values as
+ * the default inbound policy, DEFAULT_INBOUND_POLICIES in protocol/well-known.ts, which config may not import).
+ */
 export const ACCESS_POLICIES = [
   'deny',
   'audit',
@@ -33,9 +36,9 @@ export const ServerSpec = Obj({
   port: IntOrString('container port number or name'),
   proxyProtocol: Opt(
     Enum(PROXY_PROTOCOLS, {
-      description: 'protocol of the port (skips detection)',
+      description:
+        'protocol of the port (skips detection): HTTP/1 and HTTP/2 (gRPC) are parsed as such, HTTP/2 also to the app; opaque and TLS are never parsed (L4 authorization only)',
       default: 'unknown',
-      unsupported: 'the sidecar detects the protocol; proxyProtocol is not used',
     }),
   ),
   accessPolicy: Opt(

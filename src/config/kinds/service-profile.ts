@@ -20,6 +20,7 @@ import {
   type Resource,
 } from '../schema.js';
 import { defineKind, type ReportIssue } from '../kind.js';
+import { parseQuantity } from './traffic-split.js';
 
 /**
  * Linkerd's matches nest (all/any/not). ajv follows the recursion; the CRD keeps nested levels as
@@ -163,6 +164,19 @@ export const serviceProfileKind = defineKind({
       r.responseClasses?.forEach((c, j) =>
         checkResponseMatch(c.condition, ['spec', 'routes', i, 'responseClasses', j, 'condition'], report),
       );
+    });
+    spec.dstOverrides?.forEach((o, i) => {
+      const w = parseQuantity(o.weight);
+      if (Number.isNaN(w) || w < 0)
+        report(
+          ['spec', 'dstOverrides', i, 'weight'],
+          `weight "${o.weight}" is not a non-negative quantity; use a quantity such as 500m or 1`,
+        );
+      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$/.test(o.authority))
+        report(
+          ['spec', 'dstOverrides', i, 'authority'],
+          `authority "${o.authority}" is not a service host[:port]; write e.g. web.default.svc.cluster.local:80`,
+        );
     });
     for (const port of Object.keys(spec.opaquePorts ?? {})) {
       if (!/^[0-9]+$/.test(port) || Number(port) > 65535)

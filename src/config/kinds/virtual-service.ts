@@ -186,7 +186,7 @@ const HTTPMirrorPolicy = Obj({ destination: Destination, percentage: Opt(Percent
 
 const HTTPRoute = Obj(
   {
-    name: Opt(Str('name of the route, for logs')),
+    name: Opt(Str('name of the route, for logs and the `route` metric label')),
     match: Opt(List(HTTPMatchRequest, 'match conditions (OR); none matches everything')),
     route: Opt(List(HTTPRouteDestination, 'weighted destinations')),
     redirect: Opt(HTTPRedirect),

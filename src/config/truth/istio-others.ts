@@ -83,7 +83,7 @@ export const authorizationPolicyTruth = truthTable('security.istio.io/Authorizat
   'rules[].when[].values': enforced(T.authz),
   'rules[].when[].notValues': enforced(T.authz),
   action: exceptValues(enforced(T.authz, T.e2eAuthz), {
-    CUSTOM: 'external authorization is not run: the policy is skipped',
+    CUSTOM: 'no external authorizer is run: the requests its rules match are denied (fail closed, 403)',
   }),
 });
 
@@ -94,7 +94,7 @@ export const requestAuthenticationTruth = truthTable('security.istio.io/RequestA
   jwtRules: enforced(T.authz, T.e2eAuthz),
   'jwtRules[].issuer': enforced(T.authz, T.e2eAuthz),
   'jwtRules[].audiences': enforced(T.authz),
-  'jwtRules[].jwksUri': enforced(T.e2eAuthz, T.jwks),
+  'jwtRules[].jwksUri': enforced(T.e2eAuthz, T.jwks, T.e2eJwksRefresh),
   'jwtRules[].jwks_uri': deprecated('jwksUri', T.authzScope),
   'jwtRules[].jwks': enforced(T.authz),
   'jwtRules[].fromHeaders': enforced(T.authz, T.e2eAuthz),

@@ -7,11 +7,14 @@ import { NOT_TRANSLATED, TESTS as T } from './tests.js';
 /** linkerd.io ServiceProfile. */
 export const serviceProfileTruth = truthTable('linkerd.io/ServiceProfile', {
   routes: enforced(T.translate, T.e2eResilience),
+  // The matched route's name is the `route` label of the proxy's HTTP series (Linkerd's rt_route).
+  'routes[].name': enforced(T.e2eServiceProfile, T.metrics),
   'routes[].condition.not': accepted('a route with a negated condition is left out'),
   // Classification drives retries; metrics carry no success/failure classification label yet.
   'routes[].responseClasses': enforced(T.fields),
   retryBudget: enforced(T.translate, T.e2eResilience),
-  dstOverrides: accepted('dstOverrides do not shift traffic; use a TrafficSplit or a VirtualService'),
+  // A TrafficSplit of the same service wins, as in Linkerd.
+  dstOverrides: enforced(T.e2eServiceProfile, T.fields),
   opaquePorts: accepted('protocol detection is not skipped on these ports'),
 });
 
@@ -27,7 +30,7 @@ export const serverTruth = truthTable('policy.linkerd.io/Server', {
   'podSelector.matchLabels': enforced(T.e2eLinkerdPolicy),
   'podSelector.matchExpressions': enforced(T.linkerdPolicy),
   port: enforced(T.e2eLinkerdPolicy, T.linkerdPolicy),
-  proxyProtocol: accepted('the sidecar detects the protocol; proxyProtocol does not skip detection'),
+  proxyProtocol: enforced(T.e2eLinkerdProxyProtocol),
   accessPolicy: enforced(T.e2eLinkerdPolicy),
 });
 

@@ -22,10 +22,16 @@ export const TESTS = {
   e2eAuthz: 'test/e2e/authorization.test.ts',
   /** which policies reach which workload, and in what form. */
   authzScope: 'test/control-plane/translate/authorization.test.ts',
-  /** the control plane's JWKS fetching (HTTPS, refresh, issuer down). */
+  /** the control plane's JWKS fetching (HTTPS, refresh, unknown kid, issuer down). */
   jwks: 'test/control-plane/jwks/jwks-cache.test.ts',
+  /** a key rotation reaching the sidecar through an unknown kid on the local mesh, issuer down keeps the keys. */
+  e2eJwksRefresh: 'test/e2e/jwks-refresh.test.ts',
   /** Linkerd policy kinds on the local mesh, emojivoto style. */
   e2eLinkerdPolicy: 'test/e2e/linkerd-policy.test.ts',
+  /** Linkerd's default inbound policy on the local mesh: install default and annotation, every value. */
+  e2eLinkerdDefaultPolicy: 'test/e2e/linkerd-default-policy.test.ts',
+  /** A Linkerd Server's proxyProtocol on the local mesh: HTTP/1 parsed, opaque and TLS never parsed (L4 rules only). */
+  e2eLinkerdProxyProtocol: 'test/e2e/linkerd-proxy-protocol.test.ts',
   /** Linkerd policy kinds -> sidecar policies, field by field. */
   linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
   /** the proxy's HTTP_PROXY mode and original-destination (PASSTHROUGH) clusters on real sockets. */
@@ -42,6 +48,10 @@ export const TESTS = {
   serviceEntry: 'test/e2e/service-entry.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
+  /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
+  e2eServiceProfile: 'test/e2e/service-profile.test.ts',
+  /** the proxy's Istio metrics, access log and trace propagation on real sockets. */
+  metrics: 'test/proxy-runtime/telemetry/telemetry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
   telemetry: 'test/control-plane/generators/telemetry.test.ts',
   /** Telemetry metrics overrides on a live local mesh, scraped by a real Prometheus: disabled, removed and upserted tags. */

@@ -7,7 +7,8 @@ export const virtualServiceTruth = truthTable('networking.istio.io/VirtualServic
   hosts: enforced(T.translate, T.shifting),
   gateways: enforced(T.fields),
   http: enforced(T.translate, T.shifting),
-  'http[].name': enforced(T.translate),
+  // Also the `route` label of the proxy's HTTP series.
+  'http[].name': enforced(T.translate, T.metrics),
   'http[].match': enforced(T.routing, T.shifting),
   'http[].match[].name': accepted('match names appear in no log or metric yet'),
   'http[].match[].uri': enforced(T.routing),

@@ -8,6 +8,7 @@
 import type { CaRotationRunner } from '../ca-rotation.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
+import { DEFAULT_INBOUND_POLICY_ANNOTATION } from '../../protocol/well-known.js';
 import { timingSafeEqual, X509Certificate } from 'node:crypto';
 import { describeError, MeshError } from '../../errors.js';
 import { manifestObjects, parseDocuments } from '../../config/index.js';
@@ -276,6 +277,13 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
   ) {
     problems.push('gateway: must be {address: IP, ports: {gatewayPort: localPort}}');
   }
+  const annotations = (body as { annotations?: unknown }).annotations;
+  const inboundPolicy =
+    annotations && typeof annotations === 'object'
+      ? (annotations as Record<string, unknown>)[DEFAULT_INBOUND_POLICY_ANNOTATION]
+      : undefined;
+  if (inboundPolicy !== undefined && typeof inboundPolicy !== 'string')
+    problems.push(`annotations.${DEFAULT_INBOUND_POLICY_ANNOTATION}: must be a string`);
   if (problems.length) throw new HttpError(400, `invalid workload: ${problems.join('; ')}`);
   const record: WorkloadRecord = {
     name: w.name!,
@@ -298,6 +306,8 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
       ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) }
       : {}),
     ...(w.serving === false ? { serving: false } : {}),
+    // An unknown value is kept: the translation fails it closed (deny), as on Kubernetes.
+    ...(typeof inboundPolicy === 'string' ? { defaultInboundPolicy: inboundPolicy } : {}),
     ...(gw
       ? {
           gateway: {

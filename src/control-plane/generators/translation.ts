@@ -118,7 +118,8 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 // What each type reads. Kinds read by no generator are declared "accepted, not enforced" in
 // src/config/enforcement.ts; the generator set refuses to start when a kind is in neither.
 // Gateway listeners carry their certificates (Secret) and L4 routes (VirtualService tcp/tls);
-// ServiceEntries add clusters and routes. Listeners carry the inbound authz: Istio's
+// ServiceEntries add clusters and routes; a Linkerd Server's proxyProtocol shapes its port's
+// inbound cluster, route and chain. Listeners carry the inbound authz: Istio's
 // AuthorizationPolicy and RequestAuthentication (and the key sets fetched for it, announced as
 // RequestAuthentication changes), Linkerd's Server and its authorizations, and the rate limits
 // of HTTPLocalRateLimitPolicy on the Server's chains.
@@ -130,6 +131,8 @@ const CLUSTER_KINDS: KindRef[] = [
   'networking.istio.io/ServiceEntry',
   'networking.istio.io/Gateway',
   '/Secret',
+  // A Server's proxyProtocol sets the protocol its port's inbound cluster speaks to the app.
+  'policy.linkerd.io/Server',
 ];
 const ROUTE_KINDS: KindRef[] = [
   'networking.istio.io/VirtualService',
@@ -139,6 +142,8 @@ const ROUTE_KINDS: KindRef[] = [
   'networking.istio.io/Sidecar',
   'networking.istio.io/ServiceEntry',
   'networking.istio.io/Gateway',
+  // An opaque or TLS Server port has no inbound route table.
+  'policy.linkerd.io/Server',
 ];
 const LISTENER_KINDS: KindRef[] = [
   'security.istio.io/PeerAuthentication',

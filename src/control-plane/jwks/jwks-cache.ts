@@ -3,6 +3,12 @@
  * istiod does) so sidecars get the keys inline and need no route to the issuer: fetched when a
  * URI first appears, refreshed every 20 minutes, retried with backoff after a failure while the
  * last good keys stay in force. A change of keys triggers a push.
+ *
+ * Beyond istiod (whose proxies never tell it about a key they miss, so a rotation can take up to
+ * 20 minutes to reach them): a sidecar that meets a token whose `kid` is not in its keys says so
+ * on its config stream, and the issuer's key sets are fetched again at once, at most once a
+ * minute per URI (a hint inside that minute is kept and served when the minute is up), so a
+ * flood of made-up kids costs the issuer one request a minute.
  */
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -12,6 +18,8 @@ export const JWKS_REFRESH_MS = 20 * 60_000;
 const MAX_BYTES = 1 << 20;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
+/** The shortest time between two fetches of a URI that an unknown `kid` asks for. */
+export const JWKS_UNKNOWN_KID_MIN_INTERVAL_MS = 60_000;
 
 /** Options of the cache. */
 export interface JwksCacheOptions {
@@ -19,6 +27,8 @@ export interface JwksCacheOptions {
   readonly onChange: (uri: string) => void;
   readonly log: (line: string) => void;
   readonly refreshMs?: number;
+  /** shortest time between fetches an unknown `kid` triggers (default a minute) */
+  readonly unknownKidMinIntervalMs?: number;
   /** extra trust roots for the issuers' HTTPS (tests; NODE_EXTRA_CA_CERTS works too) */
   readonly ca?: string;
   /**
@@ -29,10 +39,18 @@ export interface JwksCacheOptions {
 }
 
 /** How the control plane reaches issuers (ControlPlaneOptions / MeshServingOptions). */
-export type JwksFetchOptions = Pick<JwksCacheOptions, 'ca' | 'connectTo' | 'refreshMs'>;
+export type JwksFetchOptions = Pick<JwksCacheOptions, 'ca' | 'connectTo' | 'refreshMs' | 'unknownKidMinIntervalMs'>;
 
 interface Entry {
   keys: string | undefined;
+  /** the `kid`s of `keys` */
+  kids: ReadonlySet<string>;
+  /** the issuers whose rules name this URI (an unknown-kid hint names an issuer) */
+  issuers: ReadonlySet<string>;
+  /** when the last fetch started (ms since epoch); 0: never */
+  lastAttempt: number;
+  /** a fetch an unknown kid asked for is scheduled (the refresh timer was moved forward) */
+  hinted: boolean;
   timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   failures: number;
@@ -45,6 +63,8 @@ interface Entry {
 export interface JwksSource {
   readonly uri: string;
   readonly timeoutMs: number;
+  /** the issuers of the rules that name this URI */
+  readonly issuers?: readonly string[];
 }
 
 /** Fetched key sets by URI. */
@@ -57,20 +77,25 @@ export class JwksCache {
   /** Starts fetching URIs not seen before; forgets those no longer used. */
   track(sources: readonly JwksSource[]): void {
     if (this.closed) return;
-    const wanted = new Map(sources.map((s) => [s.uri, s.timeoutMs]));
+    const wanted = new Map(sources.map((s) => [s.uri, s]));
     for (const [uri, e] of this.entries) {
       if (wanted.has(uri)) continue;
       if (e.timer) clearTimeout(e.timer);
       this.entries.delete(uri);
     }
-    for (const [uri, timeoutMs] of wanted) {
+    for (const [uri, { timeoutMs, issuers }] of wanted) {
       const e = this.entries.get(uri);
       if (e) {
         e.timeoutMs = timeoutMs;
+        e.issuers = new Set(issuers);
         continue;
       }
       this.entries.set(uri, {
         keys: undefined,
+        kids: new Set(),
+        issuers: new Set(issuers),
+        lastAttempt: 0,
+        hinted: false,
         timeoutMs,
         timer: undefined,
         failures: 0,
@@ -85,6 +110,34 @@ export class JwksCache {
   /** The last good key set of `uri` (normalized JSON), if one was ever fetched. */
   get(uri: string): string | undefined {
     return this.entries.get(uri)?.keys;
+  }
+
+  /**
+   * A sidecar met a token of `issuer` signed with `kid`, which its keys do not have: fetch the
+   * key sets of that issuer's URIs again, now or (inside a minute of the last fetch) when the
+   * minute is up. Returns how many URIs will be fetched (0: unknown issuer, kid already known,
+   * or a fetch already on its way).
+   */
+  unknownKey(issuer: string, kid: string): number {
+    if (this.closed) return 0;
+    const minGap = this.opts.unknownKidMinIntervalMs ?? JWKS_UNKNOWN_KID_MIN_INTERVAL_MS;
+    let n = 0;
+    for (const [uri, e] of this.entries) {
+      if (!e.issuers.has(issuer)) continue;
+      // Known here: the sidecar has not got the last push yet; a fetch would not help it.
+      if (kid !== '' && e.kids.has(kid)) continue;
+      if (e.fetching || e.hinted) continue;
+      const wait = Math.max(0, e.lastAttempt + minGap - Date.now());
+      // A retry after a failure already comes sooner than that: leave it.
+      if (e.failures > 0 && wait > 0) continue;
+      e.hinted = true;
+      this.opts.log(
+        `jwks: a sidecar met kid "${kid.slice(0, 64)}" of ${issuer.slice(0, 256)}, not in the keys of ${uri}; fetching ${wait === 0 ? 'now' : `in ${Math.ceil(wait / 1000)}s`}`,
+      );
+      this.schedule(uri, e, wait);
+      n++;
+    }
+    return n;
   }
 
   /** Every URI with keys, for the snapshot. */
@@ -114,6 +167,8 @@ export class JwksCache {
     const e = this.entries.get(uri);
     if (!e || e.fetching || this.closed) return;
     e.fetching = true;
+    e.hinted = false;
+    e.lastAttempt = Date.now();
     fetchJwks(uri, e.timeoutMs, this.opts).then(
       (keys) => {
         e.fetching = false;
@@ -124,6 +179,7 @@ export class JwksCache {
         const first = e.keys === undefined;
         const changed = keys !== e.keys;
         e.keys = keys;
+        e.kids = kidsOf(keys);
         this.schedule(uri, e, this.opts.refreshMs ?? JWKS_REFRESH_MS);
         if (changed) {
           this.opts.log(`jwks: keys of ${uri} ${first ? 'fetched' : 'changed'}`);
@@ -149,6 +205,13 @@ export class JwksCache {
     e.timer = setTimeout(() => this.fetch(uri), ms);
     e.timer.unref();
   }
+}
+
+function kidsOf(keys: string): Set<string> {
+  const out = new Set<string>();
+  for (const k of (JSON.parse(keys) as { keys: { kid?: unknown }[] }).keys)
+    if (typeof k.kid === 'string') out.add(k.kid);
+  return out;
 }
 
 /** GETs a JWKS: 200, JSON with a `keys` array of JWKs, at most 1 MiB, within `timeoutMs`. */

@@ -5,7 +5,11 @@
  * WorkloadRecords with their labels, IP, ServiceAccount, container ports, whether they run the
  * sidecar, and capture mode (iptables sends their traffic to 15001/15006).
  */
-import { GATEWAY_PORTS_ANNOTATION, INJECTED_LABEL } from '../../protocol/well-known.js';
+import {
+  DEFAULT_INBOUND_POLICY_ANNOTATION,
+  GATEWAY_PORTS_ANNOTATION,
+  INJECTED_LABEL,
+} from '../../protocol/well-known.js';
 import type { ServicePortRecord, ServiceRecord, WorkloadRecord } from '../registry/model.js';
 import { portProtocol } from '../registry/port-protocol.js';
 
@@ -39,14 +43,19 @@ export function podServesTraffic(pod: PodObject): boolean {
   return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-/** Linkerd's per-pod default inbound policy annotation. */
-export const DEFAULT_INBOUND_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
+export { DEFAULT_INBOUND_POLICY_ANNOTATION };
 
 /**
  * The workload of a Ready pod; undefined for a pod that cannot take traffic. `services` names the
  * selector-less Services whose EndpointSlices list it (membership by name, as on the local platform).
+ * `namespaceInboundPolicy`: the pod's namespace's default-inbound-policy annotation, which the
+ * pod's own annotation overrides (as Linkerd's policy controller reads them).
  */
-export function workloadFromPod(pod: PodObject, services?: readonly string[]): WorkloadRecord | undefined {
+export function workloadFromPod(
+  pod: PodObject,
+  services?: readonly string[],
+  namespaceInboundPolicy?: string,
+): WorkloadRecord | undefined {
   if (!podServesTraffic(pod)) return undefined;
   const labels = pod.metadata.labels ?? {};
   const gateway = gatewayPorts(pod.metadata.annotations?.[GATEWAY_PORTS_ANNOTATION]);
@@ -64,8 +73,10 @@ export function workloadFromPod(pod: PodObject, services?: readonly string[]): W
     ports,
     capture: !gateway,
     ...(services?.length ? { services } : {}),
-    ...(pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION]
-      ? { defaultInboundPolicy: pod.metadata.annotations[DEFAULT_INBOUND_POLICY_ANNOTATION] }
+    ...((pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION] ?? namespaceInboundPolicy)
+      ? {
+          defaultInboundPolicy: pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION] ?? namespaceInboundPolicy,
+        }
       : {}),
     ...(gateway ? { gateway: { address: '0.0.0.0', ports: gateway } } : {}),
   };

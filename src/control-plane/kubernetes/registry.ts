@@ -5,11 +5,12 @@
  * validates a file; an invalid update is reported and the last good version of that resource stays
  * in force. Every event is announced at once on `change` as a ChangeSet (what changed, and why):
  * the push pipeline's debouncer is the only one. Namespace events go to `namespace` (the leader's
- * reconciliation), not to the pipeline: no generator reads namespaces.
+ * reconciliation), and to the pipeline only when a namespace's Linkerd default inbound policy
+ * annotation changed (it is part of its pods' workload records).
  */
 import { EventEmitter } from 'node:events';
 import { MESH_KINDS, validateResource, formatIssue, type MeshResource } from '../../config/index.js';
-import { MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
+import { DEFAULT_INBOUND_POLICY_ANNOTATION, MESH_NAMESPACE, TRUST_DOMAIN } from '../../protocol/well-known.js';
 import type { KubeObject, KubeObjects } from '../../cluster/kubernetes/objects.js';
 import { configChange, registryChange, type ChangeSet, type RegistryChange } from '../push/change.js';
 import { PushSnapshot, type SnapshotInputs } from '../push/snapshot.js';
@@ -95,6 +96,8 @@ export class KubernetesRegistry extends EventEmitter {
   private version = 0;
   private readonly trustDomain: string;
   private readonly rootNamespace: string;
+  /** Namespaces' config.linkerd.io/default-inbound-policy annotations, by namespace. */
+  private readonly namespacePolicies = new Map<string, string>();
 
   constructor(
     private readonly objects: KubeObjects,
@@ -126,7 +129,16 @@ export class KubernetesRegistry extends EventEmitter {
       ...common,
       apiVersion: 'v1',
       kind: 'Namespace',
-      onEvent: (type, o) => this.emit('namespace', reason('namespace', type, o)),
+      onEvent: (type, o) => {
+        this.emit('namespace', reason('namespace', type, o));
+        // The namespace's default inbound policy is part of its pods' workload records.
+        const policy = type === 'DELETED' ? undefined : o.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION];
+        if (policy !== this.namespacePolicies.get(o.metadata.name)) {
+          if (policy === undefined) this.namespacePolicies.delete(o.metadata.name);
+          else this.namespacePolicies.set(o.metadata.name, policy);
+          this.changed(registryChange(['workloads'], reason('namespace', type, o)));
+        }
+      },
     });
     this.endpointSlices = new ListWatch<EndpointSliceObject>(objects, {
       ...common,
@@ -280,7 +292,12 @@ export class KubernetesRegistry extends EventEmitter {
       }
     }
     const workloads: WorkloadRecord[] = pods.flatMap(
-      (p) => workloadFromPod(p, members.get(`${p.metadata.namespace}/${p.metadata.name}`)) ?? [],
+      (p) =>
+        workloadFromPod(
+          p,
+          members.get(`${p.metadata.namespace}/${p.metadata.name}`),
+          this.namespacePolicies.get(p.metadata.namespace ?? 'default'),
+        ) ?? [],
     );
     const secrets = this.secrets
       .list()

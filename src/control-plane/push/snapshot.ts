@@ -40,6 +40,8 @@ export interface SnapshotInputs {
   readonly rootNamespace?: string;
   /** Istio's MeshConfig (an IstioOperator's spec.meshConfig), as the platform keeps it; read by the telemetry generator. */
   readonly meshConfig?: Readonly<Record<string, unknown>>;
+  /** Linkerd's install-wide default inbound policy (`proxy.defaultInboundPolicy`); absent: all-unauthenticated. */
+  readonly defaultInboundPolicy?: string;
 }
 
 /** One immutable push context. */
@@ -57,6 +59,7 @@ export class PushSnapshot implements MeshSnapshot {
   readonly trustDomain: string;
   readonly rootNamespace: string;
   readonly meshConfig: Readonly<Record<string, unknown>> | undefined;
+  readonly defaultInboundPolicy: string | undefined;
 
   constructor(
     /** The version proxies see as version_info: `<time>/<sequence>`, like istiod's. */
@@ -85,6 +88,7 @@ export class PushSnapshot implements MeshSnapshot {
     for (const w of this.workloads) this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
     this.endpoints = computeEndpoints(this.services, this.workloads);
     this.jwks = new Map(inputs.jwks ?? []);
+    this.defaultInboundPolicy = inputs.defaultInboundPolicy;
     Object.freeze(this);
   }
 

@@ -79,8 +79,9 @@ export interface WorkloadRecord {
    */
   readonly serving?: boolean;
   /**
-   * Linkerd's default inbound policy for ports no Server covers (pod annotation
-   * `config.linkerd.io/default-inbound-policy`); absent: all-unauthenticated.
+   * Linkerd's default inbound policy for ports no Server covers (annotation
+   * `config.linkerd.io/default-inbound-policy` of the pod, else of its namespace); absent: the
+   * install-wide default (`proxy.defaultInboundPolicy`), else all-unauthenticated.
    */
   readonly defaultInboundPolicy?: string;
   /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */

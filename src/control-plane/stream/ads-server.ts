@@ -28,7 +28,13 @@ type AnyCall = ServerDuplexStream<
   DiscoveryResponse | DeltaDiscoveryResponse | EncodedMessage
 >;
 
-/** Events: 'connected' (view), 'disconnected' (view), 'ack' / 'nack' (view, typeUrl). */
+/** How many unknown-key hints of one message are read. */
+const MAX_KEY_HINTS = 16;
+
+/**
+ * Events: 'connected' (view), 'disconnected' (view), 'ack' / 'nack' (view, typeUrl),
+ * 'unknownJwtKeys' (keys: { issuer, kid }[]) when a proxy met tokens signed with keys it lacks.
+ */
 export class AdsServer extends EventEmitter {
   private readonly connections = new Map<string, ProxyConnection>();
 
@@ -177,6 +183,15 @@ export class AdsServer extends EventEmitter {
   }
 
   private onDeltaRequest(conn: ProxyConnection, req: DeltaDiscoveryRequest): void {
+    if (req.unknown_jwt_keys?.length) {
+      // Bounded: a proxy cannot make the control plane do more than a few lookups per message.
+      const keys = req.unknown_jwt_keys
+        .slice(0, MAX_KEY_HINTS)
+        .filter((k) => typeof k.issuer === 'string' && k.issuer.length <= 2048 && (k.kid ?? '').length <= 1024)
+        .map((k) => ({ issuer: k.issuer, kid: k.kid ?? '' }));
+      if (keys.length) this.emit('unknownJwtKeys', keys);
+      return;
+    }
     const typeUrl = req.type_url;
     if (!typeUrl) return;
     if (!conn.isSubscribed(typeUrl)) {

@@ -3,8 +3,10 @@
  * listeners. A policy applies to a workload as Istio scopes it: in the root namespace without a
  * selector (mesh-wide), with a selector (matching workloads of every namespace), in the workload's
  * namespace without a selector, or with a selector matching its labels. Policies attached with
- * targetRef(s) only (waypoints, gateways) and CUSTOM policies are not run by sidecars (MESH0002
- * says so at apply and analyze). Rules keep Istio's shape; the proxy compiles them. Linkerd's
+ * targetRef(s) only (waypoints, gateways) are not run by sidecars (MESH0002 says so at apply and
+ * analyze). CUSTOM policies have no external authorizer to ask, so they fail closed: their rules
+ * deny what they match (istiod does the same when a CUSTOM provider is unusable), never a silent
+ * allow. Rules keep Istio's shape; the proxy compiles them. Linkerd's
  * policy kinds become policies of the same shape (linkerd-authorization.ts).
  */
 import type { AuthorizationPolicy, RequestAuthentication } from '../../config/index.js';
@@ -16,6 +18,7 @@ import type {
 } from '../../protocol/proxy-config/index.js';
 import type { MeshSnapshot, MeshWorkload } from './model.js';
 import { linkerdPolicies, type DefaultInboundPolicy } from './linkerd-authorization.js';
+import { DEFAULT_INBOUND_POLICIES } from '../../protocol/well-known.js';
 
 /** A key set that verifies nothing: tokens of an issuer whose keys never arrived are rejected (as istiod's fake JWKS). */
 export const EMPTY_JWKS = '{"keys":[]}';
@@ -106,12 +109,17 @@ export function policyName(p: { metadata: { name?: string; namespace?: string } 
 /** A rule that matches no request or connection: an ALLOW rule with a condition the proxy cannot evaluate. */
 const NEVER_RULE: AuthzRuleConfig = { from: [{ source: { principals: ['*'], notPrincipals: ['*'] } }] };
 
-/** The policies of `workload` as its sidecar runs them. */
+/**
+ * The policies of `workload` as its sidecar runs them. A CUSTOM policy becomes a DENY of the
+ * requests its rules match (fail closed: no ext_authz is run, so nothing it would have judged may
+ * pass); it comes first, as Istio evaluates CUSTOM before DENY and ALLOW.
+ */
 export function authzPolicies(policies: readonly AuthorizationPolicy[]): AuthzPolicyConfig[] {
   const out: AuthzPolicyConfig[] = [];
-  for (const p of policies) {
-    const action = p.spec.action ?? 'ALLOW';
-    if (action === 'CUSTOM') continue;
+  for (const p of [...policies].sort(
+    (a, b) => Number(b.spec.action === 'CUSTOM') - Number(a.spec.action === 'CUSTOM'),
+  )) {
+    const action = p.spec.action === 'CUSTOM' ? 'DENY' : (p.spec.action ?? 'ALLOW');
     // A rule the sidecar cannot run keeps its index, so `-rule[N]` in the logs matches the YAML.
     out.push({
       name: policyName(p),
@@ -167,24 +175,24 @@ function jwksOf(uri: string | undefined, jwks: (uri: string) => string | undefin
  */
 export function workloadAuthz(snapshot: MeshSnapshot, workload: MeshWorkload): AuthzConfig | undefined {
   const { authz, requestAuthn } = applyingPolicies(snapshot, workload);
-  const policies = [...authzPolicies(authz), ...linkerdPolicies(snapshot, workload, defaultInboundPolicy(workload))];
+  const policies = [
+    ...authzPolicies(authz),
+    ...linkerdPolicies(snapshot, workload, defaultInboundPolicy(workload, snapshot)),
+  ];
   const jwt = jwtRules(requestAuthn, (uri) => snapshot.jwks?.get(uri));
   if (policies.length === 0 && jwt.length === 0) return undefined;
   return { ...(policies.length ? { policies } : {}), ...(jwt.length ? { jwtRules: jwt } : {}) };
 }
 
-const INBOUND_POLICIES: readonly string[] = [
-  'all-unauthenticated',
-  'all-authenticated',
-  'cluster-authenticated',
-  'cluster-unauthenticated',
-  'deny',
-  'audit',
-];
+const INBOUND_POLICIES: readonly string[] = DEFAULT_INBOUND_POLICIES;
 
-/** The workload's Linkerd default inbound policy; an unknown value denies (fail closed), as a typo must not open a port. */
-function defaultInboundPolicy(workload: MeshWorkload): DefaultInboundPolicy {
-  const p = workload.defaultInboundPolicy;
+/**
+ * The workload's Linkerd default inbound policy, as Linkerd's policy controller picks it: the
+ * pod's annotation, else its namespace's (both in the workload record), else the install-wide
+ * default, else all-unauthenticated. An unknown value denies (fail closed): a typo must not open a port.
+ */
+function defaultInboundPolicy(workload: MeshWorkload, snapshot: MeshSnapshot): DefaultInboundPolicy {
+  const p = workload.defaultInboundPolicy ?? snapshot.defaultInboundPolicy;
   if (p === undefined) return 'all-unauthenticated';
   return (INBOUND_POLICIES.includes(p) ? p : 'deny') as DefaultInboundPolicy;
 }

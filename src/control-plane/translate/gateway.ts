@@ -19,7 +19,8 @@ import type {
 } from '../../protocol/proxy-config/index.js';
 import { credentialFor } from './credentials.js';
 import { hostMatches, selects, type MeshSnapshot, type MeshWorkload } from './model.js';
-import { convertHttpRoute, destinationCluster, namesGateway, type TranslationNote } from './routes.js';
+import { convertHttpRoute, namesGateway, type TranslationNote } from './routes.js';
+import { destinationCluster } from './splits.js';
 
 /** How a gateway proxy is reached: the address it binds and where each Gateway port is served locally. */
 export interface RouterSettings {

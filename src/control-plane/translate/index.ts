@@ -35,6 +35,7 @@ import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
 import { gatewayConfig } from './gateway.js';
 import { limitGatewayListeners, rateLimitsFor } from './linkerd-rate-limit.js';
+import { serverProtocols } from './linkerd-authorization.js';
 
 export * from './model.js';
 export { servicesSelecting } from './selecting.js';
@@ -264,6 +265,8 @@ export function proxyConfigParts(
   // target port on this workload (a port without one: the workload's app port).
   const authz = workloadAuthz(snapshot, workload);
   const limits = rateLimitsFor(snapshot, workload);
+  // A Linkerd Server's proxyProtocol decides its port's inbound protocol over the service port's.
+  const declared = serverProtocols(snapshot, workload);
   const inboundChains: FilterChainConfig[] = [];
   const seen = new Map<number, { port: ServicePort; service: MeshService }>();
   for (const service of servicesSelecting(snapshot.services, workload)) {
@@ -274,7 +277,8 @@ export function proxyConfigParts(
   }
   for (const [target, { port: p, service }] of [...seen].sort((a, b) => a[0] - b[0])) {
     const name = clusterName.inbound(target);
-    const upstream = protocolOf(p) === 'http2' || protocolOf(p) === 'grpc' ? 'http2' : 'auto';
+    const protocol = declared.get(target) ?? chainProtocol(p);
+    const upstream = protocol === 'http2' ? 'http2' : 'auto';
     clusters.push({
       name,
       type: 'static',
@@ -284,7 +288,6 @@ export function proxyConfigParts(
       tls: 'disable',
     });
     const tls = inboundTlsMode(snapshot, workload, target);
-    const protocol = chainProtocol(p);
     if (protocol !== 'tcp')
       routes.push({
         name,

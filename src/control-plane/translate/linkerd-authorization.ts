@@ -176,6 +176,43 @@ export function linkerdPolicies(
   return out;
 }
 
+/** A Server's proxyProtocol as the inbound chain protocol of its port. */
+const CHAIN_PROTOCOL: Readonly<Record<string, 'auto' | 'http1' | 'http2' | 'tcp'>> = {
+  unknown: 'auto',
+  'HTTP/1': 'http1',
+  'HTTP/2': 'http2',
+  gRPC: 'http2',
+  // No HTTP parsing: bytes pass as they are, and only L4 authorization applies (Istio's TCP semantics).
+  opaque: 'tcp',
+  // The app's own TLS: the sidecar cannot read inside it, so it never tries.
+  TLS: 'tcp',
+};
+
+/**
+ * The inbound protocol each Linkerd Server selecting `workload` declares for its port
+ * (`proxyProtocol`, as Linkerd: protocol discovery for inbound connections), by container port.
+ * Ports where Servers disagree are left out (detection stays on), as Linkerd refuses such Servers.
+ */
+export function serverProtocols(
+  snapshot: MeshSnapshot,
+  workload: MeshWorkload,
+): ReadonlyMap<number, 'auto' | 'http1' | 'http2' | 'tcp'> {
+  const out = new Map<number, 'auto' | 'http1' | 'http2' | 'tcp'>();
+  const conflicting = new Set<number>();
+  for (const r of snapshot.resources) {
+    if (!linkerd(r, 'Server') || (r.metadata.namespace ?? 'default') !== workload.namespace) continue;
+    const s = r as unknown as Obj;
+    if (!labelSelectorMatches(s.spec.podSelector as Selector | undefined, workload.labels)) continue;
+    const port = serverPort(s.spec.port as number | string, snapshot, workload);
+    const protocol = CHAIN_PROTOCOL[(s.spec.proxyProtocol as string | undefined) ?? 'unknown'];
+    if (port === undefined || protocol === undefined) continue;
+    if (out.has(port) && out.get(port) !== protocol) conflicting.add(port);
+    out.set(port, protocol);
+  }
+  for (const p of conflicting) out.delete(p);
+  return out;
+}
+
 /** The container port of a Server: a number, or a name resolved through the services' port names. */
 export function serverPort(port: number | string, snapshot: MeshSnapshot, workload: MeshWorkload): number | undefined {
   if (typeof port === 'number') return port;

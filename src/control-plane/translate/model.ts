@@ -35,6 +35,8 @@ export interface MeshSnapshot {
   readonly resources: readonly MeshResource[];
   /** JSON Web Key Sets the control plane fetched, by jwksUri (RequestAuthentication keys pushed inline) */
   readonly jwks?: ReadonlyMap<string, string>;
+  /** Linkerd's install-wide default inbound policy; a workload's (pod or namespace annotation) wins */
+  readonly defaultInboundPolicy?: string | undefined;
 }
 
 /** The protocol of a service port; absent: detected. */

@@ -1,21 +1,20 @@
 /**
  * The routes of one service port, from (in this order of precedence) a VirtualService, an SMI
- * TrafficSplit, a Linkerd ServiceProfile, or the default route to the service. Istio fields map
+ * TrafficSplit, a Linkerd ServiceProfile (routes, dstOverrides), or the default route to the service. Istio fields map
  * one to one onto the proxy's route format; Linkerd's retry budget becomes the route's budget.
  */
 import {
   exportedTo,
   parseDuration,
-  parseQuantity,
   type HTTPRoute,
   type ResponseMatch,
   type ServiceProfile,
-  type TrafficSplit,
   type VirtualService,
 } from '../../config/index.js';
 import type { HeaderMatchConfig, RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/index.js';
 import { subsetClusterName } from './clusters.js';
 import { compact } from './destination-rules.js';
+import { defaultDestinations, destinationCluster } from './splits.js';
 import {
   clusterName,
   resolveHost,
@@ -78,21 +77,6 @@ export function virtualServiceFor(
     .find((vs) =>
       (vs.spec.hosts ?? []).some((h) => resolveHost(h, vs.metadata.namespace ?? 'default', snapshot.services) === fqdn),
     );
-}
-
-/** The cluster for a destination host (as written in a resource of `namespace`), port and subset (`fallbackPort` when the service has several ports and none is named). */
-export function destinationCluster(
-  snapshot: MeshSnapshot,
-  host: string,
-  namespace: string,
-  port: number | undefined,
-  subset: string | undefined,
-  fallbackPort: number,
-): string {
-  const fqdn = resolveHost(host, namespace, snapshot.services);
-  const service = snapshot.services.find((s) => serviceFqdn(s) === fqdn);
-  const p = port ?? (service && service.ports.length === 1 ? service.ports[0]!.port : fallbackPort);
-  return subset ? subsetClusterName(p, subset, fqdn) : clusterName.outbound(p, fqdn);
 }
 
 function headerMatches(
@@ -289,31 +273,6 @@ export function defaultRetries(): NonNullable<RouteSpec['retries']> {
   return { attempts: 2, retryOn: DEFAULT_RETRY_ON, retriableStatusCodes: [503] };
 }
 
-/** The default destination of a service port: an SMI TrafficSplit's backends, or the service itself. */
-function defaultDestinations(
-  snapshot: MeshSnapshot,
-  service: MeshService,
-  port: ServicePort,
-): NonNullable<RouteSpec['route']> {
-  const split = snapshot.resources.find(
-    (r): r is TrafficSplit =>
-      r.kind === 'TrafficSplit' &&
-      r.metadata.namespace === service.namespace &&
-      resolveHost(r.spec.service, service.namespace, snapshot.services) === serviceFqdn(service),
-  );
-  if (split) {
-    const weights = split.spec.backends.map((b) => parseQuantity(b.weight));
-    // v1alpha1 weights are quantities (500m); proxy weights are integers: scale, keep ratios.
-    const scale = weights.some((w) => !Number.isInteger(w)) ? 1000 : 1;
-    const dests = split.spec.backends.map((b, i) => ({
-      cluster: destinationCluster(snapshot, b.service, service.namespace, port.port, undefined, port.port),
-      weight: Math.round((weights[i] ?? 0) * scale),
-    }));
-    if (dests.some((d) => d.weight > 0)) return dests;
-  }
-  return [{ cluster: clusterName.outbound(port.port, serviceFqdn(service)), weight: 100 }];
-}
-
 /** Whether a Linkerd response condition matches `status`. */
 function responseMatches(m: ResponseMatch, status: number): boolean {
   if (m.all && !m.all.every((x) => responseMatches(x, status))) return false;
@@ -414,10 +373,10 @@ export function routesFor(
       .filter((r): r is RouteSpec => r !== undefined);
     if (routes.length > 0) return routes;
   }
-  const dests = defaultDestinations(snapshot, service, port);
   const sp = snapshot.resources.find(
     (r): r is ServiceProfile => r.kind === 'ServiceProfile' && r.metadata.name === fqdn,
   );
+  const dests = defaultDestinations(snapshot, service, port, sp);
   if (sp) return serviceProfileRoutes(sp, dests, notes);
   return [{ name: 'default', route: dests, retries: defaultRetries() }];
 }

@@ -73,12 +73,20 @@ export interface ResourceMessage {
   resource: Buffer;
 }
 
+/** A token the proxy met whose `kid` its keys of that issuer lack (mesh.proto UnknownJwtKey). */
+export interface UnknownJwtKeyMessage {
+  issuer: string;
+  kid: string;
+}
+
 export interface DeltaDiscoveryRequest {
   node?: NodeMessage | null;
   type_url: string;
   initial_resource_versions: Record<string, string>;
   response_nonce: string;
   error_detail?: StatusMessage | null;
+  /** a hint only (see mesh.proto): the request means nothing else */
+  unknown_jwt_keys?: UnknownJwtKeyMessage[];
 }
 
 export interface DeltaDiscoveryResponse {

@@ -8,6 +8,7 @@
  * run by the proxy over loopback, as the injector rewrote them) and `/stats/prometheus`.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   createServer,
   request as httpRequest,
@@ -17,7 +18,13 @@ import {
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, isIP } from 'node:net';
-import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE, ProxyEnv, ProxyPorts } from '../../protocol/well-known.js';
+import {
+  ADMIN_TOKEN_FILE,
+  CONTROL_PLANE_SERVICE,
+  MESH_NAMESPACE,
+  ProxyEnv,
+  ProxyPorts,
+} from '../../protocol/well-known.js';
 import { PROXY_CONFIG_API_VERSION } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
 import { captureOriginalDestinationResolver } from '../capture/resolver.js';
@@ -41,6 +48,12 @@ export interface PodEnvironment {
   serverName?: string;
   tokenPath: string;
   caRootPath: string;
+  /**
+   * The identity volume (`MESH_CERTS_DIR`, memory-backed, the proxy's own): the admin token is written
+   * there 0600, for `meshctl proxy request` run in this container through pods/exec. Injected sidecars
+   * and install's gateways set it; unset (a hand-written pod): the token stays in the process.
+   */
+  certsDir?: string;
   probers: Record<string, Prober>;
   /** A gateway pod's proxy (MESH_PROXY_MODE=router): no app, no capture; it serves its Gateways' ports. */
   router: boolean;
@@ -88,6 +101,7 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
     ...(isIP(host) ? { serverName: `${CONTROL_PLANE_SERVICE}.${MESH_NAMESPACE}.svc` } : {}),
     tokenPath: need(ProxyEnv.tokenPath),
     caRootPath: need(ProxyEnv.caRootPath),
+    ...(env[ProxyEnv.certsDir] ? { certsDir: env[ProxyEnv.certsDir] } : {}),
     probers,
     router: env[ProxyEnv.proxyMode] === 'router',
   };
@@ -183,6 +197,7 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
         accessLog: o.accessLog,
         log,
         ...(o.onQuit ? { onQuit: o.onQuit } : {}),
+        ...(pod.certsDir ? { adminTokenFile: join(pod.certsDir, ADMIN_TOKEN_FILE) } : {}),
         guardProcess: true,
       },
     );

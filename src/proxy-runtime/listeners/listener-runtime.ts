@@ -9,6 +9,7 @@ import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { RouteTable } from '../http/route/route-table.js';
 import { ServerTlsTerminator, serverNameMatches } from '../tls/server-tls.js';
 import { ListenerAuthz } from '../http/authz/authz-layer.js';
+import type { JwtKeyMiss } from '../http/authz/jwt.js';
 import { limiterFor, type LocalRateLimiter } from '../http/ratelimit/token-bucket.js';
 import { performance } from 'node:perf_hooks';
 
@@ -42,13 +43,14 @@ export class ListenerRuntime {
     readonly cfg: ListenerConfig,
     routes: ReadonlyMap<string, RouteTable>,
     clusters: ReadonlyMap<string, ClusterRuntime>,
+    keyMiss?: JwtKeyMiss,
   ) {
     this.name = cfg.name;
     this.direction = cfg.direction;
     this.mode = cfg.mode ?? 'explicit';
     this.detectTimeoutMs = durationMs(cfg.detectTimeout, 5_000);
     this.tcpIdleTimeoutMs = durationMs(cfg.tcpIdleTimeout, 3_600_000);
-    this.authz = cfg.authz ? new ListenerAuthz(cfg.authz, `listeners[${cfg.name}].authz`) : undefined;
+    this.authz = cfg.authz ? new ListenerAuthz(cfg.authz, `listeners[${cfg.name}].authz`, keyMiss) : undefined;
     this.chains = cfg.chains.map((c, i) => ({
       name: c.name ?? `${cfg.name}/${i}`,
       cfg: c,

@@ -287,13 +287,15 @@ export class ListenerHandle {
     };
     const alpn = tls.alpnProtocol;
     const s = tls as unknown as Socket;
-    if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
-    if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
-    if (alpn === MESH_ALPN_TCP) {
+    // An opaque chain (a TCP service port, a Linkerd Server with proxyProtocol opaque or TLS) is
+    // never read as HTTP, whatever the peer sidecar negotiated: its bytes pass to the app as they are.
+    if (chain.protocol === 'tcp' || alpn === MESH_ALPN_TCP) {
       if (chain.tcpCluster) return this.proxyTcpAuthorized(inner, s, chain.tcpCluster);
       tls.destroy();
       return;
     }
+    if (alpn === 'h2') return this.ingress.acceptH2(s, inner);
+    if (alpn === 'http/1.1') return this.ingress.acceptH1(s, inner);
     this.dispatch(s, inner, lr, chain, true);
   }
 }

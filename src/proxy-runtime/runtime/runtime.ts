@@ -10,6 +10,7 @@ import { ClusterRuntime } from '../clusters/cluster.js';
 import type { ClusterStateRegistry } from '../clusters/state.js';
 import { RouteTable } from '../http/route/route-table.js';
 import { ListenerRuntime } from '../listeners/listener-runtime.js';
+import type { JwtKeyMiss } from '../http/authz/jwt.js';
 
 /** Who this proxy is (telemetry labels, sourceLabels matching). */
 export interface NodeInfo {
@@ -38,6 +39,7 @@ export class Runtime {
     readonly config: ProxyConfig,
     readonly node: NodeInfo,
     state: ClusterStateRegistry,
+    keyMiss?: JwtKeyMiss,
   ) {
     this.version = config.version ?? 'unversioned';
     this.drainPeriodMs = durationMs(config.drainPeriod, 5_000);
@@ -53,7 +55,7 @@ export class Runtime {
     for (const r of config.routes ?? []) tables.set(r.name, new RouteTable(r, deps));
     this.routeTables = tables;
     const listeners = new Map<string, ListenerRuntime>();
-    for (const l of config.listeners) listeners.set(l.name, new ListenerRuntime(l, tables, clusters));
+    for (const l of config.listeners) listeners.set(l.name, new ListenerRuntime(l, tables, clusters, keyMiss));
     this.listeners = listeners;
     this.peerMetadata = encodePeerMetadata(node);
   }

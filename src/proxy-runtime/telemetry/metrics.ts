@@ -31,6 +31,13 @@ export const ISTIO_LABELS = [
   'connection_security_policy',
 ] as const;
 
+/**
+ * The labels of the HTTP series: Istio's, then `route`, the name of the route that matched (Linkerd's
+ * `rt_route`; Istio adds such a dimension through Telemetry): `sum by (route)` gives per-route rates
+ * as `linkerd viz routes` shows them. Last, so Istio's dashboards and queries read the same.
+ */
+export const HTTP_LABELS = [...ISTIO_LABELS, 'route'] as const;
+
 /** Istio's TCP labels (no request/response labels). */
 export const ISTIO_TCP_LABELS = ISTIO_LABELS.filter(
   (l) => !['request_protocol', 'response_code', 'grpc_response_status'].includes(l),
@@ -40,7 +47,7 @@ export const ISTIO_TCP_LABELS = ISTIO_LABELS.filter(
 export class ProxyMetrics {
   readonly registry = new MetricRegistry();
   /** The Istio HTTP and TCP series (kept outside the registry for speed; rendered at scrape). */
-  readonly series = new IstioSeriesSet(ISTIO_LABELS, ISTIO_TCP_LABELS);
+  readonly series = new IstioSeriesSet(HTTP_LABELS, ISTIO_TCP_LABELS);
   /** Downstream connections open now. */
   readonly downstreamConnections = this.registry.gauge(
     'meshctl_proxy_downstream_connections',

@@ -118,6 +118,7 @@ interface LastSeries {
   /** the metric plans' generation and the tag expressions' values the series was found under */
   generation: number;
   values: string;
+  route: string;
   series: HttpSeries;
 }
 
@@ -233,6 +234,9 @@ export class Telemetry {
       values = exprs.map((e) => e(attrs));
       valuesKey = values.join('\u0001');
     }
+    // The matched route's name (a ServiceProfile route, a VirtualService http[].name): per-route
+    // series, as Linkerd's rt_route; '' when no route matched.
+    const route = ex.route?.name ?? '';
     const last = this.lastSeries.get(ex.conn);
     let found: HttpSeries;
     if (
@@ -247,12 +251,13 @@ export class Telemetry {
       last.peerMetadata === peerMetadata &&
       last.authority === authority &&
       last.generation === series.generation &&
-      last.values === valuesKey
+      last.values === valuesKey &&
+      last.route === route
     ) {
       found = last.series;
     } else {
       // Everything the labels derive from, as one cheap key: labels are built once per combination.
-      const key = `${series.generation}|${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}|${valuesKey}`;
+      const key = `${series.generation}|${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}|${route}|${valuesKey}`;
       found = series.http(
         key,
         side,
@@ -272,6 +277,7 @@ export class Telemetry {
           labels.response_code = String(status);
           labels.grpc_response_status = grpcStatus ?? '';
           labels.response_flags = flags;
+          labels.route = route;
           return labels;
         },
         values,
@@ -286,6 +292,7 @@ export class Telemetry {
         grpc,
         grpcStatus,
         peerMetadata,
+        route,
         generation: series.generation,
         values: valuesKey,
         series: found,

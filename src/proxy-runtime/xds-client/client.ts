@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { loadMeshProto, type MeshProto } from '../../protocol/stream/grpc.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
+import { TypeUrl, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from '../../protocol/stream/messages.js';
 import { CONTROL_PLANE_SERVICE, MESH_NAMESPACE } from '../../protocol/well-known.js';
 import { MAX_STREAM_MESSAGE_BYTES } from '../../config/limits.js';
 
@@ -82,6 +82,15 @@ type DeltaCall = ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryRespons
 /** Exponential from 250 ms, at most 5 s, each delay jittered ±20% so proxies do not reconnect in step. */
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
 const INVALID_ARGUMENT = 3;
+/** The unknown-key hints of one issuer: when the last went out, and one held back. */
+interface KeyHint {
+  sentAt: number;
+  pendingKid: string | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Shortest time between two unknown-key hints for one issuer. */
+const KEY_HINT_GAP_MS = 1_000;
 
 /** A reconnecting ADS client. */
 export class XdsClient extends EventEmitter {
@@ -120,8 +129,58 @@ export class XdsClient extends EventEmitter {
     return Object.fromEntries([...this.types].map(([k, v]) => [k, { ...v }]));
   }
 
+  /**
+   * Tells the control plane that a token of `issuer` names a `kid` its keys lack, so it fetches
+   * the issuer's keys again (mesh.proto UnknownJwtKey). At most one hint per issuer a second
+   * goes out, however many such tokens arrive: one inside that second is held and sent when it is
+   * up (the latest kid), so a rotation is never missed for being reported just after another.
+   * Without a stream the hint is dropped (the control plane's 20-minute refresh still comes).
+   */
+  reportUnknownJwtKey(issuer: string, kid: string): void {
+    if (!this.call || !this.connectedNow) return;
+    const h = this.hinted.get(issuer);
+    const now = Date.now();
+    if (h && now - h.sentAt < KEY_HINT_GAP_MS) {
+      h.pendingKid = kid;
+      h.timer ??= setTimeout(
+        () => {
+          h.timer = undefined;
+          if (h.pendingKid === undefined) return;
+          const pending = h.pendingKid;
+          h.pendingKid = undefined;
+          this.sendKeyHint(issuer, pending, h);
+        },
+        KEY_HINT_GAP_MS - (now - h.sentAt),
+      ).unref();
+      return;
+    }
+    if (!h && this.hinted.size >= 256) {
+      for (const old of this.hinted.values()) if (old.timer) clearTimeout(old.timer);
+      this.hinted.clear();
+    }
+    this.sendKeyHint(issuer, kid, h ?? { sentAt: 0, pendingKid: undefined, timer: undefined });
+  }
+
+  private sendKeyHint(issuer: string, kid: string, h: KeyHint): void {
+    const call = this.call;
+    if (!call || !this.connectedNow || this.closed) return;
+    h.sentAt = Date.now();
+    this.hinted.set(issuer, h);
+    call.write({
+      node: null,
+      type_url: TypeUrl.listeners,
+      initial_resource_versions: {},
+      response_nonce: '',
+      error_detail: null,
+      unknown_jwt_keys: [{ issuer, kid }],
+    });
+  }
+
+  private readonly hinted = new Map<string, KeyHint>();
+
   close(): void {
     this.closed = true;
+    for (const h of this.hinted.values()) if (h.timer) clearTimeout(h.timer);
     if (this.timer) clearTimeout(this.timer);
     this.teardown();
   }

@@ -23,6 +23,8 @@ import type { ApplyResult } from './client.js';
 export interface ConfigTarget {
   /** `source` 'stream': the proxy records the hash of what the control plane sent (proxy-status DIVERGED) */
   applyConfig(config: unknown, source?: 'stream'): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** Set by the config stream: told when a JWT names a key its issuer's keys lack (the Proxy has it). */
+  jwtKeyMiss?: ((issuer: string, kid: string) => void) | undefined;
 }
 
 /** The parts of the config the stream does not carry (node, identity files, admin, telemetry). */

@@ -84,5 +84,7 @@ export async function startSidecarStream(opts: {
     ...(opts.log ? { log: opts.log } : {}),
   });
   await client.start();
+  // Tokens signed with a key the proxy lacks: the control plane fetches that issuer's keys again.
+  opts.proxy.jwtKeyMiss = (issuer, kid) => client.reportUnknownJwtKey(issuer, kid);
   return { client, composer, close: () => client.close() };
 }

@@ -22,6 +22,18 @@ describe('authorization analyzers', () => {
     expect(f[0]!.field).toBe('spec.rules[0].from[0].source.principals[0]');
   });
 
+  it('MESH0002: a CUSTOM policy is named as not implemented (it fails closed), on its action and its provider', () => {
+    const f = analyzeTexts({
+      'ap.yaml': ap(
+        'ext',
+        'shop',
+        '  action: CUSTOM\n  provider: {name: ext-authz}\n  rules:\n  - to: [{operation: {paths: ["/admin*"]}}]\n',
+      ),
+    });
+    expect(f.map((x) => `${x.type.code} ${x.field}`)).toEqual(['MESH0002 spec.action', 'MESH0002 spec.provider']);
+    expect(formatFinding(f[0]!)).toContain('denied (fail closed');
+  });
+
   it('MESH0306: requestPrincipals or request.auth.* without a RequestAuthentication for the workloads', () => {
     const rule =
       '  selector: {matchLabels: {app: api}}\n  rules:\n  - from: [{source: {requestPrincipals: ["*"]}}]\n  - when: [{key: "request.auth.claims[group]", values: [admin]}]\n';

@@ -127,24 +127,40 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** How to enter a container for an exec: its user, environment and working directory. */
+export interface ExecIdentity {
+  uid: number;
+  gid: number;
+  env: Record<string, string>;
+  workingDir: string;
+}
+
+/**
+ * Starts argv in a running container's namespaces (network, mount, UTS) as its user, with its
+ * environment, in a process group of its own (so a kill reaches what it started); stdio piped.
+ */
+export function spawnInContainer(pid: number, argv: string[], who: ExecIdentity): ChildProcess {
+  const args = ['-t', String(pid), '-n', '-m', '-u', `--wd=${who.workingDir}`];
+  if (who.uid !== 0 || who.gid !== 0) args.push('-S', String(who.uid), '-G', String(who.gid));
+  return spawn('nsenter', [...args, '--', ...argv], {
+    env: who.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+}
+
 /** Runs argv in a running container's namespaces (network, mount, UTS) as `uid`/`gid`, like `kubectl exec`. */
 export function execInContainer(
   pid: number,
   argv: string[],
-  opts: { uid: number; gid: number; env: Record<string, string>; workingDir: string; timeoutMs: number },
+  opts: ExecIdentity & { timeoutMs: number },
 ): Promise<ExecResult> {
   return new Promise((resolveExec) => {
-    const args = ['-t', String(pid), '-n', '-m', '-u', `--wd=${opts.workingDir}`];
-    if (opts.uid !== 0 || opts.gid !== 0) args.push('-S', String(opts.uid), '-G', String(opts.gid));
-    const child = spawn('nsenter', [...args, '--', ...argv], {
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const child = spawnInContainer(pid, argv, opts);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       stderr += `\ncommand timed out after ${opts.timeoutMs}ms`;
       if (child.pid) signalContainer(child.pid, 'SIGKILL');

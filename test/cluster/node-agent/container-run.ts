@@ -8,6 +8,7 @@ import type { V1Container, V1ContainerState, V1ContainerStatus, V1Pod } from '@k
 import { kubeTime, type AgentContext } from './agent-context.js';
 import {
   execInContainer,
+  spawnInContainer,
   signalContainer,
   startContainerProcess,
   type ExecResult,
@@ -122,6 +123,21 @@ export class ContainerRun {
       env: this.env,
       workingDir: this.workingDir,
       timeoutMs,
+    });
+  }
+
+  /**
+   * Starts argv in this container for the kubelet API's exec (streamed, no timeout: the caller ends
+   * it), as a runtime would: its user, environment and working directory, and the image's paths
+   * (`node`, `/opt/meshctl/...`) resolved through the image table. Undefined when not running.
+   */
+  startExec(argv: string[]): ChildProcess | undefined {
+    if (this.pid === undefined || !this.running || !this.image) return undefined;
+    return spawnInContainer(this.pid, argv.map(this.image.translate), {
+      uid: this.uid,
+      gid: this.gid,
+      env: this.env,
+      workingDir: this.workingDir,
     });
   }
 

@@ -1,7 +1,7 @@
 /**
- * The part of the kubelet's HTTPS API the API server proxies for `kubectl logs`: /containerLogs with
- * follow, previous, tailLines and limitBytes. exec, attach and port-forward answer 501 (tests use
- * TestCluster.execInContainer, which enters the container's namespaces directly).
+ * The part of the kubelet's HTTPS API the API server proxies: /containerLogs with follow, previous,
+ * tailLines and limitBytes (`kubectl logs`), and exec over WebSocket (exec-server.ts: pods/exec with
+ * `v4.channel.k8s.io`). attach and port-forward answer 501.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { ContainerRun } from './container-run.js';
 import type { PodWorker } from './pod-worker.js';
+import { execUpgradeHandler } from './exec-server.js';
 
 /** Finds a running pod's worker by namespace and name. */
 export type WorkerLookup = (namespace: string, name: string) => PodWorker | undefined;
@@ -51,6 +52,7 @@ export async function startKubeletServer(
   host: string,
   tls: { cert: string; key: string },
   lookup: WorkerLookup,
+  log: (line: string) => void = () => undefined,
 ): Promise<Server> {
   const server = createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://kubelet');
@@ -60,7 +62,9 @@ export async function startKubeletServer(
       return send(
         res,
         501,
-        `${parts[0] ?? '/'} is not supported by the meshctl test node agent (only containerLogs is)`,
+        parts[0] === 'exec'
+          ? 'exec is served as a WebSocket upgrade only (v4.channel.k8s.io)'
+          : `${parts[0] ?? '/'} is not supported by the meshctl test node agent (only containerLogs and exec are)`,
       );
     const [, namespace = '', name = '', containerName] = parts;
     const worker = lookup(namespace, name);
@@ -91,6 +95,7 @@ export async function startKubeletServer(
       follow(res, file, statSync(file).size, run, run.restartCount);
     else res.end();
   });
+  server.on('upgrade', execUpgradeHandler(lookup, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, resolve);

@@ -161,8 +161,11 @@ const ctx: AgentContext = {
 };
 
 const workers = new Map<string, PodWorker>();
-const kubeletServer = await startKubeletServer(hostIP, config.kubeletTls, (namespace, name) =>
-  [...workers.values()].find((w) => w.namespace === namespace && w.name === name),
+const kubeletServer = await startKubeletServer(
+  hostIP,
+  config.kubeletTls,
+  (namespace, name) => [...workers.values()].find((w) => w.namespace === namespace && w.name === name),
+  log,
 );
 const kubeletPort = (kubeletServer.address() as import('node:net').AddressInfo).port;
 

@@ -80,6 +80,62 @@ describe('JwksCache', () => {
     expect(cache.get(uri)).toBeUndefined();
   });
 
+  it('an unknown kid from a sidecar fetches the issuer keys again, without waiting for the 20-minute refresh', async () => {
+    const answer = { status: 200, body: KEYS_A };
+    const iss = await issuer(answer);
+    const changes: string[] = [];
+    const uri = 'https://issuer.test/jwks.json';
+    const cache = new JwksCache({
+      ca: iss.ca,
+      connectTo: { 'issuer.test:443': `127.0.0.1:${iss.port}` },
+      unknownKidMinIntervalMs: 0,
+      onChange: (u) => changes.push(u),
+      log: () => undefined,
+    });
+    cleanup.push(() => cache.close());
+    cache.track([{ uri, timeoutMs: 2000, issuers: ['https://issuer.test'] }]);
+    await until('first keys', () => changes.length === 1);
+    // Known kid (the sidecar is only behind a push), another issuer: nothing to fetch.
+    expect(cache.unknownKey('https://issuer.test', 'a')).toBe(0);
+    expect(cache.unknownKey('https://other.test', 'b')).toBe(0);
+    expect(iss.hits()).toBe(1);
+    answer.body = KEYS_B;
+    expect(cache.unknownKey('https://issuer.test', 'b')).toBe(1);
+    // More tokens with that kid while the fetch is on its way add nothing.
+    for (let i = 0; i < 20; i++) expect(cache.unknownKey('https://issuer.test', 'b')).toBe(0);
+    await until('rotated keys', () => changes.length === 2);
+    expect(cache.get(uri)).toBe(JSON.stringify(JSON.parse(KEYS_B)));
+    expect(iss.hits()).toBe(2);
+    // The issuer down: a hint fetches, fails, and the last good keys stay.
+    answer.status = 503;
+    expect(cache.unknownKey('https://issuer.test', 'c')).toBe(1);
+    await until('the failed fetch', () => cache.status()[0]!.lastError === 'HTTP 503');
+    expect(cache.get(uri)).toBe(JSON.stringify(JSON.parse(KEYS_B)));
+    expect(changes).toHaveLength(2);
+  });
+
+  it('at most one fetch a minute per URI for unknown kids: a hint inside the minute is kept for when it is up', async () => {
+    const iss = await issuer({ status: 200, body: KEYS_A });
+    const logs: string[] = [];
+    const uri = 'https://issuer.test/jwks.json';
+    const cache = new JwksCache({
+      ca: iss.ca,
+      connectTo: { 'issuer.test:443': `127.0.0.1:${iss.port}` },
+      onChange: () => undefined,
+      log: (l) => logs.push(l),
+    });
+    cleanup.push(() => cache.close());
+    cache.track([{ uri, timeoutMs: 2000, issuers: ['https://issuer.test'] }]);
+    await until('first keys', () => cache.get(uri) !== undefined);
+    // A flood of made-up kids right after a fetch: one fetch scheduled for when the minute is up, none now.
+    expect(cache.unknownKey('https://issuer.test', 'made-up-0')).toBe(1);
+    for (let i = 1; i < 100; i++) expect(cache.unknownKey('https://issuer.test', `made-up-${i}`)).toBe(0);
+    expect(iss.hits()).toBe(1);
+    expect(logs.filter((l) => l.includes('made-up'))).toEqual([
+      expect.stringMatching(/kid "made-up-0" .*; fetching in (59|60)s$/),
+    ]);
+  });
+
   it('refuses what is not a key set, a certificate for another name, and a non-http URL', async () => {
     const notJwks = await issuer({ status: 200, body: '{"keys": "nope"}' });
     const to = { 'issuer.test:443': `127.0.0.1:${notJwks.port}` };

@@ -41,7 +41,18 @@ describe('workloadAuthz', () => {
       ap('prod', 'ext', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] }),
       ap('prod', 'linkerd', { targetRef: { kind: 'Server', name: 'x' } }, 'policy.linkerd.io/v1alpha1'),
     ]);
-    expect(workloadAuthz(s, wl('prod', { app: 'a' }))?.policies?.map((p) => p.name)).toEqual([
+    // CUSTOM has no external authorizer here: it fails closed, a DENY of its rules, evaluated first.
+    expect(workloadAuthz(s, wl('prod', { app: 'a' }))?.policies?.map((p) => `${p.action} ${p.name}`)).toEqual([
+      'DENY ns[prod]-policy[ext]',
+      'DENY ns[mesh-system]-policy[mesh-wide]',
+      'ALLOW ns[mesh-system]-policy[root-selector]',
+      'ALLOW ns[prod]-policy[ns-wide]',
+    ]);
+    expect(
+      workloadAuthz(s, wl('prod', { app: 'a' }))
+        ?.policies?.map((p) => p.name)
+        .slice(1),
+    ).toEqual([
       'ns[mesh-system]-policy[mesh-wide]',
       'ns[mesh-system]-policy[root-selector]',
       'ns[prod]-policy[ns-wide]',

@@ -5,6 +5,8 @@
  * server selectors, NetworkAuthentication, identityRefs to a Namespace, ports by name, defaults.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_INBOUND_POLICIES } from '../../../src/protocol/well-known.js';
+import { ACCESS_POLICIES } from '../../../src/config/kinds/linkerd-policy.js';
 import {
   linkerdPolicies,
   linkerdIdentityPrincipal,
@@ -217,6 +219,47 @@ describe('linkerdPolicies', () => {
       false,
     );
     expect(engine({ ...w, defaultInboundPolicy: undefined }).decide(facts()).allowed).toBe(true);
+  });
+
+  it("the pod's annotation wins over its namespace's, which wins over the install-wide default (proxy.defaultInboundPolicy)", () => {
+    const pod = (annotations?: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'emoji-1',
+        namespace: 'emojivoto',
+        labels: { app: 'emoji-svc' },
+        ...(annotations ? { annotations } : {}),
+      },
+      spec: { serviceAccountName: 'emoji', containers: [{ name: 'app', ports: [{ containerPort: 8080 }] }] },
+      status: { podIP: '10.0.0.5', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    const own = { 'config.linkerd.io/default-inbound-policy': 'all-unauthenticated' };
+    expect(workloadFromPod(pod(own), undefined, 'deny')!.defaultInboundPolicy).toBe('all-unauthenticated');
+    expect(workloadFromPod(pod(), undefined, 'deny')!.defaultInboundPolicy).toBe('deny');
+    expect(workloadFromPod(pod())!.defaultInboundPolicy).toBeUndefined();
+    const facts = {
+      principal: web.principal,
+      sourceIp: '10.1.0.7',
+      remoteIp: '10.1.0.7',
+      destinationIp: '10.0.0.5',
+      destinationPort: 9999,
+      sni: undefined,
+      http: undefined,
+    };
+    const allowed = (w: MeshWorkload, installDefault?: string) =>
+      new AuthzPolicies(
+        workloadAuthz({ ...snap([]), ...(installDefault ? { defaultInboundPolicy: installDefault } : {}) }, w)
+          ?.policies ?? [],
+      ).decide(facts).allowed;
+    expect(allowed(workloadFromPod(pod())!, 'deny')).toBe(false);
+    expect(allowed(workloadFromPod(pod(own))!, 'deny')).toBe(true);
+    expect(allowed(workloadFromPod(pod(), undefined, 'all-authenticated')!, 'deny')).toBe(true);
+    expect(allowed(workloadFromPod(pod())!)).toBe(true);
+  });
+
+  it('the default inbound policies are the values a Server accessPolicy takes (two lists: config may not import protocol)', () => {
+    expect([...DEFAULT_INBOUND_POLICIES].sort()).toEqual([...ACCESS_POLICIES].sort());
   });
 
   it('Linkerd identities are the mesh principals', () => {

@@ -80,6 +80,10 @@ export interface RunOptions {
   outboundPort?: number;
   /** The sidecar's inbound port; default: chosen free. */
   proxyPort?: number;
+  /** Pod-style annotations (`meshctl run --annotations`). */
+  annotations?: Record<string, string>;
+  /** The port of an app the test started itself (no HTTP app is started; `received` stays empty). */
+  appPort?: number;
 }
 
 /** The DestinationRule with subsets v1/v2 of `reviews`, as in the seed. */
@@ -130,7 +134,13 @@ export class LocalMeshForTest {
   ) {}
 
   static async start(
-    opts: { certTtlSeconds?: number; jwks?: JwksFetchOptions; log?: (line: string) => void } = {},
+    opts: {
+      certTtlSeconds?: number;
+      jwks?: JwksFetchOptions;
+      log?: (line: string) => void;
+      /** Linkerd's install-wide default inbound policy (`--set proxy.defaultInboundPolicy=...`). */
+      defaultInboundPolicy?: string;
+    } = {},
   ): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
     const cp = await startControlPlane({
@@ -141,6 +151,7 @@ export class LocalMeshForTest {
       log: opts.log ?? (() => undefined),
       ...(opts.certTtlSeconds ? { certTtlSeconds: opts.certTtlSeconds } : {}),
       ...(opts.jwks ? { jwks: opts.jwks } : {}),
+      ...(opts.defaultInboundPolicy ? { defaultInboundPolicy: opts.defaultInboundPolicy } : {}),
     });
     return new LocalMeshForTest(home, cp, new LocalPlatform(home));
   }
@@ -151,7 +162,8 @@ export class LocalMeshForTest {
     let appPort = await freePort();
     const received: AppRequest[] = [];
     const services = [...(opts.service ? [opts.service] : []), ...(opts.alsoServes ?? [])];
-    if (services.length > 0) {
+    if (services.length > 0 && opts.appPort !== undefined) appPort = opts.appPort;
+    else if (services.length > 0) {
       const handler: AppHandler = opts.handler ?? ((_req, res) => res.end(`${name} ${labels.version ?? ''}`));
       app = createServer((req, res) => {
         const seen = received.length;
@@ -175,6 +187,7 @@ export class LocalMeshForTest {
       namespace: 'default',
       serviceAccount: sa,
       labels,
+      ...(opts.annotations ? { annotations: opts.annotations } : {}),
       address: '127.0.0.1',
       ports: [appPort],
       ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}),

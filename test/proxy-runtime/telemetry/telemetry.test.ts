@@ -75,6 +75,25 @@ describe('metrics', () => {
     expect(await metricValue(proxy, 'istio_requests_total', { response_code: '404' })).toBe(2);
   });
 
+  it('labels each request with the route that matched (route=""), also on one kept-alive connection', async () => {
+    const up = await startUpstream('svc');
+    const routes = [
+      { name: 'GET /books/{id}', match: [{ uri: { prefix: '/books/' } }], route: [{ cluster: 'svc' }] },
+      { name: 'default', route: [{ cluster: 'svc' }] },
+    ];
+    const { proxy } = await startProxy(simpleConfig({ clusters: [cluster('svc', [up.port])], routes }));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const path of ['/books/1', '/', '/books/2', '/books/3', '/authors'])
+        expect((await send(proxy.listenerPort('out'), { path, agent })).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+    expect(await metricValue(proxy, 'istio_requests_total', { route: 'GET /books/{id}' })).toBe(3);
+    expect(await metricValue(proxy, 'istio_requests_total', { route: 'default' })).toBe(2);
+    expect(await metricValue(proxy, 'istio_request_duration_milliseconds_count', { route: 'GET /books/{id}' })).toBe(3);
+  });
+
   it('keeps one series per label set, never going back, across config swaps on kept-alive and new connections', async () => {
     const up = await startUpstream('svc');
     const cfg = (version: string) =>

@@ -53,6 +53,8 @@ export interface TransparentWorkload {
   servicePort: number | undefined;
   serviceAccount: string;
   labels: Record<string, string>;
+  /** Pod-style annotations the local platform reads (config.linkerd.io/default-inbound-policy). */
+  annotations?: Record<string, string>;
   port: number;
   command: string[];
 }
@@ -332,6 +334,7 @@ export async function runTransparent(
       namespace: w.namespace,
       serviceAccount: w.serviceAccount,
       labels: w.labels,
+      ...(w.annotations ? { annotations: w.annotations } : {}),
       address: lease.ipv4,
       ports: [w.port],
       capture: true,

@@ -10,7 +10,7 @@ import type { Exchange } from '../exchange.js';
 import { localResponse, type ProxyResponse } from '../types.js';
 import { grpcLocalResponse } from '../grpc-status.js';
 import { AuthzPolicies, plainIp, type AuthzDecision, type AuthzFacts, type HttpFacts } from './policy.js';
-import { JwtAuthenticator, type JwtOutcome } from './jwt.js';
+import { JwtAuthenticator, type JwtKeyMiss, type JwtOutcome } from './jwt.js';
 import { normalizePath } from './normalize.js';
 
 /** A listener's compiled authz. */
@@ -25,9 +25,10 @@ export class ListenerAuthz {
   constructor(
     readonly cfg: AuthzConfig,
     path: string,
+    keyMiss?: JwtKeyMiss,
   ) {
     this.policies = new AuthzPolicies(cfg.policies ?? [], `${path}.policies`);
-    this.jwt = cfg.jwtRules?.length ? new JwtAuthenticator(cfg.jwtRules, `${path}.jwtRules`) : undefined;
+    this.jwt = cfg.jwtRules?.length ? new JwtAuthenticator(cfg.jwtRules, `${path}.jwtRules`, keyMiss) : undefined;
     this.numTrustedProxies = cfg.numTrustedProxies ?? 0;
     this.destinationPort = cfg.destinationPort;
   }

@@ -39,6 +39,12 @@ export type JwtOutcome =
 
 const ANONYMOUS: JwtOutcome = { ok: true, principal: undefined, claims: undefined };
 
+/**
+ * Told when a token of `issuer` names a `kid` (empty: none) that the issuer's keys lack: the
+ * issuer may have rotated, and the control plane fetches its keys again (see jwks-cache.ts).
+ */
+export type JwtKeyMiss = (issuer: string, kid: string) => void;
+
 /** A listener's compiled JWT rules. */
 export class JwtAuthenticator {
   private readonly rules: CompiledJwtRule[];
@@ -46,7 +52,11 @@ export class JwtAuthenticator {
   private readonly required: boolean;
 
   /** Compiles; throws naming `jwtRules[i].field` when the inline key set is not a JWKS. */
-  constructor(rules: readonly JwtRuleConfig[], path = 'jwtRules') {
+  constructor(
+    rules: readonly JwtRuleConfig[],
+    path = 'jwtRules',
+    private readonly keyMiss?: JwtKeyMiss,
+  ) {
     this.rules = rules.map((cfg, i) => {
       let keys: unknown;
       try {
@@ -113,6 +123,7 @@ export class JwtAuthenticator {
       payload = res.payload as Record<string, unknown>;
     } catch (err) {
       const code = (err as { code?: string }).code;
+      if (code === 'ERR_JWKS_NO_MATCHING_KEY' && this.keyMiss) this.keyMiss(rule.cfg.issuer, kidOf(j, token));
       if (code === 'ERR_JWT_EXPIRED') return fail('Jwt is expired', 'Jwt_is_expired');
       if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (err as { claim?: string }).claim === 'aud')
         return fail('Audiences in Jwt are not allowed', 'Audiences_in_Jwt_are_not_allowed');
@@ -136,6 +147,15 @@ export class JwtAuthenticator {
     }
     const sub = typeof payload.sub === 'string' ? payload.sub : '';
     return { ok: true, principal: `${String(payload.iss)}/${sub}`, claims };
+  }
+}
+
+function kidOf(j: Jose, token: string): string {
+  try {
+    const kid = j.decodeProtectedHeader(token).kid;
+    return typeof kid === 'string' ? kid : '';
+  } catch {
+    return '';
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Authorization policies as the destination sidecar runs them, with Istio's semantics (the RBAC
- * filters Istio generates for Envoy): CUSTOM is not run here, DENY first, then ALLOW (a workload
- * with ALLOW policies denies what none of them matches), AUDIT only logs. Policies are compiled
+ * filters Istio generates for Envoy): DENY first, then ALLOW (a workload with ALLOW policies
+ * denies what none of them matches), AUDIT only logs. CUSTOM policies arrive as DENY: the control
+ * plane fails them closed, since no external authorizer is run. Policies are compiled
  * once per config into predicates; a request allocates nothing beyond its facts object.
  *
  * TCP connections see each rule as Istio's TCP filter does: an ALLOW rule that needs an HTTP-only

@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { makeTestCa, makeTestLeaf } from '../../../support/tls.js';
 import { client as grpcClient, startGrpcServer, unary } from '../../grpc-support.js';
+import { authzPolicies } from '../../../../src/control-plane/translate/authorization.js';
+import type { AuthorizationPolicy } from '../../../../src/config/index.js';
 import {
   Agent,
   closeAfter,
@@ -279,6 +281,42 @@ describe('AuthorizationPolicy in the destination sidecar', () => {
     expect(await send(port, { agent })).toMatchObject({ status: 403 });
     release();
     expect(await slow).toMatchObject({ status: 200, body: 'slow done' });
+  });
+
+  it('CUSTOM fails closed: with no external authorizer the requests its rules match are denied (first), others pass', async () => {
+    // As the control plane translates it: the CUSTOM policy (Istio's ext_authz example) becomes a DENY of its rules.
+    const policy = (name: string, spec: Record<string, unknown>) =>
+      ({
+        apiVersion: 'security.istio.io/v1',
+        kind: 'AuthorizationPolicy',
+        metadata: { name, namespace: 'default' },
+        spec,
+      }) as unknown as AuthorizationPolicy;
+    const policies = authzPolicies([
+      policy('allow-all', { rules: [{}] }),
+      policy('ext-authz', {
+        action: 'CUSTOM',
+        provider: { name: 'sample-ext-authz-http' },
+        rules: [{ to: [{ operation: { paths: ['/headers'] } }] }],
+      }),
+    ]);
+    expect(policies.map((p) => `${p.action} ${p.name}`)).toEqual([
+      'DENY ns[default]-policy[ext-authz]',
+      'ALLOW ns[default]-policy[allow-all]',
+    ]);
+    const m = await mesh({ policies });
+    expect(await send(m.user, { path: '/ip' })).toMatchObject({ status: 200 });
+    expect(await send(m.user, { path: '/headers' })).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+    expect(await send(m.other, { path: '/headers' })).toMatchObject({ status: 403 });
+    expect(m.server.accessLog().filter((e) => e.response_code === 403)[0]).toMatchObject({
+      response_code_details: 'rbac_access_denied_matched_policy[ns[default]-policy[ext-authz]-rule[0]]',
+    });
+    // A CUSTOM policy with no rules matches nothing (as in Istio): it blocks nothing, and allows nothing either.
+    const empty = await mesh({
+      policies: authzPolicies([policy('ext-none', { action: 'CUSTOM', provider: { name: 'x' } })]),
+    });
+    expect(await send(empty.user, { path: '/headers' })).toMatchObject({ status: 200 });
+    expect(m.app.seen.map((s) => s.url)).toEqual(['/ip']);
   });
 
   it('spec: {} (ALLOW without rules) denies everything; no policy allows everything', async () => {
