@@ -17,7 +17,7 @@ import { ClusterStateRegistry } from './clusters/state.js';
 import { ListenerHandle } from './listeners/listener.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './listeners/original-destination.js';
 import { Telemetry } from './telemetry/telemetry.js';
-import { compileLogFilter } from '../config/log-filter.js';
+import { compileLogFilter, compileTagValue } from '../config/log-filter.js';
 import { ProxyLog } from './log.js';
 import { MeshTls } from './tls/contexts.js';
 import { StaticIdentitySource, type IdentitySource } from './tls/identity.js';
@@ -254,6 +254,15 @@ export class Proxy implements ProxyContext {
       if (config.telemetry?.accessLogFilter !== undefined) compileLogFilter(config.telemetry.accessLogFilter);
     } catch (err) {
       return nack([`telemetry.accessLogFilter: ${(err as Error).message}`]);
+    }
+    for (const [i, o] of (config.telemetry?.metrics?.overrides ?? []).entries()) {
+      for (const t of o.tags ?? []) {
+        try {
+          if (t.value !== undefined) compileTagValue(t.value);
+        } catch (err) {
+          return nack([`telemetry.metrics.overrides[${i}] tag ${t.name}: ${(err as Error).message}`]);
+        }
+      }
     }
     let runtime: Runtime;
     try {

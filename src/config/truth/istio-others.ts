@@ -114,7 +114,7 @@ export const requestAuthenticationTruth = truthTable('security.istio.io/RequestA
   'jwtRules[].presence': enforced(T.authz),
 });
 
-/** telemetry.istio.io Telemetry: tracing and access logging reach the proxies; metrics stay Istio's defaults. */
+/** telemetry.istio.io Telemetry: tracing, access logging and metrics overrides reach the proxies. */
 export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
   selector: enforced(T.telemetry),
   targetRef: accepted('waypoint/Gateway API targeting is not implemented; use selector'),
@@ -135,5 +135,15 @@ export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
   'accessLogging[].providers': enforced(T.telemetry),
   'accessLogging[].disabled': enforced(T.telemetry),
   'accessLogging[].filter': enforced(T.telemetry),
-  metrics: accepted('metric overrides are not applied: the Istio standard metrics are always produced'),
+  metrics: enforced(T.telemetry, T.metricsOverrides),
+  'metrics[].overrides[].match.metric': exceptValues(enforced(T.telemetry, T.metricsOverrides), {
+    GRPC_REQUEST_MESSAGES: 'the proxy does not count gRPC messages (no istio_request_messages_total)',
+    GRPC_RESPONSE_MESSAGES: 'the proxy does not count gRPC messages (no istio_response_messages_total)',
+  }),
+  'metrics[].overrides[].match.customMetric': accepted(
+    'meshctl produces only the Istio standard metrics: a custom metric name matches nothing',
+  ),
+  'metrics[].reportingInterval': accepted(
+    'TCP metrics are recorded when a connection opens and closes, not on an interval',
+  ),
 });

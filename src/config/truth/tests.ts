@@ -66,6 +66,8 @@ export const TESTS = {
   metrics: 'test/proxy-runtime/telemetry/telemetry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
   telemetry: 'test/control-plane/generators/telemetry.test.ts',
+  /** Telemetry metrics overrides on a live local mesh, scraped by a real Prometheus: disabled, removed and upserted tags. */
+  metricsOverrides: 'test/observability/metrics-overrides.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */

@@ -720,6 +720,57 @@ export const Tracing = doc(
   ),
 );
 
+/** The Istio metrics the proxy produces, by the names the Telemetry API gives them. */
+export const ISTIO_METRIC_NAMES = [
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_SENT_BYTES',
+  'TCP_RECEIVED_BYTES',
+] as const;
+
+/** One metric's change on one side (Istio's merged Telemetry metrics overrides). */
+const MetricOverride = Type.Object(
+  {
+    metric: Type.Union(ISTIO_METRIC_NAMES.map((m) => Type.Literal(m))),
+    mode: doc(
+      'CLIENT: the series this proxy reports as the source (outbound, gateways); SERVER: as the destination',
+      Type.Union([Type.Literal('CLIENT'), Type.Literal('SERVER')]),
+    ),
+    disabled: opt('the metric is not produced on this side', Type.Boolean()),
+    tags: opt(
+      'label changes, applied in order: remove a label, or set one (new or standard) to a CEL expression',
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', maxLength: 128 }),
+            remove: Type.Optional(Type.Literal(true)),
+            value: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          },
+          Strict,
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+  },
+  Strict,
+);
+
+/** Which Istio metrics the proxy produces, and with which labels (Telemetry metrics, resolved per side). */
+export const MetricsSettings = doc(
+  'Istio metrics changes from the Telemetry kind; without it every standard metric has its standard labels',
+  Type.Object(
+    {
+      disabled: opt('no Istio metric at all (no prometheus provider in scope)', Type.Boolean()),
+      overrides: opt('per metric and side', Type.Array(MetricOverride, { maxItems: 16 })),
+    },
+    Strict,
+  ),
+);
+
 /** The whole proxy config. */
 export const ProxyConfig = Type.Object(
   {
@@ -745,7 +796,7 @@ export const ProxyConfig = Type.Object(
       Type.Object({ port: Type.Optional(Port) }, Strict),
     ),
     telemetry: opt(
-      'telemetry port (default 15020), access log and tracing',
+      'telemetry port (default 15020), access log, tracing and metrics',
       Type.Object(
         {
           port: Type.Optional(Port),
@@ -768,6 +819,11 @@ export const ProxyConfig = Type.Object(
             Type.String({ maxLength: 4096 }),
           ),
           tracing: Type.Optional(Tracing),
+          metrics: Type.Optional(MetricsSettings),
+          workloadLabels: opt(
+            "the workload's labels as the control plane knows them (Kubernetes: the pod's): telemetry names the proxy by them (app, version, canonical service) where its bootstrap gave none",
+            Labels,
+          ),
         },
         Strict,
       ),
@@ -783,6 +839,8 @@ export const ProxyConfig = Type.Object(
 export type ProxyConfig = Static<typeof ProxyConfig>;
 /** The span export settings of a proxy. */
 export type TracingConfig = Static<typeof Tracing>;
+/** The Istio metrics settings of a proxy. */
+export type MetricsSettingsConfig = Static<typeof MetricsSettings>;
 /** A custom span tag's source. */
 export type CustomTagConfig = Static<typeof CustomTag>;
 export type ListenerConfig = Static<typeof Listener>;
