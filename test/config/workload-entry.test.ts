@@ -4,6 +4,7 @@
  * README's tables), and Istio's own rejections (ports on a unix socket, ports out of range).
  */
 import { describe, expect, it } from 'vitest';
+import { notEnforcedWarnings } from '../../src/commands/apply-warnings.js';
 import { manifestObjects, parseDocuments, validateResource } from '../../src/config/index.js';
 
 function validate(yaml: string) {
@@ -72,6 +73,18 @@ describe('WorkloadEntry and WorkloadGroup', () => {
       expect(r!.warnings[0]!.message).toContain(`${kind} is accepted but not enforced by the mesh yet`);
       expect(r!.warnings[0]!.message).toContain('meshctl run');
     }
+  });
+
+  it('apply prints the same warning for each object it stores', () => {
+    const lines = notEnforcedWarnings([{ file: 'vm.yaml', text: `${ENTRY}---\n${GROUP}` }], 'vm');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.vm\) vm\.yaml:2: kind: WorkloadEntry is accepted but not enforced/,
+      ),
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) vm\.yaml:\d+: kind: WorkloadGroup is accepted but not enforced/,
+      ),
+    ]);
   });
 
   it('reads every apiVersion upstream serves, and the other probes', () => {
