@@ -259,6 +259,31 @@ describe('the false positives istioctl analyze does not have, and the destinatio
     expect(findings[0]!.message).not.toContain('topology');
   });
 
+  it('a topology label asking for an empty value selects nothing (no endpoint carries one)', () => {
+    const dr =
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: shop}\nspec:\n  host: reviews\n  subsets:\n  - {name: nowhere, labels: {topology.kubernetes.io/region: ""}}\n  - {name: v1, labels: {version: v1}}\n';
+    const findings = analyzeTexts({ 'base.yaml': BASE, 'dr.yaml': dr });
+    expect(codes(findings)).toEqual(['MESH0201']);
+    expect(findings[0]!.message).toContain('Subset "nowhere"');
+    expect(findings[0]!.message).toContain('topology label topology.kubernetes.io/region has an empty value');
+  });
+
+  it('exportTo: a VirtualService exported to a namespace that cannot see its destination names that namespace', () => {
+    const svc =
+      'apiVersion: v1\nkind: Service\nmetadata: {name: hello, namespace: shop, annotations: {networking.istio.io/exportTo: "shop,front"}}\nspec:\n  ports: [{port: 80}]\n';
+    const exported = (to: string) =>
+      vs(`  hosts: [hello]\n  exportTo: ${to}\n  http:\n  - route:\n    - destination: {host: hello}\n`);
+    const mistakes = (to: string) =>
+      analyzeTexts({ 'base.yaml': BASE, 'svc.yaml': svc, 'vs.yaml': exported(to) }).filter(
+        (f) => f.type.code !== 'MESH0002',
+      );
+    const f = mistakes('[".", back]');
+    expect(codes(f)).toEqual(['MESH0102']);
+    expect(f[0]!.message).toContain('visible from namespace "back", where this VirtualService is exported');
+    expect(codes(mistakes('[".", front]'))).toEqual([]);
+    expect(codes(mistakes('["*"]'))).toEqual([]);
+  });
+
   it('a destination port the Service does not expose, or none when it exposes several, is an error naming the VirtualService', () => {
     const two =
       'apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: shop}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80}, {name: admin, port: 9000}]\n';

@@ -128,7 +128,7 @@ describeRequiring(
       for (const line of [
         '✔ the control plane Deployment is ready (2/2 ready, 2 up to date)',
         `✔ the control plane version matches the CLI (${meshctlVersion()})`,
-        '✔ the mesh CRDs are installed (17 CRDs)',
+        '✔ the mesh CRDs are installed (19 CRDs)',
         "✔ the mesh CRDs are current (the same as this meshctl's)",
         '✔ the webhook caBundle is valid and is the mesh root CA',
         '✔ the API server reaches the webhook and it injects',
@@ -554,7 +554,7 @@ describeRequiring(
 
       const first = await cli('upgrade', '-y');
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toMatch(/✔ CRDs applied \(17 unchanged\)\n/);
+      expect(first.stdout).toMatch(/✔ CRDs applied \(19 unchanged\)\n/);
       expect(first.stdout).toContain('✔ Root CA kept (secret mesh-system/meshctl-ca already exists)');
       expect(first.stdout).toMatch(/✔ Control plane applied \(\d+ unchanged\)\n/);
       expect(first.stdout).toContain('✔ Control plane ready');

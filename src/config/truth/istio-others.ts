@@ -147,3 +147,16 @@ export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
     'TCP metrics are recorded when a connection opens and closes, not on an interval',
   ),
 });
+
+/**
+ * networking.istio.io WorkloadEntry and WorkloadGroup: accepted as config, no effect yet (the kind
+ * is in src/config/enforcement.ts, so apply and analyze warn once per object).
+ */
+export const workloadEntryTruth = truthTable('networking.istio.io/WorkloadEntry', {
+  '': accepted('a WorkloadEntry does not become an endpoint of the Services selecting its labels; use `meshctl run`'),
+});
+
+/** networking.istio.io WorkloadGroup: see workloadEntryTruth. */
+export const workloadGroupTruth = truthTable('networking.istio.io/WorkloadGroup', {
+  '': accepted('no workload registers from a WorkloadGroup and its probe is not run; use `meshctl run`'),
+});
