@@ -85,4 +85,14 @@ describe('apply: TLS origination warnings see the ServiceEntries', () => {
     expect(count(r.stderr, /MESH0002/)).toBe(2);
     expect(r.stderr).toContain('applies to ServiceEntry hosts only');
   });
+
+  it('meshctl analyze --offline judges the same way: the ServiceEntry host is quiet, the mesh host warns', async () => {
+    const quiet = await runCli(['analyze', '--offline', '-f', join(home, 'api.yaml')]);
+    expect(quiet.stdout + quiet.stderr).not.toContain('MESH0002');
+    const loud = await runCli(['analyze', '--offline', '-f', join(home, 'reviews.yaml'), '-o', 'json']);
+    const codes = (JSON.parse(loud.stdout) as { code: string; field?: string }[])
+      .filter((f) => f.code === 'MESH0002')
+      .map((f) => f.field);
+    expect(codes.sort()).toEqual(['spec.trafficPolicy.tls.mode', 'spec.trafficPolicy.tls.sni']);
+  });
 });
