@@ -113,12 +113,6 @@ const command: CommandDefinition = {
         { defaultNamespace: ctx.namespace() },
       );
       ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
-      const { notEnforcedWarnings } = await import('./apply-warnings.js');
-      for (const line of notEnforcedWarnings(
-        sources.map((s) => ({ file: s.name, text: s.text })),
-        ctx.namespace(),
-      ))
-        ctx.err(`${line}\n`);
       if (before === undefined || outcomes.every((o) => o.action === 'unchanged')) return 0;
       const answers = await awaitProxyAnswers(platform, before, waitMs);
       for (const r of answers.refusals)
