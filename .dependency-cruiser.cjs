@@ -10,7 +10,7 @@ const FLOORS = [
   ['^src/commands/'],
   ['^src/context\\.ts$'],
   ['^src/checks/'],
-  ['^src/demo/', '^src/install/'],
+  ['^src/demo/', '^src/install/', '^src/dashboard/'],
   ['^src/analyze/'],
   ['^src/control-plane/'],
   ['^src/cluster/'],

@@ -37,6 +37,8 @@ export const ErrorCode = {
   CaMaterialInvalid: 'MESH_ERR_CA_INVALID',
   KubernetesApi: 'MESH_ERR_KUBERNETES_API',
   UninstallRefused: 'MESH_ERR_UNINSTALL_REFUSED',
+  /** Config stored, but a proxy refused it (NACK) and keeps its last good config. */
+  ConfigRefusedByProxy: 'MESH_ERR_CONFIG_REFUSED_BY_PROXY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -44,6 +44,14 @@ export interface WorkloadInfo {
   /** Annotations of its pods (injection opt-in/out, injection status). */
   readonly annotations: Readonly<Record<string, string>>;
   readonly serviceAccount?: string;
+  /**
+   * A platform's running pod with a sidecar: the fields that make an application container run as the sidecar's
+   * UID (src/inject/proxy-uid.ts). Workloads in files are checked as the resources they are.
+   */
+  readonly proxyUid?: readonly {
+    readonly path: readonly (string | number)[];
+    readonly containers: readonly string[];
+  }[];
 }
 
 /** A namespace and its labels (injection is switched on by label). */
@@ -82,6 +90,8 @@ export interface AnalyzedResource {
   readonly mesh?: MeshResource;
   /** The core Kubernetes object when it is one. */
   readonly core?: CoreObject;
+  /** The object as read, before validation (kinds meshctl does not type, e.g. Gateway API Gateways, are read from it). */
+  readonly object: unknown;
   /** Where it came from: a file, or the platform. */
   readonly source: 'file' | 'platform';
   /** Position of a field of this object in its file (the object start when the field is absent). */
@@ -128,6 +138,7 @@ function analyzed(input: ResourceInput, source: 'file' | 'platform', defaultName
     validation,
     ...(validation.resource ? { mesh: validation.resource } : {}),
     ...(validation.coreObject ? { core: validation.coreObject } : {}),
+    object: input.object,
     source,
     locate: (path) => input.document?.positionOf([...prefix, ...path]),
   };

@@ -3,12 +3,14 @@
  * nothing. Before storing, the files are analyzed together with what the platform already holds
  * (as `meshctl analyze` would): an Error finding about an applied object (an undefined subset: 100%
  * 503) refuses the whole apply unless --force; warnings (fields accepted but not enforced, MESH0002)
- * are printed and the apply goes on.
+ * are printed and the apply goes on. After storing, it waits (`--wait`, 10 s) for the connected
+ * proxies to answer the push: a proxy's refusal (NACK) is printed with the object and file:line
+ * behind it, and the exit code is 1 (the config is stored; the proxy keeps its last good config).
  */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
 import { filenameOption, requireFilenames } from './manifest-inputs.js';
-import { MeshError, ErrorCode, ExitCode } from '../errors.js';
+import { MeshError, ErrorCode, ExitCode, UsageError } from '../errors.js';
 import type { CliContext } from '../context.js';
 import type { MeshPlatform } from '../cluster/index.js';
 import type { SourceText } from '../config/index.js';
@@ -17,6 +19,7 @@ interface ApplyFlags {
   filename?: string[];
   output?: string;
   force?: boolean;
+  wait?: string;
 }
 
 /** Analyzes `files` over what `platform` holds; returns the findings about the files' objects. */
@@ -59,6 +62,7 @@ const command: CommandDefinition = {
     filenameOption(cmd, 'config')
       .option('-o, --output <format>', 'output format: text or json', 'text')
       .option('--force', 'apply even when analysis finds errors (e.g. a route to an undefined subset)')
+      .option('--wait <duration>', 'how long to wait for the proxies to accept the new config (0: do not wait)', '10s')
       .addHelpText(
         'after',
         examples([
@@ -69,11 +73,17 @@ const command: CommandDefinition = {
           'Every object is validated before anything is stored: one invalid object (named with file:line and',
           'field) and nothing is applied. The files are then analyzed with what the platform holds, as',
           "'meshctl analyze' does: an Error finding refuses the apply (exit 79) unless --force; warnings are printed.",
+          'Then it waits for the connected proxies to answer: a refusal is printed with the object and the',
+          'file:line it was applied from, and the exit code is 1 (the proxy keeps its last good config).',
         ]),
       );
     bind<ApplyFlags>(cmd, async (ctx, _args, flags) => {
       const files = requireFilenames(flags.filename, 'apply');
       const format = parseOutputFormat(flags.output, ['text', 'json'] as const, 'text');
+      const { parseDuration } = await import('../config/duration.js');
+      const waitMs = parseDuration(flags.wait ?? '10s');
+      if (waitMs === undefined)
+        throw new UsageError(`--wait ${flags.wait}: not a duration`, 'give a duration such as 10s or 1m, or 0');
       const { readSources } = await import('../config/sources.js');
       const { renderOutcomes } = await import('./config-output.js');
       const sources = await readSources(files, { stdin: ctx.io.stdin, cwd: ctx.io.cwd });
@@ -92,17 +102,31 @@ const command: CommandDefinition = {
           },
         );
       }
+      const { awaitProxyAnswers, configVersion } = await import('../cluster/proxy-answers.js');
+      const before = waitMs > 0 ? await configVersion(platform) : undefined;
       const outcomes = await platform.applyConfig(
         sources.map((s) => ({ file: s.name, text: s.text })),
         { defaultNamespace: ctx.namespace() },
       );
       ctx.out(format === 'json' ? JSON.stringify(outcomes, null, 2) + '\n' : renderOutcomes(outcomes));
-      const { notEnforcedWarnings } = await import('./apply-warnings.js');
-      for (const line of notEnforcedWarnings(
-        sources.map((s) => ({ file: s.name, text: s.text })),
-        ctx.namespace(),
-      ))
-        ctx.err(`${line}\n`);
+      if (before === undefined || outcomes.every((o) => o.action === 'unchanged')) return 0;
+      const answers = await awaitProxyAnswers(platform, before, waitMs);
+      for (const r of answers.refusals)
+        ctx.err(`✖ proxy ${r.proxy} refused the ${r.type} (keeps its last good config): ${r.message}\n`);
+      if (answers.pending.length > 0)
+        ctx.err(
+          `‼ not answered within ${flags.wait ?? '10s'}: ${answers.pending.join(', ')} (see 'meshctl proxy-status')\n`,
+        );
+      if (answers.refusals.length > 0) {
+        const n = new Set(answers.refusals.map((r) => r.proxy)).size;
+        throw new MeshError(
+          ErrorCode.ConfigRefusedByProxy,
+          `the config was stored, but ${n === 1 ? 'a proxy refuses' : `${n} proxies refuse`} it`,
+          {
+            hint: "fix the object named above and apply it again (or delete it); 'meshctl proxy-status' shows each proxy's state",
+          },
+        );
+      }
       return 0;
     });
   },

@@ -140,9 +140,42 @@ async function runInCluster(ctx: CliContext, opts: ControlPlaneOptions): Promise
     ...(opts.logLevel ? { logLevel: opts.logLevel as 'debug' | 'info' | 'warn' | 'error' } : {}),
     version: meshctlVersion(),
     log,
+    admissionFindings: await admissionAnalyzer(),
   });
   await untilSignal(ctx.signal, log, () => cp.stop());
   return 0;
+}
+
+/**
+ * What `meshctl analyze` would say about an object being admitted, over the config the cluster holds,
+ * as admission warning lines (the validating webhook's semantic findings: a route to a subset no
+ * DestinationRule defines, ...). MESH0002 is left out: validation already returns it.
+ */
+async function admissionAnalyzer(): Promise<(object: Record<string, unknown>, stored: readonly unknown[]) => string[]> {
+  const analyze = await import('../analyze/index.js');
+  return (object, stored) => {
+    const meta = (object.metadata ?? {}) as { name?: string; namespace?: string };
+    const namespace = meta.namespace ?? 'default';
+    const input = analyze.buildAnalysisInput({
+      files: [{ name: 'admission', text: JSON.stringify(object) }],
+      // Services and workloads stay unknown, as for `meshctl apply` on the local platform: no finding about them.
+      platform: { objects: stored, inventory: {}, origin: 'cluster' },
+      defaultNamespace: namespace,
+    });
+    return analyze
+      .runAnalysis(input)
+      .filter(
+        (f) =>
+          f.type.code !== 'MESH0002' &&
+          f.resource?.kind === object.kind &&
+          f.resource?.name === meta.name &&
+          (f.resource?.namespace ?? namespace) === namespace,
+      )
+      .map(
+        (f) =>
+          `${f.level} [${f.type.code}] (${f.resource!.kind} ${f.resource!.name}.${namespace})${f.field ? ` ${f.field}:` : ''} ${f.message}`,
+      );
+  };
 }
 
 const command: CommandDefinition = {

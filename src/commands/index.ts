@@ -29,6 +29,7 @@ export const commandIndex: readonly CommandEntry[] = [
   { name: 'authz', load: () => import('./authz.js') },
   { name: 'ca', load: () => import('./ca.js') },
   { name: 'manifest', load: () => import('./manifest.js') },
+  { name: 'dashboard', load: () => import('./dashboard.js') },
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'demo-app', load: () => import('./demo-app.js') },
   { name: 'analyze', load: () => import('./analyze.js') },

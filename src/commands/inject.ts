@@ -66,7 +66,9 @@ const command: CommandDefinition = {
       if (flags.proxyImage) options.proxyImage = flags.proxyImage;
 
       // run
-      return runManifestTransform(ctx, files, format, (obj, source) => inject.injectObject(obj, options, source));
+      return runManifestTransform(ctx, files, format, (obj, source, locate) =>
+        inject.injectObject(obj, options, source, locate),
+      );
     });
   },
 };

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { JsonObject } from '../inject/workloads.js';
-import type { TransformResult } from '../inject/transform.js';
+import type { ObjectTransform } from '../inject/manifest.js';
 import { meshctlVersion } from '../version.js';
 
 /** Collects a repeatable flag's values. */
@@ -40,7 +39,7 @@ export async function runManifestTransform(
   ctx: CliContext,
   files: readonly string[],
   format: 'yaml' | 'json',
-  transform: (obj: JsonObject, source: string) => TransformResult,
+  transform: ObjectTransform,
 ): Promise<number> {
   const { readSources } = await import('../config/sources.js');
   const { transformManifests } = await import('../inject/manifest.js');

@@ -1,7 +1,8 @@
 /**
  * `meshctl proxy run` without --config inside an injected pod: the sidecar configured from the
- * injector's environment (src/proxy-runtime/bootstrap/kubernetes.ts). Runs until SIGTERM/SIGINT
- * (drain, exit 0) or /quitquitquit.
+ * injector's environment (src/proxy-runtime/bootstrap/kubernetes.ts). Runs until SIGTERM/SIGINT (the
+ * pod terminates: it serves until its app has exited and nothing is in flight, at least the
+ * terminationDrainDuration, then exits 0) or /quitquitquit (drain, exit 0).
  */
 import { whenAborted, type CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -19,9 +20,9 @@ export async function runKubernetesSidecar(
   const level = opts.logLevel ?? ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'info';
   if (!isLogLevel(level)) throw new UsageError(`log level ${level}: unknown`, 'use off, error, warn, info or debug');
   const log = new ProxyLog(level, (l) => ctx.err(l));
-  let quit!: () => void;
-  const done = new Promise<void>((r) => (quit = r));
-  const unlisten = whenAborted(ctx.signal, () => quit());
+  let quit!: (how: 'signal' | 'quit') => void;
+  const done = new Promise<'signal' | 'quit'>((r) => (quit = r));
+  const unlisten = whenAborted(ctx.signal, () => quit('signal'));
   try {
     const starting = startKubernetesSidecar({
       env: ctx.io.env,
@@ -30,7 +31,7 @@ export async function runKubernetesSidecar(
       proxyVersion: meshctlVersion(),
       ...(opts.adminPort !== undefined ? { adminPort: opts.adminPort } : {}),
       ...(opts.telemetryPort !== undefined ? { healthPort: opts.telemetryPort } : {}),
-      onQuit: () => quit(),
+      onQuit: () => quit('quit'),
       signal: ctx.signal,
     });
     const sidecar = await Promise.race([starting, done.then(() => undefined)]);
@@ -42,8 +43,8 @@ export async function runKubernetesSidecar(
       );
       return 0;
     }
-    await done;
-    await sidecar.close();
+    if ((await done) === 'signal') await sidecar.terminate();
+    else await sidecar.close();
     log.info('proxy stopped');
     return 0;
   } finally {

@@ -144,3 +144,23 @@ export function parseYamlValue(text: string, file: string): unknown {
     );
   return docs[0]?.object ?? {};
 }
+
+/**
+ * The annotation `meshctl apply` sets on every object it stores: the `file:line` its document
+ * starts at. A proxy's refusal (NACK) names its source object with it, so the user is pointed at
+ * the YAML to fix (an object written by other means, e.g. kubectl, has none or a stale one).
+ */
+export const APPLIED_FROM_ANNOTATION = 'meshctl.dev/applied-from';
+
+/** Sets {@link APPLIED_FROM_ANNOTATION} on the object to where it starts in its input. */
+export function recordAppliedFrom(m: ManifestObject): void {
+  const meta = m.object.metadata;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return;
+  const md = meta as { annotations?: unknown };
+  if (md.annotations !== undefined && (md.annotations === null || typeof md.annotations !== 'object')) return;
+  const { file, line } = m.document.positionOf(m.path);
+  md.annotations = {
+    ...(md.annotations as Record<string, string> | undefined),
+    [APPLIED_FROM_ANNOTATION]: `${file}:${line}`,
+  };
+}

@@ -4,7 +4,13 @@
  * plane, the CRD install and `analyze` all go through this module.
  */
 export type { FieldPath, ManifestObject, ParsedDocument } from './documents.js';
-export { formatFieldPath, manifestObjects, parseDocuments } from './documents.js';
+export {
+  APPLIED_FROM_ANNOTATION,
+  formatFieldPath,
+  manifestObjects,
+  parseDocuments,
+  recordAppliedFrom,
+} from './documents.js';
 export { readSources, type SourceText } from './sources.js';
 export type { IssueRule, KindDefinition, KindFamily, PrinterColumn } from './kind.js';
 export { MESH_KINDS, findKindByName, lookupKind, splitApiVersion, type KindLookup } from './registry.js';

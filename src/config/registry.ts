@@ -24,6 +24,7 @@ import { sidecarKind } from './kinds/sidecar.js';
 import { telemetryKind } from './kinds/telemetry.js';
 import { trafficSplitKind } from './kinds/traffic-split.js';
 import { virtualServiceKind } from './kinds/virtual-service.js';
+import { workloadEntryKind, workloadGroupKind } from './kinds/workload-entry.js';
 
 /** Every mesh kind, in the order the README and the CRD directory list them. */
 export const MESH_KINDS: readonly KindDefinition[] = [
@@ -36,6 +37,8 @@ export const MESH_KINDS: readonly KindDefinition[] = [
   authorizationPolicyKind,
   requestAuthenticationKind,
   telemetryKind,
+  workloadEntryKind,
+  workloadGroupKind,
   serviceProfileKind,
   trafficSplitKind,
   serverKind,

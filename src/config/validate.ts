@@ -263,10 +263,11 @@ export function validateResource(input: ResourceInput, options: ValidateOptions 
       add(rule === 'unsupported' ? 'warning' : 'error', { path: [...path], message, rule: rule ?? 'schema' }),
     );
   }
-  const annotated: RawIssue[] = [];
-  walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);
-  for (const a of annotated) add(a.rule === 'deprecated' ? 'info' : 'warning', a);
   const inactive = errors.length === 0 ? notEnforced(def.group, def.kind) : undefined;
+  // A kind without effect gets one warning for the whole object, not one more per field.
+  const annotated: RawIssue[] = [];
+  if (!notEnforced(def.group, def.kind)) walkAnnotated(def, def.spec, rec.spec, ['spec'], '', annotated);
+  for (const a of annotated) add(a.rule === 'deprecated' ? 'info' : 'warning', a);
   if (inactive) {
     add('warning', {
       path: ['kind'],

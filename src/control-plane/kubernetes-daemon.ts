@@ -20,6 +20,7 @@ import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
 import { LeaderElector } from './kubernetes/leader-election.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 import { leveledLog, type ControlPlaneLogLevel } from './kubernetes/leveled-log.js';
+import { ensureValidator } from './kubernetes/validator-config.js';
 
 /** Names the control plane shares with install (src/install/manifests.ts InstallNames). */
 const WEBHOOK_CONFIGURATION = 'meshctl-sidecar-injector';
@@ -62,6 +63,11 @@ export interface KubernetesControlPlaneOptions {
   readonly logLevel?: ControlPlaneLogLevel;
   /** Where lines go, each as `<level> <message>` (the caller adds the timestamp). */
   readonly log: (line: string) => void;
+  /**
+   * The analyzers' findings about an object being admitted, given the mesh config the cluster holds
+   * (the validating webhook returns them as warnings); supplied by the command, which may import analyze.
+   */
+  readonly admissionFindings?: (object: Record<string, unknown>, stored: readonly unknown[]) => string[];
 }
 
 /** A running Kubernetes control plane. */
@@ -251,6 +257,10 @@ export async function startKubernetesControlPlane(
       key: cert.keyPem,
       injectOptions: () => injectOptions,
       onDecision: (d) => logger.info(`webhook: ${d.entry?.source ?? 'admission'}: ${d.summary}`),
+      onValidation: (summary) => logger.info(`validation webhook: ${summary}`),
+      ...(o.admissionFindings
+        ? { semanticFindings: (obj) => o.admissionFindings!(obj, registry.snapshotInputs().configs) }
+        : {}),
     },
     o.webhookPort ?? ControlPlanePorts.webhook,
     host,
@@ -281,8 +291,21 @@ export async function startKubernetesControlPlane(
   );
   renew.unref();
 
+  let validatorRetry: NodeJS.Timeout | undefined;
   const reconcile = async (): Promise<void> => {
-    await Promise.all([ensureCaBundle(cluster, authority.rootPem, log), publishRoot(cluster, authority.rootPem, log)]);
+    const [, , validator] = await Promise.all([
+      ensureCaBundle(cluster, authority.rootPem, log),
+      publishRoot(cluster, authority.rootPem, log),
+      ensureValidator(cluster, authority.rootPem, ns, log),
+    ]);
+    // The API server picks up a new caBundle within seconds: look again soon rather than at the next pass.
+    if (validator === 'waiting' && !validatorRetry) {
+      validatorRetry = setTimeout(() => {
+        validatorRetry = undefined;
+        reconcileSafely();
+      }, 2_000);
+      validatorRetry.unref();
+    }
   };
   let reconcileTimer: NodeJS.Timeout | undefined;
   // One reconciliation at a time; events during one ask for one more (a burst of namespaces, one pass).
@@ -344,6 +367,7 @@ export async function startKubernetesControlPlane(
       stopped = true;
       clearInterval(renew);
       clearInterval(meshConfigPoll);
+      if (validatorRetry) clearTimeout(validatorRetry);
       await elector.stop();
       registry.stop();
       await Promise.all([serving.close(), webhook.close()]);

@@ -13,7 +13,11 @@ import { rebaseEdit } from './rebase.js';
 import { syncNode } from './yaml-sync.js';
 
 /** A per-object transform: the object and where it came from (`file:line`). */
-export type ObjectTransform = (obj: JsonObject, source: string) => TransformResult;
+export type ObjectTransform = (
+  obj: JsonObject,
+  source: string,
+  locate: (path: readonly (string | number)[]) => string,
+) => TransformResult;
 
 /** The outcome of a whole run. */
 export interface ManifestResult {
@@ -80,7 +84,7 @@ export function transformManifests(
       const value = doc.object;
       if (value === null || value === undefined) continue;
       if (format === 'yaml') plain.push(render(doc, value, undefined, false, format, indentSeq));
-      const where = (path: (string | number)[]) => {
+      const where = (path: readonly (string | number)[]) => {
         const pos = doc.positionOf(path);
         return `${pos.file}:${pos.line}`;
       };
@@ -101,7 +105,7 @@ export function transformManifests(
       if (typeof value.kind === 'string' && /List$/.test(value.kind) && Array.isArray(value.items)) {
         const results = value.items.map((item: unknown, i: number) => {
           if (!isObject(item)) return { object: item, uninjected: undefined };
-          const r = transform(item, where(['items', i]));
+          const r = transform(item, where(['items', i]), (p) => where(['items', i, ...p]));
           entries.push(r.entry);
           if (r.object !== item) changed = true;
           return r;
@@ -110,7 +114,7 @@ export function transformManifests(
         if (results.some((r) => r.uninjected))
           before = { ...value, items: results.map((r) => r.uninjected ?? r.object) };
       } else {
-        const r = transform(value, where([]));
+        const r = transform(value, where([]), where);
         entries.push(r.entry);
         changed = r.object !== value;
         out = r.object;

@@ -1,4 +1,6 @@
 /** What inject adds, and how `--set` and per-pod annotations change it. */
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { Annotations, DEFAULT_CONTROL_PLANE_ADDRESS } from '../protocol/well-known.js';
 
@@ -18,7 +20,12 @@ export interface InjectOptions {
   controlPlaneAddress: string;
   proxyLogLevel: string;
   resources: ProxyResources;
+  /** Istio's terminationDrainDuration for this pod (`30s`); unset: the proxy's default (5 s). */
+  terminationDrainDuration?: string;
 }
+
+/** Istio's per-pod ProxyConfig annotation (YAML); its terminationDrainDuration is honoured. */
+export const ISTIO_PROXY_CONFIG_ANNOTATION = 'proxy.istio.io/config';
 
 /** Small by default: a Node.js proxy idles at ~40 MiB; limits leave headroom for bursts. */
 export function defaultInjectOptions(version: string, proxyImage: string): InjectOptions {
@@ -110,6 +117,29 @@ export function podOverrides(
   if (level !== undefined) {
     if (LOG_LEVELS.includes(level)) o.proxyLogLevel = level;
     else warn(`annotation ${Annotations.proxyLogLevel}: "${level}" is not a log level; using ${o.proxyLogLevel}`);
+  }
+  const proxyConfig = annotations[ISTIO_PROXY_CONFIG_ANNOTATION];
+  if (proxyConfig !== undefined) {
+    let drain: unknown;
+    try {
+      const parsed = parseYaml(proxyConfig) as Record<string, unknown> | null;
+      drain = parsed?.terminationDrainDuration;
+      // Said, never silently dropped: the rest of Istio's ProxyConfig does not apply to this proxy.
+      const ignored = Object.keys(parsed ?? {}).filter((k) => k !== 'terminationDrainDuration');
+      if (ignored.length > 0)
+        warn(
+          `annotation ${ISTIO_PROXY_CONFIG_ANNOTATION}: ${ignored.join(', ')} not applied (only terminationDrainDuration is)`,
+        );
+    } catch {
+      warn(`annotation ${ISTIO_PROXY_CONFIG_ANNOTATION}: not YAML; its settings are ignored`);
+    }
+    if (drain !== undefined) {
+      if (typeof drain === 'string' && parseDuration(drain) !== undefined) o.terminationDrainDuration = drain;
+      else
+        warn(
+          `annotation ${ISTIO_PROXY_CONFIG_ANNOTATION}: terminationDrainDuration "${String(drain)}" is not a duration (write 30s); using 5s`,
+        );
+    }
   }
   return o;
 }

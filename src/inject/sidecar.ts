@@ -3,6 +3,7 @@
  * capture init container, and the identity volumes. Pure builders: same input, same output.
  */
 import {
+  APP_PRESTOP_PATH,
   CA_ROOT_CONFIGMAP,
   PROXY_GID,
   PROXY_UID,
@@ -32,6 +33,8 @@ export interface ProxyInputs {
   probers: Record<string, unknown>;
   /** Value of the opaque-ports annotation, if any. */
   opaquePorts?: string;
+  /** The pod's own labels: the proxy's node labels (VirtualService `sourceLabels`, telemetry). */
+  labels?: Readonly<Record<string, string>>;
 }
 
 const READY_PATH = '/healthz/ready';
@@ -52,7 +55,18 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
     { name: 'NODE_OPTIONS', value: SIDECAR_NODE_FLAGS.join(' ') },
   ];
   if (inputs.appPorts.length > 0) env.push({ name: ProxyEnv.appPorts, value: inputs.appPorts.join(',') });
+  if (o.terminationDrainDuration)
+    env.push({ name: ProxyEnv.terminationDrainDuration, value: o.terminationDrainDuration });
   if (inputs.opaquePorts) env.push({ name: ProxyEnv.opaquePorts, value: inputs.opaquePorts });
+  const labels = Object.entries(inputs.labels ?? {}).filter(([, v]) => typeof v === 'string');
+  if (labels.length > 0)
+    env.push({
+      name: ProxyEnv.podLabels,
+      value: labels
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    });
   if (Object.keys(inputs.probers).length > 0)
     env.push({ name: ProxyEnv.appProbers, value: JSON.stringify(inputs.probers) });
 
@@ -99,6 +113,41 @@ export function proxyContainer(o: InjectOptions, inputs: ProxyInputs): JsonObjec
     };
   }
   return container;
+}
+
+/**
+ * Gives each app container without a preStop hook of its own one that asks the proxy (an httpGet
+ * to the telemetry port, so the app's image needs nothing): the kubelet sends the app SIGTERM only
+ * once the pod's peers stopped sending to it (src/proxy-runtime/bootstrap/termination.ts), so an
+ * app that exits at once on SIGTERM loses no request. Returns the names given one, and of those the
+ * ones that had no `lifecycle`. A container's own preStop is kept as it is.
+ */
+export function addAppPreStops(containers: JsonObject[]): { preStops: string[]; createdLifecycle: string[] } {
+  const preStops: string[] = [];
+  const createdLifecycle: string[] = [];
+  for (const c of containers) {
+    const lifecycle = c.lifecycle;
+    if (lifecycle !== undefined && (typeof lifecycle !== 'object' || lifecycle === null || Array.isArray(lifecycle)))
+      continue;
+    if (lifecycle && (lifecycle as JsonObject).preStop !== undefined) continue;
+    if (!lifecycle) {
+      c.lifecycle = {};
+      createdLifecycle.push(String(c.name));
+    }
+    (c.lifecycle as JsonObject).preStop = { httpGet: { path: APP_PRESTOP_PATH, port: ProxyPorts.telemetry } };
+    preStops.push(String(c.name));
+  }
+  return { preStops, createdLifecycle };
+}
+
+/** Removes what addAppPreStops added. */
+export function removeAppPreStops(containers: JsonObject[], preStops: string[], createdLifecycle: string[]): void {
+  for (const c of containers) {
+    const name = String(c.name);
+    if (!preStops.includes(name) || typeof c.lifecycle !== 'object' || c.lifecycle === null) continue;
+    delete (c.lifecycle as JsonObject).preStop;
+    if (createdLifecycle.includes(name) && Object.keys(c.lifecycle).length === 0) delete c.lifecycle;
+  }
 }
 
 /** The capture init container: `meshctl proxy init` with NET_ADMIN and NET_RAW only. */

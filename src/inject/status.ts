@@ -22,6 +22,13 @@ export interface InjectStatus {
   created: string[];
   /** `<container>/<probeKind>` -> the original probe handler. */
   probes: Record<string, JsonObject>;
+  /**
+   * App containers inject gave the preStop hook that holds them until the pod's peers stopped
+   * sending (`lifecycle` too when it is listed in `createdLifecycle`). Absent in older records.
+   */
+  preStops?: string[];
+  /** Of `preStops`, the containers that had no `lifecycle` at all. */
+  createdLifecycle?: string[];
 }
 
 const stringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -45,7 +52,9 @@ export function parseStatus(text: string): InjectStatus | undefined {
     stringArray(v.annotations) &&
     stringArray(v.labels) &&
     stringArray(v.created) &&
-    isObject(v.probes);
+    isObject(v.probes) &&
+    (v.preStops === undefined || stringArray(v.preStops)) &&
+    (v.createdLifecycle === undefined || stringArray(v.createdLifecycle));
   return ok ? (v as unknown as InjectStatus) : undefined;
 }
 

@@ -7,16 +7,17 @@ import {
   CaptureAnnotations,
   FOREIGN_SIDECARS,
   INJECTED_LABEL,
-  PROXY_UID,
   ProxyPorts,
 } from '../protocol/well-known.js';
+import { formatFieldPath } from '../config/index.js';
 import type { InjectOptions } from './options.js';
 import { podOverrides } from './options.js';
 import { restoreProbes, rewriteProbes } from './probes.js';
+import { PROXY_UID_CODE, proxyUidProblem, proxyUidUses } from './proxy-uid.js';
 import { Reason, type ReportEntry } from './report.js';
-import { initContainer, meshVolumes, MeshNames, proxyContainer } from './sidecar.js';
+import { addAppPreStops, initContainer, meshVolumes, MeshNames, proxyContainer, removeAppPreStops } from './sidecar.js';
 import { formatStatus, parseStatus, type InjectStatus } from './status.js';
-import { describeObject, isObject, podTemplateOf, type JsonObject } from './workloads.js';
+import { describeObject, injectionDisabled, isObject, podTemplateOf, type JsonObject } from './workloads.js';
 
 /** The result of transforming one object. */
 export interface TransformResult {
@@ -25,9 +26,6 @@ export interface TransformResult {
   /** When an earlier injection was removed first: the object as it was before that injection. */
   uninjected?: JsonObject;
 }
-
-const DISABLED_VALUES = new Set(['disabled', 'false']);
-const ISTIO_INJECT = 'sidecar.istio.io/inject';
 
 function asRecord(v: unknown): Record<string, string> {
   return isObject(v) ? (v as Record<string, string>) : {};
@@ -42,8 +40,16 @@ function copy<T>(v: T): T {
   return structuredClone(v);
 }
 
-/** Injects the proxy into `input` (which is not modified). */
-export function injectObject(input: JsonObject, options: InjectOptions, source: string): TransformResult {
+/**
+ * Injects the proxy into `input` (which is not modified). `source` says where the object came from
+ * (`app.yaml:12`); `locate`, when given, where one of its fields is, for warnings that name a field.
+ */
+export function injectObject(
+  input: JsonObject,
+  options: InjectOptions,
+  source: string,
+  locate?: (path: readonly (string | number)[]) => string,
+): TransformResult {
   const entry = newEntry(input, source);
   if (typeof input.kind !== 'string') {
     entry.outcome = 'skipped';
@@ -78,12 +84,7 @@ export function injectObject(input: JsonObject, options: InjectOptions, source: 
 
   const meta = isObject(template.metadata) ? template.metadata : {};
   const annotations = asRecord(meta.annotations);
-  const labels = asRecord(meta.labels);
-  if (
-    DISABLED_VALUES.has(annotations[Annotations.inject] ?? '') ||
-    labels[ISTIO_INJECT] === 'false' ||
-    annotations[ISTIO_INJECT] === 'false'
-  ) {
+  if (injectionDisabled(meta)) {
     entry.outcome = 'skipped';
     entry.reasons.push(Reason.InjectionDisabled);
     return { object: previous ? obj : input, entry, uninjected };
@@ -131,7 +132,14 @@ export function injectObject(input: JsonObject, options: InjectOptions, source: 
     entry.warnings.push(w);
     entry.reasons.push(Reason.BadAnnotation);
   });
+  // Read before injecting: classic mode puts the proxy first among the containers, shifting their indexes.
+  const proxyUid = proxyUidUses(obj);
   addInjection(template, o, entry);
+  for (const use of proxyUid) {
+    const at = locate ? ` (${locate(use.path)})` : '';
+    entry.warnings.push(`${PROXY_UID_CODE} ${formatFieldPath(use.path)}${at}: ${proxyUidProblem(use)}`);
+    if (!entry.reasons.includes(Reason.ProxyUid)) entry.reasons.push(Reason.ProxyUid);
+  }
   entry.outcome = 'injected';
   // podTemplateOf returned a reference into obj, so obj already holds the change.
   return { object: obj, entry, uninjected };
@@ -225,16 +233,22 @@ function addInjection(template: JsonObject, o: InjectOptions, entry: ReportEntry
   const spec = template.spec as JsonObject;
 
   const appContainers = arrayOf(spec.containers);
-  warnAbout(spec, appContainers, entry);
+  warnAbout(appContainers, entry);
   const appPorts = appContainers.flatMap((c) =>
     arrayOf(c.ports)
       .filter((p) => (p.protocol ?? 'TCP') === 'TCP' && typeof p.containerPort === 'number')
       .map((p) => p.containerPort as number),
   );
   const { probers, originals } = rewriteProbes(appContainers);
+  const { preStops, createdLifecycle } = addAppPreStops(appContainers);
   if (Array.isArray(spec.containers)) spec.containers = appContainers;
 
-  const proxy = proxyContainer(o, { appPorts, probers, opaquePorts: annotations[Annotations.opaquePorts] });
+  const proxy = proxyContainer(o, {
+    appPorts,
+    probers,
+    opaquePorts: annotations[Annotations.opaquePorts],
+    labels: { ...labels },
+  });
   const init = initContainer(o, captureFlags(annotations));
   if (!Array.isArray(spec.initContainers)) {
     spec.initContainers = [];
@@ -253,6 +267,8 @@ function addInjection(template: JsonObject, o: InjectOptions, entry: ReportEntry
     labels: [],
     created,
     probes: originals,
+    ...(preStops.length ? { preStops } : {}),
+    ...(createdLifecycle.length ? { createdLifecycle } : {}),
   };
   if (o.nativeSidecar) {
     inits.unshift(init, proxy);
@@ -313,6 +329,7 @@ function removeInjection(template: JsonObject, status: InjectStatus): void {
   if (Array.isArray(spec.containers)) {
     const containers = arrayOf(spec.containers);
     restoreProbes(containers, status.probes);
+    removeAppPreStops(containers, status.preStops ?? [], status.createdLifecycle ?? []);
     spec.containers = containers;
   }
   // Undo creations innermost first.
@@ -324,8 +341,7 @@ function removeInjection(template: JsonObject, status: InjectStatus): void {
   }
 }
 
-function warnAbout(spec: JsonObject, containers: JsonObject[], entry: ReportEntry): void {
-  const podUid = isObject(spec.securityContext) ? spec.securityContext.runAsUser : undefined;
+function warnAbout(containers: JsonObject[], entry: ReportEntry): void {
   for (const c of containers) {
     for (const p of arrayOf(c.ports)) {
       if (p.protocol === 'UDP') {
@@ -334,14 +350,6 @@ function warnAbout(spec: JsonObject, containers: JsonObject[], entry: ReportEntr
         );
         if (!entry.reasons.includes(Reason.UdpPort)) entry.reasons.push(Reason.UdpPort);
       }
-    }
-    const uid =
-      isObject(c.securityContext) && c.securityContext.runAsUser !== undefined ? c.securityContext.runAsUser : podUid;
-    if (uid === PROXY_UID) {
-      entry.warnings.push(
-        `container "${String(c.name)}" runs as UID ${PROXY_UID}, the proxy's UID: its traffic bypasses the mesh; run it as another user`,
-      );
-      if (!entry.reasons.includes(Reason.ProxyUid)) entry.reasons.push(Reason.ProxyUid);
     }
   }
 }

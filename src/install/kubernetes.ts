@@ -81,6 +81,26 @@ export function foreignOwner(obj: KubeObject): string | undefined {
   );
 }
 
+/**
+ * The validating webhook is installed open (failurePolicy Ignore) and the control plane closes it
+ * (Fail) once the API server calls it. A re-install leaves a closed webhook closed: it omits the
+ * field, which the control plane's patch took over, so the object stays unchanged.
+ */
+export function keepClosedValidator(obj: KubeObject, live: KubeObject | undefined): KubeObject {
+  type Hooks = { webhooks?: { name?: string; failurePolicy?: string }[] };
+  if (obj.kind !== 'ValidatingWebhookConfiguration' || !live) return obj;
+  const closed = new Set(((live as Hooks).webhooks ?? []).filter((w) => w.failurePolicy === 'Fail').map((w) => w.name));
+  if (closed.size === 0) return obj;
+  return {
+    ...obj,
+    webhooks: ((obj as Hooks).webhooks ?? []).map((w) => {
+      if (!closed.has(w.name)) return w;
+      const { failurePolicy: _kept, ...rest } = w;
+      return rest;
+    }),
+  } as KubeObject;
+}
+
 async function applyTracked(cluster: KubernetesCluster, obj: KubeObject, force: boolean): Promise<AppliedObject> {
   const ref = {
     apiVersion: obj.apiVersion,
@@ -89,7 +109,7 @@ async function applyTracked(cluster: KubernetesCluster, obj: KubeObject, force: 
     namespace: obj.metadata.namespace,
   };
   const before = await cluster.get(ref);
-  const after = await cluster.apply(obj, { force });
+  const after = await cluster.apply(keepClosedValidator(obj, before), { force });
   const result = !before
     ? 'created'
     : before.metadata.resourceVersion === after.metadata.resourceVersion

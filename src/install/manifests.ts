@@ -32,6 +32,8 @@ export const InstallNames = {
   configMap: 'meshctl-config',
   caSecret: 'meshctl-ca',
   webhook: 'meshctl-sidecar-injector',
+  /** The validating webhook of mesh config (the control plane's `/validate`). */
+  validator: 'meshctl-validator',
   leaderLease: 'meshctl-control-plane-leader',
 } as const;
 
@@ -91,6 +93,13 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
           resourceNames: [InstallNames.webhook],
           verbs: ['update', 'patch'],
         },
+        { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], verbs: read },
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['validatingwebhookconfigurations'],
+          resourceNames: [InstallNames.validator],
+          verbs: ['update', 'patch'],
+        },
       ],
     },
     {
@@ -106,6 +115,8 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
       metadata: meta(InstallNames.role, ns),
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        // Only dry runs: the leader checks that the API server calls the validating webhook before closing it.
+        { apiGroups: ['networking.istio.io'], resources: ['virtualservices'], verbs: ['create'] },
         // Gateway credentialName Secrets live in the gateways' namespace (this one): the gateways themselves
         // read no Secret, they get certificates from the control plane. Writes stay limited to the CA's.
         { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
@@ -263,6 +274,34 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
           },
           objectSelector: { matchLabels: { [INJECT_NAMESPACE_LABEL]: 'enabled' } },
         }),
+      ],
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: meta(InstallNames.validator),
+      webhooks: [
+        {
+          name: 'validation.meshctl.dev',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          // Open until the control plane has set the caBundle and seen the API server call it (as istiod
+          // does); the leader then sets Fail, and a re-install keeps it (src/install/kubernetes.ts).
+          failurePolicy: 'Ignore',
+          timeoutSeconds: v.webhook.timeoutSeconds,
+          clientConfig: {
+            service: { name: InstallNames.service, namespace: v.namespace, path: '/validate', port: 443 },
+          },
+          rules: [
+            {
+              apiGroups: MESH_API_GROUPS,
+              apiVersions: ['*'],
+              operations: ['CREATE', 'UPDATE'],
+              resources: ['*'],
+              scope: '*',
+            },
+          ],
+        },
       ],
     },
   ];

@@ -12,6 +12,7 @@ import { loadCrds } from './crds.js';
 import {
   foreignOwner,
   installKubernetes,
+  keepClosedValidator,
   type KubernetesInstallDeps,
   type KubernetesInstallReport,
 } from './kubernetes.js';
@@ -112,7 +113,10 @@ export async function planUpgrade(
       continue;
     }
     // A CRD not yet established cannot be dry-run applied against; everything else can.
-    const would = await cluster.apply(obj, { dryRun: true, force: obj.kind !== 'Namespace' });
+    const would = await cluster.apply(keepClosedValidator(obj, live), {
+      dryRun: true,
+      force: obj.kind !== 'Namespace',
+    });
     const fields: string[] = [];
     differingPaths(comparable(live), comparable(would), '', fields);
     if (fields.length) out.push({ object: describe(obj), action: 'change', fields });

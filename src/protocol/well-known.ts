@@ -12,6 +12,12 @@ export const ProxyPorts = {
   telemetry: 15020,
 } as const;
 
+/**
+ * The path on the telemetry port that inject makes each app container's preStop hook (an httpGet):
+ * it answers once the pod's peers stopped sending to it, so the app gets SIGTERM only then.
+ */
+export const APP_PRESTOP_PATH = '/app-lifecycle/prestop';
+
 /** Control plane ports. */
 export const ControlPlanePorts = {
   stream: 15012,
@@ -107,6 +113,10 @@ export const ProxyEnv = {
   certsDir: 'MESH_CERTS_DIR',
   /** `router`: a gateway pod's proxy (no app, no capture); absent: a sidecar. */
   proxyMode: 'MESH_PROXY_MODE',
+  /** The workload's labels, `k=v,k=v`: the proxy's node labels (telemetry, and `sourceLabels` matches of its routes). */
+  podLabels: 'MESH_POD_LABELS',
+  /** Istio's terminationDrainDuration (`5s`): how long a terminating pod's sidecar holds the app and drains. */
+  terminationDrainDuration: 'MESH_TERMINATION_DRAIN_DURATION',
 } as const;
 
 /**

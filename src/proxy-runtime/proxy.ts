@@ -17,7 +17,7 @@ import { ClusterStateRegistry } from './clusters/state.js';
 import { ListenerHandle } from './listeners/listener.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './listeners/original-destination.js';
 import { Telemetry } from './telemetry/telemetry.js';
-import { compileLogFilter } from '../config/log-filter.js';
+import { compileLogFilter, compileTagValue } from '../config/log-filter.js';
 import { ProxyLog } from './log.js';
 import { MeshTls } from './tls/contexts.js';
 import { StaticIdentitySource, type IdentitySource } from './tls/identity.js';
@@ -26,6 +26,7 @@ import { startTelemetryServer } from './telemetry/telemetry-server.js';
 import type { AdminView, ApplyResult } from './admin/admin-view.js';
 import { describeClusters, describeListeners } from './admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
+import { proxyDns } from './clusters/pool/dns-cache.js';
 import { installLastResortGuard } from './runtime/guard.js';
 import type { JwtKeyMiss } from './http/authz/jwt.js';
 
@@ -57,6 +58,8 @@ export interface ProxyOptions {
    * mutating admin endpoints ask for. Unset: the token stays in this process (`adminToken`).
    */
   adminTokenFile?: string;
+  /** DNS servers for the names the proxy resolves itself (`ip` or `ip:port`); default: /etc/resolv.conf's. */
+  dnsServers?: readonly string[];
 }
 
 /** A running proxy. */
@@ -71,6 +74,9 @@ export class Proxy implements ProxyContext {
   private identityKey = '';
   private readonly drainTracker = new ProxyCounterDrain();
   private drainingFlag = false;
+  private inboundActive = 0;
+  private inboundLastStart = 0;
+  private inboundStopped = false;
   private admin: { server: Server; port: number } | undefined;
   private telemetryServer: { server: Server; port: number } | undefined;
   private lastRejected: { version: string; error: string; at: string } | undefined;
@@ -99,6 +105,7 @@ export class Proxy implements ProxyContext {
   /** Validates and applies `config`, binds everything; throws the NACK error if the config is refused. */
   static async start(config: unknown, opts: ProxyOptions = {}): Promise<Proxy> {
     const p = new Proxy(opts);
+    if (opts.dnsServers?.length) proxyDns.setServers(opts.dnsServers);
     if (opts.guardProcess) {
       const errors = p.telemetry.metrics.internalErrors;
       p.unguard = installLastResortGuard({ log: p.log, count: (kind) => errors.labels(kind).inc() });
@@ -152,13 +159,39 @@ export class Proxy implements ProxyContext {
   get draining(): boolean {
     return this.drainingFlag;
   }
-  requestStarted(): void {
+  requestStarted(inbound: boolean): void {
     this.drainTracker.started();
     this.telemetry.metrics.activeRequests.inc();
+    if (inbound) {
+      this.inboundActive++;
+      this.inboundLastStart = performance.now();
+    }
   }
-  requestFinished(): void {
+  requestFinished(inbound: boolean): void {
     this.drainTracker.finished();
     this.telemetry.metrics.activeRequests.dec();
+    if (inbound) this.inboundActive--;
+  }
+
+  /**
+   * Inbound requests and TCP streams (for the local app) in flight, and when the last one started
+   * (`performance.now()`; 0: none yet): a terminating pod's sidecar waits until its peers stopped sending.
+   */
+  get inbound(): { readonly inFlight: number; readonly lastStartedAt: number } {
+    return { inFlight: this.inboundActive, lastStartedAt: this.inboundLastStart };
+  }
+
+  /**
+   * Stops accepting inbound connections (its app has exited: a peer still sending here now gets a
+   * refused connection, which it retries elsewhere whatever the method) and closes idle inbound
+   * connections; requests in flight finish, outbound listeners are untouched. Later configs bind no
+   * inbound listener.
+   */
+  async stopInbound(): Promise<void> {
+    this.inboundStopped = true;
+    const inbound = [...this.handles.values()].filter((h) => h.cfg.direction === 'inbound');
+    for (const h of inbound) h.drain();
+    await Promise.all(inbound.map((h) => h.stopAccepting()));
   }
 
   /** Requests and TCP streams in flight (both directions), for a graceful stop. */
@@ -222,6 +255,15 @@ export class Proxy implements ProxyContext {
     } catch (err) {
       return nack([`telemetry.accessLogFilter: ${(err as Error).message}`]);
     }
+    for (const [i, o] of (config.telemetry?.metrics?.overrides ?? []).entries()) {
+      for (const t of o.tags ?? []) {
+        try {
+          if (t.value !== undefined) compileTagValue(t.value);
+        } catch (err) {
+          return nack([`telemetry.metrics.overrides[${i}] tag ${t.name}: ${(err as Error).message}`]);
+        }
+      }
+    }
     let runtime: Runtime;
     try {
       this.state.beginBuild();
@@ -235,7 +277,7 @@ export class Proxy implements ProxyContext {
     // they give the port up before the swap and take it back if the config is refused.
     const released: ListenerHandle[] = [];
     for (const [key, l] of wanted) {
-      if (this.handles.has(key)) continue;
+      if (this.handles.has(key) || (this.inboundStopped && l.direction === 'inbound')) continue;
       const h = new ListenerHandle(this, l, this.opts.resolveOriginalDst ?? localAddressAsDestination);
       try {
         await h.listen().catch(async (err: NodeJS.ErrnoException) => {
@@ -324,8 +366,9 @@ export class Proxy implements ProxyContext {
       expiry();
       mesh.onRotate(() => {
         expiry();
-        // New connections must present the new certificate: rebuild the pools; open ones finish.
-        this.state.rotate();
+        // New connections present the new certificate; open ones serve until a new one to the same peer
+        // has connected, so peers that renew later (after a CA outage) lose nothing meanwhile.
+        this.state.renewed();
         if (this.runtime) void this.applyConfig(this.runtime.config);
         this.log.info('workload certificate rotated', { spiffeId: mesh.current.summary.spiffeId });
       });

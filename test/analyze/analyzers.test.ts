@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatFinding } from '../../src/analyze/render.js';
+import { renderComponents } from '../../src/install/manifests.js';
+import { defaultValues } from '../../src/install/values.js';
 import { analyzeTexts, BASE, codes } from './support.js';
 
 const vs = (body: string, name = 'reviews') =>
@@ -257,6 +259,31 @@ describe('the false positives istioctl analyze does not have, and the destinatio
     expect(findings[0]!.message).not.toContain('topology');
   });
 
+  it('a topology label asking for an empty value selects nothing (no endpoint carries one)', () => {
+    const dr =
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: shop}\nspec:\n  host: reviews\n  subsets:\n  - {name: nowhere, labels: {topology.kubernetes.io/region: ""}}\n  - {name: v1, labels: {version: v1}}\n';
+    const findings = analyzeTexts({ 'base.yaml': BASE, 'dr.yaml': dr });
+    expect(codes(findings)).toEqual(['MESH0201']);
+    expect(findings[0]!.message).toContain('Subset "nowhere"');
+    expect(findings[0]!.message).toContain('topology label topology.kubernetes.io/region has an empty value');
+  });
+
+  it('exportTo: a VirtualService exported to a namespace that cannot see its destination names that namespace', () => {
+    const svc =
+      'apiVersion: v1\nkind: Service\nmetadata: {name: hello, namespace: shop, annotations: {networking.istio.io/exportTo: "shop,front"}}\nspec:\n  ports: [{port: 80}]\n';
+    const exported = (to: string) =>
+      vs(`  hosts: [hello]\n  exportTo: ${to}\n  http:\n  - route:\n    - destination: {host: hello}\n`);
+    const mistakes = (to: string) =>
+      analyzeTexts({ 'base.yaml': BASE, 'svc.yaml': svc, 'vs.yaml': exported(to) }).filter(
+        (f) => f.type.code !== 'MESH0002',
+      );
+    const f = mistakes('[".", back]');
+    expect(codes(f)).toEqual(['MESH0102']);
+    expect(f[0]!.message).toContain('visible from namespace "back", where this VirtualService is exported');
+    expect(codes(mistakes('[".", front]'))).toEqual([]);
+    expect(codes(mistakes('["*"]'))).toEqual([]);
+  });
+
   it('a destination port the Service does not expose, or none when it exposes several, is an error naming the VirtualService', () => {
     const two =
       'apiVersion: v1\nkind: Service\nmetadata: {name: multi, namespace: shop}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80}, {name: admin, port: 9000}]\n';
@@ -314,9 +341,61 @@ describe('istioctl checks meshctl shares: UID 1337 and JWT claim routing', () =>
       .replace('        securityContext: {runAsUser: 1337}\n', '')
       .replace('    spec:\n', '    spec:\n      securityContext: {runAsUser: 1337}\n');
     const findings = analyzeTexts({ 'd.yaml': pod });
-    expect(findings.map((f) => [f.type.code, f.message.split(' runs as')[0]])).toEqual([
-      ['MESH0502', 'the pod securityContext'],
+    expect(findings.map((f) => [f.type.code, f.field, f.position?.line, f.message])).toEqual([
+      [
+        'MESH0502',
+        'spec.template.spec.securityContext.runAsUser',
+        9,
+        'spec.template.spec.securityContext.runAsUser: container "legacy" runs as UID 1337, the sidecar\'s own UID: the capture rules let that traffic bypass the sidecar (no mTLS, no authorization policy, no telemetry); fix: set runAsUser to another UID.',
+      ],
     ]);
     expect(codes(analyzeTexts({ 'd.yaml': dep.replace('1337', '1000') }))).toEqual([]);
+  });
+
+  it("the mesh's own control plane and gateways run as 1337 with injection disabled: not flagged", () => {
+    const rendered = renderComponents(defaultValues('img:1'), '1.0.0')
+      .map((o) => JSON.stringify(o))
+      .join('\n---\n');
+    expect(rendered).toContain('"runAsUser":1337');
+    expect(analyzeTexts({ 'install.yaml': rendered }).filter((f) => f.type.code === 'MESH0502')).toEqual([]);
+  });
+
+  it('a running pod with a sidecar that the platform reports running an app container as 1337 is named by identity and field', () => {
+    const platform = {
+      objects: [],
+      origin: 'cluster test',
+      inventory: {
+        workloads: [
+          {
+            kind: 'Pod',
+            name: 'legacy-7d9f',
+            namespace: 'shop',
+            labels: { app: 'legacy' },
+            annotations: {},
+            proxyUid: [{ path: ['spec', 'securityContext', 'runAsUser'], containers: ['legacy', 'cron'] }],
+          },
+        ],
+      },
+    };
+    const findings = analyzeTexts({}, platform);
+    expect(findings.map((f) => formatFinding(f))).toEqual([
+      'Error [MESH0502] (Pod legacy-7d9f.shop) spec.securityContext.runAsUser: containers "legacy", "cron" run as UID 1337, the sidecar\'s own UID: the capture rules let that traffic bypass the sidecar (no mTLS, no authorization policy, no telemetry); fix: set runAsUser to another UID.',
+    ]);
+    expect(findings[0]!.field).toBe('spec.securityContext.runAsUser');
+  });
+
+  it("UID 1337 in a container is named at that container's field; the injected sidecar (classic mode) is not flagged", () => {
+    const dep = readFileSync(`${B}MESH0502-application-uid-1337.yaml`, 'utf8');
+    const findings = analyzeTexts({ 'd.yaml': dep });
+    expect(findings.map((f) => [f.type.code, f.field, f.position?.line])).toEqual([
+      ['MESH0502', 'spec.template.spec.containers[0].securityContext.runAsUser', 12],
+    ]);
+    const classic = dep.replace(
+      '      containers:\n',
+      '      containers:\n      - name: mesh-proxy\n        image: meshctl/proxy:1\n        securityContext: {runAsUser: 1337}\n',
+    );
+    expect(analyzeTexts({ 'd.yaml': classic }).map((f) => f.field)).toEqual([
+      'spec.template.spec.containers[1].securityContext.runAsUser',
+    ]);
   });
 });

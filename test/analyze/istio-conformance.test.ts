@@ -53,9 +53,41 @@ const MAP: Record<string, Record<string, string[]>> = {
   'destinationrule.PodNotSelectedAnalyzer': { DestinationRuleSubsetNotSelectPods: ['MESH0201'] },
   'authz.AuthorizationPoliciesAnalyzer': { NoMatchingWorkloadsFound: ['MESH0302'] },
   'injection.Analyzer': { NamespaceNotInjected: ['MESH0501'] },
-  'deprecation.FieldAnalyzer': { Deprecated: ['MESH0003'] },
+  // Istio's Deprecated on Sidecar egressProxy says "ignored": meshctl's accepted-not-enforced warning on that field.
+  'deprecation.FieldAnalyzer': { Deprecated: ['MESH0003', 'MESH0002@spec.outboundTrafficPolicy.egressProxy'] },
   'deployment.ApplicationUIDAnalyzer': { InvalidApplicationUID: ['MESH0502'] },
   'virtualservice.JWTClaimRouteAnalyzer': { JwtClaimBasedRoutingWithoutRequestAuthN: ['MESH0308'] },
+};
+
+/** Whether a finding has a mapped code: `CODE`, or `CODE@field` (that code on that field only). */
+function hasCode(f: Finding, codes: readonly string[]): boolean {
+  return codes.some((c) => {
+    const [code, field] = c.split('@') as [string, string | undefined];
+    return f.type.code === code && (field === undefined || f.field === field);
+  });
+}
+
+/**
+ * The expectations meshctl does not meet on purpose, `case: Kind ns/name` -> why; the README lists
+ * them. A miss not listed here fails the suite, and so does a reason for a case meshctl now finds.
+ */
+const EXPLAINED: Record<string, string> = {
+  'gatewaySecret: Gateway defaultgateway-bogusCredentialName':
+    'invalid name: Kubernetes names are lowercase (RFC 1123), so meshctl rejects the object (MESH0001 on metadata.name) and analyzes it no further',
+  'virtualServiceDestinationHosts: VirtualService default/reviews-bogushost':
+    "invalid object: its route[0] is `{}`, a route without destination (Istio's own validation rejects it too), so MESH0001 on spec.http[0].route[0].destination and no further analysis; both of its expectations",
+  'virtualServiceGateways: VirtualService httpbin-bogus':
+    "invalid object: a VirtualService without http, tcp or tls routes (Istio's validation rejects it), and its Gateways have no servers; MESH0001; both of its expectations",
+  'virtualServiceGateways: VirtualService httpbin':
+    "invalid objects: the VirtualService has no routes and the Gateway no servers (both rejected by Istio's validation); MESH0001",
+  'virtualServiceGateways: VirtualService default/cross-test':
+    "invalid objects: the VirtualService has no routes and the Gateway no servers (both rejected by Istio's validation); MESH0001",
+  'gatewayBadPort: Gateway httpbin-gateway':
+    "needs Istio's default ingress gateway: the input has neither the gateway's pods nor its Service (Istio's test harness adds them); meshctl judges ports only against the Services the input or the platform has",
+  'DestinationRuleSubsetsNotSelectPods: DestinationRule default/subsets-not-select-pods':
+    "the input has no Pod or Deployment at all: meshctl judges subsets against known workloads only, as a file-only analysis does not see the cluster's pods (judging would flag every subset of every config file)",
+  'istioInjection: Namespace bar':
+    'deliberate: MESH0501 names a workload that mesh config targets and that runs without the sidecar; an unlabelled namespace with no such workload (bar: nothing runs there) loses nothing, and flagging every unlabelled namespace is the false positive meshctl avoids',
 };
 
 /** `Kind ns/name` or `Kind name` (Istio's notation) against a finding's object. */
@@ -95,7 +127,7 @@ function score(): Map<string, Score> {
       }
       s.expected++;
       codes.forEach((code) => s.codes.add(code));
-      const hit = findings.find((f) => !used.has(f) && codes.includes(f.type.code) && sameObject(f, e.resource));
+      const hit = findings.find((f) => !used.has(f) && hasCode(f, codes) && sameObject(f, e.resource));
       if (hit) {
         used.add(hit);
         s.found++;
@@ -103,7 +135,7 @@ function score(): Map<string, Score> {
     }
     for (const [type, codes] of Object.entries(map)) {
       for (const f of findings) {
-        if (used.has(f) || !codes.includes(f.type.code)) continue;
+        if (used.has(f) || !hasCode(f, codes)) continue;
         used.add(f);
         const r = f.resource;
         row(type).falsePositives.push(`${c.name}: ${f.type.code} ${r?.kind} ${r?.namespace}/${r?.name}: ${f.message}`);
@@ -119,7 +151,7 @@ function table(scores: Map<string, Score>): string {
   );
   const lines = rows.map(([type, s]) =>
     s.codes.size
-      ? `| ${type} | ${[...s.codes].join(', ')} | ${s.expected} | ${s.found} | ${s.missed.length} | ${s.falsePositives.length} |`
+      ? `| ${type} | ${[...s.codes].map((c) => c.replace('@', ' on ')).join(', ')} | ${s.expected} | ${s.found} | ${s.missed.length} | ${s.falsePositives.length} |`
       : `| ${type} | — | ${s.expected} | | | |`,
   );
   const covered = rows.filter(([, s]) => s.codes.size);
@@ -131,6 +163,12 @@ function table(scores: Map<string, Score>): string {
     '| Istio message type | meshctl code | expected | found | missed | false positives |',
     '|---|---|---|---|---|---|',
     ...lines,
+    '',
+    'Every miss, and why meshctl does not report it:',
+    '',
+    '| case: object | reason |',
+    '|---|---|',
+    ...Object.entries(EXPLAINED).map(([k, why]) => `| ${k} | ${why} |`),
   ].join('\n');
 }
 
@@ -138,15 +176,14 @@ const MARK = /(<!-- generated:istio-analyze -->\n)[\s\S]*?(<!-- \/generated:isti
 
 describe("istioctl analyze's suite through meshctl analyze", () => {
   const scores = score();
-  for (const [t, s] of scores)
-    if (s.missed.length || s.falsePositives.length)
-      for (const [t, s] of scores)
-        if (s.missed.length || s.falsePositives.length)
-          for (const [t, s] of scores)
-            if (s.missed.length || s.falsePositives.length)
-              it('no false positive on any message type meshctl covers', () => {
-                expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
-              });
+  it('no false positive on any message type meshctl covers', () => {
+    expect([...scores.values()].flatMap((s) => s.falsePositives)).toEqual([]);
+  });
+
+  it('every miss is one the README explains, and every explanation is of a current miss', () => {
+    const missed = [...new Set([...scores.values()].flatMap((s) => s.missed))].sort();
+    expect(missed).toEqual(Object.keys(EXPLAINED).sort());
+  });
 
   it('the README table is the current score', () => {
     const readme = readFileSync(`${root}README.md`, 'utf8');

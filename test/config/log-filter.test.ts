@@ -1,6 +1,11 @@
 /** The access log filter subset of CEL (Telemetry accessLogging[].filter.expression): what it selects, what it refuses. */
 import { describe, expect, it } from 'vitest';
-import { compileLogFilter, type LogFilterInput } from '../../src/config/log-filter.js';
+import {
+  compileLogFilter,
+  compileTagValue,
+  type LogFilterInput,
+  type TagValueInput,
+} from '../../src/config/log-filter.js';
 
 const req = (o: Partial<LogFilterInput> & { headers?: Record<string, string> } = {}): LogFilterInput => ({
   responseCode: o.responseCode ?? 200,
@@ -35,5 +40,56 @@ describe('access log filter', () => {
     expect(() => compileLogFilter('')).toThrow(/empty/);
     expect(() => compileLogFilter('('.repeat(40) + 'true' + ')'.repeat(40))).toThrow(/nests too deeply/);
     expect(() => compileLogFilter('x'.repeat(5000))).toThrow(/longer than 4096/);
+  });
+});
+
+describe('metric tag values (Telemetry tagOverrides value)', () => {
+  const attrs = (o: Partial<TagValueInput> = {}): TagValueInput => ({
+    ...req(),
+    sourceAddress: '127.0.0.1',
+    sourcePort: 40000,
+    destinationAddress: '198.18.0.7',
+    destinationPort: 9080,
+    mtls: true,
+    nodeMetadata: (n) => (n === 'NAMESPACE' ? 'shop' : undefined),
+    ...o,
+  });
+
+  it('reads attributes, headers, node metadata and literals; string() + and ?: compose them', () => {
+    expect(compileTagValue('request.method')(attrs())).toBe('GET');
+    expect(
+      compileTagValue("request.headers['User-Agent']")(
+        attrs({ header: (n) => (n === 'user-agent' ? 'curl' : undefined) }),
+      ),
+    ).toBe('curl');
+    expect(compileTagValue('"books"')(attrs())).toBe('books');
+    expect(compileTagValue("node.metadata['NAMESPACE']")(attrs())).toBe('shop');
+    expect(compileTagValue('destination.address + ":" + string(destination.port)')(attrs())).toBe('198.18.0.7:9080');
+    const kind = compileTagValue('response.code >= 500 ? "error" : (request.url_path == "/health" ? "probe" : "ok")');
+    expect([kind(attrs({ responseCode: 503 })), kind(attrs({ path: '/health?x=1' })), kind(attrs())]).toEqual([
+      'error',
+      'probe',
+      'ok',
+    ]);
+    expect(compileTagValue('connection.mtls')(attrs())).toBe('true');
+  });
+
+  it('gives no value (the proxy writes unknown) for what the traffic lacks or a type error', () => {
+    expect(compileTagValue("request.headers['x-missing']")(attrs())).toBeUndefined();
+    expect(compileTagValue("node.metadata['MESH_ID']")(attrs())).toBeUndefined();
+    expect(compileTagValue('request.method + response.code')(attrs())).toBeUndefined();
+    // a TCP connection has no request attributes
+    const tcp = attrs({ method: undefined as unknown as string, path: undefined as unknown as string });
+    expect(compileTagValue('request.url_path')(tcp)).toBeUndefined();
+  });
+
+  it("refuses what it cannot evaluate, naming it (Istio's peer metadata, functions it does not know)", () => {
+    expect(() => compileTagValue("upstream_peer.labels['app'].value")).toThrow(
+      /"upstream_peer.labels" is not supported/,
+    );
+    expect(() => compileTagValue('size(request.path)')).toThrow(/"size" is not supported/);
+    expect(() => compileTagValue('a ? "x"')).toThrow(/not supported|expected/);
+    // the access log filter keeps to request attributes
+    expect(() => compileLogFilter('destination.port == 9080')).toThrow(/"destination.port" is not supported/);
   });
 });

@@ -105,3 +105,73 @@ describe('meshctl inject: flags and inputs', () => {
     }
   });
 });
+
+describe('meshctl inject: an application running as the sidecar UID 1337 (Istio IST0144)', () => {
+  const APP = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: legacy, namespace: shop}
+spec:
+  selector: {matchLabels: {app: legacy}}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec:
+      securityContext: {runAsUser: 1337}
+      initContainers:
+      - {name: migrate, image: example/migrate:1, securityContext: {runAsUser: 1337}}
+      containers:
+      - {name: web, image: example/web:1}
+      - {name: worker, image: example/worker:1, securityContext: {runAsUser: 1000}}
+      - name: metrics
+        image: example/metrics:1
+        securityContext: {runAsUser: 1337}
+`;
+  const warning = (field: string, line: number, container: string) =>
+    `  warning: MESH0502 ${field} (<stdin>:${line}): container "${container}" runs as UID 1337, the sidecar's own UID: the capture rules let that traffic bypass the sidecar (no mTLS, no authorization policy, no telemetry); fix: set runAsUser to another UID\n`;
+
+  it('injects, and warns with the code, each field that makes a container run as 1337 (with its line), and the fix', async () => {
+    const r = await runCli(['inject', '-f', '-'], { stdin: APP });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('name: mesh-proxy');
+    // The init container is not named: running one as 1337 is how it reaches the network before the sidecar.
+    expect(r.stderr).toBe(
+      'deployment "legacy" injected\n' +
+        warning('spec.template.spec.securityContext.runAsUser', 9, 'web') +
+        warning('spec.template.spec.containers[2].securityContext.runAsUser', 17, 'metrics'),
+    );
+  });
+
+  it('names the field inside a List, and does not flag the sidecar a classic-mode injection added', async () => {
+    const list = `apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: p}
+  spec:
+    containers:
+    - name: app
+      image: x
+      securityContext: {runAsUser: 1337}
+`;
+    const first = await runCli(['inject', '-f', '-', '--native-sidecar=false'], { stdin: list });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toBe(
+      'pod "p" injected\n' + warning('spec.containers[0].securityContext.runAsUser', 11, 'app'),
+    );
+    // Injected again: the mesh-proxy container (UID 1337 by design) is not reported, the app still is, at its new index.
+    const again = await runCli(['inject', '-f', '-', '--native-sidecar=false'], { stdin: first.stdout });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(
+      /^pod "p" injected.*\n  warning: MESH0502 spec\.containers\[0\]\.securityContext\.runAsUser \(<stdin>:\d+\): container "app" runs as UID 1337/,
+    );
+    expect(again.stderr.match(/MESH0502/g)).toHaveLength(1);
+  });
+
+  it('an object whose kind is named like an Object.prototype member passes through instead of crashing inject', async () => {
+    const r = await runCli(['inject', '-f', '-'], {
+      stdin: 'apiVersion: v1\nkind: toString\nmetadata: {name: x}\nspec: {}\n',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('kind: toString');
+  });
+});

@@ -11,6 +11,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import { ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
@@ -19,6 +20,7 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   ClusterRole,
   Role,
   MutatingWebhookConfiguration,
+  ValidatingWebhookConfiguration,
   PodDisruptionBudget,
 };
 
@@ -39,6 +41,7 @@ describe('install manifests', () => {
       'Deployment',
       'PodDisruptionBudget',
       'MutatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
       // the ingress gateway, on by default
       'ServiceAccount',
       'Deployment',
@@ -57,6 +60,8 @@ describe('install manifests', () => {
       if (r.resources.includes('*')) expect(r.verbs).toEqual(['get', 'list', 'watch']);
       if (r.resources.includes('mutatingwebhookconfigurations') && r.verbs.includes('patch'))
         expect(r.resourceNames).toEqual(['meshctl-sidecar-injector']);
+      if (r.resources.includes('validatingwebhookconfigurations') && r.verbs.includes('patch'))
+        expect(r.resourceNames).toEqual(['meshctl-validator']);
     }
     const role = objects.find((o) => o.kind === 'Role') as unknown as {
       metadata: { namespace: string };
@@ -84,6 +89,17 @@ describe('install manifests', () => {
     };
     expect(wh.webhooks[0]!.namespaceSelector).toEqual({ matchLabels: { 'meshctl.dev/inject': 'enabled' } });
     expect(wh.webhooks[0]!.failurePolicy).toBe('Fail');
+    // The validator: every mesh group on CREATE/UPDATE, open until the control plane closes it (as istiod's).
+    const vh = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration') as unknown as {
+      webhooks: {
+        failurePolicy: string;
+        clientConfig: { service: { path: string } };
+        rules: { apiGroups: string[] }[];
+      }[];
+    };
+    expect(vh.webhooks[0]!.failurePolicy).toBe('Ignore');
+    expect(vh.webhooks[0]!.clientConfig.service.path).toBe('/validate');
+    expect(vh.webhooks[0]!.rules[0]!.apiGroups).toEqual(expect.arrayContaining(['networking.istio.io', 'linkerd.io']));
   });
 });
 

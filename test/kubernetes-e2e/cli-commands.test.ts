@@ -128,7 +128,7 @@ describeRequiring(
       for (const line of [
         '✔ the control plane Deployment is ready (2/2 ready, 2 up to date)',
         `✔ the control plane version matches the CLI (${meshctlVersion()})`,
-        '✔ the mesh CRDs are installed (17 CRDs)',
+        '✔ the mesh CRDs are installed (19 CRDs)',
         "✔ the mesh CRDs are current (the same as this meshctl's)",
         '✔ the webhook caBundle is valid and is the mesh root CA',
         '✔ the API server reaches the webhook and it injects',
@@ -487,6 +487,33 @@ describeRequiring(
       await cluster.deleteNamespace(ns);
     }, 90_000);
 
+    it('a pod running its app as the sidecar UID 1337: the webhook injects it with a MESH0502 warning to kubectl, and analyze reports the running pod (Error, exit 79)', async () => {
+      const ns = await cluster.createNamespace('uid');
+      expect((await cluster.kubectl(['label', 'namespace', ns, 'meshctl.dev/inject=enabled'])).code).toBe(0);
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'legacy', labels: { app: 'legacy' } },
+        spec: {
+          securityContext: { runAsUser: 1337 },
+          containers: [{ name: 'app', image: 'meshctl-test/echo:1', env: [{ name: 'PORT', value: '8080' }] }],
+        },
+      };
+      const problem =
+        'container "app" runs as UID 1337, the sidecar\'s own UID: the capture rules let that traffic bypass the sidecar (no mTLS, no authorization policy, no telemetry); fix: set runAsUser to another UID';
+      const created = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(pod) });
+      expect(created.code, created.stderr).toBe(0);
+      // The webhook injected it and returned the warning, which kubectl prints.
+      expect(created.stderr).toContain(`Warning: meshctl: MESH0502 spec.securityContext.runAsUser: ${problem}`);
+      const stored = await cluster.core.readNamespacedPod({ name: 'legacy', namespace: ns });
+      expect(stored.spec?.initContainers?.map((c) => c.name)).toContain('mesh-proxy');
+
+      const found = await cli('analyze', '-n', ns);
+      expect(found.code, found.stdout + found.stderr).toBe(79);
+      expect(found.stdout).toContain(`Error [MESH0502] (Pod legacy.${ns}) spec.securityContext.runAsUser: ${problem}.`);
+      await cluster.deleteNamespace(ns);
+    }, 90_000);
+
     it("upgrade changes nothing on a current mesh, lists a dry run's changes, and reports a proxy older than the CLI", async () => {
       const version = meshctlVersion();
       // A workload whose injection record says an older meshctl injected it.
@@ -527,7 +554,7 @@ describeRequiring(
 
       const first = await cli('upgrade', '-y');
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toMatch(/✔ CRDs applied \(17 unchanged\)\n/);
+      expect(first.stdout).toMatch(/✔ CRDs applied \(19 unchanged\)\n/);
       expect(first.stdout).toContain('✔ Root CA kept (secret mesh-system/meshctl-ca already exists)');
       expect(first.stdout).toMatch(/✔ Control plane applied \(\d+ unchanged\)\n/);
       expect(first.stdout).toContain('✔ Control plane ready');

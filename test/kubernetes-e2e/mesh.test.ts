@@ -1,6 +1,8 @@
 /**
- * The mesh as its users run it on a cluster: `meshctl install --wait` on an empty cluster, `install`
- * again changing nothing, the demo app injected with `meshctl inject | kubectl apply -f -` and a second
+ * The mesh as its users run it on a cluster: `meshctl install --wait` on an empty cluster, the
+ * validating webhook closed by the leader, `install` again changing nothing, `kubectl apply` of an
+ * invalid mesh object denied by the webhook (the field named) and of one with a field without effect
+ * admitted with kubectl printing the warning (and so is a route to an undefined subset), the demo app injected with `meshctl inject | kubectl apply -f -` and a second
  * copy injected by the webhook in a labelled namespace, pods Ready with their sidecars, requests
  * between them over mTLS with the caller's ServiceAccount as the peer identity, then `uninstall`
  * leaving only what --purge removes, and --purge removing that.
@@ -99,13 +101,83 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: inst
       'jsonpath={.spec.holderIdentity}',
     ]);
     expect((await controlPlanePods()).map((p) => p.metadata?.name)).toContain(lease.stdout);
+    // The validating webhook: installed open, closed by the leader once the API server calls it (as istiod's).
+    await cluster.waitFor(
+      'the leader closing the validating webhook (caBundle set, failurePolicy Fail)',
+      async () => {
+        const v = await cluster.kubectl([
+          'get',
+          'validatingwebhookconfiguration',
+          'meshctl-validator',
+          '-o',
+          'jsonpath={.webhooks[0].failurePolicy} {.webhooks[0].clientConfig.caBundle}',
+        ]);
+        const [policy, bundle] = v.stdout.split(' ');
+        return policy === 'Fail' && (bundle ?? '').length > 100;
+      },
+      90_000,
+    );
 
+    // A re-install leaves everything as it is, the closed validating webhook included.
     const second = await cli('install', '--kubernetes', '-y');
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/✔ CRDs applied \(\d+ unchanged\)\n/);
     expect(second.stdout).toContain('✔ Root CA kept (secret mesh-system/meshctl-ca already exists)');
     expect(second.stdout).toMatch(/✔ Control plane applied \(\d+ unchanged\)\n/);
   }, 240_000);
+
+  it('the validating webhook denies an invalid object applied with kubectl, naming the field, and warns about a field without effect', async () => {
+    const denied = await cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-lookbehind, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {regex: "(?<=v)1"}}]
+    route: [{destination: {host: reviews}}]
+`,
+    });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('admission webhook "validation.meshctl.dev" denied the request');
+    expect(denied.stderr).toContain('meshctl validation: VirtualService default/reviews-lookbehind');
+    expect(denied.stderr).toContain('spec.http[0].match[0].uri.regex');
+    const stored = await cluster.kubectl(['-n', 'default', 'get', 'virtualservice', 'reviews-lookbehind']);
+    expect(stored.code).not.toBe(0);
+    expect(stored.stderr).toContain('NotFound');
+
+    const warned = await cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-tls, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: SIMPLE, sni: reviews}
+`,
+    });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stdout).toContain('destinationrule.networking.istio.io/reviews-tls created');
+    expect(warned.stderr).toMatch(
+      /Warning: \[MESH0002\] DestinationRule default\/reviews-tls: spec\.trafficPolicy\.tls\.mode: /,
+    );
+    expect((await cluster.kubectl(['-n', 'default', 'delete', 'destinationrule', 'reviews-tls'])).code).toBe(0);
+
+    // A semantic finding (what analyze says, over the config the cluster holds) comes back as a warning too.
+    const subsetless = await cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-v3, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews, subset: v3}}]
+`,
+    });
+    expect(subsetless.code, subsetless.stderr).toBe(0);
+    expect(subsetless.stderr).toMatch(/Warning: Error \[MESH0101\] \(VirtualService reviews-v3\.default\)[^\n]*v3/);
+    expect((await cluster.kubectl(['-n', 'default', 'delete', 'virtualservice', 'reviews-v3'])).code).toBe(0);
+  }, 60_000);
 
   let cliNs: string;
   let hookNs: string;

@@ -141,7 +141,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     expect(second.crds.every((c) => c.result === 'unchanged')).toBe(true);
     expect(second.caSecret).toBe('kept');
     expect(again.lines).toContain(`✔ Root CA kept (secret ${ns}/meshctl-ca already exists)`);
-    expect(again.lines).toContainEqual(expect.stringMatching(/^✔ Control plane applied \(15 unchanged\)$/));
+    expect(again.lines).toContainEqual(expect.stringMatching(/^✔ Control plane applied \(16 unchanged\)$/));
     expect(
       await resourceVersions(cluster, [
         ...components,

@@ -170,8 +170,11 @@ export interface RunningJaeger {
   restart(): Promise<void>;
 }
 
-/** Starts Jaeger v2 with in-memory storage, receiving OTLP/HTTP and Zipkin on free loopback ports. */
-export async function startJaeger(): Promise<RunningJaeger> {
+/**
+ * Starts Jaeger v2 with in-memory storage, receiving OTLP/HTTP and Zipkin on free ports of `receiverHost`
+ * (default loopback; a test cluster's host address lets its pods reach it), its query API on loopback.
+ */
+export async function startJaeger(receiverHost = '127.0.0.1'): Promise<RunningJaeger> {
   const dir = await mkdtemp(join(tmpdir(), 'meshctl-jaeger-'));
   const [otlp, zipkin, query, health] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const config = {
@@ -192,8 +195,8 @@ export async function startJaeger(): Promise<RunningJaeger> {
       jaeger_storage: { backends: { memstore: { memory: { max_traces: 100000 } } } },
     },
     receivers: {
-      otlp: { protocols: { http: { endpoint: `127.0.0.1:${otlp}` } } },
-      zipkin: { endpoint: `127.0.0.1:${zipkin}` },
+      otlp: { protocols: { http: { endpoint: `${receiverHost}:${otlp}` } } },
+      zipkin: { endpoint: `${receiverHost}:${zipkin}` },
     },
     processors: { batch: { timeout: '100ms' } },
     exporters: { jaeger_storage_exporter: { trace_storage: 'memstore' } },
@@ -222,8 +225,8 @@ export async function startJaeger(): Promise<RunningJaeger> {
     throw err;
   }
   return {
-    otlpAddress: `127.0.0.1:${otlp}`,
-    zipkinAddress: `127.0.0.1:${zipkin}`,
+    otlpAddress: `${receiverHost}:${otlp}`,
+    zipkinAddress: `${receiverHost}:${zipkin}`,
     queryUrl,
     stop: stopOnly,
     restart: start,

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
 import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
-import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from './harness.js';
+import { EC_P256, generateP256, loadX509 } from '../../src/protocol/pki/x509.js';
+import {
+  eventually,
+  identityFor,
+  startBlackHoleThenForward,
+  startTestControlPlane,
+  type TestControlPlane,
+} from './harness.js';
 
 let cp: TestControlPlane;
 beforeAll(async () => {
@@ -29,6 +36,37 @@ describe('CA service and CA client', () => {
       expect(next).toBeLessThan(12.1 * 3600_000);
     } finally {
       id.close();
+    }
+  });
+
+  it('a request that times out on a connection never answered is retried on a new connection (a control plane pod gone behind a Service)', async () => {
+    const service = await startBlackHoleThenForward(() => cp.address());
+    const token = await cp.tokens.issue({ namespace: 'shop', serviceAccount: 'cart', workload: 'cart-2' });
+    const signer = await grpcCertificateSigner({
+      address: service.address,
+      trustRoots: cp.authority.rootPem,
+      credential: () => token,
+      timeoutMs: 1000,
+    });
+    const x509 = await loadX509();
+    const keys = await generateP256(false);
+    const csr = (
+      await x509.Pkcs10CertificateRequestGenerator.create({
+        keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
+        signingAlgorithm: EC_P256,
+      })
+    ).toString('pem');
+    try {
+      await expect(signer.sign(csr, 600)).rejects.toThrow(`certificate request to ${service.address} failed`);
+      expect(service.held()).toBe(1);
+      service.forward();
+      // Same address: without dropping the hung channel every request would time out on it.
+      const chain = await signer.sign(csr, 600);
+      expect(new X509Certificate(chain[0]!).subjectAltName).toBe('URI:spiffe://cluster.local/ns/shop/sa/cart');
+      expect(service.held()).toBe(1);
+    } finally {
+      signer.close?.();
+      await service.close();
     }
   });
 

@@ -4,7 +4,13 @@ import { TypeUrl } from '../../src/protocol/stream/messages.js';
 import { deriveSyncStatus } from '../../src/protocol/stream/sync-status.js';
 import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
 import { XdsClient, type ApplyResult } from '../../src/proxy-runtime/xds-client/client.js';
-import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from './harness.js';
+import {
+  eventually,
+  identityFor,
+  startBlackHoleThenForward,
+  startTestControlPlane,
+  type TestControlPlane,
+} from './harness.js';
 
 let cp: TestControlPlane;
 let identity: CaIdentitySource;
@@ -167,6 +173,42 @@ describe('config stream', () => {
       await eventually('SYNCED on the new server', () => serverView()?.types[TypeUrl.clusters]?.status === 'SYNCED');
     } finally {
       client.close();
+    }
+  });
+
+  it('drops a connection attempt that never completes after connectTimeoutMs and dials again (a control plane pod gone behind a Service)', async () => {
+    // One Service address throughout: first its only pod is gone (the attempt is never answered), then it leads
+    // to the control plane. Without a connect deadline the proxy would wait on the first attempt for good.
+    const service = await startBlackHoleThenForward(() => cp.address());
+    cp.source.set('v40', TypeUrl.clusters, [{ name: 'found' }]);
+    const proxy = proxyState();
+    const lines: string[] = [];
+    const client = new XdsClient({
+      address: service.address,
+      identity,
+      node,
+      types: [TypeUrl.clusters],
+      apply: proxy.apply,
+      backoff: { initialMs: 50, maxMs: 200 },
+      connectTimeoutMs: 1000,
+      log: (l) => lines.push(l),
+    });
+    await client.start();
+    try {
+      await eventually('the first attempt held', () => service.held() === 1);
+      service.forward();
+      await eventually(
+        'v40 applied after the silent attempt was dropped',
+        () => proxy.applied.get(TypeUrl.clusters)?.version === 'v40',
+        20_000,
+      );
+      expect(service.held()).toBe(1);
+      expect(lines[0]).toBe(
+        `config stream to ${service.address} lost (no connection to ${service.address} within 1000 ms); reconnecting in ${/in (\d+) ms$/.exec(lines[0]!)?.[1]} ms`,
+      );
+    } finally {
+      client.close();
+      await service.close();
     }
   });
 

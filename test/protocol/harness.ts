@@ -2,6 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import {
   CertificateAuthority,
   FileCaStorage,
@@ -104,4 +105,55 @@ export async function eventually<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A Service address whose only backend went away; see startBlackHoleThenForward. */
+export interface BlackHoleThenForward {
+  readonly address: string;
+  /** From now on, new connections reach the target (kube-proxy's rules lead to the new pod). */
+  forward(): void;
+  /** Connections accepted while in the black hole (they are never answered). */
+  held(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * What a client of a Service sees when its pod is gone before kube-proxy knows: a fault loopback cannot
+ * produce, so this real listener stands in for it. Until forward(), it accepts connections and never answers
+ * (as a SYN to a dead pod IP is never answered, and stays pinned there by its conntrack entry); after, each
+ * new connection is piped to `target`, while the ones held stay silent.
+ */
+export async function startBlackHoleThenForward(target: () => string): Promise<BlackHoleThenForward> {
+  const held = new Set<Socket>();
+  const piped = new Set<Socket>();
+  let forwarding = false;
+  const server = createServer((s) => {
+    if (!forwarding) {
+      held.add(s);
+      s.on('error', () => undefined);
+      return;
+    }
+    const [host, port] = target().split(':') as [string, string];
+    const upstream = connect(Number(port), host);
+    for (const x of [s, upstream]) {
+      piped.add(x);
+      x.on('error', () => {
+        s.destroy();
+        upstream.destroy();
+      });
+    }
+    s.pipe(upstream).pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    forward: () => {
+      forwarding = true;
+    },
+    held: () => held.size,
+    close: async () => {
+      for (const s of [...held, ...piped]) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

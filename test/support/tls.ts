@@ -40,10 +40,17 @@ export async function makeTestCa(
   return { cert: certificate.toString('pem'), key: await keyPem(keys.privateKey), keys, certificate };
 }
 
-/** A leaf certificate for the given DNS names, IPs and URIs (e.g. SPIFFE IDs), signed by `ca`. */
+/**
+ * A leaf certificate for the given DNS names, IPs and URIs (e.g. SPIFFE IDs), signed by `ca`;
+ * `validity` sets its period (default: from a minute ago for a day; in the past for an expired one).
+ */
 export async function makeTestLeaf(
   ca: { keys: CryptoKeyPair; certificate: x509.X509Certificate },
   sans: { dns?: string[]; ip?: string[]; uri?: string[] },
+  validity: { notBefore: Date; notAfter: Date } = {
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+  },
 ): Promise<PemPair> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const names = [
@@ -55,8 +62,8 @@ export async function makeTestLeaf(
     serialNumber: Date.now().toString(16),
     subject: 'CN=test',
     issuer: ca.certificate.subject,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
+    notBefore: validity.notBefore,
+    notAfter: validity.notAfter,
     signingKey: ca.keys.privateKey,
     publicKey: keys.publicKey,
     signingAlgorithm: ALG,

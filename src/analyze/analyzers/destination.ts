@@ -34,10 +34,21 @@ export const subsetWorkloadAnalyzer: Analyzer = {
       );
       if (backing.length === 0) continue; // nothing known about this host's workloads: no basis to judge
       dr.res.spec.subsets?.forEach((s, i) => {
+        const topology = (k: string) => TOPOLOGY.some((t) => k === t || k.startsWith(`${t}/`));
+        // A topology label asking for an empty value: endpoints get topology labels only from
+        // non-empty node labels, so no endpoint ever carries it.
+        const empty = Object.entries(s.labels ?? {}).find(([k, v]) => topology(k) && v === '');
+        if (empty) {
+          ctx.report(
+            Messages.SubsetSelectsNoWorkload,
+            dr.r,
+            `Subset "${s.name}" selects no workload of host "${dr.res.spec.host}": its topology label ${empty[0]} has an empty value, which no endpoint carries; give it a value or remove it.`,
+            ['spec', 'subsets', i, 'labels', empty[0]],
+          );
+          return;
+        }
         // Topology labels (zone, region, network, node) are on endpoints, not in pod templates: not judged.
-        const labels = Object.fromEntries(
-          Object.entries(s.labels ?? {}).filter(([k]) => !TOPOLOGY.some((t) => k === t || k.startsWith(`${t}/`))),
-        );
+        const labels = Object.fromEntries(Object.entries(s.labels ?? {}).filter(([k]) => !topology(k)));
         if (Object.keys(labels).length === 0) return;
         if (backing.some((w) => labelsMatch(labels, w.labels))) return;
         ctx.report(

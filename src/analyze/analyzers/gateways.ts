@@ -114,17 +114,64 @@ function serverHost(entry: string, gatewayNs: string): { ns: string; host: strin
   return { ns: ns === '.' ? gatewayNs : ns, host: entry.slice(slash + 1) };
 }
 
+/** The hosts a gateway exposes, each with the namespaces whose VirtualServices it admits (`*`: all). */
+type Exposed = { ns: string; host: string }[];
+
+/** A gateway's exposed hosts, the hosts as written, and what carries them (servers or listeners). */
+interface GatewayHosts {
+  exposed: Exposed;
+  offered: string[];
+  part: 'server' | 'listener';
+}
+
 /**
- * VirtualServices naming an Istio Gateway (in `spec.gateways`) none of whose server hosts, as
- * admitted for the VirtualService's namespace, overlaps any of its hosts: the gateway binds it to no
- * server, as the gateway translation decides. A Gateway that does not exist is MESH0105's finding.
+ * The hosts of a Gateway API Gateway (gateway.networking.k8s.io) as Istio binds VirtualServices to
+ * it: each listener's hostname (any host when absent) for the namespaces its allowedRoutes admit
+ * (`Same`, the default: the Gateway's own; `All` and `Selector`, which needs namespace labels: any).
+ */
+function gatewayApiHosts(object: unknown, gwNs: string): GatewayHosts | undefined {
+  const spec = (object as { spec?: { listeners?: unknown } } | null)?.spec;
+  if (!spec || !Array.isArray(spec.listeners)) return undefined;
+  const exposed: Exposed = [];
+  for (const l of spec.listeners as unknown[]) {
+    if (l === null || typeof l !== 'object') continue;
+    const { hostname, allowedRoutes } = l as {
+      hostname?: unknown;
+      allowedRoutes?: { namespaces?: { from?: unknown } };
+    };
+    const from = allowedRoutes?.namespaces?.from;
+    exposed.push({
+      ns: from === 'All' || from === 'Selector' ? '*' : gwNs,
+      host: typeof hostname === 'string' ? hostname : '*',
+    });
+  }
+  return { exposed, offered: exposed.map((e) => e.host), part: 'listener' };
+}
+
+/**
+ * VirtualServices naming a Gateway (in `spec.gateways`; an Istio Gateway or a Gateway API one)
+ * none of whose server hosts, as admitted for the VirtualService's namespace, overlaps any of its
+ * hosts: the gateway binds it to no server, as the gateway translation decides. A Gateway that does
+ * not exist is MESH0105's finding.
  */
 export const hostInGatewayAnalyzer: Analyzer = {
   name: 'virtual-service-host-in-gateway',
   run(ctx) {
-    const gateways = new Map(
-      ctx.of('Gateway', 'networking.istio.io').map((g) => [`${g.res.metadata.namespace}/${g.res.metadata.name}`, g]),
-    );
+    const gateways = new Map<string, GatewayHosts>();
+    for (const r of ctx.input.resources) {
+      const id = r.validation.identity;
+      if (id.kind !== 'Gateway' || !id.apiVersion.startsWith('gateway.networking.k8s.io/') || !id.namespace) continue;
+      const hosts = gatewayApiHosts(r.object, id.namespace);
+      if (hosts) gateways.set(`${id.namespace}/${id.name}`, hosts);
+    }
+    for (const g of ctx.of('Gateway', 'networking.istio.io')) {
+      const gwNs = g.res.metadata.namespace!;
+      gateways.set(`${gwNs}/${g.res.metadata.name}`, {
+        exposed: g.res.spec.servers.flatMap((s) => s.hosts.map((h) => serverHost(h, gwNs))),
+        offered: g.res.spec.servers.flatMap((s) => s.hosts),
+        part: 'server',
+      });
+    }
     for (const vs of ctx.of('VirtualService')) {
       const ns = vs.res.metadata.namespace!;
       const hosts = vs.res.spec.hosts ?? [];
@@ -134,16 +181,12 @@ export const hostInGatewayAnalyzer: Analyzer = {
         const key = ref.includes('/') ? ref : `${ns}/${ref}`;
         const gw = gateways.get(key);
         if (!gw) return;
-        const gwNs = gw.res.metadata.namespace!;
-        const exposed = gw.res.spec.servers
-          .flatMap((s) => s.hosts.map((h) => serverHost(h, gwNs)))
-          .filter((h) => h.ns === '*' || h.ns === ns);
+        const exposed = gw.exposed.filter((h) => h.ns === '*' || h.ns === ns);
         if (hosts.some((h) => exposed.some((e) => hostsOverlap(e.host, h)))) return;
-        const offered = gw.res.spec.servers.flatMap((s) => s.hosts);
         ctx.report(
           Messages.HostNotInGateway,
           vs.r,
-          `Gateway ${key} exposes none of the hosts ${hosts.join(', ')} to namespace "${ns}" (its servers: ${offered.join(', ')}): it never routes this VirtualService; add a host to a server of the Gateway, or fix spec.hosts.`,
+          `Gateway ${key} exposes none of the hosts ${hosts.join(', ')} to namespace "${ns}" (its ${gw.part}s: ${gw.offered.join(', ')}): it never routes this VirtualService; add a host to a ${gw.part} of the Gateway, or fix spec.hosts.`,
           ['spec', 'gateways', i],
         );
       });

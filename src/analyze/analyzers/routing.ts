@@ -52,10 +52,21 @@ function checkSubsetsAndHosts(ctx: AnalysisContext, vs: Typed<VirtualService>): 
       subsets: d.res.spec.subsets ?? [],
     }));
   const services = ctx.input.inventory.services?.filter((s) => exportedTo(s.exportTo, s.namespace, ns));
-  const entries = ctx
-    .of('ServiceEntry')
-    .filter((se) => exportedTo(se.res.spec.exportTo, se.res.metadata.namespace!, ns))
-    .flatMap((se) => se.res.spec.hosts.map((h) => resolveHost(h, se.res.metadata.namespace!, cd)));
+  // A VirtualService exported to named namespaces routes the sidecars there: its hosts must be
+  // visible from each of them (as istioctl judges `exportTo`), not only from its own namespace.
+  const seen = visibility(vs.res);
+  const viewers = seen === 'all' || seen.size === 0 ? [ns] : [...seen];
+  const knownFrom = (viewer: string, fqdn: string): boolean =>
+    (ctx.input.inventory.services ?? []).some(
+      (s) => exportedTo(s.exportTo, s.namespace, viewer) && serviceFqdn(s, cd) === fqdn,
+    ) ||
+    ctx
+      .of('ServiceEntry')
+      .some(
+        (se) =>
+          exportedTo(se.res.spec.exportTo, se.res.metadata.namespace!, viewer) &&
+          se.res.spec.hosts.some((h) => hostMatches(resolveHost(h, se.res.metadata.namespace!, cd), fqdn)),
+      );
   for (const { dest, path, mirror } of destinationsOf(vs.res)) {
     const fqdn = resolveHost(dest.host, ns, cd);
     if (dest.subset) {
@@ -72,13 +83,17 @@ function checkSubsetsAndHosts(ctx: AnalysisContext, vs: Typed<VirtualService>): 
     const service = services?.find((s) => serviceFqdn(s, cd) === fqdn);
     if (service?.ports?.length && !mirror) checkPort(ctx, vs, dest, path, service.ports);
     if (services && !fqdn.includes('*')) {
-      const known = service !== undefined || entries.some((h) => hostMatches(h, fqdn));
-      if (!known) {
+      const blind = viewers.filter((v) => !knownFrom(v, fqdn));
+      if (blind.length > 0) {
         const shown = fqdn === dest.host ? `"${dest.host}"` : `"${dest.host}" (${fqdn})`;
+        const where =
+          blind.length === 1 && blind[0] === ns
+            ? ''
+            : ` visible from namespace ${blind.map((b) => `"${b}"`).join(', ')}, where this VirtualService is exported`;
         ctx.report(
           Messages.ReferencedHostNotFound,
           vs.r,
-          `Referenced host ${shown} is not defined by any Service or ServiceEntry; create it or fix the ${mirror ? 'mirror' : 'route'} host.`,
+          `Referenced host ${shown} is not defined by any Service or ServiceEntry${where}; create it or fix the ${mirror ? 'mirror' : 'route'} host${where ? ' or exportTo' : ''}.`,
           [...path, 'host'],
         );
       }

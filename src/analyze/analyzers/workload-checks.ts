@@ -3,37 +3,37 @@
  * (1337), whose traffic the capture rules let through untouched, and routing on JWT claims through
  * a gateway that no RequestAuthentication validates tokens for (the claims are then never there).
  */
-import { podTemplateOf, type VirtualService } from '../../config/index.js';
-import { PROXY_UID } from '../../protocol/well-known.js';
+import { formatFieldPath, type VirtualService } from '../../config/index.js';
+import { proxyUidProblem, proxyUidUses } from '../../inject/proxy-uid.js';
 import type { Analyzer, Typed } from '../context.js';
 import { labelsMatch } from '../hosts.js';
 import { Messages } from '../messages.js';
 
 const CLAIM_HEADER = '@request.auth.claims.';
 
-/** Workloads (pod templates in the input) whose pod or a container runs as UID 1337. */
+/** Workloads (Pods and pod templates in the input) with an application container that runs as UID 1337: one finding per field. */
 export const applicationUidAnalyzer: Analyzer = {
   name: 'application-uid',
   run(ctx) {
     for (const r of ctx.input.resources) {
       if (r.validation.core?.role !== 'workload' || !r.core) continue;
-      const tpl = podTemplateOf(r.core);
-      if (!tpl) continue;
-      const spec = tpl.spec as {
-        securityContext?: { runAsUser?: unknown };
-        containers?: { name?: string; securityContext?: { runAsUser?: unknown } }[];
-      };
-      const culprits: string[] = [];
-      if (spec.securityContext?.runAsUser === PROXY_UID) culprits.push('the pod securityContext');
-      for (const c of spec.containers ?? [])
-        if (c.securityContext?.runAsUser === PROXY_UID) culprits.push(`container "${c.name ?? '?'}"`);
-      if (culprits.length === 0) continue;
-      ctx.report(
-        Messages.ApplicationUidReserved,
-        r,
-        `${culprits.join(' and ')} runs as UID ${PROXY_UID}, the sidecar's UID: the capture rules let that traffic bypass the mesh (no mTLS, no policy); run the application as another user.`,
-      );
+      for (const use of proxyUidUses(r.core as unknown as Record<string, unknown>))
+        ctx.report(
+          Messages.ApplicationUidReserved,
+          r,
+          `${formatFieldPath(use.path)}: ${proxyUidProblem(use)}.`,
+          use.path,
+        );
     }
+    // Pods running on the platform (their sidecar is there, so is the bypass), named by identity.
+    for (const w of ctx.input.inventory.workloads ?? [])
+      for (const use of w.proxyUid ?? [])
+        ctx.report(
+          Messages.ApplicationUidReserved,
+          { apiVersion: 'v1', kind: w.kind, name: w.name, namespace: w.namespace },
+          `${formatFieldPath(use.path)}: ${proxyUidProblem(use)}.`,
+          use.path,
+        );
   },
 };
 

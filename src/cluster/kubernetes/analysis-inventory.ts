@@ -1,11 +1,14 @@
 /**
  * What `meshctl analyze` reads from a cluster: every mesh config object the analyzers know (all the
  * CRD kinds served), and the inventory around them: Services (hosts), Namespaces (injection labels)
- * and running Pods (workloads, with the annotations that say whether they were injected). Secrets
+ * and running Pods (workloads, with the annotations that say whether they were injected, and for those with a
+ * sidecar the fields that make an app container run as its UID 1337). Secrets
  * are not read (least privilege: analysis never needs their data), so the analyzers that would need
  * them stay silent. The shapes match src/analyze's PlatformSnapshot; the command joins the two, so
  * analyze (pure) and the cluster layer never import each other.
  */
+import { proxyUidUses, type ProxyUidUse } from '../../inject/proxy-uid.js';
+import { MeshNames } from '../../inject/sidecar.js';
 import type { KubeObject } from './objects.js';
 import type { KubernetesPlatform } from './platform.js';
 
@@ -22,14 +25,26 @@ export interface ClusterAnalysisData {
       labels: Record<string, string>;
       annotations: Record<string, string>;
       serviceAccount?: string;
+      proxyUid?: ProxyUidUse[];
     }[];
   };
   origin: string;
 }
 
 interface Pod extends KubeObject {
-  spec?: { serviceAccountName?: string };
+  spec?: { serviceAccountName?: string; initContainers?: { name?: string }[]; containers?: { name?: string }[] };
   status?: { phase?: string };
+}
+
+/** Whether the pod runs the mesh's sidecar (native: an init container; classic: a container). */
+function hasSidecar(p: Pod): boolean {
+  return [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].some((c) => c?.name === MeshNames.proxy);
+}
+
+function withProxyUid(p: Pod): { proxyUid?: ProxyUidUse[] } {
+  if (!hasSidecar(p)) return {};
+  const uses = proxyUidUses(p as unknown as Record<string, unknown>);
+  return uses.length ? { proxyUid: uses } : {};
 }
 
 /** Reads the mesh config and inventory of the whole cluster (findings are filtered by namespace later). */
@@ -59,6 +74,8 @@ export async function readClusterForAnalysis(platform: KubernetesPlatform): Prom
           labels: p.metadata.labels ?? {},
           annotations: p.metadata.annotations ?? {},
           ...(p.spec?.serviceAccountName ? { serviceAccount: p.spec.serviceAccountName } : {}),
+          // Only where a sidecar runs is there a capture to bypass.
+          ...withProxyUid(p),
         })),
     },
     origin: `cluster ${cluster.config.contextName}`,

@@ -9,6 +9,7 @@ import {
   MESH_KINDS,
   formatIssue,
   manifestObjects,
+  recordAppliedFrom,
   parseDocuments,
   splitApiVersion,
   validateResource,
@@ -120,6 +121,8 @@ export class KubernetesPlatform implements MeshPlatform {
     const objects: KubeObject[] = [];
     for (const doc of documents) {
       for (const input of manifestObjects(parseDocuments(doc.text, doc.file))) {
+        // Where it came from, so a proxy's refusal can name the file and line (see proxy-status).
+        recordAppliedFrom(input);
         const r = validateResource(input, { defaultNamespace: opts.defaultNamespace });
         const subject = `${r.identity.kind} ${r.identity.namespace ? `${r.identity.namespace}/` : ''}${r.identity.name}`;
         if (r.errors.length) problems.push(...r.errors.map((e) => `${subject}: ${formatIssue(e)}`));

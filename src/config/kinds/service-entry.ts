@@ -17,6 +17,7 @@ import {
   type Resource,
 } from '../schema.js';
 import { defineKind } from '../kind.js';
+import { isIP } from 'node:net';
 import { ServerPort } from './istio-common.js';
 
 const WorkloadEntry = Obj(
@@ -46,11 +47,10 @@ const ServiceEntryPort = Obj(
 export const ServiceEntrySpec = Obj({
   hosts: List(Str(), 'hosts of the service (DNS names, wildcards)', { minItems: 1 }),
   addresses: Opt(
-    List(Str(), {
-      description: 'virtual IPs or CIDRs of the service',
-      unsupported:
-        'hosts are matched by name (HTTP Host, CONNECT authority), not by address; captured traffic to these addresses passes through',
-    }),
+    List(
+      Str(),
+      'virtual IPs or CIDRs of the service: captured connections to them, and HTTP_PROXY requests to a single address, reach it',
+    ),
   ),
   ports: Opt(List(ServiceEntryPort, 'ports of the service')),
   location: Opt(
@@ -137,6 +137,19 @@ export const serviceEntryKind = defineKind({
             `endpoint port "${name}" names no port of spec.ports; use a declared port name`,
           );
       }
+    });
+    spec.addresses?.forEach((a, i) => {
+      const [addr, bits, extra] = a.split('/');
+      const family = isIP(addr ?? '');
+      if (
+        family === 0 ||
+        extra !== undefined ||
+        (bits !== undefined && (!/^[0-9]{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32)))
+      )
+        report(
+          ['spec', 'addresses', i],
+          `"${a}" is not an IP address or CIDR; write one such as 198.51.100.7 or 10.0.0.0/16`,
+        );
     });
     const seen = new Set<number>();
     spec.ports?.forEach((p, i) => {

@@ -19,7 +19,7 @@ import {
   type Resource,
 } from '../schema.js';
 import { defineKind } from '../kind.js';
-import { compileLogFilter } from '../log-filter.js';
+import { compileLogFilter, compileTagValue } from '../log-filter.js';
 
 const ProviderRef = Obj(
   { name: Str('the name of a MeshConfig extensionProviders entry (or envoy, the built-in access log)') },
@@ -93,7 +93,24 @@ const Metrics = Obj(
             match: Opt(
               Obj(
                 {
-                  metric: Opt(Str('an Istio standard metric (REQUEST_COUNT, ALL_METRICS, ...)')),
+                  metric: Opt(
+                    Enum(
+                      [
+                        'ALL_METRICS',
+                        'REQUEST_COUNT',
+                        'REQUEST_DURATION',
+                        'REQUEST_SIZE',
+                        'RESPONSE_SIZE',
+                        'TCP_OPENED_CONNECTIONS',
+                        'TCP_CLOSED_CONNECTIONS',
+                        'TCP_SENT_BYTES',
+                        'TCP_RECEIVED_BYTES',
+                        'GRPC_REQUEST_MESSAGES',
+                        'GRPC_RESPONSE_MESSAGES',
+                      ] as const,
+                      'an Istio standard metric (ALL_METRICS: every one)',
+                    ),
+                  ),
                   customMetric: Opt(Str('a custom metric name')),
                   mode: Opt(Enum(['CLIENT_AND_SERVER', 'CLIENT', 'SERVER'] as const, 'which reporter')),
                 },
@@ -105,7 +122,7 @@ const Metrics = Obj(
               MapOf(
                 Obj({
                   operation: Opt(Enum(['UPSERT', 'REMOVE'] as const, 'what to do with the tag')),
-                  value: Opt(Str('a CEL expression')),
+                  value: Opt(Str('a CEL expression (UPSERT): the label value')),
                 }),
                 'tag -> change',
               ),
@@ -168,6 +185,39 @@ export const telemetryKind = defineKind({
           `${(err as Error).message} (meshctl evaluates comparisons of these attributes with && || ! and parentheses)`,
         );
       }
+    });
+    spec.metrics?.forEach((m, i) => {
+      m.providers?.forEach((p, j) => {
+        if (p.name.toLowerCase() !== 'prometheus')
+          report(
+            ['spec', 'metrics', i, 'providers', j, 'name'],
+            `only the prometheus metrics provider is implemented: ${p.name} receives no metrics (a Prometheus provider not named prometheus is honoured)`,
+            'unsupported',
+          );
+      });
+      m.overrides?.forEach((o, j) => {
+        for (const [tag, t] of Object.entries(o.tagOverrides ?? {})) {
+          const at = ['spec', 'metrics', i, 'overrides', j, 'tagOverrides', tag];
+          if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(tag))
+            report(at, 'a tag is a Prometheus label name: letters, digits and _, not starting with a digit');
+          if (t.operation === 'REMOVE') continue;
+          if (t.value === undefined || t.value === '') {
+            report(
+              at,
+              'UPSERT needs a value (a CEL expression such as request.method or "literal"), or use operation: REMOVE',
+            );
+            continue;
+          }
+          try {
+            compileTagValue(t.value);
+          } catch (err) {
+            report(
+              [...at, 'value'],
+              `${(err as Error).message} (meshctl evaluates attributes, string literals, string(), + and ?:)`,
+            );
+          }
+        }
+      });
     });
     spec.tracing?.forEach((t, i) => {
       for (const [name, tag] of Object.entries(t.customTags ?? {})) {

@@ -20,6 +20,7 @@ import {
   UInt32,
   type Resource,
 } from '../schema.js';
+import { isIP } from 'node:net';
 import { defineKind, type ReportIssue } from '../kind.js';
 import { Destination, Headers, Percent, StringMatch } from './istio-common.js';
 
@@ -412,27 +413,19 @@ export const virtualServiceKind = defineKind({
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation' },
   ],
   check(spec, report) {
-    // At sidecars TCP and TLS go to the service they were addressed to: a tcp/tls route that sends them
-    // there anyway changes nothing; one that sends them elsewhere is not applied (gateways apply it).
-    const atMesh = !spec.gateways?.length || spec.gateways.includes('mesh');
-    const elsewhere = (
-      routes: readonly { route?: readonly { destination: { host: string } }[] }[] | undefined,
-    ): boolean =>
-      (routes ?? []).some(
-        (r) =>
-          (r.route?.length ?? 0) > 1 || (r.route ?? []).some((d) => !(spec.hosts ?? []).includes(d.destination.host)),
-      );
-    if (atMesh && elsewhere(spec.tcp))
-      report(
-        ['spec', 'tcp'],
-        'tcp routes to another destination are applied at gateways only: sidecars send TCP to the service it was addressed to; bind the VirtualService to a Gateway',
-        'unsupported',
-      );
-    if (atMesh && elsewhere(spec.tls))
-      report(
-        ['spec', 'tls'],
-        'tls (SNI) routes to another destination are applied at gateways only: sidecars pass TLS to the service it was addressed to; bind the VirtualService to a Gateway',
-        'unsupported',
+    // destinationSubnets are matched against the connection's destination address: each must be an address or CIDR.
+    for (const kind of ['tcp', 'tls'] as const)
+      spec[kind]?.forEach((r, i) =>
+        r.match?.forEach((m, j) =>
+          m.destinationSubnets?.forEach((v, k) => {
+            const problem = cidrProblem(v);
+            if (problem)
+              report(
+                ['spec', kind, i, 'match', j, 'destinationSubnets', k],
+                `${problem}; write an address or CIDR such as 10.0.0.0/16`,
+              );
+          }),
+        ),
       );
     spec.http?.forEach((r, i) => checkHttpRoute(r, ['spec', 'http', i], report));
     if (!spec.http?.length && !spec.tcp?.length && !spec.tls?.length && spec.hosts?.length) {
@@ -440,3 +433,13 @@ export const virtualServiceKind = defineKind({
     }
   },
 });
+
+/** Why `value` is not an IPv4/IPv6 address or CIDR, or undefined when it is one. */
+function cidrProblem(value: string): string | undefined {
+  const [addr, bits, extra] = value.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || extra !== undefined) return `"${value}" is not an IP address or CIDR`;
+  if (bits !== undefined && (!/^[0-9]{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32)))
+    return `"${value}" has an invalid prefix length`;
+  return undefined;
+}

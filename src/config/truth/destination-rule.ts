@@ -35,7 +35,7 @@ function policy(prefix: string): Record<string, FieldTruth> {
     [p('outlierDetection.consecutiveLocalOriginFailures')]: accepted('local and upstream errors are counted together'),
     [p('loadBalancer.simple')]: enforced(T.clusters, T.translate, T.fields, T.proxyMode),
     [p('tls')]: enforced(T.translate, T.security),
-    [p('tls.mode')]: exceptValues(enforced(T.translate, T.security), {
+    [p('tls.mode')]: exceptValues(enforced(T.translate, T.security, T.istioMutual), {
       SIMPLE: NO_TLS_ORIGINATION,
       MUTUAL: NO_TLS_ORIGINATION,
     }),

@@ -13,6 +13,8 @@ import {
   serviceEntryTruth,
   sidecarTruth,
   telemetryTruth,
+  workloadEntryTruth,
+  workloadGroupTruth,
 } from './istio-others.js';
 import {
   httpLocalRateLimitPolicyTruth,
@@ -37,6 +39,8 @@ export const TRUTH_TABLES: readonly TruthTable[] = [
   authorizationPolicyTruth,
   requestAuthenticationTruth,
   telemetryTruth,
+  workloadEntryTruth,
+  workloadGroupTruth,
   serviceProfileTruth,
   trafficSplitTruth,
   serverTruth,

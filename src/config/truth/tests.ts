@@ -46,6 +46,18 @@ export const TESTS = {
   gateway: 'test/e2e/gateway.test.ts',
   /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
   serviceEntry: 'test/e2e/service-entry.test.ts',
+  /** VirtualService tcp/tls routes at sidecars on the local mesh: weighted splits, sourceLabels, port, gateways, SNI. */
+  l4Routes: 'test/e2e/l4-routes.test.ts',
+  /** VirtualService tcp/tls routes -> filter chains: per VIP, destinationSubnets, sourceNamespace, weights at gateways. */
+  l4Translate: 'test/translate/l4-routes.test.ts',
+  /** the proxy's capture listener on real sockets: chains by destination port, address, subnets, node labels, weights. */
+  chainMatch: 'test/proxy-runtime/listeners/capture.test.ts',
+  /** `meshctl run --transparent` in network namespaces: tcp routes by VIP (weights, sourceLabels), a ServiceEntry CIDR. */
+  l4Capture: 'test/netns/run-transparent-l4.test.ts',
+  /** ServiceEntry addresses and DNS resolution with the record TTL on the local mesh, against a DNS server on loopback. */
+  serviceEntryDns: 'test/e2e/service-entry-dns.test.ts',
+  /** ISTIO_MUTUAL with curl and openssl: at a Gateway server, and in a DestinationRule towards a meshed service under STRICT. */
+  istioMutual: 'test/e2e/istio-mutual.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
   /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
@@ -54,6 +66,8 @@ export const TESTS = {
   metrics: 'test/proxy-runtime/telemetry/telemetry.test.ts',
   /** Telemetry (and MeshConfig) -> the proxies' tracing and access log settings, scoped mesh/namespace/workload. */
   telemetry: 'test/control-plane/generators/telemetry.test.ts',
+  /** Telemetry metrics overrides on a live local mesh, scraped by a real Prometheus: disabled, removed and upserted tags. */
+  metricsOverrides: 'test/observability/metrics-overrides.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */

@@ -11,7 +11,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { DEFAULT_INBOUND_POLICY_ANNOTATION } from '../../protocol/well-known.js';
 import { timingSafeEqual, X509Certificate } from 'node:crypto';
 import { describeError, MeshError } from '../../errors.js';
-import { manifestObjects, parseDocuments } from '../../config/index.js';
+import { manifestObjects, parseDocuments, recordAppliedFrom } from '../../config/index.js';
 import type { AdsServer } from '../stream/ads-server.js';
 import type { PushPipeline } from '../push/pipeline.js';
 import type { ConfigStore, StoreKey } from '../store/config-store.js';
@@ -218,7 +218,11 @@ async function applyDocuments(deps: LocalApiDeps, body: unknown) {
   const inputs = [];
   for (const d of b.documents) {
     const docs = parseDocuments(String(d.text ?? ''), String(d.file ?? '<input>'));
-    for (const m of manifestObjects(docs)) inputs.push(m);
+    for (const m of manifestObjects(docs)) {
+      // Where it came from, so a proxy's refusal can name the file and line (see proxy-status).
+      recordAppliedFrom(m);
+      inputs.push(m);
+    }
   }
   if (!inputs.length) throw new HttpError(400, 'no objects in the input');
   const outcomes = await deps.store.apply(inputs, { defaultNamespace: b.defaultNamespace || 'default' });

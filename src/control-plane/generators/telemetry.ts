@@ -5,7 +5,7 @@
  * resources scoped to the proxy (mesh-wide, namespace, workload selector). A change
  * reaches running proxies like any push: no restart.
  */
-import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
+import { ISTIO_METRIC_NAMES, type ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
 import { kindRef, type ConfigGenerator } from '../push/generator.js';
 
@@ -27,8 +27,9 @@ export interface MeshTelemetryConfig {
     zipkin?: { service: string; port: number; path?: string };
     opentelemetry?: { service: string; port: number; http?: { path?: string } };
     envoyFileAccessLog?: { path?: string };
+    prometheus?: Record<string, unknown>;
   }[];
-  defaultProviders?: { tracing?: string[] };
+  defaultProviders?: { tracing?: string[]; metrics?: string[] };
 }
 
 /** One telemetry resource: the proxy config's telemetry section without the ports the bootstrap owns. */
@@ -136,6 +137,87 @@ interface TelemetryOverride {
     customTags?: Record<string, unknown>;
   }[];
   accessLogging?: { providers?: { name: string }[]; disabled?: boolean; filter?: { expression?: string } }[];
+  metrics?: TelemetryMetrics[];
+}
+
+/** A Telemetry's `metrics[]` entry, as the generator reads it. */
+interface TelemetryMetrics {
+  providers?: { name: string }[];
+  overrides?: {
+    match?: { metric?: string; customMetric?: string; mode?: 'CLIENT_AND_SERVER' | 'CLIENT' | 'SERVER' };
+    disabled?: boolean;
+    tagOverrides?: Record<string, { operation?: 'UPSERT' | 'REMOVE'; value?: string }>;
+  }[];
+}
+
+type Metrics = NonNullable<TelemetryResource['metrics']>;
+type MetricName = NonNullable<Metrics['overrides']>[number]['metric'];
+
+/** The Istio metrics of Telemetry's ALL_METRICS (and of an override without a metric) that the proxy produces. */
+const ALL_METRICS: readonly MetricName[] = ISTIO_METRIC_NAMES;
+
+/** Whether a metrics provider name is Prometheus (Istio's built-in `prometheus`, or an extensionProvider of that type). */
+function isPrometheus(mc: MeshTelemetryConfig | undefined, name: string): boolean {
+  const p = mc?.extensionProviders?.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  return p ? p.prometheus !== undefined : name.toLowerCase() === 'prometheus';
+}
+
+/**
+ * The metrics settings of a proxy from the Telemetry `metrics` entries that apply to it (least
+ * specific first), as Istio merges them (pilot's mergeMetrics): the most specific entry naming
+ * providers decides which are in scope (else MeshConfig's defaultProviders.metrics, else prometheus);
+ * every entry for an in-scope Prometheus provider then applies its overrides in order, per side
+ * (CLIENT, SERVER) and metric, a later `disabled` or tag replacing an earlier one. One departure:
+ * Istio drops the whole filter for `ALL_METRICS` + `disabled` whatever the mode; here the mode
+ * given is honoured, as the API documents it. Custom and gRPC message metrics are not produced
+ * (MESH0002 at apply), so their overrides are skipped.
+ */
+export function metricsFor(
+  mc: MeshTelemetryConfig | undefined,
+  entries: readonly TelemetryMetrics[],
+): TelemetryResource['metrics'] {
+  let inScope = mc?.defaultProviders?.metrics ?? ['prometheus'];
+  for (const e of entries) if (e.providers?.length) inScope = e.providers.map((p) => p.name);
+  if (!inScope.some((n) => isPrometheus(mc, n))) return { disabled: true };
+  interface Merged {
+    disabled?: boolean;
+    tags: Map<string, { remove?: true; value?: string }>;
+  }
+  const merged = new Map<string, Merged>();
+  let parent = mc?.defaultProviders?.metrics ?? ['prometheus'];
+  for (const e of entries) {
+    const names = e.providers?.length ? e.providers.map((p) => p.name) : parent;
+    parent = names;
+    if (!names.some((n) => isPrometheus(mc, n) && inScope.includes(n))) continue;
+    for (const o of e.overrides ?? []) {
+      if (o.match?.customMetric !== undefined) continue;
+      const metric = o.match?.metric;
+      const metrics =
+        metric === undefined || metric === 'ALL_METRICS' ? ALL_METRICS : ALL_METRICS.filter((m) => m === metric);
+      const mode = o.match?.mode ?? 'CLIENT_AND_SERVER';
+      const sides = mode === 'CLIENT_AND_SERVER' ? (['CLIENT', 'SERVER'] as const) : ([mode] as const);
+      for (const side of sides) {
+        for (const m of metrics) {
+          const key = `${side}/${m}`;
+          const entry: Merged = merged.get(key) ?? { tags: new Map() };
+          if (o.disabled !== undefined) entry.disabled = o.disabled;
+          for (const [tag, t] of Object.entries(o.tagOverrides ?? {})) {
+            if (t.operation === 'REMOVE') entry.tags.set(tag, { remove: true });
+            else if (t.value !== undefined) entry.tags.set(tag, { value: t.value });
+          }
+          merged.set(key, entry);
+        }
+      }
+    }
+  }
+  const overrides: NonNullable<Metrics['overrides']> = [];
+  for (const [key, e] of [...merged].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!e.disabled && e.tags.size === 0) continue;
+    const [mode, metric] = key.split('/') as ['CLIENT' | 'SERVER', MetricName];
+    const tags = [...e.tags].sort(([a], [b]) => a.localeCompare(b)).map(([name, t]) => ({ name, ...t }));
+    overrides.push({ metric, mode, ...(e.disabled ? { disabled: true } : {}), ...(tags.length ? { tags } : {}) });
+  }
+  return overrides.length ? { overrides } : undefined;
 }
 
 /**
@@ -185,6 +267,11 @@ export function telemetryFor(
   }
   const section = tracingSection(tracing);
   if (section) out.tracing = section;
+  const metrics = metricsFor(
+    mc,
+    scopes.flatMap((sc) => sc.metrics ?? []),
+  );
+  if (metrics) out.metrics = metrics;
   return out;
 }
 
@@ -222,11 +309,22 @@ export function telemetryGenerator(): ConfigGenerator {
     typeUrl: TypeUrl.telemetry,
     reads: {
       kinds: [kindRef(MESH_CONFIG_GROUP, MESH_CONFIG_KIND), kindRef('telemetry.istio.io', 'Telemetry')],
-      registry: [],
+      // a workload's labels pick the Telemetry selectors that apply and name it in telemetry
+      registry: ['workloads'],
     },
     generate: (proxy, snap) => {
-      const scopes = telemetryScopes(snap.configs('Telemetry'), proxy, snap.rootNamespace);
-      return [telemetryFor(snap.meshConfig as MeshTelemetryConfig | undefined, scopes)];
+      // The registry's labels (Kubernetes: the pod's), not the node metadata's: a Kubernetes sidecar
+      // starts knowing only its pod's name, so its metadata has no labels for selectors to match.
+      const labels = snap.workload(proxy.workload, proxy.namespace)?.labels ?? proxy.labels;
+      const scopes = telemetryScopes(
+        snap.configs('Telemetry'),
+        { namespace: proxy.namespace, labels },
+        snap.rootNamespace,
+      );
+      const out = telemetryFor(snap.meshConfig as MeshTelemetryConfig | undefined, scopes);
+      // ... and telemetry names the workload by them (app, version, canonical service)
+      if (Object.keys(labels).length > 0) out.workloadLabels = { ...labels };
+      return [out];
     },
   };
 }

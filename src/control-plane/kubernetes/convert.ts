@@ -37,7 +37,12 @@ export interface PodObject extends KubeObject {
   status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
-/** Whether a pod is Ready and has an address (not terminating). */
+/**
+ * Whether a pod is an endpoint: Ready, with an address, and not terminating (a deletionTimestamp is
+ * what the EndpointSlice controller reports as `terminating: true`, `ready: false`). Read from the pod
+ * itself, the control plane sees a deletion as soon as the API server records it, before the
+ * EndpointSlice controller has updated its slice.
+ */
 export function podServesTraffic(pod: PodObject): boolean {
   if (pod.metadata.deletionTimestamp || !pod.status?.podIP) return false;
   return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -45,9 +50,17 @@ export function podServesTraffic(pod: PodObject): boolean {
 
 export { DEFAULT_INBOUND_POLICY_ANNOTATION };
 
+/** Whether a pod's containers may still run: it has an address and has not finished (Succeeded or Failed). */
+function podIsLive(pod: PodObject): boolean {
+  return Boolean(pod.status?.podIP) && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
+}
+
 /**
- * The workload of a Ready pod; undefined for a pod that cannot take traffic. `services` names the
- * selector-less Services whose EndpointSlices list it (membership by name, as on the local platform).
+ * The workload of a pod that has an address and has not finished; undefined otherwise. A pod that
+ * is not Ready yet, or is terminating, is a workload with `serving: false`: its own sidecar keeps
+ * its inbound listeners and routes (it still serves the requests in flight and those sent by peers
+ * that have not yet had the update), but no other proxy routes new requests to it. `services` names
+ * the selector-less Services whose EndpointSlices list it (membership by name, as on the local platform).
  * `namespaceInboundPolicy`: the pod's namespace's default-inbound-policy annotation, which the
  * pod's own annotation overrides (as Linkerd's policy controller reads them).
  */
@@ -56,7 +69,7 @@ export function workloadFromPod(
   services?: readonly string[],
   namespaceInboundPolicy?: string,
 ): WorkloadRecord | undefined {
-  if (!podServesTraffic(pod)) return undefined;
+  if (!podIsLive(pod)) return undefined;
   const labels = pod.metadata.labels ?? {};
   const gateway = gatewayPorts(pod.metadata.annotations?.[GATEWAY_PORTS_ANNOTATION]);
   const ports = (pod.spec?.containers ?? []).flatMap((c) =>
@@ -73,6 +86,7 @@ export function workloadFromPod(
     ports,
     capture: !gateway,
     ...(services?.length ? { services } : {}),
+    ...(podServesTraffic(pod) ? {} : { serving: false }),
     ...((pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION] ?? namespaceInboundPolicy)
       ? {
           defaultInboundPolicy: pod.metadata.annotations?.[DEFAULT_INBOUND_POLICY_ANNOTATION] ?? namespaceInboundPolicy,

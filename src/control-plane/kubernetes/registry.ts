@@ -62,7 +62,7 @@ function key(o: { kind: string; metadata: { namespace?: string; name: string } }
 }
 
 /** Keeps only what validation and translation read (managedFields and status are noise to them). */
-function forValidation(o: KubeObject): KubeObject {
+export function forValidation(o: KubeObject): KubeObject {
   const { name, namespace, labels, annotations, generation } = o.metadata;
   return {
     apiVersion: o.apiVersion,
@@ -286,7 +286,8 @@ export class KubernetesRegistry extends EventEmitter {
       const svc = slice.metadata.labels?.['kubernetes.io/service-name'];
       if (!svc || services.find((s) => s.name === svc && s.namespace === slice.metadata.namespace)?.selector) continue;
       for (const ep of slice.endpoints ?? []) {
-        if (ep.targetRef?.kind !== 'Pod' || !ep.targetRef.name || ep.conditions?.ready === false) continue;
+        // Membership only: whether the pod is an endpoint now (Ready, not terminating) is read from the pod.
+        if (ep.targetRef?.kind !== 'Pod' || !ep.targetRef.name) continue;
         const k = `${slice.metadata.namespace}/${ep.targetRef.name}`;
         members.set(k, [...(members.get(k) ?? []), svc]);
       }

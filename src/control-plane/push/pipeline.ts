@@ -11,6 +11,7 @@ import { fullChange, type ChangeSet } from './change.js';
 import { Debouncer, DEFAULT_DEBOUNCE, type DebounceOptions } from './debouncer.js';
 import { GeneratorSet } from './generator.js';
 import { PushSnapshot, type SnapshotInputs } from './snapshot.js';
+import { APPLIED_FROM_ANNOTATION } from '../../config/index.js';
 
 /** What one push did. */
 export interface PushRecord {
@@ -94,7 +95,8 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
 
   /**
    * The objects behind the clusters (`outbound|PORT|SUBSET|FQDN`: its DestinationRule) and virtual
-   * hosts (`FQDN:PORT`: its VirtualService) a refusal names, as `DestinationRule reviews.default`.
+   * hosts (`FQDN:PORT`: its VirtualService) a refusal names, as `DestinationRule reviews.default`,
+   * followed by `(reviews.yaml:3)` when `meshctl apply` recorded where it was applied from.
    */
   describeSource(reason: string): string | undefined {
     const hosts = new Map<string, 'DestinationRule' | 'VirtualService'>();
@@ -112,8 +114,11 @@ export class PushPipeline extends EventEmitter implements ProxyConfigSource {
             (h) =>
               h === fqdn || `${h}.${ns}.svc.cluster.local` === fqdn || (h.includes('.') && fqdn.startsWith(`${h}.`)),
           )
-        )
-          found.add(`${kind} ${o.metadata.name}.${ns}`);
+        ) {
+          // The file:line `meshctl apply` recorded, so the user is pointed at the YAML to fix.
+          const from = (o.metadata as { annotations?: Record<string, string> }).annotations?.[APPLIED_FROM_ANNOTATION];
+          found.add(`${kind} ${o.metadata.name}.${ns}${from ? ` (${from})` : ''}`);
+        }
       }
     }
     return found.size ? [...found].sort().join(', ') : undefined;

@@ -20,7 +20,7 @@ import type {
 import { credentialFor } from './credentials.js';
 import { hostMatches, selects, type MeshSnapshot, type MeshWorkload } from './model.js';
 import { convertHttpRoute, namesGateway, type TranslationNote } from './routes.js';
-import { destinationCluster } from './splits.js';
+import { l4RouteChains } from './l4-routes.js';
 
 /** How a gateway proxy is reached: the address it binds and where each Gateway port is served locally. */
 export interface RouterSettings {
@@ -216,36 +216,20 @@ function l4Chains(
   server: Server,
   gatewayNs: string,
   passthrough: boolean,
-  notes: TranslationNote[],
 ): FilterChainConfig[] {
   const key = `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
   const port = server.port.number;
   const chains: FilterChainConfig[] = [];
   for (const { vs } of boundVirtualServices(snapshot, key, gatewayNs, server)) {
     const ns = vs.metadata.namespace ?? 'default';
-    const where = `VirtualService ${vs.metadata.name}.${ns}`;
-    const routes = passthrough ? (vs.spec.tls ?? []) : (vs.spec.tcp ?? []);
-    for (const r of routes) {
-      const dest = r.route?.[0]?.destination;
-      if (!dest) continue;
-      if ((r.route?.length ?? 0) > 1)
-        notes.push({
-          resource: where,
-          message: 'weighted tcp/tls routes at a gateway: only the first destination is used',
-        });
-      const matches = (r.match ?? [{}]) as { port?: number; gateways?: string[]; sniHosts?: string[] }[];
-      for (const m of matches) {
-        if (m.port !== undefined && m.port !== port) continue;
-        if (m.gateways?.length && !namesGateway(m.gateways, ns, key)) continue;
-        const cluster = destinationCluster(snapshot, dest.host, ns, dest.port?.number, dest.subset, port);
-        chains.push({
-          name: `${where}:${port}`,
-          ...(passthrough && m.sniHosts?.length ? { match: { serverNames: [...m.sniHosts] } } : {}),
-          protocol: 'tcp',
-          tcpCluster: cluster,
-        });
-      }
-    }
+    chains.push(
+      ...l4RouteChains(
+        snapshot,
+        vs,
+        { context: key, port, clientNamespace: gatewayNs, kind: passthrough ? 'tls' : 'tcp' },
+        `VirtualService ${vs.metadata.name}.${ns}:${port}`,
+      ),
+    );
   }
   return chains;
 }
@@ -266,11 +250,11 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
       const protocol = server.port.protocol.toUpperCase();
       const mode = server.tls?.mode ?? (protocol === 'TLS' ? 'PASSTHROUGH' : undefined);
       if (protocol === 'TCP' || protocol === 'MONGO' || protocol === 'MYSQL' || protocol === 'REDIS') {
-        entry.chains.push(...l4Chains(snapshot, gw, server, gwNs, false, notes));
+        entry.chains.push(...l4Chains(snapshot, gw, server, gwNs, false));
         return;
       }
       if ((protocol === 'TLS' || protocol === 'HTTPS') && mode === 'PASSTHROUGH') {
-        entry.chains.push(...l4Chains(snapshot, gw, server, gwNs, true, notes));
+        entry.chains.push(...l4Chains(snapshot, gw, server, gwNs, true));
         return;
       }
       if (protocol === 'HTTPS' || protocol === 'TLS') {
@@ -278,10 +262,11 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
           const name = `gateway|${gwNs}/${gw.metadata.name}|${port}|${i}`;
           if (protocol === 'HTTPS') {
             routes.push({ name, virtualHosts: httpVirtualHosts(snapshot, gw, server, gwNs, notes) });
-            entry.tlsChains.push({ name, protocol: 'auto', tls: 'strict', routeConfig: name });
+            // HTTP/1.1 inside, as for SIMPLE: mesh clients and curl alike get http/1.1 by ALPN.
+            entry.tlsChains.push({ name, protocol: 'http1', tls: 'strict', routeConfig: name });
           } else
             entry.tlsChains.push(
-              ...l4Chains(snapshot, gw, server, gwNs, false, notes).map((c) => ({ ...c, tls: 'strict' as const })),
+              ...l4Chains(snapshot, gw, server, gwNs, false).map((c) => ({ ...c, tls: 'strict' as const })),
             );
           return;
         }
@@ -305,7 +290,7 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
           });
         } else {
           // TLS terminated, then TCP routes.
-          const tcp = l4Chains(snapshot, gw, server, gwNs, false, notes)[0];
+          const tcp = l4Chains(snapshot, gw, server, gwNs, false)[0];
           if (tcp)
             entry.tlsChains.push({
               name,
@@ -313,6 +298,7 @@ export function gatewayConfig(snapshot: MeshSnapshot, workload: MeshWorkload, ro
               protocol: 'tcp',
               serverTls: tls,
               tcpCluster: tcp.tcpCluster!,
+              ...(tcp.tcpWeightedClusters ? { tcpWeightedClusters: tcp.tcpWeightedClusters } : {}),
             });
         }
         return;

@@ -30,7 +30,8 @@ import { inboundTlsMode } from './peer-authentication.js';
 import { servicesSelecting } from './selecting.js';
 import type { ProxyConfigParts, SharedOutbound } from './parts.js';
 import { workloadAuthz } from './authorization.js';
-import { routesFor, type TranslationNote } from './routes.js';
+import { routesFor, virtualServiceFor, type TranslationNote } from './routes.js';
+import { l4RouteChains, missingChainClusters } from './l4-routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
 import { gatewayConfig } from './gateway.js';
@@ -115,10 +116,24 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
     for (const port of service.ports) {
       const fqdn = serviceFqdn(service);
       if (protocolOf(port) === 'tcp') {
+        // Opaque ports: the VirtualService's tls (by SNI) then tcp routes for this VIP, then the service itself.
+        const vs = virtualServiceFor(snapshot, fqdn, ns);
         for (const vip of service.addresses ?? []) {
+          const name = `${fqdn}:${port.port}`;
+          const base = { destinationAddress: vip, destinationPort: port.port };
+          if (vs)
+            for (const kind of ['tls', 'tcp'] as const)
+              outboundChains.push(
+                ...l4RouteChains(
+                  snapshot,
+                  vs,
+                  { context: 'mesh', port: port.port, clientNamespace: ns, base, kind },
+                  name,
+                ),
+              );
           outboundChains.push({
-            name: `${fqdn}:${port.port}`,
-            match: { destinationAddress: vip, destinationPort: port.port },
+            name,
+            match: base,
             protocol: 'tcp',
             tcpCluster: clusterName.outbound(port.port, fqdn),
           });
@@ -133,12 +148,28 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       };
       (byPort.get(port.port) ?? byPort.set(port.port, []).get(port.port)!).push(capture);
       allHosts.push({ ...capture, domains: domainsOf(service, port.port, ns, port.port === 80) });
+      // A port whose protocol is detected: HTTP by the routes, other bytes by the VirtualService's tls/tcp
+      // routes, else to the service (as Istio treats sniffed non-HTTP traffic).
+      const sniffed = chainProtocol(port) === 'auto';
+      const vs = sniffed ? virtualServiceFor(snapshot, fqdn, ns) : undefined;
       for (const vip of service.addresses ?? []) {
+        const name = `${fqdn}:${port.port}`;
+        const base = { destinationAddress: vip, destinationPort: port.port };
+        if (vs)
+          for (const kind of ['tls', 'tcp'] as const)
+            for (const c of l4RouteChains(
+              snapshot,
+              vs,
+              { context: 'mesh', port: port.port, clientNamespace: ns, base, kind },
+              name,
+            ))
+              outboundChains.push({ ...c, protocol: 'auto', routeConfig: String(port.port) });
         outboundChains.push({
-          name: `${fqdn}:${port.port}`,
-          match: { destinationAddress: vip, destinationPort: port.port },
+          name,
+          match: base,
           protocol: chainProtocol(port),
           routeConfig: String(port.port),
+          ...(sniffed ? { tcpCluster: clusterName.outbound(port.port, fqdn) } : {}),
         });
       }
     }
@@ -151,11 +182,12 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
   }
   return {
     clusters: [...clusters, ...external.clusters],
-    captureRoutes: [...byPort]
-      .sort((a, b) => a[0] - b[0])
-      .map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
+    captureRoutes: [
+      ...[...byPort].sort((a, b) => a[0] - b[0]).map(([port, virtualHosts]) => ({ name: String(port), virtualHosts })),
+      ...external.addressRoutes,
+    ],
     explicitRoute: { name: 'outbound', virtualHosts: allHosts },
-    chains: outboundChains,
+    chains: [...outboundChains, ...external.addressChains],
     notes,
   };
 }
@@ -222,6 +254,7 @@ function sharedFor(
       }
     }
   }
+  for (const l of listeners) clusters.push(...missingChainClusters(l.chains, known, 'outbound', notes));
   shared = { clusters, routes, listeners, notes };
   byMode.set(`${mode}|${policy}`, shared);
   return shared;
@@ -384,7 +417,9 @@ function gatewayParts(
   known.add(PASSTHROUGH);
   for (const rc of gw.routes)
     for (const vh of rc.virtualHosts) for (const r of vh.routes) for (const d of r.route ?? []) need(d.cluster);
-  for (const l of gw.listeners) for (const c of l.chains) need(c.tcpCluster);
+  for (const l of gw.listeners)
+    for (const c of l.chains)
+      for (const n of [c.tcpCluster, ...(c.tcpWeightedClusters ?? []).map((w) => w.cluster)]) need(n);
   return {
     shared,
     own: {

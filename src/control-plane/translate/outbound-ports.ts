@@ -5,8 +5,11 @@
  * table matches any authority), with other bytes passed to the service as TCP. Either way mTLS to
  * the peer sidecars.
  */
+import type { FilterChainConfig } from '../../protocol/proxy-config/index.js';
 import { clusterName, protocolOf, resolveHost, serviceFqdn, type MeshSnapshot, type MeshWorkload } from './model.js';
 import type { ProxyConfigParts } from './parts.js';
+import { l4RouteChains, missingChainClusters } from './l4-routes.js';
+import { virtualServiceFor, type TranslationNote } from './routes.js';
 
 /** Adds a listener (and, for an unknown service, an empty cluster) per outbound port of `workload`. */
 export function explicitOutboundPorts(
@@ -19,10 +22,12 @@ export function explicitOutboundPorts(
   const routes = [...parts.own.routes];
   const listeners = [...parts.own.listeners];
   const known = new Set([...parts.shared.clusters, ...clusters].map((c) => c.name));
+  const notes: TranslationNote[] = [...(parts.own.notes ?? [])];
   const table = parts.shared.routes.find((r) => r.name === 'outbound');
   for (const o of workload.outboundPorts) {
     const fqdn = resolveHost(o.service, workload.namespace, mesh.services);
-    const port = mesh.services.find((s) => serviceFqdn(s) === fqdn)?.ports.find((p) => p.port === o.port);
+    const service = mesh.services.find((s) => serviceFqdn(s) === fqdn);
+    const port = service?.ports.find((p) => p.port === o.port);
     const protocol = port ? protocolOf(port) : 'auto';
     const cluster = clusterName.outbound(o.port, fqdn);
     // An unknown service still gets its listener: connections fail as "no healthy upstream" until it exists.
@@ -39,7 +44,28 @@ export function explicitOutboundPorts(
       mode: 'explicit' as const,
     };
     if (protocol === 'tcp') {
-      listeners.push({ ...base, chains: [{ name, protocol: 'tcp', tcpCluster: cluster }] });
+      // The VirtualService's tls (SNI) and tcp routes, decided for this workload: the client dialled
+      // the service, so its VIPs are the destination a `destinationSubnets` block is checked against.
+      const vs = virtualServiceFor(mesh, fqdn, workload.namespace);
+      const routed: FilterChainConfig[] = [];
+      if (vs)
+        for (const kind of ['tls', 'tcp'] as const)
+          routed.push(
+            ...l4RouteChains(
+              mesh,
+              vs,
+              {
+                context: 'mesh',
+                port: o.port,
+                clientNamespace: workload.namespace,
+                staticAddresses: service?.addresses ?? [],
+                kind,
+              },
+              name,
+            ),
+          );
+      clusters.push(...missingChainClusters(routed, known, `workload ${workload.name}.${workload.namespace}`, notes));
+      listeners.push({ ...base, chains: [...routed, { name, protocol: 'tcp', tcpCluster: cluster }] });
       continue;
     }
     const vhost = table?.virtualHosts.find((v) => v.name === `${fqdn}:${o.port}`);
@@ -56,5 +82,5 @@ export function explicitOutboundPorts(
     const chain = protocol === 'http' ? 'http1' : protocol === 'http2' || protocol === 'grpc' ? 'http2' : 'auto';
     listeners.push({ ...base, chains: [{ name, protocol: chain, routeConfig: name, tcpCluster: cluster }] });
   }
-  return { ...parts, own: { clusters, routes, listeners } };
+  return { ...parts, own: { clusters, routes, listeners, ...(notes.length ? { notes } : {}) } };
 }

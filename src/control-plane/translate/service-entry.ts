@@ -1,8 +1,8 @@
 /**
  * ServiceEntry -> outbound clusters and virtual hosts, as istiod builds them: one cluster per host
  * and port (`outbound|443||api.external.com`), endpoints by resolution (STATIC: the listed
- * addresses; DNS / DNS_ROUND_ROBIN: the listed names or the host itself, resolved by the proxy at
- * each new connection; NONE: wherever the request was going), a virtual host per host and port
+ * addresses; DNS / DNS_ROUND_ROBIN: the listed names or the host itself, resolved by the proxy
+ * with the record's TTL; NONE: wherever the request was going), a virtual host per host and port
  * routed by a VirtualService for that host when there is one, and DestinationRule TLS origination
  * (SIMPLE/MUTUAL) towards the host. Also the catch-all of outboundTrafficPolicy: ALLOW_ANY passes
  * unknown destinations through, REGISTRY_ONLY answers 502 with flag NR (Envoy's BlackHoleCluster).
@@ -11,10 +11,13 @@ import type { DestinationRule, ServiceEntry } from '../../config/index.js';
 import type {
   ClusterConfig,
   EndpointConfig,
+  FilterChainConfig,
+  RouteConfigConfig,
   RouteSpec,
   UpstreamTlsConfig,
   VirtualHostConfig,
 } from '../../protocol/proxy-config/index.js';
+import { l4RouteChains } from './l4-routes.js';
 import { credentialFor } from './credentials.js';
 import { destinationPolicy } from './destination-rules.js';
 import { clusterName, selects, spiffeId, type MeshSnapshot } from './model.js';
@@ -28,6 +31,12 @@ export interface ExternalOutbound {
   readonly clusters: ClusterConfig[];
   /** virtual hosts for the HTTP_PROXY route table (and the capture tables by port) */
   readonly virtualHosts: { port: number; vhost: VirtualHostConfig }[];
+  /**
+   * capture mode: chains for the entries' `addresses` (VIPs, CIDRs), matched by the original
+   * destination, and the route configs their HTTP chains use (the entry's routes, any Host).
+   */
+  readonly addressChains: FilterChainConfig[];
+  readonly addressRoutes: RouteConfigConfig[];
   readonly notes: TranslationNote[];
 }
 
@@ -96,6 +105,17 @@ export function upstreamTlsOf(
   return out;
 }
 
+/**
+ * How the proxy resolves the entry's names: DNS as Envoy's STRICT_DNS (every address), DNS_ROUND_ROBIN
+ * as LOGICAL_DNS (the first address of each answer), both re-resolved when the record's TTL runs out.
+ */
+function dnsOf(se: ServiceEntry): Pick<ClusterConfig, 'dnsResolution'> {
+  if (se.spec.workloadSelector) return {};
+  if (se.spec.resolution === 'DNS') return { dnsResolution: 'strict' };
+  if (se.spec.resolution === 'DNS_ROUND_ROBIN') return { dnsResolution: 'logical' };
+  return {};
+}
+
 /** Endpoints of one host and port of a ServiceEntry. */
 function endpointsOf(
   snapshot: MeshSnapshot,
@@ -109,16 +129,21 @@ function endpointsOf(
   const target = (ports: Record<string, number> | undefined): number =>
     (port.name && ports?.[port.name]) || port.targetPort || port.number;
   if (spec.workloadSelector) {
-    return snapshot.workloads
-      .filter((w) => w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels))
-      .map((w) => ({
-        address: w.address,
-        port: w.proxyPort ?? target(undefined),
-        labels: { ...w.labels },
-        ...(w.meshed !== false
-          ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
-          : { tls: 'disable' as const }),
-      }));
+    return (
+      snapshot.workloads
+        // A workload that is not serving (not ready yet, or terminating) is no endpoint, as for a Service.
+        .filter(
+          (w) => w.serving !== false && w.namespace === ns && selects(spec.workloadSelector!.labels ?? {}, w.labels),
+        )
+        .map((w) => ({
+          address: w.address,
+          port: w.proxyPort ?? target(undefined),
+          labels: { ...w.labels },
+          ...(w.meshed !== false
+            ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
+            : { tls: 'disable' as const }),
+        }))
+    );
   }
   const resolution = spec.resolution ?? 'NONE';
   if (resolution === 'NONE') return 'originalDst';
@@ -153,6 +178,8 @@ export function visibleServiceEntries(snapshot: MeshSnapshot, clientNs: string):
 export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): ExternalOutbound {
   const clusters: ClusterConfig[] = [];
   const virtualHosts: { port: number; vhost: VirtualHostConfig }[] = [];
+  const addressChains: FilterChainConfig[] = [];
+  const addressRoutes: RouteConfigConfig[] = [];
   const notes: TranslationNote[] = [];
   const seen = new Set<string>();
   for (const se of visibleServiceEntries(snapshot, clientNs)) {
@@ -179,6 +206,7 @@ export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): 
           ...policy,
           ...(se.spec.location === 'MESH_INTERNAL' && eps !== 'originalDst' ? {} : { tls: 'disable' as const }),
           ...(upstreamTls ? { upstreamTls } : {}),
+          ...dnsOf(se),
         };
         clusters.push(base);
         for (const s of subsets) {
@@ -195,18 +223,70 @@ export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): 
             ...s.policy,
           });
         }
+        const routes = routesOf(snapshot, host, port.number, name, clientNs, notes);
+        // Single addresses are authorities too: an HTTP_PROXY client calling http://<address>/ or
+        // CONNECT <address>:<port> reaches the entry, as a captured connection to it does.
+        const singles = (se.spec.addresses ?? [])
+          .map(singleAddress)
+          .filter((a): a is string => a !== undefined)
+          .map((a) => (a.includes(':') ? `[${a}]` : a));
         virtualHosts.push({
           port: port.number,
           vhost: {
             name: `${host}:${port.number}`,
-            domains: domainsOf(host, port.number),
-            routes: routesOf(snapshot, host, port.number, name, clientNs, notes),
+            domains: [...domainsOf(host, port.number), ...singles.flatMap((a) => domainsOf(a, port.number))],
+            routes,
           },
         });
+        if (se.spec.addresses?.length) {
+          const base = { destinationSubnets: [...se.spec.addresses], destinationPort: port.number };
+          const chainName = `${host}:${port.number}|addresses`;
+          if (isHttpPort(port.protocol) && port.protocol !== undefined) {
+            addressRoutes.push({
+              name: chainName,
+              virtualHosts: [{ name: `${host}:${port.number}`, domains: ['*'], routes }],
+            });
+            addressChains.push({
+              name: chainName,
+              match: base,
+              protocol: 'auto',
+              routeConfig: chainName,
+              tcpCluster: name,
+            });
+          } else {
+            // Opaque (or undeclared: sniffed HTTP still goes to the entry): the host's tls and tcp routes, then the entry.
+            const vs = virtualServiceFor(snapshot, host, clientNs);
+            if (vs)
+              for (const kind of ['tls', 'tcp'] as const)
+                addressChains.push(
+                  ...l4RouteChains(
+                    snapshot,
+                    vs,
+                    { context: 'mesh', port: port.number, clientNamespace: clientNs, base, kind },
+                    chainName,
+                  ),
+                );
+            addressChains.push({ name: chainName, match: base, protocol: 'tcp', tcpCluster: name });
+          }
+        }
       }
     }
   }
-  return { clusters: clusters.map((c) => JSON.parse(JSON.stringify(c)) as ClusterConfig), virtualHosts, notes };
+  return {
+    clusters: clusters.map((c) => JSON.parse(JSON.stringify(c)) as ClusterConfig),
+    virtualHosts,
+    addressChains,
+    addressRoutes,
+    notes,
+  };
+}
+
+/** The address of a one-address entry (`198.18.0.1`, `198.18.0.1/32`, `2001:db8::1/128`), else undefined (a wider CIDR). */
+function singleAddress(a: string): string | undefined {
+  const [addr, bits] = a.split('/');
+  if (!addr) return undefined;
+  if (bits === undefined) return addr;
+  return (addr.includes(':') ? bits === '128' : bits === '32') ? addr : undefined;
 }
 
 function domainsOf(host: string, port: number): string[] {

@@ -1,11 +1,13 @@
 /**
- * The injection webhook's HTTPS server (port 15017, exposed as Service port 443). The serving
+ * The admission webhooks' HTTPS server (port 15017, exposed as Service port 443): `POST /inject`
+ * (the sidecar injector) and `POST /validate` (mesh config validation, webhook/validation.ts). The serving
  * certificate can change at runtime (rotation): `setCertificate` swaps the TLS context for new
  * connections without a restart.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decideAdmission, type AdmissionDecision } from './admission.js';
+import { decideValidation, type SemanticFindings } from './validation.js';
 import type { InjectOptions } from '../../inject/index.js';
 
 /** How the webhook server is set up. */
@@ -16,6 +18,10 @@ export interface WebhookServerOptions {
   injectOptions: () => InjectOptions;
   /** Called with every decision (the control plane logs it). Never receives key material. */
   onDecision?: (d: AdmissionDecision) => void;
+  /** Called with the summary of every validation decision (`Kind ns/name: denied (...)`). */
+  onValidation?: (summary: string) => void;
+  /** The analyzers' findings about a valid object, returned as admission warnings. */
+  semanticFindings?: SemanticFindings;
 }
 
 /** A running webhook server. */
@@ -54,8 +60,9 @@ export async function startWebhookServer(
   host = '0.0.0.0',
 ): Promise<WebhookServer> {
   const server = createServer({ cert: o.cert, key: o.key, minVersion: 'TLSv1.2' }, async (req, res) => {
-    if (req.method !== 'POST' || !req.url?.startsWith('/inject')) {
-      reply(res, 404, { error: 'the injector serves POST /inject' });
+    const validate = req.url?.startsWith('/validate') === true;
+    if (req.method !== 'POST' || !(validate || req.url?.startsWith('/inject'))) {
+      reply(res, 404, { error: 'the webhook serves POST /inject and POST /validate' });
       return;
     }
     let review: unknown;
@@ -63,6 +70,12 @@ export async function startWebhookServer(
       review = JSON.parse(await readBody(req));
     } catch (err) {
       reply(res, 400, { error: `not an AdmissionReview: ${(err as Error).message}` });
+      return;
+    }
+    if (validate) {
+      const v = decideValidation(review, o.semanticFindings);
+      o.onValidation?.(v.summary);
+      reply(res, 200, v.review);
       return;
     }
     const decision = decideAdmission(review, o.injectOptions());

@@ -356,6 +356,14 @@ export const FilterChain = Type.Object(
         {
           destinationPort: Type.Optional(Port),
           destinationAddress: Type.Optional(Type.String()),
+          destinationSubnets: opt(
+            'IPv4/IPv6 addresses or CIDRs: the original destination address must fall in one (VirtualService tcp/tls destinationSubnets, ServiceEntry addresses)',
+            Type.Array(Type.String({ minLength: 1 })),
+          ),
+          sourceLabels: opt(
+            'labels this proxy node must carry for the chain to apply (outbound: VirtualService tcp/tls sourceLabels)',
+            Labels,
+          ),
           serverNames: opt(
             'TLS SNI names (exact or *.suffix): the chain takes TLS connections naming one of them',
             Type.Array(Type.String()),
@@ -369,6 +377,13 @@ export const FilterChain = Type.Object(
     tcpCluster: opt(
       'cluster for opaque TCP traffic (and CONNECT in http-proxy mode when no route names one)',
       Type.String(),
+    ),
+    tcpWeightedClusters: opt(
+      'opaque TCP: clusters chosen per connection by weight (VirtualService tcp/tls routes with several destinations, as Envoy tcp_proxy weighted_clusters); tcpCluster stays the fallback',
+      Type.Array(
+        Type.Object({ cluster: Type.String(), weight: Type.Integer({ minimum: 0, maximum: 1_000_000 }) }, Strict),
+        { minItems: 1 },
+      ),
     ),
     tls: opt(
       'inbound: require mutual TLS from peers (strict) or accept both (permissive)',
@@ -624,6 +639,10 @@ export const Cluster = Type.Object(
       'static: the endpoints listed (addresses may be DNS names, resolved at each new connection); originalDst: the original destination of the connection or proxy request',
       Type.Union([Type.Literal('static'), Type.Literal('originalDst')]),
     ),
+    dnsResolution: opt(
+      'endpoint addresses that are names are resolved by the proxy and re-resolved when the record TTL runs out: strict spreads connections over every address (Istio DNS, Envoy STRICT_DNS), logical uses the first (DNS_ROUND_ROBIN, LOGICAL_DNS); absent: the system resolver at each connection',
+      Type.Union([Type.Literal('strict'), Type.Literal('logical')]),
+    ),
     protocol: opt(
       'upstream protocol; auto = same as downstream (HTTP/1.1 stays HTTP/1.1)',
       Type.Union([Type.Literal('auto'), Type.Literal('http1'), Type.Literal('http2')]),
@@ -701,6 +720,57 @@ export const Tracing = doc(
   ),
 );
 
+/** The Istio metrics the proxy produces, by the names the Telemetry API gives them. */
+export const ISTIO_METRIC_NAMES = [
+  'REQUEST_COUNT',
+  'REQUEST_DURATION',
+  'REQUEST_SIZE',
+  'RESPONSE_SIZE',
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_SENT_BYTES',
+  'TCP_RECEIVED_BYTES',
+] as const;
+
+/** One metric's change on one side (Istio's merged Telemetry metrics overrides). */
+const MetricOverride = Type.Object(
+  {
+    metric: Type.Union(ISTIO_METRIC_NAMES.map((m) => Type.Literal(m))),
+    mode: doc(
+      'CLIENT: the series this proxy reports as the source (outbound, gateways); SERVER: as the destination',
+      Type.Union([Type.Literal('CLIENT'), Type.Literal('SERVER')]),
+    ),
+    disabled: opt('the metric is not produced on this side', Type.Boolean()),
+    tags: opt(
+      'label changes, applied in order: remove a label, or set one (new or standard) to a CEL expression',
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', maxLength: 128 }),
+            remove: Type.Optional(Type.Literal(true)),
+            value: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          },
+          Strict,
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+  },
+  Strict,
+);
+
+/** Which Istio metrics the proxy produces, and with which labels (Telemetry metrics, resolved per side). */
+export const MetricsSettings = doc(
+  'Istio metrics changes from the Telemetry kind; without it every standard metric has its standard labels',
+  Type.Object(
+    {
+      disabled: opt('no Istio metric at all (no prometheus provider in scope)', Type.Boolean()),
+      overrides: opt('per metric and side', Type.Array(MetricOverride, { maxItems: 16 })),
+    },
+    Strict,
+  ),
+);
+
 /** The whole proxy config. */
 export const ProxyConfig = Type.Object(
   {
@@ -726,7 +796,7 @@ export const ProxyConfig = Type.Object(
       Type.Object({ port: Type.Optional(Port) }, Strict),
     ),
     telemetry: opt(
-      'telemetry port (default 15020), access log and tracing',
+      'telemetry port (default 15020), access log, tracing and metrics',
       Type.Object(
         {
           port: Type.Optional(Port),
@@ -749,6 +819,11 @@ export const ProxyConfig = Type.Object(
             Type.String({ maxLength: 4096 }),
           ),
           tracing: Type.Optional(Tracing),
+          metrics: Type.Optional(MetricsSettings),
+          workloadLabels: opt(
+            "the workload's labels as the control plane knows them (Kubernetes: the pod's): telemetry names the proxy by them (app, version, canonical service) where its bootstrap gave none",
+            Labels,
+          ),
         },
         Strict,
       ),
@@ -764,6 +839,8 @@ export const ProxyConfig = Type.Object(
 export type ProxyConfig = Static<typeof ProxyConfig>;
 /** The span export settings of a proxy. */
 export type TracingConfig = Static<typeof Tracing>;
+/** The Istio metrics settings of a proxy. */
+export type MetricsSettingsConfig = Static<typeof MetricsSettings>;
 /** A custom span tag's source. */
 export type CustomTagConfig = Static<typeof CustomTag>;
 export type ListenerConfig = Static<typeof Listener>;

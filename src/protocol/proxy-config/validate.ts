@@ -7,6 +7,7 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { RE2JS } from 're2js';
 import { ProxyConfig, PROXY_CONFIG_API_VERSION } from './schema.js';
+import { subnetProblem } from './subnets.js';
 
 /** The outcome of validating a config. */
 export type ValidationResult = { ok: true; config: ProxyConfig } | { ok: false; errors: string[] };
@@ -112,6 +113,16 @@ function semanticProblems(cfg: ProxyConfig): string[] {
         errors.push(`${p}.tcpCluster: a tcp chain needs a cluster`);
       if (c.routeConfig === undefined && c.tcpCluster === undefined)
         errors.push(`${p}: a chain needs routeConfig, tcpCluster or both`);
+      c.tcpWeightedClusters?.forEach((w, k) => {
+        if (!byName.has(w.cluster))
+          errors.push(`${p}.tcpWeightedClusters[${k}].cluster: no cluster named "${w.cluster}" in clusters`);
+      });
+      if (c.tcpWeightedClusters && c.tcpWeightedClusters.every((w) => w.weight === 0))
+        errors.push(`${p}.tcpWeightedClusters: at least one weight must be above 0`);
+      c.match?.destinationSubnets?.forEach((v, k) => {
+        const problem = subnetProblem(v);
+        if (problem) errors.push(`${p}.match.destinationSubnets[${k}]: ${problem}`);
+      });
     });
   });
 

@@ -66,6 +66,7 @@ export function describeListeners(rt: Runtime, handles: ReadonlyMap<string, List
         protocol: c.protocol,
         routeConfig: c.cfg.routeConfig ?? null,
         tcpCluster: c.cfg.tcpCluster ?? null,
+        ...(c.cfg.tcpWeightedClusters ? { tcpWeightedClusters: c.cfg.tcpWeightedClusters } : {}),
         tls: c.tls,
       })),
       authz: l.cfg.authz ?? null,

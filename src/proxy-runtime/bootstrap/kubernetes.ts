@@ -20,6 +20,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, isIP } from 'node:net';
 import {
   ADMIN_TOKEN_FILE,
+  APP_PRESTOP_PATH,
   CONTROL_PLANE_SERVICE,
   MESH_NAMESPACE,
   ProxyEnv,
@@ -32,6 +33,8 @@ import type { ProxyLog } from '../log.js';
 import { Proxy } from '../proxy.js';
 import { startCaIdentity, startSidecarStream, type SidecarStream } from '../xds-client/sidecar-stream.js';
 import type { CaIdentitySource } from '../identity/ca-client.js';
+import { DEFAULT_DRAIN_MS, PodTermination } from './termination.js';
+import { parseDuration } from '../../config/duration.js';
 
 /** Whether the environment is an injected pod's (the injector always sets these). */
 export function isInjectedPod(env: NodeJS.ProcessEnv): boolean {
@@ -57,6 +60,22 @@ export interface PodEnvironment {
   probers: Record<string, Prober>;
   /** A gateway pod's proxy (MESH_PROXY_MODE=router): no app, no capture; it serves its Gateways' ports. */
   router: boolean;
+  /** The app's container ports (MESH_APP_PORTS). */
+  appPorts: number[];
+  /** terminationDrainDuration in ms (MESH_TERMINATION_DRAIN_DURATION, default 5 s). */
+  drainMs: number;
+  /** The workload's labels (MESH_POD_LABELS), for `sourceLabels` matches and telemetry. */
+  labels: Record<string, string>;
+}
+
+/** `k=v,k=v` -> labels; a pair without `=` is skipped (label values hold no comma). */
+function parseLabels(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',')) {
+    const i = pair.indexOf('=');
+    if (i > 0) out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return out;
 }
 
 /** One rewritten probe: the app's original handler with its port resolved. */
@@ -93,6 +112,12 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
       throw new Error(`${ProxyEnv.appProbers} is not JSON: ${(err as Error).message}`);
     }
   }
+  const drainText = env[ProxyEnv.terminationDrainDuration];
+  const drainMs = drainText === undefined || drainText === '' ? DEFAULT_DRAIN_MS : parseDuration(drainText.trim());
+  if (drainMs === undefined)
+    throw new Error(
+      `${ProxyEnv.terminationDrainDuration}=${drainText} is not a duration: write it as 5s, 500ms or 1m30s (Istio's terminationDrainDuration)`,
+    );
   return {
     podName: need(ProxyEnv.podName),
     namespace: need(ProxyEnv.podNamespace),
@@ -104,6 +129,12 @@ export function podEnvironment(env: NodeJS.ProcessEnv): PodEnvironment {
     ...(env[ProxyEnv.certsDir] ? { certsDir: env[ProxyEnv.certsDir] } : {}),
     probers,
     router: env[ProxyEnv.proxyMode] === 'router',
+    appPorts: (env[ProxyEnv.appPorts] ?? '')
+      .split(',')
+      .map((p) => Number(p.trim()))
+      .filter((p) => Number.isInteger(p) && p > 0 && p < 65536),
+    drainMs,
+    labels: parseLabels(env[ProxyEnv.podLabels]),
   };
 }
 
@@ -113,7 +144,10 @@ export interface KubernetesSidecar {
   readonly identity: CaIdentitySource;
   readonly stream: SidecarStream;
   readonly health: Server;
+  /** Stops now: drains what is in flight (up to the proxy's drain period) and closes (/quitquitquit). */
   close(): Promise<void>;
+  /** The pod terminates (SIGTERM): serves until its app has exited and nothing is in flight, then closes. */
+  terminate(): Promise<void>;
 }
 
 /** Options of the sidecar. */
@@ -150,13 +184,13 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
   const healthPort = o.healthPort ?? ProxyPorts.telemetry;
   let ready = (): boolean => false;
   let telemetryPort = 0;
+  let termination: PodTermination | undefined;
   // The health port answers from the start, so the kubelet's probes see "not ready yet", not a refused connection.
-  const health = await startHealthServer(
-    healthPort,
-    pod.probers,
-    () => ready(),
-    () => telemetryPort,
-  );
+  const health = await startHealthServer(healthPort, pod.probers, {
+    ready: () => (termination?.terminating ? false : ready()),
+    telemetryPort: () => telemetryPort,
+    holdApp: () => termination?.holdApp() ?? Promise.resolve('not started'),
+  });
   try {
     // The kubelet refreshes the token file; read it for every certificate request.
     const token = async (): Promise<string> => (await readFile(pod.tokenPath, 'utf8')).trim();
@@ -202,12 +236,19 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
       },
     );
     telemetryPort = proxy.telemetryPort;
+    const podTermination = new PodTermination(proxy, {
+      drainMs: pod.drainMs,
+      appPorts: pod.appPorts,
+      log,
+      gateway: pod.router,
+    });
+    termination = podTermination;
     const node = {
       id: `${pod.podName}.${pod.namespace}`,
       workload: pod.podName,
       namespace: pod.namespace,
       serviceAccount: pod.serviceAccount,
-      labels: {},
+      labels: pod.labels,
       proxyVersion: o.proxyVersion,
     };
     const stream = await startSidecarStream({
@@ -226,16 +267,21 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
       admin: `127.0.0.1:${proxy.adminPort}`,
       health: healthPort,
     });
+    const close = async (): Promise<void> => {
+      stream.close();
+      await proxy.close();
+      identity.close();
+      await new Promise<void>((r) => health.close(() => r()));
+    };
     return {
       proxy,
       identity,
       stream,
       health,
-      async close() {
-        stream.close();
-        await proxy.close();
-        identity.close();
-        await new Promise<void>((r) => health.close(() => r()));
+      close,
+      async terminate() {
+        await podTermination.untilDone();
+        await close();
       },
     };
   } catch (err) {
@@ -244,19 +290,31 @@ export async function startKubernetesSidecar(o: KubernetesSidecarOptions): Promi
   }
 }
 
-function startHealthServer(
-  port: number,
-  probers: Record<string, Prober>,
-  ready: () => boolean,
-  telemetryPort: () => number,
-): Promise<Server> {
+/** What the health server answers from. */
+interface HealthSource {
+  ready(): boolean;
+  telemetryPort(): number;
+  /** The app's preStop hook: resolves when the app may get SIGTERM. */
+  holdApp(): Promise<string>;
+}
+
+function startHealthServer(port: number, probers: Record<string, Prober>, source: HealthSource): Promise<Server> {
+  const { ready, telemetryPort } = source;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method === 'GET' && path === APP_PRESTOP_PATH) {
+      void source.holdApp().then((why) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${why}\n`));
+      return;
+    }
     if (req.method === 'GET' && path === '/healthz/ready') {
       const ok = ready();
       res
         .writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(ok ? 'ready\n' : 'not ready: waiting for the certificate and the listeners from the control plane\n');
+        .end(
+          ok
+            ? 'ready\n'
+            : 'not ready: waiting for the certificate and the listeners from the control plane, or terminating\n',
+        );
       return;
     }
     const prober = probers[path];
@@ -270,7 +328,7 @@ function startHealthServer(
     }
     res
       .writeHead(404, { 'content-type': 'text/plain' })
-      .end('not found: /healthz/ready, /stats/prometheus, /app-health/<container>/<probe>\n');
+      .end(`not found: /healthz/ready, /stats/prometheus, /app-health/<container>/<probe>, ${APP_PRESTOP_PATH}\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

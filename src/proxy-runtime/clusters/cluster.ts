@@ -14,6 +14,7 @@ import type { H1ConnectionPool } from './pool/in-flight.js';
 import type { H2Pool } from './pool/h2-pool.js';
 import type { ClusterStateRegistry } from './state.js';
 import type { SecureContext } from 'node:tls';
+import { isIP } from 'node:net';
 import { compileOrigination, originationContext } from './pool/connect.js';
 
 /** How a request picks its hash key for consistent hashing. */
@@ -68,6 +69,7 @@ export class ClusterRuntime {
         identity: e.identity,
         mtls: !upstreamTls && (e.tls ?? cfg.tls) === 'mutual',
         health: state.health(cfg.name, key),
+        ...(cfg.dnsResolution && isIP(e.address) === 0 ? { dns: cfg.dnsResolution } : {}),
       };
     });
     const subsets = new Map<string, readonly Endpoint[]>();

@@ -113,7 +113,18 @@ export class ClusterStateRegistry {
       if (!liveClusters.has(key.slice(0, key.indexOf('\u0000')))) this.healths.delete(key);
   }
 
-  /** Identity rotated: mTLS connections are replaced as they finish, new ones use the new cert. */
+  /**
+   * The certificate of the same identity was renewed: mTLS connections are replaced make-before-break
+   * (a new one per peer must connect before the old ones go: clusters/pool/handover.ts).
+   */
+  renewed(): void {
+    for (const p of this.poolMap.values()) {
+      p.pools.h1.renew();
+      p.pools.h2.renew();
+    }
+  }
+
+  /** A new identity source: mTLS connections are replaced as they finish, new ones use the new identity. */
   rotate(): void {
     for (const [name, p] of this.poolMap) {
       retirePair(p.pools);

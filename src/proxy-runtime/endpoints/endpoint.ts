@@ -5,6 +5,7 @@
  */
 
 import type { Origination } from '../clusters/pool/connect.js';
+import type { DnsMode } from '../clusters/pool/dns-cache.js';
 
 /** Outlier and load state of one endpoint; long-lived across config versions. */
 export class EndpointHealth {
@@ -45,6 +46,8 @@ export interface Endpoint {
   readonly localAddress?: string;
   /** TLS origination to a server outside the mesh (DestinationRule tls SIMPLE/MUTUAL). */
   readonly originate?: Origination;
+  /** The address is a name the proxy resolves itself, with the record's TTL (ServiceEntry DNS resolution). */
+  readonly dns?: DnsMode;
 }
 
 /** Source of the proxy's connections to its own pod's app: returned by the capture rules (Istio's 127.0.0.6). */

@@ -67,7 +67,7 @@ export function beginExchange(
     headers['x-forwarded-for'] = typeof xff === 'string' && xff ? `${xff}, ${conn.remoteAddress}` : conn.remoteAddress;
   }
   prepareTracing(ex);
-  ctx.requestStarted();
+  ctx.requestStarted(conn.listener.direction === 'inbound');
   return ex;
 }
 
@@ -81,7 +81,7 @@ export interface ExchangeSink {
 
 /** The exchange is over: in-flight count and telemetry (called once per exchange). */
 export function finishExchange(ctx: ProxyContext, ex: Exchange, status: number, grpcStatus: string | undefined): void {
-  ctx.requestFinished();
+  ctx.requestFinished(ex.conn.listener.direction === 'inbound');
   ctx.telemetry.recordHttp(ex, status, grpcStatus);
 }
 

@@ -3,7 +3,7 @@
  * (503 UH when none is healthy), admits the request under the cluster's limits (503 UO on
  * overflow), and sends it over the pool of the right protocol. Outcomes feed outlier detection.
  */
-import type { HttpHandler } from './layer.js';
+import { discard, type HttpHandler } from './layer.js';
 import { pickDestination } from './route/route-table.js';
 import { applyHeaderOps, hasHeaderOps } from './headers/header-ops.js';
 import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from './types.js';
@@ -11,7 +11,7 @@ import type { Exchange } from './exchange.js';
 import type { ClusterRuntime } from '../clusters/cluster.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { InFlight } from '../clusters/pool/in-flight.js';
-import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
+import { NOT_SENT_HEADER, PEER_METADATA_HEADER } from '../runtime/runtime.js';
 
 /** Header a client sidecar adds when it carries an HTTP/1.1 request over h2 to a peer sidecar. */
 export const ORIG_PROTO_HEADER = 'x-meshctl-orig-proto';
@@ -131,6 +131,16 @@ export const forward: HttpHandler = async (ex) => {
       throw err;
     }
     throw new UpstreamFailure('reset', (err as Error).message);
+  }
+  if (res.headers[NOT_SENT_HEADER] !== undefined) {
+    delete res.headers[NOT_SENT_HEADER];
+    if (ep.mtls && res.status === 503) {
+      // The peer sidecar could not reach its app: the request never reached an application.
+      discard(res);
+      release(ex, cluster, ep, inFlight);
+      cluster.outlier.record(ep, 'connect-failure', cluster.endpoints, Date.now());
+      throw new UpstreamFailure('connect-failure', `upstream ${ep.key}: its sidecar could not connect to the app`);
+    }
   }
   cluster.outlier.record(ep, res.status, cluster.endpoints, Date.now());
   if (res.complete !== undefined || res.body === null) release(ex, cluster, ep, inFlight);

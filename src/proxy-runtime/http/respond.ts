@@ -8,6 +8,7 @@ import { constants as h2constants, type Http2ServerRequest, type Http2ServerResp
 import type { Exchange, ExchangeDone } from './exchange.js';
 import { Flags, localResponse, UpstreamFailure, type HeaderMap, type ProxyResponse } from './types.js';
 import { grpcLocalResponse, grpcStatusForHttp } from './grpc-status.js';
+import { NOT_SENT_HEADER } from '../runtime/runtime.js';
 
 /** The response object of either server. */
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -47,8 +48,16 @@ export function failureResponse(ex: Exchange, err: unknown): ProxyResponse | und
         message = 'upstream connect error or disconnect/reset before headers. reset reason: connection termination';
     }
   }
-  if (ex.isGrpc()) return grpcLocalResponse(grpcStatusForHttp(status), message);
-  return localResponse(status, message);
+  const reply = ex.isGrpc() ? grpcLocalResponse(grpcStatusForHttp(status), message) : localResponse(status, message);
+  // A peer sidecar asking on behalf of its app: tell it no app saw the request, so it may try another endpoint.
+  if (
+    err instanceof UpstreamFailure &&
+    err.kind === 'connect-failure' &&
+    ex.conn.mtls &&
+    ex.conn.listener.direction === 'inbound'
+  )
+    reply.headers[NOT_SENT_HEADER] = '1';
+  return reply;
 }
 
 /**

@@ -170,6 +170,7 @@ class UpgradeAttempt {
         address: ep.address,
         port: ep.port,
         localAddress: ep.localAddress,
+        dns: ep.dns,
         connectTimeoutMs: cluster.connectTimeoutMs,
         tls: ep.mtls && mesh ? { mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined,
         originate: ep.originate,

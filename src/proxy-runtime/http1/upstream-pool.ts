@@ -11,6 +11,8 @@ import { UpstreamFailure, type ProxyResponse, type UpstreamRequestHead } from '.
 import { dial } from '../clusters/pool/connect.js';
 import type { H1PoolOptions, InFlight } from '../clusters/pool/in-flight.js';
 import { isIdempotent } from '../http/retry/retry-policy.js';
+import { HANDOVER_RETRY_MS, isCertificateValidityFailure, ownCertificateExpired } from '../clusters/pool/handover.js';
+import { proxyDns } from '../clusters/pool/dns-cache.js';
 import { UpstreamConnection, type ConnectionOwner, type UpstreamRequest } from './upstream-connection.js';
 
 /** A request in the pool: its promise, its cancel, and the retry on a stale kept-alive socket. */
@@ -65,6 +67,13 @@ class EndpointPool implements ConnectionOwner {
   private open = 0;
   private sweeper: NodeJS.Timeout | undefined;
   retired = false;
+  /** Connections made before the last certificate renewal: they serve until one made after it connects. */
+  private readonly stale = new Set<UpstreamConnection>();
+  /** Stale connections busy when the handover happened: closed once their request ends. */
+  private readonly retiring = new Set<UpstreamConnection>();
+  private probing = false;
+  /** A dial just failed a certificate's validity: no new dial before this while older connections serve. */
+  private holdOffUntil = 0;
 
   constructor(
     private readonly ep: Endpoint,
@@ -89,11 +98,86 @@ class EndpointPool implements ConnectionOwner {
   enqueue(r: PooledRequest, fresh: boolean): void {
     if (!fresh) {
       let c = this.idle.pop();
-      while (c !== undefined && !c.usable) c = this.idle.pop();
-      if (c !== undefined) return c.start(r);
+      while (c !== undefined && !this.reusable(c)) c = this.idle.pop();
+      if (c !== undefined) {
+        if (this.stale.has(c)) this.probe();
+        return c.start(r);
+      }
     }
-    if (this.open < this.o.maxConnections || fresh) return this.dialFor(r);
+    if ((this.open < this.o.maxConnections || fresh) && !this.holdingOff()) return this.dialFor(r);
     this.waiting.push(r);
+  }
+
+  /** The workload certificate was renewed: open connections become stale (see clusters/pool/handover.ts). */
+  renew(): void {
+    if (!this.ep.mtls) return;
+    for (const c of this.all) this.stale.add(c);
+    this.holdOffUntil = 0;
+  }
+
+  /**
+   * Whether a new connection should wait for an open one instead: the last dial failed on a
+   * certificate's validity, or our own certificate has expired (the peer would refuse it), while a
+   * connection authenticated earlier can still carry the request.
+   */
+  private holdingOff(): boolean {
+    if (!this.ep.mtls || this.all.size === 0) return false;
+    return Date.now() < this.holdOffUntil || ownCertificateExpired(this.o.mesh);
+  }
+
+  /** Dials with the current certificate, with no request attached; once it connects the stale connections go. */
+  private probe(): void {
+    if (this.probing || this.retired || Date.now() < this.holdOffUntil || ownCertificateExpired(this.o.mesh)) return;
+    this.probing = true;
+    this.open++;
+    const socket = dial(
+      this.dialOptions(),
+      (s) => {
+        this.probing = false;
+        const c = new UpstreamConnection(s, this);
+        this.all.add(c);
+        // The new certificate works with this peer: idle stale connections close now, busy ones when done.
+        for (const old of this.stale) {
+          if (old.usable) old.socket.destroy();
+          else this.retiring.add(old);
+        }
+        this.stale.clear();
+        this.release(c);
+      },
+      () => {
+        this.probing = false;
+        this.open--;
+        this.holdOffUntil = Date.now() + HANDOVER_RETRY_MS;
+        this.next();
+      },
+    );
+    socket.on('error', () => undefined);
+  }
+
+  private dialOptions(): Parameters<typeof dial>[0] {
+    const o = this.o;
+    const ep = this.ep;
+    const tls = ep.mtls && o.mesh ? { mesh: o.mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined;
+    return {
+      address: ep.address,
+      port: ep.port,
+      localAddress: ep.localAddress,
+      dns: ep.dns,
+      connectTimeoutMs: o.connectTimeoutMs,
+      tls,
+      originate: ep.originate,
+    };
+  }
+
+  /**
+   * An idle connection may carry another request: it is open, and (a name resolved by the proxy)
+   * its address is still in the name's current answer, so traffic follows a changed DNS record.
+   */
+  private reusable(c: UpstreamConnection): boolean {
+    if (!c.usable) return false;
+    if (this.ep.dns === undefined || proxyDns.stillServes(this.ep.address, c.socket.remoteAddress)) return true;
+    c.socket.destroy();
+    return false;
   }
 
   dequeue(r: PooledRequest): void {
@@ -103,18 +187,8 @@ class EndpointPool implements ConnectionOwner {
 
   private dialFor(r: PooledRequest): void {
     this.open++;
-    const o = this.o;
-    const ep = this.ep;
-    const tls = ep.mtls && o.mesh ? { mesh: o.mesh, expectedIdentity: ep.identity, alpn: ['http/1.1'] } : undefined;
     const socket = dial(
-      {
-        address: ep.address,
-        port: ep.port,
-        localAddress: ep.localAddress,
-        connectTimeoutMs: o.connectTimeoutMs,
-        tls,
-        originate: ep.originate,
-      },
+      this.dialOptions(),
       (s) => {
         const c = new UpstreamConnection(s, this);
         this.all.add(c);
@@ -123,7 +197,13 @@ class EndpointPool implements ConnectionOwner {
       },
       (e) => {
         this.open--;
-        if (r.cancelled === undefined) r.reject(e, false);
+        if (r.cancelled === undefined) {
+          if (this.ep.mtls && this.all.size > 0 && isCertificateValidityFailure(e)) {
+            // A connection authenticated before (e.g. before a CA outage) carries it instead.
+            this.holdOffUntil = Date.now() + HANDOVER_RETRY_MS;
+            this.waiting.push(r);
+          } else r.reject(e, false);
+        }
         this.next();
       },
     );
@@ -131,7 +211,7 @@ class EndpointPool implements ConnectionOwner {
   }
 
   release(c: UpstreamConnection): void {
-    if (this.retired) {
+    if (this.retired || this.retiring.delete(c)) {
       c.socket.destroy();
       return;
     }
@@ -145,6 +225,8 @@ class EndpointPool implements ConnectionOwner {
   closed(c: UpstreamConnection): void {
     this.open--;
     this.all.delete(c);
+    this.stale.delete(c);
+    this.retiring.delete(c);
     const i = this.idle.indexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
     this.next();
@@ -152,7 +234,7 @@ class EndpointPool implements ConnectionOwner {
 
   /** A connection slot freed: start the oldest waiting request. */
   private next(): void {
-    if (this.waiting.length > 0 && this.open < this.o.maxConnections && !this.retired)
+    if (this.waiting.length > 0 && this.open < this.o.maxConnections && !this.retired && !this.holdingOff())
       this.dialFor(this.waiting.shift()!);
   }
 
@@ -203,6 +285,11 @@ export class FastH1Pool {
       else this.pools.set(ep.key, p);
     }
     return p.send(head, body as Readable | null);
+  }
+
+  /** The workload certificate was renewed: connections are replaced make-before-break (pool/handover.ts). */
+  renew(): void {
+    for (const p of this.pools.values()) p.renew();
   }
 
   /** Stops using these connections; they close once their requests finish. */

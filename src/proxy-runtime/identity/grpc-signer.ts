@@ -72,6 +72,13 @@ export async function grpcCertificateSigner(opts: GrpcSignerOptions): Promise<Ce
               err.code === grpc.status.INVALID_ARGUMENT ||
               err.code === grpc.status.PERMISSION_DENIED;
             const message = `certificate request to ${address} failed: ${err.details || err.message}`;
+            // Dial afresh next time: a channel whose connection attempt hangs (a SYN to a control plane pod that
+            // is gone, pinned there by its conntrack entry) would fail every request until the kernel gives up
+            // (~2 minutes), and gRPC's own reconnect backoff then grows to 2 minutes.
+            if (!permanent && channel?.client === client) {
+              client.close();
+              channel = undefined;
+            }
             reject(permanent ? new PermanentSigningError(message) : new Error(message));
           } else resolve(res!);
         });

@@ -25,8 +25,8 @@ export class ListenerHandle {
   readonly ingress: HttpIngress;
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
-  private tlsServer: TlsServer | undefined;
-  private tlsGeneration = 0;
+  /** mTLS terminators by ALPN offer: every protocol, or HTTP/1.1 only (chains serving HTTP/1.1 inside). */
+  private readonly tlsServers = new Map<'any' | 'http1', { server: TlsServer; generation: number }>();
   private readonly pendingTls = new WeakMap<
     Socket,
     { conn: ConnectionInfo; lr: ListenerRuntime; chain: ChainRuntime }
@@ -134,7 +134,7 @@ export class ListenerHandle {
       socket.destroy();
       return;
     }
-    if (lr.needsSni) {
+    if (lr.needsSniFor(destination, runtime.node.labels)) {
       peekServerName(socket, lr.detectTimeoutMs, (name) => this.route(socket, lr, destination, name));
       return;
     }
@@ -147,7 +147,7 @@ export class ListenerHandle {
     destination: { address: string; port: number },
     serverName: string | undefined,
   ): void {
-    const chain = lr.chainFor(destination, serverName);
+    const chain = lr.chainFor(destination, serverName, this.ctx.current().node.labels);
     if (!chain) {
       socket.destroy();
       return;
@@ -174,8 +174,10 @@ export class ListenerHandle {
       const s = tls as unknown as Socket;
       const inner: ConnectionInfo = { ...conn, scheme: 'https' };
       if (tls.alpnProtocol === 'h2') return this.ingress.acceptH2(s, inner);
-      if (chain.protocol === 'tcp')
-        return chain.tcpCluster ? proxyTcp(this.ctx, inner, s, chain.tcpCluster) : tls.destroy();
+      if (chain.protocol === 'tcp') {
+        const cluster = chain.pickTcpCluster();
+        return cluster ? proxyTcp(this.ctx, inner, s, cluster) : tls.destroy();
+      }
       if (tls.alpnProtocol === 'http/1.1' || chain.protocol === 'http1') return this.ingress.acceptH1(s, inner);
       this.dispatch(s, inner, lr, chain, true);
     });
@@ -191,8 +193,8 @@ export class ListenerHandle {
     const tcp = (afterDetection: boolean): void => {
       // A connection detection could not classify (silent, or not HTTP) gets an idle timeout: a
       // silent plaintext client must not hold a raw connection to the app open for ever.
-      if (chain.tcpCluster)
-        this.proxyTcpAuthorized(conn, socket, chain.tcpCluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
+      const cluster = chain.pickTcpCluster();
+      if (cluster) this.proxyTcpAuthorized(conn, socket, cluster, afterDetection ? lr.tcpIdleTimeoutMs : 0);
       else socket.destroy();
     };
     if (chain.protocol === 'tcp' && (chain.tls === 'disable' || insideTls)) return tcp(false);
@@ -234,12 +236,17 @@ export class ListenerHandle {
       ca: material.trustRoots,
       minVersion: 'TLSv1.2' as const,
     };
-    if (!this.tlsServer) {
-      this.tlsServer = createTlsServer(
-        { ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: MESH_ALPN_SERVER },
+    // A chain that serves HTTP/1.1 inside (a gateway's ISTIO_MUTUAL HTTPS server) does not offer h2:
+    // the services behind it speak what their port says, not the client's h2.
+    const kind = chain.cfg.edge && chain.protocol === 'http1' ? 'http1' : 'any';
+    let entry = this.tlsServers.get(kind);
+    if (!entry) {
+      const alpn = kind === 'http1' ? ['http/1.1', MESH_ALPN_TCP] : MESH_ALPN_SERVER;
+      const server = createTlsServer(
+        { ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: alpn },
         (tls) => this.onSecure(tls),
       );
-      this.tlsServer.on('tlsClientError', (err, tls) => {
+      server.on('tlsClientError', (err, tls) => {
         const p = this.pendingTls.get((tls as TLSSocket & { _parent?: Socket })._parent as Socket);
         this.ctx.log.debug('inbound mTLS handshake failed', {
           listener: p?.lr.name,
@@ -247,13 +254,13 @@ export class ListenerHandle {
           error: err.message,
         });
       });
-      this.tlsGeneration = mesh.current.generation;
-    } else if (this.tlsGeneration !== mesh.current.generation) {
-      this.tlsServer.setSecureContext(opts);
-      this.tlsGeneration = mesh.current.generation;
+      this.tlsServers.set(kind, (entry = { server, generation: mesh.current.generation }));
+    } else if (entry.generation !== mesh.current.generation) {
+      entry.server.setSecureContext(opts);
+      entry.generation = mesh.current.generation;
     }
     this.pendingTls.set(socket, { conn, lr, chain });
-    this.tlsServer.emit('connection', socket);
+    entry.server.emit('connection', socket);
   }
 
   /**
@@ -290,7 +297,8 @@ export class ListenerHandle {
     // An opaque chain (a TCP service port, a Linkerd Server with proxyProtocol opaque or TLS) is
     // never read as HTTP, whatever the peer sidecar negotiated: its bytes pass to the app as they are.
     if (chain.protocol === 'tcp' || alpn === MESH_ALPN_TCP) {
-      if (chain.tcpCluster) return this.proxyTcpAuthorized(inner, s, chain.tcpCluster);
+      const cluster = chain.pickTcpCluster();
+      if (cluster) return this.proxyTcpAuthorized(inner, s, cluster);
       tls.destroy();
       return;
     }

@@ -14,7 +14,10 @@ export interface ProxyContext {
   mesh(): MeshTls | undefined;
   /** true once draining started: finish what is in flight, close connections after it */
   readonly draining: boolean;
-  /** counts requests and TCP streams in flight, so drain knows when it is done */
-  requestStarted(): void;
-  requestFinished(): void;
+  /**
+   * Counts requests and TCP streams in flight, so drain knows when it is done; `inbound` (those
+   * arriving for the local app) also tell a terminating pod's sidecar when its peers stopped sending.
+   */
+  requestStarted(inbound: boolean): void;
+  requestFinished(inbound: boolean): void;
 }

@@ -44,7 +44,14 @@ export class Runtime {
     this.version = config.version ?? 'unversioned';
     this.drainPeriodMs = durationMs(config.drainPeriod, 5_000);
     const clusters = new Map<string, ClusterRuntime>();
-    for (const c of config.clusters ?? []) clusters.set(c.name, new ClusterRuntime(c, state));
+    (config.clusters ?? []).forEach((c, i) => {
+      try {
+        clusters.set(c.name, new ClusterRuntime(c, state));
+      } catch (err) {
+        // Its index, as validation names a cluster: the proxy adds the cluster's name, the control plane the object.
+        throw new Error(`clusters[${i}]: ${(err as Error).message}`);
+      }
+    });
     this.clusters = clusters;
     const deps = {
       clusters,
@@ -85,6 +92,15 @@ export function nodeInfo(config: ProxyConfig, principal: string | undefined): No
  * who the calling workload is, so the server sidecar can label `source_*` in its metrics.
  */
 export const PEER_METADATA_HEADER = 'x-meshctl-peer-metadata';
+
+/**
+ * Set by a destination sidecar on its local reply when it could not even connect to its app (the
+ * app has exited or not started): the request never reached an application, so the source sidecar
+ * retries it as a connect failure, whatever its method (a POST to a pod whose app just stopped goes
+ * to another endpoint). Honoured only from a peer sidecar over mTLS, and removed from every
+ * response a proxy forwards, so no app can make a peer replay its requests.
+ */
+export const NOT_SENT_HEADER = 'x-meshctl-upstream-not-sent';
 
 function encodePeerMetadata(n: NodeInfo): string {
   return Buffer.from(

@@ -80,10 +80,10 @@ export function proxyTcp(
   const record = (): void => {
     if (recorded) return;
     recorded = true;
-    ctx.requestFinished();
+    ctx.requestFinished(conn.listener.direction === 'inbound');
     ctx.telemetry.recordTcp(facts());
   };
-  ctx.requestStarted();
+  ctx.requestStarted(conn.listener.direction === 'inbound');
   const fail = (flag: string): void => {
     flags = flag;
     if (o.onFailed) o.onFailed(flag);
@@ -110,6 +110,7 @@ export function proxyTcp(
       address: ep.address,
       port: ep.port,
       localAddress: ep.localAddress,
+      dns: ep.dns,
       connectTimeoutMs: cluster.connectTimeoutMs,
       tls:
         ep.mtls && ctx.mesh()

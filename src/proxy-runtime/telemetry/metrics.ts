@@ -4,7 +4,7 @@
  * request is a map lookup and two increments.
  */
 import { MetricRegistry } from './prom-metrics.js';
-import { HttpSeriesSet } from './http-series.js';
+import { IstioSeriesSet } from './http-series.js';
 
 /** Istio's standard labels, in the order they are declared. */
 export const ISTIO_LABELS = [
@@ -43,40 +43,11 @@ export const ISTIO_TCP_LABELS = ISTIO_LABELS.filter(
   (l) => !['request_protocol', 'response_code', 'grpc_response_status'].includes(l),
 );
 
-type LabelValues = Record<string, string>;
-
-interface TcpSeries {
-  sent: { inc(v: number): void };
-  received: { inc(v: number): void };
-  opened: { inc(): void };
-  closed: { inc(): void };
-}
-
 /** The metric registry of a proxy. */
 export class ProxyMetrics {
   readonly registry = new MetricRegistry();
-  /** The Istio HTTP series (kept outside the registry for speed; rendered at scrape). */
-  readonly httpSeries = new HttpSeriesSet();
-  private readonly tcpSent = this.registry.counter(
-    'istio_tcp_sent_bytes_total',
-    'Bytes sent to the downstream on TCP connections',
-    ISTIO_TCP_LABELS,
-  );
-  private readonly tcpReceived = this.registry.counter(
-    'istio_tcp_received_bytes_total',
-    'Bytes received from the downstream on TCP connections',
-    ISTIO_TCP_LABELS,
-  );
-  private readonly tcpOpened = this.registry.counter(
-    'istio_tcp_connections_opened_total',
-    'TCP connections opened',
-    ISTIO_TCP_LABELS,
-  );
-  private readonly tcpClosed = this.registry.counter(
-    'istio_tcp_connections_closed_total',
-    'TCP connections closed',
-    ISTIO_TCP_LABELS,
-  );
+  /** The Istio HTTP and TCP series (kept outside the registry for speed; rendered at scrape). */
+  readonly series = new IstioSeriesSet(HTTP_LABELS, ISTIO_TCP_LABELS);
   /** Downstream connections open now. */
   readonly downstreamConnections = this.registry.gauge(
     'meshctl_proxy_downstream_connections',
@@ -139,28 +110,9 @@ export class ProxyMetrics {
     follow(this.spansDropped, () => counters.dropped);
   }
 
-  private readonly tcpCache = new Map<string, TcpSeries>();
-
-  tcp(labels: LabelValues): TcpSeries {
-    let key = '';
-    for (const l of ISTIO_TCP_LABELS) key += labels[l] + '\u0001';
-    let s = this.tcpCache.get(key);
-    if (!s) {
-      s = {
-        sent: this.tcpSent.labels(labels),
-        received: this.tcpReceived.labels(labels),
-        opened: this.tcpOpened.labels(labels),
-        closed: this.tcpClosed.labels(labels),
-      };
-      if (this.tcpCache.size > 10_000) this.tcpCache.clear();
-      this.tcpCache.set(key, s);
-    }
-    return s;
-  }
-
   /** Prometheus text exposition. */
   exposition(): Promise<string> {
-    return Promise.resolve(this.httpSeries.render() + this.registry.metrics());
+    return Promise.resolve(this.series.render() + this.registry.metrics());
   }
 }
 

@@ -6,14 +6,15 @@
 import type { Exchange } from '../http/exchange.js';
 import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
 import { AccessLog } from './access-log.js';
-import { HTTP_LABELS, ProxyMetrics } from './metrics.js';
-import { formatLabels, type HttpSeries } from './http-series.js';
+import { ISTIO_TCP_LABELS, ProxyMetrics } from './metrics.js';
+import type { HttpSeries } from './http-series.js';
+import type { Side } from './metric-plans.js';
 import type { ConnectionInfo } from '../http/exchange.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { SpanExporter } from './span-export.js';
 import { spanOf } from './tracing.js';
-import { compileLogFilter, type LogFilterInput } from '../../config/log-filter.js';
+import { compileLogFilter, type LogFilterInput, type TagValueInput } from '../../config/log-filter.js';
 
 /** The facts of a finished TCP connection. */
 export interface TcpRecord {
@@ -114,9 +115,70 @@ interface LastSeries {
   grpc: boolean;
   grpcStatus: string | undefined;
   peerMetadata: string | undefined;
+  /** the metric plans' generation and the tag expressions' values the series was found under */
+  generation: number;
+  values: string;
   route: string;
   series: HttpSeries;
 }
+
+const NO_VALUES: readonly (string | undefined)[] = [];
+
+/** Istio's node metadata keys a tag value can read, from what the proxy knows of itself. */
+function nodeMetadata(node: NodeInfo, name: string): string | undefined {
+  switch (name) {
+    case 'NAMESPACE':
+      return node.namespace;
+    case 'WORKLOAD_NAME':
+      return node.workload;
+    case 'CLUSTER_ID':
+      return node.cluster;
+    case 'NAME':
+      return node.id;
+    default:
+      return undefined;
+  }
+}
+
+/** The attributes a tag expression reads for one exchange (built only when a Telemetry asks for expressions). */
+function exchangeAttributes(ex: Exchange, status: number): TagValueInput {
+  return {
+    responseCode: status,
+    method: ex.method,
+    path: ex.path,
+    host: ex.authority,
+    protocol: ex.protocol,
+    header: (n) => ex.header(n),
+    sourceAddress: ex.conn.remoteAddress,
+    sourcePort: ex.conn.remotePort,
+    destinationAddress: ex.conn.destination.address,
+    destinationPort: ex.conn.destination.port,
+    mtls: ex.conn.mtls,
+    nodeMetadata: (n) => nodeMetadata(ex.runtime.node, n),
+  };
+}
+
+/** A TCP connection's attributes: request ones are absent (their tags read `unknown`, as in Istio). */
+function connectionAttributes(r: TcpRecord): TagValueInput {
+  const colon = r.remote.lastIndexOf(':');
+  const upstream = r.upstreamHost.lastIndexOf(':');
+  return {
+    responseCode: undefined as unknown as number,
+    method: undefined as unknown as string,
+    path: undefined as unknown as string,
+    host: undefined as unknown as string,
+    protocol: 'tcp',
+    header: () => undefined,
+    sourceAddress: colon > 0 ? r.remote.slice(0, colon) : r.remote,
+    sourcePort: colon > 0 ? Number(r.remote.slice(colon + 1)) : 0,
+    destinationAddress: upstream > 0 ? r.upstreamHost.slice(0, upstream) : r.upstreamHost,
+    destinationPort: upstream > 0 ? Number(r.upstreamHost.slice(upstream + 1)) : 0,
+    mtls: r.mtls,
+    nodeMetadata: (n) => nodeMetadata(r.node, n),
+  };
+}
+
+const sideOf = (direction: 'inbound' | 'outbound'): Side => (direction === 'outbound' ? 'CLIENT' : 'SERVER');
 
 /** Metrics, access log and spans of one proxy. */
 export class Telemetry {
@@ -138,6 +200,7 @@ export class Telemetry {
   configure(cfg: ProxyConfig['telemetry']): void {
     this.accessLog.configure(cfg?.accessLog, cfg?.accessLogEncoding, this.accessLogOut);
     this.spans.configure(cfg?.tracing);
+    this.metrics.series.configure(cfg?.metrics);
     if (cfg?.accessLogFilter !== this.logFilterText) {
       this.logFilterText = cfg?.accessLogFilter;
       // validated before the config was accepted (Proxy.applyNow), so this compiles
@@ -160,11 +223,22 @@ export class Telemetry {
     const grpc = ex.isGrpc();
     const flags = ex.flags === '' ? '-' : ex.flags;
     const authority = cluster ? '' : ex.authority;
+    const side = sideOf(direction);
+    const series = this.metrics.series;
+    // Tag expressions (Telemetry tagOverrides) are evaluated only when a Telemetry sets some.
+    const exprs = series.expressions(side, 'http').evaluate;
+    let values = NO_VALUES;
+    let valuesKey = '';
+    if (exprs.length > 0) {
+      const attrs = exchangeAttributes(ex, status);
+      values = exprs.map((e) => e(attrs));
+      valuesKey = values.join('\u0001');
+    }
     // The matched route's name (a ServiceProfile route, a VirtualService http[].name): per-route
     // series, as Linkerd's rt_route; '' when no route matched.
     const route = ex.route?.name ?? '';
     const last = this.lastSeries.get(ex.conn);
-    let series: HttpSeries;
+    let found: HttpSeries;
     if (
       last !== undefined &&
       last.runtime === ex.runtime &&
@@ -176,31 +250,38 @@ export class Telemetry {
       last.grpcStatus === grpcStatus &&
       last.peerMetadata === peerMetadata &&
       last.authority === authority &&
+      last.generation === series.generation &&
+      last.values === valuesKey &&
       last.route === route
     ) {
-      series = last.series;
+      found = last.series;
     } else {
       // Everything the labels derive from, as one cheap key: labels are built once per combination.
-      const key = `${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}|${route}`;
-      series = this.metrics.httpSeries.get(key, () => {
-        const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
-        const labels = endpoints(
-          direction,
-          ex.runtime.node,
-          direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
-          ex.conn.peerIdentity,
-          ex.upstreamEndpointLabels,
-          ex.upstreamIdentity,
-          service,
-          ex.conn.mtls,
-        );
-        labels.request_protocol = grpc ? 'grpc' : 'http';
-        labels.response_code = String(status);
-        labels.grpc_response_status = grpcStatus ?? '';
-        labels.response_flags = flags;
-        labels.route = route;
-        return formatLabels(labels, HTTP_LABELS);
-      });
+      const key = `${series.generation}|${ex.runtime.version}|${direction}|${ex.clusterName}|${ex.upstreamHost}|${cluster?.service ?? ex.authority}|${status}|${flags}|${grpc ? grpcStatus : '-'}|${ex.conn.mtls}|${ex.conn.peerIdentity}|${peerMetadata}|${route}|${valuesKey}`;
+      found = series.http(
+        key,
+        side,
+        () => {
+          const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+          const labels = endpoints(
+            direction,
+            ex.runtime.node,
+            direction === 'inbound' ? decodePeerMetadata(peerMetadata) : undefined,
+            ex.conn.peerIdentity,
+            ex.upstreamEndpointLabels,
+            ex.upstreamIdentity,
+            service,
+            ex.conn.mtls,
+          );
+          labels.request_protocol = grpc ? 'grpc' : 'http';
+          labels.response_code = String(status);
+          labels.grpc_response_status = grpcStatus ?? '';
+          labels.response_flags = flags;
+          labels.route = route;
+          return labels;
+        },
+        values,
+      );
       this.lastSeries.set(ex.conn, {
         runtime: ex.runtime,
         clusterName: ex.clusterName,
@@ -212,13 +293,15 @@ export class Telemetry {
         grpcStatus,
         peerMetadata,
         route,
-        series,
+        generation: series.generation,
+        values: valuesKey,
+        series: found,
       });
     }
-    series.requests++;
-    series.duration.observe(durationMs);
-    series.requestBytes.observe(ex.body.bytesReceived);
-    series.responseBytes.observe(ex.bytesSent);
+    if (found.requests) found.requests.value++;
+    found.duration?.observe(durationMs);
+    found.requestBytes?.observe(ex.body.bytesReceived);
+    found.responseBytes?.observe(ex.bytesSent);
     if (!this.accessLog.enabled && !(ex.sampled && this.spans.active)) return;
     const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
     if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
@@ -279,18 +362,35 @@ export class Telemetry {
     return labels;
   }
 
+  /** The TCP series of a connection (its labels as known now: flags may change before it closes). */
+  private tcpSeries(r: TcpRecord, labels: Record<string, string>) {
+    const side = sideOf(r.direction);
+    const series = this.metrics.series;
+    const exprs = series.expressions(side, 'tcp').evaluate;
+    let values = NO_VALUES;
+    if (exprs.length > 0) {
+      const attrs = connectionAttributes(r);
+      values = exprs.map((e) => e(attrs));
+    }
+    let key = `${series.generation}|${side}|`;
+    for (const l of ISTIO_TCP_LABELS) key += labels[l] + '\u0001';
+    if (values.length) key += '|' + values.join('\u0001');
+    return series.tcp(key, side, () => labels, values);
+  }
+
   /** Counts a TCP connection to an upstream as opened (flags as known at that time). */
   tcpOpened(r: TcpRecord): void {
-    this.metrics.tcp(this.tcpLabels(r)).opened.inc();
+    const s = this.tcpSeries(r, this.tcpLabels(r));
+    if (s.opened) s.opened.value++;
   }
 
   /** Records a finished TCP connection. */
   recordTcp(r: TcpRecord): void {
     const labels = this.tcpLabels(r);
-    const s = this.metrics.tcp(labels);
-    s.closed.inc();
-    s.sent.inc(r.bytesSent);
-    s.received.inc(r.bytesReceived);
+    const s = this.tcpSeries(r, labels);
+    if (s.closed) s.closed.value++;
+    if (s.sent) s.sent.value += r.bytesSent;
+    if (s.received) s.received.value += r.bytesReceived;
     const durationMs = performance.now() - r.startedAt;
     this.accessLog.write({
       start_time: new Date(Date.now() - durationMs).toISOString(),

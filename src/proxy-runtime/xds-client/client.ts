@@ -59,6 +59,8 @@ export interface XdsClientOptions {
   /** Called with every resource of the type the proxy would hold (in name order) after a response. */
   readonly apply: (typeUrl: string, resources: unknown[], version: string) => ApplyResult | Promise<ApplyResult>;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  /** How long one connection attempt (TCP, TLS, HTTP/2) may take before it is dropped and retried (default 5 s). */
+  readonly connectTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -81,6 +83,15 @@ type DeltaCall = ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryRespons
 
 /** Exponential from 250 ms, at most 5 s, each delay jittered ±20% so proxies do not reconnect in step. */
 const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 5_000 };
+/**
+ * gRPC (grpc-js) sets no deadline on a connection attempt: a SYN to an address that no longer answers
+ * is retried by the kernel for ~2 minutes (tcp_syn_retries 6), and an ICMP host-unreachable does not end
+ * it. That happens when a control plane pod goes away: kube-proxy still leads the Service to the pod
+ * for a moment, and the conntrack entry of the attempt keeps every retried SYN on the dead address.
+ * A fresh attempt gets a new source port, so a new conntrack entry and kube-proxy's current rules.
+ * Istio's sidecar gives its xds connection 1 s; 5 s leaves room for a TLS handshake on a busy node.
+ */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const INVALID_ARGUMENT = 3;
 /** The unknown-key hints of one issuer: when the last went out, and one held back. */
 interface KeyHint {
@@ -234,7 +245,8 @@ export class XdsClient extends EventEmitter {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 5_000,
     });
-    const call = (this.client as unknown as { DeltaAggregatedResources(): DeltaCall }).DeltaAggregatedResources();
+    const client = this.client;
+    const call = (client as unknown as { DeltaAggregatedResources(): DeltaCall }).DeltaAggregatedResources();
     this.call = call;
     let first = true;
     call.on('data', (res: DeltaDiscoveryResponse) => {
@@ -253,6 +265,11 @@ export class XdsClient extends EventEmitter {
     };
     call.on('error', (err: Error & { details?: string }) => lost(err.details || err.message));
     call.on('end', () => lost('the control plane closed the stream'));
+    const connectTimeoutMs = this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    client.waitForReady(Date.now() + connectTimeoutMs, (err) => {
+      // Also called (with an error) once the channel is closed: only the attempt still in use counts.
+      if (err && this.client === client) lost(`no connection to ${address} within ${connectTimeoutMs} ms`);
+    });
     const node = this.opts.node;
     for (const typeUrl of this.types.keys()) {
       const initial: Record<string, string> = {};

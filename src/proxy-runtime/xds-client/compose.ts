@@ -82,8 +82,16 @@ export class ConfigComposer {
     else return { ok: false, error: `resource type ${typeUrl} is not supported by this proxy` };
     const telemetry =
       next.telemetry || this.staticParts.telemetry ? { ...this.staticParts.telemetry, ...next.telemetry } : undefined;
+    // The workload's labels the control plane sent fill in what the bootstrap did not know (a
+    // Kubernetes sidecar starts with its pod's name only); the bootstrap's own labels win.
+    const workloadLabels = telemetry?.workloadLabels;
+    const node =
+      workloadLabels && this.staticParts.node
+        ? { ...this.staticParts.node, labels: { ...workloadLabels, ...this.staticParts.node.labels } }
+        : this.staticParts.node;
     const candidate: ProxyConfig = {
       ...this.staticParts,
+      ...(node ? { node } : {}),
       ...(telemetry ? { telemetry } : {}),
       apiVersion: PROXY_CONFIG_API_VERSION,
       version,
@@ -117,7 +125,12 @@ function referencedRoutes(listeners: readonly ListenerConfig[]): Set<string> {
 
 function referencedClusters(cfg: ProxyConfig): Set<string> {
   const out = new Set<string>();
-  for (const l of cfg.listeners) for (const c of l.chains) if (c.tcpCluster) out.add(c.tcpCluster);
+  for (const l of cfg.listeners) {
+    for (const c of l.chains) {
+      if (c.tcpCluster) out.add(c.tcpCluster);
+      for (const w of c.tcpWeightedClusters ?? []) out.add(w.cluster);
+    }
+  }
   for (const rc of cfg.routes ?? []) {
     for (const vh of rc.virtualHosts) {
       for (const r of vh.routes) {

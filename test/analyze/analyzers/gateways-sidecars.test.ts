@@ -102,6 +102,39 @@ describe('VirtualService hosts on their Gateway', () => {
   });
 });
 
+describe('VirtualService hosts on a Gateway API Gateway', () => {
+  const k8sGw = (listeners: string) =>
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: edge, namespace: ingress}\nspec:\n  gatewayClassName: istio\n  listeners:\n${listeners}`;
+  const listener = (hostname: string | undefined, from?: string) =>
+    `  - name: http\n    port: 80\n    protocol: HTTP\n${hostname ? `    hostname: ${hostname}\n` : ''}${from ? `    allowedRoutes: {namespaces: {from: ${from}}}\n` : ''}`;
+  // The Gateway API Gateway itself is passed over with an Info (MESH0008): not what these cases are about.
+  const mesh = (f: Parameters<typeof codes>[0]) => codes(f).filter((c) => c !== 'MESH0008');
+  const vs = (hosts: string, ns: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: ${ns}}\nspec:\n  hosts: [${hosts}]\n  gateways: [ingress/edge]\n  http:\n  - route:\n    - destination: {host: web}\n`;
+
+  it('MESH0111: no listener hostname matches, or the listener admits routes of its own namespace only', () => {
+    const f = analyzeTexts({ 'g.yaml': k8sGw(listener('example.com')), 'v.yaml': vs('wrong.example.com', 'ingress') });
+    expect(mesh(f)).toEqual(['MESH0111']);
+    expect(f.find((x) => x.type.code === 'MESH0111')!.message).toBe(
+      'Gateway ingress/edge exposes none of the hosts wrong.example.com to namespace "ingress" (its listeners: example.com): it never routes this VirtualService; add a host to a listener of the Gateway, or fix spec.hosts.',
+    );
+    // allowedRoutes defaults to Same: a VirtualService of another namespace is not bound.
+    expect(
+      mesh(analyzeTexts({ 'g.yaml': k8sGw(listener('example.com')), 'v.yaml': vs('example.com', 'shop') })),
+    ).toEqual(['MESH0111']);
+  });
+
+  it('MESH0111: not for a matching or wildcard hostname, a listener without hostname, or from: All', () => {
+    for (const [l, v] of [
+      [listener('example.com'), vs('example.com', 'ingress')],
+      [listener('"*.example.com"'), vs('api.example.com', 'ingress')],
+      [listener(undefined), vs('anything.test', 'ingress')],
+      [listener('example.com', 'All'), vs('example.com', 'shop')],
+    ] as const)
+      expect(mesh(analyzeTexts({ 'g.yaml': k8sGw(l), 'v.yaml': v }))).toEqual([]);
+  });
+});
+
 describe('sidecar analyzers', () => {
   it('MESH0205: two Sidecars selecting one workload, and two namespace-wide Sidecars in a namespace', () => {
     const f = analyzeTexts({

@@ -146,3 +146,115 @@ describe('telemetry from Telemetry resources, scoped as Istio scopes them', () =
     expect(t.accessLog).toBe('/var/log/mesh/access.log');
   });
 });
+
+describe('Telemetry metrics overrides, merged per side and metric as Istio merges them', () => {
+  const telemetry = (name: string, namespace: string, spec: Record<string, unknown>) => ({
+    metadata: { name, namespace },
+    spec,
+  });
+  // the istio docs' examples: remove a tag mesh-wide, add one per namespace, disable client metrics for a workload
+  const removeTags = telemetry('remove-tags', 'mesh-system', {
+    metrics: [
+      {
+        providers: [{ name: 'prometheus' }],
+        overrides: [
+          {
+            match: { mode: 'CLIENT_AND_SERVER', metric: 'REQUEST_COUNT' },
+            tagOverrides: { grpc_response_status: { operation: 'REMOVE' } },
+          },
+        ],
+      },
+    ],
+  });
+  const customTags = telemetry('custom-tags', 'shop', {
+    metrics: [
+      {
+        overrides: [
+          {
+            match: { metric: 'REQUEST_COUNT', mode: 'SERVER' },
+            tagOverrides: {
+              request_method: { value: 'request.method' },
+              grpc_response_status: { value: '"none"' },
+            },
+          },
+        ],
+      },
+    ],
+  });
+  const quietClient = telemetry('quiet-client', 'shop', {
+    selector: { matchLabels: { app: 'cart' } },
+    metrics: [{ overrides: [{ match: { metric: 'ALL_METRICS', mode: 'CLIENT' }, disabled: true }] }],
+  });
+  const all = [removeTags, customTags, quietClient];
+  const metricsOf = (namespace: string, labels: Record<string, string>, mc = {}) =>
+    telemetryFor(mc, telemetryScopes(all, { namespace, labels }, 'mesh-system')).metrics;
+
+  it('a REMOVE mesh-wide reaches both sides; a namespace UPSERT of the same tag replaces it on its side only', () => {
+    expect(metricsOf('default', {})).toEqual({
+      overrides: [
+        { metric: 'REQUEST_COUNT', mode: 'CLIENT', tags: [{ name: 'grpc_response_status', remove: true }] },
+        { metric: 'REQUEST_COUNT', mode: 'SERVER', tags: [{ name: 'grpc_response_status', remove: true }] },
+      ],
+    });
+    expect(metricsOf('shop', { app: 'web' })).toEqual({
+      overrides: [
+        { metric: 'REQUEST_COUNT', mode: 'CLIENT', tags: [{ name: 'grpc_response_status', remove: true }] },
+        {
+          metric: 'REQUEST_COUNT',
+          mode: 'SERVER',
+          tags: [
+            { name: 'grpc_response_status', value: '"none"' },
+            { name: 'request_method', value: 'request.method' },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('ALL_METRICS disabled for CLIENT turns off the eight client metrics of the selected workload only', () => {
+    const cart = metricsOf('shop', { app: 'cart' })!;
+    const client = cart.overrides!.filter((o) => o.mode === 'CLIENT');
+    expect(client.map((o) => [o.metric, o.disabled])).toEqual(
+      [
+        'REQUEST_COUNT',
+        'REQUEST_DURATION',
+        'REQUEST_SIZE',
+        'RESPONSE_SIZE',
+        'TCP_CLOSED_CONNECTIONS',
+        'TCP_OPENED_CONNECTIONS',
+        'TCP_RECEIVED_BYTES',
+        'TCP_SENT_BYTES',
+      ].map((m) => [m, true]),
+    );
+    // the server side keeps its namespace tags and is not disabled
+    expect(cart.overrides!.find((o) => o.mode === 'SERVER')).toMatchObject({ metric: 'REQUEST_COUNT' });
+    expect(cart.overrides!.some((o) => o.mode === 'SERVER' && o.disabled)).toBe(false);
+    expect(accepted({ name: 'telemetry', metrics: cart })).toBe(true);
+  });
+
+  it('providers: the most specific scope naming some decides; no prometheus provider in scope means no Istio metrics', () => {
+    const stackdriverOnly = telemetry('sd', 'other', { metrics: [{ providers: [{ name: 'stackdriver' }] }] });
+    const t = telemetryFor(
+      {},
+      telemetryScopes([removeTags, stackdriverOnly], { namespace: 'other', labels: {} }, 'mesh-system'),
+    );
+    expect(t.metrics).toEqual({ disabled: true });
+    // MeshConfig's defaultProviders.metrics without prometheus: off until a Telemetry names prometheus
+    expect(telemetryFor({ defaultProviders: { metrics: ['stackdriver'] } }, []).metrics).toEqual({ disabled: true });
+    // a Prometheus extension provider under another name counts
+    const renamed = { extensionProviders: [{ name: 'prom', prometheus: {} }], defaultProviders: { metrics: ['prom'] } };
+    expect(telemetryFor(renamed, []).metrics).toBeUndefined();
+    // a workload's disabled: false re-enables what its namespace disabled
+    const off = telemetry('off', 'shop', {
+      metrics: [{ overrides: [{ match: { metric: 'ALL_METRICS' }, disabled: true }] }],
+    });
+    const on = telemetry('on', 'shop', {
+      selector: { matchLabels: { app: 'cart' } },
+      metrics: [{ overrides: [{ disabled: false }] }],
+    });
+    const scoped = (app: string) =>
+      telemetryFor({}, telemetryScopes([on, off], { namespace: 'shop', labels: { app } }, 'mesh-system')).metrics;
+    expect(scoped('cart')).toBeUndefined();
+    expect(scoped('web')!.overrides!.filter((o) => o.disabled)).toHaveLength(16);
+  });
+});

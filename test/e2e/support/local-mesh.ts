@@ -5,7 +5,7 @@
  * platform's apply, so every test crosses parse -> store -> push -> translation -> proxy.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as netServer, type AddressInfo } from 'node:net';
+import { createServer as netServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,7 +61,7 @@ export interface Sidecar {
   readonly outboundPort: number;
   /** The sidecar's inbound (mTLS) port, for workloads serving a service. */
   readonly proxyPort?: number;
-  readonly app?: Server;
+  readonly app?: Server | NetServer;
   /** Every request the app received, in order. */
   readonly received: AppRequest[];
   /** The sidecar's access log, one parsed JSON line per request. */
@@ -84,6 +84,10 @@ export interface RunOptions {
   annotations?: Record<string, string>;
   /** The port of an app the test started itself (no HTTP app is started; `received` stays empty). */
   appPort?: number;
+  /** A non-HTTP app (a TCP or TLS server, not yet listening) instead of the HTTP one; started on a free port. */
+  server?: () => NetServer;
+  /** `meshctl run --outbound SVC:PORT=LOCALPORT`: listeners of its sidecar on 127.0.0.1 for clients that ignore HTTP_PROXY. */
+  outboundPorts?: { service: string; port: number; localPort: number }[];
 }
 
 /** The DestinationRule with subsets v1/v2 of `reviews`, as in the seed. */
@@ -131,6 +135,8 @@ export class LocalMeshForTest {
     readonly home: string,
     readonly cp: RunningControlPlane,
     readonly platform: LocalPlatform,
+    /** DNS servers of the sidecars' own resolution (ServiceEntry DNS), `ip:port`. */
+    readonly dnsServers?: readonly string[],
   ) {}
 
   static async start(
@@ -140,6 +146,7 @@ export class LocalMeshForTest {
       log?: (line: string) => void;
       /** Linkerd's install-wide default inbound policy (`--set proxy.defaultInboundPolicy=...`). */
       defaultInboundPolicy?: string;
+      dnsServers?: readonly string[];
     } = {},
   ): Promise<LocalMeshForTest> {
     const home = await mkdtemp(join(tmpdir(), 'meshctl-mesh-'));
@@ -153,17 +160,22 @@ export class LocalMeshForTest {
       ...(opts.jwks ? { jwks: opts.jwks } : {}),
       ...(opts.defaultInboundPolicy ? { defaultInboundPolicy: opts.defaultInboundPolicy } : {}),
     });
-    return new LocalMeshForTest(home, cp, new LocalPlatform(home));
+    return new LocalMeshForTest(home, cp, new LocalPlatform(home), opts.dnsServers);
   }
 
   /** Registers a workload and starts its app (when it serves a service) and its sidecar. */
   async run(name: string, labels: Record<string, string>, opts: RunOptions = {}): Promise<Sidecar> {
-    let app: Server | undefined;
+    let app: Server | NetServer | undefined;
     let appPort = await freePort();
     const received: AppRequest[] = [];
     const services = [...(opts.service ? [opts.service] : []), ...(opts.alsoServes ?? [])];
     if (services.length > 0 && opts.appPort !== undefined) appPort = opts.appPort;
-    else if (services.length > 0) {
+    else if (services.length > 0 && opts.server) {
+      const server = opts.server();
+      app = server;
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      appPort = (server.address() as AddressInfo).port;
+    } else if (services.length > 0) {
       const handler: AppHandler = opts.handler ?? ((_req, res) => res.end(`${name} ${labels.version ?? ''}`));
       app = createServer((req, res) => {
         const seen = received.length;
@@ -193,7 +205,8 @@ export class LocalMeshForTest {
       ...(proxyPort !== undefined ? { services, servicePort: SERVICE_PORT, proxyPort } : {}),
       outboundPort,
       telemetryPort,
-    });
+      ...(opts.outboundPorts ? { outboundPorts: opts.outboundPorts } : {}),
+    } as Parameters<LocalPlatform['registerWorkload']>[0]);
     const identity = await startCaIdentity({
       address: reg.streamAddress,
       trustRoots: reg.trustRoots,
@@ -209,6 +222,7 @@ export class LocalMeshForTest {
         telemetryPort,
         accessLog: accessLogInto(accessLog),
         log: new ProxyLog('error', (l) => this.proxyLogs.push(l)),
+        ...(this.dnsServers ? { dnsServers: this.dnsServers } : {}),
       },
     );
     const node = {
@@ -263,6 +277,7 @@ export class LocalMeshForTest {
         telemetryPort: 0,
         accessLog: accessLogInto(accessLog),
         log: new ProxyLog('error', (l) => this.proxyLogs.push(l)),
+        ...(this.dnsServers ? { dnsServers: this.dnsServers } : {}),
       },
     );
     const node = {
@@ -342,7 +357,7 @@ export class LocalMeshForTest {
         s.client.close();
         await s.proxy.close();
         s.identity.close();
-        s.app?.closeAllConnections();
+        if (s.app && 'closeAllConnections' in s.app) s.app.closeAllConnections();
         s.app?.close();
       }),
     );

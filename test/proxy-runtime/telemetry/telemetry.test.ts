@@ -1,5 +1,6 @@
 /** Istio metrics on the telemetry port, the JSON access log, request ids and trace propagation. */
 import { Agent } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,6 +227,90 @@ describe('access log settings', () => {
     proxy.telemetry.accessLog.flush();
     expect(accessLog().map((l) => l.path)).toEqual(['/json']);
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('metrics overrides (Telemetry metrics, as the control plane resolves them)', () => {
+  it('disables, removes and upserts per metric and side on HTTP and TCP; a missing attribute is unknown; a bad expression is NACKed', async () => {
+    const up = await startUpstream('svc');
+    const echo = createTcpServer((sock) => sock.pipe(sock));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const echoPort = (echo.address() as { port: number }).port;
+    const cfg = (version: string, metrics: Record<string, unknown> | undefined) =>
+      simpleConfig({
+        version,
+        clusters: [cluster('svc', [up.port]), cluster('db', [echoPort], { service: 'db.default.svc.cluster.local' })],
+        extra: {
+          telemetry: metrics ? { metrics } : {},
+          listeners: [
+            { name: 'out', port: 0, direction: 'outbound', chains: [{ routeConfig: 'rc' }] },
+            { name: 'db', port: 0, direction: 'outbound', chains: [{ protocol: 'tcp', tcpCluster: 'db' }] },
+          ],
+        },
+      });
+    const overrides = {
+      overrides: [
+        {
+          metric: 'REQUEST_COUNT',
+          mode: 'CLIENT',
+          tags: [
+            { name: 'response_flags', remove: true },
+            { name: 'ua', value: "request.headers['user-agent']" },
+          ],
+        },
+        { metric: 'REQUEST_DURATION', mode: 'CLIENT', disabled: true },
+        { metric: 'TCP_OPENED_CONNECTIONS', mode: 'CLIENT', disabled: true },
+        {
+          metric: 'TCP_SENT_BYTES',
+          mode: 'CLIENT',
+          tags: [
+            { name: 'peer', value: 'destination.port' },
+            { name: 'method', value: 'request.method' },
+          ],
+        },
+      ],
+    };
+    const { proxy } = await startProxy(cfg('v1', overrides));
+    await send(proxy.listenerPort('out'), { headers: { 'user-agent': 'curl/8' } });
+    await send(proxy.listenerPort('out'), {});
+    await new Promise<void>((resolve) => {
+      const s = connect(proxy.listenerPort('db'), '127.0.0.1', () => s.end('ping'));
+      s.on('data', () => undefined);
+      s.on('close', () => resolve());
+    });
+    const scrape = async () => (await fetch(`http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus`)).text();
+    await eventually(
+      async () => (await scrape()).includes('istio_tcp_connections_closed_total{'),
+      'the TCP close counted',
+    );
+    const text = await scrape();
+    const lines = (name: string) => text.split('\n').filter((l) => l.startsWith(name + '{'));
+    expect(
+      lines('istio_requests_total')
+        .map((l) => l.match(/ua="([^"]*)"/)?.[1])
+        .sort(),
+    ).toEqual(['curl/8', 'unknown']);
+    expect(lines('istio_requests_total').every((l) => !l.includes('response_flags='))).toBe(true);
+    expect(lines('istio_request_duration_milliseconds_bucket')).toEqual([]);
+    // REQUEST_SIZE untouched: its standard labels, both requests in one series
+    expect(lines('istio_request_bytes_count').map((l) => l.split(' ').pop())).toEqual(['2']);
+    expect(lines('istio_tcp_connections_opened_total')).toEqual([]);
+    const sent = lines('istio_tcp_sent_bytes_total');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain(`peer="${echoPort}",method="unknown"}`);
+    expect(lines('istio_tcp_received_bytes_total')[0]).toContain('response_flags=');
+
+    const bad = await proxy.applyConfig(
+      cfg('v2', {
+        overrides: [{ metric: 'REQUEST_COUNT', mode: 'SERVER', tags: [{ name: 'x', value: 'size(request.path)' }] }],
+      }),
+    );
+    expect(bad.ok ? '' : bad.error).toContain('telemetry.metrics.overrides[0] tag x: "size" is not supported');
+    expect(proxy.version).toBe('v1');
+    // no Prometheus provider in scope: no Istio metric at all
+    expect((await proxy.applyConfig(cfg('v3', { disabled: true }))).ok).toBe(true);
+    expect((await scrape()).includes('istio_')).toBe(false);
+    echo.close();
   });
 });
 

@@ -399,6 +399,9 @@ export async function runTransparent(
           [ProxyEnv.podNamespace]: w.namespace,
           [ProxyEnv.serviceAccount]: w.serviceAccount,
           [ProxyEnv.podIp]: lease.ipv4,
+          [ProxyEnv.podLabels]: Object.entries(w.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
           [ProxyEnv.tokenPath]: tokenPath,
           [ProxyEnv.caRootPath]: rootPath,
         },

@@ -17,6 +17,7 @@ import { pemOrFile } from '../../tls/pem.js';
 import type { MeshTls } from '../../tls/contexts.js';
 import { spiffeChecker } from '../../tls/contexts.js';
 import { UpstreamFailure } from '../../http/types.js';
+import { proxyDns, type DnsMode } from './dns-cache.js';
 
 /** What a dial needs. */
 export interface DialOptions {
@@ -29,6 +30,8 @@ export interface DialOptions {
   tls?: { mesh: MeshTls; expectedIdentity: string | undefined; alpn: string[] };
   /** present (and no mTLS): originate TLS to a server outside the mesh (DestinationRule SIMPLE/MUTUAL) */
   originate?: Origination;
+  /** the address is a name resolved by the proxy's DNS cache (record TTL), in this mode */
+  dns?: DnsMode | undefined;
 }
 
 /** TLS origination settings of an endpoint, compiled once per cluster and config version. */
@@ -89,12 +92,14 @@ export function dial(
   onFail?: (e: UpstreamFailure) => void,
 ): Socket | TLSSocket {
   let socket: Socket | TLSSocket;
+  const lookup = o.dns ? { lookup: proxyDns.lookupHook(o.dns) } : {};
   const readyEvent = o.tls || o.originate ? 'secureConnect' : 'connect';
   if (o.originate && !o.tls) {
     const g = o.originate;
     socket = tlsConnect({
       host: o.address,
       port: o.port,
+      ...lookup,
       secureContext: g.context,
       ...(g.servername ? { servername: g.servername } : {}),
       ALPNProtocols: ['http/1.1'],
@@ -105,6 +110,7 @@ export function dial(
     const opts: ConnectionOptions = {
       host: o.address,
       port: o.port,
+      ...lookup,
       secureContext: o.tls.mesh.current.client,
       ALPNProtocols: o.tls.alpn,
       rejectUnauthorized: true,
@@ -114,7 +120,7 @@ export function dial(
     if (!o.address.includes(':') && !/^[0-9.]+$/.test(o.address)) opts.servername = o.address;
     socket = tlsConnect(opts);
   } else {
-    socket = netConnect({ host: o.address, port: o.port, localAddress: o.localAddress, noDelay: true });
+    socket = netConnect({ host: o.address, port: o.port, localAddress: o.localAddress, noDelay: true, ...lookup });
   }
   let done = false;
   const timer = setTimeout(() => {
@@ -138,14 +144,14 @@ export function dial(
     clearTimeout(timer);
     if (done) return;
     done = true;
-    onFail?.(
-      err instanceof UpstreamFailure
-        ? err
-        : new UpstreamFailure(
-            'connect-failure',
-            `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`,
-          ),
+    if (err instanceof UpstreamFailure) return onFail?.(err);
+    const failure = new UpstreamFailure(
+      'connect-failure',
+      `connect to ${o.address}:${o.port} failed: ${describeSocketError(err)}`,
     );
+    // The socket error stays reachable: a certificate's validity failure is handled apart (pool/handover.ts).
+    failure.cause = err;
+    onFail?.(failure);
   });
   return socket;
 }

@@ -1,7 +1,8 @@
 /**
  * HTTP/2 upstream sessions of one cluster: one multiplexed session per endpoint (h2c, or mTLS with
  * ALPN h2 between sidecars), replaced after maxRequestsPerConnection streams, on GOAWAY, or when
- * the identity rotates (the old session finishes its streams first: nothing in flight is dropped).
+ * the identity rotates: make-before-break, the old session serves until one made with the new
+ * certificate has connected (handover.ts), then finishes its streams (nothing in flight is dropped).
  */
 import {
   connect,
@@ -16,6 +17,7 @@ import { hostPort, type Endpoint } from '../../endpoints/endpoint.js';
 import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../../http/types.js';
 import { describeSocketError, dial } from './connect.js';
 import type { InFlight } from './in-flight.js';
+import { HANDOVER_RETRY_MS, ownCertificateExpired } from './handover.js';
 
 /** Settings of an HTTP/2 pool. */
 export interface H2PoolOptions {
@@ -30,6 +32,10 @@ interface SessionEntry {
   streamsStarted: number;
   connected: boolean;
   connectError: UpstreamFailure | undefined;
+  /** mTLS to a peer sidecar (replaced when the certificate is renewed) */
+  mtls: boolean;
+  /** made before the last certificate renewal */
+  stale: boolean;
 }
 
 function toHeaderMap(h: IncomingHttpHeaders & IncomingHttpStatusHeader): HeaderMap {
@@ -42,12 +48,51 @@ function toHeaderMap(h: IncomingHttpHeaders & IncomingHttpStatusHeader): HeaderM
 export class H2Pool {
   private readonly sessions = new Map<string, SessionEntry>();
   private retired = false;
+  /** Endpoints with a session being made to replace a stale one. */
+  private readonly probing = new Set<string>();
+  /** Per endpoint: no replacement attempt before this time (the last one failed). */
+  private readonly holdOffUntil = new Map<string, number>();
 
   constructor(readonly options: H2PoolOptions) {}
 
   private session(ep: Endpoint): SessionEntry {
     const existing = this.sessions.get(ep.key);
-    if (existing && !existing.session.closed && !existing.session.destroyed) return existing;
+    if (existing && !existing.session.closed && !existing.session.destroyed) {
+      if (existing.stale) this.probe(ep, existing);
+      return existing;
+    }
+    const entry = this.open(ep);
+    this.sessions.set(ep.key, entry);
+    return entry;
+  }
+
+  /** Makes a session with the current certificate; it replaces `old` once connected, else `old` keeps serving. */
+  private probe(ep: Endpoint, old: SessionEntry): void {
+    const now = Date.now();
+    if (
+      this.probing.has(ep.key) ||
+      now < (this.holdOffUntil.get(ep.key) ?? 0) ||
+      ownCertificateExpired(this.options.mesh)
+    )
+      return;
+    this.probing.add(ep.key);
+    const next = this.open(ep);
+    next.session.once('connect', () => {
+      this.probing.delete(ep.key);
+      this.holdOffUntil.delete(ep.key);
+      if (this.retired || this.sessions.get(ep.key) !== old) return void next.session.close();
+      this.sessions.set(ep.key, next);
+      old.session.close();
+    });
+    next.session.once('close', () => {
+      if (next.connected) return;
+      this.probing.delete(ep.key);
+      this.holdOffUntil.set(ep.key, Date.now() + HANDOVER_RETRY_MS);
+    });
+  }
+
+  /** Opens a session to `ep` (not yet registered). */
+  private open(ep: Endpoint): SessionEntry {
     const tls =
       ep.mtls && this.options.mesh
         ? { mesh: this.options.mesh, expectedIdentity: ep.identity, alpn: ['h2'] }
@@ -57,6 +102,8 @@ export class H2Pool {
       streamsStarted: 0,
       connected: false,
       connectError: undefined,
+      mtls: tls !== undefined,
+      stale: false,
     };
     const session = connect(`${tls ? 'https' : 'http'}://${hostPort(ep.address, ep.port)}`, {
       createConnection: () =>
@@ -65,6 +112,7 @@ export class H2Pool {
             address: ep.address,
             port: ep.port,
             localAddress: ep.localAddress,
+            dns: ep.dns,
             connectTimeoutMs: this.options.connectTimeoutMs,
             tls,
           },
@@ -98,8 +146,13 @@ export class H2Pool {
       });
     }
     session.unref();
-    this.sessions.set(ep.key, entry);
     return entry;
+  }
+
+  /** The workload certificate was renewed: each session is replaced once a new one connects (handover.ts). */
+  renew(): void {
+    for (const e of this.sessions.values()) if (e.mtls && !e.connectError) e.stale = true;
+    this.holdOffUntil.clear();
   }
 
   /** Sends a request on the endpoint's session; `body` is piped into the stream (null: none). */

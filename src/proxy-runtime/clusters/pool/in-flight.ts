@@ -20,6 +20,8 @@ export interface RequestBodySource {
 export interface H1ConnectionPool {
   /** Sends a request; `body` is streamed into it (null: none). */
   send(ep: Endpoint, head: UpstreamRequestHead, body: NodeJS.ReadableStream | null): InFlight;
+  /** The workload certificate was renewed: connections are replaced make-before-break (handover.ts). */
+  renew(): void;
   /** Stops using these connections; they close once their requests finish. */
   retire(): void;
   connectionCount(): number;

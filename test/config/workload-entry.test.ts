@@ -1,0 +1,120 @@
+/**
+ * Istio WorkloadEntry and WorkloadGroup as upstream writes them (istio.io reference examples):
+ * accepted, with one MESH0002 per object saying they change no traffic yet (the fields are ✖ in the
+ * README's tables), and Istio's own rejections (ports on a unix socket, ports out of range).
+ */
+import { describe, expect, it } from 'vitest';
+import { notEnforcedWarnings } from '../../src/commands/apply-warnings.js';
+import { manifestObjects, parseDocuments, validateResource } from '../../src/config/index.js';
+
+function validate(yaml: string) {
+  return manifestObjects(parseDocuments(yaml, 'we.yaml')).map((o) => validateResource(o, { defaultNamespace: 'vm' }));
+}
+
+const ENTRY = `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: details-svc
+spec:
+  serviceAccount: details-legacy
+  address: 2.2.2.2
+  labels:
+    app: details-legacy
+    instance-id: vm1
+  ports:
+    http: 8080
+  network: vm-net
+  locality: us-east/zone-a
+  weight: 10
+`;
+
+const GROUP = `apiVersion: networking.istio.io/v1
+kind: WorkloadGroup
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  metadata:
+    labels:
+      app.kubernetes.io/name: reviews
+      app.kubernetes.io/version: "1.3.4"
+    annotations:
+      example: value
+  template:
+    ports:
+      grpc: 3550
+      http: 8080
+    serviceAccount: default
+  probe:
+    initialDelaySeconds: 5
+    timeoutSeconds: 3
+    periodSeconds: 4
+    successThreshold: 3
+    failureThreshold: 3
+    httpGet:
+      path: /foo/bar
+      host: 127.0.0.1
+      port: 3100
+      scheme: HTTPS
+      httpHeaders:
+      - name: Lit-Header
+        value: Im-The-Best
+`;
+
+describe('WorkloadEntry and WorkloadGroup', () => {
+  it('accepts the upstream examples, each with one warning that it changes no traffic yet', () => {
+    for (const [yaml, kind] of [
+      [ENTRY, 'WorkloadEntry'],
+      [GROUP, 'WorkloadGroup'],
+    ] as const) {
+      const [r] = validate(yaml);
+      expect(r!.errors).toEqual([]);
+      expect(r!.warnings.map((w) => [w.rule, w.field])).toEqual([['unsupported', 'kind']]);
+      expect(r!.warnings[0]!.message).toContain(`${kind} is accepted but not enforced by the mesh yet`);
+      expect(r!.warnings[0]!.message).toContain('meshctl run');
+    }
+  });
+
+  it('apply prints the same warning for each object it stores', () => {
+    const lines = notEnforcedWarnings([{ file: 'vm.yaml', text: `${ENTRY}---\n${GROUP}` }], 'vm');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.vm\) vm\.yaml:2: kind: WorkloadEntry is accepted but not enforced/,
+      ),
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) vm\.yaml:\d+: kind: WorkloadGroup is accepted but not enforced/,
+      ),
+    ]);
+  });
+
+  it('reads every apiVersion upstream serves, and the other probes', () => {
+    for (const v of ['v1alpha3', 'v1beta1', 'v1']) {
+      const [r] = validate(ENTRY.replace('networking.istio.io/v1', `networking.istio.io/${v}`));
+      expect(r!.errors).toEqual([]);
+    }
+    const probes = [
+      'tcpSocket: {port: 3100}',
+      'exec: {command: [/bin/check, --quick]}',
+      'grpc: {port: 3550, service: health}',
+    ];
+    for (const p of probes) {
+      const [r] = validate(GROUP.replace(/  probe:[\s\S]*$/, `  probe:\n    ${p}\n`));
+      expect(r!.errors).toEqual([]);
+    }
+  });
+
+  it("rejects what Istio's validation rejects, naming the field", () => {
+    const [unix] = validate(ENTRY.replace('address: 2.2.2.2', 'address: unix:///var/run/app.sock'));
+    expect(unix!.errors.map((e) => [e.field, e.message])).toEqual([
+      ['spec.ports', 'a unix:// address takes no ports; remove ports or use an IP or DNS address'],
+    ]);
+    const [port] = validate(ENTRY.replace('http: 8080', 'http: 70000'));
+    expect(port!.errors.map((e) => e.field)).toEqual(['spec.ports.http']);
+    const [noTemplate] = validate(
+      GROUP.replace(/  template:\n    ports:\n      grpc: 3550\n      http: 8080\n    serviceAccount: default\n/, ''),
+    );
+    expect(noTemplate!.errors.map((e) => e.field)).toEqual(['spec.template']);
+    const [typo] = validate(ENTRY.replace('weight: 10', 'wieght: 10'));
+    expect(typo!.errors.map((e) => e.field)).toEqual(['spec.wieght']);
+  });
+});
