@@ -8,8 +8,7 @@
  * because the webhook was unreachable. RBAC lets the control plane patch this one object only, and
  * create (dry-run) VirtualServices only in its own namespace.
  */
-import type { KubernetesCluster } from '../../cluster/kubernetes/index.js';
-import type { KubeObject } from '../../cluster/kubernetes/index.js';
+import type { KubernetesCluster, KubeObject } from '../../cluster/index.js';
 import { KubernetesApiError } from '../../errors.js';
 import { VALIDATION_DENIAL_PREFIX } from '../webhook/validation.js';
 
