@@ -49,7 +49,8 @@ module.exports = {
     },
     {
       name: 'proxy-runtime-nothing-cli-side',
-      comment: 'The sidecar stays small: the proxy runtime reaches only protocol/, config/, proxy-init/ and the error catalogue.',
+      comment:
+        'The sidecar stays small: the proxy runtime reaches only protocol/, config/, proxy-init/ and the error catalogue.',
       severity: 'error',
       from: { path: '^src/proxy-runtime/' },
       to: { path: '^src/', pathNot: '^src/(proxy-runtime|protocol|config|proxy-init)/|^src/(errors|version)\\.ts$' },
