@@ -383,7 +383,11 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       expect(follower.status().phase).toBe('added');
       expect(follower.status().bundle).toEqual(added.bundle);
       await rotation.signWithNewRoot();
+      expect(await follower.follow()).toBe(true);
+      expect(follower.status().signingRootPem).toBe(added.bundle[1]);
       await rotation.complete();
+      expect(await follower.follow()).toBe(true);
+      expect(follower.status()).toMatchObject({ phase: 'idle', bundle: [added.bundle[1]] });
       const secret = await asControlPlane.get<KubeObject & { data: Record<string, string> }>({
         apiVersion: 'v1',
         kind: 'Secret',

@@ -111,6 +111,7 @@ export class RootRotation {
 
   private constructor(
     private readonly authority: CertificateAuthority,
+    private readonly storage: CaStorage,
     private readonly store: RotationRecordStore,
     private readonly log: (line: string) => void,
   ) {}
@@ -127,7 +128,7 @@ export class RootRotation {
     log: (l: string) => void = () => undefined,
   ): Promise<RootRotation> {
     const store = typeof where === 'string' ? new FileRotationStore(where, storage) : where;
-    const rotation = new RootRotation(authority, store, log);
+    const rotation = new RootRotation(authority, storage, store, log);
     const text = await store.loadRecord();
     if (text !== undefined) {
       const record = parseRecord(text, store.describe());
@@ -152,6 +153,42 @@ export class RootRotation {
       bundle: splitBundle(this.authority.trustBundlePem),
       signingRootPem: this.authority.rootPem,
     };
+  }
+
+  /**
+   * Re-reads the stored state and applies it, for a replica that shares the CA with the one driving
+   * the rotation (Kubernetes: every control-plane replica reads the same Secret). Never writes: a
+   * record left behind after the new root was stored is the driver's to remove. True when the phase,
+   * the bundle or the signing root changed.
+   */
+  async follow(): Promise<boolean> {
+    const before = JSON.stringify(this.status());
+    const text = await this.store.loadRecord();
+    const record = text === undefined ? undefined : parseRecord(text, this.store.describe());
+    const next =
+      record && record.next.certChainPem === this.record?.next.certChainPem
+        ? this.next
+        : record && (await signingCaFromPem(record.next, `${this.store.describe()} (new root)`, 'created'));
+    const material = await this.storage.load();
+    const stored = material && (await signingCaFromPem(material, this.storage.describe(), 'stored'));
+    if (record && next && stored?.rootPem !== next.rootPem) {
+      if (record.phase === 'added' && stored && stored.rootPem === record.oldRootPem) {
+        this.authority.useRoots(stored, [record.oldRootPem, next.rootPem]);
+      }
+      this.record = record;
+      this.next = next;
+      this.apply();
+    } else if (stored) {
+      // Completed (or the record was removed to abandon it): the stored root alone.
+      this.record = undefined;
+      this.next = undefined;
+      if (stored.rootPem !== this.authority.rootPem || this.authority.trustBundlePem !== stored.rootPem) {
+        this.authority.useRoots(stored, [stored.rootPem]);
+      }
+    }
+    const changed = JSON.stringify(this.status()) !== before;
+    if (changed) this.log(`CA rotation: now at phase ${this.status().phase} (followed ${this.store.describe()})`);
+    return changed;
   }
 
   /** Phase 1: creates the new root and adds it to the bundle (no-op when a rotation is in progress). */
