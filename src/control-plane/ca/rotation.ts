@@ -108,6 +108,8 @@ export class FileRotationStore implements RotationRecordStore {
 export class RootRotation {
   private record: RotationRecord | undefined;
   private next: SigningCa | undefined;
+  /** The stored CA as follow() last imported it. */
+  private followed: { certChainPem: string; ca: SigningCa } | undefined;
 
   private constructor(
     private readonly authority: CertificateAuthority,
@@ -170,7 +172,12 @@ export class RootRotation {
         ? this.next
         : record && (await signingCaFromPem(record.next, `${this.store.describe()} (new root)`, 'created'));
     const material = await this.storage.load();
-    const stored = material && (await signingCaFromPem(material, this.storage.describe(), 'stored'));
+    // Keys are imported only when the stored CA changed: follow() runs on a timer in every replica.
+    if (material && material.certChainPem !== this.followed?.certChainPem) {
+      const ca = await signingCaFromPem(material, this.storage.describe(), 'stored');
+      this.followed = { certChainPem: material.certChainPem, ca };
+    }
+    const stored = material && this.followed?.ca;
     if (record && next && stored?.rootPem !== next.rootPem) {
       if (record.phase === 'added' && stored && stored.rootPem === record.oldRootPem) {
         this.authority.useRoots(stored, [record.oldRootPem, next.rootPem]);
