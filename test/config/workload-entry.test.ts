@@ -4,7 +4,10 @@
  * README's tables), and Istio's own rejections (ports on a unix socket, ports out of range).
  */
 import { describe, expect, it } from 'vitest';
-import { notEnforcedWarnings } from '../../src/commands/apply-warnings.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { manifestObjects, parseDocuments, validateResource } from '../../src/config/index.js';
 
 function validate(yaml: string) {
@@ -75,14 +78,21 @@ describe('WorkloadEntry and WorkloadGroup', () => {
     }
   });
 
-  it('apply prints the same warning for each object it stores', () => {
-    const lines = notEnforcedWarnings([{ file: 'vm.yaml', text: `${ENTRY}---\n${GROUP}` }], 'vm');
+  it('analyze (the analysis apply runs before storing) prints one MESH0002 per object, naming it and its line', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'meshctl-we-')), 'vm.yaml');
+    writeFileSync(file, `${ENTRY}---\n${GROUP}`);
+    // bin/meshctl imports dist/, which `npm test` builds first.
+    const out = execFileSync('bin/meshctl', ['analyze', '--offline', '-f', file, '--all-namespaces'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    const lines = out.split('\n').filter((l) => l.includes('MESH0002'));
     expect(lines).toEqual([
       expect.stringMatching(
-        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.vm\) vm\.yaml:2: kind: WorkloadEntry is accepted but not enforced/,
+        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.default\) \S*vm\.yaml:2 kind: WorkloadEntry is accepted but not enforced/,
       ),
       expect.stringMatching(
-        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) vm\.yaml:\d+: kind: WorkloadGroup is accepted but not enforced/,
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ kind: WorkloadGroup is accepted but not enforced/,
       ),
     ]);
   });

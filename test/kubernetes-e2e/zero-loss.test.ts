@@ -7,7 +7,8 @@
  * every client's endpoints as soon as it is terminating (the pod's deletionTimestamp, EndpointSlice
  * `terminating`); the app's injected preStop hook holds it until its peers stopped sending; a request
  * that still reaches the old pod after its app exited is retried on the other endpoint (the sidecar
- * marks it not sent, so POSTs too); and the old pod's native sidecar outlives its app.
+ * marks it not sent, so POSTs too); and the old pod's sidecar outlives its app (native sidecars stop
+ * after the app; a classic one, signalled with it, serves until the app stops accepting).
  *
  * One mesh on a cluster of its own, as the other end-to-end files (the mesh is cluster-wide).
  */
@@ -18,33 +19,29 @@ import { runCli } from '../support/cli.js';
 import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
-/** `web`, two replicas of the echo server, default grace period; and a client that sends on command. */
-const APP = `
+/** A service of two replicas of the echo server, default grace period. */
+const web = (name: string): string => `
 apiVersion: v1
 kind: ServiceAccount
-metadata: { name: web }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: client }
+metadata: { name: ${name} }
 ---
 apiVersion: v1
 kind: Service
-metadata: { name: web, labels: { app: web } }
+metadata: { name: ${name}, labels: { app: ${name} } }
 spec:
-  selector: { app: web }
+  selector: { app: ${name} }
   ports: [{ name: http, port: 9080, targetPort: 8080 }]
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: { name: web, labels: { app: web } }
+metadata: { name: ${name}, labels: { app: ${name} } }
 spec:
   replicas: 2
-  selector: { matchLabels: { app: web } }
+  selector: { matchLabels: { app: ${name} } }
   template:
-    metadata: { labels: { app: web } }
+    metadata: { labels: { app: ${name} } }
     spec:
-      serviceAccountName: web
+      serviceAccountName: ${name}
       containers:
       - name: web
         image: meshctl-test/echo:1
@@ -54,6 +51,13 @@ spec:
           valueFrom: { fieldRef: { fieldPath: metadata.name } }
         ports: [{ name: http, containerPort: 8080 }]
         readinessProbe: { httpGet: { path: /readyz, port: http }, periodSeconds: 1 }
+`;
+
+/** A client that sends requests on command. */
+const CLIENT = `
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: client }
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -87,21 +91,21 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes zero loss: rolli
   let cluster: TestCluster;
   let dir: string;
   let ns: string;
-  let webIp: string;
+  const ips = new Map<string, string>();
   const cli = (argv: string[], stdin?: string) =>
     runCli(argv, { env: { KUBECONFIG: cluster.kubeconfigPath, HOME: dir }, ...(stdin !== undefined ? { stdin } : {}) });
 
   const clientPod = async (): Promise<k8s.V1Pod> => (await cluster.pods(ns, 'app=client')).find(isPodReady)!;
-  const webPods = async (): Promise<string[]> =>
-    (await cluster.pods(ns, 'app=web'))
+  const webPods = async (name: string): Promise<string[]> =>
+    (await cluster.pods(ns, `app=${name}`))
       .filter((p) => !p.metadata?.deletionTimestamp && isPodReady(p))
       .map((p) => p.metadata!.name!)
       .sort();
 
   /** `count` requests, one after another, from the client pod's app to web's ClusterIP (through its sidecar). */
-  const sendFromClient = async (client: k8s.V1Pod, count: number, method = 'GET'): Promise<Outcome[]> => {
+  const sendFromClient = async (client: k8s.V1Pod, to: string, count: number, method = 'GET'): Promise<Outcome[]> => {
     const order = JSON.stringify({
-      url: `http://${webIp}:9080/`,
+      url: `http://${ips.get(to)}:9080/`,
       count,
       method,
       ...(method === 'POST' ? { body: 'order' } : {}),
@@ -134,12 +138,12 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes zero loss: rolli
    * `methods` (a POST is not idempotent: the mesh may retry it only when it surely never reached the
    * app); returns what they got.
    */
-  const underLoad = async (methods: string[], during: () => Promise<void>): Promise<Outcome[]> => {
+  const underLoad = async (to: string, methods: string[], during: () => Promise<void>): Promise<Outcome[]> => {
     const client = await clientPod();
     const outcomes: Outcome[] = [];
     let loading = true;
     const loop = async (method: string): Promise<void> => {
-      while (loading) outcomes.push(...(await sendFromClient(client, 20, method)));
+      while (loading) outcomes.push(...(await sendFromClient(client, to, 20, method)));
     };
     const running = methods.map(loop);
     try {
@@ -180,53 +184,69 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes zero loss: rolli
       async () => cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns }),
       60_000,
     );
-    const injected = await cli(['inject', '-f', '-'], APP);
-    expect(injected.code, injected.stderr).toBe(0);
-    const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
-    expect(applied.code, applied.stderr).toBe(0);
-    await cluster.waitForReadyPods(ns, 'app', 3, 180_000);
-    webIp = (await cluster.core.readNamespacedService({ name: 'web', namespace: ns })).spec!.clusterIP!;
-    // Both replicas answer through the client's sidecar before the load starts.
+    // web: native sidecars (the default); web-classic: classic sidecar containers, stopped with the app.
+    for (const [name, flags] of [
+      ['web', []],
+      ['web-classic', ['--set', 'nativeSidecar=false']],
+      ['client', []],
+    ] as const) {
+      const injected = await cli(['inject', ...flags, '-f', '-'], name === 'client' ? CLIENT : web(name));
+      expect(injected.code, injected.stderr).toBe(0);
+      const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
+      expect(applied.code, applied.stderr).toBe(0);
+    }
+    await cluster.waitForReadyPods(ns, 'app', 5, 240_000);
     const client = await clientPod();
-    await cluster.waitFor(
-      'both web replicas answering the client',
-      async () => new Set((await sendFromClient(client, 10)).map((o) => o.pod)).size === 2,
-      60_000,
-    );
+    for (const name of ['web', 'web-classic']) {
+      ips.set(name, (await cluster.core.readNamespacedService({ name, namespace: ns })).spec!.clusterIP!);
+      // Both replicas answer through the client's sidecar before the load starts.
+      await cluster.waitFor(
+        `both ${name} replicas answering the client`,
+        async () => new Set((await sendFromClient(client, name, 10)).map((o) => o.pod)).size === 2,
+        60_000,
+      );
+    }
   }, 400_000);
 
   afterAll(async () => {
     await stopOwnTestCluster(own);
   }, 120_000);
 
-  it('kubectl rollout restart of a 2-replica meshed Deployment under steady load fails no request', async () => {
-    const before = await webPods();
-    expect(before).toHaveLength(2);
-    const outcomes = await underLoad(['GET', 'GET', 'POST', 'POST'], async () => {
-      const restarted = await cluster.kubectl(['-n', ns, 'rollout', 'restart', 'deployment/web']);
-      expect(restarted.code, restarted.stderr).toBe(0);
-      const done = await cluster.kubectl(['-n', ns, 'rollout', 'status', 'deployment/web', '--timeout', '240s'], {
-        timeoutMs: 250_000,
+  it.each([
+    { name: 'web', sidecar: 'native sidecars' },
+    { name: 'web-classic', sidecar: 'classic sidecar containers' },
+  ])(
+    'kubectl rollout restart of a 2-replica meshed Deployment ($sidecar) under steady load fails no request',
+    async ({ name }) => {
+      const before = await webPods(name);
+      expect(before).toHaveLength(2);
+      const outcomes = await underLoad(name, ['GET', 'GET', 'POST', 'POST'], async () => {
+        const restarted = await cluster.kubectl(['-n', ns, 'rollout', 'restart', `deployment/${name}`]);
+        expect(restarted.code, restarted.stderr).toBe(0);
+        const done = await cluster.kubectl(['-n', ns, 'rollout', 'status', `deployment/${name}`, '--timeout', '240s'], {
+          timeoutMs: 250_000,
+        });
+        expect(done.code, done.stderr + done.stdout).toBe(0);
+        // The old pods are gone (their sidecars drained and exited), not merely replaced in the Deployment.
+        await cluster.waitFor(
+          `the old ${name} pods to be deleted`,
+          async () => (await cluster.pods(ns, `app=${name}`)).every((p) => !before.includes(p.metadata!.name!)),
+          180_000,
+        );
       });
-      expect(done.code, done.stderr + done.stdout).toBe(0);
-      // The old pods are gone (their sidecars drained and exited), not merely replaced in the Deployment.
-      await cluster.waitFor(
-        'the old web pods to be deleted',
-        async () => (await cluster.pods(ns, 'app=web')).every((p) => !before.includes(p.metadata!.name!)),
-        180_000,
+      process.stderr.write(
+        `[zero-loss] rolling restart of ${name}: ${outcomes.length} requests (${outcomes.filter((o) => o.status === 200).length} answered 200) from ${before.join(', ')} to ${(await webPods(name)).join(', ')}\n`,
       );
-    });
-    process.stderr.write(
-      `[zero-loss] rolling restart: ${outcomes.length} requests (${outcomes.filter((o) => o.status === 200).length} answered 200) from ${before.join(', ')} to ${(await webPods()).join(', ')}\n`,
-    );
-    const after = await webPods();
-    expect(after).toHaveLength(2);
-    expect(after.filter((p) => before.includes(p))).toEqual([]);
-    // Both generations answered under the load: the restart happened while requests were flowing.
-    const answered = new Set(outcomes.map((o) => o.pod));
-    expect(before.filter((p) => answered.has(p)).length, `old pods answered: ${[...answered].join(', ')}`).toBe(2);
-    expect(after.filter((p) => answered.has(p)).length, `new pods answered: ${[...answered].join(', ')}`).toBe(2);
-    expect(failures(outcomes), `${outcomes.length} requests`).toEqual({});
-    expect(outcomes.length).toBeGreaterThan(200);
-  }, 600_000);
+      const after = await webPods(name);
+      expect(after).toHaveLength(2);
+      expect(after.filter((p) => before.includes(p))).toEqual([]);
+      // Both generations answered under the load: the restart happened while requests were flowing.
+      const answered = new Set(outcomes.map((o) => o.pod));
+      expect(before.filter((p) => answered.has(p)).length, `old pods answered: ${[...answered].join(', ')}`).toBe(2);
+      expect(after.filter((p) => answered.has(p)).length, `new pods answered: ${[...answered].join(', ')}`).toBe(2);
+      expect(failures(outcomes), `${outcomes.length} requests`).toEqual({});
+      expect(outcomes.length).toBeGreaterThan(200);
+    },
+    600_000,
+  );
 });

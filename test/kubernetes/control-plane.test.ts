@@ -2,7 +2,8 @@
  * The control plane's Kubernetes mode on the real test cluster: the informer snapshot follows
  * Services, Ready pods and mesh resources created after it started (an invalid update keeps the last
  * good version), and the TokenReview authenticator accepts a ServiceAccount token for audience
- * meshctl and refuses one for another audience.
+ * meshctl and refuses one for another audience; the CA Secret holds the root and a root rotation's
+ * record, which a second replica follows.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KubernetesCluster, pollUntil, type KubeObject } from '../../src/cluster/kubernetes/index.js';
@@ -12,6 +13,8 @@ import {
   type RejectedResource,
 } from '../../src/control-plane/kubernetes/index.js';
 import { loadOrCreateCa } from '../../src/control-plane/ca/root.js';
+import { CertificateAuthority } from '../../src/control-plane/ca/authority.js';
+import { RootRotation } from '../../src/control-plane/ca/rotation.js';
 import { renderComponents } from '../../src/install/manifests.js';
 import { defaultValues } from '../../src/install/values.js';
 import { TokenReviewAuthenticator } from '../../src/control-plane/ca/token-review.js';
@@ -106,7 +109,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       'the snapshot to hold reviews with 2 ready workloads',
       async () => {
         const s = registry.snapshot();
-        const ready = s.workloads.filter((w) => w.namespace === ns);
+        // A pod that is not Ready yet is already a workload, with serving: false (its sidecar needs its inbound config).
+        const ready = s.workloads.filter((w) => w.namespace === ns && w.serving !== false);
         return s.services.some((x) => x.name === 'reviews' && x.namespace === ns) && ready.length === 2 ? s : undefined;
       },
       { timeoutMs: 60_000 },
@@ -367,6 +371,36 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
       expect(again.origin).toBe('stored');
       expect(again.rootPem).toBe(created.rootPem);
       expect(storage.describe()).toBe(`secret ${ns}/meshctl-ca`);
+
+      // A root rotation kept in the same Secret: a second replica opening it follows the same phase and
+      // bundle, and completing it stores the new root and drops the record in one update.
+      const authority = new CertificateAuthority(created);
+      const rotation = await RootRotation.open(authority, storage, storage);
+      const added = await rotation.addNewRoot();
+      expect(added.bundle).toEqual([created.rootPem, rotation.newRootPem]);
+      const replica = new CertificateAuthority(await loadOrCreateCa({ storage }));
+      const follower = await RootRotation.open(replica, storage, storage);
+      expect(follower.status().phase).toBe('added');
+      expect(follower.status().bundle).toEqual(added.bundle);
+      await rotation.signWithNewRoot();
+      expect(await follower.follow()).toBe(true);
+      expect(follower.status().signingRootPem).toBe(added.bundle[1]);
+      await rotation.complete();
+      expect(await follower.follow()).toBe(true);
+      expect(follower.status()).toMatchObject({ phase: 'idle', bundle: [added.bundle[1]] });
+      const secret = await asControlPlane.get<KubeObject & { data: Record<string, string> }>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: ns,
+        name: 'meshctl-ca',
+      });
+      expect(Object.keys(secret!.data).sort()).toEqual(['ca-cert.pem', 'ca-key.pem']);
+      const after = await loadOrCreateCa({ storage });
+      expect(after.rootPem).toBe(added.bundle[1]);
+      expect((await RootRotation.open(new CertificateAuthority(after), storage, storage)).status()).toMatchObject({
+        phase: 'idle',
+        bundle: [added.bundle[1]],
+      });
 
       // Least privilege: Secrets outside the mesh's namespace cannot be read (in it, gateway credentials are).
       const appNs = await test.createNamespace('cp-app');

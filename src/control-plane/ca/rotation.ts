@@ -9,8 +9,10 @@
  *   3. done      once no connected proxy holds a leaf from the old root, the new root replaces the
  *                stored CA, the rotation record is removed and the bundle is the new root alone.
  *
- * The rotation record (`rotation.json`, 0600: it holds the new root's key) lives in the CA directory.
- * This module only changes the CA's state; the control plane pushes the bundle and tracks proxies.
+ * The rotation record (`rotation.json`: it holds the new root's key) lives where the CA does: a 0600
+ * file in the CA directory (local), or a key of the CA Secret (Kubernetes, SecretCaStorage), behind
+ * RotationRecordStore. This module only changes the CA's state; the control plane pushes the bundle
+ * and tracks proxies.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -46,41 +48,96 @@ export interface RotationStatus {
 /** The rotation record's file name inside the CA directory. */
 export const ROTATION_FILE = 'rotation.json';
 
+/**
+ * Where the rotation record is kept, next to the CA material so both move together. `finish` stores
+ * the new CA and removes the record: one write where the backend allows it (a Secret), else CA first
+ * so a crash in between is recognised by open() (the stored root is already the new one).
+ */
+export interface RotationRecordStore {
+  /** Where the record is, for messages (a file path, or `secret mesh-system/meshctl-ca`). */
+  describe(): string;
+  /** The stored record's text; undefined when no rotation is in progress. */
+  loadRecord(): Promise<string | undefined>;
+  saveRecord(text: string): Promise<void>;
+  /** Makes `material` the stored CA and removes the record. */
+  finish(material: CaMaterialPem): Promise<void>;
+  /** Removes the record (a crash left it behind after the new root was stored). */
+  dropRecord(): Promise<void>;
+}
+
+/** The local platform's record: `<caDir>/rotation.json`, 0600, written atomically. */
+export class FileRotationStore implements RotationRecordStore {
+  readonly file: string;
+
+  constructor(
+    caDir: string,
+    private readonly storage: CaStorage,
+  ) {
+    this.file = join(caDir, ROTATION_FILE);
+  }
+
+  describe(): string {
+    return this.file;
+  }
+
+  async loadRecord(): Promise<string | undefined> {
+    try {
+      return await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async saveRecord(text: string): Promise<void> {
+    await writeFileAtomic(this.file, text, 0o600);
+  }
+
+  async finish(material: CaMaterialPem): Promise<void> {
+    // CA files first: if we crash before the record is removed, open() sees the new root stored and finishes.
+    await this.storage.save(material);
+    await this.dropRecord();
+  }
+
+  async dropRecord(): Promise<void> {
+    await rm(this.file, { force: true });
+  }
+}
+
 /** Drives a root rotation for one CertificateAuthority and its storage. */
 export class RootRotation {
   private record: RotationRecord | undefined;
   private next: SigningCa | undefined;
+  /** The stored CA as follow() last imported it. */
+  private followed: { certChainPem: string; ca: SigningCa } | undefined;
 
   private constructor(
     private readonly authority: CertificateAuthority,
     private readonly storage: CaStorage,
-    private readonly file: string,
+    private readonly store: RotationRecordStore,
     private readonly log: (line: string) => void,
   ) {}
 
   /**
-   * Loads any rotation in progress from `caDir` and applies it to `authority` (bundle and signing
-   * root as of its phase), so a restarted control plane resumes with the same new root.
+   * Loads any rotation in progress (from `<caDir>/rotation.json`, or from `where` when it is a
+   * store) and applies it to `authority` (bundle and signing root as of its phase), so a restarted
+   * control plane resumes with the same new root.
    */
   static async open(
     authority: CertificateAuthority,
     storage: CaStorage,
-    caDir: string,
+    where: string | RotationRecordStore,
     log: (l: string) => void = () => undefined,
   ): Promise<RootRotation> {
-    const rotation = new RootRotation(authority, storage, join(caDir, ROTATION_FILE), log);
-    let text: string | undefined;
-    try {
-      text = await readFile(rotation.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const store = typeof where === 'string' ? new FileRotationStore(where, storage) : where;
+    const rotation = new RootRotation(authority, storage, store, log);
+    const text = await store.loadRecord();
     if (text !== undefined) {
-      const record = parseRecord(text, rotation.file);
-      const next = await signingCaFromPem(record.next, `${rotation.file} (new root)`, 'created');
+      const record = parseRecord(text, store.describe());
+      const next = await signingCaFromPem(record.next, `${store.describe()} (new root)`, 'created');
       if (next.rootPem === authority.rootPem) {
         // Crashed after the new root was stored as the CA but before the record was removed.
-        await rm(rotation.file, { force: true });
+        await store.dropRecord();
       } else {
         rotation.record = record;
         rotation.next = next;
@@ -98,6 +155,47 @@ export class RootRotation {
       bundle: splitBundle(this.authority.trustBundlePem),
       signingRootPem: this.authority.rootPem,
     };
+  }
+
+  /**
+   * Re-reads the stored state and applies it, for a replica that shares the CA with the one driving
+   * the rotation (Kubernetes: every control-plane replica reads the same Secret). Never writes: a
+   * record left behind after the new root was stored is the driver's to remove. True when the phase,
+   * the bundle or the signing root changed.
+   */
+  async follow(): Promise<boolean> {
+    const before = JSON.stringify(this.status());
+    const text = await this.store.loadRecord();
+    const record = text === undefined ? undefined : parseRecord(text, this.store.describe());
+    const next =
+      record && record.next.certChainPem === this.record?.next.certChainPem
+        ? this.next
+        : record && (await signingCaFromPem(record.next, `${this.store.describe()} (new root)`, 'created'));
+    const material = await this.storage.load();
+    // Keys are imported only when the stored CA changed: follow() runs on a timer in every replica.
+    if (material && material.certChainPem !== this.followed?.certChainPem) {
+      const ca = await signingCaFromPem(material, this.storage.describe(), 'stored');
+      this.followed = { certChainPem: material.certChainPem, ca };
+    }
+    const stored = material && this.followed?.ca;
+    if (record && next && stored?.rootPem !== next.rootPem) {
+      if (record.phase === 'added' && stored && stored.rootPem === record.oldRootPem) {
+        this.authority.useRoots(stored, [record.oldRootPem, next.rootPem]);
+      }
+      this.record = record;
+      this.next = next;
+      this.apply();
+    } else if (stored) {
+      // Completed (or the record was removed to abandon it): the stored root alone.
+      this.record = undefined;
+      this.next = undefined;
+      if (stored.rootPem !== this.authority.rootPem || this.authority.trustBundlePem !== stored.rootPem) {
+        this.authority.useRoots(stored, [stored.rootPem]);
+      }
+    }
+    const changed = JSON.stringify(this.status()) !== before;
+    if (changed) this.log(`CA rotation: now at phase ${this.status().phase} (followed ${this.store.describe()})`);
+    return changed;
   }
 
   /** Phase 1: creates the new root and adds it to the bundle (no-op when a rotation is in progress). */
@@ -140,9 +238,7 @@ export class RootRotation {
     if (record.phase !== 'signing') {
       throw new Error('the old root cannot be removed before the CA signs with the new root');
     }
-    // CA files first: if we crash before the record is removed, open() sees the new root stored and finishes.
-    await this.storage.save(record.next);
-    await rm(this.file, { force: true });
+    await this.store.finish(record.next);
     const next = this.next!;
     this.record = undefined;
     this.next = undefined;
@@ -162,7 +258,7 @@ export class RootRotation {
   }
 
   private async persist(record: RotationRecord): Promise<void> {
-    await writeFileAtomic(this.file, JSON.stringify(record), 0o600);
+    await this.store.saveRecord(JSON.stringify(record));
     this.record = record;
   }
 

@@ -113,11 +113,16 @@ export class ContainerRun {
     };
   }
 
-  /** Runs a command in this container's namespaces, as its user, with its environment. */
+  /**
+   * Runs a command in this container's namespaces, as its user, with its environment: exec probes and
+   * exec hooks, as the kubelet runs them through the runtime. Paths of the image's filesystem
+   * (`/opt/meshctl/bin/meshctl` in a classic sidecar's postStart) resolve through the image table as the
+   * container's own command does; without that the hook fails with 127.
+   */
   exec(argv: string[], timeoutMs: number): Promise<ExecResult> {
-    if (this.pid === undefined || !this.running)
+    if (this.pid === undefined || !this.running || !this.image)
       return Promise.resolve({ code: 126, stdout: '', stderr: `container ${this.name} is not running` });
-    return execInContainer(this.pid, argv, {
+    return execInContainer(this.pid, argv.map(this.image.translate), {
       uid: this.uid,
       gid: this.gid,
       env: this.env,
@@ -210,9 +215,12 @@ export class ContainerRun {
 
     const postStart = this.spec.lifecycle?.postStart;
     if (postStart) {
-      const r = await runHandler(postStart, this.probeTarget(), 30_000, ctx.kubeletVersion);
+      // As the kubelet: the hook blocks this container's start (and the next container's), and a failing hook
+      // kills the container (preStop and grace included); the restart policy then decides, as for a crash.
+      const r = await runHandler(postStart, this.probeTarget(), 30_000, ctx.kubeletVersion, 'kube-lifecycle');
       if (!r.ok && this.running) {
-        ctx.api.event(pod, 'Warning', 'FailedPostStartHook', r.message, this.fieldPath());
+        ctx.log(`container ${this.name}: postStart hook failed: ${r.message}`);
+        ctx.api.event(pod, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${r.message}`, this.fieldPath());
         await this.kill(pod.spec?.terminationGracePeriodSeconds ?? 30);
         return;
       }
@@ -311,7 +319,10 @@ export class ContainerRun {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
   }
 
-  /** preStop, SIGTERM, wait up to `graceSeconds`, SIGKILL; resolves when the process is gone. */
+  /**
+   * preStop, SIGTERM, wait up to `graceSeconds`, SIGKILL; resolves when the process is gone. As the kubelet's
+   * killContainer: the preStop hook gets the grace period, and SIGTERM still gets at least 2 s after it.
+   */
   async kill(graceSeconds: number): Promise<void> {
     if (!this.proc || this.pid === undefined) return;
     const pid = this.pid;
@@ -319,14 +330,26 @@ export class ContainerRun {
     const exited = this.waitExit();
     this.stopProbes();
     const preStop = this.spec.lifecycle?.preStop;
+    let minimumMs = 0;
     if (preStop && graceSeconds > 0) {
-      await Promise.race([
-        runHandler(preStop, this.probeTarget(), graceSeconds * 1000, this.host.ctx.kubeletVersion),
-        exited,
+      const r = await Promise.race([
+        runHandler(preStop, this.probeTarget(), graceSeconds * 1000, this.host.ctx.kubeletVersion, 'kube-lifecycle'),
+        exited.then(() => undefined),
       ]);
+      if (r && !r.ok) {
+        this.host.ctx.log(`container ${this.name}: preStop hook failed: ${r.message}`);
+        this.host.ctx.api.event(
+          this.host.pod(),
+          'Warning',
+          'FailedPreStopHook',
+          `PreStopHook failed: ${r.message}`,
+          this.fieldPath(),
+        );
+      }
+      minimumMs = 2000;
     }
     signalContainer(pid, 'SIGTERM');
-    const remaining = Math.max(0, deadline - Date.now());
+    const remaining = Math.max(minimumMs, deadline - Date.now());
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), remaining));
     if ((await Promise.race([exited, timer])) === 'timeout') signalContainer(pid, 'SIGKILL');
     await exited;

@@ -184,12 +184,16 @@ export class PodWorker {
     }
     this.initialized = true;
     this.changed();
+    // In spec order, each after the previous one's postStart hook, as the kubelet's SyncPod does: a classic
+    // sidecar listed first with `postStart: meshctl proxy wait-ready` holds the app until the proxy is ready.
+    // A container that cannot be configured yet does not hold the others (it is retried on its own).
     for (const c of this.apps) {
       if (!c.image) {
         this.ctx.api.event(this.pod, 'Warning', 'Failed', c.imageError ?? '', `spec.containers{${c.name}}`);
         continue;
       }
-      void this.start(c);
+      await new Promise<void>((firstAttempt) => void this.start(c, firstAttempt).finally(firstAttempt));
+      if (this.terminating) return;
     }
   }
 
@@ -198,7 +202,7 @@ export class PodWorker {
   }
 
   /** Launches a container, turning configuration errors into its waiting state (retried like the kubelet). */
-  private async start(c: ContainerRun): Promise<void> {
+  private async start(c: ContainerRun, firstAttempt?: () => void): Promise<void> {
     while (!this.terminating) {
       try {
         await c.launch();
@@ -210,6 +214,7 @@ export class PodWorker {
         }
         c.wait('CreateContainerConfigError', e.message);
         this.ctx.api.event(this.pod, 'Warning', 'Failed', `Error: ${e.message}`);
+        firstAttempt?.();
         await sleep(2000);
       }
     }

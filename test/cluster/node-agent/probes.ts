@@ -32,12 +32,13 @@ function resolvePort(port: number | string | undefined, target: ProbeTarget): nu
   return named.containerPort;
 }
 
-/** Runs a handler once. */
+/** Runs a handler once; `agent` names the caller in an httpGet's User-Agent (hooks: kube-lifecycle). */
 export async function runHandler(
   h: Handler,
   target: ProbeTarget,
   timeoutMs: number,
   kubeletVersion: string,
+  agent: 'kube-probe' | 'kube-lifecycle' = 'kube-probe',
 ): Promise<HandlerResult> {
   try {
     if (h.exec) {
@@ -56,7 +57,7 @@ export async function runHandler(
       const scheme = (g.scheme ?? 'HTTP').toUpperCase();
       const host = g.host || target.podIP;
       const headers: Record<string, string> = {
-        'User-Agent': `kube-probe/${kubeletVersion.replace(/^v/, '').split('.').slice(0, 2).join('.')}`,
+        'User-Agent': `${agent}/${kubeletVersion.replace(/^v/, '').split('.').slice(0, 2).join('.')}`,
         Accept: '*/*',
       };
       for (const hh of g.httpHeaders ?? []) headers[hh.name] = hh.value;

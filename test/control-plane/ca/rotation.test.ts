@@ -116,6 +116,30 @@ describe('RootRotation', () => {
     await expect(stat(join(dir, ROTATION_FILE))).rejects.toThrow(/ENOENT/);
   });
 
+  it('a second replica sharing the CA storage follows every phase', async () => {
+    const driver = await openCa();
+    const replica = await openCa();
+    const oldRoot = driver.authority.rootPem;
+    expect(await replica.rotation.follow()).toBe(false);
+
+    await driver.rotation.addNewRoot();
+    const newRoot = driver.rotation.newRootPem!;
+    expect(await replica.rotation.follow()).toBe(true);
+    expect(replica.rotation.status()).toMatchObject({ phase: 'added', bundle: [oldRoot, newRoot] });
+    expect(await leafRoot(replica.authority, [oldRoot, newRoot])).toBe(oldRoot);
+    expect(await replica.rotation.follow()).toBe(false);
+
+    await driver.rotation.signWithNewRoot();
+    expect(await replica.rotation.follow()).toBe(true);
+    expect(replica.rotation.status()).toMatchObject({ phase: 'signing', bundle: [oldRoot, newRoot] });
+    expect(await leafRoot(replica.authority, [oldRoot, newRoot])).toBe(newRoot);
+
+    await driver.rotation.complete();
+    expect(await replica.rotation.follow()).toBe(true);
+    expect(replica.rotation.status()).toMatchObject({ phase: 'idle', bundle: [newRoot], signingRootPem: newRoot });
+    expect(await leafRoot(replica.authority, [newRoot])).toBe(newRoot);
+  });
+
   it('names the file and the fix when the record is damaged', async () => {
     await openCa();
     await writeFile(join(dir, ROTATION_FILE), '{"phase":"added"', { mode: 0o600 });
