@@ -233,7 +233,8 @@ spec:
       {
         apiVersion: 'networking.istio.io/v1',
         kind: 'DestinationRule',
-        metadata: { name: 'echo', namespace: ns },
+        // apply records where each object came from, so a proxy's refusal can name the file and line.
+        metadata: { name: 'echo', namespace: ns, annotations: { 'meshctl.dev/applied-from': 'good.yaml:1' } },
         spec: { host: 'echo', trafficPolicy: { connectionPool: { tcp: { maxConnections: 10 } } } },
       },
     ]);
