@@ -224,7 +224,7 @@ spec:
       'spec.metrics[0].overrides[1].match.metric: GRPC_REQUEST_MESSAGES is accepted but not implemented',
     ])
       expect(warnings).toContain(field);
-    expect(warnings).toMatch(/Warning \[MESH0002\] \(Telemetry partial\.default\) .*telemetry-partial\.yaml:9:/);
+    expect(warnings).toMatch(/Warning \[MESH0002\] \(Telemetry partial\.default\) .*telemetry-partial\.yaml:9 /);
     const analyzed = await runCli(['--local', 'analyze', '-f', file], { env });
     expect(analyzed.stdout + analyzed.stderr).toContain('MESH0002');
     expect(analyzed.stdout + analyzed.stderr).toContain('customMetric');
