@@ -5,8 +5,8 @@
  * a request. One batch is in flight per collector at a time; a failed batch is dropped and counted
  * (tracing is best effort, like Envoy's: retrying would grow memory while the collector is down).
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TracingConfig } from '../../protocol/proxy-config/index.js';
 
 /** One finished span, as every encoding needs it. */
@@ -46,22 +46,31 @@ export function collectorUrl(address: string, defaultPath: string, path?: string
   return url;
 }
 
-/** Zipkin v2 JSON of a batch. */
+/**
+ * Zipkin v2 JSON of a batch, written as one string (no intermediate object per span, no spread):
+ * this runs for every sampled request, so at 100% sampling it is most of tracing's cost.
+ */
 export function zipkinJson(spans: readonly SpanRecord[]): string {
-  return JSON.stringify(
-    spans.map((s) => ({
-      traceId: s.traceId,
-      id: s.spanId,
-      ...(s.parentId ? { parentId: s.parentId } : {}),
-      kind: s.kind,
-      name: s.name,
-      timestamp: s.startUs,
-      duration: Math.max(1, s.durationUs),
-      localEndpoint: { serviceName: s.serviceName },
-      ...(s.remote ? { remoteEndpoint: endpoint(s.remote) } : {}),
-      tags: s.error ? { ...s.tags, error: 'true' } : s.tags,
-    })),
-  );
+  let out = '[';
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i]!;
+    if (i > 0) out += ',';
+    out += `{"traceId":"${s.traceId}","id":"${s.spanId}"`;
+    if (s.parentId) out += `,"parentId":"${s.parentId}"`;
+    out += `,"kind":"${s.kind}","name":${JSON.stringify(s.name)},"timestamp":${s.startUs},"duration":${Math.max(1, s.durationUs)}`;
+    out += `,"localEndpoint":{"serviceName":${JSON.stringify(s.serviceName)}}`;
+    if (s.remote) out += `,"remoteEndpoint":${JSON.stringify(endpoint(s.remote))}`;
+    out += ',"tags":{';
+    let first = true;
+    for (const k in s.tags) {
+      if (s.error && k === 'error') continue; // written once below
+      out += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(s.tags[k])}`;
+      first = false;
+    }
+    if (s.error) out += `${first ? '' : ','}"error":"true"`;
+    out += '}}';
+  }
+  return out + ']';
 }
 
 function endpoint(r: { address: string; port: number }): Record<string, string | number> {
@@ -105,6 +114,8 @@ export function otlpJson(spans: readonly SpanRecord[]): string {
 /** One collector: a URL, how a batch is encoded for it, and its own queue (a slow one does not starve the other). */
 interface Collector {
   url: URL;
+  /** one kept-alive connection per collector: a batch does not pay a TCP (and TLS) handshake */
+  agent: HttpAgent;
   encode: (spans: readonly SpanRecord[]) => string;
   queue: SpanRecord[];
   busy: boolean;
@@ -113,11 +124,17 @@ interface Collector {
 /** The collectors of a tracing config (a zipkin and/or an OpenTelemetry one). */
 function collectorsOf(cfg: TracingConfig | undefined): Collector[] {
   const out: Collector[] = [];
-  if (cfg?.zipkin)
-    out.push({ url: collectorUrl(cfg.zipkin.address, '/api/v2/spans'), encode: zipkinJson, queue: [], busy: false });
+  const agentFor = (url: URL): HttpAgent =>
+    url.protocol === 'https:'
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
+      : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  if (cfg?.zipkin) {
+    const url = collectorUrl(cfg.zipkin.address, '/api/v2/spans');
+    out.push({ url, agent: agentFor(url), encode: zipkinJson, queue: [], busy: false });
+  }
   if (cfg?.openTelemetry) {
     const url = collectorUrl(cfg.openTelemetry.address, '/v1/traces', cfg.openTelemetry.path);
-    out.push({ url, encode: otlpJson, queue: [], busy: false });
+    out.push({ url, agent: agentFor(url), encode: otlpJson, queue: [], busy: false });
   }
   return out;
 }
@@ -130,6 +147,7 @@ export class SpanExporter {
   private key = '';
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private flushSoon = false;
 
   /** Whether spans are exported anywhere (sampled requests record a span only then). */
   get active(): boolean {
@@ -147,7 +165,10 @@ export class SpanExporter {
     const key = JSON.stringify([cfg?.zipkin, cfg?.openTelemetry]);
     if (key === this.key) return;
     this.key = key;
-    for (const c of this.collectors) this.counters.dropped += c.queue.length;
+    for (const c of this.collectors) {
+      this.counters.dropped += c.queue.length;
+      c.agent.destroy();
+    }
     this.collectors = collectorsOf(cfg);
   }
 
@@ -163,8 +184,14 @@ export class SpanExporter {
       c.queue.push(span);
       if (c.queue.length >= BATCH && !c.busy) full = true;
     }
-    if (full) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    // A full batch is encoded and sent after the current I/O callbacks, not inside the request that filled it.
+    if (full && !this.flushSoon) {
+      this.flushSoon = true;
+      setImmediate(() => {
+        this.flushSoon = false;
+        this.flush();
+      });
+    } else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
   /** Sends one batch to each idle collector that has spans; comes back later for what is left. */
@@ -202,7 +229,7 @@ export class SpanExporter {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: TIMEOUT_MS,
-        agent: false,
+        agent: c.agent,
       },
       (res) => {
         res.resume();
@@ -221,5 +248,8 @@ export class SpanExporter {
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // the last batches hold their sockets until answered; idle kept-alive ones must not keep the process up
+    for (const c of this.collectors)
+      for (const list of Object.values(c.agent.freeSockets)) for (const so of list ?? []) so.destroy();
   }
 }
