@@ -46,31 +46,22 @@ export function collectorUrl(address: string, defaultPath: string, path?: string
   return url;
 }
 
-/**
- * Zipkin v2 JSON of a batch, written as one string (no intermediate object per span, no spread):
- * this runs for every sampled request, so at 100% sampling it is most of tracing's cost.
- */
+/** Zipkin v2 JSON of a batch (one JSON.stringify: cheaper than assembling the text in JavaScript, measured). */
 export function zipkinJson(spans: readonly SpanRecord[]): string {
-  let out = '[';
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i]!;
-    if (i > 0) out += ',';
-    out += `{"traceId":"${s.traceId}","id":"${s.spanId}"`;
-    if (s.parentId) out += `,"parentId":"${s.parentId}"`;
-    out += `,"kind":"${s.kind}","name":${JSON.stringify(s.name)},"timestamp":${s.startUs},"duration":${Math.max(1, s.durationUs)}`;
-    out += `,"localEndpoint":{"serviceName":${JSON.stringify(s.serviceName)}}`;
-    if (s.remote) out += `,"remoteEndpoint":${JSON.stringify(endpoint(s.remote))}`;
-    out += ',"tags":{';
-    let first = true;
-    for (const k in s.tags) {
-      if (s.error && k === 'error') continue; // written once below
-      out += `${first ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(s.tags[k])}`;
-      first = false;
-    }
-    if (s.error) out += `${first ? '' : ','}"error":"true"`;
-    out += '}}';
-  }
-  return out + ']';
+  return JSON.stringify(
+    spans.map((s) => ({
+      traceId: s.traceId,
+      id: s.spanId,
+      parentId: s.parentId || undefined,
+      kind: s.kind,
+      name: s.name,
+      timestamp: s.startUs,
+      duration: Math.max(1, s.durationUs),
+      localEndpoint: { serviceName: s.serviceName },
+      remoteEndpoint: s.remote ? endpoint(s.remote) : undefined,
+      tags: s.error ? { ...s.tags, error: 'true' } : s.tags,
+    })),
+  );
 }
 
 function endpoint(r: { address: string; port: number }): Record<string, string | number> {
