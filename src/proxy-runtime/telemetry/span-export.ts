@@ -33,7 +33,7 @@ export interface SpanCounters {
 }
 
 const DEFAULT_QUEUE = 4096;
-const BATCH = 512;
+const BATCH = 128;
 const FLUSH_MS = 1000;
 const TIMEOUT_MS = 5000;
 
