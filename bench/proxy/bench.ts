@@ -9,7 +9,7 @@
  * Ports 18081-18099 on 127.0.0.1 are used.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 // The sidecar's launcher flags (run.sh builds dist/ first), so the benchmark measures the proxy as it is deployed.
@@ -20,6 +20,13 @@ const { SIDECAR_NODE_FLAGS } = (await import(resolve('dist/protocol/well-known.j
 const DURATION = process.env.DURATION ?? '5s';
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const RATE = Number(process.env.RATE ?? 1000);
+/** Only rows whose name contains one of these (comma-separated, case-insensitive); all rows when unset. */
+const SCENARIOS = (process.env.SCENARIOS ?? '')
+  .split(',')
+  .map((s) => s.trim().toLowerCase())
+  .filter(Boolean);
+/** How many times each budgeted comparison alternates its rows (A B A B ...); 0 skips the comparisons. */
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const FORTIO = process.env.FORTIO ?? 'fortio';
 const NODE = resolve('node_modules/.bin/node');
 const work = mkdtempSync(join(tmpdir(), 'meshctl-bench-'));
@@ -103,14 +110,22 @@ async function waitForTls(port: number, ms = 15000): Promise<void> {
   throw new Error(`not ready: TLS on ${port}`);
 }
 
-/** CPU seconds (user+system) of a process and its children named in /proc. */
+/**
+ * CPU seconds of the processes named: the sum over their threads of the scheduler's run time
+ * (/proc/PID/task/TID/schedstat, nanoseconds), so a 5 s run is measured to far better than the 10 ms
+ * clock tick of /proc/PID/stat (used when schedstat is missing). Threads are long-lived in these proxies.
+ */
 function cpuSeconds(pids: number[]): number {
-  const tick = 100;
   let total = 0;
   for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += (Number(f[11]) + Number(f[12])) / tick;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`))
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+    } catch {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+    }
   }
   return total;
 }
@@ -306,7 +321,79 @@ interface Result {
   addedP90?: number;
   addedP99?: number;
   cpuPer1000: number;
+  /** CPU microseconds per request (the same as cpuPer1000 x 1000, kept for its digits) */
+  cpuUsPerReq: number;
   peakRssMb: number;
+}
+
+/**
+ * A budget: the CPU per request of `row` against `base`, measured alternately ROUNDS times in the same run so
+ * machine load falls on both alike; the median of the per-round ratios is judged against `limit` (fraction).
+ */
+interface Budget {
+  base: string;
+  row: string;
+  limit: number;
+  issue: string;
+}
+
+const BUDGETS: Budget[] = [
+  { base: 'meshctl (1 process)', row: 'meshctl, tracing 1%', limit: 0.03, issue: '19' },
+  { base: 'meshctl (1 process)', row: 'meshctl, tracing 100%', limit: 0.15, issue: '19' },
+  { base: 'meshctl -> meshctl (mTLS)', row: 'meshctl -> meshctl, 10-rule policy', limit: 0.05, issue: '15' },
+];
+
+interface Comparison extends Budget {
+  /** CPU microseconds per request of each round, base and row */
+  baseUs: number[];
+  rowUs: number[];
+  ratios: number[];
+  medianRatio: number;
+  pass: boolean;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** CPU microseconds per request of one wrk run at saturation against a row. */
+function cpuPerRequest(row: Row): number {
+  const pids = row.pids();
+  const cpu0 = cpuSeconds(pids);
+  const w = wrk(row.url);
+  return ((cpuSeconds(pids) - cpu0) / w.requests) * 1e6;
+}
+
+/** Runs each budget's base and row alternately (the order flips every round so drift cancels). */
+function compare(rows: Row[]): Comparison[] {
+  const out: Comparison[] = [];
+  for (const b of BUDGETS) {
+    const base = rows.find((r) => r.name === b.base);
+    const row = rows.find((r) => r.name === b.row);
+    if (!base || !row || !selected(base) || !selected(row)) continue;
+    const baseUs: number[] = [];
+    const rowUs: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      if (i % 2 === 0) {
+        baseUs.push(cpuPerRequest(base));
+        rowUs.push(cpuPerRequest(row));
+      } else {
+        rowUs.push(cpuPerRequest(row));
+        baseUs.push(cpuPerRequest(base));
+      }
+    }
+    const ratios = rowUs.map((r, i) => r / baseUs[i]!);
+    const medianRatio = median(ratios);
+    out.push({ ...b, baseUs, rowUs, ratios, medianRatio, pass: medianRatio - 1 <= b.limit });
+    process.stderr.write(`  compared ${b.row} with ${b.base}\n`);
+  }
+  return out;
+}
+
+function selected(row: Row): boolean {
+  return SCENARIOS.length === 0 || SCENARIOS.some((s) => row.name.toLowerCase().includes(s));
 }
 
 async function main(): Promise<void> {
@@ -577,6 +664,7 @@ async function main(): Promise<void> {
   ];
   const results: Result[] = [];
   for (const row of rows) {
+    if (!selected(row)) continue;
     // Warm-up: JIT, connection pools, TLS sessions.
     sh('wrk', ['-t1', `-c${CONNECTIONS}`, '-d1s', '-H', 'Host: backend', row.url]);
     const pids = row.pids();
@@ -593,19 +681,22 @@ async function main(): Promise<void> {
       errors: w.errors,
       fixed,
       cpuPer1000: pids.length ? (cpu / w.requests) * 1000 : 0,
+      cpuUsPerReq: pids.length ? (cpu / w.requests) * 1e6 : 0,
       peakRssMb: pids.length ? peakRssMb(pids) : 0,
     });
     process.stderr.write(`  measured ${row.name}\n`);
   }
-  const direct = results[0]!;
+  const comparisons = ROUNDS > 0 ? compare(rows) : [];
+  const direct = results.find((r) => r.name === 'direct');
   for (const r of results) {
-    if (r.fixed && direct.fixed) {
+    if (r.fixed && direct?.fixed) {
       r.addedP50 = r.fixed.p50 - direct.fixed.p50;
       r.addedP90 = r.fixed.p90 - direct.fixed.p90;
       r.addedP99 = r.fixed.p99 - direct.fixed.p99;
     }
   }
   print(results);
+  printComparisons(comparisons);
   const outDir = resolve('bench/results');
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, 'proxy.json');
@@ -618,6 +709,7 @@ async function main(): Promise<void> {
         node: process.version,
         load: { duration: DURATION, connections: CONNECTIONS, fixedRate: RATE, body: '1 KiB' },
         results,
+        comparisons,
       },
       null,
       2,
@@ -643,6 +735,7 @@ function print(results: Result[]): void {
     '+p90',
     '+p99',
     'cpu s/1k req',
+    'cpu µs/req',
     'peak RSS MB',
     'errors',
   ];
@@ -661,7 +754,8 @@ function print(results: Result[]): void {
       f(r.addedP50, 3),
       f(r.addedP90, 3),
       f(r.addedP99, 3),
-      f(r.cpuPer1000, 3),
+      f(r.cpuPer1000, 4),
+      f(r.cpuUsPerReq, 2),
       f(r.peakRssMb, 1),
       String(r.errors),
     ];
@@ -674,6 +768,21 @@ function print(results: Result[]): void {
   );
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+}
+
+function printComparisons(cs: Comparison[]): void {
+  if (cs.length === 0) return;
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+  console.log(
+    `\nCPU per request, rows alternated ${ROUNDS} times (wrk -c${CONNECTIONS} -d${DURATION} each); median of the per-round ratios`,
+  );
+  for (const c of cs) {
+    console.log(
+      `  ${c.row} vs ${c.base}: ${median(c.rowUs).toFixed(2)} vs ${median(c.baseUs).toFixed(2)} µs/req, ` +
+        `median ${pct(c.medianRatio - 1)} (rounds ${c.ratios.map((r) => pct(r - 1)).join(' ')}), ` +
+        `budget ${pct(c.limit)} (issue ${c.issue}): ${c.pass ? 'met' : 'NOT met'}`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {

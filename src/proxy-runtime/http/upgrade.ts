@@ -21,7 +21,7 @@ import { pickDestination } from './route/route-table.js';
 import { applyHeaderOps } from './headers/header-ops.js';
 import { dial } from '../clusters/pool/connect.js';
 import { tcpEndpoint } from '../tcp/tcp-proxy.js';
-import { Flags, type HeaderMap } from './types.js';
+import { Flags, type HeaderMap, type ProxyResponse } from './types.js';
 import { PEER_METADATA_HEADER } from '../runtime/runtime.js';
 import { rateLimited } from './ratelimit/rate-limit-layer.js';
 import { authorize } from './authz/authz-layer.js';
@@ -107,7 +107,7 @@ export function handleUpgrade(
   const az = conn.listener.authz;
   if (az === undefined) return admit();
   // An upgrade is a request like any other: the listener's policies decide before the app sees it.
-  authorize(ex, az).then(
+  new Promise<ProxyResponse | null>((resolve) => resolve(authorize(ex, az))).then(
     (refused) => (refused === null ? admit() : attempt.deny(refused.status)),
     () => attempt.deny(500),
   );

@@ -5,8 +5,8 @@
  * a request. One batch is in flight per collector at a time; a failed batch is dropped and counted
  * (tracing is best effort, like Envoy's: retrying would grow memory while the collector is down).
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TracingConfig } from '../../protocol/proxy-config/index.js';
 
 /** One finished span, as every encoding needs it. */
@@ -33,7 +33,7 @@ export interface SpanCounters {
 }
 
 const DEFAULT_QUEUE = 4096;
-const BATCH = 512;
+const BATCH = 128;
 const FLUSH_MS = 1000;
 const TIMEOUT_MS = 5000;
 
@@ -46,19 +46,19 @@ export function collectorUrl(address: string, defaultPath: string, path?: string
   return url;
 }
 
-/** Zipkin v2 JSON of a batch. */
+/** Zipkin v2 JSON of a batch (one JSON.stringify: cheaper than assembling the text in JavaScript, measured). */
 export function zipkinJson(spans: readonly SpanRecord[]): string {
   return JSON.stringify(
     spans.map((s) => ({
       traceId: s.traceId,
       id: s.spanId,
-      ...(s.parentId ? { parentId: s.parentId } : {}),
+      parentId: s.parentId || undefined,
       kind: s.kind,
       name: s.name,
       timestamp: s.startUs,
       duration: Math.max(1, s.durationUs),
       localEndpoint: { serviceName: s.serviceName },
-      ...(s.remote ? { remoteEndpoint: endpoint(s.remote) } : {}),
+      remoteEndpoint: s.remote ? endpoint(s.remote) : undefined,
       tags: s.error ? { ...s.tags, error: 'true' } : s.tags,
     })),
   );
@@ -105,6 +105,8 @@ export function otlpJson(spans: readonly SpanRecord[]): string {
 /** One collector: a URL, how a batch is encoded for it, and its own queue (a slow one does not starve the other). */
 interface Collector {
   url: URL;
+  /** one kept-alive connection per collector: a batch does not pay a TCP (and TLS) handshake */
+  agent: HttpAgent;
   encode: (spans: readonly SpanRecord[]) => string;
   queue: SpanRecord[];
   busy: boolean;
@@ -113,11 +115,17 @@ interface Collector {
 /** The collectors of a tracing config (a zipkin and/or an OpenTelemetry one). */
 function collectorsOf(cfg: TracingConfig | undefined): Collector[] {
   const out: Collector[] = [];
-  if (cfg?.zipkin)
-    out.push({ url: collectorUrl(cfg.zipkin.address, '/api/v2/spans'), encode: zipkinJson, queue: [], busy: false });
+  const agentFor = (url: URL): HttpAgent =>
+    url.protocol === 'https:'
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
+      : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  if (cfg?.zipkin) {
+    const url = collectorUrl(cfg.zipkin.address, '/api/v2/spans');
+    out.push({ url, agent: agentFor(url), encode: zipkinJson, queue: [], busy: false });
+  }
   if (cfg?.openTelemetry) {
     const url = collectorUrl(cfg.openTelemetry.address, '/v1/traces', cfg.openTelemetry.path);
-    out.push({ url, encode: otlpJson, queue: [], busy: false });
+    out.push({ url, agent: agentFor(url), encode: otlpJson, queue: [], busy: false });
   }
   return out;
 }
@@ -130,6 +138,7 @@ export class SpanExporter {
   private key = '';
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private flushSoon = false;
 
   /** Whether spans are exported anywhere (sampled requests record a span only then). */
   get active(): boolean {
@@ -147,7 +156,10 @@ export class SpanExporter {
     const key = JSON.stringify([cfg?.zipkin, cfg?.openTelemetry]);
     if (key === this.key) return;
     this.key = key;
-    for (const c of this.collectors) this.counters.dropped += c.queue.length;
+    for (const c of this.collectors) {
+      this.counters.dropped += c.queue.length;
+      c.agent.destroy();
+    }
     this.collectors = collectorsOf(cfg);
   }
 
@@ -163,8 +175,14 @@ export class SpanExporter {
       c.queue.push(span);
       if (c.queue.length >= BATCH && !c.busy) full = true;
     }
-    if (full) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    // A full batch is encoded and sent after the current I/O callbacks, not inside the request that filled it.
+    if (full && !this.flushSoon) {
+      this.flushSoon = true;
+      setImmediate(() => {
+        this.flushSoon = false;
+        this.flush();
+      });
+    } else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
   /** Sends one batch to each idle collector that has spans; comes back later for what is left. */
@@ -202,7 +220,7 @@ export class SpanExporter {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: TIMEOUT_MS,
-        agent: false,
+        agent: c.agent,
       },
       (res) => {
         res.resume();
@@ -221,5 +239,8 @@ export class SpanExporter {
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // the last batches hold their sockets until answered; idle kept-alive ones must not keep the process up
+    for (const c of this.collectors)
+      for (const list of Object.values(c.agent.freeSockets)) for (const so of list ?? []) so.destroy();
   }
 }

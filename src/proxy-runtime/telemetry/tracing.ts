@@ -9,19 +9,32 @@ import type { Exchange } from '../http/exchange.js';
 import type { CustomTagConfig } from '../../protocol/proxy-config/index.js';
 import type { SpanRecord } from './span-export.js';
 
+type Node = Exchange['runtime']['node'];
+/** per node (one per config version): its canonical names and Zipkin service name, worked out once */
+const canonicals = new WeakMap<Node, { service: string; revision: string; serviceName: string }>();
+
 /** Istio's canonical service and revision of this proxy's workload (the labels Istio reads, then app/version). */
-function canonical(ex: Exchange): { service: string; revision: string } {
+function canonical(ex: Exchange): { service: string; revision: string; serviceName: string } {
   const n = ex.runtime.node;
-  return {
-    service: n.labels['service.istio.io/canonical-name'] ?? n.app,
-    revision: n.labels['service.istio.io/canonical-revision'] ?? (n.version === 'unknown' ? 'latest' : n.version),
-  };
+  let c = canonicals.get(n);
+  if (c === undefined) {
+    const service = n.labels['service.istio.io/canonical-name'] ?? n.app;
+    const revision =
+      n.labels['service.istio.io/canonical-revision'] ?? (n.version === 'unknown' ? 'latest' : n.version);
+    c = { service, revision, serviceName: `${service}.${n.namespace}` };
+    canonicals.set(n, c);
+  }
+  return c;
 }
 
+/** `address:port` or `[v6]:port` of an IP endpoint (no regex: this runs for every sampled request). */
 function hostPort(hp: string): { address: string; port: number } | undefined {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hp);
-  if (!m || isIP(m[1]!) === 0) return undefined;
-  return { address: m[1]!, port: Number(m[2]) };
+  const colon = hp.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const address = hp.startsWith('[') && hp[colon - 1] === ']' ? hp.slice(1, colon - 1) : hp.slice(0, colon);
+  const port = Number(hp.slice(colon + 1));
+  if (!Number.isInteger(port) || colon + 1 === hp.length || isIP(address) === 0) return undefined;
+  return { address, port };
 }
 
 function customTagValue(ex: Exchange, t: CustomTagConfig): string | undefined {
@@ -36,8 +49,9 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   const n = ex.runtime.node;
   const c = canonical(ex);
   const outbound = ex.conn.listener.direction === 'outbound';
-  const portMatch = /:(\d+)$/.exec(ex.authority);
-  const port = portMatch ? portMatch[1]! : String(ex.conn.destination.port);
+  const colon = ex.authority.lastIndexOf(':');
+  const tail = colon < 0 ? '' : ex.authority.slice(colon + 1);
+  const port = tail !== '' && /^\d+$/.test(tail) ? tail : String(ex.conn.destination.port);
   const tags: Record<string, string> = {
     node_id: n.id,
     'istio.canonical_service': c.service,
@@ -74,7 +88,7 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
     name: `${service}:${port}/*`,
     startUs: Math.round((performance.timeOrigin + ex.startedAt) * 1000),
     durationUs: Math.round(durationMs * 1000),
-    serviceName: `${c.service}.${n.namespace}`,
+    serviceName: c.serviceName,
     error: status === 0 || status >= 500,
     tags,
     remote: outbound

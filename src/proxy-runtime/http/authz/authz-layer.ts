@@ -74,9 +74,10 @@ function denied(ex: Exchange, d: AuthzDecision): ProxyResponse {
 
 /**
  * Normalizes the path, authenticates and authorizes `ex` against `az`: the reply to send when
- * refused (400, 401 or 403), or null when the request may go on. Also used for upgrades.
+ * refused (400, 401 or 403), or null when the request may go on. Also used for upgrades. Decided
+ * synchronously (no promise, no microtask) unless a JWT rule has to verify a token.
  */
-export async function authorize(ex: Exchange, az: ListenerAuthz): Promise<ProxyResponse | null> {
+export function authorize(ex: Exchange, az: ListenerAuthz): ProxyResponse | null | Promise<ProxyResponse | null> {
   // The path the policies see is the one the app gets (Envoy's normalize_path): `/a/../secret`
   // and `/%73ecret` cannot slip past a rule on `/secret`.
   const normalized = normalizePath(ex.path);
@@ -85,47 +86,92 @@ export async function authorize(ex: Exchange, az: ListenerAuthz): Promise<ProxyR
     return localResponse(400, 'Bad Request');
   }
   ex.path = normalized;
-  let auth: JwtOutcome | undefined;
-  if (az.jwt) {
-    auth = await az.jwt.authenticate(ex);
-    if (!auth.ok) {
-      ex.responseCodeDetails = auth.details;
-      if (ex.isGrpc()) return grpcLocalResponse(16, auth.body);
-      return localResponse(401, auth.body, {
-        'www-authenticate': `Bearer realm="${ex.scheme}://${ex.authority}${ex.pathOnly()}", error="invalid_token"`,
-      });
-    }
-  }
-  const d = az.policies.decide(httpFacts(ex, az, auth));
+  if (az.jwt === undefined) return decideHttp(ex, az, undefined);
+  return az.jwt.authenticate(ex).then((auth) => {
+    if (auth.ok) return decideHttp(ex, az, auth);
+    ex.responseCodeDetails = auth.details;
+    if (ex.isGrpc()) return grpcLocalResponse(16, auth.body);
+    return localResponse(401, auth.body, {
+      'www-authenticate': `Bearer realm="${ex.scheme}://${ex.authority}${ex.pathOnly()}", error="invalid_token"`,
+    });
+  });
+}
+
+function decideHttp(ex: Exchange, az: ListenerAuthz, auth: JwtOutcome | undefined): ProxyResponse | null {
+  const d = az.policies.decide(new RequestFacts(ex, az, auth));
   if (d.audit !== undefined) ex.authzAudit = d.audit;
   return d.allowed ? null : denied(ex, d);
 }
 
-function httpFacts(ex: Exchange, az: ListenerAuthz, auth: JwtOutcome | undefined): AuthzFacts {
-  const conn = ex.conn;
-  const source = plainIp(conn.remoteAddress);
-  const http: HttpFacts = {
-    method: ex.method,
-    authority: ex.authority,
-    path: ex.pathOnly(),
-    header: (name) => ex.header(name),
-    requestPrincipal: auth?.ok ? auth.principal : undefined,
-    claims: auth?.ok ? auth.claims : undefined,
-  };
-  return {
-    principal: principalOf(conn.peerIdentity),
-    sourceIp: source,
-    remoteIp: remoteIpOf(ex, az.numTrustedProxies, source),
-    destinationIp: plainIp(conn.destination.address),
-    destinationPort: az.destinationPort ?? conn.destination.port,
-    sni: conn.sni,
-    http,
-  };
+/**
+ * The facts of an HTTP request: one object per request, each fact computed only when a rule reads it
+ * (a policy on principals never splits X-Forwarded-For or strips an address).
+ */
+class RequestFacts implements AuthzFacts, HttpFacts {
+  private principalV: string | undefined | null = null;
+  private sourceIpV: string | undefined;
+  private remoteIpV: string | undefined;
+  private pathV: string | undefined;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly az: ListenerAuthz,
+    private readonly auth: JwtOutcome | undefined,
+  ) {}
+
+  get principal(): string | undefined {
+    if (this.principalV === null) this.principalV = principalOf(this.ex.conn.peerIdentity);
+    return this.principalV;
+  }
+  get sourceIp(): string {
+    return (this.sourceIpV ??= plainIp(this.ex.conn.remoteAddress));
+  }
+  get remoteIp(): string {
+    return (this.remoteIpV ??= remoteIpOf(this.ex, this.az.numTrustedProxies, this.sourceIp));
+  }
+  get destinationIp(): string {
+    return plainIp(this.ex.conn.destination.address);
+  }
+  get destinationPort(): number {
+    return this.az.destinationPort ?? this.ex.conn.destination.port;
+  }
+  get sni(): string | undefined {
+    return this.ex.conn.sni;
+  }
+  get http(): HttpFacts {
+    return this;
+  }
+  get method(): string {
+    return this.ex.method;
+  }
+  get authority(): string {
+    return this.ex.authority;
+  }
+  get path(): string {
+    return (this.pathV ??= this.ex.pathOnly());
+  }
+  header(name: string): string | undefined {
+    return this.ex.header(name);
+  }
+  get requestPrincipal(): string | undefined {
+    return this.auth?.ok ? this.auth.principal : undefined;
+  }
+  get claims(): Readonly<Record<string, unknown>> | undefined {
+    return this.auth?.ok ? this.auth.claims : undefined;
+  }
 }
 
 /** The authz layer: a no-op on listeners without authz. */
 export const authzLayer: HttpLayer = (next) => (ex) => {
   const az = ex.conn.listener.authz;
   if (az === undefined) return next(ex);
-  return authorize(ex, az).then((refused) => refused ?? next(ex));
+  let refused: ReturnType<typeof authorize>;
+  try {
+    refused = authorize(ex, az);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+  if (refused === null) return next(ex);
+  if (refused instanceof Promise) return refused.then((r) => r ?? next(ex));
+  return Promise.resolve(refused);
 };
