@@ -17,7 +17,10 @@ export interface OwnTestCluster {
 }
 
 /** Starts a cluster for this file; `label` prefixes its progress lines. */
-export async function startOwnTestCluster(label: string): Promise<OwnTestCluster> {
+export async function startOwnTestCluster(
+  label: string,
+  opts: Parameters<typeof startCluster>[2] = {},
+): Promise<OwnTestCluster> {
   // The node agent runs bin/meshctl, which imports dist/: `npm test` builds it first.
   if (!existsSync(new URL('../../dist/control-plane/kubernetes-daemon.js', import.meta.url))) {
     const { execa } = await import('execa');
@@ -25,7 +28,7 @@ export async function startOwnTestCluster(label: string): Promise<OwnTestCluster
   }
   const dir = mkdtempSync(join(tmpdir(), `meshctl-k8s-${label}-`));
   try {
-    const state = await startCluster(dir, (m) => process.stderr.write(`[${label} cluster] ${m}\n`));
+    const state = await startCluster(dir, (m) => process.stderr.write(`[${label} cluster] ${m}\n`), opts);
     return { state, cluster: new TestCluster(state), dir };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });

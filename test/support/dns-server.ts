@@ -15,17 +15,18 @@ export class TestDnsServer {
 
   private constructor(
     private readonly socket: Socket,
-    /** `127.0.0.1:port`, as a resolver's server list takes it. */
+    /** `host:port`, as a resolver's server list takes it. */
     readonly address: string,
   ) {}
 
-  static async start(): Promise<TestDnsServer> {
+  /** Listens on `host` (loopback unless a test cluster's host link address is given). */
+  static async start(host = '127.0.0.1'): Promise<TestDnsServer> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => resolve());
+      socket.bind(0, host, () => resolve());
     });
-    const server = new TestDnsServer(socket, `127.0.0.1:${socket.address().port}`);
+    const server = new TestDnsServer(socket, `${host}:${socket.address().port}`);
     socket.on('message', (msg, rinfo) => {
       const reply = server.answer(msg);
       if (reply) socket.send(reply, rinfo.port, rinfo.address);

@@ -268,6 +268,15 @@ export function serviceEntryOutbound(snapshot: MeshSnapshot, clientNs: string): 
                 );
             addressChains.push({ name: chainName, match: base, protocol: 'tcp', tcpCluster: name });
           }
+        } else if (['HTTPS', 'TLS'].includes((port.protocol ?? '').toUpperCase()) && !host.startsWith('*')) {
+          // No addresses: a captured TLS connection to the port is the entry's when its SNI names the host (Istio's
+          // per-port listener with a server-name filter chain), so REGISTRY_ONLY lets it through and it is counted.
+          addressChains.push({
+            name: `${host}:${port.number}|sni`,
+            match: { destinationPort: port.number, serverNames: [host] },
+            protocol: 'tcp',
+            tcpCluster: name,
+          });
         }
       }
     }

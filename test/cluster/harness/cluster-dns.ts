@@ -15,9 +15,20 @@ import { startDetached, waitFor, type ClusterProcess } from './processes.js';
 /** Port of CoreDNS's `ready` plugin on the node's address (the harness waits on it from the host). */
 export const corednsReadyPort = 8181;
 
-/** The Corefile: kubeadm's, with the node's address bound and short TTLs (tests replace pods quickly). */
-export function corefile(net: Pick<PodNetwork, 'nodeIP'>, kubeconfig: string): string {
-  return `.:53 {
+/**
+ * The Corefile: kubeadm's, with the node's address bound and short TTLs (tests replace pods quickly).
+ * `forwardZones` (zone -> `ip:port`) adds a server block per zone forwarding it there, like kubeadm's
+ * stub domains: a test's own DNS server answers names outside the cluster (e.g. a ServiceEntry's host).
+ */
+export function corefile(
+  net: Pick<PodNetwork, 'nodeIP'>,
+  kubeconfig: string,
+  forwardZones: Record<string, string> = {},
+): string {
+  const stubs = Object.entries(forwardZones)
+    .map(([zone, server]) => `${zone}:53 {\n    bind ${net.nodeIP}\n    errors\n    forward . ${server}\n}\n`)
+    .join('');
+  return `${stubs}.:53 {
     bind ${net.nodeIP}
     errors
     health 127.0.0.1:8080
@@ -141,6 +152,7 @@ export async function startClusterDns(o: {
   nodeName: string;
   kubeconfig: string;
   kc: k8s.KubeConfig;
+  forwardZones?: Record<string, string>;
 }): Promise<ClusterProcess> {
   const k8sApi = await import('@kubernetes/client-node');
   await grantCoreDnsAccess(o.kc.makeApiClient(k8sApi.RbacAuthorizationV1Api));
@@ -151,7 +163,7 @@ export async function startClusterDns(o: {
     o.nodeName,
   );
   const file = join(o.dir, 'Corefile');
-  writeFileSync(file, corefile(o.net, o.kubeconfig));
+  writeFileSync(file, corefile(o.net, o.kubeconfig, o.forwardZones));
   const proc = startDetached(
     'coredns',
     inNodeNetns(o.net, [binaryPath('coredns'), '-conf', file]),

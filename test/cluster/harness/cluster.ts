@@ -68,6 +68,10 @@ export function readState(stateFile: string): TestClusterState {
 export async function startCluster(
   parentDir: string,
   progress: (msg: string) => void = () => {},
+  opts: {
+    /** Zones CoreDNS forwards to a test's DNS server (zone -> `ip:port`), given the network before it starts. */
+    dnsForwardZones?: (net: PodNetwork) => Promise<Record<string, string>>;
+  } = {},
 ): Promise<TestClusterState> {
   const started = Date.now();
   const id = randomBytes(3).toString('hex');
@@ -137,7 +141,10 @@ export async function startCluster(
       agent,
     );
     progress(`cluster ${id}: starting CoreDNS`);
-    processes.push(await startClusterDns({ dir, net: network, nodeName, kubeconfig: cp.corednsKubeconfig, kc }));
+    const forwardZones = await opts.dnsForwardZones?.(network);
+    processes.push(
+      await startClusterDns({ dir, net: network, nodeName, kubeconfig: cp.corednsKubeconfig, kc, forwardZones }),
+    );
     await waitFor(
       'the default ServiceAccount',
       async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })),
