@@ -180,23 +180,12 @@ export class IstioSeriesSet {
     standard: () => Readonly<Record<string, string>>,
     values: readonly (string | undefined)[],
   ): HttpSeries {
-    let s = this.byKey.get(key);
-    if (!s) {
-      const labels = standard();
-      const pick = <T>(f: Family<T>): T | undefined => {
-        const plan = this.plans.plan(f.metric, side);
-        return plan.disabled ? undefined : f.get(plan.format(labels, values), side, plan.key);
-      };
-      s = {
-        requests: pick(this.requests),
-        duration: pick(this.duration),
-        requestBytes: pick(this.requestBytes),
-        responseBytes: pick(this.responseBytes),
-      };
-      if (this.byKey.size >= KEY_CACHE_LIMIT) this.byKey.clear();
-      this.byKey.set(key, s);
-    }
-    return s;
+    return this.cached(this.byKey, key, side, standard, values, (pick) => ({
+      requests: pick(this.requests),
+      duration: pick(this.duration),
+      requestBytes: pick(this.requestBytes),
+      responseBytes: pick(this.responseBytes),
+    }));
   }
 
   /** The TCP series of `key` (as for http()). */
@@ -206,21 +195,32 @@ export class IstioSeriesSet {
     standard: () => Readonly<Record<string, string>>,
     values: readonly (string | undefined)[],
   ): TcpSeries {
-    let s = this.tcpByKey.get(key);
+    return this.cached(this.tcpByKey, key, side, standard, values, (pick) => ({
+      opened: pick(this.tcpOpened),
+      closed: pick(this.tcpClosed),
+      sent: pick(this.tcpSent),
+      received: pick(this.tcpReceived),
+    }));
+  }
+
+  /** The series of `key` from `cache`, built on a miss with each family's plan for `side` (none when disabled). */
+  private cached<S>(
+    cache: Map<string, S>,
+    key: string,
+    side: Side,
+    standard: () => Readonly<Record<string, string>>,
+    values: readonly (string | undefined)[],
+    build: (pick: <T>(f: Family<T>) => T | undefined) => S,
+  ): S {
+    let s = cache.get(key);
     if (!s) {
       const labels = standard();
-      const pick = <T>(f: Family<T>): T | undefined => {
+      s = build((f) => {
         const plan = this.plans.plan(f.metric, side);
         return plan.disabled ? undefined : f.get(plan.format(labels, values), side, plan.key);
-      };
-      s = {
-        opened: pick(this.tcpOpened),
-        closed: pick(this.tcpClosed),
-        sent: pick(this.tcpSent),
-        received: pick(this.tcpReceived),
-      };
-      if (this.tcpByKey.size >= KEY_CACHE_LIMIT) this.tcpByKey.clear();
-      this.tcpByKey.set(key, s);
+      });
+      if (cache.size >= KEY_CACHE_LIMIT) cache.clear();
+      cache.set(key, s);
     }
     return s;
   }
