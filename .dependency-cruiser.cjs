@@ -23,9 +23,6 @@ const FLOORS = [
   ['^src/errors\\.ts$', '^src/version\\.ts$'],
 ];
 
-/** Modules that still import a backend directly (a warning, not an error, until they go through the interface). */
-const BACKEND_PENDING = '^src/commands/(run|gateway)\\.ts$|^src/demo/workloads\\.ts$|^src/control-plane/daemon\\.ts$';
-
 const join = (patterns) => patterns.map((p) => `(${p})`).join('|');
 
 /** One rule per floor: nothing on it imports a floor above it. */
@@ -68,16 +65,7 @@ module.exports = {
         'Nothing outside src/cluster/ reaches a backend (kubernetes/, local/): the platform interface is src/cluster/index.ts ' +
         '(its types re-exported type-only, its code reached through MeshPlatform and the narrowed KubernetesPlatform/LocalPlatform).',
       severity: 'error',
-      from: { path: '^src/', pathNot: `^src/cluster/|${BACKEND_PENDING}` },
-      to: { path: '^src/cluster/(kubernetes|local)/' },
-    },
-    {
-      name: 'backend-behind-the-interface-pending',
-      comment:
-        'The same rule, a warning for the modules not moved yet (issue 13 part 2): the local workload and gateway ' +
-        'launchers (run, gateway) and the local daemon process helpers. Remove a module from BACKEND_PENDING once it is moved.',
-      severity: 'warn',
-      from: { path: BACKEND_PENDING },
+      from: { path: '^src/', pathNot: '^src/cluster/' },
       to: { path: '^src/cluster/(kubernetes|local)/' },
     },
     {

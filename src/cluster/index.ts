@@ -2,11 +2,14 @@
  * The platform interface: where the mesh runs, hidden behind one set of operations so commands
  * never care. Backends: `local` (a control plane daemon on this machine) and `kubernetes`.
  * The shapes here are the JSON both backends return; nothing here imports control-plane code.
- * Outside src/cluster/ this is the only module to import: a backend's own types are re-exported
- * below (type-only, so naming them loads nothing), and its code is reached through the platform.
+ * Outside src/cluster/ this is the module to import: a backend's own types are re-exported below
+ * (type-only, so naming them loads nothing), and its code is reached through the platform. Beside
+ * it, two small modules that are no backend's internals: local-layout.ts (the files the local
+ * control plane daemon writes and the local backend reads) and processes.ts (launcher, process identity).
  */
 import type { KubernetesPlatform } from './kubernetes/platform.js';
 import type { LocalPlatform } from './local/platform.js';
+import type { RawCaptureSettings } from '../proxy-init/options.js';
 
 export type { KubernetesPlatform } from './kubernetes/platform.js';
 export type { LocalPlatform } from './local/platform.js';
@@ -15,7 +18,7 @@ export type { KubeObject, KubeObjects } from './kubernetes/objects.js';
 export type { PodLike, DeploymentReadiness } from './kubernetes/readiness.js';
 export type { KubeRest } from './kubernetes/rest.js';
 export type { AccessQuestion } from './kubernetes/access.js';
-export type { ControlPlaneState, LocalLayout } from './local/layout.js';
+export type { ControlPlaneState, LocalLayout } from './local-layout.js';
 export type { StartDaemonOptions } from './local/daemon-process.js';
 export type { ClusterAnalysisData } from './kubernetes/analysis-inventory.js';
 
@@ -90,6 +93,72 @@ export interface WorkloadInfo {
   readonly telemetryPort?: number;
   /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
   readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
+}
+
+/** One explicit outbound port of `meshctl run --outbound`: 127.0.0.1:localPort goes to service:port through the mesh. */
+export interface OutboundPort {
+  /** As written: `reviews` (the workload's namespace) or `reviews.prod`. */
+  readonly service: string;
+  readonly port: number;
+  readonly localPort: number;
+}
+
+/** A workload to run with its sidecar on this machine (`meshctl run`), as its validate() checked it. */
+export interface WorkloadSpec {
+  name: string;
+  namespace: string;
+  service: string | undefined;
+  servicePort: number | undefined;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  /** Pod-style annotations the local platform reads (config.linkerd.io/default-inbound-policy). */
+  annotations?: Record<string, string>;
+  /** The port the app listens on (given to it as $PORT). */
+  port: number;
+  command: string[];
+}
+
+/** A workload beside the others on the host (no --transparent): explicit outbound ports and the address it binds. */
+export interface HostWorkloadSpec extends WorkloadSpec {
+  /** --outbound: explicit outbound listeners of the sidecar. */
+  outbound: OutboundPort[];
+  /**
+   * --address: where the sidecar's inbound and telemetry listeners bind, and where other workloads
+   * reach this one. Default 127.0.0.1: nothing of the workload is reachable from other hosts.
+   */
+  address: string;
+}
+
+/** How a host workload starts, announces itself and stops. */
+export interface WorkloadLifecycle {
+  readonly readyTimeoutMs: number;
+  /** --ready-path: the app is ready when GET on it answers 200-399 (default: when its port accepts). */
+  readonly readyPath: string | undefined;
+  /** --drain-duration: how long in-flight requests get after the endpoint was withdrawn. */
+  readonly drainMs: number;
+  /** --access-log-max-size / --access-log-keep. */
+  readonly accessLogRotation: { readonly maxBytes: number; readonly keep: number };
+}
+
+/** Options of a transparent run (`meshctl run --transparent`: own network namespace, iptables capture). */
+export interface TransparentOptions {
+  /** `--user`: NAME, UID, NAME:GROUP or UID:GID. */
+  user?: string;
+  readyTimeoutMs: number;
+  /** `proxy init` settings (excludeOutboundPorts, excludeOutboundIpRanges, excludeInboundPorts, ...). */
+  capture: RawCaptureSettings;
+}
+
+/** A gateway to run on this machine (`meshctl gateway run`): the proxy in router mode, selected by its labels. */
+export interface GatewaySpec {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly labels: Record<string, string>;
+  /** Gateway server port -> local port */
+  readonly ports: Record<number, number>;
+  readonly address: string;
+  readonly readyTimeoutMs: number;
 }
 
 /** A mesh platform. */

@@ -17,11 +17,17 @@ import type {
   ConfigObjectData,
   ConfigObjectKey,
   ConfigOutcome,
+  GatewaySpec,
+  HostWorkloadSpec,
+  InvocationIo,
   MeshPlatform,
+  TransparentOptions,
   WorkloadInfo,
+  WorkloadLifecycle,
+  WorkloadSpec,
 } from '../index.js';
 import { runningControlPlane, startDaemon, stopDaemon, type StartDaemonOptions } from './daemon-process.js';
-import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from './layout.js';
+import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from '../local-layout.js';
 
 /** What registering a workload returns: its credential and where to reach the control plane. */
 export interface WorkloadRegistration {
@@ -119,6 +125,34 @@ export class LocalPlatform implements MeshPlatform {
 
   async unregisterWorkload(namespace: string, name: string): Promise<void> {
     await this.api('DELETE', `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  /**
+   * Runs a workload with its sidecar in the foreground (`meshctl run`) until its command exits or
+   * `io.signal` aborts; resolves with the command's exit code. The proxy runtime loads only here.
+   */
+  async runWorkload(io: InvocationIo, spec: HostWorkloadSpec, life: WorkloadLifecycle): Promise<number> {
+    const { runWorkload } = await import('./run-workload.js');
+    return runWorkload(io, this, spec, life);
+  }
+
+  /**
+   * Runs a workload in its own network namespace with iptables capture (`meshctl run --transparent`,
+   * Linux, root). Its mesh home is the invoking user's (under sudo, SUDO_USER's), not necessarily this one.
+   */
+  async runTransparentWorkload(io: InvocationIo, spec: WorkloadSpec, opts: TransparentOptions): Promise<number> {
+    const [{ runTransparent }, { checkUserFlag }] = await Promise.all([
+      import('./transparent/launch.js'),
+      import('./transparent/host.js'),
+    ]);
+    checkUserFlag(opts.user);
+    return runTransparent(io, spec, opts, (home) => new LocalPlatform(home));
+  }
+
+  /** Runs a gateway (the proxy in router mode) in the foreground until `io.signal` aborts (`meshctl gateway run`). */
+  async runGateway(io: InvocationIo, spec: GatewaySpec): Promise<number> {
+    const { runGateway } = await import('./run-gateway.js');
+    return runGateway(io, this, spec);
   }
 
   /** Starts (or resumes) a root CA rotation in the control plane; returns its progress. */
