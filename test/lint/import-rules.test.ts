@@ -46,7 +46,8 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-describe('import rules (npm run lint:imports)', () => {
+// Each check runs dependency-cruiser (seconds under load); a test runs up to five of them.
+describe('import rules (npm run lint:imports)', { timeout: 180_000 }, () => {
   it('a tree that follows the house passes', () => {
     const r = check(base);
     expect(r.output).toContain('no dependency violations found');
