@@ -19,11 +19,6 @@ export interface NotEnforcedKind {
 export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [
   {
     group: 'networking.istio.io',
-    kind: 'WorkloadEntry',
-    why: 'its address does not become an endpoint of the Services that select its labels; on the local platform register the process with `meshctl run`',
-  },
-  {
-    group: 'networking.istio.io',
     kind: 'WorkloadGroup',
     why: 'no workload registers from it (no auto-registration, no health probe); on the local platform use `meshctl run`',
   },

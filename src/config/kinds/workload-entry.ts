@@ -1,9 +1,9 @@
 /**
  * networking.istio.io WorkloadEntry and WorkloadGroup: a workload outside Kubernetes (a VM, a bare
  * process) described to the mesh, and the template VMs register themselves from (istio/api
- * networking/v1alpha3/workload_entry.proto, workload_group.proto). Accepted as config so upstream
- * YAML applies unchanged; on the local platform `meshctl run` registers processes itself, so these
- * objects change no traffic yet (src/config/enforcement.ts says so at apply and analyze).
+ * networking/v1alpha3/workload_entry.proto, workload_group.proto). A WorkloadEntry is an endpoint of
+ * the Services and ServiceEntries selecting its labels (src/control-plane/registry/workload-entries.ts);
+ * a WorkloadGroup changes no traffic by itself (src/config/enforcement.ts says so at apply and analyze).
  */
 import type { Static } from '@sinclair/typebox';
 import { Int32, List, MapOf, Obj, Opt, Str, StringMap, UInt32, type Resource } from '../schema.js';

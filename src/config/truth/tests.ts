@@ -60,6 +60,10 @@ export const TESTS = {
   istioMutual: 'test/e2e/istio-mutual.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/translate/service-entry.test.ts',
+  /** WorkloadEntries -> endpoints of Services and ServiceEntries: selection, ports, weight, mTLS. */
+  workloadEntry: 'test/control-plane/registry/workload-entries.test.ts',
+  /** A plain server described by WorkloadEntries on the local mesh: reached, weighted, removed without a failed request. */
+  e2eWorkloadEntry: 'test/e2e/workload-entry.test.ts',
   /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
   e2eServiceProfile: 'test/e2e/service-profile.test.ts',
   /** the proxy's Istio metrics, access log and trace propagation on real sockets. */
