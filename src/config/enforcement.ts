@@ -16,13 +16,14 @@ export interface NotEnforcedKind {
 }
 
 /** The accepted-but-not-enforced kinds. */
-export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [
-  {
-    group: 'networking.istio.io',
-    kind: 'WorkloadGroup',
-    why: 'no workload registers from it (no auto-registration, no health probe); on the local platform use `meshctl run`',
-  },
-];
+export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [];
+
+/**
+ * Kinds read where workloads register rather than by a config generator, and by what: they take
+ * effect when a workload joins, so no push regenerates anything when they change.
+ */
+export const REGISTRATION_KINDS: readonly { readonly group: string; readonly kind: string; readonly readBy: string }[] =
+  [{ group: 'networking.istio.io', kind: 'WorkloadGroup', readBy: '`meshctl run --workload-group` (local platform)' }];
 
 /** Why objects of `group`/`kind` have no effect, or undefined when the kind is enforced. */
 export function notEnforced(group: string, kind: string): NotEnforcedKind | undefined {

@@ -1,8 +1,8 @@
 /**
  * Istio WorkloadEntry and WorkloadGroup as upstream writes them (istio.io reference examples):
- * accepted; a WorkloadEntry warns (MESH0002) only for the fields the mesh does not act on (network,
- * locality: ✖ in the README's table), a WorkloadGroup once per object (it changes no traffic by
- * itself); and Istio's own rejections (ports on a unix socket, ports out of range).
+ * accepted, with a warning (MESH0002) only for the fields the mesh does not act on (a WorkloadEntry's
+ * network and locality, a WorkloadGroup's annotations and probe: ✖ in the README's tables); and
+ * Istio's own rejections (ports on a unix socket, ports out of range).
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -66,18 +66,21 @@ spec:
 `;
 
 describe('WorkloadEntry and WorkloadGroup', () => {
-  it('accepts the upstream examples: a WorkloadEntry warns for network and locality only, a WorkloadGroup once', () => {
+  it('accepts the upstream examples, warning only for the fields not acted on', () => {
     const [entry] = validate(ENTRY);
     expect(entry!.errors).toEqual([]);
     expect(entry!.warnings.map((w) => [w.rule, w.field])).toEqual([
       ['unsupported', 'spec.network'],
       ['unsupported', 'spec.locality'],
     ]);
+    // A WorkloadGroup is what `meshctl run --workload-group` registers with: its annotations and probe are not applied.
     const [group] = validate(GROUP);
     expect(group!.errors).toEqual([]);
-    expect(group!.warnings.map((w) => [w.rule, w.field])).toEqual([['unsupported', 'kind']]);
-    expect(group!.warnings[0]!.message).toContain('WorkloadGroup is accepted but not enforced by the mesh yet');
-    expect(group!.warnings[0]!.message).toContain('meshctl run');
+    expect(group!.warnings.map((w) => [w.rule, w.field])).toEqual([
+      ['unsupported', 'spec.metadata.annotations'],
+      ['unsupported', 'spec.probe'],
+    ]);
+    expect(group!.warnings[1]!.message).toContain('the probe is not run');
   });
 
   it('analyze (the analysis apply runs before storing) prints MESH0002 for each field not acted on, naming it and its line', () => {
@@ -97,7 +100,10 @@ describe('WorkloadEntry and WorkloadGroup', () => {
         /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.default\) \S*vm\.yaml:14 spec\.locality: accepted but not implemented/,
       ),
       expect.stringMatching(
-        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ kind: WorkloadGroup is accepted but not enforced/,
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ spec\.metadata\.annotations: accepted but not implemented/,
+      ),
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ spec\.probe: accepted but not implemented/,
       ),
     ]);
   });

@@ -162,7 +162,21 @@ export const workloadEntryTruth = truthTable('networking.istio.io/WorkloadEntry'
   locality: accepted('load balancing is not locality-aware: the locality of an endpoint changes nothing'),
 });
 
-/** networking.istio.io WorkloadGroup: see workloadEntryTruth. */
+/**
+ * networking.istio.io WorkloadGroup: on the local platform, what `meshctl run --workload-group NAME`
+ * registers a member with (Istio's VM auto-registration); read by the run command, not a generator.
+ */
 export const workloadGroupTruth = truthTable('networking.istio.io/WorkloadGroup', {
-  '': accepted('no workload registers from a WorkloadGroup and its probe is not run; use `meshctl run`'),
+  metadata: enforced(T.runWorkloadGroup),
+  'metadata.labels': enforced(T.runWorkloadGroup),
+  'metadata.annotations': accepted('members do not get the annotations (a `meshctl run --annotations` does)'),
+  template: enforced(T.runWorkloadGroup),
+  'template.address': accepted(
+    "a member is at the address `meshctl run` gives it (`--address`), as Istio takes the registering proxy's",
+  ),
+  'template.network': accepted('there is one network: every endpoint is dialled at its address'),
+  'template.locality': accepted('load balancing is not locality-aware: the locality of an endpoint changes nothing'),
+  probe: accepted(
+    'the probe is not run: `meshctl run` announces a member once its port accepts (or `--ready-path` answers)',
+  ),
 });

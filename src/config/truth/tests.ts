@@ -64,6 +64,8 @@ export const TESTS = {
   workloadEntry: 'test/control-plane/registry/workload-entries.test.ts',
   /** A plain server described by WorkloadEntries on the local mesh: reached, weighted, removed without a failed request. */
   e2eWorkloadEntry: 'test/e2e/workload-entry.test.ts',
+  /** `meshctl run --workload-group`: a member gets the group's labels, identity, port and weight, on real traffic. */
+  runWorkloadGroup: 'test/commands/run-workload-group.test.ts',
   /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
   e2eServiceProfile: 'test/e2e/service-profile.test.ts',
   /** the proxy's Istio metrics, access log and trace propagation on real sockets. */
