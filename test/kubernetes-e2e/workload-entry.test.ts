@@ -12,7 +12,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, type TestCluster } from '../cluster/support.js';
+import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
 const CLIENT = `apiVersion: v1
