@@ -124,6 +124,19 @@ describe('WorkloadEntry and WorkloadGroup', () => {
     }
   });
 
+  it('warns (MESH0002) that an entry without an address, or with a unix:// one, is no endpoint', () => {
+    const [none] = validate(ENTRY.replace('  address: 2.2.2.2\n', ''));
+    expect(none!.errors).toEqual([]);
+    expect(none!.warnings.find((w) => w.field === 'spec.address')?.message).toContain(
+      'no address: the entry is no endpoint',
+    );
+    const [socket] = validate(
+      ENTRY.replace('address: 2.2.2.2', 'address: unix:///var/run/app.sock').replace(/  ports:\n    http: 8080\n/, ''),
+    );
+    expect(socket!.errors).toEqual([]);
+    expect(socket!.warnings.find((w) => w.field === 'spec.address')?.message).toContain('no sidecar can dial it');
+  });
+
   it("rejects what Istio's validation rejects, naming the field", () => {
     const [unix] = validate(ENTRY.replace('address: 2.2.2.2', 'address: unix:///var/run/app.sock'));
     expect(unix!.errors.map((e) => [e.field, e.message])).toEqual([

@@ -106,6 +106,19 @@ export const workloadEntryKind = defineKind({
       report(['spec', 'ports'], 'a unix:// address takes no ports; remove ports or use an IP or DNS address');
     for (const [name, port] of Object.entries(spec.ports ?? {}))
       if (port < 1 || port > 65535) report(['spec', 'ports', name], `port ${port} is not in 1..65535; fix it`);
+    // Valid for Istio, but no endpoint here (src/control-plane/registry/workload-entries.ts): said, not dropped silently.
+    if (!spec.address?.trim())
+      report(
+        ['spec', 'address'],
+        'no address: the entry is no endpoint (Istio fills it in when a VM auto-registers); give the address, or on the local platform register the process with `meshctl run --workload-group`',
+        'unsupported',
+      );
+    else if (spec.address.startsWith('unix://'))
+      report(
+        ['spec', 'address'],
+        "a unix:// socket is on the workload's own machine: no sidecar can dial it, so the entry is no endpoint; give an IP or DNS address",
+        'unsupported',
+      );
   },
 });
 
