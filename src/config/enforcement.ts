@@ -1,8 +1,9 @@
 /**
  * Which mesh kinds take effect today. A kind is enforced when a control-plane generator reads it
- * (src/control-plane/generators); the kinds below are accepted (validated, stored, listed) but change
- * no traffic yet, and say so: `apply` and `analyze` warn about every object of them (MESH0002), and
- * the control plane refuses to start while a kind is neither read by a generator nor listed here.
+ * (src/control-plane/generators), or where workloads register (REGISTRATION_KINDS); the kinds of
+ * NOT_ENFORCED_KINDS are accepted (validated, stored, listed) but change no traffic yet, and say so:
+ * `apply` and `analyze` warn about every object of them (MESH0002), and the control plane refuses to
+ * start while a kind is in none of these.
  * When a generator starts reading one of these kinds, take it off this list (the same check fails
  * while it is on both).
  */
