@@ -13,7 +13,7 @@ import { hasCurl, netnsRequirements } from './support/requirements.js';
 import { useNetnsLab, type LabProcess, type NetnsHost } from './support/netns.js';
 import { fixture, NODE } from './support/fixtures.js';
 import { runProxyInit } from '../proxy-init/support/run-proxy-init.js';
-import type { CaptureEvent } from '../../src/proxy-runtime/capture/passthrough.js';
+import type { CaptureEvent } from '../../src/proxy-runtime/listeners/capture/passthrough.js';
 
 const APP = { uid: 1000, gid: 1000 };
 const PROXY = { uid: 1337, gid: 1337 };
