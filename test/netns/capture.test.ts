@@ -3,7 +3,7 @@
  * pod, the capture listeners running as UID 1337, and unmodified clients (curl, Node's http, a
  * server-first TCP client) running as an ordinary user, calling another namespace's address.
  *
- * The sidecars here run the capture listeners' passthrough path (src/proxy-runtime/capture):
+ * The sidecars here run the capture listeners' passthrough path (src/proxy-runtime/listeners/capture):
  * mesh routing and mTLS on captured connections belong to the proxy's listener layer and are
  * not exercised by this suite.
  */

@@ -28,7 +28,13 @@ import { authorize } from '../http/authz/authz-layer.js';
 import { beginExchange, finishExchange } from './exchange-start.js';
 import { absoluteTarget } from '../http/request-target.js';
 import { parseHead, isHeadError, validHost, MAX_HEAD_BYTES, type MessageHead } from '../ground/http1/head-parser.js';
-import { ChunkedDecoder, Feed, LengthDecoder, UntilCloseDecoder, type BodyDecoder } from '../ground/http1/body-decoder.js';
+import {
+  ChunkedDecoder,
+  Feed,
+  LengthDecoder,
+  UntilCloseDecoder,
+  type BodyDecoder,
+} from '../ground/http1/body-decoder.js';
 import { fieldLines, plainReply, statusLine } from '../ground/http1/head-writer.js';
 
 /**
