@@ -2,7 +2,9 @@
  * The immutable runtime of one config version: compiled listeners, route tables and clusters.
  * Built completely before it is used (validate -> build -> swap), so a config that cannot be
  * built is refused while the previous runtime keeps serving; requests keep the runtime they
- * started with, so a swap never changes a request midway.
+ * started with, so a swap never changes a request midway. It sits on the HTTP floor, with the
+ * exchange that carries it (layers and telemetry read its node facts and clusters); the proxy
+ * above builds and swaps it.
  */
 import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { durationMs } from '../../protocol/proxy-config/index.js';

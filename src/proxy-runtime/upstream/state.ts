@@ -115,7 +115,7 @@ export class ClusterStateRegistry {
 
   /**
    * The certificate of the same identity was renewed: mTLS connections are replaced make-before-break
-   * (a new one per peer must connect before the old ones go: clusters/pool/handover.ts).
+   * (a new one per peer must connect before the old ones go: pool/handover.ts).
    */
   renewed(): void {
     for (const p of this.poolMap.values()) {

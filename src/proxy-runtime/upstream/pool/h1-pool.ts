@@ -108,7 +108,7 @@ class EndpointPool implements ConnectionOwner {
     this.waiting.push(r);
   }
 
-  /** The workload certificate was renewed: open connections become stale (see clusters/pool/handover.ts). */
+  /** The workload certificate was renewed: open connections become stale (see pool/handover.ts). */
   renew(): void {
     if (!this.ep.mtls) return;
     for (const c of this.all) this.stale.add(c);

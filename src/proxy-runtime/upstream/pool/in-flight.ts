@@ -16,7 +16,7 @@ export interface RequestBodySource {
   readonly stream: NodeJS.ReadableStream | null;
 }
 
-/** The HTTP/1.1 connections of one cluster (http1/upstream-pool). */
+/** The HTTP/1.1 connections of one cluster (pool/h1-pool.ts). */
 export interface H1ConnectionPool {
   /** Sends a request; `body` is streamed into it (null: none). */
   send(ep: Endpoint, head: UpstreamRequestHead, body: NodeJS.ReadableStream | null): InFlight;
