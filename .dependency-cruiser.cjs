@@ -2,7 +2,8 @@
  * The import rules of the house (../DESIGN.md "The house"), checked by `npm run lint:imports`:
  * a module never imports one listed above it; the control plane and the proxy runtime never import
  * each other; inject, analyze and config never reach cluster/; the proxy runtime reaches nothing
- * CLI-side; nothing outside src/cluster/ reaches a backend (kubernetes/, local/).
+ * CLI-side; nothing outside src/cluster/ reaches a backend (kubernetes/, local/); inside the proxy
+ * runtime, no floor imports one above it (PROXY_FLOORS); no run-time import cycle anywhere in src/.
  */
 // The house, top to bottom. A module may import its own floor and the floors below it.
 const FLOORS = [
