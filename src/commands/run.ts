@@ -265,9 +265,9 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       { TypeUrl },
       { proxyAdminTokenFile },
     ] = await Promise.all([
-      import('../proxy-runtime/xds-client/sidecar-stream.js'),
+      import('../proxy-runtime/runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
-      import('../proxy-runtime/log.js'),
+      import('../proxy-runtime/ground/log.js'),
       import('../protocol/proxy-config/index.js'),
       import('node:path'),
       import('../protocol/stream/messages.js'),

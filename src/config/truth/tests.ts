@@ -9,7 +9,7 @@ export const TESTS = {
   /** the proxy's retries, timeouts, faults, mirrors on real sockets. */
   resilience: 'test/proxy-runtime/http/resilience.test.ts',
   /** the proxy's clusters on real sockets: balancers, pools, outlier detection. */
-  clusters: 'test/proxy-runtime/clusters/clusters.test.ts',
+  clusters: 'test/proxy-runtime/upstream/clusters.test.ts',
   /** the local mesh end to end: canaries, header routes, mirroring, TrafficSplit. */
   shifting: 'test/e2e/traffic-shifting.test.ts',
   /** the local mesh end to end: retries, timeouts, faults, circuit breaking, ServiceProfile. */
@@ -35,7 +35,7 @@ export const TESTS = {
   /** Linkerd policy kinds -> sidecar policies, field by field. */
   linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
   /** the proxy's HTTP_PROXY mode and original-destination (PASSTHROUGH) clusters on real sockets. */
-  proxyMode: 'test/proxy-runtime/protocols/tcp-and-proxy-mode.test.ts',
+  proxyMode: 'test/proxy-runtime/downstream/tcp-and-proxy-mode.test.ts',
   /** Linkerd HTTPLocalRateLimitPolicy on the local mesh: rates measured under load, per identity, overrides. */
   e2eRateLimit: 'test/e2e/rate-limit.test.ts',
   /** HTTPLocalRateLimitPolicy -> the rate limit of the Server's inbound chain. */
