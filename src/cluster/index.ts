@@ -96,6 +96,8 @@ export interface WorkloadInfo {
   readonly telemetryPort?: number;
   /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
   readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
+  /** Its load-balancing weight among its services' endpoints (a WorkloadGroup's `template.weight`); absent: 1. */
+  readonly weight?: number;
 }
 
 /** One explicit outbound port of `meshctl run --outbound`: 127.0.0.1:localPort goes to service:port through the mesh. */
@@ -119,6 +121,8 @@ export interface WorkloadSpec {
   /** The port the app listens on (given to it as $PORT). */
   port: number;
   command: string[];
+  /** Load-balancing weight among its services' endpoints (`--workload-group`: the template's `weight`). */
+  weight?: number;
 }
 
 /** A workload beside the others on the host (no --transparent): explicit outbound ports and the address it binds. */
@@ -130,6 +134,8 @@ export interface HostWorkloadSpec extends WorkloadSpec {
    * reach this one. Default 127.0.0.1: nothing of the workload is reachable from other hosts.
    */
   address: string;
+  /** --workload-group: the WorkloadGroup it is a member of (Services select it by the group's labels). */
+  workloadGroup?: string;
 }
 
 /** How a host workload starts, announces itself and stops. */

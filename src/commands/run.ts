@@ -9,10 +9,12 @@ import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { PlatformUnavailableError, UsageError } from '../errors.js';
 import { DEFAULT_INBOUND_POLICIES, DEFAULT_INBOUND_POLICY_ANNOTATION } from '../protocol/well-known.js';
+import type { CliContext } from '../context.js';
 import type { HostWorkloadSpec } from '../cluster/index.js';
 import { isIP } from 'node:net';
 import { parseOutboundPorts } from './run-outbound.js';
 import { localPlatformOf } from './platform-of.js';
+import { findWorkloadGroup, groupMembership, type GroupMembership } from './run-workload-group.js';
 
 interface RunOptions {
   name?: string;
@@ -34,6 +36,7 @@ interface RunOptions {
   excludeInboundPorts?: string;
   outbound?: string[];
   address?: string;
+  workloadGroup?: string;
 }
 
 /** The checked flags: the workload as the platform runs it. */
@@ -57,8 +60,16 @@ function port(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** validate(): flags and the command, before any I/O. */
-export function validateRunFlags(opts: RunOptions, namespace: string, command: string[]): RunFlags {
+/**
+ * validate(): flags and the command, before any I/O; `membership`: what `--workload-group` gives
+ * (labels, serviceAccount, port, weight), fetched by the caller.
+ */
+export function validateRunFlags(
+  opts: RunOptions,
+  namespace: string,
+  command: string[],
+  membership?: GroupMembership,
+): RunFlags {
   if (!opts.name) throw new UsageError('--name is required', 'name the workload, e.g. --name reviews-v1');
   if (!DNS_LABEL.test(opts.name))
     throw new UsageError(`--name ${opts.name}: not a valid name`, 'use lowercase letters, digits and -');
@@ -66,13 +77,14 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
     throw new UsageError(`--namespace ${namespace}: not a valid namespace`, 'use lowercase letters, digits and -');
   if (opts.service !== undefined && !DNS_LABEL.test(opts.service))
     throw new UsageError(`--service ${opts.service}: not a valid service name`, 'use lowercase letters, digits and -');
-  const appPort = port(opts.port, '--port');
+  const appPort = port(opts.port, '--port') ?? membership?.port;
   if (appPort === undefined)
     throw new UsageError('--port is required', 'give the port your command listens on (it gets it as $PORT)');
   const servicePort = port(opts.servicePort, '--service-port');
   if (servicePort !== undefined && opts.service === undefined)
     throw new UsageError('--service-port needs --service', 'name the service the workload serves');
-  const labels: Record<string, string> = {};
+  // The group's labels first: the run's own win, as a VM's node metadata wins over its WorkloadGroup.
+  const labels: Record<string, string> = { ...membership?.labels };
   for (const pair of (opts.labels ?? '').split(',').filter(Boolean)) {
     const i = pair.indexOf('=');
     if (i <= 0)
@@ -124,14 +136,38 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
     namespace,
     service: opts.service,
     servicePort,
-    serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name,
+    serviceAccount: opts.serviceAccount ?? membership?.serviceAccount ?? opts.service ?? opts.name,
     labels,
     ...(Object.keys(annotations).length ? { annotations } : {}),
     port: appPort,
     command,
     outbound,
     address,
+    ...(opts.workloadGroup !== undefined ? { workloadGroup: opts.workloadGroup } : {}),
+    ...(membership?.weight !== undefined ? { weight: membership.weight } : {}),
   };
+}
+
+/** `--workload-group NAME`: the group of the run's namespace, read from the local platform, as membership settings. */
+async function workloadGroupMembership(ctx: CliContext, opts: RunOptions): Promise<GroupMembership | undefined> {
+  if (opts.workloadGroup === undefined) return undefined;
+  if (!DNS_LABEL.test(opts.workloadGroup))
+    throw new UsageError(
+      `--workload-group ${opts.workloadGroup}: not a valid name`,
+      'use lowercase letters, digits and -',
+    );
+  if (ctx.platformKind() !== 'local') return undefined;
+  const namespace = ctx.namespace();
+  const platform = await ctx.platform();
+  const group = findWorkloadGroup(
+    await platform.listConfig({ kind: 'WorkloadGroup', namespace }),
+    opts.workloadGroup,
+    namespace,
+  );
+  return groupMembership(group, {
+    ...(opts.port !== undefined ? { port: port(opts.port, '--port')! } : {}),
+    ...(opts.serviceAccount !== undefined ? { serviceAccount: opts.serviceAccount } : {}),
+  });
 }
 
 const command: CommandDefinition = {
@@ -150,6 +186,10 @@ const command: CommandDefinition = {
         'pod annotations the local platform reads: config.linkerd.io/default-inbound-policy=deny (Linkerd: ports no Server covers)',
       )
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
+      .option(
+        '--workload-group <name>',
+        "join as a member of this WorkloadGroup (Istio's VM auto-registration): its template's labels, serviceAccount, weight and port",
+      )
       .option(
         '--outbound <SVC:PORT=LOCALPORT>',
         'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)',
@@ -202,10 +242,11 @@ const command: CommandDefinition = {
           'meshctl run --name app --port 9000 --outbound db:5432=15432 -- psql -h 127.0.0.1 -p 15432   # TCP through the mesh (mTLS)',
           'sudo meshctl run --transparent --name reviews-v1 --service reviews --service-port 9080 --port 9080 -- node reviews.js',
           'sudo meshctl run --transparent --name client --port 9000 -- curl -s http://reviews:9080/   # app runs as you, sidecar as UID 1337',
+          'meshctl run --name reviews-vm1 --workload-group reviews -- node reviews.js   # labels, identity, port and weight from the WorkloadGroup',
         ]),
       );
     bind<RunOptions>(cmd, async (ctx, args, opts) => {
-      const flags = validateRunFlags(opts, ctx.namespace(), args);
+      const flags = validateRunFlags(opts, ctx.namespace(), args, await workloadGroupMembership(ctx, opts));
       const readyTimeout = opts.readyTimeout === undefined ? 20 : Number(opts.readyTimeout);
       if (!Number.isFinite(readyTimeout) || readyTimeout <= 0)
         throw new UsageError(
@@ -266,8 +307,7 @@ const command: CommandDefinition = {
           'give 0 to 100, e.g. --access-log-keep 3',
         );
       const accessLogRotation = { maxBytes: Math.round(maxMiB * 1024 * 1024), keep };
-      const platform = await localPlatformOf(ctx);
-      return platform.runWorkload(ctx, flags, {
+      return (await localPlatformOf(ctx)).runWorkload(ctx, flags, {
         readyTimeoutMs: readyTimeout * 1000,
         readyPath: opts.readyPath,
         drainMs: drain * 1000,

@@ -50,9 +50,9 @@ export async function runGateway(ctx: InvocationIo, platform: LocalPlatform, fla
       { mkdir, rm },
       { proxyAdminTokenFile },
     ] = await Promise.all([
-      import('../../proxy-runtime/xds-client/sidecar-stream.js'),
+      import('../../proxy-runtime/runtime/xds-client/sidecar-stream.js'),
       import('../../proxy-runtime/proxy.js'),
-      import('../../proxy-runtime/log.js'),
+      import('../../proxy-runtime/ground/log.js'),
       import('../../protocol/proxy-config/index.js'),
       import('node:fs'),
       import('node:path'),

@@ -74,11 +74,14 @@ export async function runWorkload(
     ...(flags.annotations ? { annotations: flags.annotations } : {}),
     address: flags.address,
     ports: [flags.port],
-    ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
+    ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port } : {}),
+    // A group member is an endpoint of the Services selecting the group's labels: its sidecar takes their mTLS.
+    ...(flags.service || flags.workloadGroup ? { proxyPort } : {}),
     adminPort,
     telemetryPort,
     outboundPort,
     ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}),
+    ...(flags.weight !== undefined ? { weight: flags.weight } : {}),
     serving: false,
   };
   const reg = await platform.registerWorkload(workload);
@@ -98,9 +101,9 @@ export async function runWorkload(
       { TypeUrl },
       { proxyAdminTokenFile },
     ] = await Promise.all([
-      import('../../proxy-runtime/xds-client/sidecar-stream.js'),
+      import('../../proxy-runtime/runtime/xds-client/sidecar-stream.js'),
       import('../../proxy-runtime/proxy.js'),
-      import('../../proxy-runtime/log.js'),
+      import('../../proxy-runtime/ground/log.js'),
       import('../../protocol/proxy-config/index.js'),
       import('node:path'),
       import('../../protocol/stream/messages.js'),
@@ -158,7 +161,7 @@ export async function runWorkload(
       refusedHint: "see 'meshctl check' and the control plane log",
     });
     note(
-      `sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`,
+      `sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.workloadGroup ? `, member of WorkloadGroup ${flags.workloadGroup}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`,
     );
     const { drainInFlight } = await import('./workload-lifecycle.js');
     const withdraw = async (): Promise<void> => {

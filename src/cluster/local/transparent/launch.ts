@@ -322,6 +322,7 @@ export async function runTransparent(
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
       ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
+      ...(w.weight !== undefined ? { weight: w.weight } : {}),
       // Not an endpoint until its sidecar is ready and the app started (see workload-lifecycle.ts).
       serving: false,
     };
