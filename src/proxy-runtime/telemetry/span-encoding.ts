@@ -154,19 +154,28 @@ export class BatchWriter {
       this.lit(JSON.stringify(n));
       return;
     }
-    if (n < 10) {
-      this.buf[this.pos++] = 0x30 + n;
+    if (n < 100_000_000) {
+      this.digits(n, 0);
       return;
     }
-    let digits = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    // microsecond timestamps have 16 digits: two runs of int32 arithmetic instead of float division per digit
+    const high = Math.floor(n / 100_000_000);
+    this.digits(high, 0);
+    this.digits(n - high * 100_000_000, 8);
+  }
+
+  /** The decimal digits of 0 <= n < 10^8, left-padded with zeros to `width`. */
+  private digits(n: number, width: number): void {
+    let len = 1;
+    for (let x = n; x >= 10; x = (x / 10) | 0) len++;
+    if (len < width) len = width;
     const b = this.buf;
-    let p = this.pos + digits;
+    let p = this.pos + len;
     this.pos = p;
-    let x = n;
-    for (let i = 0; i < digits; i++) {
+    let x = n | 0;
+    for (let i = 0; i < len; i++) {
       b[--p] = 0x30 + (x % 10);
-      x = Math.floor(x / 10);
+      x = (x / 10) | 0;
     }
   }
 

@@ -100,14 +100,46 @@ function constantsOf(r: RuntimeSpans, clusterName: string): SpanConstants {
   return c;
 }
 
+type Endpoint = { address: string; port: number } | undefined;
+
 /** `address:port` or `[v6]:port` of an IP endpoint (no regex: this runs for every sampled request). */
-function hostPort(hp: string): { address: string; port: number } | undefined {
+function hostPort(hp: string): Endpoint {
   const colon = hp.lastIndexOf(':');
   if (colon <= 0) return undefined;
   const address = hp.startsWith('[') && hp[colon - 1] === ']' ? hp.slice(1, colon - 1) : hp.slice(0, colon);
   const port = Number(hp.slice(colon + 1));
   if (!Number.isInteger(port) || colon + 1 === hp.length || isIP(address) === 0) return undefined;
   return { address, port };
+}
+
+/**
+ * Upstream hosts already parsed: a proxy talks to a few endpoints, so a span looks its remote endpoint up instead of
+ * parsing it (and asking isIP) again. Bounded: cleared when full.
+ */
+const upstreamEndpoints = new Map<string, Endpoint>();
+const MAX_ENDPOINTS = 4096;
+
+function upstreamEndpoint(hp: string): Endpoint {
+  let e = upstreamEndpoints.get(hp);
+  if (e === undefined && !upstreamEndpoints.has(hp)) {
+    e = hostPort(hp);
+    if (upstreamEndpoints.size >= MAX_ENDPOINTS) upstreamEndpoints.clear();
+    upstreamEndpoints.set(hp, e);
+  }
+  return e;
+}
+
+/** Whether a peer address is an IP (cached like upstream hosts: the same few peers send most requests). */
+const peerIsIp = new Map<string, boolean>();
+
+function isIpAddress(address: string): boolean {
+  let ok = peerIsIp.get(address);
+  if (ok === undefined) {
+    ok = isIP(address) !== 0;
+    if (peerIsIp.size >= MAX_ENDPOINTS) peerIsIp.clear();
+    peerIsIp.set(address, ok);
+  }
+  return ok;
 }
 
 function customTagValue(ex: Exchange, t: CustomTagConfig): string | undefined {
@@ -125,8 +157,8 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   const port =
     colon >= 0 && isPort(ex.authority, colon + 1) ? ex.authority.slice(colon + 1) : String(ex.conn.destination.port);
   const remote = outbound
-    ? hostPort(ex.upstreamHost)
-    : isIP(ex.conn.remoteAddress)
+    ? upstreamEndpoint(ex.upstreamHost)
+    : isIpAddress(ex.conn.remoteAddress)
       ? { address: ex.conn.remoteAddress, port: ex.conn.remotePort }
       : undefined;
   const span: SpanRecord = {

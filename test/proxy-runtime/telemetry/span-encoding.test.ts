@@ -191,12 +191,18 @@ describe('span encoding', () => {
       span({ remoteAddress: '::ffff:10.1.2.3', remotePort: 1 }),
       span({ remoteAddress: 'fd00::1', remotePort: 65535, status: 0, error: true }),
       span({ durationUs: 0, requestSize: 12_345_678_901, startUs: 0 }),
+      span({
+        startUs: 1_000_000_000_000_005,
+        requestSize: 100_000_000,
+        responseSize: 99_999_999,
+        durationUs: 100_000_007,
+      }),
       span({ custom: ['team', 'books', 'tenant', 'acme'] }),
     ];
     const refs = spans.map((s, i) =>
       reference(
         s,
-        i === 5
+        i === 6
           ? [
               ['team', 'books'],
               ['tenant', 'acme'],
@@ -206,7 +212,7 @@ describe('span encoding', () => {
     );
     expect(encode(zipkin, spans)).toBe(refZipkin(refs));
     expect(encode(otlp, spans)).toBe(refOtlp(refs));
-    expect(JSON.parse(encode(zipkin, spans))).toHaveLength(6);
+    expect(JSON.parse(encode(zipkin, spans))).toHaveLength(7);
   });
 
   it('escapes every hostile string as JSON.stringify does', () => {
