@@ -91,7 +91,7 @@ const REQS: Req[] = [];
 for (const method of ['GET', 'POST', 'DELETE'])
   for (const path of ['/', '/secret/x', '/api/v3/items', '/audit/log'])
     for (const authority of ['api.example.com', 'web:8080'])
-      for (const headers of [{}, { 'x-tenant': 't3' }])
+      for (const headers of [{}, { 'x-tenant': 't3' }] as Record<string, string>[])
         for (const requestPrincipal of [undefined, 'issuer/alice'])
           for (const remoteIp of [undefined, '192.0.2.9'])
             REQS.push({ method, path, authority, headers, requestPrincipal, remoteIp });
