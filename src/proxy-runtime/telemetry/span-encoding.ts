@@ -55,9 +55,11 @@ export interface SpanConstants {
   readonly serviceName: string;
   readonly nodeTags: readonly (readonly [string, string])[];
   readonly clusterTags: readonly (readonly [string, string])[];
-  /** the node's tags (node_id .. component), Zipkin: `"k":"v",...` */
+  /** Zipkin: `,"localEndpoint":{"serviceName":".."}` */
+  readonly zipkinLocal: Buffer;
+  /** Zipkin: `,"tags":{` then the node's tags (node_id .. component), then `,"http.url":"` */
   readonly zipkinNode: Buffer;
-  /** the cluster's tags (upstream_cluster, upstream_cluster.name, downstream_cluster), Zipkin, with a leading comma */
+  /** Zipkin: `"` then the cluster's tags (upstream_cluster, upstream_cluster.name, downstream_cluster), then `,"peer.address":` */
   readonly zipkinCluster: Buffer;
   /** the same as OTLP attributes (`{"key":..,"value":{"stringValue":..}}`), the cluster part with a leading comma */
   readonly otlpNode: Buffer;
@@ -78,8 +80,9 @@ export function spanConstants(
     serviceName,
     nodeTags,
     clusterTags,
-    zipkinNode: Buffer.from(z(nodeTags)),
-    zipkinCluster: Buffer.from(',' + z(clusterTags)),
+    zipkinLocal: Buffer.from(`,"localEndpoint":{"serviceName":${JSON.stringify(serviceName)}}`),
+    zipkinNode: Buffer.from(`,"tags":{${z(nodeTags)},"http.url":"`),
+    zipkinCluster: Buffer.from(`",${z(clusterTags)},"peer.address":`),
     otlpNode: Buffer.from(o(nodeTags)),
     otlpCluster: Buffer.from(',' + o(clusterTags)),
   };
@@ -186,6 +189,24 @@ export class BatchWriter {
   }
 }
 
+/** The Zipkin encoder's longer literals, copied as bytes (one copy instead of a loop per character). */
+const L = {
+  client: Buffer.from(',"kind":"CLIENT","name":"'),
+  server: Buffer.from(',"kind":"SERVER","name":"'),
+  requestId: Buffer.from(',"guid:x-request-id":'),
+  userAgent: Buffer.from(',"user_agent":'),
+  timestamp: Buffer.from('/*","timestamp":'),
+  duration: Buffer.from(',"duration":'),
+  remote4: Buffer.from(',"remoteEndpoint":{"ipv4":'),
+  remote6: Buffer.from(',"remoteEndpoint":{"ipv6":'),
+  method: Buffer.from('","http.method":"'),
+  protocol: Buffer.from('","http.protocol":"'),
+  status: Buffer.from('","http.status_code":"'),
+  requestSize: Buffer.from('","request_size":"'),
+  responseSize: Buffer.from('","response_size":"'),
+  flags: Buffer.from('","response_flags":"'),
+};
+
 /** Zipkin v2: `[span,span,...]`. */
 export const zipkin = {
   open(w: BatchWriter): void {
@@ -205,27 +226,25 @@ export const zipkin = {
       w.lit(',"parentId":');
       w.str(s.parentId);
     }
-    w.lit(s.kind === 'CLIENT' ? ',"kind":"CLIENT","name":"' : ',"kind":"SERVER","name":"');
+    w.bytes(s.kind === 'CLIENT' ? L.client : L.server);
     w.chars(s.service);
     w.lit(':');
     w.chars(s.port);
-    w.lit('/*","timestamp":');
+    w.bytes(L.timestamp);
     w.num(s.startUs);
-    w.lit(',"duration":');
+    w.bytes(L.duration);
     w.num(Math.max(1, s.durationUs));
-    w.lit(',"localEndpoint":{"serviceName":');
-    w.str(s.constants.serviceName);
-    w.lit('}');
+    w.bytes(s.constants.zipkinLocal);
     if (s.remoteAddress !== undefined) {
       const mapped = s.remoteAddress.startsWith('::ffff:');
-      w.lit(s.remoteAddress.includes(':') && !mapped ? ',"remoteEndpoint":{"ipv6":' : ',"remoteEndpoint":{"ipv4":');
+      w.bytes(s.remoteAddress.includes(':') && !mapped ? L.remote6 : L.remote4);
       w.str(mapped ? s.remoteAddress.slice(7) : s.remoteAddress);
       w.lit(',"port":');
       w.num(s.remotePort);
       w.lit('}');
     }
-    w.lit(',"tags":{');
     if (s.tags !== undefined) {
+      w.lit(',"tags":{');
       let first = true;
       for (const k in s.tags) {
         if (!first) w.lit(',');
@@ -239,29 +258,27 @@ export const zipkin = {
       return;
     }
     w.bytes(s.constants.zipkinNode);
-    w.lit(',"http.url":"');
     w.chars(s.scheme);
     w.lit('://');
     w.chars(s.authority);
     w.chars(s.path);
-    w.lit('","http.method":');
-    w.str(s.method);
-    w.lit(',"http.protocol":');
-    w.str(s.protocol);
-    w.lit(',"http.status_code":"');
+    w.bytes(L.method);
+    w.chars(s.method);
+    w.bytes(L.protocol);
+    w.chars(s.protocol);
+    w.bytes(L.status);
     w.numText(s.status);
-    w.lit('","request_size":"');
+    w.bytes(L.requestSize);
     w.numText(s.requestSize);
-    w.lit('","response_size":"');
+    w.bytes(L.responseSize);
     w.numText(s.responseSize);
-    w.lit('","response_flags":');
-    w.str(s.flags);
+    w.bytes(L.flags);
+    w.chars(s.flags);
     w.bytes(s.constants.zipkinCluster);
-    w.lit(',"peer.address":');
     w.str(s.peerAddress);
-    w.lit(',"guid:x-request-id":');
+    w.bytes(L.requestId);
     w.str(s.requestId);
-    w.lit(',"user_agent":');
+    w.bytes(L.userAgent);
     w.str(s.userAgent);
     const custom = s.custom;
     if (custom !== undefined)
