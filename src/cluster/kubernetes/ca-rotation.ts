@@ -6,7 +6,7 @@
  * already in progress (its record in the Secret) is followed, not started again.
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, MeshError } from '../../errors.js';
+import { ErrorCode, KubernetesApiError, MeshError } from '../../errors.js';
 import {
   CA_ROTATE_REQUEST_ANNOTATION,
   CA_ROTATION_CONFIGMAP,
@@ -66,21 +66,38 @@ export class KubernetesCaRotationClient {
         hint: `the control plane runs the rotation: see why it is not ready (kubectl -n ${this.namespace} describe pods -l app=${CONTROL_PLANE_SERVICE})`,
       });
     }
-    const pending = secret.metadata.annotations?.[CA_ROTATE_REQUEST_ANNOTATION];
-    if (secret.data?.[RECORD_KEY]) this.request = '';
-    else if (pending) this.request = pending;
-    else {
-      this.request = `${new Date().toISOString()}-${randomBytes(4).toString('hex')}`;
-      // A merge patch of one annotation: it touches nothing else and needs no resourceVersion.
-      await this.cluster.rest.json({
-        method: 'PATCH',
-        path: await this.cluster.objects.pathOf(this.secretRef()),
-        body: { metadata: { annotations: { [CA_ROTATE_REQUEST_ANNOTATION]: this.request } } },
-        contentType: 'application/merge-patch+json',
-        what: `requesting a root rotation on secret ${this.namespace}/${CA_SECRET}`,
-      });
+    for (let current = secret; ;) {
+      const pending = current.metadata.annotations?.[CA_ROTATE_REQUEST_ANNOTATION];
+      if (current.data?.[RECORD_KEY]) this.request = '';
+      else if (pending) this.request = pending;
+      else {
+        const request = `${new Date().toISOString()}-${randomBytes(4).toString('hex')}`;
+        try {
+          // One annotation, on the version just read: two commands at once make one request, the
+          // other sees it (409) and follows it.
+          await this.cluster.rest.json({
+            method: 'PATCH',
+            path: await this.cluster.objects.pathOf(this.secretRef()),
+            body: {
+              metadata: {
+                resourceVersion: current.metadata.resourceVersion,
+                annotations: { [CA_ROTATE_REQUEST_ANNOTATION]: request },
+              },
+            },
+            contentType: 'application/merge-patch+json',
+            what: `requesting a root rotation on secret ${this.namespace}/${CA_SECRET}`,
+          });
+          this.request = request;
+        } catch (err) {
+          if (!(err instanceof KubernetesApiError && err.status === 409)) throw err;
+          const again = await this.secret();
+          if (!again) throw err;
+          current = again;
+          continue;
+        }
+      }
+      return this.progress();
     }
-    return this.progress();
   }
 
   /** Where the rotation stands, as the driving control plane replica last wrote it. */
