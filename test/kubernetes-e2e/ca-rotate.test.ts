@@ -183,26 +183,67 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: meshctl ca rota
     );
   };
 
-  /** The root ConfigMap of the app namespace and the webhooks' caBundle hold `root` alone. */
+  /** The caBundles of a webhook configuration's webhooks, decoded. */
+  const caBundles = async (kind: string, name: string): Promise<string[]> => {
+    const r = await cluster.kubectl(['get', kind, name, '-o', 'json']);
+    if (r.code !== 0) throw new Error(`kubectl get ${kind} ${name}: ${r.stderr}`);
+    const cfg = JSON.parse(r.stdout) as { webhooks: { clientConfig: { caBundle?: string } }[] };
+    return cfg.webhooks.map((w) => Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8'));
+  };
+
+  /** The root ConfigMap of the app namespace and both webhook configurations' caBundles hold `root` alone. */
   const publishedOnly = async (root: string): Promise<void> => {
     await cluster.waitFor(
-      'the root ConfigMap and the webhook caBundle holding the new root alone',
+      "the root ConfigMap and the webhooks' caBundle holding the new root alone",
       async () => {
         const cm = await cluster.core.readNamespacedConfigMap({ name: 'meshctl-ca-root', namespace: ns });
-        const webhook = await cluster.kubectl([
-          'get',
-          'mutatingwebhookconfiguration',
-          'meshctl-sidecar-injector',
-          '-o',
-          'json',
-        ]);
-        const bundles = (
-          JSON.parse(webhook.stdout) as { webhooks: { clientConfig: { caBundle: string } }[] }
-        ).webhooks.map((w) => Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8'));
-        return cm.data?.['root-cert.pem'] === root && bundles.length > 0 && bundles.every((b) => b === root);
+        const bundles = [
+          ...(await caBundles('mutatingwebhookconfiguration', 'meshctl-sidecar-injector')),
+          ...(await caBundles('validatingwebhookconfiguration', 'meshctl-validator')),
+        ];
+        return cm.data?.['root-cert.pem'] === root && bundles.length >= 2 && bundles.every((b) => b === root);
       },
       60_000,
     );
+  };
+
+  /**
+   * Both webhooks still answer the API server (their certificates from the new root, which their
+   * caBundle now holds alone): the validating one warns about a VirtualService to a missing subset,
+   * the mutating one injects a pod of a labelled namespace.
+   */
+  const webhooksAnswer = async (): Promise<void> => {
+    const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web-v3, namespace: ${ns}}
+spec:
+  hosts: [web]
+  http:
+  - route: [{destination: {host: web, subset: v3}}]
+`;
+    await cluster.waitFor(
+      'the validating webhook warning about subset v3',
+      async () => {
+        const r = await cluster.kubectl(['apply', '-f', '-'], { input: vs });
+        await cluster.kubectl(['-n', ns, 'delete', 'virtualservice', 'web-v3', '--ignore-not-found']);
+        return r.code === 0 && /Warning: Error \[MESH0101\] \(VirtualService web-v3\./.test(r.stderr);
+      },
+      60_000,
+    );
+    const hookNs = await cluster.createNamespace('rot-hook');
+    const labelled = await cluster.kubectl(['label', 'namespace', hookNs, 'meshctl.dev/inject=enabled']);
+    expect(labelled.code, labelled.stderr).toBe(0);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'hooked' },
+      spec: { containers: [{ name: 'app', image: 'meshctl-test/echo:1' }] },
+    };
+    const created = await cluster.kubectl(['-n', hookNs, 'apply', '-f', '-'], { input: JSON.stringify(pod) });
+    expect(created.code, created.stderr).toBe(0);
+    const stored = await cluster.core.readNamespacedPod({ name: 'hooked', namespace: hookNs });
+    expect(stored.spec?.initContainers?.map((c) => c.name)).toContain('mesh-proxy');
+    await cluster.deleteNamespace(hookNs);
   };
 
   beforeAll(async () => {
@@ -265,6 +306,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: meshctl ca rota
     expect(subject(newRoot)).not.toBe(subject(oldRoot));
     await publishedOnly(newRoot);
     await everyProxyOn(newRoot);
+    await webhooksAnswer();
     // Both replicas serve the new root alone.
     for (const pod of (await cluster.pods('mesh-system', 'app=meshctl-control-plane')).map((p) => p.metadata!.name!)) {
       const ca = await cluster.waitFor(`replica ${pod} on the new root`, async () => {
