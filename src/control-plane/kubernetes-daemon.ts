@@ -4,8 +4,9 @@
  * 15012, debug API on 15014 with /ready and /healthz), fed by the informer registry; the signing CA
  * from the `meshctl-ca` Secret; proxies authenticated with their ServiceAccount token through
  * TokenReview; the injection webhook on 15017 with a serving certificate from the mesh CA.
- * Every replica serves proxies and admission requests; the singleton work (keeping the webhook's
- * caBundle current, publishing the root CA ConfigMap into namespaces) runs on the Lease holder.
+ * Every replica serves proxies and admission requests and follows the CA Secret (root rotation); the
+ * singleton work (keeping the webhook's caBundle current, publishing the root CA ConfigMap into
+ * namespaces, driving a root rotation's phases) runs on the Lease holder.
  */
 import { CA_ROOT_CONFIGMAP, CONTROL_PLANE_SERVICE, ControlPlanePorts } from '../protocol/well-known.js';
 import type { KubernetesCluster, KubeObject } from '../cluster/index.js';

@@ -49,6 +49,17 @@ spec:
         ports: [{ name: http, containerPort: 8080 }]
         readinessProbe: { httpGet: { path: /readyz, port: http }, periodSeconds: 1 }
 ---
+# Every request a new connection, so a new mTLS handshake between the sidecars: a proxy handed a peer
+# certificate it cannot verify fails a request (on pooled connections the old handshake would hide it).
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: web }
+spec:
+  host: web
+  trafficPolicy:
+    connectionPool:
+      http: { maxRequestsPerConnection: 1 }
+---
 apiVersion: v1
 kind: ServiceAccount
 metadata: { name: client }

@@ -69,6 +69,7 @@ export interface KubernetesCaRotationDeps {
 
 const PROGRESS_KEY = 'progress.json';
 const REPLICA_PREFIX = 'replica.';
+const REPORT_REFRESH_MS = 30_000;
 
 /**
  * What the root ConfigMaps hold: the root alone when no rotation runs (what install writes), else a
@@ -86,6 +87,7 @@ function published(status: RotationStatus): { configMap: string; caBundle: strin
 /** One replica's part of a root rotation; the Lease holder also drives it (drive()). */
 export class KubernetesCaRotation {
   private lastReport = '';
+  private lastReportAt = 0;
   private progress: StoredProgress | undefined;
   /** What the driver published last (a completed rotation's new root waits until every replica dropped the old). */
   private published: { configMap: string; caBundle: string } | undefined;
@@ -252,9 +254,11 @@ export class KubernetesCaRotation {
       issued,
     };
     const text = JSON.stringify(report);
-    if (text === this.lastReport) return;
+    // Unchanged reports are written again now and then: an edited or deleted ConfigMap must not stall a rotation.
+    if (text === this.lastReport && Date.now() - this.lastReportAt < REPORT_REFRESH_MS) return;
     await this.patch({ [`${REPLICA_PREFIX}${this.d.podName}.json`]: text });
     this.lastReport = text;
+    this.lastReportAt = Date.now();
   }
 
   /** The reports of the running control plane pods, and those that do not apply `status`'s phase yet. */
