@@ -19,6 +19,7 @@
  * Like Istio's plugged-in root transition (both roots in the bundle while workloads move) and
  * Linkerd's trust-anchor rotation (bundle first, issuer second, old anchor last), without restarts.
  */
+import { randomBytes } from 'node:crypto';
 import type { KubernetesCluster, KubeObject } from '../../cluster/index.js';
 import { KubernetesApiError } from '../../errors.js';
 import { CA_ROTATION_CONFIGMAP, CONTROL_PLANE_POD_SELECTOR } from '../../protocol/well-known.js';
@@ -34,6 +35,8 @@ export interface ReplicaReport {
   readonly connected: Readonly<Record<string, number>>;
   /** Certificates this replica issued per SPIFFE ID since it applied the phase (in `signing`: from the new root). */
   readonly issued: Readonly<Record<string, number>>;
+  /** A new id at each reset of the replica's issue ledger (a phase applied, a restart). */
+  readonly ledger?: string;
 }
 
 /** The rotation's progress as `meshctl ca rotate` reads it (the shape of CaRotationProgress, plus the request). */
@@ -48,6 +51,13 @@ export interface StoredProgress {
   /** The driving replica and the last transient problem it met (retried on its next pass). */
   readonly driver: string;
   readonly lastProblem?: string;
+  /**
+   * How many times this phase's bundle was published (its header names the round when above 1), and
+   * the replicas' ledger ids when it last was: a ledger reset since (a replica restarted) lost the
+   * renewals it had counted, so the bundle is published again and every proxy renews again.
+   */
+  readonly round?: number;
+  readonly ledgers?: string[];
 }
 
 /** What the rotation needs from the replica it runs in. */
@@ -75,18 +85,21 @@ const REPORT_REFRESH_MS = 30_000;
  * What the root ConfigMaps hold: the root alone when no rotation runs (what install writes), else a
  * header naming the phase and every root, so each phase changes the file every proxy watches.
  */
-export function publishedBundle(status: RotationStatus): string {
+export function publishedBundle(status: RotationStatus, round = 1): string {
   if (status.phase === 'idle') return status.bundle.join('');
-  return `# meshctl trust bundle (root rotation phase: ${status.phase})\n${status.bundle.join('')}`;
+  const which = round > 1 ? `${status.phase}, round ${round}` : status.phase;
+  return `# meshctl trust bundle (root rotation phase: ${which})\n${status.bundle.join('')}`;
 }
 
-function published(status: RotationStatus): { configMap: string; caBundle: string } {
-  return { configMap: publishedBundle(status), caBundle: status.bundle.join('') };
+function published(status: RotationStatus, round = 1): { configMap: string; caBundle: string } {
+  return { configMap: publishedBundle(status, round), caBundle: status.bundle.join('') };
 }
 
 /** One replica's part of a root rotation; the Lease holder also drives it (drive()). */
 export class KubernetesCaRotation {
   private lastReport = '';
+  /** This replica's issue ledger: a new id at each reset (and at start, a restart loses what it counted). */
+  private ledgerId = randomBytes(6).toString('hex');
   private lastReportAt = 0;
   private progress: StoredProgress | undefined;
   /** What the driver published last (a completed rotation's new root waits until every replica dropped the old). */
@@ -139,7 +152,15 @@ export class KubernetesCaRotation {
       await this.wait(lagging.map((p) => `control plane replica ${p} (applying phase ${phase})`));
       return;
     }
-    await this.publish(status);
+    const ledgers = reports.map((r) => r.ledger ?? '');
+    const known = this.progress!.ledgers;
+    let round = this.progress!.round ?? 1;
+    if (known && ledgers.some((id) => !known.includes(id))) {
+      round++;
+      this.step(`a control plane replica restarted in phase ${phase}: every proxy renews again (round ${round})`);
+    }
+    if (!known || round !== this.progress!.round) this.progress = { ...this.progress!, round, ledgers };
+    await this.publish(status, round);
     const waiting = unrenewed(reports);
     if (waiting.length) {
       await this.wait(waiting);
@@ -149,6 +170,8 @@ export class KubernetesCaRotation {
       this.step('trust bundle (old + new root) delivered to every proxy');
       await rotation.signWithNewRoot();
       await this.applied();
+      const { round: _round, ledgers: _ledgers, ...rest } = this.progress!;
+      this.progress = rest;
       this.step('2/3 the CA signs with the new root');
     } else {
       this.step('every proxy holds a certificate from the new root');
@@ -176,6 +199,7 @@ export class KubernetesCaRotation {
   /** After a phase change in this replica: a fresh ledger for the phase, certificates from its signing root. */
   private async applied(): Promise<void> {
     this.d.authority.resetIssuedLedger();
+    this.ledgerId = randomBytes(6).toString('hex');
     await this.d.reissue();
   }
 
@@ -229,8 +253,8 @@ export class KubernetesCaRotation {
     await this.saveProgress();
   }
 
-  private async publish(status: RotationStatus): Promise<void> {
-    this.published = published(status);
+  private async publish(status: RotationStatus, round = 1): Promise<void> {
+    this.published = published(status, round);
     await this.d.publish(this.published.configMap, this.published.caBundle);
   }
 
@@ -252,6 +276,7 @@ export class KubernetesCaRotation {
       ...(status.startedAt ? { startedAt: status.startedAt } : {}),
       connected,
       issued,
+      ledger: this.ledgerId,
     };
     const text = JSON.stringify(report);
     // Unchanged reports are written again now and then: an edited or deleted ConfigMap must not stall a rotation.

@@ -104,7 +104,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'root CA rotation across con
 
   it('two replicas rotate the root together: request, both roots, new signer, old root dropped; the Lease moves mid-way', async () => {
     const a = await replica(pods[0]!);
-    const b = await replica(pods[1]!);
+    let b = await replica(pods[1]!);
     const oldRoot = a.authority.rootPem;
     expect(b.authority.rootPem).toBe(oldRoot);
     // A user's annotation on the Secret survives the rotation's writes; the request is consumed.
@@ -166,11 +166,25 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'root CA rotation across con
     await both();
     await a.rotation.drive();
     expect((await cli.progress()).waitingFor).toEqual([`spiffe://cluster.local/ns/${ns}/sa/reviews`]);
+
+    // b restarts: it resumes at phase added, but the renewal it counted is lost with its ledger, so the
+    // bundle is published again (its header names round 2) and every proxy renews again.
+    b = await replica(pods[1]!);
+    b.proxies.push({ spiffeId: `spiffe://cluster.local/ns/${ns}/sa/reviews` });
+    await both();
+    expect(b.authority.trustBundlePem).toBe(oldRoot + newRoot);
+    await a.rotation.drive();
+    expect(a.published.at(-1)!.configMap).toBe(
+      `# meshctl trust bundle (root rotation phase: added, round 2)\n${oldRoot}${newRoot}`,
+    );
+    expect((await cli.progress()).waitingFor).toHaveLength(2);
+    await renew(b, 'productpage');
     await renew(a, 'reviews');
     await both();
     await a.rotation.drive();
     seen = await cli.progress();
     expect(seen.steps.slice(1)).toEqual([
+      'a control plane replica restarted in phase added: every proxy renews again (round 2)',
       'trust bundle (old + new root) delivered to every proxy',
       '2/3 the CA signs with the new root',
     ]);
