@@ -333,6 +333,50 @@ spec:
     }
   }, 600_000);
 
+  it('the Lease holder deleted mid-rotation: a new holder resumes it, the new replica joins, 0 failed requests', async () => {
+    const before = await caSecretRoot();
+    let rotated: Awaited<ReturnType<typeof cli>> | undefined;
+    let deleted = '';
+    const outcomes = await underLoad(async () => {
+      const running = cli(['ca', 'rotate', '--yes']);
+      // Once the rotation is under way (its record in the Secret), the replica driving it goes.
+      await cluster.waitFor(
+        'the rotation record in the CA Secret',
+        async () => {
+          const s = await cluster.core.readNamespacedSecret({ name: 'meshctl-ca', namespace: 'mesh-system' });
+          return Boolean(s.data?.['rotation.json']);
+        },
+        60_000,
+      );
+      const lease = await cluster.kubectl([
+        '-n',
+        'mesh-system',
+        'get',
+        'lease',
+        'meshctl-control-plane-leader',
+        '-o',
+        'jsonpath={.spec.holderIdentity}',
+      ]);
+      deleted = lease.stdout.trim();
+      expect(deleted).toMatch(/^meshctl-control-plane-/);
+      const gone = await cluster.kubectl(['-n', 'mesh-system', 'delete', 'pod', deleted, '--wait=false']);
+      expect(gone.code, gone.stderr).toBe(0);
+      rotated = await running;
+    });
+    expect(rotated!.code, rotated!.stderr + rotated!.stdout).toBe(0);
+    process.stderr.write(`[ca-rotate] leader ${deleted} deleted: ${outcomes.length} requests\n${rotated!.stdout}`);
+    expect(rotated!.stdout).toMatch(/resumes the rotation started .* at phase/);
+    expect(rotated!.stdout).toContain('3/3 old root removed from the trust bundle; rotation complete');
+    expect(failures(outcomes), `${outcomes.length} requests`).toEqual({});
+    expect(outcomes.length).toBeGreaterThan(200);
+    const after = await caSecretRoot();
+    expect(after).not.toBe(before);
+    await publishedOnly(after);
+    await everyProxyOn(after);
+    const replicas = await cluster.waitForReadyPods('mesh-system', 'app=meshctl-control-plane', 2, 180_000);
+    expect(replicas.map((p) => p.metadata!.name)).not.toContain(deleted);
+  }, 600_000);
+
   it('asked twice at once (-o json), it is one rotation both commands follow to the end, with 0 failed requests', async () => {
     const before = await caSecretRoot();
     let results: Awaited<ReturnType<typeof cli>>[] = [];

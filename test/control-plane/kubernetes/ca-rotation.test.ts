@@ -4,8 +4,9 @@
  * Secret and reports its own proxies and the certificates it issued in the ConfigMap
  * meshctl-ca-rotation; the driver moves on only when every running replica applies the phase and
  * the certificates issued over all replicas cover every connected proxy (a proxy may renew at the
- * replica that does not hold its config stream); the Lease can move mid-rotation and the new holder
- * resumes with the steps so far; the old root leaves what is published only once no replica serves it.
+ * replica that does not hold its config stream); a replica restarted mid-phase (its ledger lost)
+ * makes the bundle be published again (round 2) so every proxy renews again; the Lease can move
+ * mid-rotation and the new holder resumes with the steps so far; the old root leaves what is published only once no replica serves it.
  *
  * The replicas are real pods (named and labelled as the control plane's, so the driver lists them);
  * their rotation halves run in this process against the API server, with real keys and certificates.
@@ -102,7 +103,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'root CA rotation across con
     if (ns) await test?.deleteNamespace(ns);
   });
 
-  it('two replicas rotate the root together: request, both roots, new signer, old root dropped; the Lease moves mid-way', async () => {
+  it('two replicas rotate the root together: request, both roots, a replica restart, new signer, the Lease moving, old root dropped', async () => {
     const a = await replica(pods[0]!);
     let b = await replica(pods[1]!);
     const oldRoot = a.authority.rootPem;
