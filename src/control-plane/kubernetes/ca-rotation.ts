@@ -279,8 +279,10 @@ export class KubernetesCaRotation {
       ledger: this.ledgerId,
     };
     const text = JSON.stringify(report);
-    // Unchanged reports are written again now and then: an edited or deleted ConfigMap must not stall a rotation.
-    if (text === this.lastReport && Date.now() - this.lastReportAt < REPORT_REFRESH_MS) return;
+    // During a rotation, unchanged reports are written again now and then: an edited or deleted ConfigMap
+    // must not stall it.
+    const stale = status.phase !== 'idle' && Date.now() - this.lastReportAt >= REPORT_REFRESH_MS;
+    if (text === this.lastReport && !stale) return;
     await this.patch({ [`${REPLICA_PREFIX}${this.d.podName}.json`]: text });
     this.lastReport = text;
     this.lastReportAt = Date.now();
