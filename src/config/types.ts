@@ -21,6 +21,7 @@ import type { Sidecar } from './kinds/sidecar.js';
 import type { Telemetry } from './kinds/telemetry.js';
 import type { TrafficSplit } from './kinds/traffic-split.js';
 import type { VirtualService } from './kinds/virtual-service.js';
+import type { WorkloadEntry, WorkloadGroup } from './kinds/workload-entry.js';
 
 export type {
   AuthorizationPolicy,
@@ -40,6 +41,8 @@ export type {
   Telemetry,
   TrafficSplit,
   VirtualService,
+  WorkloadEntry,
+  WorkloadGroup,
 };
 
 /** Any validated mesh resource. Discriminate on `kind` (and the apiVersion group for AuthorizationPolicy). */
@@ -60,7 +63,9 @@ export type MeshResource =
   | LinkerdAuthorizationPolicy
   | MeshTLSAuthentication
   | NetworkAuthentication
-  | HTTPLocalRateLimitPolicy;
+  | HTTPLocalRateLimitPolicy
+  | WorkloadEntry
+  | WorkloadGroup;
 
 /** Whether an AuthorizationPolicy is Linkerd's (policy.linkerd.io) rather than Istio's. */
 export function isLinkerdAuthorizationPolicy(r: MeshResource): r is LinkerdAuthorizationPolicy {

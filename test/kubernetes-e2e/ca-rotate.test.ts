@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isKubernetesPlatform, platformFor, type MeshPlatform } from '../../src/cluster/index.js';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { kubernetesTestBinaries, TestCluster, isPodReady } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
 const WEB = `

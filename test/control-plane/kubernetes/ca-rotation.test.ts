@@ -22,7 +22,7 @@ import { RootRotation } from '../../../src/control-plane/ca/rotation.js';
 import { EC_P256, generateP256, loadX509 } from '../../../src/protocol/pki/x509.js';
 import { CA_ROTATE_REQUEST_ANNOTATION } from '../../../src/protocol/well-known.js';
 import { describeRequiring, isRoot } from '../../support/requirements.js';
-import { getTestCluster, kubernetesTestBinaries, type TestCluster } from '../../cluster/support.js';
+import { getTestCluster, kubernetesTestBinaries, type TestCluster } from '../../test-cluster/support.js';
 
 async function csr(): Promise<string> {
   const x509 = await loadX509();
