@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { LocalMeshForTest, eventually, freePort, versionsSeen, type Sidecar } from '../e2e/support/local-mesh.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { findWorkloadGroup, groupMembership } from '../../src/commands/run-workload-group.js';
-import { SIDECAR_TYPES } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import { SIDECAR_TYPES } from '../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
 
 const GROUP = (port: number): string => `apiVersion: networking.istio.io/v1
