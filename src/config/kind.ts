@@ -6,7 +6,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { FieldPath } from './documents.js';
 
 /** The API family a kind comes from: decides its strictness and its documentation links. */
-export type KindFamily = 'istio' | 'linkerd' | 'smi';
+export type KindFamily = 'istio' | 'linkerd' | 'smi' | 'gateway-api';
 
 /** Which rule produced a validation issue; analyze maps rules to its message codes. */
 export type IssueRule =

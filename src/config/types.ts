@@ -5,6 +5,7 @@
 import type { AuthorizationPolicy } from './kinds/authorization-policy.js';
 import type { DestinationRule } from './kinds/destination-rule.js';
 import type { Gateway } from './kinds/gateway.js';
+import type { GatewayHTTPRoute, GRPCRoute } from './kinds/gateway-api.js';
 import type {
   LinkerdAuthorizationPolicy,
   MeshTLSAuthentication,
@@ -26,6 +27,8 @@ export type {
   AuthorizationPolicy,
   DestinationRule,
   Gateway,
+  GatewayHTTPRoute,
+  GRPCRoute,
   HTTPLocalRateLimitPolicy,
   LinkerdAuthorizationPolicy,
   MeshTLSAuthentication,
@@ -60,7 +63,9 @@ export type MeshResource =
   | LinkerdAuthorizationPolicy
   | MeshTLSAuthentication
   | NetworkAuthentication
-  | HTTPLocalRateLimitPolicy;
+  | HTTPLocalRateLimitPolicy
+  | GatewayHTTPRoute
+  | GRPCRoute;
 
 /** Whether an AuthorizationPolicy is Linkerd's (policy.linkerd.io) rather than Istio's. */
 export function isLinkerdAuthorizationPolicy(r: MeshResource): r is LinkerdAuthorizationPolicy {

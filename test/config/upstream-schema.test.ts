@@ -22,6 +22,8 @@ const FILES = [
   'linkerd2/network-authentication.yaml',
   'linkerd2/http-local-ratelimit-policy.yaml',
   'smi/split.yaml',
+  'gateway-api/httproutes.yaml',
+  'gateway-api/grpcroutes.yaml',
 ];
 
 type Node = Record<string, unknown>;
