@@ -2,7 +2,8 @@
  * Gateway API mesh routes (HTTPRoute, GRPCRoute with Service parentRefs): a parentRef or a
  * backendRef (or a mirror's) naming a Service that does not exist, or a port that Service does not
  * expose, reported as for VirtualService destinations (MESH0102, MESH0107), checked when services
- * are known. A backendRef into another namespace is answered 500 (ReferenceGrant is not read): MESH0002.
+ * are known. A backendRef into another namespace (other than the route's parent Service) is
+ * answered 500 (ReferenceGrant is not read): MESH0002.
  */
 import {
   isServiceBackend,
@@ -51,11 +52,14 @@ function check(ctx: AnalysisContext, t: Typed<Route>, services: readonly Service
   const what = `${t.res.kind}`;
   for (const { ref, path, role } of refsOf(t.res)) {
     const refNs = ref.namespace ?? ns;
-    if (role !== 'parentRef' && refNs !== ns) {
+    const isParent = (t.res.spec.parentRefs ?? []).some(
+      (p) => isServiceParent(p) && p.name === ref.name && (p.namespace ?? ns) === refNs,
+    );
+    if (role !== 'parentRef' && refNs !== ns && !isParent) {
       ctx.report(
         Messages.UnsupportedField,
         t.r,
-        `${role} Service "${ref.name}" is in namespace "${refNs}": cross-namespace backends need a ReferenceGrant, which meshctl does not read, so its requests are answered 500; move the route or the Service into one namespace.`,
+        `${role} Service "${ref.name}" is in namespace "${refNs}": cross-namespace backends other than the route's own parent Service need a ReferenceGrant, which meshctl does not read, so its requests are answered 500; move the route or the Service into one namespace.`,
         [...path, 'namespace'],
       );
       continue;

@@ -257,15 +257,27 @@ const ms = (d: string | undefined): string | undefined => {
   return v === undefined || v === 0 ? undefined : `${v}ms`;
 };
 
+/**
+ * Whether `name.ns` is a Service parent of `route`: a consumer route may send to the Service it
+ * routes without a ReferenceGrant (it could reach it without the route); any other Service of
+ * another namespace needs one, which meshctl does not read.
+ */
+export function isParentService(route: MeshRoute, name: string, ns: string): boolean {
+  return (route.spec.parentRefs ?? []).some(
+    (p) => isServiceParent(p) && p.name === name && (p.namespace ?? nsOf(route)) === ns,
+  );
+}
+
 /** The cluster of a Service backend, or why requests to it are answered 500. */
 function backendCluster(
   snapshot: MeshSnapshot,
   ref: { group?: string; kind?: string; name: string; namespace?: string; port?: number },
-  routeNs: string,
+  route: MeshRoute,
 ): { cluster: string } | { invalid: string } {
   if (!isServiceBackend(ref)) return { invalid: `${ref.kind} "${ref.name}" is not a Service` };
+  const routeNs = nsOf(route);
   const ns = ref.namespace ?? routeNs;
-  if (ns !== routeNs)
+  if (ns !== routeNs && !isParentService(route, ref.name, ns))
     return { invalid: `Service ${ref.name}.${ns} is in another namespace (ReferenceGrant is not supported)` };
   const svc = snapshot.services.find((s) => s.name === ref.name && s.namespace === ns);
   if (!svc) return { invalid: `Service ${ref.name}.${ns} does not exist` };
@@ -299,7 +311,7 @@ function ruleAction(
     .filter((f) => f.type === 'RequestMirror' && f.requestMirror)
     .flatMap((f) => {
       const m = f.requestMirror!;
-      const target = backendCluster(snapshot, m.backendRef, ns);
+      const target = backendCluster(snapshot, m.backendRef, route);
       if ('invalid' in target) {
         notes.push({ resource: where, message: `mirror not applied: ${target.invalid}` });
         return [];
@@ -315,7 +327,7 @@ function ruleAction(
   for (const b of refs) {
     const weight = b.weight ?? 1;
     if (weight === 0) continue;
-    const target = backendCluster(snapshot, b, ns);
+    const target = backendCluster(snapshot, b, route);
     if ('invalid' in target) {
       notes.push({ resource: where, message: `backendRef answered 500: ${target.invalid}` });
       invalidWeight += weight;

@@ -5,6 +5,7 @@
  * standard filter, weights, timeouts, and how they combine with a VirtualService of the same host
  * (Istio's order). Every generated config passes the proxy's validator.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../../src/config/index.js';
 import { validateProxyConfig, type ProxyConfig, type RouteSpec } from '../../../src/protocol/proxy-config/index.js';
@@ -343,8 +344,8 @@ describe('Gateway API mesh routes -> sidecar routes', () => {
       route('  - backendRefs: [{name: web, namespace: default, port: 8080}]', { ns: 'other', name: 'consumer' }),
     ].join('\n');
     expect(routesOf(generate(yaml, client).config)[0]!.route![0]!.cluster).toBe(C('web-v1'));
-    // The consumer's backendRef crosses namespaces (no ReferenceGrant): 500 for its clients.
-    expect(routesOf(generate(yaml, other).config)[0]!.directResponse).toEqual({ status: 500 });
+    // A consumer route may send to its own parent Service across namespaces without a ReferenceGrant.
+    expect(routesOf(generate(yaml, other).config)[0]!.route![0]!.cluster).toBe(C('web'));
   });
 
   describe('with a VirtualService for the same host (Istio: the first in its order takes the whole host)', () => {
@@ -434,5 +435,49 @@ spec:
       'spec.rules[0].matches[0].path.value: path "nope" must start with "/"',
       'spec.rules[0]: a rule with a RequestRedirect filter cannot have backendRefs; remove them',
     ]);
+  });
+});
+
+describe("the README's GAMMA example (producer and consumer route of the faces demo), as written", () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const yaml = /<!-- example:gamma -->\n```yaml\n([\s\S]*?)```\n<!-- \/example:gamma -->/.exec(readme)![1]!;
+  const faces = (name: string, addr: string): MeshService => ({
+    name,
+    namespace: 'faces',
+    addresses: [addr],
+    selector: { app: name },
+    ports: [{ name: 'http', port: 80, targetPort: 8000, protocol: 'http' }],
+  });
+  const snapshot: MeshSnapshot = {
+    version: '1',
+    trustDomain: 'cluster.local',
+    rootNamespace: 'mesh-system',
+    services: [faces('smiley', '198.19.1.10'), faces('smiley2', '198.19.1.11')],
+    workloads: [],
+    resources: resources(yaml),
+  };
+  const smileyRoutes = (ns: string): RouteSpec[] => {
+    const w = workload('c', ns, { app: 'c' }, '198.18.1.1');
+    const { config } = proxyConfigFor(snapshot, w, { mode: 'capture', outboundPort: 15001 });
+    return config.routes!.find((r) => r.name === '80')!.virtualHosts.find((h) => h.name.startsWith('smiley.faces'))!
+      .routes;
+  };
+  const SMILEY = 'outbound|80||smiley.faces.svc.cluster.local';
+
+  it('every client but those of fast-clients: 90/10 smiley/smiley2, no timeout', () => {
+    for (const ns of ['faces', 'default']) {
+      const [r] = smileyRoutes(ns);
+      expect(r!.route).toEqual([
+        { cluster: SMILEY, weight: 90 },
+        { cluster: 'outbound|80||smiley2.faces.svc.cluster.local', weight: 10 },
+      ]);
+      expect(r!.timeout).toBeUndefined();
+    }
+  });
+
+  it('clients in fast-clients: smiley alone, 100ms request timeout', () => {
+    const [r] = smileyRoutes('fast-clients');
+    expect(r!.route).toEqual([{ cluster: SMILEY, weight: 1 }]);
+    expect(r!.timeout).toBe('100ms');
   });
 });
