@@ -7,7 +7,7 @@
  * (test/fixtures/upstream/gateway-api/), their CEL rules are the `check` below.
  */
 import type { Static } from '@sinclair/typebox';
-import { Bool, Duration, Enum, Int32, List, Obj, Opt, Str, type Resource } from '../schema.js';
+import { Bool, Duration, Enum, FreeForm, Int32, List, Obj, Opt, Str, type Resource } from '../schema.js';
 import { defineKind, type ReportIssue } from '../kind.js';
 import { regexProblem } from '../regex.js';
 import { parseDuration } from '../duration.js';
@@ -92,6 +92,12 @@ const Cors = Obj(
     unsupported: 'the CORS filter of mesh routes is not implemented; use a VirtualService corsPolicy',
   },
 );
+
+/** Session affinity (experimental channel, GEP-1619): accepted so such YAML applies, not implemented. */
+const SessionPersistence = FreeForm({
+  description: 'session affinity by cookie or header (experimental channel)',
+  unsupported: 'session persistence is not implemented; use a DestinationRule consistentHash',
+});
 
 /** The filter types of an HTTPRoute rule. */
 const HTTP_FILTER_TYPES = [
@@ -223,6 +229,17 @@ export const HTTPRouteSpec = Obj({
             'timeouts',
           ),
         ),
+        retry: Opt(
+          Obj(
+            {
+              codes: Opt(List(Int32('an HTTP status, 400..599', { minimum: 400, maximum: 599 }), 'statuses retried')),
+              attempts: Opt(Int32('retries of a request (0: none)', { minimum: 0 })),
+              backoff: Opt(Duration('least wait before a retry', 'any')),
+            },
+            'retries (experimental channel, GEP-1731)',
+          ),
+        ),
+        sessionPersistence: Opt(SessionPersistence),
       }),
       'routing rules',
     ),
@@ -295,6 +312,7 @@ export const GRPCRouteSpec = Obj({
             'where matched requests go, by weight',
           ),
         ),
+        sessionPersistence: Opt(SessionPersistence),
       }),
       'routing rules',
     ),

@@ -38,6 +38,7 @@ export const httpRouteTruth = truthTable('gateway.networking.k8s.io/HTTPRoute', 
   'rules[].backendRefs[].filters[].requestRedirect': accepted('per-backend redirects are not implemented'),
   'rules[].backendRefs[].filters[].urlRewrite': accepted('per-backend rewrites are not implemented'),
   'rules[].timeouts': enforced(T.gatewayApi),
+  'rules[].retry': enforced(T.gatewayApi),
 });
 
 /** gateway.networking.k8s.io GRPCRoute. */

@@ -346,7 +346,17 @@ function ruleAction(
   const request = ms(timeouts?.request);
   const backend = ms(timeouts?.backendRequest);
   if (request) spec.timeout = request;
-  spec.retries = backend ? { ...defaultRetries(), perTryTimeout: backend } : defaultRetries();
+  // The experimental `retry` (GEP-1731) as Istio maps it: attempts, the statuses retried, a backoff.
+  const retry = (c.rule as HttpRule).retry;
+  const retries = retry
+    ? compact({
+        ...defaultRetries(),
+        attempts: retry.attempts ?? defaultRetries().attempts,
+        retriableStatusCodes: retry.codes?.length ? retry.codes : defaultRetries().retriableStatusCodes,
+        backoff: ms(retry.backoff) ? { baseInterval: ms(retry.backoff) } : undefined,
+      })
+    : defaultRetries();
+  spec.retries = backend ? { ...retries, perTryTimeout: backend } : retries;
   const rewrite = filters.find((f) => f.type === 'URLRewrite')?.urlRewrite;
   return rewrite ? { spec, rewrite } : { spec };
 }

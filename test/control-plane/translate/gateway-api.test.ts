@@ -294,6 +294,24 @@ describe('Gateway API mesh routes -> sidecar routes', () => {
     expect(all!.timeout).toBeUndefined();
   });
 
+  it('retry (experimental channel): attempts, codes and backoff; attempts 0 turns retries off', () => {
+    const { config } = generate(
+      route(`  - matches: [{path: {value: /a}}]
+    retry: {attempts: 3, codes: [500, 502], backoff: 100ms}
+    backendRefs: [{name: web-v1, port: 8080}]
+  - retry: {attempts: 0}
+    backendRefs: [{name: web-v1, port: 8080}]`),
+    );
+    const [a, , all] = routesOf(config);
+    expect(a!.retries).toEqual({
+      attempts: 3,
+      retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      retriableStatusCodes: [500, 502],
+      backoff: { baseInterval: '100ms' },
+    });
+    expect(all!.retries?.attempts).toBe(0);
+  });
+
   it('a rule without a valid backend answers 500; an invalid backend among valid ones gets its share failed', () => {
     const { config, notes } = generate(
       route(`  - matches: [{path: {value: /none}}]
@@ -392,7 +410,7 @@ describe('HTTPRoute and GRPCRoute validation', () => {
       };
     })[0]!;
 
-  it('flags (MESH0002) a Gateway parentRef, ExtensionRef and CORS filters, hostnames', () => {
+  it('flags (MESH0002) a Gateway parentRef, ExtensionRef and CORS filters, hostnames, sessionPersistence', () => {
     const r = check(`
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -404,6 +422,7 @@ spec:
   - filters:
     - {type: ExtensionRef, extensionRef: {group: x.io, kind: Thing, name: t}}
     - {type: CORS, cors: {allowOrigins: ["https://a.example"]}}
+    sessionPersistence: {type: Cookie, sessionName: s}
     backendRefs: [{name: web, port: 8080}]`);
     expect(r.errors).toEqual([]);
     expect(r.warnings).toEqual([
@@ -413,6 +432,7 @@ spec:
       'spec.rules[0].filters[0].extensionRef',
       'spec.rules[0].filters[1].type',
       'spec.rules[0].filters[1].cors',
+      'spec.rules[0].sessionPersistence',
     ]);
   });
 
