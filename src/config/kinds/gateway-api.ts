@@ -87,10 +87,7 @@ const Cors = Obj(
     exposeHeaders: Opt(List(Str(), 'response headers exposed')),
     maxAge: Opt(Int32('seconds a preflight answer may be cached', { minimum: 1 })),
   },
-  {
-    description: 'CORS policy',
-    unsupported: 'the CORS filter of mesh routes is not implemented; use a VirtualService corsPolicy',
-  },
+  'CORS policy: the proxy answers preflights from allowed origins and adds the CORS headers',
 );
 
 /** Session affinity (experimental channel, GEP-1619): accepted so such YAML applies, not implemented. */
@@ -137,10 +134,7 @@ const httpFilterFields = {
 const HTTPFilter = Obj({
   type: Enum(HTTP_FILTER_TYPES, {
     description: 'which filter',
-    unsupportedValues: {
-      ExtensionRef: 'meshctl has no extension filters',
-      CORS: 'the CORS filter of mesh routes is not implemented; use a VirtualService corsPolicy',
-    },
+    unsupportedValues: { ExtensionRef: 'meshctl has no extension filters' },
   }),
   ...httpFilterFields,
 });
@@ -154,7 +148,7 @@ const HTTPBackendFilter = Obj({
       RequestRedirect: 'per-backend redirects are not implemented; put the filter on the rule',
       URLRewrite: 'per-backend rewrites are not implemented; put the filter on the rule',
       ExtensionRef: 'meshctl has no extension filters',
-      CORS: 'the CORS filter of mesh routes is not implemented; use a VirtualService corsPolicy',
+      CORS: 'per-backend CORS is not implemented; put the filter on the rule',
     },
   }),
   ...httpFilterFields,

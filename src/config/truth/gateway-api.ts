@@ -37,6 +37,8 @@ export const httpRouteTruth = truthTable('gateway.networking.k8s.io/HTTPRoute', 
   'rules[].backendRefs[].filters[].requestMirror': accepted('per-backend mirrors are not implemented'),
   'rules[].backendRefs[].filters[].requestRedirect': accepted('per-backend redirects are not implemented'),
   'rules[].backendRefs[].filters[].urlRewrite': accepted('per-backend rewrites are not implemented'),
+  'rules[].filters[].cors': enforced(T.gatewayApi),
+  'rules[].backendRefs[].filters[].cors': accepted('per-backend CORS is not implemented'),
   'rules[].timeouts': enforced(T.gatewayApi),
   'rules[].retry': enforced(T.gatewayApi),
 });

@@ -305,6 +305,8 @@ function ruleAction(
   const spec: RouteSpec = { name: c.rule.name ?? `${route.metadata.name}.${ns}.${c.ruleIndex}` };
   const headers = headersOf(filters);
   if (headers) spec.headers = headers;
+  const cors = filters.find((f) => f.type === 'CORS')?.cors;
+  if (cors) spec.cors = corsPolicy(cors);
   const redirect = filters.find((f) => f.type === 'RequestRedirect')?.requestRedirect;
   if (redirect) return { spec, redirect };
   const mirrors = filters
@@ -359,6 +361,25 @@ function ruleAction(
   spec.retries = backend ? { ...retries, perTryTimeout: backend } : retries;
   const rewrite = filters.find((f) => f.type === 'URLRewrite')?.urlRewrite;
   return rewrite ? { spec, rewrite } : { spec };
+}
+
+/**
+ * The CORS filter as the proxy's policy: `*` allows every origin, a `*` inside an origin stands for
+ * one or more host labels (`https://*.example.com`), anything else is exact; maxAge defaults to 5s.
+ */
+function corsPolicy(c: NonNullable<Filter['cors']>): NonNullable<RouteSpec['cors']> {
+  const escape = (x: string): string => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  const origins = (c.allowOrigins ?? []).map((o) =>
+    o === '*' ? { prefix: '' } : o.includes('*') ? { regex: o.split('*').map(escape).join('[^/]+') } : { exact: o },
+  );
+  return compact<NonNullable<RouteSpec['cors']>>({
+    allowOrigins: origins.length > 0 ? origins : undefined,
+    allowMethods: c.allowMethods,
+    allowHeaders: c.allowHeaders,
+    exposeHeaders: c.exposeHeaders,
+    maxAge: `${(c.maxAge ?? 5) * 1000}ms`,
+    allowCredentials: c.allowCredentials,
+  });
 }
 
 /** Joins a replacement prefix and the `/` that follows a matched segment prefix. */

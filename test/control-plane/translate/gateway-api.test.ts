@@ -223,6 +223,33 @@ describe('Gateway API mesh routes -> sidecar routes', () => {
     ]);
   });
 
+  it('cors: origins exact, wildcard label and *, methods, headers, maxAge (default 5s), allowCredentials', () => {
+    const { config } = generate(
+      route(`  - filters:
+    - type: CORS
+      cors:
+        allowOrigins: ["https://app.example.com", "https://*.example.org"]
+        allowMethods: [GET, POST]
+        allowHeaders: [x-user]
+        exposeHeaders: [x-trace]
+        allowCredentials: true
+    backendRefs: [{name: web-v1, port: 8080}]
+  - matches: [{path: {value: /open}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["*"], maxAge: 60}}]
+    backendRefs: [{name: web-v1, port: 8080}]`),
+    );
+    const routes = routesOf(config);
+    expect(routes[0]!.cors).toEqual({ allowOrigins: [{ prefix: '' }], maxAge: '60000ms' });
+    expect(routes[2]!.cors).toEqual({
+      allowOrigins: [{ exact: 'https://app.example.com' }, { regex: 'https://[^/]+\\.example\\.org' }],
+      allowMethods: ['GET', 'POST'],
+      allowHeaders: ['x-user'],
+      exposeHeaders: ['x-trace'],
+      maxAge: '5000ms',
+      allowCredentials: true,
+    });
+  });
+
   it('requestRedirect: scheme, hostname, port, statusCode, ReplaceFullPath and ReplacePrefixMatch per segment', () => {
     const { config } = generate(
       route(`  - matches: [{path: {value: /old}}]
@@ -410,7 +437,7 @@ describe('HTTPRoute and GRPCRoute validation', () => {
       };
     })[0]!;
 
-  it('flags (MESH0002) a Gateway parentRef, ExtensionRef and CORS filters, hostnames, sessionPersistence', () => {
+  it('flags (MESH0002) a Gateway parentRef, an ExtensionRef filter, hostnames, sessionPersistence; not CORS', () => {
     const r = check(`
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -430,8 +457,6 @@ spec:
       'spec.hostnames',
       'spec.rules[0].filters[0].type',
       'spec.rules[0].filters[0].extensionRef',
-      'spec.rules[0].filters[1].type',
-      'spec.rules[0].filters[1].cors',
       'spec.rules[0].sessionPersistence',
     ]);
   });
