@@ -11,6 +11,7 @@ import { Bool, Duration, Enum, FreeForm, Int32, List, Obj, Opt, Str, type Resour
 import { defineKind, type ReportIssue } from '../kind.js';
 import { regexProblem } from '../regex.js';
 import { parseDuration } from '../duration.js';
+import { BAD_HEADER_VALUE, HEADER_NAME } from './virtual-service.js';
 
 const PortNum = (what: string) => Int32(what, { minimum: 1, maximum: 65535 });
 
@@ -327,8 +328,30 @@ export function isServiceBackend(b: { group?: string | undefined; kind?: string 
   return (b.group === undefined || b.group === '' || b.group === 'core') && (b.kind ?? 'Service') === 'Service';
 }
 
+/** A hostname as the upstream CRD's pattern has it (RFC 1123, lowercase). */
+const HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+type NameValue = { name: string; value: string };
+type Modifier = { set?: NameValue[]; add?: NameValue[]; remove?: string[] };
+
+/** Header names and values a modifier writes: a bad one would make the proxy send unparseable requests. */
+function checkModifier(m: Modifier | undefined, at: (string | number)[], report: ReportIssue): void {
+  for (const op of ['set', 'add'] as const)
+    m?.[op]?.forEach((h, i) => {
+      if (!HEADER_NAME.test(h.name))
+        report([...at, op, i, 'name'], `"${h.name}" is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~)`);
+      if (BAD_HEADER_VALUE.test(h.value))
+        report([...at, op, i, 'value'], 'the value contains a control character (CR, LF, NUL...); remove it');
+    });
+  m?.remove?.forEach((name, i) => {
+    if (!HEADER_NAME.test(name)) report([...at, 'remove', i], `"${name}" is not a valid header name`);
+  });
+}
+
 type AnyFilter = {
   type: string;
+  requestHeaderModifier?: Modifier;
+  responseHeaderModifier?: Modifier;
   requestRedirect?: { path?: { type: string; replaceFullPath?: string; replacePrefixMatch?: string } };
   urlRewrite?: { path?: { type: string; replaceFullPath?: string; replacePrefixMatch?: string } };
   requestMirror?: { percent?: number; fraction?: { numerator: number; denominator?: number } };
@@ -354,7 +377,12 @@ function checkFilters(filters: readonly AnyFilter[] | undefined, at: (string | n
     for (const field of Object.values(FIELD_OF))
       if (field !== own && f[field] !== undefined)
         report([...where, field], `"${field}" belongs to a filter of another type than ${f.type}; remove it`);
+    checkModifier(f.requestHeaderModifier, [...where, 'requestHeaderModifier'], report);
+    checkModifier(f.responseHeaderModifier, [...where, 'responseHeaderModifier'], report);
     for (const kind of ['requestRedirect', 'urlRewrite'] as const) {
+      const host = (f[kind] as { hostname?: string } | undefined)?.hostname;
+      if (host !== undefined && !HOSTNAME.test(host))
+        report([...where, kind, 'hostname'], `"${host}" is not a hostname (lowercase letters, digits, '-' and '.')`);
       const p = f[kind]?.path;
       if (!p) continue;
       const want = p.type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
@@ -362,6 +390,8 @@ function checkFilters(filters: readonly AnyFilter[] | undefined, at: (string | n
       const value = p[want];
       if (value !== undefined && !value.startsWith('/'))
         report([...where, kind, 'path', want], `"${value}" must start with "/"`);
+      else if (value !== undefined && /[\s\u0000-\u001f\u007f]/.test(value))
+        report([...where, kind, 'path', want], 'a path has no spaces or control characters; percent-encode them');
     }
     const m = f.requestMirror;
     if (m?.percent !== undefined && m.fraction)
@@ -423,6 +453,7 @@ function checkHttp(spec: HTTPRouteSpec, report: ReportIssue): void {
           report([...at, 'path', 'value'], `path "${p.value}" must not contain "//", "/./", "/../", "%2f" or "#"`);
       }
       m.headers?.forEach((h, hi) => {
+        if (!HEADER_NAME.test(h.name)) report([...at, 'headers', hi, 'name'], `"${h.name}" is not a valid header name`);
         if (h.type === 'RegularExpression') checkRegex(h.value, [...at, 'headers', hi, 'value'], report);
       });
       m.queryParams?.forEach((q, qi) => {

@@ -461,6 +461,33 @@ spec:
     ]);
   });
 
+  it('rejects header names, values, hostnames and paths that would corrupt the requests the proxy sends', () => {
+    const r = check(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web}]
+  rules:
+  - matches: [{headers: [{name: "bad name", value: x}]}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: "x-a:b", value: ok}, {name: x-b, value: "evil\\r\\nx-admin: 1"}]
+        remove: ["no way"]
+    - type: URLRewrite
+      urlRewrite: {hostname: "Evil Host", path: {type: ReplaceFullPath, replaceFullPath: "/a b"}}
+    backendRefs: [{name: web, port: 80}]`);
+    expect(r.errors).toEqual([
+      'spec.rules[0].filters[0].requestHeaderModifier.set[0].name: "x-a:b" is not a valid header name (letters, digits and !#$%&\'*+-.^_`|~)',
+      'spec.rules[0].filters[0].requestHeaderModifier.set[1].value: the value contains a control character (CR, LF, NUL...); remove it',
+      'spec.rules[0].filters[0].requestHeaderModifier.remove[0]: "no way" is not a valid header name',
+      "spec.rules[0].filters[1].urlRewrite.hostname: \"Evil Host\" is not a hostname (lowercase letters, digits, '-' and '.')",
+      'spec.rules[0].filters[1].urlRewrite.path.replaceFullPath: a path has no spaces or control characters; percent-encode them',
+      'spec.rules[0].matches[0].headers[0].name: "bad name" is not a valid header name',
+    ]);
+  });
+
   it("rejects what the upstream CRD's rules reject, with the fix", () => {
     const r = check(`
 apiVersion: gateway.networking.k8s.io/v1
