@@ -30,6 +30,7 @@ import type { RouteMatchConfig, RouteSpec } from '../../protocol/proxy-config/in
 import { compact } from './destination-rules.js';
 import { clusterName, serviceFqdn, type MeshService, type MeshSnapshot, type ServicePort } from './model.js';
 import { defaultRetries, type TranslationNote } from './routes.js';
+import { grpcCandidates, httpCandidates, precedence, type Candidate } from './gateway-api-matches.js';
 
 type MeshRoute = GatewayHTTPRoute | GRPCRoute;
 type HttpRule = NonNullable<HTTPRouteSpec['rules']>[number];
@@ -52,6 +53,20 @@ function attaches(route: MeshRoute, service: MeshService, port: ServicePort): bo
   );
 }
 
+/** The Gateway API routes of a snapshot, found once per (immutable) snapshot: most meshes have none. */
+const routesMemo = new WeakMap<MeshSnapshot, readonly MeshRoute[]>();
+function allMeshRoutes(snapshot: MeshSnapshot): readonly MeshRoute[] {
+  let all = routesMemo.get(snapshot);
+  if (!all) {
+    all = snapshot.resources.filter(
+      (r): r is MeshRoute =>
+        (r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute') && r.apiVersion.startsWith('gateway.networking.k8s.io/'),
+    );
+    routesMemo.set(snapshot, all);
+  }
+  return all;
+}
+
 /**
  * The Gateway API routes that route `port` of `service` for clients in `clientNamespace`: the
  * consumer routes of that namespace if it has any, else the producer routes.
@@ -62,10 +77,8 @@ export function meshRoutesOf(
   port: ServicePort,
   clientNamespace: string,
 ): MeshRoute[] {
-  const all = snapshot.resources.filter(
-    (r): r is MeshRoute =>
-      (r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute') && r.apiVersion.startsWith('gateway.networking.k8s.io/'),
-  );
+  const all = allMeshRoutes(snapshot);
+  if (all.length === 0) return [];
   const attached = all.filter((r) => attaches(r, service, port));
   const consumer = attached.filter((r) => nsOf(r) !== service.namespace && nsOf(r) === clientNamespace);
   const chosen = consumer.length > 0 ? consumer : attached.filter((r) => nsOf(r) === service.namespace);
@@ -109,123 +122,6 @@ export function meshRoutesWin(vs: VirtualService | undefined, routes: readonly M
     .filter((t) => t !== '')
     .sort()[0];
   return vsTime !== '' && routeTime !== undefined && routeTime < vsTime;
-}
-
-/** A match before expansion, with what the ordering compares. */
-interface Candidate {
-  readonly match: RouteMatchConfig | undefined;
-  /** PathPrefix value, when the match is one (expanded into exact + `prefix/`). */
-  readonly segmentPrefix?: string;
-  readonly rank: number;
-  readonly length: number;
-  readonly method: boolean;
-  readonly headers: number;
-  readonly queries: number;
-  readonly route: MeshRoute;
-  readonly rule: HttpRule | GrpcRule;
-  readonly ruleIndex: number;
-}
-
-const URI_RANK = { exact: 3, prefix: 2, regex: 1 } as const;
-
-function nameValue(list: readonly { name: string; value: string; type?: string }[] | undefined, lower: boolean) {
-  if (!list || list.length === 0) return undefined;
-  return Object.fromEntries(
-    list.map((h) => [
-      lower ? h.name.toLowerCase() : h.name,
-      h.type === 'RegularExpression' ? { regex: h.value } : { exact: h.value },
-    ]),
-  );
-}
-
-function httpCandidates(route: GatewayHTTPRoute): Candidate[] {
-  const out: Candidate[] = [];
-  (route.spec.rules ?? [{}]).forEach((rule, ruleIndex) => {
-    const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
-    for (const m of matches) {
-      const type = m.path?.type ?? 'PathPrefix';
-      const value = m.path?.value ?? '/';
-      const trimmed = type === 'PathPrefix' && value.length > 1 ? value.replace(/\/+$/, '') : value;
-      const uri =
-        type === 'Exact'
-          ? { exact: value }
-          : type === 'RegularExpression'
-            ? { regex: value }
-            : trimmed === '/'
-              ? { prefix: '/' }
-              : { exact: trimmed };
-      const match = compact<RouteMatchConfig>({
-        uri,
-        method: m.method ? { exact: m.method } : undefined,
-        headers: nameValue(m.headers, true),
-        queryParams: nameValue(m.queryParams, false),
-      });
-      out.push({
-        match,
-        ...(type === 'PathPrefix' && trimmed !== '/' ? { segmentPrefix: trimmed } : {}),
-        rank: URI_RANK[type === 'Exact' ? 'exact' : type === 'RegularExpression' ? 'regex' : 'prefix'],
-        length: type === 'PathPrefix' ? trimmed.length : value.length,
-        method: m.method !== undefined,
-        headers: m.headers?.length ?? 0,
-        queries: m.queryParams?.length ?? 0,
-        route,
-        rule,
-        ruleIndex,
-      });
-    }
-  });
-  return out;
-}
-
-/** A GRPCRoute method match as a path match, as Istio converts it (Exact service+method: exact path). */
-function grpcPath(m: NonNullable<NonNullable<GrpcRule['matches']>[number]['method']>): {
-  uri: RouteMatchConfig['uri'];
-  rank: number;
-} {
-  if (m.type === 'RegularExpression')
-    return { uri: { regex: `/${m.service ?? '[^/]+'}/${m.method ?? '[^/]+'}` }, rank: URI_RANK.regex };
-  if (m.service !== undefined && m.method !== undefined)
-    return { uri: { exact: `/${m.service}/${m.method}` }, rank: URI_RANK.exact };
-  if (m.service !== undefined) return { uri: { prefix: `/${m.service}/` }, rank: URI_RANK.prefix };
-  // A method of any service: RE2 with the method name quoted.
-  return { uri: { regex: `/[^/]+/${m.method ?? ''}` }, rank: URI_RANK.regex };
-}
-
-function grpcCandidates(route: GRPCRoute): Candidate[] {
-  const out: Candidate[] = [];
-  (route.spec.rules ?? [{}]).forEach((rule, ruleIndex) => {
-    const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
-    for (const m of matches) {
-      const path = m.method ? grpcPath(m.method) : undefined;
-      const match = compact<RouteMatchConfig>({ uri: path?.uri, headers: nameValue(m.headers, true) });
-      const uri = path?.uri;
-      const length = uri ? (('exact' in uri ? uri.exact : 'prefix' in uri ? uri.prefix : uri.regex) ?? '').length : 0;
-      out.push({
-        match,
-        rank: path?.rank ?? 0,
-        length,
-        method: false,
-        headers: m.headers?.length ?? 0,
-        queries: 0,
-        route,
-        rule,
-        ruleIndex,
-      });
-    }
-  });
-  return out;
-}
-
-/** The Gateway API precedence between matches (Istio's sortHTTPRoutes); a catch-all sorts last. */
-function precedence(a: Candidate, b: Candidate): number {
-  const emptyA = a.match === undefined || Object.keys(a.match).length === 0;
-  const emptyB = b.match === undefined || Object.keys(b.match).length === 0;
-  if (emptyA !== emptyB) return emptyA ? 1 : -1;
-  if (a.rank !== b.rank) return b.rank - a.rank;
-  if (a.length !== b.length) return b.length - a.length;
-  if (a.method !== b.method) return a.method ? -1 : 1;
-  if (a.headers !== b.headers) return b.headers - a.headers;
-  return b.queries - a.queries;
 }
 
 function headerOps(
@@ -436,7 +332,7 @@ function expand(snapshot: MeshSnapshot, c: Candidate, notes: TranslationNote[]):
 /**
  * The proxy routes of the Gateway API routes attached to `port` of `service` for clients in
  * `clientNamespace`, highest precedence first; undefined when none attaches (or the
- * VirtualService `vs` takes the host, see meshRoutesWin). A request no rule matches gets 404, as
+ * VirtualService `vs()` returns takes the host, see meshRoutesWin). A request no rule matches gets 404, as
  * a Gateway API parent without a matching rule answers.
  */
 export function gatewayApiRoutes(
@@ -444,11 +340,12 @@ export function gatewayApiRoutes(
   service: MeshService,
   port: ServicePort,
   clientNamespace: string,
-  vs: VirtualService | undefined,
+  vs: () => VirtualService | undefined,
   notes: TranslationNote[],
 ): RouteSpec[] | undefined {
   const routes = meshRoutesOf(snapshot, service, port, clientNamespace);
-  if (!meshRoutesWin(vs, routes, clientNamespace)) return undefined;
+  // The VirtualService is looked up only where a route attaches: the common case costs one memo read.
+  if (routes.length === 0 || !meshRoutesWin(vs(), routes, clientNamespace)) return undefined;
   const candidates = routes.flatMap((r) => (r.kind === 'HTTPRoute' ? httpCandidates(r) : grpcCandidates(r)));
   const sorted = candidates.map((c, i) => ({ c, i })).sort((a, b) => precedence(a.c, b.c) || a.i - b.i);
   const out = sorted.flatMap(({ c }) => expand(snapshot, c, notes));

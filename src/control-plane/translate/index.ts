@@ -143,7 +143,7 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
       }
       // Gateway API mesh routes attached to this port take it unless a VirtualService comes first (Istio's order).
       const vhostRoutes =
-        gatewayApiRoutes(snapshot, service, port, ns, virtualServiceFor(snapshot, fqdn, ns), notes) ??
+        gatewayApiRoutes(snapshot, service, port, ns, () => virtualServiceFor(snapshot, fqdn, ns), notes) ??
         routesFor(snapshot, service, port, ns, notes);
       const capture = {
         name: `${fqdn}:${port.port}`,
