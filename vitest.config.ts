@@ -8,8 +8,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     // Starts nothing by itself: the test cluster is started by the first test that calls getTestCluster()
-    // (test/cluster/support.ts), once per run, and stopped here when the run ends.
-    globalSetup: ['test/cluster/harness/global-setup.ts'],
+    // (test/test-cluster/support.ts), once per run, and stopped here when the run ends.
+    globalSetup: ['test/test-cluster/harness/global-setup.ts'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
   },
 });

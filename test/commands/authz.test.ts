@@ -1,6 +1,6 @@
 /** `meshctl authz check`: the policies and JWT rules a real sidecar runs, read from its admin API. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MeshWithAdmin } from '../proxy-status/mesh-with-admin.js';
+import { MeshWithAdmin } from './mesh-with-admin.js';
 import { eventually } from '../protocol/harness.js';
 
 let mesh: MeshWithAdmin;

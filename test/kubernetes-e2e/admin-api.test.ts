@@ -7,14 +7,14 @@
  * ingress gateway gets the same token file from `meshctl upgrade` when an older install left it out.
  *
  * Its own test cluster, as the other end-to-end files: the mesh's cluster-wide objects would collide
- * with test/kubernetes/install.test.ts on the shared one.
+ * with test/install/kubernetes.test.ts on the shared one.
  */
 import { readFileSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, type TestCluster } from '../cluster/support.js';
+import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { execInPod } from '../../src/cluster/kubernetes/exec.js';
 import { loadKubeconfig } from '../../src/cluster/kubernetes/kubeconfig.js';

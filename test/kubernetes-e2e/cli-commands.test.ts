@@ -8,7 +8,7 @@
  *
  * One mesh is installed for the whole file. Like mesh.test.ts, the file starts its own test
  * cluster instead of the run's shared one (getTestCluster): the mesh is cluster-wide (CRDs,
- * ClusterRole, the webhook configuration), and test/kubernetes/install.test.ts installs and
+ * ClusterRole, the webhook configuration), and test/install/kubernetes.test.ts installs and
  * uninstalls those same cluster-scoped objects on the shared cluster in parallel.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,8 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
-import type { TestClusterState } from '../cluster/harness/cluster.js';
+import { kubernetesTestBinaries, TestCluster, isPodReady } from '../test-cluster/support.js';
+import type { TestClusterState } from '../test-cluster/harness/cluster.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { meshctlVersion } from '../../src/version.js';
 

@@ -19,8 +19,8 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster } from '../cluster/support.js';
-import type { TestClusterState } from '../cluster/harness/cluster.js';
+import { kubernetesTestBinaries, TestCluster } from '../test-cluster/support.js';
+import type { TestClusterState } from '../test-cluster/harness/cluster.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { platformFor } from '../../src/cluster/index.js';
 

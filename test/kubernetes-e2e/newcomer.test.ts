@@ -10,7 +10,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster } from '../cluster/support.js';
+import { kubernetesTestBinaries, TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });

@@ -1,13 +1,13 @@
 /**
  * A test cluster of one test file's own. The end-to-end files install the mesh's cluster-wide objects
- * (webhook configuration, ClusterRole) that test/kubernetes/install.test.ts installs and removes on the
+ * (webhook configuration, ClusterRole) that test/install/kubernetes.test.ts installs and removes on the
  * shared cluster, so each starts its own rather than share getTestCluster()'s.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestCluster } from '../cluster/support.js';
-import { startCluster, stopCluster, type TestClusterState } from '../cluster/harness/cluster.js';
+import { TestCluster } from '../test-cluster/support.js';
+import { startCluster, stopCluster, type TestClusterState } from '../test-cluster/harness/cluster.js';
 
 /** A started cluster, its state and the directory holding it (HOME of the CLI runs). */
 export interface OwnTestCluster {

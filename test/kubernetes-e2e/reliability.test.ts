@@ -18,7 +18,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
 import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { TestDnsServer } from '../support/dns-server.js';
-import { kubernetesTestBinaries, type TestCluster } from '../cluster/support.js';
+import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
 /** The seed's ServiceEntry, unchanged. */

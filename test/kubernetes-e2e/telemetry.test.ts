@@ -15,7 +15,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, type TestCluster } from '../cluster/support.js';
+import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { observabilityBinaries, startJaeger, type RunningJaeger } from '../observability/backends.js';
 

@@ -16,7 +16,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
-import { kubernetesTestBinaries, TestCluster, isPodReady } from '../cluster/support.js';
+import { kubernetesTestBinaries, TestCluster, isPodReady } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
 /** A service of two replicas of the echo server, default grace period. */

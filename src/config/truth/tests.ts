@@ -1,9 +1,9 @@
 /** The test files the truth tables cite, by what they show (paths from the repository root). */
 export const TESTS = {
   /** mesh config -> proxy config, the seed's examples. */
-  translate: 'test/translate/translate.test.ts',
+  translate: 'test/control-plane/translate/translate.test.ts',
   /** mesh config fields -> proxy config, one field at a time. */
-  fields: 'test/translate/fields.test.ts',
+  fields: 'test/control-plane/translate/fields.test.ts',
   /** the proxy's router on real sockets: matches, redirects, rewrites, header edits. */
   routing: 'test/proxy-runtime/http/routing.test.ts',
   /** the proxy's retries, timeouts, faults, mirrors on real sockets. */
@@ -41,7 +41,7 @@ export const TESTS = {
   /** HTTPLocalRateLimitPolicy -> the rate limit of the Server's inbound chain. */
   rateLimit: 'test/control-plane/translate/linkerd-rate-limit.test.ts',
   /** Sidecar scoping of what a proxy sees. */
-  sidecarScope: 'test/control-plane/sidecar-scope.test.ts',
+  sidecarScope: 'test/control-plane/translate/sidecar-scope.test.ts',
   /** Gateways on the local mesh with curl and openssl: HTTPS, MUTUAL, SNI, PASSTHROUGH, TCP, redirect, CORS, rotation. */
   gateway: 'test/e2e/gateway.test.ts',
   /** ServiceEntry, outbound traffic policy, TLS origination and the egress gateway on the local mesh. */
@@ -49,7 +49,7 @@ export const TESTS = {
   /** VirtualService tcp/tls routes at sidecars on the local mesh: weighted splits, sourceLabels, port, gateways, SNI. */
   l4Routes: 'test/e2e/l4-routes.test.ts',
   /** VirtualService tcp/tls routes -> filter chains: per VIP, destinationSubnets, sourceNamespace, weights at gateways. */
-  l4Translate: 'test/translate/l4-routes.test.ts',
+  l4Translate: 'test/control-plane/translate/l4-routes.test.ts',
   /** the proxy's capture listener on real sockets: chains by destination port, address, subnets, node labels, weights. */
   chainMatch: 'test/proxy-runtime/listeners/capture.test.ts',
   /** `meshctl run --transparent` in network namespaces: tcp routes by VIP (weights, sourceLabels), a ServiceEntry CIDR. */
@@ -59,7 +59,7 @@ export const TESTS = {
   /** ISTIO_MUTUAL with curl and openssl: at a Gateway server, and in a DestinationRule towards a meshed service under STRICT. */
   istioMutual: 'test/e2e/istio-mutual.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
-  externalFields: 'test/translate/service-entry.test.ts',
+  externalFields: 'test/control-plane/translate/service-entry.test.ts',
   /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
   e2eServiceProfile: 'test/e2e/service-profile.test.ts',
   /** the proxy's Istio metrics, access log and trace propagation on real sockets. */
