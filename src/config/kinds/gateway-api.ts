@@ -323,6 +323,8 @@ const common = {
   namespaced: true,
   unknownFields: 'warn' as const,
   statusSubresource: true,
+  // gateway.networking.k8s.io is a protected group: the API server refuses its CRDs without this.
+  apiApproved: 'https://github.com/kubernetes-sigs/gateway-api/pull/4530',
 };
 
 /** Gateway API HTTPRoute. */
