@@ -14,7 +14,8 @@
  * - PathPrefix matches whole segments (`/foo` matches `/foo` and `/foo/bar`, never `/foobar`): it
  *   becomes an exact and a `/foo/` prefix route with the same action.
  * - a backend that is not a Service, does not exist or sits in another namespace (no ReferenceGrant
- *   support) gets the share of requests the spec gives it answered 500.
+ *   support, except the route's own parent) fails its share of requests: 500 when the rule has no
+ *   valid backend left, as the spec says, else 503 from a cluster without endpoints.
  */
 import {
   isServiceBackend,
@@ -227,7 +228,10 @@ function ruleAction(
     if (weight === 0) continue;
     const target = backendCluster(snapshot, b, route);
     if ('invalid' in target) {
-      notes.push({ resource: where, message: `backendRef answered 500: ${target.invalid}` });
+      notes.push({
+        resource: where,
+        message: `backendRef not routable, its share of requests fails: ${target.invalid}`,
+      });
       invalidWeight += weight;
       continue;
     }

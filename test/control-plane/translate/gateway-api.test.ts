@@ -355,8 +355,8 @@ describe('Gateway API mesh routes -> sidecar routes', () => {
     ]);
     expect(config.clusters!.find((c) => c.name === 'gateway-api-invalid-backend')!.endpoints).toEqual([]);
     expect(notes.filter((n) => n.startsWith('HTTPRoute web.default'))).toEqual([
-      'HTTPRoute web.default: backendRef answered 500: Service missing.default does not exist',
-      'HTTPRoute web.default: backendRef answered 500: Service elsewhere.other is in another namespace (ReferenceGrant is not supported)',
+      'HTTPRoute web.default: backendRef not routable, its share of requests fails: Service missing.default does not exist',
+      'HTTPRoute web.default: backendRef not routable, its share of requests fails: Service elsewhere.other is in another namespace (ReferenceGrant is not supported)',
     ]);
   });
 
