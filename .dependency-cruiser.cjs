@@ -2,7 +2,8 @@
  * The import rules of the house (../DESIGN.md "The house"), checked by `npm run lint:imports`:
  * a module never imports one listed above it; the control plane and the proxy runtime never import
  * each other; inject, analyze and config never reach cluster/; the proxy runtime reaches nothing
- * CLI-side; nothing outside src/cluster/ reaches a backend (kubernetes/, local/).
+ * CLI-side; nothing outside src/cluster/ reaches a backend (kubernetes/, local/); inside the proxy
+ * runtime, no floor imports one above it (PROXY_FLOORS); no run-time import cycle anywhere in src/.
  */
 // The house, top to bottom. A module may import its own floor and the floors below it.
 const FLOORS = [
@@ -23,6 +24,22 @@ const FLOORS = [
   ['^src/errors\\.ts$', '^src/version\\.ts$'],
 ];
 
+/**
+ * The proxy runtime's floors, top to bottom, in the order a request climbs down them (README "The proxy's
+ * floors"): a module imports its own floor and the floors below it, never one above.
+ */
+const PROXY_FLOORS = [
+  ['^src/proxy-runtime/bootstrap/'], // the Kubernetes pod launcher around a Proxy
+  ['^src/proxy-runtime/proxy\\.ts$'], // the proxy: validate -> build -> swap, drain
+  ['^src/proxy-runtime/runtime/'], // xds client, identity, admin and telemetry servers, drain, guard
+  ['^src/proxy-runtime/listeners/'], // sockets: listeners, protocol detection, capture, SO_ORIGINAL_DST
+  ['^src/proxy-runtime/downstream/'], // downstream servers: HTTP/1.1, h2, upgrades, CONNECT, TCP proxy
+  ['^src/proxy-runtime/telemetry/'], // recording exchanges and connections: metrics, access log, spans
+  ['^src/proxy-runtime/http/'], // exchange, layers, route tables, the compiled config version
+  ['^src/proxy-runtime/upstream/'], // clusters, load balancing, outlier detection, pools, retry budgets
+  ['^src/proxy-runtime/ground/'], // header map, failures, flags, peer metadata, dialing, endpoints, TLS, log, HTTP/1 codec
+];
+
 /** Modules that still import a backend directly (a warning, not an error, until they go through the interface). */
 const BACKEND_PENDING = '^src/commands/(run|gateway)\\.ts$|^src/demo/workloads\\.ts$|^src/control-plane/daemon\\.ts$';
 
@@ -37,9 +54,26 @@ const houseRules = FLOORS.slice(1).map((floor, i) => ({
   to: { path: join(FLOORS.slice(0, i + 1).flat()) },
 }));
 
+/** One rule per proxy floor: nothing on it imports a floor above it. */
+const proxyFloorRules = PROXY_FLOORS.slice(1).map((floor, i) => ({
+  name: `proxy-floor:${floor.join(',')}`,
+  comment: 'A proxy-runtime module never imports a floor above its own (README "The proxy\'s floors").',
+  severity: 'error',
+  from: { path: join(floor) },
+  to: { path: join(PROXY_FLOORS.slice(0, i + 1).flat()) },
+}));
+
 module.exports = {
   forbidden: [
     ...houseRules,
+    ...proxyFloorRules,
+    {
+      name: 'proxy-floor-every-module-on-a-floor',
+      comment: 'Every proxy-runtime module lives on one of the floors in PROXY_FLOORS, so the floor rules see it.',
+      severity: 'error',
+      from: { path: '^src/proxy-runtime/', pathNot: join(PROXY_FLOORS.flat()) },
+      to: {},
+    },
     {
       name: 'control-plane-not-proxy-runtime',
       comment: 'The control plane and the proxy runtime share config/ and protocol/, never each other.',
@@ -85,7 +119,7 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/' },
       // Type-only back references (a backend naming the interface it implements) are not cycles at run time.
-      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] }, pathNot: '^src/proxy-runtime/' },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
   ],
   options: {

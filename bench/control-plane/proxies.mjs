@@ -1,7 +1,7 @@
 // Simulated proxies for the control-plane benchmark, run as a child process of run.mjs (IPC).
 //
 // Each simulated proxy is a minimal config-stream client speaking mesh.proto through grpc-js (the
-// same proto loader and stream messages as src/proxy-runtime/xds-client): its own TLS connection to
+// same proto loader and stream messages as src/proxy-runtime/runtime/xds-client): its own TLS connection to
 // 127.0.0.1 with its own workload certificate (own P-256 key, SPIFFE URI of its service account),
 // subscribes to clusters, routes and listeners like a sidecar on the incremental (delta) stream, and
 // ACKs every response as soon as it arrives. It does not JSON-decode or apply resources unless PARSE=1: a real sidecar does that on its

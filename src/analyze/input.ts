@@ -265,7 +265,23 @@ export function buildAnalysisInput(opts: BuildInputOptions): AnalysisInput {
   const namespaces = merge(base.namespaces, fromFiles.namespaces, seen.namespaces);
   const secrets = merge(base.secrets, fromFiles.secrets, seen.secrets);
   if (services) inventory.services = services;
-  if (workloads) inventory.workloads = workloads;
+  // WorkloadEntries are endpoints as pods are (src/control-plane/registry/workload-entries.ts): where workloads
+  // are known, a Service selector or DestinationRule subset matching an entry's labels selects something.
+  const entries: WorkloadInfo[] = resources.flatMap((r) =>
+    r.mesh?.kind === 'WorkloadEntry'
+      ? [
+          {
+            kind: 'WorkloadEntry',
+            name: r.mesh.metadata.name ?? '',
+            namespace: r.mesh.metadata.namespace ?? opts.defaultNamespace,
+            labels: { ...r.mesh.spec.labels },
+            annotations: {},
+            ...(r.mesh.spec.serviceAccount ? { serviceAccount: r.mesh.spec.serviceAccount } : {}),
+          },
+        ]
+      : [],
+  );
+  if (workloads) inventory.workloads = entries.length ? [...workloads, ...entries] : workloads;
   if (namespaces) inventory.namespaces = namespaces;
   if (secrets) inventory.secrets = secrets;
   return {

@@ -90,6 +90,8 @@ export interface WorkloadInfo {
   readonly telemetryPort?: number;
   /** A gateway (`meshctl gateway run`): the address it binds, Gateway port -> local port. */
   readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
+  /** Its load-balancing weight among its services' endpoints (a WorkloadGroup's `template.weight`); absent: 1. */
+  readonly weight?: number;
 }
 
 /** A mesh platform. */

@@ -139,9 +139,9 @@ async function runGateway(ctx: CliContext, flags: GatewayRunFlags): Promise<numb
       { mkdir, rm },
       { proxyAdminTokenFile },
     ] = await Promise.all([
-      import('../proxy-runtime/xds-client/sidecar-stream.js'),
+      import('../proxy-runtime/runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
-      import('../proxy-runtime/log.js'),
+      import('../proxy-runtime/ground/log.js'),
       import('../protocol/proxy-config/index.js'),
       import('node:fs'),
       import('node:path'),

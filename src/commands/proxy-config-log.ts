@@ -6,7 +6,7 @@
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseProxyName } from '../cluster/proxy-status.js';
-import { LOG_LEVELS, type LogLevel } from '../proxy-runtime/log.js';
+import { LOG_LEVELS, type LogLevel } from '../proxy-runtime/ground/log.js';
 
 /** What `proxy-config log` was asked, after validate(). */
 export interface ProxyLogRequest {

@@ -14,7 +14,7 @@ export async function runKubernetesSidecar(
 ): Promise<number> {
   const [{ startKubernetesSidecar }, { isLogLevel, ProxyLog }, { meshctlVersion }] = await Promise.all([
     import('../proxy-runtime/bootstrap/kubernetes.js'),
-    import('../proxy-runtime/log.js'),
+    import('../proxy-runtime/ground/log.js'),
     import('../version.js'),
   ]);
   const level = opts.logLevel ?? ctx.io.env.MESH_PROXY_LOG_LEVEL ?? 'info';

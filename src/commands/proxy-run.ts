@@ -133,7 +133,7 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
   }
   const adminPort = parsePort('--admin-port', opts.adminPort);
   const telemetryPort = parsePort('--telemetry-port', opts.telemetryPort);
-  const { isLogLevel, ProxyLog } = await import('../proxy-runtime/log.js');
+  const { isLogLevel, ProxyLog } = await import('../proxy-runtime/ground/log.js');
   if (opts.logLevel !== undefined && !isLogLevel(opts.logLevel))
     throw new UsageError(`--log-level ${opts.logLevel}: unknown level`, 'use off, error, warn, info or debug');
   const file = resolve(ctx.io.cwd, opts.config);
@@ -149,7 +149,7 @@ async function run(ctx: CliContext, opts: RunOptions): Promise<number> {
   // Capture listeners learn where each connection was going from SO_ORIGINAL_DST (native, so loaded only when needed).
   const needsCapture = (config as { listeners: { mode?: string }[] }).listeners.some((l) => l.mode === 'capture');
   const resolveOriginalDst = needsCapture
-    ? (await import('../proxy-runtime/capture/resolver.js')).captureOriginalDestinationResolver((reason) =>
+    ? (await import('../proxy-runtime/listeners/capture/resolver.js')).captureOriginalDestinationResolver((reason) =>
         log.debug('capture: connection refused', { reason }),
       )
     : undefined;

@@ -15,6 +15,7 @@ import { isIP } from 'node:net';
 import { meshctlVersion } from '../version.js';
 import { parseOutboundPorts, type OutboundPort } from '../cluster/local/outbound-ports.js';
 import type { TransparentWorkload } from '../cluster/local/transparent/launch.js';
+import { findWorkloadGroup, groupMembership, type GroupMembership } from './run-workload-group.js';
 
 interface RunOptions {
   name?: string;
@@ -36,6 +37,7 @@ interface RunOptions {
   excludeInboundPorts?: string;
   outbound?: string[];
   address?: string;
+  workloadGroup?: string;
 }
 
 /** The checked flags. */
@@ -47,6 +49,8 @@ export interface RunFlags extends TransparentWorkload {
    * reach this one. Default 127.0.0.1: nothing of the workload is reachable from other hosts.
    */
   address: string;
+  /** --workload-group: the WorkloadGroup it is a member of (Services select it by the group's labels). */
+  workloadGroup?: string;
 }
 
 /** A duration flag in seconds (`5`, `5s`, `500ms`); undefined when it is none. */
@@ -67,8 +71,16 @@ function port(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** validate(): flags and the command, before any I/O. */
-export function validateRunFlags(opts: RunOptions, namespace: string, command: string[]): RunFlags {
+/**
+ * validate(): flags and the command, before any I/O; `membership`: what `--workload-group` gives
+ * (labels, serviceAccount, port, weight), fetched by the caller.
+ */
+export function validateRunFlags(
+  opts: RunOptions,
+  namespace: string,
+  command: string[],
+  membership?: GroupMembership,
+): RunFlags {
   if (!opts.name) throw new UsageError('--name is required', 'name the workload, e.g. --name reviews-v1');
   if (!DNS_LABEL.test(opts.name))
     throw new UsageError(`--name ${opts.name}: not a valid name`, 'use lowercase letters, digits and -');
@@ -76,13 +88,14 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
     throw new UsageError(`--namespace ${namespace}: not a valid namespace`, 'use lowercase letters, digits and -');
   if (opts.service !== undefined && !DNS_LABEL.test(opts.service))
     throw new UsageError(`--service ${opts.service}: not a valid service name`, 'use lowercase letters, digits and -');
-  const appPort = port(opts.port, '--port');
+  const appPort = port(opts.port, '--port') ?? membership?.port;
   if (appPort === undefined)
     throw new UsageError('--port is required', 'give the port your command listens on (it gets it as $PORT)');
   const servicePort = port(opts.servicePort, '--service-port');
   if (servicePort !== undefined && opts.service === undefined)
     throw new UsageError('--service-port needs --service', 'name the service the workload serves');
-  const labels: Record<string, string> = {};
+  // The group's labels first: the run's own win, as a VM's node metadata wins over its WorkloadGroup.
+  const labels: Record<string, string> = { ...membership?.labels };
   for (const pair of (opts.labels ?? '').split(',').filter(Boolean)) {
     const i = pair.indexOf('=');
     if (i <= 0)
@@ -134,14 +147,38 @@ export function validateRunFlags(opts: RunOptions, namespace: string, command: s
     namespace,
     service: opts.service,
     servicePort,
-    serviceAccount: opts.serviceAccount ?? opts.service ?? opts.name,
+    serviceAccount: opts.serviceAccount ?? membership?.serviceAccount ?? opts.service ?? opts.name,
     labels,
     ...(Object.keys(annotations).length ? { annotations } : {}),
     port: appPort,
     command,
     outbound,
     address,
+    ...(opts.workloadGroup !== undefined ? { workloadGroup: opts.workloadGroup } : {}),
+    ...(membership?.weight !== undefined ? { weight: membership.weight } : {}),
   };
+}
+
+/** `--workload-group NAME`: the group of the run's namespace, read from the local platform, as membership settings. */
+async function workloadGroupMembership(ctx: CliContext, opts: RunOptions): Promise<GroupMembership | undefined> {
+  if (opts.workloadGroup === undefined) return undefined;
+  if (!DNS_LABEL.test(opts.workloadGroup))
+    throw new UsageError(
+      `--workload-group ${opts.workloadGroup}: not a valid name`,
+      'use lowercase letters, digits and -',
+    );
+  if (ctx.platformKind() !== 'local') return undefined;
+  const namespace = ctx.namespace();
+  const platform = await ctx.platform();
+  const group = findWorkloadGroup(
+    await platform.listConfig({ kind: 'WorkloadGroup', namespace }),
+    opts.workloadGroup,
+    namespace,
+  );
+  return groupMembership(group, {
+    ...(opts.port !== undefined ? { port: port(opts.port, '--port')! } : {}),
+    ...(opts.serviceAccount !== undefined ? { serviceAccount: opts.serviceAccount } : {}),
+  });
 }
 
 /**
@@ -201,11 +238,14 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
     ...(flags.annotations ? { annotations: flags.annotations } : {}),
     address: flags.address,
     ports: [flags.port],
-    ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port, proxyPort } : {}),
+    ...(flags.service ? { services: [flags.service], servicePort: flags.servicePort ?? flags.port } : {}),
+    // A group member is an endpoint of the Services selecting the group's labels: its sidecar takes their mTLS.
+    ...(flags.service || flags.workloadGroup ? { proxyPort } : {}),
     adminPort,
     telemetryPort,
     outboundPort,
     ...(flags.outbound.length ? { outboundPorts: flags.outbound } : {}),
+    ...(flags.weight !== undefined ? { weight: flags.weight } : {}),
     serving: false,
   };
   const reg = await platform.registerWorkload(workload);
@@ -225,9 +265,9 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       { TypeUrl },
       { proxyAdminTokenFile },
     ] = await Promise.all([
-      import('../proxy-runtime/xds-client/sidecar-stream.js'),
+      import('../proxy-runtime/runtime/xds-client/sidecar-stream.js'),
       import('../proxy-runtime/proxy.js'),
-      import('../proxy-runtime/log.js'),
+      import('../proxy-runtime/ground/log.js'),
       import('../protocol/proxy-config/index.js'),
       import('node:path'),
       import('../protocol/stream/messages.js'),
@@ -285,7 +325,7 @@ async function run(ctx: CliContext, flags: RunFlags, life: Lifecycle): Promise<n
       refusedHint: "see 'meshctl check' and the control plane log",
     });
     note(
-      `sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`,
+      `sidecar ready as ${identity.status().spiffeId} (HTTP_PROXY http://127.0.0.1:${outboundPort}, admin 127.0.0.1:${proxy.adminPort}, telemetry http://127.0.0.1:${proxy.telemetryPort}/stats/prometheus${flags.service ? `, serving ${flags.service}:${flags.servicePort ?? flags.port}` : ''}${flags.workloadGroup ? `, member of WorkloadGroup ${flags.workloadGroup}` : ''}${flags.outbound.map((o) => `, 127.0.0.1:${o.localPort} -> ${o.service}:${o.port}`).join('')})`,
     );
     const { drainInFlight } = await import('../cluster/local/workload-lifecycle.js');
     const withdraw = async (): Promise<void> => {
@@ -437,6 +477,10 @@ const command: CommandDefinition = {
       )
       .option('--port <port>', 'the port the command listens on (given to it as $PORT)')
       .option(
+        '--workload-group <name>',
+        "join as a member of this WorkloadGroup (Istio's VM auto-registration): its template's labels, serviceAccount, weight and port",
+      )
+      .option(
         '--outbound <SVC:PORT=LOCALPORT>',
         'a sidecar listener on 127.0.0.1:LOCALPORT to SVC:PORT, for clients that ignore HTTP_PROXY or speak TCP (repeatable)',
         (v: string, all: string[] = []) => [...all, v],
@@ -488,10 +532,11 @@ const command: CommandDefinition = {
           'meshctl run --name app --port 9000 --outbound db:5432=15432 -- psql -h 127.0.0.1 -p 15432   # TCP through the mesh (mTLS)',
           'sudo meshctl run --transparent --name reviews-v1 --service reviews --service-port 9080 --port 9080 -- node reviews.js',
           'sudo meshctl run --transparent --name client --port 9000 -- curl -s http://reviews:9080/   # app runs as you, sidecar as UID 1337',
+          'meshctl run --name reviews-vm1 --workload-group reviews -- node reviews.js   # labels, identity, port and weight from the WorkloadGroup',
         ]),
       );
     bind<RunOptions>(cmd, async (ctx, args, opts) => {
-      const flags = validateRunFlags(opts, ctx.namespace(), args);
+      const flags = validateRunFlags(opts, ctx.namespace(), args, await workloadGroupMembership(ctx, opts));
       const readyTimeout = opts.readyTimeout === undefined ? 20 : Number(opts.readyTimeout);
       if (!Number.isFinite(readyTimeout) || readyTimeout <= 0)
         throw new UsageError(

@@ -1,8 +1,9 @@
 /**
  * Which mesh kinds take effect today. A kind is enforced when a control-plane generator reads it
- * (src/control-plane/generators); the kinds below are accepted (validated, stored, listed) but change
- * no traffic yet, and say so: `apply` and `analyze` warn about every object of them (MESH0002), and
- * the control plane refuses to start while a kind is neither read by a generator nor listed here.
+ * (src/control-plane/generators), or where workloads register (REGISTRATION_KINDS); the kinds of
+ * NOT_ENFORCED_KINDS are accepted (validated, stored, listed) but change no traffic yet, and say so:
+ * `apply` and `analyze` warn about every object of them (MESH0002), and the control plane refuses to
+ * start while a kind is in none of these.
  * When a generator starts reading one of these kinds, take it off this list (the same check fails
  * while it is on both).
  */
@@ -16,18 +17,14 @@ export interface NotEnforcedKind {
 }
 
 /** The accepted-but-not-enforced kinds. */
-export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [
-  {
-    group: 'networking.istio.io',
-    kind: 'WorkloadEntry',
-    why: 'its address does not become an endpoint of the Services that select its labels; on the local platform register the process with `meshctl run`',
-  },
-  {
-    group: 'networking.istio.io',
-    kind: 'WorkloadGroup',
-    why: 'no workload registers from it (no auto-registration, no health probe); on the local platform use `meshctl run`',
-  },
-];
+export const NOT_ENFORCED_KINDS: readonly NotEnforcedKind[] = [];
+
+/**
+ * Kinds read where workloads register rather than by a config generator, and by what: they take
+ * effect when a workload joins, so no push regenerates anything when they change.
+ */
+export const REGISTRATION_KINDS: readonly { readonly group: string; readonly kind: string; readonly readBy: string }[] =
+  [{ group: 'networking.istio.io', kind: 'WorkloadGroup', readBy: '`meshctl run --workload-group` (local platform)' }];
 
 /** Why objects of `group`/`kind` have no effect, or undefined when the kind is enforced. */
 export function notEnforced(group: string, kind: string): NotEnforcedKind | undefined {

@@ -61,4 +61,10 @@ export {
   type TruthTable,
 } from './truth.js';
 export { TRUTH_TABLES, truthTableOf } from './truth/index.js';
-export { configKinds, notEnforced, NOT_ENFORCED_KINDS, type NotEnforcedKind } from './enforcement.js';
+export {
+  configKinds,
+  notEnforced,
+  NOT_ENFORCED_KINDS,
+  REGISTRATION_KINDS,
+  type NotEnforcedKind,
+} from './enforcement.js';

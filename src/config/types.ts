@@ -22,6 +22,7 @@ import type { Sidecar } from './kinds/sidecar.js';
 import type { Telemetry } from './kinds/telemetry.js';
 import type { TrafficSplit } from './kinds/traffic-split.js';
 import type { VirtualService } from './kinds/virtual-service.js';
+import type { WorkloadEntry, WorkloadGroup } from './kinds/workload-entry.js';
 
 export type {
   AuthorizationPolicy,
@@ -43,6 +44,8 @@ export type {
   Telemetry,
   TrafficSplit,
   VirtualService,
+  WorkloadEntry,
+  WorkloadGroup,
 };
 
 /** Any validated mesh resource. Discriminate on `kind` (and the apiVersion group for AuthorizationPolicy). */
@@ -65,7 +68,9 @@ export type MeshResource =
   | NetworkAuthentication
   | HTTPLocalRateLimitPolicy
   | GatewayHTTPRoute
-  | GRPCRoute;
+  | GRPCRoute
+  | WorkloadEntry
+  | WorkloadGroup;
 
 /** Whether an AuthorizationPolicy is Linkerd's (policy.linkerd.io) rather than Istio's. */
 export function isLinkerdAuthorizationPolicy(r: MeshResource): r is LinkerdAuthorizationPolicy {

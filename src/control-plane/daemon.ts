@@ -23,6 +23,7 @@ import { CaRotationRunner, writeTrustFile } from './ca-rotation.js';
 import { configChange, registryChange, type ConfigGenerator, type PushPipeline } from './push/index.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { collectServices } from './registry/services.js';
+import { withEntryWorkloads } from './registry/workload-entries.js';
 import { FileConfigStore, type StoreKey } from './store/config-store.js';
 import { WorkloadStore } from './store/workload-store.js';
 import { MeshConfigFile } from './store/mesh-config-file.js';
@@ -103,10 +104,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Runn
     inputs: () => {
       const wl = workloads.list();
       const mc = meshConfig.object();
+      const configs = store.meshResources();
       return {
-        configs: store.meshResources(),
+        configs,
         services: collectServices(store.serviceObjects(), wl),
-        workloads: wl,
+        // WorkloadEntries are endpoints as `meshctl run` workloads are (services come from those only).
+        workloads: withEntryWorkloads(wl, configs),
         ...(mc ? { meshConfig: mc } : {}),
         ...(opts.defaultInboundPolicy ? { defaultInboundPolicy: opts.defaultInboundPolicy } : {}),
       };

@@ -11,26 +11,27 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { validateProxyConfig, type IdentityConfig, type ProxyConfig } from '../protocol/proxy-config/index.js';
 import { ProxyCounterDrain } from './runtime/drain.js';
-import { Runtime, nodeInfo } from './runtime/runtime.js';
-import type { ProxyContext } from './runtime/context.js';
-import { ClusterStateRegistry } from './clusters/state.js';
+import { Runtime } from './http/config-version.js';
+import { nodeInfo } from './ground/peer-metadata.js';
+import type { ProxyContext } from './downstream/context.js';
+import { ClusterStateRegistry } from './upstream/state.js';
 import { ListenerHandle } from './listeners/listener.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './listeners/original-destination.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { compileLogFilter, compileTagValue } from '../config/log-filter.js';
-import { ProxyLog } from './log.js';
-import { MeshTls } from './tls/contexts.js';
-import { StaticIdentitySource, type IdentitySource } from './tls/identity.js';
-import { startAdminServer } from './admin/admin-server.js';
-import { startTelemetryServer } from './telemetry/telemetry-server.js';
-import type { AdminView, ApplyResult } from './admin/admin-view.js';
-import { describeClusters, describeListeners } from './admin/describe.js';
+import { ProxyLog } from './ground/log.js';
+import { MeshTls } from './ground/tls/contexts.js';
+import { StaticIdentitySource, type IdentitySource } from './ground/tls/identity.js';
+import { startAdminServer } from './runtime/admin/admin-server.js';
+import { startTelemetryServer } from './runtime/admin/telemetry-server.js';
+import type { AdminView, ApplyResult } from './runtime/admin/admin-view.js';
+import { describeClusters, describeListeners } from './runtime/admin/describe.js';
 import { ProxyPorts } from '../protocol/well-known.js';
-import { proxyDns } from './clusters/pool/dns-cache.js';
+import { proxyDns } from './ground/dial/dns-cache.js';
 import { installLastResortGuard } from './runtime/guard.js';
 import type { JwtKeyMiss } from './http/authz/jwt.js';
 
-export type { ApplyResult } from './admin/admin-view.js';
+export type { ApplyResult } from './runtime/admin/admin-view.js';
 
 /** How a proxy is started. */
 export interface ProxyOptions {

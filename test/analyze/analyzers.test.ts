@@ -146,6 +146,44 @@ spec: {host: api}
     expect(codes(analyzeTexts({ 'legacy.yaml': text }))).toEqual([]);
   });
 
+  it('a WorkloadEntry is a workload: a subset only it matches selects it, and namespace injection is not asked of it', () => {
+    const text = `apiVersion: v1
+kind: Namespace
+metadata: {name: legacy}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: legacy}
+spec: {selector: {app: api}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: legacy}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api, version: v1}, annotations: {meshctl.dev/inject: disabled}}
+    spec: {containers: [{name: api, image: x}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: api-vm, namespace: legacy}
+spec: {address: 198.18.0.41, labels: {app: api, version: vm}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: legacy}
+spec:
+  host: api
+  subsets: [{name: v1, labels: {version: v1}}, {name: vm, labels: {version: vm}}, {name: v2, labels: {version: v2}}]
+`;
+    // Only the subset nothing carries is reported.
+    const findings = analyzeTexts({ 'legacy.yaml': text });
+    expect(codes(findings)).toEqual(['MESH0201']);
+    expect(findings[0]!.message).toContain('Subset "v2" selects no workload');
+    expect(findings[0]!.message).toContain('WorkloadEntry api-vm');
+  });
+
   it('ServiceProfile names with the service FQDN pass; another cluster domain is reported with the fix', () => {
     const sp = (name: string) =>
       `apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  routes: [{name: all, condition: {pathRegex: /.*}}]\n`;

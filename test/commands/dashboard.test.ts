@@ -17,7 +17,7 @@ import { observabilityBinaries, startPrometheus, type RunningPrometheus } from '
 import { LocalMeshForTest, eventually, send, SERVICE_PORT, type Sidecar } from '../e2e/support/local-mesh.js';
 import { runCli } from '../support/cli.js';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
-import { ProxyLog } from '../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../src/proxy-runtime/ground/log.js';
 import { startDashboardServer, type DashboardServer } from '../../src/dashboard/server.js';
 import { validate } from '../../src/commands/dashboard.js';
 import type { DashboardVariable, PanelView } from '../../src/dashboard/panels.js';

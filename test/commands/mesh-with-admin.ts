@@ -15,9 +15,9 @@ import {
   startCaIdentity,
   startSidecarStream,
   SIDECAR_TYPES,
-} from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
+} from '../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
-import { ProxyLog } from '../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../src/proxy-runtime/ground/log.js';
 import { freePort } from '../control-plane/local-mesh.js';
 import { runCli, type CliResult } from '../support/cli.js';
 

@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
-import { ProxyLog } from '../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../src/proxy-runtime/ground/log.js';
 import { runCli } from '../support/cli.js';
 
 let dir: string;

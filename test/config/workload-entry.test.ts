@@ -1,7 +1,8 @@
 /**
  * Istio WorkloadEntry and WorkloadGroup as upstream writes them (istio.io reference examples):
- * accepted, with one MESH0002 per object saying they change no traffic yet (the fields are ✖ in the
- * README's tables), and Istio's own rejections (ports on a unix socket, ports out of range).
+ * accepted, with a warning (MESH0002) only for the fields the mesh does not act on (a WorkloadEntry's
+ * network and locality, a WorkloadGroup's annotations and probe: ✖ in the README's tables); and
+ * Istio's own rejections (ports on a unix socket, ports out of range).
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -65,20 +66,24 @@ spec:
 `;
 
 describe('WorkloadEntry and WorkloadGroup', () => {
-  it('accepts the upstream examples, each with one warning that it changes no traffic yet', () => {
-    for (const [yaml, kind] of [
-      [ENTRY, 'WorkloadEntry'],
-      [GROUP, 'WorkloadGroup'],
-    ] as const) {
-      const [r] = validate(yaml);
-      expect(r!.errors).toEqual([]);
-      expect(r!.warnings.map((w) => [w.rule, w.field])).toEqual([['unsupported', 'kind']]);
-      expect(r!.warnings[0]!.message).toContain(`${kind} is accepted but not enforced by the mesh yet`);
-      expect(r!.warnings[0]!.message).toContain('meshctl run');
-    }
+  it('accepts the upstream examples, warning only for the fields not acted on', () => {
+    const [entry] = validate(ENTRY);
+    expect(entry!.errors).toEqual([]);
+    expect(entry!.warnings.map((w) => [w.rule, w.field])).toEqual([
+      ['unsupported', 'spec.network'],
+      ['unsupported', 'spec.locality'],
+    ]);
+    // A WorkloadGroup is what `meshctl run --workload-group` registers with: its annotations and probe are not applied.
+    const [group] = validate(GROUP);
+    expect(group!.errors).toEqual([]);
+    expect(group!.warnings.map((w) => [w.rule, w.field])).toEqual([
+      ['unsupported', 'spec.metadata.annotations'],
+      ['unsupported', 'spec.probe'],
+    ]);
+    expect(group!.warnings[1]!.message).toContain('the probe is not run');
   });
 
-  it('analyze (the analysis apply runs before storing) prints one MESH0002 per object, naming it and its line', () => {
+  it('analyze (the analysis apply runs before storing) prints MESH0002 for each field not acted on, naming it and its line', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'meshctl-we-')), 'vm.yaml');
     writeFileSync(file, `${ENTRY}---\n${GROUP}`);
     // bin/meshctl imports dist/, which `npm test` builds first.
@@ -89,10 +94,16 @@ describe('WorkloadEntry and WorkloadGroup', () => {
     const lines = out.split('\n').filter((l) => l.includes('MESH0002'));
     expect(lines).toEqual([
       expect.stringMatching(
-        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.default\) \S*vm\.yaml:2 kind: WorkloadEntry is accepted but not enforced/,
+        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.default\) \S*vm\.yaml:13 spec\.network: accepted but not implemented/,
       ),
       expect.stringMatching(
-        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ kind: WorkloadGroup is accepted but not enforced/,
+        /^Warning \[MESH0002\] \(WorkloadEntry details-svc\.default\) \S*vm\.yaml:14 spec\.locality: accepted but not implemented/,
+      ),
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ spec\.metadata\.annotations: accepted but not implemented/,
+      ),
+      expect.stringMatching(
+        /^Warning \[MESH0002\] \(WorkloadGroup reviews\.bookinfo\) \S*vm\.yaml:\d+ spec\.probe: accepted but not implemented/,
       ),
     ]);
   });
@@ -111,6 +122,19 @@ describe('WorkloadEntry and WorkloadGroup', () => {
       const [r] = validate(GROUP.replace(/  probe:[\s\S]*$/, `  probe:\n    ${p}\n`));
       expect(r!.errors).toEqual([]);
     }
+  });
+
+  it('warns (MESH0002) that an entry without an address, or with a unix:// one, is no endpoint', () => {
+    const [none] = validate(ENTRY.replace('  address: 2.2.2.2\n', ''));
+    expect(none!.errors).toEqual([]);
+    expect(none!.warnings.find((w) => w.field === 'spec.address')?.message).toContain(
+      'no address: the entry is no endpoint',
+    );
+    const [socket] = validate(
+      ENTRY.replace('address: 2.2.2.2', 'address: unix:///var/run/app.sock').replace(/  ports:\n    http: 8080\n/, ''),
+    );
+    expect(socket!.errors).toEqual([]);
+    expect(socket!.warnings.find((w) => w.field === 'spec.address')?.message).toContain('no sidecar can dial it');
   });
 
   it("rejects what Istio's validation rejects, naming the field", () => {

@@ -10,7 +10,7 @@
  * retire every pooled connection at once, so the next requests dialed those peers and failed
  * (113 failed requests in 1 of 3 loaded CI runs, when the jittered renewals fell in this order);
  * now the connections authenticated before the outage serve until a handshake with the new
- * certificate succeeds (src/proxy-runtime/clusters/pool/handover.ts).
+ * certificate succeeds (src/proxy-runtime/upstream/pool/handover.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';

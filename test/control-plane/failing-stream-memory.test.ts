@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
-import { startSidecarStream } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import { startSidecarStream } from '../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 import { LocalMeshForTest, eventually, type Sidecar } from '../e2e/support/local-mesh.js';
 
 setFlagsFromString('--expose-gc');

@@ -16,8 +16,8 @@ import {
 } from '../../src/control-plane/ca/index.js';
 import { startMeshServer, type MeshServer } from '../../src/control-plane/stream/server.js';
 import { TypeUrl } from '../../src/protocol/stream/messages.js';
-import type { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
-import { XdsClient } from '../../src/proxy-runtime/xds-client/client.js';
+import type { CaIdentitySource } from '../../src/proxy-runtime/runtime/identity/ca-client.js';
+import { XdsClient } from '../../src/proxy-runtime/runtime/xds-client/client.js';
 import { eventually, identityFor, TableSourceForTest, type TestControlPlane } from '../protocol/harness.js';
 
 const SERVER_NAME = 'meshctl-control-plane.mesh-system.svc';

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
-import { SIDECAR_TYPES } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import { SIDECAR_TYPES } from '../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 import { SERVICE_PORT, eventually, freePort } from './support/local-mesh.js';
 import { startMeshctl, stopMeshctl, type MeshctlProcess } from '../netns/support/meshctl-run.js';
 import { runCli } from '../support/cli.js';

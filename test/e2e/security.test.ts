@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { LocalMeshForTest, SERVICE_PORT, eventually, freePort, send, type Sidecar } from './support/local-mesh.js';
-import { startCaIdentity } from '../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import { startCaIdentity } from '../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 
 let mesh: LocalMeshForTest;
 let client: Sidecar;

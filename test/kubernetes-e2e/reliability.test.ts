@@ -21,7 +21,7 @@ import { runCli } from '../support/cli.js';
 import { containerPid, kubernetesTestBinaries, TestCluster, isPodReady } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
-import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
+import { grpcCertificateSigner } from '../../src/proxy-runtime/runtime/identity/grpc-signer.js';
 import { EC_P256, generateP256, loadX509 } from '../../src/protocol/pki/x509.js';
 
 const MESH_NS = 'mesh-system';

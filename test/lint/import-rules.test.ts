@@ -126,6 +126,65 @@ describe('import rules (npm run lint:imports)', () => {
     expect(r.code).toBe(0);
   });
 
+  describe('the proxy runtime floors', () => {
+    const floors = {
+      ...base,
+      'src/proxy-runtime/ground/types.ts': "import { W } from '../../protocol/wire.js';\nexport const G = W;\n",
+      'src/proxy-runtime/upstream/pool.ts': "import { G } from '../ground/types.js';\nexport const U = G;\n",
+      'src/proxy-runtime/http/exchange.ts': "import { U } from '../upstream/pool.js';\nexport const H = U;\n",
+      'src/proxy-runtime/listeners/listener.ts': "import { H } from '../http/exchange.js';\nexport const L = H;\n",
+      'src/proxy-runtime/proxy.ts': "import { L } from './listeners/listener.js';\nexport const X = L;\n",
+    };
+
+    it('imports that point down the floors pass', () => {
+      const r = check(floors);
+      expect(r.output).toContain('no dependency violations found');
+      expect(r.code).toBe(0);
+    });
+
+    it('a pool (upstream) importing the HTTP exchange fails, naming the floor rule and the import', () => {
+      const r = check({
+        ...floors,
+        'src/proxy-runtime/upstream/pool.ts':
+          "import { G } from '../ground/types.js';\nimport type { H } from '../http/exchange.js';\nexport const U = G;\nexport type T = typeof H;\n",
+      });
+      expect(r.code).not.toBe(0);
+      expect(r.output).toMatch(
+        /error proxy-floor:\^src\/proxy-runtime\/upstream\/: src\/proxy-runtime\/upstream\/pool\.ts → src\/proxy-runtime\/http\/exchange\.ts/,
+      );
+    });
+
+    it('the ground floor reaching the proxy itself fails; a module off the floors fails', () => {
+      const up = check({
+        ...floors,
+        'src/proxy-runtime/ground/types.ts': "import { X } from '../proxy.js';\nexport const G = X;\n",
+      });
+      expect(up.code).not.toBe(0);
+      expect(up.output).toMatch(
+        /error proxy-floor:\^src\/proxy-runtime\/ground\/: src\/proxy-runtime\/ground\/types\.ts → src\/proxy-runtime\/proxy\.ts/,
+      );
+      const off = check({
+        ...floors,
+        'src/proxy-runtime/helpers/misc.ts': "import { G } from '../ground/types.js';\nexport const M = G;\n",
+      });
+      expect(off.code).not.toBe(0);
+      expect(off.output).toMatch(
+        /error proxy-floor-every-module-on-a-floor: src\/proxy-runtime\/helpers\/misc\.ts → src\/proxy-runtime\/ground\/types\.ts/,
+      );
+    });
+
+    it('a run-time cycle inside one floor fails (no exception for the proxy runtime)', () => {
+      const r = check({
+        ...floors,
+        'src/proxy-runtime/http/layer.ts': "import { H } from './exchange.js';\nexport const Y = H;\n",
+        'src/proxy-runtime/http/exchange.ts':
+          "import { U } from '../upstream/pool.js';\nimport { Y } from './layer.js';\nexport const H = U;\nexport const Z = Y;\n",
+      });
+      expect(r.code).not.toBe(0);
+      expect(r.output).toMatch(/error no-cycles: src\/proxy-runtime\/http\/(layer|exchange)\.ts → /);
+    });
+  });
+
   it('the repository itself has no error', () => {
     const r = spawnSync('npm', ['run', '--silent', 'lint:imports'], { cwd: root, encoding: 'utf8' });
     const out = `${r.stdout}${r.stderr}`;

@@ -30,9 +30,7 @@ const HELPERS = new Set(['support', 'testdata', 'fixtures']);
  * Folders not yet mirrored, each with who moves it. An entry that has gone, or that now has a src/
  * counterpart, fails: remove it then.
  */
-const PENDING: Record<string, string> = {
-  'proxy-runtime/protocols': 'moves with src/proxy-runtime into floors (issue 13 part 3)',
-};
+const PENDING: Record<string, string> = {};
 
 /** The folders under `testDir` (relative, `/`-separated) with no counterpart under `srcDir`. */
 function unmirrored(testDir: string, srcDir: string, special: readonly string[] = SPECIAL): string[] {

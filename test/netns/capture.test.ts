@@ -3,7 +3,7 @@
  * pod, the capture listeners running as UID 1337, and unmodified clients (curl, Node's http, a
  * server-first TCP client) running as an ordinary user, calling another namespace's address.
  *
- * The sidecars here run the capture listeners' passthrough path (src/proxy-runtime/capture):
+ * The sidecars here run the capture listeners' passthrough path (src/proxy-runtime/listeners/capture):
  * mesh routing and mTLS on captured connections belong to the proxy's listener layer and are
  * not exercised by this suite.
  */
@@ -13,7 +13,7 @@ import { hasCurl, netnsRequirements } from './support/requirements.js';
 import { useNetnsLab, type LabProcess, type NetnsHost } from './support/netns.js';
 import { fixture, NODE } from './support/fixtures.js';
 import { runProxyInit } from '../proxy-init/support/run-proxy-init.js';
-import type { CaptureEvent } from '../../src/proxy-runtime/capture/passthrough.js';
+import type { CaptureEvent } from '../../src/proxy-runtime/listeners/capture/passthrough.js';
 
 const APP = { uid: 1000, gid: 1000 };
 const PROXY = { uid: 1337, gid: 1337 };

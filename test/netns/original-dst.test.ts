@@ -8,7 +8,7 @@ import { describeRequiring } from '../support/requirements.js';
 import { netnsRequirements } from './support/requirements.js';
 import { useNetnsLab, type NetnsHost, type NetnsLab } from './support/netns.js';
 import { fixture, NODE } from './support/fixtures.js';
-import { originalDstAvailable, parseSockaddr } from '../../src/proxy-runtime/original-dst/index.js';
+import { originalDstAvailable, parseSockaddr } from '../../src/proxy-runtime/listeners/capture/original-dst.js';
 
 interface Reply {
   ok: boolean;

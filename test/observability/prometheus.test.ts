@@ -19,7 +19,7 @@ import {
 } from '../e2e/support/local-mesh.js';
 import { runCli } from '../support/cli.js';
 import { Proxy } from '../../src/proxy-runtime/proxy.js';
-import { ProxyLog } from '../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../src/proxy-runtime/ground/log.js';
 import { loadDashboards } from '../../src/install/addons.js';
 
 interface Panel {

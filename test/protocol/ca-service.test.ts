@@ -1,8 +1,8 @@
 /** The proxy's CA client against the real CA service over TLS: issuance, refusal, rotation, outages. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
-import { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
-import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
+import { CaIdentitySource } from '../../src/proxy-runtime/runtime/identity/ca-client.js';
+import { grpcCertificateSigner } from '../../src/proxy-runtime/runtime/identity/grpc-signer.js';
 import { EC_P256, generateP256, loadX509 } from '../../src/protocol/pki/x509.js';
 import {
   eventually,

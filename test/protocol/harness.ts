@@ -11,8 +11,8 @@ import {
 } from '../../src/control-plane/ca/index.js';
 import { startMeshServer, type MeshServer } from '../../src/control-plane/stream/server.js';
 import type { GeneratedResources, ProxyConfigSource, ProxyNode } from '../../src/control-plane/stream/source.js';
-import { CaIdentitySource } from '../../src/proxy-runtime/identity/ca-client.js';
-import { grpcCertificateSigner } from '../../src/proxy-runtime/identity/grpc-signer.js';
+import { CaIdentitySource } from '../../src/proxy-runtime/runtime/identity/ca-client.js';
+import { grpcCertificateSigner } from '../../src/proxy-runtime/runtime/identity/grpc-signer.js';
 
 /** A config source tests change by hand: per type, the resources every proxy gets. */
 export class TableSourceForTest implements ProxyConfigSource {

@@ -12,7 +12,7 @@ import {
 import { PassThrough } from 'node:stream';
 import { afterEach } from 'vitest';
 import { Proxy, type ProxyOptions } from '../../src/proxy-runtime/proxy.js';
-import { ProxyLog } from '../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../src/proxy-runtime/ground/log.js';
 
 type Closeable = { close(): Promise<void> | void };
 const toClose: Closeable[] = [];

@@ -66,6 +66,8 @@ export const injectionAnalyzer: Analyzer = {
     const { workloads, namespaces } = ctx.input.inventory;
     if (!workloads || !namespaces) return;
     for (const w of workloads) {
+      // A WorkloadEntry's sidecar (if any) runs on its VM: namespace injection has nothing to do with it.
+      if (w.kind === 'WorkloadEntry') continue;
       const ns = namespaces.find((n) => n.name === w.namespace);
       if (!ns) continue;
       const podSetting = w.annotations[Annotations.inject] ?? '';

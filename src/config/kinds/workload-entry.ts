@@ -1,9 +1,9 @@
 /**
  * networking.istio.io WorkloadEntry and WorkloadGroup: a workload outside Kubernetes (a VM, a bare
  * process) described to the mesh, and the template VMs register themselves from (istio/api
- * networking/v1alpha3/workload_entry.proto, workload_group.proto). Accepted as config so upstream
- * YAML applies unchanged; on the local platform `meshctl run` registers processes itself, so these
- * objects change no traffic yet (src/config/enforcement.ts says so at apply and analyze).
+ * networking/v1alpha3/workload_entry.proto, workload_group.proto). A WorkloadEntry is an endpoint of
+ * the Services and ServiceEntries selecting its labels (src/control-plane/registry/workload-entries.ts);
+ * a WorkloadGroup changes no traffic by itself (src/config/enforcement.ts says so at apply and analyze).
  */
 import type { Static } from '@sinclair/typebox';
 import { Int32, List, MapOf, Obj, Opt, Str, StringMap, UInt32, type Resource } from '../schema.js';
@@ -106,6 +106,19 @@ export const workloadEntryKind = defineKind({
       report(['spec', 'ports'], 'a unix:// address takes no ports; remove ports or use an IP or DNS address');
     for (const [name, port] of Object.entries(spec.ports ?? {}))
       if (port < 1 || port > 65535) report(['spec', 'ports', name], `port ${port} is not in 1..65535; fix it`);
+    // Valid for Istio, but no endpoint here (src/control-plane/registry/workload-entries.ts): said, not dropped silently.
+    if (!spec.address?.trim())
+      report(
+        ['spec', 'address'],
+        'no address: the entry is no endpoint (Istio fills it in when a VM auto-registers); give the address, or on the local platform register the process with `meshctl run --workload-group`',
+        'unsupported',
+      );
+    else if (spec.address.startsWith('unix://'))
+      report(
+        ['spec', 'address'],
+        "a unix:// socket is on the workload's own machine: no sidecar can dial it, so the entry is no endpoint; give an IP or DNS address",
+        'unsupported',
+      );
   },
 });
 

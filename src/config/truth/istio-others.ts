@@ -149,14 +149,34 @@ export const telemetryTruth = truthTable('telemetry.istio.io/Telemetry', {
 });
 
 /**
- * networking.istio.io WorkloadEntry and WorkloadGroup: accepted as config, no effect yet (the kind
- * is in src/config/enforcement.ts, so apply and analyze warn once per object).
+ * networking.istio.io WorkloadEntry: an endpoint of the Services and ServiceEntries (workloadSelector)
+ * of its namespace that select its labels, on both platforms (src/control-plane/registry/workload-entries.ts).
  */
 export const workloadEntryTruth = truthTable('networking.istio.io/WorkloadEntry', {
-  '': accepted('a WorkloadEntry does not become an endpoint of the Services selecting its labels; use `meshctl run`'),
+  address: enforced(T.workloadEntry, T.e2eWorkloadEntry),
+  ports: enforced(T.workloadEntry),
+  labels: enforced(T.workloadEntry, T.e2eWorkloadEntry),
+  weight: enforced(T.workloadEntry, T.e2eWorkloadEntry),
+  serviceAccount: enforced(T.workloadEntry),
+  network: accepted('there is one network: every endpoint is dialled at its address (no east-west gateway)'),
+  locality: accepted('load balancing is not locality-aware: the locality of an endpoint changes nothing'),
 });
 
-/** networking.istio.io WorkloadGroup: see workloadEntryTruth. */
+/**
+ * networking.istio.io WorkloadGroup: on the local platform, what `meshctl run --workload-group NAME`
+ * registers a member with (Istio's VM auto-registration); read by the run command, not a generator.
+ */
 export const workloadGroupTruth = truthTable('networking.istio.io/WorkloadGroup', {
-  '': accepted('no workload registers from a WorkloadGroup and its probe is not run; use `meshctl run`'),
+  metadata: enforced(T.runWorkloadGroup),
+  'metadata.labels': enforced(T.runWorkloadGroup),
+  'metadata.annotations': accepted('members do not get the annotations (a `meshctl run --annotations` does)'),
+  template: enforced(T.runWorkloadGroup),
+  'template.address': accepted(
+    "a member is at the address `meshctl run` gives it (`--address`), as Istio takes the registering proxy's",
+  ),
+  'template.network': accepted('there is one network: every endpoint is dialled at its address'),
+  'template.locality': accepted('load balancing is not locality-aware: the locality of an endpoint changes nothing'),
+  probe: accepted(
+    'the probe is not run: `meshctl run` announces a member once its port accepts (or `--ready-path` answers)',
+  ),
 });

@@ -9,7 +9,7 @@ export const TESTS = {
   /** the proxy's retries, timeouts, faults, mirrors on real sockets. */
   resilience: 'test/proxy-runtime/http/resilience.test.ts',
   /** the proxy's clusters on real sockets: balancers, pools, outlier detection. */
-  clusters: 'test/proxy-runtime/clusters/clusters.test.ts',
+  clusters: 'test/proxy-runtime/upstream/clusters.test.ts',
   /** the local mesh end to end: canaries, header routes, mirroring, TrafficSplit. */
   shifting: 'test/e2e/traffic-shifting.test.ts',
   /** the local mesh end to end: retries, timeouts, faults, circuit breaking, ServiceProfile. */
@@ -35,7 +35,7 @@ export const TESTS = {
   /** Linkerd policy kinds -> sidecar policies, field by field. */
   linkerdPolicy: 'test/control-plane/translate/linkerd-authorization.test.ts',
   /** the proxy's HTTP_PROXY mode and original-destination (PASSTHROUGH) clusters on real sockets. */
-  proxyMode: 'test/proxy-runtime/protocols/tcp-and-proxy-mode.test.ts',
+  proxyMode: 'test/proxy-runtime/downstream/tcp-and-proxy-mode.test.ts',
   /** Linkerd HTTPLocalRateLimitPolicy on the local mesh: rates measured under load, per identity, overrides. */
   e2eRateLimit: 'test/e2e/rate-limit.test.ts',
   /** HTTPLocalRateLimitPolicy -> the rate limit of the Server's inbound chain. */
@@ -60,6 +60,12 @@ export const TESTS = {
   istioMutual: 'test/e2e/istio-mutual.test.ts',
   /** ServiceEntry and Gateway TLS fields -> proxy config, one at a time. */
   externalFields: 'test/control-plane/translate/service-entry.test.ts',
+  /** WorkloadEntries -> endpoints of Services and ServiceEntries: selection, ports, weight, mTLS. */
+  workloadEntry: 'test/control-plane/registry/workload-entries.test.ts',
+  /** A plain server described by WorkloadEntries on the local mesh: reached, weighted, removed without a failed request. */
+  e2eWorkloadEntry: 'test/e2e/workload-entry.test.ts',
+  /** `meshctl run --workload-group`: a member gets the group's labels, identity, port and weight, on real traffic. */
+  runWorkloadGroup: 'test/commands/run-workload-group.test.ts',
   /** Linkerd ServiceProfile on the local mesh: dstOverrides counted per destination, per-route metrics scraped. */
   e2eServiceProfile: 'test/e2e/service-profile.test.ts',
   /** the proxy's Istio metrics, access log and trace propagation on real sockets. */

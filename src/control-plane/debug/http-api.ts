@@ -258,6 +258,8 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
     problems.push('ipv6Address: must be an IPv6 address');
   const okPort = (p: unknown): boolean => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536;
   if (w.telemetryPort !== undefined && !okPort(w.telemetryPort)) problems.push('telemetryPort: must be a port');
+  if (w.weight !== undefined && !(Number.isInteger(w.weight) && w.weight >= 1 && w.weight <= 0xffffffff))
+    problems.push('weight: must be an integer from 1 to 4294967295');
   if (
     w.outboundPorts !== undefined &&
     !(
@@ -310,6 +312,7 @@ async function registerWorkload(deps: HttpApiDeps, local: LocalApiDeps, body: un
       ? { outboundPorts: w.outboundPorts.map((o) => ({ service: o.service, port: o.port, localPort: o.localPort })) }
       : {}),
     ...(w.serving === false ? { serving: false } : {}),
+    ...(w.weight !== undefined ? { weight: w.weight } : {}),
     // An unknown value is kept: the translation fails it closed (deny), as on Kubernetes.
     ...(typeof inboundPolicy === 'string' ? { defaultInboundPolicy: inboundPolicy } : {}),
     ...(gw

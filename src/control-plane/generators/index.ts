@@ -4,7 +4,7 @@
  * `meshGenerators()`: a ConfigGenerator declaring its type URL and what it reads (see
  * src/control-plane/push/generator.ts); the kinds it starts reading leave src/config/enforcement.ts.
  */
-import { configKinds, NOT_ENFORCED_KINDS } from '../../config/index.js';
+import { configKinds, NOT_ENFORCED_KINDS, REGISTRATION_KINDS } from '../../config/index.js';
 import { GeneratorSet, kindRef, type ConfigGenerator, type KindClaims } from '../push/generator.js';
 import { translationGenerators } from './translation.js';
 import { telemetryGenerator } from './telemetry.js';
@@ -14,11 +14,12 @@ export function meshGenerators(): ConfigGenerator[] {
   return [...translationGenerators(), telemetryGenerator()];
 }
 
-/** Every mesh kind must be read by a generator or declared accepted-but-not-enforced. */
+/** Every mesh kind must be read by a generator, where workloads register, or declared accepted-but-not-enforced. */
 export function meshKindClaims(): KindClaims {
   return {
     kinds: configKinds().map((k) => kindRef(k.group, k.kind)),
     notEnforced: NOT_ENFORCED_KINDS.map((k) => kindRef(k.group, k.kind)),
+    atRegistration: REGISTRATION_KINDS.map((k) => kindRef(k.group, k.kind)),
   };
 }
 

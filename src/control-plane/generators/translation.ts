@@ -124,6 +124,8 @@ function wholeOf(typeUrl: string, parts: ProxyConfigParts): unknown[] {
 // RequestAuthentication changes), Linkerd's Server and its authorizations, and the rate limits
 // of HTTPLocalRateLimitPolicy on the Server's chains.
 const CLUSTER_KINDS: KindRef[] = [
+  // WorkloadEntries are endpoints of the Services and ServiceEntries selecting them.
+  'networking.istio.io/WorkloadEntry',
   'networking.istio.io/DestinationRule',
   'networking.istio.io/VirtualService',
   'split.smi-spec.io/TrafficSplit',

@@ -151,6 +151,8 @@ export function serviceFromObject(svc: ServiceObject, pods: readonly PodObject[]
       ...(p.name ? { name: p.name } : {}),
       port: p.port,
       targetPort,
+      // A WorkloadEntry serves a named targetPort only when its `ports` map names it.
+      ...(typeof p.targetPort === 'string' && !/^\d+$/.test(p.targetPort) ? { targetPortName: p.targetPort } : {}),
       protocol: portProtocol(p.name, p.appProtocol),
     });
   }

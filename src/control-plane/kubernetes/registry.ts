@@ -15,6 +15,7 @@ import type { KubeObject, KubeObjects } from '../../cluster/index.js';
 import { configChange, registryChange, type ChangeSet, type RegistryChange } from '../push/change.js';
 import { PushSnapshot, type SnapshotInputs } from '../push/snapshot.js';
 import type { WorkloadRecord } from '../registry/model.js';
+import { withEntryWorkloads } from '../registry/workload-entries.js';
 import { ListWatch, type WatchEventType } from './list-watch.js';
 import { serviceFromObject, workloadFromPod, type PodObject, type ServiceObject } from './convert.js';
 
@@ -276,7 +277,8 @@ export class KubernetesRegistry extends EventEmitter {
 
   /**
    * The push pipeline's inputs: Services with their ClusterIPs, Ready pods as captured workloads,
-   * and as members by name the pods that selector-less Services' EndpointSlices list.
+   * and as members by name the pods that selector-less Services' EndpointSlices list; plus the
+   * WorkloadEntries' workloads.
    */
   snapshotInputs(): SnapshotInputs {
     const pods = this.pods.list();
@@ -310,10 +312,12 @@ export class KubernetesRegistry extends EventEmitter {
         type: o.type,
         data: o.data ?? {},
       })) as unknown as MeshResource[];
+    const configs = [...this.resources.values()];
     return {
-      configs: [...this.resources.values(), ...secrets],
+      configs: [...configs, ...secrets],
       services,
-      workloads,
+      // WorkloadEntries (VMs, processes outside the cluster) are endpoints of the Services selecting them, as pods.
+      workloads: withEntryWorkloads(workloads, configs),
       trustDomain: this.trustDomain,
       rootNamespace: this.rootNamespace,
     };

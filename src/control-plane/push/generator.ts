@@ -82,6 +82,8 @@ export class KindClaimError extends Error {
 export interface KindClaims {
   readonly kinds: readonly KindRef[];
   readonly notEnforced: readonly KindRef[];
+  /** Kinds read where workloads register (WorkloadGroup: `meshctl run --workload-group`), not by a generator. */
+  readonly atRegistration?: readonly KindRef[];
 }
 
 /** The generators of a pipeline, by type URL. */
@@ -97,8 +99,9 @@ export class GeneratorSet {
     if (claims) {
       const read = new Set(generators.flatMap((g) => g.reads.kinds));
       const declared = new Set(claims.notEnforced);
-      const unclaimed = claims.kinds.filter((k) => !read.has(k) && !declared.has(k));
-      const doubly = [...declared].filter((k) => read.has(k));
+      const atRegistration = new Set(claims.atRegistration ?? []);
+      const unclaimed = claims.kinds.filter((k) => !read.has(k) && !declared.has(k) && !atRegistration.has(k));
+      const doubly = [...declared].filter((k) => read.has(k) || atRegistration.has(k));
       if (unclaimed.length || doubly.length) throw new KindClaimError(unclaimed, doubly);
     }
   }

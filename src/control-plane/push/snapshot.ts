@@ -85,7 +85,9 @@ export class PushSnapshot implements MeshSnapshot {
     this.workloads = deepFreeze(structuredClone([...inputs.workloads]));
     for (const s of this.services) this.servicesByKey.set(serviceKey(s), s);
     // Looked up for every proxy on every push: a map, not a scan of thousands of workloads.
-    for (const w of this.workloads) this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
+    // A WorkloadEntry is no proxy's workload: only endpoints.
+    for (const w of this.workloads)
+      if (w.source !== 'WorkloadEntry') this.workloadsByKey.set(`${w.namespace}/${w.name}`, w);
     this.endpoints = computeEndpoints(this.services, this.workloads);
     this.jwks = new Map(inputs.jwks ?? []);
     this.defaultInboundPolicy = inputs.defaultInboundPolicy;

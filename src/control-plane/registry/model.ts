@@ -16,6 +16,11 @@ export interface ServicePortRecord {
   readonly port: number;
   /** The workload port traffic goes to; the service port when absent. */
   readonly targetPort?: number;
+  /**
+   * A named targetPort (`targetPort: http-web`): a WorkloadEntry serves the port only when its
+   * `ports` map names it (Istio's rule); pods and local workloads resolve it to `targetPort`.
+   */
+  readonly targetPortName?: string;
   /** From the port name or appProtocol, as Istio reads it; absent: detected (`auto`). */
   readonly protocol?: PortProtocol;
 }
@@ -31,7 +36,7 @@ export interface ServiceRecord {
   readonly addresses?: readonly string[];
 }
 
-/** A workload instance with its sidecar. */
+/** A workload instance: with its sidecar (a pod, `meshctl run`), or described by a WorkloadEntry. */
 export interface WorkloadRecord {
   readonly name: string;
   readonly namespace: string;
@@ -86,6 +91,15 @@ export interface WorkloadRecord {
   readonly defaultInboundPolicy?: string;
   /** `meshctl gateway run`: a gateway (router mode) binding `address`, Gateway port -> local port. */
   readonly gateway?: { readonly address: string; readonly ports: Readonly<Record<number, number>> };
+  /**
+   * `WorkloadEntry`: described by an Istio WorkloadEntry (a VM, a process outside the mesh), not a
+   * proxy of the mesh: it is an endpoint only; no sidecar connects for it, none gets its config.
+   */
+  readonly source?: 'WorkloadEntry';
+  /** A WorkloadEntry's `ports`: service port name (or named targetPort) -> the port it listens on. */
+  readonly namedPorts?: Readonly<Record<string, number>>;
+  /** A WorkloadEntry's `weight`: its share of a service's load balancing (absent: 1, as every pod). */
+  readonly weight?: number;
 }
 
 /** One endpoint of a service port: a workload and the port its app listens on. */
@@ -97,6 +111,8 @@ export interface EndpointRecord {
   readonly proxyPort?: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string;
+  /** Load-balancing weight (WorkloadEntry `weight`); absent: 1. */
+  readonly weight?: number;
 }
 
 /** `name.namespace`, the key of a service. */
@@ -147,7 +163,8 @@ export function computeEndpoints(
       // Not serving (not ready yet, or withdrawing before it stops): registered, but no endpoint.
       if (w.serving === false || !serves(svc, w)) continue;
       for (const p of svc.ports) {
-        const target = targetPortOn(p, w);
+        const target = endpointPortOn(p, w);
+        if (target === undefined) continue;
         byPort.get(p.port)!.push({
           workload: w.name,
           namespace: w.namespace,
@@ -156,6 +173,7 @@ export function computeEndpoints(
           ...(w.proxyPort !== undefined ? { proxyPort: w.proxyPort } : {}),
           labels: w.labels,
           serviceAccount: w.serviceAccount,
+          ...(w.weight !== undefined ? { weight: w.weight } : {}),
         });
       }
     }
@@ -175,8 +193,26 @@ export function targetPortOn(port: ServicePortRecord, workload: WorkloadRecord):
   return port.targetPort ?? (workload.ports?.length === 1 ? workload.ports[0]! : port.port);
 }
 
-/** Where peers reach `workload` for a service port: a gateway's local port, its sidecar's inbound port in explicit mode, else the target port. */
-export function peerPortOn(port: ServicePortRecord, workload: WorkloadRecord): number {
+/**
+ * The port of `workload` a service port's endpoint is on, as Istio maps ports: a WorkloadEntry's
+ * `ports` entry named by the named targetPort, else by the service port's name, else the numeric
+ * targetPort, else the service port; undefined when a named targetPort is not in its `ports` (it is
+ * no endpoint of that port). Every other workload: {@link targetPortOn}.
+ */
+export function endpointPortOn(port: ServicePortRecord, workload: WorkloadRecord): number | undefined {
+  if (workload.source !== 'WorkloadEntry') return targetPortOn(port, workload);
+  const byName = workload.namedPorts?.[port.targetPortName ?? port.name ?? ''];
+  if (byName) return byName;
+  if (port.targetPortName !== undefined) return undefined;
+  return port.targetPort ?? port.port;
+}
+
+/**
+ * Where peers reach `workload` for a service port: a gateway's local port, its sidecar's inbound
+ * port in explicit mode, else the target port; undefined: not an endpoint of that port.
+ */
+export function peerPortOn(port: ServicePortRecord, workload: WorkloadRecord): number | undefined {
+  if (workload.source === 'WorkloadEntry') return endpointPortOn(port, workload);
   const target = targetPortOn(port, workload);
   // A gateway (`meshctl gateway run`) serves each Gateway port on a local port of its own.
   if (workload.gateway) return workload.gateway.ports[target] ?? target;

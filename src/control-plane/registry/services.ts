@@ -25,6 +25,8 @@ export function serviceFromObject(obj: CoreObject): ServiceRecord {
         ...(p.name ? { name: p.name } : {}),
         port: p.port!,
         ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
+        // Named: each workload's only app port; a WorkloadEntry's `ports` entry of that name.
+        ...(typeof p.targetPort === 'string' && p.targetPort ? { targetPortName: p.targetPort } : {}),
         ...(protocol !== 'auto' ? { protocol } : {}),
       };
     });

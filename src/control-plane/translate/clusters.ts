@@ -1,8 +1,9 @@
 /**
  * Outbound clusters: one per service port (`outbound|9080||reviews.default.svc.cluster.local`) and
  * one per DestinationRule subset (`outbound|9080|v2|...`), with endpoints from the workloads the
- * service selects. Endpoints that run a sidecar get mTLS with their expected SPIFFE identity
- * (auto mTLS), unless a DestinationRule disables TLS.
+ * service selects (pods, `meshctl run` workloads, WorkloadEntries). Endpoints that run a sidecar
+ * get mTLS with their expected SPIFFE identity (auto mTLS), unless a DestinationRule disables TLS;
+ * a WorkloadEntry's `weight` is its endpoint's load-balancing weight.
  */
 import type { ClusterConfig, EndpointConfig } from '../../protocol/proxy-config/index.js';
 import { destinationPolicy } from './destination-rules.js';
@@ -75,21 +76,33 @@ export function endpointsOf(
   port: ServicePort,
   candidates: readonly MeshWorkload[] = snapshot.workloads,
 ): EndpointConfig[] {
-  return candidates
-    .filter((w) => w.serving !== false && serves(service, w))
-    .map((w) => ({
+  const out: EndpointConfig[] = [];
+  for (const w of candidates) {
+    if (w.serving === false || !serves(service, w)) continue;
+    // A WorkloadEntry without the port a named targetPort asks for is no endpoint of it (Istio's rule).
+    const at = peerPortOn(port, w);
+    if (at === undefined) continue;
+    out.push({
       address: w.address,
-      port: peerPortOn(port, w),
+      port: at,
       labels: { ...w.labels, 'meshctl.dev/workload': w.name, 'meshctl.dev/namespace': w.namespace },
+      ...(w.weight !== undefined ? { weight: w.weight } : {}),
       ...(w.meshed !== false
         ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
         : { tls: 'disable' as const }),
-    }));
+    });
+  }
+  return out;
 }
 
-/** A DestinationRule's `tls.mode: DISABLE` turns auto mTLS off for every endpoint. */
+/**
+ * A DestinationRule's `tls.mode` overrides auto mTLS for every endpoint: DISABLE turns it off,
+ * ISTIO_MUTUAL turns it on, also towards endpoints without a known sidecar (a WorkloadEntry whose
+ * workload runs one without saying so), as Istio's explicit mode does.
+ */
 function withTls(endpoints: EndpointConfig[], tls: ClusterConfig['tls']): EndpointConfig[] {
-  return tls === 'disable' ? endpoints.map((e) => ({ ...e, tls: 'disable' as const })) : endpoints;
+  if (tls === 'disable' || tls === 'mutual') return endpoints.map((e) => ({ ...e, tls }));
+  return endpoints;
 }
 
 /** Every outbound cluster a proxy in `clientNamespace` needs. */

@@ -126,7 +126,7 @@ function endpointsOf(
   const spec = se.spec;
   const ns = se.metadata.namespace ?? 'default';
   const internal = spec.location === 'MESH_INTERNAL';
-  const target = (ports: Record<string, number> | undefined): number =>
+  const target = (ports: Readonly<Record<string, number>> | undefined): number =>
     (port.name && ports?.[port.name]) || port.targetPort || port.number;
   if (spec.workloadSelector) {
     return (
@@ -137,8 +137,10 @@ function endpointsOf(
         )
         .map((w) => ({
           address: w.address,
-          port: w.proxyPort ?? target(undefined),
+          // A WorkloadEntry's port named as the entry's port, else targetPort, else the port (Istio's order).
+          port: w.proxyPort ?? target(w.namedPorts),
           labels: { ...w.labels },
+          ...(w.weight !== undefined ? { weight: w.weight } : {}),
           ...(w.meshed !== false
             ? { identity: spiffeId(snapshot.trustDomain, w.namespace, w.serviceAccount), tls: 'mutual' as const }
             : { tls: 'disable' as const }),

@@ -28,11 +28,11 @@ import {
 } from '../../protocol/well-known.js';
 import { PROXY_CONFIG_API_VERSION } from '../../protocol/proxy-config/index.js';
 import { TypeUrl } from '../../protocol/stream/messages.js';
-import { captureOriginalDestinationResolver } from '../capture/resolver.js';
-import type { ProxyLog } from '../log.js';
+import { captureOriginalDestinationResolver } from '../listeners/capture/resolver.js';
+import type { ProxyLog } from '../ground/log.js';
 import { Proxy } from '../proxy.js';
-import { startCaIdentity, startSidecarStream, type SidecarStream } from '../xds-client/sidecar-stream.js';
-import type { CaIdentitySource } from '../identity/ca-client.js';
+import { startCaIdentity, startSidecarStream, type SidecarStream } from '../runtime/xds-client/sidecar-stream.js';
+import type { CaIdentitySource } from '../runtime/identity/ca-client.js';
 import { DEFAULT_DRAIN_MS, PodTermination } from './termination.js';
 import { parseDuration } from '../../config/duration.js';
 

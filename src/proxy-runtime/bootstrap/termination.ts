@@ -15,7 +15,7 @@
  *   The kubelet's SIGKILL at the end of the grace period bounds it.
  */
 import { connect } from 'node:net';
-import type { ProxyLog } from '../log.js';
+import type { ProxyLog } from '../ground/log.js';
 
 /** What termination needs from the proxy. */
 export interface TerminatingProxy {

@@ -3,12 +3,12 @@
  * HTTP/1.1 or HTTP/2), where the connection was going, what routing decided, and what telemetry
  * needs at the end (flags, upstream host, bytes, attempts). Layers read and annotate it.
  */
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from './config-version.js';
 import type { CompiledRoute } from './route/route-table.js';
-import { UpstreamFailure, type HeaderMap } from './types.js';
+import { UpstreamFailure, type HeaderMap } from '../ground/types.js';
 import type { RequestBody } from './retry/request-body.js';
-import type { ChainRuntime, ListenerRuntime } from '../listeners/listener-runtime.js';
-import type { InFlight } from '../clusters/pool/in-flight.js';
+import type { ChainRuntime, ListenerRuntime } from './listener-runtime.js';
+import type { InFlight } from '../upstream/pool/in-flight.js';
 
 /** Facts about the downstream connection, fixed for its lifetime. */
 export interface ConnectionInfo {

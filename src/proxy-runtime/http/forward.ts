@@ -6,12 +6,12 @@
 import { discard, type HttpHandler } from './layer.js';
 import { pickDestination } from './route/route-table.js';
 import { applyHeaderOps, hasHeaderOps } from './headers/header-ops.js';
-import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from './types.js';
+import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../ground/types.js';
 import type { Exchange } from './exchange.js';
-import type { ClusterRuntime } from '../clusters/cluster.js';
-import type { Endpoint } from '../endpoints/endpoint.js';
-import type { InFlight } from '../clusters/pool/in-flight.js';
-import { NOT_SENT_HEADER, PEER_METADATA_HEADER } from '../runtime/runtime.js';
+import type { ClusterRuntime } from '../upstream/cluster.js';
+import type { Endpoint } from '../ground/endpoint.js';
+import type { InFlight } from '../upstream/pool/in-flight.js';
+import { NOT_SENT_HEADER, PEER_METADATA_HEADER } from '../ground/peer-metadata.js';
 
 /** Header a client sidecar adds when it carries an HTTP/1.1 request over h2 to a peer sidecar. */
 export const ORIG_PROTO_HEADER = 'x-meshctl-orig-proto';

@@ -2,7 +2,7 @@
  * Local replies to gRPC clients: HTTP 200 with grpc-status in a trailers-only response, since a
  * gRPC client reads the status there and not from the HTTP status (as Envoy does).
  */
-import type { ProxyResponse } from './types.js';
+import type { ProxyResponse } from '../ground/types.js';
 
 const NO_TRAILERS = (): undefined => undefined;
 

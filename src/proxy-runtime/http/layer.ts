@@ -5,7 +5,7 @@
  * or throw UpstreamFailure, which the ingress turns into the Envoy-style error reply.
  */
 import type { Exchange } from './exchange.js';
-import type { ProxyResponse } from './types.js';
+import type { ProxyResponse } from '../ground/types.js';
 
 /** Handles an exchange, producing the response to send downstream. */
 export type HttpHandler = (ex: Exchange) => Promise<ProxyResponse>;

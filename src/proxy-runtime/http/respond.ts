@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Exchange, ExchangeDone } from './exchange.js';
-import { Flags, localResponse, UpstreamFailure, type HeaderMap, type ProxyResponse } from './types.js';
+import { Flags, localResponse, UpstreamFailure, type HeaderMap, type ProxyResponse } from '../ground/types.js';
 import { grpcLocalResponse, grpcStatusForHttp } from './grpc-status.js';
-import { NOT_SENT_HEADER } from '../runtime/runtime.js';
+import { NOT_SENT_HEADER } from '../ground/peer-metadata.js';
 
 /** The response object of either server. */
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;

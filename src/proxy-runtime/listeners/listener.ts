@@ -7,16 +7,16 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../../protocol/proxy-config/index.js';
-import type { ProxyContext } from '../runtime/context.js';
+import type { ProxyContext } from '../downstream/context.js';
 import type { ConnectionInfo } from '../http/exchange.js';
-import { HttpIngress } from '../http/ingress.js';
-import { detectProtocol } from '../detect/detect.js';
-import { proxyTcp } from '../tcp/tcp-proxy.js';
-import { MESH_ALPN_SERVER, MESH_ALPN_TCP } from '../tls/contexts.js';
-import { MAX_CLIENT_HELLO, serverNameOf } from '../tls/client-hello.js';
-import { spiffeIdOf } from '../tls/identity.js';
-import type { ChainRuntime, ListenerRuntime } from './listener-runtime.js';
-import type { ClusterRuntime } from '../clusters/cluster.js';
+import { HttpIngress } from '../downstream/ingress.js';
+import { detectProtocol } from './detect.js';
+import { proxyTcp } from '../downstream/tcp-proxy.js';
+import { MESH_ALPN_SERVER, MESH_ALPN_TCP } from '../ground/tls/contexts.js';
+import { MAX_CLIENT_HELLO, serverNameOf } from '../ground/tls/client-hello.js';
+import { spiffeIdOf } from '../ground/tls/identity.js';
+import type { ChainRuntime, ListenerRuntime } from '../http/listener-runtime.js';
+import type { ClusterRuntime } from '../upstream/cluster.js';
 import { localAddressAsDestination, type OriginalDestinationResolver } from './original-destination.js';
 
 /** A bound listener. */

@@ -6,7 +6,7 @@
  * answer to the same problem is to reset the one stream, and an escaped error here has already
  * lost its stream.
  */
-import type { ProxyLog } from '../log.js';
+import type { ProxyLog } from '../ground/log.js';
 
 /** What the guard reports to. */
 export interface GuardSink {

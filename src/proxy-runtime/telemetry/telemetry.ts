@@ -4,13 +4,13 @@
  * certificate), and the access log line.
  */
 import type { Exchange } from '../http/exchange.js';
-import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../runtime/runtime.js';
+import { decodePeerMetadata, type NodeInfo, type PeerWorkload } from '../ground/peer-metadata.js';
 import { AccessLog } from './access-log.js';
 import { ISTIO_TCP_LABELS, ProxyMetrics } from './metrics.js';
 import type { HttpSeries } from './http-series.js';
 import type { Side } from './metric-plans.js';
 import type { ConnectionInfo } from '../http/exchange.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../http/config-version.js';
 import type { ProxyConfig } from '../../protocol/proxy-config/index.js';
 import { SpanExporter } from './span-export.js';
 import { spanOf } from './tracing.js';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../../src/control-plane/daemon.js';
 import { LocalPlatform } from '../../../src/cluster/local/platform.js';
 import { ConfigInvalidError, MeshError } from '../../../src/errors.js';
-import { CaIdentitySource } from '../../../src/proxy-runtime/identity/ca-client.js';
-import { grpcCertificateSigner } from '../../../src/proxy-runtime/identity/grpc-signer.js';
+import { CaIdentitySource } from '../../../src/proxy-runtime/runtime/identity/ca-client.js';
+import { grpcCertificateSigner } from '../../../src/proxy-runtime/runtime/identity/grpc-signer.js';
 import { eventually } from '../../protocol/harness.js';
 
 let home: string;

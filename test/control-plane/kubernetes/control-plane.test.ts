@@ -125,7 +125,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'control plane, kubernetes m
     expect(svc.addresses).toEqual(live?.spec.clusterIPs);
     expect(svc.selector).toEqual({ app: 'reviews' });
     expect(svc.ports).toEqual([
-      { name: 'http-web', port: 80, targetPort: 8080, protocol: 'http' },
+      // The named targetPort resolved through the pods, and kept by name for WorkloadEntries (their `ports` map).
+      { name: 'http-web', port: 80, targetPort: 8080, targetPortName: 'http', protocol: 'http' },
       { name: 'grpc-api', port: 9090, targetPort: 9090, protocol: 'grpc' },
       { name: 'metrics', port: 9100, targetPort: 9100, protocol: 'http' },
       { name: 'db', port: 5432, targetPort: 5432, protocol: 'auto' },

@@ -13,8 +13,8 @@ import {
 } from '../../../src/control-plane/push/index.js';
 import type { ServiceRecord, WorkloadRecord } from '../../../src/control-plane/registry/model.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
-import { XdsClient } from '../../../src/proxy-runtime/xds-client/client.js';
-import type { CaIdentitySource } from '../../../src/proxy-runtime/identity/ca-client.js';
+import { XdsClient } from '../../../src/proxy-runtime/runtime/xds-client/client.js';
+import type { CaIdentitySource } from '../../../src/proxy-runtime/runtime/identity/ca-client.js';
 import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from '../../protocol/harness.js';
 
 const vs = (name: string, ns: string, host: string): ConfigObject => ({

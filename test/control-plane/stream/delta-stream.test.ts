@@ -18,10 +18,10 @@ import { validateProxyConfig, type ProxyConfig } from '../../../src/protocol/pro
 import { loadMeshProto } from '../../../src/protocol/stream/grpc.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
 import { assembleResources, splitRouteConfig } from '../../../src/protocol/stream/resources.js';
-import type { CaIdentitySource } from '../../../src/proxy-runtime/identity/ca-client.js';
-import { XdsClient } from '../../../src/proxy-runtime/xds-client/client.js';
-import { CA_ISSUED_IDENTITY, ConfigComposer } from '../../../src/proxy-runtime/xds-client/compose.js';
-import { SIDECAR_TYPES } from '../../../src/proxy-runtime/xds-client/sidecar-stream.js';
+import type { CaIdentitySource } from '../../../src/proxy-runtime/runtime/identity/ca-client.js';
+import { XdsClient } from '../../../src/proxy-runtime/runtime/xds-client/client.js';
+import { CA_ISSUED_IDENTITY, ConfigComposer } from '../../../src/proxy-runtime/runtime/xds-client/compose.js';
+import { SIDECAR_TYPES } from '../../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 import { eventually, identityFor, startTestControlPlane, type TestControlPlane } from '../../protocol/harness.js';
 
 const SERVICES = 40;

@@ -16,15 +16,15 @@ import { LocalPlatform } from '../../../src/cluster/local/platform.js';
 import { PROXY_CONFIG_API_VERSION } from '../../../src/protocol/proxy-config/index.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
 import type { AccessLogEntry } from '../../../src/proxy-runtime/telemetry/access-log.js';
-import type { CaIdentitySource } from '../../../src/proxy-runtime/identity/ca-client.js';
-import type { XdsClient } from '../../../src/proxy-runtime/xds-client/client.js';
+import type { CaIdentitySource } from '../../../src/proxy-runtime/runtime/identity/ca-client.js';
+import type { XdsClient } from '../../../src/proxy-runtime/runtime/xds-client/client.js';
 import {
   SIDECAR_TYPES,
   startCaIdentity,
   startSidecarStream,
-} from '../../../src/proxy-runtime/xds-client/sidecar-stream.js';
+} from '../../../src/proxy-runtime/runtime/xds-client/sidecar-stream.js';
 import { Proxy } from '../../../src/proxy-runtime/proxy.js';
-import { ProxyLog } from '../../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../../src/proxy-runtime/ground/log.js';
 
 /** The port every test service is called on (`http://reviews:9080`), as in the seed's bookinfo. */
 export const SERVICE_PORT = 9080;

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
 import { deriveSyncStatus } from '../../../src/protocol/stream/sync-status.js';
-import type { CaIdentitySource } from '../../../src/proxy-runtime/identity/ca-client.js';
-import { XdsClient, type ApplyResult } from '../../../src/proxy-runtime/xds-client/client.js';
+import type { CaIdentitySource } from '../../../src/proxy-runtime/runtime/identity/ca-client.js';
+import { XdsClient, type ApplyResult } from '../../../src/proxy-runtime/runtime/xds-client/client.js';
 import {
   eventually,
   identityFor,

@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { PodTermination } from '../../../src/proxy-runtime/bootstrap/termination.js';
 import { podEnvironment } from '../../../src/proxy-runtime/bootstrap/kubernetes.js';
-import { ProxyLog } from '../../../src/proxy-runtime/log.js';
+import { ProxyLog } from '../../../src/proxy-runtime/ground/log.js';
 import { eventually, send, startProxy, startUpstream } from '../support.js';
 
 /** A sidecar with an inbound listener to the app and an outbound one to `outboundPort`. */

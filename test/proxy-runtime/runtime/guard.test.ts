@@ -9,7 +9,7 @@ describe('installLastResortGuard', () => {
   it('logs and counts an uncaught exception and an unhandled rejection; the process goes on; removal restores the default', () => {
     expect(existsSync(resolve('dist/cli.js')), 'dist/cli.js missing: npm test builds it (npm run build)').toBe(true);
     const guard = pathToFileURL(resolve('dist/proxy-runtime/runtime/guard.js')).href;
-    const log = pathToFileURL(resolve('dist/proxy-runtime/log.js')).href;
+    const log = pathToFileURL(resolve('dist/proxy-runtime/ground/log.js')).href;
     const script = `
       const { installLastResortGuard } = await import(${JSON.stringify(guard)});
       const { ProxyLog } = await import(${JSON.stringify(log)});

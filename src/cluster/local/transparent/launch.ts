@@ -57,6 +57,8 @@ export interface TransparentWorkload {
   annotations?: Record<string, string>;
   port: number;
   command: string[];
+  /** Load-balancing weight among its services' endpoints (`--workload-group`: the template's `weight`). */
+  weight?: number;
 }
 
 /** Options of a transparent run. */
@@ -343,6 +345,7 @@ export async function runTransparent(
       ...(w.service ? { services: [w.service], servicePort: w.servicePort ?? w.port } : {}),
       ...(vip ? { serviceAddresses: [vip] } : {}),
       ...(lease.ipv6 ? { ipv6Address: lease.ipv6 } : {}),
+      ...(w.weight !== undefined ? { weight: w.weight } : {}),
       // Not an endpoint until its sidecar is ready and the app started (see workload-lifecycle.ts).
       serving: false,
     };

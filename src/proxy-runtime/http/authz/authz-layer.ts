@@ -7,7 +7,7 @@
 import type { AuthzConfig } from '../../../protocol/proxy-config/index.js';
 import type { HttpLayer } from '../layer.js';
 import type { Exchange } from '../exchange.js';
-import { localResponse, type ProxyResponse } from '../types.js';
+import { localResponse, type ProxyResponse } from '../../ground/types.js';
 import { grpcLocalResponse } from '../grpc-status.js';
 import { AuthzPolicies, plainIp, type AuthzDecision, type AuthzFacts, type HttpFacts } from './policy.js';
 import { JwtAuthenticator, type JwtKeyMiss, type JwtOutcome } from './jwt.js';

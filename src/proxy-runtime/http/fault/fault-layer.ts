@@ -1,7 +1,7 @@
 /** The fault injection layer: delays (DI) and aborts (FI) a share of requests, as configured. */
 import type { HttpLayer } from '../layer.js';
 import { sleepFor } from '../layer.js';
-import { Flags, localResponse, UpstreamFailure } from '../types.js';
+import { Flags, localResponse, UpstreamFailure } from '../../ground/types.js';
 import { chance } from './fault.js';
 import { grpcLocalResponse } from '../grpc-status.js';
 

@@ -3,7 +3,7 @@
  * flat arrays so applying it costs a loop and no allocation beyond the values themselves.
  */
 import type { HeaderOperationsConfig } from '../../../protocol/proxy-config/index.js';
-import type { HeaderMap } from '../types.js';
+import type { HeaderMap } from '../../ground/types.js';
 
 /** Compiled set/add/remove. */
 export interface HeaderOps {

@@ -6,11 +6,11 @@
 import { PassThrough } from 'node:stream';
 import type { HttpLayer } from '../layer.js';
 import type { Exchange } from '../exchange.js';
-import type { ClusterRuntime } from '../../clusters/cluster.js';
+import type { ClusterRuntime } from '../../upstream/cluster.js';
 import { chance } from '../fault/fault.js';
-import type { UpstreamRequestHead } from '../types.js';
+import type { UpstreamRequestHead } from '../../ground/types.js';
 import { ORIG_PROTO_HEADER, protocolFor } from '../forward.js';
-import { PEER_METADATA_HEADER } from '../../runtime/runtime.js';
+import { PEER_METADATA_HEADER } from '../../ground/peer-metadata.js';
 
 const MIRROR_BODY_CAP = 1 << 20;
 

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpLayer } from '../layer.js';
 import type { Exchange } from '../exchange.js';
-import { Flags, localResponse, type ProxyResponse } from '../types.js';
+import { Flags, localResponse, type ProxyResponse } from '../../ground/types.js';
 
 /** The reply to a limited request, or null when `ex` is admitted. Also used for upgrades. */
 export function rateLimited(ex: Exchange): ProxyResponse | null {

@@ -6,8 +6,8 @@
  */
 import type { HttpLayer } from '../layer.js';
 import { discard, sleepFor } from '../layer.js';
-import { Flags, UpstreamFailure, type ProxyResponse } from '../types.js';
-import { backoffMs, isIdempotent, retriableFailure, retriableStatus } from './retry-policy.js';
+import { Flags, UpstreamFailure, isIdempotent, type ProxyResponse } from '../../ground/types.js';
+import { backoffMs, retriableFailure, retriableStatus } from './retry-policy.js';
 import type { Exchange } from '../exchange.js';
 import type { HttpHandler } from '../layer.js';
 

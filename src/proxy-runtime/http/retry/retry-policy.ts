@@ -6,7 +6,7 @@
  */
 import type { RetryPolicyConfig } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
-import type { UpstreamFailure } from '../types.js';
+import type { UpstreamFailure } from '../../ground/types.js';
 
 /** A compiled retry policy. */
 export interface CompiledRetry {
@@ -30,13 +30,6 @@ export interface CompiledRetry {
   readonly maxIntervalMs: number;
   readonly maxBodyBytes: number;
   readonly budget: RetryPolicyConfig['budget'];
-}
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-/** Whether a method may be sent twice without changing the outcome (RFC 9110 9.2.2). */
-export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT.has(method);
 }
 
 /** The gRPC retryOn conditions and the grpc-status each one matches (Envoy x-envoy-retry-grpc-on). */

@@ -6,7 +6,7 @@
  */
 import type { CorsPolicyConfig } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
-import { localResponse, type HeaderMap, type ProxyResponse } from '../types.js';
+import { localResponse, type HeaderMap, type ProxyResponse } from '../../ground/types.js';
 import { compileStringMatch, type ValuePredicate } from './string-match.js';
 
 /** A compiled CORS policy. */

@@ -4,7 +4,7 @@
  */
 import type { HttpLayer } from '../layer.js';
 import { applyHeaderOps, hasHeaderOps } from '../headers/header-ops.js';
-import { Flags, localResponse, type ProxyResponse } from '../types.js';
+import { Flags, localResponse, type ProxyResponse } from '../../ground/types.js';
 import { answerPreflight, decorateResponse, isPreflight } from './cors.js';
 import type { CompiledMatch, CompiledRoute } from './route-table.js';
 

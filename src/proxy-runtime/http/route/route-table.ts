@@ -8,12 +8,12 @@ import { compileCors, type CompiledCors } from './cors.js';
 import type { RouteConfigConfig, RouteMatchConfig, RouteSpec } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
 import { RE2JS } from 're2js';
-import type { ClusterRuntime } from '../../clusters/cluster.js';
+import type { ClusterRuntime } from '../../upstream/cluster.js';
 import type { Exchange } from '../exchange.js';
 import { compileHeaderOps, type HeaderOps } from '../headers/header-ops.js';
 import { compileHeaderMatch, compileStringMatch, type ValuePredicate } from './string-match.js';
 import { compileRetry, type CompiledRetry } from '../retry/retry-policy.js';
-import type { RetryBudget } from '../retry/budget.js';
+import type { RetryBudget } from '../../upstream/retry-budget.js';
 import { compileFault, type CompiledFault } from '../fault/fault.js';
 
 /** A weighted destination of a route. */

@@ -5,7 +5,7 @@
  */
 import type { HttpLayer } from '../layer.js';
 import { discard } from '../layer.js';
-import { UpstreamFailure, type ProxyResponse } from '../types.js';
+import { UpstreamFailure, type ProxyResponse } from '../../ground/types.js';
 
 /** Applies the route's timeout. */
 export const timeoutLayer: HttpLayer = (next) => (ex) => {
