@@ -128,7 +128,7 @@ describeRequiring(
       for (const line of [
         '✔ the control plane Deployment is ready (2/2 ready, 2 up to date)',
         `✔ the control plane version matches the CLI (${meshctlVersion()})`,
-        '✔ the mesh CRDs are installed (19 CRDs)',
+        '✔ the mesh CRDs are installed (21 CRDs)',
         "✔ the mesh CRDs are current (the same as this meshctl's)",
         '✔ the webhook caBundle is valid and is the mesh root CA',
         '✔ the API server reaches the webhook and it injects',
