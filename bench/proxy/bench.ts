@@ -28,6 +28,11 @@ const SCENARIOS = (process.env.SCENARIOS ?? '')
 /** How many times each budgeted comparison alternates its rows (A B A B ...); 0 skips the comparisons. */
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const FORTIO = process.env.FORTIO ?? 'fortio';
+/**
+ * A directory: every meshctl proxy runs under `node --cpu-prof` and writes `<process name>.cpuprofile` there when
+ * the bench stops it (open in Chrome DevTools or speedscope). The profiler costs CPU: use it to find work, not to judge budgets.
+ */
+const CPU_PROF = process.env.CPU_PROF ? resolve(process.env.CPU_PROF) : undefined;
 const NODE = resolve('node_modules/.bin/node');
 const work = mkdtempSync(join(tmpdir(), 'meshctl-bench-'));
 const children: ChildProcess[] = [];
@@ -431,6 +436,13 @@ async function main(): Promise<void> {
   });
   const meshArgs = (cfg: string) => [
     ...SIDECAR_NODE_FLAGS,
+    ...(CPU_PROF
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${CPU_PROF}`,
+          `--cpu-prof-name=${cfg.replace(/^.*\//, '').replace(/\.json$/, '')}.cpuprofile`,
+        ]
+      : []),
     'bin/meshctl',
     'proxy',
     'run',

@@ -7,6 +7,7 @@
 # The budgeted pairs (tracing 1%/100% vs off: issue 19; 10-rule policy vs mTLS: issue 15) are then run alternately
 # ROUNDS=5 times and judged on the median ratio. Only some rows:
 #   SCENARIOS="meshctl (1 process),tracing,mTLS,10-rule" bash bench/proxy/run.sh
+# CPU_PROF=DIR writes a V8 CPU profile of each meshctl proxy into DIR (node --cpu-prof) when the run ends.
 # Needs: nginx, haproxy, wrk, openssl (apt), go (to install fortio from the Go module proxy, once).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -25,6 +25,7 @@ import {
 import { injectionAnalyzer } from './analyzers/injection.js';
 import { serviceProfileNameAnalyzer, trafficSplitAnalyzer } from './analyzers/linkerd.js';
 import { routingAnalyzer } from './analyzers/routing.js';
+import { gatewayApiRoutesAnalyzer } from './analyzers/gateway-api-routes.js';
 import { ruleReachabilityAnalyzer } from './analyzers/rule-reachability.js';
 import { applicationUidAnalyzer, jwtClaimRouteAnalyzer } from './analyzers/workload-checks.js';
 import { schemaAnalyzer } from './analyzers/schema.js';
@@ -37,6 +38,7 @@ import type { MessageType } from './messages.js';
 export const ANALYZERS: readonly Analyzer[] = [
   schemaAnalyzer,
   routingAnalyzer,
+  gatewayApiRoutesAnalyzer,
   ruleReachabilityAnalyzer,
   subsetWorkloadAnalyzer,
   gatewayCredentialAnalyzer,

@@ -4,7 +4,8 @@
  * proxy; the CA signs with the new root and every proxy renews; the old root leaves the bundle once
  * no connected proxy holds a leaf from it); this command starts or resumes it and prints a line per
  * step. Interrupting the command does not stop the rotation; running it again follows (or resumes) it.
- * Local platform only for now: on Kubernetes it says so and fails (PlatformUnavailable).
+ * On Kubernetes the request is an annotation of the CA Secret and the control plane's replicas run
+ * the phases together (src/control-plane/kubernetes/ca-rotation.ts); the command reads their progress.
  */
 import type { CommandDefinition } from './command.js';
 import { examples, parseOutputFormat } from './command.js';
@@ -41,8 +42,8 @@ async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
   const platform = await ctx.platform();
   if (!platform.startCaRotation || !platform.caRotationProgress) {
     throw new PlatformUnavailableError(
-      `meshctl ca rotate is not available on ${platform.describe()} yet (local platform only)`,
-      'on Kubernetes, replace the root by reinstalling with --ca-cert/--ca-key',
+      `meshctl ca rotate is not available on ${platform.describe()}`,
+      'run it against the local platform (--local) or a Kubernetes cluster (--kubernetes)',
     );
   }
   if (!flags.yes && !(await ctx.confirm('Rotate the mesh root CA (every proxy gets a new certificate)?', false))) {
@@ -60,16 +61,17 @@ async function rotate(ctx: CliContext, flags: RotateFlags): Promise<number> {
     }
     printed = progress.steps.length;
     const w = progress.waitingFor;
-    const waiting =
-      progress.running && w.length
-        ? `  waiting for ${w.length} proxy identities to renew: ${w.slice(0, 3).join(', ')}`
-        : '';
+    // Proxy identities (SPIFFE IDs) that have not renewed yet; on Kubernetes also replicas still applying a phase.
+    const more = w.length > 3 ? ` and ${w.length - 3} more` : '';
+    const waiting = progress.running && w.length ? `  waiting for ${w.slice(0, 3).join(', ')}${more}` : '';
     if (waiting && waiting !== waitingShown) ctx.err(`${waiting}\n`);
     waitingShown = waiting;
   };
   print();
+  // On a cluster each look is two API reads: once a second is enough for phases that take seconds.
+  const pollMs = platform.kind === 'kubernetes' ? 1_000 : 200;
   while (progress.running) {
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, pollMs));
     progress = await platform.caRotationProgress!<Progress>();
     print();
   }

@@ -118,6 +118,7 @@ export function crdFor(def: KindDefinition): Record<string, unknown> {
     metadata: {
       name: `${def.plural}.${def.group}`,
       labels: { 'app.kubernetes.io/part-of': 'meshctl', 'meshctl.dev/api-family': def.family },
+      ...(def.apiApproved ? { annotations: { 'api-approved.kubernetes.io': def.apiApproved } } : {}),
     },
     spec: {
       group: def.group,

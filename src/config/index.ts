@@ -36,6 +36,8 @@ export type { DestinationRuleSpec, TrafficPolicy } from './kinds/destination-rul
 export type { Destination, StringMatch } from './kinds/istio-common.js';
 export type { GatewaySpec } from './kinds/gateway.js';
 export type { ServiceEntrySpec } from './kinds/service-entry.js';
+export type { GRPCRouteSpec, HTTPRouteSpec } from './kinds/gateway-api.js';
+export { isServiceBackend, isServiceParent } from './kinds/gateway-api-checks.js';
 export type { SidecarSpec } from './kinds/sidecar.js';
 export type { PeerAuthenticationSpec } from './kinds/peer-authentication.js';
 export type { AuthorizationPolicySpec } from './kinds/authorization-policy.js';

@@ -6,7 +6,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { FieldPath } from './documents.js';
 
 /** The API family a kind comes from: decides its strictness and its documentation links. */
-export type KindFamily = 'istio' | 'linkerd' | 'smi';
+export type KindFamily = 'istio' | 'linkerd' | 'smi' | 'gateway-api';
 
 /** Which rule produced a validation issue; analyze maps rules to its message codes. */
 export type IssueRule =
@@ -59,6 +59,11 @@ export interface KindDefinition<S extends TSchema = TSchema> {
    */
   readonly unknownFields: 'error' | 'warn';
   readonly statusSubresource: boolean;
+  /**
+   * The `api-approved.kubernetes.io` annotation the API server requires of a CRD in a protected group
+   * (`*.k8s.io`, `*.kubernetes.io`): the upstream API review that approved it.
+   */
+  readonly apiApproved?: string;
   readonly printerColumns?: readonly PrinterColumn[];
   /** Checks across fields, run after the schema passed. Paths are relative to the resource root. */
   readonly check?: (spec: Static<S>, report: ReportIssue) => void;

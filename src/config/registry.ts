@@ -8,6 +8,7 @@ import type { KindDefinition } from './kind.js';
 import { authorizationPolicyKind } from './kinds/authorization-policy.js';
 import { destinationRuleKind } from './kinds/destination-rule.js';
 import { gatewayKind } from './kinds/gateway.js';
+import { grpcRouteKind, httpRouteKind } from './kinds/gateway-api.js';
 import {
   linkerdAuthorizationPolicyKind,
   meshTlsAuthenticationKind,
@@ -47,6 +48,8 @@ export const MESH_KINDS: readonly KindDefinition[] = [
   meshTlsAuthenticationKind,
   networkAuthenticationKind,
   httpLocalRateLimitPolicyKind,
+  httpRouteKind,
+  grpcRouteKind,
 ] as unknown as KindDefinition[];
 
 /** Splits `group/version` (or the core `v1`) into its parts. */

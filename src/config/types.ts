@@ -5,6 +5,7 @@
 import type { AuthorizationPolicy } from './kinds/authorization-policy.js';
 import type { DestinationRule } from './kinds/destination-rule.js';
 import type { Gateway } from './kinds/gateway.js';
+import type { GatewayHTTPRoute, GRPCRoute } from './kinds/gateway-api.js';
 import type {
   LinkerdAuthorizationPolicy,
   MeshTLSAuthentication,
@@ -27,6 +28,8 @@ export type {
   AuthorizationPolicy,
   DestinationRule,
   Gateway,
+  GatewayHTTPRoute,
+  GRPCRoute,
   HTTPLocalRateLimitPolicy,
   LinkerdAuthorizationPolicy,
   MeshTLSAuthentication,
@@ -64,6 +67,8 @@ export type MeshResource =
   | MeshTLSAuthentication
   | NetworkAuthentication
   | HTTPLocalRateLimitPolicy
+  | GatewayHTTPRoute
+  | GRPCRoute
   | WorkloadEntry
   | WorkloadGroup;
 

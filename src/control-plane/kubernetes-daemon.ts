@@ -4,8 +4,9 @@
  * 15012, debug API on 15014 with /ready and /healthz), fed by the informer registry; the signing CA
  * from the `meshctl-ca` Secret; proxies authenticated with their ServiceAccount token through
  * TokenReview; the injection webhook on 15017 with a serving certificate from the mesh CA.
- * Every replica serves proxies and admission requests; the singleton work (keeping the webhook's
- * caBundle current, publishing the root CA ConfigMap into namespaces) runs on the Lease holder.
+ * Every replica serves proxies and admission requests and follows the CA Secret (root rotation); the
+ * singleton work (keeping the webhook's caBundle current, publishing the root CA ConfigMap into
+ * namespaces, driving a root rotation's phases) runs on the Lease holder.
  */
 import { CA_ROOT_CONFIGMAP, CONTROL_PLANE_SERVICE, ControlPlanePorts } from '../protocol/well-known.js';
 import type { KubernetesCluster, KubeObject } from '../cluster/index.js';
@@ -17,6 +18,8 @@ import { MESH_CONFIG_GROUP, MESH_CONFIG_KIND } from './generators/telemetry.js';
 import { startMeshServing, type MeshServing } from './serving.js';
 import { KubernetesRegistry } from './kubernetes/registry.js';
 import { SecretCaStorage } from './kubernetes/ca-secret-storage.js';
+import { KubernetesCaRotation } from './kubernetes/ca-rotation.js';
+import { RootRotation } from './ca/rotation.js';
 import { LeaderElector } from './kubernetes/leader-election.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 import { leveledLog, type ControlPlaneLogLevel } from './kubernetes/leveled-log.js';
@@ -52,6 +55,8 @@ export interface KubernetesControlPlaneOptions {
   readonly defaultInboundPolicy?: string;
   /** How often the mesh ConfigMap's MeshConfig is re-read (default 5 s). */
   readonly meshConfigPollMs?: number;
+  /** How often every replica re-reads the CA Secret for a root rotation, and the leader drives it (default 2 s). */
+  readonly caFollowMs?: number;
   /** How often the leader re-checks the webhook caBundle and the root ConfigMaps (default 30 s). */
   readonly reconcileMs?: number;
   readonly leaseDurationSeconds?: number;
@@ -77,6 +82,8 @@ export interface RunningKubernetesControlPlane {
   readonly authority: CertificateAuthority;
   readonly webhook: WebhookServer;
   readonly elector: LeaderElector;
+  /** This replica's part of a root CA rotation (tests drive it; a timer does too). */
+  readonly caRotation: KubernetesCaRotation;
   /** Runs the leader's reconciliation now (tests; the leader also runs it on a timer). */
   reconcile(): Promise<void>;
   stop(): Promise<void>;
@@ -160,7 +167,8 @@ export async function startKubernetesControlPlane(
   const log = logger.line;
   const host = o.host ?? '0.0.0.0';
   const settings = await meshSettings(cluster, ns);
-  const ca = await loadOrCreateCa({ storage: new SecretCaStorage(cluster.objects, ns) });
+  const caStorage = new SecretCaStorage(cluster.objects, ns);
+  const ca = await loadOrCreateCa({ storage: caStorage });
   log(
     `CA: ${ca.origin} root "${ca.certificate.subject}" valid until ${ca.certificate.notAfter.toISOString()} (secret ${ns}/meshctl-ca)`,
   );
@@ -170,6 +178,8 @@ export async function startKubernetesControlPlane(
     { ...DEFAULT_TTL_POLICY, ...(ttl ? { defaultTtlSeconds: ttl } : {}) },
     log,
   );
+  // A root rotation in progress (its record in the Secret) resumes: bundle and signing root as of its phase.
+  const rotation = await RootRotation.open(authority, caStorage, caStorage, log);
 
   const meshConfig = new MeshConfigMap(cluster, ns, log);
   await meshConfig.refresh().catch((err: Error) => log(`reading the mesh config: ${err.message}`));
@@ -291,12 +301,37 @@ export async function startKubernetesControlPlane(
   );
   renew.unref();
 
+  const caRotation = new KubernetesCaRotation({
+    cluster,
+    namespace: ns,
+    podName: o.podName,
+    authority,
+    rotation,
+    storage: caStorage,
+    views: () => serving.server.ads.views(),
+    reissue: async () => {
+      await serving.server.reissueServingCertificate();
+      const c = await issueWebhookCert();
+      webhook.setCertificate(c.certChainPem, c.keyPem);
+    },
+    publish: async (configMap, caBundle) => {
+      await Promise.all([
+        ensureCaBundle(cluster, caBundle, log),
+        publishRoot(cluster, configMap, log),
+        ensureValidator(cluster, caBundle, ns, log),
+      ]);
+    },
+    log,
+  });
+
   let validatorRetry: NodeJS.Timeout | undefined;
   const reconcile = async (): Promise<void> => {
+    // During a root rotation the trust bundle published is the one its driver chose for the phase.
+    const bundle = caRotation.bundleToPublish();
     const [, , validator] = await Promise.all([
-      ensureCaBundle(cluster, authority.rootPem, log),
-      publishRoot(cluster, authority.rootPem, log),
-      ensureValidator(cluster, authority.rootPem, ns, log),
+      ensureCaBundle(cluster, bundle.caBundle, log),
+      publishRoot(cluster, bundle.configMap, log),
+      ensureValidator(cluster, bundle.caBundle, ns, log),
     ]);
     // The API server picks up a new caBundle within seconds: look again soon rather than at the next pass.
     if (validator === 'waiting' && !validatorRetry) {
@@ -350,6 +385,26 @@ export async function startKubernetesControlPlane(
     },
   });
   elector.start();
+  // Every replica follows the CA Secret (a rotation started or moved on by another replica), at start
+  // and on a timer; the Lease holder also drives the rotation. One pass at a time.
+  let following: Promise<void> | undefined;
+  const followCa = (): void => {
+    if (following) return;
+    following = (async () => {
+      await caRotation.follow();
+      if (elector.isLeader) await caRotation.drive();
+    })()
+      .catch(async (err: Error) => {
+        logger.warn(`CA rotation: ${err.message} (retrying)`);
+        await caRotation.problem(err);
+      })
+      .finally(() => {
+        following = undefined;
+      });
+  };
+  followCa();
+  const caFollow = setInterval(followCa, o.caFollowMs ?? 2_000);
+  caFollow.unref();
   log(
     `control plane ${o.version} ready (pod ${o.podName}): config stream + CA on ${serving.streamAddress}, debug API on ${host}:${serving.apiPort}, webhook on ${host}:${o.webhookPort ?? ControlPlanePorts.webhook}, proxies told to dial ${address}`,
   );
@@ -361,12 +416,15 @@ export async function startKubernetesControlPlane(
     authority,
     webhook,
     elector,
+    caRotation,
     reconcile,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(renew);
       clearInterval(meshConfigPoll);
+      clearInterval(caFollow);
+      await following;
       if (validatorRetry) clearTimeout(validatorRetry);
       await elector.stop();
       registry.stop();
@@ -380,7 +438,7 @@ interface WebhookConfiguration extends KubeObject {
   webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
 }
 
-/** Sets every webhook's caBundle to the mesh root (a JSON patch of that one object: RBAC allows no other). */
+/** Sets every webhook's caBundle to the mesh's trust bundle (a JSON patch of that one object: RBAC allows no other). */
 async function ensureCaBundle(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
   const ref = {
     apiVersion: 'admissionregistration.k8s.io/v1',
@@ -408,7 +466,10 @@ async function ensureCaBundle(cluster: KubernetesCluster, rootPem: string, log: 
   log(`webhook ${WEBHOOK_CONFIGURATION}: caBundle set on ${ops.length} webhook(s)`);
 }
 
-/** Publishes the root CA as ConfigMap meshctl-ca-root into every namespace (the injected mesh-ca-root volume). */
+/**
+ * Publishes the trust bundle (the root CA; during a rotation both roots under a header naming the
+ * phase) as ConfigMap meshctl-ca-root into every namespace (the injected mesh-ca-root volume).
+ */
 async function publishRoot(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
   const namespaces = await cluster.list<KubeObject & { status?: { phase?: string } }>({
     apiVersion: 'v1',

@@ -50,6 +50,12 @@ export const MESH_API_GROUPS = [
   'policy.linkerd.io',
 ];
 
+/**
+ * The Gateway API kinds the mesh reads (GAMMA routes), by resource: only these of their group, which
+ * holds ingress kinds (Gateway, GatewayClass, ...) another controller may own and meshctl must not judge.
+ */
+const GATEWAY_API_RULE = { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes', 'grpcroutes'] };
+
 const APP_LABELS = { app: 'meshctl-control-plane', ...MANAGED_BY };
 
 function meta(name: string, namespace?: string): KubeObject['metadata'] {
@@ -83,6 +89,7 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
         { apiGroups: [''], resources: ['services', 'pods', 'namespaces', 'nodes'], verbs: read },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },
         { apiGroups: MESH_API_GROUPS, resources: ['*'], verbs: read },
+        { ...GATEWAY_API_RULE, verbs: read },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
         // The root CA is published to every namespace, as Istio's istio-ca-root-cert.
         { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
@@ -286,7 +293,7 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
           admissionReviewVersions: ['v1'],
           sideEffects: 'None',
           // Open until the control plane has set the caBundle and seen the API server call it (as istiod
-          // does); the leader then sets Fail, and a re-install keeps it (src/install/kubernetes.ts).
+          // does); the leader then sets Fail, and a re-install keeps it (src/cluster/kubernetes/install.ts).
           failurePolicy: 'Ignore',
           timeoutSeconds: v.webhook.timeoutSeconds,
           clientConfig: {
@@ -300,6 +307,7 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
               resources: ['*'],
               scope: '*',
             },
+            { ...GATEWAY_API_RULE, apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], scope: '*' },
           ],
         },
       ],

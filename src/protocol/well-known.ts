@@ -41,6 +41,21 @@ export const CA_ROOT_CONFIGMAP = 'meshctl-ca-root';
  * Secret: install writes them, the control plane reads them.
  */
 export const CA_FILES = { cert: 'ca-cert.pem', key: 'ca-key.pem' } as const;
+/** The Secret holding the mesh root CA (and, during a root rotation, its record) on Kubernetes. */
+export const CA_SECRET = 'meshctl-ca';
+/**
+ * Root rotation on Kubernetes: `meshctl ca rotate` asks for one with this annotation on the CA Secret
+ * (its value an id of the request); the Lease holder starts it and removes the annotation.
+ */
+export const CA_ROTATE_REQUEST_ANNOTATION = 'meshctl.dev/ca-rotate-requested';
+/**
+ * The ConfigMap in the mesh namespace where a root rotation's progress is kept: `progress.json` (the
+ * driving replica's steps, as `meshctl ca rotate` prints them) and one `replica.<pod>.json` per replica
+ * (the phase it applies, its connected proxies and the certificates it issued in that phase).
+ */
+export const CA_ROTATION_CONFIGMAP = 'meshctl-ca-rotation';
+/** The control plane pods' label selector. */
+export const CONTROL_PLANE_POD_SELECTOR = 'app=meshctl-control-plane';
 /** The audience of the ServiceAccount token a proxy presents to the CA. */
 export const TOKEN_AUDIENCE = 'meshctl';
 /** SPIFFE trust domain. */

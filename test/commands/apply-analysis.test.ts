@@ -34,11 +34,25 @@ spec:
   - {name: v3, labels: {version: v3}}
 `;
 
+/** A GAMMA route to a Service nobody runs, with a filter meshctl accepts without acting on it. */
+const ROUTE = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 9080}]
+  rules:
+  - filters:
+    - type: ExtensionRef
+      extensionRef: {group: example.io, kind: Filter, name: f}
+    backendRefs: [{name: web, port: 9080}]
+`;
+
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'meshctl-apply-'));
   cp = await startControlPlane({ home, streamPort: 0, debugPort: 0, version: 'test', log: () => undefined });
   await writeFile(join(home, 'vs.yaml'), VS);
   await writeFile(join(home, 'dr.yaml'), DR);
+  await writeFile(join(home, 'route.yaml'), ROUTE);
 });
 afterAll(async () => {
   await cp.stop();
@@ -64,5 +78,24 @@ describe('apply runs the analyzers', () => {
     const again = await cli('apply', '-f', join(home, 'vs.yaml'));
     expect(again.stderr).not.toMatch(/MESH0101/);
     expect(again.code).toBe(0);
+  });
+
+  it('an HTTPRoute applies on the local mesh warning MESH0002 for its ExtensionRef filter; analyze with the Services finds its missing parentRef Service (MESH0102)', async () => {
+    // The local platform's services come and go with `meshctl run`: apply does not judge references to them.
+    const applied = await cli('apply', '-f', join(home, 'route.yaml'));
+    expect(applied.code).toBe(0);
+    expect(applied.stderr).toMatch(/Warning \[MESH0002\] \(HTTPRoute web\.default\).*ExtensionRef/);
+    expect(cp.store.list({ kind: 'HTTPRoute' })).toHaveLength(1);
+    await writeFile(
+      join(home, 'svc.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  ports: [{port: 9080}]\n',
+    );
+    const analyzed = await cli('analyze', '-f', join(home, 'route.yaml'), '-f', join(home, 'svc.yaml'));
+    expect(analyzed.code).toBe(79);
+    const out = analyzed.stdout + analyzed.stderr;
+    expect(out).toMatch(/Warning \[MESH0002\] \(HTTPRoute web\.default\).*ExtensionRef/);
+    expect(out).toMatch(
+      /Error \[MESH0102\] \(HTTPRoute web\.default\) \S*route\.yaml:5 HTTPRoute parentRef names Service "web"/,
+    );
   });
 });

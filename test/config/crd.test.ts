@@ -93,6 +93,14 @@ describe('CRDs', () => {
     const server = files.find((f) => f.fileName === 'policy.linkerd.io_servers.yaml')!.yaml;
     expect(server).toMatch(/port:\n\s+description: container port number or name\n\s+x-kubernetes-int-or-string: true/);
   });
+
+  it('a CRD of a protected group (*.k8s.io: the Gateway API routes) carries the api-approved.kubernetes.io annotation the API server requires', () => {
+    for (const f of files) {
+      const crd = parse(f.yaml) as { metadata: { annotations?: Record<string, string> }; spec: { group: string } };
+      const isProtected = /(^|\.)(k8s|kubernetes)\.io$/.test(crd.spec.group);
+      expect(crd.metadata.annotations?.['api-approved.kubernetes.io'] !== undefined, f.fileName).toBe(isProtected);
+    }
+  });
 });
 
 describe('README support tables', () => {

@@ -22,6 +22,8 @@ const FILES = [
   'linkerd2/network-authentication.yaml',
   'linkerd2/http-local-ratelimit-policy.yaml',
   'smi/split.yaml',
+  'gateway-api/httproutes.yaml',
+  'gateway-api/grpcroutes.yaml',
 ];
 
 type Node = Record<string, unknown>;
@@ -44,6 +46,16 @@ const crds = [
 const EXTRA: Record<string, Record<string, string>> = {
   'split.smi-spec.io/TrafficSplit': {
     'matches[].apiGroup': 'v1alpha4 names the group of the HTTPRouteGroup (smi-spec traffic-split v1alpha4)',
+  },
+  'gateway.networking.k8s.io/HTTPRoute': {
+    'rules[].retry': 'experimental channel (GEP-1731), which Istio implements; the standard CRD prunes it',
+    'rules[].retry.codes': 'experimental channel (GEP-1731)',
+    'rules[].retry.attempts': 'experimental channel (GEP-1731)',
+    'rules[].retry.backoff': 'experimental channel (GEP-1731)',
+    'rules[].sessionPersistence': 'experimental channel (GEP-1619): accepted, flagged MESH0002',
+  },
+  'gateway.networking.k8s.io/GRPCRoute': {
+    'rules[].sessionPersistence': 'experimental channel (GEP-1619): accepted, flagged MESH0002',
   },
   'policy.linkerd.io/AuthorizationPolicy': {
     'targetRef.namespace': "Linkerd's Gateway API PolicyTargetReference has it; the CRD prunes it",

@@ -8,7 +8,7 @@
  *
  * One mesh is installed for the whole file. Like mesh.test.ts, the file starts its own test
  * cluster instead of the run's shared one (getTestCluster): the mesh is cluster-wide (CRDs,
- * ClusterRole, the webhook configuration), and test/install/kubernetes.test.ts installs and
+ * ClusterRole, the webhook configuration), and test/cluster/kubernetes/install.test.ts installs and
  * uninstalls those same cluster-scoped objects on the shared cluster in parallel.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -128,7 +128,7 @@ describeRequiring(
       for (const line of [
         '✔ the control plane Deployment is ready (2/2 ready, 2 up to date)',
         `✔ the control plane version matches the CLI (${meshctlVersion()})`,
-        '✔ the mesh CRDs are installed (19 CRDs)',
+        '✔ the mesh CRDs are installed (21 CRDs)',
         "✔ the mesh CRDs are current (the same as this meshctl's)",
         '✔ the webhook caBundle is valid and is the mesh root CA',
         '✔ the API server reaches the webhook and it injects',

@@ -297,6 +297,18 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'test cluster: pods as on a 
     // `authenticated: false` is omitted from the JSON, as Kubernetes omits empty fields.
     expect(wrongAudience.status?.authenticated ?? false).toBe(false);
     expect(wrongAudience.status?.error).toMatch(/audience/i);
+
+    // As on a kubelet, a changed ConfigMap or Secret reaches the mounted files (the environment keeps its values).
+    for (const [kind, name, data] of [
+      ['configmap', 'settings', '{"data":{"size":"small"}}'],
+      ['secret', 'creds', '{"stringData":{"password":"n3w"}}'],
+    ] as const) {
+      const patched = await cluster.kubectl(['-n', ns, 'patch', kind, name, '--type', 'merge', '-p', data]);
+      expect(patched.code, patched.stderr).toBe(0);
+    }
+    await expect.poll(() => inPod(['cat', '/etc/mtc-config/dims/size']), { timeout: 30_000 }).toBe('small');
+    await expect.poll(() => inPod(['cat', '/etc/mtc-secret/password']), { timeout: 30_000 }).toBe('n3w');
+    expect(processEnv(pid).CFG_size).toBe('large');
   });
 
   it('a Job whose pod has a native sidecar completes: the sidecar is stopped once the app container exits', async () => {

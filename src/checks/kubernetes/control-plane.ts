@@ -287,8 +287,7 @@ function identityCategory(): CheckCategory<KubernetesCheckContext> {
     checkers: rootCaCheckers<KubernetesCheckContext>({
       invalid:
         'replace the root CA: supply a valid one with meshctl install --set ca.cert=FILE --set ca.key=FILE (secret mesh-system/meshctl-ca), then restart the control plane and the workloads',
-      expiring:
-        'rotate the root CA before it expires: meshctl install --set ca.cert=FILE --set ca.key=FILE with the new one',
+      expiring: "rotate the root CA before it expires, with no failed request: 'meshctl ca rotate'",
     }),
   };
 }

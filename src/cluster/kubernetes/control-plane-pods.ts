@@ -6,12 +6,12 @@
  * credentials: no port-forward, no kubectl, nothing new in the control plane's RBAC.
  */
 import { ErrorCode, MeshError, NotFoundError } from '../../errors.js';
-import { ControlPlanePorts } from '../../protocol/well-known.js';
+import { CONTROL_PLANE_POD_SELECTOR, ControlPlanePorts } from '../../protocol/well-known.js';
 import type { KubernetesCluster } from './index.js';
 import { podReady, type PodLike } from './readiness.js';
 
 /** The label selector of the control plane's pods (install's Deployment template). */
-export const CONTROL_PLANE_SELECTOR = 'app=meshctl-control-plane';
+export const CONTROL_PLANE_SELECTOR = CONTROL_PLANE_POD_SELECTOR;
 
 /** The running (not terminating) control plane pods, ready ones first, by name. */
 export async function controlPlanePods(cluster: KubernetesCluster, namespace: string): Promise<PodLike[]> {

@@ -36,6 +36,7 @@ import type { AccessQuestion } from './access.js';
 import type { ClusterAnalysisData } from './analysis-inventory.js';
 import { mergedSyncz, replicaConfigDump } from './control-plane-pods.js';
 import { podAdminRequest, Slots } from './proxy-admin.js';
+import type { KubernetesCaRotationClient } from './ca-rotation.js';
 
 /** Drops what the API server adds (managedFields, status, uid...) so listed config reads like what was applied. */
 function asConfig(o: KubeObject): ConfigObjectData {
@@ -315,6 +316,24 @@ export class KubernetesPlatform implements MeshPlatform {
     );
     return JSON.parse(r.text) as T;
   }
+
+  /** Asks the control plane for a root CA rotation (`meshctl ca rotate`), or follows the one under way. */
+  async startCaRotation<T>(): Promise<T> {
+    const { KubernetesCaRotationClient } = await import('./ca-rotation.js');
+    this.rotationClient = new KubernetesCaRotationClient(this.cluster, this.meshNamespace);
+    return (await this.rotationClient.start()) as T;
+  }
+
+  /** The progress of the rotation startCaRotation asked for or joined. */
+  async caRotationProgress<T>(): Promise<T> {
+    if (!this.rotationClient) {
+      const { KubernetesCaRotationClient } = await import('./ca-rotation.js');
+      this.rotationClient = new KubernetesCaRotationClient(this.cluster, this.meshNamespace);
+    }
+    return (await this.rotationClient.progress()) as T;
+  }
+
+  private rotationClient: KubernetesCaRotationClient | undefined;
 
   /**
    * The pod's own admin API, through pods/exec (`meshctl proxy request` in the proxy's container, as

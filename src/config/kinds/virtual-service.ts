@@ -303,9 +303,9 @@ export const RETRY_ON_POLICIES = new Set([
 ]);
 
 /** An HTTP field name (RFC 9110 token). */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A field value: no CR, LF, NUL or other control character but tab (a CRLF would split the request). */
-const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+export const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 /** Header names and values of a `headers` block: a bad one made the proxy send unparseable requests (503 UC for all). */
 function checkHeaderOperations(

@@ -27,6 +27,7 @@ import {
   trafficSplitTruth,
 } from './linkerd.js';
 import { virtualServiceTruth } from './virtual-service.js';
+import { grpcRouteTruth, httpRouteTruth } from './gateway-api.js';
 
 /** Every table, one per kind. */
 export const TRUTH_TABLES: readonly TruthTable[] = [
@@ -49,6 +50,8 @@ export const TRUTH_TABLES: readonly TruthTable[] = [
   meshTlsAuthenticationTruth,
   networkAuthenticationTruth,
   httpLocalRateLimitPolicyTruth,
+  httpRouteTruth,
+  grpcRouteTruth,
 ];
 
 const BY_KIND = new Map(TRUTH_TABLES.map((t) => [t.kind, t]));

@@ -74,6 +74,10 @@ export const TESTS = {
   telemetry: 'test/control-plane/generators/telemetry.test.ts',
   /** Telemetry metrics overrides on a live local mesh, scraped by a real Prometheus: disabled, removed and upserted tags. */
   metricsOverrides: 'test/observability/metrics-overrides.test.ts',
+  /** Gateway API HTTPRoute/GRPCRoute with Service parents (GAMMA) -> sidecar routes, field by field. */
+  gatewayApi: 'test/control-plane/translate/gateway-api.test.ts',
+  /** GAMMA routes on the local mesh: weighted split, header match, redirect, rewrite, a gRPC method match. */
+  e2eGatewayApi: 'test/e2e/gateway-api-routes.test.ts',
 } as const;
 
 /** Why a kind no generator reads yet has no effect (each names the issue that implements it). */

@@ -86,6 +86,11 @@ export class CertificateAuthority {
     this.ledger.clear();
   }
 
+  /** Every SPIFFE ID issued to since the last reset, with the roots (PEM) of its certificates (Kubernetes rotation reports). */
+  issuedIdentities(): ReadonlyMap<string, readonly string[]> {
+    return this.ledger;
+  }
+
   /** The roots (PEM) of the certificates issued to `spiffeId` since the last reset, oldest first. */
   issuedSinceReset(spiffeId: string): readonly string[] {
     return this.ledger.get(spiffeId) ?? [];

@@ -135,6 +135,9 @@ const CLUSTER_KINDS: KindRef[] = [
   '/Secret',
   // A Server's proxyProtocol sets the protocol its port's inbound cluster speaks to the app.
   'policy.linkerd.io/Server',
+  // Gateway API mesh routes: an invalid backend's share gets an empty cluster.
+  'gateway.networking.k8s.io/HTTPRoute',
+  'gateway.networking.k8s.io/GRPCRoute',
 ];
 const ROUTE_KINDS: KindRef[] = [
   'networking.istio.io/VirtualService',
@@ -146,6 +149,8 @@ const ROUTE_KINDS: KindRef[] = [
   'networking.istio.io/Gateway',
   // An opaque or TLS Server port has no inbound route table.
   'policy.linkerd.io/Server',
+  'gateway.networking.k8s.io/HTTPRoute',
+  'gateway.networking.k8s.io/GRPCRoute',
 ];
 const LISTENER_KINDS: KindRef[] = [
   'security.istio.io/PeerAuthentication',

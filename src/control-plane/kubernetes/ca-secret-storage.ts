@@ -9,9 +9,10 @@
 import { CA_FILES, type CaMaterialPem, type CaStorage } from '../ca/storage.js';
 import { ROTATION_FILE, type RotationRecordStore } from '../ca/rotation.js';
 import type { KubeObject, KubeObjects } from '../../cluster/index.js';
+import { CA_ROTATE_REQUEST_ANNOTATION, CA_SECRET } from '../../protocol/well-known.js';
 
 /** The Secret's name (install's InstallNames.caSecret). */
-export const CA_SECRET_NAME = 'meshctl-ca';
+export const CA_SECRET_NAME = CA_SECRET;
 
 interface SecretObject extends KubeObject {
   data?: Record<string, string>;
@@ -49,6 +50,14 @@ export class SecretCaStorage implements CaStorage, RotationRecordStore {
     return text ? decode(text) : undefined;
   }
 
+  /**
+   * The id of a rotation `meshctl ca rotate` asked for (an annotation of the Secret), not yet started;
+   * every write of this storage removes it, so starting the rotation (writing its record) consumes it.
+   */
+  async pendingRequest(): Promise<string | undefined> {
+    return (await this.read())?.metadata.annotations?.[CA_ROTATE_REQUEST_ANNOTATION] || undefined;
+  }
+
   async saveRecord(text: string): Promise<void> {
     await this.write((data) => ({ ...data, [ROTATION_FILE]: Buffer.from(text).toString('base64') }));
   }
@@ -73,6 +82,7 @@ export class SecretCaStorage implements CaStorage, RotationRecordStore {
   /** Creates or updates the Secret with `change` applied to its data (keys it does not touch are kept). */
   private async write(change: (data: Record<string, string>) => Record<string, string>): Promise<void> {
     const existing = await this.read();
+    const { [CA_ROTATE_REQUEST_ANNOTATION]: _request, ...annotations } = existing?.metadata.annotations ?? {};
     const body: SecretObject = {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -80,6 +90,8 @@ export class SecretCaStorage implements CaStorage, RotationRecordStore {
         name: this.name,
         namespace: this.namespace,
         labels: { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' },
+        // A PUT replaces the object: keep the annotations others set, minus a rotation request (consumed).
+        ...(annotations && Object.keys(annotations).length ? { annotations } : {}),
         ...(existing ? { resourceVersion: existing.metadata.resourceVersion } : {}),
       },
       type: 'Opaque',

@@ -31,6 +31,7 @@ import { servicesSelecting } from './selecting.js';
 import type { ProxyConfigParts, SharedOutbound } from './parts.js';
 import { workloadAuthz } from './authorization.js';
 import { routesFor, virtualServiceFor, type TranslationNote } from './routes.js';
+import { gatewayApiRoutes } from './gateway-api.js';
 import { l4RouteChains, missingChainClusters } from './l4-routes.js';
 import { scopedSnapshot, sidecarFor } from './sidecar-scope.js';
 import { BLACKHOLE, catchAllVirtualHost, serviceEntryOutbound } from './service-entry.js';
@@ -140,7 +141,10 @@ function computeOutbound(snapshot: MeshSnapshot, ns: string): Outbound {
         }
         continue;
       }
-      const vhostRoutes = routesFor(snapshot, service, port, ns, notes);
+      // Gateway API mesh routes attached to this port take it unless a VirtualService comes first (Istio's order).
+      const vhostRoutes =
+        gatewayApiRoutes(snapshot, service, port, ns, () => virtualServiceFor(snapshot, fqdn, ns), notes) ??
+        routesFor(snapshot, service, port, ns, notes);
       const capture = {
         name: `${fqdn}:${port.port}`,
         domains: domainsOf(service, port.port, ns, true),

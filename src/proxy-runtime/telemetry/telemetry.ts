@@ -303,7 +303,7 @@ export class Telemetry {
     found.requestBytes?.observe(ex.body.bytesReceived);
     found.responseBytes?.observe(ex.bytesSent);
     if (!this.accessLog.enabled && !(ex.sampled && this.spans.active)) return;
-    const service = cluster?.service ?? (ex.authority.replace(/:\d+$/, '') || 'unknown');
+    const service = cluster?.service ?? (hostOf(ex.authority) || 'unknown');
     if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
     if (!this.accessLog.enabled) return;
     if (
@@ -408,4 +408,15 @@ export class Telemetry {
       connection_termination_details: r.terminationDetails,
     });
   }
+}
+
+/** The authority without a trailing `:digits` port (what `/:\d+$/` removes, without a regex per span). */
+function hostOf(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || colon === authority.length - 1) return authority;
+  for (let i = colon + 1; i < authority.length; i++) {
+    const c = authority.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return authority;
+  }
+  return authority.slice(0, colon);
 }

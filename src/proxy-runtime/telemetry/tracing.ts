@@ -7,34 +7,139 @@
 import { isIP } from 'node:net';
 import type { Exchange } from '../http/exchange.js';
 import type { CustomTagConfig } from '../../protocol/proxy-config/index.js';
-import type { SpanRecord } from './span-export.js';
+import { spanConstants, type SpanConstants, type SpanRecord } from './span-encoding.js';
 
-type Node = Exchange['runtime']['node'];
-/** per node (one per config version): its canonical names and Zipkin service name, worked out once */
-const canonicals = new WeakMap<Node, { service: string; revision: string; serviceName: string }>();
+type Runtime = Exchange['runtime'];
+
+/** What the spans of one config share: its canonical names and constant tags per upstream cluster, worked out once. */
+interface RuntimeSpans {
+  service: string;
+  revision: string;
+  serviceName: string;
+  nodeTags: [string, string][];
+  /** per cluster name (bounded by the config's clusters) */
+  byCluster: Map<string, SpanConstants>;
+  /** custom tags as [name, config] pairs; undefined when none */
+  custom: [string, CustomTagConfig][] | undefined;
+  /** a custom tag replaces a standard tag or has a name JSON orders first: spans carry a whole tags map then */
+  customOverrides: boolean;
+}
+
+/** per config version (a new Runtime each time): a config change drops its entry with the Runtime */
+const perRuntime = new WeakMap<Runtime, RuntimeSpans>();
+
+/** The tags every span carries besides custom ones (a custom tag of one of these names replaces it). */
+const STANDARD_TAGS = new Set([
+  'node_id',
+  'istio.canonical_service',
+  'istio.canonical_revision',
+  'istio.namespace',
+  'istio.mesh_id',
+  'component',
+  'http.url',
+  'http.method',
+  'http.protocol',
+  'http.status_code',
+  'request_size',
+  'response_size',
+  'response_flags',
+  'upstream_cluster',
+  'upstream_cluster.name',
+  'downstream_cluster',
+  'peer.address',
+  'guid:x-request-id',
+  'user_agent',
+  'error',
+  '__proto__',
+]);
 
 /** Istio's canonical service and revision of this proxy's workload (the labels Istio reads, then app/version). */
-function canonical(ex: Exchange): { service: string; revision: string; serviceName: string } {
-  const n = ex.runtime.node;
-  let c = canonicals.get(n);
-  if (c === undefined) {
+function runtimeSpans(rt: Runtime): RuntimeSpans {
+  let r = perRuntime.get(rt);
+  if (r === undefined) {
+    const n = rt.node;
     const service = n.labels['service.istio.io/canonical-name'] ?? n.app;
     const revision =
       n.labels['service.istio.io/canonical-revision'] ?? (n.version === 'unknown' ? 'latest' : n.version);
-    c = { service, revision, serviceName: `${service}.${n.namespace}` };
-    canonicals.set(n, c);
+    const customCfg = rt.config.telemetry?.tracing?.customTags;
+    const custom = customCfg ? Object.entries(customCfg) : undefined;
+    r = {
+      service,
+      revision,
+      serviceName: `${service}.${n.namespace}`,
+      nodeTags: [
+        ['node_id', n.id],
+        ['istio.canonical_service', service],
+        ['istio.canonical_revision', revision],
+        ['istio.namespace', n.namespace],
+        ['istio.mesh_id', 'cluster.local'],
+        ['component', 'proxy'],
+      ],
+      byCluster: new Map(),
+      custom: custom?.length ? custom : undefined,
+      customOverrides: custom?.some(([name]) => STANDARD_TAGS.has(name) || /^[0-9]+$/.test(name)) ?? false,
+    };
+    perRuntime.set(rt, r);
+  }
+  return r;
+}
+
+const MAX_CACHED_CLUSTERS = 10_000;
+
+function constantsOf(r: RuntimeSpans, clusterName: string): SpanConstants {
+  let c = r.byCluster.get(clusterName);
+  if (c === undefined) {
+    const cluster = clusterName || '-';
+    c = spanConstants(r.serviceName, r.nodeTags, [
+      ['upstream_cluster', cluster],
+      ['upstream_cluster.name', cluster],
+      ['downstream_cluster', '-'],
+    ]);
+    if (r.byCluster.size < MAX_CACHED_CLUSTERS) r.byCluster.set(clusterName, c);
   }
   return c;
 }
 
+type Endpoint = { address: string; port: number } | undefined;
+
 /** `address:port` or `[v6]:port` of an IP endpoint (no regex: this runs for every sampled request). */
-function hostPort(hp: string): { address: string; port: number } | undefined {
+function hostPort(hp: string): Endpoint {
   const colon = hp.lastIndexOf(':');
   if (colon <= 0) return undefined;
   const address = hp.startsWith('[') && hp[colon - 1] === ']' ? hp.slice(1, colon - 1) : hp.slice(0, colon);
   const port = Number(hp.slice(colon + 1));
   if (!Number.isInteger(port) || colon + 1 === hp.length || isIP(address) === 0) return undefined;
   return { address, port };
+}
+
+/**
+ * Upstream hosts already parsed: a proxy talks to a few endpoints, so a span looks its remote endpoint up instead of
+ * parsing it (and asking isIP) again. Bounded: cleared when full.
+ */
+const upstreamEndpoints = new Map<string, Endpoint>();
+const MAX_ENDPOINTS = 4096;
+
+function upstreamEndpoint(hp: string): Endpoint {
+  let e = upstreamEndpoints.get(hp);
+  if (e === undefined && !upstreamEndpoints.has(hp)) {
+    e = hostPort(hp);
+    if (upstreamEndpoints.size >= MAX_ENDPOINTS) upstreamEndpoints.clear();
+    upstreamEndpoints.set(hp, e);
+  }
+  return e;
+}
+
+/** Whether a peer address is an IP (cached like upstream hosts: the same few peers send most requests). */
+const peerIsIp = new Map<string, boolean>();
+
+function isIpAddress(address: string): boolean {
+  let ok = peerIsIp.get(address);
+  if (ok === undefined) {
+    ok = isIP(address) !== 0;
+    if (peerIsIp.size >= MAX_ENDPOINTS) peerIsIp.clear();
+    peerIsIp.set(address, ok);
+  }
+  return ok;
 }
 
 function customTagValue(ex: Exchange, t: CustomTagConfig): string | undefined {
@@ -46,55 +151,79 @@ function customTagValue(ex: Exchange, t: CustomTagConfig): string | undefined {
 
 /** The span of a finished exchange (only called for sampled requests while spans are exported). */
 export function spanOf(ex: Exchange, status: number, service: string, durationMs: number): SpanRecord {
-  const n = ex.runtime.node;
-  const c = canonical(ex);
+  const r = runtimeSpans(ex.runtime);
   const outbound = ex.conn.listener.direction === 'outbound';
   const colon = ex.authority.lastIndexOf(':');
-  const tail = colon < 0 ? '' : ex.authority.slice(colon + 1);
-  const port = tail !== '' && /^\d+$/.test(tail) ? tail : String(ex.conn.destination.port);
-  const tags: Record<string, string> = {
-    node_id: n.id,
-    'istio.canonical_service': c.service,
-    'istio.canonical_revision': c.revision,
-    'istio.namespace': n.namespace,
-    'istio.mesh_id': 'cluster.local',
-    component: 'proxy',
-    'http.url': `${ex.scheme}://${ex.authority}${ex.path}`,
-    'http.method': ex.method,
-    'http.protocol': ex.protocol,
-    'http.status_code': String(status),
-    request_size: String(ex.body.bytesReceived),
-    response_size: String(ex.bytesSent),
-    response_flags: ex.flags === '' ? '-' : ex.flags,
-    upstream_cluster: ex.clusterName || '-',
-    'upstream_cluster.name': ex.clusterName || '-',
-    downstream_cluster: '-',
-    'peer.address': ex.conn.remoteAddress,
-    'guid:x-request-id': ex.requestId,
-    user_agent: ex.header('user-agent') ?? '-',
-  };
-  const custom = ex.runtime.config.telemetry?.tracing?.customTags;
-  if (custom) {
-    for (const name in custom) {
-      const v = customTagValue(ex, custom[name]!);
-      if (v !== undefined) tags[name] = v;
-    }
-  }
-  return {
+  const port =
+    colon >= 0 && isPort(ex.authority, colon + 1) ? ex.authority.slice(colon + 1) : String(ex.conn.destination.port);
+  const remote = outbound
+    ? upstreamEndpoint(ex.upstreamHost)
+    : isIpAddress(ex.conn.remoteAddress)
+      ? { address: ex.conn.remoteAddress, port: ex.conn.remotePort }
+      : undefined;
+  const span: SpanRecord = {
     traceId: ex.traceId,
     spanId: ex.spanId,
     parentId: ex.parentSpanId,
     kind: outbound ? 'CLIENT' : 'SERVER',
-    name: `${service}:${port}/*`,
+    service,
+    port,
     startUs: Math.round((performance.timeOrigin + ex.startedAt) * 1000),
     durationUs: Math.round(durationMs * 1000),
-    serviceName: c.serviceName,
     error: status === 0 || status >= 500,
-    tags,
-    remote: outbound
-      ? hostPort(ex.upstreamHost)
-      : isIP(ex.conn.remoteAddress)
-        ? { address: ex.conn.remoteAddress, port: ex.conn.remotePort }
-        : undefined,
+    constants: constantsOf(r, ex.clusterName),
+    scheme: ex.scheme,
+    authority: ex.authority,
+    path: ex.path,
+    method: ex.method,
+    protocol: ex.protocol,
+    status,
+    requestSize: ex.body.bytesReceived,
+    responseSize: ex.bytesSent,
+    flags: ex.flags === '' ? '-' : ex.flags,
+    peerAddress: ex.conn.remoteAddress,
+    requestId: ex.requestId,
+    userAgent: ex.header('user-agent') ?? '-',
+    custom: undefined,
+    remoteAddress: remote?.address,
+    remotePort: remote?.port ?? 0,
   };
+  if (r.custom === undefined) return span;
+  const custom: string[] = [];
+  for (const [name, cfg] of r.custom) {
+    const v = customTagValue(ex, cfg);
+    if (v !== undefined) custom.push(name, v);
+  }
+  if (r.customOverrides) span.tags = tagsMap(span, custom);
+  else span.custom = custom;
+  return span;
+}
+
+/** Whether s[from..] is a non-empty run of digits (the authority's port). */
+function isPort(s: string, from: number): boolean {
+  if (from >= s.length) return false;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** The whole tags map in its historic order, for the rare config whose custom tags replace standard ones. */
+function tagsMap(s: SpanRecord, custom: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const [k, v] of s.constants.nodeTags) tags[k] = v;
+  tags['http.url'] = `${s.scheme}://${s.authority}${s.path}`;
+  tags['http.method'] = s.method;
+  tags['http.protocol'] = s.protocol;
+  tags['http.status_code'] = String(s.status);
+  tags.request_size = String(s.requestSize);
+  tags.response_size = String(s.responseSize);
+  tags.response_flags = s.flags;
+  for (const [k, v] of s.constants.clusterTags) tags[k] = v;
+  tags['peer.address'] = s.peerAddress;
+  tags['guid:x-request-id'] = s.requestId;
+  tags.user_agent = s.userAgent;
+  for (let i = 0; i < custom.length; i += 2) tags[custom[i]!] = custom[i + 1]!;
+  return tags;
 }

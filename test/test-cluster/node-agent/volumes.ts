@@ -4,7 +4,16 @@
  * TokenRequest API, refreshed at 80% of their lifetime) and hostPath. Containers see them at their
  * mountPath through bind mounts in their own mount namespace (see container-process.ts).
  */
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import type { V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { ContainerConfigError, downwardValue, type EnvSources, type NodeFacts } from './env.js';
@@ -60,19 +69,30 @@ function keyFiles(
   });
 }
 
+/**
+ * How often configMap and secret volumes are brought up to date with their source. The kubelet does
+ * it on its sync loop (about a minute, plus its cache TTL); the test node agent does it every few
+ * seconds so that tests of what follows an update (a root CA rotation) do not wait a minute per step.
+ */
+const VOLUME_SYNC_MS = Number(process.env.MTC_VOLUME_SYNC_MS ?? 3_000);
+
 function writeFiles(dir: string, files: ProjectedFile[], fsGroup: number | undefined): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   for (const f of files) {
     const target = join(dir, f.path);
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    writeFileSync(target, f.content);
+    // Written aside and renamed over, as the kubelet's atomic writer swaps its ..data link: a reader
+    // never sees a half-written file.
+    const temp = join(dirname(target), `..${f.path.split('/').pop()}.tmp`);
+    writeFileSync(temp, f.content);
     // As the kubelet: with an fsGroup, files belong to that group and are group-readable.
     if (fsGroup !== undefined) {
-      chownSync(target, 0, fsGroup);
-      chmodSync(target, f.mode | 0o040);
+      chownSync(temp, 0, fsGroup);
+      chmodSync(temp, f.mode | 0o040);
     } else {
-      chmodSync(target, f.mode);
+      chmodSync(temp, f.mode);
     }
+    renameSync(temp, target);
   }
 }
 
@@ -184,6 +204,27 @@ export async function materializeVolumes(
       } else if (v.configMap || v.secret || v.downwardAPI || v.projected) {
         const { files, tokens } = await projectionFiles(v);
         writeFiles(dir, files, fsGroup);
+        const sourced = v.configMap || v.secret || v.projected?.sources?.some((src) => src.configMap || src.secret);
+        if (sourced) {
+          // As the kubelet: a changed ConfigMap or Secret reaches the files (not subPath mounts, which keep theirs).
+          const sync = setInterval(() => {
+            projectionFiles(v).then(
+              ({ files: now }) => {
+                const changed = now.filter((f) => {
+                  try {
+                    return !readFileSync(join(dir, f.path)).equals(f.content);
+                  } catch {
+                    return true;
+                  }
+                });
+                if (changed.length) writeFiles(dir, changed, fsGroup);
+              },
+              () => undefined, // the source is gone or unreadable: the files stay as they were, as the kubelet's
+            );
+          }, VOLUME_SYNC_MS);
+          sync.unref();
+          timers.push(sync);
+        }
         for (const t of tokens) {
           const write = async (): Promise<void> => {
             const { token, expiresAt } = await sources.token(pod, t.audience, t.expirationSeconds);

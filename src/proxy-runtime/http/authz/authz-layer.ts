@@ -20,6 +20,8 @@ export class ListenerAuthz {
   readonly numTrustedProxies: number;
   /** the app port an explicit listener stands for; undefined: the connection's own destination port */
   readonly destinationPort: number | undefined;
+  /** the facts object its requests are decided with (one at a time: decisions are synchronous) */
+  facts: RequestFacts | undefined;
 
   /** Throws naming `PATH.policies[i]...` / `PATH.jwtRules[i]...` when the config cannot be compiled. */
   constructor(
@@ -98,26 +100,39 @@ export function authorize(ex: Exchange, az: ListenerAuthz): ProxyResponse | null
 }
 
 function decideHttp(ex: Exchange, az: ListenerAuthz, auth: JwtOutcome | undefined): ProxyResponse | null {
-  const d = az.policies.decide(new RequestFacts(ex, az, auth));
+  // One facts object per listener, reset per request: the decision is synchronous and keeps no reference to it.
+  const facts = (az.facts ??= new RequestFacts(az));
+  facts.reset(ex, auth);
+  const d = az.policies.decideRequest(ex.conn, facts);
+  facts.reset(undefined, undefined);
   if (d.audit !== undefined) ex.authzAudit = d.audit;
   return d.allowed ? null : denied(ex, d);
 }
 
 /**
- * The facts of an HTTP request: one object per request, each fact computed only when a rule reads it
- * (a policy on principals never splits X-Forwarded-For or strips an address).
+ * The facts of an HTTP request, each computed only when a rule reads it (a policy on principals never splits
+ * X-Forwarded-For or strips an address); what only the connection determines is read once per connection anyway
+ * (AuthzPolicies.decideRequest).
  */
 class RequestFacts implements AuthzFacts, HttpFacts {
   private principalV: string | undefined | null = null;
   private sourceIpV: string | undefined;
   private remoteIpV: string | undefined;
   private pathV: string | undefined;
+  private ex!: Exchange;
+  private auth: JwtOutcome | undefined;
 
-  constructor(
-    private readonly ex: Exchange,
-    private readonly az: ListenerAuthz,
-    private readonly auth: JwtOutcome | undefined,
-  ) {}
+  constructor(private readonly az: ListenerAuthz) {}
+
+  /** Points the facts at a request (undefined: at none, so no exchange is kept alive by the listener). */
+  reset(ex: Exchange | undefined, auth: JwtOutcome | undefined): void {
+    this.ex = ex!;
+    this.auth = auth;
+    this.principalV = null;
+    this.sourceIpV = undefined;
+    this.remoteIpV = undefined;
+    this.pathV = undefined;
+  }
 
   get principal(): string | undefined {
     if (this.principalV === null) this.principalV = principalOf(this.ex.conn.peerIdentity);

@@ -53,6 +53,17 @@ interface CompiledRule {
   readonly http: Pred;
   /** null: never matches a TCP connection */
   readonly tcp: Pred | null;
+  /** the HTTP form split: the part that reads only the connection (the same for all its requests)... */
+  readonly connection: Pred;
+  /** ...and the part that reads the request (null: none, the connection part decides) */
+  readonly request: Pred | null;
+}
+
+/** The rules of each action whose connection part matched one connection: its requests check only these. */
+interface ConnectionRules {
+  readonly audit: readonly CompiledRule[];
+  readonly deny: readonly CompiledRule[];
+  readonly allow: readonly CompiledRule[];
 }
 
 interface CompiledPolicy {
@@ -74,6 +85,8 @@ export class AuthzPolicies {
   private readonly audit: CompiledRule[] = [];
   /** some ALLOW policy exists (even one without rules): no match means deny */
   private readonly hasAllow: boolean;
+  /** per connection (of this config: a new config compiles anew and starts empty) */
+  private readonly byConnection = new WeakMap<object, ConnectionRules>();
 
   /** Compiles; throws an Error naming the field path (`policies[i].rules[j]...`) of anything invalid. */
   constructor(policies: readonly AuthzPolicyConfig[], path = 'policies') {
@@ -111,6 +124,37 @@ export class AuthzPolicies {
     }
     return audit === undefined ? DENIED_NONE : { ...DENIED_NONE, audit };
   }
+
+  /**
+   * Decides for an HTTP request on `conn` (any object fixed for the connection whose facts `f` reads): what rules
+   * read of the connection (principal, addresses, ports, SNI) is evaluated once per connection, so a request checks
+   * only the rules its connection could match, and of those only their request part. The same answer as `decide`.
+   */
+  decideRequest(conn: object, f: AuthzFacts): AuthzDecision {
+    let rules = this.byConnection.get(conn);
+    if (rules === undefined) {
+      const keep = (list: readonly CompiledRule[]) => list.filter((r) => r.connection(f));
+      rules = { audit: keep(this.audit), deny: keep(this.deny), allow: keep(this.allow) };
+      this.byConnection.set(conn, rules);
+    }
+    let audit: string | undefined;
+    for (const r of rules.audit) {
+      if (r.request === null || r.request(f)) {
+        audit = r.id;
+        break;
+      }
+    }
+    for (const r of rules.deny) {
+      if (r.request === null || r.request(f))
+        return { allowed: false, details: `rbac_access_denied_matched_policy[${r.id}]`, audit };
+    }
+    if (!this.hasAllow) return audit === undefined ? ALLOWED : { allowed: true, details: undefined, audit };
+    for (const r of rules.allow) {
+      if (r.request === null || r.request(f))
+        return audit === undefined ? ALLOWED : { allowed: true, details: undefined, audit };
+    }
+    return audit === undefined ? DENIED_NONE : { ...DENIED_NONE, audit };
+  }
 }
 
 const ANY: Pred = () => true;
@@ -139,68 +183,94 @@ function or(preds: Pred[]): Pred {
  */
 function compileRule(r: AuthzRuleConfig, id: string, action: 'ALLOW' | 'DENY' | 'AUDIT', path: string): CompiledRule {
   let httpOnly = false;
-  const parts = (tcp: boolean): Pred[] => {
-    const out: Pred[] = [];
-    if (r.from?.length) {
-      out.push(
-        or(
-          r.from.map((f, i) =>
-            and(fieldPreds(f.source ?? {}, SOURCE_FIELDS, tcp, `${path}.from[${i}].source`, () => (httpOnly = true))),
-          ),
-        ),
+  /** the rule's conjuncts, each marked when it reads the request (not only the connection) */
+  const parts = (tcp: boolean): Part[] => {
+    const out: Part[] = [];
+    const anyOf = (
+      entries: readonly Record<string, readonly string[] | undefined>[],
+      fields: Record<string, FieldCompiler>,
+      at: (i: number) => string,
+    ) => {
+      const each = entries.map((e, i) => fieldPreds(e, fields, tcp, at(i), () => (httpOnly = true)));
+      out.push({ pred: or(each.map((ps) => and(ps.map((p) => p.pred)))), request: each.some(reads) });
+    };
+    if (r.from?.length)
+      anyOf(
+        r.from.map((f) => f.source ?? {}),
+        SOURCE_FIELDS,
+        (i) => `${path}.from[${i}].source`,
       );
-    }
-    if (r.to?.length) {
-      out.push(
-        or(
-          r.to.map((t, i) =>
-            and(
-              fieldPreds(
-                t.operation ?? {},
-                OPERATION_FIELDS,
-                tcp,
-                `${path}.to[${i}].operation`,
-                () => (httpOnly = true),
-              ),
-            ),
-          ),
-        ),
+    if (r.to?.length)
+      anyOf(
+        r.to.map((t) => t.operation ?? {}),
+        OPERATION_FIELDS,
+        (i) => `${path}.to[${i}].operation`,
       );
-    }
     r.when?.forEach((c, i) => {
       const p = conditionPred(c.key, c.values, c.notValues, `${path}.when[${i}]`);
       if (p.httpOnly) {
         httpOnly = true;
         if (tcp) return;
       }
-      out.push(p.pred);
+      out.push({ pred: p.pred, request: p.request });
     });
     return out;
   };
-  const http = and(parts(false));
+  const httpParts = parts(false);
+  const http = and(httpParts.map((p) => p.pred));
+  const connection = and(httpParts.filter((p) => !p.request).map((p) => p.pred));
+  const requestParts = httpParts.filter((p) => p.request);
+  const request = requestParts.length ? and(requestParts.map((p) => p.pred)) : null;
   httpOnly = false;
   const tcpParts = parts(true);
-  const tcp = httpOnly && action === 'ALLOW' ? null : and(tcpParts);
-  return { id, http, tcp };
+  const tcp = httpOnly && action === 'ALLOW' ? null : and(tcpParts.map((p) => p.pred));
+  return { id, http, tcp, connection, request };
 }
 
-type FieldCompiler = { httpOnly: boolean; compile: (values: readonly string[], path: string) => Pred };
+/** A predicate and whether it reads the request (else only the connection's facts). */
+interface Part {
+  pred: Pred;
+  request: boolean;
+}
+
+function reads(parts: readonly Part[]): boolean {
+  return parts.some((p) => p.request);
+}
+
+/** httpOnly: not on TCP connections; request: reads the request (remote.ip reads X-Forwarded-For), not the connection alone */
+type FieldCompiler = {
+  httpOnly: boolean;
+  request: boolean;
+  compile: (values: readonly string[], path: string) => Pred;
+};
 
 const SOURCE_FIELDS: Record<string, FieldCompiler> = {
-  principals: { httpOnly: false, compile: (v) => onString(globs(v), (f) => f.principal) },
-  requestPrincipals: { httpOnly: true, compile: (v) => onString(globs(v), (f) => f.http?.requestPrincipal) },
-  namespaces: { httpOnly: false, compile: (v) => onString(globs(v), (f) => namespaceOf(f.principal)) },
-  serviceAccounts: { httpOnly: false, compile: (v) => onString(globs(v), (f) => serviceAccountOf(f.principal)) },
-  trustDomains: { httpOnly: false, compile: (v) => onString(globs(v), (f) => trustDomainOf(f.principal)) },
-  ipBlocks: { httpOnly: false, compile: (v, p) => onIp(blocks(v, p), (f) => f.sourceIp) },
-  remoteIpBlocks: { httpOnly: false, compile: (v, p) => onIp(blocks(v, p), (f) => f.remoteIp) },
+  principals: { httpOnly: false, request: false, compile: (v) => onString(globs(v), (f) => f.principal) },
+  requestPrincipals: {
+    httpOnly: true,
+    request: true,
+    compile: (v) => onString(globs(v), (f) => f.http?.requestPrincipal),
+  },
+  namespaces: { httpOnly: false, request: false, compile: (v) => onString(globs(v), (f) => namespaceOf(f.principal)) },
+  serviceAccounts: {
+    httpOnly: false,
+    request: false,
+    compile: (v) => onString(globs(v), (f) => serviceAccountOf(f.principal)),
+  },
+  trustDomains: {
+    httpOnly: false,
+    request: false,
+    compile: (v) => onString(globs(v), (f) => trustDomainOf(f.principal)),
+  },
+  ipBlocks: { httpOnly: false, request: false, compile: (v, p) => onIp(blocks(v, p), (f) => f.sourceIp) },
+  remoteIpBlocks: { httpOnly: false, request: true, compile: (v, p) => onIp(blocks(v, p), (f) => f.remoteIp) },
 };
 
 const OPERATION_FIELDS: Record<string, FieldCompiler> = {
-  hosts: { httpOnly: true, compile: (v) => hostPred(v) },
-  ports: { httpOnly: false, compile: (v, p) => portPred(v, p) },
-  methods: { httpOnly: true, compile: (v) => onString(globs(v), (f) => f.http?.method) },
-  paths: { httpOnly: true, compile: (v) => onString(v.map(pathGlob), (f) => f.http?.path) },
+  hosts: { httpOnly: true, request: true, compile: (v) => hostPred(v) },
+  ports: { httpOnly: false, request: false, compile: (v, p) => portPred(v, p) },
+  methods: { httpOnly: true, request: true, compile: (v) => onString(globs(v), (f) => f.http?.method) },
+  paths: { httpOnly: true, request: true, compile: (v) => onString(v.map(pathGlob), (f) => f.http?.path) },
 };
 
 /** Predicates of one source or operation: `x` and `notX` for each field present. */
@@ -210,8 +280,8 @@ function fieldPreds(
   tcp: boolean,
   path: string,
   sawHttpOnly: () => void,
-): Pred[] {
-  const out: Pred[] = [];
+): Part[] {
+  const out: Part[] = [];
   for (const [key, values] of Object.entries(obj)) {
     if (values === undefined) continue;
     const negated = key.startsWith('not') && key.length > 3;
@@ -224,7 +294,7 @@ function fieldPreds(
     }
     if (values.length === 0) continue;
     const p = fc.compile(values, `${path}.${key}`);
-    out.push(negated ? (f) => !p(f) : p);
+    out.push({ pred: negated ? (f) => !p(f) : p, request: fc.request });
   }
   return out;
 }
@@ -378,7 +448,7 @@ function conditionPred(
   values: readonly string[] | undefined,
   notValues: readonly string[] | undefined,
   path: string,
-): { pred: Pred; httpOnly: boolean } {
+): { pred: Pred; httpOnly: boolean; request: boolean } {
   const { get, httpOnly, ip } = conditionValue(key, path);
   const build = (vals: readonly string[]): Pred => {
     if (ip) return onIp(blocks(vals, path), (f) => get(f)[0] ?? '');
@@ -394,7 +464,8 @@ function conditionPred(
     const p = build(notValues);
     preds.push((f) => !p(f));
   }
-  return { pred: and(preds), httpOnly };
+  // remote.ip reads X-Forwarded-For: a request fact, like every request.* key
+  return { pred: and(preds), httpOnly, request: httpOnly || key === 'remote.ip' };
 }
 
 function conditionValue(

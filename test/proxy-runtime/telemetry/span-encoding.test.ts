@@ -1,0 +1,279 @@
+/**
+ * The hand-written span encoders give the very bytes JSON.stringify gave for the same spans (the
+ * encoders they replaced are kept here as the reference): Zipkin v2 and OTLP/HTTP JSON, with
+ * hostile strings (quotes, backslashes, control characters, non-ASCII, lone surrogates), custom
+ * tags that replace standard ones, and spans bigger than a batch buffer.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  BatchWriter,
+  otlp,
+  spanConstants,
+  zipkin,
+  type SpanEncoding,
+  type SpanRecord,
+} from '../../../src/proxy-runtime/telemetry/span-encoding.js';
+
+/** The span as the earlier exporter held it: a tags map in Istio's order. */
+interface RefSpan {
+  traceId: string;
+  spanId: string;
+  parentId: string | undefined;
+  kind: 'CLIENT' | 'SERVER';
+  name: string;
+  startUs: number;
+  durationUs: number;
+  serviceName: string;
+  error: boolean;
+  tags: Record<string, string>;
+  remote: { address: string; port: number } | undefined;
+}
+
+function refZipkin(spans: readonly RefSpan[]): string {
+  const endpoint = (r: { address: string; port: number }) => {
+    const v6 = r.address.includes(':');
+    const address = r.address.startsWith('::ffff:') ? r.address.slice(7) : r.address;
+    return { [v6 && !r.address.startsWith('::ffff:') ? 'ipv6' : 'ipv4']: address, port: r.port };
+  };
+  return JSON.stringify(
+    spans.map((s) => ({
+      traceId: s.traceId,
+      id: s.spanId,
+      parentId: s.parentId || undefined,
+      kind: s.kind,
+      name: s.name,
+      timestamp: s.startUs,
+      duration: Math.max(1, s.durationUs),
+      localEndpoint: { serviceName: s.serviceName },
+      remoteEndpoint: s.remote ? endpoint(s.remote) : undefined,
+      tags: s.error ? { ...s.tags, error: 'true' } : s.tags,
+    })),
+  );
+}
+
+function refOtlp(spans: readonly RefSpan[]): string {
+  const byService = new Map<string, RefSpan[]>();
+  for (const s of spans) {
+    const list = byService.get(s.serviceName);
+    if (list) list.push(s);
+    else byService.set(s.serviceName, [s]);
+  }
+  const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
+  return JSON.stringify({
+    resourceSpans: [...byService].map(([service, list]) => ({
+      resource: { attributes: [str('service.name', service)] },
+      scopeSpans: [
+        {
+          scope: { name: 'meshctl-proxy' },
+          spans: list.map((s) => ({
+            traceId: s.traceId,
+            spanId: s.spanId,
+            ...(s.parentId ? { parentSpanId: s.parentId } : {}),
+            name: s.name,
+            kind: s.kind === 'SERVER' ? 2 : 3,
+            startTimeUnixNano: `${s.startUs}000`,
+            endTimeUnixNano: `${s.startUs + Math.max(1, s.durationUs)}000`,
+            attributes: Object.entries(s.tags).map(([k, v]) => str(k, v)),
+            status: s.error ? { code: 2 } : {},
+          })),
+        },
+      ],
+    })),
+  });
+}
+
+/** The earlier span of the same request, built the earlier way (one assignment per tag, custom ones last). */
+function reference(s: SpanRecord, custom: readonly (readonly [string, string])[] = []): RefSpan {
+  const tags: Record<string, string> = {};
+  for (const [k, v] of s.constants.nodeTags) tags[k] = v;
+  Object.assign(tags, {
+    'http.url': `${s.scheme}://${s.authority}${s.path}`,
+    'http.method': s.method,
+    'http.protocol': s.protocol,
+    'http.status_code': String(s.status),
+    request_size: String(s.requestSize),
+    response_size: String(s.responseSize),
+    response_flags: s.flags,
+  });
+  for (const [k, v] of s.constants.clusterTags) tags[k] = v;
+  Object.assign(tags, { 'peer.address': s.peerAddress, 'guid:x-request-id': s.requestId, user_agent: s.userAgent });
+  for (const [k, v] of custom) tags[k] = v;
+  return {
+    traceId: s.traceId,
+    spanId: s.spanId,
+    parentId: s.parentId,
+    kind: s.kind,
+    name: `${s.service}:${s.port}/*`,
+    startUs: s.startUs,
+    durationUs: s.durationUs,
+    serviceName: s.constants.serviceName,
+    error: s.error,
+    tags,
+    remote: s.remoteAddress === undefined ? undefined : { address: s.remoteAddress, port: s.remotePort },
+  };
+}
+
+const NODE: [string, string][] = [
+  ['node_id', 'sidecar~10.0.0.1~productpage-v1.default'],
+  ['istio.canonical_service', 'productpage'],
+  ['istio.canonical_revision', 'v1'],
+  ['istio.namespace', 'default'],
+  ['istio.mesh_id', 'cluster.local'],
+  ['component', 'proxy'],
+];
+const clusterTags = (c: string): [string, string][] => [
+  ['upstream_cluster', c],
+  ['upstream_cluster.name', c],
+  ['downstream_cluster', '-'],
+];
+const constants = spanConstants('productpage.default', NODE, clusterTags('outbound|9080||reviews.default.svc'));
+
+function span(over: Partial<SpanRecord> = {}): SpanRecord {
+  return {
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    spanId: '00f067aa0ba902b7',
+    parentId: 'a3ce929d0e0e4736',
+    kind: 'CLIENT',
+    service: 'reviews.default.svc.cluster.local',
+    port: '9080',
+    startUs: 1_764_900_000_123_456,
+    durationUs: 1234,
+    error: false,
+    constants,
+    scheme: 'http',
+    authority: 'reviews:9080',
+    path: '/reviews/1?x=1',
+    method: 'GET',
+    protocol: 'HTTP/1.1',
+    status: 200,
+    requestSize: 0,
+    responseSize: 1024,
+    flags: '-',
+    peerAddress: '10.0.0.1',
+    requestId: '7f3c2a9e-1b2c-4d5e-8f90-123456789abc',
+    userAgent: 'curl/8.5.0',
+    custom: undefined,
+    remoteAddress: '10.0.0.2',
+    remotePort: 9080,
+    ...over,
+  };
+}
+
+function encode(enc: SpanEncoding, spans: readonly SpanRecord[], size = 1 << 20): string {
+  const w = new BatchWriter(Buffer.alloc(size));
+  enc.open(w);
+  for (const s of spans) {
+    enc.span(w, s);
+    w.count++;
+  }
+  enc.close(w);
+  expect(w.overflowed).toBe(false);
+  return w.buf.toString('utf8', 0, w.pos);
+}
+
+const HOSTILE = [
+  'say "hi"',
+  'back\\slash',
+  'tab\there\nnewline\r\u0000\u001f',
+  'café ünïcödé',
+  'emoji 🚀 and ☃',
+  'lone \ud800 surrogate \udc00',
+  'del \u007f',
+  '\u2028\u2029',
+  '',
+];
+
+describe('span encoding', () => {
+  it('writes the bytes JSON.stringify wrote, Zipkin and OTLP, for plain and varied spans', () => {
+    const spans = [
+      span(),
+      span({ parentId: undefined, kind: 'SERVER', remoteAddress: undefined, error: true, status: 503, flags: 'UF' }),
+      span({ remoteAddress: '::ffff:10.1.2.3', remotePort: 1 }),
+      span({ remoteAddress: 'fd00::1', remotePort: 65535, status: 0, error: true }),
+      span({ durationUs: 0, requestSize: 12_345_678_901, startUs: 0 }),
+      span({
+        startUs: 1_000_000_000_000_005,
+        requestSize: 100_000_000,
+        responseSize: 99_999_999,
+        durationUs: 100_000_007,
+      }),
+      span({ custom: ['team', 'books', 'tenant', 'acme'] }),
+    ];
+    const refs = spans.map((s, i) =>
+      reference(
+        s,
+        i === 6
+          ? [
+              ['team', 'books'],
+              ['tenant', 'acme'],
+            ]
+          : [],
+      ),
+    );
+    expect(encode(zipkin, spans)).toBe(refZipkin(refs));
+    expect(encode(otlp, spans)).toBe(refOtlp(refs));
+    expect(JSON.parse(encode(zipkin, spans))).toHaveLength(7);
+  });
+
+  it('escapes every hostile string as JSON.stringify does', () => {
+    for (const h of HOSTILE) {
+      const hostileConstants = spanConstants(
+        h,
+        NODE.map(([k]) => [k, h] as [string, string]),
+        clusterTags(h),
+      );
+      const s = span({
+        constants: hostileConstants,
+        traceId: h,
+        spanId: h,
+        parentId: h,
+        service: h,
+        port: h,
+        authority: h,
+        path: h,
+        method: h,
+        flags: h,
+        peerAddress: h,
+        requestId: h,
+        userAgent: h,
+        remoteAddress: h,
+        custom: [h, h],
+      });
+      const ref = reference(s, [[h, h]]);
+      expect(encode(zipkin, [s])).toBe(refZipkin([ref]));
+      expect(encode(otlp, [s])).toBe(refOtlp([ref]));
+    }
+  });
+
+  it('writes a whole tags map when custom tags replace standard ones or have integer names (JSON.stringify order)', () => {
+    const custom: [string, string][] = [
+      ['component', 'mine'],
+      ['7', 'seven'],
+      ['error', 'nope'],
+    ];
+    for (const error of [false, true]) {
+      const base = span({ error });
+      const ref = reference(base, custom);
+      const s = span({ error, tags: ref.tags });
+      expect(encode(zipkin, [s])).toBe(refZipkin([ref]));
+      expect(encode(otlp, [s])).toBe(refOtlp([ref]));
+    }
+  });
+
+  it('groups OTLP spans by service as the batch goes (a config change renaming the workload mid-batch)', () => {
+    const other = spanConstants('reviews.default', NODE, clusterTags('inbound|9080||'));
+    const spans = [span(), span(), span({ constants: other }), span({ constants: other })];
+    const parsed = JSON.parse(encode(otlp, spans)) as { resourceSpans: unknown[] };
+    expect(parsed.resourceSpans).toHaveLength(2);
+    expect(encode(otlp, spans)).toBe(refOtlp(spans.map((s) => reference(s))));
+  });
+
+  it('notices a span that does not fit and never writes past the buffer', () => {
+    const buf = Buffer.alloc(600, 0x2a);
+    const w = new BatchWriter(buf.subarray(0, 500));
+    zipkin.open(w);
+    zipkin.span(w, span({ path: '/' + 'p'.repeat(2000) }));
+    expect(w.overflowed).toBe(true);
+    expect(buf.subarray(500).every((b) => b === 0x2a)).toBe(true);
+  });
+});
