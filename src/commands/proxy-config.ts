@@ -22,6 +22,8 @@ type Section = (typeof SECTIONS)[number];
 interface AdminCluster {
   name: string;
   type: string;
+  /** strict or logical when the proxy resolves the endpoints' names itself (ServiceEntry DNS). */
+  dnsResolution?: string | null;
   service: string | null;
   /** health and outlier: null where the proxy does not report them. */
   endpoints: {
@@ -77,7 +79,10 @@ function clusterParts(c: { name: string; service: string | null }): {
   return { direction: '-', port: '-', subset: '-', fqdn: c.name };
 }
 
-function clusterType(t: string): string {
+/** Envoy's name for a cluster's discovery type: a static cluster whose names the proxy resolves is DNS. */
+function clusterType(t: string, dns: string | null | undefined): string {
+  if (t === 'static' && dns === 'strict') return 'STRICT_DNS';
+  if (t === 'static' && dns === 'logical') return 'LOGICAL_DNS';
   return (
     (
       {
@@ -146,7 +151,7 @@ async function section(
         headers: ['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE'],
         rows: clusters.map((c) => {
           const p = clusterParts(c);
-          return [p.fqdn, p.port, p.subset, p.direction, clusterType(c.type)];
+          return [p.fqdn, p.port, p.subset, p.direction, clusterType(c.type, c.dnsResolution)];
         }),
       };
     }
