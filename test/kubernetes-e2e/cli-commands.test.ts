@@ -554,7 +554,7 @@ describeRequiring(
 
       const first = await cli('upgrade', '-y');
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toMatch(/✔ CRDs applied \(19 unchanged\)\n/);
+      expect(first.stdout).toMatch(/✔ CRDs applied \(21 unchanged\)\n/);
       expect(first.stdout).toContain('✔ Root CA kept (secret mesh-system/meshctl-ca already exists)');
       expect(first.stdout).toMatch(/✔ Control plane applied \(\d+ unchanged\)\n/);
       expect(first.stdout).toContain('✔ Control plane ready');
