@@ -55,6 +55,14 @@ describeRequiring(
       const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
       expect(applied.code, applied.stderr).toBe(0);
       await cluster.waitForReadyPods(ns, 'app', DEMO_PODS, 180_000);
+      // Ready pods are not yet reachable ones: the callers' sidecars learn details' endpoints (and the
+      // node its Service rules) a moment later; under CI load that moment showed as a 503. Wait for it,
+      // so the tests start from a mesh where, without policy, both callers get 200.
+      await cluster.waitFor(
+        'reviews and productpage reaching details',
+        async () => (await status('reviews', 'details')) === 200 && (await status('productpage', 'details')) === 200,
+        120_000,
+      );
     }, 480_000);
     afterAll(async () => {
       await stopOwnTestCluster(own);
