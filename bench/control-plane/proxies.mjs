@@ -21,7 +21,7 @@ const { TypeUrl } = await import(join(root, 'dist/protocol/stream/messages.js'))
 const { CertificateAuthority, FileCaStorage, loadOrCreateCa } = await import(
   join(root, 'dist/control-plane/ca/index.js')
 );
-const { localLayout } = await import(join(root, 'dist/cluster/local/layout.js'));
+const { localLayout } = await import(join(root, 'dist/cluster/local-layout.js'));
 
 const TYPES = [TypeUrl.clusters, TypeUrl.routes, TypeUrl.listeners];
 const SERVER_NAME = 'meshctl-control-plane.mesh-system.svc';

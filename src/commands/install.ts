@@ -13,7 +13,10 @@ import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import { Symbols } from '../ui/style.js';
 import type { CliContext } from '../context.js';
+import type { OperationOutcome } from '../cluster/index.js';
 import { validateControlPlaneFlags, type ControlPlaneFlags } from './control-plane.js';
+import { operationIo } from './platform-of.js';
+import { rootCaSource } from './root-ca.js';
 import { collect, filenameOption } from './manifest-inputs.js';
 
 interface InstallOptions {
@@ -118,55 +121,41 @@ async function installOnKubernetes(ctx: CliContext, opts: InstallOptions): Promi
     );
     return 0;
   }
-  const { kubernetesPlatformOf } = await import('./platform-of.js');
-  const { cluster } = await kubernetesPlatformOf(ctx);
-  if (
-    !opts.yes &&
-    !(await ctx.confirm(`Install meshctl ${version} into ${cluster.describe()} (namespace ${values.namespace})?`, true))
-  ) {
-    ctx.out('Nothing installed.\n');
+  const platform = await ctx.platform();
+  const outcome = await platform.install(
+    {
+      version,
+      timeoutMs,
+      yes: Boolean(opts.yes),
+      ...(meshConfig ? { meshConfig } : {}),
+      kubernetes: {
+        values,
+        rootCa: await rootCaSource(values.ca),
+        crdsOnly: Boolean(opts.crdsOnly),
+        wait: Boolean(opts.wait),
+      },
+    },
+    operationIo(ctx),
+  );
+  return finish(ctx, outcome);
+}
+
+/** Prints what the platform said comes next, or that the user declined (exit code 1). */
+function finish(ctx: CliContext, outcome: OperationOutcome): number {
+  if (outcome.declined) {
+    ctx.out(`${outcome.declined}\n`);
     return 1;
   }
-  const { installKubernetes } = await import('../install/kubernetes.js');
-  const s = ctx.style;
-  const progress = (line: string): void =>
-    ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
-  const report = await installKubernetes(
-    { cluster, progress, warn: (m) => ctx.logger.warn(m) },
-    {
-      values,
-      version,
-      ...(meshConfig ? { meshConfig } : {}),
-      crdsOnly: Boolean(opts.crdsOnly),
-      wait: Boolean(opts.wait),
-      timeoutMs,
-    },
-  );
-  if (!opts.crdsOnly) {
-    ctx.out(
-      `\nNext:\n` +
-        `  kubectl label namespace NS ${'meshctl.dev/inject'}=enabled     # automatic injection of new pods\n` +
-        `  meshctl inject -f app.yaml | kubectl apply -f -\n` +
-        `${opts.wait ? '' : `  meshctl install --wait                    # or wait for the control plane (deployment ${values.namespace}/meshctl-control-plane)\n`}` +
-        `Remove it with 'meshctl uninstall'.\n`,
-    );
-  }
-  ctx.logger.debug(
-    `install report: ${JSON.stringify({ crds: report.crds.length, components: report.components.length, ca: report.caSecret })}`,
-  );
+  if (outcome.next) ctx.out(outcome.next);
   return 0;
 }
 
 /**
  * The local platform's MeshConfig from `-f` (an IstioOperator, or a file with a `meshConfig:`
- * mapping) and `--set meshConfig.KEY=VALUE`; written to the mesh home, where the daemon follows it.
- * Returns undefined when neither was given (the MeshConfig in place is kept).
+ * mapping) and `--set meshConfig.KEY=VALUE`; the platform writes it to the mesh home, where the
+ * daemon follows it. Undefined when neither was given (the MeshConfig in place is kept).
  */
-async function localMeshConfig(
-  ctx: CliContext,
-  opts: InstallOptions,
-  meshConfigFile: string,
-): Promise<Record<string, unknown> | undefined> {
+async function localMeshConfig(ctx: CliContext, opts: InstallOptions): Promise<Record<string, unknown> | undefined> {
   const sets = opts.set ?? [];
   const other = sets.filter((s) => !s.startsWith('meshConfig.'));
   if (other.length)
@@ -175,11 +164,10 @@ async function localMeshConfig(
       'set control plane values on Kubernetes (--kubernetes); locally use --stream-port, --debug-port, --ca-cert/--ca-key, --cert-ttl',
     );
   if (!opts.filename?.length && !sets.length) return undefined;
-  const [{ readSources }, { parseDocuments }, mc, { writeFileAtomic }] = await Promise.all([
+  const [{ readSources }, { parseDocuments }, mc] = await Promise.all([
     import('../config/sources.js'),
     import('../config/documents.js'),
     import('../install/mesh-config.js'),
-    import('../control-plane/atomic-file.js'),
   ]);
   let merged: Record<string, unknown> = {};
   for (const f of await readSources(opts.filename ?? [], { stdin: ctx.io.stdin, cwd: ctx.io.cwd })) {
@@ -198,7 +186,6 @@ async function localMeshConfig(
     ctx.logger.warn(
       `[MESH0002] meshConfig.${k}: accepted but has no effect in meshctl (it reads tracing and access log settings)`,
     );
-  await writeFileAtomic(meshConfigFile, JSON.stringify(merged, null, 2) + '\n', 0o600);
   return merged;
 }
 
@@ -219,47 +206,19 @@ async function installLocal(ctx: CliContext, opts: InstallOptions): Promise<numb
     ...(policy !== undefined ? { defaultInboundPolicy: policy } : {}),
   });
   const timeoutMs = timeoutOf(opts, 30_000);
-  const { localPlatformOf } = await import('./platform-of.js');
-  const local = await localPlatformOf(ctx);
-  const layout = local.layout;
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(layout.home, { recursive: true, mode: 0o700 });
-  const meshConfig = await localMeshConfig(ctx, opts, layout.meshConfig);
-  const { state, alreadyRunning } = await local.startControlPlane({
-    extraArgs: daemonArgs(flags),
-    env: ctx.io.env,
-    timeoutMs,
-  });
-  const s = ctx.style;
-  ctx.out(
-    `${s.green(Symbols.ok)} ${alreadyRunning ? 'The local mesh control plane is already running' : 'Local mesh control plane started'} (pid ${state.pid}, version ${state.version})\n`,
+  const meshConfig = await localMeshConfig(ctx, opts);
+  const [platform, { meshctlVersion }] = await Promise.all([ctx.platform(), import('../version.js')]);
+  const outcome = await platform.install(
+    {
+      version: meshctlVersion(),
+      timeoutMs,
+      yes: Boolean(opts.yes),
+      ...(meshConfig ? { meshConfig } : {}),
+      local: { daemonArgs: daemonArgs(flags), env: ctx.io.env },
+    },
+    operationIo(ctx),
   );
-  const rows: [string, string][] = [
-    ['config stream + CA', state.streamAddress],
-    ['debug API', state.apiUrl],
-    ['state', layout.home],
-    ['logs', layout.logFile],
-  ];
-  if (meshConfig) rows.push(['mesh config', `${layout.meshConfig} (running proxies follow it)`]);
-  for (const [k, v] of rows) ctx.out(`  ${k.padEnd(20)}${v}\n`);
-  if (
-    alreadyRunning &&
-    (flags.streamPort !== undefined ||
-      flags.debugPort !== undefined ||
-      flags.caCert ||
-      flags.certTtlSeconds ||
-      flags.defaultInboundPolicy)
-  ) {
-    ctx.logger.warn("the flags given apply at start-up only; run 'meshctl uninstall --local' first to change them");
-  }
-  ctx.out(
-    `\nNext:\n` +
-      `  meshctl run --name web --service web --port 8080 -- <command that serves on $PORT>\n` +
-      `  meshctl apply -f <your VirtualService / DestinationRule / TrafficSplit YAML>\n` +
-      `  meshctl proxy-status\n` +
-      `Stop it with 'meshctl uninstall --local'.\n`,
-  );
-  return 0;
+  return finish(ctx, outcome);
 }
 
 const command: CommandDefinition = {

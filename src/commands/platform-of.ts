@@ -1,29 +1,38 @@
 /**
- * The invocation's platform, narrowed to the backend a command branch needs (install, uninstall and
- * upgrade have a Kubernetes and a local branch). Through the platform interface, so commands import no
- * backend; the connection is the context's (same kubeconfig flags), made once per invocation.
+ * The invocation's platform, narrowed to the local backend for what only it does (run a workload or a
+ * gateway on this machine, the demo), and the I/O that install, uninstall and upgrade report through.
+ * Through the platform interface, so commands import no backend; the connection is the context's
+ * (same kubeconfig flags), made once per invocation.
  */
 import type { CliContext } from '../context.js';
-import {
-  isKubernetesPlatform,
-  isLocalPlatform,
-  type KubernetesPlatform,
-  type LocalPlatform,
-} from '../cluster/index.js';
+import { isLocalPlatform, type LocalPlatform, type OperationIo } from '../cluster/index.js';
 import { ErrorCode, MeshError } from '../errors.js';
+import { Symbols } from '../ui/style.js';
 
-/** The Kubernetes platform of a command that runs only on Kubernetes (after it checked `platformKind()`). */
-export async function kubernetesPlatformOf(ctx: CliContext): Promise<KubernetesPlatform> {
-  const platform = await ctx.platform();
-  if (!isKubernetesPlatform(platform))
-    throw new MeshError(ErrorCode.Internal, `expected the Kubernetes platform, got the ${platform.kind} one`);
-  return platform;
-}
-
-/** The local platform of `ctx.meshHome()` (install --local starts it, so it needs no running daemon). */
+/** The local platform of `ctx.meshHome()` (constructing it needs no running daemon). */
 export async function localPlatformOf(ctx: CliContext): Promise<LocalPlatform> {
   const platform = await ctx.platform();
   if (!isLocalPlatform(platform))
     throw new MeshError(ErrorCode.Internal, `expected the local platform, got the ${platform.kind} one`);
   return platform;
+}
+
+/**
+ * What install, uninstall and upgrade report through: `✔ ...` progress lines on stdout with the success
+ * mark (`•` lines dimmed), warnings and debug on stderr, confirmations on the terminal. `quiet` drops the
+ * progress lines (`upgrade -o json` prints one document).
+ */
+export function operationIo(ctx: CliContext, opts: { quiet?: boolean } = {}): OperationIo {
+  const s = ctx.style;
+  return {
+    progress: (line) => {
+      if (opts.quiet) return;
+      if (line.startsWith('✔')) ctx.out(`${s.green(Symbols.ok)}${line.slice(1)}\n`);
+      else if (line.startsWith('•')) ctx.out(`${s.dim(Symbols.info)}${line.slice(1)}\n`);
+      else ctx.out(`${line}\n`);
+    },
+    warn: (m) => ctx.logger.warn(m),
+    debug: (m) => ctx.logger.debug(m),
+    confirm: (message, fallback) => ctx.confirm(message, fallback),
+  };
 }

@@ -22,6 +22,8 @@ type Section = (typeof SECTIONS)[number];
 interface AdminCluster {
   name: string;
   type: string;
+  /** strict or logical when the proxy resolves the endpoints' names itself (ServiceEntry DNS). */
+  dnsResolution?: string | null;
   service: string | null;
   /** health and outlier: null where the proxy does not report them. */
   endpoints: {
@@ -77,7 +79,10 @@ function clusterParts(c: { name: string; service: string | null }): {
   return { direction: '-', port: '-', subset: '-', fqdn: c.name };
 }
 
-function clusterType(t: string): string {
+/** Envoy's name for a cluster's discovery type: a static cluster whose names the proxy resolves is DNS. */
+function clusterType(t: string, dns: string | null | undefined): string {
+  if (t === 'static' && dns === 'strict') return 'STRICT_DNS';
+  if (t === 'static' && dns === 'logical') return 'LOGICAL_DNS';
   return (
     (
       {
@@ -146,7 +151,7 @@ async function section(
         headers: ['SERVICE FQDN', 'PORT', 'SUBSET', 'DIRECTION', 'TYPE'],
         rows: clusters.map((c) => {
           const p = clusterParts(c);
-          return [p.fqdn, p.port, p.subset, p.direction, clusterType(c.type)];
+          return [p.fqdn, p.port, p.subset, p.direction, clusterType(c.type, c.dnsResolution)];
         }),
       };
     }
@@ -223,8 +228,23 @@ async function section(
       validFrom: string | null;
       validTo: string;
     } | null;
+    roots?: { serialNumber: string; validFrom: string; validTo: string }[];
   }>(target, '/certs');
-  const ca = await platform.controlPlaneGet<{ rootPem?: string }>('/debug/ca').catch(() => undefined);
+  // ROOTCA rows are the roots this proxy trusts (two during a root rotation), not the control plane's
+  // current root: the point of the view is what the proxy will accept. A proxy that does not report
+  // them (an older build) falls back to the control plane's root.
+  const roots =
+    certs.roots ??
+    (
+      await platform
+        .controlPlaneGet<{ rootPem?: string }>('/debug/ca')
+        .then((ca) => (ca.rootPem ? [new X509Certificate(ca.rootPem)] : []))
+        .catch(() => [])
+    ).map((c) => ({
+      serialNumber: c.serialNumber,
+      validFrom: new Date(c.validFrom).toISOString(),
+      validTo: new Date(c.validTo).toISOString(),
+    }));
   const entries: {
     resourceName: string;
     type: string;
@@ -250,18 +270,15 @@ async function section(
       ...(certs.identity.spiffeId ? { identity: certs.identity.spiffeId } : {}),
     });
   }
-  if (ca?.rootPem) {
-    const root = new X509Certificate(ca.rootPem);
-    const nb = new Date(root.validFrom).toISOString();
-    const na = new Date(root.validTo).toISOString();
+  for (const root of roots) {
     entries.push({
       resourceName: 'ROOTCA',
       type: 'CA',
       status: 'ACTIVE',
-      valid: Date.parse(nb) <= now.getTime() && now.getTime() < Date.parse(na),
+      valid: Date.parse(root.validFrom) <= now.getTime() && now.getTime() < Date.parse(root.validTo),
       serialNumber: root.serialNumber,
-      notAfter: na,
-      notBefore: nb,
+      notAfter: root.validTo,
+      notBefore: root.validFrom,
     });
   }
   return {

@@ -11,10 +11,8 @@
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
 import { UsageError } from '../errors.js';
-import { Symbols } from '../ui/style.js';
-import type { CliContext } from '../context.js';
 import type { PlatformKind } from '../cluster/index.js';
-import { kubernetesPlatformOf, localPlatformOf } from './platform-of.js';
+import { operationIo } from './platform-of.js';
 
 /** The flags of `meshctl uninstall`. */
 export interface UninstallOptions {
@@ -23,30 +21,6 @@ export interface UninstallOptions {
   force?: boolean;
   dryRun?: boolean;
   meshNamespace?: string;
-}
-
-async function uninstallFromKubernetes(ctx: CliContext, opts: UninstallOptions): Promise<number> {
-  const { MESH_NAMESPACE } = await import('../protocol/well-known.js');
-  const ns = opts.meshNamespace ?? MESH_NAMESPACE;
-  const { cluster } = await kubernetesPlatformOf(ctx);
-  const what = opts.purge
-    ? 'the mesh, its CRDs (and every VirtualService, DestinationRule, policy... stored in them), the root CA and namespace'
-    : 'the mesh control plane and webhook';
-  if (!opts.yes && !opts.dryRun && !(await ctx.confirm(`Remove ${what} from ${cluster.describe()}?`, true))) {
-    ctx.out('Nothing removed.\n');
-    return 1;
-  }
-  const { uninstallKubernetes } = await import('../install/kubernetes.js');
-  const s = ctx.style;
-  const progress = (line: string): void =>
-    ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
-  const report = await uninstallKubernetes(
-    { cluster, progress, warn: (m) => ctx.logger.warn(m) },
-    { namespace: ns, force: Boolean(opts.force), purge: Boolean(opts.purge), dryRun: Boolean(opts.dryRun) },
-  );
-  for (const r of report.removed) ctx.out(`  ${opts.dryRun ? 'would remove' : 'removed'} ${r}\n`);
-  for (const k of report.kept) ctx.out(`  kept ${k}\n`);
-  return 0;
 }
 
 /**
@@ -97,50 +71,26 @@ const command: CommandDefinition = {
         ]),
       );
     bind<UninstallOptions>(cmd, async (ctx, _args, opts) => {
-      const platform = ctx.platformKind();
-      validate(opts, { interactive: Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY), platform });
-      if (platform === 'kubernetes') return uninstallFromKubernetes(ctx, opts);
-      const local = await localPlatformOf(ctx);
-      const layout = local.layout;
-      const s = ctx.style;
-      const { stopped, pid } = await local.stopControlPlane();
-      ctx.out(
-        stopped
-          ? `${s.green(Symbols.ok)} Local mesh control plane stopped (pid ${pid})\n`
-          : `${s.dim(Symbols.info)} The local mesh control plane is not running\n`,
+      validate(opts, { interactive: Boolean(ctx.io.stdin.isTTY && ctx.io.stderr.isTTY), platform: ctx.platformKind() });
+      const { MESH_NAMESPACE } = await import('../protocol/well-known.js');
+      const platform = await ctx.platform();
+      const outcome = await platform.uninstall(
+        {
+          purge: Boolean(opts.purge),
+          yes: Boolean(opts.yes),
+          // Read by the Kubernetes platform; validate() refused these flags elsewhere.
+          kubernetes: {
+            namespace: opts.meshNamespace ?? MESH_NAMESPACE,
+            force: Boolean(opts.force),
+            dryRun: Boolean(opts.dryRun),
+          },
+        },
+        operationIo(ctx),
       );
-      if (!opts.purge) {
-        ctx.out(
-          `  its state is kept in ${layout.home}; 'meshctl install --local' starts it again with the same CA and config\n`,
-        );
-        return 0;
-      }
-      if (!opts.yes && !(await ctx.confirm(`Delete ${layout.home}: the mesh CA, config, workloads and logs?`, false))) {
-        ctx.out('Nothing deleted.\n');
+      if (outcome.declined) {
+        ctx.out(`${outcome.declined}\n`);
         return 1;
       }
-      const { rm, rmdir } = await import('node:fs/promises');
-      const owned = [
-        layout.caDir,
-        layout.caRoot,
-        layout.tokens,
-        layout.storeDir,
-        layout.workloads,
-        layout.state,
-        layout.adminToken,
-        layout.pidFile,
-        layout.logDir,
-      ];
-      for (const p of owned) await rm(p, { recursive: true, force: true });
-      let left = false;
-      try {
-        await rmdir(layout.home);
-      } catch (err) {
-        left = (err as NodeJS.ErrnoException).code === 'ENOTEMPTY';
-      }
-      ctx.out(
-        `${s.green(Symbols.ok)} Deleted the mesh state in ${layout.home}${left ? ' (files the mesh did not write were left in place)' : ''}\n`,
-      );
       return 0;
     });
   },

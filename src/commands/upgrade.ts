@@ -11,7 +11,8 @@ import { UsageError } from '../errors.js';
 import { Symbols } from '../ui/style.js';
 import { parseDuration } from '../config/duration.js';
 import type { PlatformKind } from '../cluster/index.js';
-import { kubernetesPlatformOf } from './platform-of.js';
+import { operationIo } from './platform-of.js';
+import { rootCaSource } from './root-ca.js';
 
 /** The flags of `meshctl upgrade`. */
 export interface UpgradeFlags {
@@ -89,28 +90,28 @@ const command: CommandDefinition = {
         flags.set ?? [],
       );
       const version = meshctlVersion();
-      const { cluster } = await kubernetesPlatformOf(ctx);
-      if (
-        !flags.dryRun &&
-        !flags.yes &&
-        !(await ctx.confirm(
-          `Upgrade the mesh in ${cluster.describe()} (namespace ${values.namespace}) to meshctl ${version}?`,
-          true,
-        ))
-      ) {
-        ctx.out('Nothing changed.\n');
+      const platform = await ctx.platform();
+      if (!platform.upgrade)
+        throw new UsageError(
+          'meshctl upgrade is for Kubernetes',
+          "on the local platform restart the control plane with this meshctl: 'meshctl uninstall --local && meshctl install --local'",
+        );
+      const s = ctx.style;
+      const { declined, report } = await platform.upgrade(
+        {
+          values,
+          rootCa: await rootCaSource(values.ca),
+          version,
+          dryRun: Boolean(flags.dryRun),
+          yes: Boolean(flags.yes),
+          timeoutMs,
+        },
+        operationIo(ctx, { quiet: format !== 'table' }),
+      );
+      if (declined) {
+        ctx.out(`${declined}\n`);
         return 1;
       }
-      const { upgradeKubernetes } = await import('../install/upgrade.js');
-      const s = ctx.style;
-      const progress = (line: string): void => {
-        if (format === 'table')
-          ctx.out(line.startsWith('✔') ? `${s.green(Symbols.ok)}${line.slice(1)}\n` : `${line}\n`);
-      };
-      const report = await upgradeKubernetes(
-        { cluster, progress, warn: (m) => ctx.logger.warn(m) },
-        { values, version, dryRun: Boolean(flags.dryRun), timeoutMs },
-      );
       if (format === 'json') {
         const { toJson } = await import('../ui/printers.js');
         ctx.out(

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
-import { localLayout, type ControlPlaneState, type LocalLayout } from '../cluster/local/layout.js';
-import { processStartTime } from '../cluster/local/daemon-process.js';
+import { localLayout, type ControlPlaneState, type LocalLayout } from '../cluster/local-layout.js';
+import { processStartTime } from '../cluster/processes.js';
 import { ControlPlanePorts } from '../protocol/well-known.js';
 import {
   CertificateAuthority,

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { launcherPath, processStartTime } from '../cluster/local/daemon-process.js';
+import { launcherPath, processStartTime } from '../cluster/processes.js';
 import { DEMO_SERVICE_PORT, type DemoWorkload } from './scenario.js';
 
 /** A started workload process. */

@@ -126,7 +126,8 @@ export function transformManifests(
     if (format === 'json') outputs.push(joinDocuments(mine, 'json'));
     else {
       const edited = joinDocuments(mine, 'yaml');
-      outputs.push(yamlOnly ? (rebaseEdit(source.text, joinDocuments(plain, 'yaml'), edited) ?? edited) : edited);
+      const rebased = yamlOnly ? rebaseEdit(source.text, joinDocuments(plain, 'yaml'), edited) : undefined;
+      outputs.push(rebased !== undefined && sameObjects(rebased, edited, source.name) ? rebased : edited);
     }
   }
   return {
@@ -135,6 +136,22 @@ export function transformManifests(
     entries,
     refused: entries.filter((e) => e.outcome === 'refused'),
   };
+}
+
+/**
+ * Whether the line replay kept the meaning: the replayed text must parse to exactly the objects of
+ * the rendered edit. The replay works on lines, not on YAML, so this check is what guarantees that
+ * keeping the user's bytes never changes what Kubernetes reads; when it fails the rendering is used.
+ */
+function sameObjects(rebased: string, edited: string, name: string): boolean {
+  try {
+    // Empty documents (a trailing `---`, a comment-only document) are kept by the replay, dropped by the renderer.
+    const values = (text: string) =>
+      JSON.stringify(parseDocuments(text, name).flatMap((d) => (d.object == null ? [] : [d.object])));
+    return values(rebased) === values(edited);
+  } catch {
+    return false;
+  }
 }
 
 /** Joins the YAML outputs of several inputs into one stream (a `---` between two, unless the second starts with one). */

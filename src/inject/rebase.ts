@@ -71,10 +71,14 @@ export function rebaseEdit(source: string, plain: string, edited: string): strin
       }
       to = from! + (h.end - h.start);
     } else {
-      // An insertion goes right after the line it follows in the plain rendering.
+      // An insertion goes right after the line it follows in the plain rendering, or, when that line
+      // is one the renderer normalised (`resources:\n  {}` rendered `resources: {}`), right before
+      // the line it precedes: the normalised line is not touched, so it keeps its bytes either way.
       const after = h.start > 0 ? map[h.start - 1] : -1;
-      if (after === undefined) return undefined;
-      from = to = after + 1;
+      const before = h.start < P.length ? map[h.start] : S.length;
+      if (after !== undefined) from = to = after + 1;
+      else if (before !== undefined) from = to = before;
+      else return undefined;
     }
     if (from === undefined || from < cursor) return undefined;
     out.push(...S.slice(cursor, from), ...h.lines);

@@ -293,7 +293,7 @@ function renderControlPlane(v: InstallValues, version: string, meshConfig?: Reco
           admissionReviewVersions: ['v1'],
           sideEffects: 'None',
           // Open until the control plane has set the caBundle and seen the API server call it (as istiod
-          // does); the leader then sets Fail, and a re-install keeps it (src/install/kubernetes.ts).
+          // does); the leader then sets Fail, and a re-install keeps it (src/cluster/kubernetes/install.ts).
           failurePolicy: 'Ignore',
           timeoutSeconds: v.webhook.timeoutSeconds,
           clientConfig: {

@@ -5,7 +5,6 @@
  * accepted but has no effect (MESH0002), never silently dropped.
  */
 import { UsageError } from '../errors.js';
-import type { MeshTelemetryConfig } from '../control-plane/generators/telemetry.js';
 
 /** The keys read, as dotted paths (lists and maps below them are read whole). */
 const ENFORCED = [
@@ -70,7 +69,7 @@ export function applyMeshConfigSets(base: Record<string, unknown>, sets: readonl
 export function validateMeshConfig(
   mc: Record<string, unknown>,
   where: string,
-): { config: MeshTelemetryConfig; ignored: string[] } {
+): { config: Record<string, unknown>; ignored: string[] } {
   const fail = (path: string, what: string): never => {
     throw new UsageError(`${where}: meshConfig.${path}: ${what}`);
   };
@@ -125,7 +124,8 @@ export function validateMeshConfig(
       if (!['name', 'zipkin', 'opentelemetry', 'envoyFileAccessLog'].includes(k))
         ignored.push(`extensionProviders[${i}].${k}`);
   });
-  return { config: mc as MeshTelemetryConfig, ignored };
+  // The telemetry generator (control-plane/generators/telemetry.ts) reads the checked fields as MeshTelemetryConfig.
+  return { config: mc, ignored };
 }
 
 /**

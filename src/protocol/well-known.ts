@@ -36,6 +36,11 @@ export const CONTROL_PLANE_SERVICE = 'meshctl-control-plane';
 export const DEFAULT_CONTROL_PLANE_ADDRESS = `${CONTROL_PLANE_SERVICE}.${MESH_NAMESPACE}.svc:${ControlPlanePorts.stream}`;
 /** The ConfigMap the control plane publishes in every namespace with the mesh root CA. */
 export const CA_ROOT_CONFIGMAP = 'meshctl-ca-root';
+/**
+ * The root CA's two PEM files, as names in the local CA directory and keys of the Kubernetes CA
+ * Secret: install writes them, the control plane reads them.
+ */
+export const CA_FILES = { cert: 'ca-cert.pem', key: 'ca-key.pem' } as const;
 /** The Secret holding the mesh root CA (and, during a root rotation, its record) on Kubernetes. */
 export const CA_SECRET = 'meshctl-ca';
 /**

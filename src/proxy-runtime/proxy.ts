@@ -448,6 +448,7 @@ export class Proxy implements ProxyContext {
             issuer: s.issuer,
           },
           trustRoots: m.current.trustRoots,
+          roots: m.current.roots,
           generation: m.current.generation,
         };
       },

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 import { runningControlPlane } from '../../src/cluster/local/daemon-process.js';
-import { localLayout } from '../../src/cluster/local/layout.js';
+import { localLayout } from '../../src/cluster/local-layout.js';
 
 const homes: string[] = [];
 

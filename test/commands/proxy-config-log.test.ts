@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
 import { LocalPlatform } from '../../src/cluster/local/platform.js';
-import { localLayout, proxyAdminTokenFile } from '../../src/cluster/local/layout.js';
+import { localLayout, proxyAdminTokenFile } from '../../src/cluster/local-layout.js';
 import type { WorkloadInfo } from '../../src/cluster/index.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { eventually } from '../protocol/harness.js';

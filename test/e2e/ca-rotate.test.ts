@@ -18,6 +18,14 @@ const runs = new Map<string, MeshctlProcess>();
 
 const APP = "require('http').createServer((q,r)=>r.end(process.env.NAME)).listen(Number(process.env.PORT),'127.0.0.1')";
 
+/** The serials of the ROOTCA rows `meshctl proxy-config secrets NAME` shows: the roots that proxy trusts. */
+async function rootRows(name: string): Promise<string[]> {
+  const p = startMeshctl(mesh.home, ['proxy-config', 'secrets', name, '-o', 'json']);
+  expect(await p.exited(30_000)).toBe(0);
+  const rows = JSON.parse(p.stdout()) as { resourceName: string; serialNumber: string }[];
+  return rows.filter((r) => r.resourceName === 'ROOTCA').map((r) => r.serialNumber);
+}
+
 async function start(name: string): Promise<void> {
   const port = String(await freePort());
   const argv = ['run', '--name', name, '--service', 'reviews', '--service-port', String(SERVICE_PORT)];
@@ -58,6 +66,7 @@ describe('meshctl ca rotate', () => {
     );
     const before = await mesh.platform.proxyAdminGet<Certs>({ name: 'reviews-a', namespace: 'default' }, '/certs');
     expect(before.identity.issuer).toBe(oldSubject);
+    expect(await rootRows('reviews-a')).toEqual([new X509Certificate(oldRoot).serialNumber]);
 
     const load = steadyLoad(client, 4);
     const rotate = startMeshctl(mesh.home, ['ca', 'rotate', '--yes']);
@@ -103,6 +112,9 @@ describe('meshctl ca rotate', () => {
       },
       15_000,
     );
+
+    // What the user sees: the proxy's ROOTCA row is the new root, and only it.
+    expect(await rootRows('reviews-b')).toEqual([new X509Certificate(newRoot).serialNumber]);
 
     // Traffic goes on after the rotation, on the new root alone.
     const after = steadyLoad(client, 2);

@@ -24,11 +24,7 @@ const options = defaultInjectOptions('9.9.9', 'example.com/meshctl:9.9.9');
  * write these styles back, and inject edits the very lines that use them.
  */
 const NOT_BYTE_EXACT: Record<string, string> = {
-  'addons/extras/prometheus-secure-metrics.yaml': 'an empty flow map on its own line (`annotations:\\n    {}`)',
   'mtls-echo/mtls-echo.yaml': 'block sequences indented two ways inside one container',
-  // Since inject adds a preStop hook to app containers, the insertion follows a line the renderer normalises
-  // (`resources:\n  {}` -> `resources: {}`), so the line replay gives up and the whole file is printed normalised.
-  'addons/loki.yaml': 'an insertion right after an empty flow map on its own line (`resources:\n  {}`)',
 };
 
 /** Files inject refuses as a whole (so there is no output to round-trip), and the workload's reason. */

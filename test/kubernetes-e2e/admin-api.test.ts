@@ -7,7 +7,7 @@
  * ingress gateway gets the same token file from `meshctl upgrade` when an older install left it out.
  *
  * Its own test cluster, as the other end-to-end files: the mesh's cluster-wide objects would collide
- * with test/install/kubernetes.test.ts on the shared one.
+ * with test/cluster/kubernetes/install.test.ts on the shared one.
  */
 import { readFileSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';

@@ -8,7 +8,7 @@
  *
  * One mesh is installed for the whole file. Like mesh.test.ts, the file starts its own test
  * cluster instead of the run's shared one (getTestCluster): the mesh is cluster-wide (CRDs,
- * ClusterRole, the webhook configuration), and test/install/kubernetes.test.ts installs and
+ * ClusterRole, the webhook configuration), and test/cluster/kubernetes/install.test.ts installs and
  * uninstalls those same cluster-scoped objects on the shared cluster in parallel.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * A test cluster of one test file's own. The end-to-end files install the mesh's cluster-wide objects
- * (webhook configuration, ClusterRole) that test/install/kubernetes.test.ts installs and removes on the
+ * (webhook configuration, ClusterRole) that test/cluster/kubernetes/install.test.ts installs and removes on the
  * shared cluster, so each starts its own rather than share getTestCluster()'s.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

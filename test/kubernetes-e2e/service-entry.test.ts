@@ -174,7 +174,8 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
     });
     const clusters = await cli('proxy-config', 'clusters', `client.${ns}`);
     expect(clusters.code, clusters.stderr).toBe(0);
-    expect(clusters.stdout).toMatch(/\napi\.external\.com +443 +- +OUTBOUND /);
+    // resolution: DNS is resolved by the sidecar, and shown as Envoy names it.
+    expect(clusters.stdout).toMatch(/\napi\.external\.com +443 +- +OUTBOUND +STRICT_DNS\n/);
     const json = await cli('proxy-config', 'clusters', `client.${ns}`, '-o', 'json');
     expect(json.stdout).toContain('outbound|443||api.external.com');
     // The sidecar's access log names the cluster the request went to.

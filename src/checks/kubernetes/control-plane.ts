@@ -145,7 +145,7 @@ function crdCategory(): CheckCategory<KubernetesCheckContext> {
         hint: "apply this version's CRDs: meshctl upgrade (CRDs owned by another mesh are left alone: see check --pre)",
         async run(ctx) {
           const { crds } = await ctx.manifests();
-          const { foreignOwner } = await import('../../install/kubernetes.js');
+          const { foreignOwner } = await import('../../install/objects.js');
           const stale: string[] = [];
           let foreign = 0;
           for (const crd of crds as unknown as Crd[]) {

@@ -52,7 +52,7 @@ function versionCategory(): CheckCategory<KubernetesCheckContext> {
         hint: 'proxies will be injected as classic sidecar containers (Jobs then need the proxy told to quit); upgrade to 1.29+ for native sidecars',
         warning: true,
         async run(ctx) {
-          const { NATIVE_SIDECAR_MIN } = await import('../../install/kubernetes.js');
+          const { NATIVE_SIDECAR_MIN } = await import('../../install/objects.js');
           const v = await ctx.cluster.serverVersion();
           if (!atLeast(v, NATIVE_SIDECAR_MIN))
             throw new CheckFailure(
@@ -139,7 +139,7 @@ function conflictsCategory(): CheckCategory<KubernetesCheckContext> {
         hint: 'install leaves CRDs of another mesh as they are and reads their resources; check that they serve the versions your config uses (kubectl get crd NAME -o yaml)',
         warning: true,
         async run(ctx) {
-          const { foreignOwner } = await import('../../install/kubernetes.js');
+          const { foreignOwner } = await import('../../install/objects.js');
           const { crds } = await ctx.manifests();
           const owned: string[] = [];
           for (const crd of crds) {

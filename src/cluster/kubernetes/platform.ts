@@ -4,7 +4,7 @@
  * applied as `meshctl`), workloads are the pods running the sidecar, and the control plane is reached
  * through the API server's service proxy.
  */
-import { ConfigInvalidError } from '../../errors.js';
+import { ConfigInvalidError, ErrorCode, MeshError } from '../../errors.js';
 import {
   MESH_KINDS,
   formatIssue,
@@ -20,9 +20,15 @@ import type {
   ConfigObjectData,
   ConfigObjectKey,
   ConfigOutcome,
+  InstallRequest,
   MeshPlatform,
+  OperationIo,
+  OperationOutcome,
+  UninstallRequest,
+  UpgradeRequest,
   WorkloadInfo,
 } from '../index.js';
+import type { UpgradeReport } from './upgrade.js';
 import type { KubernetesCluster } from './index.js';
 import type { KubeObject } from './objects.js';
 import { podProblem, podReady, type DeploymentReadiness, type PodLike } from './readiness.js';
@@ -68,6 +74,85 @@ export class KubernetesPlatform implements MeshPlatform {
 
   describe(): string {
     return `cluster of ${this.cluster.describe()}`;
+  }
+
+  /**
+   * Server-side applies the CRDs and the components `manifest generate` prints, creates the root CA
+   * Secret once, and with `wait` waits for the control plane (per-pod reasons on timeout).
+   */
+  async install(request: InstallRequest, io: OperationIo): Promise<OperationOutcome> {
+    const k = request.kubernetes;
+    if (!k) throw new MeshError(ErrorCode.Internal, 'a Kubernetes install needs its values');
+    const question = `Install meshctl ${request.version} into ${this.cluster.describe()} (namespace ${k.values.namespace})?`;
+    if (!request.yes && !(await io.confirm(question, true))) return { declined: 'Nothing installed.' };
+    const { installKubernetes } = await import('./install.js');
+    const report = await installKubernetes(
+      { cluster: this.cluster, progress: (l) => io.progress(l), warn: (m) => io.warn(m) },
+      {
+        values: k.values,
+        version: request.version,
+        rootCa: k.rootCa,
+        ...(request.meshConfig ? { meshConfig: request.meshConfig } : {}),
+        crdsOnly: k.crdsOnly,
+        wait: k.wait,
+        timeoutMs: request.timeoutMs,
+      },
+    );
+    io.debug(
+      `install report: ${JSON.stringify({ crds: report.crds.length, components: report.components.length, ca: report.caSecret })}`,
+    );
+    if (k.crdsOnly) return {};
+    return {
+      next:
+        `\nNext:\n` +
+        `  kubectl label namespace NS ${'meshctl.dev/inject'}=enabled     # automatic injection of new pods\n` +
+        `  meshctl inject -f app.yaml | kubectl apply -f -\n` +
+        `${k.wait ? '' : `  meshctl install --wait                    # or wait for the control plane (deployment ${k.values.namespace}/meshctl-control-plane)\n`}` +
+        `Remove it with 'meshctl uninstall'.\n`,
+    };
+  }
+
+  /**
+   * Refuses while injected pods run (unless forced); removes what install applied and what the
+   * control plane created; keeps the CRDs, the root CA Secret and the namespace unless purging.
+   */
+  async uninstall(request: UninstallRequest, io: OperationIo): Promise<OperationOutcome> {
+    const k = request.kubernetes ?? { namespace: this.meshNamespace, force: false, dryRun: false };
+    const what = request.purge
+      ? 'the mesh, its CRDs (and every VirtualService, DestinationRule, policy... stored in them), the root CA and namespace'
+      : 'the mesh control plane and webhook';
+    if (!request.yes && !k.dryRun && !(await io.confirm(`Remove ${what} from ${this.cluster.describe()}?`, true)))
+      return { declined: 'Nothing removed.' };
+    const { uninstallKubernetes } = await import('./install.js');
+    const report = await uninstallKubernetes(
+      { cluster: this.cluster, progress: (l) => io.progress(l), warn: (m) => io.warn(m) },
+      { namespace: k.namespace, force: k.force, purge: request.purge, dryRun: k.dryRun },
+    );
+    for (const r of report.removed) io.progress(`  ${k.dryRun ? 'would remove' : 'removed'} ${r}`);
+    for (const r of report.kept) io.progress(`  kept ${r}`);
+    return {};
+  }
+
+  /**
+   * Applies this version's manifests as install does (the root CA kept), waits for the rollout and
+   * lists the injected proxies still older; a dry run lists what would change, field by field.
+   */
+  async upgrade(request: UpgradeRequest, io: OperationIo): Promise<OperationOutcome & { report: UpgradeReport }> {
+    const question = `Upgrade the mesh in ${this.cluster.describe()} (namespace ${request.values.namespace}) to meshctl ${request.version}?`;
+    if (!request.dryRun && !request.yes && !(await io.confirm(question, true)))
+      return { declined: 'Nothing changed.', report: { outdated: [] } };
+    const { upgradeKubernetes } = await import('./upgrade.js');
+    const report = await upgradeKubernetes(
+      { cluster: this.cluster, progress: (l) => io.progress(l), warn: (m) => io.warn(m) },
+      {
+        values: request.values,
+        version: request.version,
+        rootCa: request.rootCa,
+        dryRun: request.dryRun,
+        timeoutMs: request.timeoutMs,
+      },
+    );
+    return { report };
   }
 
   /** What `meshctl analyze` reads of the cluster: the mesh config and the inventory it refers to. */

@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { PlatformUnavailableError, TimeoutError } from '../../errors.js';
-import type { ControlPlaneState, LocalLayout } from './layout.js';
+import type { ControlPlaneState, LocalLayout } from '../local-layout.js';
+import { launcherPath, processStartTime } from '../processes.js';
 
 /** Reads the daemon's state if a live control plane wrote it. */
 export async function runningControlPlane(layout: LocalLayout): Promise<ControlPlaneState | undefined> {
@@ -19,22 +19,6 @@ export async function runningControlPlane(layout: LocalLayout): Promise<ControlP
     return undefined;
   }
   return (await isControlPlaneProcess(state.pid, state.processStart)) ? state : undefined;
-}
-
-/**
- * When a process started (Linux: clock ticks since boot, from /proc/<pid>/stat), or undefined
- * where that cannot be read. Together with the pid it names one process for good: a pid reused
- * by another process has another start time.
- */
-export async function processStartTime(pid: number | 'self'): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 22, counted after the command name, which is in parentheses and may contain spaces.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
 }
 
 /** Whether `pid` is alive and is the control plane that recorded `processStart` (or, without it, runs `control-plane`). */
@@ -57,11 +41,6 @@ export async function isControlPlaneProcess(pid: number, processStart?: string):
     // No /proc (macOS): trust the pid recorded by the daemon itself.
     return true;
   }
-}
-
-/** Where the launcher is (bin/meshctl of this package), run with the current Node. */
-export function launcherPath(): string {
-  return fileURLToPath(new URL('../../../bin/meshctl', import.meta.url));
 }
 
 /** Options of a background start. */

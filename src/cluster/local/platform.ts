@@ -3,7 +3,7 @@
  * writes under the mesh home and its loopback API (with the admin token). Every call that needs
  * the daemon says so clearly when it is not running, with the command that starts it.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import {
   ConfigInvalidError,
   MeshError,
@@ -17,11 +17,21 @@ import type {
   ConfigObjectData,
   ConfigObjectKey,
   ConfigOutcome,
+  GatewaySpec,
+  HostWorkloadSpec,
+  InstallRequest,
+  InvocationIo,
   MeshPlatform,
+  OperationIo,
+  OperationOutcome,
+  UninstallRequest,
+  TransparentOptions,
   WorkloadInfo,
+  WorkloadLifecycle,
+  WorkloadSpec,
 } from '../index.js';
 import { runningControlPlane, startDaemon, stopDaemon, type StartDaemonOptions } from './daemon-process.js';
-import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from './layout.js';
+import { localLayout, proxyAdminTokenFile, type ControlPlaneState, type LocalLayout } from '../local-layout.js';
 
 /** What registering a workload returns: its credential and where to reach the control plane. */
 export interface WorkloadRegistration {
@@ -58,6 +68,87 @@ export class LocalPlatform implements MeshPlatform {
 
   describe(): string {
     return `local control plane in ${this.layout.home}`;
+  }
+
+  /**
+   * Starts the control plane as a background daemon (idempotent: a second run reports the running
+   * one). A MeshConfig given is written to the mesh home first (0600), where the daemon follows it.
+   */
+  async install(request: InstallRequest, io: OperationIo): Promise<OperationOutcome> {
+    const layout = this.layout;
+    await mkdir(layout.home, { recursive: true, mode: 0o700 });
+    if (request.meshConfig) {
+      // Atomic: the running daemon watches this file and must never read half of it.
+      const tmp = `${layout.meshConfig}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(request.meshConfig, null, 2) + '\n', { mode: 0o600 });
+      await rename(tmp, layout.meshConfig);
+    }
+    const daemonArgs = request.local?.daemonArgs ?? [];
+    const { state, alreadyRunning } = await this.startControlPlane({
+      extraArgs: daemonArgs,
+      ...(request.local?.env ? { env: request.local.env } : {}),
+      timeoutMs: request.timeoutMs,
+    });
+    io.progress(
+      `✔ ${alreadyRunning ? 'The local mesh control plane is already running' : 'Local mesh control plane started'} (pid ${state.pid}, version ${state.version})`,
+    );
+    const rows: [string, string][] = [
+      ['config stream + CA', state.streamAddress],
+      ['debug API', state.apiUrl],
+      ['state', layout.home],
+      ['logs', layout.logFile],
+    ];
+    if (request.meshConfig) rows.push(['mesh config', `${layout.meshConfig} (running proxies follow it)`]);
+    for (const [k, v] of rows) io.progress(`  ${k.padEnd(20)}${v}`);
+    if (alreadyRunning && daemonArgs.length)
+      io.warn("the flags given apply at start-up only; run 'meshctl uninstall --local' first to change them");
+    return {
+      next:
+        `\nNext:\n` +
+        `  meshctl run --name web --service web --port 8080 -- <command that serves on $PORT>\n` +
+        `  meshctl apply -f <your VirtualService / DestinationRule / TrafficSplit YAML>\n` +
+        `  meshctl proxy-status\n` +
+        `Stop it with 'meshctl uninstall --local'.\n`,
+    };
+  }
+
+  /** Stops the control plane daemon; with `purge` deletes the files the mesh wrote (CA, config, workloads, logs). */
+  async uninstall(request: UninstallRequest, io: OperationIo): Promise<OperationOutcome> {
+    const layout = this.layout;
+    const { stopped, pid } = await this.stopControlPlane();
+    io.progress(
+      stopped ? `✔ Local mesh control plane stopped (pid ${pid})` : `• The local mesh control plane is not running`,
+    );
+    if (!request.purge) {
+      io.progress(
+        `  its state is kept in ${layout.home}; 'meshctl install --local' starts it again with the same CA and config`,
+      );
+      return {};
+    }
+    if (!request.yes && !(await io.confirm(`Delete ${layout.home}: the mesh CA, config, workloads and logs?`, false)))
+      return { declined: 'Nothing deleted.' };
+    const owned = [
+      layout.caDir,
+      layout.caRoot,
+      layout.tokens,
+      layout.storeDir,
+      layout.workloads,
+      layout.state,
+      layout.adminToken,
+      layout.pidFile,
+      layout.logDir,
+    ];
+    for (const p of owned) await rm(p, { recursive: true, force: true });
+    let left = false;
+    try {
+      await rmdir(layout.home);
+    } catch (err) {
+      left = (err as NodeJS.ErrnoException).code === 'ENOTEMPTY';
+    }
+    io.progress(
+      `✔ Deleted the mesh state in ${layout.home}${left ? ' (files the mesh did not write were left in place)' : ''}`,
+    );
+    return {};
   }
 
   /** The running daemon's state, or a clear error. */
@@ -119,6 +210,34 @@ export class LocalPlatform implements MeshPlatform {
 
   async unregisterWorkload(namespace: string, name: string): Promise<void> {
     await this.api('DELETE', `/api/v1/workloads/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+  }
+
+  /**
+   * Runs a workload with its sidecar in the foreground (`meshctl run`) until its command exits or
+   * `io.signal` aborts; resolves with the command's exit code. The proxy runtime loads only here.
+   */
+  async runWorkload(io: InvocationIo, spec: HostWorkloadSpec, life: WorkloadLifecycle): Promise<number> {
+    const { runWorkload } = await import('./run-workload.js');
+    return runWorkload(io, this, spec, life);
+  }
+
+  /**
+   * Runs a workload in its own network namespace with iptables capture (`meshctl run --transparent`,
+   * Linux, root). Its mesh home is the invoking user's (under sudo, SUDO_USER's), not necessarily this one.
+   */
+  async runTransparentWorkload(io: InvocationIo, spec: WorkloadSpec, opts: TransparentOptions): Promise<number> {
+    const [{ runTransparent }, { checkUserFlag }] = await Promise.all([
+      import('./transparent/launch.js'),
+      import('./transparent/host.js'),
+    ]);
+    checkUserFlag(opts.user);
+    return runTransparent(io, spec, opts, (home) => new LocalPlatform(home));
+  }
+
+  /** Runs a gateway (the proxy in router mode) in the foreground until `io.signal` aborts (`meshctl gateway run`). */
+  async runGateway(io: InvocationIo, spec: GatewaySpec): Promise<number> {
+    const { runGateway } = await import('./run-gateway.js');
+    return runGateway(io, this, spec);
   }
 
   /** Starts (or resumes) a root CA rotation in the control plane; returns its progress. */

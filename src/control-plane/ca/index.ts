@@ -15,4 +15,4 @@ export {
   type CredentialAuthenticator,
   type StoredToken,
 } from './authenticator.js';
-export { ROTATION_FILE, RootRotation, splitBundle, type RotationPhase, type RotationStatus } from './rotation.js';
+export { ROTATION_FILE, RootRotation, type RotationPhase, type RotationStatus } from './rotation.js';

@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../atomic-file.js';
 import type { CertificateAuthority } from './authority.js';
 import { createRootCa, signingCaFromPem, type SigningCa } from './root.js';
 import type { CaMaterialPem, CaStorage } from './storage.js';
+import { splitPemCertificates } from '../../protocol/pki/x509.js';
 
 /** Where a rotation stands; `idle` when none is in progress. */
 export type RotationPhase = 'idle' | 'added' | 'signing';
@@ -152,7 +153,7 @@ export class RootRotation {
     return {
       phase: this.record?.phase ?? 'idle',
       ...(this.record ? { startedAt: this.record.startedAt } : {}),
-      bundle: splitBundle(this.authority.trustBundlePem),
+      bundle: splitPemCertificates(this.authority.trustBundlePem),
       signingRootPem: this.authority.rootPem,
     };
   }
@@ -275,12 +276,6 @@ export class RootRotation {
       this.authority.useRoots(old, bundle);
     }
   }
-}
-
-/** Splits concatenated PEM certificates. */
-export function splitBundle(pem: string): string[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
-  return blocks.map((c) => (c.endsWith('\n') ? c : c + '\n'));
 }
 
 const ABANDON_HINT = 'restore it, or remove it to abandon the rotation (the old root stays stored and trusted)';

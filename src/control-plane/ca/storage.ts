@@ -5,6 +5,7 @@
 import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
+import { CA_FILES } from '../../protocol/well-known.js';
 
 /** The CA's PEM material: the signing certificate (plus any chain up to the root) and its PKCS#8 key. */
 export interface CaMaterialPem {
@@ -20,8 +21,8 @@ export interface CaStorage {
   save(material: CaMaterialPem): Promise<void>;
 }
 
-/** File names inside the CA directory. */
-export const CA_FILES = { cert: 'ca-cert.pem', key: 'ca-key.pem' } as const;
+/** File names inside the CA directory (the same keys as in the Kubernetes CA Secret). */
+export { CA_FILES };
 
 /** CA material in `<dir>/ca-cert.pem` and `<dir>/ca-key.pem`, both `0600`, directory `0700`. */
 export class FileCaStorage implements CaStorage {

@@ -8,7 +8,7 @@ import { MeshError, ErrorCode } from '../../errors.js';
 import type { Grpc } from '../../protocol/stream/grpc.js';
 import type { CreateCertificateRequest, CreateCertificateResponse } from '../../protocol/stream/messages.js';
 import type { CertificateAuthority } from '../ca/authority.js';
-import { splitBundle } from '../ca/rotation.js';
+import { splitPemCertificates } from '../../protocol/pki/x509.js';
 import type { CredentialAuthenticator } from '../ca/authenticator.js';
 import { controlPlaneMetrics } from '../metrics.js';
 
@@ -31,7 +31,10 @@ export function certificateService(
           const who = await authenticator.authenticate(credential);
           const issued = await authority.sign(csr, who, ttl_seconds > 0 ? ttl_seconds : undefined);
           controlPlaneMetrics.certificateIssued();
-          callback(null, { cert_chain: [...issued.certChain], trust_bundle: splitBundle(authority.trustBundlePem) });
+          callback(null, {
+            cert_chain: [...issued.certChain],
+            trust_bundle: splitPemCertificates(authority.trustBundlePem),
+          });
         } catch (err) {
           const code =
             err instanceof MeshError && err.code === ErrorCode.CredentialRejected

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { crdDifferences } from '../../../src/checks/kubernetes/index.js';
-import { proxyVersionOf } from '../../../src/install/upgrade.js';
+import { proxyVersionOf } from '../../../src/cluster/kubernetes/upgrade.js';
 import { loadCrds } from '../../../src/install/crds.js';
 
 describe('CRD currency and proxy versions', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { portProtocol } from '../../../src/control-plane/kubernetes/convert.js';
-import { foreignOwner } from '../../../src/install/kubernetes.js';
+import { foreignOwner } from '../../../src/install/objects.js';
 import { podProblem, type PodLike } from '../../../src/cluster/kubernetes/readiness.js';
 import { proxyPath } from '../../../src/cluster/kubernetes/proxy.js';
 

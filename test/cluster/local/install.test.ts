@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../support/cli.js';
 import { isControlPlaneProcess } from '../../../src/cluster/local/daemon-process.js';
-import type { ControlPlaneState } from '../../../src/cluster/local/layout.js';
+import type { ControlPlaneState } from '../../../src/cluster/local-layout.js';
 
 let home: string;
 const cli = (...argv: string[]) => runCli(argv, { env: { MESHCTL_HOME: home } });

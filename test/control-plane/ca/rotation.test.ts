@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CertificateAuthority, FileCaStorage, loadOrCreateCa } from '../../../src/control-plane/ca/index.js';
-import { ROTATION_FILE, RootRotation, splitBundle } from '../../../src/control-plane/ca/rotation.js';
+import { ROTATION_FILE, RootRotation } from '../../../src/control-plane/ca/rotation.js';
+import { splitPemCertificates } from '../../../src/protocol/pki/x509.js';
 import { EC_P256, generateP256, loadX509 } from '../../../src/protocol/pki/x509.js';
 
 let dir: string;
@@ -46,7 +47,7 @@ describe('RootRotation', () => {
     const { authority, rotation } = await openCa();
     const oldRoot = authority.rootPem;
     expect(rotation.status().phase).toBe('idle');
-    expect(splitBundle(authority.trustBundlePem)).toEqual([oldRoot]);
+    expect(splitPemCertificates(authority.trustBundlePem)).toEqual([oldRoot]);
 
     const added = await rotation.addNewRoot();
     const newRoot = rotation.newRootPem!;

@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import type { InvocationIo } from '../../index.js';
 import { PlatformUnavailableError } from '../../../errors.js';
 import { ProxyEnv, ProxyPorts, SIDECAR_NODE_FLAGS } from '../../../protocol/well-known.js';
-import { launcherPath, processStartTime } from '../daemon-process.js';
-import { LocalPlatform } from '../platform.js';
-import type { WorkloadInfo } from '../../index.js';
+import { launcherPath, processStartTime } from '../../processes.js';
+import type { LocalPlatform } from '../platform.js';
+import type { TransparentOptions, WorkloadInfo, WorkloadSpec } from '../../index.js';
 import {
   allocateWorkload,
   chooseNetwork,
@@ -44,31 +44,6 @@ import {
   removeBridge,
   removeWorkloadNetns,
 } from './netns.js';
-
-/** The workload to run: what `meshctl run` knows of it after validate() (its RunFlags extend this). */
-export interface TransparentWorkload {
-  name: string;
-  namespace: string;
-  service: string | undefined;
-  servicePort: number | undefined;
-  serviceAccount: string;
-  labels: Record<string, string>;
-  /** Pod-style annotations the local platform reads (config.linkerd.io/default-inbound-policy). */
-  annotations?: Record<string, string>;
-  port: number;
-  command: string[];
-  /** Load-balancing weight among its services' endpoints (`--workload-group`: the template's `weight`). */
-  weight?: number;
-}
-
-/** Options of a transparent run. */
-export interface TransparentOptions {
-  /** `--user`: NAME, UID, NAME:GROUP or UID:GID. */
-  user?: string;
-  readyTimeoutMs: number;
-  /** `proxy init` settings (excludeOutboundPorts, excludeOutboundIpRanges, excludeInboundPorts, ...). */
-  capture: import('../../../proxy-init/options.js').RawCaptureSettings;
-}
 
 const RUNTIME_ROOT = '/run/meshctl';
 
@@ -217,8 +192,10 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 /** Runs the workload transparently; resolves with the app's exit code once everything is removed. */
 export async function runTransparent(
   ctx: InvocationIo,
-  w: TransparentWorkload,
+  w: WorkloadSpec,
   opts: TransparentOptions,
+  /** The local platform of a mesh home (the invoking user's, which under sudo is not root's). */
+  platformAt: (home: string) => LocalPlatform,
 ): Promise<number> {
   const { resolveCaptureOptions, flagName } = await import('../../../proxy-init/options.js');
   // validate(): the capture settings, before anything is created.
@@ -228,7 +205,7 @@ export async function runTransparent(
   );
   await assertTransparentHost();
   const appUser: AppUser = await resolveAppUser(opts.user, ctx.io.env);
-  const platform = new LocalPlatform(await transparentMeshHome(ctx.io.env, ctx.meshHome()));
+  const platform = platformAt(await transparentMeshHome(ctx.io.env, ctx.meshHome()));
   const state = await platform.state();
   const home = platform.layout.home;
   const id = `${w.name}.${w.namespace}`;

@@ -13,6 +13,14 @@ export const MESH_ALPN_SERVER = ['h2', 'http/1.1', 'meshctl-tcp'];
 /** ALPN a sidecar offers for opaque TCP carried over mTLS. */
 export const MESH_ALPN_TCP = 'meshctl-tcp';
 
+/** A trusted root as the admin API reports it. */
+export interface TrustRootSummary {
+  readonly subject: string;
+  readonly serialNumber: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+}
+
 /** The contexts of the current identity. */
 export interface MeshTlsContexts {
   readonly server: SecureContext;
@@ -20,6 +28,8 @@ export interface MeshTlsContexts {
   readonly summary: CertificateSummary;
   /** Subjects of the roots trusted for peers (two during a root rotation). */
   readonly trustRoots: readonly string[];
+  /** The same roots with what `proxy-config secrets` shows of each (metadata only, never the PEM). */
+  readonly roots: readonly TrustRootSummary[];
   /** Increments on each rotation, so pools can tell their connections are from an older identity. */
   readonly generation: number;
 }
@@ -27,8 +37,15 @@ export interface MeshTlsContexts {
 function build(m: IdentityMaterial, generation: number): MeshTlsContexts {
   const opts = { cert: m.certChain, key: m.privateKey, ca: m.trustRoots, minVersion: 'TLSv1.2' as const };
   const roots = m.trustRoots.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  const trustRoots = roots.map((pem) => new X509Certificate(pem).subject.replace(/\n/g, ', '));
+  const certs = roots.map((pem) => new X509Certificate(pem));
+  const trustRoots = certs.map((c) => c.subject.replace(/\n/g, ', '));
   return {
+    roots: certs.map((c, i) => ({
+      subject: trustRoots[i]!,
+      serialNumber: c.serialNumber,
+      validFrom: new Date(c.validFrom).toISOString(),
+      validTo: new Date(c.validTo).toISOString(),
+    })),
     server: createSecureContext(opts),
     client: createSecureContext(opts),
     summary: summarizeLeaf(m.certChain),

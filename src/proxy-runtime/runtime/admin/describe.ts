@@ -9,6 +9,7 @@ export function describeClusters(rt: Runtime, now: number): unknown {
     return {
       name: c.name,
       type: c.type,
+      dnsResolution: c.cfg.dnsResolution ?? null,
       protocol: c.protocol,
       service: c.service ?? null,
       tls: c.mtls ? 'mutual' : 'disable',

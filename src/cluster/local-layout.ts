@@ -1,6 +1,8 @@
 /**
- * The local platform's files under `$MESHCTL_HOME` (default ~/.meshctl). The control plane daemon
- * owns them; the CLI reads the state file to find it and the admin token to talk to it.
+ * The local platform's files under `$MESHCTL_HOME` (default ~/.meshctl): the contract between the
+ * control plane daemon (control-plane/daemon.ts), which owns and writes them, and the local backend
+ * (cluster/local/), which reads the state file to find it and the admin token to talk to it. It sits
+ * beside the interface, not in the backend, so the daemon reaches it without a backend's internals.
  */
 import { join } from 'node:path';
 

@@ -2,17 +2,10 @@
  * `meshctl run --outbound SVC:PORT=LOCALPORT`: explicit outbound listeners of a workload's sidecar
  * on 127.0.0.1:LOCALPORT, routed to SVC:PORT, for clients that ignore HTTP_PROXY (databases,
  * gRPC, raw TCP). The control plane builds the listeners (src/control-plane/generators); this
- * module only reads and checks the flag, before anything starts.
+ * module only reads and checks the flag, in run's validate(), before anything starts.
  */
-import { UsageError } from '../../errors.js';
-
-/** One explicit outbound port: connections to 127.0.0.1:localPort go to service:port through the mesh. */
-export interface OutboundPort {
-  /** As written: `reviews` (the workload's namespace) or `reviews.prod`. */
-  readonly service: string;
-  readonly port: number;
-  readonly localPort: number;
-}
+import { UsageError } from '../errors.js';
+import type { OutboundPort } from '../cluster/index.js';
 
 const SERVICE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/;
 const FIX =

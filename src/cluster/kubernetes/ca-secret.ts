@@ -5,12 +5,12 @@
  * by a re-install: workloads' certificates chain to it, and GitOps re-applies must not rotate it.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { CaMaterialInvalidError, KubernetesApiError } from '../errors.js';
-import { createRootCa, signingCaFromPem } from '../control-plane/ca/root.js';
-import { CA_FILES, type CaMaterialPem } from '../control-plane/ca/storage.js';
-import type { KubeObject, KubernetesCluster } from '../cluster/index.js';
-import { InstallNames, MANAGED_BY } from './manifests.js';
+import { CaMaterialInvalidError, KubernetesApiError } from '../../errors.js';
+import { CA_FILES } from '../../protocol/well-known.js';
+import type { CaMaterial as CaMaterialPem, RootCaSource } from '../index.js';
+import type { KubernetesCluster } from './index.js';
+import type { KubeObject } from './objects.js';
+import { InstallNames, MANAGED_BY } from '../../install/manifests.js';
 
 /** What happened to the CA Secret. */
 export type CaSecretOutcome = 'created' | 'created-from-supplied' | 'kept';
@@ -48,30 +48,18 @@ export function caMaterialFromSecret(secret: SecretObject): CaMaterialPem | unde
   };
 }
 
-/** Creates the CA Secret unless it exists. A supplied CA that differs from the stored one is an error, not a silent rotation. */
+/**
+ * Creates the CA Secret unless it exists. A supplied CA that differs from the stored one is an error,
+ * not a silent rotation. The root is made (or the supplied one read and checked) by the caller: the
+ * CA code is the control plane's, above the platform in the house.
+ */
 export async function ensureCaSecret(
   cluster: KubernetesCluster,
   namespace: string,
-  supplied: { cert: string; key: string } | undefined,
+  ca: RootCaSource,
 ): Promise<{ outcome: CaSecretOutcome; rootPem: string }> {
   const ref = { apiVersion: 'v1', kind: 'Secret', namespace, name: InstallNames.caSecret };
-  let suppliedPem: CaMaterialPem | undefined;
-  if (supplied) {
-    const read = async (file: string, what: string): Promise<string> => {
-      try {
-        return await readFile(file, 'utf8');
-      } catch (err) {
-        throw new CaMaterialInvalidError(
-          file,
-          `cannot read the CA ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-          `check the path given with --set ca.${what === 'certificate' ? 'cert' : 'key'}`,
-        );
-      }
-    };
-    suppliedPem = { certChainPem: await read(supplied.cert, 'certificate'), keyPem: await read(supplied.key, 'key') };
-    // Checked before anything is stored: a CA that cannot sign must not reach the cluster.
-    await signingCaFromPem(suppliedPem, `${supplied.cert} + ${supplied.key}`, 'supplied');
-  }
+  const suppliedPem = ca.supplied;
   const existing = await cluster.get<SecretObject>(ref);
   if (existing) {
     const stored = caMaterialFromSecret(existing);
@@ -91,12 +79,12 @@ export async function ensureCaSecret(
     }
     return { outcome: 'kept', rootPem: rootOf(stored.certChainPem) };
   }
-  const pem = suppliedPem ?? (await createRootCa()).pem;
+  const pem = suppliedPem ?? (await ca.generate());
   try {
     await cluster.objects.create(caSecretObject(namespace, pem));
   } catch (err) {
     // Another install (or the control plane) created it meanwhile: theirs stands.
-    if (err instanceof KubernetesApiError && err.status === 409) return ensureCaSecret(cluster, namespace, supplied);
+    if (err instanceof KubernetesApiError && err.status === 409) return ensureCaSecret(cluster, namespace, ca);
     throw err;
   }
   return { outcome: suppliedPem ? 'created-from-supplied' : 'created', rootPem: rootOf(pem.certChainPem) };

@@ -5,19 +5,22 @@
  * each workload. A dry run server-side applies with dryRun=All and lists what would change, field
  * by field; a second upgrade changes nothing.
  */
-import { PlatformUnavailableError } from '../errors.js';
-import { Annotations } from '../protocol/well-known.js';
-import type { KubeObject, KubernetesCluster, PodLike } from '../cluster/index.js';
-import { loadCrds } from './crds.js';
+import { PlatformUnavailableError } from '../../errors.js';
+import { Annotations } from '../../protocol/well-known.js';
+import type { RootCaSource } from '../index.js';
+import type { KubernetesCluster } from './index.js';
+import type { KubeObject } from './objects.js';
+import type { PodLike } from './readiness.js';
+import { loadCrds } from '../../install/crds.js';
+import { foreignOwner } from '../../install/objects.js';
 import {
-  foreignOwner,
   installKubernetes,
   keepClosedValidator,
   type KubernetesInstallDeps,
   type KubernetesInstallReport,
-} from './kubernetes.js';
-import { InstallNames, renderComponents } from './manifests.js';
-import type { InstallValues } from './values.js';
+} from './install.js';
+import { InstallNames, renderComponents } from '../../install/manifests.js';
+import type { InstallValues } from '../../install/values.js';
 
 /** One object a dry run would create or change. */
 export interface PlannedChange {
@@ -182,7 +185,7 @@ export async function outdatedProxies(cluster: KubernetesCluster, version: strin
 /** Upgrades the mesh: applies, waits for the rollout, lists outdated proxies (or, dry, plans). */
 export async function upgradeKubernetes(
   deps: KubernetesInstallDeps,
-  opts: { values: InstallValues; version: string; dryRun?: boolean; timeoutMs: number },
+  opts: { values: InstallValues; version: string; dryRun?: boolean; timeoutMs: number; rootCa: RootCaSource },
 ): Promise<UpgradeReport> {
   const { cluster } = deps;
   const ns = opts.values.namespace;
@@ -206,6 +209,7 @@ export async function upgradeKubernetes(
   const install = await installKubernetes(deps, {
     values: opts.values,
     version: opts.version,
+    rootCa: opts.rootCa,
     wait: true,
     timeoutMs: opts.timeoutMs,
   });

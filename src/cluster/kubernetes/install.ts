@@ -1,19 +1,22 @@
 /**
- * `meshctl install` / `uninstall` on a Kubernetes cluster: preconditions (API reachable, version,
+ * `meshctl install` / `uninstall` on a Kubernetes cluster (KubernetesPlatform.install/uninstall): preconditions (API reachable, version,
  * another mesh's CRDs), then server-side apply of exactly what `manifest generate` prints (CRDs,
  * waited for Established, then the components), the root CA Secret created only when absent, and
  * the control plane waited for with per-pod reasons. A second install changes nothing.
  * Uninstall removes what install applied, refuses while injected pods exist (unless forced), and
  * keeps the CRDs, the CA Secret and so the mesh namespace unless purging.
  */
-import { TimeoutError, UninstallRefusedError } from '../errors.js';
-import { CA_ROOT_CONFIGMAP } from '../protocol/well-known.js';
-import type { KubeObject, KubernetesCluster } from '../cluster/index.js';
-import { loadCrds } from './crds.js';
-import { ensureCaSecret, type CaSecretOutcome } from './kubernetes-ca.js';
-import { GatewayNames, renderGateways } from './gateways.js';
-import { InstallNames, MANAGED_BY, renderComponents } from './manifests.js';
-import type { InstallValues } from './values.js';
+import { TimeoutError, UninstallRefusedError } from '../../errors.js';
+import { CA_ROOT_CONFIGMAP } from '../../protocol/well-known.js';
+import type { RootCaSource } from '../index.js';
+import type { KubernetesCluster } from './index.js';
+import type { KubeObject } from './objects.js';
+import { loadCrds } from '../../install/crds.js';
+import { ensureCaSecret, type CaSecretOutcome } from './ca-secret.js';
+import { GatewayNames, renderGateways } from '../../install/gateways.js';
+import { InstallNames, renderComponents } from '../../install/manifests.js';
+import { foreignOwner, NATIVE_SIDECAR_MIN } from '../../install/objects.js';
+import type { InstallValues } from '../../install/values.js';
 
 /** What install needs from its caller (the command's context, or a test). */
 export interface KubernetesInstallDeps {
@@ -31,6 +34,8 @@ export interface KubernetesInstallOptions {
   meshConfig?: Record<string, unknown>;
   /** The meshctl version stamped on the control plane. */
   version: string;
+  /** Where the root CA comes from when the cluster has no CA Secret yet. */
+  rootCa: RootCaSource;
   /** Only the CRDs. */
   crdsOnly?: boolean;
   /** Wait for the control plane Deployment to be ready. */
@@ -59,27 +64,7 @@ export interface KubernetesInstallReport {
   caSecret?: CaSecretOutcome;
 }
 
-/** The Kubernetes version from which native sidecars (restartPolicy: Always init containers) are on by default. */
-export const NATIVE_SIDECAR_MIN = { major: 1, minor: 29 } as const;
-
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
-
-/** Who owns an existing object when it is not meshctl (labels, then field managers); undefined when meshctl does. */
-export function foreignOwner(obj: KubeObject): string | undefined {
-  const labels = obj.metadata.labels ?? {};
-  if (labels['app.kubernetes.io/part-of'] === 'meshctl' || labels['app.kubernetes.io/managed-by'] === 'meshctl')
-    return undefined;
-  const managers = ((obj.metadata.managedFields as { manager?: string }[] | undefined) ?? []).map(
-    (m) => m.manager ?? '',
-  );
-  if (managers.includes('meshctl')) return undefined;
-  return (
-    labels['app.kubernetes.io/managed-by'] ??
-    labels['app.kubernetes.io/part-of'] ??
-    labels.release ??
-    (managers.filter(Boolean).join(', ') || 'another installation')
-  );
-}
 
 /**
  * The validating webhook is installed open (failurePolicy Ignore) and the control plane closes it
@@ -218,11 +203,7 @@ export async function installKubernetes(
     report.components.push(await applyTracked(cluster, obj, obj.kind !== 'Namespace'));
     if (obj.kind === 'RoleBinding') {
       // The CA Secret goes in before the control plane starts, so both replicas load the same root.
-      const ca = await ensureCaSecret(
-        cluster,
-        ns,
-        values.ca.cert ? { cert: values.ca.cert, key: values.ca.key } : undefined,
-      );
+      const ca = await ensureCaSecret(cluster, ns, opts.rootCa);
       report.caSecret = ca.outcome;
       progress(
         ca.outcome === 'kept'
@@ -318,7 +299,7 @@ export async function uninstallKubernetes(
       removed.push(`${ref.kind}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`);
   };
   // Values do not change names or kinds, only the namespace; render with defaults to get the list.
-  const { defaultValues } = await import('./values.js');
+  const { defaultValues } = await import('../../install/values.js');
   // Every gateway, enabled or not: one may have been turned on by --set at install time.
   const d = defaultValues('unused');
   const every = {
@@ -372,6 +353,3 @@ export async function uninstallKubernetes(
   }
   return { removed, kept, injectedPods: opts.force ? injected : [] };
 }
-
-/** Labels install puts on what it creates, for callers that look for it. */
-export const INSTALL_LABELS = MANAGED_BY;

@@ -8,18 +8,29 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { KubernetesCluster, type KubeObject } from '../../src/cluster/kubernetes/index.js';
-import { loadCrds } from '../../src/install/crds.js';
-import { installKubernetes, uninstallKubernetes, type KubernetesInstallDeps } from '../../src/install/kubernetes.js';
-import { InstallNames, renderComponents } from '../../src/install/manifests.js';
-import { defaultValues } from '../../src/install/values.js';
-import { createRootCa } from '../../src/control-plane/ca/root.js';
-import { CaMaterialInvalidError, UninstallRefusedError } from '../../src/errors.js';
-import { describeRequiring, isRoot } from '../support/requirements.js';
-import { getTestCluster, kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
+import { KubernetesCluster, type KubeObject } from '../../../src/cluster/kubernetes/index.js';
+import { loadCrds } from '../../../src/install/crds.js';
+import {
+  installKubernetes,
+  uninstallKubernetes,
+  type KubernetesInstallDeps,
+  type KubernetesInstallOptions,
+} from '../../../src/cluster/kubernetes/install.js';
+import { rootCaSource } from '../../../src/commands/root-ca.js';
+import { InstallNames, renderComponents } from '../../../src/install/manifests.js';
+import { defaultValues } from '../../../src/install/values.js';
+import { createRootCa } from '../../../src/control-plane/ca/root.js';
+import { CaMaterialInvalidError, UninstallRefusedError } from '../../../src/errors.js';
+import { describeRequiring, isRoot } from '../../support/requirements.js';
+import { getTestCluster, kubernetesTestBinaries, type TestCluster } from '../../test-cluster/support.js';
 
 // An image the test node agent does not run: these tests hold the install procedure, and a running
 // control plane (test/kubernetes-e2e) would set the webhook's caBundle between the two installs.
+
+/** The options with the root CA as `meshctl install` hands it in (the supplied files read and checked, else generated). */
+async function withCa(o: Omit<KubernetesInstallOptions, 'rootCa'>): Promise<KubernetesInstallOptions> {
+  return { ...o, rootCa: await rootCaSource(o.values.ca) };
+}
 const IMAGE = 'registry.example/meshctl-install-test:0.0.0';
 
 function recorder(cluster: KubernetesCluster): KubernetesInstallDeps & { lines: string[]; warnings: string[] } {
@@ -108,7 +119,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     const ns = meshNamespace('inst');
     const values = { ...defaultValues(IMAGE), namespace: ns };
     const deps = recorder(cluster);
-    const report = await installKubernetes(deps, { values, version: '0.0.0-test' });
+    const report = await installKubernetes(deps, await withCa({ values, version: '0.0.0-test' }));
     expect(deps.lines.join('\n')).toMatch(/✔ Kubernetes API reachable .*v1\.\d+/);
     expect(deps.lines).toContainEqual(expect.stringMatching(/^✔ CRDs applied/));
     expect(deps.lines).toContain(`✔ Root CA created in secret ${ns}/meshctl-ca`);
@@ -136,7 +147,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
       { ...secretRef, metadata: { name: secretRef.name, namespace: ns } } as KubeObject,
     ]);
     const again = recorder(cluster);
-    const second = await installKubernetes(again, { values, version: '0.0.0-test' });
+    const second = await installKubernetes(again, await withCa({ values, version: '0.0.0-test' }));
     expect(second.components.every((c) => c.result === 'unchanged')).toBe(true);
     expect(second.crds.every((c) => c.result === 'unchanged')).toBe(true);
     expect(second.caSecret).toBe('kept');
@@ -154,10 +165,13 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     const dir = mkdtempSync(join(tmpdir(), 'meshctl-ca-'));
     writeFileSync(join(dir, 'ca.pem'), other.pem.certChainPem);
     writeFileSync(join(dir, 'ca-key.pem'), other.pem.keyPem, { mode: 0o600 });
-    const refused = installKubernetes(recorder(cluster), {
-      values: { ...values, ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') } },
-      version: '0.0.0-test',
-    });
+    const refused = installKubernetes(
+      recorder(cluster),
+      await withCa({
+        values: { ...values, ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') } },
+        version: '0.0.0-test',
+      }),
+    );
     await expect(refused).rejects.toThrow(CaMaterialInvalidError);
     await expect(refused).rejects.toThrow(/already holds a different root CA/);
     const still = await cluster.get<KubeObject & { data: Record<string, string> }>(secretRef);
@@ -171,14 +185,17 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
     writeFileSync(join(dir, 'ca.pem'), supplied.pem.certChainPem);
     writeFileSync(join(dir, 'ca-key.pem'), supplied.pem.keyPem, { mode: 0o600 });
     const deps = recorder(cluster);
-    const report = await installKubernetes(deps, {
-      values: {
-        ...defaultValues(IMAGE),
-        namespace: ns,
-        ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') },
-      },
-      version: '0.0.0-test',
-    });
+    const report = await installKubernetes(
+      deps,
+      await withCa({
+        values: {
+          ...defaultValues(IMAGE),
+          namespace: ns,
+          ca: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca-key.pem') },
+        },
+        version: '0.0.0-test',
+      }),
+    );
     expect(report.caSecret).toBe('created-from-supplied');
     const secret = await cluster.get<KubeObject & { data: Record<string, string> }>({
       apiVersion: 'v1',
@@ -193,7 +210,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes: install and uni
   it('uninstall refuses while injected pods exist (listing them), then removes what install applied and keeps CRDs, CA Secret and namespace until --purge', async () => {
     const ns = meshNamespace('un');
     const values = { ...defaultValues(IMAGE), namespace: ns };
-    await installKubernetes(recorder(cluster), { values, version: '0.0.0-test' });
+    await installKubernetes(recorder(cluster), await withCa({ values, version: '0.0.0-test' }));
 
     const appNs = await test.createNamespace('injected-app');
     namespaces.push(appNs);
