@@ -108,7 +108,7 @@ function write(c: Collector, span: SpanRecord): void {
     w.count++;
     return;
   }
-  w.pos = start;
+  w.rewind(start);
   w.group = group;
   let size = BATCH_BYTES;
   if (w.count > 0) seal(c);

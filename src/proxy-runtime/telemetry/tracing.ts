@@ -149,45 +149,88 @@ function customTagValue(ex: Exchange, t: CustomTagConfig): string | undefined {
   return undefined;
 }
 
-/** The span of a finished exchange (only called for sampled requests while spans are exported). */
+/** `performance.timeOrigin` is a getter that calls into the runtime; it never changes within a process. */
+const TIME_ORIGIN = performance.timeOrigin;
+
+/**
+ * The one span record, filled for each sampled request: the exporter encodes it into its batches at once and keeps
+ * nothing of it, so no object is allocated per span (at 100% sampling that is one per request).
+ */
+const record: SpanRecord = {
+  traceId: '',
+  spanId: '',
+  parentId: undefined,
+  kind: 'CLIENT',
+  service: '',
+  port: '',
+  startUs: 0,
+  durationUs: 0,
+  error: false,
+  constants: spanConstants('', [], []),
+  scheme: '',
+  authority: '',
+  path: '',
+  method: '',
+  protocol: '',
+  status: 0,
+  requestSize: 0,
+  responseSize: 0,
+  flags: '',
+  peerAddress: '',
+  requestId: '',
+  userAgent: '',
+  custom: undefined,
+  remoteAddress: undefined,
+  remotePort: 0,
+  tags: undefined,
+};
+
+/**
+ * The span of a finished exchange (only called for sampled requests while spans are exported). The record is reused:
+ * it is valid until the next call, so it must be encoded (SpanExporter.offer) before then and never kept.
+ */
 export function spanOf(ex: Exchange, status: number, service: string, durationMs: number): SpanRecord {
   const r = runtimeSpans(ex.runtime);
   const outbound = ex.conn.listener.direction === 'outbound';
-  const colon = ex.authority.lastIndexOf(':');
-  const port =
-    colon >= 0 && isPort(ex.authority, colon + 1) ? ex.authority.slice(colon + 1) : String(ex.conn.destination.port);
-  const remote = outbound
-    ? upstreamEndpoint(ex.upstreamHost)
-    : isIpAddress(ex.conn.remoteAddress)
-      ? { address: ex.conn.remoteAddress, port: ex.conn.remotePort }
-      : undefined;
-  const span: SpanRecord = {
-    traceId: ex.traceId,
-    spanId: ex.spanId,
-    parentId: ex.parentSpanId,
-    kind: outbound ? 'CLIENT' : 'SERVER',
-    service,
-    port,
-    startUs: Math.round((performance.timeOrigin + ex.startedAt) * 1000),
-    durationUs: Math.round(durationMs * 1000),
-    error: status === 0 || status >= 500,
-    constants: constantsOf(r, ex.clusterName),
-    scheme: ex.scheme,
-    authority: ex.authority,
-    path: ex.path,
-    method: ex.method,
-    protocol: ex.protocol,
-    status,
-    requestSize: ex.body.bytesReceived,
-    responseSize: ex.bytesSent,
-    flags: ex.flags === '' ? '-' : ex.flags,
-    peerAddress: ex.conn.remoteAddress,
-    requestId: ex.requestId,
-    userAgent: ex.header('user-agent') ?? '-',
-    custom: undefined,
-    remoteAddress: remote?.address,
-    remotePort: remote?.port ?? 0,
-  };
+  const authority = ex.authority;
+  const colon = authority.lastIndexOf(':');
+  const span = record;
+  span.port =
+    colon >= 0 && isPort(authority, colon + 1) ? authority.slice(colon + 1) : String(ex.conn.destination.port);
+  if (outbound) {
+    const remote = upstreamEndpoint(ex.upstreamHost);
+    span.remoteAddress = remote?.address;
+    span.remotePort = remote?.port ?? 0;
+  } else if (isIpAddress(ex.conn.remoteAddress)) {
+    span.remoteAddress = ex.conn.remoteAddress;
+    span.remotePort = ex.conn.remotePort;
+  } else {
+    span.remoteAddress = undefined;
+    span.remotePort = 0;
+  }
+  span.traceId = ex.traceId;
+  span.spanId = ex.spanId;
+  span.parentId = ex.parentSpanId;
+  span.kind = outbound ? 'CLIENT' : 'SERVER';
+  span.service = service;
+  span.startUs = Math.round((TIME_ORIGIN + ex.startedAt) * 1000);
+  span.durationUs = Math.round(durationMs * 1000);
+  span.error = status === 0 || status >= 500;
+  span.constants = constantsOf(r, ex.clusterName);
+  span.scheme = ex.scheme;
+  span.authority = authority;
+  span.path = ex.path;
+  span.method = ex.method;
+  span.protocol = ex.protocol;
+  span.status = status;
+  span.requestSize = ex.body.bytesReceived;
+  span.responseSize = ex.bytesSent;
+  span.flags = ex.flags === '' ? '-' : ex.flags;
+  span.peerAddress = ex.conn.remoteAddress;
+  span.requestId = ex.requestId;
+  span.userAgent = ex.header('user-agent') ?? '-';
+  span.custom = undefined;
+  span.tags = undefined;
   if (r.custom === undefined) return span;
   const custom: string[] = [];
   for (const [name, cfg] of r.custom) {

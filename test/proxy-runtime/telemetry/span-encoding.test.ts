@@ -268,6 +268,69 @@ describe('span encoding', () => {
     expect(encode(otlp, spans)).toBe(refOtlp(spans.map((s) => reference(s))));
   });
 
+  it('gives the same bytes when runs are copied from earlier spans: every value changed in turn, two batches interleaved, a rewound span', () => {
+    const other = spanConstants('reviews.default', NODE, clusterTags('inbound|9080||'));
+    const changes: Partial<SpanRecord>[] = [
+      {},
+      { kind: 'SERVER' },
+      { service: 'ratings' },
+      { port: '9081' },
+      { constants: other },
+      { remoteAddress: undefined },
+      { remotePort: 1 },
+      { scheme: 'https' },
+      { authority: 'reviews:9081' },
+      { path: '/reviews/2' },
+      { method: 'POST' },
+      { protocol: 'HTTP/2' },
+      { status: 404 },
+      { requestSize: 5, responseSize: 6 },
+      { flags: 'NR' },
+      { peerAddress: '10.0.0.9' },
+      { requestId: 'another-id' },
+      { userAgent: 'wget' },
+      { custom: ['team', 'books'] },
+      { error: true, status: 500 },
+    ];
+    // each change twice in a row (the second copies runs), then back to the plain span
+    const spans = changes.flatMap((c, i) => [
+      span({ ...c, startUs: i }),
+      span({ ...c, spanId: 'ab'.repeat(8) }),
+      span(),
+    ]);
+    const refs = spans.map((s) => reference(s, s.custom ? [['team', 'books']] : []));
+    expect(encode(zipkin, spans)).toBe(refZipkin(refs));
+    // two batches written in turn: a run kept in one is never copied into the other
+    const a = new BatchWriter(Buffer.alloc(1 << 16));
+    const b = new BatchWriter(Buffer.alloc(1 << 16));
+    zipkin.open(a);
+    zipkin.open(b);
+    spans.forEach((s, i) => {
+      const w = i % 2 === 0 ? a : b;
+      zipkin.span(w, s);
+      w.count++;
+    });
+    zipkin.close(a);
+    zipkin.close(b);
+    expect(a.buf.toString('utf8', 0, a.pos)).toBe(refZipkin(refs.filter((_, i) => i % 2 === 0)));
+    expect(b.buf.toString('utf8', 0, b.pos)).toBe(refZipkin(refs.filter((_, i) => i % 2 === 1)));
+    // a span taken out again (rewind) and overwritten: runs it kept are not copied afterwards
+    const w = new BatchWriter(Buffer.alloc(1 << 16));
+    zipkin.open(w);
+    zipkin.span(w, span());
+    w.count++;
+    const mark = w.pos;
+    zipkin.span(w, span({ service: 'ratings', path: '/x', flags: 'UF', userAgent: 'u' }));
+    w.rewind(mark);
+    w.lit(',' + 'x'.repeat(900));
+    w.rewind(mark);
+    zipkin.span(w, span({ service: 'ratings', path: '/x', flags: 'UF', userAgent: 'u' }));
+    w.count++;
+    zipkin.close(w);
+    const again = [span(), span({ service: 'ratings', path: '/x', flags: 'UF', userAgent: 'u' })];
+    expect(w.buf.toString('utf8', 0, w.pos)).toBe(refZipkin(again.map((s) => reference(s))));
+  });
+
   it('notices a span that does not fit and never writes past the buffer', () => {
     const buf = Buffer.alloc(600, 0x2a);
     const w = new BatchWriter(buf.subarray(0, 500));
