@@ -15,19 +15,7 @@ import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
-
-const CLIENT = `apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  labels:
-    app: client
-spec:
-  containers:
-  - name: client
-    image: meshctl-test/shell
-    command: ["sleep", "3600"]
-`;
+import { CLIENT_POD } from './client-pod.js';
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: Gateway API mesh routes', () => {
   let own: OwnTestCluster | undefined;
@@ -100,7 +88,7 @@ spec:
       .join('---\n');
     const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: services });
     expect(applied.code, applied.stderr).toBe(0);
-    writeFileSync(join(dir, 'client.yaml'), CLIENT);
+    writeFileSync(join(dir, 'client.yaml'), CLIENT_POD);
     const injected = await cli('inject', '-f', join(dir, 'client.yaml'));
     expect(injected.code, injected.stderr).toBe(0);
     const pod = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
