@@ -11,6 +11,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 // The sidecar's launcher flags (run.sh builds dist/ first), so the benchmark measures the proxy as it is deployed.
 const { SIDECAR_NODE_FLAGS } = (await import(resolve('dist/protocol/well-known.js'))) as {
@@ -28,6 +29,11 @@ const SCENARIOS = (process.env.SCENARIOS ?? '')
 /** How many times each budgeted comparison alternates its rows (A B A B ...); 0 skips the comparisons. */
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const FORTIO = process.env.FORTIO ?? 'fortio';
+/** Only the comparisons whose row name contains one of these (comma-separated, case-insensitive), e.g. `COMPARE=100%`. */
+const COMPARE = (process.env.COMPARE ?? '')
+  .split(',')
+  .map((s) => s.trim().toLowerCase())
+  .filter(Boolean);
 /**
  * A directory: every meshctl proxy runs under `node --cpu-prof` and writes `<process name>.cpuprofile` there when
  * the bench stops it (open in Chrome DevTools or speedscope). The profiler costs CPU: use it to find work, not to judge budgets.
@@ -55,6 +61,11 @@ const P = {
   meshTrace1: 18097,
   meshTrace100: 18098,
   zipkinSink: 18099,
+  /** the proxy whose config the same-process comparisons swap (its admin API on meshSwapAdmin) */
+  meshSwap: 18089,
+  meshSwapAdmin: 18091,
+  /** a second process with the single-hop config: the A/A control of the comparisons between processes */
+  meshTwin: 18092,
 };
 
 function sh(cmd: string, args: string[]): string {
@@ -312,6 +323,8 @@ interface Row {
   name: string;
   pids: () => number[];
   url: string;
+  /** measured only by the comparisons, not in the table */
+  comparisonOnly?: boolean;
 }
 
 interface Result {
@@ -334,27 +347,48 @@ interface Result {
 /**
  * A budget: the CPU per request of `row` against `base`, measured alternately ROUNDS times in the same run so
  * machine load falls on both alike; the median of the per-round ratios is judged against `limit` (fraction).
+ * Without `limit` the pair is a control: two identical sides, whose spread is the method's noise floor.
  */
 interface Budget {
   base: string;
   row: string;
-  limit: number;
-  issue: string;
+  limit?: number;
+  issue?: string;
 }
 
+/** Budgets between two proxy processes (rows of the table). */
 const BUDGETS: Budget[] = [
-  { base: 'meshctl (1 process)', row: 'meshctl, tracing 1%', limit: 0.03, issue: '19' },
-  { base: 'meshctl (1 process)', row: 'meshctl, tracing 100%', limit: 0.15, issue: '19' },
+  { base: 'meshctl (1 process)', row: 'meshctl (1 process) twin' },
   { base: 'meshctl -> meshctl (mTLS)', row: 'meshctl -> meshctl, 10-rule policy', limit: 0.05, issue: '15' },
 ];
 
+/**
+ * Budgets measured in one proxy process whose config is swapped through its admin API (POST /config) before each
+ * side's run: the sides then differ only in their config, not in their process (two processes with the same config
+ * differ by a few percent, as the twin control shows: as much as the whole tracing-1% budget).
+ */
+const SWAP_BUDGETS: Budget[] = [
+  { base: 'tracing off', row: 'tracing off (again)' },
+  { base: 'tracing off', row: 'tracing 1%', limit: 0.03, issue: '19' },
+  { base: 'tracing off', row: 'tracing 100%', limit: 0.15, issue: '19' },
+];
+
+const compared = (b: Budget): boolean =>
+  COMPARE.length === 0 || COMPARE.some((c) => b.row.toLowerCase().includes(c) || b.base.toLowerCase().includes(c));
+
 interface Comparison extends Budget {
+  /** how the sides were run: two processes, or one process with swapped config */
+  method: 'processes' | 'swapped config';
   /** CPU microseconds per request of each round, base and row */
   baseUs: number[];
   rowUs: number[];
   ratios: number[];
   medianRatio: number;
-  pass: boolean;
+  /** spans the proxy dropped during the row's runs: a budget is only met with none (dropping is cheaper than exporting) */
+  spansDropped?: number;
+  spansExported?: number;
+  /** undefined for a control pair */
+  pass?: boolean;
 }
 
 function median(xs: number[]): number {
@@ -371,28 +405,121 @@ function cpuPerRequest(row: Row): number {
   return ((cpuSeconds(pids) - cpu0) / w.requests) * 1e6;
 }
 
-/** Runs each budget's base and row alternately (the order flips every round so drift cancels). */
-function compare(rows: Row[]): Comparison[] {
+/** Runs `measure(side)` for both sides alternately ROUNDS times (the order flips every round so drift cancels). */
+async function alternate(
+  b: Budget,
+  method: Comparison['method'],
+  measure: (side: 'base' | 'row') => Promise<number>,
+): Promise<Comparison> {
+  const baseUs: number[] = [];
+  const rowUs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const side of i % 2 === 0 ? (['base', 'row'] as const) : (['row', 'base'] as const))
+      (side === 'base' ? baseUs : rowUs).push(await measure(side));
+  }
+  const ratios = rowUs.map((r, i) => r / baseUs[i]!);
+  const medianRatio = median(ratios);
+  process.stderr.write(`  compared ${b.row} with ${b.base} (${method})\n`);
+  return {
+    ...b,
+    method,
+    baseUs,
+    rowUs,
+    ratios,
+    medianRatio,
+    pass: b.limit === undefined ? undefined : medianRatio - 1 <= b.limit,
+  };
+}
+
+/** The budgets between processes: each side is its own row (process) of the table. */
+async function compare(rows: Row[]): Promise<Comparison[]> {
   const out: Comparison[] = [];
   for (const b of BUDGETS) {
     const base = rows.find((r) => r.name === b.base);
     const row = rows.find((r) => r.name === b.row);
-    if (!base || !row || !selected(base) || !selected(row)) continue;
-    const baseUs: number[] = [];
-    const rowUs: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      if (i % 2 === 0) {
-        baseUs.push(cpuPerRequest(base));
-        rowUs.push(cpuPerRequest(row));
-      } else {
-        rowUs.push(cpuPerRequest(row));
-        baseUs.push(cpuPerRequest(base));
+    if (!base || !row || !selected(row) || !compared(b)) continue;
+    out.push(await alternate(b, 'processes', async (side) => cpuPerRequest(side === 'base' ? base : row)));
+  }
+  return out;
+}
+
+/** A proxy whose config a comparison swaps through its admin API. */
+interface SwapTarget {
+  row: Row;
+  adminPort: number;
+  tokenFile: string;
+  /** the config of each side, by the side's name in SWAP_BUDGETS */
+  configs: Record<string, Record<string, unknown>>;
+}
+
+/** One request to the swap target's admin API on a new connection (a kept-alive one may hit its idle timeout). */
+function admin(t: SwapTarget, method: string, path: string, body?: string): Promise<string> {
+  const token = readFileSync(t.tokenFile, 'utf8').trim();
+  return new Promise<string>((resolveReply, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: t.adminPort,
+        path,
+        method,
+        agent: false,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolveReply(text));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The proxy's span counters (meshctl_proxy_spans_exported_total and _dropped_total). */
+async function spanCounters(t: SwapTarget): Promise<{ exported: number; dropped: number }> {
+  const text = await admin(t, 'GET', '/stats/prometheus');
+  const value = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    exported: value('meshctl_proxy_spans_exported_total'),
+    dropped: value('meshctl_proxy_spans_dropped_total'),
+  };
+}
+
+let swaps = 0;
+/** Applies a side's config (a new version each time, so the proxy really swaps) and warms the new path up. */
+async function swapTo(t: SwapTarget, side: string): Promise<void> {
+  const body = JSON.stringify({ ...t.configs[side], version: `swap-${++swaps}` });
+  const result = JSON.parse(await admin(t, 'POST', '/config', body)) as { ok: boolean; errors?: string[] };
+  if (!result.ok) throw new Error(`the proxy refused the "${side}" config: ${(result.errors ?? []).join('; ')}`);
+  sh('wrk', ['-t1', `-c${CONNECTIONS}`, '-d1s', '-H', 'Host: backend', t.row.url]);
+}
+
+/** The budgets within one process: the sides are configs swapped in before each run. */
+async function compareSwapped(t: SwapTarget): Promise<Comparison[]> {
+  const out: Comparison[] = [];
+  for (const b of SWAP_BUDGETS) {
+    if (!compared(b)) continue;
+    let dropped = 0;
+    let exported = 0;
+    const c = await alternate(b, 'swapped config', async (side) => {
+      await swapTo(t, side === 'base' ? b.base : b.row);
+      const before = await spanCounters(t);
+      const us = cpuPerRequest(t.row);
+      // the last batch goes out within the exporter's flush interval (1 s)
+      await new Promise((r) => setTimeout(r, 1200));
+      const after = await spanCounters(t);
+      if (side === 'row') {
+        dropped += after.dropped - before.dropped;
+        exported += after.exported - before.exported;
       }
-    }
-    const ratios = rowUs.map((r, i) => r / baseUs[i]!);
-    const medianRatio = median(ratios);
-    out.push({ ...b, baseUs, rowUs, ratios, medianRatio, pass: medianRatio - 1 <= b.limit });
-    process.stderr.write(`  compared ${b.row} with ${b.base}\n`);
+      return us;
+    });
+    c.spansDropped = dropped;
+    c.spansExported = exported;
+    if (dropped > 0 && c.pass) c.pass = false;
+    out.push(c);
   }
   return out;
 }
@@ -434,7 +561,7 @@ async function main(): Promise<void> {
     ],
     clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
   });
-  const meshArgs = (cfg: string) => [
+  const meshArgs = (cfg: string, admin: string[] = ['--admin-port', '0']) => [
     ...SIDECAR_NODE_FLAGS,
     ...(CPU_PROF
       ? [
@@ -448,8 +575,7 @@ async function main(): Promise<void> {
     'run',
     '--config',
     cfg,
-    '--admin-port',
-    '0',
+    ...admin,
     '--telemetry-port',
     '0',
     '--no-access-log',
@@ -484,6 +610,36 @@ async function main(): Promise<void> {
   };
   const meshTrace1 = start('meshctl-trace-1', NODE, meshArgs(traced(P.meshTrace1, 1, 'mesh-trace-1.json')));
   const meshTrace100 = start('meshctl-trace-100', NODE, meshArgs(traced(P.meshTrace100, 100, 'mesh-trace-100.json')));
+  // The tracing budgets measured inside one process: its config is swapped between off, 1% and 100% (compareSwapped).
+  const withPort = (file: string, port: number) =>
+    JSON.parse(readFileSync(file, 'utf8').replace(/"port":\d+,"direction"/, `"port":${port},"direction"`)) as Record<
+      string,
+      unknown
+    >;
+  const swapOff = withPort(single, P.meshSwap);
+  const swapTokenFile = join(work, 'swap-admin-token');
+  const meshSwap = start(
+    'meshctl-swap',
+    NODE,
+    meshArgs(meshctlConfig(join(work, 'mesh-swap.json'), swapOff), [
+      '--admin-port',
+      String(P.meshSwapAdmin),
+      '--admin-token-file',
+      swapTokenFile,
+    ]),
+  );
+  const swapConfigs = {
+    'tracing off': swapOff,
+    'tracing off (again)': swapOff,
+    'tracing 1%': withPort(join(work, 'mesh-trace-1.json'), P.meshSwap),
+    'tracing 100%': withPort(join(work, 'mesh-trace-100.json'), P.meshSwap),
+  };
+  // The same config as the single hop in a second process: the control pair of the comparisons between processes.
+  const meshTwin = start(
+    'meshctl-twin',
+    NODE,
+    meshArgs(meshctlConfig(join(work, 'mesh-twin.json'), withPort(single, P.meshTwin))),
+  );
   // Two hops with mutual TLS.
   const id = (who: string) => ({
     certChain: `${pki}/${who}.pem`,
@@ -610,6 +766,8 @@ async function main(): Promise<void> {
     P.nginxHop1,
     P.meshTrace1,
     P.meshTrace100,
+    P.meshSwap,
+    P.meshTwin,
   ])
     await waitFor(`http://127.0.0.1:${port}/`);
   for (const port of [P.nginxIngress, P.meshGateway]) await waitForTls(port);
@@ -630,6 +788,13 @@ async function main(): Promise<void> {
       name: 'node TCP splice (ref.)',
       pids: () => [splice.pid!],
       url: `http://127.0.0.1:${P.splice}/`,
+    },
+    {
+      scenario: '1 hop',
+      name: 'meshctl (1 process) twin',
+      pids: () => [meshTwin.pid!],
+      url: `http://127.0.0.1:${P.meshTwin}/`,
+      comparisonOnly: true,
     },
     {
       scenario: '1 hop',
@@ -675,8 +840,20 @@ async function main(): Promise<void> {
     },
   ];
   const results: Result[] = [];
+  const swapTarget: SwapTarget = {
+    row: {
+      scenario: '1 hop',
+      name: 'meshctl, tracing swapped in one process',
+      pids: () => [meshSwap.pid!],
+      url: `http://127.0.0.1:${P.meshSwap}/`,
+      comparisonOnly: true,
+    },
+    adminPort: P.meshSwapAdmin,
+    tokenFile: swapTokenFile,
+    configs: swapConfigs,
+  };
   for (const row of rows) {
-    if (!selected(row)) continue;
+    if (!selected(row) || row.comparisonOnly) continue;
     // Warm-up: JIT, connection pools, TLS sessions.
     sh('wrk', ['-t1', `-c${CONNECTIONS}`, '-d1s', '-H', 'Host: backend', row.url]);
     const pids = row.pids();
@@ -698,7 +875,8 @@ async function main(): Promise<void> {
     });
     process.stderr.write(`  measured ${row.name}\n`);
   }
-  const comparisons = ROUNDS > 0 ? compare(rows) : [];
+  const comparisons =
+    ROUNDS > 0 ? [...(await compare(rows)), ...(selected(swapTarget.row) ? await compareSwapped(swapTarget) : [])] : [];
   const direct = results.find((r) => r.name === 'direct');
   for (const r of results) {
     if (r.fixed && direct?.fixed) {
@@ -786,14 +964,28 @@ function printComparisons(cs: Comparison[]): void {
   if (cs.length === 0) return;
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
   console.log(
-    `\nCPU per request, rows alternated ${ROUNDS} times (wrk -c${CONNECTIONS} -d${DURATION} each); median of the per-round ratios`,
+    `\nCPU per request, sides alternated ${ROUNDS} times (wrk -c${CONNECTIONS} -d${DURATION} each); median of the per-round ratios`,
   );
-  for (const c of cs) {
+  for (const method of ['processes', 'swapped config'] as const) {
+    const these = cs.filter((c) => c.method === method);
+    if (these.length === 0) continue;
     console.log(
-      `  ${c.row} vs ${c.base}: ${median(c.rowUs).toFixed(2)} vs ${median(c.baseUs).toFixed(2)} µs/req, ` +
-        `median ${pct(c.medianRatio - 1)} (rounds ${c.ratios.map((r) => pct(r - 1)).join(' ')}), ` +
-        `budget ${pct(c.limit)} (issue ${c.issue}): ${c.pass ? 'met' : 'NOT met'}`,
+      method === 'processes'
+        ? '  between two proxy processes:'
+        : '  in one proxy process, its config swapped through the admin API before each side:',
     );
+    for (const c of these) {
+      const spans =
+        c.spansExported || c.spansDropped ? `, spans exported ${c.spansExported} dropped ${c.spansDropped}` : '';
+      const verdict =
+        c.limit === undefined
+          ? 'control (identical sides: the noise floor)'
+          : `budget ${pct(c.limit)} (issue ${c.issue}): ${c.pass ? 'met' : 'NOT met'}`;
+      console.log(
+        `    ${c.row} vs ${c.base}: ${median(c.rowUs).toFixed(2)} vs ${median(c.baseUs).toFixed(2)} µs/req, ` +
+          `median ${pct(c.medianRatio - 1)} (rounds ${c.ratios.map((r) => pct(r - 1)).join(' ')})${spans}, ${verdict}`,
+      );
+    }
   }
 }
 
