@@ -41,14 +41,8 @@ export const observabilityBinaries: Requirement = {
   howToMeet: 'run bash test/observability/build.sh (cold: ~7-15 min on 2 cores, then cached)',
 };
 
-/** A free loopback port. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 
 async function waitFor(
   what: string,

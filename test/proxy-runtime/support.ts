@@ -218,11 +218,4 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
 
 export { Agent };
 
-/** A port free right now (listen on 0, close): for configs that must name their port up front. */
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from '../support/ports.js';

@@ -29,14 +29,8 @@ import { ProxyLog } from '../../../src/proxy-runtime/ground/log.js';
 /** The port every test service is called on (`http://reviews:9080`), as in the seed's bookinfo. */
 export const SERVICE_PORT = 9080;
 
-/** A port free right now (listen on 0, close). */
-export async function freePort(): Promise<number> {
-  const s = netServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from '../../support/ports.js';
+import { freePort } from '../../support/ports.js';
 
 /** What an app saw of one request. */
 export interface AppRequest {
@@ -335,7 +329,22 @@ export class LocalMeshForTest {
       'a push after the apply, ACKed by every sidecar',
       () => this.cp.pipeline.version !== before && this.allSynced(),
       60_000,
+      () => this.notSynced(),
     );
+  }
+
+  /** Which sidecars are not synced and why (a NACK's error, or what is still pending), for a timeout's message. */
+  notSynced(): string {
+    const views = this.cp.server.ads.views();
+    const connected = new Set(views.map((v) => v.proxy.workload));
+    const lines = this.sidecars.filter((s) => !connected.has(s.name)).map((s) => `${s.name}: not connected`);
+    for (const v of views)
+      for (const t of SIDECAR_TYPES) {
+        const state = v.types[t];
+        if (state?.status !== 'SYNCED')
+          lines.push(`${v.proxy.workload} ${t}: ${state ? JSON.stringify(state) : 'never sent'}`);
+      }
+    return `snapshot version ${this.cp.pipeline.version}; ${lines.length ? lines.join('\n') : 'all synced'}`;
   }
 
   /** Waits until the pushed snapshot holds every started workload and every sidecar ACKed it (after starting workloads). */
@@ -347,6 +356,7 @@ export class LocalMeshForTest {
         return this.sidecars.every((s) => inSnapshot.has(s.name)) && this.allSynced();
       },
       60_000,
+      () => this.notSynced(),
     );
   }
 
@@ -371,12 +381,14 @@ export async function eventually<T>(
   what: string,
   fn: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 10_000,
+  /** what the timeout's message adds about the state it gave up in */
+  explain?: () => string,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${explain ? `: ${explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

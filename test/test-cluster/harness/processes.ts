@@ -70,23 +70,7 @@ export async function stopProcess(p: ClusterProcess, graceMs = 5_000): Promise<v
   while (isAlive(p.pid)) await sleep(20);
 }
 
-/** `count` distinct free TCP ports on 127.0.0.1, chosen by the OS. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<import('node:net').Server>((resolve, reject) => {
-          const s = createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts } from '../../support/ports.js';
 
 /** The last `lines` lines of a log file, for error messages. */
 export function logTail(log: string, lines = 20): string {
