@@ -3,7 +3,8 @@
  * Linkerd: no backreferences or lookaround, and matching in linear time, so no configuration can
  * make a proxy backtrack exponentially. Validation here and matching in the proxy both use re2js.
  */
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from '../protocol/re2.js';
 
 const compiled = new Map<string, RE2JS | string>();
 const CACHE_LIMIT = 2000;
@@ -12,7 +13,7 @@ function compileOrReason(pattern: string): RE2JS | string {
   let hit = compiled.get(pattern);
   if (hit === undefined) {
     try {
-      hit = RE2JS.compile(pattern);
+      hit = re2().compile(pattern);
     } catch (err) {
       hit = (err as Error).message.replace(/^error parsing regexp: /, '');
     }

@@ -5,7 +5,7 @@
  * NACK tells the control plane, and an error tells the user, exactly what to fix.
  */
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { RE2JS } from 're2js';
+import { re2 } from '../re2.js';
 import { ProxyConfig, PROXY_CONFIG_API_VERSION } from './schema.js';
 import { subnetProblem } from './subnets.js';
 
@@ -66,7 +66,7 @@ function duplicates(names: readonly string[], path: (i: number) => string, kind:
 function checkRegex(pattern: string | undefined, path: string, errors: string[]): void {
   if (pattern === undefined) return;
   try {
-    RE2JS.compile(pattern);
+    re2().compile(pattern);
   } catch (err) {
     errors.push(`${path}.regex: not a valid RE2 regular expression: ${(err as Error).message}`);
   }

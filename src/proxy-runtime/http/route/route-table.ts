@@ -7,7 +7,8 @@
 import { compileCors, type CompiledCors } from './cors.js';
 import type { RouteConfigConfig, RouteMatchConfig, RouteSpec } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from '../../../protocol/re2.js';
 import type { ClusterRuntime } from '../../upstream/cluster.js';
 import type { Exchange } from '../exchange.js';
 import { compileHeaderOps, type HeaderOps } from '../headers/header-ops.js';
@@ -158,7 +159,7 @@ function compileRoute(r: RouteSpec, vhost: string, index: number, deps: RouteDep
     // Envoy's substitution writes groups as \1; re2js replaceAll takes $1 (a literal $ is $$).
     uriRegex: r.rewrite?.uriRegex
       ? {
-          re: RE2JS.compile(r.rewrite.uriRegex.match),
+          re: re2().compile(r.rewrite.uriRegex.match),
           replacement: r.rewrite.uriRegex.rewrite.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1'),
         }
       : undefined,

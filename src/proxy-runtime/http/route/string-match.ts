@@ -1,5 +1,5 @@
 /** Compiled string and header conditions (Istio StringMatch semantics; regex is RE2, full match). */
-import { RE2JS } from 're2js';
+import { re2 } from '../../../protocol/re2.js';
 import type { HeaderMatchConfig, StringMatchConfig } from '../../../protocol/proxy-config/index.js';
 
 /** A compiled predicate over a possibly-missing value. */
@@ -17,7 +17,8 @@ export function compileStringMatch(m: StringMatchConfig, ignoreCase = false): Va
       ? (v) => v !== undefined && v.toLowerCase().startsWith(want)
       : (v) => v !== undefined && v.startsWith(want);
   }
-  const re = RE2JS.compile(m.regex!, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+  const RE2 = re2();
+  const re = RE2.compile(m.regex!, ignoreCase ? RE2.CASE_INSENSITIVE : 0);
   return (v) => v !== undefined && re.matches(v);
 }
 
