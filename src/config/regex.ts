@@ -4,7 +4,7 @@
  * make a proxy backtrack exponentially. Validation here and matching in the proxy both use re2js.
  */
 import type { RE2JS } from 're2js';
-import { re2 } from '../protocol/re2.js';
+import { re2 } from './re2.js';
 
 const compiled = new Map<string, RE2JS | string>();
 const CACHE_LIMIT = 2000;

@@ -5,7 +5,7 @@
  * NACK tells the control plane, and an error tells the user, exactly what to fix.
  */
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { re2 } from '../re2.js';
+import { re2 } from '../../config/re2.js';
 import { ProxyConfig, PROXY_CONFIG_API_VERSION } from './schema.js';
 import { subnetProblem } from './subnets.js';
 

@@ -8,7 +8,7 @@ import { compileCors, type CompiledCors } from './cors.js';
 import type { RouteConfigConfig, RouteMatchConfig, RouteSpec } from '../../../protocol/proxy-config/index.js';
 import { durationMs } from '../../../protocol/proxy-config/index.js';
 import type { RE2JS } from 're2js';
-import { re2 } from '../../../protocol/re2.js';
+import { re2 } from '../../../config/re2.js';
 import type { ClusterRuntime } from '../../upstream/cluster.js';
 import type { Exchange } from '../exchange.js';
 import { compileHeaderOps, type HeaderOps } from '../headers/header-ops.js';

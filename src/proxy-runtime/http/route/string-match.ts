@@ -1,5 +1,5 @@
 /** Compiled string and header conditions (Istio StringMatch semantics; regex is RE2, full match). */
-import { re2 } from '../../../protocol/re2.js';
+import { re2 } from '../../../config/re2.js';
 import type { HeaderMatchConfig, StringMatchConfig } from '../../../protocol/proxy-config/index.js';
 
 /** A compiled predicate over a possibly-missing value. */

@@ -1,11 +1,11 @@
 /**
- * re2js is loaded on first use (src/protocol/re2.ts): a sidecar whose config has no regex does not pay its memory.
+ * re2js is loaded on first use (src/config/re2.ts): a sidecar whose config has no regex does not pay its memory.
  * The guard below fails when a module imports re2js's value at load time again.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { re2 } from '../../src/protocol/re2.js';
+import { re2 } from '../../src/config/re2.js';
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
