@@ -164,6 +164,20 @@ describeRequiring(
           'jsonpath={.spec.holderIdentity}',
         ])
       ).stdout;
+    /**
+     * The Lease holder once it is a running replica: right after a test deleted the pod that held it, the Lease still
+     * names the deleted pod until it expires and the other replica takes it (up to the lease duration).
+     */
+    const liveLeader = (): Promise<string> =>
+      cluster.waitFor(
+        'a leader among the running control plane pods',
+        async () => {
+          const holder = await leaseHolder();
+          const live = (await controlPlanePods()).map((p) => p.metadata!.name!);
+          return holder && live.includes(holder) ? holder : undefined;
+        },
+        60_000,
+      );
     const syncz = async (pod: k8s.V1Pod): Promise<SyncView[]> =>
       (
         (await (
@@ -401,7 +415,7 @@ describeRequiring(
     }, 180_000);
 
     it('the leader is deleted: the other replica takes the Lease and keeps the webhook caBundle and the root CA ConfigMaps current', async () => {
-      const leader = await cluster.waitFor('a leader', async () => leaseHolder(), 30_000);
+      const leader = await liveLeader();
       const before = (await controlPlanePods()).map((p) => p.metadata!.name!);
       expect(before).toContain(leader);
       await cluster.core.deleteNamespacedPod({ name: leader, namespace: MESH_NS });
@@ -466,8 +480,8 @@ describeRequiring(
     }, 120_000);
 
     it('a leader that stops answering (its process frozen) loses the Lease when it expires; resumed, it steps down instead of leading beside the new one', async () => {
+      const leader = await liveLeader();
       const pods = await cluster.waitForReadyPods(MESH_NS, CP_SELECTOR, 2, 90_000);
-      const leader = await cluster.waitFor('a leader', async () => leaseHolder(), 30_000);
       const frozen = pods.find((p) => p.metadata?.name === leader)!;
       expect(frozen).toBeTruthy();
       const status = frozen.status!.containerStatuses!.find((c) => c.name === 'control-plane');
