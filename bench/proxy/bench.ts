@@ -448,13 +448,15 @@ interface SwapTarget {
   row: Row;
   adminPort: number;
   tokenFile: string;
+  /** the token, read from tokenFile on first use (the proxy writes it when it starts) */
+  token?: string;
   /** the config of each side, by the side's name in SWAP_BUDGETS */
   configs: Record<string, Record<string, unknown>>;
 }
 
 /** One request to the swap target's admin API on a new connection (a kept-alive one may hit its idle timeout). */
 function admin(t: SwapTarget, method: string, path: string, body?: string): Promise<string> {
-  const token = readFileSync(t.tokenFile, 'utf8').trim();
+  const token = (t.token ??= readFileSync(t.tokenFile, 'utf8').trim());
   return new Promise<string>((resolveReply, reject) => {
     const req = httpRequest(
       {
@@ -505,15 +507,14 @@ async function compareSwapped(t: SwapTarget): Promise<Comparison[]> {
     let exported = 0;
     const c = await alternate(b, 'swapped config', async (side) => {
       await swapTo(t, side === 'base' ? b.base : b.row);
+      if (side === 'base') return cpuPerRequest(t.row);
       const before = await spanCounters(t);
       const us = cpuPerRequest(t.row);
       // the last batch goes out within the exporter's flush interval (1 s)
       await new Promise((r) => setTimeout(r, 1200));
       const after = await spanCounters(t);
-      if (side === 'row') {
-        dropped += after.dropped - before.dropped;
-        exported += after.exported - before.exported;
-      }
+      dropped += after.dropped - before.dropped;
+      exported += after.exported - before.exported;
       return us;
     });
     c.spansDropped = dropped;
