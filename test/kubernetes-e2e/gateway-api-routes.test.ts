@@ -5,17 +5,15 @@
  * cluster (WorkloadEntries on the host's link address), so the answer names the backend that served it;
  * without the route the header makes no difference.
  */
-import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
-import { CLIENT_POD } from './client-pod.js';
+import { startMeshedClient } from './client-pod.js';
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: Gateway API mesh routes', () => {
   let own: OwnTestCluster | undefined;
@@ -88,12 +86,7 @@ spec:
       .join('---\n');
     const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: services });
     expect(applied.code, applied.stderr).toBe(0);
-    writeFileSync(join(dir, 'client.yaml'), CLIENT_POD);
-    const injected = await cli('inject', '-f', join(dir, 'client.yaml'));
-    expect(injected.code, injected.stderr).toBe(0);
-    const pod = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
-    expect(pod.code, pod.stderr).toBe(0);
-    client = (await cluster.waitForReadyPods(ns, 'app=client', 1, 150_000))[0]!;
+    client = await startMeshedClient(cluster, cli, dir, ns);
 
     // Before the route: the header makes no difference.
     await cluster.waitFor('echo through the sidecar', async () => (await get()) === 'echo-v1\n200', 60_000);

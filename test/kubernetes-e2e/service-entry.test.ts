@@ -8,7 +8,7 @@
  * api.external.com still answers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { describeRequiring, isRoot } from '../support/requirements.js';
 import { runCli } from '../support/cli.js';
 import { TestDnsServer } from '../support/dns-server.js';
 import { kubernetesTestBinaries, type TestCluster } from '../test-cluster/support.js';
+import { startMeshedClient } from './client-pod.js';
 import { startOwnTestCluster, stopOwnTestCluster, type OwnTestCluster } from './own-cluster.js';
 
 /** The seed's ServiceEntry, unchanged. */
@@ -44,19 +45,6 @@ metadata:
 spec:
   outboundTrafficPolicy:
     mode: REGISTRY_ONLY
-`;
-
-const CLIENT = `apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  labels:
-    app: client
-spec:
-  containers:
-  - name: client
-    image: meshctl-test/shell
-    command: ["sleep", "3600"]
 `;
 
 describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the seed ServiceEntry', () => {
@@ -143,12 +131,7 @@ describeRequiring([isRoot, kubernetesTestBinaries], 'kubernetes end to end: the 
     ns = await cluster.createNamespace('ext');
     const se = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: SEED_SERVICE_ENTRY });
     expect(se.code, se.stderr).toBe(0);
-    writeFileSync(join(dir, 'client.yaml'), CLIENT);
-    const injected = await cli('inject', '-f', join(dir, 'client.yaml'));
-    expect(injected.code, injected.stderr).toBe(0);
-    const applied = await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: injected.stdout });
-    expect(applied.code, applied.stderr).toBe(0);
-    client = (await cluster.waitForReadyPods(ns, 'app=client', 1, 150_000))[0]!;
+    client = await startMeshedClient(cluster, cli, dir, ns);
     expect(client.status?.initContainerStatuses?.find((c) => c.name === 'mesh-proxy')?.ready).toBe(true);
   }, 300_000);
 
