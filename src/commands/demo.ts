@@ -4,7 +4,7 @@
  * waited for on the proxy that routes it, exercised with traffic and checked against what the
  * answers and the sidecars' metrics show. Everything it started is stopped unless `--keep`.
  */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { Option } from 'commander';
 import type { CommandDefinition } from './command.js';
 import { examples } from './command.js';
@@ -299,13 +299,16 @@ async function waitForWorkloads(
     const syncedNames = rows
       .filter((r) => r.clusters === 'SYNCED' && r.listeners === 'SYNCED' && r.routes === 'SYNCED')
       .map((r) => r.workload);
-    const missing = started.filter((p) => !syncedNames.includes(p.name)).map((p) => p.name);
+    const synced = started.filter((p) => syncedNames.includes(p.name));
+    // A sidecar is SYNCED before its app listens: traffic then would be answered 502 by that sidecar.
+    const listening = await Promise.all(synced.map((p) => accepts(p.appPort)));
+    const missing = started.filter((p) => !synced.includes(p) || !listening[synced.indexOf(p)]).map((p) => p.name);
     if (!missing.length && entry?.outboundPort && REVIEWS_VERSIONS.every((v) => admin[v])) {
       const probe = await productpageRequest(entry.outboundPort, undefined, 5_000);
       if (probe.status === 200 && reviewsVersionOf(probe.answer))
         return { outboundPort: entry.outboundPort, reviewsAdmin: admin };
       last = `productpage answered ${probe.status}${probe.error ? ` (${probe.error})` : ''}`;
-    } else last = `waiting for ${missing.join(', ') || 'productpage'} to connect and sync`;
+    } else last = `waiting for ${missing.join(', ') || 'productpage'} to connect, sync and listen`;
     if (Date.now() > deadline)
       throw new TimeoutError(
         `waiting for the demo workloads (${last})`,
@@ -313,6 +316,17 @@ async function waitForWorkloads(
       );
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Whether the app on 127.0.0.1:`port` accepts a connection. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 /** Waits until the control plane has a snapshot newer than `before`, productpage-v1 runs exactly what it would send, and every proxy is SYNCED. */
