@@ -10,6 +10,13 @@ import type { RequestBody } from './retry/request-body.js';
 import type { ChainRuntime, ListenerRuntime } from './listener-runtime.js';
 import type { InFlight } from '../upstream/pool/in-flight.js';
 
+declare const hexId: unique symbol;
+/**
+ * A trace or span id as trace.ts takes it (after matching a lowercase-hex pattern) or makes it: span encoders copy it
+ * with one native write and no escaping, so only trace.ts makes one (by a cast after its check).
+ */
+export type HexId = string & { readonly [hexId]: true };
+
 /** Facts about the downstream connection, fixed for its lifetime. */
 export interface ConnectionInfo {
   readonly remoteAddress: string;
@@ -41,11 +48,13 @@ export class Exchange {
   attempts = 0;
   flags = '';
   requestId = '';
-  traceId = '';
+  /** this proxy generated `requestId` (a UUID) rather than taking the request's */
+  requestIdIsUuid = false;
+  traceId = '' as HexId;
   /** this proxy's span (the one it propagates to the upstream) */
-  spanId = '';
+  spanId = '' as HexId;
   /** the caller's span, when the request came with a trace context */
-  parentSpanId: string | undefined;
+  parentSpanId: HexId | undefined;
   /** whether the trace is sampled (this proxy then exports its span) */
   sampled = false;
   bytesSent = 0;

@@ -7,12 +7,13 @@
  * (the usual case); anything else (quotes, control characters, non-ASCII) falls back to
  * `JSON.stringify` for that one string.
  */
+import type { HexId } from '../http/exchange.js';
 
 /** One finished span: a flat record (the only per-span object), encoded at once into each collector's batch. */
 export interface SpanRecord {
-  traceId: string;
-  spanId: string;
-  parentId: string | undefined;
+  traceId: HexId;
+  spanId: HexId;
+  parentId: HexId | undefined;
   kind: 'CLIENT' | 'SERVER';
   /** the span name is `<service>:<port>/*` */
   service: string;
@@ -36,6 +37,8 @@ export interface SpanRecord {
   flags: string;
   peerAddress: string;
   requestId: string;
+  /** the proxy generated the request id (a UUID): it is copied with no escaping */
+  requestIdIsUuid: boolean;
   userAgent: string;
   /** custom tags: name, value, name, value... (undefined: none) */
   custom: string[] | undefined;
@@ -57,9 +60,9 @@ export interface SpanConstants {
   readonly clusterTags: readonly (readonly [string, string])[];
   /** Zipkin: `,"localEndpoint":{"serviceName":".."}` */
   readonly zipkinLocal: Buffer;
-  /** Zipkin: `,"tags":{` then the node's tags (node_id .. component), then `,"http.url":"` */
+  /** Zipkin: `,"tags":{` then the node's tags (node_id .. component) */
   readonly zipkinNode: Buffer;
-  /** Zipkin: `"` then the cluster's tags (upstream_cluster, upstream_cluster.name, downstream_cluster), then `,"peer.address":` */
+  /** Zipkin: `,` then the cluster's tags (upstream_cluster, upstream_cluster.name, downstream_cluster) */
   readonly zipkinCluster: Buffer;
   /** the same as OTLP attributes (`{"key":..,"value":{"stringValue":..}}`), the cluster part with a leading comma */
   readonly otlpNode: Buffer;
@@ -81,24 +84,38 @@ export function spanConstants(
     nodeTags,
     clusterTags,
     zipkinLocal: Buffer.from(`,"localEndpoint":{"serviceName":${JSON.stringify(serviceName)}}`),
-    zipkinNode: Buffer.from(`,"tags":{${z(nodeTags)},"http.url":"`),
-    zipkinCluster: Buffer.from(`",${z(clusterTags)},"peer.address":`),
+    zipkinNode: Buffer.from(`,"tags":{${z(nodeTags)}`),
+    zipkinCluster: Buffer.from(`,${z(clusterTags)}`),
     otlpNode: Buffer.from(o(nodeTags)),
     otlpCluster: Buffer.from(',' + o(clusterTags)),
   };
 }
 
+type Latin1Write = (this: Buffer, s: string, offset: number) => number;
 /**
- * A run of encoded bytes in a batch and the span values it was encoded from. Spans in one batch mostly share
- * their service, URL, status, peer and user agent (a proxy talks to a few services), so the next span with the
- * same values copies the run's bytes within the buffer instead of encoding them byte by byte again: the same
- * bytes, at a fraction of the cost. Values are compared with `===` (strings by content).
+ * Buffer's own latin1 writer when the runtime has it (every Node.js since 0.x, undocumented): `buf.write(s, at,
+ * 'latin1')` does the same after working out its arguments and encoding, which costs as much again for a 32-digit id.
+ */
+const nativeLatin1 = (Buffer.prototype as unknown as { latin1Write?: Latin1Write }).latin1Write;
+const latin1Write: (buf: Buffer, s: string, at: number) => void =
+  typeof nativeLatin1 === 'function'
+    ? (buf, s, at) => nativeLatin1.call(buf, s, at)
+    : (buf, s, at) => buf.write(s, at, 'latin1');
+
+/** "00" to "99": a number's digits are written two at a time. */
+const PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
+
+/**
+ * A run of encoded bytes and the span values it was encoded from, kept in its own small buffer. A proxy talks to a
+ * few services, so most spans share their service, URL, status, peer and user agent with the span before: such a
+ * span copies the run's bytes (one native copy) instead of encoding them byte by byte again. The same bytes, at a
+ * fraction of the cost. Values are compared with `===` (strings by content).
  */
 export class Run {
-  w: BatchWriter | undefined = undefined;
-  epoch = 0;
-  start = 0;
-  end = 0;
+  /** the run's bytes; undefined until written, or when the last values' bytes did not fit their batch */
+  bytes: Buffer | undefined = undefined;
+  /** grown when a longer run is kept; `bytes` is a view of it */
+  private store: Buffer = Buffer.alloc(0);
   k0: unknown = undefined;
   k1: unknown = undefined;
   k2: unknown = undefined;
@@ -108,6 +125,19 @@ export class Run {
   k6: unknown = undefined;
   k7: unknown = undefined;
   k8: unknown = undefined;
+  k9: unknown = undefined;
+  k10: unknown = undefined;
+  k11: unknown = undefined;
+  k12: unknown = undefined;
+  k13: unknown = undefined;
+
+  /** Keeps a copy of `buf[from, to)` as the run's bytes. */
+  keep(buf: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (this.store.length < n) this.store = Buffer.allocUnsafeSlow(Math.max(n, 2 * this.store.length, 256));
+    buf.copy(this.store, 0, from, to);
+    this.bytes = this.store.subarray(0, n);
+  }
 }
 
 /**
@@ -117,8 +147,6 @@ export class Run {
  */
 export class BatchWriter {
   pos = 0;
-  /** bumped when `pos` goes back (`rewind`): runs kept before no longer hold their bytes */
-  epoch = 0;
   /** spans in this batch */
   count = 0;
   /** OTLP: the service of the resource group being written */
@@ -131,32 +159,15 @@ export class BatchWriter {
     return this.pos > this.buf.length;
   }
 
-  /** Moves the write position back (a span that did not fit is taken out): runs kept after it are forgotten. */
+  /** Moves the write position back (a span that did not fit is taken out). */
   rewind(pos: number): void {
     this.pos = pos;
-    this.epoch++;
   }
 
-  /** Whether `run` holds bytes written earlier into this batch (and not rewound over since). */
-  holds(run: Run): boolean {
-    return run.w === this && run.epoch === this.epoch;
-  }
-
-  /** Copies a run kept earlier in this batch (a native copy within the buffer instead of encoding again). */
-  again(run: Run): void {
-    const n = run.end - run.start;
-    if (this.pos + n <= this.buf.length) this.buf.copyWithin(this.pos, run.start, run.end);
-    this.pos += n;
-  }
-
-  /** Remembers the bytes written since `from` as `run` (forgotten if they went past the end). */
+  /** Remembers the bytes written since `from` as `run` (or forgets the run's bytes if they went past the end). */
   keep(run: Run, from: number): void {
-    if (this.pos <= this.buf.length) {
-      run.w = this;
-      run.epoch = this.epoch;
-      run.start = from;
-      run.end = this.pos;
-    } else run.w = undefined;
+    if (this.pos <= this.buf.length) run.keep(this.buf, from, this.pos);
+    else run.bytes = undefined;
   }
 
   /** ASCII text known to need no escaping (the encoders' own punctuation and keys). */
@@ -170,6 +181,18 @@ export class BatchWriter {
   bytes(src: Buffer): void {
     if (this.pos + src.length <= this.buf.length) this.buf.set(src, this.pos);
     this.pos += src.length;
+  }
+
+  /** ASCII known to need no escaping (hex ids, the proxy's own UUIDs): one native copy instead of a loop. */
+  plain(s: string): void {
+    const p = this.pos;
+    if (p + s.length <= this.buf.length) latin1Write(this.buf, s, p);
+    this.pos = p + s.length;
+  }
+
+  /** `plain` at an earlier position (a place a template left for it), without moving `pos`. */
+  plainAt(s: string, at: number): void {
+    if (at + s.length <= this.buf.length) latin1Write(this.buf, s, at);
   }
 
   /** A JSON string's characters without the quotes: ASCII copied as is, anything else escaped as JSON.stringify does. */
@@ -219,19 +242,42 @@ export class BatchWriter {
     this.digits(n - high * 100_000_000, 8);
   }
 
-  /** The decimal digits of 0 <= n < 10^8, left-padded with zeros to `width`. */
+  /** The decimal digits of 0 <= n < 10^8, left-padded with zeros to `width`, two at a time. */
   private digits(n: number, width: number): void {
-    let len = 1;
-    for (let x = n; x >= 10; x = (x / 10) | 0) len++;
+    let len =
+      n < 10_000
+        ? n < 100
+          ? n < 10
+            ? 1
+            : 2
+          : n < 1000
+            ? 3
+            : 4
+        : n < 1_000_000
+          ? n < 100_000
+            ? 5
+            : 6
+          : n < 10_000_000
+            ? 7
+            : 8;
     if (len < width) len = width;
     const b = this.buf;
-    let p = this.pos + len;
+    const start = this.pos;
+    let p = start + len;
     this.pos = p;
     let x = n | 0;
-    for (let i = 0; i < len; i++) {
-      b[--p] = 0x30 + (x % 10);
-      x = (x / 10) | 0;
+    while (x >= 100) {
+      const q = (x / 100) | 0;
+      const d = (x - q * 100) << 1;
+      b[--p] = PAIRS[d + 1]!;
+      b[--p] = PAIRS[d]!;
+      x = q;
     }
+    if (x >= 10) {
+      b[--p] = PAIRS[(x << 1) + 1]!;
+      b[--p] = PAIRS[x << 1]!;
+    } else b[--p] = 0x30 + x;
+    while (p > start) b[--p] = 0x30;
   }
 
   /** A number's text as String(n) gives it (inside a string tag). */
@@ -243,26 +289,41 @@ export class BatchWriter {
 
 /** The Zipkin encoder's longer literals, copied as bytes (one copy instead of a loop per character). */
 const L = {
+  first: Buffer.from('{"traceId":"'),
+  next: Buffer.from(',{"traceId":"'),
+  id: Buffer.from('","id":"'),
+  /** the usual ids' place (32 and 16 hex digits) with the keys around them: one copy, then the ids written in */
+  idsFirst: Buffer.from(`{"traceId":"${' '.repeat(32)}","id":"${' '.repeat(16)}`),
+  idsNext: Buffer.from(`,{"traceId":"${' '.repeat(32)}","id":"${' '.repeat(16)}`),
+  parentId: Buffer.from('","parentId":"'),
+  timestamp: Buffer.from('","timestamp":'),
+  duration: Buffer.from(',"duration":'),
   client: Buffer.from(',"kind":"CLIENT","name":"'),
   server: Buffer.from(',"kind":"SERVER","name":"'),
-  requestId: Buffer.from(',"guid:x-request-id":'),
-  userAgent: Buffer.from(',"user_agent":'),
-  timestamp: Buffer.from('/*","timestamp":'),
-  duration: Buffer.from(',"duration":'),
+  name: Buffer.from('/*"'),
   remote4: Buffer.from(',"remoteEndpoint":{"ipv4":'),
   remote6: Buffer.from(',"remoteEndpoint":{"ipv6":'),
-  method: Buffer.from('","http.method":"'),
+  method: Buffer.from(',"http.method":"'),
   protocol: Buffer.from('","http.protocol":"'),
   status: Buffer.from('","http.status_code":"'),
+  flags: Buffer.from('","response_flags":"'),
+  peer: Buffer.from(',"peer.address":'),
+  userAgent: Buffer.from(',"user_agent":'),
+  url: Buffer.from(',"http.url":"'),
   requestSize: Buffer.from('","request_size":"'),
   responseSize: Buffer.from('","response_size":"'),
-  flags: Buffer.from('","response_flags":"'),
+  requestId: Buffer.from('","guid:x-request-id":"'),
+  requestIdEscaped: Buffer.from('","guid:x-request-id":'),
 };
 
-/** The Zipkin encoder's runs: kind and name; endpoints to status; flags to request id; user agent to the end. */
-const Z = { name: new Run(), head: new Run(), peer: new Run(), tail: new Run() };
+/** The Zipkin encoder's runs: the remote endpoint; kind and name to the URL's authority (all but the per-request tags). */
+const Z = { remote: new Run(), main: new Run() };
 
-/** Zipkin v2: `[span,span,...]`. */
+/**
+ * Zipkin v2: `[span,span,...]`. A span's per-request values come first and last (ids, timestamps, then the path,
+ * sizes and request id); everything between is one run copied from an earlier span with the same values. Object keys
+ * are unordered in JSON, so collectors read the same span as in JSON.stringify's order.
+ */
 export const zipkin = {
   open(w: BatchWriter): void {
     w.lit('[');
@@ -272,34 +333,43 @@ export const zipkin = {
   },
   /** Writes one span (after a comma unless it is the batch's first). */
   span(w: BatchWriter, s: SpanRecord): void {
-    if (w.count > 0) w.lit(',');
-    w.lit('{"traceId":');
-    w.str(s.traceId);
-    w.lit(',"id":');
-    w.str(s.spanId);
+    if (s.traceId.length === 32 && s.spanId.length === 16) {
+      w.bytes(w.count > 0 ? L.idsNext : L.idsFirst);
+      w.plainAt(s.traceId, w.pos - 56);
+      w.plainAt(s.spanId, w.pos - 16);
+    } else {
+      w.bytes(w.count > 0 ? L.next : L.first);
+      w.plain(s.traceId);
+      w.bytes(L.id);
+      w.plain(s.spanId);
+    }
     if (s.parentId) {
-      w.lit(',"parentId":');
-      w.str(s.parentId);
+      w.bytes(L.parentId);
+      w.plain(s.parentId);
     }
-    let r = Z.name;
-    if (w.holds(r) && r.k0 === s.kind && r.k1 === s.service && r.k2 === s.port) w.again(r);
-    else {
-      const from = w.pos;
-      w.bytes(s.kind === 'CLIENT' ? L.client : L.server);
-      w.chars(s.service);
-      w.lit(':');
-      w.chars(s.port);
-      w.bytes(L.timestamp);
-      w.keep(r, from);
-      r.k0 = s.kind;
-      r.k1 = s.service;
-      r.k2 = s.port;
-    }
+    w.bytes(L.timestamp);
     w.num(s.startUs);
     w.bytes(L.duration);
     w.num(Math.max(1, s.durationUs));
+    if (s.remoteAddress !== undefined) {
+      const r = Z.remote;
+      if (r.bytes !== undefined && r.k0 === s.remoteAddress && r.k1 === s.remotePort) w.bytes(r.bytes);
+      else {
+        const from = w.pos;
+        const mapped = s.remoteAddress.startsWith('::ffff:');
+        w.bytes(s.remoteAddress.includes(':') && !mapped ? L.remote6 : L.remote4);
+        w.str(mapped ? s.remoteAddress.slice(7) : s.remoteAddress);
+        w.lit(',"port":');
+        w.num(s.remotePort);
+        w.lit('}');
+        w.keep(r, from);
+        r.k0 = s.remoteAddress;
+        r.k1 = s.remotePort;
+      }
+    }
     if (s.tags !== undefined) {
-      zipkinEndpoints(w, s);
+      zipkinName(w, s);
+      w.bytes(s.constants.zipkinLocal);
       w.lit(',"tags":{');
       let first = true;
       for (const k in s.tags) {
@@ -313,69 +383,43 @@ export const zipkin = {
       w.lit('}}');
       return;
     }
-    r = Z.head;
+    const r = Z.main;
     const c = s.constants;
     if (
-      w.holds(r) &&
+      r.bytes !== undefined &&
       r.k0 === c &&
-      r.k1 === s.remoteAddress &&
-      r.k2 === s.remotePort &&
-      r.k3 === s.scheme &&
+      r.k1 === s.kind &&
+      r.k2 === s.service &&
+      r.k3 === s.port &&
       r.k4 === s.authority &&
-      r.k5 === s.path &&
-      r.k6 === s.method &&
-      r.k7 === s.protocol &&
-      r.k8 === s.status
+      r.k5 === s.method &&
+      r.k6 === s.status &&
+      r.k7 === s.flags &&
+      r.k8 === s.peerAddress &&
+      r.k9 === s.userAgent &&
+      r.k10 === s.scheme &&
+      r.k11 === s.protocol &&
+      r.k12 === s.custom &&
+      r.k13 === s.error
     )
-      w.again(r);
+      w.bytes(r.bytes);
     else {
       const from = w.pos;
-      zipkinEndpoints(w, s);
+      zipkinName(w, s);
+      w.bytes(c.zipkinLocal);
       w.bytes(c.zipkinNode);
-      w.chars(s.scheme);
-      w.lit('://');
-      w.chars(s.authority);
-      w.chars(s.path);
       w.bytes(L.method);
       w.chars(s.method);
       w.bytes(L.protocol);
       w.chars(s.protocol);
       w.bytes(L.status);
       w.numText(s.status);
-      w.bytes(L.requestSize);
-      w.keep(r, from);
-      r.k0 = c;
-      r.k1 = s.remoteAddress;
-      r.k2 = s.remotePort;
-      r.k3 = s.scheme;
-      r.k4 = s.authority;
-      r.k5 = s.path;
-      r.k6 = s.method;
-      r.k7 = s.protocol;
-      r.k8 = s.status;
-    }
-    w.numText(s.requestSize);
-    w.bytes(L.responseSize);
-    w.numText(s.responseSize);
-    r = Z.peer;
-    if (w.holds(r) && r.k0 === s.flags && r.k1 === c && r.k2 === s.peerAddress) w.again(r);
-    else {
-      const from = w.pos;
       w.bytes(L.flags);
       w.chars(s.flags);
+      w.lit('"');
       w.bytes(c.zipkinCluster);
+      w.bytes(L.peer);
       w.str(s.peerAddress);
-      w.bytes(L.requestId);
-      w.keep(r, from);
-      r.k0 = s.flags;
-      r.k1 = c;
-      r.k2 = s.peerAddress;
-    }
-    w.str(s.requestId);
-    r = Z.tail;
-    if (w.holds(r) && r.k0 === s.userAgent && r.k1 === s.custom && r.k2 === s.error) w.again(r);
-    else {
-      const from = w.pos;
       w.bytes(L.userAgent);
       w.str(s.userAgent);
       const custom = s.custom;
@@ -386,26 +430,51 @@ export const zipkin = {
           w.lit(':');
           w.str(custom[i + 1]!);
         }
-      w.lit(s.error ? ',"error":"true"}}' : '}}');
+      if (s.error) w.lit(',"error":"true"');
+      w.bytes(L.url);
+      w.chars(s.scheme);
+      w.lit('://');
+      w.chars(s.authority);
       w.keep(r, from);
-      r.k0 = s.userAgent;
-      r.k1 = s.custom;
-      r.k2 = s.error;
+      r.k0 = c;
+      r.k1 = s.kind;
+      r.k2 = s.service;
+      r.k3 = s.port;
+      r.k4 = s.authority;
+      r.k5 = s.method;
+      r.k6 = s.status;
+      r.k7 = s.flags;
+      r.k8 = s.peerAddress;
+      r.k9 = s.userAgent;
+      r.k10 = s.scheme;
+      r.k11 = s.protocol;
+      r.k12 = s.custom;
+      r.k13 = s.error;
+    }
+    w.chars(s.path);
+    w.bytes(L.requestSize);
+    w.numText(s.requestSize);
+    w.bytes(L.responseSize);
+    w.numText(s.responseSize);
+    if (s.requestIdIsUuid) {
+      w.bytes(L.requestId);
+      w.plain(s.requestId);
+      w.lit('"}}');
+    } else {
+      w.bytes(L.requestIdEscaped);
+      w.str(s.requestId);
+      w.lit('}}');
     }
   },
 };
 
-/** Zipkin: the local endpoint (constant) and the remote one. */
-function zipkinEndpoints(w: BatchWriter, s: SpanRecord): void {
-  w.bytes(s.constants.zipkinLocal);
-  if (s.remoteAddress !== undefined) {
-    const mapped = s.remoteAddress.startsWith('::ffff:');
-    w.bytes(s.remoteAddress.includes(':') && !mapped ? L.remote6 : L.remote4);
-    w.str(mapped ? s.remoteAddress.slice(7) : s.remoteAddress);
-    w.lit(',"port":');
-    w.num(s.remotePort);
-    w.lit('}');
-  }
+/** Zipkin: the span's kind and name (`<service>:<port>/*`). */
+function zipkinName(w: BatchWriter, s: SpanRecord): void {
+  w.bytes(s.kind === 'CLIENT' ? L.client : L.server);
+  w.chars(s.service);
+  w.lit(':');
+  w.chars(s.port);
+  w.bytes(L.name);
 }
 
 function attr(w: BatchWriter, key: string, value: string, comma: boolean): void {
@@ -440,15 +509,15 @@ export const otlp = {
       w.lit('}}]},"scopeSpans":[{"scope":{"name":"meshctl-proxy"},"spans":[');
       w.group = service;
     } else w.lit(',');
-    w.lit('{"traceId":');
-    w.str(s.traceId);
-    w.lit(',"spanId":');
-    w.str(s.spanId);
+    w.lit('{"traceId":"');
+    w.plain(s.traceId);
+    w.lit('","spanId":"');
+    w.plain(s.spanId);
     if (s.parentId) {
-      w.lit(',"parentSpanId":');
-      w.str(s.parentId);
+      w.lit('","parentSpanId":"');
+      w.plain(s.parentId);
     }
-    w.lit(',"name":"');
+    w.lit('","name":"');
     w.chars(s.service);
     w.lit(':');
     w.chars(s.port);
@@ -483,7 +552,11 @@ export const otlp = {
       attr(w, 'response_flags', s.flags, true);
       w.bytes(s.constants.otlpCluster);
       attr(w, 'peer.address', s.peerAddress, true);
-      attr(w, 'guid:x-request-id', s.requestId, true);
+      if (s.requestIdIsUuid) {
+        w.lit(',{"key":"guid:x-request-id","value":{"stringValue":"');
+        w.plain(s.requestId);
+        w.lit('"}}');
+      } else attr(w, 'guid:x-request-id', s.requestId, true);
       attr(w, 'user_agent', s.userAgent, true);
       const custom = s.custom;
       if (custom !== undefined) for (let i = 0; i < custom.length; i += 2) attr(w, custom[i]!, custom[i + 1]!, true);

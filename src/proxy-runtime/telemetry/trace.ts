@@ -7,7 +7,7 @@
  * tracing config: it only propagates then, and the application's own tracer decides).
  */
 import { randomBytes } from 'node:crypto';
-import type { Exchange } from '../http/exchange.js';
+import type { Exchange, HexId } from '../http/exchange.js';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const HEX32 = /^[0-9a-f]{32}$|^[0-9a-f]{16}$/;
@@ -26,9 +26,9 @@ function take(bytes: number): number {
   return at;
 }
 
-function randomHex(bytes: number): string {
+function randomHex(bytes: number): HexId {
   const at = take(bytes);
-  return pool.toString('hex', at, at + bytes);
+  return pool.toString('hex', at, at + bytes) as HexId;
 }
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
@@ -55,26 +55,30 @@ export function requestId(): string {
 export function prepareTracing(ex: Exchange): void {
   const h = ex.headers;
   const rid = h['x-request-id'];
-  if (typeof rid === 'string' && rid.length > 0 && rid.length <= 128) ex.requestId = rid;
-  else {
+  if (typeof rid === 'string' && rid.length > 0 && rid.length <= 128) {
+    ex.requestId = rid;
+    ex.requestIdIsUuid = false;
+  } else {
     ex.requestId = requestId();
+    ex.requestIdIsUuid = true;
     h['x-request-id'] = ex.requestId;
   }
 
-  let traceId: string | undefined;
-  let parentSpan: string | undefined;
+  // the patterns below admit lowercase hex only: what they match is a HexId
+  let traceId: HexId | undefined;
+  let parentSpan: HexId | undefined;
   let sampled: string | undefined;
   const tp = typeof h.traceparent === 'string' ? TRACEPARENT.exec(h.traceparent) : null;
   if (tp && tp[2] !== '00000000000000000000000000000000') {
-    traceId = tp[2]!;
-    parentSpan = tp[3]!;
+    traceId = tp[2] as HexId;
+    parentSpan = tp[3] as HexId;
     sampled = (parseInt(tp[4]!, 16) & 1) === 1 ? '1' : '0';
   } else {
     const b3tid = h['x-b3-traceid'];
     if (typeof b3tid === 'string' && HEX32.test(b3tid)) {
-      traceId = b3tid.padStart(32, '0');
+      traceId = b3tid.padStart(32, '0') as HexId;
       const sid = h['x-b3-spanid'];
-      parentSpan = typeof sid === 'string' && HEX16.test(sid) ? sid : undefined;
+      parentSpan = typeof sid === 'string' && HEX16.test(sid) ? (sid as HexId) : undefined;
       const s = h['x-b3-sampled'];
       if (s === '0' || s === '1') sampled = s;
       else if (s === 'true' || s === 'false') sampled = s === 'true' ? '1' : '0';
@@ -82,8 +86,8 @@ export function prepareTracing(ex: Exchange): void {
     } else if (typeof h.b3 === 'string') {
       const [tid, sid, s] = h.b3.split('-');
       if (tid && HEX32.test(tid)) {
-        traceId = tid.padStart(32, '0');
-        parentSpan = sid !== undefined && HEX16.test(sid) ? sid : undefined;
+        traceId = tid.padStart(32, '0') as HexId;
+        parentSpan = sid !== undefined && HEX16.test(sid) ? (sid as HexId) : undefined;
         if (s === '0' || s === '1') sampled = s;
         else if (s === 'd') sampled = '1';
       }

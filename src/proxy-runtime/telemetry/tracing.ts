@@ -5,7 +5,7 @@
  * and every proxy hop join in one trace.
  */
 import { isIP } from 'node:net';
-import type { Exchange } from '../http/exchange.js';
+import type { Exchange, HexId } from '../http/exchange.js';
 import type { CustomTagConfig } from '../../protocol/proxy-config/index.js';
 import { spanConstants, type SpanConstants, type SpanRecord } from './span-encoding.js';
 
@@ -157,8 +157,8 @@ const TIME_ORIGIN = performance.timeOrigin;
  * nothing of it, so no object is allocated per span (at 100% sampling that is one per request).
  */
 const record: SpanRecord = {
-  traceId: '',
-  spanId: '',
+  traceId: '' as HexId,
+  spanId: '' as HexId,
   parentId: undefined,
   kind: 'CLIENT',
   service: '',
@@ -178,6 +178,7 @@ const record: SpanRecord = {
   flags: '',
   peerAddress: '',
   requestId: '',
+  requestIdIsUuid: false,
   userAgent: '',
   custom: undefined,
   remoteAddress: undefined,
@@ -193,10 +194,9 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   const r = runtimeSpans(ex.runtime);
   const outbound = ex.conn.listener.direction === 'outbound';
   const authority = ex.authority;
-  const colon = authority.lastIndexOf(':');
+  const colon = portColon(authority);
   const span = record;
-  span.port =
-    colon >= 0 && isPort(authority, colon + 1) ? authority.slice(colon + 1) : String(ex.conn.destination.port);
+  span.port = colon >= 0 ? authority.slice(colon + 1) : String(ex.conn.destination.port);
   if (outbound) {
     const remote = upstreamEndpoint(ex.upstreamHost);
     span.remoteAddress = remote?.address;
@@ -228,6 +228,7 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   span.flags = ex.flags === '' ? '-' : ex.flags;
   span.peerAddress = ex.conn.remoteAddress;
   span.requestId = ex.requestId;
+  span.requestIdIsUuid = ex.requestIdIsUuid;
   span.userAgent = ex.header('user-agent') ?? '-';
   span.custom = undefined;
   span.tags = undefined;
@@ -242,14 +243,19 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   return span;
 }
 
-/** Whether s[from..] is a non-empty run of digits (the authority's port). */
-function isPort(s: string, from: number): boolean {
-  if (from >= s.length) return false;
-  for (let i = from; i < s.length; i++) {
+/**
+ * Where the authority's `:port` starts: the colon before a non-empty run of digits that ends the string, or -1. Scans
+ * back over the digits only (lastIndexOf is a call into the runtime, and this runs for every span).
+ */
+function portColon(s: string): number {
+  let i = s.length - 1;
+  while (i >= 0) {
     const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
+    if (c === 0x3a) return i < s.length - 1 ? i : -1;
+    if (c < 0x30 || c > 0x39) return -1;
+    i--;
   }
-  return true;
+  return -1;
 }
 
 /** The whole tags map in its historic order, for the rare config whose custom tags replace standard ones. */

@@ -1,10 +1,12 @@
 /**
- * The hand-written span encoders give the very bytes JSON.stringify gave for the same spans (the
- * encoders they replaced are kept here as the reference): Zipkin v2 and OTLP/HTTP JSON, with
+ * The hand-written span encoders give the very bytes JSON.stringify gives for the same spans (the
+ * encoders they replaced are kept here as the reference, Zipkin's with its keys in the order the
+ * encoder writes them: per-request values first and last): Zipkin v2 and OTLP/HTTP JSON, with
  * hostile strings (quotes, backslashes, control characters, non-ASCII, lone surrogates), custom
  * tags that replace standard ones, and spans bigger than a batch buffer.
  */
 import { describe, expect, it } from 'vitest';
+import type { HexId } from '../../../src/proxy-runtime/http/exchange.js';
 import {
   BatchWriter,
   otlp,
@@ -27,6 +29,20 @@ interface RefSpan {
   error: boolean;
   tags: Record<string, string>;
   remote: { address: string; port: number } | undefined;
+  /** the encoder's own layout (no whole tags map given): Zipkin tags in its order */
+  fast: boolean;
+}
+
+/** The tags Zipkin's encoder writes last (per request); the rest keep their order. */
+const ZIPKIN_LAST = ['http.url', 'request_size', 'response_size', 'guid:x-request-id'];
+
+function zipkinTags(s: RefSpan): Record<string, string> {
+  const tags = s.error ? { ...s.tags, error: 'true' } : s.tags;
+  if (!s.fast) return tags;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(tags)) if (!ZIPKIN_LAST.includes(k)) out[k] = v;
+  for (const k of ZIPKIN_LAST) out[k] = tags[k]!;
+  return out;
 }
 
 function refZipkin(spans: readonly RefSpan[]): string {
@@ -40,13 +56,13 @@ function refZipkin(spans: readonly RefSpan[]): string {
       traceId: s.traceId,
       id: s.spanId,
       parentId: s.parentId || undefined,
-      kind: s.kind,
-      name: s.name,
       timestamp: s.startUs,
       duration: Math.max(1, s.durationUs),
-      localEndpoint: { serviceName: s.serviceName },
       remoteEndpoint: s.remote ? endpoint(s.remote) : undefined,
-      tags: s.error ? { ...s.tags, error: 'true' } : s.tags,
+      kind: s.kind,
+      name: s.name,
+      localEndpoint: { serviceName: s.serviceName },
+      tags: zipkinTags(s),
     })),
   );
 }
@@ -110,6 +126,7 @@ function reference(s: SpanRecord, custom: readonly (readonly [string, string])[]
     error: s.error,
     tags,
     remote: s.remoteAddress === undefined ? undefined : { address: s.remoteAddress, port: s.remotePort },
+    fast: s.tags === undefined,
   };
 }
 
@@ -130,9 +147,9 @@ const constants = spanConstants('productpage.default', NODE, clusterTags('outbou
 
 function span(over: Partial<SpanRecord> = {}): SpanRecord {
   return {
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-    spanId: '00f067aa0ba902b7',
-    parentId: 'a3ce929d0e0e4736',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736' as HexId,
+    spanId: '00f067aa0ba902b7' as HexId,
+    parentId: 'a3ce929d0e0e4736' as HexId,
     kind: 'CLIENT',
     service: 'reviews.default.svc.cluster.local',
     port: '9080',
@@ -151,6 +168,7 @@ function span(over: Partial<SpanRecord> = {}): SpanRecord {
     flags: '-',
     peerAddress: '10.0.0.1',
     requestId: '7f3c2a9e-1b2c-4d5e-8f90-123456789abc',
+    requestIdIsUuid: true,
     userAgent: 'curl/8.5.0',
     custom: undefined,
     remoteAddress: '10.0.0.2',
@@ -198,6 +216,7 @@ describe('span encoding', () => {
         durationUs: 100_000_007,
       }),
       span({ custom: ['team', 'books', 'tenant', 'acme'] }),
+      span({ traceId: 'a3ce929d0e0e4736' as HexId, parentId: undefined }),
     ];
     const refs = spans.map((s, i) =>
       reference(
@@ -212,7 +231,7 @@ describe('span encoding', () => {
     );
     expect(encode(zipkin, spans)).toBe(refZipkin(refs));
     expect(encode(otlp, spans)).toBe(refOtlp(refs));
-    expect(JSON.parse(encode(zipkin, spans))).toHaveLength(7);
+    expect(JSON.parse(encode(zipkin, spans))).toHaveLength(8);
   });
 
   it('escapes every hostile string as JSON.stringify does', () => {
@@ -224,9 +243,6 @@ describe('span encoding', () => {
       );
       const s = span({
         constants: hostileConstants,
-        traceId: h,
-        spanId: h,
-        parentId: h,
         service: h,
         port: h,
         authority: h,
@@ -235,6 +251,7 @@ describe('span encoding', () => {
         flags: h,
         peerAddress: h,
         requestId: h,
+        requestIdIsUuid: false,
         userAgent: h,
         remoteAddress: h,
         custom: [h, h],
@@ -253,7 +270,8 @@ describe('span encoding', () => {
     ];
     for (const error of [false, true]) {
       const base = span({ error });
-      const ref = reference(base, custom);
+      // the span carries its whole tags map, written in the map's order
+      const ref = { ...reference(base, custom), fast: false };
       const s = span({ error, tags: ref.tags });
       expect(encode(zipkin, [s])).toBe(refZipkin([ref]));
       expect(encode(otlp, [s])).toBe(refOtlp([ref]));
@@ -287,7 +305,8 @@ describe('span encoding', () => {
       { requestSize: 5, responseSize: 6 },
       { flags: 'NR' },
       { peerAddress: '10.0.0.9' },
-      { requestId: 'another-id' },
+      { requestId: 'another-id', requestIdIsUuid: false },
+      { requestId: 'say "hi"', requestIdIsUuid: false },
       { userAgent: 'wget' },
       { custom: ['team', 'books'] },
       { error: true, status: 500 },
@@ -295,7 +314,7 @@ describe('span encoding', () => {
     // each change twice in a row (the second copies runs), then back to the plain span
     const spans = changes.flatMap((c, i) => [
       span({ ...c, startUs: i }),
-      span({ ...c, spanId: 'ab'.repeat(8) }),
+      span({ ...c, spanId: 'ab'.repeat(8) as HexId }),
       span(),
     ]);
     const refs = spans.map((s) => reference(s, s.custom ? [['team', 'books']] : []));

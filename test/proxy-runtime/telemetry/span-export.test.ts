@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { SpanExporter } from '../../../src/proxy-runtime/telemetry/span-export.js';
+import type { HexId } from '../../../src/proxy-runtime/http/exchange.js';
 import { spanConstants, type SpanRecord } from '../../../src/proxy-runtime/telemetry/span-encoding.js';
 import { closeAfter, eventually } from '../support.js';
 
@@ -44,8 +45,8 @@ const constants = spanConstants('svc.default', [['node_id', 'n']], [['upstream_c
 
 function span(i: number, path = '/'): SpanRecord {
   return {
-    traceId: i.toString(16).padStart(32, '0'),
-    spanId: i.toString(16).padStart(16, '0'),
+    traceId: i.toString(16).padStart(32, '0') as HexId,
+    spanId: i.toString(16).padStart(16, '0') as HexId,
     parentId: undefined,
     kind: 'SERVER',
     service: 'svc',
@@ -65,6 +66,7 @@ function span(i: number, path = '/'): SpanRecord {
     flags: '-',
     peerAddress: '127.0.0.1',
     requestId: `r${i}`,
+    requestIdIsUuid: false,
     userAgent: '-',
     custom: undefined,
     remoteAddress: '127.0.0.1',

@@ -218,6 +218,37 @@ describe('span export', () => {
     );
   });
 
+  it('exports valid JSON whatever trace context and request id a caller sends: hostile ids start a new trace', async () => {
+    const collector = await startCollector();
+    const up = await startUpstream('svc');
+    const { proxy } = await startProxy(
+      simpleConfig({
+        clusters: [cluster('svc', [up.port])],
+        extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: collector.address } } } },
+      }),
+    );
+    const hostile = [
+      { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e473"-00f067aa0ba902b7-01', 'x-request-id': 'say "hi"' },
+      { traceparent: '00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01', 'x-request-id': 'back\\slash' },
+      { 'x-b3-traceid': '80f198ee56343ba8"},"x":"', 'x-b3-spanid': 'e457b5a2e4d86bd"', 'x-request-id': 'caf\u00e9' },
+      { b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd\\-1', 'x-request-id': 'a\tb' },
+    ];
+    for (const headers of hostile) expect((await send(proxy.listenerPort('out'), { headers })).status).toBe(200);
+    proxy.telemetry.spans.flush();
+    // the collector parses every batch: a span written unescaped would have failed it
+    await eventually(() => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 4, 'all spans', 500);
+    const spans = collector.batches.flatMap((b) => b.body as ZipkinSpan[]);
+    for (const s of spans) {
+      expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(s.id).toMatch(/^[0-9a-f]{16}$/);
+      expect(s.parentId ?? '0123456789abcdef').toMatch(/^[0-9a-f]{16}$/);
+    }
+    expect(spans.map((s) => s.tags['guid:x-request-id'])).toEqual(hostile.map((h) => h['x-request-id']));
+    // the single b3 header's trace id was sound: its trace goes on, its bad span id is not taken as the parent
+    expect(spans[3]!.traceId).toBe('80f198ee56343ba864fe8b2a57d3eff7');
+    expect(spans[3]!.parentId).toBeUndefined();
+  });
+
   it('never fails or holds a request when the collector hangs: spans beyond the queue are dropped and counted', async () => {
     const collector = await startCollector('hang');
     const up = await startUpstream('svc');
