@@ -27,6 +27,12 @@ const DEFAULT_QUEUE = 4096;
  */
 const BATCH_BYTES = 1024 * 1024;
 const FLUSH_MS = 1000;
+/**
+ * Finished requests of one event-loop turn wait (at most this many) for their spans to be worked out and encoded
+ * together after the turn's I/O callbacks. One at a time between requests, span and encoder ran with cold caches:
+ * measured with perf in the proxy under load, about 0.25 µs per span more than in a run.
+ */
+const PENDING_MAX = 256;
 const TIMEOUT_MS = 5000;
 
 /** The URL a collector address names, with the default path of its protocol. */
@@ -131,9 +137,23 @@ function takeBuffer(c: Collector, size: number): Buffer {
   return Buffer.allocUnsafe(size);
 }
 
+/** Works out the span of a finished request handed to `defer` (tracing.ts's spanOf, for an exchange). */
+export type SpanOf<T> = (item: T, status: number, service: string, durationMs: number) => SpanRecord;
+
 /** The span queues and their collectors; reconfigured in place when a config changes them. */
-export class SpanExporter {
+export class SpanExporter<T = never> {
   readonly counters: SpanCounters = { exported: 0, dropped: 0 };
+  /** requests handed to `defer` and not yet encoded, with their status, service and duration (reused arrays) */
+  private readonly pendingItems: (T | undefined)[] = [];
+  private readonly pendingStatus: number[] = [];
+  private readonly pendingService: string[] = [];
+  private readonly pendingDuration: number[] = [];
+  private pendingCount = 0;
+  private encodeSoon = false;
+  private readonly encodeLater = (): void => {
+    this.encodeSoon = false;
+    this.encodePending();
+  };
   private limit = DEFAULT_QUEUE;
   private collectors: Collector[] = [];
   private key = '';
@@ -141,14 +161,17 @@ export class SpanExporter {
   private closed = false;
   private flushSoon = false;
 
+  /** `spanOf` works out the spans of the requests handed to `defer`. */
+  constructor(private readonly spanOf?: SpanOf<T>) {}
+
   /** Whether spans are exported anywhere (sampled requests record a span only then). */
   get active(): boolean {
     return this.collectors.length > 0;
   }
 
-  /** Spans waiting for export, over all collectors. */
+  /** Spans waiting for export, over all collectors (a span not yet encoded waits for each of them). */
   get queued(): number {
-    let n = 0;
+    let n = this.pendingCount * this.collectors.length;
     for (const c of this.collectors) n += c.queued;
     return n;
   }
@@ -158,12 +181,45 @@ export class SpanExporter {
     this.limit = cfg?.maxQueuedSpans ?? DEFAULT_QUEUE;
     const key = JSON.stringify([cfg?.zipkin, cfg?.openTelemetry]);
     if (key === this.key) return;
+    // the spans of requests served under the old collectors still go to them
+    this.encodePending();
     this.key = key;
     for (const c of this.collectors) {
       this.counters.dropped += c.queued;
       c.agent.destroy();
     }
     this.collectors = collectorsOf(cfg);
+  }
+
+  /**
+   * Takes a finished request whose span is worked out (`spanOf`) and encoded after this event-loop turn's I/O
+   * callbacks, with the other requests of the turn. Never blocks; the request must not change after it is handed over.
+   */
+  defer(item: T, status: number, service: string, durationMs: number): void {
+    if (this.closed) return;
+    const i = this.pendingCount++;
+    this.pendingItems[i] = item;
+    this.pendingStatus[i] = status;
+    this.pendingService[i] = service;
+    this.pendingDuration[i] = durationMs;
+    if (i + 1 >= PENDING_MAX) this.encodePending();
+    else if (!this.encodeSoon) {
+      this.encodeSoon = true;
+      setImmediate(this.encodeLater);
+    }
+  }
+
+  /** Works out and encodes the spans of the requests handed to `defer` (offer's queue limits apply). */
+  encodePending(): void {
+    const n = this.pendingCount;
+    if (n === 0 || this.spanOf === undefined) return;
+    this.pendingCount = 0;
+    const items = this.pendingItems;
+    for (let i = 0; i < n; i++) {
+      const item = items[i]!;
+      items[i] = undefined; // the request is not kept past its span
+      this.offer(this.spanOf(item, this.pendingStatus[i]!, this.pendingService[i]!, this.pendingDuration[i]!));
+    }
   }
 
   /** Encodes a span into each collector's batch, or drops it there (counted) when that queue is full. Never blocks. */
@@ -198,6 +254,7 @@ export class SpanExporter {
 
   /** Ends the batches being filled and sends one to each idle collector; comes back later for what is left. */
   flush(): void {
+    this.encodePending();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const c of this.collectors) seal(c);
@@ -246,6 +303,7 @@ export class SpanExporter {
 
   /** Sends one last batch per collector (best effort) and stops. */
   close(): void {
+    this.encodePending();
     this.closed = true;
     this.flush();
     if (this.timer) clearTimeout(this.timer);

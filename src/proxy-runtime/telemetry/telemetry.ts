@@ -184,7 +184,7 @@ const sideOf = (direction: 'inbound' | 'outbound'): Side => (direction === 'outb
 export class Telemetry {
   readonly metrics = new ProxyMetrics();
   readonly accessLog: AccessLog;
-  readonly spans = new SpanExporter();
+  readonly spans = new SpanExporter<Exchange>(spanOf);
   private readonly lastSeries = new WeakMap<ConnectionInfo, LastSeries>();
   /** which requests the access log keeps (undefined: all); compiled when the config changes */
   private logFilter: ((r: LogFilterInput) => boolean) | undefined;
@@ -304,7 +304,7 @@ export class Telemetry {
     found.responseBytes?.observe(ex.bytesSent);
     if (!this.accessLog.enabled && !(ex.sampled && this.spans.active)) return;
     const service = cluster?.service ?? (hostOf(ex.authority) || 'unknown');
-    if (ex.sampled && this.spans.active) this.spans.offer(spanOf(ex, status, service, durationMs));
+    if (ex.sampled && this.spans.active) this.spans.defer(ex, status, service, durationMs);
     if (!this.accessLog.enabled) return;
     if (
       this.logFilter &&
