@@ -405,42 +405,47 @@ function cpuPerRequest(row: Row): number {
   return ((cpuSeconds(pids) - cpu0) / w.requests) * 1e6;
 }
 
-/** Runs `measure(side)` for both sides alternately ROUNDS times (the order flips every round so drift cancels). */
+/**
+ * Runs `measure(budget, side)` for both sides of every budget ROUNDS times: the budgets take turns within each round
+ * and the order of the sides flips every round, so a slow minute of the machine falls on every pair alike and their
+ * controls show the noise of the same minutes.
+ */
 async function alternate(
-  b: Budget,
+  budgets: Budget[],
   method: Comparison['method'],
-  measure: (side: 'base' | 'row') => Promise<number>,
-): Promise<Comparison> {
-  const baseUs: number[] = [];
-  const rowUs: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const side of i % 2 === 0 ? (['base', 'row'] as const) : (['row', 'base'] as const))
-      (side === 'base' ? baseUs : rowUs).push(await measure(side));
-  }
-  const ratios = rowUs.map((r, i) => r / baseUs[i]!);
-  const medianRatio = median(ratios);
-  process.stderr.write(`  compared ${b.row} with ${b.base} (${method})\n`);
-  return {
-    ...b,
-    method,
-    baseUs,
-    rowUs,
-    ratios,
-    medianRatio,
-    pass: b.limit === undefined ? undefined : medianRatio - 1 <= b.limit,
-  };
+  measure: (b: Budget, side: 'base' | 'row') => Promise<number>,
+): Promise<Comparison[]> {
+  const us = budgets.map(() => ({ base: [] as number[], row: [] as number[] }));
+  for (let i = 0; i < ROUNDS; i++)
+    for (const [k, b] of budgets.entries())
+      for (const side of i % 2 === 0 ? (['base', 'row'] as const) : (['row', 'base'] as const))
+        us[k]![side].push(await measure(b, side));
+  return budgets.map((b, k) => {
+    const { base: baseUs, row: rowUs } = us[k]!;
+    const ratios = rowUs.map((r, i) => r / baseUs[i]!);
+    const medianRatio = median(ratios);
+    process.stderr.write(`  compared ${b.row} with ${b.base} (${method})\n`);
+    return {
+      ...b,
+      method,
+      baseUs,
+      rowUs,
+      ratios,
+      medianRatio,
+      pass: b.limit === undefined ? undefined : medianRatio - 1 <= b.limit,
+    };
+  });
 }
 
 /** The budgets between processes: each side is its own row (process) of the table. */
 async function compare(rows: Row[]): Promise<Comparison[]> {
-  const out: Comparison[] = [];
+  const sides = new Map<Budget, { base: Row; row: Row }>();
   for (const b of BUDGETS) {
     const base = rows.find((r) => r.name === b.base);
     const row = rows.find((r) => r.name === b.row);
-    if (!base || !row || !selected(row) || !compared(b)) continue;
-    out.push(await alternate(b, 'processes', async (side) => cpuPerRequest(side === 'base' ? base : row)));
+    if (base && row && selected(row) && compared(b)) sides.set(b, { base, row });
   }
-  return out;
+  return alternate([...sides.keys()], 'processes', async (b, side) => cpuPerRequest(sides.get(b)![side]));
 }
 
 /** A proxy whose config a comparison swaps through its admin API. */
@@ -500,27 +505,26 @@ async function swapTo(t: SwapTarget, side: string): Promise<void> {
 
 /** The budgets within one process: the sides are configs swapped in before each run. */
 async function compareSwapped(t: SwapTarget): Promise<Comparison[]> {
-  const out: Comparison[] = [];
-  for (const b of SWAP_BUDGETS) {
-    if (!compared(b)) continue;
-    let dropped = 0;
-    let exported = 0;
-    const c = await alternate(b, 'swapped config', async (side) => {
-      await swapTo(t, side === 'base' ? b.base : b.row);
-      if (side === 'base') return cpuPerRequest(t.row);
-      const before = await spanCounters(t);
-      const us = cpuPerRequest(t.row);
-      // the last batch goes out within the exporter's flush interval (1 s)
-      await new Promise((r) => setTimeout(r, 1200));
-      const after = await spanCounters(t);
-      dropped += after.dropped - before.dropped;
-      exported += after.exported - before.exported;
-      return us;
-    });
-    c.spansDropped = dropped;
-    c.spansExported = exported;
-    if (dropped > 0 && c.pass) c.pass = false;
-    out.push(c);
+  const budgets = SWAP_BUDGETS.filter(compared);
+  const spans = new Map(budgets.map((b) => [b, { dropped: 0, exported: 0 }]));
+  const out = await alternate(budgets, 'swapped config', async (b, side) => {
+    await swapTo(t, side === 'base' ? b.base : b.row);
+    if (side === 'base') return cpuPerRequest(t.row);
+    const before = await spanCounters(t);
+    const us = cpuPerRequest(t.row);
+    // the last batch goes out within the exporter's flush interval (1 s)
+    await new Promise((r) => setTimeout(r, 1200));
+    const after = await spanCounters(t);
+    const counted = spans.get(b)!;
+    counted.dropped += after.dropped - before.dropped;
+    counted.exported += after.exported - before.exported;
+    return us;
+  });
+  for (const c of out) {
+    const counted = [...spans].find(([b]) => b.row === c.row && b.base === c.base)![1];
+    c.spansDropped = counted.dropped;
+    c.spansExported = counted.exported;
+    if (counted.dropped > 0 && c.pass) c.pass = false;
   }
   return out;
 }
@@ -965,7 +969,7 @@ function printComparisons(cs: Comparison[]): void {
   if (cs.length === 0) return;
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
   console.log(
-    `\nCPU per request, sides alternated ${ROUNDS} times (wrk -c${CONNECTIONS} -d${DURATION} each); median of the per-round ratios`,
+    `\nCPU per request, sides alternated ${ROUNDS} times, the pairs of each method taking turns within a round (wrk -c${CONNECTIONS} -d${DURATION} each); median of the per-round ratios`,
   );
   for (const method of ['processes', 'swapped config'] as const) {
     const these = cs.filter((c) => c.method === method);
