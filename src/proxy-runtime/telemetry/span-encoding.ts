@@ -9,7 +9,7 @@
  */
 import type { HexId } from '../http/exchange.js';
 
-/** One finished span: a flat record (the only per-span object), encoded at once into each collector's batch. */
+/** One finished span: a flat record (the only per-span object), encoded into each collector's batch. */
 export interface SpanRecord {
   traceId: HexId;
   spanId: HexId;
