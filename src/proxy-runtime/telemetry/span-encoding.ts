@@ -3,7 +3,8 @@
  * bytes `JSON.stringify` gives for the same span, without building an object, a tags map or a
  * string per span. At 100% sampling a span is encoded for every request, so the constant part of
  * its tags (node, canonical service and revision, namespace, upstream cluster) is encoded once per
- * config and cluster, and the variable strings are copied byte by byte while they are plain ASCII
+ * config and cluster; trace and span ids (hex, `HexId`) and the proxy's own request ids are copied
+ * with one native write, and the other variable strings byte by byte while they are plain ASCII
  * (the usual case); anything else (quotes, control characters, non-ASCII) falls back to
  * `JSON.stringify` for that one string.
  */
@@ -219,10 +220,11 @@ export class BatchWriter {
     this.pos += n;
   }
 
-  /** A JSON string with its quotes. */
-  str(s: string): void {
+  /** A JSON string with its quotes; `plain`: known to need no escaping (`plain` instead of `chars`). */
+  str(s: string, plain = false): void {
     this.buf[this.pos++] = 0x22;
-    this.chars(s);
+    if (plain) this.plain(s);
+    else this.chars(s);
     this.buf[this.pos++] = 0x22;
   }
 
@@ -312,8 +314,7 @@ const L = {
   url: Buffer.from(',"http.url":"'),
   requestSize: Buffer.from('","request_size":"'),
   responseSize: Buffer.from('","response_size":"'),
-  requestId: Buffer.from('","guid:x-request-id":"'),
-  requestIdEscaped: Buffer.from('","guid:x-request-id":'),
+  requestId: Buffer.from('","guid:x-request-id":'),
 };
 
 /** The Zipkin encoder's runs: the remote endpoint; kind and name to the URL's authority (all but the per-request tags). */
@@ -456,15 +457,9 @@ export const zipkin = {
     w.numText(s.requestSize);
     w.bytes(L.responseSize);
     w.numText(s.responseSize);
-    if (s.requestIdIsUuid) {
-      w.bytes(L.requestId);
-      w.plain(s.requestId);
-      w.lit('"}}');
-    } else {
-      w.bytes(L.requestIdEscaped);
-      w.str(s.requestId);
-      w.lit('}}');
-    }
+    w.bytes(L.requestId);
+    w.str(s.requestId, s.requestIdIsUuid);
+    w.lit('}}');
   },
 };
 
@@ -477,11 +472,11 @@ function zipkinName(w: BatchWriter, s: SpanRecord): void {
   w.bytes(L.name);
 }
 
-function attr(w: BatchWriter, key: string, value: string, comma: boolean): void {
+function attr(w: BatchWriter, key: string, value: string, comma: boolean, plainValue = false): void {
   w.lit(comma ? ',{"key":' : '{"key":');
   w.str(key);
   w.lit(',"value":{"stringValue":');
-  w.str(value);
+  w.str(value, plainValue);
   w.lit('}}');
 }
 
@@ -552,11 +547,7 @@ export const otlp = {
       attr(w, 'response_flags', s.flags, true);
       w.bytes(s.constants.otlpCluster);
       attr(w, 'peer.address', s.peerAddress, true);
-      if (s.requestIdIsUuid) {
-        w.lit(',{"key":"guid:x-request-id","value":{"stringValue":"');
-        w.plain(s.requestId);
-        w.lit('"}}');
-      } else attr(w, 'guid:x-request-id', s.requestId, true);
+      attr(w, 'guid:x-request-id', s.requestId, true, s.requestIdIsUuid);
       attr(w, 'user_agent', s.userAgent, true);
       const custom = s.custom;
       if (custom !== undefined) for (let i = 0; i < custom.length; i += 2) attr(w, custom[i]!, custom[i + 1]!, true);

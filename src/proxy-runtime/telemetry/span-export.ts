@@ -1,10 +1,11 @@
 /**
  * Span export: a finished request's span is worked out and encoded after the event-loop turn's I/O
- * callbacks into each collector's current batch buffer (span-encoding.ts), Zipkin v2 JSON (`POST /api/v2/spans`) or OTLP/HTTP JSON (`POST /v1/traces`);
- * full batches wait in a bounded queue and are sent one at a time per collector, off the request
- * path. A full queue drops the new span and counts it, so a slow or dead collector never blocks or
- * slows a request; a failed batch is dropped and counted (tracing is best effort, like Envoy's:
- * retrying would grow memory while the collector is down).
+ * callbacks into each collector's current batch buffer (span-encoding.ts), Zipkin v2 JSON
+ * (`POST /api/v2/spans`) or OTLP/HTTP JSON (`POST /v1/traces`); full batches wait in a bounded
+ * queue and are sent one at a time per collector, off the request path. A full queue drops the new
+ * span and counts it, so a slow or dead collector never blocks or slows a request; a failed batch is
+ * dropped and counted (tracing is best effort, like Envoy's: retrying would grow memory while the
+ * collector is down).
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';

@@ -52,6 +52,23 @@ async function startCollector(
   return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, batches };
 }
 
+/** One sidecar sending to an upstream `svc`, exporting spans as `tracing` says; `config` builds its next config. */
+async function tracedProxy(tracing: Record<string, unknown>) {
+  const up = await startUpstream('svc');
+  const config = (t: Record<string, unknown>, version?: string) =>
+    simpleConfig({
+      ...(version ? { version } : {}),
+      clusters: [cluster('svc', [up.port])],
+      extra: { telemetry: { tracing: t } },
+    });
+  const { proxy } = await startProxy(config(tracing));
+  return { up, proxy, config };
+}
+
+/** Every Zipkin span the collector received so far. */
+const zipkinSpans = (collector: { batches: { body: unknown }[] }) =>
+  collector.batches.flatMap((b) => b.body as ZipkinSpan[]);
+
 /** Source sidecar (outbound) -> destination sidecar (inbound) -> app, both exporting to `tracing`. */
 async function twoSidecars(tracing: Record<string, unknown>) {
   const app = await startUpstream('app');
@@ -96,13 +113,9 @@ describe('span export', () => {
       headers: { traceparent: `00-${traceId}-${callerSpan}-01`, 'x-tenant': 'acme', host: 'reviews:9080' },
     });
     expect(r.status).toBe(200);
-    await eventually(
-      () => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 2,
-      'two spans exported',
-      500,
-    );
+    await eventually(() => zipkinSpans(collector).length === 2, 'two spans exported', 500);
     expect(collector.batches.every((b) => b.path === '/api/v2/spans')).toBe(true);
-    const spans = collector.batches.flatMap((b) => b.body as ZipkinSpan[]);
+    const spans = zipkinSpans(collector);
     const client = spans.find((s) => s.kind === 'CLIENT')!;
     const server = spans.find((s) => s.kind === 'SERVER')!;
     expect(client.traceId).toBe(traceId);
@@ -175,13 +188,7 @@ describe('span export', () => {
 
   it('samples new traces at the configured percentage and honours an incoming decision', async () => {
     const collector = await startCollector();
-    const up = await startUpstream('svc');
-    const { proxy } = await startProxy(
-      simpleConfig({
-        clusters: [cluster('svc', [up.port])],
-        extra: { telemetry: { tracing: { sampling: 0, zipkin: { address: collector.address } } } },
-      }),
-    );
+    const { up, proxy, config } = await tracedProxy({ sampling: 0, zipkin: { address: collector.address } });
     for (let i = 0; i < 5; i++) await send(proxy.listenerPort('out'));
     await send(proxy.listenerPort('out'), {
       headers: {
@@ -194,39 +201,21 @@ describe('span export', () => {
     expect(up.seen.slice(0, 5).every((s) => s.headers['x-b3-sampled'] === '0')).toBe(true);
     await eventually(() => collector.batches.length > 0, 'a batch exported', 500);
     proxy.telemetry.spans.flush();
-    const spans = collector.batches.flatMap((b) => b.body as ZipkinSpan[]);
+    const spans = zipkinSpans(collector);
     expect(spans.map((s) => s.traceId)).toEqual(['80f198ee56343ba864fe8b2a57d3eff7']);
     expect(spans[0]!.parentId).toBe('e457b5a2e4d86bd1');
 
     // a config change reaches the running proxy: 100% now
-    expect(
-      (
-        await proxy.applyConfig(
-          simpleConfig({
-            version: 'v2',
-            clusters: [cluster('svc', [up.port])],
-            extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: collector.address } } } },
-          }),
-        )
-      ).ok,
-    ).toBe(true);
-    await send(proxy.listenerPort('out'));
-    await eventually(
-      () => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 2,
-      'the new trace exported',
-      500,
+    expect((await proxy.applyConfig(config({ sampling: 100, zipkin: { address: collector.address } }, 'v2'))).ok).toBe(
+      true,
     );
+    await send(proxy.listenerPort('out'));
+    await eventually(() => zipkinSpans(collector).length === 2, 'the new trace exported', 500);
   });
 
   it('exports valid JSON whatever trace context and request id a caller sends: hostile ids start a new trace', async () => {
     const collector = await startCollector();
-    const up = await startUpstream('svc');
-    const { proxy } = await startProxy(
-      simpleConfig({
-        clusters: [cluster('svc', [up.port])],
-        extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: collector.address } } } },
-      }),
-    );
+    const { proxy } = await tracedProxy({ sampling: 100, zipkin: { address: collector.address } });
     const hostile = [
       { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e473"-00f067aa0ba902b7-01', 'x-request-id': 'say "hi"' },
       { traceparent: '00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01', 'x-request-id': 'back\\slash' },
@@ -236,8 +225,8 @@ describe('span export', () => {
     for (const headers of hostile) expect((await send(proxy.listenerPort('out'), { headers })).status).toBe(200);
     proxy.telemetry.spans.flush();
     // the collector parses every batch: a span written unescaped would have failed it
-    await eventually(() => collector.batches.flatMap((b) => b.body as ZipkinSpan[]).length === 4, 'all spans', 500);
-    const spans = collector.batches.flatMap((b) => b.body as ZipkinSpan[]);
+    await eventually(() => zipkinSpans(collector).length === 4, 'all spans', 500);
+    const spans = zipkinSpans(collector);
     for (const s of spans) {
       expect(s.traceId).toMatch(/^[0-9a-f]{32}$/);
       expect(s.id).toMatch(/^[0-9a-f]{16}$/);
@@ -251,15 +240,7 @@ describe('span export', () => {
 
   it('never fails or holds a request when the collector hangs: spans beyond the queue are dropped and counted', async () => {
     const collector = await startCollector('hang');
-    const up = await startUpstream('svc');
-    const { proxy } = await startProxy(
-      simpleConfig({
-        clusters: [cluster('svc', [up.port])],
-        extra: {
-          telemetry: { tracing: { sampling: 100, maxQueuedSpans: 10, zipkin: { address: collector.address } } },
-        },
-      }),
-    );
+    const { proxy } = await tracedProxy({ sampling: 100, maxQueuedSpans: 10, zipkin: { address: collector.address } });
     let failed = 0;
     for (let i = 0; i < 40; i++) if ((await send(proxy.listenerPort('out'))).status !== 200) failed++;
     expect(failed).toBe(0);
@@ -274,13 +255,7 @@ describe('span export', () => {
   });
 
   it('counts a batch the collector is not there to take as dropped, and requests still pass', async () => {
-    const up = await startUpstream('svc');
-    const { proxy } = await startProxy(
-      simpleConfig({
-        clusters: [cluster('svc', [up.port])],
-        extra: { telemetry: { tracing: { sampling: 100, zipkin: { address: '127.0.0.1:1' } } } },
-      }),
-    );
+    const { proxy } = await tracedProxy({ sampling: 100, zipkin: { address: '127.0.0.1:1' } });
     for (let i = 0; i < 3; i++) expect((await send(proxy.listenerPort('out'))).status).toBe(200);
     proxy.telemetry.spans.flush();
     await eventually(
