@@ -55,6 +55,14 @@ export class Exchange {
   spanId = '' as HexId;
   /** the caller's span, when the request came with a trace context */
   parentSpanId: HexId | undefined;
+  /**
+   * The hex digits of `traceId` then `spanId` (48 bytes from `idBytesAt`) when this proxy generated both, and of a
+   * generated `requestId` (36 bytes from `requestIdAt`): a span copies these bytes instead of writing the strings.
+   */
+  idBytes: Buffer | undefined = undefined;
+  idBytesAt = 0;
+  requestIdBytes: Buffer | undefined = undefined;
+  requestIdAt = 0;
   /** whether the trace is sampled (this proxy then exports its span) */
   sampled = false;
   bytesSent = 0;

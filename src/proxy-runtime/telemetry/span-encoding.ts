@@ -3,8 +3,9 @@
  * bytes `JSON.stringify` gives for the same span, without building an object, a tags map or a
  * string per span. At 100% sampling a span is encoded for every request, so the constant part of
  * its tags (node, canonical service and revision, namespace, upstream cluster) is encoded once per
- * config and cluster; trace and span ids (hex, `HexId`) and the proxy's own request ids are copied
- * with one native write, and the other variable strings byte by byte while they are plain ASCII
+ * config and cluster; ids the proxy generated are copied from the bytes they were made from, other
+ * trace and span ids (hex, `HexId`) with one native write, and the other variable strings byte by
+ * byte while they are plain ASCII
  * (the usual case); anything else (quotes, control characters, non-ASCII) falls back to
  * `JSON.stringify` for that one string.
  */
@@ -40,6 +41,15 @@ export interface SpanRecord {
   requestId: string;
   /** the proxy generated the request id (a UUID): it is copied with no escaping */
   requestIdIsUuid: boolean;
+  /**
+   * The hex digits of `traceId` then `spanId` (48 bytes from `idBytesAt`) when the proxy generated both, and of a
+   * generated `requestId` (36 bytes from `requestIdAt`): the encoder copies these bytes, which is cheaper than
+   * writing the strings (slices of one text, which a native write first flattens). Undefined: written from the strings.
+   */
+  idBytes?: Buffer | undefined;
+  idBytesAt?: number;
+  requestIdBytes?: Buffer | undefined;
+  requestIdAt?: number;
   userAgent: string;
   /** custom tags: name, value, name, value... (undefined: none) */
   custom: string[] | undefined;
@@ -191,6 +201,22 @@ export class BatchWriter {
     this.pos = p + s.length;
   }
 
+  /** `n` bytes of `src` from `from`, at the write position. */
+  copy(src: Buffer, from: number, n: number): void {
+    this.copyAt(src, from, n, this.pos);
+    this.pos += n;
+  }
+
+  /**
+   * `n` bytes of `src` from `from`, at an earlier position `at` (a place a template left for them), without moving
+   * `pos`. A loop: for the 16 to 48 bytes of an id it costs less than a native copy's call.
+   */
+  copyAt(src: Buffer, from: number, n: number, at: number): void {
+    const b = this.buf;
+    if (at + n > b.length) return;
+    for (let i = 0; i < n; i++) b[at + i] = src[from + i]!;
+  }
+
   /** `plain` at an earlier position (a place a template left for it), without moving `pos`. */
   plainAt(s: string, at: number): void {
     if (at + s.length <= this.buf.length) latin1Write(this.buf, s, at);
@@ -295,9 +321,9 @@ const L = {
   next: Buffer.from(',{"traceId":"'),
   id: Buffer.from('","id":"'),
   /** the usual ids' place (32 and 16 hex digits) with the keys around them: one copy, then the ids written in */
-  idsFirst: Buffer.from(`{"traceId":"${' '.repeat(32)}","id":"${' '.repeat(16)}`),
-  idsNext: Buffer.from(`,{"traceId":"${' '.repeat(32)}","id":"${' '.repeat(16)}`),
-  parentId: Buffer.from('","parentId":"'),
+  idsFirst: Buffer.from(`{"traceId":"${' '.repeat(32)}","id":"${' '.repeat(16)}","timestamp":`),
+  idsNext: Buffer.from(`,{"traceId":"${' '.repeat(32)}","id":"${' '.repeat(16)}","timestamp":`),
+  parentId: Buffer.from(',"parentId":"'),
   timestamp: Buffer.from('","timestamp":'),
   duration: Buffer.from(',"duration":'),
   client: Buffer.from(',"kind":"CLIENT","name":"'),
@@ -315,7 +341,12 @@ const L = {
   requestSize: Buffer.from('","request_size":"'),
   responseSize: Buffer.from('","response_size":"'),
   requestId: Buffer.from('","guid:x-request-id":'),
+  requestIdQuoted: Buffer.from('","guid:x-request-id":"'),
 };
+
+/** Where the ids go in `L.idsFirst` and `L.idsNext`, counted back from the template's end. */
+const TRACE_ID_BACK = 32 + 8 + 16 + 14;
+const SPAN_ID_BACK = 16 + 14;
 
 /** The Zipkin encoder's runs: the remote endpoint; kind and name to the URL's authority (all but the per-request tags). */
 const Z = { remote: new Run(), main: new Run() };
@@ -334,24 +365,31 @@ export const zipkin = {
   },
   /** Writes one span (after a comma unless it is the batch's first). */
   span(w: BatchWriter, s: SpanRecord): void {
-    if (s.traceId.length === 32 && s.spanId.length === 16) {
+    const ids = s.idBytes;
+    if (ids !== undefined) {
       w.bytes(w.count > 0 ? L.idsNext : L.idsFirst);
-      w.plainAt(s.traceId, w.pos - 56);
-      w.plainAt(s.spanId, w.pos - 16);
+      const at = s.idBytesAt ?? 0;
+      w.copyAt(ids, at, 32, w.pos - TRACE_ID_BACK);
+      w.copyAt(ids, at + 32, 16, w.pos - SPAN_ID_BACK);
+    } else if (s.traceId.length === 32 && s.spanId.length === 16) {
+      w.bytes(w.count > 0 ? L.idsNext : L.idsFirst);
+      w.plainAt(s.traceId, w.pos - TRACE_ID_BACK);
+      w.plainAt(s.spanId, w.pos - SPAN_ID_BACK);
     } else {
       w.bytes(w.count > 0 ? L.next : L.first);
       w.plain(s.traceId);
       w.bytes(L.id);
       w.plain(s.spanId);
+      w.bytes(L.timestamp);
     }
-    if (s.parentId) {
-      w.bytes(L.parentId);
-      w.plain(s.parentId);
-    }
-    w.bytes(L.timestamp);
     w.num(s.startUs);
     w.bytes(L.duration);
     w.num(Math.max(1, s.durationUs));
+    if (s.parentId) {
+      w.bytes(L.parentId);
+      w.plain(s.parentId);
+      w.lit('"');
+    }
     if (s.remoteAddress !== undefined) {
       const r = Z.remote;
       if (r.bytes !== undefined && r.k0 === s.remoteAddress && r.k1 === s.remotePort) w.bytes(r.bytes);
@@ -457,6 +495,13 @@ export const zipkin = {
     w.numText(s.requestSize);
     w.bytes(L.responseSize);
     w.numText(s.responseSize);
+    const rid = s.requestIdBytes;
+    if (rid !== undefined) {
+      w.bytes(L.requestIdQuoted);
+      w.copy(rid, s.requestIdAt ?? 0, 36);
+      w.lit('"}}');
+      return;
+    }
     w.bytes(L.requestId);
     w.str(s.requestId, s.requestIdIsUuid);
     w.lit('}}');
@@ -505,9 +550,17 @@ export const otlp = {
       w.group = service;
     } else w.lit(',');
     w.lit('{"traceId":"');
-    w.plain(s.traceId);
-    w.lit('","spanId":"');
-    w.plain(s.spanId);
+    const ids = s.idBytes;
+    if (ids !== undefined) {
+      const at = s.idBytesAt ?? 0;
+      w.copy(ids, at, 32);
+      w.lit('","spanId":"');
+      w.copy(ids, at + 32, 16);
+    } else {
+      w.plain(s.traceId);
+      w.lit('","spanId":"');
+      w.plain(s.spanId);
+    }
     if (s.parentId) {
       w.lit('","parentSpanId":"');
       w.plain(s.parentId);

@@ -19,6 +19,9 @@ interface RuntimeSpans {
   nodeTags: [string, string][];
   /** per cluster name (bounded by the config's clusters) */
   byCluster: Map<string, SpanConstants>;
+  /** the cluster of the last span and its constants: most spans go where the one before went */
+  lastCluster?: string;
+  lastConstants?: SpanConstants;
   /** custom tags as [name, config] pairs; undefined when none */
   custom: [string, CustomTagConfig][] | undefined;
   /** a custom tag replaces a standard tag or has a name JSON orders first: spans carry a whole tags map then */
@@ -87,6 +90,7 @@ function runtimeSpans(rt: Runtime): RuntimeSpans {
 const MAX_CACHED_CLUSTERS = 10_000;
 
 function constantsOf(r: RuntimeSpans, clusterName: string): SpanConstants {
+  if (r.lastCluster === clusterName && r.lastConstants !== undefined) return r.lastConstants;
   let c = r.byCluster.get(clusterName);
   if (c === undefined) {
     const cluster = clusterName || '-';
@@ -97,6 +101,8 @@ function constantsOf(r: RuntimeSpans, clusterName: string): SpanConstants {
     ]);
     if (r.byCluster.size < MAX_CACHED_CLUSTERS) r.byCluster.set(clusterName, c);
   }
+  r.lastCluster = clusterName;
+  r.lastConstants = c;
   return c;
 }
 
@@ -179,12 +185,20 @@ const record: SpanRecord = {
   peerAddress: '',
   requestId: '',
   requestIdIsUuid: false,
+  idBytes: undefined,
+  idBytesAt: 0,
+  requestIdBytes: undefined,
+  requestIdAt: 0,
   userAgent: '',
   custom: undefined,
   remoteAddress: undefined,
   remotePort: 0,
   tags: undefined,
 };
+
+/** The last authority with a port that `spanOf` saw, and that port. */
+let lastAuthority = '';
+let lastAuthorityPort = '';
 
 /**
  * The span of a finished exchange (only called for sampled requests while spans are exported). The record is reused:
@@ -194,9 +208,16 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   const r = runtimeSpans(ex.runtime);
   const outbound = ex.conn.listener.direction === 'outbound';
   const authority = ex.authority;
-  const colon = portColon(authority);
   const span = record;
-  span.port = colon >= 0 ? authority.slice(colon + 1) : String(ex.conn.destination.port);
+  if (authority === lastAuthority) span.port = lastAuthorityPort;
+  else {
+    const colon = portColon(authority);
+    if (colon >= 0) {
+      // most spans name the authority of the span before: its port is not cut out again
+      span.port = lastAuthorityPort = authority.slice(colon + 1);
+      lastAuthority = authority;
+    } else span.port = String(ex.conn.destination.port);
+  }
   if (outbound) {
     const remote = upstreamEndpoint(ex.upstreamHost);
     span.remoteAddress = remote?.address;
@@ -229,6 +250,10 @@ export function spanOf(ex: Exchange, status: number, service: string, durationMs
   span.peerAddress = ex.conn.remoteAddress;
   span.requestId = ex.requestId;
   span.requestIdIsUuid = ex.requestIdIsUuid;
+  span.idBytes = ex.idBytes;
+  span.idBytesAt = ex.idBytesAt;
+  span.requestIdBytes = ex.requestIdBytes;
+  span.requestIdAt = ex.requestIdAt;
   span.userAgent = ex.header('user-agent') ?? '-';
   span.custom = undefined;
   span.tags = undefined;

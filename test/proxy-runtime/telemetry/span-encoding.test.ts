@@ -55,9 +55,9 @@ function refZipkin(spans: readonly RefSpan[]): string {
     spans.map((s) => ({
       traceId: s.traceId,
       id: s.spanId,
-      parentId: s.parentId || undefined,
       timestamp: s.startUs,
       duration: Math.max(1, s.durationUs),
+      parentId: s.parentId || undefined,
       remoteEndpoint: s.remote ? endpoint(s.remote) : undefined,
       kind: s.kind,
       name: s.name,
@@ -348,6 +348,44 @@ describe('span encoding', () => {
     zipkin.close(w);
     const again = [span(), span({ service: 'ratings', path: '/x', flags: 'UF', userAgent: 'u' })];
     expect(w.buf.toString('utf8', 0, w.pos)).toBe(refZipkin(again.map((s) => reference(s))));
+  });
+
+  it('copies ids the proxy generated from their bytes: the same spans as from the strings, at any offset', () => {
+    // the ids' hex digits somewhere inside bigger buffers, as trace.ts hands them over (its pool and UUID batch)
+    const hex = Buffer.from('x'.repeat(100) + '4bf92f3577b34da6a3ce929d0e0e4736' + '00f067aa0ba902b7' + 'y'.repeat(7));
+    const uuid = Buffer.from('-'.repeat(37) + '7f3c2a9e-1b2c-4d5e-8f90-123456789abc' + '-');
+    const bytes = { idBytes: hex, idBytesAt: 100, requestIdBytes: uuid, requestIdAt: 37 };
+    const spans = [
+      span(),
+      span({ parentId: undefined }),
+      span({ parentId: undefined, kind: 'SERVER', remoteAddress: undefined, error: true, status: 503 }),
+    ];
+    for (const enc of [zipkin, otlp]) {
+      const fromStrings = encode(enc, spans);
+      expect(encode(enc, [...spans.map((s) => ({ ...s, ...bytes }))])).toBe(fromStrings);
+      // bytes for the ids only, or for the request id only
+      expect(
+        encode(
+          enc,
+          spans.map((s) => ({ ...s, idBytes: hex, idBytesAt: 100 })),
+        ),
+      ).toBe(fromStrings);
+      expect(
+        encode(
+          enc,
+          spans.map((s) => ({ ...s, requestIdBytes: uuid, requestIdAt: 37 })),
+        ),
+      ).toBe(fromStrings);
+    }
+    expect(JSON.parse(encode(zipkin, [span({ ...bytes, parentId: undefined })]))[0]).toMatchObject({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      id: '00f067aa0ba902b7',
+      tags: { 'guid:x-request-id': '7f3c2a9e-1b2c-4d5e-8f90-123456789abc' },
+    });
+    // a batch too small for the span notices (the exporter then writes it into a bigger one)
+    const w = new BatchWriter(Buffer.alloc(40));
+    zipkin.span(w, span({ ...bytes }));
+    expect(w.overflowed).toBe(true);
   });
 
   it('notices a span that does not fit and never writes past the buffer', () => {

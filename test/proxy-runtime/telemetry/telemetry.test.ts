@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cluster, eventually, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
-import { requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
+import { prepareTracing, requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
+import type { Exchange } from '../../../src/proxy-runtime/http/exchange.js';
 
 describe('metrics', () => {
   it('exposes istio_* metrics with Istio labels, plus the proxy gauges, on /stats/prometheus', async () => {
@@ -389,5 +390,30 @@ describe('request ids', () => {
     const ids = Array.from({ length: 2000 }, () => requestId());
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('hand spans the bytes of the ids they generated, still the same after later refills and batches', () => {
+    const exchange = (headers: Record<string, string> = {}) =>
+      ({ headers, runtime: { config: {} } }) as unknown as Exchange;
+    // enough requests for several refills of the random pool and batches of UUIDs
+    const made = Array.from({ length: 3000 }, () => {
+      const ex = exchange();
+      prepareTracing(ex);
+      return ex;
+    });
+    for (const ex of made) {
+      expect(ex.idBytes!.toString('latin1', ex.idBytesAt, ex.idBytesAt + 48)).toBe(ex.traceId + ex.spanId);
+      expect(ex.requestIdBytes!.toString('latin1', ex.requestIdAt, ex.requestIdAt + 36)).toBe(ex.requestId);
+    }
+    expect(new Set(made.map((ex) => ex.traceId)).size).toBe(made.length);
+    // ids that came with the request have no bytes: a span writes them from the strings
+    const continued = exchange({
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      'x-request-id': 'from-the-caller',
+    });
+    prepareTracing(continued);
+    expect(continued.idBytes).toBeUndefined();
+    expect(continued.requestIdBytes).toBeUndefined();
+    expect(continued.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
   });
 });
