@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type RunningControlPlane } from '../../src/control-plane/daemon.js';
@@ -44,7 +45,27 @@ beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'meshctl-cp-restart-'));
   cp = await start();
 }, 60_000);
+/** processes left behind by a `meshctl run` killed with SIGKILL (its app), ended after the test */
+const orphans: number[] = [];
+
+/** The children of a process, and theirs (Linux /proc). */
+function childPids(pid: number): number[] {
+  let direct: number[] = [];
+  try {
+    direct = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return direct.flatMap((c) => [c, ...childPids(c)]);
+}
+
 afterAll(async () => {
+  for (const pid of orphans)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   for (const p of runs) await stopMeshctl(p);
   await cp?.stop();
   await rm(home, { recursive: true, force: true });
@@ -126,7 +147,9 @@ describe('a control plane restarted on a new port', () => {
     for (const line of rotated.trim().split('\n'))
       expect(JSON.parse(line)).toMatchObject({ authority: `reviews:${SERVICE_PORT}` });
 
-    // A workload whose sidecar died stays registered: proxy-status and check say so and fail.
+    // A workload whose sidecar died stays registered: proxy-status and check say so and fail. Killed with SIGKILL,
+    // `meshctl run` cannot stop its app: the test ends it (by pid) when it is done.
+    orphans.push(...childPids(server.proc.pid!));
     server.proc.kill('SIGKILL');
     await server.exited();
     await eventually(

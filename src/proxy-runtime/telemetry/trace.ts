@@ -18,11 +18,11 @@ const HEX16 = /^[0-9a-f]{16}$/;
  * of that text (V8 shares the characters), not a call into Node's hex encoder per id, which cost about as much as the
  * rest of a request's tracing work (perf, under load).
  *
- * The pool stays small on purpose: a request keeps its generation's text (its ids are slices of it) and bytes
- * (`idBytes`) alive for as long as it lasts, so a proxy holding long-lived streams started at different times holds
- * one generation per stream: 41 KiB here (8 KiB of random bytes as 16 KiB of text and 16 KiB of bytes, and a UUID
- * batch's 9 KiB). Measured under load: 4 KiB and 64 UUIDs cost 0.08 µs per request more than this (a buffer per
- * refill and per batch), 16 KiB and 256 UUIDs 0.15 µs less at twice the memory per generation.
+ * The pool stays small on purpose: a request keeps its generation's text (its ids are slices of it) alive for as
+ * long as it lasts, and a sampled request of a tracing proxy its bytes too (`idBytes`), so a proxy holding long-lived
+ * streams started at different times holds one generation per stream: 20.5 KiB (16 KiB of text, a UUID batch's
+ * 4.5), 41 KiB with the bytes. Measured under load: 4 KiB and 64 UUIDs cost 0.08 µs per request more than these 8
+ * KiB and 128 (a buffer per refill and per batch), 16 KiB and 256 UUIDs 0.15 µs less at twice the memory.
  */
 let pool = Buffer.alloc(0);
 let poolHex = '';
@@ -85,14 +85,15 @@ export function requestId(): string {
 export function prepareTracing(ex: Exchange): void {
   const h = ex.headers;
   const rid = h['x-request-id'];
+  /** the UUID batch a generated request id is in (undefined: the request brought its own id) */
+  let ridBatch: Buffer | undefined;
   if (typeof rid === 'string' && rid.length > 0 && rid.length <= 128) {
     ex.requestId = rid;
     ex.requestIdIsUuid = false;
-    ex.requestIdBytes = undefined;
   } else {
     ex.requestId = requestId();
     ex.requestIdIsUuid = true;
-    ex.requestIdBytes = uuidBatch;
+    ridBatch = uuidBatch;
     ex.requestIdAt = 36 * (uuidNext - 1);
     h['x-request-id'] = ex.requestId;
   }
@@ -126,18 +127,22 @@ export function prepareTracing(ex: Exchange): void {
       }
     }
   }
+  const tracing = ex.runtime.config.telemetry?.tracing;
   if (sampled === undefined) {
-    const percent =
-      ex.runtime.config.telemetry?.tracing === undefined ? 100 : (ex.runtime.config.telemetry.tracing.sampling ?? 1);
+    const percent = tracing === undefined ? 100 : (tracing.sampling ?? 1);
     sampled = percent >= 100 || (percent > 0 && Math.random() * 100 < percent) ? '1' : '0';
   }
+  // Only a request whose span may be exported keeps its ids' bytes: they hold the pool's generation (and the UUID
+  // batch) in memory for as long as the request lasts, which for a long-lived stream is long.
+  const keepBytes = sampled === '1' && tracing !== undefined;
+  ex.requestIdBytes = keepBytes ? ridBatch : undefined;
   let spanId: HexId;
   if (traceId === undefined) {
     // both ids from one take: their hex digits are 48 bytes in a row of poolHexBytes
     const at = take(24);
     traceId = poolHex.slice(2 * at, 2 * at + 32) as HexId;
     spanId = poolHex.slice(2 * at + 32, 2 * at + 48) as HexId;
-    ex.idBytes = poolHexBytes;
+    ex.idBytes = keepBytes ? poolHexBytes : undefined;
     ex.idBytesAt = 2 * at;
   } else {
     spanId = randomHex(8);

@@ -393,8 +393,9 @@ describe('request ids', () => {
   });
 
   it('hand spans the bytes of the ids they generated, still the same after later refills and batches', () => {
-    const exchange = (headers: Record<string, string> = {}) =>
-      ({ headers, runtime: { config: {} } }) as unknown as Exchange;
+    const traced = { telemetry: { tracing: { sampling: 100 } } };
+    const exchange = (headers: Record<string, string> = {}, config: object = traced) =>
+      ({ headers, runtime: { config } }) as unknown as Exchange;
     // enough requests for several refills of the random pool and batches of UUIDs
     const made = Array.from({ length: 3000 }, () => {
       const ex = exchange();
@@ -415,5 +416,20 @@ describe('request ids', () => {
     expect(continued.idBytes).toBeUndefined();
     expect(continued.requestIdBytes).toBeUndefined();
     expect(continued.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    // no span will be exported (tracing off, or not sampled): the request holds no bytes (they would keep a whole
+    // generation of the pool alive for as long as it lasts)
+    for (const ex of [
+      exchange({}, {}),
+      exchange({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' }),
+    ]) {
+      prepareTracing(ex);
+      expect(ex.idBytes).toBeUndefined();
+      expect(ex.requestIdBytes).toBeUndefined();
+    }
+    const unsampled = exchange({}, { telemetry: { tracing: { sampling: 0 } } });
+    prepareTracing(unsampled);
+    expect(unsampled.sampled).toBe(false);
+    expect(unsampled.idBytes).toBeUndefined();
+    expect(unsampled.requestIdBytes).toBeUndefined();
   });
 });
