@@ -76,7 +76,10 @@ export function mountPlan(mounts: MountSpec[], scratchDir: string): string {
   return [...overlays, ...binds].join('\n') + '\n';
 }
 
-/** Starts a container process; the returned child's pid is the container's process. */
+/**
+ * Starts a container process; the returned child's pid is the container's process. Its namespaces, hostname
+ * and mounts are in place only once `containerSetUp(child)` resolves.
+ */
 export function startContainerProcess(l: ContainerLaunch): ChildProcess {
   mkdirSync(l.scratchDir, { recursive: true, mode: 0o700 });
   const mountsFile = join(l.scratchDir, 'mounts.tsv');
@@ -103,12 +106,26 @@ export function startContainerProcess(l: ContainerLaunch): ChildProcess {
         '--',
         ...l.argv,
       ],
-      { env: l.env, detached: true, stdio: ['ignore', fd, fd] },
+      { env: l.env, detached: true, stdio: ['ignore', fd, fd, 'pipe'] },
     );
     return child;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Resolves once the container's entry script has set up its namespaces and mounts and exec'd the program (it
+ * closes fd 3 then), or has failed: as a runtime's start, after which the kubelet runs postStart hooks.
+ */
+export function containerSetUp(child: ChildProcess): Promise<void> {
+  const setup = child.stdio[3];
+  if (!setup) return Promise.resolve();
+  return new Promise((resolveSetUp) => {
+    setup.on('close', () => resolveSetUp());
+    setup.on('error', () => resolveSetUp());
+    setup.resume();
+  });
 }
 
 /** Signals a container: SIGTERM to its process, SIGKILL to its whole process group. */

@@ -11,6 +11,7 @@ import {
   spawnInContainer,
   signalContainer,
   startContainerProcess,
+  containerSetUp,
   type ExecResult,
   type MountSpec,
 } from './container-process.js';
@@ -48,6 +49,8 @@ export class ContainerRun {
   ready = false;
   started = false;
   pid: number | undefined;
+  /** The process has its namespaces, hostname and mounts (its entry script exec'd the program): exec may enter. */
+  private setUp = false;
   private proc: ChildProcess | undefined;
   private exitWaiters: ((code: number) => void)[] = [];
   private probers: Prober[] = [];
@@ -120,7 +123,7 @@ export class ContainerRun {
    * container's own command does; without that the hook fails with 127.
    */
   exec(argv: string[], timeoutMs: number): Promise<ExecResult> {
-    if (this.pid === undefined || !this.running || !this.image)
+    if (this.pid === undefined || !this.running || !this.setUp || !this.image)
       return Promise.resolve({ code: 126, stdout: '', stderr: `container ${this.name} is not running` });
     return execInContainer(this.pid, argv.map(this.image.translate), {
       uid: this.uid,
@@ -137,7 +140,7 @@ export class ContainerRun {
    * (`node`, `/opt/meshctl/...`) resolved through the image table. Undefined when not running.
    */
   startExec(argv: string[]): ChildProcess | undefined {
-    if (this.pid === undefined || !this.running || !this.image) return undefined;
+    if (this.pid === undefined || !this.running || !this.setUp || !this.image) return undefined;
     return spawnInContainer(this.pid, argv.map(this.image.translate), {
       uid: this.uid,
       gid: this.gid,
@@ -204,12 +207,17 @@ export class ContainerRun {
     });
     this.proc = child;
     this.pid = child.pid;
+    this.setUp = false;
     const startedAt = kubeTime();
     this.state = { running: { startedAt: startedAt as unknown as Date } };
     this.ready = false;
     this.started = false;
     child.on('exit', (code, signal) => this.onExit(code, signal, startedAt));
     child.on('error', (e) => ctx.log(`container ${this.name}: ${e.message}`));
+    // The hook and probes enter the container's namespaces: before its entry script has made them (hostname,
+    // mounts) they would run on the node's.
+    await containerSetUp(child);
+    this.setUp = true;
     ctx.api.event(pod, 'Normal', 'Started', `Started container ${this.name}`, this.fieldPath());
     this.host.changed();
 
