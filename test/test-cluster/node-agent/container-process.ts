@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const entryScript = join(dirname(fileURLToPath(import.meta.url)), 'container-entry.sh');
@@ -119,7 +120,7 @@ export function startContainerProcess(l: ContainerLaunch): ChildProcess {
  * closes fd 3 then), or has failed: as a runtime's start, after which the kubelet runs postStart hooks.
  */
 export function containerSetUp(child: ChildProcess): Promise<void> {
-  const setup = child.stdio[3];
+  const setup = child.stdio[3] as Readable | null | undefined;
   if (!setup) return Promise.resolve();
   return new Promise((resolveSetUp) => {
     setup.on('close', () => resolveSetUp());
