@@ -39,6 +39,12 @@ const COMPARE = (process.env.COMPARE ?? '')
  * the bench stops it (open in Chrome DevTools or speedscope). The profiler costs CPU: use it to find work, not to judge budgets.
  */
 const CPU_PROF = process.env.CPU_PROF ? resolve(process.env.CPU_PROF) : undefined;
+/**
+ * Another checkout (built) whose proxy the twin runs: the twin control then compares two builds over the same
+ * alternating rounds, e.g. `TWIN_BUILD=/work/wt/base SCENARIOS="meshctl (1 process)" ROUNDS=21` (before and after a
+ * change to the proxy, in one run: single runs of two builds differ by their process as much as by their code).
+ */
+const TWIN_BUILD = process.env.TWIN_BUILD ? resolve(process.env.TWIN_BUILD) : undefined;
 const NODE = resolve('node_modules/.bin/node');
 const work = mkdtempSync(join(tmpdir(), 'meshctl-bench-'));
 const children: ChildProcess[] = [];
@@ -569,7 +575,7 @@ async function main(): Promise<void> {
     ],
     clusters: [{ name: 'backend', protocol: 'http1', endpoints: [{ address: '127.0.0.1', port: P.backend }] }],
   });
-  const meshArgs = (cfg: string, admin: string[] = ['--admin-port', '0']) => [
+  const meshArgs = (cfg: string, admin: string[] = ['--admin-port', '0'], build = '.') => [
     ...SIDECAR_NODE_FLAGS,
     ...(CPU_PROF
       ? [
@@ -578,7 +584,7 @@ async function main(): Promise<void> {
           `--cpu-prof-name=${cfg.replace(/^.*\//, '').replace(/\.json$/, '')}.cpuprofile`,
         ]
       : []),
-    'bin/meshctl',
+    join(build, 'bin/meshctl'),
     'proxy',
     'run',
     '--config',
@@ -646,7 +652,7 @@ async function main(): Promise<void> {
   const meshTwin = start(
     'meshctl-twin',
     NODE,
-    meshArgs(meshctlConfig(join(work, 'mesh-twin.json'), withPort(single, P.meshTwin))),
+    meshArgs(meshctlConfig(join(work, 'mesh-twin.json'), withPort(single, P.meshTwin)), undefined, TWIN_BUILD),
   );
   // Two hops with mutual TLS.
   const id = (who: string) => ({
@@ -987,7 +993,9 @@ function printComparisons(cs: Comparison[]): void {
         c.spansExported || c.spansDropped ? `, spans exported ${c.spansExported} dropped ${c.spansDropped}` : '';
       const verdict =
         c.limit === undefined
-          ? 'control (identical sides: the noise floor)'
+          ? TWIN_BUILD && c.row.endsWith(' twin')
+            ? `the twin runs ${TWIN_BUILD}: this build vs that one (negative: this build costs more)`
+            : 'control (identical sides: the noise floor)'
           : `budget ${pct(c.limit)} (issue ${c.issue}): ${c.pass ? 'met' : 'NOT met'}`;
       console.log(
         `    ${c.row} vs ${c.base}: ${median(c.rowUs).toFixed(2)} vs ${median(c.baseUs).toFixed(2)} µs/req, ` +

@@ -9,7 +9,7 @@ import type { RequestBody } from '../http/retry/request-body.js';
 import { httpStack } from '../http/stack.js';
 import { failureResponse } from '../http/respond.js';
 import { UpstreamFailure, type HeaderMap, type ProxyResponse } from '../ground/types.js';
-import { prepareTracing } from '../telemetry/trace.js';
+import { prepareTracing, releaseIds } from '../telemetry/trace.js';
 import { ORIG_PROTO_HEADER } from '../http/forward.js';
 import type { Runtime } from '../http/config-version.js';
 import { PEER_METADATA_HEADER } from '../ground/peer-metadata.js';
@@ -83,6 +83,7 @@ export interface ExchangeSink {
 /** The exchange is over: in-flight count and telemetry (called once per exchange). */
 export function finishExchange(ctx: ProxyContext, ex: Exchange, status: number, grpcStatus: string | undefined): void {
   ctx.requestFinished(ex.conn.listener.direction === 'inbound');
+  releaseIds(ex);
   ctx.telemetry.recordHttp(ex, status, grpcStatus);
 }
 

@@ -63,6 +63,9 @@ export class Exchange {
   idBytesAt = 0;
   requestIdBytes: Buffer | undefined = undefined;
   requestIdAt = 0;
+  /** the list of requests holding the random pool's generation this one's ids were cut from (trace.ts) */
+  idsHolders: (Exchange | undefined)[] | undefined = undefined;
+  idsHolderAt = 0;
   /** whether the trace is sampled (this proxy then exports its span) */
   sampled = false;
   bytesSent = 0;

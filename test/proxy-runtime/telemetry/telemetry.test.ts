@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cluster, eventually, metricValue, send, simpleConfig, startProxy, startUpstream } from '../support.js';
-import { prepareTracing, requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
+import { prepareTracing, releaseIds, requestId } from '../../../src/proxy-runtime/telemetry/trace.js';
 import type { Exchange } from '../../../src/proxy-runtime/http/exchange.js';
 
 describe('metrics', () => {
@@ -431,5 +431,31 @@ describe('request ids', () => {
     expect(unsampled.sampled).toBe(false);
     expect(unsampled.idBytes).toBeUndefined();
     expect(unsampled.requestIdBytes).toBeUndefined();
+  });
+
+  it('a request that outlives two refills of the pool gets ids of its own, the same ids, header fields and bytes', () => {
+    const traced = { telemetry: { tracing: { sampling: 100 } } };
+    const exchange = (headers: Record<string, string> = {}) =>
+      ({ headers, runtime: { config: traced } }) as unknown as Exchange;
+    const stream = exchange({ b3: '1' });
+    prepareTracing(stream);
+    const finished = exchange();
+    prepareTracing(finished);
+    releaseIds(finished);
+    const before = { ...stream.headers };
+    const ids = [stream.requestId, stream.traceId, stream.spanId];
+    const poolBytes = stream.idBytes;
+    const finishedBytes = finished.idBytes;
+    // other requests: enough to refill the pool twice (each takes 24 bytes, and 16 per UUID)
+    for (let i = 0; i < 600; i++) prepareTracing(exchange());
+    expect(stream.idBytes).not.toBe(poolBytes);
+    expect(stream.idBytes!.length).toBe(48);
+    expect(stream.requestIdBytes!.length).toBe(36);
+    expect([stream.requestId, stream.traceId, stream.spanId]).toEqual(ids);
+    expect(stream.headers).toEqual(before);
+    expect(stream.idBytes!.toString('latin1', stream.idBytesAt, stream.idBytesAt + 48)).toBe(ids[1]! + ids[2]!);
+    expect(stream.requestIdBytes!.toString('latin1', stream.requestIdAt, stream.requestIdAt + 36)).toBe(ids[0]);
+    // a finished request is left alone: nothing is copied for it
+    expect(finished.idBytes).toBe(finishedBytes);
   });
 });

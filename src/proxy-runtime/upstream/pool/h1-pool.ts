@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Endpoint } from '../../ground/endpoint.js';
-import { UpstreamFailure, type ProxyResponse, type UpstreamRequestHead } from '../../ground/types.js';
+import { UpstreamFailure, type HeaderMap, type ProxyResponse, type UpstreamRequestHead } from '../../ground/types.js';
 import { dial } from '../../ground/dial/connect.js';
 import type { H1PoolOptions, InFlight } from './in-flight.js';
 import { isIdempotent } from '../../ground/types.js';
@@ -30,6 +30,11 @@ class PooledRequest implements UpstreamRequest, InFlight {
     readonly body: Readable | null,
   ) {
     this.response = new Promise<ProxyResponse>((resolve, reject) => (this.settle = { resolve, reject }));
+  }
+
+  /** The header fields sent (the request keeps its head while it runs). */
+  sentHeaders(): HeaderMap[] {
+    return [this.head.headers];
   }
 
   resolve(res: ProxyResponse): void {

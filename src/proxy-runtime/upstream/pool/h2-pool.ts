@@ -227,6 +227,8 @@ export class H2Pool {
     });
     return {
       response,
+      // this function's scope keeps `headers`, and node:http2 a copy (stream.sentHeaders), for the stream's life
+      sentHeaders: () => (stream ? [headers, stream.sentHeaders] : [headers]),
       cancel: (reason) => {
         cancelled = reason;
         if (stream && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);

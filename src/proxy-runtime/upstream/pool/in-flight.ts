@@ -1,5 +1,5 @@
 /** One request sent upstream: its response to come, and a way to give up on it. */
-import type { ProxyResponse, UpstreamRequestHead } from '../../ground/types.js';
+import type { HeaderMap, ProxyResponse, UpstreamRequestHead } from '../../ground/types.js';
 import type { Endpoint } from '../../ground/endpoint.js';
 import type { MeshTls } from '../../ground/tls/contexts.js';
 
@@ -8,6 +8,8 @@ export interface InFlight {
   readonly response: Promise<ProxyResponse>;
   /** Abandons the request (timeout, downstream gone): the upstream stream/connection is reset. */
   cancel(reason: Error): void;
+  /** The header maps the request keeps while it runs (node:http2 keeps a copy for the stream's life). */
+  sentHeaders(): (HeaderMap | Record<string, unknown>)[];
 }
 
 /** What a pool needs to know about the request body. */
