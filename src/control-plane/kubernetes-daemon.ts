@@ -8,7 +8,7 @@
  * singleton work (keeping the webhook's caBundle current, publishing the root CA ConfigMap into
  * namespaces, driving a root rotation's phases) runs on the Lease holder.
  */
-import { CA_ROOT_CONFIGMAP, CONTROL_PLANE_SERVICE, ControlPlanePorts } from '../protocol/well-known.js';
+import { CONTROL_PLANE_SERVICE, ControlPlanePorts } from '../protocol/well-known.js';
 import type { KubernetesCluster, KubeObject } from '../cluster/index.js';
 import { defaultInjectOptions, type InjectOptions } from '../inject/index.js';
 import { CertificateAuthority, DEFAULT_TTL_POLICY, loadOrCreateCa } from './ca/index.js';
@@ -24,14 +24,11 @@ import { LeaderElector } from './kubernetes/leader-election.js';
 import { startWebhookServer, type WebhookServer } from './webhook/server.js';
 import { leveledLog, type ControlPlaneLogLevel } from './kubernetes/leveled-log.js';
 import { ensureValidator } from './kubernetes/validator-config.js';
+import { MeshConfigMap, meshSettings, seconds } from './kubernetes/mesh-configmap.js';
+import { ensureCaBundle, publishRoot } from './kubernetes/trust-publishing.js';
 
 /** Names the control plane shares with install (src/install/manifests.ts InstallNames). */
-const WEBHOOK_CONFIGURATION = 'meshctl-sidecar-injector';
 const LEADER_LEASE = 'meshctl-control-plane-leader';
-const MESH_CONFIGMAP = 'meshctl-config';
-const MANAGED = { 'app.kubernetes.io/managed-by': 'meshctl', 'app.kubernetes.io/part-of': 'meshctl' };
-/** Namespaces the root CA is not published into (nothing there is injected). */
-const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
 const WEBHOOK_CERT_TTL_SECONDS = 30 * 86_400;
 
 /** Options of the Kubernetes control plane. */
@@ -87,74 +84,6 @@ export interface RunningKubernetesControlPlane {
   /** Runs the leader's reconciliation now (tests; the leader also runs it on a timer). */
   reconcile(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** The mesh settings install wrote into the `meshctl-config` ConfigMap (mesh.yaml). */
-async function meshSettings(cluster: KubernetesCluster, namespace: string): Promise<Record<string, string>> {
-  const cm = await cluster.get<KubeObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace,
-    name: MESH_CONFIGMAP,
-  });
-  const out: Record<string, string> = {};
-  for (const line of (cm?.data?.['mesh.yaml'] ?? '').split('\n')) {
-    const m = /^([A-Za-z]+):\s*(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
-
-/**
- * Follows Istio's MeshConfig in the mesh ConfigMap (`meshConfig.json`, which install renders from an
- * IstioOperator): polled, since a ConfigMap edit (install, kubectl edit) must reach running proxies
- * without a restart; content that does not parse keeps the last good config.
- */
-class MeshConfigMap {
-  private text = '';
-  object: Record<string, unknown> | undefined;
-
-  constructor(
-    private readonly cluster: KubernetesCluster,
-    private readonly namespace: string,
-    private readonly log: (line: string) => void,
-  ) {}
-
-  /** Reads the ConfigMap; true when the MeshConfig changed. */
-  async refresh(): Promise<boolean> {
-    const cm = await this.cluster.get<KubeObject & { data?: Record<string, string> }>({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      namespace: this.namespace,
-      name: MESH_CONFIGMAP,
-    });
-    const text = cm?.data?.['meshConfig.json'] ?? '';
-    if (text === this.text) return false;
-    if (text === '') {
-      this.text = '';
-      this.object = undefined;
-      return true;
-    }
-    try {
-      const spec = JSON.parse(text) as unknown;
-      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
-      this.text = text;
-      this.object = spec as Record<string, unknown>;
-      this.log(`mesh config loaded from ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`);
-      return true;
-    } catch (err) {
-      this.log(
-        `mesh config in ConfigMap ${this.namespace}/${MESH_CONFIGMAP} ignored, keeping the last good one: ${(err as Error).message}`,
-      );
-      return false;
-    }
-  }
-}
-
-function seconds(duration: string | undefined): number | undefined {
-  const m = /^(\d+)(s|m|h)$/.exec(duration ?? '');
-  if (!m) return undefined;
-  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
 }
 
 /** Starts the control plane; resolves once the informers listed, the CA is loaded and every port listens. */
@@ -432,73 +361,4 @@ export async function startKubernetesControlPlane(
       log('control plane stopped');
     },
   };
-}
-
-interface WebhookConfiguration extends KubeObject {
-  webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
-}
-
-/** Sets every webhook's caBundle to the mesh's trust bundle (a JSON patch of that one object: RBAC allows no other). */
-async function ensureCaBundle(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
-  const ref = {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    name: WEBHOOK_CONFIGURATION,
-  };
-  const cfg = await cluster.get<WebhookConfiguration>(ref);
-  if (!cfg) return;
-  const bundle = Buffer.from(rootPem).toString('base64');
-  const ops = (cfg.webhooks ?? []).flatMap((w, i) =>
-    w.clientConfig?.caBundle === bundle
-      ? []
-      : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }],
-  );
-  if (!ops.length) return;
-  // The test op makes a concurrent edit of the list fail instead of patching the wrong entry.
-  const patch = [{ op: 'test', path: '/metadata/resourceVersion', value: cfg.metadata.resourceVersion }, ...ops];
-  await cluster.rest.json({
-    method: 'PATCH',
-    path: await cluster.objects.pathOf(ref),
-    body: patch,
-    contentType: 'application/json-patch+json',
-    what: `setting the caBundle of mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`,
-  });
-  log(`webhook ${WEBHOOK_CONFIGURATION}: caBundle set on ${ops.length} webhook(s)`);
-}
-
-/**
- * Publishes the trust bundle (the root CA; during a rotation both roots under a header naming the
- * phase) as ConfigMap meshctl-ca-root into every namespace (the injected mesh-ca-root volume).
- */
-async function publishRoot(cluster: KubernetesCluster, rootPem: string, log: (l: string) => void): Promise<void> {
-  const namespaces = await cluster.list<KubeObject & { status?: { phase?: string } }>({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-  });
-  const existing = await cluster.list<KubeObject & { data?: Record<string, string> }>(
-    { apiVersion: 'v1', kind: 'ConfigMap' },
-    { fieldSelector: `metadata.name=${CA_ROOT_CONFIGMAP}` },
-  );
-  const current = new Set(
-    existing.items.filter((c) => c.data?.['root-cert.pem'] === rootPem).map((c) => c.metadata.namespace),
-  );
-  for (const n of namespaces.items) {
-    const name = n.metadata.name;
-    if (SYSTEM_NAMESPACES.has(name) || n.status?.phase === 'Terminating' || current.has(name)) continue;
-    try {
-      await cluster.apply(
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: CA_ROOT_CONFIGMAP, namespace: name, labels: { ...MANAGED } },
-          data: { 'root-cert.pem': rootPem },
-        } as KubeObject,
-        { force: true },
-      );
-      log(`published configmap ${name}/${CA_ROOT_CONFIGMAP}`);
-    } catch (err) {
-      // A namespace being deleted refuses new objects; the next round skips it.
-      log(`publishing ${name}/${CA_ROOT_CONFIGMAP} failed: ${(err as Error).message}`);
-    }
-  }
 }
