@@ -89,6 +89,21 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(proxy-runtime|protocol|config|proxy-init)/|^src/(errors|version)\\.ts$' },
     },
     {
+      name: 'sidecar-without-typebox',
+      comment:
+        'A sidecar checks its config with the ahead-of-time check (protocol/proxy-config/shape-check.generated.ts) and ' +
+        'loads TypeBox (~3 MB of heap) only to name what is wrong in a config that fails it (validate-lazily.ts, a ' +
+        'dynamic import): nothing on its path imports TypeBox or a module that does.',
+      severity: 'error',
+      from: {
+        path: '^src/proxy-runtime/|^src/protocol/proxy-config/(index|constants|semantic|validate-lazily|duration|redact|subnets)\\.ts$',
+      },
+      to: {
+        path: '@sinclair/typebox|^src/protocol/proxy-config/(schema|validate|shape-check-source)\\.ts$|^src/config/(kinds/|kind\\.ts|schema\\.ts|index\\.ts)',
+        dependencyTypesNot: ['type-only', 'dynamic-import'],
+      },
+    },
+    {
       name: 'pure-modules-offline',
       comment: 'inject, analyze and config are pure and testable offline: they never reach cluster/.',
       severity: 'error',

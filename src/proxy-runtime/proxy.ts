@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { validateProxyConfig, type IdentityConfig, type ProxyConfig } from '../protocol/proxy-config/index.js';
+import { validateProxyConfigLazily, type IdentityConfig, type ProxyConfig } from '../protocol/proxy-config/index.js';
 import { ProxyCounterDrain } from './runtime/drain.js';
 import { Runtime } from './http/config-version.js';
 import { nodeInfo } from './ground/peer-metadata.js';
@@ -243,7 +243,7 @@ export class Proxy implements ProxyContext {
         ? (input as { version: string }).version
         : 'unversioned';
     const nack = (errors: string[]): ApplyResult => this.noteRejected(version, errors);
-    const v = validateProxyConfig(input);
+    const v = await validateProxyConfigLazily(input);
     if (!v.ok) return nack(v.errors);
     const config = v.config;
     try {

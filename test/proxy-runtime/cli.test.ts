@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { MINIMAL_CONFIG_EXAMPLE } from '../../src/commands/proxy-run.js';
-import { validateProxyConfig } from '../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../src/protocol/proxy-config/validate.js';
 import { parse } from 'yaml';
 import { eventually, freePort, send, startUpstream } from './support.js';
 

@@ -10,9 +10,9 @@
  * string (the control plane's `version_info`), shown by the admin API and in the config gauge.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ISTIO_METRIC_NAMES, PROXY_CONFIG_API_VERSION } from './constants.js';
 
-/** The format name of this schema. */
-export const PROXY_CONFIG_API_VERSION = 'proxy.meshctl.dev/v1';
+export { PROXY_CONFIG_API_VERSION, ISTIO_METRIC_NAMES } from './constants.js';
 
 const doc = <T extends TSchema>(description: string, schema: T): T => ({ ...schema, description });
 const opt = <T extends TSchema>(description: string, schema: T) => Type.Optional(doc(description, schema));
@@ -719,18 +719,6 @@ export const Tracing = doc(
     Strict,
   ),
 );
-
-/** The Istio metrics the proxy produces, by the names the Telemetry API gives them. */
-export const ISTIO_METRIC_NAMES = [
-  'REQUEST_COUNT',
-  'REQUEST_DURATION',
-  'REQUEST_SIZE',
-  'RESPONSE_SIZE',
-  'TCP_OPENED_CONNECTIONS',
-  'TCP_CLOSED_CONNECTIONS',
-  'TCP_SENT_BYTES',
-  'TCP_RECEIVED_BYTES',
-] as const;
 
 /** One metric's change on one side (Istio's merged Telemetry metrics overrides). */
 const MetricOverride = Type.Object(

@@ -5,7 +5,7 @@ import {
   telemetryFromMeshConfig,
   telemetryScopes,
 } from '../../../src/control-plane/generators/telemetry.js';
-import { validateProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 
 /** The proxy accepts the section (it is what the stream carries). */
 function accepted(section: Record<string, unknown>): boolean {

@@ -12,7 +12,8 @@ import {
   type CoreObject,
   type MeshResource,
 } from '../../../src/config/index.js';
-import { validateProxyConfig, type ClusterConfig, type ProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { type ClusterConfig, type ProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 import { PushSnapshot } from '../../../src/control-plane/push/snapshot.js';
 import { collectServices } from '../../../src/control-plane/registry/services.js';
 import { serviceFromObject } from '../../../src/control-plane/kubernetes/convert.js';

@@ -14,7 +14,8 @@ import {
   encodeResource,
 } from '../../../src/control-plane/stream/resource-encoding.js';
 import type { ServiceRecord, WorkloadRecord } from '../../../src/control-plane/registry/model.js';
-import { validateProxyConfig, type ProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { type ProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 import { loadMeshProto } from '../../../src/protocol/stream/grpc.js';
 import { TypeUrl } from '../../../src/protocol/stream/messages.js';
 import { assembleResources, splitRouteConfig } from '../../../src/protocol/stream/resources.js';

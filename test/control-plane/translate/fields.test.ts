@@ -5,12 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../../src/config/index.js';
-import {
-  validateProxyConfig,
-  type ClusterConfig,
-  type ProxyConfig,
-  type RouteSpec,
-} from '../../../src/protocol/proxy-config/index.js';
+import { type ClusterConfig, type ProxyConfig, type RouteSpec } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 import { proxyConfigFor, type MeshSnapshot, type MeshWorkload } from '../../../src/control-plane/translate/index.js';
 
 function resources(yaml: string): MeshResource[] {

@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../../src/config/index.js';
-import { validateProxyConfig, type ProxyConfig, type RouteSpec } from '../../../src/protocol/proxy-config/index.js';
+import { type ProxyConfig, type RouteSpec } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 import {
   proxyConfigFor,
   type MeshService,

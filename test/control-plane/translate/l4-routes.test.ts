@@ -7,11 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { manifestObjects, parseDocuments, validateResource, type MeshResource } from '../../../src/config/index.js';
-import {
-  validateProxyConfig,
-  type FilterChainConfig,
-  type ProxyConfig,
-} from '../../../src/protocol/proxy-config/index.js';
+import { type FilterChainConfig, type ProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 import {
   proxyConfigFor,
   type MeshService,

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { closeAfter, cluster, freePort, send, simpleConfig, startProxy, startUpstream } from '../support.js';
 import { client, service, unary } from '../grpc-support.js';
-import { validateProxyConfig } from '../../../src/protocol/proxy-config/index.js';
+import { validateProxyConfig } from '../../../src/protocol/proxy-config/validate.js';
 import { RETRY_ON_POLICIES } from '../../../src/config/index.js';
 
 /** A gRPC server whose Echo fails with `code` on the first call, then answers. */
