@@ -33,11 +33,16 @@ const sliceStart = FIRST + ((((pool - 1) % SLICES) + SLICES) % SLICES) * SLICE;
 // Start at a point that differs per process, so a file run twice in a row (a retry) does not reuse the last ports.
 let next = (process.pid * 7) % SLICE;
 
+/**
+ * Whether the port is free on every IPv4 address: checked on the wildcard address, which a socket holding the port on
+ * any one address (a test cluster's 198.18.x.x, 127.0.0.N) blocks. A proxy's telemetry server and a gateway bind the
+ * wildcard; a check on 127.0.0.1 alone passed such a port, and its bind then failed (EADDRINUSE 0.0.0.0:20464 in CI).
+ */
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
   });
 }
 
