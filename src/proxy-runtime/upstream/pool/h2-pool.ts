@@ -44,6 +44,17 @@ function toHeaderMap(h: IncomingHttpHeaders & IncomingHttpStatusHeader): HeaderM
   return out;
 }
 
+/**
+ * The header maps an h2 request keeps while it runs: the send's scope keeps `headers`, and node:http2 a copy
+ * (stream.sentHeaders), for the stream's life. Shared by every request (a method, not a closure per request).
+ */
+function sentHeadersOf(this: {
+  readonly headers: Record<string, string | string[]>;
+  readonly stream: ClientHttp2Stream | undefined;
+}): Record<string, unknown>[] {
+  return this.stream ? [this.headers, this.stream.sentHeaders] : [this.headers];
+}
+
 /** The HTTP/2 sessions of one cluster. */
 export class H2Pool {
   private readonly sessions = new Map<string, SessionEntry>();
@@ -225,15 +236,17 @@ export class H2Pool {
       });
       if (body !== null) body.pipe(s);
     });
-    return {
+    const inFlight = {
       response,
-      // this function's scope keeps `headers`, and node:http2 a copy (stream.sentHeaders), for the stream's life
-      sentHeaders: () => (stream ? [headers, stream.sentHeaders] : [headers]),
-      cancel: (reason) => {
+      headers,
+      stream,
+      sentHeaders: sentHeadersOf,
+      cancel: (reason: Error) => {
         cancelled = reason;
         if (stream && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
       },
     };
+    return inFlight;
   }
 
   /** Sessions close once their streams finish; new requests get new sessions. */
