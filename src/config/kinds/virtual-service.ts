@@ -23,6 +23,7 @@ import {
 import { isIP } from 'node:net';
 import { defineKind, type ReportIssue } from '../kind.js';
 import { Destination, Headers, Percent, StringMatch } from './istio-common.js';
+import { RETRY_ON } from '../retry-on.js';
 
 const HTTPMatchRequest = Obj(
   {
@@ -283,24 +284,7 @@ export type VirtualService = Resource<'VirtualService', VirtualServiceSpec>;
 export type HTTPRoute = Static<typeof HTTPRoute>;
 
 /** retryOn values Envoy and Istio understand (besides numeric status codes). */
-export const RETRY_ON_POLICIES = new Set([
-  '5xx',
-  'gateway-error',
-  'reset',
-  'reset-before-request',
-  'connect-failure',
-  'envoy-ratelimited',
-  'retriable-4xx',
-  'refused-stream',
-  'retriable-status-codes',
-  'retriable-headers',
-  'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-]);
+export const RETRY_ON_POLICIES = RETRY_ON;
 
 /** An HTTP field name (RFC 9110 token). */
 export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -3,6 +3,7 @@
  * settings (mesh.yaml) once at start, and Istio's MeshConfig (meshConfig.json), followed while it runs.
  */
 import type { KubernetesCluster, KubeObject } from '../../cluster/index.js';
+import { MeshConfigText } from '../store/mesh-config-text.js';
 
 /** Names the control plane shares with install (src/install/manifests.ts InstallNames). */
 const MESH_CONFIGMAP = 'meshctl-config';
@@ -29,14 +30,20 @@ export async function meshSettings(cluster: KubernetesCluster, namespace: string
  * without a restart; content that does not parse keeps the last good config.
  */
 export class MeshConfigMap {
-  private text = '';
-  object: Record<string, unknown> | undefined;
+  private readonly last: MeshConfigText;
 
   constructor(
     private readonly cluster: KubernetesCluster,
     private readonly namespace: string,
-    private readonly log: (line: string) => void,
-  ) {}
+    log: (line: string) => void,
+  ) {
+    this.last = new MeshConfigText(log);
+  }
+
+  /** The MeshConfig (undefined when there is none). */
+  get object(): Record<string, unknown> | undefined {
+    return this.last.object;
+  }
 
   /** Reads the ConfigMap; true when the MeshConfig changed. */
   async refresh(): Promise<boolean> {
@@ -46,26 +53,7 @@ export class MeshConfigMap {
       namespace: this.namespace,
       name: MESH_CONFIGMAP,
     });
-    const text = cm?.data?.['meshConfig.json'] ?? '';
-    if (text === this.text) return false;
-    if (text === '') {
-      this.text = '';
-      this.object = undefined;
-      return true;
-    }
-    try {
-      const spec = JSON.parse(text) as unknown;
-      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
-      this.text = text;
-      this.object = spec as Record<string, unknown>;
-      this.log(`mesh config loaded from ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`);
-      return true;
-    } catch (err) {
-      this.log(
-        `mesh config in ConfigMap ${this.namespace}/${MESH_CONFIGMAP} ignored, keeping the last good one: ${(err as Error).message}`,
-      );
-      return false;
-    }
+    return this.last.take(cm?.data?.['meshConfig.json'] ?? '', `ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`);
   }
 }
 

@@ -6,16 +6,18 @@
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { MeshConfigText } from './mesh-config-text.js';
 
 /** The watched file and its last good content. */
 export class MeshConfigFile {
-  private current: Record<string, unknown> | undefined;
-  private text = '';
+  private readonly last: MeshConfigText;
 
   private constructor(
     private readonly file: string,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.last = new MeshConfigText(log);
+  }
 
   /** Reads `file` (absent: no MeshConfig) and calls `onChange` whenever its content changes. */
   static async open(file: string, log: (line: string) => void, onChange: () => void): Promise<MeshConfigFile> {
@@ -31,7 +33,7 @@ export class MeshConfigFile {
 
   /** The MeshConfig (undefined when there is none). */
   object(): Record<string, unknown> | undefined {
-    return this.current;
+    return this.last.object;
   }
 
   /** Re-reads the file; a file that does not parse keeps the last good config (and says so). */
@@ -43,23 +45,7 @@ export class MeshConfigFile {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
         this.log(`mesh config ${this.file}: ${(err as Error).message}`);
     }
-    if (text === this.text) return false;
-    if (text === '') {
-      this.text = '';
-      this.current = undefined;
-      return true;
-    }
-    try {
-      const spec = JSON.parse(text) as unknown;
-      if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('not a JSON object');
-      this.text = text;
-      this.current = spec as Record<string, unknown>;
-      this.log(`mesh config loaded from ${this.file}`);
-      return true;
-    } catch (err) {
-      this.log(`mesh config ${this.file} ignored, keeping the last good one: ${(err as Error).message}`);
-      return false;
-    }
+    return this.last.take(text, this.file);
   }
 
   close(): void {

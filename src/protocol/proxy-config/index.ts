@@ -5,7 +5,7 @@
  */
 export type * from './schema.js';
 export { PROXY_CONFIG_API_VERSION, ISTIO_METRIC_NAMES } from './constants.js';
-export { RETRY_ON } from './semantic.js';
+export { RETRY_ON } from '../../config/retry-on.js';
 export type { ValidationResult } from './validate.js';
 export { validateProxyConfigLazily } from './validate-lazily.js';
 export { parseDuration, durationMs } from './duration.js';

@@ -3,6 +3,7 @@
  * these on every config it is sent (validate-lazily.ts).
  */
 import { re2 } from '../../config/re2.js';
+import { RETRY_ON } from '../../config/retry-on.js';
 import { PROXY_CONFIG_API_VERSION } from './constants.js';
 import type { ProxyConfig } from './schema.js';
 import { subnetProblem } from './subnets.js';
@@ -170,27 +171,3 @@ export function semanticProblems(cfg: ProxyConfig): string[] {
   );
   return errors;
 }
-
-/**
- * The retryOn conditions the proxy understands: every one Istio documents (Envoy's names, the gRPC
- * ones included). retriable-headers and http3-post-connect-failure match nothing here, as in
- * Envoy when no retriable headers are configured (Istio has no field for them) and no HTTP/3 is used.
- */
-export const RETRY_ON: ReadonlySet<string> = new Set([
-  '5xx',
-  'gateway-error',
-  'reset',
-  'reset-before-request',
-  'connect-failure',
-  'envoy-ratelimited',
-  'refused-stream',
-  'retriable-4xx',
-  'retriable-status-codes',
-  'retriable-headers',
-  'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-]);
